@@ -1,0 +1,259 @@
+/*
+ * fastbp activations and their derivatives, float and double.
+ *
+ * One header shared by the forward and backward kernels (and the network
+ * kernel). Every function is static inline; the row kernels below switch on
+ * the activation once, outside the loops, so each inner loop is a plain
+ * element-wise loop the compiler can vectorise (relu, leaky_relu, identity,
+ * sigmoid/tanh derivatives) or at least pipeline (libm calls).
+ *
+ * Derivatives are written as functions of the layer's OUTPUT a = g(z) where
+ * the output determines them (identity, relu, leaky_relu, sigmoid, tanh, elu,
+ * softplus) and of the pre-activation z otherwise (gelu, gelu_tanh, silu).
+ *
+ * Stability: no intermediate overflows for |z| up to 1e4 in float32:
+ * sigmoid uses exp(-|z|), softplus log1p(exp(-|z|)), gelu erfc, silu the
+ * stable sigmoid, gelu_tanh's cubic stays far below FLT_MAX.
+ */
+#ifndef FASTBP_ACT_H
+#define FASTBP_ACT_H
+
+#include <math.h>
+#include <stddef.h>
+
+enum fbp_act {
+    FBP_IDENTITY = 0,
+    FBP_RELU = 1,
+    FBP_LEAKY_RELU = 2,
+    FBP_SIGMOID = 3,
+    FBP_TANH = 4,
+    FBP_ELU = 5,
+    FBP_GELU = 6,
+    FBP_GELU_TANH = 7,
+    FBP_SILU = 8,
+    FBP_SOFTPLUS = 9,
+    FBP_N_ACT = 10
+};
+
+/* 1 when the derivative needs Z (the pre-activation), 0 when A suffices. */
+static inline int fbp_deriv_needs_z(int act)
+{
+    return act == FBP_GELU || act == FBP_GELU_TANH || act == FBP_SILU;
+}
+
+#define FBP_SQRT1_2 0.70710678118654752440
+#define FBP_INV_SQRT_2PI 0.39894228040143267794
+#define FBP_SQRT_2_OVER_PI 0.79788456080286535588
+#define FBP_GELU_K 0.044715
+
+/* Scalar forward g(z) and derivative g'(.) for one type T with libm suffix. */
+#define FBP_DEFINE_SCALAR(T, S, EXP, EXPM1, LOG1P, TANH, ERFC)                 \
+static inline T fbp_sigmoid_##S(T z)                                          \
+{                                                                             \
+    if (z >= 0) return (T)1 / ((T)1 + EXP(-z));                               \
+    { T e = EXP(z); return e / ((T)1 + e); }                                  \
+}                                                                             \
+static inline T fbp_softplus_##S(T z)                                         \
+{                                                                             \
+    /* log(1 + e^z) = max(z, 0) + log1p(e^-|z|) */                            \
+    return (z > 0 ? z : (T)0) + LOG1P(EXP(-fabs(z)));                         \
+}                                                                             \
+static inline T fbp_gelu_##S(T z)                                             \
+{                                                                             \
+    return (T)0.5 * z * ERFC(-z * (T)FBP_SQRT1_2);                            \
+}                                                                             \
+static inline T fbp_dgelu_##S(T z)                                            \
+{                                                                             \
+    return (T)0.5 * ERFC(-z * (T)FBP_SQRT1_2)                                 \
+        + z * (T)FBP_INV_SQRT_2PI * EXP((T)-0.5 * z * z);                     \
+}                                                                             \
+static inline T fbp_gelu_tanh_##S(T z)                                        \
+{                                                                             \
+    T u = (T)FBP_SQRT_2_OVER_PI * (z + (T)FBP_GELU_K * z * z * z);            \
+    return (T)0.5 * z * ((T)1 + TANH(u));                                     \
+}                                                                             \
+static inline T fbp_dgelu_tanh_##S(T z)                                       \
+{                                                                             \
+    T z2 = z * z;                                                             \
+    T t = TANH((T)FBP_SQRT_2_OVER_PI * (z + (T)FBP_GELU_K * z2 * z));         \
+    return (T)0.5 * ((T)1 + t) + (T)0.5 * z * ((T)1 - t * t)                  \
+        * (T)FBP_SQRT_2_OVER_PI * ((T)1 + (T)(3 * FBP_GELU_K) * z2);          \
+}                                                                             \
+static inline T fbp_silu_##S(T z) { return z * fbp_sigmoid_##S(z); }          \
+static inline T fbp_dsilu_##S(T z)                                            \
+{                                                                             \
+    T s = fbp_sigmoid_##S(z);                                                 \
+    return s * ((T)1 + z * ((T)1 - s));                                       \
+}                                                                             \
+static inline T fbp_elu_##S(T z, T alpha)                                     \
+{                                                                             \
+    return z > 0 ? z : alpha * EXPM1(z);                                      \
+}                                                                             \
+                                                                              \
+/* g(z) for any activation (used by scalar callers and tests). */            \
+static inline T fbp_act_##S(int act, T z, T alpha)                            \
+{                                                                             \
+    switch (act) {                                                            \
+    case FBP_RELU: return z < 0 ? (T)0 : z;                                   \
+    case FBP_LEAKY_RELU: return z < 0 ? alpha * z : z;                        \
+    case FBP_SIGMOID: return fbp_sigmoid_##S(z);                              \
+    case FBP_TANH: return TANH(z);                                            \
+    case FBP_ELU: return fbp_elu_##S(z, alpha);                               \
+    case FBP_GELU: return fbp_gelu_##S(z);                                    \
+    case FBP_GELU_TANH: return fbp_gelu_tanh_##S(z);                          \
+    case FBP_SILU: return fbp_silu_##S(z);                                    \
+    case FBP_SOFTPLUS: return fbp_softplus_##S(z);                            \
+    default: return z;                                                        \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* g'(.) from a = g(z), or from z for gelu, gelu_tanh, silu. */              \
+static inline T fbp_dact_##S(int act, T v, T alpha)                           \
+{                                                                             \
+    switch (act) {                                                            \
+    case FBP_RELU: return v > 0 ? (T)1 : (T)0;                                \
+    case FBP_LEAKY_RELU: return v > 0 ? (T)1 : alpha;                         \
+    case FBP_SIGMOID: return v * ((T)1 - v);                                  \
+    case FBP_TANH: return (T)1 - v * v;                                       \
+    case FBP_ELU: return v > 0 ? (T)1 : v + alpha;                            \
+    case FBP_GELU: return fbp_dgelu_##S(v);                                   \
+    case FBP_GELU_TANH: return fbp_dgelu_tanh_##S(v);                         \
+    case FBP_SILU: return fbp_dsilu_##S(v);                                   \
+    case FBP_SOFTPLUS: return -EXPM1(-v);                                     \
+    default: return (T)1;                                                     \
+    }                                                                         \
+}
+
+FBP_DEFINE_SCALAR(float, f, expf, expm1f, log1pf, tanhf, erfcf)
+FBP_DEFINE_SCALAR(double, d, exp, expm1, log1p, tanh, erfc)
+
+/*
+ * Row kernels on a block of `rows` x `cols` elements. Destination arrays are
+ * row-major with leading dimension ld*; source arrays have arbitrary
+ * (row, column) strides in elements so F-ordered inputs need no copy. The
+ * `cs == 1` branch is the common, vectorisable case.
+ */
+#define FBP_LOOP2(rows, cols, cs, BODY_C, BODY_S)                             \
+    do {                                                                      \
+        ptrdiff_t i_, j_;                                                     \
+        if ((cs) == 1) {                                                      \
+            for (i_ = 0; i_ < (rows); i_++)                                   \
+                for (j_ = 0; j_ < (cols); j_++) { BODY_C; }                   \
+        } else {                                                              \
+            for (i_ = 0; i_ < (rows); i_++)                                   \
+                for (j_ = 0; j_ < (cols); j_++) { BODY_S; }                   \
+        }                                                                     \
+    } while (0)
+
+#define FBP_DEFINE_ROWS(T, S)                                                 \
+/* Forward epilogue: Z[i,j] += b[i*bs]; A[i,j] = g(Z[i,j]). */                \
+static inline void fbp_forward_rows_##S(int act, T alpha, T *Z, ptrdiff_t ldz, \
+    T *A, ptrdiff_t lda, const T *b, ptrdiff_t bs, ptrdiff_t rows,            \
+    ptrdiff_t cols)                                                           \
+{                                                                             \
+    ptrdiff_t i, j;                                                           \
+    for (i = 0; i < rows; i++) {                                              \
+        T *z = Z + i * ldz, *a = A + i * lda;                                 \
+        const T bi = b ? b[i * bs] : (T)0;                                    \
+        switch (act) {                                                        \
+        case FBP_IDENTITY:                                                    \
+            for (j = 0; j < cols; j++) { T v = z[j] + bi; z[j] = v; a[j] = v; } \
+            break;                                                            \
+        case FBP_RELU:                                                        \
+            for (j = 0; j < cols; j++) {                                      \
+                T v = z[j] + bi; z[j] = v; a[j] = v < 0 ? (T)0 : v; }         \
+            break;                                                            \
+        case FBP_LEAKY_RELU:                                                  \
+            for (j = 0; j < cols; j++) {                                      \
+                T v = z[j] + bi; z[j] = v; a[j] = v < 0 ? alpha * v : v; }    \
+            break;                                                            \
+        case FBP_SIGMOID:                                                     \
+            for (j = 0; j < cols; j++) {                                      \
+                T v = z[j] + bi; z[j] = v; a[j] = fbp_sigmoid_##S(v); }       \
+            break;                                                            \
+        default:                                                              \
+            for (j = 0; j < cols; j++) {                                      \
+                T v = z[j] + bi; z[j] = v; a[j] = fbp_act_##S(act, v, alpha); } \
+            break;                                                            \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* Backward epilogue: D[i,j] *= g'(V[i*vr + j*vc]) (V = A, or Z). */          \
+static inline void fbp_backward_rows_##S(int act, T alpha, T *D,              \
+    ptrdiff_t ldd, const T *V, ptrdiff_t vr, ptrdiff_t vc, ptrdiff_t rows,    \
+    ptrdiff_t cols)                                                           \
+{                                                                             \
+    ptrdiff_t i, j;                                                           \
+    for (i = 0; i < rows; i++) {                                              \
+        T *d = D + i * ldd;                                                   \
+        const T *v = V + i * vr;                                              \
+        if (vc == 1) {                                                        \
+            switch (act) {                                                    \
+            case FBP_IDENTITY: break;                                         \
+            case FBP_RELU:                                                    \
+                for (j = 0; j < cols; j++) d[j] *= v[j] > 0 ? (T)1 : (T)0;    \
+                break;                                                        \
+            case FBP_LEAKY_RELU:                                              \
+                for (j = 0; j < cols; j++) d[j] *= v[j] > 0 ? (T)1 : alpha;   \
+                break;                                                        \
+            case FBP_SIGMOID:                                                 \
+                for (j = 0; j < cols; j++) d[j] *= v[j] * ((T)1 - v[j]);      \
+                break;                                                        \
+            case FBP_TANH:                                                    \
+                for (j = 0; j < cols; j++) d[j] *= (T)1 - v[j] * v[j];        \
+                break;                                                        \
+            default:                                                          \
+                for (j = 0; j < cols; j++) d[j] *= fbp_dact_##S(act, v[j], alpha); \
+                break;                                                        \
+            }                                                                 \
+        } else {                                                              \
+            if (act == FBP_IDENTITY) continue;                                \
+            for (j = 0; j < cols; j++) d[j] *= fbp_dact_##S(act, v[j * vc], alpha); \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* out[i] = scale * sum_j D[i*dr + j*dc] over rows [0, rows), all columns.    \
+ * Fixed association (8 running partial sums when dc == 1, a column sweep    \
+ * otherwise), so the result never depends on how rows are split among       \
+ * threads. */                                                                \
+static inline void fbp_rowsum_##S(const T *D, ptrdiff_t dr, ptrdiff_t dc,     \
+    ptrdiff_t rows, ptrdiff_t cols, T scale, T *out, ptrdiff_t os)            \
+{                                                                             \
+    ptrdiff_t i, j, k;                                                        \
+    if (dc == 1) {                                                            \
+        for (i = 0; i < rows; i++) {                                          \
+            const T *d = D + i * dr;                                          \
+            T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                              \
+            T s;                                                              \
+            for (j = 0; j + 8 <= cols; j += 8)                                \
+                for (k = 0; k < 8; k++) acc[k] += d[j + k];                   \
+            for (; j < cols; j++) acc[0] += d[j];                             \
+            s = ((acc[0] + acc[1]) + (acc[2] + acc[3]))                       \
+              + ((acc[4] + acc[5]) + (acc[6] + acc[7]));                      \
+            out[i * os] = scale * s;                                          \
+        }                                                                     \
+    } else {                                                                  \
+        for (i = 0; i < rows; i++) out[i * os] = 0;                           \
+        for (j = 0; j < cols; j++) {                                          \
+            const T *d = D + j * dc;                                          \
+            for (i = 0; i < rows; i++) out[i * os] += d[i * dr];              \
+        }                                                                     \
+        for (i = 0; i < rows; i++) out[i * os] *= scale;                      \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* dst[i,j] = s * src[i*sr + j*sc] (strided copy with scale). */             \
+static inline void fbp_scaled_copy_##S(T *dst, ptrdiff_t ldd, const T *src,   \
+    ptrdiff_t sr, ptrdiff_t sc, ptrdiff_t rows, ptrdiff_t cols, T s)          \
+{                                                                             \
+    ptrdiff_t i, j;                                                           \
+    for (i = 0; i < rows; i++)                                                \
+        for (j = 0; j < cols; j++) dst[i * ldd + j] = s * src[i * sr + j * sc]; \
+}
+
+FBP_DEFINE_ROWS(float, f)
+FBP_DEFINE_ROWS(double, d)
+
+#endif /* FASTBP_ACT_H */

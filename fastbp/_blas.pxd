@@ -1,0 +1,19 @@
+# Typed shims over scipy.linalg.cython_blas. Matrices are row-major
+# (C order) from the caller's point of view; the column-major swap happens
+# inside, as in scikit-learn's _cython_blas.
+from cython cimport floating
+
+cdef enum BLAS_Trans:
+    NoTrans = 110  # 'n'
+    Trans = 116    # 't'
+
+cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
+                floating alpha, const floating *A, int lda,
+                const floating *B, int ldb, floating beta,
+                floating *C, int ldc) noexcept nogil
+
+# Serialise fastbp's use of SciPy's OpenBLAS and set its (process-wide)
+# thread count; _blas_begin returns the previous count for _blas_end.
+cdef int _blas_begin(int n) noexcept nogil
+cdef void _blas_end(int prev) noexcept nogil
+cdef int _blas_get_threads() noexcept nogil

@@ -120,8 +120,9 @@ def extensions():
         exts,
         language_level=3,
         compiler_directives={
-            "boundscheck": False,
-            "wraparound": False,
+            # boundscheck/wraparound stay on globally: they also govern
+            # Python-level indexing in .pyx files (x[-1] on a list). Kernels
+            # use raw pointers or disable them locally with decorators.
             "cdivision": True,
             "initializedcheck": False,
             "embedsignature": True,

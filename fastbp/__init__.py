@@ -1,0 +1,32 @@
+"""fastbp: fast, fused backward passes for dense neural networks on the CPU.
+
+Compiled kernels (Cython + C) whose GEMMs run in SciPy's BLAS and whose
+element-wise work (activation derivatives, bias gradients) is fused into
+OpenMP loops. Examples are columns, as in the Deep Learning Specialization:
+``X`` is (n_x, m), ``W[l]`` is (n_l, n_{l-1}), ``b[l]`` is (n_l, 1).
+"""
+from fastbp._dense import (
+    ACTIVATIONS,
+    LOSSES,
+    dense_backward,
+    dense_forward,
+    loss,
+    output_delta,
+    softmax,
+)
+from fastbp._openmp_helpers import effective_n_threads, openmp_enabled
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "dense_backward",
+    "dense_forward",
+    "effective_n_threads",
+    "loss",
+    "openmp_enabled",
+    "output_delta",
+    "softmax",
+    "__version__",
+]

@@ -1,0 +1,327 @@
+"""Optimizers and learning-rate schedules for :class:`fastbp.Network`.
+
+Each optimizer's update is one fused compiled loop over the network's flat
+parameter and gradient buffers (see ``fastbp/_network.pyx``); its state
+(velocity, second moments) is one flat buffer of the same size. The formulas
+are the Deep Learning Specialization's (course 2, week 2)::
+
+    SGD        W -= lr dW
+    momentum   v = beta v + (1 - beta) dW;            W -= lr v
+    Nesterov   v = beta v + (1 - beta) dW;            W -= lr (beta v + (1 - beta) dW)
+    Adam       v = beta1 v + (1 - beta1) dW;          s = beta2 s + (1 - beta2) dW^2
+               v_hat = v / (1 - beta1^t);             s_hat = s / (1 - beta2^t)
+               W -= lr v_hat / (sqrt(s_hat) + eps)    (t counts updates from 1)
+
+Note the course's momentum is an exponential average of the gradients
+(``(1 - beta) dW``), not PyTorch's ``v = mu v + dW``: with the same ``lr`` its
+steps are ``1 - beta`` times smaller.
+
+Learning-rate schedules map (initial rate, epoch) to the rate for that epoch;
+:meth:`Network.fit` applies them at the start of every epoch.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from fastbp._network import OPTIMIZERS as _OPT_CODES
+
+__all__ = [
+    "Optimizer", "SGD", "Adam", "LRSchedule", "InverseTimeDecay", "StepDecay",
+    "ExponentialDecay", "update_lr", "schedule_lr_decay", "get_optimizer",
+]
+
+
+def _check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        bound = ">" if low_open else ">="
+        raise ValueError(f"{name} must be {bound} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        bound = "<" if high_open else "<="
+        raise ValueError(f"{name} must be {bound} {high}, got {value}")
+    return value
+
+
+# ------------------------------------------------------------------ schedules
+
+def update_lr(learning_rate0, epoch_num, decay_rate):
+    """The course's inverse-time decay: ``lr0 / (1 + decay_rate * epoch_num)``."""
+    return learning_rate0 / (1 + decay_rate * epoch_num)
+
+
+def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
+    """The course's scheduled decay: ``lr0 / (1 + decay_rate * floor(epoch_num / time_interval))``."""
+    return learning_rate0 / (1 + decay_rate * np.floor(epoch_num / time_interval))
+
+
+class LRSchedule:
+    """Base class: ``schedule(lr0, epoch) -> lr`` with ``epoch`` counted from 0."""
+
+    def __call__(self, lr0, epoch):
+        raise NotImplementedError
+
+    def get_config(self):
+        """JSON-able description, the inverse of :func:`schedule_from_config`."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        cfg = dict(self.get_config())
+        kind = cfg.pop("kind")
+        return f"{kind}(" + ", ".join(f"{k}={v!r}" for k, v in cfg.items()) + ")"
+
+
+class InverseTimeDecay(LRSchedule):
+    """``lr0 / (1 + decay_rate * floor(epoch / time_interval))``.
+
+    ``time_interval=1`` is the course's ``update_lr``; ``time_interval=1000``
+    its ``schedule_lr_decay``.
+    """
+
+    def __init__(self, decay_rate, time_interval=1):
+        self.decay_rate = _check_real("decay_rate", decay_rate, low=0.0)
+        if isinstance(time_interval, bool) or not isinstance(time_interval, numbers.Integral) \
+                or time_interval < 1:
+            raise ValueError(f"time_interval must be a positive int, got {time_interval!r}")
+        self.time_interval = int(time_interval)
+
+    def __call__(self, lr0, epoch):
+        return lr0 / (1.0 + self.decay_rate * (epoch // self.time_interval))
+
+    def get_config(self):
+        return {"kind": "InverseTimeDecay", "decay_rate": self.decay_rate,
+                "time_interval": self.time_interval}
+
+
+class StepDecay(LRSchedule):
+    """``lr0 * gamma ** floor(epoch / step_size)``: multiply by gamma every step_size epochs."""
+
+    def __init__(self, step_size, gamma=0.1):
+        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) \
+                or step_size < 1:
+            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
+        self.step_size = int(step_size)
+        self.gamma = _check_real("gamma", gamma, low=0.0, low_open=True)
+
+    def __call__(self, lr0, epoch):
+        return lr0 * self.gamma ** (epoch // self.step_size)
+
+    def get_config(self):
+        return {"kind": "StepDecay", "step_size": self.step_size, "gamma": self.gamma}
+
+
+class ExponentialDecay(LRSchedule):
+    """``lr0 * gamma ** epoch``."""
+
+    def __init__(self, gamma):
+        self.gamma = _check_real("gamma", gamma, low=0.0, low_open=True)
+
+    def __call__(self, lr0, epoch):
+        return lr0 * self.gamma ** epoch
+
+    def get_config(self):
+        return {"kind": "ExponentialDecay", "gamma": self.gamma}
+
+
+_SCHEDULES = {c.__name__: c for c in (InverseTimeDecay, StepDecay, ExponentialDecay)}
+
+
+def schedule_from_config(cfg):
+    """Rebuild a schedule from :meth:`LRSchedule.get_config` output (or None)."""
+    if cfg is None:
+        return None
+    cfg = dict(cfg)
+    kind = cfg.pop("kind", None)
+    if kind not in _SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {kind!r}; valid: {sorted(_SCHEDULES)}")
+    return _SCHEDULES[kind](**cfg)
+
+
+# ----------------------------------------------------------------- optimizers
+
+class Optimizer:
+    """Base class. State buffers are bound to one network on first use.
+
+    Attributes
+    ----------
+    lr : float
+        The learning rate in force (after the schedule, if any).
+    lr0 : float
+        The initial learning rate the schedule starts from.
+    t : int
+        Number of updates made so far.
+    """
+
+    kind = "none"
+    n_state = 0
+
+    def __init__(self, lr, schedule=None):
+        self.lr0 = _check_real("lr", lr, low=0.0, low_open=True)
+        self.lr = self.lr0
+        if schedule is not None and not callable(schedule):
+            raise TypeError("schedule must be an LRSchedule (or a callable (lr0, epoch) -> lr), "
+                            f"got {type(schedule).__name__}")
+        self.schedule = schedule
+        self.t = 0
+        self._state = None        # tuple of flat arrays, or None
+        self._owner = None        # id-tuple of the bound network's buffer
+
+    # -- hooks used by Network ---------------------------------------------
+    def _bind(self, n_params, dtype, key):
+        """Allocate (once) the state buffers for a flat buffer of n_params."""
+        if self._owner == key and self._state is not None:
+            return self._state
+        if self._state is not None and self._owner is not None and self._owner != key:
+            # bound to another network: a fresh state (like a new optimizer)
+            self.t = 0
+        self._state = tuple(np.zeros(n_params, dtype=dtype) for _ in range(self.n_state))
+        self._owner = key
+        return self._state
+
+    def _kernel_args(self, t):
+        """(code, lr, beta1, beta2, eps, c1, c2) for the compiled update at update t."""
+        raise NotImplementedError
+
+    def set_epoch(self, epoch):
+        """Apply the schedule for ``epoch`` (counted from 0); returns the new lr."""
+        if self.schedule is not None:
+            lr = float(self.schedule(self.lr0, epoch))
+            if not (math.isfinite(lr) and lr > 0):
+                raise ValueError(f"the learning-rate schedule gave lr={lr} at epoch {epoch}; "
+                                 "it must stay positive and finite")
+            self.lr = lr
+        return self.lr
+
+    # -- serialisation -----------------------------------------------------
+    def get_config(self):
+        cfg = {"kind": self.kind, "lr": self.lr0}
+        cfg.update(self._hyper())
+        cfg["schedule"] = (self.schedule.get_config()
+                           if isinstance(self.schedule, LRSchedule) else None)
+        return cfg
+
+    def _hyper(self):
+        return {}
+
+    def state_arrays(self):
+        """The state buffers (empty tuple before the first update)."""
+        return tuple(self._state) if self._state is not None else ()
+
+    def __repr__(self):
+        cfg = self.get_config()
+        cfg.pop("kind")
+        if cfg.get("schedule") is None:
+            cfg.pop("schedule")
+        else:
+            cfg["schedule"] = self.schedule
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in cfg.items()) + ")"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate (> 0).
+    momentum : float, default 0.0
+        The course's ``beta`` in ``v = beta v + (1 - beta) dW``, in [0, 1).
+        0 is plain SGD.
+    nesterov : bool, default False
+        Step along the look-ahead ``beta v + (1 - beta) dW`` instead of ``v``.
+        Needs ``momentum > 0``.
+    schedule : LRSchedule or callable, optional
+        ``schedule(lr0, epoch) -> lr``, applied by ``fit`` at each epoch.
+    """
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, *, schedule=None):
+        super().__init__(lr, schedule)
+        self.momentum = _check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__}")
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True needs momentum > 0 (e.g. SGD(lr, momentum=0.9, "
+                             "nesterov=True))")
+        self.nesterov = bool(nesterov)
+        if self.momentum == 0.0:
+            self.kind, self.n_state = "sgd", 0
+        else:
+            self.kind, self.n_state = ("nesterov" if self.nesterov else "momentum"), 1
+
+    def _hyper(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
+
+    def _kernel_args(self, t):
+        return (_OPT_CODES[self.kind], self.lr, self.momentum, 0.0, 0.0, 1.0, 1.0)
+
+
+class Adam(Optimizer):
+    """Adam with the course's bias correction.
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+    beta1 : float, default 0.9
+        Decay of the first-moment average, in [0, 1).
+    beta2 : float, default 0.999
+        Decay of the second-moment average, in [0, 1).
+    eps : float, default 1e-8
+        Added to ``sqrt(s_hat)``.
+    schedule : LRSchedule or callable, optional
+    """
+
+    kind = "adam"
+    n_state = 2
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *, schedule=None):
+        super().__init__(lr, schedule)
+        self.beta1 = _check_real("beta1", beta1, low=0.0, high=1.0, high_open=True)
+        self.beta2 = _check_real("beta2", beta2, low=0.0, high=1.0, high_open=True)
+        self.eps = _check_real("eps", eps, low=0.0)
+
+    def _hyper(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def _kernel_args(self, t):
+        c1 = 1.0 / (1.0 - self.beta1 ** t)
+        c2 = 1.0 / (1.0 - self.beta2 ** t)
+        return (_OPT_CODES["adam"], self.lr, self.beta1, self.beta2, self.eps, c1, c2)
+
+
+def optimizer_from_config(cfg):
+    """Rebuild an optimizer from :meth:`Optimizer.get_config` output."""
+    cfg = dict(cfg)
+    kind = cfg.pop("kind", None)
+    sched = schedule_from_config(cfg.pop("schedule", None))
+    if kind in ("sgd", "momentum", "nesterov"):
+        return SGD(cfg.pop("lr"), momentum=cfg.get("momentum", 0.0),
+                   nesterov=cfg.get("nesterov", False), schedule=sched)
+    if kind == "adam":
+        return Adam(cfg.pop("lr"), cfg["beta1"], cfg["beta2"], cfg["eps"], schedule=sched)
+    raise ValueError(f"unknown optimizer kind {kind!r}; valid: 'sgd', 'momentum', "
+                     "'nesterov', 'adam'")
+
+
+def get_optimizer(name, lr=None, **kwargs):
+    """An optimizer by name: 'sgd', 'momentum', 'nesterov' or 'adam'.
+
+    ``lr`` defaults to 0.01 for the SGD family and 1e-3 for Adam.
+    """
+    if isinstance(name, Optimizer):
+        return name
+    key = str(name).lower()
+    if key == "sgd":
+        return SGD(0.01 if lr is None else lr, **kwargs)
+    if key == "momentum":
+        kwargs.setdefault("momentum", 0.9)
+        return SGD(0.01 if lr is None else lr, **kwargs)
+    if key == "nesterov":
+        kwargs.setdefault("momentum", 0.9)
+        return SGD(0.01 if lr is None else lr, nesterov=True, **kwargs)
+    if key == "adam":
+        return Adam(1e-3 if lr is None else lr, **kwargs)
+    raise ValueError(f"unknown optimizer {name!r}; valid: 'sgd', 'momentum', 'nesterov', 'adam'")

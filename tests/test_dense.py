@@ -1,0 +1,444 @@
+"""fastbp.dense_forward and fastbp.dense_backward against fastbp.reference.
+
+Grid: shapes (n_prev, n, m) over the sizes 1, 3, 17, 1000 x float32/float64 x
+n_threads 1/2 x eight layouts (C/F order of every input, out= given or not,
+read-only inputs) x every activation; plus large shapes, scale/lambd, strided
+and byte-swapped inputs, NaN/inf, and a finite-difference gradient check of a
+two-layer chain for every activation and loss.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import reference as ref
+
+from conftest import (DTYPES, LARGE_SHAPES, SHAPES, assert_same, assert_unchanged,
+                      assert_within, check_backward, check_forward, layout, shape_id,
+                      snapshot)
+
+ACTIVATIONS = ref.ACTIVATIONS
+FROM_Z = ref.DERIVATIVE_FROM_Z
+
+
+def _l8():
+    """Orthogonal array L8 (7 binary columns): every pair of columns takes all
+    four value combinations, and columns 0, 1, 3 are a full factorial."""
+    return [(a, b, a ^ b, c, a ^ c, b ^ c, a ^ b ^ c)
+            for a, b, c in itertools.product((0, 1), repeat=3)]
+
+
+ORD = "CF"
+# forward: orders of A_prev and W in full factorial with b as (n,) or (n, 1);
+# out= and read-only inputs pairwise-balanced against them.
+FWD_LAYOUTS = [dict(A_prev=ORD[r[0]], W=ORD[r[1]], b1d=bool(r[3]), out=bool(r[2]),
+                    readonly=bool(r[4])) for r in _l8()]
+# backward: orders of dZ, A_prev, W in full factorial; out=, read-only and
+# Z_prev's order pairwise-balanced against them.
+BWD_LAYOUTS = [dict(dZ=ORD[r[0]], A_prev=ORD[r[1]], W=ORD[r[3]], out=bool(r[2]),
+                    readonly=bool(r[4]), Z_prev=ORD[r[5]]) for r in _l8()]
+
+
+def _lay_id(d):
+    return "-".join(f"{k}={v}" if isinstance(v, str) else (k if v else f"no{k}")
+                    for k, v in d.items())
+
+
+def _dt_id(t):
+    return np.dtype(t).name
+
+
+def _forward_data(rng, shape, dtype):
+    n_prev, n, m = shape
+    A_prev = rng.standard_normal((n_prev, m)).astype(dtype)
+    W = (rng.standard_normal((n, n_prev)) / np.sqrt(n_prev)).astype(dtype)
+    b = (0.5 * rng.standard_normal((n, 1))).astype(dtype)
+    return A_prev, W, b
+
+
+def _backward_data(rng, shape, dtype):
+    n_prev, n, m = shape
+    dZ = rng.standard_normal((n, m)).astype(dtype)
+    W = (rng.standard_normal((n, n_prev)) / np.sqrt(n_prev)).astype(dtype)
+    Z_prev = (2 * rng.standard_normal((n_prev, m))).astype(dtype)
+    Z_prev.flat[::7] = 0  # exact zeros: relu'(0) = 0, leaky_relu'(0) = alpha
+    A_free = rng.standard_normal((n_prev, m)).astype(dtype)  # for activation=None
+    return dZ, W, Z_prev, A_free
+
+
+def _a_prev_for(act, Z_prev, A_free, alpha=None):
+    """A_prev consistent with Z_prev, so derivatives from A and from Z agree."""
+    if act is None:
+        return A_free
+    with np.errstate(all="ignore"):
+        return ref.activation(Z_prev, act, alpha)
+
+
+def run_forward(A_prev, W, b, act, *, use_out, n_threads, alpha=None):
+    n, m = W.shape[0], A_prev.shape[1]
+    if not use_out:
+        return fastbp.dense_forward(A_prev, W, b, act, alpha=alpha, n_threads=n_threads)
+    out = (np.full((n, m), np.nan, A_prev.dtype), np.full((n, m), np.nan, A_prev.dtype))
+    res = fastbp.dense_forward(A_prev, W, b, act, alpha=alpha, out=out, n_threads=n_threads)
+    assert res[0] is out[0] and res[1] is out[1], "out= objects not returned"
+    return res
+
+
+def run_backward(dZ, A_prev, W, act, *, use_out, n_threads, Z_prev=None, alpha=None,
+                 scale=None, lambd=0.0):
+    n, m = dZ.shape
+    n_prev = A_prev.shape[0]
+    kw = dict(Z_prev=Z_prev, alpha=alpha, scale=scale, lambd=lambd, n_threads=n_threads)
+    if not use_out:
+        return fastbp.dense_backward(dZ, A_prev, W, act, **kw)
+    dt = dZ.dtype
+    out = (np.full((n_prev, m), np.nan, dt), np.full((n, n_prev), np.nan, dt),
+           np.full((n, 1), np.nan, dt))
+    res = fastbp.dense_backward(dZ, A_prev, W, act, out=out, **kw)
+    assert len(res) == 3 and all(r is o for r, o in zip(res, out)), \
+        "out= objects not returned"
+    return res
+
+
+# ------------------------------------------------------------------- forward grid
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("lay", FWD_LAYOUTS, ids=_lay_id)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+@pytest.mark.parametrize("shape", SHAPES, ids=shape_id)
+def test_dense_forward_grid(shape, dtype, lay, n_threads, rng):
+    n_prev, n, m = shape
+    A0, W0, b0 = _forward_data(rng, shape, dtype)
+    ro = lay["readonly"]
+    A_prev = layout(A0, lay["A_prev"], ro)
+    W = layout(W0, lay["W"], ro)
+    b = layout(b0.reshape(n) if lay["b1d"] else b0, "C", ro)
+    before = snapshot(A_prev, W, b)
+    for act in ACTIVATIONS:
+        params = (f"shape(n_prev,n,m)={shape} dtype={_dt_id(dtype)} {_lay_id(lay)} "
+                  f"n_threads={n_threads} activation={act}")
+        Z, A = run_forward(A_prev, W, b, act, use_out=lay["out"], n_threads=n_threads)
+        check_forward(A_prev, W, b, act, None, Z, A, params)
+    assert_unchanged([A_prev, W, b], before, f"shape={shape} {_lay_id(lay)}")
+
+
+# ------------------------------------------------------------------ backward grid
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("lay", BWD_LAYOUTS, ids=_lay_id)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+@pytest.mark.parametrize("shape", SHAPES, ids=shape_id)
+def test_dense_backward_grid(shape, dtype, lay, n_threads, rng):
+    dZ0, W0, Zp0, A_free = _backward_data(rng, shape, dtype)
+    ro = lay["readonly"]
+    dZ = layout(dZ0, lay["dZ"], ro)
+    W = layout(W0, lay["W"], ro)
+    Z_prev = layout(Zp0, lay["Z_prev"], ro)
+    before = snapshot(dZ, W, Z_prev)
+    for act in (None,) + ACTIVATIONS:
+        A_prev = layout(_a_prev_for(act, Zp0, A_free), lay["A_prev"], ro)
+        a_before = snapshot(A_prev)
+        # Z_prev is passed where required and, on half the layouts, also where not
+        zp = Z_prev if act in FROM_Z or (act is not None and lay["out"]) else None
+        params = (f"shape(n_prev,n,m)={shape} dtype={_dt_id(dtype)} {_lay_id(lay)} "
+                  f"n_threads={n_threads} activation={act} Z_prev given={zp is not None}")
+        dZp, dW, db = run_backward(dZ, A_prev, W, act, use_out=lay["out"],
+                                   n_threads=n_threads, Z_prev=zp)
+        check_backward(dZ, A_prev, W, act, Z_prev, None, None, 0.0, dZp, dW, db, params)
+        assert_unchanged([A_prev], a_before, params)
+    assert_unchanged([dZ, W, Z_prev], before, f"shape={shape} {_lay_id(lay)}")
+
+
+# ----------------------------------------------------------------- large shapes
+# (shape, dtype, (order, out given, read-only), n_threads): the three shapes
+# with two dimensions of 1000 in full; 1000^3 once per dtype to keep the
+# suite fast.
+LARGE_LAYOUTS = [("C", False, False), ("F", True, True)]
+LARGE_CASES = ([(s, d, lay, t) for s in LARGE_SHAPES[:3] for d in DTYPES
+                for lay in LARGE_LAYOUTS for t in (1, 2)]
+               + [(LARGE_SHAPES[3], np.float32, LARGE_LAYOUTS[0], 1),
+                  (LARGE_SHAPES[3], np.float64, LARGE_LAYOUTS[1], 2)])
+
+
+def _large_id(case):
+    s, d, (o, out, ro), t = case
+    return f"{shape_id(s)}-{_dt_id(d)}-{o}{'-out' if out else ''}{'-ro' if ro else ''}-t{t}"
+
+
+@pytest.mark.parametrize("case", LARGE_CASES, ids=_large_id)
+def test_dense_forward_large(case, rng):
+    shape, dtype, (order, use_out, readonly), n_threads = case
+    A0, W0, b0 = _forward_data(rng, shape, dtype)
+    A_prev, W, b = (layout(x, order, readonly) for x in (A0, W0, b0))
+    act = "gelu_tanh"
+    params = f"{_large_id(case)} activation={act}"
+    Z, A = run_forward(A_prev, W, b, act, use_out=use_out, n_threads=n_threads)
+    check_forward(A_prev, W, b, act, None, Z, A, params)
+
+
+@pytest.mark.parametrize("case", LARGE_CASES, ids=_large_id)
+def test_dense_backward_large(case, rng):
+    shape, dtype, (order, use_out, readonly), n_threads = case
+    dZ0, W0, Zp0, A_free = _backward_data(rng, shape, dtype)
+    dZ, W, Z_prev = (layout(x, order, readonly) for x in (dZ0, W0, Zp0))
+    for act in ("tanh", "gelu"):  # derivative from A, from Z
+        A_prev = layout(_a_prev_for(act, Zp0, A_free), order, readonly)
+        params = f"{_large_id(case)} activation={act}"
+        zp = Z_prev if act in FROM_Z else None
+        dZp, dW, db = run_backward(dZ, A_prev, W, act, use_out=use_out,
+                                   n_threads=n_threads, Z_prev=zp)
+        check_backward(dZ, A_prev, W, act, Z_prev, None, None, 0.0, dZp, dW, db, params)
+
+
+# ------------------------------------------------------------- options and layouts
+@pytest.mark.parametrize("act", (None,) + ACTIVATIONS)
+@pytest.mark.parametrize("scale,lambd", [(None, 0.7), (0.25, 0.0), (3.0, 0.1),
+                                         (-0.5, 2.0), (0.0, 1.0)])
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_dense_backward_scale_lambd(dtype, scale, lambd, act, rng):
+    shape = (17, 3, 1000)
+    dZ, W, Z_prev, A_free = _backward_data(rng, shape, dtype)
+    A_prev = _a_prev_for(act, Z_prev, A_free)
+    params = f"dtype={_dt_id(dtype)} scale={scale} lambd={lambd} activation={act}"
+    dZp, dW, db = fastbp.dense_backward(dZ, A_prev, W, act, Z_prev=Z_prev, scale=scale,
+                                        lambd=lambd)
+    check_backward(dZ, A_prev, W, act, Z_prev, None, scale, lambd, dZp, dW, db, params)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_dense_backward_lambd_is_l2_gradient(dtype, rng):
+    # dW(lambd) - dW(0) = lambd * scale * W, independently of the reference
+    dZ, W, _, A_prev = _backward_data(rng, (5, 4, 9), dtype)
+    _, dW0, db0 = fastbp.dense_backward(dZ, A_prev, W)
+    _, dW1, db1 = fastbp.dense_backward(dZ, A_prev, W, lambd=0.5)
+    np.testing.assert_allclose(dW1 - dW0, (0.5 / 9) * W, rtol=1e-4, atol=1e-6,
+                               err_msg=f"dtype={_dt_id(dtype)}")
+    assert_same(db1, db0, "db must not depend on lambd", f"dtype={_dt_id(dtype)}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_defaults(dtype, rng):
+    A_prev, W, b = _forward_data(rng, (4, 5, 6), dtype)
+    Z, A = fastbp.dense_forward(A_prev, W, b)
+    check_forward(A_prev, W, b, "relu", None, Z, A, "default activation must be relu")
+    dZ, W2, _, A_free = _backward_data(rng, (4, 5, 6), dtype)
+    dA, dW, db = fastbp.dense_backward(dZ, A_free, W2)
+    check_backward(dZ, A_free, W2, None, None, None, None, 0.0, dA, dW, db,
+                   "default activation must be None (dA_prev = W^T dZ)")
+
+
+@pytest.mark.parametrize("which", ["A_prev", "W", "b"])
+@pytest.mark.parametrize("kind", ["S", "N", "broadcast"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_dense_forward_other_strides(dtype, kind, which, rng):
+    shape = (17, 5, 33)
+    A_prev, W, b = _forward_data(rng, shape, dtype)
+    arrs = {"A_prev": A_prev, "W": W, "b": b}
+    x = arrs[which]
+    if kind == "broadcast":  # zero strides, read-only view
+        arrs[which] = np.broadcast_to(x[:1, :], x.shape)
+    else:
+        arrs[which] = layout(x, kind)
+    args = [arrs[k] for k in ("A_prev", "W", "b")]
+    before = snapshot(*args)
+    for act in ("relu", "gelu", "softplus"):
+        params = f"dtype={_dt_id(dtype)} {which} with layout {kind} activation={act}"
+        Z, A = fastbp.dense_forward(*args, act)
+        check_forward(*args, act, None, Z, A, params)
+    assert_unchanged(args, before, f"{which} {kind}")
+
+
+@pytest.mark.parametrize("which", ["dZ", "A_prev", "W", "Z_prev"])
+@pytest.mark.parametrize("kind", ["S", "N", "broadcast"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_dense_backward_other_strides(dtype, kind, which, rng):
+    shape = (17, 5, 33)
+    dZ, W, Z_prev, _ = _backward_data(rng, shape, dtype)
+    A_prev = ref.activation(Z_prev, "silu")
+    arrs = {"dZ": dZ, "A_prev": A_prev, "W": W, "Z_prev": Z_prev}
+    x = arrs[which]
+    arrs[which] = np.broadcast_to(x[:1, :], x.shape) if kind == "broadcast" else layout(x, kind)
+    before = snapshot(*arrs.values())
+    params = f"dtype={_dt_id(dtype)} {which} with layout {kind}"
+    dZp, dW, db = fastbp.dense_backward(arrs["dZ"], arrs["A_prev"], arrs["W"], "silu",
+                                        Z_prev=arrs["Z_prev"])
+    check_backward(arrs["dZ"], arrs["A_prev"], arrs["W"], "silu", arrs["Z_prev"], None,
+                   None, 0.0, dZp, dW, db, params)
+    assert_unchanged(list(arrs.values()), before, params)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_byteswapped_input_is_correct_or_rejected(dtype, rng):
+    # a non-native byte order must never be read as native floats
+    A_prev, W, b = _forward_data(rng, (6, 4, 5), dtype)
+    W_sw = W.astype(W.dtype.newbyteorder())
+    assert np.array_equal(W_sw, W)
+    try:
+        res = fastbp.dense_forward(A_prev, W_sw, b, "tanh")
+    except (TypeError, ValueError) as exc:
+        assert "W" in str(exc) or "dtype" in str(exc) or "byte" in str(exc), str(exc)
+        res = None
+    if res is not None:
+        check_forward(A_prev, W, b, "tanh", None, *res, f"byte-swapped W, dtype={_dt_id(dtype)}")
+
+
+@pytest.mark.parametrize("shape", [(17, 5, 33), (3, 17, 1000)], ids=shape_id)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_out_gives_same_bits_as_fresh_outputs(dtype, shape, rng):
+    A_prev, W, b = _forward_data(rng, shape, dtype)
+    params = f"dtype={_dt_id(dtype)} shape={shape}"
+    Z1, A1 = fastbp.dense_forward(A_prev, W, b, "gelu", n_threads=2)
+    Z2, A2 = run_forward(A_prev, W, b, "gelu", use_out=True, n_threads=2)
+    assert_same(Z2, Z1, "Z", params)
+    assert_same(A2, A1, "A", params)
+    dZ, W, Zp, _ = _backward_data(rng, shape, dtype)
+    Ap = ref.activation(Zp, "sigmoid")
+    r1 = fastbp.dense_backward(dZ, Ap, W, "sigmoid", n_threads=2)
+    r2 = run_backward(dZ, Ap, W, "sigmoid", use_out=True, n_threads=2)
+    for name, x, y in zip(("dZ_prev", "dW", "db"), r2, r1):
+        assert_same(x, y, name, params)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_out_reused_across_calls(dtype, rng):
+    # a training loop reuses its buffers: the second call must overwrite them
+    shape = (7, 5, 40)
+    out = (np.empty((5, 40), dtype), np.empty((5, 40), dtype))
+    for i in range(2):
+        A_prev, W, b = _forward_data(rng, shape, dtype)
+        Z, A = fastbp.dense_forward(A_prev, W, b, "elu", out=out)
+        assert Z is out[0] and A is out[1]
+        check_forward(A_prev, W, b, "elu", None, Z, A, f"call {i} dtype={_dt_id(dtype)}")
+
+
+# ---------------------------------------------------------------------- NaN / inf
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=str)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_dense_forward_nonfinite_propagates(dtype, act, value, rng):
+    A_prev, W, b = _forward_data(rng, (6, 5, 40), dtype)
+    A_prev[2, 3] = value
+    A_prev[4, 20] = value
+    W[1, 0] = value  # poisons row 1 of Z
+    b[3, 0] = value  # poisons row 3
+    params = f"dtype={_dt_id(dtype)} activation={act} value={value}"
+    Z, A = fastbp.dense_forward(A_prev, W, b, act, n_threads=2)
+    check_forward(A_prev, W, b, act, None, Z, A, params)
+    assert not np.isfinite(Z[:, 3]).any() and not np.isfinite(Z[1]).any(), params
+    assert np.isfinite(Z[0, 0]) and np.isfinite(Z[4, 5]), params
+
+
+@pytest.mark.parametrize("lambd", [0.0, 0.5])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=str)
+@pytest.mark.parametrize("act", (None,) + ACTIVATIONS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_dense_backward_nonfinite_propagates(dtype, act, value, lambd, rng):
+    dZ, W, Z_prev, A_free = _backward_data(rng, (6, 5, 40), dtype)
+    dZ[2, 7] = value
+    A_free[3, 30] = value
+    if lambd:
+        # Only with L2 on: the reference's lambd*scale*W term is 0*W = NaN
+        # for a non-finite W even at lambd=0, a kernel may skip that term.
+        W[4, 1] = value
+    A_prev = _a_prev_for(act, Z_prev, A_free)
+    params = f"dtype={_dt_id(dtype)} activation={act} value={value} lambd={lambd}"
+    dZp, dW, db = fastbp.dense_backward(dZ, A_prev, W, act, Z_prev=Z_prev, lambd=lambd,
+                                        n_threads=2)
+    check_backward(dZ, A_prev, W, act, Z_prev, None, None, lambd, dZp, dW, db, params)
+    assert not np.isfinite(db[2, 0]) and np.isfinite(db[0, 0]), params
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_nonfinite_activation_inputs_propagate(dtype, act, rng):
+    # NaN / inf in Z_prev and A_prev go through the derivative as the reference says
+    dZ, W, Z_prev, _ = _backward_data(rng, (3, 2, 8), dtype)
+    Z_prev[0, :3] = [np.nan, np.inf, -np.inf]
+    with np.errstate(all="ignore"):
+        A_prev = ref.activation(Z_prev, act)
+    params = f"dtype={_dt_id(dtype)} activation={act}"
+    dZp, dW, db = fastbp.dense_backward(dZ, A_prev, W, act, Z_prev=Z_prev)
+    check_backward(dZ, A_prev, W, act, Z_prev, None, None, 0.0, dZp, dW, db, params)
+
+
+# ---------------------------------------------------------- finite differences
+OUTPUT_ACT = {"mse": "identity", "binary_crossentropy": "sigmoid",
+              "crossentropy": "identity"}  # crossentropy: softmax after identity
+
+
+def _chain(X, W1, b1, W2, b2, Y, act, alpha, loss, lambd):
+    """Cost of a two-layer chain and its forward values, all through fastbp."""
+    m = X.shape[1]
+    Z1, A1 = fastbp.dense_forward(X, W1, b1, act, alpha=alpha)
+    Z2, A2 = fastbp.dense_forward(A1, W2, b2, OUTPUT_ACT[loss])
+    if loss == "crossentropy":
+        A2 = fastbp.softmax(Z2)
+    J = fastbp.loss(A2, Y, loss) + lambd / (2 * m) * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+    return J, Z1, A1, A2
+
+
+def _head_cost(A1, W2, b2, Y, loss):
+    _, A2 = fastbp.dense_forward(A1, W2, b2, OUTPUT_ACT[loss])
+    if loss == "crossentropy":
+        A2 = fastbp.softmax(A2)
+    return fastbp.loss(A2, Y, loss)
+
+
+def _numeric_grad(f, x, h=1e-6):
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        fp = f()
+        x[idx] = old - h
+        fm = f()
+        x[idx] = old
+        g[idx] = (fp - fm) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("lambd", [0.0, 0.3])
+@pytest.mark.parametrize("loss", ref.LOSSES)
+@pytest.mark.parametrize("act,alpha", [(a, None) for a in ACTIVATIONS]
+                         + [("leaky_relu", 0.2), ("elu", 0.5)])
+def test_gradient_check(act, alpha, loss, lambd, rng):
+    n0, n1, n2, m = 4, 5, 3, 7
+    X = rng.standard_normal((n0, m))
+    W1 = rng.standard_normal((n1, n0))
+    b1 = 0.3 * rng.standard_normal((n1, 1))
+    W2 = rng.standard_normal((n2, n1)) / 2
+    b2 = 0.3 * rng.standard_normal((n2, 1))
+    if loss == "mse":
+        Y = rng.standard_normal((n2, m))
+    elif loss == "binary_crossentropy":
+        Y = rng.integers(0, 2, (n2, m)).astype(np.uint8)
+    else:
+        Y = np.eye(n2)[rng.integers(0, n2, m)].T.copy()
+    params = f"activation={act} alpha={alpha} loss={loss} lambd={lambd}"
+
+    J, Z1, A1, A2 = _chain(X, W1, b1, W2, b2, Y, act, alpha, loss, lambd)
+    # perturbations move Z1 by ~1e-5 at most: stay clear of relu/leaky/elu kinks
+    assert np.abs(Z1).min() > 1e-4, "test data too close to a kink; change the seed"
+    dZ2 = fastbp.output_delta(A2, Y, loss)
+    dZ1, dW2, db2 = fastbp.dense_backward(dZ2, A1, W2, act, Z_prev=Z1, alpha=alpha,
+                                          lambd=lambd)
+    dX, dW1, db1 = fastbp.dense_backward(dZ1, X, W1, None, lambd=lambd)
+
+    def cost():
+        return _chain(X, W1, b1, W2, b2, Y, act, alpha, loss, lambd)[0]
+
+    analytic = {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dA0 (=dX/m)": dX / m}
+    numeric = {"dW1": _numeric_grad(cost, W1), "db1": _numeric_grad(cost, b1),
+               "dW2": _numeric_grad(cost, W2), "db2": _numeric_grad(cost, b2),
+               "dA0 (=dX/m)": _numeric_grad(cost, X)}
+    # dJ/dZ1 directly: the activation derivative alone (layer 2's dZ_prev / m)
+    Z1v = Z1.copy()
+
+    def cost_z1():
+        _, A1v = fastbp.dense_forward(Z1v, np.eye(n1), np.zeros(n1), act, alpha=alpha)
+        return _head_cost(A1v, W2, b2, Y, loss)
+
+    analytic["dZ1 (=dZ_prev/m)"] = dZ1 / m
+    numeric["dZ1 (=dZ_prev/m)"] = _numeric_grad(cost_z1, Z1v)
+    for name in analytic:
+        np.testing.assert_allclose(analytic[name], numeric[name], rtol=2e-6, atol=2e-8,
+                                   err_msg=f"{name}; {params}")

@@ -1,0 +1,83 @@
+"""Small data sets of the Deep Learning Specialization, regenerated.
+
+``load_planar_dataset`` rebuilds course 1 week 3's two-class "flower" data
+bit for bit: the same seed, the same draws in the same order, the same
+arithmetic. ``make_image_like_dataset`` is a synthetic stand-in with the
+shapes of course 1 week 4's cat/non-cat images (the real photos are not
+redistributable), with labels a dense network can learn.
+"""
+import numpy as np
+
+__all__ = ["load_planar_dataset", "make_image_like_dataset"]
+
+
+def load_planar_dataset():
+    """The 400-point, two-class "flower" of course 1 week 3.
+
+    Two interleaved four-petal curves in the plane, 200 points each::
+
+        t = linspace(j 3.12, (j + 1) 3.12, 200) + 0.2 randn
+        r = 4 sin(4 t) + 0.2 randn
+        x = (r sin t, r cos t),  label j in {0, 1}
+
+    Like the course's ``planar_utils.load_planar_dataset`` it calls
+    ``np.random.seed(1)`` and draws from NumPy's global generator, so it
+    returns the same arrays and leaves the global generator in the same
+    state as the course's function does.
+
+    Returns
+    -------
+    X : ndarray (2, 400) float64
+        Coordinates, examples as columns.
+    Y : ndarray (1, 400) uint8
+        Labels: 0 for the first 200 examples (red), 1 for the rest (blue).
+    """
+    np.random.seed(1)
+    m = 400                 # number of examples
+    N = m // 2              # points per class
+    D = 2                   # dimensionality
+    X = np.zeros((m, D))
+    Y = np.zeros((m, 1), dtype="uint8")
+    a = 4                   # maximum ray of the flower
+    for j in range(2):
+        ix = range(N * j, N * (j + 1))
+        t = np.linspace(j * 3.12, (j + 1) * 3.12, N) + np.random.randn(N) * 0.2
+        r = a * np.sin(4 * t) + np.random.randn(N) * 0.2
+        X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
+        Y[ix] = j
+    return X.T, Y.T
+
+
+def make_image_like_dataset(m=209, n_px=64, *, seed=1, dtype=np.float64):
+    """Synthetic data with the shapes of the course's cat/non-cat images.
+
+    ``X`` holds m flattened n_px x n_px RGB "images" with pixel values in
+    [0, 1] (the course divides its uint8 pixels by 255); ``Y`` labels an
+    image 1 when its mean red intensity in the centre exceeds its mean
+    blue intensity there, a rule a small dense network learns.
+
+    Parameters
+    ----------
+    m : int
+        Number of examples (209 in the course's training set).
+    n_px : int
+        Image side; X has n_px * n_px * 3 rows (12288 for 64).
+    seed : int
+        Seed of a private ``np.random.default_rng``; the global generator
+        is not touched.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    X : ndarray (n_px * n_px * 3, m)
+    Y : ndarray (1, m) uint8
+    """
+    if int(m) < 1 or int(n_px) < 2:
+        raise ValueError(f"Invalid sizes: need m >= 1 and n_px >= 2, got m={m}, n_px={n_px}")
+    rng = np.random.default_rng(seed)
+    imgs = rng.integers(0, 256, size=(m, n_px, n_px, 3), dtype=np.uint8)
+    c0, c1 = n_px // 4, n_px - n_px // 4
+    centre = imgs[:, c0:c1, c0:c1, :].astype(np.float64)
+    Y = (centre[..., 0].mean(axis=(1, 2)) > centre[..., 2].mean(axis=(1, 2)))
+    X = (imgs.reshape(m, -1).T / 255.0).astype(dtype)
+    return np.ascontiguousarray(X), Y.reshape(1, m).astype(np.uint8)

@@ -1,0 +1,945 @@
+"""fastbp.course against an independent plain-NumPy course implementation.
+
+The ``npc`` namespace below is the course's NumPy code (Deep Learning
+Specialization 2021+, course 1 weeks 3-4, course 2 weeks 1-2) written out
+as a learner writes it, generalised to any depth where fastbp.course is.
+Every fastbp.course result is compared with it: 1e-12 relative in float64.
+"""
+import copy
+import math
+import types
+
+import numpy as np
+import pytest
+
+import fastbp.course as fc
+from fastbp.datasets import load_planar_dataset
+
+RTOL64 = 1e-12
+RTOL32 = 2e-5
+
+
+# --------------------------------------------------------------- reference
+
+def _sig(Z):
+    return 1 / (1 + np.exp(-Z))
+
+
+def _np_forward_propagation(X, parameters):
+    W1, b1, W2, b2 = (parameters[k] for k in ("W1", "b1", "W2", "b2"))
+    Z1 = np.dot(W1, X) + b1
+    A1 = np.tanh(Z1)
+    Z2 = np.dot(W2, A1) + b2
+    A2 = _sig(Z2)
+    return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+
+
+def _np_compute_cost(AL, Y):
+    m = Y.shape[1]
+    cost = -1 / m * np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL))
+    return np.squeeze(cost)
+
+
+def _np_backward_propagation(parameters, cache, X, Y):
+    m = X.shape[1]
+    W2 = parameters["W2"]
+    A1, A2 = cache["A1"], cache["A2"]
+    dZ2 = A2 - Y
+    dW2 = 1 / m * np.dot(dZ2, A1.T)
+    db2 = 1 / m * np.sum(dZ2, axis=1, keepdims=True)
+    dZ1 = np.dot(W2.T, dZ2) * (1 - np.power(A1, 2))
+    dW1 = 1 / m * np.dot(dZ1, X.T)
+    db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+
+
+def _np_update_parameters(params, grads, learning_rate):
+    parameters = params.copy()
+    L = len(parameters) // 2
+    for l in range(L):
+        parameters["W" + str(l + 1)] = parameters["W" + str(l + 1)] - learning_rate * grads["dW" + str(l + 1)]
+        parameters["b" + str(l + 1)] = parameters["b" + str(l + 1)] - learning_rate * grads["db" + str(l + 1)]
+    return parameters
+
+
+def _np_nn_model(X, Y, n_h, num_iterations):
+    np.random.seed(3)
+    n_x, n_y = X.shape[0], Y.shape[0]
+    parameters = {"W1": np.random.randn(n_h, n_x) * 0.01, "b1": np.zeros((n_h, 1)),
+                  "W2": np.random.randn(n_y, n_h) * 0.01, "b2": np.zeros((n_y, 1))}
+    for i in range(num_iterations):
+        A2, cache = _np_forward_propagation(X, parameters)
+        grads = _np_backward_propagation(parameters, cache, X, Y)
+        parameters = _np_update_parameters(parameters, grads, 1.2)
+    return parameters
+
+
+def _np_relu_backward(dA, Z):
+    dZ = np.array(dA, copy=True)
+    dZ[Z <= 0] = 0
+    return dZ
+
+
+def _np_sigmoid_backward(dA, Z):
+    s = 1 / (1 + np.exp(-Z))
+    return dA * s * (1 - s)
+
+
+def _np_linear_backward(dZ, cache):
+    A_prev, W, b = cache
+    m = A_prev.shape[1]
+    dW = 1 / m * np.dot(dZ, A_prev.T)
+    db = 1 / m * np.sum(dZ, axis=1, keepdims=True)
+    dA_prev = np.dot(W.T, dZ)
+    return dA_prev, dW, db
+
+
+def _np_linear_activation_forward(A_prev, W, b, activation):
+    Z = np.dot(W, A_prev) + b
+    A = np.maximum(0, Z) if activation == "relu" else _sig(Z)
+    return A, ((A_prev, W, b), Z)
+
+
+def _np_linear_activation_backward(dA, cache, activation):
+    linear_cache, Z = cache[0], cache[1]
+    if activation == "relu":
+        dZ = _np_relu_backward(dA, Z)
+    else:
+        dZ = _np_sigmoid_backward(dA, Z)
+    return _np_linear_backward(dZ, linear_cache)
+
+
+def _np_L_model_forward(X, parameters, keep_prob=1.0):
+    caches = []
+    A = X
+    L = len(parameters) // 2
+    for l in range(1, L):
+        A_prev = A
+        A, cache = _np_linear_activation_forward(A_prev, parameters["W" + str(l)],
+                                                 parameters["b" + str(l)], "relu")
+        if keep_prob < 1:
+            D = np.random.rand(A.shape[0], A.shape[1])
+            D = (D < keep_prob).astype(int)
+            A = A * D
+            A = A / keep_prob
+            cache = cache + (D,)
+        caches.append(cache)
+    AL, cache = _np_linear_activation_forward(A, parameters["W" + str(L)],
+                                              parameters["b" + str(L)], "sigmoid")
+    caches.append(cache)
+    return AL, caches
+
+
+def _np_L_model_backward(AL, Y, caches, lambd=0.0, keep_prob=1.0):
+    grads = {}
+    L = len(caches)
+    m = AL.shape[1]
+    Y = Y.reshape(AL.shape)
+    dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
+    current_cache = caches[L - 1]
+    dA_prev, dW, db = _np_linear_activation_backward(dAL, current_cache, "sigmoid")
+    W = current_cache[0][1]
+    grads["dA" + str(L - 1)] = dA_prev
+    grads["dW" + str(L)] = dW + lambd / m * W
+    grads["db" + str(L)] = db
+    for l in reversed(range(L - 1)):
+        current_cache = caches[l]
+        dA = grads["dA" + str(l + 1)]
+        if keep_prob < 1:
+            dA = dA * current_cache[2]
+            dA = dA / keep_prob
+            grads["dA" + str(l + 1)] = dA
+        dA_prev, dW, db = _np_linear_activation_backward(dA, current_cache, "relu")
+        grads["dA" + str(l)] = dA_prev
+        grads["dW" + str(l + 1)] = dW + lambd / m * current_cache[0][1]
+        grads["db" + str(l + 1)] = db
+    return grads
+
+
+def _np_initialize_parameters_deep(layer_dims):
+    np.random.seed(1)
+    parameters = {}
+    for l in range(1, len(layer_dims)):
+        parameters["W" + str(l)] = np.random.randn(layer_dims[l], layer_dims[l - 1]) / np.sqrt(layer_dims[l - 1])
+        parameters["b" + str(l)] = np.zeros((layer_dims[l], 1))
+    return parameters
+
+
+def _np_L_layer_model(X, Y, layers_dims, learning_rate, num_iterations, lambd=0.0,
+                      keep_prob=1.0):
+    parameters = _np_initialize_parameters_deep(layers_dims)   # seeds 1
+    costs = []
+    for i in range(num_iterations):
+        AL, caches = _np_L_model_forward(X, parameters, keep_prob)
+        cost = _np_compute_cost(AL, Y)
+        if lambd:
+            m = Y.shape[1]
+            cost = cost + 1 / m * lambd / 2 * sum(
+                np.sum(np.square(parameters["W" + str(l)]))
+                for l in range(1, len(layers_dims)))
+        grads = _np_L_model_backward(AL, Y, caches, lambd, keep_prob)
+        parameters = _np_update_parameters(parameters, grads, learning_rate)
+        if i % 100 == 0:
+            costs.append(cost)
+    return parameters, costs
+
+
+def _np_random_mini_batches(X, Y, mini_batch_size=64, seed=0):
+    np.random.seed(seed)
+    m = X.shape[1]
+    mini_batches = []
+    permutation = list(np.random.permutation(m))
+    shuffled_X = X[:, permutation]
+    shuffled_Y = Y[:, permutation].reshape((1, m))
+    num_complete = math.floor(m / mini_batch_size)
+    for k in range(num_complete):
+        mini_batches.append((shuffled_X[:, k * mini_batch_size:(k + 1) * mini_batch_size],
+                             shuffled_Y[:, k * mini_batch_size:(k + 1) * mini_batch_size]))
+    if m % mini_batch_size != 0:
+        mini_batches.append((shuffled_X[:, num_complete * mini_batch_size:],
+                             shuffled_Y[:, num_complete * mini_batch_size:]))
+    return mini_batches
+
+
+# ----------------------------------------------------------------- helpers
+
+def assert_close(actual, expected, rtol=RTOL64, name=""):
+    """Same shape and dtype, and |a - e| <= rtol (|e| + max|e|) elementwise."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} != {expected.shape}"
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale,
+                               err_msg=f"{name} (rtol={rtol})")
+
+
+def random_params(layer_dims, rng, dtype=np.float64, bias=0.1):
+    p = {}
+    for l in range(1, len(layer_dims)):
+        p["W" + str(l)] = (rng.standard_normal((layer_dims[l], layer_dims[l - 1]))
+                           / np.sqrt(layer_dims[l - 1])).astype(dtype)
+        p["b" + str(l)] = (bias * rng.standard_normal((layer_dims[l], 1))).astype(dtype)
+    return p
+
+
+def labels(rng, m, n_y=1):
+    return (rng.random((n_y, m)) > 0.5).astype(np.uint8)
+
+
+def frozen(obj):
+    """Deep copy of a nest of dicts/lists/tuples/arrays, to detect mutation."""
+    return copy.deepcopy(obj)
+
+
+def assert_unchanged(before, after, path="input"):
+    if isinstance(before, dict):
+        assert set(before) == set(after), path
+        for k in before:
+            assert_unchanged(before[k], after[k], f"{path}[{k!r}]")
+    elif isinstance(before, (list, tuple)):
+        assert len(before) == len(after), path
+        for i, (a, b) in enumerate(zip(before, after)):
+            assert_unchanged(a, b, f"{path}[{i}]")
+    elif isinstance(before, np.ndarray):
+        assert np.array_equal(before, after, equal_nan=True), f"{path} was modified"
+
+
+# shapes: the course's own and random ones, m = 1 included
+DEEP_CASES = [
+    ([3, 1], 5),                      # L = 1: logistic regression
+    ([2, 4, 1], 400),                 # the planar network, relu'd
+    ([5, 4, 3, 1], 1),                # m = 1
+    ([4, 5, 3, 1], 3),                # course 2's gradient-checking shapes
+    ([7, 6, 5, 4, 3, 1], 33),
+    ([20, 7, 5, 1], 64),
+    ([12288, 20, 7, 5, 1], 209),      # the course's application
+    ([784, 64, 1], 17),
+]
+
+
+# ------------------------------------------------------------ course 1 week 3
+
+def test_layer_sizes_and_initialize_parameters():
+    X = np.zeros((5, 3))
+    Y = np.zeros((2, 3))
+    assert fc.layer_sizes(X, Y) == (5, 4, 2)
+    np.random.seed(2)
+    p = fc.initialize_parameters(3, 4, 2)
+    np.random.seed(2)
+    W1 = np.random.randn(4, 3) * 0.01
+    W2 = np.random.randn(2, 4) * 0.01
+    assert list(p) == ["W1", "b1", "W2", "b2"]
+    np.testing.assert_array_equal(p["W1"], W1)
+    np.testing.assert_array_equal(p["W2"], W2)
+    assert p["b1"].shape == (4, 1) and not p["b1"].any()
+    assert p["b2"].shape == (2, 1) and not p["b2"].any()
+    # the course's week 3 test case value (seed 2): W1[0, 0] = -0.00416758
+    assert abs(p["W1"][0, 0] - -0.00416758) < 1e-8
+
+
+@pytest.mark.parametrize("m", [1, 3, 400])
+@pytest.mark.parametrize("n_h", [1, 4, 9])
+def test_week3_forward_cost_backward(m, n_h):
+    rng = np.random.default_rng(m * 10 + n_h)
+    X = rng.standard_normal((2, m))
+    Y = labels(rng, m)
+    params = random_params([2, n_h, 1], rng, bias=0.3)
+    before = frozen((X, Y, params))
+    A2, cache = fc.forward_propagation(X, params)
+    eA2, ecache = _np_forward_propagation(X, params)
+    assert list(cache) == ["Z1", "A1", "Z2", "A2"]
+    assert cache["A2"] is A2
+    for k in ecache:
+        assert_close(cache[k], ecache[k], name=k)
+    cost = fc.compute_cost(A2, Y)
+    assert isinstance(cost, float) and np.ndim(cost) == 0
+    assert_close(cost, _np_compute_cost(eA2, Y), name="cost")
+    grads = fc.backward_propagation(params, cache, X, Y)
+    egrads = _np_backward_propagation(params, ecache, X, Y)
+    assert list(grads) == ["dW1", "db1", "dW2", "db2"]
+    for k in egrads:
+        assert_close(grads[k], egrads[k], name=k)
+    new = fc.update_parameters(params, grads)           # default learning_rate 1.2
+    enew = _np_update_parameters(params, egrads, 1.2)
+    for k in enew:
+        assert_close(new[k], enew[k], name=k)
+    assert new is not params
+    assert_unchanged(before, (X, Y, params))
+
+
+def test_nn_model_matches_numpy_and_learns_the_flower():
+    X, Y = load_planar_dataset()
+    p = fc.nn_model(X, Y, 4, num_iterations=300)
+    e = _np_nn_model(X, Y, 4, 300)
+    assert list(p) == ["W1", "b1", "W2", "b2"]
+    for k in e:   # 300 steps of lr 1.2 amplify last-bit differences a little
+        assert_close(p[k], e[k], rtol=1e-9, name=k)
+    p = fc.nn_model(X, Y, 4, num_iterations=10000)
+    pred = fc.predict(p, X)
+    assert pred.dtype == np.bool_ and pred.shape == (1, 400)
+    # the notebook's formula (squeezed: NumPy 2 no longer converts (1, 1) arrays to float)
+    accuracy = float(np.squeeze(np.dot(Y, pred.T) + np.dot(1 - Y, 1 - pred.T))
+                     / float(Y.size) * 100)
+    assert accuracy >= 88.0, accuracy
+
+
+def test_nn_model_prints_every_1000(capsys):
+    X, Y = load_planar_dataset()
+    fc.nn_model(X, Y, 2, num_iterations=2001, print_cost=True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split(":")[0] for ln in lines] == [
+        "Cost after iteration 0", "Cost after iteration 1000", "Cost after iteration 2000"]
+    assert lines[0] == "Cost after iteration 0: 0.693147" or lines[0].startswith(
+        "Cost after iteration 0: 0.6931")
+    fc.nn_model(X, Y, 2, num_iterations=10)
+    assert capsys.readouterr().out == ""
+
+
+# ------------------------------------------------------------ course 1 week 4
+
+def test_activation_helpers():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((4, 7)) * 5
+    Z[0, 0] = 0.0
+    dA = rng.standard_normal((4, 7))
+    A, c = fc.sigmoid(Z)
+    assert c is Z
+    assert_close(A, _sig(Z), name="sigmoid")
+    A, c = fc.relu(Z)
+    assert c is Z
+    np.testing.assert_array_equal(A, np.maximum(0, Z))
+    dZ = fc.relu_backward(dA, Z)
+    np.testing.assert_array_equal(dZ, _np_relu_backward(dA, Z))   # exact
+    assert dZ[0, 0] == 0.0                                          # Z = 0 -> 0
+    assert_close(fc.sigmoid_backward(dA, Z), _np_sigmoid_backward(dA, Z), name="dsig")
+    # float32 stays float32
+    Z32, dA32 = Z.astype(np.float32), dA.astype(np.float32)
+    assert fc.sigmoid(Z32)[0].dtype == np.float32
+    assert fc.relu_backward(dA32, Z32).dtype == np.float32
+    assert fc.sigmoid_backward(dA32, Z32).dtype == np.float32
+    # no overflow warning for very negative Z
+    with np.errstate(all="raise"):
+        assert fc.sigmoid(np.array([[-1000.0, 1000.0]]))[0].tolist() == [[0.0, 1.0]]
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("m", [1, 6])
+def test_linear_building_blocks(activation, m):
+    rng = np.random.default_rng(m)
+    A_prev = rng.standard_normal((5, m))
+    W = rng.standard_normal((3, 5))
+    b = rng.standard_normal((3, 1))
+    before = frozen((A_prev, W, b))
+    Z, cache = fc.linear_forward(A_prev, W, b)
+    assert_close(Z, np.dot(W, A_prev) + b, name="Z")
+    assert cache[0] is A_prev and cache[1] is W and cache[2] is b
+    A, cache = fc.linear_activation_forward(A_prev, W, b, activation)
+    eA, ecache = _np_linear_activation_forward(A_prev, W, b, activation)
+    assert_close(A, eA, name="A")
+    (cA, cW, cb), cZ = cache
+    assert cA is A_prev and cW is W and cb is b
+    assert_close(cZ, ecache[1], name="Z")
+    dA = rng.standard_normal((3, m))
+    out = fc.linear_activation_backward(dA, cache, activation)
+    exp = _np_linear_activation_backward(dA, ecache, activation)
+    assert isinstance(out, tuple) and len(out) == 3
+    for a, e, k in zip(out, exp, ("dA_prev", "dW", "db")):
+        assert_close(a, e, name=k)
+    dZ = rng.standard_normal((3, m))
+    for a, e, k in zip(fc.linear_backward(dZ, (A_prev, W, b)),
+                       _np_linear_backward(dZ, (A_prev, W, b)), ("dA_prev", "dW", "db")):
+        assert_close(a, e, name=k)
+    assert_unchanged(before, (A_prev, W, b))
+
+
+@pytest.mark.parametrize("dims,m", DEEP_CASES)
+def test_L_model_forward_backward_match_numpy(dims, m):
+    rng = np.random.default_rng(len(dims) * 1000 + m)
+    X = rng.standard_normal((dims[0], m))
+    Y = labels(rng, m)
+    params = random_params(dims, rng)
+    before = frozen((X, Y, params))
+    AL, caches = fc.L_model_forward(X, params)
+    eAL, ecaches = _np_L_model_forward(X, params)
+    assert_close(AL, eAL, name="AL")
+    # the course's cache structure
+    assert isinstance(caches, list) and len(caches) == len(dims) - 1
+    for l, (c, ec) in enumerate(zip(caches, ecaches), start=1):
+        assert isinstance(c, tuple) and len(c) == 2
+        (A_prev, W, b), Z = c
+        assert W is params["W" + str(l)] and b is params["b" + str(l)]
+        if l == 1:
+            assert A_prev is X
+        assert_close(A_prev, ec[0][0], name=f"A{l - 1}")
+        assert_close(Z, ec[1], name=f"Z{l}")
+    cost = fc.compute_cost(AL, Y)
+    assert np.ndim(cost) == 0 and cost.dtype == np.float64
+    assert_close(cost, _np_compute_cost(eAL, Y), name="cost")
+    grads = fc.L_model_backward(AL, Y, caches)
+    egrads = _np_L_model_backward(eAL, Y, ecaches)
+    assert list(grads) == list(egrads)           # keys and the course's order
+    for k in egrads:
+        assert_close(grads[k], egrads[k], name=k)
+        assert grads[k].dtype == np.float64
+    new = fc.update_parameters(params, grads, 0.05)
+    enew = _np_update_parameters(params, egrads, 0.05)
+    assert list(new) == list(enew)
+    for k in enew:
+        assert_close(new[k], enew[k], name=k)
+    assert_unchanged(before, (X, Y, params))
+
+
+@pytest.mark.parametrize("dims,m", [([5, 4, 3, 1], 1), ([20, 7, 5, 1], 64),
+                                    ([784, 64, 1], 17)])
+def test_float32_stays_float32(dims, m):
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((dims[0], m))
+    Y = labels(rng, m)
+    p64 = random_params(dims, rng)
+    p32 = {k: v.astype(np.float32) for k, v in p64.items()}
+    AL, caches = fc.L_model_forward(X.astype(np.float32), p32)
+    assert AL.dtype == np.float32
+    assert all(c[1].dtype == np.float32 for c in caches)
+    grads = fc.L_model_backward(AL, Y, caches)
+    eAL, ecaches = _np_L_model_forward(X, p64)
+    egrads = _np_L_model_backward(eAL, Y, ecaches)
+    for k in egrads:
+        assert grads[k].dtype == np.float32, k
+        assert_close(grads[k], egrads[k], rtol=RTOL32, name=k)
+    cost = fc.compute_cost(AL, Y)
+    assert cost.dtype == np.float32
+    new = fc.update_parameters(p32, grads, 0.1)
+    assert all(v.dtype == np.float32 for v in new.values())
+
+
+def test_mixed_dtypes_follow_numpy_promotion():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3, 5)).astype(np.float32)
+    p = random_params([3, 2, 1], rng)             # float64
+    AL, caches = fc.L_model_forward(X, p)
+    eAL, _ = _np_L_model_forward(X, p)
+    assert AL.dtype == eAL.dtype == np.float64
+    assert_close(AL, eAL, rtol=1e-12, name="AL")
+    Xi = (rng.random((3, 5)) * 10).astype(np.int64)     # integer features
+    AL, _ = fc.L_model_forward(Xi, p)
+    assert_close(AL, _np_L_model_forward(Xi, p)[0], name="AL(int X)")
+
+
+def test_L_model_backward_hand_built_caches_like_the_course_tests():
+    # The course's L_model_backward_test_case: AL, A, Z drawn independently,
+    # so AL != sigmoid(Z_L) and A != relu(Z). fastbp must follow the formulas.
+    np.random.seed(3)
+    AL = np.random.randn(1, 2)
+    Y = np.array([[1, 0]])
+    A1 = np.random.randn(4, 2)
+    W1 = np.random.randn(3, 4)
+    b1 = np.random.randn(3, 1)
+    Z1 = np.random.randn(3, 2)
+    A2 = np.random.randn(3, 2)
+    W2 = np.random.randn(1, 3)
+    b2 = np.random.randn(1, 1)
+    Z2 = np.random.randn(1, 2)
+    caches = (((A1, W1, b1), Z1), ((A2, W2, b2), Z2))
+    grads = fc.L_model_backward(AL, Y, caches)
+    egrads = _np_L_model_backward(AL, Y, caches)
+    assert list(grads) == ["dA1", "dW2", "db2", "dA0", "dW1", "db1"]
+    for k in egrads:
+        assert_close(grads[k], egrads[k], name=k)
+    # the course notebook's expected dW1 row 0
+    np.testing.assert_allclose(grads["dW1"][0], [0.41010002, 0.07807203, 0.13798444, 0.10502167],
+                               atol=1e-8)
+
+
+def test_L_model_backward_copy_of_AL_and_saturated_outputs():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((4, 9))
+    Y = labels(rng, 9)
+    params = random_params([4, 3, 1], rng)
+    AL, caches = fc.L_model_forward(X, params)
+    g_fast = fc.L_model_backward(AL, Y, caches)
+    g_copy = fc.L_model_backward(AL.copy(), Y, caches)   # the course's formula path
+    for k in g_fast:
+        assert_close(g_copy[k], g_fast[k], rtol=1e-13, name=k)
+    # saturate the output: the course's dAL divides by zero, fastbp stays finite
+    for b2, value in ((800.0, 1.0), (-800.0, 0.0)):
+        big = {k: v.copy() for k, v in params.items()}
+        big["W2"][:] = 0.0
+        big["b2"][:] = b2
+        AL, caches = fc.L_model_forward(X, big)
+        assert np.all(AL == value)
+        with np.errstate(all="ignore"):
+            egrads = _np_L_model_backward(AL, Y, caches)
+        assert not np.isfinite(egrads["db2"]).all()
+        for g in (fc.L_model_backward(AL, Y, caches),
+                  fc.L_model_backward(AL.copy(), Y, caches)):
+            assert all(np.isfinite(v).all() for v in g.values())
+            assert_close(g["db2"], (AL - Y).mean(axis=1, keepdims=True), name="db2")
+            assert_close(g["dA1"], big["W2"].T @ (AL - Y), name="dA1")
+        cost = fc.compute_cost(AL, Y)
+        assert np.isfinite(cost) and cost > 100
+
+
+def test_L2_regularisation():
+    rng = np.random.default_rng(11)
+    dims, m, lambd = [6, 5, 3, 1], 13, 0.7
+    X = rng.standard_normal((dims[0], m))
+    Y = labels(rng, m)
+    params = random_params(dims, rng)
+    AL, caches = fc.L_model_forward(X, params)
+    grads = fc.L_model_backward(AL, Y, caches, lambd=lambd)
+    eAL, ecaches = _np_L_model_forward(X, params)
+    egrads = _np_L_model_backward(eAL, Y, ecaches, lambd=lambd)
+    for k in egrads:
+        assert_close(grads[k], egrads[k], name=k)
+    # the course's 3-layer formula, then deeper
+    cost = fc.compute_cost_with_regularization(AL, Y, params, lambd)
+    ecost = _np_compute_cost(eAL, Y) + (1 / m) * (lambd / 2) * (
+        np.sum(np.square(params["W1"])) + np.sum(np.square(params["W2"]))
+        + np.sum(np.square(params["W3"])))
+    assert_close(cost, ecost, name="cost")
+    assert fc.gradient_check_n(params, grads, X, Y, lambd=lambd) < 2e-7
+
+
+@pytest.mark.parametrize("keep_prob", [0.86, 0.5])
+def test_dropout_matches_the_course(keep_prob):
+    rng = np.random.default_rng(13)
+    dims, m = [5, 6, 4, 3, 1], 21
+    X = rng.standard_normal((dims[0], m))
+    Y = labels(rng, m)
+    params = random_params(dims, rng)
+    before = frozen((X, Y, params))
+    np.random.seed(1)
+    AL, caches = fc.L_model_forward(X, params, keep_prob=keep_prob)
+    np.random.seed(1)
+    eAL, ecaches = _np_L_model_forward(X, params, keep_prob)
+    assert_close(AL, eAL, name="AL")
+    for l, (c, ec) in enumerate(zip(caches, ecaches), start=1):
+        assert len(c) == len(ec) == (3 if l < len(dims) - 1 else 2)
+        if len(c) == 3:
+            D = c[2]
+            assert D.dtype.kind == "i" and set(np.unique(D)) <= {0, 1}
+            np.testing.assert_array_equal(D, ec[2])
+        assert_close(c[0][0], ec[0][0], name=f"A{l - 1} (dropped)")
+        assert_close(c[1], ec[1], name=f"Z{l}")
+    grads = fc.L_model_backward(AL, Y, caches, keep_prob=keep_prob)
+    egrads = _np_L_model_backward(eAL, Y, ecaches, keep_prob=keep_prob)
+    assert list(grads) == list(egrads)
+    for k in egrads:
+        assert_close(grads[k], egrads[k], name=k)
+    assert_unchanged(before, (X, Y, params))
+    with pytest.raises(ValueError, match="keep_prob"):
+        fc.L_model_backward(AL, Y, caches)            # masks but no keep_prob
+    np.random.seed(1)
+    AL, caches = fc.L_model_forward(X, params)
+    with pytest.raises(ValueError, match="dropout mask"):
+        fc.L_model_backward(AL, Y, caches, keep_prob=keep_prob)
+    with pytest.raises(ValueError, match="keep_prob"):
+        fc.L_model_forward(X, params, keep_prob=0.0)
+
+
+def test_dropout_three_layers_equals_forward_propagation_with_dropout():
+    # the course's 3-layer forward_propagation_with_dropout seeds 1 itself
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((2, 5))
+    p = random_params([2, 5, 3, 1], rng)
+    kp = 0.7
+    np.random.seed(1)
+    Z1 = np.dot(p["W1"], X) + p["b1"]
+    A1 = np.maximum(0, Z1)
+    D1 = (np.random.rand(A1.shape[0], A1.shape[1]) < kp).astype(int)
+    A1 = A1 * D1 / kp
+    Z2 = np.dot(p["W2"], A1) + p["b2"]
+    A2 = np.maximum(0, Z2)
+    D2 = (np.random.rand(A2.shape[0], A2.shape[1]) < kp).astype(int)
+    A2 = A2 * D2 / kp
+    A3 = _sig(np.dot(p["W3"], A2) + p["b3"])
+    np.random.seed(1)
+    AL, caches = fc.L_model_forward(X, p, keep_prob=kp)
+    assert_close(AL, A3, name="A3")
+    np.testing.assert_array_equal(caches[0][2], D1)
+    np.testing.assert_array_equal(caches[1][2], D2)
+
+
+def test_L_layer_model_matches_numpy_loop(capsys):
+    rng = np.random.default_rng(17)
+    dims = [8, 6, 4, 1]
+    X = rng.standard_normal((8, 50))
+    Y = labels(rng, 50)
+    p, costs = fc.L_layer_model(X, Y, dims, learning_rate=0.05, num_iterations=201)
+    ep, ecosts = _np_L_layer_model(X, Y, dims, 0.05, 201)
+    for k in ep:
+        assert_close(p[k], ep[k], rtol=1e-10, name=k)
+    assert len(costs) == len(ecosts) == 3
+    for c, e in zip(costs, ecosts):
+        assert_close(c, e, rtol=1e-10, name="cost")
+        assert np.ndim(c) == 0
+    # the course prints the last iteration even without print_cost
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("Cost after iteration 200: ")
+    fc.L_layer_model(X, Y, dims, num_iterations=201, print_cost=True)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split(":")[0][len("Cost after iteration "):] for ln in out] == \
+        ["0", "100", "200"]
+
+
+def test_L_layer_model_with_l2_and_dropout_matches_numpy():
+    rng = np.random.default_rng(19)
+    dims = [6, 5, 4, 1]
+    X = rng.standard_normal((6, 30))
+    Y = labels(rng, 30)
+    for kw in ({"lambd": 0.3}, {"keep_prob": 0.8}, {"lambd": 0.1, "keep_prob": 0.9}):
+        p, costs = fc.L_layer_model(X, Y, dims, 0.1, 101, **kw)
+        ep, ecosts = _np_L_layer_model(X, Y, dims, 0.1, 101, **kw)
+        for k in ep:
+            assert_close(p[k], ep[k], rtol=1e-10, name=f"{k} {kw}")
+        for c, e in zip(costs, ecosts):
+            assert_close(c, e, rtol=1e-10, name=f"cost {kw}")
+
+
+def test_two_layer_model_matches_numpy_loop():
+    rng = np.random.default_rng(23)
+    X = rng.standard_normal((10, 40))
+    Y = labels(rng, 40)
+    p, costs = fc.two_layer_model(X, Y, (10, 7, 1), learning_rate=0.1, num_iterations=150)
+    np.random.seed(1)
+    e = {"W1": np.random.randn(7, 10) * 0.01, "b1": np.zeros((7, 1)),
+         "W2": np.random.randn(1, 7) * 0.01, "b2": np.zeros((1, 1))}
+    ecosts = []
+    for i in range(150):
+        A1, c1 = _np_linear_activation_forward(X, e["W1"], e["b1"], "relu")
+        A2, c2 = _np_linear_activation_forward(A1, e["W2"], e["b2"], "sigmoid")
+        cost = _np_compute_cost(A2, Y)
+        dA2 = -(np.divide(Y, A2) - np.divide(1 - Y, 1 - A2))
+        dA1, dW2, db2 = _np_linear_activation_backward(dA2, c2, "sigmoid")
+        dA0, dW1, db1 = _np_linear_activation_backward(dA1, c1, "relu")
+        e = _np_update_parameters(e, {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}, 0.1)
+        if i % 100 == 0:
+            ecosts.append(cost)
+    for k in e:
+        assert_close(p[k], e[k], rtol=1e-10, name=k)
+    assert len(costs) == 2
+    for c, ec in zip(costs, ecosts):
+        assert_close(c, ec, rtol=1e-10, name="cost")
+
+
+def test_predict_week4_prints_accuracy(capsys):
+    rng = np.random.default_rng(29)
+    X = rng.standard_normal((3, 10))
+    p = random_params([3, 4, 1], rng)
+    AL, _ = _np_L_model_forward(X, p)
+    y = (AL > 0.5).astype(int)
+    y[0, :3] = 1 - y[0, :3]
+    pred = fc.predict(X, y, p)
+    assert pred.dtype == np.float64 and pred.shape == (1, 10)
+    np.testing.assert_array_equal(pred, (AL > 0.5).astype(float))
+    assert capsys.readouterr().out.strip() == "Accuracy: " + str(np.sum((pred == y) / 10))
+    pred = fc.predict(X=X, y=y, parameters=p)
+    assert pred.shape == (1, 10)
+
+
+# --------------------------------------------------------- course 2 week 1
+
+def test_initializations_match_the_course():
+    dims = [3, 2, 1]
+    z = fc.initialize_parameters_zeros(dims)
+    assert list(z) == ["W1", "b1", "W2", "b2"] and not any(v.any() for v in z.values())
+    assert z["W1"].shape == (2, 3) and z["b2"].shape == (1, 1)
+    r = fc.initialize_parameters_random(dims)
+    np.random.seed(3)
+    np.testing.assert_array_equal(r["W1"], np.random.randn(2, 3) * 10)
+    np.testing.assert_array_equal(r["W2"], np.random.randn(1, 2) * 10)
+    h = fc.initialize_parameters_he(dims)
+    np.random.seed(3)
+    np.testing.assert_array_equal(h["W1"], np.random.randn(2, 3) * np.sqrt(2. / 3))
+    np.testing.assert_array_equal(h["W2"], np.random.randn(1, 2) * np.sqrt(2. / 2))
+    d = fc.initialize_parameters_deep([5, 4, 3])
+    e = _np_initialize_parameters_deep([5, 4, 3])
+    for k in e:
+        np.testing.assert_array_equal(d[k], e[k])
+
+
+def test_dictionary_vector_round_trip():
+    rng = np.random.default_rng(31)
+    p = random_params([4, 5, 3, 1], rng)
+    theta, keys = fc.dictionary_to_vector(p)
+    assert theta.shape == (47, 1)
+    assert keys[:20] == ["W1"] * 20 and keys[20:25] == ["b1"] * 5 and keys[-1] == "b3"
+    back = fc.vector_to_dictionary(theta)                 # course default shapes
+    for k in p:
+        np.testing.assert_array_equal(back[k], p[k])
+    q = random_params([7, 2, 6, 3, 2], rng)
+    theta, keys = fc.dictionary_to_vector(q)
+    back = fc.vector_to_dictionary(theta, [7, 2, 6, 3, 2])
+    assert list(back) == list(q)
+    for k in q:
+        np.testing.assert_array_equal(back[k], q[k])
+    g = {"d" + k: v for k, v in q.items()}
+    np.testing.assert_array_equal(fc.gradients_to_vector(g), theta)
+    with pytest.raises(ValueError, match="theta has"):
+        fc.vector_to_dictionary(theta, [7, 2, 6, 3, 3])
+
+
+@pytest.mark.parametrize("dims,m", [([4, 5, 3, 1], 3), ([3, 4, 4, 2, 1], 6)])
+def test_gradient_check_passes_on_fastbp_and_catches_a_bug(dims, m, capsys):
+    rng = np.random.default_rng(37)
+    X = rng.standard_normal((dims[0], m))
+    Y = labels(rng, m)
+    params = random_params(dims, rng, bias=0.5)
+    AL, caches = fc.L_model_forward(X, params)
+    grads = fc.L_model_backward(AL, Y, caches)
+    diff = fc.gradient_check_n(params, grads, X, Y, print_msg=True)
+    assert diff < 2e-7
+    assert "works perfectly fine" in capsys.readouterr().out
+    bad = dict(grads)
+    bad["dW2"] = grads["dW2"] * 2              # the course's planted bug
+    diff = fc.gradient_check_n(params, bad, X, Y, 1e-7, True)
+    assert diff > 2e-7
+    assert "There is a mistake" in capsys.readouterr().out
+
+
+# --------------------------------------------------------- course 2 week 2
+
+@pytest.mark.parametrize("m,size", [(148, 64), (128, 64), (5, 64), (1, 1), (10, 3)])
+def test_random_mini_batches(m, size):
+    rng = np.random.default_rng(41)
+    X = rng.standard_normal((12, m))
+    Y = labels(rng, m)
+    batches = fc.random_mini_batches(X, Y, size, seed=0)
+    expected = _np_random_mini_batches(X, Y, size, seed=0)
+    assert len(batches) == len(expected) == math.ceil(m / size)
+    for (bx, by), (ex, ey) in zip(batches, expected):
+        np.testing.assert_array_equal(bx, ex)
+        np.testing.assert_array_equal(by, ey)
+    # all examples exactly once, X and Y still paired
+    allx = np.hstack([b[0] for b in batches])
+    ally = np.hstack([b[1] for b in batches])
+    order = np.argsort(allx[0])
+    np.testing.assert_array_equal(allx[:, order], X[:, np.argsort(X[0])])
+    np.testing.assert_array_equal(ally[:, order], Y[:, np.argsort(X[0])])
+
+
+def test_random_mini_batches_multirow_Y_and_errors():
+    X = np.arange(20.).reshape(2, 10)
+    Y = np.arange(30).reshape(3, 10)
+    b = fc.random_mini_batches(X, Y, 4, seed=1)
+    assert [bx.shape for bx, _ in b] == [(2, 4), (2, 4), (2, 2)]
+    assert [by.shape for _, by in b] == [(3, 4), (3, 4), (3, 2)]
+    for bx, by in b:
+        np.testing.assert_array_equal(by[0], bx[0].astype(int))
+    with pytest.raises(ValueError, match="examples"):
+        fc.random_mini_batches(X, Y[:, :9])
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        fc.random_mini_batches(X, Y, 0)
+
+
+def _grad_like(params, rng):
+    return {"d" + k: rng.standard_normal(v.shape) for k, v in params.items()}
+
+
+def test_gd_momentum_adam_follow_the_formulas():
+    rng = np.random.default_rng(43)
+    params = random_params([3, 4, 2], rng)
+    v = fc.initialize_velocity(params)
+    assert list(v) == ["dW1", "db1", "dW2", "db2"]
+    assert all(not a.any() and a.shape == params[k[1:]].shape for k, a in v.items())
+    va, sa = fc.initialize_adam(params)
+    assert list(va) == list(sa) == list(v)
+    p_m = {k: x.copy() for k, x in params.items()}
+    p_a = {k: x.copy() for k, x in params.items()}
+    e_m = {k: x.copy() for k, x in params.items()}
+    e_a = {k: x.copy() for k, x in params.items()}
+    ev = {k: np.zeros_like(x) for k, x in v.items()}
+    eva = {k: np.zeros_like(x) for k, x in v.items()}
+    esa = {k: np.zeros_like(x) for k, x in v.items()}
+    beta, lr, b1, b2, eps = 0.9, 0.01, 0.9, 0.999, 1e-8
+    for t in range(1, 4):
+        g = _grad_like(params, rng)
+        g_before = frozen(g)
+        pm_before = p_m
+        p_m, v = fc.update_parameters_with_momentum(p_m, g, v, beta, lr)
+        assert p_m is pm_before                     # the course rebinds keys in place
+        for k in ev:
+            ev[k] = beta * ev[k] + (1 - beta) * g[k]
+            e_m[k[1:]] = e_m[k[1:]] - lr * ev[k]
+        out = fc.update_parameters_with_adam(p_a, g, va, sa, t, lr, b1, b2, eps)
+        assert isinstance(out, tuple) and len(out) == 5
+        p_a, va, sa, vc, sc = out
+        for k in eva:
+            eva[k] = b1 * eva[k] + (1 - b1) * g[k]
+            evc = eva[k] / (1 - np.power(b1, t))
+            esa[k] = b2 * esa[k] + (1 - b2) * np.power(g[k], 2)
+            esc = esa[k] / (1 - np.power(b2, t))
+            e_a[k[1:]] = e_a[k[1:]] - lr * evc / (np.sqrt(esc) + eps)
+            assert_close(vc[k], evc, name="v_corrected " + k)
+            assert_close(sc[k], esc, name="s_corrected " + k)
+        assert_unchanged(g_before, g)
+    for k in params:
+        assert_close(p_m[k], e_m[k], name="momentum " + k)
+        assert_close(p_a[k], e_a[k], name="adam " + k)
+    for k in ev:
+        assert_close(v[k], ev[k], name="v " + k)
+        assert_close(va[k], eva[k], name="adam v " + k)
+        assert_close(sa[k], esa[k], name="adam s " + k)
+    p = {k: x.copy() for k, x in params.items()}
+    g = _grad_like(params, rng)
+    out = fc.update_parameters_with_gd(p, g, 0.3)
+    assert out is p
+    for k in params:
+        assert_close(p[k], params[k] - 0.3 * g["d" + k], name="gd " + k)
+
+
+def test_learning_rate_decay():
+    assert fc.update_lr(0.5, 2, 1) == 1 / (1 + 1 * 2) * 0.5
+    assert fc.update_lr(0.5, 0, 1) == 0.5
+    assert fc.schedule_lr_decay(0.5, 100, 1) == 0.5
+    assert fc.schedule_lr_decay(0.5, 1000, 1) == 0.25
+    assert fc.schedule_lr_decay(0.5, 2500, 1, time_interval=1000) == 0.5 / 3
+    assert fc.schedule_lr_decay(0.5, 10, 0.3, 10) == 1 / (1 + 0.3) * 0.5
+
+
+def test_mini_batch_training_with_adam_reduces_cost():
+    X, Y = load_planar_dataset()
+    params = fc.initialize_parameters_he([2, 8, 4, 1])
+    v, s = fc.initialize_adam(params)
+    t = 0
+    first = None
+    for epoch in range(60):
+        for bx, by in fc.random_mini_batches(X, Y, 64, seed=epoch):
+            AL, caches = fc.L_model_forward(bx, params)
+            cost = fc.compute_cost(AL, by)
+            first = cost if first is None else first
+            grads = fc.L_model_backward(AL, by, caches)
+            t += 1
+            params, v, s, _, _ = fc.update_parameters_with_adam(params, grads, v, s, t, 0.01)
+    AL, _ = fc.L_model_forward(X, params)
+    assert fc.compute_cost(AL, Y) < 0.6 * first
+
+
+# ------------------------------------------------------------------ errors
+
+def _small():
+    rng = np.random.default_rng(47)
+    X = rng.standard_normal((3, 4))
+    Y = labels(rng, 4)
+    return X, Y, random_params([3, 2, 1], rng)
+
+
+def test_errors_name_the_key_or_shape():
+    X, Y, p = _small()
+    q = dict(p)
+    del q["b2"]
+    with pytest.raises(KeyError, match="b2"):
+        fc.L_model_forward(X, q)
+    with pytest.raises(KeyError, match="W1"):
+        fc.L_model_forward(X, {})
+    with pytest.raises(KeyError, match="W2"):
+        fc.forward_propagation(X, {"W1": p["W1"], "b1": p["b1"]})
+    q = dict(p)
+    q["W2"] = np.ones((1, 5))
+    with pytest.raises(ValueError, match=r"W2.*\(1, 5\)"):
+        fc.L_model_forward(X, q)
+    q = dict(p)
+    q["b1"] = np.zeros((3, 1))
+    with pytest.raises(ValueError, match=r"b1.*\(2, 1\)"):
+        fc.L_model_forward(X, q)
+    with pytest.raises(ValueError, match=r"X.*3 rows"):
+        fc.L_model_forward(X[:2], p)
+    with pytest.raises(ValueError, match="2-D"):
+        fc.L_model_forward(X[0], p)
+    with pytest.raises(TypeError, match="dict"):
+        fc.L_model_forward(X, [p["W1"], p["b1"]])
+    with pytest.raises(ValueError, match="Unknown activation 'tanhh'"):
+        fc.linear_activation_forward(X, p["W1"], p["b1"], "tanhh")
+    AL, caches = fc.L_model_forward(X, p)
+    with pytest.raises(ValueError, match="Unknown activation"):
+        fc.linear_activation_backward(AL, caches[1], "softmax")
+    with pytest.raises(ValueError, match=r"Y has shape \(1, 3\)"):
+        fc.L_model_backward(AL, Y[:, :3], caches)
+    with pytest.raises(ValueError, match="Y has shape"):
+        fc.compute_cost(AL, Y[:, :3])
+    with pytest.raises(ValueError, match=r"cache of layer 2"):
+        fc.L_model_backward(AL, Y, [caches[0], (caches[1][0],)])
+    with pytest.raises(ValueError, match=r"cache of layer 1"):
+        fc.L_model_backward(AL, Y, [((X, p["W1"]), caches[0][1]), caches[1]])
+    bad = [caches[0], ((caches[1][0][0][:1], p["W2"], p["b2"]), caches[1][1])]
+    with pytest.raises(ValueError, match=r"layer 2"):
+        fc.L_model_backward(AL.copy(), Y, bad)
+    bad = [((X, p["W1"], p["b1"]), caches[0][1][:, :2]), caches[1]]
+    with pytest.raises(ValueError, match=r"Z of layer 1 has shape \(2, 2\)"):
+        fc.L_model_backward(AL, Y, bad)
+    with pytest.raises(ValueError, match="empty"):
+        fc.L_model_backward(AL, Y, [])
+    grads = fc.L_model_backward(AL, Y, caches)
+    g = dict(grads)
+    del g["dW2"]
+    with pytest.raises(KeyError, match="dW2"):
+        fc.update_parameters(p, g, 0.1)
+    g = dict(grads)
+    g["db1"] = g["db1"].ravel()                 # (2,) would broadcast against (2, 1)
+    with pytest.raises(ValueError, match=r"db1.*\(2,\)"):
+        fc.update_parameters(p, g, 0.1)
+    with pytest.raises(TypeError, match="predict"):
+        fc.predict(X)
+    with pytest.raises(ValueError, match="cache"):
+        fc.linear_backward(grads["dA1"], (X, p["W1"]))
+    with pytest.raises(TypeError, match="dtype"):
+        fc.L_model_forward(X.astype(complex), p)
+
+
+def test_compute_cost_outside_unit_interval_is_nan_like_the_course():
+    Y = np.array([[1, 0, 1]])
+    with np.errstate(all="ignore"):
+        assert np.isnan(fc.compute_cost(np.array([[0.5, 1.5, 0.5]]), Y))
+        assert np.isnan(fc.compute_cost(np.array([[0.5, np.nan, 0.5]]), Y))
+    # exactly 0 or 1: finite where the course overflows
+    c = fc.compute_cost(np.array([[1.0, 0.0, 0.5]]), Y)
+    assert_close(c, -np.log(0.5) / 3, name="cost")
+
+
+def test_module_exports_the_course_names():
+    for name in fc.__all__:
+        assert callable(getattr(fc, name)), name
+    ns = {}
+    exec("from fastbp.course import *", ns)
+    assert "L_model_backward" in ns and "nn_model" in ns and "_fit" not in ns
+    assert isinstance(fc, types.ModuleType)

@@ -1,0 +1,190 @@
+"""One dense layer: fastbp vs course-style NumPy vs the bare-GEMM floor.
+
+Run (benchmarks only: unset the variables that force a slow OpenBLAS kernel):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_layer.py
+
+Backward (ReLU): fastbp.dense_backward with out= vs the course's NumPy code
+(dW = dZ A^T / m, db = sum / m, dA = W^T dZ, dZ[Z <= 0] = 0) vs the floor:
+the two GEMMs alone, into preallocated outputs, through scipy.linalg.blas.
+Forward (ReLU): fastbp.dense_forward with out= vs NumPy (W @ A + b, maximum)
+vs its one GEMM. All candidates of a row are timed interleaved in one run;
+the table gives medians and ratios to the floor. A "mixed use" section
+alternates a NumPy forward with fastbp.dense_backward, as a user dropping
+fastbp into NumPy code runs it.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+from scipy.linalg import blas as sblas
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fastbp  # noqa: E402
+from fastbp import _dense  # noqa: E402
+from _timing import blas_info, compare  # noqa: E402
+
+SHAPES = [(64, 64, 32), (256, 256, 64), (512, 512, 256), (1024, 1024, 512),
+          (2048, 2048, 1024), (4096, 1024, 256)]
+
+
+def gemm_fn(dtype):
+    return sblas.sgemm if dtype == np.float32 else sblas.dgemm
+
+
+def make(n_prev, n, m, dtype, rng):
+    A_prev = np.maximum(rng.standard_normal((n_prev, m)), 0).astype(dtype)
+    W = (rng.standard_normal((n, n_prev)) / np.sqrt(n_prev)).astype(dtype)
+    b = rng.standard_normal((n, 1)).astype(dtype)
+    dZ = rng.standard_normal((n, m)).astype(dtype)
+    Z_prev = rng.standard_normal((n_prev, m)).astype(dtype)
+    A_relu = np.maximum(Z_prev, 0)
+    return A_prev, W, b, dZ, Z_prev, A_relu
+
+
+def backward_cands(n_prev, n, m, dtype, nt, rng):
+    A_prev, W, b, dZ, Z_prev, A_relu = make(n_prev, n, m, dtype, rng)
+    gemm = gemm_fn(dtype)
+    out = (np.empty((n_prev, m), dtype), np.empty((n, n_prev), dtype), np.empty((n, 1), dtype))
+    fdW, fdA = np.empty((n, n_prev), dtype), np.empty((n_prev, m), dtype)
+    inv_m = 1.0 / m
+
+    # Row-major products as column-major calls on transposed (F-ordered)
+    # views, so f2py copies nothing: dW^T = A_prev dZ^T, dA^T = dZ^T W.
+    def floor():
+        gemm(inv_m, A_relu.T, dZ.T, c=fdW.T, trans_a=1, overwrite_c=1)
+        gemm(1.0, dZ.T, W.T, c=fdA.T, trans_b=1, overwrite_c=1)
+
+    def fast():
+        fastbp.dense_backward(dZ, A_relu, W, "relu", out=out, n_threads=nt)
+
+    def course():
+        dW = 1 / m * np.dot(dZ, A_relu.T)
+        db = 1 / m * np.sum(dZ, axis=1, keepdims=True)
+        dA_prev = np.dot(W.T, dZ)
+        dZ_prev = np.array(dA_prev, copy=True)
+        dZ_prev[Z_prev <= 0] = 0
+        return dZ_prev, dW, db
+
+    floor()
+    assert np.shares_memory(fdW, fdW) and np.allclose(
+        fdW, dZ @ A_relu.T / m, rtol=1e-3, atol=1e-3), "floor GEMM wrote elsewhere"
+    return [("floor", floor, "scipy"), ("fastbp", fast, "scipy"), ("numpy", course, "numpy")]
+
+
+def forward_cands(n_prev, n, m, dtype, nt, rng):
+    A_prev, W, b, dZ, Z_prev, A_relu = make(n_prev, n, m, dtype, rng)
+    gemm = gemm_fn(dtype)
+    out = (np.empty((n, m), dtype), np.empty((n, m), dtype))
+    fZ = np.empty((n, m), dtype)
+
+    def floor():
+        gemm(1.0, A_prev.T, W.T, c=fZ.T, overwrite_c=1)
+
+    def fast():
+        fastbp.dense_forward(A_prev, W, b, "relu", out=out, n_threads=nt)
+
+    def course():
+        Z = np.dot(W, A_prev) + b
+        return Z, np.maximum(0, Z)
+
+    floor()
+    assert np.allclose(fZ, W @ A_prev, rtol=1e-3, atol=1e-3)
+    return [("floor", floor, "scipy"), ("fastbp", fast, "scipy"), ("numpy", course, "numpy")]
+
+
+def mixed_cands(dtype, nt, rng, n_prev=1024, n=1024, m=512):
+    """NumPy forward + fastbp backward, alternating, vs all-fastbp."""
+    A_prev, W, b, dZ, Z_prev, A_relu = make(n_prev, n, m, dtype, rng)
+    bout = (np.empty((n_prev, m), dtype), np.empty((n, n_prev), dtype), np.empty((n, 1), dtype))
+    fout = (np.empty((n, m), dtype), np.empty((n, m), dtype))
+
+    def mixed():
+        Z = W @ A_prev + b
+        np.maximum(Z, 0, out=Z)
+        fastbp.dense_backward(dZ, A_relu, W, "relu", out=bout, n_threads=nt)
+
+    def pure():
+        fastbp.dense_forward(A_prev, W, b, "relu", out=fout, n_threads=nt)
+        fastbp.dense_backward(dZ, A_relu, W, "relu", out=bout, n_threads=nt)
+
+    def numpy_fwd():
+        Z = W @ A_prev + b
+        np.maximum(Z, 0, out=Z)
+
+    def fastbp_bwd():
+        fastbp.dense_backward(dZ, A_relu, W, "relu", out=bout, n_threads=nt)
+
+    return [("fastbp fwd+bwd", pure, "scipy"), ("numpy fwd + fastbp bwd", mixed, "mixed"),
+            ("numpy fwd alone", numpy_fwd, "numpy"), ("fastbp bwd alone", fastbp_bwd, "scipy")]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
+    ap.add_argument("--shapes", default=None,
+                    help="n_prev,n,m triples separated by ';' (default: the issue's six)")
+    ap.add_argument("--threads", type=int, default=None, help="threads for every library")
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--strategy", type=int, choices=[0, 1], default=None,
+                    help="fastbp fusion strategy (0 row-blocked, 1 BLAS-threaded)")
+    ap.add_argument("--block-bytes", type=int, default=None)
+    ap.add_argument("--no-mixed", action="store_true")
+    ap.add_argument("--only", choices=["backward", "forward"], default=None)
+    args = ap.parse_args(argv)
+
+    tuning = _dense._set_tuning(args.strategy, args.block_bytes)
+    nt = fastbp.effective_n_threads(args.threads)
+    limits = None
+    try:
+        from threadpoolctl import threadpool_limits
+        limits = threadpool_limits(limits=nt, user_api="blas")
+    except ImportError:
+        pass
+    shapes = SHAPES if args.shapes is None else [
+        tuple(int(x) for x in s.split(",")) for s in args.shapes.split(";")]
+    dtypes = [np.float32, np.float64] if args.dtype == "both" else [np.dtype(args.dtype).type]
+    rng = np.random.default_rng(0)
+
+    print("# bench_layer")
+    for line in blas_info():
+        print("    " + line)
+    print(f"    fastbp {fastbp.__version__}, OpenMP={fastbp.openmp_enabled()}, threads={nt}, "
+          f"tuning={tuning}, cores={os.cpu_count()}")
+    print()
+    sections = [("backward", backward_cands), ("forward", forward_cands)]
+    for title, maker in sections:
+        if args.only and args.only != title:
+            continue
+        print(f"## dense_{title} (ReLU), median ms per call, ratio to the GEMM floor\n")
+        print("| n_prev, n, m | dtype | floor ms | fastbp ms | numpy ms | fastbp/floor | numpy/floor | fastbp speed-up vs numpy |")
+        print("|---|---|---|---|---|---|---|---|")
+        for dtype in dtypes:
+            for (p, n, m) in shapes:
+                med, reruns = compare(maker(p, n, m, dtype, nt, rng), repeats=args.repeats)
+                fl, fb, npy = med["floor"], med["fastbp"], med["numpy"]
+                flag = f" ({reruns} re-run)" if reruns else ""
+                print(f"| {p}, {n}, {m} | {np.dtype(dtype).name} | {fl*1e3:.4f} | {fb*1e3:.4f} | "
+                      f"{npy*1e3:.4f} | {fb/fl:.3f} | {npy/fl:.3f} | {npy/fb:.2f}x{flag} |",
+                      flush=True)
+        print()
+    if not args.no_mixed:
+        print("## mixed use at (1024, 1024, 512): NumPy forward + fastbp.dense_backward, "
+              "alternating\n")
+        print("| dtype | fastbp fwd+bwd ms | numpy fwd + fastbp bwd ms | numpy fwd alone ms | "
+              "fastbp bwd alone ms | mixed penalty |")
+        print("|---|---|---|---|---|---|")
+        for dtype in dtypes:
+            med, _ = compare(mixed_cands(dtype, nt, rng), repeats=args.repeats)
+            penalty = med["numpy fwd + fastbp bwd"] / (med["numpy fwd alone"] + med["fastbp bwd alone"])
+            print(f"| {np.dtype(dtype).name} | {med['fastbp fwd+bwd']*1e3:.3f} | "
+                  f"{med['numpy fwd + fastbp bwd']*1e3:.3f} | {med['numpy fwd alone']*1e3:.3f} | "
+                  f"{med['fastbp bwd alone']*1e3:.3f} | {penalty:.2f}x |", flush=True)
+        print("\nmixed penalty = (alternating loop) / (sum of each part timed alone)")
+    if limits is not None:
+        limits.restore_original_limits()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Build and runtime configuration: what ``fastbp info`` prints."""
+import os
+import platform
+import sys
+
+__all__ = ["config_info", "show_config"]
+
+
+def _version():
+    try:
+        from fastbp import __version__
+        return __version__
+    except ImportError:
+        try:
+            from importlib.metadata import version
+            return version("fastbp")
+        except Exception:
+            return "unknown"
+
+
+def config_info():
+    """fastbp's configuration as a dict.
+
+    Keys: ``fastbp``, ``python``, ``numpy``, ``scipy`` (versions),
+    ``openmp`` (compiled with OpenMP), ``cpu_count``, ``default_threads``
+    (what ``n_threads=None`` resolves to), ``omp_max_threads``,
+    ``blas_library`` (the OpenBLAS behind SciPy that fastbp's GEMMs use),
+    ``blas_thread_control`` (whether fastbp can set its thread count),
+    ``blas_threads``, ``threadpools`` (threadpoolctl's view, or None when it
+    is not installed) and ``env`` (thread/BLAS environment variables).
+    """
+    import numpy as np
+    import scipy
+
+    from fastbp import _blas, _openmp_helpers
+
+    info = {
+        "fastbp": _version(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "openmp": _openmp_helpers.openmp_enabled(),
+        "cpu_count": _openmp_helpers.cpu_count(),
+        "default_threads": _openmp_helpers.effective_n_threads(None),
+    }
+    ctl = _blas.blas_thread_control()
+    info["blas_library"] = ctl["library"]
+    info["blas_thread_control"] = ctl["controlled"]
+    info["blas_threads"] = _blas.blas_num_threads()
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        info["threadpools"] = None
+    else:
+        pools = []
+        lib = os.path.realpath(ctl["library"]) if ctl["library"] else None
+        for d in threadpool_info():
+            path = d.get("filepath")
+            pools.append({
+                "user_api": d.get("user_api"),
+                "internal_api": d.get("internal_api"),
+                "version": d.get("version"),
+                "architecture": d.get("architecture"),
+                "num_threads": d.get("num_threads"),
+                "filepath": path,
+                "used_by_fastbp": bool(lib and path and os.path.realpath(path) == lib),
+            })
+        info["threadpools"] = pools
+    info["env"] = {k: v for k, v in os.environ.items()
+                   if k.startswith(("OMP_", "OPENBLAS_", "MKL_", "GOMP_"))}
+    return info
+
+
+def show_config(file=None):
+    """Print fastbp's version, OpenMP, BLAS (library, version, kernel) and thread counts.
+
+    Parameters
+    ----------
+    file : file-like, optional
+        Defaults to ``sys.stdout``.
+    """
+    out = file or sys.stdout
+    info = config_info()
+
+    def p(*args):
+        print(*args, file=out)
+
+    p(f"fastbp {info['fastbp']}")
+    p(f"  python     {info['python']}  ({info['platform']})")
+    p(f"  numpy      {info['numpy']}")
+    p(f"  scipy      {info['scipy']}")
+    p("threads")
+    p(f"  OpenMP     {'on' if info['openmp'] else 'OFF (serial build)'}")
+    p(f"  cores      {info['cpu_count']}")
+    p(f"  n_threads=None -> {info['default_threads']}")
+    p("BLAS (fastbp's GEMMs run in SciPy's OpenBLAS)")
+    p(f"  library    {info['blas_library'] or 'not found'}")
+    p(f"  thread control {'yes' if info['blas_thread_control'] else 'no'}"
+      f"  (current threads: {info['blas_threads']})")
+    pools = info["threadpools"]
+    if pools is None:
+        p("  threadpoolctl not installed: `pip install threadpoolctl` shows BLAS versions "
+          "and kernels")
+    else:
+        for d in pools:
+            mark = "  <- fastbp" if d["used_by_fastbp"] else ""
+            p(f"  {d['internal_api'] or d['user_api']:<9} {d['version']!s:<8} "
+              f"kernel={d['architecture']!s:<10} threads={d['num_threads']}  "
+              f"{d['filepath']}{mark}")
+    env = info["env"]
+    p("environment")
+    if env:
+        for k in sorted(env):
+            p(f"  {k}={env[k]}")
+    else:
+        p("  (no OMP_/OPENBLAS_/MKL_ variables set)")
+    if "OPENBLAS_CORETYPE" in env:
+        p("  note: OPENBLAS_CORETYPE forces OpenBLAS's kernel choice; unset it to let "
+          "OpenBLAS pick the fastest for this CPU")
+    return info

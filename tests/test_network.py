@@ -1,0 +1,467 @@
+"""fastbp.network.Network against fastbp.reference and independent NumPy code."""
+import os
+import tracemalloc
+import zlib
+
+import numpy as np
+import pytest
+
+from fastbp import reference as ref
+from fastbp.network import Network
+from fastbp.optim import SGD, Adam
+
+ARCHS = [
+    # (layer_dims, hidden, output)
+    ([5, 7, 3], "relu", "softmax"),
+    ([4, 9, 6, 1], ["tanh", "gelu"], "sigmoid"),
+    ([3, 17, 2], "silu", "identity"),
+    ([6, 8, 8, 8, 4], ["leaky_relu", "elu", "sigmoid"], "softmax"),
+    ([2, 5, 3], "softplus", "sigmoid"),
+    ([7, 16, 16, 2], ["gelu_tanh", "identity"], "identity"),
+]
+RTOL = {np.dtype(np.float32): 2e-4, np.dtype(np.float64): 1e-10}
+
+
+@pytest.fixture
+def rng(request):
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+def _out_act(net):
+    return "sigmoid" if net.output == "sigmoid" else "identity"
+
+
+def make_data(rng, dims, output, m, dtype=np.float64):
+    X = rng.standard_normal((dims[0], m)).astype(dtype)
+    if output == "softmax":
+        y = rng.integers(0, dims[-1], m)
+        return X, y
+    if output == "sigmoid":
+        return X, (rng.random((dims[-1], m)) > 0.5).astype(dtype)
+    return X, rng.standard_normal((dims[-1], m)).astype(dtype)
+
+
+def dense_y(net, Y, m):
+    Y = np.asarray(Y)
+    if net.output == "softmax" and (Y.ndim == 1 or Y.shape[0] == 1):
+        D = np.zeros((net.layer_dims[-1], m))
+        D[Y.reshape(-1), np.arange(m)] = 1
+        return D
+    return Y.astype(np.float64).reshape(net.layer_dims[-1], m)
+
+
+def dropout_mask(seed, step, layer, shape, keep_prob):
+    """Independent NumPy version of the documented counter-based dropout hash."""
+    G, M1, M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), \
+        np.uint64(0x94D049BB133111EB)
+
+    def fin(z):
+        z = (z ^ (z >> np.uint64(30))) * M1
+        z = (z ^ (z >> np.uint64(27))) * M2
+        return z ^ (z >> np.uint64(31))
+
+    with np.errstate(over="ignore"):
+        one = np.ones(1, dtype=np.uint64)
+        key = fin(fin(fin(np.uint64(seed) * one + G) + np.uint64(step) * G)
+                  + np.uint64(layer + 1) * G)
+        idx = np.arange(shape[0] * shape[1], dtype=np.uint64)
+        bits = fin(key + (idx + np.uint64(1)) * G) >> np.uint64(40)
+    thr = np.uint64(int(keep_prob * 16777216.0 + 0.5))
+    return (bits < thr).reshape(shape)
+
+
+def reference_step(net, params, X, Y, masks=None):
+    """(loss, grads) of the network's cost in float64 with fastbp.reference kernels."""
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    L = net.n_layers
+    m = X.shape[1]
+    A = np.asarray(X, dtype=np.float64)
+    caches = [(None, A, A)]          # (Z, A pre-dropout, A after dropout)
+    for l in range(1, L + 1):
+        act = net.hidden[l - 1] if l < L else _out_act(net)
+        Z, A = ref.dense_forward(caches[-1][2], P[f"W{l}"], P[f"b{l}"], act, alpha=net.alpha)
+        if l == L and net.output == "softmax":
+            A = ref.softmax(Z)
+        Ad = A
+        if masks is not None and l < L and net.keep_prob[l - 1] < 1:
+            Ad = A * masks[l - 1] / net.keep_prob[l - 1]
+        caches.append((Z, A, Ad))
+    AL = caches[-1][1]
+    Yd = dense_y(net, Y, m)
+    loss = ref.loss(AL, Yd, net.loss_name)
+    if net.lambd:
+        loss += net.lambd / (2 * m) * sum(np.sum(P[f"W{l}"] ** 2) for l in range(1, L + 1))
+    dZ = ref.output_delta(AL, Yd, net.loss_name)
+    grads = {}
+    for l in range(L, 0, -1):
+        Zp, Ap, Adp = caches[l - 1]
+        dA, grads[f"dW{l}"], grads[f"db{l}"] = ref.dense_backward(
+            dZ, Adp, P[f"W{l}"], None, lambd=net.lambd)
+        if l > 1:
+            if masks is not None and net.keep_prob[l - 2] < 1:
+                dA = dA * masks[l - 2] / net.keep_prob[l - 2]
+            act = net.hidden[l - 2]
+            v = Zp if act in ref.DERIVATIVE_FROM_Z else Ap
+            dZ = dA * ref.activation_derivative(v, act, net.alpha)
+    return loss, grads
+
+
+def assert_grads(got, want, dtype, what):
+    rtol = RTOL[np.dtype(dtype)]
+    for k, w in want.items():
+        g = np.asarray(got[k], dtype=np.float64)
+        scale = max(np.max(np.abs(w)), 1e-30)
+        err = np.max(np.abs(g - w)) / scale
+        assert err <= rtol, f"{what}: {k} relative error {err:.3g} > {rtol}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dims,hidden,output", ARCHS)
+def test_gradients_match_reference(rng, dims, hidden, output, dtype):
+    net = Network(dims, hidden, output, dtype=dtype, seed=3)
+    m = 37
+    X, Y = make_data(rng, dims, output, m, dtype)
+    params = {k: v.copy() for k, v in net.parameters.items()}
+    loss_ref, g_ref = reference_step(net, params, X, Y)
+    what = f"{dims} {hidden} {output} {np.dtype(dtype).name}"
+
+    AL = net.forward(X)
+    assert AL.shape == (dims[-1], m) and AL.dtype == np.dtype(dtype)
+    grads = net.backward(Y)
+    assert_grads(grads, g_ref, dtype, what + " backward")
+
+    net.flat_grads[...] = np.nan
+    lr = 0.05
+    loss = net.train_step(X, Y, SGD(lr))
+    assert loss == pytest.approx(loss_ref, rel=RTOL[np.dtype(dtype)] * 10), what
+    assert_grads(net.grads, g_ref, dtype, what + " train_step")
+    for k, p in params.items():
+        expected = p.astype(np.float64) - lr * g_ref["d" + k]
+        np.testing.assert_allclose(net.parameters[k], expected, rtol=RTOL[np.dtype(dtype)],
+                                   atol=RTOL[np.dtype(dtype)] * np.max(np.abs(expected)),
+                                   err_msg=what + " update " + k)
+
+
+def test_label_formats_and_layouts_agree(rng):
+    dims = [6, 10, 4]
+    net = Network(dims, "relu", "softmax", dtype=np.float64, seed=0)
+    m = 50
+    base = rng.standard_normal((m, dims[0]))           # rows = examples
+    y = rng.integers(0, 4, m)
+    onehot = dense_y(net, y, m)
+    wide = np.zeros((dims[0], 2 * m))
+    wide[:, 10:10 + m] = base.T
+    results = []
+    for X in (np.ascontiguousarray(base.T), base.T, wide[:, 10:10 + m]):
+        for Y in (y, y.reshape(1, m), y.astype(np.int32), y.astype(np.uint8), onehot,
+                  onehot.astype(np.float32), np.asfortranarray(onehot)):
+            net.forward(X)
+            results.append(np.concatenate([g.ravel() for g in net.backward(Y).values()]))
+    for r in results[1:]:
+        np.testing.assert_allclose(r, results[0], rtol=1e-12, atol=1e-15)
+
+
+def test_sigmoid_accepts_bool_and_vector_labels(rng):
+    net = Network([3, 5, 1], "tanh", "sigmoid", dtype=np.float64, seed=1)
+    X = rng.standard_normal((3, 20))
+    y = rng.random(20) > 0.5
+    out = []
+    for Y in (y, y.reshape(1, 20), y.astype(np.float64), y.astype(np.uint8)):
+        net.forward(X)
+        out.append(net.flat_grads.copy() if net.backward(Y) else None)
+    for o in out[1:]:
+        np.testing.assert_array_equal(o, out[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_l2_regularisation(rng, dtype):
+    net = Network([5, 12, 6, 3], "relu", "softmax", dtype=dtype, seed=5, lambd=0.7)
+    X, Y = make_data(rng, net.layer_dims, "softmax", 40, dtype)
+    params = {k: v.copy() for k, v in net.parameters.items()}
+    loss_ref, g_ref = reference_step(net, params, X, Y)
+    loss = net.train_step(X, Y, SGD(0.1))
+    assert loss == pytest.approx(loss_ref, rel=RTOL[np.dtype(dtype)] * 10)
+    assert_grads(net.grads, g_ref, dtype, "L2")
+
+
+def test_dropout_masks_and_gradients(rng):
+    kp = (0.8, 0.6)
+    net = Network([6, 40, 30, 2], ["relu", "tanh"], "softmax", dtype=np.float64, seed=11,
+                  keep_prob=kp)
+    m = 64
+    X, Y = make_data(rng, net.layer_dims, "softmax", m)
+    params = {k: v.copy() for k, v in net.parameters.items()}
+    step = net._step + 1
+    masks = [dropout_mask(11, step, l, (net.layer_dims[l + 1], m), kp[l]) for l in range(2)]
+    for l, mk in enumerate(masks):
+        assert abs(mk.mean() - kp[l]) < 0.05, "mask keep rate far from keep_prob"
+    loss_ref, g_ref = reference_step(net, params, X, Y, masks)
+    loss = net.train_step(X, Y, SGD(0.1))
+    assert loss == pytest.approx(loss_ref, rel=1e-10)
+    assert_grads(net.grads, g_ref, np.float64, "dropout")
+    # the next step draws fresh masks; inference uses none
+    masks2 = [dropout_mask(11, step + 1, l, (net.layer_dims[l + 1], m), kp[l]) for l in range(2)]
+    assert not np.array_equal(masks[0], masks2[0])
+    AL = net.predict_proba(X)
+    params = {k: v.copy() for k, v in net.parameters.items()}
+    P = {k: v for k, v in params.items()}
+    A = X
+    for l in (1, 2):
+        _, A = ref.dense_forward(A, P[f"W{l}"], P[f"b{l}"], net.hidden[l - 1])
+    np.testing.assert_allclose(AL, ref.softmax(P["W3"] @ A + P["b3"]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("opt", [lambda: SGD(0.05, momentum=0.9), lambda: Adam(1e-2)])
+def test_thread_count_does_not_change_results(rng, opt):
+    dims = [64, 96, 48, 5]
+    m = 300           # large enough that the step runs on a team of 2
+    X, Y = make_data(rng, dims, "softmax", m, np.float32)
+    runs = []
+    for nt in (1, 2):
+        net = Network(dims, "relu", "softmax", seed=4, keep_prob=[0.9, 0.8], lambd=0.1,
+                      n_threads=nt)
+        o = opt()
+        losses = [net.train_step(X, Y, o) for _ in range(5)]
+        runs.append((np.array(losses), net.flat_parameters.copy()))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-6)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-5, atol=1e-6)
+
+
+def test_no_allocation_per_step_after_warmup(rng):
+    net = Network([30, 64, 32, 4], "relu", "softmax", seed=0, keep_prob=[1.0, 0.9], lambd=0.01)
+    X, Y = make_data(rng, net.layer_dims, "softmax", 128, np.float32)
+    opt = Adam(1e-3)
+    Xb, Yb = X[:, :64], Y[:64]
+    for _ in range(3):
+        net.train_step(Xb, Yb, opt)
+        net.train_step(X[:, 64:100], Y[64:100], opt)     # a smaller batch reuses the workspace
+    domain = np.lib.tracemalloc_domain
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        base_cur, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in range(50):
+            net.train_step(Xb, Yb, opt)
+        cur, peak = tracemalloc.get_traced_memory()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    numpy_data = [s for s in after.filter_traces([tracemalloc.DomainFilter(True, domain)])
+                  .compare_to(before.filter_traces([tracemalloc.DomainFilter(True, domain)]),
+                              "lineno") if s.size_diff or s.count_diff]
+    assert not numpy_data, f"NumPy buffers allocated during training steps: {numpy_data[:3]}"
+    assert peak - base_cur < 4096, f"steps allocated {peak - base_cur} bytes at peak"
+    assert cur - base_cur < 1024
+
+
+def test_fit_planar_reaches_88_percent():
+    from fastbp.datasets import load_planar_dataset
+    X, Y = load_planar_dataset()
+    net = Network([2, 4, 1], "tanh", "sigmoid", init="course", seed=2)
+    hist = net.fit(X, Y, epochs=3000, batch_size=400, optimizer=SGD(1.2), verbose=False)
+    loss, acc = net.evaluate(X, Y)
+    assert acc >= 0.88, f"training accuracy {acc:.3f} < 0.88"
+    assert hist["loss"][-1] < hist["loss"][0]
+    assert len(hist["loss"]) == 3000
+    assert np.mean(net.predict(X) == Y) == pytest.approx(acc)
+
+
+def test_fit_minibatch_validation_and_callback(rng):
+    net = Network([4, 16, 3], "relu", "softmax", seed=0)
+    X = rng.standard_normal((4, 300)).astype(np.float32)
+    y = (X[0] > 0).astype(int) + (X[1] > 0.5)
+    seen = []
+
+    def cb(n, epoch, logs):
+        seen.append((epoch, logs["loss"]))
+        return epoch == 4
+
+    hist = net.fit(X, y, epochs=10, batch_size=32, optimizer=Adam(0.01),
+                   validation_data=(X[:, :50], y[:50]), verbose=False, callback=cb)
+    assert [e for e, _ in seen] == [1, 2, 3, 4]
+    assert len(hist["loss"]) == 4 and len(hist["val_accuracy"]) == 4
+    assert hist["val_accuracy"][-1] > 0.6
+
+
+def test_predict_does_not_disturb_pending_backward(rng):
+    net = Network([3, 8, 2], "relu", "softmax", dtype=np.float64, seed=0)
+    X, Y = make_data(rng, net.layer_dims, "softmax", 30)
+    net.forward(X)
+    net.predict_proba(rng.standard_normal((3, 5000)))
+    g1 = {k: v.copy() for k, v in net.backward(Y).items()}
+    _, g_ref = reference_step(net, net.parameters, X, Y)
+    assert_grads(g1, g_ref, np.float64, "backward after predict")
+
+
+def test_predict_proba_matches_forward_for_large_inputs(rng):
+    net = Network([5, 9, 3], "tanh", "softmax", dtype=np.float64, seed=0)
+    X = rng.standard_normal((5, 4500))
+    np.testing.assert_allclose(net.predict_proba(X), net.forward(X), rtol=1e-13)
+    np.testing.assert_allclose(net.predict_proba(X).sum(axis=0), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(net.predict(X), np.argmax(net.forward(X), axis=0))
+
+
+def test_parameters_dict_views_and_assignment():
+    net = Network([3, 4, 2], "relu", "sigmoid", seed=0)
+    p = net.parameters
+    assert set(p) == {"W1", "b1", "W2", "b2"} and set(net.grads) == {"dW1", "db1", "dW2", "db2"}
+    assert p["W1"].shape == (4, 3) and p["b1"].shape == (4, 1) and p["W2"].shape == (2, 4)
+    assert all(np.shares_memory(v, net.flat_parameters) for v in p.values())
+    assert all(np.shares_memory(v, net.flat_grads) for v in net.grads.values())
+    new = {k: np.full(v.shape, 0.5) for k, v in p.items()}
+    net.parameters = new
+    assert np.all(net.flat_parameters == np.float32(0.5))
+    with pytest.raises(ValueError, match=r"\(4, 3\)"):
+        net.parameters = {**new, "W1": np.zeros((3, 4))}
+
+
+def test_init_scales():
+    for init, scale in (("he", np.sqrt(2 / 400)), ("xavier", np.sqrt(1 / 400)), ("course", 0.01)):
+        net = Network([400, 300, 1], init=init, seed=0, dtype=np.float64)
+        assert net.parameters["W1"].std() == pytest.approx(scale, rel=0.02)
+        assert np.all(net.parameters["b1"] == 0)
+    a = Network([4, 5, 1], seed=7).flat_parameters
+    b = Network([4, 5, 1], seed=7).flat_parameters
+    np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ checkpoints
+
+def test_save_load_round_trip_exact(tmp_path, rng):
+    net = Network([4, 6, 3], ["elu"], "softmax", seed=1, lambd=0.1, keep_prob=0.9,
+                  dtype=np.float64)
+    X, Y = make_data(rng, net.layer_dims, "softmax", 40)
+    opt = Adam(0.01)
+    for _ in range(3):
+        net.train_step(X, Y, opt)
+    path = net.save(tmp_path / "model")
+    assert path.endswith(".npz") and os.listdir(tmp_path) == ["model.npz"]
+    net2 = Network.load(path)
+    assert net2.get_config() == net.get_config()
+    np.testing.assert_array_equal(net2.flat_parameters, net.flat_parameters)
+    assert isinstance(net2.optimizer, Adam) and net2.optimizer.t == 3
+    for a, b in zip(net2.optimizer.state_arrays(), opt.state_arrays()):
+        np.testing.assert_array_equal(a, b)
+    # continuing from the checkpoint equals continuing the original
+    l1 = net.train_step(X, Y, opt)
+    l2 = net2.train_step(X, Y, net2.optimizer)
+    assert l1 == l2
+    np.testing.assert_array_equal(net2.flat_parameters, net.flat_parameters)
+
+
+def test_corrupted_truncated_and_wrong_version_rejected(tmp_path):
+    net = Network([3, 4, 1], seed=0)
+    path = net.save(tmp_path / "ok.npz")
+    data = open(path, "rb").read()
+    trunc = tmp_path / "trunc.npz"
+    trunc.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupted"):
+        Network.load(trunc)
+    bad = bytearray(data)
+    i = data.find(b"PK\x03\x04", 10) - 40          # inside the payload of a member
+    bad[i] ^= 0xFF
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(bytes(bad))
+    with pytest.raises(ValueError, match="checkpoint"):
+        Network.load(corrupt)
+    other = tmp_path / "other.npz"
+    np.savez(other, a=np.zeros(3))
+    with pytest.raises(ValueError, match="format tag"):
+        Network.load(other)
+    z = dict(np.load(path))
+    z["version"] = np.array(99)
+    v99 = tmp_path / "v99.npz"
+    np.savez(v99, **z)
+    with pytest.raises(ValueError, match="version 99"):
+        Network.load(v99)
+    with pytest.raises(FileNotFoundError):
+        Network.load(tmp_path / "missing.npz")
+
+
+def test_fit_checkpoint_resume_equals_uninterrupted(tmp_path, rng):
+    X = rng.standard_normal((3, 90))
+    y = (X[0] + X[1] > 0).astype(np.uint8).reshape(1, -1)
+
+    def make():
+        return Network([3, 8, 1], "tanh", "sigmoid", seed=5, dtype=np.float64)
+
+    full = make()
+    h_full = full.fit(X, y, epochs=6, batch_size=16, optimizer=Adam(0.01), seed=1,
+                      verbose=False)
+    ck = tmp_path / "ck.npz"
+    part = make()
+    part.fit(X, y, epochs=3, batch_size=16, optimizer=Adam(0.01), seed=1, verbose=False,
+             checkpoint_path=ck, checkpoint_every=2)
+    resumed = make()
+    h_res = resumed.fit(X, y, epochs=6, batch_size=16, optimizer=Adam(0.01), seed=1,
+                        verbose=False, checkpoint_path=ck, resume=True)
+    np.testing.assert_allclose(h_res["loss"], h_full["loss"], rtol=1e-12)
+    np.testing.assert_allclose(resumed.flat_parameters, full.flat_parameters, rtol=1e-12)
+    assert [f for f in os.listdir(tmp_path) if f.endswith(".tmp")] == []
+
+
+# ------------------------------------------------------------------ errors
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(layer_dims=[3]), ValueError, "at least an input and an output"),
+    (dict(layer_dims=[3, 0, 1]), ValueError, r"layer_dims\[1\] must be >= 1"),
+    (dict(layer_dims=[3, 2.5, 1]), TypeError, r"layer_dims\[1\] must be an int"),
+    (dict(layer_dims=5), TypeError, "sequence of ints"),
+    (dict(layer_dims=[3, 4, 1], hidden="swish"), ValueError, "unknown activation 'swish'"),
+    (dict(layer_dims=[3, 4, 4, 1], hidden=["relu"]), ValueError, "list of 2"),
+    (dict(layer_dims=[3, 4, 1], output="tanh"), ValueError, "unknown output 'tanh'"),
+    (dict(layer_dims=[3, 4, 1], output="softmax"), ValueError, "at least 2 units"),
+    (dict(layer_dims=[3, 4, 1], init="glorot"), ValueError, "unknown init 'glorot'"),
+    (dict(layer_dims=[3, 4, 1], dtype="float16"), TypeError, "float32' or 'float64"),
+    (dict(layer_dims=[3, 4, 1], keep_prob=0.0), ValueError, r"in \(0, 1\]"),
+    (dict(layer_dims=[3, 4, 1], lambd=-1), ValueError, ">= 0"),
+    (dict(layer_dims=[3, 4, 1], n_threads=0), ValueError, "n_threads=0"),
+])
+def test_constructor_errors(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        Network(**kwargs)
+
+
+def test_data_errors(rng):
+    net = Network([3, 4, 3], "relu", "softmax", seed=0)
+    X = rng.standard_normal((3, 10))
+    y = rng.integers(0, 3, 10)
+    with pytest.raises(ValueError, match=r"examples are rows: pass X.T"):
+        net.train_step(X.T, y, SGD(0.1))
+    with pytest.raises(ValueError, match="2-D"):
+        net.forward(X[0])
+    with pytest.raises(TypeError, match="real numbers"):
+        net.forward(X.astype(complex))
+    with pytest.raises(ValueError, match=r"expected \(3, 10\)"):
+        net.train_step(X, np.zeros((3, 9)), SGD(0.1))
+    with pytest.raises(ValueError, match="10 examples"):
+        net.train_step(X, y[:9], SGD(0.1))
+    with pytest.raises(TypeError, match="must be integers"):
+        net.train_step(X, y.astype(float), SGD(0.1))
+    p0 = net.flat_parameters.copy()
+    with pytest.raises(ValueError, match=r"in 0..2 .*\[\d, 7\]"):
+        net.train_step(X, np.where(y == 0, 7, y), SGD(0.1))
+    np.testing.assert_array_equal(net.flat_parameters, p0)
+    with pytest.raises(ValueError, match=r"in 0..2"):
+        net.fit(X, np.full(10, -1), verbose=False)
+    with pytest.raises(RuntimeError, match="forward"):
+        Network([3, 2, 1]).backward(np.zeros((1, 4)))
+    with pytest.raises(TypeError, match="optimizer"):
+        net.train_step(X, y, "adam")
+    with pytest.raises(ValueError, match="NaN"):
+        net.fit(np.where(X > 1, np.nan, X), y, verbose=False)
+
+
+def test_nan_loss_stops_with_epoch_and_step_and_keeps_parameters(rng):
+    net = Network([2, 16, 1], "relu", "identity", seed=0)
+    X = rng.standard_normal((2, 64)).astype(np.float32) * 50
+    Y = rng.standard_normal((1, 64)).astype(np.float32) * 1e6
+    snapshots = []
+
+    with pytest.raises(FloatingPointError, match=r"epoch \d+, step \d+") as info:
+        net.fit(X, Y, epochs=200, batch_size=16, optimizer=SGD(5.0), shuffle=False,
+                verbose=False, callback=lambda n, e, logs: snapshots.append(
+                    n.flat_parameters.copy()))
+    assert "last good" in str(info.value)
+    assert np.all(np.isfinite(net.flat_parameters))

@@ -1,0 +1,103 @@
+"""`fastbp` command line, run end to end in subprocesses."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(*args, timeout=120):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "fastbp", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+def test_train_planar_end_to_end(tmp_path):
+    ck = tmp_path / "planar.npz"
+    r = run("train", "--epochs", "2000", "--compare-budget", "0.3", "--save", str(ck))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "planar" in out and "Network([2, 4, 1], hidden='tanh', output='sigmoid'" in out
+    acc = float(re.search(r"accuracy ([\d.]+)%", out).group(1))
+    assert acc >= 88.0, out
+    assert re.search(r"fastbp +[\d.]+ ms/epoch", out), out
+    assert re.search(r"numpy +[\d.]+ ms/epoch", out), out
+    assert re.search(r"speed-up [\d.]+x over plain NumPy", out), out
+    from fastbp.network import Network
+    from fastbp.datasets import load_planar_dataset
+    net = Network.load(ck)
+    X, Y = load_planar_dataset()
+    assert net.evaluate(X, Y)[1] == pytest.approx(acc / 100, abs=1e-4)
+
+
+def test_train_csv_softmax_quiet(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((240, 3))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0).astype(int)
+    path = tmp_path / "data.csv"
+    with open(path, "w") as f:
+        f.write("a,b,label,c\n")
+        for row, lab in zip(X, y):
+            f.write(f"{row[0]},{row[1]},{lab},{row[2]}\n")
+    r = run("train", "--data", str(path), "--label-column", "label", "--layers", "16,3",
+            "--epochs", "15", "--batch-size", "32", "--optimizer", "adam", "--lr", "0.01",
+            "--threads", "1", "--no-compare", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "240 examples, 3 features, 3 classes" in r.stdout
+    assert "output='softmax'" in r.stdout
+    acc = float(re.search(r"accuracy ([\d.]+)%", r.stdout).group(1))
+    assert acc > 70.0, r.stdout
+
+
+def test_train_npz_rows_layout(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((150, 4))
+    y = (X.sum(axis=1) > 0).astype(np.int64)
+    path = tmp_path / "d.npz"
+    np.savez(path, X=X, y=y)
+    r = run("train", "--data", str(path), "--epochs", "5", "--no-compare", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "150 examples, 4 features, 2 classes" in r.stdout
+
+
+@pytest.mark.parametrize("args,match", [
+    (["train", "--data", "/nonexistent/file.csv"], "no such file"),
+    (["train", "--layers", "4,3"], "labels need 1"),
+    (["train", "--layers", "4,x"], "comma-separated ints"),
+    (["train", "--data", "README.md"], r"\.csv .* or a \.npz"),
+])
+def test_train_errors(args, match):
+    r = run(*args)
+    assert r.returncode == 2
+    assert re.search(match, r.stderr), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_plot_needs_matplotlib_or_writes_png(tmp_path):
+    png = tmp_path / "p.png"
+    r = run("train", "--epochs", "50", "--no-compare", "-q", "--plot", str(png))
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert r.returncode == 2 and "pip install matplotlib" in r.stderr
+    else:
+        assert r.returncode == 0, r.stderr
+        assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_info():
+    r = run("info")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^fastbp \d+\.\d+", r.stdout)
+    assert "OpenMP" in r.stdout and "n_threads=None ->" in r.stdout
+    assert "BLAS" in r.stdout and "library" in r.stdout
+
+
+def test_no_command_prints_help():
+    r = run()
+    assert r.returncode == 0 and "train" in r.stdout and "info" in r.stdout

@@ -81,6 +81,9 @@ cdef int ACT_NONE = -1
 # Element-wise work below this many elements runs on one thread: forking
 # the OpenMP team costs more than it saves.
 cdef Py_ssize_t _PAR_MIN_ELEMS = 16384
+# GEMMs with fewer multiply-adds than this run on one thread (team fork and
+# BLAS thread wake-up cost more than they save; measured with bench_layer).
+cdef Py_ssize_t _PAR_MIN_MACS = 200000
 # Columns per task in softmax/delta/loss; fixed so the association of every
 # sum is independent of the thread count.
 cdef Py_ssize_t _COL_CHUNK = 256
@@ -90,16 +93,19 @@ cdef int _strategy = 0              # 0: row-blocked GEMM + epilogue, 1: BLAS-th
 cdef Py_ssize_t _block_bytes = 1 << 20  # target output bytes per row block
 
 
-def _set_tuning(strategy=None, block_bytes=None):
-    """Benchmark hook: choose the fusion strategy (0 or 1) and block size."""
-    global _strategy, _block_bytes
+def _set_tuning(strategy=None, block_bytes=None, par_min_macs=None):
+    """Benchmark hook: fusion strategy (0 or 1), block size, threading threshold."""
+    global _strategy, _block_bytes, _PAR_MIN_MACS
+    if par_min_macs is not None:
+        _PAR_MIN_MACS = max(0, int(par_min_macs))
     if strategy is not None:
         if strategy not in (0, 1):
             raise ValueError("strategy must be 0 (row-blocked) or 1 (BLAS-threaded)")
         _strategy = strategy
     if block_bytes is not None:
         _block_bytes = max(1024, int(block_bytes))
-    return {"strategy": _strategy, "block_bytes": _block_bytes}
+    return {"strategy": _strategy, "block_bytes": _block_bytes,
+            "par_min_macs": _PAR_MIN_MACS}
 
 
 cdef int _DEFAULT_NT = _effective_n_threads(None)
@@ -318,6 +324,8 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
                           int act, floating alpha, int nt) noexcept nogil:
     cdef Py_ssize_t nb, t, r0, r1, blk
     cdef int prev
+    if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
+        nt = 1
     if _strategy == 0 or nt == 1:
         nb = _n_blocks(n, m, sizeof(floating), nt) if nt > 1 else 1
         blk = (n + nb - 1) // nb
@@ -350,6 +358,8 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
     cdef Py_ssize_t nbw, nbz, t, r0, r1, blkw, blkz, ntask
     cdef int prev
     cdef floating beta = 1 if l2 != 0 else 0
+    if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
+        nt = 1
     if _strategy == 0 or nt == 1:
         if nt > 1:
             nbw = _n_blocks(n, p, sizeof(floating), nt)

@@ -383,7 +383,11 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.command != "bench":
+            parser.error("unrecognized arguments: " + " ".join(extra))
+        args.bench_args = list(extra) + list(args.bench_args)
     if args.command is None:
         parser.print_help()
         return 0

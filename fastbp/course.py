@@ -56,6 +56,8 @@ from fastbp._dense import dense_backward as _bwd
 from fastbp._dense import dense_forward as _fwd
 from fastbp._dense import loss as _loss
 from fastbp._dense import output_delta as _delta
+from fastbp.network import Network
+from fastbp.optim import SGD
 
 __all__ = [
     # course 1 week 3
@@ -75,6 +77,10 @@ __all__ = [
     "update_lr", "schedule_lr_decay",
 ]
 
+# Train without dropout through fastbp.Network (one compiled call per iteration).
+_USE_NETWORK = True
+# Below this many GEMM flops a layer runs on one thread (see _threads).
+_MIN_FLOPS_PER_THREAD = 2_000_000
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _BCE = "binary_crossentropy"
@@ -184,23 +190,40 @@ def _coerce_backward(dZ, A_prev, W, l, exc):
     return new
 
 
+def _threads(shape_w, m, gemms):
+    """n_threads for a layer: 1 below _MIN_FLOPS_PER_THREAD of GEMM work.
+
+    A parallel region costs microseconds, and far more when the other cores
+    are busy (a descheduled team member stalls the whole call), while the
+    GEMMs of a small layer take less than that.
+    """
+    try:
+        flops = 2 * gemms * shape_w[0] * shape_w[1] * m
+    except (TypeError, IndexError):
+        return None
+    return 1 if flops < _MIN_FLOPS_PER_THREAD else None
+
+
 def _forward(A_prev, W, b, activation, l, prev_name):
     """(Z, A, A_prev, W, b) of one layer; the inputs as the kernel used them."""
     try:
-        Z, A = _fwd(A_prev, W, b, activation)
-    except (TypeError, ValueError) as exc:
+        Z, A = _fwd(A_prev, W, b, activation,
+                    n_threads=_threads(W.shape, A_prev.shape[1], 1))
+    except (TypeError, ValueError, AttributeError, IndexError) as exc:
         A_prev, W, b = _coerce_forward(A_prev, W, b, l, prev_name, exc)
-        Z, A = _fwd(A_prev, W, b, activation)
+        Z, A = _fwd(A_prev, W, b, activation, n_threads=_threads(W.shape, A_prev.shape[1], 1))
     return Z, A, A_prev, W, b
 
 
 def _backward(dZ, A_prev, W, l, lambd=0.0):
     """(dA_prev, dW, db) of one layer, the course's linear_backward."""
     try:
-        return _bwd(dZ, A_prev, W, None, lambd=lambd)
-    except (TypeError, ValueError) as exc:
+        return _bwd(dZ, A_prev, W, None, lambd=lambd,
+                    n_threads=_threads(W.shape, dZ.shape[1], 2))
+    except (TypeError, ValueError, AttributeError, IndexError) as exc:
         dZ, A_prev, W = _coerce_backward(dZ, A_prev, W, l, exc)
-        return _bwd(dZ, A_prev, W, None, lambd=lambd)
+        return _bwd(dZ, A_prev, W, None, lambd=lambd,
+                    n_threads=_threads(W.shape, dZ.shape[1], 2))
 
 
 def _labels(Y, AL, name="Y"):
@@ -363,9 +386,9 @@ def backward_propagation(parameters, cache, X, Y):
     y = _labels(Y, A2)
     try:
         dZ2 = _delta(A2, y, _BCE)
-        dZ1, dW2, db2 = _bwd(dZ2, A1, W2, "tanh")
-    except (TypeError, ValueError) as exc:
-        A2 = A2.astype(_float_dtype(A2, A1, W2), copy=False)
+        dZ1, dW2, db2 = _bwd(dZ2, A1, W2, "tanh", n_threads=_threads(W2.shape, A2.shape[1], 2))
+    except (TypeError, ValueError, AttributeError) as exc:
+        A2 = A2.astype(_float_dtype(A2, np.asarray(A1), np.asarray(W2)), copy=False)
         dZ2 = _delta(A2, y, _BCE)
         dZ2, A1, W2 = _coerce_backward(dZ2, A1, W2, 2, exc)
         dZ1, dW2, db2 = _bwd(dZ2, A1, W2, "tanh")
@@ -399,9 +422,8 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
 
     Seeds NumPy's global generator with 3 and initialises with
     ``initialize_parameters``, as the course does; prints the cost every
-    1000 iterations when ``print_cost``. Runs the loop on preallocated
-    buffers (one flat parameter buffer, fused kernels), computing the cost
-    only on the iterations that print it.
+    1000 iterations when ``print_cost``. Each iteration (forward, cost,
+    backward, update) is one compiled call of ``fastbp.Network``.
 
     Returns
     -------
@@ -416,7 +438,7 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
             print("Cost after iteration %i: %f" % (i, cost))
 
     every = 1000 if print_cost else 0
-    return _fit(X, Y, parameters, "tanh", 1.2, num_iterations, every, -1, report)[0]
+    return _train(X, Y, parameters, "tanh", 1.2, num_iterations, every, -1, report)[0]
 
 
 def predict(*args, **kwargs):
@@ -620,27 +642,26 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         _check_keep_prob(keep_prob)
     AL = _as2d(AL, "AL")
     y = _labels(Y, AL)
-    grads = {}
     A_prev, W, b, Z, D = _unpack_cache(caches[L - 1], L)
     if D is not None:
         raise ValueError(f"Invalid cache: the output layer's cache (caches[{L - 1}]) holds a "
                          f"dropout mask; dropout applies to hidden layers only")
-    fresh = False
     for a, z in tuple(_RECENT_OUTPUTS):
         if a is AL and z is Z:
-            fresh = True
+            dZ = _delta(AL, y, _BCE)
             break
-    if fresh:
-        dZ = _delta(AL, y, _BCE)
     else:
         dZ = _output_delta_course(AL, y, Z)
+    dA, dW, db = _backward(dZ, A_prev, W, L, lambd)
     _, _, dwk, dbk, _ = _keys(L)
-    dA, dW, db = _backward_l2(dZ, A_prev, W, L, lambd)
-    grads["dA" + str(L - 1)] = dA   # the course's insertion order
-    grads[dwk] = dW
-    grads[dbk] = db
+    grads = {"dA" + str(L - 1): dA, dwk: dW, dbk: db}   # the course's insertion order
     for l in range(L - 1, 0, -1):
-        A_prev, W, b, Z, D = _unpack_cache(caches[l - 1], l)
+        cache = caches[l - 1]
+        try:
+            (A_prev, W, b), Z = cache
+            D = None
+        except (TypeError, ValueError):
+            A_prev, W, b, Z, D = _unpack_cache(cache, l)
         if dropout:
             if D is None:
                 raise ValueError(f"Invalid cache: keep_prob={keep_prob} but the cache of "
@@ -656,18 +677,12 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
             raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask; "
                              f"pass keep_prob= as used by L_model_forward")
         dZ = _relu_grad(dA, Z, l)
+        dA, dW, db = _backward(dZ, A_prev, W, l, lambd)
         _, _, dwk, dbk, _ = _keys(l)
-        dA, dW, db = _backward_l2(dZ, A_prev, W, l, lambd)
         grads["dA" + str(l - 1)] = dA
         grads[dwk] = dW
         grads[dbk] = db
     return grads
-
-
-def _backward_l2(dZ, A_prev, W, l, lambd):
-    if lambd:
-        return _backward(dZ, A_prev, W, l, lambd)
-    return _backward(dZ, A_prev, W, l)
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
@@ -686,8 +701,8 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     np.random.seed(1)
     n_x, n_h, n_y = layers_dims
     parameters = initialize_parameters(n_x, n_h, n_y)
-    return _fit(X, Y, parameters, "relu", learning_rate, num_iterations, 100,
-                num_iterations - 1, _course_report(print_cost, num_iterations))
+    return _train(X, Y, parameters, "relu", learning_rate, num_iterations, 100,
+                  num_iterations - 1, _course_report(print_cost, num_iterations))
 
 
 def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
@@ -707,9 +722,9 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
     """
     np.random.seed(1)
     parameters = initialize_parameters_deep(layers_dims)
-    return _fit(X, Y, parameters, "relu", learning_rate, num_iterations, 100,
-                num_iterations - 1, _course_report(print_cost, num_iterations),
-                lambd=lambd, keep_prob=keep_prob)
+    return _train(X, Y, parameters, "relu", learning_rate, num_iterations, 100,
+                  num_iterations - 1, _course_report(print_cost, num_iterations),
+                  lambd=lambd, keep_prob=keep_prob)
 
 
 def _course_report(print_cost, num_iterations):
@@ -720,21 +735,12 @@ def _course_report(print_cost, num_iterations):
     return report
 
 
-def _fit(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
-         report, lambd=0.0, keep_prob=1.0):
-    """Gradient descent on preallocated buffers.
-
-    Parameters live in one flat buffer and their gradients, pre-multiplied by
-    the learning rate (the kernels' ``scale``), in another, so the update is
-    one subtraction. The cost is computed on iterations i % every == 0 and
-    i == last only (the course computes it every iteration; only printing and
-    the returned list read it). ``report(i, cost)`` is called on those.
-
-    Returns (parameters, costs) with costs = the costs at i % 100 == 0.
-    """
+def _prepare_fit(X, Y, parameters, keep_prob):
+    """Validated (X, y, Ws, bs, dtype, dims) for the training loops."""
     L = _n_layers(parameters)
     X = _as2d(X, "X")
-    Ws = [np.asarray(_get(parameters, _keys(l)[0], "parameters")) for l in range(1, L + 1)]
+    Ws = [_as2d(_get(parameters, _keys(l)[0], "parameters"), _keys(l)[0])
+          for l in range(1, L + 1)]
     bs = [np.asarray(_get(parameters, _keys(l)[1], "parameters")) for l in range(1, L + 1)]
     dt = _float_dtype(X, *Ws, *bs)
     X = X.astype(dt, copy=False)
@@ -747,14 +753,74 @@ def _fit(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
                          f"(n_y, m) for X {X.shape}, got Y {y.shape}")
     if y.dtype.kind not in "biuf":
         raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels are 0/1 numbers")
-    dropout = keep_prob != 1.0
-    if dropout:
+    if keep_prob != 1.0:
         _check_keep_prob(keep_prob)
     dims = [X.shape[0]] + [W.shape[0] for W in Ws]
     for l in range(1, L + 1):
-        if Ws[l - 1].shape != (dims[l], dims[l - 1]) or np.size(bs[l - 1]) != dims[l]:
+        if Ws[l - 1].shape != (dims[l], dims[l - 1]) or bs[l - 1].size != dims[l]:
             raise ValueError(f"Invalid shapes: layer {l}: W{l} {Ws[l - 1].shape}, b{l} "
-                             f"{np.shape(bs[l - 1])} for input of {dims[l - 1]} rows")
+                             f"{bs[l - 1].shape} for input of {dims[l - 1]} rows")
+    return X, y, Ws, bs, dt, dims
+
+
+def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last, report,
+           lambd=0.0, keep_prob=1.0):
+    """Gradient descent as the course's model functions run it.
+
+    Each iteration is forward, cost, backward, update. The cost is computed
+    on iterations i % every == 0 and i == last only (the course computes it
+    every iteration, but only printing and the returned list read it);
+    ``report(i, cost)`` is called on those.
+
+    Without dropout a whole iteration is one compiled call
+    (``fastbp.Network.train_step``); with dropout the loop draws the course's
+    masks from ``np.random.rand`` and runs one fused kernel per layer.
+
+    Returns (parameters, costs) with costs = the costs at i % 100 == 0.
+    """
+    X, y, Ws, bs, dt, dims = _prepare_fit(X, Y, parameters, keep_prob)
+    if keep_prob != 1.0 or not _USE_NETWORK:
+        return _fit(X, y, Ws, bs, dt, dims, hidden, learning_rate, 0, num_iterations,
+                    every, last, report, lambd, keep_prob, [])
+    net = Network(dims, hidden=hidden, output="sigmoid", dtype=dt.name, seed=0,
+                  lambd=lambd)
+    net.parameters = {k: v for l in range(1, len(dims))
+                      for k, v in ((_keys(l)[0], Ws[l - 1]), (_keys(l)[1], bs[l - 1]))}
+    opt = SGD(learning_rate)
+    costs = []
+    step = net.train_step
+    to_dtype = dt.type
+    for i in range(num_iterations):
+        try:
+            cost = step(X, y, opt)
+        except FloatingPointError:
+            # non-finite cost: the Network skipped this update; finish the way
+            # the course does (carrying the nan/inf on) with the per-layer loop
+            p = net.parameters
+            return _fit(X, y, [p[_keys(l)[0]] for l in range(1, len(dims))],
+                        [p[_keys(l)[1]] for l in range(1, len(dims))], dt, dims, hidden,
+                        learning_rate, i, num_iterations, every, last, report, lambd,
+                        keep_prob, costs)
+        if (every and i % every == 0) or i == last:
+            cost = to_dtype(cost)
+            if i % 100 == 0:
+                costs.append(cost)
+            report(i, cost)
+    return {k: v.copy() for k, v in net.parameters.items()}, costs
+
+
+def _fit(X, y, Ws, bs, dt, dims, hidden, learning_rate, start, stop, every, last,
+         report, lambd, keep_prob, costs):
+    """Iterations start..stop-1 of gradient descent, one fused kernel per layer.
+
+    Parameters live in one flat buffer and their gradients, pre-multiplied by
+    the learning rate (the kernels' ``scale``), in another, so the update is
+    one subtraction. Dropout masks come from ``np.random.rand`` as in the
+    course. Appends to and returns ``costs``.
+    """
+    L = len(dims) - 1
+    m = X.shape[1]
+    dropout = keep_prob != 1.0
     n_par = sum(dims[l] * (dims[l - 1] + 1) for l in range(1, L + 1))
     theta = np.empty(n_par, dt)
     grad = np.empty(n_par, dt)
@@ -777,17 +843,18 @@ def _fit(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
     fwd_out = [(Z[l], A[l]) for l in range(L)]
     bwd_act = [None] + acts[:-1]
     bwd_out = [(dZ[l], gW[l], gb[l]) for l in range(L)]
+    fwd_nt = [_threads((dims[l + 1], dims[l]), m, 1) for l in range(L)]
+    bwd_nt = [_threads((dims[l + 1], dims[l]), m, 2) for l in range(L)]
     scale = learning_rate / m
     AL = A[-1]
-    costs = []
     rand = np.random.rand
     view = {}
     for l in range(1, L + 1):
         view[_keys(l)[0]] = W[l - 1]
         view[_keys(l)[1]] = b[l - 1]
-    for i in range(num_iterations):
+    for i in range(start, stop):
         for l in range(L):
-            _fwd(fwd_in[l], W[l], b[l], acts[l], out=fwd_out[l])
+            _fwd(fwd_in[l], W[l], b[l], acts[l], out=fwd_out[l], n_threads=fwd_nt[l])
             if dropout and l < L - 1:
                 Al = A[l]
                 D = rand(Al.shape[0], Al.shape[1]) < keep_prob
@@ -804,7 +871,7 @@ def _fit(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
         _delta(AL, y, _BCE, out=dZ[L])
         for l in range(L - 1, -1, -1):
             _bwd(dZ[l + 1], fwd_in[l], W[l], bwd_act[l], scale=scale, lambd=lambd,
-                 out=bwd_out[l])
+                 out=bwd_out[l], n_threads=bwd_nt[l])
             if dropout and l > 0:
                 np.divide(dZ[l], keep_prob, out=dZ[l])
         np.subtract(theta, grad, out=theta)

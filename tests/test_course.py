@@ -636,6 +636,36 @@ def test_L_layer_model_with_l2_and_dropout_matches_numpy():
             assert_close(c, e, rtol=1e-10, name=f"cost {kw}")
 
 
+def test_per_layer_training_loop_matches_numpy(monkeypatch):
+    # the loop dropout uses, run without dropout too
+    monkeypatch.setattr(fc, "_USE_NETWORK", False)
+    rng = np.random.default_rng(53)
+    dims = [5, 4, 3, 1]
+    X = rng.standard_normal((5, 20))
+    Y = labels(rng, 20)
+    for kw in ({}, {"lambd": 0.2}):
+        p, costs = fc.L_layer_model(X, Y, dims, 0.1, 101, **kw)
+        ep, ecosts = _np_L_layer_model(X, Y, dims, 0.1, 101, **kw)
+        for k in ep:
+            assert_close(p[k], ep[k], rtol=1e-10, name=f"{k} {kw}")
+        for c, e in zip(costs, ecosts):
+            assert_close(c, e, rtol=1e-10, name=f"cost {kw}")
+
+
+def test_training_carries_nan_on_like_the_course():
+    rng = np.random.default_rng(59)
+    X = rng.standard_normal((4, 10))
+    X[1, 3] = np.nan
+    Y = labels(rng, 10)
+    with np.errstate(all="ignore"):
+        p, costs = fc.L_layer_model(X, Y, [4, 3, 1], 0.1, 120)
+        ep, ecosts = _np_L_layer_model(X, Y, [4, 3, 1], 0.1, 120)
+    assert len(costs) == len(ecosts) == 2
+    for k in ep:
+        assert np.array_equal(np.isnan(p[k]), np.isnan(ep[k])), k
+    assert np.isnan(costs[0]) and np.isnan(ecosts[0])
+
+
 def test_two_layer_model_matches_numpy_loop():
     rng = np.random.default_rng(23)
     X = rng.standard_normal((10, 40))

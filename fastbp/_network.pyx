@@ -143,7 +143,85 @@ cdef extern from *:
             }
         }
     }
+
+    /* Adam's update over [a, b). gcc will not vectorise sqrt without
+     * -fno-math-errno (not used for wheels), and the scalar sqrt + divide
+     * made the update ~4x slower than the memory traffic it needs; so the
+     * body is written with SSE2 intrinsics (baseline x86-64). sqrtps and
+     * divps round exactly like their scalar forms and the operations run in
+     * the same order, so results equal the scalar loop bit for bit. */
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    static void fbp_net_adam_f(float *P, const float *G, float *S1, float *S2,
+        ptrdiff_t a, ptrdiff_t b, float lr, float b1, float b2, float nb1,
+        float nb2, float eps, float c1, float c2)
+    {
+        ptrdiff_t i = a;
+    #if defined(__SSE2__)
+        const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vn1 = _mm_set1_ps(nb1),
+            vn2 = _mm_set1_ps(nb2), vlr = _mm_set1_ps(lr), veps = _mm_set1_ps(eps),
+            vc1 = _mm_set1_ps(c1), vc2 = _mm_set1_ps(c2);
+        for (; i + 4 <= b; i += 4) {
+            __m128 g = _mm_loadu_ps(G + i);
+            __m128 v = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(S1 + i)), _mm_mul_ps(vn1, g));
+            __m128 s = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(S2 + i)),
+                                  _mm_mul_ps(_mm_mul_ps(vn2, g), g));
+            __m128 step;
+            _mm_storeu_ps(S1 + i, v);
+            _mm_storeu_ps(S2 + i, s);
+            step = _mm_div_ps(_mm_mul_ps(vlr, _mm_mul_ps(v, vc1)),
+                              _mm_add_ps(_mm_sqrt_ps(_mm_mul_ps(s, vc2)), veps));
+            _mm_storeu_ps(P + i, _mm_sub_ps(_mm_loadu_ps(P + i), step));
+        }
+    #endif
+        for (; i < b; i++) {
+            float g = G[i];
+            float v = b1 * S1[i] + nb1 * g;
+            float s = b2 * S2[i] + nb2 * g * g;
+            S1[i] = v;
+            S2[i] = s;
+            P[i] -= lr * (v * c1) / (sqrtf(s * c2) + eps);
+        }
+    }
+    static void fbp_net_adam_d(double *P, const double *G, double *S1, double *S2,
+        ptrdiff_t a, ptrdiff_t b, double lr, double b1, double b2, double nb1,
+        double nb2, double eps, double c1, double c2)
+    {
+        ptrdiff_t i = a;
+    #if defined(__SSE2__)
+        const __m128d vb1 = _mm_set1_pd(b1), vb2 = _mm_set1_pd(b2), vn1 = _mm_set1_pd(nb1),
+            vn2 = _mm_set1_pd(nb2), vlr = _mm_set1_pd(lr), veps = _mm_set1_pd(eps),
+            vc1 = _mm_set1_pd(c1), vc2 = _mm_set1_pd(c2);
+        for (; i + 2 <= b; i += 2) {
+            __m128d g = _mm_loadu_pd(G + i);
+            __m128d v = _mm_add_pd(_mm_mul_pd(vb1, _mm_loadu_pd(S1 + i)), _mm_mul_pd(vn1, g));
+            __m128d s = _mm_add_pd(_mm_mul_pd(vb2, _mm_loadu_pd(S2 + i)),
+                                   _mm_mul_pd(_mm_mul_pd(vn2, g), g));
+            __m128d step;
+            _mm_storeu_pd(S1 + i, v);
+            _mm_storeu_pd(S2 + i, s);
+            step = _mm_div_pd(_mm_mul_pd(vlr, _mm_mul_pd(v, vc1)),
+                              _mm_add_pd(_mm_sqrt_pd(_mm_mul_pd(s, vc2)), veps));
+            _mm_storeu_pd(P + i, _mm_sub_pd(_mm_loadu_pd(P + i), step));
+        }
+    #endif
+        for (; i < b; i++) {
+            double g = G[i];
+            double v = b1 * S1[i] + nb1 * g;
+            double s = b2 * S2[i] + nb2 * g * g;
+            S1[i] = v;
+            S2[i] = s;
+            P[i] -= lr * (v * c1) / (sqrt(s * c2) + eps);
+        }
+    }
     """
+    void fbp_net_adam_f(float *P, const float *G, float *S1, float *S2, Py_ssize_t a,
+                        Py_ssize_t b, float lr, float b1, float b2, float nb1, float nb2,
+                        float eps, float c1, float c2) noexcept nogil
+    void fbp_net_adam_d(double *P, const double *G, double *S1, double *S2, Py_ssize_t a,
+                        Py_ssize_t b, double lr, double b1, double b2, double nb1,
+                        double nb2, double eps, double c1, double c2) noexcept nogil
     void fbp_net_tanh_rows_f(float *Z, float *A, const float *b, Py_ssize_t rows,
                              Py_ssize_t cols) noexcept nogil
     void fbp_net_barrier() noexcept nogil
@@ -513,16 +591,10 @@ cdef void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogil:
             S1[i] = v
             P[i] -= lr * (b1 * v + nb1 * g)
     elif p.opt == OPT_ADAM:
-        for i in range(a, b):
-            g = G[i]
-            v = b1 * S1[i] + nb1 * g
-            s = b2 * S2[i] + nb2 * g * g
-            S1[i] = v
-            S2[i] = s
-            if floating is float:
-                P[i] -= lr * (v * c1) / (sqrtf(s * c2) + eps)
-            else:
-                P[i] -= lr * (v * c1) / (sqrt(s * c2) + eps)
+        if floating is float:
+            fbp_net_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+        else:
+            fbp_net_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
 
 
 cdef void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:

@@ -52,14 +52,15 @@ def make_image_like_dataset(m=209, n_px=64, *, seed=1, dtype=np.float64):
     """Synthetic data with the shapes of the course's cat/non-cat images.
 
     ``X`` holds m flattened n_px x n_px RGB "images" with pixel values in
-    [0, 1] (the course divides its uint8 pixels by 255); ``Y`` labels an
-    image 1 when its mean red intensity in the centre exceeds its mean
-    blue intensity there, a rule a small dense network learns.
+    [0, 1] (the course divides its uint8 pixels by 255): uniform noise in
+    0..199, plus 56 on the red channel of the central square for label 1
+    and on the blue channel for label 0 -- a pattern a small dense network
+    learns, hidden in as much noise as the course's photos carry.
 
     Parameters
     ----------
     m : int
-        Number of examples (209 in the course's training set).
+        Number of examples (209 in the course's training set, 50 in its test set).
     n_px : int
         Image side; X has n_px * n_px * 3 rows (12288 for 64).
     seed : int
@@ -69,15 +70,17 @@ def make_image_like_dataset(m=209, n_px=64, *, seed=1, dtype=np.float64):
 
     Returns
     -------
-    X : ndarray (n_px * n_px * 3, m)
+    X : ndarray (n_px * n_px * 3, m), C-contiguous
     Y : ndarray (1, m) uint8
     """
     if int(m) < 1 or int(n_px) < 2:
         raise ValueError(f"Invalid sizes: need m >= 1 and n_px >= 2, got m={m}, n_px={n_px}")
     rng = np.random.default_rng(seed)
-    imgs = rng.integers(0, 256, size=(m, n_px, n_px, 3), dtype=np.uint8)
+    Y = (rng.random(m) < 0.5).astype(np.uint8)
+    imgs = rng.integers(0, 200, size=(m, n_px, n_px, 3), dtype=np.uint8)
     c0, c1 = n_px // 4, n_px - n_px // 4
-    centre = imgs[:, c0:c1, c0:c1, :].astype(np.float64)
-    Y = (centre[..., 0].mean(axis=(1, 2)) > centre[..., 2].mean(axis=(1, 2)))
+    centre = imgs[:, c0:c1, c0:c1, :]
+    centre[Y == 1, :, :, 0] += 56
+    centre[Y == 0, :, :, 2] += 56
     X = (imgs.reshape(m, -1).T / 255.0).astype(dtype)
-    return np.ascontiguousarray(X), Y.reshape(1, m).astype(np.uint8)
+    return np.ascontiguousarray(X), Y.reshape(1, m)

@@ -490,6 +490,26 @@ def test_L_model_backward_hand_built_caches_like_the_course_tests():
                                atol=1e-8)
 
 
+def test_L_model_backward_recognises_its_forward(monkeypatch):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 9))
+    Y = labels(rng, 9)
+    params = random_params([4, 3, 1], rng)
+    AL, caches = fc.L_model_forward(X, params)
+    calls = []
+    real = fc._output_delta_course
+    monkeypatch.setattr(fc, "_output_delta_course",
+                        lambda *a: calls.append(1) or real(*a))
+    fc.L_model_backward(AL, Y, caches)
+    assert calls == []                       # AL - Y, the fused output delta
+    fc.L_model_backward(AL.copy(), Y, caches)
+    assert calls == [1]                      # an array it did not make: the formula
+    AL2, caches2 = fc.L_model_forward(X, params)
+    fc.L_model_backward(AL2, Y, caches)      # AL of another forward, these caches
+    assert calls == [1, 1]
+    del AL2, caches2
+
+
 def test_L_model_backward_copy_of_AL_and_saturated_outputs():
     rng = np.random.default_rng(5)
     X = rng.standard_normal((4, 9))

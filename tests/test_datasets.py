@@ -75,5 +75,9 @@ def test_image_like_dataset(dtype):
     np.testing.assert_array_equal(X, X2)
     np.testing.assert_array_equal(Y, Y2)
     assert 0 < Y.sum() < 30
+    # the label is visible: more red than blue in the centre for Y = 1
+    img = X.T.reshape(30, 8, 8, 3)[:, 2:6, 2:6, :].astype(np.float64)
+    red_minus_blue = img[..., 0].mean(axis=(1, 2)) - img[..., 2].mean(axis=(1, 2))
+    np.testing.assert_array_equal(red_minus_blue > 0, Y[0] == 1)
     with pytest.raises(ValueError, match="m >= 1"):
         make_image_like_dataset(m=0)

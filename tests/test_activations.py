@@ -24,6 +24,11 @@ def _dt_id(t):
     return np.dtype(t).name
 
 
+def test_names_match_reference():
+    assert tuple(fastbp.ACTIVATIONS) == ref.ACTIVATIONS
+    assert tuple(fastbp.LOSSES) == ref.LOSSES
+
+
 def _values(dtype):
     """Arguments from -1e4 to 1e4: a dense grid near 0, the float32 exp
     overflow region (~88), and the extremes, both signs, and exact zeros."""

@@ -310,6 +310,18 @@ def test_out_reused_across_calls(dtype, rng):
         check_forward(A_prev, W, b, "elu", None, Z, A, f"call {i} dtype={_dt_id(dtype)}")
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_inputs_may_share_memory(dtype, rng):
+    # inputs are only read: the same array in two input slots is not an overlap
+    X = rng.standard_normal((6, 6)).astype(dtype)
+    b = X[:, :1]  # a (non-contiguous) view of the same memory
+    Z, A = fastbp.dense_forward(X, X, b, "tanh")
+    check_forward(X, X, b, "tanh", None, Z, A, f"A_prev is W, dtype={_dt_id(dtype)}")
+    dZp, dW, db = fastbp.dense_backward(X, X, X, "gelu", Z_prev=X)
+    check_backward(X, X, X, "gelu", X, None, None, 0.0, dZp, dW, db,
+                   f"dZ, A_prev, W and Z_prev are one array, dtype={_dt_id(dtype)}")
+
+
 # ---------------------------------------------------------------------- NaN / inf
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=str)
 @pytest.mark.parametrize("act", ACTIVATIONS)

@@ -306,3 +306,15 @@ def test_byteswapped_input_is_correct_or_rejected(kernel, dtype, rng):
     if got is not None:
         np.testing.assert_allclose(got, f(AL), rtol=1e-6,
                                    err_msg=f"{kernel} with byte-swapped input, {dtype}")
+
+
+@pytest.mark.parametrize("ydtype", [">f8", ">i8", ">i4", "<f8"])
+@pytest.mark.parametrize("kernel", ["output_delta", "loss"])
+def test_byteswapped_labels(kernel, ydtype, rng):
+    # labels in any byte order are converted like any other label dtype
+    AL = _outputs(rng, (3, 8), "mse", np.float64)
+    Y = rng.integers(0, 3, (3, 8)).astype(ydtype)
+    f = fastbp.output_delta if kernel == "output_delta" else fastbp.loss
+    r = ref.output_delta if kernel == "output_delta" else ref.loss
+    np.testing.assert_allclose(f(AL, Y, "mse"), r(AL, Y, "mse"), rtol=1e-12,
+                               err_msg=f"{kernel} with Y of dtype {ydtype}")

@@ -15,11 +15,26 @@ from fastbp._dense import (
     softmax,
 )
 from fastbp._openmp_helpers import effective_n_threads, openmp_enabled
+from fastbp import optim
+from fastbp.network import Network
+from fastbp.optim import (SGD, Adam, ExponentialDecay, InverseTimeDecay, StepDecay,
+                          schedule_lr_decay, update_lr)
+from fastbp._config import show_config
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "Adam",
+    "ExponentialDecay",
+    "InverseTimeDecay",
+    "Network",
+    "SGD",
+    "StepDecay",
+    "optim",
+    "schedule_lr_decay",
+    "show_config",
+    "update_lr",
     "LOSSES",
     "dense_backward",
     "dense_forward",

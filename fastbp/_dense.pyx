@@ -145,7 +145,10 @@ cdef cnp.ndarray _float2d(object x, str name):
         raise ValueError(
             f"Invalid shape: {name} must be a 2-D array (features x examples), "
             f"got shape {_shape(a)}")
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_IS_F_CONTIGUOUS(a)):
+    if not cnp.PyArray_ISBEHAVED_RO(a):
+        # byte-swapped or misaligned: one copy into native, aligned memory
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+    elif not (cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_IS_F_CONTIGUOUS(a)):
         a = np.ascontiguousarray(a)
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise ValueError(
@@ -465,10 +468,13 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
             or (bb.ndim == 1 and bb.shape[0] == n)):
         raise ValueError(f"Invalid shapes: b should have shape ({n}, 1) or ({n},) for W "
                          f"{_shape(w)}, got b {_shape(bb)}")
+    if not cnp.PyArray_ISBEHAVED_RO(bb):
+        bb = np.ascontiguousarray(bb, dtype=bb.dtype.newbyteorder("="))
     if cnp.PyArray_TYPE(bb) != cnp.PyArray_TYPE(a_prev):
         if cnp.PyArray_TYPE(bb) not in (cnp.NPY_FLOAT, cnp.NPY_DOUBLE):
             raise TypeError(f"Unsupported dtype: b has dtype {bb.dtype}; expected "
-                            f"{a_prev.dtype} like A_prev and W")
+                            f"{a_prev.dtype} like A_prev and W (fastbp takes float32 or "
+                            f"float64). Cast it first: b.astype(np.{a_prev.dtype})")
         _check_same_dtype(a_prev, "A_prev", bb, "b")
     cdef Py_ssize_t bs = 1
     if bb.ndim == 2:
@@ -613,6 +619,8 @@ cdef int _loss_code(object loss) except -1:
 cdef tuple _labels(object Y, cnp.ndarray al):
     """Y as an array of a label dtype the C kernels read, with (row, col) strides."""
     cdef cnp.ndarray y = Y if cnp.PyArray_Check(Y) else np.asarray(Y)
+    if not cnp.PyArray_ISBEHAVED_RO(y):
+        y = np.ascontiguousarray(y, dtype=y.dtype.newbyteorder("="))
     cdef int t = cnp.PyArray_TYPE(y)
     cdef int yt
     if y.ndim == 1 and al.shape[0] == 1 and y.shape[0] == al.shape[1]:

@@ -52,7 +52,7 @@ def layout(a, order="C", readonly=False):
 
     C / F: contiguous in that order; S: strided (every other column of a
     wider buffer, neither C- nor F-contiguous unless degenerate); N: negative
-    strides in both axes.
+    strides in both axes; U: C-contiguous but misaligned (address off by a byte).
     """
     a = np.asarray(a)
     if order in ("C", "F"):
@@ -64,6 +64,11 @@ def layout(a, order="C", readonly=False):
         out[...] = a
     elif order == "N":
         out = np.array(a[::-1, ::-1], copy=True)[::-1, ::-1]
+    elif order == "U":
+        buf = np.zeros(a.nbytes + 1, np.uint8)
+        out = buf[1:].view(a.dtype).reshape(a.shape)
+        out[...] = a
+        assert not out.flags.aligned
     else:
         raise ValueError(order)
     assert np.array_equal(out, a, equal_nan=True)

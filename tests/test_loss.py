@@ -127,7 +127,7 @@ def test_output_delta_row_vector_labels(dtype, rng):
     assert_same(dZ, AL - Y.astype(dtype).reshape(1, -1), "dZ", f"Y (m,) dtype={_dt_id(dtype)}")
 
 
-@pytest.mark.parametrize("kind", ["S", "N"])
+@pytest.mark.parametrize("kind", ["S", "N", "U"])
 @pytest.mark.parametrize("which", ["AL", "Y"])
 def test_output_delta_other_strides(which, kind, rng):
     AL = _outputs(rng, (5, 40), "mse", np.float64)
@@ -279,7 +279,7 @@ def test_softmax_nonfinite_like_reference(dtype):
                   f"dtype={_dt_id(dtype)}")
 
 
-@pytest.mark.parametrize("kind", ["S", "N"])
+@pytest.mark.parametrize("kind", ["S", "N", "U"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
 def test_softmax_other_strides(dtype, kind, rng):
     Z0 = rng.standard_normal((7, 30)).astype(dtype)

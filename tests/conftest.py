@@ -33,7 +33,7 @@ ATOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-13}
 SHAPES = sorted({(1, 1, 1), (3, 3, 3), (17, 17, 17), (17, 17, 1000)}
                 | {tuple(s if i == axis else 3 for i in range(3))
                    for axis in range(3) for s in (1, 17, 1000)})
-LARGE_SHAPES = [(1000, 17, 1000), (17, 1000, 1000), (1000, 1000, 17),
+LARGE_SHAPES = [(1000, 17, 1000), (17, 1000, 1000), (1000, 1000, 17), (33, 65, 5001),
                 (1000, 1000, 1000)]
 
 

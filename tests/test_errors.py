@@ -285,9 +285,10 @@ def test_n_threads_not_an_int(kernel, value):
 
 @pytest.mark.parametrize("kernel", ["dense_forward", "dense_backward", "output_delta",
                                     "softmax"])
-@pytest.mark.parametrize("value", [-1, 64])
+@pytest.mark.parametrize("value", [-1, 64, np.int64(2)], ids=["-1", "64", "np.int64(2)"])
 def test_n_threads_negative_or_large_works(kernel, value):
-    # negative counts down from the cores; more threads than cores is allowed
+    # negative counts down from the cores; more threads than cores is allowed;
+    # NumPy integers are integers
     a = base(kernel)
     res = call(kernel, a, n_threads=value)
     exp = call(kernel, a, n_threads=1)

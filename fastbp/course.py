@@ -55,6 +55,8 @@ Differences from the NumPy code, all at the edges:
 """
 import collections
 import math
+import sys
+import threading
 import weakref
 from collections.abc import Mapping
 
@@ -99,6 +101,90 @@ _COURSE_ACTIVATIONS = ("relu", "sigmoid")
 # these AL == sigmoid(Z_L) holds by construction and the output delta is AL - Y.
 # A dead referent never matches, so a recycled id cannot fool the check.
 _RECENT_OUTPUTS = collections.deque(maxlen=32)
+
+
+# ---------------------------------------------------- recycled output arrays
+#
+# The course's functions return fresh arrays each call, and a fresh array of
+# a few MB costs page faults when first written: in L_model_backward at
+# [784, 512, 256, 128, 64, 1] they add 40% to the GEMMs. So large outputs
+# come from a small per-thread pool, and an array is handed out again only
+# when nothing but the pool refers to it any more (the caller dropped the
+# grads/caches/parameters holding it, as a training loop does one iteration
+# later). Views, memoryviews and containers all hold references, so an array
+# anyone can still reach is never reused.
+
+_POOL_MIN_BYTES = 1 << 16      # smaller arrays come from malloc's free lists
+_POOL_PER_KEY = 3              # arrays kept per (shape, dtype)
+_POOL_MAX_BYTES = 256 << 20    # per thread; least recently used shapes go first
+
+
+class _Pool(threading.local):
+    def __init__(self):
+        self.lists = collections.OrderedDict()   # (shape, dtype) -> [ndarray]
+        self.nbytes = 0
+
+
+def _refs(lst, i):
+    return sys.getrefcount(lst[i])
+
+
+def _calibrate_pool():
+    """References _refs reports for a pooled array nobody else holds, or None
+    (no pooling) where reference counts cannot be trusted that way."""
+    if not hasattr(sys, "getrefcount") or not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return None
+    lst = [np.empty(1)]
+    free = _refs(lst, 0)
+    held = lst[0]
+    busy = _refs(lst, 0)
+    del held
+    return free if busy == free + 1 and _refs(lst, 0) == free else None
+
+
+_POOL = _Pool()
+_FREE_REFS = _calibrate_pool()
+
+
+def _new(shape, dtype):
+    """An uninitialised C-contiguous array of (shape, dtype) that nothing else
+    references: recycled from the pool when one is free."""
+    if type(dtype) is type:
+        dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize
+    for d in shape:
+        nbytes *= d
+    if _FREE_REFS is None or nbytes < _POOL_MIN_BYTES:
+        return np.empty(shape, dtype)
+    pool = _POOL
+    key = (shape, dtype)
+    lst = pool.lists.get(key)
+    if lst is None:
+        lst = pool.lists[key] = []
+    else:
+        pool.lists.move_to_end(key)
+        for i in range(len(lst)):
+            if _refs(lst, i) == _FREE_REFS:
+                a = lst[i]
+                f = a.flags
+                if f.c_contiguous and f.writeable and a.shape == shape and a.dtype == dtype:
+                    return a
+    a = np.empty(shape, dtype)
+    if len(lst) == _POOL_PER_KEY:
+        lst.pop(0)          # still in use by the caller; stop tracking the oldest
+        pool.nbytes -= nbytes
+    lst.append(a)
+    pool.nbytes += nbytes
+    while pool.nbytes > _POOL_MAX_BYTES and len(pool.lists) > 1:
+        _, old = pool.lists.popitem(last=False)
+        pool.nbytes -= sum(x.nbytes for x in old)
+    return a
+
+
+def clear_pool():
+    """Drop this thread's recycled output arrays (see the module notes)."""
+    _POOL.lists.clear()
+    _POOL.nbytes = 0
 
 
 # ---------------------------------------------------------------- helpers
@@ -216,8 +302,13 @@ def _threads(shape_w, m, gemms):
 def _forward(A_prev, W, b, activation, l, prev_name):
     """(Z, A, A_prev, W, b) of one layer; the inputs as the kernel used them."""
     try:
-        Z, A = _fwd(A_prev, W, b, activation,
-                    n_threads=_threads(W.shape, A_prev.shape[1], 1))
+        shape = (W.shape[0], A_prev.shape[1])
+        dt = A_prev.dtype
+        out = None
+        if shape[0] * shape[1] * dt.itemsize >= _POOL_MIN_BYTES:
+            out = (_new(shape, dt), _new(shape, dt))
+        Z, A = _fwd(A_prev, W, b, activation, out=out,
+                    n_threads=_threads(W.shape, shape[1], 1))
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         A_prev, W, b = _coerce_forward(A_prev, W, b, l, prev_name, exc)
         Z, A = _fwd(A_prev, W, b, activation, n_threads=_threads(W.shape, A_prev.shape[1], 1))
@@ -227,12 +318,22 @@ def _forward(A_prev, W, b, activation, l, prev_name):
 def _backward(dZ, A_prev, W, l, lambd=0.0):
     """(dA_prev, dW, db) of one layer, the course's linear_backward."""
     try:
-        return _bwd(dZ, A_prev, W, None, lambd=lambd,
+        return _bwd(dZ, A_prev, W, None, lambd=lambd, out=_backward_out(W, dZ),
                     n_threads=_threads(W.shape, dZ.shape[1], 2))
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         dZ, A_prev, W = _coerce_backward(dZ, A_prev, W, l, exc)
         return _bwd(dZ, A_prev, W, None, lambd=lambd,
                     n_threads=_threads(W.shape, dZ.shape[1], 2))
+
+
+def _backward_out(W, dZ):
+    """(dA_prev, dW, db) output arrays for dense_backward."""
+    n, p = W.shape
+    m = dZ.shape[1]
+    dt = dZ.dtype
+    if max(p * m, n * p) * dt.itemsize < _POOL_MIN_BYTES:
+        return None             # small: let the kernel allocate
+    return (_new((p, m), dt), _new((n, p), dt), np.empty((n, 1), dt))
 
 
 def _labels(Y, AL, name="Y"):
@@ -269,14 +370,20 @@ def _unpack_cache(cache, l):
     return A_prev, W, b, Z, D
 
 
-def _relu_grad(dA, Z, l):
-    """dA * (Z > 0): the course's relu_backward without the masked write."""
+def _relu_grad(dA, Z, l, scratch=False):
+    """dA * (Z > 0): the course's relu_backward without the masked write.
+
+    scratch: the result is a temporary (recycled array) rather than returned.
+    """
     if type(Z) is not np.ndarray:
         Z = np.asarray(Z)
     if Z.shape != dA.shape:
         raise ValueError(f"Invalid cache: Z of layer {l} has shape {Z.shape} but dA{l} has "
                          f"shape {dA.shape}; the caches do not chain")
-    return np.multiply(dA, Z > 0)
+    if not scratch or dA.dtype.kind != "f" or dA.nbytes < _POOL_MIN_BYTES:
+        return np.multiply(dA, Z > 0)
+    mask = np.greater(Z, 0, out=_new(Z.shape, np.bool_))
+    return np.multiply(dA, mask, out=_new(dA.shape, dA.dtype))
 
 
 def _sigmoid_grad(dA, Z, l):
@@ -422,7 +529,13 @@ def update_parameters(parameters, grads, learning_rate=1.2):
             if np.shape(p) != np.shape(g):
                 raise ValueError(f"Invalid shapes: grads[{gk!r}] has shape {_shape(g)} but "
                                  f"parameters[{pk!r}] has shape {_shape(p)}")
-            new[pk] = p - learning_rate * g
+            if type(p) is np.ndarray and type(g) is np.ndarray and p.dtype == g.dtype \
+                    and p.dtype.kind == "f" and type(learning_rate) in (float, int):
+                out = _new(p.shape, p.dtype)    # p - learning_rate * g, recycled memory
+                np.multiply(g, learning_rate, out=out)
+                new[pk] = np.subtract(p, out, out=out)
+            else:
+                new[pk] = p - learning_rate * g
     return new
 
 
@@ -686,10 +799,11 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         elif D is not None:
             raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask; "
                              f"pass keep_prob= as used by L_model_forward")
-        dZ = _relu_grad(dA, Z, l)
+        dZ = _relu_grad(dA, Z, l, scratch=True)
         try:   # _backward inlined: this loop is the hot path
-            dA, dW, db = _bwd(dZ, A_prev, W, None, lambd=lambd, n_threads=(
-                1 if 4 * W.shape[0] * W.shape[1] * m < _MIN_FLOPS_PER_THREAD else None))
+            dA, dW, db = _bwd(dZ, A_prev, W, None, lambd=lambd, out=_backward_out(W, dZ),
+                              n_threads=(1 if 4 * W.shape[0] * W.shape[1] * m
+                                         < _MIN_FLOPS_PER_THREAD else None))
         except (TypeError, ValueError, AttributeError, IndexError):
             dA, dW, db = _backward(dZ, A_prev, W, l, lambd)
         _, _, dwk, dbk, _ = _keys(l)

@@ -429,6 +429,38 @@ def test_L_model_forward_backward_match_numpy(dims, m):
     assert_unchanged(before, (X, Y, params))
 
 
+def test_recycled_outputs_never_overwrite_what_the_caller_holds():
+    # large arrays are recycled once nothing refers to them; anything still
+    # reachable (dicts, lists, views) must keep its values
+    rng = np.random.default_rng(61)
+    dims, m = [300, 200, 100, 1], 128            # outputs above the pool threshold
+    X = rng.standard_normal((dims[0], m))
+    Y = labels(rng, m)
+    params = random_params(dims, rng)
+    kept, views, snapshots = [], [], []
+    for it in range(5):
+        AL, caches = fc.L_model_forward(X, params)
+        grads = fc.L_model_backward(AL, Y, caches)
+        new = fc.update_parameters(params, grads, 0.01)
+        if it % 2 == 0:            # keep every other iteration's results
+            kept.append((AL, caches, grads, new))
+            snapshots.append(frozen((AL, caches, grads, new)))
+        views.append(grads["dW1"][:2])          # a view keeps its base alive
+        snapshots_views = [v.copy() for v in views]
+        params = new
+    for k, s in zip(kept, snapshots):
+        assert_unchanged(s, k, "kept results")
+    for v, sv in zip(views, snapshots_views):
+        np.testing.assert_array_equal(v, sv)
+    # and the pool really recycles: a loop that drops its results reuses memory
+    ptrs = set()
+    for it in range(6):
+        AL, caches = fc.L_model_forward(X, params)
+        grads = fc.L_model_backward(AL, Y, caches)
+        ptrs.add(grads["dW1"].ctypes.data)
+    assert len(ptrs) <= 3
+
+
 @pytest.mark.parametrize("dims,m", [([5, 4, 3, 1], 1), ([20, 7, 5, 1], 64),
                                     ([784, 64, 1], 17)])
 def test_float32_stays_float32(dims, m):

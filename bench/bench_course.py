@@ -27,8 +27,20 @@ import os
 import sys
 import time
 
-import numpy as np
-from scipy.linalg import blas as sblas
+
+def _threads_from_argv():
+    """--threads N must reach OpenMP and OpenBLAS before they load."""
+    for i, a in enumerate(sys.argv):
+        if a.startswith("--threads"):
+            n = a.split("=", 1)[1] if "=" in a else sys.argv[i + 1]
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                os.environ[var] = n
+
+
+_threads_from_argv()
+
+import numpy as np  # noqa: E402
+from scipy.linalg import blas as sblas  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -257,9 +269,8 @@ def case_rows(dims, m, dtype, repeats, min_block):
         grads = np_L_model_backward(AL, Y, caches)
         state["n"] = np_update_parameters(state["n"], grads, lr)
 
-    # one L_layer_model iteration: time n and 2n iterations' difference-free
-    # proxy: the loop's per-iteration cost at fixed count
-    n_loop = 20
+    # L_layer_model's loop: 50 iterations per call (its setup amortised over them)
+    n_loop = 50
 
     def fast_loop():
         fc._train(X, Y, p, "relu", lr, n_loop, 100, -1, lambda i, c: None)
@@ -326,6 +337,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--min-block", type=float, default=0.05)
     ap.add_argument("--quick", action="store_true", help="3 repeats, short blocks")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="OMP_NUM_THREADS and OPENBLAS_NUM_THREADS for the whole run")
     args = ap.parse_args()
     if args.quick:
         args.repeats, args.min_block = 3, 0.02
@@ -334,7 +347,8 @@ def main():
     print("# fastbp.course benchmark")
     print()
     print(f"command: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_course.py"
-          f"{'' if args.dtype == 'float64' else ' --dtype float32'}")
+          f"{'' if args.dtype == 'float64' else ' --dtype float32'}"
+          f"{'' if args.threads is None else f' --threads {args.threads}'}")
     print(f"dtype {args.dtype}; {os.cpu_count()} CPUs; fastbp threads "
           f"{fastbp.effective_n_threads(None)}, OpenMP {fastbp.openmp_enabled()}; "
           f"NumPy {np.__version__}; median of {args.repeats} interleaved blocks")

@@ -34,6 +34,24 @@ OPENMP_PROBE = textwrap.dedent(
 )
 
 
+def _libomp_dirs():
+    """(include, lib) of a libomp for Apple clang, or None.
+
+    Looked for under $LIBOMP_PREFIX, $HOMEBREW_PREFIX, Homebrew's default
+    prefixes (/opt/homebrew on arm64, /usr/local on x86_64) and $CONDA_PREFIX,
+    either Homebrew's keg layout (opt/libomp/...) or a plain prefix (conda's
+    llvm-openmp).
+    """
+    prefixes = [os.environ.get(k) for k in ("LIBOMP_PREFIX", "HOMEBREW_PREFIX")]
+    prefixes += ["/opt/homebrew", "/usr/local", os.environ.get("CONDA_PREFIX")]
+    for prefix in filter(None, prefixes):
+        for root in (os.path.join(prefix, "opt", "libomp"), prefix):
+            inc, lib = os.path.join(root, "include"), os.path.join(root, "lib")
+            if os.path.exists(os.path.join(inc, "omp.h")) and os.path.isdir(lib):
+                return inc, lib
+    return None
+
+
 def openmp_flags(compiler):
     """(compile_args, link_args) that enable OpenMP for this compiler."""
     ctype = compiler.compiler_type
@@ -41,15 +59,13 @@ def openmp_flags(compiler):
         return ["/openmp"], []
     if sys.platform == "darwin":
         # Apple clang has no -fopenmp driver flag; libomp (Homebrew/conda)
-        # supplies omp.h and the runtime.
-        prefix = os.environ.get("LIBOMP_PREFIX") or os.environ.get("HOMEBREW_PREFIX", "/opt/homebrew")
-        inc = os.path.join(prefix, "opt", "libomp", "include")
-        lib = os.path.join(prefix, "opt", "libomp", "lib")
+        # supplies omp.h and the runtime. delocate copies it into the wheel.
         cargs = ["-Xpreprocessor", "-fopenmp"]
         largs = ["-lomp"]
-        if os.path.isdir(inc):
-            cargs.append("-I" + inc)
-            largs = ["-L" + lib, "-Wl,-rpath," + lib, "-lomp"]
+        dirs = _libomp_dirs()
+        if dirs:
+            cargs.append("-I" + dirs[0])
+            largs = ["-L" + dirs[1], "-Wl,-rpath," + dirs[1], "-lomp"]
         return cargs, largs
     return ["-fopenmp"], ["-fopenmp"]
 
@@ -84,6 +100,11 @@ def check_openmp(compiler):
     return cargs, largs
 
 
+def _is_gcc(compiler):
+    cc = getattr(compiler, "compiler_so", None) or getattr(compiler, "compiler", None) or [""]
+    return sys.platform != "darwin" and "clang" not in os.path.basename(cc[0])
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         comp = self.compiler
@@ -95,12 +116,19 @@ class BuildExt(build_ext):
             # -march=native or -ffast-math (wheels must run everywhere and
             # give IEEE results).
             base = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function",
-                    "-Wno-unreachable-code", "-Wno-maybe-uninitialized"]
+                    "-Wno-unreachable-code"]
+            if _is_gcc(comp):  # clang warns about the unknown flag
+                base.append("-Wno-maybe-uninitialized")
         for ext in self.extensions:
             ext.extra_compile_args = base + (omp[0] if omp else [])
             ext.extra_link_args = (omp[1] if omp else [])
             ext.define_macros = list(ext.define_macros or []) + [
-                ("FASTBP_HAVE_OPENMP", "1" if omp else "0")]
+                ("FASTBP_HAVE_OPENMP", "1" if omp else "0"),
+                # The wheel is built against NumPy 2 but must import on every
+                # NumPy pyproject.toml allows: pin the C-API target to that
+                # floor instead of the build NumPy's default (which rises).
+                ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION"),
+            ]
         super().build_extensions()
 
 

@@ -311,11 +311,22 @@ cdef struct NetPlan:
     void *smbuf        # 2 m scratch values for softmax
     double *colloss    # m per-column loss sums
     double *l2rows     # one ||W[l][i, :]||^2 per weight row, all layers
+    # gradient scaling: dW = gscale dZ A^T + l2scale W, db = gscale sum_j dZ.
+    # One process: 1/m and lambd/m. Data-parallel (fastbp.distributed): 1/M
+    # and (lambd/M)(m/M) for this rank's m of the global batch M, so the
+    # ranks' gradients sum to the global batch's.
+    double gscale
+    double l2scale
     # regularisation and dropout
     double lambd
     int dropout        # apply dropout (set by a training forward, read by backward)
     uint64_t seed
     uint64_t step
+    # dropout hash index of element (i, j): i mask_ld + mask_off + j. One
+    # process: m and 0; a rank holding columns [off, off + m) of a global
+    # batch of M: M and off, so its masks are the global batch's.
+    Py_ssize_t mask_ld
+    Py_ssize_t mask_off
     # optimizer
     int opt
     double lr
@@ -398,6 +409,7 @@ cdef void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
     cdef floating inv
     cdef BLAS_Trans ta
     cdef uint64_t key
+    cdef Py_ssize_t mld = p.mask_ld, moff = p.mask_off
     for l in range(p.L):
         ly = &lys[l]
         if l == 0:
@@ -428,7 +440,8 @@ cdef void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
                 for i in range(r0, r1):
                     for j in range(m):
                         k = i * m + j
-                        Ad[k] = (<floating *>ly.A)[k] * inv if _keep(key, k, ly.keep_thr) else 0
+                        Ad[k] = ((<floating *>ly.A)[k] * inv
+                                 if _keep(key, i * mld + moff + j, ly.keep_thr) else 0)
         fbp_net_barrier()
 
 
@@ -496,8 +509,9 @@ cdef void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt) no
     cdef LayerPlan *ly
     cdef LayerPlan *lp
     cdef Py_ssize_t m = p.m, r0, r1, q0, q1, i, j, k, ald, n_in, l2base = 0
-    cdef floating scale = <floating>(1.0 / m)
-    cdef floating l2s = <floating>(p.lambd / m)
+    cdef floating scale = <floating>p.gscale
+    cdef floating l2s = <floating>p.l2scale
+    cdef Py_ssize_t mld = p.mask_ld, moff = p.mask_off
     cdef floating inv
     cdef floating w
     cdef double acc
@@ -555,7 +569,8 @@ cdef void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt) no
                     for i in range(q0, q1):
                         for j in range(m):
                             k = i * m + j
-                            nxt[k] = nxt[k] * inv if _keep(key, k, lp.keep_thr) else 0
+                            nxt[k] = (nxt[k] * inv
+                                      if _keep(key, i * mld + moff + j, lp.keep_thr) else 0)
                 V = <const floating *>(lp.Z if fbp_deriv_needs_z(lp.act) else lp.A)
                 _bwd_rows(lp.act, <floating>lp.alpha, nxt + q0 * m, m, V + q0 * m,
                           q1 - q0, m)
@@ -711,6 +726,10 @@ cdef class NetKernel:
         self.p.grads = cnp.PyArray_DATA(grads)
         self.p.n_params = params.shape[0]
         self.p.lambd = 0.0
+        self.p.gscale = 0.0
+        self.p.l2scale = 0.0
+        self.p.mask_ld = 0
+        self.p.mask_off = 0
         self.p.seed = 0
         self.p.step = 0
         self.p.opt = OPT_NONE
@@ -874,6 +893,8 @@ cdef class NetKernel:
         self.p.dropout = dropout
         self.p.seed = seed
         self.p.step = step
+        self.p.mask_ld = X.shape[1]
+        self.p.mask_off = 0
         self._call(M_FORWARD | M_TRAIN, n_threads)
         self.have_forward = True
 
@@ -893,6 +914,8 @@ cdef class NetKernel:
         """
         self._set_y(Y, yt, labels)
         self.p.lambd = lambd
+        self.p.gscale = 1.0 / self.p.m
+        self.p.l2scale = lambd / self.p.m
         self._call(M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
         return self.p.loss_sum, self.p.l2_sum, self.p.bad_label
 
@@ -908,9 +931,13 @@ cdef class NetKernel:
         self._set_x(X)
         self._set_y(Y, yt, labels)
         self.p.lambd = lambd
+        self.p.gscale = 1.0 / self.p.m
+        self.p.l2scale = lambd / self.p.m
         self.p.dropout = dropout
         self.p.seed = seed
         self.p.step = step
+        self.p.mask_ld = self.p.m
+        self.p.mask_off = 0
         self.p.opt = opt
         self.p.lr = lr
         self.p.b1 = b1
@@ -926,6 +953,33 @@ cdef class NetKernel:
         if self.p.nonfinite:
             return self.p.loss_sum, self.p.l2_sum, 2
         return self.p.loss_sum, self.p.l2_sum, 0
+
+    def grad_step(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
+                  double gscale, double l2scale, Py_ssize_t mask_ld, Py_ssize_t mask_off,
+                  bint dropout, uint64_t seed, uint64_t step, int n_threads):
+        """Forward + loss + backward, no update: one rank's share of a data-parallel step.
+
+        ``dW = gscale dZ A^T + l2scale W`` and ``db = gscale sum_j dZ``; the
+        dropout mask of element (i, j) hashes ``i mask_ld + mask_off + j``.
+        The caller sums the gradient buffers of all ranks, then calls
+        :meth:`update`. Returns (loss_sum, l2_sum, status) as :meth:`step`
+        does, except that a non-finite loss is not checked here (status 0
+        or 1): the caller decides on the reduced loss.
+        """
+        self._ensure(X.shape[1])
+        self._set_x(X)
+        self._set_y(Y, yt, labels)
+        self.p.lambd = lambd
+        self.p.gscale = gscale
+        self.p.l2scale = l2scale
+        self.p.dropout = dropout
+        self.p.seed = seed
+        self.p.step = step
+        self.p.mask_ld = mask_ld
+        self.p.mask_off = mask_off
+        self._call(M_FORWARD | M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
+        self.have_forward = True
+        return self.p.loss_sum, self.p.l2_sum, 1 if self.p.bad_label else 0
 
     def update(self, int opt, double lr, double b1, double b2, double eps, double c1,
                double c2, int n_threads):

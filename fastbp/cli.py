@@ -189,79 +189,141 @@ def _plot(path, net, X, Y, history, title):
 
 
 def cmd_train(args):
-    from fastbp.network import Network
-    from fastbp.optim import get_optimizer
+    if not args.distributed:
+        return _train(args, None)
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise CLIError("--distributed needs mpi4py: pip install 'fastbp[mpi]' (mpi4py and "
+                       "the mpich wheel), then e.g. mpiexec -n 2 fastbp train --distributed "
+                       f"({exc})") from None
+    from fastbp.distributed import RankFailedError, _collective, abort_on_error, \
+        is_collective_error
 
-    if args.plot:
+    comm = MPI.COMM_WORLD
+    # an error on one rank aborts every rank (never a hang); one that every
+    # rank raised together is printed once, by rank 0
+    with abort_on_error(comm):
         try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise CLIError("--plot needs matplotlib: pip install matplotlib "
-                           "(or pip install 'fastbp[plot]')") from None
-    planar = args.data is None
-    d = PLANAR_DEFAULTS if planar else DATA_DEFAULTS
-    opt_name = args.optimizer or d["optimizer"]
-    seed = d["seed"] if args.seed is None else args.seed
+            return _train(args, comm)
+        except (CLIError, RankFailedError) as exc:
+            if not is_collective_error(exc):
+                raise
+            if comm.Get_rank() == 0:
+                sys.stderr.write(f"fastbp: error: {exc}\n")
+            raise _collective(SystemExit(2)) from None
 
-    if planar:
+
+def _load_data(args, d):
+    """(X, Y, output, n_out, desc, name) of the built-in data or --data."""
+    if args.data is None:
         from fastbp.datasets import load_planar_dataset
         X, Y = load_planar_dataset()
         output = args.output or d["output"]
         if output != "sigmoid":
             raise CLIError("the planar data has 2 classes: use --output sigmoid (the default)")
-        n_out, desc, name = 1, "2 classes", "planar 'flower' data (course 1, week 3)"
+        return X, Y, output, 1, "2 classes", "planar 'flower' data (course 1, week 3)"
+    if not os.path.exists(args.data):
+        raise CLIError(f"--data {args.data!r}: no such file")
+    ext = os.path.splitext(args.data)[1].lower()
+    if ext == ".csv" or ext == ".txt":
+        X, y = _load_csv(args.data, args.label_column)
+    elif ext == ".npz":
+        X, y = _load_npz(args.data)
     else:
-        if not os.path.exists(args.data):
-            raise CLIError(f"--data {args.data!r}: no such file")
-        ext = os.path.splitext(args.data)[1].lower()
-        if ext == ".csv" or ext == ".txt":
-            X, y = _load_csv(args.data, args.label_column)
-        elif ext == ".npz":
-            X, y = _load_npz(args.data)
-        else:
-            raise CLIError(f"--data must be a .csv (features + a label column) or a .npz "
-                           f"(arrays X and y); got {args.data!r}")
-        Y, output, n_out, desc = _labels_kind(y, args.output)
-        name = os.path.basename(args.data)
-        if not args.no_standardize:
-            mu = X.mean(axis=1, keepdims=True)
-            sd = X.std(axis=1, keepdims=True)
-            X = (X - mu) / np.where(sd > 0, sd, 1.0)
-    layers_text = args.layers or d["layers"] or f"64,{n_out}"
-    dims = _parse_layers(layers_text, X.shape[0], n_out)
-    hidden = args.hidden or d["hidden"]
-    hidden = hidden.split(",") if "," in hidden else hidden
-    m = X.shape[1]
-    epochs = d["epochs"] if args.epochs is None else args.epochs
-    bs = args.batch_size or d["batch_size"] or m
-    lr = args.lr if args.lr is not None else d["lr"]
-    X = np.ascontiguousarray(X, dtype=args.dtype)
+        raise CLIError(f"--data must be a .csv (features + a label column) or a .npz "
+                       f"(arrays X and y); got {args.data!r}")
+    Y, output, n_out, desc = _labels_kind(y, args.output)
+    name = os.path.basename(args.data)
+    if not args.no_standardize:
+        mu = X.mean(axis=1, keepdims=True)
+        sd = X.std(axis=1, keepdims=True)
+        X = (X - mu) / np.where(sd > 0, sd, 1.0)
+    return X, Y, output, n_out, desc, name
 
-    def make_opt():
-        return get_optimizer(opt_name, lr)
 
+def _train(args, comm):
+    """``fastbp train``; with an MPI ``comm``, data-parallel over its ranks."""
+    from fastbp.network import Network
+    from fastbp.optim import get_optimizer
+
+    rank = 0 if comm is None else comm.Get_rank()
+    size = 1 if comm is None else comm.Get_size()
+
+    def say(*a, **k):
+        if rank == 0:
+            print(*a, **k)
+
+    planar = args.data is None
+    d = PLANAR_DEFAULTS if planar else DATA_DEFAULTS
+    opt_name = args.optimizer or d["optimizer"]
+    seed = d["seed"] if args.seed is None else args.seed
+    err = None
     try:
-        net = Network(dims, hidden, output, init=args.init or d["init"], seed=seed,
-                      dtype=args.dtype, n_threads=args.threads)
-        opt = make_opt()
-    except (TypeError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
-    print(f"data     {name}: {m} examples, {X.shape[0]} features, {desc}")
-    print(f"network  {net}")
-    print(f"training {epochs} epochs, batch {min(bs, m)}, {opt}, {net._nt} thread(s)")
+        if args.plot and rank == 0:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                raise CLIError("--plot needs matplotlib: pip install matplotlib "
+                               "(or pip install 'fastbp[plot]')") from None
+        X, Y, output, n_out, desc, name = _load_data(args, d)
+        layers_text = args.layers or d["layers"] or f"64,{n_out}"
+        dims = _parse_layers(layers_text, X.shape[0], n_out)
+        hidden = args.hidden or d["hidden"]
+        hidden = hidden.split(",") if "," in hidden else hidden
+        m = X.shape[1]
+        epochs = d["epochs"] if args.epochs is None else args.epochs
+        bs = args.batch_size or d["batch_size"] or m
+        lr = args.lr if args.lr is not None else d["lr"]
+        X = np.ascontiguousarray(X, dtype=args.dtype)
+
+        def make_opt():
+            return get_optimizer(opt_name, lr)
+
+        try:
+            net = Network(dims, hidden, output, init=args.init or d["init"], seed=seed,
+                          dtype=args.dtype, n_threads=args.threads)
+            opt = make_opt()
+        except (TypeError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+    except CLIError as exc:
+        if comm is None:
+            raise
+        err = exc
+    if comm is not None:
+        from fastbp.distributed import _agree, default_n_threads
+        _agree(comm, err)                     # a setup error anywhere stops every rank
+        nt = args.threads if args.threads is not None else default_n_threads(comm)
+        threads = f"{size} process{'es' if size > 1 else ''} x {nt} thread(s)"
+    else:
+        threads = f"{net._nt} thread(s)"
+    say(f"data     {name}: {m} examples, {X.shape[0]} features, {desc}")
+    say(f"network  {net}")
+    say(f"training {epochs} epochs, batch {min(bs, m)}, {opt}, {threads}")
+    if comm is not None and size == 1:
+        say("note     --distributed on 1 process: start several with mpiexec -n N")
     quiet = args.quiet
     # the NumPy baseline starts from the same initial parameters
     init_params = net.flat_parameters.copy()
     t0 = time.perf_counter()
     history = net.fit(X, Y, epochs=epochs, batch_size=bs, optimizer=opt,
-                      shuffle=bs < m, seed=seed, verbose=not quiet)
+                      shuffle=bs < m, seed=seed, verbose=not quiet, comm=comm)
     fit_time = time.perf_counter() - t0
-    loss, acc = net.evaluate(X, Y)
     per_epoch = fit_time / max(epochs, 1)
-    print(f"final    loss {loss:.4f}" + ("" if np.isnan(acc) else f"   accuracy {acc:.2%}"))
-    print(f"fastbp   {per_epoch * 1e3:.3f} ms/epoch ({fit_time:.2f} s for {epochs} epochs, "
-          f"fit loop included)")
-    if not args.no_compare and epochs > 0:
+    if rank == 0:
+        loss, acc = net.evaluate(X, Y)
+        say(f"final    loss {loss:.4f}" + ("" if np.isnan(acc) else f"   accuracy {acc:.2%}"))
+    say(f"fastbp   {per_epoch * 1e3:.3f} ms/epoch ({fit_time:.2f} s for {epochs} epochs, "
+        f"fit loop included)")
+    if comm is not None and epochs > 0:
+        steps = epochs * -(-m // min(bs, m))
+        ar = sum(t or 0.0 for t in history["allreduce_seconds"])
+        nbytes = (net.n_params + 2) * net.dtype.itemsize
+        say(f"allreduce {ar / steps * 1e6:.1f} us/step on rank 0 ({ar / fit_time:.0%} of the "
+            f"time; {nbytes} bytes summed per step, waiting for slower ranks included)")
+    if comm is not None:
+        say("numpy    comparison skipped under --distributed")
+    elif not args.no_compare and epochs > 0:
         time.sleep(0.12)            # let the other BLAS pool's threads settle
         trained = net.flat_parameters.copy()
         net.flat_parameters[...] = init_params
@@ -276,12 +338,12 @@ def cmd_train(args):
         print(f"numpy    {np_time * 1e3:.3f} ms/epoch (same network and update in plain "
               f"NumPy, {np_epochs} epochs timed)")
         print(f"speed-up {np_time / per_epoch:.1f}x over plain NumPy")
-    if args.save:
+    if args.save and rank == 0:
         path = net.save(args.save, extra={"epoch": epochs, "history": history})
-        print(f"saved    {path}")
-    if args.plot:
+        say(f"saved    {path}")
+    if args.plot and rank == 0:
         _plot(args.plot, net, X, Y, history, f"{list(net.layer_dims)} {hidden}")
-        print(f"plot     {args.plot}")
+        say(f"plot     {args.plot}")
     return 0
 
 
@@ -369,6 +431,11 @@ def build_parser():
     t.add_argument("--compare-budget", type=float, default=3.0, metavar="SECONDS",
                    help="time limit of the NumPy comparison run (default 3)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel over MPI: run as mpiexec -n N fastbp train "
+                   "--distributed (needs mpi4py: pip install 'fastbp[mpi]'); --batch-size "
+                   "is the global batch, --threads is per process (default: the node's "
+                   "cores shared among its processes)")
     t.set_defaults(func=cmd_train)
 
     i = sub.add_parser("info", help="version, BLAS library and kernel, OpenMP, threads")

@@ -26,6 +26,7 @@ _DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 _ACT_CODE = {name: i for i, name in enumerate(ACTIVATIONS)}
 _Y_CODES = _network.Y_CODES
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_GRAD_TAIL = 2      # spare slots after the gradients: loss, failed-rank count
 
 
 def _shape(a):
@@ -193,7 +194,11 @@ class Network:
             pos += dims[l + 1]
         self.n_params = pos
         self._flat_params = np.zeros(pos, dtype=self.dtype)
-        self._flat_grads = np.zeros(pos, dtype=self.dtype)
+        # The gradient buffer carries _GRAD_TAIL spare slots after the
+        # gradients, so a data-parallel step sums gradients, loss and error
+        # count across processes in ONE in-place Allreduce (fastbp.distributed).
+        self._grad_store = np.zeros(pos + _GRAD_TAIL, dtype=self.dtype)
+        self._flat_grads = self._grad_store[:pos]
         self._params, self._grads = {}, {}
         for l in range(L):
             n, k = dims[l + 1], dims[l]
@@ -214,6 +219,7 @@ class Network:
         self._step = 0          # counter feeding the dropout hash
         self._last_m = None
         self.optimizer = None
+        self._replica = None    # fastbp.distributed state, made by the first comm= call
 
     def reset_parameters(self, seed=None):
         """(Re)initialise W with ``init`` and b with zeros.
@@ -421,7 +427,7 @@ class Network:
 
     _bound_state = None
 
-    def train_step(self, X, Y, optimizer):
+    def train_step(self, X, Y, optimizer, *, comm=None):
         """One training step: forward, loss, backward and update in one compiled call.
 
         Workspaces are sized at the first call (per largest batch) and reused:
@@ -432,11 +438,20 @@ class Network:
         X : ndarray (n_x, m)
         Y : ndarray (n_L, m), or (m,) / (1, m) integer labels for softmax
         optimizer : fastbp.optim.Optimizer
+        comm : mpi4py.MPI.Intracomm, optional
+            Data-parallel step over the processes of ``comm`` (needs mpi4py,
+            see :mod:`fastbp.distributed`). Every rank passes the SAME global
+            mini-batch (X, Y); each computes the gradient of its disjoint
+            share of the columns, one in-place Allreduce sums them, and every
+            rank applies the same update. The first call with a ``comm``
+            broadcasts the parameters and optimizer state from rank 0. The
+            result equals a one-process step on (X, Y) up to rounding.
 
         Returns
         -------
         loss : float
             The cost before the update (plus the L2 term when ``lambd > 0``).
+            With ``comm``: the global batch's cost, the same on every rank.
 
         Raises
         ------
@@ -444,6 +459,9 @@ class Network:
             When the loss is not finite; the update is then skipped, so the
             parameters stay the last good ones.
         """
+        if comm is not None:
+            from fastbp.distributed import _replica_for
+            return _replica_for(self, comm).train_step(X, Y, optimizer)
         X = self._check_x(X)
         Y, yt, labels = self._check_y(Y, X.shape[1])
         return self._train_step(X, Y, yt, labels, optimizer)
@@ -522,6 +540,12 @@ class Network:
         """
         X = self._check_x(X)
         Yc, _, labels = self._check_y(Y, X.shape[1])
+        m = X.shape[1]
+        loss_sum, correct = self._eval_sums(X, Yc, labels)
+        return self._eval_finish(loss_sum, correct, m)
+
+    def _eval_sums(self, X, Yc, labels):
+        """(summed loss over the columns, number correct or NaN) of checked X, Y."""
         AL = self.predict_proba(X).astype(np.float64)
         m = X.shape[1]
         tiny = np.finfo(self.dtype).tiny
@@ -531,31 +555,39 @@ class Network:
             if idx.min() < 0 or idx.max() >= n_out:
                 raise self._bad_label_error(idx, True)
             p = AL[idx, np.arange(m)]
-            loss = -np.sum(np.log(np.maximum(p, tiny))) / m
-            acc = float(np.mean(np.argmax(AL, axis=0) == idx))
+            loss = -np.sum(np.log(np.maximum(p, tiny)))
+            correct = np.sum(np.argmax(AL, axis=0) == idx)
         else:
             Yf = np.asarray(Yc, dtype=np.float64)
             if self.output == "sigmoid":
                 loss = -np.sum(Yf * np.log(np.maximum(AL, tiny))
-                               + (1 - Yf) * np.log(np.maximum(1 - AL, tiny))) / m
-                acc = float(np.mean((AL > 0.5) == (Yf > 0.5)))
+                               + (1 - Yf) * np.log(np.maximum(1 - AL, tiny)))
+                correct = np.sum((AL > 0.5) == (Yf > 0.5)) / AL.shape[0]
             elif self.output == "softmax":
-                loss = -np.sum(Yf * np.log(np.maximum(AL, tiny))) / m
-                acc = float(np.mean(np.argmax(AL, axis=0) == np.argmax(Yf, axis=0)))
+                loss = -np.sum(Yf * np.log(np.maximum(AL, tiny)))
+                correct = np.sum(np.argmax(AL, axis=0) == np.argmax(Yf, axis=0))
             else:
-                loss = 0.5 * np.sum((AL - Yf) ** 2) / m
-                acc = float("nan")
+                loss = 0.5 * np.sum((AL - Yf) ** 2)
+                correct = float("nan")
+        return float(loss), float(correct)
+
+    def _eval_finish(self, loss_sum, correct, m):
+        """(loss, accuracy) from :meth:`_eval_sums` totals over m examples."""
+        loss = loss_sum / m
         if self.lambd:
             loss += self.lambd / (2 * m) * sum(
                 float(np.sum(np.square(self._params[f"W{l}"], dtype=np.float64)))
                 for l in range(1, self.n_layers + 1))
-        return float(loss), acc
+        return float(loss), float(correct / m)
 
     # ------------------------------------------------------------- training
     def fit(self, X, Y, *, epochs=1, batch_size=64, optimizer=None, shuffle=True, seed=None,
             validation_data=None, verbose=True, callback=None, checkpoint_path=None,
-            checkpoint_every=1, resume=False):
+            checkpoint_every=1, resume=False, comm=None, replica_check_every=100):
         """Train with mini-batches; see :func:`fastbp.train.fit` for details.
+
+        With ``comm`` (an mpi4py communicator), data-parallel training over
+        its processes: see :func:`fastbp.distributed.fit`.
 
         Returns
         -------
@@ -567,7 +599,8 @@ class Network:
         return fit(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                    shuffle=shuffle, seed=seed, validation_data=validation_data,
                    verbose=verbose, callback=callback, checkpoint_path=checkpoint_path,
-                   checkpoint_every=checkpoint_every, resume=resume)
+                   checkpoint_every=checkpoint_every, resume=resume, comm=comm,
+                   replica_check_every=replica_check_every)
 
     # ---------------------------------------------------------- checkpoints
     def get_config(self):

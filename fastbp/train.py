@@ -89,9 +89,44 @@ def _prepare(net, X, Y):
     return X, Y, yt, labels
 
 
+def _check_fit_args(net, epochs, batch_size, checkpoint_every, callback, optimizer):
+    """Validate fit's scalar arguments; returns the optimizer to use."""
+    for name, v in (("epochs", epochs), ("batch_size", batch_size),
+                    ("checkpoint_every", checkpoint_every)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be callable as callback(net, epoch, logs)")
+    if optimizer is None:
+        optimizer = net.optimizer if net.optimizer is not None else SGD(0.01)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError("optimizer must be a fastbp.optim optimizer such as SGD(0.1) or "
+                        f"Adam(1e-3), got {type(optimizer).__name__}")
+    return optimizer
+
+
+def _check_validation_data(net, validation_data):
+    """(X_val, Y_val) checked against the network, or None."""
+    if validation_data is None:
+        return None
+    try:
+        Xv, Yv = validation_data
+    except (TypeError, ValueError):
+        raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
+    Xv = net._check_x(Xv, "X_val")
+    net._check_y(Yv, Xv.shape[1])
+    return Xv, Yv
+
+
 def fit(net, X, Y, *, epochs=1, batch_size=64, optimizer=None, shuffle=True, seed=None,
         validation_data=None, verbose=True, callback=None, checkpoint_path=None,
-        checkpoint_every=1, resume=False):
+        checkpoint_every=1, resume=False, comm=None, replica_check_every=100):
     """Train ``net`` on (X, Y) with mini-batches.
 
     Parameters
@@ -124,6 +159,13 @@ def fit(net, X, Y, *, epochs=1, batch_size=64, optimizer=None, shuffle=True, see
     resume : bool, default False
         If ``checkpoint_path`` exists, continue from it: parameters, optimizer
         state, epoch count and history.
+    comm : mpi4py.MPI.Intracomm, optional
+        Train data-parallel over the processes of ``comm``: every rank passes
+        the same data, ``batch_size`` is the global mini-batch and each rank
+        computes its share; see :func:`fastbp.distributed.fit`.
+    replica_check_every : int, default 100
+        With ``comm``: compare a checksum of the parameters and optimizer
+        state across ranks every this many steps (0 = only at the end).
 
     Returns
     -------
@@ -138,32 +180,19 @@ def fit(net, X, Y, *, epochs=1, batch_size=64, optimizer=None, shuffle=True, see
         When the loss stops being finite; the message names the epoch and
         step, and the parameters are those before that step.
     """
-    for name, v in (("epochs", epochs), ("batch_size", batch_size),
-                    ("checkpoint_every", checkpoint_every)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
-    if callback is not None and not callable(callback):
-        raise TypeError("callback must be callable as callback(net, epoch, logs)")
-    if optimizer is None:
-        optimizer = net.optimizer if net.optimizer is not None else SGD(0.01)
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError("optimizer must be a fastbp.optim optimizer such as SGD(0.1) or "
-                        f"Adam(1e-3), got {type(optimizer).__name__}")
-
+    if comm is not None:
+        from fastbp.distributed import fit as distributed_fit
+        return distributed_fit(
+            net, X, Y, comm=comm, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+            shuffle=shuffle, seed=seed, validation_data=validation_data, verbose=verbose,
+            callback=callback, checkpoint_path=checkpoint_path,
+            checkpoint_every=checkpoint_every, resume=resume,
+            replica_check_every=replica_check_every)
+    optimizer = _check_fit_args(net, epochs, batch_size, checkpoint_every, callback, optimizer)
     X, Y, yt, labels = _prepare(net, X, Y)
-    if validation_data is not None:
-        try:
-            Xv, Yv = validation_data
-        except (TypeError, ValueError):
-            raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
-        Xv = net._check_x(Xv, "X_val")
-        net._check_y(Yv, Xv.shape[1])
+    val = _check_validation_data(net, validation_data)
+    if val is not None:
+        Xv, Yv = val
     m = X.shape[1]
     bs = int(min(batch_size, m))
 

@@ -1,0 +1,696 @@
+"""Data-parallel training over MPI: one Allreduce of the flat gradient buffer per step.
+
+Every process (rank) holds a replica of the :class:`~fastbp.Network` and the
+same data. A global mini-batch of M columns is cut into disjoint, contiguous
+shares -- rank r of N takes columns ``[M r // N, M (r + 1) // N)``, so shares
+differ by at most one column and may be empty when M < N -- and each rank's
+compiled step computes the gradient of its share already weighted by its
+share of the batch::
+
+    dW_r = (1/M) dZ_r A_r^T + (lambd/M) (m_r/M) W        db_r = (1/M) sum_j dZ_r
+
+so that the sum over ranks is exactly the gradient of the global batch,
+``(1/M) dZ A^T + (lambd/M) W``, whatever the shares. The rank's part of the
+cost, ``loss_r / M + (m_r/M) lambd/(2M) ||W||^2``, and a 0/1 "this rank
+failed" flag sit in two spare slots right after the gradients in the same
+flat buffer, so a training step makes ONE in-place ``MPI_Allreduce`` (SUM) of
+``n_params + 2`` numbers: no per-layer messages, no copies, no second
+reduction. (For a float32 network the loss is therefore summed in float32.)
+Then every rank applies the same optimizer update to the same numbers, so the
+replicas stay bitwise identical; a CRC-32 of the parameters and optimizer
+state is compared across ranks every ``replica_check_every`` steps and at the
+end of :func:`fit`.
+
+Failures never hang the job:
+
+* inconsistent setups (data shapes, dtypes or contents, architecture,
+  optimizer, arguments) are found at the start of :func:`fit` by one
+  ``allgather`` and raise the same ``ValueError`` on every rank;
+* an error inside a training step (bad input, labels out of range, a
+  non-finite loss) travels in the flag slot of the step's Allreduce, so every
+  rank raises together (the others a :class:`RankFailedError` that quotes the
+  failing rank's message), before any update;
+* anything raised on one rank alone during :func:`fit` (a callback, writing a
+  checkpoint, Ctrl-C) prints ``fastbp: rank k of N failed: ...`` to stderr and
+  calls ``MPI_Abort``, which ends every rank. :class:`abort_on_error` gives a
+  script the same guarantee for its own code.
+
+mpi4py is imported only when one of these functions is called:
+``import fastbp`` never needs it. Install it with ``pip install "fastbp[mpi]"``
+(mpi4py plus the ``mpich`` wheel), or build mpi4py against a cluster's own MPI.
+See docs/distributed.md for running on several machines and the cost model.
+"""
+import contextlib
+import math
+import os
+import sys
+import time
+import traceback
+import zlib
+
+import numpy as np
+
+__all__ = ["fit", "shares", "broadcast_state", "check_replicas", "default_n_threads",
+           "abort_on_error", "is_collective_error", "RankFailedError",
+           "ReplicaMismatchError"]
+
+
+class RankFailedError(RuntimeError):
+    """Raised on every rank that did not fail when another rank did.
+
+    The message names the failing rank(s) and quotes their errors.
+    """
+
+
+class ReplicaMismatchError(RuntimeError):
+    """The replicas' parameters or optimizer state differ across ranks."""
+
+
+# ---------------------------------------------------------------- helpers
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise ImportError(
+            "fastbp's distributed training needs mpi4py: pip install 'fastbp[mpi]' "
+            "(mpi4py and the mpich wheel), or install mpi4py built against your "
+            f"cluster's MPI ({exc})") from exc
+    return MPI
+
+
+def _check_comm(comm):
+    """The MPI module, after checking that ``comm`` is a usable intracommunicator."""
+    MPI = _mpi()
+    if not isinstance(comm, MPI.Comm):
+        raise TypeError("comm must be an mpi4py communicator such as MPI.COMM_WORLD, got "
+                        f"{type(comm).__name__}")
+    if comm == MPI.COMM_NULL:
+        raise ValueError("comm is MPI.COMM_NULL; pass a communicator this process belongs to")
+    if comm.Is_inter():
+        raise ValueError("comm must be an intra-communicator (e.g. MPI.COMM_WORLD), "
+                         "not an inter-communicator")
+    return MPI
+
+
+def _collective(exc):
+    """Mark ``exc`` as raised by every rank at the same point (no abort needed)."""
+    exc._fastbp_collective = True
+    return exc
+
+
+def is_collective_error(exc):
+    """True when fastbp raised ``exc`` on every rank together.
+
+    Such errors (an inconsistent setup, a diverged loss, a rank that failed
+    inside a step, mismatched replicas) leave no rank waiting in a collective,
+    so a script may catch them; :class:`abort_on_error` prints them once.
+    """
+    return bool(getattr(exc, "_fastbp_collective", False))
+
+
+def _describe_exc(exc):
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def shares(m, size):
+    """Column ranges ``[(start, stop), ...]`` of a global batch of ``m`` columns on ``size`` ranks.
+
+    Rank r takes ``[m r // size, m (r + 1) // size)``: contiguous, disjoint,
+    covering the batch, sizes differing by at most one (some are empty when
+    ``m < size``).
+    """
+    return [(m * r // size, m * (r + 1) // size) for r in range(size)]
+
+
+def _share(m, rank, size):
+    return m * rank // size, m * (rank + 1) // size
+
+
+def _mpi_float(MPI, dtype):
+    return MPI.DOUBLE if np.dtype(dtype) == np.float64 else MPI.FLOAT
+
+
+def _on_root(comm, fn, what, root=0):
+    """Run ``fn()`` on ``root`` only; its result, or its failure, reaches every rank."""
+    res = None
+    exc = None
+    if comm.Get_rank() == root:
+        try:
+            res = (True, fn())
+        except Exception as e:
+            exc = e
+            res = (False, _describe_exc(e))
+    res = comm.bcast(res, root=root)
+    if res[0]:
+        return res[1]
+    if exc is not None:
+        raise _collective(exc)
+    raise _collective(RankFailedError(f"rank {root} failed while {what}: {res[1]}"))
+
+
+def _agree(comm, err, desc=None):
+    """Exchange every rank's local error (or None) and setup description.
+
+    Raises the same way on every rank when any rank failed or when the
+    descriptions (dicts) differ; returns None otherwise. One allgather.
+    """
+    infos = comm.allgather((None if err is None else _describe_exc(err), desc))
+    failed = [(r, msg) for r, (msg, _) in enumerate(infos) if msg is not None]
+    if failed:
+        if err is not None:
+            raise _collective(err)
+        shown = "; ".join(f"rank {r}: {msg}" for r, msg in failed[:4])
+        more = f" (and {len(failed) - 4} more ranks)" if len(failed) > 4 else ""
+        raise _collective(RankFailedError(f"{shown}{more}"))
+    if desc is None:
+        return
+    diffs = []
+    for key in desc:
+        groups = {}
+        for r, (_, d) in enumerate(infos):
+            groups.setdefault(repr(d.get(key)), []).append(r)
+        if len(groups) > 1:
+            parts = []
+            for value, ranks in list(groups.items())[:4]:
+                rs = ", ".join(map(str, ranks[:6])) + (", ..." if len(ranks) > 6 else "")
+                parts.append(f"{value} on rank{'s' if len(ranks) > 1 else ''} {rs}")
+            diffs.append(f"{key}: " + "; ".join(parts))
+    if diffs:
+        raise _collective(ValueError(
+            f"inconsistent setup across the {comm.Get_size()} ranks: every rank must pass the "
+            "same data, network, optimizer and arguments. Differences: " + " | ".join(diffs)))
+
+
+def _fingerprint(a):
+    """(memory order, CRC-32 of the contents) of an array, for cross-rank comparison."""
+    a = np.asarray(a)
+    if a.flags.c_contiguous:
+        return "C", zlib.crc32(a)
+    if a.flags.f_contiguous:
+        return "F", zlib.crc32(a.T)
+    return "C", zlib.crc32(np.ascontiguousarray(a))
+
+
+def _abort(comm, exc, code=1):
+    """Print ``exc`` with this rank's number to stderr and abort every rank. Never returns."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    try:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        sys.stderr.write(f"{tb}fastbp: rank {rank} of {size} failed: {_describe_exc(exc)}\n"
+                         f"fastbp: aborting all {size} ranks (MPI_Abort)\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+    finally:
+        comm.Abort(code)
+    os._exit(code)     # not reached: MPI_Abort does not return
+
+
+class abort_on_error(contextlib.ContextDecorator):
+    """Context manager / decorator: an exception on any rank ends every rank, never a hang.
+
+    An exception raised inside the block on one rank is printed to stderr as
+    ``fastbp: rank k of N failed: Type: message`` (after its traceback) and
+    ``comm.Abort(1)`` ends all ranks. An error that fastbp raised on every
+    rank together (see :func:`is_collective_error`) is printed once, by rank
+    0, and every rank exits with status 1 instead. ``SystemExit(0)`` passes,
+    and so does a ``SystemExit`` marked collective.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Intracomm, optional
+        Defaults to ``MPI.COMM_WORLD``.
+
+    Examples
+    --------
+    >>> from mpi4py import MPI                                   # doctest: +SKIP
+    >>> with abort_on_error(MPI.COMM_WORLD):                     # doctest: +SKIP
+    ...     net.fit(X, Y, comm=MPI.COMM_WORLD)
+    """
+
+    def __init__(self, comm=None):
+        self.comm = comm
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None:
+            return False
+        if isinstance(exc, SystemExit) and (exc.code in (None, 0) or is_collective_error(exc)):
+            return False     # every rank exits the same way
+        comm = self.comm
+        if comm is None:
+            comm = _mpi().COMM_WORLD
+        if is_collective_error(exc):
+            if comm.Get_rank() == 0:
+                sys.stderr.write(f"fastbp: error on all {comm.Get_size()} ranks: "
+                                 f"{_describe_exc(exc)}\n")
+            sys.stderr.flush()
+            sys.stdout.flush()
+            raise SystemExit(1)
+        if isinstance(exc, SystemExit):
+            exc = RuntimeError(f"SystemExit({exc.code!r}) on this rank only")
+        _abort(comm, exc)
+
+
+def default_n_threads(comm):
+    """Threads per rank for ``n_threads=None``: this node's cores shared among its ranks.
+
+    ``OMP_NUM_THREADS``, when set, is taken as is. Otherwise
+    ``min(cores this process may run on, cores of the node // ranks on the
+    node)``, at least 1. Collective: every rank of ``comm`` must call it.
+    """
+    from fastbp._openmp_helpers import cpu_count, effective_n_threads
+
+    MPI = _check_comm(comm)
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        local = node.Get_size()
+    finally:
+        node.Free()
+    if os.environ.get("OMP_NUM_THREADS"):
+        return effective_n_threads(None)
+    return max(1, min(cpu_count(), (os.cpu_count() or 1) // local))
+
+
+# ------------------------------------------------------------ state sync
+
+def broadcast_state(net, comm, optimizer=None, root=0):
+    """Copy rank ``root``'s training state to every rank of ``comm``.
+
+    Broadcasts the flat parameter buffer, the dropout step counter and seed,
+    and, with ``optimizer``, its update count and flat state buffers (bound
+    to ``net`` first). Collective.
+    """
+    MPI = _check_comm(comm)
+    if optimizer is not None:
+        net._opt_state(optimizer)          # binds (allocates) the state buffers
+    comm.Bcast([net.flat_parameters, _mpi_float(MPI, net.dtype)], root=root)
+    meta = comm.bcast((int(net._step), int(net._dropout_seed),
+                       None if optimizer is None else int(optimizer.t)), root=root)
+    net._step, net._dropout_seed = meta[0], meta[1]
+    if optimizer is not None:
+        optimizer.t = meta[2]
+        for s in optimizer.state_arrays():
+            comm.Bcast([s, _mpi_float(MPI, s.dtype)], root=root)
+    net._kernel_invalidate()
+
+
+def _state_crc(net, optimizer):
+    h = zlib.crc32(net.flat_parameters)
+    if optimizer is not None:
+        for s in optimizer.state_arrays():
+            h = zlib.crc32(s, h)
+    return h
+
+
+def check_replicas(net, comm, optimizer=None):
+    """Check that every rank holds bitwise the same parameters (and optimizer state).
+
+    Compares a CRC-32 across ranks with one tiny Allreduce. Collective.
+
+    Raises
+    ------
+    ReplicaMismatchError
+        On every rank, naming which ranks differ.
+    """
+    MPI = _check_comm(comm)
+    h = _state_crc(net, optimizer)
+    mm = np.array([h, -h], dtype=np.int64)
+    comm.Allreduce(MPI.IN_PLACE, mm, op=MPI.MAX)
+    if mm[0] == -mm[1]:
+        return True
+    crcs = comm.allgather(h)
+    groups = {}
+    for r, c in enumerate(crcs):
+        groups.setdefault(c, []).append(r)
+    shown = "; ".join(f"ranks {', '.join(map(str, rs[:8]))}: crc32 {c:08x}"
+                      for c, rs in list(groups.items())[:4])
+    raise _collective(ReplicaMismatchError(
+        "the replicas differ across ranks (parameters/optimizer state): " + shown + ". "
+        "Something changed one rank's parameters outside the data-parallel step (e.g. a "
+        "callback, or a train_step without comm=), or the ranks run different builds of "
+        "fastbp."))
+
+
+# ------------------------------------------------------------ the replica
+
+class _Replica:
+    """One network's data-parallel state on one communicator."""
+
+    def __init__(self, net, comm, MPI):
+        self.net = net
+        self.comm = comm
+        self.MPI = MPI
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        store = net._grad_store
+        self._msg = [store, _mpi_float(MPI, store.dtype)]
+        self._tail = store[net.n_params:]
+        self.check_every = 100
+        self.steps = 0              # data-parallel updates made
+        self.comm_time = 0.0        # seconds inside the gradient Allreduce
+        self.nt = None              # threads for the compiled step
+        self._synced_opt = None
+
+    # -- setup ----------------------------------------------------------
+    def describe(self, optimizer):
+        net = self.net
+        from fastbp import __version__
+        return {
+            "fastbp version": __version__,
+            "network": repr(net),
+            "layer_dims": list(net.layer_dims),
+            "hidden / output / alpha": (list(net.hidden), net.output, net.alpha),
+            "dtype": net.dtype.name,
+            "optimizer": (None if optimizer is None
+                          else (type(optimizer).__name__, optimizer.get_config())),
+        }
+
+    def resolve_threads(self):
+        """Collective: the compiled step's thread count on this rank."""
+        nt = default_n_threads(self.comm)
+        self.nt = self.net._nt if self.net.n_threads is not None else nt
+        return self.nt
+
+    def sync(self, optimizer):
+        broadcast_state(self.net, self.comm, optimizer)
+        self._synced_opt = optimizer
+
+    # -- one step -------------------------------------------------------
+    def train_step(self, X, Y, optimizer):
+        """``Network.train_step(X, Y, optimizer, comm=...)``: X is the global batch."""
+        net = self.net
+        err = None
+        try:
+            X = net._check_x(X)
+            Y, yt, labels = net._check_y(Y, X.shape[1])
+        except Exception as exc:
+            err = exc
+        if self._synced_opt is not optimizer or \
+                getattr(optimizer, "_state", None) is not net._bound_state:
+            # first call with this optimizer: agree on the setup, then rank 0's state wins
+            desc = None
+            if err is None:
+                try:
+                    from fastbp.optim import Optimizer
+                    if not isinstance(optimizer, Optimizer):
+                        raise TypeError("optimizer must be a fastbp.optim optimizer such as "
+                                        f"SGD(0.1) or Adam(1e-3), got {type(optimizer).__name__}")
+                    desc = self.describe(optimizer)
+                    desc["X shape / dtype"] = (X.shape, X.dtype.str)
+                    desc["Y shape / dtype"] = (Y.shape, Y.dtype.str)
+                except Exception as exc:
+                    err = exc
+            _agree(self.comm, err, desc)
+            self.resolve_threads()
+            self.sync(optimizer)
+        if err is not None:
+            return self.step(None, None, 0, False, optimizer, 0, 0, err)
+        M = X.shape[1]
+        lo, hi = _share(M, self.rank, self.size)
+        Yl = Y[lo:hi] if Y.ndim == 1 else Y[:, lo:hi]
+        return self.step(X[:, lo:hi], Yl, yt, labels, optimizer, M, lo)
+
+    def step(self, X, Y, yt, labels, optimizer, M, off, err=None):
+        """Gradient of this rank's share, ONE Allreduce, then the same update everywhere.
+
+        X, Y: this rank's columns [off, off + m) of a global batch of M
+        (checked; m may be 0). ``err``: a local failure to report instead.
+        """
+        net = self.net
+        MPI = self.MPI
+        tail = self._tail
+        loss_part = 0.0
+        m = 0 if X is None else X.shape[1]
+        step = net._step + 1
+        if err is None:
+            try:
+                if optimizer is not net.optimizer or optimizer._state is not net._bound_state:
+                    net._opt_state(optimizer)
+                if m > 0:
+                    lambd = net.lambd
+                    w = m / M
+                    loss_sum, l2_sum, status = net._kernel.grad_step(
+                        X, Y, yt, labels, lambd, 1.0 / M, lambd / M * w, M, off,
+                        net._dropout, net._dropout_seed, step, self.nt)
+                    if status:
+                        raise net._bad_label_error(Y, labels)
+                    loss_part = loss_sum / M
+                    if lambd:
+                        loss_part += w * (lambd / (2 * M)) * l2_sum
+                else:
+                    net._flat_grads.fill(0)       # an empty share adds nothing
+            except Exception as exc:
+                err = exc
+        tail[0] = loss_part
+        tail[1] = 0.0 if err is None else 1.0
+        t0 = time.perf_counter()
+        self.comm.Allreduce(MPI.IN_PLACE, self._msg, op=MPI.SUM)
+        self.comm_time += time.perf_counter() - t0
+        if tail[1] != 0:
+            # some rank failed: no rank updates; all raise, quoting the failures
+            msgs = self.comm.allgather(None if err is None else _describe_exc(err))
+            if err is not None:
+                raise _collective(err)
+            failed = [f"rank {r}: {msg}" for r, msg in enumerate(msgs) if msg is not None]
+            raise _collective(RankFailedError(
+                "; ".join(failed[:4]) + (" ..." if len(failed) > 4 else "")
+                + " (no update was made on any rank)"))
+        loss = float(tail[0])
+        if not math.isfinite(loss):
+            raise _collective(FloatingPointError(
+                f"the loss is {loss} (not finite); the update was skipped on every rank, "
+                "the parameters are the last good ones. Lower the learning rate or check "
+                "the data for NaN/inf."))
+        t = optimizer.t + 1
+        net._kernel.update(*optimizer._kernel_args(t), self.nt)
+        optimizer.t = t
+        net._step = step
+        net._last_m = m if m else None
+        self.steps += 1
+        if self.check_every and self.steps % self.check_every == 0:
+            check_replicas(net, self.comm, optimizer)
+        return loss
+
+
+def _replica_for(net, comm):
+    MPI = _check_comm(comm)
+    rep = net._replica
+    if rep is None or rep.comm is not comm:
+        rep = net._replica = _Replica(net, comm, MPI)
+    return rep
+
+
+# ------------------------------------------------------------------- fit
+
+def _evaluate(rep, Xv, Yv, labels):
+    """(loss, accuracy) of checked validation data, each rank evaluating its share."""
+    net = rep.net
+    Mv = Xv.shape[1]
+    lo, hi = _share(Mv, rep.rank, rep.size)
+    sums = np.zeros(2)
+    if hi > lo:
+        sums[:] = net._eval_sums(Xv[:, lo:hi], Yv[lo:hi] if Yv.ndim == 1 else Yv[:, lo:hi],
+                                 labels)
+    rep.comm.Allreduce(rep.MPI.IN_PLACE, sums, op=rep.MPI.SUM)
+    return net._eval_finish(float(sums[0]), float(sums[1]), Mv)
+
+
+def fit(net, X, Y, *, comm, epochs=1, batch_size=64, optimizer=None, shuffle=True, seed=None,
+        validation_data=None, verbose=True, callback=None, checkpoint_path=None,
+        checkpoint_every=1, resume=False, replica_check_every=100):
+    """Data-parallel :meth:`Network.fit <fastbp.Network.fit>` over the ranks of ``comm``.
+
+    Called by ``net.fit(..., comm=comm)``. Every rank calls it with the same
+    arguments and the same data; the arguments mean what they mean for
+    :func:`fastbp.train.fit`, with these differences:
+
+    * ``batch_size`` is the global mini-batch: each step, rank r computes the
+      gradient of its share of the batch's columns (see :func:`shares`) and
+      ONE in-place Allreduce sums them. Without dropout the result equals a
+      one-process fit with the same global batch up to rounding, shuffled or
+      not (dropout masks are the global batch's too).
+    * At the start, one allgather checks that every rank has the same data
+      (shape, dtype, CRC-32 of the contents), network, optimizer and
+      arguments (a ``ValueError`` on every rank otherwise); then rank 0's
+      parameters, optimizer state and shuffling seed are broadcast.
+    * ``n_threads=None`` means the node's cores shared among its ranks
+      (:func:`default_n_threads`).
+    * Only rank 0 shows progress and writes checkpoints (atomically);
+      ``resume`` reads the checkpoint on rank 0 and broadcasts it.
+    * ``callback`` runs on every rank; training stops when any rank's
+      callback returns True. Validation data is evaluated in shares.
+    * ``replica_check_every``: compare a CRC-32 of the parameters and
+      optimizer state across ranks every this many steps (0: only at the
+      end); a mismatch raises :class:`ReplicaMismatchError` on every rank.
+
+    Returns
+    -------
+    history : dict of lists
+        As :func:`fastbp.train.fit` (the same on every rank), plus
+        ``"allreduce_seconds"``: this rank's time inside the gradient
+        Allreduce per epoch (it includes waiting for slower ranks).
+
+    Raises
+    ------
+    ValueError, TypeError, RankFailedError, FloatingPointError, ReplicaMismatchError
+        Raised on every rank together. An exception raised on one rank
+        only (in a callback, writing a checkpoint, ...) aborts the job
+        with ``MPI_Abort`` after printing the rank and the message.
+    """
+    from fastbp import train as _train
+
+    MPI = _check_comm(comm)
+    rep = _replica_for(net, comm)
+    # 1. local checks, then one allgather: failures and mismatches raise on every rank
+    err = desc = None
+    try:
+        optimizer = _train._check_fit_args(net, epochs, batch_size, checkpoint_every,
+                                           callback, optimizer)
+        if isinstance(replica_check_every, bool) or \
+                not isinstance(replica_check_every, (int, np.integer)) or replica_check_every < 0:
+            raise ValueError("replica_check_every must be an int >= 0 (0: check only at the "
+                             f"end), got {replica_check_every!r}")
+        X, Y, yt, labels = _train._prepare(net, X, Y)
+        val = _train._check_validation_data(net, validation_data)
+        desc = rep.describe(optimizer)
+        desc.update({
+            "X shape / dtype": (X.shape, X.dtype.str),
+            "Y shape / dtype": (Y.shape, Y.dtype.str),
+            "X memory order / contents (CRC-32)": _fingerprint(X),
+            "Y memory order / contents (CRC-32)": _fingerprint(Y),
+            "epochs": int(epochs), "batch_size": int(batch_size), "shuffle": bool(shuffle),
+            "replica_check_every": int(replica_check_every),
+            "callback given": callback is not None,
+            "validation data": None,
+        })
+        if val is not None:
+            Xv = val[0]
+            Yv, _, vlabels = net._check_y(val[1], Xv.shape[1])
+            if vlabels and (int(np.min(Yv)) < 0 or int(np.max(Yv)) >= net.layer_dims[-1]):
+                raise net._bad_label_error(Yv, True)
+            desc["validation data"] = (Xv.shape, Yv.shape, _fingerprint(Xv), _fingerprint(Yv))
+    except Exception as exc:
+        err = exc
+    _agree(comm, err, desc)
+    # 2. training: from here an exception on one rank alone aborts every rank
+    saved_nt = net._nt
+    try:
+        net._nt = rep.resolve_threads()
+        return _fit_loop(net, rep, X, Y, yt, labels, optimizer, val and (Xv, Yv, vlabels),
+                         epochs, batch_size, shuffle, seed, verbose, callback,
+                         checkpoint_path, checkpoint_every, resume, replica_check_every)
+    except BaseException as exc:
+        if is_collective_error(exc):
+            raise
+        _abort(comm, exc)
+    finally:
+        net._nt = saved_nt
+
+
+def _fit_loop(net, rep, X, Y, yt, labels, optimizer, val, epochs, batch_size, shuffle, seed,
+              verbose, callback, checkpoint_path, checkpoint_every, resume, check_every):
+    from fastbp import train as _train
+    from fastbp.optim import optimizer_from_config
+
+    comm, MPI, rank, size = rep.comm, rep.MPI, rep.rank, rep.size
+    m = X.shape[1]
+    bs = int(min(batch_size, m))
+    history = {"loss": [], "lr": []}
+    if val is not None:
+        history["val_loss"] = []
+        history["val_accuracy"] = []
+    history["allreduce_seconds"] = []
+    start_epoch = 0
+    if resume and checkpoint_path is not None:
+        def restore():
+            if not os.path.exists(checkpoint_path):
+                return None
+            info = _train._restore_into(net, checkpoint_path, optimizer)
+            return (int(info.get("epoch", 0)), info.get("history") or {},
+                    net.optimizer.get_config(), net.optimizer is optimizer)
+        got = _on_root(comm, restore, f"resuming from {os.fspath(checkpoint_path)!r}")
+        if got is not None:
+            start_epoch, saved, opt_cfg, kept = got
+            if rank == 0:
+                optimizer = net.optimizer
+            elif not kept:
+                optimizer = optimizer_from_config(opt_cfg)
+            n_done = len(saved.get("loss", []))
+            for k in history:
+                history[k] = list(saved.get(k, [None] * n_done))
+    rep.sync(optimizer)       # rank 0's parameters, optimizer state, dropout counter
+    rep.check_every = int(check_every)
+    shuffle_seed = comm.bcast(
+        (seed if seed is not None else net.seed if net.seed is not None
+         else int(np.random.SeedSequence().entropy) % 2**63) if rank == 0 else None, root=0)
+    rng = np.random.default_rng(shuffle_seed)
+    shuffled = bool(shuffle and bs < m)
+    for _ in range(start_epoch):     # resumed runs reshuffle as if they had never stopped
+        if shuffled:
+            rng.permutation(m)
+
+    # this rank's columns of every batch: [j + lo, j + hi)
+    batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
+    own = [_share(k - j, rank, size) for j, k in batches]
+    if shuffled:
+        # gather only this rank's columns each epoch, examples as rows (F views)
+        pos = np.concatenate([np.arange(j + lo, j + hi) for (j, _), (lo, hi) in
+                              zip(batches, own)]).astype(np.intp)
+        starts = np.cumsum([0] + [hi - lo for lo, hi in own])
+        Xs = np.empty((pos.size, X.shape[0]), dtype=X.dtype)
+        Ys = np.empty((pos.size,) if Y.ndim == 1 else (pos.size, Y.shape[0]), dtype=Y.dtype)
+        idx = np.empty(pos.size, dtype=np.intp)
+    progress = _train._Progress(epochs - start_epoch, "epoch", verbose and rank == 0)
+    step_fn = rep.step
+    try:
+        for epoch in range(start_epoch, epochs):
+            lr = optimizer.set_epoch(epoch)
+            if shuffled:
+                np.take(rng.permutation(m), pos, out=idx)
+                np.take(X.T, idx, axis=0, out=Xs)
+                if Y.ndim == 1:
+                    np.take(Y, idx, out=Ys)
+                else:
+                    np.take(Y.T, idx, axis=0, out=Ys)
+            total = 0.0
+            comm0 = rep.comm_time
+            for s, ((j, k), (lo, hi)) in enumerate(zip(batches, own)):
+                if shuffled:
+                    c0, c1 = starts[s], starts[s + 1]
+                    Xb = Xs[c0:c1].T
+                    Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
+                else:
+                    Xb = X[:, j + lo:j + hi]
+                    Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
+                try:
+                    total += step_fn(Xb, Yb, yt, labels, optimizer, k - j, lo) * (k - j)
+                except FloatingPointError as exc:
+                    raise _collective(FloatingPointError(
+                        f"training diverged at epoch {epoch + 1}, step {s + 1} "
+                        f"(batch of columns {j}:{k}): {exc}")) from None
+            logs = {"loss": total / m, "lr": lr, "allreduce_seconds": rep.comm_time - comm0}
+            if val is not None:
+                logs["val_loss"], logs["val_accuracy"] = _evaluate(rep, *val)
+            for key in history:
+                history[key].append(logs[key])
+            progress.update(epoch + 1 - start_epoch, logs)
+            done = epoch + 1
+            stop = False
+            if callback is not None:
+                stop = comm.allreduce(bool(callback(net, done, logs)), op=MPI.LOR)
+            if checkpoint_path is not None and (done % checkpoint_every == 0
+                                                or done == epochs or stop):
+                _on_root(comm, lambda: _train.save_checkpoint(
+                    net, checkpoint_path, optimizer=optimizer,
+                    extra={"epoch": done, "history": history}),
+                    f"writing the checkpoint {os.fspath(checkpoint_path)!r}")
+            if stop:
+                break
+    finally:
+        progress.close()
+    check_replicas(net, comm, optimizer)
+    return history

@@ -521,21 +521,26 @@ def update_parameters(parameters, grads, learning_rate=1.2):
     """
     L = _n_layers(parameters)
     new = parameters.copy()
+    plain_lr = type(learning_rate) in (float, int)
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):
             p = _get(parameters, pk, "parameters")
             g = _get(grads, gk, "grads")
-            if np.shape(p) != np.shape(g):
+            if type(p) is np.ndarray and type(g) is np.ndarray:
+                if p.shape != g.shape:
+                    raise ValueError(f"Invalid shapes: grads[{gk!r}] has shape {g.shape} but "
+                                     f"parameters[{pk!r}] has shape {p.shape}")
+                if plain_lr and p.nbytes >= _POOL_MIN_BYTES and p.dtype == g.dtype \
+                        and p.dtype.kind == "f":
+                    out = _new(p.shape, p.dtype)    # p - learning_rate * g, recycled memory
+                    np.multiply(g, learning_rate, out=out)
+                    new[pk] = np.subtract(p, out, out=out)
+                    continue
+            elif np.shape(p) != np.shape(g):
                 raise ValueError(f"Invalid shapes: grads[{gk!r}] has shape {_shape(g)} but "
                                  f"parameters[{pk!r}] has shape {_shape(p)}")
-            if type(p) is np.ndarray and type(g) is np.ndarray and p.dtype == g.dtype \
-                    and p.dtype.kind == "f" and type(learning_rate) in (float, int):
-                out = _new(p.shape, p.dtype)    # p - learning_rate * g, recycled memory
-                np.multiply(g, learning_rate, out=out)
-                new[pk] = np.subtract(p, out, out=out)
-            else:
-                new[pk] = p - learning_rate * g
+            new[pk] = p - learning_rate * g
     return new
 
 
@@ -764,20 +769,21 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         _check_keep_prob(keep_prob)
     AL = _as2d(AL, "AL")
     y = _labels(Y, AL)
-    A_prev, W, b, Z, D = _unpack_cache(caches[L - 1], L)
-    if D is not None:
-        raise ValueError(f"Invalid cache: the output layer's cache (caches[{L - 1}]) holds a "
-                         f"dropout mask; dropout applies to hidden layers only")
-    for a, z in reversed(tuple(_RECENT_OUTPUTS)):
-        if a() is AL and z() is Z:
-            dZ = _delta(AL, y, _BCE)
-            break
+    cache = caches[L - 1]
+    try:
+        (A_prev, W, b), Z = cache
+    except (TypeError, ValueError):
+        A_prev, W, b, Z, D = _unpack_cache(cache, L)
+        if D is not None:
+            raise ValueError(f"Invalid cache: the output layer's cache (caches[{L - 1}]) "
+                             f"holds a dropout mask; dropout applies to hidden layers only")
+    if _is_recent_output(AL, Z):
+        dZ = _delta(AL, y, _BCE)
     else:
         dZ = _output_delta_course(AL, y, Z)
-    dA, dW, db = _backward(dZ, A_prev, W, L, lambd)
-    _, _, dwk, dbk, _ = _keys(L)
-    grads = {"dA" + str(L - 1): dA, dwk: dW, dbk: db}   # the course's insertion order
-    m = dA.shape[1]
+    dA, dW, db = _layer_backward(dZ, A_prev, W, L, lambd)
+    dwk, dbk = _keys(L)[2:4]
+    grads = {_keys(L - 1)[4]: dA, dwk: dW, dbk: db}   # the course's insertion order
     for l in range(L - 1, 0, -1):
         cache = caches[l - 1]
         try:
@@ -799,18 +805,45 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         elif D is not None:
             raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask; "
                              f"pass keep_prob= as used by L_model_forward")
-        dZ = _relu_grad(dA, Z, l, scratch=True)
-        try:   # _backward inlined: this loop is the hot path
-            dA, dW, db = _bwd(dZ, A_prev, W, None, lambd=lambd, out=_backward_out(W, dZ),
-                              n_threads=(1 if 4 * W.shape[0] * W.shape[1] * m
-                                         < _MIN_FLOPS_PER_THREAD else None))
-        except (TypeError, ValueError, AttributeError, IndexError):
-            dA, dW, db = _backward(dZ, A_prev, W, l, lambd)
-        _, _, dwk, dbk, _ = _keys(l)
-        grads["dA" + str(l - 1)] = dA
-        grads[dwk] = dW
-        grads[dbk] = db
+        if type(Z) is np.ndarray and Z.shape == dA.shape and dA.nbytes < _POOL_MIN_BYTES:
+            dZ = np.multiply(dA, Z > 0)
+        else:
+            dZ = _relu_grad(dA, Z, l, scratch=True)
+        dA, dW, db = _layer_backward(dZ, A_prev, W, l, lambd)
+        keys = _keys(l)
+        grads[_keys(l - 1)[4]] = dA
+        grads[keys[2]] = dW
+        grads[keys[3]] = db
     return grads
+
+
+def _is_recent_output(AL, Z):
+    """Did L_model_forward return AL for the output layer whose Z is Z?"""
+    try:
+        a, z = _RECENT_OUTPUTS[-1]
+        if a() is AL and z() is Z:
+            return True
+    except IndexError:
+        return False
+    for a, z in tuple(_RECENT_OUTPUTS):
+        if a() is AL and z() is Z:
+            return True
+    return False
+
+
+def _layer_backward(dZ, A_prev, W, l, lambd):
+    """_backward with its helpers inlined: L_model_backward's hot path."""
+    try:
+        n, p = W.shape
+        m = dZ.shape[1]
+        dt = dZ.dtype
+        out = None
+        if (p * m if p * m > n * p else n * p) * dt.itemsize >= _POOL_MIN_BYTES:
+            out = (_new((p, m), dt), _new((n, p), dt), np.empty((n, 1), dt))
+        return _bwd(dZ, A_prev, W, None, lambd=lambd, out=out,
+                    n_threads=1 if 4 * n * p * m < _MIN_FLOPS_PER_THREAD else None)
+    except (TypeError, ValueError, AttributeError, IndexError):
+        return _backward(dZ, A_prev, W, l, lambd)
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,

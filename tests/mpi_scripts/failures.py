@@ -1,0 +1,90 @@
+"""Run as ``mpiexec -n K python failures.py MODE``: a failure on some rank.
+
+Modes (the last rank, K-1, is the one that misbehaves):
+
+callback    its fit callback raises in epoch 2: fit aborts every rank
+script      its own code raises inside ``abort_on_error`` while the others
+            wait in a collective: every rank is aborted
+shape       its X has one column fewer: every rank raises the same
+            ValueError at the start of fit (printed once, status 1)
+labels      its train_step batch holds a label out of range: every rank
+            raises (no update anywhere); each prints what it caught, exit 0
+diverge     its callback changes a parameter: the periodic replica check
+            raises ReplicaMismatchError on every rank; each prints it, exit 0
+checkpoint  rank 0 cannot write the checkpoint: every rank raises; exit 0
+"""
+import sys
+
+import numpy as np
+from mpi4py import MPI
+
+from fastbp import Adam, Network
+from fastbp.distributed import RankFailedError, ReplicaMismatchError, abort_on_error
+
+comm = MPI.COMM_WORLD
+rank, size = comm.Get_rank(), comm.Get_size()
+bad = size - 1
+mode = sys.argv[1]
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((4, 60))
+y = rng.integers(0, 3, 60)
+net = Network([4, 8, 3], "relu", "softmax", dtype="float64", seed=0)
+
+if mode == "callback":
+    def cb(net, epoch, logs):
+        if rank == bad and epoch == 2:
+            raise RuntimeError("boom from the callback")
+    net.fit(X, y, epochs=50, batch_size=10, optimizer=Adam(0.01), verbose=False, comm=comm,
+            callback=cb)
+    print(f"rank {rank}: not reached", flush=True)
+
+elif mode == "script":
+    with abort_on_error(comm):
+        if rank == bad:
+            raise KeyError("a key missing on this rank only")
+        comm.Barrier()            # the other ranks would wait here forever
+    print(f"rank {rank}: not reached", flush=True)
+
+elif mode == "shape":
+    Xr = X[:, :59] if rank == bad else X
+    yr = y[:59] if rank == bad else y
+    with abort_on_error(comm):
+        net.fit(Xr, yr, epochs=2, batch_size=10, verbose=False, comm=comm)
+
+elif mode == "labels":
+    opt = Adam(0.01)
+    net.train_step(X[:, :12], y[:12], opt, comm=comm)
+    before = net.flat_parameters.copy()
+    yb = y[:12].copy()
+    if rank == bad:
+        yb[rank * 12 // size] = 7          # inside this rank's share; 3 classes
+    try:
+        net.train_step(X[:, :12], yb, opt, comm=comm)
+    except (ValueError, RankFailedError) as exc:
+        unchanged = np.array_equal(before, net.flat_parameters)
+        print(f"rank {rank}: caught {type(exc).__name__}: {exc} | unchanged={unchanged}",
+              flush=True)
+    # training goes on afterwards
+    net.train_step(X[:, :12], y[:12], opt, comm=comm)
+    print(f"rank {rank}: continued", flush=True)
+
+elif mode == "diverge":
+    def cb(net, epoch, logs):
+        if rank == bad and epoch == 2:
+            net.flat_parameters[0] += 1e-12
+    try:
+        net.fit(X, y, epochs=10, batch_size=10, optimizer=Adam(0.01), verbose=False,
+                comm=comm, callback=cb, replica_check_every=4)
+    except ReplicaMismatchError as exc:
+        print(f"rank {rank}: caught ReplicaMismatchError: {exc}", flush=True)
+
+elif mode == "checkpoint":
+    try:
+        net.fit(X, y, epochs=2, batch_size=10, verbose=False, comm=comm,
+                checkpoint_path="/nonexistent-dir/ck.npz")
+    except (OSError, RankFailedError) as exc:
+        print(f"rank {rank}: caught {type(exc).__name__}: {exc}", flush=True)
+
+else:
+    raise SystemExit(f"unknown mode {mode!r}")

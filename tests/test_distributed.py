@@ -1,0 +1,366 @@
+"""fastbp.distributed: data-parallel training over MPI.
+
+Two kinds of tests:
+
+* in this process, on ``MPI.COMM_SELF`` (one rank): the split step
+  (grad_step + Allreduce + update) equals the one-call step bit for bit, and
+  the errors and edge cases of the API;
+* under ``mpiexec -n 2`` and ``-n 3`` (scripts in tests/mpi_scripts/, each
+  run with a timeout, the whole process group killed on expiry): fits equal
+  one-process fits with the same global batch to 1e-10 in float64, the
+  replicas are bitwise identical on every rank, and a rank that fails makes
+  the whole run end (non-zero, or a clean collective error) within the timeout.
+
+Without mpi4py or mpiexec these tests are skipped -- except when
+``FASTBP_REQUIRE_MPI=1`` (set by .ci/run), where a missing MPI is a failure.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import SGD, Adam, Network
+from fastbp.distributed import shares
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(HERE, "mpi_scripts")
+# the directory holding the fastbp these tests import (source tree or site-packages)
+FASTBP_PATH = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
+REQUIRE_MPI = os.environ.get("FASTBP_REQUIRE_MPI", "0") not in ("", "0")
+TIMEOUT = 180
+SIZES = [2, 3]
+
+
+def _missing(reason):
+    if REQUIRE_MPI:
+        pytest.fail(f"{reason} (FASTBP_REQUIRE_MPI=1: MPI tests must run, not skip)")
+    pytest.skip(reason)
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = FASTBP_PATH + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+@pytest.fixture(scope="module")
+def MPI():
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        _missing(f"mpi4py is not installed ({exc}): pip install 'fastbp[mpi]'")
+    return MPI
+
+
+def _find_mpiexec():
+    # the mpich wheel puts mpiexec next to the interpreter; else PATH
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    return here if os.path.exists(here) else shutil.which("mpiexec")
+
+
+@pytest.fixture(scope="module")
+def mpiexec(MPI):
+    exe = _find_mpiexec()
+    if exe is None:
+        _missing("mpiexec not found (pip install mpich, or a system MPI)")
+    r = _run([exe, "-n", "2", sys.executable, "-c",
+              "from mpi4py import MPI; print('size', MPI.COMM_WORLD.Get_size())"], 60)
+    if r.returncode != 0 or r.stdout.split().count("2") != 2:
+        _missing(f"{exe} -n 2 did not start 2 ranks of one job (an mpiexec of another MPI "
+                 f"than mpi4py's?): rc={r.returncode} out={r.stdout!r} err={r.stderr[-500:]!r}")
+    return exe
+
+
+def _run(cmd, timeout, cwd=None):
+    """Run cmd in its own process group; on timeout kill the group and fail (a hang)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=_env(), cwd=cwd or HERE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        pytest.fail(f"HANG: {' '.join(cmd)} still running after {timeout} s\n"
+                    f"stdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}")
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+def mpirun(mpiexec, n, *args, timeout=TIMEOUT, cwd=None):
+    return _run([mpiexec, "-n", str(n), sys.executable, *args], timeout, cwd=cwd)
+
+
+# ------------------------------------------------------------- no MPI needed
+
+def test_shares_cover_the_batch_disjointly():
+    for m in (0, 1, 2, 5, 64, 101):
+        for size in (1, 2, 3, 7):
+            sh = shares(m, size)
+            assert len(sh) == size
+            assert sh[0][0] == 0 and sh[-1][1] == m
+            assert all(a[1] == b[0] for a, b in zip(sh, sh[1:]))
+            sizes = [hi - lo for lo, hi in sh]
+            assert max(sizes) - min(sizes) <= 1, (m, size, sh)
+
+
+def test_import_fastbp_never_imports_mpi4py():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"   # make `import mpi4py` fail
+            "import fastbp, fastbp.distributed, fastbp.cli\n"
+            "from fastbp import Network\n"
+            "net = Network([2, 3, 1], seed=0)\n"
+            "try:\n"
+            "    net.fit([[0.0], [1.0]], [[1]], comm=object(), verbose=False)\n"
+            "except ImportError as exc:\n"
+            "    print('IMPORTERROR', exc)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=_env(), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "IMPORTERROR" in r.stdout and "pip install 'fastbp[mpi]'" in r.stdout, r.stdout
+
+
+def test_cli_distributed_without_mpi4py_is_a_clear_error():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "from fastbp.cli import main\n"
+            "sys.exit(main(['train', '--distributed', '--epochs', '2']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=_env(), timeout=120)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "--distributed needs mpi4py" in r.stderr and "fastbp[mpi]" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+# ------------------------------------------------- one rank, in this process
+
+def _data(rng, dims, output, m, dtype=np.float64):
+    X = rng.standard_normal((dims[0], m)).astype(dtype)
+    if output == "softmax":
+        return X, rng.integers(0, dims[-1], m)
+    return X, (rng.random((dims[-1], m)) > 0.5).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw,opt", [
+    ({}, lambda: SGD(0.1, momentum=0.9)),
+    (dict(lambd=0.3, keep_prob=[0.8, 0.7]), lambda: Adam(0.01)),
+])
+def test_one_rank_split_step_is_bitwise_the_fused_step(MPI, dtype, kw, opt):
+    """grad_step + Allreduce + update on COMM_SELF == the one-call step, bit for bit."""
+    rng = np.random.default_rng(1)
+    dims = [7, 20, 12, 4]
+    X, y = _data(rng, dims, "softmax", 90, dtype)
+    a = Network(dims, "relu", "softmax", dtype=dtype, seed=2, **kw)
+    b = Network(dims, "relu", "softmax", dtype=dtype, seed=2, **kw)
+    ha = a.fit(X, y, epochs=3, batch_size=16, optimizer=opt(), seed=0, verbose=False,
+               comm=MPI.COMM_SELF)
+    hb = b.fit(X, y, epochs=3, batch_size=16, optimizer=opt(), seed=0, verbose=False)
+    np.testing.assert_array_equal(a.flat_parameters, b.flat_parameters)
+    # the float32 loss is summed in the float32 buffer
+    np.testing.assert_allclose(ha["loss"], hb["loss"],
+                               rtol=1e-6 if dtype == np.float32 else 1e-15)
+    assert len(ha["allreduce_seconds"]) == 3 and all(t >= 0 for t in ha["allreduce_seconds"])
+    oa, ob = Adam(0.01), Adam(0.01)
+    for j in range(0, 90, 30):
+        la = a.train_step(X[:, j:j + 30], y[j:j + 30], oa, comm=MPI.COMM_SELF)
+        lb = b.train_step(X[:, j:j + 30], y[j:j + 30], ob)
+        assert la == pytest.approx(lb, rel=1e-6 if dtype == np.float32 else 1e-15)
+    np.testing.assert_array_equal(a.flat_parameters, b.flat_parameters)
+    np.testing.assert_array_equal(a.flat_grads, b.flat_grads)
+
+
+def test_one_rank_step_errors_leave_parameters_unchanged(MPI):
+    comm = MPI.COMM_SELF
+    rng = np.random.default_rng(0)
+    net = Network([3, 5, 2], "relu", "softmax", dtype=np.float64, seed=0)
+    X, y = _data(rng, [3, 5, 2], "softmax", 20)
+    opt = SGD(0.1)
+    net.train_step(X, y, opt, comm=comm)
+    before = net.flat_parameters.copy()
+    t = opt.t
+    bad = y.copy()
+    bad[3] = 5
+    with pytest.raises(ValueError, match=r"class labels must be in 0\.\.1"):
+        net.train_step(X, bad, opt, comm=comm)
+    with pytest.raises(ValueError, match="features as rows"):
+        net.train_step(X.T, y, opt, comm=comm)
+    Xn = X.copy()
+    Xn[0, 0] = np.inf
+    with pytest.raises(FloatingPointError, match="not finite.*every rank"):
+        net.train_step(Xn * 1e300, y, opt, comm=comm)
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    assert opt.t == t
+    net.train_step(X, y, opt, comm=comm)           # and training goes on
+    assert opt.t == t + 1
+
+
+def test_bad_comm_and_arguments(MPI):
+    net = Network([2, 3, 1], seed=0)
+    X = np.zeros((2, 4))
+    Y = np.zeros((1, 4))
+    with pytest.raises(TypeError, match="mpi4py communicator such as MPI.COMM_WORLD"):
+        net.fit(X, Y, comm="world", verbose=False)
+    with pytest.raises(TypeError, match="mpi4py communicator"):
+        net.train_step(X, Y, SGD(0.1), comm=42)
+    with pytest.raises(ValueError, match="COMM_NULL"):
+        net.fit(X, Y, comm=MPI.COMM_NULL, verbose=False)
+    with pytest.raises(ValueError, match="replica_check_every must be an int >= 0"):
+        net.fit(X, Y, comm=MPI.COMM_SELF, replica_check_every=-1, verbose=False)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        net.fit(X, Y, comm=MPI.COMM_SELF, batch_size=0, verbose=False)
+    with pytest.raises(TypeError, match="optimizer must be a fastbp.optim optimizer"):
+        net.train_step(X, Y, "adam", comm=MPI.COMM_SELF)
+
+
+def test_broadcast_and_check_replicas_on_one_rank(MPI):
+    from fastbp.distributed import broadcast_state, check_replicas, default_n_threads
+    net = Network([3, 4, 2], "relu", "softmax", seed=0)
+    opt = Adam(0.01)
+    broadcast_state(net, MPI.COMM_SELF, opt)
+    assert len(opt.state_arrays()) == 2 and opt.t == 0
+    assert check_replicas(net, MPI.COMM_SELF, opt) is True
+    assert default_n_threads(MPI.COMM_SELF) >= 1
+
+
+# ------------------------------------------------------- under mpiexec -n K
+
+@pytest.mark.parametrize("n", SIZES)
+def test_fit_equals_one_process_and_replicas_identical(mpiexec, n, tmp_path):
+    out = tmp_path / "res.npz"
+    work = tmp_path / "work"
+    work.mkdir()
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "fit_equivalence.py"), str(out), str(work))
+    assert r.returncode == 0, f"rc={r.returncode}\n{r.stdout}\n{r.stderr}"
+    res = np.load(out)
+    assert int(res["size"]) == n, "mpiexec did not start the ranks as one job"
+    cases = sorted({k.split("/")[0] for k in res.files if "/" in k})
+    assert len(cases) == 8, cases
+    for case in cases:
+        dist, single = res[f"{case}/dist"], res[f"{case}/single"]
+        assert dist.shape == (n, single.size), case
+        for r_ in range(1, n):     # replicas: bitwise identical on every rank
+            np.testing.assert_array_equal(dist[r_], dist[0],
+                                          err_msg=f"{case}: rank {r_} differs from rank 0")
+        tol = 1e-4 if dist.dtype == np.float32 else 1e-10
+        scale = np.max(np.abs(single))
+        err = np.max(np.abs(dist[0].astype(np.float64) - single)) / scale
+        assert err <= tol, f"{case}: distributed vs one process: relative error {err:.3g}"
+        dl, sl = res[f"{case}/dist_loss"], res[f"{case}/single_loss"]
+        np.testing.assert_allclose(dl, sl, rtol=tol * 10, err_msg=case)
+    # train_step(comm=...) returns the same global loss on every rank
+    losses = res["train_step/all_rank_losses"]
+    assert np.all(losses == losses[0])
+    # one checkpoint file, written by rank 0, nothing half-written left
+    assert list(res["resume/files"]) == ["dist_ck.npz"]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_rank_raising_in_fit_aborts_every_rank(mpiexec, n):
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "callback", timeout=120)
+    assert r.returncode != 0
+    assert f"fastbp: rank {n - 1} of {n} failed: RuntimeError: boom from the callback" \
+        in r.stderr, r.stderr
+    assert "not reached" not in r.stdout
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_abort_on_error_ends_ranks_waiting_in_a_collective(mpiexec, n):
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "script", timeout=120)
+    assert r.returncode != 0
+    assert f"rank {n - 1} of {n} failed: KeyError" in r.stderr, r.stderr
+    assert "a key missing on this rank only" in r.stderr
+    assert "not reached" not in r.stdout
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_inconsistent_data_shapes_detected_at_start(mpiexec, n):
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "shape", timeout=120)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fastbp: error")]
+    assert len(lines) == 1, r.stderr            # printed once, by rank 0
+    msg = lines[0]
+    assert f"error on all {n} ranks: ValueError: inconsistent setup" in msg, msg
+    assert f"X shape / dtype: ((4, 60), '<f8') on rank" in msg, msg
+    assert re.search(rf"\(\(4, 59\), '<f8'\) on rank {n - 1}\b", msg), msg
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_error_inside_a_step_raises_on_every_rank(mpiexec, n):
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "labels", timeout=120)
+    assert r.returncode == 0, r.stderr
+    caught = sorted(ln for ln in r.stdout.splitlines() if "caught" in ln)
+    assert len(caught) == n, r.stdout
+    for ln in caught:
+        rank = int(ln.split()[1].rstrip(":"))
+        if rank == n - 1:
+            assert "caught ValueError: class labels must be in 0..2" in ln, ln
+        else:
+            assert f"caught RankFailedError: rank {n - 1}: ValueError: class labels" in ln, ln
+        assert ln.endswith("unchanged=True"), ln
+    assert r.stdout.count("continued") == n
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_replica_divergence_is_detected(mpiexec, n):
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "diverge", timeout=120)
+    assert r.returncode == 0, r.stderr
+    caught = [ln for ln in r.stdout.splitlines() if "caught ReplicaMismatchError" in ln]
+    assert len(caught) == n, r.stdout
+    assert f"ranks {n - 1}: crc32" in caught[0], caught[0]
+
+
+def test_checkpoint_write_failure_raises_on_every_rank(mpiexec):
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "checkpoint", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "rank 0: caught FileNotFoundError" in r.stdout, r.stdout
+    assert "rank 1: caught RankFailedError: rank 0 failed while writing the checkpoint" \
+        in r.stdout, r.stdout
+
+
+# --------------------------------------------------------------- the CLI
+
+@pytest.mark.parametrize("n", SIZES)
+def test_cli_train_distributed_builtin_data(mpiexec, n, tmp_path):
+    ck = tmp_path / "planar.npz"
+    r = mpirun(mpiexec, n, "-m", "fastbp", "train", "--distributed", "--epochs", "1500",
+               "-q", "--save", str(ck), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.count("final    loss") == 1, out      # only rank 0 prints
+    assert f"{n} processes x " in out, out
+    acc = float(re.search(r"accuracy ([\d.]+)%", out).group(1))
+    assert acc >= 85.0, out
+    assert re.search(r"allreduce +[\d.]+ us/step", out), out
+    assert sorted(os.listdir(tmp_path)) == ["planar.npz"]
+    from fastbp.datasets import load_planar_dataset
+    X, Y = load_planar_dataset()
+    assert Network.load(ck).evaluate(X, Y)[1] == pytest.approx(acc / 100, abs=1e-4)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_cli_train_distributed_csv(mpiexec, n, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    path = tmp_path / "d.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", header="a,b,c,d,label",
+               comments="")
+    r = mpirun(mpiexec, n, "-m", "fastbp", "train", "--distributed", "--data", str(path),
+               "--epochs", "15", "--batch-size", "32", "-q", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("300 examples, 4 features, 3 classes") == 1, r.stdout
+    acc = float(re.search(r"accuracy ([\d.]+)%", r.stdout).group(1))
+    assert acc >= 80.0, r.stdout
+
+
+def test_cli_distributed_setup_error_printed_once(mpiexec, tmp_path):
+    r = mpirun(mpiexec, 2, "-m", "fastbp", "train", "--distributed", "--data",
+               str(tmp_path / "missing.csv"), cwd=str(tmp_path), timeout=120)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.count("fastbp: error: --data") == 1, r.stderr
+    assert "no such file" in r.stderr and "Traceback" not in r.stderr

@@ -24,6 +24,12 @@ Generalisations, all off by default: L2 (``lambd``) and inverted dropout
 any layer sizes; dtypes: float32 inputs stay float32, mixed inputs follow
 NumPy's promotion.
 
+Memory: outputs of 64 KiB and more (Z, A, dA, dW, updated parameters) come
+from a small per-thread pool and are reused once nothing refers to them any
+more, which spares the page faults of fresh multi-MB arrays; an array that
+anything can still reach (a dict, a list, a view) is never reused. The pool
+keeps up to 256 MiB per thread; ``fastbp.course.clear_pool()`` releases it.
+
 Differences from the NumPy code, all at the edges:
 
 * ``L_model_backward`` computes the output delta as ``AL - Y`` when ``AL`` is

@@ -26,6 +26,13 @@ rank, size = comm.Get_rank(), comm.Get_size()
 bad = size - 1
 mode = sys.argv[1]
 
+
+def report(line):
+    """Print every rank's line from rank 0 (mpiexec may interleave the ranks' output)."""
+    lines = comm.gather(line, root=0)
+    if rank == 0:
+        print("\n".join(lines), flush=True)
+
 rng = np.random.default_rng(0)
 X = rng.standard_normal((4, 60))
 y = rng.integers(0, 3, 60)
@@ -63,11 +70,10 @@ elif mode == "labels":
         net.train_step(X[:, :12], yb, opt, comm=comm)
     except (ValueError, RankFailedError) as exc:
         unchanged = np.array_equal(before, net.flat_parameters)
-        print(f"rank {rank}: caught {type(exc).__name__}: {exc} | unchanged={unchanged}",
-              flush=True)
+        report(f"rank {rank}: caught {type(exc).__name__}: {exc} | unchanged={unchanged}")
     # training goes on afterwards
     net.train_step(X[:, :12], y[:12], opt, comm=comm)
-    print(f"rank {rank}: continued", flush=True)
+    report(f"rank {rank}: continued")
 
 elif mode == "diverge":
     def cb(net, epoch, logs):
@@ -77,14 +83,14 @@ elif mode == "diverge":
         net.fit(X, y, epochs=10, batch_size=10, optimizer=Adam(0.01), verbose=False,
                 comm=comm, callback=cb, replica_check_every=4)
     except ReplicaMismatchError as exc:
-        print(f"rank {rank}: caught ReplicaMismatchError: {exc}", flush=True)
+        report(f"rank {rank}: caught ReplicaMismatchError: {exc}")
 
 elif mode == "checkpoint":
     try:
         net.fit(X, y, epochs=2, batch_size=10, verbose=False, comm=comm,
                 checkpoint_path="/nonexistent-dir/ck.npz")
     except (OSError, RankFailedError) as exc:
-        print(f"rank {rank}: caught {type(exc).__name__}: {exc}", flush=True)
+        report(f"rank {rank}: caught {type(exc).__name__}: {exc}")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

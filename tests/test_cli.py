@@ -3,18 +3,27 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import fastbp
+
+# The subprocesses import the very fastbp this test process imported (an
+# installed wheel or an in-place build), and run outside the source tree so
+# an unbuilt source checkout in the working directory cannot shadow it.
+FASTBP_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
+WORKDIR = tempfile.mkdtemp(prefix="fastbp-cli-")
+with open(os.path.join(WORKDIR, "notes.md"), "w") as _f:
+    _f.write("# not a data file\n")
 
 
 def run(*args, timeout=120):
     env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = FASTBP_PARENT + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "fastbp", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=ROOT)
+                          text=True, timeout=timeout, env=env, cwd=WORKDIR)
 
 
 def test_train_planar_end_to_end(tmp_path):
@@ -69,7 +78,7 @@ def test_train_npz_rows_layout(tmp_path):
     (["train", "--data", "/nonexistent/file.csv"], "no such file"),
     (["train", "--layers", "4,3"], "labels need 1"),
     (["train", "--layers", "4,x"], "comma-separated ints"),
-    (["train", "--data", "README.md"], r"\.csv .* or a \.npz"),
+    (["train", "--data", "notes.md"], r"\.csv .* or a \.npz"),
 ])
 def test_train_errors(args, match):
     r = run(*args)

@@ -11,7 +11,8 @@ ranks -- A, B, C, A, B, C, ... -- and the median of each kind is reported:
 
 A  1 process x 2 threads: rank 0 runs ``net.train_step(X, y, opt)`` with
    n_threads=2 on the whole batch; rank 1 sleeps (polling a message every
-   2 ms, so it takes no core).
+   2 ms, so it takes no core). A1 is the same with n_threads=1: the
+   one-core reference both schemes are measured against.
 B  2 processes x 1 thread: both ranks run ``net.train_step(X, y, opt,
    comm=COMM_WORLD)`` with n_threads=1: each computes its half of the batch,
    one Allreduce of the gradient buffer, the same update. The time inside
@@ -154,12 +155,17 @@ def worker(args):
         y = rng.integers(0, dims[-1], M)
         net_a = Network(dims, "relu", "softmax", seed=0, n_threads=2)
         opt_a = Adam(1e-3)
+        net_1 = Network(dims, "relu", "softmax", seed=0, n_threads=1)
+        opt_1 = Adam(1e-3)
         net_b = Network(dims, "relu", "softmax", seed=0, n_threads=1)
         opt_b = Adam(1e-3)
         buf = np.zeros(net_b.n_params + 2, dtype=np.float32)
 
         def step_a():
             net_a.train_step(X, y, opt_a)
+
+        def step_1():
+            net_1.train_step(X, y, opt_1)
 
         def step_b():
             net_b.train_step(X, y, opt_b, comm=comm)
@@ -170,14 +176,19 @@ def worker(args):
         if rank == 0:
             for _ in range(3):
                 step_a()
+                step_1()
         for _ in range(3):
             step_b()
             allreduce()
         n_a = runner.calibrate(step_a, root_only=True)
+        n_1 = runner.calibrate(step_1, root_only=True)
         n_b = runner.calibrate(step_b)
         n_c = runner.calibrate(allreduce)
-        res = {"A": [], "B": [], "C": [], "ar": [], "out": []}
+        res = {"A": [], "A1": [], "B": [], "C": [], "ar": [], "out": []}
         for _ in range(args.repeats):
+            t, o, _ = runner._block("A", step_1, n_1)
+            res["A1"].append(t)
+            res["out"].append(o)
             t, o, _ = runner._block("A", step_a, n_a)
             res["A"].append(t)
             res["out"].append(o)
@@ -192,7 +203,8 @@ def worker(args):
             res["out"].append(o)
         med = {k: float(np.median(v)) for k, v in res.items()}
         row = dict(dims=dims, M=M, n_params=net_b.n_params,
-                   bytes=4 * (net_b.n_params + 2), sps_a=1 / med["A"], sps_b=1 / med["B"],
+                   bytes=4 * (net_b.n_params + 2), sps_1=1 / med["A1"], sps_a=1 / med["A"],
+                   sps_b=1 / med["B"],
                    step_b_us=med["B"] * 1e6, ar_in_step_us=med["ar"] * 1e6,
                    ar_alone_us=med["C"] * 1e6, outside=med["out"])
         rows.append(row)
@@ -200,14 +212,16 @@ def worker(args):
             f"steps/s (outside load {med['out']:.2f} cores)", flush=True)
     if rank == 0:
         print()
-        print(f"{'network':<24}{'M':>5}{'1 proc x 2 thr':>16}{'2 proc x 1 thr':>16}"
+        print(f"{'network':<24}{'M':>5}{'1 x 1 thr':>11}{'1 proc x 2 thr':>16}"
+              f"{'2 proc x 1 thr':>16}"
               f"{'B/A':>7}{'allreduce in B':>20}{'allreduce alone':>17}{'bytes/step':>12}"
               f"{'outside':>9}")
-        print(f"{'':<24}{'':>5}{'steps/s':>16}{'steps/s':>16}{'':>7}"
+        print(f"{'':<24}{'':>5}{'steps/s':>11}{'(A) steps/s':>16}{'(B) steps/s':>16}{'':>7}"
               f"{'us/step (% step)':>20}{'us/call':>17}{'':>12}{'cores':>9}")
         for r in rows:
             pct = r["ar_in_step_us"] / r["step_b_us"]
-            print(f"{str(r['dims']):<24}{r['M']:>5}{r['sps_a']:>16.1f}{r['sps_b']:>16.1f}"
+            print(f"{str(r['dims']):<24}{r['M']:>5}{r['sps_1']:>11.1f}{r['sps_a']:>16.1f}"
+                  f"{r['sps_b']:>16.1f}"
                   f"{r['sps_b'] / r['sps_a']:>7.2f}"
                   f"{r['ar_in_step_us']:>11.0f} ({pct:>4.0%})"
                   f"{r['ar_alone_us']:>17.0f}{r['bytes']:>12,d}{r['outside']:>9.2f}")

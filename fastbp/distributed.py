@@ -93,6 +93,24 @@ def _check_comm(comm):
     return MPI
 
 
+def _check_launcher(comm, MPI):
+    """Catch N singletons: mpiexec of one MPI starting processes linked to another."""
+    if comm != MPI.COMM_WORLD:
+        return
+    for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        try:
+            n = int(os.environ.get(var, "0"))
+        except ValueError:
+            continue
+        if n > comm.Get_size():
+            raise RuntimeError(
+                f"the launcher started {n} processes ({var}={n}) but MPI.COMM_WORLD has "
+                f"{comm.Get_size()}: that mpiexec belongs to another MPI than the one mpi4py "
+                f"loaded ({' '.join(MPI.Get_library_version().split()[:3])}). Use the "
+                "mpiexec of the same MPI (the mpich wheel's is next to the python "
+                "executable), or point mpi4py at the launcher's MPI (MPI4PY_LIBMPI).")
+
+
 def _collective(exc):
     """Mark ``exc`` as raised by every rank at the same point (no abort needed)."""
     exc._fastbp_collective = True
@@ -480,6 +498,7 @@ def _replica_for(net, comm):
     MPI = _check_comm(comm)
     rep = net._replica
     if rep is None or rep.comm is not comm:
+        _check_launcher(comm, MPI)
         rep = net._replica = _Replica(net, comm, MPI)
     return rep
 

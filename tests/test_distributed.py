@@ -216,6 +216,17 @@ def test_bad_comm_and_arguments(MPI):
         net.train_step(X, Y, "adam", comm=MPI.COMM_SELF)
 
 
+def test_mpiexec_of_another_mpi_is_detected(MPI, monkeypatch):
+    # what a process sees when an mpiexec started 3 processes that mpi4py's MPI
+    # does not know about: each one a job of 1
+    monkeypatch.setenv("PMI_SIZE", "3")
+    net = Network([2, 3, 1], seed=0)
+    with pytest.raises(RuntimeError, match=r"started 3 processes \(PMI_SIZE=3\) but "
+                       r"MPI.COMM_WORLD has 1: that mpiexec belongs to another MPI"):
+        net.fit(np.zeros((2, 4)), np.zeros((1, 4)), comm=MPI.COMM_WORLD, verbose=False)
+    net.fit(np.zeros((2, 4)), np.zeros((1, 4)), comm=MPI.COMM_SELF, verbose=False)
+
+
 def test_broadcast_and_check_replicas_on_one_rank(MPI):
     from fastbp.distributed import broadcast_state, check_replicas, default_n_threads
     net = Network([3, 4, 2], "relu", "softmax", seed=0)

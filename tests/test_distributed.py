@@ -43,6 +43,9 @@ def _missing(reason):
     pytest.skip(reason)
 
 
+# Subprocesses import the fastbp under test (FASTBP_PATH first on PYTHONPATH) and
+# run in tests/ or a temporary directory, never in the source root, where an
+# unbuilt checkout would shadow an installed wheel.
 def _env():
     env = dict(os.environ)
     env["PYTHONPATH"] = FASTBP_PATH + os.pathsep + env.get("PYTHONPATH", "")
@@ -119,7 +122,7 @@ def test_import_fastbp_never_imports_mpi4py():
             "except ImportError as exc:\n"
             "    print('IMPORTERROR', exc)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env=_env(), timeout=120)
+                       env=_env(), timeout=120, cwd=HERE)
     assert r.returncode == 0, r.stderr
     assert "IMPORTERROR" in r.stdout and "pip install 'fastbp[mpi]'" in r.stdout, r.stdout
 
@@ -129,7 +132,7 @@ def test_cli_distributed_without_mpi4py_is_a_clear_error():
             "from fastbp.cli import main\n"
             "sys.exit(main(['train', '--distributed', '--epochs', '2']))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env=_env(), timeout=120)
+                       env=_env(), timeout=120, cwd=HERE)
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "--distributed needs mpi4py" in r.stderr and "fastbp[mpi]" in r.stderr
     assert "Traceback" not in r.stderr

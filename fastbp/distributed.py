@@ -133,11 +133,28 @@ def _describe_exc(exc):
 
 
 def shares(m, size):
-    """Column ranges ``[(start, stop), ...]`` of a global batch of ``m`` columns on ``size`` ranks.
+    """Column ranges of a global batch of ``m`` columns split over ``size`` ranks.
 
     Rank r takes ``[m r // size, m (r + 1) // size)``: contiguous, disjoint,
     covering the batch, sizes differing by at most one (some are empty when
     ``m < size``).
+
+    Parameters
+    ----------
+    m : int
+        Columns in the global batch.
+    size : int
+        Number of ranks.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(start, stop)`` of every rank, in rank order.
+
+    Examples
+    --------
+    >>> shares(10, 3)
+    [(0, 3), (3, 6), (6, 10)]
     """
     return [(m * r // size, m * (r + 1) // size) for r in range(size)]
 
@@ -279,6 +296,14 @@ def default_n_threads(comm):
     ``OMP_NUM_THREADS``, when set, is taken as is. Otherwise
     ``min(cores this process may run on, cores of the node // ranks on the
     node)``, at least 1. Collective: every rank of ``comm`` must call it.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Intracomm
+
+    Returns
+    -------
+    int
     """
     from fastbp._openmp_helpers import cpu_count, effective_n_threads
 
@@ -300,7 +325,16 @@ def broadcast_state(net, comm, optimizer=None, root=0):
 
     Broadcasts the flat parameter buffer, the dropout step counter and seed,
     and, with ``optimizer``, its update count and flat state buffers (bound
-    to ``net`` first). Collective.
+    to ``net`` first). Collective. :func:`fit` and the first
+    ``train_step(..., comm=)`` call it; call it yourself after changing the
+    parameters on one rank.
+
+    Parameters
+    ----------
+    net : fastbp.Network
+    comm : mpi4py.MPI.Intracomm
+    optimizer : fastbp.optim.Optimizer, optional
+    root : int, default 0
     """
     MPI = _check_comm(comm)
     if optimizer is not None:
@@ -328,6 +362,17 @@ def check_replicas(net, comm, optimizer=None):
     """Check that every rank holds bitwise the same parameters (and optimizer state).
 
     Compares a CRC-32 across ranks with one tiny Allreduce. Collective.
+
+    Parameters
+    ----------
+    net : fastbp.Network
+    comm : mpi4py.MPI.Intracomm
+    optimizer : fastbp.optim.Optimizer, optional
+        Include its state buffers in the check.
+
+    Returns
+    -------
+    True
 
     Raises
     ------
@@ -557,12 +602,11 @@ def fit(net, X, Y, *, comm, epochs=1, batch_size=64, optimizer=None, shuffle=Tru
     ------
     ValueError, TypeError, RankFailedError, FloatingPointError, ReplicaMismatchError
         Raised on every rank together. An exception raised on one rank
-        only (in a callback, writing a checkpoint, ...) aborts the job
-        with ``MPI_Abort`` after printing the rank and the message.
+        only (in a callback, Ctrl-C, ...) aborts the job with
+        ``MPI_Abort`` after printing the rank and the message.
     """
     from fastbp import train as _train
 
-    MPI = _check_comm(comm)
     rep = _replica_for(net, comm)
     # 1. local checks, then one allgather: failures and mismatches raise on every rank
     err = desc = None

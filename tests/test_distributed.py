@@ -298,7 +298,7 @@ def test_inconsistent_data_shapes_detected_at_start(mpiexec, n):
     assert len(lines) == 1, r.stderr            # printed once, by rank 0
     msg = lines[0]
     assert f"error on all {n} ranks: ValueError: inconsistent setup" in msg, msg
-    assert f"X shape / dtype: ((4, 60), '<f8') on rank" in msg, msg
+    assert "X shape / dtype: ((4, 60), '<f8') on rank" in msg, msg
     assert re.search(rf"\(\(4, 59\), '<f8'\) on rank {n - 1}\b", msg), msg
     assert "Traceback" not in r.stderr
 

@@ -43,6 +43,11 @@ def make(n_prev, n, m, dtype, rng):
     return A_prev, W, b, dZ, Z_prev, A_relu
 
 
+def fastbp_pool():
+    """Which thread pool fastbp's kernels run in (compare() sleeps between pools)."""
+    return "omp" if _dense._set_tuning()["strategy"] == 0 else "scipy"
+
+
 def backward_cands(n_prev, n, m, dtype, nt, rng):
     A_prev, W, b, dZ, Z_prev, A_relu = make(n_prev, n, m, dtype, rng)
     gemm = gemm_fn(dtype)
@@ -70,7 +75,7 @@ def backward_cands(n_prev, n, m, dtype, nt, rng):
     floor()
     assert np.shares_memory(fdW, fdW) and np.allclose(
         fdW, dZ @ A_relu.T / m, rtol=1e-3, atol=1e-3), "floor GEMM wrote elsewhere"
-    return [("floor", floor, "scipy"), ("fastbp", fast, "scipy"), ("numpy", course, "numpy")]
+    return [("floor", floor, "scipy"), ("fastbp", fast, fastbp_pool()), ("numpy", course, "numpy")]
 
 
 def forward_cands(n_prev, n, m, dtype, nt, rng):
@@ -91,7 +96,7 @@ def forward_cands(n_prev, n, m, dtype, nt, rng):
 
     floor()
     assert np.allclose(fZ, W @ A_prev, rtol=1e-3, atol=1e-3)
-    return [("floor", floor, "scipy"), ("fastbp", fast, "scipy"), ("numpy", course, "numpy")]
+    return [("floor", floor, "scipy"), ("fastbp", fast, fastbp_pool()), ("numpy", course, "numpy")]
 
 
 def mixed_cands(dtype, nt, rng, n_prev=1024, n=1024, m=512):
@@ -116,8 +121,8 @@ def mixed_cands(dtype, nt, rng, n_prev=1024, n=1024, m=512):
     def fastbp_bwd():
         fastbp.dense_backward(dZ, A_relu, W, "relu", out=bout, n_threads=nt)
 
-    return [("fastbp fwd+bwd", pure, "scipy"), ("numpy fwd + fastbp bwd", mixed, "mixed"),
-            ("numpy fwd alone", numpy_fwd, "numpy"), ("fastbp bwd alone", fastbp_bwd, "scipy")]
+    return [("fastbp fwd+bwd", pure, fastbp_pool()), ("numpy fwd + fastbp bwd", mixed, "mixed"),
+            ("numpy fwd alone", numpy_fwd, "numpy"), ("fastbp bwd alone", fastbp_bwd, fastbp_pool())]
 
 
 def main(argv=None):
@@ -127,8 +132,9 @@ def main(argv=None):
                     help="n_prev,n,m triples separated by ';' (default: the issue's six)")
     ap.add_argument("--threads", type=int, default=None, help="threads for every library")
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--strategy", type=int, choices=[0, 1], default=None,
-                    help="fastbp fusion strategy (0 row-blocked, 1 BLAS-threaded)")
+    ap.add_argument("--strategy", type=int, choices=[0, 1, 2], default=None,
+                    help="fastbp fusion strategy (0 row-blocked in OpenMP threads, 1 BLAS-threaded "
+                         "GEMM + OpenMP epilogue, 2 BLAS-threaded GEMM + serial epilogue)")
     ap.add_argument("--block-bytes", type=int, default=None)
     ap.add_argument("--no-mixed", action="store_true")
     ap.add_argument("--only", choices=["backward", "forward"], default=None)

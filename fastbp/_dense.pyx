@@ -5,13 +5,18 @@ Every public function validates its arguments once (shapes, dtypes, layouts,
 ``out=``), then runs one ``nogil`` kernel: GEMMs through SciPy's BLAS
 (``scipy.linalg.cython_blas``) and the element-wise work in OpenMP loops.
 
-Fusion design (measured with bench/bench_layer.py, see _tuning below): the
-default runs each GEMM on a block of output rows in an OpenMP thread
-(SciPy's OpenBLAS pinned to one thread meanwhile) and applies the epilogue
-(bias + activation forward; activation derivative backward; db next to the dW
-block) to that block right after its GEMM, while it is still in cache. The
-alternative, one BLAS-threaded GEMM over the whole matrix followed by a
-separate parallel pass, is kept as strategy 1 for benchmarking.
+Fusion design, measured with bench/bench_layer.py (2 cores, OpenBLAS
+SkylakeX kernel). Strategy 0, the default and the winner: each GEMM is cut
+into blocks of output rows; OpenMP threads each run single-threaded GEMMs
+(SciPy's OpenBLAS pinned to one thread meanwhile) and apply the epilogue
+(bias + activation forward; activation derivative backward; db next to the
+dW block) to their block right after its GEMM, while it is still in cache.
+Only one thread pool is ever awake. Strategy 1 (one BLAS-threaded GEMM, then
+an OpenMP pass) wakes OpenBLAS's pool and OpenMP's in turn; on two cores each
+pool's spinning threads starve the other's, and it measured 2-4x the GEMM
+floor at large shapes and up to 300x at (256, 256, 64). Strategy 2 (BLAS-
+threaded GEMM, serial epilogue) was 1.0-1.5x. Both stay selectable through
+_set_tuning for the benchmark only.
 """
 cimport cython
 from cython cimport floating
@@ -93,14 +98,17 @@ cdef int _strategy = 0              # 0: row-blocked GEMM + epilogue, 1: BLAS-th
 cdef Py_ssize_t _block_bytes = 1 << 20  # target output bytes per row block
 
 
-def _set_tuning(strategy=None, block_bytes=None, par_min_macs=None):
+def _set_tuning(strategy=None, block_bytes=None, par_min_macs=None, whole_gemm_tasks=None):
     """Benchmark hook: fusion strategy (0 or 1), block size, threading threshold."""
-    global _strategy, _block_bytes, _PAR_MIN_MACS
+    global _strategy, _block_bytes, _PAR_MIN_MACS, _whole_gemm_tasks
+    if whole_gemm_tasks is not None:
+        _whole_gemm_tasks = int(bool(whole_gemm_tasks))
     if par_min_macs is not None:
         _PAR_MIN_MACS = max(0, int(par_min_macs))
     if strategy is not None:
-        if strategy not in (0, 1):
-            raise ValueError("strategy must be 0 (row-blocked) or 1 (BLAS-threaded)")
+        if strategy not in (0, 1, 2):
+            raise ValueError("strategy must be 0 (row-blocked), 1 (BLAS-threaded GEMM, "
+                             "OpenMP epilogue) or 2 (BLAS-threaded GEMM, serial epilogue)")
         _strategy = strategy
     if block_bytes is not None:
         _block_bytes = max(1024, int(block_bytes))
@@ -287,6 +295,17 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t it
 
 # ------------------------------------------------------------------ kernels
 
+cdef int _whole_gemm_tasks = 0
+
+
+cdef inline int _bwd_split(int nt) noexcept nogil:
+    # backward has two GEMMs of equal flops: with _whole_gemm_tasks, each
+    # thread pair shares one GEMM (nt=2: one whole GEMM per thread)
+    if _whole_gemm_tasks:
+        return (nt + 1) // 2
+    return nt
+
+
 cdef inline void _fwd_rows(int act, floating alpha, floating *Z, Py_ssize_t ldz, floating *A,
                            const floating *b, Py_ssize_t bs, Py_ssize_t rows,
                            Py_ssize_t cols) noexcept nogil:
@@ -345,7 +364,7 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
         prev = _blas_begin(nt)
         _mm(Z, m, n, m, p, <floating>1, W, False, 0, Ap, False, <floating>0)
         _blas_end(prev)
-        nb = nt if <Py_ssize_t>n * m >= _PAR_MIN_ELEMS else 1
+        nb = nt if <Py_ssize_t>n * m >= _PAR_MIN_ELEMS and _strategy == 1 else 1
         blk = (n + nb - 1) // nb
         for t in prange(nb, num_threads=nb, schedule="static"):
             r0 = t * blk
@@ -365,8 +384,8 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
         nt = 1
     if _strategy == 0 or nt == 1:
         if nt > 1:
-            nbw = _n_blocks(n, p, sizeof(floating), nt)
-            nbz = _n_blocks(p, m, sizeof(floating), nt)
+            nbw = _n_blocks(n, p, sizeof(floating), _bwd_split(nt))
+            nbz = _n_blocks(p, m, sizeof(floating), _bwd_split(nt))
         else:
             nbw = 1
             nbz = 1
@@ -404,9 +423,9 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
         _mm(dW, p, n, p, m, scale, dZ, False, 0, Ap, True, beta)
         _mm(dZp, m, p, m, n, <floating>1, W, True, 0, dZ, False, <floating>0)
         _blas_end(prev)
-        nbz = nt if <Py_ssize_t>p * m >= _PAR_MIN_ELEMS else 1
+        nbz = nt if <Py_ssize_t>p * m >= _PAR_MIN_ELEMS and _strategy == 1 else 1
         blkz = (p + nbz - 1) // nbz
-        nbw = nt if <Py_ssize_t>n * m >= _PAR_MIN_ELEMS else 1
+        nbw = nt if <Py_ssize_t>n * m >= _PAR_MIN_ELEMS and _strategy == 1 else 1
         blkw = (n + nbw - 1) // nbw
         for t in prange(nbz + nbw, num_threads=nt if nbz + nbw > 2 else 1, schedule="static"):
             if t < nbz:

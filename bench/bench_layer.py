@@ -135,12 +135,11 @@ def main(argv=None):
     ap.add_argument("--strategy", type=int, choices=[0, 1, 2], default=None,
                     help="fastbp fusion strategy (0 row-blocked in OpenMP threads, 1 BLAS-threaded "
                          "GEMM + OpenMP epilogue, 2 BLAS-threaded GEMM + serial epilogue)")
-    ap.add_argument("--block-bytes", type=int, default=None)
     ap.add_argument("--no-mixed", action="store_true")
     ap.add_argument("--only", choices=["backward", "forward"], default=None)
     args = ap.parse_args(argv)
 
-    tuning = _dense._set_tuning(args.strategy, args.block_bytes)
+    tuning = _dense._set_tuning(args.strategy)
     nt = fastbp.effective_n_threads(args.threads)
     limits = None
     try:

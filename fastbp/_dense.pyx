@@ -7,10 +7,11 @@ Every public function validates its arguments once (shapes, dtypes, layouts,
 
 Fusion design, measured with bench/bench_layer.py (2 cores, OpenBLAS
 SkylakeX kernel). Strategy 0, the default and the winner: each GEMM is cut
-into blocks of output rows; OpenMP threads each run single-threaded GEMMs
-(SciPy's OpenBLAS pinned to one thread meanwhile) and apply the epilogue
-(bias + activation forward; activation derivative backward; db next to the
-dW block) to their block right after its GEMM, while it is still in cache.
+into one block of output rows per thread; OpenMP threads each run a
+single-threaded GEMM (SciPy's OpenBLAS pinned to one thread meanwhile) and
+apply the epilogue (bias + activation forward; activation derivative
+backward; db next to the dW block) to their block right after its GEMM,
+while it is still in cache (see _n_blocks for the block size).
 Only one thread pool is ever awake. Strategy 1 (one BLAS-threaded GEMM, then
 an OpenMP pass) wakes OpenBLAS's pool and OpenMP's in turn; on two cores each
 pool's spinning threads starve the other's, and it measured 2-4x the GEMM
@@ -94,15 +95,12 @@ cdef Py_ssize_t _PAR_MIN_MACS = 200000
 cdef Py_ssize_t _COL_CHUNK = 256
 
 # Tuning knobs (see module docstring); changed only by benchmarks.
-cdef int _strategy = 0              # 0: row-blocked GEMM + epilogue, 1: BLAS-threaded GEMM then pass
-cdef Py_ssize_t _block_bytes = 1 << 20  # target output bytes per row block
+cdef int _strategy = 0              # see the module docstring
 
 
-def _set_tuning(strategy=None, block_bytes=None, par_min_macs=None, whole_gemm_tasks=None):
-    """Benchmark hook: fusion strategy (0 or 1), block size, threading threshold."""
-    global _strategy, _block_bytes, _PAR_MIN_MACS, _whole_gemm_tasks
-    if whole_gemm_tasks is not None:
-        _whole_gemm_tasks = int(bool(whole_gemm_tasks))
+def _set_tuning(strategy=None, par_min_macs=None):
+    """Benchmark hook: fusion strategy (0, 1, 2) and the threading threshold."""
+    global _strategy, _PAR_MIN_MACS
     if par_min_macs is not None:
         _PAR_MIN_MACS = max(0, int(par_min_macs))
     if strategy is not None:
@@ -110,10 +108,7 @@ def _set_tuning(strategy=None, block_bytes=None, par_min_macs=None, whole_gemm_t
             raise ValueError("strategy must be 0 (row-blocked), 1 (BLAS-threaded GEMM, "
                              "OpenMP epilogue) or 2 (BLAS-threaded GEMM, serial epilogue)")
         _strategy = strategy
-    if block_bytes is not None:
-        _block_bytes = max(1024, int(block_bytes))
-    return {"strategy": _strategy, "block_bytes": _block_bytes,
-            "par_min_macs": _PAR_MIN_MACS}
+    return {"strategy": _strategy, "par_min_macs": _PAR_MIN_MACS}
 
 
 cdef int _DEFAULT_NT = _effective_n_threads(None)
@@ -281,12 +276,17 @@ cdef inline void _mm(floating *C, int ldc, int M, int N, int K, floating alpha,
           beta, C, ldc)
 
 
-cdef inline Py_ssize_t _n_blocks(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t itemsize,
-                                 int nt) noexcept nogil:
-    """Row blocks for the blocked GEMM: about _block_bytes of output each, a
-    multiple of the thread count, never fewer than 8 rows per block."""
-    cdef Py_ssize_t per_thread = (rows * cols * itemsize + nt * _block_bytes - 1) // (nt * _block_bytes)
-    cdef Py_ssize_t nb = nt * (per_thread if per_thread > 0 else 1)
+cdef inline Py_ssize_t _n_blocks(Py_ssize_t rows, int nt) noexcept nogil:
+    """Row blocks for the blocked GEMM: one per thread, at least 8 rows each.
+
+    Smaller, cache-sized blocks (256 KiB - 1 MiB of output) keep the epilogue
+    in L2 but cost more than they save: every block re-packs the GEMM's
+    shared operand, and they measured 1.05-1.22x the two-GEMM floor at
+    (2048, 2048, 1024) and (4096, 1024, 256) where one block per thread
+    measured 0.99-1.01x. The epilogue on a thread's own half still runs
+    from L3 right after its GEMM.
+    """
+    cdef Py_ssize_t nb = nt
     cdef Py_ssize_t max_nb = (rows + 7) // 8
     if nb > max_nb:
         nb = max_nb
@@ -294,17 +294,6 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t it
 
 
 # ------------------------------------------------------------------ kernels
-
-cdef int _whole_gemm_tasks = 0
-
-
-cdef inline int _bwd_split(int nt) noexcept nogil:
-    # backward has two GEMMs of equal flops: with _whole_gemm_tasks, each
-    # thread pair shares one GEMM (nt=2: one whole GEMM per thread)
-    if _whole_gemm_tasks:
-        return (nt + 1) // 2
-    return nt
-
 
 cdef inline void _fwd_rows(int act, floating alpha, floating *Z, Py_ssize_t ldz, floating *A,
                            const floating *b, Py_ssize_t bs, Py_ssize_t rows,
@@ -349,7 +338,7 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
     if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
         nt = 1
     if _strategy == 0 or nt == 1:
-        nb = _n_blocks(n, m, sizeof(floating), nt) if nt > 1 else 1
+        nb = _n_blocks(n, nt) if nt > 1 else 1
         blk = (n + nb - 1) // nb
         prev = _blas_begin(1)
         for t in prange(nb, num_threads=nt if nb > 1 else 1, schedule="dynamic"):
@@ -384,8 +373,8 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
         nt = 1
     if _strategy == 0 or nt == 1:
         if nt > 1:
-            nbw = _n_blocks(n, p, sizeof(floating), _bwd_split(nt))
-            nbz = _n_blocks(p, m, sizeof(floating), _bwd_split(nt))
+            nbw = _n_blocks(n, nt)
+            nbz = _n_blocks(p, nt)
         else:
             nbw = 1
             nbz = 1

@@ -118,11 +118,33 @@ def mixed_cands(dtype, nt, rng, n_prev=1024, n=1024, m=512):
         Z = W @ A_prev + b
         np.maximum(Z, 0, out=Z)
 
+    # Remedy candidate: NumPy's own OpenBLAS held to one thread for the loop,
+    # so its idle workers do not spin on the core fastbp's threads need.
+    numpy_blas = None
+    try:
+        from threadpoolctl import ThreadpoolController
+        numpy_blas = [lib for lib in ThreadpoolController().select(user_api="blas").lib_controllers
+                      if "numpy" in lib.filepath]
+    except ImportError:
+        pass
+
+    def mixed_np1():
+        for lib in numpy_blas:
+            lib.set_num_threads(1)
+        try:
+            mixed()
+        finally:
+            for lib in numpy_blas:
+                lib.set_num_threads(nt)
+
     def fastbp_bwd():
         fastbp.dense_backward(dZ, A_relu, W, "relu", out=bout, n_threads=nt)
 
-    return [("fastbp fwd+bwd", pure, fastbp_pool()), ("numpy fwd + fastbp bwd", mixed, "mixed"),
-            ("numpy fwd alone", numpy_fwd, "numpy"), ("fastbp bwd alone", fastbp_bwd, fastbp_pool())]
+    cands = [("fastbp fwd+bwd", pure, fastbp_pool()), ("numpy fwd + fastbp bwd", mixed, "mixed"),
+             ("numpy fwd alone", numpy_fwd, "numpy"), ("fastbp bwd alone", fastbp_bwd, fastbp_pool())]
+    if numpy_blas:
+        cands.append(("mixed, NumPy BLAS 1 thread", mixed_np1, "mixed1"))
+    return cands
 
 
 def main(argv=None):
@@ -178,14 +200,15 @@ def main(argv=None):
         print("## mixed use at (1024, 1024, 512): NumPy forward + fastbp.dense_backward, "
               "alternating\n")
         print("| dtype | fastbp fwd+bwd ms | numpy fwd + fastbp bwd ms | numpy fwd alone ms | "
-              "fastbp bwd alone ms | mixed penalty |")
-        print("|---|---|---|---|---|---|")
+              "fastbp bwd alone ms | mixed penalty | mixed, NumPy's BLAS at 1 thread ms |")
+        print("|---|---|---|---|---|---|---|")
         for dtype in dtypes:
             med, _ = compare(mixed_cands(dtype, nt, rng), repeats=args.repeats)
             penalty = med["numpy fwd + fastbp bwd"] / (med["numpy fwd alone"] + med["fastbp bwd alone"])
             print(f"| {np.dtype(dtype).name} | {med['fastbp fwd+bwd']*1e3:.3f} | "
                   f"{med['numpy fwd + fastbp bwd']*1e3:.3f} | {med['numpy fwd alone']*1e3:.3f} | "
-                  f"{med['fastbp bwd alone']*1e3:.3f} | {penalty:.2f}x |", flush=True)
+                  f"{med['fastbp bwd alone']*1e3:.3f} | {penalty:.2f}x | "
+                  f"{med.get('mixed, NumPy BLAS 1 thread', float('nan'))*1e3:.3f} |", flush=True)
         print("\nmixed penalty = (alternating loop) / (sum of each part timed alone)")
     if limits is not None:
         limits.restore_original_limits()

@@ -249,31 +249,41 @@ cdef double _alpha_value(object activation, object alpha) except? -1.0:
 
 # ------------------------------------------------------------ BLAS operands
 
-cdef inline void _opnd(Mat X, bint trans, Py_ssize_t r0, Py_ssize_t itemsize,
+cdef inline void _opnd(Mat X, bint trans, Py_ssize_t r0, Py_ssize_t c0, Py_ssize_t itemsize,
                        const void **ptr, int *ld, BLAS_Trans *flag) noexcept nogil:
-    """BLAS view of rows r0: of op(X) (op = transpose when trans)."""
+    """BLAS view of op(X)[r0:, c0:] (op = transpose when trans)."""
     cdef bint c_order = X.cs == 1
     if not trans:
-        ptr[0] = <const char*>X.data + r0 * X.rs * itemsize
-        ld[0] = <int>(X.rs if c_order else X.cs)
+        ptr[0] = <const char*>X.data + (r0 * X.rs + c0 * X.cs) * itemsize
         flag[0] = NoTrans if c_order else Trans
     else:
-        ptr[0] = <const char*>X.data + r0 * X.cs * itemsize
-        ld[0] = <int>(X.rs if c_order else X.cs)
+        ptr[0] = <const char*>X.data + (r0 * X.cs + c0 * X.rs) * itemsize
         flag[0] = Trans if c_order else NoTrans
+    ld[0] = <int>(X.rs if c_order else X.cs)
 
 
 cdef inline void _mm(floating *C, int ldc, int M, int N, int K, floating alpha,
-                     Mat A, bint ta, Py_ssize_t r0, Mat B, bint tb, floating beta) noexcept nogil:
-    """C (M, N) = alpha op(A)[r0:r0+M, :] op(B) + beta C."""
+                     Mat A, bint ta, Py_ssize_t r0, Mat B, bint tb, Py_ssize_t c0,
+                     floating beta) noexcept nogil:
+    """C (M, N) = alpha op(A)[r0:r0+M, :] op(B)[:, c0:c0+N] + beta C."""
     cdef const void *pa
     cdef const void *pb
     cdef int lda, ldb
     cdef BLAS_Trans fa, fb
-    _opnd(A, ta, r0, sizeof(floating), &pa, &lda, &fa)
-    _opnd(B, tb, 0, sizeof(floating), &pb, &ldb, &fb)
+    _opnd(A, ta, r0, 0, sizeof(floating), &pa, &lda, &fa)
+    _opnd(B, tb, 0, c0, sizeof(floating), &pb, &ldb, &fb)
     _gemm(fa, fb, M, N, K, alpha, <const floating*>pa, lda, <const floating*>pb, ldb,
           beta, C, ldc)
+
+
+cdef inline bint _by_cols(Py_ssize_t M, Py_ssize_t N, int nt) noexcept nogil:
+    """Split an (M, N) GEMM output by columns rather than rows?
+
+    With few rows each thread's share would be a thin panel that runs far
+    below GEMM speed (the (20, 12288) dW of the course's 12288-feature
+    network ran slower on 2 threads than on 1), so split the long side.
+    """
+    return nt > 1 and M < 64 * nt and N > M
 
 
 cdef inline Py_ssize_t _n_blocks(Py_ssize_t rows, int nt) noexcept nogil:
@@ -333,25 +343,32 @@ cdef inline void _scaled_copy(floating *dst, Py_ssize_t ldd, const floating *src
 cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
                           floating *Z, floating *A, int n, int p, int m,
                           int act, floating alpha, int nt) noexcept nogil:
-    cdef Py_ssize_t nb, t, r0, r1, blk
+    cdef Py_ssize_t nb, t, r0, r1, blk, dim
     cdef int prev
     if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
         nt = 1
+    cdef bint bc
     if _strategy == 0 or nt == 1:
-        nb = _n_blocks(n, nt) if nt > 1 else 1
-        blk = (n + nb - 1) // nb
+        bc = _by_cols(n, m, nt)
+        dim = m if bc else n
+        nb = _n_blocks(dim, nt) if nt > 1 else 1
+        blk = (dim + nb - 1) // nb
         prev = _blas_begin(1)
         for t in prange(nb, num_threads=nt if nb > 1 else 1, schedule="dynamic"):
             r0 = t * blk
-            r1 = r0 + blk if r0 + blk < n else n
-            if r0 < r1:
+            r1 = r0 + blk if r0 + blk < dim else dim
+            if r0 < r1 and bc:
+                _mm(Z + r0, m, n, <int>(r1 - r0), p, <floating>1, W, False, 0,
+                    Ap, False, r0, <floating>0)
+                _fwd_rows(act, alpha, Z + r0, m, A + r0, b, bs, n, r1 - r0)
+            elif r0 < r1:
                 _mm(Z + r0 * m, m, <int>(r1 - r0), m, p, <floating>1, W, False, r0,
-                    Ap, False, <floating>0)
+                    Ap, False, 0, <floating>0)
                 _fwd_rows(act, alpha, Z + r0 * m, m, A + r0 * m, b + r0 * bs, bs, r1 - r0, m)
         _blas_end(prev)
     else:
         prev = _blas_begin(nt)
-        _mm(Z, m, n, m, p, <floating>1, W, False, 0, Ap, False, <floating>0)
+        _mm(Z, m, n, m, p, <floating>1, W, False, 0, Ap, False, 0, <floating>0)
         _blas_end(prev)
         nb = nt if <Py_ssize_t>n * m >= _PAR_MIN_ELEMS and _strategy == 1 else 1
         blk = (n + nb - 1) // nb
@@ -366,41 +383,56 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
                            floating *db, int n, int p, int m, int act, floating alpha,
                            floating scale, floating l2, int nt) noexcept nogil:
     """dW = scale dZ Ap^T + l2 W; db = scale rowsum(dZ); dZp = (W^T dZ) * g'(V)."""
-    cdef Py_ssize_t nbw, nbz, t, r0, r1, blkw, blkz, ntask
+    cdef Py_ssize_t nbw, nbz, t, r0, r1, blkw, blkz, ntask, dimw, dimz
+    cdef bint bcw, bcz
     cdef int prev
     cdef floating beta = 1 if l2 != 0 else 0
     if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
         nt = 1
     if _strategy == 0 or nt == 1:
-        if nt > 1:
-            nbw = _n_blocks(n, nt)
-            nbz = _n_blocks(p, nt)
-        else:
-            nbw = 1
-            nbz = 1
-        blkw = (n + nbw - 1) // nbw
-        blkz = (p + nbz - 1) // nbz
+        bcw = _by_cols(n, p, nt)
+        bcz = _by_cols(p, m, nt)
+        dimw = p if bcw else n
+        dimz = m if bcz else p
+        nbw = _n_blocks(dimw, nt) if nt > 1 else 1
+        nbz = _n_blocks(dimz, nt) if nt > 1 else 1
+        blkw = (dimw + nbw - 1) // nbw
+        blkz = (dimz + nbz - 1) // nbz
         ntask = nbw + nbz
         prev = _blas_begin(1)
         for t in prange(ntask, num_threads=nt if ntask > 1 and nt > 1 else 1,
                         schedule="dynamic"):
             if t < nbw:
                 r0 = t * blkw
-                r1 = r0 + blkw if r0 + blkw < n else n
-                if r0 < r1:
+                r1 = r0 + blkw if r0 + blkw < dimw else dimw
+                if r0 < r1 and bcw:      # dW[:, r0:r1]; db with the first block
+                    if l2 != 0:
+                        _scaled_copy(dW + r0, p, <floating*>W.data + r0 * W.cs,
+                                     W.rs, W.cs, n, r1 - r0, l2)
+                    _mm(dW + r0, p, n, <int>(r1 - r0), m, scale, dZ, False, 0,
+                        Ap, True, r0, beta)
+                    if t == 0:
+                        _rowsum(<floating*>dZ.data, dZ.rs, dZ.cs, n, m, scale, db)
+                elif r0 < r1:            # dW[r0:r1, :] and db[r0:r1]
                     if l2 != 0:
                         _scaled_copy(dW + r0 * p, p, <floating*>W.data + r0 * W.rs,
                                      W.rs, W.cs, r1 - r0, p, l2)
                     _mm(dW + r0 * p, p, <int>(r1 - r0), p, m, scale, dZ, False, r0,
-                        Ap, True, beta)
+                        Ap, True, 0, beta)
                     _rowsum(<floating*>dZ.data + r0 * dZ.rs, dZ.rs, dZ.cs, r1 - r0, m,
                             scale, db + r0)
             else:
                 r0 = (t - nbw) * blkz
-                r1 = r0 + blkz if r0 + blkz < p else p
-                if r0 < r1:
+                r1 = r0 + blkz if r0 + blkz < dimz else dimz
+                if r0 < r1 and bcz:      # dZ_prev[:, r0:r1]
+                    _mm(dZp + r0, m, p, <int>(r1 - r0), n, <floating>1, W, True, 0,
+                        dZ, False, r0, <floating>0)
+                    if act >= 0:
+                        _bwd_rows(act, alpha, dZp + r0, m, <floating*>V.data + r0 * V.cs,
+                                  V.rs, V.cs, p, r1 - r0)
+                elif r0 < r1:            # dZ_prev[r0:r1, :]
                     _mm(dZp + r0 * m, m, <int>(r1 - r0), m, n, <floating>1, W, True, r0,
-                        dZ, False, <floating>0)
+                        dZ, False, 0, <floating>0)
                     if act >= 0:
                         _bwd_rows(act, alpha, dZp + r0 * m, m,
                                   <floating*>V.data + r0 * V.rs, V.rs, V.cs, r1 - r0, m)
@@ -409,8 +441,8 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
         if l2 != 0:
             _scaled_copy(dW, p, <floating*>W.data, W.rs, W.cs, n, p, l2)
         prev = _blas_begin(nt)
-        _mm(dW, p, n, p, m, scale, dZ, False, 0, Ap, True, beta)
-        _mm(dZp, m, p, m, n, <floating>1, W, True, 0, dZ, False, <floating>0)
+        _mm(dW, p, n, p, m, scale, dZ, False, 0, Ap, True, 0, beta)
+        _mm(dZp, m, p, m, n, <floating>1, W, True, 0, dZ, False, 0, <floating>0)
         _blas_end(prev)
         nbz = nt if <Py_ssize_t>p * m >= _PAR_MIN_ELEMS and _strategy == 1 else 1
         blkz = (p + nbz - 1) // nbz

@@ -248,3 +248,32 @@ def test_kernels_release_the_gil():
             return
     pytest.fail(f"main thread stalled {gaps} s during a {duration:.3f} s kernel call: "
                 "is the GIL released around the GEMMs and loops?")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_prev,n,m", [(4000, 16, 50), (16, 4000, 50), (5, 60, 3000), (600, 3, 700)])
+def test_thin_layers_split_by_columns_match_reference(dtype, n_prev, n, m):
+    """Few output rows: the kernels split the GEMMs by columns on 2 threads."""
+    from fastbp import reference as ref
+    rng = np.random.default_rng(n_prev * 7 + n)
+    A_prev = rng.standard_normal((n_prev, m)).astype(dtype)
+    Z_prev = rng.standard_normal((n_prev, m)).astype(dtype)
+    A_relu = np.maximum(Z_prev, 0)
+    W = rng.standard_normal((n, n_prev)).astype(dtype)
+    b = rng.standard_normal((n, 1)).astype(dtype)
+    dZ = rng.standard_normal((n, m)).astype(dtype)
+    rtol = 2e-4 if dtype == np.float32 else 1e-10
+    params = f"dtype={np.dtype(dtype).name}, shapes=({n_prev}, {n}, {m})"
+    for nt in (1, 2):
+        Z, A = fastbp.dense_forward(A_prev, W, b, "tanh", n_threads=nt)
+        Zr, Ar = ref.dense_forward(A_prev, W, b, "tanh")
+        np.testing.assert_allclose(Z, Zr, rtol=rtol, atol=rtol * np.abs(Zr).max(), err_msg=params)
+        np.testing.assert_allclose(A, Ar, rtol=rtol, atol=rtol, err_msg=params)
+        got = fastbp.dense_backward(dZ, A_relu, W, "relu", lambd=0.5, n_threads=nt)
+        exp = ref.dense_backward(dZ, A_relu, W, "relu", lambd=0.5)
+        for g, e, what in zip(got, exp, ("dZ_prev", "dW", "db")):
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * np.abs(e).max(),
+                                       err_msg=f"{what}, n_threads={nt}, {params}")
+    one = fastbp.dense_backward(dZ, A_relu, W, "relu", n_threads=1)
+    two = fastbp.dense_backward(dZ, A_relu, W, "relu", n_threads=2)
+    assert np.array_equal(one[2], two[2]), f"db depends on the thread count; {params}"

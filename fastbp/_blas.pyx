@@ -45,11 +45,11 @@ cdef int _blas_begin(int n) noexcept nogil:
     OpenBLAS's thread count is process-wide (its "_local" setter is global in
     pthreads builds), so concurrent fastbp calls from several Python threads
     serialise here instead of racing on it. Returns the previous count, to
-    hand back to _blas_end.
+    hand back to _blas_end. n = 0 takes the lock and leaves the count alone.
     """
     cdef int prev = -1
     PyThread_acquire_lock(_lock, WAIT_LOCK)
-    if _get_threads != NULL and _set_global != NULL:
+    if n > 0 and _get_threads != NULL and _set_global != NULL:
         prev = _get_threads()
         if prev != n:
             _set_global(n)

@@ -90,6 +90,11 @@ cdef Py_ssize_t _PAR_MIN_ELEMS = 16384
 # GEMMs with fewer multiply-adds than this run on one thread (team fork and
 # BLAS thread wake-up cost more than they save; measured with bench_layer).
 cdef Py_ssize_t _PAR_MIN_MACS = 200000
+# OpenBLAS runs a GEMM with M N K <= 65536 * GEMM_MULTITHREAD_THRESHOLD (4 by
+# default) on the calling thread whatever its thread setting, so one-thread
+# calls that small skip setting it (two library calls, ~5% of a (64, 64, 32)
+# backward).
+cdef Py_ssize_t _BLAS_SERIAL_MNK = 262144
 # Columns per task in softmax/delta/loss; fixed so the association of every
 # sum is independent of the thread count.
 cdef Py_ssize_t _COL_CHUNK = 256
@@ -214,6 +219,23 @@ cdef cnp.ndarray _out_array(object o, str name, Py_ssize_t rows, Py_ssize_t cols
             raise ValueError(f"Invalid out: {name} overlaps the input {inp_name}; outputs "
                              f"must not share memory with inputs or with each other")
     return a
+
+
+cdef inline bint _out_fast(object o, int typenum, Py_ssize_t rows, Py_ssize_t cols):
+    """Cheap acceptance test of one out= array (the full check runs on failure)."""
+    if not cnp.PyArray_CheckExact(o):
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>o
+    return (cnp.PyArray_TYPE(a) == typenum and a.ndim == 2 and a.shape[0] == rows
+            and a.shape[1] == cols and cnp.PyArray_IS_C_CONTIGUOUS(a)
+            and cnp.PyArray_ISWRITEABLE(a))
+
+
+cdef inline bint _disjoint(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, cnp.ndarray d,
+                           cnp.ndarray e):
+    """a shares no memory with b, c, d, e (e may be None)."""
+    return not (_overlap(a, b) or _overlap(a, c) or _overlap(a, d)
+                or (e is not None and _overlap(a, e)))
 
 
 cdef tuple _unpack_out(object out, int n, str names):
@@ -353,7 +375,7 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
         dim = m if bc else n
         nb = _n_blocks(dim, nt) if nt > 1 else 1
         blk = (dim + nb - 1) // nb
-        prev = _blas_begin(1)
+        prev = _blas_begin(0 if nt == 1 and <Py_ssize_t>n * p * m <= _BLAS_SERIAL_MNK else 1)
         for t in prange(nb, num_threads=nt if nb > 1 else 1, schedule="dynamic"):
             r0 = t * blk
             r1 = r0 + blk if r0 + blk < dim else dim
@@ -399,7 +421,7 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
         blkw = (dimw + nbw - 1) // nbw
         blkz = (dimz + nbz - 1) // nbz
         ntask = nbw + nbz
-        prev = _blas_begin(1)
+        prev = _blas_begin(0 if nt == 1 and <Py_ssize_t>n * p * m <= _BLAS_SERIAL_MNK else 1)
         for t in prange(ntask, num_threads=nt if ntask > 1 and nt > 1 else 1,
                         schedule="dynamic"):
             if t < nbw:
@@ -528,9 +550,15 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     cdef double al = _alpha_value(activation, alpha)
     cdef int nt = _resolve_threads(n_threads)
     cdef cnp.ndarray Zo, Ao
+    cdef int tn = cnp.PyArray_TYPE(a_prev)
     if out is None:
-        Zo = cnp.PyArray_EMPTY(2, [n, m], cnp.PyArray_TYPE(a_prev), 0)
-        Ao = cnp.PyArray_EMPTY(2, [n, m], cnp.PyArray_TYPE(a_prev), 0)
+        Zo = cnp.PyArray_EMPTY(2, [n, m], tn, 0)
+        Ao = cnp.PyArray_EMPTY(2, [n, m], tn, 0)
+    elif (type(out) is tuple and len(<tuple>out) == 2
+          and _out_fast((<tuple>out)[0], tn, n, m) and _out_fast((<tuple>out)[1], tn, n, m)
+          and _disjoint((<tuple>out)[0], a_prev, w, bb, (<tuple>out)[1])
+          and _disjoint((<tuple>out)[1], a_prev, w, bb, None)):
+        Zo, Ao = <tuple>out
     else:
         o = _unpack_out(out, 2, "Z, A")
         ins = (("A_prev", a_prev), ("W", w), ("b", bb))
@@ -621,10 +649,21 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
     cdef int nt = _resolve_threads(n_threads)
     cdef int tn = cnp.PyArray_TYPE(dz)
     cdef cnp.ndarray dZp, dWo, dbo
+    cdef cnp.ndarray vz = v if v is not a_prev else None
     if out is None:
         dZp = cnp.PyArray_EMPTY(2, [p, m], tn, 0)
         dWo = cnp.PyArray_EMPTY(2, [n, p], tn, 0)
         dbo = cnp.PyArray_EMPTY(2, [n, 1], tn, 0)
+    elif (type(out) is tuple and len(<tuple>out) == 3
+          and _out_fast((<tuple>out)[0], tn, p, m) and _out_fast((<tuple>out)[1], tn, n, p)
+          and _out_fast((<tuple>out)[2], tn, n, 1)
+          and _disjoint((<tuple>out)[0], dz, a_prev, w, vz)
+          and _disjoint((<tuple>out)[1], dz, a_prev, w, vz)
+          and _disjoint((<tuple>out)[2], dz, a_prev, w, vz)
+          and _disjoint((<tuple>out)[0], (<tuple>out)[1], (<tuple>out)[2],
+                        (<tuple>out)[1], None)
+          and not _overlap((<tuple>out)[1], (<tuple>out)[2])):
+        dZp, dWo, dbo = <tuple>out     # the common training-loop case, checked in C
     else:
         o = _unpack_out(out, 3, "dZ_prev, dW, db")
         ins = (("dZ", dz), ("A_prev", a_prev), ("W", w),

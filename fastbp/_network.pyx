@@ -51,45 +51,24 @@ from fastbp._blas cimport _gemm, _blas_begin, _blas_end, BLAS_Trans, NoTrans, Tr
 
 cnp.import_array()
 
-cdef extern from "fastbp_act.h" nogil:
-    int fbp_deriv_needs_z(int act)
-    void fbp_forward_rows_f(int act, float alpha, float *Z, Py_ssize_t ldz,
-                            float *A, Py_ssize_t lda, const float *b, Py_ssize_t bs,
-                            Py_ssize_t rows, Py_ssize_t cols)
-    void fbp_forward_rows_d(int act, double alpha, double *Z, Py_ssize_t ldz,
-                            double *A, Py_ssize_t lda, const double *b, Py_ssize_t bs,
-                            Py_ssize_t rows, Py_ssize_t cols)
-    void fbp_backward_rows_f(int act, float alpha, float *D, Py_ssize_t ldd,
-                             const float *V, Py_ssize_t vr, Py_ssize_t vc,
-                             Py_ssize_t rows, Py_ssize_t cols)
-    void fbp_backward_rows_d(int act, double alpha, double *D, Py_ssize_t ldd,
-                             const double *V, Py_ssize_t vr, Py_ssize_t vc,
-                             Py_ssize_t rows, Py_ssize_t cols)
-    void fbp_rowsum_f(const float *D, Py_ssize_t dr, Py_ssize_t dc, Py_ssize_t rows,
-                      Py_ssize_t cols, float scale, float *out, Py_ssize_t os)
-    void fbp_rowsum_d(const double *D, Py_ssize_t dr, Py_ssize_t dc, Py_ssize_t rows,
-                      Py_ssize_t cols, double scale, double *out, Py_ssize_t os)
-
-cdef extern from "fastbp_loss.h" nogil:
-    void fbp_softmax_cols_f(const float *Z, Py_ssize_t zr, Py_ssize_t zc, float *out,
-                            Py_ssize_t ldo, Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1,
-                            float *buf)
-    void fbp_softmax_cols_d(const double *Z, Py_ssize_t zr, Py_ssize_t zc, double *out,
-                            Py_ssize_t ldo, Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1,
-                            double *buf)
-    void fbp_delta_f(const float *AL, Py_ssize_t ar, Py_ssize_t ac, const void *Y, int yt,
-                     Py_ssize_t yr, Py_ssize_t yc, float *D, Py_ssize_t ldd,
-                     Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1)
-    void fbp_delta_d(const double *AL, Py_ssize_t ar, Py_ssize_t ac, const void *Y, int yt,
-                     Py_ssize_t yr, Py_ssize_t yc, double *D, Py_ssize_t ldd,
-                     Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1)
-    double fbp_loss_sum_f(int loss, const float *AL, Py_ssize_t ar, Py_ssize_t ac,
-                          const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
-                          Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1)
-    double fbp_loss_sum_d(int loss, const double *AL, Py_ssize_t ar, Py_ssize_t ac,
-                          const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
-                          Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1)
-    double fbp_yval(const void *Y, int yt, Py_ssize_t k)
+from fastbp._kernels cimport (
+    fbp_backward_rows_d,
+    fbp_backward_rows_f,
+    fbp_delta_d,
+    fbp_delta_f,
+    fbp_deriv_needs_z,
+    fbp_forward_rows_d,
+    fbp_forward_rows_f,
+    fbp_loss_sum_d,
+    fbp_loss_sum_f,
+    fbp_rowsum_d,
+    fbp_rowsum_f,
+    fbp_scaled_copy_d,
+    fbp_scaled_copy_f,
+    fbp_softmax_cols_d,
+    fbp_softmax_cols_f,
+    fbp_yval,
+)
 
 # Team-level OpenMP primitives. The barrier is an orphaned directive: it binds
 # to the parallel region of whichever thread team calls it (a team of one

@@ -224,6 +224,13 @@ cdef tuple _unpack_out(object out, int n, str names):
     return tuple(out)
 
 
+cdef double _real(object x, str name) except? -1.0:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"Invalid {name}: expected a real number, got {x!r}") from None
+
+
 cdef int _act_code(object activation, bint allow_none) except -2:
     if activation is None and allow_none:
         return ACT_NONE
@@ -620,8 +627,8 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
         if v.shape[0] != p or v.shape[1] != m:
             raise ValueError(f"Invalid shapes: Z_prev should match A_prev {_shape(a_prev)}, "
                              f"got Z_prev {_shape(v)}")
-    cdef double sc = (1.0 / m) if scale is None else float(scale)
-    cdef double lam = float(lambd)
+    cdef double sc = (1.0 / m) if scale is None else _real(scale, "scale")
+    cdef double lam = _real(lambd, "lambd")
     cdef int nt = _resolve_threads(n_threads)
     cdef int tn = cnp.PyArray_TYPE(dz)
     cdef cnp.ndarray dZp, dWo, dbo

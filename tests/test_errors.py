@@ -498,3 +498,11 @@ def test_out_overlap(kernel, build):
     assert "out" in msg, f"{build.__name__}: message does not mention out: {msg}"
     for k, v in a.items():
         assert np.array_equal(v, before[k]), f"{build.__name__}: input {k} modified"
+
+
+@pytest.mark.parametrize("kw", [{"lambd": "x"}, {"scale": "half"}, {"lambd": None}, {"scale": [1, 2]}])
+def test_non_numeric_scale_or_lambd_is_a_type_error(kw):
+    dZ, A, W = np.ones((2, 5)), np.ones((3, 5)), np.ones((2, 3))
+    name = next(iter(kw))
+    with pytest.raises(TypeError, match=f"Invalid {name}: expected a real number"):
+        fastbp.dense_backward(dZ, A, W, **kw)

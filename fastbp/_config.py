@@ -23,8 +23,9 @@ def config_info():
 
     Keys: ``fastbp``, ``python``, ``numpy``, ``scipy`` (versions),
     ``openmp`` (compiled with OpenMP), ``cpu_count``, ``default_threads``
-    (what ``n_threads=None`` resolves to), ``omp_max_threads``,
-    ``blas_library`` (the OpenBLAS behind SciPy that fastbp's GEMMs use),
+    (what ``n_threads=None`` resolves to),
+    ``blas_library`` (the BLAS behind SciPy that fastbp's GEMMs use; None
+    when it is not an OpenBLAS fastbp can find),
     ``blas_thread_control`` (whether fastbp can set its thread count),
     ``blas_threads``, ``threadpools`` (threadpoolctl's view, or None when it
     is not installed) and ``env`` (thread/BLAS environment variables).
@@ -94,7 +95,7 @@ def show_config(file=None):
     p(f"  OpenMP     {'on' if info['openmp'] else 'OFF (serial build)'}")
     p(f"  cores      {info['cpu_count']}")
     p(f"  n_threads=None -> {info['default_threads']}")
-    p("BLAS (fastbp's GEMMs run in SciPy's OpenBLAS)")
+    p("BLAS (fastbp's GEMMs run in SciPy's BLAS, through scipy.linalg.cython_blas)")
     p(f"  library    {info['blas_library'] or 'not found'}")
     p(f"  thread control {'yes' if info['blas_thread_control'] else 'no'}"
       f"  (current threads: {info['blas_threads']})")

@@ -74,8 +74,11 @@ def mpiexec(MPI):
     if exe is None:
         _missing("mpiexec not found (pip install mpich, or a system MPI)")
     r = _run([exe, "-n", "2", sys.executable, "-c",
-              "from mpi4py import MPI; print('size', MPI.COMM_WORLD.Get_size())"], 60)
-    if r.returncode != 0 or r.stdout.split().count("2") != 2:
+              "import sys; from mpi4py import MPI; "
+              "sys.stdout.write('size %d\\n' % MPI.COMM_WORLD.Get_size())"], 60)
+    # The ranks share one stdout: their lines may interleave mid-line
+    # ("size 2size 2\n\n" was seen with PYTHONUNBUFFERED=1), so count matches.
+    if r.returncode != 0 or re.findall(r"size (\d+)", r.stdout) != ["2", "2"]:
         _missing(f"{exe} -n 2 did not start 2 ranks of one job (an mpiexec of another MPI "
                  f"than mpi4py's?): rc={r.returncode} out={r.stdout!r} err={r.stderr[-500:]!r}")
     return exe

@@ -33,24 +33,7 @@ from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
 
 cnp.import_array()
 
-from fastbp._kernels cimport (
-    fbp_backward_rows_d,
-    fbp_backward_rows_f,
-    fbp_delta_d,
-    fbp_delta_f,
-    fbp_deriv_needs_z,
-    fbp_forward_rows_d,
-    fbp_forward_rows_f,
-    fbp_loss_sum_d,
-    fbp_loss_sum_f,
-    fbp_rowsum_d,
-    fbp_rowsum_f,
-    fbp_scaled_copy_d,
-    fbp_scaled_copy_f,
-    fbp_softmax_cols_d,
-    fbp_softmax_cols_f,
-    fbp_yval,
-)
+from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "elu",
                "gelu", "gelu_tanh", "silu", "softplus")
@@ -212,6 +195,14 @@ cdef inline bint _disjoint(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, cnp.ndar
     """a shares no memory with b, c, d, e (e may be None)."""
     return not (_overlap(a, b) or _overlap(a, c) or _overlap(a, d)
                 or (e is not None and _overlap(a, e)))
+
+
+cdef cnp.ndarray _one_out(object out, str name, Py_ssize_t rows, Py_ssize_t cols,
+                          cnp.ndarray like, tuple inputs):
+    """The single output of a kernel: ``out`` validated, or a new C-ordered array."""
+    if out is None:
+        return cnp.PyArray_EMPTY(2, [rows, cols], cnp.PyArray_TYPE(like), 0)
+    return _out_array(_unpack_out(out, 1, name)[0], name, rows, cols, like, inputs)
 
 
 cdef tuple _unpack_out(object out, int n, str names):
@@ -746,12 +737,7 @@ def output_delta(AL, Y, loss, *, out=None, n_threads=None):
     cdef int yt = yt_o
     cdef Py_ssize_t yr = yr_o, yc = yc_o
     cdef Py_ssize_t n = al.shape[0], m = al.shape[1]
-    cdef cnp.ndarray D
-    if out is None:
-        D = cnp.PyArray_EMPTY(2, [n, m], cnp.PyArray_TYPE(al), 0)
-    else:
-        o = _unpack_out(out, 1, "dZ")
-        D = _out_array(o[0], "dZ", n, m, al, (("AL", al), ("Y", ya)))
+    cdef cnp.ndarray D = _one_out(out, "dZ", n, m, al, (("AL", al), ("Y", ya)))
     cdef int nt = _resolve_threads(n_threads)
     cdef Mat ma = _mat(al)
     cdef Py_ssize_t nch = (m + _COL_CHUNK - 1) // _COL_CHUNK, t, j0, j1
@@ -829,12 +815,7 @@ def softmax(Z, *, out=None, n_threads=None):
     """
     cdef cnp.ndarray z = _float2d(Z, "Z")
     cdef Py_ssize_t n = z.shape[0], m = z.shape[1]
-    cdef cnp.ndarray A
-    if out is None:
-        A = cnp.PyArray_EMPTY(2, [n, m], cnp.PyArray_TYPE(z), 0)
-    else:
-        o = _unpack_out(out, 1, "A")
-        A = _out_array(o[0], "A", n, m, z, (("Z", z),))
+    cdef cnp.ndarray A = _one_out(out, "A", n, m, z, (("Z", z),))
     cdef int nt = _resolve_threads(n_threads)
     if n * m < _PAR_MIN_ELEMS:
         nt = 1

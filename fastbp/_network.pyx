@@ -51,24 +51,7 @@ from fastbp._blas cimport _gemm, _blas_begin, _blas_end, BLAS_Trans, NoTrans, Tr
 
 cnp.import_array()
 
-from fastbp._kernels cimport (
-    fbp_backward_rows_d,
-    fbp_backward_rows_f,
-    fbp_delta_d,
-    fbp_delta_f,
-    fbp_deriv_needs_z,
-    fbp_forward_rows_d,
-    fbp_forward_rows_f,
-    fbp_loss_sum_d,
-    fbp_loss_sum_f,
-    fbp_rowsum_d,
-    fbp_rowsum_f,
-    fbp_scaled_copy_d,
-    fbp_scaled_copy_f,
-    fbp_softmax_cols_d,
-    fbp_softmax_cols_f,
-    fbp_yval,
-)
+from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
 
 # Team-level OpenMP primitives. The barrier is an orphaned directive: it binds
 # to the parallel region of whichever thread team calls it (a team of one

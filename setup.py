@@ -137,7 +137,7 @@ def extensions():
 
     inc = [np.get_include(), os.path.join(HERE, "csrc")]
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")]
-    names = ["_openmp_helpers", "_blas", "_dense", "_network"]
+    names = ["_openmp_helpers", "_blas", "_dense", "_network", "_course"]
     exts = [
         Extension(f"fastbp.{n}", [f"fastbp/{n}.pyx"], include_dirs=inc,
                   define_macros=macros)

@@ -69,6 +69,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.special import expit as _expit
 
+from fastbp._course import backward_chain as _backward_chain
 from fastbp._dense import dense_backward as _bwd
 from fastbp._dense import dense_forward as _fwd
 from fastbp._dense import loss as _loss
@@ -771,6 +772,10 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
     grads : dict with "dA{L-1}", "dW{L}", "db{L}", ..., "dA0", "dW1", "db1"
         inserted in the course's order.
     """
+    if keep_prob == 1.0:
+        grads = _backward_chain(AL, Y, caches, lambd, _RECENT_OUTPUTS)
+        if grads is not None:
+            return grads
     L = len(caches)
     if L == 0:
         raise ValueError("Invalid caches: empty; pass the caches L_model_forward returned")

@@ -1025,3 +1025,79 @@ def test_module_exports_the_course_names():
     exec("from fastbp.course import *", ns)
     assert "L_model_backward" in ns and "nn_model" in ns and "_fit" not in ns
     assert isinstance(fc, types.ModuleType)
+
+
+# The compiled one-call backward (fastbp._course.backward_chain) takes small
+# networks; everything else runs the per-layer path. Both must give the
+# course's numbers, so every case runs twice: as it comes, and with the fast
+# path switched off.
+CHAIN_CASES = [
+    ([2, 4, 1], 400, np.float64, np.uint8, 0.0),
+    ([3, 1], 1, np.float64, np.float64, 0.0),
+    ([5, 4, 3, 1], 1, np.float64, np.bool_, 0.0),
+    ([6, 5, 3, 2], 17, np.float64, np.int64, 0.7),
+    ([7, 3, 1], 3, np.float32, np.uint8, 0.0),
+    ([4, 8, 8, 1], 1000, np.float32, np.float32, 0.3),
+    ([20, 7, 5, 1], 64, np.float64, np.int32, 0.0),
+]
+
+
+@pytest.mark.parametrize("dims,m,dt,yt,lambd", CHAIN_CASES)
+@pytest.mark.parametrize("fast", [True, False])
+def test_L_model_backward_fast_and_general_paths(dims, m, dt, yt, lambd, fast, monkeypatch):
+    from fastbp._course import backward_chain
+    rng = np.random.default_rng(m + 10 * len(dims))
+    X = rng.standard_normal((dims[0], m)).astype(dt)
+    Y = labels(rng, m, dims[-1]).astype(yt)
+    params = random_params(dims, rng, dtype=dt)
+    AL, caches = fc.L_model_forward(X, params)
+    took = []
+    if fast:
+        monkeypatch.setattr(fc, "_backward_chain",
+                            lambda *a: took.append(1) or backward_chain(*a))
+        assert backward_chain(AL, Y, caches, lambd, fc._RECENT_OUTPUTS) is not None
+    else:
+        monkeypatch.setattr(fc, "_backward_chain", lambda *a: None)
+    before = frozen((X, Y, params, AL, caches))
+    grads = fc.L_model_backward(AL, Y, caches, lambd=lambd)
+    assert took == ([1] if fast else [])
+    eAL, ecaches = _np_L_model_forward(X.astype(np.float64),
+                                       {k: v.astype(np.float64) for k, v in params.items()})
+    egrads = _np_L_model_backward(eAL, Y, ecaches, lambd=lambd)
+    assert list(grads) == list(egrads)
+    for k in egrads:
+        assert grads[k].dtype == dt and grads[k].shape == egrads[k].shape, k
+        assert_close(grads[k], egrads[k], rtol=RTOL64 if dt == np.float64 else RTOL32, name=k)
+    assert_unchanged(before, (X, Y, params, AL, caches))
+
+
+def test_backward_chain_declines_what_it_does_not_handle():
+    from fastbp._course import backward_chain
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((3, 9))
+    Y = labels(rng, 9)
+    params = random_params([3, 4, 1], rng)
+    AL, caches = fc.L_model_forward(X, params)
+    rec = fc._RECENT_OUTPUTS
+    assert backward_chain(AL, Y, caches, 0.0, rec) is not None
+    # an AL that L_model_forward did not return (the course's formula applies)
+    assert backward_chain(AL.copy(), Y, caches, 0.0, rec) is None
+    # F-ordered input, a tuple of caches, a float16 AL, labels of another shape
+    ALf, cf = fc.L_model_forward(np.asfortranarray(X), params)
+    assert backward_chain(ALf, Y, cf, 0.0, rec) is None
+    assert backward_chain(AL, Y, tuple(caches), 0.0, rec) is None
+    assert backward_chain(AL, Y.ravel(), caches, 0.0, rec) is None
+    assert backward_chain(AL, Y, caches, "0.1", rec) is None
+    assert backward_chain(AL, Y, caches, -1.0, rec) is None
+    # caches that do not chain, or with a dropout mask
+    bad = [((caches[0][0][0][:2], caches[0][0][1], caches[0][0][2]), caches[0][1]), caches[1]]
+    assert backward_chain(AL, Y, bad, 0.0, rec) is None
+    assert backward_chain(AL, Y, [caches[0] + (None,), caches[1]], 0.0, rec) is None
+    # a layer too large for one thread goes the general path (threads, pooled outputs)
+    Xb = rng.standard_normal((300, 500))
+    pb = random_params([300, 40, 1], rng)
+    ALb, cb = fc.L_model_forward(Xb, pb)
+    assert backward_chain(ALb, labels(rng, 500), cb, 0.0, rec) is None
+    # whichever path runs, general errors still name the problem
+    with pytest.raises(ValueError, match="Invalid shapes"):
+        fc.L_model_backward(AL, labels(rng, 8), caches)

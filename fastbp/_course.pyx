@@ -1,0 +1,248 @@
+# cython: language_level=3
+"""Compiled fast path of fastbp.course.L_model_backward for small networks.
+
+On networks like the course's [2, 4, 1] with m = 400 the GEMMs of a whole
+backward pass take a few microseconds, so the Python around them (unpacking
+caches, one kernel call per layer, the relu mask, the dict) costs more than
+the arithmetic. ``backward_chain`` does all of it in one call: it checks the
+caches, allocates the returned arrays, and runs the output delta, every
+layer's GEMMs, bias gradients, L2 term and relu masks without the GIL.
+
+It only takes the common case -- plain C-contiguous float32/float64 arrays
+of one dtype, caches exactly as L_model_forward builds them, AL the array
+that L_model_forward returned for these caches (so the output delta is
+AL - Y), no dropout, every layer small enough for one thread -- and returns
+None for anything else; fastbp.course then runs its general path, which
+also produces the error messages. Both paths compute the same formulas.
+"""
+from cython cimport floating
+from cpython.ref cimport PyObject
+from cpython.weakref cimport PyWeakref_GetObject
+from libc.stdlib cimport malloc, free
+cimport numpy as cnp
+
+import numpy as np
+
+from fastbp._blas cimport _gemm, NoTrans, Trans
+from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
+
+cnp.import_array()
+
+# Above this many GEMM multiply-adds in one layer (4 n p m flops, as
+# course._MIN_FLOPS_PER_THREAD) or this many bytes in one output, the
+# general path's threads and recycled arrays win.
+cdef Py_ssize_t _MAX_LAYER_FLOPS = 2_000_000
+cdef Py_ssize_t _MAX_OUT_BYTES = 1 << 16
+
+cdef int _MAX_LAYERS = 64
+
+_KEYS = {}
+
+
+cdef tuple _keys(int l):
+    k = _KEYS.get(l)
+    if k is None:
+        s = str(l)
+        k = _KEYS[l] = ("dW" + s, "db" + s, "dA" + s)
+    return <tuple>k
+
+
+cdef int _ytype(cnp.ndarray y):
+    """fastbp_loss.h's label type code for y's dtype, or -1."""
+    cdef int t = cnp.PyArray_TYPE(y)
+    if t == cnp.NPY_FLOAT32:
+        return 0
+    if t == cnp.NPY_FLOAT64:
+        return 1
+    if t == cnp.NPY_UINT8 or t == cnp.NPY_BOOL:
+        return 2
+    if t == cnp.NPY_INT32:
+        return 3
+    if t == cnp.NPY_INT64:
+        return 4
+    return -1
+
+
+cdef inline bint _plain(object a, int typenum):
+    """a is an ndarray of exactly this dtype, 2-D, C-contiguous and aligned."""
+    if type(a) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray x = <cnp.ndarray>a
+    return (cnp.PyArray_NDIM(x) == 2 and cnp.PyArray_TYPE(x) == typenum
+            and cnp.PyArray_ISCARRAY_RO(x) and not cnp.PyArray_ISBYTESWAPPED(x))
+
+
+cdef bint _recent(object AL, object ZL, object recent):
+    """Did L_model_forward return AL as the output for Z_L (see course.py)?"""
+    cdef PyObject *a
+    cdef PyObject *z
+    for pair in reversed(recent):
+        a = PyWeakref_GetObject((<tuple>pair)[0])
+        z = PyWeakref_GetObject((<tuple>pair)[1])
+        if a == <PyObject *>AL and z == <PyObject *>ZL:
+            return True
+    return False
+
+
+cdef void _layers(floating *dummy, int L, Py_ssize_t m, int *n, void **Ap, void **W,
+                  void **Z, void **dA, void **dW, void **db, const void *AL,
+                  const void *Y, int yt, floating *D, double lambd) noexcept nogil:
+    """The backward pass proper; D is scratch of max(n) * m elements."""
+    cdef int l
+    cdef Py_ssize_t i, j, rows, cols
+    cdef floating inv_m = <floating>(1.0 / m)
+    cdef floating l2 = <floating>(lambd / m)
+    cdef floating *w
+    cdef floating *g
+    cdef floating *a
+    cdef const floating *z
+    cdef floating *d
+    cdef floating mask
+    # dZ_L = AL - Y
+    if floating is float:
+        fbp_delta_f(<const float *>AL, m, 1, Y, yt, m, 1, D, m, n[L], 0, m)
+    else:
+        fbp_delta_d(<const double *>AL, m, 1, Y, yt, m, 1, D, m, n[L], 0, m)
+    for l in range(L, 0, -1):
+        rows = n[l]
+        cols = n[l - 1]
+        w = <floating *>W[l]
+        g = <floating *>dW[l]
+        # dW_l = dZ_l A_{l-1}^T / m (+ lambd / m W_l); db_l = rowsum(dZ_l) / m
+        _gemm(NoTrans, Trans, <int>rows, <int>cols, <int>m, inv_m, D, <int>m,
+              <const floating *>Ap[l], <int>m, <floating>0, g, <int>cols)
+        if lambd != 0.0:
+            for i in range(rows * cols):
+                g[i] = g[i] + l2 * w[i]
+        if floating is float:
+            fbp_rowsum_f(D, m, 1, rows, m, inv_m, <float *>db[l], 1)
+        else:
+            fbp_rowsum_d(D, m, 1, rows, m, inv_m, <double *>db[l], 1)
+        # dA_{l-1} = W_l^T dZ_l (returned), then dZ_{l-1} = dA_{l-1} * (Z_{l-1} > 0)
+        a = <floating *>dA[l]
+        _gemm(Trans, NoTrans, <int>cols, <int>m, <int>rows, <floating>1, w, <int>cols,
+              D, <int>m, <floating>0, a, <int>m)
+        if l > 1:
+            z = <const floating *>Z[l - 1]
+            d = D
+            for i in range(cols * m):
+                mask = 1 if z[i] > 0 else 0
+                d[i] = a[i] * mask
+
+
+def backward_chain(AL, Y, caches, lambd, recent):
+    """grads of L_model_backward, or None when the fast path does not apply.
+
+    recent: course._RECENT_OUTPUTS (weak references to (AL, Z_L) pairs).
+    """
+    cdef int L, l, typenum, yt
+    cdef Py_ssize_t m, maxn = 0, itemsize, rows, cols
+    cdef double lam
+    cdef int n[65]
+    cdef void *Ap[65]
+    cdef void *Wp[65]
+    cdef void *Zp[65]
+    cdef void *dAp[65]
+    cdef void *dWp[65]
+    cdef void *dbp[65]
+    cdef void *D
+    cdef cnp.ndarray y
+    cdef cnp.npy_intp shape[2]
+    if type(caches) is not list or type(AL) is not cnp.ndarray:
+        return None
+    if type(lambd) is float or type(lambd) is int:
+        lam = lambd
+    else:
+        return None
+    if not lam >= 0.0:
+        return None
+    L = len(<list>caches)
+    if L < 1 or L > _MAX_LAYERS:
+        return None
+    typenum = cnp.PyArray_TYPE(<cnp.ndarray>AL)
+    if typenum != cnp.NPY_FLOAT64 and typenum != cnp.NPY_FLOAT32:
+        return None
+    if not _plain(AL, typenum):
+        return None
+    itemsize = 8 if typenum == cnp.NPY_FLOAT64 else 4
+    m = cnp.PyArray_DIM(<cnp.ndarray>AL, 1)
+    if m < 1:
+        return None
+    # unpack and check every cache: ((A_prev, W, b), Z), shapes chaining
+    for l in range(1, L + 1):
+        cache = (<list>caches)[l - 1]
+        if type(cache) is not tuple or len(<tuple>cache) != 2:
+            return None
+        lin = (<tuple>cache)[0]
+        Z = (<tuple>cache)[1]
+        if type(lin) is not tuple or len(<tuple>lin) != 3:
+            return None
+        A_prev = (<tuple>lin)[0]
+        W = (<tuple>lin)[1]
+        if not (_plain(A_prev, typenum) and _plain(W, typenum) and _plain(Z, typenum)):
+            return None
+        rows = cnp.PyArray_DIM(<cnp.ndarray>W, 0)
+        cols = cnp.PyArray_DIM(<cnp.ndarray>W, 1)
+        if (rows < 1 or cols < 1 or cnp.PyArray_DIM(<cnp.ndarray>A_prev, 0) != cols
+                or cnp.PyArray_DIM(<cnp.ndarray>A_prev, 1) != m
+                or cnp.PyArray_DIM(<cnp.ndarray>Z, 0) != rows
+                or cnp.PyArray_DIM(<cnp.ndarray>Z, 1) != m):
+            return None
+        if l > 1 and cols != n[l - 1]:
+            return None
+        if 4 * rows * cols * m >= _MAX_LAYER_FLOPS:
+            return None
+        if max(rows * cols, cols * m) * itemsize >= _MAX_OUT_BYTES:
+            return None
+        n[l - 1] = <int>cols
+        n[l] = <int>rows
+        Ap[l] = cnp.PyArray_DATA(<cnp.ndarray>A_prev)
+        Wp[l] = cnp.PyArray_DATA(<cnp.ndarray>W)
+        Zp[l] = cnp.PyArray_DATA(<cnp.ndarray>Z)
+        maxn = max(maxn, rows)
+    if cnp.PyArray_DIM(<cnp.ndarray>AL, 0) != n[L] or not _recent(AL, Z, recent):
+        return None
+    # labels: AL's shape (or its size, reshaped as the course does)
+    if type(Y) is not cnp.ndarray:
+        return None
+    y = <cnp.ndarray>Y
+    if cnp.PyArray_NDIM(y) != 2 or cnp.PyArray_DIM(y, 0) != n[L] or cnp.PyArray_DIM(y, 1) != m:
+        return None
+    if not cnp.PyArray_ISCARRAY_RO(y) or cnp.PyArray_ISBYTESWAPPED(y):
+        return None
+    yt = _ytype(y)
+    if yt < 0:
+        return None
+    # outputs, in the course's key order
+    grads = {}
+    for l in range(L, 0, -1):
+        kW, kb, _ = _keys(l)
+        kA = _keys(l - 1)[2]
+        shape[0] = n[l - 1]
+        shape[1] = m
+        dA = cnp.PyArray_EMPTY(2, shape, typenum, 0)
+        shape[0] = n[l]
+        shape[1] = n[l - 1]
+        dW = cnp.PyArray_EMPTY(2, shape, typenum, 0)
+        shape[1] = 1
+        db = cnp.PyArray_EMPTY(2, shape, typenum, 0)
+        grads[kA] = dA
+        grads[kW] = dW
+        grads[kb] = db
+        dAp[l] = cnp.PyArray_DATA(<cnp.ndarray>dA)
+        dWp[l] = cnp.PyArray_DATA(<cnp.ndarray>dW)
+        dbp[l] = cnp.PyArray_DATA(<cnp.ndarray>db)
+    D = malloc(maxn * m * itemsize)
+    if D == NULL:
+        raise MemoryError()
+    with nogil:
+        if typenum == cnp.NPY_FLOAT64:
+            _layers(<double *>NULL, L, m, n, Ap, Wp, Zp, dAp, dWp, dbp,
+                    cnp.PyArray_DATA(<cnp.ndarray>AL), cnp.PyArray_DATA(y), yt,
+                    <double *>D, lam)
+        else:
+            _layers(<float *>NULL, L, m, n, Ap, Wp, Zp, dAp, dWp, dbp,
+                    cnp.PyArray_DATA(<cnp.ndarray>AL), cnp.PyArray_DATA(y), yt,
+                    <float *>D, lam)
+    free(D)
+    return grads

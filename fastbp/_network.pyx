@@ -39,7 +39,7 @@ at the Python boundary.
 """
 from cython cimport floating
 from cython.parallel cimport parallel
-from libc.math cimport sqrt, sqrtf, log, isfinite
+from libc.math cimport sqrt, sqrtf, log, isfinite, pow
 from libc.stdint cimport uint64_t, int64_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
@@ -221,6 +221,7 @@ cdef enum:
     M_DELTA = 8
     M_BACKWARD = 16
     M_UPDATE = 32
+    M_NOCHECK = 64   # update even when the loss is not finite (course semantics)
 
 # Rows per GEMM block are multiples of this (OpenBLAS's micro-kernel tiles);
 # columns of the output phase and elements of the update loop likewise.
@@ -596,13 +597,13 @@ cdef void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexcept nogi
                 total += p.colloss[j]
             if tid == 0:
                 p.loss_sum = total
-            if not isfinite(total) and (mode & M_UPDATE):
+            if not isfinite(total) and (mode & M_UPDATE) and not (mode & M_NOCHECK):
                 if tid == 0:
                     p.nonfinite = 1
                 return
     if mode & M_BACKWARD:
         _backward(P, p, lys, tid, nt)
-        if tid == 0 and p.lambd != 0.0:
+        if tid == 0 and p.lambd != 0.0 and (mode & M_LOSS):
             total = 0.0
             j = 0
             for i in range(p.L):
@@ -915,6 +916,75 @@ cdef class NetKernel:
         if self.p.nonfinite:
             return self.p.loss_sum, self.p.l2_sum, 2
         return self.p.loss_sum, self.p.l2_sum, 0
+
+    def train_steps(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
+                    int opt, double lr, double b1, double b2, double eps, int64_t t0,
+                    Py_ssize_t n_steps, bint first_loss, bint check_finite, bint dropout,
+                    uint64_t seed, uint64_t step0, int n_threads):
+        """``n_steps`` full training steps on the same batch in one nogil call.
+
+        Step s (from 0) is optimizer update ``t0 + s`` (Adam's bias
+        corrections are recomputed per step exactly as the optimizer's
+        ``_kernel_args`` does: ``1 / (1 - beta ** t)``) and dropout step
+        ``step0 + s``. Only step 0 computes the loss, and only when
+        ``first_loss``; the others run forward, delta, backward and update.
+        ``check_finite``: a non-finite step-0 loss stops before its update
+        (status 2), as :meth:`step`; otherwise non-finite values are carried
+        on, as plain NumPy gradient descent does.
+
+        Returns (loss_sum, l2_sum, status, steps_done) with status as
+        :meth:`step` (0 ok, 1 label out of range, 2 non-finite loss).
+        """
+        cdef Py_ssize_t s, done = 0
+        cdef int mode, team, prev
+        cdef int64_t t
+        cdef LayerPlan *lys = self.train_layers
+        self._ensure(X.shape[1])
+        self._set_x(X)
+        self._set_y(Y, yt, labels)
+        self.p.lambd = lambd
+        self.p.gscale = 1.0 / self.p.m
+        self.p.l2scale = lambd / self.p.m
+        self.p.dropout = dropout
+        self.p.seed = seed
+        self.p.mask_ld = self.p.m
+        self.p.mask_off = 0
+        self.p.opt = opt
+        self.p.lr = lr
+        self.p.b1 = b1
+        self.p.b2 = b2
+        self.p.eps = eps
+        self.p.c1 = 1.0
+        self.p.c2 = 1.0
+        self.p.bad_label = 0
+        self.p.nonfinite = 0
+        self.p.loss_sum = 0.0
+        self.p.l2_sum = 0.0
+        team = self._team_size(n_threads, self.p.m) if self.strategy == "omp" else 1
+        with nogil:
+            prev = _blas_begin(1 if self.strategy == "omp" else n_threads)
+            for s in range(n_steps):
+                t = t0 + s
+                self.p.step = step0 + s
+                if opt == OPT_ADAM:
+                    self.p.c1 = 1.0 / (1.0 - pow(b1, <double>t))
+                    self.p.c2 = 1.0 / (1.0 - pow(b2, <double>t))
+                mode = M_FORWARD | M_TRAIN | M_DELTA | M_BACKWARD | M_UPDATE
+                if s == 0 and first_loss:
+                    mode = mode | M_LOSS
+                if not check_finite:
+                    mode = mode | M_NOCHECK
+                if self.is_double:
+                    _run(<double *>self.p.params, &self.p, lys, mode, team)
+                else:
+                    _run(<float *>self.p.params, &self.p, lys, mode, team)
+                if self.p.bad_label or self.p.nonfinite:
+                    break
+                done += 1
+            _blas_end(prev)
+        self.have_forward = True
+        status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
+        return self.p.loss_sum, self.p.l2_sum, status, done
 
     def grad_step(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                   double gscale, double l2scale, Py_ssize_t mask_ld, Py_ssize_t mask_off,

@@ -964,24 +964,24 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
                       for k, v in ((_keys(l)[0], Ws[l - 1]), (_keys(l)[1], bs[l - 1]))}
     opt = SGD(learning_rate)
     costs = []
-    step = net.train_step
     to_dtype = dt.type
-    for i in range(num_iterations):
-        try:
-            cost = step(X, y, opt)
-        except FloatingPointError:
-            # non-finite cost: the Network skipped this update; finish the way
-            # the course does (carrying the nan/inf on) with the per-layer loop
-            p = net.parameters
-            return _fit(X, y, [p[_keys(l)[0]] for l in range(1, len(dims))],
-                        [p[_keys(l)[1]] for l in range(1, len(dims))], dt, dims, hidden,
-                        learning_rate, i, num_iterations, every, last, report, lambd,
-                        keep_prob, costs)
-        if (every and i % every == 0) or i == last:
+    run = net._train_steps
+    i = 0
+    while i < num_iterations:
+        # one compiled call up to the next iteration that reports a cost
+        want = (every and i % every == 0) or i == last
+        stop = num_iterations
+        if every:
+            stop = min(stop, (i // every + 1) * every)
+        if i < last < stop:
+            stop = last
+        cost = run(X, y, opt, stop - i, first_loss=want, check_finite=False)
+        if want:
             cost = to_dtype(cost)
             if i % 100 == 0:
                 costs.append(cost)
             report(i, cost)
+        i = stop
     return {k: v.copy() for k, v in net.parameters.items()}, costs
 
 

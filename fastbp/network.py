@@ -490,6 +490,45 @@ class Network:
         optimizer.t = t
         return loss
 
+    def _train_steps(self, X, Y, optimizer, n_steps, *, first_loss=True, check_finite=True):
+        """``n_steps`` training steps on one batch in a single compiled call.
+
+        For loops that revisit the same batch (full-batch gradient descent,
+        as fastbp.course's model functions): the per-step Python and
+        validation cost is paid once. Only the first step's loss is computed
+        (when ``first_loss``); ``check_finite=False`` carries non-finite
+        values on instead of raising. Returns that loss (None when not
+        computed; nan/inf possible with ``check_finite=False``).
+        """
+        X = self._check_x(X)
+        Y, yt, labels = self._check_y(Y, X.shape[1])
+        n_steps = int(n_steps)
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        if optimizer is not self.optimizer or optimizer._state is not self._bound_state:
+            self._opt_state(optimizer)
+        code, lr, b1, b2, eps, _, _ = optimizer._kernel_args(optimizer.t + 1)
+        loss_sum, l2_sum, status, done = self._kernel.train_steps(
+            X, Y, yt, labels, self.lambd, code, lr, b1, b2, eps, optimizer.t + 1, n_steps,
+            first_loss, check_finite, self._dropout, self._dropout_seed, self._step + 1,
+            self._nt)
+        self._step += done
+        optimizer.t += done
+        self._last_m = X.shape[1]
+        m = X.shape[1]
+        loss = None
+        if first_loss:
+            loss = loss_sum / m
+            if self.lambd:
+                loss += self.lambd / (2 * m) * l2_sum
+        if status == 1:
+            raise self._bad_label_error(Y, labels)
+        if status == 2:
+            raise FloatingPointError(f"the loss is {loss} (not finite); the update was skipped, "
+                                     "the parameters are the last good ones. Lower the "
+                                     "learning rate or check the data for NaN/inf.")
+        return loss
+
     def apply_update(self, optimizer):
         """Apply ``optimizer`` to the current :attr:`grads` (after :meth:`backward`)."""
         self._opt_state(optimizer)

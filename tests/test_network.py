@@ -465,3 +465,45 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_parameters(rng):
                     n.flat_parameters.copy()))
     assert "last good" in str(info.value)
     assert np.all(np.isfinite(net.flat_parameters))
+
+
+@pytest.mark.parametrize("opt", [lambda: SGD(0.1), lambda: SGD(0.05, momentum=0.9),
+                                 lambda: SGD(0.05, momentum=0.9, nesterov=True),
+                                 lambda: Adam(1e-2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nt", [1, 2])
+def test_train_steps_equals_a_loop_of_train_step(rng, opt, dtype, nt):
+    # several steps in one compiled call: same parameters, optimizer state,
+    # step counters and dropout masks as one train_step per step
+    dims, m = [5, 24, 16, 3], 301
+    X, Y = make_data(rng, dims, "softmax", m, dtype)
+    kw = dict(seed=7, keep_prob=[0.9, 0.8], lambd=0.2, dtype=dtype, n_threads=nt)
+    a, b = Network(dims, "tanh", "softmax", **kw), Network(dims, "tanh", "softmax", **kw)
+    oa, ob = opt(), opt()
+    losses = [a.train_step(X, Y, oa) for _ in range(7)]
+    first = b._train_steps(X, Y, ob, 7)
+    assert first == losses[0]
+    np.testing.assert_array_equal(b.flat_parameters, a.flat_parameters)
+    assert (ob.t, b._step) == (oa.t, a._step) == (7, 7)
+    # and it continues from there like train_step
+    assert b._train_steps(X, Y, ob, 1) == a.train_step(X, Y, oa)
+    assert b._train_steps(X, Y, ob, 3, first_loss=False) is None
+    for _ in range(3):
+        a.train_step(X, Y, oa)
+    np.testing.assert_array_equal(b.flat_parameters, a.flat_parameters)
+
+
+def test_train_steps_non_finite_and_bad_arguments(rng):
+    X, Y = make_data(rng, [3, 4, 1], "sigmoid", 20)
+    net = Network([3, 4, 1], "relu", "sigmoid", dtype=np.float64, seed=0)
+    with pytest.raises(ValueError, match="n_steps must be >= 1"):
+        net._train_steps(X, Y, SGD(0.1), 0)
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    before = net.flat_parameters.copy()
+    with pytest.raises(FloatingPointError, match="update was skipped"):
+        net._train_steps(Xn, Y, SGD(0.1), 5)
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    # the course's semantics: carry the nan on
+    loss = net._train_steps(Xn, Y, SGD(0.1), 5, check_finite=False)
+    assert np.isnan(loss) and np.isnan(net.flat_parameters).any()

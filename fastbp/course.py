@@ -50,10 +50,12 @@ Differences from the NumPy code, all at the edges:
 * Dropout masks are drawn from ``np.random.rand`` exactly as the course
   does, but ``L_model_forward`` does not reseed the generator on every call
   as the course's ``forward_propagation_with_dropout`` does.
-* ``nn_model``, ``two_layer_model`` and ``L_layer_model`` run each iteration
-  (forward, cost, backward, update) as one compiled call of
-  :class:`fastbp.Network` (per-layer kernels when dropout is on), computing
-  the cost only on the iterations that print or record it. The arithmetic
+* ``nn_model``, ``two_layer_model`` and ``L_layer_model`` run their
+  iterations (forward, cost, backward, update) inside compiled calls of
+  :class:`fastbp.Network`, one call per stretch between the iterations
+  that print or record a cost, computing the cost only on those (per-layer
+  kernels when dropout is on). Non-finite values are carried on, as in
+  the NumPy loop. The arithmetic
   is the course's; after a few hundred iterations the parameters agree with
   the NumPy loop to ~1e-13, after 10000 steps of learning rate 1.2 to
   ~1e-5 (gradient descent amplifies last-bit differences; so does running
@@ -560,8 +562,8 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
 
     Seeds NumPy's global generator with 3 and initialises with
     ``initialize_parameters``, as the course does; prints the cost every
-    1000 iterations when ``print_cost``. Each iteration (forward, cost,
-    backward, update) is one compiled call of ``fastbp.Network``.
+    1000 iterations when ``print_cost``. The iterations run in compiled
+    calls of ``fastbp.Network`` (see the module notes).
 
     Returns
     -------
@@ -755,6 +757,10 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
     Per layer l one fused kernel call computes dW_l, db_l and
     dA_{l-1} = W_l^T dZ_l; the relu derivative dZ_{l-1} = dA_{l-1} * (Z_{l-1} > 0)
     is one multiply. The output delta is AL - Y (see the module notes).
+    Small networks (every layer's GEMMs under ~2 MFLOP, outputs under
+    64 KiB, plain C-ordered arrays of one dtype, no dropout) run the whole
+    pass in one compiled call instead (``fastbp._course.backward_chain``):
+    same formulas, no per-layer Python.
 
     Parameters
     ----------
@@ -948,9 +954,10 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
     every iteration, but only printing and the returned list read it);
     ``report(i, cost)`` is called on those.
 
-    Without dropout a whole iteration is one compiled call
-    (``fastbp.Network.train_step``); with dropout the loop draws the course's
-    masks from ``np.random.rand`` and runs one fused kernel per layer.
+    Without dropout the iterations between two reported ones run as one
+    compiled call (``fastbp.Network._train_steps``); with dropout the loop
+    draws the course's masks from ``np.random.rand`` and runs one fused
+    kernel per layer.
 
     Returns (parameters, costs) with costs = the costs at i % 100 == 0.
     """

@@ -341,9 +341,9 @@ FBP_VI VF FBP_VN(fbp_vm_sigmoid_f)(VF z)
 #if FBP_HAVE_VEC
 
 /* The helpers below take and return 32-byte vectors; they are always inlined,
- * so gcc's note that such an ABI differs with and without AVX is moot. */
+ * so gcc's note that such an ABI differs with and without AVX is moot. (Not
+ * popped: gcc emits it at the end of the translation unit.) */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
@@ -457,9 +457,6 @@ FBP_VM_DEFINE(fbp_vlog_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_log_f)
 FBP_VM_DEFINE(fbp_vlog1p_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_log1p_f)
 FBP_VM_DEFINE(fbp_vtanh_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_tanh_f)
 FBP_VM_DEFINE(fbp_vsigmoid_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_sigmoid_f)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 #else
 FBP_VM_DEFINE_SCALAR(fbp_vexp_d, double, exp(v))
 FBP_VM_DEFINE_SCALAR(fbp_vexpm1_d, double, expm1(v))

@@ -43,3 +43,24 @@ cdef extern from "fastbp_loss.h" nogil:
                           const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1)
     double fbp_yval(const void *Y, int yt, Py_ssize_t k)
+    void fbp_loss_cols_f(int loss, const float *AL, Py_ssize_t ar, Py_ssize_t ac,
+                         const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
+                         Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, double *colloss)
+    void fbp_loss_cols_d(int loss, const double *AL, Py_ssize_t ar, Py_ssize_t ac,
+                         const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
+                         Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, double *colloss)
+
+# Vectorised element-wise functions: y[k] = f(x[k]), k < n; y may be x.
+cdef extern from "fastbp_vmath.h" nogil:
+    void fbp_vexp_f(const float *x, float *y, Py_ssize_t n)
+    void fbp_vexpm1_f(const float *x, float *y, Py_ssize_t n)
+    void fbp_vlog_f(const float *x, float *y, Py_ssize_t n)
+    void fbp_vlog1p_f(const float *x, float *y, Py_ssize_t n)
+    void fbp_vtanh_f(const float *x, float *y, Py_ssize_t n)
+    void fbp_vsigmoid_f(const float *x, float *y, Py_ssize_t n)
+    void fbp_vexp_d(const double *x, double *y, Py_ssize_t n)
+    void fbp_vexpm1_d(const double *x, double *y, Py_ssize_t n)
+    void fbp_vlog_d(const double *x, double *y, Py_ssize_t n)
+    void fbp_vlog1p_d(const double *x, double *y, Py_ssize_t n)
+    void fbp_vtanh_d(const double *x, double *y, Py_ssize_t n)
+    void fbp_vsigmoid_d(const double *x, double *y, Py_ssize_t n)

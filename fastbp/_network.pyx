@@ -72,40 +72,6 @@ cdef extern from *:
     static inline int fbp_net_thread_id(void) { return 0; }
     #endif
 
-    /* Forward epilogue for tanh in float: Z += b; A = tanh(Z), with Eigen's
-     * rational approximation (odd degree-13 / even degree-6, inputs clamped
-     * to +-7.9053; max error 7 ulp, 4e-7 relative, checked against double
-     * tanh on a dense grid). Pure arithmetic, so gcc vectorises it, where
-     * libm's tanhf costs ~12 ns per element and dominated small steps.
-     * (A candidate for csrc/fastbp_act.h.) */
-    static inline void fbp_net_tanh_rows_f(float *Z, float *A, const float *b,
-                                           ptrdiff_t rows, ptrdiff_t cols)
-    {
-        ptrdiff_t i, j;
-        for (i = 0; i < rows; i++) {
-            float *z = Z + i * cols, *a = A + i * cols;
-            const float bi = b[i];
-            for (j = 0; j < cols; j++) {
-                float v = z[j] + bi, x, x2, p, q;
-                z[j] = v;
-                x = v < -7.90531110763549805f ? -7.90531110763549805f
-                  : (v > 7.90531110763549805f ? 7.90531110763549805f : v);
-                x2 = x * x;
-                p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-                p = p * x2 + -8.60467152213735e-11f;
-                p = p * x2 + 5.12229709037114e-08f;
-                p = p * x2 + 1.48572235717979e-05f;
-                p = p * x2 + 6.37261928875436e-04f;
-                p = p * x2 + 4.89352455891786e-03f;
-                p = p * x;
-                q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-                q = q * x2 + 2.26843463243900e-03f;
-                q = q * x2 + 4.89352518554385e-03f;
-                a[j] = (x < 0.0004f && x > -0.0004f) ? x : p / q;
-            }
-        }
-    }
-
     /* Adam's update over [a, b). gcc will not vectorise sqrt without
      * -fno-math-errno (not used for wheels), and the scalar sqrt + divide
      * made the update ~4x slower than the memory traffic it needs; so the
@@ -184,8 +150,6 @@ cdef extern from *:
     void fbp_net_adam_d(double *P, const double *G, double *S1, double *S2, Py_ssize_t a,
                         Py_ssize_t b, double lr, double b1, double b2, double nb1,
                         double nb2, double eps, double c1, double c2) noexcept nogil
-    void fbp_net_tanh_rows_f(float *Z, float *A, const float *b, Py_ssize_t rows,
-                             Py_ssize_t cols) noexcept nogil
     void fbp_net_barrier() noexcept nogil
     int fbp_net_team_size() noexcept nogil
     int fbp_net_thread_id() noexcept nogil
@@ -391,11 +355,8 @@ cdef void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
                   P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, <int>ald, <floating>0.0,
                   Z, <int>m)
             # softmax needs whole columns: here only the bias, the rest later
-            if floating is float and ly.act == ACT_TANH and Z == A:
-                fbp_net_tanh_rows_f(Z, A, P + ly.b_off + r0, r1 - r0, m)
-            else:
-                _fwd_rows(ACT_IDENTITY if (p.softmax and l == p.L - 1) else ly.act,
-                          <floating>ly.alpha, Z, m, A, m, P + ly.b_off + r0, r1 - r0, m)
+            _fwd_rows(ACT_IDENTITY if (p.softmax and l == p.L - 1) else ly.act,
+                      <floating>ly.alpha, Z, m, A, m, P + ly.b_off + r0, r1 - r0, m)
             if p.dropout and ly.keep_prob < 1.0:
                 Ad = <floating *>ly.Ad
                 inv = <floating>(1.0 / ly.keep_prob)
@@ -452,13 +413,12 @@ cdef void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
                     D[c * m + j] -= 1
     else:
         if want_loss:
-            for j in range(j0, j1):
-                if floating is float:
-                    p.colloss[j] = fbp_loss_sum_f(p.loss, AL, m, 1, p.Y, p.yt, p.yr, p.yc,
-                                                  rows, j, j + 1)
-                else:
-                    p.colloss[j] = fbp_loss_sum_d(p.loss, AL, m, 1, p.Y, p.yt, p.yr, p.yc,
-                                                  rows, j, j + 1)
+            if floating is float:
+                fbp_loss_cols_f(p.loss, AL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
+                                p.colloss)
+            else:
+                fbp_loss_cols_d(p.loss, AL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
+                                p.colloss)
         if want_delta:
             if floating is float:
                 fbp_delta_f(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)

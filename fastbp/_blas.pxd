@@ -7,10 +7,21 @@ cdef enum BLAS_Trans:
     NoTrans = 110  # 'n'
     Trans = 116    # 't'
 
+# _gemm: small products (m*n*k up to _small_gemm_max in _blas.pyx) run in
+# csrc/fastbp_gemm.h, larger ones in OpenBLAS. _gemm_blas: always OpenBLAS
+# (for a BLAS floor in benchmarks). _gemm_small: always the small kernel.
 cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
                 floating alpha, const floating *A, int lda,
                 const floating *B, int ldb, floating beta,
                 floating *C, int ldc) noexcept nogil
+cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
+                     floating alpha, const floating *A, int lda,
+                     const floating *B, int ldb, floating beta,
+                     floating *C, int ldc) noexcept nogil
+cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
+                      floating alpha, const floating *A, int lda,
+                      const floating *B, int ldb, floating beta,
+                      floating *C, int ldc) noexcept nogil
 
 # Serialise fastbp's use of SciPy's OpenBLAS and set its (process-wide)
 # thread count; _blas_begin returns the previous count for _blas_end.

@@ -17,11 +17,62 @@ cdef set_threads_void_t _set_global = NULL
 cdef get_threads_t _get_threads = NULL
 
 
+cdef extern from "fastbp_gemm.h" nogil:
+    void fbp_gemm_small_f(int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                          float alpha, const float *A, Py_ssize_t lda,
+                          const float *B, Py_ssize_t ldb, float beta,
+                          float *C, Py_ssize_t ldc)
+    void fbp_gemm_small_d(int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                          double alpha, const double *A, Py_ssize_t lda,
+                          const double *B, Py_ssize_t ldb, double beta,
+                          double *C, Py_ssize_t ldc)
+    const char *fbp_dispatch_name()
+
+# Products with m*n*k up to _small_gemm_max run in csrc/fastbp_gemm.h instead
+# of OpenBLAS. Measured with bench/bench_gemm_small.py (AMD EPYC, OpenBLAS
+# 0.3.30): OpenBLAS's Haswell/Zen kernels (every AVX2 CPU) cost 0.2-0.8 us
+# per call on the [2, 4, 1] network's products where the small kernel takes
+# 0.05-0.3 us, and the small kernel stays ahead on all shapes up to ~16k
+# multiply-adds (NT with long K loses beyond). OpenBLAS's AVX-512 cores have
+# small-matrix kernels without packing that match or beat this AVX2 code even
+# on tiny products, so there the limit is 0 (always OpenBLAS).
+
+cdef Py_ssize_t _small_gemm_max = 16384
+_AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
 cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
                 floating alpha, const floating *A, int lda,
                 const floating *B, int ldb, floating beta,
                 floating *C, int ldc) noexcept nogil:
     """C (m, n) = alpha op(A) op(B) + beta C, all row-major.
+
+    Small products run in fastbp's own kernel, the rest in OpenBLAS.
+    """
+    if <Py_ssize_t>m * n * k <= _small_gemm_max:
+        _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    else:
+        _gemm_blas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+
+
+cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
+                      floating alpha, const floating *A, int lda,
+                      const floating *B, int ldb, floating beta,
+                      floating *C, int ldc) noexcept nogil:
+    """_gemm in csrc/fastbp_gemm.h (single-threaded, no packing)."""
+    if floating is float:
+        fbp_gemm_small_f(ta == Trans, tb == Trans, m, n, k, alpha, A, lda, B, ldb,
+                         beta, C, ldc)
+    else:
+        fbp_gemm_small_d(ta == Trans, tb == Trans, m, n, k, alpha, A, lda, B, ldb,
+                         beta, C, ldc)
+
+
+cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
+                     floating alpha, const floating *A, int lda,
+                     const floating *B, int ldb, floating beta,
+                     floating *C, int ldc) noexcept nogil:
+    """_gemm always in OpenBLAS (for callers that measure a BLAS floor).
 
     Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so the
     operands are swapped and handed to the Fortran routine unchanged.
@@ -121,7 +172,26 @@ def _load_thread_control():
     if p and q:
         _set_global = <set_threads_void_t><uintptr_t>p
         _get_threads = <get_threads_t><uintptr_t>q
+    _default_small_gemm_max(lib)
     return path
+
+
+def _default_small_gemm_max(lib):
+    """Pick _small_gemm_max for the OpenBLAS core in use (see its comment)."""
+    global _small_gemm_max, BLAS_CORENAME
+    import ctypes
+    for name in ("scipy_openblas_get_corename", "openblas_get_corename",
+                 "scipy_openblas_get_corename64_", "openblas_get_corename64_"):
+        f = getattr(lib, name, None)
+        if f is not None:
+            f.restype = ctypes.c_char_p
+            BLAS_CORENAME = (f() or b"").decode(errors="replace")
+            break
+    if BLAS_CORENAME.lower() in _AVX512_CORES:
+        _small_gemm_max = 0
+
+
+BLAS_CORENAME = ""
 
 
 BLAS_LIBRARY = _load_thread_control()
@@ -145,14 +215,70 @@ def _set_blas_num_threads(int n):
     return prev
 
 
-def gemm(floating[:, ::1] A, floating[:, ::1] B, floating[:, ::1] C,
-         floating alpha=1, floating beta=0, bint trans_a=False, bint trans_b=False):
-    """C = alpha op(A) op(B) + beta C on C-contiguous arrays (for tests)."""
+def _get_small_gemm_max():
+    """m*n*k up to which _gemm uses fastbp's small-GEMM kernel."""
+    return _small_gemm_max
+
+
+def _set_small_gemm_max(Py_ssize_t n):
+    """Set _gemm's small-kernel limit on m*n*k (-1: never); returns the old one.
+
+    For benchmarks and tests: process-wide, not thread-safe against running GEMMs.
+    """
+    global _small_gemm_max
+    cdef Py_ssize_t old = _small_gemm_max
+    _small_gemm_max = n
+    return old
+
+
+def small_gemm_dispatch():
+    """Which clone of the small-GEMM kernel runs: "avx2+fma" or "baseline"."""
+    return fbp_dispatch_name().decode()
+
+
+def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
+         floating alpha=1, floating beta=0, bint trans_a=False, bint trans_b=False,
+         str path="auto", Py_ssize_t repeat=1):
+    """C = alpha op(A) op(B) + beta C on row-major arrays (for tests and benchmarks).
+
+    Rows may be strided (views such as ``X[:, :5]``: the leading dimension is
+    the row stride) but each row must be contiguous. ``path`` is "auto"
+    (_gemm: small kernel below the limit, OpenBLAS above), "small" or "blas";
+    ``repeat`` runs the same call that many times (timing without Python
+    overhead; with beta != 0 C changes every time).
+    """
     cdef int m = C.shape[0], n = C.shape[1]
     cdef int k = A.shape[0] if trans_a else A.shape[1]
+    cdef int which
+    cdef Py_ssize_t r
+    cdef Py_ssize_t isz = sizeof(floating)
     if (B.shape[1] if trans_b else B.shape[0]) != k or (A.shape[1] if trans_a else A.shape[0]) != m \
             or (B.shape[0] if trans_b else B.shape[1]) != n:
         raise ValueError("gemm: incompatible shapes")
+    for name, X in (("A", A), ("B", B), ("C", C)):
+        if X.shape[1] > 1 and X.strides[1] != isz:
+            raise ValueError(f"gemm: rows of {name} must be contiguous (strides {X.strides})")
+        if X.strides[0] % isz or X.strides[0] < X.shape[1] * isz:
+            raise ValueError(f"gemm: row stride of {name} must be a multiple of the "
+                             f"item size and at least a row (strides {X.strides})")
+    which = {"auto": 0, "small": 1, "blas": 2}.get(path, -1)
+    if which < 0:
+        raise ValueError(f"gemm: path must be 'auto', 'small' or 'blas', got {path!r}")
+    if m == 0 or n == 0:
+        return
+    cdef floating *pc = &C[0, 0]
+    # k == 0: A or B has no elements; the kernels read neither
+    cdef const floating *pa = &A[0, 0] if A.shape[0] and A.shape[1] else pc
+    cdef const floating *pb = &B[0, 0] if B.shape[0] and B.shape[1] else pc
+    cdef int lda = max(1, <int>(A.strides[0] // isz)), ldb = max(1, <int>(B.strides[0] // isz))
+    cdef int ldc = <int>(C.strides[0] // isz)
+    cdef BLAS_Trans fa = Trans if trans_a else NoTrans
+    cdef BLAS_Trans fb = Trans if trans_b else NoTrans
     with nogil:
-        _gemm(Trans if trans_a else NoTrans, Trans if trans_b else NoTrans, m, n, k,
-              alpha, &A[0, 0], A.shape[1], &B[0, 0], B.shape[1], beta, &C[0, 0], C.shape[1])
+        for r in range(repeat):
+            if which == 0:
+                _gemm(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            elif which == 1:
+                _gemm_small(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            else:
+                _gemm_blas(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)

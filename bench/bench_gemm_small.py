@@ -1,0 +1,115 @@
+"""_gemm's small-product kernel (csrc/fastbp_gemm.h) vs OpenBLAS, per call.
+
+Run (benchmarks only: unset the variables that force a slow OpenBLAS kernel):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_gemm_small.py
+
+Both sides are called through fastbp._blas.gemm(path="small" / "blas") with
+``repeat`` calls inside one nogil loop, so Python's call overhead is amortised
+and the numbers are the C-level cost of one _gemm. OpenBLAS runs on one thread
+(as inside fastbp's parallel regions; below ~262k m*n*k it would anyway).
+Shapes: the products of a [2, 4, 1] network on m = 400 examples (also split
+in two row panels, as on 2 threads), the m = 400 products of wider layers,
+and square-ish sizes 4..64 in all four transpose combinations. Medians of
+interleaved blocks (bench/_timing.py). The last lines list, per dtype, the
+largest m*n*k up to which the small kernel won on every shape: the basis of
+_blas.pyx's _small_gemm_max.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # _timing; the in-place build
+from fastbp import _blas  # noqa: E402
+from _timing import blas_info, compare  # noqa: E402
+
+# (label, trans_a, trans_b, M, N, K)
+NET = [
+    ("fwd1 Z1=W1 X", 0, 0, 4, 400, 2),
+    ("fwd2 Z2=W2 A1", 0, 0, 1, 400, 4),
+    ("bwd dW2=dZ2 A1^T", 0, 1, 1, 4, 400),
+    ("bwd dA1=W2^T dZ2", 1, 0, 4, 400, 1),
+    ("bwd dW1=dZ1 X^T", 0, 1, 4, 2, 400),
+    ("fwd1 2-row panel", 0, 0, 2, 400, 2),
+    ("bwd dW1 2-row panel", 0, 1, 2, 2, 400),
+    ("bwd dA1 2-row panel", 1, 0, 2, 400, 1),
+    ("fwd1 X given as X.T", 0, 1, 4, 400, 2),
+]
+WIDE = [(f"m=400 {kind} n={n}", ta, tb, M, N, K)
+        for n in (8, 16, 24, 32, 48, 64)
+        for kind, ta, tb, M, N, K in (("NN fwd", 0, 0, n, 400, n),
+                                      ("NT dW", 0, 1, n, n, 400),
+                                      ("TN dA", 1, 0, n, 400, n))]
+SQUARE = [(f"square {n}", ta, tb, n, n, n)
+          for n in (4, 8, 12, 16, 24, 32, 40, 48, 64)
+          for ta in (0, 1) for tb in (0, 1)]
+
+
+def operands(ta, tb, M, N, K, dtype, rng):
+    A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
+    B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
+    return A, B, np.zeros((M, N), dtype)
+
+
+def time_shape(ta, tb, M, N, K, dtype, rng, repeats, min_block):
+    A, B, C = operands(ta, tb, M, N, K, dtype, rng)
+    # ~20 us of work per Python call so its overhead (~0.3 us) is < 2 %
+    reps = max(1, int(20e-6 / max(M * N * K * 0.5e-9 / 4, 5e-8)))
+
+    def run(path):
+        return lambda: _blas.gemm(A, B, C, trans_a=bool(ta), trans_b=bool(tb),
+                                  path=path, repeat=reps)
+
+    t, reruns = compare([("small", run("small"), "scipy"), ("blas", run("blas"), "scipy")],
+                        repeats=repeats, min_block=min_block)
+    return t["small"] / reps, t["blas"] / reps, reruns
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--min-block", type=float, default=0.02)
+    ap.add_argument("--quick", action="store_true", help="[2,4,1] shapes only")
+    args = ap.parse_args()
+
+    _blas._set_blas_num_threads(1)
+    for line in blas_info():
+        print(line)
+    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, "
+          f"_gemm threshold m*n*k <= {_blas._get_small_gemm_max()}, load {os.getloadavg()}")
+    rng = np.random.default_rng(0)
+    groups = [("[2, 4, 1] network, m = 400", NET)]
+    if not args.quick:
+        groups += [("wider layers, m = 400", WIDE), ("square-ish", SQUARE)]
+    wins = {np.float32: [], np.float64: []}
+    total_reruns = 0
+    for title, shapes in groups:
+        print(f"\n### {title}: us per call (median)\n")
+        print("| shape | op | M, N, K | m*n*k | dtype | small us | blas us | blas/small |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, ta, tb, M, N, K in shapes:
+            for dtype in (np.float32, np.float64):
+                ts, tbl, rr = time_shape(ta, tb, M, N, K, dtype, rng,
+                                         args.repeats, args.min_block)
+                total_reruns += rr
+                mnk = M * N * K
+                wins[dtype].append((mnk, ts < tbl, label))
+                op = ("T" if ta else "N") + ("T" if tb else "N")
+                print(f"| {label} | {op} | {M}, {N}, {K} | {mnk} | {np.dtype(dtype).name} "
+                      f"| {ts * 1e6:.3f} | {tbl * 1e6:.3f} | {tbl / ts:.2f} |", flush=True)
+    print(f"\nblocks re-run under outside load: {total_reruns}")
+    for dtype, rows in wins.items():
+        losses = sorted(mnk for mnk, win, _ in rows if not win)
+        first_loss = losses[0] if losses else None
+        safe = max((mnk for mnk, win, _ in rows
+                    if win and (first_loss is None or mnk < first_loss)), default=0)
+        print(f"{np.dtype(dtype).name}: small kernel won every shape up to m*n*k = {safe}; "
+              f"smallest m*n*k where OpenBLAS won: {first_loss} "
+              f"({[lab for mnk, win, lab in rows if not win and mnk == first_loss]})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,337 @@
+/*
+ * Small row-major GEMM: C (M, N) = alpha op(A) op(B) + beta C.
+ *
+ *     fbp_gemm_small_f / fbp_gemm_small_d (ta, tb, M, N, K, alpha, A, lda,
+ *                                           B, ldb, beta, C, ldc)
+ *
+ * op(A)[i, k] = ta ? A[k lda + i] : A[i lda + k], op(B) likewise; BLAS
+ * semantics otherwise: beta == 0 overwrites C without reading it (NaN in C
+ * does not leak), alpha == 0 or K == 0 reads neither A nor B.
+ *
+ * Why: for the tiny products of small networks ((4, 2) @ (2, 400), ...)
+ * OpenBLAS's fixed cost (interface, its beta pass over C, packing) is large
+ * next to a few thousand multiply-adds. These loops have no packing and no
+ * setup; fastbp/_blas.pyx sends products below a measured size here and
+ * larger ones to OpenBLAS.
+ *
+ * Loop orders, chosen so the inner loops run along contiguous memory:
+ *   NN, TN  register tiles of rb (4, 2 or 1) rows x 2 vectors of C; each k
+ *           adds op(A)[i, k] * (row k of B) to the tile; C is written once.
+ *   NT      few rows (dW = dZ A^T of a thin layer, K = m long): dot products
+ *           along K, 2 x 2 of them at a time, each with 2 vectors of lane
+ *           sums (no -ffast-math, so the compiler would not split one sum
+ *           itself), joined by a fixed tree, then the tail k added in order.
+ *           K shorter than 2 vectors, or >= 8 rows and K <= 256: 2 vectors'
+ *           worth of columns of op(B) are transposed into a stack buffer and
+ *           run as NN tiles.
+ *   TT      C^T = B A by the NN tiles, stored transposed.
+ * Each element's summation order depends only on the shape and the clone,
+ * never on alignment or threads: results are deterministic.
+ *
+ * The tiles use GCC/clang vector extensions (plain C left SLP-vectorised
+ * 4 x 16 tiles into shuffles, slower than scalar code). The body is compiled
+ * twice (fastbp_cpu.h): AVX2 + FMA with 32-byte vectors and baseline SSE2
+ * with 16-byte vectors; they differ in the last bits (FMA contraction, lane
+ * count of the NT sums). Other compilers get plain triple loops.
+ */
+#ifndef FASTBP_GEMM_H
+#define FASTBP_GEMM_H
+
+#include <stddef.h>
+#include <string.h>
+#include "fastbp_cpu.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+
+#define FBP_GS_RB 4 /* most rows of C per register tile */
+/* NT with at least this many rows and K up to FBP_GS_NT_PACK_K runs as NN
+ * tiles on transposed columns of B: per element, a lane-sum dot product's
+ * reduction costs more than the transpose does, once spread over 8 rows. */
+#define FBP_GS_NT_PACK_M 8
+#define FBP_GS_NT_PACK_K 256
+
+/*
+ * One clone for element type T (suffix S) with VB-byte vectors (VN lanes);
+ * CL names the clone, ATTR is its target attribute.
+ */
+#define FBP_GS_DEFINE(T, S, VB, CL, ATTR)                                      \
+typedef T fbp_gs_v_##S##CL __attribute__((vector_size(VB)));                   \
+/* unaligned view for loads and stores */                                      \
+typedef T fbp_gs_u_##S##CL                                                     \
+    __attribute__((vector_size(VB), aligned(sizeof(T)), may_alias));           \
+                                                                               \
+/* C[rb x nv vectors] = alpha * sum_k opA[r, k] B[k, :] + beta C, with         \
+ * opA[r, k] = A[r sai + k sak] and C[r, c] at C[r csi + c csj]. */            \
+static inline FBP_ALWAYS_INLINE void                                           \
+fbp_gs_vtile_##S##CL(const int rb, const int nv, ptrdiff_t K, T alpha,         \
+                     const T *A, ptrdiff_t sai, ptrdiff_t sak,                 \
+                     const T *B, ptrdiff_t ldb, T beta,                        \
+                     T *C, ptrdiff_t csi, ptrdiff_t csj)                       \
+{                                                                              \
+    typedef fbp_gs_v_##S##CL V;                                                \
+    typedef fbp_gs_u_##S##CL U;                                                \
+    enum { VN = VB / sizeof(T) };                                              \
+    V acc[FBP_GS_RB][2];                                                       \
+    for (int r = 0; r < rb; r++)                                               \
+        for (int v = 0; v < nv; v++)                                           \
+            acc[r][v] = (V){0};                                                \
+    for (ptrdiff_t k = 0; k < K; k++) {                                        \
+        V b[2];                                                                \
+        for (int v = 0; v < nv; v++)                                           \
+            b[v] = *(const U *)(B + k * ldb + v * VN);                         \
+        for (int r = 0; r < rb; r++) {                                         \
+            const T a = A[r * sai + k * sak];                                  \
+            for (int v = 0; v < nv; v++)                                       \
+                acc[r][v] += a * b[v];                                         \
+        }                                                                      \
+    }                                                                          \
+    for (int r = 0; r < rb; r++)                                               \
+        for (int v = 0; v < nv; v++) {                                         \
+            T *c = C + r * csi + v * VN * csj;                                 \
+            V x;                                                               \
+            if (csj == 1) {                                                    \
+                if (beta == 0)                                                 \
+                    x = alpha * acc[r][v];                                     \
+                else                                                           \
+                    x = alpha * acc[r][v] + beta * *(U *)c;                    \
+                *(U *)c = x;                                                   \
+            } else {                                                           \
+                T t[VN];                                                       \
+                x = alpha * acc[r][v];                                         \
+                memcpy(t, &x, sizeof(V));                                      \
+                for (int l = 0; l < VN; l++)                                   \
+                    c[l * csj] = beta == 0 ? t[l]                              \
+                                           : t[l] + beta * c[l * csj];         \
+            }                                                                  \
+        }                                                                      \
+}                                                                              \
+                                                                               \
+/* rb rows of C: 2-vector tiles, then at most one 1-vector tile, then a     \
+ * zero-padded one */                                                          \
+static inline FBP_ALWAYS_INLINE void                                           \
+fbp_gs_rowblock_##S##CL(const int rb, ptrdiff_t N, ptrdiff_t K, T alpha,       \
+                        const T *A, ptrdiff_t sai, ptrdiff_t sak,              \
+                        const T *B, ptrdiff_t ldb, T beta,                     \
+                        T *C, ptrdiff_t csi, ptrdiff_t csj)                    \
+{                                                                              \
+    enum { VN = VB / sizeof(T) };                                              \
+    ptrdiff_t j = 0;                                                           \
+    for (; j + 2 * VN <= N; j += 2 * VN)                                       \
+        fbp_gs_vtile_##S##CL(rb, 2, K, alpha, A, sai, sak, B + j, ldb, beta,   \
+                             C + j * csj, csi, csj);                           \
+    if (j + VN <= N) {                                                         \
+        fbp_gs_vtile_##S##CL(rb, 1, K, alpha, A, sai, sak, B + j, ldb, beta,   \
+                             C + j * csj, csi, csj);                           \
+        j += VN;                                                               \
+    }                                                                          \
+    if (j < N) {                                                               \
+        /* last w < VN columns: zero-padded copies of <= FBP_GS_NT_PACK_K rows \
+         * of B, one vector tile each into a scratch tile, chunks summed in    \
+         * order (a k-innermost dot per element waits on FMA latency: 3-4x     \
+         * slower) */                                                          \
+        const ptrdiff_t w = N - j;                                             \
+        T bp[FBP_GS_NT_PACK_K * VN], ct[FBP_GS_RB * VN], cc[FBP_GS_RB * VN];   \
+        for (ptrdiff_t k0 = 0; k0 < K; k0 += FBP_GS_NT_PACK_K) {               \
+            const ptrdiff_t kc = K - k0 < FBP_GS_NT_PACK_K                     \
+                                     ? K - k0 : FBP_GS_NT_PACK_K;              \
+            for (ptrdiff_t k = 0; k < kc; k++)                                 \
+                for (ptrdiff_t c = 0; c < VN; c++)                             \
+                    bp[k * VN + c] = c < w ? B[(k0 + k) * ldb + j + c] : (T)0; \
+            fbp_gs_vtile_##S##CL(rb, 1, kc, 1, A + k0 * sak, sai, sak, bp, VN, \
+                                 0, k0 ? cc : ct, VN, 1);                      \
+            if (k0)                                                            \
+                for (int l = 0; l < rb * VN; l++)                              \
+                    ct[l] += cc[l];                                            \
+        }                                                                      \
+        for (int r = 0; r < rb; r++)                                           \
+            for (ptrdiff_t c = 0; c < w; c++) {                                \
+                T *p = C + r * csi + (j + c) * csj;                            \
+                *p = beta == 0 ? alpha * ct[r * VN + c]                        \
+                               : alpha * ct[r * VN + c] + beta * *p;           \
+            }                                                                  \
+    }                                                                          \
+}                                                                              \
+                                                                               \
+/* C (M, N) = alpha opA (M, K) B (K, N) + beta C, rows of B contiguous */      \
+static inline FBP_ALWAYS_INLINE void                                           \
+fbp_gs_rows_##S##CL(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, T alpha,            \
+                    const T *A, ptrdiff_t sai, ptrdiff_t sak,                  \
+                    const T *B, ptrdiff_t ldb, T beta,                         \
+                    T *C, ptrdiff_t csi, ptrdiff_t csj)                        \
+{                                                                              \
+    ptrdiff_t i = 0;                                                           \
+    for (; i + FBP_GS_RB <= M; i += FBP_GS_RB)                                 \
+        fbp_gs_rowblock_##S##CL(FBP_GS_RB, N, K, alpha, A + i * sai, sai, sak, \
+                                B, ldb, beta, C + i * csi, csi, csj);          \
+    if (i + 2 <= M) {                                                          \
+        fbp_gs_rowblock_##S##CL(2, N, K, alpha, A + i * sai, sai, sak,         \
+                                B, ldb, beta, C + i * csi, csi, csj);          \
+        i += 2;                                                                \
+    }                                                                          \
+    if (i < M)                                                                 \
+        fbp_gs_rowblock_##S##CL(1, N, K, alpha, A + i * sai, sai, sak,         \
+                                B, ldb, beta, C + i * csi, csi, csj);          \
+}                                                                              \
+                                                                               \
+/* ri x rj dot products of rows of A and rows of B, K >= 2 VN: lane l of       \
+ * 2 vectors sums k = l (mod 2 VN) below K - K % (2 VN); a fixed tree joins    \
+ * the lanes, then the tail k are added in order. */                           \
+static inline FBP_ALWAYS_INLINE void                                           \
+fbp_gs_dots_##S##CL(const int ri, const int rj, ptrdiff_t K, T alpha,          \
+                    const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb,      \
+                    T beta, T *C, ptrdiff_t ldc)                               \
+{                                                                              \
+    typedef fbp_gs_v_##S##CL V;                                                \
+    typedef fbp_gs_u_##S##CL U;                                                \
+    enum { VN = VB / sizeof(T) };                                              \
+    V acc[2][2][2];                                                            \
+    const ptrdiff_t Kv = K - K % (2 * VN);                                     \
+    for (int r = 0; r < ri; r++)                                               \
+        for (int s = 0; s < rj; s++)                                           \
+            acc[r][s][0] = acc[r][s][1] = (V){0};                              \
+    for (ptrdiff_t k = 0; k < Kv; k += 2 * VN)                                 \
+        for (int r = 0; r < ri; r++)                                           \
+            for (int s = 0; s < rj; s++)                                       \
+                for (int v = 0; v < 2; v++)                                    \
+                    acc[r][s][v] += *(const U *)(A + r * lda + k + v * VN)     \
+                                    * *(const U *)(B + s * ldb + k + v * VN);  \
+    for (int r = 0; r < ri; r++)                                               \
+        for (int s = 0; s < rj; s++) {                                         \
+            T t[VN];                                                           \
+            V x = acc[r][s][0] + acc[r][s][1];                                 \
+            memcpy(t, &x, sizeof(V));                                          \
+            for (int h = VN / 2; h >= 1; h /= 2)                               \
+                for (int l = 0; l < h; l++)                                    \
+                    t[l] += t[l + h];                                          \
+            T d = t[0];                                                        \
+            for (ptrdiff_t k = Kv; k < K; k++)                                 \
+                d += A[r * lda + k] * B[s * ldb + k];                          \
+            T *c = C + r * ldc + s;                                            \
+            *c = beta == 0 ? alpha * d : alpha * d + beta * *c;                \
+        }                                                                      \
+}                                                                              \
+                                                                               \
+static inline FBP_ALWAYS_INLINE void                                           \
+fbp_gs_nt_##S##CL(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, T alpha,              \
+                  const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb,        \
+                  T beta, T *C, ptrdiff_t ldc)                                 \
+{                                                                              \
+    enum { VN = VB / sizeof(T) };                                              \
+    if (K < 2 * VN || (M >= FBP_GS_NT_PACK_M && K <= FBP_GS_NT_PACK_K)) {      \
+        /* short dots, or enough rows to amortise it: transpose 2 VN columns   \
+         * of op(B) at a time into a stack buffer, run them as NN tiles */     \
+        T bt[FBP_GS_NT_PACK_K * 2 * VN];                                       \
+        for (ptrdiff_t j = 0; j < N; j += 2 * VN) {                            \
+            const ptrdiff_t w = N - j < 2 * VN ? N - j : 2 * VN;               \
+            for (ptrdiff_t k = 0; k < K; k++)                                  \
+                for (ptrdiff_t c = 0; c < w; c++)                              \
+                    bt[k * 2 * VN + c] = B[(j + c) * ldb + k];                 \
+            fbp_gs_rows_##S##CL(M, w, K, alpha, A, lda, 1, bt, 2 * VN, beta,   \
+                                C + j, ldc, 1);                                \
+        }                                                                      \
+        return;                                                                \
+    }                                                                          \
+    ptrdiff_t i = 0;                                                           \
+    for (; i + 2 <= M; i += 2) {                                               \
+        ptrdiff_t j = 0;                                                       \
+        for (; j + 2 <= N; j += 2)                                             \
+            fbp_gs_dots_##S##CL(2, 2, K, alpha, A + i * lda, lda,              \
+                                B + j * ldb, ldb, beta, C + i * ldc + j, ldc); \
+        if (j < N)                                                             \
+            fbp_gs_dots_##S##CL(2, 1, K, alpha, A + i * lda, lda,              \
+                                B + j * ldb, ldb, beta, C + i * ldc + j, ldc); \
+    }                                                                          \
+    if (i < M) {                                                               \
+        ptrdiff_t j = 0;                                                       \
+        for (; j + 2 <= N; j += 2)                                             \
+            fbp_gs_dots_##S##CL(1, 2, K, alpha, A + i * lda, lda,              \
+                                B + j * ldb, ldb, beta, C + i * ldc + j, ldc); \
+        if (j < N)                                                             \
+            fbp_gs_dots_##S##CL(1, 1, K, alpha, A + i * lda, lda,              \
+                                B + j * ldb, ldb, beta, C + i * ldc + j, ldc); \
+    }                                                                          \
+}                                                                              \
+                                                                               \
+ATTR static void                                                               \
+fbp_gs_##S##CL(int ta, int tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,          \
+               T alpha, const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb,  \
+               T beta, T *C, ptrdiff_t ldc)                                    \
+{                                                                              \
+    if (!tb)                                                                   \
+        fbp_gs_rows_##S##CL(M, N, K, alpha, A, ta ? 1 : lda, ta ? lda : 1,     \
+                            B, ldb, beta, C, ldc, 1);                          \
+    else if (!ta)                                                              \
+        fbp_gs_nt_##S##CL(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);       \
+    else /* C^T (N, M) = B (N, K) A (K, M), stored transposed */               \
+        fbp_gs_rows_##S##CL(N, M, K, alpha, B, ldb, 1, A, lda, beta,           \
+                            C, 1, ldc);                                        \
+}
+
+FBP_GS_DEFINE(float, f, 16, _base, )
+FBP_GS_DEFINE(double, d, 16, _base, )
+#if FBP_HAVE_AVX2_CLONE
+FBP_GS_DEFINE(float, f, 32, _avx2, FBP_TARGET_AVX2)
+FBP_GS_DEFINE(double, d, 32, _avx2, FBP_TARGET_AVX2)
+#endif
+#undef FBP_GS_DEFINE
+
+#else /* no vector extensions: plain loops, k innermost */
+
+#define FBP_GS_PLAIN(T, S)                                                     \
+static void                                                                    \
+fbp_gs_##S##_base(int ta, int tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,       \
+                  T alpha, const T *A, ptrdiff_t lda, const T *B,              \
+                  ptrdiff_t ldb, T beta, T *C, ptrdiff_t ldc)                  \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < M; i++)                                          \
+        for (ptrdiff_t j = 0; j < N; j++) {                                    \
+            T s = 0;                                                           \
+            for (ptrdiff_t k = 0; k < K; k++)                                  \
+                s += (ta ? A[k * lda + i] : A[i * lda + k])                    \
+                     * (tb ? B[j * ldb + k] : B[k * ldb + j]);                 \
+            T *c = C + i * ldc + j;                                            \
+            *c = beta == 0 ? alpha * s : alpha * s + beta * *c;                \
+        }                                                                      \
+}
+FBP_GS_PLAIN(float, f)
+FBP_GS_PLAIN(double, d)
+#undef FBP_GS_PLAIN
+
+#endif
+
+#define FBP_GS_ENTRY(T, S)                                                     \
+static void                                                                    \
+fbp_gemm_small_##S(int ta, int tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,      \
+                   T alpha, const T *A, ptrdiff_t lda, const T *B,             \
+                   ptrdiff_t ldb, T beta, T *C, ptrdiff_t ldc)                 \
+{                                                                              \
+    if (M <= 0 || N <= 0)                                                      \
+        return;                                                                \
+    if (K <= 0 || alpha == 0) { /* BLAS: A and B are not read */               \
+        if (beta == 1)                                                         \
+            return;                                                            \
+        for (ptrdiff_t i = 0; i < M; i++)                                      \
+            for (ptrdiff_t j = 0; j < N; j++)                                  \
+                C[i * ldc + j] = beta == 0 ? (T)0 : beta * C[i * ldc + j];     \
+        return;                                                                \
+    }                                                                          \
+    if (FBP_HAVE_AVX2_CLONE && fbp_use_avx2())                                 \
+        FBP_GS_AVX2_CALL(S)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,   \
+                            ldc);                                              \
+    else                                                                       \
+        fbp_gs_##S##_base(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,     \
+                          ldc);                                                \
+}
+
+#if FBP_HAVE_AVX2_CLONE && (defined(__GNUC__) || defined(__clang__))
+#define FBP_GS_AVX2_CALL(S) fbp_gs_##S##_avx2
+#else
+#define FBP_GS_AVX2_CALL(S) fbp_gs_##S##_base
+#endif
+
+FBP_GS_ENTRY(float, f)
+FBP_GS_ENTRY(double, d)
+#undef FBP_GS_ENTRY
+#undef FBP_GS_AVX2_CALL
+
+#endif /* FASTBP_GEMM_H */

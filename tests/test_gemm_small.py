@@ -1,0 +1,157 @@
+"""fastbp's small-GEMM kernel (csrc/fastbp_gemm.h) and _gemm's dispatch to it.
+
+Grid: float32/float64 x the four transpose combinations x (M, N, K) over
+{1, 2, 3, 4, 7, 17} cubed plus one side in {64, 400} x alpha in {1, 0.5, -2}
+x beta in {0 (C prefilled with NaN), 1, 0.25}, every operand a submatrix of a
+larger array (leading dimension > row length). Compared with a long-double
+NumPy reference to 2 (K + 2) eps (|alpha| |op(A)| |op(B)| + |beta| |C|),
+element by element. Run in this process (AVX2 + FMA clone where the CPU has
+it) and in a subprocess with FASTBP_DISPATCH=baseline.
+"""
+import itertools
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastbp import _blas
+
+DTYPES = (np.float32, np.float64)
+SIZES = (1, 2, 3, 4, 7, 17)
+SHAPES = list(itertools.product(SIZES, repeat=3)) + [
+    tuple(big if d == axis else s for d in range(3))
+    for big in (64, 400) for axis in range(3) for s in (1, 3, 17)]
+ALPHAS = (1.0, 0.5, -2.0)
+BETAS = (0.0, 1.0, 0.25)
+
+
+def _view(rng, rows, cols, dtype, fill=None):
+    """(rows, cols) view into a larger array: row stride > cols, offset start."""
+    parent = rng.standard_normal((rows + 2, cols + 3)).astype(dtype)
+    if fill is not None:
+        parent[...] = fill
+    return parent[1:rows + 1, 2:cols + 2]
+
+
+def check_case(dtype, ta, tb, M, N, K, alpha, beta, path, rng):
+    A = _view(rng, K if ta else M, M if ta else K, dtype)
+    B = _view(rng, N if tb else K, K if tb else N, dtype)
+    if beta == 0:
+        C = _view(rng, M, N, dtype, fill=np.nan)  # must not leak
+        C0 = np.zeros((M, N))
+    else:
+        C = _view(rng, M, N, dtype)
+        C0 = C.astype(np.longdouble)
+    opA = (A.T if ta else A).astype(np.longdouble)
+    opB = (B.T if tb else B).astype(np.longdouble)
+    ref = alpha * (opA @ opB) + beta * C0
+    bound = abs(alpha) * (np.abs(opA) @ np.abs(opB)) + abs(beta) * np.abs(C0)
+    eps = float(np.finfo(dtype).eps)
+    _blas.gemm(A, B, C, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb, path=path)
+    err = np.abs(C.astype(np.longdouble) - ref)
+    tol = 2 * (K + 2) * eps * bound + float(np.finfo(dtype).tiny)
+    ok = np.all(err <= tol)  # False on NaN
+    assert ok, (f"{np.dtype(dtype).name} trans_a={ta} trans_b={tb} M,N,K={M},{N},{K} "
+                f"alpha={alpha} beta={beta} path={path}: max err {float(np.nanmax(err))} "
+                f"(tol {float(tol.max())}), NaN: {bool(np.isnan(C).any())}")
+
+
+def run_grid(dtype, ta, tb, path="small"):
+    rng = np.random.default_rng([int(ta), int(tb), np.dtype(dtype).itemsize])
+    for n, (M, N, K) in enumerate(SHAPES):
+        # alpha and beta cycle through their values against the shapes; every
+        # combination also runs on the first nine shapes
+        combos = (itertools.product(ALPHAS, BETAS) if n < 9
+                  else [(ALPHAS[n % 3], BETAS[(n // 3) % 3])])
+        for alpha, beta in combos:
+            check_case(dtype, ta, tb, M, N, K, alpha, beta, path, rng)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
+@pytest.mark.parametrize("ta,tb", list(itertools.product((False, True), repeat=2)),
+                         ids=["NN", "NT", "TN", "TT"])
+def test_small_kernel_matches_numpy(dtype, ta, tb):
+    run_grid(dtype, ta, tb)
+
+
+def test_baseline_clone_matches_numpy():
+    """The portable SSE2 clone, forced with FASTBP_DISPATCH=baseline."""
+    code = ("import itertools, numpy as np, test_gemm_small as t\n"
+            "from fastbp import _blas\n"
+            "assert _blas.small_gemm_dispatch() == 'baseline', _blas.small_gemm_dispatch()\n"
+            "for dt in t.DTYPES:\n"
+            "    for ta, tb in itertools.product((False, True), repeat=2):\n"
+            "        t.run_grid(dt, ta, tb)\n"
+            "print('ok')\n")
+    env = dict(os.environ, FASTBP_DISPATCH="baseline")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.abspath(__file__))] + sys.path)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
+def test_alpha_zero_and_empty_k_read_neither_operand(dtype):
+    for K in (0, 5):
+        A = np.full((3, K), np.nan, dtype)
+        B = np.full((K, 4), np.nan, dtype)
+        for beta in (0.0, 0.5, 1.0):
+            C = np.full((3, 4), np.nan if beta == 0 else 2.0, dtype)
+            _blas.gemm(A, B, C, alpha=0.0 if K else 1.0, beta=beta, path="small")
+            np.testing.assert_array_equal(C, np.full((3, 4), 2.0 * beta, dtype),
+                                          err_msg=f"K={K} beta={beta}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
+@pytest.mark.parametrize("ta,tb", list(itertools.product((False, True), repeat=2)),
+                         ids=["NN", "NT", "TN", "TT"])
+def test_gemm_dispatches_on_threshold(dtype, ta, tb):
+    """_gemm runs the small kernel up to the limit and OpenBLAS above it: the
+    auto path must equal one of them bit for bit (they differ in the last bits
+    on these sizes), and both match NumPy."""
+    rng = np.random.default_rng(7)
+    M, N, K = 9, 13, 64
+    A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
+    B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
+    ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+    outs = {}
+    for path in ("small", "blas"):
+        outs[path] = np.empty((M, N), dtype)
+        _blas.gemm(A, B, outs[path], trans_a=ta, trans_b=tb, path=path)
+        np.testing.assert_allclose(outs[path], ref, rtol=0,
+                                   atol=2 * (K + 2) * np.finfo(dtype).eps
+                                   * float(np.abs(A).max() * np.abs(B).max()) * K)
+    if np.array_equal(outs["small"], outs["blas"]):
+        pytest.skip("small kernel and OpenBLAS agree bitwise here: dispatch not observable")
+    old = _blas._set_small_gemm_max(M * N * K)
+    try:
+        for limit, want in ((M * N * K, "small"), (M * N * K - 1, "blas"), (-1, "blas")):
+            _blas._set_small_gemm_max(limit)
+            C = np.full((M, N), np.nan, dtype)
+            _blas.gemm(A, B, C, trans_a=ta, trans_b=tb)
+            np.testing.assert_array_equal(C, outs[want], err_msg=f"limit {limit}")
+    finally:
+        _blas._set_small_gemm_max(old)
+
+
+def test_threshold_setter_returns_old_value():
+    old = _blas._set_small_gemm_max(123)
+    try:
+        assert _blas._get_small_gemm_max() == 123
+        assert _blas._set_small_gemm_max(456) == 123
+    finally:
+        _blas._set_small_gemm_max(old)
+    assert _blas._get_small_gemm_max() == old
+
+
+def test_gemm_helper_rejects_bad_input():
+    A = np.ones((3, 4))
+    with pytest.raises(ValueError, match="incompatible shapes"):
+        _blas.gemm(A, np.ones((5, 2)), np.empty((3, 2)))
+    with pytest.raises(ValueError, match="contiguous"):
+        _blas.gemm(np.ones((3, 8))[:, ::2], np.ones((4, 2)), np.empty((3, 2)))
+    with pytest.raises(ValueError, match="path"):
+        _blas.gemm(A, np.ones((4, 2)), np.empty((3, 2)), path="fast")

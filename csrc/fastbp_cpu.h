@@ -15,9 +15,10 @@
  * reverse.) FMA contraction makes the AVX2 results differ from the baseline
  * ones in the last bits; each is deterministic on its machine.
  *
- * FASTBP_DISPATCH=baseline in the environment (read once per extension
- * module, at the first kernel call) forces the baseline code, so tests can
- * check both paths on one machine.
+ * The transcendental functions (fastbp_vmath.h) have a third, AVX-512
+ * clone. FASTBP_DISPATCH=baseline or FASTBP_DISPATCH=avx2 in the
+ * environment (read once per extension module, at the first kernel call)
+ * caps the choice, so tests can check every path on one machine.
  */
 #ifndef FASTBP_CPU_H
 #define FASTBP_CPU_H
@@ -29,9 +30,15 @@
     && !defined(FASTBP_NO_DISPATCH)
 #define FBP_HAVE_AVX2_CLONE 1
 #define FBP_TARGET_AVX2 __attribute__((target("avx2,fma")))
+/* AVX-512 F/DQ/VL: 64-byte vectors, mask compares; the transcendental
+ * kernels' third clone (twice the lanes of AVX2 on CPUs with full-width
+ * AVX-512 units). */
+#define FBP_TARGET_AVX512 \
+    __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 #else
 #define FBP_HAVE_AVX2_CLONE 0
 #define FBP_TARGET_AVX2
+#define FBP_TARGET_AVX512
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -40,20 +47,32 @@
 #define FBP_ALWAYS_INLINE
 #endif
 
-/* 1: run the AVX2 + FMA clones. Cached per translation unit; the race of
- * two first calls is benign (both store the same value). */
-static inline int fbp_use_avx2(void)
+/* The instruction set the clones may use: 0 baseline, 1 AVX2 + FMA,
+ * 2 AVX-512 (F, DQ, VL) as well. FASTBP_DISPATCH=baseline or =avx2 caps it.
+ * Cached per translation unit; the race of two first calls is benign (both
+ * store the same value). */
+static inline int fbp_isa_level(void)
 {
 #if FBP_HAVE_AVX2_CLONE
     static volatile int state = -1;
     int s = state;
     if (s < 0) {
         const char *e = getenv("FASTBP_DISPATCH");
+        int cap = 2;
         __builtin_cpu_init();
         if (e != NULL && strcmp(e, "baseline") == 0)
-            s = 0;
-        else
-            s = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+            cap = 0;
+        else if (e != NULL && strcmp(e, "avx2") == 0)
+            cap = 1;
+        s = 0;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            s = 1;
+            if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+                    && __builtin_cpu_supports("avx512vl"))
+                s = 2;
+        }
+        if (s > cap)
+            s = cap;
         state = s;
     }
     return s;
@@ -62,10 +81,17 @@ static inline int fbp_use_avx2(void)
 #endif
 }
 
-/* "avx2+fma" or "baseline": what fbp_use_avx2 chose (for show_config). */
+/* 1: run the AVX2 + FMA clones. */
+static inline int fbp_use_avx2(void) { return fbp_isa_level() >= 1; }
+
+/* 1: run the AVX-512 clones where a kernel has one. */
+static inline int fbp_use_avx512(void) { return fbp_isa_level() >= 2; }
+
+/* "avx512", "avx2+fma" or "baseline": the widest clones in use. */
 static inline const char *fbp_dispatch_name(void)
 {
-    return fbp_use_avx2() ? "avx2+fma" : "baseline";
+    int s = fbp_isa_level();
+    return s >= 2 ? "avx512" : (s == 1 ? "avx2+fma" : "baseline");
 }
 
 #endif /* FASTBP_CPU_H */

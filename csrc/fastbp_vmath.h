@@ -353,6 +353,12 @@ typedef uint64_t fbp_v4u __attribute__((vector_size(32)));
 typedef float fbp_v8f __attribute__((vector_size(32)));
 typedef int32_t fbp_v8i __attribute__((vector_size(32)));
 typedef uint32_t fbp_v8u __attribute__((vector_size(32)));
+typedef double fbp_v8d __attribute__((vector_size(64)));
+typedef int64_t fbp_v8l __attribute__((vector_size(64)));
+typedef uint64_t fbp_v8ul __attribute__((vector_size(64)));
+typedef float fbp_v16f __attribute__((vector_size(64)));
+typedef int32_t fbp_v16i __attribute__((vector_size(64)));
+typedef uint32_t fbp_v16u __attribute__((vector_size(64)));
 typedef double fbp_v2d __attribute__((vector_size(16)));
 typedef int64_t fbp_v2l __attribute__((vector_size(16)));
 typedef uint64_t fbp_v2u __attribute__((vector_size(16)));
@@ -398,6 +404,21 @@ typedef uint32_t fbp_v4u32 __attribute__((vector_size(16)));
 #undef VI
 #undef VU32
 #undef FBP_VW
+#define VD fbp_v8d
+#define VL fbp_v8l
+#define VU fbp_v8ul
+#define VF fbp_v16f
+#define VI fbp_v16i
+#define VU32 fbp_v16u
+#define FBP_VW _w64
+#include "fastbp_vmath.h"
+#undef VD
+#undef VL
+#undef VU
+#undef VF
+#undef VI
+#undef VU32
+#undef FBP_VW
 #undef FBP_VM_TEMPLATE
 
 /* ------------------------------------------------------- array kernels */
@@ -422,15 +443,21 @@ typedef uint32_t fbp_v4u32 __attribute__((vector_size(16)));
         }                                                                     \
     } while (0)
 
-/* the AVX2 clone on 32-byte vectors, the baseline one on 16-byte vectors */
-#define FBP_VM_DEFINE(NAME, T, V, W, V2, W2, VF)                              \
+/* the AVX-512 clone on 64-byte vectors, the AVX2 one on 32-byte vectors,
+ * the baseline one on 16-byte vectors */
+#define FBP_VM_DEFINE(NAME, T, V, W, V2, W2, V3, W3, VF)                      \
+FBP_TARGET_AVX512 static void NAME##_avx512(const T *x, T *y, ptrdiff_t n)    \
+{ FBP_VM_BODY(T, V3, W3, VF##_w64, x, y, n); }                                \
 FBP_TARGET_AVX2 static void NAME##_avx2(const T *x, T *y, ptrdiff_t n)        \
 { FBP_VM_BODY(T, V, W, VF##_w32, x, y, n); }                                  \
 static void NAME##_base(const T *x, T *y, ptrdiff_t n)                        \
 { FBP_VM_BODY(T, V2, W2, VF##_w16, x, y, n); }                                \
 static inline void NAME(const T *x, T *y, ptrdiff_t n)                        \
 {                                                                             \
-    if (fbp_use_avx2()) NAME##_avx2(x, y, n); else NAME##_base(x, y, n);      \
+    int isa_ = fbp_isa_level();                                               \
+    if (isa_ >= 2) NAME##_avx512(x, y, n);                                    \
+    else if (isa_ == 1) NAME##_avx2(x, y, n);                                 \
+    else NAME##_base(x, y, n);                                                \
 }
 
 #else /* no vector extensions: scalar libm */
@@ -445,18 +472,18 @@ static inline void NAME(const T *x, T *y, ptrdiff_t n)                        \
 #endif
 
 #if FBP_HAVE_VEC
-FBP_VM_DEFINE(fbp_vexp_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_vm_exp_d)
-FBP_VM_DEFINE(fbp_vexpm1_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_vm_expm1_d)
-FBP_VM_DEFINE(fbp_vlog_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_vm_log_d)
-FBP_VM_DEFINE(fbp_vlog1p_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_vm_log1p_d)
-FBP_VM_DEFINE(fbp_vtanh_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_vm_tanh_d)
-FBP_VM_DEFINE(fbp_vsigmoid_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_vm_sigmoid_d)
-FBP_VM_DEFINE(fbp_vexp_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_exp_f)
-FBP_VM_DEFINE(fbp_vexpm1_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_expm1_f)
-FBP_VM_DEFINE(fbp_vlog_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_log_f)
-FBP_VM_DEFINE(fbp_vlog1p_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_log1p_f)
-FBP_VM_DEFINE(fbp_vtanh_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_tanh_f)
-FBP_VM_DEFINE(fbp_vsigmoid_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_vm_sigmoid_f)
+FBP_VM_DEFINE(fbp_vexp_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_v8d, 8, fbp_vm_exp_d)
+FBP_VM_DEFINE(fbp_vexpm1_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_v8d, 8, fbp_vm_expm1_d)
+FBP_VM_DEFINE(fbp_vlog_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_v8d, 8, fbp_vm_log_d)
+FBP_VM_DEFINE(fbp_vlog1p_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_v8d, 8, fbp_vm_log1p_d)
+FBP_VM_DEFINE(fbp_vtanh_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_v8d, 8, fbp_vm_tanh_d)
+FBP_VM_DEFINE(fbp_vsigmoid_d, double, fbp_v4d, 4, fbp_v2d, 2, fbp_v8d, 8, fbp_vm_sigmoid_d)
+FBP_VM_DEFINE(fbp_vexp_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_v16f, 16, fbp_vm_exp_f)
+FBP_VM_DEFINE(fbp_vexpm1_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_v16f, 16, fbp_vm_expm1_f)
+FBP_VM_DEFINE(fbp_vlog_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_v16f, 16, fbp_vm_log_f)
+FBP_VM_DEFINE(fbp_vlog1p_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_v16f, 16, fbp_vm_log1p_f)
+FBP_VM_DEFINE(fbp_vtanh_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_v16f, 16, fbp_vm_tanh_f)
+FBP_VM_DEFINE(fbp_vsigmoid_f, float, fbp_v8f, 8, fbp_v4f, 4, fbp_v16f, 16, fbp_vm_sigmoid_f)
 #else
 FBP_VM_DEFINE_SCALAR(fbp_vexp_d, double, exp(v))
 FBP_VM_DEFINE_SCALAR(fbp_vexpm1_d, double, expm1(v))

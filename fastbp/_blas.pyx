@@ -27,6 +27,7 @@ cdef extern from "fastbp_gemm.h" nogil:
                           const double *B, Py_ssize_t ldb, double beta,
                           double *C, Py_ssize_t ldc)
     const char *fbp_dispatch_name()
+    int fbp_use_avx2()
 
 # Products with m*n*k up to _small_gemm_max run in csrc/fastbp_gemm.h instead
 # of OpenBLAS. Measured with bench/bench_gemm_small.py (AMD EPYC, OpenBLAS
@@ -233,6 +234,12 @@ def _set_small_gemm_max(Py_ssize_t n):
 
 def small_gemm_dispatch():
     """Which clone of the small-GEMM kernel runs: "avx2+fma" or "baseline"."""
+    return "avx2+fma" if fbp_use_avx2() else "baseline"
+
+
+def simd_dispatch():
+    """Widest SIMD clones fastbp's element-wise kernels run: "avx512",
+    "avx2+fma" or "baseline" (capped by FASTBP_DISPATCH=avx2 or =baseline)."""
     return fbp_dispatch_name().decode()
 
 

@@ -23,7 +23,10 @@ def config_info():
 
     Keys: ``fastbp``, ``python``, ``numpy``, ``scipy`` (versions),
     ``openmp`` (compiled with OpenMP), ``cpu_count``, ``default_threads``
-    (what ``n_threads=None`` resolves to),
+    (what ``n_threads=None`` resolves to), ``simd`` (the widest SIMD clones
+    of the element-wise kernels this CPU runs: "avx512", "avx2+fma" or
+    "baseline"), ``small_gemm_max`` (products with m n k up to this run in
+    fastbp's own small-GEMM kernel instead of BLAS; 0: never),
     ``blas_library`` (the BLAS behind SciPy that fastbp's GEMMs use; None
     when it is not an OpenBLAS fastbp can find),
     ``blas_thread_control`` (whether fastbp can set its thread count),
@@ -44,6 +47,8 @@ def config_info():
         "openmp": _openmp_helpers.openmp_enabled(),
         "cpu_count": _openmp_helpers.cpu_count(),
         "default_threads": _openmp_helpers.effective_n_threads(None),
+        "simd": _blas.simd_dispatch(),
+        "small_gemm_max": max(_blas._get_small_gemm_max(), 0),
     }
     ctl = _blas.blas_thread_control()
     info["blas_library"] = ctl["library"]
@@ -95,6 +100,9 @@ def show_config(file=None):
     p(f"  OpenMP     {'on' if info['openmp'] else 'OFF (serial build)'}")
     p(f"  cores      {info['cpu_count']}")
     p(f"  n_threads=None -> {info['default_threads']}")
+    p("kernels")
+    p(f"  SIMD       {info['simd']}  (FASTBP_DISPATCH=avx2 or =baseline caps it)")
+    p(f"  small GEMM m*n*k <= {info['small_gemm_max']} in fastbp's kernel, larger in BLAS")
     p("BLAS (fastbp's GEMMs run in SciPy's BLAS, through scipy.linalg.cython_blas)")
     p(f"  library    {info['blas_library'] or 'not found'}")
     p(f"  thread control {'yes' if info['blas_thread_control'] else 'no'}"

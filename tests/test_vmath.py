@@ -166,15 +166,23 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("dispatch", ["default", "baseline"])
+@pytest.mark.parametrize("dispatch", ["default", "avx2", "baseline"])
 def test_dispatch_paths(dispatch):
-    """Both clones (AVX2+FMA when available, and the forced baseline) meet
-    the bound; run in a subprocess because the choice is cached per process."""
+    """Every clone (AVX-512 and AVX2+FMA where the CPU has them, and the
+    forced baseline) meets the bound; run in a subprocess because the choice
+    is cached per process."""
     env = dict(os.environ)
     env.pop("FASTBP_DISPATCH", None)
-    if dispatch == "baseline":
-        env["FASTBP_DISPATCH"] = "baseline"
+    if dispatch != "default":
+        env["FASTBP_DISPATCH"] = dispatch
     code = CHILD.format(path=os.path.dirname(os.path.abspath(__file__)))
+    code += (
+        "from fastbp import _blas\n"
+        f"want = {dispatch!r}\n"
+        "got = _blas.simd_dispatch()\n"
+        "ok = {'default': (got,), 'avx2': ('avx2+fma', 'baseline'), 'baseline': ('baseline',)}\n"
+        "assert got in ok[want], got\n"
+    )
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr

@@ -47,7 +47,7 @@ cimport numpy as cnp
 
 import numpy as np
 
-from fastbp._blas cimport _gemm, _blas_begin, _blas_end, BLAS_Trans, NoTrans, Trans
+from fastbp._blas cimport _gemm, _gemm_blas, _blas_begin, _blas_end, BLAS_Trans, NoTrans, Trans
 
 cnp.import_array()
 
@@ -1059,7 +1059,7 @@ cdef void _floor_team(floating *dummy, FloorPlan *f, bint split) noexcept nogil:
         n_out = f.dims[l + 1]
         _split(n_out, nt, tid, ROW_GRAIN, &r0, &r1)
         if r1 > r0:
-            _gemm(NoTrans, NoTrans, <int>(r1 - r0), <int>m, n_in, <floating>1.0,
+            _gemm_blas(NoTrans, NoTrans, <int>(r1 - r0), <int>m, n_in, <floating>1.0,
                   <floating *>f.W[l] + r0 * n_in, n_in, <floating *>f.A[l], <int>m,
                   <floating>0.0, <floating *>f.A[l + 1] + r0 * m, <int>m)
         fbp_net_barrier()
@@ -1068,13 +1068,13 @@ cdef void _floor_team(floating *dummy, FloorPlan *f, bint split) noexcept nogil:
         n_out = f.dims[l + 1]
         _split(n_out, nt, tid, ROW_GRAIN, &r0, &r1)
         if r1 > r0:
-            _gemm(NoTrans, Trans, <int>(r1 - r0), n_in, <int>m, <floating>1.0,
+            _gemm_blas(NoTrans, Trans, <int>(r1 - r0), n_in, <int>m, <floating>1.0,
                   <floating *>f.D[l] + r0 * m, <int>m, <floating *>f.A[l], <int>m,
                   <floating>0.0, <floating *>f.dW[l] + r0 * n_in, n_in)
         if l > 0:
             _split(n_in, nt, tid, ROW_GRAIN, &r0, &r1)
             if r1 > r0:
-                _gemm(Trans, NoTrans, <int>(r1 - r0), <int>m, n_out, <floating>1.0,
+                _gemm_blas(Trans, NoTrans, <int>(r1 - r0), <int>m, n_out, <floating>1.0,
                       <floating *>f.W[l] + r0, n_in, <floating *>f.D[l], <int>m,
                       <floating>0.0, <floating *>f.E[l] + r0 * m, <int>m)
         fbp_net_barrier()

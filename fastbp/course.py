@@ -97,12 +97,8 @@ __all__ = [
     "update_lr", "schedule_lr_decay",
 ]
 
-# Train without dropout through fastbp.Network (one compiled call per iteration).
+# Train without dropout through fastbp.Network (compiled multi-step calls).
 _USE_NETWORK = True
-# The kernels evaluate tanh with scalar libm calls (~9 ns each), NumPy with
-# SIMD (~1 ns): tanh networks (week 3) train in the per-layer loop with the
-# hidden activation applied by np.tanh. Revisit when the kernels vectorise it.
-_NUMPY_TANH = True
 # Below this many GEMM flops a layer runs on one thread (see _threads).
 _MIN_FLOPS_PER_THREAD = 2_000_000
 _F32 = np.dtype(np.float32)
@@ -962,7 +958,7 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
     Returns (parameters, costs) with costs = the costs at i % 100 == 0.
     """
     X, y, Ws, bs, dt, dims = _prepare_fit(X, Y, parameters, keep_prob)
-    if keep_prob != 1.0 or not _USE_NETWORK or (hidden == "tanh" and _NUMPY_TANH):
+    if keep_prob != 1.0 or not _USE_NETWORK:
         return _fit(X, y, Ws, bs, dt, dims, hidden, learning_rate, 0, num_iterations,
                     every, last, report, lambd, keep_prob, [])
     net = Network(dims, hidden=hidden, output="sigmoid", dtype=dt.name, seed=0,
@@ -1035,14 +1031,9 @@ def _fit(X, y, Ws, bs, dt, dims, hidden, learning_rate, start, stop, every, last
     for l in range(1, L + 1):
         view[_keys(l)[0]] = W[l - 1]
         view[_keys(l)[1]] = b[l - 1]
-    np_tanh = hidden == "tanh" and _NUMPY_TANH
-    if np_tanh:
-        acts = ["identity"] * (L - 1) + ["sigmoid"]
     for i in range(start, stop):
         for l in range(L):
             _fwd(fwd_in[l], W[l], b[l], acts[l], out=fwd_out[l], n_threads=fwd_nt[l])
-            if np_tanh and l < L - 1:
-                np.tanh(Z[l], out=A[l])
             if dropout and l < L - 1:
                 Al = A[l]
                 D = rand(Al.shape[0], Al.shape[1]) < keep_prob

@@ -220,3 +220,28 @@ def check_backward(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd,
         tol = (dA_tol * np.abs(f64(d)) + EPS[dt] * np.abs(f64(expected))
                + np.abs(f64(dA_ref)) * elem_tol(dt, d, v))
     assert_within(dZ_prev, expected, tol, "dZ_prev", params)
+
+
+def run_python(code, env=None, timeout=300):
+    """Run ``python -c code`` with the fastbp this process imported.
+
+    The child runs in a temporary directory with PYTHONPATH = the imported
+    fastbp's parent and the tests directory (so ``import test_x`` works):
+    an unbuilt source checkout in the working directory (CI's README stage
+    runs pytest from the repository after ``pip install .``) cannot shadow
+    the installed package. Returns the CompletedProcess.
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    import fastbp
+
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
+    here = os.path.dirname(os.path.abspath(__file__))
+    full = dict(os.environ if env is None else env)
+    full["PYTHONPATH"] = os.pathsep.join([parent, here])
+    with tempfile.TemporaryDirectory(prefix="fastbp-child-") as cwd:
+        return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                              text=True, timeout=timeout, cwd=cwd)

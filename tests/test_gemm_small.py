@@ -10,11 +10,10 @@ it) and in a subprocess with FASTBP_DISPATCH=baseline.
 """
 import itertools
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_python
 
 from fastbp import _blas
 
@@ -85,11 +84,7 @@ def test_baseline_clone_matches_numpy():
             "    for ta, tb in itertools.product((False, True), repeat=2):\n"
             "        t.run_grid(dt, ta, tb)\n"
             "print('ok')\n")
-    env = dict(os.environ, FASTBP_DISPATCH="baseline")
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.dirname(os.path.abspath(__file__))] + sys.path)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=300)
+    out = run_python(code, dict(os.environ, FASTBP_DISPATCH="baseline"))
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
 
 

@@ -4,11 +4,10 @@ float in float32, exact special values, any length, in place, independent of
 position, on both the AVX2 and the baseline dispatch paths."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_python
 
 from fastbp import _dense
 
@@ -152,10 +151,9 @@ def test_hook_rejects_bad_input():
 CHILD = r"""
 import json, sys
 import numpy as np
-sys.path.insert(0, {path!r})
 import test_vmath as t
 from fastbp import _dense
-out = {{}}
+out = {}
 for name in t.NAMES:
     for dt in t.DTYPES:
         x = t.grid(name, dt, seed=3)[::7].copy()
@@ -175,7 +173,7 @@ def test_dispatch_paths(dispatch):
     env.pop("FASTBP_DISPATCH", None)
     if dispatch != "default":
         env["FASTBP_DISPATCH"] = dispatch
-    code = CHILD.format(path=os.path.dirname(os.path.abspath(__file__)))
+    code = CHILD
     code += (
         "from fastbp import _blas\n"
         f"want = {dispatch!r}\n"
@@ -183,8 +181,7 @@ def test_dispatch_paths(dispatch):
         "ok = {'default': (got,), 'avx2': ('avx2+fma', 'baseline'), 'baseline': ('baseline',)}\n"
         "assert got in ok[want], got\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=300)
+    res = run_python(code, env)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.strip().splitlines()[-1])
     for key, (err, _) in out.items():

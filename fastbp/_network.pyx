@@ -784,8 +784,19 @@ cdef class NetKernel:
             cap = 1
         return <int>(n_threads if n_threads < cap else cap)
 
-    cdef double _call(self, int mode, int n_threads) except? -1.0:
-        cdef int team, blas_nt, prev
+    cdef Py_ssize_t _call(self, int mode, int n_threads, Py_ssize_t n_steps=1,
+                          int64_t t0=0) except -1:
+        """Run the phases in ``mode`` n_steps times in one nogil section.
+
+        Step s after the first drops M_LOSS and advances the dropout step
+        (p.step + s); with t0 > 0 and Adam, each step's bias corrections are
+        1 / (1 - beta ** (t0 + s)), as the optimizer's ``_kernel_args``
+        computes them. Stops early on a bad label or a non-finite loss;
+        returns the number of steps that completed.
+        """
+        cdef int team, blas_nt, prev, m_s = mode
+        cdef Py_ssize_t s, done = 0
+        cdef uint64_t step0 = self.p.step
         cdef LayerPlan *lys = self.infer_layers if not (mode & M_TRAIN) else self.train_layers
         if self.strategy == "omp":
             team = self._team_size(n_threads, self.p.m)
@@ -799,12 +810,47 @@ cdef class NetKernel:
         self.p.l2_sum = 0.0
         with nogil:
             prev = _blas_begin(blas_nt)
-            if self.is_double:
-                _run(<double *>self.p.params, &self.p, lys, mode, team)
-            else:
-                _run(<float *>self.p.params, &self.p, lys, mode, team)
+            for s in range(n_steps):
+                self.p.step = step0 + s
+                if t0 > 0 and self.p.opt == OPT_ADAM:
+                    self.p.c1 = 1.0 / (1.0 - pow(self.p.b1, <double>(t0 + s)))
+                    self.p.c2 = 1.0 / (1.0 - pow(self.p.b2, <double>(t0 + s)))
+                if self.is_double:
+                    _run(<double *>self.p.params, &self.p, lys, m_s, team)
+                else:
+                    _run(<float *>self.p.params, &self.p, lys, m_s, team)
+                if self.p.bad_label or self.p.nonfinite:
+                    break
+                done += 1
+                m_s = mode & ~M_LOSS
             _blas_end(prev)
-        return 0.0
+        return done
+
+    cdef _set_batch(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
+                    double gscale, double l2scale, bint dropout, uint64_t seed, uint64_t step,
+                    Py_ssize_t mask_ld, Py_ssize_t mask_off):
+        """Point the plan at a training batch (workspaces sized for it)."""
+        self._ensure(X.shape[1])
+        self._set_x(X)
+        self._set_y(Y, yt, labels)
+        self.p.lambd = lambd
+        self.p.gscale = gscale
+        self.p.l2scale = l2scale
+        self.p.dropout = dropout
+        self.p.seed = seed
+        self.p.step = step
+        self.p.mask_ld = mask_ld
+        self.p.mask_off = mask_off
+
+    cdef _set_opt(self, int opt, double lr, double b1, double b2, double eps, double c1,
+                  double c2):
+        self.p.opt = opt
+        self.p.lr = lr
+        self.p.b1 = b1
+        self.p.b2 = b2
+        self.p.eps = eps
+        self.p.c1 = c1
+        self.p.c2 = c2
 
     # -------------------------------------------------------------- calls
 
@@ -842,106 +888,32 @@ cdef class NetKernel:
         self._call(M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
         return self.p.loss_sum, self.p.l2_sum, self.p.bad_label
 
-    def step(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
-             int opt, double lr, double b1, double b2, double eps, double c1, double c2,
-             bint dropout, uint64_t seed, uint64_t step, int n_threads):
-        """Forward + loss + backward + update in one nogil call.
-
-        Returns (loss_sum, l2_sum, status): status 0 ok, 1 label out of
-        range, 2 non-finite loss (no update was made in either case).
-        """
-        self._ensure(X.shape[1])
-        self._set_x(X)
-        self._set_y(Y, yt, labels)
-        self.p.lambd = lambd
-        self.p.gscale = 1.0 / self.p.m
-        self.p.l2scale = lambd / self.p.m
-        self.p.dropout = dropout
-        self.p.seed = seed
-        self.p.step = step
-        self.p.mask_ld = self.p.m
-        self.p.mask_off = 0
-        self.p.opt = opt
-        self.p.lr = lr
-        self.p.b1 = b1
-        self.p.b2 = b2
-        self.p.eps = eps
-        self.p.c1 = c1
-        self.p.c2 = c2
-        self._call(M_FORWARD | M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD | M_UPDATE,
-                   n_threads)
-        self.have_forward = True
-        if self.p.bad_label:
-            return self.p.loss_sum, self.p.l2_sum, 1
-        if self.p.nonfinite:
-            return self.p.loss_sum, self.p.l2_sum, 2
-        return self.p.loss_sum, self.p.l2_sum, 0
-
     def train_steps(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                     int opt, double lr, double b1, double b2, double eps, int64_t t0,
                     Py_ssize_t n_steps, bint first_loss, bint check_finite, bint dropout,
                     uint64_t seed, uint64_t step0, int n_threads):
-        """``n_steps`` full training steps on the same batch in one nogil call.
+        """``n_steps`` full training steps (forward, loss, backward, update) on
+        the same batch in one nogil call.
 
-        Step s (from 0) is optimizer update ``t0 + s`` (Adam's bias
-        corrections are recomputed per step exactly as the optimizer's
-        ``_kernel_args`` does: ``1 / (1 - beta ** t)``) and dropout step
+        Step s (from 0) is optimizer update ``t0 + s`` and dropout step
         ``step0 + s``. Only step 0 computes the loss, and only when
-        ``first_loss``; the others run forward, delta, backward and update.
-        ``check_finite``: a non-finite step-0 loss stops before its update
-        (status 2), as :meth:`step`; otherwise non-finite values are carried
-        on, as plain NumPy gradient descent does.
+        ``first_loss``. ``check_finite``: a non-finite step-0 loss stops
+        before its update (status 2); otherwise non-finite values are
+        carried on, as plain NumPy gradient descent does.
 
-        Returns (loss_sum, l2_sum, status, steps_done) with status as
-        :meth:`step` (0 ok, 1 label out of range, 2 non-finite loss).
+        Returns (loss_sum, l2_sum, status, steps_done): status 0 ok, 1 label
+        out of range, 2 non-finite loss (no update made for that step).
         """
-        cdef Py_ssize_t s, done = 0
-        cdef int mode, team, prev
-        cdef int64_t t
-        cdef LayerPlan *lys = self.train_layers
-        self._ensure(X.shape[1])
-        self._set_x(X)
-        self._set_y(Y, yt, labels)
-        self.p.lambd = lambd
-        self.p.gscale = 1.0 / self.p.m
-        self.p.l2scale = lambd / self.p.m
-        self.p.dropout = dropout
-        self.p.seed = seed
-        self.p.mask_ld = self.p.m
-        self.p.mask_off = 0
-        self.p.opt = opt
-        self.p.lr = lr
-        self.p.b1 = b1
-        self.p.b2 = b2
-        self.p.eps = eps
-        self.p.c1 = 1.0
-        self.p.c2 = 1.0
-        self.p.bad_label = 0
-        self.p.nonfinite = 0
-        self.p.loss_sum = 0.0
-        self.p.l2_sum = 0.0
-        team = self._team_size(n_threads, self.p.m) if self.strategy == "omp" else 1
-        with nogil:
-            prev = _blas_begin(1 if self.strategy == "omp" else n_threads)
-            for s in range(n_steps):
-                t = t0 + s
-                self.p.step = step0 + s
-                if opt == OPT_ADAM:
-                    self.p.c1 = 1.0 / (1.0 - pow(b1, <double>t))
-                    self.p.c2 = 1.0 / (1.0 - pow(b2, <double>t))
-                mode = M_FORWARD | M_TRAIN | M_DELTA | M_BACKWARD | M_UPDATE
-                if s == 0 and first_loss:
-                    mode = mode | M_LOSS
-                if not check_finite:
-                    mode = mode | M_NOCHECK
-                if self.is_double:
-                    _run(<double *>self.p.params, &self.p, lys, mode, team)
-                else:
-                    _run(<float *>self.p.params, &self.p, lys, mode, team)
-                if self.p.bad_label or self.p.nonfinite:
-                    break
-                done += 1
-            _blas_end(prev)
+        cdef int mode = M_FORWARD | M_TRAIN | M_DELTA | M_BACKWARD | M_UPDATE
+        cdef Py_ssize_t done
+        if first_loss:
+            mode |= M_LOSS
+        if not check_finite:
+            mode |= M_NOCHECK
+        self._set_batch(X, Y, yt, labels, lambd, 1.0 / X.shape[1], lambd / X.shape[1],
+                        dropout, seed, step0, X.shape[1], 0)
+        self._set_opt(opt, lr, b1, b2, eps, 1.0, 1.0)
+        done = self._call(mode, n_threads, n_steps, t0)
         self.have_forward = True
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
         return self.p.loss_sum, self.p.l2_sum, status, done
@@ -954,21 +926,12 @@ cdef class NetKernel:
         ``dW = gscale dZ A^T + l2scale W`` and ``db = gscale sum_j dZ``; the
         dropout mask of element (i, j) hashes ``i mask_ld + mask_off + j``.
         The caller sums the gradient buffers of all ranks, then calls
-        :meth:`update`. Returns (loss_sum, l2_sum, status) as :meth:`step`
-        does, except that a non-finite loss is not checked here (status 0
+        :meth:`update`. Returns (loss_sum, l2_sum, status) as
+        :meth:`train_steps` does, except that a non-finite loss is not checked here (status 0
         or 1): the caller decides on the reduced loss.
         """
-        self._ensure(X.shape[1])
-        self._set_x(X)
-        self._set_y(Y, yt, labels)
-        self.p.lambd = lambd
-        self.p.gscale = gscale
-        self.p.l2scale = l2scale
-        self.p.dropout = dropout
-        self.p.seed = seed
-        self.p.step = step
-        self.p.mask_ld = mask_ld
-        self.p.mask_off = mask_off
+        self._set_batch(X, Y, yt, labels, lambd, gscale, l2scale, dropout, seed, step,
+                        mask_ld, mask_off)
         self._call(M_FORWARD | M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
         self.have_forward = True
         return self.p.loss_sum, self.p.l2_sum, 1 if self.p.bad_label else 0
@@ -976,13 +939,7 @@ cdef class NetKernel:
     def update(self, int opt, double lr, double b1, double b2, double eps, double c1,
                double c2, int n_threads):
         """Apply one optimizer update from the gradient buffer (no forward/backward)."""
-        self.p.opt = opt
-        self.p.lr = lr
-        self.p.b1 = b1
-        self.p.b2 = b2
-        self.p.eps = eps
-        self.p.c1 = c1
-        self.p.c2 = c2
+        self._set_opt(opt, lr, b1, b2, eps, c1, c2)
         self._call(M_UPDATE, n_threads)
 
     def set_strategy(self, strategy):

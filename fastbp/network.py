@@ -466,28 +466,30 @@ class Network:
         Y, yt, labels = self._check_y(Y, X.shape[1])
         return self._train_step(X, Y, yt, labels, optimizer)
 
-    def _train_step(self, X, Y, yt, labels, optimizer):
+    def _train_step(self, X, Y, yt, labels, optimizer, n_steps=1, first_loss=True,
+                    check_finite=True):
+        """n_steps compiled steps on validated (X, Y); see :meth:`_train_steps`."""
         if optimizer is not self.optimizer or optimizer._state is not self._bound_state:
             self._opt_state(optimizer)
         t = optimizer.t + 1
-        args = optimizer._kernel_args(t)
-        step = self._step + 1
-        loss_sum, l2_sum, status = self._kernel.step(
-            X, Y, yt, labels, self.lambd, *args, self._dropout, self._dropout_seed, step,
-            self._nt)
-        self._last_m = X.shape[1]
-        m = X.shape[1]
-        loss = loss_sum / m
-        if self.lambd:
-            loss += self.lambd / (2 * m) * l2_sum
-        if status:
-            if status == 1:
-                raise self._bad_label_error(Y, labels)
+        code, lr, b1, b2, eps, _, _ = optimizer._kernel_args(t)
+        loss_sum, l2_sum, status, done = self._kernel.train_steps(
+            X, Y, yt, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
+            check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt)
+        self._step += done
+        optimizer.t += done
+        self._last_m = m = X.shape[1]
+        loss = None
+        if first_loss:
+            loss = loss_sum / m
+            if self.lambd:
+                loss += self.lambd / (2 * m) * l2_sum
+        if status == 1:
+            raise self._bad_label_error(Y, labels)
+        if status == 2:
             raise FloatingPointError(f"the loss is {loss} (not finite); the update was skipped, "
                                      "the parameters are the last good ones. Lower the "
                                      "learning rate or check the data for NaN/inf.")
-        self._step = step
-        optimizer.t = t
         return loss
 
     def _train_steps(self, X, Y, optimizer, n_steps, *, first_loss=True, check_finite=True):
@@ -505,29 +507,8 @@ class Network:
         n_steps = int(n_steps)
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-        if optimizer is not self.optimizer or optimizer._state is not self._bound_state:
-            self._opt_state(optimizer)
-        code, lr, b1, b2, eps, _, _ = optimizer._kernel_args(optimizer.t + 1)
-        loss_sum, l2_sum, status, done = self._kernel.train_steps(
-            X, Y, yt, labels, self.lambd, code, lr, b1, b2, eps, optimizer.t + 1, n_steps,
-            first_loss, check_finite, self._dropout, self._dropout_seed, self._step + 1,
-            self._nt)
-        self._step += done
-        optimizer.t += done
-        self._last_m = X.shape[1]
-        m = X.shape[1]
-        loss = None
-        if first_loss:
-            loss = loss_sum / m
-            if self.lambd:
-                loss += self.lambd / (2 * m) * l2_sum
-        if status == 1:
-            raise self._bad_label_error(Y, labels)
-        if status == 2:
-            raise FloatingPointError(f"the loss is {loss} (not finite); the update was skipped, "
-                                     "the parameters are the last good ones. Lower the "
-                                     "learning rate or check the data for NaN/inf.")
-        return loss
+        return self._train_step(X, Y, yt, labels, optimizer, n_steps, first_loss,
+                                check_finite)
 
     def apply_update(self, optimizer):
         """Apply ``optimizer`` to the current :attr:`grads` (after :meth:`backward`)."""

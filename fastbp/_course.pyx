@@ -24,43 +24,33 @@ cimport numpy as cnp
 import numpy as np
 
 from fastbp._blas cimport _gemm, NoTrans, Trans
+from fastbp._dense cimport _labels
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
 
 cnp.import_array()
 
-# Above this many GEMM multiply-adds in one layer (4 n p m flops, as
-# course._MIN_FLOPS_PER_THREAD) or this many bytes in one output, the
-# general path's threads and recycled arrays win.
-cdef Py_ssize_t _MAX_LAYER_FLOPS = 2_000_000
-cdef Py_ssize_t _MAX_OUT_BYTES = 1 << 16
+# Shared with fastbp.course's general path, which imports them: below
+# MIN_FLOPS_PER_THREAD GEMM flops a layer runs on one thread (a parallel
+# region costs more than it saves), and outputs of POOL_MIN_BYTES and more
+# come from course's recycled-array pool. The fast path takes only networks
+# whose every layer is on the small side of both.
+MIN_FLOPS_PER_THREAD = 2_000_000
+POOL_MIN_BYTES = 1 << 16
+cdef Py_ssize_t _MAX_LAYER_FLOPS = MIN_FLOPS_PER_THREAD
+cdef Py_ssize_t _MAX_OUT_BYTES = POOL_MIN_BYTES
 
 cdef int _MAX_LAYERS = 64
 
-_KEYS = {}
+cdef dict _KEYS = {}
 
 
-cdef tuple _keys(int l):
+def keys(int l):
+    """("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}"), formatted once per l."""
     k = _KEYS.get(l)
     if k is None:
         s = str(l)
-        k = _KEYS[l] = ("dW" + s, "db" + s, "dA" + s)
-    return <tuple>k
-
-
-cdef int _ytype(cnp.ndarray y):
-    """fastbp_loss.h's label type code for y's dtype, or -1."""
-    cdef int t = cnp.PyArray_TYPE(y)
-    if t == cnp.NPY_FLOAT32:
-        return 0
-    if t == cnp.NPY_FLOAT64:
-        return 1
-    if t == cnp.NPY_UINT8 or t == cnp.NPY_BOOL:
-        return 2
-    if t == cnp.NPY_INT32:
-        return 3
-    if t == cnp.NPY_INT64:
-        return 4
-    return -1
+        k = _KEYS[l] = ("W" + s, "b" + s, "dW" + s, "db" + s, "dA" + s)
+    return k
 
 
 cdef inline bint _plain(object a, int typenum):
@@ -86,7 +76,8 @@ cdef bint _recent(object AL, object ZL, object recent):
 
 cdef void _layers(floating *dummy, int L, Py_ssize_t m, int *n, void **Ap, void **W,
                   void **Z, void **dA, void **dW, void **db, const void *AL,
-                  const void *Y, int yt, floating *D, double lambd) noexcept nogil:
+                  const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc, floating *D,
+                  double lambd) noexcept nogil:
     """The backward pass proper; D is scratch of max(n) * m elements."""
     cdef int l
     cdef Py_ssize_t i, j, rows, cols
@@ -100,9 +91,9 @@ cdef void _layers(floating *dummy, int L, Py_ssize_t m, int *n, void **Ap, void 
     cdef floating mask
     # dZ_L = AL - Y
     if floating is float:
-        fbp_delta_f(<const float *>AL, m, 1, Y, yt, m, 1, D, m, n[L], 0, m)
+        fbp_delta_f(<const float *>AL, m, 1, Y, yt, yr, yc, D, m, n[L], 0, m)
     else:
-        fbp_delta_d(<const double *>AL, m, 1, Y, yt, m, 1, D, m, n[L], 0, m)
+        fbp_delta_d(<const double *>AL, m, 1, Y, yt, yr, yc, D, m, n[L], 0, m)
     for l in range(L, 0, -1):
         rows = n[l]
         cols = n[l - 1]
@@ -136,7 +127,7 @@ def backward_chain(AL, Y, caches, lambd, recent):
     recent: course._RECENT_OUTPUTS (weak references to (AL, Z_L) pairs).
     """
     cdef int L, l, typenum, yt
-    cdef Py_ssize_t m, maxn = 0, itemsize, rows, cols
+    cdef Py_ssize_t m, maxn = 0, itemsize, rows, cols, yr, yc
     cdef double lam
     cdef int n[65]
     cdef void *Ap[65]
@@ -146,7 +137,6 @@ def backward_chain(AL, Y, caches, lambd, recent):
     cdef void *dWp[65]
     cdef void *dbp[65]
     cdef void *D
-    cdef cnp.ndarray y
     cdef cnp.npy_intp shape[2]
     if type(caches) is not list or type(AL) is not cnp.ndarray:
         return None
@@ -202,22 +192,21 @@ def backward_chain(AL, Y, caches, lambd, recent):
         maxn = max(maxn, rows)
     if cnp.PyArray_DIM(<cnp.ndarray>AL, 0) != n[L] or not _recent(AL, Z, recent):
         return None
-    # labels: AL's shape (or its size, reshaped as the course does)
-    if type(Y) is not cnp.ndarray:
+    # labels of AL's shape (others: the general path reshapes or explains);
+    # _dense's label reader gives the kernels' type code and strides
+    if (type(Y) is not cnp.ndarray or cnp.PyArray_NDIM(<cnp.ndarray>Y) != 2
+            or cnp.PyArray_DIM(<cnp.ndarray>Y, 0) != n[L]
+            or cnp.PyArray_DIM(<cnp.ndarray>Y, 1) != m):
         return None
-    y = <cnp.ndarray>Y
-    if cnp.PyArray_NDIM(y) != 2 or cnp.PyArray_DIM(y, 0) != n[L] or cnp.PyArray_DIM(y, 1) != m:
-        return None
-    if not cnp.PyArray_ISCARRAY_RO(y) or cnp.PyArray_ISBYTESWAPPED(y):
-        return None
-    yt = _ytype(y)
-    if yt < 0:
+    try:
+        y, yt, yr, yc = _labels(Y, <cnp.ndarray>AL)
+    except (TypeError, ValueError):
         return None
     # outputs, in the course's key order
     grads = {}
     for l in range(L, 0, -1):
-        kW, kb, _ = _keys(l)
-        kA = _keys(l - 1)[2]
+        _, _, kW, kb, _ = keys(l)
+        kA = keys(l - 1)[4]
         shape[0] = n[l - 1]
         shape[1] = m
         dA = cnp.PyArray_EMPTY(2, shape, typenum, 0)
@@ -238,11 +227,11 @@ def backward_chain(AL, Y, caches, lambd, recent):
     with nogil:
         if typenum == cnp.NPY_FLOAT64:
             _layers(<double *>NULL, L, m, n, Ap, Wp, Zp, dAp, dWp, dbp,
-                    cnp.PyArray_DATA(<cnp.ndarray>AL), cnp.PyArray_DATA(y), yt,
-                    <double *>D, lam)
+                    cnp.PyArray_DATA(<cnp.ndarray>AL), cnp.PyArray_DATA(<cnp.ndarray>y), yt,
+                    yr, yc, <double *>D, lam)
         else:
             _layers(<float *>NULL, L, m, n, Ap, Wp, Zp, dAp, dWp, dbp,
-                    cnp.PyArray_DATA(<cnp.ndarray>AL), cnp.PyArray_DATA(y), yt,
-                    <float *>D, lam)
+                    cnp.PyArray_DATA(<cnp.ndarray>AL), cnp.PyArray_DATA(<cnp.ndarray>y), yt,
+                    yr, yc, <float *>D, lam)
     free(D)
     return grads

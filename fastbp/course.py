@@ -73,7 +73,10 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.special import expit as _expit
 
+from fastbp._course import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
+from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._course import backward_chain as _backward_chain
+from fastbp._course import keys as _keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
 from fastbp._dense import dense_backward as _bwd
 from fastbp._dense import dense_forward as _fwd
 from fastbp._dense import loss as _loss
@@ -101,8 +104,8 @@ __all__ = [
 
 # Train without dropout through fastbp.Network (compiled multi-step calls).
 _USE_NETWORK = True
-# Below this many GEMM flops a layer runs on one thread (see _threads).
-_MIN_FLOPS_PER_THREAD = 2_000_000
+# _MIN_FLOPS_PER_THREAD: below this many GEMM flops a layer runs on one
+# thread (see _threads); shared with the compiled fast path (fastbp._course).
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _BCE = "binary_crossentropy"
@@ -125,7 +128,8 @@ _RECENT_OUTPUTS = collections.deque(maxlen=32)
 # later). Views, memoryviews and containers all hold references, so an array
 # anyone can still reach is never reused.
 
-_POOL_MIN_BYTES = 1 << 16      # smaller arrays come from malloc's free lists
+# _POOL_MIN_BYTES (1 << 16, from fastbp._course): smaller arrays come from
+# malloc's free lists
 _POOL_PER_KEY = 3              # arrays kept per (shape, dtype)
 _POOL_MAX_BYTES = 256 << 20    # per thread; least recently used shapes go first
 
@@ -200,15 +204,6 @@ def clear_pool():
 
 # ---------------------------------------------------------------- helpers
 
-def _keys(l, _cache={}):
-    """("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}"), formatted once."""
-    k = _cache.get(l)
-    if k is None:
-        s = str(l)
-        k = _cache[l] = ("W" + s, "b" + s, "dW" + s, "db" + s, "dA" + s)
-    return k
-
-
 def _shape(x):
     return getattr(x, "shape", type(x).__name__)
 
@@ -271,11 +266,7 @@ def _coerce_forward(A_prev, W, b, l, prev_name, exc):
     if 0 in A_prev.shape or 0 in W.shape:
         raise ValueError(f"Invalid shapes: empty layer {l}: {prev_name} {A_prev.shape}, "
                          f"{wn} {W.shape}") from None
-    dt = _float_dtype(A_prev, W, b)
-    new = tuple(x.astype(dt, copy=False) for x in (A_prev, W, b))
-    if all(n.dtype == o.dtype for n, o in zip(new, (A_prev, W, b))):
-        raise type(exc)(f"layer {l} ({prev_name}, {wn}, {bn}): {exc}") from None
-    return new
+    return _promoted((A_prev, W, b), exc, f"layer {l} ({prev_name}, {wn}, {bn})")
 
 
 def _coerce_backward(dZ, A_prev, W, l, exc):
@@ -289,10 +280,16 @@ def _coerce_backward(dZ, A_prev, W, l, exc):
         raise ValueError(f"Invalid shapes in layer {l}: expected dZ{l} (n_{l}, m), "
                          f"A{l - 1} (n_{l - 1}, m), {wn} (n_{l}, n_{l - 1}); got dZ{l} "
                          f"{dZ.shape}, A{l - 1} {A_prev.shape}, {wn} {W.shape}") from None
-    dt = _float_dtype(dZ, A_prev, W)
-    new = tuple(x.astype(dt, copy=False) for x in (dZ, A_prev, W))
-    if all(n.dtype == o.dtype for n, o in zip(new, (dZ, A_prev, W))):
-        raise type(exc)(f"layer {l}: {exc}") from None
+    return _promoted((dZ, A_prev, W), exc, f"layer {l}")
+
+
+def _promoted(arrays, exc, where):
+    """arrays in their common float dtype; when that changes none of them,
+    the kernel's error exc was not about dtypes: re-raise it, saying where."""
+    dt = _float_dtype(*arrays)
+    new = tuple(x.astype(dt, copy=False) for x in arrays)
+    if all(n.dtype == o.dtype for n, o in zip(new, arrays)):
+        raise type(exc)(f"{where}: {exc}") from None
     return new
 
 
@@ -800,7 +797,7 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         dZ = _delta(AL, y, _BCE)
     else:
         dZ = _output_delta_course(AL, y, Z)
-    dA, dW, db = _layer_backward(dZ, A_prev, W, L, lambd)
+    dA, dW, db = _backward(dZ, A_prev, W, L, lambd)
     dwk, dbk = _keys(L)[2:4]
     grads = {_keys(L - 1)[4]: dA, dwk: dW, dbk: db}   # the course's insertion order
     for l in range(L - 1, 0, -1):
@@ -824,11 +821,8 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         elif D is not None:
             raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask; "
                              f"pass keep_prob= as used by L_model_forward")
-        if type(Z) is np.ndarray and Z.shape == dA.shape and dA.nbytes < _POOL_MIN_BYTES:
-            dZ = np.multiply(dA, Z > 0)
-        else:
-            dZ = _relu_grad(dA, Z, l, scratch=True)
-        dA, dW, db = _layer_backward(dZ, A_prev, W, l, lambd)
+        dZ = _relu_grad(dA, Z, l, scratch=True)
+        dA, dW, db = _backward(dZ, A_prev, W, l, lambd)
         keys = _keys(l)
         grads[_keys(l - 1)[4]] = dA
         grads[keys[2]] = dW
@@ -848,21 +842,6 @@ def _is_recent_output(AL, Z):
         if a() is AL and z() is Z:
             return True
     return False
-
-
-def _layer_backward(dZ, A_prev, W, l, lambd):
-    """_backward with its helpers inlined: L_model_backward's hot path."""
-    try:
-        n, p = W.shape
-        m = dZ.shape[1]
-        dt = dZ.dtype
-        out = None
-        if (p * m if p * m > n * p else n * p) * dt.itemsize >= _POOL_MIN_BYTES:
-            out = (_new((p, m), dt), _new((n, p), dt), np.empty((n, 1), dt))
-        return _bwd(dZ, A_prev, W, None, lambd=lambd, out=out,
-                    n_threads=1 if 4 * n * p * m < _MIN_FLOPS_PER_THREAD else None)
-    except (TypeError, ValueError, AttributeError, IndexError):
-        return _backward(dZ, A_prev, W, l, lambd)
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,

@@ -57,129 +57,19 @@ TARGET_BWD = {0: 2.2, 2: 3.0}
 
 
 # ------------------------------------------------------ the course, in NumPy
+# The weeks' NumPy code as the examples carry it (examples/course_week3.py,
+# examples/course_week4.py): one copy, the one a learner reads.
 
-def np_sigmoid(Z):
-    return 1 / (1 + np.exp(-Z)), Z
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "examples"))
+import course_week3 as _week3  # noqa: E402
+import course_week4 as _week4  # noqa: E402
 
-
-def np_relu(Z):
-    return np.maximum(0, Z), Z
-
-
-def np_relu_backward(dA, Z):
-    dZ = np.array(dA, copy=True)
-    dZ[Z <= 0] = 0
-    return dZ
-
-
-def np_sigmoid_backward(dA, Z):
-    s = 1 / (1 + np.exp(-Z))
-    return dA * s * (1 - s)
-
-
-def np_linear_activation_forward(A_prev, W, b, activation):
-    Z = np.dot(W, A_prev) + b
-    A, activation_cache = np_sigmoid(Z) if activation == "sigmoid" else np_relu(Z)
-    return A, ((A_prev, W, b), activation_cache)
-
-
-def np_L_model_forward(X, parameters):
-    caches = []
-    A = X
-    L = len(parameters) // 2
-    for l in range(1, L):
-        A, cache = np_linear_activation_forward(A, parameters["W" + str(l)],
-                                                parameters["b" + str(l)], "relu")
-        caches.append(cache)
-    AL, cache = np_linear_activation_forward(A, parameters["W" + str(L)],
-                                             parameters["b" + str(L)], "sigmoid")
-    caches.append(cache)
-    return AL, caches
-
-
-def np_compute_cost(AL, Y):
-    m = Y.shape[1]
-    cost = -1 / m * np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL))
-    return np.squeeze(cost)
-
-
-def np_linear_backward(dZ, cache):
-    A_prev, W, b = cache
-    m = A_prev.shape[1]
-    dW = 1 / m * np.dot(dZ, A_prev.T)
-    db = 1 / m * np.sum(dZ, axis=1, keepdims=True)
-    dA_prev = np.dot(W.T, dZ)
-    return dA_prev, dW, db
-
-
-def np_linear_activation_backward(dA, cache, activation):
-    linear_cache, activation_cache = cache
-    if activation == "relu":
-        dZ = np_relu_backward(dA, activation_cache)
-    else:
-        dZ = np_sigmoid_backward(dA, activation_cache)
-    return np_linear_backward(dZ, linear_cache)
-
-
-def np_L_model_backward(AL, Y, caches):
-    grads = {}
-    L = len(caches)
-    Y = Y.reshape(AL.shape)
-    dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
-    current_cache = caches[L - 1]
-    dA_prev, dW, db = np_linear_activation_backward(dAL, current_cache, "sigmoid")
-    grads["dA" + str(L - 1)] = dA_prev
-    grads["dW" + str(L)] = dW
-    grads["db" + str(L)] = db
-    for l in reversed(range(L - 1)):
-        current_cache = caches[l]
-        dA_prev, dW, db = np_linear_activation_backward(grads["dA" + str(l + 1)],
-                                                        current_cache, "relu")
-        grads["dA" + str(l)] = dA_prev
-        grads["dW" + str(l + 1)] = dW
-        grads["db" + str(l + 1)] = db
-    return grads
-
-
-def np_update_parameters(params, grads, learning_rate):
-    parameters = params.copy()
-    L = len(parameters) // 2
-    for l in range(L):
-        parameters["W" + str(l + 1)] = parameters["W" + str(l + 1)] - learning_rate * grads["dW" + str(l + 1)]
-        parameters["b" + str(l + 1)] = parameters["b" + str(l + 1)] - learning_rate * grads["db" + str(l + 1)]
-    return parameters
-
-
-def np_nn_model(X, Y, n_h, num_iterations=10000):
-    np.random.seed(3)
-    n_x, n_y = X.shape[0], Y.shape[0]
-    W1 = np.random.randn(n_h, n_x) * 0.01
-    b1 = np.zeros((n_h, 1))
-    W2 = np.random.randn(n_y, n_h) * 0.01
-    b2 = np.zeros((n_y, 1))
-    m = X.shape[1]
-    for i in range(num_iterations):
-        # forward_propagation
-        Z1 = np.dot(W1, X) + b1
-        A1 = np.tanh(Z1)
-        Z2 = np.dot(W2, A1) + b2
-        A2 = 1 / (1 + np.exp(-Z2))
-        # compute_cost
-        logprobs = np.multiply(np.log(A2), Y) + np.multiply(np.log(1 - A2), 1 - Y)
-        cost = float(np.squeeze(-1 / m * np.sum(logprobs)))  # noqa: F841
-        # backward_propagation
-        dZ2 = A2 - Y
-        dW2 = 1 / m * np.dot(dZ2, A1.T)
-        db2 = 1 / m * np.sum(dZ2, axis=1, keepdims=True)
-        dZ1 = np.dot(W2.T, dZ2) * (1 - np.power(A1, 2))
-        dW1 = 1 / m * np.dot(dZ1, X.T)
-        db1 = 1 / m * np.sum(dZ1, axis=1, keepdims=True)
-        # update_parameters
-        W1 = W1 - 1.2 * dW1
-        b1 = b1 - 1.2 * db1
-        W2 = W2 - 1.2 * dW2
-        b2 = b2 - 1.2 * db2
-    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+np_L_model_forward = _week4.L_model_forward
+np_compute_cost = _week4.compute_cost
+np_L_model_backward = _week4.L_model_backward
+np_update_parameters = _week4.update_parameters
+np_nn_model = _week3.nn_model
 
 
 # --------------------------------------------------------------- the floors

@@ -81,68 +81,47 @@ cdef extern from *:
     #if defined(__SSE2__)
     #include <emmintrin.h>
     #endif
-    static void fbp_net_adam_f(float *P, const float *G, float *S1, float *S2,
-        ptrdiff_t a, ptrdiff_t b, float lr, float b1, float b2, float nb1,
-        float nb2, float eps, float c1, float c2)
-    {
-        ptrdiff_t i = a;
+    /* One definition for both types: T, the SSE2 vector type V of W lanes,
+     * the intrinsics' suffix SUF (ps/pd) and the scalar sqrt. */
     #if defined(__SSE2__)
-        const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vn1 = _mm_set1_ps(nb1),
-            vn2 = _mm_set1_ps(nb2), vlr = _mm_set1_ps(lr), veps = _mm_set1_ps(eps),
-            vc1 = _mm_set1_ps(c1), vc2 = _mm_set1_ps(c2);
-        for (; i + 4 <= b; i += 4) {
-            __m128 g = _mm_loadu_ps(G + i);
-            __m128 v = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(S1 + i)), _mm_mul_ps(vn1, g));
-            __m128 s = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(S2 + i)),
-                                  _mm_mul_ps(_mm_mul_ps(vn2, g), g));
-            __m128 step;
-            _mm_storeu_ps(S1 + i, v);
-            _mm_storeu_ps(S2 + i, s);
-            step = _mm_div_ps(_mm_mul_ps(vlr, _mm_mul_ps(v, vc1)),
-                              _mm_add_ps(_mm_sqrt_ps(_mm_mul_ps(s, vc2)), veps));
-            _mm_storeu_ps(P + i, _mm_sub_ps(_mm_loadu_ps(P + i), step));
+    #define FBP_NET_ADAM_SIMD(V, W, SUF)                                          \
+        const V vb1 = _mm_set1_##SUF(b1), vb2 = _mm_set1_##SUF(b2),              \
+            vn1 = _mm_set1_##SUF(nb1), vn2 = _mm_set1_##SUF(nb2),                 \
+            vlr = _mm_set1_##SUF(lr), veps = _mm_set1_##SUF(eps),                 \
+            vc1 = _mm_set1_##SUF(c1), vc2 = _mm_set1_##SUF(c2);                   \
+        for (; i + W <= b; i += W) {                                              \
+            V g = _mm_loadu_##SUF(G + i);                                         \
+            V v = _mm_add_##SUF(_mm_mul_##SUF(vb1, _mm_loadu_##SUF(S1 + i)),      \
+                                _mm_mul_##SUF(vn1, g));                           \
+            V s = _mm_add_##SUF(_mm_mul_##SUF(vb2, _mm_loadu_##SUF(S2 + i)),      \
+                                _mm_mul_##SUF(_mm_mul_##SUF(vn2, g), g));         \
+            V step;                                                               \
+            _mm_storeu_##SUF(S1 + i, v);                                          \
+            _mm_storeu_##SUF(S2 + i, s);                                          \
+            step = _mm_div_##SUF(_mm_mul_##SUF(vlr, _mm_mul_##SUF(v, vc1)),       \
+                _mm_add_##SUF(_mm_sqrt_##SUF(_mm_mul_##SUF(s, vc2)), veps));      \
+            _mm_storeu_##SUF(P + i, _mm_sub_##SUF(_mm_loadu_##SUF(P + i), step)); \
         }
+    #else
+    #define FBP_NET_ADAM_SIMD(V, W, SUF)
     #endif
-        for (; i < b; i++) {
-            float g = G[i];
-            float v = b1 * S1[i] + nb1 * g;
-            float s = b2 * S2[i] + nb2 * g * g;
-            S1[i] = v;
-            S2[i] = s;
-            P[i] -= lr * (v * c1) / (sqrtf(s * c2) + eps);
-        }
+    #define FBP_NET_ADAM(T, S, V, W, SUF, SQRT)                                   \
+    static void fbp_net_adam_##S(T *P, const T *G, T *S1, T *S2, ptrdiff_t a,     \
+        ptrdiff_t b, T lr, T b1, T b2, T nb1, T nb2, T eps, T c1, T c2)           \
+    {                                                                             \
+        ptrdiff_t i = a;                                                          \
+        FBP_NET_ADAM_SIMD(V, W, SUF)                                              \
+        for (; i < b; i++) {                                                      \
+            T g = G[i];                                                           \
+            T v = b1 * S1[i] + nb1 * g;                                           \
+            T s = b2 * S2[i] + nb2 * g * g;                                       \
+            S1[i] = v;                                                            \
+            S2[i] = s;                                                            \
+            P[i] -= lr * (v * c1) / (SQRT(s * c2) + eps);                         \
+        }                                                                         \
     }
-    static void fbp_net_adam_d(double *P, const double *G, double *S1, double *S2,
-        ptrdiff_t a, ptrdiff_t b, double lr, double b1, double b2, double nb1,
-        double nb2, double eps, double c1, double c2)
-    {
-        ptrdiff_t i = a;
-    #if defined(__SSE2__)
-        const __m128d vb1 = _mm_set1_pd(b1), vb2 = _mm_set1_pd(b2), vn1 = _mm_set1_pd(nb1),
-            vn2 = _mm_set1_pd(nb2), vlr = _mm_set1_pd(lr), veps = _mm_set1_pd(eps),
-            vc1 = _mm_set1_pd(c1), vc2 = _mm_set1_pd(c2);
-        for (; i + 2 <= b; i += 2) {
-            __m128d g = _mm_loadu_pd(G + i);
-            __m128d v = _mm_add_pd(_mm_mul_pd(vb1, _mm_loadu_pd(S1 + i)), _mm_mul_pd(vn1, g));
-            __m128d s = _mm_add_pd(_mm_mul_pd(vb2, _mm_loadu_pd(S2 + i)),
-                                   _mm_mul_pd(_mm_mul_pd(vn2, g), g));
-            __m128d step;
-            _mm_storeu_pd(S1 + i, v);
-            _mm_storeu_pd(S2 + i, s);
-            step = _mm_div_pd(_mm_mul_pd(vlr, _mm_mul_pd(v, vc1)),
-                              _mm_add_pd(_mm_sqrt_pd(_mm_mul_pd(s, vc2)), veps));
-            _mm_storeu_pd(P + i, _mm_sub_pd(_mm_loadu_pd(P + i), step));
-        }
-    #endif
-        for (; i < b; i++) {
-            double g = G[i];
-            double v = b1 * S1[i] + nb1 * g;
-            double s = b2 * S2[i] + nb2 * g * g;
-            S1[i] = v;
-            S2[i] = s;
-            P[i] -= lr * (v * c1) / (sqrt(s * c2) + eps);
-        }
-    }
+    FBP_NET_ADAM(float, f, __m128, 4, ps, sqrtf)
+    FBP_NET_ADAM(double, d, __m128d, 2, pd, sqrt)
     """
     void fbp_net_adam_f(float *P, const float *G, float *S1, float *S2, Py_ssize_t a,
                         Py_ssize_t b, float lr, float b1, float b2, float nb1, float nb2,

@@ -62,8 +62,12 @@ cdef inline bint _plain(object a, int typenum):
             and cnp.PyArray_ISCARRAY_RO(x) and not cnp.PyArray_ISBYTESWAPPED(x))
 
 
-cdef bint _recent(object AL, object ZL, object recent):
-    """Did L_model_forward return AL as the output for Z_L (see course.py)?"""
+cpdef bint is_recent_output(object AL, object ZL, object recent):
+    """Did L_model_forward return AL as the output for Z_L?
+
+    recent: course._RECENT_OUTPUTS, weak references to the (AL, Z_L) pairs
+    it returned lately (newest last); a dead referent never matches.
+    """
     cdef PyObject *a
     cdef PyObject *z
     for pair in reversed(recent):
@@ -190,7 +194,7 @@ def backward_chain(AL, Y, caches, lambd, recent):
         Wp[l] = cnp.PyArray_DATA(<cnp.ndarray>W)
         Zp[l] = cnp.PyArray_DATA(<cnp.ndarray>Z)
         maxn = max(maxn, rows)
-    if cnp.PyArray_DIM(<cnp.ndarray>AL, 0) != n[L] or not _recent(AL, Z, recent):
+    if cnp.PyArray_DIM(<cnp.ndarray>AL, 0) != n[L] or not is_recent_output(AL, Z, recent):
         return None
     # labels of AL's shape (others: the general path reshapes or explains);
     # _dense's label reader gives the kernels' type code and strides

@@ -76,6 +76,7 @@ from scipy.special import expit as _expit
 from fastbp._course import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
 from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._course import backward_chain as _backward_chain
+from fastbp._course import is_recent_output as _is_recent_output
 from fastbp._course import keys as _keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
 from fastbp._dense import dense_backward as _bwd
 from fastbp._dense import dense_forward as _fwd
@@ -793,7 +794,7 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         if D is not None:
             raise ValueError(f"Invalid cache: the output layer's cache (caches[{L - 1}]) "
                              f"holds a dropout mask; dropout applies to hidden layers only")
-    if _is_recent_output(AL, Z):
+    if _is_recent_output(AL, Z, _RECENT_OUTPUTS):
         dZ = _delta(AL, y, _BCE)
     else:
         dZ = _output_delta_course(AL, y, Z)
@@ -828,20 +829,6 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         grads[keys[2]] = dW
         grads[keys[3]] = db
     return grads
-
-
-def _is_recent_output(AL, Z):
-    """Did L_model_forward return AL for the output layer whose Z is Z?"""
-    try:
-        a, z = _RECENT_OUTPUTS[-1]
-        if a() is AL and z() is Z:
-            return True
-    except IndexError:
-        return False
-    for a, z in tuple(_RECENT_OUTPUTS):
-        if a() is AL and z() is Z:
-            return True
-    return False
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,

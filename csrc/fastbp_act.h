@@ -139,7 +139,8 @@ FBP_DEFINE_SCALAR(double, d, exp, expm1, log1p, tanh, erfc)
 
 /* Vector forms on n <= FBP_VCHUNK contiguous elements: y = g(z) (y may be z)
  * and g = g'(v) (g must not alias v), for the activations whose g or g'
- * needs a transcendental; the others fall back to the scalar functions. */
+ * needs a transcendental (sigmoid and tanh forward take whole rows in
+ * fbp_forward_rows); the others fall back to the scalar functions. */
 #define FBP_DEFINE_VECACT(T, S)                                               \
 static inline void fbp_act_vec_##S(int act, T alpha, const T *z, T *y,        \
                                    ptrdiff_t n)                               \
@@ -147,8 +148,6 @@ static inline void fbp_act_vec_##S(int act, T alpha, const T *z, T *y,        \
     T buf[FBP_VCHUNK];                                                        \
     ptrdiff_t j;                                                              \
     switch (act) {                                                            \
-    case FBP_SIGMOID: fbp_vsigmoid_##S(z, y, n); break;                       \
-    case FBP_TANH: fbp_vtanh_##S(z, y, n); break;                             \
     case FBP_ELU:                                                             \
         fbp_vexpm1_##S(z, buf, n);                                            \
         for (j = 0; j < n; j++) {                                             \
@@ -213,12 +212,7 @@ static inline void fbp_dact_vec_##S(int act, T alpha, const T *v, T *g,       \
 FBP_DEFINE_VECACT(float, f)
 FBP_DEFINE_VECACT(double, d)
 
-/* 1 when the row kernels evaluate g (or g') through fbp_act_vec/dact_vec. */
-static inline int fbp_act_is_vec(int act)
-{
-    return act == FBP_SIGMOID || act == FBP_TANH || act == FBP_ELU
-        || act == FBP_SOFTPLUS || act == FBP_SILU || act == FBP_GELU_TANH;
-}
+/* 1 when the backward row kernel evaluates g' through fbp_dact_vec. */
 static inline int fbp_dact_is_vec(int act)
 {
     return act == FBP_SOFTPLUS || act == FBP_SILU || act == FBP_GELU_TANH;

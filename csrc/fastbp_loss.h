@@ -35,7 +35,7 @@ static inline double fbp_yval(const void *Y, int yt, ptrdiff_t k)
     }
 }
 
-#define FBP_DEFINE_LOSS(T, S, EXP, LOG, TINY, YSELF)                                 \
+#define FBP_DEFINE_LOSS(T, S, TINY, YSELF)                                    \
 /* out[:, j0:j1] = softmax(Z[:, j0:j1]) column-wise (max-shifted); buf holds  \
  * 2 (j1 - j0) scratch values. Rows are walked in the outer loop so a         \
  * C-ordered Z is read contiguously. */                                       \
@@ -189,7 +189,7 @@ static inline double fbp_loss_sum_##S(int loss, const T *AL, ptrdiff_t ar,    \
     return total;                                                             \
 }
 
-FBP_DEFINE_LOSS(float, f, expf, logf, FLT_MIN, FBP_Y_F32)
-FBP_DEFINE_LOSS(double, d, exp, log, DBL_MIN, FBP_Y_F64)
+FBP_DEFINE_LOSS(float, f, FLT_MIN, FBP_Y_F32)
+FBP_DEFINE_LOSS(double, d, DBL_MIN, FBP_Y_F64)
 
 #endif /* FASTBP_LOSS_H */

@@ -21,7 +21,7 @@ from fastbp.optim import (SGD, Adam, ExponentialDecay, InverseTimeDecay, StepDec
                           schedule_lr_decay, update_lr)
 from fastbp._config import show_config
 
-__version__ = "0.1.0"
+from fastbp._version import version as __version__
 
 __all__ = [
     "ACTIVATIONS",

@@ -5,7 +5,7 @@
 Cases (float32): [784, 256, 128, 10] relu/softmax at batch 64 and 256,
 [2, 4, 1] tanh/sigmoid at 400 (the planar network), [1024, 1024, 1024, 10]
 relu/softmax at 512. For each: fastbp's ``train_step`` with SGD and with Adam;
-the same network and update written in plain NumPy (fastbp.train.NumpyNetwork,
+the same network and update written in plain NumPy (fastbp._numpy_baseline.NumpyNetwork,
 course style); PyTorch CPU eager (nn.Sequential + autograd + torch.optim,
 skipped when torch is not installed); and the step's GEMM floor (its GEMMs
 and nothing else, the better of whole BLAS-threaded GEMMs and the kernel's
@@ -33,7 +33,7 @@ from _timing import blas_info, compare  # noqa: E402
 from fastbp import _network  # noqa: E402
 from fastbp.network import Network  # noqa: E402
 from fastbp.optim import SGD, Adam  # noqa: E402
-from fastbp.train import NumpyNetwork, one_hot  # noqa: E402
+from fastbp._numpy_baseline import NumpyNetwork, one_hot  # noqa: E402
 
 CASES = [
     ([784, 256, 128, 10], "relu", "softmax", 64),

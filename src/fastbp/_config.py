@@ -8,8 +8,8 @@ __all__ = ["config_info", "show_config"]
 
 def _version():
     try:
-        from fastbp import __version__
-        return __version__
+        from fastbp._version import version
+        return version
     except ImportError:
         try:
             from importlib.metadata import version

@@ -1,4 +1,4 @@
-"""Command line: ``fastbp train``, ``fastbp info``, ``fastbp bench``.
+"""Command line: ``fastbp train``, ``fastbp info``.
 
 ``fastbp train`` with no arguments trains the course's week-3 network
 (2 -> 4 tanh -> 1 sigmoid) on the planar "flower" data, then prints the
@@ -132,7 +132,7 @@ def _parse_layers(text, n_x, n_out):
 
 def _numpy_epoch_time(net, opt_factory, X, Y_dense, bs, epochs, budget):
     """Per-epoch time of the plain-NumPy loop, over at most `epochs` or `budget` seconds."""
-    from fastbp.train import NumpyNetwork
+    from fastbp._numpy_baseline import NumpyNetwork
 
     base = NumpyNetwork(net, opt_factory())
     m = X.shape[1]
@@ -197,8 +197,8 @@ def cmd_train(args):
         raise CLIError("--distributed needs mpi4py: pip install 'fastbp[mpi]' (mpi4py and "
                        "the mpich wheel), then e.g. mpiexec -n 2 fastbp train --distributed "
                        f"({exc})") from None
-    from fastbp.distributed import RankFailedError, _collective, abort_on_error, \
-        is_collective_error
+    from fastbp.distributed import RankFailedError, abort_on_error, is_collective_error, \
+        mark_collective
 
     comm = MPI.COMM_WORLD
     # an error on one rank aborts every rank (never a hang); one that every
@@ -211,7 +211,7 @@ def cmd_train(args):
                 raise
             if comm.Get_rank() == 0:
                 sys.stderr.write(f"fastbp: error: {exc}\n")
-            raise _collective(SystemExit(2)) from None
+            raise mark_collective(SystemExit(2)) from None
 
 
 def _load_data(args, d):
@@ -291,12 +291,12 @@ def _train(args, comm):
             raise
         err = exc
     if comm is not None:
-        from fastbp.distributed import _agree, default_n_threads
-        _agree(comm, err)                     # a setup error anywhere stops every rank
+        from fastbp.distributed import agree, default_n_threads
+        agree(comm, err)                     # a setup error anywhere stops every rank
         nt = args.threads if args.threads is not None else default_n_threads(comm)
         threads = f"{size} process{'es' if size > 1 else ''} x {nt} thread(s)"
     else:
-        threads = f"{net._nt} thread(s)"
+        threads = f"{net.effective_n_threads} thread(s)"
     say(f"data     {name}: {m} examples, {X.shape[0]} features, {desc}")
     say(f"network  {net}")
     say(f"training {epochs} epochs, batch {min(bs, m)}, {opt}, {threads}")
@@ -328,7 +328,7 @@ def _train(args, comm):
         trained = net.flat_parameters.copy()
         net.flat_parameters[...] = init_params
         if output == "softmax":
-            from fastbp.train import one_hot
+            from fastbp._numpy_baseline import one_hot
             Y_dense = one_hot(Y, n_out, dtype=net.dtype)
         else:
             Y_dense = np.asarray(Y, dtype=net.dtype).reshape(n_out, m)
@@ -347,50 +347,11 @@ def _train(args, comm):
     return 0
 
 
-# ------------------------------------------------------------- info / bench
+# ------------------------------------------------------------------- info
 
 def cmd_info(args):
     from fastbp._config import show_config
     show_config()
-    return 0
-
-
-def cmd_bench(args):
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    script = os.path.join(here, "bench", "bench_train.py")
-    if os.path.exists(script):
-        import runpy
-        sys.argv = [script] + list(args.bench_args)
-        runpy.run_path(script, run_name="__main__")
-        return 0
-    # installed without the source tree: a short built-in comparison
-    from fastbp.network import Network
-    from fastbp.optim import Adam
-    from fastbp.train import NumpyNetwork, one_hot
-
-    print("bench/bench_train.py not found (installed package): short built-in comparison")
-    rng = np.random.default_rng(0)
-    for dims, m in (([784, 256, 128, 10], 64), ([2, 4, 1], 400)):
-        out = "softmax" if dims[-1] > 1 else "sigmoid"
-        X = rng.standard_normal((dims[0], m)).astype(np.float32)
-        y = rng.integers(0, dims[-1] if out == "softmax" else 2, m)
-        Yd = one_hot(y, dims[-1]) if out == "softmax" else y.reshape(1, m).astype(np.float32)
-        Yf = y if out == "softmax" else Yd
-        net = Network(dims, "relu", out, seed=0)
-        opt = Adam()
-        base = NumpyNetwork(net, Adam())
-        times = {}
-        for key, fn in (("fastbp", lambda: net.train_step(X, Yf, opt)),
-                        ("numpy", lambda: base.step(X, Yd))):
-            fn()
-            n, t0 = 0, time.perf_counter()
-            while time.perf_counter() - t0 < 0.5:
-                fn()
-                n += 1
-            times[key] = (time.perf_counter() - t0) / n
-            time.sleep(0.12)
-        print(f"{str(dims):<22} m={m:<4} fastbp {times['fastbp'] * 1e6:8.1f} us   numpy "
-              f"{times['numpy'] * 1e6:8.1f} us   speed-up {times['numpy'] / times['fastbp']:.1f}x")
     return 0
 
 
@@ -399,7 +360,7 @@ def cmd_bench(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fastbp", description="Fast fused backward passes for dense networks on the CPU.")
-    sub = parser.add_subparsers(dest="command", metavar="{train,info,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,info}")
 
     t = sub.add_parser("train", help="train a network (default: the planar flower data)",
                        description="Train a dense network. With no arguments: the course's "
@@ -440,21 +401,12 @@ def build_parser():
 
     i = sub.add_parser("info", help="version, BLAS library and kernel, OpenMP, threads")
     i.set_defaults(func=cmd_info)
-
-    b = sub.add_parser("bench", help="run the training benchmarks (bench/bench_train.py)")
-    b.add_argument("bench_args", nargs=argparse.REMAINDER,
-                   help="arguments passed to bench/bench_train.py")
-    b.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        if args.command != "bench":
-            parser.error("unrecognized arguments: " + " ".join(extra))
-        args.bench_args = list(extra) + list(args.bench_args)
+    args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0

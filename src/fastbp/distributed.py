@@ -50,9 +50,14 @@ import zlib
 
 import numpy as np
 
+from fastbp import _validation
+from fastbp._openmp_helpers import cpu_count, effective_n_threads
+from fastbp._version import version as __version__
+from fastbp.optim import Optimizer, optimizer_from_config
+
 __all__ = ["fit", "shares", "broadcast_state", "check_replicas", "default_n_threads",
-           "abort_on_error", "is_collective_error", "RankFailedError",
-           "ReplicaMismatchError"]
+           "abort_on_error", "is_collective_error", "mark_collective", "agree",
+           "RankFailedError", "ReplicaMismatchError"]
 
 
 class RankFailedError(RuntimeError):
@@ -111,8 +116,11 @@ def _check_launcher(comm, MPI):
                 "executable), or point mpi4py at the launcher's MPI (MPI4PY_LIBMPI).")
 
 
-def _collective(exc):
-    """Mark ``exc`` as raised by every rank at the same point (no abort needed)."""
+def mark_collective(exc):
+    """Mark ``exc`` as raised by every rank at the same point (no abort needed); returns it.
+
+    :class:`abort_on_error` then prints it once instead of aborting.
+    """
     exc._fastbp_collective = True
     return exc
 
@@ -181,12 +189,12 @@ def _on_root(comm, fn, what, root=0):
     if res[0]:
         return res[1]
     if exc is not None:
-        raise _collective(exc)
-    raise _collective(RankFailedError(f"rank {root} failed while {what}: {res[1]}"))
+        raise mark_collective(exc)
+    raise mark_collective(RankFailedError(f"rank {root} failed while {what}: {res[1]}"))
 
 
-def _agree(comm, err, desc=None):
-    """Exchange every rank's local error (or None) and setup description.
+def agree(comm, err, desc=None):
+    """Exchange every rank's local error (or None) and setup description (dict).
 
     Raises the same way on every rank when any rank failed or when the
     descriptions (dicts) differ; returns None otherwise. One allgather.
@@ -195,10 +203,10 @@ def _agree(comm, err, desc=None):
     failed = [(r, msg) for r, (msg, _) in enumerate(infos) if msg is not None]
     if failed:
         if err is not None:
-            raise _collective(err)
+            raise mark_collective(err)
         shown = "; ".join(f"rank {r}: {msg}" for r, msg in failed[:4])
         more = f" (and {len(failed) - 4} more ranks)" if len(failed) > 4 else ""
-        raise _collective(RankFailedError(f"{shown}{more}"))
+        raise mark_collective(RankFailedError(f"{shown}{more}"))
     if desc is None:
         return
     diffs = []
@@ -213,7 +221,7 @@ def _agree(comm, err, desc=None):
                 parts.append(f"{value} on rank{'s' if len(ranks) > 1 else ''} {rs}")
             diffs.append(f"{key}: " + "; ".join(parts))
     if diffs:
-        raise _collective(ValueError(
+        raise mark_collective(ValueError(
             f"inconsistent setup across the {comm.Get_size()} ranks: every rank must pass the "
             "same data, network, optimizer and arguments. Differences: " + " | ".join(diffs)))
 
@@ -309,8 +317,6 @@ def default_n_threads(comm):
     -------
     int
     """
-    from fastbp._openmp_helpers import cpu_count, effective_n_threads
-
     MPI = _check_comm(comm)
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
@@ -342,16 +348,16 @@ def broadcast_state(net, comm, optimizer=None, root=0):
     """
     MPI = _check_comm(comm)
     if optimizer is not None:
-        net._opt_state(optimizer)          # binds (allocates) the state buffers
+        net.bind_optimizer(optimizer)          # binds (allocates) the state buffers
     comm.Bcast([net.flat_parameters, _mpi_float(MPI, net.dtype)], root=root)
-    meta = comm.bcast((int(net._step), int(net._dropout_seed),
+    meta = comm.bcast((int(net.step_count), int(net.dropout_seed),
                        None if optimizer is None else int(optimizer.t)), root=root)
-    net._step, net._dropout_seed = meta[0], meta[1]
+    net.step_count, net.dropout_seed = meta[0], meta[1]
     if optimizer is not None:
         optimizer.t = meta[2]
         for s in optimizer.state_arrays():
             comm.Bcast([s, _mpi_float(MPI, s.dtype)], root=root)
-    net._kernel_invalidate()
+    net.parameters_changed()
 
 
 def _state_crc(net, optimizer):
@@ -395,7 +401,7 @@ def check_replicas(net, comm, optimizer=None):
         groups.setdefault(c, []).append(r)
     shown = "; ".join(f"ranks {', '.join(map(str, rs[:8]))}: crc32 {c:08x}"
                       for c, rs in list(groups.items())[:4])
-    raise _collective(ReplicaMismatchError(
+    raise mark_collective(ReplicaMismatchError(
         "the replicas differ across ranks (parameters/optimizer state): " + shown + ". "
         "Something changed one rank's parameters outside the data-parallel step (e.g. a "
         "callback, or a train_step without comm=), or the ranks run different builds of "
@@ -404,16 +410,24 @@ def check_replicas(net, comm, optimizer=None):
 
 # ------------------------------------------------------------ the replica
 
-class _Replica:
-    """One network's data-parallel state on one communicator."""
+class Replica:
+    """One network's data-parallel state on one communicator, and its fit stepper.
 
-    def __init__(self, net, comm, MPI):
+    ``Network.train_step(..., comm=)`` calls :meth:`train_step`;
+    ``Network.fit(..., comm=)`` runs the loop of ``fastbp._fit`` with this
+    object as its stepper (the interface is documented there). The network
+    is driven through the interface documented in :class:`fastbp.Network`.
+    """
+
+    def __init__(self, net, comm):
+        MPI = _check_comm(comm)
+        _check_launcher(comm, MPI)
         self.net = net
         self.comm = comm
         self.MPI = MPI
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
-        store = net._grad_store
+        store = net.grad_store
         self._msg = [store, _mpi_float(MPI, store.dtype)]
         self._tail = store[net.n_params:]
         self.check_every = 100
@@ -421,11 +435,12 @@ class _Replica:
         self.comm_time = 0.0        # seconds inside the gradient Allreduce
         self.nt = None              # threads for the compiled step
         self._synced_opt = None
+        self._fit_check_every = 100
+        self._epoch_comm0 = 0.0
 
     # -- setup ----------------------------------------------------------
     def describe(self, optimizer):
         net = self.net
-        from fastbp import __version__
         return {
             "fastbp version": __version__,
             "network": repr(net),
@@ -439,7 +454,7 @@ class _Replica:
     def resolve_threads(self):
         """Collective: the compiled step's thread count on this rank."""
         nt = default_n_threads(self.comm)
-        self.nt = self.net._nt if self.net.n_threads is not None else nt
+        self.nt = self.net.effective_n_threads if self.net.n_threads is not None else nt
         return self.nt
 
     def sync(self, optimizer):
@@ -452,26 +467,22 @@ class _Replica:
         net = self.net
         err = None
         try:
-            X = net._check_x(X)
-            Y, yt, labels = net._check_y(Y, X.shape[1])
+            X = net.check_X(X)
+            Y, yt, labels = net.check_Y(Y, X.shape[1])
         except Exception as exc:
             err = exc
-        if self._synced_opt is not optimizer or \
-                getattr(optimizer, "_state", None) is not net._bound_state:
+        if self._synced_opt is not optimizer or not net.is_bound(optimizer):
             # first call with this optimizer: agree on the setup, then rank 0's state wins
             desc = None
             if err is None:
                 try:
-                    from fastbp.optim import Optimizer
-                    if not isinstance(optimizer, Optimizer):
-                        raise TypeError("optimizer must be a fastbp.optim optimizer such as "
-                                        f"SGD(0.1) or Adam(1e-3), got {type(optimizer).__name__}")
+                    _validation.check_optimizer(optimizer, Optimizer)
                     desc = self.describe(optimizer)
                     desc["X shape / dtype"] = (X.shape, X.dtype.str)
                     desc["Y shape / dtype"] = (Y.shape, Y.dtype.str)
                 except Exception as exc:
                     err = exc
-            _agree(self.comm, err, desc)
+            agree(self.comm, err, desc)
             self.resolve_threads()
             self.sync(optimizer)
         if err is not None:
@@ -491,25 +502,11 @@ class _Replica:
         MPI = self.MPI
         tail = self._tail
         loss_part = 0.0
-        m = 0 if X is None else X.shape[1]
-        step = net._step + 1
         if err is None:
             try:
-                if optimizer is not net.optimizer or optimizer._state is not net._bound_state:
-                    net._opt_state(optimizer)
-                if m > 0:
-                    lambd = net.lambd
-                    w = m / M
-                    loss_sum, l2_sum, status = net._kernel.grad_step(
-                        X, Y, yt, labels, lambd, 1.0 / M, lambd / M * w, M, off,
-                        net._dropout, net._dropout_seed, step, self.nt)
-                    if status:
-                        raise net._bad_label_error(Y, labels)
-                    loss_part = loss_sum / M
-                    if lambd:
-                        loss_part += w * (lambd / (2 * M)) * l2_sum
-                else:
-                    net._flat_grads.fill(0)       # an empty share adds nothing
+                if not net.is_bound(optimizer):
+                    net.bind_optimizer(optimizer)
+                loss_part = net.share_gradient(X, Y, yt, labels, M, off, self.nt)
             except Exception as exc:
                 err = exc
         tail[0] = loss_part
@@ -521,60 +518,148 @@ class _Replica:
             # some rank failed: no rank updates; all raise, quoting the failures
             msgs = self.comm.allgather(None if err is None else _describe_exc(err))
             if err is not None:
-                raise _collective(err)
+                raise mark_collective(err)
             failed = [f"rank {r}: {msg}" for r, msg in enumerate(msgs) if msg is not None]
-            raise _collective(RankFailedError(
+            raise mark_collective(RankFailedError(
                 "; ".join(failed[:4]) + (" ..." if len(failed) > 4 else "")
                 + " (no update was made on any rank)"))
         loss = float(tail[0])
         if not math.isfinite(loss):
-            raise _collective(FloatingPointError(
+            raise mark_collective(FloatingPointError(
                 f"the loss is {loss} (not finite); the update was skipped on every rank, "
                 "the parameters are the last good ones. Lower the learning rate or check "
                 "the data for NaN/inf."))
-        t = optimizer.t + 1
-        net._kernel.update(*optimizer._kernel_args(t), self.nt)
-        optimizer.t = t
-        net._step = step
-        net._last_m = m if m else None
+        net.apply_update(optimizer, n_threads=self.nt)
+        net.step_count += 1
         self.steps += 1
         if self.check_every and self.steps % self.check_every == 0:
             check_replicas(net, self.comm, optimizer)
         return loss
 
+    # -- the stepper of fastbp._fit -------------------------------------
+    history_keys = ("allreduce_seconds",)
 
-def _replica_for(net, comm):
-    MPI = _check_comm(comm)
-    rep = net._replica
-    if rep is None or rep.comm is not comm:
-        _check_launcher(comm, MPI)
-        rep = net._replica = _Replica(net, comm, MPI)
-    return rep
+    @property
+    def is_root(self):
+        return self.rank == 0
+
+    def for_fit(self, replica_check_every):
+        """This replica as the stepper of a fit with ``replica_check_every``."""
+        self._fit_check_every = replica_check_every
+        return self
+
+    def check_args(self):
+        self._fit_check_every = _validation.check_replica_check_every(self._fit_check_every)
+
+    def agree(self, err, facts):
+        desc = None
+        if err is None:
+            X, Y = facts["X"], facts["Y"]
+            desc = self.describe(facts["optimizer"])
+            desc.update({
+                "X shape / dtype": (X.shape, X.dtype.str),
+                "Y shape / dtype": (Y.shape, Y.dtype.str),
+                "X memory order / contents (CRC-32)": _fingerprint(X),
+                "Y memory order / contents (CRC-32)": _fingerprint(Y),
+                "epochs": facts["epochs"], "batch_size": facts["batch_size"],
+                "shuffle": facts["shuffle"], "replica_check_every": self._fit_check_every,
+                "callback given": facts["callback given"],
+                "validation data": None,
+            })
+            if facts["validation data"] is not None:
+                Xv, Yv = facts["validation data"]
+                desc["validation data"] = (Xv.shape, Yv.shape, _fingerprint(Xv),
+                                           _fingerprint(Yv))
+        agree(self.comm, err, desc)
+
+    @contextlib.contextmanager
+    def training(self):
+        """From here an exception on one rank alone aborts every rank."""
+        net = self.net
+        saved_nt = net.effective_n_threads
+        try:
+            net.effective_n_threads = self.resolve_threads()
+            yield
+        except BaseException as exc:
+            if is_collective_error(exc):
+                raise
+            _abort(self.comm, exc)
+        finally:
+            net.effective_n_threads = saved_nt
+
+    def resume(self, path, optimizer):
+        net = self.net
+
+        def restore():
+            if not os.path.exists(path):
+                return None
+            info = net.restore(path, optimizer)
+            return (int(info.get("epoch", 0)), info.get("history") or {},
+                    net.optimizer.get_config(), net.optimizer is optimizer)
+
+        got = self.on_root(restore, f"resuming from {os.fspath(path)!r}")
+        if got is None:
+            return None
+        start_epoch, saved, opt_cfg, kept = got
+        if self.rank == 0:
+            optimizer = net.optimizer
+        elif not kept:
+            optimizer = optimizer_from_config(opt_cfg)
+        return start_epoch, saved, optimizer
+
+    def start(self, optimizer):
+        self.sync(optimizer)       # rank 0's parameters, optimizer state, dropout counter
+        self.check_every = self._fit_check_every
+
+    def shuffle_seed(self, seed):
+        net = self.net
+        return self.comm.bcast(
+            (seed if seed is not None else net.seed if net.seed is not None
+             else int(np.random.SeedSequence().entropy) % 2**63) if self.rank == 0 else None,
+            root=0)
+
+    def share(self, n):
+        return _share(n, self.rank, self.size)
+
+    def evaluate(self, Xv, Yv, labels):
+        """(loss, accuracy) of checked validation data, each rank evaluating its share."""
+        net = self.net
+        Mv = Xv.shape[1]
+        lo, hi = _share(Mv, self.rank, self.size)
+        sums = np.zeros(2)
+        if hi > lo:
+            sums[:] = net.evaluate_sums(Xv[:, lo:hi],
+                                        Yv[lo:hi] if Yv.ndim == 1 else Yv[:, lo:hi], labels)
+        self.comm.Allreduce(self.MPI.IN_PLACE, sums, op=self.MPI.SUM)
+        return net.evaluate_finish(float(sums[0]), float(sums[1]), Mv)
+
+    def epoch_begin(self):
+        self._epoch_comm0 = self.comm_time
+
+    def epoch_end(self):
+        return {"allreduce_seconds": self.comm_time - self._epoch_comm0}
+
+    def stop(self, flag):
+        return self.comm.allreduce(bool(flag), op=self.MPI.LOR)
+
+    def on_root(self, fn, what):
+        return _on_root(self.comm, fn, what)
+
+    def same_everywhere(self, exc):
+        return mark_collective(exc)
+
+    def finish(self, optimizer):
+        check_replicas(self.net, self.comm, optimizer)
 
 
 # ------------------------------------------------------------------- fit
 
-def _evaluate(rep, Xv, Yv, labels):
-    """(loss, accuracy) of checked validation data, each rank evaluating its share."""
-    net = rep.net
-    Mv = Xv.shape[1]
-    lo, hi = _share(Mv, rep.rank, rep.size)
-    sums = np.zeros(2)
-    if hi > lo:
-        sums[:] = net._eval_sums(Xv[:, lo:hi], Yv[lo:hi] if Yv.ndim == 1 else Yv[:, lo:hi],
-                                 labels)
-    rep.comm.Allreduce(rep.MPI.IN_PLACE, sums, op=rep.MPI.SUM)
-    return net._eval_finish(float(sums[0]), float(sums[1]), Mv)
-
-
-def fit(net, X, Y, *, comm, epochs=1, batch_size=64, optimizer=None, shuffle=True, seed=None,
-        validation_data=None, verbose=True, callback=None, checkpoint_path=None,
-        checkpoint_every=1, resume=False, replica_check_every=100):
+def fit(net, X, Y, *, comm, **kwargs):
     """Data-parallel :meth:`Network.fit <fastbp.Network.fit>` over the ranks of ``comm``.
 
-    Called by ``net.fit(..., comm=comm)``. Every rank calls it with the same
-    arguments and the same data; the arguments mean what they mean for
-    :func:`fastbp.train.fit`, with these differences:
+    The same as ``net.fit(X, Y, comm=comm, **kwargs)``. Every rank calls it
+    with the same arguments and the same data; the arguments mean what they
+    mean for :meth:`Network.fit <fastbp.Network.fit>`, with these differences:
 
     * ``batch_size`` is the global mini-batch: each step, rank r computes the
       gradient of its share of the batch's columns (see :func:`shares`) and
@@ -598,8 +683,8 @@ def fit(net, X, Y, *, comm, epochs=1, batch_size=64, optimizer=None, shuffle=Tru
     Returns
     -------
     history : dict of lists
-        As :func:`fastbp.train.fit` (the same on every rank), plus
-        ``"allreduce_seconds"``: this rank's time inside the gradient
+        As :meth:`Network.fit <fastbp.Network.fit>` (the same on every rank),
+        plus ``"allreduce_seconds"``: this rank's time inside the gradient
         Allreduce per epoch (it includes waiting for slower ranks).
 
     Raises
@@ -609,155 +694,4 @@ def fit(net, X, Y, *, comm, epochs=1, batch_size=64, optimizer=None, shuffle=Tru
         only (in a callback, Ctrl-C, ...) aborts the job with
         ``MPI_Abort`` after printing the rank and the message.
     """
-    from fastbp import train as _train
-
-    rep = _replica_for(net, comm)
-    # 1. local checks, then one allgather: failures and mismatches raise on every rank
-    err = desc = None
-    try:
-        optimizer = _train._check_fit_args(net, epochs, batch_size, checkpoint_every,
-                                           callback, optimizer)
-        if isinstance(replica_check_every, bool) or \
-                not isinstance(replica_check_every, (int, np.integer)) or replica_check_every < 0:
-            raise ValueError("replica_check_every must be an int >= 0 (0: check only at the "
-                             f"end), got {replica_check_every!r}")
-        X, Y, yt, labels = _train._prepare(net, X, Y)
-        val = _train._check_validation_data(net, validation_data)
-        desc = rep.describe(optimizer)
-        desc.update({
-            "X shape / dtype": (X.shape, X.dtype.str),
-            "Y shape / dtype": (Y.shape, Y.dtype.str),
-            "X memory order / contents (CRC-32)": _fingerprint(X),
-            "Y memory order / contents (CRC-32)": _fingerprint(Y),
-            "epochs": int(epochs), "batch_size": int(batch_size), "shuffle": bool(shuffle),
-            "replica_check_every": int(replica_check_every),
-            "callback given": callback is not None,
-            "validation data": None,
-        })
-        if val is not None:
-            Xv = val[0]
-            Yv, _, vlabels = net._check_y(val[1], Xv.shape[1])
-            if vlabels and (int(np.min(Yv)) < 0 or int(np.max(Yv)) >= net.layer_dims[-1]):
-                raise net._bad_label_error(Yv, True)
-            desc["validation data"] = (Xv.shape, Yv.shape, _fingerprint(Xv), _fingerprint(Yv))
-    except Exception as exc:
-        err = exc
-    _agree(comm, err, desc)
-    # 2. training: from here an exception on one rank alone aborts every rank
-    saved_nt = net._nt
-    try:
-        net._nt = rep.resolve_threads()
-        return _fit_loop(net, rep, X, Y, yt, labels, optimizer, val and (Xv, Yv, vlabels),
-                         epochs, batch_size, shuffle, seed, verbose, callback,
-                         checkpoint_path, checkpoint_every, resume, replica_check_every)
-    except BaseException as exc:
-        if is_collective_error(exc):
-            raise
-        _abort(comm, exc)
-    finally:
-        net._nt = saved_nt
-
-
-def _fit_loop(net, rep, X, Y, yt, labels, optimizer, val, epochs, batch_size, shuffle, seed,
-              verbose, callback, checkpoint_path, checkpoint_every, resume, check_every):
-    from fastbp import train as _train
-    from fastbp.optim import optimizer_from_config
-
-    comm, MPI, rank, size = rep.comm, rep.MPI, rep.rank, rep.size
-    m = X.shape[1]
-    bs = int(min(batch_size, m))
-    history = {"loss": [], "lr": []}
-    if val is not None:
-        history["val_loss"] = []
-        history["val_accuracy"] = []
-    history["allreduce_seconds"] = []
-    start_epoch = 0
-    if resume and checkpoint_path is not None:
-        def restore():
-            if not os.path.exists(checkpoint_path):
-                return None
-            info = _train._restore_into(net, checkpoint_path, optimizer)
-            return (int(info.get("epoch", 0)), info.get("history") or {},
-                    net.optimizer.get_config(), net.optimizer is optimizer)
-        got = _on_root(comm, restore, f"resuming from {os.fspath(checkpoint_path)!r}")
-        if got is not None:
-            start_epoch, saved, opt_cfg, kept = got
-            if rank == 0:
-                optimizer = net.optimizer
-            elif not kept:
-                optimizer = optimizer_from_config(opt_cfg)
-            n_done = len(saved.get("loss", []))
-            for k in history:
-                history[k] = list(saved.get(k, [None] * n_done))
-    rep.sync(optimizer)       # rank 0's parameters, optimizer state, dropout counter
-    rep.check_every = int(check_every)
-    shuffle_seed = comm.bcast(
-        (seed if seed is not None else net.seed if net.seed is not None
-         else int(np.random.SeedSequence().entropy) % 2**63) if rank == 0 else None, root=0)
-    rng = np.random.default_rng(shuffle_seed)
-    shuffled = bool(shuffle and bs < m)
-    for _ in range(start_epoch):     # resumed runs reshuffle as if they had never stopped
-        if shuffled:
-            rng.permutation(m)
-
-    # this rank's columns of every batch: [j + lo, j + hi)
-    batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
-    own = [_share(k - j, rank, size) for j, k in batches]
-    if shuffled:
-        # gather only this rank's columns each epoch, examples as rows (F views)
-        pos = np.concatenate([np.arange(j + lo, j + hi) for (j, _), (lo, hi) in
-                              zip(batches, own)]).astype(np.intp)
-        starts = np.cumsum([0] + [hi - lo for lo, hi in own])
-        Xs = np.empty((pos.size, X.shape[0]), dtype=X.dtype)
-        Ys = np.empty((pos.size,) if Y.ndim == 1 else (pos.size, Y.shape[0]), dtype=Y.dtype)
-        idx = np.empty(pos.size, dtype=np.intp)
-    progress = _train._Progress(epochs - start_epoch, "epoch", verbose and rank == 0)
-    step_fn = rep.step
-    try:
-        for epoch in range(start_epoch, epochs):
-            lr = optimizer.set_epoch(epoch)
-            if shuffled:
-                np.take(rng.permutation(m), pos, out=idx)
-                np.take(X.T, idx, axis=0, out=Xs)
-                if Y.ndim == 1:
-                    np.take(Y, idx, out=Ys)
-                else:
-                    np.take(Y.T, idx, axis=0, out=Ys)
-            total = 0.0
-            comm0 = rep.comm_time
-            for s, ((j, k), (lo, hi)) in enumerate(zip(batches, own)):
-                if shuffled:
-                    c0, c1 = starts[s], starts[s + 1]
-                    Xb = Xs[c0:c1].T
-                    Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
-                else:
-                    Xb = X[:, j + lo:j + hi]
-                    Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
-                try:
-                    total += step_fn(Xb, Yb, yt, labels, optimizer, k - j, lo) * (k - j)
-                except FloatingPointError as exc:
-                    raise _collective(FloatingPointError(
-                        f"training diverged at epoch {epoch + 1}, step {s + 1} "
-                        f"(batch of columns {j}:{k}): {exc}")) from None
-            logs = {"loss": total / m, "lr": lr, "allreduce_seconds": rep.comm_time - comm0}
-            if val is not None:
-                logs["val_loss"], logs["val_accuracy"] = _evaluate(rep, *val)
-            for key in history:
-                history[key].append(logs[key])
-            progress.update(epoch + 1 - start_epoch, logs)
-            done = epoch + 1
-            stop = False
-            if callback is not None:
-                stop = comm.allreduce(bool(callback(net, done, logs)), op=MPI.LOR)
-            if checkpoint_path is not None and (done % checkpoint_every == 0
-                                                or done == epochs or stop):
-                _on_root(comm, lambda: _train.save_checkpoint(
-                    net, checkpoint_path, optimizer=optimizer,
-                    extra={"epoch": done, "history": history}),
-                    f"writing the checkpoint {os.fspath(checkpoint_path)!r}")
-            if stop:
-                break
-    finally:
-        progress.close()
-    check_replicas(net, comm, optimizer)
-    return history
+    return net.fit(X, Y, comm=comm, **kwargs)

@@ -7,14 +7,12 @@ functions of :mod:`fastbp.course` accept them. Examples are columns:
 ``X`` is (n_x, m).
 """
 import math
-import numbers
-import operator
 
 import numpy as np
 
-from fastbp import _network
+from fastbp import _fit, _network, _validation, checkpoint, distributed
 from fastbp._openmp_helpers import effective_n_threads
-from fastbp.optim import Optimizer, SGD
+from fastbp.optim import Optimizer, optimizer_from_config
 
 __all__ = ["Network", "ACTIVATIONS", "OUTPUTS", "INITS"]
 
@@ -25,12 +23,10 @@ INITS = ("he", "xavier", "course")
 _DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 _ACT_CODE = {name: i for i, name in enumerate(ACTIVATIONS)}
 _Y_CODES = _network.Y_CODES
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _GRAD_TAIL = 2      # spare slots after the gradients: loss, failed-rank count
-
-
-def _shape(a):
-    return "(" + ", ".join(str(s) for s in a.shape) + ("," if a.ndim == 1 else "") + ")"
+#: JSON documents of a checkpoint, and the entries it must hold
+_CKPT_DOCUMENTS = ("config", "train", "optimizer")
+_CKPT_REQUIRED = ("config", "params", "train")
 
 
 class Network:
@@ -73,104 +69,41 @@ class Network:
         ``{"dW1", "db1", ...}`` of the last :meth:`backward` / :meth:`train_step`.
     flat_parameters, flat_grads : ndarray (n_params,)
         The buffers themselves.
+
+    Notes
+    -----
+    The training loop (``fastbp._fit``) and the data-parallel replica
+    (:mod:`fastbp.distributed`) drive a network through this interface only:
+
+    - :meth:`check_X`, :meth:`check_Y`: validated inputs for the calls below;
+    - :meth:`train_batch`: compiled steps on checked data;
+    - :meth:`share_gradient` then :meth:`apply_update`: a data-parallel step
+      (the share's gradient into :attr:`grad_store`, then the update);
+    - :meth:`bind_optimizer`, :meth:`is_bound`;
+    - :meth:`evaluate_sums`, :meth:`evaluate_finish`: evaluation in shares;
+    - :meth:`save`, :meth:`restore`: checkpoints;
+    - :attr:`step_count`, :attr:`dropout_seed`, :meth:`parameters_changed`:
+      the state a replica copies from rank 0;
+    - :attr:`effective_n_threads`, :attr:`optimizer`, :attr:`seed`.
     """
 
     def __init__(self, layer_dims, hidden="relu", output="sigmoid", *, alpha=None,
                  dtype="float32", seed=None, init="he", lambd=0.0, keep_prob=1.0,
                  n_threads=None):
-        self.layer_dims = self._check_dims(layer_dims)
+        self.layer_dims = _validation.check_layer_dims(layer_dims)
         L = len(self.layer_dims) - 1
-        self.hidden = self._check_hidden(hidden, L)
-        if output not in OUTPUTS:
-            raise ValueError(f"unknown output {output!r}; valid: {sorted(OUTPUTS)} "
-                             "(sigmoid: binary cross-entropy, softmax: cross-entropy, "
-                             "identity: mean squared error)")
-        if output == "softmax" and self.layer_dims[-1] < 2:
-            raise ValueError("a softmax output needs at least 2 units; for two classes use "
-                             "output='sigmoid' with 1 unit")
-        self.output = output
+        self.hidden = _validation.check_hidden(hidden, L, ACTIVATIONS)
+        self.output = _validation.check_output(output, self.layer_dims[-1], OUTPUTS)
         self.loss_name = OUTPUTS[output]
-        if alpha is not None:
-            alpha = float(alpha)
-            if not math.isfinite(alpha):
-                raise ValueError(f"alpha must be finite, got {alpha}")
-        self.alpha = alpha
-        try:
-            dt = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
-        if dt not in _DTYPES:
-            raise TypeError(f"dtype must be 'float32' or 'float64', got {dt}")
-        self.dtype = dt
-        if init not in INITS:
-            raise ValueError(f"unknown init {init!r}; valid: {INITS}")
-        self.init = init
-        if seed is not None:
-            seed = operator.index(seed)
-            if seed < 0:
-                raise ValueError(f"seed must be a non-negative int, got {seed}")
-        self.seed = seed
-        self.lambd = self._check_lambd(lambd)
-        self.keep_prob = self._check_keep_prob(keep_prob, L)
+        self.alpha = _validation.check_alpha(alpha)
+        self.dtype = _validation.check_float_dtype(dtype)
+        self.init = _validation.check_choice("init", init, INITS)
+        self.seed = _validation.check_seed(seed)
+        self.lambd = _validation.check_lambd(lambd)
+        self.keep_prob = _validation.check_keep_prob(keep_prob, L)
         self.n_threads = n_threads
         self._build()
         self.reset_parameters()
-
-    # ------------------------------------------------------------ validation
-    @staticmethod
-    def _check_dims(layer_dims):
-        try:
-            dims = list(layer_dims)
-        except TypeError:
-            raise TypeError("layer_dims must be a sequence of ints like [n_x, n_1, ..., n_L], "
-                            f"got {type(layer_dims).__name__}") from None
-        if len(dims) < 2:
-            raise ValueError("layer_dims needs at least an input and an output size, "
-                             f"e.g. [n_x, n_y]; got {dims}")
-        out = []
-        for i, d in enumerate(dims):
-            if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral):
-                raise TypeError(f"layer_dims[{i}] must be an int, got {type(d).__name__} {d!r}")
-            if d < 1:
-                raise ValueError(f"layer_dims[{i}] must be >= 1, got {d}")
-            if d > 2**31 - 1:
-                raise ValueError(f"layer_dims[{i}] = {d} is too large (BLAS takes 32-bit sizes)")
-            out.append(int(d))
-        return tuple(out)
-
-    @staticmethod
-    def _check_hidden(hidden, L):
-        names = [hidden] * (L - 1) if isinstance(hidden, str) else list(hidden)
-        if len(names) != L - 1:
-            raise ValueError(f"hidden must be one activation name or a list of {L - 1} "
-                             f"(one per hidden layer); got {len(names)}")
-        for name in names:
-            if name not in _ACT_CODE:
-                raise ValueError(f"unknown activation {name!r}; valid: {ACTIVATIONS}")
-        return tuple(names)
-
-    @staticmethod
-    def _check_lambd(lambd):
-        if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real):
-            raise TypeError(f"lambd must be a real number, got {type(lambd).__name__}")
-        lambd = float(lambd)
-        if not (math.isfinite(lambd) and lambd >= 0):
-            raise ValueError(f"lambd must be a finite number >= 0, got {lambd}")
-        return lambd
-
-    @staticmethod
-    def _check_keep_prob(keep_prob, L):
-        if isinstance(keep_prob, numbers.Real) and not isinstance(keep_prob, bool):
-            kps = [float(keep_prob)] * (L - 1)
-        else:
-            kps = [float(k) for k in keep_prob]
-            if len(kps) != L - 1:
-                raise ValueError(f"keep_prob must be one float or a list of {L - 1} "
-                                 f"(one per hidden layer); got {len(kps)}")
-        for k in kps:
-            if not (0.0 < k <= 1.0):
-                raise ValueError(f"keep_prob values must be in (0, 1], got {k}")
-        return tuple(kps)
 
     @property
     def n_threads(self):
@@ -219,7 +152,7 @@ class Network:
         self._step = 0          # counter feeding the dropout hash
         self._last_m = None
         self.optimizer = None
-        self._replica = None    # fastbp.distributed state, made by the first comm= call
+        self._replica = None    # fastbp.distributed.Replica, made by the first comm= call
 
     def reset_parameters(self, seed=None):
         """(Re)initialise W with ``init`` and b with zeros.
@@ -238,9 +171,11 @@ class Network:
             self._params[f"W{l}"][...] = rng.standard_normal((n, k)) * scale
             self._params[f"b{l}"][...] = 0.0
         self._flat_grads[...] = 0.0
-        self._kernel_invalidate()
+        self.parameters_changed()
 
-    def _kernel_invalidate(self):
+    def parameters_changed(self):
+        """Call after writing :attr:`flat_parameters` from outside: a pending
+        :meth:`backward` is refused (its forward used the old parameters)."""
         self._last_m = None
 
     @property
@@ -277,6 +212,45 @@ class Network:
         return self._flat_grads
 
     @property
+    def grad_store(self):
+        """ndarray (n_params + 2,): :attr:`flat_grads` and two spare slots after them.
+
+        A data-parallel step sums gradients, loss and a failure count across
+        processes in ONE in-place Allreduce of this buffer.
+        """
+        return self._grad_store
+
+    @property
+    def step_count(self):
+        """Training steps made; with the dropout seed it fixes the next dropout masks."""
+        return self._step
+
+    @step_count.setter
+    def step_count(self, value):
+        self._step = int(value)
+
+    @property
+    def dropout_seed(self):
+        """The seed of the dropout masks (``seed``, or drawn at construction)."""
+        return self._dropout_seed
+
+    @dropout_seed.setter
+    def dropout_seed(self, value):
+        self._dropout_seed = int(value) % (2**64)
+
+    @property
+    def effective_n_threads(self):
+        """The thread count the compiled calls use (:attr:`n_threads` resolved).
+
+        Setting it overrides the count until :attr:`n_threads` is set again.
+        """
+        return self._nt
+
+    @effective_n_threads.setter
+    def effective_n_threads(self, value):
+        self._nt = int(value)
+
+    @property
     def n_layers(self):
         return len(self.layer_dims) - 1
 
@@ -291,81 +265,14 @@ class Network:
                 f"dtype={self.dtype.name!r}{extra})")
 
     # ---------------------------------------------------------- input checks
-    def _check_x(self, X, name="X"):
-        """X as a 2-D array of the network's dtype with one unit stride."""
-        if type(X) is not np.ndarray:
-            if isinstance(X, np.ndarray):
-                X = np.asarray(X)
-            else:
-                try:
-                    X = np.asarray(X)
-                except Exception as exc:
-                    raise TypeError(f"{name} must be an array of numbers, got "
-                                    f"{type(X).__name__}: {exc}") from None
-        if X.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (n_x, m) with examples as columns; got shape "
-                             f"{_shape(X)}. For a single example use {name}.reshape(-1, 1).")
-        n_x = self.layer_dims[0]
-        if X.shape[0] != n_x:
-            hint = (f" It looks like examples are rows: pass {name}.T (no copy is made)."
-                    if X.shape[1] == n_x else "")
-            raise ValueError(f"{name} has shape {_shape(X)} but the network expects "
-                             f"{n_x} features as rows, (n_x={n_x}, m).{hint}")
-        if X.shape[1] == 0:
-            raise ValueError(f"{name} has no examples (shape {_shape(X)})")
-        if X.dtype != self.dtype:
-            if X.dtype.kind not in "biuf":
-                raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
-            X = X.astype(self.dtype)   # a copy: pass the network's dtype to avoid it
-        isz = X.itemsize
-        s0, s1 = X.strides
-        if not ((s1 == isz or X.shape[1] == 1) and (s0 >= X.shape[1] * isz or X.shape[0] == 1)
-                or (s0 == isz or X.shape[0] == 1) and (s1 >= X.shape[0] * isz or X.shape[1] == 1)):
-            X = np.ascontiguousarray(X)
-        return X
+    def check_X(self, X, name="X"):
+        """X as a 2-D (n_x, m) array of the network's dtype with one unit stride."""
+        return _validation.check_X(X, self.layer_dims[0], self.dtype, name)
 
-    def _check_y(self, Y, m):
-        """(Y array, y-type code, is-labels) for the kernel."""
-        if type(Y) is not np.ndarray:
-            Y = np.asarray(Y)
-        n_out = self.layer_dims[-1]
-        if Y.dtype == np.bool_:
-            Y = Y.view(np.uint8)
-        elif Y.dtype not in _Y_CODES:
-            if Y.dtype.kind in "iu":
-                Y = Y.astype(np.int64)
-            elif Y.dtype.kind == "f":
-                Y = Y.astype(self.dtype)
-            else:
-                raise TypeError(f"Y must hold numbers, got dtype {Y.dtype}")
-        labels = False
-        if self.output == "softmax" and (Y.ndim == 1 or (Y.ndim == 2 and Y.shape[0] == 1)):
-            if Y.dtype.kind not in "iu":
-                raise TypeError(f"class labels Y of shape {_shape(Y)} must be integers "
-                                f"0..{n_out - 1}, got dtype {Y.dtype}; use Y.astype(int), or "
-                                f"pass one-hot labels of shape ({n_out}, m)")
-            labels = True
-            if Y.ndim == 2:
-                Y = Y[0]
-            if Y.shape[0] != m:
-                raise ValueError(f"Y has {Y.shape[0]} labels but X has {m} examples (columns)")
-        else:
-            if Y.ndim == 1 and n_out == 1:
-                Y = Y.reshape(1, -1)
-            if Y.ndim != 2 or Y.shape[0] != n_out or Y.shape[1] != m:
-                want = f"({n_out}, {m})"
-                if self.output == "softmax":
-                    want += f" one-hot, or integer labels of shape ({m},) or (1, {m})"
-                raise ValueError(f"Y has shape {_shape(Y)}; expected {want} "
-                                 "(outputs as rows, examples as columns)")
-        if Y.strides[-1] % Y.itemsize or (Y.ndim == 2 and Y.strides[0] % Y.itemsize):
-            Y = np.ascontiguousarray(Y)
-        return Y, _Y_CODES[Y.dtype], labels
-
-    def _bad_label_error(self, Y, labels):
-        n_out = self.layer_dims[-1]
-        return ValueError(f"class labels must be in 0..{n_out - 1} (the network has {n_out} "
-                          f"outputs); got values in [{int(np.min(Y))}, {int(np.max(Y))}]")
+    def check_Y(self, Y, m):
+        """(Y array, y-type code, is-labels) for m examples, as the kernels take them."""
+        return _validation.check_Y(Y, m, self.layer_dims[-1], self.output, self.dtype,
+                                   _Y_CODES)
 
     # ---------------------------------------------------------- computation
     def forward(self, X, *, training=False):
@@ -383,7 +290,7 @@ class Network:
         AL : ndarray (n_L, m)
             Output activations (a copy).
         """
-        X = self._check_x(X)
+        X = self.check_X(X)
         if training and self._dropout:
             self._step += 1
         self._kernel.forward_train(X, bool(training and self._dropout), self._dropout_seed,
@@ -408,22 +315,25 @@ class Network:
         if self._last_m is None or not self._kernel.have_forward:
             raise RuntimeError("backward() needs a forward(X) first (on this network, "
                                "since its parameters were last reset)")
-        Y, yt, labels = self._check_y(Y, self._last_m)
+        Y, yt, labels = self.check_Y(Y, self._last_m)
         _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
         if bad:
-            raise self._bad_label_error(Y, labels)
+            raise _validation.label_range_error(Y, self.layer_dims[-1])
         return self._grads
 
-    def _opt_state(self, optimizer):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError("optimizer must be a fastbp.optim optimizer such as SGD(0.1) or "
-                            f"Adam(1e-3), got {type(optimizer).__name__}")
-        state = optimizer._bind(self.n_params, self.dtype, id(self._flat_params))
+    def bind_optimizer(self, optimizer):
+        """Make ``optimizer`` the network's, its state buffers (allocated once) the kernel's."""
+        _validation.check_optimizer(optimizer, Optimizer)
+        state = optimizer.bind(self.n_params, self.dtype, id(self._flat_params))
         if optimizer is not self.optimizer or self._bound_state is not state:
             self._kernel.set_optimizer_state(state[0] if len(state) > 0 else None,
                                              state[1] if len(state) > 1 else None)
             self.optimizer = optimizer
             self._bound_state = state
+
+    def is_bound(self, optimizer):
+        """Whether ``optimizer`` and its current state buffers are the kernel's."""
+        return optimizer is self.optimizer and optimizer.state is self._bound_state
 
     _bound_state = None
 
@@ -460,21 +370,30 @@ class Network:
             parameters stay the last good ones.
         """
         if comm is not None:
-            from fastbp.distributed import _replica_for
-            return _replica_for(self, comm).train_step(X, Y, optimizer)
-        X = self._check_x(X)
-        Y, yt, labels = self._check_y(Y, X.shape[1])
-        return self._train_step(X, Y, yt, labels, optimizer)
+            return self._replica_for(comm).train_step(X, Y, optimizer)
+        X = self.check_X(X)
+        Y, yt, labels = self.check_Y(Y, X.shape[1])
+        return self.train_batch(X, Y, yt, labels, optimizer)
 
-    def _train_step(self, X, Y, yt, labels, optimizer, n_steps=1, first_loss=True,
+    def _replica_for(self, comm):
+        """This network's data-parallel replica on ``comm`` (made on first use)."""
+        if self._replica is None or self._replica.comm is not comm:
+            self._replica = distributed.Replica(self, comm)
+        return self._replica
+
+    def train_batch(self, X, Y, y_code, labels, optimizer, n_steps=1, first_loss=True,
                     check_finite=True):
-        """n_steps compiled steps on validated (X, Y); see :meth:`_train_steps`."""
-        if optimizer is not self.optimizer or optimizer._state is not self._bound_state:
-            self._opt_state(optimizer)
+        """``n_steps`` compiled steps on (X, Y) checked by :meth:`check_X` / :meth:`check_Y`.
+
+        Returns the first step's loss (None unless ``first_loss``); see
+        :meth:`_train_steps`.
+        """
+        if not self.is_bound(optimizer):
+            self.bind_optimizer(optimizer)
         t = optimizer.t + 1
-        code, lr, b1, b2, eps, _, _ = optimizer._kernel_args(t)
+        code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
         loss_sum, l2_sum, status, done = self._kernel.train_steps(
-            X, Y, yt, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
+            X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
             check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt)
         self._step += done
         optimizer.t += done
@@ -485,7 +404,7 @@ class Network:
             if self.lambd:
                 loss += self.lambd / (2 * m) * l2_sum
         if status == 1:
-            raise self._bad_label_error(Y, labels)
+            raise _validation.label_range_error(Y, self.layer_dims[-1])
         if status == 2:
             raise FloatingPointError(f"the loss is {loss} (not finite); the update was skipped, "
                                      "the parameters are the last good ones. Lower the "
@@ -502,19 +421,53 @@ class Network:
         values on instead of raising. Returns that loss (None when not
         computed; nan/inf possible with ``check_finite=False``).
         """
-        X = self._check_x(X)
-        Y, yt, labels = self._check_y(Y, X.shape[1])
-        n_steps = int(n_steps)
-        if n_steps < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-        return self._train_step(X, Y, yt, labels, optimizer, n_steps, first_loss,
-                                check_finite)
+        X = self.check_X(X)
+        Y, yt, labels = self.check_Y(Y, X.shape[1])
+        n_steps = _validation.check_n_steps(n_steps)
+        return self.train_batch(X, Y, yt, labels, optimizer, n_steps, first_loss, check_finite)
 
-    def apply_update(self, optimizer):
-        """Apply ``optimizer`` to the current :attr:`grads` (after :meth:`backward`)."""
-        self._opt_state(optimizer)
-        optimizer.t += 1
-        self._kernel.update(*optimizer._kernel_args(optimizer.t), self._nt)
+    def share_gradient(self, X, Y, y_code, labels, M, offset, n_threads):
+        """Gradient of columns ``[offset, offset + m)`` of a batch of M, into :attr:`grad_store`.
+
+        For data-parallel steps: the gradient is weighted so that the shares
+        of all processes sum to the batch's, ``dW = (1/M) dZ A^T + (lambd/M)
+        (m/M) W``; dropout masks are those of the next step of the whole
+        batch. An empty share (m = 0) zeroes the gradients. X, Y are checked
+        (:meth:`check_X`, :meth:`check_Y`) and the optimizer bound.
+
+        Returns
+        -------
+        float
+            This share's part of the batch's cost, ``loss / M + (m/M)
+            lambd/(2M) ||W||^2``.
+        """
+        m = X.shape[1]
+        self._last_m = m if m else None
+        if m == 0:
+            self._flat_grads.fill(0)
+            return 0.0
+        lambd = self.lambd
+        w = m / M
+        loss_sum, l2_sum, status = self._kernel.grad_step(
+            X, Y, y_code, labels, lambd, 1.0 / M, lambd / M * w, M, offset,
+            self._dropout, self._dropout_seed, self._step + 1, n_threads)
+        if status:
+            raise _validation.label_range_error(Y, self.layer_dims[-1])
+        loss = loss_sum / M
+        if lambd:
+            loss += w * (lambd / (2 * M)) * l2_sum
+        return loss
+
+    def apply_update(self, optimizer, *, n_threads=None):
+        """Apply ``optimizer`` to the current :attr:`grads` (after :meth:`backward`).
+
+        ``n_threads`` (an effective count) defaults to the network's.
+        """
+        self.bind_optimizer(optimizer)
+        t = optimizer.t + 1
+        self._kernel.update(*optimizer.kernel_args(t),
+                            self._nt if n_threads is None else n_threads)
+        optimizer.t = t
 
     def predict_proba(self, X):
         """Output activations for X, without dropout.
@@ -531,7 +484,7 @@ class Network:
         AL : ndarray (n_L, m)
             Probabilities for sigmoid/softmax outputs, values for identity.
         """
-        X = self._check_x(X)
+        X = self.check_X(X)
         out = np.empty((self.layer_dims[-1], X.shape[1]), dtype=self.dtype)
         return self._kernel.predict(X, out, self._nt)
 
@@ -558,13 +511,13 @@ class Network:
         Accuracy is the fraction of correct 0/1 predictions (sigmoid), of
         correct classes (softmax), and NaN for an identity output.
         """
-        X = self._check_x(X)
-        Yc, _, labels = self._check_y(Y, X.shape[1])
+        X = self.check_X(X)
+        Yc, _, labels = self.check_Y(Y, X.shape[1])
         m = X.shape[1]
-        loss_sum, correct = self._eval_sums(X, Yc, labels)
-        return self._eval_finish(loss_sum, correct, m)
+        loss_sum, correct = self.evaluate_sums(X, Yc, labels)
+        return self.evaluate_finish(loss_sum, correct, m)
 
-    def _eval_sums(self, X, Yc, labels):
+    def evaluate_sums(self, X, Yc, labels):
         """(summed loss over the columns, number correct or NaN) of checked X, Y."""
         AL = self.predict_proba(X).astype(np.float64)
         m = X.shape[1]
@@ -572,8 +525,7 @@ class Network:
         if labels:
             idx = np.asarray(Yc, dtype=np.int64)
             n_out = self.layer_dims[-1]
-            if idx.min() < 0 or idx.max() >= n_out:
-                raise self._bad_label_error(idx, True)
+            _validation.check_label_range(idx, n_out)
             p = AL[idx, np.arange(m)]
             loss = -np.sum(np.log(np.maximum(p, tiny)))
             correct = np.sum(np.argmax(AL, axis=0) == idx)
@@ -591,8 +543,8 @@ class Network:
                 correct = float("nan")
         return float(loss), float(correct)
 
-    def _eval_finish(self, loss_sum, correct, m):
-        """(loss, accuracy) from :meth:`_eval_sums` totals over m examples."""
+    def evaluate_finish(self, loss_sum, correct, m):
+        """(loss, accuracy) from :meth:`evaluate_sums` totals over m examples."""
         loss = loss_sum / m
         if self.lambd:
             loss += self.lambd / (2 * m) * sum(
@@ -604,23 +556,73 @@ class Network:
     def fit(self, X, Y, *, epochs=1, batch_size=64, optimizer=None, shuffle=True, seed=None,
             validation_data=None, verbose=True, callback=None, checkpoint_path=None,
             checkpoint_every=1, resume=False, comm=None, replica_check_every=100):
-        """Train with mini-batches; see :func:`fastbp.train.fit` for details.
+        """Train with mini-batches.
 
-        With ``comm`` (an mpi4py communicator), data-parallel training over
-        its processes: see :func:`fastbp.distributed.fit`.
+        ``fit`` validates and converts the data once, then runs one compiled
+        step per mini-batch. Shuffled epochs gather the columns into a buffer
+        allocated once, stored examples-as-rows so every mini-batch is an
+        F-contiguous (n_x, b) view: no allocation per step.
+
+        Parameters
+        ----------
+        X : ndarray (n_x, m)
+        Y : ndarray (n_L, m), or (m,) / (1, m) integer labels for a softmax output
+        epochs : int, default 1
+            Total number of epochs (a resumed run continues up to this number).
+        batch_size : int, default 64
+            Columns per step; the last batch of an epoch may be smaller.
+            ``batch_size >= m`` is full-batch gradient descent.
+        optimizer : fastbp.optim.Optimizer, optional
+            Defaults to the network's last optimizer, else ``SGD(0.01)``. Its
+            schedule (if any) is applied at the start of every epoch.
+        shuffle : bool, default True
+            Reshuffle the examples every epoch.
+        seed : int, optional
+            Seeds the shuffling (defaults to the network's seed).
+        validation_data : (X_val, Y_val), optional
+            Evaluated after every epoch (``val_loss``, ``val_accuracy``).
+        verbose : bool, default True
+            Progress bar (tqdm when installed, text lines otherwise).
+        callback : callable, optional
+            ``callback(net, epoch, logs)`` after every epoch (epoch counted from
+            1); returning True stops training.
+        checkpoint_path : str or path, optional
+            Write a checkpoint there (:meth:`save`) every ``checkpoint_every``
+            epochs and at the end.
+        checkpoint_every : int, default 1
+        resume : bool, default False
+            If ``checkpoint_path`` exists, continue from it: parameters, optimizer
+            state, epoch count and history.
+        comm : mpi4py.MPI.Intracomm, optional
+            Train data-parallel over the processes of ``comm``: every rank passes
+            the same data, ``batch_size`` is the global mini-batch and each rank
+            computes its share; see :func:`fastbp.distributed.fit`.
+        replica_check_every : int, default 100
+            With ``comm``: compare a checksum of the parameters and optimizer
+            state across ranks every this many steps (0 = only at the end).
 
         Returns
         -------
-        history : dict
-            ``{"loss": [...], "lr": [...]}`` per epoch, plus ``"val_loss"``
-            and ``"val_accuracy"`` with ``validation_data``.
+        history : dict of lists
+            ``"loss"`` (mean training cost of each epoch, before each step's
+            update), ``"lr"``, and with validation data ``"val_loss"``,
+            ``"val_accuracy"``; with ``comm`` also ``"allreduce_seconds"``.
+
+        Raises
+        ------
+        FloatingPointError
+            When the loss stops being finite; the message names the epoch and
+            step, and the parameters are those before that step.
         """
-        from fastbp.train import fit
-        return fit(self, X, Y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                   shuffle=shuffle, seed=seed, validation_data=validation_data,
-                   verbose=verbose, callback=callback, checkpoint_path=checkpoint_path,
-                   checkpoint_every=checkpoint_every, resume=resume, comm=comm,
-                   replica_check_every=replica_check_every)
+        if comm is None:
+            stepper = _fit.LocalStepper(self)
+        else:
+            stepper = self._replica_for(comm).for_fit(replica_check_every)
+        return _fit.fit(self, stepper, X, Y, epochs=epochs, batch_size=batch_size,
+                        optimizer=optimizer, shuffle=shuffle, seed=seed,
+                        validation_data=validation_data, verbose=verbose, callback=callback,
+                        checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
+                        resume=resume)
 
     # ---------------------------------------------------------- checkpoints
     def get_config(self):
@@ -631,21 +633,98 @@ class Network:
                 "keep_prob": list(self.keep_prob)}
 
     def save(self, path, *, optimizer=None, extra=None):
-        """Write a checkpoint (``.npz``) atomically; see :func:`fastbp.train.save_checkpoint`."""
-        from fastbp.train import save_checkpoint
-        return save_checkpoint(self, path, optimizer=optimizer or self.optimizer, extra=extra)
+        """Write a checkpoint (``.npz``) atomically (see :mod:`fastbp.checkpoint`).
+
+        The file holds ``config`` (the architecture, JSON), ``params`` (the
+        flat parameter buffer), ``optimizer`` (JSON config + update count)
+        and ``opt_state_<i>`` for ``optimizer`` (default: the network's
+        last), and ``train`` (JSON: dropout step counter and seed, and
+        ``extra`` such as epoch and history).
+
+        Returns
+        -------
+        path : str
+        """
+        optimizer = optimizer or self.optimizer
+        arrays = {"params": self._flat_params}
+        train = {"step": int(self._step), "dropout_seed": str(self._dropout_seed)}
+        if extra:
+            train.update(extra)
+        documents = {"config": self.get_config(), "train": train}
+        if optimizer is not None:
+            state = optimizer.state_arrays()
+            documents["optimizer"] = {"config": optimizer.get_config(), "t": optimizer.t,
+                                      "n_state": len(state)}
+            for i, s in enumerate(state):
+                arrays[f"opt_state_{i}"] = s
+        return checkpoint.write(path, arrays, documents)
 
     @classmethod
     def load(cls, path, *, n_threads=None):
         """Network from a checkpoint written by :meth:`save`.
 
         The optimizer saved with it (if any) is restored as ``net.optimizer``.
+
+        Raises
+        ------
+        ValueError
+            For a truncated, corrupted or wrong-version file.
         """
-        from fastbp.train import load_checkpoint
-        net, _ = load_checkpoint(path, n_threads=n_threads)
+        data = checkpoint.read(path, _CKPT_DOCUMENTS, _CKPT_REQUIRED)
+        cfg = dict(data["config"])
+        try:
+            net = cls(cfg.pop("layer_dims"), n_threads=n_threads, **cfg)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path!r}: invalid architecture in checkpoint ({exc})") from None
+        net._apply_checkpoint(data, path)
         return net
 
+    def restore(self, path, optimizer=None):
+        """Load the state saved at ``path`` into this network (to resume training).
 
-def default_optimizer():
-    """The optimizer ``fit`` uses when none is given: SGD(lr=0.01)."""
-    return SGD(0.01)
+        The checkpoint must hold this architecture and dtype. Its optimizer
+        becomes ``net.optimizer`` (``optimizer`` itself when its config is
+        the saved one). Returns the checkpoint's ``train`` dict (epoch,
+        history, ...).
+        """
+        data = checkpoint.read(path, _CKPT_DOCUMENTS, _CKPT_REQUIRED)
+        cfg = data["config"]
+        if cfg.get("layer_dims") != list(self.layer_dims) or cfg.get("dtype") != self.dtype.name:
+            raise ValueError(f"cannot resume from {path!r}: it holds a "
+                             f"{cfg.get('layer_dims')} {cfg.get('dtype')} "
+                             f"network, this one is {list(self.layer_dims)} {self.dtype.name}")
+        return self._apply_checkpoint(data, path, optimizer)
+
+    def _apply_checkpoint(self, data, path, optimizer=None):
+        params = data["params"]
+        if params.shape != (self.n_params,) or params.dtype != self.dtype:
+            raise ValueError(f"{path!r}: parameter buffer {params.shape}/{params.dtype} does "
+                             f"not match the network ({self.n_params},)/{self.dtype}")
+        if not np.all(np.isfinite(params)):
+            raise ValueError(f"{path!r}: the saved parameters contain NaN or inf")
+        self._flat_params[...] = params
+        self.parameters_changed()
+        train = data["train"]
+        self._step = int(train.get("step", 0))
+        if "dropout_seed" in train:
+            self._dropout_seed = int(train["dropout_seed"]) % (2**64)
+        if "optimizer" in data:
+            info = data["optimizer"]
+            opt = optimizer_from_config(info["config"])
+            if optimizer is not None and type(optimizer) is type(opt) \
+                    and optimizer.get_config() == opt.get_config():
+                opt = optimizer           # keep the caller's object (and its schedule callable)
+            state = opt.bind(self.n_params, self.dtype, id(self._flat_params))
+            n_state = int(info.get("n_state", 0))
+            if n_state != len(state):
+                raise ValueError(f"{path!r}: optimizer state has {n_state} buffers, "
+                                 f"{type(opt).__name__} needs {len(state)}")
+            for i, s in enumerate(state):
+                saved = data.get(f"opt_state_{i}")
+                if saved is None or saved.shape != s.shape:
+                    raise ValueError(f"{path!r}: optimizer state buffer {i} is missing or has "
+                                     "the wrong size")
+                s[...] = saved
+            opt.t = int(info.get("t", 0))
+            self.bind_optimizer(opt)
+        return train

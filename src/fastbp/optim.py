@@ -20,11 +20,11 @@ Learning-rate schedules map (initial rate, epoch) to the rate for that epoch;
 :meth:`Network.fit` applies them at the start of every epoch.
 """
 import math
-import numbers
 
 import numpy as np
 
 from fastbp._network import OPTIMIZERS as _OPT_CODES
+from fastbp._validation import check_positive_int, check_real
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "LRSchedule", "InverseTimeDecay", "StepDecay",
@@ -32,31 +32,19 @@ __all__ = [
 ]
 
 
-def _check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if low is not None and (value < low or (low_open and value == low)):
-        bound = ">" if low_open else ">="
-        raise ValueError(f"{name} must be {bound} {low}, got {value}")
-    if high is not None and (value > high or (high_open and value == high)):
-        bound = "<" if high_open else "<="
-        raise ValueError(f"{name} must be {bound} {high}, got {value}")
-    return value
-
-
 # ------------------------------------------------------------------ schedules
+
+# The course's two functions, with its arithmetic (1 / (...) * lr0), so their
+# results equal the course's bit for bit; fastbp.course re-exports them.
 
 def update_lr(learning_rate0, epoch_num, decay_rate):
     """The course's inverse-time decay: ``lr0 / (1 + decay_rate * epoch_num)``."""
-    return learning_rate0 / (1 + decay_rate * epoch_num)
+    return 1 / (1 + decay_rate * epoch_num) * learning_rate0
 
 
 def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
     """The course's scheduled decay: ``lr0 / (1 + decay_rate * floor(epoch_num / time_interval))``."""
-    return learning_rate0 / (1 + decay_rate * np.floor(epoch_num / time_interval))
+    return 1 / (1 + decay_rate * np.floor(epoch_num / time_interval)) * learning_rate0
 
 
 class LRSchedule:
@@ -83,11 +71,8 @@ class InverseTimeDecay(LRSchedule):
     """
 
     def __init__(self, decay_rate, time_interval=1):
-        self.decay_rate = _check_real("decay_rate", decay_rate, low=0.0)
-        if isinstance(time_interval, bool) or not isinstance(time_interval, numbers.Integral) \
-                or time_interval < 1:
-            raise ValueError(f"time_interval must be a positive int, got {time_interval!r}")
-        self.time_interval = int(time_interval)
+        self.decay_rate = check_real("decay_rate", decay_rate, low=0.0)
+        self.time_interval = check_positive_int("time_interval", time_interval)
 
     def __call__(self, lr0, epoch):
         return lr0 / (1.0 + self.decay_rate * (epoch // self.time_interval))
@@ -101,11 +86,8 @@ class StepDecay(LRSchedule):
     """``lr0 * gamma ** floor(epoch / step_size)``: multiply by gamma every step_size epochs."""
 
     def __init__(self, step_size, gamma=0.1):
-        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) \
-                or step_size < 1:
-            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
-        self.step_size = int(step_size)
-        self.gamma = _check_real("gamma", gamma, low=0.0, low_open=True)
+        self.step_size = check_positive_int("step_size", step_size)
+        self.gamma = check_real("gamma", gamma, low=0.0, low_open=True)
 
     def __call__(self, lr0, epoch):
         return lr0 * self.gamma ** (epoch // self.step_size)
@@ -118,7 +100,7 @@ class ExponentialDecay(LRSchedule):
     """``lr0 * gamma ** epoch``."""
 
     def __init__(self, gamma):
-        self.gamma = _check_real("gamma", gamma, low=0.0, low_open=True)
+        self.gamma = check_real("gamma", gamma, low=0.0, low_open=True)
 
     def __call__(self, lr0, epoch):
         return lr0 * self.gamma ** epoch
@@ -160,7 +142,7 @@ class Optimizer:
     n_state = 0
 
     def __init__(self, lr, schedule=None):
-        self.lr0 = _check_real("lr", lr, low=0.0, low_open=True)
+        self.lr0 = check_real("lr", lr, low=0.0, low_open=True)
         self.lr = self.lr0
         if schedule is not None and not callable(schedule):
             raise TypeError("schedule must be an LRSchedule (or a callable (lr0, epoch) -> lr), "
@@ -170,8 +152,13 @@ class Optimizer:
         self._state = None        # tuple of flat arrays, or None
         self._owner = None        # id-tuple of the bound network's buffer
 
-    # -- hooks used by Network ---------------------------------------------
-    def _bind(self, n_params, dtype, key):
+    # -- interface used by fastbp.Network -----------------------------------
+    @property
+    def state(self):
+        """The tuple of state buffers bound last (None before the first bind)."""
+        return self._state
+
+    def bind(self, n_params, dtype, key):
         """Allocate (once) the state buffers for a flat buffer of n_params."""
         if self._owner == key and self._state is not None:
             return self._state
@@ -182,7 +169,7 @@ class Optimizer:
         self._owner = key
         return self._state
 
-    def _kernel_args(self, t):
+    def kernel_args(self, t):
         """(code, lr, beta1, beta2, eps, c1, c2) for the compiled update at update t."""
         raise NotImplementedError
 
@@ -240,7 +227,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, *, schedule=None):
         super().__init__(lr, schedule)
-        self.momentum = _check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        self.momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__}")
         if nesterov and self.momentum == 0.0:
@@ -255,7 +242,7 @@ class SGD(Optimizer):
     def _hyper(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
 
-    def _kernel_args(self, t):
+    def kernel_args(self, t):
         return (_OPT_CODES[self.kind], self.lr, self.momentum, 0.0, 0.0, 1.0, 1.0)
 
 
@@ -279,14 +266,14 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *, schedule=None):
         super().__init__(lr, schedule)
-        self.beta1 = _check_real("beta1", beta1, low=0.0, high=1.0, high_open=True)
-        self.beta2 = _check_real("beta2", beta2, low=0.0, high=1.0, high_open=True)
-        self.eps = _check_real("eps", eps, low=0.0)
+        self.beta1 = check_real("beta1", beta1, low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_real("beta2", beta2, low=0.0, high=1.0, high_open=True)
+        self.eps = check_real("eps", eps, low=0.0)
 
     def _hyper(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
-    def _kernel_args(self, t):
+    def kernel_args(self, t):
         c1 = 1.0 / (1.0 - self.beta1 ** t)
         c2 = 1.0 / (1.0 - self.beta2 ** t)
         return (_OPT_CODES["adam"], self.lr, self.beta1, self.beta2, self.eps, c1, c2)

@@ -1,0 +1,282 @@
+"""The training loop of :meth:`fastbp.Network.fit`: epochs, shuffling, history,
+callbacks, progress, checkpoints and resume.
+
+The loop knows no model class and no MPI. It drives a *model* through the
+stepper interface documented in :class:`fastbp.Network` (``check_X``,
+``check_Y``, ``restore``, ``save``, ``optimizer``, ``seed``, ``layer_dims``)
+and computes through a *stepper*: :class:`LocalStepper` here, the MPI replica
+of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
+
+``check_args()``
+    validate its own arguments (called with the other checks);
+``agree(err, facts)``
+    raise ``err`` (a setup error, or None) -- MPI: on every rank together,
+    and also when the ``facts`` (a dict describing the data and arguments)
+    differ across ranks;
+``training()``
+    a context manager around the epochs;
+``resume(path, optimizer)``
+    ``(start_epoch, saved_history, optimizer)`` from the checkpoint at
+    ``path``, or None when there is none;
+``start(optimizer)``
+    called once before the first epoch;
+``shuffle_seed(seed)``
+    the seed of the shuffling generator;
+``share(n)``
+    ``(lo, hi)``: the columns of a batch of ``n`` this process computes;
+``step(X, Y, y_code, labels, optimizer, n, lo)``
+    one update on the process's columns ``[lo, hi)`` of a batch of ``n``;
+    returns the batch's loss;
+``evaluate(X, Y, labels)``
+    ``(loss, accuracy)`` of checked data;
+``history_keys``, ``epoch_begin()``, ``epoch_end()``
+    extra per-epoch entries of the history;
+``stop(flag)``
+    whether any process's callback asked to stop;
+``on_root(fn, what)``
+    ``fn()`` on the process that writes files, its result everywhere;
+``same_everywhere(exc)``
+    ``exc``, marked as raised by every process together;
+``finish(optimizer)``
+    called after the last epoch;
+``is_root``
+    whether this process shows progress.
+"""
+import contextlib
+import os
+import sys
+import time
+
+import numpy as np
+
+from fastbp import _validation
+from fastbp.optim import SGD, Optimizer
+
+__all__ = ["fit", "LocalStepper"]
+
+
+class _Progress:
+    """tqdm when installed, plain text lines otherwise (never a hard dependency)."""
+
+    def __init__(self, total, desc, verbose, stream=None):
+        self.verbose = bool(verbose)
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.bar = None
+        self.last_print = 0.0
+        if not self.verbose:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            tqdm = None
+        if tqdm is not None:
+            self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=True,
+                            file=self.stream, dynamic_ncols=True, mininterval=0.2)
+        self.desc = desc
+
+    def update(self, epoch, logs):
+        if not self.verbose:
+            return
+        shown = {k: logs[k] for k in ("loss", "val_loss", "val_accuracy") if k in logs}
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+            self.bar.update(1)
+            return
+        now = time.perf_counter()
+        every = max(1, self.total // 20)
+        if epoch == 1 or epoch == self.total or epoch % every == 0 or now - self.last_print > 5:
+            vals = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
+            print(f"{self.desc} {epoch}/{self.total}  {vals}", file=self.stream, flush=True)
+            self.last_print = now
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class LocalStepper:
+    """The stepper of a one-process fit: the model's compiled ``train_batch``."""
+
+    history_keys = ()
+    is_root = True
+
+    def __init__(self, model):
+        self.model = model
+
+    def check_args(self):
+        pass
+
+    def agree(self, err, facts):
+        if err is not None:
+            raise err
+
+    def training(self):
+        return contextlib.nullcontext()
+
+    def resume(self, path, optimizer):
+        if not os.path.exists(path):
+            return None
+        info = self.model.restore(path, optimizer)
+        return int(info.get("epoch", 0)), info.get("history") or {}, self.model.optimizer
+
+    def start(self, optimizer):
+        pass
+
+    def shuffle_seed(self, seed):
+        return self.model.seed if seed is None else seed
+
+    def share(self, n):
+        return 0, n
+
+    def step(self, X, Y, y_code, labels, optimizer, n, lo):
+        return self.model.train_batch(X, Y, y_code, labels, optimizer)
+
+    def evaluate(self, X, Y, labels):
+        loss_sum, correct = self.model.evaluate_sums(X, Y, labels)
+        return self.model.evaluate_finish(loss_sum, correct, X.shape[1])
+
+    def epoch_begin(self):
+        pass
+
+    def epoch_end(self):
+        return {}
+
+    def stop(self, flag):
+        return bool(flag)
+
+    def on_root(self, fn, what):
+        return fn()
+
+    def same_everywhere(self, exc):
+        return exc
+
+    def finish(self, optimizer):
+        pass
+
+
+def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
+        validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume):
+    """Train ``model`` with ``stepper``; the arguments are :meth:`fastbp.Network.fit`'s.
+
+    Returns the history dict (see :meth:`fastbp.Network.fit`).
+    """
+    # 1. every check, then one agreement: a setup error raises before any update
+    err = facts = val = None
+    try:
+        _validation.check_fit_args(epochs, batch_size, checkpoint_every, callback)
+        if optimizer is None:
+            optimizer = model.optimizer if model.optimizer is not None else SGD(0.01)
+        _validation.check_optimizer(optimizer, Optimizer)
+        stepper.check_args()
+        X = model.check_X(X, "X")
+        _validation.check_finite(X, "X")
+        Y, yt, labels = model.check_Y(Y, X.shape[1])
+        if labels:
+            _validation.check_label_range(Y, model.layer_dims[-1])
+        else:
+            _validation.check_finite(Y, "Y")
+        facts = {"X": X, "Y": Y, "epochs": int(epochs), "batch_size": int(batch_size),
+                 "shuffle": bool(shuffle), "callback given": callback is not None,
+                 "optimizer": optimizer, "validation data": None}
+        if validation_data is not None:
+            Xv, Yv = _validation.check_validation_pair(validation_data)
+            Xv = model.check_X(Xv, "X_val")
+            Yv, _, vlabels = model.check_Y(Yv, Xv.shape[1])
+            if vlabels:
+                _validation.check_label_range(Yv, model.layer_dims[-1])
+            val = Xv, Yv, vlabels
+            facts["validation data"] = (Xv, Yv)
+    except Exception as exc:
+        err = exc
+    stepper.agree(err, facts)
+    # 2. the epochs
+    with stepper.training():
+        return _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size,
+                       shuffle, seed, verbose, callback, checkpoint_path, checkpoint_every,
+                       resume)
+
+
+def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size, shuffle,
+            seed, verbose, callback, checkpoint_path, checkpoint_every, resume):
+    m = X.shape[1]
+    bs = int(min(batch_size, m))
+    history = {"loss": [], "lr": []}
+    if val is not None:
+        history["val_loss"] = []
+        history["val_accuracy"] = []
+    for key in stepper.history_keys:
+        history[key] = []
+    start_epoch = 0
+    if resume and checkpoint_path is not None:
+        got = stepper.resume(checkpoint_path, optimizer)
+        if got is not None:
+            start_epoch, saved, optimizer = got
+            n_done = len(saved.get("loss", []))
+            for k in history:
+                history[k] = list(saved.get(k, [None] * n_done))
+    stepper.start(optimizer)
+    rng = np.random.default_rng(stepper.shuffle_seed(seed))
+    shuffled = bool(shuffle and bs < m)
+    for _ in range(start_epoch):     # resumed runs reshuffle as if they had never stopped
+        if shuffled:
+            rng.permutation(m)
+
+    # this process's columns of every batch: [j + lo, j + hi)
+    batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
+    own = [stepper.share(k - j) for j, k in batches]
+    if shuffled:
+        # gather this process's columns each epoch, examples as rows (F views)
+        pos = np.concatenate([np.arange(j + lo, j + hi) for (j, _), (lo, hi) in
+                              zip(batches, own)]).astype(np.intp)
+        starts = np.cumsum([0] + [hi - lo for lo, hi in own])
+        Xs = np.empty((pos.size, X.shape[0]), dtype=X.dtype)
+        Ys = np.empty((pos.size,) if Y.ndim == 1 else (pos.size, Y.shape[0]), dtype=Y.dtype)
+        idx = np.empty(pos.size, dtype=np.intp)
+    progress = _Progress(epochs - start_epoch, "epoch", verbose and stepper.is_root)
+    try:
+        for epoch in range(start_epoch, epochs):
+            lr = optimizer.set_epoch(epoch)
+            if shuffled:
+                np.take(rng.permutation(m), pos, out=idx)
+                np.take(X.T, idx, axis=0, out=Xs)
+                if Y.ndim == 1:
+                    np.take(Y, idx, out=Ys)
+                else:
+                    np.take(Y.T, idx, axis=0, out=Ys)
+            total = 0.0
+            stepper.epoch_begin()
+            for s, ((j, k), (lo, hi)) in enumerate(zip(batches, own)):
+                if shuffled:
+                    c0, c1 = starts[s], starts[s + 1]
+                    Xb = Xs[c0:c1].T
+                    Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
+                else:
+                    Xb = X[:, j + lo:j + hi]
+                    Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
+                try:
+                    total += stepper.step(Xb, Yb, yt, labels, optimizer, k - j, lo) * (k - j)
+                except FloatingPointError as exc:
+                    raise stepper.same_everywhere(FloatingPointError(
+                        f"training diverged at epoch {epoch + 1}, step {s + 1} "
+                        f"(batch of columns {j}:{k}): {exc}")) from None
+            logs = {"loss": total / m, "lr": lr}
+            logs.update(stepper.epoch_end())
+            if val is not None:
+                logs["val_loss"], logs["val_accuracy"] = stepper.evaluate(*val)
+            for key in history:
+                history[key].append(logs[key])
+            progress.update(epoch + 1 - start_epoch, logs)
+            done = epoch + 1
+            stop = stepper.stop(callback(model, done, logs)) if callback is not None else False
+            if checkpoint_path is not None and (done % checkpoint_every == 0
+                                                or done == epochs or stop):
+                stepper.on_root(lambda: model.save(checkpoint_path, optimizer=optimizer,
+                                                   extra={"epoch": done, "history": history}),
+                                f"writing the checkpoint {os.fspath(checkpoint_path)!r}")
+            if stop:
+                break
+    finally:
+        progress.close()
+    stepper.finish(optimizer)
+    return history

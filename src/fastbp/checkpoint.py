@@ -1,0 +1,122 @@
+"""Checkpoint files: named arrays plus JSON metadata in one ``.npz``, written atomically.
+
+A checkpoint holds a format tag and version, arrays (e.g. a flat parameter
+buffer) and JSON documents (e.g. an architecture), and nothing that needs
+pickle: it loads with ``allow_pickle=False``. It is written to a temporary
+file in the target directory, flushed to disk and renamed into place, so a
+crash never leaves a half-written checkpoint. This module knows no model
+class: :meth:`fastbp.Network.save` / :meth:`~fastbp.Network.load` decide
+what goes in.
+"""
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+__all__ = ["FORMAT", "VERSION", "write", "read"]
+
+FORMAT = "fastbp-checkpoint"
+VERSION = 1
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def write(path, arrays, documents):
+    """Write ``arrays`` and the JSON ``documents`` to ``path`` (``.npz`` added) atomically.
+
+    Parameters
+    ----------
+    path : str or path
+    arrays : dict of str -> ndarray
+    documents : dict of str -> JSON-able object
+        Stored as JSON strings under their keys.
+
+    Returns
+    -------
+    path : str
+        The path written, with its ``.npz`` suffix.
+    """
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    entries = {"format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64)}
+    for key, doc in documents.items():
+        entries[key] = np.array(json.dumps(doc, default=_json_default))
+    entries.update(arrays)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".fastbp-ckpt-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **entries)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def read(path, documents, required):
+    """The entries of the checkpoint at ``path``, the JSON ``documents`` decoded.
+
+    Parameters
+    ----------
+    path : str or path
+    documents : sequence of str
+        Keys stored as JSON (decoded when present).
+    required : sequence of str
+        Keys that must be present.
+
+    Returns
+    -------
+    dict of str -> ndarray or decoded JSON
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        A truncated or corrupted file, another format, another version, or
+        a missing key.
+    """
+    path = os.fspath(path)
+    what = f"{path!r} is not a readable fastbp checkpoint"
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError,
+            zipfile.LargeZipFile) as exc:
+        raise ValueError(f"{what} (truncated or corrupted file?): "
+                         f"{type(exc).__name__}: {exc}") from None
+    if "format" not in data or str(data["format"]) != FORMAT:
+        raise ValueError(f"{what}: no '{FORMAT}' format tag "
+                         "(was it written by Network.save?)")
+    version = int(data.get("version", -1))
+    if version != VERSION:
+        raise ValueError(f"{path!r} is a fastbp checkpoint of format version {version}; this "
+                         f"fastbp reads version {VERSION}. Load it with the fastbp "
+                         "release that wrote it.")
+    for key in required:
+        if key not in data:
+            raise ValueError(f"{what}: missing {key!r}")
+    try:
+        for key in documents:
+            if key in data:
+                data[key] = json.loads(str(data[key]))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what}: corrupted metadata ({exc})") from None
+    return data

@@ -83,7 +83,7 @@ from fastbp._dense import dense_forward as _fwd
 from fastbp._dense import loss as _loss
 from fastbp._dense import output_delta as _delta
 from fastbp.network import Network
-from fastbp.optim import SGD
+from fastbp.optim import SGD, schedule_lr_decay, update_lr  # the course's, re-exported
 
 __all__ = [
     # course 1 week 3
@@ -1295,12 +1295,3 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
                 np.sqrt(s_corrected[gk]) + epsilon)
     return parameters, v, s, v_corrected, s_corrected
 
-
-def update_lr(learning_rate0, epoch_num, decay_rate):
-    """learning_rate0 / (1 + decay_rate epoch_num)."""
-    return 1 / (1 + decay_rate * epoch_num) * learning_rate0
-
-
-def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
-    """learning_rate0 / (1 + decay_rate floor(epoch_num / time_interval))."""
-    return 1 / (1 + decay_rate * np.floor(epoch_num / time_interval)) * learning_rate0

@@ -27,21 +27,8 @@
 
 #include <math.h>
 #include <stddef.h>
+#include "fastbp_codes.h"
 #include "fastbp_vmath.h"
-
-enum fbp_act {
-    FBP_IDENTITY = 0,
-    FBP_RELU = 1,
-    FBP_LEAKY_RELU = 2,
-    FBP_SIGMOID = 3,
-    FBP_TANH = 4,
-    FBP_ELU = 5,
-    FBP_GELU = 6,
-    FBP_GELU_TANH = 7,
-    FBP_SILU = 8,
-    FBP_SOFTPLUS = 9,
-    FBP_N_ACT = 10
-};
 
 /* 1 when the derivative needs Z (the pre-activation), 0 when A suffices. */
 static inline int fbp_deriv_needs_z(int act)

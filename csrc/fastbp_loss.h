@@ -16,13 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <float.h>
+#include "fastbp_codes.h"
 #include "fastbp_vmath.h"
 
 #define FBP_LCHUNK 64  /* columns per chunk in the loss kernels */
-
-enum fbp_loss { FBP_BCE = 0, FBP_CE = 1, FBP_MSE = 2 };
-enum fbp_ytype { FBP_Y_F32 = 0, FBP_Y_F64 = 1, FBP_Y_U8 = 2, FBP_Y_I32 = 3,
-                 FBP_Y_I64 = 4 };
 
 static inline double fbp_yval(const void *Y, int yt, ptrdiff_t k)
 {

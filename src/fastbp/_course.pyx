@@ -26,17 +26,17 @@ import numpy as np
 from fastbp._blas cimport _gemm, NoTrans, Trans
 from fastbp._dense cimport _labels
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
+from fastbp._registry cimport MIN_FLOPS_PER_THREAD_C
 
 cnp.import_array()
 
 # Shared with fastbp.course's general path, which imports them: below
-# MIN_FLOPS_PER_THREAD GEMM flops a layer runs on one thread (a parallel
-# region costs more than it saves), and outputs of POOL_MIN_BYTES and more
-# come from course's recycled-array pool. The fast path takes only networks
+# MIN_FLOPS_PER_THREAD (fastbp._registry) GEMM flops a layer runs on one
+# thread, and outputs of POOL_MIN_BYTES and more come from course's
+# recycled-array pool. The fast path takes only networks
 # whose every layer is on the small side of both.
-MIN_FLOPS_PER_THREAD = 2_000_000
 POOL_MIN_BYTES = 1 << 16
-cdef Py_ssize_t _MAX_LAYER_FLOPS = MIN_FLOPS_PER_THREAD
+cdef Py_ssize_t _MAX_LAYER_FLOPS = MIN_FLOPS_PER_THREAD_C
 cdef Py_ssize_t _MAX_OUT_BYTES = POOL_MIN_BYTES
 
 cdef int _MAX_LAYERS = 64

@@ -34,14 +34,14 @@ from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
 cnp.import_array()
 
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
+from fastbp._registry cimport *  # the codes (FBP_*)
+from fastbp._registry import ACT_CODES as _ACT_CODE, LOSS_CODES as _LOSS_CODE
+from fastbp._registry import DEFAULT_ALPHA as _DEFAULT_ALPHA
+from fastbp import _registry
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "elu",
-               "gelu", "gelu_tanh", "silu", "softplus")
-LOSSES = ("binary_crossentropy", "crossentropy", "mse")
-cdef dict _ACT_CODE = {name: i for i, name in enumerate(ACTIVATIONS)}
-cdef dict _LOSS_CODE = {name: i for i, name in enumerate(LOSSES)}
-cdef dict _DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
-cdef int ACT_NONE = -1
+# alias for modules not yet switched; remove after merge
+ACTIVATIONS = _registry.ACTIVATIONS
+LOSSES = _registry.LOSSES  # alias for modules not yet switched; remove after merge
 
 # Element-wise work below this many elements runs on one thread: forking
 # the OpenMP team costs more than it saves.
@@ -682,23 +682,22 @@ cdef tuple _labels(object Y, cnp.ndarray al):
         raise ValueError(f"Invalid shapes: Y should have the shape of AL {_shape(al)}, "
                          f"got Y {_shape(y)}")
     if t == cnp.NPY_FLOAT:
-        yt = 0
+        yt = FBP_Y_F32
     elif t == cnp.NPY_DOUBLE:
-        yt = 1
-    elif t == cnp.NPY_UINT8 or t == cnp.NPY_BOOL or t == cnp.NPY_INT8:
-        if t == cnp.NPY_INT8:
-            y = y.astype(np.int32)
-            yt = 3
-        else:
-            yt = 2
+        yt = FBP_Y_F64
+    elif t == cnp.NPY_UINT8 or t == cnp.NPY_BOOL:
+        yt = FBP_Y_U8
+    elif t == cnp.NPY_INT8:
+        y = y.astype(np.int32)
+        yt = FBP_Y_I32
     elif t == cnp.NPY_INT32:
-        yt = 3
+        yt = FBP_Y_I32
     elif cnp.PyArray_ISINTEGER(y):
         y = y.astype(np.int64, copy=False)
-        yt = 4
-    elif t == 23:  # NPY_HALF
+        yt = FBP_Y_I64
+    elif t == cnp.NPY_FLOAT16:
         y = y.astype(np.float32)
-        yt = 0
+        yt = FBP_Y_F32
     else:
         raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels may be float, "
                         f"int, bool or uint8")

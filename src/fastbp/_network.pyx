@@ -52,6 +52,8 @@ from fastbp._blas cimport _gemm, _gemm_blas, _blas_begin, _blas_end, BLAS_Trans,
 cnp.import_array()
 
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
+from fastbp._registry cimport *  # the codes (FBP_*)
+from fastbp import _registry
 
 # Team-level OpenMP primitives. The barrier is an orphaned directive: it binds
 # to the parallel region of whichever thread team calls it (a team of one
@@ -133,28 +135,11 @@ cdef extern from *:
     int fbp_net_team_size() noexcept nogil
     int fbp_net_thread_id() noexcept nogil
 
-# activation codes, as in fastbp_act.h / fastbp.ACTIVATIONS
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "elu",
-               "gelu", "gelu_tanh", "silu", "softplus")
-LOSS_CODES = {"binary_crossentropy": 0, "crossentropy": 1, "mse": 2}
-Y_CODES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1, np.dtype(np.uint8): 2,
-           np.dtype(np.int32): 3, np.dtype(np.int64): 4}
-
-cdef enum:
-    ACT_IDENTITY = 0
-    ACT_TANH = 4
-    LOSS_CE = 1
-
-# optimizer codes (OPTIMIZERS maps the names used by fastbp.optim to them)
-cdef enum:
-    OPT_NONE = 0
-    OPT_SGD = 1
-    OPT_MOMENTUM = 2
-    OPT_NESTEROV = 3
-    OPT_ADAM = 4
-
-OPTIMIZERS = {"none": OPT_NONE, "sgd": OPT_SGD, "momentum": OPT_MOMENTUM,
-              "nesterov": OPT_NESTEROV, "adam": OPT_ADAM}
+# aliases for modules not yet switched; remove after merge
+ACTIVATIONS = _registry.ACTIVATIONS
+LOSS_CODES = _registry.LOSS_CODES
+Y_CODES = _registry.LABEL_DTYPES
+OPTIMIZERS = _registry.OPTIMIZERS
 
 # mode bits of one kernel call
 cdef enum:
@@ -194,7 +179,7 @@ cdef struct LayerPlan:
 
 cdef struct NetPlan:
     int L
-    int loss           # 0 BCE, 1 CE, 2 MSE
+    int loss           # FBP_BCE, FBP_CE or FBP_MSE
     int softmax
     void *params
     void *grads
@@ -334,7 +319,7 @@ cdef void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
                   P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, <int>ald, <floating>0.0,
                   Z, <int>m)
             # softmax needs whole columns: here only the bias, the rest later
-            _fwd_rows(ACT_IDENTITY if (p.softmax and l == p.L - 1) else ly.act,
+            _fwd_rows(FBP_IDENTITY if (p.softmax and l == p.L - 1) else ly.act,
                       <floating>ly.alpha, Z, m, A, m, P + ly.b_off + r0, r1 - r0, m)
             if p.dropout and ly.keep_prob < 1.0:
                 Ad = <floating *>ly.Ad
@@ -493,21 +478,21 @@ cdef void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogil:
     cdef floating g, v, s
     cdef Py_ssize_t i, a, b
     _split(p.n_params, nt, tid, ELEM_GRAIN, &a, &b)
-    if p.opt == OPT_SGD:
+    if p.opt == FBP_OPT_SGD:
         for i in range(a, b):
             P[i] -= lr * G[i]
-    elif p.opt == OPT_MOMENTUM:
+    elif p.opt == FBP_OPT_MOMENTUM:
         for i in range(a, b):
             v = b1 * S1[i] + nb1 * G[i]
             S1[i] = v
             P[i] -= lr * v
-    elif p.opt == OPT_NESTEROV:
+    elif p.opt == FBP_OPT_NESTEROV:
         for i in range(a, b):
             g = G[i]
             v = b1 * S1[i] + nb1 * g
             S1[i] = v
             P[i] -= lr * (b1 * v + nb1 * g)
-    elif p.opt == OPT_ADAM:
+    elif p.opt == FBP_OPT_ADAM:
         if floating is float:
             fbp_net_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
         else:
@@ -606,7 +591,7 @@ cdef class NetKernel:
         self.grads = grads
         self.is_double = params.dtype == np.float64
         self.strategy = "omp"
-        self.min_flops_per_thread = 2_000_000
+        self.min_flops_per_thread = MIN_FLOPS_PER_THREAD_C
         self.m_cap = 0
         self.infer_cap = 0
         self.have_forward = False
@@ -622,7 +607,7 @@ cdef class NetKernel:
             self._fill_layer(&self.train_layers[l], l, w_offsets[l], b_offsets[l])
             self._fill_layer(&self.infer_layers[l], l, w_offsets[l], b_offsets[l])
         self.p.L = L
-        self.p.loss = LOSS_CODES[loss]
+        self.p.loss = _registry.LOSS_CODES[loss]
         self.p.softmax = softmax
         self.p.params = cnp.PyArray_DATA(params)
         self.p.grads = cnp.PyArray_DATA(grads)
@@ -634,7 +619,7 @@ cdef class NetKernel:
         self.p.mask_off = 0
         self.p.seed = 0
         self.p.step = 0
-        self.p.opt = OPT_NONE
+        self.p.opt = FBP_OPT_NONE
         self.ws = []
         self.infer_ws = []
 
@@ -791,7 +776,7 @@ cdef class NetKernel:
             prev = _blas_begin(blas_nt)
             for s in range(n_steps):
                 self.p.step = step0 + s
-                if t0 > 0 and self.p.opt == OPT_ADAM:
+                if t0 > 0 and self.p.opt == FBP_OPT_ADAM:
                     self.p.c1 = 1.0 / (1.0 - pow(self.p.b1, <double>(t0 + s)))
                     self.p.c2 = 1.0 / (1.0 - pow(self.p.b2, <double>(t0 + s)))
                 if self.is_double:

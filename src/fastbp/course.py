@@ -73,11 +73,11 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.special import expit as _expit
 
-from fastbp._course import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
 from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._course import backward_chain as _backward_chain
 from fastbp._course import is_recent_output as _is_recent_output
 from fastbp._course import keys as _keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
+from fastbp._registry import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
 from fastbp._dense import dense_backward as _bwd
 from fastbp._dense import dense_forward as _fwd
 from fastbp._dense import loss as _loss
@@ -106,7 +106,7 @@ __all__ = [
 # Train without dropout through fastbp.Network (compiled multi-step calls).
 _USE_NETWORK = True
 # _MIN_FLOPS_PER_THREAD: below this many GEMM flops a layer runs on one
-# thread (see _threads); shared with the compiled fast path (fastbp._course).
+# thread (see _threads); one value in fastbp._registry for every kernel.
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _BCE = "binary_crossentropy"

@@ -9,12 +9,10 @@ columns, ``A_prev`` is (n_prev, m), ``W`` is (n, n_prev), ``b`` is (n, 1),
 import numpy as np
 from scipy.special import erfc
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "elu",
-               "gelu", "gelu_tanh", "silu", "softplus")
+from fastbp._registry import ACTIVATIONS, DEFAULT_ALPHA, LOSSES
+
 #: activations whose derivative needs Z; the others take it from A = g(Z)
 DERIVATIVE_FROM_Z = ("gelu", "gelu_tanh", "silu")
-DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
-LOSSES = ("binary_crossentropy", "crossentropy", "mse")
 
 _SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
 _GELU_K = 0.044715

@@ -1,0 +1,45 @@
+# The one registry of codes (csrc/fastbp_codes.h): activations, losses, label
+# element types, optimizers. Every .pyx cimports the names from here; the
+# Python tables in fastbp._registry are derived from these values.
+cdef extern from "fastbp_codes.h" nogil:
+    cdef enum fbp_act:
+        FBP_IDENTITY
+        FBP_RELU
+        FBP_LEAKY_RELU
+        FBP_SIGMOID
+        FBP_TANH
+        FBP_ELU
+        FBP_GELU
+        FBP_GELU_TANH
+        FBP_SILU
+        FBP_SOFTPLUS
+        FBP_N_ACT
+
+    cdef enum fbp_loss:
+        FBP_BCE
+        FBP_CE
+        FBP_MSE
+        FBP_N_LOSS
+
+    cdef enum fbp_ytype:
+        FBP_Y_F32
+        FBP_Y_F64
+        FBP_Y_U8
+        FBP_Y_I32
+        FBP_Y_I64
+
+    cdef enum fbp_opt:
+        FBP_OPT_NONE
+        FBP_OPT_SGD
+        FBP_OPT_MOMENTUM
+        FBP_OPT_NESTEROV
+        FBP_OPT_ADAM
+
+# No activation: dense_backward's activation=None (the input layer).
+cdef enum:
+    ACT_NONE = -1
+
+# Below this many GEMM flops per thread a layer or a network step runs on one
+# thread: forking a team (and its barriers) costs more than it saves.
+cdef enum:
+    MIN_FLOPS_PER_THREAD_C = 2000000

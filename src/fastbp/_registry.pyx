@@ -1,0 +1,44 @@
+# cython: language_level=3
+"""The names of fastbp's codes, derived from the C enums of csrc/fastbp_codes.h.
+
+``ACTIVATIONS[code]`` and ``LOSSES[code]`` are the names of the C codes;
+``ACT_CODES`` / ``LOSS_CODES`` map a name back to its code. ``LABEL_DTYPES``
+maps the dtypes the loss kernels read labels in to their element-type code,
+``OPTIMIZERS`` the optimizer names of fastbp.optim to the network kernel's
+update codes. ``DEFAULT_ALPHA`` holds the parameters of leaky_relu and elu,
+``OUTPUT_LOSS`` the loss whose delta ``AL - Y`` matches each output
+non-linearity, and ``MIN_FLOPS_PER_THREAD`` the size below which a layer or a
+network step runs on one thread.
+"""
+import numpy as np
+
+from fastbp._registry cimport *
+
+# name of every code; the tables below are built from these, in code order
+cdef dict _ACT_NAMES = {
+    FBP_IDENTITY: "identity", FBP_RELU: "relu", FBP_LEAKY_RELU: "leaky_relu",
+    FBP_SIGMOID: "sigmoid", FBP_TANH: "tanh", FBP_ELU: "elu", FBP_GELU: "gelu",
+    FBP_GELU_TANH: "gelu_tanh", FBP_SILU: "silu", FBP_SOFTPLUS: "softplus",
+}
+cdef dict _LOSS_NAMES = {FBP_BCE: "binary_crossentropy", FBP_CE: "crossentropy",
+                         FBP_MSE: "mse"}
+
+ACTIVATIONS = tuple(_ACT_NAMES[c] for c in range(FBP_N_ACT))
+LOSSES = tuple(_LOSS_NAMES[c] for c in range(FBP_N_LOSS))
+ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
+LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
+
+LABEL_DTYPES = {np.dtype(np.float32): FBP_Y_F32, np.dtype(np.float64): FBP_Y_F64,
+                np.dtype(np.uint8): FBP_Y_U8, np.dtype(np.int32): FBP_Y_I32,
+                np.dtype(np.int64): FBP_Y_I64}
+
+OPTIMIZERS = {"none": FBP_OPT_NONE, "sgd": FBP_OPT_SGD, "momentum": FBP_OPT_MOMENTUM,
+              "nesterov": FBP_OPT_NESTEROV, "adam": FBP_OPT_ADAM}
+
+DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+
+# output non-linearity -> the loss for which dL/dZ = AL - Y
+OUTPUT_LOSS = {"sigmoid": "binary_crossentropy", "softmax": "crossentropy",
+               "identity": "mse"}
+
+MIN_FLOPS_PER_THREAD = MIN_FLOPS_PER_THREAD_C

@@ -12,17 +12,14 @@ import numpy as np
 
 from fastbp import _fit, _network, _validation, checkpoint, distributed
 from fastbp._openmp_helpers import effective_n_threads
+from fastbp._registry import ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, LABEL_DTYPES, OUTPUT_LOSS
 from fastbp.optim import Optimizer, optimizer_from_config
 
 __all__ = ["Network", "ACTIVATIONS", "OUTPUTS", "INITS"]
 
-ACTIVATIONS = _network.ACTIVATIONS
 #: output non-linearity -> loss it is trained with
-OUTPUTS = {"sigmoid": "binary_crossentropy", "softmax": "crossentropy", "identity": "mse"}
+OUTPUTS = OUTPUT_LOSS
 INITS = ("he", "xavier", "course")
-_DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
-_ACT_CODE = {name: i for i, name in enumerate(ACTIVATIONS)}
-_Y_CODES = _network.Y_CODES
 _GRAD_TAIL = 2      # spare slots after the gradients: loss, failed-rank count
 #: JSON documents of a checkpoint, and the entries it must hold
 _CKPT_DOCUMENTS = ("config", "train", "optimizer")
@@ -139,9 +136,9 @@ class Network:
             self._params[f"b{l + 1}"] = self._flat_params[b_off[l]:b_off[l] + n].reshape(n, 1)
             self._grads[f"dW{l + 1}"] = self._flat_grads[w_off[l]:w_off[l] + n * k].reshape(n, k)
             self._grads[f"db{l + 1}"] = self._flat_grads[b_off[l]:b_off[l] + n].reshape(n, 1)
-        acts = [_ACT_CODE[h] for h in self.hidden]
-        acts.append(_ACT_CODE["sigmoid" if self.output == "sigmoid" else "identity"])
-        alphas = [(_DEFAULT_ALPHA.get(h, 0.0) if self.alpha is None else self.alpha)
+        acts = [ACT_CODES[h] for h in self.hidden]
+        acts.append(ACT_CODES["sigmoid" if self.output == "sigmoid" else "identity"])
+        alphas = [(DEFAULT_ALPHA.get(h, 0.0) if self.alpha is None else self.alpha)
                   for h in self.hidden] + [0.0]
         self._kernel = _network.NetKernel(
             list(dims), acts, alphas, list(self.keep_prob) + [1.0], self.loss_name,
@@ -272,7 +269,7 @@ class Network:
     def check_Y(self, Y, m):
         """(Y array, y-type code, is-labels) for m examples, as the kernels take them."""
         return _validation.check_Y(Y, m, self.layer_dims[-1], self.output, self.dtype,
-                                   _Y_CODES)
+                                   LABEL_DTYPES)
 
     # ---------------------------------------------------------- computation
     def forward(self, X, *, training=False):

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from fastbp._network import OPTIMIZERS as _OPT_CODES
+from fastbp._registry import OPTIMIZERS as _OPT_CODES
 from fastbp._validation import check_positive_int, check_real
 
 __all__ = [

@@ -358,6 +358,9 @@ def cmd_info(args):
 # ------------------------------------------------------------------- main
 
 def build_parser():
+    from fastbp.network import INITS, OUTPUTS
+    from fastbp.optim import OPTIMIZER_NAMES
+
     parser = argparse.ArgumentParser(
         prog="fastbp", description="Fast fused backward passes for dense networks on the CPU.")
     sub = parser.add_subparsers(dest="command", metavar="{train,info}")
@@ -374,13 +377,13 @@ def build_parser():
     t.add_argument("--layers", metavar="N1,...,NL",
                    help="sizes after the input layer, output last (default planar: 4,1)")
     t.add_argument("--hidden", metavar="ACT", help="hidden activation(s), e.g. relu or tanh,relu")
-    t.add_argument("--output", choices=("sigmoid", "softmax", "identity"),
+    t.add_argument("--output", choices=tuple(OUTPUTS),
                    help="output layer (default from the labels)")
-    t.add_argument("--init", choices=("he", "xavier", "course"))
+    t.add_argument("--init", choices=INITS)
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int, help="default: full batch for planar, 64 otherwise")
     t.add_argument("--lr", type=float, help="learning rate")
-    t.add_argument("--optimizer", choices=("sgd", "momentum", "nesterov", "adam"))
+    t.add_argument("--optimizer", choices=OPTIMIZER_NAMES)
     t.add_argument("--threads", type=int, help="threads (default: all cores)")
     t.add_argument("--seed", type=int)
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32")

@@ -26,8 +26,11 @@ import numpy as np
 from fastbp._registry import OPTIMIZERS as _OPT_CODES
 from fastbp._validation import check_positive_int, check_real
 
+#: the optimizer names of get_optimizer and of Optimizer.get_config()["kind"]
+OPTIMIZER_NAMES = tuple(name for name in _OPT_CODES if name != "none")
+
 __all__ = [
-    "Optimizer", "SGD", "Adam", "LRSchedule", "InverseTimeDecay", "StepDecay",
+    "OPTIMIZER_NAMES", "Optimizer", "SGD", "Adam", "LRSchedule", "InverseTimeDecay", "StepDecay",
     "ExponentialDecay", "update_lr", "schedule_lr_decay", "get_optimizer",
 ]
 
@@ -289,8 +292,8 @@ def optimizer_from_config(cfg):
                    nesterov=cfg.get("nesterov", False), schedule=sched)
     if kind == "adam":
         return Adam(cfg.pop("lr"), cfg["beta1"], cfg["beta2"], cfg["eps"], schedule=sched)
-    raise ValueError(f"unknown optimizer kind {kind!r}; valid: 'sgd', 'momentum', "
-                     "'nesterov', 'adam'")
+    raise ValueError(f"unknown optimizer kind {kind!r}; valid: "
+                     + ", ".join(map(repr, OPTIMIZER_NAMES)))
 
 
 def get_optimizer(name, lr=None, **kwargs):
@@ -311,4 +314,4 @@ def get_optimizer(name, lr=None, **kwargs):
         return SGD(0.01 if lr is None else lr, nesterov=True, **kwargs)
     if key == "adam":
         return Adam(1e-3 if lr is None else lr, **kwargs)
-    raise ValueError(f"unknown optimizer {name!r}; valid: 'sgd', 'momentum', 'nesterov', 'adam'")
+    raise ValueError(f"unknown optimizer {name!r}; valid: " + ", ".join(map(repr, OPTIMIZER_NAMES)))

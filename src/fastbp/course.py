@@ -919,7 +919,7 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
     ``report(i, cost)`` is called on those.
 
     Without dropout the iterations between two reported ones run as one
-    compiled call (``fastbp.Network._train_steps``); with dropout the loop
+    compiled call (``fastbp.Network.train_batch``); with dropout the loop
     draws the course's masks from ``np.random.rand`` and runs one fused
     kernel per layer.
 
@@ -936,7 +936,8 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
     opt = SGD(learning_rate)
     costs = []
     to_dtype = dt.type
-    run = net._train_steps
+    X = net.check_X(X)                    # checked once for every train_batch call
+    y, y_code, labels = net.check_Y(y, X.shape[1])
     i = 0
     while i < num_iterations:
         # one compiled call up to the next iteration that reports a cost
@@ -946,7 +947,8 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
             stop = min(stop, (i // every + 1) * every)
         if i < last < stop:
             stop = last
-        cost = run(X, y, opt, stop - i, first_loss=want, check_finite=False)
+        cost = net.train_batch(X, y, y_code, labels, opt, stop - i, first_loss=want,
+                               check_finite=False)
         if want:
             cost = to_dtype(cost)
             if i % 100 == 0:

@@ -330,7 +330,8 @@ class Network:
 
     def is_bound(self, optimizer):
         """Whether ``optimizer`` and its current state buffers are the kernel's."""
-        return optimizer is self.optimizer and optimizer.state is self._bound_state
+        return (optimizer is self.optimizer and optimizer is not None
+                and optimizer.state is self._bound_state)
 
     _bound_state = None
 
@@ -382,8 +383,12 @@ class Network:
                     check_finite=True):
         """``n_steps`` compiled steps on (X, Y) checked by :meth:`check_X` / :meth:`check_Y`.
 
-        Returns the first step's loss (None unless ``first_loss``); see
-        :meth:`_train_steps`.
+        For loops that revisit the same batch (full-batch gradient descent,
+        as fastbp.course's model functions): the per-step Python and
+        validation cost is paid once. Only the first step's loss is computed
+        (when ``first_loss``); ``check_finite=False`` carries non-finite
+        values on instead of raising. Returns that loss (None when not
+        computed; nan/inf possible with ``check_finite=False``).
         """
         if not self.is_bound(optimizer):
             self.bind_optimizer(optimizer)
@@ -409,15 +414,7 @@ class Network:
         return loss
 
     def _train_steps(self, X, Y, optimizer, n_steps, *, first_loss=True, check_finite=True):
-        """``n_steps`` training steps on one batch in a single compiled call.
-
-        For loops that revisit the same batch (full-batch gradient descent,
-        as fastbp.course's model functions): the per-step Python and
-        validation cost is paid once. Only the first step's loss is computed
-        (when ``first_loss``); ``check_finite=False`` carries non-finite
-        values on instead of raising. Returns that loss (None when not
-        computed; nan/inf possible with ``check_finite=False``).
-        """
+        """:meth:`train_batch` on unchecked (X, Y): ``n_steps`` steps in one compiled call."""
         X = self.check_X(X)
         Y, yt, labels = self.check_Y(Y, X.shape[1])
         n_steps = _validation.check_n_steps(n_steps)

@@ -292,7 +292,7 @@ def _train(args, comm):
         err = exc
     if comm is not None:
         from fastbp.distributed import agree, default_n_threads
-        agree(comm, err)                     # a setup error anywhere stops every rank
+        agree(comm, err)                      # a setup error anywhere stops every rank
         nt = args.threads if args.threads is not None else default_n_threads(comm)
         threads = f"{size} process{'es' if size > 1 else ''} x {nt} thread(s)"
     else:

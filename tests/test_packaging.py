@@ -185,6 +185,14 @@ def test_imported_from_site_packages():
 
 
 # ------------------------------------------------------- no compiler needed
+def _editable():
+    """True for meson-python's editable install, whose loader rebuilds changed
+    sources on import (so it needs ninja and a compiler by design)."""
+    return type(fastbp.__spec__.loader).__module__.endswith("_editable_loader")
+
+
+@pytest.mark.skipif(_editable(), reason="an editable install rebuilds on import by design; "
+                    "the no-compiler check applies to a wheel (.ci/run runs it there)")
 def test_import_without_compiler(tmp_path):
     """Every fastbp module imports and a kernel runs with no compiler reachable:
     PATH is empty, CC/CXX point nowhere, and Cython/setuptools/distutils

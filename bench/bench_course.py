@@ -45,8 +45,6 @@ _threads_from_argv()
 import numpy as np  # noqa: E402
 from scipy.linalg import blas as sblas  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import fastbp  # noqa: E402
 import fastbp.course as fc  # noqa: E402
 from fastbp.datasets import load_planar_dataset  # noqa: E402
@@ -63,10 +61,19 @@ TARGET_BWD = {0: 2.2, 2: 3.0}
 # The weeks' NumPy code as the examples carry it (examples/course_week3.py,
 # examples/course_week4.py): one copy, the one a learner reads.
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "examples"))
-import course_week3 as _week3  # noqa: E402
-import course_week4 as _week4  # noqa: E402
+def _example(name):
+    """examples/NAME.py loaded by path (the benchmarks never edit sys.path)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "examples", name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_week3 = _example("course_week3")
+_week4 = _example("course_week4")
 
 np_L_model_forward = _week4.L_model_forward
 np_compute_cost = _week4.compute_cost

@@ -78,10 +78,13 @@ from fastbp._course import backward_chain as _backward_chain
 from fastbp._course import is_recent_output as _is_recent_output
 from fastbp._course import keys as _keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
 from fastbp._registry import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
-from fastbp._dense import dense_backward as _bwd
-from fastbp._dense import dense_forward as _fwd
-from fastbp._dense import loss as _loss
-from fastbp._dense import output_delta as _delta
+from fastbp import _dense, _loss as _loss_kernels
+from fastbp import _validation as _v
+from fastbp._registry import ACT_CODES as _ACT_CODES, DEFAULT_ALPHA as _DEFAULT_ALPHA
+from fastbp.layers import dense_backward as _bwd
+from fastbp.layers import dense_forward as _fwd
+from fastbp.layers import loss as _loss
+from fastbp.layers import output_delta as _delta
 from fastbp.network import Network
 from fastbp.optim import SGD
 
@@ -354,6 +357,15 @@ def _labels(Y, AL, name="Y"):
                              f"{AL.shape}; they need the same number of entries")
         y = y.reshape(AL.shape)
     return y
+
+
+def _dropout(A, keep_prob):
+    """The course's inverted dropout of A, in place: D = rand < keep_prob (drawn
+    from ``np.random.rand``), A = A * D / keep_prob. Returns D (bool)."""
+    D = np.random.rand(A.shape[0], A.shape[1]) < keep_prob
+    np.multiply(A, D, out=A)
+    np.divide(A, keep_prob, out=A)
+    return D
 
 
 def _check_keep_prob(keep_prob):
@@ -705,10 +717,7 @@ def L_model_forward(X, parameters, *, keep_prob=1.0):
         act = "relu" if l < L else "sigmoid"
         Z, A_new, A, W, b = _forward(A, W, b, act, l, prev_name)
         if dropout and l < L:
-            D = (np.random.rand(A_new.shape[0], A_new.shape[1]) < keep_prob).astype(int)
-            np.multiply(A_new, D, out=A_new)
-            np.divide(A_new, keep_prob, out=A_new)
-            caches.append(((A, W, b), Z, D))
+            caches.append(((A, W, b), Z, _dropout(A_new, keep_prob).astype(int)))
         else:
             caches.append(((A, W, b), Z))
         A = A_new
@@ -985,28 +994,29 @@ def _fit(X, y, Ws, bs, dt, dims, hidden, learning_rate, start, stop, every, last
     Z = [np.empty((dims[l], m), dt) for l in range(1, L + 1)]
     A = [np.empty((dims[l], m), dt) for l in range(1, L + 1)]
     dZ = [np.empty((dims[l], m), dt) for l in range(0, L + 1)]   # dZ[0]: unused dA0
+    # the kernels run on validated inputs and these buffers directly
+    X = _v.float2d(X, "A_prev")
+    y_k, yt, yr, yc = _v.labels(y, A[-1])
     acts = [hidden] * (L - 1) + ["sigmoid"]
+    act = [_ACT_CODES[a] for a in acts]
+    alpha = [_DEFAULT_ALPHA.get(a, 0.0) for a in acts]
     fwd_in = [X] + A[:-1]
-    fwd_out = [(Z[l], A[l]) for l in range(L)]
-    bwd_act = [None] + acts[:-1]
-    bwd_out = [(dZ[l], gW[l], gb[l]) for l in range(L)]
-    fwd_nt = [_threads((dims[l + 1], dims[l]), m, 1) for l in range(L)]
-    bwd_nt = [_threads((dims[l + 1], dims[l]), m, 2) for l in range(L)]
+    fwd_nt = [_v.threads(_threads((dims[l + 1], dims[l]), m, 1)) for l in range(L)]
+    bwd_nt = [_v.threads(_threads((dims[l + 1], dims[l]), m, 2)) for l in range(L)]
+    nt = _v.threads(None)
     scale = learning_rate / m
+    l2 = lambd * scale
     AL = A[-1]
-    rand = np.random.rand
     view = {}
     for l in range(1, L + 1):
         view[_keys(l)[0]] = W[l - 1]
         view[_keys(l)[1]] = b[l - 1]
+    forward, backward, delta = _dense.forward, _dense.backward, _loss_kernels.output_delta
     for i in range(start, stop):
         for l in range(L):
-            _fwd(fwd_in[l], W[l], b[l], acts[l], out=fwd_out[l], n_threads=fwd_nt[l])
+            forward(fwd_in[l], W[l], b[l], 1, Z[l], A[l], act[l], alpha[l], fwd_nt[l])
             if dropout and l < L - 1:
-                Al = A[l]
-                D = rand(Al.shape[0], Al.shape[1]) < keep_prob
-                np.multiply(Al, D, out=Al)
-                np.divide(Al, keep_prob, out=Al)
+                _dropout(A[l], keep_prob)
         if (every and i % every == 0) or i == last:
             if lambd:
                 cost = compute_cost_with_regularization(AL, y, view, lambd)
@@ -1015,10 +1025,12 @@ def _fit(X, y, Ws, bs, dt, dims, hidden, learning_rate, start, stop, every, last
             if i % 100 == 0:
                 costs.append(cost)
             report(i, cost)
-        _delta(AL, y, _BCE, out=dZ[L])
+        delta(AL, y_k, yt, yr, yc, dZ[L], nt)
         for l in range(L - 1, -1, -1):
-            _bwd(dZ[l + 1], fwd_in[l], W[l], bwd_act[l], scale=scale, lambd=lambd,
-                 out=bwd_out[l], n_threads=bwd_nt[l])
+            # dZ[l] = W^T dZ[l+1] * g'(A[l-1]); the input layer's (l = 0) is unused
+            backward(dZ[l + 1], fwd_in[l], W[l], fwd_in[l], dZ[l], gW[l], gb[l],
+                     act[l - 1] if l else _v.ACT_NONE, alpha[l - 1] if l else 0.0,
+                     scale, l2, bwd_nt[l])
             if dropout and l > 0:
                 np.divide(dZ[l], keep_prob, out=dZ[l])
         np.subtract(theta, grad, out=theta)

@@ -1,0 +1,300 @@
+"""Every check of arrays, labels, shapes and arguments, and every message, once.
+
+The compiled kernels below trust their inputs; the Python functions above
+(fastbp.layers, fastbp.network, ...) validate through this module first.
+"""
+
+# --- layer kernels: arrays, out=, activations, losses ---
+#
+# Checks of fastbp.layers' dense_forward, dense_backward, output_delta, loss
+# and softmax. Each returns what the kernels take: 2-D C- or F-contiguous
+# float32/float64 arrays of one dtype, C-contiguous outputs (or None: the
+# kernel allocates), codes and a thread count. The common case (plain
+# aligned contiguous ndarrays of the right dtype) is a few attribute reads;
+# everything else takes the slow path, which converts or explains.
+import numpy as np
+
+from fastbp._dense import disjoint as _disjoint
+from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
+from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
+                              LABEL_DTYPES, LOSS_CODES, LOSSES)
+
+ACT_NONE = -1                      # dense_backward's activation=None
+_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))   # native order
+_C, _F = 0x1, 0x2                  # ndarray.flags.num bits
+_ALIGNED, _WRITEABLE = 0x100, 0x400
+_OUT_OK = _C | _WRITEABLE
+_MAX_DIM = 2147483647              # BLAS indexes with 32-bit integers
+_LABEL_CODES = {**LABEL_DTYPES, np.dtype(np.bool_): LABEL_DTYPES[np.dtype(np.uint8)]}
+_DEFAULT_NT = _effective_n_threads(None)
+
+
+def threads(n_threads):
+    """The kernels' thread count for ``n_threads`` (None: all cores)."""
+    return _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
+
+
+def _shape(a):
+    return str(tuple(a.shape))
+
+
+def float2d(x, name):
+    """x as a C- or F-contiguous 2-D float32/float64 array (copied only if strided)."""
+    if type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim == 2:
+        f = x.flags.num
+        s0, s1 = x.shape
+        if f & _ALIGNED and f & (_C | _F) and 0 < s0 <= _MAX_DIM and 0 < s1 <= _MAX_DIM:
+            return x
+    return _float2d_slow(x, name)
+
+
+def _float2d_slow(x, name):
+    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if a.dtype.char not in "fd":
+        raise TypeError(
+            f"Unsupported dtype: {name} has dtype {a.dtype}; fastbp kernels take float32 "
+            f"or float64 arrays. Cast it first, e.g. {name}.astype(np.float32)")
+    if a.ndim != 2:
+        raise ValueError(
+            f"Invalid shape: {name} must be a 2-D array (features x examples), "
+            f"got shape {_shape(a)}")
+    if not (a.flags.aligned and a.dtype.isnative):
+        # byte-swapped or misaligned: one copy into native, aligned memory
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+    elif not (a.flags.c_contiguous or a.flags.f_contiguous):
+        a = np.ascontiguousarray(a)
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(
+            f"Invalid shape: {name} has shape {_shape(a)}; every dimension must be at "
+            f"least 1 (m = 0 examples or an empty layer leaves nothing to compute)")
+    if a.shape[0] > _MAX_DIM or a.shape[1] > _MAX_DIM:
+        raise ValueError(
+            f"Invalid shape: {name} has shape {_shape(a)}; BLAS indexes with 32-bit "
+            f"integers, so every dimension must be below 2**31. Split the batch.")
+    return a
+
+
+def same_dtype(ref, refname, a, name):
+    if a.dtype != ref.dtype:
+        raise TypeError(
+            f"Mismatched dtypes: {refname} is {ref.dtype} but {name} is {a.dtype}; "
+            f"cast them to one dtype, e.g. {name}.astype({refname}.dtype)")
+
+
+def _out_fast(o, dt, rows, cols):
+    """Cheap acceptance test of one out= array (the full check runs on failure)."""
+    return (type(o) is np.ndarray and o.dtype == dt and o.ndim == 2
+            and o.shape[0] == rows and o.shape[1] == cols
+            and o.flags.num & _OUT_OK == _OUT_OK)
+
+
+def out_array(o, name, rows, cols, like, inputs):
+    """Validate one preallocated output (C-contiguous, writeable, no overlap)."""
+    if not isinstance(o, np.ndarray):
+        raise TypeError(f"Invalid out: {name} must be a numpy.ndarray, got {type(o).__name__}")
+    if o.dtype.num != like.dtype.num:
+        raise TypeError(f"Invalid out: {name} has dtype {o.dtype}, expected {like.dtype} "
+                        f"(the inputs' dtype)")
+    if o.ndim != 2 or o.shape[0] != rows or o.shape[1] != cols:
+        raise ValueError(f"Invalid out: {name} should have shape {(rows, cols)}, "
+                         f"got {_shape(o)}")
+    if not o.flags.c_contiguous:
+        raise ValueError(f"Invalid out: {name} must be C-contiguous "
+                         f"(np.empty({(rows, cols)}, dtype=...)), got a strided or F-ordered array")
+    if not o.flags.writeable:
+        raise ValueError(f"Invalid out: {name} is read-only; pass a writeable array")
+    for inp_name, inp in inputs:
+        if inp is not None and not _disjoint((o,), (inp,)):
+            raise ValueError(f"Invalid out: {name} overlaps the input {inp_name}; outputs "
+                             f"must not share memory with inputs or with each other")
+    return o
+
+
+def unpack_out(out, n, names):
+    if isinstance(out, np.ndarray) and n == 1:
+        return (out,)
+    if not isinstance(out, (tuple, list)) or len(out) != n:
+        raise TypeError(f"Invalid out: expected a tuple of {n} arrays ({names}), "
+                        f"got {type(out).__name__}"
+                        + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
+    return tuple(out)
+
+
+def one_out(out, name, rows, cols, like, inputs):
+    """The single output of a kernel: ``out`` validated, or None (the kernel allocates)."""
+    if out is None:
+        return None
+    if _out_fast(out, like.dtype, rows, cols) and _disjoint((out,), tuple(a for _, a in inputs)):
+        return out
+    return out_array(unpack_out(out, 1, name)[0], name, rows, cols, like, inputs)
+
+
+def real(x, name):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"Invalid {name}: expected a real number, got {x!r}") from None
+
+
+def act_code(activation, allow_none):
+    if activation is None and allow_none:
+        return ACT_NONE
+    try:
+        return ACT_CODES[activation]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(a) for a in ACTIVATIONS)
+        extra = " or None (no derivative: the input layer)" if allow_none else ""
+        raise ValueError(f"Unknown activation {activation!r}; valid names: {valid}{extra}") from None
+
+
+def alpha_value(activation, alpha):
+    if alpha is None:
+        return DEFAULT_ALPHA.get(activation, 0.0)
+    a = float(alpha)
+    if activation in ("leaky_relu", "elu") and not a >= 0:
+        raise ValueError(f"Invalid alpha: {activation} needs alpha >= 0 (its derivative is read "
+                         f"from the layer's output), got {alpha!r}")
+    return a
+
+
+def loss_code(loss):
+    try:
+        return LOSS_CODES[loss]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(x) for x in LOSSES)
+        raise ValueError(f"Unknown loss {loss!r}; valid names: {valid}") from None
+
+
+def labels(Y, al):
+    """(y, code, row stride, column stride): Y as an array of a label dtype the
+    C kernels read (fastbp._registry.LABEL_DTYPES, bool as uint8), strides in
+    elements."""
+    y = Y if isinstance(Y, np.ndarray) else np.asarray(Y)
+    if not (y.flags.aligned and y.dtype.isnative):
+        y = np.ascontiguousarray(y, dtype=y.dtype.newbyteorder("="))
+    if y.ndim == 1 and al.shape[0] == 1 and y.shape[0] == al.shape[1]:
+        y = y.reshape(1, -1)
+    if y.ndim != 2 or y.shape[0] != al.shape[0] or y.shape[1] != al.shape[1]:
+        raise ValueError(f"Invalid shapes: Y should have the shape of AL {_shape(al)}, "
+                         f"got Y {_shape(y)}")
+    yt = _LABEL_CODES.get(y.dtype)
+    if yt is None:
+        kind = y.dtype.kind
+        if y.dtype == np.int8:
+            y = y.astype(np.int32)
+        elif kind in "iu":
+            y = y.astype(np.int64, copy=False)
+        elif y.dtype == np.float16:
+            y = y.astype(np.float32)
+        else:
+            raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels may be float, "
+                            f"int, bool or uint8")
+        yt = LABEL_DTYPES[y.dtype]
+    isz = y.itemsize
+    s0, s1 = y.strides
+    if s0 % isz or s1 % isz:
+        y = np.ascontiguousarray(y)
+        s0, s1 = y.strides
+    return y, yt, s0 // isz, s1 // isz
+
+
+def dense_forward_args(A_prev, W, b, activation, alpha, out, n_threads):
+    """(a_prev, W, b, b's stride, Z, A, act, alpha, n_threads) for _dense.forward."""
+    a_prev = float2d(A_prev, "A_prev")
+    w = float2d(W, "W")
+    dt = a_prev.dtype
+    if w.dtype != dt:
+        same_dtype(a_prev, "A_prev", w, "W")
+    bb = b if isinstance(b, np.ndarray) else np.asarray(b, dtype=dt)
+    n, p = w.shape
+    m = a_prev.shape[1]
+    if a_prev.shape[0] != p:
+        raise ValueError(f"Invalid shapes: W {_shape(w)} needs A_prev with {p} rows "
+                         f"(n_prev, m), got A_prev {_shape(a_prev)}")
+    bshape = bb.shape
+    if bshape != (n, 1) and bshape != (n,):
+        raise ValueError(f"Invalid shapes: b should have shape ({n}, 1) or ({n},) for W "
+                         f"{_shape(w)}, got b {_shape(bb)}")
+    if bb.dtype != dt:
+        if not (bb.flags.aligned and bb.dtype.isnative):
+            bb = np.ascontiguousarray(bb, dtype=bb.dtype.newbyteorder("="))
+        if bb.dtype != dt:
+            if bb.dtype.char not in "fd":
+                raise TypeError(f"Unsupported dtype: b has dtype {bb.dtype}; expected "
+                                f"{dt} like A_prev and W (fastbp takes float32 or "
+                                f"float64). Cast it first: b.astype(np.{dt})")
+            same_dtype(a_prev, "A_prev", bb, "b")
+    elif not bb.flags.aligned:
+        bb = np.ascontiguousarray(bb)
+    isz = bb.itemsize
+    bs = bb.strides[0]
+    if bs % isz:
+        bb = np.ascontiguousarray(bb)
+        bs = isz
+    act = act_code(activation, False)
+    al = alpha_value(activation, alpha)
+    nt = threads(n_threads)
+    if out is None:
+        return a_prev, w, bb, bs // isz, None, None, act, al, nt
+    if (type(out) is tuple and len(out) == 2
+            and _out_fast(out[0], dt, n, m) and _out_fast(out[1], dt, n, m)
+            and _disjoint(out, (a_prev, w, bb))):
+        Zo, Ao = out
+    else:
+        o = unpack_out(out, 2, "Z, A")
+        ins = (("A_prev", a_prev), ("W", w), ("b", bb))
+        Zo = out_array(o[0], "Z", n, m, a_prev, ins)
+        Ao = out_array(o[1], "A", n, m, a_prev, ins + (("Z", Zo),))
+    return a_prev, w, bb, bs // isz, Zo, Ao, act, al, nt
+
+
+def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out,
+                        n_threads):
+    """(dZ, A_prev, W, V, dZ_prev, dW, db, act, alpha, scale, l2, n_threads) for
+    _dense.backward; V is the array g' reads."""
+    dz = float2d(dZ, "dZ")
+    a_prev = float2d(A_prev, "A_prev")
+    w = float2d(W, "W")
+    dt = dz.dtype
+    if a_prev.dtype != dt:
+        same_dtype(dz, "dZ", a_prev, "A_prev")
+    if w.dtype != dt:
+        same_dtype(dz, "dZ", w, "W")
+    n, p = w.shape
+    m = dz.shape[1]
+    if dz.shape[0] != n or a_prev.shape[0] != p or a_prev.shape[1] != m:
+        raise ValueError(
+            f"Invalid shapes: expected dZ (n, m), A_prev (n_prev, m), W (n, n_prev); got "
+            f"dZ {_shape(dz)}, A_prev {_shape(a_prev)}, W {_shape(w)}")
+    act = act_code(activation, True)
+    al = alpha_value(activation, alpha) if act >= 0 else 0.0
+    v = a_prev
+    vz = None
+    if act >= 0 and activation in DERIV_FROM_Z:
+        if Z_prev is None:
+            raise ValueError(f"Missing Z_prev: the derivative of {activation!r} is computed "
+                             f"from the pre-activation; pass Z_prev=Z of the previous layer "
+                             f"(shape {(p, m)})")
+        v = vz = float2d(Z_prev, "Z_prev")
+        if v.dtype != dt:
+            same_dtype(dz, "dZ", v, "Z_prev")
+        if v.shape[0] != p or v.shape[1] != m:
+            raise ValueError(f"Invalid shapes: Z_prev should match A_prev {_shape(a_prev)}, "
+                             f"got Z_prev {_shape(v)}")
+    sc = (1.0 / m) if scale is None else real(scale, "scale")
+    l2 = real(lambd, "lambd") * sc
+    nt = threads(n_threads)
+    if out is None:
+        return dz, a_prev, w, v, None, None, None, act, al, sc, l2, nt
+    if (type(out) is tuple and len(out) == 3
+            and _out_fast(out[0], dt, p, m) and _out_fast(out[1], dt, n, p)
+            and _out_fast(out[2], dt, n, 1)
+            and _disjoint(out, (dz, a_prev, w, vz))):
+        dZp, dWo, dbo = out       # the common training-loop case
+    else:
+        o = unpack_out(out, 3, "dZ_prev, dW, db")
+        ins = (("dZ", dz), ("A_prev", a_prev), ("W", w), ("Z_prev", vz))
+        dZp = out_array(o[0], "dZ_prev", p, m, dz, ins)
+        dWo = out_array(o[1], "dW", n, p, dz, ins + (("dZ_prev", dZp),))
+        dbo = out_array(o[2], "db", n, 1, dz, ins + (("dZ_prev", dZp), ("dW", dWo)))
+    return dz, a_prev, w, v, dZp, dWo, dbo, act, al, sc, l2, nt

@@ -17,7 +17,6 @@ epilogue) measured.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdint cimport uintptr_t
 cimport numpy as cnp
 
 from fastbp._blas cimport _blas_begin, _blas_end
@@ -37,30 +36,6 @@ cdef Py_ssize_t _PAR_MIN_MACS = 200000
 # default) on the calling thread whatever its thread setting, so one-thread
 # calls that small skip setting it (two library calls saved).
 cdef Py_ssize_t _BLAS_SERIAL_MNK = 262144
-
-
-cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b):
-    cdef uintptr_t a0 = <uintptr_t>cnp.PyArray_DATA(a)
-    cdef uintptr_t b0 = <uintptr_t>cnp.PyArray_DATA(b)
-    cdef uintptr_t a1 = a0 + <uintptr_t>cnp.PyArray_NBYTES(a)
-    cdef uintptr_t b1 = b0 + <uintptr_t>cnp.PyArray_NBYTES(b)
-    return a0 < b1 and b0 < a1
-
-
-def disjoint(tuple outs, tuple ins):
-    """True when no array of ``outs`` shares a byte range with another output or
-    with an array of ``ins`` (None entries skipped). For fastbp._validation."""
-    cdef Py_ssize_t i, j, no = len(outs), ni = len(ins)
-    for i in range(no):
-        o = outs[i]
-        for j in range(i + 1, no):
-            if _overlap(<cnp.ndarray>o, <cnp.ndarray>outs[j]):
-                return False
-        for j in range(ni):
-            x = ins[j]
-            if x is not None and _overlap(<cnp.ndarray>o, <cnp.ndarray>x):
-                return False
-    return True
 
 
 cdef inline bint _by_cols(Py_ssize_t M, Py_ssize_t N, int nt) noexcept nogil:

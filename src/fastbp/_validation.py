@@ -10,20 +10,21 @@ The compiled kernels below trust their inputs; the Python functions above
 # and softmax. Each returns what the kernels take: 2-D C- or F-contiguous
 # float32/float64 arrays of one dtype, C-contiguous outputs (or None: the
 # kernel allocates), codes and a thread count. The common case (plain
-# aligned contiguous ndarrays of the right dtype) is a few attribute reads;
-# everything else takes the slow path, which converts or explains.
+# aligned contiguous ndarrays of one float dtype, valid out= arrays) is
+# recognised by one call into fastbp._accept; everything else takes the full
+# checks below, which convert what they can or raise.
 import numpy as np
 
-from fastbp._dense import disjoint as _disjoint
+from fastbp._accept import bias as _plain_bias
+from fastbp._accept import disjoint as _disjoint
+from fastbp._accept import inputs as _plain_inputs
+from fastbp._accept import labels as _plain_labels
+from fastbp._accept import outputs as _plain_outputs
 from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
                               LABEL_DTYPES, LOSS_CODES, LOSSES)
 
 ACT_NONE = -1                      # dense_backward's activation=None
-_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))   # native order
-_C, _F = 0x1, 0x2                  # ndarray.flags.num bits
-_ALIGNED, _WRITEABLE = 0x100, 0x400
-_OUT_OK = _C | _WRITEABLE
 _MAX_DIM = 2147483647              # BLAS indexes with 32-bit integers
 _LABEL_CODES = {**LABEL_DTYPES, np.dtype(np.bool_): LABEL_DTYPES[np.dtype(np.uint8)]}
 _DEFAULT_NT = _effective_n_threads(None)
@@ -40,15 +41,8 @@ def _shape(a):
 
 def float2d(x, name):
     """x as a C- or F-contiguous 2-D float32/float64 array (copied only if strided)."""
-    if type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim == 2:
-        f = x.flags.num
-        s0, s1 = x.shape
-        if f & _ALIGNED and f & (_C | _F) and 0 < s0 <= _MAX_DIM and 0 < s1 <= _MAX_DIM:
-            return x
-    return _float2d_slow(x, name)
-
-
-def _float2d_slow(x, name):
+    if _plain_inputs(x):
+        return x
     a = x if isinstance(x, np.ndarray) else np.asarray(x)
     if a.dtype.char not in "fd":
         raise TypeError(
@@ -79,13 +73,6 @@ def same_dtype(ref, refname, a, name):
         raise TypeError(
             f"Mismatched dtypes: {refname} is {ref.dtype} but {name} is {a.dtype}; "
             f"cast them to one dtype, e.g. {name}.astype({refname}.dtype)")
-
-
-def _out_fast(o, dt, rows, cols):
-    """Cheap acceptance test of one out= array (the full check runs on failure)."""
-    return (type(o) is np.ndarray and o.dtype == dt and o.ndim == 2
-            and o.shape[0] == rows and o.shape[1] == cols
-            and o.flags.num & _OUT_OK == _OUT_OK)
 
 
 def out_array(o, name, rows, cols, like, inputs):
@@ -120,13 +107,15 @@ def unpack_out(out, n, names):
     return tuple(out)
 
 
-def one_out(out, name, rows, cols, like, inputs):
-    """The single output of a kernel: ``out`` validated, or None (the kernel allocates)."""
+def one_out(out, name, rows, cols, like, names, arrays):
+    """The single output of a kernel: ``out`` validated, or None (the kernel
+    allocates). ``names``/``arrays``: the inputs it must not overlap."""
     if out is None:
         return None
-    if _out_fast(out, like.dtype, rows, cols) and _disjoint((out,), tuple(a for _, a in inputs)):
+    if _plain_outputs(like.dtype.num, (out,), (rows, cols), arrays):
         return out
-    return out_array(unpack_out(out, 1, name)[0], name, rows, cols, like, inputs)
+    return out_array(unpack_out(out, 1, name)[0], name, rows, cols, like,
+                     tuple(zip(names, arrays)))
 
 
 def real(x, name):
@@ -198,98 +187,111 @@ def labels(Y, al):
     return y, yt, s0 // isz, s1 // isz
 
 
+def _bias(b, dt, n, w, a_prev):
+    """(b, its stride in elements): b as (n, 1) or (n,) values of dtype dt."""
+    bb = b if isinstance(b, np.ndarray) else np.asarray(b, dtype=dt)
+    bshape = bb.shape
+    if bshape != (n, 1) and bshape != (n,):
+        raise ValueError(f"Invalid shapes: b should have shape ({n}, 1) or ({n},) for W "
+                         f"{_shape(w)}, got b {_shape(bb)}")
+    if not (bb.flags.aligned and bb.dtype.isnative):
+        bb = np.ascontiguousarray(bb, dtype=bb.dtype.newbyteorder("="))
+    if bb.dtype != dt:
+        if bb.dtype.char not in "fd":
+            raise TypeError(f"Unsupported dtype: b has dtype {bb.dtype}; expected "
+                            f"{dt} like A_prev and W (fastbp takes float32 or "
+                            f"float64). Cast it first: b.astype(np.{dt})")
+        same_dtype(a_prev, "A_prev", bb, "b")
+    isz = bb.itemsize
+    if bb.strides[0] % isz:
+        bb = np.ascontiguousarray(bb)
+    return bb, bb.strides[0] // isz
+
+
+_ACT_ALPHA = {name: (code, DEFAULT_ALPHA.get(name, 0.0)) for name, code in ACT_CODES.items()}
+
+
 def dense_forward_args(A_prev, W, b, activation, alpha, out, n_threads):
     """(a_prev, W, b, b's stride, Z, A, act, alpha, n_threads) for _dense.forward."""
-    a_prev = float2d(A_prev, "A_prev")
-    w = float2d(W, "W")
-    dt = a_prev.dtype
-    if w.dtype != dt:
+    if _plain_inputs(A_prev, W):
+        a_prev, w = A_prev, W
+    else:
+        a_prev = float2d(A_prev, "A_prev")
+        w = float2d(W, "W")
         same_dtype(a_prev, "A_prev", w, "W")
-    bb = b if isinstance(b, np.ndarray) else np.asarray(b, dtype=dt)
+    dt = a_prev.dtype
     n, p = w.shape
     m = a_prev.shape[1]
     if a_prev.shape[0] != p:
         raise ValueError(f"Invalid shapes: W {_shape(w)} needs A_prev with {p} rows "
                          f"(n_prev, m), got A_prev {_shape(a_prev)}")
-    bshape = bb.shape
-    if bshape != (n, 1) and bshape != (n,):
-        raise ValueError(f"Invalid shapes: b should have shape ({n}, 1) or ({n},) for W "
-                         f"{_shape(w)}, got b {_shape(bb)}")
-    if bb.dtype != dt:
-        if not (bb.flags.aligned and bb.dtype.isnative):
-            bb = np.ascontiguousarray(bb, dtype=bb.dtype.newbyteorder("="))
-        if bb.dtype != dt:
-            if bb.dtype.char not in "fd":
-                raise TypeError(f"Unsupported dtype: b has dtype {bb.dtype}; expected "
-                                f"{dt} like A_prev and W (fastbp takes float32 or "
-                                f"float64). Cast it first: b.astype(np.{dt})")
-            same_dtype(a_prev, "A_prev", bb, "b")
-    elif not bb.flags.aligned:
-        bb = np.ascontiguousarray(bb)
-    isz = bb.itemsize
-    bs = bb.strides[0]
-    if bs % isz:
-        bb = np.ascontiguousarray(bb)
-        bs = isz
-    act = act_code(activation, False)
-    al = alpha_value(activation, alpha)
-    nt = threads(n_threads)
+    bs = _plain_bias(b, dt.num, n)
+    if bs >= 0:
+        bb = b
+    else:
+        bb, bs = _bias(b, dt, n, w, a_prev)
+    if alpha is None and type(activation) is str and activation in _ACT_ALPHA:
+        act, al = _ACT_ALPHA[activation]
+    else:
+        act = act_code(activation, False)
+        al = alpha_value(activation, alpha)
+    nt = _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
     if out is None:
-        return a_prev, w, bb, bs // isz, None, None, act, al, nt
-    if (type(out) is tuple and len(out) == 2
-            and _out_fast(out[0], dt, n, m) and _out_fast(out[1], dt, n, m)
-            and _disjoint(out, (a_prev, w, bb))):
+        return a_prev, w, bb, bs, None, None, act, al, nt
+    if type(out) is tuple and _plain_outputs(dt.num, out, (n, m, n, m), (a_prev, w, bb)):
         Zo, Ao = out
     else:
         o = unpack_out(out, 2, "Z, A")
         ins = (("A_prev", a_prev), ("W", w), ("b", bb))
         Zo = out_array(o[0], "Z", n, m, a_prev, ins)
         Ao = out_array(o[1], "A", n, m, a_prev, ins + (("Z", Zo),))
-    return a_prev, w, bb, bs // isz, Zo, Ao, act, al, nt
+    return a_prev, w, bb, bs, Zo, Ao, act, al, nt
 
 
 def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out,
                         n_threads):
     """(dZ, A_prev, W, V, dZ_prev, dW, db, act, alpha, scale, l2, n_threads) for
     _dense.backward; V is the array g' reads."""
-    dz = float2d(dZ, "dZ")
-    a_prev = float2d(A_prev, "A_prev")
-    w = float2d(W, "W")
-    dt = dz.dtype
-    if a_prev.dtype != dt:
+    if _plain_inputs(dZ, A_prev, W):
+        dz, a_prev, w = dZ, A_prev, W
+    else:
+        dz = float2d(dZ, "dZ")
+        a_prev = float2d(A_prev, "A_prev")
+        w = float2d(W, "W")
         same_dtype(dz, "dZ", a_prev, "A_prev")
-    if w.dtype != dt:
         same_dtype(dz, "dZ", w, "W")
     n, p = w.shape
-    m = dz.shape[1]
-    if dz.shape[0] != n or a_prev.shape[0] != p or a_prev.shape[1] != m:
+    nz, m = dz.shape
+    if nz != n or a_prev.shape != (p, m):
         raise ValueError(
             f"Invalid shapes: expected dZ (n, m), A_prev (n_prev, m), W (n, n_prev); got "
             f"dZ {_shape(dz)}, A_prev {_shape(a_prev)}, W {_shape(w)}")
-    act = act_code(activation, True)
-    al = alpha_value(activation, alpha) if act >= 0 else 0.0
+    if activation is None:
+        act, al = ACT_NONE, 0.0
+    elif alpha is None and type(activation) is str and activation in _ACT_ALPHA:
+        act, al = _ACT_ALPHA[activation]
+    else:
+        act = act_code(activation, True)
+        al = alpha_value(activation, alpha)
     v = a_prev
     vz = None
-    if act >= 0 and activation in DERIV_FROM_Z:
+    if activation in DERIV_FROM_Z:
         if Z_prev is None:
             raise ValueError(f"Missing Z_prev: the derivative of {activation!r} is computed "
                              f"from the pre-activation; pass Z_prev=Z of the previous layer "
                              f"(shape {(p, m)})")
         v = vz = float2d(Z_prev, "Z_prev")
-        if v.dtype != dt:
-            same_dtype(dz, "dZ", v, "Z_prev")
+        same_dtype(dz, "dZ", v, "Z_prev")
         if v.shape[0] != p or v.shape[1] != m:
             raise ValueError(f"Invalid shapes: Z_prev should match A_prev {_shape(a_prev)}, "
                              f"got Z_prev {_shape(v)}")
     sc = (1.0 / m) if scale is None else real(scale, "scale")
-    l2 = real(lambd, "lambd") * sc
-    nt = threads(n_threads)
+    l2 = (lambd if type(lambd) is float else real(lambd, "lambd")) * sc
+    nt = _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
     if out is None:
         return dz, a_prev, w, v, None, None, None, act, al, sc, l2, nt
-    if (type(out) is tuple and len(out) == 3
-            and _out_fast(out[0], dt, p, m) and _out_fast(out[1], dt, n, p)
-            and _out_fast(out[2], dt, n, 1)
-            and _disjoint(out, (dz, a_prev, w, vz))):
+    if type(out) is tuple and _plain_outputs(dz.dtype.num, out, (p, m, n, p, n, 1),
+                                             (dz, a_prev, w, vz)):
         dZp, dWo, dbo = out       # the common training-loop case
     else:
         o = unpack_out(out, 3, "dZ_prev, dW, db")
@@ -298,3 +300,30 @@ def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, 
         dWo = out_array(o[1], "dW", n, p, dz, ins + (("dZ_prev", dZp),))
         dbo = out_array(o[2], "db", n, 1, dz, ins + (("dZ_prev", dZp), ("dW", dWo)))
     return dz, a_prev, w, v, dZp, dWo, dbo, act, al, sc, l2, nt
+
+
+def output_delta_args(AL, Y, loss, out, n_threads):
+    """(AL, Y, label code, Y's strides, dZ, n_threads) for _loss.output_delta."""
+    al = AL if _plain_inputs(AL) else float2d(AL, "AL")
+    if type(loss) is not str or loss not in LOSS_CODES:
+        loss_code(loss)
+    n, m = al.shape
+    plain = _plain_labels(Y, n, m)
+    y, yt, yr, yc = (Y,) + plain if plain is not None else labels(Y, al)
+    D = None if out is None else one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
+    return al, y, yt, yr, yc, D, _DEFAULT_NT if n_threads is None else threads(n_threads)
+
+
+def loss_args(AL, Y, loss):
+    """(AL, Y, label code, Y's strides, loss code) for _loss.loss."""
+    al = AL if _plain_inputs(AL) else float2d(AL, "AL")
+    code = LOSS_CODES[loss] if type(loss) is str and loss in LOSS_CODES else loss_code(loss)
+    plain = _plain_labels(Y, al.shape[0], al.shape[1])
+    return (al, Y) + plain + (code,) if plain is not None else (al,) + labels(Y, al) + (code,)
+
+
+def softmax_args(Z, out, n_threads):
+    """(Z, A, n_threads) for _loss.softmax."""
+    z = Z if _plain_inputs(Z) else float2d(Z, "Z")
+    A = None if out is None else one_out(out, "A", z.shape[0], z.shape[1], z, ("Z",), (z,))
+    return z, A, _DEFAULT_NT if n_threads is None else threads(n_threads)

@@ -40,9 +40,8 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     Z : ndarray (n, m)
     A : ndarray (n, m)
     """
-    a_prev, w, b, bs, Z, A, act, al, nt = _v.dense_forward_args(
-        A_prev, W, b, activation, alpha, out, n_threads)
-    return _dense.forward(a_prev, w, b, bs, Z, A, act, al, nt)
+    return _dense.forward(*_v.dense_forward_args(A_prev, W, b, activation, alpha, out,
+                                                 n_threads))
 
 
 def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, scale=None,
@@ -88,9 +87,8 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
     dW : ndarray (n, n_prev)
     db : ndarray (n, 1)
     """
-    dz, a_prev, w, v, dZp, dW, db, act, al, sc, l2, nt = _v.dense_backward_args(
-        dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out, n_threads)
-    return _dense.backward(dz, a_prev, w, v, dZp, dW, db, act, al, sc, l2, nt)
+    return _dense.backward(*_v.dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha,
+                                                   scale, lambd, out, n_threads))
 
 
 def output_delta(AL, Y, loss, *, out=None, n_threads=None):
@@ -116,11 +114,7 @@ def output_delta(AL, Y, loss, *, out=None, n_threads=None):
     -------
     dZ : ndarray (n_out, m)
     """
-    al = _v.float2d(AL, "AL")
-    _v.loss_code(loss)
-    y, yt, yr, yc = _v.labels(Y, al)
-    D = _v.one_out(out, "dZ", al.shape[0], al.shape[1], al, (("AL", al), ("Y", y)))
-    return _loss.output_delta(al, y, yt, yr, yc, D, _v.threads(n_threads))
+    return _loss.output_delta(*_v.output_delta_args(AL, Y, loss, out, n_threads))
 
 
 def loss(AL, Y, loss):
@@ -146,10 +140,7 @@ def loss(AL, Y, loss):
     -------
     float
     """
-    al = _v.float2d(AL, "AL")
-    code = _v.loss_code(loss)
-    y, yt, yr, yc = _v.labels(Y, al)
-    return _loss.loss(al, y, yt, yr, yc, code)
+    return _loss.loss(*_v.loss_args(AL, Y, loss))
 
 
 def softmax(Z, *, out=None, n_threads=None):
@@ -165,6 +156,4 @@ def softmax(Z, *, out=None, n_threads=None):
     -------
     A : ndarray (n, m)
     """
-    z = _v.float2d(Z, "Z")
-    A = _v.one_out(out, "A", z.shape[0], z.shape[1], z, (("Z", z),))
-    return _loss.softmax(z, A, _v.threads(n_threads))
+    return _loss.softmax(*_v.softmax_args(Z, out, n_threads))

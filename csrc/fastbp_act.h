@@ -12,8 +12,8 @@
  * softplus) and of the pre-activation z otherwise (gelu, gelu_tanh, silu).
  *
  * The row kernels evaluate exp/expm1/log1p/tanh/sigmoid with the vectorised
- * array functions of fastbp_vmath.h (libm's scalar calls cost ~10 ns per
- * element; these ~1), on chunks of at most FBP_VCHUNK elements in a stack
+ * array functions of fastbp_vmath.h (an order of magnitude cheaper per
+ * element than libm's scalar calls), on chunks of at most FBP_VCHUNK elements in a stack
  * buffer, strided inputs gathered first, so every element of a layer gets
  * the same answer whatever its position or stride. fbp_act_* / fbp_dact_*
  * below stay scalar libm (within a few ulp of the vector ones).
@@ -299,8 +299,7 @@ static inline void fbp_backward_rows_##S(int act, T alpha, T *D,              \
             case FBP_IDENTITY: break;                                         \
             /* "m = c ? x : y; d = d * m" as separate statements: gcc       \
              * if-converts and vectorises this form, while "d *= c ? 1 : 0"  \
-             * became a branch (mispredicted on half the elements; 20x       \
-             * slower, measured). */                                          \
+             * became a branch, mispredicted on half the elements. */        \
             case FBP_RELU:                                                    \
                 for (j = 0; j < cols; j++) {                                  \
                     T m_ = v[j] > 0 ? (T)1 : (T)0; d[j] = d[j] * m_; }        \

@@ -30,13 +30,12 @@ cdef extern from "fastbp_gemm.h" nogil:
     int fbp_use_avx2()
 
 # Products with m*n*k up to _small_gemm_max run in csrc/fastbp_gemm.h instead
-# of OpenBLAS. Measured with bench/bench_gemm_small.py (AMD EPYC, OpenBLAS
-# 0.3.30): OpenBLAS's Haswell/Zen kernels (every AVX2 CPU) cost 0.2-0.8 us
-# per call on the [2, 4, 1] network's products where the small kernel takes
-# 0.05-0.3 us, and the small kernel stays ahead on all shapes up to ~16k
-# multiply-adds (NT with long K loses beyond). OpenBLAS's AVX-512 cores have
-# small-matrix kernels without packing that match or beat this AVX2 code even
-# on tiny products, so there the limit is 0 (always OpenBLAS).
+# of OpenBLAS, whose Haswell/Zen kernels (every AVX2 CPU) cost several times
+# more per call on tiny products; the small kernel stays ahead up to ~16k
+# multiply-adds (bench/bench_gemm_small.py, bench/RESULTS.md). OpenBLAS's
+# AVX-512 cores have small-matrix kernels without packing that match or beat
+# this AVX2 code even on tiny products, so there the limit is 0 (always
+# OpenBLAS).
 
 cdef Py_ssize_t _small_gemm_max = 16384
 _AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")

@@ -11,15 +11,15 @@ The compiled kernels below trust their inputs; the Python functions above
 # float32/float64 arrays of one dtype, C-contiguous outputs (or None: the
 # kernel allocates), codes and a thread count. The common case (plain
 # aligned contiguous ndarrays of one float dtype, valid out= arrays) is
-# recognised by one call into fastbp._accept; everything else takes the full
-# checks below, which convert what they can or raise.
+# recognised by one call into fastbp._dense (plain_*); everything else takes
+# the full checks below, which convert what they can or raise.
 import numpy as np
 
-from fastbp._accept import bias as _plain_bias
-from fastbp._accept import disjoint as _disjoint
-from fastbp._accept import inputs as _plain_inputs
-from fastbp._accept import labels as _plain_labels
-from fastbp._accept import outputs as _plain_outputs
+from fastbp._dense import disjoint as _disjoint
+from fastbp._dense import plain_bias as _plain_bias
+from fastbp._dense import plain_inputs as _plain_inputs
+from fastbp._dense import plain_labels as _plain_labels
+from fastbp._dense import plain_outputs as _plain_outputs
 from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
                               LABEL_DTYPES, LOSS_CODES, LOSSES)

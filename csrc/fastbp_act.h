@@ -13,10 +13,11 @@
  *
  * The row kernels evaluate exp/expm1/log1p/tanh/sigmoid with the vectorised
  * array functions of fastbp_vmath.h (an order of magnitude cheaper per
- * element than libm's scalar calls), on chunks of at most FBP_VCHUNK elements in a stack
- * buffer, strided inputs gathered first, so every element of a layer gets
- * the same answer whatever its position or stride. fbp_act_* / fbp_dact_*
- * below stay scalar libm (within a few ulp of the vector ones).
+ * element than libm's scalar calls), on chunks of at most FBP_VCHUNK
+ * elements in a stack buffer, strided inputs gathered first, so every
+ * element of a layer gets the same answer whatever its position or stride.
+ * fbp_act_* / fbp_dact_* below stay scalar libm (within a few ulp of the
+ * vector ones).
  *
  * Stability: no intermediate overflows for |z| up to 1e4 in float32:
  * sigmoid uses exp(-|z|), softplus log1p(exp(-|z|)), gelu erfc, silu the

@@ -6,8 +6,6 @@ OpenMP loops. Examples are columns, as in the Deep Learning Specialization:
 ``X`` is (n_x, m), ``W[l]`` is (n_l, n_{l-1}), ``b[l]`` is (n_l, 1).
 """
 from fastbp.layers import (
-    ACTIVATIONS,
-    LOSSES,
     dense_backward,
     dense_forward,
     loss,
@@ -15,6 +13,7 @@ from fastbp.layers import (
     softmax,
 )
 from fastbp._openmp_helpers import effective_n_threads, openmp_enabled
+from fastbp._registry import ACTIVATIONS, LOSSES
 from fastbp import optim
 from fastbp.network import Network
 from fastbp.optim import (SGD, Adam, ExponentialDecay, InverseTimeDecay, StepDecay,

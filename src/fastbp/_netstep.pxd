@@ -201,7 +201,8 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
         fbp_omp_barrier()
 
 
-cdef inline void _softmax(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt) noexcept nogil:
+cdef inline void _softmax(floating *P, NetPlan *p, LayerPlan *lys, int tid,
+                          int nt) noexcept nogil:
     """Column-wise softmax of the output, in place, on this thread's columns."""
     cdef LayerPlan *ly = &lys[p.L - 1]
     cdef Py_ssize_t m = p.m, j0, j1
@@ -258,7 +259,8 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
                 fbp_delta_d(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
 
 
-cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt) noexcept nogil:
+cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
+                           int nt) noexcept nogil:
     cdef floating *G = <floating *>p.grads
     cdef int l, act
     cdef LayerPlan *ly

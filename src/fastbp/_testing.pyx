@@ -77,13 +77,15 @@ def loss_cols(AL, Y, str loss):
     cdef cnp.ndarray out = np.empty(m, np.float64)
     cdef double total
     if isz == 4:
-        fbp_loss_cols_f(code, <const float*>a.data, ar, ac, y.data, FBP_Y_F32, yr, yc, n, 0, m,
-                        <double*>out.data)
-        total = fbp_loss_sum_f(code, <const float*>a.data, ar, ac, y.data, FBP_Y_F32, yr, yc, n, 0, m)
+        fbp_loss_cols_f(code, <const float*>a.data, ar, ac, y.data, FBP_Y_F32, yr, yc,
+                        n, 0, m, <double*>out.data)
+        total = fbp_loss_sum_f(code, <const float*>a.data, ar, ac, y.data, FBP_Y_F32, yr, yc,
+                               n, 0, m)
     else:
-        fbp_loss_cols_d(code, <const double*>a.data, ar, ac, y.data, FBP_Y_F64, yr, yc, n, 0, m,
-                        <double*>out.data)
-        total = fbp_loss_sum_d(code, <const double*>a.data, ar, ac, y.data, FBP_Y_F64, yr, yc, n, 0, m)
+        fbp_loss_cols_d(code, <const double*>a.data, ar, ac, y.data, FBP_Y_F64, yr, yc,
+                        n, 0, m, <double*>out.data)
+        total = fbp_loss_sum_d(code, <const double*>a.data, ar, ac, y.data, FBP_Y_F64, yr, yc,
+                               n, 0, m)
     return out, total
 
 

@@ -334,22 +334,25 @@ static inline void fbp_backward_rows_##S(int act, T alpha, T *D,              \
 /* out[i] = scale * sum_j D[i*dr + j*dc] over rows [0, rows), all columns.    \
  * Fixed association (8 running partial sums when dc == 1, a column sweep    \
  * otherwise), so the result never depends on how rows are split among       \
- * threads. */                                                                \
+ * threads. The partial sums are 8 scalars, not an array: inlined into a     \
+ * large caller where dc is not a constant, gcc kept an array in memory and  \
+ * ran the loop scalar. */                                                   \
 static inline void fbp_rowsum_##S(const T *D, ptrdiff_t dr, ptrdiff_t dc,     \
     ptrdiff_t rows, ptrdiff_t cols, T scale, T *out, ptrdiff_t os)            \
 {                                                                             \
-    ptrdiff_t i, j, k;                                                        \
+    ptrdiff_t i, j;                                                           \
     if (dc == 1) {                                                            \
         for (i = 0; i < rows; i++) {                                          \
             const T *d = D + i * dr;                                          \
-            T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                              \
-            T s;                                                              \
-            for (j = 0; j + 8 <= cols; j += 8)                                \
-                for (k = 0; k < 8; k++) acc[k] += d[j + k];                   \
-            for (; j < cols; j++) acc[0] += d[j];                             \
-            s = ((acc[0] + acc[1]) + (acc[2] + acc[3]))                       \
-              + ((acc[4] + acc[5]) + (acc[6] + acc[7]));                      \
-            out[i * os] = scale * s;                                          \
+            T a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0; \
+            for (j = 0; j + 8 <= cols; j += 8) {                              \
+                a0 += d[j];     a1 += d[j + 1]; a2 += d[j + 2];               \
+                a3 += d[j + 3]; a4 += d[j + 4]; a5 += d[j + 5];               \
+                a6 += d[j + 6]; a7 += d[j + 7];                               \
+            }                                                                 \
+            for (; j < cols; j++) a0 += d[j];                                 \
+            out[i * os] = scale * (((a0 + a1) + (a2 + a3))                    \
+                                   + ((a4 + a5) + (a6 + a7)));                \
         }                                                                     \
     } else {                                                                  \
         for (i = 0; i < rows; i++) out[i * os] = 0;                           \

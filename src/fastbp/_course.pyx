@@ -25,7 +25,7 @@ import numpy as np
 
 from fastbp._kernels cimport fbp_delta_f, fbp_delta_d
 from fastbp._registry cimport ACT_NONE, MIN_FLOPS_PER_THREAD_C, label_code
-from fastbp._rows cimport Mat, _mm, _rowsum, _rowmajor, _l2_rows, _dprev_rows
+from fastbp._rows cimport Mat, _rowmajor, _grad_rows, _l2_rows, _dprev_rows
 
 cnp.import_array()
 
@@ -99,11 +99,8 @@ cdef void _layers(floating *dummy, int L, Py_ssize_t m, int *n, void **Ap, void 
         rows = n[l]
         cols = n[l - 1]
         # dW_l = dZ_l A_{l-1}^T / m (+ lambd / m W_l); db_l = rowsum(dZ_l) / m
-        # (_grad_rows spelled out: through it this loop measured slower on the
-        # course's tiny layers, see bench/bench_course.py)
-        _mm(<floating *>dW[l], <int>cols, <int>rows, <int>cols, <int>m, inv_m, dZ, False, 0,
-            _rowmajor(Ap[l], m), True, 0, <floating>0)
-        _rowsum(D, m, 1, rows, m, inv_m, <floating *>db[l])
+        _grad_rows(<floating *>dW[l], <int>cols, <floating *>db[l], dZ, _rowmajor(Ap[l], m),
+                   0, rows, <int>cols, <int>m, inv_m, <floating>0)
         if lambd != 0.0:
             _l2_rows(<floating *>dW[l], <const floating *>W[l], rows, cols, l2, NULL)
         # dA_{l-1} = W_l^T dZ_l (returned), then dZ_{l-1} = dA_{l-1} * (Z_{l-1} > 0):

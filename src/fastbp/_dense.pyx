@@ -110,23 +110,25 @@ def disjoint(tuple outs, tuple ins):
     return True
 
 
+cdef inline bint _plain_out(object o, int typenum, Py_ssize_t rows, Py_ssize_t cols):
+    """o is an ndarray of typenum, shape (rows, cols), C-contiguous, writeable."""
+    if not cnp.PyArray_CheckExact(o):
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>o
+    return (cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_NDIM(a) == 2
+            and a.shape[0] == rows and a.shape[1] == cols
+            and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISWRITEABLE(a))
+
+
 def plain_outputs(int typenum, tuple outs, tuple shapes, tuple ins):
     """True when every ``outs[k]`` is an ndarray of ``typenum`` with shape
     ``(shapes[2k], shapes[2k + 1])``, C-contiguous and writeable, and
     ``disjoint`` holds."""
     cdef Py_ssize_t k
-    cdef cnp.ndarray a
     if len(shapes) != 2 * len(outs):
         return False
     for k in range(len(outs)):
-        o = outs[k]
-        if not cnp.PyArray_CheckExact(o):
-            return False
-        a = <cnp.ndarray>o
-        if (cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != 2
-                or a.shape[0] != <Py_ssize_t>shapes[2 * k]
-                or a.shape[1] != <Py_ssize_t>shapes[2 * k + 1]
-                or not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISWRITEABLE(a)):
+        if not _plain_out(outs[k], typenum, shapes[2 * k], shapes[2 * k + 1]):
             return False
     return disjoint(outs, ins)
 
@@ -145,6 +147,54 @@ def plain_labels(Y, Py_ssize_t rows, Py_ssize_t cols):
             or cnp.PyArray_STRIDE(y, 0) % isz or cnp.PyArray_STRIDE(y, 1) % isz):
         return None
     return yt, cnp.PyArray_STRIDE(y, 0) // isz, cnp.PyArray_STRIDE(y, 1) // isz
+
+
+def plain_forward(A_prev, W, b, out=None):
+    """plain_bias(b) when A_prev and W pass plain_inputs and chain (A_prev has
+    W.shape[1] rows), b is a plain bias of their dtype and ``out`` is None or
+    a tuple (Z, A) that passes plain_outputs; else -1."""
+    cdef int t = _plain(A_prev, 0)
+    if t == 0 or _plain(W, t) == 0:
+        return -1
+    cdef cnp.ndarray a = <cnp.ndarray>A_prev, w = <cnp.ndarray>W
+    if a.shape[0] != w.shape[1]:
+        return -1
+    cdef Py_ssize_t bs = plain_bias(b, t, w.shape[0])
+    if bs < 0 or (out is not None and not (
+            type(out) is tuple and len(<tuple>out) == 2
+            and _plain_out((<tuple>out)[0], t, w.shape[0], a.shape[1])
+            and _plain_out((<tuple>out)[1], t, w.shape[0], a.shape[1])
+            and disjoint(<tuple>out, (A_prev, W, b)))):
+        return -1
+    return bs
+
+
+def plain_backward(dZ, A_prev, W, out=None):
+    """m when dZ, A_prev and W pass plain_inputs, their shapes chain as
+    dZ (n, m), A_prev (n_prev, m), W (n, n_prev), and ``out`` is None or a
+    tuple (dZ_prev, dW, db) that passes plain_outputs; else 0."""
+    cdef int t = _plain(dZ, 0)
+    if t == 0 or _plain(A_prev, t) == 0 or _plain(W, t) == 0:
+        return 0
+    cdef cnp.ndarray dz = <cnp.ndarray>dZ, a = <cnp.ndarray>A_prev, w = <cnp.ndarray>W
+    cdef Py_ssize_t n = w.shape[0], p = w.shape[1], m = dz.shape[1]
+    if dz.shape[0] != n or a.shape[0] != p or a.shape[1] != m:
+        return 0
+    if out is not None and not (
+            type(out) is tuple and len(<tuple>out) == 3
+            and _plain_out((<tuple>out)[0], t, p, m) and _plain_out((<tuple>out)[1], t, n, p)
+            and _plain_out((<tuple>out)[2], t, n, 1)
+            and disjoint(<tuple>out, (dZ, A_prev, W))):
+        return 0
+    return m
+
+
+def plain_out(out, like, other=None):
+    """True when ``out`` is an ndarray of ``like``'s dtype and shape, C-contiguous
+    and writeable, sharing no memory with ``like`` or ``other`` (may be None)."""
+    cdef cnp.ndarray a = <cnp.ndarray>like
+    return (_plain_out(out, cnp.PyArray_TYPE(a), a.shape[0], a.shape[1])
+            and disjoint((out,), (like, other)))
 
 
 def plain_bias(b, int typenum, Py_ssize_t n):

@@ -16,9 +16,12 @@ The compiled kernels below trust their inputs; the Python functions above
 import numpy as np
 
 from fastbp._dense import disjoint as _disjoint
+from fastbp._dense import plain_backward as _plain_backward
 from fastbp._dense import plain_bias as _plain_bias
+from fastbp._dense import plain_forward as _plain_forward
 from fastbp._dense import plain_inputs as _plain_inputs
 from fastbp._dense import plain_labels as _plain_labels
+from fastbp._dense import plain_out as _plain_out
 from fastbp._dense import plain_outputs as _plain_outputs
 from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
@@ -213,23 +216,13 @@ _ACT_ALPHA = {name: (code, DEFAULT_ALPHA.get(name, 0.0)) for name, code in ACT_C
 
 def dense_forward_args(A_prev, W, b, activation, alpha, out, n_threads):
     """(a_prev, W, b, b's stride, Z, A, act, alpha, n_threads) for _dense.forward."""
-    if _plain_inputs(A_prev, W):
-        a_prev, w = A_prev, W
-    else:
-        a_prev = float2d(A_prev, "A_prev")
-        w = float2d(W, "W")
-        same_dtype(a_prev, "A_prev", w, "W")
-    dt = a_prev.dtype
-    n, p = w.shape
-    m = a_prev.shape[1]
-    if a_prev.shape[0] != p:
-        raise ValueError(f"Invalid shapes: W {_shape(w)} needs A_prev with {p} rows "
-                         f"(n_prev, m), got A_prev {_shape(a_prev)}")
-    bs = _plain_bias(b, dt.num, n)
+    bs = _plain_forward(A_prev, W, b, out)
     if bs >= 0:
-        bb = b
+        a_prev, w, bb = A_prev, W, b
+        outs_ok = True
     else:
-        bb, bs = _bias(b, dt, n, w, a_prev)
+        a_prev, w, bb, bs = _forward_inputs(A_prev, W, b)
+        outs_ok = False
     if alpha is None and type(activation) is str and activation in _ACT_ALPHA:
         act, al = _ACT_ALPHA[activation]
     else:
@@ -238,7 +231,12 @@ def dense_forward_args(A_prev, W, b, activation, alpha, out, n_threads):
     nt = _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
     if out is None:
         return a_prev, w, bb, bs, None, None, act, al, nt
-    if type(out) is tuple and _plain_outputs(dt.num, out, (n, m, n, m), (a_prev, w, bb)):
+    if outs_ok:
+        return a_prev, w, bb, bs, out[0], out[1], act, al, nt
+    n = w.shape[0]
+    m = a_prev.shape[1]
+    if type(out) is tuple and _plain_outputs(a_prev.dtype.num, out, (n, m, n, m),
+                                             (a_prev, w, bb)):
         Zo, Ao = out
     else:
         o = unpack_out(out, 2, "Z, A")
@@ -248,24 +246,33 @@ def dense_forward_args(A_prev, W, b, activation, alpha, out, n_threads):
     return a_prev, w, bb, bs, Zo, Ao, act, al, nt
 
 
+def _forward_inputs(A_prev, W, b):
+    """(A_prev, W, b, b's stride): the full checks of dense_forward's inputs."""
+    a_prev = float2d(A_prev, "A_prev")
+    w = float2d(W, "W")
+    same_dtype(a_prev, "A_prev", w, "W")
+    n, p = w.shape
+    if a_prev.shape[0] != p:
+        raise ValueError(f"Invalid shapes: W {_shape(w)} needs A_prev with {p} rows "
+                         f"(n_prev, m), got A_prev {_shape(a_prev)}")
+    dt = a_prev.dtype
+    bs = _plain_bias(b, dt.num, n)
+    if bs >= 0:
+        return a_prev, w, b, bs
+    return (a_prev, w) + _bias(b, dt, n, w, a_prev)
+
+
 def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out,
                         n_threads):
     """(dZ, A_prev, W, V, dZ_prev, dW, db, act, alpha, scale, l2, n_threads) for
     _dense.backward; V is the array g' reads."""
-    if _plain_inputs(dZ, A_prev, W):
+    m = _plain_backward(dZ, A_prev, W, out)
+    if m:
         dz, a_prev, w = dZ, A_prev, W
+        outs_ok = True
     else:
-        dz = float2d(dZ, "dZ")
-        a_prev = float2d(A_prev, "A_prev")
-        w = float2d(W, "W")
-        same_dtype(dz, "dZ", a_prev, "A_prev")
-        same_dtype(dz, "dZ", w, "W")
-    n, p = w.shape
-    nz, m = dz.shape
-    if nz != n or a_prev.shape != (p, m):
-        raise ValueError(
-            f"Invalid shapes: expected dZ (n, m), A_prev (n_prev, m), W (n, n_prev); got "
-            f"dZ {_shape(dz)}, A_prev {_shape(a_prev)}, W {_shape(w)}")
+        dz, a_prev, w, m = _backward_inputs(dZ, A_prev, W)
+        outs_ok = False
     if activation is None:
         act, al = ACT_NONE, 0.0
     elif alpha is None and type(activation) is str and activation in _ACT_ALPHA:
@@ -276,6 +283,7 @@ def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, 
     v = a_prev
     vz = None
     if activation in DERIV_FROM_Z:
+        p = w.shape[1]
         if Z_prev is None:
             raise ValueError(f"Missing Z_prev: the derivative of {activation!r} is computed "
                              f"from the pre-activation; pass Z_prev=Z of the previous layer "
@@ -290,6 +298,9 @@ def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, 
     nt = _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
     if out is None:
         return dz, a_prev, w, v, None, None, None, act, al, sc, l2, nt
+    if outs_ok and (vz is None or _disjoint(out, (vz,))):
+        return dz, a_prev, w, v, out[0], out[1], out[2], act, al, sc, l2, nt
+    n, p = w.shape
     if type(out) is tuple and _plain_outputs(dz.dtype.num, out, (p, m, n, p, n, 1),
                                              (dz, a_prev, w, vz)):
         dZp, dWo, dbo = out       # the common training-loop case
@@ -310,7 +321,10 @@ def output_delta_args(AL, Y, loss, out, n_threads):
     n, m = al.shape
     plain = _plain_labels(Y, n, m)
     y, yt, yr, yc = (Y,) + plain if plain is not None else labels(Y, al)
-    D = None if out is None else one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
+    if out is None or _plain_out(out, al, y):
+        D = out
+    else:
+        D = one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
     return al, y, yt, yr, yc, D, _DEFAULT_NT if n_threads is None else threads(n_threads)
 
 
@@ -325,5 +339,24 @@ def loss_args(AL, Y, loss):
 def softmax_args(Z, out, n_threads):
     """(Z, A, n_threads) for _loss.softmax."""
     z = Z if _plain_inputs(Z) else float2d(Z, "Z")
-    A = None if out is None else one_out(out, "A", z.shape[0], z.shape[1], z, ("Z",), (z,))
+    if out is None or _plain_out(out, z):
+        A = out
+    else:
+        A = one_out(out, "A", z.shape[0], z.shape[1], z, ("Z",), (z,))
     return z, A, _DEFAULT_NT if n_threads is None else threads(n_threads)
+
+
+def _backward_inputs(dZ, A_prev, W):
+    """(dZ, A_prev, W, m): the full checks of dense_backward's arrays."""
+    dz = float2d(dZ, "dZ")
+    a_prev = float2d(A_prev, "A_prev")
+    w = float2d(W, "W")
+    same_dtype(dz, "dZ", a_prev, "A_prev")
+    same_dtype(dz, "dZ", w, "W")
+    n, p = w.shape
+    nz, m = dz.shape
+    if nz != n or a_prev.shape != (p, m):
+        raise ValueError(
+            f"Invalid shapes: expected dZ (n, m), A_prev (n_prev, m), W (n, n_prev); got "
+            f"dZ {_shape(dz)}, A_prev {_shape(a_prev)}, W {_shape(w)}")
+    return dz, a_prev, w, m

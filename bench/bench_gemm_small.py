@@ -4,7 +4,7 @@ Run (benchmarks only: unset the variables that force a slow OpenBLAS kernel):
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_gemm_small.py
 
-Both sides are called through fastbp._blas.gemm(path="small" / "blas") with
+Both sides are called through fastbp._testing.gemm(path="small" / "blas") with
 ``repeat`` calls inside one nogil loop, so Python's call overhead is amortised
 and the numbers are the C-level cost of one _gemm. OpenBLAS runs on one thread
 (as inside fastbp's parallel regions; below ~262k m*n*k it would anyway).
@@ -23,7 +23,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]  # _timing; the in-place build
-from fastbp import _blas  # noqa: E402
+from fastbp import _blas, _testing  # noqa: E402
 from _timing import blas_info, compare  # noqa: E402
 
 # (label, trans_a, trans_b, M, N, K)
@@ -60,7 +60,7 @@ def time_shape(ta, tb, M, N, K, dtype, rng, repeats, min_block):
     reps = max(1, int(20e-6 / max(M * N * K * 0.5e-9 / 4, 5e-8)))
 
     def run(path):
-        return lambda: _blas.gemm(A, B, C, trans_a=bool(ta), trans_b=bool(tb),
+        return lambda: _testing.gemm(A, B, C, trans_a=bool(ta), trans_b=bool(tb),
                                   path=path, repeat=reps)
 
     t, reruns = compare([("small", run("small"), "scipy"), ("blas", run("blas"), "scipy")],

@@ -22,7 +22,6 @@ from scipy.linalg import blas as sblas
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastbp  # noqa: E402
-from fastbp import _dense  # noqa: E402
 from _timing import blas_info, compare  # noqa: E402
 
 SHAPES = [(64, 64, 32), (256, 256, 64), (512, 512, 256), (1024, 1024, 512),
@@ -45,7 +44,7 @@ def make(n_prev, n, m, dtype, rng):
 
 def fastbp_pool():
     """Which thread pool fastbp's kernels run in (compare() sleeps between pools)."""
-    return "omp" if _dense._set_tuning()["strategy"] == 0 else "scipy"
+    return "omp"
 
 
 def backward_cands(n_prev, n, m, dtype, nt, rng):
@@ -154,14 +153,10 @@ def main(argv=None):
                     help="n_prev,n,m triples separated by ';' (default: the issue's six)")
     ap.add_argument("--threads", type=int, default=None, help="threads for every library")
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--strategy", type=int, choices=[0, 1, 2], default=None,
-                    help="fastbp fusion strategy (0 row-blocked in OpenMP threads, 1 BLAS-threaded "
-                         "GEMM + OpenMP epilogue, 2 BLAS-threaded GEMM + serial epilogue)")
     ap.add_argument("--no-mixed", action="store_true")
     ap.add_argument("--only", choices=["backward", "forward"], default=None)
     args = ap.parse_args(argv)
 
-    tuning = _dense._set_tuning(args.strategy)
     nt = fastbp.effective_n_threads(args.threads)
     limits = None
     try:
@@ -178,7 +173,7 @@ def main(argv=None):
     for line in blas_info():
         print("    " + line)
     print(f"    fastbp {fastbp.__version__}, OpenMP={fastbp.openmp_enabled()}, threads={nt}, "
-          f"tuning={tuning}, cores={os.cpu_count()}")
+          f"cores={os.cpu_count()}")
     print()
     sections = [("backward", backward_cands), ("forward", forward_cands)]
     for title, maker in sections:

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from _timing import blas_info, compare  # noqa: E402
 
-from fastbp import _network  # noqa: E402
+from fastbp import _bench  # noqa: E402
 from fastbp.network import Network  # noqa: E402
 from fastbp.optim import SGD, Adam  # noqa: E402
 from fastbp._numpy_baseline import NumpyNetwork, one_hot  # noqa: E402
@@ -103,7 +103,7 @@ def case_cands(dims, hidden, output, m, nt, rng):
     cands += torch_cands(dims, hidden, output, m, X, y, nt)
     for mode in ("blas", "omp"):
         cands.append((f"floor {mode}",
-                      lambda mode=mode: _network.gemm_floor(dims, m, "float32", nt, 1, mode),
+                      lambda mode=mode: _bench.gemm_floor(dims, m, "float32", nt, 1, mode),
                       "scipy"))
     return cands
 

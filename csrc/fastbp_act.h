@@ -12,11 +12,12 @@
  * softplus) and of the pre-activation z otherwise (gelu, gelu_tanh, silu).
  *
  * The row kernels evaluate exp/expm1/log1p/tanh/sigmoid with the vectorised
- * array functions of fastbp_vmath.h (libm's scalar calls cost ~10 ns per
- * element; these ~1), on chunks of at most FBP_VCHUNK elements in a stack
- * buffer, strided inputs gathered first, so every element of a layer gets
- * the same answer whatever its position or stride. fbp_act_* / fbp_dact_*
- * below stay scalar libm (within a few ulp of the vector ones).
+ * array functions of fastbp_vmath.h (an order of magnitude cheaper per
+ * element than libm's scalar calls), on chunks of at most FBP_VCHUNK
+ * elements in a stack buffer, strided inputs gathered first, so every
+ * element of a layer gets the same answer whatever its position or stride.
+ * fbp_act_* / fbp_dact_* below stay scalar libm (within a few ulp of the
+ * vector ones).
  *
  * Stability: no intermediate overflows for |z| up to 1e4 in float32:
  * sigmoid uses exp(-|z|), softplus log1p(exp(-|z|)), gelu erfc, silu the
@@ -299,8 +300,7 @@ static inline void fbp_backward_rows_##S(int act, T alpha, T *D,              \
             case FBP_IDENTITY: break;                                         \
             /* "m = c ? x : y; d = d * m" as separate statements: gcc       \
              * if-converts and vectorises this form, while "d *= c ? 1 : 0"  \
-             * became a branch (mispredicted on half the elements; 20x       \
-             * slower, measured). */                                          \
+             * became a branch, mispredicted on half the elements. */        \
             case FBP_RELU:                                                    \
                 for (j = 0; j < cols; j++) {                                  \
                     T m_ = v[j] > 0 ? (T)1 : (T)0; d[j] = d[j] * m_; }        \
@@ -334,22 +334,25 @@ static inline void fbp_backward_rows_##S(int act, T alpha, T *D,              \
 /* out[i] = scale * sum_j D[i*dr + j*dc] over rows [0, rows), all columns.    \
  * Fixed association (8 running partial sums when dc == 1, a column sweep    \
  * otherwise), so the result never depends on how rows are split among       \
- * threads. */                                                                \
+ * threads. The partial sums are 8 scalars, not an array: inlined into a     \
+ * large caller where dc is not a constant, gcc kept an array in memory and  \
+ * ran the loop scalar. */                                                   \
 static inline void fbp_rowsum_##S(const T *D, ptrdiff_t dr, ptrdiff_t dc,     \
     ptrdiff_t rows, ptrdiff_t cols, T scale, T *out, ptrdiff_t os)            \
 {                                                                             \
-    ptrdiff_t i, j, k;                                                        \
+    ptrdiff_t i, j;                                                           \
     if (dc == 1) {                                                            \
         for (i = 0; i < rows; i++) {                                          \
             const T *d = D + i * dr;                                          \
-            T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                              \
-            T s;                                                              \
-            for (j = 0; j + 8 <= cols; j += 8)                                \
-                for (k = 0; k < 8; k++) acc[k] += d[j + k];                   \
-            for (; j < cols; j++) acc[0] += d[j];                             \
-            s = ((acc[0] + acc[1]) + (acc[2] + acc[3]))                       \
-              + ((acc[4] + acc[5]) + (acc[6] + acc[7]));                      \
-            out[i * os] = scale * s;                                          \
+            T a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0; \
+            for (j = 0; j + 8 <= cols; j += 8) {                              \
+                a0 += d[j];     a1 += d[j + 1]; a2 += d[j + 2];               \
+                a3 += d[j + 3]; a4 += d[j + 4]; a5 += d[j + 5];               \
+                a6 += d[j + 6]; a7 += d[j + 7];                               \
+            }                                                                 \
+            for (; j < cols; j++) a0 += d[j];                                 \
+            out[i * os] = scale * (((a0 + a1) + (a2 + a3))                    \
+                                   + ((a4 + a5) + (a6 + a7)));                \
         }                                                                     \
     } else {                                                                  \
         for (i = 0; i < rows; i++) out[i * os] = 0;                           \

@@ -127,8 +127,7 @@ fbp_gs_rowblock_##S##CL(const int rb, ptrdiff_t N, ptrdiff_t K, T alpha,       \
     if (j < N) {                                                               \
         /* last w < VN columns: zero-padded copies of <= FBP_GS_NT_PACK_K rows \
          * of B, one vector tile each into a scratch tile, chunks summed in    \
-         * order (a k-innermost dot per element waits on FMA latency: 3-4x     \
-         * slower) */                                                          \
+         * order (a k-innermost dot per element waits on FMA latency) */       \
         const ptrdiff_t w = N - j;                                             \
         T bp[FBP_GS_NT_PACK_K * VN], ct[FBP_GS_RB * VN], cc[FBP_GS_RB * VN];   \
         for (ptrdiff_t k0 = 0; k0 < K; k0 += FBP_GS_NT_PACK_K) {               \

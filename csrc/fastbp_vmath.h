@@ -35,7 +35,7 @@
  * Element functions on one vector, included twice by the main part below:
  * once on 32-byte vectors (the AVX2 clone) and once on 16-byte vectors (the
  * baseline clone: gcc splits 32-byte arithmetic into SSE2 pairs but
- * scalarises 32-byte comparisons, which made it 3x slower). VD/VL/VU are
+ * scalarises 32-byte comparisons, which made it slower). VD/VL/VU are
  * the double/int64/uint64 vectors, VF/VI/VU32 the float/int32/uint32 ones;
  * FBP_VN(name) appends the width to a name.
  * --------------------------------------------------------------------- */

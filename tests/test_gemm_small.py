@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import run_python
 
-from fastbp import _blas
+from fastbp import _blas, _testing
 
 DTYPES = (np.float32, np.float64)
 SIZES = (1, 2, 3, 4, 7, 17)
@@ -48,7 +48,7 @@ def check_case(dtype, ta, tb, M, N, K, alpha, beta, path, rng):
     ref = alpha * (opA @ opB) + beta * C0
     bound = abs(alpha) * (np.abs(opA) @ np.abs(opB)) + abs(beta) * np.abs(C0)
     eps = float(np.finfo(dtype).eps)
-    _blas.gemm(A, B, C, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb, path=path)
+    _testing.gemm(A, B, C, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb, path=path)
     err = np.abs(C.astype(np.longdouble) - ref)
     tol = 2 * (K + 2) * eps * bound + float(np.finfo(dtype).tiny)
     ok = np.all(err <= tol)  # False on NaN
@@ -95,7 +95,7 @@ def test_alpha_zero_and_empty_k_read_neither_operand(dtype):
         B = np.full((K, 4), np.nan, dtype)
         for beta in (0.0, 0.5, 1.0):
             C = np.full((3, 4), np.nan if beta == 0 else 2.0, dtype)
-            _blas.gemm(A, B, C, alpha=0.0 if K else 1.0, beta=beta, path="small")
+            _testing.gemm(A, B, C, alpha=0.0 if K else 1.0, beta=beta, path="small")
             np.testing.assert_array_equal(C, np.full((3, 4), 2.0 * beta, dtype),
                                           err_msg=f"K={K} beta={beta}")
 
@@ -115,38 +115,38 @@ def test_gemm_dispatches_on_threshold(dtype, ta, tb):
     outs = {}
     for path in ("small", "blas"):
         outs[path] = np.empty((M, N), dtype)
-        _blas.gemm(A, B, outs[path], trans_a=ta, trans_b=tb, path=path)
+        _testing.gemm(A, B, outs[path], trans_a=ta, trans_b=tb, path=path)
         np.testing.assert_allclose(outs[path], ref, rtol=0,
                                    atol=2 * (K + 2) * np.finfo(dtype).eps
                                    * float(np.abs(A).max() * np.abs(B).max()) * K)
     if np.array_equal(outs["small"], outs["blas"]):
         pytest.skip("small kernel and OpenBLAS agree bitwise here: dispatch not observable")
-    old = _blas._set_small_gemm_max(M * N * K)
+    old = _testing.set_small_gemm_max(M * N * K)
     try:
         for limit, want in ((M * N * K, "small"), (M * N * K - 1, "blas"), (-1, "blas")):
-            _blas._set_small_gemm_max(limit)
+            _testing.set_small_gemm_max(limit)
             C = np.full((M, N), np.nan, dtype)
-            _blas.gemm(A, B, C, trans_a=ta, trans_b=tb)
+            _testing.gemm(A, B, C, trans_a=ta, trans_b=tb)
             np.testing.assert_array_equal(C, outs[want], err_msg=f"limit {limit}")
     finally:
-        _blas._set_small_gemm_max(old)
+        _testing.set_small_gemm_max(old)
 
 
 def test_threshold_setter_returns_old_value():
-    old = _blas._set_small_gemm_max(123)
+    old = _testing.set_small_gemm_max(123)
     try:
         assert _blas._get_small_gemm_max() == 123
-        assert _blas._set_small_gemm_max(456) == 123
+        assert _testing.set_small_gemm_max(456) == 123
     finally:
-        _blas._set_small_gemm_max(old)
+        _testing.set_small_gemm_max(old)
     assert _blas._get_small_gemm_max() == old
 
 
 def test_gemm_helper_rejects_bad_input():
     A = np.ones((3, 4))
     with pytest.raises(ValueError, match="incompatible shapes"):
-        _blas.gemm(A, np.ones((5, 2)), np.empty((3, 2)))
+        _testing.gemm(A, np.ones((5, 2)), np.empty((3, 2)))
     with pytest.raises(ValueError, match="contiguous"):
-        _blas.gemm(np.ones((3, 8))[:, ::2], np.ones((4, 2)), np.empty((3, 2)))
+        _testing.gemm(np.ones((3, 8))[:, ::2], np.ones((4, 2)), np.empty((3, 2)))
     with pytest.raises(ValueError, match="path"):
-        _blas.gemm(A, np.ones((4, 2)), np.empty((3, 2)), path="fast")
+        _testing.gemm(A, np.ones((4, 2)), np.empty((3, 2)), path="fast")

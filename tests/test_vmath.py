@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import run_python
 
-from fastbp import _dense
+from fastbp import _testing
 
 NAMES = ("exp", "expm1", "log", "log1p", "tanh", "sigmoid")
 DTYPES = (np.float32, np.float64)
@@ -69,7 +69,7 @@ def grid(name, dtype, seed=0):
 @pytest.mark.parametrize("name", NAMES)
 def test_accuracy_dense_grid(name, dtype):
     x = grid(name, dtype)
-    got = _dense._vmath(name, x)
+    got = _testing.vmath(name, x)
     err = ulp_error(got, reference(name, x))
     k = int(np.argmax(err))
     assert err[k] <= MAX_ULP, f"{name} {np.dtype(dtype).name}: {err[k]} ulp at x={x[k]!r} " \
@@ -98,7 +98,7 @@ def test_special_values(name, dtype):
     xs, want = zip(*SPECIAL[name])
     x = np.array(xs, dtype)
     want = np.array(want, dtype)
-    got = _dense._vmath(name, x)
+    got = _testing.vmath(name, x)
     np.testing.assert_array_equal(got, want, err_msg=f"{name} {np.dtype(dtype).name}")
     # signed zeros kept
     assert np.array_equal(np.signbit(got[want == 0]), np.signbit(want[want == 0])), name
@@ -109,15 +109,15 @@ def test_subnormals_and_bounds(dtype):
     tiny = np.finfo(dtype).tiny
     sub = np.array([tiny / 2, tiny / 3, tiny * 2 ** -20, np.finfo(dtype).smallest_subnormal],
                    dtype)
-    assert ulp_error(_dense._vmath("log", sub), reference("log", sub)).max() <= MAX_ULP
+    assert ulp_error(_testing.vmath("log", sub), reference("log", sub)).max() <= MAX_ULP
     # exp results in the subnormal range: close to correct (scaled twice)
     x = np.linspace(np.log(tiny) - 10, np.log(tiny), 10001).astype(dtype)
-    got = _dense._vmath("exp", x)
+    got = _testing.vmath("exp", x)
     want = reference("exp", x)
     assert np.all(np.abs(got - want) <= 4 * np.spacing(want)), "subnormal exp"
-    t = _dense._vmath("tanh", np.linspace(-50, 50, 100001).astype(dtype))
+    t = _testing.vmath("tanh", np.linspace(-50, 50, 100001).astype(dtype))
     assert np.all(np.abs(t) <= 1)
-    s = _dense._vmath("sigmoid", np.linspace(-200, 200, 100001).astype(dtype))
+    s = _testing.vmath("sigmoid", np.linspace(-200, 200, 100001).astype(dtype))
     assert np.all((s >= 0) & (s <= 1))
 
 
@@ -129,35 +129,35 @@ def test_lengths_in_place_and_position(name, dtype, n):
     x = (rng.standard_normal(n) * 3).astype(dtype)
     if name in ("log", "log1p"):
         x = np.abs(x)
-    want = _dense._vmath(name, x)
+    want = _testing.vmath(name, x)
     assert ulp_error(want, reference(name, x)).max(initial=0) <= MAX_ULP
     y = x.copy()
-    assert _dense._vmath(name, y, out=y) is y
+    assert _testing.vmath(name, y, out=y) is y
     np.testing.assert_array_equal(y, want)
     # each element alone (through the padded tail) gives the same bits
     for k in range(min(n, 40)):
-        np.testing.assert_array_equal(_dense._vmath(name, x[k:k + 1]), want[k:k + 1])
+        np.testing.assert_array_equal(_testing.vmath(name, x[k:k + 1]), want[k:k + 1])
     if n > 9:
-        np.testing.assert_array_equal(_dense._vmath(name, x[5:]), want[5:])
+        np.testing.assert_array_equal(_testing.vmath(name, x[5:]), want[5:])
 
 
 def test_hook_rejects_bad_input():
     with pytest.raises(ValueError):
-        _dense._vmath("cos", np.zeros(3))
+        _testing.vmath("cos", np.zeros(3))
     with pytest.raises(TypeError):
-        _dense._vmath("exp", np.zeros(3, np.int64))
+        _testing.vmath("exp", np.zeros(3, np.int64))
 
 
 CHILD = r"""
 import json, sys
 import numpy as np
 import test_vmath as t
-from fastbp import _dense
+from fastbp import _testing
 out = {}
 for name in t.NAMES:
     for dt in t.DTYPES:
         x = t.grid(name, dt, seed=3)[::7].copy()
-        got = _dense._vmath(name, x)
+        got = _testing.vmath(name, x)
         out[name + np.dtype(dt).name] = [float(t.ulp_error(got, t.reference(name, x)).max()),
                                          got.tobytes().hex()[:64]]
 print(json.dumps(out))
@@ -199,8 +199,8 @@ def test_loss_cols_matches_loss_sum(loss, dtype, order, shape):
     if AL.size > 1:
         AL.flat[1] = 1.0
     Y = np.asarray(rng.integers(0, 2, shape), dtype, order=order)
-    cols, total = _dense._loss_cols(AL, Y, loss)
-    per_col = [(_dense._loss_cols(AL[:, j:j + 1], Y[:, j:j + 1], loss))[1]
+    cols, total = _testing.loss_cols(AL, Y, loss)
+    per_col = [(_testing.loss_cols(AL[:, j:j + 1], Y[:, j:j + 1], loss))[1]
                for j in range(shape[1])]
     np.testing.assert_array_equal(cols, np.array(per_col))
     assert total == sum(cols.tolist())  # column order

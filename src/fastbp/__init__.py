@@ -5,7 +5,7 @@ element-wise work (activation derivatives, bias gradients) is fused into
 OpenMP loops. Examples are columns, as in the Deep Learning Specialization:
 ``X`` is (n_x, m), ``W[l]`` is (n_l, n_{l-1}), ``b[l]`` is (n_l, 1).
 """
-from fastbp._dense import (
+from fastbp.layers import (
     dense_backward,
     dense_forward,
     loss,

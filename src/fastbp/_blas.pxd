@@ -28,3 +28,7 @@ cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
 cdef int _blas_begin(int n) noexcept nogil
 cdef void _blas_end(int prev) noexcept nogil
 cdef int _blas_get_threads() noexcept nogil
+
+# Set _gemm's small-kernel limit on m*n*k (-1: never); returns the old one.
+# For fastbp._testing: process-wide, not thread-safe against running GEMMs.
+cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n) noexcept nogil

@@ -30,13 +30,12 @@ cdef extern from "fastbp_gemm.h" nogil:
     int fbp_use_avx2()
 
 # Products with m*n*k up to _small_gemm_max run in csrc/fastbp_gemm.h instead
-# of OpenBLAS. Measured with bench/bench_gemm_small.py (AMD EPYC, OpenBLAS
-# 0.3.30): OpenBLAS's Haswell/Zen kernels (every AVX2 CPU) cost 0.2-0.8 us
-# per call on the [2, 4, 1] network's products where the small kernel takes
-# 0.05-0.3 us, and the small kernel stays ahead on all shapes up to ~16k
-# multiply-adds (NT with long K loses beyond). OpenBLAS's AVX-512 cores have
-# small-matrix kernels without packing that match or beat this AVX2 code even
-# on tiny products, so there the limit is 0 (always OpenBLAS).
+# of OpenBLAS, whose Haswell/Zen kernels (every AVX2 CPU) cost several times
+# more per call on tiny products; the small kernel stays ahead up to ~16k
+# multiply-adds (bench/bench_gemm_small.py, bench/RESULTS.md). OpenBLAS's
+# AVX-512 cores have small-matrix kernels without packing that match or beat
+# this AVX2 code even on tiny products, so there the limit is 0 (always
+# OpenBLAS).
 
 cdef Py_ssize_t _small_gemm_max = 16384
 _AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
@@ -221,11 +220,7 @@ def _get_small_gemm_max():
     return _small_gemm_max
 
 
-def _set_small_gemm_max(Py_ssize_t n):
-    """Set _gemm's small-kernel limit on m*n*k (-1: never); returns the old one.
-
-    For benchmarks and tests: process-wide, not thread-safe against running GEMMs.
-    """
+cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n) noexcept nogil:
     global _small_gemm_max
     cdef Py_ssize_t old = _small_gemm_max
     _small_gemm_max = n
@@ -241,51 +236,3 @@ def simd_dispatch():
     """Widest SIMD clones fastbp's element-wise kernels run: "avx512",
     "avx2+fma" or "baseline" (capped by FASTBP_DISPATCH=avx2 or =baseline)."""
     return fbp_dispatch_name().decode()
-
-
-def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
-         floating alpha=1, floating beta=0, bint trans_a=False, bint trans_b=False,
-         str path="auto", Py_ssize_t repeat=1):
-    """C = alpha op(A) op(B) + beta C on row-major arrays (for tests and benchmarks).
-
-    Rows may be strided (views such as ``X[:, :5]``: the leading dimension is
-    the row stride) but each row must be contiguous. ``path`` is "auto"
-    (_gemm: small kernel below the limit, OpenBLAS above), "small" or "blas";
-    ``repeat`` runs the same call that many times (timing without Python
-    overhead; with beta != 0 C changes every time).
-    """
-    cdef int m = C.shape[0], n = C.shape[1]
-    cdef int k = A.shape[0] if trans_a else A.shape[1]
-    cdef int which
-    cdef Py_ssize_t r
-    cdef Py_ssize_t isz = sizeof(floating)
-    if (B.shape[1] if trans_b else B.shape[0]) != k or (A.shape[1] if trans_a else A.shape[0]) != m \
-            or (B.shape[0] if trans_b else B.shape[1]) != n:
-        raise ValueError("gemm: incompatible shapes")
-    for name, X in (("A", A), ("B", B), ("C", C)):
-        if X.shape[1] > 1 and X.strides[1] != isz:
-            raise ValueError(f"gemm: rows of {name} must be contiguous (strides {X.strides})")
-        if X.strides[0] % isz or X.strides[0] < X.shape[1] * isz:
-            raise ValueError(f"gemm: row stride of {name} must be a multiple of the "
-                             f"item size and at least a row (strides {X.strides})")
-    which = {"auto": 0, "small": 1, "blas": 2}.get(path, -1)
-    if which < 0:
-        raise ValueError(f"gemm: path must be 'auto', 'small' or 'blas', got {path!r}")
-    if m == 0 or n == 0:
-        return
-    cdef floating *pc = &C[0, 0]
-    # k == 0: A or B has no elements; the kernels read neither
-    cdef const floating *pa = &A[0, 0] if A.shape[0] and A.shape[1] else pc
-    cdef const floating *pb = &B[0, 0] if B.shape[0] and B.shape[1] else pc
-    cdef int lda = max(1, <int>(A.strides[0] // isz)), ldb = max(1, <int>(B.strides[0] // isz))
-    cdef int ldc = <int>(C.strides[0] // isz)
-    cdef BLAS_Trans fa = Trans if trans_a else NoTrans
-    cdef BLAS_Trans fb = Trans if trans_b else NoTrans
-    with nogil:
-        for r in range(repeat):
-            if which == 0:
-                _gemm(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
-            elif which == 1:
-                _gemm_small(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
-            else:
-                _gemm_blas(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)

@@ -23,10 +23,9 @@ cimport numpy as cnp
 
 import numpy as np
 
-from fastbp._blas cimport _gemm, NoTrans, Trans
-from fastbp._dense cimport _labels
-from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
-from fastbp._registry cimport MIN_FLOPS_PER_THREAD_C
+from fastbp._kernels cimport fbp_delta_f, fbp_delta_d
+from fastbp._registry cimport ACT_NONE, MIN_FLOPS_PER_THREAD_C, label_code
+from fastbp._rows cimport Mat, _rowmajor, _grad_rows, _l2_rows, _dprev_rows
 
 cnp.import_array()
 
@@ -84,15 +83,13 @@ cdef void _layers(floating *dummy, int L, Py_ssize_t m, int *n, void **Ap, void 
                   double lambd) noexcept nogil:
     """The backward pass proper; D is scratch of max(n) * m elements."""
     cdef int l
-    cdef Py_ssize_t i, j, rows, cols
+    cdef Py_ssize_t i, rows, cols
     cdef floating inv_m = <floating>(1.0 / m)
     cdef floating l2 = <floating>(lambd / m)
-    cdef floating *w
-    cdef floating *g
     cdef floating *a
     cdef const floating *z
-    cdef floating *d
     cdef floating mask
+    cdef Mat dZ = _rowmajor(D, m)
     # dZ_L = AL - Y
     if floating is float:
         fbp_delta_f(<const float *>AL, m, 1, Y, yt, yr, yc, D, m, n[L], 0, m)
@@ -101,28 +98,21 @@ cdef void _layers(floating *dummy, int L, Py_ssize_t m, int *n, void **Ap, void 
     for l in range(L, 0, -1):
         rows = n[l]
         cols = n[l - 1]
-        w = <floating *>W[l]
-        g = <floating *>dW[l]
         # dW_l = dZ_l A_{l-1}^T / m (+ lambd / m W_l); db_l = rowsum(dZ_l) / m
-        _gemm(NoTrans, Trans, <int>rows, <int>cols, <int>m, inv_m, D, <int>m,
-              <const floating *>Ap[l], <int>m, <floating>0, g, <int>cols)
+        _grad_rows(<floating *>dW[l], <int>cols, <floating *>db[l], dZ, _rowmajor(Ap[l], m),
+                   0, rows, <int>cols, <int>m, inv_m, <floating>0)
         if lambd != 0.0:
-            for i in range(rows * cols):
-                g[i] = g[i] + l2 * w[i]
-        if floating is float:
-            fbp_rowsum_f(D, m, 1, rows, m, inv_m, <float *>db[l], 1)
-        else:
-            fbp_rowsum_d(D, m, 1, rows, m, inv_m, <double *>db[l], 1)
-        # dA_{l-1} = W_l^T dZ_l (returned), then dZ_{l-1} = dA_{l-1} * (Z_{l-1} > 0)
+            _l2_rows(<floating *>dW[l], <const floating *>W[l], rows, cols, l2, NULL)
+        # dA_{l-1} = W_l^T dZ_l (returned), then dZ_{l-1} = dA_{l-1} * (Z_{l-1} > 0):
+        # the course's relu_backward reads Z, not A_{l-1}
         a = <floating *>dA[l]
-        _gemm(Trans, NoTrans, <int>cols, <int>m, <int>rows, <floating>1, w, <int>cols,
-              D, <int>m, <floating>0, a, <int>m)
+        _dprev_rows(a, <int>m, _rowmajor(W[l], cols), dZ, 0, cols, <int>rows, <int>m,
+                    ACT_NONE, <floating>0, dZ)
         if l > 1:
             z = <const floating *>Z[l - 1]
-            d = D
             for i in range(cols * m):
                 mask = 1 if z[i] > 0 else 0
-                d[i] = a[i] * mask
+                D[i] = a[i] * mask
 
 
 def backward_chain(AL, Y, caches, lambd, recent):
@@ -131,7 +121,7 @@ def backward_chain(AL, Y, caches, lambd, recent):
     recent: course._RECENT_OUTPUTS (weak references to (AL, Z_L) pairs).
     """
     cdef int L, l, typenum, yt
-    cdef Py_ssize_t m, maxn = 0, itemsize, rows, cols, yr, yc
+    cdef Py_ssize_t m, maxn = 0, itemsize, itemsize_y, rows, cols, yr, yc
     cdef double lam
     cdef int n[65]
     cdef void *Ap[65]
@@ -141,6 +131,7 @@ def backward_chain(AL, Y, caches, lambd, recent):
     cdef void *dWp[65]
     cdef void *dbp[65]
     cdef void *D
+    cdef cnp.ndarray y
     cdef cnp.npy_intp shape[2]
     if type(caches) is not list or type(AL) is not cnp.ndarray:
         return None
@@ -196,16 +187,20 @@ def backward_chain(AL, Y, caches, lambd, recent):
         maxn = max(maxn, rows)
     if cnp.PyArray_DIM(<cnp.ndarray>AL, 0) != n[L] or not is_recent_output(AL, Z, recent):
         return None
-    # labels of AL's shape (others: the general path reshapes or explains);
-    # _dense's label reader gives the kernels' type code and strides
+    # labels of AL's shape and a dtype the kernels read as is (others: the
+    # general path converts, reshapes or explains)
     if (type(Y) is not cnp.ndarray or cnp.PyArray_NDIM(<cnp.ndarray>Y) != 2
             or cnp.PyArray_DIM(<cnp.ndarray>Y, 0) != n[L]
             or cnp.PyArray_DIM(<cnp.ndarray>Y, 1) != m):
         return None
-    try:
-        y, yt, yr, yc = _labels(Y, <cnp.ndarray>AL)
-    except (TypeError, ValueError):
+    y = Y
+    yt = label_code(cnp.PyArray_TYPE(y))
+    itemsize_y = cnp.PyArray_ITEMSIZE(y)
+    if (yt < 0 or not cnp.PyArray_ISBEHAVED_RO(y) or cnp.PyArray_STRIDE(y, 0) % itemsize_y
+            or cnp.PyArray_STRIDE(y, 1) % itemsize_y):
         return None
+    yr = cnp.PyArray_STRIDE(y, 0) // itemsize_y
+    yc = cnp.PyArray_STRIDE(y, 1) // itemsize_y
     # outputs, in the course's key order
     grads = {}
     for l in range(L, 0, -1):

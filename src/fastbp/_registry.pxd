@@ -1,6 +1,7 @@
 # The one registry of codes (csrc/fastbp_codes.h): activations, losses, label
 # element types, optimizers. Every .pyx cimports the names from here; the
 # Python tables in fastbp._registry are derived from these values.
+cimport numpy as cnp
 cdef extern from "fastbp_codes.h" nogil:
     cdef enum fbp_act:
         FBP_IDENTITY
@@ -43,3 +44,19 @@ cdef enum:
 # thread: forking a team (and its barriers) costs more than it saves.
 cdef enum:
     MIN_FLOPS_PER_THREAD_C = 2000000
+
+
+cdef inline int label_code(int typenum) noexcept nogil:
+    """FBP_Y_* code of labels of this NumPy type number, read without a
+    conversion (fastbp._registry.LABEL_DTYPES, bool as uint8), or -1."""
+    if typenum == cnp.NPY_FLOAT:
+        return FBP_Y_F32
+    if typenum == cnp.NPY_DOUBLE:
+        return FBP_Y_F64
+    if typenum == cnp.NPY_UINT8 or typenum == cnp.NPY_BOOL:
+        return FBP_Y_U8
+    if typenum == cnp.NPY_INT32:
+        return FBP_Y_I32
+    if typenum == cnp.NPY_INT64:
+        return FBP_Y_I64
+    return -1

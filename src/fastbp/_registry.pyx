@@ -2,7 +2,8 @@
 """The names of fastbp's codes, derived from the C enums of csrc/fastbp_codes.h.
 
 ``ACTIVATIONS[code]`` and ``LOSSES[code]`` are the names of the C codes;
-``ACT_CODES`` / ``LOSS_CODES`` map a name back to its code. ``LABEL_DTYPES``
+``ACT_CODES`` / ``LOSS_CODES`` map a name back to its code, ``DERIV_FROM_Z``
+names the activations whose derivative needs Z. ``LABEL_DTYPES``
 maps the dtypes the loss kernels read labels in to their element-type code,
 ``OPTIMIZERS`` the optimizer names of fastbp.optim to the network kernel's
 update codes. ``DEFAULT_ALPHA`` holds the parameters of leaky_relu and elu,
@@ -12,6 +13,7 @@ network step runs on one thread.
 """
 import numpy as np
 
+from fastbp._kernels cimport fbp_deriv_needs_z
 from fastbp._registry cimport *
 
 # name of every code; the tables below are built from these, in code order
@@ -25,6 +27,8 @@ cdef dict _LOSS_NAMES = {FBP_BCE: "binary_crossentropy", FBP_CE: "crossentropy",
 
 ACTIVATIONS = tuple(_ACT_NAMES[c] for c in range(FBP_N_ACT))
 LOSSES = tuple(_LOSS_NAMES[c] for c in range(FBP_N_LOSS))
+# activations whose derivative the kernels compute from Z, not from A = g(Z)
+DERIV_FROM_Z = frozenset(ACTIVATIONS[c] for c in range(FBP_N_ACT) if fbp_deriv_needs_z(c))
 ACT_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
 LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
 

@@ -12,6 +12,18 @@ import operator
 
 import numpy as np
 
+from fastbp._dense import disjoint as _disjoint
+from fastbp._dense import plain_backward as _plain_backward
+from fastbp._dense import plain_bias as _plain_bias
+from fastbp._dense import plain_forward as _plain_forward
+from fastbp._dense import plain_inputs as _plain_inputs
+from fastbp._dense import plain_labels as _plain_labels
+from fastbp._dense import plain_out as _plain_out
+from fastbp._dense import plain_outputs as _plain_outputs
+from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
+from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
+                              LABEL_DTYPES, LOSS_CODES, LOSSES)
+
 # --- network, labels, optimizer and training arguments ---
 
 #: dtypes a Network computes in
@@ -293,3 +305,344 @@ def check_validation_pair(validation_data):
     except (TypeError, ValueError):
         raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
     return Xv, Yv
+
+
+# --- layer kernels: arrays, out=, activations, losses ---
+#
+# Checks of fastbp.layers' dense_forward, dense_backward, output_delta, loss
+# and softmax. Each returns what the kernels take: 2-D C- or F-contiguous
+# float32/float64 arrays of one dtype, C-contiguous outputs (or None: the
+# kernel allocates), codes and a thread count. The common case (plain
+# aligned contiguous ndarrays of one float dtype, valid out= arrays) is
+# recognised by one call into fastbp._dense (plain_*); everything else takes
+# the full checks below, which convert what they can or raise.
+
+ACT_NONE = -1                      # dense_backward's activation=None
+_MAX_DIM = 2147483647              # BLAS indexes with 32-bit integers
+_LABEL_CODES = {**LABEL_DTYPES, np.dtype(np.bool_): LABEL_DTYPES[np.dtype(np.uint8)]}
+_DEFAULT_NT = _effective_n_threads(None)
+
+
+def threads(n_threads):
+    """The kernels' thread count for ``n_threads`` (None: all cores)."""
+    return _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
+
+
+def float2d(x, name):
+    """x as a C- or F-contiguous 2-D float32/float64 array (copied only if strided)."""
+    if _plain_inputs(x):
+        return x
+    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if a.dtype.char not in "fd":
+        raise TypeError(
+            f"Unsupported dtype: {name} has dtype {a.dtype}; fastbp kernels take float32 "
+            f"or float64 arrays. Cast it first, e.g. {name}.astype(np.float32)")
+    if a.ndim != 2:
+        raise ValueError(
+            f"Invalid shape: {name} must be a 2-D array (features x examples), "
+            f"got shape {shape_str(a)}")
+    if not (a.flags.aligned and a.dtype.isnative):
+        # byte-swapped or misaligned: one copy into native, aligned memory
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+    elif not (a.flags.c_contiguous or a.flags.f_contiguous):
+        a = np.ascontiguousarray(a)
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(
+            f"Invalid shape: {name} has shape {shape_str(a)}; every dimension must be at "
+            f"least 1 (m = 0 examples or an empty layer leaves nothing to compute)")
+    if a.shape[0] > _MAX_DIM or a.shape[1] > _MAX_DIM:
+        raise ValueError(
+            f"Invalid shape: {name} has shape {shape_str(a)}; BLAS indexes with 32-bit "
+            f"integers, so every dimension must be below 2**31. Split the batch.")
+    return a
+
+
+def same_dtype(ref, refname, a, name):
+    if a.dtype != ref.dtype:
+        raise TypeError(
+            f"Mismatched dtypes: {refname} is {ref.dtype} but {name} is {a.dtype}; "
+            f"cast them to one dtype, e.g. {name}.astype({refname}.dtype)")
+
+
+def out_array(o, name, rows, cols, like, inputs):
+    """Validate one preallocated output (C-contiguous, writeable, no overlap)."""
+    if not isinstance(o, np.ndarray):
+        raise TypeError(f"Invalid out: {name} must be a numpy.ndarray, got {type(o).__name__}")
+    if o.dtype.num != like.dtype.num:
+        raise TypeError(f"Invalid out: {name} has dtype {o.dtype}, expected {like.dtype} "
+                        f"(the inputs' dtype)")
+    if o.ndim != 2 or o.shape[0] != rows or o.shape[1] != cols:
+        raise ValueError(f"Invalid out: {name} should have shape {(rows, cols)}, "
+                         f"got {shape_str(o)}")
+    if not o.flags.c_contiguous:
+        raise ValueError(f"Invalid out: {name} must be C-contiguous "
+                         f"(np.empty({(rows, cols)}, dtype=...)), got a strided or F-ordered array")
+    if not o.flags.writeable:
+        raise ValueError(f"Invalid out: {name} is read-only; pass a writeable array")
+    for inp_name, inp in inputs:
+        if inp is not None and not _disjoint((o,), (inp,)):
+            raise ValueError(f"Invalid out: {name} overlaps the input {inp_name}; outputs "
+                             f"must not share memory with inputs or with each other")
+    return o
+
+
+def unpack_out(out, n, names):
+    if isinstance(out, np.ndarray) and n == 1:
+        return (out,)
+    if not isinstance(out, (tuple, list)) or len(out) != n:
+        raise TypeError(f"Invalid out: expected a tuple of {n} arrays ({names}), "
+                        f"got {type(out).__name__}"
+                        + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
+    return tuple(out)
+
+
+def one_out(out, name, rows, cols, like, names, arrays):
+    """The single output of a kernel: ``out`` validated, or None (the kernel
+    allocates). ``names``/``arrays``: the inputs it must not overlap."""
+    if out is None:
+        return None
+    if _plain_outputs(like.dtype.num, (out,), (rows, cols), arrays):
+        return out
+    return out_array(unpack_out(out, 1, name)[0], name, rows, cols, like,
+                     tuple(zip(names, arrays)))
+
+
+def real(x, name):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"Invalid {name}: expected a real number, got {x!r}") from None
+
+
+def act_code(activation, allow_none):
+    if activation is None and allow_none:
+        return ACT_NONE
+    try:
+        return ACT_CODES[activation]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(a) for a in ACTIVATIONS)
+        extra = " or None (no derivative: the input layer)" if allow_none else ""
+        raise ValueError(f"Unknown activation {activation!r}; valid names: {valid}{extra}") from None
+
+
+def alpha_value(activation, alpha):
+    if alpha is None:
+        return DEFAULT_ALPHA.get(activation, 0.0)
+    a = float(alpha)
+    if activation in ("leaky_relu", "elu") and not a >= 0:
+        raise ValueError(f"Invalid alpha: {activation} needs alpha >= 0 (its derivative is read "
+                         f"from the layer's output), got {alpha!r}")
+    return a
+
+
+def loss_code(loss):
+    try:
+        return LOSS_CODES[loss]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(x) for x in LOSSES)
+        raise ValueError(f"Unknown loss {loss!r}; valid names: {valid}") from None
+
+
+def labels(Y, al):
+    """(y, code, row stride, column stride): Y as an array of a label dtype the
+    C kernels read (fastbp._registry.LABEL_DTYPES, bool as uint8), strides in
+    elements."""
+    y = Y if isinstance(Y, np.ndarray) else np.asarray(Y)
+    if not (y.flags.aligned and y.dtype.isnative):
+        y = np.ascontiguousarray(y, dtype=y.dtype.newbyteorder("="))
+    if y.ndim == 1 and al.shape[0] == 1 and y.shape[0] == al.shape[1]:
+        y = y.reshape(1, -1)
+    if y.ndim != 2 or y.shape[0] != al.shape[0] or y.shape[1] != al.shape[1]:
+        raise ValueError(f"Invalid shapes: Y should have the shape of AL {shape_str(al)}, "
+                         f"got Y {shape_str(y)}")
+    yt = _LABEL_CODES.get(y.dtype)
+    if yt is None:
+        kind = y.dtype.kind
+        if y.dtype == np.int8:
+            y = y.astype(np.int32)
+        elif kind in "iu":
+            y = y.astype(np.int64, copy=False)
+        elif y.dtype == np.float16:
+            y = y.astype(np.float32)
+        else:
+            raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels may be float, "
+                            f"int, bool or uint8")
+        yt = LABEL_DTYPES[y.dtype]
+    isz = y.itemsize
+    s0, s1 = y.strides
+    if s0 % isz or s1 % isz:
+        y = np.ascontiguousarray(y)
+        s0, s1 = y.strides
+    return y, yt, s0 // isz, s1 // isz
+
+
+def _bias(b, dt, n, w, a_prev):
+    """(b, its stride in elements): b as (n, 1) or (n,) values of dtype dt."""
+    bb = b if isinstance(b, np.ndarray) else np.asarray(b, dtype=dt)
+    bshape = bb.shape
+    if bshape != (n, 1) and bshape != (n,):
+        raise ValueError(f"Invalid shapes: b should have shape ({n}, 1) or ({n},) for W "
+                         f"{shape_str(w)}, got b {shape_str(bb)}")
+    if not (bb.flags.aligned and bb.dtype.isnative):
+        bb = np.ascontiguousarray(bb, dtype=bb.dtype.newbyteorder("="))
+    if bb.dtype != dt:
+        if bb.dtype.char not in "fd":
+            raise TypeError(f"Unsupported dtype: b has dtype {bb.dtype}; expected "
+                            f"{dt} like A_prev and W (fastbp takes float32 or "
+                            f"float64). Cast it first: b.astype(np.{dt})")
+        same_dtype(a_prev, "A_prev", bb, "b")
+    isz = bb.itemsize
+    if bb.strides[0] % isz:
+        bb = np.ascontiguousarray(bb)
+    return bb, bb.strides[0] // isz
+
+
+_ACT_ALPHA = {name: (code, DEFAULT_ALPHA.get(name, 0.0)) for name, code in ACT_CODES.items()}
+
+
+def dense_forward_args(A_prev, W, b, activation, alpha, out, n_threads):
+    """(a_prev, W, b, b's stride, Z, A, act, alpha, n_threads) for _dense.forward."""
+    bs = _plain_forward(A_prev, W, b, out)
+    if bs >= 0:
+        a_prev, w, bb = A_prev, W, b
+        outs_ok = True
+    else:
+        a_prev, w, bb, bs = _forward_inputs(A_prev, W, b)
+        outs_ok = False
+    if alpha is None and type(activation) is str and activation in _ACT_ALPHA:
+        act, al = _ACT_ALPHA[activation]
+    else:
+        act = act_code(activation, False)
+        al = alpha_value(activation, alpha)
+    nt = _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
+    if out is None:
+        return a_prev, w, bb, bs, None, None, act, al, nt
+    if outs_ok:
+        return a_prev, w, bb, bs, out[0], out[1], act, al, nt
+    n = w.shape[0]
+    m = a_prev.shape[1]
+    if type(out) is tuple and _plain_outputs(a_prev.dtype.num, out, (n, m, n, m),
+                                             (a_prev, w, bb)):
+        Zo, Ao = out
+    else:
+        o = unpack_out(out, 2, "Z, A")
+        ins = (("A_prev", a_prev), ("W", w), ("b", bb))
+        Zo = out_array(o[0], "Z", n, m, a_prev, ins)
+        Ao = out_array(o[1], "A", n, m, a_prev, ins + (("Z", Zo),))
+    return a_prev, w, bb, bs, Zo, Ao, act, al, nt
+
+
+def _forward_inputs(A_prev, W, b):
+    """(A_prev, W, b, b's stride): the full checks of dense_forward's inputs."""
+    a_prev = float2d(A_prev, "A_prev")
+    w = float2d(W, "W")
+    same_dtype(a_prev, "A_prev", w, "W")
+    n, p = w.shape
+    if a_prev.shape[0] != p:
+        raise ValueError(f"Invalid shapes: W {shape_str(w)} needs A_prev with {p} rows "
+                         f"(n_prev, m), got A_prev {shape_str(a_prev)}")
+    dt = a_prev.dtype
+    bs = _plain_bias(b, dt.num, n)
+    if bs >= 0:
+        return a_prev, w, b, bs
+    return (a_prev, w) + _bias(b, dt, n, w, a_prev)
+
+
+def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out,
+                        n_threads):
+    """(dZ, A_prev, W, V, dZ_prev, dW, db, act, alpha, scale, l2, n_threads) for
+    _dense.backward; V is the array g' reads."""
+    m = _plain_backward(dZ, A_prev, W, out)
+    if m:
+        dz, a_prev, w = dZ, A_prev, W
+        outs_ok = True
+    else:
+        dz, a_prev, w, m = _backward_inputs(dZ, A_prev, W)
+        outs_ok = False
+    if activation is None:
+        act, al = ACT_NONE, 0.0
+    elif alpha is None and type(activation) is str and activation in _ACT_ALPHA:
+        act, al = _ACT_ALPHA[activation]
+    else:
+        act = act_code(activation, True)
+        al = alpha_value(activation, alpha)
+    v = a_prev
+    vz = None
+    if activation in DERIV_FROM_Z:
+        p = w.shape[1]
+        if Z_prev is None:
+            raise ValueError(f"Missing Z_prev: the derivative of {activation!r} is computed "
+                             f"from the pre-activation; pass Z_prev=Z of the previous layer "
+                             f"(shape {(p, m)})")
+        v = vz = float2d(Z_prev, "Z_prev")
+        same_dtype(dz, "dZ", v, "Z_prev")
+        if v.shape[0] != p or v.shape[1] != m:
+            raise ValueError(f"Invalid shapes: Z_prev should match A_prev {shape_str(a_prev)}, "
+                             f"got Z_prev {shape_str(v)}")
+    sc = (1.0 / m) if scale is None else real(scale, "scale")
+    l2 = (lambd if type(lambd) is float else real(lambd, "lambd")) * sc
+    nt = _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
+    if out is None:
+        return dz, a_prev, w, v, None, None, None, act, al, sc, l2, nt
+    if outs_ok and (vz is None or _disjoint(out, (vz,))):
+        return dz, a_prev, w, v, out[0], out[1], out[2], act, al, sc, l2, nt
+    n, p = w.shape
+    if type(out) is tuple and _plain_outputs(dz.dtype.num, out, (p, m, n, p, n, 1),
+                                             (dz, a_prev, w, vz)):
+        dZp, dWo, dbo = out       # the common training-loop case
+    else:
+        o = unpack_out(out, 3, "dZ_prev, dW, db")
+        ins = (("dZ", dz), ("A_prev", a_prev), ("W", w), ("Z_prev", vz))
+        dZp = out_array(o[0], "dZ_prev", p, m, dz, ins)
+        dWo = out_array(o[1], "dW", n, p, dz, ins + (("dZ_prev", dZp),))
+        dbo = out_array(o[2], "db", n, 1, dz, ins + (("dZ_prev", dZp), ("dW", dWo)))
+    return dz, a_prev, w, v, dZp, dWo, dbo, act, al, sc, l2, nt
+
+
+def output_delta_args(AL, Y, loss, out, n_threads):
+    """(AL, Y, label code, Y's strides, dZ, n_threads) for _loss.output_delta."""
+    al = AL if _plain_inputs(AL) else float2d(AL, "AL")
+    if type(loss) is not str or loss not in LOSS_CODES:
+        loss_code(loss)
+    n, m = al.shape
+    plain = _plain_labels(Y, n, m)
+    y, yt, yr, yc = (Y,) + plain if plain is not None else labels(Y, al)
+    if out is None or _plain_out(out, al, y):
+        D = out
+    else:
+        D = one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
+    return al, y, yt, yr, yc, D, _DEFAULT_NT if n_threads is None else threads(n_threads)
+
+
+def loss_args(AL, Y, loss):
+    """(AL, Y, label code, Y's strides, loss code) for _loss.loss."""
+    al = AL if _plain_inputs(AL) else float2d(AL, "AL")
+    code = LOSS_CODES[loss] if type(loss) is str and loss in LOSS_CODES else loss_code(loss)
+    plain = _plain_labels(Y, al.shape[0], al.shape[1])
+    return (al, Y) + plain + (code,) if plain is not None else (al,) + labels(Y, al) + (code,)
+
+
+def softmax_args(Z, out, n_threads):
+    """(Z, A, n_threads) for _loss.softmax."""
+    z = Z if _plain_inputs(Z) else float2d(Z, "Z")
+    if out is None or _plain_out(out, z):
+        A = out
+    else:
+        A = one_out(out, "A", z.shape[0], z.shape[1], z, ("Z",), (z,))
+    return z, A, _DEFAULT_NT if n_threads is None else threads(n_threads)
+
+
+def _backward_inputs(dZ, A_prev, W):
+    """(dZ, A_prev, W, m): the full checks of dense_backward's arrays."""
+    dz = float2d(dZ, "dZ")
+    a_prev = float2d(A_prev, "A_prev")
+    w = float2d(W, "W")
+    same_dtype(dz, "dZ", a_prev, "A_prev")
+    same_dtype(dz, "dZ", w, "W")
+    n, p = w.shape
+    nz, m = dz.shape
+    if nz != n or a_prev.shape != (p, m):
+        raise ValueError(
+            f"Invalid shapes: expected dZ (n, m), A_prev (n_prev, m), W (n, n_prev); got "
+            f"dZ {shape_str(dz)}, A_prev {shape_str(a_prev)}, W {shape_str(w)}")
+    return dz, a_prev, w, m

@@ -78,10 +78,13 @@ from fastbp._course import backward_chain as _backward_chain
 from fastbp._course import is_recent_output as _is_recent_output
 from fastbp._course import keys as _keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
 from fastbp._registry import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
-from fastbp._dense import dense_backward as _bwd
-from fastbp._dense import dense_forward as _fwd
-from fastbp._dense import loss as _loss
-from fastbp._dense import output_delta as _delta
+from fastbp import _dense, _loss as _loss_kernels
+from fastbp import _validation as _v
+from fastbp._registry import ACT_CODES as _ACT_CODES, DEFAULT_ALPHA as _DEFAULT_ALPHA
+from fastbp.layers import dense_backward as _bwd
+from fastbp.layers import dense_forward as _fwd
+from fastbp.layers import loss as _loss
+from fastbp.layers import output_delta as _delta
 from fastbp.network import Network
 from fastbp.optim import SGD, schedule_lr_decay, update_lr  # the course's, re-exported
 
@@ -354,6 +357,36 @@ def _labels(Y, AL, name="Y"):
                              f"{AL.shape}; they need the same number of entries")
         y = y.reshape(AL.shape)
     return y
+
+
+def _dropout(A, keep_prob):
+    """The course's inverted dropout of A, in place: D = rand < keep_prob (drawn
+    from ``np.random.rand``), A = A * D / keep_prob. Returns D (bool)."""
+    D = np.random.rand(A.shape[0], A.shape[1]) < keep_prob
+    np.multiply(A, D, out=A)
+    np.divide(A, keep_prob, out=A)
+    return D
+
+
+def _forward_layers(A, L, keep_prob, layer):
+    """The forward layer loop: ``A = layer(l, A)`` for l = 1..L, the course's
+    inverted dropout on the hidden layers' outputs when keep_prob < 1.
+
+    Returns (A_L, masks): masks[l - 1] is layer l's dropout mask or None.
+    """
+    masks = []
+    for l in range(1, L + 1):
+        A = layer(l, A)
+        masks.append(_dropout(A, keep_prob) if keep_prob != 1.0 and l < L else None)
+    return A, masks
+
+
+def _backward_layers(dZ, L, layer):
+    """The backward layer loop: ``dZ = layer(l, dZ)`` for l = L..1, each call
+    layer l's gradients and dZ of layer l - 1."""
+    for l in range(L, 0, -1):
+        dZ = layer(l, dZ)
+    return dZ
 
 
 def _check_keep_prob(keep_prob):
@@ -692,29 +725,25 @@ def L_model_forward(X, parameters, *, keep_prob=1.0):
         layers' caches are ((A_prev, W, b), Z, D).
     """
     L = _n_layers(parameters)
-    dropout = keep_prob != 1.0
-    if dropout:
+    if keep_prob != 1.0:
         _check_keep_prob(keep_prob)
     caches = []
-    A = X
-    prev_name = "X"
-    for l in range(1, L + 1):
+
+    def layer(l, A_prev):
         wk, bk = _keys(l)[:2]
         W = _get(parameters, wk, "parameters")
         b = _get(parameters, bk, "parameters")
-        act = "relu" if l < L else "sigmoid"
-        Z, A_new, A, W, b = _forward(A, W, b, act, l, prev_name)
-        if dropout and l < L:
-            D = (np.random.rand(A_new.shape[0], A_new.shape[1]) < keep_prob).astype(int)
-            np.multiply(A_new, D, out=A_new)
-            np.divide(A_new, keep_prob, out=A_new)
-            caches.append(((A, W, b), Z, D))
-        else:
-            caches.append(((A, W, b), Z))
-        A = A_new
-        prev_name = "A" + str(l)
-    _RECENT_OUTPUTS.append((weakref.ref(A), weakref.ref(Z)))
-    return A, caches
+        Z, A, A_prev, W, b = _forward(A_prev, W, b, "relu" if l < L else "sigmoid", l,
+                                      "A" + str(l - 1) if l > 1 else "X")
+        caches.append(((A_prev, W, b), Z))
+        return A
+
+    AL, masks = _forward_layers(X, L, keep_prob, layer)
+    for l, D in enumerate(masks):
+        if D is not None:
+            caches[l] += (D.astype(int),)
+    _RECENT_OUTPUTS.append((weakref.ref(AL), weakref.ref(caches[-1][1])))
+    return AL, caches
 
 
 def linear_backward(dZ, cache):
@@ -798,16 +827,26 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         dZ = _delta(AL, y, _BCE)
     else:
         dZ = _output_delta_course(AL, y, Z)
-    dA, dW, db = _backward(dZ, A_prev, W, L, lambd)
-    dwk, dbk = _keys(L)[2:4]
-    grads = {_keys(L - 1)[4]: dA, dwk: dW, dbk: db}   # the course's insertion order
-    for l in range(L - 1, 0, -1):
+    grads = {}                 # filled in the course's insertion order
+    layer_in = {L: (A_prev, W)}
+
+    def layer(l, dZ):
+        A_prev, W = layer_in.pop(l)
+        dA, dW, db = _backward(dZ, A_prev, W, l, lambd)
+        keys = _keys(l)
+        grads[_keys(l - 1)[4]] = dA
+        grads[keys[2]] = dW
+        grads[keys[3]] = db
+        if l == 1:
+            return None
+        l -= 1                 # the previous layer: its dropout mask and relu
         cache = caches[l - 1]
         try:
             (A_prev, W, b), Z = cache
             D = None
         except (TypeError, ValueError):
             A_prev, W, b, Z, D = _unpack_cache(cache, l)
+        layer_in[l] = (A_prev, W)
         if dropout:
             if D is None:
                 raise ValueError(f"Invalid cache: keep_prob={keep_prob} but the cache of "
@@ -822,12 +861,9 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         elif D is not None:
             raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask; "
                              f"pass keep_prob= as used by L_model_forward")
-        dZ = _relu_grad(dA, Z, l, scratch=True)
-        dA, dW, db = _backward(dZ, A_prev, W, l, lambd)
-        keys = _keys(l)
-        grads[_keys(l - 1)[4]] = dA
-        grads[keys[2]] = dW
-        grads[keys[3]] = db
+        return _relu_grad(dA, Z, l, scratch=True)
+
+    _backward_layers(dZ, L, layer)
     return grads
 
 
@@ -987,28 +1023,41 @@ def _fit(X, y, Ws, bs, dt, dims, hidden, learning_rate, start, stop, every, last
     Z = [np.empty((dims[l], m), dt) for l in range(1, L + 1)]
     A = [np.empty((dims[l], m), dt) for l in range(1, L + 1)]
     dZ = [np.empty((dims[l], m), dt) for l in range(0, L + 1)]   # dZ[0]: unused dA0
+    # the kernels run on validated inputs and these buffers directly
+    X = _v.float2d(X, "A_prev")
+    y_k, yt, yr, yc = _v.labels(y, A[-1])
     acts = [hidden] * (L - 1) + ["sigmoid"]
+    act = [_ACT_CODES[a] for a in acts]
+    alpha = [_DEFAULT_ALPHA.get(a, 0.0) for a in acts]
     fwd_in = [X] + A[:-1]
-    fwd_out = [(Z[l], A[l]) for l in range(L)]
-    bwd_act = [None] + acts[:-1]
-    bwd_out = [(dZ[l], gW[l], gb[l]) for l in range(L)]
-    fwd_nt = [_threads((dims[l + 1], dims[l]), m, 1) for l in range(L)]
-    bwd_nt = [_threads((dims[l + 1], dims[l]), m, 2) for l in range(L)]
+    fwd_nt = [_v.threads(_threads((dims[l + 1], dims[l]), m, 1)) for l in range(L)]
+    bwd_nt = [_v.threads(_threads((dims[l + 1], dims[l]), m, 2)) for l in range(L)]
+    nt = _v.threads(None)
     scale = learning_rate / m
+    l2 = lambd * scale
     AL = A[-1]
-    rand = np.random.rand
     view = {}
     for l in range(1, L + 1):
         view[_keys(l)[0]] = W[l - 1]
         view[_keys(l)[1]] = b[l - 1]
+    forward, backward, delta = _dense.forward, _dense.backward, _loss_kernels.output_delta
+    def forward_layer(l, A_prev):
+        k = l - 1
+        forward(A_prev, W[k], b[k], 1, Z[k], A[k], act[k], alpha[k], fwd_nt[k])
+        return A[k]
+
+    def backward_layer(l, dZ_l):
+        # dZ[l-1] = W^T dZ * g'(A[l-2]) (l = 1: unused W^T dZ), times 1/keep_prob
+        k = l - 1
+        backward(dZ_l, fwd_in[k], W[k], fwd_in[k], dZ[k], gW[k], gb[k],
+                 act[k - 1] if k else _v.ACT_NONE, alpha[k - 1] if k else 0.0,
+                 scale, l2, bwd_nt[k])
+        if dropout and k > 0:
+            np.divide(dZ[k], keep_prob, out=dZ[k])
+        return dZ[k]
+
     for i in range(start, stop):
-        for l in range(L):
-            _fwd(fwd_in[l], W[l], b[l], acts[l], out=fwd_out[l], n_threads=fwd_nt[l])
-            if dropout and l < L - 1:
-                Al = A[l]
-                D = rand(Al.shape[0], Al.shape[1]) < keep_prob
-                np.multiply(Al, D, out=Al)
-                np.divide(Al, keep_prob, out=Al)
+        _forward_layers(X, L, keep_prob, forward_layer)
         if (every and i % every == 0) or i == last:
             if lambd:
                 cost = compute_cost_with_regularization(AL, y, view, lambd)
@@ -1017,12 +1066,7 @@ def _fit(X, y, Ws, bs, dt, dims, hidden, learning_rate, start, stop, every, last
             if i % 100 == 0:
                 costs.append(cost)
             report(i, cost)
-        _delta(AL, y, _BCE, out=dZ[L])
-        for l in range(L - 1, -1, -1):
-            _bwd(dZ[l + 1], fwd_in[l], W[l], bwd_act[l], scale=scale, lambd=lambd,
-                 out=bwd_out[l], n_threads=bwd_nt[l])
-            if dropout and l > 0:
-                np.divide(dZ[l], keep_prob, out=dZ[l])
+        _backward_layers(delta(AL, y_k, yt, yr, yc, dZ[L], nt), L, backward_layer)
         np.subtract(theta, grad, out=theta)
     params = {}
     for l in range(1, L + 1):

@@ -1,0 +1,400 @@
+# The phases of a whole network's training step (fastbp._network.NetKernel
+# runs them): the plan structs and one `cdef inline` function per phase, all
+# executed by every thread of one OpenMP team. See _network.pyx's docstring
+# for the threading and determinism rules they follow.
+from cython cimport floating
+from cython.parallel cimport parallel
+from libc.math cimport log, isfinite
+from libc.stdint cimport uint64_t
+
+from fastbp._blas cimport _gemm, BLAS_Trans, NoTrans, Trans
+from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
+from fastbp._openmp_helpers cimport fbp_omp_thread_num
+from fastbp._registry cimport *  # the codes (FBP_*)
+from fastbp._rows cimport (Mat, _rowmajor, _fwd_rows, _bwd_rows, _grad_rows, _l2_rows,
+                           _dprev_rows)
+
+# mode bits of one kernel call
+cdef enum:
+    M_FORWARD = 1
+    M_TRAIN = 2      # keep per-layer activations, apply dropout
+    M_LOSS = 4
+    M_DELTA = 8
+    M_BACKWARD = 16
+    M_UPDATE = 32
+    M_NOCHECK = 64   # update even when the loss is not finite (course semantics)
+
+# Rows per GEMM block are multiples of this (OpenBLAS's micro-kernel tiles);
+# columns of the output phase and elements of the update loop likewise.
+cdef enum:
+    ROW_GRAIN = 8
+    COL_GRAIN = 16
+    ELEM_GRAIN = 256
+
+# Dropout hash: SplitMix64's gamma and finalizer constants.
+cdef extern from *:
+    """
+    #define FBP_GOLDEN 0x9E3779B97F4A7C15ULL
+    #define FBP_MIX1 0xBF58476D1CE4E5B9ULL
+    #define FBP_MIX2 0x94D049BB133111EBULL
+    """
+    const uint64_t GOLDEN "FBP_GOLDEN"
+    const uint64_t MIX1 "FBP_MIX1"
+    const uint64_t MIX2 "FBP_MIX2"
+
+
+cdef struct LayerPlan:
+    int n_in
+    int n_out
+    int act            # activation code (hidden) or the output's non-linearity
+    double alpha
+    double keep_prob   # 1.0: no dropout on this layer's output
+    uint64_t keep_thr  # keep an element when its 24-bit hash < keep_thr
+    Py_ssize_t w_off   # offsets of W (n_out, n_in) and b (n_out,) in the flat buffers
+    Py_ssize_t b_off
+    void *Z            # (n_out, m) row-major, ld = m; == A unless g' needs Z
+    void *A            # g(Z), pre-dropout (what g' reads)
+    void *Ad           # dropout(A): the next layer's input; == A without dropout
+
+
+cdef struct NetPlan:
+    int L
+    int loss           # FBP_BCE, FBP_CE or FBP_MSE
+    int softmax
+    void *params
+    void *grads
+    Py_ssize_t n_params
+    Py_ssize_t m
+    # input X (n_x, m): row-major with leading dimension x_ld (x_trans = 0),
+    # or X^T row-major (x_trans = 1)
+    const void *X
+    Py_ssize_t x_ld
+    int x_trans
+    # targets: dense (rows, m) with element strides, or class labels (m,)
+    const void *Y
+    int yt
+    Py_ssize_t yr
+    Py_ssize_t yc
+    int labels
+    # workspaces
+    void *D0
+    void *D1
+    void *smbuf        # 2 m scratch values for softmax
+    double *colloss    # m per-column loss sums
+    double *l2rows     # one ||W[l][i, :]||^2 per weight row, all layers
+    # gradient scaling: dW = gscale dZ A^T + l2scale W, db = gscale sum_j dZ.
+    # One process: 1/m and lambd/m. Data-parallel (fastbp.distributed): 1/M
+    # and (lambd/M)(m/M) for this rank's m of the global batch M, so the
+    # ranks' gradients sum to the global batch's.
+    double gscale
+    double l2scale
+    # regularisation and dropout
+    double lambd
+    int dropout        # apply dropout (set by a training forward, read by backward)
+    uint64_t seed
+    uint64_t step
+    # dropout hash index of element (i, j): i mask_ld + mask_off + j. One
+    # process: m and 0; a rank holding columns [off, off + m) of a global
+    # batch of M: M and off, so its masks are the global batch's.
+    Py_ssize_t mask_ld
+    Py_ssize_t mask_off
+    # optimizer
+    int opt
+    double lr
+    double b1
+    double b2
+    double eps
+    double c1          # 1 / (1 - beta1^t)
+    double c2          # 1 / (1 - beta2^t)
+    void *s1
+    void *s2
+    # results
+    double loss_sum
+    double l2_sum
+    int bad_label
+    int nonfinite
+
+
+# ------------------------------------------------------------------ helpers
+
+cdef inline uint64_t _fin(uint64_t z) noexcept nogil:
+    z = (z ^ (z >> 30)) * MIX1
+    z = (z ^ (z >> 27)) * MIX2
+    return z ^ (z >> 31)
+
+
+cdef inline uint64_t _dropout_key(uint64_t seed, uint64_t step, uint64_t layer) noexcept nogil:
+    return _fin(_fin(_fin(seed + GOLDEN) + step * GOLDEN) + (layer + 1) * GOLDEN)
+
+
+cdef inline bint _keep(uint64_t key, uint64_t idx, uint64_t thr) noexcept nogil:
+    return (_fin(key + (idx + 1) * GOLDEN) >> 40) < thr
+
+
+cdef inline void _split(Py_ssize_t n, int parts, int idx, Py_ssize_t grain,
+                        Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    """[lo, hi): block idx of n items cut into `parts` runs of whole grains."""
+    cdef Py_ssize_t units = (n + grain - 1) // grain
+    cdef Py_ssize_t a = units * idx // parts
+    cdef Py_ssize_t b = units * (idx + 1) // parts
+    lo[0] = a * grain if a * grain < n else n
+    hi[0] = b * grain if b * grain < n else n
+
+
+cdef inline Mat _x_mat(NetPlan *p) noexcept nogil:
+    """The input X (n_x, m): row-major with ld x_ld, or stored transposed."""
+    cdef Mat M
+    M.data = <void *>p.X
+    if p.x_trans:
+        M.rs = 1
+        M.cs = p.x_ld
+    else:
+        M.rs = p.x_ld
+        M.cs = 1
+    return M
+
+
+# ------------------------------------------------------------------- phases
+
+cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
+                   bint train) noexcept nogil:
+    cdef int l
+    cdef LayerPlan *ly
+    cdef Py_ssize_t m = p.m, r0, r1, i, j, k, ald
+    cdef const floating *Ain
+    cdef floating *Z
+    cdef floating *A
+    cdef floating *Ad
+    cdef floating inv
+    cdef BLAS_Trans ta
+    cdef uint64_t key
+    cdef Py_ssize_t mld = p.mask_ld, moff = p.mask_off
+    for l in range(p.L):
+        ly = &lys[l]
+        if l == 0:
+            Ain = <const floating *>p.X
+            ald = p.x_ld
+            ta = Trans if p.x_trans else NoTrans
+        else:
+            Ain = <const floating *>(lys[l - 1].Ad if p.dropout else lys[l - 1].A)
+            ald = m
+            ta = NoTrans
+        _split(ly.n_out, nt, tid, ROW_GRAIN, &r0, &r1)
+        if r1 > r0:
+            Z = <floating *>ly.Z + r0 * m
+            A = <floating *>ly.A + r0 * m
+            _gemm(NoTrans, ta, <int>(r1 - r0), <int>m, ly.n_in, <floating>1.0,
+                  P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, <int>ald, <floating>0.0,
+                  Z, <int>m)
+            # softmax needs whole columns: here only the bias, the rest later
+            _fwd_rows(FBP_IDENTITY if (p.softmax and l == p.L - 1) else ly.act,
+                      <floating>ly.alpha, Z, m, A, m, P + ly.b_off + r0, 1, r1 - r0, m)
+            if p.dropout and ly.keep_prob < 1.0:
+                Ad = <floating *>ly.Ad
+                inv = <floating>(1.0 / ly.keep_prob)
+                key = _dropout_key(p.seed, p.step, l)
+                for i in range(r0, r1):
+                    for j in range(m):
+                        k = i * m + j
+                        Ad[k] = ((<floating *>ly.A)[k] * inv
+                                 if _keep(key, i * mld + moff + j, ly.keep_thr) else 0)
+        fbp_omp_barrier()
+
+
+cdef inline void _softmax(floating *P, NetPlan *p, LayerPlan *lys, int tid,
+                          int nt) noexcept nogil:
+    """Column-wise softmax of the output, in place, on this thread's columns."""
+    cdef LayerPlan *ly = &lys[p.L - 1]
+    cdef Py_ssize_t m = p.m, j0, j1
+    _split(m, nt, tid, COL_GRAIN, &j0, &j1)
+    if j1 > j0:
+        if floating is float:
+            fbp_softmax_cols_f(<float *>ly.A, m, 1, <float *>ly.A, m, ly.n_out, j0, j1,
+                               <float *>p.smbuf + 2 * j0)
+        else:
+            fbp_softmax_cols_d(<double *>ly.A, m, 1, <double *>ly.A, m, ly.n_out, j0, j1,
+                               <double *>p.smbuf + 2 * j0)
+
+
+cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
+                  bint want_loss, bint want_delta) noexcept nogil:
+    cdef LayerPlan *ly = &lys[p.L - 1]
+    cdef Py_ssize_t m = p.m, rows = ly.n_out, j0, j1, i, j, c
+    cdef floating *AL = <floating *>ly.A
+    cdef floating *D = <floating *>p.D0
+    cdef floating a
+    cdef double tiny = 1.1754943508222875e-38 if floating is float else 2.2250738585072014e-308
+    _split(m, nt, tid, COL_GRAIN, &j0, &j1)
+    if j1 <= j0:
+        return
+    if p.labels:
+        for j in range(j0, j1):
+            c = <Py_ssize_t>fbp_yval(p.Y, p.yt, j * p.yc)
+            if c < 0 or c >= rows:
+                p.bad_label = 1
+                c = -1
+            if want_loss:
+                if c >= 0:
+                    a = AL[c * m + j]
+                    p.colloss[j] = -log(<double>a if (a > tiny or a != a) else tiny)
+                else:
+                    p.colloss[j] = 0.0
+            if want_delta:
+                for i in range(rows):
+                    D[i * m + j] = AL[i * m + j]
+                if c >= 0:
+                    D[c * m + j] -= 1
+    else:
+        if want_loss:
+            if floating is float:
+                fbp_loss_cols_f(p.loss, AL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
+                                p.colloss)
+            else:
+                fbp_loss_cols_d(p.loss, AL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
+                                p.colloss)
+        if want_delta:
+            if floating is float:
+                fbp_delta_f(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
+            else:
+                fbp_delta_d(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
+
+
+cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
+                           int nt) noexcept nogil:
+    cdef floating *G = <floating *>p.grads
+    cdef int l, act
+    cdef LayerPlan *ly
+    cdef LayerPlan *lp
+    cdef Py_ssize_t m = p.m, r0, r1, q0, q1, i, j, k, n_in, l2base = 0
+    cdef floating scale = <floating>p.gscale
+    cdef floating l2s = <floating>p.l2scale
+    cdef Py_ssize_t mld = p.mask_ld, moff = p.mask_off
+    cdef floating inv
+    cdef floating *cur = <floating *>p.D0
+    cdef floating *nxt = <floating *>p.D1
+    cdef floating *tmp
+    cdef Mat Ain, V
+    cdef uint64_t key
+    for l in range(p.L):
+        l2base += lys[l].n_out
+    for l in range(p.L - 1, -1, -1):
+        ly = &lys[l]
+        n_in = ly.n_in
+        l2base -= ly.n_out
+        if l == 0:
+            Ain = _x_mat(p)
+        else:
+            Ain = _rowmajor(lys[l - 1].Ad if p.dropout else lys[l - 1].A, m)
+        # dW, db (and L2) on this thread's rows of W
+        _split(ly.n_out, nt, tid, ROW_GRAIN, &r0, &r1)
+        if r1 > r0:
+            _grad_rows(G + ly.w_off, <int>n_in, G + ly.b_off, _rowmajor(cur, m), Ain, r0, r1,
+                       <int>n_in, <int>m, scale, <floating>0.0)
+            if p.lambd != 0.0:
+                _l2_rows(G + ly.w_off + r0 * n_in, P + ly.w_off + r0 * n_in, r1 - r0, n_in,
+                         l2s, p.l2rows + l2base + r0)
+        # dZ[l-1] = (W^T dZ) * mask / keep_prob * g'  on this thread's rows of it
+        if l > 0:
+            lp = &lys[l - 1]
+            _split(n_in, nt, tid, ROW_GRAIN, &q0, &q1)
+            if q1 > q0:
+                V = _rowmajor(lp.Z if fbp_deriv_needs_z(lp.act) else lp.A, m)
+                act = lp.act
+                if p.dropout and lp.keep_prob < 1.0:
+                    act = ACT_NONE      # g' after the mask
+                _dprev_rows(nxt, <int>m, _rowmajor(P + ly.w_off, n_in), _rowmajor(cur, m),
+                            q0, q1, ly.n_out, <int>m, act, <floating>lp.alpha, V)
+                if act == ACT_NONE:
+                    inv = <floating>(1.0 / lp.keep_prob)
+                    key = _dropout_key(p.seed, p.step, l - 1)
+                    for i in range(q0, q1):
+                        for j in range(m):
+                            k = i * m + j
+                            nxt[k] = (nxt[k] * inv
+                                      if _keep(key, i * mld + moff + j, lp.keep_thr) else 0)
+                    _bwd_rows(lp.act, <floating>lp.alpha, nxt + q0 * m, m,
+                              <const floating *>V.data + q0 * m, m, 1, q1 - q0, m)
+            tmp = cur
+            cur = nxt
+            nxt = tmp
+        fbp_omp_barrier()
+
+
+cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogil:
+    """One fused loop over the flat buffers (the course's update formulas)."""
+    cdef floating *G = <floating *>p.grads
+    cdef floating *S1 = <floating *>p.s1
+    cdef floating *S2 = <floating *>p.s2
+    cdef floating lr = <floating>p.lr, b1 = <floating>p.b1, b2 = <floating>p.b2
+    cdef floating nb1 = <floating>(1.0 - p.b1), nb2 = <floating>(1.0 - p.b2)
+    cdef floating eps = <floating>p.eps, c1 = <floating>p.c1, c2 = <floating>p.c2
+    cdef floating g, v, s
+    cdef Py_ssize_t i, a, b
+    _split(p.n_params, nt, tid, ELEM_GRAIN, &a, &b)
+    if p.opt == FBP_OPT_SGD:
+        for i in range(a, b):
+            P[i] -= lr * G[i]
+    elif p.opt == FBP_OPT_MOMENTUM:
+        for i in range(a, b):
+            v = b1 * S1[i] + nb1 * G[i]
+            S1[i] = v
+            P[i] -= lr * v
+    elif p.opt == FBP_OPT_NESTEROV:
+        for i in range(a, b):
+            g = G[i]
+            v = b1 * S1[i] + nb1 * g
+            S1[i] = v
+            P[i] -= lr * (b1 * v + nb1 * g)
+    elif p.opt == FBP_OPT_ADAM:
+        if floating is float:
+            fbp_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+        else:
+            fbp_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+
+
+cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:
+    """Everything one thread of the team does; all threads take the same path."""
+    cdef int tid = fbp_omp_thread_num(), nt = fbp_omp_team_size()
+    cdef Py_ssize_t j, i
+    cdef double total
+    if mode & M_FORWARD:
+        _forward(P, p, lys, tid, nt, (mode & M_TRAIN) != 0)
+        if p.softmax:
+            _softmax(P, p, lys, tid, nt)
+            fbp_omp_barrier()
+    if mode & (M_LOSS | M_DELTA):
+        _output(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
+        fbp_omp_barrier()
+        if p.bad_label:
+            return
+        if mode & M_LOSS:
+            # every thread sums the same partials in the same order
+            total = 0.0
+            for j in range(p.m):
+                total += p.colloss[j]
+            if tid == 0:
+                p.loss_sum = total
+            if not isfinite(total) and (mode & M_UPDATE) and not (mode & M_NOCHECK):
+                if tid == 0:
+                    p.nonfinite = 1
+                return
+    if mode & M_BACKWARD:
+        _backward(P, p, lys, tid, nt)
+        if tid == 0 and p.lambd != 0.0 and (mode & M_LOSS):
+            total = 0.0
+            j = 0
+            for i in range(p.L):
+                j += lys[i].n_out
+            for i in range(j):
+                total += p.l2rows[i]
+            p.l2_sum = total
+    if mode & M_UPDATE:
+        _update(P, p, tid, nt)
+
+
+cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nt) noexcept nogil:
+    if nt <= 1:
+        _team(P, p, lys, mode)
+        return
+    with parallel(num_threads=nt):
+        _team(P, p, lys, mode)

@@ -1,0 +1,145 @@
+# cython: language_level=3
+"""Test hooks into the C kernels; not part of fastbp's API (tests/ imports them).
+
+``vmath`` runs one vectorised function of csrc/fastbp_vmath.h on a 1-D
+array; ``loss_cols`` returns the per-column loss sums of csrc/fastbp_loss.h
+next to the whole-block sum; ``gemm`` runs fastbp._blas's GEMM on a chosen
+path and ``set_small_gemm_max`` moves the limit between its two paths
+(bench/bench_gemm_small.py uses both too).
+"""
+from cython cimport floating
+cimport numpy as cnp
+
+import numpy as np
+
+from fastbp._blas cimport (_gemm, _gemm_blas, _gemm_small, _swap_small_gemm_max, BLAS_Trans,
+                           NoTrans, Trans)
+from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
+from fastbp._registry cimport *  # the codes (FBP_*)
+
+cnp.import_array()
+
+
+_VMATH_NAMES = ("exp", "expm1", "log", "log1p", "tanh", "sigmoid")
+
+
+def vmath(str name, x, out=None):
+    """fastbp's vectorised ``name`` applied to a 1-D array.
+
+    x : ndarray (n,) float32 or float64, C-contiguous
+    out : ndarray like x, or None (a new array); may be x itself (in place)
+    name : one of exp, expm1, log, log1p, tanh, sigmoid
+    """
+    if name not in _VMATH_NAMES:
+        raise ValueError(f"Invalid name: expected one of {_VMATH_NAMES}, got {name!r}")
+    if not isinstance(x, np.ndarray) or x.ndim != 1 or x.dtype not in (np.float32, np.float64) \
+            or not x.flags.c_contiguous:
+        raise TypeError("Invalid x: expected a C-contiguous 1-D float32/float64 array")
+    if out is None:
+        out = np.empty_like(x)
+    elif not isinstance(out, np.ndarray) or out.dtype != x.dtype or out.shape != x.shape \
+            or not out.flags.c_contiguous or not out.flags.writeable:
+        raise TypeError("Invalid out: expected a writeable C-contiguous array like x")
+    cdef int k = _VMATH_NAMES.index(name)
+    cdef Py_ssize_t n = x.shape[0]
+    cdef void *px = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef void *py = cnp.PyArray_DATA(<cnp.ndarray>out)
+    cdef bint single = x.dtype == np.float32
+    with nogil:
+        if single:
+            if k == 0: fbp_vexp_f(<float*>px, <float*>py, n)
+            elif k == 1: fbp_vexpm1_f(<float*>px, <float*>py, n)
+            elif k == 2: fbp_vlog_f(<float*>px, <float*>py, n)
+            elif k == 3: fbp_vlog1p_f(<float*>px, <float*>py, n)
+            elif k == 4: fbp_vtanh_f(<float*>px, <float*>py, n)
+            else: fbp_vsigmoid_f(<float*>px, <float*>py, n)
+        else:
+            if k == 0: fbp_vexp_d(<double*>px, <double*>py, n)
+            elif k == 1: fbp_vexpm1_d(<double*>px, <double*>py, n)
+            elif k == 2: fbp_vlog_d(<double*>px, <double*>py, n)
+            elif k == 3: fbp_vlog1p_d(<double*>px, <double*>py, n)
+            elif k == 4: fbp_vtanh_d(<double*>px, <double*>py, n)
+            else: fbp_vsigmoid_d(<double*>px, <double*>py, n)
+    return out
+
+
+def loss_cols(AL, Y, str loss):
+    """Per-column loss sums from fbp_loss_cols (C-contiguous or
+    F-contiguous 2-D AL of float32/float64, Y of the same shape and dtype)."""
+    cdef int code = {"bce": FBP_BCE, "ce": FBP_CE, "mse": FBP_MSE}[loss]
+    cdef cnp.ndarray a = AL, y = Y
+    if a.ndim != 2 or y.ndim != 2 or a.dtype != y.dtype or a.dtype not in (np.float32, np.float64):
+        raise TypeError("Invalid AL/Y: expected 2-D float32/float64 arrays of one dtype")
+    cdef Py_ssize_t isz = a.itemsize
+    cdef Py_ssize_t n = a.shape[0], m = a.shape[1]
+    cdef Py_ssize_t ar = a.strides[0] // isz, ac = a.strides[1] // isz
+    cdef Py_ssize_t yr = y.strides[0] // isz, yc = y.strides[1] // isz
+    cdef cnp.ndarray out = np.empty(m, np.float64)
+    cdef double total
+    if isz == 4:
+        fbp_loss_cols_f(code, <const float*>a.data, ar, ac, y.data, FBP_Y_F32, yr, yc,
+                        n, 0, m, <double*>out.data)
+        total = fbp_loss_sum_f(code, <const float*>a.data, ar, ac, y.data, FBP_Y_F32, yr, yc,
+                               n, 0, m)
+    else:
+        fbp_loss_cols_d(code, <const double*>a.data, ar, ac, y.data, FBP_Y_F64, yr, yc,
+                        n, 0, m, <double*>out.data)
+        total = fbp_loss_sum_d(code, <const double*>a.data, ar, ac, y.data, FBP_Y_F64, yr, yc,
+                               n, 0, m)
+    return out, total
+
+
+def set_small_gemm_max(Py_ssize_t n):
+    """Set _gemm's small-kernel limit on m*n*k (-1: never); returns the old one.
+
+    Process-wide, not thread-safe against running GEMMs.
+    """
+    return _swap_small_gemm_max(n)
+
+
+def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
+         floating alpha=1, floating beta=0, bint trans_a=False, bint trans_b=False,
+         str path="auto", Py_ssize_t repeat=1):
+    """C = alpha op(A) op(B) + beta C on row-major arrays, through fastbp._blas.
+
+    Rows may be strided (views such as ``X[:, :5]``: the leading dimension is
+    the row stride) but each row must be contiguous. ``path`` is "auto"
+    (_gemm: small kernel below the limit, OpenBLAS above), "small" or "blas";
+    ``repeat`` runs the same call that many times (timing without Python
+    overhead; with beta != 0 C changes every time).
+    """
+    cdef int m = C.shape[0], n = C.shape[1]
+    cdef int k = A.shape[0] if trans_a else A.shape[1]
+    cdef int which
+    cdef Py_ssize_t r
+    cdef Py_ssize_t isz = sizeof(floating)
+    if (B.shape[1] if trans_b else B.shape[0]) != k or (A.shape[1] if trans_a else A.shape[0]) != m \
+            or (B.shape[0] if trans_b else B.shape[1]) != n:
+        raise ValueError("gemm: incompatible shapes")
+    for name, X in (("A", A), ("B", B), ("C", C)):
+        if X.shape[1] > 1 and X.strides[1] != isz:
+            raise ValueError(f"gemm: rows of {name} must be contiguous (strides {X.strides})")
+        if X.strides[0] % isz or X.strides[0] < X.shape[1] * isz:
+            raise ValueError(f"gemm: row stride of {name} must be a multiple of the "
+                             f"item size and at least a row (strides {X.strides})")
+    which = {"auto": 0, "small": 1, "blas": 2}.get(path, -1)
+    if which < 0:
+        raise ValueError(f"gemm: path must be 'auto', 'small' or 'blas', got {path!r}")
+    if m == 0 or n == 0:
+        return
+    cdef floating *pc = &C[0, 0]
+    # k == 0: A or B has no elements; the kernels read neither
+    cdef const floating *pa = &A[0, 0] if A.shape[0] and A.shape[1] else pc
+    cdef const floating *pb = &B[0, 0] if B.shape[0] and B.shape[1] else pc
+    cdef int lda = max(1, <int>(A.strides[0] // isz)), ldb = max(1, <int>(B.strides[0] // isz))
+    cdef int ldc = <int>(C.strides[0] // isz)
+    cdef BLAS_Trans fa = Trans if trans_a else NoTrans
+    cdef BLAS_Trans fb = Trans if trans_b else NoTrans
+    with nogil:
+        for r in range(repeat):
+            if which == 0:
+                _gemm(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            elif which == 1:
+                _gemm_small(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            else:
+                _gemm_blas(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)

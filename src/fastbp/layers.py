@@ -1,0 +1,159 @@
+"""Fused dense-layer kernels: forward, backward, output delta, loss, softmax.
+
+Every function validates its arguments once (shapes, dtypes, layouts,
+``out=``; fastbp._validation), then runs one ``nogil`` kernel
+(fastbp._dense, fastbp._loss): GEMMs through SciPy's BLAS
+(``scipy.linalg.cython_blas``) and the element-wise work in OpenMP loops.
+"""
+from fastbp import _dense, _loss
+from fastbp import _validation as _v
+from fastbp._registry import ACTIVATIONS, LOSSES
+
+__all__ = ["ACTIVATIONS", "LOSSES", "dense_backward", "dense_forward", "loss", "output_delta",
+           "softmax"]
+
+
+def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_threads=None):
+    """Forward pass of one dense layer, fused.
+
+    ``Z = W A_prev + b`` and ``A = g(Z)``: one GEMM, then the bias and the
+    activation applied in a single pass over each block of the GEMM result.
+
+    Parameters
+    ----------
+    A_prev : ndarray (n_prev, m), float32 or float64
+        Previous layer's activations, examples as columns. C- or F-contiguous
+        (``X_rows.T`` of examples-first data works without a copy).
+    W : ndarray (n, n_prev)
+    b : ndarray (n, 1) or (n,)
+    activation : str
+        One of ``fastbp.ACTIVATIONS``.
+    alpha : float, optional
+        Slope/scale of ``leaky_relu`` (default 0.01) and ``elu`` (default 1.0).
+    out : tuple (Z, A) of C-contiguous ndarrays (n, m), optional
+        Preallocated outputs (no allocation happens when given).
+    n_threads : int, optional
+        Threads for the GEMM and the epilogue; None uses all cores.
+
+    Returns
+    -------
+    Z : ndarray (n, m)
+    A : ndarray (n, m)
+    """
+    return _dense.forward(*_v.dense_forward_args(A_prev, W, b, activation, alpha, out,
+                                                 n_threads))
+
+
+def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, scale=None,
+                   lambd=0.0, out=None, n_threads=None):
+    """Backward pass of one dense layer, fused.
+
+    ::
+
+        dW      = scale * dZ A_prev^T + lambd * scale * W
+        db      = scale * sum_j dZ[:, j]
+        dZ_prev = (W^T dZ) * g'(A_prev)     (g' from Z_prev for gelu, gelu_tanh, silu)
+
+    Two GEMMs; the bias gradient is computed next to the dW GEMM and the
+    activation derivative is applied to each block of ``W^T dZ`` right after
+    it is produced, so no full-size temporary is written or re-read.
+
+    Parameters
+    ----------
+    dZ : ndarray (n, m), float32 or float64
+        Gradient of the cost w.r.t. this layer's Z, *not* divided by m.
+    A_prev : ndarray (n_prev, m)
+        Input of this layer (output of the previous one).
+    W : ndarray (n, n_prev)
+    activation : str or None
+        Activation of the *previous* layer, the one that produced A_prev.
+        None: return dA_prev = W^T dZ (the input layer; nothing to differentiate).
+    Z_prev : ndarray (n_prev, m), optional
+        Previous layer's pre-activation; required for gelu, gelu_tanh, silu,
+        whose derivative the output does not determine.
+    alpha : float, optional
+        Parameter of leaky_relu (0.01) / elu (1.0).
+    scale : float, optional
+        Multiplies dW and db; default 1/m, the mean over examples.
+    lambd : float
+        L2 strength with the course's convention: adds ``lambd * scale * W`` to dW.
+    out : tuple (dZ_prev, dW, db), optional
+        Preallocated C-contiguous outputs of shapes (n_prev, m), (n, n_prev), (n, 1).
+    n_threads : int, optional
+
+    Returns
+    -------
+    dZ_prev : ndarray (n_prev, m)
+    dW : ndarray (n, n_prev)
+    db : ndarray (n, 1)
+    """
+    return _dense.backward(*_v.dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha,
+                                                   scale, lambd, out, n_threads))
+
+
+def output_delta(AL, Y, loss, *, out=None, n_threads=None):
+    """Output-layer delta ``dZ = AL - Y``.
+
+    The gradient of the mean cost w.r.t. the output pre-activation, times m,
+    for binary_crossentropy (sigmoid output), crossentropy (softmax output)
+    and mse (identity output): in all three the chain rule collapses to
+    ``AL - Y``. Feed it to :func:`dense_backward`, whose ``scale`` applies 1/m.
+
+    Parameters
+    ----------
+    AL : ndarray (n_out, m), float32 or float64
+    Y : array_like (n_out, m)
+        Targets; float, int, bool or uint8 (the course's labels are uint8).
+        A (m,) vector is accepted when n_out == 1.
+    loss : str
+        One of ``fastbp.LOSSES``.
+    out : ndarray (n_out, m), optional
+    n_threads : int, optional
+
+    Returns
+    -------
+    dZ : ndarray (n_out, m)
+    """
+    return _loss.output_delta(*_v.output_delta_args(AL, Y, loss, out, n_threads))
+
+
+def loss(AL, Y, loss):
+    """Mean cost over the m examples (columns), logs clipped so it is finite.
+
+    ::
+
+        binary_crossentropy: -1/m sum [Y log AL + (1 - Y) log(1 - AL)]
+        crossentropy:        -1/m sum Y log AL
+        mse:                  1/(2m) sum (AL - Y)^2
+
+    ``log(x)`` is evaluated as ``log(max(x, tiny))`` with ``tiny`` the
+    dtype's smallest normal number; sums are accumulated in float64.
+
+    Parameters
+    ----------
+    AL : ndarray (n_out, m), float32 or float64
+    Y : array_like (n_out, m); float, int, bool or uint8
+    loss : str
+        One of ``fastbp.LOSSES``.
+
+    Returns
+    -------
+    float
+    """
+    return _loss.loss(*_v.loss_args(AL, Y, loss))
+
+
+def softmax(Z, *, out=None, n_threads=None):
+    """Column-wise softmax, ``A[:, j] = exp(Z[:, j] - max_i Z[i, j]) / sum_i(...)``.
+
+    Parameters
+    ----------
+    Z : ndarray (n, m), float32 or float64
+    out : ndarray (n, m), optional (may not be Z itself)
+    n_threads : int, optional
+
+    Returns
+    -------
+    A : ndarray (n, m)
+    """
+    return _loss.softmax(*_v.softmax_args(Z, out, n_threads))

@@ -17,14 +17,12 @@ _blas.pyx's _small_gemm_max.
 """
 import argparse
 import os
-import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]  # _timing; the in-place build
-from fastbp import _blas, _testing  # noqa: E402
-from _timing import blas_info, compare  # noqa: E402
+from _timing import blas_info, compare  # bench/_timing.py (the script's directory is on sys.path)
+
+from fastbp import _blas, _testing
 
 # (label, trans_a, trans_b, M, N, K)
 NET = [

@@ -15,14 +15,12 @@ fastbp into NumPy code runs it.
 """
 import argparse
 import os
-import sys
 
 import numpy as np
 from scipy.linalg import blas as sblas
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fastbp  # noqa: E402
-from _timing import blas_info, compare  # noqa: E402
+import fastbp
+from _timing import blas_info, compare  # bench/_timing.py (the script's directory is on sys.path)
 
 SHAPES = [(64, 64, 32), (256, 256, 64), (512, 512, 256), (1024, 1024, 512),
           (2048, 2048, 1024), (4096, 1024, 256)]
@@ -155,7 +153,13 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-mixed", action="store_true")
     ap.add_argument("--only", choices=["backward", "forward"], default=None)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: the smallest shape, 3 short blocks, no mixed-use table")
     args = ap.parse_args(argv)
+    min_block = 0.05
+    if args.quick:
+        args.shapes = args.shapes or "64,64,32"
+        args.repeats, args.no_mixed, min_block = 3, True, 0.01
 
     nt = fastbp.effective_n_threads(args.threads)
     limits = None
@@ -184,7 +188,8 @@ def main(argv=None):
         print("|---|---|---|---|---|---|---|---|")
         for dtype in dtypes:
             for (p, n, m) in shapes:
-                med, reruns = compare(maker(p, n, m, dtype, nt, rng), repeats=args.repeats)
+                med, reruns = compare(maker(p, n, m, dtype, nt, rng), repeats=args.repeats,
+                                       min_block=min_block)
                 fl, fb, npy = med["floor"], med["fastbp"], med["numpy"]
                 flag = f" ({reruns} re-run)" if reruns else ""
                 print(f"| {p}, {n}, {m} | {np.dtype(dtype).name} | {fl*1e3:.4f} | {fb*1e3:.4f} | "

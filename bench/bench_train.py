@@ -18,22 +18,16 @@ Targets (2 threads): fastbp >= 3x plain NumPy at [784, 256, 128, 10] x 64,
 [1024, 1024, 1024, 10] x 512.
 """
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
+from _timing import blas_info, compare  # bench/_timing.py (the script's directory is on sys.path)
 
-from _timing import blas_info, compare  # noqa: E402
-
-from fastbp import _bench  # noqa: E402
-from fastbp.network import Network  # noqa: E402
-from fastbp.optim import SGD, Adam  # noqa: E402
-from fastbp._numpy_baseline import NumpyNetwork, one_hot  # noqa: E402
+from fastbp import _bench
+from fastbp._numpy_baseline import NumpyNetwork, one_hot
+from fastbp.network import Network
+from fastbp.optim import SGD, Adam
 
 CASES = [
     ([784, 256, 128, 10], "relu", "softmax", 64),
@@ -154,8 +148,8 @@ def main(argv=None):
               f"fastbp adam / GEMM floor: {med['fastbp adam'] / floor:.2f}x")
 
     print("\nsummary (speed-ups of fastbp; floor ratio = fastbp time / GEMM floor)")
-    print(f"| case | batch | vs NumPy SGD | vs NumPy Adam | vs torch SGD | vs torch Adam "
-          f"| SGD / floor | Adam / floor |")
+    print("| case | batch | vs NumPy SGD | vs NumPy Adam | vs torch SGD | vs torch Adam "
+          "| SGD / floor | Adam / floor |")
     print("|---|---|---|---|---|---|---|---|")
     for dims, m, med, floor, _ in rows:
         def r(a, b):

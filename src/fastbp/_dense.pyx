@@ -24,13 +24,8 @@ cimport numpy as cnp
 from fastbp._blas cimport _blas_begin, _blas_end
 from fastbp._registry cimport label_code
 from fastbp._rows cimport *  # Mat, _mm, row kernels, backward of a row block
-from fastbp import _registry
 
 cnp.import_array()
-
-# alias for modules not yet switched; remove after merge
-ACTIVATIONS = _registry.ACTIVATIONS
-LOSSES = _registry.LOSSES  # alias for modules not yet switched; remove after merge
 
 # GEMMs with fewer multiply-adds than this run on one thread (team fork and
 # BLAS thread wake-up cost more than they save; measured with bench_layer).

@@ -52,12 +52,6 @@ from fastbp import _registry
 
 cnp.import_array()
 
-# aliases for modules not yet switched; remove after merge
-ACTIVATIONS = _registry.ACTIVATIONS
-LOSS_CODES = _registry.LOSS_CODES
-Y_CODES = _registry.LABEL_DTYPES
-OPTIMIZERS = _registry.OPTIMIZERS
-
 # -------------------------------------------------------------- the kernel
 
 cdef class NetKernel:

@@ -3,7 +3,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pytest
@@ -14,9 +13,16 @@ import fastbp
 # installed wheel or an in-place build), and run outside the source tree so
 # an unbuilt source checkout in the working directory cannot shadow it.
 FASTBP_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
-WORKDIR = tempfile.mkdtemp(prefix="fastbp-cli-")
-with open(os.path.join(WORKDIR, "notes.md"), "w") as _f:
-    _f.write("# not a data file\n")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def workdir(tmp_path_factory):
+    """The subprocesses' working directory: pytest's, so no run leaves files behind."""
+    global WORKDIR
+    WORKDIR = str(tmp_path_factory.mktemp("fastbp-cli"))
+    with open(os.path.join(WORKDIR, "notes.md"), "w") as f:
+        f.write("# not a data file\n")
+    return WORKDIR
 
 
 def run(*args, timeout=120):

@@ -10,6 +10,7 @@ import math
 import numbers
 import operator
 import os
+import zipfile
 
 import numpy as np
 
@@ -539,6 +540,14 @@ def check_output_path(option, path, *, suffixes=None):
 
 #: keys of the ``preprocessing`` document that ``fastbp train --save`` writes
 PREPROCESSING_KEYS = ("task", "target", "features", "mean", "scale", "classes")
+
+
+def check_model_file(path):
+    """Raise unless ``path`` is an ``.npz`` (zip) file, as ``fastbp train --save`` writes."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"--model {os.fspath(path)!r} is not a model file: give the .npz "
+                         "that fastbp train --save wrote")
+    return path
 
 
 def check_preprocessing(prep, path):

@@ -396,8 +396,11 @@ def _apply_model_columns(table, prep):
 
 # ------------------------------------------------------------------ split
 
-def _split(m, test_size, seed, y=None):
-    """(train, test) index arrays; stratified over the classes ``y`` if given."""
+def _split(m, test_size, seed, y=None, labels=None):
+    """(train, test) index arrays; stratified over the class codes ``y`` if given.
+
+    ``labels[c]`` names class code ``c`` in messages.
+    """
     n_test = math.ceil(test_size * m) if isinstance(test_size, float) else int(test_size)
     if n_test == 0:
         return np.arange(m), np.arange(0)
@@ -409,7 +412,7 @@ def _split(m, test_size, seed, y=None):
     else:
         classes, counts = np.unique(y, return_counts=True)
         with _reported(DATA):
-            _validation.check_stratifiable(classes, counts)
+            _validation.check_stratifiable(labels[classes].tolist(), counts)
         share = counts * n_test / m               # largest remainder, 1 <= take <= count - 1
         take = np.floor(share).astype(int)
         for i in np.argsort(-(share - take), kind="stable")[:n_test - take.sum()]:
@@ -671,7 +674,8 @@ def _train(args, comm):
             train_idx = np.arange(m_all)
         else:
             train_idx, test_idx = _split(m_all, test_size, seed,
-                                         p.y if p.task == "classification" else None)
+                                         *((p.y, p.classes) if p.task == "classification"
+                                           else ()))
         # preprocessing, fitted on the training part
         Xtr = p.X[train_idx]
         standardize = not (planar or args.no_standardize)
@@ -767,7 +771,8 @@ def _train(args, comm):
         what = f"regression of {p.target!r} (standardised for training, scored in its units)"
     say(f"task     {what} ({'--task' if p.task_given else 'inferred; --task to override'})")
     if args.test_data:
-        say(f"test     {len(y_te)} examples of {os.path.basename(args.test_data)} held out")
+        say(f"split    {m} train / {len(y_te)} test (--test-data "
+            f"{os.path.basename(args.test_data)})")
     elif len(y_te):
         strat = "stratified, " if p.task == "classification" else ""
         say(f"split    {m} train / {len(y_te)} test ({strat}--test-size "
@@ -787,9 +792,10 @@ def _train(args, comm):
         raise CLIError(f"{exc}; try a smaller --lr", DATA) from None
     fit_time = time.perf_counter() - t0
     if rank == 0:
-        loss = net.evaluate(X, Y)[0]
-        say(f"train    {_score_line(p.task, _predict(net, prep, p.X[train_idx]), y_tr)}   "
-            f"loss {loss:.4f} ({m} examples)")
+        say(f"final    loss {net.evaluate(X, Y)[0]:.4f} (the training cost after {epochs} "
+            "epochs)")
+        say(f"train    {_score_line(p.task, _predict(net, prep, p.X[train_idx]), y_tr)} "
+            f"({m} examples)")
         if len(y_te):
             tag = (f"{os.path.basename(args.test_data)}, " if args.test_data else "")
             say(f"test     {_score_line(p.task, _predict(net, prep, X_te_raw), y_te)} "
@@ -877,6 +883,8 @@ def cmd_predict(args):
             _validation.check_output_path("--out", args.out)
     if not os.path.isfile(args.model):
         raise CLIError(f"--model {args.model!r}: no such file")
+    with _reported(DATA):
+        _validation.check_model_file(args.model)
     try:
         data = checkpoint.read(args.model, ("train",), ("train",))
         with _reported(DATA):

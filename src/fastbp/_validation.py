@@ -10,6 +10,7 @@ import math
 import numbers
 import operator
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -216,6 +217,14 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
         if Y.shape[0] != m:
             raise ValueError(f"Y has {Y.shape[0]} labels but X has {m} examples (columns)")
     else:
+        if output == "sigmoid" and Y.dtype.kind in "iu" and Y.size \
+                and (Y.ndim == 1 or Y.shape[0] == 1) and (n_out > 1 or int(Y.max()) > 1):
+            raise ValueError(
+                f"Y looks like integer class labels (values {int(Y.min())}..{int(Y.max())}) "
+                f"but the output is 'sigmoid' (the default), which takes 0/1 targets of shape "
+                f"({n_out}, m); for one class per example use output='softmax' with one unit "
+                f"per class, e.g. Network([..., {max(n_out, int(Y.max()) + 1)}], "
+                "output='softmax')")
         if Y.ndim == 1 and n_out == 1:
             Y = Y.reshape(1, -1)
         if Y.ndim != 2 or Y.shape[0] != n_out or Y.shape[1] != m:
@@ -244,8 +253,31 @@ def check_label_range(Y, n_out):
 def check_finite(A, name):
     """Raise unless every value of the float array A is finite."""
     if A.dtype.kind == "f" and not np.all(np.isfinite(A)):
-        hint = "; clean or impute the data before training" if name == "X" else ""
+        hint = "; clean or impute the data first" if name == "X" else ""
         raise ValueError(f"{name} contains NaN or inf{hint}")
+
+
+def cap_n_threads(n_threads, cores):
+    """``n_threads``, capped at ``cores`` with a RuntimeWarning when it asks for more.
+
+    More OpenMP threads than cores only make the kernels wait for each other
+    (``n_threads=1000`` ran 2x slower than 2 on a 2-core machine).
+    """
+    if isinstance(n_threads, numbers.Integral) and not isinstance(n_threads, bool) \
+            and n_threads > cores:
+        warnings.warn(f"n_threads={n_threads} is more than the {cores} cores this process can "
+                      f"use: using {cores} (more threads than cores only slow the kernels "
+                      "down)", RuntimeWarning, stacklevel=4)
+        return cores
+    return n_threads
+
+
+def check_adam_t(t):
+    """Adam's step count ``t``: an int >= 1 (the bias corrections divide by 1 - beta^t)."""
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
+        raise ValueError(f"t is Adam's step count, counted from 1 (1 - beta1**t is a divisor); "
+                         f"got {t!r}")
+    return int(t)
 
 
 def check_optimizer(optimizer, base):

@@ -82,6 +82,7 @@ from fastbp._dense import dense_backward as _bwd
 from fastbp._dense import dense_forward as _fwd
 from fastbp._dense import loss as _loss
 from fastbp._dense import output_delta as _delta
+from fastbp import _validation
 from fastbp.network import Network
 from fastbp.optim import SGD, schedule_lr_decay, update_lr  # the course's, re-exported
 
@@ -1280,6 +1281,7 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
     Rebinds keys of ``parameters``, ``v`` and ``s``; returns
     (parameters, v, s, v_corrected, s_corrected).
     """
+    t = _validation.check_adam_t(t)
     L = _n_layers(parameters)
     v_corrected = {}
     s_corrected = {}

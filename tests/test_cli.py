@@ -116,3 +116,20 @@ def test_info():
 def test_no_command_prints_help():
     r = run()
     assert r.returncode == 0 and "train" in r.stdout and "info" in r.stdout
+
+
+def test_data_error_is_one_line_status_1(tmp_path):
+    """The console entry point, not only main(): a NaN feature stops with one line."""
+    pytest.importorskip("pandas")
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,target\n1,2,0\n3,nan,1\n4,5,0\n6,7,1\n")
+    r = run("train", "--data", str(path), "--no-compare", "-q")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.stderr.strip() == ("fastbp: error: missing values (NA, empty or NaN) in 1 row "
+                                "(line 3) of column 'b': fill them in, drop those columns with "
+                                "--drop, or drop those rows with --dropna")
+
+
+def test_version():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"fastbp {fastbp.__version__}"

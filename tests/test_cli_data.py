@@ -378,3 +378,46 @@ def test_infer_task_ambiguous_and_contradicted():
         _validation.infer_task(np.array([0.5, 1.5]), "t", "classification")
     with pytest.raises(ValueError, match="use --task classification"):
         _validation.infer_task(np.array(["a", "b"], dtype=object), "t", "regression")
+
+
+# ------------------------------------------------------ other formats, plot
+
+def test_tsv_and_several_target_candidates(tmp_path, capsys):
+    df = blobs()
+    df.to_csv(tmp_path / "d.tsv", sep="\t", index=False)
+    code, out, _ = cli(capsys, "train", "--data", tmp_path / "d.tsv", *QUICK)
+    assert code == 0 and "300 examples, 4 features, 3 classes" in out
+    df.assign(label=df["target"]).to_csv(tmp_path / "two.csv", index=False)
+    fail(capsys, 2, "train", "--data", tmp_path / "two.csv", *QUICK,
+         match=r"several columns could be the target \('target', 'label'\)")
+
+
+def test_parquet_needs_pyarrow_or_reads(tmp_path, capsys):
+    path = tmp_path / "d.parquet"
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        path.write_bytes(b"PAR1 not really")
+        fail(capsys, 1, "train", "--data", path, match="reading Parquet needs pyarrow")
+    else:
+        blobs().to_parquet(path)
+        code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+        assert code == 0 and "300 examples, 4 features, 3 classes" in out
+
+
+@pytest.mark.parametrize("n_features", [2, 4])
+def test_plot_draws_loss_curves(tmp_path, capsys, n_features):
+    pytest.importorskip("matplotlib")
+    path, png = tmp_path / "d.csv", tmp_path / "p.png"
+    blobs(n=n_features).to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, "--plot", png, *QUICK)
+    assert code == 0 and f"plot     {png}" in out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_mentioned_when_not_asked(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    blobs(n=2).to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert "--plot FILE.png draws the loss curves and the decision boundary" in out
+    assert "--save FILE.npz keeps the network and its preprocessing" in out

@@ -457,8 +457,9 @@ def find_target(names, spec):
         raise ValueError("which column is the target? Name it with --target NAME or "
                          f"--target POSITION (no column is called {'/'.join(TARGET_NAMES)}); "
                          f"the columns are {listed}")
-    raise ValueError(f"several columns could be the target ({_listing(repr(names[i]) for i in found)}): "
-                     "choose one with --target")
+    candidates = _listing(repr(names[i]) for i in found)
+    raise ValueError(f"several columns could be the target ({candidates}): choose one with "
+                     "--target")
 
 
 def check_no_missing(names, missing, where, *, dropna_hint=True):

@@ -174,11 +174,11 @@ def _read_table(path, args, option="--data"):
         pd = _import_pandas("Parquet")
         try:
             df = pd.read_parquet(path)
-        except ImportError as exc:
-            raise CLIError(f"reading Parquet needs pyarrow: pip install pyarrow ({exc})",
-                           DATA) from None
+        except ImportError:
+            raise CLIError("reading Parquet needs pyarrow: pip install pyarrow", DATA) from None
         except Exception as exc:    # pyarrow raises its own error types
-            raise CLIError(f"cannot read {path!r} as Parquet: {exc}", DATA) from None
+            raise CLIError(f"cannot read {path!r} as Parquet: {_parser_message(exc)}",
+                           DATA) from None
         table = _frame_table(pd, df, os.path.basename(path), np.arange(1, len(df) + 1), "row")
         return _drop_index(table, args, header=True)
     if suffix not in TABLE_SUFFIXES:
@@ -933,6 +933,11 @@ def cmd_info(args):
 
 # ------------------------------------------------------------------- main
 
+def _one_line(exc):
+    """The text of an exception on one line (library messages may span several)."""
+    return " ".join(str(exc).split())
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors in the one-line ``fastbp: error: ...`` form."""
 
@@ -1054,7 +1059,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except CLIError as exc:
-        parser.exit(exc.status, f"fastbp: error: {exc}\n")
+        parser.exit(exc.status, f"fastbp: error: {_one_line(exc)}\n")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -1063,7 +1068,7 @@ def main(argv=None):
     except Exception as exc:
         if os.environ.get("FASTBP_DEBUG"):
             raise
-        parser.exit(DATA, f"fastbp: error: {type(exc).__name__}: {exc} (an unexpected "
+        parser.exit(DATA, f"fastbp: error: {type(exc).__name__}: {_one_line(exc)} (an unexpected "
                     "failure; FASTBP_DEBUG=1 shows the traceback; please report it)\n")
 
 

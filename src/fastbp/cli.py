@@ -329,8 +329,12 @@ class Prepared:
     """Features and target chosen from a table, checked, labels encoded."""
 
 
-def _prepare(table, args):
-    """Target and feature columns of ``table``, checked; labels encoded (see ``Prepared``)."""
+def _prepare(table, args, known_task=None):
+    """Target and feature columns of ``table``, checked; labels encoded (see ``Prepared``).
+
+    ``known_task`` (the built-in data's) skips the inference, and its import
+    of scikit-learn.
+    """
     with _reported(USAGE):
         t = _validation.find_target(table.names, args.target)
         drop = {_validation.find_column(table.names, d, "--drop") for d in args.drop or ()}
@@ -361,9 +365,13 @@ def _prepare(table, args):
         lines = table.where(np.flatnonzero(keep) if keep is not None else range(table.m))
         _validation.check_finite_features(names, X, lines)
         y = table.columns[t] if keep is None else table.columns[t][keep]
-        task = _validation.infer_task(y, target, args.task)
+        task = args.task or known_task or _validation.infer_task(y, target)
+        if args.task:
+            _validation.infer_task(y, target, args.task)      # checks --task against y
     p = Prepared()
-    p.X, p.names, p.target, p.task, p.task_given = X, names, target, task, args.task is not None
+    p.X, p.names, p.target, p.task = X, names, target, task
+    p.task_source = ("--task" if args.task else "the built-in data" if known_task
+                     else "inferred; --task to override")
     if task == "classification":
         classes, yi = np.unique(y if y.dtype.kind != "O" else y.astype(str), return_inverse=True)
         with _reported(DATA):
@@ -644,11 +652,203 @@ def _load(args):
     return _read_table(args.data, args)
 
 
-def _train(args, comm):
-    """``fastbp train``; with an MPI ``comm``, data-parallel over its ranks."""
+def _fitted_preprocessing(p, train_idx, standardize):
+    """The ``preprocessing`` document: scaling fitted on the training rows only."""
+    Xtr = p.X[train_idx]
+    mean = Xtr.mean(axis=0) if standardize else np.zeros(Xtr.shape[1])
+    scale = Xtr.std(axis=0) if standardize else np.ones(Xtr.shape[1])
+    scale = np.where(scale > 0, scale, 1.0)
+    prep = {"task": p.task, "target": p.target, "features": p.names,
+            "mean": mean.tolist(), "scale": scale.tolist(),
+            "classes": None if p.classes is None else p.classes.tolist()}
+    if p.task == "regression":
+        ytr = p.y[train_idx]
+        prep["y_mean"] = float(ytr.mean())
+        prep["y_scale"] = float(ytr.std()) or 1.0
+    return prep
+
+
+def _choose_output(p, requested):
+    """(output, n_out, description) for the task and the ``--output`` asked for."""
+    if p.task == "regression":
+        output = requested or "identity"
+        if output != "identity":
+            raise CLIError(f"--output {output}: a regression target needs --output "
+                           "identity (mean squared error)")
+        return output, 1, "regression"
+    k = len(p.classes)
+    output = requested or ("sigmoid" if k == 2 else "softmax")
+    if output == "sigmoid" and k != 2:
+        raise CLIError(f"--output sigmoid needs 2 classes, the labels have {k}; "
+                       "use --output softmax")
+    if output == "identity":
+        raise CLIError("--output identity is for regression: pass --task regression")
+    return output, 1 if output == "sigmoid" else k, f"{k} classes"
+
+
+def _encode(prep, X_raw, y, n_out, dtype):
+    """(X (n, m), Y) for the network from raw rows and target values.
+
+    Y is None when ``y`` holds a class the training data did not have.
+    """
+    Xn = np.ascontiguousarray(((X_raw - np.asarray(prep["mean"])) / np.asarray(prep["scale"])).T,
+                              dtype=dtype)
+    if prep["task"] == "regression":
+        Y = (np.asarray(y, dtype=np.float64) - prep["y_mean"]) / prep["y_scale"]
+        return Xn, Y.reshape(1, -1)
+    index = {str(c): i for i, c in enumerate(prep["classes"])}
+    codes = [index.get(str(v)) for v in y]
+    if any(c is None for c in codes):
+        return Xn, None
+    codes = np.array(codes, dtype=np.int64)
+    return Xn, (codes.reshape(1, -1).astype(np.uint8) if n_out == 1 else codes)
+
+
+def _setup(args, d, seed):
+    """Everything ``fastbp train`` needs before fitting, checked (raises CLIError)."""
     from fastbp.network import Network
     from fastbp.optim import get_optimizer
 
+    planar = args.data is None
+    r = argparse.Namespace()
+    r.table = _load(args)
+    r.p = p = _prepare(r.table, args, "classification" if planar else None)
+    with _reported(USAGE):
+        test_size = _validation.check_test_size(args.test_size or d["test_size"])
+    if args.test_data:
+        test_table = _read_table(args.test_data, args, "--test-data")
+        train_idx = np.arange(p.X.shape[0])
+    else:
+        train_idx, test_idx = _split(p.X.shape[0], test_size, seed,
+                                     *((p.y, p.classes) if p.task == "classification" else ()))
+    r.prep = prep = _fitted_preprocessing(p, train_idx, not (planar or args.no_standardize))
+    labels = (lambda idx: p.classes[p.y[idx]]) if p.task == "classification" \
+        else (lambda idx: p.y[idx])
+    r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
+    if args.test_data:
+        r.X_te_raw, r.y_te = _apply_model_columns(test_table, prep)
+        if r.y_te is None:
+            raise CLIError(f"--test-data {args.test_data!r} has no values of the target "
+                           f"{p.target!r} to score", DATA)
+        r.split = f"(--test-data {os.path.basename(args.test_data)})"
+    else:
+        r.X_te_raw, r.y_te = p.X[test_idx], labels(test_idx)
+        strat = "stratified, " if p.task == "classification" else ""
+        r.split = f"({strat}--test-size {args.test_size or d['test_size']}, --seed {seed})"
+    r.output, r.n_out, r.desc = _choose_output(p, args.output or (d["output"] if planar
+                                                                  else None))
+    r.X, r.Y = _encode(prep, r.X_tr_raw, r.y_tr, r.n_out, args.dtype)
+    r.Xte, r.Yte = (_encode(prep, r.X_te_raw, r.y_te, r.n_out, args.dtype) if len(r.y_te)
+                    else (None, None))
+    dims = _parse_layers(args.layers or d["layers"] or f"64,{r.n_out}", r.X.shape[0], r.n_out)
+    hidden = args.hidden or d["hidden"]
+    r.hidden = hidden.split(",") if "," in hidden else hidden
+    r.m = r.X.shape[1]
+    r.epochs = d["epochs"] if args.epochs is None else args.epochs
+    r.bs = min(args.batch_size or d["batch_size"] or r.m, r.m)
+    opt_name = args.optimizer or d["optimizer"]
+    lr = args.lr if args.lr is not None else d["lr"]
+    r.make_opt = lambda: get_optimizer(opt_name, lr)
+    try:
+        r.net = Network(dims, r.hidden, r.output, init=args.init or d["init"], seed=seed,
+                        dtype=args.dtype, n_threads=args.threads)
+        r.opt = r.make_opt()
+    except (TypeError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    return r
+
+
+def _say_setup(r, threads, say):
+    p = r.p
+    say(f"data     {r.table.source}: {p.X.shape[0]} examples, {len(p.names)} features, "
+        f"{r.desc}")
+    for note in r.table.notes:
+        say(f"note     {note}")
+    if p.task == "classification":
+        shown = ", ".join(str(c) for c in p.classes[:10]) + (", ..." if len(p.classes) > 10
+                                                             else "")
+        what = f"classification of {p.target!r} into {shown}"
+    else:
+        what = f"regression of {p.target!r} (standardised for training, scored in its units)"
+    say(f"task     {what} ({p.task_source})")
+    if len(r.y_te):
+        say(f"split    {r.m} train / {len(r.y_te)} test {r.split}")
+    say(f"network  {r.net}")
+    say(f"training {r.epochs} epochs, batch {r.bs}, {r.opt}, {threads}")
+
+
+def _say_scores(r, args, say):
+    net, p, prep = r.net, r.p, r.prep
+    say(f"final    loss {net.evaluate(r.X, r.Y)[0]:.4f} (the training cost after {r.epochs} "
+        "epochs)")
+    say(f"train    {_score_line(p.task, _predict(net, prep, r.X_tr_raw), r.y_tr)} "
+        f"({r.m} examples)")
+    if not len(r.y_te):
+        say("note     no held-out set: scores on the training data (--test-size 0.2 "
+            "holds out 20%)")
+        return
+    pred = _predict(net, prep, r.X_te_raw)
+    tag = f"{os.path.basename(args.test_data)}, " if args.test_data else ""
+    say(f"test     {_score_line(p.task, pred, r.y_te)} ({tag}{len(r.y_te)} examples)")
+    if p.task == "classification" and not args.quiet:
+        _report(p.classes, pred, r.y_te, say)
+
+
+def _say_speed(r, init_params, budget, say):
+    """Time fastbp against plain NumPy from the initial parameters; keep the trained ones."""
+    net = r.net
+    trained = net.flat_parameters.copy()
+    net.flat_parameters[...] = init_params
+    if r.output == "softmax":
+        from fastbp._numpy_baseline import one_hot
+        Y_dense = one_hot(r.Y, r.n_out, dtype=net.dtype)
+    else:
+        Y_dense = np.asarray(r.Y, dtype=net.dtype).reshape(r.n_out, r.m)
+    f_t, n_t, (lo, hi), pairs, k = _compare_speed(net, r.make_opt, r.X, r.Y, Y_dense, r.bs,
+                                                 budget)
+    net.flat_parameters[...] = trained
+    net.bind_optimizer(r.opt)
+    say(f"fastbp   {f_t * 1e3:.4f} ms/epoch  | median of {pairs} interleaved timings of "
+        f"{k} epochs each,")
+    say(f"numpy    {n_t * 1e3:.4f} ms/epoch  | both warmed up; same network, batches and "
+        "update in plain NumPy")
+    say(f"speed-up {n_t / f_t:.1f}x over plain NumPy ({lo:.1f}x-{hi:.1f}x over the "
+        f"{pairs} pairs)")
+
+
+def _save(r, args, history):
+    try:
+        return r.net.save(args.save, optimizer=r.opt,
+                          extra={"epoch": r.epochs, "history": history,
+                                 "preprocessing": r.prep})
+    except OSError as exc:
+        raise CLIError(f"cannot write --save {args.save!r}: {exc.strerror or exc}",
+                       DATA) from None
+
+
+def _say_outputs(r, args, history, saved, say):
+    """Where the model and the plot went, or how to get them."""
+    if saved:
+        say(f"saved    network and preprocessing to {saved} (apply it: fastbp predict "
+            f"--model {saved} --data FILE)")
+    else:
+        say("save     --save FILE.npz keeps the network and its preprocessing for "
+            "fastbp predict")
+    if not args.plot:
+        say("plot     --plot FILE.png draws the loss curves"
+            + (" and the decision boundary" if r.p.X.shape[1] == 2 else ""))
+        return
+    Xp = np.vstack([r.X_tr_raw, r.X_te_raw])
+    yp = np.concatenate([np.asarray(r.y_tr, dtype=object), np.asarray(r.y_te, dtype=object)])
+    try:
+        _plot(args.plot, r.net, r.prep, Xp, yp, history, f"{list(r.net.layer_dims)} {r.hidden}")
+    except OSError as exc:
+        raise CLIError(f"cannot write --plot {args.plot!r}: {exc}", DATA) from None
+    say(f"plot     {args.plot}")
+
+
+def _train(args, comm):
+    """``fastbp train``; with an MPI ``comm``, data-parallel over its ranks."""
     rank = 0 if comm is None else comm.Get_rank()
     size = 1 if comm is None else comm.Get_size()
 
@@ -656,99 +856,12 @@ def _train(args, comm):
         if rank == 0:
             print(*a, **k)
 
-    planar = args.data is None
-    d = PLANAR_DEFAULTS if planar else DATA_DEFAULTS
-    opt_name = args.optimizer or d["optimizer"]
+    d = PLANAR_DEFAULTS if args.data is None else DATA_DEFAULTS
     seed = d["seed"] if args.seed is None else args.seed
     err = None
     try:
         _check_train_options(args, rank)
-        table = _load(args)
-        p = _prepare(table, args)
-        # the split
-        with _reported(USAGE):
-            test_size = _validation.check_test_size(args.test_size or d["test_size"])
-        m_all = p.X.shape[0]
-        if args.test_data:
-            test_table = _read_table(args.test_data, args, "--test-data")
-            train_idx = np.arange(m_all)
-        else:
-            train_idx, test_idx = _split(m_all, test_size, seed,
-                                         *((p.y, p.classes) if p.task == "classification"
-                                           else ()))
-        # preprocessing, fitted on the training part
-        Xtr = p.X[train_idx]
-        standardize = not (planar or args.no_standardize)
-        mean = Xtr.mean(axis=0) if standardize else np.zeros(Xtr.shape[1])
-        scale = Xtr.std(axis=0) if standardize else np.ones(Xtr.shape[1])
-        scale = np.where(scale > 0, scale, 1.0)
-        prep = {"task": p.task, "target": p.target, "features": p.names,
-                "mean": mean.tolist(), "scale": scale.tolist(),
-                "classes": None if p.classes is None else p.classes.tolist()}
-        if p.task == "regression":
-            ytr = p.y[train_idx]
-            prep["y_mean"] = float(ytr.mean())
-            prep["y_scale"] = float(ytr.std()) or 1.0
-        if args.test_data:
-            X_te_raw, y_te = _apply_model_columns(test_table, prep)
-            if y_te is None:
-                raise CLIError(f"--test-data {args.test_data!r} has no values of the target "
-                               f"{p.target!r} to score", DATA)
-        else:
-            X_te_raw = p.X[test_idx]
-            y_te = (p.classes[p.y[test_idx]] if p.task == "classification"
-                    else p.y[test_idx])
-        y_tr = p.classes[p.y[train_idx]] if p.task == "classification" else p.y[train_idx]
-
-        def encode(X_raw, y_labels):
-            """(X (n, m), Y) for the network; Y None when y_labels has unknown classes."""
-            Xn = np.ascontiguousarray(((X_raw - mean) / scale).T, dtype=args.dtype)
-            if p.task == "regression":
-                y = (np.asarray(y_labels, dtype=np.float64) - prep["y_mean"]) / prep["y_scale"]
-                return Xn, y.reshape(1, -1)
-            index = {str(c): i for i, c in enumerate(p.classes)}
-            codes = [index.get(str(v)) for v in y_labels]
-            if any(c is None for c in codes):
-                return Xn, None
-            codes = np.array(codes, dtype=np.int64)
-            return Xn, (codes.reshape(1, -1).astype(np.uint8) if n_out == 1 else codes)
-
-        if p.task == "regression":
-            output, n_out, desc = args.output or "identity", 1, "regression"
-            if output != "identity":
-                raise CLIError(f"--output {output}: a regression target needs --output "
-                               "identity (mean squared error)")
-        else:
-            k = len(p.classes)
-            output = args.output or (d["output"] if planar else None) or \
-                ("sigmoid" if k == 2 else "softmax")
-            if output == "sigmoid" and k != 2:
-                raise CLIError(f"--output sigmoid needs 2 classes, the labels have {k}; "
-                               "use --output softmax")
-            if output == "identity":
-                raise CLIError("--output identity is for regression: pass --task regression")
-            n_out = 1 if output == "sigmoid" else k
-            desc = f"{k} classes"
-        X, Y = encode(p.X[train_idx], y_tr)
-        Xte, Yte = encode(X_te_raw, y_te) if len(y_te) else (None, None)
-        layers_text = args.layers or d["layers"] or f"64,{n_out}"
-        dims = _parse_layers(layers_text, X.shape[0], n_out)
-        hidden = args.hidden or d["hidden"]
-        hidden = hidden.split(",") if "," in hidden else hidden
-        m = X.shape[1]
-        epochs = d["epochs"] if args.epochs is None else args.epochs
-        bs = args.batch_size or d["batch_size"] or m
-        lr = args.lr if args.lr is not None else d["lr"]
-
-        def make_opt():
-            return get_optimizer(opt_name, lr)
-
-        try:
-            net = Network(dims, hidden, output, init=args.init or d["init"], seed=seed,
-                          dtype=args.dtype, n_threads=args.threads)
-            opt = make_opt()
-        except (TypeError, ValueError) as exc:
-            raise CLIError(str(exc)) from None
+        r = _setup(args, d, seed)
     except CLIError as exc:
         if comm is None:
             raise
@@ -759,109 +872,37 @@ def _train(args, comm):
         nt = args.threads if args.threads is not None else default_n_threads(comm)
         threads = f"{size} process{'es' if size > 1 else ''} x {nt} thread(s)"
     else:
-        threads = f"{net.effective_n_threads} thread(s)"
-    say(f"data     {table.source}: {m_all} examples, {len(p.names)} features, {desc}")
-    for note in table.notes:
-        say(f"note     {note}")
-    if p.task == "classification":
-        shown = ", ".join(str(c) for c in p.classes[:10]) + (", ..." if len(p.classes) > 10
-                                                             else "")
-        what = f"classification of {p.target!r} into {shown}"
-    else:
-        what = f"regression of {p.target!r} (standardised for training, scored in its units)"
-    say(f"task     {what} ({'--task' if p.task_given else 'inferred; --task to override'})")
-    if args.test_data:
-        say(f"split    {m} train / {len(y_te)} test (--test-data "
-            f"{os.path.basename(args.test_data)})")
-    elif len(y_te):
-        strat = "stratified, " if p.task == "classification" else ""
-        say(f"split    {m} train / {len(y_te)} test ({strat}--test-size "
-            f"{args.test_size or d['test_size']}, --seed {seed})")
-    say(f"network  {net}")
-    say(f"training {epochs} epochs, batch {min(bs, m)}, {opt}, {threads}")
+        threads = f"{r.net.effective_n_threads} thread(s)"
+    _say_setup(r, threads, say)
     if comm is not None and size == 1:
         say("note     --distributed on 1 process: start several with mpiexec -n N")
+    net = r.net
     init_params = net.flat_parameters.copy()          # the NumPy baseline starts here too
-    val = (Xte, Yte) if Yte is not None else None
     t0 = time.perf_counter()
     try:
-        history = net.fit(X, Y, epochs=epochs, batch_size=bs, optimizer=opt,
-                          shuffle=bs < m, seed=seed, verbose=not args.quiet, comm=comm,
-                          validation_data=val)
+        history = net.fit(r.X, r.Y, epochs=r.epochs, batch_size=r.bs, optimizer=r.opt,
+                          shuffle=r.bs < r.m, seed=seed, verbose=not args.quiet, comm=comm,
+                          validation_data=(r.Xte, r.Yte) if r.Yte is not None else None)
     except FloatingPointError as exc:
         raise CLIError(f"{exc}; try a smaller --lr", DATA) from None
     fit_time = time.perf_counter() - t0
     if rank == 0:
-        say(f"final    loss {net.evaluate(X, Y)[0]:.4f} (the training cost after {epochs} "
-            "epochs)")
-        say(f"train    {_score_line(p.task, _predict(net, prep, p.X[train_idx]), y_tr)} "
-            f"({m} examples)")
-        if len(y_te):
-            tag = (f"{os.path.basename(args.test_data)}, " if args.test_data else "")
-            say(f"test     {_score_line(p.task, _predict(net, prep, X_te_raw), y_te)} "
-                f"({tag}{len(y_te)} examples)")
-            if p.task == "classification" and not args.quiet:
-                _report(p.classes, _predict(net, prep, X_te_raw), y_te, say)
-        else:
-            say("note     no held-out set: scores on the training data (--test-size 0.2 "
-                "holds out 20%)")
-    say(f"trained  {epochs} epochs in {fit_time:.2f} s ({fit_time / max(epochs, 1) * 1e3:.3f}"
-        " ms/epoch, fit loop and progress included)")
-    if comm is not None and epochs > 0:
-        steps = epochs * -(-m // min(bs, m))
+        _say_scores(r, args, say)
+    say(f"trained  {r.epochs} epochs in {fit_time:.2f} s "
+        f"({fit_time / max(r.epochs, 1) * 1e3:.3f} ms/epoch, fit loop and progress included)")
+    if comm is not None and r.epochs > 0:
+        steps = r.epochs * -(-r.m // r.bs)
         ar = sum(t or 0.0 for t in history["allreduce_seconds"])
         nbytes = (net.n_params + 2) * net.dtype.itemsize
         say(f"allreduce {ar / steps * 1e6:.1f} us/step on rank 0 ({ar / fit_time:.0%} of the "
             f"time; {nbytes} bytes summed per step, waiting for slower ranks included)")
-    saved = None
-    if args.save and rank == 0:
-        try:
-            saved = net.save(args.save, optimizer=opt,
-                             extra={"epoch": epochs, "history": history,
-                                    "preprocessing": prep})
-        except OSError as exc:
-            raise CLIError(f"cannot write --save {args.save!r}: {exc.strerror or exc}",
-                           DATA) from None
+    saved = _save(r, args, history) if args.save and rank == 0 else None
     if comm is not None:
         say("numpy    comparison skipped under --distributed")
-    elif not args.no_compare and epochs > 0:
-        trained = net.flat_parameters.copy()
-        net.flat_parameters[...] = init_params
-        if output == "softmax":
-            from fastbp._numpy_baseline import one_hot
-            Y_dense = one_hot(Y, n_out, dtype=net.dtype)
-        else:
-            Y_dense = np.asarray(Y, dtype=net.dtype).reshape(n_out, m)
-        f_t, n_t, (lo, hi), pairs, k = _compare_speed(net, make_opt, X, Y, Y_dense,
-                                                     min(bs, m), args.compare_budget)
-        net.flat_parameters[...] = trained
-        net.bind_optimizer(opt)
-        say(f"fastbp   {f_t * 1e3:.4f} ms/epoch  | median of {pairs} interleaved timings of "
-            f"{k} epochs each,")
-        say(f"numpy    {n_t * 1e3:.4f} ms/epoch  | both warmed up; same network, batches and "
-            "update in plain NumPy")
-        say(f"speed-up {n_t / f_t:.1f}x over plain NumPy ({lo:.1f}x-{hi:.1f}x over the "
-            f"{pairs} pairs)")
+    elif not args.no_compare and r.epochs > 0:
+        _say_speed(r, init_params, args.compare_budget, say)
     if rank == 0:
-        if saved:
-            say(f"saved    network and preprocessing to {saved} (apply it: fastbp predict "
-                f"--model {saved} --data FILE)")
-        else:
-            say("save     --save FILE.npz keeps the network and its preprocessing for "
-                "fastbp predict")
-        if args.plot:
-            Xp = p.X[train_idx] if not len(y_te) else np.vstack([p.X[train_idx], X_te_raw])
-            yp = y_tr if not len(y_te) else np.concatenate([np.asarray(y_tr, dtype=object),
-                                                            np.asarray(y_te, dtype=object)])
-            try:
-                _plot(args.plot, net, prep, Xp, yp, history,
-                      f"{list(net.layer_dims)} {hidden}")
-            except OSError as exc:
-                raise CLIError(f"cannot write --plot {args.plot!r}: {exc}", DATA) from None
-            say(f"plot     {args.plot}")
-        else:
-            say("plot     --plot FILE.png draws the loss curves"
-                + (" and the decision boundary" if p.X.shape[1] == 2 else ""))
+        _say_outputs(r, args, history, saved, say)
     return 0
 
 
@@ -1063,6 +1104,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`fastbp predict ... | head`): stop quietly, as the
+        # Python documentation recommends (no second error when stdout is flushed)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except MemoryError:
         parser.exit(DATA, "fastbp: error: out of memory\n")
     except Exception as exc:

@@ -53,3 +53,11 @@ def test_adam_step_count_from_one(t):
         course.update_parameters_with_adam(p, g, v, s, t)
     out = course.update_parameters_with_adam(p, g, v, s, 1)[0]
     assert np.all(np.isfinite(out["W1"]))
+
+
+def test_save_into_a_missing_directory_names_the_path(tmp_path):
+    target = tmp_path / "no_such_dir" / "model.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        Network([3, 2]).save(target)
+    assert f"cannot write {str(target)!r}" in str(info.value)
+    assert ".fastbp-ckpt" not in str(info.value)

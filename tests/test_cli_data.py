@@ -91,6 +91,7 @@ def test_numeric_header_of_to_csv_is_a_header(tmp_path, capsys):
     assert code == 0
     assert "300 examples, 4 features, 3 classes" in out       # not 301 rows
     assert "classification of '4'" in out
+    assert "first row 0,1,2,... read as column names" in out
 
 
 def test_no_header_is_detected(tmp_path, capsys):
@@ -100,6 +101,13 @@ def test_no_header_is_detected(tmp_path, capsys):
     code, out, _ = cli(capsys, "train", "--data", path, "--target", "-1", *QUICK)
     assert code == 0
     assert "300 examples, 4 features" in out and "no header row" in out
+
+
+def test_a_column_counting_the_rows_is_pointed_out(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    blobs().assign(id=np.arange(1, 301)).to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0 and "feature 'id' counts the rows (1..300): an id? --drop id" in out
 
 
 def test_pandas_index_column_is_not_a_feature(tmp_path, capsys):

@@ -201,14 +201,20 @@ def _read_table(path, args, option="--data"):
     opts = dict(sep=sep, decimal=args.decimal, engine=engine, skip_blank_lines=True)
     if engine == "c":
         opts["skipinitialspace"] = True
-    header = args.header
+    header, table_note = args.header, None
     if header == "infer":
         try:
             rows = pd.read_csv(io.StringIO(sample), header=None, dtype=str,
                                keep_default_na=False, nrows=50, **opts)
         except Exception as exc:
             raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
+        row0 = rows.values.tolist()[0] if len(rows) else []
         header = "0" if _has_header(rows.values.tolist(), args.decimal) else "none"
+        numeric = [v for v in row0 if v.strip().lower() not in _NA_STRINGS]
+        if header == "0" and numeric and all(_is_number(v, args.decimal) for v in numeric):
+            table_note = (f"first row {','.join(row0[:3])},... read as column names "
+                          "(pandas' to_csv of integer column names); --header none if it "
+                          "is data")
     try:
         df = pd.read_csv(path, header=0 if header == "0" else None, encoding="utf-8-sig",
                          **opts)
@@ -216,6 +222,8 @@ def _read_table(path, args, option="--data"):
         raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
     first = 2 if header == "0" else 1
     table = _frame_table(pd, df, os.path.basename(path), first + np.arange(len(df)))
+    if table_note:
+        table.notes.append(table_note)
     if sep != ",":
         table.notes.append(f"separator {sep!r}" if sep != "\t" else "separator tab")
     if header == "none":
@@ -362,6 +370,7 @@ def _prepare(table, args, known_task=None):
         cols = [table.columns[j] if keep is None else table.columns[j][keep] for j in feats]
         _validation.check_numeric_features(names, cols, args.decimal)
         X = np.column_stack(cols).astype(np.float64)
+        table.notes += _row_number_notes(names, X)
         lines = table.where(np.flatnonzero(keep) if keep is not None else range(table.m))
         _validation.check_finite_features(names, X, lines)
         y = table.columns[t] if keep is None else table.columns[t][keep]
@@ -380,6 +389,15 @@ def _prepare(table, args, known_task=None):
     else:
         p.classes, p.y = None, y.astype(np.float64)
     return p
+
+
+def _row_number_notes(names, X):
+    """Notes on feature columns that count the rows (0..m-1 or 1..m): ids, not features?"""
+    m = X.shape[0]
+    return [f"feature {name!r} counts the rows ({int(X[0, j])}..{int(X[-1, j])}): an id? "
+            f"--drop {name} if it is not a feature" for j, name in enumerate(names)
+            if m > 2 and (np.array_equal(X[:, j], np.arange(m))
+                          or np.array_equal(X[:, j], np.arange(1, m + 1)))]
 
 
 def _apply_model_columns(table, prep):

@@ -43,6 +43,9 @@ def test_train_planar_end_to_end(tmp_path):
     assert re.search(r"fastbp +[\d.]+ ms/epoch", out), out
     assert re.search(r"numpy +[\d.]+ ms/epoch", out), out
     assert re.search(r"speed-up [\d.]+x over plain NumPy", out), out
+    # interleaved, warmed-up repeats, their median and spread (one timing varied 2.3x-11.9x)
+    assert re.search(r"fastbp +[\d.]+ ms/epoch +\| median of \d+ interleaved timings", out), out
+    assert re.search(r"over plain NumPy \([\d.]+x-[\d.]+x over the \d+ pairs\)", out), out
     from fastbp.network import Network
     from fastbp.datasets import load_planar_dataset
     net = Network.load(ck)

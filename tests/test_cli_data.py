@@ -304,6 +304,8 @@ def test_error_paths(tmp_path, capsys):
     (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00\x81" * 50)
     fail(capsys, 2, "train", "--data", tmp_path / "nope.csv", match="no such file")
     fail(capsys, 1, "train", "--data", tmp_path / "empty.csv", match="is empty")
+    (tmp_path / "header.csv").write_text("a,b,target\n")
+    fail(capsys, 1, "train", "--data", tmp_path / "header.csv", match="has no data rows")
     fail(capsys, 1, "train", "--data", tmp_path / "ragged.csv", match=r"Expected 3 fields.*--sep")
     fail(capsys, 1, "train", "--data", tmp_path / "bin.csv", match="not UTF-8")
     fail(capsys, 2, "train", "--data", path, "--target", "nope", match="no such column")
@@ -347,6 +349,13 @@ def test_csv_without_pandas_is_one_line(tmp_path, capsys, monkeypatch):
     assert code == 0 and "planar" in out
     code, out, _ = cli(capsys, "train", "--data", tmp_path / "d.npz", *QUICK)
     assert code == 0 and "300 examples, 4 features, 3 classes" in out
+
+
+def test_a_single_speed_timing_is_labelled_rough(capsys):
+    code, out, _ = cli(capsys, "train", "--epochs", "5", "-q", "--compare-budget", "0")
+    assert code == 0
+    assert re.search(r"fastbp +[\d.]+ ms/epoch +\| ONE timing \(rough", out), out
+    assert re.search(r"speed-up [\d.]+x over plain NumPy$", out, re.M), out
 
 
 def test_version(capsys):

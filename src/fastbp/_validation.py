@@ -430,6 +430,13 @@ def check_classes(classes, name):
     return classes
 
 
+def check_has_rows(source, m):
+    """Raise if the table read from ``source`` has no data rows."""
+    if m == 0:
+        raise ValueError(f"{source!r} has no data rows (a header only?)")
+    return m
+
+
 def find_column(names, spec, option):
     """Position in ``names`` of the column ``spec`` (a name, else a position; -1 = last)."""
     if spec in names:

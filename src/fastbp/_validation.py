@@ -613,3 +613,97 @@ def find_features(names, features, target):
                          f"{_listing(map(repr, missing))}, missing from the data{hint} (the "
                          f"model's features: {_listing(map(repr, features), 12)})")
     return [names.index(f) for f in features]
+
+
+def check_input_file(option, path, suffixes=None, what=None):
+    """``path`` if it is a file with one of ``suffixes`` (``what`` describes them)."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{option} {path!r}: no such file")
+    if suffixes is not None and os.path.splitext(path)[1].lower() not in suffixes:
+        raise ValueError(f"{option} must be {what}; got {path!r}")
+    return path
+
+
+def check_npz_keys(keys, path):
+    """(key of X, key of y) among the arrays of a ``.npz`` data file."""
+    xk = "X" if "X" in keys else ("x" if "x" in keys else None)
+    yk = next((k for k in ("y", "Y", "labels") if k in keys), None)
+    if xk is None or yk is None:
+        raise ValueError(f"{path!r} must hold arrays 'X' and 'y'; it has {sorted(keys)}")
+    return xk, yk
+
+
+def npz_layout(X, y, path):
+    """(X in the course layout (n_x, m), y (m,)) of a ``.npz``'s arrays, either layout."""
+    if X.ndim != 2:
+        raise ValueError(f"X in {path!r} must be 2-D, got shape {X.shape}")
+    if y.ndim == 2 and y.shape[0] > 1 and y.shape[1] > 1:
+        raise ValueError(f"y in {path!r} must be a vector of labels, got shape {y.shape}")
+    y = y.reshape(-1)
+    m_rows, m_cols = X.shape
+    if m_rows == y.size and m_cols != y.size:
+        return X.T, y        # scikit-learn layout (m, n_x)
+    if m_cols == y.size:
+        return X, y          # course layout (n_x, m)
+    raise ValueError(f"X {X.shape} and y ({y.size},) in {path!r} disagree on the number of "
+                     "examples")
+
+
+def check_features_left(source, target, n_features, dropped):
+    """Raise if ``--drop`` took the target or no feature column is left."""
+    if target in dropped:
+        raise ValueError(f"--drop {target}: that is the target column")
+    if n_features == 0:
+        raise ValueError(f"{source!r} has no feature column besides the target {target!r}")
+
+
+def check_rows_left(source, n_left):
+    """Raise if ``--dropna`` left no row."""
+    if n_left == 0:
+        raise ValueError(f"every row of {source!r} has a missing value: nothing left after "
+                         "--dropna")
+
+
+def parse_layers(text, n_out):
+    """``--layers 64,128,10``: the sizes after the input layer, the last one ``n_out``."""
+    try:
+        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise ValueError(f"--layers must be comma-separated ints like 64,128,10; got "
+                         f"{text!r}") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise ValueError(f"--layers needs positive sizes, got {text!r}")
+    if sizes[-1] != n_out:
+        raise ValueError(f"--layers ends with {sizes[-1]} outputs but the labels need {n_out} "
+                         f"(e.g. --layers {','.join(map(str, sizes[:-1] + [n_out]))})")
+    return sizes
+
+
+def check_test_options(test_data, test_size):
+    """``--test-data`` is the held-out set: no ``--test-size`` beside it."""
+    if test_data and test_size not in (None, "0"):
+        raise ValueError("--test-data is the held-out set: leave out --test-size")
+
+
+def check_cli_output(task, n_classes, requested):
+    """(output, n_out): the network's output for the task, ``--output`` checked against it."""
+    if task == "regression":
+        output = requested or "identity"
+        if output != "identity":
+            raise ValueError(f"--output {output}: a regression target needs --output identity "
+                             "(mean squared error)")
+        return output, 1
+    output = requested or ("sigmoid" if n_classes == 2 else "softmax")
+    if output == "sigmoid" and n_classes != 2:
+        raise ValueError(f"--output sigmoid needs 2 classes, the labels have {n_classes}; use "
+                         "--output softmax")
+    if output == "identity":
+        raise ValueError("--output identity is for regression: pass --task regression")
+    return output, 1 if output == "sigmoid" else n_classes
+
+
+def check_test_target(path, target, y):
+    """Raise if the ``--test-data`` file has no (complete) target column to score."""
+    if y is None:
+        raise ValueError(f"--test-data {path!r} has no values of the target {target!r} to "
+                         "score (a column of that name, without missing values)")

@@ -165,8 +165,9 @@ def _has_header(rows, decimal):
 
 def _read_table(path, args, option="--data"):
     """The :class:`Table` in ``path`` (CSV/TSV/Parquet through pandas, or ``.npz``)."""
-    if not os.path.isfile(path):
-        raise CLIError(f"{option} {path!r}: no such file")
+    with _reported(USAGE):
+        _validation.check_input_file(option, path, (".npz",) + PARQUET_SUFFIXES
+                                     + tuple(TABLE_SUFFIXES), DATA_HELP)
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".npz":
         return _npz_table(path)
@@ -181,8 +182,6 @@ def _read_table(path, args, option="--data"):
                            DATA) from None
         table = _frame_table(pd, df, os.path.basename(path), np.arange(1, len(df) + 1), "row")
         return _drop_index(table, args, header=True)
-    if suffix not in TABLE_SUFFIXES:
-        raise CLIError(f"{option} must be {DATA_HELP}; got {path!r}")
     pd = _import_pandas("CSV")
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
@@ -293,32 +292,16 @@ def _drop_index(table, args, header):
 
 
 def _load_npz(path):
+    """(X (n_x, m), y (m,)) of a ``.npz`` holding X in either layout and y."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            keys = set(z.files)
-            xk = "X" if "X" in keys else ("x" if "x" in keys else None)
-            yk = next((k for k in ("y", "Y", "labels") if k in keys), None)
-            if xk is None or yk is None:
-                raise CLIError(f"{path!r} must hold arrays 'X' and 'y'; it has {sorted(keys)}",
-                               DATA)
-            X, y = z[xk], z[yk]
+            with _reported(DATA):
+                xk, yk = _validation.check_npz_keys(set(z.files), path)
+            X, y = np.asarray(z[xk]), np.asarray(z[yk])
     except (OSError, ValueError, EOFError) as exc:
-        raise CLIError(f"cannot read {path!r}: {exc}", DATA) from None
-    y = np.asarray(y)
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise CLIError(f"X in {path!r} must be 2-D, got shape {X.shape}", DATA)
-    m_rows, m_cols = X.shape
-    n = y.size
-    if y.ndim == 2 and y.shape[0] > 1 and y.shape[1] > 1:
-        raise CLIError(f"y in {path!r} must be a vector of labels, got shape {y.shape}", DATA)
-    y = y.reshape(-1)
-    if m_rows == n and m_cols != n:
-        return X.T, y        # scikit-learn layout (m, n_x)
-    if m_cols == n:
-        return X, y          # course layout (n_x, m)
-    raise CLIError(f"X {X.shape} and y ({n},) in {path!r} disagree on the number of "
-                   "examples", DATA)
+        raise CLIError(f"cannot read {path!r}: {_one_line(exc)}", DATA) from None
+    with _reported(DATA):
+        return _validation.npz_layout(X, y, path)
 
 
 def _arrays_table(source, X, y, row_word="row", names=None):
@@ -352,20 +335,17 @@ def _prepare(table, args, known_task=None):
         t = _validation.find_target(table.names, args.target)
         drop = {_validation.find_column(table.names, d, "--drop") for d in args.drop or ()}
     target = table.names[t]
-    if t in drop:
-        raise CLIError(f"--drop {target}: that is the target column")
     feats = [j for j in range(len(table.names)) if j != t and j not in drop]
-    if not feats:
-        raise CLIError(f"{table.source!r} has no feature column besides the target {target!r}",
-                       DATA)
+    with _reported(USAGE if t in drop else DATA):
+        _validation.check_features_left(table.source, target, len(feats),
+                                        {table.names[j] for j in drop})
     names = [table.names[j] for j in feats]
     missing = np.column_stack([table.missing[j] for j in feats + [t]])
     keep = None
     if args.dropna and missing.any():
         keep = ~missing.any(axis=1)
-        if not keep.any():
-            raise CLIError(f"every row of {table.source!r} has a missing value: nothing left "
-                           "after --dropna", DATA)
+        with _reported(DATA):
+            _validation.check_rows_left(table.source, int(keep.sum()))
         table.notes.append(f"--dropna dropped {int((~keep).sum())} of {table.m} rows with "
                            "missing values")
     with _reported(DATA):
@@ -516,20 +496,6 @@ def _report(classes, pred, true, say):
 
 # ---------------------------------------------------------------- train
 
-def _parse_layers(text, n_x, n_out):
-    try:
-        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise CLIError(f"--layers must be comma-separated ints like 64,128,10; got {text!r}") \
-            from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise CLIError(f"--layers needs positive sizes, got {text!r}")
-    if sizes[-1] != n_out:
-        raise CLIError(f"--layers ends with {sizes[-1]} outputs but the labels need {n_out} "
-                       f"(e.g. --layers {','.join(map(str, sizes[:-1] + [n_out]))})")
-    return [n_x] + sizes
-
-
 def _compare_speed(net, make_opt, X, Y, Y_dense, bs, budget):
     """Median per-epoch times of fastbp and plain NumPy, timed in interleaved blocks.
 
@@ -655,8 +621,7 @@ def _check_train_options(args, rank):
         if args.plot:
             _validation.check_output_path("--plot", args.plot,
                                           suffixes=(".png", ".pdf", ".svg", ".jpg"))
-        if args.test_data and args.test_size not in (None, "0"):
-            raise ValueError("--test-data is the held-out set: leave out --test-size")
+        _validation.check_test_options(args.test_data, args.test_size)
     if args.plot and rank == 0:
         try:
             import matplotlib  # noqa: F401
@@ -690,24 +655,6 @@ def _fitted_preprocessing(p, train_idx, standardize):
         prep["y_mean"] = float(ytr.mean())
         prep["y_scale"] = float(ytr.std()) or 1.0
     return prep
-
-
-def _choose_output(p, requested):
-    """(output, n_out, description) for the task and the ``--output`` asked for."""
-    if p.task == "regression":
-        output = requested or "identity"
-        if output != "identity":
-            raise CLIError(f"--output {output}: a regression target needs --output "
-                           "identity (mean squared error)")
-        return output, 1, "regression"
-    k = len(p.classes)
-    output = requested or ("sigmoid" if k == 2 else "softmax")
-    if output == "sigmoid" and k != 2:
-        raise CLIError(f"--output sigmoid needs 2 classes, the labels have {k}; "
-                       "use --output softmax")
-    if output == "identity":
-        raise CLIError("--output identity is for regression: pass --task regression")
-    return output, 1 if output == "sigmoid" else k, f"{k} classes"
 
 
 def _encode(prep, X_raw, y, n_out, dtype):
@@ -751,20 +698,24 @@ def _setup(args, d, seed):
     r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
     if args.test_data:
         r.X_te_raw, r.y_te = _apply_model_columns(test_table, prep)
-        if r.y_te is None:
-            raise CLIError(f"--test-data {args.test_data!r} has no values of the target "
-                           f"{p.target!r} to score", DATA)
+        with _reported(DATA):
+            _validation.check_test_target(args.test_data, p.target, r.y_te)
         r.split = f"(--test-data {os.path.basename(args.test_data)})"
     else:
         r.X_te_raw, r.y_te = p.X[test_idx], labels(test_idx)
         strat = "stratified, " if p.task == "classification" else ""
         r.split = f"({strat}--test-size {args.test_size or d['test_size']}, --seed {seed})"
-    r.output, r.n_out, r.desc = _choose_output(p, args.output or (d["output"] if planar
-                                                                  else None))
+    with _reported(USAGE):
+        r.output, r.n_out = _validation.check_cli_output(
+            p.task, None if p.classes is None else len(p.classes),
+            args.output or (d["output"] if planar else None))
+    r.desc = "regression" if p.task == "regression" else f"{len(p.classes)} classes"
     r.X, r.Y = _encode(prep, r.X_tr_raw, r.y_tr, r.n_out, args.dtype)
     r.Xte, r.Yte = (_encode(prep, r.X_te_raw, r.y_te, r.n_out, args.dtype) if len(r.y_te)
                     else (None, None))
-    dims = _parse_layers(args.layers or d["layers"] or f"64,{r.n_out}", r.X.shape[0], r.n_out)
+    with _reported(USAGE):
+        dims = [r.X.shape[0]] + _validation.parse_layers(args.layers or d["layers"]
+                                                         or f"64,{r.n_out}", r.n_out)
     hidden = args.hidden or d["hidden"]
     r.hidden = hidden.split(",") if "," in hidden else hidden
     r.m = r.X.shape[1]
@@ -947,8 +898,7 @@ def cmd_predict(args):
             _validation.check_threads_option(args.threads)
         if args.out:
             _validation.check_output_path("--out", args.out)
-    if not os.path.isfile(args.model):
-        raise CLIError(f"--model {args.model!r}: no such file")
+        _validation.check_input_file("--model", args.model)
     with _reported(DATA):
         _validation.check_model_file(args.model)
     try:

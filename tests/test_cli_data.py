@@ -110,6 +110,20 @@ def test_a_column_counting_the_rows_is_pointed_out(tmp_path, capsys):
     assert code == 0 and "feature 'id' counts the rows (1..300): an id? --drop id" in out
 
 
+@pytest.mark.parametrize("delimiter", [" ", ","])
+def test_np_savetxt_files(tmp_path, capsys, delimiter):
+    df = blobs()
+    path = tmp_path / "d.txt"
+    np.savetxt(path, df.to_numpy(), delimiter=delimiter,
+               header=delimiter.join(df.columns))                # "# f0 f1 f2 f3 target"
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, out
+    assert "300 examples, 4 features, 3 classes" in out and "np.savetxt's header" in out
+    np.savetxt(path, df.to_numpy(), delimiter=delimiter)         # no header at all
+    code, out, _ = cli(capsys, "train", "--data", path, "--target", "-1", *QUICK)
+    assert code == 0 and "300 examples, 4 features, 3 classes" in out
+
+
 def test_pandas_index_column_is_not_a_feature(tmp_path, capsys):
     path = tmp_path / "d.csv"
     blobs().to_csv(path)                                      # index written first, unnamed

@@ -201,7 +201,12 @@ def _read_table(path, args, option="--data"):
     if engine == "c":
         opts["skipinitialspace"] = True
     header, table_note = args.header, None
-    if header == "infer":
+    names = _comment_header(sample, sep) if header == "infer" else None
+    if names:
+        header = "comment"
+        table_note = ("the '# ...' first line (np.savetxt's header) read as the column "
+                      "names")
+    elif header == "infer":
         try:
             rows = pd.read_csv(io.StringIO(sample), header=None, dtype=str,
                                keep_default_na=False, nrows=50, **opts)
@@ -215,20 +220,40 @@ def _read_table(path, args, option="--data"):
                           "(pandas' to_csv of integer column names); --header none if it "
                           "is data")
     try:
-        df = pd.read_csv(path, header=0 if header == "0" else None, encoding="utf-8-sig",
-                         **opts)
+        if names:
+            df = pd.read_csv(path, header=None, skiprows=1, names=names,
+                             encoding="utf-8-sig", **opts)
+        else:
+            df = pd.read_csv(path, header=0 if header == "0" else None, encoding="utf-8-sig",
+                             **opts)
     except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...
         raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
-    first = 2 if header == "0" else 1
+    first = 1 if header == "none" else 2
     table = _frame_table(pd, df, os.path.basename(path), first + np.arange(len(df)))
     if table_note:
         table.notes.append(table_note)
     if sep != ",":
-        table.notes.append(f"separator {sep!r}" if sep != "\t" else "separator tab")
+        table.notes.append("separator " + {"\t": "tab", r"\s+": "whitespace"}.get(sep, repr(sep)))
     if header == "none":
         table.notes.append("no header row: columns named by position 0, 1, ... (--header 0 "
                            "if the first row holds the names)")
-    return _drop_index(table, args, header=header == "0")
+    return _drop_index(table, args, header=header != "none")
+
+
+def _comment_header(sample, sep):
+    """Column names of a first line ``# a b c`` (np.savetxt's ``header=``), if it names
+    as many columns as the next line has; else None."""
+    lines = [ln for ln in sample.splitlines() if ln.strip()]
+    if len(lines) < 2 or not lines[0].startswith("#"):
+        return None
+
+    def fields(line):
+        if sep == r"\s+":
+            return line.split()
+        return [f.strip() for f in next(csv.reader([line], delimiter=sep))]
+
+    names = fields(lines[0].lstrip("#").strip())
+    return names if len(names) == len(fields(lines[1])) and all(names) else None
 
 
 def _sep_option(text):

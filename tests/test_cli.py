@@ -3,7 +3,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pytest
@@ -14,9 +13,16 @@ import fastbp
 # installed wheel or an in-place build), and run outside the source tree so
 # an unbuilt source checkout in the working directory cannot shadow it.
 FASTBP_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
-WORKDIR = tempfile.mkdtemp(prefix="fastbp-cli-")
-with open(os.path.join(WORKDIR, "notes.md"), "w") as _f:
-    _f.write("# not a data file\n")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def workdir(tmp_path_factory):
+    """The subprocesses' working directory: pytest's, so no run leaves files behind."""
+    global WORKDIR
+    WORKDIR = str(tmp_path_factory.mktemp("fastbp-cli"))
+    with open(os.path.join(WORKDIR, "notes.md"), "w") as f:
+        f.write("# not a data file\n")
+    return WORKDIR
 
 
 def run(*args, timeout=120):
@@ -37,6 +43,9 @@ def test_train_planar_end_to_end(tmp_path):
     assert re.search(r"fastbp +[\d.]+ ms/epoch", out), out
     assert re.search(r"numpy +[\d.]+ ms/epoch", out), out
     assert re.search(r"speed-up [\d.]+x over plain NumPy", out), out
+    # interleaved, warmed-up repeats, their median and spread (one timing varied 2.3x-11.9x)
+    assert re.search(r"fastbp +[\d.]+ ms/epoch +\| median of \d+ interleaved timings", out), out
+    assert re.search(r"over plain NumPy \([\d.]+x-[\d.]+x over the \d+ pairs\)", out), out
     from fastbp.network import Network
     from fastbp.datasets import load_planar_dataset
     net = Network.load(ck)
@@ -110,3 +119,20 @@ def test_info():
 def test_no_command_prints_help():
     r = run()
     assert r.returncode == 0 and "train" in r.stdout and "info" in r.stdout
+
+
+def test_data_error_is_one_line_status_1(tmp_path):
+    """The console entry point, not only main(): a NaN feature stops with one line."""
+    pytest.importorskip("pandas")
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,target\n1,2,0\n3,nan,1\n4,5,0\n6,7,1\n")
+    r = run("train", "--data", str(path), "--no-compare", "-q")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert r.stderr.strip() == ("fastbp: error: missing values (NA, empty or NaN) in 1 row "
+                                "(line 3) of column 'b': fill them in, drop those columns with "
+                                "--drop, or drop those rows with --dropna")
+
+
+def test_version():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"fastbp {fastbp.__version__}"

@@ -367,8 +367,10 @@ def test_cli_train_distributed_csv(mpiexec, n, tmp_path):
     path = tmp_path / "d.csv"
     np.savetxt(path, np.column_stack([X, y]), delimiter=",", header="a,b,c,d,label",
                comments="")
+    # --test-size 0: train on all 300 rows, as before the CLI held out 20% by default
     r = mpirun(mpiexec, n, "-m", "fastbp", "train", "--distributed", "--data", str(path),
-               "--epochs", "15", "--batch-size", "32", "-q", cwd=str(tmp_path))
+               "--epochs", "15", "--batch-size", "32", "--test-size", "0", "-q",
+               cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("300 examples, 4 features, 3 classes") == 1, r.stdout
     acc = float(re.search(r"accuracy ([\d.]+)%", r.stdout).group(1))

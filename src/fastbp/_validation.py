@@ -9,6 +9,9 @@ message that says what was wrong and how to fix it, or returns the checked
 import math
 import numbers
 import operator
+import os
+import warnings
+import zipfile
 
 import numpy as np
 
@@ -226,6 +229,14 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
         if Y.shape[0] != m:
             raise ValueError(f"Y has {Y.shape[0]} labels but X has {m} examples (columns)")
     else:
+        if output == "sigmoid" and Y.dtype.kind in "iu" and Y.size \
+                and (Y.ndim == 1 or Y.shape[0] == 1) and (n_out > 1 or int(Y.max()) > 1):
+            raise ValueError(
+                f"Y looks like integer class labels (values {int(Y.min())}..{int(Y.max())}) "
+                f"but the output is 'sigmoid' (the default), which takes 0/1 targets of shape "
+                f"({n_out}, m); for one class per example use output='softmax' with one unit "
+                f"per class, e.g. Network([..., {max(n_out, int(Y.max()) + 1)}], "
+                "output='softmax')")
         if Y.ndim == 1 and n_out == 1:
             Y = Y.reshape(1, -1)
         if Y.ndim != 2 or Y.shape[0] != n_out or Y.shape[1] != m:
@@ -254,8 +265,31 @@ def check_label_range(Y, n_out):
 def check_finite(A, name):
     """Raise unless every value of the float array A is finite."""
     if A.dtype.kind == "f" and not np.all(np.isfinite(A)):
-        hint = "; clean or impute the data before training" if name == "X" else ""
+        hint = "; clean or impute the data first" if name == "X" else ""
         raise ValueError(f"{name} contains NaN or inf{hint}")
+
+
+def cap_n_threads(n_threads, cores):
+    """``n_threads``, capped at ``cores`` with a RuntimeWarning when it asks for more.
+
+    More OpenMP threads than cores only make the kernels wait for each other
+    (``n_threads=1000`` ran 2x slower than 2 on a 2-core machine).
+    """
+    if isinstance(n_threads, numbers.Integral) and not isinstance(n_threads, bool) \
+            and n_threads > cores:
+        warnings.warn(f"n_threads={n_threads} is more than the {cores} cores this process can "
+                      f"use: using {cores} (more threads than cores only slow the kernels "
+                      "down)", RuntimeWarning, stacklevel=4)
+        return cores
+    return n_threads
+
+
+def check_adam_t(t):
+    """Adam's step count ``t``: an int >= 1 (the bias corrections divide by 1 - beta^t)."""
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
+        raise ValueError(f"t is Adam's step count, counted from 1 (1 - beta1**t is a divisor); "
+                         f"got {t!r}")
+    return int(t)
 
 
 def check_optimizer(optimizer, base):
@@ -646,3 +680,383 @@ def _backward_inputs(dZ, A_prev, W):
             f"Invalid shapes: expected dZ (n, m), A_prev (n_prev, m), W (n, n_prev); got "
             f"dZ {shape_str(dz)}, A_prev {shape_str(a_prev)}, W {shape_str(w)}")
     return dz, a_prev, w, m
+
+
+# --- tabular data and options of the command line (fastbp train / predict) ---
+#
+# The CLI reads a table into column names and 1-D arrays, then calls these.
+# Each raises ValueError with the message the user sees after "fastbp: error:";
+# the CLI decides the exit status (2: the options, 1: the data).
+
+#: column names taken as the target when --target is not given (case-insensitive)
+TARGET_NAMES = ("target", "label", "labels", "y", "class")
+#: more distinct whole-number target values than this: class labels or quantities? ask
+MAX_INFERRED_CLASSES = 20
+#: rows named in a message before "and N more"
+_MAX_LISTED = 5
+
+
+def _listing(items, limit=_MAX_LISTED):
+    items = list(items)
+    text = ", ".join(str(i) for i in items[:limit])
+    if len(items) > limit:
+        text += f" and {len(items) - limit} more"
+    return text
+
+
+def _examples(values, limit=3):
+    """A few distinct values of an array, for messages: ``'a', 'b', ...``."""
+    seen = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+        if len(seen) > limit:
+            break
+    shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v)
+                      for v in seen[:limit])
+    return shown + (", ..." if len(seen) > limit else "")
+
+
+def type_of_target(y):
+    """scikit-learn's ``type_of_target`` of a 1-D target without missing values.
+
+    ``'binary'`` (at most 2 distinct values), ``'multiclass'`` (more, all
+    strings or whole numbers) or ``'continuous'`` (numbers, some not whole).
+    Uses :func:`sklearn.utils.multiclass.type_of_target` when scikit-learn is
+    importable, else the same rule for 1-D targets written here.
+    """
+    y = np.asarray(y)
+    try:
+        from sklearn.utils.multiclass import type_of_target as sk_type_of_target
+    except ImportError:
+        sk_type_of_target = None
+    if sk_type_of_target is not None:
+        return sk_type_of_target(y)
+    if y.dtype.kind == "f" and np.any(y != np.round(y)):
+        return "continuous"
+    n_unique = len(np.unique(y.astype(str) if y.dtype.kind == "O" else y))
+    return "binary" if n_unique <= 2 else "multiclass"
+
+
+def infer_task(y, name, task=None):
+    """``'classification'`` or ``'regression'`` for the target column ``name``.
+
+    Inferred as scikit-learn's :func:`type_of_target` does (binary and
+    multiclass: classification; continuous: regression), except that more
+    than :data:`MAX_INFERRED_CLASSES` distinct whole numbers are ambiguous
+    (151.0, 75.0, ... may be a quantity): then ``--task`` must say which.
+    ``task`` (``--task``) is checked against the values instead.
+    """
+    numeric = y.dtype.kind in "biuf"
+    kind = type_of_target(y)
+    if task == "regression":
+        if not numeric:
+            raise ValueError(f"--task regression needs a numeric target, but column {name!r} "
+                             f"holds text ({_examples(y)}); use --task classification")
+        return task
+    if task == "classification":
+        if kind == "continuous":
+            raise ValueError(f"--task classification needs class labels, but column {name!r} "
+                             f"holds fractional numbers ({_examples(y)}); use --task "
+                             "regression")
+        return task
+    if task is not None:
+        raise ValueError(f"--task must be 'classification' or 'regression', got {task!r}")
+    if kind == "continuous":
+        return "regression"
+    if kind in ("binary", "multiclass"):
+        n = len(np.unique(y)) if numeric else len(set(y.tolist()))
+        if numeric and n > MAX_INFERRED_CLASSES:
+            raise ValueError(f"target {name!r} holds {n} distinct whole numbers "
+                             f"({_examples(y)}): class labels or a quantity? Pass --task "
+                             "regression or --task classification")
+        return "classification"
+    raise ValueError(f"target {name!r} is {kind!r} (scikit-learn's type_of_target); fastbp "
+                     "trains on one column of class labels or of numbers")
+
+
+def check_classes(classes, name):
+    """The sorted distinct labels of a classification target: at least two."""
+    if len(classes) < 2:
+        raise ValueError(f"target {name!r} holds a single class ({_examples(classes)}): "
+                         "nothing to learn")
+    return classes
+
+
+def check_has_rows(source, m):
+    """Raise if the table read from ``source`` has no data rows."""
+    if m == 0:
+        raise ValueError(f"{source!r} has no data rows (a header only?)")
+    return m
+
+
+def find_column(names, spec, option):
+    """Position in ``names`` of the column ``spec`` (a name, else a position; -1 = last)."""
+    if spec in names:
+        return names.index(spec)
+    try:
+        pos = int(spec)
+    except ValueError:
+        raise ValueError(f"{option} {spec!r}: no such column; the columns are "
+                         f"{_listing(map(repr, names), 12)}") from None
+    if not -len(names) <= pos < len(names):
+        raise ValueError(f"{option} {spec}: the table has {len(names)} columns "
+                         f"(positions 0..{len(names) - 1}, or -1 for the last)")
+    return pos % len(names)
+
+
+def find_target(names, spec):
+    """Position of the target column: ``--target`` if given, else a column named like one."""
+    if spec is not None:
+        return find_column(names, spec, "--target")
+    found = [i for i, n in enumerate(names) if str(n).strip().lower() in TARGET_NAMES]
+    if len(found) == 1:
+        return found[0]
+    listed = _listing(map(repr, names), 12)
+    if not found:
+        raise ValueError("which column is the target? Name it with --target NAME or "
+                         f"--target POSITION (no column is called {'/'.join(TARGET_NAMES)}); "
+                         f"the columns are {listed}")
+    candidates = _listing(repr(names[i]) for i in found)
+    raise ValueError(f"several columns could be the target ({candidates}): choose one with "
+                     "--target")
+
+
+def check_no_missing(names, missing, where, *, dropna_hint=True):
+    """Raise, naming rows and columns, if ``missing`` (m, n) has a True.
+
+    ``where`` labels the rows for the message (``'line 7'``: where they are in the file).
+    """
+    rows = np.flatnonzero(missing.any(axis=1))
+    if rows.size == 0:
+        return
+    cols = [names[j] for j in np.flatnonzero(missing.any(axis=0))]
+    where = _listing(where[i] for i in rows)
+    hint = ("fill them in, drop those columns with --drop, or drop those rows with --dropna"
+            if dropna_hint else "fill them in first")
+    raise ValueError(f"missing values (NA, empty or NaN) in {rows.size} row"
+                     f"{'s' if rows.size > 1 else ''} ({where}) of column"
+                     f"{'s' if len(cols) > 1 else ''} {_listing(map(repr, cols))}: {hint}")
+
+
+def check_numeric_features(names, columns, decimal="."):
+    """Raise if a feature column holds text (naming it and how to drop it)."""
+    bad = [(n, c) for n, c in zip(names, columns) if c.dtype.kind not in "biuf"]
+    if not bad:
+        return
+    name, col = bad[0]
+    hint = ""
+    sample = [v for v in col[:50] if isinstance(v, str)]
+    if decimal == "." and sample and all("," in v and v.replace(",", "", 1).lstrip("-")
+                                        .replace(".", "").isdigit() for v in sample):
+        hint = "; the numbers use a decimal comma: pass --decimal ,"
+    raise ValueError(f"feature column{'s' if len(bad) > 1 else ''} "
+                     f"{_listing(repr(n) for n, _ in bad)} hold{'' if len(bad) > 1 else 's'} "
+                     f"text ({name!r}: {_examples(col)}): fastbp needs numbers. Drop "
+                     f"{'them' if len(bad) > 1 else 'it'} with --drop "
+                     f"{' '.join(str(n) for n, _ in bad[:_MAX_LISTED])} or encode "
+                     f"{'them' if len(bad) > 1 else 'it'} as numbers first{hint}")
+
+
+def check_finite_features(names, X, where):
+    """Raise, naming rows (labelled by ``where``) and columns, if the (m, n) X holds inf."""
+    bad = ~np.isfinite(X)
+    rows = np.flatnonzero(bad.any(axis=1))
+    if rows.size:
+        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+        raise ValueError(f"infinite values in {rows.size} row(s) "
+                         f"({_listing(where[i] for i in rows)}) of column(s) "
+                         f"{_listing(map(repr, cols))}")
+
+
+def check_test_size(text):
+    """``--test-size``: a fraction in [0, 1) or a count >= 1 (scikit-learn's ``test_size``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not 0.0 <= value < 1.0:
+            raise ValueError("--test-size must be a fraction in [0, 1) such as 0.2, or a "
+                             f"number of examples; got {text!r}") from None
+        return value
+    if value < 0:
+        raise ValueError(f"--test-size must be >= 0, got {value}")
+    return value
+
+
+def check_split(n_test, m):
+    """The number of held-out examples: at least one left on each side."""
+    if n_test and not 1 <= n_test <= m - 1:
+        raise ValueError(f"--test-size leaves {m - n_test} of {m} examples for training: "
+                         "choose a smaller --test-size, or 0 for no held-out set")
+    return n_test
+
+
+def check_stratifiable(classes, counts):
+    """Raise if a class has fewer than 2 examples (it cannot be on both sides of a split)."""
+    few = [c for c, k in zip(classes, counts) if k < 2]
+    if few:
+        raise ValueError(f"class{'es' if len(few) > 1 else ''} {_listing(map(repr, few))} "
+                         "ha" + ("ve" if len(few) > 1 else "s") + " a single example: a "
+                         "stratified held-out set needs 2; use --test-size 0 (no held-out "
+                         "set) or drop those rows")
+
+
+def check_threads_option(value):
+    """``--threads``: a non-zero int (negative counts back from the cores, -1 = all)."""
+    if value == 0:
+        raise ValueError("--threads 0: give a number of threads >= 1, or -1 for all cores "
+                         "(-2: all but one); leave it out for all cores")
+    return value
+
+
+def check_output_path(option, path, *, suffixes=None):
+    """Raise unless a file can be written at ``path`` (checked before training starts)."""
+    path = os.fspath(path)
+    if suffixes is not None and os.path.splitext(path)[1].lower() not in suffixes:
+        raise ValueError(f"{option} {path!r}: the file name must end in one of "
+                         f"{', '.join(suffixes)}")
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path!r} is a directory; give a file name")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"{option} {path!r}: directory {os.path.dirname(path)!r} does not "
+                         "exist; create it first")
+    if not os.access(directory, os.W_OK | os.X_OK) or (
+            os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ValueError(f"{option} {path!r}: no permission to write there")
+    return path
+
+
+#: keys of the ``preprocessing`` document that ``fastbp train --save`` writes
+PREPROCESSING_KEYS = ("task", "target", "features", "mean", "scale", "classes")
+
+
+def check_model_file(path):
+    """Raise unless ``path`` is an ``.npz`` (zip) file, as ``fastbp train --save`` writes."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"--model {os.fspath(path)!r} is not a model file: give the .npz "
+                         "that fastbp train --save wrote")
+    return path
+
+
+def check_preprocessing(prep, path):
+    """The ``preprocessing`` entry of a model file written by ``fastbp train --save``."""
+    if not isinstance(prep, dict) or any(k not in prep for k in PREPROCESSING_KEYS):
+        raise ValueError(f"{path!r} holds a network but not the preprocessing that "
+                         "fastbp predict needs (feature names, scaling, classes): save it "
+                         "with fastbp train --save")
+    n = len(prep["features"])
+    if len(prep["mean"]) != n or len(prep["scale"]) != n:
+        raise ValueError(f"{path!r}: corrupted preprocessing ({n} features, "
+                         f"{len(prep['mean'])} means, {len(prep['scale'])} scales)")
+    return prep
+
+
+def find_features(names, features, target):
+    """Positions in ``names`` of the model's ``features``, in the model's order."""
+    missing = [f for f in features if f not in names]
+    if missing:
+        extra = [n for n in names if n not in features and n != target]
+        hint = f"; the file has {_listing(map(repr, extra))} instead" if extra else ""
+        raise ValueError(f"the model needs feature column{'s' if len(missing) > 1 else ''} "
+                         f"{_listing(map(repr, missing))}, missing from the data{hint} (the "
+                         f"model's features: {_listing(map(repr, features), 12)})")
+    return [names.index(f) for f in features]
+
+
+def check_input_file(option, path, suffixes=None, what=None):
+    """``path`` if it is a file with one of ``suffixes`` (``what`` describes them)."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{option} {path!r}: no such file")
+    if suffixes is not None and os.path.splitext(path)[1].lower() not in suffixes:
+        raise ValueError(f"{option} must be {what}; got {path!r}")
+    return path
+
+
+def check_npz_keys(keys, path):
+    """(key of X, key of y) among the arrays of a ``.npz`` data file."""
+    xk = "X" if "X" in keys else ("x" if "x" in keys else None)
+    yk = next((k for k in ("y", "Y", "labels") if k in keys), None)
+    if xk is None or yk is None:
+        raise ValueError(f"{path!r} must hold arrays 'X' and 'y'; it has {sorted(keys)}")
+    return xk, yk
+
+
+def npz_layout(X, y, path):
+    """(X in the course layout (n_x, m), y (m,)) of a ``.npz``'s arrays, either layout."""
+    if X.ndim != 2:
+        raise ValueError(f"X in {path!r} must be 2-D, got shape {X.shape}")
+    if y.ndim == 2 and y.shape[0] > 1 and y.shape[1] > 1:
+        raise ValueError(f"y in {path!r} must be a vector of labels, got shape {y.shape}")
+    y = y.reshape(-1)
+    m_rows, m_cols = X.shape
+    if m_rows == y.size and m_cols != y.size:
+        return X.T, y        # scikit-learn layout (m, n_x)
+    if m_cols == y.size:
+        return X, y          # course layout (n_x, m)
+    raise ValueError(f"X {X.shape} and y ({y.size},) in {path!r} disagree on the number of "
+                     "examples")
+
+
+def check_features_left(source, target, n_features, dropped):
+    """Raise if ``--drop`` took the target or no feature column is left."""
+    if target in dropped:
+        raise ValueError(f"--drop {target}: that is the target column")
+    if n_features == 0:
+        raise ValueError(f"{source!r} has no feature column besides the target {target!r}")
+
+
+def check_rows_left(source, n_left):
+    """Raise if ``--dropna`` left no row."""
+    if n_left == 0:
+        raise ValueError(f"every row of {source!r} has a missing value: nothing left after "
+                         "--dropna")
+
+
+def parse_layers(text, n_out):
+    """``--layers 64,128,10``: the sizes after the input layer, the last one ``n_out``."""
+    try:
+        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise ValueError(f"--layers must be comma-separated ints like 64,128,10; got "
+                         f"{text!r}") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise ValueError(f"--layers needs positive sizes, got {text!r}")
+    if sizes[-1] != n_out:
+        raise ValueError(f"--layers ends with {sizes[-1]} outputs but the labels need {n_out} "
+                         f"(e.g. --layers {','.join(map(str, sizes[:-1] + [n_out]))})")
+    return sizes
+
+
+def check_test_options(test_data, test_size):
+    """``--test-data`` is the held-out set: no ``--test-size`` beside it."""
+    if test_data and test_size not in (None, "0"):
+        raise ValueError("--test-data is the held-out set: leave out --test-size")
+
+
+def check_cli_output(task, n_classes, requested):
+    """(output, n_out): the network's output for the task, ``--output`` checked against it."""
+    if task == "regression":
+        output = requested or "identity"
+        if output != "identity":
+            raise ValueError(f"--output {output}: a regression target needs --output identity "
+                             "(mean squared error)")
+        return output, 1
+    output = requested or ("sigmoid" if n_classes == 2 else "softmax")
+    if output == "sigmoid" and n_classes != 2:
+        raise ValueError(f"--output sigmoid needs 2 classes, the labels have {n_classes}; use "
+                         "--output softmax")
+    if output == "identity":
+        raise ValueError("--output identity is for regression: pass --task regression")
+    return output, 1 if output == "sigmoid" else n_classes
+
+
+def check_test_target(path, target, y):
+    """Raise if the ``--test-data`` file has no (complete) target column to score."""
+    if y is None:
+        raise ValueError(f"--test-data {path!r} has no values of the target {target!r} to "
+                         "score (a column of that name, without missing values)")

@@ -52,7 +52,10 @@ def write(path, arrays, documents):
         entries[key] = np.array(json.dumps(doc, default=_json_default))
     entries.update(arrays)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastbp-ckpt-", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".fastbp-ckpt-", suffix=".tmp", dir=directory)
+    except OSError as exc:      # name the caller's path, not the hidden temporary file
+        raise type(exc)(exc.errno, f"cannot write {path!r}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **entries)

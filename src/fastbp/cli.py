@@ -1,188 +1,610 @@
-"""Command line: ``fastbp train``, ``fastbp info``.
+"""Command line: ``fastbp train``, ``fastbp predict``, ``fastbp info``.
 
 ``fastbp train`` with no arguments trains the course's week-3 network
-(2 -> 4 tanh -> 1 sigmoid) on the planar "flower" data, then prints the
-final accuracy, the time per epoch and the speed-up over the same training
-loop written in plain NumPy, measured in the same run.
+(2 -> 4 tanh -> 1 sigmoid) on the planar "flower" data, then prints its
+accuracy, the time per epoch and the speed-up over the same training loop
+written in plain NumPy, measured in the same run.
+
+``fastbp train --data FILE`` trains on a table (CSV/TSV read with pandas,
+Parquet, or a ``.npz`` of arrays ``X`` and ``y``): it finds the target
+column, infers the task, holds out a stratified test set, standardises the
+features (and a regression target), and reports train and test scores.
+``--save`` writes the network together with that preprocessing, which
+``fastbp predict --model FILE --data NEW`` applies to new data.
+
+Every error ends in one line ``fastbp: error: ...`` with exit status 2
+(the options) or 1 (the data, or a failure while running).
 """
 import argparse
+import contextlib
+import csv
+import io
+import math
 import os
 import sys
 import time
 
 import numpy as np
 
+from fastbp import _validation
+from fastbp._version import version
+
 __all__ = ["main"]
 
 PLANAR_DEFAULTS = dict(layers="4,1", hidden="tanh", output="sigmoid", init="course",
-                       epochs=10000, batch_size=None, lr=1.2, optimizer="sgd", seed=2)
+                       epochs=10000, batch_size=None, lr=1.2, optimizer="sgd", seed=2,
+                       test_size="0")
 DATA_DEFAULTS = dict(layers=None, hidden="relu", output=None, init="he", epochs=20,
-                     batch_size=64, lr=None, optimizer="adam", seed=0)
+                     batch_size=64, lr=None, optimizer="adam", seed=0, test_size="0.2")
+
+#: file name suffix -> default separator (None: sniffed)
+TABLE_SUFFIXES = {".csv": None, ".tsv": "\t", ".tab": "\t", ".txt": None}
+PARQUET_SUFFIXES = (".parquet", ".pq")
+DATA_HELP = ("a .csv or .tsv table (.txt: sniffed) with a header row, a .parquet file or a "
+             ".npz (arrays X and y)")
+#: first-row fields read as missing when sniffing a header (pandas' usual NA spellings)
+_NA_STRINGS = {"", "na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan"}
+
+USAGE, DATA = 2, 1
 
 
 class CLIError(Exception):
-    """A user error: printed as 'fastbp: error: ...' with exit status 2."""
+    """A user error: printed as ``fastbp: error: ...``; exit status 2 (usage) or 1 (data)."""
+
+    def __init__(self, message, status=USAGE):
+        super().__init__(message)
+        self.status = status
 
 
-# ------------------------------------------------------------------- data
-
-def _load_csv(path, label_column):
-    with open(path, "r", encoding="utf-8-sig") as f:
-        first = f.readline()
-    delim = "," if "," in first else None
-    fields = [s.strip() for s in (first.split(delim) if delim else first.split())]
+@contextlib.contextmanager
+def _reported(status):
+    """Turn the ValueError/TypeError of a check into a CLIError of the given status."""
     try:
-        [float(s) for s in fields]
-        header = None
+        yield
+    except (ValueError, TypeError) as exc:
+        raise CLIError(str(exc), status) from None
+
+
+# ------------------------------------------------------------------ tables
+
+class Table:
+    """A data file as named 1-D columns.
+
+    Attributes
+    ----------
+    source : str
+        The file name, for messages.
+    names : list of str
+    columns : list of ndarray (m,)
+        int64 or float64 (NaN where missing) for numeric columns, object
+        (str or None) otherwise.
+    missing : list of ndarray of bool (m,)
+    lines : ndarray of int (m,)
+        Where each row is in the file (``row_word`` says "line" or "row").
+    notes : list of str
+        What the reader decided (header, index column, separator).
+    """
+
+    def __init__(self, source, names, columns, missing, lines, row_word="line"):
+        self.source, self.names, self.columns = source, list(names), list(columns)
+        self.missing, self.lines, self.row_word = list(missing), np.asarray(lines), row_word
+        self.notes = []
+
+    @property
+    def m(self):
+        return len(self.lines)
+
+    def where(self, rows):
+        """Row labels for messages: ``line 7`` or ``row 7``."""
+        return [f"{self.row_word} {self.lines[i]}" for i in rows]
+
+
+def _import_pandas(what):
+    try:
+        import pandas
+    except ImportError:
+        raise CLIError(f"reading {what} needs pandas: pip install \"fastbp[data]\"",
+                       DATA) from None
+    return pandas
+
+
+def _is_number(text, decimal):
+    try:
+        float(text.replace(decimal, ".") if decimal != "." else text)
     except ValueError:
-        header = fields
-    try:
-        data = np.loadtxt(path, delimiter=delim, skiprows=1 if header else 0, ndmin=2,
-                          encoding="utf-8-sig")
-    except ValueError as exc:
-        raise CLIError(f"cannot read {path!r} as numeric CSV: {exc}") from None
-    ncol = data.shape[1]
-    if label_column is None:
-        idx = ncol - 1
-    elif header is not None and label_column in header:
-        idx = header.index(label_column)
-    else:
+        return False
+    return True
+
+
+def _sniff_sep(sample):
+    """The separator (',', ';', tab or '|') that splits the sample's lines most consistently."""
+    lines = [ln for ln in sample.splitlines() if ln.strip()][:20]
+    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+        lines = lines[:-1]                       # the last line may be cut off
+    best, best_n = None, 1
+    for sep in (",", ";", "\t", "|"):
+        counts = {len(row) for row in csv.reader(lines, delimiter=sep)}
+        if len(counts) == 1 and counts.pop() > best_n:
+            best, best_n = sep, len(next(csv.reader(lines[:1], delimiter=sep)))
+    if best is None and lines and len(lines[0].split()) > 1:
+        return r"\s+"
+    return best or ","
+
+
+def _has_header(rows, decimal):
+    """Whether the first of the sampled rows (lists of str) is a header row.
+
+    Yes if a column's first field is text over numbers (csv.Sniffer's vote),
+    or every field is text; yes too for a numeric row of consecutive whole
+    numbers from 0 or 1 (the integer column names pandas' ``to_csv`` writes,
+    the first field possibly empty: the index's).
+    """
+    first, rest = rows[0], rows[1:]
+
+    def blank(s):
+        return s.strip().lower() in _NA_STRINGS
+
+    fields = [s.strip() for s in first]
+    numeric = [_is_number(s, decimal) for s in fields]
+    if all(n or blank(s) for s, n in zip(fields, numeric)):
+        vals = [float(s) for s, b in zip(fields, numeric) if b]
+        start = 1 if fields and blank(fields[0]) else 0
+        return (len(vals) >= 2 and all(blank(s) == (i < start) for i, s in enumerate(fields))
+                and all(v == int(v) for v in vals) and vals[0] in (0.0, 1.0)
+                and vals == [vals[0] + i for i in range(len(vals))])
+    if not rest or not any(numeric):
+        return True
+    for j, s in enumerate(fields):
+        if numeric[j] or blank(s):
+            continue
+        below = [r[j].strip() for r in rest if j < len(r) and not blank(r[j])]
+        if below and all(_is_number(v, decimal) for v in below):
+            return True
+    return False
+
+
+def _read_table(path, args, option="--data"):
+    """The :class:`Table` in ``path`` (CSV/TSV/Parquet through pandas, or ``.npz``)."""
+    with _reported(USAGE):
+        _validation.check_input_file(option, path, (".npz",) + PARQUET_SUFFIXES
+                                     + tuple(TABLE_SUFFIXES), DATA_HELP)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".npz":
+        return _npz_table(path)
+    if suffix in PARQUET_SUFFIXES:
+        pd = _import_pandas("Parquet")
         try:
-            idx = int(label_column)
-        except ValueError:
-            raise CLIError(f"--label-column {label_column!r} is not a column name "
-                           f"{header or '(the file has no header)'} nor an index") from None
-        if idx < 0:
-            idx += ncol
-        if not 0 <= idx < ncol:
-            raise CLIError(f"--label-column {label_column} is out of range for {ncol} columns")
-    if ncol < 2:
-        raise CLIError(f"{path!r} needs at least one feature column and a label column")
-    y = data[:, idx]
-    X = np.delete(data, idx, axis=1)
-    return X.T, y            # course layout: examples as columns
+            df = pd.read_parquet(path)
+        except ImportError:
+            raise CLIError("reading Parquet needs pyarrow: pip install pyarrow", DATA) from None
+        except Exception as exc:    # pyarrow raises its own error types
+            raise CLIError(f"cannot read {path!r} as Parquet: {_parser_message(exc)}",
+                           DATA) from None
+        table = _frame_table(pd, df, os.path.basename(path), np.arange(1, len(df) + 1), "row")
+        return _drop_index(table, args, header=True)
+    pd = _import_pandas("CSV")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            sample = f.read(1 << 16)
+            whole = not f.read(1)
+    except UnicodeDecodeError:
+        raise CLIError(f"{path!r} is not UTF-8 text", DATA) from None
+    except OSError as exc:
+        raise CLIError(f"cannot read {path!r}: {exc.strerror}", DATA) from None
+    if not sample.strip():
+        raise CLIError(f"{path!r} is empty", DATA)
+    if not whole:
+        sample = sample[:sample.rfind("\n") + 1] or sample
+    sep = _sep_option(args.sep) if args.sep else TABLE_SUFFIXES[suffix] or _sniff_sep(sample)
+    engine = "python" if len(sep) > 1 else "c"
+    opts = dict(sep=sep, decimal=args.decimal, engine=engine, skip_blank_lines=True)
+    if engine == "c":
+        opts["skipinitialspace"] = True
+    header, table_note = args.header, None
+    names = _comment_header(sample, sep) if header == "infer" else None
+    if names:
+        header = "comment"
+        table_note = ("the '# ...' first line (np.savetxt's header) read as the column "
+                      "names")
+    elif header == "infer":
+        try:
+            rows = pd.read_csv(io.StringIO(sample), header=None, dtype=str,
+                               keep_default_na=False, nrows=50, **opts)
+        except Exception as exc:
+            raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
+        row0 = rows.values.tolist()[0] if len(rows) else []
+        header = "0" if _has_header(rows.values.tolist(), args.decimal) else "none"
+        numeric = [v for v in row0 if v.strip().lower() not in _NA_STRINGS]
+        if header == "0" and numeric and all(_is_number(v, args.decimal) for v in numeric):
+            table_note = (f"first row {','.join(row0[:3])},... read as column names "
+                          "(pandas' to_csv of integer column names); --header none if it "
+                          "is data")
+    try:
+        if names:
+            df = pd.read_csv(path, header=None, skiprows=1, names=names,
+                             encoding="utf-8-sig", **opts)
+        else:
+            df = pd.read_csv(path, header=0 if header == "0" else None, encoding="utf-8-sig",
+                             **opts)
+    except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...
+        raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
+    first = 1 if header == "none" else 2
+    table = _frame_table(pd, df, os.path.basename(path), first + np.arange(len(df)))
+    if table_note:
+        table.notes.append(table_note)
+    if sep != ",":
+        table.notes.append("separator " + {"\t": "tab", r"\s+": "whitespace"}.get(sep, repr(sep)))
+    if header == "none":
+        table.notes.append("no header row: columns named by position 0, 1, ... (--header 0 "
+                           "if the first row holds the names)")
+    return _drop_index(table, args, header=header != "none")
+
+
+def _comment_header(sample, sep):
+    """Column names of a first line ``# a b c`` (np.savetxt's ``header=``), if it names
+    as many columns as the next line has; else None."""
+    lines = [ln for ln in sample.splitlines() if ln.strip()]
+    if len(lines) < 2 or not lines[0].startswith("#"):
+        return None
+
+    def fields(line):
+        if sep == r"\s+":
+            return line.split()
+        return [f.strip() for f in next(csv.reader([line], delimiter=sep))]
+
+    names = fields(lines[0].lstrip("#").strip())
+    return names if len(names) == len(fields(lines[1])) and all(names) else None
+
+
+def _sep_option(text):
+    return {"tab": "\t", "\\t": "\t", "space": r"\s+", "whitespace": r"\s+"}.get(text, text)
+
+
+def _parser_message(exc):
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    if "Expected" in text and "fields" in text:
+        text += " (a separator inside an unquoted field? --sep chooses the separator)"
+    return text
+
+
+def _frame_table(pd, df, source, lines, row_word="line"):
+    names, columns, missing = [], [], []
+    for j in range(df.shape[1]):
+        s = df.iloc[:, j]
+        names.append(str(df.columns[j]))
+        miss = s.isna().to_numpy()
+        if pd.api.types.is_bool_dtype(s.dtype):
+            col = s.to_numpy(dtype=np.int64)
+        elif pd.api.types.is_integer_dtype(s.dtype) and not miss.any():
+            col = s.to_numpy(dtype=np.int64)
+        elif pd.api.types.is_numeric_dtype(s.dtype):
+            col = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            col = np.array([None if b else str(v) for v, b in zip(s.tolist(), miss)],
+                           dtype=object)
+        columns.append(col)
+        missing.append(miss)
+    return Table(source, names, columns, missing, lines, row_word)
+
+
+def _drop_index(table, args, header):
+    """Remove the index column: ``--index-col``, or an unnamed first column of row numbers.
+
+    Also where every table read from a file passes: one with no rows stops here.
+    """
+    with _reported(DATA):
+        _validation.check_has_rows(table.source, table.m)
+    spec = args.index_col
+    if spec == "none" or not table.names:
+        return table
+    if spec is not None:
+        with _reported(USAGE):
+            j = _validation.find_column(table.names, spec, "--index-col")
+        why = f"--index-col {spec}"
+    else:
+        col = table.columns[0]
+        unnamed = header and (table.names[0].startswith("Unnamed: 0") or not table.names[0])
+        if not (unnamed and col.dtype.kind in "iuf" and not table.missing[0].any()
+                and np.all(col == np.round(col)) and len(np.unique(col)) == table.m):
+            return table
+        j = 0
+        why = ("the unnamed first column holds row numbers: read as pandas' index, not a "
+               "feature (--index-col none keeps it)")
+    for lst in (table.names, table.columns, table.missing):
+        del lst[j]
+    table.notes.append(why)
+    return table
 
 
 def _load_npz(path):
+    """(X (n_x, m), y (m,)) of a ``.npz`` holding X in either layout and y."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            keys = set(z.files)
-            xk = "X" if "X" in keys else ("x" if "x" in keys else None)
-            yk = next((k for k in ("y", "Y", "labels") if k in keys), None)
-            if xk is None or yk is None:
-                raise CLIError(f"{path!r} must hold arrays 'X' and 'y'; it has {sorted(keys)}")
-            X, y = z[xk], z[yk]
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot read {path!r}: {exc}") from None
-    y = np.asarray(y)
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise CLIError(f"X in {path!r} must be 2-D, got shape {X.shape}")
-    m_rows, m_cols = X.shape
-    n = y.size
-    if y.ndim == 2 and y.shape[0] > 1 and y.shape[1] > 1:
-        raise CLIError(f"y in {path!r} must be a vector of labels, got shape {y.shape}")
-    y = y.reshape(-1)
-    if m_rows == n and m_cols != n:
-        return X.T, y        # scikit-learn layout (m, n_x)
-    if m_cols == n:
-        return X, y          # course layout (n_x, m)
-    raise CLIError(f"X {X.shape} and y ({n},) in {path!r} disagree on the number of examples")
+            with _reported(DATA):
+                xk, yk = _validation.check_npz_keys(set(z.files), path)
+            X, y = np.asarray(z[xk]), np.asarray(z[yk])
+    except (OSError, ValueError, EOFError) as exc:
+        raise CLIError(f"cannot read {path!r}: {_one_line(exc)}", DATA) from None
+    with _reported(DATA):
+        return _validation.npz_layout(X, y, path)
 
 
-def _labels_kind(y, output):
-    """(Y for the network, output, n_out, description)."""
-    if output == "identity":
-        return y.astype(np.float64).reshape(1, -1), "identity", 1, "regression"
-    if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-        if output is None:
-            return y.astype(np.float64).reshape(1, -1), "identity", 1, "regression"
-        raise CLIError("the label column holds non-integer values; use --output identity "
-                       "for regression")
-    classes = np.unique(y)
-    yi = np.searchsorted(classes, y).astype(np.int64)
-    k = len(classes)
-    if k < 2:
-        raise CLIError(f"the labels hold a single class ({classes[0]}); nothing to learn")
-    if output is None:
-        output = "sigmoid" if k == 2 else "softmax"
-    if output == "sigmoid":
-        if k != 2:
-            raise CLIError(f"--output sigmoid needs 2 classes, the labels have {k}; "
-                           "use --output softmax")
-        return yi.reshape(1, -1).astype(np.uint8), "sigmoid", 1, "2 classes"
-    return yi, "softmax", k, f"{k} classes"
+def _arrays_table(source, X, y, row_word="row", names=None):
+    """A :class:`Table` of course-layout X (n_x, m) and labels y (m,), target named 'y'."""
+    names = list(names or [f"x{i}" for i in range(X.shape[0])]) + ["y"]
+    cols = [np.asarray(r) for r in X] + [np.asarray(y).reshape(-1)]
+    missing = [np.isnan(c) if c.dtype.kind == "f" else np.zeros(c.shape, bool) for c in cols]
+    return Table(source, names, cols, missing, np.arange(1, X.shape[1] + 1), row_word)
+
+
+def _npz_table(path):
+    X, y = _load_npz(path)
+    if y.dtype.kind == "b":
+        y = y.astype(np.int64)
+    return _arrays_table(os.path.basename(path), X, y)
+
+
+# ------------------------------------------------------------ preparation
+
+class Prepared:
+    """Features and target chosen from a table, checked, labels encoded."""
+
+
+def _prepare(table, args, known_task=None):
+    """Target and feature columns of ``table``, checked; labels encoded (see ``Prepared``).
+
+    ``known_task`` (the built-in data's) skips the inference, and its import
+    of scikit-learn.
+    """
+    with _reported(USAGE):
+        t = _validation.find_target(table.names, args.target)
+        drop = {_validation.find_column(table.names, d, "--drop") for d in args.drop or ()}
+    target = table.names[t]
+    feats = [j for j in range(len(table.names)) if j != t and j not in drop]
+    with _reported(USAGE if t in drop else DATA):
+        _validation.check_features_left(table.source, target, len(feats),
+                                        {table.names[j] for j in drop})
+    names = [table.names[j] for j in feats]
+    missing = np.column_stack([table.missing[j] for j in feats + [t]])
+    keep = None
+    if args.dropna and missing.any():
+        keep = ~missing.any(axis=1)
+        with _reported(DATA):
+            _validation.check_rows_left(table.source, int(keep.sum()))
+        table.notes.append(f"--dropna dropped {int((~keep).sum())} of {table.m} rows with "
+                           "missing values")
+    with _reported(DATA):
+        if keep is None:
+            _validation.check_no_missing(names + [target], missing,
+                                         table.where(range(table.m)))
+        cols = [table.columns[j] if keep is None else table.columns[j][keep] for j in feats]
+        _validation.check_numeric_features(names, cols, args.decimal)
+        X = np.column_stack(cols).astype(np.float64)
+        table.notes += _row_number_notes(names, X)
+        lines = table.where(np.flatnonzero(keep) if keep is not None else range(table.m))
+        _validation.check_finite_features(names, X, lines)
+        y = table.columns[t] if keep is None else table.columns[t][keep]
+        task = args.task or known_task or _validation.infer_task(y, target)
+        if args.task:
+            _validation.infer_task(y, target, args.task)      # checks --task against y
+    p = Prepared()
+    p.X, p.names, p.target, p.task = X, names, target, task
+    p.task_source = ("--task" if args.task else "the built-in data" if known_task
+                     else "inferred; --task to override")
+    if task == "classification":
+        classes, yi = np.unique(y if y.dtype.kind != "O" else y.astype(str), return_inverse=True)
+        with _reported(DATA):
+            _validation.check_classes(classes, target)
+        p.classes, p.y = classes, yi.reshape(-1).astype(np.int64)
+    else:
+        p.classes, p.y = None, y.astype(np.float64)
+    return p
+
+
+def _row_number_notes(names, X):
+    """Notes on feature columns that count the rows (0..m-1 or 1..m): ids, not features?"""
+    m = X.shape[0]
+    return [f"feature {name!r} counts the rows ({int(X[0, j])}..{int(X[-1, j])}): an id? "
+            f"--drop {name} if it is not a feature" for j, name in enumerate(names)
+            if m > 2 and (np.array_equal(X[:, j], np.arange(m))
+                          or np.array_equal(X[:, j], np.arange(1, m + 1)))]
+
+
+def _apply_model_columns(table, prep):
+    """(X (m, n) raw features in the model's order, true target or None) of ``table``."""
+    with _reported(DATA):
+        pos = _validation.find_features(table.names, prep["features"], prep["target"])
+        names = prep["features"]
+        miss = np.column_stack([table.missing[j] for j in pos])
+        _validation.check_no_missing(names, miss, table.where(range(table.m)),
+                                     dropna_hint=False)
+        cols = [table.columns[j] for j in pos]
+        _validation.check_numeric_features(names, cols)
+        X = np.column_stack(cols).astype(np.float64)
+        _validation.check_finite_features(names, X, table.where(range(table.m)))
+    y = None
+    if prep["target"] in table.names:
+        j = table.names.index(prep["target"])
+        if not table.missing[j].any():
+            y = table.columns[j]
+    return X, y
+
+
+# ------------------------------------------------------------------ split
+
+def _split(m, test_size, seed, y=None, labels=None):
+    """(train, test) index arrays; stratified over the class codes ``y`` if given.
+
+    ``labels[c]`` names class code ``c`` in messages.
+    """
+    n_test = math.ceil(test_size * m) if isinstance(test_size, float) else int(test_size)
+    if n_test == 0:
+        return np.arange(m), np.arange(0)
+    with _reported(USAGE):
+        _validation.check_split(n_test, m)
+    rng = np.random.default_rng(seed)
+    if y is None:
+        test = rng.permutation(m)[:n_test]
+    else:
+        classes, counts = np.unique(y, return_counts=True)
+        with _reported(DATA):
+            _validation.check_stratifiable(labels[classes].tolist(), counts)
+        share = counts * n_test / m               # largest remainder, 1 <= take <= count - 1
+        take = np.floor(share).astype(int)
+        for i in np.argsort(-(share - take), kind="stable")[:n_test - take.sum()]:
+            take[i] += 1
+        take = np.clip(take, 1 if n_test >= len(classes) else 0, counts - 1)
+        test = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:k]
+                               for c, k in zip(classes, take)])
+    test = np.sort(test)
+    train = np.setdiff1d(np.arange(m), test)
+    return train, test
+
+
+# ---------------------------------------------------------------- scoring
+
+def _predict(net, prep, X_raw):
+    """Predictions (m,) in the target's units / labels for raw features (m, n)."""
+    Xs = (X_raw - np.asarray(prep["mean"])) / np.asarray(prep["scale"])
+    AL = net.predict_proba(np.ascontiguousarray(Xs.T, dtype=net.dtype)).astype(np.float64)
+    if prep["task"] == "regression":
+        return AL[0] * prep["y_scale"] + prep["y_mean"]
+    idx = (AL[0] > 0.5).astype(np.int64) if AL.shape[0] == 1 else np.argmax(AL, axis=0)
+    return np.asarray(prep["classes"], dtype=object)[idx]
+
+
+def _same_label(pred, true):
+    """Elementwise pred == true for class labels (strings or numbers)."""
+    try:
+        return np.asarray(pred, dtype=np.float64) == np.asarray(true, dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.array([str(a) == str(b) for a, b in zip(pred, true)])
+
+
+def _score_line(task, pred, true):
+    if task == "regression":
+        true = np.asarray(true, dtype=np.float64)
+        err = pred - true
+        ss = np.sum((true - true.mean()) ** 2)
+        r2 = 1 - np.sum(err ** 2) / ss if ss > 0 else float("nan")
+        return (f"R^2 {r2:.4f}   RMSE {np.sqrt(np.mean(err ** 2)):.4g}   "
+                f"MAE {np.mean(np.abs(err)):.4g}")
+    return f"accuracy {np.mean(_same_label(pred, true)):.2%}"
+
+
+def _report(classes, pred, true, say):
+    """Per-class precision / recall / F1 / support and the confusion matrix."""
+    labels = [str(c) for c in classes]
+    p = [str(v) for v in pred]
+    t = [str(v) for v in true]
+    k = len(labels)
+    index = {c: i for i, c in enumerate(labels)}
+    cm = np.zeros((k, k), dtype=np.int64)
+    for a, b in zip(t, p):
+        if a in index:
+            cm[index[a], index[b]] += 1
+    w = max(5, max(len(c) for c in labels))
+    say(f"{'class':>{w}}  precision  recall     f1  support")
+    for i, c in enumerate(labels):
+        tp, npred, ntrue = cm[i, i], cm[:, i].sum(), cm[i, :].sum()
+        prec = tp / npred if npred else 0.0
+        rec = tp / ntrue if ntrue else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        say(f"{c:>{w}}  {prec:9.3f}  {rec:6.3f}  {f1:5.3f}  {ntrue:7d}")
+    if k <= 20:
+        cw = max(len(c) for c in labels + [str(cm.max())]) + 1
+        say("confusion matrix (rows: true class, columns: predicted)")
+        say(" " * w + "".join(f"{c:>{cw}}" for c in labels))
+        for i, c in enumerate(labels):
+            say(f"{c:>{w}}" + "".join(f"{v:>{cw}}" for v in cm[i]))
 
 
 # ---------------------------------------------------------------- train
 
-def _parse_layers(text, n_x, n_out):
-    try:
-        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise CLIError(f"--layers must be comma-separated ints like 64,128,10; got {text!r}") \
-            from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise CLIError(f"--layers needs positive sizes, got {text!r}")
-    if sizes[-1] != n_out:
-        raise CLIError(f"--layers ends with {sizes[-1]} outputs but the labels need {n_out} "
-                       f"(e.g. --layers {','.join(map(str, sizes[:-1] + [n_out]))})")
-    return [n_x] + sizes
+def _compare_speed(net, make_opt, X, Y, Y_dense, bs, budget):
+    """Median per-epoch times of fastbp and plain NumPy, timed in interleaved blocks.
 
+    Both sides run the same unshuffled mini-batches from the same initial
+    parameters; each is warmed up first, then blocks of k epochs alternate
+    (fastbp, NumPy, fastbp, ...) so that a change of machine load hits both.
 
-def _numpy_epoch_time(net, opt_factory, X, Y_dense, bs, epochs, budget):
-    """Per-epoch time of the plain-NumPy loop, over at most `epochs` or `budget` seconds."""
+    Returns
+    -------
+    (fastbp seconds/epoch, numpy seconds/epoch, (lowest, highest) ratio of a pair,
+     number of pairs, epochs per block)
+    """
     from fastbp._numpy_baseline import NumpyNetwork
 
-    base = NumpyNetwork(net, opt_factory())
+    base = NumpyNetwork(net, make_opt())
     m = X.shape[1]
-    Xn = np.ascontiguousarray(X)
-    batches = [(Xn[:, j:j + bs], Y_dense[:, j:j + bs]) for j in range(0, m, bs)]
-    for xb, yb in batches[:2]:
-        base.step(xb, yb)                       # warm-up
-    done, t0 = 0, time.perf_counter()
-    while done < epochs:
-        for xb, yb in batches:
-            base.step(xb, yb)
-        done += 1
-        if time.perf_counter() - t0 > budget:
-            break
-    return (time.perf_counter() - t0) / done, done
+    batches = [(X[:, j:j + bs], Y_dense[:, j:j + bs]) for j in range(0, m, bs)]
+
+    def run_numpy(k):
+        t0 = time.perf_counter()
+        for _ in range(k):
+            for xb, yb in batches:
+                base.step(xb, yb)
+        return time.perf_counter() - t0
+
+    def run_fastbp(k):
+        opt = make_opt()
+        t0 = time.perf_counter()
+        net.fit(X, Y, epochs=k, batch_size=bs, optimizer=opt, shuffle=False, verbose=False)
+        return time.perf_counter() - t0
+
+    time.sleep(0.12)                      # let the other BLAS pool's threads settle
+    one = run_fastbp(1) + run_numpy(1)    # warm-up: first calls, caches, BLAS threads
+    if one < budget / 50:                 # cheap epochs: measure a pair properly
+        one = run_fastbp(2) / 2 + run_numpy(2) / 2
+    one = max(one, 1e-7)
+    pairs = max(1, min(7, int(budget / one)))     # fewer pairs when epochs are slow
+    k = max(1, int(budget / pairs / one))
+    f, n = [], []
+    for _ in range(pairs):
+        f.append(run_fastbp(k) / k)
+        n.append(run_numpy(k) / k)
+    ratios = np.array(n) / np.array(f)
+    return float(np.median(f)), float(np.median(n)), (ratios.min(), ratios.max()), pairs, k
 
 
-def _plot(path, net, X, Y, history, title):
+def _plot(path, net, prep, X_raw, y, history, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    two_d = X.shape[0] == 2
+    two_d = X_raw.shape[1] == 2
     fig, axes = plt.subplots(1, 2 if two_d else 1, figsize=(11 if two_d else 6, 4.5))
     axes = np.atleast_1d(axes)
     if two_d:
         ax = axes[0]
-        x0, x1 = X[0].min() - 1, X[0].max() + 1
-        y0, y1 = X[1].min() - 1, X[1].max() + 1
-        xx, yy = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
-        grid = np.vstack([xx.ravel(), yy.ravel()]).astype(net.dtype)
-        pred = net.predict(grid)
-        zz = (pred if pred.ndim == 1 else pred[0]).reshape(xx.shape)
-        ax.contourf(xx, yy, zz, cmap=plt.cm.Spectral, alpha=0.8)
-        lab = Y.reshape(-1) if Y.ndim == 1 or Y.shape[0] == 1 else np.argmax(Y, axis=0)
-        ax.scatter(X[0], X[1], c=lab, s=12, cmap=plt.cm.Spectral, edgecolors="k",
-                   linewidths=0.3)
+        lo, hi = X_raw.min(axis=0), X_raw.max(axis=0)
+        pad = 0.1 * (hi - lo) + 1e-9
+        xx, yy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], 300),
+                             np.linspace(lo[1] - pad[1], hi[1] + pad[1], 300))
+        grid = np.column_stack([xx.ravel(), yy.ravel()])
+        zz = _predict(net, prep, grid)
+        if prep["task"] == "classification":
+            codes = {str(c): i for i, c in enumerate(prep["classes"])}
+            zz = np.array([codes[str(v)] for v in zz], dtype=float)
+            cy = np.array([codes.get(str(v), -1) for v in y], dtype=float)
+        else:
+            cy = np.asarray(y, dtype=float)
+        ax.contourf(xx, yy, zz.reshape(xx.shape), cmap=plt.cm.Spectral, alpha=0.8)
+        ax.scatter(X_raw[:, 0], X_raw[:, 1], c=cy, s=12, cmap=plt.cm.Spectral,
+                   edgecolors="k", linewidths=0.3)
         ax.set_title(f"decision boundary: {title}")
-        ax.set_xlabel("x1")
-        ax.set_ylabel("x2")
+        ax.set_xlabel(prep["features"][0])
+        ax.set_ylabel(prep["features"][1])
     ax = axes[-1]
     ax.plot(np.arange(1, len(history["loss"]) + 1), history["loss"], label="training loss")
     if "val_loss" in history:
         ax.plot(np.arange(1, len(history["val_loss"]) + 1), history["val_loss"],
-                label="validation loss")
+                label="held-out loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
     ax.legend()
-    ax.set_title("loss curve")
+    ax.set_title("loss curves")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -211,42 +633,223 @@ def cmd_train(args):
                 raise
             if comm.Get_rank() == 0:
                 sys.stderr.write(f"fastbp: error: {exc}\n")
-            raise mark_collective(SystemExit(2)) from None
+            raise mark_collective(SystemExit(getattr(exc, "status", USAGE))) from None
 
 
-def _load_data(args, d):
-    """(X, Y, output, n_out, desc, name) of the built-in data or --data."""
+def _check_train_options(args, rank):
+    """Checks of the options alone, before any data is read or training starts."""
+    with _reported(USAGE):
+        if args.threads is not None:
+            _validation.check_threads_option(args.threads)
+        if args.save:
+            _validation.check_output_path("--save", args.save)
+        if args.plot:
+            _validation.check_output_path("--plot", args.plot,
+                                          suffixes=(".png", ".pdf", ".svg", ".jpg"))
+        _validation.check_test_options(args.test_data, args.test_size)
+    if args.plot and rank == 0:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise CLIError("--plot needs matplotlib: pip install matplotlib "
+                           "(or pip install 'fastbp[plot]')") from None
+
+
+def _load(args):
+    """The :class:`Table` of ``--data``, or of the built-in planar data."""
     if args.data is None:
         from fastbp.datasets import load_planar_dataset
         X, Y = load_planar_dataset()
-        output = args.output or d["output"]
-        if output != "sigmoid":
-            raise CLIError("the planar data has 2 classes: use --output sigmoid (the default)")
-        return X, Y, output, 1, "2 classes", "planar 'flower' data (course 1, week 3)"
-    if not os.path.exists(args.data):
-        raise CLIError(f"--data {args.data!r}: no such file")
-    ext = os.path.splitext(args.data)[1].lower()
-    if ext == ".csv" or ext == ".txt":
-        X, y = _load_csv(args.data, args.label_column)
-    elif ext == ".npz":
-        X, y = _load_npz(args.data)
+        table = _arrays_table("planar 'flower' data (course 1, week 3)", X, Y.reshape(-1),
+                              names=["x1", "x2"])
+        return table
+    return _read_table(args.data, args)
+
+
+def _fitted_preprocessing(p, train_idx, standardize):
+    """The ``preprocessing`` document: scaling fitted on the training rows only."""
+    Xtr = p.X[train_idx]
+    mean = Xtr.mean(axis=0) if standardize else np.zeros(Xtr.shape[1])
+    scale = Xtr.std(axis=0) if standardize else np.ones(Xtr.shape[1])
+    scale = np.where(scale > 0, scale, 1.0)
+    prep = {"task": p.task, "target": p.target, "features": p.names,
+            "mean": mean.tolist(), "scale": scale.tolist(),
+            "classes": None if p.classes is None else p.classes.tolist()}
+    if p.task == "regression":
+        ytr = p.y[train_idx]
+        prep["y_mean"] = float(ytr.mean())
+        prep["y_scale"] = float(ytr.std()) or 1.0
+    return prep
+
+
+def _encode(prep, X_raw, y, n_out, dtype):
+    """(X (n, m), Y) for the network from raw rows and target values.
+
+    Y is None when ``y`` holds a class the training data did not have.
+    """
+    Xn = np.ascontiguousarray(((X_raw - np.asarray(prep["mean"])) / np.asarray(prep["scale"])).T,
+                              dtype=dtype)
+    if prep["task"] == "regression":
+        Y = (np.asarray(y, dtype=np.float64) - prep["y_mean"]) / prep["y_scale"]
+        return Xn, Y.reshape(1, -1)
+    index = {str(c): i for i, c in enumerate(prep["classes"])}
+    codes = [index.get(str(v)) for v in y]
+    if any(c is None for c in codes):
+        return Xn, None
+    codes = np.array(codes, dtype=np.int64)
+    return Xn, (codes.reshape(1, -1).astype(np.uint8) if n_out == 1 else codes)
+
+
+def _setup(args, d, seed):
+    """Everything ``fastbp train`` needs before fitting, checked (raises CLIError)."""
+    from fastbp.network import Network
+    from fastbp.optim import get_optimizer
+
+    planar = args.data is None
+    r = argparse.Namespace()
+    r.table = _load(args)
+    r.p = p = _prepare(r.table, args, "classification" if planar else None)
+    with _reported(USAGE):
+        test_size = _validation.check_test_size(args.test_size or d["test_size"])
+    if args.test_data:
+        test_table = _read_table(args.test_data, args, "--test-data")
+        train_idx = np.arange(p.X.shape[0])
     else:
-        raise CLIError(f"--data must be a .csv (features + a label column) or a .npz "
-                       f"(arrays X and y); got {args.data!r}")
-    Y, output, n_out, desc = _labels_kind(y, args.output)
-    name = os.path.basename(args.data)
-    if not args.no_standardize:
-        mu = X.mean(axis=1, keepdims=True)
-        sd = X.std(axis=1, keepdims=True)
-        X = (X - mu) / np.where(sd > 0, sd, 1.0)
-    return X, Y, output, n_out, desc, name
+        train_idx, test_idx = _split(p.X.shape[0], test_size, seed,
+                                     *((p.y, p.classes) if p.task == "classification" else ()))
+    r.prep = prep = _fitted_preprocessing(p, train_idx, not (planar or args.no_standardize))
+    labels = (lambda idx: p.classes[p.y[idx]]) if p.task == "classification" \
+        else (lambda idx: p.y[idx])
+    r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
+    if args.test_data:
+        r.X_te_raw, r.y_te = _apply_model_columns(test_table, prep)
+        with _reported(DATA):
+            _validation.check_test_target(args.test_data, p.target, r.y_te)
+        r.split = f"(--test-data {os.path.basename(args.test_data)})"
+    else:
+        r.X_te_raw, r.y_te = p.X[test_idx], labels(test_idx)
+        strat = "stratified, " if p.task == "classification" else ""
+        r.split = f"({strat}--test-size {args.test_size or d['test_size']}, --seed {seed})"
+    with _reported(USAGE):
+        r.output, r.n_out = _validation.check_cli_output(
+            p.task, None if p.classes is None else len(p.classes),
+            args.output or (d["output"] if planar else None))
+    r.desc = "regression" if p.task == "regression" else f"{len(p.classes)} classes"
+    r.X, r.Y = _encode(prep, r.X_tr_raw, r.y_tr, r.n_out, args.dtype)
+    r.Xte, r.Yte = (_encode(prep, r.X_te_raw, r.y_te, r.n_out, args.dtype) if len(r.y_te)
+                    else (None, None))
+    with _reported(USAGE):
+        dims = [r.X.shape[0]] + _validation.parse_layers(args.layers or d["layers"]
+                                                         or f"64,{r.n_out}", r.n_out)
+    hidden = args.hidden or d["hidden"]
+    r.hidden = hidden.split(",") if "," in hidden else hidden
+    r.m = r.X.shape[1]
+    r.epochs = d["epochs"] if args.epochs is None else args.epochs
+    r.bs = min(args.batch_size or d["batch_size"] or r.m, r.m)
+    opt_name = args.optimizer or d["optimizer"]
+    lr = args.lr if args.lr is not None else d["lr"]
+    r.make_opt = lambda: get_optimizer(opt_name, lr)
+    try:
+        r.net = Network(dims, r.hidden, r.output, init=args.init or d["init"], seed=seed,
+                        dtype=args.dtype, n_threads=args.threads)
+        r.opt = r.make_opt()
+    except (TypeError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    return r
+
+
+def _say_setup(r, threads, say):
+    p = r.p
+    say(f"data     {r.table.source}: {p.X.shape[0]} examples, {len(p.names)} features, "
+        f"{r.desc}")
+    for note in r.table.notes:
+        say(f"note     {note}")
+    if p.task == "classification":
+        shown = ", ".join(str(c) for c in p.classes[:10]) + (", ..." if len(p.classes) > 10
+                                                             else "")
+        what = f"classification of {p.target!r} into {shown}"
+    else:
+        what = f"regression of {p.target!r} (standardised for training, scored in its units)"
+    say(f"task     {what} ({p.task_source})")
+    if len(r.y_te):
+        say(f"split    {r.m} train / {len(r.y_te)} test {r.split}")
+    say(f"network  {r.net}")
+    say(f"training {r.epochs} epochs, batch {r.bs}, {r.opt}, {threads}")
+
+
+def _say_scores(r, args, say):
+    net, p, prep = r.net, r.p, r.prep
+    say(f"final    loss {net.evaluate(r.X, r.Y)[0]:.4f} (the training cost after {r.epochs} "
+        "epochs)")
+    say(f"train    {_score_line(p.task, _predict(net, prep, r.X_tr_raw), r.y_tr)} "
+        f"({r.m} examples)")
+    if not len(r.y_te):
+        say("note     no held-out set: scores on the training data (--test-size 0.2 "
+            "holds out 20%)")
+        return
+    pred = _predict(net, prep, r.X_te_raw)
+    tag = f"{os.path.basename(args.test_data)}, " if args.test_data else ""
+    say(f"test     {_score_line(p.task, pred, r.y_te)} ({tag}{len(r.y_te)} examples)")
+    if p.task == "classification" and not args.quiet:
+        _report(p.classes, pred, r.y_te, say)
+
+
+def _say_speed(r, init_params, budget, say):
+    """Time fastbp against plain NumPy from the initial parameters; keep the trained ones."""
+    net = r.net
+    trained = net.flat_parameters.copy()
+    net.flat_parameters[...] = init_params
+    if r.output == "softmax":
+        from fastbp._numpy_baseline import one_hot
+        Y_dense = one_hot(r.Y, r.n_out, dtype=net.dtype)
+    else:
+        Y_dense = np.asarray(r.Y, dtype=net.dtype).reshape(r.n_out, r.m)
+    f_t, n_t, (lo, hi), pairs, k = _compare_speed(net, r.make_opt, r.X, r.Y, Y_dense, r.bs,
+                                                 budget)
+    net.flat_parameters[...] = trained
+    net.bind_optimizer(r.opt)
+    how = (f"median of {pairs} interleaved timings of {k} epoch{'s' if k > 1 else ''} each,"
+           if pairs > 1 else "ONE timing (rough: a larger --compare-budget gives a median),")
+    say(f"fastbp   {f_t * 1e3:.4f} ms/epoch  | {how}")
+    say(f"numpy    {n_t * 1e3:.4f} ms/epoch  | both warmed up; same network, batches and "
+        "update in plain NumPy")
+    spread = f" ({lo:.1f}x-{hi:.1f}x over the {pairs} pairs)" if pairs > 1 else ""
+    say(f"speed-up {n_t / f_t:.1f}x over plain NumPy{spread}")
+
+
+def _save(r, args, history):
+    try:
+        return r.net.save(args.save, optimizer=r.opt,
+                          extra={"epoch": r.epochs, "history": history,
+                                 "preprocessing": r.prep})
+    except OSError as exc:
+        raise CLIError(f"cannot write --save {args.save!r}: {exc.strerror or exc}",
+                       DATA) from None
+
+
+def _say_outputs(r, args, history, saved, say):
+    """Where the model and the plot went, or how to get them."""
+    if saved:
+        say(f"saved    network and preprocessing to {saved} (apply it: fastbp predict "
+            f"--model {saved} --data FILE)")
+    else:
+        say("save     --save FILE.npz keeps the network and its preprocessing for "
+            "fastbp predict")
+    if not args.plot:
+        say("plot     --plot FILE.png draws the loss curves"
+            + (" and the decision boundary" if r.p.X.shape[1] == 2 else ""))
+        return
+    Xp = np.vstack([r.X_tr_raw, r.X_te_raw])
+    yp = np.concatenate([np.asarray(r.y_tr, dtype=object), np.asarray(r.y_te, dtype=object)])
+    try:
+        _plot(args.plot, r.net, r.prep, Xp, yp, history, f"{list(r.net.layer_dims)} {r.hidden}")
+    except OSError as exc:
+        raise CLIError(f"cannot write --plot {args.plot!r}: {exc}", DATA) from None
+    say(f"plot     {args.plot}")
 
 
 def _train(args, comm):
     """``fastbp train``; with an MPI ``comm``, data-parallel over its ranks."""
-    from fastbp.network import Network
-    from fastbp.optim import get_optimizer
-
     rank = 0 if comm is None else comm.Get_rank()
     size = 1 if comm is None else comm.Get_size()
 
@@ -254,38 +857,12 @@ def _train(args, comm):
         if rank == 0:
             print(*a, **k)
 
-    planar = args.data is None
-    d = PLANAR_DEFAULTS if planar else DATA_DEFAULTS
-    opt_name = args.optimizer or d["optimizer"]
+    d = PLANAR_DEFAULTS if args.data is None else DATA_DEFAULTS
     seed = d["seed"] if args.seed is None else args.seed
     err = None
     try:
-        if args.plot and rank == 0:
-            try:
-                import matplotlib  # noqa: F401
-            except ImportError:
-                raise CLIError("--plot needs matplotlib: pip install matplotlib "
-                               "(or pip install 'fastbp[plot]')") from None
-        X, Y, output, n_out, desc, name = _load_data(args, d)
-        layers_text = args.layers or d["layers"] or f"64,{n_out}"
-        dims = _parse_layers(layers_text, X.shape[0], n_out)
-        hidden = args.hidden or d["hidden"]
-        hidden = hidden.split(",") if "," in hidden else hidden
-        m = X.shape[1]
-        epochs = d["epochs"] if args.epochs is None else args.epochs
-        bs = args.batch_size or d["batch_size"] or m
-        lr = args.lr if args.lr is not None else d["lr"]
-        X = np.ascontiguousarray(X, dtype=args.dtype)
-
-        def make_opt():
-            return get_optimizer(opt_name, lr)
-
-        try:
-            net = Network(dims, hidden, output, init=args.init or d["init"], seed=seed,
-                          dtype=args.dtype, n_threads=args.threads)
-            opt = make_opt()
-        except (TypeError, ValueError) as exc:
-            raise CLIError(str(exc)) from None
+        _check_train_options(args, rank)
+        r = _setup(args, d, seed)
     except CLIError as exc:
         if comm is None:
             raise
@@ -296,55 +873,95 @@ def _train(args, comm):
         nt = args.threads if args.threads is not None else default_n_threads(comm)
         threads = f"{size} process{'es' if size > 1 else ''} x {nt} thread(s)"
     else:
-        threads = f"{net.effective_n_threads} thread(s)"
-    say(f"data     {name}: {m} examples, {X.shape[0]} features, {desc}")
-    say(f"network  {net}")
-    say(f"training {epochs} epochs, batch {min(bs, m)}, {opt}, {threads}")
+        threads = f"{r.net.effective_n_threads} thread(s)"
+    _say_setup(r, threads, say)
     if comm is not None and size == 1:
         say("note     --distributed on 1 process: start several with mpiexec -n N")
-    quiet = args.quiet
-    # the NumPy baseline starts from the same initial parameters
-    init_params = net.flat_parameters.copy()
+    net = r.net
+    init_params = net.flat_parameters.copy()          # the NumPy baseline starts here too
     t0 = time.perf_counter()
-    history = net.fit(X, Y, epochs=epochs, batch_size=bs, optimizer=opt,
-                      shuffle=bs < m, seed=seed, verbose=not quiet, comm=comm)
+    try:
+        history = net.fit(r.X, r.Y, epochs=r.epochs, batch_size=r.bs, optimizer=r.opt,
+                          shuffle=r.bs < r.m, seed=seed, verbose=not args.quiet, comm=comm,
+                          validation_data=(r.Xte, r.Yte) if r.Yte is not None else None)
+    except FloatingPointError as exc:
+        raise CLIError(f"{exc}; try a smaller --lr", DATA) from None
     fit_time = time.perf_counter() - t0
-    per_epoch = fit_time / max(epochs, 1)
     if rank == 0:
-        loss, acc = net.evaluate(X, Y)
-        say(f"final    loss {loss:.4f}" + ("" if np.isnan(acc) else f"   accuracy {acc:.2%}"))
-    say(f"fastbp   {per_epoch * 1e3:.3f} ms/epoch ({fit_time:.2f} s for {epochs} epochs, "
-        f"fit loop included)")
-    if comm is not None and epochs > 0:
-        steps = epochs * -(-m // min(bs, m))
+        _say_scores(r, args, say)
+    say(f"trained  {r.epochs} epochs in {fit_time:.2f} s "
+        f"({fit_time / max(r.epochs, 1) * 1e3:.3f} ms/epoch, fit loop and progress included)")
+    if comm is not None and r.epochs > 0:
+        steps = r.epochs * -(-r.m // r.bs)
         ar = sum(t or 0.0 for t in history["allreduce_seconds"])
         nbytes = (net.n_params + 2) * net.dtype.itemsize
         say(f"allreduce {ar / steps * 1e6:.1f} us/step on rank 0 ({ar / fit_time:.0%} of the "
             f"time; {nbytes} bytes summed per step, waiting for slower ranks included)")
+    saved = _save(r, args, history) if args.save and rank == 0 else None
     if comm is not None:
         say("numpy    comparison skipped under --distributed")
-    elif not args.no_compare and epochs > 0:
-        time.sleep(0.12)            # let the other BLAS pool's threads settle
-        trained = net.flat_parameters.copy()
-        net.flat_parameters[...] = init_params
-        if output == "softmax":
-            from fastbp._numpy_baseline import one_hot
-            Y_dense = one_hot(Y, n_out, dtype=net.dtype)
-        else:
-            Y_dense = np.asarray(Y, dtype=net.dtype).reshape(n_out, m)
-        np_time, np_epochs = _numpy_epoch_time(net, make_opt, X, Y_dense, min(bs, m),
-                                               epochs, args.compare_budget)
-        net.flat_parameters[...] = trained
-        print(f"numpy    {np_time * 1e3:.3f} ms/epoch (same network and update in plain "
-              f"NumPy, {np_epochs} epochs timed)")
-        print(f"speed-up {np_time / per_epoch:.1f}x over plain NumPy")
-    if args.save and rank == 0:
-        path = net.save(args.save, extra={"epoch": epochs, "history": history})
-        say(f"saved    {path}")
-    if args.plot and rank == 0:
-        _plot(args.plot, net, X, Y, history, f"{list(net.layer_dims)} {hidden}")
-        say(f"plot     {args.plot}")
+    elif not args.no_compare and r.epochs > 0:
+        _say_speed(r, init_params, args.compare_budget, say)
+    if rank == 0:
+        _say_outputs(r, args, history, saved, say)
     return 0
+
+
+# ----------------------------------------------------------------- predict
+
+def cmd_predict(args):
+    from fastbp import checkpoint
+    from fastbp.network import Network
+
+    out_stream = sys.stdout if args.out else sys.stderr
+
+    def say(*a):
+        print(*a, file=out_stream)
+
+    with _reported(USAGE):
+        if args.threads is not None:
+            _validation.check_threads_option(args.threads)
+        if args.out:
+            _validation.check_output_path("--out", args.out)
+        _validation.check_input_file("--model", args.model)
+    with _reported(DATA):
+        _validation.check_model_file(args.model)
+    try:
+        data = checkpoint.read(args.model, ("train",), ("train",))
+        with _reported(DATA):
+            prep = _validation.check_preprocessing(data["train"].get("preprocessing"),
+                                                   args.model)
+        net = Network.load(args.model, n_threads=args.threads)
+    except ValueError as exc:
+        raise CLIError(f"--model: {exc}", DATA) from None
+    table = _read_table(args.data, args)
+    X_raw, y = _apply_model_columns(table, prep)
+    pred = _predict(net, prep, X_raw)
+    for note in table.notes:
+        say(f"note     {note}")
+    say(f"model    {os.path.basename(args.model)}: {prep['task']} of {prep['target']!r} from "
+        f"{len(prep['features'])} features")
+    name = f"predicted_{prep['target']}" if prep["target"] in table.names else prep["target"]
+    if args.out:
+        try:
+            with open(args.out, "w", newline="") as f:
+                _write_predictions(f, name, pred, prep["task"])
+        except OSError as exc:
+            raise CLIError(f"cannot write --out {args.out!r}: {exc.strerror}", DATA) from None
+        say(f"wrote    {len(pred)} predictions to {args.out}")
+    else:
+        _write_predictions(sys.stdout, name, pred, prep["task"])
+    if y is not None:
+        say(f"score    {_score_line(prep['task'], pred, y)} ({len(pred)} examples of "
+            f"{table.source} with a {prep['target']!r} column)")
+    return 0
+
+
+def _write_predictions(f, name, pred, task):
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow([name])
+    for v in pred:
+        w.writerow([f"{v:.8g}" if task == "regression" else v])
 
 
 # ------------------------------------------------------------------- info
@@ -357,50 +974,110 @@ def cmd_info(args):
 
 # ------------------------------------------------------------------- main
 
+def _one_line(exc):
+    """The text of an exception on one line (library messages may span several)."""
+    return " ".join(str(exc).split())
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the one-line ``fastbp: error: ...`` form."""
+
+    def error(self, message):
+        self.exit(USAGE, f"fastbp: error: {message} (see: {self.prog} --help)\n")
+
+
+def _add_table_options(p):
+    g = p.add_argument_group("reading the data (CSV/TSV with pandas)")
+    g.add_argument("--sep", metavar="SEP",
+                   help="column separator: ',', ';', tab, ... (default: sniffed from "
+                        "the file among , ; tab |)")
+    g.add_argument("--decimal", default=".", metavar="CHAR",
+                   help="decimal point (',' for 1,5)")
+    g.add_argument("--header", default="infer", choices=("infer", "0", "none"),
+                   help="first row holds the column names: infer (default), 0 (yes), none")
+    g.add_argument("--index-col", metavar="NAME|POS|none",
+                   help="column holding the row index, not a feature (default: an unnamed "
+                        "first column of row numbers, as pandas' to_csv writes)")
+
+
 def build_parser():
     from fastbp.network import INITS, OUTPUTS
     from fastbp.optim import OPTIMIZER_NAMES
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fastbp", description="Fast fused backward passes for dense networks on the CPU.")
-    sub = parser.add_subparsers(dest="command", metavar="{train,info}")
+    parser.add_argument("--version", action="version", version=f"fastbp {version}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,predict,info}",
+                                parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a network (default: the planar flower data)",
                        description="Train a dense network. With no arguments: the course's "
                        "2 -> 4 tanh -> 1 sigmoid network on the planar 'flower' data.")
-    t.add_argument("--data", metavar="FILE",
-                   help=".csv (features + a label column) or .npz (arrays X and y)")
-    t.add_argument("--label-column", metavar="NAME|INDEX",
-                   help="label column of a CSV (default: the last)")
+    t.add_argument("--data", metavar="FILE", help=DATA_HELP)
+    t.add_argument("--target", "--label-column", metavar="NAME|POS", dest="target",
+                   help="the column to predict (default: one named "
+                        f"{'/'.join(_validation.TARGET_NAMES)})")
+    t.add_argument("--drop", nargs="+", metavar="COL", help="columns that are not features")
+    t.add_argument("--task", choices=("classification", "regression"),
+                   help="default: inferred from the target, as scikit-learn's type_of_target")
+    t.add_argument("--dropna", action="store_true",
+                   help="drop rows with missing values (default: stop and name them)")
+    t.add_argument("--test-size", metavar="FRACTION|N",
+                   help="held-out share, stratified for classification (default 0.2 for "
+                        "--data, 0 for the planar data; 0: no held-out set)")
+    t.add_argument("--test-data", metavar="FILE",
+                   help="a separate held-out file with the same columns (no split)")
     t.add_argument("--no-standardize", action="store_true",
                    help="do not standardise the features of --data")
-    t.add_argument("--layers", metavar="N1,...,NL",
-                   help="sizes after the input layer, output last (default planar: 4,1)")
-    t.add_argument("--hidden", metavar="ACT", help="hidden activation(s), e.g. relu or tanh,relu")
-    t.add_argument("--output", choices=tuple(OUTPUTS),
-                   help="output layer (default from the labels)")
-    t.add_argument("--init", choices=INITS)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int, help="default: full batch for planar, 64 otherwise")
-    t.add_argument("--lr", type=float, help="learning rate")
-    t.add_argument("--optimizer", choices=OPTIMIZER_NAMES)
-    t.add_argument("--threads", type=int, help="threads (default: all cores)")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    t.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) at the end")
-    t.add_argument("--plot", metavar="PNG",
-                   help="decision boundary (2-D data) and loss curve; needs matplotlib")
-    t.add_argument("--no-compare", action="store_true",
+    _add_table_options(t)
+    n = t.add_argument_group("the network and its training")
+    n.add_argument("--layers", metavar="N1,...,NL",
+                   help="sizes after the input layer, output last (default planar: 4,1; "
+                        "--data: 64 and the output)")
+    n.add_argument("--hidden", metavar="ACT",
+                   help="hidden activation(s), e.g. relu or tanh,relu")
+    n.add_argument("--output", choices=tuple(OUTPUTS),
+                   help="output layer (default from the task and number of classes)")
+    n.add_argument("--init", choices=INITS)
+    n.add_argument("--epochs", type=int)
+    n.add_argument("--batch-size", type=int,
+                   help="default: full batch for planar, 64 otherwise")
+    n.add_argument("--lr", type=float, help="learning rate")
+    n.add_argument("--optimizer", choices=OPTIMIZER_NAMES)
+    n.add_argument("--threads", type=int,
+                   help="threads (default: all cores; -1 all, -2 all but one)")
+    n.add_argument("--seed", type=int, help="initialisation, shuffling and the split")
+    n.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    o = t.add_argument_group("output")
+    o.add_argument("--save", metavar="FILE.npz",
+                   help="write the network and its preprocessing (for fastbp predict)")
+    o.add_argument("--plot", metavar="FILE.png",
+                   help="loss curves, and the decision boundary of 2-D data; needs matplotlib")
+    o.add_argument("--no-compare", action="store_true",
                    help="skip the plain-NumPy speed comparison")
-    t.add_argument("--compare-budget", type=float, default=3.0, metavar="SECONDS",
-                   help="time limit of the NumPy comparison run (default 3)")
-    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--distributed", action="store_true",
+    o.add_argument("--compare-budget", type=float, default=3.0, metavar="SECONDS",
+                   help="time for the NumPy comparison (default 3)")
+    o.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar, no per-class report")
+    o.add_argument("--distributed", action="store_true",
                    help="data-parallel over MPI: run as mpiexec -n N fastbp train "
                    "--distributed (needs mpi4py: pip install 'fastbp[mpi]'); --batch-size "
                    "is the global batch, --threads is per process (default: the node's "
                    "cores shared among its processes)")
     t.set_defaults(func=cmd_train)
+
+    pr = sub.add_parser("predict", help="apply a model saved by fastbp train --save",
+                        description="Predict the target of new data with a model saved by "
+                        "fastbp train --save (network, feature names, scaling, classes). "
+                        "Columns are matched by name; a target column, if present, is "
+                        "scored.")
+    pr.add_argument("--model", required=True, metavar="FILE.npz")
+    pr.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
+    pr.add_argument("--out", metavar="FILE.csv",
+                    help="write the predictions there (default: print them)")
+    pr.add_argument("--threads", type=int, help="threads (default: all cores)")
+    _add_table_options(pr)
+    pr.set_defaults(func=cmd_predict)
 
     i = sub.add_parser("info", help="version, BLAS library and kernel, OpenMP, threads")
     i.set_defaults(func=cmd_info)
@@ -408,6 +1085,13 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run the ``fastbp`` command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -416,10 +1100,22 @@ def main(argv=None):
     try:
         return args.func(args)
     except CLIError as exc:
-        parser.exit(2, f"fastbp: error: {exc}\n")
+        parser.exit(exc.status, f"fastbp: error: {_one_line(exc)}\n")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`fastbp predict ... | head`): stop quietly, as the
+        # Python documentation recommends (no second error when stdout is flushed)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except MemoryError:
+        parser.exit(DATA, "fastbp: error: out of memory\n")
+    except Exception as exc:
+        if os.environ.get("FASTBP_DEBUG"):
+            raise
+        parser.exit(DATA, f"fastbp: error: {type(exc).__name__}: {_one_line(exc)} (an unexpected "
+                    "failure; FASTBP_DEBUG=1 shows the traceback; please report it)\n")
 
 
 if __name__ == "__main__":

@@ -1324,6 +1324,7 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
     Rebinds keys of ``parameters``, ``v`` and ``s``; returns
     (parameters, v, s, v_corrected, s_corrected).
     """
+    t = _v.check_adam_t(t)
     L = _n_layers(parameters)
     v_corrected = {}
     s_corrected = {}

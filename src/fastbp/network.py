@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from fastbp import _fit, _network, _validation, checkpoint, distributed
-from fastbp._openmp_helpers import effective_n_threads
+from fastbp._openmp_helpers import cpu_count, effective_n_threads
 from fastbp._registry import ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, LABEL_DTYPES, OUTPUT_LOSS
 from fastbp.optim import Optimizer, optimizer_from_config
 
@@ -56,7 +56,8 @@ class Network:
         only. Masks come from a counter-based hash of (seed, step, layer,
         element), so they do not depend on the thread count.
     n_threads : int, optional
-        Threads for the compiled step (None = all cores).
+        Threads for the compiled step (None = all cores; more than the cores
+        is capped at the cores, with a RuntimeWarning).
 
     Attributes
     ----------
@@ -109,7 +110,7 @@ class Network:
 
     @n_threads.setter
     def n_threads(self, value):
-        self._nt = effective_n_threads(value)
+        self._nt = effective_n_threads(_validation.cap_n_threads(value, cpu_count()))
         self._n_threads_arg = value
 
     # ------------------------------------------------------------- buffers
@@ -477,8 +478,14 @@ class Network:
         -------
         AL : ndarray (n_L, m)
             Probabilities for sigmoid/softmax outputs, values for identity.
+
+        Raises
+        ------
+        ValueError
+            X holds NaN or inf (a silent class 0 / NaN loss otherwise).
         """
         X = self.check_X(X)
+        _validation.check_finite(X, "X")
         out = np.empty((self.layer_dims[-1], X.shape[1]), dtype=self.dtype)
         return self._kernel.predict(X, out, self._nt)
 
@@ -507,6 +514,7 @@ class Network:
         """
         X = self.check_X(X)
         Yc, _, labels = self.check_Y(Y, X.shape[1])
+        _validation.check_finite(Yc, "Y")
         m = X.shape[1]
         loss_sum, correct = self.evaluate_sums(X, Yc, labels)
         return self.evaluate_finish(loss_sum, correct, m)

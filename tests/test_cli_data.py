@@ -1,0 +1,454 @@
+"""`fastbp train --data` / `fastbp predict` on users' files, run in-process.
+
+Each CSV layout a new user is likely to have either trains on the right
+columns or stops with one line ``fastbp: error: ...`` and status 1 (the
+data) or 2 (the options); never a traceback (an exception other than
+SystemExit would fail the test).
+"""
+import re
+import sys
+
+import numpy as np
+import pytest
+
+from fastbp import _validation
+from fastbp.cli import main
+
+pd = pytest.importorskip("pandas")
+
+
+def cli(capsys, *args):
+    """(exit status, stdout, stderr) of ``fastbp *args`` run in this process."""
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exc:
+        status = exc.code
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def fail(capsys, status, *args, match):
+    code, out, err = cli(capsys, *args)
+    assert code == status, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastbp: error: "), err
+    assert re.search(match, lines[0]), lines[0]
+    return out
+
+
+QUICK = ("-q", "--no-compare", "--epochs", "3")
+
+
+def blobs(m=300, n=4, k=3, seed=0):
+    """A DataFrame of k well separated classes (column 'target') and n features."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, m)
+    X = rng.standard_normal((m, n)) + 4.0 * np.eye(k, n)[y]
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(n)])
+    df["target"] = y
+    return df
+
+
+def scores(out, which):
+    """The number after 'accuracy' (or 'R^2') on the train/test score line."""
+    line = next(ln for ln in out.splitlines() if ln.startswith(which))
+    return float(re.search(r"(?:accuracy|R\^2) (-?[\d.]+)", line).group(1))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    datasets = pytest.importorskip("sklearn.datasets")
+    return datasets.load_digits(as_frame=True).frame
+
+
+# ------------------------------------------------------------ CSV layouts
+
+def test_label_first_column_found_by_name(tmp_path, capsys):
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df[["target"] + [c for c in df.columns if c != "target"]].to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0
+    assert "300 examples, 4 features, 3 classes" in out
+    assert "classification of 'target' into 0, 1, 2" in out
+
+
+def test_unnamed_label_column_needs_target(tmp_path, capsys):
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False, header=["a", "b", "c", "d", "e"])
+    fail(capsys, 2, "train", "--data", path, *QUICK, match=r"--target NAME.*'a', 'b'")
+    code, out, _ = cli(capsys, "train", "--data", path, "--target", "e", *QUICK)
+    assert code == 0 and "classification of 'e'" in out
+
+
+def test_numeric_header_of_to_csv_is_a_header(tmp_path, capsys):
+    df = blobs()
+    path = tmp_path / "d.csv"
+    pd.DataFrame(df.to_numpy()).to_csv(path, index=False)     # header "0,1,2,3,4"
+    assert path.read_text().startswith("0,1,2,3,4\n")
+    code, out, _ = cli(capsys, "train", "--data", path, "--target", "4", *QUICK)
+    assert code == 0
+    assert "300 examples, 4 features, 3 classes" in out       # not 301 rows
+    assert "classification of '4'" in out
+    assert "first row 0,1,2,... read as column names" in out
+
+
+def test_no_header_is_detected(tmp_path, capsys):
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False, header=False)
+    code, out, _ = cli(capsys, "train", "--data", path, "--target", "-1", *QUICK)
+    assert code == 0
+    assert "300 examples, 4 features" in out and "no header row" in out
+
+
+def test_a_column_counting_the_rows_is_pointed_out(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    blobs().assign(id=np.arange(1, 301)).to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0 and "feature 'id' counts the rows (1..300): an id? --drop id" in out
+
+
+@pytest.mark.parametrize("delimiter", [" ", ","])
+def test_np_savetxt_files(tmp_path, capsys, delimiter):
+    df = blobs()
+    path = tmp_path / "d.txt"
+    np.savetxt(path, df.to_numpy(), delimiter=delimiter,
+               header=delimiter.join(df.columns))                # "# f0 f1 f2 f3 target"
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, out
+    assert "300 examples, 4 features, 3 classes" in out and "np.savetxt's header" in out
+    np.savetxt(path, df.to_numpy(), delimiter=delimiter)         # no header at all
+    code, out, _ = cli(capsys, "train", "--data", path, "--target", "-1", *QUICK)
+    assert code == 0 and "300 examples, 4 features, 3 classes" in out
+
+
+def test_pandas_index_column_is_not_a_feature(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    blobs().to_csv(path)                                      # index written first, unnamed
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0
+    assert "300 examples, 4 features" in out and "pandas' index" in out
+    code, out, _ = cli(capsys, "train", "--data", path, "--index-col", "none", *QUICK)
+    assert code == 0 and "300 examples, 5 features" in out
+
+
+def test_whole_number_regression_target_asks_for_task(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["target"] = np.round(150 + 50 * X[:, 0] - 20 * X[:, 1]).astype(float)  # 151.0, ...
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"distinct whole numbers .*--task regression")
+    code, out, _ = cli(capsys, "train", "--data", path, "--task", "regression", "-q",
+                       "--no-compare", "--epochs", "60", "--lr", "0.01")
+    assert code == 0
+    assert re.search(r"^test +R\^2 [\d.]+ +RMSE [\d.]+ +MAE [\d.]+", out, re.M), out
+    assert scores(out, "test") > 0.8          # a linear target, in its units
+
+
+def test_fractional_target_is_regression(tmp_path, capsys):
+    df = blobs()
+    df["target"] = df["f0"] * 2.5 + 0.1
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0 and "regression of 'target'" in out and "inferred" in out
+
+
+def test_nan_label_stops_with_rows_named(tmp_path, capsys):
+    df = blobs().astype({"target": float})
+    df.loc[5, "target"] = np.nan
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"missing values .* \(line 7\) of column 'target'.*--dropna")
+    code, out, _ = cli(capsys, "train", "--data", path, "--dropna", *QUICK)
+    assert code == 0 and "299 examples" in out and "classification" in out
+
+
+def test_nan_feature_stops_with_rows_named(tmp_path, capsys):
+    df = blobs()
+    df.loc[[3, 9], "f1"] = np.nan
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"in 2 rows \(line 5, line 11\) of column 'f1'")
+
+
+def test_NA_and_empty_fields_are_missing(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1,2,0\nNA,3,1\n2,,0\n3,4,1\n")
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"in 2 rows \(line 3, line 4\) of columns 'a', 'b'")
+
+
+def test_quoted_fields_and_semicolons_read_like_plain_csv(tmp_path, capsys):
+    df = blobs()
+    plain, quoted, semi = tmp_path / "p.csv", tmp_path / "q.csv", tmp_path / "s.csv"
+    df.to_csv(plain, index=False)
+    df.to_csv(quoted, index=False, quoting=1)                 # csv.QUOTE_ALL
+    df.to_csv(semi, index=False, sep=";")
+    assert quoted.read_text().startswith('"f0","f1"')
+    outs = []
+    for path in (plain, quoted, semi):
+        code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+        assert code == 0, out
+        outs.append(out)
+    assert "separator ';'" in outs[2]
+    assert scores(outs[0], "test") == scores(outs[1], "test") == scores(outs[2], "test")
+
+
+def test_decimal_comma_is_suggested(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    path.write_text("a;b;label\n" + "".join(f"{i},5;{i % 3},25;{i % 2}\n" for i in range(20)))
+    fail(capsys, 1, "train", "--data", path, *QUICK, match=r"text.*--decimal ,")
+    code, out, _ = cli(capsys, "train", "--data", path, "--decimal", ",", *QUICK)
+    assert code == 0 and "20 examples, 2 features, 2 classes" in out
+
+
+def test_text_feature_suggests_drop(tmp_path, capsys):
+    df = blobs()
+    df.insert(0, "name", [f"id{i}" for i in range(len(df))])
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK, match=r"'name' holds text.*--drop name")
+    code, out, _ = cli(capsys, "train", "--data", path, "--drop", "name", *QUICK)
+    assert code == 0 and "4 features" in out
+
+
+def test_text_labels_and_stratified_split(tmp_path, capsys):
+    df = blobs(m=200)
+    df["target"] = np.array(["cat", "dog", "emu"])[df["target"]]
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, "--test-size", "0.25", "--no-compare",
+                       "--epochs", "3")
+    assert code == 0
+    assert "into cat, dog, emu" in out and "150 train / 50 test (stratified" in out
+    support = {ln.split()[0]: int(ln.split()[-1]) for ln in out.splitlines()
+               if re.match(r"\s*(cat|dog|emu)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+\d+$", ln)}
+    counts = df["target"].value_counts()
+    for c in ("cat", "dog", "emu"):
+        assert abs(support[c] - counts[c] / 4) <= 1, (support, counts)
+    assert "confusion matrix" in out
+
+
+# ------------------------------------------------------ save / predict
+
+def test_save_predict_round_trip_reproduces_test_score(tmp_path, capsys, digits):
+    train, test = digits.iloc[:1400], digits.iloc[1400:]
+    train.to_csv(tmp_path / "digits.csv", index=False)
+    test.to_csv(tmp_path / "digits_test.csv", index=False)
+    model = tmp_path / "m.npz"
+    code, out, _ = cli(capsys, "train", "--data", tmp_path / "digits.csv", "--target", "target",
+                       "--test-data", tmp_path / "digits_test.csv", "--save", model,
+                       "-q", "--no-compare", "--epochs", "10")
+    assert code == 0, out
+    assert f"saved    network and preprocessing to {model}" in out
+    trained = scores(out, "test")
+    assert trained > 85.0
+    # columns in another order, an extra column: matched by name
+    shuffled = test[list(test.columns[::-1])].assign(comment="x")
+    shuffled.to_csv(tmp_path / "new.csv", index=False)
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "new.csv")
+    assert code == 0, err
+    assert out.splitlines()[0] == "predicted_target" and len(out.splitlines()) == 1 + len(test)
+    assert scores(err, "score") == trained
+    code, out, _ = cli(capsys, "predict", "--model", model, "--data",
+                       tmp_path / "digits_test.csv", "--out", tmp_path / "p.csv")
+    assert code == 0 and scores(out, "score") == trained
+    pred = pd.read_csv(tmp_path / "p.csv")["predicted_target"].to_numpy()
+    assert np.mean(pred == test["target"].to_numpy()) == pytest.approx(trained / 100, abs=1e-4)
+    # the file is still a plain Network checkpoint
+    from fastbp.network import Network
+    assert Network.load(model).layer_dims == (64, 64, 10)
+
+
+def test_predict_maps_labels_and_units_back(tmp_path, capsys):
+    df = blobs(m=240)
+    df["target"] = df["target"] + 1                 # labels 1..3, not 0..2
+    df["size"] = 100.0 + 10.0 * df["f0"] + 0.5 * df["f1"]
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.drop(columns="size").to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    code, out, _ = cli(capsys, "predict", "--model", model, "--data", path)
+    assert set(np.unique(out.splitlines()[1:]).tolist()) <= {"1", "2", "3"}
+    df.drop(columns="target").to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--target", "size", "--save", model, "-q",
+               "--no-compare", "--epochs", "80", "--lr", "0.01")[0] == 0
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    pred = np.array(out.splitlines()[1:], dtype=float)
+    assert code == 0 and np.mean(np.abs(pred - df["size"])) < 2.0, err      # target units
+
+
+def test_predict_errors(tmp_path, capsys):
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    df.drop(columns=["f2"]).to_csv(tmp_path / "fewer.csv", index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "fewer.csv",
+         match=r"needs feature column 'f2', missing from the data")
+    fail(capsys, 2, "predict", "--model", tmp_path / "nope.npz", "--data", path,
+         match="no such file")
+    fail(capsys, 1, "predict", "--model", path, "--data", path, match="not a model file")
+    from fastbp.network import Network
+    Network([4, 3], output="softmax").save(tmp_path / "bare.npz")
+    fail(capsys, 1, "predict", "--model", tmp_path / "bare.npz", "--data", path,
+         match="not the preprocessing")
+    nan = df.astype(float)
+    nan.loc[0, "f0"] = np.nan
+    nan.to_csv(tmp_path / "nan.csv", index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "nan.csv",
+         match=r"missing values .*line 2.* 'f0'")
+
+
+# ----------------------------------------------------------- error paths
+
+def test_error_paths(tmp_path, capsys):
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "ragged.csv").write_text("a,b,target\n1,2,0\n1,2,3,4\n5,6,1\n")
+    (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00\x81" * 50)
+    fail(capsys, 2, "train", "--data", tmp_path / "nope.csv", match="no such file")
+    fail(capsys, 1, "train", "--data", tmp_path / "empty.csv", match="is empty")
+    (tmp_path / "header.csv").write_text("a,b,target\n")
+    fail(capsys, 1, "train", "--data", tmp_path / "header.csv", match="has no data rows")
+    fail(capsys, 1, "train", "--data", tmp_path / "ragged.csv", match=r"Expected 3 fields.*--sep")
+    fail(capsys, 1, "train", "--data", tmp_path / "bin.csv", match="not UTF-8")
+    fail(capsys, 2, "train", "--data", path, "--target", "nope", match="no such column")
+    fail(capsys, 2, "train", "--data", path, "--threads", "0", *QUICK,
+         match="--threads 0: give a number of threads >= 1, or -1 for all cores")
+    fail(capsys, 2, "train", "--data", path, "--test-size", "1.5", match="--test-size")
+    fail(capsys, 2, "train", "--data", path, "--threads", "x", match="invalid int value")
+    fail(capsys, 2, "train", "--data", path, "--drop", "target", match="the target column")
+    # unwritable outputs are found before any data is read or training starts
+    out = fail(capsys, 2, "train", "--data", path, "--save", tmp_path / "no_dir" / "m.npz",
+               match=r"directory .*no_dir' does not exist")
+    assert out == ""
+    out = fail(capsys, 2, "train", "--plot", tmp_path / "no_dir" / "p.png",
+               match=r"(does not exist|needs matplotlib)")
+    assert out == ""
+    fail(capsys, 2, "train", "--data", path, "--save", tmp_path, match="is a directory")
+    fail(capsys, 1, "train", "--data", path, "--lr", "1e30", "--optimizer", "sgd", "-q",
+         "--no-compare", match=r"(NaN|inf|finite).*--lr")
+
+
+def test_single_class_and_tiny_classes(tmp_path, capsys):
+    df = blobs(m=50)
+    path = tmp_path / "d.csv"
+    df.assign(target=1).to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK, match="single class")
+    df.loc[0, "target"] = 7
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK, match=r"class 7 has a single example")
+    code, out, _ = cli(capsys, "train", "--data", path, "--test-size", "0", *QUICK)
+    assert code == 0 and "no held-out set" in out
+
+
+def test_csv_without_pandas_is_one_line(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "d.csv"
+    blobs().to_csv(path, index=False)
+    np.savez(tmp_path / "d.npz", X=blobs().iloc[:, :4].to_numpy(), y=blobs()["target"])
+    monkeypatch.setitem(sys.modules, "pandas", None)      # import pandas -> ImportError
+    fail(capsys, 1, "train", "--data", path, match=r'needs pandas: pip install "fastbp\[data\]"')
+    # the built-in data and .npz files need no pandas
+    code, out, _ = cli(capsys, "train", "--epochs", "20", "--no-compare", "-q")
+    assert code == 0 and "planar" in out
+    code, out, _ = cli(capsys, "train", "--data", tmp_path / "d.npz", *QUICK)
+    assert code == 0 and "300 examples, 4 features, 3 classes" in out
+
+
+def test_a_single_speed_timing_is_labelled_rough(capsys):
+    code, out, _ = cli(capsys, "train", "--epochs", "5", "-q", "--compare-budget", "0")
+    assert code == 0
+    assert re.search(r"fastbp +[\d.]+ ms/epoch +\| ONE timing \(rough", out), out
+    assert re.search(r"speed-up [\d.]+x over plain NumPy$", out, re.M), out
+
+
+def test_version(capsys):
+    import fastbp
+    code, out, _ = cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"fastbp {fastbp.__version__}"
+
+
+# ------------------------------------------------------- task inference
+
+@pytest.mark.parametrize("y", [
+    np.array([0, 1, 1, 0]), np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.0]),
+    np.array(["a", "b", "c"], dtype=object), np.array([3, 3]), np.arange(30.0),
+])
+def test_type_of_target_fallback_matches_scikit_learn(y, monkeypatch):
+    multiclass = pytest.importorskip("sklearn.utils.multiclass")
+    expected = multiclass.type_of_target(y)
+    monkeypatch.setitem(sys.modules, "sklearn.utils.multiclass", None)
+    assert _validation.type_of_target(y) == expected
+
+
+@pytest.mark.parametrize("y,task", [
+    (np.array([0, 1, 1]), "classification"),
+    (np.array(["x", "y", "x"], dtype=object), "classification"),
+    (np.arange(10.0), "classification"),
+    (np.array([0.5, 1.25, 3.0]), "regression"),
+])
+def test_infer_task(y, task):
+    assert _validation.infer_task(y, "t") == task
+
+
+def test_infer_task_ambiguous_and_contradicted():
+    with pytest.raises(ValueError, match="--task regression or --task classification"):
+        _validation.infer_task(np.arange(50.0), "t")
+    assert _validation.infer_task(np.arange(50.0), "t", "regression") == "regression"
+    with pytest.raises(ValueError, match="use --task regression"):
+        _validation.infer_task(np.array([0.5, 1.5]), "t", "classification")
+    with pytest.raises(ValueError, match="use --task classification"):
+        _validation.infer_task(np.array(["a", "b"], dtype=object), "t", "regression")
+
+
+# ------------------------------------------------------ other formats, plot
+
+def test_tsv_and_several_target_candidates(tmp_path, capsys):
+    df = blobs()
+    df.to_csv(tmp_path / "d.tsv", sep="\t", index=False)
+    code, out, _ = cli(capsys, "train", "--data", tmp_path / "d.tsv", *QUICK)
+    assert code == 0 and "300 examples, 4 features, 3 classes" in out
+    df.assign(label=df["target"]).to_csv(tmp_path / "two.csv", index=False)
+    fail(capsys, 2, "train", "--data", tmp_path / "two.csv", *QUICK,
+         match=r"several columns could be the target \('target', 'label'\)")
+
+
+def test_parquet_needs_pyarrow_or_reads(tmp_path, capsys):
+    path = tmp_path / "d.parquet"
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        path.write_bytes(b"PAR1 not really")
+        fail(capsys, 1, "train", "--data", path, match="reading Parquet needs pyarrow")
+    else:
+        blobs().to_parquet(path)
+        code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+        assert code == 0 and "300 examples, 4 features, 3 classes" in out
+
+
+@pytest.mark.parametrize("n_features", [2, 4])
+def test_plot_draws_loss_curves(tmp_path, capsys, n_features):
+    pytest.importorskip("matplotlib")
+    path, png = tmp_path / "d.csv", tmp_path / "p.png"
+    blobs(n=n_features).to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, "--plot", png, *QUICK)
+    assert code == 0 and f"plot     {png}" in out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_mentioned_when_not_asked(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    blobs(n=2).to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert "--plot FILE.png draws the loss curves and the decision boundary" in out
+    assert "--save FILE.npz keeps the network and its preprocessing" in out

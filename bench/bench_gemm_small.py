@@ -77,7 +77,7 @@ def main():
     for line in blas_info():
         print(line)
     print(f"small kernel clone: {_blas.small_gemm_dispatch()}, "
-          f"_gemm threshold m*n*k <= {_blas._get_small_gemm_max()}, load {os.getloadavg()}")
+          f"_gemm threshold m*n*k <= {_blas.small_gemm_max()}, load {os.getloadavg()}")
     rng = np.random.default_rng(0)
     groups = [("[2, 4, 1] network, m = 400", NET)]
     if not args.quick:

@@ -41,10 +41,8 @@ LAYERS = [
      "_openmp_helpers", "_registry", "_rows", "_testing"],
 ]
 #: cross-layer private uses tolerated for now, each with the reason and the way out
-ALLOWED_PRIVATE = {
-    # _blas.pyx (the kernels' room) has no public getter yet; `fastbp info` prints it
-    ("_config", "_blas", "_get_small_gemm_max"): "expose _blas.small_gemm_max()",
-}
+#: (user, module, private name) -> why it is tolerated; empty: no exception
+ALLOWED_PRIVATE = {}
 LAYER = {mod: len(LAYERS) - i for i, layer in enumerate(LAYERS) for mod in layer}
 COMPILED = set(LAYERS[-1])
 PKG = Path(fastbp.__file__).resolve().parent

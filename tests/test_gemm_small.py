@@ -135,11 +135,11 @@ def test_gemm_dispatches_on_threshold(dtype, ta, tb):
 def test_threshold_setter_returns_old_value():
     old = _testing.set_small_gemm_max(123)
     try:
-        assert _blas._get_small_gemm_max() == 123
+        assert _blas.small_gemm_max() == 123
         assert _testing.set_small_gemm_max(456) == 123
     finally:
         _testing.set_small_gemm_max(old)
-    assert _blas._get_small_gemm_max() == old
+    assert _blas.small_gemm_max() == old
 
 
 def test_gemm_helper_rejects_bad_input():

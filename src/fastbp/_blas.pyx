@@ -215,7 +215,7 @@ def _set_blas_num_threads(int n):
     return prev
 
 
-def _get_small_gemm_max():
+def small_gemm_max():
     """m*n*k up to which _gemm uses fastbp's small-GEMM kernel."""
     return _small_gemm_max
 

@@ -48,7 +48,7 @@ def config_info():
         "cpu_count": _openmp_helpers.cpu_count(),
         "default_threads": _openmp_helpers.effective_n_threads(None),
         "simd": _blas.simd_dispatch(),
-        "small_gemm_max": max(_blas._get_small_gemm_max(), 0),
+        "small_gemm_max": max(_blas.small_gemm_max(), 0),
     }
     ctl = _blas.blas_thread_control()
     info["blas_library"] = ctl["library"]

@@ -876,4 +876,5 @@ def optional_module(name, purpose, pip_name=None):
         return importlib.import_module(name)
     except ImportError:
         raise ImportError(f"Missing optional dependency: {purpose} needs {name}; install it "
-                          f"with `pip install {pip_name or name}`") from None
+                          f"with `pip install {pip_name or name}` (or `pip install "
+                          f"fastbp[course]` for all the course helpers' extras)") from None

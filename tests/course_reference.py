@@ -311,6 +311,13 @@ def network(layer_dims, m, seed, dtype=np.float64):
     return X, Y, parameters
 
 
-def signature_of(f):
-    """``f``'s parameters as the course writes them: ``"(X, Y, n_h, num_iterations=10000)"``."""
-    return str(inspect.signature(f))
+def check_names(module, signatures):
+    """module exports exactly the names of ``signatures`` ({name: "(X, Y)"}, the
+    course's parameter lists), by __all__ and by ``import *``, with those signatures."""
+    assert sorted(module.__all__) == sorted(signatures), module.__name__
+    for name, sig in signatures.items():
+        if sig is not None:
+            assert str(inspect.signature(getattr(module, name))) == sig, name
+    ns = {}
+    exec(f"from {module.__name__} import *", ns)
+    assert sorted(k for k in ns if not k.startswith("__")) == sorted(signatures)

@@ -65,48 +65,36 @@ TRAIN_FILE = "train_catvnoncat.h5"
 TEST_FILE = "test_catvnoncat.h5"
 
 
+def _course_costs(trained):
+    """(parameters, costs) with the costs as the course's 0-d ndarrays."""
+    parameters, costs = trained
+    return parameters, [np.asarray(c) for c in costs]
+
+
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
                     print_cost=False):
-    """Train LINEAR -> RELU -> LINEAR -> SIGMOID with gradient descent.
+    """Train LINEAR -> RELU -> LINEAR -> SIGMOID, ``layers_dims = (n_x, n_h, n_y)``,
+    with gradient descent on X (n_x, m) and Y (1, m).
 
     Seeds 1 and initialises with ``initialize_parameters``, as the course.
-
-    Parameters
-    ----------
-    X : ndarray (n_x, m)
-    Y : ndarray (1, m)
-    layers_dims : (n_x, n_h, n_y)
-
-    Returns
-    -------
-    parameters : dict W1, b1, W2, b2
-    costs : list of 0-d ndarrays, the costs of iterations 0, 100, 200, ...
+    Returns (parameters, costs): the dict W1, b1, W2, b2 and the costs of
+    iterations 0, 100, 200, ... as 0-d ndarrays.
     """
-    parameters, costs = _two_layer_model(X, Y, layers_dims, learning_rate, num_iterations,
-                                         print_cost)
-    return parameters, [np.asarray(c) for c in costs]
+    return _course_costs(_two_layer_model(X, Y, layers_dims, learning_rate, num_iterations,
+                                          print_cost))
 
 
 def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
                   print_cost=False):
-    """Train [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID with gradient descent.
+    """Train [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID of ``layers_dims``
+    [n_x, n_1, ..., n_L] with gradient descent; seeds 1 and initialises with
+    ``initialize_parameters_deep``, as the course.
 
-    Seeds 1 and initialises with ``initialize_parameters_deep``, as the course.
-
-    Parameters
-    ----------
-    X : ndarray (n_x, m)
-    Y : ndarray (1, m)
-    layers_dims : list [n_x, n_1, ..., n_L]
-
-    Returns
-    -------
-    parameters : dict W1, b1, ..., WL, bL
-    costs : list of 0-d ndarrays, the costs of iterations 0, 100, 200, ...
+    Returns (parameters, costs): the dict W1, b1, ..., WL, bL and the costs
+    of iterations 0, 100, 200, ... as 0-d ndarrays.
     """
-    parameters, costs = _L_layer_model(X, Y, layers_dims, learning_rate, num_iterations,
-                                       print_cost)
-    return parameters, [np.asarray(c) for c in costs]
+    return _course_costs(_L_layer_model(X, Y, layers_dims, learning_rate, num_iterations,
+                                        print_cost))
 
 
 # --------------------------------------------------------- dnn_app_utils_v3

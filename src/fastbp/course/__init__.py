@@ -627,6 +627,7 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
 
 # ------------------------------------------------------- course 2, week 1
 
+
 def compute_cost_with_regularization(A3, Y, parameters, lambd):
     """Cross-entropy plus lambd / (2 m) sum_l ||W_l||_F^2, over every layer."""
     m = np.shape(Y)[1]

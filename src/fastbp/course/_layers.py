@@ -77,7 +77,6 @@ def backward_out(W, dZ):
     return (_new((p, m), dt), _new((n, p), dt), np.empty((n, 1), dt))
 
 
-
 def dropout(A, keep_prob):
     """The course's inverted dropout of A, in place: D = rand < keep_prob (drawn
     from ``np.random.rand``), A = A * D / keep_prob. Returns D (bool)."""
@@ -106,7 +105,6 @@ def backward_layers(dZ, L, layer):
     for l in range(L, 0, -1):
         dZ = layer(l, dZ)
     return dZ
-
 
 
 def relu_grad(dA, Z, l, scratch=False):
@@ -159,4 +157,3 @@ def output_delta_course(AL, Y, ZL):
     if bad.any():
         dZ[bad] = (AL - Yf)[bad]
     return dZ
-

@@ -63,6 +63,7 @@ def fit_layers(X, y, Ws, bs, dt, dims, hidden, learning_rate, start, stop, every
         view[_keys(l)[0]] = W[l - 1]
         view[_keys(l)[1]] = b[l - 1]
     forward, backward, delta = _dense.forward, _dense.backward, _loss_kernels.output_delta
+
     def forward_layer(l, A_prev):
         k = l - 1
         forward(A_prev, W[k], b[k], 1, Z[k], A[k], act[k], alpha[k], fwd_nt[k])
@@ -92,4 +93,3 @@ def fit_layers(X, y, Ws, bs, dt, dims, hidden, learning_rate, start, stop, every
         params[_keys(l)[0]] = W[l - 1].copy()
         params[_keys(l)[1]] = b[l - 1].copy()
     return params, costs
-

@@ -116,4 +116,3 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
             parameters[pk] = parameters[pk] - learning_rate * v_corrected[gk] / (
                 np.sqrt(s_corrected[gk]) + epsilon)
     return parameters, v, s, v_corrected, s_corrected
-

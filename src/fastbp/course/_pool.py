@@ -92,4 +92,3 @@ def clear_pool():
     """Drop this thread's recycled output arrays (see the module notes)."""
     _POOL.lists.clear()
     _POOL.nbytes = 0
-

@@ -59,4 +59,3 @@ def gradients_to_vector(gradients):
         for key in _keys(l)[2:4]:
             vecs.append(np.reshape(_get(gradients, key, "gradients"), (-1, 1)))
     return np.concatenate(vecs, axis=0)
-

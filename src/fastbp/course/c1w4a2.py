@@ -182,4 +182,3 @@ def print_mislabeled_images(classes, X, y, p):
         plt.axis("off")
         plt.title("Prediction: " + _class_name(classes, p[0, index]) + " \n Class: "
                   + _class_name(classes, y[0, index]))
-

@@ -832,6 +832,111 @@ def course_mini_batch_inputs(X, Y, mini_batch_size):
     return X, Y
 
 
+#: the activations of the course's layer functions
+COURSE_ACTIVATIONS = ("relu", "sigmoid")
+
+
+def course_activation(activation):
+    """``activation`` if it is one of the course's ("relu", "sigmoid")."""
+    if activation not in COURSE_ACTIVATIONS:
+        raise ValueError(f"Unknown activation {activation!r}; valid: 'relu', 'sigmoid'")
+    return activation
+
+
+def course_grad_shape_error(pk, gk, p, g):
+    """The ValueError for grads[gk] whose shape is not parameters[pk]'s."""
+    return ValueError(f"Invalid shapes: grads[{gk!r}] has shape {course_shape(g)} but "
+                      f"parameters[{pk!r}] has shape {course_shape(p)}")
+
+
+def course_predict_args(args, kwargs):
+    """{name: value} of predict's two signatures, (parameters, X) (week 3) and
+    (X, y, parameters) (week 4), told apart by the number of arguments."""
+    n = len(args) + len(kwargs)
+    if n == 2:
+        names = ("parameters", "X")
+    elif n == 3:
+        names = ("X", "y", "parameters")
+    else:
+        raise TypeError("predict() takes (parameters, X) (week 3) or (X, y, parameters) "
+                        f"(week 4); got {len(args)} positional and {sorted(kwargs)} keyword "
+                        "arguments")
+    bound = dict(zip(names, args))
+    for k, v in kwargs.items():
+        if k not in names or k in bound:
+            raise TypeError(f"predict{names}: unexpected or repeated argument {k!r}")
+        bound[k] = v
+    if len(bound) != n:
+        raise TypeError(f"predict{names}: missing arguments")
+    return bound
+
+
+def course_linear_cache(cache):
+    """(A_prev, W, b) of a linear cache."""
+    try:
+        A_prev, W, b = cache
+    except (TypeError, ValueError):
+        raise ValueError("Invalid cache: linear_backward needs the linear cache (A_prev, W, b)"
+                         ) from None
+    return A_prev, W, b
+
+
+def course_caches(caches):
+    """The number of layers L of L_model_backward's caches (at least one)."""
+    L = len(caches)
+    if L == 0:
+        raise ValueError("Invalid caches: empty; pass the caches L_model_forward returned")
+    return L
+
+
+def course_output_cache(cache, L):
+    """(A_prev, W, b, Z) of the output layer's cache, which holds no dropout mask."""
+    try:
+        (A_prev, W, b), Z = cache
+    except (TypeError, ValueError):
+        A_prev, W, b, Z, D = course_unpack_cache(cache, L)
+        if D is not None:
+            raise ValueError(f"Invalid cache: the output layer's cache (caches[{L - 1}]) "
+                             f"holds a dropout mask; dropout applies to hidden layers only")
+    return A_prev, W, b, Z
+
+
+def course_dropout_mask(D, dA, l, keep_prob):
+    """Raise unless layer l's cache holds a dropout mask D of dA's shape exactly
+    when keep_prob < 1 (the forward pass used dropout)."""
+    if keep_prob != 1.0:
+        if D is None:
+            raise ValueError(f"Invalid cache: keep_prob={keep_prob} but the cache of "
+                             f"layer {l} holds no dropout mask; pass the keep_prob the "
+                             f"forward pass used")
+        if np.shape(D) != dA.shape:
+            raise ValueError(f"Invalid cache: dropout mask of layer {l} has shape "
+                             f"{np.shape(D)}, expected {dA.shape}")
+    elif D is not None:
+        raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask; "
+                         f"pass keep_prob= as used by L_model_forward")
+
+
+def course_z(Z, dA_shape, l):
+    """Z of layer l's cache as an array of dA's shape (the caches chain)."""
+    if type(Z) is not np.ndarray:
+        Z = np.asarray(Z)
+    if Z.shape != dA_shape:
+        if l == "L":
+            raise ValueError(f"Invalid cache: Z of the output layer has shape {Z.shape} but "
+                             f"AL has shape {dA_shape}")
+        raise ValueError(f"Invalid cache: Z of layer {l} has shape {Z.shape} but dA{l} has "
+                         f"shape {dA_shape}; the caches do not chain")
+    return Z
+
+
+def course_gradient_count(n_grad, n_params):
+    """Raise unless gradients and parameters hold as many values."""
+    if n_grad != n_params:
+        raise ValueError(f"Invalid shapes: gradients hold {n_grad} values but "
+                         f"parameters hold {n_params}")
+
+
 def course_cost_inputs(AL, Y):
     """(AL, Y) as 2-D arrays of Y's shape for the cross-entropy cost.
 

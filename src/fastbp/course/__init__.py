@@ -87,6 +87,8 @@ from fastbp._course import backward_chain as _backward_chain
 from fastbp._course import is_recent_output as _is_recent_output
 from fastbp._course import keys as _keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
 from fastbp._validation import course_2d as _as2d
+from fastbp._validation import course_activation as _check_activation
+from fastbp._validation import course_caches as _check_caches
 from fastbp._validation import course_cost_inputs as _cost_inputs
 from fastbp._validation import course_fit_inputs as _prepare_fit
 from fastbp._validation import course_float_dtype as _float_dtype
@@ -95,7 +97,12 @@ from fastbp._validation import course_keep_prob as _check_keep_prob
 from fastbp._validation import course_labels as _labels
 from fastbp._validation import course_n_layers as _n_layers
 from fastbp._validation import course_coerce_backward as _coerce_backward
-from fastbp._validation import course_shape as _shape
+from fastbp._validation import course_dropout_mask as _check_mask
+from fastbp._validation import course_grad_shape_error as _grad_shape_error
+from fastbp._validation import course_gradient_count as _check_gradient_count
+from fastbp._validation import course_linear_cache as _linear_cache
+from fastbp._validation import course_output_cache as _output_cache
+from fastbp._validation import course_predict_args as _predict_args
 from fastbp._validation import course_unpack_cache as _unpack_cache
 from fastbp.course._initialization import (initialize_parameters, initialize_parameters_deep,
                                            initialize_parameters_he,
@@ -148,7 +155,6 @@ _USE_NETWORK = True
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _BCE = "binary_crossentropy"
-_COURSE_ACTIVATIONS = ("relu", "sigmoid")
 
 
 # ------------------------------------------------------- course 1, week 3
@@ -243,8 +249,7 @@ def update_parameters(parameters, grads, learning_rate=1.2):
             g = _get(grads, gk, "grads")
             if type(p) is np.ndarray and type(g) is np.ndarray:
                 if p.shape != g.shape:
-                    raise ValueError(f"Invalid shapes: grads[{gk!r}] has shape {g.shape} but "
-                                     f"parameters[{pk!r}] has shape {p.shape}")
+                    raise _grad_shape_error(pk, gk, p, g)
                 if plain_lr and p.nbytes >= _POOL_MIN_BYTES and p.dtype == g.dtype \
                         and p.dtype.kind == "f":
                     out = _new(p.shape, p.dtype)    # p - learning_rate * g, recycled memory
@@ -252,8 +257,7 @@ def update_parameters(parameters, grads, learning_rate=1.2):
                     new[pk] = np.subtract(p, out, out=out)
                     continue
             elif np.shape(p) != np.shape(g):
-                raise ValueError(f"Invalid shapes: grads[{gk!r}] has shape {_shape(g)} but "
-                                 f"parameters[{pk!r}] has shape {_shape(p)}")
+                raise _grad_shape_error(pk, gk, p, g)
             new[pk] = p - learning_rate * g
     return new
 
@@ -292,23 +296,8 @@ def predict(*args, **kwargs):
     of ``L_model_forward``; prints ``"Accuracy: ..."`` against y and returns
     a float64 (1, m) array of 0/1.
     """
-    n = len(args) + len(kwargs)
-    if n == 2:
-        names = ("parameters", "X")
-    elif n == 3:
-        names = ("X", "y", "parameters")
-    else:
-        raise TypeError("predict() takes (parameters, X) (week 3) or (X, y, parameters) "
-                        f"(week 4); got {len(args)} positional and {sorted(kwargs)} keyword "
-                        "arguments")
-    bound = dict(zip(names, args))
-    for k, v in kwargs.items():
-        if k not in names or k in bound:
-            raise TypeError(f"predict{names}: unexpected or repeated argument {k!r}")
-        bound[k] = v
-    if len(bound) != n:
-        raise TypeError(f"predict{names}: missing arguments")
-    if n == 2:
+    bound = _predict_args(args, kwargs)
+    if len(bound) == 2:
         A2, _ = forward_propagation(bound["X"], bound["parameters"])
         return A2 > 0.5
     X, y, parameters = bound["X"], bound["y"], bound["parameters"]
@@ -355,8 +344,7 @@ def linear_activation_forward(A_prev, W, b, activation):
     Returns (A, cache) with cache = ((A_prev, W, b), Z), the course's
     (linear_cache, activation_cache).
     """
-    if activation not in _COURSE_ACTIVATIONS:
-        raise ValueError(f"Unknown activation {activation!r}; valid: 'relu', 'sigmoid'")
+    _check_activation(activation)
     Z, A, A_prev, W, b = _forward(A_prev, W, b, activation, 1, "A_prev")
     return A, ((A_prev, W, b), Z)
 
@@ -406,11 +394,7 @@ def linear_backward(dZ, cache):
 
     Returns (dA_prev, dW, db).
     """
-    try:
-        A_prev, W, b = cache
-    except (TypeError, ValueError):
-        raise ValueError("Invalid cache: linear_backward needs the linear cache (A_prev, W, b)"
-                         ) from None
+    A_prev, W, b = _linear_cache(cache)
     return _backward(dZ, A_prev, W, 1)
 
 
@@ -420,8 +404,7 @@ def linear_activation_backward(dA, cache, activation):
     dZ = relu_backward(dA, Z) or sigmoid_backward(dA, Z), then
     linear_backward(dZ, (A_prev, W, b)). Returns (dA_prev, dW, db).
     """
-    if activation not in _COURSE_ACTIVATIONS:
-        raise ValueError(f"Unknown activation {activation!r}; valid: 'relu', 'sigmoid'")
+    _check_activation(activation)
     A_prev, W, b, Z, _ = _unpack_cache(cache, 1)
     dA = np.asarray(dA)
     if activation == "relu":
@@ -462,22 +445,13 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         grads = _backward_chain(AL, Y, caches, lambd, _RECENT_OUTPUTS)
         if grads is not None:
             return grads
-    L = len(caches)
-    if L == 0:
-        raise ValueError("Invalid caches: empty; pass the caches L_model_forward returned")
+    L = _check_caches(caches)
     dropout = keep_prob != 1.0
     if dropout:
         _check_keep_prob(keep_prob)
     AL = _as2d(AL, "AL")
     y = _labels(Y, AL)
-    cache = caches[L - 1]
-    try:
-        (A_prev, W, b), Z = cache
-    except (TypeError, ValueError):
-        A_prev, W, b, Z, D = _unpack_cache(cache, L)
-        if D is not None:
-            raise ValueError(f"Invalid cache: the output layer's cache (caches[{L - 1}]) "
-                             f"holds a dropout mask; dropout applies to hidden layers only")
+    A_prev, W, b, Z = _output_cache(caches[L - 1], L)
     if _is_recent_output(AL, Z, _RECENT_OUTPUTS):
         dZ = _delta(AL, y, _BCE)
     else:
@@ -502,20 +476,11 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
         except (TypeError, ValueError):
             A_prev, W, b, Z, D = _unpack_cache(cache, l)
         layer_in[l] = (A_prev, W)
-        if dropout:
-            if D is None:
-                raise ValueError(f"Invalid cache: keep_prob={keep_prob} but the cache of "
-                                 f"layer {l} holds no dropout mask; pass the keep_prob the "
-                                 f"forward pass used")
-            if np.shape(D) != dA.shape:
-                raise ValueError(f"Invalid cache: dropout mask of layer {l} has shape "
-                                 f"{np.shape(D)}, expected {dA.shape}")
+        if dropout or D is not None:
+            _check_mask(D, dA, l, keep_prob)
             dA = np.multiply(dA, D, dtype=dA.dtype)
             np.divide(dA, keep_prob, out=dA)
             grads["dA" + str(l)] = dA
-        elif D is not None:
-            raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask; "
-                             f"pass keep_prob= as used by L_model_forward")
         return _relu_grad(dA, Z, l, scratch=True)
 
     _backward_layers(dZ, L, layer)
@@ -656,9 +621,7 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False,
     parameters_values, _ = dictionary_to_vector(parameters)
     grad = gradients_to_vector(gradients)
     num_parameters = parameters_values.shape[0]
-    if grad.shape[0] != num_parameters:
-        raise ValueError(f"Invalid shapes: gradients hold {grad.shape[0]} values but "
-                         f"parameters hold {num_parameters}")
+    _check_gradient_count(grad.shape[0], num_parameters)
     L = _n_layers(parameters)
     dims = [np.shape(parameters["W1"])[1]] + [np.shape(parameters[_keys(l)[0]])[0]
                                                for l in range(1, L + 1)]

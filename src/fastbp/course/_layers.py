@@ -16,6 +16,7 @@ from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._registry import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
 from fastbp._validation import course_coerce_backward as _coerce_backward
 from fastbp._validation import course_coerce_forward as _coerce_forward
+from fastbp._validation import course_z as _check_z
 from fastbp.course._pool import new_array as _new
 from fastbp.layers import dense_backward as _bwd
 from fastbp.layers import dense_forward as _fwd
@@ -112,11 +113,7 @@ def relu_grad(dA, Z, l, scratch=False):
 
     scratch: the result is a temporary (recycled array) rather than returned.
     """
-    if type(Z) is not np.ndarray:
-        Z = np.asarray(Z)
-    if Z.shape != dA.shape:
-        raise ValueError(f"Invalid cache: Z of layer {l} has shape {Z.shape} but dA{l} has "
-                         f"shape {dA.shape}; the caches do not chain")
+    Z = _check_z(Z, dA.shape, l)
     if not scratch or dA.dtype.kind != "f" or dA.nbytes < _POOL_MIN_BYTES:
         return np.multiply(dA, Z > 0)
     mask = np.greater(Z, 0, out=_new(Z.shape, np.bool_))
@@ -124,11 +121,7 @@ def relu_grad(dA, Z, l, scratch=False):
 
 
 def sigmoid_grad(dA, Z, l):
-    if type(Z) is not np.ndarray:
-        Z = np.asarray(Z)
-    if Z.shape != np.shape(dA):
-        raise ValueError(f"Invalid cache: Z of layer {l} has shape {Z.shape} but dA{l} has "
-                         f"shape {np.shape(dA)}")
+    Z = _check_z(Z, np.shape(dA), l)
     s = _expit(Z)
     return dA * s * (1 - s)
 
@@ -143,11 +136,7 @@ def course_cost(AL, Y):
 
 def output_delta_course(AL, Y, ZL):
     """dZ_L = dAL * s * (1 - s) with dAL = -(Y/AL - (1-Y)/(1-AL)) and s = sigmoid(Z_L)."""
-    if type(ZL) is not np.ndarray:
-        ZL = np.asarray(ZL)
-    if ZL.shape != AL.shape:
-        raise ValueError(f"Invalid cache: Z of the output layer has shape {ZL.shape} but AL "
-                         f"has shape {AL.shape}")
+    ZL = _check_z(ZL, AL.shape, "L")
     Yf = Y.astype(AL.dtype) if AL.dtype.kind == "f" else Y
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         dAL = -(np.divide(Yf, AL) - np.divide(1 - Yf, 1 - AL))

@@ -8,17 +8,15 @@ handed either module), printing both times and both results:
     python examples/course_week3.py --quick    # 2000 iterations
 """
 import argparse
-import io
 import os
 import sys
-import time
 import types
-from contextlib import redirect_stdout
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import fastbp.course as fc  # noqa: E402
+from _compare import report, timed  # noqa: E402
 from fastbp.datasets import load_planar_dataset  # noqa: E402
 
 
@@ -112,26 +110,13 @@ def week3(course, num_iterations):
     return results
 
 
-def main():
+def main(fast=fc, name="fastbp.course"):
+    """Run the flow with the week's NumPy code and with ``fast``; print both."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="2000 iterations instead of 10000")
     args = ap.parse_args()
     iters = 2000 if args.quick else 10000
-    runs = {}
-    for name, course in (("NumPy", numpy_course), ("fastbp", fc)):
-        out = io.StringIO()
-        t0 = time.perf_counter()
-        with redirect_stdout(out):
-            acc = week3(course, iters)
-        runs[name] = (time.perf_counter() - t0, out.getvalue().splitlines(), acc)
-    (tn, ln, an), (tf, lf, af) = runs["NumPy"], runs["fastbp"]
-    print(f"{'':34s} {'NumPy':>12s} {'fastbp':>12s}")
-    for a, b in zip(ln, lf):
-        key, va = a.rsplit(":", 1)
-        print(f"{key:34s} {va.strip():>12s} {b.rsplit(':', 1)[1].strip():>12s}")
-    for k in an:
-        print(f"{'accuracy ' + k:34s} {an[k]:11.2f}% {af[k]:11.2f}%")
-    print(f"{'time for the whole flow':34s} {tn:11.2f}s {tf:11.2f}s   ({tn / tf:.1f}x)")
+    report({"NumPy": timed(week3, numpy_course, iters), name: timed(week3, fast, iters)})
 
 
 if __name__ == "__main__":

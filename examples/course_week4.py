@@ -10,17 +10,15 @@ gives data of the same shapes (12288 x 209 training, 12288 x 50 test).
     python examples/course_week4.py --quick    # 300 iterations
 """
 import argparse
-import io
 import os
 import sys
-import time
 import types
-from contextlib import redirect_stdout
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import fastbp.course as fc  # noqa: E402
+from _compare import report, timed  # noqa: E402
 from fastbp.datasets import make_image_like_dataset  # noqa: E402
 
 
@@ -202,26 +200,19 @@ def week4(course, train_x, train_y, test_x, test_y, iters):
     course.predict(test_x, test_y, parameters)
 
 
-def main():
+def main(fast=fc, name="fastbp.course", data=None):
+    """Run the flow with the week's NumPy code and with ``fast``; print both.
+
+    data: (train_x, train_y, test_x, test_y), default synthetic images.
+    """
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="300 iterations instead of 2500")
-    args = ap.parse_args()
+    args = ap.parse_known_args()[0]          # callers may add options of their own
     iters = 300 if args.quick else 2500
-    train_x, train_y = make_image_like_dataset(m=209, seed=1)
-    test_x, test_y = make_image_like_dataset(m=50, seed=2)
-    runs = {}
-    for name, course in (("NumPy", numpy_course), ("fastbp", fc)):
-        out = io.StringIO()
-        t0 = time.perf_counter()
-        with redirect_stdout(out):
-            week4(course, train_x, train_y, test_x, test_y, iters)
-        runs[name] = (time.perf_counter() - t0, out.getvalue().splitlines())
-    (tn, ln), (tf, lf) = runs["NumPy"], runs["fastbp"]
-    print(f"{'':32s} {'NumPy':>22s} {'fastbp':>22s}")
-    for a, b in zip(ln, lf):
-        key, va = a.rsplit(":", 1)
-        print(f"{key:32s} {va.strip():>22s} {b.rsplit(':', 1)[1].strip():>22s}")
-    print(f"{'time for the whole flow':32s} {tn:21.2f}s {tf:21.2f}s   ({tn / tf:.1f}x)")
+    if data is None:
+        data = make_image_like_dataset(m=209, seed=1) + make_image_like_dataset(m=50, seed=2)
+    report({"NumPy": timed(week4, numpy_course, *data, iters),
+            name: timed(week4, fast, *data, iters)})
 
 
 if __name__ == "__main__":

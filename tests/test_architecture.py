@@ -93,8 +93,10 @@ def _python_uses(path):
                         aliases[a.asname] = t[0]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
-            if node.level:
-                base = "fastbp" + ("." + base if base else "")
+            if node.level:           # relative to the file's package (fastbp or a subpackage)
+                pkg = ("fastbp",) + path.relative_to(PKG).parent.parts
+                pkg = pkg[:len(pkg) - (node.level - 1)]
+                base = ".".join(pkg + ((base,) if base else ()))
             for a in node.names:
                 t = _target(base, a.name)
                 if not t:

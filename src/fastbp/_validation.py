@@ -6,15 +6,18 @@ function is self-contained: it raises ``TypeError`` / ``ValueError`` with a
 message that says what was wrong and how to fix it, or returns the checked
 (possibly converted) value.
 """
+import importlib
 import math
 import numbers
 import operator
 import os
 import warnings
 import zipfile
+from collections.abc import Mapping
 
 import numpy as np
 
+from fastbp._course import keys as _course_keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
 from fastbp._dense import disjoint as _disjoint
 from fastbp._dense import plain_backward as _plain_backward
 from fastbp._dense import plain_bias as _plain_bias
@@ -1060,3 +1063,336 @@ def check_test_target(path, target, y):
     if y is None:
         raise ValueError(f"--test-data {path!r} has no values of the target {target!r} to "
                          "score (a column of that name, without missing values)")
+
+
+# --- the course API (fastbp.course and its assignment modules) ---
+#
+# The course's functions take dicts of arrays and tuples of caches; these
+# checks name the key, the layer and the shapes the course expects.
+
+def course_shape(x):
+    return getattr(x, "shape", type(x).__name__)
+
+
+def course_n_layers(d, what="parameters", prefix="W"):
+    """Number of layers L: the keys prefix1 .. prefixL present in d."""
+    if not isinstance(d, Mapping):
+        raise TypeError(f"Invalid {what}: expected a dict with keys {prefix}1, "
+                        f"{'b' if prefix == 'W' else 'db'}1, ..., got {type(d).__name__}")
+    L = 0
+    while _course_keys(L + 1)[0 if prefix == "W" else 2] in d:
+        L += 1
+    if L == 0:
+        raise KeyError(f"Missing key: {what} has no {prefix + '1'!r} (keys: {list(d)})")
+    return L
+
+
+def course_get(d, key, what):
+    try:
+        return d[key]
+    except KeyError:
+        raise KeyError(f"Missing key: {what} has no {key!r} (keys: {list(d)})") from None
+    except TypeError:
+        raise TypeError(f"Invalid {what}: expected a dict, got {type(d).__name__}") from None
+
+
+def course_float_dtype(*arrays):
+    """The float dtype NumPy would compute in, restricted to float32/float64."""
+    dt = np.result_type(*arrays)
+    if dt == FLOAT_DTYPES[0] or dt == FLOAT_DTYPES[1]:
+        return dt
+    if dt.kind in "biu":
+        return FLOAT_DTYPES[1]
+    if dt.kind == "f" and dt.itemsize < 4:
+        return FLOAT_DTYPES[0]
+    raise TypeError(f"Unsupported dtype: {dt}; fastbp.course computes in float32 or float64")
+
+
+def course_2d(x, name):
+    a = x if type(x) is np.ndarray else np.asarray(x)
+    if a.ndim != 2:
+        raise ValueError(f"Invalid shape: {name} must be a 2-D array (rows x examples), "
+                         f"got shape {a.shape}")
+    return a
+
+
+def course_coerce_forward(A_prev, W, b, l, prev_name, exc):
+    """Explain why the kernel rejected layer l's inputs, or promote their dtypes."""
+    wn, bn = _course_keys(l)[:2]
+    A_prev = course_2d(A_prev, prev_name)
+    W = course_2d(W, wn)
+    b = np.asarray(b)
+    if A_prev.shape[0] != W.shape[1]:
+        raise ValueError(f"Invalid shapes: {wn} has shape {W.shape} (n_{l}, n_{l - 1}), so "
+                         f"{prev_name} needs {W.shape[1]} rows, got {prev_name} "
+                         f"{A_prev.shape}") from None
+    if b.shape not in ((W.shape[0], 1), (W.shape[0],)):
+        raise ValueError(f"Invalid shapes: {bn} should have shape ({W.shape[0]}, 1) to match "
+                         f"{wn} {W.shape}, got {bn} {b.shape}") from None
+    if 0 in A_prev.shape or 0 in W.shape:
+        raise ValueError(f"Invalid shapes: empty layer {l}: {prev_name} {A_prev.shape}, "
+                         f"{wn} {W.shape}") from None
+    return course_promoted((A_prev, W, b), exc, f"layer {l} ({prev_name}, {wn}, {bn})")
+
+
+def course_coerce_backward(dZ, A_prev, W, l, exc):
+    """Explain why the kernel rejected layer l's backward inputs, or promote dtypes."""
+    wn = _course_keys(l)[0]
+    dZ = course_2d(dZ, f"dZ{l}")
+    A_prev = course_2d(A_prev, f"A{l - 1}")
+    W = course_2d(W, wn)
+    if dZ.shape[0] != W.shape[0] or A_prev.shape[0] != W.shape[1] or \
+            A_prev.shape[1] != dZ.shape[1]:
+        raise ValueError(f"Invalid shapes in layer {l}: expected dZ{l} (n_{l}, m), "
+                         f"A{l - 1} (n_{l - 1}, m), {wn} (n_{l}, n_{l - 1}); got dZ{l} "
+                         f"{dZ.shape}, A{l - 1} {A_prev.shape}, {wn} {W.shape}") from None
+    return course_promoted((dZ, A_prev, W), exc, f"layer {l}")
+
+
+def course_promoted(arrays, exc, where):
+    """arrays in their common float dtype; when that changes none of them,
+    the kernel's error exc was not about dtypes: re-raise it, saying where."""
+    dt = course_float_dtype(*arrays)
+    new = tuple(x.astype(dt, copy=False) for x in arrays)
+    if all(n.dtype == o.dtype for n, o in zip(new, arrays)):
+        raise type(exc)(f"{where}: {exc}") from None
+    return new
+
+
+def course_labels(Y, AL, name="Y"):
+    """Y with AL's shape, as the course's ``Y.reshape(AL.shape)``."""
+    y = Y if type(Y) is np.ndarray else np.asarray(Y)
+    if y.shape != AL.shape:
+        if y.size != AL.size:
+            raise ValueError(f"Invalid shapes: {name} has shape {y.shape} but AL has shape "
+                             f"{AL.shape}; they need the same number of entries")
+        y = y.reshape(AL.shape)
+    return y
+
+
+def course_keep_prob(keep_prob):
+    if not 0.0 < keep_prob <= 1.0:
+        raise ValueError(f"Invalid keep_prob: must be in (0, 1], got {keep_prob!r}")
+
+
+def course_unpack_cache(cache, l):
+    """(A_prev, W, b, Z, D) of layer l's cache; D is None without dropout."""
+    try:
+        if len(cache) == 2:
+            linear_cache, Z = cache
+            D = None
+        else:
+            linear_cache, Z, D = cache
+        A_prev, W, b = linear_cache
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Invalid cache: the cache of layer {l} (caches[{l - 1}]) must be "
+            f"((A_prev, W, b), Z) as linear_activation_forward returns it, or "
+            f"((A_prev, W, b), Z, D) with dropout; got {type(cache).__name__} "
+            f"of length {len(cache) if hasattr(cache, '__len__') else '?'}") from None
+    return A_prev, W, b, Z, D
+
+
+def course_fit_inputs(X, Y, parameters, keep_prob):
+    """Validated (X, y, Ws, bs, dtype, dims) for the training loops."""
+    L = course_n_layers(parameters)
+    X = course_2d(X, "X")
+    Ws = [course_2d(course_get(parameters, _course_keys(l)[0], "parameters"), _course_keys(l)[0])
+          for l in range(1, L + 1)]
+    bs = [np.asarray(course_get(parameters, _course_keys(l)[1], "parameters"))
+          for l in range(1, L + 1)]
+    dt = course_float_dtype(X, *Ws, *bs)
+    X = X.astype(dt, copy=False)
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        X = np.ascontiguousarray(X)
+    m = X.shape[1]
+    y = np.asarray(Y)
+    if y.shape != (Ws[-1].shape[0], m):
+        raise ValueError(f"Invalid shapes: Y should have shape {(Ws[-1].shape[0], m)} "
+                         f"(n_y, m) for X {X.shape}, got Y {y.shape}")
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels are 0/1 numbers")
+    if keep_prob != 1.0:
+        course_keep_prob(keep_prob)
+    dims = [X.shape[0]] + [W.shape[0] for W in Ws]
+    for l in range(1, L + 1):
+        if Ws[l - 1].shape != (dims[l], dims[l - 1]) or bs[l - 1].size != dims[l]:
+            raise ValueError(f"Invalid shapes: layer {l}: W{l} {Ws[l - 1].shape}, b{l} "
+                             f"{bs[l - 1].shape} for input of {dims[l - 1]} rows")
+    return X, y, Ws, bs, dt, dims
+
+
+def course_theta(theta, dims):
+    """Raise unless theta holds the parameters of layer_dims ``dims``."""
+    need = sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims)))
+    if theta.size != need:
+        raise ValueError(f"Invalid shapes: theta has {theta.size} entries but layer_dims "
+                         f"{dims} need {need}")
+
+
+def course_mini_batch_inputs(X, Y, mini_batch_size):
+    """(X, Y) for random_mini_batches: X (n_x, m), Y (n_y, m) ((m,) becomes (1, m))."""
+    X = course_2d(X, "X")
+    Y = np.asarray(Y)
+    if Y.ndim == 1:
+        Y = Y.reshape(1, -1)
+    m = X.shape[1]
+    if Y.ndim != 2 or Y.shape[1] != m:
+        raise ValueError(f"Invalid shapes: X has {m} examples (columns) but Y has shape "
+                         f"{Y.shape}")
+    if int(mini_batch_size) < 1:
+        raise ValueError(f"Invalid mini_batch_size: must be >= 1, got {mini_batch_size!r}")
+    return X, Y
+
+
+#: the activations of the course's layer functions
+COURSE_ACTIVATIONS = ("relu", "sigmoid")
+
+
+def course_activation(activation):
+    """``activation`` if it is one of the course's ("relu", "sigmoid")."""
+    if activation not in COURSE_ACTIVATIONS:
+        raise ValueError(f"Unknown activation {activation!r}; valid: 'relu', 'sigmoid'")
+    return activation
+
+
+def course_grad_shape_error(pk, gk, p, g):
+    """The ValueError for grads[gk] whose shape is not parameters[pk]'s."""
+    return ValueError(f"Invalid shapes: grads[{gk!r}] has shape {course_shape(g)} but "
+                      f"parameters[{pk!r}] has shape {course_shape(p)}")
+
+
+def course_predict_args(args, kwargs):
+    """{name: value} of predict's two signatures, (parameters, X) (week 3) and
+    (X, y, parameters) (week 4), told apart by the number of arguments."""
+    n = len(args) + len(kwargs)
+    if n == 2:
+        names = ("parameters", "X")
+    elif n == 3:
+        names = ("X", "y", "parameters")
+    else:
+        raise TypeError("predict() takes (parameters, X) (week 3) or (X, y, parameters) "
+                        f"(week 4); got {len(args)} positional and {sorted(kwargs)} keyword "
+                        "arguments")
+    bound = dict(zip(names, args))
+    for k, v in kwargs.items():
+        if k not in names or k in bound:
+            raise TypeError(f"predict{names}: unexpected or repeated argument {k!r}")
+        bound[k] = v
+    if len(bound) != n:
+        raise TypeError(f"predict{names}: missing arguments")
+    return bound
+
+
+def course_linear_cache(cache):
+    """(A_prev, W, b) of a linear cache."""
+    try:
+        A_prev, W, b = cache
+    except (TypeError, ValueError):
+        raise ValueError("Invalid cache: linear_backward needs the linear cache (A_prev, W, b)"
+                         ) from None
+    return A_prev, W, b
+
+
+def course_caches(caches):
+    """The number of layers L of L_model_backward's caches (at least one)."""
+    L = len(caches)
+    if L == 0:
+        raise ValueError("Invalid caches: empty; pass the caches L_model_forward returned")
+    return L
+
+
+def course_output_cache(cache, L):
+    """(A_prev, W, b, Z) of the output layer's cache, which holds no dropout mask."""
+    try:
+        (A_prev, W, b), Z = cache
+    except (TypeError, ValueError):
+        A_prev, W, b, Z, D = course_unpack_cache(cache, L)
+        if D is not None:
+            raise ValueError(f"Invalid cache: the output layer's cache (caches[{L - 1}]) "
+                             f"holds a dropout mask; dropout applies to hidden layers only")
+    return A_prev, W, b, Z
+
+
+def course_dropout_mask(D, dA, l, keep_prob):
+    """Raise unless layer l's cache holds a dropout mask D of dA's shape exactly
+    when keep_prob < 1 (the forward pass used dropout)."""
+    if keep_prob != 1.0:
+        if D is None:
+            raise ValueError(f"Invalid cache: keep_prob={keep_prob} but the cache of "
+                             f"layer {l} holds no dropout mask; pass the keep_prob the "
+                             f"forward pass used")
+        if np.shape(D) != dA.shape:
+            raise ValueError(f"Invalid cache: dropout mask of layer {l} has shape "
+                             f"{np.shape(D)}, expected {dA.shape}")
+    elif D is not None:
+        raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask; "
+                         f"pass keep_prob= as used by L_model_forward")
+
+
+def course_z(Z, dA_shape, l):
+    """Z of layer l's cache as an array of dA's shape (the caches chain)."""
+    if type(Z) is not np.ndarray:
+        Z = np.asarray(Z)
+    if Z.shape != dA_shape:
+        if l == "L":
+            raise ValueError(f"Invalid cache: Z of the output layer has shape {Z.shape} but "
+                             f"AL has shape {dA_shape}")
+        raise ValueError(f"Invalid cache: Z of layer {l} has shape {Z.shape} but dA{l} has "
+                         f"shape {dA_shape}; the caches do not chain")
+    return Z
+
+
+def course_gradient_count(n_grad, n_params):
+    """Raise unless gradients and parameters hold as many values."""
+    if n_grad != n_params:
+        raise ValueError(f"Invalid shapes: gradients hold {n_grad} values but "
+                         f"parameters hold {n_params}")
+
+
+def course_cost_inputs(AL, Y):
+    """(AL, Y) as 2-D arrays of Y's shape for the cross-entropy cost.
+
+    Y must be 2-D, (n_y, m): the course reads m = Y.shape[1]. AL may have
+    any shape with Y's number of entries that broadcasts to Y's shape (the
+    course's A2 of shape (m,) against Y of shape (1, m)): it is reshaped to
+    Y's shape, which is what the course's broadcasting computes.
+    """
+    al = AL if type(AL) is np.ndarray else np.asarray(AL)
+    y = Y if type(Y) is np.ndarray else np.asarray(Y)
+    if al.shape == y.shape and y.ndim == 2:
+        return al, y
+    if y.ndim != 2:
+        raise ValueError(f"Invalid shapes: Y has shape {shape_str(y)}; the cost needs Y of "
+                         f"shape (n_y, m), e.g. Y.reshape(1, -1)")
+    try:
+        ok = np.broadcast_shapes(al.shape, y.shape) == y.shape and al.size == y.size
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"Invalid shapes: Y has shape {shape_str(y)} but AL has shape "
+                         f"{shape_str(al)}; both should be (n_y, m)")
+    return al.reshape(y.shape), y
+
+
+def course_h5_files(directory, names):
+    """The paths ``directory/name`` of the course's data files, all present."""
+    paths = [os.path.join(os.fspath(directory), n) for n in names]
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(
+            f"Missing data files: {', '.join(missing)} (looked in "
+            f"{os.path.abspath(os.fspath(directory))}). The course's notebook keeps "
+            f"{' and '.join(names)} in its datasets/ folder: run from the notebook's folder "
+            f"or pass that folder, e.g. load_data('path/to/datasets')")
+    return paths
+
+
+def optional_module(name, purpose, pip_name=None):
+    """The module ``name``, or an ImportError saying what needs it and how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ImportError(f"Missing optional dependency: {purpose} needs {name}; install it "
+                          f"with `pip install {pip_name or name}` (or `pip install "
+                          f"fastbp[course]` for all the course helpers' extras)") from None

@@ -1,0 +1,120 @@
+"""Course 2 week 2 (Optimization methods): gradient descent, mini-batches,
+momentum, Adam, for any number of layers."""
+import math
+
+import numpy as np
+
+from fastbp._course import keys as _keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
+from fastbp._validation import check_adam_t as _check_adam_t
+from fastbp._validation import course_get as _get
+from fastbp._validation import course_mini_batch_inputs as _check_mini_batches
+from fastbp._validation import course_n_layers as _n_layers
+
+__all__ = ["update_parameters_with_gd", "random_mini_batches", "initialize_velocity",
+           "update_parameters_with_momentum", "initialize_adam", "update_parameters_with_adam"]
+
+
+def update_parameters_with_gd(parameters, grads, learning_rate):
+    """W_l = W_l - learning_rate dW_l, b_l likewise; rebinds the keys of
+    ``parameters`` (new arrays) and returns it, as the course does."""
+    L = _n_layers(parameters)
+    for l in range(1, L + 1):
+        wk, bk, dwk, dbk, _ = _keys(l)
+        parameters[wk] = parameters[wk] - learning_rate * _get(grads, dwk, "grads")
+        parameters[bk] = parameters[bk] - learning_rate * _get(grads, dbk, "grads")
+    return parameters
+
+
+def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
+    """Shuffle the columns (``np.random.seed(seed)``, ``np.random.permutation``)
+    and cut them into mini-batches of ``mini_batch_size``, the last one
+    smaller when m is not a multiple.
+
+    Returns a list of (mini_batch_X, mini_batch_Y).
+    """
+    X, Y = _check_mini_batches(X, Y, mini_batch_size)
+    m = X.shape[1]
+    np.random.seed(seed)
+    mini_batches = []
+    permutation = list(np.random.permutation(m))
+    shuffled_X = X[:, permutation]
+    shuffled_Y = Y[:, permutation]
+    if Y.shape[0] == 1:
+        shuffled_Y = shuffled_Y.reshape((1, m))
+    num_complete_minibatches = math.floor(m / mini_batch_size)
+    for k in range(0, num_complete_minibatches):
+        sl = slice(k * mini_batch_size, (k + 1) * mini_batch_size)
+        mini_batches.append((shuffled_X[:, sl], shuffled_Y[:, sl]))
+    if m % mini_batch_size != 0:
+        sl = slice(num_complete_minibatches * mini_batch_size, m)
+        mini_batches.append((shuffled_X[:, sl], shuffled_Y[:, sl]))
+    return mini_batches
+
+
+def _zeros_like_grads(parameters):
+    L = _n_layers(parameters)
+    d = {}
+    for l in range(1, L + 1):
+        wk, bk, dwk, dbk, _ = _keys(l)
+        W = np.asarray(parameters[wk])
+        b = np.asarray(_get(parameters, bk, "parameters"))
+        dt = W.dtype if W.dtype == np.float32 else np.dtype(np.float64)
+        d[dwk] = np.zeros(W.shape, dt)
+        d[dbk] = np.zeros(b.shape, dt)
+    return d
+
+
+def initialize_velocity(parameters):
+    """v["dW{l}"], v["db{l}"]: zeros of the parameters' shapes."""
+    return _zeros_like_grads(parameters)
+
+
+def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
+    """v = beta v + (1 - beta) grad; W = W - learning_rate v.
+
+    Rebinds the keys of ``parameters`` and ``v`` to new arrays and returns
+    (parameters, v), as the course does.
+    """
+    L = _n_layers(parameters)
+    for l in range(1, L + 1):
+        wk, bk, dwk, dbk, _ = _keys(l)
+        for pk, gk in ((wk, dwk), (bk, dbk)):
+            g = _get(grads, gk, "grads")
+            v[gk] = beta * _get(v, gk, "v") + (1 - beta) * g
+            parameters[pk] = parameters[pk] - learning_rate * v[gk]
+    return parameters, v
+
+
+def initialize_adam(parameters):
+    """(v, s): dicts of zeros with keys "dW{l}", "db{l}"."""
+    return _zeros_like_grads(parameters), _zeros_like_grads(parameters)
+
+
+def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
+                                beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """One Adam step, the course's formulas:
+
+        v = beta1 v + (1 - beta1) g,       v_corr = v / (1 - beta1^t)
+        s = beta2 s + (1 - beta2) g^2,     s_corr = s / (1 - beta2^t)
+        W = W - learning_rate v_corr / (sqrt(s_corr) + epsilon)
+
+    Rebinds keys of ``parameters``, ``v`` and ``s``; returns
+    (parameters, v, s, v_corrected, s_corrected).
+    """
+    t = _check_adam_t(t)
+    L = _n_layers(parameters)
+    v_corrected = {}
+    s_corrected = {}
+    c1 = 1 - np.power(beta1, t)
+    c2 = 1 - np.power(beta2, t)
+    for l in range(1, L + 1):
+        wk, bk, dwk, dbk, _ = _keys(l)
+        for pk, gk in ((wk, dwk), (bk, dbk)):
+            g = _get(grads, gk, "grads")
+            v[gk] = beta1 * _get(v, gk, "v") + (1 - beta1) * g
+            v_corrected[gk] = v[gk] / c1
+            s[gk] = beta2 * _get(s, gk, "s") + (1 - beta2) * np.power(g, 2)
+            s_corrected[gk] = s[gk] / c2
+            parameters[pk] = parameters[pk] - learning_rate * v_corrected[gk] / (
+                np.sqrt(s_corrected[gk]) + epsilon)
+    return parameters, v, s, v_corrected, s_corrected

@@ -6,9 +6,11 @@ function is self-contained: it raises ``TypeError`` / ``ValueError`` with a
 message that says what was wrong and how to fix it, or returns the checked
 (possibly converted) value.
 """
+import importlib
 import math
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -646,3 +648,65 @@ def _backward_inputs(dZ, A_prev, W):
             f"Invalid shapes: expected dZ (n, m), A_prev (n_prev, m), W (n, n_prev); got "
             f"dZ {shape_str(dz)}, A_prev {shape_str(a_prev)}, W {shape_str(w)}")
     return dz, a_prev, w, m
+
+
+# --- the course's assignment modules (fastbp.course.c2w1a1, ...) ---
+
+def check_adam_step(t):
+    """Adam's update counter ``t`` (a real number >= 1), unchanged."""
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real):
+        raise TypeError(f"Invalid t: Adam's step counter must be a number >= 1, "
+                        f"got {type(t).__name__} {t!r}")
+    if not t >= 1:
+        raise ValueError(f"Invalid t: Adam's step counter must be >= 1, got t={t!r}; the bias "
+                         "corrections divide by 1 - beta**t, which is 0 at t=0. Count updates "
+                         "from 1: t = t + 1 before each update_parameters_with_adam call")
+    return t
+
+
+def course_flat_cache(cache, dropout):
+    """Per-layer ``(Z, D, A, W, b)`` of the flat cache tuple of course 2's networks.
+
+    ``(Z1, A1, W1, b1, ..., ZL, AL, WL, bL)``; with dropout the hidden layers
+    carry their mask, ``(Z1, D1, A1, W1, b1, ..., ZL, AL, WL, bL)``. D is None
+    where there is no mask.
+    """
+    per = 5 if dropout else 4
+    n = len(cache) if isinstance(cache, (tuple, list)) else None
+    if n is None or n < 4 or (n + (1 if dropout else 0)) % per:
+        layout = ("(Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3) that "
+                  "forward_propagation_with_dropout" if dropout else
+                  "(Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) that forward_propagation")
+        got = type(cache).__name__ + (f" of length {n}" if n is not None else "")
+        raise ValueError(f"Invalid cache: expected the tuple {layout} returns, got {got}")
+    layers = []
+    i = 0
+    while i < n:
+        if dropout and i + 4 < n:
+            Z, D, A, W, b = cache[i:i + 5]
+            i += 5
+        else:
+            (Z, A, W, b), D = cache[i:i + 4], None
+            i += 4
+        layers.append((Z, D, A, W, b))
+    return layers
+
+
+def course_data_file(path, what):
+    """``path`` as a str when it names an existing file; else FileNotFoundError naming it."""
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise FileNotFoundError(
+            f"Missing data file: {what} reads the course's {os.path.basename(p)!r} from "
+            f"{p!r} ({os.path.abspath(p)}), which does not exist. Copy the assignment's "
+            f"datasets/ folder next to the notebook or pass the file's path")
+    return p
+
+
+def optional_module(name, pip_name, what):
+    """``import name``, or ImportError saying what needs it and what to install."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ImportError(f"Missing dependency: {what} needs {name}, as the course's own "
+                          f"code does; install it with: pip install {pip_name}") from None

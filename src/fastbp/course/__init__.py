@@ -1203,9 +1203,10 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False,
     def J(theta):
         p = vector_to_dictionary(theta, dims)
         AL, _ = L_model_forward(X, p)
+        y = _labels(Y, AL)          # a (m,) Y, as the course's broadcasting allows
         if lambd:
-            return compute_cost_with_regularization(AL, Y, p, lambd)
-        return compute_cost(AL, Y)
+            return compute_cost_with_regularization(AL, y, p, lambd)
+        return compute_cost(AL, y)
 
     gradapprox = np.zeros((num_parameters, 1))
     for i in range(num_parameters):
@@ -1322,13 +1323,18 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
         W = W - learning_rate v_corr / (sqrt(s_corr) + epsilon)
 
     Rebinds keys of ``parameters``, ``v`` and ``s``; returns
-    (parameters, v, s, v_corrected, s_corrected).
+    (parameters, v, s, v_corrected, s_corrected). ``t`` counts updates from
+    1 (ValueError below 1). float32 arrays with Python-float hyperparameters
+    stay float32.
     """
     L = _n_layers(parameters)
+    _v.check_adam_step(t)
     v_corrected = {}
     s_corrected = {}
-    c1 = 1 - np.power(beta1, t)
-    c2 = 1 - np.power(beta2, t)
+    # Python floats, so float32 state stays float32 (a NumPy float64 scalar
+    # would promote it under NumPy 2's rules); the same values as the course's
+    c1 = float(1 - np.power(beta1, t))
+    c2 = float(1 - np.power(beta2, t))
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):

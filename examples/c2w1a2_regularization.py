@@ -1,0 +1,48 @@
+"""Course 2, week 1, "Regularization", end to end: NumPy vs fastbp.course.c2w1a2.
+
+The notebook's flow (the [2, 20, 3, 1] network without regularization, with
+L2 (lambd=0.7) and with dropout (keep_prob=0.86), each followed by the train
+and test accuracy) run with the course's NumPy code and with fastbp,
+printing both times, costs and accuracies. The course's datasets/data.mat is
+read when given (--data); otherwise synthetic 2-D data of the same shapes.
+
+    python examples/c2w1a2_regularization.py [--data datasets/data.mat] [--quick]
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _numpy_course2 as npc  # noqa: E402
+from fastbp.course import c2w1a2  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="3000 iterations instead of 30000")
+    ap.add_argument("--data", help="the course's datasets/data.mat")
+    args = ap.parse_args()
+    n = 3000 if args.quick else 30000
+    if args.data:
+        train_X, train_Y, test_X, test_Y = c2w1a2.load_2D_dataset(args.data)
+    else:
+        train_X, train_Y = npc.spots(211, 1)
+        test_X, test_Y = npc.spots(200, 2)
+
+    def flow(course):
+        for lambd, keep_prob in ((0, 1), (0.7, 1), (0, 0.86)):
+            print(f"[lambd={lambd}, keep_prob={keep_prob}]")
+            parameters = course.model(train_X, train_Y, num_iterations=n, lambd=lambd,
+                                      keep_prob=keep_prob)
+            print("On the train set:")
+            course.predict(train_X, train_Y, parameters)
+            print("On the test set:")
+            course.predict(test_X, test_Y, parameters)
+
+    npc.compare(flow, c2w1a2, npc.c2w1a2)
+
+
+if __name__ == "__main__":
+    main()

@@ -29,12 +29,8 @@ def main():
 
     def flow(course):
         for init in ("zeros", "random", "he"):
-            print(f"[{init}]")
-            parameters = course.model(train_X, train_Y, num_iterations=n, initialization=init)
-            print("On the train set:")
-            course.predict(train_X, train_Y, parameters)
-            print("On the test set:")
-            course.predict(test_X, test_Y, parameters)
+            npc.train_and_predict(course, init, (train_X, train_Y), (test_X, test_Y),
+                                  num_iterations=n, initialization=init)
 
     npc.compare(flow, c2w1a1, npc.c2w1a1)
 

@@ -33,13 +33,9 @@ def main():
 
     def flow(course):
         for lambd, keep_prob in ((0, 1), (0.7, 1), (0, 0.86)):
-            print(f"[lambd={lambd}, keep_prob={keep_prob}]")
-            parameters = course.model(train_X, train_Y, num_iterations=n, lambd=lambd,
-                                      keep_prob=keep_prob)
-            print("On the train set:")
-            course.predict(train_X, train_Y, parameters)
-            print("On the test set:")
-            course.predict(test_X, test_Y, parameters)
+            npc.train_and_predict(course, f"lambd={lambd}, keep_prob={keep_prob}",
+                                  (train_X, train_Y), (test_X, test_Y), num_iterations=n,
+                                  lambd=lambd, keep_prob=keep_prob)
 
     npc.compare(flow, c2w1a2, npc.c2w1a2)
 

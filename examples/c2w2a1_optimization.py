@@ -29,14 +29,11 @@ def main():
 
     def flow(course):
         for optimizer in ("gd", "momentum", "adam"):
-            print(f"[{optimizer}]")
-            parameters = course.model(train_X, train_Y, layers_dims, optimizer=optimizer,
-                                      num_epochs=epochs)
-            course.predict(train_X, train_Y, parameters)
-        print("[gd, update_lr decay]")
-        parameters = course.model(train_X, train_Y, layers_dims, optimizer="gd",
-                                  learning_rate=0.1, num_epochs=epochs, decay=course.update_lr)
-        course.predict(train_X, train_Y, parameters)
+            npc.train_and_predict(course, optimizer, (train_X, train_Y), (None, None),
+                                  layers_dims, optimizer=optimizer, num_epochs=epochs)
+        npc.train_and_predict(course, "gd with update_lr decay", (train_X, train_Y),
+                              (None, None), layers_dims, optimizer="gd", learning_rate=0.1,
+                              num_epochs=epochs, decay=course.update_lr)
 
     npc.compare(flow, c2w2a1, npc.c2w2a1)
 

@@ -12,6 +12,13 @@ from test_course_c2w1a1 import _data, _params
 DIMS = [2, 20, 3, 1]
 
 
+def _case(seed, m, dtype=np.float64):
+    """(X (2, m), Y (1, m), parameters of [2, 20, 3, 1])."""
+    rng = np.random.default_rng(seed)
+    X, Y = _data(rng, 2, m, dtype)
+    return X, Y, _params(rng, DIMS, dtype)
+
+
 def test_initialize_parameters_seeds_3():
     np.random.seed(0)
     got = a.initialize_parameters(DIMS)
@@ -22,9 +29,7 @@ def test_initialize_parameters_seeds_3():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("lambd", [0.0, 0.7])
 def test_forward_backward_with_and_without_regularization(dtype, lambd):
-    rng = np.random.default_rng(10)
-    X, Y = _data(rng, 2, 41, dtype)
-    p = _params(rng, DIMS, dtype)
+    X, Y, p = _case(10, 41, dtype)
     A3, cache = a.forward_propagation(X, p)
     eA3, ecache = ref.forward3(X, p)
     assert_close(A3, eA3, name="A3")
@@ -60,9 +65,7 @@ def test_compute_cost_with_regularization_course_value():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("keep_prob", [0.86, 0.5])
 def test_dropout_seeds_1_on_entry_and_matches(dtype, keep_prob):
-    rng = np.random.default_rng(11)
-    X, Y = _data(rng, 2, 33, dtype)
-    p = _params(rng, DIMS, dtype)
+    X, Y, p = _case(11, 33, dtype)
     np.random.seed(42)                      # the function seeds 1 itself
     A3, cache = a.forward_propagation_with_dropout(X, p, keep_prob=keep_prob)
     after = np.random.rand()
@@ -79,9 +82,7 @@ def test_dropout_seeds_1_on_entry_and_matches(dtype, keep_prob):
 
 
 def test_dropout_default_keep_prob_and_errors():
-    rng = np.random.default_rng(12)
-    X, Y = _data(rng, 2, 9)
-    p = _params(rng, DIMS)
+    X, Y, p = _case(12, 9)
     A3, cache = a.forward_propagation_with_dropout(X, p)
     assert_same_tuple(cache, ref.forward3(X, p, 0.5)[1])
     A3, cache = a.forward_propagation_with_dropout(X, p, 1)

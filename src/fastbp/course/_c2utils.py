@@ -20,13 +20,72 @@ _BCE = "binary_crossentropy"
 
 
 def sigmoid_s(x):
-    """s = 1 / (1 + exp(-x)) (the helper files' ``sigmoid``: returns s only)."""
+    """s = 1 / (1 + exp(-x)): the helper files' ``sigmoid`` (returns s only)."""
     return sigmoid(x)[0]
 
 
 def relu_s(x):
-    """s = max(0, x) (the helper files' ``relu``: returns s only)."""
+    """s = max(0, x): the helper files' ``relu`` (returns s only)."""
     return relu(x)[0]
+
+
+def forward_propagation(X, parameters):
+    """LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID.
+
+    Returns
+    -------
+    A3 : ndarray (1, m)
+    cache : tuple (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
+    """
+    return forward(X, parameters)
+
+
+def backward_propagation(X, Y, cache):
+    """Gradients from forward_propagation's cache (reg_utils, gc_utils).
+
+    dZ3 = A3 - Y, dW3 = dZ3 A2^T / m, db3 = rowsum(dZ3) / m, dA2 = W3^T dZ3,
+    dZ2 = dA2 * (A2 > 0), and so on down to dW1 = dZ1 X^T / m.
+
+    Returns
+    -------
+    gradients : dict "dZ3", "dW3", "db3", "dA2", "dZ2", "dW2", "db2", "dA1",
+        "dZ1", "dW1", "db1", in that order
+    """
+    return backward(X, Y, cache)
+
+
+def backward_propagation_scaled(X, Y, cache):
+    """Gradients from forward_propagation's cache (init_utils, opt_utils).
+
+    dz3 = (a3 - Y) / m, dW3 = dz3 a2^T, db3 = rowsum(dz3), da2 = W3^T dz3,
+    dz2 = da2 * (a2 > 0), and so on down to dW1 = dz1 X^T.
+
+    Returns
+    -------
+    gradients : dict "dz3", "dW3", "db3", "da2", "dz2", "dW2", "db2", "da1",
+        "dz1", "dW1", "db1", in that order
+    """
+    return backward(X, Y, cache, per_example=True)
+
+
+def compute_loss(a3, Y):
+    """Cross-entropy ``1/m nansum(-Y log a3 - (1 - Y) log(1 - a3))``; a NumPy scalar."""
+    return cross_entropy(a3, Y)
+
+
+def predict(X, y, parameters):
+    """Predictions (1, m) of int 0/1 by ``a3 > 0.5``; prints ``Accuracy: ...`` against y."""
+    a3, _ = forward(X, parameters)
+    p = (a3[:1] > 0.5).astype(int)
+    y = np.asarray(y)
+    print("Accuracy: " + str(np.mean(p[0, :] == (y if y.ndim == 1 else y[0, :]))))
+    return p
+
+
+def predict_dec(parameters, X):
+    """``a3 > 0.5`` (bool (1, m)): ``plot_decision_boundary(lambda x:
+    predict_dec(parameters, x.T), X, y)``."""
+    return forward(X, parameters)[0] > 0.5
 
 
 def forward(X, parameters, keep_prob=1.0):
@@ -106,21 +165,6 @@ def cross_entropy(A3, Y, *, mean=True, drop_nan=True):
         logprobs = np.multiply(-np.log(a), y) + np.multiply(-np.log(1 - a), 1 - y)
         total = np.nansum(logprobs) if drop_nan else np.sum(logprobs)
     return 1. / m * total if mean else total
-
-
-def predict(X, y, parameters, forward_propagation):
-    """0/1 predictions (1, m) of int, printing the accuracy against y as the course."""
-    a3, _ = forward_propagation(X, parameters)
-    p = (a3[:1] > 0.5).astype(int)
-    y = np.asarray(y)
-    print("Accuracy: " + str(np.mean(p[0, :] == (y if y.ndim == 1 else y[0, :]))))
-    return p
-
-
-def predict_dec(parameters, X, forward_propagation):
-    """A3 > 0.5 (bool), for plot_decision_boundary."""
-    a3, _ = forward_propagation(X, parameters)
-    return a3 > 0.5
 
 
 def pyplot(what):

@@ -32,12 +32,16 @@ loop to ~1e-13 after a few hundred iterations; over thousands, gradient
 descent amplifies last-bit differences, as running the NumPy code on another
 BLAS does. The cost curve is plotted when matplotlib is installed.
 """
-import numpy as np
-
 from fastbp import _validation as _v
 from fastbp.course import (initialize_parameters_he, initialize_parameters_random,
-                           initialize_parameters_zeros, update_parameters_with_gd)
+                           initialize_parameters_zeros)
 from fastbp.course import _c2utils as _u
+from fastbp.course import update_parameters_with_gd as update_parameters
+from fastbp.course._c2utils import backward_propagation_scaled as backward_propagation
+from fastbp.course._c2utils import compute_loss, forward_propagation, plot_decision_boundary
+from fastbp.course._c2utils import predict, predict_dec
+from fastbp.course._c2utils import relu_s as relu
+from fastbp.course._c2utils import sigmoid_s as sigmoid
 
 __all__ = [
     # graded
@@ -48,55 +52,9 @@ __all__ = [
     "update_parameters", "predict", "load_dataset", "plot_decision_boundary", "predict_dec",
 ]
 
-sigmoid = _u.sigmoid_s
-relu = _u.relu_s
-#: W_l -= learning_rate dW_l for every layer, rebinding the keys of ``parameters``
-update_parameters = update_parameters_with_gd
-plot_decision_boundary = _u.plot_decision_boundary
-
 _INITIALIZATIONS = {"zeros": initialize_parameters_zeros,
                     "random": initialize_parameters_random,
                     "he": initialize_parameters_he}
-
-
-def forward_propagation(X, parameters):
-    """LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID.
-
-    Returns
-    -------
-    a3 : ndarray (1, m)
-    cache : tuple (z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3)
-    """
-    return _u.forward(X, parameters)
-
-
-def backward_propagation(X, Y, cache):
-    """Gradients of the three-layer network from its cache.
-
-    dz3 = (a3 - Y) / m, dW3 = dz3 a2^T, db3 = rowsum(dz3), da2 = W3^T dz3,
-    dz2 = da2 * (a2 > 0), and so on down to dW1 = dz1 X^T.
-
-    Returns
-    -------
-    gradients : dict with keys "dz3", "dW3", "db3", "da2", "dz2", "dW2", "db2",
-        "da1", "dz1", "dW1", "db1", in that order
-    """
-    return _u.backward(X, Y, cache, per_example=True)
-
-
-def compute_loss(a3, Y):
-    """Cross-entropy ``1/m nansum(-Y log a3 - (1 - Y) log(1 - a3))``; a NumPy scalar."""
-    return _u.cross_entropy(a3, Y)
-
-
-def predict(X, y, parameters):
-    """Predictions (1, m) of int 0/1 by ``a3 > 0.5``; prints ``Accuracy: ...`` against y."""
-    return _u.predict(X, y, parameters, forward_propagation)
-
-
-def predict_dec(parameters, X):
-    """``a3 > 0.5`` (bool (1, m)); ``plot_decision_boundary(lambda x: predict_dec(parameters, x.T), X, y)``."""
-    return _u.predict_dec(parameters, X, forward_propagation)
 
 
 def load_dataset():

@@ -42,8 +42,14 @@ outputs give a large finite cost where the course's gives inf.
 import numpy as np
 
 from fastbp import _validation as _v
-from fastbp.course import compute_cost_with_regularization, update_parameters_with_gd
+from fastbp.course import compute_cost_with_regularization
 from fastbp.course import _c2utils as _u
+from fastbp.course import update_parameters_with_gd as update_parameters
+from fastbp.course._c2utils import backward_propagation, forward_propagation
+from fastbp.course._c2utils import compute_loss as compute_cost
+from fastbp.course._c2utils import plot_decision_boundary, predict, predict_dec
+from fastbp.course._c2utils import relu_s as relu
+from fastbp.course._c2utils import sigmoid_s as sigmoid
 
 __all__ = [
     # graded
@@ -55,12 +61,6 @@ __all__ = [
     "plot_decision_boundary", "load_2D_dataset",
 ]
 
-sigmoid = _u.sigmoid_s
-relu = _u.relu_s
-#: W_l -= learning_rate dW_l for every layer, rebinding the keys of ``parameters``
-update_parameters = update_parameters_with_gd
-plot_decision_boundary = _u.plot_decision_boundary
-
 
 def initialize_parameters(layer_dims):
     """W_l = randn(n_l, n_{l-1}) / sqrt(n_{l-1}) after ``np.random.seed(3)``; b_l zeros."""
@@ -71,27 +71,6 @@ def initialize_parameters(layer_dims):
                                     / np.sqrt(layer_dims[l - 1]))
         parameters['b' + str(l)] = np.zeros((layer_dims[l], 1))
     return parameters
-
-
-def compute_cost(a3, Y):
-    """Cross-entropy ``1/m nansum(-Y log a3 - (1 - Y) log(1 - a3))``; a NumPy scalar."""
-    return _u.cross_entropy(a3, Y)
-
-
-def forward_propagation(X, parameters):
-    """LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID.
-
-    Returns (A3, cache) with cache (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3).
-    """
-    return _u.forward(X, parameters)
-
-
-def backward_propagation(X, Y, cache):
-    """Gradients without regularization: dZ3 = A3 - Y, dW3 = dZ3 A2^T / m, ...
-
-    Returns the dict "dZ3", "dW3", "db3", "dA2", "dZ2", ..., "dW1", "db1".
-    """
-    return _u.backward(X, Y, cache)
 
 
 def backward_propagation_with_regularization(X, Y, cache, lambd):
@@ -128,16 +107,6 @@ def backward_propagation_with_dropout(X, Y, cache, keep_prob):
     """
     _v.check_keep_prob(keep_prob, 2)
     return _u.backward(X, Y, cache, keep_prob=keep_prob)
-
-
-def predict(X, y, parameters):
-    """Predictions (1, m) of int 0/1 by ``a3 > 0.5``; prints ``Accuracy: ...`` against y."""
-    return _u.predict(X, y, parameters, forward_propagation)
-
-
-def predict_dec(parameters, X):
-    """``a3 > 0.5`` (bool (1, m)); ``plot_decision_boundary(lambda x: predict_dec(parameters, x.T), X, y)``."""
-    return _u.predict_dec(parameters, X, forward_propagation)
 
 
 def load_2D_dataset(path="datasets/data.mat"):

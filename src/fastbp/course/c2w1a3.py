@@ -33,6 +33,8 @@ import numpy as np
 from fastbp.course import (dictionary_to_vector, gradient_check_n, gradients_to_vector,
                            vector_to_dictionary)
 from fastbp.course import _c2utils as _u
+from fastbp.course._c2utils import relu_s as relu
+from fastbp.course._c2utils import sigmoid_s as sigmoid
 
 __all__ = [
     # graded
@@ -41,10 +43,6 @@ __all__ = [
     # gc_utils
     "sigmoid", "relu", "dictionary_to_vector", "vector_to_dictionary", "gradients_to_vector",
 ]
-
-sigmoid = _u.sigmoid_s
-relu = _u.relu_s
-
 
 def forward_propagation(x, theta):
     """J(theta) = theta * x."""

@@ -44,11 +44,16 @@ with dz3 = (a3 - Y) / m), ``predict``, ``predict_dec``,
 import numpy as np
 
 from fastbp import _validation as _v
-from fastbp.course import (initialize_adam, initialize_parameters_he, initialize_velocity,
-                           random_mini_batches, schedule_lr_decay, update_lr,
-                           update_parameters_with_adam, update_parameters_with_gd,
-                           update_parameters_with_momentum)
+from fastbp.course import initialize_parameters_he as initialize_parameters
+from fastbp.course import (initialize_adam, initialize_velocity, random_mini_batches,
+                           schedule_lr_decay, update_lr, update_parameters_with_adam,
+                           update_parameters_with_gd, update_parameters_with_momentum)
 from fastbp.course import _c2utils as _u
+from fastbp.course._c2utils import backward_propagation_scaled as backward_propagation
+from fastbp.course._c2utils import forward_propagation, plot_decision_boundary
+from fastbp.course._c2utils import predict, predict_dec
+from fastbp.course._c2utils import relu_s as relu
+from fastbp.course._c2utils import sigmoid_s as sigmoid
 from fastbp.optim import SGD, Adam
 
 __all__ = [
@@ -61,12 +66,6 @@ __all__ = [
     "forward_propagation", "backward_propagation", "predict", "predict_dec",
     "plot_decision_boundary", "load_dataset",
 ]
-
-sigmoid = _u.sigmoid_s
-relu = _u.relu_s
-#: W_l = randn * sqrt(2 / n_prev) after np.random.seed(3); b_l zeros
-initialize_parameters = initialize_parameters_he
-plot_decision_boundary = _u.plot_decision_boundary
 _OPTIMIZERS = ("gd", "momentum", "adam")
 
 
@@ -80,32 +79,6 @@ def load_params_and_grads(seed=1):
 def compute_cost(a3, Y):
     """The *sum* over the examples of -Y log a3 - (1 - Y) log(1 - a3) (not divided by m)."""
     return _u.cross_entropy(a3, Y, mean=False, drop_nan=False)
-
-
-def forward_propagation(X, parameters):
-    """LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID.
-
-    Returns (a3, cache) with cache (z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3).
-    """
-    return _u.forward(X, parameters)
-
-
-def backward_propagation(X, Y, cache):
-    """Gradients: dz3 = (a3 - Y) / m, dW3 = dz3 a2^T, db3 = rowsum(dz3), da2 = W3^T dz3, ...
-
-    Returns the dict "dz3", "dW3", "db3", "da2", "dz2", ..., "dW1", "db1".
-    """
-    return _u.backward(X, Y, cache, per_example=True)
-
-
-def predict(X, y, parameters):
-    """Predictions (1, m) of int 0/1 by ``a3 > 0.5``; prints ``Accuracy: ...`` against y."""
-    return _u.predict(X, y, parameters, forward_propagation)
-
-
-def predict_dec(parameters, X):
-    """``a3 > 0.5`` (bool (1, m)); ``plot_decision_boundary(lambda x: predict_dec(parameters, x.T), X, y)``."""
-    return _u.predict_dec(parameters, X, forward_propagation)
 
 
 def load_dataset():

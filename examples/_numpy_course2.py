@@ -23,10 +23,10 @@ def predict(X, y, parameters):
     return p
 
 
-def _print_costs(costs, every, print_every, what="iteration", fmt="{}"):
+def _print_costs(costs, every, print_every):
     for j, c in enumerate(costs):
         if (j * every) % print_every == 0:
-            print(("Cost after %s {}: " % what + fmt).format(j * every, c))
+            print("Cost after iteration {}: {}".format(j * every, c))
 
 
 def init_model(X, Y, learning_rate=0.01, num_iterations=15000, print_cost=True,
@@ -50,10 +50,13 @@ def reg_model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, la
 def opt_model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64,
               beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8, num_epochs=5000,
               print_cost=True, decay=None, decay_rate=1):
-    p, costs, _ = ref.opt_model(X, Y, layers_dims, optimizer, learning_rate, mini_batch_size,
-                                beta, beta1, beta2, epsilon, num_epochs, decay, decay_rate)
-    if print_cost:
-        _print_costs(costs, 1, 1000, "epoch", "{:f}")
+    p, costs, lrs = ref.opt_model(X, Y, layers_dims, optimizer, learning_rate,
+                                  mini_batch_size, beta, beta1, beta2, epsilon, num_epochs,
+                                  decay, decay_rate)
+    for i in range(0, num_epochs, 1000) if print_cost else ():
+        print("Cost after epoch %i: %f" % (i, costs[i]))
+        if decay:
+            print("learning rate after epoch %i: %f" % (i, lrs[i]))
     return p
 
 

@@ -93,6 +93,11 @@ def test_learning_rate_decay_course_values():
     assert a.schedule_lr_decay(0.5, 10, 1, time_interval=100) == 0.5
     assert np.isclose(a.schedule_lr_decay(0.3, 1000, 0.25, 100), 0.085714285)
     assert np.isclose(a.schedule_lr_decay(0.3, 100, 0.25, 100), 0.24)
+    # Python floats, so a decayed rate keeps float32 parameters float32 (NumPy 2)
+    for lr in (a.update_lr(0.5, 3, 1), a.schedule_lr_decay(0.5, 3000, 1)):
+        assert type(lr) is float
+        W = np.ones((2, 2), np.float32)
+        assert (W - lr * W).dtype == np.float32
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -12,6 +12,7 @@ import types
 
 import numpy as np
 
+os.environ.setdefault("MPLBACKEND", "Agg")     # the course's plots, without windows
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tests"))
 import course_reference_c2 as ref  # noqa: E402

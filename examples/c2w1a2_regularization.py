@@ -9,14 +9,9 @@ read when given (--data); otherwise synthetic 2-D data of the same shapes.
     python examples/c2w1a2_regularization.py [--data datasets/data.mat] [--quick]
 """
 import argparse
-import os
-import sys
 
-os.environ.setdefault("MPLBACKEND", "Agg")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import _numpy_course2 as npc  # noqa: E402
-from fastbp.course import c2w1a2  # noqa: E402
+import _numpy_course2 as npc
+from fastbp.course import c2w1a2
 
 
 def main():

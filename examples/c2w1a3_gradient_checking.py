@@ -8,15 +8,11 @@ NumPy code and with fastbp, printing both times and the differences.
     python examples/c2w1a3_gradient_checking.py [--quick]
 """
 import argparse
-import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import _numpy_course2 as npc  # noqa: E402
-from fastbp.course import c2w1a3  # noqa: E402
+import _numpy_course2 as npc
+from fastbp.course import c2w1a3
 
 
 def case(m):

@@ -10,14 +10,9 @@ make_moons as the notebook makes it (a NumPy stand-in without sklearn).
     python examples/c2w2a1_optimization.py --quick    # 500
 """
 import argparse
-import os
-import sys
 
-os.environ.setdefault("MPLBACKEND", "Agg")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import _numpy_course2 as npc  # noqa: E402
-from fastbp.course import c2w2a1  # noqa: E402
+import _numpy_course2 as npc
+from fastbp.course import c2w2a1
 
 
 def main():

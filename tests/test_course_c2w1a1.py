@@ -1,5 +1,6 @@
 """fastbp.course.c2w1a1 (Initialization + init_utils) against plain NumPy."""
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -155,3 +156,26 @@ def test_star_import_gives_the_notebooks_names():
     assert set(a.__all__) <= set(ns) and not any(k.startswith("_") and k != "__builtins__"
                                                  for k in ns)
     assert a.sigmoid(0.0) == 0.5 and a.relu(np.array([-1.0, 2.0])).tolist() == [0.0, 2.0]
+
+
+def test_plot_decision_boundary_as_the_notebook_calls_it(monkeypatch):
+    matplotlib = pytest.importorskip("matplotlib")
+    rng = np.random.default_rng(6)
+    X, Y = _data(rng, 2, 20)
+    p = _params(rng, [2, 10, 5, 1])
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    monkeypatch.setattr(plt, "show", lambda: None)
+    a.plot_decision_boundary(lambda x: a.predict_dec(p, x.T), X, Y)
+    plt.close("all")
+
+
+def test_plots_without_matplotlib(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)      # not installed
+    rng = np.random.default_rng(6)
+    X, Y = _data(rng, 2, 20)
+    p = _params(rng, [2, 10, 5, 1])
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        a.plot_decision_boundary(lambda x: a.predict_dec(p, x.T), X, Y)
+    a.model(X, Y, num_iterations=2)          # the cost plot is skipped, the model trains
+    assert capsys.readouterr().out.startswith("Cost after iteration 0: ")

@@ -290,8 +290,10 @@ def cap_n_threads(n_threads, cores):
 def check_adam_t(t):
     """Adam's step count ``t``: an int >= 1 (the bias corrections divide by 1 - beta^t)."""
     if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
-        raise ValueError(f"t is Adam's step count, counted from 1 (1 - beta1**t is a divisor); "
-                         f"got {t!r}")
+        raise ValueError(f"t is Adam's step count, a whole number counted from 1 (the bias "
+                         f"corrections divide by 1 - beta**t, which is 0 at t=0); got {t!r}. "
+                         "Count updates from 1: t = t + 1 before each "
+                         "update_parameters_with_adam call")
     return int(t)
 
 
@@ -1396,3 +1398,54 @@ def optional_module(name, purpose, pip_name=None):
         raise ImportError(f"Missing optional dependency: {purpose} needs {name}; install it "
                           f"with `pip install {pip_name or name}` (or `pip install "
                           f"fastbp[course]` for all the course helpers' extras)") from None
+
+
+# --- the course's assignment modules (fastbp.course.c2w1a1, ...) ---
+
+
+def course_flat_cache(cache, dropout):
+    """Per-layer ``(Z, D, A, W, b)`` of the flat cache tuple of course 2's networks.
+
+    ``(Z1, A1, W1, b1, ..., ZL, AL, WL, bL)``; with dropout the hidden layers
+    carry their mask, ``(Z1, D1, A1, W1, b1, ..., ZL, AL, WL, bL)``. D is None
+    where there is no mask.
+    """
+    per = 5 if dropout else 4
+    n = len(cache) if isinstance(cache, (tuple, list)) else None
+    if n is None or n < 4 or (n + (1 if dropout else 0)) % per:
+        layout = ("(Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3) that "
+                  "forward_propagation_with_dropout" if dropout else
+                  "(Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) that forward_propagation")
+        got = type(cache).__name__ + (f" of length {n}" if n is not None else "")
+        raise ValueError(f"Invalid cache: expected the tuple {layout} returns, got {got}")
+    layers = []
+    i = 0
+    while i < n:
+        if dropout and i + 4 < n:
+            Z, D, A, W, b = cache[i:i + 5]
+            i += 5
+        else:
+            (Z, A, W, b), D = cache[i:i + 4], None
+            i += 4
+        layers.append((Z, D, A, W, b))
+    return layers
+
+
+def course_data_file(path, what):
+    """``path`` as a str when it names an existing file; else FileNotFoundError naming it."""
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise FileNotFoundError(
+            f"Missing data file: {what} reads the course's {os.path.basename(p)!r} from "
+            f"{p!r} ({os.path.abspath(p)}), which does not exist. Copy the assignment's "
+            f"datasets/ folder next to the notebook or pass the file's path")
+    return p
+
+
+def optional_module(name, pip_name, what):
+    """``import name``, or ImportError saying what needs it and what to install."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ImportError(f"Missing dependency: {what} needs {name}, as the course's own "
+                          f"code does; install it with: pip install {pip_name}") from None

@@ -47,7 +47,7 @@ def update_lr(learning_rate0, epoch_num, decay_rate):
 
 def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
     """The course's scheduled decay: ``lr0 / (1 + decay_rate * floor(epoch_num / time_interval))``."""
-    return 1 / (1 + decay_rate * np.floor(epoch_num / time_interval)) * learning_rate0
+    return 1 / (1 + decay_rate * math.floor(epoch_num / time_interval)) * learning_rate0
 
 
 class LRSchedule:

@@ -630,9 +630,10 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False,
     def J(theta):
         p = vector_to_dictionary(theta, dims)
         AL, _ = L_model_forward(X, p)
+        y = _labels(Y, AL)          # a (m,) Y, as the course's broadcasting allows
         if lambd:
-            return compute_cost_with_regularization(AL, Y, p, lambd)
-        return compute_cost(AL, Y)
+            return compute_cost_with_regularization(AL, y, p, lambd)
+        return compute_cost(AL, y)
 
     gradapprox = np.zeros((num_parameters, 1))
     for i in range(num_parameters):

@@ -99,14 +99,18 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
         W = W - learning_rate v_corr / (sqrt(s_corr) + epsilon)
 
     Rebinds keys of ``parameters``, ``v`` and ``s``; returns
-    (parameters, v, s, v_corrected, s_corrected).
+    (parameters, v, s, v_corrected, s_corrected). ``t`` counts updates from
+    1 (ValueError below 1). float32 arrays with Python-float hyperparameters
+    stay float32.
     """
     t = _check_adam_t(t)
     L = _n_layers(parameters)
     v_corrected = {}
     s_corrected = {}
-    c1 = 1 - np.power(beta1, t)
-    c2 = 1 - np.power(beta2, t)
+    # Python floats, so float32 state stays float32 (a NumPy float64 scalar
+    # would promote it under NumPy 2's rules); the same values as the course's
+    c1 = float(1 - np.power(beta1, t))
+    c2 = float(1 - np.power(beta2, t))
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):

@@ -288,11 +288,18 @@ def cap_n_threads(n_threads, cores):
 
 
 def check_adam_t(t):
-    """Adam's step count ``t``: an int >= 1 (the bias corrections divide by 1 - beta^t)."""
-    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1:
-        raise ValueError(f"t is Adam's step count, a whole number counted from 1 (the bias "
-                         f"corrections divide by 1 - beta**t, which is 0 at t=0); got {t!r}. "
-                         "Count updates from 1: t = t + 1 before each "
+    """Adam's step count ``t`` as an int >= 1 (the course counts updates from 1).
+
+    Raises TypeError for a non-number, ValueError for t < 1 or a fraction:
+    the bias corrections divide by 1 - beta**t, which is 0 at t=0.
+    """
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real):
+        raise TypeError(f"Invalid t: Adam's step count must be a whole number >= 1, got "
+                        f"{type(t).__name__} {t!r}")
+    if not (math.isfinite(t) and t >= 1 and t == int(t)):
+        raise ValueError(f"t must be a whole number >= 1: Adam's step count, counted from 1 "
+                         f"(the bias corrections divide by 1 - beta**t, which is 0 at t=0); "
+                         f"got {t!r}. Count updates from 1: t = t + 1 before each "
                          "update_parameters_with_adam call")
     return int(t)
 
@@ -1440,12 +1447,3 @@ def course_data_file(path, what):
             f"{p!r} ({os.path.abspath(p)}), which does not exist. Copy the assignment's "
             f"datasets/ folder next to the notebook or pass the file's path")
     return p
-
-
-def optional_module(name, pip_name, what):
-    """``import name``, or ImportError saying what needs it and what to install."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        raise ImportError(f"Missing dependency: {what} needs {name}, as the course's own "
-                          f"code does; install it with: pip install {pip_name}") from None

@@ -168,7 +168,7 @@ def cross_entropy(A3, Y, *, mean=True, drop_nan=True):
 
 
 def pyplot(what):
-    return _v.optional_module("matplotlib.pyplot", "matplotlib", what)
+    return _v.optional_module("matplotlib.pyplot", what, "matplotlib")
 
 
 def plot_decision_boundary(model, X, y):
@@ -211,7 +211,7 @@ def scatter(X, Y):
 def make_data(maker, seed, n_samples, noise):
     """sklearn.datasets.<maker>(n_samples, noise) after ``np.random.seed(seed)``,
     as (X (2, m), Y (1, m)); sklearn draws from NumPy's global generator."""
-    datasets = _v.optional_module("sklearn.datasets", "scikit-learn", "load_dataset")
+    datasets = _v.optional_module("sklearn.datasets", "load_dataset", "scikit-learn")
     np.random.seed(seed)
     X, Y = getattr(datasets, maker)(n_samples=n_samples, noise=noise)
     return X.T, Y.reshape((1, Y.shape[0]))

@@ -114,7 +114,7 @@ def load_2D_dataset(path="datasets/data.mat"):
     the course's ``data.mat`` (keys X, y, Xval, yval), read with scipy.io.loadmat;
     scatter-plots the training set when matplotlib is installed."""
     path = _v.course_data_file(path, "load_2D_dataset")
-    data = _v.optional_module("scipy.io", "scipy", "load_2D_dataset").loadmat(path)
+    data = _v.optional_module("scipy.io", "load_2D_dataset", "scipy").loadmat(path)
     train_X = data['X'].T
     train_Y = data['y'].T
     test_X = data['Xval'].T

@@ -172,18 +172,11 @@ def pyplot(what):
 
 
 def plot_decision_boundary(model, X, y):
-    """Contour of model's predictions over the plane of X's two features, and X."""
-    plt = pyplot("plot_decision_boundary")
-    x_min, x_max = X[0, :].min() - 1, X[0, :].max() + 1
-    y_min, y_max = X[1, :].min() - 1, X[1, :].max() + 1
-    h = 0.01
-    xx, yy = np.meshgrid(np.arange(x_min, x_max, h), np.arange(y_min, y_max, h))
-    Z = np.reshape(model(np.c_[xx.ravel(), yy.ravel()]), xx.shape)
-    plt.contourf(xx, yy, Z, cmap=plt.cm.Spectral)
-    plt.ylabel('x2')
-    plt.xlabel('x1')
-    plt.scatter(X[0, :], X[1, :], c=np.ravel(y), cmap=plt.cm.Spectral)
-    plt.show()
+    """Contour of model's predictions over the plane of X's two features, and X,
+    then ``plt.show()`` (course 2's utils show the figure; course 1's does not)."""
+    from fastbp.course.c1w3a1 import plot_decision_boundary as draw
+    draw(model, X, y)
+    pyplot("plot_decision_boundary").show()
 
 
 def plot_costs(costs, xlabel, learning_rate):

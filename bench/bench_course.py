@@ -8,7 +8,12 @@ Rows, for layer_dims [784, 512, 256, 128, 64, 1] m=256, [12288, 20, 7, 5, 1]
 m=209 and [2, 4, 1] m=400, timed interleaved in one process (see
 bench/_timing.py):
 
-* ``L_model_backward``: fastbp.course.L_model_backward vs the course's NumPy
+The fastbp side runs through the notebooks' drop-in modules, as a learner
+calls it: ``fastbp.course.c1w4a1`` (Building your Deep Neural Network: Step
+by Step) for the L_model_* rows and ``fastbp.course.c1w3a1`` (Planar data
+classification) for ``nn_model``; both reuse fastbp.course's kernels.
+
+* ``L_model_backward``: c1w4a1.L_model_backward vs the course's NumPy
   L_model_backward vs the floor: its own GEMMs (dW_l = dZ_l A_{l-1}^T / m and
   dA_{l-1} = W_l^T dZ_l for every layer, dA0 included since the course
   returns it) into preallocated outputs through scipy.linalg.blas.
@@ -21,7 +26,7 @@ bench/_timing.py):
   malloc in the state a process reaches after freeing a large array (see
   malloc_state below); the others run in a fresh process's state.
 
-Then ``nn_model``'s 10000 iterations on the planar data, fastbp vs NumPy,
+Then ``nn_model``'s 10000 iterations on the planar data (c1w3a1), fastbp vs NumPy,
 and the per-call cost of the kernels on tiny arrays (the floor of anything
 built from per-layer calls on networks like [2, 4, 1]).
 """
@@ -47,6 +52,7 @@ from scipy.linalg import blas as sblas  # noqa: E402
 
 import fastbp  # noqa: E402
 import fastbp.course as fc  # noqa: E402
+from fastbp.course import c1w3a1, c1w4a1  # noqa: E402  (the notebooks' drop-ins)
 from fastbp.datasets import load_planar_dataset  # noqa: E402
 from _timing import blas_info, compare  # noqa: E402
 
@@ -174,12 +180,12 @@ def case_rows(dims, m, dtype, repeats, min_block):
         # L_model_backward takes its fused output delta only for the AL that
         # one of the last 32 L_model_forward calls returned (as in a training
         # loop), so redo the forward before timing the backward alone
-        fwd["AL"], fwd["caches"] = fc.L_model_forward(X, p)
+        fwd["AL"], fwd["caches"] = c1w4a1.L_model_forward(X, p)
         return fwd["AL"], fwd["caches"]
 
     AL_f, caches_f = forward_f()
     AL_n, caches_n = np_L_model_forward(X, p)
-    worst = check_same(fc.L_model_backward(AL_f, Y, caches_f),
+    worst = check_same(c1w4a1.L_model_backward(AL_f, Y, caches_f),
                        np_L_model_backward(AL_n, Y, caches_n),
                        1e-12 if dtype == np.float64 else 1e-4)
 
@@ -187,7 +193,7 @@ def case_rows(dims, m, dtype, repeats, min_block):
     floor_i = gemm_floor(dims, m, dtype, rng, forward=True)
 
     def fast_bwd():
-        fc.L_model_backward(fwd["AL"], Y, fwd["caches"])
+        c1w4a1.L_model_backward(fwd["AL"], Y, fwd["caches"])
 
     def numpy_bwd():
         np_L_model_backward(AL_n, Y, caches_n)
@@ -195,10 +201,10 @@ def case_rows(dims, m, dtype, repeats, min_block):
     state = {"f": p, "n": p}
 
     def fast_iter():
-        AL, caches = fc.L_model_forward(X, state["f"])
-        fc.compute_cost(AL, Y)
-        grads = fc.L_model_backward(AL, Y, caches)
-        state["f"] = fc.update_parameters(state["f"], grads, lr)
+        AL, caches = c1w4a1.L_model_forward(X, state["f"])
+        c1w4a1.compute_cost(AL, Y)
+        grads = c1w4a1.L_model_backward(AL, Y, caches)
+        state["f"] = c1w4a1.update_parameters(state["f"], grads, lr)
 
     def numpy_iter():
         AL, caches = np_L_model_forward(X, state["n"])
@@ -234,13 +240,13 @@ def nn_model_rows(repeats):
     X, Y = load_planar_dataset()
 
     def fast():
-        fc.nn_model(X, Y, 4, num_iterations=10000)
+        c1w3a1.nn_model(X, Y, 4, num_iterations=10000)
 
     def slow():
         np_nn_model(X, Y, 4, num_iterations=10000)
     res, reruns = compare([("fastbp", fast, "fastbp"), ("numpy", slow, "numpy")],
                           repeats=repeats, min_block=0.0)
-    acc = float(np.mean(fc.predict(fc.nn_model(X, Y, 4), X) == Y)) * 100
+    acc = float(np.mean(c1w3a1.predict(c1w3a1.nn_model(X, Y, 4), X) == Y)) * 100
     return res, reruns, acc
 
 

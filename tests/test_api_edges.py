@@ -61,3 +61,18 @@ def test_save_into_a_missing_directory_names_the_path(tmp_path):
         Network([3, 2]).save(target)
     assert f"cannot write {str(target)!r}" in str(info.value)
     assert ".fastbp-ckpt" not in str(info.value)
+
+
+@pytest.mark.parametrize("loop", ["nn_model", "c1w3a1.nn_model", "L_layer_model",
+                                  "c1w4a2.L_layer_model", "c1w4a2.two_layer_model"])
+def test_course_loops_suggest_transposing_X(loop):
+    """Every course model loop given X with examples as rows says to pass X.T
+    (it used to blame Y with a shape Y could never have)."""
+    from fastbp import course
+    from fastbp.course import c1w3a1, c1w4a2
+    X, Y = c1w3a1.load_planar_dataset()
+    mod, _, name = loop.rpartition(".")
+    fn = getattr({"": course, "c1w3a1": c1w3a1, "c1w4a2": c1w4a2}[mod], name)
+    arg = 4 if name == "nn_model" else ((2, 4, 1) if name == "two_layer_model" else [2, 4, 1])
+    with pytest.raises(ValueError, match=r"pass X\.T"):
+        fn(X.T, Y, arg, num_iterations=2)

@@ -507,3 +507,28 @@ def test_train_steps_non_finite_and_bad_arguments(rng):
     # the course's semantics: carry the nan on
     loss = net._train_steps(Xn, Y, SGD(0.1), 5, check_finite=False)
     assert np.isnan(loss) and np.isnan(net.flat_parameters).any()
+
+
+@pytest.mark.parametrize("output, n_out, shape", [
+    ("softmax", 3, lambda m: (m,)),
+    ("sigmoid", 1, lambda m: (m,)),
+    ("sigmoid", 3, lambda m: (3, m)),
+    ("identity", 1, lambda m: (m,)),
+    ("identity", 2, lambda m: (2, m)),
+])
+def test_predict_shape_rule(output, n_out, shape):
+    """One shape rule: (m,) for one prediction per example, (n_L, m) for several."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 7))
+    net = Network([4, 5, n_out], output=output, seed=0)
+    pred = net.predict(X)
+    AL = net.predict_proba(X)
+    assert pred.shape == shape(7)
+    if output == "softmax":
+        np.testing.assert_array_equal(pred, AL.argmax(axis=0))
+    elif output == "sigmoid":
+        np.testing.assert_array_equal(pred, (AL > 0.5).astype(np.int64).reshape(shape(7)))
+        assert pred.dtype == np.int64
+    else:
+        np.testing.assert_array_equal(pred, AL.reshape(shape(7)))
+        assert pred.dtype == net.dtype

@@ -1216,9 +1216,18 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
         X = np.ascontiguousarray(X)
     m = X.shape[1]
     y = np.asarray(Y)
+    rows_hint = (" X looks transposed (examples as rows): pass X.T; the course's X is "
+                 "(n_x, m), one example per column.")
+    n_x = Ws[0].shape[1]
+    if X.shape[0] != n_x:
+        raise ValueError(f"Invalid shapes: X has shape {X.shape} but W1 has shape "
+                         f"{Ws[0].shape}, which takes X of shape ({n_x}, m)."
+                         + (rows_hint if X.shape[1] == n_x else ""))
     if y.shape != (Ws[-1].shape[0], m):
+        transposed = y.ndim == 2 and y.shape[1] == X.shape[0] != m
         raise ValueError(f"Invalid shapes: Y should have shape {(Ws[-1].shape[0], m)} "
-                         f"(n_y, m) for X {X.shape}, got Y {y.shape}")
+                         f"(n_y, m) for X {X.shape}, got Y {y.shape}."
+                         + (rows_hint if transposed else ""))
     if y.dtype.kind not in "biuf":
         raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels are 0/1 numbers")
     if keep_prob != 1.0:

@@ -493,20 +493,35 @@ class Network:
         return self._kernel.predict(X, out, self._nt)
 
     def predict(self, X):
-        """Predictions for X.
+        """Predictions for X, one rule for every output: shape (m,) when there
+        is one prediction per example, (n_L, m) when there are several.
+
+        Parameters
+        ----------
+        X : ndarray (n_x, m)
 
         Returns
         -------
         ndarray
-            sigmoid: 0/1 of shape (n_L, m) (threshold 0.5); softmax: class
-            labels of shape (m,); identity: the outputs (n_L, m).
+            softmax: class labels (int64), shape (m,); sigmoid: 0/1 (int64,
+            threshold 0.5), shape (m,) for one output unit and (n_L, m) for
+            several (multi-label); identity: the outputs (the network's
+            dtype), shape (m,) for one unit and (n_L, m) for several. As
+            scikit-learn's ``predict`` (one target: 1-D). A (1, m) ``Y``
+            compares with it element by element through broadcasting
+            (``np.mean(net.predict(X) == Y)`` is the accuracy either way).
+
+        Raises
+        ------
+        ValueError
+            X holds NaN or inf, or has the wrong shape (see :meth:`predict_proba`).
         """
         AL = self.predict_proba(X)
-        if self.output == "sigmoid":
-            return (AL > 0.5).astype(np.int64)
         if self.output == "softmax":
             return np.argmax(AL, axis=0)
-        return AL
+        if self.output == "sigmoid":
+            AL = (AL > 0.5).astype(np.int64)
+        return AL[0] if AL.shape[0] == 1 else AL
 
     def evaluate(self, X, Y):
         """(loss, accuracy) on X, Y without dropout.

@@ -605,7 +605,8 @@ def compute_cost_with_regularization(A3, Y, parameters, lambd):
     for l in range(1, L + 1):   # np.sum, not np.dot: keeps NumPy's BLAS threads asleep
         sq = sq + np.sum(np.square(_get(parameters, _keys(l)[0], "parameters")))
     L2_regularization_cost = (1 / m) * (lambd / 2) * sq
-    return cross_entropy_cost + L2_regularization_cost
+    # the cost's own type: NumPy 2's promotion (float32 stays float32) on NumPy 1 too
+    return type(cross_entropy_cost)(cross_entropy_cost + L2_regularization_cost)
 
 
 def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False, *,

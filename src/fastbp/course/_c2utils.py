@@ -160,11 +160,12 @@ def cross_entropy(A3, Y, *, mean=True, drop_nan=True):
     m = a.shape[1]
     if a.size and a.dtype.kind == "f" and a.min() > 0 and a.max() < 1:
         cost = compute_cost(a, y)
-        return cost if mean else cost * m
+        # a.dtype.type: NumPy 2's promotion (float32 stays float32) on NumPy 1 too
+        return cost if mean else a.dtype.type(cost * m)
     with np.errstate(divide="ignore", invalid="ignore"):
         logprobs = np.multiply(-np.log(a), y) + np.multiply(-np.log(1 - a), 1 - y)
         total = np.nansum(logprobs) if drop_nan else np.sum(logprobs)
-    return 1. / m * total if mean else total
+    return total.dtype.type(1. / m * total) if mean else total
 
 
 def pyplot(what):

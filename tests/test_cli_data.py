@@ -452,3 +452,24 @@ def test_plot_mentioned_when_not_asked(tmp_path, capsys):
     code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
     assert "--plot FILE.png draws the loss curves and the decision boundary" in out
     assert "--save FILE.npz keeps the network and its preprocessing" in out
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--seed", "-1", "seed must be a non-negative int"),
+    ("--batch-size", "0", "must be a positive int"),
+    ("--batch-size", "-5", "must be a positive int"),
+    ("--epochs", "-3", "must be a positive int"),
+    ("--epochs", "0", "must be a positive int"),
+    ("--lr", "-1", "must be > 0"),
+    ("--epochs", "abc", "invalid int value"),
+])
+def test_bad_numeric_options_are_usage_errors(option, value, message, capsys):
+    """Checked while parsing, before any data is read: one line, exit status 2
+    (--batch-size 0 used to fall back to 64 silently, --seed -1 to crash late)."""
+    from fastbp.cli import main
+    with pytest.raises(SystemExit) as exc:
+        main(["train", option, value, "--no-compare", "-q"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("fastbp: error: argument " + option), err
+    assert message in err[-1] and "Traceback" not in "\n".join(err)

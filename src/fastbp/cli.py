@@ -1000,6 +1000,27 @@ def _add_table_options(p):
                         "first column of row numbers, as pandas' to_csv writes)")
 
 
+def _option(check, parse=int):
+    """An argparse ``type`` that parses with ``parse`` and checks with ``_validation``:
+    a bad value is a usage error (one line, exit status 2) before anything runs."""
+    def convert(text):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {parse.__name__} value: {text!r}") from None
+        try:
+            return check(value)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
+_POSITIVE_INT = _option(lambda v: _validation.check_positive_int("the value", v))
+_SEED = _option(_validation.check_seed)
+_POSITIVE_REAL = _option(lambda v: _validation.check_real("the value", v, low=0.0,
+                                                          low_open=True), float)
+
+
 def build_parser():
     from fastbp.network import INITS, OUTPUTS
     from fastbp.optim import OPTIMIZER_NAMES
@@ -1039,14 +1060,14 @@ def build_parser():
     n.add_argument("--output", choices=tuple(OUTPUTS),
                    help="output layer (default from the task and number of classes)")
     n.add_argument("--init", choices=INITS)
-    n.add_argument("--epochs", type=int)
-    n.add_argument("--batch-size", type=int,
+    n.add_argument("--epochs", type=_POSITIVE_INT)
+    n.add_argument("--batch-size", type=_POSITIVE_INT,
                    help="default: full batch for planar, 64 otherwise")
-    n.add_argument("--lr", type=float, help="learning rate")
+    n.add_argument("--lr", type=_POSITIVE_REAL, help="learning rate")
     n.add_argument("--optimizer", choices=OPTIMIZER_NAMES)
     n.add_argument("--threads", type=int,
                    help="threads (default: all cores; -1 all, -2 all but one)")
-    n.add_argument("--seed", type=int, help="initialisation, shuffling and the split")
+    n.add_argument("--seed", type=_SEED, help="initialisation, shuffling and the split")
     n.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     o = t.add_argument_group("output")
     o.add_argument("--save", metavar="FILE.npz",

@@ -473,3 +473,16 @@ def test_bad_numeric_options_are_usage_errors(option, value, message, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("fastbp: error: argument " + option), err
     assert message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_a_stray_decimal_comma_cell_is_quoted(tmp_path, capsys):
+    """One '5,1' among decimal points: the message quotes that cell (not valid
+    values), says how many, and shell-quotes the --drop suggestion."""
+    rows = ["sepal length (cm),width,target"]
+    rows += [f"{5 + i / 10:.1f},{3 + i / 20:.2f},{i % 2}" for i in range(40)]
+    rows[5] = '"5,1",3.1,1'
+    path = tmp_path / "stray.csv"
+    path.write_text("\n".join(rows) + "\n")
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"'sepal length \(cm\)' holds 1 value that is not a number \('5,1', of 40\).*"
+               r"--drop 'sepal length \(cm\)'.*decimal comma")

@@ -851,23 +851,43 @@ def check_no_missing(names, missing, where, *, dropna_hint=True):
                      f"{'s' if len(cols) > 1 else ''} {_listing(map(repr, cols))}: {hint}")
 
 
+def _not_numbers(col):
+    """The values of an object column that do not read as numbers (in order)."""
+    out = []
+    for v in col:
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            out.append(v)
+    return np.asarray(out, dtype=object)
+
+
 def check_numeric_features(names, columns, decimal="."):
-    """Raise if a feature column holds text (naming it and how to drop it)."""
+    """Raise if a feature column holds text, quoting the values that are not
+    numbers and saying how to drop the column (shell-quoted) or fix a decimal comma."""
+    import shlex
+
     bad = [(n, c) for n, c in zip(names, columns) if c.dtype.kind not in "biuf"]
     if not bad:
         return
     name, col = bad[0]
+    text = _not_numbers(col)
+    stray = 0 < text.size < col.size          # mostly numbers, a few cells not
+    shown = text if text.size else col
     hint = ""
-    sample = [v for v in col[:50] if isinstance(v, str)]
+    sample = [v for v in shown[:50] if isinstance(v, str)]
     if decimal == "." and sample and all("," in v and v.replace(",", "", 1).lstrip("-")
                                         .replace(".", "").isdigit() for v in sample):
-        hint = "; the numbers use a decimal comma: pass --decimal ,"
-    raise ValueError(f"feature column{'s' if len(bad) > 1 else ''} "
-                     f"{_listing(repr(n) for n, _ in bad)} hold{'' if len(bad) > 1 else 's'} "
-                     f"text ({name!r}: {_examples(col)}): fastbp needs numbers. Drop "
-                     f"{'them' if len(bad) > 1 else 'it'} with --drop "
-                     f"{' '.join(str(n) for n, _ in bad[:_MAX_LISTED])} or encode "
-                     f"{'them' if len(bad) > 1 else 'it'} as numbers first{hint}")
+        hint = ("; those cells use a decimal comma where the others use a point: fix them"
+                if stray else "; the numbers use a decimal comma: pass --decimal ,")
+    what = (f"{text.size} value{'s' if text.size > 1 else ''} that {'are' if text.size > 1 else 'is'}"
+            f" not a number ({_examples(shown)}, of {col.size})" if stray
+            else f"text ({_examples(shown)})")
+    others = f" (and {_listing(repr(n) for n, _ in bad[1:])})" if len(bad) > 1 else ""
+    raise ValueError(f"feature column {name!r}{others} holds {what}: fastbp needs numbers. "
+                     f"Drop {'them' if len(bad) > 1 else 'it'} with --drop "
+                     f"{' '.join(shlex.quote(str(n)) for n, _ in bad[:_MAX_LISTED])} or "
+                     f"encode {'them' if len(bad) > 1 else 'it'} as numbers first{hint}")
 
 
 def check_finite_features(names, X, where):

@@ -293,6 +293,11 @@ cdef class NetKernel:
         self.p.lambd = lambd
         self.p.gscale = gscale
         self.p.l2scale = l2scale
+        self._set_dropout(dropout, seed, step, mask_ld, mask_off)
+
+    cdef void _set_dropout(self, bint dropout, uint64_t seed, uint64_t step,
+                           Py_ssize_t mask_ld, Py_ssize_t mask_off):
+        """Which dropout masks the next training-mode forward draws."""
         self.p.dropout = dropout
         self.p.seed = seed
         self.p.step = step
@@ -316,11 +321,7 @@ cdef class NetKernel:
         """Forward that keeps every layer's activations for backward."""
         self._ensure(X.shape[1])
         self._set_x(X)
-        self.p.dropout = dropout
-        self.p.seed = seed
-        self.p.step = step
-        self.p.mask_ld = X.shape[1]
-        self.p.mask_off = 0
+        self._set_dropout(dropout, seed, step, X.shape[1], 0)
         self._call(M_FORWARD | M_TRAIN, n_threads)
         self.have_forward = True
 

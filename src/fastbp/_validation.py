@@ -1476,3 +1476,126 @@ def course_data_file(path, what):
             f"{p!r} ({os.path.abspath(p)}), which does not exist. Copy the assignment's "
             f"datasets/ folder next to the notebook or pass the file's path")
     return p
+
+
+# --- scikit-learn estimators (fastbp.sklearn) ---
+# fastbp.sklearn is a drop-in for scikit-learn's MLPClassifier / MLPRegressor:
+# where scikit-learn raises or warns, the messages below are scikit-learn's own
+# words (sklearn/neural_network/_multilayer_perceptron.py, 1.7-1.9), so code
+# that matches on them keeps working. Array, label and parameter checks are
+# scikit-learn's utilities themselves (validate_data, _check_sample_weight,
+# the estimator's _parameter_constraints), called from fastbp.sklearn.
+
+#: the oldest scikit-learn fastbp.sklearn supports: sample_weight and
+#: loss="poisson" in MLP* and the public sklearn.utils.validation.validate_data
+#: arrived in 1.7 / 1.6
+SKLEARN_MIN_VERSION = (1, 7)
+
+
+def sklearn_missing(exc):
+    """The ImportError for ``import fastbp.sklearn`` without scikit-learn."""
+    return ImportError(
+        f"fastbp.sklearn needs scikit-learn >= {'.'.join(map(str, SKLEARN_MIN_VERSION))}, "
+        f"which could not be imported ({exc}). Install it with: pip install fastbp[sklearn] "
+        "(or pip install scikit-learn)")
+
+
+def check_sklearn_version(version):
+    """Raise ImportError when scikit-learn ``version`` (a str) is older than the minimum."""
+    parts = []
+    for p in str(version).split(".")[:2]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    if tuple(parts) < SKLEARN_MIN_VERSION:
+        need = ".".join(map(str, SKLEARN_MIN_VERSION))
+        raise ImportError(f"fastbp.sklearn needs scikit-learn >= {need}, found {version}. "
+                          "Upgrade it with: pip install -U fastbp[sklearn]")
+
+
+def sk_hidden_layer_sizes(sizes):
+    """``hidden_layer_sizes`` as a list of ints (scikit-learn's check and message)."""
+    if not hasattr(sizes, "__iter__"):
+        sizes = [sizes]
+    sizes = list(sizes)
+    if np.any(np.array(sizes) <= 0):
+        raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+    return [int(s) for s in sizes]
+
+
+def sk_warm_start_classes(classes, previous):
+    """Raise unless a warm-started fit sees the classes of the previous fit."""
+    if set(classes) != set(previous):
+        raise ValueError(
+            "warm_start can only be used where `y` has the same "
+            "classes as in the previous call to fit. Previously "
+            f"got {previous}, `y` has {classes}")
+
+
+def sk_known_classes(classes, previous):
+    """Raise when partial_fit's ``y`` has classes that the first call did not declare."""
+    if len(np.setdiff1d(classes, previous, assume_unique=True)):
+        raise ValueError(
+            "`y` has classes not in `self.classes_`. "
+            f"`self.classes_` has {previous}. 'y' has {classes}.")
+
+
+def sk_partial_fit_solver(solver):
+    """partial_fit exists for the stochastic solvers only (an AttributeError, as scikit-learn)."""
+    if solver not in ("sgd", "adam"):
+        raise AttributeError("partial_fit is only available for stochastic"
+                             " optimizers. %s is not stochastic." % solver)
+    return True
+
+
+def sk_no_partial_fit_early_stopping(early_stopping, incremental):
+    if early_stopping and incremental:
+        raise ValueError("partial_fit does not support early_stopping=True")
+
+
+def sk_validation_set_size(n_val):
+    if n_val < 2:
+        raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                         "or the size of your dataset.")
+
+
+def sk_batch_size(batch_size, n_samples):
+    """The mini-batch size of a stochastic fit, with scikit-learn's clipping and warning."""
+    if batch_size == "auto":
+        return min(200, n_samples)
+    if batch_size > n_samples:
+        warnings.warn("Got `batch_size` less than 1 or larger than "
+                      "sample size. It is going to be clipped", stacklevel=4)
+    return int(np.clip(batch_size, 1, n_samples))
+
+
+def sk_no_improvement_message(early_stopping, tol, n_iter_no_change):
+    if early_stopping:
+        return ("Validation score did not improve more than "
+                "tol=%f for %d consecutive epochs." % (tol, n_iter_no_change))
+    return ("Training loss did not improve more than tol=%f"
+            " for %d consecutive epochs." % (tol, n_iter_no_change))
+
+
+def sk_max_iter_warning(max_iter, category):
+    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) "
+                  "reached and the optimization hasn't converged yet." % max_iter,
+                  category, stacklevel=4)
+
+
+def sk_interrupted_warning():
+    warnings.warn("Training interrupted by user.", stacklevel=4)
+
+
+def sk_check_finite_weights(arrays):
+    if not all(np.isfinite(w).all() for w in arrays):
+        raise ValueError(
+            "Solver produced non-finite parameter weights. The input data may"
+            " contain large values and need to be preprocessed.")
+
+
+def sk_unsupported_loss(loss, outputs):
+    """A loss that this fastbp build has no compiled output for."""
+    return NotImplementedError(
+        f"loss={loss!r} needs an output this fastbp build does not have "
+        f"(outputs: {sorted(outputs)}); use loss='squared_error' or scikit-learn's "
+        "MLPRegressor")

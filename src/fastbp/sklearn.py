@@ -395,12 +395,23 @@ class _BaseMLP(BaseEstimator):
 
     def _batch_step(self, net, X_batch, y_batch, sw_batch):
         """One step of the optimizer on a mini-batch; returns scikit-learn's batch loss."""
-        AL = net.forward(X_batch.T)
-        net.backward(y_batch.T)
-        loss = self._loss_of(net, y_batch, AL.T, sw_batch)
+        loss = self._loss_and_grad(net, X_batch, y_batch, sw_batch)
         self._optimizer.update(net.flat_parameters, net.flat_grads)
         net.parameters_changed()
         return loss
+
+    def _loss_and_grad(self, net, X, y, sw):
+        """scikit-learn's loss at the current parameters; its gradient into net.flat_grads."""
+        AL = net.forward(X.T)
+        if sw is None:
+            net.backward(y.T)
+        else:
+            # delta = sw (AL - Y) is the delta of the targets AL - sw (AL - Y);
+            # the gradients / m become / sw_sum by one scaling
+            Yw = AL - sw * (AL - y.T)
+            net.backward(Yw)
+            net.flat_grads[...] *= X.shape[0] / sw.sum()
+        return self._loss_of(net, y, AL.T, sw)
 
     def _loss_of(self, net, y, p, sw):
         loss = _sk_loss(self.loss, self.out_activation_, np.asarray(y, dtype=p.dtype), p, sw)
@@ -526,12 +537,7 @@ class _BaseMLP(BaseEstimator):
         def loss_grad(x):
             params[...] = x
             net.parameters_changed()
-            AL = net.forward(Xd.T)
-            if sample_weight is None:
-                net.backward(y.T)
-            else:
-                raise NotImplementedError("sample_weight with lbfgs needs the skkernel branch")
-            loss = self._loss_of(net, y, AL.T, sample_weight)
+            loss = self._loss_and_grad(net, Xd, y, sample_weight)
             return loss, net.flat_grads.astype(np.float64)
 
         opt_res = scipy.optimize.minimize(

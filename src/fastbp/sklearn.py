@@ -828,7 +828,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         return X, y
 
-    @available_if(lambda est: est._check_solver())
+    # scikit-learn's MLPRegressor tests `est._check_solver` without calling it,
+    # so its partial_fit exists for solver="lbfgs" too (a warm-started L-BFGS
+    # fit); the drop-in keeps that
+    @available_if(lambda est: est._check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y) (scikit-learn's ``partial_fit``).

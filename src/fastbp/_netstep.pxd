@@ -104,8 +104,8 @@ cdef struct NetPlan:
     double b1
     double b2
     double eps
-    double c1          # 1 / (1 - beta1^t)
-    double c2          # 1 / (1 - beta2^t)
+    double c1          # ADAM: 1 / (1 - beta1^t); ADAM_STEP: sqrt(1 - beta2^t)
+    double c2          # ADAM: 1 / (1 - beta2^t); ADAM_STEP: 1 - beta1^t
     void *s1
     void *s2
     # results
@@ -321,7 +321,15 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
 
 
 cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogil:
-    """One fused loop over the flat buffers (the course's update formulas)."""
+    """One fused loop over the flat buffers (formulas: fastbp/optim.py).
+
+    The course's forms (MOMENTUM, NESTEROV, ADAM) and the step forms of
+    scikit-learn / Keras: MOMENTUM_STEP v = mu v - lr g, P += v;
+    NESTEROV_STEP the same v, then P += mu v - lr g; ADAM_STEP the course's
+    moments with lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) and
+    P -= lr_t m / (sqrt(v) + eps), which is fbp_adam with c1 = c2 = 1
+    (multiplying by 1 is exact, so it rounds as the step form does).
+    """
     cdef floating *G = <floating *>p.grads
     cdef floating *S1 = <floating *>p.s1
     cdef floating *S2 = <floating *>p.s2
@@ -350,6 +358,24 @@ cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogi
             fbp_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
         else:
             fbp_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+    elif p.opt == FBP_OPT_MOMENTUM_STEP:
+        for i in range(a, b):
+            v = b1 * S1[i] - lr * G[i]
+            S1[i] = v
+            P[i] += v
+    elif p.opt == FBP_OPT_NESTEROV_STEP:
+        for i in range(a, b):
+            g = G[i]
+            v = b1 * S1[i] - lr * g
+            S1[i] = v
+            P[i] += b1 * v - lr * g
+    elif p.opt == FBP_OPT_ADAM_STEP:
+        # lr_t in double and in scikit-learn's order: lr sqrt(1 - b2^t) / (1 - b1^t)
+        lr = <floating>(p.lr * p.c1 / p.c2)
+        if floating is float:
+            fbp_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, 1.0, 1.0)
+        else:
+            fbp_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, 1.0, 1.0)
 
 
 cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:

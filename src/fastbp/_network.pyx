@@ -9,7 +9,8 @@ One call runs, for a mini-batch of m examples (columns):
               db[l] = (1/m) sum_j dZ[l][:, j]
               dZ[l-1] = (W[l]^T dZ[l]) * mask/keep_prob * g'[l-1]
     update    one fused loop over the flat parameter/gradient buffers
-              (SGD, momentum, Nesterov or Adam)
+              (SGD, momentum, Nesterov or Adam, in the course's or the
+              step form: fastbp.optim)
 
 Threading (why this shape): the step runs in ONE OpenMP parallel region.
 Each phase splits the rows of its GEMM outputs among the team; every thread
@@ -36,7 +37,7 @@ depend on the thread count beyond the GEMM's own rounding.
 The kernel trusts its inputs: fastbp.network.Network validates everything
 at the Python boundary.
 """
-from libc.math cimport pow
+from libc.math cimport pow, sqrt
 from libc.stdint cimport uint64_t, int64_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
@@ -253,7 +254,8 @@ cdef class NetKernel:
         Step s after the first drops M_LOSS and advances the dropout step
         (p.step + s); with t0 > 0 and Adam, each step's bias corrections are
         1 / (1 - beta ** (t0 + s)), as the optimizer's ``_kernel_args``
-        computes them. Stops early on a bad label or a non-finite loss;
+        computes them (with ADAM_STEP, sqrt(1 - beta2 ** t) and 1 - beta1 ** t).
+        Stops early on a bad label or a non-finite loss;
         returns the number of steps that completed.
         """
         cdef int team, prev, m_s = mode
@@ -272,6 +274,9 @@ cdef class NetKernel:
                 if t0 > 0 and self.p.opt == FBP_OPT_ADAM:
                     self.p.c1 = 1.0 / (1.0 - pow(self.p.b1, <double>(t0 + s)))
                     self.p.c2 = 1.0 / (1.0 - pow(self.p.b2, <double>(t0 + s)))
+                elif t0 > 0 and self.p.opt == FBP_OPT_ADAM_STEP:
+                    self.p.c1 = sqrt(1.0 - pow(self.p.b2, <double>(t0 + s)))
+                    self.p.c2 = 1.0 - pow(self.p.b1, <double>(t0 + s))
                 if self.is_double:
                     _run(<double *>self.p.params, &self.p, lys, m_s, team)
                 else:

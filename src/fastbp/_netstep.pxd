@@ -82,6 +82,16 @@ cdef struct NetPlan:
     void *smbuf        # 2 m scratch values for softmax
     double *colloss    # m per-column loss sums
     double *l2rows     # one ||W[l][i, :]||^2 per weight row, all layers
+    # per-example weights (scikit-learn's sample_weight): NULL, or sw[j] for
+    # column j of the batch, contiguous (m,). The output phase multiplies
+    # column j of the loss and of dZ[L] by sw[j]; the caller sets gscale =
+    # 1/sum(sw) and l2scale = lambd/sum(sw) and divides loss_sum by sum(sw).
+    # double whatever the network's dtype: the loss partials and scales are
+    # double, weights are often counts or ratios beyond float's 24 bits, and
+    # one type lets a caller (e.g. a compiled epoch loop gathering batches)
+    # keep one weight buffer for both dtypes; the multiply of dZ[L] rounds
+    # sw[j] to the network's dtype.
+    const double *sw
     # gradient scaling: dW = gscale dZ A^T + l2scale W, db = gscale sum_j dZ.
     # One process: 1/m and lambd/m. Data-parallel (fastbp.distributed): 1/M
     # and (lambd/M)(m/M) for this rank's m of the global batch M, so the
@@ -259,6 +269,28 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
                 fbp_delta_d(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
 
 
+cdef inline void _weigh(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
+                        bint want_loss, bint want_delta) noexcept nogil:
+    """Per-example weights: column j of the loss and of dZ[L] times sw[j].
+
+    scikit-learn's ``_backprop``: ``loss = np.average(loss_j, weights=sw)``,
+    ``deltas[last] *= sw``, gradients divided by ``sum(sw)`` (gscale). Runs
+    on the columns _output gave this thread (the same split), so it needs
+    no barrier of its own.
+    """
+    cdef Py_ssize_t m = p.m, rows = lys[p.L - 1].n_out, j0, j1, i, j
+    cdef floating *D = <floating *>p.D0
+    cdef const double *sw = p.sw
+    _split(m, nt, tid, COL_GRAIN, &j0, &j1)
+    if want_loss:
+        for j in range(j0, j1):
+            p.colloss[j] *= sw[j]
+    if want_delta:
+        for i in range(rows):
+            for j in range(j0, j1):
+                D[i * m + j] *= <floating>sw[j]
+
+
 cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
                            int nt) noexcept nogil:
     cdef floating *G = <floating *>p.grads
@@ -390,6 +422,8 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexce
             fbp_omp_barrier()
     if mode & (M_LOSS | M_DELTA):
         _output(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
+        if p.sw != NULL:
+            _weigh(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
         fbp_omp_barrier()
         if p.bad_label:
             return

@@ -1,6 +1,7 @@
 /*
  * Output-layer kernels: column-wise softmax, the fused delta AL - Y, and the
- * mean losses, float and double. Layout: AL/Z are row-major blocks with
+ * mean losses, float and double: from the probabilities AL (clipped logs,
+ * fastbp.loss) and from the logits Z (exact, everything that holds Z). Layout: AL/Z are row-major blocks with
  * (row, column) strides in elements; a block of columns [j0, j1) is processed
  * so callers can split columns among threads.
  *
@@ -151,6 +152,14 @@ static inline void fbp_loss_cols0_##S(int loss, const T *AL, ptrdiff_t ar,    \
                 }                                                             \
                 fbp_vlog_##S(pb, pb, w);                                      \
                 for (j = 0; j < w; j++) col[j] -= (double)(y[j] * pb[j]);     \
+            } else if (loss == FBP_POISSON) {                                 \
+                /* mu - y log mu + (y log y - y), log mu clipped at TINY */   \
+                for (j = 0; j < w; j++) {                                     \
+                    double mu = (double)a[j * ac], yv = (double)y[j];         \
+                    double lm = log(mu > (double)tiny || mu != mu ? mu : (double)tiny); \
+                    col[j] += mu - (yv != 0 ? yv * lm : 0.0)                  \
+                            + (yv > 0 ? yv * log(yv) : 0.0) - yv;             \
+                }                                                             \
             } else {                                                          \
                 for (j = 0; j < w; j++) {                                     \
                     double d = (double)a[j * ac] - (double)y[j];              \
@@ -188,5 +197,163 @@ static inline double fbp_loss_sum_##S(int loss, const T *AL, ptrdiff_t ar,    \
 
 FBP_DEFINE_LOSS(float, f, FLT_MIN, FBP_Y_F32)
 FBP_DEFINE_LOSS(double, d, DBL_MIN, FBP_Y_F64)
+
+/*
+ * Losses from the logits Z (the output layer's pre-activation), exact where
+ * the probabilities would round to 0 or 1. Every element is computed in
+ * double whatever T (Z and Y are read, converted, then the vectorised double
+ * exp/log/log1p of fastbp_vmath.h), and summed per column in row order as
+ * fbp_loss_cols0 does:
+ *
+ *   binary_crossentropy  softplus(z) - y z  =  max(z, 0) - z y + log1p(e^-|z|)
+ *                        (written z (1 - y) for z > 0 and -z y otherwise, a
+ *                        term skipped where its label factor is 0, so an
+ *                        infinite logit with a 0/1 label stays exact)
+ *   crossentropy         sum_i y_i (lse - z_i),  lse = max_i z_i + log sum_i e^(z_i - max)
+ *                        (terms with y_i = 0 skipped: 0 log 0 = 0)
+ *   poisson              e^z - y z + (y log y - y)   (half Poisson deviance, xlogy)
+ *   mse                  (z - y)^2 / 2
+ *
+ * *bad is set to 1 (never cleared) when a label lies outside the loss's
+ * domain: binary_crossentropy [0, 1]; crossentropy non-negative with each
+ * column summing to 1 within sqrt(eps of T); poisson non-negative and
+ * finite; NaN for all three. The caller builds the message.
+ */
+#define FBP_DEFINE_ZLOSS(T, S, EPS)                                           \
+static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
+    ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *out, int *bad)        \
+{                                                                             \
+    ptrdiff_t i, j, c0;                                                       \
+    double zb[FBP_LCHUNK], yb[FBP_LCHUNK], eb[FBP_LCHUNK];                    \
+    double mx[FBP_LCHUNK], sm[FBP_LCHUNK], ys[FBP_LCHUNK];                    \
+    const double tol = sqrt((double)(EPS));                                   \
+    int b = 0;                                                                \
+    for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
+        ptrdiff_t w = j1 - c0 < FBP_LCHUNK ? j1 - c0 : FBP_LCHUNK;            \
+        double *col = out + (c0 - j0);                                        \
+        for (j = 0; j < w; j++) col[j] = 0.0;                                 \
+        if (loss == FBP_CE) {                                                 \
+            for (j = 0; j < w; j++) { mx[j] = -INFINITY; sm[j] = 0.0; ys[j] = 0.0; } \
+            for (i = 0; i < rows; i++) {                                      \
+                const T *z = Z + i * zr + c0 * zc;                            \
+                for (j = 0; j < w; j++) {                                     \
+                    double v = (double)z[j * zc];                             \
+                    mx[j] = (v > mx[j] || v != v) ? v : mx[j];                \
+                }                                                             \
+            }                                                                 \
+            for (i = 0; i < rows; i++) {                                      \
+                const T *z = Z + i * zr + c0 * zc;                            \
+                for (j = 0; j < w; j++) eb[j] = (double)z[j * zc] - mx[j];    \
+                fbp_vexp_d(eb, eb, w);                                        \
+                for (j = 0; j < w; j++) sm[j] += eb[j];                       \
+            }                                                                 \
+            fbp_vlog_d(sm, sm, w);                                            \
+            for (i = 0; i < rows; i++) {                                      \
+                const T *z = Z + i * zr + c0 * zc;                            \
+                fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);            \
+                for (j = 0; j < w; j++) {                                     \
+                    double yv = yb[j];                                        \
+                    if (!(yv >= 0)) b = 1;                                    \
+                    ys[j] += yv;                                              \
+                    if (yv != 0)                                              \
+                        col[j] += yv * (((mx[j] - (double)z[j * zc])) + sm[j]); \
+                }                                                             \
+            }                                                                 \
+            for (j = 0; j < w; j++)                                           \
+                if (!(fabs(ys[j] - 1.0) <= tol)) b = 1;                       \
+            continue;                                                         \
+        }                                                                     \
+        for (i = 0; i < rows; i++) {                                          \
+            const T *z = Z + i * zr + c0 * zc;                                \
+            for (j = 0; j < w; j++) zb[j] = (double)z[j * zc];                \
+            fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);                \
+            if (loss == FBP_BCE) {                                            \
+                for (j = 0; j < w; j++) eb[j] = -fabs(zb[j]);                 \
+                fbp_vexp_d(eb, eb, w);                                        \
+                fbp_vlog1p_d(eb, eb, w);                                      \
+                for (j = 0; j < w; j++) {                                     \
+                    double zv = zb[j], yv = yb[j], q = 1.0 - yv, t;           \
+                    if (!(yv >= 0 && yv <= 1)) b = 1;                         \
+                    if (zv > 0) t = q != 0 ? zv * q : 0.0;                    \
+                    else t = yv != 0 ? -zv * yv : 0.0;                        \
+                    col[j] += t + eb[j];                                      \
+                }                                                             \
+            } else if (loss == FBP_POISSON) {                                 \
+                fbp_vexp_d(zb, eb, w);                                        \
+                for (j = 0; j < w; j++) mx[j] = yb[j] > 0 ? yb[j] : 1.0;      \
+                fbp_vlog_d(mx, mx, w);                                        \
+                for (j = 0; j < w; j++) {                                     \
+                    double zv = zb[j], yv = yb[j];                            \
+                    if (!(yv >= 0 && yv <= DBL_MAX)) b = 1;                   \
+                    col[j] += eb[j] - (yv != 0 ? yv * zv : 0.0)               \
+                            + (yv > 0 ? yv * mx[j] : 0.0) - yv;               \
+                }                                                             \
+            } else {                                                          \
+                for (j = 0; j < w; j++) {                                     \
+                    double d = zb[j] - yb[j];                                 \
+                    col[j] += 0.5 * d * d;                                    \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    if (b) *bad = 1;                                                          \
+}                                                                             \
+                                                                              \
+/* colloss[j] for j in [j0, j1): the loss of column j from the logits. */    \
+static inline void fbp_zloss_cols_##S(int loss, const T *Z, ptrdiff_t zr,     \
+    ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *colloss, int *bad)    \
+{                                                                             \
+    fbp_zloss_cols0_##S(loss, Z, zr, zc, Y, yt, yr, yc, rows, j0, j1,         \
+                        colloss + j0, bad);                                   \
+}                                                                             \
+                                                                              \
+/* Sum over rows x [j0, j1) of the loss from the logits, the column sums      \
+ * added in column order (as fbp_loss_sum). Divide by m outside. */           \
+static inline double fbp_zloss_sum_##S(int loss, const T *Z, ptrdiff_t zr,    \
+    ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, int *bad)                     \
+{                                                                             \
+    double cl[FBP_LCHUNK], total = 0.0;                                       \
+    ptrdiff_t j, c0;                                                          \
+    for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
+        ptrdiff_t c1 = j1 - c0 < FBP_LCHUNK ? j1 : c0 + FBP_LCHUNK;           \
+        fbp_zloss_cols0_##S(loss, Z, zr, zc, Y, yt, yr, yc, rows, c0, c1, cl, bad); \
+        for (j = 0; j < c1 - c0; j++) total += cl[j];                         \
+    }                                                                         \
+    return total;                                                             \
+}                                                                             \
+                                                                              \
+/* lse[j] = log sum_i e^Z[i, j] (max-shifted, in double) for j in [j0, j1):   \
+ * with class labels c_j the cross-entropy of column j is lse[j] - Z[c_j, j]. */ \
+static inline void fbp_lse_cols_##S(const T *Z, ptrdiff_t zr, ptrdiff_t zc,   \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *lse)                  \
+{                                                                             \
+    ptrdiff_t i, j, c0;                                                       \
+    double eb[FBP_LCHUNK], mx[FBP_LCHUNK], sm[FBP_LCHUNK];                    \
+    for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
+        ptrdiff_t w = j1 - c0 < FBP_LCHUNK ? j1 - c0 : FBP_LCHUNK;            \
+        for (j = 0; j < w; j++) { mx[j] = -INFINITY; sm[j] = 0.0; }           \
+        for (i = 0; i < rows; i++) {                                          \
+            const T *z = Z + i * zr + c0 * zc;                                \
+            for (j = 0; j < w; j++) {                                         \
+                double v = (double)z[j * zc];                                 \
+                mx[j] = (v > mx[j] || v != v) ? v : mx[j];                    \
+            }                                                                 \
+        }                                                                     \
+        for (i = 0; i < rows; i++) {                                          \
+            const T *z = Z + i * zr + c0 * zc;                                \
+            for (j = 0; j < w; j++) eb[j] = (double)z[j * zc] - mx[j];        \
+            fbp_vexp_d(eb, eb, w);                                            \
+            for (j = 0; j < w; j++) sm[j] += eb[j];                           \
+        }                                                                     \
+        fbp_vlog_d(sm, sm, w);                                                \
+        for (j = 0; j < w; j++) lse[c0 - j0 + j] = mx[j] + sm[j];             \
+    }                                                                         \
+}
+
+FBP_DEFINE_ZLOSS(float, f, FLT_EPSILON)
+FBP_DEFINE_ZLOSS(double, d, DBL_EPSILON)
 
 #endif /* FASTBP_LOSS_H */

@@ -50,6 +50,7 @@ import scipy.sparse as sp
 
 from fastbp import _validation
 from fastbp.network import OUTPUTS, Network
+from fastbp.optim import SGD, Adam
 
 try:
     import sklearn
@@ -107,85 +108,69 @@ def _lbfgs_iprint(verbose):
 
 
 # ------------------------------------------------------------ the optimizers
-class _SkSGD:
-    """scikit-learn's SGDOptimizer on fastbp's flat buffers.
+class _Solver:
+    """scikit-learn's SGDOptimizer / AdamOptimizer around fastbp's compiled update.
 
-    ``v = momentum v - lr g``; ``W += v`` or, with Nesterov, ``W += momentum v - lr g``
-    (sklearn/neural_network/_stochastic_optimizers.py): the learning rate sits
-    inside the velocity, so changing it (invscaling, adaptive) scales new
-    gradients only.
+    The update itself is fastbp's :class:`fastbp.optim.SGD` with
+    ``velocity="step"`` (``v = momentum v - lr g``; ``W += v``, or with
+    Nesterov ``W += momentum v - lr g``) or :class:`fastbp.optim.Adam` with
+    ``bias_correction="step"`` (``lr_t = lr sqrt(1 - beta_2^t) / (1 -
+    beta_1^t)``; ``W -= lr_t m / (sqrt(v) + eps)``): scikit-learn's formulas
+    (sklearn/neural_network/_stochastic_optimizers.py). This class adds its
+    schedule logic (``invscaling`` after each epoch, ``adaptive`` on a stall).
     """
 
-    def __init__(self, n_params, dtype, learning_rate_init, lr_schedule, momentum, nesterov,
-                 power_t):
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
-        self.lr_schedule = lr_schedule
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.power_t = power_t
-        self.velocity = np.zeros(n_params, dtype=dtype)
-
-    def update(self, params, grads):
-        v = self.velocity
-        v *= self.momentum
-        v -= self.learning_rate * grads
-        if self.nesterov:
-            params += self.momentum * v - self.learning_rate * grads
+    def __init__(self, est):
+        self.learning_rate_init = est.learning_rate_init
+        if est.solver == "sgd":
+            self.lr_schedule, self.power_t = est.learning_rate, est.power_t
+            mu = float(est.momentum)
+            self.opt = SGD(est.learning_rate_init, mu, bool(est.nesterovs_momentum and mu > 0),
+                           velocity="step")
         else:
-            params += v
+            self.lr_schedule, self.power_t = "constant", 0.0
+            self.opt = Adam(est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon,
+                            bias_correction="step")
+        self._saved = None
+
+    @property
+    def learning_rate(self):
+        return self.opt.lr
+
+    def attach(self, net):
+        """Bind the optimizer to ``net`` (restoring its state after unpickling)."""
+        if not net.is_bound(self.opt):
+            net.bind_optimizer(self.opt)
+            if self._saved is not None:
+                arrays, t = self._saved
+                for dst, src in zip(self.opt.state, arrays):
+                    dst[...] = src
+                self.opt.t = t
+        self._saved = None
+        return self.opt
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_saved"] = (tuple(np.array(a) for a in self.opt.state_arrays()), self.opt.t)
+        return state
 
     def iteration_ends(self, time_step):
         if self.lr_schedule == "invscaling":
-            self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+            self.opt.lr = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
 
     def trigger_stopping(self, msg, verbose):
         if self.lr_schedule != "adaptive":
             if verbose:
                 print(msg + " Stopping.")
             return True
-        if self.learning_rate <= 1e-6:
+        if self.opt.lr <= 1e-6:
             if verbose:
                 print(msg + " Learning rate too small. Stopping.")
             return True
-        self.learning_rate /= 5.0
+        self.opt.lr /= 5.0
         if verbose:
-            print(msg + " Setting learning rate to %f" % self.learning_rate)
+            print(msg + " Setting learning rate to %f" % self.opt.lr)
         return False
-
-
-class _SkAdam:
-    """scikit-learn's AdamOptimizer on fastbp's flat buffers.
-
-    ``lr_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)``; ``W -= lr_t m / (sqrt(v) + eps)``
-    (epsilon outside the bias correction, unlike the course's Adam).
-    """
-
-    def __init__(self, n_params, dtype, learning_rate_init, beta_1, beta_2, epsilon):
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.t = 0
-        self.m = np.zeros(n_params, dtype=dtype)
-        self.v = np.zeros(n_params, dtype=dtype)
-
-    def update(self, params, grads):
-        self.t += 1
-        b1, b2 = self.beta_1, self.beta_2
-        self.m *= b1
-        self.m += (1 - b1) * grads
-        self.v *= b2
-        self.v += (1 - b2) * grads ** 2
-        self.learning_rate = self.learning_rate_init * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
-        params -= self.learning_rate * self.m / (np.sqrt(self.v) + self.epsilon)
-
-    def iteration_ends(self, time_step):
-        pass
-
-    def trigger_stopping(self, msg, verbose):
-        if verbose:
-            print(msg + " Stopping.")
-        return True
 
 
 # ------------------------------------------------------------------- helpers
@@ -393,12 +378,28 @@ class _BaseMLP(BaseEstimator):
             return y.view(np.uint8)
         return np.asarray(y, dtype=dtype)
 
-    def _batch_step(self, net, X_batch, y_batch, sw_batch):
+    def _batch_step(self, net, opt, X_batch, y_batch, sw_batch):
         """One step of the optimizer on a mini-batch; returns scikit-learn's batch loss."""
-        loss = self._loss_and_grad(net, X_batch, y_batch, sw_batch)
-        self._optimizer.update(net.flat_parameters, net.flat_grads)
-        net.parameters_changed()
+        if sw_batch is not None:
+            loss = self._loss_and_grad(net, X_batch, y_batch, sw_batch)
+            net.apply_update(opt)
+            return loss
+        m = X_batch.shape[0]
+        Xc = net.check_X(X_batch.T)
+        Yc, y_code, labels = net.check_Y(y_batch.T, m)
+        l2 = 0.0
+        if self.n_outputs_ > 1 and self.loss == "squared_error" and self.alpha:
+            l2 = 0.5 * self.alpha * self._sum_sq_weights(net) / m
+        loss = net.train_batch(Xc, Yc, y_code, labels, opt)
+        if self.n_outputs_ > 1 and self.loss == "squared_error":
+            # fastbp's squared error is summed over outputs, scikit-learn's averaged
+            loss = (loss - l2) / self.n_outputs_ + l2
         return loss
+
+    @staticmethod
+    def _sum_sq_weights(net):
+        return sum(float(np.dot(net.parameters[f"W{l}"].ravel(), net.parameters[f"W{l}"].ravel()))
+                   for l in range(1, net.n_layers + 1))
 
     def _loss_and_grad(self, net, X, y, sw):
         """scikit-learn's loss at the current parameters; its gradient into net.flat_grads."""
@@ -415,21 +416,14 @@ class _BaseMLP(BaseEstimator):
 
     def _loss_of(self, net, y, p, sw):
         loss = _sk_loss(self.loss, self.out_activation_, np.asarray(y, dtype=p.dtype), p, sw)
-        values = sum(float(np.dot(net.parameters[f"W{l}"].ravel(),
-                                  net.parameters[f"W{l}"].ravel()))
-                     for l in range(1, net.n_layers + 1))
+        values = self._sum_sq_weights(net)
         sw_sum = y.shape[0] if sw is None else sw.sum()
         return loss + (0.5 * self.alpha) * values / sw_sum
 
     def _fit_stochastic(self, net, X, y, sample_weight, incremental):
         if not incremental or not hasattr(self, "_optimizer"):
-            if self.solver == "sgd":
-                self._optimizer = _SkSGD(net.n_params, net.dtype, self.learning_rate_init,
-                                         self.learning_rate, self.momentum,
-                                         self.nesterovs_momentum, self.power_t)
-            else:
-                self._optimizer = _SkAdam(net.n_params, net.dtype, self.learning_rate_init,
-                                          self.beta_1, self.beta_2, self.epsilon)
+            self._optimizer = _Solver(self)
+        opt = self._optimizer.attach(net)
         _validation.sk_no_partial_fit_early_stopping(self.early_stopping, incremental)
         early_stopping = self.early_stopping
         X_val = y_val = sw_val = None
@@ -482,7 +476,7 @@ class _BaseMLP(BaseEstimator):
                         X_batch = _rows(X, batch_idx)
                         y_batch = y[batch_idx]
                     sw_batch = None if sw_ep is None else sw_ep[batch_slice]
-                    batch_loss = self._batch_step(net, X_batch, y_batch, sw_batch)
+                    batch_loss = self._batch_step(net, opt, X_batch, y_batch, sw_batch)
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X.shape[0]

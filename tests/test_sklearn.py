@@ -235,6 +235,16 @@ def test_parity_partial_fit_and_warm_start(task):
     _assert_parity(sk, fb)
 
 
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_parity_warm_start_with_early_stopping(task):
+    X, y = _data(task, n=300)
+    params = dict(hidden_layer_sizes=(5,), batch_size=50, random_state=4, max_iter=4,
+                  learning_rate_init=0.01, early_stopping=True, warm_start=True,
+                  n_iter_no_change=1, tol=0.05)
+    sk, fb = _fit_both(task, params, X=X, y=y, calls=3)
+    _assert_parity(sk, fb)
+
+
 def test_float32_kept_and_close_to_sklearn():
     X, y = _data("multiclass")
     X = X.astype(np.float32)

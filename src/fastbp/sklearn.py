@@ -501,6 +501,10 @@ class _BaseMLP(BaseEstimator):
         if early_stopping and self._best_params is not None:
             net.flat_parameters[...] = self._best_params
             net.parameters_changed()
+            # scikit-learn's coefs_ *are* its best copies from here on (it
+            # trains them in place on a warm start): a later fit that never
+            # improves the score keeps its final parameters
+            self._best_params = None
 
     def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
         if early_stopping:

@@ -1228,6 +1228,12 @@ def check_test_options(test_data, test_size):
 
 def check_cli_output(task, n_classes, requested):
     """(output, n_out): the network's output for the task, ``--output`` checked against it."""
+    if requested == "exp":
+        # a Poisson target must reach the loss unscaled; the command line
+        # standardises regression targets
+        raise ValueError("--output exp (Poisson loss, non-negative counts) is not available "
+                         "from the command line yet; use fastbp.Network(..., output='exp') "
+                         "in Python, or --output identity")
     if task == "regression":
         output = requested or "identity"
         if output != "identity":

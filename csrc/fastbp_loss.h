@@ -198,6 +198,36 @@ static inline double fbp_loss_sum_##S(int loss, const T *AL, ptrdiff_t ar,    \
 FBP_DEFINE_LOSS(float, f, FLT_MIN, FBP_Y_F32)
 FBP_DEFINE_LOSS(double, d, DBL_MIN, FBP_Y_F64)
 
+/* 1 when every target Y (rows x cols) lies in the domain of the loss:
+ * binary_crossentropy [0, 1]; crossentropy non-negative, each column summing
+ * to 1 within tol; poisson non-negative and finite; mse anything. NaN is out
+ * of every domain but mse's. The message is built in Python on a 0. */
+static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
+    ptrdiff_t yc, ptrdiff_t rows, ptrdiff_t cols, double tol)
+{
+    double yb[FBP_LCHUNK], cs[FBP_LCHUNK];
+    ptrdiff_t i, j, c0;
+    int ok = 1;
+    if (loss == FBP_MSE) return 1;
+    for (c0 = 0; c0 < cols && ok; c0 += FBP_LCHUNK) {
+        ptrdiff_t w = cols - c0 < FBP_LCHUNK ? cols - c0 : FBP_LCHUNK;
+        for (j = 0; j < w; j++) cs[j] = 0.0;
+        for (i = 0; i < rows; i++) {
+            fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);
+            if (loss == FBP_BCE) {
+                for (j = 0; j < w; j++) ok &= (yb[j] >= 0) & (yb[j] <= 1);
+            } else if (loss == FBP_POISSON) {
+                for (j = 0; j < w; j++) ok &= (yb[j] >= 0) & (yb[j] <= DBL_MAX);
+            } else {
+                for (j = 0; j < w; j++) { ok &= yb[j] >= 0; cs[j] += yb[j]; }
+            }
+        }
+        if (loss == FBP_CE)
+            for (j = 0; j < w; j++) ok &= fabs(cs[j] - 1.0) <= tol;
+    }
+    return ok;
+}
+
 /*
  * Losses from the logits Z (the output layer's pre-activation), exact where
  * the probabilities would round to 0 or 1. Every element is computed in

@@ -61,6 +61,8 @@ cdef extern from "fastbp_loss.h" nogil:
     void fbp_lse_cols_d(const double *Z, Py_ssize_t zr, Py_ssize_t zc, Py_ssize_t rows,
                         Py_ssize_t j0, Py_ssize_t j1, double *lse)
     double fbp_yval(const void *Y, int yt, Py_ssize_t k)
+    int fbp_targets_ok(int loss, const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
+                       Py_ssize_t rows, Py_ssize_t cols, double tol)
     void fbp_loss_cols_f(int loss, const float *AL, Py_ssize_t ar, Py_ssize_t ac,
                          const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
                          Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, double *colloss)

@@ -113,6 +113,7 @@ cdef class NetKernel:
         self.p.L = L
         self.p.loss = _registry.LOSS_CODES[loss]
         self.p.softmax = softmax
+        self.p.expout = self.p.loss == FBP_POISSON
         self.p.params = cnp.PyArray_DATA(params)
         self.p.grads = cnp.PyArray_DATA(grads)
         self.p.n_params = params.shape[0]
@@ -164,7 +165,7 @@ cdef class NetKernel:
             a = self._buf(self.ws, ly.n_out * m)
             ly.Z = cnp.PyArray_DATA(a)
             ly.A = ly.Z
-            if l < L - 1 and fbp_deriv_needs_z(ly.act):
+            if (fbp_deriv_needs_z(ly.act) if l < L - 1 else self.p.loss != FBP_MSE):
                 ly.A = cnp.PyArray_DATA(self._buf(self.ws, ly.n_out * m))
             ly.Ad = ly.A
             if l < L - 1 and ly.keep_prob < 1.0:
@@ -200,6 +201,11 @@ cdef class NetKernel:
             ly.Z = bufs[l % 2]
             ly.A = ly.Z
             ly.Ad = ly.Z
+        ly = &self.infer_layers[self.p.L - 1]
+        if self.p.loss != FBP_MSE:
+            # the output keeps its logits beside A (predict's out_z, the loss)
+            ly.A = cnp.PyArray_DATA(self._buf(self.infer_ws, ly.n_out * m))
+            ly.Ad = ly.A
         self.infer_cap = m
 
     def workspace_bytes(self):
@@ -424,8 +430,10 @@ cdef class NetKernel:
         self._set_opt(opt, lr, b1, b2, eps, c1, c2)
         self._call(M_UPDATE, n_threads)
 
-    def predict(self, cnp.ndarray X, cnp.ndarray out, int n_threads, Py_ssize_t chunk=2048):
-        """Inference forward of X (n_x, M) into out (n_L, M), C-contiguous.
+    def predict(self, cnp.ndarray X, cnp.ndarray out, int n_threads, Py_ssize_t chunk=2048,
+                cnp.ndarray out_z=None):
+        """Inference forward of X (n_x, M) into out (n_L, M), C-contiguous, and
+        the output's logits Z[L] into out_z (same shape) when given.
 
         Runs in column chunks through two ping-pong buffers, so the training
         workspace (and a pending backward) is left alone.
@@ -462,6 +470,11 @@ cdef class NetKernel:
                 src = <char *>last.A
                 for i in range(n_out):
                     memcpy(dst + (i * M + c0) * isz, src + i * w * isz, w * isz)
+                if out_z is not None:
+                    src = <char *>last.Z
+                    for i in range(n_out):
+                        memcpy(<char *>cnp.PyArray_DATA(out_z) + (i * M + c0) * isz,
+                               src + i * w * isz, w * isz)
                 c0 = c1
         finally:
             self.X_ref = saved_X

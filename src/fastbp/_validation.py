@@ -26,6 +26,7 @@ from fastbp._dense import plain_inputs as _plain_inputs
 from fastbp._dense import plain_labels as _plain_labels
 from fastbp._dense import plain_out as _plain_out
 from fastbp._dense import plain_outputs as _plain_outputs
+from fastbp._loss import targets_ok as _targets_ok
 from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
                               LABEL_DTYPES, LOSS_CODES, LOSSES)
@@ -103,7 +104,7 @@ def check_output(output, n_out, outputs):
     if output not in outputs:
         raise ValueError(f"unknown output {output!r}; valid: {sorted(outputs)} "
                          "(sigmoid: binary cross-entropy, softmax: cross-entropy, "
-                         "identity: mean squared error)")
+                         "identity: mean squared error, exp: Poisson deviance)")
     if output == "softmax" and n_out < 2:
         raise ValueError("a softmax output needs at least 2 units; for two classes use "
                          "output='sigmoid' with 1 unit")
@@ -255,14 +256,132 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
 
 def label_range_error(Y, n_out):
     """The ValueError for class labels outside 0..n_out-1 (for kernels that found one)."""
+    Y = np.asarray(Y)
+    bad = Y[(Y < 0) | (Y >= n_out)]
     return ValueError(f"class labels must be in 0..{n_out - 1} (the network has {n_out} "
-                      f"outputs); got values in [{int(np.min(Y))}, {int(np.max(Y))}]")
+                      f"outputs); found {_found(bad, Y.size)}, values in "
+                      f"[{int(np.min(Y))}, {int(np.max(Y))}]")
 
 
 def check_label_range(Y, n_out):
     """Raise :func:`label_range_error` unless every label is in 0..n_out-1."""
     if int(np.min(Y)) < 0 or int(np.max(Y)) >= n_out:
         raise label_range_error(Y, n_out)
+
+
+# Label domains of the losses. Every loss validates its targets once at the
+# boundary (fit and evaluate up front; layers.loss / output_delta per call);
+# the network kernel flags a target outside the domain while it computes the
+# loss (free: it reads every target there) and train_step / backward then
+# raise target_error's message. Soft targets are valid where the loss is
+# defined for them (binary cross-entropy in [0, 1], probability rows).
+
+#: output non-linearity named in the messages, per loss
+_LOSS_OUTPUT = {"binary_crossentropy": "sigmoid", "crossentropy": "softmax",
+                "poisson": "exp", "mse": "identity"}
+
+
+def _found(bad, n, limit=5):
+    """``{1, 2} (3 of 10 values)``: a few distinct offending values and how many."""
+    vals = np.unique(bad.astype(np.float64, copy=False))
+    nan = vals[np.isnan(vals)]
+    vals = vals[~np.isnan(vals)]
+    items = [f"{v:g}" for v in vals[:limit]] + (["nan"] if nan.size else [])
+    more = ", ..." if vals.size > limit else ""
+    return f"{{{', '.join(items)}{more}}} ({bad.size} of {n} values)"
+
+
+def target_error(Y, loss, n_out, labels=False, name="Y", flagged=False):
+    """The ValueError for targets ``Y`` outside the domain of ``loss``, or None.
+
+    binary_crossentropy: values in [0, 1] (0/1 labels, or soft targets);
+    crossentropy: class indices in 0..n_out-1, or rows of non-negative values
+    whose columns each sum to 1 within sqrt(eps) of the dtype (scikit-learn's
+    tolerance for probability rows); poisson: non-negative and finite counts
+    or rates; mse: finite. ``flagged``: a kernel found a bad target, so
+    never None (a generic message if this check finds nothing).
+    """
+    err = _target_error(Y, loss, n_out, labels, name)
+    if err is None and flagged:
+        err = ValueError(f"{name}: a target lies outside the domain of the {loss} loss")
+    return err
+
+
+def _target_error(Y, loss, n_out, labels, name):
+    if labels:
+        Y = np.asarray(Y)
+        if Y.size and (int(np.min(Y)) < 0 or int(np.max(Y)) >= n_out):
+            return label_range_error(Y, n_out)
+        return None
+    Y = np.asarray(Y)
+    if Y.dtype.kind not in "biuf" or Y.size == 0:
+        return None
+    out = _LOSS_OUTPUT.get(loss, loss)
+    if Y.dtype.kind == "f":
+        y = Y
+    else:
+        y = Y.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        if loss == "binary_crossentropy":
+            bad = ~((y >= 0) & (y <= 1))
+            if bad.any():
+                return ValueError(
+                    f"{name}: labels must be 0/1 (or probabilities in [0, 1]) for a sigmoid "
+                    f"output (binary cross-entropy); found {_found(y[bad], y.size)} outside "
+                    "[0, 1]: for class indices use output='softmax' with one unit per "
+                    "class, or map the labels to 0/1")
+        elif loss == "crossentropy":
+            bad = ~(y >= 0)
+            if bad.any():
+                return ValueError(
+                    f"{name}: one-hot or probability targets of a softmax output "
+                    f"(cross-entropy) must be non-negative; found {_found(y[bad], y.size)} "
+                    f"below 0 or NaN: pass class indices 0..{n_out - 1} of shape (m,), or "
+                    "one-hot rows")
+            sums = np.sum(y, axis=0, dtype=np.float64)
+            tol = math.sqrt(np.finfo(y.dtype if y.dtype.kind == "f" else np.float64).eps)
+            off = np.flatnonzero(~(np.abs(sums - 1.0) <= tol))
+            if off.size:
+                return ValueError(
+                    f"{name}: each column (example) of one-hot or probability targets of a "
+                    f"softmax output (cross-entropy) must sum to 1 (within {tol:.2g}); "
+                    f"found sums {_found(sums[off], sums.size)} at columns "
+                    f"{_listing(off.tolist())}: pass class indices 0..{n_out - 1} of shape "
+                    "(m,), or one-hot rows")
+        elif loss == "poisson":
+            bad = ~((y >= 0) & (y <= np.finfo(np.float64).max))
+            if bad.any():
+                return ValueError(
+                    f"{name}: targets of an exp output (Poisson loss) must be non-negative "
+                    f"finite counts or rates; found {_found(y[bad], y.size)} negative, "
+                    "inf or NaN")
+        elif Y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            bad = ~np.isfinite(y)
+            return ValueError(f"{name}: targets of an {out} output must be finite; found "
+                              f"{_found(y[bad], y.size)} NaN or inf")
+    return None
+
+
+def check_targets(Y, loss, n_out, labels=False, name="Y"):
+    """Raise :func:`target_error` when ``Y`` lies outside the domain of ``loss``.
+
+    A 2-D array of a label dtype is scanned by one compiled call
+    (fastbp._loss.targets_ok, well under a microsecond for the course's
+    sizes); only a failure (or another input) takes the NumPy checks.
+    """
+    if not labels and type(Y) is np.ndarray and Y.ndim == 2 and loss in LOSS_CODES:
+        yt = _LABEL_CODES.get(Y.dtype)
+        isz = Y.itemsize
+        if yt is not None and Y.flags.aligned and Y.dtype.isnative \
+                and not (Y.strides[0] % isz or Y.strides[1] % isz):
+            eps = np.finfo(Y.dtype if Y.dtype.kind == "f" else np.float64).eps
+            if _targets_ok(Y, yt, Y.strides[0] // isz, Y.strides[1] // isz,
+                           LOSS_CODES[loss], math.sqrt(eps)):
+                return Y
+    err = target_error(Y, loss, n_out, labels, name)
+    if err is not None:
+        raise err
+    return Y
 
 
 def check_finite(A, name):
@@ -326,6 +445,36 @@ def check_fit_args(epochs, batch_size, checkpoint_every, callback):
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable as callback(net, epoch, logs)")
+
+
+def nonfinite_loss_error(loss, where=""):
+    """FloatingPointError of a step whose loss is not finite (``.loss`` holds
+    it): its update was skipped, so the parameters are exactly those that gave
+    this loss. ``where``: e.g. " on every rank"."""
+    exc = FloatingPointError(
+        f"the loss is {loss} (not finite); the update was skipped{where}, so the "
+        "parameters are unchanged by this step: they are the ones that gave this "
+        "loss. Lower the learning rate or check the data for NaN/inf.")
+    exc.loss = loss
+    return exc
+
+
+def divergence_message(epoch, step, j, k, loss, restored_epoch, restored):
+    """fit's error when a step's loss stops being finite.
+
+    ``restored_epoch``: the epoch (from 1) whose starting parameters and
+    optimizer state were put back, or None when nothing could be (the very
+    first step of the run diverged, its update skipped).
+    """
+    head = (f"training diverged at epoch {epoch}, step {step} (batch of columns {j}:{k}): "
+            f"the loss is {loss} (not finite). Lower the learning rate or check the data "
+            "for NaN/inf. ")
+    if restored_epoch is None:
+        return (head + "No update was made in this fit: the parameters are the ones it "
+                "started from.")
+    return (head + "The parameters and the optimizer state were restored to "
+            f"those at the start of epoch {restored_epoch} (whose loss on that epoch's first "
+            f"batch was finite); the {restored} updates made since then were undone.")
 
 
 def check_replica_check_every(value):
@@ -657,15 +806,22 @@ def output_delta_args(AL, Y, loss, out, n_threads):
         D = out
     else:
         D = one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
+    check_targets(y, loss, n)
     return al, y, yt, yr, yc, D, _DEFAULT_NT if n_threads is None else threads(n_threads)
 
 
-def loss_args(AL, Y, loss):
-    """(AL, Y, label code, Y's strides, loss code) for _loss.loss."""
-    al = AL if _plain_inputs(AL) else float2d(AL, "AL")
+def loss_args(AL, Y, loss, from_logits=False):
+    """(AL or Z, Y, label code, Y's strides, loss code) for _loss.loss /
+    _loss.loss_logits; the targets checked against the loss's domain."""
+    name = "Z" if from_logits else "AL"
+    al = AL if _plain_inputs(AL) else float2d(AL, name)
     code = LOSS_CODES[loss] if type(loss) is str and loss in LOSS_CODES else loss_code(loss)
+    if not isinstance(from_logits, (bool, np.bool_)):
+        raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
     plain = _plain_labels(Y, al.shape[0], al.shape[1])
-    return (al, Y) + plain + (code,) if plain is not None else (al,) + labels(Y, al) + (code,)
+    args = (al, Y) + plain if plain is not None else (al,) + labels(Y, al)
+    check_targets(args[1], loss, al.shape[0])
+    return args + (code,)
 
 
 def softmax_args(Z, out, n_threads):
@@ -1072,6 +1228,12 @@ def check_test_options(test_data, test_size):
 
 def check_cli_output(task, n_classes, requested):
     """(output, n_out): the network's output for the task, ``--output`` checked against it."""
+    if requested == "exp":
+        # a Poisson target must reach the loss unscaled; the command line
+        # standardises regression targets
+        raise ValueError("--output exp (Poisson loss, non-negative counts) is not available "
+                         "from the command line yet; use fastbp.Network(..., output='exp') "
+                         "in Python, or --output identity")
     if task == "regression":
         output = requested or "identity"
         if output != "identity":

@@ -10,9 +10,10 @@ import math
 
 import numpy as np
 
-from fastbp import _fit, _network, _validation, checkpoint, distributed
+from fastbp import _fit, _loss, _network, _validation, checkpoint, distributed
 from fastbp._openmp_helpers import cpu_count, effective_n_threads
-from fastbp._registry import ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, LABEL_DTYPES, OUTPUT_LOSS
+from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, LABEL_DTYPES, LOSS_CODES,
+                              OUTPUT_LOSS)
 from fastbp.optim import Optimizer, optimizer_from_config
 
 __all__ = ["Network", "ACTIVATIONS", "OUTPUTS", "INITS"]
@@ -36,9 +37,19 @@ class Network:
     hidden : str or sequence of str, default "relu"
         Activation of the hidden layers: one name for all, or one per hidden
         layer. Any of :data:`ACTIVATIONS`.
-    output : {"sigmoid", "softmax", "identity"}, default "sigmoid"
+    output : {"sigmoid", "softmax", "identity", "exp"}, default "sigmoid"
         Output non-linearity; it fixes the loss: binary cross-entropy,
-        cross-entropy, mean squared error ``1/(2m) sum (AL - Y)^2``.
+        cross-entropy, mean squared error ``1/(2m) sum (AL - Y)^2``, or the
+        half Poisson deviance ``1/m sum [exp(Z) - Y Z + (Y log Y - Y)]``
+        (``exp``: the Poisson loss's canonical link, AL = exp(Z) the
+        predicted mean; scikit-learn's ``poisson_loss`` of
+        ``sklearn/neural_network/_base.py``, same reduction: the mean over
+        examples summed over the outputs). Every loss is computed from the
+        logits Z[L], so it stays exact where AL saturates (``softplus(z) -
+        y z`` for binary cross-entropy, ``logsumexp(Z) - Z[y]`` for
+        cross-entropy). Targets are checked against the loss's domain:
+        [0, 1] for sigmoid, class indices or probability rows for softmax,
+        non-negative finite values for exp.
     alpha : float, optional
         Slope of leaky_relu / scale of elu (defaults 0.01 / 1.0).
     dtype : {"float32", "float64"}, default "float32"
@@ -316,7 +327,7 @@ class Network:
         Y, yt, labels = self.check_Y(Y, self._last_m)
         _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
         if bad:
-            raise _validation.label_range_error(Y, self.layer_dims[-1])
+            raise self._target_error(Y, labels)
         return self._grads
 
     def bind_optimizer(self, optimizer):
@@ -366,7 +377,7 @@ class Network:
         ------
         FloatingPointError
             When the loss is not finite; the update is then skipped, so the
-            parameters stay the last good ones.
+            parameters are unchanged: those that gave the non-finite loss.
         """
         if comm is not None:
             return self._replica_for(comm).train_step(X, Y, optimizer)
@@ -410,12 +421,15 @@ class Network:
             if self.lambd:
                 loss += self.lambd / (2 * m) * l2_sum
         if status == 1:
-            raise _validation.label_range_error(Y, self.layer_dims[-1])
+            raise self._target_error(Y, labels)
         if status == 2:
-            raise FloatingPointError(f"the loss is {loss} (not finite); the update was skipped, "
-                                     "the parameters are the last good ones. Lower the "
-                                     "learning rate or check the data for NaN/inf.")
+            raise _validation.nonfinite_loss_error(loss)
         return loss
+
+    def _target_error(self, Y, labels):
+        """The ValueError for a target the kernel found outside the loss's domain."""
+        return _validation.target_error(Y, self.loss_name, self.layer_dims[-1], labels,
+                                        flagged=True)
 
     def _train_steps(self, X, Y, optimizer, n_steps, *, first_loss=True, check_finite=True):
         """:meth:`train_batch` on unchecked (X, Y): ``n_steps`` steps in one compiled call."""
@@ -450,7 +464,7 @@ class Network:
             X, Y, y_code, labels, lambd, 1.0 / M, lambd / M * w, M, offset,
             self._dropout, self._dropout_seed, self._step + 1, n_threads)
         if status:
-            raise _validation.label_range_error(Y, self.layer_dims[-1])
+            raise self._target_error(Y, labels)
         loss = loss_sum / M
         if lambd:
             loss += w * (lambd / (2 * M)) * l2_sum
@@ -521,46 +535,56 @@ class Network:
             return np.argmax(AL, axis=0)
         if self.output == "sigmoid":
             AL = (AL > 0.5).astype(np.int64)
+        # identity: the outputs; exp: the predicted means exp(Z)
         return AL[0] if AL.shape[0] == 1 else AL
 
     def evaluate(self, X, Y):
         """(loss, accuracy) on X, Y without dropout.
 
-        The loss is the training cost (with the L2 term when ``lambd > 0``).
+        The loss is the training cost (with the L2 term when ``lambd > 0``),
+        computed from the logits (exact where the probabilities saturate).
         Accuracy is the fraction of correct 0/1 predictions (sigmoid), of
-        correct classes (softmax), and NaN for an identity output.
+        correct classes (softmax), and NaN for identity and exp outputs.
+
+        Raises
+        ------
+        ValueError
+            X or Y hold NaN or inf, or Y lies outside the loss's domain.
         """
         X = self.check_X(X)
         Yc, _, labels = self.check_Y(Y, X.shape[1])
         _validation.check_finite(Yc, "Y")
+        _validation.check_targets(Yc, self.loss_name, self.layer_dims[-1], labels)
         m = X.shape[1]
         loss_sum, correct = self.evaluate_sums(X, Yc, labels)
         return self.evaluate_finish(loss_sum, correct, m)
 
     def evaluate_sums(self, X, Yc, labels):
-        """(summed loss over the columns, number correct or NaN) of checked X, Y."""
-        AL = self.predict_proba(X).astype(np.float64)
-        m = X.shape[1]
-        tiny = np.finfo(self.dtype).tiny
+        """(summed loss over the columns, number correct or NaN) of checked X, Y.
+
+        The loss comes from the logits Z[L] (fastbp._loss.loss_logits, the
+        network kernel's formulas), the accuracy from A[L] as :meth:`predict`.
+        """
+        _validation.check_finite(X, "X")
+        n_out, m = self.layer_dims[-1], X.shape[1]
+        AL = np.empty((n_out, m), dtype=self.dtype)
+        ZL = np.empty((n_out, m), dtype=self.dtype) if self.loss_name != "mse" else None
+        self._kernel.predict(X, AL, self._nt, out_z=ZL)
+        Y = np.asarray(Yc)
         if labels:
-            idx = np.asarray(Yc, dtype=np.int64)
-            n_out = self.layer_dims[-1]
-            _validation.check_label_range(idx, n_out)
-            p = AL[idx, np.arange(m)]
-            loss = -np.sum(np.log(np.maximum(p, tiny)))
-            correct = np.sum(np.argmax(AL, axis=0) == idx)
+            _validation.check_label_range(Y, n_out)
+        isz = Y.itemsize
+        loss, _ = _loss.loss_logits(AL if ZL is None else ZL, Y, LABEL_DTYPES[Y.dtype],
+                                    Y.strides[0] // isz if Y.ndim == 2 else 0,
+                                    Y.strides[-1] // isz, LOSS_CODES[self.loss_name], labels)
+        if labels:
+            correct = np.sum(np.argmax(AL, axis=0) == Y)
+        elif self.output == "sigmoid":
+            correct = np.sum((AL > 0.5) == (np.asarray(Y, dtype=np.float64) > 0.5)) / n_out
+        elif self.output == "softmax":
+            correct = np.sum(np.argmax(AL, axis=0) == np.argmax(Y, axis=0))
         else:
-            Yf = np.asarray(Yc, dtype=np.float64)
-            if self.output == "sigmoid":
-                loss = -np.sum(Yf * np.log(np.maximum(AL, tiny))
-                               + (1 - Yf) * np.log(np.maximum(1 - AL, tiny)))
-                correct = np.sum((AL > 0.5) == (Yf > 0.5)) / AL.shape[0]
-            elif self.output == "softmax":
-                loss = -np.sum(Yf * np.log(np.maximum(AL, tiny)))
-                correct = np.sum(np.argmax(AL, axis=0) == np.argmax(Yf, axis=0))
-            else:
-                loss = 0.5 * np.sum((AL - Yf) ** 2)
-                correct = float("nan")
+            correct = float("nan")
         return float(loss), float(correct)
 
     def evaluate_finish(self, loss_sum, correct, m):
@@ -632,7 +656,10 @@ class Network:
         ------
         FloatingPointError
             When the loss stops being finite; the message names the epoch and
-            step, and the parameters are those before that step.
+            step. The parameters and optimizer state are then restored to
+            those at the start of the latest epoch whose first batch gave a
+            finite loss (the last state known to be good: a copy is taken
+            once per epoch, not per step), and the message says which.
         """
         if comm is None:
             stepper = _fit.LocalStepper(self)

@@ -185,7 +185,12 @@ class Network:
     def parameters(self):
         """dict of views ``{"W1": (n_1, n_x), "b1": (n_1, 1), ...}`` into the flat buffer.
 
-        Assigning a dict (e.g. the course API's output) copies its arrays in.
+        Assigning a dict (e.g. the course API's output) copies its arrays in;
+        a 2-D array must have the view's shape (a transposed ``W`` is refused,
+        not guessed) and each ``b`` its size ((n_l,) or (n_l, 1)).
+        scikit-learn's layout is the transpose: its ``coefs_[l-1]`` (n_{l-1},
+        n_l) is ``parameters[f"W{l}"].T`` (a view, no copy), so set
+        ``W{l} = coefs_[l-1].T`` and ``b{l} = intercepts_[l-1]``.
         """
         return self._params
 
@@ -524,8 +529,11 @@ class Network:
         loss : float
             ``sum_j sw_j loss_j / S + lambd / (2 S) sum_l ||W[l]||^2`` with
             ``S = sum(sw)`` (m without weights): :meth:`train_step`'s cost,
-            scikit-learn's MLP loss with ``alpha = lambd`` (but see
-            :class:`Network` for how the mse loss sums over outputs).
+            scikit-learn's MLP loss with ``alpha = lambd``, except that the
+            mse data term sums over the n_L outputs where scikit-learn's
+            ``squared_loss`` averages over them (its gradient is the sum's,
+            as here): scikit-learn's value is ``(loss - l2) / n_L + l2``
+            with ``l2 = lambd / (2 S) sum_l ||W[l]||^2``.
         grad : ndarray (n_params,), float64
             Its gradient in the flat layout: a new array, because scipy keeps
             the gradient of one call while it evaluates the next, and the

@@ -258,6 +258,47 @@ class Network:
     def effective_n_threads(self, value):
         self._nt = int(value)
 
+    _loss_terms = None
+
+    @property
+    def last_loss_terms(self):
+        """(data term, L2 term) of the last loss :meth:`train_step`,
+        :meth:`train_batch` or :meth:`loss_and_gradient` computed (their sum
+        is the loss returned), or None before any.
+
+        The data term is the (weighted) mean of the examples' losses, the L2
+        term ``lambd / (2 S) sum_l ||W[l]||^2`` at the parameters before the
+        step (S = m or the sum of the weights). For scikit-learn's
+        multi-output squared loss, which averages over the outputs:
+        ``data / n_L + l2``.
+        """
+        return self._loss_terms
+
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self):
+        """Architecture, parameters, step counter, dropout seed and optimizer
+        (with its state); the compiled workspaces are rebuilt on load."""
+        return {"config": self.get_config(), "params": self._flat_params,
+                "step": self._step, "dropout_seed": self._dropout_seed,
+                "n_threads": self._n_threads_arg, "optimizer": self.optimizer}
+
+    def __setstate__(self, state):
+        cfg = dict(state["config"])
+        self.__init__(cfg.pop("layer_dims"), n_threads=state["n_threads"], **cfg)
+        self._flat_params[...] = state["params"]
+        self._step = state["step"]
+        self._dropout_seed = state["dropout_seed"]
+        opt = state["optimizer"]
+        if opt is not None:
+            # the optimizer was bound to the pickled network's buffer: bind it
+            # to this one, keeping its state and update count
+            saved, t = opt.state_arrays(), opt.t
+            for s, arr in zip(opt.bind(self.n_params, self.dtype, id(self._flat_params)), saved):
+                if s is not arr:
+                    s[...] = arr
+            opt.t = t
+            self.bind_optimizer(opt)
+
     @property
     def n_layers(self):
         return len(self.layer_dims) - 1
@@ -454,8 +495,9 @@ class Network:
         loss = None
         if first_loss:
             loss = loss_sum / n
-            if self.lambd:
-                loss += self.lambd / (2 * n) * l2_sum
+            l2 = self.lambd / (2 * n) * l2_sum if self.lambd else 0.0
+            self._loss_terms = (loss, l2)
+            loss += l2
         if status == 1:
             raise _validation.label_range_error(Y, self.layer_dims[-1])
         if status == 2:
@@ -563,9 +605,9 @@ class Network:
         if status:
             raise _validation.label_range_error(Y, self.layer_dims[-1])
         loss = loss_sum / n
-        if lambd:
-            loss += lambd / (2 * n) * l2_sum
-        return float(loss), self._flat_grads.astype(np.float64)
+        l2 = lambd / (2 * n) * l2_sum if lambd else 0.0
+        self._loss_terms = (loss, l2)
+        return float(loss + l2), self._flat_grads.astype(np.float64)
 
     def apply_update(self, optimizer, *, n_threads=None):
         """Apply ``optimizer`` to the current :attr:`grads` (after :meth:`backward`).

@@ -123,8 +123,8 @@ def test_weighted_step_matches_sklearn_backprop(rng, arch, m, dtype, order, nt):
     net._kernel.min_flops_per_thread = 1        # a team of nt even for small steps
     X, Y, sw = data(rng, dims, output, m, dtype)
     X = np.asarray(X, order=order)
-    X.flags.writeable = False                   # read-only inputs
-    sw.flags.writeable = False
+    for a in (X, Y, sw):                        # read-only inputs
+        a.flags.writeable = False
     want_loss, cg, ig = reference(net, X, Y, sw)
     want = flat_of(cg, ig)
     what = f"{arch} m={m} {np.dtype(dtype).name} {order} nt={nt}"

@@ -4,8 +4,8 @@
 # for the threading and determinism rules they follow.
 from cython cimport floating
 from cython.parallel cimport parallel
-from libc.math cimport isfinite
-from libc.stdint cimport uint64_t
+from libc.math cimport log, isfinite, pow, sqrt
+from libc.stdint cimport uint64_t, int64_t
 
 from fastbp._blas cimport _gemm, BLAS_Trans, NoTrans, Trans
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
@@ -165,6 +165,22 @@ cdef inline Mat _x_mat(NetPlan *p) noexcept nogil:
         M.rs = p.x_ld
         M.cs = 1
     return M
+
+
+cdef inline void _opt_step(NetPlan *p, int64_t t) noexcept nogil:
+    """The optimizer arguments that change with the update count t (from 1).
+
+    Adam's bias corrections: ``1 / (1 - beta ** t)`` (ADAM), ``sqrt(1 -
+    beta2 ** t)`` and ``1 - beta1 ** t`` (ADAM_STEP); the same operations as
+    ``fastbp.optim.Adam.kernel_args`` (CPython's float ``**`` calls the C
+    library's pow too, so the doubles are equal).
+    """
+    if p.opt == FBP_OPT_ADAM:
+        p.c1 = 1.0 / (1.0 - pow(p.b1, <double>t))
+        p.c2 = 1.0 / (1.0 - pow(p.b2, <double>t))
+    elif p.opt == FBP_OPT_ADAM_STEP:
+        p.c1 = sqrt(1.0 - pow(p.b2, <double>t))
+        p.c2 = 1.0 - pow(p.b1, <double>t)
 
 
 # ------------------------------------------------------------------- phases

@@ -37,7 +37,6 @@ depend on the thread count beyond the GEMM's own rounding.
 The kernel trusts its inputs: fastbp.network.Network validates everything
 at the Python boundary.
 """
-from libc.math cimport pow, sqrt
 from libc.stdint cimport uint64_t, int64_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
@@ -265,9 +264,8 @@ cdef class NetKernel:
         """Run the phases in ``mode`` n_steps times in one nogil section.
 
         Step s after the first drops M_LOSS and advances the dropout step
-        (p.step + s); with t0 > 0 and Adam, each step's bias corrections are
-        1 / (1 - beta ** (t0 + s)), as the optimizer's ``_kernel_args``
-        computes them (with ADAM_STEP, sqrt(1 - beta2 ** t) and 1 - beta1 ** t).
+        (p.step + s); with t0 > 0 its optimizer arguments are those of
+        update t0 + s (``_opt_step``: Adam's bias corrections).
         Stops early on a bad label or a non-finite loss;
         returns the number of steps that completed.
         """
@@ -284,12 +282,8 @@ cdef class NetKernel:
             prev = _blas_begin(1)
             for s in range(n_steps):
                 self.p.step = step0 + s
-                if t0 > 0 and self.p.opt == FBP_OPT_ADAM:
-                    self.p.c1 = 1.0 / (1.0 - pow(self.p.b1, <double>(t0 + s)))
-                    self.p.c2 = 1.0 / (1.0 - pow(self.p.b2, <double>(t0 + s)))
-                elif t0 > 0 and self.p.opt == FBP_OPT_ADAM_STEP:
-                    self.p.c1 = sqrt(1.0 - pow(self.p.b2, <double>(t0 + s)))
-                    self.p.c2 = 1.0 - pow(self.p.b1, <double>(t0 + s))
+                if t0 > 0:
+                    _opt_step(&self.p, t0 + s)
                 if self.is_double:
                     _run(<double *>self.p.params, &self.p, lys, m_s, team)
                 else:

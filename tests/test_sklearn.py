@@ -127,9 +127,6 @@ SOLVERS = {"adam": dict(solver="adam", learning_rate_init=0.01),
 
 
 def _poisson_mark(task):
-    # robust's first 'exp' output trains on Z, not exp(Z) (forward returns Z)
-    if task == "poisson":
-        return pytest.mark.xfail(strict=True, reason="needs branch robust (exp output)")
     return None
 
 
@@ -175,6 +172,11 @@ def test_parity_early_stopping(task, solver, weighted, request):
     sw = np.random.default_rng(2).uniform(0.2, 2.0, X.shape[0]) if weighted else None
     params = _params(task, solver, alpha=1e-3, early_stopping=True, max_iter=8,
                      n_iter_no_change=2, tol=1e-3, validation_fraction=0.2)
+    if task == "poisson" and solver != "adam":
+        # at 0.05 this SGD diverges by epoch 3: scikit-learn's loss turns NaN
+        # (inf - inf of clipped exp) where fastbp's, from the logits, stays
+        # finite; parity is about training that works
+        params["learning_rate_init"] = 0.005
     sk, fb = _fit_both(task, params, sample_weight=sw, X=X, y=y)
     _assert_parity(sk, fb)
 

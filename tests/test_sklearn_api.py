@@ -275,3 +275,13 @@ def test_too_old_sklearn_is_refused():
     with pytest.raises(ImportError, match=r"scikit-learn >= 1\.7, found 1\.6\.1"):
         _validation.check_sklearn_version("1.6.1")
     _validation.check_sklearn_version("1.10.0.dev0")
+
+
+def test_errors_diverging_fit():
+    """Training that blows up ends with scikit-learn's own error, not fastbp's."""
+    X, y = _reg_data()
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        f = _same_error(lambda m: m.MLPRegressor(solver="sgd", learning_rate_init=5.0,
+                                                 max_iter=30, random_state=0).fit(X, 1e3 * y))
+    assert f.type is ValueError

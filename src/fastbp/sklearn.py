@@ -182,28 +182,6 @@ def _rows(X, idx):
     return part
 
 
-def _sk_loss(loss, out_activation, y, p, sw):
-    """scikit-learn's loss of predictions ``p`` for targets ``y`` (rows are examples).
-
-    The formulas of sklearn/neural_network/_base.py; used only where fastbp's
-    kernels do not report the loss themselves.
-    """
-    from scipy.special import xlogy
-    if loss == "squared_error":
-        return 0.5 * np.average((y - p) ** 2, weights=sw, axis=0).mean()
-    if loss == "poisson":
-        return np.average(xlogy(y, y / p) - y + p, weights=sw, axis=0).sum()
-    eps = np.finfo(p.dtype).eps
-    p = np.clip(p, eps, 1 - eps)
-    if out_activation == "logistic":
-        return -np.average(xlogy(y, p) + xlogy(1 - y, 1 - p), weights=sw, axis=0).sum()
-    if p.shape[1] == 1:
-        p = np.append(1 - p, p, axis=1)
-    if y.shape[1] == 1:
-        y = np.append(1 - y, y, axis=1)
-    return -np.average(xlogy(y, p), weights=sw, axis=0).sum()
-
-
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share (see the module docstring)."""
 
@@ -351,7 +329,8 @@ class _BaseMLP(BaseEstimator):
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         n_samples, n_features = X.shape
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = np.ascontiguousarray(_check_sample_weight(sample_weight, X),
+                                                 dtype=np.float64)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -379,46 +358,32 @@ class _BaseMLP(BaseEstimator):
         return np.asarray(y, dtype=dtype)
 
     def _batch_step(self, net, opt, X_batch, y_batch, sw_batch):
-        """One step of the optimizer on a mini-batch; returns scikit-learn's batch loss."""
-        if sw_batch is not None:
-            loss = self._loss_and_grad(net, X_batch, y_batch, sw_batch)
-            net.apply_update(opt)
-            return loss
+        """One compiled step (forward, loss, backward, update) on a mini-batch.
+
+        Returns scikit-learn's loss of the batch, before the update.
+        """
         m = X_batch.shape[0]
         Xc = net.check_X(X_batch.T)
         Yc, y_code, labels = net.check_Y(y_batch.T, m)
-        l2 = 0.0
-        if self.n_outputs_ > 1 and self.loss == "squared_error" and self.alpha:
-            l2 = 0.5 * self.alpha * self._sum_sq_weights(net) / m
-        loss = net.train_batch(Xc, Yc, y_code, labels, opt)
-        if self.n_outputs_ > 1 and self.loss == "squared_error":
-            # fastbp's squared error is summed over outputs, scikit-learn's averaged
-            loss = (loss - l2) / self.n_outputs_ + l2
-        return loss
+        if sw_batch is not None and not sw_batch.sum() > 0:
+            # scikit-learn divides by the batch's weight sum and ends with NaN weights
+            _validation.sk_check_finite_weights([np.array([np.nan])])
+        # as scikit-learn, a non-finite loss does not stop the epoch (early
+        # stopping may still restore the best parameters; otherwise fit ends
+        # with scikit-learn's "non-finite parameter weights" error)
+        net.train_batch(Xc, Yc, y_code, labels, opt, check_finite=False, sample_weight=sw_batch)
+        return self._sk_loss(net)
 
-    @staticmethod
-    def _sum_sq_weights(net):
-        return sum(float(np.dot(net.parameters[f"W{l}"].ravel(), net.parameters[f"W{l}"].ravel()))
-                   for l in range(1, net.n_layers + 1))
+    def _sk_loss(self, net):
+        """scikit-learn's value of the loss the network just computed.
 
-    def _loss_and_grad(self, net, X, y, sw):
-        """scikit-learn's loss at the current parameters; its gradient into net.flat_grads."""
-        AL = net.forward(X.T)
-        if sw is None:
-            net.backward(y.T)
-        else:
-            # delta = sw (AL - Y) is the delta of the targets AL - sw (AL - Y);
-            # the gradients / m become / sw_sum by one scaling
-            Yw = AL - sw * (AL - y.T)
-            net.backward(Yw)
-            net.flat_grads[...] *= X.shape[0] / sw.sum()
-        return self._loss_of(net, y, AL.T, sw)
-
-    def _loss_of(self, net, y, p, sw):
-        loss = _sk_loss(self.loss, self.out_activation_, np.asarray(y, dtype=p.dtype), p, sw)
-        values = self._sum_sq_weights(net)
-        sw_sum = y.shape[0] if sw is None else sw.sum()
-        return loss + (0.5 * self.alpha) * values / sw_sum
+        fastbp's squared error sums over the outputs where scikit-learn's
+        averages over them (the gradients are the same).
+        """
+        data, l2 = net.last_loss_terms
+        if self.loss == "squared_error" and self.n_outputs_ > 1:
+            data = data / self.n_outputs_
+        return data + l2
 
     def _fit_stochastic(self, net, X, y, sample_weight, incremental):
         if not incremental or not hasattr(self, "_optimizer"):
@@ -530,13 +495,14 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, net, X, y, sample_weight):
         params = net.flat_parameters
-        Xd = X.toarray() if sp.issparse(X) else X
+        # one compiled call per evaluation over the whole data set (sparse
+        # input is densified once)
+        Xc = net.check_X((X.toarray() if sp.issparse(X) else X).T)
+        Yc, _, _ = net.check_Y(y.T, X.shape[0])
 
         def loss_grad(x):
-            params[...] = x
-            net.parameters_changed()
-            loss = self._loss_and_grad(net, Xd, y, sample_weight)
-            return loss, net.flat_grads.astype(np.float64)
+            _, grad = net.loss_and_gradient(Xc, Yc, sample_weight=sample_weight, params=x)
+            return self._sk_loss(net), grad
 
         opt_res = scipy.optimize.minimize(
             loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,

@@ -52,17 +52,17 @@ def cases(quick):
     Xc, yc = make_regression(n_samples=n_big, n_features=100, n_informative=50, noise=1.0,
                              random_state=0)
     yc = yc / np.std(yc)
+    ea, eb, ec, ed = (3, 1, 2, 10) if quick else (30, 3, 10, 200)
     return [
-        ("a", "digits, (128,), batch 32, adam, 30 epochs", "MLPClassifier", digits_X, digits_y,
-         dict(hidden_layer_sizes=(128,), batch_size=32, max_iter=3 if quick else 30)),
-        ("b", f"{n_big} x 784 classification, (256, 128), batch 200, adam, 3 epochs",
+        ("a", f"digits, (128,), batch 32, adam, {ea} epochs", "MLPClassifier", digits_X,
+         digits_y, dict(hidden_layer_sizes=(128,), batch_size=32, max_iter=ea)),
+        ("b", f"{n_big} x 784 classification, (256, 128), batch 200, adam, {eb} epochs",
          "MLPClassifier", Xb, yb,
-         dict(hidden_layer_sizes=(256, 128), batch_size=200, max_iter=1 if quick else 3)),
-        ("c", f"{n_big} x 100 regression, (64, 64), batch 200, adam, 10 epochs",
-         "MLPRegressor", Xc, yc,
-         dict(hidden_layer_sizes=(64, 64), batch_size=200, max_iter=2 if quick else 10)),
-        ("d", "digits, (128,), lbfgs, max_iter 200", "MLPClassifier", digits_X, digits_y,
-         dict(hidden_layer_sizes=(128,), solver="lbfgs", max_iter=10 if quick else 200)),
+         dict(hidden_layer_sizes=(256, 128), batch_size=200, max_iter=eb)),
+        ("c", f"{n_big} x 100 regression, (64, 64), batch 200, adam, {ec} epochs",
+         "MLPRegressor", Xc, yc, dict(hidden_layer_sizes=(64, 64), batch_size=200, max_iter=ec)),
+        ("d", f"digits, (128,), lbfgs, max_iter {ed}", "MLPClassifier", digits_X, digits_y,
+         dict(hidden_layer_sizes=(128,), solver="lbfgs", max_iter=ed)),
     ]
 
 
@@ -126,7 +126,7 @@ def main(argv=None):
                       f"{s['scikit-learn']:.4f} | {s['fastbp']:.4f} |", flush=True)
     finally:
         if limiter is not None:
-            limiter.unregister() if hasattr(limiter, "unregister") else None
+            limiter.restore_original_limits()
 
 
 if __name__ == "__main__":

@@ -1412,6 +1412,7 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
                          + (rows_hint if transposed else ""))
     if y.dtype.kind not in "biuf":
         raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels are 0/1 numbers")
+    check_targets(y, "binary_crossentropy", y.shape[0])   # the course's sigmoid output
     if keep_prob != 1.0:
         course_keep_prob(keep_prob)
     dims = [X.shape[0]] + [W.shape[0] for W in Ws]
@@ -1531,10 +1532,17 @@ def course_dropout_mask(D, dA, l, keep_prob):
 
 
 def course_z(Z, dA_shape, l):
-    """Z of layer l's cache as an array of dA's shape (the caches chain)."""
+    """Z of layer l's cache as an array of dA's shape (the caches chain).
+
+    ``l``: the layer number, "L" for the output layer, or None for one layer
+    on its own (linear_activation_backward knows no number)."""
     if type(Z) is not np.ndarray:
         Z = np.asarray(Z)
     if Z.shape != dA_shape:
+        if l is None:
+            raise ValueError(f"Invalid cache: Z has shape {Z.shape} but dA has shape "
+                             f"{dA_shape}; they must match: pass the cache of the layer "
+                             "whose dA this is")
         if l == "L":
             raise ValueError(f"Invalid cache: Z of the output layer has shape {Z.shape} but "
                              f"AL has shape {dA_shape}")

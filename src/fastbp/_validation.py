@@ -71,7 +71,7 @@ def check_layer_dims(layer_dims):
         dims = list(layer_dims)
     except TypeError:
         raise TypeError("layer_dims must be a sequence of ints like [n_x, n_1, ..., n_L], "
-                        f"got {type(layer_dims).__name__}") from None
+                        f"got {type(layer_dims).__name__} {layer_dims!r}") from None
     if len(dims) < 2:
         raise ValueError("layer_dims needs at least an input and an output size, "
                          f"e.g. [n_x, n_y]; got {dims}")
@@ -92,10 +92,11 @@ def check_hidden(hidden, n_layers, activations):
     names = [hidden] * (n_layers - 1) if isinstance(hidden, str) else list(hidden)
     if len(names) != n_layers - 1:
         raise ValueError(f"hidden must be one activation name or a list of {n_layers - 1} "
-                         f"(one per hidden layer); got {len(names)}")
+                         f"(one per hidden layer); got {len(names)}: {names!r}")
     for name in names:
         if name not in activations:
-            raise ValueError(f"unknown activation {name!r}; valid: {tuple(activations)}")
+            raise ValueError(f"hidden: unknown activation {name!r}; valid: "
+                             f"{tuple(activations)}")
     return tuple(names)
 
 
@@ -106,8 +107,8 @@ def check_output(output, n_out, outputs):
                          "(sigmoid: binary cross-entropy, softmax: cross-entropy, "
                          "identity: mean squared error, exp: Poisson deviance)")
     if output == "softmax" and n_out < 2:
-        raise ValueError("a softmax output needs at least 2 units; for two classes use "
-                         "output='sigmoid' with 1 unit")
+        raise ValueError(f"a softmax output needs at least 2 units, got {n_out}; for two "
+                         "classes use output='sigmoid' with 1 unit")
     return output
 
 
@@ -115,6 +116,9 @@ def check_alpha(alpha):
     """None (the activation's default) or a finite float."""
     if alpha is None:
         return None
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a real number or None, got {type(alpha).__name__} "
+                        f"{alpha!r}")
     alpha = float(alpha)
     if not math.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha}")
@@ -143,7 +147,11 @@ def check_seed(seed):
     """None or a non-negative int."""
     if seed is None:
         return None
-    seed = operator.index(seed)
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed must be None or a non-negative int, got {type(seed).__name__} "
+                        f"{seed!r}") from None
     if seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed}")
     return seed
@@ -152,7 +160,7 @@ def check_seed(seed):
 def check_lambd(lambd):
     """The L2 strength as a finite float >= 0."""
     if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real):
-        raise TypeError(f"lambd must be a real number, got {type(lambd).__name__}")
+        raise TypeError(f"lambd must be a real number, got {type(lambd).__name__} {lambd!r}")
     lambd = float(lambd)
     if not (math.isfinite(lambd) and lambd >= 0):
         raise ValueError(f"lambd must be a finite number >= 0, got {lambd}")
@@ -164,10 +172,14 @@ def check_keep_prob(keep_prob, n_layers):
     if isinstance(keep_prob, numbers.Real) and not isinstance(keep_prob, bool):
         kps = [float(keep_prob)] * (n_layers - 1)
     else:
-        kps = [float(k) for k in keep_prob]
+        try:
+            kps = [float(k) for k in keep_prob]
+        except (TypeError, ValueError):
+            raise TypeError("keep_prob must be one float or a list of floats in (0, 1], got "
+                            f"{type(keep_prob).__name__} {keep_prob!r}") from None
         if len(kps) != n_layers - 1:
             raise ValueError(f"keep_prob must be one float or a list of {n_layers - 1} "
-                             f"(one per hidden layer); got {len(kps)}")
+                             f"(one per hidden layer); got {len(kps)}: {keep_prob!r}")
     for k in kps:
         if not (0.0 < k <= 1.0):
             raise ValueError(f"keep_prob values must be in (0, 1], got {k}")
@@ -276,11 +288,6 @@ def check_label_range(Y, n_out):
 # raise target_error's message. Soft targets are valid where the loss is
 # defined for them (binary cross-entropy in [0, 1], probability rows).
 
-#: output non-linearity named in the messages, per loss
-_LOSS_OUTPUT = {"binary_crossentropy": "sigmoid", "crossentropy": "softmax",
-                "poisson": "exp", "mse": "identity"}
-
-
 def _found(bad, n, limit=5):
     """``{1, 2} (3 of 10 values)``: a few distinct offending values and how many."""
     vals = np.unique(bad.astype(np.float64, copy=False))
@@ -298,7 +305,8 @@ def target_error(Y, loss, n_out, labels=False, name="Y", flagged=False):
     crossentropy: class indices in 0..n_out-1, or rows of non-negative values
     whose columns each sum to 1 within sqrt(eps) of the dtype (scikit-learn's
     tolerance for probability rows); poisson: non-negative and finite counts
-    or rates; mse: finite. ``flagged``: a kernel found a bad target, so
+    or rates; mse: anything (fit and evaluate check that targets are finite,
+    the layer functions let NaN propagate). ``flagged``: a kernel found a bad target, so
     never None (a generic message if this check finds nothing).
     """
     err = _target_error(Y, loss, n_out, labels, name)
@@ -316,7 +324,6 @@ def _target_error(Y, loss, n_out, labels, name):
     Y = np.asarray(Y)
     if Y.dtype.kind not in "biuf" or Y.size == 0:
         return None
-    out = _LOSS_OUTPUT.get(loss, loss)
     if Y.dtype.kind == "f":
         y = Y
     else:
@@ -355,10 +362,6 @@ def _target_error(Y, loss, n_out, labels, name):
                     f"{name}: targets of an exp output (Poisson loss) must be non-negative "
                     f"finite counts or rates; found {_found(y[bad], y.size)} negative, "
                     "inf or NaN")
-        elif Y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            bad = ~np.isfinite(y)
-            return ValueError(f"{name}: targets of an {out} output must be finite; found "
-                              f"{_found(y[bad], y.size)} NaN or inf")
     return None
 
 
@@ -388,7 +391,8 @@ def check_finite(A, name):
     """Raise unless every value of the float array A is finite."""
     if A.dtype.kind == "f" and not np.all(np.isfinite(A)):
         hint = "; clean or impute the data first" if name == "X" else ""
-        raise ValueError(f"{name} contains NaN or inf{hint}")
+        bad = A[~np.isfinite(A)]
+        raise ValueError(f"{name} contains NaN or inf: {_found(bad, A.size)}{hint}")
 
 
 def check_sample_weight(sample_weight, m):
@@ -489,7 +493,7 @@ def check_fit_args(epochs, batch_size, checkpoint_every, callback):
     for name, v in (("epochs", epochs), ("batch_size", batch_size),
                     ("checkpoint_every", checkpoint_every)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+            raise TypeError(f"{name} must be an int, got {type(v).__name__} {v!r}")
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if batch_size < 1:
@@ -497,7 +501,8 @@ def check_fit_args(epochs, batch_size, checkpoint_every, callback):
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
     if callback is not None and not callable(callback):
-        raise TypeError("callback must be callable as callback(net, epoch, logs)")
+        raise TypeError("callback must be callable as callback(net, epoch, logs), got "
+                        f"{type(callback).__name__} {callback!r}")
 
 
 def nonfinite_loss_error(loss, where=""):
@@ -540,6 +545,9 @@ def check_replica_check_every(value):
 
 def check_n_steps(n_steps):
     """``n_steps`` as an int >= 1."""
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
+        raise TypeError(f"n_steps must be an int >= 1, got {type(n_steps).__name__} "
+                        f"{n_steps!r}")
     n_steps = int(n_steps)
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
@@ -551,7 +559,8 @@ def check_validation_pair(validation_data):
     try:
         Xv, Yv = validation_data
     except (TypeError, ValueError):
-        raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
+        raise TypeError("validation_data must be a pair (X_val, Y_val), got "
+                        f"{type(validation_data).__name__}") from None
     return Xv, Yv
 
 
@@ -676,6 +685,9 @@ def act_code(activation, allow_none):
 def alpha_value(activation, alpha):
     if alpha is None:
         return DEFAULT_ALPHA.get(activation, 0.0)
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"Invalid alpha: a real number or None, got {type(alpha).__name__} "
+                        f"{alpha!r}")
     a = float(alpha)
     if activation in ("leaky_relu", "elu") and not a >= 0:
         raise ValueError(f"Invalid alpha: {activation} needs alpha >= 0 (its derivative is read "
@@ -1465,6 +1477,7 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
                          + (rows_hint if transposed else ""))
     if y.dtype.kind not in "biuf":
         raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels are 0/1 numbers")
+    check_targets(y, "binary_crossentropy", y.shape[0])   # the course's sigmoid output
     if keep_prob != 1.0:
         course_keep_prob(keep_prob)
     dims = [X.shape[0]] + [W.shape[0] for W in Ws]
@@ -1584,10 +1597,17 @@ def course_dropout_mask(D, dA, l, keep_prob):
 
 
 def course_z(Z, dA_shape, l):
-    """Z of layer l's cache as an array of dA's shape (the caches chain)."""
+    """Z of layer l's cache as an array of dA's shape (the caches chain).
+
+    ``l``: the layer number, "L" for the output layer, or None for one layer
+    on its own (linear_activation_backward knows no number)."""
     if type(Z) is not np.ndarray:
         Z = np.asarray(Z)
     if Z.shape != dA_shape:
+        if l is None:
+            raise ValueError(f"Invalid cache: Z has shape {Z.shape} but dA has shape "
+                             f"{dA_shape}; they must match: pass the cache of the layer "
+                             "whose dA this is")
         if l == "L":
             raise ValueError(f"Invalid cache: Z of the output layer has shape {Z.shape} but "
                              f"AL has shape {dA_shape}")

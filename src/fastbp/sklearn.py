@@ -357,14 +357,13 @@ class _BaseMLP(BaseEstimator):
             return y.view(np.uint8)
         return np.asarray(y, dtype=dtype)
 
-    def _batch_step(self, net, opt, X_batch, y_batch, sw_batch):
+    def _batch_step(self, net, opt, Xc, Yc, y_code, labels, sw_batch):
         """One compiled step (forward, loss, backward, update) on a mini-batch.
 
-        Returns scikit-learn's loss of the batch, before the update.
+        Xc, Yc: the batch as :meth:`Network.check_X` / :meth:`Network.check_Y`
+        return them (examples as columns). Returns scikit-learn's loss of the
+        batch, before the update.
         """
-        m = X_batch.shape[0]
-        Xc = net.check_X(X_batch.T)
-        Yc, y_code, labels = net.check_Y(y_batch.T, m)
         if sw_batch is not None and not sw_batch.sum() > 0:
             # scikit-learn divides by the batch's weight sum and ends with NaN weights
             _validation.sk_check_finite_weights([np.array([np.nan])])
@@ -431,17 +430,20 @@ class _BaseMLP(BaseEstimator):
                     sw_ep = None if sample_weight is None else sample_weight[sample_idx]
                 else:
                     X_ep, y_ep, sw_ep = X, y, sample_weight
+                if dense:
+                    # checked once per epoch: every batch is a column block of these
+                    Xc = net.check_X(X_ep.T)
+                    Yc, y_code, labels = net.check_Y(y_ep.T, n_samples)
                 accumulated_loss = 0.0
                 for batch_slice in gen_batches(n_samples, batch_size):
-                    if dense or not self.shuffle:
-                        X_batch = _rows(X_ep, batch_slice)
-                        y_batch = y_ep[batch_slice]
+                    if dense:
+                        Xb, Yb = Xc[:, batch_slice], Yc[:, batch_slice]
                     else:
-                        batch_idx = sample_idx[batch_slice]
-                        X_batch = _rows(X, batch_idx)
-                        y_batch = y[batch_idx]
+                        idx = batch_slice if not self.shuffle else sample_idx[batch_slice]
+                        Xb = net.check_X(_rows(X, idx).T)
+                        Yb, y_code, labels = net.check_Y(y[idx].T, Xb.shape[1])
                     sw_batch = None if sw_ep is None else sw_ep[batch_slice]
-                    batch_loss = self._batch_step(net, opt, X_batch, y_batch, sw_batch)
+                    batch_loss = self._batch_step(net, opt, Xb, Yb, y_code, labels, sw_batch)
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X.shape[0]

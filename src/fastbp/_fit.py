@@ -27,6 +27,14 @@ of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
 ``step(X, Y, y_code, labels, optimizer, n, lo)``
     one update on the process's columns ``[lo, hi)`` of a batch of ``n``;
     returns the batch's loss;
+``epoch`` (optional: absent or None means per-batch ``step`` calls)
+    ``epoch(X, Y, y_code, labels, optimizer, order, batch_size, start_batch,
+    n_batches, loss_total) -> (loss_total, n_done)``: mini-batches
+    ``start_batch ..`` of the epoch ``X[:, order]`` (``order`` None: in
+    order) in one call, with the results of the per-batch loop bit for bit
+    (:meth:`fastbp.Network.train_epoch`); ``batches_per_call`` (None: the
+    whole epoch) cuts an epoch into several calls. A non-finite loss raises
+    FloatingPointError with the failing batch's index as ``batch_index``;
 ``evaluate(X, Y, labels)``
     ``(loss, accuracy)`` of checked data;
 ``history_keys``, ``epoch_begin()``, ``epoch_end()``
@@ -96,13 +104,29 @@ class _Progress:
 
 
 class LocalStepper:
-    """The stepper of a one-process fit: the model's compiled ``train_batch``."""
+    """The stepper of a one-process fit: the model's compiled ``train_epoch``.
+
+    Parameters
+    ----------
+    model : the model (:class:`fastbp.Network`)
+    per_batch : bool, default False
+        Step batch by batch through ``train_batch`` (the loop that
+        ``train_epoch`` replaces; kept for comparison and for models without
+        ``train_epoch``).
+    batches_per_call : int, optional
+        Mini-batches per compiled call (None: a whole epoch per call).
+    """
 
     history_keys = ()
     is_root = True
 
-    def __init__(self, model):
+    def __init__(self, model, *, per_batch=False, batches_per_call=None):
         self.model = model
+        if per_batch or not hasattr(model, "train_epoch"):
+            self.epoch = None
+        self.batches_per_call = (None if batches_per_call is None else
+                                 _validation.check_positive_int("batches_per_call",
+                                                                batches_per_call))
 
     def check_args(self):
         pass
@@ -131,6 +155,11 @@ class LocalStepper:
 
     def step(self, X, Y, y_code, labels, optimizer, n, lo):
         return self.model.train_batch(X, Y, y_code, labels, optimizer)
+
+    def epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch,
+              n_batches, loss_total):
+        return self.model.train_epoch(X, Y, y_code, labels, optimizer, order, batch_size,
+                                      start_batch, n_batches, loss_total)
 
     def evaluate(self, X, Y, labels):
         loss_sum, correct = self.model.evaluate_sums(X, Y, labels)
@@ -197,6 +226,86 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
                        resume)
 
 
+class _Diverged(Exception):
+    """A non-finite loss at mini-batch ``batch`` (from 0) of an epoch."""
+
+    def __init__(self, batch, error):
+        super().__init__(batch, error)
+        self.batch = batch
+        self.error = error
+
+
+class _CompiledEpochs:
+    """An epoch in compiled calls of ``stepper.epoch`` (one, or one per
+    ``stepper.batches_per_call`` mini-batches); the loss total is carried
+    through the calls, so the sum is the per-batch loop's."""
+
+    def __init__(self, stepper, X, Y, yt, labels, batches, shuffled):
+        self.args = (X, Y, yt, labels)
+        self.call = stepper.epoch
+        self.bs = batches[0][1] - batches[0][0]
+        self.n = len(batches)
+        self.per_call = getattr(stepper, "batches_per_call", None) or self.n
+
+    def __call__(self, optimizer, perm):
+        total, b = 0.0, 0
+        try:
+            while b < self.n:
+                total, done = self.call(*self.args, optimizer, perm, self.bs, b,
+                                        self.per_call, total)
+                b += done
+        except FloatingPointError as exc:
+            raise _Diverged(getattr(exc, "batch_index", b), exc) from None
+        return total
+
+
+class _PerBatchEpochs:
+    """An epoch in one ``stepper.step`` per mini-batch (the MPI replica's way):
+    shuffled epochs gather this process's columns into buffers allocated
+    once, examples as rows, so each batch is an F-contiguous view."""
+
+    def __init__(self, stepper, X, Y, yt, labels, batches, shuffled):
+        self.stepper, self.X, self.Y, self.yt, self.labels = stepper, X, Y, yt, labels
+        self.batches = batches
+        # this process's columns of every batch: [j + lo, j + hi)
+        self.own = [stepper.share(k - j) for j, k in batches]
+        self.shuffled = shuffled
+        if shuffled:
+            self.pos = np.concatenate([np.arange(j + lo, j + hi) for (j, _), (lo, hi) in
+                                       zip(batches, self.own)]).astype(np.intp)
+            self.starts = np.cumsum([0] + [hi - lo for lo, hi in self.own])
+            n = self.pos.size
+            self.Xs = np.empty((n, X.shape[0]), dtype=X.dtype)
+            self.Ys = np.empty((n,) if Y.ndim == 1 else (n, Y.shape[0]), dtype=Y.dtype)
+            self.idx = np.empty(n, dtype=np.intp)
+
+    def __call__(self, optimizer, perm):
+        X, Y, Xs, Ys = self.X, self.Y, None, None
+        if self.shuffled:
+            np.take(perm, self.pos, out=self.idx)
+            Xs, Ys = self.Xs, self.Ys
+            np.take(X.T, self.idx, axis=0, out=Xs)
+            if Y.ndim == 1:
+                np.take(Y, self.idx, out=Ys)
+            else:
+                np.take(Y.T, self.idx, axis=0, out=Ys)
+        total = 0.0
+        for s, ((j, k), (lo, hi)) in enumerate(zip(self.batches, self.own)):
+            if self.shuffled:
+                c0, c1 = self.starts[s], self.starts[s + 1]
+                Xb = Xs[c0:c1].T
+                Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
+            else:
+                Xb = X[:, j + lo:j + hi]
+                Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
+            try:
+                total += self.stepper.step(Xb, Yb, self.yt, self.labels, optimizer, k - j,
+                                           lo) * (k - j)
+            except FloatingPointError as exc:
+                raise _Diverged(s, exc) from None
+        return total
+
+
 def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size, shuffle,
             seed, verbose, callback, checkpoint_path, checkpoint_every, resume):
     m = X.shape[1]
@@ -222,44 +331,25 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         if shuffled:
             rng.permutation(m)
 
-    # this process's columns of every batch: [j + lo, j + hi)
     batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
-    own = [stepper.share(k - j) for j, k in batches]
-    if shuffled:
-        # gather this process's columns each epoch, examples as rows (F views)
-        pos = np.concatenate([np.arange(j + lo, j + hi) for (j, _), (lo, hi) in
-                              zip(batches, own)]).astype(np.intp)
-        starts = np.cumsum([0] + [hi - lo for lo, hi in own])
-        Xs = np.empty((pos.size, X.shape[0]), dtype=X.dtype)
-        Ys = np.empty((pos.size,) if Y.ndim == 1 else (pos.size, Y.shape[0]), dtype=Y.dtype)
-        idx = np.empty(pos.size, dtype=np.intp)
+    if getattr(stepper, "epoch", None) is not None:
+        run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, batches, shuffled)
+    else:
+        run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, batches, shuffled)
     progress = _Progress(epochs - start_epoch, "epoch", verbose and stepper.is_root)
     try:
         for epoch in range(start_epoch, epochs):
             lr = optimizer.set_epoch(epoch)
-            if shuffled:
-                np.take(rng.permutation(m), pos, out=idx)
-                np.take(X.T, idx, axis=0, out=Xs)
-                if Y.ndim == 1:
-                    np.take(Y, idx, out=Ys)
-                else:
-                    np.take(Y.T, idx, axis=0, out=Ys)
-            total = 0.0
+            perm = rng.permutation(m) if shuffled else None
             stepper.epoch_begin()
-            for s, ((j, k), (lo, hi)) in enumerate(zip(batches, own)):
-                if shuffled:
-                    c0, c1 = starts[s], starts[s + 1]
-                    Xb = Xs[c0:c1].T
-                    Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
-                else:
-                    Xb = X[:, j + lo:j + hi]
-                    Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
-                try:
-                    total += stepper.step(Xb, Yb, yt, labels, optimizer, k - j, lo) * (k - j)
-                except FloatingPointError as exc:
-                    raise stepper.same_everywhere(FloatingPointError(
-                        f"training diverged at epoch {epoch + 1}, step {s + 1} "
-                        f"(batch of columns {j}:{k}): {exc}")) from None
+            try:
+                total = run_epoch(optimizer, perm)
+            except _Diverged as exc:
+                s = exc.batch
+                j, k = batches[s]
+                raise stepper.same_everywhere(FloatingPointError(
+                    f"training diverged at epoch {epoch + 1}, step {s + 1} "
+                    f"(batch of columns {j}:{k}): {exc.error}")) from None
             logs = {"loss": total / m, "lr": lr}
             logs.update(stepper.epoch_end())
             if val is not None:

@@ -75,6 +75,7 @@ class Network:
 
     - :meth:`check_X`, :meth:`check_Y`: validated inputs for the calls below;
     - :meth:`train_batch`: compiled steps on checked data;
+    - :meth:`train_epoch`: an epoch's mini-batch steps in one compiled call;
     - :meth:`share_gradient` then :meth:`apply_update`: a data-parallel step
       (the share's gradient into :attr:`grad_store`, then the update);
     - :meth:`bind_optimizer`, :meth:`is_bound`;
@@ -654,10 +655,13 @@ class Network:
             checkpoint_every=1, resume=False, comm=None, replica_check_every=100):
         """Train with mini-batches.
 
-        ``fit`` validates and converts the data once, then runs one compiled
-        step per mini-batch. Shuffled epochs gather the columns into a buffer
-        allocated once, stored examples-as-rows so every mini-batch is an
-        F-contiguous (n_x, b) view: no allocation per step.
+        ``fit`` validates and converts the data once, then runs each epoch
+        in ONE compiled call (:meth:`train_epoch`): the kernel gathers every
+        mini-batch's columns of the shuffled epoch into workspaces allocated
+        at the first epoch and runs all its steps without returning to
+        Python. Examples-as-rows data (``X_rows.T``) is never copied whole.
+        The results equal one :meth:`train_batch` call per mini-batch bit for
+        bit (the data-parallel ``comm=`` fit still steps per batch).
 
         Parameters
         ----------

@@ -164,6 +164,15 @@ def test_epoch_without_dropout_or_l2_and_with_small_labels(rng):
     X, Y = make_data(rng, 6, 40, "sigmoid", np.float64, "F")
     runs = fit_both("sigmoid", np.float64, "sgd", X, Y.astype(bool), 1)
     assert_same_training(runs, "bool targets")
+    # targets and labels with negative and non-unit strides (views, not copied by check_Y)
+    X, y = make_data(rng, 6, 90, "softmax-labels", np.float64, "C")
+    for shuffle in (True, False):
+        runs = fit_both("softmax-labels", np.float64, "adam", X[:, ::2], y[::-1][::2], 1,
+                        shuffle=shuffle)
+        assert_same_training(runs, f"strided labels, shuffle={shuffle}")
+    X, Y = make_data(rng, 6, 90, "identity", np.float64, "C")
+    runs = fit_both("identity", np.float64, "adam", X[:, :45], Y[::-1, ::-2], 1)
+    assert_same_training(runs, "strided targets")
 
 
 def _numpy_epoch(params, X, y, order, batch, lr):

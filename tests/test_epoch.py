@@ -335,4 +335,35 @@ def test_fit_uses_the_epoch_call_and_the_replica_steps_per_batch(rng, monkeypatc
             return _orig(*a, **k)
         monkeypatch.setattr(net, name, counted)
     net.fit(X, y, epochs=3, batch_size=8, verbose=False)
-    assert calls == {"epoch": 3, "batch": 0}
+    # a first call of a few batches times the pace; then whole epochs (these are fast)
+    assert calls["batch"] == 0 and 3 <= calls["epoch"] <= 4, calls
+
+
+def test_adaptive_calls_follow_the_pace_and_keep_the_results(rng, monkeypatch):
+    """batches_per_call=None: a first call of a few batches, then calls sized to
+    take call_seconds at the measured pace; the cut never changes the bits."""
+    X, Y = make_data(rng, 6, 200, "softmax-labels", np.float64, "rows")
+    clock = {"t": 0.0}
+    monkeypatch.setattr(_fit.time, "perf_counter", lambda: clock["t"])
+    sizes = []
+    net = make_net("softmax-labels", np.float64, 1)
+    orig = net.train_epoch
+
+    def timed(*a):
+        sizes.append(a[8])                        # n_batches asked for
+        out = orig(*a)
+        clock["t"] += 0.05 * out[1]               # 50 ms per batch
+        return out
+    monkeypatch.setattr(net, "train_epoch", timed)
+    o = Adam(5e-3)
+    hist = _fit.fit(net, _fit.LocalStepper(net), X, Y, epochs=2, batch_size=16, optimizer=o,
+                    shuffle=True, seed=5, validation_data=None, verbose=False, callback=None,
+                    checkpoint_path=None, checkpoint_every=1, resume=False)
+    # 13 batches per epoch: 4, then 0.2 s / 0.05 s = 4 per call
+    assert sizes == [4, 4, 4, 4, 4, 4, 4, 4], sizes
+    ref = make_net("softmax-labels", np.float64, 1)
+    ro = Adam(5e-3)
+    rh = _fit.fit(ref, _fit.LocalStepper(ref, per_batch=True), X, Y, epochs=2, batch_size=16,
+                  optimizer=ro, shuffle=True, seed=5, validation_data=None, verbose=False,
+                  callback=None, checkpoint_path=None, checkpoint_every=1, resume=False)
+    assert_same_training([(ref, ro, rh), (net, o, hist)], "adaptive calls")

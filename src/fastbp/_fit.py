@@ -114,8 +114,15 @@ class LocalStepper:
         ``train_epoch`` replaces; kept for comparison and for models without
         ``train_epoch``).
     batches_per_call : int, optional
-        Mini-batches per compiled call (None: a whole epoch per call).
+        Mini-batches per compiled call. None (default): as many as take
+        about ``call_seconds`` (estimated from the previous calls), so a
+        long epoch still returns to Python a few times a second (Ctrl-C
+        and other signals are handled between calls) while a short one is
+        one call. The results do not depend on it.
     """
+
+    #: target duration of one compiled call when batches_per_call is None
+    call_seconds = 0.2
 
     history_keys = ()
     is_root = True
@@ -236,23 +243,41 @@ class _Diverged(Exception):
 
 
 class _CompiledEpochs:
-    """An epoch in compiled calls of ``stepper.epoch`` (one, or one per
-    ``stepper.batches_per_call`` mini-batches); the loss total is carried
-    through the calls, so the sum is the per-batch loop's."""
+    """An epoch in compiled calls of ``stepper.epoch``: ``batches_per_call``
+    mini-batches each, or (None) as many as take about ``call_seconds`` at
+    the pace of the calls so far (the first call of a fit runs a few). The
+    loss total is carried through the calls, so the sum is the per-batch
+    loop's whatever the cut."""
+
+    FIRST_CALL = 4      # batches of the first call of a fit, when adaptive
 
     def __init__(self, stepper, X, Y, yt, labels, batches, shuffled):
         self.args = (X, Y, yt, labels)
         self.call = stepper.epoch
         self.bs = batches[0][1] - batches[0][0]
         self.n = len(batches)
-        self.per_call = getattr(stepper, "batches_per_call", None) or self.n
+        self.per_call = getattr(stepper, "batches_per_call", None)
+        self.target = getattr(stepper, "call_seconds", None)
+        self.pace = None     # seconds per batch, of the last timed call
+
+    def _batches(self):
+        if self.per_call is not None:
+            return self.per_call
+        if self.target is None:
+            return self.n
+        if self.pace is None:
+            return self.FIRST_CALL
+        return max(1, round(self.target / self.pace)) if self.pace > 0 else self.n
 
     def __call__(self, optimizer, perm):
         total, b = 0.0, 0
         try:
             while b < self.n:
+                t0 = time.perf_counter()
                 total, done = self.call(*self.args, optimizer, perm, self.bs, b,
-                                        self.per_call, total)
+                                        self._batches(), total)
+                if done:
+                    self.pace = (time.perf_counter() - t0) / done
                 b += done
         except FloatingPointError as exc:
             raise _Diverged(getattr(exc, "batch_index", b), exc) from None

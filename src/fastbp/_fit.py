@@ -32,9 +32,11 @@ of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
     n_batches, loss_total) -> (loss_total, n_done)``: mini-batches
     ``start_batch ..`` of the epoch ``X[:, order]`` (``order`` None: in
     order) in one call, with the results of the per-batch loop bit for bit
-    (:meth:`fastbp.Network.train_epoch`); ``batches_per_call`` (None: the
-    whole epoch) cuts an epoch into several calls. A non-finite loss raises
-    FloatingPointError with the failing batch's index as ``batch_index``;
+    (:meth:`fastbp.Network.train_epoch`). The optional attributes
+    ``batches_per_call`` (a fixed count) or ``call_seconds`` (calls sized to
+    take about that long; neither: a whole epoch per call) cut an epoch
+    into several calls. A non-finite loss raises FloatingPointError with
+    the failing batch's index as ``batch_index``;
 ``evaluate(X, Y, labels)``
     ``(loss, accuracy)`` of checked data;
 ``history_keys``, ``epoch_begin()``, ``epoch_end()``

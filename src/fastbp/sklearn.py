@@ -411,11 +411,19 @@ class _BaseMLP(BaseEstimator):
         n_samples = X.shape[0]
         sample_idx = np.arange(n_samples, dtype=int)
         batch_size = _validation.sk_batch_size(self.batch_size, n_samples)
-        # shuffled epochs gather X, y into buffers allocated once: every
-        # mini-batch is then a contiguous block of rows (an F-ordered
-        # (n_features, b) view for the network), no copy per step
         dense = not sp.issparse(X)
-        if self.shuffle and dense:
+        # The whole epoch in one compiled call (fastbp.Network.train_epoch:
+        # it gathers each mini-batch of the shuffled order itself), unless a
+        # batch needs something it does not do: per-example weights, sparse
+        # rows, or the L2 term of each batch apart (multi-output squared error).
+        compiled = (dense and sample_weight is None
+                    and not (self.loss == "squared_error" and self.n_outputs_ > 1 and self.alpha))
+        if compiled:
+            Xc = net.check_X(X.T)
+            Yc, y_code, labels = net.check_Y(y.T, n_samples)
+        elif self.shuffle and dense:
+            # gathered into buffers allocated once: every mini-batch is then a
+            # contiguous block of rows (an F-ordered view for the network)
             X_buf = np.empty_like(X, order="C")
             y_buf = np.empty_like(y, order="C")
         try:
@@ -423,6 +431,17 @@ class _BaseMLP(BaseEstimator):
             for it in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                if compiled:
+                    accumulated_loss = self._compiled_epoch(
+                        net, opt, Xc, Yc, y_code, labels, X, y,
+                        sample_idx if self.shuffle else None, batch_size)
+                    self.n_iter_ += 1
+                    self.loss_ = accumulated_loss / X.shape[0]
+                    self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
+                    if self._stop_now(early_stopping, incremental):
+                        break
+                    continue
+                if self.shuffle:
                     if dense:
                         np.take(X, sample_idx, axis=0, out=X_buf)
                         np.take(y, sample_idx, axis=0, out=y_buf)
@@ -432,12 +451,12 @@ class _BaseMLP(BaseEstimator):
                     X_ep, y_ep, sw_ep = X, y, sample_weight
                 if dense:
                     # checked once per epoch: every batch is a column block of these
-                    Xc = net.check_X(X_ep.T)
-                    Yc, y_code, labels = net.check_Y(y_ep.T, n_samples)
+                    Xe = net.check_X(X_ep.T)
+                    Ye, y_code, labels = net.check_Y(y_ep.T, n_samples)
                 accumulated_loss = 0.0
                 for batch_slice in gen_batches(n_samples, batch_size):
                     if dense:
-                        Xb, Yb = Xc[:, batch_slice], Yc[:, batch_slice]
+                        Xb, Yb = Xe[:, batch_slice], Ye[:, batch_slice]
                     else:
                         idx = batch_slice if not self.shuffle else sample_idx[batch_slice]
                         Xb = net.check_X(_rows(X, idx).T)
@@ -447,22 +466,9 @@ class _BaseMLP(BaseEstimator):
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X.shape[0]
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
-                self._optimizer.iteration_ends(self.t_)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    msg = _validation.sk_no_improvement_message(
-                        early_stopping, self.tol, self.n_iter_no_change)
-                    if self._optimizer.trigger_stopping(msg, self.verbose):
-                        break
-                    self._no_improvement_count = 0
-                if incremental:
+                self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
+                if self._stop_now(early_stopping, incremental):
                     break
-                if self.n_iter_ == self.max_iter:
-                    _validation.sk_max_iter_warning(self.max_iter, ConvergenceWarning)
         except KeyboardInterrupt:
             _validation.sk_interrupted_warning()
         if early_stopping and self._best_params is not None:
@@ -472,6 +478,56 @@ class _BaseMLP(BaseEstimator):
             # trains them in place on a warm start): a later fit that never
             # improves the score keeps its final parameters
             self._best_params = None
+
+    def _epoch_end(self, early_stopping, X_val, y_val, sw_val, n_samples):
+        """scikit-learn's bookkeeping after an epoch (loss curve, scores, schedule)."""
+        self.t_ += n_samples
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+        self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+        self._optimizer.iteration_ends(self.t_)
+
+    def _stop_now(self, early_stopping, incremental):
+        """scikit-learn's stopping rules after an epoch (and its ConvergenceWarning)."""
+        if self._no_improvement_count > self.n_iter_no_change:
+            msg = _validation.sk_no_improvement_message(
+                early_stopping, self.tol, self.n_iter_no_change)
+            if self._optimizer.trigger_stopping(msg, self.verbose):
+                return True
+            self._no_improvement_count = 0
+        if incremental:
+            return True
+        if self.n_iter_ == self.max_iter:
+            _validation.sk_max_iter_warning(self.max_iter, ConvergenceWarning)
+        return False
+
+    def _compiled_epoch(self, net, opt, Xc, Yc, y_code, labels, X, y, order, batch_size):
+        """One epoch in one compiled call; returns scikit-learn's summed batch losses.
+
+        A batch whose loss is not finite stops the call before its update;
+        scikit-learn carries on (its loss curve turns inf/NaN and the fit
+        ends with its non-finite-weights error unless early stopping
+        restores the best parameters), so the rest of the epoch then runs
+        batch by batch with non-finite values carried on.
+        """
+        n = X.shape[0]
+        try:
+            total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size)
+        except FloatingPointError as exc:
+            b = exc.batch_index
+            batches = list(gen_batches(n, batch_size))
+            total = float(getattr(exc, "loss", np.nan)) * (batches[b].stop - batches[b].start)
+            for i, sl in enumerate(batches[b:]):
+                idx = sl if order is None else order[sl]
+                Xb = net.check_X(X[idx].T)
+                Yb, _, _ = net.check_Y(y[idx].T, Xb.shape[1])
+                loss = net.train_batch(Xb, Yb, y_code, labels, opt, check_finite=False)
+                if i:
+                    total += loss * (sl.stop - sl.start)
+        if self.loss == "squared_error" and self.n_outputs_ > 1:
+            total /= self.n_outputs_        # (alpha == 0 here: no L2 term)
+        return total
 
     def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
         if early_stopping:

@@ -27,7 +27,16 @@ draws the same initial weights (Glorot-uniform, per layer ``coef`` then
 The forward pass, loss, backward pass and optimizer update run in fastbp's
 :class:`fastbp.Network` (one flat parameter buffer; ``coefs_[i]`` is the
 transposed view ``W[i+1].T`` of it, no copy). Examples are rows here, as in
-scikit-learn; the network sees ``X.T`` (the same memory).
+scikit-learn; the network sees ``X.T`` (the same memory). A stochastic
+epoch is one compiled call (:meth:`fastbp.Network.train_epoch`, which
+gathers each mini-batch of scikit-learn's shuffled order itself) for dense,
+unweighted data; with ``sample_weight``, sparse input, or a multi-output
+squared error with ``alpha > 0`` it is one compiled step per mini-batch.
+``solver="lbfgs"`` runs SciPy's L-BFGS-B (scikit-learn's options: ``maxiter``,
+``maxfun``, ``gtol=tol``) on :meth:`fastbp.Network.loss_and_gradient`, one
+compiled call per evaluation over the whole data set. The update formulas
+are scikit-learn's (:class:`fastbp.optim.SGD` with ``velocity="step"``,
+:class:`fastbp.optim.Adam` with ``bias_correction="step"``).
 
 Deliberate differences from scikit-learn
 ----------------------------------------
@@ -39,6 +48,13 @@ Deliberate differences from scikit-learn
   ``intercepts_[i]`` works (they are copied in before the next use).
 - With ``solver="lbfgs"`` and float32 data, the parameters stay float32
   (scikit-learn's become float64 after L-BFGS).
+- The loss is computed from the logits (softplus / log-sum-exp, exact
+  Poisson) rather than from probabilities clipped to [eps, 1 - eps]: the
+  reported ``loss_`` / ``loss_curve_`` differ only where a logit exceeds
+  about 36 in magnitude (float64), and a diverging fit's loss stays finite
+  longer than scikit-learn's (which turns NaN).
+- Sparse input is densified one mini-batch at a time (the whole matrix for
+  L-BFGS); there is no sparse first-layer kernel.
 """
 import numbers
 import warnings

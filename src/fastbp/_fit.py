@@ -26,7 +26,9 @@ of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
     ``(lo, hi)``: the columns of a batch of ``n`` this process computes;
 ``step(X, Y, y_code, labels, optimizer, n, lo)``
     one update on the process's columns ``[lo, hi)`` of a batch of ``n``;
-    returns the batch's loss;
+    returns the batch's loss. With per-example weights the loop calls it
+    with ``sample_weight=`` (the batch's weights) as well; only
+    :class:`LocalStepper` takes them;
 ``evaluate(X, Y, labels)``
     ``(loss, accuracy)`` of checked data;
 ``history_keys``, ``epoch_begin()``, ``epoch_end()``
@@ -129,8 +131,9 @@ class LocalStepper:
     def share(self, n):
         return 0, n
 
-    def step(self, X, Y, y_code, labels, optimizer, n, lo):
-        return self.model.train_batch(X, Y, y_code, labels, optimizer)
+    def step(self, X, Y, y_code, labels, optimizer, n, lo, sample_weight=None):
+        return self.model.train_batch(X, Y, y_code, labels, optimizer,
+                                      sample_weight=sample_weight)
 
     def evaluate(self, X, Y, labels):
         loss_sum, correct = self.model.evaluate_sums(X, Y, labels)
@@ -156,7 +159,8 @@ class LocalStepper:
 
 
 def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
-        validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume):
+        validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume,
+        sample_weight):
     """Train ``model`` with ``stepper``; the arguments are :meth:`fastbp.Network.fit`'s.
 
     Returns the history dict (see :meth:`fastbp.Network.fit`).
@@ -176,6 +180,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
             _validation.check_label_range(Y, model.layer_dims[-1])
         else:
             _validation.check_finite(Y, "Y")
+        sw = model.check_sample_weight(sample_weight, X.shape[1])
         facts = {"X": X, "Y": Y, "epochs": int(epochs), "batch_size": int(batch_size),
                  "shuffle": bool(shuffle), "callback given": callback is not None,
                  "optimizer": optimizer, "validation data": None}
@@ -194,11 +199,11 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     with stepper.training():
         return _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size,
                        shuffle, seed, verbose, callback, checkpoint_path, checkpoint_every,
-                       resume)
+                       resume, sw)
 
 
 def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size, shuffle,
-            seed, verbose, callback, checkpoint_path, checkpoint_every, resume):
+            seed, verbose, callback, checkpoint_path, checkpoint_every, resume, sw):
     m = X.shape[1]
     bs = int(min(batch_size, m))
     history = {"loss": [], "lr": []}
@@ -233,6 +238,7 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         Xs = np.empty((pos.size, X.shape[0]), dtype=X.dtype)
         Ys = np.empty((pos.size,) if Y.ndim == 1 else (pos.size, Y.shape[0]), dtype=Y.dtype)
         idx = np.empty(pos.size, dtype=np.intp)
+        Ws = np.empty(pos.size) if sw is not None else None
     progress = _Progress(epochs - start_epoch, "epoch", verbose and stepper.is_root)
     try:
         for epoch in range(start_epoch, epochs):
@@ -244,6 +250,8 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
                     np.take(Y, idx, out=Ys)
                 else:
                     np.take(Y.T, idx, axis=0, out=Ys)
+                if sw is not None:
+                    np.take(sw, idx, out=Ws)
             total = 0.0
             stepper.epoch_begin()
             for s, ((j, k), (lo, hi)) in enumerate(zip(batches, own)):
@@ -251,11 +259,18 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
                     c0, c1 = starts[s], starts[s + 1]
                     Xb = Xs[c0:c1].T
                     Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
+                    Wb = Ws[c0:c1] if sw is not None else None
                 else:
                     Xb = X[:, j + lo:j + hi]
                     Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
+                    Wb = sw[j + lo:j + hi] if sw is not None else None
                 try:
-                    total += stepper.step(Xb, Yb, yt, labels, optimizer, k - j, lo) * (k - j)
+                    if Wb is None:
+                        loss = stepper.step(Xb, Yb, yt, labels, optimizer, k - j, lo)
+                    else:
+                        loss = stepper.step(Xb, Yb, yt, labels, optimizer, k - j, lo,
+                                            sample_weight=Wb)
+                    total += loss * (k - j)
                 except FloatingPointError as exc:
                     raise stepper.same_everywhere(FloatingPointError(
                         f"training diverged at epoch {epoch + 1}, step {s + 1} "

@@ -4,8 +4,8 @@
 # for the threading and determinism rules they follow.
 from cython cimport floating
 from cython.parallel cimport parallel
-from libc.math cimport log, isfinite
-from libc.stdint cimport uint64_t
+from libc.math cimport log, isfinite, pow, sqrt
+from libc.stdint cimport uint64_t, int64_t
 
 from fastbp._blas cimport _gemm, BLAS_Trans, NoTrans, Trans
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
@@ -82,6 +82,16 @@ cdef struct NetPlan:
     void *smbuf        # 2 m scratch values for softmax
     double *colloss    # m per-column loss sums
     double *l2rows     # one ||W[l][i, :]||^2 per weight row, all layers
+    # per-example weights (scikit-learn's sample_weight): NULL, or sw[j] for
+    # column j of the batch, contiguous (m,). The output phase multiplies
+    # column j of the loss and of dZ[L] by sw[j]; the caller sets gscale =
+    # 1/sum(sw) and l2scale = lambd/sum(sw) and divides loss_sum by sum(sw).
+    # double whatever the network's dtype: the loss partials and scales are
+    # double, weights are often counts or ratios beyond float's 24 bits, and
+    # one type lets a caller (e.g. a compiled epoch loop gathering batches)
+    # keep one weight buffer for both dtypes; the multiply of dZ[L] rounds
+    # sw[j] to the network's dtype.
+    const double *sw
     # gradient scaling: dW = gscale dZ A^T + l2scale W, db = gscale sum_j dZ.
     # One process: 1/m and lambd/m. Data-parallel (fastbp.distributed): 1/M
     # and (lambd/M)(m/M) for this rank's m of the global batch M, so the
@@ -104,8 +114,8 @@ cdef struct NetPlan:
     double b1
     double b2
     double eps
-    double c1          # 1 / (1 - beta1^t)
-    double c2          # 1 / (1 - beta2^t)
+    double c1          # ADAM: 1 / (1 - beta1^t); ADAM_STEP: sqrt(1 - beta2^t)
+    double c2          # ADAM: 1 / (1 - beta2^t); ADAM_STEP: 1 - beta1^t
     void *s1
     void *s2
     # results
@@ -152,6 +162,22 @@ cdef inline Mat _x_mat(NetPlan *p) noexcept nogil:
         M.rs = p.x_ld
         M.cs = 1
     return M
+
+
+cdef inline void _opt_step(NetPlan *p, int64_t t) noexcept nogil:
+    """The optimizer arguments that change with the update count t (from 1).
+
+    Adam's bias corrections: ``1 / (1 - beta ** t)`` (ADAM), ``sqrt(1 -
+    beta2 ** t)`` and ``1 - beta1 ** t`` (ADAM_STEP); the same operations as
+    ``fastbp.optim.Adam.kernel_args`` (CPython's float ``**`` calls the C
+    library's pow too, so the doubles are equal).
+    """
+    if p.opt == FBP_OPT_ADAM:
+        p.c1 = 1.0 / (1.0 - pow(p.b1, <double>t))
+        p.c2 = 1.0 / (1.0 - pow(p.b2, <double>t))
+    elif p.opt == FBP_OPT_ADAM_STEP:
+        p.c1 = sqrt(1.0 - pow(p.b2, <double>t))
+        p.c2 = 1.0 - pow(p.b1, <double>t)
 
 
 # ------------------------------------------------------------------- phases
@@ -259,6 +285,28 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
                 fbp_delta_d(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
 
 
+cdef inline void _weigh(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
+                        bint want_loss, bint want_delta) noexcept nogil:
+    """Per-example weights: column j of the loss and of dZ[L] times sw[j].
+
+    scikit-learn's ``_backprop``: ``loss = np.average(loss_j, weights=sw)``,
+    ``deltas[last] *= sw``, gradients divided by ``sum(sw)`` (gscale). Runs
+    on the columns _output gave this thread (the same split), so it needs
+    no barrier of its own.
+    """
+    cdef Py_ssize_t m = p.m, rows = lys[p.L - 1].n_out, j0, j1, i, j
+    cdef floating *D = <floating *>p.D0
+    cdef const double *sw = p.sw
+    _split(m, nt, tid, COL_GRAIN, &j0, &j1)
+    if want_loss:
+        for j in range(j0, j1):
+            p.colloss[j] *= sw[j]
+    if want_delta:
+        for i in range(rows):
+            for j in range(j0, j1):
+                D[i * m + j] *= <floating>sw[j]
+
+
 cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
                            int nt) noexcept nogil:
     cdef floating *G = <floating *>p.grads
@@ -321,7 +369,15 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
 
 
 cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogil:
-    """One fused loop over the flat buffers (the course's update formulas)."""
+    """One fused loop over the flat buffers (formulas: fastbp/optim.py).
+
+    The course's forms (MOMENTUM, NESTEROV, ADAM) and the step forms of
+    scikit-learn / Keras: MOMENTUM_STEP v = mu v - lr g, P += v;
+    NESTEROV_STEP the same v, then P += mu v - lr g; ADAM_STEP the course's
+    moments with lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) and
+    P -= lr_t m / (sqrt(v) + eps), which is fbp_adam with c1 = c2 = 1
+    (multiplying by 1 is exact, so it rounds as the step form does).
+    """
     cdef floating *G = <floating *>p.grads
     cdef floating *S1 = <floating *>p.s1
     cdef floating *S2 = <floating *>p.s2
@@ -350,6 +406,24 @@ cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogi
             fbp_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
         else:
             fbp_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+    elif p.opt == FBP_OPT_MOMENTUM_STEP:
+        for i in range(a, b):
+            v = b1 * S1[i] - lr * G[i]
+            S1[i] = v
+            P[i] += v
+    elif p.opt == FBP_OPT_NESTEROV_STEP:
+        for i in range(a, b):
+            g = G[i]
+            v = b1 * S1[i] - lr * g
+            S1[i] = v
+            P[i] += b1 * v - lr * g
+    elif p.opt == FBP_OPT_ADAM_STEP:
+        # lr_t in double and in scikit-learn's order: lr sqrt(1 - b2^t) / (1 - b1^t)
+        lr = <floating>(p.lr * p.c1 / p.c2)
+        if floating is float:
+            fbp_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, 1.0, 1.0)
+        else:
+            fbp_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, 1.0, 1.0)
 
 
 cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:
@@ -364,6 +438,8 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexce
             fbp_omp_barrier()
     if mode & (M_LOSS | M_DELTA):
         _output(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
+        if p.sw != NULL:
+            _weigh(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
         fbp_omp_barrier()
         if p.bad_label:
             return

@@ -9,7 +9,8 @@ One call runs, for a mini-batch of m examples (columns):
               db[l] = (1/m) sum_j dZ[l][:, j]
               dZ[l-1] = (W[l]^T dZ[l]) * mask/keep_prob * g'[l-1]
     update    one fused loop over the flat parameter/gradient buffers
-              (SGD, momentum, Nesterov or Adam)
+              (SGD, momentum, Nesterov or Adam, in the course's or the
+              step form: fastbp.optim)
 
 Threading (why this shape): the step runs in ONE OpenMP parallel region.
 Each phase splits the rows of its GEMM outputs among the team; every thread
@@ -36,7 +37,6 @@ depend on the thread count beyond the GEMM's own rounding.
 The kernel trusts its inputs: fastbp.network.Network validates everything
 at the Python boundary.
 """
-from libc.math cimport pow
 from libc.stdint cimport uint64_t, int64_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
@@ -72,7 +72,7 @@ cdef class NetKernel:
     cdef object params, grads, s1, s2
     cdef list dims, acts, alphas, keep_probs
     cdef list ws, infer_ws
-    cdef object X_ref, Y_ref
+    cdef object X_ref, Y_ref, sw_ref
     cdef Py_ssize_t fwd_flops
 
     def __cinit__(self):
@@ -123,6 +123,8 @@ cdef class NetKernel:
         self.p.seed = 0
         self.p.step = 0
         self.p.opt = FBP_OPT_NONE
+        self.p.sw = NULL
+        self.sw_ref = None
         self.ws = []
         self.infer_ws = []
 
@@ -239,6 +241,11 @@ cdef class NetKernel:
             self.p.yc = Y.strides[1] // isz
         self.Y_ref = Y
 
+    cdef _set_weights(self, object sw):
+        """Per-example weights of the batch: None, or float64 (m,) contiguous."""
+        self.sw_ref = sw
+        self.p.sw = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sw) if sw is not None else NULL
+
     cdef int _team_size(self, int n_threads, Py_ssize_t m):
         cdef Py_ssize_t work = self.fwd_flops * m
         cdef Py_ssize_t cap = work // self.min_flops_per_thread
@@ -251,9 +258,9 @@ cdef class NetKernel:
         """Run the phases in ``mode`` n_steps times in one nogil section.
 
         Step s after the first drops M_LOSS and advances the dropout step
-        (p.step + s); with t0 > 0 and Adam, each step's bias corrections are
-        1 / (1 - beta ** (t0 + s)), as the optimizer's ``_kernel_args``
-        computes them. Stops early on a bad label or a non-finite loss;
+        (p.step + s); with t0 > 0 its optimizer arguments are those of
+        update t0 + s (``_opt_step``: Adam's bias corrections).
+        Stops early on a bad label or a non-finite loss;
         returns the number of steps that completed.
         """
         cdef int team, prev, m_s = mode
@@ -269,9 +276,8 @@ cdef class NetKernel:
             prev = _blas_begin(1)
             for s in range(n_steps):
                 self.p.step = step0 + s
-                if t0 > 0 and self.p.opt == FBP_OPT_ADAM:
-                    self.p.c1 = 1.0 / (1.0 - pow(self.p.b1, <double>(t0 + s)))
-                    self.p.c2 = 1.0 / (1.0 - pow(self.p.b2, <double>(t0 + s)))
+                if t0 > 0:
+                    _opt_step(&self.p, t0 + s)
                 if self.is_double:
                     _run(<double *>self.p.params, &self.p, lys, m_s, team)
                 else:
@@ -340,6 +346,7 @@ cdef class NetKernel:
         Returns (loss_sum, l2_sum, bad_label).
         """
         self._set_y(Y, yt, labels)
+        self._set_weights(None)
         self.p.lambd = lambd
         self.p.gscale = 1.0 / self.p.m
         self.p.l2scale = lambd / self.p.m
@@ -349,7 +356,8 @@ cdef class NetKernel:
     def train_steps(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                     int opt, double lr, double b1, double b2, double eps, int64_t t0,
                     Py_ssize_t n_steps, bint first_loss, bint check_finite, bint dropout,
-                    uint64_t seed, uint64_t step0, int n_threads):
+                    uint64_t seed, uint64_t step0, int n_threads, object sample_weight=None,
+                    double sw_sum=0.0):
         """``n_steps`` full training steps (forward, loss, backward, update) on
         the same batch in one nogil call.
 
@@ -358,6 +366,10 @@ cdef class NetKernel:
         ``first_loss``. ``check_finite``: a non-finite step-0 loss stops
         before its update (status 2); otherwise non-finite values are
         carried on, as plain NumPy gradient descent does.
+
+        ``sample_weight``: None, or float64 (m,) C-contiguous per-example
+        weights summing to ``sw_sum`` > 0; the gradients are then divided by
+        ``sw_sum`` instead of m and ``loss_sum`` is the weighted sum.
 
         Returns (loss_sum, l2_sum, status, steps_done): status 0 ok, 1 label
         out of range, 2 non-finite loss (no update made for that step).
@@ -368,8 +380,10 @@ cdef class NetKernel:
             mode |= M_LOSS
         if not check_finite:
             mode |= M_NOCHECK
-        self._set_batch(X, Y, yt, labels, lambd, 1.0 / X.shape[1], lambd / X.shape[1],
+        cdef double n = sw_sum if sample_weight is not None else <double>X.shape[1]
+        self._set_batch(X, Y, yt, labels, lambd, 1.0 / n, lambd / n,
                         dropout, seed, step0, X.shape[1], 0)
+        self._set_weights(sample_weight)
         self._set_opt(opt, lr, b1, b2, eps, 1.0, 1.0)
         done = self._call(mode, n_threads, n_steps, t0)
         self.have_forward = True
@@ -378,7 +392,8 @@ cdef class NetKernel:
 
     def grad_step(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                   double gscale, double l2scale, Py_ssize_t mask_ld, Py_ssize_t mask_off,
-                  bint dropout, uint64_t seed, uint64_t step, int n_threads):
+                  bint dropout, uint64_t seed, uint64_t step, int n_threads,
+                  object sample_weight=None):
         """Forward + loss + backward, no update: one rank's share of a data-parallel step.
 
         ``dW = gscale dZ A^T + l2scale W`` and ``db = gscale sum_j dZ``; the
@@ -386,10 +401,13 @@ cdef class NetKernel:
         The caller sums the gradient buffers of all ranks, then calls
         :meth:`update`. Returns (loss_sum, l2_sum, status) as
         :meth:`train_steps` does, except that a non-finite loss is not checked here (status 0
-        or 1): the caller decides on the reduced loss.
+        or 1): the caller decides on the reduced loss. ``sample_weight``
+        (None, or float64 (m,) contiguous) weighs the columns' losses and
+        deltas; gscale and l2scale then carry 1 / sum(weights).
         """
         self._set_batch(X, Y, yt, labels, lambd, gscale, l2scale, dropout, seed, step,
                         mask_ld, mask_off)
+        self._set_weights(sample_weight)
         self._call(M_FORWARD | M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
         self.have_forward = True
         return self.p.loss_sum, self.p.l2_sum, 1 if self.p.bad_label else 0

@@ -80,7 +80,8 @@ def fastbp_cands(X, y, dims, bs, epochs, nt, dtype):
         def run(net=net, opt=opt, stepper=stepper):
             _fit.fit(net, stepper, Xt, y, epochs=epochs, batch_size=bs, optimizer=opt,
                      shuffle=True, seed=None, validation_data=None, verbose=False,
-                     callback=None, checkpoint_path=None, checkpoint_every=1, resume=False)
+                     callback=None, checkpoint_path=None, checkpoint_every=1, resume=False,
+                     sample_weight=None)
         cands.append((name, run, "scipy"))
     return cands
 

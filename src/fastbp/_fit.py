@@ -26,13 +26,15 @@ of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
     ``(lo, hi)``: the columns of a batch of ``n`` this process computes;
 ``step(X, Y, y_code, labels, optimizer, n, lo)``
     one update on the process's columns ``[lo, hi)`` of a batch of ``n``;
-    returns the batch's loss;
+    returns the batch's loss. With per-example weights the loop calls it
+    with ``sample_weight=`` (the batch's weights) as well; only
+    :class:`LocalStepper` takes them;
 ``epoch`` (optional: absent or None means per-batch ``step`` calls)
     ``epoch(X, Y, y_code, labels, optimizer, order, batch_size, start_batch,
-    n_batches, loss_total) -> (loss_total, n_done)``: mini-batches
-    ``start_batch ..`` of the epoch ``X[:, order]`` (``order`` None: in
-    order) in one call, with the results of the per-batch loop bit for bit
-    (:meth:`fastbp.Network.train_epoch`). The optional attributes
+    n_batches, loss_total, sample_weight=None) -> (loss_total, n_done)``:
+    mini-batches ``start_batch ..`` of the epoch ``X[:, order]`` (``order``
+    None: in order) in one call, with the results of the per-batch loop bit
+    for bit (:meth:`fastbp.Network.train_epoch`). The optional attributes
     ``batches_per_call`` (a fixed count) or ``call_seconds`` (calls sized to
     take about that long; neither: a whole epoch per call) cut an epoch
     into several calls. A non-finite loss raises FloatingPointError with
@@ -162,13 +164,15 @@ class LocalStepper:
     def share(self, n):
         return 0, n
 
-    def step(self, X, Y, y_code, labels, optimizer, n, lo):
-        return self.model.train_batch(X, Y, y_code, labels, optimizer)
+    def step(self, X, Y, y_code, labels, optimizer, n, lo, sample_weight=None):
+        return self.model.train_batch(X, Y, y_code, labels, optimizer,
+                                      sample_weight=sample_weight)
 
     def epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch,
-              n_batches, loss_total):
+              n_batches, loss_total, sample_weight=None):
         return self.model.train_epoch(X, Y, y_code, labels, optimizer, order, batch_size,
-                                      start_batch, n_batches, loss_total)
+                                      start_batch, n_batches, loss_total,
+                                      sample_weight=sample_weight)
 
     def evaluate(self, X, Y, labels):
         loss_sum, correct = self.model.evaluate_sums(X, Y, labels)
@@ -194,7 +198,8 @@ class LocalStepper:
 
 
 def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
-        validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume):
+        validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume,
+        sample_weight):
     """Train ``model`` with ``stepper``; the arguments are :meth:`fastbp.Network.fit`'s.
 
     Returns the history dict (see :meth:`fastbp.Network.fit`).
@@ -214,6 +219,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
             _validation.check_label_range(Y, model.layer_dims[-1])
         else:
             _validation.check_finite(Y, "Y")
+        sw = model.check_sample_weight(sample_weight, X.shape[1])
         facts = {"X": X, "Y": Y, "epochs": int(epochs), "batch_size": int(batch_size),
                  "shuffle": bool(shuffle), "callback given": callback is not None,
                  "optimizer": optimizer, "validation data": None}
@@ -232,7 +238,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     with stepper.training():
         return _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size,
                        shuffle, seed, verbose, callback, checkpoint_path, checkpoint_every,
-                       resume)
+                       resume, sw)
 
 
 class _Diverged(Exception):
@@ -253,8 +259,9 @@ class _CompiledEpochs:
 
     FIRST_CALL = 4      # batches of the first call of a fit, when adaptive
 
-    def __init__(self, stepper, X, Y, yt, labels, batches, shuffled):
+    def __init__(self, stepper, X, Y, yt, labels, sw, batches, shuffled):
         self.args = (X, Y, yt, labels)
+        self.kw = {} if sw is None else {"sample_weight": sw}
         self.call = stepper.epoch
         self.bs = batches[0][1] - batches[0][0]
         self.n = len(batches)
@@ -277,7 +284,7 @@ class _CompiledEpochs:
             while b < self.n:
                 t0 = time.perf_counter()
                 total, done = self.call(*self.args, optimizer, perm, self.bs, b,
-                                        self._batches(), total)
+                                        self._batches(), total, **self.kw)
                 if done:
                     self.pace = (time.perf_counter() - t0) / done
                 b += done
@@ -291,8 +298,9 @@ class _PerBatchEpochs:
     shuffled epochs gather this process's columns into buffers allocated
     once, examples as rows, so each batch is an F-contiguous view."""
 
-    def __init__(self, stepper, X, Y, yt, labels, batches, shuffled):
+    def __init__(self, stepper, X, Y, yt, labels, sw, batches, shuffled):
         self.stepper, self.X, self.Y, self.yt, self.labels = stepper, X, Y, yt, labels
+        self.sw = sw
         self.batches = batches
         # this process's columns of every batch: [j + lo, j + hi)
         self.own = [stepper.share(k - j) for j, k in batches]
@@ -305,36 +313,45 @@ class _PerBatchEpochs:
             self.Xs = np.empty((n, X.shape[0]), dtype=X.dtype)
             self.Ys = np.empty((n,) if Y.ndim == 1 else (n, Y.shape[0]), dtype=Y.dtype)
             self.idx = np.empty(n, dtype=np.intp)
+            self.Ws = np.empty(n) if sw is not None else None
 
     def __call__(self, optimizer, perm):
-        X, Y, Xs, Ys = self.X, self.Y, None, None
+        X, Y, sw, Xs, Ys, Ws = self.X, self.Y, self.sw, None, None, None
         if self.shuffled:
             np.take(perm, self.pos, out=self.idx)
-            Xs, Ys = self.Xs, self.Ys
+            Xs, Ys, Ws = self.Xs, self.Ys, self.Ws
             np.take(X.T, self.idx, axis=0, out=Xs)
             if Y.ndim == 1:
                 np.take(Y, self.idx, out=Ys)
             else:
                 np.take(Y.T, self.idx, axis=0, out=Ys)
+            if sw is not None:
+                np.take(sw, self.idx, out=Ws)
         total = 0.0
         for s, ((j, k), (lo, hi)) in enumerate(zip(self.batches, self.own)):
             if self.shuffled:
                 c0, c1 = self.starts[s], self.starts[s + 1]
                 Xb = Xs[c0:c1].T
                 Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
+                Wb = Ws[c0:c1] if sw is not None else None
             else:
                 Xb = X[:, j + lo:j + hi]
                 Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
+                Wb = sw[j + lo:j + hi] if sw is not None else None
             try:
-                total += self.stepper.step(Xb, Yb, self.yt, self.labels, optimizer, k - j,
-                                           lo) * (k - j)
+                if Wb is None:
+                    loss = self.stepper.step(Xb, Yb, self.yt, self.labels, optimizer, k - j, lo)
+                else:
+                    loss = self.stepper.step(Xb, Yb, self.yt, self.labels, optimizer, k - j, lo,
+                                             sample_weight=Wb)
+                total += loss * (k - j)
             except FloatingPointError as exc:
                 raise _Diverged(s, exc) from None
         return total
 
 
 def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size, shuffle,
-            seed, verbose, callback, checkpoint_path, checkpoint_every, resume):
+            seed, verbose, callback, checkpoint_path, checkpoint_every, resume, sw):
     m = X.shape[1]
     bs = int(min(batch_size, m))
     history = {"loss": [], "lr": []}
@@ -360,9 +377,9 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
 
     batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
     if getattr(stepper, "epoch", None) is not None:
-        run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, batches, shuffled)
+        run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     else:
-        run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, batches, shuffled)
+        run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     progress = _Progress(epochs - start_epoch, "epoch", verbose and stepper.is_root)
     try:
         for epoch in range(start_epoch, epochs):

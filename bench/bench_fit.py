@@ -218,7 +218,7 @@ def main(argv=None):
           "| vs PyTorch | fastbp / GEMM floor |")
     print("|---|---|---|---|---|---|---|---|")
     for case, dims, bs, dt, med, floor in rows:
-        def r(k):
+        def r(k, med=med):
             return f"{med[k] / med['fastbp']:.2f}x" if k in med else "n/a"
         print(f"| {case} {dims} | {dt} | {bs} | {med['fastbp'] * 1e3:.3f} | "
               f"{r('fastbp/batch')} | {r('sklearn')} | {r('torch')} | "

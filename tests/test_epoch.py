@@ -298,8 +298,8 @@ def test_epoch_allocates_nothing_per_step(rng, layout, shuffle):
         before = tracemalloc.take_snapshot()
         base_cur, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        total, done = net.train_epoch(*args, opt, order, 8)     # 125 steps
-        cur, peak = tracemalloc.get_traced_memory()
+        _, done = net.train_epoch(*args, opt, order, 8)     # 125 steps
+        _, peak = tracemalloc.get_traced_memory()
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()

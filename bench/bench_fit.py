@@ -80,7 +80,8 @@ def fastbp_cands(X, y, dims, bs, epochs, nt, dtype):
         def run(net=net, opt=opt, stepper=stepper):
             _fit.fit(net, stepper, Xt, y, epochs=epochs, batch_size=bs, optimizer=opt,
                      shuffle=True, seed=None, validation_data=None, verbose=False,
-                     callback=None, checkpoint_path=None, checkpoint_every=1, resume=False)
+                     callback=None, checkpoint_path=None, checkpoint_every=1, resume=False,
+                     sample_weight=None)
         cands.append((name, run, "scipy"))
     return cands
 
@@ -217,7 +218,7 @@ def main(argv=None):
           "| vs PyTorch | fastbp / GEMM floor |")
     print("|---|---|---|---|---|---|---|---|")
     for case, dims, bs, dt, med, floor in rows:
-        def r(k):
+        def r(k, med=med):
             return f"{med[k] / med['fastbp']:.2f}x" if k in med else "n/a"
         print(f"| {case} {dims} | {dt} | {bs} | {med['fastbp'] * 1e3:.3f} | "
               f"{r('fastbp/batch')} | {r('sklearn')} | {r('torch')} | "

@@ -87,7 +87,8 @@ def fit_both(target, dtype, opt, X, Y, nt, *, batches_per_call=None, **fit_kw):
         stepper = _fit.LocalStepper(net, per_batch=per_batch, batches_per_call=batches_per_call)
         kw = dict(epochs=3, batch_size=16, optimizer=o, shuffle=True, seed=5,
                   validation_data=None, verbose=False, callback=None, checkpoint_path=None,
-                  checkpoint_every=1, resume=False, sample_weight=None)
+                  checkpoint_every=1, resume=False,
+                    sample_weight=None)
         kw.update(fit_kw)
         hist = _fit.fit(net, stepper, X, Y, **kw)
         runs.append((net, o, hist))
@@ -136,6 +137,24 @@ def test_epoch_equals_per_batch_loop_layouts_batches_threads(rng, dtype, m, batc
     assert_same_training(runs, f"m={m} batch={batch} shuffle={shuffle} {layout} nt={nt}")
 
 
+@pytest.mark.parametrize("layout", ["F", "rows"])
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("target, opt", [("softmax-labels", "adam"), ("sigmoid", "momentum"),
+                                         ("identity", "nesterov"), ("softmax-onehot", "sgd")])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_epoch_equals_per_batch_loop_with_sample_weights(rng, dtype, target, opt, shuffle,
+                                                         layout):
+    # weights with zeros, and a first batch (unshuffled) whose weights all vanish:
+    # that batch makes no update and adds 0 to the loss in both paths
+    X, Y = make_data(rng, 6, 70, target, dtype, layout)
+    sw = rng.random(70) * 3
+    sw[rng.random(70) < 0.2] = 0.0
+    sw[:16] = 0.0
+    runs = fit_both(target, dtype, opt, X, Y, 2, sample_weight=sw, shuffle=shuffle)
+    assert_same_training(runs, f"weighted {dtype.__name__} {target} {opt} {shuffle} {layout}")
+    assert runs[1][1].t == (3 * 4 if not shuffle else runs[0][1].t)
+
+
 @pytest.mark.parametrize("per_call", [1, 2, 3, 100])
 def test_epoch_in_several_calls_equals_one_call(rng, per_call):
     X, Y = make_data(rng, 6, 75, "sigmoid", np.float64, "rows")
@@ -158,7 +177,8 @@ def test_epoch_without_dropout_or_l2_and_with_small_labels(rng):
                 if not per_batch else _fit.fit(
                     net, _fit.LocalStepper(net, per_batch=True), X, y, epochs=2, batch_size=7,
                     optimizer=o, shuffle=True, seed=0, validation_data=None, verbose=False,
-                    callback=None, checkpoint_path=None, checkpoint_every=1, resume=False, sample_weight=None)
+                    callback=None, checkpoint_path=None, checkpoint_every=1, resume=False,
+                    sample_weight=None)
             runs.append((net, o, {}))
         assert_same_training(runs, str(y_dtype))
     X, Y = make_data(rng, 6, 40, "sigmoid", np.float64, "F")
@@ -278,8 +298,8 @@ def test_epoch_allocates_nothing_per_step(rng, layout, shuffle):
         before = tracemalloc.take_snapshot()
         base_cur, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        total, done = net.train_epoch(*args, opt, order, 8)     # 125 steps
-        cur, peak = tracemalloc.get_traced_memory()
+        _, done = net.train_epoch(*args, opt, order, 8)     # 125 steps
+        _, peak = tracemalloc.get_traced_memory()
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
@@ -349,21 +369,23 @@ def test_adaptive_calls_follow_the_pace_and_keep_the_results(rng, monkeypatch):
     net = make_net("softmax-labels", np.float64, 1)
     orig = net.train_epoch
 
-    def timed(*a):
+    def timed(*a, **k):
         sizes.append(a[8])                        # n_batches asked for
-        out = orig(*a)
+        out = orig(*a, **k)
         clock["t"] += 0.05 * out[1]               # 50 ms per batch
         return out
     monkeypatch.setattr(net, "train_epoch", timed)
     o = Adam(5e-3)
     hist = _fit.fit(net, _fit.LocalStepper(net), X, Y, epochs=2, batch_size=16, optimizer=o,
                     shuffle=True, seed=5, validation_data=None, verbose=False, callback=None,
-                    checkpoint_path=None, checkpoint_every=1, resume=False, sample_weight=None)
+                    checkpoint_path=None, checkpoint_every=1, resume=False,
+                    sample_weight=None)
     # 13 batches per epoch: 4, then 0.2 s / 0.05 s = 4 per call
     assert sizes == [4, 4, 4, 4, 4, 4, 4, 4], sizes
     ref = make_net("softmax-labels", np.float64, 1)
     ro = Adam(5e-3)
     rh = _fit.fit(ref, _fit.LocalStepper(ref, per_batch=True), X, Y, epochs=2, batch_size=16,
                   optimizer=ro, shuffle=True, seed=5, validation_data=None, verbose=False,
-                  callback=None, checkpoint_path=None, checkpoint_every=1, resume=False, sample_weight=None)
+                  callback=None, checkpoint_path=None, checkpoint_every=1, resume=False,
+                    sample_weight=None)
     assert_same_training([(ref, ro, rh), (net, o, hist)], "adaptive calls")

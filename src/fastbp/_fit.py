@@ -31,15 +31,14 @@ of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
     :class:`LocalStepper` takes them;
 ``epoch`` (optional: absent or None means per-batch ``step`` calls)
     ``epoch(X, Y, y_code, labels, optimizer, order, batch_size, start_batch,
-    n_batches, loss_total) -> (loss_total, n_done)``: mini-batches
-    ``start_batch ..`` of the epoch ``X[:, order]`` (``order`` None: in
-    order) in one call, with the results of the per-batch loop bit for bit
-    (:meth:`fastbp.Network.train_epoch`). The optional attributes
+    n_batches, loss_total, sample_weight=None) -> (loss_total, n_done)``:
+    mini-batches ``start_batch ..`` of the epoch ``X[:, order]`` (``order``
+    None: in order) in one call, with the results of the per-batch loop bit
+    for bit (:meth:`fastbp.Network.train_epoch`). The optional attributes
     ``batches_per_call`` (a fixed count) or ``call_seconds`` (calls sized to
     take about that long; neither: a whole epoch per call) cut an epoch
-    into several calls; ``fit`` uses it for unweighted data (weighted
-    epochs run per batch). A non-finite loss raises FloatingPointError
-    with the failing batch's index as ``batch_index``;
+    into several calls. A non-finite loss raises FloatingPointError with
+    the failing batch's index as ``batch_index``;
 ``evaluate(X, Y, labels)``
     ``(loss, accuracy)`` of checked data;
 ``history_keys``, ``epoch_begin()``, ``epoch_end()``
@@ -170,9 +169,10 @@ class LocalStepper:
                                       sample_weight=sample_weight)
 
     def epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch,
-              n_batches, loss_total):
+              n_batches, loss_total, sample_weight=None):
         return self.model.train_epoch(X, Y, y_code, labels, optimizer, order, batch_size,
-                                      start_batch, n_batches, loss_total)
+                                      start_batch, n_batches, loss_total,
+                                      sample_weight=sample_weight)
 
     def evaluate(self, X, Y, labels):
         loss_sum, correct = self.model.evaluate_sums(X, Y, labels)
@@ -320,8 +320,9 @@ class _CompiledEpochs:
 
     FIRST_CALL = 4      # batches of the first call of a fit, when adaptive
 
-    def __init__(self, stepper, X, Y, yt, labels, batches, shuffled):
+    def __init__(self, stepper, X, Y, yt, labels, sw, batches, shuffled):
         self.args = (X, Y, yt, labels)
+        self.kw = {} if sw is None else {"sample_weight": sw}
         self.call = stepper.epoch
         self.bs = batches[0][1] - batches[0][0]
         self.n = len(batches)
@@ -344,7 +345,7 @@ class _CompiledEpochs:
             while b < self.n:
                 t0 = time.perf_counter()
                 total, done = self.call(*self.args, optimizer, perm, self.bs, b,
-                                        self._batches(), total)
+                                        self._batches(), total, **self.kw)
                 if done:
                     self.pace = (time.perf_counter() - t0) / done
                 b += done
@@ -358,7 +359,7 @@ class _PerBatchEpochs:
     shuffled epochs gather this process's columns into buffers allocated
     once, examples as rows, so each batch is an F-contiguous view."""
 
-    def __init__(self, stepper, X, Y, yt, labels, batches, shuffled, sw=None):
+    def __init__(self, stepper, X, Y, yt, labels, sw, batches, shuffled):
         self.stepper, self.X, self.Y, self.yt, self.labels = stepper, X, Y, yt, labels
         self.sw = sw
         self.batches = batches
@@ -376,28 +377,28 @@ class _PerBatchEpochs:
             self.Ws = np.empty(n) if sw is not None else None
 
     def __call__(self, optimizer, perm):
-        X, Y, Xs, Ys = self.X, self.Y, None, None
+        X, Y, sw, Xs, Ys, Ws = self.X, self.Y, self.sw, None, None, None
         if self.shuffled:
             np.take(perm, self.pos, out=self.idx)
-            Xs, Ys = self.Xs, self.Ys
+            Xs, Ys, Ws = self.Xs, self.Ys, self.Ws
             np.take(X.T, self.idx, axis=0, out=Xs)
             if Y.ndim == 1:
                 np.take(Y, self.idx, out=Ys)
             else:
                 np.take(Y.T, self.idx, axis=0, out=Ys)
-            if self.sw is not None:
-                np.take(self.sw, self.idx, out=self.Ws)
+            if sw is not None:
+                np.take(sw, self.idx, out=Ws)
         total = 0.0
         for s, ((j, k), (lo, hi)) in enumerate(zip(self.batches, self.own)):
             if self.shuffled:
                 c0, c1 = self.starts[s], self.starts[s + 1]
                 Xb = Xs[c0:c1].T
                 Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
-                Wb = self.Ws[c0:c1] if self.sw is not None else None
+                Wb = Ws[c0:c1] if sw is not None else None
             else:
                 Xb = X[:, j + lo:j + hi]
                 Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
-                Wb = self.sw[j + lo:j + hi] if self.sw is not None else None
+                Wb = sw[j + lo:j + hi] if sw is not None else None
             try:
                 if Wb is None:
                     loss = self.stepper.step(Xb, Yb, self.yt, self.labels, optimizer, k - j, lo)
@@ -436,10 +437,10 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
             rng.permutation(m)
 
     batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
-    if sw is None and getattr(stepper, "epoch", None) is not None:
-        run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, batches, shuffled)
+    if getattr(stepper, "epoch", None) is not None:
+        run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     else:
-        run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, batches, shuffled, sw)
+        run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     progress = _Progress(epochs - start_epoch, "epoch", verbose and stepper.is_root)
     snap = _Snapshots(model, optimizer)
     try:

@@ -44,21 +44,20 @@ cdef extern from *:
     const uint64_t MIX1 "FBP_MIX1"
     const uint64_t MIX2 "FBP_MIX2"
 
-# A batch's share of the epoch's loss, with the roundings of the Python loop
-# it replaces (fastbp._fit: ``total += loss * m``, ``loss = loss_sum / m +
-# lambd / (2 m) * l2_sum``): the volatile products keep a compiler from
-# contracting them into FMAs, which would change the last bit.
+# A batch's cost and its share of the epoch's loss, with the roundings of
+# the Python code around the per-batch steps (Network.train_batch: ``loss =
+# loss_sum / n + lambd / (2 n) * l2_sum``, n = m or the weights' sum;
+# fastbp._fit: ``total += loss * m``): the volatile products keep a compiler
+# from contracting them into FMAs, which would change the last bit.
 cdef extern from *:
     """
-    static inline double fbp_batch_loss(double loss_sum, double l2_sum, double lambd,
-                                        Py_ssize_t m)
+    static inline double fbp_l2_term(double l2_sum, double lambd, double n)
     {
-        double loss = loss_sum / (double)m;
-        if (lambd != 0.0) {
-            volatile double t = lambd / (double)(2 * m) * l2_sum;
-            loss += t;
-        }
-        return loss;
+        volatile double t;
+        if (lambd == 0.0)
+            return 0.0;
+        t = lambd / (2.0 * n) * l2_sum;
+        return t;
     }
     static inline double fbp_add_batch_loss(double total, double loss, Py_ssize_t m)
     {
@@ -66,8 +65,7 @@ cdef extern from *:
         return total + t;
     }
     """
-    double fbp_batch_loss(double loss_sum, double l2_sum, double lambd,
-                          Py_ssize_t m) noexcept nogil
+    double fbp_l2_term(double l2_sum, double lambd, double n) noexcept nogil
     double fbp_add_batch_loss(double total, double loss, Py_ssize_t m) noexcept nogil
 
 
@@ -93,6 +91,7 @@ cdef struct LayerPlan:
 cdef enum:
     EX_X = 0         # the input, n_x elements per example
     EX_Y = 1         # targets (n_L per example) or class labels (1)
+    EX_W = 2         # per-example weights (float64, 1; optional): NetPlan.sw
     EX_MAX = 4       # room for more per-example arrays
 
 
@@ -258,17 +257,38 @@ cdef inline void _opt_step(NetPlan *p, int64_t t) noexcept nogil:
         p.c2 = 1.0 - pow(p.b1, <double>t)
 
 
-cdef inline void _bind_batch(NetPlan *p, const EpochPlan *ep, Py_ssize_t j0) noexcept nogil:
-    """Point the plan at the epoch's mini-batch whose first example is at position j0.
+cdef inline double _sw_sum(const char *src, Py_ssize_t stride, const Py_ssize_t *order,
+                           Py_ssize_t b) noexcept nogil:
+    """Sum of a batch's b weights (doubles ``stride`` bytes apart, picked by
+    ``order`` or in a row), added in batch order: the n a weighted step
+    divides by, the same whether the batch was gathered or not."""
+    cdef double s = 0.0
+    cdef Py_ssize_t k
+    if order != NULL:
+        for k in range(b):
+            s += (<const double *>(src + order[k] * stride))[0]
+    else:
+        for k in range(b):
+            s += (<const double *>(src + k * stride))[0]
+    return s
+
+
+cdef inline double _bind_batch(NetPlan *p, const EpochPlan *ep, Py_ssize_t j0) noexcept nogil:
+    """Point the plan at the epoch's mini-batch whose first example is at
+    position j0; returns the batch's n (its width, or its weights' sum).
 
     With an order, the batch is the gather workspaces (filled by the
     M_GATHER phase): examples as rows, as the per-batch loop of fastbp._fit
     gathers them. Without, it is a column range of the data itself. The
-    scaling and dropout indexing are those of a one-process step on the batch.
+    scaling and dropout indexing are those of a one-process step on the
+    batch (Network.train_batch): gradients over n, L2 over n. The caller
+    skips a batch whose weights sum to zero.
     """
     cdef Py_ssize_t b = ep.n_ex - j0
     cdef const ExArray *x = &ep.arr[EX_X]
     cdef const ExArray *y = &ep.arr[EX_Y]
+    cdef const ExArray *w = &ep.arr[EX_W]
+    cdef double n
     if b > ep.batch:
         b = ep.batch
     p.ep = ep
@@ -284,11 +304,20 @@ cdef inline void _bind_batch(NetPlan *p, const EpochPlan *ep, Py_ssize_t j0) noe
         p.Y = y.src + j0 * y.ex_stride
         p.yr = y.f_stride // y.itemsize
         p.yc = y.ex_stride // y.itemsize
-    # (per-example weights, a third ExArray, would be bound here the same way)
-    p.gscale = 1.0 / <double>b
-    p.l2scale = p.lambd / <double>b
+    n = <double>b
+    p.sw = NULL
+    if ep.n_arrays > EX_W:      # weights: float64, contiguous (the caller checked)
+        if ep.order != NULL:
+            p.sw = <const double *>w.dst
+            n = _sw_sum(w.src, w.ex_stride, ep.order + j0, b)
+        else:
+            p.sw = <const double *>(w.src + j0 * w.ex_stride)
+            n = _sw_sum(w.src + j0 * w.ex_stride, w.ex_stride, NULL, b)
+    p.gscale = 1.0 / n
+    p.l2scale = p.lambd / n
     p.mask_ld = b
     p.mask_off = 0
+    return n
 
 
 cdef inline void _copy_example(char *dst, const char *src, Py_ssize_t n, Py_ssize_t fs,

@@ -568,6 +568,17 @@ def check_epoch_order(order, m):
     return np.ascontiguousarray(a, dtype=np.intp)
 
 
+def check_checked_weights(sample_weight, m):
+    """Raise unless ``sample_weight`` is None or a float64 C-contiguous (m,) array
+    (what :func:`check_sample_weight` returns), as the compiled epoch reads it."""
+    if sample_weight is None:
+        return
+    if not (isinstance(sample_weight, np.ndarray) and sample_weight.dtype == np.float64
+            and sample_weight.shape == (m,) and sample_weight.flags.c_contiguous):
+        raise TypeError("sample_weight must be None or a float64 C-contiguous array of shape "
+                        f"({m},); pass it through Network.check_sample_weight first")
+
+
 def check_epoch_batches(batch_size, start_batch, n_batches, n_ex):
     """(batch_size, start_batch, n_batches) of an epoch of n_ex examples, n_batches
     clipped to the batches left (None: all of them)."""

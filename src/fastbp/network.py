@@ -487,32 +487,20 @@ class Network:
             self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
         t = optimizer.t + 1
         code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
-        if sample_weight is None:
-            loss_sum, l2_sum, status, done = self._kernel.train_steps(
-                X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps,
-                first_loss, check_finite, self._dropout, self._dropout_seed, self._step + 1,
-                self._nt)
-            n = X.shape[1]
-        else:
-            n = float(sample_weight.sum())
-            if n == 0.0:
-                return 0.0 if first_loss else None
-            loss_sum, l2_sum, status, done = self._kernel.train_steps(
-                X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps,
-                first_loss, check_finite, self._dropout, self._dropout_seed, self._step + 1,
-                self._nt, sample_weight, n)
+        # the batch's n (m, or the weights' sum added in order) and the loss
+        # terms come from the kernel: one formula for this path and train_epoch's
+        loss, l2, status, done = self._kernel.train_steps(
+            X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
+            check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt,
+            sample_weight)
+        if status == 3:            # weights summing to zero: no step
+            return 0.0 if first_loss else None
         self._step += done
         optimizer.t += done
         self._last_m = X.shape[1]
-        loss = None
         if first_loss:
-            # the operations of fbp_batch_loss (train_epoch's), so both paths
-            # give the same bits: loss_sum / n + lambd / (2 n) * l2_sum
-            loss = loss_sum / n
-            l2 = self.lambd / (2 * n) * l2_sum if self.lambd else 0.0
             self._loss_terms = (loss, l2)
-            if self.lambd:
-                loss += l2
+            loss += l2
         if status == 1:
             raise self._target_error(Y, labels)
         if status == 2:
@@ -525,7 +513,7 @@ class Network:
                                         flagged=True)
 
     def train_epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch=0,
-                    n_batches=None, loss_total=0.0):
+                    n_batches=None, loss_total=0.0, sample_weight=None):
         """An epoch's mini-batch steps on checked (X, Y) in one compiled call.
 
         The epoch is the examples ``X[:, order]`` (every column in order when
@@ -559,6 +547,11 @@ class Network:
             How many to run (default: to the end of the epoch).
         loss_total : float, default 0.0
             The running sum to add to.
+        sample_weight : ndarray (m,), optional
+            Per-example weights as :meth:`check_sample_weight` returns them
+            (float64, C-contiguous), gathered with the examples; each batch
+            is weighted as :meth:`train_batch` weighs it (a batch whose
+            weights sum to zero makes no update and adds 0).
 
         Returns
         -------
@@ -581,6 +574,7 @@ class Network:
         """
         m = X.shape[1]
         order = _validation.check_epoch_order(order, m)
+        _validation.check_checked_weights(sample_weight, m)
         n_ex = m if order is None else order.shape[0]
         batch_size, start_batch, n_batches = _validation.check_epoch_batches(
             batch_size, start_batch, n_batches, n_ex)
@@ -588,12 +582,15 @@ class Network:
             self.bind_optimizer(optimizer)
         t = optimizer.t + 1
         code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
-        total, done, status, loss = self._kernel.train_epoch(
+        total, done, updates, status, loss, l2 = self._kernel.train_epoch(
             X, Y, y_code, labels, order, batch_size, start_batch, n_batches, loss_total,
             self.lambd, code, lr, b1, b2, eps, t, self._dropout, self._dropout_seed,
-            self._step + 1, self._nt)
-        self._step += done
-        optimizer.t += done
+            self._step + 1, self._nt, sample_weight)
+        self._step += updates
+        optimizer.t += updates
+        if loss is not None:
+            self._loss_terms = (loss, l2)
+            loss += l2
         if n_batches:
             last = start_batch + done - (0 if status else 1)
             self._last_m = min(batch_size, n_ex - last * batch_size)

@@ -29,9 +29,10 @@ The forward pass, loss, backward pass and optimizer update run in fastbp's
 transposed view ``W[i+1].T`` of it, no copy). Examples are rows here, as in
 scikit-learn; the network sees ``X.T`` (the same memory). A stochastic
 epoch is one compiled call (:meth:`fastbp.Network.train_epoch`, which
-gathers each mini-batch of scikit-learn's shuffled order itself) for dense,
-unweighted data; with ``sample_weight``, sparse input, or a multi-output
-squared error with ``alpha > 0`` it is one compiled step per mini-batch.
+gathers each mini-batch of scikit-learn's shuffled order, and its weights,
+itself) for dense data; with sparse input, or a multi-output squared error
+with ``alpha > 0`` (whose L2 term scikit-learn reports per batch apart), it
+is one compiled step per mini-batch.
 ``solver="lbfgs"`` runs SciPy's L-BFGS-B (scikit-learn's options: ``maxiter``,
 ``maxfun``, ``gtol=tol``) on :meth:`fastbp.Network.loss_and_gradient`, one
 compiled call per evaluation over the whole data set. The update formulas
@@ -429,11 +430,11 @@ class _BaseMLP(BaseEstimator):
         batch_size = _validation.sk_batch_size(self.batch_size, n_samples)
         dense = not sp.issparse(X)
         # The whole epoch in one compiled call (fastbp.Network.train_epoch:
-        # it gathers each mini-batch of the shuffled order itself), unless a
-        # batch needs something it does not do: per-example weights, sparse
-        # rows, or the L2 term of each batch apart (multi-output squared error).
-        compiled = (dense and sample_weight is None
-                    and not (self.loss == "squared_error" and self.n_outputs_ > 1 and self.alpha))
+        # it gathers each mini-batch of the shuffled order, and its weights,
+        # itself), unless a batch needs something it does not do: sparse rows,
+        # or the L2 term of each batch apart (multi-output squared error).
+        compiled = dense and not (self.loss == "squared_error" and self.n_outputs_ > 1
+                                  and self.alpha)
         if compiled:
             Xc = net.check_X(X.T)
             Yc, y_code, labels = net.check_Y(y.T, n_samples)
@@ -449,7 +450,7 @@ class _BaseMLP(BaseEstimator):
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
                 if compiled:
                     accumulated_loss = self._compiled_epoch(
-                        net, opt, Xc, Yc, y_code, labels, X, y,
+                        net, opt, Xc, Yc, y_code, labels, X, y, sample_weight,
                         sample_idx if self.shuffle else None, batch_size)
                     self.n_iter_ += 1
                     self.loss_ = accumulated_loss / X.shape[0]
@@ -518,7 +519,7 @@ class _BaseMLP(BaseEstimator):
             _validation.sk_max_iter_warning(self.max_iter, ConvergenceWarning)
         return False
 
-    def _compiled_epoch(self, net, opt, Xc, Yc, y_code, labels, X, y, order, batch_size):
+    def _compiled_epoch(self, net, opt, Xc, Yc, y_code, labels, X, y, sw, order, batch_size):
         """One epoch in one compiled call; returns scikit-learn's summed batch losses.
 
         A batch whose loss is not finite stops the call before its update;
@@ -528,8 +529,15 @@ class _BaseMLP(BaseEstimator):
         batch by batch with non-finite values carried on.
         """
         n = X.shape[0]
+        if sw is not None:
+            # scikit-learn divides by each batch's weight sum (NaN weights for
+            # a zero sum); fastbp would skip that batch
+            starts = np.arange(0, n, batch_size)
+            if np.any(np.add.reduceat(sw if order is None else sw[order], starts) <= 0):
+                _validation.sk_check_finite_weights([np.array([np.nan])])
         try:
-            total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size)
+            total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
+                                       sample_weight=sw)
         except FloatingPointError as exc:
             b = exc.batch_index
             batches = list(gen_batches(n, batch_size))
@@ -538,7 +546,8 @@ class _BaseMLP(BaseEstimator):
                 idx = sl if order is None else order[sl]
                 Xb = net.check_X(X[idx].T)
                 Yb, _, _ = net.check_Y(y[idx].T, Xb.shape[1])
-                loss = net.train_batch(Xb, Yb, y_code, labels, opt, check_finite=False)
+                loss = net.train_batch(Xb, Yb, y_code, labels, opt, check_finite=False,
+                                       sample_weight=None if sw is None else sw[idx])
                 if i:
                     total += loss * (sl.stop - sl.start)
         if self.loss == "squared_error" and self.n_outputs_ > 1:

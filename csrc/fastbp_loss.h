@@ -230,10 +230,13 @@ static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
 
 /*
  * Losses from the logits Z (the output layer's pre-activation), exact where
- * the probabilities would round to 0 or 1. Every element is computed in
- * double whatever T (Z and Y are read, converted, then the vectorised double
- * exp/log/log1p of fastbp_vmath.h), and summed per column in row order as
- * fbp_loss_cols0 does:
+ * the probabilities would round to 0 or 1. The linear terms (z y, max - z)
+ * are formed in double, exactly; the bounded transcendental terms run in T
+ * with the vectorised exp/log/log1p of fastbp_vmath.h (log1p(e^-|z|) in
+ * [0, log 2], the log of a softmax column's shifted sum in [0, log n]: a few
+ * ulps of T each), except Poisson's e^z, which cancels against y z and y log y
+ * and so is taken in double. Per column the terms are summed in double in
+ * row order, as fbp_loss_cols0 does:
  *
  *   binary_crossentropy  softplus(z) - y z  =  max(z, 0) - z y + log1p(e^-|z|)
  *                        (written z (1 - y) for z > 0 and -z y otherwise, a
@@ -250,13 +253,38 @@ static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
  * finite; NaN for all three. The caller builds the message.
  */
 #define FBP_DEFINE_ZLOSS(T, S, EPS)                                           \
+/* Columns [c0, c0 + w) (w <= FBP_LCHUNK) of Z: mx[j] = the column's max      \
+ * (NaN-propagating) and sm[j] = log sum_i e^(z_ij - mx_j), in [0, log rows], \
+ * so lse = mx + sm. tb: w scratch values. */                                 \
+static inline void fbp_lse0_##S(const T *Z, ptrdiff_t zr, ptrdiff_t zc,       \
+    ptrdiff_t rows, ptrdiff_t c0, ptrdiff_t w, double *mx, T *sm, T *tb)      \
+{                                                                             \
+    ptrdiff_t i, j;                                                           \
+    for (j = 0; j < w; j++) { mx[j] = -INFINITY; sm[j] = 0; }                 \
+    for (i = 0; i < rows; i++) {                                              \
+        const T *z = Z + i * zr + c0 * zc;                                    \
+        for (j = 0; j < w; j++) {                                             \
+            double v = (double)z[j * zc];                                     \
+            mx[j] = (v > mx[j] || v != v) ? v : mx[j];                        \
+        }                                                                     \
+    }                                                                         \
+    for (i = 0; i < rows; i++) {                                              \
+        const T *z = Z + i * zr + c0 * zc;                                    \
+        for (j = 0; j < w; j++) tb[j] = (T)((double)z[j * zc] - mx[j]);       \
+        fbp_vexp_##S(tb, tb, w);                                              \
+        for (j = 0; j < w; j++) sm[j] += tb[j];                               \
+    }                                                                         \
+    fbp_vlog_##S(sm, sm, w);                                                  \
+}                                                                             \
+                                                                              \
 static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
     ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
     ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *out, int *bad)        \
 {                                                                             \
     ptrdiff_t i, j, c0;                                                       \
     double zb[FBP_LCHUNK], yb[FBP_LCHUNK], eb[FBP_LCHUNK];                    \
-    double mx[FBP_LCHUNK], sm[FBP_LCHUNK], ys[FBP_LCHUNK];                    \
+    double mx[FBP_LCHUNK], ys[FBP_LCHUNK];                                    \
+    T tb[FBP_LCHUNK], sm[FBP_LCHUNK];                                         \
     const double tol = sqrt((double)(EPS));                                   \
     int b = 0;                                                                \
     for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
@@ -264,30 +292,17 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
         double *col = out + (c0 - j0);                                        \
         for (j = 0; j < w; j++) col[j] = 0.0;                                 \
         if (loss == FBP_CE) {                                                 \
-            for (j = 0; j < w; j++) { mx[j] = -INFINITY; sm[j] = 0.0; ys[j] = 0.0; } \
-            for (i = 0; i < rows; i++) {                                      \
-                const T *z = Z + i * zr + c0 * zc;                            \
-                for (j = 0; j < w; j++) {                                     \
-                    double v = (double)z[j * zc];                             \
-                    mx[j] = (v > mx[j] || v != v) ? v : mx[j];                \
-                }                                                             \
-            }                                                                 \
-            for (i = 0; i < rows; i++) {                                      \
-                const T *z = Z + i * zr + c0 * zc;                            \
-                for (j = 0; j < w; j++) eb[j] = (double)z[j * zc] - mx[j];    \
-                fbp_vexp_d(eb, eb, w);                                        \
-                for (j = 0; j < w; j++) sm[j] += eb[j];                       \
-            }                                                                 \
-            fbp_vlog_d(sm, sm, w);                                            \
+            fbp_lse0_##S(Z, zr, zc, rows, c0, w, mx, sm, tb);                \
+            for (j = 0; j < w; j++) ys[j] = 0.0;                              \
             for (i = 0; i < rows; i++) {                                      \
                 const T *z = Z + i * zr + c0 * zc;                            \
                 fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);            \
                 for (j = 0; j < w; j++) {                                     \
                     double yv = yb[j];                                        \
-                    if (!(yv >= 0)) b = 1;                                    \
+                    b |= !(yv >= 0);                                          \
                     ys[j] += yv;                                              \
                     if (yv != 0)                                              \
-                        col[j] += yv * (((mx[j] - (double)z[j * zc])) + sm[j]); \
+                        col[j] += yv * ((mx[j] - (double)z[j * zc]) + (double)sm[j]); \
                 }                                                             \
             }                                                                 \
             for (j = 0; j < w; j++)                                           \
@@ -299,15 +314,15 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
             for (j = 0; j < w; j++) zb[j] = (double)z[j * zc];                \
             fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);                \
             if (loss == FBP_BCE) {                                            \
-                for (j = 0; j < w; j++) eb[j] = -fabs(zb[j]);                 \
-                fbp_vexp_d(eb, eb, w);                                        \
-                fbp_vlog1p_d(eb, eb, w);                                      \
+                for (j = 0; j < w; j++) tb[j] = (T)-fabs(zb[j]);              \
+                fbp_vexp_##S(tb, tb, w);                                      \
+                fbp_vlog1p_##S(tb, tb, w);                                    \
                 for (j = 0; j < w; j++) {                                     \
                     double zv = zb[j], yv = yb[j], q = 1.0 - yv, t;           \
-                    if (!(yv >= 0 && yv <= 1)) b = 1;                         \
+                    b |= !(yv >= 0 && yv <= 1);                               \
                     if (zv > 0) t = q != 0 ? zv * q : 0.0;                    \
                     else t = yv != 0 ? -zv * yv : 0.0;                        \
-                    col[j] += t + eb[j];                                      \
+                    col[j] += t + (double)tb[j];                              \
                 }                                                             \
             } else if (loss == FBP_POISSON) {                                 \
                 fbp_vexp_d(zb, eb, w);                                        \
@@ -315,7 +330,7 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
                 fbp_vlog_d(mx, mx, w);                                        \
                 for (j = 0; j < w; j++) {                                     \
                     double zv = zb[j], yv = yb[j];                            \
-                    if (!(yv >= 0 && yv <= DBL_MAX)) b = 1;                   \
+                    b |= !(yv >= 0 && yv <= DBL_MAX);                         \
                     col[j] += eb[j] - (yv != 0 ? yv * zv : 0.0)               \
                             + (yv > 0 ? yv * mx[j] : 0.0) - yv;               \
                 }                                                             \
@@ -360,26 +375,13 @@ static inline double fbp_zloss_sum_##S(int loss, const T *Z, ptrdiff_t zr,    \
 static inline void fbp_lse_cols_##S(const T *Z, ptrdiff_t zr, ptrdiff_t zc,   \
     ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *lse)                  \
 {                                                                             \
-    ptrdiff_t i, j, c0;                                                       \
-    double eb[FBP_LCHUNK], mx[FBP_LCHUNK], sm[FBP_LCHUNK];                    \
+    ptrdiff_t j, c0;                                                          \
+    double mx[FBP_LCHUNK];                                                    \
+    T sm[FBP_LCHUNK], tb[FBP_LCHUNK];                                         \
     for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
         ptrdiff_t w = j1 - c0 < FBP_LCHUNK ? j1 - c0 : FBP_LCHUNK;            \
-        for (j = 0; j < w; j++) { mx[j] = -INFINITY; sm[j] = 0.0; }           \
-        for (i = 0; i < rows; i++) {                                          \
-            const T *z = Z + i * zr + c0 * zc;                                \
-            for (j = 0; j < w; j++) {                                         \
-                double v = (double)z[j * zc];                                 \
-                mx[j] = (v > mx[j] || v != v) ? v : mx[j];                    \
-            }                                                                 \
-        }                                                                     \
-        for (i = 0; i < rows; i++) {                                          \
-            const T *z = Z + i * zr + c0 * zc;                                \
-            for (j = 0; j < w; j++) eb[j] = (double)z[j * zc] - mx[j];        \
-            fbp_vexp_d(eb, eb, w);                                            \
-            for (j = 0; j < w; j++) sm[j] += eb[j];                           \
-        }                                                                     \
-        fbp_vlog_d(sm, sm, w);                                                \
-        for (j = 0; j < w; j++) lse[c0 - j0 + j] = mx[j] + sm[j];             \
+        fbp_lse0_##S(Z, zr, zc, rows, c0, w, mx, sm, tb);                     \
+        for (j = 0; j < w; j++) lse[c0 - j0 + j] = mx[j] + (double)sm[j];     \
     }                                                                         \
 }
 

@@ -3,7 +3,8 @@ callbacks, progress, checkpoints and resume.
 
 The loop knows no model class and no MPI. It drives a *model* through the
 stepper interface documented in :class:`fastbp.Network` (``check_X``,
-``check_Y``, ``restore``, ``save``, ``optimizer``, ``seed``, ``layer_dims``)
+``check_Y``, ``restore``, ``save``, ``optimizer``, ``seed``, ``layer_dims``,
+``loss_name``, ``flat_parameters``, ``step_count``, ``parameters_changed``)
 and computes through a *stepper*: :class:`LocalStepper` here, the MPI replica
 of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
 

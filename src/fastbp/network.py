@@ -99,7 +99,9 @@ class Network:
     - :meth:`save`, :meth:`restore`: checkpoints;
     - :attr:`step_count`, :attr:`dropout_seed`, :meth:`parameters_changed`:
       the state a replica copies from rank 0;
-    - :attr:`effective_n_threads`, :attr:`optimizer`, :attr:`seed`.
+    - :attr:`effective_n_threads`, :attr:`optimizer`, :attr:`seed`;
+    - :attr:`loss_name` (the targets' domain is checked once per fit) and
+      :attr:`flat_parameters` (copied once per epoch, restored on divergence).
     """
 
     def __init__(self, layer_dims, hidden="relu", output="sigmoid", *, alpha=None,

@@ -249,6 +249,23 @@ def test_parity_warm_start_with_early_stopping(task):
     _assert_parity(sk, fb)
 
 
+def test_parity_warm_start_new_activation():
+    """A warm start after set_params(activation=...) trains the old weights with it."""
+    X, y = _data("regression")
+    out = []
+    for cls in (sk_nn.MLPRegressor, fsk.MLPRegressor):
+        est = cls(hidden_layer_sizes=(5,), max_iter=2, random_state=0, warm_start=True,
+                  learning_rate_init=0.01)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+            est.set_params(activation="tanh").fit(X, y)
+        out.append(est)
+    for a, b in zip(out[1].coefs_ + out[1].intercepts_, out[0].coefs_ + out[0].intercepts_):
+        assert _rel(a, b) <= RTOL
+    np.testing.assert_allclose(out[1].predict(X), out[0].predict(X), rtol=1e-9)
+
+
 def test_float32_kept_and_close_to_sklearn():
     X, y = _data("multiclass")
     X = X.astype(np.float32)

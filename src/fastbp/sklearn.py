@@ -57,8 +57,6 @@ Deliberate differences from scikit-learn
 - Sparse input is densified one mini-batch at a time (the whole matrix for
   L-BFGS); there is no sparse first-layer kernel.
 """
-import numbers
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -247,7 +245,9 @@ class _BaseMLP(BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        super().__setstate__(state) if hasattr(super(), "__setstate__") else \
+        if hasattr(super(), "__setstate__"):
+            super().__setstate__(state)
+        else:
             self.__dict__.update(state)
         self._net = None
         self._views = None
@@ -278,6 +278,11 @@ class _BaseMLP(BaseEstimator):
         """
         net = getattr(self, "_net", None)
         coefs, intercepts = self.coefs_, self.intercepts_
+        if net is not None and net.hidden and net.hidden[0] != _HIDDEN[self.activation]:
+            # activation changed before a warm start: scikit-learn applies the
+            # new one to the old weights
+            coefs, intercepts = [np.array(c) for c in coefs], [np.array(b) for b in intercepts]
+            net = self._net = None
         if net is None:
             units = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
             dtype = np.result_type(coefs[0].dtype, np.float32)

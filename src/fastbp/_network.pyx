@@ -116,6 +116,7 @@ cdef class NetKernel:
         self.p.params = cnp.PyArray_DATA(params)
         self.p.grads = cnp.PyArray_DATA(grads)
         self.p.n_params = params.shape[0]
+        self.p.check_targets = 1
         self.p.lambd = 0.0
         self.p.gscale = 0.0
         self.p.l2scale = 0.0
@@ -355,7 +356,7 @@ cdef class NetKernel:
     def train_steps(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                     int opt, double lr, double b1, double b2, double eps, int64_t t0,
                     Py_ssize_t n_steps, bint first_loss, bint check_finite, bint dropout,
-                    uint64_t seed, uint64_t step0, int n_threads):
+                    uint64_t seed, uint64_t step0, int n_threads, bint check_targets=True):
         """``n_steps`` full training steps (forward, loss, backward, update) on
         the same batch in one nogil call.
 
@@ -365,8 +366,12 @@ cdef class NetKernel:
         before its update (status 2); otherwise non-finite values are
         carried on, as plain NumPy gradient descent does.
 
+        ``check_targets``: flag targets outside the loss's domain while
+        computing the loss (status 1); False for targets already checked.
+
         Returns (loss_sum, l2_sum, status, steps_done): status 0 ok, 1 label
-        out of range, 2 non-finite loss (no update made for that step).
+        out of range or outside the loss's domain, 2 non-finite loss (no
+        update made for that step).
         """
         cdef int mode = M_FORWARD | M_TRAIN | M_DELTA | M_BACKWARD | M_UPDATE
         cdef Py_ssize_t done
@@ -377,7 +382,11 @@ cdef class NetKernel:
         self._set_batch(X, Y, yt, labels, lambd, 1.0 / X.shape[1], lambd / X.shape[1],
                         dropout, seed, step0, X.shape[1], 0)
         self._set_opt(opt, lr, b1, b2, eps, 1.0, 1.0)
-        done = self._call(mode, n_threads, n_steps, t0)
+        self.p.check_targets = check_targets
+        try:
+            done = self._call(mode, n_threads, n_steps, t0)
+        finally:
+            self.p.check_targets = 1
         self.have_forward = True
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
         return self.p.loss_sum, self.p.l2_sum, status, done

@@ -388,7 +388,8 @@ class Network:
         X = _validation.check_X(X, self.layer_dims[0], self.dtype, "X")
         Y, yt, labels = _validation.check_Y(Y, X.shape[1], self.layer_dims[-1], self.output,
                                             self.dtype, LABEL_DTYPES)
-        return self.train_batch(X, Y, yt, labels, optimizer)
+        # the targets' domain is scanned by the kernel as it computes the loss
+        return self.train_batch(X, Y, yt, labels, optimizer, 1, True, True, True)
 
     def _replica_for(self, comm):
         """This network's data-parallel replica on ``comm`` (made on first use)."""
@@ -397,15 +398,18 @@ class Network:
         return self._replica
 
     def train_batch(self, X, Y, y_code, labels, optimizer, n_steps=1, first_loss=True,
-                    check_finite=True):
+                    check_finite=True, check_targets=False):
         """``n_steps`` compiled steps on (X, Y) checked by :meth:`check_X` / :meth:`check_Y`.
 
         For loops that revisit the same batch (full-batch gradient descent,
         as fastbp.course's model functions): the per-step Python and
         validation cost is paid once. Only the first step's loss is computed
         (when ``first_loss``); ``check_finite=False`` carries non-finite
-        values on instead of raising. Returns that loss (None when not
-        computed; nan/inf possible with ``check_finite=False``).
+        values on instead of raising. ``check_targets``: also scan the
+        targets' domain while computing the loss (ValueError on a bad one);
+        off by default, for targets checked once up front (``fit``). Returns
+        that loss (None when not computed; nan/inf possible with
+        ``check_finite=False``).
         """
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
@@ -413,7 +417,8 @@ class Network:
         code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
         loss_sum, l2_sum, status, done = self._kernel.train_steps(
             X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
-            check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt)
+            check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt,
+            check_targets)
         self._step += done
         optimizer.t += done
         self._last_m = m = X.shape[1]
@@ -438,7 +443,10 @@ class Network:
         X = self.check_X(X)
         Y, yt, labels = self.check_Y(Y, X.shape[1])
         n_steps = _validation.check_n_steps(n_steps)
-        return self.train_batch(X, Y, yt, labels, optimizer, n_steps, first_loss, check_finite)
+        if not first_loss:
+            _validation.check_targets(Y, self.loss_name, self.layer_dims[-1], labels)
+        return self.train_batch(X, Y, yt, labels, optimizer, n_steps, first_loss, check_finite,
+                                True)
 
     def share_gradient(self, X, Y, y_code, labels, M, offset, n_threads):
         """Gradient of columns ``[offset, offset + m)`` of a batch of M, into :attr:`grad_store`.

@@ -397,6 +397,56 @@ def check_n_steps(n_steps):
     return n_steps
 
 
+def nonfinite_loss_error(loss):
+    """The FloatingPointError of a training step whose loss is not finite."""
+    return FloatingPointError(f"the loss is {loss} (not finite); the update was skipped, "
+                              "the parameters are the last good ones. Lower the learning "
+                              "rate or check the data for NaN/inf.")
+
+
+def check_epoch_order(order, m):
+    """``order`` (the examples of an epoch) as a 1-D intp array of indices in [0, m), or None."""
+    if order is None:
+        return None
+    a = np.asarray(order)
+    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+        raise TypeError(f"order must be a 1-D array of integer column indices (e.g. "
+                        f"rng.permutation(m)), got {a.dtype} of shape {shape_str(a)}")
+    if a.size and (int(a.min()) < 0 or int(a.max()) >= m):
+        raise ValueError(f"order holds column indices in [{int(a.min())}, {int(a.max())}]; "
+                         f"X has {m} columns, so they must be in 0..{m - 1}")
+    return np.ascontiguousarray(a, dtype=np.intp)
+
+
+def check_checked_weights(sample_weight, m):
+    """Raise unless ``sample_weight`` is None or a float64 C-contiguous (m,) array
+    (what :func:`check_sample_weight` returns), as the compiled epoch reads it."""
+    if sample_weight is None:
+        return
+    if not (isinstance(sample_weight, np.ndarray) and sample_weight.dtype == np.float64
+            and sample_weight.shape == (m,) and sample_weight.flags.c_contiguous):
+        raise TypeError("sample_weight must be None or a float64 C-contiguous array of shape "
+                        f"({m},); pass it through Network.check_sample_weight first")
+
+
+def check_epoch_batches(batch_size, start_batch, n_batches, n_ex):
+    """(batch_size, start_batch, n_batches) of an epoch of n_ex examples, n_batches
+    clipped to the batches left (None: all of them)."""
+    batch_size = check_positive_int("batch_size", batch_size)
+    total = -(-n_ex // batch_size)
+    if isinstance(start_batch, bool) or not isinstance(start_batch, (int, np.integer)) \
+            or not 0 <= start_batch <= total:
+        raise ValueError(f"start_batch must be an int in 0..{total} (the epoch has {total} "
+                         f"mini-batches of {batch_size}), got {start_batch!r}")
+    left = total - int(start_batch)
+    if n_batches is None:
+        n_batches = left
+    elif isinstance(n_batches, bool) or not isinstance(n_batches, (int, np.integer)) \
+            or n_batches < 0:
+        raise ValueError(f"n_batches must be an int >= 0 or None, got {n_batches!r}")
+    return batch_size, int(start_batch), min(int(n_batches), left)
+
+
 def check_validation_pair(validation_data):
     """(X_val, Y_val) of a ``validation_data`` argument."""
     try:

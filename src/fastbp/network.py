@@ -80,6 +80,7 @@ class Network:
     - :meth:`check_X`, :meth:`check_Y`, :meth:`check_sample_weight`: validated
       inputs for the calls below;
     - :meth:`train_batch`: compiled steps on checked data;
+    - :meth:`train_epoch`: an epoch's mini-batch steps in one compiled call;
     - :meth:`share_gradient` then :meth:`apply_update`: a data-parallel step
       (the share's gradient into :attr:`grad_store`, then the update);
     - :meth:`bind_optimizer`, :meth:`is_bound`;
@@ -475,36 +476,115 @@ class Network:
             self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
         t = optimizer.t + 1
         code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
-        if sample_weight is None:
-            loss_sum, l2_sum, status, done = self._kernel.train_steps(
-                X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps,
-                first_loss, check_finite, self._dropout, self._dropout_seed, self._step + 1,
-                self._nt)
-            n = X.shape[1]
-        else:
-            n = float(sample_weight.sum())
-            if n == 0.0:
-                return 0.0 if first_loss else None
-            loss_sum, l2_sum, status, done = self._kernel.train_steps(
-                X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps,
-                first_loss, check_finite, self._dropout, self._dropout_seed, self._step + 1,
-                self._nt, sample_weight, n)
+        # the batch's n (m, or the weights' sum added in order) and the loss
+        # terms come from the kernel: one formula for this path and train_epoch's
+        loss, l2, status, done = self._kernel.train_steps(
+            X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
+            check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt,
+            sample_weight)
+        if status == 3:            # weights summing to zero: no step
+            return 0.0 if first_loss else None
         self._step += done
         optimizer.t += done
         self._last_m = X.shape[1]
-        loss = None
         if first_loss:
-            loss = loss_sum / n
-            l2 = self.lambd / (2 * n) * l2_sum if self.lambd else 0.0
             self._loss_terms = (loss, l2)
             loss += l2
         if status == 1:
             raise _validation.label_range_error(Y, self.layer_dims[-1])
         if status == 2:
-            raise FloatingPointError(f"the loss is {loss} (not finite); the update was skipped, "
-                                     "the parameters are the last good ones. Lower the "
-                                     "learning rate or check the data for NaN/inf.")
+            raise _validation.nonfinite_loss_error(loss)
         return loss
+
+    def train_epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch=0,
+                    n_batches=None, loss_total=0.0, sample_weight=None):
+        """An epoch's mini-batch steps on checked (X, Y) in one compiled call.
+
+        The epoch is the examples ``X[:, order]`` (every column in order when
+        ``order`` is None) cut into mini-batches of ``batch_size``, the last
+        one possibly smaller. Mini-batches ``start_batch`` to ``start_batch +
+        n_batches - 1`` run, each a full :meth:`train_batch` step (forward,
+        loss, backward, update) with the same results bit for bit: the
+        kernel gathers each batch's examples into a workspace allocated at
+        the first call (no allocation per step; examples-as-rows data,
+        ``X_rows.T``, is gathered row by row, never copied whole), computes
+        the optimizer's per-update arguments itself, and sums the loss as
+        :meth:`fit`'s loop does. A caller that wants control between batches
+        (a progress bar, a callback) runs an epoch in several calls, passing
+        the returned ``loss_total`` back in.
+
+        Parameters
+        ----------
+        X : ndarray (n_x, m)
+            Checked by :meth:`check_X` (C or F order, or ``X_rows.T``).
+        Y, y_code, labels
+            As :meth:`check_Y` returns them.
+        optimizer : fastbp.optim.Optimizer
+        order : ndarray of intp (n,), or None
+            Column indices in [0, m), e.g. ``rng.permutation(m)``; None is
+            ``arange(m)`` without the gather (the batches are views of X).
+        batch_size : int
+            Examples per mini-batch (>= 1).
+        start_batch : int, default 0
+            First mini-batch to run, counted from 0.
+        n_batches : int, optional
+            How many to run (default: to the end of the epoch).
+        loss_total : float, default 0.0
+            The running sum to add to.
+        sample_weight : ndarray (m,), optional
+            Per-example weights as :meth:`check_sample_weight` returns them
+            (float64, C-contiguous), gathered with the examples; each batch
+            is weighted as :meth:`train_batch` weighs it (a batch whose
+            weights sum to zero makes no update and adds 0).
+
+        Returns
+        -------
+        loss_total : float
+            ``loss_total`` plus ``loss_b * size_b`` of every batch run, added
+            in batch order (``loss_b`` as :meth:`train_batch` returns it, so
+            the epoch's mean cost is the total over m).
+        n_done : int
+            Mini-batches run.
+
+        Raises
+        ------
+        FloatingPointError
+            At the first batch whose loss is not finite, before its update
+            (the earlier batches' updates stay). Its ``batch_index``
+            attribute is that batch's index in the epoch (from 0); the
+            message is :meth:`train_batch`'s.
+        ValueError
+            ``order`` holds an index outside [0, m) or a label is out of range.
+        """
+        m = X.shape[1]
+        order = _validation.check_epoch_order(order, m)
+        _validation.check_checked_weights(sample_weight, m)
+        n_ex = m if order is None else order.shape[0]
+        batch_size, start_batch, n_batches = _validation.check_epoch_batches(
+            batch_size, start_batch, n_batches, n_ex)
+        if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
+            self.bind_optimizer(optimizer)
+        t = optimizer.t + 1
+        code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
+        total, done, updates, status, loss, l2 = self._kernel.train_epoch(
+            X, Y, y_code, labels, order, batch_size, start_batch, n_batches, loss_total,
+            self.lambd, code, lr, b1, b2, eps, t, self._dropout, self._dropout_seed,
+            self._step + 1, self._nt, sample_weight)
+        self._step += updates
+        optimizer.t += updates
+        if loss is not None:
+            self._loss_terms = (loss, l2)
+            loss += l2
+        if n_batches:
+            last = start_batch + done - (0 if status else 1)
+            self._last_m = min(batch_size, n_ex - last * batch_size)
+        if status == 1:
+            raise _validation.label_range_error(Y, self.layer_dims[-1])
+        if status == 2:
+            exc = _validation.nonfinite_loss_error(loss)
+            exc.batch_index = start_batch + done
+            raise exc
+        return total, done
 
     def _train_steps(self, X, Y, optimizer, n_steps, *, first_loss=True, check_finite=True):
         """:meth:`train_batch` on unchecked (X, Y): ``n_steps`` steps in one compiled call."""
@@ -744,10 +824,13 @@ class Network:
             sample_weight=None):
         """Train with mini-batches.
 
-        ``fit`` validates and converts the data once, then runs one compiled
-        step per mini-batch. Shuffled epochs gather the columns into a buffer
-        allocated once, stored examples-as-rows so every mini-batch is an
-        F-contiguous (n_x, b) view: no allocation per step.
+        ``fit`` validates and converts the data once, then runs each epoch
+        in ONE compiled call (:meth:`train_epoch`): the kernel gathers every
+        mini-batch's columns of the shuffled epoch into workspaces allocated
+        at the first epoch and runs all its steps without returning to
+        Python. Examples-as-rows data (``X_rows.T``) is never copied whole.
+        The results equal one :meth:`train_batch` call per mini-batch bit for
+        bit (the data-parallel ``comm=`` fit still steps per batch).
 
         Parameters
         ----------

@@ -27,8 +27,13 @@ enum fbp_loss { FBP_BCE = 0, FBP_CE = 1, FBP_MSE = 2, FBP_POISSON = 3, FBP_N_LOS
 enum fbp_ytype { FBP_Y_F32 = 0, FBP_Y_F64 = 1, FBP_Y_U8 = 2, FBP_Y_I32 = 3,
                  FBP_Y_I64 = 4 };
 
-/* Optimizer of the network kernel's fused update. */
+/* Optimizer of the network kernel's fused update. MOMENTUM, NESTEROV and
+ * ADAM are the course's formulas; the *_STEP codes are the other common
+ * forms (scikit-learn's, Keras's): a velocity that is the parameter step
+ * (lr inside it), and Adam with its bias correction folded into the step
+ * size (Kingma & Ba 2015, end of section 2). fastbp/optim.py has both. */
 enum fbp_opt { FBP_OPT_NONE = 0, FBP_OPT_SGD = 1, FBP_OPT_MOMENTUM = 2,
-               FBP_OPT_NESTEROV = 3, FBP_OPT_ADAM = 4 };
+               FBP_OPT_NESTEROV = 3, FBP_OPT_ADAM = 4, FBP_OPT_MOMENTUM_STEP = 5,
+               FBP_OPT_NESTEROV_STEP = 6, FBP_OPT_ADAM_STEP = 7 };
 
 #endif

@@ -9,6 +9,10 @@
  * intrinsics (baseline x86-64). sqrtps and divps round exactly like their
  * scalar forms and the operations run in the same order, so results equal
  * the scalar loop bit for bit.
+ *
+ * The step form of Adam (Kingma & Ba 2015, end of section 2; scikit-learn's)
+ * is this same loop with c1 = c2 = 1 and lr = lr_t (see _netstep.pxd's
+ * _update): multiplying by 1 is exact, so it rounds as that form does.
  */
 #ifndef FASTBP_OPTIM_H
 #define FASTBP_OPTIM_H

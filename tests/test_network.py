@@ -501,7 +501,9 @@ def test_train_step_nonfinite_loss_says_the_parameters_gave_it():
 
 @pytest.mark.parametrize("opt", [lambda: SGD(0.1), lambda: SGD(0.05, momentum=0.9),
                                  lambda: SGD(0.05, momentum=0.9, nesterov=True),
-                                 lambda: Adam(1e-2)])
+                                 lambda: Adam(1e-2),
+                                 lambda: SGD(0.05, momentum=0.9, nesterov=True, velocity="step"),
+                                 lambda: Adam(1e-2, bias_correction="step")])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("nt", [1, 2])
 def test_train_steps_equals_a_loop_of_train_step(rng, opt, dtype, nt):

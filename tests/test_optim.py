@@ -133,3 +133,146 @@ def test_optimizer_moved_to_another_network_starts_fresh():
     assert opt.t == 2
     b.train_step(X, y, opt)
     assert opt.t == 1
+
+
+# ------------------------------------------------- the step forms (scikit-learn's)
+
+# scikit-learn 1.9's SGDOptimizer / AdamOptimizer updates
+# (sklearn/neural_network/_stochastic_optimizers.py), transcribed independently
+# over flat float64 arrays; state is a dict the functions update.
+def sk_sgd_update(p, g, st, lr, mu, nesterov):
+    v = mu * st.get("v", np.zeros_like(p)) - lr * g
+    st["v"] = v
+    upd = mu * v - lr * g if nesterov else v
+    return p + upd
+
+
+def sk_adam_update(p, g, st, lr, b1, b2, eps):
+    st["t"] = t = st.get("t", 0) + 1
+    st["m"] = b1 * st.get("m", np.zeros_like(p)) + (1 - b1) * g
+    st["v"] = b2 * st.get("v", np.zeros_like(p)) + (1 - b2) * g ** 2
+    lr_t = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    return p + -lr_t * st["m"] / (np.sqrt(st["v"]) + eps)
+
+
+STEP_FORMS = {
+    "momentum_step": (lambda: SGD(0.3, momentum=0.9, velocity="step"),
+                      lambda p, g, st, o: sk_sgd_update(p, g, st, o.lr, o.momentum, False)),
+    "nesterov_step": (lambda: SGD(0.3, momentum=0.8, nesterov=True, velocity="step"),
+                      lambda p, g, st, o: sk_sgd_update(p, g, st, o.lr, o.momentum, True)),
+    "momentum_one": (lambda: SGD(0.3, momentum=1.0, velocity="step"),
+                     lambda p, g, st, o: sk_sgd_update(p, g, st, o.lr, 1.0, False)),
+    "adam_step": (lambda: Adam(0.05, beta1=0.85, beta2=0.99, eps=1e-3, bias_correction="step"),
+                  lambda p, g, st, o: sk_adam_update(p, g, st, o.lr, o.beta1, o.beta2, o.eps)),
+}
+
+
+@pytest.mark.parametrize("form", list(STEP_FORMS))
+@pytest.mark.parametrize("dims", [[1, 1, 1], [3, 3, 1], [17, 33, 3], [40, 17, 1000]],
+                         ids=lambda d: "x".join(map(str, d)))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("nt", [1, 2])
+def test_step_forms_follow_sklearn_formulas(form, dims, dtype, nt):
+    # arbitrary gradients written into the flat buffer, lr changed between
+    # updates (scikit-learn's invscaling / adaptive do so between epochs)
+    make, ref_update = STEP_FORMS[form]
+    rng = np.random.default_rng(len(dims) + sum(dims))
+    net = Network(dims, "tanh", "identity", dtype=dtype, seed=1, n_threads=nt)
+    net._kernel.min_flops_per_thread = 1          # split even small updates across the team
+    net.forward(rng.standard_normal((dims[0], 3)))
+    opt = make()
+    P = net.flat_parameters.astype(np.float64)
+    st = {}
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    for t in range(1, 8):
+        g = rng.standard_normal(net.n_params) * rng.choice([1e-4, 1.0, 30.0], net.n_params)
+        net.flat_grads[...] = g
+        g = net.flat_grads.astype(np.float64)
+        opt.lr = 0.3 / t ** 0.5 if form != "adam_step" else 0.05 * (1 + t % 3)
+        net.apply_update(opt, n_threads=nt)
+        P = ref_update(P, g, st, opt)
+        np.testing.assert_allclose(net.flat_parameters, P, rtol=rtol,
+                                   atol=rtol * np.max(np.abs(P)),
+                                   err_msg=f"{form} {np.dtype(dtype).name} t={t} nt={nt}")
+        P = net.flat_parameters.astype(np.float64)
+    assert opt.t == 7
+
+
+@pytest.mark.parametrize("form", ["momentum_step", "nesterov_step", "adam_step"])
+def test_step_forms_equal_sklearn_optimizers(form):
+    # against scikit-learn's own classes, through the fused train_step, float64
+    sko = pytest.importorskip("sklearn.neural_network._stochastic_optimizers")
+    net, X, y = _setup(5)
+    opt = STEP_FORMS[form][0]()
+    p = [net.flat_parameters.copy()]
+    if form == "adam_step":
+        sk = sko.AdamOptimizer(p, opt.lr, opt.beta1, opt.beta2, opt.eps)
+    else:
+        sk = sko.SGDOptimizer(p, opt.lr, momentum=opt.momentum, nesterov=opt.nesterov)
+    for t in range(1, 6):
+        net.forward(X)
+        g = net.backward(y) and net.flat_grads.copy()
+        opt.lr = 0.3 / t if form != "adam_step" else 0.05 / t
+        if form == "adam_step":
+            sk.learning_rate_init = opt.lr
+        else:
+            sk.learning_rate = opt.lr
+        net.train_step(X, y, opt)
+        sk.update_params(p, [g])
+        np.testing.assert_allclose(net.flat_parameters, p[0], rtol=1e-13, atol=1e-15,
+                                   err_msg=f"{form} t={t}")
+
+
+def test_step_forms_differ_from_course_forms():
+    # the forms are not the same formula under two names
+    a, X, y = _setup(6)
+    for course, step in ((SGD(0.1, 0.9), SGD(0.1, 0.9, velocity="step")),
+                         (Adam(0.01, eps=0.1), Adam(0.01, eps=0.1, bias_correction="step"))):
+        b, c = _setup(6)[0], _setup(6)[0]
+        for _ in range(3):
+            b.train_step(X, y, course)
+            c.train_step(X, y, step)
+        assert not np.allclose(b.flat_parameters, c.flat_parameters, rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.05, 0.9, velocity="step"),
+                                  lambda: SGD(0.05, 0.9, True, velocity="step"),
+                                  lambda: Adam(0.01, bias_correction="step")])
+def test_step_forms_checkpoint_round_trip(tmp_path, make):
+    a, X, y = _setup(7)
+    opt = make()
+    for _ in range(3):
+        a.train_step(X, y, opt)
+    path = a.save(tmp_path / "ck.npz")
+    b = Network.load(path)
+    assert b.optimizer.get_config() == opt.get_config() and b.optimizer.t == 3
+    assert b.optimizer.kernel_args(4) == opt.kernel_args(4)
+    for _ in range(3):
+        la, lb = a.train_step(X, y, opt), b.train_step(X, y, b.optimizer)
+        assert la == lb
+    np.testing.assert_array_equal(b.flat_parameters, a.flat_parameters)
+    for sa, sb in zip(opt.state_arrays(), b.optimizer.state_arrays()):
+        np.testing.assert_array_equal(sa, sb)
+
+
+def test_step_forms_config_and_validation():
+    for opt in (SGD(0.1, 0.5, velocity="step"), SGD(0.1, 1.0, True, velocity="step"),
+                Adam(bias_correction="step")):
+        back = optimizer_from_config(opt.get_config())
+        assert back.get_config() == opt.get_config()
+        assert back.kernel_args(3) == opt.kernel_args(3)
+    # configs written before the forms existed are the course's forms
+    old = {"kind": "adam", "lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+           "schedule": None}
+    assert optimizer_from_config(old).bias_correction == "moments"
+    old = {"kind": "momentum", "lr": 0.01, "momentum": 0.9, "nesterov": False, "schedule": None}
+    assert optimizer_from_config(old).velocity == "average"
+    assert "velocity='step'" in repr(SGD(0.1, 0.9, velocity="step"))
+    with pytest.raises(ValueError, match="unknown velocity 'sklearn'"):
+        SGD(0.1, 0.9, velocity="sklearn")
+    with pytest.raises(ValueError, match="unknown bias_correction 'eps'"):
+        Adam(bias_correction="eps")
+    with pytest.raises(ValueError, match="momentum must be <= 1"):
+        SGD(0.1, 1.5, velocity="step")
+    assert get_optimizer("nesterov", 0.1, velocity="step").kernel_args(1)[0] \
+        != get_optimizer("nesterov", 0.1).kernel_args(1)[0]

@@ -27,7 +27,19 @@ of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
     ``(lo, hi)``: the columns of a batch of ``n`` this process computes;
 ``step(X, Y, y_code, labels, optimizer, n, lo)``
     one update on the process's columns ``[lo, hi)`` of a batch of ``n``;
-    returns the batch's loss;
+    returns the batch's loss. With per-example weights the loop calls it
+    with ``sample_weight=`` (the batch's weights) as well; only
+    :class:`LocalStepper` takes them;
+``epoch`` (optional: absent or None means per-batch ``step`` calls)
+    ``epoch(X, Y, y_code, labels, optimizer, order, batch_size, start_batch,
+    n_batches, loss_total, sample_weight=None) -> (loss_total, n_done)``:
+    mini-batches ``start_batch ..`` of the epoch ``X[:, order]`` (``order``
+    None: in order) in one call, with the results of the per-batch loop bit
+    for bit (:meth:`fastbp.Network.train_epoch`). The optional attributes
+    ``batches_per_call`` (a fixed count) or ``call_seconds`` (calls sized to
+    take about that long; neither: a whole epoch per call) cut an epoch
+    into several calls. A non-finite loss raises FloatingPointError with
+    the failing batch's index as ``batch_index``;
 ``evaluate(X, Y, labels)``
     ``(loss, accuracy)`` of checked data;
 ``history_keys``, ``epoch_begin()``, ``epoch_end()``
@@ -97,13 +109,36 @@ class _Progress:
 
 
 class LocalStepper:
-    """The stepper of a one-process fit: the model's compiled ``train_batch``."""
+    """The stepper of a one-process fit: the model's compiled ``train_epoch``.
+
+    Parameters
+    ----------
+    model : the model (:class:`fastbp.Network`)
+    per_batch : bool, default False
+        Step batch by batch through ``train_batch`` (the loop that
+        ``train_epoch`` replaces; kept for comparison and for models without
+        ``train_epoch``).
+    batches_per_call : int, optional
+        Mini-batches per compiled call. None (default): as many as take
+        about ``call_seconds`` (estimated from the previous calls), so a
+        long epoch still returns to Python a few times a second (Ctrl-C
+        and other signals are handled between calls) while a short one is
+        one call. The results do not depend on it.
+    """
+
+    #: target duration of one compiled call when batches_per_call is None
+    call_seconds = 0.2
 
     history_keys = ()
     is_root = True
 
-    def __init__(self, model):
+    def __init__(self, model, *, per_batch=False, batches_per_call=None):
         self.model = model
+        if per_batch or not hasattr(model, "train_epoch"):
+            self.epoch = None
+        self.batches_per_call = (None if batches_per_call is None else
+                                 _validation.check_positive_int("batches_per_call",
+                                                                batches_per_call))
 
     def check_args(self):
         pass
@@ -130,8 +165,15 @@ class LocalStepper:
     def share(self, n):
         return 0, n
 
-    def step(self, X, Y, y_code, labels, optimizer, n, lo):
-        return self.model.train_batch(X, Y, y_code, labels, optimizer)
+    def step(self, X, Y, y_code, labels, optimizer, n, lo, sample_weight=None):
+        return self.model.train_batch(X, Y, y_code, labels, optimizer,
+                                      sample_weight=sample_weight)
+
+    def epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch,
+              n_batches, loss_total, sample_weight=None):
+        return self.model.train_epoch(X, Y, y_code, labels, optimizer, order, batch_size,
+                                      start_batch, n_batches, loss_total,
+                                      sample_weight=sample_weight)
 
     def evaluate(self, X, Y, labels):
         loss_sum, correct = self.model.evaluate_sums(X, Y, labels)
@@ -192,6 +234,7 @@ class _Snapshots:
         self.pending = (epoch, bufs, self.optimizer.t, self.model.step_count)
 
     def confirm(self):
+        """The pending copy's first loss was finite: it becomes the good one."""
         if self.good is not None:
             self.spare = self.good[1]
         self.good = self.pending
@@ -216,7 +259,8 @@ class _Snapshots:
 
 
 def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
-        validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume):
+        validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume,
+        sample_weight):
     """Train ``model`` with ``stepper``; the arguments are :meth:`fastbp.Network.fit`'s.
 
     Returns the history dict (see :meth:`fastbp.Network.fit`).
@@ -236,6 +280,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
             _validation.check_finite(Y, "Y")
         # the targets' domain, once: the steps below read checked data
         _validation.check_targets(Y, model.loss_name, model.layer_dims[-1], labels)
+        sw = model.check_sample_weight(sample_weight, X.shape[1])
         facts = {"X": X, "Y": Y, "epochs": int(epochs), "batch_size": int(batch_size),
                  "shuffle": bool(shuffle), "callback given": callback is not None,
                  "optimizer": optimizer, "validation data": None}
@@ -256,11 +301,120 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     with stepper.training():
         return _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size,
                        shuffle, seed, verbose, callback, checkpoint_path, checkpoint_every,
-                       resume)
+                       resume, sw)
+
+
+class _Diverged(Exception):
+    """A non-finite loss at mini-batch ``batch`` (from 0) of an epoch."""
+
+    def __init__(self, batch, error):
+        super().__init__(batch, error)
+        self.batch = batch
+        self.error = error
+
+
+class _CompiledEpochs:
+    """An epoch in compiled calls of ``stepper.epoch``: ``batches_per_call``
+    mini-batches each, or (None) as many as take about ``call_seconds`` at
+    the pace of the calls so far (the first call of a fit runs a few). The
+    loss total is carried through the calls, so the sum is the per-batch
+    loop's whatever the cut."""
+
+    FIRST_CALL = 4      # batches of the first call of a fit, when adaptive
+
+    def __init__(self, stepper, X, Y, yt, labels, sw, batches, shuffled):
+        self.args = (X, Y, yt, labels)
+        self.kw = {} if sw is None else {"sample_weight": sw}
+        self.call = stepper.epoch
+        self.bs = batches[0][1] - batches[0][0]
+        self.n = len(batches)
+        self.per_call = getattr(stepper, "batches_per_call", None)
+        self.target = getattr(stepper, "call_seconds", None)
+        self.pace = None     # seconds per batch, of the last timed call
+
+    def _batches(self):
+        if self.per_call is not None:
+            return self.per_call
+        if self.target is None:
+            return self.n
+        if self.pace is None:
+            return self.FIRST_CALL
+        return max(1, round(self.target / self.pace)) if self.pace > 0 else self.n
+
+    def __call__(self, optimizer, perm):
+        total, b = 0.0, 0
+        try:
+            while b < self.n:
+                t0 = time.perf_counter()
+                total, done = self.call(*self.args, optimizer, perm, self.bs, b,
+                                        self._batches(), total, **self.kw)
+                if done:
+                    self.pace = (time.perf_counter() - t0) / done
+                b += done
+        except FloatingPointError as exc:
+            raise _Diverged(getattr(exc, "batch_index", b), exc) from None
+        return total
+
+
+class _PerBatchEpochs:
+    """An epoch in one ``stepper.step`` per mini-batch (the MPI replica's way):
+    shuffled epochs gather this process's columns into buffers allocated
+    once, examples as rows, so each batch is an F-contiguous view."""
+
+    def __init__(self, stepper, X, Y, yt, labels, sw, batches, shuffled):
+        self.stepper, self.X, self.Y, self.yt, self.labels = stepper, X, Y, yt, labels
+        self.sw = sw
+        self.batches = batches
+        # this process's columns of every batch: [j + lo, j + hi)
+        self.own = [stepper.share(k - j) for j, k in batches]
+        self.shuffled = shuffled
+        if shuffled:
+            self.pos = np.concatenate([np.arange(j + lo, j + hi) for (j, _), (lo, hi) in
+                                       zip(batches, self.own)]).astype(np.intp)
+            self.starts = np.cumsum([0] + [hi - lo for lo, hi in self.own])
+            n = self.pos.size
+            self.Xs = np.empty((n, X.shape[0]), dtype=X.dtype)
+            self.Ys = np.empty((n,) if Y.ndim == 1 else (n, Y.shape[0]), dtype=Y.dtype)
+            self.idx = np.empty(n, dtype=np.intp)
+            self.Ws = np.empty(n) if sw is not None else None
+
+    def __call__(self, optimizer, perm):
+        X, Y, sw, Xs, Ys, Ws = self.X, self.Y, self.sw, None, None, None
+        if self.shuffled:
+            np.take(perm, self.pos, out=self.idx)
+            Xs, Ys, Ws = self.Xs, self.Ys, self.Ws
+            np.take(X.T, self.idx, axis=0, out=Xs)
+            if Y.ndim == 1:
+                np.take(Y, self.idx, out=Ys)
+            else:
+                np.take(Y.T, self.idx, axis=0, out=Ys)
+            if sw is not None:
+                np.take(sw, self.idx, out=Ws)
+        total = 0.0
+        for s, ((j, k), (lo, hi)) in enumerate(zip(self.batches, self.own)):
+            if self.shuffled:
+                c0, c1 = self.starts[s], self.starts[s + 1]
+                Xb = Xs[c0:c1].T
+                Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
+                Wb = Ws[c0:c1] if sw is not None else None
+            else:
+                Xb = X[:, j + lo:j + hi]
+                Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
+                Wb = sw[j + lo:j + hi] if sw is not None else None
+            try:
+                if Wb is None:
+                    loss = self.stepper.step(Xb, Yb, self.yt, self.labels, optimizer, k - j, lo)
+                else:
+                    loss = self.stepper.step(Xb, Yb, self.yt, self.labels, optimizer, k - j, lo,
+                                             sample_weight=Wb)
+                total += loss * (k - j)
+            except FloatingPointError as exc:
+                raise _Diverged(s, exc) from None
+        return total
 
 
 def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size, shuffle,
-            seed, verbose, callback, checkpoint_path, checkpoint_every, resume):
+            seed, verbose, callback, checkpoint_path, checkpoint_every, resume, sw):
     m = X.shape[1]
     bs = int(min(batch_size, m))
     history = {"loss": [], "lr": []}
@@ -284,50 +438,30 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         if shuffled:
             rng.permutation(m)
 
-    # this process's columns of every batch: [j + lo, j + hi)
     batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
-    own = [stepper.share(k - j) for j, k in batches]
-    if shuffled:
-        # gather this process's columns each epoch, examples as rows (F views)
-        pos = np.concatenate([np.arange(j + lo, j + hi) for (j, _), (lo, hi) in
-                              zip(batches, own)]).astype(np.intp)
-        starts = np.cumsum([0] + [hi - lo for lo, hi in own])
-        Xs = np.empty((pos.size, X.shape[0]), dtype=X.dtype)
-        Ys = np.empty((pos.size,) if Y.ndim == 1 else (pos.size, Y.shape[0]), dtype=Y.dtype)
-        idx = np.empty(pos.size, dtype=np.intp)
+    if getattr(stepper, "epoch", None) is not None:
+        run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
+    else:
+        run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     progress = _Progress(epochs - start_epoch, "epoch", verbose and stepper.is_root)
     snap = _Snapshots(model, optimizer)
     try:
         for epoch in range(start_epoch, epochs):
             lr = optimizer.set_epoch(epoch)
             snap.take(epoch)
-            if shuffled:
-                np.take(rng.permutation(m), pos, out=idx)
-                np.take(X.T, idx, axis=0, out=Xs)
-                if Y.ndim == 1:
-                    np.take(Y, idx, out=Ys)
-                else:
-                    np.take(Y.T, idx, axis=0, out=Ys)
-            total = 0.0
+            perm = rng.permutation(m) if shuffled else None
             stepper.epoch_begin()
-            for s, ((j, k), (lo, hi)) in enumerate(zip(batches, own)):
-                if shuffled:
-                    c0, c1 = starts[s], starts[s + 1]
-                    Xb = Xs[c0:c1].T
-                    Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
-                else:
-                    Xb = X[:, j + lo:j + hi]
-                    Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
-                try:
-                    total += stepper.step(Xb, Yb, yt, labels, optimizer, k - j, lo) * (k - j)
-                except FloatingPointError as exc:
-                    back, undone = snap.restore(s == 0)
-                    raise stepper.same_everywhere(FloatingPointError(
-                        _validation.divergence_message(epoch + 1, s + 1, j, k,
-                                                       getattr(exc, "loss", "not finite"),
-                                                       back, undone))) from None
-                if s == 0:
-                    snap.confirm()
+            try:
+                total = run_epoch(optimizer, perm)
+            except _Diverged as exc:
+                s = exc.batch
+                j, k = batches[s]
+                back, undone = snap.restore(s == 0)
+                raise stepper.same_everywhere(FloatingPointError(
+                    _validation.divergence_message(epoch + 1, s + 1, j, k,
+                                                   getattr(exc.error, "loss", "not finite"),
+                                                   back, undone))) from None
+            snap.confirm()      # every loss of the epoch was finite, its first batch's too
             logs = {"loss": total / m, "lr": lr}
             logs.update(stepper.epoch_end())
             if val is not None:

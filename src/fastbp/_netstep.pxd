@@ -4,8 +4,9 @@
 # for the threading and determinism rules they follow.
 from cython cimport floating
 from cython.parallel cimport parallel
-from libc.math cimport isfinite
-from libc.stdint cimport uint64_t
+from libc.math cimport log, isfinite, pow, sqrt
+from libc.stdint cimport uint64_t, uint32_t, uint16_t, uint8_t, int64_t
+from libc.string cimport memcpy
 
 from fastbp._blas cimport _gemm, BLAS_Trans, NoTrans, Trans
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
@@ -23,6 +24,7 @@ cdef enum:
     M_BACKWARD = 16
     M_UPDATE = 32
     M_NOCHECK = 64   # update even when the loss is not finite (course semantics)
+    M_GATHER = 128   # first copy the batch's examples into the epoch's workspaces
 
 # Rows per GEMM block are multiples of this (OpenBLAS's micro-kernel tiles);
 # columns of the output phase and elements of the update loop likewise.
@@ -42,6 +44,30 @@ cdef extern from *:
     const uint64_t MIX1 "FBP_MIX1"
     const uint64_t MIX2 "FBP_MIX2"
 
+# A batch's cost and its share of the epoch's loss, with the roundings of
+# the Python code around the per-batch steps (Network.train_batch: ``loss =
+# loss_sum / n + lambd / (2 n) * l2_sum``, n = m or the weights' sum;
+# fastbp._fit: ``total += loss * m``): the volatile products keep a compiler
+# from contracting them into FMAs, which would change the last bit.
+cdef extern from *:
+    """
+    static inline double fbp_l2_term(double l2_sum, double lambd, double n)
+    {
+        volatile double t;
+        if (lambd == 0.0)
+            return 0.0;
+        t = lambd / (2.0 * n) * l2_sum;
+        return t;
+    }
+    static inline double fbp_add_batch_loss(double total, double loss, Py_ssize_t m)
+    {
+        volatile double t = loss * (double)m;
+        return total + t;
+    }
+    """
+    double fbp_l2_term(double l2_sum, double lambd, double n) noexcept nogil
+    double fbp_add_batch_loss(double total, double loss, Py_ssize_t m) noexcept nogil
+
 
 cdef struct LayerPlan:
     int n_in
@@ -57,6 +83,33 @@ cdef struct LayerPlan:
                        # (the losses are computed from the logits Z[L])
     void *A            # g(Z), pre-dropout (what g' reads)
     void *Ad           # dropout(A): the next layer's input; == A without dropout
+
+
+# The per-example arrays of an epoch (X, Y, and any array with one entry or
+# row per example, such as per-example weights): the epoch kernel gathers the
+# examples of each mini-batch into one contiguous workspace per array.
+cdef enum:
+    EX_X = 0         # the input, n_x elements per example
+    EX_Y = 1         # targets (n_L per example) or class labels (1)
+    EX_W = 2         # per-example weights (float64, 1; optional): NetPlan.sw
+    EX_MAX = 4       # room for more per-example arrays
+
+
+cdef struct ExArray:
+    const char *src        # element f of example j at src + j ex_stride + f f_stride
+    Py_ssize_t ex_stride   # (bytes; either may be negative)
+    Py_ssize_t f_stride
+    Py_ssize_t n           # elements per example (1 for a vector)
+    Py_ssize_t itemsize
+    char *dst              # workspace: example k of the batch at dst + k n itemsize
+
+
+cdef struct EpochPlan:
+    const Py_ssize_t *order  # the epoch's example indices, or NULL: the examples in order
+    Py_ssize_t n_ex          # examples in the epoch
+    Py_ssize_t batch         # mini-batch size (the last batch may be smaller)
+    int n_arrays
+    ExArray arr[EX_MAX]
 
 
 cdef struct NetPlan:
@@ -86,6 +139,16 @@ cdef struct NetPlan:
     void *smbuf        # 2 m scratch values for softmax
     double *colloss    # m per-column loss sums
     double *l2rows     # one ||W[l][i, :]||^2 per weight row, all layers
+    # per-example weights (scikit-learn's sample_weight): NULL, or sw[j] for
+    # column j of the batch, contiguous (m,). The output phase multiplies
+    # column j of the loss and of dZ[L] by sw[j]; the caller sets gscale =
+    # 1/sum(sw) and l2scale = lambd/sum(sw) and divides loss_sum by sum(sw).
+    # double whatever the network's dtype: the loss partials and scales are
+    # double, weights are often counts or ratios beyond float's 24 bits, and
+    # one type lets a caller (e.g. a compiled epoch loop gathering batches)
+    # keep one weight buffer for both dtypes; the multiply of dZ[L] rounds
+    # sw[j] to the network's dtype.
+    const double *sw
     # gradient scaling: dW = gscale dZ A^T + l2scale W, db = gscale sum_j dZ.
     # One process: 1/m and lambd/m. Data-parallel (fastbp.distributed): 1/M
     # and (lambd/M)(m/M) for this rank's m of the global batch M, so the
@@ -108,10 +171,14 @@ cdef struct NetPlan:
     double b1
     double b2
     double eps
-    double c1          # 1 / (1 - beta1^t)
-    double c2          # 1 / (1 - beta2^t)
+    double c1          # ADAM: 1 / (1 - beta1^t); ADAM_STEP: sqrt(1 - beta2^t)
+    double c2          # ADAM: 1 / (1 - beta2^t); ADAM_STEP: 1 - beta1^t
     void *s1
     void *s2
+    # the epoch being run (NULL outside NetKernel.train_epoch) and the
+    # position in it of the current batch's first example
+    const EpochPlan *ep
+    Py_ssize_t ep_j0
     # results
     double loss_sum
     double l2_sum
@@ -156,6 +223,138 @@ cdef inline Mat _x_mat(NetPlan *p) noexcept nogil:
         M.rs = p.x_ld
         M.cs = 1
     return M
+
+
+cdef inline void _set_x_layout(NetPlan *p, const void *X, Py_ssize_t n_x, Py_ssize_t m,
+                               Py_ssize_t s0, Py_ssize_t s1) noexcept nogil:
+    """Point the plan at X (n_x, m) with element strides (s0, s1), one of them unit.
+
+    The one rule for every caller (a checked array, a column range of one, a
+    gathered batch), so equal batches get equal GEMM flags and equal bits.
+    """
+    p.X = X
+    if (s1 == 1 or m == 1) and (s0 >= m or n_x == 1):
+        p.x_trans = 0
+        p.x_ld = s0 if (n_x > 1 and s0 >= m) else m
+    else:
+        p.x_trans = 1
+        p.x_ld = s1 if (m > 1 and s1 >= n_x) else n_x
+    p.m = m
+
+
+cdef inline void _opt_step(NetPlan *p, int64_t t) noexcept nogil:
+    """The optimizer arguments that change with the update count t (from 1).
+
+    Adam's bias corrections: ``1 / (1 - beta ** t)`` (ADAM), ``sqrt(1 -
+    beta2 ** t)`` and ``1 - beta1 ** t`` (ADAM_STEP); the same operations as
+    ``fastbp.optim.Adam.kernel_args`` (CPython's float ``**`` calls the C
+    library's pow too, so the doubles are equal).
+    """
+    if p.opt == FBP_OPT_ADAM:
+        p.c1 = 1.0 / (1.0 - pow(p.b1, <double>t))
+        p.c2 = 1.0 / (1.0 - pow(p.b2, <double>t))
+    elif p.opt == FBP_OPT_ADAM_STEP:
+        p.c1 = sqrt(1.0 - pow(p.b2, <double>t))
+        p.c2 = 1.0 - pow(p.b1, <double>t)
+
+
+cdef inline double _sw_sum(const char *src, Py_ssize_t stride, const Py_ssize_t *order,
+                           Py_ssize_t b) noexcept nogil:
+    """Sum of a batch's b weights (doubles ``stride`` bytes apart, picked by
+    ``order`` or in a row), added in batch order: the n a weighted step
+    divides by, the same whether the batch was gathered or not."""
+    cdef double s = 0.0
+    cdef Py_ssize_t k
+    if order != NULL:
+        for k in range(b):
+            s += (<const double *>(src + order[k] * stride))[0]
+    else:
+        for k in range(b):
+            s += (<const double *>(src + k * stride))[0]
+    return s
+
+
+cdef inline double _bind_batch(NetPlan *p, const EpochPlan *ep, Py_ssize_t j0) noexcept nogil:
+    """Point the plan at the epoch's mini-batch whose first example is at
+    position j0; returns the batch's n (its width, or its weights' sum).
+
+    With an order, the batch is the gather workspaces (filled by the
+    M_GATHER phase): examples as rows, as the per-batch loop of fastbp._fit
+    gathers them. Without, it is a column range of the data itself. The
+    scaling and dropout indexing are those of a one-process step on the
+    batch (Network.train_batch): gradients over n, L2 over n. The caller
+    skips a batch whose weights sum to zero.
+    """
+    cdef Py_ssize_t b = ep.n_ex - j0
+    cdef const ExArray *x = &ep.arr[EX_X]
+    cdef const ExArray *y = &ep.arr[EX_Y]
+    cdef const ExArray *w = &ep.arr[EX_W]
+    cdef double n
+    if b > ep.batch:
+        b = ep.batch
+    p.ep = ep
+    p.ep_j0 = j0
+    if ep.order != NULL:
+        _set_x_layout(p, x.dst, x.n, b, 1, x.n)
+        p.Y = y.dst
+        p.yr = 1 if y.f_stride != 0 else 0
+        p.yc = y.n
+    else:
+        _set_x_layout(p, x.src + j0 * x.ex_stride, x.n, b, x.f_stride // x.itemsize,
+                      x.ex_stride // x.itemsize)
+        p.Y = y.src + j0 * y.ex_stride
+        p.yr = y.f_stride // y.itemsize
+        p.yc = y.ex_stride // y.itemsize
+    n = <double>b
+    p.sw = NULL
+    if ep.n_arrays > EX_W:      # weights: float64, contiguous (the caller checked)
+        if ep.order != NULL:
+            p.sw = <const double *>w.dst
+            n = _sw_sum(w.src, w.ex_stride, ep.order + j0, b)
+        else:
+            p.sw = <const double *>(w.src + j0 * w.ex_stride)
+            n = _sw_sum(w.src + j0 * w.ex_stride, w.ex_stride, NULL, b)
+    p.gscale = 1.0 / n
+    p.l2scale = p.lambd / n
+    p.mask_ld = b
+    p.mask_off = 0
+    return n
+
+
+cdef inline void _copy_example(char *dst, const char *src, Py_ssize_t n, Py_ssize_t fs,
+                               Py_ssize_t isz) noexcept nogil:
+    """dst[0:n] = the n elements at src, fs bytes apart (bit copies, any type)."""
+    cdef Py_ssize_t f
+    if fs == isz or n == 1:
+        memcpy(dst, src, n * isz)
+    elif isz == 8:
+        for f in range(n):
+            (<uint64_t *>dst)[f] = (<const uint64_t *>(src + f * fs))[0]
+    elif isz == 4:
+        for f in range(n):
+            (<uint32_t *>dst)[f] = (<const uint32_t *>(src + f * fs))[0]
+    elif isz == 2:
+        for f in range(n):
+            (<uint16_t *>dst)[f] = (<const uint16_t *>(src + f * fs))[0]
+    else:
+        for f in range(n):
+            memcpy(dst + f * isz, src + f * fs, isz)
+
+
+cdef inline void _gather(NetPlan *p, int tid, int nt) noexcept nogil:
+    """This thread's examples of the batch, from every per-example array into its workspace."""
+    cdef const EpochPlan *ep = p.ep
+    cdef const Py_ssize_t *order = ep.order + p.ep_j0
+    cdef const ExArray *a
+    cdef Py_ssize_t k0, k1, k, row
+    cdef int i
+    _split(p.m, nt, tid, ROW_GRAIN, &k0, &k1)
+    for i in range(ep.n_arrays):
+        a = &ep.arr[i]
+        row = a.n * a.itemsize
+        for k in range(k0, k1):
+            _copy_example(a.dst + k * row, a.src + order[k] * a.ex_stride, a.n, a.f_stride,
+                          a.itemsize)
 
 
 # ------------------------------------------------------------------- phases
@@ -290,6 +489,28 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
                 fbp_delta_d(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
 
 
+cdef inline void _weigh(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
+                        bint want_loss, bint want_delta) noexcept nogil:
+    """Per-example weights: column j of the loss and of dZ[L] times sw[j].
+
+    scikit-learn's ``_backprop``: ``loss = np.average(loss_j, weights=sw)``,
+    ``deltas[last] *= sw``, gradients divided by ``sum(sw)`` (gscale). Runs
+    on the columns _output gave this thread (the same split), so it needs
+    no barrier of its own.
+    """
+    cdef Py_ssize_t m = p.m, rows = lys[p.L - 1].n_out, j0, j1, i, j
+    cdef floating *D = <floating *>p.D0
+    cdef const double *sw = p.sw
+    _split(m, nt, tid, COL_GRAIN, &j0, &j1)
+    if want_loss:
+        for j in range(j0, j1):
+            p.colloss[j] *= sw[j]
+    if want_delta:
+        for i in range(rows):
+            for j in range(j0, j1):
+                D[i * m + j] *= <floating>sw[j]
+
+
 cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
                            int nt) noexcept nogil:
     cdef floating *G = <floating *>p.grads
@@ -352,7 +573,15 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
 
 
 cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogil:
-    """One fused loop over the flat buffers (the course's update formulas)."""
+    """One fused loop over the flat buffers (formulas: fastbp/optim.py).
+
+    The course's forms (MOMENTUM, NESTEROV, ADAM) and the step forms of
+    scikit-learn / Keras: MOMENTUM_STEP v = mu v - lr g, P += v;
+    NESTEROV_STEP the same v, then P += mu v - lr g; ADAM_STEP the course's
+    moments with lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) and
+    P -= lr_t m / (sqrt(v) + eps), which is fbp_adam with c1 = c2 = 1
+    (multiplying by 1 is exact, so it rounds as the step form does).
+    """
     cdef floating *G = <floating *>p.grads
     cdef floating *S1 = <floating *>p.s1
     cdef floating *S2 = <floating *>p.s2
@@ -381,6 +610,24 @@ cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogi
             fbp_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
         else:
             fbp_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+    elif p.opt == FBP_OPT_MOMENTUM_STEP:
+        for i in range(a, b):
+            v = b1 * S1[i] - lr * G[i]
+            S1[i] = v
+            P[i] += v
+    elif p.opt == FBP_OPT_NESTEROV_STEP:
+        for i in range(a, b):
+            g = G[i]
+            v = b1 * S1[i] - lr * g
+            S1[i] = v
+            P[i] += b1 * v - lr * g
+    elif p.opt == FBP_OPT_ADAM_STEP:
+        # lr_t in double and in scikit-learn's order: lr sqrt(1 - b2^t) / (1 - b1^t)
+        lr = <floating>(p.lr * p.c1 / p.c2)
+        if floating is float:
+            fbp_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, 1.0, 1.0)
+        else:
+            fbp_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, 1.0, 1.0)
 
 
 cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:
@@ -388,6 +635,9 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexce
     cdef int tid = fbp_omp_thread_num(), nt = fbp_omp_team_size()
     cdef Py_ssize_t j, i
     cdef double total
+    if mode & M_GATHER:
+        _gather(p, tid, nt)
+        fbp_omp_barrier()
     if mode & M_FORWARD:
         _forward(P, p, lys, tid, nt, (mode & M_TRAIN) != 0)
         if p.softmax or p.expout:
@@ -395,6 +645,8 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexce
             fbp_omp_barrier()
     if mode & (M_LOSS | M_DELTA):
         _output(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
+        if p.sw != NULL:
+            _weigh(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
         fbp_omp_barrier()
         if p.bad_label:
             return

@@ -9,7 +9,8 @@ One call runs, for a mini-batch of m examples (columns):
               db[l] = (1/m) sum_j dZ[l][:, j]
               dZ[l-1] = (W[l]^T dZ[l]) * mask/keep_prob * g'[l-1]
     update    one fused loop over the flat parameter/gradient buffers
-              (SGD, momentum, Nesterov or Adam)
+              (SGD, momentum, Nesterov or Adam, in the course's or the
+              step form: fastbp.optim)
 
 Threading (why this shape): the step runs in ONE OpenMP parallel region.
 Each phase splits the rows of its GEMM outputs among the team; every thread
@@ -36,7 +37,6 @@ depend on the thread count beyond the GEMM's own rounding.
 The kernel trusts its inputs: fastbp.network.Network validates everything
 at the Python boundary.
 """
-from libc.math cimport pow
 from libc.stdint cimport uint64_t, int64_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
@@ -72,8 +72,12 @@ cdef class NetKernel:
     cdef object params, grads, s1, s2
     cdef list dims, acts, alphas, keep_probs
     cdef list ws, infer_ws
-    cdef object X_ref, Y_ref
+    cdef object X_ref, Y_ref, sw_ref
     cdef Py_ssize_t fwd_flops
+    cdef EpochPlan ep
+    cdef list gather_ws      # one workspace per per-example array (train_epoch)
+    cdef tuple epoch_refs    # the arrays the epoch plan points into
+    cdef double last_n       # n (width or weights' sum) of the last batch _call ran
 
     def __cinit__(self):
         self.train_layers = NULL
@@ -125,8 +129,14 @@ cdef class NetKernel:
         self.p.seed = 0
         self.p.step = 0
         self.p.opt = FBP_OPT_NONE
+        self.p.ep = NULL
+        self.p.ep_j0 = 0
+        self.p.sw = NULL
+        self.sw_ref = None
         self.ws = []
         self.infer_ws = []
+        self.gather_ws = []
+        self.epoch_refs = ()
 
     cdef _fill_layer(self, LayerPlan *ly, int l, Py_ssize_t w_off, Py_ssize_t b_off):
         ly.n_in = self.dims[l]
@@ -207,8 +217,9 @@ cdef class NetKernel:
         self.infer_cap = m
 
     def workspace_bytes(self):
-        """Bytes held in workspaces (training + inference)."""
-        return sum(a.nbytes for a in self.ws) + sum(a.nbytes for a in self.infer_ws)
+        """Bytes held in workspaces (training, inference and the epoch's gathers)."""
+        return (sum(a.nbytes for a in self.ws) + sum(a.nbytes for a in self.infer_ws)
+                + sum(a.nbytes for a in self.gather_ws))
 
     def set_optimizer_state(self, s1, s2):
         """Flat optimizer-state buffers (same size/dtype as the parameters) or None."""
@@ -221,16 +232,9 @@ cdef class NetKernel:
 
     cdef _set_x(self, cnp.ndarray X):
         """Point the plan at X (n_x, m): any layout with one unit stride."""
-        cdef Py_ssize_t isz = X.itemsize, n_x = X.shape[0], m = X.shape[1]
-        cdef Py_ssize_t s0 = X.strides[0] // isz, s1 = X.strides[1] // isz
-        self.p.X = cnp.PyArray_DATA(X)
-        if (s1 == 1 or m == 1) and (s0 >= m or n_x == 1):
-            self.p.x_trans = 0
-            self.p.x_ld = s0 if (n_x > 1 and s0 >= m) else m
-        else:
-            self.p.x_trans = 1
-            self.p.x_ld = s1 if (m > 1 and s1 >= n_x) else n_x
-        self.p.m = m
+        cdef Py_ssize_t isz = X.itemsize
+        _set_x_layout(&self.p, cnp.PyArray_DATA(X), X.shape[0], X.shape[1],
+                      X.strides[0] // isz, X.strides[1] // isz)
         self.X_ref = X
 
     cdef _set_y(self, cnp.ndarray Y, int yt, bint labels):
@@ -246,7 +250,12 @@ cdef class NetKernel:
             self.p.yc = Y.strides[1] // isz
         self.Y_ref = Y
 
-    cdef int _team_size(self, int n_threads, Py_ssize_t m):
+    cdef _set_weights(self, object sw):
+        """Per-example weights of the batch: None, or float64 (m,) contiguous."""
+        self.sw_ref = sw
+        self.p.sw = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sw) if sw is not None else NULL
+
+    cdef int _team_size(self, int n_threads, Py_ssize_t m) noexcept nogil:
         cdef Py_ssize_t work = self.fwd_flops * m
         cdef Py_ssize_t cap = work // self.min_flops_per_thread
         if cap < 1:
@@ -254,17 +263,25 @@ cdef class NetKernel:
         return <int>(n_threads if n_threads < cap else cap)
 
     cdef Py_ssize_t _call(self, int mode, int n_threads, Py_ssize_t n_steps=1,
-                          int64_t t0=0) except -1:
+                          int64_t t0=0, const EpochPlan *ep=NULL, Py_ssize_t b0=0,
+                          double *total=NULL, Py_ssize_t *updates=NULL) except -1:
         """Run the phases in ``mode`` n_steps times in one nogil section.
 
-        Step s after the first drops M_LOSS and advances the dropout step
-        (p.step + s); with t0 > 0 and Adam, each step's bias corrections are
-        1 / (1 - beta ** (t0 + s)), as the optimizer's ``_kernel_args``
-        computes them. Stops early on a bad label or a non-finite loss;
-        returns the number of steps that completed.
+        Step s advances the dropout step (p.step + s); with t0 > 0 its
+        optimizer arguments are those of update t0 + s (``_opt_step``).
+        Without ``ep`` every step runs on the batch the plan points at and
+        steps after the first drop M_LOSS. With ``ep`` (an epoch), step s
+        runs on the epoch's mini-batch b0 + s (``_bind_batch``; the team size
+        follows the batch's width) and adds its loss times its width to
+        ``total[0]``; a batch whose weights sum to zero makes no update (and
+        adds 0), so the update and dropout counts advance by the updates
+        made (``updates[0]``). Stops early on a bad label or a non-finite
+        loss (the plan then holds that step's loss_sum and l2_sum, and
+        ``self.last_n`` its n); returns the number of steps (batches) done.
         """
         cdef int team, prev, m_s = mode
-        cdef Py_ssize_t s, done = 0
+        cdef Py_ssize_t s, done = 0, u = 0
+        cdef double n = <double>self.p.m
         cdef uint64_t step0 = self.p.step
         cdef LayerPlan *lys = self.infer_layers if not (mode & M_TRAIN) else self.train_layers
         team = self._team_size(n_threads, self.p.m)
@@ -275,10 +292,17 @@ cdef class NetKernel:
         with nogil:
             prev = _blas_begin(1)
             for s in range(n_steps):
-                self.p.step = step0 + s
-                if t0 > 0 and self.p.opt == FBP_OPT_ADAM:
-                    self.p.c1 = 1.0 / (1.0 - pow(self.p.b1, <double>(t0 + s)))
-                    self.p.c2 = 1.0 / (1.0 - pow(self.p.b2, <double>(t0 + s)))
+                if ep != NULL:
+                    n = _bind_batch(&self.p, ep, (b0 + s) * ep.batch)
+                    if n == 0.0:        # as Network.train_batch: no step, loss 0
+                        total[0] = fbp_add_batch_loss(total[0], 0.0, self.p.m)
+                        done += 1
+                        continue
+                    team = self._team_size(n_threads, self.p.m)
+                    self.last_n = n
+                self.p.step = step0 + u
+                if t0 > 0:
+                    _opt_step(&self.p, t0 + u)
                 if self.is_double:
                     _run(<double *>self.p.params, &self.p, lys, m_s, team)
                 else:
@@ -286,8 +310,16 @@ cdef class NetKernel:
                 if self.p.bad_label or self.p.nonfinite:
                     break
                 done += 1
-                m_s = mode & ~M_LOSS
+                u += 1
+                if ep != NULL:
+                    total[0] = fbp_add_batch_loss(
+                        total[0], self.p.loss_sum / n
+                        + fbp_l2_term(self.p.l2_sum, self.p.lambd, n), self.p.m)
+                else:
+                    m_s = mode & ~M_LOSS
             _blas_end(prev)
+        if updates != NULL:
+            updates[0] = u
         return done
 
     cdef _set_batch(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
@@ -347,6 +379,7 @@ cdef class NetKernel:
         Returns (loss_sum, l2_sum, bad_label).
         """
         self._set_y(Y, yt, labels)
+        self._set_weights(None)
         self.p.lambd = lambd
         self.p.gscale = 1.0 / self.p.m
         self.p.l2scale = lambd / self.p.m
@@ -356,7 +389,8 @@ cdef class NetKernel:
     def train_steps(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                     int opt, double lr, double b1, double b2, double eps, int64_t t0,
                     Py_ssize_t n_steps, bint first_loss, bint check_finite, bint dropout,
-                    uint64_t seed, uint64_t step0, int n_threads, bint check_targets=True):
+                    uint64_t seed, uint64_t step0, int n_threads, object sample_weight=None,
+                    bint check_targets=True):
         """``n_steps`` full training steps (forward, loss, backward, update) on
         the same batch in one nogil call.
 
@@ -366,12 +400,20 @@ cdef class NetKernel:
         before its update (status 2); otherwise non-finite values are
         carried on, as plain NumPy gradient descent does.
 
+        ``sample_weight``: None, or float64 (m,) C-contiguous per-example
+        weights; the gradients are then divided by their sum (added in
+        order, ``_sw_sum``) instead of m and the loss is the weighted mean.
+        Weights summing to zero make no step (the batch carries no
+        information): status 3, nothing done.
+
+        Returns (loss, l2, status, steps_done): step 0's cost as its data
+        term ``loss_sum / n`` and its L2 term ``lambd / (2 n) ||W||^2`` (0.0
+        when lambd is 0), n being m or the weights' sum (both None without
+        ``first_loss``); status 0 ok, 1 label out of range, 2 non-finite
+        loss (no update made for that step).
+
         ``check_targets``: flag targets outside the loss's domain while
         computing the loss (status 1); False for targets already checked.
-
-        Returns (loss_sum, l2_sum, status, steps_done): status 0 ok, 1 label
-        out of range or outside the loss's domain, 2 non-finite loss (no
-        update made for that step).
         """
         cdef int mode = M_FORWARD | M_TRAIN | M_DELTA | M_BACKWARD | M_UPDATE
         cdef Py_ssize_t done
@@ -379,8 +421,14 @@ cdef class NetKernel:
             mode |= M_LOSS
         if not check_finite:
             mode |= M_NOCHECK
-        self._set_batch(X, Y, yt, labels, lambd, 1.0 / X.shape[1], lambd / X.shape[1],
+        cdef double n = <double>X.shape[1]
+        if sample_weight is not None:
+            n = _sw_sum(<const char *>cnp.PyArray_DATA(sample_weight), 8, NULL, X.shape[1])
+            if n == 0.0:
+                return None, None, 3, 0
+        self._set_batch(X, Y, yt, labels, lambd, 1.0 / n, lambd / n,
                         dropout, seed, step0, X.shape[1], 0)
+        self._set_weights(sample_weight)
         self._set_opt(opt, lr, b1, b2, eps, 1.0, 1.0)
         self.p.check_targets = check_targets
         try:
@@ -389,11 +437,114 @@ cdef class NetKernel:
             self.p.check_targets = 1
         self.have_forward = True
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
-        return self.p.loss_sum, self.p.l2_sum, status, done
+        if not first_loss:
+            return None, None, status, done
+        return self.p.loss_sum / n, fbp_l2_term(self.p.l2_sum, lambd, n), status, done
+
+    cdef _set_epoch(self, tuple arrays, order, Py_ssize_t batch):
+        """Fill the epoch plan: the per-example arrays (in EX_* order), the
+        order (None: in order) and the batch size; gather workspaces for
+        ``batch`` examples, allocated once and reused by later epochs."""
+        cdef EpochPlan *ep = &self.ep
+        cdef ExArray *ar
+        cdef cnp.ndarray a, w
+        cdef Py_ssize_t i, need
+        ep.order = NULL if order is None else <const Py_ssize_t *>cnp.PyArray_DATA(order)
+        ep.n_ex = (<cnp.ndarray>arrays[EX_X]).shape[1] if order is None else order.shape[0]
+        ep.batch = batch
+        ep.n_arrays = len(arrays)
+        for i in range(ep.n_arrays):
+            a = arrays[i]
+            ar = &ep.arr[i]
+            ar.src = <const char *>cnp.PyArray_DATA(a)
+            ar.itemsize = a.itemsize
+            if a.ndim == 1:       # a vector: one element per example
+                ar.n = 1
+                ar.f_stride = 0
+                ar.ex_stride = a.strides[0]
+            else:                 # (n, m): examples are columns
+                ar.n = a.shape[0]
+                ar.f_stride = a.strides[0]
+                ar.ex_stride = a.strides[1]
+            ar.dst = NULL
+            if order is not None:
+                need = batch * ar.n * ar.itemsize
+                if i >= len(self.gather_ws):
+                    self.gather_ws.append(np.empty(0, dtype=np.uint8))
+                w = self.gather_ws[i]
+                if w.shape[0] < need:
+                    w = np.empty(need, dtype=np.uint8)
+                    self.gather_ws[i] = w
+                ar.dst = <char *>cnp.PyArray_DATA(w)
+        self.epoch_refs = arrays + (order,)
+
+    def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, order,
+                    Py_ssize_t batch, Py_ssize_t start, Py_ssize_t n_batches,
+                    double loss_total, double lambd, int opt, double lr, double b1, double b2,
+                    double eps, int64_t t0, bint dropout, uint64_t seed, uint64_t step0,
+                    int n_threads, object sample_weight=None):
+        """Mini-batches ``start .. start + n_batches - 1`` of an epoch, each a full
+        training step, in one nogil call.
+
+        The epoch is the examples ``order`` of (X, Y) (an intp array of
+        column indices; None: every column in order), cut into batches of
+        ``batch`` (the last may be smaller). With an order, each batch's
+        examples are first gathered (threaded) into workspaces, examples as
+        rows, as fastbp._fit's per-batch loop does; without, the batch is a
+        column range of X and Y. Step s (from 0) is optimizer update
+        ``t0 + s`` and dropout step ``step0 + s``, scaled by its own width
+        (gradients ``1/b``, L2 ``lambd/b``), exactly as :meth:`train_steps`
+        on that batch. X (n_x, m) has one unit stride (checked by the
+        caller), Y is (n_L, m) or labels (m,) with any element strides,
+        ``sample_weight`` None or float64 C-contiguous (m,) (gathered and
+        applied per batch as :meth:`train_steps` applies a batch's weights;
+        a batch whose weights sum to zero makes no update and adds 0).
+
+        Returns (loss_total, batches_done, updates_done, status, loss, l2):
+        ``loss_total`` plus each completed batch's cost times its width,
+        added in batch order; status as :meth:`train_steps`'s; ``loss`` and
+        ``l2`` the cost terms (as :meth:`train_steps` returns them) of the
+        batch that stopped the call (status 1 or 2), else of the last batch
+        that made an update (None if none did).
+        """
+        cdef int mode = M_FORWARD | M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD | M_UPDATE
+        cdef Py_ssize_t done, updates = 0
+        cdef double total = loss_total
+        if n_batches <= 0:
+            return loss_total, 0, 0, 0, None, None
+        if order is not None:
+            mode |= M_GATHER
+        self._set_epoch((X, Y) if sample_weight is None else (X, Y, sample_weight), order,
+                        batch)
+        self._ensure(min(batch, self.ep.n_ex))
+        self.p.yt = yt
+        self.p.labels = labels
+        self.p.lambd = lambd
+        self._set_dropout(dropout, seed, step0, 0, 0)
+        self._set_opt(opt, lr, b1, b2, eps, 1.0, 1.0)
+        self.X_ref = self.epoch_refs
+        self.Y_ref = None
+        self.p.loss_sum = 0.0
+        self.p.check_targets = 0        # fit checked the targets' domain once, up front
+        try:
+            done = self._call(mode, n_threads, n_batches, t0, &self.ep, start, &total,
+                              &updates)
+        finally:
+            self.p.ep = NULL
+            self.p.sw = NULL
+            self.p.check_targets = 1
+        self.have_forward = True
+        status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
+        if updates == 0 and status == 0:
+            return total, done, updates, status, None, None
+        n = self.last_n
+        return (total, done, updates, status, self.p.loss_sum / n,
+                fbp_l2_term(self.p.l2_sum, lambd, n))
 
     def grad_step(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                   double gscale, double l2scale, Py_ssize_t mask_ld, Py_ssize_t mask_off,
-                  bint dropout, uint64_t seed, uint64_t step, int n_threads):
+                  bint dropout, uint64_t seed, uint64_t step, int n_threads,
+                  object sample_weight=None):
         """Forward + loss + backward, no update: one rank's share of a data-parallel step.
 
         ``dW = gscale dZ A^T + l2scale W`` and ``db = gscale sum_j dZ``; the
@@ -401,10 +552,13 @@ cdef class NetKernel:
         The caller sums the gradient buffers of all ranks, then calls
         :meth:`update`. Returns (loss_sum, l2_sum, status) as
         :meth:`train_steps` does, except that a non-finite loss is not checked here (status 0
-        or 1): the caller decides on the reduced loss.
+        or 1): the caller decides on the reduced loss. ``sample_weight``
+        (None, or float64 (m,) contiguous) weighs the columns' losses and
+        deltas; gscale and l2scale then carry 1 / sum(weights).
         """
         self._set_batch(X, Y, yt, labels, lambd, gscale, l2scale, dropout, seed, step,
                         mask_ld, mask_off)
+        self._set_weights(sample_weight)
         self._call(M_FORWARD | M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
         self.have_forward = True
         return self.p.loss_sum, self.p.l2_sum, 1 if self.p.bad_label else 0

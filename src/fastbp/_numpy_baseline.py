@@ -104,6 +104,12 @@ class NumpyNetwork:
         if self.kind == "sgd":
             for k in P:
                 P[k] -= lr * grads["d" + k]
+        elif self.kind in ("momentum", "nesterov") and self.opt.velocity == "step":
+            mu = self.opt.momentum
+            for k in P:
+                self.v[k] = mu * self.v[k] - lr * grads["d" + k]
+                P[k] += (self.v[k] if self.kind == "momentum"
+                         else mu * self.v[k] - lr * grads["d" + k])
         elif self.kind in ("momentum", "nesterov"):
             beta = self.opt.momentum
             for k in P:
@@ -119,6 +125,10 @@ class NumpyNetwork:
                 g = grads["d" + k]
                 self.v[k] = b1 * self.v[k] + (1 - b1) * g
                 self.s[k] = b2 * self.s[k] + (1 - b2) * g ** 2
+                if self.opt.bias_correction == "step":
+                    lr_t = lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+                    P[k] -= lr_t * self.v[k] / (np.sqrt(self.s[k]) + eps)
+                    continue
                 v_hat = self.v[k] / (1 - b1 ** self.t)
                 s_hat = self.s[k] / (1 - b2 ** self.t)
                 P[k] -= lr * v_hat / (np.sqrt(s_hat) + eps)

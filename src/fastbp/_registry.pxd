@@ -36,6 +36,9 @@ cdef extern from "fastbp_codes.h" nogil:
         FBP_OPT_MOMENTUM
         FBP_OPT_NESTEROV
         FBP_OPT_ADAM
+        FBP_OPT_MOMENTUM_STEP
+        FBP_OPT_NESTEROV_STEP
+        FBP_OPT_ADAM_STEP
 
 # No activation: dense_backward's activation=None (the input layer).
 cdef enum:

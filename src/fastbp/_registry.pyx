@@ -36,8 +36,13 @@ LABEL_DTYPES = {np.dtype(np.float32): FBP_Y_F32, np.dtype(np.float64): FBP_Y_F64
                 np.dtype(np.uint8): FBP_Y_U8, np.dtype(np.int32): FBP_Y_I32,
                 np.dtype(np.int64): FBP_Y_I64}
 
+# the kernel's update codes by name: the course's forms under the optimizer
+# names of fastbp.optim, the step forms (SGD(velocity="step"),
+# Adam(bias_correction="step")) with a "_step" suffix
 OPTIMIZERS = {"none": FBP_OPT_NONE, "sgd": FBP_OPT_SGD, "momentum": FBP_OPT_MOMENTUM,
-              "nesterov": FBP_OPT_NESTEROV, "adam": FBP_OPT_ADAM}
+              "nesterov": FBP_OPT_NESTEROV, "adam": FBP_OPT_ADAM,
+              "momentum_step": FBP_OPT_MOMENTUM_STEP, "nesterov_step": FBP_OPT_NESTEROV_STEP,
+              "adam_step": FBP_OPT_ADAM_STEP}
 
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 

@@ -5,7 +5,8 @@
 array; ``loss_cols`` returns the per-column loss sums of csrc/fastbp_loss.h
 next to the whole-block sum; ``gemm`` runs fastbp._blas's GEMM on a chosen
 path and ``set_small_gemm_max`` moves the limit between its two paths
-(bench/bench_gemm_small.py uses both too).
+(bench/bench_gemm_small.py uses both too); ``adam_corrections`` runs the
+network kernel's per-step optimizer arguments (``_netstep._opt_step``).
 """
 from cython cimport floating
 cimport numpy as cnp
@@ -15,6 +16,7 @@ import numpy as np
 from fastbp._blas cimport (_gemm, _gemm_blas, _gemm_small, _swap_small_gemm_max, BLAS_Trans,
                            NoTrans, Trans)
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
+from fastbp._netstep cimport NetPlan, _opt_step
 from fastbp._registry cimport *  # the codes (FBP_*)
 
 cnp.import_array()
@@ -143,3 +145,23 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
                 _gemm_small(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
             else:
                 _gemm_blas(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+
+
+def adam_corrections(double b1, double b2, t):
+    """(c1, c2): Adam's bias corrections ``1 / (1 - beta ** t)`` as the network
+    kernel computes them for each update count in t (a 1-D int64 array)."""
+    cdef const long long[::1] tv = np.ascontiguousarray(t, dtype=np.int64)
+    cdef cnp.ndarray c1 = np.empty(tv.shape[0]), c2 = np.empty(tv.shape[0])
+    cdef double *p1 = <double *>c1.data
+    cdef double *p2 = <double *>c2.data
+    cdef NetPlan p
+    cdef Py_ssize_t i
+    p.opt = FBP_OPT_ADAM
+    p.b1 = b1
+    p.b2 = b2
+    with nogil:
+        for i in range(tv.shape[0]):
+            _opt_step(&p, tv[i])
+            p1[i] = p.c1
+            p2[i] = p.c2
+    return c1, c2

@@ -395,6 +395,59 @@ def check_finite(A, name):
         raise ValueError(f"{name} contains NaN or inf: {_found(bad, A.size)}{hint}")
 
 
+def check_sample_weight(sample_weight, m):
+    """Per-example weights as a float64 C-contiguous (m,) array, or None.
+
+    A scalar is one weight for every example (as scikit-learn's
+    ``_check_sample_weight``). The weights must be finite, >= 0 and not all
+    zero: the gradients are divided by their sum.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(m, float(sample_weight))
+    try:
+        sw = np.asarray(sample_weight)
+    except Exception as exc:
+        raise TypeError(f"sample_weight must be an array of numbers, got "
+                        f"{type(sample_weight).__name__}: {exc}") from None
+    if sw.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must hold real numbers, got dtype {sw.dtype}")
+    if sw.ndim == 2 and 1 in sw.shape:
+        sw = sw.reshape(-1)
+    if sw.shape != (m,):
+        raise ValueError(f"sample_weight has shape {shape_str(sw)}; expected ({m},): one "
+                         "weight per example (column of X)")
+    sw = np.ascontiguousarray(sw, dtype=np.float64)
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight contains NaN or inf")
+    if m and np.min(sw) < 0:
+        raise ValueError(f"sample_weight must be non-negative; got a minimum of {np.min(sw)}")
+    if not np.any(sw):
+        raise ValueError("sample_weight sums to zero: at least one weight must be positive "
+                         "(the gradients are divided by the sum of the weights)")
+    return sw
+
+
+def check_flat_params(params, n_params):
+    """A flat parameter vector (n_params,) of real numbers, as an ndarray."""
+    if type(params) is not np.ndarray:
+        params = np.asarray(params)
+    if params.dtype.kind not in "biuf":
+        raise TypeError(f"params must hold real numbers, got dtype {params.dtype}")
+    if params.shape != (n_params,):
+        raise ValueError(f"params has shape {shape_str(params)}; expected ({n_params},), the "
+                         "layout of Network.flat_parameters")
+    return params
+
+
+def sample_weight_with_comm_error():
+    """The ValueError for sample_weight with a data-parallel comm= (not supported yet)."""
+    return ValueError("sample_weight is not supported with comm= (data-parallel training) "
+                      "yet; train in one process, or repeat examples in proportion to "
+                      "their weights")
+
+
 def cap_n_threads(n_threads, cores):
     """``n_threads``, capped at ``cores`` with a RuntimeWarning when it asks for more.
 
@@ -499,6 +552,49 @@ def check_n_steps(n_steps):
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     return n_steps
+
+
+def check_epoch_order(order, m):
+    """``order`` (the examples of an epoch) as a 1-D intp array of indices in [0, m), or None."""
+    if order is None:
+        return None
+    a = np.asarray(order)
+    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+        raise TypeError(f"order must be a 1-D array of integer column indices (e.g. "
+                        f"rng.permutation(m)), got {a.dtype} of shape {shape_str(a)}")
+    if a.size and (int(a.min()) < 0 or int(a.max()) >= m):
+        raise ValueError(f"order holds column indices in [{int(a.min())}, {int(a.max())}]; "
+                         f"X has {m} columns, so they must be in 0..{m - 1}")
+    return np.ascontiguousarray(a, dtype=np.intp)
+
+
+def check_checked_weights(sample_weight, m):
+    """Raise unless ``sample_weight`` is None or a float64 C-contiguous (m,) array
+    (what :func:`check_sample_weight` returns), as the compiled epoch reads it."""
+    if sample_weight is None:
+        return
+    if not (isinstance(sample_weight, np.ndarray) and sample_weight.dtype == np.float64
+            and sample_weight.shape == (m,) and sample_weight.flags.c_contiguous):
+        raise TypeError("sample_weight must be None or a float64 C-contiguous array of shape "
+                        f"({m},); pass it through Network.check_sample_weight first")
+
+
+def check_epoch_batches(batch_size, start_batch, n_batches, n_ex):
+    """(batch_size, start_batch, n_batches) of an epoch of n_ex examples, n_batches
+    clipped to the batches left (None: all of them)."""
+    batch_size = check_positive_int("batch_size", batch_size)
+    total = -(-n_ex // batch_size)
+    if isinstance(start_batch, bool) or not isinstance(start_batch, (int, np.integer)) \
+            or not 0 <= start_batch <= total:
+        raise ValueError(f"start_batch must be an int in 0..{total} (the epoch has {total} "
+                         f"mini-batches of {batch_size}), got {start_batch!r}")
+    left = total - int(start_batch)
+    if n_batches is None:
+        n_batches = left
+    elif isinstance(n_batches, bool) or not isinstance(n_batches, (int, np.integer)) \
+            or n_batches < 0:
+        raise ValueError(f"n_batches must be an int >= 0 or None, got {n_batches!r}")
+    return batch_size, int(start_batch), min(int(n_batches), left)
 
 
 def check_validation_pair(validation_data):

@@ -60,7 +60,10 @@ class Network:
         course's Xavier) or ``randn * 0.01``. Biases start at zero.
     lambd : float, default 0.0
         L2 strength with the course's semantics: cost ``+ lambd/(2m) sum ||W||^2``,
-        ``dW += (lambd/m) W``.
+        ``dW += (lambd/m) W``; with per-example weights, m is the sum of the
+        batch's weights. This is scikit-learn's ``alpha`` (its MLPs add
+        ``0.5 alpha ||W||^2 / sum(sw)`` to the loss and ``alpha W / sum(sw)``
+        to the gradient): ``lambd = alpha``.
     keep_prob : float or sequence of float, default 1.0
         Inverted-dropout keep probability for each hidden layer's output
         (1.0 = no dropout). Active in :meth:`train_step` and :meth:`fit`
@@ -77,15 +80,18 @@ class Network:
     grads : dict of ndarray
         ``{"dW1", "db1", ...}`` of the last :meth:`backward` / :meth:`train_step`.
     flat_parameters, flat_grads : ndarray (n_params,)
-        The buffers themselves.
+        The buffers themselves. The flat layout is, for l = 1..L in turn,
+        ``W[l]`` (n_l, n_{l-1}) in C order, then ``b[l]`` (n_l,).
 
     Notes
     -----
     The training loop (``fastbp._fit``) and the data-parallel replica
     (:mod:`fastbp.distributed`) drive a network through this interface only:
 
-    - :meth:`check_X`, :meth:`check_Y`: validated inputs for the calls below;
+    - :meth:`check_X`, :meth:`check_Y`, :meth:`check_sample_weight`: validated
+      inputs for the calls below;
     - :meth:`train_batch`: compiled steps on checked data;
+    - :meth:`train_epoch`: an epoch's mini-batch steps in one compiled call;
     - :meth:`share_gradient` then :meth:`apply_update`: a data-parallel step
       (the share's gradient into :attr:`grad_store`, then the update);
     - :meth:`bind_optimizer`, :meth:`is_bound`;
@@ -193,7 +199,12 @@ class Network:
     def parameters(self):
         """dict of views ``{"W1": (n_1, n_x), "b1": (n_1, 1), ...}`` into the flat buffer.
 
-        Assigning a dict (e.g. the course API's output) copies its arrays in.
+        Assigning a dict (e.g. the course API's output) copies its arrays in;
+        a 2-D array must have the view's shape (a transposed ``W`` is refused,
+        not guessed) and each ``b`` its size ((n_l,) or (n_l, 1)).
+        scikit-learn's layout is the transpose: its ``coefs_[l-1]`` (n_{l-1},
+        n_l) is ``parameters[f"W{l}"].T`` (a view, no copy), so set
+        ``W{l} = coefs_[l-1].T`` and ``b{l} = intercepts_[l-1]``.
         """
         return self._params
 
@@ -261,6 +272,47 @@ class Network:
     def effective_n_threads(self, value):
         self._nt = int(value)
 
+    _loss_terms = None
+
+    @property
+    def last_loss_terms(self):
+        """(data term, L2 term) of the last loss :meth:`train_step`,
+        :meth:`train_batch` or :meth:`loss_and_gradient` computed (their sum
+        is the loss returned), or None before any.
+
+        The data term is the (weighted) mean of the examples' losses, the L2
+        term ``lambd / (2 S) sum_l ||W[l]||^2`` at the parameters before the
+        step (S = m or the sum of the weights). For scikit-learn's
+        multi-output squared loss, which averages over the outputs:
+        ``data / n_L + l2``.
+        """
+        return self._loss_terms
+
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self):
+        """Architecture, parameters, step counter, dropout seed and optimizer
+        (with its state); the compiled workspaces are rebuilt on load."""
+        return {"config": self.get_config(), "params": self._flat_params,
+                "step": self._step, "dropout_seed": self._dropout_seed,
+                "n_threads": self._n_threads_arg, "optimizer": self.optimizer}
+
+    def __setstate__(self, state):
+        cfg = dict(state["config"])
+        self.__init__(cfg.pop("layer_dims"), n_threads=state["n_threads"], **cfg)
+        self._flat_params[...] = state["params"]
+        self._step = state["step"]
+        self._dropout_seed = state["dropout_seed"]
+        opt = state["optimizer"]
+        if opt is not None:
+            # the optimizer was bound to the pickled network's buffer: bind it
+            # to this one, keeping its state and update count
+            saved, t = opt.state_arrays(), opt.t
+            for s, arr in zip(opt.bind(self.n_params, self.dtype, id(self._flat_params)), saved):
+                if s is not arr:
+                    s[...] = arr
+            opt.t = t
+            self.bind_optimizer(opt)
+
     @property
     def n_layers(self):
         return len(self.layer_dims) - 1
@@ -284,6 +336,15 @@ class Network:
         """(Y array, y-type code, is-labels) for m examples, as the kernels take them."""
         return _validation.check_Y(Y, m, self.layer_dims[-1], self.output, self.dtype,
                                    LABEL_DTYPES)
+
+    def check_sample_weight(self, sample_weight, m):
+        """Per-example weights for m examples: None, or float64 C-contiguous (m,).
+
+        A scalar means the same weight for every example. Raises ValueError
+        unless the weights are finite, non-negative and not all zero, and
+        TypeError for non-numbers.
+        """
+        return _validation.check_sample_weight(sample_weight, m)
 
     # ---------------------------------------------------------- computation
     def forward(self, X, *, training=False):
@@ -349,7 +410,7 @@ class Network:
 
     _bound_state = None
 
-    def train_step(self, X, Y, optimizer, *, comm=None):
+    def train_step(self, X, Y, optimizer, *, sample_weight=None, comm=None):
         """One training step: forward, loss, backward and update in one compiled call.
 
         Workspaces are sized at the first call (per largest batch) and reused:
@@ -360,6 +421,13 @@ class Network:
         X : ndarray (n_x, m)
         Y : ndarray (n_L, m), or (m,) / (1, m) integer labels for softmax
         optimizer : fastbp.optim.Optimizer
+        sample_weight : array_like (m,) or float, optional
+            Per-example weights, with scikit-learn's semantics (``_backprop``
+            of its MLPs): the loss is the weighted average ``sum_j sw_j
+            loss_j / sum(sw)``, the L2 term ``lambd/(2 sum(sw)) sum ||W||^2``,
+            column j of dZ[L] is multiplied by ``sw_j`` and every gradient is
+            divided by ``sum(sw)`` instead of m. Finite, >= 0, not all zero.
+            None: every weight 1 (the unweighted step, exactly).
         comm : mpi4py.MPI.Intracomm, optional
             Data-parallel step over the processes of ``comm`` (needs mpi4py,
             see :mod:`fastbp.distributed`). Every rank passes the SAME global
@@ -382,14 +450,19 @@ class Network:
             parameters are unchanged: those that gave the non-finite loss.
         """
         if comm is not None:
+            if sample_weight is not None:
+                raise _validation.sample_weight_with_comm_error()
             return self._replica_for(comm).train_step(X, Y, optimizer)
         # check_X / check_Y without their frames: a small network's whole step
         # costs a few microseconds, and each Python call about 0.1 of them
         X = _validation.check_X(X, self.layer_dims[0], self.dtype, "X")
         Y, yt, labels = _validation.check_Y(Y, X.shape[1], self.layer_dims[-1], self.output,
                                             self.dtype, LABEL_DTYPES)
+        if sample_weight is not None:
+            sample_weight = _validation.check_sample_weight(sample_weight, X.shape[1])
         # the targets' domain is scanned by the kernel as it computes the loss
-        return self.train_batch(X, Y, yt, labels, optimizer, 1, True, True, True)
+        return self.train_batch(X, Y, yt, labels, optimizer, sample_weight=sample_weight,
+                                check_targets=True)
 
     def _replica_for(self, comm):
         """This network's data-parallel replica on ``comm`` (made on first use)."""
@@ -398,35 +471,44 @@ class Network:
         return self._replica
 
     def train_batch(self, X, Y, y_code, labels, optimizer, n_steps=1, first_loss=True,
-                    check_finite=True, check_targets=False):
+                    check_finite=True, sample_weight=None, check_targets=False):
         """``n_steps`` compiled steps on (X, Y) checked by :meth:`check_X` / :meth:`check_Y`.
 
         For loops that revisit the same batch (full-batch gradient descent,
         as fastbp.course's model functions): the per-step Python and
         validation cost is paid once. Only the first step's loss is computed
         (when ``first_loss``); ``check_finite=False`` carries non-finite
-        values on instead of raising. ``check_targets``: also scan the
-        targets' domain while computing the loss (ValueError on a bad one);
-        off by default, for targets checked once up front (``fit``). Returns
-        that loss (None when not computed; nan/inf possible with
-        ``check_finite=False``).
+        values on instead of raising. Returns that loss (None when not
+        computed; nan/inf possible with ``check_finite=False``).
+
+        ``sample_weight``: None, or the batch's weights as
+        :meth:`check_sample_weight` returns them (float64 C-contiguous (m,),
+        >= 0); see :meth:`train_step` for the formulas. A batch whose
+        weights sum to zero carries no information (scikit-learn would
+        divide by zero): no update is made and its loss is 0.0.
+
+        ``check_targets``: also scan the targets' domain while computing the
+        loss (ValueError on a bad one); off by default, for targets checked
+        once up front (``fit``).
         """
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
         t = optimizer.t + 1
         code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
-        loss_sum, l2_sum, status, done = self._kernel.train_steps(
+        # the batch's n (m, or the weights' sum added in order) and the loss
+        # terms come from the kernel: one formula for this path and train_epoch's
+        loss, l2, status, done = self._kernel.train_steps(
             X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
             check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt,
-            check_targets)
+            sample_weight, check_targets)
+        if status == 3:            # weights summing to zero: no step
+            return 0.0 if first_loss else None
         self._step += done
         optimizer.t += done
-        self._last_m = m = X.shape[1]
-        loss = None
+        self._last_m = X.shape[1]
         if first_loss:
-            loss = loss_sum / m
-            if self.lambd:
-                loss += self.lambd / (2 * m) * l2_sum
+            self._loss_terms = (loss, l2)
+            loss += l2
         if status == 1:
             raise self._target_error(Y, labels)
         if status == 2:
@@ -437,6 +519,96 @@ class Network:
         """The ValueError for a target the kernel found outside the loss's domain."""
         return _validation.target_error(Y, self.loss_name, self.layer_dims[-1], labels,
                                         flagged=True)
+
+    def train_epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch=0,
+                    n_batches=None, loss_total=0.0, sample_weight=None):
+        """An epoch's mini-batch steps on checked (X, Y) in one compiled call.
+
+        The epoch is the examples ``X[:, order]`` (every column in order when
+        ``order`` is None) cut into mini-batches of ``batch_size``, the last
+        one possibly smaller. Mini-batches ``start_batch`` to ``start_batch +
+        n_batches - 1`` run, each a full :meth:`train_batch` step (forward,
+        loss, backward, update) with the same results bit for bit: the
+        kernel gathers each batch's examples into a workspace allocated at
+        the first call (no allocation per step; examples-as-rows data,
+        ``X_rows.T``, is gathered row by row, never copied whole), computes
+        the optimizer's per-update arguments itself, and sums the loss as
+        :meth:`fit`'s loop does. A caller that wants control between batches
+        (a progress bar, a callback) runs an epoch in several calls, passing
+        the returned ``loss_total`` back in.
+
+        Parameters
+        ----------
+        X : ndarray (n_x, m)
+            Checked by :meth:`check_X` (C or F order, or ``X_rows.T``).
+        Y, y_code, labels
+            As :meth:`check_Y` returns them.
+        optimizer : fastbp.optim.Optimizer
+        order : ndarray of intp (n,), or None
+            Column indices in [0, m), e.g. ``rng.permutation(m)``; None is
+            ``arange(m)`` without the gather (the batches are views of X).
+        batch_size : int
+            Examples per mini-batch (>= 1).
+        start_batch : int, default 0
+            First mini-batch to run, counted from 0.
+        n_batches : int, optional
+            How many to run (default: to the end of the epoch).
+        loss_total : float, default 0.0
+            The running sum to add to.
+        sample_weight : ndarray (m,), optional
+            Per-example weights as :meth:`check_sample_weight` returns them
+            (float64, C-contiguous), gathered with the examples; each batch
+            is weighted as :meth:`train_batch` weighs it (a batch whose
+            weights sum to zero makes no update and adds 0).
+
+        Returns
+        -------
+        loss_total : float
+            ``loss_total`` plus ``loss_b * size_b`` of every batch run, added
+            in batch order (``loss_b`` as :meth:`train_batch` returns it, so
+            the epoch's mean cost is the total over m).
+        n_done : int
+            Mini-batches run.
+
+        Raises
+        ------
+        FloatingPointError
+            At the first batch whose loss is not finite, before its update
+            (the earlier batches' updates stay). Its ``batch_index``
+            attribute is that batch's index in the epoch (from 0); the
+            message is :meth:`train_batch`'s.
+        ValueError
+            ``order`` holds an index outside [0, m) or a label is out of range.
+        """
+        m = X.shape[1]
+        order = _validation.check_epoch_order(order, m)
+        _validation.check_checked_weights(sample_weight, m)
+        n_ex = m if order is None else order.shape[0]
+        batch_size, start_batch, n_batches = _validation.check_epoch_batches(
+            batch_size, start_batch, n_batches, n_ex)
+        if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
+            self.bind_optimizer(optimizer)
+        t = optimizer.t + 1
+        code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
+        total, done, updates, status, loss, l2 = self._kernel.train_epoch(
+            X, Y, y_code, labels, order, batch_size, start_batch, n_batches, loss_total,
+            self.lambd, code, lr, b1, b2, eps, t, self._dropout, self._dropout_seed,
+            self._step + 1, self._nt, sample_weight)
+        self._step += updates
+        optimizer.t += updates
+        if loss is not None:
+            self._loss_terms = (loss, l2)
+            loss += l2
+        if n_batches:
+            last = start_batch + done - (0 if status else 1)
+            self._last_m = min(batch_size, n_ex - last * batch_size)
+        if status == 1:
+            raise self._target_error(Y, labels)
+        if status == 2:
+            exc = _validation.nonfinite_loss_error(loss)
+            exc.batch_index = start_batch + done
+            raise exc
+        return total, done
 
     def _train_steps(self, X, Y, optimizer, n_steps, *, first_loss=True, check_finite=True):
         """:meth:`train_batch` on unchecked (X, Y): ``n_steps`` steps in one compiled call."""
@@ -479,6 +651,70 @@ class Network:
         if lambd:
             loss += w * (lambd / (2 * M)) * l2_sum
         return loss
+
+    def loss_and_gradient(self, X, Y, *, sample_weight=None, params=None):
+        """Cost and its gradient over the whole of (X, Y) in one compiled call.
+
+        For full-batch optimisers: ``scipy.optimize.minimize(fun, x0, jac=True,
+        method="L-BFGS-B")`` with ``fun = lambda x: net.loss_and_gradient(X, Y,
+        params=x)`` and ``x0 = net.flat_parameters`` optimises the network's
+        parameters (scikit-learn's ``solver="lbfgs"``). No dropout is applied
+        and no optimizer or step counter changes.
+
+        Parameters
+        ----------
+        X : ndarray (n_x, m)
+        Y : ndarray (n_L, m), or (m,) / (1, m) integer labels for softmax
+        sample_weight : array_like (m,) or float, optional
+            Per-example weights; formulas as in :meth:`train_step`.
+        params : ndarray (n_params,), optional
+            Parameters to evaluate at, in the layout of
+            :attr:`flat_parameters`; they are copied into it (converted to
+            the network's dtype) first, so afterwards the network holds them.
+            None: the current parameters.
+
+        Returns
+        -------
+        loss : float
+            ``sum_j sw_j loss_j / S + lambd / (2 S) sum_l ||W[l]||^2`` with
+            ``S = sum(sw)`` (m without weights): :meth:`train_step`'s cost,
+            scikit-learn's MLP loss with ``alpha = lambd``, except that the
+            mse data term sums over the n_L outputs where scikit-learn's
+            ``squared_loss`` averages over them (its gradient is the sum's,
+            as here): scikit-learn's value is ``(loss - l2) / n_L + l2``
+            with ``l2 = lambd / (2 S) sum_l ||W[l]||^2``.
+        grad : ndarray (n_params,), float64
+            Its gradient in the flat layout: a new array, because scipy keeps
+            the gradient of one call while it evaluates the next, and the
+            network's own :attr:`flat_grads` (which also holds it, in the
+            network's dtype) is overwritten by each call.
+
+        Raises
+        ------
+        ValueError
+            For arrays of the wrong shape, labels out of range, bad weights.
+        """
+        X = self.check_X(X)
+        m = X.shape[1]
+        Y, yt, labels = self.check_Y(Y, m)
+        sw = _validation.check_sample_weight(sample_weight, m)
+        if params is not None:
+            params = _validation.check_flat_params(params, self.n_params)
+            if params is not self._flat_params:
+                self._flat_params[...] = params
+                self.parameters_changed()
+        n = m if sw is None else float(sw.sum())
+        lambd = self.lambd
+        loss_sum, l2_sum, status = self._kernel.grad_step(
+            X, Y, yt, labels, lambd, 1.0 / n, lambd / n, m, 0, False, self._dropout_seed,
+            self._step, self._nt, sw)
+        self._last_m = m
+        if status:
+            raise _validation.label_range_error(Y, self.layer_dims[-1])
+        loss = loss_sum / n
+        l2 = lambd / (2 * n) * l2_sum if lambd else 0.0
+        self._loss_terms = (loss, l2)
+        return float(loss + l2), self._flat_grads.astype(np.float64)
 
     def apply_update(self, optimizer, *, n_threads=None):
         """Apply ``optimizer`` to the current :attr:`grads` (after :meth:`backward`).
@@ -548,13 +784,18 @@ class Network:
         # identity: the outputs; exp: the predicted means exp(Z)
         return AL[0] if AL.shape[0] == 1 else AL
 
-    def evaluate(self, X, Y):
+    def evaluate(self, X, Y, *, sample_weight=None):
         """(loss, accuracy) on X, Y without dropout.
 
         The loss is the training cost (with the L2 term when ``lambd > 0``),
         computed from the logits (exact where the probabilities saturate).
         Accuracy is the fraction of correct 0/1 predictions (sigmoid), of
         correct classes (softmax), and NaN for identity and exp outputs.
+
+        ``sample_weight`` (m,): both are weighted averages over the examples
+        (the loss as :meth:`train_step` defines it, L2 term over
+        ``sum(sample_weight)``; the accuracy as scikit-learn's
+        ``accuracy_score(..., sample_weight=)``).
 
         Raises
         ------
@@ -566,14 +807,17 @@ class Network:
         _validation.check_finite(Yc, "Y")
         _validation.check_targets(Yc, self.loss_name, self.layer_dims[-1], labels)
         m = X.shape[1]
-        loss_sum, correct = self.evaluate_sums(X, Yc, labels)
-        return self.evaluate_finish(loss_sum, correct, m)
+        sw = _validation.check_sample_weight(sample_weight, m)
+        loss_sum, correct = self.evaluate_sums(X, Yc, labels, sw)
+        return self.evaluate_finish(loss_sum, correct, m if sw is None else float(sw.sum()))
 
-    def evaluate_sums(self, X, Yc, labels):
+    def evaluate_sums(self, X, Yc, labels, sample_weight=None):
         """(summed loss over the columns, number correct or NaN) of checked X, Y.
 
         The loss comes from the logits Z[L] (fastbp._loss.loss_logits, the
         network kernel's formulas), the accuracy from A[L] as :meth:`predict`.
+        With ``sample_weight`` (checked, (m,)) both sums weigh column j by
+        its weight; :meth:`evaluate_finish` then takes the weights' sum as m.
         """
         _validation.check_finite(X, "X")
         n_out, m = self.layer_dims[-1], X.shape[1]
@@ -586,19 +830,22 @@ class Network:
         isz = Y.itemsize
         loss, _ = _loss.loss_logits(AL if ZL is None else ZL, Y, LABEL_DTYPES[Y.dtype],
                                     Y.strides[0] // isz if Y.ndim == 2 else 0,
-                                    Y.strides[-1] // isz, LOSS_CODES[self.loss_name], labels)
+                                    Y.strides[-1] // isz, LOSS_CODES[self.loss_name], labels,
+                                    sample_weight)
+        w = 1.0 if sample_weight is None else sample_weight     # broadcasts over columns
         if labels:
-            correct = np.sum(np.argmax(AL, axis=0) == Y)
+            correct = np.sum((np.argmax(AL, axis=0) == Y) * w)
         elif self.output == "sigmoid":
-            correct = np.sum((AL > 0.5) == (np.asarray(Y, dtype=np.float64) > 0.5)) / n_out
+            correct = np.sum(((AL > 0.5) == (np.asarray(Y, dtype=np.float64) > 0.5)) * w) / n_out
         elif self.output == "softmax":
-            correct = np.sum(np.argmax(AL, axis=0) == np.argmax(Y, axis=0))
+            correct = np.sum((np.argmax(AL, axis=0) == np.argmax(Y, axis=0)) * w)
         else:
             correct = float("nan")
         return float(loss), float(correct)
 
     def evaluate_finish(self, loss_sum, correct, m):
-        """(loss, accuracy) from :meth:`evaluate_sums` totals over m examples."""
+        """(loss, accuracy) from :meth:`evaluate_sums` totals over m examples
+        (or over a total weight m)."""
         loss = loss_sum / m
         if self.lambd:
             loss += self.lambd / (2 * m) * sum(
@@ -609,13 +856,17 @@ class Network:
     # ------------------------------------------------------------- training
     def fit(self, X, Y, *, epochs=1, batch_size=64, optimizer=None, shuffle=True, seed=None,
             validation_data=None, verbose=True, callback=None, checkpoint_path=None,
-            checkpoint_every=1, resume=False, comm=None, replica_check_every=100):
+            checkpoint_every=1, resume=False, comm=None, replica_check_every=100,
+            sample_weight=None):
         """Train with mini-batches.
 
-        ``fit`` validates and converts the data once, then runs one compiled
-        step per mini-batch. Shuffled epochs gather the columns into a buffer
-        allocated once, stored examples-as-rows so every mini-batch is an
-        F-contiguous (n_x, b) view: no allocation per step.
+        ``fit`` validates and converts the data once, then runs each epoch
+        in ONE compiled call (:meth:`train_epoch`): the kernel gathers every
+        mini-batch's columns of the shuffled epoch into workspaces allocated
+        at the first epoch and runs all its steps without returning to
+        Python. Examples-as-rows data (``X_rows.T``) is never copied whole.
+        The results equal one :meth:`train_batch` call per mini-batch bit for
+        bit (the data-parallel ``comm=`` fit still steps per batch).
 
         Parameters
         ----------
@@ -654,6 +905,12 @@ class Network:
         replica_check_every : int, default 100
             With ``comm``: compare a checksum of the parameters and optimizer
             state across ranks every this many steps (0 = only at the end).
+        sample_weight : array_like (m,) or float, optional
+            Per-example weights, shuffled with the examples; every step uses
+            its batch's weights as :meth:`train_step` does (scikit-learn's
+            semantics). The epoch's ``"loss"`` is then the mean of the
+            batches' weighted losses weighted by batch size, as
+            scikit-learn's ``loss_curve_``. Not supported with ``comm``.
 
         Returns
         -------
@@ -674,12 +931,14 @@ class Network:
         if comm is None:
             stepper = _fit.LocalStepper(self)
         else:
+            if sample_weight is not None:
+                raise _validation.sample_weight_with_comm_error()
             stepper = self._replica_for(comm).for_fit(replica_check_every)
         return _fit.fit(self, stepper, X, Y, epochs=epochs, batch_size=batch_size,
                         optimizer=optimizer, shuffle=shuffle, seed=seed,
                         validation_data=validation_data, verbose=verbose, callback=callback,
                         checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
-                        resume=resume)
+                        resume=resume, sample_weight=sample_weight)
 
     # ---------------------------------------------------------- checkpoints
     def get_config(self):

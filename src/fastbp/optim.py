@@ -16,6 +16,31 @@ Note the course's momentum is an exponential average of the gradients
 (``(1 - beta) dW``), not PyTorch's ``v = mu v + dW``: with the same ``lr`` its
 steps are ``1 - beta`` times smaller.
 
+The *step* forms are the other common way to write momentum and Adam
+(scikit-learn's ``neural_network._stochastic_optimizers``, Keras's ``SGD`` and
+``Adam``), selected by ``SGD(velocity="step")`` and
+``Adam(bias_correction="step")``::
+
+    momentum   v = mu v - lr dW;                      W += v
+    Nesterov   v = mu v - lr dW;                      W += mu v - lr dW
+    Adam       m = beta1 m + (1 - beta1) dW;          s = beta2 s + (1 - beta2) dW^2
+               lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t)
+               W -= lr_t m / (sqrt(s) + eps)
+
+The step-form velocity carries the learning rate inside it (Sutskever et
+al. 2013, "On the importance of initialization and momentum in deep
+learning", eqs. 1-2; the Nesterov line is Bengio et al. 2013's reformulation,
+"Advances in optimizing recurrent networks", eq. 7), so a changed ``lr`` acts
+on the new gradients only. The step-form Adam is Kingma & Ba 2015 ("Adam: a
+method for stochastic optimization"), end of section 2: the bias corrections
+folded into the step size, so ``eps`` is added to ``sqrt(s)``, not to
+``sqrt(s_hat)``; results differ from the course's Adam when ``sqrt(s)`` is
+not large against ``eps``.
+
+Every optimizer reads :attr:`Optimizer.lr` at each update: setting it between
+steps (as scikit-learn's ``invscaling`` and ``adaptive`` schedules do) takes
+effect at the next update.
+
 Learning-rate schedules map (initial rate, epoch) to the rate for that epoch;
 :meth:`Network.fit` applies them at the start of every epoch.
 """
@@ -24,13 +49,16 @@ import math
 import numpy as np
 
 from fastbp._registry import OPTIMIZERS as _OPT_CODES
-from fastbp._validation import check_positive_int, check_real
+from fastbp._validation import check_choice, check_positive_int, check_real
 
 #: the optimizer names of get_optimizer and of Optimizer.get_config()["kind"]
-OPTIMIZER_NAMES = tuple(name for name in _OPT_CODES if name != "none")
+OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam")
+#: SGD's velocity forms and Adam's bias-correction forms
+VELOCITY_FORMS = ("average", "step")
+BIAS_CORRECTIONS = ("moments", "step")
 
 __all__ = [
-    "OPTIMIZER_NAMES", "Optimizer", "SGD", "Adam", "LRSchedule", "InverseTimeDecay", "StepDecay",
+    "OPTIMIZER_NAMES", "VELOCITY_FORMS", "BIAS_CORRECTIONS", "Optimizer", "SGD", "Adam", "LRSchedule", "InverseTimeDecay", "StepDecay",
     "ExponentialDecay", "update_lr", "schedule_lr_decay", "get_optimizer",
 ]
 
@@ -173,7 +201,13 @@ class Optimizer:
         return self._state
 
     def kernel_args(self, t):
-        """(code, lr, beta1, beta2, eps, c1, c2) for the compiled update at update t."""
+        """(code, lr, beta1, beta2, eps, c1, c2) for the compiled update at update t.
+
+        c1, c2 are Adam's bias corrections: ``1 / (1 - beta1^t)``, ``1 / (1 -
+        beta2^t)`` for the course's form, ``sqrt(1 - beta2^t)``, ``1 -
+        beta1^t`` for the step form (the kernel recomputes them per step when
+        it runs several steps in one call); 1.0 for the others.
+        """
         raise NotImplementedError
 
     def set_epoch(self, epoch):
@@ -217,20 +251,41 @@ class SGD(Optimizer):
     Parameters
     ----------
     lr : float
-        Learning rate (> 0).
+        Learning rate (> 0). May be changed between updates (``opt.lr = ...``).
     momentum : float, default 0.0
-        The course's ``beta`` in ``v = beta v + (1 - beta) dW``, in [0, 1).
-        0 is plain SGD.
+        ``velocity="average"``: the course's ``beta`` in ``v = beta v + (1 -
+        beta) dW``, in [0, 1). ``velocity="step"``: ``mu`` in ``v = mu v - lr
+        dW``, in [0, 1]. 0 is plain SGD.
     nesterov : bool, default False
-        Step along the look-ahead ``beta v + (1 - beta) dW`` instead of ``v``.
-        Needs ``momentum > 0``.
+        Nesterov's look-ahead: step along ``beta v + (1 - beta) dW``
+        (average) or ``mu v - lr dW`` (step) instead of ``v``. Needs
+        ``momentum > 0``.
+    velocity : {"average", "step"}, default "average"
+        ``"average"``: the course's (Deep Learning Specialization, course 2,
+        week 2) exponential average of the gradients, ``W -= lr v``.
+        ``"step"``: the velocity is the parameter step, ``v = mu v - lr dW;
+        W += v`` (Sutskever et al. 2013, eqs. 1-2; Nesterov: Bengio et al.
+        2013, eq. 7), as scikit-learn's ``SGDOptimizer`` and Keras's ``SGD``.
+        With a constant ``lr`` the step form equals PyTorch's ``SGD``
+        (dampening 0); after ``lr`` changes, the velocity keeps the old rate.
     schedule : LRSchedule or callable, optional
         ``schedule(lr0, epoch) -> lr``, applied by ``fit`` at each epoch.
+
+    Raises
+    ------
+    ValueError
+        ``lr <= 0``, ``momentum`` out of range, ``nesterov`` without momentum,
+        an unknown ``velocity``.
+    TypeError
+        ``nesterov`` not a bool, ``momentum`` or ``lr`` not a number.
     """
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, *, schedule=None):
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, *, velocity="average",
+                 schedule=None):
         super().__init__(lr, schedule)
-        self.momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        self.velocity = check_choice("velocity", velocity, VELOCITY_FORMS)
+        self.momentum = check_real("momentum", momentum, low=0.0, high=1.0,
+                                   high_open=velocity == "average")
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__}")
         if nesterov and self.momentum == 0.0:
@@ -241,42 +296,66 @@ class SGD(Optimizer):
             self.kind, self.n_state = "sgd", 0
         else:
             self.kind, self.n_state = ("nesterov" if self.nesterov else "momentum"), 1
+        self._code = _OPT_CODES[self.kind if self.kind == "sgd" or velocity == "average"
+                                else self.kind + "_step"]
 
     def _hyper(self):
-        return {"momentum": self.momentum, "nesterov": self.nesterov}
+        return {"momentum": self.momentum, "nesterov": self.nesterov, "velocity": self.velocity}
 
     def kernel_args(self, t):
-        return (_OPT_CODES[self.kind], self.lr, self.momentum, 0.0, 0.0, 1.0, 1.0)
+        return (self._code, self.lr, self.momentum, 0.0, 0.0, 1.0, 1.0)
 
 
 class Adam(Optimizer):
-    """Adam with the course's bias correction.
+    """Adam, with the course's bias correction or Kingma & Ba's step form.
 
     Parameters
     ----------
     lr : float, default 1e-3
+        May be changed between updates (``opt.lr = ...``).
     beta1 : float, default 0.9
         Decay of the first-moment average, in [0, 1).
     beta2 : float, default 0.999
         Decay of the second-moment average, in [0, 1).
     eps : float, default 1e-8
-        Added to ``sqrt(s_hat)``.
+        Added to ``sqrt(s_hat)`` ("moments") or to ``sqrt(s)`` ("step").
+    bias_correction : {"moments", "step"}, default "moments"
+        ``"moments"``: ``W -= lr v_hat / (sqrt(s_hat) + eps)`` with
+        ``v_hat = v / (1 - beta1^t)``, ``s_hat = s / (1 - beta2^t)`` (Kingma &
+        Ba 2015, Algorithm 1; the course's, PyTorch's). ``"step"``: ``W -=
+        lr_t v / (sqrt(s) + eps)`` with ``lr_t = lr sqrt(1 - beta2^t) / (1 -
+        beta1^t)`` (Kingma & Ba 2015, end of section 2; scikit-learn's
+        ``AdamOptimizer``, Keras's ``Adam``). The two differ only through
+        where ``eps`` sits.
     schedule : LRSchedule or callable, optional
+
+    Raises
+    ------
+    ValueError
+        ``lr <= 0``, betas outside [0, 1), ``eps < 0``, an unknown ``bias_correction``.
     """
 
     kind = "adam"
     n_state = 2
 
-    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *, schedule=None):
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *, bias_correction="moments",
+                 schedule=None):
         super().__init__(lr, schedule)
         self.beta1 = check_real("beta1", beta1, low=0.0, high=1.0, high_open=True)
         self.beta2 = check_real("beta2", beta2, low=0.0, high=1.0, high_open=True)
         self.eps = check_real("eps", eps, low=0.0)
+        self.bias_correction = check_choice("bias_correction", bias_correction,
+                                            BIAS_CORRECTIONS)
 
     def _hyper(self):
-        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
+                "bias_correction": self.bias_correction}
 
     def kernel_args(self, t):
+        if self.bias_correction == "step":
+            # the kernel forms lr_t = lr c1 / c2 in this order (scikit-learn's)
+            return (_OPT_CODES["adam_step"], self.lr, self.beta1, self.beta2, self.eps,
+                    math.sqrt(1.0 - self.beta2 ** t), 1.0 - self.beta1 ** t)
         c1 = 1.0 / (1.0 - self.beta1 ** t)
         c2 = 1.0 / (1.0 - self.beta2 ** t)
         return (_OPT_CODES["adam"], self.lr, self.beta1, self.beta2, self.eps, c1, c2)
@@ -287,11 +366,14 @@ def optimizer_from_config(cfg):
     cfg = dict(cfg)
     kind = cfg.pop("kind", None)
     sched = schedule_from_config(cfg.pop("schedule", None))
+    # velocity / bias_correction: absent from checkpoints written before they existed
     if kind in ("sgd", "momentum", "nesterov"):
         return SGD(cfg.pop("lr"), momentum=cfg.get("momentum", 0.0),
-                   nesterov=cfg.get("nesterov", False), schedule=sched)
+                   nesterov=cfg.get("nesterov", False),
+                   velocity=cfg.get("velocity", "average"), schedule=sched)
     if kind == "adam":
-        return Adam(cfg.pop("lr"), cfg["beta1"], cfg["beta2"], cfg["eps"], schedule=sched)
+        return Adam(cfg.pop("lr"), cfg["beta1"], cfg["beta2"], cfg["eps"],
+                    bias_correction=cfg.get("bias_correction", "moments"), schedule=sched)
     raise ValueError(f"unknown optimizer kind {kind!r}; valid: "
                      + ", ".join(map(repr, OPTIMIZER_NAMES)))
 

@@ -247,10 +247,11 @@ static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
  *   poisson              e^z - y z + (y log y - y)   (half Poisson deviance, xlogy)
  *   mse                  (z - y)^2 / 2
  *
- * *bad is set to 1 (never cleared) when a label lies outside the loss's
- * domain: binary_crossentropy [0, 1]; crossentropy non-negative with each
- * column summing to 1 within sqrt(eps of T); poisson non-negative and
- * finite; NaN for all three. The caller builds the message.
+ * With bad != NULL, *bad is set to 1 (never cleared) when a label lies
+ * outside the loss's domain: binary_crossentropy [0, 1]; crossentropy
+ * non-negative with each column summing to 1 within sqrt(eps of T); poisson
+ * non-negative and finite; NaN for all three. The caller builds the message.
+ * bad == NULL skips the scan (targets already checked: fit's steps).
  */
 #define FBP_DEFINE_ZLOSS(T, S, EPS)                                           \
 /* Columns [c0, c0 + w) (w <= FBP_LCHUNK) of Z: mx[j] = the column's max      \
@@ -297,16 +298,19 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
             for (i = 0; i < rows; i++) {                                      \
                 const T *z = Z + i * zr + c0 * zc;                            \
                 fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);            \
+                if (bad)                                                      \
+                    for (j = 0; j < w; j++) {                                 \
+                        b |= !(yb[j] >= 0);                                   \
+                        ys[j] += yb[j];                                       \
+                    }                                                         \
                 for (j = 0; j < w; j++) {                                     \
                     double yv = yb[j];                                        \
-                    b |= !(yv >= 0);                                          \
-                    ys[j] += yv;                                              \
                     if (yv != 0)                                              \
                         col[j] += yv * ((mx[j] - (double)z[j * zc]) + (double)sm[j]); \
                 }                                                             \
             }                                                                 \
-            for (j = 0; j < w; j++)                                           \
-                if (!(fabs(ys[j] - 1.0) <= tol)) b = 1;                       \
+            if (bad)                                                          \
+                for (j = 0; j < w; j++) b |= !(fabs(ys[j] - 1.0) <= tol);     \
             continue;                                                         \
         }                                                                     \
         for (i = 0; i < rows; i++) {                                          \
@@ -317,9 +321,10 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
                 for (j = 0; j < w; j++) tb[j] = (T)-fabs(zb[j]);              \
                 fbp_vexp_##S(tb, tb, w);                                      \
                 fbp_vlog1p_##S(tb, tb, w);                                    \
+                if (bad)                                                      \
+                    for (j = 0; j < w; j++) b |= !(yb[j] >= 0 && yb[j] <= 1); \
                 for (j = 0; j < w; j++) {                                     \
                     double zv = zb[j], yv = yb[j], q = 1.0 - yv, t;           \
-                    b |= !(yv >= 0 && yv <= 1);                               \
                     if (zv > 0) t = q != 0 ? zv * q : 0.0;                    \
                     else t = yv != 0 ? -zv * yv : 0.0;                        \
                     col[j] += t + (double)tb[j];                              \
@@ -328,9 +333,11 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
                 fbp_vexp_d(zb, eb, w);                                        \
                 for (j = 0; j < w; j++) mx[j] = yb[j] > 0 ? yb[j] : 1.0;      \
                 fbp_vlog_d(mx, mx, w);                                        \
+                if (bad)                                                      \
+                    for (j = 0; j < w; j++)                                   \
+                        b |= !(yb[j] >= 0 && yb[j] <= DBL_MAX);               \
                 for (j = 0; j < w; j++) {                                     \
                     double zv = zb[j], yv = yb[j];                            \
-                    b |= !(yv >= 0 && yv <= DBL_MAX);                         \
                     col[j] += eb[j] - (yv != 0 ? yv * zv : 0.0)               \
                             + (yv > 0 ? yv * mx[j] : 0.0) - yv;               \
                 }                                                             \
@@ -342,7 +349,7 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
             }                                                                 \
         }                                                                     \
     }                                                                         \
-    if (b) *bad = 1;                                                          \
+    if (b && bad) *bad = 1;                                                   \
 }                                                                             \
                                                                               \
 /* colloss[j] for j in [j0, j1): the loss of column j from the logits. */    \

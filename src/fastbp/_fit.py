@@ -234,6 +234,7 @@ class _Snapshots:
         self.pending = (epoch, bufs, self.optimizer.t, self.model.step_count)
 
     def confirm(self):
+        """The pending copy's first loss was finite: it becomes the good one."""
         if self.good is not None:
             self.spare = self.good[1]
         self.good = self.pending
@@ -460,7 +461,7 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
                     _validation.divergence_message(epoch + 1, s + 1, j, k,
                                                    getattr(exc.error, "loss", "not finite"),
                                                    back, undone))) from None
-            snap.confirm()      # the epoch's first loss was finite
+            snap.confirm()      # every loss of the epoch was finite, its first batch's too
             logs = {"loss": total / m, "lr": lr}
             logs.update(stepper.epoch_end())
             if val is not None:

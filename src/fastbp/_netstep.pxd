@@ -132,6 +132,7 @@ cdef struct NetPlan:
     Py_ssize_t yr
     Py_ssize_t yc
     int labels
+    int check_targets  # scan the targets' domain while computing the loss
     # workspaces
     void *D0
     void *D1
@@ -437,13 +438,15 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
     saturates; fastbp_loss.h's fbp_zloss_cols), and D0 = dZ[L] = A[L] - Y, on
     this thread's columns. A label outside the loss's domain sets bad_label
     (class index out of range: always; a target value: where the loss is
-    computed), and the step stops before its backward."""
+    computed, unless p.check_targets is 0), and the step stops before its
+    backward."""
     cdef LayerPlan *ly = &lys[p.L - 1]
     cdef Py_ssize_t m = p.m, rows = ly.n_out, j0, j1, i, j, c
     cdef floating *AL = <floating *>ly.A
     cdef floating *ZL = <floating *>ly.Z
     cdef floating *D = <floating *>p.D0
     cdef int bad = 0
+    cdef int *badp = &bad if p.check_targets else NULL
     _split(m, nt, tid, COL_GRAIN, &j0, &j1)
     if j1 <= j0:
         return
@@ -473,10 +476,10 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
         if want_loss:
             if floating is float:
                 fbp_zloss_cols_f(p.loss, ZL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
-                                 p.colloss, &bad)
+                                 p.colloss, badp)
             else:
                 fbp_zloss_cols_d(p.loss, ZL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
-                                 p.colloss, &bad)
+                                 p.colloss, badp)
             if bad:
                 p.bad_label = 1
         if want_delta:

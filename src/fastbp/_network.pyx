@@ -120,6 +120,7 @@ cdef class NetKernel:
         self.p.params = cnp.PyArray_DATA(params)
         self.p.grads = cnp.PyArray_DATA(grads)
         self.p.n_params = params.shape[0]
+        self.p.check_targets = 1
         self.p.lambd = 0.0
         self.p.gscale = 0.0
         self.p.l2scale = 0.0
@@ -388,7 +389,8 @@ cdef class NetKernel:
     def train_steps(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                     int opt, double lr, double b1, double b2, double eps, int64_t t0,
                     Py_ssize_t n_steps, bint first_loss, bint check_finite, bint dropout,
-                    uint64_t seed, uint64_t step0, int n_threads, object sample_weight=None):
+                    uint64_t seed, uint64_t step0, int n_threads, object sample_weight=None,
+                    bint check_targets=True):
         """``n_steps`` full training steps (forward, loss, backward, update) on
         the same batch in one nogil call.
 
@@ -409,6 +411,9 @@ cdef class NetKernel:
         when lambd is 0), n being m or the weights' sum (both None without
         ``first_loss``); status 0 ok, 1 label out of range, 2 non-finite
         loss (no update made for that step).
+
+        ``check_targets``: flag targets outside the loss's domain while
+        computing the loss (status 1); False for targets already checked.
         """
         cdef int mode = M_FORWARD | M_TRAIN | M_DELTA | M_BACKWARD | M_UPDATE
         cdef Py_ssize_t done
@@ -425,7 +430,11 @@ cdef class NetKernel:
                         dropout, seed, step0, X.shape[1], 0)
         self._set_weights(sample_weight)
         self._set_opt(opt, lr, b1, b2, eps, 1.0, 1.0)
-        done = self._call(mode, n_threads, n_steps, t0)
+        self.p.check_targets = check_targets
+        try:
+            done = self._call(mode, n_threads, n_steps, t0)
+        finally:
+            self.p.check_targets = 1
         self.have_forward = True
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
         if not first_loss:
@@ -516,12 +525,14 @@ cdef class NetKernel:
         self.X_ref = self.epoch_refs
         self.Y_ref = None
         self.p.loss_sum = 0.0
+        self.p.check_targets = 0        # fit checked the targets' domain once, up front
         try:
             done = self._call(mode, n_threads, n_batches, t0, &self.ep, start, &total,
                               &updates)
         finally:
             self.p.ep = NULL
             self.p.sw = NULL
+            self.p.check_targets = 1
         self.have_forward = True
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
         if updates == 0 and status == 0:

@@ -460,7 +460,9 @@ class Network:
                                             self.dtype, LABEL_DTYPES)
         if sample_weight is not None:
             sample_weight = _validation.check_sample_weight(sample_weight, X.shape[1])
-        return self.train_batch(X, Y, yt, labels, optimizer, sample_weight=sample_weight)
+        # the targets' domain is scanned by the kernel as it computes the loss
+        return self.train_batch(X, Y, yt, labels, optimizer, sample_weight=sample_weight,
+                                check_targets=True)
 
     def _replica_for(self, comm):
         """This network's data-parallel replica on ``comm`` (made on first use)."""
@@ -469,7 +471,7 @@ class Network:
         return self._replica
 
     def train_batch(self, X, Y, y_code, labels, optimizer, n_steps=1, first_loss=True,
-                    check_finite=True, sample_weight=None):
+                    check_finite=True, sample_weight=None, check_targets=False):
         """``n_steps`` compiled steps on (X, Y) checked by :meth:`check_X` / :meth:`check_Y`.
 
         For loops that revisit the same batch (full-batch gradient descent,
@@ -484,6 +486,10 @@ class Network:
         >= 0); see :meth:`train_step` for the formulas. A batch whose
         weights sum to zero carries no information (scikit-learn would
         divide by zero): no update is made and its loss is 0.0.
+
+        ``check_targets``: also scan the targets' domain while computing the
+        loss (ValueError on a bad one); off by default, for targets checked
+        once up front (``fit``).
         """
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
@@ -494,7 +500,7 @@ class Network:
         loss, l2, status, done = self._kernel.train_steps(
             X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
             check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt,
-            sample_weight)
+            sample_weight, check_targets)
         if status == 3:            # weights summing to zero: no step
             return 0.0 if first_loss else None
         self._step += done
@@ -609,7 +615,10 @@ class Network:
         X = self.check_X(X)
         Y, yt, labels = self.check_Y(Y, X.shape[1])
         n_steps = _validation.check_n_steps(n_steps)
-        return self.train_batch(X, Y, yt, labels, optimizer, n_steps, first_loss, check_finite)
+        if not first_loss:
+            _validation.check_targets(Y, self.loss_name, self.layer_dims[-1], labels)
+        return self.train_batch(X, Y, yt, labels, optimizer, n_steps, first_loss, check_finite,
+                                True)
 
     def share_gradient(self, X, Y, y_code, labels, M, offset, n_threads):
         """Gradient of columns ``[offset, offset + m)`` of a batch of M, into :attr:`grad_store`.
@@ -808,11 +817,8 @@ class Network:
         The loss comes from the logits Z[L] (fastbp._loss.loss_logits, the
         network kernel's formulas), the accuracy from A[L] as :meth:`predict`.
         With ``sample_weight`` (checked, (m,)) both sums weigh column j by
-        its weight (from the probabilities, clipped at the dtype's tiny);
-        :meth:`evaluate_finish` then takes the weights' sum as m.
+        its weight; :meth:`evaluate_finish` then takes the weights' sum as m.
         """
-        if sample_weight is not None:
-            return self._evaluate_sums_weighted(X, Yc, labels, sample_weight)
         _validation.check_finite(X, "X")
         n_out, m = self.layer_dims[-1], X.shape[1]
         AL = np.empty((n_out, m), dtype=self.dtype)
@@ -824,45 +830,17 @@ class Network:
         isz = Y.itemsize
         loss, _ = _loss.loss_logits(AL if ZL is None else ZL, Y, LABEL_DTYPES[Y.dtype],
                                     Y.strides[0] // isz if Y.ndim == 2 else 0,
-                                    Y.strides[-1] // isz, LOSS_CODES[self.loss_name], labels)
-        if labels:
-            correct = np.sum(np.argmax(AL, axis=0) == Y)
-        elif self.output == "sigmoid":
-            correct = np.sum((AL > 0.5) == (np.asarray(Y, dtype=np.float64) > 0.5)) / n_out
-        elif self.output == "softmax":
-            correct = np.sum(np.argmax(AL, axis=0) == np.argmax(Y, axis=0))
-        else:
-            correct = float("nan")
-        return float(loss), float(correct)
-
-    def _evaluate_sums_weighted(self, X, Yc, labels, sample_weight):
-        AL = self.predict_proba(X).astype(np.float64)
-        m = X.shape[1]
-        tiny = np.finfo(self.dtype).tiny
+                                    Y.strides[-1] // isz, LOSS_CODES[self.loss_name], labels,
+                                    sample_weight)
         w = 1.0 if sample_weight is None else sample_weight     # broadcasts over columns
         if labels:
-            idx = np.asarray(Yc, dtype=np.int64)
-            n_out = self.layer_dims[-1]
-            _validation.check_label_range(idx, n_out)
-            p = AL[idx, np.arange(m)]
-            loss = -np.sum(np.log(np.maximum(p, tiny)) * w)
-            correct = np.sum((np.argmax(AL, axis=0) == idx) * w)
+            correct = np.sum((np.argmax(AL, axis=0) == Y) * w)
+        elif self.output == "sigmoid":
+            correct = np.sum(((AL > 0.5) == (np.asarray(Y, dtype=np.float64) > 0.5)) * w) / n_out
+        elif self.output == "softmax":
+            correct = np.sum((np.argmax(AL, axis=0) == np.argmax(Y, axis=0)) * w)
         else:
-            Yf = np.asarray(Yc, dtype=np.float64)
-            if self.output == "sigmoid":
-                loss = -np.sum((Yf * np.log(np.maximum(AL, tiny))
-                                + (1 - Yf) * np.log(np.maximum(1 - AL, tiny))) * w)
-                correct = np.sum(((AL > 0.5) == (Yf > 0.5)) * w) / AL.shape[0]
-            elif self.output == "softmax":
-                loss = -np.sum(Yf * np.log(np.maximum(AL, tiny)) * w)
-                correct = np.sum((np.argmax(AL, axis=0) == np.argmax(Yf, axis=0)) * w)
-            elif self.output == "exp":       # AL - Y log AL + (Y log Y - Y), reference.loss
-                ylogy = np.where(Yf > 0, Yf * np.log(np.where(Yf > 0, Yf, 1.0)), 0.0)
-                loss = np.sum((AL - Yf * np.log(np.maximum(AL, tiny)) + ylogy - Yf) * w)
-                correct = float("nan")
-            else:
-                loss = 0.5 * np.sum((AL - Yf) ** 2 * w)
-                correct = float("nan")
+            correct = float("nan")
         return float(loss), float(correct)
 
     def evaluate_finish(self, loss_sum, correct, m):

@@ -58,6 +58,7 @@ def test_saturated_sigmoid_reports_softplus(dtype, z):
         pytest.approx(expected, rel=1e-14)
     hist = net.fit(X, Y, epochs=2, optimizer=SGD(TINY_LR), verbose=False)
     assert hist["loss"] == pytest.approx([expected] * 2, rel=1e-14)
+    assert net.loss_and_gradient(X, Y)[0] == pytest.approx(expected, rel=1e-14)
     if z == 20.0:
         assert abs(loss - 20.000000002061153) < 1e-12
 
@@ -263,3 +264,15 @@ def test_exp_is_a_documented_output():
     assert "poisson" in fastbp.LOSSES
     with pytest.raises(ValueError, match="exp: Poisson"):
         Network([2, 1], output="poisson")
+
+
+def test_weighted_evaluate_and_train_step_use_the_logits():
+    # sample weights (1, 3) on two saturated examples: the weighted mean of softplus
+    net = _identity_net(1, "sigmoid", np.float32)
+    X = np.array([[20.0, -30.0]], np.float32)
+    Y = np.array([[0.0, 1.0]], np.float32)
+    w = np.array([1.0, 3.0])
+    expected = (_softplus(20.0) + 3 * _softplus(30.0)) / 4
+    assert net.evaluate(X, Y, sample_weight=w)[0] == pytest.approx(expected, rel=1e-14)
+    assert net.train_step(X, Y, SGD(TINY_LR), sample_weight=w) == \
+        pytest.approx(expected, rel=1e-14)

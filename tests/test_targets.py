@@ -49,7 +49,10 @@ def _entry_points():
         net.forward(X)
         net.backward(Y)
 
-    return [fit, fit_validation, train_step, train_steps, evaluate, backward]
+    def loss_and_gradient(net, X, Y):
+        net.loss_and_gradient(X, Y)
+
+    return [fit, fit_validation, train_step, train_steps, evaluate, backward, loss_and_gradient]
 
 
 @pytest.mark.parametrize("entry", _entry_points(), ids=lambda f: f.__name__)

@@ -618,7 +618,7 @@ class Network:
         if not first_loss:
             _validation.check_targets(Y, self.loss_name, self.layer_dims[-1], labels)
         return self.train_batch(X, Y, yt, labels, optimizer, n_steps, first_loss, check_finite,
-                                True)
+                                check_targets=True)
 
     def share_gradient(self, X, Y, y_code, labels, M, offset, n_threads):
         """Gradient of columns ``[offset, offset + m)`` of a batch of M, into :attr:`grad_store`.
@@ -692,7 +692,8 @@ class Network:
         Raises
         ------
         ValueError
-            For arrays of the wrong shape, labels out of range, bad weights.
+            For arrays of the wrong shape, labels out of range or outside the
+            loss's domain, bad weights.
         """
         X = self.check_X(X)
         m = X.shape[1]
@@ -710,7 +711,7 @@ class Network:
             self._step, self._nt, sw)
         self._last_m = m
         if status:
-            raise _validation.label_range_error(Y, self.layer_dims[-1])
+            raise self._target_error(Y, labels)
         loss = loss_sum / n
         l2 = lambd / (2 * n) * l2_sum if lambd else 0.0
         self._loss_terms = (loss, l2)

@@ -766,8 +766,9 @@ class Network:
         ndarray
             softmax: class labels (int64), shape (m,); sigmoid: 0/1 (int64,
             threshold 0.5), shape (m,) for one output unit and (n_L, m) for
-            several (multi-label); identity: the outputs (the network's
-            dtype), shape (m,) for one unit and (n_L, m) for several. As
+            several (multi-label); identity: the outputs, exp: the predicted
+            means exp(Z) (the network's dtype), shape (m,) for one unit and
+            (n_L, m) for several. As
             scikit-learn's ``predict`` (one target: 1-D). A (1, m) ``Y``
             compares with it element by element through broadcasting
             (``np.mean(net.predict(X) == Y)`` is the accuracy either way).

@@ -21,7 +21,7 @@ enum fbp_act {
     FBP_N_ACT = 10
 };
 
-enum fbp_loss { FBP_BCE = 0, FBP_CE = 1, FBP_MSE = 2, FBP_N_LOSS = 3 };
+enum fbp_loss { FBP_BCE = 0, FBP_CE = 1, FBP_MSE = 2, FBP_POISSON = 3, FBP_N_LOSS = 4 };
 
 /* Element type of the labels Y the loss kernels read. */
 enum fbp_ytype { FBP_Y_F32 = 0, FBP_Y_F64 = 1, FBP_Y_U8 = 2, FBP_Y_I32 = 3,

@@ -1,6 +1,7 @@
 /*
  * Output-layer kernels: column-wise softmax, the fused delta AL - Y, and the
- * mean losses, float and double. Layout: AL/Z are row-major blocks with
+ * mean losses, float and double: from the probabilities AL (clipped logs,
+ * fastbp.loss) and from the logits Z (exact, everything that holds Z). Layout: AL/Z are row-major blocks with
  * (row, column) strides in elements; a block of columns [j0, j1) is processed
  * so callers can split columns among threads.
  *
@@ -151,6 +152,14 @@ static inline void fbp_loss_cols0_##S(int loss, const T *AL, ptrdiff_t ar,    \
                 }                                                             \
                 fbp_vlog_##S(pb, pb, w);                                      \
                 for (j = 0; j < w; j++) col[j] -= (double)(y[j] * pb[j]);     \
+            } else if (loss == FBP_POISSON) {                                 \
+                /* mu - y log mu + (y log y - y), log mu clipped at TINY */   \
+                for (j = 0; j < w; j++) {                                     \
+                    double mu = (double)a[j * ac], yv = (double)y[j];         \
+                    double lm = log(mu > (double)tiny || mu != mu ? mu : (double)tiny); \
+                    col[j] += mu - (yv != 0 ? yv * lm : 0.0)                  \
+                            + (yv > 0 ? yv * log(yv) : 0.0) - yv;             \
+                }                                                             \
             } else {                                                          \
                 for (j = 0; j < w; j++) {                                     \
                     double d = (double)a[j * ac] - (double)y[j];              \
@@ -188,5 +197,202 @@ static inline double fbp_loss_sum_##S(int loss, const T *AL, ptrdiff_t ar,    \
 
 FBP_DEFINE_LOSS(float, f, FLT_MIN, FBP_Y_F32)
 FBP_DEFINE_LOSS(double, d, DBL_MIN, FBP_Y_F64)
+
+/* 1 when every target Y (rows x cols) lies in the domain of the loss:
+ * binary_crossentropy [0, 1]; crossentropy non-negative, each column summing
+ * to 1 within tol; poisson non-negative and finite; mse anything. NaN is out
+ * of every domain but mse's. The message is built in Python on a 0. */
+static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
+    ptrdiff_t yc, ptrdiff_t rows, ptrdiff_t cols, double tol)
+{
+    double yb[FBP_LCHUNK], cs[FBP_LCHUNK];
+    ptrdiff_t i, j, c0;
+    int ok = 1;
+    if (loss == FBP_MSE) return 1;
+    for (c0 = 0; c0 < cols && ok; c0 += FBP_LCHUNK) {
+        ptrdiff_t w = cols - c0 < FBP_LCHUNK ? cols - c0 : FBP_LCHUNK;
+        for (j = 0; j < w; j++) cs[j] = 0.0;
+        for (i = 0; i < rows; i++) {
+            fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);
+            if (loss == FBP_BCE) {
+                for (j = 0; j < w; j++) ok &= (yb[j] >= 0) & (yb[j] <= 1);
+            } else if (loss == FBP_POISSON) {
+                for (j = 0; j < w; j++) ok &= (yb[j] >= 0) & (yb[j] <= DBL_MAX);
+            } else {
+                for (j = 0; j < w; j++) { ok &= yb[j] >= 0; cs[j] += yb[j]; }
+            }
+        }
+        if (loss == FBP_CE)
+            for (j = 0; j < w; j++) ok &= fabs(cs[j] - 1.0) <= tol;
+    }
+    return ok;
+}
+
+/*
+ * Losses from the logits Z (the output layer's pre-activation), exact where
+ * the probabilities would round to 0 or 1. The linear terms (z y, max - z)
+ * are formed in double, exactly; the bounded transcendental terms run in T
+ * with the vectorised exp/log/log1p of fastbp_vmath.h (log1p(e^-|z|) in
+ * [0, log 2], the log of a softmax column's shifted sum in [0, log n]: a few
+ * ulps of T each), except Poisson's e^z, which cancels against y z and y log y
+ * and so is taken in double. Per column the terms are summed in double in
+ * row order, as fbp_loss_cols0 does:
+ *
+ *   binary_crossentropy  softplus(z) - y z  =  max(z, 0) - z y + log1p(e^-|z|)
+ *                        (written z (1 - y) for z > 0 and -z y otherwise, a
+ *                        term skipped where its label factor is 0, so an
+ *                        infinite logit with a 0/1 label stays exact)
+ *   crossentropy         sum_i y_i (lse - z_i),  lse = max_i z_i + log sum_i e^(z_i - max)
+ *                        (terms with y_i = 0 skipped: 0 log 0 = 0)
+ *   poisson              e^z - y z + (y log y - y)   (half Poisson deviance, xlogy)
+ *   mse                  (z - y)^2 / 2
+ *
+ * With bad != NULL, *bad is set to 1 (never cleared) when a label lies
+ * outside the loss's domain: binary_crossentropy [0, 1]; crossentropy
+ * non-negative with each column summing to 1 within sqrt(eps of T); poisson
+ * non-negative and finite; NaN for all three. The caller builds the message.
+ * bad == NULL skips the scan (targets already checked: fit's steps).
+ */
+#define FBP_DEFINE_ZLOSS(T, S, EPS)                                           \
+/* Columns [c0, c0 + w) (w <= FBP_LCHUNK) of Z: mx[j] = the column's max      \
+ * (NaN-propagating) and sm[j] = log sum_i e^(z_ij - mx_j), in [0, log rows], \
+ * so lse = mx + sm. tb: w scratch values. */                                 \
+static inline void fbp_lse0_##S(const T *Z, ptrdiff_t zr, ptrdiff_t zc,       \
+    ptrdiff_t rows, ptrdiff_t c0, ptrdiff_t w, double *mx, T *sm, T *tb)      \
+{                                                                             \
+    ptrdiff_t i, j;                                                           \
+    for (j = 0; j < w; j++) { mx[j] = -INFINITY; sm[j] = 0; }                 \
+    for (i = 0; i < rows; i++) {                                              \
+        const T *z = Z + i * zr + c0 * zc;                                    \
+        for (j = 0; j < w; j++) {                                             \
+            double v = (double)z[j * zc];                                     \
+            mx[j] = (v > mx[j] || v != v) ? v : mx[j];                        \
+        }                                                                     \
+    }                                                                         \
+    for (i = 0; i < rows; i++) {                                              \
+        const T *z = Z + i * zr + c0 * zc;                                    \
+        for (j = 0; j < w; j++) tb[j] = (T)((double)z[j * zc] - mx[j]);       \
+        fbp_vexp_##S(tb, tb, w);                                              \
+        for (j = 0; j < w; j++) sm[j] += tb[j];                               \
+    }                                                                         \
+    fbp_vlog_##S(sm, sm, w);                                                  \
+}                                                                             \
+                                                                              \
+static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
+    ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *out, int *bad)        \
+{                                                                             \
+    ptrdiff_t i, j, c0;                                                       \
+    double zb[FBP_LCHUNK], yb[FBP_LCHUNK], eb[FBP_LCHUNK];                    \
+    double mx[FBP_LCHUNK], ys[FBP_LCHUNK];                                    \
+    T tb[FBP_LCHUNK], sm[FBP_LCHUNK];                                         \
+    const double tol = sqrt((double)(EPS));                                   \
+    int b = 0;                                                                \
+    for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
+        ptrdiff_t w = j1 - c0 < FBP_LCHUNK ? j1 - c0 : FBP_LCHUNK;            \
+        double *col = out + (c0 - j0);                                        \
+        for (j = 0; j < w; j++) col[j] = 0.0;                                 \
+        if (loss == FBP_CE) {                                                 \
+            fbp_lse0_##S(Z, zr, zc, rows, c0, w, mx, sm, tb);                \
+            for (j = 0; j < w; j++) ys[j] = 0.0;                              \
+            for (i = 0; i < rows; i++) {                                      \
+                const T *z = Z + i * zr + c0 * zc;                            \
+                fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);            \
+                if (bad)                                                      \
+                    for (j = 0; j < w; j++) {                                 \
+                        b |= !(yb[j] >= 0);                                   \
+                        ys[j] += yb[j];                                       \
+                    }                                                         \
+                for (j = 0; j < w; j++) {                                     \
+                    double yv = yb[j];                                        \
+                    if (yv != 0)                                              \
+                        col[j] += yv * ((mx[j] - (double)z[j * zc]) + (double)sm[j]); \
+                }                                                             \
+            }                                                                 \
+            if (bad)                                                          \
+                for (j = 0; j < w; j++) b |= !(fabs(ys[j] - 1.0) <= tol);     \
+            continue;                                                         \
+        }                                                                     \
+        for (i = 0; i < rows; i++) {                                          \
+            const T *z = Z + i * zr + c0 * zc;                                \
+            for (j = 0; j < w; j++) zb[j] = (double)z[j * zc];                \
+            fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);                \
+            if (loss == FBP_BCE) {                                            \
+                for (j = 0; j < w; j++) tb[j] = (T)-fabs(zb[j]);              \
+                fbp_vexp_##S(tb, tb, w);                                      \
+                fbp_vlog1p_##S(tb, tb, w);                                    \
+                if (bad)                                                      \
+                    for (j = 0; j < w; j++) b |= !(yb[j] >= 0 && yb[j] <= 1); \
+                for (j = 0; j < w; j++) {                                     \
+                    double zv = zb[j], yv = yb[j], q = 1.0 - yv, t;           \
+                    if (zv > 0) t = q != 0 ? zv * q : 0.0;                    \
+                    else t = yv != 0 ? -zv * yv : 0.0;                        \
+                    col[j] += t + (double)tb[j];                              \
+                }                                                             \
+            } else if (loss == FBP_POISSON) {                                 \
+                fbp_vexp_d(zb, eb, w);                                        \
+                for (j = 0; j < w; j++) mx[j] = yb[j] > 0 ? yb[j] : 1.0;      \
+                fbp_vlog_d(mx, mx, w);                                        \
+                if (bad)                                                      \
+                    for (j = 0; j < w; j++)                                   \
+                        b |= !(yb[j] >= 0 && yb[j] <= DBL_MAX);               \
+                for (j = 0; j < w; j++) {                                     \
+                    double zv = zb[j], yv = yb[j];                            \
+                    col[j] += eb[j] - (yv != 0 ? yv * zv : 0.0)               \
+                            + (yv > 0 ? yv * mx[j] : 0.0) - yv;               \
+                }                                                             \
+            } else {                                                          \
+                for (j = 0; j < w; j++) {                                     \
+                    double d = zb[j] - yb[j];                                 \
+                    col[j] += 0.5 * d * d;                                    \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    if (b && bad) *bad = 1;                                                   \
+}                                                                             \
+                                                                              \
+/* colloss[j] for j in [j0, j1): the loss of column j from the logits. */    \
+static inline void fbp_zloss_cols_##S(int loss, const T *Z, ptrdiff_t zr,     \
+    ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *colloss, int *bad)    \
+{                                                                             \
+    fbp_zloss_cols0_##S(loss, Z, zr, zc, Y, yt, yr, yc, rows, j0, j1,         \
+                        colloss + j0, bad);                                   \
+}                                                                             \
+                                                                              \
+/* Sum over rows x [j0, j1) of the loss from the logits, the column sums      \
+ * added in column order (as fbp_loss_sum). Divide by m outside. */           \
+static inline double fbp_zloss_sum_##S(int loss, const T *Z, ptrdiff_t zr,    \
+    ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, int *bad)                     \
+{                                                                             \
+    double cl[FBP_LCHUNK], total = 0.0;                                       \
+    ptrdiff_t j, c0;                                                          \
+    for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
+        ptrdiff_t c1 = j1 - c0 < FBP_LCHUNK ? j1 : c0 + FBP_LCHUNK;           \
+        fbp_zloss_cols0_##S(loss, Z, zr, zc, Y, yt, yr, yc, rows, c0, c1, cl, bad); \
+        for (j = 0; j < c1 - c0; j++) total += cl[j];                         \
+    }                                                                         \
+    return total;                                                             \
+}                                                                             \
+                                                                              \
+/* lse[j] = log sum_i e^Z[i, j] (max-shifted, in double) for j in [j0, j1):   \
+ * with class labels c_j the cross-entropy of column j is lse[j] - Z[c_j, j]. */ \
+static inline void fbp_lse_cols_##S(const T *Z, ptrdiff_t zr, ptrdiff_t zc,   \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *lse)                  \
+{                                                                             \
+    ptrdiff_t j, c0;                                                          \
+    double mx[FBP_LCHUNK];                                                    \
+    T sm[FBP_LCHUNK], tb[FBP_LCHUNK];                                         \
+    for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
+        ptrdiff_t w = j1 - c0 < FBP_LCHUNK ? j1 - c0 : FBP_LCHUNK;            \
+        fbp_lse0_##S(Z, zr, zc, rows, c0, w, mx, sm, tb);                     \
+        for (j = 0; j < w; j++) lse[c0 - j0 + j] = mx[j] + (double)sm[j];     \
+    }                                                                         \
+}
+
+FBP_DEFINE_ZLOSS(float, f, FLT_EPSILON)
+FBP_DEFINE_ZLOSS(double, d, DBL_EPSILON)
 
 #endif /* FASTBP_LOSS_H */

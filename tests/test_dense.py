@@ -389,7 +389,8 @@ def test_nonfinite_activation_inputs_propagate(dtype, act, rng):
 
 # ---------------------------------------------------------- finite differences
 OUTPUT_ACT = {"mse": "identity", "binary_crossentropy": "sigmoid",
-              "crossentropy": "identity"}  # crossentropy: softmax after identity
+              "crossentropy": "identity",  # crossentropy: softmax after identity
+              "poisson": "identity"}       # poisson: exp after identity, cost from Z
 
 
 def _chain(X, W1, b1, W2, b2, Y, act, alpha, loss, lambd):
@@ -399,7 +400,12 @@ def _chain(X, W1, b1, W2, b2, Y, act, alpha, loss, lambd):
     Z2, A2 = fastbp.dense_forward(A1, W2, b2, OUTPUT_ACT[loss])
     if loss == "crossentropy":
         A2 = fastbp.softmax(Z2)
-    J = fastbp.loss(A2, Y, loss) + lambd / (2 * m) * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+    if loss == "poisson":
+        A2 = np.exp(Z2)
+        J = fastbp.loss(Z2, Y, loss, from_logits=True)
+    else:
+        J = fastbp.loss(A2, Y, loss)
+    J = J + lambd / (2 * m) * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
     return J, Z1, A1, A2
 
 
@@ -407,6 +413,8 @@ def _head_cost(A1, W2, b2, Y, loss):
     _, A2 = fastbp.dense_forward(A1, W2, b2, OUTPUT_ACT[loss])
     if loss == "crossentropy":
         A2 = fastbp.softmax(A2)
+    if loss == "poisson":
+        return fastbp.loss(A2, Y, loss, from_logits=True)
     return fastbp.loss(A2, Y, loss)
 
 
@@ -441,6 +449,8 @@ def test_gradient_check(act, alpha, loss, lambd, rng):
         Y = rng.standard_normal((n2, m))
     elif loss == "binary_crossentropy":
         Y = rng.integers(0, 2, (n2, m)).astype(np.uint8)
+    elif loss == "poisson":
+        Y = rng.poisson(1.5, (n2, m)).astype(np.float64)
     else:
         Y = np.eye(n2)[rng.integers(0, n2, m)].T.copy()
     params = f"activation={act} alpha={alpha} loss={loss} lambd={lambd}"

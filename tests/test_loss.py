@@ -44,8 +44,11 @@ def _shape_id(s):
 def _labels(rng, shape, loss, ydtype, dtype):
     """Targets of ``loss`` in the given dtype ('same' = AL's dtype)."""
     n, m = shape
-    if loss == "crossentropy" and n > 1:
+    if loss == "crossentropy":
+        # one-hot columns (all ones for one row): the loss's domain
         Y = np.eye(n)[rng.integers(0, n, m)].T
+    elif loss == "poisson":
+        Y = rng.poisson(2.0, shape)
     elif loss == "mse" and ydtype == "same":
         Y = rng.standard_normal(shape)
     elif loss == "mse" and np.dtype(ydtype).kind in "iu":
@@ -56,12 +59,14 @@ def _labels(rng, shape, loss, ydtype, dtype):
 
 
 def _outputs(rng, shape, loss, dtype):
-    """AL as the loss expects it: sigmoid / softmax / identity outputs."""
+    """AL as the loss expects it: sigmoid / softmax / identity / exp outputs."""
     Z = 3 * rng.standard_normal(shape)
     if loss == "binary_crossentropy":
         AL = ref.activation(Z, "sigmoid")
     elif loss == "crossentropy":
         AL = ref.softmax(Z)
+    elif loss == "poisson":
+        AL = np.exp(Z)
     else:
         AL = Z
     return AL.astype(dtype)
@@ -79,6 +84,9 @@ def loss_tol(AL, Y, loss):
                      + np.abs((1 - Y64) * np.log(np.maximum(1 - AL64, t))))
         elif loss == "crossentropy":
             terms = np.abs(Y64 * np.log(np.maximum(AL64, t)))
+        elif loss == "poisson":
+            terms = (np.abs(AL64) + np.abs(Y64 * np.log(np.maximum(AL64, t)))
+                     + np.abs(Y64 * np.log(np.maximum(Y64, 1))) + np.abs(Y64))
         else:
             terms = 0.5 * (AL64 - Y64) ** 2
     S = terms.sum()
@@ -181,6 +189,9 @@ def test_loss_clipped_logs_stay_finite(dtype, loss):
     # AL of exactly 0 and 1 (and slightly outside [0, 1]) against wrong labels
     AL = np.array([[0.0, 1.0, 0.0, 1.0, 1e-45, -0.25, 1.25, 0.5]], dtype)
     Y = np.array([[1, 0, 0, 1, 1, 1, 0, 1]], np.uint8)
+    if loss == "crossentropy":     # two classes, one-hot columns
+        AL = np.vstack([AL, AL[:, ::-1]])
+        Y = np.vstack([Y, 1 - Y])
     params = f"dtype={_dt_id(dtype)} loss={loss}"
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -3,6 +3,8 @@ import os
 import tracemalloc
 import zlib
 
+import re
+
 import numpy as np
 import pytest
 
@@ -459,12 +461,42 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_parameters(rng):
     Y = rng.standard_normal((1, 64)).astype(np.float32) * 1e6
     snapshots = []
 
+    start = net.flat_parameters.copy()
     with pytest.raises(FloatingPointError, match=r"epoch \d+, step \d+") as info:
         net.fit(X, Y, epochs=200, batch_size=16, optimizer=SGD(5.0), shuffle=False,
                 verbose=False, callback=lambda n, e, logs: snapshots.append(
                     n.flat_parameters.copy()))
-    assert "last good" in str(info.value)
-    assert np.all(np.isfinite(net.flat_parameters))
+    msg = str(info.value)
+    got = re.search(r"restored to those at the start of epoch (\d+)", msg)
+    assert got, msg
+    back = int(got.group(1))
+    # the parameters are exactly those at the start of that epoch ...
+    expected = start if back == 1 else snapshots[back - 2]
+    np.testing.assert_array_equal(net.flat_parameters, expected, err_msg=msg)
+    # ... and their loss on that epoch's first batch (no shuffling) is finite
+    loss, _ = net.evaluate(X[:, :16], Y[:, :16])
+    assert np.isfinite(loss), msg
+    # the diverging epoch is after it
+    assert int(re.search(r"diverged at epoch (\d+)", msg).group(1)) >= back, msg
+
+
+def test_divergence_on_the_first_step_keeps_the_initial_parameters():
+    net = Network([1, 1], "relu", "identity", seed=0, dtype="float64")
+    X = np.array([[1e200, 2e200]])
+    Y = np.array([[-1e200, 1e200]])
+    start = net.flat_parameters.copy()
+    with pytest.raises(FloatingPointError, match="No update was made in this fit"):
+        net.fit(X, Y, epochs=2, batch_size=2, verbose=False)
+    np.testing.assert_array_equal(net.flat_parameters, start)
+
+
+def test_train_step_nonfinite_loss_says_the_parameters_gave_it():
+    net = Network([1, 1], "relu", "identity", seed=0, dtype="float64")
+    start = net.flat_parameters.copy()
+    with pytest.raises(FloatingPointError, match="ones that gave this loss") as info:
+        net.train_step(np.array([[1e200]]), np.array([[-1e200]]), SGD(0.1))
+    assert "last good" not in str(info.value)
+    np.testing.assert_array_equal(net.flat_parameters, start)
 
 
 @pytest.mark.parametrize("opt", [lambda: SGD(0.1), lambda: SGD(0.05, momentum=0.9),

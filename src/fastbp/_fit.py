@@ -3,7 +3,8 @@ callbacks, progress, checkpoints and resume.
 
 The loop knows no model class and no MPI. It drives a *model* through the
 stepper interface documented in :class:`fastbp.Network` (``check_X``,
-``check_Y``, ``restore``, ``save``, ``optimizer``, ``seed``, ``layer_dims``)
+``check_Y``, ``restore``, ``save``, ``optimizer``, ``seed``, ``layer_dims``,
+``loss_name``, ``flat_parameters``, ``step_count``, ``parameters_changed``)
 and computes through a *stepper*: :class:`LocalStepper` here, the MPI replica
 of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
 
@@ -197,6 +198,66 @@ class LocalStepper:
         pass
 
 
+class _Snapshots:
+    """The last parameters known to be good, for ``fit``'s divergence error.
+
+    A step's loss is computed from the parameters before its update, and a
+    non-finite loss skips the update; so when step s diverges, the parameters
+    whose loss was last finite are those before step s - 1's update. Keeping
+    them would cost a copy of the parameters and optimizer state per step;
+    instead one copy is taken at the start of every epoch (the model's flat
+    parameter buffer, the optimizer's state buffers, its update count and the
+    dropout step count), and it becomes known-good once that epoch's first
+    batch gives a finite loss. Two copies live at a time: the current
+    epoch's (pending) and the last confirmed one.
+    """
+
+    def __init__(self, model, optimizer):
+        self.model = model
+        self.optimizer = optimizer
+        self.good = None        # (epoch, buffers, t, step) whose first loss was finite
+        self.pending = None     # this epoch's, until its first loss is known
+        self.spare = None       # buffers to reuse (no allocation after the first epochs)
+
+    def _arrays(self):
+        return (self.model.flat_parameters,) + tuple(self.optimizer.state_arrays())
+
+    def take(self, epoch):
+        arrays = self._arrays()
+        bufs = self.spare
+        if bufs is not None and [b.shape for b in bufs] == [a.shape for a in arrays]:
+            for b, a in zip(bufs, arrays):
+                np.copyto(b, a)
+        else:
+            bufs = tuple(a.copy() for a in arrays)
+        self.spare = None
+        self.pending = (epoch, bufs, self.optimizer.t, self.model.step_count)
+
+    def confirm(self):
+        """The pending copy's first loss was finite: it becomes the good one."""
+        if self.good is not None:
+            self.spare = self.good[1]
+        self.good = self.pending
+
+    def restore(self, first_step):
+        """Put the last good state back: (its epoch from 1, updates undone), or
+        (None, 0) when there is none (the run's first step diverged)."""
+        snap = self.good if first_step else self.pending
+        if snap is None:
+            return None, 0
+        epoch, bufs, t, step = snap
+        arrays = self._arrays()
+        for a, b in zip(arrays, bufs):
+            np.copyto(a, b)
+        for a in arrays[len(bufs):]:
+            a.fill(0)       # state allocated after the copy: as freshly bound
+        undone = self.optimizer.t - t
+        self.optimizer.t = t
+        self.model.step_count = step
+        self.model.parameters_changed()
+        return epoch + 1, undone
+
+
 def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume,
         sample_weight):
@@ -215,10 +276,10 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         X = model.check_X(X, "X")
         _validation.check_finite(X, "X")
         Y, yt, labels = model.check_Y(Y, X.shape[1])
-        if labels:
-            _validation.check_label_range(Y, model.layer_dims[-1])
-        else:
+        if not labels:
             _validation.check_finite(Y, "Y")
+        # the targets' domain, once: the steps below read checked data
+        _validation.check_targets(Y, model.loss_name, model.layer_dims[-1], labels)
         sw = model.check_sample_weight(sample_weight, X.shape[1])
         facts = {"X": X, "Y": Y, "epochs": int(epochs), "batch_size": int(batch_size),
                  "shuffle": bool(shuffle), "callback given": callback is not None,
@@ -227,8 +288,10 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
             Xv, Yv = _validation.check_validation_pair(validation_data)
             Xv = model.check_X(Xv, "X_val")
             Yv, _, vlabels = model.check_Y(Yv, Xv.shape[1])
-            if vlabels:
-                _validation.check_label_range(Yv, model.layer_dims[-1])
+            if not vlabels:
+                _validation.check_finite(Yv, "Y_val")
+            _validation.check_targets(Yv, model.loss_name, model.layer_dims[-1], vlabels,
+                                      "Y_val")
             val = Xv, Yv, vlabels
             facts["validation data"] = (Xv, Yv)
     except Exception as exc:
@@ -381,9 +444,11 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
     else:
         run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     progress = _Progress(epochs - start_epoch, "epoch", verbose and stepper.is_root)
+    snap = _Snapshots(model, optimizer)
     try:
         for epoch in range(start_epoch, epochs):
             lr = optimizer.set_epoch(epoch)
+            snap.take(epoch)
             perm = rng.permutation(m) if shuffled else None
             stepper.epoch_begin()
             try:
@@ -391,9 +456,12 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
             except _Diverged as exc:
                 s = exc.batch
                 j, k = batches[s]
+                back, undone = snap.restore(s == 0)
                 raise stepper.same_everywhere(FloatingPointError(
-                    f"training diverged at epoch {epoch + 1}, step {s + 1} "
-                    f"(batch of columns {j}:{k}): {exc.error}")) from None
+                    _validation.divergence_message(epoch + 1, s + 1, j, k,
+                                                   getattr(exc.error, "loss", "not finite"),
+                                                   back, undone))) from None
+            snap.confirm()      # every loss of the epoch was finite, its first batch's too
             logs = {"loss": total / m, "lr": lr}
             logs.update(stepper.epoch_end())
             if val is not None:

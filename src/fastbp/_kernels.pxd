@@ -42,7 +42,27 @@ cdef extern from "fastbp_loss.h" nogil:
     double fbp_loss_sum_d(int loss, const double *AL, Py_ssize_t ar, Py_ssize_t ac,
                           const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1)
+    double fbp_zloss_sum_f(int loss, const float *Z, Py_ssize_t zr, Py_ssize_t zc,
+                           const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
+                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, int *bad)
+    double fbp_zloss_sum_d(int loss, const double *Z, Py_ssize_t zr, Py_ssize_t zc,
+                           const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
+                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, int *bad)
+    void fbp_zloss_cols_f(int loss, const float *Z, Py_ssize_t zr, Py_ssize_t zc,
+                          const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
+                          Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, double *colloss,
+                          int *bad)
+    void fbp_zloss_cols_d(int loss, const double *Z, Py_ssize_t zr, Py_ssize_t zc,
+                          const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
+                          Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, double *colloss,
+                          int *bad)
+    void fbp_lse_cols_f(const float *Z, Py_ssize_t zr, Py_ssize_t zc, Py_ssize_t rows,
+                        Py_ssize_t j0, Py_ssize_t j1, double *lse)
+    void fbp_lse_cols_d(const double *Z, Py_ssize_t zr, Py_ssize_t zc, Py_ssize_t rows,
+                        Py_ssize_t j0, Py_ssize_t j1, double *lse)
     double fbp_yval(const void *Y, int yt, Py_ssize_t k)
+    int fbp_targets_ok(int loss, const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
+                       Py_ssize_t rows, Py_ssize_t cols, double tol)
     void fbp_loss_cols_f(int loss, const float *AL, Py_ssize_t ar, Py_ssize_t ac,
                          const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
                          Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, double *colloss)

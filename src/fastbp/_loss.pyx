@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""Output-layer kernels: the delta ``AL - Y``, the mean loss, column softmax.
+"""Output-layer kernels: the delta ``AL - Y``, the loss (from the probabilities
+or from the logits), column softmax.
 
 The kernels trust their inputs: fastbp.layers validates every argument (with
 fastbp._validation) and passes 2-D C- or F-contiguous float32/float64
@@ -103,3 +104,63 @@ def softmax(cnp.ndarray z, object out, int nt):
     finally:
         free(buf)
     return A
+
+
+def loss_logits(cnp.ndarray z, cnp.ndarray y, int yt, Py_ssize_t yr, Py_ssize_t yc, int code,
+                bint labels=False, object sw=None):
+    """(summed loss over the columns, label-domain flag) from the logits Z on
+    validated arguments (fastbp_loss.h's fbp_zloss_cols; sums in float64, in
+    column order).
+
+    With ``labels``, y is a vector of class indices (element stride yc), all
+    in range, and the loss is the cross-entropy ``lse(Z[:, j]) - Z[y_j, j]``.
+    ``sw``: None, or float64 C-contiguous (m,) weights multiplying column j's
+    loss (Network.evaluate's sample_weight).
+    """
+    cdef Py_ssize_t n = z.shape[0], m = z.shape[1], j, c0, c1, c
+    cdef Mat mz = _mat(z)
+    cdef double total = 0.0
+    cdef double col[64]
+    cdef int bad = 0
+    cdef const void *yp = cnp.PyArray_DATA(y)
+    cdef const double *w = NULL
+    cdef bint single = cnp.PyArray_TYPE(z) == cnp.NPY_FLOAT
+    if sw is not None:
+        w = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sw)
+    with nogil:
+        c0 = 0
+        while c0 < m:
+            c1 = c0 + 64 if c0 + 64 < m else m
+            if labels:
+                if single:
+                    fbp_lse_cols_f(<const float*>mz.data, mz.rs, mz.cs, n, c0, c1, col)
+                else:
+                    fbp_lse_cols_d(<const double*>mz.data, mz.rs, mz.cs, n, c0, c1, col)
+                for j in range(c0, c1):
+                    c = <Py_ssize_t>fbp_yval(yp, yt, j * yc)
+                    if single:
+                        col[j - c0] -= <double>(<const float*>mz.data)[c * mz.rs + j * mz.cs]
+                    else:
+                        col[j - c0] -= (<const double*>mz.data)[c * mz.rs + j * mz.cs]
+            elif single:
+                fbp_zloss_cols_f(code, <const float*>mz.data, mz.rs, mz.cs, yp, yt, yr, yc,
+                                 n, c0, c1, col - c0, &bad)
+            else:
+                fbp_zloss_cols_d(code, <const double*>mz.data, mz.rs, mz.cs, yp, yt, yr, yc,
+                                 n, c0, c1, col - c0, &bad)
+            for j in range(c0, c1):
+                total += col[j - c0] * w[j] if w != NULL else col[j - c0]
+            c0 = c1
+    return total, bool(bad)
+
+
+def targets_ok(cnp.ndarray y, int yt, Py_ssize_t yr, Py_ssize_t yc, int code, double tol):
+    """Whether the targets y (2-D, label code yt, strides in elements) lie in
+    the domain of the loss ``code`` (fastbp_loss.h's fbp_targets_ok): the fast
+    yes of fastbp._validation.check_targets, which builds the message on a no."""
+    cdef bint ok
+    cdef const void *yp = cnp.PyArray_DATA(y)
+    cdef Py_ssize_t rows = y.shape[0], cols = y.shape[1]
+    with nogil:
+        ok = fbp_targets_ok(code, yp, yt, yr, yc, rows, cols, tol)
+    return ok

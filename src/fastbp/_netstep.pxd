@@ -78,7 +78,9 @@ cdef struct LayerPlan:
     uint64_t keep_thr  # keep an element when its 24-bit hash < keep_thr
     Py_ssize_t w_off   # offsets of W (n_out, n_in) and b (n_out,) in the flat buffers
     Py_ssize_t b_off
-    void *Z            # (n_out, m) row-major, ld = m; == A unless g' needs Z
+    void *Z            # (n_out, m) row-major, ld = m; == A unless g' needs Z, and
+                       # apart from A in the output layer of every loss but mse
+                       # (the losses are computed from the logits Z[L])
     void *A            # g(Z), pre-dropout (what g' reads)
     void *Ad           # dropout(A): the next layer's input; == A without dropout
 
@@ -112,8 +114,9 @@ cdef struct EpochPlan:
 
 cdef struct NetPlan:
     int L
-    int loss           # FBP_BCE, FBP_CE or FBP_MSE
-    int softmax
+    int loss           # FBP_BCE, FBP_CE, FBP_MSE or FBP_POISSON
+    int softmax        # output A[L] = softmax(Z[L]) (column-wise, after the forward)
+    int expout         # output A[L] = exp(Z[L]) (the Poisson loss's canonical link)
     void *params
     void *grads
     Py_ssize_t n_params
@@ -129,6 +132,7 @@ cdef struct NetPlan:
     Py_ssize_t yr
     Py_ssize_t yc
     int labels
+    int check_targets  # scan the targets' domain while computing the loss
     # workspaces
     void *D0
     void *D1
@@ -385,9 +389,14 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
             _gemm(NoTrans, ta, <int>(r1 - r0), <int>m, ly.n_in, <floating>1.0,
                   P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, <int>ald, <floating>0.0,
                   Z, <int>m)
-            # softmax needs whole columns: here only the bias, the rest later
-            _fwd_rows(FBP_IDENTITY if (p.softmax and l == p.L - 1) else ly.act,
-                      <floating>ly.alpha, Z, m, A, m, P + ly.b_off + r0, 1, r1 - r0, m)
+            if l == p.L - 1 and (p.softmax or p.expout):
+                # only the bias here: _outact makes A[L] from Z[L] (softmax needs
+                # whole columns)
+                _fwd_rows(FBP_IDENTITY, <floating>0.0, Z, m, Z, m, P + ly.b_off + r0, 1,
+                          r1 - r0, m)
+            else:
+                _fwd_rows(ly.act, <floating>ly.alpha, Z, m, A, m, P + ly.b_off + r0, 1,
+                          r1 - r0, m)
             if p.dropout and ly.keep_prob < 1.0:
                 Ad = <floating *>ly.Ad
                 inv = <floating>(1.0 / ly.keep_prob)
@@ -400,33 +409,54 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
         fbp_omp_barrier()
 
 
-cdef inline void _softmax(floating *P, NetPlan *p, LayerPlan *lys, int tid,
-                          int nt) noexcept nogil:
-    """Column-wise softmax of the output, in place, on this thread's columns."""
+cdef inline void _outact(floating *P, NetPlan *p, LayerPlan *lys, int tid,
+                         int nt) noexcept nogil:
+    """A[L] = softmax(Z[L]) column-wise, or exp(Z[L]), on this thread's columns."""
     cdef LayerPlan *ly = &lys[p.L - 1]
-    cdef Py_ssize_t m = p.m, j0, j1
+    cdef Py_ssize_t m = p.m, j0, j1, i
     _split(m, nt, tid, COL_GRAIN, &j0, &j1)
-    if j1 > j0:
+    if j1 <= j0:
+        return
+    if p.softmax:
         if floating is float:
-            fbp_softmax_cols_f(<float *>ly.A, m, 1, <float *>ly.A, m, ly.n_out, j0, j1,
+            fbp_softmax_cols_f(<float *>ly.Z, m, 1, <float *>ly.A, m, ly.n_out, j0, j1,
                                <float *>p.smbuf + 2 * j0)
         else:
-            fbp_softmax_cols_d(<double *>ly.A, m, 1, <double *>ly.A, m, ly.n_out, j0, j1,
+            fbp_softmax_cols_d(<double *>ly.Z, m, 1, <double *>ly.A, m, ly.n_out, j0, j1,
                                <double *>p.smbuf + 2 * j0)
+    else:
+        for i in range(ly.n_out):
+            if floating is float:
+                fbp_vexp_f(<float *>ly.Z + i * m + j0, <float *>ly.A + i * m + j0, j1 - j0)
+            else:
+                fbp_vexp_d(<double *>ly.Z + i * m + j0, <double *>ly.A + i * m + j0, j1 - j0)
 
 
 cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
                   bint want_loss, bint want_delta) noexcept nogil:
+    """colloss[j] = the loss of column j, from the logits Z[L] (exact where A[L]
+    saturates; fastbp_loss.h's fbp_zloss_cols), and D0 = dZ[L] = A[L] - Y, on
+    this thread's columns. A label outside the loss's domain sets bad_label
+    (class index out of range: always; a target value: where the loss is
+    computed, unless p.check_targets is 0), and the step stops before its
+    backward."""
     cdef LayerPlan *ly = &lys[p.L - 1]
     cdef Py_ssize_t m = p.m, rows = ly.n_out, j0, j1, i, j, c
     cdef floating *AL = <floating *>ly.A
+    cdef floating *ZL = <floating *>ly.Z
     cdef floating *D = <floating *>p.D0
-    cdef floating a
-    cdef double tiny = 1.1754943508222875e-38 if floating is float else 2.2250738585072014e-308
+    cdef int bad = 0
+    cdef int *badp = &bad if p.check_targets else NULL
     _split(m, nt, tid, COL_GRAIN, &j0, &j1)
     if j1 <= j0:
         return
     if p.labels:
+        if want_loss:
+            # cross-entropy of class c: log-sum-exp of the column minus its logit
+            if floating is float:
+                fbp_lse_cols_f(ZL, m, 1, rows, j0, j1, p.colloss + j0)
+            else:
+                fbp_lse_cols_d(ZL, m, 1, rows, j0, j1, p.colloss + j0)
         for j in range(j0, j1):
             c = <Py_ssize_t>fbp_yval(p.Y, p.yt, j * p.yc)
             if c < 0 or c >= rows:
@@ -434,8 +464,7 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
                 c = -1
             if want_loss:
                 if c >= 0:
-                    a = AL[c * m + j]
-                    p.colloss[j] = -log(<double>a if (a > tiny or a != a) else tiny)
+                    p.colloss[j] -= <double>ZL[c * m + j]
                 else:
                     p.colloss[j] = 0.0
             if want_delta:
@@ -446,11 +475,13 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
     else:
         if want_loss:
             if floating is float:
-                fbp_loss_cols_f(p.loss, AL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
-                                p.colloss)
+                fbp_zloss_cols_f(p.loss, ZL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
+                                 p.colloss, badp)
             else:
-                fbp_loss_cols_d(p.loss, AL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
-                                p.colloss)
+                fbp_zloss_cols_d(p.loss, ZL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
+                                 p.colloss, badp)
+            if bad:
+                p.bad_label = 1
         if want_delta:
             if floating is float:
                 fbp_delta_f(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
@@ -609,8 +640,8 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexce
         fbp_omp_barrier()
     if mode & M_FORWARD:
         _forward(P, p, lys, tid, nt, (mode & M_TRAIN) != 0)
-        if p.softmax:
-            _softmax(P, p, lys, tid, nt)
+        if p.softmax or p.expout:
+            _outact(P, p, lys, tid, nt)
             fbp_omp_barrier()
     if mode & (M_LOSS | M_DELTA):
         _output(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)

@@ -116,9 +116,11 @@ cdef class NetKernel:
         self.p.L = L
         self.p.loss = _registry.LOSS_CODES[loss]
         self.p.softmax = softmax
+        self.p.expout = self.p.loss == FBP_POISSON
         self.p.params = cnp.PyArray_DATA(params)
         self.p.grads = cnp.PyArray_DATA(grads)
         self.p.n_params = params.shape[0]
+        self.p.check_targets = 1
         self.p.lambd = 0.0
         self.p.gscale = 0.0
         self.p.l2scale = 0.0
@@ -171,7 +173,7 @@ cdef class NetKernel:
             a = self._buf(self.ws, ly.n_out * m)
             ly.Z = cnp.PyArray_DATA(a)
             ly.A = ly.Z
-            if l < L - 1 and fbp_deriv_needs_z(ly.act):
+            if (fbp_deriv_needs_z(ly.act) if l < L - 1 else self.p.loss != FBP_MSE):
                 ly.A = cnp.PyArray_DATA(self._buf(self.ws, ly.n_out * m))
             ly.Ad = ly.A
             if l < L - 1 and ly.keep_prob < 1.0:
@@ -207,6 +209,11 @@ cdef class NetKernel:
             ly.Z = bufs[l % 2]
             ly.A = ly.Z
             ly.Ad = ly.Z
+        ly = &self.infer_layers[self.p.L - 1]
+        if self.p.loss != FBP_MSE:
+            # the output keeps its logits beside A (predict's out_z, the loss)
+            ly.A = cnp.PyArray_DATA(self._buf(self.infer_ws, ly.n_out * m))
+            ly.Ad = ly.A
         self.infer_cap = m
 
     def workspace_bytes(self):
@@ -382,7 +389,8 @@ cdef class NetKernel:
     def train_steps(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                     int opt, double lr, double b1, double b2, double eps, int64_t t0,
                     Py_ssize_t n_steps, bint first_loss, bint check_finite, bint dropout,
-                    uint64_t seed, uint64_t step0, int n_threads, object sample_weight=None):
+                    uint64_t seed, uint64_t step0, int n_threads, object sample_weight=None,
+                    bint check_targets=True):
         """``n_steps`` full training steps (forward, loss, backward, update) on
         the same batch in one nogil call.
 
@@ -403,6 +411,9 @@ cdef class NetKernel:
         when lambd is 0), n being m or the weights' sum (both None without
         ``first_loss``); status 0 ok, 1 label out of range, 2 non-finite
         loss (no update made for that step).
+
+        ``check_targets``: flag targets outside the loss's domain while
+        computing the loss (status 1); False for targets already checked.
         """
         cdef int mode = M_FORWARD | M_TRAIN | M_DELTA | M_BACKWARD | M_UPDATE
         cdef Py_ssize_t done
@@ -419,7 +430,11 @@ cdef class NetKernel:
                         dropout, seed, step0, X.shape[1], 0)
         self._set_weights(sample_weight)
         self._set_opt(opt, lr, b1, b2, eps, 1.0, 1.0)
-        done = self._call(mode, n_threads, n_steps, t0)
+        self.p.check_targets = check_targets
+        try:
+            done = self._call(mode, n_threads, n_steps, t0)
+        finally:
+            self.p.check_targets = 1
         self.have_forward = True
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
         if not first_loss:
@@ -510,12 +525,14 @@ cdef class NetKernel:
         self.X_ref = self.epoch_refs
         self.Y_ref = None
         self.p.loss_sum = 0.0
+        self.p.check_targets = 0        # fit checked the targets' domain once, up front
         try:
             done = self._call(mode, n_threads, n_batches, t0, &self.ep, start, &total,
                               &updates)
         finally:
             self.p.ep = NULL
             self.p.sw = NULL
+            self.p.check_targets = 1
         self.have_forward = True
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
         if updates == 0 and status == 0:
@@ -552,8 +569,10 @@ cdef class NetKernel:
         self._set_opt(opt, lr, b1, b2, eps, c1, c2)
         self._call(M_UPDATE, n_threads)
 
-    def predict(self, cnp.ndarray X, cnp.ndarray out, int n_threads, Py_ssize_t chunk=2048):
-        """Inference forward of X (n_x, M) into out (n_L, M), C-contiguous.
+    def predict(self, cnp.ndarray X, cnp.ndarray out, int n_threads, Py_ssize_t chunk=2048,
+                cnp.ndarray out_z=None):
+        """Inference forward of X (n_x, M) into out (n_L, M), C-contiguous, and
+        the output's logits Z[L] into out_z (same shape) when given.
 
         Runs in column chunks through two ping-pong buffers, so the training
         workspace (and a pending backward) is left alone.
@@ -590,6 +609,11 @@ cdef class NetKernel:
                 src = <char *>last.A
                 for i in range(n_out):
                     memcpy(dst + (i * M + c0) * isz, src + i * w * isz, w * isz)
+                if out_z is not None:
+                    src = <char *>last.Z
+                    for i in range(n_out):
+                        memcpy(<char *>cnp.PyArray_DATA(out_z) + (i * M + c0) * isz,
+                               src + i * w * isz, w * isz)
                 c0 = c1
         finally:
             self.X_ref = saved_X

@@ -20,6 +20,7 @@ cdef extern from "fastbp_codes.h" nogil:
         FBP_BCE
         FBP_CE
         FBP_MSE
+        FBP_POISSON
         FBP_N_LOSS
 
     cdef enum fbp_ytype:

@@ -23,7 +23,7 @@ cdef dict _ACT_NAMES = {
     FBP_GELU_TANH: "gelu_tanh", FBP_SILU: "silu", FBP_SOFTPLUS: "softplus",
 }
 cdef dict _LOSS_NAMES = {FBP_BCE: "binary_crossentropy", FBP_CE: "crossentropy",
-                         FBP_MSE: "mse"}
+                         FBP_MSE: "mse", FBP_POISSON: "poisson"}
 
 ACTIVATIONS = tuple(_ACT_NAMES[c] for c in range(FBP_N_ACT))
 LOSSES = tuple(_LOSS_NAMES[c] for c in range(FBP_N_LOSS))
@@ -48,6 +48,6 @@ DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 
 # output non-linearity -> the loss for which dL/dZ = AL - Y
 OUTPUT_LOSS = {"sigmoid": "binary_crossentropy", "softmax": "crossentropy",
-               "identity": "mse"}
+               "identity": "mse", "exp": "poisson"}
 
 MIN_FLOPS_PER_THREAD = MIN_FLOPS_PER_THREAD_C

@@ -26,6 +26,7 @@ from fastbp._dense import plain_inputs as _plain_inputs
 from fastbp._dense import plain_labels as _plain_labels
 from fastbp._dense import plain_out as _plain_out
 from fastbp._dense import plain_outputs as _plain_outputs
+from fastbp._loss import targets_ok as _targets_ok
 from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
                               LABEL_DTYPES, LOSS_CODES, LOSSES)
@@ -70,7 +71,7 @@ def check_layer_dims(layer_dims):
         dims = list(layer_dims)
     except TypeError:
         raise TypeError("layer_dims must be a sequence of ints like [n_x, n_1, ..., n_L], "
-                        f"got {type(layer_dims).__name__}") from None
+                        f"got {type(layer_dims).__name__} {layer_dims!r}") from None
     if len(dims) < 2:
         raise ValueError("layer_dims needs at least an input and an output size, "
                          f"e.g. [n_x, n_y]; got {dims}")
@@ -91,10 +92,11 @@ def check_hidden(hidden, n_layers, activations):
     names = [hidden] * (n_layers - 1) if isinstance(hidden, str) else list(hidden)
     if len(names) != n_layers - 1:
         raise ValueError(f"hidden must be one activation name or a list of {n_layers - 1} "
-                         f"(one per hidden layer); got {len(names)}")
+                         f"(one per hidden layer); got {len(names)}: {names!r}")
     for name in names:
         if name not in activations:
-            raise ValueError(f"unknown activation {name!r}; valid: {tuple(activations)}")
+            raise ValueError(f"hidden: unknown activation {name!r}; valid: "
+                             f"{tuple(activations)}")
     return tuple(names)
 
 
@@ -103,10 +105,10 @@ def check_output(output, n_out, outputs):
     if output not in outputs:
         raise ValueError(f"unknown output {output!r}; valid: {sorted(outputs)} "
                          "(sigmoid: binary cross-entropy, softmax: cross-entropy, "
-                         "identity: mean squared error)")
+                         "identity: mean squared error, exp: Poisson deviance)")
     if output == "softmax" and n_out < 2:
-        raise ValueError("a softmax output needs at least 2 units; for two classes use "
-                         "output='sigmoid' with 1 unit")
+        raise ValueError(f"a softmax output needs at least 2 units, got {n_out}; for two "
+                         "classes use output='sigmoid' with 1 unit")
     return output
 
 
@@ -114,6 +116,9 @@ def check_alpha(alpha):
     """None (the activation's default) or a finite float."""
     if alpha is None:
         return None
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a real number or None, got {type(alpha).__name__} "
+                        f"{alpha!r}")
     alpha = float(alpha)
     if not math.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha}")
@@ -142,7 +147,11 @@ def check_seed(seed):
     """None or a non-negative int."""
     if seed is None:
         return None
-    seed = operator.index(seed)
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed must be None or a non-negative int, got {type(seed).__name__} "
+                        f"{seed!r}") from None
     if seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed}")
     return seed
@@ -151,7 +160,7 @@ def check_seed(seed):
 def check_lambd(lambd):
     """The L2 strength as a finite float >= 0."""
     if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real):
-        raise TypeError(f"lambd must be a real number, got {type(lambd).__name__}")
+        raise TypeError(f"lambd must be a real number, got {type(lambd).__name__} {lambd!r}")
     lambd = float(lambd)
     if not (math.isfinite(lambd) and lambd >= 0):
         raise ValueError(f"lambd must be a finite number >= 0, got {lambd}")
@@ -163,10 +172,14 @@ def check_keep_prob(keep_prob, n_layers):
     if isinstance(keep_prob, numbers.Real) and not isinstance(keep_prob, bool):
         kps = [float(keep_prob)] * (n_layers - 1)
     else:
-        kps = [float(k) for k in keep_prob]
+        try:
+            kps = [float(k) for k in keep_prob]
+        except (TypeError, ValueError):
+            raise TypeError("keep_prob must be one float or a list of floats in (0, 1], got "
+                            f"{type(keep_prob).__name__} {keep_prob!r}") from None
         if len(kps) != n_layers - 1:
             raise ValueError(f"keep_prob must be one float or a list of {n_layers - 1} "
-                             f"(one per hidden layer); got {len(kps)}")
+                             f"(one per hidden layer); got {len(kps)}: {keep_prob!r}")
     for k in kps:
         if not (0.0 < k <= 1.0):
             raise ValueError(f"keep_prob values must be in (0, 1], got {k}")
@@ -255,8 +268,11 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
 
 def label_range_error(Y, n_out):
     """The ValueError for class labels outside 0..n_out-1 (for kernels that found one)."""
+    Y = np.asarray(Y)
+    bad = Y[(Y < 0) | (Y >= n_out)]
     return ValueError(f"class labels must be in 0..{n_out - 1} (the network has {n_out} "
-                      f"outputs); got values in [{int(np.min(Y))}, {int(np.max(Y))}]")
+                      f"outputs); found {_found(bad, Y.size)}, values in "
+                      f"[{int(np.min(Y))}, {int(np.max(Y))}]")
 
 
 def check_label_range(Y, n_out):
@@ -265,11 +281,118 @@ def check_label_range(Y, n_out):
         raise label_range_error(Y, n_out)
 
 
+# Label domains of the losses. Every loss validates its targets once at the
+# boundary (fit and evaluate up front; layers.loss / output_delta per call);
+# the network kernel flags a target outside the domain while it computes the
+# loss (free: it reads every target there) and train_step / backward then
+# raise target_error's message. Soft targets are valid where the loss is
+# defined for them (binary cross-entropy in [0, 1], probability rows).
+
+def _found(bad, n, limit=5):
+    """``{1, 2} (3 of 10 values)``: a few distinct offending values and how many."""
+    vals = np.unique(bad.astype(np.float64, copy=False))
+    nan = vals[np.isnan(vals)]
+    vals = vals[~np.isnan(vals)]
+    items = [f"{v:g}" for v in vals[:limit]] + (["nan"] if nan.size else [])
+    more = ", ..." if vals.size > limit else ""
+    return f"{{{', '.join(items)}{more}}} ({bad.size} of {n} values)"
+
+
+def target_error(Y, loss, n_out, labels=False, name="Y", flagged=False):
+    """The ValueError for targets ``Y`` outside the domain of ``loss``, or None.
+
+    binary_crossentropy: values in [0, 1] (0/1 labels, or soft targets);
+    crossentropy: class indices in 0..n_out-1, or rows of non-negative values
+    whose columns each sum to 1 within sqrt(eps) of the dtype (scikit-learn's
+    tolerance for probability rows); poisson: non-negative and finite counts
+    or rates; mse: anything (fit and evaluate check that targets are finite,
+    the layer functions let NaN propagate). ``flagged``: a kernel found a bad target, so
+    never None (a generic message if this check finds nothing).
+    """
+    err = _target_error(Y, loss, n_out, labels, name)
+    if err is None and flagged:
+        err = ValueError(f"{name}: a target lies outside the domain of the {loss} loss")
+    return err
+
+
+def _target_error(Y, loss, n_out, labels, name):
+    if labels:
+        Y = np.asarray(Y)
+        if Y.size and (int(np.min(Y)) < 0 or int(np.max(Y)) >= n_out):
+            return label_range_error(Y, n_out)
+        return None
+    Y = np.asarray(Y)
+    if Y.dtype.kind not in "biuf" or Y.size == 0:
+        return None
+    if Y.dtype.kind == "f":
+        y = Y
+    else:
+        y = Y.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        if loss == "binary_crossentropy":
+            bad = ~((y >= 0) & (y <= 1))
+            if bad.any():
+                return ValueError(
+                    f"{name}: labels must be 0/1 (or probabilities in [0, 1]) for a sigmoid "
+                    f"output (binary cross-entropy); found {_found(y[bad], y.size)} outside "
+                    "[0, 1]: for class indices use output='softmax' with one unit per "
+                    "class, or map the labels to 0/1")
+        elif loss == "crossentropy":
+            bad = ~(y >= 0)
+            if bad.any():
+                return ValueError(
+                    f"{name}: one-hot or probability targets of a softmax output "
+                    f"(cross-entropy) must be non-negative; found {_found(y[bad], y.size)} "
+                    f"below 0 or NaN: pass class indices 0..{n_out - 1} of shape (m,), or "
+                    "one-hot rows")
+            sums = np.sum(y, axis=0, dtype=np.float64)
+            tol = math.sqrt(np.finfo(y.dtype if y.dtype.kind == "f" else np.float64).eps)
+            off = np.flatnonzero(~(np.abs(sums - 1.0) <= tol))
+            if off.size:
+                return ValueError(
+                    f"{name}: each column (example) of one-hot or probability targets of a "
+                    f"softmax output (cross-entropy) must sum to 1 (within {tol:.2g}); "
+                    f"found sums {_found(sums[off], sums.size)} at columns "
+                    f"{_listing(off.tolist())}: pass class indices 0..{n_out - 1} of shape "
+                    "(m,), or one-hot rows")
+        elif loss == "poisson":
+            bad = ~((y >= 0) & (y <= np.finfo(np.float64).max))
+            if bad.any():
+                return ValueError(
+                    f"{name}: targets of an exp output (Poisson loss) must be non-negative "
+                    f"finite counts or rates; found {_found(y[bad], y.size)} negative, "
+                    "inf or NaN")
+    return None
+
+
+def check_targets(Y, loss, n_out, labels=False, name="Y"):
+    """Raise :func:`target_error` when ``Y`` lies outside the domain of ``loss``.
+
+    A 2-D array of a label dtype is scanned by one compiled call
+    (fastbp._loss.targets_ok, well under a microsecond for the course's
+    sizes); only a failure (or another input) takes the NumPy checks.
+    """
+    if not labels and type(Y) is np.ndarray and Y.ndim == 2 and loss in LOSS_CODES:
+        yt = _LABEL_CODES.get(Y.dtype)
+        isz = Y.itemsize
+        if yt is not None and Y.flags.aligned and Y.dtype.isnative \
+                and not (Y.strides[0] % isz or Y.strides[1] % isz):
+            eps = np.finfo(Y.dtype if Y.dtype.kind == "f" else np.float64).eps
+            if _targets_ok(Y, yt, Y.strides[0] // isz, Y.strides[1] // isz,
+                           LOSS_CODES[loss], math.sqrt(eps)):
+                return Y
+    err = target_error(Y, loss, n_out, labels, name)
+    if err is not None:
+        raise err
+    return Y
+
+
 def check_finite(A, name):
     """Raise unless every value of the float array A is finite."""
     if A.dtype.kind == "f" and not np.all(np.isfinite(A)):
         hint = "; clean or impute the data first" if name == "X" else ""
-        raise ValueError(f"{name} contains NaN or inf{hint}")
+        bad = A[~np.isfinite(A)]
+        raise ValueError(f"{name} contains NaN or inf: {_found(bad, A.size)}{hint}")
 
 
 def check_sample_weight(sample_weight, m):
@@ -370,7 +493,7 @@ def check_fit_args(epochs, batch_size, checkpoint_every, callback):
     for name, v in (("epochs", epochs), ("batch_size", batch_size),
                     ("checkpoint_every", checkpoint_every)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+            raise TypeError(f"{name} must be an int, got {type(v).__name__} {v!r}")
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if batch_size < 1:
@@ -378,7 +501,38 @@ def check_fit_args(epochs, batch_size, checkpoint_every, callback):
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
     if callback is not None and not callable(callback):
-        raise TypeError("callback must be callable as callback(net, epoch, logs)")
+        raise TypeError("callback must be callable as callback(net, epoch, logs), got "
+                        f"{type(callback).__name__} {callback!r}")
+
+
+def nonfinite_loss_error(loss, where=""):
+    """FloatingPointError of a step whose loss is not finite (``.loss`` holds
+    it): its update was skipped, so the parameters are exactly those that gave
+    this loss. ``where``: e.g. " on every rank"."""
+    exc = FloatingPointError(
+        f"the loss is {loss} (not finite); the update was skipped{where}, so the "
+        "parameters are unchanged by this step: they are the ones that gave this "
+        "loss. Lower the learning rate or check the data for NaN/inf.")
+    exc.loss = loss
+    return exc
+
+
+def divergence_message(epoch, step, j, k, loss, restored_epoch, restored):
+    """fit's error when a step's loss stops being finite.
+
+    ``restored_epoch``: the epoch (from 1) whose starting parameters and
+    optimizer state were put back, or None when nothing could be (the very
+    first step of the run diverged, its update skipped).
+    """
+    head = (f"training diverged at epoch {epoch}, step {step} (batch of columns {j}:{k}): "
+            f"the loss is {loss} (not finite). Lower the learning rate or check the data "
+            "for NaN/inf. ")
+    if restored_epoch is None:
+        return (head + "No update was made in this fit: the parameters are the ones it "
+                "started from.")
+    return (head + "The parameters and the optimizer state were restored to "
+            f"those at the start of epoch {restored_epoch} (whose loss on that epoch's first "
+            f"batch was finite); the {restored} updates made since then were undone.")
 
 
 def check_replica_check_every(value):
@@ -391,17 +545,13 @@ def check_replica_check_every(value):
 
 def check_n_steps(n_steps):
     """``n_steps`` as an int >= 1."""
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
+        raise TypeError(f"n_steps must be an int >= 1, got {type(n_steps).__name__} "
+                        f"{n_steps!r}")
     n_steps = int(n_steps)
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     return n_steps
-
-
-def nonfinite_loss_error(loss):
-    """The FloatingPointError of a training step whose loss is not finite."""
-    return FloatingPointError(f"the loss is {loss} (not finite); the update was skipped, "
-                              "the parameters are the last good ones. Lower the learning "
-                              "rate or check the data for NaN/inf.")
 
 
 def check_epoch_order(order, m):
@@ -452,7 +602,8 @@ def check_validation_pair(validation_data):
     try:
         Xv, Yv = validation_data
     except (TypeError, ValueError):
-        raise TypeError("validation_data must be a pair (X_val, Y_val)") from None
+        raise TypeError("validation_data must be a pair (X_val, Y_val), got "
+                        f"{type(validation_data).__name__}") from None
     return Xv, Yv
 
 
@@ -577,6 +728,9 @@ def act_code(activation, allow_none):
 def alpha_value(activation, alpha):
     if alpha is None:
         return DEFAULT_ALPHA.get(activation, 0.0)
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"Invalid alpha: a real number or None, got {type(alpha).__name__} "
+                        f"{alpha!r}")
     a = float(alpha)
     if activation in ("leaky_relu", "elu") and not a >= 0:
         raise ValueError(f"Invalid alpha: {activation} needs alpha >= 0 (its derivative is read "
@@ -760,15 +914,22 @@ def output_delta_args(AL, Y, loss, out, n_threads):
         D = out
     else:
         D = one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
+    check_targets(y, loss, n)
     return al, y, yt, yr, yc, D, _DEFAULT_NT if n_threads is None else threads(n_threads)
 
 
-def loss_args(AL, Y, loss):
-    """(AL, Y, label code, Y's strides, loss code) for _loss.loss."""
-    al = AL if _plain_inputs(AL) else float2d(AL, "AL")
+def loss_args(AL, Y, loss, from_logits=False):
+    """(AL or Z, Y, label code, Y's strides, loss code) for _loss.loss /
+    _loss.loss_logits; the targets checked against the loss's domain."""
+    name = "Z" if from_logits else "AL"
+    al = AL if _plain_inputs(AL) else float2d(AL, name)
     code = LOSS_CODES[loss] if type(loss) is str and loss in LOSS_CODES else loss_code(loss)
+    if not isinstance(from_logits, (bool, np.bool_)):
+        raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
     plain = _plain_labels(Y, al.shape[0], al.shape[1])
-    return (al, Y) + plain + (code,) if plain is not None else (al,) + labels(Y, al) + (code,)
+    args = (al, Y) + plain if plain is not None else (al,) + labels(Y, al)
+    check_targets(args[1], loss, al.shape[0])
+    return args + (code,)
 
 
 def softmax_args(Z, out, n_threads):
@@ -1175,6 +1336,12 @@ def check_test_options(test_data, test_size):
 
 def check_cli_output(task, n_classes, requested):
     """(output, n_out): the network's output for the task, ``--output`` checked against it."""
+    if requested == "exp":
+        # a Poisson target must reach the loss unscaled; the command line
+        # standardises regression targets
+        raise ValueError("--output exp (Poisson loss, non-negative counts) is not available "
+                         "from the command line yet; use fastbp.Network(..., output='exp') "
+                         "in Python, or --output identity")
     if task == "regression":
         output = requested or "identity"
         if output != "identity":
@@ -1353,6 +1520,7 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
                          + (rows_hint if transposed else ""))
     if y.dtype.kind not in "biuf":
         raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels are 0/1 numbers")
+    check_targets(y, "binary_crossentropy", y.shape[0])   # the course's sigmoid output
     if keep_prob != 1.0:
         course_keep_prob(keep_prob)
     dims = [X.shape[0]] + [W.shape[0] for W in Ws]
@@ -1472,10 +1640,17 @@ def course_dropout_mask(D, dA, l, keep_prob):
 
 
 def course_z(Z, dA_shape, l):
-    """Z of layer l's cache as an array of dA's shape (the caches chain)."""
+    """Z of layer l's cache as an array of dA's shape (the caches chain).
+
+    ``l``: the layer number, "L" for the output layer, or None for one layer
+    on its own (linear_activation_backward knows no number)."""
     if type(Z) is not np.ndarray:
         Z = np.asarray(Z)
     if Z.shape != dA_shape:
+        if l is None:
+            raise ValueError(f"Invalid cache: Z has shape {Z.shape} but dA has shape "
+                             f"{dA_shape}; they must match: pass the cache of the layer "
+                             "whose dA this is")
         if l == "L":
             raise ValueError(f"Invalid cache: Z of the output layer has shape {Z.shape} but "
                              f"AL has shape {dA_shape}")
@@ -1579,3 +1754,126 @@ def course_data_file(path, what):
             f"{p!r} ({os.path.abspath(p)}), which does not exist. Copy the assignment's "
             f"datasets/ folder next to the notebook or pass the file's path")
     return p
+
+
+# --- scikit-learn estimators (fastbp.sklearn) ---
+# fastbp.sklearn is a drop-in for scikit-learn's MLPClassifier / MLPRegressor:
+# where scikit-learn raises or warns, the messages below are scikit-learn's own
+# words (sklearn/neural_network/_multilayer_perceptron.py, 1.7-1.9), so code
+# that matches on them keeps working. Array, label and parameter checks are
+# scikit-learn's utilities themselves (validate_data, _check_sample_weight,
+# the estimator's _parameter_constraints), called from fastbp.sklearn.
+
+#: the oldest scikit-learn fastbp.sklearn supports: sample_weight and
+#: loss="poisson" in MLP* and the public sklearn.utils.validation.validate_data
+#: arrived in 1.7 / 1.6
+SKLEARN_MIN_VERSION = (1, 7)
+
+
+def sklearn_missing(exc):
+    """The ImportError for ``import fastbp.sklearn`` without scikit-learn."""
+    return ImportError(
+        f"fastbp.sklearn needs scikit-learn >= {'.'.join(map(str, SKLEARN_MIN_VERSION))}, "
+        f"which could not be imported ({exc}). Install it with: pip install fastbp[sklearn] "
+        "(or pip install scikit-learn)")
+
+
+def check_sklearn_version(version):
+    """Raise ImportError when scikit-learn ``version`` (a str) is older than the minimum."""
+    parts = []
+    for p in str(version).split(".")[:2]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    if tuple(parts) < SKLEARN_MIN_VERSION:
+        need = ".".join(map(str, SKLEARN_MIN_VERSION))
+        raise ImportError(f"fastbp.sklearn needs scikit-learn >= {need}, found {version}. "
+                          "Upgrade it with: pip install -U fastbp[sklearn]")
+
+
+def sk_hidden_layer_sizes(sizes):
+    """``hidden_layer_sizes`` as a list of ints (scikit-learn's check and message)."""
+    if not hasattr(sizes, "__iter__"):
+        sizes = [sizes]
+    sizes = list(sizes)
+    if np.any(np.array(sizes) <= 0):
+        raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+    return [int(s) for s in sizes]
+
+
+def sk_warm_start_classes(classes, previous):
+    """Raise unless a warm-started fit sees the classes of the previous fit."""
+    if set(classes) != set(previous):
+        raise ValueError(
+            "warm_start can only be used where `y` has the same "
+            "classes as in the previous call to fit. Previously "
+            f"got {previous}, `y` has {classes}")
+
+
+def sk_known_classes(classes, previous):
+    """Raise when partial_fit's ``y`` has classes that the first call did not declare."""
+    if len(np.setdiff1d(classes, previous, assume_unique=True)):
+        raise ValueError(
+            "`y` has classes not in `self.classes_`. "
+            f"`self.classes_` has {previous}. 'y' has {classes}.")
+
+
+def sk_partial_fit_solver(solver):
+    """partial_fit exists for the stochastic solvers only (an AttributeError, as scikit-learn)."""
+    if solver not in ("sgd", "adam"):
+        raise AttributeError("partial_fit is only available for stochastic"
+                             " optimizers. %s is not stochastic." % solver)
+    return True
+
+
+def sk_no_partial_fit_early_stopping(early_stopping, incremental):
+    if early_stopping and incremental:
+        raise ValueError("partial_fit does not support early_stopping=True")
+
+
+def sk_validation_set_size(n_val):
+    if n_val < 2:
+        raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                         "or the size of your dataset.")
+
+
+def sk_batch_size(batch_size, n_samples):
+    """The mini-batch size of a stochastic fit, with scikit-learn's clipping and warning."""
+    if batch_size == "auto":
+        return min(200, n_samples)
+    if batch_size > n_samples:
+        warnings.warn("Got `batch_size` less than 1 or larger than "
+                      "sample size. It is going to be clipped", stacklevel=4)
+    return int(np.clip(batch_size, 1, n_samples))
+
+
+def sk_no_improvement_message(early_stopping, tol, n_iter_no_change):
+    if early_stopping:
+        return ("Validation score did not improve more than "
+                "tol=%f for %d consecutive epochs." % (tol, n_iter_no_change))
+    return ("Training loss did not improve more than tol=%f"
+            " for %d consecutive epochs." % (tol, n_iter_no_change))
+
+
+def sk_max_iter_warning(max_iter, category):
+    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) "
+                  "reached and the optimization hasn't converged yet." % max_iter,
+                  category, stacklevel=4)
+
+
+def sk_interrupted_warning():
+    warnings.warn("Training interrupted by user.", stacklevel=4)
+
+
+def sk_check_finite_weights(arrays):
+    if not all(np.isfinite(w).all() for w in arrays):
+        raise ValueError(
+            "Solver produced non-finite parameter weights. The input data may"
+            " contain large values and need to be preprocessed.")
+
+
+def sk_unsupported_loss(loss, outputs):
+    """A loss that this fastbp build has no compiled output for."""
+    return NotImplementedError(
+        f"loss={loss!r} needs an output this fastbp build does not have "
+        f"(outputs: {sorted(outputs)}); use loss='squared_error' or scikit-learn's "
+        "MLPRegressor")

@@ -525,10 +525,7 @@ class Replica:
                 + " (no update was made on any rank)"))
         loss = float(tail[0])
         if not math.isfinite(loss):
-            raise mark_collective(FloatingPointError(
-                f"the loss is {loss} (not finite); the update was skipped on every rank, "
-                "the parameters are the last good ones. Lower the learning rate or check "
-                "the data for NaN/inf."))
+            raise mark_collective(_validation.nonfinite_loss_error(loss, " on every rank"))
         net.apply_update(optimizer, n_threads=self.nt)
         net.step_count += 1
         self.steps += 1

@@ -95,9 +95,10 @@ def output_delta(AL, Y, loss, *, out=None, n_threads=None):
     """Output-layer delta ``dZ = AL - Y``.
 
     The gradient of the mean cost w.r.t. the output pre-activation, times m,
-    for binary_crossentropy (sigmoid output), crossentropy (softmax output)
-    and mse (identity output): in all three the chain rule collapses to
-    ``AL - Y``. Feed it to :func:`dense_backward`, whose ``scale`` applies 1/m.
+    for binary_crossentropy (sigmoid output), crossentropy (softmax output),
+    mse (identity output) and poisson (exp output, ``AL = exp(Z)``): with
+    these canonical links the chain rule collapses to ``AL - Y``. Feed it to
+    :func:`dense_backward`, whose ``scale`` applies 1/m.
 
     Parameters
     ----------
@@ -113,34 +114,74 @@ def output_delta(AL, Y, loss, *, out=None, n_threads=None):
     Returns
     -------
     dZ : ndarray (n_out, m)
+
+    Raises
+    ------
+    ValueError
+        Y lies outside the loss's domain (see :func:`loss`), or shapes differ.
     """
     return _loss.output_delta(*_v.output_delta_args(AL, Y, loss, out, n_threads))
 
 
-def loss(AL, Y, loss):
-    """Mean cost over the m examples (columns), logs clipped so it is finite.
+def loss(AL, Y, loss, *, from_logits=False):
+    """Mean cost over the m examples (columns).
 
-    ::
+    From the probabilities (the default), logs clipped so the cost is finite::
 
         binary_crossentropy: -1/m sum [Y log AL + (1 - Y) log(1 - AL)]
         crossentropy:        -1/m sum Y log AL
         mse:                  1/(2m) sum (AL - Y)^2
+        poisson:              1/m sum [AL - Y log AL + (Y log Y - Y)]   (AL: the mean)
 
     ``log(x)`` is evaluated as ``log(max(x, tiny))`` with ``tiny`` the
-    dtype's smallest normal number; sums are accumulated in float64.
+    dtype's smallest normal number, so a saturated probability gives at most
+    ``-log(tiny)`` (87.3 in float32, 708.4 in float64) per element, not the
+    true cost.
+
+    With ``from_logits=True`` the first argument is the output layer's
+    pre-activation Z and the cost is exact, however large ``|Z|``::
+
+        binary_crossentropy: 1/m sum [max(Z, 0) - Z Y + log1p(exp(-|Z|))]
+        crossentropy:        1/m sum_j [logsumexp(Z[:, j]) - sum_i Y[i, j] Z[i, j]]
+        mse:                  1/(2m) sum (Z - Y)^2
+        poisson:              1/m sum [exp(Z) - Y Z + (Y log Y - Y)]
+
+    (elements computed in float64 whatever the dtype). A keyword of the same
+    function, not a second one, because it is the convention users know
+    (Keras's ``from_logits=True``; PyTorch's ``BCEWithLogitsLoss`` is the
+    same formula) and both forms share the targets, the reduction and the
+    checks. The Poisson term is the half Poisson deviance of scikit-learn's
+    ``sklearn.neural_network._base.poisson_loss``, reduced the same way (mean
+    over examples, summed over outputs); sums are accumulated in float64.
 
     Parameters
     ----------
     AL : ndarray (n_out, m), float32 or float64
+        Probabilities (or the mean, for poisson), or the logits Z with
+        ``from_logits=True``.
     Y : array_like (n_out, m); float, int, bool or uint8
+        binary_crossentropy: values in [0, 1]; crossentropy: non-negative
+        columns summing to 1 (one-hot or probabilities); poisson:
+        non-negative finite values; mse: any.
     loss : str
         One of ``fastbp.LOSSES``.
+    from_logits : bool, default False
 
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        Y outside the loss's domain (the message names the values found), or
+        shapes that differ.
     """
-    return _loss.loss(*_v.loss_args(AL, Y, loss))
+    args = _v.loss_args(AL, Y, loss, from_logits)
+    if from_logits:
+        total, _ = _loss.loss_logits(*args)
+        return total / args[0].shape[1]
+    return _loss.loss(*args)
 
 
 def softmax(Z, *, out=None, n_threads=None):

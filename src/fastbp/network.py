@@ -10,9 +10,10 @@ import math
 
 import numpy as np
 
-from fastbp import _fit, _network, _validation, checkpoint, distributed
+from fastbp import _fit, _loss, _network, _validation, checkpoint, distributed
 from fastbp._openmp_helpers import cpu_count, effective_n_threads
-from fastbp._registry import ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, LABEL_DTYPES, OUTPUT_LOSS
+from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, LABEL_DTYPES, LOSS_CODES,
+                              OUTPUT_LOSS)
 from fastbp.optim import Optimizer, optimizer_from_config
 
 __all__ = ["Network", "ACTIVATIONS", "OUTPUTS", "INITS"]
@@ -36,9 +37,19 @@ class Network:
     hidden : str or sequence of str, default "relu"
         Activation of the hidden layers: one name for all, or one per hidden
         layer. Any of :data:`ACTIVATIONS`.
-    output : {"sigmoid", "softmax", "identity"}, default "sigmoid"
+    output : {"sigmoid", "softmax", "identity", "exp"}, default "sigmoid"
         Output non-linearity; it fixes the loss: binary cross-entropy,
-        cross-entropy, mean squared error ``1/(2m) sum (AL - Y)^2``.
+        cross-entropy, mean squared error ``1/(2m) sum (AL - Y)^2``, or the
+        half Poisson deviance ``1/m sum [exp(Z) - Y Z + (Y log Y - Y)]``
+        (``exp``: the Poisson loss's canonical link, AL = exp(Z) the
+        predicted mean; scikit-learn's ``poisson_loss`` of
+        ``sklearn/neural_network/_base.py``, same reduction: the mean over
+        examples summed over the outputs). Every loss is computed from the
+        logits Z[L], so it stays exact where AL saturates (``softplus(z) -
+        y z`` for binary cross-entropy, ``logsumexp(Z) - Z[y]`` for
+        cross-entropy). Targets are checked against the loss's domain:
+        [0, 1] for sigmoid, class indices or probability rows for softmax,
+        non-negative finite values for exp.
     alpha : float, optional
         Slope of leaky_relu / scale of elu (defaults 0.01 / 1.0).
     dtype : {"float32", "float64"}, default "float32"
@@ -88,7 +99,9 @@ class Network:
     - :meth:`save`, :meth:`restore`: checkpoints;
     - :attr:`step_count`, :attr:`dropout_seed`, :meth:`parameters_changed`:
       the state a replica copies from rank 0;
-    - :attr:`effective_n_threads`, :attr:`optimizer`, :attr:`seed`.
+    - :attr:`effective_n_threads`, :attr:`optimizer`, :attr:`seed`;
+    - :attr:`loss_name` (the targets' domain is checked once per fit) and
+      :attr:`flat_parameters` (copied once per epoch, restored on divergence).
     """
 
     def __init__(self, layer_dims, hidden="relu", output="sigmoid", *, alpha=None,
@@ -377,7 +390,7 @@ class Network:
         Y, yt, labels = self.check_Y(Y, self._last_m)
         _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
         if bad:
-            raise _validation.label_range_error(Y, self.layer_dims[-1])
+            raise self._target_error(Y, labels)
         return self._grads
 
     def bind_optimizer(self, optimizer):
@@ -434,7 +447,7 @@ class Network:
         ------
         FloatingPointError
             When the loss is not finite; the update is then skipped, so the
-            parameters stay the last good ones.
+            parameters are unchanged: those that gave the non-finite loss.
         """
         if comm is not None:
             if sample_weight is not None:
@@ -447,7 +460,9 @@ class Network:
                                             self.dtype, LABEL_DTYPES)
         if sample_weight is not None:
             sample_weight = _validation.check_sample_weight(sample_weight, X.shape[1])
-        return self.train_batch(X, Y, yt, labels, optimizer, sample_weight=sample_weight)
+        # the targets' domain is scanned by the kernel as it computes the loss
+        return self.train_batch(X, Y, yt, labels, optimizer, sample_weight=sample_weight,
+                                check_targets=True)
 
     def _replica_for(self, comm):
         """This network's data-parallel replica on ``comm`` (made on first use)."""
@@ -456,7 +471,7 @@ class Network:
         return self._replica
 
     def train_batch(self, X, Y, y_code, labels, optimizer, n_steps=1, first_loss=True,
-                    check_finite=True, sample_weight=None):
+                    check_finite=True, sample_weight=None, check_targets=False):
         """``n_steps`` compiled steps on (X, Y) checked by :meth:`check_X` / :meth:`check_Y`.
 
         For loops that revisit the same batch (full-batch gradient descent,
@@ -471,6 +486,10 @@ class Network:
         >= 0); see :meth:`train_step` for the formulas. A batch whose
         weights sum to zero carries no information (scikit-learn would
         divide by zero): no update is made and its loss is 0.0.
+
+        ``check_targets``: also scan the targets' domain while computing the
+        loss (ValueError on a bad one); off by default, for targets checked
+        once up front (``fit``).
         """
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
@@ -481,7 +500,7 @@ class Network:
         loss, l2, status, done = self._kernel.train_steps(
             X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
             check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt,
-            sample_weight)
+            sample_weight, check_targets)
         if status == 3:            # weights summing to zero: no step
             return 0.0 if first_loss else None
         self._step += done
@@ -491,10 +510,15 @@ class Network:
             self._loss_terms = (loss, l2)
             loss += l2
         if status == 1:
-            raise _validation.label_range_error(Y, self.layer_dims[-1])
+            raise self._target_error(Y, labels)
         if status == 2:
             raise _validation.nonfinite_loss_error(loss)
         return loss
+
+    def _target_error(self, Y, labels):
+        """The ValueError for a target the kernel found outside the loss's domain."""
+        return _validation.target_error(Y, self.loss_name, self.layer_dims[-1], labels,
+                                        flagged=True)
 
     def train_epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch=0,
                     n_batches=None, loss_total=0.0, sample_weight=None):
@@ -579,7 +603,7 @@ class Network:
             last = start_batch + done - (0 if status else 1)
             self._last_m = min(batch_size, n_ex - last * batch_size)
         if status == 1:
-            raise _validation.label_range_error(Y, self.layer_dims[-1])
+            raise self._target_error(Y, labels)
         if status == 2:
             exc = _validation.nonfinite_loss_error(loss)
             exc.batch_index = start_batch + done
@@ -591,7 +615,10 @@ class Network:
         X = self.check_X(X)
         Y, yt, labels = self.check_Y(Y, X.shape[1])
         n_steps = _validation.check_n_steps(n_steps)
-        return self.train_batch(X, Y, yt, labels, optimizer, n_steps, first_loss, check_finite)
+        if not first_loss:
+            _validation.check_targets(Y, self.loss_name, self.layer_dims[-1], labels)
+        return self.train_batch(X, Y, yt, labels, optimizer, n_steps, first_loss, check_finite,
+                                check_targets=True)
 
     def share_gradient(self, X, Y, y_code, labels, M, offset, n_threads):
         """Gradient of columns ``[offset, offset + m)`` of a batch of M, into :attr:`grad_store`.
@@ -619,7 +646,7 @@ class Network:
             X, Y, y_code, labels, lambd, 1.0 / M, lambd / M * w, M, offset,
             self._dropout, self._dropout_seed, self._step + 1, n_threads)
         if status:
-            raise _validation.label_range_error(Y, self.layer_dims[-1])
+            raise self._target_error(Y, labels)
         loss = loss_sum / M
         if lambd:
             loss += w * (lambd / (2 * M)) * l2_sum
@@ -665,7 +692,8 @@ class Network:
         Raises
         ------
         ValueError
-            For arrays of the wrong shape, labels out of range, bad weights.
+            For arrays of the wrong shape, labels out of range or outside the
+            loss's domain, bad weights.
         """
         X = self.check_X(X)
         m = X.shape[1]
@@ -683,7 +711,7 @@ class Network:
             self._step, self._nt, sw)
         self._last_m = m
         if status:
-            raise _validation.label_range_error(Y, self.layer_dims[-1])
+            raise self._target_error(Y, labels)
         loss = loss_sum / n
         l2 = lambd / (2 * n) * l2_sum if lambd else 0.0
         self._loss_terms = (loss, l2)
@@ -738,8 +766,9 @@ class Network:
         ndarray
             softmax: class labels (int64), shape (m,); sigmoid: 0/1 (int64,
             threshold 0.5), shape (m,) for one output unit and (n_L, m) for
-            several (multi-label); identity: the outputs (the network's
-            dtype), shape (m,) for one unit and (n_L, m) for several. As
+            several (multi-label); identity: the outputs, exp: the predicted
+            means exp(Z) (the network's dtype), shape (m,) for one unit and
+            (n_L, m) for several. As
             scikit-learn's ``predict`` (one target: 1-D). A (1, m) ``Y``
             compares with it element by element through broadcasting
             (``np.mean(net.predict(X) == Y)`` is the accuracy either way).
@@ -754,23 +783,31 @@ class Network:
             return np.argmax(AL, axis=0)
         if self.output == "sigmoid":
             AL = (AL > 0.5).astype(np.int64)
+        # identity: the outputs; exp: the predicted means exp(Z)
         return AL[0] if AL.shape[0] == 1 else AL
 
     def evaluate(self, X, Y, *, sample_weight=None):
         """(loss, accuracy) on X, Y without dropout.
 
-        The loss is the training cost (with the L2 term when ``lambd > 0``).
+        The loss is the training cost (with the L2 term when ``lambd > 0``),
+        computed from the logits (exact where the probabilities saturate).
         Accuracy is the fraction of correct 0/1 predictions (sigmoid), of
-        correct classes (softmax), and NaN for an identity output.
+        correct classes (softmax), and NaN for identity and exp outputs.
 
         ``sample_weight`` (m,): both are weighted averages over the examples
         (the loss as :meth:`train_step` defines it, L2 term over
         ``sum(sample_weight)``; the accuracy as scikit-learn's
         ``accuracy_score(..., sample_weight=)``).
+
+        Raises
+        ------
+        ValueError
+            X or Y hold NaN or inf, or Y lies outside the loss's domain.
         """
         X = self.check_X(X)
         Yc, _, labels = self.check_Y(Y, X.shape[1])
         _validation.check_finite(Yc, "Y")
+        _validation.check_targets(Yc, self.loss_name, self.layer_dims[-1], labels)
         m = X.shape[1]
         sw = _validation.check_sample_weight(sample_weight, m)
         loss_sum, correct = self.evaluate_sums(X, Yc, labels, sw)
@@ -779,32 +816,33 @@ class Network:
     def evaluate_sums(self, X, Yc, labels, sample_weight=None):
         """(summed loss over the columns, number correct or NaN) of checked X, Y.
 
+        The loss comes from the logits Z[L] (fastbp._loss.loss_logits, the
+        network kernel's formulas), the accuracy from A[L] as :meth:`predict`.
         With ``sample_weight`` (checked, (m,)) both sums weigh column j by
         its weight; :meth:`evaluate_finish` then takes the weights' sum as m.
         """
-        AL = self.predict_proba(X).astype(np.float64)
-        m = X.shape[1]
-        tiny = np.finfo(self.dtype).tiny
+        _validation.check_finite(X, "X")
+        n_out, m = self.layer_dims[-1], X.shape[1]
+        AL = np.empty((n_out, m), dtype=self.dtype)
+        ZL = np.empty((n_out, m), dtype=self.dtype) if self.loss_name != "mse" else None
+        self._kernel.predict(X, AL, self._nt, out_z=ZL)
+        Y = np.asarray(Yc)
+        if labels:
+            _validation.check_label_range(Y, n_out)
+        isz = Y.itemsize
+        loss, _ = _loss.loss_logits(AL if ZL is None else ZL, Y, LABEL_DTYPES[Y.dtype],
+                                    Y.strides[0] // isz if Y.ndim == 2 else 0,
+                                    Y.strides[-1] // isz, LOSS_CODES[self.loss_name], labels,
+                                    sample_weight)
         w = 1.0 if sample_weight is None else sample_weight     # broadcasts over columns
         if labels:
-            idx = np.asarray(Yc, dtype=np.int64)
-            n_out = self.layer_dims[-1]
-            _validation.check_label_range(idx, n_out)
-            p = AL[idx, np.arange(m)]
-            loss = -np.sum(np.log(np.maximum(p, tiny)) * w)
-            correct = np.sum((np.argmax(AL, axis=0) == idx) * w)
+            correct = np.sum((np.argmax(AL, axis=0) == Y) * w)
+        elif self.output == "sigmoid":
+            correct = np.sum(((AL > 0.5) == (np.asarray(Y, dtype=np.float64) > 0.5)) * w) / n_out
+        elif self.output == "softmax":
+            correct = np.sum((np.argmax(AL, axis=0) == np.argmax(Y, axis=0)) * w)
         else:
-            Yf = np.asarray(Yc, dtype=np.float64)
-            if self.output == "sigmoid":
-                loss = -np.sum((Yf * np.log(np.maximum(AL, tiny))
-                                + (1 - Yf) * np.log(np.maximum(1 - AL, tiny))) * w)
-                correct = np.sum(((AL > 0.5) == (Yf > 0.5)) * w) / AL.shape[0]
-            elif self.output == "softmax":
-                loss = -np.sum(Yf * np.log(np.maximum(AL, tiny)) * w)
-                correct = np.sum((np.argmax(AL, axis=0) == np.argmax(Yf, axis=0)) * w)
-            else:
-                loss = 0.5 * np.sum((AL - Yf) ** 2 * w)
-                correct = float("nan")
+            correct = float("nan")
         return float(loss), float(correct)
 
     def evaluate_finish(self, loss_sum, correct, m):
@@ -887,7 +925,10 @@ class Network:
         ------
         FloatingPointError
             When the loss stops being finite; the message names the epoch and
-            step, and the parameters are those before that step.
+            step. The parameters and optimizer state are then restored to
+            those at the start of the latest epoch whose first batch gave a
+            finite loss (the last state known to be good: a copy is taken
+            once per epoch, not per step), and the message says which.
         """
         if comm is None:
             stepper = _fit.LocalStepper(self)

@@ -7,7 +7,7 @@ columns, ``A_prev`` is (n_prev, m), ``W`` is (n, n_prev), ``b`` is (n, 1),
 ``Z = W A_prev + b`` and ``A = g(Z)``.
 """
 import numpy as np
-from scipy.special import erfc
+from scipy.special import erfc, xlogy
 
 from fastbp._registry import ACTIVATIONS, DEFAULT_ALPHA, LOSSES
 
@@ -152,7 +152,8 @@ def output_delta(AL, Y, loss):
     """dZ of the output layer, AL - Y, for every loss in LOSSES.
 
     binary_crossentropy with a sigmoid output, crossentropy with a softmax
-    output and mse with an identity output all give dL/dZ = (AL - Y) / m;
+    output, mse with an identity output and poisson with an exp output (the
+    canonical links) all give dL/dZ = (AL - Y) / m;
     the 1/m is applied by dense_backward's ``scale``.
     """
     if loss not in LOSSES:
@@ -166,6 +167,7 @@ def loss(AL, Y, loss):
     binary_crossentropy: -1/m sum [Y log AL + (1 - Y) log(1 - AL)]
     crossentropy:        -1/m sum Y log AL
     mse:                  1/(2m) sum (AL - Y)^2
+    poisson:              1/m sum [AL - Y log AL + (Y log Y - Y)]   (AL the mean)
     with log(x) computed as log(max(x, tiny)), tiny the dtype's smallest
     normal number.
     """
@@ -180,6 +182,48 @@ def loss(AL, Y, loss):
         total = -np.sum(Y * np.log(np.maximum(AL, tiny)), dtype=np.float64)
     elif loss == "mse":
         total = 0.5 * np.sum((AL - Y).astype(np.float64) ** 2)
+    elif loss == "poisson":
+        mu = AL.astype(np.float64)
+        y = Y.astype(np.float64)
+        total = np.sum(mu - xlogy(y, np.maximum(mu, tiny)) + xlogy(y, y) - y)
     else:
         raise ValueError(f"unknown loss {loss!r}; valid: {LOSSES}")
+    return float(total / m)
+
+
+def loss_from_logits(Z, Y, loss):
+    """Mean cost over the m examples (columns) from the logits Z = Z[L],
+    exact where the probabilities round to 0 or 1, in float64:
+
+    binary_crossentropy: 1/m sum [max(z, 0) - z y + log1p(e^-|z|)]   (softplus(z) - z y)
+    crossentropy:        1/m sum_j [logsumexp(Z[:, j]) - sum_i Y[i, j] Z[i, j]]
+                         for rows Y summing to 1; class indices Y (m,): Z[Y[j], j]
+    poisson:             1/m sum [e^z - y z + (y log y - y)]   (half Poisson deviance,
+                         scikit-learn's poisson_loss with mu = e^z)
+    mse:                 1/(2m) sum (z - y)^2
+
+    Terms with a zero label factor are 0 (xlogy's convention), so an infinite
+    logit with a 0/1 label stays exact.
+    """
+    z = np.asarray(Z).astype(np.float64)
+    y = np.asarray(Y)
+    m = z.shape[1]
+    if loss == "crossentropy" and y.ndim == 1:
+        y = np.eye(z.shape[0])[y].T
+    y = y.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if loss == "binary_crossentropy":
+            lin = np.where(z > 0, np.where(y == 1, 0.0, z * (1 - y)),
+                           np.where(y == 0, 0.0, -z * y))
+            total = np.sum(lin + np.log1p(np.exp(-np.abs(z))))
+        elif loss == "crossentropy":
+            mx = np.max(z, axis=0, keepdims=True)
+            lse = mx + np.log(np.sum(np.exp(z - mx), axis=0, keepdims=True))
+            total = np.sum(np.where(y == 0, 0.0, y * (lse - z)))
+        elif loss == "poisson":
+            total = np.sum(np.exp(z) - np.where(y == 0, 0.0, y * z) + xlogy(y, y) - y)
+        elif loss == "mse":
+            total = 0.5 * np.sum((z - y) ** 2)
+        else:
+            raise ValueError(f"unknown loss {loss!r}; valid: {LOSSES}")
     return float(total / m)

@@ -327,12 +327,12 @@ def relu(Z):
 def relu_backward(dA, cache):
     """dZ = dA where Z > 0, 0 where Z <= 0 (cache is Z)."""
     dA = np.asarray(dA)
-    return _relu_grad(dA, cache, "")
+    return _relu_grad(dA, cache, None)
 
 
 def sigmoid_backward(dA, cache):
     """dZ = dA s (1 - s) with s = sigmoid(Z) recomputed from the cache Z."""
-    return _sigmoid_grad(dA, cache, "")
+    return _sigmoid_grad(dA, cache, None)
 
 
 def linear_forward(A, W, b):
@@ -411,9 +411,9 @@ def linear_activation_backward(dA, cache, activation):
     A_prev, W, b, Z, _ = _unpack_cache(cache, 1)
     dA = np.asarray(dA)
     if activation == "relu":
-        dZ = _relu_grad(dA, Z, "")
+        dZ = _relu_grad(dA, Z, None)
     else:
-        dZ = _sigmoid_grad(dA, Z, "")
+        dZ = _sigmoid_grad(dA, Z, None)
     return _backward(dZ, A_prev, W, 1)
 
 

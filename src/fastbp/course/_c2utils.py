@@ -244,6 +244,7 @@ def gd_train(X, Y, parameters, learning_rate, num_iterations, every, report, lam
     opt = SGD(learning_rate)
     X = net.check_X(X)
     y, y_code, labels = net.check_Y(Y, X.shape[1])
+    _v.check_targets(y, net.loss_name, net.layer_dims[-1], labels)   # once: the steps trust it
     i = 0
     while i < num_iterations:
         stop = num_iterations

@@ -1,0 +1,133 @@
+"""fit time of scikit-learn's MLP estimators vs fastbp.sklearn's, same parameters.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_sklearn.py
+    python bench/bench_sklearn.py --quick          # smoke run (small data, 1 repeat)
+
+Cases (issue 15), each in float64 and float32:
+  (a) load_digits (X / 16), MLPClassifier(hidden_layer_sizes=(128,), batch_size=32),
+      adam, 30 epochs;
+  (b) make_classification 20000 x 784, (256, 128), batch 200, adam, 3 epochs;
+  (c) MLPRegressor on make_regression 20000 x 100, (64, 64), batch 200, adam, 10 epochs;
+  (d) lbfgs on digits, (128,), max_iter=200.
+Both estimators get the same parameters and ``random_state`` and ``tol=0`` (so
+stochastic fits run exactly ``max_iter`` epochs); each case reports the median
+fit time of ``--repeats`` interleaved runs (scikit-learn, fastbp, scikit-learn,
+...; a pause before each switch, as the two use different BLAS copies),
+the speed-up, and the held-out accuracy / R^2 of both (25% test split).
+Targets: >= 10x on (a) and (d), >= 3x on (b) and (c), scores within 0.5 points.
+
+scikit-learn's fit runs in NumPy's OpenBLAS, fastbp's in SciPy's: threads
+are left at their defaults (all cores) for both; ``--threads N`` caps both
+(threadpoolctl for the BLAS, ``n_threads`` for fastbp).
+"""
+import argparse
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from _timing import blas_info  # bench/_timing.py (the script's directory is on sys.path)
+
+try:
+    import sklearn
+    from sklearn import neural_network as sk_nn
+    from sklearn.datasets import load_digits, make_classification, make_regression
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+except ImportError:
+    sys.exit("bench_sklearn.py needs scikit-learn: pip install fastbp[sklearn]")
+
+import fastbp
+from fastbp import sklearn as fsk
+
+
+def cases(quick):
+    n_big = 2000 if quick else 20000
+    digits_X, digits_y = load_digits(return_X_y=True)
+    digits_X = digits_X / 16.0
+    Xb, yb = make_classification(n_samples=n_big, n_features=784, n_informative=64,
+                                 n_classes=10, random_state=0)
+    Xc, yc = make_regression(n_samples=n_big, n_features=100, n_informative=50, noise=1.0,
+                             random_state=0)
+    yc = yc / np.std(yc)
+    ea, eb, ec, ed = (3, 1, 2, 10) if quick else (30, 3, 10, 200)
+    return [
+        ("a", f"digits, (128,), batch 32, adam, {ea} epochs", "MLPClassifier", digits_X,
+         digits_y, dict(hidden_layer_sizes=(128,), batch_size=32, max_iter=ea)),
+        ("b", f"{n_big} x 784 classification, (256, 128), batch 200, adam, {eb} epochs",
+         "MLPClassifier", Xb, yb,
+         dict(hidden_layer_sizes=(256, 128), batch_size=200, max_iter=eb)),
+        ("c", f"{n_big} x 100 regression, (64, 64), batch 200, adam, {ec} epochs",
+         "MLPRegressor", Xc, yc, dict(hidden_layer_sizes=(64, 64), batch_size=200, max_iter=ec)),
+        ("d", f"digits, (128,), lbfgs, max_iter {ed}", "MLPClassifier", digits_X, digits_y,
+         dict(hidden_layer_sizes=(128,), solver="lbfgs", max_iter=ed)),
+    ]
+
+
+def run_case(kind, X, y, params, dtype, repeats, threads, pause=0.15):
+    X = X.astype(dtype)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0)
+    common = dict(params, random_state=0, tol=0.0)
+    makers = {"scikit-learn": lambda: getattr(sk_nn, kind)(**common),
+              "fastbp": lambda: getattr(fsk, kind)(n_threads=threads, **common)}
+    times = {name: [] for name in makers}
+    scores = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, make in makers.items():          # warm-up (imports, first allocations)
+            make().fit(X_tr[:200], y_tr[:200])
+        for _ in range(repeats):
+            for name, make in makers.items():
+                time.sleep(pause)
+                est = make()
+                t0 = time.perf_counter()
+                est.fit(X_tr, y_tr)
+                times[name].append(time.perf_counter() - t0)
+                scores[name] = est.score(X_te, y_te)
+    return {name: statistics.median(t) for name, t in times.items()}, scores
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small data and 1 repeat (smoke run)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="cap BLAS and fastbp threads (default: all cores)")
+    ap.add_argument("--cases", default="abcd", help="subset of the cases, e.g. 'ad'")
+    args = ap.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
+    print(f"fastbp {fastbp.__version__}, scikit-learn {sklearn.__version__}, "
+          f"numpy {np.__version__}")
+    for line in blas_info():
+        print("  " + line)
+    limiter = None
+    if args.threads is not None:
+        try:
+            from threadpoolctl import threadpool_limits
+            limiter = threadpool_limits(limits=args.threads, user_api="blas")
+        except ImportError:
+            print("  (threadpoolctl not installed: BLAS threads not capped)")
+    print(f"median of {repeats} interleaved fits; score = accuracy (classifier) or R^2 "
+          "(regressor) on a 25% held-out split\n")
+    header = ("| case | dtype | scikit-learn s | fastbp s | speed-up | score sklearn | "
+              "score fastbp |")
+    print(header)
+    print("|---|---|---|---|---|---|---|")
+    try:
+        for key, title, kind, X, y, params in cases(args.quick):
+            if key not in args.cases:
+                continue
+            for dtype in (np.float64, np.float32):
+                t, s = run_case(kind, X, y, params, dtype, repeats, args.threads)
+                print(f"| ({key}) {title} | {np.dtype(dtype).name} | {t['scikit-learn']:.3f} | "
+                      f"{t['fastbp']:.3f} | {t['scikit-learn'] / t['fastbp']:.1f}x | "
+                      f"{s['scikit-learn']:.4f} | {s['fastbp']:.4f} |", flush=True)
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+
+
+if __name__ == "__main__":
+    main()

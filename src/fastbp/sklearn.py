@@ -1,0 +1,923 @@
+"""scikit-learn's MLPClassifier and MLPRegressor, trained by fastbp's compiled kernels.
+
+Drop-ins for :class:`sklearn.neural_network.MLPClassifier` and
+:class:`sklearn.neural_network.MLPRegressor` (scikit-learn 1.7 to 1.9 API):
+the same constructor parameters and defaults, fitted attributes, methods,
+errors, warnings and numbers. Two ways to use them::
+
+    from fastbp.sklearn import MLPClassifier        # 1. import fastbp's class
+
+    from fastbp.sklearn import patch_sklearn        # 2. or patch scikit-learn:
+    patch_sklearn()                                 #    existing code now gets
+    from sklearn.neural_network import MLPClassifier  # fastbp's class
+
+What is scikit-learn's and what is fastbp's
+-------------------------------------------
+Everything that is not the training arithmetic is scikit-learn's own code,
+called through its utilities: input validation (``validate_data``,
+``_check_sample_weight``), parameter validation (the estimator's
+``_parameter_constraints``), label handling (``LabelBinarizer``,
+``unique_labels``), the random stream (``check_random_state``,
+``sklearn.utils.shuffle``, ``gen_batches``, ``train_test_split``),
+``accuracy_score`` / ``r2_score`` and ``_check_optimize_result``. So errors
+and warnings are scikit-learn's, and with the same ``random_state`` fastbp
+draws the same initial weights (Glorot-uniform, per layer ``coef`` then
+``intercept``) and the same mini-batches and validation split.
+
+The forward pass, loss, backward pass and optimizer update run in fastbp's
+:class:`fastbp.Network` (one flat parameter buffer; ``coefs_[i]`` is the
+transposed view ``W[i+1].T`` of it, no copy). Examples are rows here, as in
+scikit-learn; the network sees ``X.T`` (the same memory). A stochastic
+epoch is one compiled call (:meth:`fastbp.Network.train_epoch`, which
+gathers each mini-batch of scikit-learn's shuffled order, and its weights,
+itself) for dense data; with sparse input, or a multi-output squared error
+with ``alpha > 0`` (whose L2 term scikit-learn reports per batch apart), it
+is one compiled step per mini-batch.
+``solver="lbfgs"`` runs SciPy's L-BFGS-B (scikit-learn's options: ``maxiter``,
+``maxfun``, ``gtol=tol``) on :meth:`fastbp.Network.loss_and_gradient`, one
+compiled call per evaluation over the whole data set. The update formulas
+are scikit-learn's (:class:`fastbp.optim.SGD` with ``velocity="step"``,
+:class:`fastbp.optim.Adam` with ``bias_correction="step"``).
+
+Deliberate differences from scikit-learn
+----------------------------------------
+- ``n_threads`` (extra parameter, default None = all cores, honouring
+  ``OMP_NUM_THREADS``): the threads of fastbp's kernels. Results do not
+  depend on it.
+- ``coefs_[i]`` are F-contiguous views ``(n_in, n_out)`` of the network's
+  weights, not C-contiguous arrays. Assigning new arrays to ``coefs_[i]`` /
+  ``intercepts_[i]`` works (they are copied in before the next use).
+- With ``solver="lbfgs"`` and float32 data, the parameters stay float32
+  (scikit-learn's become float64 after L-BFGS).
+- The loss is computed from the logits (softplus / log-sum-exp, exact
+  Poisson) rather than from probabilities clipped to [eps, 1 - eps]: the
+  reported ``loss_`` / ``loss_curve_`` differ only where a logit exceeds
+  about 36 in magnitude (float64), and a diverging fit's loss stays finite
+  longer than scikit-learn's (which turns NaN).
+- Sparse input is densified one mini-batch at a time (the whole matrix for
+  L-BFGS); there is no sparse first-layer kernel.
+"""
+from numbers import Integral
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+
+from fastbp import _validation
+from fastbp.network import OUTPUTS, Network
+from fastbp.optim import SGD, Adam
+
+try:
+    import sklearn
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
+    from sklearn.neural_network import MLPRegressor as _SkMLPRegressor
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import type_of_target, unique_labels
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as _exc:                     # pragma: no cover - tested by monkeypatching
+    raise _validation.sklearn_missing(_exc) from None
+_validation.check_sklearn_version(sklearn.__version__)
+
+# Private scikit-learn names, each because there is no public one that does
+# the same; all have been stable since scikit-learn 1.3 (checked on 1.7-1.9):
+# - _fit_context / Interval: parameter validation with scikit-learn's messages
+#   (the estimators' _parameter_constraints are reused as they are);
+# - _check_sample_weight: sample_weight's checks and messages;
+# - _check_partial_fit_first_call: partial_fit's `classes=` checks;
+# - _check_optimize_result: L-BFGS's ConvergenceWarning, word for word.
+from sklearn.base import _fit_context  # noqa: E402
+from sklearn.utils._param_validation import Interval  # noqa: E402
+from sklearn.utils.multiclass import _check_partial_fit_first_call  # noqa: E402
+from sklearn.utils.optimize import _check_optimize_result  # noqa: E402
+from sklearn.utils.validation import _check_sample_weight  # noqa: E402
+
+__all__ = ["MLPClassifier", "MLPRegressor", "patch_sklearn", "unpatch_sklearn",
+           "SKLEARN_MIN_VERSION"]
+
+#: the oldest scikit-learn this module supports
+SKLEARN_MIN_VERSION = _validation.SKLEARN_MIN_VERSION
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+#: scikit-learn's hidden activation -> fastbp's name for it
+_HIDDEN = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+#: scikit-learn's out_activation_ -> fastbp's output
+_OUTPUT = {"identity": "identity", "logistic": "sigmoid", "softmax": "softmax", "exp": "exp"}
+#: rows per chunk when sparse input is densified for prediction
+_SPARSE_CHUNK = 1024
+
+_N_THREADS_CONSTRAINT = [None, Interval(Integral, None, None, closed="neither")]
+
+
+def _lbfgs_iprint(verbose):
+    """scikit-learn's ``iprint`` option (dropped from SciPy's L-BFGS-B in 1.15)."""
+    iprint = 1 if (verbose is True or verbose >= 1) else -1
+    major, minor = (int("".join(c for c in p if c.isdigit()) or 0)
+                    for p in scipy.__version__.split(".")[:2])
+    return {} if (major, minor) >= (1, 15) else {"iprint": iprint}
+
+
+# ------------------------------------------------------------ the optimizers
+class _Solver:
+    """scikit-learn's SGDOptimizer / AdamOptimizer around fastbp's compiled update.
+
+    The update itself is fastbp's :class:`fastbp.optim.SGD` with
+    ``velocity="step"`` (``v = momentum v - lr g``; ``W += v``, or with
+    Nesterov ``W += momentum v - lr g``) or :class:`fastbp.optim.Adam` with
+    ``bias_correction="step"`` (``lr_t = lr sqrt(1 - beta_2^t) / (1 -
+    beta_1^t)``; ``W -= lr_t m / (sqrt(v) + eps)``): scikit-learn's formulas
+    (sklearn/neural_network/_stochastic_optimizers.py). This class adds its
+    schedule logic (``invscaling`` after each epoch, ``adaptive`` on a stall).
+    """
+
+    def __init__(self, est):
+        self.learning_rate_init = est.learning_rate_init
+        if est.solver == "sgd":
+            self.lr_schedule, self.power_t = est.learning_rate, est.power_t
+            mu = float(est.momentum)
+            self.opt = SGD(est.learning_rate_init, mu, bool(est.nesterovs_momentum and mu > 0),
+                           velocity="step")
+        else:
+            self.lr_schedule, self.power_t = "constant", 0.0
+            self.opt = Adam(est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon,
+                            bias_correction="step")
+        self._saved = None
+
+    @property
+    def learning_rate(self):
+        return self.opt.lr
+
+    def attach(self, net):
+        """Bind the optimizer to ``net`` (restoring its state after unpickling)."""
+        if not net.is_bound(self.opt):
+            net.bind_optimizer(self.opt)
+            if self._saved is not None:
+                arrays, t = self._saved
+                for dst, src in zip(self.opt.state, arrays):
+                    dst[...] = src
+                self.opt.t = t
+        self._saved = None
+        return self.opt
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_saved"] = (tuple(np.array(a) for a in self.opt.state_arrays()), self.opt.t)
+        return state
+
+    def iteration_ends(self, time_step):
+        if self.lr_schedule == "invscaling":
+            self.opt.lr = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, msg, verbose):
+        if self.lr_schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.opt.lr <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.opt.lr /= 5.0
+        if verbose:
+            print(msg + " Setting learning rate to %f" % self.opt.lr)
+        return False
+
+
+# ------------------------------------------------------------------- helpers
+def _rows(X, idx):
+    """Rows ``idx`` (a slice or an index array) of X as a dense array."""
+    part = X[idx]
+    if sp.issparse(part):
+        return part.toarray()
+    return part
+
+
+class _BaseMLP(BaseEstimator):
+    """What MLPClassifier and MLPRegressor share (see the module docstring)."""
+
+    _parameter_constraints: dict = {}
+
+    def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
+                 learning_rate_init, power_t, max_iter, loss, shuffle, random_state, tol,
+                 verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
+                 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun,
+                 n_threads):
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------ pickling
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        state.pop("_net", None)            # compiled; rebuilt from coefs_ on first use
+        state.pop("_views", None)
+        if "coefs_" in state:              # plain C-ordered copies, as scikit-learn's
+            state["coefs_"] = [np.ascontiguousarray(c) for c in state["coefs_"]]
+            state["intercepts_"] = [np.array(b) for b in state["intercepts_"]]
+        return state
+
+    def __setstate__(self, state):
+        if hasattr(super(), "__setstate__"):
+            super().__setstate__(state)
+        else:
+            self.__dict__.update(state)
+        self._net = None
+        self._views = None
+
+    # ------------------------------------------------------------- network
+    def _build_network(self, layer_units, dtype):
+        out = _OUTPUT[self.out_activation_]
+        if out not in OUTPUTS:
+            raise _validation.sk_unsupported_loss(self.loss, OUTPUTS)
+        net = Network(layer_units, hidden=_HIDDEN[self.activation], output=out,
+                      dtype=dtype, seed=0, lambd=self.alpha, n_threads=self.n_threads)
+        self._net = net
+        self._bind_views()
+        return net
+
+    def _bind_views(self):
+        net = self._net
+        L = net.n_layers
+        self.coefs_ = [net.parameters[f"W{l}"].T for l in range(1, L + 1)]
+        self.intercepts_ = [net.parameters[f"b{l}"][:, 0] for l in range(1, L + 1)]
+        self._views = (tuple(self.coefs_), tuple(self.intercepts_))
+
+    def _network(self):
+        """The fitted Network, in step with ``coefs_`` / ``intercepts_`` and the parameters.
+
+        Rebuilt after unpickling; arrays assigned to ``coefs_[i]`` /
+        ``intercepts_[i]`` (or whole lists) are copied in.
+        """
+        net = getattr(self, "_net", None)
+        coefs, intercepts = self.coefs_, self.intercepts_
+        if net is not None and net.hidden and net.hidden[0] != _HIDDEN[self.activation]:
+            # activation changed before a warm start: scikit-learn applies the
+            # new one to the old weights
+            coefs, intercepts = [np.array(c) for c in coefs], [np.array(b) for b in intercepts]
+            net = self._net = None
+        if net is None:
+            units = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
+            dtype = np.result_type(coefs[0].dtype, np.float32)
+            if dtype not in (np.float32, np.float64):
+                dtype = np.float64
+            self._build_network(units, dtype)
+            self._copy_in(coefs, intercepts)
+        elif (len(coefs) != len(self._views[0])
+              or any(a is not b for a, b in zip(coefs, self._views[0]))
+              or any(a is not b for a, b in zip(intercepts, self._views[1]))):
+            self._copy_in(list(coefs), list(intercepts))
+        net = self._net
+        net.lambd = float(self.alpha)
+        if net.n_threads != self.n_threads:
+            net.n_threads = self.n_threads
+        return net
+
+    def _copy_in(self, coefs, intercepts):
+        net = self._net
+        for l, (c, b) in enumerate(zip(coefs, intercepts), start=1):
+            net.parameters[f"W{l}"][...] = np.asarray(c).T
+            net.parameters[f"b{l}"][:, 0] = np.asarray(b)
+        net.parameters_changed()
+        self._bind_views()
+
+    # ------------------------------------------------------------ fitting
+    def _initialize(self, y, layer_units, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        if not is_classifier(self):
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:
+            self.out_activation_ = "logistic"
+        net = self._build_network(layer_units, dtype)
+        # scikit-learn's Glorot-uniform draws, in its order (coef then
+        # intercept, layer by layer), from the same RandomState
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for l in range(1, self.n_layers_):
+            fan_in, fan_out = layer_units[l - 1], layer_units[l]
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercept = self._random_state.uniform(-bound, bound, fan_out)
+            net.parameters[f"W{l}"][...] = coef.astype(dtype, copy=False).T
+            net.parameters[f"b{l}"][:, 0] = intercept.astype(dtype, copy=False)
+        net.parameters_changed()
+        self._best_params = None
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden_layer_sizes = _validation.sk_hidden_layer_sizes(self.hidden_layer_sizes)
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        n_samples, n_features = X.shape
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(_check_sample_weight(sample_weight, X),
+                                                 dtype=np.float64)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
+        layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+        net = self._network()
+        if X.dtype != net.dtype:
+            X = X.astype(net.dtype)
+        if sp.issparse(X):
+            X = X.tocsr()
+        y = self._network_targets(y, net.dtype)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(net, X, y, sample_weight, incremental)
+        else:
+            self._fit_lbfgs(net, X, y, sample_weight)
+        _validation.sk_check_finite_weights([net.flat_parameters])
+        return self
+
+    def _network_targets(self, y, dtype):
+        """y (n_samples, n_outputs) as the network takes it, examples as rows."""
+        if y.dtype == np.bool_:
+            return y.view(np.uint8)
+        return np.asarray(y, dtype=dtype)
+
+    def _batch_step(self, net, opt, Xc, Yc, y_code, labels, sw_batch):
+        """One compiled step (forward, loss, backward, update) on a mini-batch.
+
+        Xc, Yc: the batch as :meth:`Network.check_X` / :meth:`Network.check_Y`
+        return them (examples as columns). Returns scikit-learn's loss of the
+        batch, before the update.
+        """
+        if sw_batch is not None and not sw_batch.sum() > 0:
+            # scikit-learn divides by the batch's weight sum and ends with NaN weights
+            _validation.sk_check_finite_weights([np.array([np.nan])])
+        # as scikit-learn, a non-finite loss does not stop the epoch (early
+        # stopping may still restore the best parameters; otherwise fit ends
+        # with scikit-learn's "non-finite parameter weights" error)
+        net.train_batch(Xc, Yc, y_code, labels, opt, check_finite=False, sample_weight=sw_batch)
+        return self._sk_loss(net)
+
+    def _sk_loss(self, net):
+        """scikit-learn's value of the loss the network just computed.
+
+        fastbp's squared error sums over the outputs where scikit-learn's
+        averages over them (the gradients are the same).
+        """
+        data, l2 = net.last_loss_terms
+        if self.loss == "squared_error" and self.n_outputs_ > 1:
+            data = data / self.n_outputs_
+        return data + l2
+
+    def _fit_stochastic(self, net, X, y, sample_weight, incremental):
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = _Solver(self)
+        opt = self._optimizer.attach(net)
+        _validation.sk_no_partial_fit_early_stopping(self.early_stopping, incremental)
+        early_stopping = self.early_stopping
+        X_val = y_val = sw_val = None
+        if early_stopping:
+            # the split of the indices is the split of X, y (and sample_weight)
+            stratify = y if (is_classifier(self) and self.n_outputs_ == 1) else None
+            idx_train, idx_val = train_test_split(
+                np.arange(X.shape[0]), random_state=self._random_state,
+                test_size=self.validation_fraction, stratify=stratify)
+            _validation.sk_validation_set_size(idx_val.shape[0])
+            X_val, y_val = X[idx_val], y[idx_val]
+            if sample_weight is not None:
+                sw_val = sample_weight[idx_val]
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val.astype(bool))
+            else:
+                y_val = y_val if self.n_outputs_ > 1 else y_val.ravel()
+            X, y = X[idx_train], y[idx_train]
+            if sample_weight is not None:
+                sample_weight = sample_weight[idx_train]
+        n_samples = X.shape[0]
+        sample_idx = np.arange(n_samples, dtype=int)
+        batch_size = _validation.sk_batch_size(self.batch_size, n_samples)
+        dense = not sp.issparse(X)
+        # The whole epoch in one compiled call (fastbp.Network.train_epoch:
+        # it gathers each mini-batch of the shuffled order, and its weights,
+        # itself), unless a batch needs something it does not do: sparse rows,
+        # or the L2 term of each batch apart (multi-output squared error).
+        compiled = dense and not (self.loss == "squared_error" and self.n_outputs_ > 1
+                                  and self.alpha)
+        if compiled:
+            Xc = net.check_X(X.T)
+            Yc, y_code, labels = net.check_Y(y.T, n_samples)
+        elif self.shuffle and dense:
+            # gathered into buffers allocated once: every mini-batch is then a
+            # contiguous block of rows (an F-ordered view for the network)
+            X_buf = np.empty_like(X, order="C")
+            y_buf = np.empty_like(y, order="C")
+        try:
+            self.n_iter_ = 0
+            for it in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                if compiled:
+                    accumulated_loss = self._compiled_epoch(
+                        net, opt, Xc, Yc, y_code, labels, X, y, sample_weight,
+                        sample_idx if self.shuffle else None, batch_size)
+                    self.n_iter_ += 1
+                    self.loss_ = accumulated_loss / X.shape[0]
+                    self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
+                    if self._stop_now(early_stopping, incremental):
+                        break
+                    continue
+                if self.shuffle:
+                    if dense:
+                        np.take(X, sample_idx, axis=0, out=X_buf)
+                        np.take(y, sample_idx, axis=0, out=y_buf)
+                        X_ep, y_ep = X_buf, y_buf
+                    sw_ep = None if sample_weight is None else sample_weight[sample_idx]
+                else:
+                    X_ep, y_ep, sw_ep = X, y, sample_weight
+                if dense:
+                    # checked once per epoch: every batch is a column block of these
+                    Xe = net.check_X(X_ep.T)
+                    Ye, y_code, labels = net.check_Y(y_ep.T, n_samples)
+                accumulated_loss = 0.0
+                for batch_slice in gen_batches(n_samples, batch_size):
+                    if dense:
+                        Xb, Yb = Xe[:, batch_slice], Ye[:, batch_slice]
+                    else:
+                        idx = batch_slice if not self.shuffle else sample_idx[batch_slice]
+                        Xb = net.check_X(_rows(X, idx).T)
+                        Yb, y_code, labels = net.check_Y(y[idx].T, Xb.shape[1])
+                    sw_batch = None if sw_ep is None else sw_ep[batch_slice]
+                    batch_loss = self._batch_step(net, opt, Xb, Yb, y_code, labels, sw_batch)
+                    accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
+                self.n_iter_ += 1
+                self.loss_ = accumulated_loss / X.shape[0]
+                self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
+                if self._stop_now(early_stopping, incremental):
+                    break
+        except KeyboardInterrupt:
+            _validation.sk_interrupted_warning()
+        if early_stopping and self._best_params is not None:
+            net.flat_parameters[...] = self._best_params
+            net.parameters_changed()
+            # scikit-learn's coefs_ *are* its best copies from here on (it
+            # trains them in place on a warm start): a later fit that never
+            # improves the score keeps its final parameters
+            self._best_params = None
+
+    def _epoch_end(self, early_stopping, X_val, y_val, sw_val, n_samples):
+        """scikit-learn's bookkeeping after an epoch (loss curve, scores, schedule)."""
+        self.t_ += n_samples
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+        self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+        self._optimizer.iteration_ends(self.t_)
+
+    def _stop_now(self, early_stopping, incremental):
+        """scikit-learn's stopping rules after an epoch (and its ConvergenceWarning)."""
+        if self._no_improvement_count > self.n_iter_no_change:
+            msg = _validation.sk_no_improvement_message(
+                early_stopping, self.tol, self.n_iter_no_change)
+            if self._optimizer.trigger_stopping(msg, self.verbose):
+                return True
+            self._no_improvement_count = 0
+        if incremental:
+            return True
+        if self.n_iter_ == self.max_iter:
+            _validation.sk_max_iter_warning(self.max_iter, ConvergenceWarning)
+        return False
+
+    def _compiled_epoch(self, net, opt, Xc, Yc, y_code, labels, X, y, sw, order, batch_size):
+        """One epoch in one compiled call; returns scikit-learn's summed batch losses.
+
+        A batch whose loss is not finite stops the call before its update;
+        scikit-learn carries on (its loss curve turns inf/NaN and the fit
+        ends with its non-finite-weights error unless early stopping
+        restores the best parameters), so the rest of the epoch then runs
+        batch by batch with non-finite values carried on.
+        """
+        n = X.shape[0]
+        if sw is not None:
+            # scikit-learn divides by each batch's weight sum (NaN weights for
+            # a zero sum); fastbp would skip that batch
+            starts = np.arange(0, n, batch_size)
+            if np.any(np.add.reduceat(sw if order is None else sw[order], starts) <= 0):
+                _validation.sk_check_finite_weights([np.array([np.nan])])
+        try:
+            total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
+                                       sample_weight=sw)
+        except FloatingPointError as exc:
+            b = exc.batch_index
+            batches = list(gen_batches(n, batch_size))
+            total = float(getattr(exc, "loss", np.nan)) * (batches[b].stop - batches[b].start)
+            for i, sl in enumerate(batches[b:]):
+                idx = sl if order is None else order[sl]
+                Xb = net.check_X(X[idx].T)
+                Yb, _, _ = net.check_Y(y[idx].T, Xb.shape[1])
+                loss = net.train_batch(Xb, Yb, y_code, labels, opt, check_finite=False,
+                                       sample_weight=None if sw is None else sw[idx])
+                if i:
+                    total += loss * (sl.stop - sl.start)
+        if self.loss == "squared_error" and self.n_outputs_ > 1:
+            total /= self.n_outputs_        # (alpha == 0 here: no L2 term)
+        return total
+
+    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
+        if early_stopping:
+            val_score = self._score(X, y, sample_weight=sample_weight)
+            self.validation_scores_.append(val_score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            last_valid_score = self.validation_scores_[-1]
+            if last_valid_score < (self.best_validation_score_ + self.tol):
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last_valid_score > self.best_validation_score_:
+                self.best_validation_score_ = last_valid_score
+                self._best_params = self._net.flat_parameters.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _fit_lbfgs(self, net, X, y, sample_weight):
+        params = net.flat_parameters
+        # one compiled call per evaluation over the whole data set (sparse
+        # input is densified once)
+        Xc = net.check_X((X.toarray() if sp.issparse(X) else X).T)
+        Yc, _, _ = net.check_Y(y.T, X.shape[0])
+
+        def loss_grad(x):
+            _, grad = net.loss_and_gradient(Xc, Yc, sample_weight=sample_weight, params=x)
+            return self._sk_loss(net), grad
+
+        opt_res = scipy.optimize.minimize(
+            loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                     **_lbfgs_iprint(self.verbose)})
+        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+        self.loss_ = opt_res.fun
+        params[...] = opt_res.x
+        net.parameters_changed()
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            float32 data is trained in float32, anything else in float64.
+            Sparse matrices are densified one mini-batch at a time (the whole
+            matrix for ``solver="lbfgs"``).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (any type LabelBinarizer takes) or real targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, with scikit-learn's semantics (each example's
+            delta times its weight, gradients and the L2 term divided by the
+            mini-batch's weight sum).
+
+        Returns
+        -------
+        self : object
+
+        Raises
+        ------
+        ValueError, TypeError
+            scikit-learn's, with its messages, for the same conditions.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _check_solver(self):
+        return _validation.sk_partial_fit_solver(self.solver)
+
+    # ---------------------------------------------------------- prediction
+    def _forward_pass_fast(self, X, check_input=True):
+        """Output activations (n_samples, n_outputs) of the fitted network."""
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        net = self._network()
+        if sp.issparse(X):
+            X = X.tocsr()
+            out = np.empty((X.shape[0], self.n_outputs_), dtype=net.dtype)
+            for s in gen_batches(X.shape[0], _SPARSE_CHUNK):
+                out[s] = net.predict_proba(X[s].toarray().astype(net.dtype, copy=False).T).T
+            return out
+        if X.dtype != net.dtype:
+            X = X.astype(net.dtype)
+        return net.predict_proba(X.T).T
+
+    def _score_with_function(self, X, y, sample_weight, score_function):
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+_DOC_PARAMS = """
+    Parameters
+    ----------
+    The parameters, their defaults and meanings are scikit-learn's (see
+    :class:`sklearn.neural_network.{name}`), plus:
+
+    n_threads : int, default=None
+        Threads of fastbp's compiled kernels: None = all cores (honouring
+        ``OMP_NUM_THREADS``), a negative count counts down from all cores
+        (-1 = all), more than the cores is capped with a RuntimeWarning.
+        The results do not depend on it.
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's, trained by fastbp.
+
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier`: binary,
+    multiclass and multilabel targets, string labels, ``partial_fit`` with
+    ``classes=``, ``predict_proba`` / ``predict_log_proba``. The loss is the
+    log-loss (binary cross-entropy for a logistic output, one unit per label;
+    cross-entropy for a softmax output, one unit per class) plus
+    ``0.5 * alpha * ||W||^2 / n_samples`` of each mini-batch.
+    """ + _DOC_PARAMS.format(name="MLPClassifier") + """
+    Attributes
+    ----------
+    classes_, loss_, best_loss_, loss_curve_, validation_scores_,
+    best_validation_score_, t_, coefs_, intercepts_, n_features_in_,
+    feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
+        As scikit-learn's. ``coefs_[i]`` is an (n_in, n_out) F-ordered view
+        of the network's weights (no copy).
+
+    Notes
+    -----
+    With the same ``random_state`` and float64 data, the initial weights,
+    mini-batches and validation split are scikit-learn's, and the
+    parameters after training equal scikit-learn's up to floating-point
+    rounding (tests/test_sklearn.py checks 1e-8 relative after 3 epochs).
+    """
+
+    _parameter_constraints: dict = {**_SkMLPClassifier._parameter_constraints,
+                                    "n_threads": _N_THREADS_CONSTRAINT}
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 n_threads=None):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            loss="log_loss", shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            n_threads=n_threads)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                _validation.sk_warm_start_classes(classes, self.classes_)
+            else:
+                _validation.sk_known_classes(classes, self.classes_)
+        y = self._label_binarizer.transform(y).astype(bool)
+        return X, y
+
+    def predict(self, X):
+        """Predict with the multi-layer perceptron classifier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray, shape (n_samples,) or (n_samples, n_classes)
+            The predicted classes (labels of ``classes_``).
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight=sample_weight,
+                                         score_function=accuracy_score)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y) (scikit-learn's ``partial_fit``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            All the classes, required on the first call (not for multilabel y).
+
+        Returns
+        -------
+        self : object
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`, shape (n_samples, n_classes)."""
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def predict_proba(self, X):
+        """Probability estimates, shape (n_samples, n_classes).
+
+        Binary: ``[1 - p, p]``; multiclass: softmax; multilabel: one
+        independent probability per label.
+        """
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's, trained by fastbp.
+
+    A drop-in for :class:`sklearn.neural_network.MLPRegressor`: one or several
+    targets; ``loss="squared_error"`` (``0.5 * mean`` over examples and
+    outputs, identity output) or ``"poisson"`` (half the Poisson deviance
+    without its constant, exp output), plus
+    ``0.5 * alpha * ||W||^2 / n_samples`` of each mini-batch.
+    """ + _DOC_PARAMS.format(name="MLPRegressor") + """
+    Attributes
+    ----------
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
+    t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_,
+    n_layers_, n_outputs_, out_activation_
+        As scikit-learn's. ``coefs_[i]`` is an (n_in, n_out) F-ordered view
+        of the network's weights (no copy).
+    """
+
+    _parameter_constraints: dict = {**_SkMLPRegressor._parameter_constraints,
+                                    "n_threads": _N_THREADS_CONSTRAINT}
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 n_threads=None):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            loss=loss, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            n_threads=n_threads)
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight=sample_weight,
+                                         score_function=r2_score)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    # scikit-learn's MLPRegressor tests `est._check_solver` without calling it,
+    # so its partial_fit exists for solver="lbfgs" too (a warm-started L-BFGS
+    # fit); the drop-in keeps that
+    @available_if(lambda est: est._check_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y) (scikit-learn's ``partial_fit``).
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+
+# ------------------------------------------------------------------ patching
+_PATCHED = {}
+
+
+def patch_sklearn():
+    """Make ``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor`` fastbp's.
+
+    As scikit-learn-intelex's ``patch_sklearn``: code that imports the
+    classes *after* this call (``from sklearn.neural_network import
+    MLPClassifier``) gets fastbp's. Objects made before are unchanged.
+    Calling it twice is harmless; :func:`unpatch_sklearn` undoes it.
+    """
+    import sklearn.neural_network as nn
+    for name, cls in (("MLPClassifier", MLPClassifier), ("MLPRegressor", MLPRegressor)):
+        current = getattr(nn, name)
+        if current is not cls:
+            _PATCHED.setdefault(name, current)
+            setattr(nn, name, cls)
+
+
+def unpatch_sklearn():
+    """Restore scikit-learn's own ``MLPClassifier`` / ``MLPRegressor``."""
+    import sklearn.neural_network as nn
+    for name, original in list(_PATCHED.items()):
+        setattr(nn, name, original)
+        del _PATCHED[name]

@@ -1,0 +1,293 @@
+"""fastbp.sklearn against scikit-learn itself: the estimator contract, and parity.
+
+Parity: with the same ``random_state`` and float64 data, fastbp's estimators
+draw scikit-learn's initial weights and mini-batches, so after a few epochs
+their ``coefs_`` / ``intercepts_`` must equal scikit-learn's to rounding
+(1e-8 relative), with the same ``loss_curve_``, ``n_iter_`` and warnings.
+The expected values are scikit-learn's own, computed here by scikit-learn.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip(
+    "sklearn", minversion="1.7",
+    reason="fastbp.sklearn needs scikit-learn >= 1.7 (pip install fastbp[sklearn])")
+
+from sklearn import neural_network as sk_nn  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from fastbp import sklearn as fsk  # noqa: E402
+
+SK = {"MLPClassifier": sk_nn.MLPClassifier, "MLPRegressor": sk_nn.MLPRegressor}
+FB = {"MLPClassifier": fsk.MLPClassifier, "MLPRegressor": fsk.MLPRegressor}
+RTOL = 1e-8
+SK_VERSION = tuple(int("".join(c for c in p if c.isdigit()) or 0)
+                   for p in sklearn.__version__.split(".")[:2])
+
+
+@parametrize_with_checks([fsk.MLPClassifier(max_iter=100), fsk.MLPRegressor(max_iter=100),
+                          fsk.MLPClassifier(solver="lbfgs", max_iter=50),
+                          fsk.MLPRegressor(solver="sgd", max_iter=50)])
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+# ------------------------------------------------------------------- parity
+def _data(task, n=157, n_features=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_features))
+    w = rng.standard_normal((n_features, 3))
+    z = X @ w
+    if task == "binary":
+        y = np.where(z[:, 0] + 0.3 * rng.standard_normal(n) > 0, "yes", "no")
+    elif task == "multiclass":
+        y = np.array(["a", "b", "c"])[np.argmax(z + 0.3 * rng.standard_normal(z.shape), axis=1)]
+    elif task == "multilabel":
+        y = (z + 0.3 * rng.standard_normal(z.shape) > 0).astype(int)
+    elif task == "regression":
+        y = z[:, 0] + 0.1 * rng.standard_normal(n)
+    elif task == "regression2":
+        y = z[:, :2] + 0.1 * rng.standard_normal((n, 2))
+    elif task == "poisson":
+        y = rng.poisson(np.exp(0.3 * z[:, 0]))
+    else:
+        raise ValueError(task)
+    return X, y
+
+
+def _kind(task):
+    return "MLPClassifier" if task in ("binary", "multiclass", "multilabel") else "MLPRegressor"
+
+
+def _fit_both(task, params, sample_weight=None, X=None, y=None, method="fit", calls=1,
+              classes=None):
+    if X is None:
+        X, y = _data(task)
+    kind = _kind(task)
+    if task == "poisson":
+        params = dict(params, loss="poisson")
+    out = []
+    for cls in (SK[kind], FB[kind]):
+        est = cls(**params)
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            for _ in range(calls):
+                if method == "fit":
+                    est.fit(X, y, sample_weight=sample_weight)
+                elif classes is not None:
+                    est.partial_fit(X, y, sample_weight=sample_weight, classes=classes)
+                else:
+                    est.partial_fit(X, y, sample_weight=sample_weight)
+        out.append((est, [(w.category, str(w.message)) for w in rec]))
+    return out
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = max(np.max(np.abs(b)), 1e-300)
+    return float(np.max(np.abs(a - b)) / scale)
+
+
+def _assert_parity(sk, fb, rtol=RTOL):
+    (s, sw), (f, fw) = sk, fb
+    assert len(f.coefs_) == len(s.coefs_)
+    for name in ("coefs_", "intercepts_"):
+        for i, (a, b) in enumerate(zip(getattr(f, name), getattr(s, name))):
+            assert a.shape == b.shape, (name, i)
+            assert _rel(a, b) <= rtol, (name, i, _rel(a, b))
+    assert f.n_iter_ == s.n_iter_
+    assert f.n_outputs_ == s.n_outputs_ and f.n_layers_ == s.n_layers_
+    assert f.out_activation_ == s.out_activation_
+    if hasattr(s, "loss_curve_"):
+        assert len(f.loss_curve_) == len(s.loss_curve_)
+        np.testing.assert_allclose(f.loss_curve_, s.loss_curve_, rtol=rtol)
+        assert f.t_ == s.t_
+        for attr in ("best_loss_", "best_validation_score_"):
+            a, b = getattr(f, attr), getattr(s, attr)
+            assert (a is None) == (b is None), attr
+            if b is not None:
+                np.testing.assert_allclose(a, b, rtol=rtol, err_msg=attr)
+        if s.validation_scores_ is not None:
+            np.testing.assert_allclose(f.validation_scores_, s.validation_scores_, rtol=rtol)
+    np.testing.assert_allclose(f.loss_, s.loss_, rtol=rtol)
+    assert fw == sw          # the same warnings, word for word
+    if hasattr(s, "classes_"):
+        np.testing.assert_array_equal(f.classes_, s.classes_)
+
+
+TASKS = ["binary", "multiclass", "multilabel", "regression", "regression2", "poisson"]
+SOLVERS = {"adam": dict(solver="adam", learning_rate_init=0.01),
+           "sgd-nesterov": dict(solver="sgd", learning_rate_init=0.05, momentum=0.9,
+                                nesterovs_momentum=True)}
+
+
+def _poisson_mark(task):
+    return None
+
+
+def _params(task, solver, **extra):
+    p = dict(hidden_layer_sizes=(7, 5), batch_size=32, max_iter=3, random_state=3, tol=0.0,
+             **SOLVERS[solver])
+    p.update(extra)
+    return p
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("solver", list(SOLVERS))
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+@pytest.mark.parametrize("alpha", [0.0, 0.05])
+def test_parity_three_epochs(task, solver, weighted, alpha, request):
+    mark = _poisson_mark(task)
+    if mark:
+        request.applymarker(mark)
+    X, y = _data(task)
+    sw = np.random.default_rng(1).uniform(0.2, 2.0, X.shape[0]) if weighted else None
+    sk, fb = _fit_both(task, _params(task, solver, alpha=alpha), sample_weight=sw, X=X, y=y)
+    assert any(c is ConvergenceWarning for c, _ in sk[1])   # max_iter=3 reached
+    _assert_parity(sk, fb)
+    if _kind(task) == "MLPRegressor":
+        np.testing.assert_allclose(fb[0].predict(X), sk[0].predict(X), rtol=1e-7)
+    else:
+        np.testing.assert_array_equal(fb[0].predict(X), sk[0].predict(X))
+        np.testing.assert_allclose(fb[0].predict_proba(X), sk[0].predict_proba(X), rtol=1e-7)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression2", "poisson"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+def test_parity_early_stopping(task, solver, weighted, request):
+    mark = _poisson_mark(task)
+    if mark:
+        request.applymarker(mark)
+    X, y = _data(task, n=300)
+    if _kind(task) == "MLPClassifier" and SK_VERSION < (1, 8):
+        # scikit-learn < 1.8 fails early stopping on string labels (np.isnan of
+        # its predictions); fastbp does not, but parity needs scikit-learn to run
+        y = np.unique(y, return_inverse=True)[1]
+    sw = np.random.default_rng(2).uniform(0.2, 2.0, X.shape[0]) if weighted else None
+    params = _params(task, solver, alpha=1e-3, early_stopping=True, max_iter=8,
+                     n_iter_no_change=2, tol=1e-3, validation_fraction=0.2)
+    if task == "poisson" and solver != "adam":
+        # at 0.05 this SGD diverges by epoch 3: scikit-learn's loss turns NaN
+        # (inf - inf of clipped exp) where fastbp's, from the logits, stays
+        # finite; parity is about training that works
+        params["learning_rate_init"] = 0.005
+    sk, fb = _fit_both(task, params, sample_weight=sw, X=X, y=y)
+    _assert_parity(sk, fb)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+@pytest.mark.parametrize("params", [
+    dict(solver="adam", learning_rate_init=0.02, tol=1e-3, n_iter_no_change=3),
+    dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.05, tol=1e-2,
+         n_iter_no_change=2),
+    dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.2, power_t=0.3,
+         momentum=0.5, nesterovs_momentum=False, tol=1e-3),
+    dict(solver="sgd", learning_rate_init=0.05, momentum=0.0, shuffle=False, tol=1e-3),
+], ids=["adam-tol", "sgd-adaptive", "sgd-invscaling-momentum", "sgd-plain-noshuffle"])
+def test_parity_tol_stopping(task, params):
+    """Same n_iter_ under tol stopping (and adaptive / invscaling schedules)."""
+    p = dict(hidden_layer_sizes=(6,), batch_size=40, max_iter=60, random_state=0, **params)
+    sk, fb = _fit_both(task, p)
+    assert sk[0].n_iter_ < 60 or any(c is ConvergenceWarning for c, _ in sk[1])
+    _assert_parity(sk, fb, rtol=1e-7)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel", "regression2",
+                                  "poisson"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+def test_parity_lbfgs(task, weighted, request):
+    mark = _poisson_mark(task)
+    if mark:
+        request.applymarker(mark)
+    X, y = _data(task)
+    sw = np.random.default_rng(1).uniform(0.2, 2.0, X.shape[0]) if weighted else None
+    params = dict(solver="lbfgs", hidden_layer_sizes=(7,), alpha=1e-3, max_iter=30,
+                  random_state=0)
+    (s, sw_), (f, fw) = _fit_both(task, params, sample_weight=sw, X=X, y=y)
+    assert abs(f.loss_ - s.loss_) <= 1e-6 * abs(s.loss_)
+    assert f.n_iter_ == s.n_iter_
+    assert [c for c, _ in fw] == [c for c, _ in sw_]
+
+
+def test_parity_lbfgs_converged_warning_free():
+    X, y = _data("regression")
+    params = dict(solver="lbfgs", hidden_layer_sizes=(3,), max_iter=2000, random_state=0,
+                  tol=1e-3)
+    (s, sw_), (f, fw) = _fit_both("regression", params, X=X, y=y)
+    assert sw_ == [] and fw == []
+    assert abs(f.loss_ - s.loss_) <= 1e-6 * abs(s.loss_)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel", "regression"])
+def test_parity_partial_fit_and_warm_start(task):
+    X, y = _data(task)
+    classes = {"multiclass": np.unique(y), "multilabel": np.arange(3)}.get(task)
+    params = dict(hidden_layer_sizes=(5,), batch_size=50, random_state=4,
+                  learning_rate_init=0.01)
+    sk, fb = _fit_both(task, params, X=X, y=y, method="partial_fit", calls=3, classes=classes)
+    _assert_parity(sk, fb)
+    params = dict(params, warm_start=True, max_iter=2)
+    sk, fb = _fit_both(task, params, X=X, y=y, calls=2)
+    _assert_parity(sk, fb)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_parity_warm_start_with_early_stopping(task):
+    X, y = _data(task, n=300)
+    if task == "multiclass" and SK_VERSION < (1, 8):
+        y = np.unique(y, return_inverse=True)[1]     # (see test_parity_early_stopping)
+    params = dict(hidden_layer_sizes=(5,), batch_size=50, random_state=4, max_iter=4,
+                  learning_rate_init=0.01, early_stopping=True, warm_start=True,
+                  n_iter_no_change=1, tol=0.05)
+    sk, fb = _fit_both(task, params, X=X, y=y, calls=3)
+    _assert_parity(sk, fb)
+
+
+def test_parity_warm_start_new_activation():
+    """A warm start after set_params(activation=...) trains the old weights with it."""
+    X, y = _data("regression")
+    out = []
+    for cls in (sk_nn.MLPRegressor, fsk.MLPRegressor):
+        est = cls(hidden_layer_sizes=(5,), max_iter=2, random_state=0, warm_start=True,
+                  learning_rate_init=0.01)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+            est.set_params(activation="tanh").fit(X, y)
+        out.append(est)
+    for a, b in zip(out[1].coefs_ + out[1].intercepts_, out[0].coefs_ + out[0].intercepts_):
+        assert _rel(a, b) <= RTOL
+    np.testing.assert_allclose(out[1].predict(X), out[0].predict(X), rtol=1e-9)
+
+
+def test_float32_kept_and_close_to_sklearn():
+    X, y = _data("multiclass")
+    X = X.astype(np.float32)
+    params = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0, batch_size=32,
+                  learning_rate_init=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        f = fsk.MLPClassifier(**params).fit(X, y)
+        s = sk_nn.MLPClassifier(**params).fit(X, y)
+    assert all(c.dtype == np.float32 for c in f.coefs_ + f.intercepts_)
+    assert f.predict_proba(X).dtype == np.float32
+    for a, b in zip(f.coefs_, s.coefs_):
+        assert _rel(a, b) < 1e-4
+
+
+def test_initial_weights_are_sklearns():
+    """One step with a tiny learning rate: the weights are scikit-learn's draws."""
+    X, y = _data("binary")
+    for activation in ("relu", "logistic", "tanh", "identity"):
+        p = dict(hidden_layer_sizes=(4, 3), activation=activation, random_state=7,
+                 solver="sgd", learning_rate_init=1e-12, max_iter=1, momentum=0.0)
+        (s, _), (f, _) = _fit_both("binary", p, X=X, y=y, method="partial_fit",
+                                   classes=np.unique(y))
+        for a, b in zip(f.coefs_ + f.intercepts_, s.coefs_ + s.intercepts_):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)

@@ -1,0 +1,287 @@
+"""fastbp.sklearn in scikit-learn's machinery, and scikit-learn's own errors.
+
+Bad input: for each condition, the same call on scikit-learn's estimator
+gives the expected exception type and message; fastbp's must be identical.
+"""
+import importlib
+import pickle
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip(
+    "sklearn", minversion="1.7",
+    reason="fastbp.sklearn needs scikit-learn >= 1.7 (pip install fastbp[sklearn])")
+
+import joblib  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+from sklearn import neural_network as sk_nn  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from fastbp import sklearn as fsk  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _clf_data(n=120, seed=0, classes=("cat", "dog", "eel")):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 5))
+    y = np.array(classes)[np.argmax(X[:, :3] + 0.2 * rng.standard_normal((n, 3)), axis=1)]
+    return X, y
+
+
+def _reg_data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 5))
+    return X, X @ rng.standard_normal(5) + 0.1 * rng.standard_normal(n)
+
+
+def _same_error(make_call):
+    """make_call(module) raises; the exception types and messages must be equal."""
+    errors = []
+    for mod in (sk_nn, fsk):
+        with pytest.raises(Exception) as info:
+            make_call(mod)
+        errors.append(info)
+    (s, f) = errors
+    assert f.type is s.type, (f.value, s.value)
+    assert str(f.value) == str(s.value)
+    return f
+
+
+def test_errors_nan_inf_in_X():
+    X, y = _clf_data()
+    for bad in (np.nan, np.inf, -np.inf):
+        Xb = X.copy()
+        Xb[3, 2] = bad
+        _same_error(lambda m: m.MLPClassifier(max_iter=2).fit(Xb, y))
+        _same_error(lambda m: m.MLPRegressor(max_iter=2).fit(Xb, y == "cat"))
+        _same_error(lambda m: m.MLPClassifier(max_iter=2).fit(X, y).predict(Xb))
+        _same_error(lambda m: m.MLPRegressor(max_iter=2).fit(X, y == "cat").predict(Xb))
+
+
+def test_errors_wrong_n_features_at_predict():
+    X, y = _clf_data()
+    _same_error(lambda m: m.MLPClassifier(max_iter=2).fit(X, y).predict(X[:, :4]))
+    _same_error(lambda m: m.MLPClassifier(max_iter=2).fit(X, y).predict_proba(X[:, :4]))
+    _same_error(lambda m: m.MLPRegressor(max_iter=2).fit(X, y == "cat").predict(X[:, :4]))
+
+
+def test_errors_partial_fit_classes():
+    X, y = _clf_data()
+    _same_error(lambda m: m.MLPClassifier().partial_fit(X, y))      # no classes= first
+    _same_error(lambda m: m.MLPClassifier().partial_fit(X, y, classes=["cat", "dog", "eel"])
+                .partial_fit(X, np.where(y == "cat", "fox", y)))
+    _same_error(lambda m: m.MLPClassifier().partial_fit(X, y, classes=["cat", "dog", "eel"])
+                .partial_fit(X, y, classes=["cat", "dog"]))
+    _same_error(lambda m: m.MLPClassifier(early_stopping=True)
+                .partial_fit(X, y, classes=["cat", "dog", "eel"]))
+    _same_error(lambda m: m.MLPClassifier(solver="lbfgs").partial_fit(X, y, classes=["cat"]))
+    # (scikit-learn's MLPRegressor(solver="lbfgs") does have partial_fit: its
+    # available_if forgets to call _check_solver; fastbp's is the same drop-in)
+    assert hasattr(fsk.MLPRegressor(solver="lbfgs"), "partial_fit")
+    assert hasattr(sk_nn.MLPRegressor(solver="lbfgs"), "partial_fit")
+
+
+def test_errors_warm_start_new_classes():
+    X, y = _clf_data()
+    _same_error(lambda m: m.MLPClassifier(warm_start=True, max_iter=2).fit(X, y)
+                .fit(X, np.where(y == "cat", "fox", y)))
+
+
+def test_errors_not_fitted():
+    X, _ = _clf_data()
+    for method in ("predict", "predict_proba", "predict_log_proba"):
+        f = _same_error(lambda m: getattr(m.MLPClassifier(), method)(X))
+        assert f.type is NotFittedError
+    _same_error(lambda m: m.MLPRegressor().predict(X))
+
+
+@pytest.mark.parametrize("params", [
+    dict(solver="newton"), dict(alpha=-1.0), dict(hidden_layer_sizes=(3, 0)),
+    dict(batch_size=0), dict(learning_rate_init=0.0),
+    dict(momentum=1.5), dict(validation_fraction=1.0, early_stopping=True),
+    dict(activation="softmax"), dict(max_iter=0), dict(n_iter_no_change=0),
+])
+def test_errors_bad_parameters(params):
+    X, y = _clf_data()
+    _same_error(lambda m: m.MLPClassifier(**params).fit(X, y))
+
+
+def test_errors_small_validation_set_and_bad_labels():
+    X, y = _clf_data(n=12)
+    _same_error(lambda m: m.MLPRegressor(early_stopping=True, validation_fraction=0.05)
+                .fit(X, np.arange(12.0)))
+    _same_error(lambda m: m.MLPClassifier().fit(X, np.linspace(0, 1, 12)))   # continuous y
+    _same_error(lambda m: m.MLPClassifier().fit(X, y, sample_weight=np.ones(5)))
+
+
+def test_same_warnings_batch_size_and_column_y():
+    X, y = _reg_data(n=30)
+    got = []
+    for mod in (sk_nn, fsk):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            mod.MLPRegressor(batch_size=100, max_iter=2, random_state=0).fit(X, y[:, None])
+        got.append([(w.category, str(w.message)) for w in rec])
+    assert got[0] == got[1] and len(got[0]) == 3     # column y, clipped batch, max_iter
+
+
+def test_n_threads_param_and_results_do_not_depend_on_it():
+    X, y = _clf_data(n=300)
+    p = dict(hidden_layer_sizes=(64, 32), max_iter=3, random_state=0)
+    a = fsk.MLPClassifier(n_threads=1, **p).fit(X, y)
+    b = fsk.MLPClassifier(n_threads=2, **p).fit(X, y)
+    for c1, c2 in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(c1, c2)
+    assert "n_threads" in a.get_params()
+    with pytest.raises(ValueError, match="n_threads"):
+        fsk.MLPClassifier(n_threads=1.5).fit(X, y)
+
+
+def test_coefs_are_views_of_the_network():
+    X, y = _clf_data()
+    clf = fsk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, y)
+    assert clf.coefs_[0].shape == (5, 4) and clf.coefs_[1].shape == (4, 3)
+    assert clf.intercepts_[0].shape == (4,)
+    W1 = clf._net.parameters["W1"]
+    assert np.shares_memory(clf.coefs_[0], W1) and clf.coefs_[0].base is not None
+    # written in place or replaced, the new values are used
+    before = clf.predict_proba(X)
+    clf.coefs_[1][...] = 0.0
+    clf.intercepts_[1][...] = 0.0
+    np.testing.assert_allclose(clf.predict_proba(X), 1 / 3)
+    clf.coefs_ = [np.zeros((5, 4)), np.ones((4, 3))]
+    clf.intercepts_ = [np.zeros(4), np.array([0.0, 0.0, 1.0])]
+    p = np.exp([0.0, 0.0, 1.0]) / np.exp([0.0, 0.0, 1.0]).sum()
+    np.testing.assert_allclose(clf.predict_proba(X), np.tile(p, (X.shape[0], 1)))
+    assert not np.allclose(before, clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_pickle_round_trip_also_after_partial_fit(dump, tmp_path):
+    X, y = _clf_data()
+    classes = np.unique(y)
+
+    def roundtrip(est):
+        if dump == "pickle":
+            return pickle.loads(pickle.dumps(est))
+        path = tmp_path / "est.joblib"
+        joblib.dump(est, path)
+        return joblib.load(path)
+
+    ref = fsk.MLPClassifier(hidden_layer_sizes=(6,), random_state=0, batch_size=30)
+    est = clone(ref)
+    for _ in range(3):
+        ref.partial_fit(X, y, classes=classes)
+        est = roundtrip(est.partial_fit(X, y, classes=classes))
+        np.testing.assert_array_equal(est.predict_proba(X), ref.predict_proba(X))
+    for a, b in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    reg = fsk.MLPRegressor(hidden_layer_sizes=(3,), max_iter=5, random_state=0).fit(*_reg_data())
+    again = roundtrip(reg)
+    np.testing.assert_array_equal(again.predict(X), reg.predict(X))
+    assert again.score(*_reg_data()) == reg.score(*_reg_data())
+
+
+def test_clone_pipeline_grid_search_cross_val_score():
+    X, y = _clf_data(n=150)
+    pipe = make_pipeline(StandardScaler(), fsk.MLPClassifier(hidden_layer_sizes=(8,),
+                                                             learning_rate_init=0.02,
+                                                             max_iter=100, random_state=0))
+    assert cross_val_score(pipe, X, y, cv=3).mean() > 0.5
+    grid = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1],
+                               "mlpclassifier__solver": ["adam", "lbfgs"]}, cv=2, n_jobs=2)
+    grid.fit(X, y)
+    assert isinstance(grid.best_estimator_[-1], fsk.MLPClassifier)
+    assert grid.score(X, y) > 0.5
+    c = clone(grid.best_estimator_[-1])
+    assert not hasattr(c, "coefs_") and c.get_params() == grid.best_estimator_[-1].get_params()
+
+
+def test_dataframe_feature_names_and_string_labels():
+    pd = pytest.importorskip("pandas")
+    X, y = _clf_data()
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
+    clf = fsk.MLPClassifier(hidden_layer_sizes=(6,), max_iter=10, random_state=0).fit(df, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
+    assert clf.n_features_in_ == 5
+    assert set(clf.predict(df)) <= {"cat", "dog", "eel"}
+    np.testing.assert_array_equal(clf.classes_, ["cat", "dog", "eel"])
+    with pytest.warns(UserWarning, match="feature names"):
+        clf.predict(X)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_sparse_input_equals_dense(fmt, shuffle):
+    X, y = _clf_data()
+    X[np.abs(X) < 0.8] = 0.0
+    Xs = sp.csr_matrix(X) if fmt == "csr" else sp.csc_matrix(X)
+    p = dict(hidden_layer_sizes=(6,), max_iter=4, random_state=0, batch_size=25,
+             shuffle=shuffle)
+    dense = fsk.MLPClassifier(**p).fit(X, y)
+    sparse = fsk.MLPClassifier(**p).fit(Xs, y)
+    for a, b in zip(dense.coefs_, sparse.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), rtol=1e-12)
+    sk = sk_nn.MLPClassifier(**p).fit(Xs, y)
+    for a, b in zip(sk.coefs_, sparse.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-8)
+
+
+def test_multilabel_and_binary_outputs():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 4))
+    Y = (X[:, :3] > 0).astype(int)
+    clf = fsk.MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0).fit(X, Y)
+    assert clf.out_activation_ == "logistic" and clf.predict(X).shape == (80, 3)
+    assert clf.predict_proba(X).shape == (80, 3)
+    b = fsk.MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0).fit(
+        X, np.where(X[:, 0] > 0, "pos", "neg"))
+    P = b.predict_proba(X)
+    assert P.shape == (80, 2) and np.allclose(P.sum(axis=1), 1)
+    np.testing.assert_allclose(b.predict_log_proba(X), np.log(P))
+
+
+def test_patch_and_unpatch_sklearn():
+    original = sk_nn.MLPClassifier, sk_nn.MLPRegressor
+    try:
+        fsk.patch_sklearn()
+        fsk.patch_sklearn()                        # twice is harmless
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+        assert MLPClassifier is fsk.MLPClassifier and MLPRegressor is fsk.MLPRegressor
+    finally:
+        fsk.unpatch_sklearn()
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    assert (MLPClassifier, MLPRegressor) == original
+
+
+def test_import_without_sklearn_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.delitem(sys.modules, "fastbp.sklearn", raising=False)
+    with pytest.raises(ImportError, match=r"pip install fastbp\[sklearn\]"):
+        importlib.import_module("fastbp.sklearn")
+
+
+def test_too_old_sklearn_is_refused():
+    from fastbp import _validation
+    with pytest.raises(ImportError, match=r"scikit-learn >= 1\.7, found 1\.6\.1"):
+        _validation.check_sklearn_version("1.6.1")
+    _validation.check_sklearn_version("1.10.0.dev0")
+
+
+def test_errors_diverging_fit():
+    """Training that blows up ends with scikit-learn's own error, not fastbp's."""
+    X, y = _reg_data()
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        f = _same_error(lambda m: m.MLPRegressor(solver="sgd", learning_rate_init=5.0,
+                                                 max_iter=30, random_state=0).fit(X, 1e3 * y))
+    assert f.type is ValueError

@@ -1,0 +1,146 @@
+"""Targets outside the loss's domain are refused at every entry point (issue 12, item 2).
+
+binary cross-entropy: values in [0, 1] (soft targets allowed); cross-entropy:
+class indices in range, or non-negative columns summing to 1; Poisson:
+non-negative and finite. fit and evaluate check once up front; train_step,
+backward and train_batch get the kernel's flag (it reads every target while
+it computes the loss) and raise the same message; the layer functions and
+the course API check per call. A refused step makes no update.
+"""
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import course
+from fastbp.network import Network
+from fastbp.optim import SGD
+
+#: output -> (bad targets for 2 examples, the value the message must quote, valid soft targets)
+BAD = {
+    "sigmoid": (np.array([[1.0, 2.0]]), "{2}", np.array([[0.3, 1.0]])),
+    "exp": (np.array([[1.0, -1.0]]), "{-1}", np.array([[2.5, 0.0]])),
+    "softmax": (np.array([[1.0, 0.0], [0.0, 2.0]]), "{2}", np.array([[0.2, 0.0], [0.8, 1.0]])),
+}
+N_OUT = {"sigmoid": 1, "exp": 1, "softmax": 2}
+
+
+def _net(output):
+    return Network([3, N_OUT[output]], output=output, dtype="float64", seed=0)
+
+
+def _entry_points():
+    def fit(net, X, Y):
+        net.fit(X, Y, epochs=1, verbose=False)
+
+    def fit_validation(net, X, Y):
+        good = BAD[net.output][2]
+        net.fit(X, good, epochs=1, verbose=False, validation_data=(X, Y))
+
+    def train_step(net, X, Y):
+        net.train_step(X, Y, SGD(0.1))
+
+    def train_steps(net, X, Y):
+        net._train_steps(X, Y, SGD(0.1), 3)
+
+    def evaluate(net, X, Y):
+        net.evaluate(X, Y)
+
+    def backward(net, X, Y):
+        net.forward(X)
+        net.backward(Y)
+
+    def loss_and_gradient(net, X, Y):
+        net.loss_and_gradient(X, Y)
+
+    return [fit, fit_validation, train_step, train_steps, evaluate, backward, loss_and_gradient]
+
+
+@pytest.mark.parametrize("entry", _entry_points(), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("output", list(BAD))
+def test_network_refuses_targets_outside_the_domain(output, entry, rng):
+    bad, quoted, _ = BAD[output]
+    net = _net(output)
+    X = rng.standard_normal((3, 2))
+    before = net.flat_parameters.copy()
+    with pytest.raises(ValueError) as info:
+        entry(net, X, bad)
+    assert quoted in str(info.value), str(info.value)
+    np.testing.assert_array_equal(net.flat_parameters, before)
+
+
+@pytest.mark.parametrize("entry", _entry_points(), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("output", list(BAD))
+def test_network_accepts_soft_targets(output, entry, rng):
+    net = _net(output)
+    entry(net, rng.standard_normal((3, 2)), BAD[output][2])
+
+
+@pytest.mark.parametrize("labels", [[-1, 0, 1], [0, 1, 3]])
+def test_softmax_class_indices_out_of_range(labels, rng):
+    net = Network([3, 3], output="softmax", dtype="float64", seed=0)
+    X = rng.standard_normal((3, 3))
+    for call in (lambda: net.train_step(X, np.array(labels), SGD(0.1)),
+                 lambda: net.evaluate(X, np.array(labels)),
+                 lambda: net.fit(X, np.array(labels), verbose=False)):
+        with pytest.raises(ValueError, match=r"0\.\.2") as info:
+            call()
+        bad = [v for v in labels if not 0 <= v <= 2]
+        assert f"{{{bad[0]}}}" in str(info.value)
+
+
+def test_sigmoid_minus_one_labels(rng):
+    # the issue: labels -1 gave a loss with no error
+    net = Network([3, 1], dtype="float32", seed=0)
+    X = rng.standard_normal((3, 4)).astype(np.float32)
+    Y = np.array([[-1, 1, -1, 1]], np.float32)
+    with pytest.raises(ValueError, match=r"\{-1\} \(2 of 4 values\)"):
+        net.train_step(X, Y, SGD(0.1))
+    with pytest.raises(ValueError, match=r"\{-1\}"):
+        net.fit(X, Y, verbose=False)
+
+
+def test_poisson_infinite_target(rng):
+    net = _net("exp")
+    with pytest.raises(ValueError, match="inf"):
+        net.train_step(rng.standard_normal((3, 2)), np.array([[1.0, np.inf]]), SGD(0.1))
+
+
+# ------------------------------------------------------------------ layer functions
+LAYER_BAD = [
+    ("binary_crossentropy", np.array([[0.5, 0.5]]), np.array([[1.0, 2.0]]), "{2}"),
+    ("binary_crossentropy", np.array([[0.5, 0.5]]), np.array([[1, 255]], np.uint8), "{255}"),
+    ("crossentropy", np.array([[0.5, 0.5], [0.5, 0.5]]), np.array([[1, 0], [1, 1]]), "{2}"),
+    ("poisson", np.array([[0.5, 0.5]]), np.array([[-2.0, 1.0]]), "{-2}"),
+]
+
+
+@pytest.mark.parametrize("loss,AL,Y,quoted", LAYER_BAD, ids=lambda x: str(x)[:20])
+def test_layer_functions_refuse(loss, AL, Y, quoted):
+    for call in (lambda: fastbp.loss(AL, Y, loss),
+                 lambda: fastbp.loss(AL, Y, loss, from_logits=True),
+                 lambda: fastbp.output_delta(AL, Y, loss)):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert quoted in str(info.value), str(info.value)
+
+
+def test_layer_functions_accept_probability_rows():
+    AL = np.array([[0.3, 0.6], [0.7, 0.4]], np.float32)
+    Y = np.array([[0.25, 0.5], [0.75, 0.5]], np.float32)
+    expected = -np.sum(Y * np.log(AL), dtype=np.float64) / 2
+    assert fastbp.loss(AL, Y, "crossentropy") == pytest.approx(expected, rel=1e-6)
+    # float32 rows that sum to 1 only up to rounding are still probability rows
+    Y3 = np.full((3, 2), 1 / 3, np.float32)
+    fastbp.loss(np.full((3, 2), 1 / 3, np.float32), Y3, "crossentropy")
+
+
+# --------------------------------------------------------------------------- course
+def test_course_functions_refuse_labels_outside_0_1(rng):
+    AL = np.full((1, 3), 0.5)
+    with pytest.raises(ValueError, match=r"\{2\}"):
+        course.compute_cost(AL, np.array([[0, 1, 2]]))
+    X = rng.standard_normal((2, 3))
+    with pytest.raises(ValueError, match=r"\{-1\}"):
+        course.L_layer_model(X, np.array([[0, 1, -1]]), [2, 3, 1], num_iterations=2)
+    with pytest.raises(ValueError, match=r"\{2\}"):
+        course.nn_model(X, np.array([[0, 1, 2]]), 4, num_iterations=2)

@@ -64,37 +64,47 @@ def check_positive_int(name, value):
     return int(value)
 
 
-def check_layer_dims(layer_dims):
+def check_layer_dims(layer_dims, name="layer_dims"):
     """``[n_x, n_1, ..., n_L]`` as a tuple of ints >= 1 that BLAS can index."""
+    if isinstance(layer_dims, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of ints like [n_x, n_1, ..., n_L], "
+                        f"got {type(layer_dims).__name__} {layer_dims!r}")
     try:
         dims = list(layer_dims)
     except TypeError:
-        raise TypeError("layer_dims must be a sequence of ints like [n_x, n_1, ..., n_L], "
+        raise TypeError(f"{name} must be a sequence of ints like [n_x, n_1, ..., n_L], "
                         f"got {type(layer_dims).__name__}") from None
     if len(dims) < 2:
-        raise ValueError("layer_dims needs at least an input and an output size, "
+        raise ValueError(f"{name} needs at least an input and an output size, "
                          f"e.g. [n_x, n_y]; got {dims}")
-    out = []
-    for i, d in enumerate(dims):
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral):
-            raise TypeError(f"layer_dims[{i}] must be an int, got {type(d).__name__} {d!r}")
-        if d < 1:
-            raise ValueError(f"layer_dims[{i}] must be >= 1, got {d}")
-        if d > 2**31 - 1:
-            raise ValueError(f"layer_dims[{i}] = {d} is too large (BLAS takes 32-bit sizes)")
-        out.append(int(d))
-    return tuple(out)
+    return tuple(check_size(f"{name}[{i}]", d) for i, d in enumerate(dims))
+
+
+def check_size(name, d):
+    """One layer size: an int >= 1 that BLAS can index."""
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(d).__name__} {d!r}")
+    if d < 1:
+        raise ValueError(f"{name} must be >= 1, got {d}")
+    if d > 2**31 - 1:
+        raise ValueError(f"{name} = {d} is too large (BLAS takes 32-bit sizes)")
+    return int(d)
 
 
 def check_hidden(hidden, n_layers, activations):
     """One activation name per hidden layer, as a tuple."""
-    names = [hidden] * (n_layers - 1) if isinstance(hidden, str) else list(hidden)
+    try:
+        names = [hidden] * (n_layers - 1) if isinstance(hidden, str) else list(hidden)
+    except TypeError:
+        raise TypeError(f"hidden must be an activation name or a list of them, got "
+                        f"{type(hidden).__name__} {hidden!r}; valid names: "
+                        f"{tuple(activations)}") from None
     if len(names) != n_layers - 1:
         raise ValueError(f"hidden must be one activation name or a list of {n_layers - 1} "
                          f"(one per hidden layer); got {len(names)}")
     for name in names:
-        if name not in activations:
-            raise ValueError(f"unknown activation {name!r}; valid: {tuple(activations)}")
+        if not isinstance(name, str) or name not in activations:
+            raise ValueError(f"unknown hidden activation {name!r}; valid: {tuple(activations)}")
     return tuple(names)
 
 
@@ -1125,8 +1135,11 @@ def course_get(d, key, what):
         raise TypeError(f"Invalid {what}: expected a dict, got {type(d).__name__}") from None
 
 
-def course_float_dtype(*arrays):
-    """The float dtype NumPy would compute in, restricted to float32/float64."""
+def course_float_dtype(*arrays, names=()):
+    """The float dtype NumPy would compute in, restricted to float32/float64.
+
+    ``names``: the arrays' argument names, for the message when one of them
+    is not real (complex, object, strings)."""
     dt = np.result_type(*arrays)
     if dt == FLOAT_DTYPES[0] or dt == FLOAT_DTYPES[1]:
         return dt
@@ -1134,7 +1147,11 @@ def course_float_dtype(*arrays):
         return FLOAT_DTYPES[1]
     if dt.kind == "f" and dt.itemsize < 4:
         return FLOAT_DTYPES[0]
-    raise TypeError(f"Unsupported dtype: {dt}; fastbp.course computes in float32 or float64")
+    bad = [f"{n} has dtype {np.result_type(a)}" for n, a in zip(names, arrays)
+           if np.result_type(a).kind not in "biuf"]
+    what = "; ".join(bad) if bad else f"the arrays' common dtype is {dt}"
+    raise TypeError(f"Unsupported dtype: {what}; fastbp.course computes in float32 or "
+                    f"float64 (cast with .astype(np.float64))")
 
 
 def course_2d(x, name):
@@ -1161,7 +1178,8 @@ def course_coerce_forward(A_prev, W, b, l, prev_name, exc):
     if 0 in A_prev.shape or 0 in W.shape:
         raise ValueError(f"Invalid shapes: empty layer {l}: {prev_name} {A_prev.shape}, "
                          f"{wn} {W.shape}") from None
-    return course_promoted((A_prev, W, b), exc, f"layer {l} ({prev_name}, {wn}, {bn})")
+    return course_promoted((A_prev, W, b), exc, f"layer {l} ({prev_name}, {wn}, {bn})",
+                           (prev_name, wn, bn))
 
 
 def course_coerce_backward(dZ, A_prev, W, l, exc):
@@ -1175,13 +1193,13 @@ def course_coerce_backward(dZ, A_prev, W, l, exc):
         raise ValueError(f"Invalid shapes in layer {l}: expected dZ{l} (n_{l}, m), "
                          f"A{l - 1} (n_{l - 1}, m), {wn} (n_{l}, n_{l - 1}); got dZ{l} "
                          f"{dZ.shape}, A{l - 1} {A_prev.shape}, {wn} {W.shape}") from None
-    return course_promoted((dZ, A_prev, W), exc, f"layer {l}")
+    return course_promoted((dZ, A_prev, W), exc, f"layer {l}", (f"dZ{l}", f"A{l - 1}", wn))
 
 
-def course_promoted(arrays, exc, where):
+def course_promoted(arrays, exc, where, names=()):
     """arrays in their common float dtype; when that changes none of them,
     the kernel's error exc was not about dtypes: re-raise it, saying where."""
-    dt = course_float_dtype(*arrays)
+    dt = course_float_dtype(*arrays, names=names)
     new = tuple(x.astype(dt, copy=False) for x in arrays)
     if all(n.dtype == o.dtype for n, o in zip(new, arrays)):
         raise type(exc)(f"{where}: {exc}") from None
@@ -1230,7 +1248,9 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
           for l in range(1, L + 1)]
     bs = [np.asarray(course_get(parameters, _course_keys(l)[1], "parameters"))
           for l in range(1, L + 1)]
-    dt = course_float_dtype(X, *Ws, *bs)
+    dt = course_float_dtype(X, *Ws, *bs, names=["X"] + [_course_keys(l)[0] for l in
+                                                     range(1, L + 1)]
+                            + [_course_keys(l)[1] for l in range(1, L + 1)])
     X = X.astype(dt, copy=False)
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
@@ -1278,7 +1298,11 @@ def course_mini_batch_inputs(X, Y, mini_batch_size):
     if Y.ndim != 2 or Y.shape[1] != m:
         raise ValueError(f"Invalid shapes: X has {m} examples (columns) but Y has shape "
                          f"{Y.shape}")
-    if int(mini_batch_size) < 1:
+    if isinstance(mini_batch_size, (bool, np.bool_)) \
+            or not isinstance(mini_batch_size, numbers.Integral):
+        raise TypeError(f"Invalid mini_batch_size: must be an int, got "
+                        f"{type(mini_batch_size).__name__} {mini_batch_size!r}")
+    if mini_batch_size < 1:
         raise ValueError(f"Invalid mini_batch_size: must be >= 1, got {mini_batch_size!r}")
     return X, Y
 

@@ -201,7 +201,7 @@ def compute_cost(AL, Y):
     """
     AL, y = _cost_inputs(AL, Y)
     if AL.dtype != _F64 and AL.dtype != _F32:
-        AL = AL.astype(_float_dtype(AL))
+        AL = AL.astype(_float_dtype(AL, names=("AL",)))
     if AL.size and not (AL.min() >= 0.0 and AL.max() <= 1.0):
         # Not probabilities (or NaN): clipped logs would hide it; give the course's nan.
         return AL.dtype.type(_course_cost(AL, y))
@@ -227,7 +227,9 @@ def backward_propagation(parameters, cache, X, Y):
         dZ2 = _delta(A2, y, _BCE)
         dZ1, dW2, db2 = _bwd(dZ2, A1, W2, "tanh", n_threads=_threads(W2.shape, A2.shape[1], 2))
     except (TypeError, ValueError, AttributeError) as exc:
-        A2 = A2.astype(_float_dtype(A2, np.asarray(A1), np.asarray(W2)), copy=False)
+        A2 = A2.astype(_float_dtype(A2, np.asarray(A1), np.asarray(W2),
+                                        names=("cache['A2']", "cache['A1']", "W2")),
+                           copy=False)
         dZ2 = _delta(A2, y, _BCE)
         dZ2, A1, W2 = _coerce_backward(dZ2, A1, W2, 2, exc)
         dZ1, dW2, db2 = _bwd(dZ2, A1, W2, "tanh")

@@ -1,0 +1,363 @@
+"""Hostile arguments and the call contract for tests/test_fuzz.py (issue 12).
+
+A fuzzed call must either return what an independent NumPy computation
+(fastbp.reference, tests/course_reference*.py or a formula written here)
+returns, within the dtype's tolerance, or raise ValueError/TypeError whose
+message names the argument at fault. Never: a crash, a hang, another
+exception type, a NaN where the oracle is finite, a result of the wrong
+shape or dtype, or an input modified in place.
+
+Arrays are drawn by :func:`hostile` from one seed plus a few choices that
+Hypothesis draws (so it shrinks towards plain float64 C-ordered data):
+
+* dtypes: float64, float32, and sometimes float16, int32/int64, uint8, bool,
+  complex128, object, byte-swapped float32/float64;
+* layouts: C, F, strided (a view of every other element), negative strides,
+  a non-contiguous column slice, read-only, misaligned;
+* values: normal (scaled 1e-3..1e3), NaN, +-inf, huge, denormal, all-equal,
+  zero.
+"""
+import copy
+import math
+import re
+
+import numpy as np
+from hypothesis import strategies as st
+
+# ------------------------------------------------------------------ shapes
+SMALL_DIMS = (1, 2, 3, 5, 7, 11, 13)
+M_SIZES = (1, 2, 3, 5, 7, 13, 17, 31, 64, 257)
+LARGE_M = 2053          # a prime, large enough to take the kernels' blocked/threaded paths
+
+FLOAT = (np.dtype(np.float64), np.dtype(np.float32))
+HOSTILE_DTYPES = ("float16", "int32", "int64", "uint8", "bool", "complex128", "object",
+                  ">f8", ">f4")
+LAYOUTS = ("C", "F", "S", "N", "V", "RO", "U")
+SPECIALS = ("nan", "inf", "huge", "denormal", "equal", "zero")
+
+
+def dim(data, label, dims=SMALL_DIMS):
+    return data.draw(st.sampled_from(dims), label=label)
+
+
+def m_size(data, label="m", large=True):
+    m = data.draw(st.sampled_from(M_SIZES), label=label)
+    if large and data.draw(st.integers(0, 39), label=label + " large?") == 0:
+        m = LARGE_M
+    return m
+
+
+def dtype_choice(data, label, base=None, hostile=True):
+    """float64/float32 mostly (``base`` if given), a hostile dtype sometimes."""
+    if hostile and data.draw(st.integers(0, 9), label=label + " hostile dtype?") == 0:
+        return np.dtype(data.draw(st.sampled_from(HOSTILE_DTYPES), label=label + " dtype"))
+    if base is not None:
+        return np.dtype(base)
+    return data.draw(st.sampled_from(FLOAT), label=label + " dtype")
+
+
+def layout_choice(data, label):
+    if data.draw(st.integers(0, 2), label=label + " plain layout?") == 0:
+        return data.draw(st.sampled_from(LAYOUTS), label=label + " layout")
+    return "C"
+
+
+def values_choice(data, label, specials=True):
+    if specials and data.draw(st.integers(0, 5), label=label + " special values?") == 0:
+        return data.draw(st.sampled_from(SPECIALS), label=label + " values")
+    return "normal"
+
+
+def fill(rng, shape, dtype, values, scale=1.0, low=None, high=None):
+    """Float64 values of ``shape`` following the ``values`` recipe, then cast."""
+    dt = np.dtype(dtype)
+    a = rng.standard_normal(shape) * scale
+    if low is not None:
+        a = rng.uniform(low, high, shape)
+    real = dt.kind == "f" or dt.kind == "c" or dt.kind == "O"
+    info = np.finfo(dt) if dt.kind in "fc" else np.finfo(np.float64)
+    if a.size and values != "normal":
+        pick = rng.random(shape) < 0.3
+        if not pick.any():
+            pick.flat[rng.integers(a.size)] = True
+        if values == "nan":
+            a[pick] = np.nan
+        elif values == "inf":
+            a[pick] = np.where(rng.random(int(pick.sum())) < 0.5, np.inf, -np.inf)
+        elif values == "huge":
+            a[pick] = np.sqrt(float(info.max)) * 16 * np.sign(rng.standard_normal(int(pick.sum())))
+        elif values == "denormal":
+            a[pick] = float(info.tiny) * 0.25 * rng.standard_normal(int(pick.sum()))
+        elif values == "equal":
+            a[...] = 0.5 if low is None else (low + high) / 2
+        elif values == "zero":
+            a[...] = 0.0
+    if dt.kind == "b":
+        return np.asarray(a > 0)
+    if dt.kind in "iu":
+        a = np.nan_to_num(a, nan=0.0, posinf=3.0, neginf=-3.0)
+        a = np.clip(np.round(a), 0 if dt.kind == "u" else -3, 3)
+        return a.astype(dt)
+    if dt.kind == "c":
+        return (a + 1j * rng.standard_normal(shape)).astype(dt)
+    if dt.kind == "O":
+        return a.astype(object)
+    if not real:
+        raise ValueError(dt)
+    with np.errstate(over="ignore"):
+        return a.astype(dt)
+
+
+def lay(a, layout):
+    """A copy of ``a`` with the requested memory layout (see the module notes)."""
+    a = np.asarray(a)
+    if a.ndim == 0 or layout == "C":
+        return np.array(a, order="C", copy=True)
+    if layout == "F":
+        return np.array(a, order="F", copy=True)
+    if layout == "S":                      # every other element in both axes
+        buf = np.zeros(tuple(2 * s + 1 for s in a.shape), dtype=a.dtype)
+        out = buf[tuple(slice(1, None, 2) for _ in a.shape)]
+    elif layout == "N":                    # negative strides
+        out = np.array(a[tuple(slice(None, None, -1) for _ in a.shape)], copy=True)
+        out = out[tuple(slice(None, None, -1) for _ in a.shape)]
+    elif layout == "V":                    # a non-contiguous slice of a wider array
+        buf = np.zeros(a.shape[:-1] + (a.shape[-1] + 3,), dtype=a.dtype)
+        out = buf[..., 2:2 + a.shape[-1]]
+    elif layout == "RO":
+        out = np.array(a, copy=True)
+        out.flags.writeable = False
+        return out
+    elif layout == "U":                    # misaligned: address off by one byte
+        if a.dtype.itemsize <= 1 or a.dtype.kind == "O":
+            return np.array(a, copy=True)
+        buf = np.zeros(a.nbytes + 1, np.uint8)
+        out = buf[1:].view(a.dtype).reshape(a.shape)
+    else:
+        raise ValueError(layout)
+    out[...] = a
+    return out
+
+
+def hostile(data, rng, label, shape, *, base=None, hostile_dtype=True, specials=True,
+            scale=1.0, low=None, high=None, values=None):
+    """An array of ``shape`` with a drawn dtype, layout and value recipe.
+
+    Returns (array, info) where info says whether the array is a plain
+    finite float array of ``base``'s kind (which every function must accept).
+    """
+    dt = dtype_choice(data, label, base, hostile_dtype)
+    if values is None:
+        values = values_choice(data, label, specials)
+    lt = layout_choice(data, label)
+    store = dt
+    if dt.byteorder == ">" and dt.kind == "f":
+        store = dt.newbyteorder("=")
+    a = fill(rng, shape, store, values, scale, low, high)
+    a = lay(a, lt)
+    if store is not dt:
+        a = a.astype(dt)
+        if lt == "RO":
+            a.flags.writeable = False
+    plain = dt.kind == "f" and dt.isnative and dt.itemsize >= 4
+    return a, {"label": label, "dtype": str(dt), "layout": lt, "values": values,
+               "float": plain, "finite": values in ("normal", "denormal", "equal", "zero")}
+
+
+def pick(data, label, options):
+    return data.draw(st.sampled_from(options), label=label)
+
+
+# ------------------------------------------------------------------ contract
+class Case:
+    """One generated call: ``call()`` runs the function; ``oracle()`` computes
+    the expected result independently (or raises when the inputs are not
+    acceptable to it). ``valid`` cases must succeed."""
+
+    def __init__(self, call, oracle=None, *, args=(), valid=False, names=(), info=(),
+                 extra_exceptions=(), check_dtype=True, rtol=None, inputs=None,
+                 compare=None):
+        self.call = call
+        self.oracle = oracle
+        self.args = args
+        self.valid = valid
+        self.names = tuple(names)
+        self.info = list(info)
+        self.extra_exceptions = tuple(extra_exceptions)
+        self.check_dtype = check_dtype
+        self.rtol = rtol
+        self.inputs = args if inputs is None else inputs
+        self.compare = compare
+
+    def __repr__(self):
+        return f"Case(valid={self.valid}, info={self.info})"
+
+
+RTOL = {"f2": 2e-2, "f4": 2e-4, "f8": 1e-9, "c8": 2e-4, "c16": 1e-9}
+
+
+def _rtol(dt, override):
+    if override is not None:
+        return override
+    dt = np.dtype(dt)
+    return RTOL.get(dt.kind + str(dt.itemsize), 1e-9)
+
+
+def deep_copy(x):
+    if isinstance(x, np.ndarray):
+        return np.array(x, copy=True)
+    if isinstance(x, dict):
+        return {k: deep_copy(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(deep_copy(v) for v in x) if not hasattr(x, "_fields") else x
+    return copy.copy(x) if isinstance(x, (int, float, complex, str, type(None))) else x
+
+
+def assert_unchanged(x, y, where):
+    if isinstance(x, np.ndarray):
+        assert isinstance(y, np.ndarray) and x.shape == y.shape and x.dtype == y.dtype, \
+            f"input {where} changed shape/dtype"
+        if x.dtype.kind == "O":
+            same = all((a is b) or (a == b) or (a != a and b != b)
+                       for a, b in zip(x.ravel().tolist(), y.ravel().tolist()))
+        else:
+            same = np.array_equal(x, y, equal_nan=x.dtype.kind in "fc")
+        assert same, f"input {where} was modified in place"
+    elif isinstance(x, dict):
+        assert isinstance(y, dict) and list(x) == list(y), f"input {where}: keys changed"
+        for k in x:
+            assert_unchanged(x[k], y[k], f"{where}[{k!r}]")
+    elif isinstance(x, (list, tuple)):
+        assert len(x) == len(y), f"input {where}: length changed"
+        for i, (a, b) in enumerate(zip(x, y)):
+            assert_unchanged(a, b, f"{where}[{i}]")
+
+
+def names_argument(msg, names):
+    for n in names:
+        if re.search(r"(?<![A-Za-z0-9_])" + re.escape(n) + r"(?![A-Za-z0-9_])", msg):
+            return True
+    return False
+
+
+def _is_num(x):
+    return isinstance(x, (int, float, complex, np.number, np.bool_)) and not isinstance(x, bool)
+
+
+def compare(actual, expected, rtol, check_dtype, where="result"):
+    """Recursive comparison; arrays element-wise within ``rtol`` of the array's scale.
+
+    Only positions where the oracle is finite (and not near the dtype's
+    overflow threshold) are compared; there the result must be finite too.
+    """
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), f"{where}: expected a dict, got {type(actual).__name__}"
+        assert set(actual) == set(expected), \
+            f"{where}: keys {sorted(actual)} != expected {sorted(expected)}"
+        for k in expected:
+            compare(actual[k], expected[k], rtol, check_dtype, f"{where}[{k!r}]")
+        return
+    if isinstance(expected, (tuple, list)):
+        assert isinstance(actual, (tuple, list)), \
+            f"{where}: expected a {type(expected).__name__}, got {type(actual).__name__}"
+        assert len(actual) == len(expected), f"{where}: length {len(actual)} != {len(expected)}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            compare(a, e, rtol, check_dtype, f"{where}[{i}]")
+        return
+    if expected is None or isinstance(expected, (str, bool)):
+        assert actual == expected, f"{where}: {actual!r} != expected {expected!r}"
+        return
+    e = np.asarray(expected)
+    a = np.asarray(actual)
+    assert a.shape == e.shape, f"{where}: shape {a.shape} != expected {e.shape}"
+    if check_dtype and isinstance(expected, np.ndarray):
+        assert a.dtype == e.dtype, f"{where}: dtype {a.dtype} != expected {e.dtype}"
+    if e.dtype.kind not in "fciub" or a.dtype.kind not in "fciub":
+        return
+    if e.dtype.kind in "iub" and a.dtype.kind in "iub":
+        assert np.array_equal(a, e), f"{where}: {a!r} != expected {e!r}"
+        return
+    dt = a.dtype if a.dtype.kind in "fc" else np.dtype(np.float64)
+    tol_r = _rtol(dt, rtol)
+    ec = e.astype(np.complex128) if e.dtype.kind == "c" else e.astype(np.float64)
+    ac = a.astype(np.complex128) if a.dtype.kind == "c" else a.astype(np.float64)
+    big = float(np.finfo(dt).max) * 1e-3 if dt.kind in "fc" else 1e300
+    with np.errstate(all="ignore"):
+        fin = np.isfinite(ec) & (np.abs(ec) < big)
+        if not fin.any():
+            return
+        scale = float(np.max(np.abs(ec[fin])))
+        tiny = float(np.finfo(dt).tiny) if dt.kind in "fc" else 0.0
+        tol = tol_r * (np.abs(ec) + scale) + 64 * tiny
+        bad_nan = fin & ~np.isfinite(ac)
+        assert not bad_nan.any(), (
+            f"{where}: non-finite result where the oracle is finite, first at "
+            f"{tuple(int(i) for i in np.argwhere(bad_nan)[0])}: got "
+            f"{ac[tuple(np.argwhere(bad_nan)[0])]!r}, expected {ec[tuple(np.argwhere(bad_nan)[0])]!r}")
+        err = np.where(fin, np.abs(ac - ec), 0.0)
+        bad = fin & ~(err <= tol)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{where}: {int(bad.sum())} of {e.size} elements out of tolerance (rtol {tol_r}), "
+            f"first at {idx}: got {ac[idx]!r}, expected {ec[idx]!r}")
+
+
+def check_case(case):
+    """Run one case under the contract; raises AssertionError on a violation."""
+    before = deep_copy(case.inputs)
+    ok_types = (ValueError, TypeError) + case.extra_exceptions
+    try:
+        with np.errstate(all="ignore"):
+            result = case.call()
+    except ok_types as exc:
+        assert_unchanged(case.inputs, before, "argument")
+        msg = str(exc)
+        assert not case.valid, (
+            f"a valid call raised {type(exc).__name__}: {msg}; {case.info}")
+        if isinstance(exc, (ValueError, TypeError)):
+            assert names_argument(msg, case.names), (
+                f"{type(exc).__name__} message names none of the arguments {case.names}: "
+                f"{msg!r}; {case.info}")
+        return "raised"
+    except Exception as exc:  # noqa: BLE001 -- any other type breaks the contract
+        raise AssertionError(
+            f"raised {type(exc).__name__} (expected ValueError/TypeError naming one of "
+            f"{case.names}): {exc}; {case.info}") from exc
+    assert_unchanged(case.inputs, before, "argument")
+    if case.oracle is None:
+        return "ok"
+    try:
+        with np.errstate(all="ignore"):
+            expected = case.oracle()
+    except NotComparable:
+        return "ok"
+    if case.compare is not None:
+        case.compare(result, expected)
+    else:
+        compare(result, expected, case.rtol, case.check_dtype)
+    return "ok"
+
+
+class NotComparable(Exception):
+    """Raised by an oracle when the call's inputs have no reference value (the
+    fastbp result is then only checked for the other parts of the contract)."""
+
+
+def finite_all(*infos):
+    return all(i["finite"] for i in infos)
+
+
+def float_all(*infos):
+    return all(i["float"] for i in infos)
+
+
+def to_float(a, dt):
+    """``a`` as ``dt`` (the conversion fastbp documents for real inputs)."""
+    return np.asarray(a).astype(dt)
+
+
+def isclose_scalar(a, b, rtol):
+    if math.isnan(b):
+        return True
+    return abs(a - b) <= rtol * (abs(b) + 1.0)

@@ -257,7 +257,7 @@ try:
 except ImportError:  # hypothesis is in the test extra; without it test_fuzz skips
     pass
 else:
-    FUZZ_EXAMPLES = 40
+    FUZZ_EXAMPLES = 100
     _hyp_settings.register_profile("ci", max_examples=FUZZ_EXAMPLES, derandomize=True,
                                    deadline=None, database=None, print_blob=True)
     _hyp_settings.register_profile("long", max_examples=20 * FUZZ_EXAMPLES, deadline=None,

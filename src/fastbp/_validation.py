@@ -124,6 +124,9 @@ def check_alpha(alpha):
     """None (the activation's default) or a finite float."""
     if alpha is None:
         return None
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a real number or None, got {type(alpha).__name__} "
+                        f"{alpha!r}")
     alpha = float(alpha)
     if not math.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha}")
@@ -152,7 +155,13 @@ def check_seed(seed):
     """None or a non-negative int."""
     if seed is None:
         return None
-    seed = operator.index(seed)
+    if isinstance(seed, (bool, np.bool_)):
+        raise TypeError(f"seed must be an int or None, got {seed!r}")
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__} "
+                        f"{seed!r}") from None
     if seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed}")
     return seed
@@ -1108,6 +1117,24 @@ def check_test_target(path, target, y):
 #
 # The course's functions take dicts of arrays and tuples of caches; these
 # checks name the key, the layer and the shapes the course expects.
+
+def course_iterations(value, name="num_iterations"):
+    """A loop count of the course's model functions: an int >= 0 (``range(value)``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def course_two_layer_dims(layers_dims):
+    """(n_x, n_h, n_y) of two_layer_model's ``layers_dims``."""
+    dims = check_layer_dims(layers_dims, "layers_dims")
+    if len(dims) != 3:
+        raise ValueError(f"layers_dims must be (n_x, n_h, n_y) for the two-layer model, "
+                         f"got {list(dims)}")
+    return dims
+
 
 def course_shape(x):
     return getattr(x, "shape", type(x).__name__)

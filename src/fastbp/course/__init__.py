@@ -83,7 +83,6 @@ Differences from the NumPy code, all at the edges:
 import weakref
 
 import numpy as np
-from scipy.special import expit as _expit
 
 from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._course import backward_chain as _backward_chain
@@ -96,6 +95,8 @@ from fastbp._validation import course_cost_inputs as _cost_inputs
 from fastbp._validation import course_fit_inputs as _prepare_fit
 from fastbp._validation import course_float_dtype as _float_dtype
 from fastbp._validation import course_get as _get
+from fastbp._validation import course_iterations as _iterations
+from fastbp._validation import course_two_layer_dims as _two_layer_dims
 from fastbp._validation import course_keep_prob as _check_keep_prob
 from fastbp._validation import course_labels as _labels
 from fastbp._validation import course_n_layers as _n_layers
@@ -115,6 +116,7 @@ from fastbp.course._layers import RECENT_OUTPUTS as _RECENT_OUTPUTS
 from fastbp.course._layers import backward as _backward
 from fastbp.course._layers import backward_layers as _backward_layers
 from fastbp.course._layers import course_cost as _course_cost
+from fastbp.course._layers import expit as _expit
 from fastbp.course._layers import forward as _forward
 from fastbp.course._layers import forward_layers as _forward_layers
 from fastbp.course._layers import output_delta_course as _output_delta_course
@@ -279,6 +281,7 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
     -------
     parameters : dict with keys "W1", "b1", "W2", "b2"
     """
+    num_iterations = _iterations(num_iterations)
     np.random.seed(3)
     n_x, _, n_y = layer_sizes(X, Y)
     parameters = initialize_parameters(n_x, n_h, n_y)
@@ -505,8 +508,9 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     parameters : dict W1, b1, W2, b2
     costs : list of the costs at iterations 0, 100, 200, ...
     """
+    num_iterations = _iterations(num_iterations)
+    n_x, n_h, n_y = _two_layer_dims(layers_dims)
     np.random.seed(1)
-    n_x, n_h, n_y = layers_dims
     parameters = initialize_parameters(n_x, n_h, n_y)
     return _train(X, Y, parameters, "relu", learning_rate, num_iterations, 100,
                   num_iterations - 1, _course_report(print_cost, num_iterations))
@@ -527,6 +531,7 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
     parameters : dict W1, b1, ..., WL, bL
     costs : list of the costs at iterations 0, 100, 200, ...
     """
+    num_iterations = _iterations(num_iterations)
     np.random.seed(1)
     parameters = initialize_parameters_deep(layers_dims)
     return _train(X, Y, parameters, "relu", learning_rate, num_iterations, 100,

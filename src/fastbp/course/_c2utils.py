@@ -240,6 +240,7 @@ def gd_train(X, Y, parameters, learning_rate, num_iterations, every, report, lam
     the course's cost there. The iterations between run as one call of
     :meth:`fastbp.Network.train_batch`. Returns the final parameters.
     """
+    num_iterations = _v.course_iterations(num_iterations)
     net, X = network_for(X, parameters, lambd)
     opt = SGD(learning_rate)
     X = net.check_X(X)

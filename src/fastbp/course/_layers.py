@@ -10,12 +10,13 @@ reject are explained or promoted by the course checks of
 import collections
 
 import numpy as np
-from scipy.special import expit as _expit
+from scipy.special import expit as _scipy_expit
 
 from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._registry import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
 from fastbp._validation import course_coerce_backward as _coerce_backward
 from fastbp._validation import course_coerce_forward as _coerce_forward
+from fastbp._validation import course_float_dtype as _float_dtype
 from fastbp._validation import course_z as _check_z
 from fastbp.course._pool import new_array as _new
 from fastbp.layers import dense_backward as _bwd
@@ -108,6 +109,21 @@ def backward_layers(dZ, L, layer):
     return dZ
 
 
+def expit(Z, name="Z"):
+    """The logistic function 1 / (1 + exp(-Z)) of an array or scalar.
+
+    float16 is computed in float32 (SciPy's expit would return float64; the
+    course API computes in float32 or float64, as ``course_float_dtype``
+    says); complex and object inputs raise a TypeError naming ``name``.
+    """
+    dt = Z.dtype if isinstance(Z, (np.ndarray, np.generic)) else np.asarray(Z).dtype
+    if dt.kind == "f" and dt.itemsize < 4:
+        Z = np.asarray(Z, dtype=np.float32)
+    elif dt.kind not in "biuf":
+        _float_dtype(Z, names=(name,))      # raises: not a real dtype
+    return _scipy_expit(Z)
+
+
 def relu_grad(dA, Z, l, scratch=False):
     """dA * (Z > 0): the course's relu_backward without the masked write.
 
@@ -122,7 +138,7 @@ def relu_grad(dA, Z, l, scratch=False):
 
 def sigmoid_grad(dA, Z, l):
     Z = _check_z(Z, np.shape(dA), l)
-    s = _expit(Z)
+    s = expit(Z, "cache")
     return dA * s * (1 - s)
 
 
@@ -140,7 +156,7 @@ def output_delta_course(AL, Y, ZL):
     Yf = Y.astype(AL.dtype) if AL.dtype.kind == "f" else Y
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         dAL = -(np.divide(Yf, AL) - np.divide(1 - Yf, 1 - AL))
-        s = _expit(ZL)
+        s = expit(ZL, "Z")
         dZ = dAL * s * (1 - s)
     bad = ~np.isfinite(dZ)
     if bad.any():

@@ -114,6 +114,7 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
     parameters : dict W1, b1, ..., WL, bL
     """
     _v.check_choice("optimizer", optimizer, _OPTIMIZERS)
+    num_epochs = _v.course_iterations(num_epochs, "num_epochs")
     costs = []
     seed = 10
     m = X.shape[1]

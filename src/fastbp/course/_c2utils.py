@@ -11,7 +11,8 @@ Layouts work for any depth; the course's networks have three layers.
 import numpy as np
 
 from fastbp import _validation as _v
-from fastbp.course import L_model_forward, compute_cost, relu, relu_backward, sigmoid
+from fastbp.course import L_model_forward, compute_cost, relu, relu_backward
+from fastbp.course._layers import expit
 from fastbp.layers import dense_backward, output_delta
 from fastbp.network import Network
 from fastbp.optim import SGD
@@ -21,7 +22,7 @@ _BCE = "binary_crossentropy"
 
 def sigmoid_s(x):
     """s = 1 / (1 + exp(-x)): the helper files' ``sigmoid`` (returns s only)."""
-    return sigmoid(x)[0]
+    return expit(x, "x")
 
 
 def relu_s(x):

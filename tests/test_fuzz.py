@@ -1808,20 +1808,26 @@ def test_every_public_name_has_a_row():
     assert not stale, f"rows for names that do not exist: {stale}"
 
 
-def _resolves(qualname):
+def _resolve(qualname):
+    """The object a dotted public name stands for (AttributeError if none)."""
     parts = qualname.split(".")
     for i in range(len(parts), 0, -1):
         try:
             obj = importlib.import_module(".".join(parts[:i]))
         except ImportError:
             continue
-        try:
-            for p in parts[i:]:
-                obj = getattr(obj, p)
-        except AttributeError:
-            return False
-        return True
-    return False
+        for p in parts[i:]:
+            obj = getattr(obj, p)
+        return obj
+    raise AttributeError(qualname)
+
+
+def _resolves(qualname):
+    try:
+        _resolve(qualname)
+    except AttributeError:
+        return False
+    return True
 
 
 @pytest.fixture

@@ -1136,6 +1136,16 @@ def course_two_layer_dims(layers_dims):
     return dims
 
 
+def course_scalar(value):
+    """A NumPy scalar hyperparameter (learning rate, beta, epsilon) as the Python
+    number it holds: under NumPy 2's promotion (NEP 50) only Python numbers are
+    weak, so an ``np.float64`` learning rate would turn float32 parameters into
+    float64 (issue 12 item 4). Anything else is returned as it is."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return value.item()
+    return value
+
+
 def course_shape(x):
     return getattr(x, "shape", type(x).__name__)
 

@@ -96,6 +96,7 @@ from fastbp._validation import course_fit_inputs as _prepare_fit
 from fastbp._validation import course_float_dtype as _float_dtype
 from fastbp._validation import course_get as _get
 from fastbp._validation import course_iterations as _iterations
+from fastbp._validation import course_scalar as _scalar
 from fastbp._validation import course_two_layer_dims as _two_layer_dims
 from fastbp._validation import course_keep_prob as _check_keep_prob
 from fastbp._validation import course_labels as _labels
@@ -248,6 +249,7 @@ def update_parameters(parameters, grads, learning_rate=1.2):
     """
     L = _n_layers(parameters)
     new = parameters.copy()
+    learning_rate = _scalar(learning_rate)      # float32 stays float32 (NEP 50)
     plain_lr = type(learning_rate) in (float, int)
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)

@@ -9,6 +9,7 @@ from fastbp._validation import check_adam_t as _check_adam_t
 from fastbp._validation import course_get as _get
 from fastbp._validation import course_mini_batch_inputs as _check_mini_batches
 from fastbp._validation import course_n_layers as _n_layers
+from fastbp._validation import course_scalar as _scalar
 
 __all__ = ["update_parameters_with_gd", "random_mini_batches", "initialize_velocity",
            "update_parameters_with_momentum", "initialize_adam", "update_parameters_with_adam"]
@@ -18,6 +19,7 @@ def update_parameters_with_gd(parameters, grads, learning_rate):
     """W_l = W_l - learning_rate dW_l, b_l likewise; rebinds the keys of
     ``parameters`` (new arrays) and returns it, as the course does."""
     L = _n_layers(parameters)
+    learning_rate = _scalar(learning_rate)
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         parameters[wk] = parameters[wk] - learning_rate * _get(grads, dwk, "grads")
@@ -76,6 +78,7 @@ def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
     (parameters, v), as the course does.
     """
     L = _n_layers(parameters)
+    beta, learning_rate = _scalar(beta), _scalar(learning_rate)
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):
@@ -105,6 +108,8 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
     """
     t = _check_adam_t(t)
     L = _n_layers(parameters)
+    learning_rate, beta1, beta2, epsilon = (_scalar(x) for x in (learning_rate, beta1, beta2,
+                                                                  epsilon))
     v_corrected = {}
     s_corrected = {}
     # Python floats, so float32 state stays float32 (a NumPy float64 scalar

@@ -208,7 +208,9 @@ def input_rtol(x):
     that computes part of the way in float32 (NumPy's promotion, layer by
     layer) is only that precise, even when the result is float64."""
     worst = 0.0
-    if isinstance(x, np.ndarray):
+    if isinstance(x, np.generic) and x.dtype.kind == "f":      # e.g. an np.float32 beta
+        worst = RTOL["f4"] if x.dtype.itemsize <= 4 else RTOL["f8"]
+    elif isinstance(x, np.ndarray):
         if x.dtype.kind in "fc":
             worst = RTOL["f4"] if x.dtype.itemsize <= (4 if x.dtype.kind == "f" else 8) \
                 else RTOL["f8"]

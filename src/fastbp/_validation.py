@@ -1146,6 +1146,31 @@ def course_scalar(value):
     return value
 
 
+def course_real(x, name):
+    """x unchanged if it holds real numbers; a TypeError naming it otherwise
+    (object or complex arrays would fail deep inside NumPy's ufuncs)."""
+    dt = x.dtype if isinstance(x, (np.ndarray, np.generic)) else np.asarray(x).dtype
+    if dt.kind not in "biuf":
+        raise TypeError(f"Unsupported dtype: {name} has dtype {dt}; fastbp.course computes "
+                        f"in float32 or float64 (cast with .astype(np.float64))")
+    return x
+
+
+def course_seed(seed):
+    """A seed for ``np.random.seed``: an int in [0, 2**32 - 1]."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    if not 0 <= seed <= 2**32 - 1:
+        raise ValueError(f"seed must be between 0 and 2**32 - 1 (np.random.seed), got {seed}")
+    return int(seed)
+
+
+def course_epsilon(epsilon):
+    """The finite-difference step of the gradient checks: a finite float > 0
+    (0 divides by zero: a NaN difference that reads as neither verdict)."""
+    return check_real("epsilon", epsilon, low=0.0, low_open=True)
+
+
 def course_shape(x):
     return getattr(x, "shape", type(x).__name__)
 
@@ -1199,8 +1224,11 @@ def course_2d(x, name):
     return a
 
 
-def course_coerce_forward(A_prev, W, b, l, prev_name, exc):
-    """Explain why the kernel rejected layer l's inputs, or promote their dtypes."""
+def course_coerce_forward(A_prev, W, b, l, prev_name, exc, names=None):
+    """Explain why the kernel rejected layer l's inputs, or promote their dtypes.
+
+    ``names``: the three arguments' names for a dtype error (default: the
+    layer's, e.g. X, W1, b1; linear_forward passes its own A, W, b)."""
     wn, bn = _course_keys(l)[:2]
     A_prev = course_2d(A_prev, prev_name)
     W = course_2d(W, wn)
@@ -1216,11 +1244,12 @@ def course_coerce_forward(A_prev, W, b, l, prev_name, exc):
         raise ValueError(f"Invalid shapes: empty layer {l}: {prev_name} {A_prev.shape}, "
                          f"{wn} {W.shape}") from None
     return course_promoted((A_prev, W, b), exc, f"layer {l} ({prev_name}, {wn}, {bn})",
-                           (prev_name, wn, bn))
+                           names or (prev_name, wn, bn))
 
 
-def course_coerce_backward(dZ, A_prev, W, l, exc):
-    """Explain why the kernel rejected layer l's backward inputs, or promote dtypes."""
+def course_coerce_backward(dZ, A_prev, W, l, exc, names=None):
+    """Explain why the kernel rejected layer l's backward inputs, or promote dtypes
+    (``names`` as in course_coerce_forward)."""
     wn = _course_keys(l)[0]
     dZ = course_2d(dZ, f"dZ{l}")
     A_prev = course_2d(A_prev, f"A{l - 1}")
@@ -1230,7 +1259,8 @@ def course_coerce_backward(dZ, A_prev, W, l, exc):
         raise ValueError(f"Invalid shapes in layer {l}: expected dZ{l} (n_{l}, m), "
                          f"A{l - 1} (n_{l - 1}, m), {wn} (n_{l}, n_{l - 1}); got dZ{l} "
                          f"{dZ.shape}, A{l - 1} {A_prev.shape}, {wn} {W.shape}") from None
-    return course_promoted((dZ, A_prev, W), exc, f"layer {l}", (f"dZ{l}", f"A{l - 1}", wn))
+    return course_promoted((dZ, A_prev, W), exc, f"layer {l}",
+                           names or (f"dZ{l}", f"A{l - 1}", wn))
 
 
 def course_promoted(arrays, exc, where, names=()):

@@ -96,6 +96,8 @@ from fastbp._validation import course_fit_inputs as _prepare_fit
 from fastbp._validation import course_float_dtype as _float_dtype
 from fastbp._validation import course_get as _get
 from fastbp._validation import course_iterations as _iterations
+from fastbp._validation import course_epsilon as _check_epsilon
+from fastbp._validation import course_real as _real
 from fastbp._validation import course_scalar as _scalar
 from fastbp._validation import course_two_layer_dims as _two_layer_dims
 from fastbp._validation import course_keep_prob as _check_keep_prob
@@ -344,7 +346,7 @@ def sigmoid_backward(dA, cache):
 
 def linear_forward(A, W, b):
     """Z = W A + b; returns (Z, cache=(A, W, b))."""
-    Z, _, A, W, b = _forward(A, W, b, "identity", 1, "A")
+    Z, _, A, W, b = _forward(A, W, b, "identity", 1, "A", ("A", "W", "b"))
     return Z, (A, W, b)
 
 
@@ -355,7 +357,8 @@ def linear_activation_forward(A_prev, W, b, activation):
     (linear_cache, activation_cache).
     """
     _check_activation(activation)
-    Z, A, A_prev, W, b = _forward(A_prev, W, b, activation, 1, "A_prev")
+    Z, A, A_prev, W, b = _forward(A_prev, W, b, activation, 1, "A_prev",
+                                  ("A_prev", "W", "b"))
     return A, ((A_prev, W, b), Z)
 
 
@@ -405,7 +408,7 @@ def linear_backward(dZ, cache):
     Returns (dA_prev, dW, db).
     """
     A_prev, W, b = _linear_cache(cache)
-    return _backward(dZ, A_prev, W, 1)
+    return _backward(dZ, A_prev, W, 1, names=("dZ", "cache's A_prev", "cache's W"))
 
 
 def linear_activation_backward(dA, cache, activation):
@@ -416,12 +419,12 @@ def linear_activation_backward(dA, cache, activation):
     """
     _check_activation(activation)
     A_prev, W, b, Z, _ = _unpack_cache(cache, 1)
-    dA = np.asarray(dA)
+    dA = _real(np.asarray(dA), "dA")
     if activation == "relu":
         dZ = _relu_grad(dA, Z, "")
     else:
         dZ = _sigmoid_grad(dA, Z, "")
-    return _backward(dZ, A_prev, W, 1)
+    return _backward(dZ, A_prev, W, 1, names=("dZ", "cache's A_prev", "cache's W"))
 
 
 def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
@@ -631,6 +634,7 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False,
     Returns the difference; with ``print_msg`` prints the course's verdict
     (threshold 2e-7).
     """
+    _check_epsilon(epsilon)
     parameters_values, _ = dictionary_to_vector(parameters)
     grad = gradients_to_vector(gradients)
     num_parameters = parameters_values.shape[0]

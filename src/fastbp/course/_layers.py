@@ -42,8 +42,9 @@ def threads(shape_w, m, gemms):
     return 1 if flops < _MIN_FLOPS_PER_THREAD else None
 
 
-def forward(A_prev, W, b, activation, l, prev_name):
-    """(Z, A, A_prev, W, b) of one layer; the inputs as the kernel used them."""
+def forward(A_prev, W, b, activation, l, prev_name, names=None):
+    """(Z, A, A_prev, W, b) of one layer; the inputs as the kernel used them.
+    ``names``: the arguments' names for errors (default: layer l's)."""
     try:
         shape = (W.shape[0], A_prev.shape[1])
         dt = A_prev.dtype
@@ -53,18 +54,18 @@ def forward(A_prev, W, b, activation, l, prev_name):
         Z, A = _fwd(A_prev, W, b, activation, out=out,
                     n_threads=threads(W.shape, shape[1], 1))
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
-        A_prev, W, b = _coerce_forward(A_prev, W, b, l, prev_name, exc)
+        A_prev, W, b = _coerce_forward(A_prev, W, b, l, prev_name, exc, names)
         Z, A = _fwd(A_prev, W, b, activation, n_threads=threads(W.shape, A_prev.shape[1], 1))
     return Z, A, A_prev, W, b
 
 
-def backward(dZ, A_prev, W, l, lambd=0.0):
+def backward(dZ, A_prev, W, l, lambd=0.0, names=None):
     """(dA_prev, dW, db) of one layer, the course's linear_backward."""
     try:
         return _bwd(dZ, A_prev, W, None, lambd=lambd, out=backward_out(W, dZ),
                     n_threads=threads(W.shape, dZ.shape[1], 2))
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
-        dZ, A_prev, W = _coerce_backward(dZ, A_prev, W, l, exc)
+        dZ, A_prev, W = _coerce_backward(dZ, A_prev, W, l, exc, names)
         return _bwd(dZ, A_prev, W, None, lambd=lambd,
                     n_threads=threads(W.shape, dZ.shape[1], 2))
 

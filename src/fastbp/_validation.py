@@ -331,6 +331,15 @@ def check_optimizer(optimizer, base):
     return optimizer
 
 
+def checkpoint_write_error(exc, path):
+    """The OSError to raise when writing the checkpoint ``path`` failed with ``exc``
+    (same type and errno, so ``except OSError`` and ``e.errno == ENOSPC`` work)."""
+    reason = exc.strerror or str(exc)
+    msg = (f"cannot write the checkpoint {path!r}: {reason}; the previous checkpoint "
+           f"there (if any) is unchanged")
+    return type(exc)(exc.errno, msg) if exc.errno is not None else type(exc)(msg)
+
+
 def check_fit_args(epochs, batch_size, checkpoint_every, callback):
     """Validate ``fit``'s scalar arguments."""
     for name, v in (("epochs", epochs), ("batch_size", batch_size),

@@ -1814,15 +1814,16 @@ def test_every_public_name_has_a_row():
 def _resolve(qualname):
     """The object a dotted public name stands for (AttributeError if none)."""
     parts = qualname.split(".")
-    for i in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        for p in parts[i:]:
+    obj = importlib.import_module(parts[0])
+    for i, p in enumerate(parts[1:], start=2):
+        if hasattr(obj, p):
             obj = getattr(obj, p)
-        return obj
-    raise AttributeError(qualname)
+        else:       # a submodule not imported yet (no failed imports: each costs a
+            try:    # rebuild check under an editable install)
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                raise AttributeError(qualname) from None
+    return obj
 
 
 def _resolves(qualname):

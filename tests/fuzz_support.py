@@ -176,7 +176,7 @@ class Case:
 
     def __init__(self, call, oracle=None, *, args=(), valid=False, names=(), info=(),
                  extra_exceptions=(), check_dtype=True, rtol=None, inputs=None,
-                 compare=None):
+                 compare=None, must_raise=False):
         self.call = call
         self.oracle = oracle
         self.args = args
@@ -188,6 +188,7 @@ class Case:
         self.rtol = rtol
         self.inputs = args if inputs is None else inputs
         self.compare = compare
+        self.must_raise = must_raise    # invalid input that must be refused, not computed
 
     def __repr__(self):
         return f"Case(valid={self.valid}, info={self.info})"
@@ -359,6 +360,9 @@ def check_case(case):
             f"raised {type(exc).__name__} (expected ValueError/TypeError naming one of "
             f"{case.names}): {exc}; {case.info}") from exc
     assert_unchanged(case.inputs, before, "argument")
+    assert not case.must_raise, (
+        f"accepted an input it must refuse with a ValueError/TypeError naming one of "
+        f"{case.names}; returned {result!r:.200}; {case.info}")
     if not comparable:
         return "ok"
     if case.compare is not None:

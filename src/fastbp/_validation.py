@@ -335,7 +335,7 @@ def checkpoint_write_error(exc, path):
     """The OSError to raise when writing the checkpoint ``path`` failed with ``exc``
     (same type and errno, so ``except OSError`` and ``e.errno == ENOSPC`` work)."""
     reason = exc.strerror or str(exc)
-    msg = (f"cannot write the checkpoint {path!r}: {reason}; the previous checkpoint "
+    msg = (f"cannot write {path!r}: {reason}; the previous checkpoint "
            f"there (if any) is unchanged")
     return type(exc)(exc.errno, msg) if exc.errno is not None else type(exc)(msg)
 

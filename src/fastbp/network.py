@@ -7,6 +7,7 @@ functions of :mod:`fastbp.course` accept them. Examples are columns:
 ``X`` is (n_x, m).
 """
 import math
+import threading
 
 import numpy as np
 
@@ -70,6 +71,12 @@ class Network:
 
     Notes
     -----
+    Threads: the compiled calls release the GIL, so networks in different
+    threads train and predict in parallel (tests/test_concurrency.py). One
+    network's compiled calls take a lock and run one at a time, so several
+    threads may predict with one shared network; a :meth:`forward` /
+    :meth:`backward` pair is not atomic across threads.
+
     The training loop (``fastbp._fit``) and the data-parallel replica
     (:mod:`fastbp.distributed`) drive a network through this interface only:
 
@@ -100,6 +107,8 @@ class Network:
         self.lambd = _validation.check_lambd(lambd)
         self.keep_prob = _validation.check_keep_prob(keep_prob, L)
         self.n_threads = n_threads
+        # the compiled kernel's plan and workspaces are per network: one call at a time
+        self._lock = threading.Lock()
         self._build()
         self.reset_parameters()
 
@@ -289,12 +298,13 @@ class Network:
             Output activations (a copy).
         """
         X = self.check_X(X)
-        if training and self._dropout:
-            self._step += 1
-        self._kernel.forward_train(X, bool(training and self._dropout), self._dropout_seed,
-                                   self._step, self._nt)
-        self._last_m = X.shape[1]
-        return self._kernel.output().copy()
+        with self._lock:
+            if training and self._dropout:
+                self._step += 1
+            self._kernel.forward_train(X, bool(training and self._dropout),
+                                       self._dropout_seed, self._step, self._nt)
+            self._last_m = X.shape[1]
+            return self._kernel.output().copy()
 
     def backward(self, Y):
         """Gradients of the cost for the last :meth:`forward`, into :attr:`grads`.
@@ -314,7 +324,8 @@ class Network:
             raise RuntimeError("backward() needs a forward(X) first (on this network, "
                                "since its parameters were last reset)")
         Y, yt, labels = self.check_Y(Y, self._last_m)
-        _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
+        with self._lock:
+            _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
         if bad:
             raise _validation.label_range_error(Y, self.layer_dims[-1])
         return self._grads
@@ -396,13 +407,15 @@ class Network:
         """
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
-        t = optimizer.t + 1
-        code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
-        loss_sum, l2_sum, status, done = self._kernel.train_steps(
-            X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
-            check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt)
-        self._step += done
-        optimizer.t += done
+        with self._lock:
+            t = optimizer.t + 1
+            code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
+            loss_sum, l2_sum, status, done = self._kernel.train_steps(
+                X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps,
+                first_loss, check_finite, self._dropout, self._dropout_seed, self._step + 1,
+                self._nt)
+            self._step += done
+            optimizer.t += done
         self._last_m = m = X.shape[1]
         loss = None
         if first_loss:
@@ -446,9 +459,10 @@ class Network:
             return 0.0
         lambd = self.lambd
         w = m / M
-        loss_sum, l2_sum, status = self._kernel.grad_step(
-            X, Y, y_code, labels, lambd, 1.0 / M, lambd / M * w, M, offset,
-            self._dropout, self._dropout_seed, self._step + 1, n_threads)
+        with self._lock:
+            loss_sum, l2_sum, status = self._kernel.grad_step(
+                X, Y, y_code, labels, lambd, 1.0 / M, lambd / M * w, M, offset,
+                self._dropout, self._dropout_seed, self._step + 1, n_threads)
         if status:
             raise _validation.label_range_error(Y, self.layer_dims[-1])
         loss = loss_sum / M
@@ -462,10 +476,11 @@ class Network:
         ``n_threads`` (an effective count) defaults to the network's.
         """
         self.bind_optimizer(optimizer)
-        t = optimizer.t + 1
-        self._kernel.update(*optimizer.kernel_args(t),
-                            self._nt if n_threads is None else n_threads)
-        optimizer.t = t
+        with self._lock:
+            t = optimizer.t + 1
+            self._kernel.update(*optimizer.kernel_args(t),
+                                self._nt if n_threads is None else n_threads)
+            optimizer.t = t
 
     def predict_proba(self, X):
         """Output activations for X, without dropout.
@@ -490,7 +505,8 @@ class Network:
         X = self.check_X(X)
         _validation.check_finite(X, "X")
         out = np.empty((self.layer_dims[-1], X.shape[1]), dtype=self.dtype)
-        return self._kernel.predict(X, out, self._nt)
+        with self._lock:        # predict borrows the network's inference buffers
+            return self._kernel.predict(X, out, self._nt)
 
     def predict(self, X):
         """Predictions for X, one rule for every output: shape (m,) when there

@@ -113,14 +113,17 @@ def backward_layers(dZ, L, layer):
 def expit(Z, name="Z"):
     """The logistic function 1 / (1 + exp(-Z)) of an array or scalar.
 
-    float16 is computed in float32 (SciPy's expit would return float64; the
-    course API computes in float32 or float64, as ``course_float_dtype``
-    says); complex and object inputs raise a TypeError naming ``name``.
+    float16 is computed in float32 and integers in float64 (``course_float_dtype``:
+    the course API computes in float32 or float64; SciPy's expit would give
+    float64 for float16, and float32 or float64 for ints depending on its
+    release); complex and object inputs raise a TypeError naming ``name``.
     """
     dt = Z.dtype if isinstance(Z, (np.ndarray, np.generic)) else np.asarray(Z).dtype
-    if dt.kind == "f" and dt.itemsize < 4:
-        Z = np.asarray(Z, dtype=np.float32)
-    elif dt.kind not in "biuf":
+    if dt.kind not in "fc" or dt.itemsize < 4:
+        # float16 -> float32, ints and bool -> float64 (SciPy's own choice for
+        # ints differs between releases); complex/object raise
+        Z = np.asarray(Z, dtype=_float_dtype(Z, names=(name,)))
+    elif dt.kind == "c":
         _float_dtype(Z, names=(name,))      # raises: not a real dtype
     return _scipy_expit(Z)
 

@@ -104,7 +104,7 @@ def check_hidden(hidden, n_layers, activations):
                          f"(one per hidden layer); got {len(names)}")
     for name in names:
         if not isinstance(name, str) or name not in activations:
-            raise ValueError(f"unknown hidden activation {name!r}; valid: {tuple(activations)}")
+            raise ValueError(f"hidden: unknown activation {name!r}; valid: {tuple(activations)}")
     return tuple(names)
 
 

@@ -224,6 +224,8 @@ def _labels_for(data, rng, loss, shape, base):
     else:
         Y = lay(y.astype(np.float16), layout)
     ok = kind not in ("complex", "object")
+    if ok:      # the targets as given (float16, float32 round them)
+        y = np.asarray(Y, dtype=np.float64).reshape(n, m)
     return Y, y, ok, kind
 
 
@@ -424,9 +426,33 @@ def _ref_grads(net, params, X, y):
     return grads, AL
 
 
+def _saturated(net, AL, near=False):
+    """Whether a probability rounds to exactly 0 or 1 in the network's dtype: its
+    loss is then the clipped one (-log tiny), not the logits' (issue 12 item 1,
+    branch robust; the row "Network.evaluate[loss of a saturated output]" holds
+    that case), and its gradient's tiny entries are rounding."""
+    if net.output == "identity":
+        return False
+    a = np.asarray(AL).astype(net.dtype)
+    if np.any((a == 0) | (a == 1)):
+        return True
+    if not near:
+        return False
+    # nearly saturated: log(1 - AL) from a rounded AL is ill-conditioned (the same
+    # kind); leave a margin where the rounding stays below the comparison's tolerance
+    info = np.finfo(net.dtype)
+    a = np.asarray(AL, dtype=np.float64)
+    if net.output == "sigmoid":
+        k = 1e4 if net.dtype == np.float32 else 1e9
+        return bool(np.any(np.minimum(a, 1 - a) < k * float(info.eps)))
+    return bool(np.any(a < 1e4 * float(info.tiny)))
+
+
 def _ref_cost(net, params, AL, y):
     m = AL.shape[1]
     tiny = np.finfo(net.dtype).tiny
+    if _saturated(net, AL, near=True):
+        raise NotComparable
     AL = AL.astype(net.dtype).astype(np.float64)      # the network's own probabilities
     if net.output == "sigmoid":
         c = -np.sum(y * np.log(np.maximum(AL, tiny)) + (1 - y) * np.log(np.maximum(1 - AL, tiny)))
@@ -572,7 +598,9 @@ def case_network_backward(data):
     def oracle():
         if not (ok_x and ok_y):
             raise NotComparable
-        grads, _ = _ref_grads(net, params, np.asarray(X).astype(net.dtype), y)
+        grads, AL = _ref_grads(net, params, np.asarray(X).astype(net.dtype), y)
+        if _saturated(net, AL):
+            raise NotComparable
         return {k: v.astype(net.dtype) for k, v in grads.items()}
 
     return Case(call, oracle, args=(X, Y), valid=valid, names=("X", "Y"),
@@ -653,7 +681,7 @@ def case_network_fit(data):
     ok_args = (isinstance(epochs, int) and epochs >= 1 and isinstance(batch, int)
                and batch >= 1)
     valid = ok_x and ok_y and ok_args and ix["float"] and ix["finite"] \
-        and net.keep_prob[0] == 1.0 and not (net.output == "identity" and False)
+        and all(k == 1.0 for k in net.keep_prob)
     params = _params_copy(net)
 
     def call():

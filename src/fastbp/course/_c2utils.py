@@ -154,7 +154,7 @@ def cross_entropy(A3, Y, *, mean=True, drop_nan=True):
     evaluates it, so saturated outputs give its inf (or, with ``drop_nan``,
     np.nansum's dropping of the 0 * inf terms).
     """
-    a = np.asarray(A3)
+    a = _v.course_real(np.asarray(A3), "a3")
     y = np.asarray(Y)
     if y.shape != a.shape and y.size == a.size:
         y = y.reshape(a.shape)          # a (m,) Y, as the course's broadcasting allows

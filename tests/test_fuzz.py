@@ -952,7 +952,11 @@ def _dims(data, L=None):
 
 
 def _f16_to_f32(x):
+    if isinstance(x, np.generic) and x.dtype.kind == "f":
+        return x.item()         # hyperparameters are weak, as Python floats (item 4)
     if isinstance(x, np.ndarray):
+        if x.dtype.kind in "biu":   # fastbp.course computes ints and bools in float64
+            return x.astype(np.float64)
         return x.astype(np.float32) if x.dtype == np.float16 else x.copy()
     if isinstance(x, dict):
         return {k: _f16_to_f32(v) for k, v in x.items()}
@@ -1092,8 +1096,8 @@ def case_linear_activation_backward(data):
     ok = act in ("relu", "sigmoid")
 
     def oracle():
-        if not ok:
-            raise NotComparable
+        if not ok or (act == "relu" and not iz["finite"]):
+            raise NotComparable     # relu: the documented mask product (see relu_backward)
         return _ref_call(cref.step.linear_activation_backward, dA, cache, act)
 
     return Case(lambda: fc.linear_activation_backward(dA, cache, act), oracle,
@@ -1421,14 +1425,17 @@ def case_cost_with_regularization(data):
     lambd = pick(data, "lambd", [0.0, 0.7, np.float32(0.1), 1])
 
     def oracle():
-        if not (ia["finite"] and ia["float"]):
+        if not (ia["finite"] and ia["float"]) or np.any((A3 < 0) | (A3 > 1)):
+            # probabilities outside [0, 1]: fastbp gives the course's nan; C2W1A2's
+            # reg_utils drops those terms with np.nansum (known, not fixed)
             raise NotComparable
         return float(_ref_call(cref2.cost_l2, A3, Y, p, lambd))
 
     def cmp(r, e):
+        from fuzz_support import input_rtol
         r = float(r)
         if np.isfinite(e):
-            assert abs(r - e) <= (1e-3 if base == np.float32 else 1e-9) * (abs(e) + 1), f"{r} != {e}"
+            assert abs(r - e) <= 10 * input_rtol((A3, p)) * (abs(e) + 1), f"{r} != {e}"
 
     return Case(lambda: fc.compute_cost_with_regularization(A3, Y, p, lambd), oracle,
                 args=(A3, Y, p), valid=_course_valid([ia] + ip, (A3, *p.values())),
@@ -1473,7 +1480,7 @@ def case_c2_backward(data, fn, per_example):
 
     return Case(lambda: fn(X, Y, cache), oracle, args=(X, Y, cache),
                 valid=_course_valid([ix], (X, *p.values())) and ix["finite"],
-                names=("X", "Y", "cache", "A1", "W1", "Z1"), info=[dims, ix], compare=cmp)
+                names=("X", "Y", "cache", "A1", "W1", "Z1", "AL"), info=[dims, ix], compare=cmp)
 
 
 def case_c2_cost(data, fn, reffn):

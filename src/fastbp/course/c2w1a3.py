@@ -63,6 +63,8 @@ def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
     ``print_msg`` prints the course's verdict (threshold 2e-7).
     """
     _v.course_epsilon(epsilon)
+    _v.course_real(x, "x")
+    _v.course_real(theta, "theta")
     gradapprox = (forward_propagation(x, theta + epsilon)
                   - forward_propagation(x, theta - epsilon)) / (2 * epsilon)
     grad = backward_propagation(x, theta)

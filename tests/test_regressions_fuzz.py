@@ -166,3 +166,63 @@ def test_course_sigmoid_object_array_is_a_typeerror_naming_x():
         c2w1a1.sigmoid(Z)
     with pytest.raises(TypeError, match=r"\bZ has dtype object"):
         fc.sigmoid(Z)
+
+
+# ------------------------------------------------ later fuzz findings (second round)
+
+def test_gradient_checks_need_a_positive_epsilon():
+    from fastbp.course import c2w1a3
+    with pytest.raises(ValueError, match="epsilon"):
+        c2w1a3.gradient_check(2.0, 4.0, 0.0)           # was a NaN difference (0 / 0)
+    with pytest.raises(TypeError, match=r"\bx has dtype"):
+        c2w1a3.gradient_check("2", 4.0)                 # was "can't multiply sequence"
+    X = np.ones((2, 3))
+    Y = np.zeros((1, 3))
+    p = {"W1": np.ones((2, 2)), "b1": np.zeros((2, 1)), "W2": np.ones((1, 2)),
+         "b2": np.zeros((1, 1))}
+    g = {"d" + k: np.zeros_like(v) for k, v in p.items()}
+    with pytest.raises(ValueError, match="epsilon"):
+        fc.gradient_check_n(p, g, X, Y, epsilon=-1e-7)
+
+
+@pytest.mark.parametrize("update", ["gd", "momentum", "adam"])
+def test_updates_refuse_object_arrays_naming_the_key(update):
+    p = {"W1": np.ones((2, 2)), "b1": np.zeros((2, 1))}
+    g = {"dW1": np.ones((2, 2)).astype(object), "db1": np.zeros((2, 1))}
+    with pytest.raises(TypeError, match=r"\bdW1 has dtype object"):
+        if update == "gd":
+            fc.update_parameters_with_gd(p, g, 0.1)
+        elif update == "momentum":
+            fc.update_parameters_with_momentum(p, g, fc.initialize_velocity(p), 0.9, 0.1)
+        else:
+            v, s = fc.initialize_adam(p)
+            fc.update_parameters_with_adam(p, g, v, s, 1)   # was NumPy's "no callable sqrt"
+
+
+@pytest.mark.parametrize("seed, exc", [(-1, ValueError), (2 ** 40, ValueError),
+                                       ("x", TypeError), (1.5, TypeError)])
+def test_load_params_and_grads_checks_its_seed(seed, exc):
+    from fastbp.course import c2w2a1
+    with pytest.raises(exc, match="seed"):
+        c2w2a1.load_params_and_grads(seed)
+
+
+def test_c2_cost_refuses_object_probabilities_naming_a3():
+    from fastbp.course import c2w1a1
+    with pytest.raises(TypeError, match=r"\ba3 has dtype object"):
+        c2w1a1.compute_loss(np.full((1, 4), 0.5, dtype=object), np.zeros((1, 4)))
+
+
+def test_linear_activation_backward_complex_dA_names_dA():
+    A = np.ones((2, 3))
+    W = np.ones((1, 2))
+    cache = ((A, W, np.zeros((1, 1))), np.ones((1, 3)))
+    with pytest.raises(TypeError, match=r"\bdA has dtype complex128"):
+        fc.linear_activation_backward(np.ones((1, 3), np.complex128), cache, "relu")
+
+
+def test_course_sigmoid_of_unsigned_ints_is_the_logistic_of_their_value():
+    # the course's 1 / (1 + exp(-z)) wraps -z around for uint8; fastbp computes in float64
+    z = np.array([[0, 1, 200]], np.uint8)
+    np.testing.assert_allclose(fc.sigmoid(z)[0], 1 / (1 + np.exp(-z.astype(np.float64))))
+    assert fc.sigmoid(z)[0].dtype == np.float64

@@ -226,3 +226,13 @@ def test_course_sigmoid_of_unsigned_ints_is_the_logistic_of_their_value():
     z = np.array([[0, 1, 200]], np.uint8)
     np.testing.assert_allclose(fc.sigmoid(z)[0], 1 / (1 + np.exp(-z.astype(np.float64))))
     assert fc.sigmoid(z)[0].dtype == np.float64
+
+
+def test_course_updates_of_integer_parameters_do_not_wrap_around():
+    # uint8 0 - 1 * 1 was 255 (NumPy's integer arithmetic); fastbp.course computes in float
+    p = {"W1": np.zeros((1, 1), np.uint8), "b1": np.zeros((1, 1), np.uint8)}
+    g = {"dW1": np.ones((1, 1), np.uint8), "db1": np.ones((1, 1), np.uint8)}
+    out = fc.update_parameters_with_gd(dict(p), g, 1)
+    np.testing.assert_array_equal(out["W1"], [[-1.0]])
+    out, _ = fc.update_parameters_with_momentum(dict(p), g, fc.initialize_velocity(p), 0.0, 1)
+    np.testing.assert_array_equal(out["b1"], [[-1.0]])

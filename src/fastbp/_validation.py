@@ -1156,13 +1156,16 @@ def course_scalar(value):
 
 
 def course_real(x, name):
-    """x unchanged if it holds real numbers; a TypeError naming it otherwise
-    (object or complex arrays would fail deep inside NumPy's ufuncs)."""
+    """x if it holds floats; integers and bools as float64 (their NumPy arithmetic
+    wraps around: a uint8 0 - 1 is 255); a TypeError naming x otherwise (object or
+    complex arrays would fail deep inside NumPy's ufuncs)."""
     dt = x.dtype if isinstance(x, (np.ndarray, np.generic)) else np.asarray(x).dtype
-    if dt.kind not in "biuf":
-        raise TypeError(f"Unsupported dtype: {name} has dtype {dt}; fastbp.course computes "
-                        f"in float32 or float64 (cast with .astype(np.float64))")
-    return x
+    if dt.kind == "f":
+        return x
+    if dt.kind in "biu":
+        return np.asarray(x, dtype=np.float64)
+    raise TypeError(f"Unsupported dtype: {name} has dtype {dt}; fastbp.course computes "
+                    f"in float32 or float64 (cast with .astype(np.float64))")
 
 
 def course_seed(seed):

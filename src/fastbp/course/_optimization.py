@@ -86,9 +86,9 @@ def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):
             g = _real(_get(grads, gk, "grads"), gk)
-            _real(parameters[pk], pk)
-            v[gk] = beta * _get(v, gk, "v") + (1 - beta) * g
-            parameters[pk] = parameters[pk] - learning_rate * v[gk]
+            p = _real(parameters[pk], pk)
+            v[gk] = beta * _real(_get(v, gk, "v"), gk) + (1 - beta) * g
+            parameters[pk] = p - learning_rate * v[gk]
     return parameters, v
 
 
@@ -124,7 +124,7 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):
             g = _real(_get(grads, gk, "grads"), gk)
-            _real(parameters[pk], pk)
+            parameters[pk] = _real(parameters[pk], pk)
             v[gk] = beta1 * _get(v, gk, "v") + (1 - beta1) * g
             v_corrected[gk] = v[gk] / c1
             s[gk] = beta2 * _get(s, gk, "s") + (1 - beta2) * np.power(g, 2)

@@ -8,6 +8,7 @@ functions of :mod:`fastbp.course` accept them. Examples are columns:
 """
 import math
 import threading
+import weakref
 
 import numpy as np
 
@@ -25,6 +26,22 @@ _GRAD_TAIL = 2      # spare slots after the gradients: loss, failed-rank count
 #: JSON documents of a checkpoint, and the entries it must hold
 _CKPT_DOCUMENTS = ("config", "train", "optimizer")
 _CKPT_REQUIRED = ("config", "params", "train")
+
+
+# One lock per network, held around each compiled call: the kernel's plan and
+# workspaces are per network, so one network's calls run one at a time (threads
+# predicting with a shared network raced on its inference buffers and aborted).
+# Kept outside the instance, so copies and pickles of a network never see it.
+_LOCKS = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock(net):
+    lock = _LOCKS.get(net)
+    if lock is None:
+        with _LOCKS_GUARD:
+            lock = _LOCKS.setdefault(net, threading.Lock())
+    return lock
 
 
 class Network:
@@ -107,8 +124,6 @@ class Network:
         self.lambd = _validation.check_lambd(lambd)
         self.keep_prob = _validation.check_keep_prob(keep_prob, L)
         self.n_threads = n_threads
-        # the compiled kernel's plan and workspaces are per network: one call at a time
-        self._lock = threading.Lock()
         self._build()
         self.reset_parameters()
 
@@ -298,7 +313,7 @@ class Network:
             Output activations (a copy).
         """
         X = self.check_X(X)
-        with self._lock:
+        with _lock(self):
             if training and self._dropout:
                 self._step += 1
             self._kernel.forward_train(X, bool(training and self._dropout),
@@ -324,7 +339,7 @@ class Network:
             raise RuntimeError("backward() needs a forward(X) first (on this network, "
                                "since its parameters were last reset)")
         Y, yt, labels = self.check_Y(Y, self._last_m)
-        with self._lock:
+        with _lock(self):
             _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
         if bad:
             raise _validation.label_range_error(Y, self.layer_dims[-1])
@@ -407,7 +422,7 @@ class Network:
         """
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
-        with self._lock:
+        with _lock(self):
             t = optimizer.t + 1
             code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
             loss_sum, l2_sum, status, done = self._kernel.train_steps(
@@ -459,7 +474,7 @@ class Network:
             return 0.0
         lambd = self.lambd
         w = m / M
-        with self._lock:
+        with _lock(self):
             loss_sum, l2_sum, status = self._kernel.grad_step(
                 X, Y, y_code, labels, lambd, 1.0 / M, lambd / M * w, M, offset,
                 self._dropout, self._dropout_seed, self._step + 1, n_threads)
@@ -476,7 +491,7 @@ class Network:
         ``n_threads`` (an effective count) defaults to the network's.
         """
         self.bind_optimizer(optimizer)
-        with self._lock:
+        with _lock(self):
             t = optimizer.t + 1
             self._kernel.update(*optimizer.kernel_args(t),
                                 self._nt if n_threads is None else n_threads)
@@ -505,7 +520,7 @@ class Network:
         X = self.check_X(X)
         _validation.check_finite(X, "X")
         out = np.empty((self.layer_dims[-1], X.shape[1]), dtype=self.dtype)
-        with self._lock:        # predict borrows the network's inference buffers
+        with _lock(self):        # predict borrows the network's inference buffers
             return self._kernel.predict(X, out, self._nt)
 
     def predict(self, X):

@@ -54,7 +54,10 @@ def _rng(data):
 
 
 def _f64(a):
-    return np.asarray(a).astype(np.float64)
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":      # complex/object: no real reference (must raise)
+        raise NotComparable
+    return a.astype(np.float64)
 
 
 def _base(data):
@@ -230,6 +233,8 @@ def _labels_for(data, rng, loss, shape, base):
 
 
 def _y_as_given(Y):
+    if np.asarray(Y).dtype.kind == "c":
+        raise NotComparable
     try:
         return np.asarray(Y).astype(np.float64)
     except (TypeError, ValueError):

@@ -44,7 +44,7 @@ from fuzz_support import (FLOAT, Bounded, Case, NotComparable, all_finite, check
 
 ACTS = tuple(fastbp.ACTIVATIONS)
 LOSSES = tuple(fastbp.LOSSES)
-HANG_SECONDS = 600      # one row's examples must finish in this time (a hang is a failure)
+HANG_SECONDS = 600      # one row's ci examples must finish in this time (a hang is a failure)
 
 SEEDS = st.integers(0, 2 ** 32 - 1)
 
@@ -1986,7 +1986,9 @@ def _resolves(qualname):
 @pytest.fixture
 def hang_guard():
     """A fuzzed call that hangs ends the run with every thread's traceback."""
-    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True)
+    # scaled with the profile's budget (the long profile runs 20x the examples)
+    faulthandler.dump_traceback_later(max(HANG_SECONDS, 6 * settings().max_examples),
+                                      exit=True)
     yield
     faulthandler.cancel_dump_traceback_later()
 

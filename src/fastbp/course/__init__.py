@@ -611,6 +611,8 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
 def compute_cost_with_regularization(A3, Y, parameters, lambd):
     """Cross-entropy plus lambd / (2 m) sum_l ||W_l||_F^2, over every layer."""
     m = np.shape(Y)[1]
+    if isinstance(A3, np.ndarray) and A3.dtype.kind in "cOSU":
+        _real(A3, "A3")     # a TypeError naming A3 (compute_cost would say AL)
     cross_entropy_cost = compute_cost(A3, Y)
     L = _n_layers(parameters)
     sq = 0.0

@@ -236,3 +236,4 @@ def test_course_updates_of_integer_parameters_do_not_wrap_around():
     np.testing.assert_array_equal(out["W1"], [[-1.0]])
     out, _ = fc.update_parameters_with_momentum(dict(p), g, fc.initialize_velocity(p), 0.0, 1)
     np.testing.assert_array_equal(out["b1"], [[-1.0]])
+    np.testing.assert_array_equal(fc.update_parameters(p, g, 1)["W1"], [[-1.0]])

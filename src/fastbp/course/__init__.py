@@ -256,8 +256,8 @@ def update_parameters(parameters, grads, learning_rate=1.2):
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):
-            p = _get(parameters, pk, "parameters")
-            g = _get(grads, gk, "grads")
+            p = _real(_get(parameters, pk, "parameters"), pk)   # ints: float64, no wrap
+            g = _real(_get(grads, gk, "grads"), gk)
             if type(p) is np.ndarray and type(g) is np.ndarray:
                 if p.shape != g.shape:
                     raise _grad_shape_error(pk, gk, p, g)

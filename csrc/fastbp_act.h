@@ -19,9 +19,9 @@
  * fbp_act_* / fbp_dact_* below stay scalar libm (within a few ulp of the
  * vector ones).
  *
- * Stability: no intermediate overflows for |z| up to 1e4 in float32:
- * sigmoid uses exp(-|z|), softplus log1p(exp(-|z|)), gelu erfc, silu the
- * stable sigmoid, gelu_tanh's cubic stays far below FLT_MAX.
+ * Stability: no intermediate overflows for any finite z: sigmoid uses
+ * exp(-|z|), softplus log1p(exp(-|z|)), gelu erfc, silu the stable sigmoid;
+ * gelu_tanh's derivative is evaluated at z clamped to +-1e4 (FBP_GELU_CLAMP).
  */
 #ifndef FASTBP_ACT_H
 #define FASTBP_ACT_H
@@ -41,6 +41,11 @@ static inline int fbp_deriv_needs_z(int act)
 #define FBP_INV_SQRT_2PI 0.39894228040143267794
 #define FBP_SQRT_2_OVER_PI 0.79788456080286535588
 #define FBP_GELU_K 0.044715
+/* gelu_tanh's derivative at |z| >= 1e4 is exactly 1 (z > 0) or 0 (z < 0) in
+ * float and double, but z^3 overflows float from |z| ~ 2e12 and then
+ * (1 - t^2) z^3 = 0 * inf = NaN: evaluate it at z clamped to +-1e4, where
+ * tanh is saturated and nothing overflows (NaN stays NaN). */
+#define FBP_GELU_CLAMP(T, z) ((z) > (T)1e4 ? (T)1e4 : ((z) < (T)-1e4 ? (T)-1e4 : (z)))
 
 /* Scalar forward g(z) and derivative g'(.) for one type T with libm suffix. */
 #define FBP_DEFINE_SCALAR(T, S, EXP, EXPM1, LOG1P, TANH, ERFC)                 \
@@ -68,9 +73,9 @@ static inline T fbp_gelu_tanh_##S(T z)                                        \
     T u = (T)FBP_SQRT_2_OVER_PI * (z + (T)FBP_GELU_K * z * z * z);            \
     return (T)0.5 * z * ((T)1 + TANH(u));                                     \
 }                                                                             \
-static inline T fbp_dgelu_tanh_##S(T z)                                       \
+static inline T fbp_dgelu_tanh_##S(T z0)                                      \
 {                                                                             \
-    T z2 = z * z;                                                             \
+    T z = FBP_GELU_CLAMP(T, z0), z2 = z * z;                                  \
     T t = TANH((T)FBP_SQRT_2_OVER_PI * (z + (T)FBP_GELU_K * z2 * z));         \
     return (T)0.5 * ((T)1 + t) + (T)0.5 * z * ((T)1 - t * t)                  \
         * (T)FBP_SQRT_2_OVER_PI * ((T)1 + (T)(3 * FBP_GELU_K) * z2);          \
@@ -183,11 +188,11 @@ static inline void fbp_dact_vec_##S(int act, T alpha, const T *v, T *g,       \
         break;                                                                \
     case FBP_GELU_TANH:                                                       \
         for (j = 0; j < n; j++) {                                             \
-            T z = v[j];                                                       \
+            T z = FBP_GELU_CLAMP(T, v[j]);                                    \
             g[j] = (T)FBP_SQRT_2_OVER_PI * (z + (T)FBP_GELU_K * (z * z) * z); } \
         fbp_vtanh_##S(g, g, n);                                               \
         for (j = 0; j < n; j++) {                                             \
-            T z = v[j], z2 = z * z, t = g[j];                                 \
+            T z = FBP_GELU_CLAMP(T, v[j]), z2 = z * z, t = g[j];              \
             g[j] = (T)0.5 * ((T)1 + t) + (T)0.5 * z * ((T)1 - t * t)          \
                 * (T)FBP_SQRT_2_OVER_PI * ((T)1 + (T)(3 * FBP_GELU_K) * z2); } \
         break;                                                                \

@@ -245,3 +245,21 @@ def run_python(code, env=None, timeout=300):
     with tempfile.TemporaryDirectory(prefix="fastbp-child-") as cwd:
         return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
                               text=True, timeout=timeout, cwd=cwd)
+
+
+# ----------------------------------------------------------------- Hypothesis profiles
+# tests/test_fuzz.py (issue 12). "ci", the default: a fixed budget, derandomized
+# (the same examples on every run, so CI is reproducible), no example database
+# written. "long": 20x the budget, random, with the database (failing examples
+# replay first next time):  pytest tests/test_fuzz.py --hypothesis-profile=long
+try:
+    from hypothesis import settings as _hyp_settings
+except ImportError:  # hypothesis is in the test extra; without it test_fuzz skips
+    pass
+else:
+    FUZZ_EXAMPLES = 100
+    _hyp_settings.register_profile("ci", max_examples=FUZZ_EXAMPLES, derandomize=True,
+                                   deadline=None, database=None, print_blob=True)
+    _hyp_settings.register_profile("long", max_examples=20 * FUZZ_EXAMPLES, deadline=None,
+                                   print_blob=True)
+    _hyp_settings.load_profile("ci")

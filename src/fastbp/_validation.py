@@ -65,38 +65,47 @@ def check_positive_int(name, value):
     return int(value)
 
 
-def check_layer_dims(layer_dims):
+def check_layer_dims(layer_dims, name="layer_dims"):
     """``[n_x, n_1, ..., n_L]`` as a tuple of ints >= 1 that BLAS can index."""
+    if isinstance(layer_dims, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of ints like [n_x, n_1, ..., n_L], "
+                        f"got {type(layer_dims).__name__} {layer_dims!r}")
     try:
         dims = list(layer_dims)
     except TypeError:
-        raise TypeError("layer_dims must be a sequence of ints like [n_x, n_1, ..., n_L], "
+        raise TypeError(f"{name} must be a sequence of ints like [n_x, n_1, ..., n_L], "
                         f"got {type(layer_dims).__name__} {layer_dims!r}") from None
     if len(dims) < 2:
-        raise ValueError("layer_dims needs at least an input and an output size, "
+        raise ValueError(f"{name} needs at least an input and an output size, "
                          f"e.g. [n_x, n_y]; got {dims}")
-    out = []
-    for i, d in enumerate(dims):
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral):
-            raise TypeError(f"layer_dims[{i}] must be an int, got {type(d).__name__} {d!r}")
-        if d < 1:
-            raise ValueError(f"layer_dims[{i}] must be >= 1, got {d}")
-        if d > 2**31 - 1:
-            raise ValueError(f"layer_dims[{i}] = {d} is too large (BLAS takes 32-bit sizes)")
-        out.append(int(d))
-    return tuple(out)
+    return tuple(check_size(f"{name}[{i}]", d) for i, d in enumerate(dims))
+
+
+def check_size(name, d):
+    """One layer size: an int >= 1 that BLAS can index."""
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(d).__name__} {d!r}")
+    if d < 1:
+        raise ValueError(f"{name} must be >= 1, got {d}")
+    if d > 2**31 - 1:
+        raise ValueError(f"{name} = {d} is too large (BLAS takes 32-bit sizes)")
+    return int(d)
 
 
 def check_hidden(hidden, n_layers, activations):
     """One activation name per hidden layer, as a tuple."""
-    names = [hidden] * (n_layers - 1) if isinstance(hidden, str) else list(hidden)
+    try:
+        names = [hidden] * (n_layers - 1) if isinstance(hidden, str) else list(hidden)
+    except TypeError:
+        raise TypeError(f"hidden must be an activation name or a list of them, got "
+                        f"{type(hidden).__name__} {hidden!r}; valid names: "
+                        f"{tuple(activations)}") from None
     if len(names) != n_layers - 1:
         raise ValueError(f"hidden must be one activation name or a list of {n_layers - 1} "
                          f"(one per hidden layer); got {len(names)}: {names!r}")
     for name in names:
-        if name not in activations:
-            raise ValueError(f"hidden: unknown activation {name!r}; valid: "
-                             f"{tuple(activations)}")
+        if not isinstance(name, str) or name not in activations:
+            raise ValueError(f"hidden: unknown activation {name!r}; valid: {tuple(activations)}")
     return tuple(names)
 
 
@@ -147,6 +156,8 @@ def check_seed(seed):
     """None or a non-negative int."""
     if seed is None:
         return None
+    if isinstance(seed, (bool, np.bool_)):
+        raise TypeError(f"seed must be None or a non-negative int, got {seed!r}")
     try:
         seed = operator.index(seed)
     except TypeError:
@@ -486,6 +497,15 @@ def check_optimizer(optimizer, base):
         raise TypeError("optimizer must be a fastbp.optim optimizer such as SGD(0.1) or "
                         f"Adam(1e-3), got {type(optimizer).__name__}")
     return optimizer
+
+
+def checkpoint_write_error(exc, path):
+    """The OSError to raise when writing the checkpoint ``path`` failed with ``exc``
+    (same type and errno, so ``except OSError`` and ``e.errno == ENOSPC`` work)."""
+    reason = exc.strerror or str(exc)
+    msg = (f"cannot write {path!r}: {reason}; the previous checkpoint "
+           f"there (if any) is unchanged")
+    return type(exc)(exc.errno, msg) if exc.errno is not None else type(exc)(msg)
 
 
 def check_fit_args(epochs, batch_size, checkpoint_every, callback):
@@ -1369,6 +1389,62 @@ def check_test_target(path, target, y):
 # The course's functions take dicts of arrays and tuples of caches; these
 # checks name the key, the layer and the shapes the course expects.
 
+def course_iterations(value, name="num_iterations"):
+    """A loop count of the course's model functions: an int >= 0 (``range(value)``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def course_two_layer_dims(layers_dims):
+    """(n_x, n_h, n_y) of two_layer_model's ``layers_dims``."""
+    dims = check_layer_dims(layers_dims, "layers_dims")
+    if len(dims) != 3:
+        raise ValueError(f"layers_dims must be (n_x, n_h, n_y) for the two-layer model, "
+                         f"got {list(dims)}")
+    return dims
+
+
+def course_scalar(value):
+    """A NumPy scalar hyperparameter (learning rate, beta, epsilon) as the Python
+    number it holds: under NumPy 2's promotion (NEP 50) only Python numbers are
+    weak, so an ``np.float64`` learning rate would turn float32 parameters into
+    float64 (issue 12 item 4). Anything else is returned as it is."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return value.item()
+    return value
+
+
+def course_real(x, name):
+    """x if it holds floats; integers and bools as float64 (their NumPy arithmetic
+    wraps around: a uint8 0 - 1 is 255); a TypeError naming x otherwise (object or
+    complex arrays would fail deep inside NumPy's ufuncs)."""
+    dt = x.dtype if isinstance(x, (np.ndarray, np.generic)) else np.asarray(x).dtype
+    if dt.kind == "f":
+        return x
+    if dt.kind in "biu":
+        return np.asarray(x, dtype=np.float64)
+    raise TypeError(f"Unsupported dtype: {name} has dtype {dt}; fastbp.course computes "
+                    f"in float32 or float64 (cast with .astype(np.float64))")
+
+
+def course_seed(seed):
+    """A seed for ``np.random.seed``: an int in [0, 2**32 - 1]."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    if not 0 <= seed <= 2**32 - 1:
+        raise ValueError(f"seed must be between 0 and 2**32 - 1 (np.random.seed), got {seed}")
+    return int(seed)
+
+
+def course_epsilon(epsilon):
+    """The finite-difference step of the gradient checks: a finite float > 0
+    (0 divides by zero: a NaN difference that reads as neither verdict)."""
+    return check_real("epsilon", epsilon, low=0.0, low_open=True)
+
+
 def course_shape(x):
     return getattr(x, "shape", type(x).__name__)
 
@@ -1395,8 +1471,11 @@ def course_get(d, key, what):
         raise TypeError(f"Invalid {what}: expected a dict, got {type(d).__name__}") from None
 
 
-def course_float_dtype(*arrays):
-    """The float dtype NumPy would compute in, restricted to float32/float64."""
+def course_float_dtype(*arrays, names=()):
+    """The float dtype NumPy would compute in, restricted to float32/float64.
+
+    ``names``: the arrays' argument names, for the message when one of them
+    is not real (complex, object, strings)."""
     dt = np.result_type(*arrays)
     if dt == FLOAT_DTYPES[0] or dt == FLOAT_DTYPES[1]:
         return dt
@@ -1404,7 +1483,11 @@ def course_float_dtype(*arrays):
         return FLOAT_DTYPES[1]
     if dt.kind == "f" and dt.itemsize < 4:
         return FLOAT_DTYPES[0]
-    raise TypeError(f"Unsupported dtype: {dt}; fastbp.course computes in float32 or float64")
+    bad = [f"{n} has dtype {np.result_type(a)}" for n, a in zip(names, arrays)
+           if np.result_type(a).kind not in "biuf"]
+    what = "; ".join(bad) if bad else f"the arrays' common dtype is {dt}"
+    raise TypeError(f"Unsupported dtype: {what}; fastbp.course computes in float32 or "
+                    f"float64 (cast with .astype(np.float64))")
 
 
 def course_2d(x, name):
@@ -1415,8 +1498,11 @@ def course_2d(x, name):
     return a
 
 
-def course_coerce_forward(A_prev, W, b, l, prev_name, exc):
-    """Explain why the kernel rejected layer l's inputs, or promote their dtypes."""
+def course_coerce_forward(A_prev, W, b, l, prev_name, exc, names=None):
+    """Explain why the kernel rejected layer l's inputs, or promote their dtypes.
+
+    ``names``: the three arguments' names for a dtype error (default: the
+    layer's, e.g. X, W1, b1; linear_forward passes its own A, W, b)."""
     wn, bn = _course_keys(l)[:2]
     A_prev = course_2d(A_prev, prev_name)
     W = course_2d(W, wn)
@@ -1431,11 +1517,13 @@ def course_coerce_forward(A_prev, W, b, l, prev_name, exc):
     if 0 in A_prev.shape or 0 in W.shape:
         raise ValueError(f"Invalid shapes: empty layer {l}: {prev_name} {A_prev.shape}, "
                          f"{wn} {W.shape}") from None
-    return course_promoted((A_prev, W, b), exc, f"layer {l} ({prev_name}, {wn}, {bn})")
+    return course_promoted((A_prev, W, b), exc, f"layer {l} ({prev_name}, {wn}, {bn})",
+                           names or (prev_name, wn, bn))
 
 
-def course_coerce_backward(dZ, A_prev, W, l, exc):
-    """Explain why the kernel rejected layer l's backward inputs, or promote dtypes."""
+def course_coerce_backward(dZ, A_prev, W, l, exc, names=None):
+    """Explain why the kernel rejected layer l's backward inputs, or promote dtypes
+    (``names`` as in course_coerce_forward)."""
     wn = _course_keys(l)[0]
     dZ = course_2d(dZ, f"dZ{l}")
     A_prev = course_2d(A_prev, f"A{l - 1}")
@@ -1445,13 +1533,14 @@ def course_coerce_backward(dZ, A_prev, W, l, exc):
         raise ValueError(f"Invalid shapes in layer {l}: expected dZ{l} (n_{l}, m), "
                          f"A{l - 1} (n_{l - 1}, m), {wn} (n_{l}, n_{l - 1}); got dZ{l} "
                          f"{dZ.shape}, A{l - 1} {A_prev.shape}, {wn} {W.shape}") from None
-    return course_promoted((dZ, A_prev, W), exc, f"layer {l}")
+    return course_promoted((dZ, A_prev, W), exc, f"layer {l}",
+                           names or (f"dZ{l}", f"A{l - 1}", wn))
 
 
-def course_promoted(arrays, exc, where):
+def course_promoted(arrays, exc, where, names=()):
     """arrays in their common float dtype; when that changes none of them,
     the kernel's error exc was not about dtypes: re-raise it, saying where."""
-    dt = course_float_dtype(*arrays)
+    dt = course_float_dtype(*arrays, names=names)
     new = tuple(x.astype(dt, copy=False) for x in arrays)
     if all(n.dtype == o.dtype for n, o in zip(new, arrays)):
         raise type(exc)(f"{where}: {exc}") from None
@@ -1500,7 +1589,9 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
           for l in range(1, L + 1)]
     bs = [np.asarray(course_get(parameters, _course_keys(l)[1], "parameters"))
           for l in range(1, L + 1)]
-    dt = course_float_dtype(X, *Ws, *bs)
+    dt = course_float_dtype(X, *Ws, *bs, names=["X"] + [_course_keys(l)[0] for l in
+                                                     range(1, L + 1)]
+                            + [_course_keys(l)[1] for l in range(1, L + 1)])
     X = X.astype(dt, copy=False)
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
@@ -1549,7 +1640,11 @@ def course_mini_batch_inputs(X, Y, mini_batch_size):
     if Y.ndim != 2 or Y.shape[1] != m:
         raise ValueError(f"Invalid shapes: X has {m} examples (columns) but Y has shape "
                          f"{Y.shape}")
-    if int(mini_batch_size) < 1:
+    if isinstance(mini_batch_size, (bool, np.bool_)) \
+            or not isinstance(mini_batch_size, numbers.Integral):
+        raise TypeError(f"Invalid mini_batch_size: must be an int, got "
+                        f"{type(mini_batch_size).__name__} {mini_batch_size!r}")
+    if mini_batch_size < 1:
         raise ValueError(f"Invalid mini_batch_size: must be >= 1, got {mini_batch_size!r}")
     return X, Y
 

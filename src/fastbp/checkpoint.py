@@ -15,6 +15,8 @@ import zipfile
 
 import numpy as np
 
+from fastbp._validation import checkpoint_write_error
+
 __all__ = ["FORMAT", "VERSION", "write", "read"]
 
 FORMAT = "fastbp-checkpoint"
@@ -55,18 +57,22 @@ def write(path, arrays, documents):
     try:
         fd, tmp = tempfile.mkstemp(prefix=".fastbp-ckpt-", suffix=".tmp", dir=directory)
     except OSError as exc:      # name the caller's path, not the hidden temporary file
-        raise type(exc)(exc.errno, f"cannot write {path!r}: {exc.strerror}") from None
+        raise checkpoint_write_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **entries)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        # a full disk (ENOSPC), a quota, an I/O error, Ctrl-C: the temporary file
+        # goes, the previous checkpoint at path was never touched
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise checkpoint_write_error(exc, path) from exc
         raise
     return path
 

@@ -7,6 +7,8 @@ functions of :mod:`fastbp.course` accept them. Examples are columns:
 ``X`` is (n_x, m).
 """
 import math
+import threading
+import weakref
 
 import numpy as np
 
@@ -25,6 +27,22 @@ _GRAD_TAIL = 2      # spare slots after the gradients: loss, failed-rank count
 #: JSON documents of a checkpoint, and the entries it must hold
 _CKPT_DOCUMENTS = ("config", "train", "optimizer")
 _CKPT_REQUIRED = ("config", "params", "train")
+
+
+# One lock per network, held around each compiled call: the kernel's plan and
+# workspaces are per network, so one network's calls run one at a time (threads
+# predicting with a shared network raced on its inference buffers and aborted).
+# Kept outside the instance, so copies and pickles of a network never see it.
+_LOCKS = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock(net):
+    lock = _LOCKS.get(net)
+    if lock is None:
+        with _LOCKS_GUARD:
+            lock = _LOCKS.setdefault(net, threading.Lock())
+    return lock
 
 
 class Network:
@@ -85,6 +103,12 @@ class Network:
 
     Notes
     -----
+    Threads: the compiled calls release the GIL, so networks in different
+    threads train and predict in parallel (tests/test_concurrency.py). One
+    network's compiled calls take a lock and run one at a time, so several
+    threads may predict with one shared network; a :meth:`forward` /
+    :meth:`backward` pair is not atomic across threads.
+
     The training loop (``fastbp._fit``) and the data-parallel replica
     (:mod:`fastbp.distributed`) drive a network through this interface only:
 
@@ -363,12 +387,13 @@ class Network:
             Output activations (a copy).
         """
         X = self.check_X(X)
-        if training and self._dropout:
-            self._step += 1
-        self._kernel.forward_train(X, bool(training and self._dropout), self._dropout_seed,
-                                   self._step, self._nt)
-        self._last_m = X.shape[1]
-        return self._kernel.output().copy()
+        with _lock(self):
+            if training and self._dropout:
+                self._step += 1
+            self._kernel.forward_train(X, bool(training and self._dropout),
+                                       self._dropout_seed, self._step, self._nt)
+            self._last_m = X.shape[1]
+            return self._kernel.output().copy()
 
     def backward(self, Y):
         """Gradients of the cost for the last :meth:`forward`, into :attr:`grads`.
@@ -388,7 +413,8 @@ class Network:
             raise RuntimeError("backward() needs a forward(X) first (on this network, "
                                "since its parameters were last reset)")
         Y, yt, labels = self.check_Y(Y, self._last_m)
-        _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
+        with _lock(self):
+            _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
         if bad:
             raise self._target_error(Y, labels)
         return self._grads
@@ -493,18 +519,19 @@ class Network:
         """
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
-        t = optimizer.t + 1
-        code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
-        # the batch's n (m, or the weights' sum added in order) and the loss
-        # terms come from the kernel: one formula for this path and train_epoch's
-        loss, l2, status, done = self._kernel.train_steps(
-            X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps, first_loss,
-            check_finite, self._dropout, self._dropout_seed, self._step + 1, self._nt,
-            sample_weight, check_targets)
-        if status == 3:            # weights summing to zero: no step
-            return 0.0 if first_loss else None
-        self._step += done
-        optimizer.t += done
+        with _lock(self):
+            t = optimizer.t + 1
+            code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
+            # the batch's n (m, or the weights' sum added in order) and the loss
+            # terms come from the kernel: one formula for this path and train_epoch's
+            loss, l2, status, done = self._kernel.train_steps(
+                X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps,
+                first_loss, check_finite, self._dropout, self._dropout_seed, self._step + 1,
+                self._nt, sample_weight, check_targets)
+            if status == 3:            # weights summing to zero: no step
+                return 0.0 if first_loss else None
+            self._step += done
+            optimizer.t += done
         self._last_m = X.shape[1]
         if first_loss:
             self._loss_terms = (loss, l2)
@@ -588,14 +615,15 @@ class Network:
             batch_size, start_batch, n_batches, n_ex)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             self.bind_optimizer(optimizer)
-        t = optimizer.t + 1
-        code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
-        total, done, updates, status, loss, l2 = self._kernel.train_epoch(
-            X, Y, y_code, labels, order, batch_size, start_batch, n_batches, loss_total,
-            self.lambd, code, lr, b1, b2, eps, t, self._dropout, self._dropout_seed,
-            self._step + 1, self._nt, sample_weight)
-        self._step += updates
-        optimizer.t += updates
+        with _lock(self):
+            t = optimizer.t + 1
+            code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
+            total, done, updates, status, loss, l2 = self._kernel.train_epoch(
+                X, Y, y_code, labels, order, batch_size, start_batch, n_batches, loss_total,
+                self.lambd, code, lr, b1, b2, eps, t, self._dropout, self._dropout_seed,
+                self._step + 1, self._nt, sample_weight)
+            self._step += updates
+            optimizer.t += updates
         if loss is not None:
             self._loss_terms = (loss, l2)
             loss += l2
@@ -642,9 +670,10 @@ class Network:
             return 0.0
         lambd = self.lambd
         w = m / M
-        loss_sum, l2_sum, status = self._kernel.grad_step(
-            X, Y, y_code, labels, lambd, 1.0 / M, lambd / M * w, M, offset,
-            self._dropout, self._dropout_seed, self._step + 1, n_threads)
+        with _lock(self):
+            loss_sum, l2_sum, status = self._kernel.grad_step(
+                X, Y, y_code, labels, lambd, 1.0 / M, lambd / M * w, M, offset,
+                self._dropout, self._dropout_seed, self._step + 1, n_threads)
         if status:
             raise self._target_error(Y, labels)
         loss = loss_sum / M
@@ -706,9 +735,10 @@ class Network:
                 self.parameters_changed()
         n = m if sw is None else float(sw.sum())
         lambd = self.lambd
-        loss_sum, l2_sum, status = self._kernel.grad_step(
-            X, Y, yt, labels, lambd, 1.0 / n, lambd / n, m, 0, False, self._dropout_seed,
-            self._step, self._nt, sw)
+        with _lock(self):
+            loss_sum, l2_sum, status = self._kernel.grad_step(
+                X, Y, yt, labels, lambd, 1.0 / n, lambd / n, m, 0, False, self._dropout_seed,
+                self._step, self._nt, sw)
         self._last_m = m
         if status:
             raise self._target_error(Y, labels)
@@ -723,10 +753,11 @@ class Network:
         ``n_threads`` (an effective count) defaults to the network's.
         """
         self.bind_optimizer(optimizer)
-        t = optimizer.t + 1
-        self._kernel.update(*optimizer.kernel_args(t),
-                            self._nt if n_threads is None else n_threads)
-        optimizer.t = t
+        with _lock(self):
+            t = optimizer.t + 1
+            self._kernel.update(*optimizer.kernel_args(t),
+                                self._nt if n_threads is None else n_threads)
+            optimizer.t = t
 
     def predict_proba(self, X):
         """Output activations for X, without dropout.
@@ -751,7 +782,8 @@ class Network:
         X = self.check_X(X)
         _validation.check_finite(X, "X")
         out = np.empty((self.layer_dims[-1], X.shape[1]), dtype=self.dtype)
-        return self._kernel.predict(X, out, self._nt)
+        with _lock(self):        # predict borrows the network's inference buffers
+            return self._kernel.predict(X, out, self._nt)
 
     def predict(self, X):
         """Predictions for X, one rule for every output: shape (m,) when there
@@ -825,7 +857,8 @@ class Network:
         n_out, m = self.layer_dims[-1], X.shape[1]
         AL = np.empty((n_out, m), dtype=self.dtype)
         ZL = np.empty((n_out, m), dtype=self.dtype) if self.loss_name != "mse" else None
-        self._kernel.predict(X, AL, self._nt, out_z=ZL)
+        with _lock(self):        # predict borrows the network's inference buffers
+            self._kernel.predict(X, AL, self._nt, out_z=ZL)
         Y = np.asarray(Yc)
         if labels:
             _validation.check_label_range(Y, n_out)

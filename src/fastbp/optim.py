@@ -78,6 +78,16 @@ def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000)
     return 1 / (1 + decay_rate * math.floor(epoch_num / time_interval)) * learning_rate0
 
 
+def _power(gamma, k):
+    """gamma ** k, inf when it overflows (gamma > 1 over many epochs): Python's
+    float power raises OverflowError there; Optimizer.set_epoch then says which
+    epoch gave a non-finite rate."""
+    try:
+        return gamma ** k
+    except OverflowError:
+        return math.inf
+
+
 class LRSchedule:
     """Base class: ``schedule(lr0, epoch) -> lr`` with ``epoch`` counted from 0."""
 
@@ -121,7 +131,7 @@ class StepDecay(LRSchedule):
         self.gamma = check_real("gamma", gamma, low=0.0, low_open=True)
 
     def __call__(self, lr0, epoch):
-        return lr0 * self.gamma ** (epoch // self.step_size)
+        return lr0 * _power(self.gamma, epoch // self.step_size)
 
     def get_config(self):
         return {"kind": "StepDecay", "step_size": self.step_size, "gamma": self.gamma}
@@ -134,7 +144,7 @@ class ExponentialDecay(LRSchedule):
         self.gamma = check_real("gamma", gamma, low=0.0, low_open=True)
 
     def __call__(self, lr0, epoch):
-        return lr0 * self.gamma ** epoch
+        return lr0 * _power(self.gamma, epoch)
 
     def get_config(self):
         return {"kind": "ExponentialDecay", "gamma": self.gamma}

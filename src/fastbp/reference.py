@@ -97,6 +97,7 @@ def activation_derivative(v, name, alpha=None):
         phi = np.exp(-0.5 * v.astype(np.float64) ** 2) / np.sqrt(2 * np.pi)
         return (0.5 * erfc(-v / np.sqrt(2)) + v * phi).astype(v.dtype)
     if name == "gelu_tanh":
+        v = np.clip(v, t(-1e4), t(1e4))   # saturated there; z^3 would overflow (0 * inf)
         th = np.tanh(t(_SQRT_2_OVER_PI) * (v + t(_GELU_K) * v ** 3))
         return (t(0.5) * (1 + th) + t(0.5) * v * (1 - th * th) * t(_SQRT_2_OVER_PI)
                 * (1 + t(3 * _GELU_K) * v * v))

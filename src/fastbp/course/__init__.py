@@ -83,7 +83,6 @@ Differences from the NumPy code, all at the edges:
 import weakref
 
 import numpy as np
-from scipy.special import expit as _expit
 
 from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._course import backward_chain as _backward_chain
@@ -96,6 +95,11 @@ from fastbp._validation import course_cost_inputs as _cost_inputs
 from fastbp._validation import course_fit_inputs as _prepare_fit
 from fastbp._validation import course_float_dtype as _float_dtype
 from fastbp._validation import course_get as _get
+from fastbp._validation import course_iterations as _iterations
+from fastbp._validation import course_epsilon as _check_epsilon
+from fastbp._validation import course_real as _real
+from fastbp._validation import course_scalar as _scalar
+from fastbp._validation import course_two_layer_dims as _two_layer_dims
 from fastbp._validation import course_keep_prob as _check_keep_prob
 from fastbp._validation import course_labels as _labels
 from fastbp._validation import course_n_layers as _n_layers
@@ -115,6 +119,7 @@ from fastbp.course._layers import RECENT_OUTPUTS as _RECENT_OUTPUTS
 from fastbp.course._layers import backward as _backward
 from fastbp.course._layers import backward_layers as _backward_layers
 from fastbp.course._layers import course_cost as _course_cost
+from fastbp.course._layers import expit as _expit
 from fastbp.course._layers import forward as _forward
 from fastbp.course._layers import forward_layers as _forward_layers
 from fastbp.course._layers import output_delta_course as _output_delta_course
@@ -201,7 +206,7 @@ def compute_cost(AL, Y):
     """
     AL, y = _cost_inputs(AL, Y)
     if AL.dtype != _F64 and AL.dtype != _F32:
-        AL = AL.astype(_float_dtype(AL))
+        AL = AL.astype(_float_dtype(AL, names=("AL",)))
     if AL.size and not (AL.min() >= 0.0 and AL.max() <= 1.0):
         # Not probabilities (or NaN): clipped logs would hide it; give the course's nan.
         return AL.dtype.type(_course_cost(AL, y))
@@ -227,7 +232,9 @@ def backward_propagation(parameters, cache, X, Y):
         dZ2 = _delta(A2, y, _BCE)
         dZ1, dW2, db2 = _bwd(dZ2, A1, W2, "tanh", n_threads=_threads(W2.shape, A2.shape[1], 2))
     except (TypeError, ValueError, AttributeError) as exc:
-        A2 = A2.astype(_float_dtype(A2, np.asarray(A1), np.asarray(W2)), copy=False)
+        A2 = A2.astype(_float_dtype(A2, np.asarray(A1), np.asarray(W2),
+                                        names=("cache['A2']", "cache['A1']", "W2")),
+                           copy=False)
         dZ2 = _delta(A2, y, _BCE)
         dZ2, A1, W2 = _coerce_backward(dZ2, A1, W2, 2, exc)
         dZ1, dW2, db2 = _bwd(dZ2, A1, W2, "tanh")
@@ -244,12 +251,13 @@ def update_parameters(parameters, grads, learning_rate=1.2):
     """
     L = _n_layers(parameters)
     new = parameters.copy()
+    learning_rate = _scalar(learning_rate)      # float32 stays float32 (NEP 50)
     plain_lr = type(learning_rate) in (float, int)
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):
-            p = _get(parameters, pk, "parameters")
-            g = _get(grads, gk, "grads")
+            p = _real(_get(parameters, pk, "parameters"), pk)   # ints: float64, no wrap
+            g = _real(_get(grads, gk, "grads"), gk)
             if type(p) is np.ndarray and type(g) is np.ndarray:
                 if p.shape != g.shape:
                     raise _grad_shape_error(pk, gk, p, g)
@@ -277,6 +285,7 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
     -------
     parameters : dict with keys "W1", "b1", "W2", "b2"
     """
+    num_iterations = _iterations(num_iterations)
     np.random.seed(3)
     n_x, _, n_y = layer_sizes(X, Y)
     parameters = initialize_parameters(n_x, n_h, n_y)
@@ -337,7 +346,7 @@ def sigmoid_backward(dA, cache):
 
 def linear_forward(A, W, b):
     """Z = W A + b; returns (Z, cache=(A, W, b))."""
-    Z, _, A, W, b = _forward(A, W, b, "identity", 1, "A")
+    Z, _, A, W, b = _forward(A, W, b, "identity", 1, "A", ("A", "W", "b"))
     return Z, (A, W, b)
 
 
@@ -348,7 +357,8 @@ def linear_activation_forward(A_prev, W, b, activation):
     (linear_cache, activation_cache).
     """
     _check_activation(activation)
-    Z, A, A_prev, W, b = _forward(A_prev, W, b, activation, 1, "A_prev")
+    Z, A, A_prev, W, b = _forward(A_prev, W, b, activation, 1, "A_prev",
+                                  ("A_prev", "W", "b"))
     return A, ((A_prev, W, b), Z)
 
 
@@ -398,7 +408,7 @@ def linear_backward(dZ, cache):
     Returns (dA_prev, dW, db).
     """
     A_prev, W, b = _linear_cache(cache)
-    return _backward(dZ, A_prev, W, 1)
+    return _backward(dZ, A_prev, W, 1, names=("dZ", "cache's A_prev", "cache's W"))
 
 
 def linear_activation_backward(dA, cache, activation):
@@ -409,12 +419,12 @@ def linear_activation_backward(dA, cache, activation):
     """
     _check_activation(activation)
     A_prev, W, b, Z, _ = _unpack_cache(cache, 1)
-    dA = np.asarray(dA)
+    dA = _real(np.asarray(dA), "dA")
     if activation == "relu":
         dZ = _relu_grad(dA, Z, None)
     else:
         dZ = _sigmoid_grad(dA, Z, None)
-    return _backward(dZ, A_prev, W, 1)
+    return _backward(dZ, A_prev, W, 1, names=("dZ", "cache's A_prev", "cache's W"))
 
 
 def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
@@ -503,8 +513,9 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     parameters : dict W1, b1, W2, b2
     costs : list of the costs at iterations 0, 100, 200, ...
     """
+    num_iterations = _iterations(num_iterations)
+    n_x, n_h, n_y = _two_layer_dims(layers_dims)
     np.random.seed(1)
-    n_x, n_h, n_y = layers_dims
     parameters = initialize_parameters(n_x, n_h, n_y)
     return _train(X, Y, parameters, "relu", learning_rate, num_iterations, 100,
                   num_iterations - 1, _course_report(print_cost, num_iterations))
@@ -525,6 +536,7 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
     parameters : dict W1, b1, ..., WL, bL
     costs : list of the costs at iterations 0, 100, 200, ...
     """
+    num_iterations = _iterations(num_iterations)
     np.random.seed(1)
     parameters = initialize_parameters_deep(layers_dims)
     return _train(X, Y, parameters, "relu", learning_rate, num_iterations, 100,
@@ -599,6 +611,8 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
 def compute_cost_with_regularization(A3, Y, parameters, lambd):
     """Cross-entropy plus lambd / (2 m) sum_l ||W_l||_F^2, over every layer."""
     m = np.shape(Y)[1]
+    if isinstance(A3, np.ndarray) and A3.dtype.kind in "cOSU":
+        _real(A3, "A3")     # a TypeError naming A3 (compute_cost would say AL)
     cross_entropy_cost = compute_cost(A3, Y)
     L = _n_layers(parameters)
     sq = 0.0
@@ -622,6 +636,7 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False,
     Returns the difference; with ``print_msg`` prints the course's verdict
     (threshold 2e-7).
     """
+    _check_epsilon(epsilon)
     parameters_values, _ = dictionary_to_vector(parameters)
     grad = gradients_to_vector(gradients)
     num_parameters = parameters_values.shape[0]

@@ -11,7 +11,8 @@ Layouts work for any depth; the course's networks have three layers.
 import numpy as np
 
 from fastbp import _validation as _v
-from fastbp.course import L_model_forward, compute_cost, relu, relu_backward, sigmoid
+from fastbp.course import L_model_forward, compute_cost, relu, relu_backward
+from fastbp.course._layers import expit
 from fastbp.layers import dense_backward, output_delta
 from fastbp.network import Network
 from fastbp.optim import SGD
@@ -21,7 +22,7 @@ _BCE = "binary_crossentropy"
 
 def sigmoid_s(x):
     """s = 1 / (1 + exp(-x)): the helper files' ``sigmoid`` (returns s only)."""
-    return sigmoid(x)[0]
+    return expit(x, "x")
 
 
 def relu_s(x):
@@ -153,7 +154,7 @@ def cross_entropy(A3, Y, *, mean=True, drop_nan=True):
     evaluates it, so saturated outputs give its inf (or, with ``drop_nan``,
     np.nansum's dropping of the 0 * inf terms).
     """
-    a = np.asarray(A3)
+    a = _v.course_real(np.asarray(A3), "a3")
     y = np.asarray(Y)
     if y.shape != a.shape and y.size == a.size:
         y = y.reshape(a.shape)          # a (m,) Y, as the course's broadcasting allows
@@ -240,6 +241,7 @@ def gd_train(X, Y, parameters, learning_rate, num_iterations, every, report, lam
     the course's cost there. The iterations between run as one call of
     :meth:`fastbp.Network.train_batch`. Returns the final parameters.
     """
+    num_iterations = _v.course_iterations(num_iterations)
     net, X = network_for(X, parameters, lambd)
     opt = SGD(learning_rate)
     X = net.check_X(X)

@@ -6,12 +6,14 @@ assignment, so the numbers are the course's; the b_l are zeros.
 """
 import numpy as np
 
+from fastbp._validation import check_layer_dims, check_size
+
 __all__ = ["layers", "initialize_parameters", "initialize_parameters_small",
            "initialize_parameters_deep", "initialize_parameters_zeros",
            "initialize_parameters_random", "initialize_parameters_he"]
 
 
-def layers(layer_dims, weight):
+def layers(layer_dims, weight, name="layer_dims"):
     """{"W1": weight(n_1, n_0), "b1": zeros((n_1, 1)), ..., "WL", "bL"}.
 
     Parameters
@@ -20,6 +22,7 @@ def layers(layer_dims, weight):
     weight : callable (n_l, n_{l-1}) -> ndarray (n_l, n_{l-1}), called for
         l = 1, ..., L in that order (the order of the course's draws).
     """
+    layer_dims = check_layer_dims(layer_dims, name)   # a clear error, not NumPy's
     parameters = {}
     for l in range(1, len(layer_dims)):
         parameters["W" + str(l)] = weight(layer_dims[l], layer_dims[l - 1])
@@ -38,7 +41,8 @@ def initialize_parameters(n_x, n_h, n_y):
     edition); ``nn_model`` seeds 3 and ``two_layer_model`` seeds 1 before
     calling it.
     """
-    return layers((n_x, n_h, n_y), _small)
+    return layers((check_size("n_x", n_x), check_size("n_h", n_h), check_size("n_y", n_y)),
+                  _small)
 
 
 def initialize_parameters_small(layer_dims):
@@ -60,16 +64,17 @@ def initialize_parameters_deep(layer_dims):
 
 def initialize_parameters_zeros(layers_dims):
     """All W_l and b_l zero (the symmetric initialisation that fails)."""
-    return layers(layers_dims, lambda n, p: np.zeros((n, p)))
+    return layers(layers_dims, lambda n, p: np.zeros((n, p)), "layers_dims")
 
 
 def initialize_parameters_random(layers_dims):
     """W_l = 10 randn after ``np.random.seed(3)``; b_l zeros."""
     np.random.seed(3)
-    return layers(layers_dims, lambda n, p: np.random.randn(n, p) * 10)
+    return layers(layers_dims, lambda n, p: np.random.randn(n, p) * 10, "layers_dims")
 
 
 def initialize_parameters_he(layers_dims):
     """W_l = randn * sqrt(2 / n_{l-1}) after ``np.random.seed(3)``; b_l zeros."""
     np.random.seed(3)
-    return layers(layers_dims, lambda n, p: np.random.randn(n, p) * np.sqrt(2. / p))
+    return layers(layers_dims, lambda n, p: np.random.randn(n, p) * np.sqrt(2. / p),
+                  "layers_dims")

@@ -10,12 +10,13 @@ reject are explained or promoted by the course checks of
 import collections
 
 import numpy as np
-from scipy.special import expit as _expit
+from scipy.special import expit as _scipy_expit
 
 from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._registry import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
 from fastbp._validation import course_coerce_backward as _coerce_backward
 from fastbp._validation import course_coerce_forward as _coerce_forward
+from fastbp._validation import course_float_dtype as _float_dtype
 from fastbp._validation import course_z as _check_z
 from fastbp.course._pool import new_array as _new
 from fastbp.layers import dense_backward as _bwd
@@ -41,8 +42,9 @@ def threads(shape_w, m, gemms):
     return 1 if flops < _MIN_FLOPS_PER_THREAD else None
 
 
-def forward(A_prev, W, b, activation, l, prev_name):
-    """(Z, A, A_prev, W, b) of one layer; the inputs as the kernel used them."""
+def forward(A_prev, W, b, activation, l, prev_name, names=None):
+    """(Z, A, A_prev, W, b) of one layer; the inputs as the kernel used them.
+    ``names``: the arguments' names for errors (default: layer l's)."""
     try:
         shape = (W.shape[0], A_prev.shape[1])
         dt = A_prev.dtype
@@ -52,18 +54,18 @@ def forward(A_prev, W, b, activation, l, prev_name):
         Z, A = _fwd(A_prev, W, b, activation, out=out,
                     n_threads=threads(W.shape, shape[1], 1))
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
-        A_prev, W, b = _coerce_forward(A_prev, W, b, l, prev_name, exc)
+        A_prev, W, b = _coerce_forward(A_prev, W, b, l, prev_name, exc, names)
         Z, A = _fwd(A_prev, W, b, activation, n_threads=threads(W.shape, A_prev.shape[1], 1))
     return Z, A, A_prev, W, b
 
 
-def backward(dZ, A_prev, W, l, lambd=0.0):
+def backward(dZ, A_prev, W, l, lambd=0.0, names=None):
     """(dA_prev, dW, db) of one layer, the course's linear_backward."""
     try:
         return _bwd(dZ, A_prev, W, None, lambd=lambd, out=backward_out(W, dZ),
                     n_threads=threads(W.shape, dZ.shape[1], 2))
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
-        dZ, A_prev, W = _coerce_backward(dZ, A_prev, W, l, exc)
+        dZ, A_prev, W = _coerce_backward(dZ, A_prev, W, l, exc, names)
         return _bwd(dZ, A_prev, W, None, lambd=lambd,
                     n_threads=threads(W.shape, dZ.shape[1], 2))
 
@@ -108,6 +110,24 @@ def backward_layers(dZ, L, layer):
     return dZ
 
 
+def expit(Z, name="Z"):
+    """The logistic function 1 / (1 + exp(-Z)) of an array or scalar.
+
+    float16 is computed in float32 and integers in float64 (``course_float_dtype``:
+    the course API computes in float32 or float64; SciPy's expit would give
+    float64 for float16, and float32 or float64 for ints depending on its
+    release); complex and object inputs raise a TypeError naming ``name``.
+    """
+    dt = Z.dtype if isinstance(Z, (np.ndarray, np.generic)) else np.asarray(Z).dtype
+    if dt.kind not in "fc" or dt.itemsize < 4:
+        # float16 -> float32, ints and bool -> float64 (SciPy's own choice for
+        # ints differs between releases); complex/object raise
+        Z = np.asarray(Z, dtype=_float_dtype(Z, names=(name,)))
+    elif dt.kind == "c":
+        _float_dtype(Z, names=(name,))      # raises: not a real dtype
+    return _scipy_expit(Z)
+
+
 def relu_grad(dA, Z, l, scratch=False):
     """dA * (Z > 0): the course's relu_backward without the masked write.
 
@@ -122,7 +142,7 @@ def relu_grad(dA, Z, l, scratch=False):
 
 def sigmoid_grad(dA, Z, l):
     Z = _check_z(Z, np.shape(dA), l)
-    s = _expit(Z)
+    s = expit(Z, "cache")
     return dA * s * (1 - s)
 
 
@@ -140,7 +160,7 @@ def output_delta_course(AL, Y, ZL):
     Yf = Y.astype(AL.dtype) if AL.dtype.kind == "f" else Y
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         dAL = -(np.divide(Yf, AL) - np.divide(1 - Yf, 1 - AL))
-        s = _expit(ZL)
+        s = expit(ZL, "Z")
         dZ = dAL * s * (1 - s)
     bad = ~np.isfinite(dZ)
     if bad.any():

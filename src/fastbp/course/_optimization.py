@@ -9,6 +9,8 @@ from fastbp._validation import check_adam_t as _check_adam_t
 from fastbp._validation import course_get as _get
 from fastbp._validation import course_mini_batch_inputs as _check_mini_batches
 from fastbp._validation import course_n_layers as _n_layers
+from fastbp._validation import course_real as _real
+from fastbp._validation import course_scalar as _scalar
 
 __all__ = ["update_parameters_with_gd", "random_mini_batches", "initialize_velocity",
            "update_parameters_with_momentum", "initialize_adam", "update_parameters_with_adam"]
@@ -18,10 +20,13 @@ def update_parameters_with_gd(parameters, grads, learning_rate):
     """W_l = W_l - learning_rate dW_l, b_l likewise; rebinds the keys of
     ``parameters`` (new arrays) and returns it, as the course does."""
     L = _n_layers(parameters)
+    learning_rate = _scalar(learning_rate)
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
-        parameters[wk] = parameters[wk] - learning_rate * _get(grads, dwk, "grads")
-        parameters[bk] = parameters[bk] - learning_rate * _get(grads, dbk, "grads")
+        parameters[wk] = _real(parameters[wk], wk) - learning_rate * _real(
+            _get(grads, dwk, "grads"), dwk)
+        parameters[bk] = _real(parameters[bk], bk) - learning_rate * _real(
+            _get(grads, dbk, "grads"), dbk)
     return parameters
 
 
@@ -76,12 +81,14 @@ def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
     (parameters, v), as the course does.
     """
     L = _n_layers(parameters)
+    beta, learning_rate = _scalar(beta), _scalar(learning_rate)
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):
-            g = _get(grads, gk, "grads")
-            v[gk] = beta * _get(v, gk, "v") + (1 - beta) * g
-            parameters[pk] = parameters[pk] - learning_rate * v[gk]
+            g = _real(_get(grads, gk, "grads"), gk)
+            p = _real(parameters[pk], pk)
+            v[gk] = beta * _real(_get(v, gk, "v"), gk) + (1 - beta) * g
+            parameters[pk] = p - learning_rate * v[gk]
     return parameters, v
 
 
@@ -105,6 +112,8 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
     """
     t = _check_adam_t(t)
     L = _n_layers(parameters)
+    learning_rate, beta1, beta2, epsilon = (_scalar(x) for x in (learning_rate, beta1, beta2,
+                                                                  epsilon))
     v_corrected = {}
     s_corrected = {}
     # Python floats, so float32 state stays float32 (a NumPy float64 scalar
@@ -114,7 +123,8 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):
-            g = _get(grads, gk, "grads")
+            g = _real(_get(grads, gk, "grads"), gk)
+            parameters[pk] = _real(parameters[pk], pk)
             v[gk] = beta1 * _get(v, gk, "v") + (1 - beta1) * g
             v_corrected[gk] = v[gk] / c1
             s[gk] = beta2 * _get(s, gk, "s") + (1 - beta2) * np.power(g, 2)

@@ -37,7 +37,8 @@ import numpy as np
 from fastbp._validation import optional_module as _optional_module
 from fastbp.course import backward_propagation, forward_propagation, initialize_parameters
 from fastbp.course import compute_cost as _compute_cost
-from fastbp.course import layer_sizes, nn_model, sigmoid as _sigmoid, update_parameters
+from fastbp.course import layer_sizes, nn_model, update_parameters
+from fastbp.course._layers import expit as _expit
 from fastbp.course import predict as _predict
 from fastbp.datasets import load_planar_dataset
 
@@ -82,7 +83,7 @@ def predict(parameters, X):
 
 def sigmoid(x):
     """1 / (1 + exp(-x)) of a scalar or array (``planar_utils``: no cache)."""
-    return _sigmoid(x)[0]
+    return _expit(x, "x")
 
 
 def load_extra_datasets():

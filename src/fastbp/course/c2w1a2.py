@@ -64,6 +64,7 @@ __all__ = [
 
 def initialize_parameters(layer_dims):
     """W_l = randn(n_l, n_{l-1}) / sqrt(n_{l-1}) after ``np.random.seed(3)``; b_l zeros."""
+    layer_dims = _v.check_layer_dims(layer_dims)
     np.random.seed(3)
     parameters = {}
     for l in range(1, len(layer_dims)):
@@ -167,7 +168,7 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
             X, Y, parameters, learning_rate, num_iterations, every,
             lambda i, p: report(i, cost_of(forward_propagation(X, p)[0], p)), lambd)
     else:
-        for i in range(num_iterations):
+        for i in range(_v.course_iterations(num_iterations)):
             a3, cache = forward_propagation_with_dropout(X, parameters, keep_prob)
             if every and i % every == 0:
                 report(i, cost_of(a3, parameters))

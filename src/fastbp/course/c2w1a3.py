@@ -30,6 +30,7 @@ be the course's (m,) vector, as in its test ``Y = np.array([1, 1, 0])``.
 """
 import numpy as np
 
+from fastbp import _validation as _v
 from fastbp.course import (dictionary_to_vector, gradient_check_n, gradients_to_vector,
                            vector_to_dictionary)
 from fastbp.course import _c2utils as _u
@@ -61,6 +62,9 @@ def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
     difference = |grad - gradapprox| / (|grad| + |gradapprox|). With
     ``print_msg`` prints the course's verdict (threshold 2e-7).
     """
+    _v.course_epsilon(epsilon)
+    _v.course_real(x, "x")
+    _v.course_real(theta, "theta")
     gradapprox = (forward_propagation(x, theta + epsilon)
                   - forward_propagation(x, theta - epsilon)) / (2 * epsilon)
     grad = backward_propagation(x, theta)

@@ -1,0 +1,144 @@
+"""Python threads (issue 12, "Also must show"): fastbp's kernels release the GIL,
+so threads really run them at once. Each result must equal the sequential one,
+bit for bit (every computation here is deterministic: the kernels' reductions
+do not depend on the thread count or on timing).
+
+* several threads, each fitting its own Network (different architectures,
+  dtypes, optimizers, dropout);
+* several threads calling the layer kernels and the course API on the same
+  shared, read-only inputs (which must stay unchanged);
+* several threads predicting with one shared, trained network.
+"""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import fastbp
+import fastbp.course as fc
+
+N_THREADS = 4
+ROUNDS = 3
+
+
+def _together(fns):
+    """Run the callables in N threads released at once by a barrier; their results."""
+    barrier = threading.Barrier(len(fns))
+
+    def run(fn):
+        barrier.wait()
+        return fn()
+
+    with ThreadPoolExecutor(len(fns)) as pool:
+        return [f.result(timeout=300) for f in [pool.submit(run, fn) for fn in fns]]
+
+
+def _same(a, b, what):
+    if isinstance(a, dict):
+        assert list(a) == list(b), what
+        for k in a:
+            _same(a[k], b[k], f"{what}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), what
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{what}[{i}]")
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, what
+        assert np.array_equal(a, b, equal_nan=True), f"{what}: differs from the sequential run"
+    else:
+        assert a == b or (a != a and b != b), f"{what}: {a!r} != {b!r}"
+
+
+def _fit_job(i):
+    rng = np.random.default_rng(i)
+    n_x = 5 + i
+    X = rng.standard_normal((n_x, 3000))
+    output = ("sigmoid", "softmax", "identity", "sigmoid")[i % 4]
+    if output == "softmax":
+        Y = rng.integers(0, 3, 3000)
+        dims = [n_x, 64, 3]
+    elif output == "identity":
+        Y = X[:2] * 0.5
+        dims = [n_x, 48, 2]
+    else:
+        Y = (X[:1] > 0).astype(float)
+        dims = [n_x, 64, 32, 1]
+    dtype = ("float32", "float64")[i % 2]
+    opt = (fastbp.SGD(0.05, momentum=0.9), fastbp.Adam(0.01))[i % 2]
+    net = fastbp.Network(dims, hidden=("relu", "tanh", "gelu", "silu")[i % 4], output=output,
+                         dtype=dtype, seed=i, keep_prob=0.9 if i == 3 else 1.0)
+
+    def job():
+        h = net.fit(X.astype(dtype), Y, epochs=8, batch_size=64, optimizer=opt, verbose=False,
+                    seed=i)
+        return h["loss"], {k: v.copy() for k, v in net.parameters.items()}
+
+    return job
+
+
+def test_threads_fitting_their_own_networks_match_sequential_runs():
+    sequential = [_fit_job(i)() for i in range(N_THREADS)]
+    for r in range(ROUNDS):
+        together = _together([_fit_job(i) for i in range(N_THREADS)])
+        for i in range(N_THREADS):
+            _same(together[i], sequential[i], f"round {r}, network {i}")
+
+
+def _shared_inputs(dtype):
+    rng = np.random.default_rng(7)
+    d = {"A": rng.standard_normal((64, 500)), "W": rng.standard_normal((48, 64)) / 8,
+         "b": rng.standard_normal((48, 1)), "dZ": rng.standard_normal((48, 500)),
+         "Y": np.eye(48, 500)}
+    d = {k: v.astype(dtype) for k, v in d.items()}
+    for v in d.values():
+        v.flags.writeable = False
+    return d
+
+
+def _kernel_jobs(s):
+    X = s["A"]
+    params = {"W1": s["W"], "b1": s["b"], "W2": s["W"][:1, :48], "b2": s["b"][:1]}
+    y = (s["Y"][:1] > 0).astype(np.uint8)
+    return [
+        lambda: fastbp.dense_forward(s["A"], s["W"], s["b"], "gelu"),
+        lambda: fastbp.dense_backward(s["dZ"], s["A"][:48], s["W"][:, :48], "tanh", lambd=0.1),
+        lambda: fastbp.softmax(s["dZ"]),
+        lambda: (fastbp.output_delta(fastbp.softmax(s["dZ"]), s["Y"], "crossentropy"),
+                 fastbp.loss(fastbp.softmax(s["dZ"]), s["Y"], "crossentropy")),
+        lambda: fc.L_model_forward(X, params)[0],
+        lambda: fc.L_model_backward(*(lambda AL, c: (AL, y, c))(*fc.L_model_forward(X, params))),
+        lambda: fc.linear_activation_forward(s["A"], s["W"], s["b"], "relu")[0],
+        lambda: fc.update_parameters(params, {"d" + k: v for k, v in params.items()}, 0.1),
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threads_calling_kernels_on_shared_readonly_inputs(dtype):
+    s = _shared_inputs(dtype)
+    copies = {k: v.copy() for k, v in s.items()}
+    jobs = _kernel_jobs(s)
+    sequential = [job() for job in jobs]
+    for r in range(ROUNDS):
+        # every job in several threads at once, and all the jobs together
+        for j, job in enumerate(jobs):
+            for out in _together([job] * N_THREADS):
+                _same(out, sequential[j], f"round {r}, job {j}")
+        for j, out in enumerate(_together(jobs)):
+            _same(out, sequential[j], f"round {r}, mixed, job {j}")
+    for k in s:
+        np.testing.assert_array_equal(s[k], copies[k], err_msg=f"shared input {k} changed")
+
+
+def test_threads_predicting_with_one_shared_network():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((10, 20000))
+    net = fastbp.Network([10, 32, 3], output="softmax", dtype="float64", seed=0)
+    net.fit(X, rng.integers(0, 3, 20000), epochs=1, verbose=False)
+    parts = [np.ascontiguousarray(X[:, i::N_THREADS]) for i in range(N_THREADS)]
+    sequential = [(net.predict_proba(p), net.predict(p)) for p in parts]
+    for r in range(ROUNDS):
+        together = _together([lambda p=p: (net.predict_proba(p), net.predict(p))
+                              for p in parts])
+        for i in range(N_THREADS):
+            _same(together[i], sequential[i], f"round {r}, part {i}")

@@ -1892,6 +1892,12 @@ def sk_hidden_layer_sizes(sizes):
     sizes = list(sizes)
     if np.any(np.array(sizes) <= 0):
         raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+    for s in sizes:
+        # scikit-learn passes each size to NumPy as a shape (a TypeError for 3.5);
+        # int() would truncate it silently
+        if not isinstance(s, numbers.Integral):
+            raise TypeError(f"hidden_layer_sizes must hold integers (the units of each hidden "
+                            f"layer), got {s!r} in {sizes}")
     return [int(s) for s in sizes]
 
 

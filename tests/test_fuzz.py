@@ -201,7 +201,8 @@ def case_dense_backward(data):
 def _labels_for(data, rng, loss, shape, base):
     """Targets in the loss's domain (labels outside it are issue 12 item 2, the row
     "Network.fit[labels outside the loss's domain]"): 0/1 for binary cross-entropy,
-    one-hot columns for cross-entropy, any real for mse; in a drawn dtype and layout."""
+    one-hot columns for cross-entropy, counts for Poisson, any real for mse; in a drawn
+    dtype and layout."""
     n, m = shape
     if loss == "crossentropy":
         idx = rng.integers(0, n, m)
@@ -209,6 +210,8 @@ def _labels_for(data, rng, loss, shape, base):
         y[idx, np.arange(m)] = 1.0
     elif loss == "binary_crossentropy":
         y = (rng.random((n, m)) < 0.5).astype(np.float64)
+    elif loss == "poisson":             # non-negative counts (rates)
+        y = rng.poisson(1.5, (n, m)).astype(np.float64)
     else:
         y = rng.standard_normal((n, m))
     kind = data.draw(st.sampled_from(["float", "float", "int", "uint8", "bool", "vector",

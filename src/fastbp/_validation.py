@@ -418,7 +418,8 @@ def check_sample_weight(sample_weight, m):
     if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
         # m (the examples' count) sizes a scalar weight's array: np.full(-1) /
         # np.full(1.5) failed with NumPy's messages, naming neither argument
-        raise (ValueError if isinstance(m, numbers.Integral) else TypeError)(
+        raise (ValueError if m is not True and m is not False
+               and isinstance(m, numbers.Integral) else TypeError)(
             f"m (the number of examples sample_weight is for) must be an int >= 0, "
             f"got {m!r}")
     if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):

@@ -89,7 +89,9 @@ def _shared_inputs(dtype):
     rng = np.random.default_rng(7)
     d = {"A": rng.standard_normal((64, 500)), "W": rng.standard_normal((48, 64)) / 8,
          "b": rng.standard_normal((48, 1)), "dZ": rng.standard_normal((48, 500)),
-         "Y": np.eye(48, 500)}
+         # one-hot targets (class j mod 48 for example j); np.eye(48, 500) left
+         # 452 all-zero columns, which cross-entropy's target check refuses
+         "Y": np.eye(48)[:, np.arange(500) % 48]}
     d = {k: v.astype(dtype) for k, v in d.items()}
     for v in d.values():
         v.flags.writeable = False

@@ -143,7 +143,9 @@ def _layer(h, which):
         return fastbp.dense_backward(dZ, A, W, "elu", alpha=h(0.5), scale=h(0.2),
                                      lambd=h(0.7))
     if which == "output_delta":
-        return fastbp.output_delta(fastbp.softmax(dZ), np.eye(2, 5, dtype=F32), "crossentropy")
+        # one-hot targets (np.eye(2, 5) had all-zero columns: not a distribution)
+        Y = np.eye(2, dtype=F32)[:, [0, 1, 0, 1, 1]]
+        return fastbp.output_delta(fastbp.softmax(dZ), Y, "crossentropy")
     if which == "softmax":
         return fastbp.softmax(dZ)
     raise ValueError(which)
@@ -183,6 +185,36 @@ SWEEP = {
     "fastbp.course.c2w1a2.backward_propagation_with_dropout": _c2w1a2_dropout,
     "fastbp.course.c2w1a2.backward_propagation_with_regularization": _c2w1a2_reg,
 }
+
+
+def _sklearn_fit(h, est):
+    """A fastbp.sklearn estimator fitted on float32 data with each float
+    hyperparameter made by h: its parameters and predictions stay float32."""
+    import warnings
+    from fastbp import sklearn as fsk
+    X = np.random.default_rng(0).standard_normal((20, 3)).astype(F32)
+    y = (X[:, 0] > 0).astype(int) if est == "MLPClassifier" else X[:, 0]
+    e = getattr(fsk, est)(hidden_layer_sizes=(3,), alpha=h(0.1), learning_rate_init=h(0.01),
+                          beta_1=h(0.9), beta_2=h(0.99), epsilon=h(1e-7), tol=h(1e-4),
+                          max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # ConvergenceWarning after 2 epochs
+        e.fit(X, y)
+    out = e.predict_proba(X) if est == "MLPClassifier" else e.predict(X)
+    return list(e.coefs_) + list(e.intercepts_) + [out]
+
+
+def _have_fastbp_sklearn():
+    try:
+        import fastbp.sklearn  # noqa: F401
+    except ImportError:         # no scikit-learn >= SKLEARN_MIN_VERSION: no rows
+        return False
+    return True
+
+
+if _have_fastbp_sklearn():
+    SWEEP.update({f"fastbp.sklearn.{est}": (lambda h, est=est: _sklearn_fit(h, est))
+                  for est in ("MLPClassifier", "MLPRegressor")})
 
 
 def _floats(x, where="result"):

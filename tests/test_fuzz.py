@@ -14,9 +14,18 @@ contract: a result equal to the oracle within the dtype's tolerance, or a
 ValueError/TypeError naming an argument; never another exception, a
 non-finite value where the oracle is finite, or a modified input.
 
+The scikit-learn estimators of ``fastbp.sklearn`` (rows only when a supported
+scikit-learn is installed) have scikit-learn itself as the oracle: the same
+call on scikit-learn's estimator raises the same exception type, or succeeds
+with a result of the same shape and dtype, equal within 1e-6 for float64
+(``case_sk_method``). ``sample_weight=`` of ``Network.fit`` / ``train_step`` /
+``evaluate`` / ``loss_and_gradient`` is drawn hostile too (``_sample_weight``).
+
 Adding a public function = adding one row. ``test_every_public_name_has_a_row``
 fails for a public name with neither a row nor an entry in ``NOT_FUZZED``
-(which says why, e.g. a plotting helper).
+(which says why, e.g. a plotting helper), and for a public method of
+``Network`` or of the estimators without a row (``NETWORK_INTERFACE`` lists
+the training loop's model interface, fuzzed through ``fit``).
 
 Budgets: the Hypothesis profile (tests/conftest.py) sets ``max_examples``;
 each row multiplies it by its ``weight`` (slow rows such as ``fit`` run
@@ -40,7 +49,7 @@ from fastbp import reference as ref
 import course_reference as cref
 import course_reference_c2 as cref2
 from fuzz_support import (FLOAT, Bounded, Case, NotComparable, all_finite, check_case, dim,
-                          finite_all, float_all, hostile, m_size, pick)
+                          finite_all, float_all, hostile, lay, m_size, names_argument, pick)
 
 ACTS = tuple(fastbp.ACTIVATIONS)
 LOSSES = tuple(fastbp.LOSSES)
@@ -190,9 +199,10 @@ def case_dense_backward(data):
 
 
 def _labels_for(data, rng, loss, shape, base):
-    """Targets in the loss's domain (labels outside it are issue 12 item 2, branch
-    robust): 0/1 for binary cross-entropy, one-hot columns for cross-entropy,
-    any real for mse; in a drawn dtype and layout."""
+    """Targets in the loss's domain (labels outside it are issue 12 item 2, the row
+    "Network.fit[labels outside the loss's domain]"): 0/1 for binary cross-entropy,
+    one-hot columns for cross-entropy, counts for Poisson, any real for mse; in a drawn
+    dtype and layout."""
     n, m = shape
     if loss == "crossentropy":
         idx = rng.integers(0, n, m)
@@ -200,6 +210,8 @@ def _labels_for(data, rng, loss, shape, base):
         y[idx, np.arange(m)] = 1.0
     elif loss == "binary_crossentropy":
         y = (rng.random((n, m)) < 0.5).astype(np.float64)
+    elif loss == "poisson":             # non-negative counts (rates)
+        y = rng.poisson(1.5, (n, m)).astype(np.float64)
     else:
         y = rng.standard_normal((n, m))
     kind = data.draw(st.sampled_from(["float", "float", "int", "uint8", "bool", "vector",
@@ -399,6 +411,72 @@ def _net_Y(data, rng, net, m):
     return Y, y, ok, kind
 
 
+SW_KINDS = ("positive", "some zero", "int", "float32", "list", "scalar", "(m, 1)", "(1, m)",
+            "wrong length", "2-D", "NaN", "inf", "negative", "all zero", "complex", "object",
+            "strings", "bool scalar", "negative scalar", "NaN scalar", "ragged", "0-d")
+#: kinds Network.check_sample_weight accepts (finite, >= 0, not all zero, real)
+SW_OK = {"positive", "some zero", "int", "float32", "list", "scalar", "(m, 1)", "(1, m)"}
+
+
+def _sample_weight(data, rng, m, label="sample_weight", none_weight=2):
+    """(sample_weight, float64 weights for the oracle or None, accepted?, kind): None
+    mostly (``none_weight`` in ``none_weight + 1``), else a hostile or valid kind."""
+    if data.draw(st.integers(0, none_weight), label=label + " given?") != 0:
+        return None, None, True, "none"
+    kind = pick(data, label + " kind", SW_KINDS)
+    w = rng.uniform(0.1, 2.0, m)
+    if kind in ("positive", "float32"):
+        sw = w.astype(np.float32) if kind == "float32" else w
+        sw = lay(sw, pick(data, label + " layout", ("C", "S", "N", "RO", "U")))
+    elif kind == "some zero":
+        sw = w.copy()
+        sw[rng.random(m) < 0.5] = 0.0
+        sw[rng.integers(m)] = 1.5
+    elif kind == "int":
+        sw = rng.integers(1, 4, m).astype(pick(data, label + " int dtype",
+                                               ("int64", "int32", "uint8")))
+    elif kind == "list":
+        sw = w.tolist()
+    elif kind == "scalar":
+        sw = pick(data, label + " scalar", (0.5, 2, np.float32(1.5), np.float64(3.0),
+                                            np.int64(2)))
+    elif kind == "(m, 1)":
+        sw = w.reshape(m, 1)
+    elif kind == "(1, m)":
+        sw = w.reshape(1, m)
+    elif kind == "wrong length":
+        sw = rng.uniform(0.1, 2.0, m + pick(data, label + " extra", (1, -1) if m > 1 else (1,)))
+    elif kind == "2-D":
+        sw = rng.uniform(0.1, 2.0, (2, m))
+    elif kind in ("NaN", "inf", "negative", "all zero"):
+        sw = w.copy()
+        sw[rng.integers(m)] = {"NaN": np.nan, "inf": np.inf, "negative": -0.5, "all zero": 0}[kind]
+        if kind == "all zero":
+            sw[:] = 0.0
+    elif kind == "complex":
+        sw = w.astype(np.complex128)
+    elif kind == "object":
+        sw = w.astype(object)
+    elif kind == "strings":
+        sw = w.astype(str)
+    elif kind == "bool scalar":
+        sw = True
+    elif kind == "negative scalar":
+        sw = -1.0
+    elif kind == "NaN scalar":
+        sw = float("nan")
+    elif kind == "ragged":
+        sw = [[1.0], [1.0, 2.0]]
+    else:                                   # "0-d": an array, not a Python scalar
+        sw = np.array(1.0)
+    ok = kind in SW_OK
+    expected = None
+    if ok:
+        expected = (np.full(m, float(sw)) if kind == "scalar"
+                    else np.asarray(sw, dtype=np.float64).reshape(-1))
+    return sw, expected, ok, kind
+
+
 def _ref_forward(net, params, X):
     """(caches, AL) of the network in float64: the reference layer by layer."""
     A = _f64(X)
@@ -415,17 +493,22 @@ def _ref_forward(net, params, X):
     return cache, A
 
 
-def _ref_grads(net, params, X, y):
+def _ref_grads(net, params, X, y, sw=None):
+    """Gradients in float64; with per-example weights ``sw`` (scikit-learn's
+    semantics): column j of dZ[L] times sw_j, every gradient over sum(sw)."""
     cache, AL = _ref_forward(net, params, X)
-    m = AL.shape[1]
     dZ = AL - y
+    scale = None
+    if sw is not None:
+        dZ = dZ * sw
+        scale = 1.0 / float(np.sum(sw))
     grads = {}
     for l in range(net.n_layers, 0, -1):
         W = _f64(params[f"W{l}"])
         Z_prev, A_prev = cache[l - 1]
         act = net.hidden[l - 2] if l > 1 else None
         dZp, dW, db = ref.dense_backward(dZ, A_prev, W, act, Z_prev=Z_prev, alpha=net.alpha,
-                                         lambd=net.lambd)
+                                         scale=scale, lambd=net.lambd)
         grads[f"dW{l}"], grads[f"db{l}"] = dW, db
         dZ = dZp
     return grads, AL
@@ -433,9 +516,10 @@ def _ref_grads(net, params, X, y):
 
 def _saturated(net, AL, near=False):
     """Whether a probability rounds to exactly 0 or 1 in the network's dtype: its
-    loss is then the clipped one (-log tiny), not the logits' (issue 12 item 1,
-    branch robust; the row "Network.evaluate[loss of a saturated output]" holds
-    that case), and its gradient's tiny entries are rounding."""
+    reference cost is then the clipped one (-log tiny), not the logits' the
+    network reports (issue 12 item 1; the row "Network.evaluate[loss of a
+    saturated output]" holds that case), and its gradient's tiny entries are
+    rounding."""
     if net.output == "identity":
         return False
     a = np.asarray(AL).astype(net.dtype)
@@ -453,19 +537,25 @@ def _saturated(net, AL, near=False):
     return bool(np.any(a < 1e4 * float(info.tiny)))
 
 
-def _ref_cost(net, params, AL, y):
+def _ref_cost(net, params, AL, y, sw=None):
+    """The cost in float64: the (sw-weighted) mean of the examples' losses plus
+    lambd / (2 S) sum ||W||^2, S = m or sum(sw)."""
     m = AL.shape[1]
     tiny = np.finfo(net.dtype).tiny
     if _saturated(net, AL, near=True):
         raise NotComparable
     AL = AL.astype(net.dtype).astype(np.float64)      # the network's own probabilities
     if net.output == "sigmoid":
-        c = -np.sum(y * np.log(np.maximum(AL, tiny)) + (1 - y) * np.log(np.maximum(1 - AL, tiny)))
+        per = -np.sum(y * np.log(np.maximum(AL, tiny)) + (1 - y) * np.log(np.maximum(1 - AL, tiny)),
+                      axis=0)
     elif net.output == "softmax":
-        c = -np.sum(y * np.log(np.maximum(AL, tiny)))
+        per = -np.sum(y * np.log(np.maximum(AL, tiny)), axis=0)
     else:
-        c = 0.5 * np.sum((AL - y) ** 2)
-    c /= m
+        per = 0.5 * np.sum((AL - y) ** 2, axis=0)
+    if sw is not None:
+        m = float(np.sum(sw))
+        per = per * sw
+    c = np.sum(per) / m
     if net.lambd:
         c += net.lambd / (2 * m) * sum(np.sum(_f64(params[f"W{l}"]) ** 2)
                                        for l in range(1, net.n_layers + 1))
@@ -569,14 +659,15 @@ def case_network_evaluate(data):
     net = _net(data)
     X, ix, m, ok_x = _net_X(data, rng, net)
     Y, y, ok_y, ykind = _net_Y(data, rng, net, m)
+    sw, w, ok_w, wkind = _sample_weight(data, rng, m)
     params = _params_copy(net)
-    valid = ok_x and ok_y and ix["float"] and ix["finite"]
+    valid = ok_x and ok_y and ok_w and ix["float"] and ix["finite"]
 
     def oracle():
         if not valid:
             raise NotComparable
         _, AL = _ref_forward(net, params, np.asarray(X).astype(net.dtype))
-        return _ref_cost(net, params, AL, y)
+        return _ref_cost(net, params, AL, y, w)
 
     def cmp(result, expected):
         loss, acc = result
@@ -584,8 +675,9 @@ def case_network_evaluate(data):
         tol = _rtol_net(net) * (abs(expected) + 1)
         assert abs(loss - expected) <= tol, f"loss {loss} != expected {expected}"
 
-    return Case(lambda: net.evaluate(X, Y), oracle, args=(X, Y), valid=valid,
-                names=("X", "Y"), info=[net.get_config(), ix, ykind], compare=cmp)
+    return Case(lambda: net.evaluate(X, Y, sample_weight=sw), oracle, args=(X, Y, sw),
+                valid=valid, names=("X", "Y", "sample_weight"),
+                info=[net.get_config(), ix, ykind, wkind], compare=cmp)
 
 
 def case_network_backward(data):
@@ -628,20 +720,21 @@ def case_network_train_step(data):
     net = _net(data)
     X, ix, m, ok_x = _net_X(data, rng, net)
     Y, y, ok_y, ykind = _net_Y(data, rng, net, m)
+    sw, w, ok_w, wkind = _sample_weight(data, rng, m)
     opt, kind, lr = _optimizer(data)
     params = _params_copy(net)
-    valid = ok_x and ok_y and ix["float"] and ix["finite"]
+    valid = ok_x and ok_y and ok_w and ix["float"] and ix["finite"]
 
     def call():
-        loss = net.train_step(X, Y, opt)
+        loss = net.train_step(X, Y, opt, sample_weight=sw)
         return loss, _params_copy(net)
 
     def oracle():
-        if not (ok_x and ok_y and ix["finite"]):
+        if not (ok_x and ok_y and ok_w and ix["finite"]):
             raise NotComparable
         Xc = np.asarray(X).astype(net.dtype)
-        grads, AL = _ref_grads(net, params, Xc, y)
-        cost = _ref_cost(net, params, AL, y)
+        grads, AL = _ref_grads(net, params, Xc, y, w)
+        cost = _ref_cost(net, params, AL, y, w)
         new = {}
         for k, p in params.items():
             g = grads["d" + k]
@@ -667,8 +760,9 @@ def case_network_train_step(data):
             return
         compare(params_after, new, _rtol_net(net), True, "parameters after the step")
 
-    return Case(call, oracle, args=(X, Y), valid=valid, names=("X", "Y", "optimizer"),
-                info=[net.get_config(), ix, ykind, kind, lr], compare=cmp,
+    return Case(call, oracle, args=(X, Y, sw), valid=valid,
+                names=("X", "Y", "optimizer", "sample_weight"),
+                info=[net.get_config(), ix, ykind, wkind, kind, lr], compare=cmp,
                 extra_exceptions=(FloatingPointError,))
 
 
@@ -677,6 +771,7 @@ def case_network_fit(data):
     net = _net(data, dropout=True)
     X, ix, m, ok_x = _net_X(data, rng, net)
     Y, y, ok_y, ykind = _net_Y(data, rng, net, m)
+    sw, w, ok_w, wkind = _sample_weight(data, rng, m)
     epochs = data.draw(st.sampled_from([1, 1, 2, 0, -1, 1.5, "2"]), label="epochs")
     batch = data.draw(st.sampled_from([64, 1, 7, 10 ** 6, 0, -3, 2.5, None]), label="batch_size")
     opt, kind, lr = _optimizer(data)
@@ -685,21 +780,21 @@ def case_network_fit(data):
     val = (X, Y) if use_val else None
     ok_args = (isinstance(epochs, int) and epochs >= 1 and isinstance(batch, int)
                and batch >= 1)
-    valid = ok_x and ok_y and ok_args and ix["float"] and ix["finite"] \
+    valid = ok_x and ok_y and ok_w and ok_args and ix["float"] and ix["finite"] \
         and all(k == 1.0 for k in net.keep_prob)
     params = _params_copy(net)
 
     def call():
         h = net.fit(X, Y, epochs=epochs, batch_size=batch, optimizer=opt, shuffle=shuffle,
-                    validation_data=val, verbose=False, seed=0)
+                    validation_data=val, verbose=False, seed=0, sample_weight=sw)
         return h, _params_copy(net)
 
     def oracle():
         if not (valid and batch >= m and epochs == 1 and kind == "sgd"):
             raise NotComparable
         Xc = np.asarray(X).astype(net.dtype)
-        grads, AL = _ref_grads(net, params, Xc, y)
-        cost = _ref_cost(net, params, AL, y)
+        grads, AL = _ref_grads(net, params, Xc, y, w)
+        cost = _ref_cost(net, params, AL, y, w)
         new = {k: (_f64(p) - float(lr) * grads["d" + k]).astype(net.dtype)
                for k, p in params.items()}
         return cost, new
@@ -712,10 +807,123 @@ def case_network_fit(data):
             f"history loss {h['loss'][0]} != expected {cost}"
         compare(after, new, _rtol_net(net), True, "parameters after one full-batch epoch")
 
-    return Case(call, oracle, args=(X, Y), valid=valid,
-                names=("X", "Y", "epochs", "batch_size", "validation_data", "X_val", "Y_val"),
-                info=[net.get_config(), ix, ykind, epochs, batch, kind, lr, shuffle, use_val],
+    return Case(call, oracle, args=(X, Y, sw), valid=valid,
+                names=("X", "Y", "epochs", "batch_size", "validation_data", "X_val", "Y_val",
+                       "sample_weight"),
+                info=[net.get_config(), ix, ykind, wkind, epochs, batch, kind, lr, shuffle,
+                      use_val],
                 compare=cmp, extra_exceptions=(FloatingPointError,))
+
+
+def case_check_sample_weight(data):
+    """Network.check_sample_weight: accepted weights come back as float64 C-contiguous
+    (m,) with the same values; every hostile one is refused naming sample_weight."""
+    rng = _rng(data)
+    net = fastbp.Network([2, 1], output="identity", dtype=pick(data, "dtype",
+                                                                ("float32", "float64")))
+    m = m_size(data, large=False)
+    sw, w, ok, kind = _sample_weight(data, rng, m, none_weight=0)
+    m_arg = m
+    if data.draw(st.integers(0, 7), label="hostile m?") == 0:
+        m_arg = pick(data, "m", (-1, 1.5, "3", None, np.int64(m)))
+        ok = ok and (m_arg == m and isinstance(m_arg, (int, np.integer)))
+
+    def call():
+        return net.check_sample_weight(sw, m_arg)
+
+    def cmp(result, expected):
+        assert isinstance(result, np.ndarray) and result.dtype == np.float64, \
+            f"weights returned as {type(result).__name__} {getattr(result, 'dtype', '')}"
+        assert result.shape == (m,) and result.flags.c_contiguous, \
+            f"weights of shape {result.shape}, contiguous {result.flags.c_contiguous}"
+        assert np.array_equal(result, expected), "weights changed value"
+
+    return Case(call, (lambda: w) if ok else None, args=(sw,), valid=ok, must_raise=not ok,
+                names=("sample_weight", "m"), info=[kind, m, m_arg], compare=cmp)
+
+
+def _flat(net, d, prefix=""):
+    """A dict of layer arrays in the layout of Network.flat_parameters."""
+    return np.concatenate([np.ravel(d[f"{prefix}{p}{l}"]) for l in range(1, net.n_layers + 1)
+                           for p in ("W", "b")])
+
+
+def _unflat(net, v):
+    out, i = {}, 0
+    for l in range(1, net.n_layers + 1):
+        n, n_prev = net.layer_dims[l], net.layer_dims[l - 1]
+        out[f"W{l}"] = v[i:i + n * n_prev].reshape(n, n_prev)
+        i += n * n_prev
+        out[f"b{l}"] = v[i:i + n].reshape(n, 1)
+        i += n
+    return out
+
+
+def case_network_loss_and_gradient(data):
+    """loss_and_gradient against the reference forward/backward (the cost and the
+    flat gradient, weighted or not, at the current or at given parameters)."""
+    rng = _rng(data)
+    net = _net(data)
+    X, ix, m, ok_x = _net_X(data, rng, net)
+    Y, y, ok_y, ykind = _net_Y(data, rng, net, m)
+    sw, w, ok_w, wkind = _sample_weight(data, rng, m)
+    n_params = net.flat_parameters.size
+    pkind = pick(data, "params", ("none", "none", "float64", "float32", "list", "int",
+                                  "wrong length", "2-D", "complex", "object", "NaN"))
+    p0 = np.array(net.flat_parameters, dtype=np.float64)
+    params = None
+    if pkind in ("float64", "float32", "list", "int", "NaN"):
+        params = p0 + 0.1 * rng.standard_normal(n_params)
+        if pkind == "float32":
+            params = params.astype(np.float32)
+        elif pkind == "int":
+            params = np.round(params * 3).astype(np.int64)
+        elif pkind == "NaN":
+            params[rng.integers(n_params)] = np.nan
+        elif pkind == "list":
+            params = params.tolist()
+        if isinstance(params, np.ndarray):
+            params = lay(params, pick(data, "params layout", ("C", "S", "N", "RO", "U")))
+    elif pkind == "wrong length":
+        params = np.zeros(n_params + 1)
+    elif pkind == "2-D":
+        params = np.zeros((1, n_params))
+    elif pkind == "complex":
+        params = p0.astype(np.complex128)
+    elif pkind == "object":
+        params = p0.astype(object)
+    ok_p = pkind in ("none", "float64", "float32", "list", "int")     # NaN: no claim
+    valid = ok_x and ok_y and ok_w and ok_p and ix["float"] and ix["finite"]
+
+    def call():
+        loss, grad = net.loss_and_gradient(X, Y, sample_weight=sw, params=params)
+        return loss, grad
+
+    def oracle():
+        if not valid:
+            raise NotComparable
+        at = _params_copy(net) if params is None else _unflat(
+            net, np.asarray(params).astype(net.dtype).astype(np.float64))
+        Xc = np.asarray(X).astype(net.dtype)
+        grads, AL = _ref_grads(net, at, Xc, y, w)
+        if _saturated(net, AL):
+            raise NotComparable
+        return _ref_cost(net, at, AL, y, w), _flat(net, grads, "d")
+
+    def cmp(result, expected):
+        from fuzz_support import compare
+        loss, grad = result
+        cost, g = expected
+        assert isinstance(loss, float), f"loss is a {type(loss).__name__}"
+        assert abs(loss - cost) <= _rtol_net(net) * (abs(cost) + 1), \
+            f"loss {loss} != expected {cost}"
+        assert isinstance(grad, np.ndarray) and grad.dtype == np.float64 \
+            and grad.shape == (n_params,), f"grad {type(grad).__name__} {grad.dtype} {grad.shape}"
+        compare(grad, g, _rtol_net(net), True, "grad")
+
+    return Case(call, oracle, args=(X, Y, sw, params), valid=valid,
+                names=("X", "Y", "sample_weight", "params"),
+                info=[net.get_config(), ix, ykind, wkind, pkind], compare=cmp)
 
 
 def case_labels_outside_domain(data):
@@ -743,10 +951,15 @@ def case_labels_outside_domain(data):
         else:
             Y = idx.copy()
             Y[0] = 3
-    Y = Y.astype(pick(data, "Y dtype", ("float64", "float32", "int64")))
+    # (integers would truncate 1.5 / -0.5 to the valid labels 1 / 0)
+    Y = Y.astype(pick(data, "Y dtype", ("float64", "float32") + (
+        ("int64",) if bad not in ("0.5 steps", "negative row") else ())))
     X = rng.standard_normal((4, m))
     net = fastbp.Network([4, 5, n_out], output=output, dtype="float64", seed=0)
-    which = pick(data, "function", ("fit", "train_step", "evaluate", "output_delta", "loss"))
+    # output_delta / loss take one-hot targets: class indices (1-D) go to the Network
+    # methods only (a one-hot of the clipped indices would be a valid target)
+    which = pick(data, "function", ("fit", "train_step", "evaluate") + (
+        ("output_delta", "loss") if Y.ndim == 2 else ()))
     loss = OUTPUT_LOSS[output]
 
     def call():
@@ -795,8 +1008,14 @@ def case_loss_from_logits(data):
             return net.evaluate(X, Y)[0]
         return net.train_step(X, Y, fastbp.SGD(1e-30))
 
+    big = z if output == "sigmoid" else max(14.4, z)
+
     def cmp(result, expected):
-        assert abs(result - expected) <= 1e-5 * abs(expected), (
+        # log-sum-exp in the network's dtype: max + log(sum exp(z - max)) carries
+        # ~eps * max|z| of absolute rounding (2.6e-8 for a 1e-4 loss from float32
+        # logits near 14), far below the clipped loss's error (87.34 for 20)
+        tol = 1e-5 * abs(expected) + 8 * float(np.finfo(dtype).eps) * big
+        assert abs(result - expected) <= tol, (
             f"{which} reported loss {result!r}; the exact loss from the logit is {expected!r}")
 
     return Case(call, lambda: exact, args=(X,), valid=True, names=("X",), compare=cmp,
@@ -1722,6 +1941,442 @@ def case_predict_app(data):
                 check_dtype=False)
 
 
+# =================================================================== scikit-learn estimators
+# The oracle is scikit-learn itself (fastbp.sklearn's contract: scikit-learn's
+# errors and, for float64 data and the same random_state, its numbers). Each
+# example builds the same estimator twice, runs the same call on both and
+# checks: scikit-learn raises -> fastbp raises the same exception type, with
+# scikit-learn's message or one naming the argument; scikit-learn succeeds ->
+# fastbp succeeds, with a result of scikit-learn's shape and dtype, finite where
+# scikit-learn's is, and equal to it (1e-6 relative) when the network is float64.
+# Fits are tiny (a few units, max_iter <= 3); warnings are silenced on both sides.
+
+def _import_fsk():
+    """fastbp.sklearn and scikit-learn's own classes, or None without a supported
+    scikit-learn (fastbp.sklearn raises ImportError below SKLEARN_MIN_VERSION)."""
+    try:
+        import sklearn.neural_network as sk_nn
+        fsk = importlib.import_module("fastbp.sklearn")
+    except ImportError:
+        return None
+    # taken at collection, before a test patches scikit-learn (patch_sklearn)
+    sk = {name: getattr(sk_nn, name) for name in ("MLPClassifier", "MLPRegressor")}
+    if any(cls.__module__.startswith("fastbp") for cls in sk.values()):
+        raise RuntimeError("scikit-learn is patched by fastbp.sklearn.patch_sklearn at "
+                           "import: the fuzz rows need scikit-learn's own classes")
+    return fsk, sk
+
+
+_FSK = _import_fsk()
+SK_NAMES = ("X", "y", "sample_weight", "classes", "n_threads", "hidden_layer_sizes",
+            "activation", "solver", "alpha", "batch_size", "learning_rate",
+            "learning_rate_init", "power_t", "max_iter", "shuffle", "tol", "momentum",
+            "beta_1", "beta_2", "epsilon", "n_iter_no_change", "validation_fraction",
+            "max_fun", "early_stopping", "nesterovs_momentum", "loss", "features",
+            "labels", "samples")
+#: constructor parameters: (hostile values, valid values) for the constructor rows
+SK_PARAMS = {
+    "hidden_layer_sizes": ([(0,), (-1,), (3.5,), "3", (), ((3,),), None],
+                           [(2, 3), 4, np.array([3]), [2]]),
+    "activation": (["softmax", "gelu", None, "RELU"], ["identity", "logistic", "tanh"]),
+    "solver": (["newton", None, 1], ["lbfgs", "sgd"]),
+    "alpha": ([-1.0, float("nan"), "x", None], [0.0, 1.0, np.float32(0.5)]),
+    "batch_size": ([0, -1, 2.5, "x"], [1, 10 ** 6, np.int64(3)]),
+    "learning_rate": (["bad", None], ["invscaling", "adaptive"]),
+    "learning_rate_init": ([0.0, -1.0, float("inf")], [0.1, 1e-6]),
+    "max_iter": ([0, 1.5, -3, "2"], [1, np.int64(2)]),
+    "tol": ([-1.0, "x"], [0.0, 1.0]),
+    "momentum": ([1.5, -0.1], [0.0, 1.0]),
+    "beta_1": ([1.0, -0.5], [0.0, 0.5]),
+    "epsilon": ([0.0, -1e-8], [1e-3]),
+    "n_iter_no_change": ([0, 1.5], [1]),
+    "validation_fraction": ([1.0, 0.0, 2], [0.5]),
+    "early_stopping": (["yes", 2], [True]),
+    "max_fun": ([0, -1], [1]),
+    "n_threads": ([0, 1.5, "2", 10 ** 20 * 1.0], [1, 2, -1, None]),
+}
+
+
+def _sk_labels(data, rng, n, est_name):
+    """Clean training targets for ``n`` examples: (y, task)."""
+    if est_name == "MLPRegressor":
+        task = pick(data, "task", ("1-D", "1-D", "2 outputs", "poisson"))
+        if task == "2 outputs":
+            return rng.standard_normal((n, 2)), task
+        if task == "poisson":
+            return rng.poisson(1.5, n).astype(np.float64), task
+        return rng.standard_normal(n), task
+    task = pick(data, "task", ("binary", "multiclass", "strings", "multilabel", "bool",
+                               "float labels"))
+    if task == "binary":
+        return rng.integers(0, 2, n), task
+    if task == "multiclass":
+        return rng.integers(0, 3, n) + 1, task
+    if task == "strings":
+        return np.array(["cat", "dog", "eel"])[rng.integers(0, 3, n)], task
+    if task == "multilabel":
+        return rng.integers(0, 2, (n, 3)), task
+    if task == "bool":
+        return rng.random(n) < 0.5, task
+    return rng.integers(0, 3, n).astype(np.float64) * 2.0, task
+
+
+def _sk_hostile_y(data, rng, y, est_name):
+    """``y`` as given, or a hostile variant of it: (y, kind)."""
+    kind = pick(data, "y kind", ("as is",) * 6 + (
+        "list", "column", "NaN", "inf", "wrong length", "complex", "object", "continuous",
+        "strings", "3-D", "zero-size", "F order", "read-only", "mixed types"))
+    y = np.asarray(y)
+    n = y.shape[0]
+    if n == 0:
+        return y, "as is"
+    if kind == "list":
+        return y.tolist(), kind
+    if kind == "column":
+        return y.reshape(n, -1)[:, :1], kind
+    if kind in ("NaN", "inf"):
+        yf = y.astype(np.float64) if y.dtype.kind in "biuf" else rng.standard_normal(n)
+        yf.flat[rng.integers(yf.size)] = np.nan if kind == "NaN" else np.inf
+        return yf, kind
+    if kind == "wrong length":
+        return np.concatenate([y, y[:1]]), kind
+    if kind == "complex":
+        return (y.astype(np.float64) if y.dtype.kind in "biuf" else
+                rng.standard_normal(n)).astype(np.complex128), kind
+    if kind == "object":
+        return y.astype(object), kind
+    if kind == "continuous":
+        return rng.standard_normal(n), kind
+    if kind == "strings":
+        return np.array(["a", "b"])[rng.integers(0, 2, n)], kind
+    if kind == "3-D":
+        return y.reshape(n, -1, 1), kind
+    if kind == "zero-size":
+        return y[:0], kind
+    if kind == "F order":
+        return np.asfortranarray(y), kind
+    if kind == "read-only":
+        y = np.array(y)
+        y.flags.writeable = False
+        return y, kind
+    if kind == "mixed types":
+        out = y.astype(object)
+        out[0] = "a" if not isinstance(out[0], str) else 1
+        return out, kind
+    return y, kind
+
+
+def _sk_hostile_X(data, rng, n, n_features, label="X"):
+    """A hostile X for n examples of n_features: (X, info)."""
+    shape_kind = pick(data, label + " shape", ("ok",) * 8 + (
+        "1-D", "transposed", "zero rows", "zero features", "3-D", "extra row",
+        "wrong n_features", "list", "scalar"))
+    shape = {"1-D": (n,), "transposed": (n_features, n), "zero rows": (0, n_features),
+             "zero features": (n, 0), "3-D": (n, n_features, 1), "extra row": (n + 1, n_features),
+             "wrong n_features": (n, n_features + 1)}.get(shape_kind, (n, n_features))
+    base = pick(data, label + " base dtype", ("float64", "float64", "float32"))
+    X, info = hostile(data, rng, label, shape, base=base)
+    if shape_kind == "list":
+        X = X.tolist()
+    elif shape_kind == "scalar":
+        X = 1.5
+    info["shape"] = shape_kind
+    return X, info
+
+
+def _sk_hostile_sw(data, rng, n):
+    kind = pick(data, "sample_weight kind", ("none",) * 5 + (
+        "positive", "int", "scalar", "list", "wrong length", "2-D", "NaN", "negative",
+        "all zero", "complex", "strings", "object"))
+    w = rng.uniform(0.1, 2.0, n)
+    sw = {"none": None, "positive": w, "int": rng.integers(1, 4, n), "scalar": 2.0,
+          "list": w.tolist(), "wrong length": np.ones(n + 1), "2-D": np.ones((n, 2)),
+          "complex": w.astype(np.complex128), "strings": w.astype(str),
+          "object": w.astype(object)}.get(kind)
+    if kind in ("NaN", "negative", "all zero"):
+        sw = w.copy()
+        sw[rng.integers(n)] = np.nan if kind == "NaN" else -0.5
+        if kind == "all zero":
+            sw[:] = 0.0
+    return sw, kind
+
+
+def _sk_config(data, est_name, method):
+    solvers = ("adam", "sgd") if method == "partial_fit" else ("adam", "adam", "sgd", "lbfgs")
+    params = dict(hidden_layer_sizes=pick(data, "hidden_layer_sizes", ((3,), (4, 2), (2,))),
+                  activation=pick(data, "activation", ("relu", "tanh", "logistic", "identity")),
+                  solver=pick(data, "solver", solvers),
+                  alpha=pick(data, "alpha", (1e-4, 0.0, 0.1)),
+                  batch_size=pick(data, "batch_size", ("auto", 3, 7)),
+                  learning_rate_init=pick(data, "learning_rate_init", (1e-3, 0.05)),
+                  max_iter=pick(data, "max_iter", (1, 2, 3)),
+                  random_state=data.draw(st.integers(0, 99), label="random_state"))
+    if est_name == "MLPRegressor":
+        params["loss"] = "squared_error"
+    return params
+
+
+def _sk_run(fn):
+    """(result, None) or (None, the exception), warnings silenced."""
+    import warnings
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return fn(), None
+    except Exception as exc:  # noqa: BLE001 -- compared with fastbp's below
+        return None, exc
+
+
+def _sk_same_outcome(sk_out, fb_out, what):
+    """Raise AssertionError unless both raised alike or both succeeded; True if both
+    succeeded (the results are then to be compared)."""
+    (_, sk_exc), (_, fb_exc) = sk_out, fb_out
+    if sk_exc is not None:
+        assert fb_exc is not None, (
+            f"{what}: scikit-learn raises {type(sk_exc).__name__}: {sk_exc}; fastbp succeeds")
+        # a NumPy error from inside scikit-learn (its own validation missed the input:
+        # MLPRegressor.partial_fit with string y raises UFuncTypeError) is no contract;
+        # fastbp may refuse the input with a ValueError/TypeError of its own
+        numpy_internal = type(sk_exc).__module__.startswith("numpy") and isinstance(
+            fb_exc, (ValueError, TypeError))
+        assert type(fb_exc) is type(sk_exc) or numpy_internal, (
+            f"{what}: scikit-learn raises {type(sk_exc).__name__}: {sk_exc}; fastbp raises "
+            f"{type(fb_exc).__name__}: {fb_exc}")
+        assert str(fb_exc) == str(sk_exc) or names_argument(str(fb_exc), SK_NAMES), (
+            f"{what}: fastbp's {type(fb_exc).__name__} names none of the arguments: "
+            f"{fb_exc!r} (scikit-learn's: {sk_exc!r})")
+        return False
+    if fb_exc is not None:
+        raise AssertionError(f"{what}: scikit-learn succeeds, fastbp raises "
+                             f"{type(fb_exc).__name__}: {fb_exc}") from fb_exc
+    return True
+
+
+def _sk_compare(fb, sk, exact, what, check_dtype=True):
+    """fastbp's array result against scikit-learn's: same shape and dtype; equal (1e-6
+    relative to the array's scale) where scikit-learn's is finite when ``exact``."""
+    from fuzz_support import compare
+    fb, sk = np.asarray(fb), np.asarray(sk)
+    assert fb.shape == sk.shape, f"{what}: shape {fb.shape} != scikit-learn's {sk.shape}"
+    if check_dtype:
+        assert fb.dtype == sk.dtype, f"{what}: dtype {fb.dtype} != scikit-learn's {sk.dtype}"
+    if fb.dtype.kind not in "fc":
+        if exact:
+            assert np.array_equal(fb, sk), f"{what}: {fb!r} != scikit-learn's {sk!r}"
+        return
+    if exact:
+        compare(fb, sk, 1e-6, True, what)
+    else:       # float32 training: rounding drifts apart; finite where scikit-learn's is
+        bad = np.isfinite(sk) & ~np.isfinite(fb)
+        assert not bad.any(), f"{what}: non-finite where scikit-learn's is finite"
+
+
+def _sk_float64(est):
+    return est.coefs_[0].dtype == np.float64
+
+
+def _sk_check_fitted(fb, sk, est_name, what):
+    """Two fitted estimators predict alike on clean data (their parameters agree)."""
+    exact = _sk_float64(sk) and _sk_float64(fb)
+    # documented difference: float32 data under L-BFGS keeps float32 parameters
+    # (scikit-learn's turn float64), so only then may the dtypes differ
+    same_dtype = sk.solver != "lbfgs" or _sk_float64(fb)
+    if same_dtype:
+        assert _sk_float64(fb) == _sk_float64(sk), \
+            f"{what}: fastbp trained in {fb.coefs_[0].dtype}, scikit-learn in " \
+            f"{sk.coefs_[0].dtype}"
+    Xe = np.random.default_rng(1).standard_normal((7, sk.n_features_in_))
+    if est_name == "MLPClassifier":
+        assert np.array_equal(fb.classes_, sk.classes_), \
+            f"{what}: classes_ {fb.classes_} != scikit-learn's {sk.classes_}"
+        _sk_compare(fb.predict_proba(Xe), sk.predict_proba(Xe), exact,
+                    what + ", then predict_proba", same_dtype)
+    else:
+        _sk_compare(fb.predict(Xe), sk.predict(Xe), exact, what + ", then predict", same_dtype)
+    assert len(fb.coefs_) == len(sk.coefs_) and all(
+        a.shape == b.shape for a, b in zip(fb.coefs_, sk.coefs_)), f"{what}: coefs_ shapes"
+    if sk.solver != "lbfgs":
+        assert fb.n_iter_ == sk.n_iter_, f"{what}: n_iter_ {fb.n_iter_} != {sk.n_iter_}"
+
+
+def _sk_pair(est_name, params, n_threads=None):
+    fsk, sk = _FSK
+    return (getattr(fsk, est_name)(**params, n_threads=n_threads),
+            sk[est_name](**params))
+
+
+def case_sk_method(data, est_name, method):
+    """One public method of a fastbp.sklearn estimator, hostile data, against scikit-learn."""
+    rng = _rng(data)
+    params = _sk_config(data, est_name, method)
+    n = pick(data, "n_samples", (1, 2, 3, 5, 13, 31))
+    n_features = pick(data, "n_features", (1, 2, 3, 5))
+    y_clean, task = _sk_labels(data, rng, n, est_name)
+    if task == "poisson" and data.draw(st.booleans(), label="poisson loss?"):
+        params["loss"] = "poisson"
+    X_clean = rng.standard_normal((n, n_features))
+    n_threads = pick(data, "n_threads", (None, 1, 2))
+    fitting = method in ("fit", "partial_fit")
+    pre_fit = not fitting or (method == "partial_fit"
+                              and data.draw(st.booleans(), label="fitted before?"))
+    classes = None
+    if fitting:
+        X, ix = _sk_hostile_X(data, rng, n, n_features)
+        y, ykind = _sk_hostile_y(data, rng, y_clean, est_name)
+        sw, wkind = _sk_hostile_sw(data, rng, n)
+        if method == "partial_fit" and est_name == "MLPClassifier" and task != "multilabel":
+            ckind = pick(data, "classes", ("all", "all", "superset", "missing one", "none"))
+            labels = np.unique(np.asarray(y_clean))
+            sup = labels if labels.dtype.kind == "b" else np.append(
+                labels, "zz" if labels.dtype.kind == "U" else 99)
+            classes = {"all": labels, "superset": sup, "missing one": labels[1:],
+                       "none": None}[ckind]
+    else:
+        X, ix = _sk_hostile_X(data, rng, pick(data, "n_predict", (1, 2, 7, 31)), n_features)
+        y, ykind, sw, wkind = None, "-", None, "none"
+        if method == "score":
+            m = np.shape(X)[0] if np.ndim(X) >= 1 else 1
+            yy, _ = _sk_labels(data, rng, max(m, 1), est_name)
+            y, ykind = _sk_hostile_y(data, rng, yy[:m], est_name)
+            sw, wkind = _sk_hostile_sw(data, rng, max(m, 1))
+            if sw is not None and m == 0:
+                sw = None
+
+    def run(est):
+        def go():
+            if pre_fit:
+                if method == "partial_fit" and est_name == "MLPClassifier":
+                    c = np.unique(np.asarray(y_clean)) if task != "multilabel" else None
+                    est.partial_fit(X_clean, y_clean, classes=c)
+                else:
+                    est.fit(X_clean, y_clean)
+            if method == "fit":
+                return est.fit(X, y, sample_weight=sw)
+            if method == "partial_fit":
+                kw = {} if est_name == "MLPRegressor" or (pre_fit and classes is None) \
+                    else {"classes": classes}
+                return est.partial_fit(X, y, sample_weight=sw, **kw)
+            if method == "score":
+                return est.score(X, y, sample_weight=sw)
+            return getattr(est, method)(X)
+        return _sk_run(go)
+
+    def call():
+        fb, sk = _sk_pair(est_name, params, n_threads)
+        sk_out = run(sk)
+        fb_out = run(fb)
+        what = f"{est_name}.{method}"
+        if not _sk_same_outcome(sk_out, fb_out, what):
+            return "raised alike"
+        if fitting:
+            assert fb_out[0] is fb, f"{what} returned {fb_out[0]!r}, not the estimator"
+            _sk_check_fitted(fb, sk, est_name, what)
+            return "fitted alike"
+        exact = _sk_float64(sk)
+        if method == "score":
+            a, b = fb_out[0], sk_out[0]
+            assert isinstance(a, float), f"score is a {type(a).__name__}"
+            if exact and np.isfinite(b) and not _sk_near_tie(sk, X, est_name):
+                assert abs(a - b) <= 1e-6 * (1 + abs(b)), f"score {a} != scikit-learn's {b}"
+            return "scored alike"
+        a, b = fb_out[0], sk_out[0]
+        if method == "predict" and est_name == "MLPClassifier":
+            assert a.shape == b.shape and a.dtype == b.dtype, \
+                f"predict: {a.shape} {a.dtype} != scikit-learn's {b.shape} {b.dtype}"
+            clear = _sk_clear(sk, X)
+            if exact:
+                assert np.array_equal(a[clear], b[clear]), "predict: labels differ"
+            return "predicted alike"
+        if method == "predict_log_proba":
+            with np.errstate(all="ignore"):
+                keep = np.asarray(b) > np.log(1e-300)
+            assert a.shape == b.shape and a.dtype == b.dtype, \
+                f"predict_log_proba: {a.shape} {a.dtype} != {b.shape} {b.dtype}"
+            if exact:
+                err = np.abs(a[keep] - b[keep])
+                assert np.all(err <= 1e-6 * (1 + np.abs(b[keep]))), \
+                    f"predict_log_proba differs by up to {err.max()}"
+            return "predicted alike"
+        _sk_compare(a, b, exact, what)
+        return "predicted alike"
+
+    return Case(call, None, args=(X, y, sw, classes), names=SK_NAMES,
+                info=[est_name, method, params, n, n_features, task, ix, ykind, wkind,
+                      n_threads, pre_fit])
+
+
+def _sk_proba(sk, X):
+    import warnings
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return sk.predict_proba(X)
+
+
+def _sk_clear(sk, X):
+    """Rows (multilabel: entries) whose predicted class is not a near tie."""
+    p = _sk_proba(sk, X)
+    if sk.out_activation_ == "logistic" and sk.n_outputs_ > 1:        # multilabel
+        return np.abs(p - 0.5) > 1e-6
+    srt = np.sort(p, axis=1)
+    return (srt[:, -1] - srt[:, -2]) > 1e-6 if p.shape[1] > 1 else np.ones(len(p), bool)
+
+
+def _sk_near_tie(sk, X, est_name):
+    if est_name != "MLPClassifier":
+        return False
+    return not np.all(_sk_clear(sk, X))
+
+
+def case_sk_constructor(data, est_name):
+    """One constructor parameter hostile (or an unusual valid value); fit must raise as
+    scikit-learn's does (n_threads: fastbp's own parameter, refused naming it)."""
+    rng = _rng(data)
+    key = pick(data, "parameter", sorted(SK_PARAMS))
+    bad, good = SK_PARAMS[key]
+    value = pick(data, key, bad + good)
+    params = dict(hidden_layer_sizes=(3,), max_iter=2, random_state=0, batch_size=5)
+    n = 13
+    X = rng.standard_normal((n, 3))
+    y = rng.integers(0, 3, n) if est_name == "MLPClassifier" else rng.standard_normal(n)
+    fsk, sk = _FSK
+
+    def call():
+        what = f"{est_name}({key}={value!r}).fit"
+        if key == "n_threads":
+            fb_out = _sk_run(lambda: getattr(fsk, est_name)(**params, n_threads=value).fit(X, y))
+            sk_out = _sk_run(lambda: sk[est_name](**params).fit(X, y))
+            if value in bad:
+                assert fb_out[1] is not None and isinstance(fb_out[1], (ValueError, TypeError)) \
+                    and names_argument(str(fb_out[1]), ("n_threads",)), \
+                    f"{what}: expected an error naming n_threads, got {fb_out!r}"
+                return "raised"
+        else:
+            p = dict(params, **{key: value})
+            fb_out = _sk_run(lambda: getattr(fsk, est_name)(**p).fit(X, y))
+            sk_out = _sk_run(lambda: sk[est_name](**p).fit(X, y))
+        if _sk_same_outcome(sk_out, fb_out, what):
+            _sk_check_fitted(fb_out[0], sk_out[0], est_name, what)
+        return "ok"
+
+    return Case(call, None, args=(X, y), names=SK_NAMES, info=[est_name, key, value])
+
+
+def _sk_rows():
+    if _FSK is None:
+        return {}
+    rows = {}
+    for est, methods in (("MLPClassifier", ("fit", "partial_fit", "predict", "predict_proba",
+                                            "predict_log_proba", "score")),
+                         ("MLPRegressor", ("fit", "partial_fit", "predict", "score"))):
+        rows[f"fastbp.sklearn.{est}"] = (functools.partial(case_sk_constructor, est_name=est),
+                                         0.1)
+        for method in methods:
+            rows[f"fastbp.sklearn.{est}.{method}"] = (functools.partial(
+                case_sk_method, est_name=est, method=method),
+                0.15 if method in ("fit", "partial_fit") else 0.1)
+    return rows
+
+
 # =================================================================== the table
 
 def _mod(name):
@@ -1756,6 +2411,8 @@ ROWS = {
     "fastbp.Network.backward": (case_network_backward, 1.0),
     "fastbp.Network.train_step": (case_network_train_step, 1.0),
     "fastbp.Network.fit": (case_network_fit, 0.5),
+    "fastbp.Network.loss_and_gradient": (case_network_loss_and_gradient, 0.7),
+    "fastbp.Network.check_sample_weight": (case_check_sample_weight, 0.3),
     "fastbp.Network.fit[labels outside the loss's domain]": (case_labels_outside_domain, 0.3),
     "fastbp.Network.evaluate[loss of a saturated output]": (case_loss_from_logits, 0.2),
     # optimizers and schedules
@@ -1887,6 +2544,7 @@ ROWS = {
         _mod("c2w2a1").compute_cost, cref2.cost_sum, "a3"), 0.3),
     "fastbp.course.c2w2a1.load_params_and_grads": (case_load_params_and_grads, 0.05),
 }
+ROWS.update(_sk_rows())      # absent without a supported scikit-learn
 
 #: public names deliberately not fuzzed, and why (a new public name must go in
 #: ROWS or here, with a reason)
@@ -1896,6 +2554,8 @@ NOT_FUZZED = {
     "fastbp.__version__": "a constant",
     "fastbp.optim": "a module (its public names have their own rows)",
     "fastbp.optim.OPTIMIZER_NAMES": "a constant",
+    "fastbp.optim.VELOCITY_FORMS": "a constant (tuple of names)",
+    "fastbp.optim.BIAS_CORRECTIONS": "a constant (tuple of names)",
     "fastbp.optim.Optimizer": "abstract base class (fuzzed through SGD and Adam)",
     "fastbp.optim.LRSchedule": "abstract base class (fuzzed through its three schedules)",
     "fastbp.show_config": "takes no arguments; prints the build configuration",
@@ -1908,25 +2568,19 @@ NOT_FUZZED = {
     "fastbp.course.c2w1a1.load_dataset": "takes no arguments (fixed data)",
     "fastbp.course.c2w1a2.load_2D_dataset": "reads the course's data.mat (tests/test_course_c2w1a2)",
     "fastbp.course.c2w2a1.load_dataset": "takes no arguments (fixed data)",
+    "fastbp.sklearn.SKLEARN_MIN_VERSION": "a constant",
+    "fastbp.sklearn.patch_sklearn": "takes no arguments; swaps scikit-learn's classes "
+                                    "(tests/test_sklearn_api.py)",
+    "fastbp.sklearn.unpatch_sklearn": "takes no arguments (tests/test_sklearn_api.py)",
 }
 
 #: Network methods that are the training loop's model interface (documented in
 #: the Network docstring): fuzzed through fit / train_step, which call them
 #: with checked data, so they are not fuzzed with hostile data directly.
-NETWORK_INTERFACE = {"check_X", "check_Y", "train_batch", "share_gradient", "apply_update",
-                     "bind_optimizer", "is_bound", "evaluate_sums", "evaluate_finish",
-                     "save", "load", "restore", "parameters_changed", "reset_parameters",
-                     "get_config"}
-
-#: rows whose examples fail today on an issue-12 kind that branch robust fixes
-#: (item number -> why); the whole row is then xfail(strict) until the merge.
-WAITING_FOR_ROBUST = {
-    "fastbp.Network.fit[labels outside the loss's domain]":
-        "issue 12 item 2, branch robust (labels {1, 2} / -1 / a one-hot 2 are accepted)",
-    "fastbp.Network.evaluate[loss of a saturated output]":
-        "issue 12 item 1, branch robust (the loss comes from the clipped probability: "
-        "87.34 for softplus(20) in float32)",
-}
+NETWORK_INTERFACE = {"check_X", "check_Y", "train_batch", "train_epoch", "share_gradient",
+                     "apply_update", "bind_optimizer", "is_bound", "evaluate_sums",
+                     "evaluate_finish", "save", "load", "restore", "parameters_changed",
+                     "reset_parameters", "get_config"}
 
 
 def _public_names():
@@ -1935,6 +2589,8 @@ def _public_names():
     mods = ["fastbp", "fastbp.optim", "fastbp.course"] + [
         f"fastbp.course.{m}" for m in ("c1w3a1", "c1w4a1", "c1w4a2", "c2w1a1", "c2w1a2",
                                        "c2w1a3", "c2w2a1")]
+    if _FSK is not None:    # fastbp.sklearn: only with scikit-learn >= SKLEARN_MIN_VERSION
+        mods.append("fastbp.sklearn")
     for modname in mods:
         mod = importlib.import_module(modname)
         for name in mod.__all__:
@@ -1956,6 +2612,18 @@ def test_every_public_name_has_a_row():
     rows = {k.split("[")[0].rsplit(".", 1)[1] for k in ROWS if k.startswith("fastbp.Network.")}
     missing = methods - rows - NETWORK_INTERFACE
     assert not missing, f"Network methods without a fuzz row: {sorted(missing)}"
+    if _FSK is not None:
+        # the estimators' public methods written in fastbp.sklearn (not scikit-learn's
+        # inherited ones, nor the set_*_request methods its metadata routing generates)
+        for est in ("MLPClassifier", "MLPRegressor"):
+            cls = getattr(_FSK[0], est)
+            own = {n for n in dir(cls) if not n.startswith("_")
+                   and not (n.startswith("set_") and n.endswith("_request"))
+                   and callable(getattr(cls, n, None))
+                   and next(k for k in cls.__mro__ if n in vars(k)).__module__
+                   == "fastbp.sklearn"}
+            missing = {n for n in own if f"fastbp.sklearn.{est}.{n}" not in ROWS}
+            assert not missing, f"{est} methods without a fuzz row: {sorted(missing)}"
     stale = [k for k in ROWS if not _resolves(k.split("[")[0])]
     assert not stale, f"rows for names that do not exist: {stale}"
 
@@ -1996,10 +2664,7 @@ def hang_guard():
 def _params():
     out = []
     for name, (builder, weight) in ROWS.items():
-        marks = []
-        if name in WAITING_FOR_ROBUST:
-            marks.append(pytest.mark.xfail(strict=True, reason=WAITING_FOR_ROBUST[name]))
-        out.append(pytest.param(name, builder, weight, id=name, marks=marks))
+        out.append(pytest.param(name, builder, weight, id=name))
     return out
 
 

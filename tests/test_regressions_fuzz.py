@@ -237,3 +237,66 @@ def test_course_updates_of_integer_parameters_do_not_wrap_around():
     out, _ = fc.update_parameters_with_momentum(dict(p), g, fc.initialize_velocity(p), 0.0, 1)
     np.testing.assert_array_equal(out["b1"], [[-1.0]])
     np.testing.assert_array_equal(fc.update_parameters(p, g, 1)["W1"], [[-1.0]])
+
+
+# ------------------------------------------------ fastbp.sklearn against scikit-learn
+# (the rows "fastbp.sklearn.*" of tests/test_fuzz.py; scikit-learn is the oracle)
+
+def _sklearn_pair():
+    pytest.importorskip("sklearn", minversion="1.7",
+                        reason="fastbp.sklearn needs scikit-learn >= 1.7")
+    from sklearn import neural_network as sk_nn
+    from fastbp import sklearn as fsk
+    return fsk, sk_nn
+
+
+def _quiet_fit(est, X, y):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # ConvergenceWarning of a 3-iteration fit
+        return est.fit(X, y)
+
+
+@pytest.mark.parametrize("sizes", [(3.5,), (3, 2.0), ((3,),)])
+def test_sklearn_non_integer_hidden_layer_sizes_raise_typeerror_as_sklearn(sizes):
+    # scikit-learn hands each size to NumPy as a shape (TypeError); fastbp's int()
+    # truncated 3.5 to 3 and trained
+    fsk, sk_nn = _sklearn_pair()
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((13, 3)), np.arange(13) % 3
+    with pytest.raises(TypeError):
+        _quiet_fit(sk_nn.MLPClassifier(hidden_layer_sizes=sizes, max_iter=2), X, y)
+    with pytest.raises(TypeError, match="hidden_layer_sizes must hold integers"):
+        _quiet_fit(fsk.MLPClassifier(hidden_layer_sizes=sizes, max_iter=2), X, y)
+
+
+@pytest.mark.parametrize("est", ["MLPClassifier", "MLPRegressor"])
+def test_sklearn_float32_model_predicts_in_sklearns_promoted_dtype(est):
+    # a float32-trained estimator given float64 (or int64) data: scikit-learn's
+    # X @ coefs_ returns float64; fastbp returned float32
+    fsk, sk_nn = _sklearn_pair()
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int) if est == "MLPClassifier" else X[:, 0].astype(np.float64)
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    sk = _quiet_fit(getattr(sk_nn, est)(**params), X, y)
+    fb = _quiet_fit(getattr(fsk, est)(**params), X, y)
+    method = "predict_proba" if est == "MLPClassifier" else "predict"
+    for data, dtype in ((X, np.float32), (X.astype(np.float64), np.float64),
+                        (np.round(X * 3).astype(np.int64), np.float64)):
+        expected = getattr(sk, method)(data)
+        got = getattr(fb, method)(data)
+        assert expected.dtype == dtype
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("m, exc", [(-1, ValueError), (1.5, TypeError), ("3", TypeError),
+                                    (None, TypeError), (True, TypeError)])
+def test_check_sample_weight_refuses_a_bad_m_naming_it(m, exc):
+    # a scalar weight was expanded with np.full(m): NumPy's "negative dimensions are
+    # not allowed" / "'float' object cannot be interpreted as an integer"
+    net = fastbp.Network([2, 1], output="identity")
+    with pytest.raises(exc, match=r"\bm \(the number of examples"):
+        net.check_sample_weight(0.5, m)
+    assert net.check_sample_weight(0.5, np.int64(3)).tolist() == [0.5, 0.5, 0.5]

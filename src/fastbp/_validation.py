@@ -415,6 +415,13 @@ def check_sample_weight(sample_weight, m):
     """
     if sample_weight is None:
         return None
+    if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
+        # m (the examples' count) sizes a scalar weight's array: np.full(-1) /
+        # np.full(1.5) failed with NumPy's messages, naming neither argument
+        raise (ValueError if m is not True and m is not False
+               and isinstance(m, numbers.Integral) else TypeError)(
+            f"m (the number of examples sample_weight is for) must be an int >= 0, "
+            f"got {m!r}")
     if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
         sample_weight = np.full(m, float(sample_weight))
     try:
@@ -1892,6 +1899,12 @@ def sk_hidden_layer_sizes(sizes):
     sizes = list(sizes)
     if np.any(np.array(sizes) <= 0):
         raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+    for s in sizes:
+        # scikit-learn passes each size to NumPy as a shape (a TypeError for 3.5);
+        # int() would truncate it silently
+        if not isinstance(s, numbers.Integral):
+            raise TypeError(f"hidden_layer_sizes must hold integers (the units of each hidden "
+                            f"layer), got {s!r} in {sizes}")
     return [int(s) for s in sizes]
 
 

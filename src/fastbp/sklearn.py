@@ -49,6 +49,9 @@ Deliberate differences from scikit-learn
   ``intercepts_[i]`` works (they are copied in before the next use).
 - With ``solver="lbfgs"`` and float32 data, the parameters stay float32
   (scikit-learn's become float64 after L-BFGS).
+- A float32 network predicts in float32; given data of a wider dtype
+  (float64, int64) it returns scikit-learn's result dtype, float64, holding
+  the float32 computation's values.
 - The loss is computed from the logits (softplus / log-sum-exp, exact
   Poisson) rather than from probabilities clipped to [eps, 1 - eps]: the
   reported ``loss_`` / ``loss_curve_`` differ only where a logit exceeds
@@ -645,15 +648,19 @@ class _BaseMLP(BaseEstimator):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         net = self._network()
+        # scikit-learn's X @ coefs_ promotes: a float32 network given float64 (or
+        # int64) data returns float64 (here computed in float32, then converted)
+        out_dtype = np.result_type(X.dtype, net.dtype)
         if sp.issparse(X):
             X = X.tocsr()
-            out = np.empty((X.shape[0], self.n_outputs_), dtype=net.dtype)
+            out = np.empty((X.shape[0], self.n_outputs_), dtype=out_dtype)
             for s in gen_batches(X.shape[0], _SPARSE_CHUNK):
                 out[s] = net.predict_proba(X[s].toarray().astype(net.dtype, copy=False).T).T
             return out
         if X.dtype != net.dtype:
             X = X.astype(net.dtype)
-        return net.predict_proba(X.T).T
+        out = net.predict_proba(X.T).T
+        return out if out.dtype == out_dtype else out.astype(out_dtype)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)

@@ -79,7 +79,7 @@ CASES = [
     _row(v.check_label_range, (np.array([0, 4]), 3), {}, ValueError, "0..2", "{4}"),
     _row(v.check_finite, (np.array([1.0, NAN, np.inf]), "Y"), {}, ValueError,
          "Y", "nan", "inf", "2 of 3"),
-    _row(v.check_adam_t, (0,), {}, ValueError, "t", "0"),
+    _row(v.check_adam_t, (0,), {}, ValueError, "t", "got 0"),
     _row(v.check_adam_t, ("one",), {}, TypeError, "t", "'one'"),
     _row(v.check_optimizer, ("sgd", Optimizer), {}, TypeError, "optimizer", "str"),
     _row(v.check_fit_args, (1.5, 1, 1, None), {}, TypeError, "epochs", "1.5"),
@@ -620,7 +620,7 @@ def _fit_with_comm(comm):
     fastbp.Network([2, 1]).fit(np.zeros((2, 4)), np.zeros((1, 4)), comm=comm, verbose=False)
 
 
-ELSEWHERE_MPI = [_row(_fit_with_comm, (5,), {}, TypeError, "comm", "int")]
+ELSEWHERE_MPI = [_row(_fit_with_comm, (5,), {}, TypeError, "comm must be", "got int")]
 
 
 @pytest.mark.parametrize("fn,args,kwargs,exc,needles", ELSEWHERE_MPI)

@@ -438,7 +438,8 @@ def check_sample_weight(sample_weight, m):
                          "weight per example (column of X)")
     sw = np.ascontiguousarray(sw, dtype=np.float64)
     if not np.all(np.isfinite(sw)):
-        raise ValueError("sample_weight contains NaN or inf")
+        raise ValueError(f"sample_weight contains NaN or inf: found "
+                         f"{_found(sw[~np.isfinite(sw)], sw.size)}")
     if m and np.min(sw) < 0:
         raise ValueError(f"sample_weight must be non-negative; got a minimum of {np.min(sw)}")
     if not np.any(sw):
@@ -602,8 +603,12 @@ def check_checked_weights(sample_weight, m):
         return
     if not (isinstance(sample_weight, np.ndarray) and sample_weight.dtype == np.float64
             and sample_weight.shape == (m,) and sample_weight.flags.c_contiguous):
+        got = (f"{sample_weight.dtype} array of shape {shape_str(sample_weight)}"
+               + ("" if sample_weight.flags.c_contiguous else ", not C-contiguous")
+               if isinstance(sample_weight, np.ndarray) else type(sample_weight).__name__)
         raise TypeError("sample_weight must be None or a float64 C-contiguous array of shape "
-                        f"({m},); pass it through Network.check_sample_weight first")
+                        f"({m},), got {got}; pass it through Network.check_sample_weight "
+                        "first")
 
 
 def check_epoch_batches(batch_size, start_batch, n_batches, n_ex):
@@ -1213,8 +1218,9 @@ def check_test_size(text):
 def check_split(n_test, m):
     """The number of held-out examples: at least one left on each side."""
     if n_test and not 1 <= n_test <= m - 1:
-        raise ValueError(f"--test-size leaves {m - n_test} of {m} examples for training: "
-                         "choose a smaller --test-size, or 0 for no held-out set")
+        raise ValueError(f"--test-size holds out {n_test} of {m} examples, leaving "
+                         f"{max(m - n_test, 0)} for training: choose a smaller --test-size "
+                         f"(at most {m - 1} examples), or 0 for no held-out set")
     return n_test
 
 
@@ -1682,9 +1688,10 @@ def course_predict_args(args, kwargs):
     elif n == 3:
         names = ("X", "y", "parameters")
     else:
-        raise TypeError("predict() takes (parameters, X) (week 3) or (X, y, parameters) "
-                        f"(week 4); got {len(args)} positional and {sorted(kwargs)} keyword "
-                        "arguments")
+        keywords = (f"keyword arguments {sorted(kwargs)}" if kwargs
+                    else "no keyword arguments")
+        raise TypeError("predict takes (parameters, X) (week 3) or (X, y, parameters) "
+                        f"(week 4); got {len(args)} positional and {keywords}")
     bound = dict(zip(names, args))
     for k, v in kwargs.items():
         if k not in names or k in bound:
@@ -1700,8 +1707,10 @@ def course_linear_cache(cache):
     try:
         A_prev, W, b = cache
     except (TypeError, ValueError):
-        raise ValueError("Invalid cache: linear_backward needs the linear cache (A_prev, W, b)"
-                         ) from None
+        got = type(cache).__name__ + (f" of length {len(cache)}"
+                                      if hasattr(cache, "__len__") else "")
+        raise ValueError("Invalid cache: linear_backward needs the linear cache (A_prev, W, b), "
+                         f"got {got}") from None
     return A_prev, W, b
 
 
@@ -1737,8 +1746,8 @@ def course_dropout_mask(D, dA, l, keep_prob):
             raise ValueError(f"Invalid cache: dropout mask of layer {l} has shape "
                              f"{np.shape(D)}, expected {dA.shape}")
     elif D is not None:
-        raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask; "
-                         f"pass keep_prob= as used by L_model_forward")
+        raise ValueError(f"Invalid cache: the cache of layer {l} holds a dropout mask but "
+                         f"keep_prob={keep_prob}; pass the keep_prob L_model_forward used")
 
 
 def course_z(Z, dA_shape, l):

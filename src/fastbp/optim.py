@@ -297,7 +297,8 @@ class SGD(Optimizer):
         self.momentum = check_real("momentum", momentum, low=0.0, high=1.0,
                                    high_open=velocity == "average")
         if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__}")
+            raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__} "
+                            f"{nesterov!r}")
         if nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs momentum > 0 (e.g. SGD(lr, momentum=0.9, "
                              "nesterov=True))")

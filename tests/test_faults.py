@@ -17,6 +17,7 @@ import errno
 import glob
 import os
 import random
+import re
 import select
 import signal
 import subprocess
@@ -156,8 +157,9 @@ def test_mpi_rank_killed_mid_fit_ends_every_rank(mpiexec, n):  # noqa: F811
     out = r.stdout + r.stderr
     assert r.returncode != 0, f"the job exited 0 with a rank killed:\n{out[-3000:]}"
     assert "fit finished" not in out, out[-3000:]
-    pids = [int(line.split("pid ")[1].split()[0]) for line in r.stdout.splitlines()
-            if " pid " in line]
+    # mpiexec forwards the ranks' stdout concurrently: two ranks' lines can
+    # arrive joined ("... pid 12 fittingrank 0 of 3: pid 11 fitting")
+    pids = [int(p) for p in re.findall(r"rank \d+ of \d+: pid (\d+)", r.stdout)]
     assert len(pids) == n, f"expected {n} ranks to start:\n{out[-3000:]}"
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:

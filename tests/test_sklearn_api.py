@@ -285,3 +285,11 @@ def test_errors_diverging_fit():
         f = _same_error(lambda m: m.MLPRegressor(solver="sgd", learning_rate_init=5.0,
                                                  max_iter=30, random_state=0).fit(X, 1e3 * y))
     assert f.type is ValueError
+
+
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+def test_estimator_docstrings_reach_help(name):
+    """The docstring is built from a shared parameter section: help() must show it."""
+    doc = getattr(fsk, name).__doc__
+    assert doc is not None and "n_threads" in doc and "Parameters" in doc
+    assert "Attributes" in doc and "coefs_" in doc

@@ -144,3 +144,16 @@ def test_course_functions_refuse_labels_outside_0_1(rng):
         course.L_layer_model(X, np.array([[0, 1, -1]]), [2, 3, 1], num_iterations=2)
     with pytest.raises(ValueError, match=r"\{2\}"):
         course.nn_model(X, np.array([[0, 1, 2]]), 4, num_iterations=2)
+
+
+def test_layer_loss_hint_offers_only_what_it_accepts():
+    """fastbp.loss takes targets of AL's shape only: its hint must not offer class indices."""
+    AL = np.full((3, 4), 1 / 3)
+    with pytest.raises(ValueError, match=r"one-hot columns \(a row per class") as exc:
+        fastbp.loss(AL, np.eye(3, 4) * 2, "crossentropy")
+    assert "class indices" not in str(exc.value)
+    assert "(4 of 4 columns)" in str(exc.value)
+    net = fastbp.Network([2, 3], output="softmax", dtype="float64")
+    with pytest.raises(ValueError, match=r"class indices 0\.\.2 of shape \(m,\), or one-hot "
+                                         r"columns"):
+        net.fit(np.zeros((2, 4)), np.eye(3, 4) * 2, epochs=1)

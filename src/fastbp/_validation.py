@@ -299,17 +299,17 @@ def check_label_range(Y, n_out):
 # raise target_error's message. Soft targets are valid where the loss is
 # defined for them (binary cross-entropy in [0, 1], probability rows).
 
-def _found(bad, n, limit=5):
+def _found(bad, n, limit=5, what="values"):
     """``{1, 2} (3 of 10 values)``: a few distinct offending values and how many."""
     vals = np.unique(bad.astype(np.float64, copy=False))
     nan = vals[np.isnan(vals)]
     vals = vals[~np.isnan(vals)]
     items = [f"{v:g}" for v in vals[:limit]] + (["nan"] if nan.size else [])
     more = ", ..." if vals.size > limit else ""
-    return f"{{{', '.join(items)}{more}}} ({bad.size} of {n} values)"
+    return f"{{{', '.join(items)}{more}}} ({bad.size} of {n} {what})"
 
 
-def target_error(Y, loss, n_out, labels=False, name="Y", flagged=False):
+def target_error(Y, loss, n_out, labels=False, name="Y", flagged=False, indices_ok=True):
     """The ValueError for targets ``Y`` outside the domain of ``loss``, or None.
 
     binary_crossentropy: values in [0, 1] (0/1 labels, or soft targets);
@@ -319,14 +319,16 @@ def target_error(Y, loss, n_out, labels=False, name="Y", flagged=False):
     or rates; mse: anything (fit and evaluate check that targets are finite,
     the layer functions let NaN propagate). ``flagged``: a kernel found a bad target, so
     never None (a generic message if this check finds nothing).
+    ``indices_ok``: the caller also takes class indices (a Network does; the
+    layer functions take targets of AL's shape only), so the fix suggests them.
     """
-    err = _target_error(Y, loss, n_out, labels, name)
+    err = _target_error(Y, loss, n_out, labels, name, indices_ok)
     if err is None and flagged:
         err = ValueError(f"{name}: a target lies outside the domain of the {loss} loss")
     return err
 
 
-def _target_error(Y, loss, n_out, labels, name):
+def _target_error(Y, loss, n_out, labels, name, indices_ok=True):
     if labels:
         Y = np.asarray(Y)
         if Y.size and (int(np.min(Y)) < 0 or int(np.max(Y)) >= n_out):
@@ -349,13 +351,15 @@ def _target_error(Y, loss, n_out, labels, name):
                     "[0, 1]: for class indices use output='softmax' with one unit per "
                     "class, or map the labels to 0/1")
         elif loss == "crossentropy":
+            fix = (f"pass class indices 0..{n_out - 1} of shape (m,), or one-hot columns"
+                   if indices_ok else
+                   "pass one-hot columns (a row per class, a column per example)")
             bad = ~(y >= 0)
             if bad.any():
                 return ValueError(
                     f"{name}: one-hot or probability targets of a softmax output "
                     f"(cross-entropy) must be non-negative; found {_found(y[bad], y.size)} "
-                    f"below 0 or NaN: pass class indices 0..{n_out - 1} of shape (m,), or "
-                    "one-hot rows")
+                    f"below 0 or NaN: {fix}")
             sums = np.sum(y, axis=0, dtype=np.float64)
             tol = math.sqrt(np.finfo(y.dtype if y.dtype.kind == "f" else np.float64).eps)
             off = np.flatnonzero(~(np.abs(sums - 1.0) <= tol))
@@ -363,9 +367,8 @@ def _target_error(Y, loss, n_out, labels, name):
                 return ValueError(
                     f"{name}: each column (example) of one-hot or probability targets of a "
                     f"softmax output (cross-entropy) must sum to 1 (within {tol:.2g}); "
-                    f"found sums {_found(sums[off], sums.size)} at columns "
-                    f"{_listing(off.tolist())}: pass class indices 0..{n_out - 1} of shape "
-                    "(m,), or one-hot rows")
+                    f"found sums {_found(sums[off], sums.size, what='columns')} at columns "
+                    f"{_listing(off.tolist())}: {fix}")
         elif loss == "poisson":
             bad = ~((y >= 0) & (y <= np.finfo(np.float64).max))
             if bad.any():
@@ -376,7 +379,7 @@ def _target_error(Y, loss, n_out, labels, name):
     return None
 
 
-def check_targets(Y, loss, n_out, labels=False, name="Y"):
+def check_targets(Y, loss, n_out, labels=False, name="Y", indices_ok=True):
     """Raise :func:`target_error` when ``Y`` lies outside the domain of ``loss``.
 
     A 2-D array of a label dtype is scanned by one compiled call
@@ -392,7 +395,7 @@ def check_targets(Y, loss, n_out, labels=False, name="Y"):
             if _targets_ok(Y, yt, Y.strides[0] // isz, Y.strides[1] // isz,
                            LOSS_CODES[loss], math.sqrt(eps)):
                 return Y
-    err = target_error(Y, loss, n_out, labels, name)
+    err = target_error(Y, loss, n_out, labels, name, indices_ok=indices_ok)
     if err is not None:
         raise err
     return Y
@@ -946,7 +949,7 @@ def output_delta_args(AL, Y, loss, out, n_threads):
         D = out
     else:
         D = one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
-    check_targets(y, loss, n)
+    check_targets(y, loss, n, indices_ok=False)
     return al, y, yt, yr, yc, D, _DEFAULT_NT if n_threads is None else threads(n_threads)
 
 
@@ -960,7 +963,7 @@ def loss_args(AL, Y, loss, from_logits=False):
         raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
     plain = _plain_labels(Y, al.shape[0], al.shape[1])
     args = (al, Y) + plain if plain is not None else (al,) + labels(Y, al)
-    check_targets(args[1], loss, al.shape[0])
+    check_targets(args[1], loss, al.shape[0], indices_ok=False)
     return args + (code,)
 
 

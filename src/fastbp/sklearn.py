@@ -689,7 +689,8 @@ _DOC_PARAMS = """
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier: scikit-learn's, trained by fastbp.
+    # an expression, so assigned: a class's docstring must be a literal
+    __doc__ = """Multi-layer perceptron classifier: scikit-learn's, trained by fastbp.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier`: binary,
     multiclass and multilabel targets, string labels, ``partial_fit`` with
@@ -829,7 +830,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor: scikit-learn's, trained by fastbp.
+    __doc__ = """Multi-layer perceptron regressor: scikit-learn's, trained by fastbp.
 
     A drop-in for :class:`sklearn.neural_network.MLPRegressor`: one or several
     targets; ``loss="squared_error"`` (``0.5 * mean`` over examples and

@@ -1984,11 +1984,16 @@ def sk_interrupted_warning():
     warnings.warn("Training interrupted by user.", stacklevel=4)
 
 
+def sk_nonfinite_weights_error():
+    """scikit-learn's error for a fit that ended with non-finite parameters."""
+    return ValueError(
+        "Solver produced non-finite parameter weights. The input data may"
+        " contain large values and need to be preprocessed.")
+
+
 def sk_check_finite_weights(arrays):
     if not all(np.isfinite(w).all() for w in arrays):
-        raise ValueError(
-            "Solver produced non-finite parameter weights. The input data may"
-            " contain large values and need to be preprocessed.")
+        raise sk_nonfinite_weights_error()
 
 
 def sk_unsupported_loss(loss, outputs):

@@ -392,7 +392,7 @@ class _BaseMLP(BaseEstimator):
         """
         if sw_batch is not None and not sw_batch.sum() > 0:
             # scikit-learn divides by the batch's weight sum and ends with NaN weights
-            _validation.sk_check_finite_weights([np.array([np.nan])])
+            raise _validation.sk_nonfinite_weights_error()
         # as scikit-learn, a non-finite loss does not stop the epoch (early
         # stopping may still restore the best parameters; otherwise fit ends
         # with scikit-learn's "non-finite parameter weights" error)
@@ -543,7 +543,7 @@ class _BaseMLP(BaseEstimator):
             # a zero sum); fastbp would skip that batch
             starts = np.arange(0, n, batch_size)
             if np.any(np.add.reduceat(sw if order is None else sw[order], starts) <= 0):
-                _validation.sk_check_finite_weights([np.array([np.nan])])
+                raise _validation.sk_nonfinite_weights_error()
         try:
             total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
                                        sample_weight=sw)

@@ -88,6 +88,8 @@ cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
 
 
 cdef PyThread_type_lock _lock = PyThread_allocate_lock()
+cdef enum:
+    _NO_LOCK = -2          # _blas_begin(0): no lock taken
 
 
 cdef int _blas_begin(int n) noexcept nogil:
@@ -96,11 +98,15 @@ cdef int _blas_begin(int n) noexcept nogil:
     OpenBLAS's thread count is process-wide (its "_local" setter is global in
     pthreads builds), so concurrent fastbp calls from several Python threads
     serialise here instead of racing on it. Returns the previous count, to
-    hand back to _blas_end. n = 0 takes the lock and leaves the count alone.
+    hand back to _blas_end. n = 0 (a call whose GEMMs OpenBLAS runs on the
+    calling thread whatever its count) neither reads nor sets the count and
+    takes no lock: nothing it does depends on what another call sets.
     """
     cdef int prev = -1
+    if n == 0:
+        return _NO_LOCK
     PyThread_acquire_lock(_lock, WAIT_LOCK)
-    if n > 0 and _get_threads != NULL and _set_global != NULL:
+    if _get_threads != NULL and _set_global != NULL:
         prev = _get_threads()
         if prev != n:
             _set_global(n)
@@ -108,6 +114,8 @@ cdef int _blas_begin(int n) noexcept nogil:
 
 
 cdef void _blas_end(int prev) noexcept nogil:
+    if prev == _NO_LOCK:
+        return
     if prev > 0 and _get_threads != NULL and _set_global != NULL:
         if _get_threads() != prev:
             _set_global(prev)

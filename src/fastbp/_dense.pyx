@@ -18,12 +18,21 @@ epilogue) measured.
 """
 from cython cimport floating
 from cython.parallel cimport prange
+from cpython.dict cimport PyDict_GetItem
+from cpython.long cimport PyLong_AsLongAndOverflow
+from cpython.object cimport PyObject
+from libc.limits cimport INT_MAX
 from libc.stdint cimport uintptr_t
 cimport numpy as cnp
 
 from fastbp._blas cimport _blas_begin, _blas_end
-from fastbp._registry cimport label_code
+from fastbp._kernels cimport fbp_deriv_needs_z
+from fastbp._openmp_helpers cimport fbp_omp_enabled
+from fastbp._registry cimport label_code, ACT_NONE, FBP_LEAKY_RELU, FBP_ELU, FBP_N_ACT
 from fastbp._rows cimport *  # Mat, _mm, row kernels, backward of a row block
+
+from fastbp._openmp_helpers import DEFAULT_N_THREADS
+from fastbp._registry import ACT_CODES, DEFAULT_ALPHA
 
 cnp.import_array()
 
@@ -82,11 +91,35 @@ def plain_inputs(a, b=None, c=None, d=None):
 
 
 cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b):
-    cdef uintptr_t a0 = <uintptr_t>cnp.PyArray_DATA(a)
-    cdef uintptr_t b0 = <uintptr_t>cnp.PyArray_DATA(b)
-    cdef uintptr_t a1 = a0 + <uintptr_t>cnp.PyArray_NBYTES(a)
-    cdef uintptr_t b1 = b0 + <uintptr_t>cnp.PyArray_NBYTES(b)
+    """a and b share a byte: their address ranges [first, last byte] intersect
+    (every stride counted, negative ones too, so a strided bias or label view
+    is covered over its whole extent, not just its first nbytes)."""
+    cdef uintptr_t a0, a1, b0, b1
+    if not _extent(a, &a0, &a1) or not _extent(b, &b0, &b1):
+        return False
     return a0 < b1 and b0 < a1
+
+
+cdef inline bint _extent(cnp.ndarray a, uintptr_t *lo, uintptr_t *hi):
+    """[lo, hi): the bytes a's elements occupy; False when a has no element."""
+    cdef Py_ssize_t k, d, s, l = 0, h = 0
+    for k in range(cnp.PyArray_NDIM(a)):
+        d = cnp.PyArray_DIM(a, k)
+        if d == 0:
+            return False
+        s = cnp.PyArray_STRIDE(a, k)
+        if s > 0:
+            h += (d - 1) * s
+        else:
+            l += (d - 1) * s
+    lo[0] = <uintptr_t>cnp.PyArray_DATA(a) + <uintptr_t>l
+    hi[0] = <uintptr_t>cnp.PyArray_DATA(a) + <uintptr_t>(h + cnp.PyArray_ITEMSIZE(a))
+    return True
+
+
+cdef inline bint _apart(object o, object x):
+    """Output o and input x (None: nothing) share no byte."""
+    return x is None or not _overlap(<cnp.ndarray>o, <cnp.ndarray>x)
 
 
 def disjoint(tuple outs, tuple ins):
@@ -144,30 +177,37 @@ def plain_labels(Y, Py_ssize_t rows, Py_ssize_t cols):
     return yt, cnp.PyArray_STRIDE(y, 0) // isz, cnp.PyArray_STRIDE(y, 1) // isz
 
 
-def plain_forward(A_prev, W, b, out=None):
-    """plain_bias(b) when A_prev and W pass plain_inputs and chain (A_prev has
-    W.shape[1] rows), b is a plain bias of their dtype and ``out`` is None or
-    a tuple (Z, A) that passes plain_outputs; else -1."""
+cdef inline Py_ssize_t _plain_fwd(object A_prev, object W, object b, object out):
+    """plain_forward in C: b's stride, or -1."""
     cdef int t = _plain(A_prev, 0)
     if t == 0 or _plain(W, t) == 0:
         return -1
     cdef cnp.ndarray a = <cnp.ndarray>A_prev, w = <cnp.ndarray>W
     if a.shape[0] != w.shape[1]:
         return -1
-    cdef Py_ssize_t bs = plain_bias(b, t, w.shape[0])
-    if bs < 0 or (out is not None and not (
-            type(out) is tuple and len(<tuple>out) == 2
-            and _plain_out((<tuple>out)[0], t, w.shape[0], a.shape[1])
-            and _plain_out((<tuple>out)[1], t, w.shape[0], a.shape[1])
-            and disjoint(<tuple>out, (A_prev, W, b)))):
+    cdef Py_ssize_t bs = _plain_bias(b, t, w.shape[0])
+    if bs < 0 or out is None:
+        return bs
+    if type(out) is not tuple or len(<tuple>out) != 2:
+        return -1
+    o0 = (<tuple>out)[0]
+    o1 = (<tuple>out)[1]
+    if not (_plain_out(o0, t, w.shape[0], a.shape[1]) and _plain_out(o1, t, w.shape[0], a.shape[1])
+            and _apart(o0, o1) and _apart(o0, A_prev) and _apart(o0, W) and _apart(o0, b)
+            and _apart(o1, A_prev) and _apart(o1, W) and _apart(o1, b)):
         return -1
     return bs
 
 
-def plain_backward(dZ, A_prev, W, out=None):
-    """m when dZ, A_prev and W pass plain_inputs, their shapes chain as
-    dZ (n, m), A_prev (n_prev, m), W (n, n_prev), and ``out`` is None or a
-    tuple (dZ_prev, dW, db) that passes plain_outputs; else 0."""
+def plain_forward(A_prev, W, b, out=None):
+    """plain_bias(b) when A_prev and W pass plain_inputs and chain (A_prev has
+    W.shape[1] rows), b is a plain bias of their dtype and ``out`` is None or
+    a tuple (Z, A) that passes plain_outputs; else -1."""
+    return _plain_fwd(A_prev, W, b, out)
+
+
+cdef inline Py_ssize_t _plain_bwd(object dZ, object A_prev, object W, object out):
+    """plain_backward in C: m, or 0."""
     cdef int t = _plain(dZ, 0)
     if t == 0 or _plain(A_prev, t) == 0 or _plain(W, t) == 0:
         return 0
@@ -175,13 +215,27 @@ def plain_backward(dZ, A_prev, W, out=None):
     cdef Py_ssize_t n = w.shape[0], p = w.shape[1], m = dz.shape[1]
     if dz.shape[0] != n or a.shape[0] != p or a.shape[1] != m:
         return 0
-    if out is not None and not (
-            type(out) is tuple and len(<tuple>out) == 3
-            and _plain_out((<tuple>out)[0], t, p, m) and _plain_out((<tuple>out)[1], t, n, p)
-            and _plain_out((<tuple>out)[2], t, n, 1)
-            and disjoint(<tuple>out, (dZ, A_prev, W))):
+    if out is None:
+        return m
+    if type(out) is not tuple or len(<tuple>out) != 3:
+        return 0
+    o0 = (<tuple>out)[0]
+    o1 = (<tuple>out)[1]
+    o2 = (<tuple>out)[2]
+    if not (_plain_out(o0, t, p, m) and _plain_out(o1, t, n, p) and _plain_out(o2, t, n, 1)
+            and _apart(o0, o1) and _apart(o0, o2) and _apart(o1, o2)
+            and _apart(o0, dZ) and _apart(o0, A_prev) and _apart(o0, W)
+            and _apart(o1, dZ) and _apart(o1, A_prev) and _apart(o1, W)
+            and _apart(o2, dZ) and _apart(o2, A_prev) and _apart(o2, W)):
         return 0
     return m
+
+
+def plain_backward(dZ, A_prev, W, out=None):
+    """m when dZ, A_prev and W pass plain_inputs, their shapes chain as
+    dZ (n, m), A_prev (n_prev, m), W (n, n_prev), and ``out`` is None or a
+    tuple (dZ_prev, dW, db) that passes plain_outputs; else 0."""
+    return _plain_bwd(dZ, A_prev, W, out)
 
 
 def plain_out(out, like, other=None):
@@ -192,10 +246,7 @@ def plain_out(out, like, other=None):
             and disjoint((out,), (like, other)))
 
 
-def plain_bias(b, int typenum, Py_ssize_t n):
-    """The element stride of a bias b the forward kernel reads as it is -- an
-    ndarray (n, 1) or (n,) of ``typenum``, aligned, native byte order, stride a
-    whole number of elements -- else -1."""
+cdef inline Py_ssize_t _plain_bias(object b, int typenum, Py_ssize_t n):
     if not cnp.PyArray_CheckExact(b):
         return -1
     cdef cnp.ndarray a = <cnp.ndarray>b
@@ -207,6 +258,128 @@ def plain_bias(b, int typenum, Py_ssize_t n):
             or cnp.PyArray_STRIDE(a, 0) % isz):
         return -1
     return cnp.PyArray_STRIDE(a, 0) // isz
+
+
+def plain_bias(b, int typenum, Py_ssize_t n):
+    """The element stride of a bias b the forward kernel reads as it is -- an
+    ndarray (n, 1) or (n,) of ``typenum``, aligned, native byte order, stride a
+    whole number of elements -- else -1."""
+    return _plain_bias(b, typenum, n)
+
+
+# ------------------------------------------ the whole call, common case
+#
+# forward_plain / backward_plain run fastbp.dense_forward / dense_backward in
+# one compiled call when every argument is in the form the full checks of
+# fastbp._validation would pass through unchanged: the plain_forward /
+# plain_backward arrays, an activation named by an exact str (or None for
+# backward), alpha None or a float the checks accept, scale None or a float,
+# lambd a float, n_threads None or a positive int. Anything else returns None
+# without computing, and fastbp.layers runs the full checks, which convert or
+# raise. At a few microseconds per call, the second Python frame, the
+# argument tuple and the per-name lookups of the general path cost as much
+# as the bias and activation passes (bench/RESULTS.md).
+
+cdef int _DEFAULT_NT = DEFAULT_N_THREADS
+cdef double _DEF_ALPHA[FBP_N_ACT]
+for _name, _code in ACT_CODES.items():
+    _DEF_ALPHA[<int>_code] = DEFAULT_ALPHA.get(_name, 0.0)
+
+
+cdef inline bint _act_arg(object activation, object alpha, bint allow_none, int *act,
+                          double *al):
+    """The activation's code and alpha as the full checks give them, or False
+    (not the common form: let them decide)."""
+    cdef PyObject *c
+    cdef double a
+    if activation is None:
+        if not allow_none:
+            return False
+        act[0] = ACT_NONE           # no derivative: alpha is not read
+        al[0] = 0.0
+        return True
+    if type(activation) is not str:
+        return False
+    c = PyDict_GetItem(ACT_CODES, activation)
+    if c == NULL:
+        return False
+    act[0] = <int><object>c
+    if alpha is None:
+        al[0] = _DEF_ALPHA[act[0]]
+        return True
+    if type(alpha) is not float:
+        return False
+    a = <double>alpha
+    if (act[0] == FBP_LEAKY_RELU or act[0] == FBP_ELU) and not a >= 0:
+        return False
+    al[0] = a
+    return True
+
+
+cdef inline int _nt_arg(object n_threads):
+    """The thread count of n_threads None or a positive int, else 0."""
+    cdef int overflow = 0
+    cdef long v
+    if n_threads is None:
+        return _DEFAULT_NT
+    if type(n_threads) is not int:
+        return 0
+    v = PyLong_AsLongAndOverflow(n_threads, &overflow)
+    if overflow or v <= 0 or v > INT_MAX:
+        return 0
+    return <int>v if fbp_omp_enabled() else 1
+
+
+def forward_plain(A_prev, W, b, activation, alpha, out, n_threads):
+    """(Z, A) of fastbp.dense_forward in the common case (see above), else None."""
+    cdef int act, nt
+    cdef double al
+    cdef Py_ssize_t bs = _plain_fwd(A_prev, W, b, out)
+    if bs < 0 or not _act_arg(activation, alpha, False, &act, &al):
+        return None
+    nt = _nt_arg(n_threads)
+    if nt == 0:
+        return None
+    if out is None:
+        return _forward(A_prev, W, b, bs, None, None, act, al, nt)
+    return _forward(A_prev, W, b, bs, (<tuple>out)[0], (<tuple>out)[1], act, al, nt)
+
+
+def backward_plain(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out, n_threads):
+    """(dZ_prev, dW, db) of fastbp.dense_backward in the common case (see
+    above), else None."""
+    cdef int act, nt
+    cdef double al, sc
+    cdef Py_ssize_t m = _plain_bwd(dZ, A_prev, W, out)
+    if m == 0 or not _act_arg(activation, alpha, True, &act, &al):
+        return None
+    v = A_prev
+    if act >= 0 and fbp_deriv_needs_z(act):
+        if (_plain(Z_prev, cnp.PyArray_TYPE(<cnp.ndarray>dZ)) == 0
+                or (<cnp.ndarray>Z_prev).shape[0] != (<cnp.ndarray>A_prev).shape[0]
+                or (<cnp.ndarray>Z_prev).shape[1] != m):
+            return None
+        if out is not None and not (_apart((<tuple>out)[0], Z_prev)
+                                    and _apart((<tuple>out)[1], Z_prev)
+                                    and _apart((<tuple>out)[2], Z_prev)):
+            return None
+        v = Z_prev
+    if scale is None:
+        sc = 1.0 / m
+    elif type(scale) is float:
+        sc = <double>scale
+    else:
+        return None
+    if type(lambd) is not float:
+        return None
+    nt = _nt_arg(n_threads)
+    if nt == 0:
+        return None
+    if out is None:
+        return _backward(dZ, A_prev, W, v, None, None, None, act, al, sc,
+                         <double>lambd * sc, nt)
+    return _backward(dZ, A_prev, W, v, (<tuple>out)[0], (<tuple>out)[1], (<tuple>out)[2],
+                     act, al, sc, <double>lambd * sc, nt)
 
 
 # ------------------------------------------------------------- blocking
@@ -238,6 +411,20 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t rows, int nt) noexcept nogil:
 
 # ------------------------------------------------------------------ kernels
 
+cdef inline void _fwd_block(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
+                            floating *Z, floating *A, int n, int p, int m, int act,
+                            floating alpha, bint bc, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows (or, bc, columns) [r0, r1) of the forward."""
+    if r0 < r1 and bc:
+        _mm(Z + r0, m, n, <int>(r1 - r0), p, <floating>1, W, False, 0,
+            Ap, False, r0, <floating>0)
+        _fwd_rows(act, alpha, Z + r0, m, A + r0, m, b, bs, n, r1 - r0)
+    elif r0 < r1:
+        _mm(Z + r0 * m, m, <int>(r1 - r0), m, p, <floating>1, W, False, r0,
+            Ap, False, 0, <floating>0)
+        _fwd_rows(act, alpha, Z + r0 * m, m, A + r0 * m, m, b + r0 * bs, bs, r1 - r0, m)
+
+
 cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
                           floating *Z, floating *A, int n, int p, int m,
                           int act, floating alpha, int nt) noexcept nogil:
@@ -252,28 +439,60 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
     nb = _n_blocks(dim, nt) if nt > 1 else 1
     blk = (dim + nb - 1) // nb
     prev = _blas_begin(0 if nt == 1 and <Py_ssize_t>n * p * m <= _BLAS_SERIAL_MNK else 1)
-    for t in prange(nb, num_threads=nt if nb > 1 else 1, schedule="dynamic"):
-        r0 = t * blk
-        r1 = r0 + blk if r0 + blk < dim else dim
-        if r0 < r1 and bc:
-            _mm(Z + r0, m, n, <int>(r1 - r0), p, <floating>1, W, False, 0,
-                Ap, False, r0, <floating>0)
-            _fwd_rows(act, alpha, Z + r0, m, A + r0, m, b, bs, n, r1 - r0)
-        elif r0 < r1:
-            _mm(Z + r0 * m, m, <int>(r1 - r0), m, p, <floating>1, W, False, r0,
-                Ap, False, 0, <floating>0)
-            _fwd_rows(act, alpha, Z + r0 * m, m, A + r0 * m, m, b + r0 * bs, bs, r1 - r0, m)
+    if nb == 1:     # one block: no OpenMP region to enter
+        _fwd_block(Ap, W, b, bs, Z, A, n, p, m, act, alpha, bc, 0, dim)
+    else:
+        for t in prange(nb, num_threads=nt, schedule="dynamic"):
+            r0 = t * blk
+            r1 = r0 + blk if r0 + blk < dim else dim
+            _fwd_block(Ap, W, b, bs, Z, A, n, p, m, act, alpha, bc, r0, r1)
     _blas_end(prev)
+
+
+cdef inline void _bwd_task(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating *dW,
+                           floating *db, int n, int p, int m, int act, floating alpha,
+                           floating scale, floating l2, bint bcw, bint bcz,
+                           Py_ssize_t nbw, Py_ssize_t blkw, Py_ssize_t blkz,
+                           Py_ssize_t dimw, Py_ssize_t dimz, Py_ssize_t t) noexcept nogil:
+    """Task t of the backward: a block of dW (and db) for t < nbw, else of dZ_prev."""
+    cdef Py_ssize_t r0, r1
+    cdef floating beta = 1 if l2 != 0 else 0
+    if t < nbw:
+        r0 = t * blkw
+        r1 = r0 + blkw if r0 + blkw < dimw else dimw
+        if r0 < r1 and bcw:      # dW[:, r0:r1]; db with the first block
+            if l2 != 0:
+                _scaled_copy(dW + r0, p, <floating*>W.data + r0 * W.cs,
+                             W.rs, W.cs, n, r1 - r0, l2)
+            _mm(dW + r0, p, n, <int>(r1 - r0), m, scale, dZ, False, 0,
+                Ap, True, r0, beta)
+            if t == 0:
+                _rowsum(<floating*>dZ.data, dZ.rs, dZ.cs, n, m, scale, db)
+        elif r0 < r1:            # dW[r0:r1, :] and db[r0:r1]
+            if l2 != 0:
+                _scaled_copy(dW + r0 * p, p, <floating*>W.data + r0 * W.rs,
+                             W.rs, W.cs, r1 - r0, p, l2)
+            _grad_rows(dW, p, db, dZ, Ap, r0, r1, p, m, scale, beta)
+    else:
+        r0 = (t - nbw) * blkz
+        r1 = r0 + blkz if r0 + blkz < dimz else dimz
+        if r0 < r1 and bcz:      # dZ_prev[:, r0:r1]
+            _mm(dZp + r0, m, p, <int>(r1 - r0), n, <floating>1, W, True, 0,
+                dZ, False, r0, <floating>0)
+            if act >= 0:
+                _bwd_rows(act, alpha, dZp + r0, m, <floating*>V.data + r0 * V.cs,
+                          V.rs, V.cs, p, r1 - r0)
+        elif r0 < r1:            # dZ_prev[r0:r1, :]
+            _dprev_rows(dZp, m, W, dZ, r0, r1, n, m, act, alpha, V)
 
 
 cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating *dW,
                            floating *db, int n, int p, int m, int act, floating alpha,
                            floating scale, floating l2, int nt) noexcept nogil:
     """dW = scale dZ Ap^T + l2 W; db = scale rowsum(dZ); dZp = (W^T dZ) * g'(V)."""
-    cdef Py_ssize_t nbw, nbz, t, r0, r1, blkw, blkz, ntask, dimw, dimz
+    cdef Py_ssize_t nbw, nbz, t, blkw, blkz, ntask, dimw, dimz
     cdef bint bcw, bcz
     cdef int prev
-    cdef floating beta = 1 if l2 != 0 else 0
     if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
         nt = 1
     bcw = _by_cols(n, p, nt)
@@ -286,35 +505,14 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
     blkz = (dimz + nbz - 1) // nbz
     ntask = nbw + nbz
     prev = _blas_begin(0 if nt == 1 and <Py_ssize_t>n * p * m <= _BLAS_SERIAL_MNK else 1)
-    for t in prange(ntask, num_threads=nt if ntask > 1 and nt > 1 else 1,
-                    schedule="dynamic"):
-        if t < nbw:
-            r0 = t * blkw
-            r1 = r0 + blkw if r0 + blkw < dimw else dimw
-            if r0 < r1 and bcw:      # dW[:, r0:r1]; db with the first block
-                if l2 != 0:
-                    _scaled_copy(dW + r0, p, <floating*>W.data + r0 * W.cs,
-                                 W.rs, W.cs, n, r1 - r0, l2)
-                _mm(dW + r0, p, n, <int>(r1 - r0), m, scale, dZ, False, 0,
-                    Ap, True, r0, beta)
-                if t == 0:
-                    _rowsum(<floating*>dZ.data, dZ.rs, dZ.cs, n, m, scale, db)
-            elif r0 < r1:            # dW[r0:r1, :] and db[r0:r1]
-                if l2 != 0:
-                    _scaled_copy(dW + r0 * p, p, <floating*>W.data + r0 * W.rs,
-                                 W.rs, W.cs, r1 - r0, p, l2)
-                _grad_rows(dW, p, db, dZ, Ap, r0, r1, p, m, scale, beta)
-        else:
-            r0 = (t - nbw) * blkz
-            r1 = r0 + blkz if r0 + blkz < dimz else dimz
-            if r0 < r1 and bcz:      # dZ_prev[:, r0:r1]
-                _mm(dZp + r0, m, p, <int>(r1 - r0), n, <floating>1, W, True, 0,
-                    dZ, False, r0, <floating>0)
-                if act >= 0:
-                    _bwd_rows(act, alpha, dZp + r0, m, <floating*>V.data + r0 * V.cs,
-                              V.rs, V.cs, p, r1 - r0)
-            elif r0 < r1:            # dZ_prev[r0:r1, :]
-                _dprev_rows(dZp, m, W, dZ, r0, r1, n, m, act, alpha, V)
+    if nt == 1:     # the tasks in order on this thread: no OpenMP region to enter
+        for t in range(ntask):
+            _bwd_task(dZ, Ap, W, V, dZp, dW, db, n, p, m, act, alpha, scale, l2,
+                      bcw, bcz, nbw, blkw, blkz, dimw, dimz, t)
+    else:
+        for t in prange(ntask, num_threads=nt, schedule="dynamic"):
+            _bwd_task(dZ, Ap, W, V, dZp, dW, db, n, p, m, act, alpha, scale, l2,
+                      bcw, bcz, nbw, blkw, blkz, dimw, dimz, t)
     _blas_end(prev)
 
 
@@ -333,6 +531,11 @@ def forward(cnp.ndarray a_prev, cnp.ndarray w, cnp.ndarray b, Py_ssize_t bs, obj
 
     b: (n,) values at stride bs (elements); Z, A: C-contiguous (n, m) or None.
     """
+    return _forward(a_prev, w, b, bs, Z, A, act, alpha, nt)
+
+
+cdef tuple _forward(cnp.ndarray a_prev, cnp.ndarray w, cnp.ndarray b, Py_ssize_t bs, object Z,
+                    object A, int act, double alpha, int nt):
     cdef Py_ssize_t n = w.shape[0], p = w.shape[1], m = a_prev.shape[1]
     cdef int tn = cnp.PyArray_TYPE(a_prev)
     cdef cnp.ndarray Zo = _new(n, m, tn) if Z is None else <cnp.ndarray>Z
@@ -359,6 +562,12 @@ def backward(cnp.ndarray dz, cnp.ndarray a_prev, cnp.ndarray w, cnp.ndarray v,
     v: the array g' reads (A_prev, or Z_prev where g' needs Z); act < 0: no g'.
     dW gets ``scale dZ A_prev^T + l2 W``. Outputs: C-contiguous or None.
     """
+    return _backward(dz, a_prev, w, v, dZ_prev, dW, db, act, alpha, scale, l2, nt)
+
+
+cdef tuple _backward(cnp.ndarray dz, cnp.ndarray a_prev, cnp.ndarray w, cnp.ndarray v,
+                     object dZ_prev, object dW, object db, int act, double alpha,
+                     double scale, double l2, int nt):
     cdef Py_ssize_t n = w.shape[0], p = w.shape[1], m = dz.shape[1]
     cdef int tn = cnp.PyArray_TYPE(dz)
     cdef cnp.ndarray dZp = _new(p, m, tn) if dZ_prev is None else <cnp.ndarray>dZ_prev

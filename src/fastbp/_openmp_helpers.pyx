@@ -46,3 +46,9 @@ def effective_n_threads(n_threads=None):
     if n_threads < 0:
         return max(1, cpu_count() + 1 + n_threads)
     return n_threads
+
+
+# n_threads=None's count, resolved once at import: the layer checks
+# (fastbp._validation) and the layer kernels' compiled fast path
+# (fastbp._dense) both read this one value.
+DEFAULT_N_THREADS = effective_n_threads(None)

@@ -27,6 +27,7 @@ from fastbp._dense import plain_labels as _plain_labels
 from fastbp._dense import plain_out as _plain_out
 from fastbp._dense import plain_outputs as _plain_outputs
 from fastbp._loss import targets_ok as _targets_ok
+from fastbp._openmp_helpers import DEFAULT_N_THREADS
 from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
                               LABEL_DTYPES, LOSS_CODES, LOSSES)
@@ -655,7 +656,7 @@ def check_validation_pair(validation_data):
 ACT_NONE = -1                      # dense_backward's activation=None
 _MAX_DIM = 2147483647              # BLAS indexes with 32-bit integers
 _LABEL_CODES = {**LABEL_DTYPES, np.dtype(np.bool_): LABEL_DTYPES[np.dtype(np.uint8)]}
-_DEFAULT_NT = _effective_n_threads(None)
+_DEFAULT_NT = DEFAULT_N_THREADS
 
 
 def threads(n_threads):

@@ -7,6 +7,11 @@ Every function validates its arguments once (shapes, dtypes, layouts,
 """
 from fastbp import _dense, _loss
 from fastbp import _validation as _v
+# The common case in one compiled call (None: not that case; the full checks
+# of fastbp._validation then convert or raise). Module globals, so a call
+# costs one lookup each.
+from fastbp._dense import backward_plain as _backward_plain
+from fastbp._dense import forward_plain as _forward_plain
 from fastbp._registry import ACTIVATIONS, LOSSES
 
 __all__ = ["ACTIVATIONS", "LOSSES", "dense_backward", "dense_forward", "loss", "output_delta",
@@ -40,6 +45,9 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     Z : ndarray (n, m)
     A : ndarray (n, m)
     """
+    r = _forward_plain(A_prev, W, b, activation, alpha, out, n_threads)
+    if r is not None:
+        return r
     return _dense.forward(*_v.dense_forward_args(A_prev, W, b, activation, alpha, out,
                                                  n_threads))
 
@@ -87,6 +95,9 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
     dW : ndarray (n, n_prev)
     db : ndarray (n, 1)
     """
+    r = _backward_plain(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out, n_threads)
+    if r is not None:
+        return r
     return _dense.backward(*_v.dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha,
                                                    scale, lambd, out, n_threads))
 

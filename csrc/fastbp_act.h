@@ -212,6 +212,128 @@ static inline int fbp_dact_is_vec(int act)
 }
 
 /*
+ * The piecewise-linear activations, forward (identity, relu, leaky_relu) and
+ * backward from A (relu, leaky_relu, elu), and the row sums of the bias
+ * gradient, in AVX2 and AVX-512 clones as well: an add, a compare, a select
+ * or a multiply per element, nothing a compiler may contract into a fused
+ * multiply-add, and the row sums' eight partial sums are the eight lanes of
+ * one vector in every clone, so all clones give the baseline's bits. At a
+ * (64, 64, 32) layer these passes cost as many instructions in the baseline
+ * clone as the rest of the call's fixed cost (bench/RESULTS.md).
+ */
+#if FBP_HAVE_AVX2_CLONE
+#define FBP_LIN_DISPATCH 1
+#else
+#define FBP_LIN_DISPATCH 0
+#endif
+
+#define FBP_DEFINE_LIN(T, S)                                                  \
+static inline FBP_ALWAYS_INLINE void fbp_fwd_lin_body_##S(int act, T alpha,  \
+    T *Z, ptrdiff_t ldz, T *A, ptrdiff_t lda, const T *b, ptrdiff_t bs,       \
+    ptrdiff_t rows, ptrdiff_t cols)                                           \
+{                                                                             \
+    ptrdiff_t i, j;                                                           \
+    for (i = 0; i < rows; i++) {                                              \
+        T *z = Z + i * ldz, *a = A + i * lda;                                 \
+        const T bi = b ? b[i * bs] : (T)0;                                    \
+        if (act == FBP_RELU) {                                                \
+            for (j = 0; j < cols; j++) {                                      \
+                T v = z[j] + bi; z[j] = v; a[j] = v < 0 ? (T)0 : v; }         \
+        } else if (act == FBP_LEAKY_RELU) {                                   \
+            for (j = 0; j < cols; j++) {                                      \
+                T v = z[j] + bi, lo = alpha * v; z[j] = v; a[j] = v < 0 ? lo : v; } \
+        } else {                                                              \
+            for (j = 0; j < cols; j++) { T v = z[j] + bi; z[j] = v; a[j] = v; } \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+static inline FBP_ALWAYS_INLINE void fbp_bwd_lin_body_##S(int act, T alpha,  \
+    T *D, ptrdiff_t ldd, const T *V, ptrdiff_t vr, ptrdiff_t rows,            \
+    ptrdiff_t cols)                                                           \
+{                                                                             \
+    ptrdiff_t i, j;                                                           \
+    for (i = 0; i < rows; i++) {                                              \
+        T *d = D + i * ldd;                                                   \
+        const T *v = V + i * vr;                                              \
+        if (act == FBP_RELU) {                                                \
+            for (j = 0; j < cols; j++) {                                      \
+                T m_ = v[j] > 0 ? (T)1 : (T)0; d[j] = d[j] * m_; }            \
+        } else if (act == FBP_LEAKY_RELU) {                                   \
+            for (j = 0; j < cols; j++) {                                      \
+                T m_ = v[j] > 0 ? (T)1 : alpha; d[j] = d[j] * m_; }           \
+        } else {                                                              \
+            for (j = 0; j < cols; j++) {                                      \
+                T vv_ = v[j], e_ = vv_ + alpha; T m_ = vv_ > 0 ? (T)1 : e_;   \
+                d[j] = d[j] * m_; }                                           \
+        }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* rows of D with unit column stride: lane k of acc sums D[i, 8 q + k] */    \
+static inline FBP_ALWAYS_INLINE void fbp_rowsum_body_##S(const T *D,         \
+    ptrdiff_t dr, ptrdiff_t rows, ptrdiff_t cols, T scale, T *out,            \
+    ptrdiff_t os)                                                             \
+{                                                                             \
+    typedef T acc_t __attribute__((vector_size(8 * sizeof(T))));             \
+    ptrdiff_t i, j;                                                           \
+    for (i = 0; i < rows; i++) {                                              \
+        const T *d = D + i * dr;                                              \
+        acc_t acc = {0, 0, 0, 0, 0, 0, 0, 0};                                 \
+        T a0;                                                                 \
+        for (j = 0; j + 8 <= cols; j += 8) {                                  \
+            acc_t x_;                                                         \
+            memcpy(&x_, d + j, sizeof x_);                                    \
+            acc += x_;                                                        \
+        }                                                                     \
+        a0 = acc[0];                                                          \
+        for (; j < cols; j++) a0 += d[j];                                     \
+        out[i * os] = scale * (((a0 + acc[1]) + (acc[2] + acc[3]))            \
+                               + ((acc[4] + acc[5]) + (acc[6] + acc[7])));    \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+FBP_TARGET_AVX512 static void fbp_fwd_lin_avx512_##S(int act, T alpha, T *Z,  \
+    ptrdiff_t ldz, T *A, ptrdiff_t lda, const T *b, ptrdiff_t bs,             \
+    ptrdiff_t rows, ptrdiff_t cols)                                           \
+{ fbp_fwd_lin_body_##S(act, alpha, Z, ldz, A, lda, b, bs, rows, cols); }      \
+FBP_TARGET_AVX2 static void fbp_fwd_lin_avx2_##S(int act, T alpha, T *Z,      \
+    ptrdiff_t ldz, T *A, ptrdiff_t lda, const T *b, ptrdiff_t bs,             \
+    ptrdiff_t rows, ptrdiff_t cols)                                           \
+{ fbp_fwd_lin_body_##S(act, alpha, Z, ldz, A, lda, b, bs, rows, cols); }      \
+FBP_TARGET_AVX512 static void fbp_bwd_lin_avx512_##S(int act, T alpha, T *D,  \
+    ptrdiff_t ldd, const T *V, ptrdiff_t vr, ptrdiff_t rows, ptrdiff_t cols)  \
+{ fbp_bwd_lin_body_##S(act, alpha, D, ldd, V, vr, rows, cols); }             \
+FBP_TARGET_AVX2 static void fbp_bwd_lin_avx2_##S(int act, T alpha, T *D,      \
+    ptrdiff_t ldd, const T *V, ptrdiff_t vr, ptrdiff_t rows, ptrdiff_t cols)  \
+{ fbp_bwd_lin_body_##S(act, alpha, D, ldd, V, vr, rows, cols); }             \
+FBP_TARGET_AVX512 static void fbp_rowsum_avx512_##S(const T *D, ptrdiff_t dr, \
+    ptrdiff_t rows, ptrdiff_t cols, T scale, T *out, ptrdiff_t os)            \
+{ fbp_rowsum_body_##S(D, dr, rows, cols, scale, out, os); }                   \
+FBP_TARGET_AVX2 static void fbp_rowsum_avx2_##S(const T *D, ptrdiff_t dr,     \
+    ptrdiff_t rows, ptrdiff_t cols, T scale, T *out, ptrdiff_t os)            \
+{ fbp_rowsum_body_##S(D, dr, rows, cols, scale, out, os); }                   \
+static void fbp_rowsum_base_##S(const T *D, ptrdiff_t dr,                     \
+    ptrdiff_t rows, ptrdiff_t cols, T scale, T *out, ptrdiff_t os)            \
+{ fbp_rowsum_body_##S(D, dr, rows, cols, scale, out, os); }
+
+/* FBP_LIN_CALL(fbp_fwd_lin, f, (args)): the AVX-512 or the AVX2 clone (the
+ * caller has checked fbp_isa_level() > 0); FBP_LIN_CALL_BASE: the baseline one. */
+#if FBP_LIN_DISPATCH
+FBP_DEFINE_LIN(float, f)
+FBP_DEFINE_LIN(double, d)
+#define FBP_LIN_CALL(NAME, S, ARGS)                                           \
+    do {                                                                      \
+        if (fbp_isa_level() >= 2) NAME##_avx512_##S ARGS;                     \
+        else NAME##_avx2_##S ARGS;                                            \
+    } while (0)
+#define FBP_LIN_CALL_BASE(NAME, S, ARGS) NAME##_base_##S ARGS
+#else
+#define FBP_LIN_CALL(NAME, S, ARGS) ((void)0)
+#define FBP_LIN_CALL_BASE(NAME, S, ARGS) ((void)0)
+#endif
+
+/*
  * Row kernels on a block of `rows` x `cols` elements. Destination arrays are
  * row-major with leading dimension ld*; source arrays have arbitrary
  * (row, column) strides in elements so F-ordered inputs need no copy. The
@@ -236,6 +358,12 @@ static inline void fbp_forward_rows_##S(int act, T alpha, T *Z, ptrdiff_t ldz, \
     ptrdiff_t cols)                                                           \
 {                                                                             \
     ptrdiff_t i, j;                                                           \
+    if (FBP_LIN_DISPATCH && fbp_isa_level() > 0 && (act == FBP_RELU          \
+            || act == FBP_IDENTITY || act == FBP_LEAKY_RELU)) {               \
+        FBP_LIN_CALL(fbp_fwd_lin, S, (act, alpha, Z, ldz, A, lda, b, bs,      \
+                                      rows, cols));                           \
+        return;                                                               \
+    }                                                                         \
     for (i = 0; i < rows; i++) {                                              \
         T *z = Z + i * ldz, *a = A + i * lda;                                 \
         const T bi = b ? b[i * bs] : (T)0;                                    \
@@ -279,6 +407,11 @@ static inline void fbp_backward_rows_##S(int act, T alpha, T *D,              \
     ptrdiff_t cols)                                                           \
 {                                                                             \
     ptrdiff_t i, j;                                                           \
+    if (FBP_LIN_DISPATCH && vc == 1 && fbp_isa_level() > 0 && (act == FBP_RELU \
+            || act == FBP_LEAKY_RELU || act == FBP_ELU)) {                    \
+        FBP_LIN_CALL(fbp_bwd_lin, S, (act, alpha, D, ldd, V, vr, rows, cols)); \
+        return;                                                               \
+    }                                                                         \
     if (fbp_dact_is_vec(act)) {                                               \
         T gb[FBP_VCHUNK], vb[FBP_VCHUNK];                                     \
         for (i = 0; i < rows; i++) {                                          \
@@ -346,6 +479,13 @@ static inline void fbp_rowsum_##S(const T *D, ptrdiff_t dr, ptrdiff_t dc,     \
     ptrdiff_t rows, ptrdiff_t cols, T scale, T *out, ptrdiff_t os)            \
 {                                                                             \
     ptrdiff_t i, j;                                                           \
+    if (FBP_LIN_DISPATCH && dc == 1) {                                        \
+        if (fbp_isa_level() > 0)                                              \
+            FBP_LIN_CALL(fbp_rowsum, S, (D, dr, rows, cols, scale, out, os));  \
+        else                                                                  \
+            FBP_LIN_CALL_BASE(fbp_rowsum, S, (D, dr, rows, cols, scale, out, os)); \
+        return;                                                               \
+    }                                                                         \
     if (dc == 1) {                                                            \
         for (i = 0; i < rows; i++) {                                          \
             const T *d = D + i * dr;                                          \

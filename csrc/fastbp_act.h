@@ -270,26 +270,37 @@ static inline FBP_ALWAYS_INLINE void fbp_bwd_lin_body_##S(int act, T alpha,  \
     }                                                                         \
 }                                                                             \
                                                                               \
-/* rows of D with unit column stride: lane k of acc sums D[i, 8 q + k] */    \
+/* rows of D with unit column stride: partial sum k (k < 8) adds D[i, 8 q + k],  \
+ * in 16-byte vectors (lanes 0-3 and 4-7 of float; 0-1, ..., 6-7 of double):  \
+ * every clone's native width, where a 32- or 64-byte vector of the AVX2       \
+ * clone went through memory on every iteration. */                          \
 static inline FBP_ALWAYS_INLINE void fbp_rowsum_body_##S(const T *D,         \
     ptrdiff_t dr, ptrdiff_t rows, ptrdiff_t cols, T scale, T *out,            \
     ptrdiff_t os)                                                             \
 {                                                                             \
-    typedef T acc_t __attribute__((vector_size(8 * sizeof(T))));             \
+    typedef T v_t __attribute__((vector_size(16)));                           \
+    enum { L_ = 16 / sizeof(T) };                                             \
     ptrdiff_t i, j;                                                           \
     for (i = 0; i < rows; i++) {                                              \
         const T *d = D + i * dr;                                              \
-        acc_t acc = {0, 0, 0, 0, 0, 0, 0, 0};                                 \
-        T a0;                                                                 \
+        v_t s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, x_;                      \
+        T p[8];                                                               \
+        int k;                                                                \
         for (j = 0; j + 8 <= cols; j += 8) {                                  \
-            acc_t x_;                                                         \
-            memcpy(&x_, d + j, sizeof x_);                                    \
-            acc += x_;                                                        \
+            memcpy(&x_, d + j, 16); s0 += x_;                                 \
+            memcpy(&x_, d + j + L_, 16); s1 += x_;                            \
+            if (L_ == 2) {                                                    \
+                memcpy(&x_, d + j + 4, 16); s2 += x_;                         \
+                memcpy(&x_, d + j + 6, 16); s3 += x_;                         \
+            }                                                                 \
         }                                                                     \
-        a0 = acc[0];                                                          \
-        for (; j < cols; j++) a0 += d[j];                                     \
-        out[i * os] = scale * (((a0 + acc[1]) + (acc[2] + acc[3]))            \
-                               + ((acc[4] + acc[5]) + (acc[6] + acc[7])));    \
+        for (k = 0; k < L_; k++) {                                            \
+            p[k] = s0[k]; p[L_ + k] = s1[k];                                  \
+            if (L_ == 2) { p[4 + k] = s2[k]; p[6 + k] = s3[k]; }              \
+        }                                                                     \
+        for (; j < cols; j++) p[0] += d[j];                                   \
+        out[i * os] = scale * (((p[0] + p[1]) + (p[2] + p[3]))                \
+                               + ((p[4] + p[5]) + (p[6] + p[7])));            \
     }                                                                         \
 }                                                                             \
                                                                               \

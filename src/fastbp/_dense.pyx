@@ -90,31 +90,38 @@ def plain_inputs(a, b=None, c=None, d=None):
     return t
 
 
-cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b):
-    """a and b share a byte: their address ranges [first, last byte] intersect
-    (every stride counted, negative ones too, so a strided bias or label view
-    is covered over its whole extent, not just its first nbytes)."""
-    cdef uintptr_t a0, a1, b0, b1
-    if not _extent(a, &a0, &a1) or not _extent(b, &b0, &b1):
-        return False
-    return a0 < b1 and b0 < a1
+cdef struct Ext:
+    uintptr_t lo       # first byte of an array's elements
+    uintptr_t hi       # one past the last (lo == hi == 0: no element)
 
 
-cdef inline bint _extent(cnp.ndarray a, uintptr_t *lo, uintptr_t *hi):
-    """[lo, hi): the bytes a's elements occupy; False when a has no element."""
+cdef inline Ext _ext(cnp.ndarray a):
+    """The bytes a's elements occupy, every stride counted (negative ones too),
+    so a strided bias or label view is covered over its whole extent."""
+    cdef Ext e
     cdef Py_ssize_t k, d, s, l = 0, h = 0
     for k in range(cnp.PyArray_NDIM(a)):
         d = cnp.PyArray_DIM(a, k)
         if d == 0:
-            return False
+            e.lo = e.hi = 0
+            return e
         s = cnp.PyArray_STRIDE(a, k)
         if s > 0:
             h += (d - 1) * s
         else:
             l += (d - 1) * s
-    lo[0] = <uintptr_t>cnp.PyArray_DATA(a) + <uintptr_t>l
-    hi[0] = <uintptr_t>cnp.PyArray_DATA(a) + <uintptr_t>(h + cnp.PyArray_ITEMSIZE(a))
-    return True
+    e.lo = <uintptr_t>cnp.PyArray_DATA(a) + <uintptr_t>l
+    e.hi = <uintptr_t>cnp.PyArray_DATA(a) + <uintptr_t>(h + cnp.PyArray_ITEMSIZE(a))
+    return e
+
+
+cdef inline bint _meet(Ext a, Ext b) noexcept nogil:
+    return a.lo < b.hi and b.lo < a.hi
+
+
+cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b):
+    """a and b share a byte."""
+    return _meet(_ext(a), _ext(b))
 
 
 cdef inline bint _apart(object o, object x):
@@ -192,9 +199,12 @@ cdef inline Py_ssize_t _plain_fwd(object A_prev, object W, object b, object out)
         return -1
     o0 = (<tuple>out)[0]
     o1 = (<tuple>out)[1]
-    if not (_plain_out(o0, t, w.shape[0], a.shape[1]) and _plain_out(o1, t, w.shape[0], a.shape[1])
-            and _apart(o0, o1) and _apart(o0, A_prev) and _apart(o0, W) and _apart(o0, b)
-            and _apart(o1, A_prev) and _apart(o1, W) and _apart(o1, b)):
+    if not (_plain_out(o0, t, w.shape[0], a.shape[1]) and _plain_out(o1, t, w.shape[0], a.shape[1])):
+        return -1
+    cdef Ext e0 = _ext(<cnp.ndarray>o0), e1 = _ext(<cnp.ndarray>o1)
+    cdef Ext ea = _ext(a), ew = _ext(w), eb = _ext(<cnp.ndarray>b)
+    if (_meet(e0, e1) or _meet(e0, ea) or _meet(e0, ew) or _meet(e0, eb)
+            or _meet(e1, ea) or _meet(e1, ew) or _meet(e1, eb)):
         return -1
     return bs
 
@@ -222,11 +232,14 @@ cdef inline Py_ssize_t _plain_bwd(object dZ, object A_prev, object W, object out
     o0 = (<tuple>out)[0]
     o1 = (<tuple>out)[1]
     o2 = (<tuple>out)[2]
-    if not (_plain_out(o0, t, p, m) and _plain_out(o1, t, n, p) and _plain_out(o2, t, n, 1)
-            and _apart(o0, o1) and _apart(o0, o2) and _apart(o1, o2)
-            and _apart(o0, dZ) and _apart(o0, A_prev) and _apart(o0, W)
-            and _apart(o1, dZ) and _apart(o1, A_prev) and _apart(o1, W)
-            and _apart(o2, dZ) and _apart(o2, A_prev) and _apart(o2, W)):
+    if not (_plain_out(o0, t, p, m) and _plain_out(o1, t, n, p) and _plain_out(o2, t, n, 1)):
+        return 0
+    cdef Ext e0 = _ext(<cnp.ndarray>o0), e1 = _ext(<cnp.ndarray>o1), e2 = _ext(<cnp.ndarray>o2)
+    cdef Ext ez = _ext(dz), ea = _ext(a), ew = _ext(w)
+    if (_meet(e0, e1) or _meet(e0, e2) or _meet(e1, e2)
+            or _meet(e0, ez) or _meet(e0, ea) or _meet(e0, ew)
+            or _meet(e1, ez) or _meet(e1, ea) or _meet(e1, ew)
+            or _meet(e2, ez) or _meet(e2, ea) or _meet(e2, ew)):
         return 0
     return m
 

@@ -52,9 +52,10 @@ def _same(got, want):
                                        ("leaky_relu", 0.2), ("elu", None), ("gelu", None)])
 @pytest.mark.parametrize("with_out", [False, True])
 @pytest.mark.parametrize("nt", [None, 1, 2])
-def test_forward_fast_path_equals_general_path(dtype, order, act, alpha, with_out, nt):
+@pytest.mark.parametrize("shape", [(17, 3, 33), (70, 64, 64)])   # one block; a team's blocks
+def test_forward_fast_path_equals_general_path(dtype, order, act, alpha, with_out, nt, shape):
     rng = np.random.default_rng(5)
-    n, p, m = 17, 3, 33
+    n, p, m = shape
     A, W, b, _ = _arrays(rng, n, p, m, dtype, order)
     outs = [None, None]
     if with_out:
@@ -75,10 +76,11 @@ def test_forward_fast_path_equals_general_path(dtype, order, act, alpha, with_ou
 @pytest.mark.parametrize("scale,lambd", [(None, 0.0), (0.25, 0.7)])
 @pytest.mark.parametrize("with_out", [False, True])
 @pytest.mark.parametrize("nt", [None, 2])
+@pytest.mark.parametrize("shape", [(9, 17, 35), (64, 70, 64)])   # one thread; a team
 def test_backward_fast_path_equals_general_path(dtype, order, act, alpha, scale, lambd,
-                                                with_out, nt):
+                                                with_out, nt, shape):
     rng = np.random.default_rng(6)
-    n, p, m = 9, 17, 35
+    n, p, m = shape
     A, W, _, dZ = _arrays(rng, n, p, m, dtype, order)
     Z = np.asarray(rng.standard_normal((p, m)), dtype, order=order)
     outs = [None, None]

@@ -466,6 +466,13 @@ DIRECT_CASES = [
          "layer 3 (A2, W3, b3)", "kernel said no"),
     # scikit-learn section: fastbp's own messages (the rest are scikit-learn's text)
     _row(v.check_sklearn_version, ("1.5.2",), {}, ImportError, "1.7", "found 1.5.2"),
+    _row(lambda *a: _raise(v.sk_zero_weight_sum_error)(*a), (3, 60, 80), {}, ZeroDivisionError,
+         "sample_weight", "mini-batch 3", "60 to 79", "Weights sum to zero"),
+    _row(v.check_sample_weight, (np.array([1.0, -1.0, 2.0, -2.0]), 4),
+         dict(ensure_non_negative=False), ZeroDivisionError, "sample_weight", "4 examples",
+         "2 negative"),
+    _row(v.check_sample_weight, (np.array([1.0, -0.5]), 2), {}, ValueError, "sample_weight",
+         "-0.5"),
     _row(lambda e: _raise(v.sklearn_missing)(e), (ImportError("no sklearn"),),
          {}, ImportError, "1.7", "no sklearn"),
     _row(lambda loss: _raise(v.sk_unsupported_loss)(loss, {"identity": 0}),

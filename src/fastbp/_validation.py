@@ -409,12 +409,30 @@ def check_finite(A, name):
         raise ValueError(f"{name} contains NaN or inf: {_found(bad, A.size)}{hint}")
 
 
-def check_sample_weight(sample_weight, m):
+class WeightSumZeroError(ZeroDivisionError, ValueError):
+    """Sample weights that sum to zero where the loss and gradients are divided by
+    their sum.
+
+    A ZeroDivisionError, as NumPy's ``np.average`` raises inside scikit-learn's
+    MLP fit for the same weights (so code written for scikit-learn catches
+    it), and a ValueError, fastbp's contract for bad input.
+    """
+
+
+#: NumPy's words (``np.average``), which scikit-learn's MLP fit raises for weights
+#: summing to zero; fastbp's message starts with them
+WEIGHT_SUM_ZERO = "Weights sum to zero, can't be normalized"
+
+
+def check_sample_weight(sample_weight, m, ensure_non_negative=True):
     """Per-example weights as a float64 C-contiguous (m,) array, or None.
 
     A scalar is one weight for every example (as scikit-learn's
-    ``_check_sample_weight``). The weights must be finite, >= 0 and not all
-    zero: the gradients are divided by their sum.
+    ``_check_sample_weight``). The weights must be finite and not all zero:
+    the gradients are divided by their sum. With ``ensure_non_negative``
+    (the default) they must be >= 0; without it (scikit-learn's MLP
+    semantics) any sign goes, and a sum of exactly zero raises
+    :class:`WeightSumZeroError`.
     """
     if sample_weight is None:
         return None
@@ -443,11 +461,17 @@ def check_sample_weight(sample_weight, m):
     if not np.all(np.isfinite(sw)):
         raise ValueError(f"sample_weight contains NaN or inf: found "
                          f"{_found(sw[~np.isfinite(sw)], sw.size)}")
-    if m and np.min(sw) < 0:
-        raise ValueError(f"sample_weight must be non-negative; got a minimum of {np.min(sw)}")
+    if ensure_non_negative and m and np.min(sw) < 0:
+        raise ValueError(f"sample_weight must be non-negative; got a minimum of {np.min(sw)} "
+                         f"({_found(sw[sw < 0], sw.size)}): a negative weight rewards the "
+                         "fit for getting that example wrong")
     if not np.any(sw):
         raise ValueError("sample_weight sums to zero: at least one weight must be positive "
                          "(the gradients are divided by the sum of the weights)")
+    if not ensure_non_negative and sw.sum() == 0:
+        raise WeightSumZeroError(
+            f"{WEIGHT_SUM_ZERO}: sample_weight of {m} examples ({int(np.sum(sw < 0))} "
+            "negative) sums to 0.0, and the loss and gradients are divided by that sum")
     return sw
 
 
@@ -1989,6 +2013,16 @@ def sk_nonfinite_weights_error():
     return ValueError(
         "Solver produced non-finite parameter weights. The input data may"
         " contain large values and need to be preprocessed.")
+
+
+def sk_zero_weight_sum_error(batch_index, start, stop):
+    """scikit-learn's error (NumPy's ZeroDivisionError, as a WeightSumZeroError) for
+    a mini-batch whose sample weights sum to zero."""
+    return WeightSumZeroError(
+        f"{WEIGHT_SUM_ZERO}: the sample_weight of mini-batch {batch_index} (examples "
+        f"{start} to {stop - 1} of the epoch's order) sums to 0.0, and scikit-learn's MLP "
+        "divides each mini-batch's loss and gradients by its weight sum; use weights "
+        "whose mini-batches do not cancel out (e.g. non-negative ones)")
 
 
 def sk_check_finite_weights(arrays):

@@ -59,6 +59,19 @@ Deliberate differences from scikit-learn
   longer than scikit-learn's (which turns NaN).
 - Sparse input is densified one mini-batch at a time (the whole matrix for
   L-BFGS); there is no sparse first-layer kernel.
+
+Negative sample weights are scikit-learn's: its fit checks them with
+``_check_sample_weight(sample_weight, X)`` (no ``ensure_non_negative``), so
+they pass, and each mini-batch's deltas are multiplied by its weights and its
+gradients, L2 term and loss divided by its signed weight sum. fastbp's kernel
+does the same arithmetic (``Network.loss_and_gradient(...,
+ensure_non_negative=False)`` for L-BFGS), so parameters agree to rounding.
+Two consequences of the semantics, not of fastbp: a mini-batch whose
+weights sum to exactly zero raises NumPy's ``ZeroDivisionError`` from
+scikit-learn's loss (fastbp raises the same type, also a ValueError, at the
+same batch, after the same updates), and with weights whose negative part
+dominates the loss is unbounded below: the fit drives logits far out, where
+the reported log-loss differs as said above.
 """
 from numbers import Integral
 
@@ -383,16 +396,19 @@ class _BaseMLP(BaseEstimator):
             return y.view(np.uint8)
         return np.asarray(y, dtype=dtype)
 
-    def _batch_step(self, net, opt, Xc, Yc, y_code, labels, sw_batch):
+    def _batch_step(self, net, opt, Xc, Yc, y_code, labels, sw_batch, batch_index,
+                    batch_range):
         """One compiled step (forward, loss, backward, update) on a mini-batch.
 
         Xc, Yc: the batch as :meth:`Network.check_X` / :meth:`Network.check_Y`
-        return them (examples as columns). Returns scikit-learn's loss of the
-        batch, before the update.
+        return them (examples as columns); ``batch_index`` and ``batch_range``
+        (start, stop) place it in the epoch, for the message of weights
+        summing to zero. Returns scikit-learn's loss of the batch, before
+        the update.
         """
-        if sw_batch is not None and not sw_batch.sum() > 0:
-            # scikit-learn divides by the batch's weight sum and ends with NaN weights
-            raise _validation.sk_nonfinite_weights_error()
+        if sw_batch is not None and sw_batch.sum() == 0:
+            # scikit-learn's loss (np.average) raises before this batch's update
+            raise _validation.sk_zero_weight_sum_error(batch_index, *batch_range)
         # as scikit-learn, a non-finite loss does not stop the epoch (early
         # stopping may still restore the best parameters; otherwise fit ends
         # with scikit-learn's "non-finite parameter weights" error)
@@ -480,7 +496,7 @@ class _BaseMLP(BaseEstimator):
                     Xe = net.check_X(X_ep.T)
                     Ye, y_code, labels = net.check_Y(y_ep.T, n_samples)
                 accumulated_loss = 0.0
-                for batch_slice in gen_batches(n_samples, batch_size):
+                for b, batch_slice in enumerate(gen_batches(n_samples, batch_size)):
                     if dense:
                         Xb, Yb = Xe[:, batch_slice], Ye[:, batch_slice]
                     else:
@@ -488,7 +504,8 @@ class _BaseMLP(BaseEstimator):
                         Xb = net.check_X(_rows(X, idx).T)
                         Yb, y_code, labels = net.check_Y(y[idx].T, Xb.shape[1])
                     sw_batch = None if sw_ep is None else sw_ep[batch_slice]
-                    batch_loss = self._batch_step(net, opt, Xb, Yb, y_code, labels, sw_batch)
+                    batch_loss = self._batch_step(net, opt, Xb, Yb, y_code, labels, sw_batch,
+                                                  b, (batch_slice.start, batch_slice.stop))
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X.shape[0]
@@ -538,20 +555,26 @@ class _BaseMLP(BaseEstimator):
         batch by batch with non-finite values carried on.
         """
         n = X.shape[0]
+        stop = None                  # the first batch whose weights sum to zero
         if sw is not None:
-            # scikit-learn divides by each batch's weight sum (NaN weights for
-            # a zero sum); fastbp would skip that batch
-            starts = np.arange(0, n, batch_size)
-            if np.any(np.add.reduceat(sw if order is None else sw[order], starts) <= 0):
-                raise _validation.sk_nonfinite_weights_error()
+            # scikit-learn divides by each batch's weight sum, whatever its sign
+            # (so does the kernel); a zero sum raises in its loss (np.average)
+            # before that batch's update, after the earlier ones: run those,
+            # then raise (the kernel would skip the batch and carry on)
+            zero = np.add.reduceat(sw if order is None else sw[order],
+                                   np.arange(0, n, batch_size)) == 0
+            if zero.any():
+                stop = int(np.argmax(zero))
+        total = 0.0
         try:
-            total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
-                                       sample_weight=sw)
+            if stop != 0:
+                total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
+                                           n_batches=stop, sample_weight=sw)
         except FloatingPointError as exc:
             b = exc.batch_index
             batches = list(gen_batches(n, batch_size))
             total = float(getattr(exc, "loss", np.nan)) * (batches[b].stop - batches[b].start)
-            for i, sl in enumerate(batches[b:]):
+            for i, sl in enumerate(batches[b:stop]):
                 idx = sl if order is None else order[sl]
                 Xb = net.check_X(X[idx].T)
                 Yb, _, _ = net.check_Y(y[idx].T, Xb.shape[1])
@@ -559,6 +582,9 @@ class _BaseMLP(BaseEstimator):
                                        sample_weight=None if sw is None else sw[idx])
                 if i:
                     total += loss * (sl.stop - sl.start)
+        if stop is not None:
+            raise _validation.sk_zero_weight_sum_error(
+                stop, stop * batch_size, min(n, (stop + 1) * batch_size))
         if self.loss == "squared_error" and self.n_outputs_ > 1:
             total /= self.n_outputs_        # (alpha == 0 here: no L2 term)
         return total
@@ -593,7 +619,8 @@ class _BaseMLP(BaseEstimator):
         Yc, _, _ = net.check_Y(y.T, X.shape[0])
 
         def loss_grad(x):
-            _, grad = net.loss_and_gradient(Xc, Yc, sample_weight=sample_weight, params=x)
+            _, grad = net.loss_and_gradient(Xc, Yc, sample_weight=sample_weight, params=x,
+                                            ensure_non_negative=False)
             return self._sk_loss(net), grad
 
         # L-BFGS-B's own vector updates run in SciPy's OpenBLAS; left at all
@@ -626,7 +653,10 @@ class _BaseMLP(BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, with scikit-learn's semantics (each example's
             delta times its weight, gradients and the L2 term divided by the
-            mini-batch's weight sum).
+            mini-batch's weight sum). As in scikit-learn, weights may be
+            negative (a mini-batch whose weights sum below zero then takes a
+            step of ascent), unlike :class:`fastbp.Network`'s, which refuses
+            them by default.
 
         Returns
         -------
@@ -636,6 +666,11 @@ class _BaseMLP(BaseEstimator):
         ------
         ValueError, TypeError
             scikit-learn's, with its messages, for the same conditions.
+        ZeroDivisionError
+            A mini-batch's (``solver="lbfgs"``: the whole set's) sample
+            weights sum to exactly zero, after the earlier mini-batches'
+            updates, as scikit-learn's fit raises it (NumPy's ``np.average``
+            message first); it is also a ValueError.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 

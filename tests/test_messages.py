@@ -466,6 +466,9 @@ DIRECT_CASES = [
          "layer 3 (A2, W3, b3)", "kernel said no"),
     # scikit-learn section: fastbp's own messages (the rest are scikit-learn's text)
     _row(v.check_sklearn_version, ("1.5.2",), {}, ImportError, "1.7", "found 1.5.2"),
+    _row(lambda *a: _raise(v.sk_private_name_missing)(*a),
+         ("sklearn.base", "_fit_context", "1.11.0", AttributeError("no _fit_context")), {},
+         ImportError, "sklearn.base._fit_context", "1.11.0", "no _fit_context", "pip install"),
     _row(lambda *a: _raise(v.sk_zero_weight_sum_error)(*a), (3, 60, 80), {}, ZeroDivisionError,
          "sample_weight", "mini-batch 3", "60 to 79", "Weights sum to zero"),
     _row(v.check_sample_weight, (np.array([1.0, -1.0, 2.0, -2.0]), 4),

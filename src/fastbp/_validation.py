@@ -1916,6 +1916,16 @@ def sklearn_missing(exc):
         "(or pip install scikit-learn)")
 
 
+def sk_private_name_missing(where, name, version, exc):
+    """The ImportError for a private scikit-learn name that this release moved."""
+    need = ".".join(map(str, SKLEARN_MIN_VERSION))
+    return ImportError(
+        f"fastbp.sklearn cannot run with scikit-learn {version}: it uses {where}.{name}, a "
+        f"private scikit-learn name that this release moved or removed ({exc}). It is "
+        f"tested with scikit-learn {need} to 1.9: pip install 'scikit-learn>={need},<1.10', "
+        "or a fastbp release that supports yours")
+
+
 def check_sklearn_version(version):
     """Raise ImportError when scikit-learn ``version`` (a str) is older than the minimum."""
     parts = []

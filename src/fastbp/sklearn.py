@@ -24,6 +24,32 @@ and warnings are scikit-learn's, and with the same ``random_state`` fastbp
 draws the same initial weights (Glorot-uniform, per layer ``coef`` then
 ``intercept``) and the same mini-batches and validation split.
 
+scikit-learn's private names
+----------------------------
+Public scikit-learn API is used wherever it exists (``validate_data``,
+``check_is_fitted``, ``available_if``, ``unique_labels``,
+``type_of_target``, ...). Four private functions and one private class
+attribute remain, for lack of a public equivalent, each imported once in
+the table ``_SK_PRIVATE`` near the top of this module:
+
+- ``sklearn.base._fit_context``: runs the estimator's parameter validation
+  (scikit-learn's messages) around ``fit`` / ``partial_fit``;
+- ``sklearn.utils.validation._check_sample_weight``: ``sample_weight``'s
+  conversion and checks, exactly as scikit-learn's MLP fit calls it;
+- ``sklearn.utils.multiclass._check_partial_fit_first_call``:
+  ``partial_fit``'s ``classes=`` checks and messages;
+- ``sklearn.utils.optimize._check_optimize_result``: L-BFGS's ``n_iter_``
+  and ``ConvergenceWarning``, word for word;
+- ``MLPClassifier._parameter_constraints`` / ``MLPRegressor._parameter_constraints``:
+  the constructor parameters' constraints, reused as they are.
+
+A scikit-learn release that moves one of them makes ``import
+fastbp.sklearn`` raise an ImportError naming it (not a fit fail later);
+tests/test_sklearn_api.py checks that every one resolves and that no other
+private scikit-learn name is used here. (``Interval`` from the private
+``sklearn.utils._param_validation``, once used for ``n_threads``, was
+replaced by the plain type constraint ``Integral``.)
+
 The forward pass, loss, backward pass and optimizer update run in fastbp's
 :class:`fastbp.Network` (one flat parameter buffer; ``coefs_[i]`` is the
 transposed view ``W[i+1].T`` of it, no copy). Examples are rows here, as in
@@ -73,6 +99,7 @@ same batch, after the same updates), and with weights whose negative part
 dominates the loss is unbounded below: the fit drives logits far out, where
 the reported log-loss differs as said above.
 """
+import importlib
 from numbers import Integral
 
 import numpy as np
@@ -89,8 +116,6 @@ try:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
-    from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
-    from sklearn.neural_network import MLPRegressor as _SkMLPRegressor
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
     from sklearn.utils.metaestimators import available_if
@@ -100,19 +125,51 @@ except ImportError as _exc:                     # pragma: no cover - tested by m
     raise _validation.sklearn_missing(_exc) from None
 _validation.check_sklearn_version(sklearn.__version__)
 
-# Private scikit-learn names, each because there is no public one that does
-# the same; all have been stable since scikit-learn 1.3 (checked on 1.7-1.9):
-# - _fit_context / Interval: parameter validation with scikit-learn's messages
-#   (the estimators' _parameter_constraints are reused as they are);
-# - _check_sample_weight: sample_weight's checks and messages;
-# - _check_partial_fit_first_call: partial_fit's `classes=` checks;
-# - _check_optimize_result: L-BFGS's ConvergenceWarning, word for word.
-from sklearn.base import _fit_context  # noqa: E402
-from sklearn.utils._param_validation import Interval  # noqa: E402
-from sklearn.utils.multiclass import _check_partial_fit_first_call  # noqa: E402
-from sklearn.utils.optimize import _check_optimize_result  # noqa: E402
-from sklearn.utils.validation import _check_sample_weight  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402  (a scikit-learn dependency)
+
+# ------------------------------------------------- scikit-learn's private names
+#: Every private scikit-learn name this module uses, in one place: (where, name,
+#: why). Each is used because scikit-learn has no public name that does the same
+#: (the module docstring says so too); all are stable from 1.3 to 1.9. A release
+#: that moves one makes ``import fastbp.sklearn`` fail at once with an
+#: ImportError that names it, not a later fit with an AttributeError;
+#: tests/test_sklearn_api.py checks that each resolves and that no other
+#: private scikit-learn name is used anywhere in this module.
+_SK_PRIVATE = (
+    ("sklearn.base", "_fit_context",
+     "parameter validation (the estimator's constraints) with scikit-learn's messages, "
+     "around fit and partial_fit"),
+    ("sklearn.utils.validation", "_check_sample_weight",
+     "sample_weight's conversion, checks and messages, as scikit-learn's fit calls it"),
+    ("sklearn.utils.multiclass", "_check_partial_fit_first_call",
+     "partial_fit's classes= checks and messages"),
+    ("sklearn.utils.optimize", "_check_optimize_result",
+     "L-BFGS's n_iter_ and ConvergenceWarning, word for word"),
+    ("sklearn.neural_network.MLPClassifier", "_parameter_constraints",
+     "the constructor parameters' constraints, reused as they are"),
+    ("sklearn.neural_network.MLPRegressor", "_parameter_constraints",
+     "the constructor parameters' constraints, reused as they are"),
+)
+
+
+def _sk_private(where, name):
+    """``where.name`` (``where``: a module, or a module's class), or the ImportError
+    that says which private scikit-learn name is gone."""
+    try:
+        try:
+            owner = importlib.import_module(where)
+        except ImportError:
+            module, _, cls = where.rpartition(".")
+            owner = getattr(importlib.import_module(module), cls)
+        return getattr(owner, name)
+    except (ImportError, AttributeError) as exc:
+        raise _validation.sk_private_name_missing(where, name, sklearn.__version__,
+                                                  exc) from None
+
+
+_fit_context, _check_sample_weight, _check_partial_fit_first_call, _check_optimize_result, \
+    _SK_CLASSIFIER_CONSTRAINTS, _SK_REGRESSOR_CONSTRAINTS = (
+        _sk_private(where, name) for where, name, _ in _SK_PRIVATE)
 
 __all__ = ["MLPClassifier", "MLPRegressor", "patch_sklearn", "unpatch_sklearn",
            "SKLEARN_MIN_VERSION"]
@@ -128,7 +185,8 @@ _OUTPUT = {"identity": "identity", "logistic": "sigmoid", "softmax": "softmax", 
 #: rows per chunk when sparse input is densified for prediction
 _SPARSE_CHUNK = 1024
 
-_N_THREADS_CONSTRAINT = [None, Interval(Integral, None, None, closed="neither")]
+#: n_threads: None or an int (fastbp's Network checks the count itself)
+_N_THREADS_CONSTRAINT = [None, Integral]
 
 
 def _lbfgs_iprint(verbose):
@@ -750,7 +808,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     rounding (tests/test_sklearn.py checks 1e-8 relative after 3 epochs).
     """
 
-    _parameter_constraints: dict = {**_SkMLPClassifier._parameter_constraints,
+    _parameter_constraints: dict = {**_SK_CLASSIFIER_CONSTRAINTS,
                                     "n_threads": _N_THREADS_CONSTRAINT}
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -882,7 +940,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         of the network's weights (no copy).
     """
 
-    _parameter_constraints: dict = {**_SkMLPRegressor._parameter_constraints,
+    _parameter_constraints: dict = {**_SK_REGRESSOR_CONSTRAINTS,
                                     "n_threads": _N_THREADS_CONSTRAINT}
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,

@@ -1394,19 +1394,56 @@ def check_test_options(test_data, test_size):
         raise ValueError("--test-data is the held-out set: leave out --test-size")
 
 
+def check_count_target(y, name):
+    """A ``--output exp`` (Poisson) target: numbers >= 0 (counts or rates), as float64."""
+    try:
+        v = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        text = sorted({str(x) for x in y if not _is_float(x)})
+        raise ValueError(f"--output exp (Poisson loss) needs a numeric target, counts or rates "
+                         f">= 0; column {name!r} holds text ({_listing(map(repr, text))})"
+                         ) from None
+    bad = v < 0
+    if bad.any():
+        raise ValueError(f"--output exp (Poisson loss) needs non-negative counts or rates; "
+                         f"column {name!r} has {_found(v[bad], v.size)} below 0: shift or "
+                         "transform it, or use --output identity (squared error)")
+    return v
+
+
+def _is_float(x):
+    try:
+        float(x)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+#: ``fastbp`` run without a command (after the help, on stderr; exit status 2)
+CLI_NO_COMMAND = "a command is required: fastbp train, fastbp predict or fastbp info"
+
+
+def prediction_column(target):
+    """The name of ``fastbp predict``'s output column for a model of ``target``: one
+    name whether printed or written with --out, and whether or not the data holds
+    the target (it never collides with the true target column beside it)."""
+    return f"predicted_{target}"
+
+
 def check_cli_output(task, n_classes, requested):
     """(output, n_out): the network's output for the task, ``--output`` checked against it."""
     if requested == "exp":
-        # a Poisson target must reach the loss unscaled; the command line
-        # standardises regression targets
-        raise ValueError("--output exp (Poisson loss, non-negative counts) is not available "
-                         "from the command line yet; use fastbp.Network(..., output='exp') "
-                         "in Python, or --output identity")
+        if task != "regression":
+            raise ValueError("--output exp (Poisson loss) fits non-negative counts or rates, a "
+                             "regression; it does not go with --task classification (or the "
+                             "built-in classification data): leave --task out, --output exp "
+                             "implies regression")
+        return "exp", 1
     if task == "regression":
         output = requested or "identity"
         if output != "identity":
             raise ValueError(f"--output {output}: a regression target needs --output identity "
-                             "(mean squared error)")
+                             "(mean squared error) or --output exp (Poisson loss, for counts)")
         return output, 1
     output = requested or ("sigmoid" if n_classes == 2 else "softmax")
     if output == "sigmoid" and n_classes != 2:

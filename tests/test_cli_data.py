@@ -573,3 +573,60 @@ def test_a_stray_decimal_comma_cell_is_quoted(tmp_path, capsys):
     fail(capsys, 1, "train", "--data", path, *QUICK,
          match=r"'sepal length \(cm\)' holds 1 value that is not a number \('5,1', of 40\).*"
                r"--drop 'sepal length \(cm\)'.*decimal comma")
+
+
+# ------------------------------------------------------ the README's example
+def _readme_block(first):
+    """The lines of the README's console block that starts with ``first``."""
+    import pathlib
+    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.is_file():
+        pytest.skip("README.md is not beside the tests (an installed test run)")
+    text = readme.read_text(encoding="utf-8")
+    start = text.index(first)
+    return text[start:text.index("```", start)].splitlines()
+
+
+def _same_line(shown, got):
+    """A README output line against the real one: the same words, the thread count
+    aside (the machine's), numbers within 1 point of accuracy / 5% of a loss (a
+    machine's BLAS kernel may round float32 differently)."""
+    def norm(s):
+        return re.sub(r"\d+ thread\(s\)", "N thread(s)", " ".join(s.split()))
+    num = r"-?\d+(?:\.\d+)?%?"
+    a, b = norm(shown), norm(got)
+    if re.sub(num, "#", a) != re.sub(num, "#", b):
+        return False
+    for x, y in zip(re.findall(num, a), re.findall(num, b)):
+        if x.endswith("%"):                        # a percentage: within 1 point
+            if abs(float(x[:-1]) - float(y.rstrip("%"))) > 1.0:
+                return False
+        elif "." not in x:                         # counts, sizes: exact
+            if x != y:
+                return False
+        elif abs(float(x) - float(y)) > 0.05 * abs(float(x)):
+            return False
+    return True
+
+
+def test_readme_train_and_predict_example_runs_as_written(tmp_path, capsys, digits,
+                                                          monkeypatch):
+    """The README's `fastbp train --data digits.csv ...` and `fastbp predict` block,
+    on the data it describes, prints every line it shows ('...' stands for lines
+    left out)."""
+    block = _readme_block("$ fastbp train --data digits.csv")
+    digits.iloc[:1400].to_csv(tmp_path / "digits.csv", index=False)
+    digits.iloc[1400:].to_csv(tmp_path / "digits_test.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    commands = [i for i, ln in enumerate(block) if ln.startswith("$ fastbp ")]
+    assert len(commands) == 2
+    for k, i in enumerate(commands):
+        shown = [ln for ln in block[i + 1:commands[k + 1] if k + 1 < len(commands) else None]
+                 if ln.strip() and ln.strip() != "..."]
+        code, out, err = cli(capsys, *block[i].split()[2:])
+        assert code == 0, err
+        got = (out + err).splitlines()
+        for line in shown:
+            assert any(_same_line(line, g) for g in got), (
+                f"README line not printed by `{block[i][2:]}`:\n  {line}\nclosest: "
+                f"{[g for g in got if g.split()[:1] == line.split()[:1]]}")

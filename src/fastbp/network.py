@@ -926,10 +926,31 @@ class Network:
         The results equal one :meth:`train_batch` call per mini-batch bit for
         bit (the data-parallel ``comm=`` fit still steps per batch).
 
+        Data conversions (once, before the first epoch): ``X`` (and
+        ``X_val``) is converted to the network's dtype (:attr:`dtype`,
+        float32 by default) when it has another one: float64, integers or
+        bools become a copy in that dtype (pass data of the network's dtype
+        to avoid it). An array of the network's dtype with one unit stride
+        -- C- or F-contiguous, or ``X_rows.T`` of examples-as-rows data --
+        is used in place, no copy; other layouts (a strided view) are copied
+        once. Lists and other array-likes go through ``np.asarray``. ``Y``:
+        float32 / float64, uint8, int32 and int64 are used as they are
+        (bool is viewed as uint8, no copy), other integers become an int64
+        copy and other floats a copy in the network's dtype; a 1-D ``Y``
+        is viewed as (1, m). ``sample_weight`` becomes a float64
+        C-contiguous array (a copy unless it is one). The caller's arrays
+        are never modified.
+
         Parameters
         ----------
         X : ndarray (n_x, m)
-        Y : ndarray (n_L, m), or (m,) / (1, m) integer labels for a softmax output
+            Examples as columns; real numbers, finite.
+        Y : ndarray (n_L, m), or (m,) / (1, m)
+            Targets in the loss's domain: for a softmax output, one-hot
+            columns or integer class labels 0..n_L-1 of shape (m,) / (1, m);
+            for a sigmoid output 0/1 (or soft targets in [0, 1]), (m,) being
+            allowed when n_L == 1; for an exp (Poisson) output counts >= 0;
+            any finite values for identity.
         epochs : int, default 1
             Total number of epochs (a resumed run continues up to this number).
         batch_size : int, default 64
@@ -979,12 +1000,35 @@ class Network:
 
         Raises
         ------
+        TypeError
+            Before any update (nothing changed): ``X``, ``Y``,
+            ``sample_weight`` or the validation arrays not real numbers
+            (strings, objects, complex); class labels for a softmax output
+            that are not integers; ``epochs``, ``batch_size`` or
+            ``checkpoint_every`` not an int; ``callback`` not callable;
+            ``optimizer`` not a :mod:`fastbp.optim` optimizer;
+            ``validation_data`` not a pair (X_val, Y_val); ``comm`` not an
+            MPI communicator.
+        ValueError
+            Before any update (nothing changed): X of the wrong shape (not
+            (n_x, m), or no examples), Y not matching X (shape, label
+            count), NaN or inf in X / Y (or X_val / Y_val, once converted
+            to the network's dtype, so float64 data beyond float32's range
+            counts as inf), targets outside the loss's domain (class labels
+            out of range, a sigmoid target outside [0, 1], a negative count),
+            bad ``sample_weight`` (shape, NaN/inf, negative, all zero),
+            ``epochs < 0``, ``batch_size < 1``, ``checkpoint_every < 1``,
+            ``sample_weight`` with ``comm``; and with ``resume`` a checkpoint
+            that does not fit this network or optimizer.
         FloatingPointError
             When the loss stops being finite; the message names the epoch and
             step. The parameters and optimizer state are then restored to
             those at the start of the latest epoch whose first batch gave a
             finite loss (the last state known to be good: a copy is taken
             once per epoch, not per step), and the message says which.
+        OSError
+            A checkpoint that cannot be written (same errno as the system's
+            error; the previous checkpoint file is kept) or read on resume.
         """
         if comm is None:
             stepper = _fit.LocalStepper(self)

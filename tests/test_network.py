@@ -630,7 +630,16 @@ def test_fit_docstring_lists_every_error_it_raises(tmp_path):
     """Each kind of bad call raises the type the Raises section lists, under an entry
     that names the condition; the setup errors leave the parameters untouched."""
     entries = _raises_entries(Network.fit.__doc__)
-    for call, exc, word in _fit_errors(tmp_path):
+    cases = _fit_errors(tmp_path)
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        pass
+    else:
+        X = np.random.default_rng(0).standard_normal((3, 10))
+        cases.append((lambda n: n.fit(X, np.arange(10) % 2, comm=MPI.COMM_NULL),
+                      ValueError, "COMM_NULL"))
+    for call, exc, word in cases:
         net = Network([3, 4, 2], "relu", "softmax", seed=0)
         P = net.flat_parameters.copy()
         with np.errstate(all="ignore"), pytest.raises(exc) as info:

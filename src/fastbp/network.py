@@ -1018,8 +1018,9 @@ class Network:
             out of range, a sigmoid target outside [0, 1], a negative count),
             bad ``sample_weight`` (shape, NaN/inf, negative, all zero),
             ``epochs < 0``, ``batch_size < 1``, ``checkpoint_every < 1``,
-            ``sample_weight`` with ``comm``; and with ``resume`` a checkpoint
-            that does not fit this network or optimizer.
+            ``sample_weight`` with ``comm``, ``comm`` that is
+            ``MPI.COMM_NULL`` or an inter-communicator; and with ``resume`` a
+            checkpoint that does not fit this network or optimizer.
         FloatingPointError
             When the loss stops being finite; the message names the epoch and
             step. The parameters and optimizer state are then restored to
@@ -1029,6 +1030,14 @@ class Network:
         OSError
             A checkpoint that cannot be written (same errno as the system's
             error; the previous checkpoint file is kept) or read on resume.
+        ImportError
+            ``comm`` given without mpi4py installed (the message says what
+            to install).
+        fastbp.distributed.RankFailedError, fastbp.distributed.ReplicaMismatchError
+            With ``comm`` (RuntimeErrors): on every other rank when one rank
+            failed (its error quoted), or when the replicas' parameters or
+            optimizer state differ across ranks (see
+            ``replica_check_every``).
         """
         if comm is None:
             stepper = _fit.LocalStepper(self)

@@ -472,6 +472,8 @@ DIRECT_CASES = [
          "layer 3 (A2, W3, b3)", "kernel said no"),
     # scikit-learn section: fastbp's own messages (the rest are scikit-learn's text)
     _row(v.check_sklearn_version, ("1.5.2",), {}, ImportError, "1.7", "found 1.5.2"),
+    _row(v.sk_numeric_targets, (np.array(["a", "b"]),), {}, TypeError, "y must hold numbers",
+         "<U1", "'a', 'b'"),
     _row(lambda *a: _raise(v.sk_private_name_missing)(*a),
          ("sklearn.base", "_fit_context", "1.11.0", AttributeError("no _fit_context")), {},
          ImportError, "sklearn.base._fit_context", "1.11.0", "no _fit_context", "pip install"),

@@ -2072,6 +2072,17 @@ def sk_zero_weight_sum_error(batch_index, start, stop):
         "whose mini-batches do not cancel out (e.g. non-negative ones)")
 
 
+def sk_numeric_targets(y):
+    """MLPRegressor's ``y`` after ``validate_data(y_numeric=True)``, which converts only
+    object arrays: text fails later in scikit-learn's arithmetic (NumPy's
+    UFuncTypeError, a TypeError); this is that TypeError, naming y."""
+    if y.dtype.kind in "USV":
+        raise TypeError(f"y must hold numbers for a regressor, got dtype {y.dtype} (values "
+                        f"{_examples(np.unique(y.ravel()))}); convert it with "
+                        "y.astype(float), or use MLPClassifier for class labels")
+    return y
+
+
 def sk_check_finite_weights(arrays):
     if not all(np.isfinite(w).all() for w in arrays):
         raise sk_nonfinite_weights_error()

@@ -449,9 +449,16 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _network_targets(self, y, dtype):
-        """y (n_samples, n_outputs) as the network takes it, examples as rows."""
+        """y (n_samples, n_outputs) as the network takes it, examples as rows.
+
+        Text (a regressor's y, which validate_data leaves as it is) is left
+        too: scikit-learn fails on it in its arithmetic, after its other
+        checks, so the solvers raise ``sk_numeric_targets`` there.
+        """
         if y.dtype == np.bool_:
             return y.view(np.uint8)
+        if y.dtype.kind in "USV":
+            return y
         return np.asarray(y, dtype=dtype)
 
     def _batch_step(self, net, opt, Xc, Yc, y_code, labels, sw_batch, batch_index,
@@ -508,6 +515,7 @@ class _BaseMLP(BaseEstimator):
             X, y = X[idx_train], y[idx_train]
             if sample_weight is not None:
                 sample_weight = sample_weight[idx_train]
+        _validation.sk_numeric_targets(y)
         n_samples = X.shape[0]
         sample_idx = np.arange(n_samples, dtype=int)
         batch_size = _validation.sk_batch_size(self.batch_size, n_samples)
@@ -670,6 +678,7 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = self.loss_curve_[-1]
 
     def _fit_lbfgs(self, net, X, y, sample_weight):
+        _validation.sk_numeric_targets(y)
         params = net.flat_parameters
         # one compiled call per evaluation over the whole data set (sparse
         # input is densified once)

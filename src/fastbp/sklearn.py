@@ -18,7 +18,8 @@ called through its utilities: input validation (``validate_data``,
 ``_check_sample_weight``), parameter validation (the estimator's
 ``_parameter_constraints``), label handling (``LabelBinarizer``,
 ``unique_labels``), the random stream (``check_random_state``,
-``sklearn.utils.shuffle``'s draws, ``gen_batches``, ``train_test_split``),
+``gen_batches``, ``train_test_split``; each epoch's ``sklearn.utils.shuffle``
+is its one ``RandomState.shuffle`` call, made without its validation),
 ``accuracy_score`` / ``r2_score`` and ``_check_optimize_result``. So errors
 and warnings are scikit-learn's, and with the same ``random_state`` fastbp
 draws the same initial weights (Glorot-uniform, per layer ``coef`` then

@@ -359,3 +359,37 @@ def test_missing_private_name_gives_a_clear_import_error(monkeypatch, where, nam
     msg = str(info.value)
     for needle in ("fastbp.sklearn", f"{where}.{name}", sklearn.__version__, "pip install"):
         assert needle in msg, (needle, msg)
+
+
+def test_lbfgs_runs_blas_on_one_thread_and_restores_it(monkeypatch):
+    # L-BFGS-B's vector updates run in SciPy's OpenBLAS between fastbp's
+    # calls; with its pool awake, its idle threads spin on the cores fastbp's
+    # team needs (digits: ~4x slower per evaluation), so the fit holds BLAS at
+    # one thread, and hands the count back afterwards
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastbp import _blas
+    from fastbp.network import Network
+
+    if not _blas.BLAS_LIBRARY:
+        pytest.skip("fastbp found no OpenBLAS to control")
+
+    def blas_threads():
+        return {d["filepath"]: d["num_threads"] for d in threadpoolctl.threadpool_info()
+                if d["user_api"] == "blas"}
+
+    seen = []
+    original = Network.loss_and_gradient
+
+    def spy(self, *args, **kwargs):
+        if not seen:
+            seen.append(blas_threads())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "loss_and_gradient", spy)
+    X, y = _clf_data()
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        fsk.MLPClassifier(solver="lbfgs", max_iter=3, random_state=0).fit(X, y)
+        after = blas_threads()
+    assert seen and set(seen[0].values()) == {1}, seen
+    assert after == before and set(before.values()) == {2}, (before, after)

@@ -18,7 +18,8 @@ called through its utilities: input validation (``validate_data``,
 ``_check_sample_weight``), parameter validation (the estimator's
 ``_parameter_constraints``), label handling (``LabelBinarizer``,
 ``unique_labels``), the random stream (``check_random_state``,
-``sklearn.utils.shuffle``, ``gen_batches``, ``train_test_split``),
+``gen_batches``, ``train_test_split``; each epoch's ``sklearn.utils.shuffle``
+is its one ``RandomState.shuffle`` call, made without its validation),
 ``accuracy_score`` / ``r2_score`` and ``_check_optimize_result``. So errors
 and warnings are scikit-learn's, and with the same ``random_state`` fastbp
 draws the same initial weights (Glorot-uniform, per layer ``coef`` then
@@ -117,7 +118,7 @@ try:
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
+    from sklearn.utils import check_random_state, column_or_1d, gen_batches
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, validate_data
@@ -125,7 +126,7 @@ except ImportError as _exc:                     # pragma: no cover - tested by m
     raise _validation.sklearn_missing(_exc) from None
 _validation.check_sklearn_version(sklearn.__version__)
 
-from threadpoolctl import threadpool_limits  # noqa: E402  (a scikit-learn dependency)
+from threadpoolctl import ThreadpoolController  # noqa: E402  (a scikit-learn dependency)
 
 # ------------------------------------------------- scikit-learn's private names
 #: Every private scikit-learn name this module uses, in one place: (where, name,
@@ -187,6 +188,38 @@ _SPARSE_CHUNK = 1024
 
 #: n_threads: None or an int (fastbp's Network checks the count itself)
 _N_THREADS_CONSTRAINT = [None, Integral]
+
+
+_THREADPOOLS = None
+
+
+def _blas_single_thread():
+    """A context in which the BLAS libraries run one thread (threadpoolctl).
+
+    The controller is made once, at the first use, as scikit-learn's
+    ``sklearn.utils.parallel._get_threadpool_controller``: building one
+    reads /proc/self/maps and probes every loaded library (milliseconds per
+    fit, a few percent of a digits L-BFGS fit). SciPy's OpenBLAS, the one
+    L-BFGS-B calls, is loaded before (fastbp's kernels link to it).
+    """
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=1, user_api="blas")
+
+
+def _shuffled(sample_idx, random_state):
+    """``sklearn.utils.shuffle(sample_idx, random_state=random_state)`` for a 1-D array.
+
+    The same draws and the same result (``resample(replace=False)``: a
+    permutation of ``arange(n)`` by ``random_state.shuffle``, then
+    ``sample_idx`` taken at it), without its per-call validation
+    (about 0.1 ms, once per epoch: several percent of a small epoch).
+    ``random_state`` is a RandomState (``check_random_state``'s result).
+    """
+    perm = np.arange(sample_idx.shape[0])
+    random_state.shuffle(perm)
+    return sample_idx.take(perm)
 
 
 def _lbfgs_iprint(verbose):
@@ -538,7 +571,7 @@ class _BaseMLP(BaseEstimator):
             self.n_iter_ = 0
             for it in range(self.max_iter):
                 if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                    sample_idx = _shuffled(sample_idx, self._random_state)
                 if compiled:
                     accumulated_loss = self._compiled_epoch(
                         net, opt, Xc, Yc, y_code, labels, X, y, sample_weight,
@@ -695,7 +728,7 @@ class _BaseMLP(BaseEstimator):
         # on the cores fastbp's OpenMP team needs next (digits, 2 threads:
         # 5.0 ms per evaluation instead of 1.3 ms). Its vectors are short,
         # so one BLAS thread costs it nothing.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_single_thread():
             opt_res = scipy.optimize.minimize(
                 loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,
                 options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,

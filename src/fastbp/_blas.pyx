@@ -25,6 +25,7 @@ ctypedef int (*pool_exec_t)(int, void *, void *, int) noexcept nogil
 cdef pool_exec_t _pool_exec = NULL
 cdef int *_pool_threads = NULL
 cdef bint _pool_enabled = False
+cdef Py_ssize_t _pool_runs = 0      # teams run on the pool (for tests)
 
 
 cdef extern from "fastbp_gemm.h" nogil:
@@ -298,6 +299,8 @@ cdef void _pool_run(int nt, pool_task_t fn, void *arg) noexcept nogil:
     (fbp_task_next): a worker may start late (busy with another thread's
     NumPy call, or asleep), and the caller then does its share.
     """
+    global _pool_runs
+    _pool_runs += 1     # callers hold fastbp's BLAS lock (_blas_begin)
     _pool_exec(nt, <void *>fn, arg, 0)
 
 
@@ -378,6 +381,11 @@ NUMPY_POOL = _load_numpy_pool()
 def numpy_pool_enabled():
     """True when the layer kernels run their teams on NumPy's OpenBLAS pool."""
     return bool(_pool_enabled)
+
+
+def _numpy_pool_runs():
+    """How many kernel calls ran their team on NumPy's pool since import."""
+    return _pool_runs
 
 
 def _set_numpy_pool(bint on):

@@ -15,6 +15,15 @@ right after its GEMM, while it is still in cache (see _n_blocks for the
 block size). Only one thread pool is ever awake. bench/RESULTS.md records
 how the alternatives (a BLAS-threaded GEMM, then an OpenMP or serial
 epilogue) measured.
+
+Which threads: the blocks are tasks (FwdJob / BwdJob) that run either in an
+OpenMP team (prange) or on the calling thread and the workers of NumPy's
+OpenBLAS pool (fastbp._blas._pool_run), chosen per call by _team_size: the
+pool wherever fastbp found one it can use. A user's NumPy GEMMs leave that
+pool's worker spinning for ~0.1 s; an OpenMP team started then shares the
+cores with the spinner (a NumPy-forward / fastbp-backward loop cost ~2x its
+parts), while on the pool the spinner runs fastbp's tasks. The same tasks on
+either give bitwise the same results (tests/test_numpy_pool.py).
 """
 from cython cimport floating
 from cython.parallel cimport prange

@@ -60,7 +60,11 @@ def _dt_id(t):
 def _numpy_blas_is_separate_pthreads_openblas():
     """threadpoolctl's view: (True, "") when fastbp should use NumPy's pool, else
     (False, why)."""
+    import sys
+
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not sys.platform.startswith("linux"):
+        return False, "not Linux"
     import numpy.linalg  # noqa: F401  (NumPy's BLAS is loaded with numpy itself)
     import scipy.linalg  # noqa: F401
 

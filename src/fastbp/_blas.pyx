@@ -276,7 +276,7 @@ def simd_dispatch():
 # threads and fastbp's share the pool one job at a time.
 #
 # Used only when all of these hold (else the OpenMP team runs, as before):
-# NumPy's BLAS is an OpenBLAS with the pthreads server (not OpenMP, not
+# Linux; NumPy's BLAS is an OpenBLAS with the pthreads server (not OpenMP, not
 # another BLAS) that exports gotoblas_pthread and blas_num_threads; it is a
 # different library from SciPy's (in a shared one, a task's GEMM would run
 # on the pool it is a job of); and the pool has the team's thread count
@@ -346,8 +346,11 @@ def _load_numpy_pool():
     global _pool_exec, _pool_threads, _pool_enabled, NUMPY_BLAS_LIBRARY
     import ctypes
     import os
+    import sys
     if os.environ.get("FASTBP_NUMPY_POOL", "1").strip().lower() in ("0", "false", "off", "no"):
         return False
+    if not sys.platform.startswith("linux"):
+        return False        # the pthreads server (blas_server.c) was checked on Linux only
     path = _find_numpy_blas(BLAS_LIBRARY)
     if path is None:
         return False

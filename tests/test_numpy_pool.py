@@ -65,6 +65,8 @@ def _numpy_blas_is_separate_pthreads_openblas():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     if not sys.platform.startswith("linux"):
         return False, "not Linux"
+    if os.environ.get("FASTBP_NUMPY_POOL", "1").strip().lower() in ("0", "false", "off", "no"):
+        return False, "FASTBP_NUMPY_POOL turns it off"
     import numpy.linalg  # noqa: F401  (NumPy's BLAS is loaded with numpy itself)
     import scipy.linalg  # noqa: F401
 

@@ -89,6 +89,8 @@ cdef extern from "fastbp_vmath.h" nogil:
 cdef extern from "fastbp_omp.h" nogil:
     int fbp_omp_team_size()
     void fbp_omp_barrier()
+    # a distinct task index per call (tasks run outside an OpenMP team)
+    Py_ssize_t fbp_task_next(Py_ssize_t *counter)
 
 # Optimizer updates over [a, b) of the flat buffers (the network kernel's):
 # opt is an FBP_OPT_* code; the formulas are in csrc/fastbp_optim.h.

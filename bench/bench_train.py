@@ -13,9 +13,16 @@ row-split scheme). Candidates are interleaved in blocks (bench/_timing.py):
 medians of >= 7 blocks, a sleep before switching BLAS copies, blocks seen
 under outside load re-run.
 
-Targets (2 threads): fastbp >= 3x plain NumPy at [784, 256, 128, 10] x 64,
->= 2x PyTorch with Adam there, and within 1.1x of the GEMM floor at
-[1024, 1024, 1024, 10] x 512.
+The machine's peak is measured in the same run: a 2048 x 2048 x 2048 float32
+GEMM through SciPy's OpenBLAS at the same thread count (``--peak-size``);
+each fastbp step's rate is its GEMM arithmetic (forward, dW, and dA_prev of
+every layer but the first: 2 n_in n_out m multiply-adds each) over its time,
+reported as GFLOP/s and as a fraction of that peak.
+
+Targets (issue 14; 2 threads, both OpenBLAS kernels): Adam ``train_step`` at
+[784, 256, 128, 10] x 64 >= 4x faster than PyTorch's eager step with
+torch.optim.Adam, with its fraction of peak reported; [1024, 1024, 1024, 10]
+x 512 within 1.05x of its GEMM floor.
 """
 import argparse
 import time
@@ -102,6 +109,24 @@ def case_cands(dims, hidden, output, m, nt, rng):
     return cands
 
 
+def step_flops(dims, m):
+    """Floating-point operations of one step's GEMMs (forward, dW, dA_prev but the first)."""
+    pairs = list(zip(dims[:-1], dims[1:]))
+    fwd = sum(2 * a * b * m for a, b in pairs)
+    return 2 * fwd + sum(2 * a * b * m for a, b in pairs[1:])
+
+
+def peak_cands(n):
+    """A large float32 GEMM in SciPy's OpenBLAS (the threads set by threadpool_limits)."""
+    from scipy.linalg import blas
+    rng = np.random.default_rng(1)
+    A = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
+    B = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
+    C = np.zeros((n, n), np.float32, order="F")
+    return [("peak gemm", lambda: blas.sgemm(1.0, A, B, beta=0.0, c=C, overwrite_c=1),
+             "scipy")]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -109,6 +134,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="3 blocks of 20 ms (smoke run)")
     ap.add_argument("--case", type=int, action="append",
                     help="run only these case indices (0-3)")
+    ap.add_argument("--peak-size", type=int, default=2048,
+                    help="n of the n x n x n float32 GEMM that measures the peak")
     args = ap.parse_args(argv)
     repeats, min_block = (3, 0.02) if args.quick else (args.repeats, 0.05)
     nt = args.threads
@@ -125,6 +152,10 @@ def main(argv=None):
         print(f"  torch {torch.__version__}, {nt} thread(s)")
     except ImportError:
         print("  torch not installed: PyTorch columns skipped (pip install torch==2.13.0)")
+    n = 256 if args.quick else args.peak_size
+    pmed, _ = compare(peak_cands(n), repeats=repeats, min_block=min_block)
+    peak = 2.0 * n ** 3 / pmed["peak gemm"]
+    print(f"  peak: {n} x {n} x {n} float32 GEMM, {peak / 1e9:.1f} GFLOP/s")
     rng = np.random.default_rng(0)
     rows = []
     for i, (dims, hidden, output, m) in enumerate(CASES):
@@ -146,17 +177,25 @@ def main(argv=None):
                 print(f"  {k:14s} {med[k] * 1e6:10.1f} {med[k] / ref:9.2f}x")
         print(f"  fastbp sgd / GEMM floor: {med['fastbp sgd'] / floor:.2f}x   "
               f"fastbp adam / GEMM floor: {med['fastbp adam'] / floor:.2f}x")
+        fl = step_flops(dims, m)
+        for opt in ("sgd", "adam"):
+            rate = fl / med[f"fastbp {opt}"]
+            print(f"  fastbp {opt}: {rate / 1e9:.1f} GFLOP/s of GEMM arithmetic, "
+                  f"{rate / peak:.0%} of the measured peak")
 
     print("\nsummary (speed-ups of fastbp; floor ratio = fastbp time / GEMM floor)")
+    print(f"(peak: {n}^3 float32 GEMM, {peak / 1e9:.1f} GFLOP/s)")
     print("| case | batch | vs NumPy SGD | vs NumPy Adam | vs torch SGD | vs torch Adam "
-          "| SGD / floor | Adam / floor |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| SGD / floor | Adam / floor | Adam GFLOP/s | Adam % of peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for dims, m, med, floor, _ in rows:
         def r(a, b):
             return f"{med[a] / med[b]:.2f}x" if a in med and b in med else "n/a"
         print(f"| {dims} | {m} | {r('numpy sgd', 'fastbp sgd')} | {r('numpy adam', 'fastbp adam')}"
               f" | {r('torch sgd', 'fastbp sgd')} | {r('torch adam', 'fastbp adam')}"
-              f" | {med['fastbp sgd'] / floor:.2f}x | {med['fastbp adam'] / floor:.2f}x |")
+              f" | {med['fastbp sgd'] / floor:.2f}x | {med['fastbp adam'] / floor:.2f}x"
+              f" | {step_flops(dims, m) / med['fastbp adam'] / 1e9:.1f}"
+              f" | {step_flops(dims, m) / med['fastbp adam'] / peak:.0%} |")
     if limits is not None:
         limits.restore_original_limits()
 

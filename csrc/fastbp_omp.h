@@ -21,4 +21,21 @@ static inline int fbp_omp_thread_num(void) { return 0; }
 static inline int fbp_omp_team_size(void) { return 1; }
 static inline void fbp_omp_barrier(void) {}
 #endif
+
+/* The next task index of a self-scheduled loop whose workers are not an
+   OpenMP team (fastbp._blas's NumPy-pool path): every caller gets a distinct
+   index, in any order. */
+#include <stddef.h>
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+static inline ptrdiff_t fbp_task_next(ptrdiff_t *counter)
+{
+    return (ptrdiff_t)_InterlockedExchangeAdd64((volatile __int64 *)counter, 1);
+}
+#else
+static inline ptrdiff_t fbp_task_next(ptrdiff_t *counter)
+{
+    return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+#endif
 #endif

@@ -1,72 +1,200 @@
 /*
  * Optimizer updates of the network kernel over a range [a, b) of the flat
- * parameter buffer P, its gradient G and the state S1 (first moment) / S2
- * (second moment).
+ * parameter buffer P, its gradient G and the state S1 (first moment or
+ * velocity) / S2 (second moment):
  *
- * Adam: gcc will not vectorise sqrt without -fno-math-errno (not used for
- * wheels), and the scalar sqrt + divide made the update several times slower
- * than the memory traffic it needs; so the body is written with SSE2
- * intrinsics (baseline x86-64). sqrtps and divps round exactly like their
- * scalar forms and the operations run in the same order, so results equal
- * the scalar loop bit for bit.
+ *     fbp_update_f / fbp_update_d (opt, P, G, S1, S2, a, b,
+ *                                  lr, b1, b2, nb1, nb2, eps, c1, c2)
  *
- * The step form of Adam (Kingma & Ba 2015, end of section 2; scikit-learn's)
- * is this same loop with c1 = c2 = 1 and lr = lr_t (see _netstep.pxd's
- * _update): multiplying by 1 is exact, so it rounds as that form does.
+ * opt is an FBP_OPT_* code (fastbp_codes.h); the formulas, in the order the
+ * operations round (fastbp/optim.py gives their sources):
+ *
+ *     SGD            P -= lr g
+ *     MOMENTUM       v = b1 v + nb1 g;  P -= lr v                (the course)
+ *     NESTEROV       v = b1 v + nb1 g;  P -= lr (b1 v + nb1 g)
+ *     ADAM           v = b1 v + nb1 g;  s = b2 s + nb2 g g;
+ *                    P -= lr (v c1) / (sqrt(s c2) + eps)         (the course)
+ *     MOMENTUM_STEP  v = b1 v - lr g;   P += v                   (scikit-learn)
+ *     NESTEROV_STEP  v = b1 v - lr g;   P += b1 v - lr g
+ *     ADAM_STEP      ADAM with c1 = c2 = 1 and lr = lr_t (the caller's;
+ *                    multiplying by 1 is exact, so it rounds as the step
+ *                    form of Kingma & Ba 2015, section 2, does)
+ *
+ * Why here and cloned: at small batches the update is a large part of a
+ * step (digits, [64, 128, 10], batch 32, float64: about a quarter of the
+ * epoch with SSE2's two doubles per instruction), and Adam's square root and
+ * division are throughput-bound. The body is compiled three times
+ * (fastbp_cpu.h): x86-64 baseline (SSE2), AVX2 and AVX-512 (F/DQ/VL),
+ * chosen at run time. The element-wise loops are plain C that the compiler
+ * vectorises in each clone; Adam is written with intrinsics because gcc
+ * will not vectorise sqrt without -fno-math-errno (not used for wheels).
+ *
+ * Every clone rounds exactly like the scalar loop: no FMA contraction in
+ * these functions (optimize("fp-contract=off") on gcc, the pragma on clang),
+ * sqrt and division are correctly rounded in every width, and each element
+ * sees the same operations in the same order. So the update's result does
+ * not depend on the CPU, the dispatch level or the thread split
+ * (tests/test_optim.py runs each dispatch level in a subprocess against the
+ * same formulas written with NumPy, bit for bit).
  */
 #ifndef FASTBP_OPTIM_H
 #define FASTBP_OPTIM_H
 
 #include <math.h>
 #include <stddef.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#include "fastbp_codes.h"
+#include "fastbp_cpu.h"
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
 #endif
 
-/* The vector part of one definition for both types: the SSE2 vector type V
- * of W lanes and the intrinsics' suffix SUF (ps/pd). */
-#if defined(__SSE2__)
-#define FBP_ADAM_SIMD(V, W, SUF)                                              \
-    const V vb1 = _mm_set1_##SUF(b1), vb2 = _mm_set1_##SUF(b2),              \
-        vn1 = _mm_set1_##SUF(nb1), vn2 = _mm_set1_##SUF(nb2),                 \
-        vlr = _mm_set1_##SUF(lr), veps = _mm_set1_##SUF(eps),                 \
-        vc1 = _mm_set1_##SUF(c1), vc2 = _mm_set1_##SUF(c2);                   \
-    for (; i + W <= b; i += W) {                                              \
-        V g = _mm_loadu_##SUF(G + i);                                         \
-        V v = _mm_add_##SUF(_mm_mul_##SUF(vb1, _mm_loadu_##SUF(S1 + i)),      \
-                            _mm_mul_##SUF(vn1, g));                           \
-        V s = _mm_add_##SUF(_mm_mul_##SUF(vb2, _mm_loadu_##SUF(S2 + i)),      \
-                            _mm_mul_##SUF(_mm_mul_##SUF(vn2, g), g));         \
-        V step;                                                               \
-        _mm_storeu_##SUF(S1 + i, v);                                          \
-        _mm_storeu_##SUF(S2 + i, s);                                          \
-        step = _mm_div_##SUF(_mm_mul_##SUF(vlr, _mm_mul_##SUF(v, vc1)),       \
-            _mm_add_##SUF(_mm_sqrt_##SUF(_mm_mul_##SUF(s, vc2)), veps));      \
-        _mm_storeu_##SUF(P + i, _mm_sub_##SUF(_mm_loadu_##SUF(P + i), step)); \
-    }
+#if defined(__clang__)
+#define FBP_NO_CONTRACT
+#define FBP_NO_CONTRACT_BODY _Pragma("clang fp contract(off)")
+#elif defined(__GNUC__)
+#define FBP_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#define FBP_NO_CONTRACT_BODY
 #else
-#define FBP_ADAM_SIMD(V, W, SUF)
+#define FBP_NO_CONTRACT
+#define FBP_NO_CONTRACT_BODY
 #endif
 
-/* Adam over [a, b): v = b1 S1 + nb1 g; s = b2 S2 + nb2 g^2;
- * P -= lr (v c1) / (sqrt(s c2) + eps), with c1, c2 the bias corrections. */
-#define FBP_DEFINE_ADAM(T, S, V, W, SUF, SQRT)                                \
-static inline void fbp_adam_##S(T *P, const T *G, T *S1, T *S2, ptrdiff_t a,  \
-    ptrdiff_t b, T lr, T b1, T b2, T nb1, T nb2, T eps, T c1, T c2)           \
+/* The vector part of Adam for one width: vector type V of W lanes, the
+ * intrinsics' prefix PFX (_mm, _mm256, _mm512) and suffix SUF (ps/pd). */
+#define FBP_ADAM_VEC(V, W, PFX, SUF)                                          \
+    {                                                                         \
+        const V vb1 = PFX##_set1_##SUF(b1), vb2 = PFX##_set1_##SUF(b2),       \
+            vn1 = PFX##_set1_##SUF(nb1), vn2 = PFX##_set1_##SUF(nb2),         \
+            vlr = PFX##_set1_##SUF(lr), veps = PFX##_set1_##SUF(eps),         \
+            vc1 = PFX##_set1_##SUF(c1), vc2 = PFX##_set1_##SUF(c2);           \
+        for (; i + W <= b; i += W) {                                          \
+            V g = PFX##_loadu_##SUF(G + i);                                   \
+            V v = PFX##_add_##SUF(PFX##_mul_##SUF(vb1, PFX##_loadu_##SUF(S1 + i)), \
+                                  PFX##_mul_##SUF(vn1, g));                   \
+            V s = PFX##_add_##SUF(PFX##_mul_##SUF(vb2, PFX##_loadu_##SUF(S2 + i)), \
+                                  PFX##_mul_##SUF(PFX##_mul_##SUF(vn2, g), g)); \
+            V step;                                                           \
+            PFX##_storeu_##SUF(S1 + i, v);                                    \
+            PFX##_storeu_##SUF(S2 + i, s);                                    \
+            step = PFX##_div_##SUF(                                           \
+                PFX##_mul_##SUF(vlr, PFX##_mul_##SUF(v, vc1)),                \
+                PFX##_add_##SUF(PFX##_sqrt_##SUF(PFX##_mul_##SUF(s, vc2)), veps)); \
+            PFX##_storeu_##SUF(P + i, PFX##_sub_##SUF(PFX##_loadu_##SUF(P + i), step)); \
+        }                                                                     \
+    }
+
+/* One clone for element type T (suffix S); CL names the clone, ATTR is its
+ * target attribute, ADAMV its Adam vector loop (or nothing). */
+#define FBP_DEFINE_UPDATE(T, S, CL, ATTR, ADAMV, SQRT)                        \
+ATTR FBP_NO_CONTRACT static void                                              \
+fbp_update_##S##_##CL(int opt, T *restrict P, const T *restrict G,           \
+                      T *restrict S1, T *restrict S2, ptrdiff_t a,            \
+                      ptrdiff_t b, T lr, T b1, T b2, T nb1, T nb2, T eps,     \
+                      T c1, T c2)                                             \
 {                                                                             \
+    FBP_NO_CONTRACT_BODY                                                      \
     ptrdiff_t i = a;                                                          \
-    FBP_ADAM_SIMD(V, W, SUF)                                                  \
-    for (; i < b; i++) {                                                      \
-        T g = G[i];                                                           \
-        T v = b1 * S1[i] + nb1 * g;                                           \
-        T s = b2 * S2[i] + nb2 * g * g;                                       \
-        S1[i] = v;                                                            \
-        S2[i] = s;                                                            \
-        P[i] -= lr * (v * c1) / (SQRT(s * c2) + eps);                         \
+    T g, v, s;                                                                \
+    switch (opt) {                                                            \
+    case FBP_OPT_SGD:                                                         \
+        for (; i < b; i++)                                                    \
+            P[i] -= lr * G[i];                                                \
+        break;                                                                \
+    case FBP_OPT_MOMENTUM:                                                    \
+        for (; i < b; i++) {                                                  \
+            v = b1 * S1[i] + nb1 * G[i];                                      \
+            S1[i] = v;                                                        \
+            P[i] -= lr * v;                                                   \
+        }                                                                     \
+        break;                                                                \
+    case FBP_OPT_NESTEROV:                                                    \
+        for (; i < b; i++) {                                                  \
+            g = G[i];                                                         \
+            v = b1 * S1[i] + nb1 * g;                                         \
+            S1[i] = v;                                                        \
+            P[i] -= lr * (b1 * v + nb1 * g);                                  \
+        }                                                                     \
+        break;                                                                \
+    case FBP_OPT_MOMENTUM_STEP:                                               \
+        for (; i < b; i++) {                                                  \
+            v = b1 * S1[i] - lr * G[i];                                       \
+            S1[i] = v;                                                        \
+            P[i] += v;                                                        \
+        }                                                                     \
+        break;                                                                \
+    case FBP_OPT_NESTEROV_STEP:                                               \
+        for (; i < b; i++) {                                                  \
+            g = G[i];                                                         \
+            v = b1 * S1[i] - lr * g;                                          \
+            S1[i] = v;                                                        \
+            P[i] += b1 * v - lr * g;                                          \
+        }                                                                     \
+        break;                                                                \
+    case FBP_OPT_ADAM:                                                        \
+    case FBP_OPT_ADAM_STEP:                                                   \
+        ADAMV                                                                 \
+        for (; i < b; i++) {                                                  \
+            g = G[i];                                                         \
+            v = b1 * S1[i] + nb1 * g;                                         \
+            s = b2 * S2[i] + nb2 * g * g;                                     \
+            S1[i] = v;                                                        \
+            S2[i] = s;                                                        \
+            P[i] -= lr * (v * c1) / (SQRT(s * c2) + eps);                     \
+        }                                                                     \
+        break;                                                                \
+    default:                                                                  \
+        break;                                                                \
     }                                                                         \
 }
 
-FBP_DEFINE_ADAM(float, f, __m128, 4, ps, sqrtf)
-FBP_DEFINE_ADAM(double, d, __m128d, 2, pd, sqrt)
+#if defined(__SSE2__)
+FBP_DEFINE_UPDATE(float, f, base, , FBP_ADAM_VEC(__m128, 4, _mm, ps), sqrtf)
+FBP_DEFINE_UPDATE(double, d, base, , FBP_ADAM_VEC(__m128d, 2, _mm, pd), sqrt)
+#else
+FBP_DEFINE_UPDATE(float, f, base, , , sqrtf)
+FBP_DEFINE_UPDATE(double, d, base, , , sqrt)
+#endif
+
+#if FBP_HAVE_AVX2_CLONE
+FBP_DEFINE_UPDATE(float, f, avx2, FBP_TARGET_AVX2,
+                  FBP_ADAM_VEC(__m256, 8, _mm256, ps), sqrtf)
+FBP_DEFINE_UPDATE(double, d, avx2, FBP_TARGET_AVX2,
+                  FBP_ADAM_VEC(__m256d, 4, _mm256, pd), sqrt)
+FBP_DEFINE_UPDATE(float, f, avx512, FBP_TARGET_AVX512,
+                  FBP_ADAM_VEC(__m512, 16, _mm512, ps), sqrtf)
+FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
+                  FBP_ADAM_VEC(__m512d, 8, _mm512, pd), sqrt)
+#endif
+
+/* The dispatching entry points (see the top of this file). */
+#define FBP_DEFINE_UPDATE_DISPATCH(T, S)                                      \
+static inline void fbp_update_##S(int opt, T *P, const T *G, T *S1, T *S2,   \
+                                  ptrdiff_t a, ptrdiff_t b, T lr, T b1, T b2, \
+                                  T nb1, T nb2, T eps, T c1, T c2)            \
+{                                                                             \
+    FBP_UPDATE_DISPATCH_CLONES(S)                                             \
+    fbp_update_##S##_base(opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, \
+                          c1, c2);                                            \
+}
+
+#if FBP_HAVE_AVX2_CLONE
+#define FBP_UPDATE_DISPATCH_CLONES(S)                                         \
+    int isa = fbp_isa_level();                                                \
+    if (isa >= 2) {                                                           \
+        fbp_update_##S##_avx512(opt, P, G, S1, S2, a, b, lr, b1, b2, nb1,     \
+                                nb2, eps, c1, c2);                            \
+        return;                                                               \
+    }                                                                         \
+    if (isa == 1) {                                                           \
+        fbp_update_##S##_avx2(opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2,  \
+                              eps, c1, c2);                                   \
+        return;                                                               \
+    }
+#else
+#define FBP_UPDATE_DISPATCH_CLONES(S)
+#endif
+
+FBP_DEFINE_UPDATE_DISPATCH(float, f)
+FBP_DEFINE_UPDATE_DISPATCH(double, d)
 
 #endif

@@ -116,9 +116,14 @@ def test_info():
     assert "BLAS" in r.stdout and "library" in r.stdout
 
 
-def test_no_command_prints_help():
+def test_no_command_is_a_usage_error():
+    """`fastbp` alone is a usage error, as argparse's missing required argument or
+    git's missing command: the help on stderr (nothing on stdout), status 2."""
     r = run()
-    assert r.returncode == 0 and "train" in r.stdout and "info" in r.stdout
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == ""
+    assert r.stderr.startswith("usage: fastbp") and "train" in r.stderr and "info" in r.stderr
+    assert "fastbp: error: a command is required" in r.stderr
 
 
 def test_data_error_is_one_line_status_1(tmp_path):

@@ -268,6 +268,93 @@ def test_save_predict_round_trip_reproduces_test_score(tmp_path, capsys, digits)
     assert Network.load(model).layer_dims == (64, 64, 10)
 
 
+def test_predict_column_is_predicted_target_with_or_without_out(tmp_path, capsys):
+    """One name for the predictions' column, printed or written with --out, whether
+    or not the data has the target column; the help says it."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    df.drop(columns="target").to_csv(tmp_path / "new.csv", index=False)
+    for data in (path, tmp_path / "new.csv"):
+        code, out, err = cli(capsys, "predict", "--model", model, "--data", data)
+        assert code == 0, err
+        printed = out.splitlines()
+        code, out, err = cli(capsys, "predict", "--model", model, "--data", data,
+                             "--out", tmp_path / "p.csv")
+        assert code == 0, err
+        written = (tmp_path / "p.csv").read_text().splitlines()
+        assert printed[0] == written[0] == "predicted_target", (data, printed[0], written[0])
+        assert printed == written
+    code, out, _ = cli(capsys, "predict", "--help")
+    assert code == 0 and "predicted_<target>" in " ".join(out.split())
+
+
+def _counts(m=600, seed=0):
+    """A count target: y ~ Poisson(exp(0.6 f0 - 0.4 f1 + 0.5)), and the true rates."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, 3))
+    rate = np.exp(0.6 * X[:, 0] - 0.4 * X[:, 1] + 0.5)
+    df = pd.DataFrame(X, columns=["f0", "f1", "f2"])
+    df["count"] = rng.poisson(rate)
+    return df, rate
+
+
+def _mean_poisson_deviance(y, mu):
+    """scikit-learn's mean_poisson_deviance, written out: 2 mean(y log(y/mu) - y + mu)."""
+    ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+    return 2.0 * np.mean(ylogy - y + mu)
+
+
+def test_poisson_output_train_save_predict(tmp_path, capsys):
+    """--output exp end to end: counts trained unscaled with the Poisson deviance,
+    saved, predicted back as non-negative rates in the target's units."""
+    df, rate = _counts()
+    path, model = tmp_path / "counts.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, "--target", "count", "--output",
+                         "exp", "--save", model, "-q", "--no-compare", "--epochs", "60",
+                         "--lr", "0.01", "--layers", "8,1", "--test-size", "0")
+    assert code == 0, (out, err)
+    assert "Poisson regression of 'count'" in out
+    from fastbp.network import Network
+    assert Network.load(model).output == "exp"
+    m = re.search(r"train\s+R\^2 [-\d.]+ .*Poisson deviance ([\d.]+)", out)
+    assert m, out
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "predicted_count"
+    pred = np.array(lines[1:], dtype=float)
+    y = df["count"].to_numpy(dtype=float)
+    assert pred.shape == y.shape and np.all(pred > 0)
+    # the reported deviance is that of the predictions (to the printed digits)
+    assert float(m.group(1)) == pytest.approx(_mean_poisson_deviance(y, pred), rel=1e-3)
+    # it learned the rates: much better than the constant mean, close to the truth's
+    null = _mean_poisson_deviance(y, np.full_like(y, y.mean()))
+    best = _mean_poisson_deviance(y, rate)
+    assert _mean_poisson_deviance(y, pred) < best + 0.25 * (null - best)
+    assert np.corrcoef(np.log(pred), np.log(rate))[0, 1] > 0.95
+    # a canonical-link model with an intercept matches the mean count
+    assert pred.mean() == pytest.approx(y.mean(), rel=0.05)
+
+
+def test_poisson_output_refuses_what_it_cannot_fit(tmp_path, capsys):
+    df, _ = _counts(m=60)
+    df.to_csv(tmp_path / "counts.csv", index=False)
+    fail(capsys, 2, "train", "--data", tmp_path / "counts.csv", "--target", "count",
+         "--output", "exp", "--task", "classification", *QUICK,
+         match=r"--output exp .*counts.*--task classification")
+    df["count"] = df["count"] - 1.5
+    df.to_csv(tmp_path / "neg.csv", index=False)
+    fail(capsys, 1, "train", "--data", tmp_path / "neg.csv", "--target", "count",
+         "--output", "exp", *QUICK, match=r"--output exp .*non-negative.*'count'.*-1\.5")
+    df["count"] = np.where(df["f0"] > 0, "many", "few")
+    df.to_csv(tmp_path / "text.csv", index=False)
+    fail(capsys, 1, "train", "--data", tmp_path / "text.csv", "--target", "count",
+         "--output", "exp", *QUICK, match=r"--output exp .*'count'.*'few'")
+
+
 def test_predict_maps_labels_and_units_back(tmp_path, capsys):
     df = blobs(m=240)
     df["target"] = df["target"] + 1                 # labels 1..3, not 0..2
@@ -486,3 +573,60 @@ def test_a_stray_decimal_comma_cell_is_quoted(tmp_path, capsys):
     fail(capsys, 1, "train", "--data", path, *QUICK,
          match=r"'sepal length \(cm\)' holds 1 value that is not a number \('5,1', of 40\).*"
                r"--drop 'sepal length \(cm\)'.*decimal comma")
+
+
+# ------------------------------------------------------ the README's example
+def _readme_block(first):
+    """The lines of the README's console block that starts with ``first``."""
+    import pathlib
+    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.is_file():
+        pytest.skip("README.md is not beside the tests (an installed test run)")
+    text = readme.read_text(encoding="utf-8")
+    start = text.index(first)
+    return text[start:text.index("```", start)].splitlines()
+
+
+def _same_line(shown, got):
+    """A README output line against the real one: the same words, the thread count
+    aside (the machine's), numbers within 1 point of accuracy / 5% of a loss (a
+    machine's BLAS kernel may round float32 differently)."""
+    def norm(s):
+        return re.sub(r"\d+ thread\(s\)", "N thread(s)", " ".join(s.split()))
+    num = r"-?\d+(?:\.\d+)?%?"
+    a, b = norm(shown), norm(got)
+    if re.sub(num, "#", a) != re.sub(num, "#", b):
+        return False
+    for x, y in zip(re.findall(num, a), re.findall(num, b)):
+        if x.endswith("%"):                        # a percentage: within 1 point
+            if abs(float(x[:-1]) - float(y.rstrip("%"))) > 1.0:
+                return False
+        elif "." not in x:                         # counts, sizes: exact
+            if x != y:
+                return False
+        elif abs(float(x) - float(y)) > 0.05 * abs(float(x)):
+            return False
+    return True
+
+
+def test_readme_train_and_predict_example_runs_as_written(tmp_path, capsys, digits,
+                                                          monkeypatch):
+    """The README's `fastbp train --data digits.csv ...` and `fastbp predict` block,
+    on the data it describes, prints every line it shows ('...' stands for lines
+    left out)."""
+    block = _readme_block("$ fastbp train --data digits.csv")
+    digits.iloc[:1400].to_csv(tmp_path / "digits.csv", index=False)
+    digits.iloc[1400:].to_csv(tmp_path / "digits_test.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    commands = [i for i, ln in enumerate(block) if ln.startswith("$ fastbp ")]
+    assert len(commands) == 2
+    for k, i in enumerate(commands):
+        shown = [ln for ln in block[i + 1:commands[k + 1] if k + 1 < len(commands) else None]
+                 if ln.strip() and ln.strip() != "..."]
+        code, out, err = cli(capsys, *block[i].split()[2:])
+        assert code == 0, err
+        got = (out + err).splitlines()
+        for line in shown:
+            assert any(_same_line(line, g) for g in got), (
+                f"README line not printed by `{block[i][2:]}`:\n  {line}\nclosest: "
+                f"{[g for g in got if g.split()[:1] == line.split()[:1]]}")

@@ -566,3 +566,127 @@ def test_predict_shape_rule(output, n_out, shape):
     else:
         np.testing.assert_array_equal(pred, AL.reshape(shape(7)))
         assert pred.dtype == net.dtype
+
+
+# ------------------------------------------- Network.fit's documented contract
+def _raises_entries(doc):
+    """{exception name: its description} of a NumPy-style docstring's Raises section."""
+    text = doc.split("Raises\n", 1)[1]
+    lines = text.splitlines()[1:]                       # after the dashes
+    base = min(len(ln) - len(ln.lstrip()) for ln in lines if ln.strip())
+    entries, name = {}, None
+    for ln in lines:
+        if not ln.strip():
+            continue
+        indent = len(ln) - len(ln.lstrip())
+        if indent < base:
+            break
+        if indent == base:
+            name = ln.strip()
+            entries[name] = ""
+        else:
+            entries[name] += " " + ln.strip()
+    return entries
+
+
+def _fit_errors(tmp_path):
+    """(call(net), exception type, a word its Raises entry must contain) for each kind
+    of error Network.fit raises."""
+    X = np.random.default_rng(0).standard_normal((3, 10))
+    y = np.arange(10) % 2
+    other = Network([5, 2], output="softmax", seed=0)
+    other.save(tmp_path / "other.npz")
+    bad_x = X.copy()
+    bad_x[0, 3] = np.nan
+    return [
+        (lambda n: n.fit(X.astype(str), y), TypeError, "real numbers"),
+        (lambda n: n.fit(X.astype(complex), y), TypeError, "real numbers"),
+        (lambda n: n.fit(X, y.astype(float)), TypeError, "integer"),
+        (lambda n: n.fit(X, y, epochs=1.5), TypeError, "epochs"),
+        (lambda n: n.fit(X, y, callback=5), TypeError, "callback"),
+        (lambda n: n.fit(X, y, optimizer="adam"), TypeError, "optimizer"),
+        (lambda n: n.fit(X, y, validation_data=5), TypeError, "validation_data"),
+        (lambda n: n.fit(X.T, y), ValueError, "shape"),
+        (lambda n: n.fit(X[:, :0], y[:0]), ValueError, "no examples"),
+        (lambda n: n.fit(X, y[:5]), ValueError, "shape"),
+        (lambda n: n.fit(bad_x, y), ValueError, "NaN"),
+        (lambda n: n.fit(X, y + 1), ValueError, "labels"),
+        (lambda n: n.fit(X, y, sample_weight=-np.ones(10)), ValueError, "sample_weight"),
+        (lambda n: n.fit(X, y, epochs=-1), ValueError, "epochs"),
+        (lambda n: n.fit(X, y, batch_size=0), ValueError, "batch_size"),
+        (lambda n: n.fit(X, y, sample_weight=np.ones(10), comm=object()), ValueError,
+         "comm"),
+        (lambda n: n.fit(X, y, checkpoint_path=tmp_path / "other.npz", resume=True),
+         ValueError, "resume"),
+        (lambda n: n.fit(X, y, checkpoint_path=tmp_path / "no" / "dir.npz"), OSError,
+         "checkpoint"),
+        (lambda n: n.fit(100 * X, y, optimizer=SGD(1e30), epochs=3, batch_size=5,
+                         verbose=False),
+         FloatingPointError, "finite"),
+    ]
+
+
+def test_fit_docstring_lists_every_error_it_raises(tmp_path):
+    """Each kind of bad call raises the type the Raises section lists, under an entry
+    that names the condition; the setup errors leave the parameters untouched."""
+    entries = _raises_entries(Network.fit.__doc__)
+    cases = _fit_errors(tmp_path)
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        pass
+    else:
+        X = np.random.default_rng(0).standard_normal((3, 10))
+        cases.append((lambda n: n.fit(X, np.arange(10) % 2, comm=MPI.COMM_NULL),
+                      ValueError, "COMM_NULL"))
+    for call, exc, word in cases:
+        net = Network([3, 4, 2], "relu", "softmax", seed=0)
+        P = net.flat_parameters.copy()
+        with np.errstate(all="ignore"), pytest.raises(exc) as info:
+            call(net)
+        assert type(info.value).__name__ in entries or exc.__name__ in entries, (
+            f"{type(info.value).__name__} ({info.value}) is not in Network.fit's Raises: "
+            f"{sorted(entries)}")
+        assert word.lower() in entries[exc.__name__].lower(), (exc.__name__, word)
+        if exc in (TypeError, ValueError):           # "before any update"
+            np.testing.assert_array_equal(net.flat_parameters, P, err_msg=str(info.value))
+
+
+def test_fit_docstring_states_the_dtype_conversions():
+    doc = " ".join(Network.fit.__doc__.split())
+    for phrase in ("converted to the network's dtype", "a copy", "no copy",
+                   "never modified", "X_rows.T", "float64"):
+        assert phrase in doc, phrase
+
+
+@pytest.mark.parametrize("case", ["same dtype C", "same dtype F", "rows.T", "float64->32",
+                                  "int", "strided", "list"])
+def test_fit_conversions_are_as_documented(case, monkeypatch):
+    """What the docstring says of X: the network's dtype in one unit stride (C or F,
+    X_rows.T) trains in place, anything else is converted once (a copy); the
+    caller's arrays are never written."""
+    rng = np.random.default_rng(1)
+    net = Network([3, 4, 2], "tanh", "softmax", dtype=np.float32, seed=0)
+    base = rng.standard_normal((3, 12)).astype(np.float32)
+    X = {"same dtype C": base, "same dtype F": np.asfortranarray(base),
+         "rows.T": np.ascontiguousarray(base.T).T, "float64->32": base.astype(np.float64),
+         "int": (3 * base).astype(np.int64),
+         "strided": rng.standard_normal((6, 24)).astype(np.float32)[::2, ::2],
+         "list": base.tolist()}[case]
+    y = np.arange(12) % 2
+    before = np.array(X, copy=True)
+    seen = {}
+    real = net.train_epoch
+
+    def spy(Xc, *args, **kwargs):
+        seen["X"] = Xc
+        return real(Xc, *args, **kwargs)
+
+    monkeypatch.setattr(net, "train_epoch", spy)
+    net.fit(X, y, epochs=1, batch_size=4, verbose=False)
+    Xc = seen["X"]
+    assert Xc.dtype == np.float32 and Xc.shape == (3, 12)
+    in_place = case in ("same dtype C", "same dtype F", "rows.T")
+    assert np.shares_memory(Xc, X) == in_place if isinstance(X, np.ndarray) else not in_place
+    np.testing.assert_array_equal(np.asarray(X), before)
+    np.testing.assert_array_equal(Xc, np.asarray(X).astype(np.float32))

@@ -300,3 +300,18 @@ def test_check_sample_weight_refuses_a_bad_m_naming_it(m, exc):
     with pytest.raises(exc, match=r"\bm \(the number of examples"):
         net.check_sample_weight(0.5, m)
     assert net.check_sample_weight(0.5, np.int64(3)).tolist() == [0.5, 0.5, 0.5]
+
+
+@pytest.mark.parametrize("y", [np.array(["a", "b", "c"]), np.array(["1.5", "2", "3"]),
+                               np.array([b"a", b"b", b"c"])])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_sklearn_regressor_with_text_targets_raises_typeerror_naming_y(y, method):
+    # scikit-learn's validate_data(y_numeric=True) converts only object arrays, so
+    # text y fails inside its arithmetic (NumPy's UFuncTypeError, a TypeError);
+    # fastbp raised NumPy's "could not convert string to float", naming nothing
+    fsk, sk_nn = _sklearn_pair()
+    X = np.ones((3, 2))
+    with pytest.raises(TypeError):
+        getattr(sk_nn.MLPRegressor(hidden_layer_sizes=(3,), max_iter=1), method)(X, y)
+    with pytest.raises(TypeError, match=r"\by must hold numbers .*got dtype"):
+        getattr(fsk.MLPRegressor(hidden_layer_sizes=(3,), max_iter=1), method)(X, y)

@@ -241,6 +241,77 @@ def test_bad_sample_weight(rng, sw, exc, match):
     np.testing.assert_array_equal(net.flat_parameters, P)
 
 
+# ------------------------------------------------------- negative weights
+# Network refuses them by default (test_bad_sample_weight); ensure_non_negative=False
+# gives scikit-learn's MLP semantics (its fit calls _check_sample_weight without
+# ensure_non_negative): the signed weights scale the deltas, the signed sum divides.
+def signed(rng, m, total_sign):
+    """Weights of both signs (m >= 2) whose sum has ``total_sign``."""
+    sw = rng.standard_normal(m)
+    sw[0], sw[1] = 2.0, -1.0
+    if np.sign(sw.sum()) != total_sign:
+        sw = -sw
+    return sw
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: f"{a[1]}-{a[2]}-{len(a[0])}")
+@pytest.mark.parametrize("m", [3, 17, 1000])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("nt", [1, 2])
+@pytest.mark.parametrize("total_sign", [1, -1], ids=["sum>0", "sum<0"])
+def test_negative_weights_opt_in_match_sklearn_backprop(rng, arch, m, dtype, order, nt,
+                                                        total_sign):
+    dims, hidden, output = arch
+    net = Network(dims, hidden, output, dtype=dtype, seed=3, lambd=0.7, n_threads=nt)
+    net._kernel.min_flops_per_thread = 1
+    X, Y, _ = data(rng, dims, output, m, dtype)
+    X = np.asarray(X, order=order)
+    sw = signed(rng, m, total_sign)
+    for a in (X, Y, sw):
+        a.flags.writeable = False
+    want_loss, cg, ig = reference(net, X, Y, sw)
+    want = flat_of(cg, ig)
+    what = f"{arch} m={m} {np.dtype(dtype).name} {order} nt={nt} sum={sw.sum()}"
+    loss, grad = net.loss_and_gradient(X, Y, sample_weight=sw, ensure_non_negative=False)
+    assert loss == pytest.approx(want_loss, rel=TOL[np.dtype(dtype)] * 10), what
+    assert_grad(grad, want, dtype, what)
+    # the compiled step on checked data (what fastbp.sklearn runs)
+    w = net.check_sample_weight(sw, m, ensure_non_negative=False)
+    P0 = net.flat_parameters.astype(np.float64)
+    Xc = net.check_X(X)
+    Yc, yt, labels = net.check_Y(Y, m)
+    got_loss = net.train_batch(Xc, Yc, yt, labels, SGD(0.5), sample_weight=w)
+    assert got_loss == pytest.approx(want_loss, rel=TOL[np.dtype(dtype)] * 10), what
+    assert_grad(net.flat_parameters, P0 - 0.5 * want, dtype, what)
+
+
+def test_negative_weights_refused_by_default_with_the_reason(rng):
+    net = Network([3, 4, 1], "tanh", "sigmoid", dtype=np.float64, seed=0)
+    with pytest.raises(ValueError, match=r"non-negative; got a minimum of -1\.0 .*wrong"):
+        net.check_sample_weight(np.r_[np.ones(7), -1.0], 8)
+    np.testing.assert_array_equal(
+        net.check_sample_weight([1, -1, 3], 3, ensure_non_negative=False), [1.0, -1.0, 3.0])
+
+
+def test_signed_weights_summing_to_zero_raise(rng):
+    from fastbp._validation import WeightSumZeroError
+    net = Network([3, 4, 1], "tanh", "sigmoid", dtype=np.float64, seed=0)
+    X, Y, _ = data(rng, net.layer_dims, "sigmoid", 4, np.float64)
+    P = net.flat_parameters.copy()
+    sw = np.array([1.0, -1.0, 2.5, -2.5])
+    for call in (lambda: net.check_sample_weight(sw, 4, ensure_non_negative=False),
+                 lambda: net.loss_and_gradient(X, Y, sample_weight=sw,
+                                               ensure_non_negative=False)):
+        # NumPy's np.average error (what scikit-learn raises), and a ValueError
+        with pytest.raises(WeightSumZeroError, match="^Weights sum to zero, can't be "
+                           "normalized: sample_weight of 4 examples .2 negative.") as info:
+            call()
+        assert isinstance(info.value, ZeroDivisionError)
+        assert isinstance(info.value, ValueError)
+    np.testing.assert_array_equal(net.flat_parameters, P)
+
+
 def test_sample_weight_with_comm_is_refused(rng):
     net = Network([3, 4, 1], "tanh", "sigmoid", dtype=np.float64, seed=0)
     X, Y, _ = data(rng, net.layer_dims, "sigmoid", 8, np.float64)

@@ -291,3 +291,110 @@ def test_initial_weights_are_sklearns():
                                    classes=np.unique(y))
         for a, b in zip(f.coefs_ + f.intercepts_, s.coefs_ + s.intercepts_):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+
+
+# ------------------------------------------------- negative sample weights
+# scikit-learn's MLP fit calls _check_sample_weight(sample_weight, X) without
+# ensure_non_negative, so negative weights are accepted: each example's delta
+# is multiplied by its weight and the gradients, the L2 term and the loss are
+# divided by the mini-batch's weight sum, whatever its sign (a negative sum
+# turns that batch's step into ascent). A batch whose weights sum to exactly
+# zero stops the fit with NumPy's ZeroDivisionError (np.average in the loss),
+# after the earlier batches' updates.
+def _signed_weights(n, batch_size, seed=5):
+    """Standard-normal weights (about half negative) whose in-order mini-batches
+    include both a positive and a negative sum (checked, so the test cannot pass
+    vacuously)."""
+    sw = np.random.default_rng(seed).standard_normal(n)
+    sums = np.add.reduceat(sw, np.arange(0, n, batch_size))
+    assert (sums < 0).any() and (sums > 0).any(), sums
+    return sw
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel", "regression",
+                                  "regression2", "poisson"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
+@pytest.mark.parametrize("alpha", [0.0, 0.05])
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "in-order"])
+def test_parity_negative_sample_weights(task, solver, alpha, shuffle):
+    X, y = _data(task)
+    sw = _signed_weights(X.shape[0], 32)
+    # a batch with a negative weight sum is a step of ascent: at the parity tests'
+    # usual rates the logits pass ~36 within an epoch, where scikit-learn's loss
+    # (from probabilities clipped to [eps, 1 - eps]) stops being the true one that
+    # fastbp reports from the logits (a documented difference); the parameters
+    # agree either way
+    params = _params(task, solver, alpha=alpha, shuffle=shuffle, learning_rate_init=0.005)
+    sk, fb = _fit_both(task, params, sample_weight=sw, X=X, y=y)
+    _assert_parity(sk, fb)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_parity_negative_sample_weights_sparse(fmt):
+    import scipy.sparse as sp
+    X, y = _data("multiclass")
+    X = sp.random(X.shape[0], 6, density=0.5, format=fmt, random_state=0) + 0
+    sw = _signed_weights(X.shape[0], 32)
+    sk, fb = _fit_both("multiclass", _params("multiclass", "adam"), sample_weight=sw, X=X, y=y)
+    _assert_parity(sk, fb)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression2"])
+def test_parity_negative_sample_weights_early_stopping(task):
+    X, y = _data(task, n=300)
+    if _kind(task) == "MLPClassifier" and SK_VERSION < (1, 8):
+        y = np.unique(y, return_inverse=True)[1]     # (see test_parity_early_stopping)
+    sw = np.random.default_rng(7).standard_normal(X.shape[0]) + 0.3
+    params = _params(task, "adam", alpha=1e-3, early_stopping=True, max_iter=6,
+                     n_iter_no_change=2, tol=1e-3, validation_fraction=0.2)
+    sk, fb = _fit_both(task, params, sample_weight=sw, X=X, y=y)
+    _assert_parity(sk, fb)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel", "regression2",
+                                  "poisson"])
+def test_parity_negative_sample_weights_lbfgs(task):
+    """L-BFGS-B on the whole-data weighted loss with some negative weights (about
+    1 in 6). Where the negative ones dominate, the loss is unbounded below and
+    L-BFGS runs to logits where scikit-learn's log-loss (clipped probabilities)
+    and fastbp's (exact, from the logits) are different functions, so parity
+    there would compare two objectives, not two implementations."""
+    X, y = _data(task)
+    sw = np.random.default_rng(1).standard_normal(X.shape[0]) + 1.0
+    assert (sw < 0).sum() >= 10
+    params = dict(solver="lbfgs", hidden_layer_sizes=(7,), alpha=1e-3, max_iter=5,
+                  random_state=0)
+    (s, sw_), (f, fw) = _fit_both(task, params, sample_weight=sw, X=X, y=y)
+    assert f.n_iter_ == s.n_iter_
+    assert abs(f.loss_ - s.loss_) <= 1e-6 * abs(s.loss_)
+    for a, b in zip(f.coefs_ + f.intercepts_, s.coefs_ + s.intercepts_):
+        assert _rel(a, b) <= 1e-6
+    assert [c for c, _ in fw] == [c for c, _ in sw_]
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd-nesterov", "lbfgs"])
+@pytest.mark.parametrize("task", ["multiclass", "regression2"])
+def test_zero_sum_batch_raises_sklearns_error_after_the_same_updates(task, solver):
+    """Weights whose 3rd mini-batch (in order) sums to exactly zero: scikit-learn
+    raises NumPy's ZeroDivisionError there, after two updates; fastbp raises the
+    same type (also a ValueError) with NumPy's words first, and holds the same
+    parameters. With lbfgs the whole data set sums to zero."""
+    X, y = _data(task, n=100)
+    sw = np.ones(100)
+    if solver == "lbfgs":
+        sw[50:] = -1.0
+        params = dict(solver="lbfgs", hidden_layer_sizes=(7,), max_iter=5, random_state=0)
+    else:
+        sw[40:60] = np.tile([2.0, -2.0], 10)
+        params = _params(task, solver, batch_size=20, shuffle=False)
+    out = []
+    for cls in (SK[_kind(task)], FB[_kind(task)]):
+        est = cls(**params)
+        with pytest.raises(ZeroDivisionError) as info:
+            est.fit(X, y, sample_weight=sw)
+        out.append((est, info.value))
+    (s, s_exc), (f, f_exc) = out
+    assert str(f_exc).startswith(str(s_exc)), (f_exc, s_exc)
+    assert isinstance(f_exc, ValueError) and "sample_weight" in str(f_exc)
+    for a, b in zip(f.coefs_ + f.intercepts_, s.coefs_ + s.intercepts_):
+        assert _rel(a, b) <= RTOL

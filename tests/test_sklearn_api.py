@@ -293,3 +293,103 @@ def test_estimator_docstrings_reach_help(name):
     doc = getattr(fsk, name).__doc__
     assert doc is not None and "n_threads" in doc and "Parameters" in doc
     assert "Attributes" in doc and "coefs_" in doc
+
+
+# ------------------------------------------------ scikit-learn's private names
+def _sklearn_imports_in_source():
+    """(ImportFrom nodes from sklearn, names bound by them, the module's AST) of
+    fastbp/sklearn.py as installed."""
+    import ast
+    tree = ast.parse(open(fsk.__file__, encoding="utf-8").read())
+    nodes = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+             and (n.module or "").split(".")[0] == "sklearn"]
+    bound = {a.asname or a.name for n in nodes for a in n.names}
+    return nodes, bound, tree
+
+
+def test_private_sklearn_names_are_imported_in_one_place_only():
+    """Every private scikit-learn name fastbp.sklearn uses goes through its one
+    compatibility table (_SK_PRIVATE): no `from sklearn... import _x`, no
+    `from sklearn._private_module import x`, no `sk_object._attr` elsewhere."""
+    import ast
+    nodes, bound, tree = _sklearn_imports_in_source()
+    bad = [f"from {n.module} import {a.name}" for n in nodes for a in n.names
+           if a.name.startswith("_") or any(p.startswith("_") for p in n.module.split("."))]
+    bad += [f"{n.value.id}.{n.attr}" for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+            and n.value.id in bound and n.attr.startswith("_") and not n.attr.startswith("__")]
+    assert not bad, f"private scikit-learn names outside fastbp.sklearn._SK_PRIVATE: {bad}"
+
+
+def test_private_sklearn_names_all_resolve():
+    """Fails on a scikit-learn release that moved or removed any private name
+    fastbp.sklearn relies on, naming each one (and the documented reason it is used)."""
+    table = fsk._SK_PRIVATE
+    assert {"_fit_context", "_check_sample_weight", "_check_partial_fit_first_call",
+            "_check_optimize_result", "_parameter_constraints"} <= {n for _, n, _ in table}
+    missing = []
+    for where, name, why in table:
+        assert why and name.startswith("_"), (where, name)
+        try:
+            obj = importlib.import_module(where)
+        except ImportError:
+            module, _, cls = where.rpartition(".")
+            obj = getattr(importlib.import_module(module), cls)
+        if not hasattr(obj, name):
+            missing.append(f"{where}.{name} ({why})")
+    assert not missing, f"scikit-learn {sklearn.__version__} lacks: {missing}"
+    # and the module docstring names every one of them
+    for _, name, _ in table:
+        assert name in fsk.__doc__, name
+
+
+@pytest.mark.parametrize("where,name", [("sklearn.utils.optimize", "_check_optimize_result"),
+                                        ("sklearn.base", "_fit_context"),
+                                        ("sklearn.neural_network.MLPRegressor",
+                                         "_parameter_constraints")])
+def test_missing_private_name_gives_a_clear_import_error(monkeypatch, where, name):
+    try:
+        monkeypatch.delattr(importlib.import_module(where), name)
+    except ImportError:             # a class's attribute: a release without it
+        module, _, cls = where.rpartition(".")
+        monkeypatch.setattr(importlib.import_module(module), cls, type(cls, (), {}))
+    monkeypatch.delitem(sys.modules, "fastbp.sklearn", raising=False)
+    with pytest.raises(ImportError) as info:
+        importlib.import_module("fastbp.sklearn")
+    msg = str(info.value)
+    for needle in ("fastbp.sklearn", f"{where}.{name}", sklearn.__version__, "pip install"):
+        assert needle in msg, (needle, msg)
+
+
+def test_lbfgs_runs_blas_on_one_thread_and_restores_it(monkeypatch):
+    # L-BFGS-B's vector updates run in SciPy's OpenBLAS between fastbp's
+    # calls; with its pool awake, its idle threads spin on the cores fastbp's
+    # team needs (digits: ~4x slower per evaluation), so the fit holds BLAS at
+    # one thread, and hands the count back afterwards
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastbp import _blas
+    from fastbp.network import Network
+
+    if not _blas.BLAS_LIBRARY:
+        pytest.skip("fastbp found no OpenBLAS to control")
+
+    def blas_threads():
+        return {d["filepath"]: d["num_threads"] for d in threadpoolctl.threadpool_info()
+                if d["user_api"] == "blas"}
+
+    seen = []
+    original = Network.loss_and_gradient
+
+    def spy(self, *args, **kwargs):
+        if not seen:
+            seen.append(blas_threads())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "loss_and_gradient", spy)
+    X, y = _clf_data()
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        fsk.MLPClassifier(solver="lbfgs", max_iter=3, random_state=0).fit(X, y)
+        after = blas_threads()
+    assert seen and set(seen[0].values()) == {1}, seen
+    assert after == before and set(before.values()) == {2}, (before, after)

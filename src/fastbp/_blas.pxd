@@ -32,3 +32,11 @@ cdef int _blas_get_threads() noexcept nogil
 # Set _gemm's small-kernel limit on m*n*k (-1: never); returns the old one.
 # For fastbp._testing: process-wide, not thread-safe against running GEMMs.
 cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n) noexcept nogil
+
+# Run a team on NumPy's OpenBLAS thread pool instead of an OpenMP team (see
+# _blas.pyx, "Running in NumPy's pool"): _pool_size(nt) is nt when the pool
+# can host a team of nt threads, else 0; _pool_run(nt, fn, arg) calls fn(arg)
+# on the calling thread and nt - 1 pool workers and returns when all are done.
+ctypedef void (*pool_task_t)(void *) noexcept nogil
+cdef int _pool_size(int nt) noexcept nogil
+cdef void _pool_run(int nt, pool_task_t fn, void *arg) noexcept nogil

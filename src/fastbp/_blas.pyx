@@ -4,6 +4,10 @@ fastbp links no BLAS: the GEMMs run in the OpenBLAS that SciPy ships. To run
 one single-threaded GEMM per OpenMP thread (no oversubscription, see
 DESIGN.md), fastbp needs OpenBLAS's thread setters; they are looked up once
 at import in SciPy's BLAS library with ctypes.
+
+The layer kernels' teams can also run on the threads of NumPy's OpenBLAS
+pool instead of an OpenMP team (``_pool_size`` / ``_pool_run``; why: the
+section "Running in NumPy's pool" below).
 """
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 from libc.stdint cimport uintptr_t
@@ -15,6 +19,13 @@ ctypedef int (*get_threads_t)() noexcept nogil
 
 cdef set_threads_void_t _set_global = NULL
 cdef get_threads_t _get_threads = NULL
+
+# NumPy's OpenBLAS thread pool (see "Running in NumPy's pool" below).
+ctypedef int (*pool_exec_t)(int, void *, void *, int) noexcept nogil
+cdef pool_exec_t _pool_exec = NULL
+cdef int *_pool_threads = NULL
+cdef bint _pool_enabled = False
+cdef Py_ssize_t _pool_runs = 0      # teams run on the pool (for tests)
 
 
 cdef extern from "fastbp_gemm.h" nogil:
@@ -244,3 +255,153 @@ def simd_dispatch():
     """Widest SIMD clones fastbp's element-wise kernels run: "avx512",
     "avx2+fma" or "baseline" (capped by FASTBP_DISPATCH=avx2 or =baseline)."""
     return fbp_dispatch_name().decode()
+
+
+# ------------------------------------------------- Running in NumPy's pool
+#
+# NumPy ships its own OpenBLAS (numpy.libs/libscipy_openblas64_*, pthreads).
+# After each multithreaded NumPy GEMM its worker threads spin for about 0.1 s
+# (OpenBLAS's blas_thread_server: a loop of nops -- YIELDING on x86-64, no
+# sched_yield -- until 2**28 TSC cycles have passed). A user who alternates a
+# NumPy forward with a fastbp layer call therefore had NumPy's spinning worker
+# and fastbp's OpenMP team (then libgomp's spinning threads and NumPy's
+# GEMM) on the same cores: the loop cost 1.8-2.2x its parts (bench_layer.py,
+# "mixed use"). So the layer kernels run their team on the threads of that
+# pool when it can: OpenBLAS's gotoblas_pthread(n, fn, arg, stride) runs
+# fn(arg) on the calling thread and on n - 1 of the pool's workers and
+# returns when all are done (driver/others/blas_server.c; the pool is
+# started if it is down). The worker that NumPy left spinning takes the task
+# at once, no other thread pool wakes, and when NumPy's next GEMM comes its
+# own worker is the one still spinning. The GEMMs inside the tasks are still
+# single-threaded calls into SciPy's OpenBLAS, exactly as in the OpenMP team.
+#
+# What it does not do: it never shuts down, resizes or reconfigures NumPy's
+# pool (OpenBLAS's blas_thread_shutdown_ overwrites a worker's job slot even
+# while the worker or a waiting caller is using it: with NumPy running in
+# another Python thread that loses a job or hangs). gotoblas_pthread only
+# queues jobs through exec_blas, the same path NumPy's own threaded calls
+# take, and OpenBLAS hands each job to a free worker, so NumPy calls in other
+# threads and fastbp's share the pool one job at a time.
+#
+# Used only when all of these hold (else the OpenMP team runs, as before):
+# Linux; NumPy's BLAS is an OpenBLAS with the pthreads server (not OpenMP, not
+# another BLAS) that exports gotoblas_pthread and blas_num_threads; it is a
+# different library from SciPy's (in a shared one, a task's GEMM would run
+# on the pool it is a job of); and the pool has the team's thread count
+# (blas_num_threads: threads that exist; OpenBLAS never ends them but at
+# fork or exit). FASTBP_NUMPY_POOL=0 in the environment at import turns it
+# off; fastbp._testing.set_numpy_pool switches it for tests and benchmarks.
+
+
+cdef int _pool_size(int nt) noexcept nogil:
+    """Threads of NumPy's pool a team of nt runs on: nt, or 0 for OpenMP."""
+    if not _pool_enabled or nt < 2 or _pool_threads[0] < nt:
+        return 0
+    return nt
+
+
+cdef void _pool_run(int nt, pool_task_t fn, void *arg) noexcept nogil:
+    """fn(arg) on the calling thread and nt - 1 of NumPy's pool's workers.
+
+    nt from _pool_size. fn must take its work from a shared counter
+    (fbp_task_next): a worker may start late (busy with another thread's
+    NumPy call, or asleep), and the caller then does its share.
+    """
+    global _pool_runs
+    _pool_runs += 1     # callers hold fastbp's BLAS lock (_blas_begin)
+    _pool_exec(nt, <void *>fn, arg, 0)
+
+
+def _find_numpy_blas(scipy_path):
+    """Path of NumPy's OpenBLAS when it is a different library from SciPy's."""
+    import glob
+    import os
+    import numpy
+
+    np_dir = os.path.dirname(numpy.__file__)
+    roots = (os.path.join(os.path.dirname(np_dir), "numpy.libs"),
+             os.path.join(np_dir, ".dylibs"))
+    found = None
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                if "openblas" in line.lower() and ".so" in line:
+                    path = line.split(None, 5)[-1].strip()
+                    if path.startswith(roots) and os.path.exists(path):
+                        found = path
+                        break
+    except OSError:
+        pass
+    if found is None:
+        for root in roots:
+            hits = sorted(glob.glob(os.path.join(root, "*openblas*")))
+            if hits:
+                found = hits[0]
+                break
+    if found is None:
+        return None
+    if scipy_path is not None:
+        try:
+            if os.path.samefile(found, scipy_path):
+                return None
+        except OSError:
+            return None
+    return found
+
+
+def _load_numpy_pool():
+    """Look up NumPy's OpenBLAS pool entry points; True when usable."""
+    global _pool_exec, _pool_threads, _pool_enabled, NUMPY_BLAS_LIBRARY
+    import ctypes
+    import os
+    import sys
+    if os.environ.get("FASTBP_NUMPY_POOL", "1").strip().lower() in ("0", "false", "off", "no"):
+        return False
+    if not sys.platform.startswith("linux"):
+        return False        # the pthreads server (blas_server.c) was checked on Linux only
+    path = _find_numpy_blas(BLAS_LIBRARY)
+    if path is None:
+        return False
+    try:
+        lib = ctypes.CDLL(path)
+        run = ctypes.cast(lib.gotoblas_pthread, ctypes.c_void_p).value
+        nthr = ctypes.addressof(ctypes.c_int.in_dll(lib, "blas_num_threads"))
+    except (OSError, AttributeError, ValueError):
+        return False
+    parallel = None
+    for name in ("scipy_openblas_get_parallel64_", "scipy_openblas_get_parallel",
+                 "openblas_get_parallel64_", "openblas_get_parallel"):
+        f = getattr(lib, name, None)
+        if f is not None:
+            f.restype = ctypes.c_int
+            parallel = f()
+            break
+    if parallel != 1 or not run or not nthr:     # 1: the pthreads server
+        return False
+    _pool_exec = <pool_exec_t><uintptr_t>run
+    _pool_threads = <int *><uintptr_t>nthr
+    _pool_enabled = True
+    NUMPY_BLAS_LIBRARY = path
+    return True
+
+
+NUMPY_BLAS_LIBRARY = None
+NUMPY_POOL = _load_numpy_pool()
+
+
+def numpy_pool_enabled():
+    """True when the layer kernels run their teams on NumPy's OpenBLAS pool."""
+    return bool(_pool_enabled)
+
+
+def _numpy_pool_runs():
+    """How many kernel calls ran their team on NumPy's pool since import."""
+    return _pool_runs
+
+
+def _set_numpy_pool(bint on):
+    """Switch the NumPy-pool path (only on where it was found); returns the old state."""
+    global _pool_enabled
+    cdef bint old = _pool_enabled
+    _pool_enabled = on and _pool_exec != NULL
+    return bool(old)

@@ -30,7 +30,9 @@ def config_info():
     ``blas_library`` (the BLAS behind SciPy that fastbp's GEMMs use; None
     when it is not an OpenBLAS fastbp can find),
     ``blas_thread_control`` (whether fastbp can set its thread count),
-    ``blas_threads``, ``threadpools`` (threadpoolctl's view, or None when it
+    ``blas_threads``, ``numpy_pool`` (the path of NumPy's OpenBLAS when the
+    layer kernels run their threads on its pool, else None: they use an
+    OpenMP team), ``threadpools`` (threadpoolctl's view, or None when it
     is not installed) and ``env`` (thread/BLAS environment variables).
     """
     import numpy as np
@@ -54,6 +56,7 @@ def config_info():
     info["blas_library"] = ctl["library"]
     info["blas_thread_control"] = ctl["controlled"]
     info["blas_threads"] = _blas.blas_num_threads()
+    info["numpy_pool"] = _blas.NUMPY_BLAS_LIBRARY if _blas.numpy_pool_enabled() else None
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -107,6 +110,10 @@ def show_config(file=None):
     p(f"  library    {info['blas_library'] or 'not found'}")
     p(f"  thread control {'yes' if info['blas_thread_control'] else 'no'}"
       f"  (current threads: {info['blas_threads']})")
+    if info["numpy_pool"]:
+        p(f"  layer kernels' threads: NumPy's OpenBLAS pool ({info['numpy_pool']})")
+    else:
+        p("  layer kernels' threads: an OpenMP team")
     pools = info["threadpools"]
     if pools is None:
         p("  threadpoolctl not installed: `pip install threadpoolctl` shows BLAS versions "

@@ -15,6 +15,15 @@ right after its GEMM, while it is still in cache (see _n_blocks for the
 block size). Only one thread pool is ever awake. bench/RESULTS.md records
 how the alternatives (a BLAS-threaded GEMM, then an OpenMP or serial
 epilogue) measured.
+
+Which threads: the blocks are tasks (FwdJob / BwdJob) that run either in an
+OpenMP team (prange) or on the calling thread and the workers of NumPy's
+OpenBLAS pool (fastbp._blas._pool_run), chosen per call by _team_size: the
+pool wherever fastbp found one it can use. A user's NumPy GEMMs leave that
+pool's worker spinning for ~0.1 s; an OpenMP team started then shares the
+cores with the spinner (a NumPy-forward / fastbp-backward loop cost ~2x its
+parts), while on the pool the spinner runs fastbp's tasks. The same tasks on
+either give bitwise the same results (tests/test_numpy_pool.py).
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -25,8 +34,8 @@ from libc.limits cimport INT_MAX
 from libc.stdint cimport uintptr_t
 cimport numpy as cnp
 
-from fastbp._blas cimport _blas_begin, _blas_end
-from fastbp._kernels cimport fbp_deriv_needs_z
+from fastbp._blas cimport _blas_begin, _blas_end, _pool_size, _pool_run
+from fastbp._kernels cimport fbp_task_next, fbp_deriv_needs_z
 from fastbp._openmp_helpers cimport fbp_omp_enabled
 from fastbp._registry cimport label_code, ACT_NONE, FBP_LEAKY_RELU, FBP_ELU, FBP_N_ACT
 from fastbp._rows cimport *  # Mat, _mm, row kernels, backward of a row block
@@ -424,108 +433,224 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t rows, int nt) noexcept nogil:
 
 # ------------------------------------------------------------------ kernels
 
-cdef inline void _fwd_block(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
-                            floating *Z, floating *A, int n, int p, int m, int act,
-                            floating alpha, bint bc, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    """Rows (or, bc, columns) [r0, r1) of the forward."""
-    if r0 < r1 and bc:
-        _mm(Z + r0, m, n, <int>(r1 - r0), p, <floating>1, W, False, 0,
-            Ap, False, r0, <floating>0)
-        _fwd_rows(act, alpha, Z + r0, m, A + r0, m, b, bs, n, r1 - r0)
-    elif r0 < r1:
-        _mm(Z + r0 * m, m, <int>(r1 - r0), m, p, <floating>1, W, False, r0,
-            Ap, False, 0, <floating>0)
-        _fwd_rows(act, alpha, Z + r0 * m, m, A + r0 * m, m, b + r0 * bs, bs, r1 - r0, m)
+# One call's work as tasks (one block of output rows or columns each): the
+# same task bodies run in an OpenMP team (prange) or on the threads of
+# NumPy's OpenBLAS pool (fastbp._blas._pool_run, see _team_size), whichever
+# runs them, with the same blocks, so results do not depend on it.
+
+cdef struct FwdJob:
+    Mat Ap
+    Mat W
+    const void *b
+    Py_ssize_t bs
+    void *Z
+    void *A
+    int n, p, m, act
+    double alpha
+    bint bc
+    Py_ssize_t dim, blk, ntask
+    Py_ssize_t next          # the next task (pool path: fbp_task_next)
+
+
+cdef struct BwdJob:
+    Mat dZ
+    Mat Ap
+    Mat W
+    Mat V
+    void *dZp
+    void *dW
+    void *db
+    int n, p, m, act
+    double alpha, scale, l2
+    bint bcw, bcz
+    Py_ssize_t dimw, dimz, blkw, blkz, nbw, ntask
+    Py_ssize_t next
+
+
+cdef inline int _team_size(int nt, Py_ssize_t ntask) noexcept nogil:
+    """Threads of NumPy's OpenBLAS pool to run ntask tasks on (0: an OpenMP team).
+
+    Every multithreaded call runs on that pool when fastbp._blas found it:
+    after a NumPy GEMM its worker spins for ~0.1 s on the core an OpenMP
+    team would need (fastbp._blas, "Running in NumPy's pool").
+    """
+    if ntask < 2 or nt < 2:
+        return 0
+    return _pool_size(nt if nt < ntask else <int>ntask)
+
+
+cdef inline void _fwd_task(FwdJob *j, Py_ssize_t t, floating *Z, floating *A,
+                           const floating *b) noexcept nogil:
+    cdef Py_ssize_t r0 = t * j.blk
+    cdef Py_ssize_t r1 = r0 + j.blk if r0 + j.blk < j.dim else j.dim
+    cdef int n = j.n, m = j.m
+    if r0 >= r1:
+        return
+    if j.bc:
+        _mm(Z + r0, m, n, <int>(r1 - r0), j.p, <floating>1, j.W, False, 0,
+            j.Ap, False, r0, <floating>0)
+        _fwd_rows(j.act, <floating>j.alpha, Z + r0, m, A + r0, m, b, j.bs, n, r1 - r0)
+    else:
+        _mm(Z + r0 * m, m, <int>(r1 - r0), m, j.p, <floating>1, j.W, False, r0,
+            j.Ap, False, 0, <floating>0)
+        _fwd_rows(j.act, <floating>j.alpha, Z + r0 * m, m, A + r0 * m, m, b + r0 * j.bs,
+                  j.bs, r1 - r0, m)
+
+
+cdef void _fwd_pool_f(void *arg) noexcept nogil:
+    cdef FwdJob *j = <FwdJob *>arg
+    cdef Py_ssize_t t = fbp_task_next(&j.next)
+    while t < j.ntask:
+        _fwd_task(j, t, <float *>j.Z, <float *>j.A, <const float *>j.b)
+        t = fbp_task_next(&j.next)
+
+
+cdef void _fwd_pool_d(void *arg) noexcept nogil:
+    cdef FwdJob *j = <FwdJob *>arg
+    cdef Py_ssize_t t = fbp_task_next(&j.next)
+    while t < j.ntask:
+        _fwd_task(j, t, <double *>j.Z, <double *>j.A, <const double *>j.b)
+        t = fbp_task_next(&j.next)
 
 
 cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
                           floating *Z, floating *A, int n, int p, int m,
                           int act, floating alpha, int nt) noexcept nogil:
     """Z = W Ap + b; A = g(Z)."""
-    cdef Py_ssize_t nb, t, r0, r1, blk, dim
-    cdef int prev
-    cdef bint bc
+    cdef FwdJob j
+    cdef Py_ssize_t t
+    cdef int prev, pool
     if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
         nt = 1
-    bc = _by_cols(n, m, nt)
-    dim = m if bc else n
-    nb = _n_blocks(dim, nt) if nt > 1 else 1
-    blk = (dim + nb - 1) // nb
+    j.Ap = Ap
+    j.W = W
+    j.b = b
+    j.bs = bs
+    j.Z = Z
+    j.A = A
+    j.n = n
+    j.p = p
+    j.m = m
+    j.act = act
+    j.alpha = alpha
+    j.bc = _by_cols(n, m, nt)
+    j.dim = m if j.bc else n
+    j.ntask = _n_blocks(j.dim, nt) if nt > 1 else 1
+    j.blk = (j.dim + j.ntask - 1) // j.ntask
+    j.next = 0
     prev = _blas_begin(0 if nt == 1 and <Py_ssize_t>n * p * m <= _BLAS_SERIAL_MNK else 1)
-    if nb == 1:     # one block: no OpenMP region to enter
-        _fwd_block(Ap, W, b, bs, Z, A, n, p, m, act, alpha, bc, 0, dim)
+    pool = _team_size(nt, j.ntask)
+    if pool:
+        if floating is float:
+            _pool_run(pool, _fwd_pool_f, &j)
+        else:
+            _pool_run(pool, _fwd_pool_d, &j)
+    elif j.ntask == 1:      # one block: no OpenMP region to enter
+        _fwd_task(&j, 0, Z, A, b)
     else:
-        for t in prange(nb, num_threads=nt, schedule="dynamic"):
-            r0 = t * blk
-            r1 = r0 + blk if r0 + blk < dim else dim
-            _fwd_block(Ap, W, b, bs, Z, A, n, p, m, act, alpha, bc, r0, r1)
+        for t in prange(j.ntask, num_threads=nt, schedule="dynamic"):
+            _fwd_task(&j, t, Z, A, b)
     _blas_end(prev)
 
 
-cdef inline void _bwd_task(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating *dW,
-                           floating *db, int n, int p, int m, int act, floating alpha,
-                           floating scale, floating l2, bint bcw, bint bcz,
-                           Py_ssize_t nbw, Py_ssize_t blkw, Py_ssize_t blkz,
-                           Py_ssize_t dimw, Py_ssize_t dimz, Py_ssize_t t) noexcept nogil:
-    """Task t of the backward: a block of dW (and db) for t < nbw, else of dZ_prev."""
+cdef inline void _bwd_task(BwdJob *j, Py_ssize_t t, floating *dZp, floating *dW,
+                           floating *db) noexcept nogil:
     cdef Py_ssize_t r0, r1
-    cdef floating beta = 1 if l2 != 0 else 0
-    if t < nbw:
-        r0 = t * blkw
-        r1 = r0 + blkw if r0 + blkw < dimw else dimw
-        if r0 < r1 and bcw:      # dW[:, r0:r1]; db with the first block
+    cdef int n = j.n, p = j.p, m = j.m
+    cdef floating scale = <floating>j.scale, l2 = <floating>j.l2
+    cdef floating beta = 1 if j.l2 != 0 else 0
+    cdef Mat W = j.W
+    if t < j.nbw:
+        r0 = t * j.blkw
+        r1 = r0 + j.blkw if r0 + j.blkw < j.dimw else j.dimw
+        if r0 < r1 and j.bcw:      # dW[:, r0:r1]; db with the first block
             if l2 != 0:
                 _scaled_copy(dW + r0, p, <floating*>W.data + r0 * W.cs,
                              W.rs, W.cs, n, r1 - r0, l2)
-            _mm(dW + r0, p, n, <int>(r1 - r0), m, scale, dZ, False, 0,
-                Ap, True, r0, beta)
+            _mm(dW + r0, p, n, <int>(r1 - r0), m, scale, j.dZ, False, 0,
+                j.Ap, True, r0, beta)
             if t == 0:
-                _rowsum(<floating*>dZ.data, dZ.rs, dZ.cs, n, m, scale, db)
-        elif r0 < r1:            # dW[r0:r1, :] and db[r0:r1]
+                _rowsum(<floating*>j.dZ.data, j.dZ.rs, j.dZ.cs, n, m, scale, db)
+        elif r0 < r1:              # dW[r0:r1, :] and db[r0:r1]
             if l2 != 0:
                 _scaled_copy(dW + r0 * p, p, <floating*>W.data + r0 * W.rs,
                              W.rs, W.cs, r1 - r0, p, l2)
-            _grad_rows(dW, p, db, dZ, Ap, r0, r1, p, m, scale, beta)
+            _grad_rows(dW, p, db, j.dZ, j.Ap, r0, r1, p, m, scale, beta)
     else:
-        r0 = (t - nbw) * blkz
-        r1 = r0 + blkz if r0 + blkz < dimz else dimz
-        if r0 < r1 and bcz:      # dZ_prev[:, r0:r1]
+        r0 = (t - j.nbw) * j.blkz
+        r1 = r0 + j.blkz if r0 + j.blkz < j.dimz else j.dimz
+        if r0 < r1 and j.bcz:      # dZ_prev[:, r0:r1]
             _mm(dZp + r0, m, p, <int>(r1 - r0), n, <floating>1, W, True, 0,
-                dZ, False, r0, <floating>0)
-            if act >= 0:
-                _bwd_rows(act, alpha, dZp + r0, m, <floating*>V.data + r0 * V.cs,
-                          V.rs, V.cs, p, r1 - r0)
-        elif r0 < r1:            # dZ_prev[r0:r1, :]
-            _dprev_rows(dZp, m, W, dZ, r0, r1, n, m, act, alpha, V)
+                j.dZ, False, r0, <floating>0)
+            if j.act >= 0:
+                _bwd_rows(j.act, <floating>j.alpha, dZp + r0, m,
+                          <floating*>j.V.data + r0 * j.V.cs, j.V.rs, j.V.cs, p, r1 - r0)
+        elif r0 < r1:              # dZ_prev[r0:r1, :]
+            _dprev_rows(dZp, m, W, j.dZ, r0, r1, n, m, j.act, <floating>j.alpha, j.V)
+
+
+cdef void _bwd_pool_f(void *arg) noexcept nogil:
+    cdef BwdJob *j = <BwdJob *>arg
+    cdef Py_ssize_t t = fbp_task_next(&j.next)
+    while t < j.ntask:
+        _bwd_task(j, t, <float *>j.dZp, <float *>j.dW, <float *>j.db)
+        t = fbp_task_next(&j.next)
+
+
+cdef void _bwd_pool_d(void *arg) noexcept nogil:
+    cdef BwdJob *j = <BwdJob *>arg
+    cdef Py_ssize_t t = fbp_task_next(&j.next)
+    while t < j.ntask:
+        _bwd_task(j, t, <double *>j.dZp, <double *>j.dW, <double *>j.db)
+        t = fbp_task_next(&j.next)
 
 
 cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating *dW,
                            floating *db, int n, int p, int m, int act, floating alpha,
                            floating scale, floating l2, int nt) noexcept nogil:
     """dW = scale dZ Ap^T + l2 W; db = scale rowsum(dZ); dZp = (W^T dZ) * g'(V)."""
-    cdef Py_ssize_t nbw, nbz, t, blkw, blkz, ntask, dimw, dimz
-    cdef bint bcw, bcz
-    cdef int prev
+    cdef BwdJob j
+    cdef Py_ssize_t t, nbz
+    cdef int prev, pool
     if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
         nt = 1
-    bcw = _by_cols(n, p, nt)
-    bcz = _by_cols(p, m, nt)
-    dimw = p if bcw else n
-    dimz = m if bcz else p
-    nbw = _n_blocks(dimw, nt) if nt > 1 else 1
-    nbz = _n_blocks(dimz, nt) if nt > 1 else 1
-    blkw = (dimw + nbw - 1) // nbw
-    blkz = (dimz + nbz - 1) // nbz
-    ntask = nbw + nbz
+    j.dZ = dZ
+    j.Ap = Ap
+    j.W = W
+    j.V = V
+    j.dZp = dZp
+    j.dW = dW
+    j.db = db
+    j.n = n
+    j.p = p
+    j.m = m
+    j.act = act
+    j.alpha = alpha
+    j.scale = scale
+    j.l2 = l2
+    j.bcw = _by_cols(n, p, nt)
+    j.bcz = _by_cols(p, m, nt)
+    j.dimw = p if j.bcw else n
+    j.dimz = m if j.bcz else p
+    j.nbw = _n_blocks(j.dimw, nt) if nt > 1 else 1
+    nbz = _n_blocks(j.dimz, nt) if nt > 1 else 1
+    j.blkw = (j.dimw + j.nbw - 1) // j.nbw
+    j.blkz = (j.dimz + nbz - 1) // nbz
+    j.ntask = j.nbw + nbz
+    j.next = 0
     prev = _blas_begin(0 if nt == 1 and <Py_ssize_t>n * p * m <= _BLAS_SERIAL_MNK else 1)
-    if nt == 1:     # the tasks in order on this thread: no OpenMP region to enter
-        for t in range(ntask):
-            _bwd_task(dZ, Ap, W, V, dZp, dW, db, n, p, m, act, alpha, scale, l2,
-                      bcw, bcz, nbw, blkw, blkz, dimw, dimz, t)
+    pool = _team_size(nt, j.ntask)
+    if pool:
+        if floating is float:
+            _pool_run(pool, _bwd_pool_f, &j)
+        else:
+            _pool_run(pool, _bwd_pool_d, &j)
+    elif nt == 1 or j.ntask == 1:   # the tasks in order on this thread: no OpenMP region
+        for t in range(j.ntask):
+            _bwd_task(&j, t, dZp, dW, db)
     else:
-        for t in prange(ntask, num_threads=nt, schedule="dynamic"):
-            _bwd_task(dZ, Ap, W, V, dZp, dW, db, n, p, m, act, alpha, scale, l2,
-                      bcw, bcz, nbw, blkw, blkz, dimw, dimz, t)
+        for t in prange(j.ntask, num_threads=nt, schedule="dynamic"):
+            _bwd_task(&j, t, dZp, dW, db)
     _blas_end(prev)
 
 

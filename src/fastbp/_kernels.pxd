@@ -89,12 +89,15 @@ cdef extern from "fastbp_vmath.h" nogil:
 cdef extern from "fastbp_omp.h" nogil:
     int fbp_omp_team_size()
     void fbp_omp_barrier()
+    # a distinct task index per call (tasks run outside an OpenMP team)
+    Py_ssize_t fbp_task_next(Py_ssize_t *counter)
 
-# Optimizer updates over [a, b) of the flat buffers (the network kernel's).
+# Optimizer updates over [a, b) of the flat buffers (the network kernel's):
+# opt is an FBP_OPT_* code; the formulas are in csrc/fastbp_optim.h.
 cdef extern from "fastbp_optim.h" nogil:
-    void fbp_adam_f(float *P, const float *G, float *S1, float *S2, Py_ssize_t a,
-                    Py_ssize_t b, float lr, float b1, float b2, float nb1, float nb2,
-                    float eps, float c1, float c2)
-    void fbp_adam_d(double *P, const double *G, double *S1, double *S2, Py_ssize_t a,
-                    Py_ssize_t b, double lr, double b1, double b2, double nb1,
-                    double nb2, double eps, double c1, double c2)
+    void fbp_update_f(int opt, float *P, const float *G, float *S1, float *S2,
+                      Py_ssize_t a, Py_ssize_t b, float lr, float b1, float b2,
+                      float nb1, float nb2, float eps, float c1, float c2)
+    void fbp_update_d(int opt, double *P, const double *G, double *S1, double *S2,
+                      Py_ssize_t a, Py_ssize_t b, double lr, double b1, double b2,
+                      double nb1, double nb2, double eps, double c1, double c2)

@@ -573,14 +573,13 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
 
 
 cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogil:
-    """One fused loop over the flat buffers (formulas: fastbp/optim.py).
+    """One fused loop over this thread's share of the flat buffers.
 
-    The course's forms (MOMENTUM, NESTEROV, ADAM) and the step forms of
-    scikit-learn / Keras: MOMENTUM_STEP v = mu v - lr g, P += v;
-    NESTEROV_STEP the same v, then P += mu v - lr g; ADAM_STEP the course's
-    moments with lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) and
-    P -= lr_t m / (sqrt(v) + eps), which is fbp_adam with c1 = c2 = 1
-    (multiplying by 1 is exact, so it rounds as the step form does).
+    The formulas (the course's forms and the step forms of scikit-learn /
+    Keras) and why they are compiled per instruction set: csrc/fastbp_optim.h.
+    ADAM_STEP is the course's Adam with c1 = c2 = 1 and
+    lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), computed here in double in
+    scikit-learn's order.
     """
     cdef floating *G = <floating *>p.grads
     cdef floating *S1 = <floating *>p.s1
@@ -588,46 +587,16 @@ cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogi
     cdef floating lr = <floating>p.lr, b1 = <floating>p.b1, b2 = <floating>p.b2
     cdef floating nb1 = <floating>(1.0 - p.b1), nb2 = <floating>(1.0 - p.b2)
     cdef floating eps = <floating>p.eps, c1 = <floating>p.c1, c2 = <floating>p.c2
-    cdef floating g, v, s
-    cdef Py_ssize_t i, a, b
+    cdef Py_ssize_t a, b
     _split(p.n_params, nt, tid, ELEM_GRAIN, &a, &b)
-    if p.opt == FBP_OPT_SGD:
-        for i in range(a, b):
-            P[i] -= lr * G[i]
-    elif p.opt == FBP_OPT_MOMENTUM:
-        for i in range(a, b):
-            v = b1 * S1[i] + nb1 * G[i]
-            S1[i] = v
-            P[i] -= lr * v
-    elif p.opt == FBP_OPT_NESTEROV:
-        for i in range(a, b):
-            g = G[i]
-            v = b1 * S1[i] + nb1 * g
-            S1[i] = v
-            P[i] -= lr * (b1 * v + nb1 * g)
-    elif p.opt == FBP_OPT_ADAM:
-        if floating is float:
-            fbp_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
-        else:
-            fbp_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
-    elif p.opt == FBP_OPT_MOMENTUM_STEP:
-        for i in range(a, b):
-            v = b1 * S1[i] - lr * G[i]
-            S1[i] = v
-            P[i] += v
-    elif p.opt == FBP_OPT_NESTEROV_STEP:
-        for i in range(a, b):
-            g = G[i]
-            v = b1 * S1[i] - lr * g
-            S1[i] = v
-            P[i] += b1 * v - lr * g
-    elif p.opt == FBP_OPT_ADAM_STEP:
-        # lr_t in double and in scikit-learn's order: lr sqrt(1 - b2^t) / (1 - b1^t)
+    if p.opt == FBP_OPT_ADAM_STEP:
         lr = <floating>(p.lr * p.c1 / p.c2)
-        if floating is float:
-            fbp_adam_f(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, 1.0, 1.0)
-        else:
-            fbp_adam_d(P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, 1.0, 1.0)
+        c1 = 1.0
+        c2 = 1.0
+    if floating is float:
+        fbp_update_f(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+    else:
+        fbp_update_d(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
 
 
 cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:

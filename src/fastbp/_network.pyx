@@ -26,7 +26,11 @@ The alternative -- each GEMM whole on a BLAS-threaded OpenBLAS -- is timed
 on bare GEMMs by bench/bench_train.py ("floor omp" vs "floor blas" rows,
 fastbp._bench.gemm_floor). Small steps (under ``min_flops_per_thread``
 forward flops per thread) run on one thread: a barrier costs more than it
-saves there.
+saves there. Unlike the per-layer kernels (fastbp._dense), the step stays on
+its OpenMP team even where NumPy's OpenBLAS pool is available: its phases
+meet at barriers, which fastbp._blas._pool_run's jobs do not provide, so a
+user loop that alternates NumPy GEMMs with whole-network steps still shares
+the cores with NumPy's spinning worker (docs/architecture.md, "Threads").
 
 Determinism: row blocks never share an output element, the bias gradients
 are per-row sums in a fixed order, the loss and the L2 term are summed

@@ -75,6 +75,8 @@ class NumpyNetwork:
             elif self.output == "softmax":
                 e = np.exp(Z - Z.max(axis=0, keepdims=True))
                 A = e / e.sum(axis=0, keepdims=True)
+            elif self.output == "exp":                  # Poisson: the rate
+                A = np.exp(Z)
             else:
                 A = self._act(Z, self.output)
         AL = A
@@ -82,6 +84,8 @@ class NumpyNetwork:
             cost = -np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m
         elif self.output == "softmax":
             cost = -np.sum(Y * np.log(AL)) / m
+        elif self.output == "exp":                      # Poisson deviance / 2, less its constant
+            cost = np.sum(AL - Y * caches[-1][1]) / m
         else:
             cost = np.sum((AL - Y) ** 2) / (2 * m)
         grads = {}

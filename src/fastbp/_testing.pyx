@@ -6,7 +6,9 @@ array; ``loss_cols`` returns the per-column loss sums of csrc/fastbp_loss.h
 next to the whole-block sum; ``gemm`` runs fastbp._blas's GEMM on a chosen
 path and ``set_small_gemm_max`` moves the limit between its two paths
 (bench/bench_gemm_small.py uses both too); ``adam_corrections`` runs the
-network kernel's per-step optimizer arguments (``_netstep._opt_step``).
+network kernel's per-step optimizer arguments (``_netstep._opt_step``);
+``set_numpy_pool`` and ``numpy_pool_runs`` switch and count the layer
+kernels' runs on NumPy's OpenBLAS pool (fastbp._blas; bench_layer.py too).
 """
 from cython cimport floating
 cimport numpy as cnp
@@ -17,6 +19,7 @@ from fastbp._blas cimport (_gemm, _gemm_blas, _gemm_small, _swap_small_gemm_max,
                            NoTrans, Trans)
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
 from fastbp._netstep cimport NetPlan, _opt_step
+from fastbp._blas import _numpy_pool_runs, _set_numpy_pool
 from fastbp._registry cimport *  # the codes (FBP_*)
 
 cnp.import_array()
@@ -165,3 +168,17 @@ def adam_corrections(double b1, double b2, t):
             p1[i] = p.c1
             p2[i] = p.c2
     return c1, c2
+
+
+def set_numpy_pool(bint on):
+    """Run the layer kernels' teams on NumPy's OpenBLAS pool (True, where it was
+    found at import) or always in an OpenMP team (False); returns the old state.
+
+    Process-wide; switch it only while no fastbp kernel runs.
+    """
+    return _set_numpy_pool(on)
+
+
+def numpy_pool_runs():
+    """How many layer-kernel calls ran their team on NumPy's pool since import."""
+    return _numpy_pool_runs()

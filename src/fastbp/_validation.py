@@ -410,12 +410,30 @@ def check_finite(A, name):
         raise ValueError(f"{name} contains NaN or inf: {_found(bad, A.size)}{hint}")
 
 
-def check_sample_weight(sample_weight, m):
+class WeightSumZeroError(ZeroDivisionError, ValueError):
+    """Sample weights that sum to zero where the loss and gradients are divided by
+    their sum.
+
+    A ZeroDivisionError, as NumPy's ``np.average`` raises inside scikit-learn's
+    MLP fit for the same weights (so code written for scikit-learn catches
+    it), and a ValueError, fastbp's contract for bad input.
+    """
+
+
+#: NumPy's words (``np.average``), which scikit-learn's MLP fit raises for weights
+#: summing to zero; fastbp's message starts with them
+WEIGHT_SUM_ZERO = "Weights sum to zero, can't be normalized"
+
+
+def check_sample_weight(sample_weight, m, ensure_non_negative=True):
     """Per-example weights as a float64 C-contiguous (m,) array, or None.
 
     A scalar is one weight for every example (as scikit-learn's
-    ``_check_sample_weight``). The weights must be finite, >= 0 and not all
-    zero: the gradients are divided by their sum.
+    ``_check_sample_weight``). The weights must be finite and not all zero:
+    the gradients are divided by their sum. With ``ensure_non_negative``
+    (the default) they must be >= 0; without it (scikit-learn's MLP
+    semantics) any sign goes, and a sum of exactly zero raises
+    :class:`WeightSumZeroError`.
     """
     if sample_weight is None:
         return None
@@ -444,11 +462,17 @@ def check_sample_weight(sample_weight, m):
     if not np.all(np.isfinite(sw)):
         raise ValueError(f"sample_weight contains NaN or inf: found "
                          f"{_found(sw[~np.isfinite(sw)], sw.size)}")
-    if m and np.min(sw) < 0:
-        raise ValueError(f"sample_weight must be non-negative; got a minimum of {np.min(sw)}")
+    if ensure_non_negative and m and np.min(sw) < 0:
+        raise ValueError(f"sample_weight must be non-negative; got a minimum of {np.min(sw)} "
+                         f"({_found(sw[sw < 0], sw.size)}): a negative weight rewards the "
+                         "fit for getting that example wrong")
     if not np.any(sw):
         raise ValueError("sample_weight sums to zero: at least one weight must be positive "
                          "(the gradients are divided by the sum of the weights)")
+    if not ensure_non_negative and sw.sum() == 0:
+        raise WeightSumZeroError(
+            f"{WEIGHT_SUM_ZERO}: sample_weight of {m} examples ({int(np.sum(sw < 0))} "
+            "negative) sums to 0.0, and the loss and gradients are divided by that sum")
     return sw
 
 
@@ -1371,19 +1395,56 @@ def check_test_options(test_data, test_size):
         raise ValueError("--test-data is the held-out set: leave out --test-size")
 
 
+def check_count_target(y, name):
+    """A ``--output exp`` (Poisson) target: numbers >= 0 (counts or rates), as float64."""
+    try:
+        v = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        text = sorted({str(x) for x in y if not _is_float(x)})
+        raise ValueError(f"--output exp (Poisson loss) needs a numeric target, counts or rates "
+                         f">= 0; column {name!r} holds text ({_listing(map(repr, text))})"
+                         ) from None
+    bad = v < 0
+    if bad.any():
+        raise ValueError(f"--output exp (Poisson loss) needs non-negative counts or rates; "
+                         f"column {name!r} has {_found(v[bad], v.size)} below 0: shift or "
+                         "transform it, or use --output identity (squared error)")
+    return v
+
+
+def _is_float(x):
+    try:
+        float(x)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+#: ``fastbp`` run without a command (after the help, on stderr; exit status 2)
+CLI_NO_COMMAND = "a command is required: fastbp train, fastbp predict or fastbp info"
+
+
+def prediction_column(target):
+    """The name of ``fastbp predict``'s output column for a model of ``target``: one
+    name whether printed or written with --out, and whether or not the data holds
+    the target (it never collides with the true target column beside it)."""
+    return f"predicted_{target}"
+
+
 def check_cli_output(task, n_classes, requested):
     """(output, n_out): the network's output for the task, ``--output`` checked against it."""
     if requested == "exp":
-        # a Poisson target must reach the loss unscaled; the command line
-        # standardises regression targets
-        raise ValueError("--output exp (Poisson loss, non-negative counts) is not available "
-                         "from the command line yet; use fastbp.Network(..., output='exp') "
-                         "in Python, or --output identity")
+        if task != "regression":
+            raise ValueError("--output exp (Poisson loss) fits non-negative counts or rates, a "
+                             "regression; it does not go with --task classification (or the "
+                             "built-in classification data): leave --task out, --output exp "
+                             "implies regression")
+        return "exp", 1
     if task == "regression":
         output = requested or "identity"
         if output != "identity":
             raise ValueError(f"--output {output}: a regression target needs --output identity "
-                             "(mean squared error)")
+                             "(mean squared error) or --output exp (Poisson loss, for counts)")
         return output, 1
     output = requested or ("sigmoid" if n_classes == 2 else "softmax")
     if output == "sigmoid" and n_classes != 2:
@@ -1893,6 +1954,16 @@ def sklearn_missing(exc):
         "(or pip install scikit-learn)")
 
 
+def sk_private_name_missing(where, name, version, exc):
+    """The ImportError for a private scikit-learn name that this release moved."""
+    need = ".".join(map(str, SKLEARN_MIN_VERSION))
+    return ImportError(
+        f"fastbp.sklearn cannot run with scikit-learn {version}: it uses {where}.{name}, a "
+        f"private scikit-learn name that this release moved or removed ({exc}). It is "
+        f"tested with scikit-learn {need} to 1.9: pip install 'scikit-learn>={need},<1.10', "
+        "or a fastbp release that supports yours")
+
+
 def check_sklearn_version(version):
     """Raise ImportError when scikit-learn ``version`` (a str) is older than the minimum."""
     parts = []
@@ -1990,6 +2061,27 @@ def sk_nonfinite_weights_error():
     return ValueError(
         "Solver produced non-finite parameter weights. The input data may"
         " contain large values and need to be preprocessed.")
+
+
+def sk_zero_weight_sum_error(batch_index, start, stop):
+    """scikit-learn's error (NumPy's ZeroDivisionError, as a WeightSumZeroError) for
+    a mini-batch whose sample weights sum to zero."""
+    return WeightSumZeroError(
+        f"{WEIGHT_SUM_ZERO}: the sample_weight of mini-batch {batch_index} (examples "
+        f"{start} to {stop - 1} of the epoch's order) sums to 0.0, and scikit-learn's MLP "
+        "divides each mini-batch's loss and gradients by its weight sum; use weights "
+        "whose mini-batches do not cancel out (e.g. non-negative ones)")
+
+
+def sk_numeric_targets(y):
+    """MLPRegressor's ``y`` after ``validate_data(y_numeric=True)``, which converts only
+    object arrays: text fails later in scikit-learn's arithmetic (NumPy's
+    UFuncTypeError, a TypeError); this is that TypeError, naming y."""
+    if y.dtype.kind in "USV":
+        raise TypeError(f"y must hold numbers for a regressor, got dtype {y.dtype} (values "
+                        f"{_examples(np.unique(y.ravel()))}); convert it with "
+                        "y.astype(float), or use MLPClassifier for class labels")
+    return y
 
 
 def sk_check_finite_weights(arrays):

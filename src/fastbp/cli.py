@@ -12,8 +12,13 @@ features (and a regression target), and reports train and test scores.
 ``--save`` writes the network together with that preprocessing, which
 ``fastbp predict --model FILE --data NEW`` applies to new data.
 
+``--output exp`` trains a Poisson regression of counts (exp output, the
+Poisson deviance, target not standardised). ``fastbp predict`` writes one
+CSV column ``predicted_<target>``, printed or with ``--out``.
+
 Every error ends in one line ``fastbp: error: ...`` with exit status 2
-(the options) or 1 (the data, or a failure while running).
+(the options) or 1 (the data, or a failure while running). ``fastbp``
+with no command prints its help to stderr and exits 2.
 """
 import argparse
 import contextlib
@@ -384,13 +389,19 @@ def _prepare(table, args, known_task=None):
         lines = table.where(np.flatnonzero(keep) if keep is not None else range(table.m))
         _validation.check_finite_features(names, X, lines)
         y = table.columns[t] if keep is None else table.columns[t][keep]
-        task = args.task or known_task or _validation.infer_task(y, target)
+        # --output exp (Poisson) is a regression of counts, which type_of_target
+        # would often call classes
+        poisson = args.output == "exp" and not args.task and not known_task
+        task = args.task or known_task or ("regression" if poisson
+                                           else _validation.infer_task(y, target))
         if args.task:
             _validation.infer_task(y, target, args.task)      # checks --task against y
+        if args.output == "exp" and task == "regression":
+            y = _validation.check_count_target(y, target)
     p = Prepared()
     p.X, p.names, p.target, p.task = X, names, target, task
     p.task_source = ("--task" if args.task else "the built-in data" if known_task
-                     else "inferred; --task to override")
+                     else "--output exp" if poisson else "inferred; --task to override")
     if task == "classification":
         classes, yi = np.unique(y if y.dtype.kind != "O" else y.astype(str), return_inverse=True)
         with _reported(DATA):
@@ -481,14 +492,25 @@ def _same_label(pred, true):
         return np.array([str(a) == str(b) for a, b in zip(pred, true)])
 
 
-def _score_line(task, pred, true):
+def _mean_poisson_deviance(y, mu):
+    """``2 mean(y log(y / mu) - y + mu)`` (0 log 0 = 0): scikit-learn's
+    ``mean_poisson_deviance``, the score of a Poisson (``--output exp``) model."""
+    pos = y > 0
+    ylog = np.zeros_like(y)
+    ylog[pos] = y[pos] * np.log(y[pos] / mu[pos])
+    return float(2.0 * np.mean(ylog - y + mu))
+
+
+def _score_line(task, pred, true, poisson=False):
     if task == "regression":
         true = np.asarray(true, dtype=np.float64)
         err = pred - true
         ss = np.sum((true - true.mean()) ** 2)
         r2 = 1 - np.sum(err ** 2) / ss if ss > 0 else float("nan")
+        dev = (f"   Poisson deviance {_mean_poisson_deviance(true, pred):.4g}" if poisson
+               else "")
         return (f"R^2 {r2:.4f}   RMSE {np.sqrt(np.mean(err ** 2)):.4g}   "
-                f"MAE {np.mean(np.abs(err)):.4g}")
+                f"MAE {np.mean(np.abs(err)):.4g}{dev}")
     return f"accuracy {np.mean(_same_label(pred, true)):.2%}"
 
 
@@ -666,8 +688,12 @@ def _load(args):
     return _read_table(args.data, args)
 
 
-def _fitted_preprocessing(p, train_idx, standardize):
-    """The ``preprocessing`` document: scaling fitted on the training rows only."""
+def _fitted_preprocessing(p, train_idx, standardize, scale_target=True):
+    """The ``preprocessing`` document: scaling fitted on the training rows only.
+
+    A regression target is standardised too, unless ``scale_target`` is False
+    (a Poisson target must reach the loss as the counts it is: mean 0, scale 1).
+    """
     Xtr = p.X[train_idx]
     mean = Xtr.mean(axis=0) if standardize else np.zeros(Xtr.shape[1])
     scale = Xtr.std(axis=0) if standardize else np.ones(Xtr.shape[1])
@@ -677,8 +703,8 @@ def _fitted_preprocessing(p, train_idx, standardize):
             "classes": None if p.classes is None else p.classes.tolist()}
     if p.task == "regression":
         ytr = p.y[train_idx]
-        prep["y_mean"] = float(ytr.mean())
-        prep["y_scale"] = float(ytr.std()) or 1.0
+        prep["y_mean"] = float(ytr.mean()) if scale_target else 0.0
+        prep["y_scale"] = (float(ytr.std()) or 1.0) if scale_target else 1.0
     return prep
 
 
@@ -717,7 +743,12 @@ def _setup(args, d, seed):
     else:
         train_idx, test_idx = _split(p.X.shape[0], test_size, seed,
                                      *((p.y, p.classes) if p.task == "classification" else ()))
-    r.prep = prep = _fitted_preprocessing(p, train_idx, not (planar or args.no_standardize))
+    with _reported(USAGE):
+        r.output, r.n_out = _validation.check_cli_output(
+            p.task, None if p.classes is None else len(p.classes),
+            args.output or (d["output"] if planar else None))
+    r.prep = prep = _fitted_preprocessing(p, train_idx, not (planar or args.no_standardize),
+                                          scale_target=r.output != "exp")
     labels = (lambda idx: p.classes[p.y[idx]]) if p.task == "classification" \
         else (lambda idx: p.y[idx])
     r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
@@ -725,15 +756,13 @@ def _setup(args, d, seed):
         r.X_te_raw, r.y_te = _apply_model_columns(test_table, prep)
         with _reported(DATA):
             _validation.check_test_target(args.test_data, p.target, r.y_te)
+            if r.output == "exp":
+                r.y_te = _validation.check_count_target(r.y_te, p.target)
         r.split = f"(--test-data {os.path.basename(args.test_data)})"
     else:
         r.X_te_raw, r.y_te = p.X[test_idx], labels(test_idx)
         strat = "stratified, " if p.task == "classification" else ""
         r.split = f"({strat}--test-size {args.test_size or d['test_size']}, --seed {seed})"
-    with _reported(USAGE):
-        r.output, r.n_out = _validation.check_cli_output(
-            p.task, None if p.classes is None else len(p.classes),
-            args.output or (d["output"] if planar else None))
     r.desc = "regression" if p.task == "regression" else f"{len(p.classes)} classes"
     r.X, r.Y = _encode(prep, r.X_tr_raw, r.y_tr, r.n_out, args.dtype)
     r.Xte, r.Yte = (_encode(prep, r.X_te_raw, r.y_te, r.n_out, args.dtype) if len(r.y_te)
@@ -768,6 +797,9 @@ def _say_setup(r, threads, say):
         shown = ", ".join(str(c) for c in p.classes[:10]) + (", ..." if len(p.classes) > 10
                                                              else "")
         what = f"classification of {p.target!r} into {shown}"
+    elif r.output == "exp":
+        what = (f"Poisson regression of {p.target!r} (counts or rates: exp output, Poisson "
+                "deviance, trained unscaled)")
     else:
         what = f"regression of {p.target!r} (standardised for training, scored in its units)"
     say(f"task     {what} ({p.task_source})")
@@ -781,7 +813,8 @@ def _say_scores(r, args, say):
     net, p, prep = r.net, r.p, r.prep
     say(f"final    loss {net.evaluate(r.X, r.Y)[0]:.4f} (the training cost after {r.epochs} "
         "epochs)")
-    say(f"train    {_score_line(p.task, _predict(net, prep, r.X_tr_raw), r.y_tr)} "
+    poisson = net.output == "exp"
+    say(f"train    {_score_line(p.task, _predict(net, prep, r.X_tr_raw), r.y_tr, poisson)} "
         f"({r.m} examples)")
     if not len(r.y_te):
         say("note     no held-out set: scores on the training data (--test-size 0.2 "
@@ -789,7 +822,8 @@ def _say_scores(r, args, say):
         return
     pred = _predict(net, prep, r.X_te_raw)
     tag = f"{os.path.basename(args.test_data)}, " if args.test_data else ""
-    say(f"test     {_score_line(p.task, pred, r.y_te)} ({tag}{len(r.y_te)} examples)")
+    say(f"test     {_score_line(p.task, pred, r.y_te, poisson)} ({tag}{len(r.y_te)} "
+        "examples)")
     if p.task == "classification" and not args.quiet:
         _report(p.classes, pred, r.y_te, say)
 
@@ -939,9 +973,10 @@ def cmd_predict(args):
     pred = _predict(net, prep, X_raw)
     for note in table.notes:
         say(f"note     {note}")
-    say(f"model    {os.path.basename(args.model)}: {prep['task']} of {prep['target']!r} from "
-        f"{len(prep['features'])} features")
-    name = f"predicted_{prep['target']}" if prep["target"] in table.names else prep["target"]
+    poisson = net.output == "exp"
+    say(f"model    {os.path.basename(args.model)}: {'Poisson ' if poisson else ''}"
+        f"{prep['task']} of {prep['target']!r} from {len(prep['features'])} features")
+    name = _validation.prediction_column(prep["target"])
     if args.out:
         try:
             with open(args.out, "w", newline="") as f:
@@ -952,7 +987,7 @@ def cmd_predict(args):
     else:
         _write_predictions(sys.stdout, name, pred, prep["task"])
     if y is not None:
-        say(f"score    {_score_line(prep['task'], pred, y)} ({len(pred)} examples of "
+        say(f"score    {_score_line(prep['task'], pred, y, poisson)} ({len(pred)} examples of "
             f"{table.source} with a {prep['target']!r} column)")
     return 0
 
@@ -1058,7 +1093,9 @@ def build_parser():
     n.add_argument("--hidden", metavar="ACT",
                    help="hidden activation(s), e.g. relu or tanh,relu")
     n.add_argument("--output", choices=tuple(OUTPUTS),
-                   help="output layer (default from the task and number of classes)")
+                   help="output layer (default from the task and number of classes); "
+                        "exp: Poisson regression of counts or rates >= 0 (implies --task "
+                        "regression; the target is not standardised)")
     n.add_argument("--init", choices=INITS)
     n.add_argument("--epochs", type=_POSITIVE_INT)
     n.add_argument("--batch-size", type=_POSITIVE_INT,
@@ -1091,11 +1128,15 @@ def build_parser():
                         description="Predict the target of new data with a model saved by "
                         "fastbp train --save (network, feature names, scaling, classes). "
                         "Columns are matched by name; a target column, if present, is "
-                        "scored.")
+                        "scored. The predictions are one CSV column named "
+                        f"{_validation.prediction_column('<target>')} (e.g. "
+                        f"{_validation.prediction_column('price')} for a model of 'price'), "
+                        "printed or written to --out alike.")
     pr.add_argument("--model", required=True, metavar="FILE.npz")
     pr.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
     pr.add_argument("--out", metavar="FILE.csv",
-                    help="write the predictions there (default: print them)")
+                    help="write the predictions there, the same CSV column as printed "
+                         "(default: print them)")
     pr.add_argument("--threads", type=int, help="threads (default: all cores)")
     _add_table_options(pr)
     pr.set_defaults(func=cmd_predict)
@@ -1116,8 +1157,10 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        # a usage error, as argparse's missing required argument (and git's
+        # missing command): the help goes to stderr, stdout stays empty
+        parser.print_help(sys.stderr)
+        parser.exit(USAGE, f"fastbp: error: {_validation.CLI_NO_COMMAND}\n")
     try:
         return args.func(args)
     except CLIError as exc:

@@ -4,6 +4,12 @@ Every function validates its arguments once (shapes, dtypes, layouts,
 ``out=``; fastbp._validation), then runs one ``nogil`` kernel
 (fastbp._dense, fastbp._loss): GEMMs through SciPy's BLAS
 (``scipy.linalg.cython_blas``) and the element-wise work in OpenMP loops.
+
+Threads of ``dense_forward`` / ``dense_backward``: where NumPy ships its own
+pthreads OpenBLAS (the PyPI wheels), a multithreaded call runs its blocks on
+the threads of NumPy's OpenBLAS pool instead of an OpenMP team, so a loop
+that alternates NumPy products with these calls keeps one pool busy instead
+of two pools fighting for the cores (docs/architecture.md, "Threads").
 """
 from fastbp import _dense, _loss
 from fastbp import _validation as _v
@@ -38,7 +44,9 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     out : tuple (Z, A) of C-contiguous ndarrays (n, m), optional
         Preallocated outputs (no allocation happens when given).
     n_threads : int, optional
-        Threads for the GEMM and the epilogue; None uses all cores.
+        Threads for the GEMM and the epilogue; None uses all cores. They are
+        NumPy's OpenBLAS pool's threads where fastbp found that pool
+        (``fastbp info``), else an OpenMP team; results are the same.
 
     Returns
     -------
@@ -88,6 +96,8 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
     out : tuple (dZ_prev, dW, db), optional
         Preallocated C-contiguous outputs of shapes (n_prev, m), (n, n_prev), (n, 1).
     n_threads : int, optional
+        Threads, as in :func:`dense_forward` (NumPy's OpenBLAS pool or an
+        OpenMP team); None uses all cores.
 
     Returns
     -------

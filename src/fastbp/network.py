@@ -361,14 +361,28 @@ class Network:
         return _validation.check_Y(Y, m, self.layer_dims[-1], self.output, self.dtype,
                                    LABEL_DTYPES)
 
-    def check_sample_weight(self, sample_weight, m):
+    def check_sample_weight(self, sample_weight, m, *, ensure_non_negative=True):
         """Per-example weights for m examples: None, or float64 C-contiguous (m,).
 
         A scalar means the same weight for every example. Raises ValueError
         unless the weights are finite, non-negative and not all zero, and
         TypeError for non-numbers.
+
+        Negative weights are refused by default, everywhere the network
+        takes weights (``fit``, ``train_step``, ``evaluate``,
+        ``loss_and_gradient``): the network minimises the weighted mean loss,
+        and a negative weight rewards it for getting that example wrong (a
+        mini-batch whose weights sum below zero even turns its step into
+        ascent), which is almost always a mistake in the weights.
+        ``ensure_non_negative=False`` accepts any sign, for callers that
+        want scikit-learn's MLP semantics (``fastbp.sklearn``): the loss and
+        gradients are then divided by the signed sum, and weights summing to
+        exactly zero raise a ValueError that is also a ZeroDivisionError
+        (NumPy's ``np.average`` error, which scikit-learn raises).
+        The weights returned either way are what :meth:`train_batch` and
+        :meth:`train_epoch` take.
         """
-        return _validation.check_sample_weight(sample_weight, m)
+        return _validation.check_sample_weight(sample_weight, m, ensure_non_negative)
 
     # ---------------------------------------------------------- computation
     def forward(self, X, *, training=False):
@@ -452,7 +466,8 @@ class Network:
             of its MLPs): the loss is the weighted average ``sum_j sw_j
             loss_j / sum(sw)``, the L2 term ``lambd/(2 sum(sw)) sum ||W||^2``,
             column j of dZ[L] is multiplied by ``sw_j`` and every gradient is
-            divided by ``sum(sw)`` instead of m. Finite, >= 0, not all zero.
+            divided by ``sum(sw)`` instead of m. Finite, >= 0, not all zero
+            (see :meth:`check_sample_weight` for why negatives are refused).
             None: every weight 1 (the unweighted step, exactly).
         comm : mpi4py.MPI.Intracomm, optional
             Data-parallel step over the processes of ``comm`` (needs mpi4py,
@@ -508,10 +523,12 @@ class Network:
         computed; nan/inf possible with ``check_finite=False``).
 
         ``sample_weight``: None, or the batch's weights as
-        :meth:`check_sample_weight` returns them (float64 C-contiguous (m,),
-        >= 0); see :meth:`train_step` for the formulas. A batch whose
-        weights sum to zero carries no information (scikit-learn would
-        divide by zero): no update is made and its loss is 0.0.
+        :meth:`check_sample_weight` returns them (float64 C-contiguous (m,);
+        negative ones too, with ``ensure_non_negative=False``: the step is
+        then divided by the batch's signed weight sum); see
+        :meth:`train_step` for the formulas. A batch whose weights sum to
+        zero carries no information (scikit-learn would divide by zero): no
+        update is made and its loss is 0.0.
 
         ``check_targets``: also scan the targets' domain while computing the
         loss (ValueError on a bad one); off by default, for targets checked
@@ -681,7 +698,8 @@ class Network:
             loss += w * (lambd / (2 * M)) * l2_sum
         return loss
 
-    def loss_and_gradient(self, X, Y, *, sample_weight=None, params=None):
+    def loss_and_gradient(self, X, Y, *, sample_weight=None, params=None,
+                          ensure_non_negative=True):
         """Cost and its gradient over the whole of (X, Y) in one compiled call.
 
         For full-batch optimisers: ``scipy.optimize.minimize(fun, x0, jac=True,
@@ -701,6 +719,9 @@ class Network:
             :attr:`flat_parameters`; they are copied into it (converted to
             the network's dtype) first, so afterwards the network holds them.
             None: the current parameters.
+        ensure_non_negative : bool, default True
+            False accepts negative weights (scikit-learn's MLP semantics; see
+            :meth:`check_sample_weight`): ``S`` below is then the signed sum.
 
         Returns
         -------
@@ -722,12 +743,14 @@ class Network:
         ------
         ValueError
             For arrays of the wrong shape, labels out of range or outside the
-            loss's domain, bad weights.
+            loss's domain, bad weights (weights summing to exactly zero with
+            ``ensure_non_negative=False``: a ValueError that is also a
+            ZeroDivisionError).
         """
         X = self.check_X(X)
         m = X.shape[1]
         Y, yt, labels = self.check_Y(Y, m)
-        sw = _validation.check_sample_weight(sample_weight, m)
+        sw = _validation.check_sample_weight(sample_weight, m, ensure_non_negative)
         if params is not None:
             params = _validation.check_flat_params(params, self.n_params)
             if params is not self._flat_params:
@@ -903,10 +926,31 @@ class Network:
         The results equal one :meth:`train_batch` call per mini-batch bit for
         bit (the data-parallel ``comm=`` fit still steps per batch).
 
+        Data conversions (once, before the first epoch): ``X`` (and
+        ``X_val``) is converted to the network's dtype (:attr:`dtype`,
+        float32 by default) when it has another one: float64, integers or
+        bools become a copy in that dtype (pass data of the network's dtype
+        to avoid it). An array of the network's dtype with one unit stride
+        -- C- or F-contiguous, or ``X_rows.T`` of examples-as-rows data --
+        is used in place, no copy; other layouts (a strided view) are copied
+        once. Lists and other array-likes go through ``np.asarray``. ``Y``:
+        float32 / float64, uint8, int32 and int64 are used as they are
+        (bool is viewed as uint8, no copy), other integers become an int64
+        copy and other floats a copy in the network's dtype; a 1-D ``Y``
+        is viewed as (1, m). ``sample_weight`` becomes a float64
+        C-contiguous array (a copy unless it is one). The caller's arrays
+        are never modified.
+
         Parameters
         ----------
         X : ndarray (n_x, m)
-        Y : ndarray (n_L, m), or (m,) / (1, m) integer labels for a softmax output
+            Examples as columns; real numbers, finite.
+        Y : ndarray (n_L, m), or (m,) / (1, m)
+            Targets in the loss's domain: for a softmax output, one-hot
+            columns or integer class labels 0..n_L-1 of shape (m,) / (1, m);
+            for a sigmoid output 0/1 (or soft targets in [0, 1]), (m,) being
+            allowed when n_L == 1; for an exp (Poisson) output counts >= 0;
+            any finite values for identity.
         epochs : int, default 1
             Total number of epochs (a resumed run continues up to this number).
         batch_size : int, default 64
@@ -956,12 +1000,44 @@ class Network:
 
         Raises
         ------
+        TypeError
+            Before any update (nothing changed): ``X``, ``Y``,
+            ``sample_weight`` or the validation arrays not real numbers
+            (strings, objects, complex); class labels for a softmax output
+            that are not integers; ``epochs``, ``batch_size`` or
+            ``checkpoint_every`` not an int; ``callback`` not callable;
+            ``optimizer`` not a :mod:`fastbp.optim` optimizer;
+            ``validation_data`` not a pair (X_val, Y_val); ``comm`` not an
+            MPI communicator.
+        ValueError
+            Before any update (nothing changed): X of the wrong shape (not
+            (n_x, m), or no examples), Y not matching X (shape, label
+            count), NaN or inf in X / Y (or X_val / Y_val, once converted
+            to the network's dtype, so float64 data beyond float32's range
+            counts as inf), targets outside the loss's domain (class labels
+            out of range, a sigmoid target outside [0, 1], a negative count),
+            bad ``sample_weight`` (shape, NaN/inf, negative, all zero),
+            ``epochs < 0``, ``batch_size < 1``, ``checkpoint_every < 1``,
+            ``sample_weight`` with ``comm``, ``comm`` that is
+            ``MPI.COMM_NULL`` or an inter-communicator; and with ``resume`` a
+            checkpoint that does not fit this network or optimizer.
         FloatingPointError
             When the loss stops being finite; the message names the epoch and
             step. The parameters and optimizer state are then restored to
             those at the start of the latest epoch whose first batch gave a
             finite loss (the last state known to be good: a copy is taken
             once per epoch, not per step), and the message says which.
+        OSError
+            A checkpoint that cannot be written (same errno as the system's
+            error; the previous checkpoint file is kept) or read on resume.
+        ImportError
+            ``comm`` given without mpi4py installed (the message says what
+            to install).
+        fastbp.distributed.RankFailedError, fastbp.distributed.ReplicaMismatchError
+            With ``comm`` (RuntimeErrors): on every other rank when one rank
+            failed (its error quoted), or when the replicas' parameters or
+            optimizer state differ across ranks (see
+            ``replica_check_every``).
         """
         if comm is None:
             stepper = _fit.LocalStepper(self)

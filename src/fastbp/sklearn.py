@@ -18,11 +18,38 @@ called through its utilities: input validation (``validate_data``,
 ``_check_sample_weight``), parameter validation (the estimator's
 ``_parameter_constraints``), label handling (``LabelBinarizer``,
 ``unique_labels``), the random stream (``check_random_state``,
-``sklearn.utils.shuffle``, ``gen_batches``, ``train_test_split``),
+``gen_batches``, ``train_test_split``; each epoch's ``sklearn.utils.shuffle``
+is its one ``RandomState.shuffle`` call, made without its validation),
 ``accuracy_score`` / ``r2_score`` and ``_check_optimize_result``. So errors
 and warnings are scikit-learn's, and with the same ``random_state`` fastbp
 draws the same initial weights (Glorot-uniform, per layer ``coef`` then
 ``intercept``) and the same mini-batches and validation split.
+
+scikit-learn's private names
+----------------------------
+Public scikit-learn API is used wherever it exists (``validate_data``,
+``check_is_fitted``, ``available_if``, ``unique_labels``,
+``type_of_target``, ...). Four private functions and one private class
+attribute remain, for lack of a public equivalent, each imported once in
+the table ``_SK_PRIVATE`` near the top of this module:
+
+- ``sklearn.base._fit_context``: runs the estimator's parameter validation
+  (scikit-learn's messages) around ``fit`` / ``partial_fit``;
+- ``sklearn.utils.validation._check_sample_weight``: ``sample_weight``'s
+  conversion and checks, exactly as scikit-learn's MLP fit calls it;
+- ``sklearn.utils.multiclass._check_partial_fit_first_call``:
+  ``partial_fit``'s ``classes=`` checks and messages;
+- ``sklearn.utils.optimize._check_optimize_result``: L-BFGS's ``n_iter_``
+  and ``ConvergenceWarning``, word for word;
+- ``MLPClassifier._parameter_constraints`` / ``MLPRegressor._parameter_constraints``:
+  the constructor parameters' constraints, reused as they are.
+
+A scikit-learn release that moves one of them makes ``import
+fastbp.sklearn`` raise an ImportError naming it (not a fit fail later);
+tests/test_sklearn_api.py checks that every one resolves and that no other
+private scikit-learn name is used here. (``Interval`` from the private
+``sklearn.utils._param_validation``, once used for ``n_threads``, was
+replaced by the plain type constraint ``Integral``.)
 
 The forward pass, loss, backward pass and optimizer update run in fastbp's
 :class:`fastbp.Network` (one flat parameter buffer; ``coefs_[i]`` is the
@@ -59,7 +86,21 @@ Deliberate differences from scikit-learn
   longer than scikit-learn's (which turns NaN).
 - Sparse input is densified one mini-batch at a time (the whole matrix for
   L-BFGS); there is no sparse first-layer kernel.
+
+Negative sample weights are scikit-learn's: its fit checks them with
+``_check_sample_weight(sample_weight, X)`` (no ``ensure_non_negative``), so
+they pass, and each mini-batch's deltas are multiplied by its weights and its
+gradients, L2 term and loss divided by its signed weight sum. fastbp's kernel
+does the same arithmetic (``Network.loss_and_gradient(...,
+ensure_non_negative=False)`` for L-BFGS), so parameters agree to rounding.
+Two consequences of the semantics, not of fastbp: a mini-batch whose
+weights sum to exactly zero raises NumPy's ``ZeroDivisionError`` from
+scikit-learn's loss (fastbp raises the same type, also a ValueError, at the
+same batch, after the same updates), and with weights whose negative part
+dominates the loss is unbounded below: the fit drives logits far out, where
+the reported log-loss differs as said above.
 """
+import importlib
 from numbers import Integral
 
 import numpy as np
@@ -76,10 +117,8 @@ try:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
-    from sklearn.neural_network import MLPClassifier as _SkMLPClassifier
-    from sklearn.neural_network import MLPRegressor as _SkMLPRegressor
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, column_or_1d, gen_batches, shuffle
+    from sklearn.utils import check_random_state, column_or_1d, gen_batches
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, validate_data
@@ -87,19 +126,51 @@ except ImportError as _exc:                     # pragma: no cover - tested by m
     raise _validation.sklearn_missing(_exc) from None
 _validation.check_sklearn_version(sklearn.__version__)
 
-# Private scikit-learn names, each because there is no public one that does
-# the same; all have been stable since scikit-learn 1.3 (checked on 1.7-1.9):
-# - _fit_context / Interval: parameter validation with scikit-learn's messages
-#   (the estimators' _parameter_constraints are reused as they are);
-# - _check_sample_weight: sample_weight's checks and messages;
-# - _check_partial_fit_first_call: partial_fit's `classes=` checks;
-# - _check_optimize_result: L-BFGS's ConvergenceWarning, word for word.
-from sklearn.base import _fit_context  # noqa: E402
-from sklearn.utils._param_validation import Interval  # noqa: E402
-from sklearn.utils.multiclass import _check_partial_fit_first_call  # noqa: E402
-from sklearn.utils.optimize import _check_optimize_result  # noqa: E402
-from sklearn.utils.validation import _check_sample_weight  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402  (a scikit-learn dependency)
+from threadpoolctl import ThreadpoolController  # noqa: E402  (a scikit-learn dependency)
+
+# ------------------------------------------------- scikit-learn's private names
+#: Every private scikit-learn name this module uses, in one place: (where, name,
+#: why). Each is used because scikit-learn has no public name that does the same
+#: (the module docstring says so too); all are stable from 1.3 to 1.9. A release
+#: that moves one makes ``import fastbp.sklearn`` fail at once with an
+#: ImportError that names it, not a later fit with an AttributeError;
+#: tests/test_sklearn_api.py checks that each resolves and that no other
+#: private scikit-learn name is used anywhere in this module.
+_SK_PRIVATE = (
+    ("sklearn.base", "_fit_context",
+     "parameter validation (the estimator's constraints) with scikit-learn's messages, "
+     "around fit and partial_fit"),
+    ("sklearn.utils.validation", "_check_sample_weight",
+     "sample_weight's conversion, checks and messages, as scikit-learn's fit calls it"),
+    ("sklearn.utils.multiclass", "_check_partial_fit_first_call",
+     "partial_fit's classes= checks and messages"),
+    ("sklearn.utils.optimize", "_check_optimize_result",
+     "L-BFGS's n_iter_ and ConvergenceWarning, word for word"),
+    ("sklearn.neural_network.MLPClassifier", "_parameter_constraints",
+     "the constructor parameters' constraints, reused as they are"),
+    ("sklearn.neural_network.MLPRegressor", "_parameter_constraints",
+     "the constructor parameters' constraints, reused as they are"),
+)
+
+
+def _sk_private(where, name):
+    """``where.name`` (``where``: a module, or a module's class), or the ImportError
+    that says which private scikit-learn name is gone."""
+    try:
+        try:
+            owner = importlib.import_module(where)
+        except ImportError:
+            module, _, cls = where.rpartition(".")
+            owner = getattr(importlib.import_module(module), cls)
+        return getattr(owner, name)
+    except (ImportError, AttributeError) as exc:
+        raise _validation.sk_private_name_missing(where, name, sklearn.__version__,
+                                                  exc) from None
+
+
+_fit_context, _check_sample_weight, _check_partial_fit_first_call, _check_optimize_result, \
+    _SK_CLASSIFIER_CONSTRAINTS, _SK_REGRESSOR_CONSTRAINTS = (
+        _sk_private(where, name) for where, name, _ in _SK_PRIVATE)
 
 __all__ = ["MLPClassifier", "MLPRegressor", "patch_sklearn", "unpatch_sklearn",
            "SKLEARN_MIN_VERSION"]
@@ -115,7 +186,40 @@ _OUTPUT = {"identity": "identity", "logistic": "sigmoid", "softmax": "softmax", 
 #: rows per chunk when sparse input is densified for prediction
 _SPARSE_CHUNK = 1024
 
-_N_THREADS_CONSTRAINT = [None, Interval(Integral, None, None, closed="neither")]
+#: n_threads: None or an int (fastbp's Network checks the count itself)
+_N_THREADS_CONSTRAINT = [None, Integral]
+
+
+_THREADPOOLS = None
+
+
+def _blas_single_thread():
+    """A context in which the BLAS libraries run one thread (threadpoolctl).
+
+    The controller is made once, at the first use, as scikit-learn's
+    ``sklearn.utils.parallel._get_threadpool_controller``: building one
+    reads /proc/self/maps and probes every loaded library (milliseconds per
+    fit, a few percent of a digits L-BFGS fit). SciPy's OpenBLAS, the one
+    L-BFGS-B calls, is loaded before (fastbp's kernels link to it).
+    """
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=1, user_api="blas")
+
+
+def _shuffled(sample_idx, random_state):
+    """``sklearn.utils.shuffle(sample_idx, random_state=random_state)`` for a 1-D array.
+
+    The same draws and the same result (``resample(replace=False)``: a
+    permutation of ``arange(n)`` by ``random_state.shuffle``, then
+    ``sample_idx`` taken at it), without its per-call validation
+    (about 0.1 ms, once per epoch: several percent of a small epoch).
+    ``random_state`` is a RandomState (``check_random_state``'s result).
+    """
+    perm = np.arange(sample_idx.shape[0])
+    random_state.shuffle(perm)
+    return sample_idx.take(perm)
 
 
 def _lbfgs_iprint(verbose):
@@ -378,21 +482,31 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _network_targets(self, y, dtype):
-        """y (n_samples, n_outputs) as the network takes it, examples as rows."""
+        """y (n_samples, n_outputs) as the network takes it, examples as rows.
+
+        Text (a regressor's y, which validate_data leaves as it is) is left
+        too: scikit-learn fails on it in its arithmetic, after its other
+        checks, so the solvers raise ``sk_numeric_targets`` there.
+        """
         if y.dtype == np.bool_:
             return y.view(np.uint8)
+        if y.dtype.kind in "USV":
+            return y
         return np.asarray(y, dtype=dtype)
 
-    def _batch_step(self, net, opt, Xc, Yc, y_code, labels, sw_batch):
+    def _batch_step(self, net, opt, Xc, Yc, y_code, labels, sw_batch, batch_index,
+                    batch_range):
         """One compiled step (forward, loss, backward, update) on a mini-batch.
 
         Xc, Yc: the batch as :meth:`Network.check_X` / :meth:`Network.check_Y`
-        return them (examples as columns). Returns scikit-learn's loss of the
-        batch, before the update.
+        return them (examples as columns); ``batch_index`` and ``batch_range``
+        (start, stop) place it in the epoch, for the message of weights
+        summing to zero. Returns scikit-learn's loss of the batch, before
+        the update.
         """
-        if sw_batch is not None and not sw_batch.sum() > 0:
-            # scikit-learn divides by the batch's weight sum and ends with NaN weights
-            raise _validation.sk_nonfinite_weights_error()
+        if sw_batch is not None and sw_batch.sum() == 0:
+            # scikit-learn's loss (np.average) raises before this batch's update
+            raise _validation.sk_zero_weight_sum_error(batch_index, *batch_range)
         # as scikit-learn, a non-finite loss does not stop the epoch (early
         # stopping may still restore the best parameters; otherwise fit ends
         # with scikit-learn's "non-finite parameter weights" error)
@@ -434,6 +548,7 @@ class _BaseMLP(BaseEstimator):
             X, y = X[idx_train], y[idx_train]
             if sample_weight is not None:
                 sample_weight = sample_weight[idx_train]
+        _validation.sk_numeric_targets(y)
         n_samples = X.shape[0]
         sample_idx = np.arange(n_samples, dtype=int)
         batch_size = _validation.sk_batch_size(self.batch_size, n_samples)
@@ -456,7 +571,7 @@ class _BaseMLP(BaseEstimator):
             self.n_iter_ = 0
             for it in range(self.max_iter):
                 if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                    sample_idx = _shuffled(sample_idx, self._random_state)
                 if compiled:
                     accumulated_loss = self._compiled_epoch(
                         net, opt, Xc, Yc, y_code, labels, X, y, sample_weight,
@@ -480,7 +595,7 @@ class _BaseMLP(BaseEstimator):
                     Xe = net.check_X(X_ep.T)
                     Ye, y_code, labels = net.check_Y(y_ep.T, n_samples)
                 accumulated_loss = 0.0
-                for batch_slice in gen_batches(n_samples, batch_size):
+                for b, batch_slice in enumerate(gen_batches(n_samples, batch_size)):
                     if dense:
                         Xb, Yb = Xe[:, batch_slice], Ye[:, batch_slice]
                     else:
@@ -488,7 +603,8 @@ class _BaseMLP(BaseEstimator):
                         Xb = net.check_X(_rows(X, idx).T)
                         Yb, y_code, labels = net.check_Y(y[idx].T, Xb.shape[1])
                     sw_batch = None if sw_ep is None else sw_ep[batch_slice]
-                    batch_loss = self._batch_step(net, opt, Xb, Yb, y_code, labels, sw_batch)
+                    batch_loss = self._batch_step(net, opt, Xb, Yb, y_code, labels, sw_batch,
+                                                  b, (batch_slice.start, batch_slice.stop))
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / X.shape[0]
@@ -538,20 +654,26 @@ class _BaseMLP(BaseEstimator):
         batch by batch with non-finite values carried on.
         """
         n = X.shape[0]
+        stop = None                  # the first batch whose weights sum to zero
         if sw is not None:
-            # scikit-learn divides by each batch's weight sum (NaN weights for
-            # a zero sum); fastbp would skip that batch
-            starts = np.arange(0, n, batch_size)
-            if np.any(np.add.reduceat(sw if order is None else sw[order], starts) <= 0):
-                raise _validation.sk_nonfinite_weights_error()
+            # scikit-learn divides by each batch's weight sum, whatever its sign
+            # (so does the kernel); a zero sum raises in its loss (np.average)
+            # before that batch's update, after the earlier ones: run those,
+            # then raise (the kernel would skip the batch and carry on)
+            zero = np.add.reduceat(sw if order is None else sw[order],
+                                   np.arange(0, n, batch_size)) == 0
+            if zero.any():
+                stop = int(np.argmax(zero))
+        total = 0.0
         try:
-            total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
-                                       sample_weight=sw)
+            if stop != 0:
+                total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
+                                           n_batches=stop, sample_weight=sw)
         except FloatingPointError as exc:
             b = exc.batch_index
             batches = list(gen_batches(n, batch_size))
             total = float(getattr(exc, "loss", np.nan)) * (batches[b].stop - batches[b].start)
-            for i, sl in enumerate(batches[b:]):
+            for i, sl in enumerate(batches[b:stop]):
                 idx = sl if order is None else order[sl]
                 Xb = net.check_X(X[idx].T)
                 Yb, _, _ = net.check_Y(y[idx].T, Xb.shape[1])
@@ -559,6 +681,9 @@ class _BaseMLP(BaseEstimator):
                                        sample_weight=None if sw is None else sw[idx])
                 if i:
                     total += loss * (sl.stop - sl.start)
+        if stop is not None:
+            raise _validation.sk_zero_weight_sum_error(
+                stop, stop * batch_size, min(n, (stop + 1) * batch_size))
         if self.loss == "squared_error" and self.n_outputs_ > 1:
             total /= self.n_outputs_        # (alpha == 0 here: no L2 term)
         return total
@@ -586,6 +711,7 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = self.loss_curve_[-1]
 
     def _fit_lbfgs(self, net, X, y, sample_weight):
+        _validation.sk_numeric_targets(y)
         params = net.flat_parameters
         # one compiled call per evaluation over the whole data set (sparse
         # input is densified once)
@@ -593,7 +719,8 @@ class _BaseMLP(BaseEstimator):
         Yc, _, _ = net.check_Y(y.T, X.shape[0])
 
         def loss_grad(x):
-            _, grad = net.loss_and_gradient(Xc, Yc, sample_weight=sample_weight, params=x)
+            _, grad = net.loss_and_gradient(Xc, Yc, sample_weight=sample_weight, params=x,
+                                            ensure_non_negative=False)
             return self._sk_loss(net), grad
 
         # L-BFGS-B's own vector updates run in SciPy's OpenBLAS; left at all
@@ -601,7 +728,7 @@ class _BaseMLP(BaseEstimator):
         # on the cores fastbp's OpenMP team needs next (digits, 2 threads:
         # 5.0 ms per evaluation instead of 1.3 ms). Its vectors are short,
         # so one BLAS thread costs it nothing.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_single_thread():
             opt_res = scipy.optimize.minimize(
                 loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,
                 options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
@@ -626,7 +753,10 @@ class _BaseMLP(BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights, with scikit-learn's semantics (each example's
             delta times its weight, gradients and the L2 term divided by the
-            mini-batch's weight sum).
+            mini-batch's weight sum). As in scikit-learn, weights may be
+            negative (a mini-batch whose weights sum below zero then takes a
+            step of ascent), unlike :class:`fastbp.Network`'s, which refuses
+            them by default.
 
         Returns
         -------
@@ -636,6 +766,11 @@ class _BaseMLP(BaseEstimator):
         ------
         ValueError, TypeError
             scikit-learn's, with its messages, for the same conditions.
+        ZeroDivisionError
+            A mini-batch's (``solver="lbfgs"``: the whole set's) sample
+            weights sum to exactly zero, after the earlier mini-batches'
+            updates, as scikit-learn's fit raises it (NumPy's ``np.average``
+            message first); it is also a ValueError.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
@@ -715,7 +850,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     rounding (tests/test_sklearn.py checks 1e-8 relative after 3 epochs).
     """
 
-    _parameter_constraints: dict = {**_SkMLPClassifier._parameter_constraints,
+    _parameter_constraints: dict = {**_SK_CLASSIFIER_CONSTRAINTS,
                                     "n_threads": _N_THREADS_CONSTRAINT}
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -847,7 +982,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         of the network's weights (no copy).
     """
 
-    _parameter_constraints: dict = {**_SkMLPRegressor._parameter_constraints,
+    _parameter_constraints: dict = {**_SK_REGRESSOR_CONSTRAINTS,
                                     "n_threads": _N_THREADS_CONSTRAINT}
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,

@@ -25,8 +25,14 @@ split never needs a reduction, so results do not depend on the team size.
 The alternative -- each GEMM whole on a BLAS-threaded OpenBLAS -- is timed
 on bare GEMMs by bench/bench_train.py ("floor omp" vs "floor blas" rows,
 fastbp._bench.gemm_floor). Small steps (under ``min_flops_per_thread``
-forward flops per thread) run on one thread: a barrier costs more than it
-saves there. Unlike the per-layer kernels (fastbp._dense), the step stays on
+forward flops per thread: 100k in float64, 200k in float32, _registry.pxd)
+run on one thread: a barrier costs more than it saves there. On a machine
+whose cores are busy with other processes, a two-thread step waits at its
+barriers for a descheduled partner (libgomp spins, then sleeps): measured
+here under a load average of 4-8 on 2 cores, 10-20x slower than one thread;
+``n_threads=1`` is the remedy there (``OMP_WAIT_POLICY=passive`` in the
+environment, which makes a waiting thread sleep at once, brought a two-thread
+step back to the one-thread time under that load). Unlike the per-layer kernels (fastbp._dense), the step stays on
 its OpenMP team even where NumPy's OpenBLAS pool is available: its phases
 meet at barriers, which fastbp._blas._pool_run's jobs do not provide, so a
 user loop that alternates NumPy GEMMs with whole-network steps still shares
@@ -102,7 +108,8 @@ cdef class NetKernel:
         self.params = params
         self.grads = grads
         self.is_double = params.dtype == np.float64
-        self.min_flops_per_thread = MIN_FLOPS_PER_THREAD_C
+        self.min_flops_per_thread = (NET_MIN_FLOPS_PER_THREAD_D if self.is_double
+                                     else NET_MIN_FLOPS_PER_THREAD_F)
         self.m_cap = 0
         self.infer_cap = 0
         self.have_forward = False

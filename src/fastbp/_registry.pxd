@@ -49,6 +49,17 @@ cdef enum:
 cdef enum:
     MIN_FLOPS_PER_THREAD_C = 2000000
 
+# The same limit for a whole network step (fastbp._network: forward flops of
+# the batch per thread; the step has a few barriers per layer and one fork).
+# Measured on 2 cores (AMD EPYC, quiet; bench/RESULTS.md, "team size of small
+# steps"): digits [64, 128, 10] Adam epochs at batch 32 ran 1.32x faster on
+# 2 threads in float64 and 1.11-1.17x in float32, batch 16 1.31x (float64) and
+# 1.04x (float32), [64, 256, 128, 10] at batch 32 1.5-1.7x; float32 steps do
+# half the work per flop, so their limit is twice float64's.
+cdef enum:
+    NET_MIN_FLOPS_PER_THREAD_F = 200000
+    NET_MIN_FLOPS_PER_THREAD_D = 100000
+
 
 cdef inline int label_code(int typenum) noexcept nogil:
     """FBP_Y_* code of labels of this NumPy type number, read without a

@@ -213,6 +213,18 @@ def _default_small_gemm_max(lib):
 BLAS_CORENAME = ""
 
 
+def blas_small_matrix_path():
+    """True when SciPy's OpenBLAS core has small-matrix GEMM kernels.
+
+    OpenBLAS's AVX-512 cores (SkylakeX, Cooper Lake, Sapphire Rapids) run
+    small products without packing and without its buffer allocator; the
+    other cores (Haswell/Zen on every AVX2 CPU) pack through buffers taken
+    from a locked pool. fastbp's network step uses this to decide how small a
+    step may still be split between threads (fastbp._network).
+    """
+    return BLAS_CORENAME.lower() in _AVX512_CORES
+
+
 BLAS_LIBRARY = _load_thread_control()
 
 

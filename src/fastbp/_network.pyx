@@ -25,8 +25,14 @@ split never needs a reduction, so results do not depend on the team size.
 The alternative -- each GEMM whole on a BLAS-threaded OpenBLAS -- is timed
 on bare GEMMs by bench/bench_train.py ("floor omp" vs "floor blas" rows,
 fastbp._bench.gemm_floor). Small steps (under ``min_flops_per_thread``
-forward flops per thread: 100k in float64, 200k in float32, _registry.pxd)
-run on one thread: a barrier costs more than it saves there. On a machine
+forward flops per thread) run on one thread: a barrier costs more than it
+saves there. The limit depends on SciPy's OpenBLAS core (_registry.pxd):
+100k in float64 and 200k in float32 on the AVX-512 cores, whose
+small-matrix GEMMs skip packing and OpenBLAS's locked buffer pool; 2M on the
+others (Haswell, every AVX2 CPU), where two threads each calling small
+single-threaded GEMMs ran small steps 1.6-2.2x slower than one thread
+(digits-sized networks, OPENBLAS_CORETYPE=Haswell on this AVX-512 machine,
+bench/RESULTS.md) while the AVX-512 core ran them 1.1-1.7x faster. On a machine
 whose cores are busy with other processes, a two-thread step waits at its
 barriers for a descheduled partner (libgomp spins, then sleeps): measured
 here under a load average of 4-8 on 2 cores, 10-20x slower than one thread;
@@ -58,7 +64,7 @@ from fastbp._blas cimport _blas_begin, _blas_end
 from fastbp._kernels cimport fbp_deriv_needs_z
 from fastbp._netstep cimport *  # the plan structs and the phases of a step
 from fastbp._registry cimport *  # the codes (FBP_*)
-from fastbp import _registry
+from fastbp import _blas, _registry
 
 cnp.import_array()
 
@@ -108,8 +114,11 @@ cdef class NetKernel:
         self.params = params
         self.grads = grads
         self.is_double = params.dtype == np.float64
-        self.min_flops_per_thread = (NET_MIN_FLOPS_PER_THREAD_D if self.is_double
-                                     else NET_MIN_FLOPS_PER_THREAD_F)
+        if _blas.blas_small_matrix_path():
+            self.min_flops_per_thread = (NET_MIN_FLOPS_PER_THREAD_D if self.is_double
+                                         else NET_MIN_FLOPS_PER_THREAD_F)
+        else:
+            self.min_flops_per_thread = MIN_FLOPS_PER_THREAD_C
         self.m_cap = 0
         self.infer_cap = 0
         self.have_forward = False

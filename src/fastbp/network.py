@@ -89,7 +89,10 @@ class Network:
         element), so they do not depend on the thread count.
     n_threads : int, optional
         Threads for the compiled step (None = all cores; more than the cores
-        is capped at the cores, with a RuntimeWarning).
+        is capped at the cores, with a RuntimeWarning). A step split between
+        threads runs its GEMMs on row blocks, which may round differently
+        from the whole products: results across thread counts agree to
+        rounding, and each count gives the same bits every run.
 
     Attributes
     ----------

@@ -630,3 +630,21 @@ def test_readme_train_and_predict_example_runs_as_written(tmp_path, capsys, digi
             assert any(_same_line(line, g) for g in got), (
                 f"README line not printed by `{block[i][2:]}`:\n  {line}\nclosest: "
                 f"{[g for g in got if g.split()[:1] == line.split()[:1]]}")
+
+
+def test_fresh_user_cli_findings(tmp_path, capsys):
+    """What a new user met: a count target read as classes had no hint to
+    --task regression; --output exp --task classification was reported only
+    after the data (and its errors); the divergence message read '.;'."""
+    df = blobs(m=50)
+    path = tmp_path / "d.csv"
+    df.loc[0, "target"] = 7
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"single example.*--task regression.*--output exp")
+    # the option conflict comes first, with the usage status, whatever the data
+    fail(capsys, 2, "train", "--data", tmp_path / "missing.csv", "--output", "exp",
+         "--task", "classification", *QUICK, match=r"--output exp.*classification")
+    code, _, err = cli(capsys, "train", "--data", path, "--test-size", "0", "--lr", "1e30",
+                       "--optimizer", "sgd", "-q", "--no-compare")
+    assert code == 1 and "; try a smaller --lr" in err and ".;" not in err, err

@@ -1259,7 +1259,8 @@ def check_stratifiable(classes, counts):
         raise ValueError(f"class{'es' if len(few) > 1 else ''} {_listing(map(repr, few))} "
                          "ha" + ("ve" if len(few) > 1 else "s") + " a single example: a "
                          "stratified held-out set needs 2; use --test-size 0 (no held-out "
-                         "set) or drop those rows")
+                         "set) or drop those rows. If the target is a quantity rather than "
+                         "class labels, pass --task regression (or --output exp for counts)")
 
 
 def check_threads_option(value):

@@ -669,6 +669,9 @@ def _check_train_options(args, rank):
             _validation.check_output_path("--plot", args.plot,
                                           suffixes=(".png", ".pdf", ".svg", ".jpg"))
         _validation.check_test_options(args.test_data, args.test_size)
+        if args.output is not None and args.task is not None:
+            # what the data cannot change: found before reading it
+            _validation.check_cli_output(args.task, 2, args.output)
     if args.plot and rank == 0:
         try:
             import matplotlib  # noqa: F401
@@ -919,7 +922,7 @@ def _train(args, comm):
                           shuffle=r.bs < r.m, seed=seed, verbose=not args.quiet, comm=comm,
                           validation_data=(r.Xte, r.Yte) if r.Yte is not None else None)
     except FloatingPointError as exc:
-        raise CLIError(f"{exc}; try a smaller --lr", DATA) from None
+        raise CLIError(f"{str(exc).rstrip('.')}; try a smaller --lr", DATA) from None
     fit_time = time.perf_counter() - t0
     if rank == 0:
         _say_scores(r, args, say)

@@ -139,30 +139,51 @@ cdef int _blas_get_threads() noexcept nogil:
     return _get_threads()
 
 
-def _find_blas_library():
-    """Path of the shared library behind scipy.linalg.cython_blas, or None."""
-    import glob
+def _mapped_openblas():
+    """Paths of the OpenBLAS libraries mapped into this process, in the order
+    /proc/self/maps lists them (Linux; empty elsewhere)."""
     import os
-    import scipy
-    import scipy.linalg.cython_blas  # noqa: F401  (loads the library)
-
-    # Linux: the loaded objects are listed in /proc/self/maps.
+    paths = []
     try:
         with open("/proc/self/maps") as f:
             for line in f:
                 if "openblas" in line.lower() and ".so" in line:
                     path = line.split(None, 5)[-1].strip()
-                    if os.path.exists(path):
-                        return path
+                    if path not in paths and os.path.exists(path):
+                        paths.append(path)
     except OSError:
         pass
-    root = os.path.dirname(os.path.dirname(scipy.__file__))
-    for pattern in ("scipy.libs/*openblas*", "scipy/.dylibs/*openblas*",
-                    "scipy.libs/*openblas*.dll"):
-        hits = sorted(glob.glob(os.path.join(root, pattern)))
+    return paths
+
+
+def _package_openblas(pkg_dir, libs_dir):
+    """The OpenBLAS a wheel bundles: mapped under its ``*.libs`` folder (or
+    ``.dylibs``), else the first file there; None when it bundles none."""
+    import glob
+    import os
+    roots = (libs_dir, os.path.join(pkg_dir, ".dylibs"))
+    for path in _mapped_openblas():
+        if path.startswith(roots):
+            return path
+    for root in roots:
+        hits = sorted(glob.glob(os.path.join(root, "*openblas*")))
         if hits:
             return hits[0]
     return None
+
+
+def _find_blas_library():
+    """Path of the shared library behind scipy.linalg.cython_blas, or None."""
+    import os
+    import scipy
+    import scipy.linalg.cython_blas  # noqa: F401  (loads the library)
+
+    sp_dir = os.path.dirname(scipy.__file__)
+    own = _package_openblas(sp_dir, os.path.join(os.path.dirname(sp_dir), "scipy.libs"))
+    if own is not None:
+        return own
+    mapped = _mapped_openblas()      # a system OpenBLAS (conda, distributions)
+    return mapped[0] if mapped else None
 
 
 def _load_thread_control():
@@ -326,30 +347,11 @@ cdef void _pool_run(int nt, pool_task_t fn, void *arg) noexcept nogil:
 
 def _find_numpy_blas(scipy_path):
     """Path of NumPy's OpenBLAS when it is a different library from SciPy's."""
-    import glob
     import os
     import numpy
 
     np_dir = os.path.dirname(numpy.__file__)
-    roots = (os.path.join(os.path.dirname(np_dir), "numpy.libs"),
-             os.path.join(np_dir, ".dylibs"))
-    found = None
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                if "openblas" in line.lower() and ".so" in line:
-                    path = line.split(None, 5)[-1].strip()
-                    if path.startswith(roots) and os.path.exists(path):
-                        found = path
-                        break
-    except OSError:
-        pass
-    if found is None:
-        for root in roots:
-            hits = sorted(glob.glob(os.path.join(root, "*openblas*")))
-            if hits:
-                found = hits[0]
-                break
+    found = _package_openblas(np_dir, os.path.join(os.path.dirname(np_dir), "numpy.libs"))
     if found is None:
         return None
     if scipy_path is not None:

@@ -128,6 +128,19 @@ cdef inline bint _meet(Ext a, Ext b) noexcept nogil:
     return a.lo < b.hi and b.lo < a.hi
 
 
+cdef inline bint _exts_disjoint(const Ext *outs, int no, const Ext *ins, int ni) noexcept nogil:
+    """No output shares a byte with another output or with an input."""
+    cdef int i, j
+    for i in range(no):
+        for j in range(i + 1, no):
+            if _meet(outs[i], outs[j]):
+                return False
+        for j in range(ni):
+            if _meet(outs[i], ins[j]):
+                return False
+    return True
+
+
 cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b):
     """a and b share a byte."""
     return _meet(_ext(a), _ext(b))
@@ -210,12 +223,14 @@ cdef inline Py_ssize_t _plain_fwd(object A_prev, object W, object b, object out)
     o1 = (<tuple>out)[1]
     if not (_plain_out(o0, t, w.shape[0], a.shape[1]) and _plain_out(o1, t, w.shape[0], a.shape[1])):
         return -1
-    cdef Ext e0 = _ext(<cnp.ndarray>o0), e1 = _ext(<cnp.ndarray>o1)
-    cdef Ext ea = _ext(a), ew = _ext(w), eb = _ext(<cnp.ndarray>b)
-    if (_meet(e0, e1) or _meet(e0, ea) or _meet(e0, ew) or _meet(e0, eb)
-            or _meet(e1, ea) or _meet(e1, ew) or _meet(e1, eb)):
-        return -1
-    return bs
+    cdef Ext eo[2]
+    cdef Ext ei[3]
+    eo[0] = _ext(<cnp.ndarray>o0)
+    eo[1] = _ext(<cnp.ndarray>o1)
+    ei[0] = _ext(a)
+    ei[1] = _ext(w)
+    ei[2] = _ext(<cnp.ndarray>b)
+    return bs if _exts_disjoint(eo, 2, ei, 3) else -1
 
 
 def plain_forward(A_prev, W, b, out=None):
@@ -243,14 +258,15 @@ cdef inline Py_ssize_t _plain_bwd(object dZ, object A_prev, object W, object out
     o2 = (<tuple>out)[2]
     if not (_plain_out(o0, t, p, m) and _plain_out(o1, t, n, p) and _plain_out(o2, t, n, 1)):
         return 0
-    cdef Ext e0 = _ext(<cnp.ndarray>o0), e1 = _ext(<cnp.ndarray>o1), e2 = _ext(<cnp.ndarray>o2)
-    cdef Ext ez = _ext(dz), ea = _ext(a), ew = _ext(w)
-    if (_meet(e0, e1) or _meet(e0, e2) or _meet(e1, e2)
-            or _meet(e0, ez) or _meet(e0, ea) or _meet(e0, ew)
-            or _meet(e1, ez) or _meet(e1, ea) or _meet(e1, ew)
-            or _meet(e2, ez) or _meet(e2, ea) or _meet(e2, ew)):
-        return 0
-    return m
+    cdef Ext eo[3]
+    cdef Ext ei[3]
+    eo[0] = _ext(<cnp.ndarray>o0)
+    eo[1] = _ext(<cnp.ndarray>o1)
+    eo[2] = _ext(<cnp.ndarray>o2)
+    ei[0] = _ext(dz)
+    ei[1] = _ext(a)
+    ei[2] = _ext(w)
+    return m if _exts_disjoint(eo, 3, ei, 3) else 0
 
 
 def plain_backward(dZ, A_prev, W, out=None):

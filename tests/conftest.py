@@ -222,6 +222,18 @@ def check_backward(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd,
     assert_within(dZ_prev, expected, tol, "dZ_prev", params)
 
 
+def dispatch_env(dispatch):
+    """os.environ for a child run at one SIMD dispatch level: "default" (the
+    widest the CPU has), "avx2" or "baseline" (FASTBP_DISPATCH caps it; the
+    choice is cached per process, hence children)."""
+    import os
+    env = dict(os.environ)
+    env.pop("FASTBP_DISPATCH", None)
+    if dispatch != "default":
+        env["FASTBP_DISPATCH"] = dispatch
+    return env
+
+
 def run_python(code, env=None, timeout=300):
     """Run ``python -c code`` with the fastbp this process imported.
 

@@ -9,11 +9,10 @@ piecewise-linear epilogues and of the bias-gradient row sums give the
 baseline clone's bits.
 """
 import json
-import os
 
 import numpy as np
 import pytest
-from conftest import run_python
+from conftest import dispatch_env, run_python
 
 import fastbp
 from fastbp import _dense
@@ -219,10 +218,7 @@ def test_epilogue_clones_give_the_baseline_bits():
     process, hence subprocesses): identical bytes, NaN, inf and -0 included."""
     seen = {}
     for dispatch in ("default", "avx2", "baseline"):
-        env = dict(os.environ)
-        env.pop("FASTBP_DISPATCH", None)
-        if dispatch != "default":
-            env["FASTBP_DISPATCH"] = dispatch
+        env = dispatch_env(dispatch)
         res = run_python(CHILD, env)
         assert res.returncode == 0, res.stderr
         level, digest = json.loads(res.stdout.strip().splitlines()[-1])

@@ -371,13 +371,9 @@ def test_update_clones_round_like_the_scalar_formula(dispatch):
     still differ between clones in the last bits: the forward and backward
     use FMA in the AVX2 and AVX-512 clones.)"""
     import json
-    import os
 
-    from conftest import run_python
-    env = dict(os.environ)
-    env.pop("FASTBP_DISPATCH", None)
-    if dispatch != "default":
-        env["FASTBP_DISPATCH"] = dispatch
+    from conftest import dispatch_env, run_python
+    env = dispatch_env(dispatch)
     res = run_python(UPDATE_CHILD, env)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.strip().splitlines()[-1])

@@ -3,11 +3,10 @@ against NumPy: <= 4 ulp in double, <= 4 ulp of the double result rounded to
 float in float32, exact special values, any length, in place, independent of
 position, on both the AVX2 and the baseline dispatch paths."""
 import json
-import os
 
 import numpy as np
 import pytest
-from conftest import run_python
+from conftest import dispatch_env, run_python
 
 from fastbp import _testing
 
@@ -169,10 +168,7 @@ def test_dispatch_paths(dispatch):
     """Every clone (AVX-512 and AVX2+FMA where the CPU has them, and the
     forced baseline) meets the bound; run in a subprocess because the choice
     is cached per process."""
-    env = dict(os.environ)
-    env.pop("FASTBP_DISPATCH", None)
-    if dispatch != "default":
-        env["FASTBP_DISPATCH"] = dispatch
+    env = dispatch_env(dispatch)
     code = CHILD
     code += (
         "from fastbp import _blas\n"

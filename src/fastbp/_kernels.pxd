@@ -101,3 +101,8 @@ cdef extern from "fastbp_optim.h" nogil:
     void fbp_update_d(int opt, double *P, const double *G, double *S1, double *S2,
                       Py_ssize_t a, Py_ssize_t b, double lr, double b1, double b2,
                       double nb1, double nb2, double eps, double c1, double c2)
+    # dW += l2 W and sq[i] = ||W[i, :]||^2 (sq may be NULL), rows of n_in weights
+    void fbp_l2_rows_f(float *dW, const float *W, Py_ssize_t rows, Py_ssize_t n_in,
+                       float l2, double *sq)
+    void fbp_l2_rows_d(double *dW, const double *W, Py_ssize_t rows, Py_ssize_t n_in,
+                       double l2, double *sq)

@@ -121,18 +121,12 @@ cdef inline void _grad_rows(floating *dW, int ldw, floating *db, Mat dZ, Mat Ap,
 
 cdef inline void _l2_rows(floating *dW, const floating *W, Py_ssize_t rows, Py_ssize_t n_in,
                           floating l2, double *sq) noexcept nogil:
-    """dW += l2 W on rows of n_in contiguous weights; sq[i] = ||W[i, :]||^2 unless NULL."""
-    cdef Py_ssize_t i, j
-    cdef floating w
-    cdef double acc
-    for i in range(rows):
-        acc = 0.0
-        for j in range(n_in):
-            w = W[i * n_in + j]
-            dW[i * n_in + j] += l2 * w
-            acc += <double>w * w
-        if sq != NULL:
-            sq[i] = acc
+    """dW += l2 W on rows of n_in contiguous weights; sq[i] = ||W[i, :]||^2 unless NULL
+    (summed in csrc/fastbp_optim.h's fixed order)."""
+    if floating is float:
+        fbp_l2_rows_f(dW, W, rows, n_in, l2, sq)
+    else:
+        fbp_l2_rows_d(dW, W, rows, n_in, l2, sq)
 
 
 cdef inline void _dprev_rows(floating *dZp, int ldp, Mat W, Mat dZ, Py_ssize_t q0,

@@ -244,7 +244,7 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
         elif Y.dtype.kind == "f":
             Y = Y.astype(dtype)
         else:
-            raise TypeError(f"Y must hold numbers, got dtype {Y.dtype}")
+            raise non_numeric_labels_error(Y, n_out, output)
     labels = False
     if output == "softmax" and (Y.ndim == 1 or (Y.ndim == 2 and Y.shape[0] == 1)):
         if Y.dtype.kind not in "iu":
@@ -276,6 +276,37 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
     if Y.strides[-1] % Y.itemsize or (Y.ndim == 2 and Y.strides[0] % Y.itemsize):
         Y = np.ascontiguousarray(Y)
     return Y, y_codes[Y.dtype], labels
+
+
+def non_numeric_labels_error(Y, n_out, output):
+    """The TypeError for targets Y that are not numbers (text labels, objects):
+    what a network takes for its output, and how to encode them."""
+    flat = Y.reshape(-1)[:1000]
+    if flat.dtype.kind == "S":
+        flat = np.char.decode(flat, "utf-8", "replace")
+    head = (f"Y must hold numeric targets, got dtype {Y.dtype} (values "
+            f"{_examples(flat.tolist())})")
+    classifier = ("; or use fastbp.sklearn.MLPClassifier, which takes text labels as "
+                  "they are")
+    if output == "softmax":
+        return TypeError(
+            f"{head}: a softmax output takes class indices 0..{n_out - 1} of shape (m,) or "
+            f"one-hot columns ({n_out}, m). Encode the labels first: classes, Y = "
+            "np.unique(y, return_inverse=True) (or the fit_transform(y) of "
+            "sklearn.preprocessing.LabelEncoder) gives the indices, "
+            "sklearn.preprocessing.OneHotEncoder the one-hot rows (transpose them)"
+            + classifier)
+    if output == "sigmoid":
+        return TypeError(
+            f"{head}: a sigmoid output takes 0/1 labels (or probabilities) of shape "
+            f"({n_out}, m). Encode them first, e.g. Y = (y == positive_label).astype(np.uint8) "
+            "or sklearn.preprocessing.LabelEncoder for two classes; for "
+            "more classes use output='softmax' with class indices" + classifier)
+    return TypeError(
+        f"{head}: an {output} output is a regression and takes numeric targets; "
+        "convert them first (Y.astype(float) for numbers written as text). For class labels "
+        "use output='softmax' with class indices (np.unique(y, return_inverse=True), "
+        "sklearn.preprocessing.LabelEncoder)" + classifier)
 
 
 def label_range_error(Y, n_out):

@@ -648,3 +648,23 @@ def test_fresh_user_cli_findings(tmp_path, capsys):
     code, _, err = cli(capsys, "train", "--data", path, "--test-size", "0", "--lr", "1e30",
                        "--optimizer", "sgd", "-q", "--no-compare")
     assert code == 1 and "; try a smaller --lr" in err and ".;" not in err, err
+
+
+def test_unknown_option_of_a_command_points_to_that_commands_help(tmp_path, capsys):
+    """`fastbp train ... --bogus` said 'see: fastbp --help', the help that does not
+    list train's options; each command's own help is the one to read."""
+    path = tmp_path / "d.csv"
+    blobs(m=40).to_csv(path, index=False)
+    out = fail(capsys, 2, "train", "--data", path, "--bogus", *QUICK,
+               match=r"^fastbp: error: unrecognized arguments: --bogus "
+                     r"\(see: fastbp train --help\)$")
+    assert out == ""
+    fail(capsys, 2, "predict", "--model", tmp_path / "m.npz", "--data", path, "--bogus", "1",
+         match=r"unrecognized arguments: --bogus 1 \(see: fastbp predict --help\)$")
+    fail(capsys, 2, "info", "--bogus", match=r"\(see: fastbp info --help\)$")
+    # a bare file name: the data is an option
+    fail(capsys, 2, "train", path, *QUICK,
+         match=rf"unrecognized arguments: {re.escape(str(path))} \(give the data file as "
+               rf"--data {re.escape(str(path))}\) \(see: fastbp train --help\)$")
+    # before the command, it is the program's own option: its help
+    fail(capsys, 2, "--bogus", "train", match=r"\(see: fastbp --help\)$")

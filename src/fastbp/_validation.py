@@ -1456,6 +1456,17 @@ def _is_float(x):
 CLI_NO_COMMAND = "a command is required: fastbp train, fastbp predict or fastbp info"
 
 
+def cli_unrecognized_arguments(extras, data_suffixes=()):
+    """argparse's ``unrecognized arguments: ...`` for a command, with a hint when one
+    of them is a bare data file name (the data is given with ``--data``)."""
+    msg = f"unrecognized arguments: {' '.join(extras)}"
+    files = [a for a in extras if not a.startswith("-")
+             and os.path.splitext(a)[1].lower() in data_suffixes]
+    if files:
+        msg += f" (give the data file as --data {files[0]})"
+    return msg
+
+
 def prediction_column(target):
     """The name of ``fastbp predict``'s output column for a model of ``target``: one
     name whether printed or written with --out, and whether or not the data holds

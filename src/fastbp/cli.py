@@ -1024,6 +1024,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE, f"fastbp: error: {message} (see: {self.prog} --help)\n")
 
 
+class _CommandParser(_Parser):
+    """A command's parser (``fastbp train``, ...): an argument it does not know is
+    its own error, pointing to its own help, not the program's (argparse leaves
+    a subparser's leftovers for the top-level parser to report)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(_validation.cli_unrecognized_arguments(
+                extras, data_suffixes=(".npz",) + PARQUET_SUFFIXES + tuple(TABLE_SUFFIXES)))
+        return namespace, extras
+
+
 def _add_table_options(p):
     g = p.add_argument_group("reading the data (CSV/TSV with pandas)")
     g.add_argument("--sep", metavar="SEP",
@@ -1067,7 +1080,7 @@ def build_parser():
         prog="fastbp", description="Fast fused backward passes for dense networks on the CPU.")
     parser.add_argument("--version", action="version", version=f"fastbp {version}")
     sub = parser.add_subparsers(dest="command", metavar="{train,predict,info}",
-                                parser_class=_Parser)
+                                parser_class=_CommandParser)
 
     t = sub.add_parser("train", help="train a network (default: the planar flower data)",
                        description="Train a dense network. With no arguments: the course's "

@@ -379,7 +379,7 @@ def test_predict_errors(tmp_path, capsys):
     assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
     df.drop(columns=["f2"]).to_csv(tmp_path / "fewer.csv", index=False)
     fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "fewer.csv",
-         match=r"needs feature column 'f2', missing from the data")
+         match=r"feature columns do not match the model: missing 'f2' \(")
     fail(capsys, 2, "predict", "--model", tmp_path / "nope.npz", "--data", path,
          match="no such file")
     fail(capsys, 1, "predict", "--model", path, "--data", path, match="not a model file")
@@ -668,3 +668,24 @@ def test_unknown_option_of_a_command_points_to_that_commands_help(tmp_path, caps
                rf"--data {re.escape(str(path))}\) \(see: fastbp train --help\)$")
     # before the command, it is the program's own option: its help
     fail(capsys, 2, "--bogus", "train", match=r"\(see: fastbp --help\)$")
+
+
+def test_predict_feature_mismatch_names_each_column_once(tmp_path, capsys):
+    """The message listed the model's features after the missing ones, so a
+    missing feature was named twice; it says once what is missing and once
+    what the model does not know."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    other = tmp_path / "other.csv"
+    df.drop(columns=["f2", "f3"]).rename(columns={"f1": "F1"}).assign(note=1.0).to_csv(
+        other, index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", other,
+         match=r"^fastbp: error: feature columns do not match the model: missing 'f1', 'f2', "
+               r"'f3'; unexpected 'F1', 'note' \(the model was trained on 4 features, "
+               r"matched by name\)$")
+    code, _, err = cli(capsys, "predict", "--model", model, "--data", other)
+    for name in ("'f1'", "'f2'", "'f3'", "'F1'", "'note'"):
+        assert err.count(name) == 1, (name, err)
+    assert "'f0'" not in err and "'target'" not in err, err

@@ -301,7 +301,7 @@ CLI_CASES = [
     _cli("predict", "--model", "{d}/netonly.npz", "--data", "{d}/ok.csv", "--",
          "netonly.npz", "preprocessing"),
     _cli("predict", "--model", "{d}/model.npz", "--data", "{d}/feat.csv", "--",
-         "'f1'", "missing from the data", "'f0', 'f1'"),
+         "'f1'", "do not match the model: missing 'f1'", "2 features"),
     _cli("predict", "--model", "{d}/model.npz", "--data", "{d}/ok.csv", "--out", "{d}/sub",
          "--", "--out", "sub'", "directory"),
     _cli("predict", "--model", "{d}/model.npz", "--data", "{d}/ok.csv", "--threads", "0",

@@ -1345,15 +1345,20 @@ def check_preprocessing(prep, path):
     return prep
 
 
-def find_features(names, features, target):
-    """Positions in ``names`` of the model's ``features``, in the model's order."""
+def find_features(names, features, target, ignore=()):
+    """Positions in ``names`` of the model's ``features``, in the model's order.
+
+    A mismatch names each column once: the features missing from the data, and
+    the data's columns that are neither a feature, the target nor in ``ignore``
+    (columns the user asked to carry through).
+    """
     missing = [f for f in features if f not in names]
     if missing:
-        extra = [n for n in names if n not in features and n != target]
-        hint = f"; the file has {_listing(map(repr, extra))} instead" if extra else ""
-        raise ValueError(f"the model needs feature column{'s' if len(missing) > 1 else ''} "
-                         f"{_listing(map(repr, missing))}, missing from the data{hint} (the "
-                         f"model's features: {_listing(map(repr, features), 12)})")
+        extra = [n for n in names if n not in features and n != target and n not in ignore]
+        unexpected = f"; unexpected {_listing(map(repr, extra))}" if extra else ""
+        raise ValueError(f"feature columns do not match the model: missing "
+                         f"{_listing(map(repr, missing))}{unexpected} (the model was trained "
+                         f"on {len(features)} features, matched by name)")
     return [names.index(f) for f in features]
 
 

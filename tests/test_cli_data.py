@@ -689,3 +689,32 @@ def test_predict_feature_mismatch_names_each_column_once(tmp_path, capsys):
     for name in ("'f1'", "'f2'", "'f3'", "'F1'", "'note'"):
         assert err.count(name) == 1, (name, err)
     assert "'f0'" not in err and "'target'" not in err, err
+
+
+def _linear_regression_csv(path, m=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["target"] = X @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(m)
+    df.to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_regression_with_a_huge_learning_rate_reports_divergence(tmp_path, capsys, optimizer):
+    """--lr 1e6 on a regression: Adam's bounded steps kept the loss finite (about
+    1e24) and the run ended with status 0, a useless model and R^2 of -1e24; it
+    must stop as a diverged classification does (status 1, 'try a smaller --lr'),
+    and save nothing."""
+    path, model = tmp_path / "r.csv", tmp_path / "m.npz"
+    _linear_regression_csv(path)
+    code, out, err = cli(capsys, "train", "--data", path, "--lr", "1e6", "--optimizer",
+                         optimizer, "--epochs", "20", "-q", "--no-compare", "--save", model)
+    assert code == 1, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastbp: error: training diverged"), err
+    assert "try a smaller --lr" in lines[0], err
+    assert not model.exists()
+    # a sound learning rate on the same data trains and is not flagged
+    code, out, err = cli(capsys, "train", "--data", path, "--lr", "0.01", "--optimizer",
+                         optimizer, "--epochs", "20", "-q", "--no-compare")
+    assert code == 0 and scores(out, "test") > 0.9, (out, err)

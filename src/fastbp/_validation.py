@@ -622,6 +622,28 @@ def divergence_message(epoch, step, j, k, loss, restored_epoch, restored):
             f"batch was finite); the {restored} updates made since then were undone.")
 
 
+#: a training cost this many times its value before training (or more) is divergence
+DIVERGED_FACTOR = 10.0
+
+
+def check_training_converged(initial, final, epochs):
+    """Raise when training left the cost non-finite or ``DIVERGED_FACTOR`` times (or
+    more) above its value before training: the model is worse than where it started.
+
+    ``fit`` stops at a non-finite loss by itself; this catches the run whose
+    loss grew without bound while staying finite (Adam at a huge learning
+    rate: each step is bounded by the rate, so the cost reaches ~1e24, not inf).
+    """
+    if math.isfinite(final) and not final >= DIVERGED_FACTOR * initial:
+        return final
+    grew = (f"rose from {initial:.4g} before training to {final:.4g} after {epochs} "
+            f"epoch{'s' if epochs != 1 else ''}" if math.isfinite(final)
+            else f"is {final} (not finite) after {epochs} epoch{'s' if epochs != 1 else ''}")
+    raise ValueError(f"training diverged: the training loss {grew}, {DIVERGED_FACTOR:g} "
+                     "times or more its starting value: the model is worse than where it "
+                     "started. Lower the learning rate or check the data for outliers")
+
+
 def check_replica_check_every(value):
     """``replica_check_every`` as an int >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:

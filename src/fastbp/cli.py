@@ -885,6 +885,28 @@ def _say_outputs(r, args, history, saved, say):
     say(f"plot     {args.plot}")
 
 
+def _check_converged(net, r, initial_loss, comm):
+    """Stop, as a non-finite loss does, when training ended far above where it started.
+
+    A step whose loss is not finite stops ``fit`` (FloatingPointError), but an
+    optimizer whose steps are bounded by the learning rate (Adam) can blow the
+    loss up to 1e24 and stay finite: a useless model reported with status 0.
+    The training cost after fit, on the training data, is compared with the
+    cost before it (both from ``net.evaluate``); every rank decides the same.
+    """
+    final = net.evaluate(r.X, r.Y)[0]
+    err = None
+    try:
+        _validation.check_training_converged(initial_loss, final, r.epochs)
+    except ValueError as exc:
+        err = CLIError(f"{exc}; try a smaller --lr", DATA)
+    if comm is not None:
+        from fastbp.distributed import agree
+        agree(comm, err)
+    elif err is not None:
+        raise err
+
+
 def _train(args, comm):
     """``fastbp train``; with an MPI ``comm``, data-parallel over its ranks."""
     rank = 0 if comm is None else comm.Get_rank()
@@ -916,6 +938,7 @@ def _train(args, comm):
         say("note     --distributed on 1 process: start several with mpiexec -n N")
     net = r.net
     init_params = net.flat_parameters.copy()          # the NumPy baseline starts here too
+    initial_loss = net.evaluate(r.X, r.Y)[0]
     t0 = time.perf_counter()
     try:
         history = net.fit(r.X, r.Y, epochs=r.epochs, batch_size=r.bs, optimizer=r.opt,
@@ -924,6 +947,7 @@ def _train(args, comm):
     except FloatingPointError as exc:
         raise CLIError(f"{str(exc).rstrip('.')}; try a smaller --lr", DATA) from None
     fit_time = time.perf_counter() - t0
+    _check_converged(net, r, initial_loss, comm)
     if rank == 0:
         _say_scores(r, args, say)
     say(f"trained  {r.epochs} epochs in {fit_time:.2f} s "

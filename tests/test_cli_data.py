@@ -718,3 +718,62 @@ def test_regression_with_a_huge_learning_rate_reports_divergence(tmp_path, capsy
     code, out, err = cli(capsys, "train", "--data", path, "--lr", "0.01", "--optimizer",
                          optimizer, "--epochs", "20", "-q", "--no-compare")
     assert code == 0 and scores(out, "test") > 0.9, (out, err)
+
+
+@pytest.mark.parametrize("how", ["named 0..m-1", "named 1..m", "id shuffled", "no header"])
+def test_saved_index_in_the_first_column_is_not_a_feature(tmp_path, capsys, how):
+    """df.to_csv() writes the index first; named (rename_axis('id'), or a 1..m
+    numbering) it was trained on as a feature, with only a note. A first column
+    counting the rows (0..m-1 or 1..m in order), or named id/index holding
+    distinct whole numbers, is the row index: set aside, with a note saying so
+    and how to keep it (--index-col none)."""
+    df = blobs()
+    path = tmp_path / "d.csv"
+    name = "id"
+    if how == "named 0..m-1":
+        df.rename_axis("id").to_csv(path)
+    elif how == "named 1..m":
+        name = "row"
+        df.set_axis(np.arange(1, 301)).rename_axis("row").to_csv(path)
+    elif how == "id shuffled":
+        df.sample(frac=1.0, random_state=0).rename_axis("id").to_csv(path)
+    else:
+        name = "0"
+        df.to_csv(path, header=False)
+    target = ("--target", "-1") if how == "no header" else ()
+    code, out, err = cli(capsys, "train", "--data", path, *target, *QUICK)
+    assert code == 0, err
+    assert "300 examples, 4 features" in out, out
+    note = next(ln for ln in out.splitlines() if "row index" in ln)
+    assert f"first column {name!r}" in note and "--index-col none" in note, note
+    # asked for, it stays a feature (and the row-counting note still warns)
+    code, out, err = cli(capsys, "train", "--data", path, *target, "--index-col", "none",
+                         *QUICK)
+    assert code == 0 and "300 examples, 5 features" in out, (out, err)
+    if how != "id shuffled":
+        assert f"feature {name!r} counts the rows" in out, out
+
+
+def test_a_first_feature_that_is_not_a_row_index_stays(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    df = blobs()
+    df.insert(0, "age", rng.integers(20, 70, 300))      # whole numbers, repeated
+    df.insert(0, "id2", np.arange(300)[::-1])           # counts down: not pandas' index
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0 and "300 examples, 6 features" in out and "row index" not in out, out
+
+
+def test_predict_with_a_model_that_kept_the_index_as_a_feature(tmp_path, capsys):
+    """A model trained with --index-col none has the index column among its
+    features: fastbp predict reads it as one (not as the row index) on its own."""
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    blobs().rename_axis("id").to_csv(path)
+    code, out, err = cli(capsys, "train", "--data", path, "--index-col", "none", "--save",
+                         model, *QUICK)
+    assert code == 0 and "5 features" in out, (out, err)
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0, err
+    assert "from 5 features" in err and "row index" not in err, err
+    assert len(out.splitlines()) == 301

@@ -245,7 +245,7 @@ CLI_CASES = [
     _cli(*T, "{d}/ok.csv", "--target", "nosuch", "--", "--target 'nosuch'", "'f0', 'f1'"),
     _cli(*T, "{d}/ok.csv", "--target", "9", "--", "--target 9", "3 columns", "0..2"),
     _cli(*T, "{d}/ok.csv", "--drop", "zz", "--", "--drop 'zz'", "'target'"),
-    _cli(*T, "{d}/notarget.csv", "--", "--target", "'a', 'b', 'c'"),
+    _cli(*T, "{d}/notarget.csv", "--", "--target", "'b', 'c', and 'a' read as the row index"),
     _cli(*T, "{d}/twotargets.csv", "--", "'label', 'target'", "--target"),
     # check_no_missing, check_numeric_features, check_finite_features
     _cli(*T, "{d}/missing.csv", "--", "1 row", "line 4", "'f0'", "--dropna"),

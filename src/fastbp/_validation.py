@@ -1194,14 +1194,20 @@ def find_column(names, spec, option):
     return pos % len(names)
 
 
-def find_target(names, spec):
-    """Position of the target column: ``--target`` if given, else a column named like one."""
+def find_target(names, spec, index=None):
+    """Position of the target column: ``--target`` if given, else a column named like one.
+
+    ``index``: the name of a column read as the row index (not in ``names``), for
+    the message.
+    """
     if spec is not None:
         return find_column(names, spec, "--target")
     found = [i for i, n in enumerate(names) if str(n).strip().lower() in TARGET_NAMES]
     if len(found) == 1:
         return found[0]
     listed = _listing(map(repr, names), 12)
+    if index is not None:
+        listed += f", and {index!r} read as the row index (--index-col none keeps it)"
     if not found:
         raise ValueError("which column is the target? Name it with --target NAME or "
                          f"--target POSITION (no column is called {'/'.join(TARGET_NAMES)}); "

@@ -88,12 +88,26 @@ class Table:
         Where each row is in the file (``row_word`` says "line" or "row").
     notes : list of str
         What the reader decided (header, index column, separator).
+    index : tuple or None
+        The row index column set aside (not in ``names``): (its position in
+        the file's columns, name, column, missing).
     """
 
     def __init__(self, source, names, columns, missing, lines, row_word="line"):
         self.source, self.names, self.columns = source, list(names), list(columns)
         self.missing, self.lines, self.row_word = list(missing), np.asarray(lines), row_word
         self.notes = []
+        self.index = None
+
+    def file_columns(self):
+        """(names, columns, missing) of every column of the file, the index included."""
+        names, cols, miss = list(self.names), list(self.columns), list(self.missing)
+        if self.index is not None:
+            j, name, col, m = self.index
+            names.insert(j, name)
+            cols.insert(j, col)
+            miss.insert(j, m)
+        return names, cols, miss
 
     @property
     def m(self):
@@ -292,8 +306,14 @@ def _frame_table(pd, df, source, lines, row_word="line"):
     return Table(source, names, columns, missing, lines, row_word)
 
 
+#: a first column of one of these names (any case) holding distinct whole numbers is the
+#: row index (``df.reset_index().to_csv(index=False)`` writes "index")
+INDEX_NAMES = ("id", "index")
+
+
 def _drop_index(table, args, header):
-    """Remove the index column: ``--index-col``, or an unnamed first column of row numbers.
+    """Set the row index column aside (``table.index``): ``--index-col``, or a first
+    column that is one (see :func:`_index_note`).
 
     Also where every table read from a file passes: one with no rows stops here.
     """
@@ -305,20 +325,49 @@ def _drop_index(table, args, header):
     if spec is not None:
         with _reported(USAGE):
             j = _validation.find_column(table.names, spec, "--index-col")
-        why = f"--index-col {spec}"
+        why = f"--index-col {spec}: column {table.names[j]!r} read as the row index"
     else:
-        col = table.columns[0]
-        unnamed = header and (table.names[0].startswith("Unnamed: 0") or not table.names[0])
-        if not (unnamed and col.dtype.kind in "iuf" and not table.missing[0].any()
-                and np.all(col == np.round(col)) and len(np.unique(col)) == table.m):
+        why = _index_note(table, header, getattr(args, "target", None))
+        if why is None:
             return table
         j = 0
-        why = ("the unnamed first column holds row numbers: read as pandas' index, not a "
-               "feature (--index-col none keeps it)")
-    for lst in (table.names, table.columns, table.missing):
-        del lst[j]
+    table.index = (j, table.names.pop(j), table.columns.pop(j), table.missing.pop(j))
     table.notes.append(why)
+    table.index_note = why
     return table
+
+
+def _index_note(table, header, target):
+    """Why the first column is the row index that ``df.to_csv()`` writes first, or None.
+
+    It is, when it holds whole numbers without missing values and is either
+    unnamed (pandas' default index: header "" or "Unnamed: 0") with distinct
+    values, or counts the rows (0..m-1 or 1..m in order, whatever its name:
+    a default RangeIndex, named or not), or is named id/index with distinct
+    values. Never the target (``--target``, or a column named like one), and
+    a named column only when two more columns remain (a feature and the
+    target): the x of ``x,y`` data sampled at 0, 1, 2, ... is a feature.
+    """
+    name, col, m = table.names[0], table.columns[0], table.m
+    if (len(table.names) < 2 or col.dtype.kind not in "iuf" or table.missing[0].any()
+            or not np.all(col == np.round(col))
+            or (target is not None and target == name)
+            or (target is None and name.strip().lower() in _validation.TARGET_NAMES)):
+        return None
+    distinct = len(np.unique(col)) == m
+    keep = "--index-col none keeps it as a feature"
+    if header and (name.startswith("Unnamed: 0") or not name) and distinct:
+        return ("the unnamed first column holds row numbers: read as pandas' index, not a "
+                f"feature ({keep})")
+    if len(table.names) < 3:
+        return None
+    if m > 2 and (np.array_equal(col, np.arange(m)) or np.array_equal(col, np.arange(1, m + 1))):
+        return (f"the first column {name!r} counts the rows ({int(col[0])}..{int(col[-1])}): "
+                f"read as the row index (as pandas' to_csv writes it), not a feature ({keep})")
+    if header and name.strip().lower() in INDEX_NAMES and distinct:
+        return (f"the first column {name!r} holds distinct whole numbers: read as the row "
+                f"index (ids), not a feature ({keep})")
+    return None
 
 
 def _load_npz(path):
@@ -362,7 +411,8 @@ def _prepare(table, args, known_task=None):
     of scikit-learn.
     """
     with _reported(USAGE):
-        t = _validation.find_target(table.names, args.target)
+        t = _validation.find_target(table.names, args.target,
+                                    None if table.index is None else table.index[1])
         drop = {_validation.find_column(table.names, d, "--drop") for d in args.drop or ()}
     target = table.names[t]
     feats = [j for j in range(len(table.names)) if j != t and j not in drop]
@@ -996,6 +1046,7 @@ def cmd_predict(args):
     except ValueError as exc:
         raise CLIError(f"--model: {exc}", DATA) from None
     table = _read_table(args.data, args)
+    _index_as_feature(table, prep, args)
     X_raw, y = _apply_model_columns(table, prep)
     pred = _predict(net, prep, X_raw)
     for note in table.notes:
@@ -1017,6 +1068,20 @@ def cmd_predict(args):
         say(f"score    {_score_line(prep['task'], pred, y, poisson)} ({len(pred)} examples of "
             f"{table.source} with a {prep['target']!r} column)")
     return 0
+
+
+def _index_as_feature(table, prep, args):
+    """Put a first column read as the row index back among the columns when the
+    model was trained on it as a feature (``fastbp train --index-col none``)."""
+    if table.index is None or args.index_col is not None:
+        return
+    j, name, col, miss = table.index
+    if name in prep["features"]:
+        table.names.insert(j, name)
+        table.columns.insert(j, col)
+        table.missing.insert(j, miss)
+        table.index = None
+        table.notes.remove(table.index_note)
 
 
 def _write_predictions(f, name, pred, task):
@@ -1071,8 +1136,11 @@ def _add_table_options(p):
     g.add_argument("--header", default="infer", choices=("infer", "0", "none"),
                    help="first row holds the column names: infer (default), 0 (yes), none")
     g.add_argument("--index-col", metavar="NAME|POS|none",
-                   help="column holding the row index, not a feature (default: an unnamed "
-                        "first column of row numbers, as pandas' to_csv writes)")
+                   help="column holding the row index, not a feature; none: every column "
+                        "is data (default: the first column when it is pandas' index: "
+                        "unnamed with distinct whole numbers, counting the rows 0..m-1 or "
+                        "1..m, or named id/index with distinct whole numbers; a note says "
+                        "so)")
 
 
 def _option(check, parse=int):

@@ -777,3 +777,82 @@ def test_predict_with_a_model_that_kept_the_index_as_a_feature(tmp_path, capsys)
     assert code == 0, err
     assert "from 5 features" in err and "row index" not in err, err
     assert len(out.splitlines()) == 301
+
+
+@pytest.fixture
+def blobs_model(tmp_path, capsys):
+    """(DataFrame, model path) of a classifier trained on blobs() and saved."""
+    df = blobs()
+    path, model = tmp_path / "train.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    return df, model
+
+
+def _read_out(text):
+    return pd.read_csv(__import__("io").StringIO(text), keep_default_na=False, dtype=str)
+
+
+def test_predict_keep_copies_columns_into_the_output(tmp_path, capsys, blobs_model):
+    """The predictions could not be joined back to the rows: --keep COL (repeatable,
+    a name or a position) copies input columns, the row index included, in front."""
+    df, model = blobs_model
+    new = df.drop(columns="target").iloc[:40].copy()
+    new.insert(0, "name", [f"row{i}" for i in range(40)])
+    new.index = np.arange(1000, 1040)
+    path = tmp_path / "new.csv"
+    new.rename_axis("id").to_csv(path)                  # id (the index), name, f0..f3
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0 and out.splitlines()[0] == "predicted_target", (out, err)
+    alone = out.splitlines()[1:]
+    assert "--keep id" in err, err                        # the index is pointed out
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path,
+                         "--keep", "id", "--keep", "name", "--keep", "f0")
+    assert code == 0, err
+    got = _read_out(out)
+    assert list(got.columns) == ["id", "name", "f0", "predicted_target"]
+    assert got["id"].tolist() == [str(i) for i in range(1000, 1040)]
+    assert got["name"].tolist() == new["name"].tolist()
+    np.testing.assert_array_equal(got["f0"].astype(float), new["f0"])    # exact round trip
+    assert got["predicted_target"].tolist() == alone
+    # positions count the file's columns (0: the index), as written by --out too
+    out_path = tmp_path / "p.csv"
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path, "--keep", "0",
+                         "--out", out_path)
+    assert code == 0, err
+    written = _read_out(out_path.read_text())
+    assert list(written.columns) == ["id", "predicted_target"]
+    assert written["predicted_target"].tolist() == alone
+    fail(capsys, 2, "predict", "--model", model, "--data", path, "--keep", "zz",
+         match=r"--keep 'zz': no such column; the columns are 'id', 'name', 'f0'")
+
+
+def test_predict_missing_features_error_or_dropna_leaves_their_cells_empty(
+        tmp_path, capsys, blobs_model):
+    """predict had no --dropna: a row with a missing feature stopped it. With
+    --dropna, as train's, such rows get no prediction: an empty cell, so the
+    output still lines up with the input row for row (and with --keep)."""
+    df, model = blobs_model
+    new = df.iloc[:50].copy()
+    new.loc[[2, 7], "f1"] = np.nan
+    new.loc[7, "f3"] = np.nan
+    path = tmp_path / "nan.csv"
+    new.to_csv(path, index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", path,
+         match=r"missing values .* 2 rows \(line 4, line 9\) of columns 'f1', 'f3': fill them "
+               r"in, or pass --dropna")
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path, "--dropna",
+                         "--keep", "target")
+    assert code == 0, err
+    got = _read_out(out)
+    assert len(got) == 50 and got["target"].tolist() == [str(v) for v in new["target"]]
+    empty = np.flatnonzero(got["predicted_target"] == "")
+    np.testing.assert_array_equal(empty, [2, 7])
+    assert "2 of 50 rows" in err and "line 4, line 9" in err, err
+    assert "48 examples" in err, err                    # the score leaves them out
+    # the other rows' predictions are those of the complete rows alone
+    complete = tmp_path / "complete.csv"
+    new.drop(index=[2, 7]).to_csv(complete, index=False)
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", complete)
+    assert code == 0, err
+    assert got["predicted_target"].drop(index=[2, 7]).tolist() == out.splitlines()[1:]

@@ -1217,21 +1217,34 @@ def find_target(names, spec, index=None):
                      "--target")
 
 
-def check_no_missing(names, missing, where, *, dropna_hint=True):
+def check_no_missing(names, missing, where, *, dropna_hint=True, predict=False):
     """Raise, naming rows and columns, if ``missing`` (m, n) has a True.
 
     ``where`` labels the rows for the message (``'line 7'``: where they are in the file).
+    ``dropna_hint``: the command takes ``--dropna`` (``predict``: fastbp predict's,
+    which leaves those rows' predictions empty).
     """
     rows = np.flatnonzero(missing.any(axis=1))
     if rows.size == 0:
         return
     cols = [names[j] for j in np.flatnonzero(missing.any(axis=0))]
     where = _listing(where[i] for i in rows)
-    hint = ("fill them in, drop those columns with --drop, or drop those rows with --dropna"
+    hint = ("fill them in, or pass --dropna (those rows then get no prediction: an empty "
+            "cell)" if predict else
+            "fill them in, drop those columns with --drop, or drop those rows with --dropna"
             if dropna_hint else "fill them in first")
     raise ValueError(f"missing values (NA, empty or NaN) in {rows.size} row"
                      f"{'s' if rows.size > 1 else ''} ({where}) of column"
                      f"{'s' if len(cols) > 1 else ''} {_listing(map(repr, cols))}: {hint}")
+
+
+def predict_dropna_note(where, m):
+    """fastbp predict --dropna's note on the rows (labelled by ``where``) left without
+    a prediction."""
+    return (f"--dropna: {len(where)} of {m} rows {'has' if len(where) == 1 else 'have'} "
+            "missing feature values "
+            f"({_listing(where)}): no prediction for them (an empty cell), so the output "
+            "still lines up with the input row for row")
 
 
 def _not_numbers(col):

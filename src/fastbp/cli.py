@@ -14,7 +14,9 @@ features (and a regression target), and reports train and test scores.
 
 ``--output exp`` trains a Poisson regression of counts (exp output, the
 Poisson deviance, target not standardised). ``fastbp predict`` writes one
-CSV column ``predicted_<target>``, printed or with ``--out``.
+CSV column ``predicted_<target>``, printed or with ``--out``, one line per
+input row, after the input columns ``--keep`` copies (an id, the row index);
+``--dropna`` leaves the prediction of a row with a missing feature empty.
 
 Every error ends in one line ``fastbp: error: ...`` with exit status 2
 (the options) or 1 (the data, or a failure while running). ``fastbp``
@@ -26,6 +28,7 @@ import csv
 import io
 import math
 import os
+import shlex
 import sys
 import time
 
@@ -471,24 +474,43 @@ def _row_number_notes(names, X):
                           or np.array_equal(X[:, j], np.arange(1, m + 1)))]
 
 
-def _apply_model_columns(table, prep):
-    """(X (m, n) raw features in the model's order, true target or None) of ``table``."""
+def _apply_model_columns(table, prep, dropna=None, ignore=()):
+    """(X (k, n) raw features in the model's order, true target or None, rows) of ``table``.
+
+    ``rows`` is None (every row) or, with ``dropna`` (fastbp predict's
+    ``--dropna``), the bool mask (m,) of the rows without a missing feature,
+    the only ones in X and the target; None for ``dropna`` means the command
+    has no such option (train's ``--test-data``). ``ignore``: columns that
+    are neither features nor unexpected (``--keep``).
+    """
+    rows = None
     with _reported(DATA):
-        pos = _validation.find_features(table.names, prep["features"], prep["target"])
+        pos = _validation.find_features(table.names, prep["features"], prep["target"], ignore)
         names = prep["features"]
         miss = np.column_stack([table.missing[j] for j in pos])
-        _validation.check_no_missing(names, miss, table.where(range(table.m)),
-                                     dropna_hint=False)
-        cols = [table.columns[j] for j in pos]
+        if dropna and miss.any():
+            rows = ~miss.any(axis=1)
+            _validation.check_rows_left(table.source, int(rows.sum()))
+            bad = np.flatnonzero(~rows)
+            table.notes.append(_validation.predict_dropna_note(table.where(bad), table.m))
+        else:
+            _validation.check_no_missing(names, miss, table.where(range(table.m)),
+                                         dropna_hint=dropna is not None,
+                                         predict=dropna is not None)
+        cols = [table.columns[j] if rows is None else table.columns[j][rows] for j in pos]
         _validation.check_numeric_features(names, cols)
         X = np.column_stack(cols).astype(np.float64)
-        _validation.check_finite_features(names, X, table.where(range(table.m)))
+        _validation.check_finite_features(
+            names, X, table.where(range(table.m) if rows is None else np.flatnonzero(rows)))
     y = None
     if prep["target"] in table.names:
         j = table.names.index(prep["target"])
-        if not table.missing[j].any():
-            y = table.columns[j]
-    return X, y
+        col, m = table.columns[j], table.missing[j]
+        if rows is not None:
+            col, m = col[rows], m[rows]
+        if not m.any():
+            y = col
+    return X, y, rows
 
 
 # ------------------------------------------------------------------ split
@@ -806,7 +828,7 @@ def _setup(args, d, seed):
         else (lambda idx: p.y[idx])
     r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
     if args.test_data:
-        r.X_te_raw, r.y_te = _apply_model_columns(test_table, prep)
+        r.X_te_raw, r.y_te, _ = _apply_model_columns(test_table, prep)
         with _reported(DATA):
             _validation.check_test_target(args.test_data, p.target, r.y_te)
             if r.output == "exp":
@@ -1047,27 +1069,43 @@ def cmd_predict(args):
         raise CLIError(f"--model: {exc}", DATA) from None
     table = _read_table(args.data, args)
     _index_as_feature(table, prep, args)
-    X_raw, y = _apply_model_columns(table, prep)
+    names, columns, missing = table.file_columns()
+    with _reported(USAGE):
+        kept = [_validation.find_column(names, k, "--keep") for k in args.keep or ()]
+    X_raw, y, rows = _apply_model_columns(table, prep, dropna=args.dropna,
+                                          ignore={names[j] for j in kept})
     pred = _predict(net, prep, X_raw)
+    if table.index is not None and table.index[0] not in kept:
+        j, index_name = table.index[:2]
+        spec = str(j) if _pandas_placeholder(index_name) else shlex.quote(index_name)
+        table.notes.append(f"the row index is not in the output: --keep {spec} copies it")
     for note in table.notes:
         say(f"note     {note}")
     poisson = net.output == "exp"
     say(f"model    {os.path.basename(args.model)}: {'Poisson ' if poisson else ''}"
         f"{prep['task']} of {prep['target']!r} from {len(prep['features'])} features")
     name = _validation.prediction_column(prep["target"])
+    front = [("" if _pandas_placeholder(names[j]) else names[j], columns[j], missing[j])
+             for j in kept]
     if args.out:
         try:
             with open(args.out, "w", newline="") as f:
-                _write_predictions(f, name, pred, prep["task"])
+                _write_predictions(f, name, pred, prep["task"], front, rows)
         except OSError as exc:
             raise CLIError(f"cannot write --out {args.out!r}: {exc.strerror}", DATA) from None
-        say(f"wrote    {len(pred)} predictions to {args.out}")
+        skipped = "" if rows is None else f" ({int((~rows).sum())} rows left empty: --dropna)"
+        say(f"wrote    {len(pred)} predictions to {args.out}{skipped}")
     else:
-        _write_predictions(sys.stdout, name, pred, prep["task"])
+        _write_predictions(sys.stdout, name, pred, prep["task"], front, rows)
     if y is not None:
         say(f"score    {_score_line(prep['task'], pred, y, poisson)} ({len(pred)} examples of "
             f"{table.source} with a {prep['target']!r} column)")
     return 0
+
+
+def _pandas_placeholder(name):
+    """Whether ``name`` is pandas' stand-in for an empty header ("Unnamed: 0", ...)."""
+    return name.startswith("Unnamed: ") and name[9:].isdigit()
 
 
 def _index_as_feature(table, prep, args):
@@ -1084,11 +1122,33 @@ def _index_as_feature(table, prep, args):
         table.notes.remove(table.index_note)
 
 
-def _write_predictions(f, name, pred, task):
+def _write_predictions(f, name, pred, task, front=(), rows=None):
+    """The output CSV: the ``front`` columns ((header, column, missing), ``--keep``),
+    then the predictions; ``rows`` (bool mask, ``--dropna``) marks the input rows
+    that have one (the others get an empty cell), None: every row."""
     w = csv.writer(f, lineterminator="\n")
-    w.writerow([name])
-    for v in pred:
-        w.writerow([f"{v:.8g}" if task == "regression" else v])
+    w.writerow([h for h, _, _ in front] + [name])
+    values = iter(pred)
+    for i in range(len(pred) if rows is None else len(rows)):
+        cells = [_cell(col[i], miss[i]) for _, col, miss in front]
+        if rows is None or rows[i]:
+            v = next(values)
+            cells.append(f"{v:.8g}" if task == "regression" else v)
+        else:
+            cells.append("")
+        w.writerow(cells)
+
+
+def _cell(v, missing):
+    """A copied input value as CSV text: empty where missing, floats in their shortest
+    exact form (they read back as the same numbers)."""
+    if missing:
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    if isinstance(v, np.integer):
+        return str(int(v))
+    return v
 
 
 # ------------------------------------------------------------------- info
@@ -1239,12 +1299,22 @@ def build_parser():
                         "scored. The predictions are one CSV column named "
                         f"{_validation.prediction_column('<target>')} (e.g. "
                         f"{_validation.prediction_column('price')} for a model of 'price'), "
-                        "printed or written to --out alike.")
+                        "one line per input row, after the columns --keep copies; printed "
+                        "or written to --out alike.")
     pr.add_argument("--model", required=True, metavar="FILE.npz")
     pr.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
     pr.add_argument("--out", metavar="FILE.csv",
                     help="write the predictions there, the same CSV column as printed "
                          "(default: print them)")
+    pr.add_argument("--keep", action="append", metavar="COL",
+                    help="copy this column of --data into the output, in front of the "
+                         "predictions (repeatable, in the order given; a name, or a "
+                         "position counted from 0 over the file's columns, the row index "
+                         "included), e.g. --keep id to join the predictions back")
+    pr.add_argument("--dropna", action="store_true",
+                    help="rows with a missing feature value get no prediction (an empty "
+                         "cell; every input row keeps its output line) instead of stopping "
+                         "(default: stop and name them)")
     pr.add_argument("--threads", type=int, help="threads (default: all cores)")
     _add_table_options(pr)
     pr.set_defaults(func=cmd_predict)

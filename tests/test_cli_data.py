@@ -720,6 +720,17 @@ def test_regression_with_a_huge_learning_rate_reports_divergence(tmp_path, capsy
     assert code == 0 and scores(out, "test") > 0.9, (out, err)
 
 
+def test_divergence_threshold():
+    """Diverged: a non-finite training loss, or 10x (or more) the loss before
+    training; a start at 0 (nothing to grow from) is never called diverged."""
+    check = _validation.check_training_converged
+    assert check(1.0, 9.99, 3) == 9.99
+    assert check(0.0, 1e-9, 3) == 1e-9
+    for final in (10.0, 1e24, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="training diverged"):
+            check(1.0, final, 3)
+
+
 @pytest.mark.parametrize("how", ["named 0..m-1", "named 1..m", "id shuffled", "no header"])
 def test_saved_index_in_the_first_column_is_not_a_feature(tmp_path, capsys, how):
     """df.to_csv() writes the index first; named (rename_axis('id'), or a 1..m

@@ -634,7 +634,7 @@ def check_training_converged(initial, final, epochs):
     loss grew without bound while staying finite (Adam at a huge learning
     rate: each step is bounded by the rate, so the cost reaches ~1e24, not inf).
     """
-    if math.isfinite(final) and not final >= DIVERGED_FACTOR * initial:
+    if math.isfinite(final) and not (initial > 0 and final >= DIVERGED_FACTOR * initial):
         return final
     grew = (f"rose from {initial:.4g} before training to {final:.4g} after {epochs} "
             f"epoch{'s' if epochs != 1 else ''}" if math.isfinite(final)

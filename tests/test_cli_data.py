@@ -379,7 +379,7 @@ def test_predict_errors(tmp_path, capsys):
     assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
     df.drop(columns=["f2"]).to_csv(tmp_path / "fewer.csv", index=False)
     fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "fewer.csv",
-         match=r"needs feature column 'f2', missing from the data")
+         match=r"feature columns do not match the model: missing 'f2' \(")
     fail(capsys, 2, "predict", "--model", tmp_path / "nope.npz", "--data", path,
          match="no such file")
     fail(capsys, 1, "predict", "--model", path, "--data", path, match="not a model file")
@@ -648,3 +648,222 @@ def test_fresh_user_cli_findings(tmp_path, capsys):
     code, _, err = cli(capsys, "train", "--data", path, "--test-size", "0", "--lr", "1e30",
                        "--optimizer", "sgd", "-q", "--no-compare")
     assert code == 1 and "; try a smaller --lr" in err and ".;" not in err, err
+
+
+def test_unknown_option_of_a_command_points_to_that_commands_help(tmp_path, capsys):
+    """`fastbp train ... --bogus` said 'see: fastbp --help', the help that does not
+    list train's options; each command's own help is the one to read."""
+    path = tmp_path / "d.csv"
+    blobs(m=40).to_csv(path, index=False)
+    out = fail(capsys, 2, "train", "--data", path, "--bogus", *QUICK,
+               match=r"^fastbp: error: unrecognized arguments: --bogus "
+                     r"\(see: fastbp train --help\)$")
+    assert out == ""
+    fail(capsys, 2, "predict", "--model", tmp_path / "m.npz", "--data", path, "--bogus", "1",
+         match=r"unrecognized arguments: --bogus 1 \(see: fastbp predict --help\)$")
+    fail(capsys, 2, "info", "--bogus", match=r"\(see: fastbp info --help\)$")
+    # a bare file name: the data is an option
+    fail(capsys, 2, "train", path, *QUICK,
+         match=rf"unrecognized arguments: {re.escape(str(path))} \(give the data file as "
+               rf"--data {re.escape(str(path))}\) \(see: fastbp train --help\)$")
+    # before the command, it is the program's own option: its help
+    fail(capsys, 2, "--bogus", "train", match=r"\(see: fastbp --help\)$")
+
+
+def test_predict_feature_mismatch_names_each_column_once(tmp_path, capsys):
+    """The message listed the model's features after the missing ones, so a
+    missing feature was named twice; it says once what is missing and once
+    what the model does not know."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    other = tmp_path / "other.csv"
+    df.drop(columns=["f2", "f3"]).rename(columns={"f1": "F1"}).assign(note=1.0).to_csv(
+        other, index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", other,
+         match=r"^fastbp: error: feature columns do not match the model: missing 'f1', 'f2', "
+               r"'f3'; unexpected 'F1', 'note' \(the model was trained on 4 features, "
+               r"matched by name\)$")
+    code, _, err = cli(capsys, "predict", "--model", model, "--data", other)
+    for name in ("'f1'", "'f2'", "'f3'", "'F1'", "'note'"):
+        assert err.count(name) == 1, (name, err)
+    assert "'f0'" not in err and "'target'" not in err, err
+
+
+def _linear_regression_csv(path, m=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["target"] = X @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(m)
+    df.to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_regression_with_a_huge_learning_rate_reports_divergence(tmp_path, capsys, optimizer):
+    """--lr 1e6 on a regression: Adam's bounded steps kept the loss finite (about
+    1e24) and the run ended with status 0, a useless model and R^2 of -1e24; it
+    must stop as a diverged classification does (status 1, 'try a smaller --lr'),
+    and save nothing."""
+    path, model = tmp_path / "r.csv", tmp_path / "m.npz"
+    _linear_regression_csv(path)
+    code, out, err = cli(capsys, "train", "--data", path, "--lr", "1e6", "--optimizer",
+                         optimizer, "--epochs", "20", "-q", "--no-compare", "--save", model)
+    assert code == 1, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastbp: error: training diverged"), err
+    assert "try a smaller --lr" in lines[0], err
+    assert not model.exists()
+    # a sound learning rate on the same data trains and is not flagged
+    code, out, err = cli(capsys, "train", "--data", path, "--lr", "0.01", "--optimizer",
+                         optimizer, "--epochs", "20", "-q", "--no-compare")
+    assert code == 0 and scores(out, "test") > 0.9, (out, err)
+
+
+def test_divergence_threshold():
+    """Diverged: a non-finite training loss, or 10x (or more) the loss before
+    training; a start at 0 (nothing to grow from) is never called diverged."""
+    check = _validation.check_training_converged
+    assert check(1.0, 9.99, 3) == 9.99
+    assert check(0.0, 1e-9, 3) == 1e-9
+    for final in (10.0, 1e24, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="training diverged"):
+            check(1.0, final, 3)
+
+
+@pytest.mark.parametrize("how", ["named 0..m-1", "named 1..m", "id shuffled", "no header"])
+def test_saved_index_in_the_first_column_is_not_a_feature(tmp_path, capsys, how):
+    """df.to_csv() writes the index first; named (rename_axis('id'), or a 1..m
+    numbering) it was trained on as a feature, with only a note. A first column
+    counting the rows (0..m-1 or 1..m in order), or named id/index holding
+    distinct whole numbers, is the row index: set aside, with a note saying so
+    and how to keep it (--index-col none)."""
+    df = blobs()
+    path = tmp_path / "d.csv"
+    name = "id"
+    if how == "named 0..m-1":
+        df.rename_axis("id").to_csv(path)
+    elif how == "named 1..m":
+        name = "row"
+        df.set_axis(np.arange(1, 301)).rename_axis("row").to_csv(path)
+    elif how == "id shuffled":
+        df.sample(frac=1.0, random_state=0).rename_axis("id").to_csv(path)
+    else:
+        name = "0"
+        df.to_csv(path, header=False)
+    target = ("--target", "-1") if how == "no header" else ()
+    code, out, err = cli(capsys, "train", "--data", path, *target, *QUICK)
+    assert code == 0, err
+    assert "300 examples, 4 features" in out, out
+    note = next(ln for ln in out.splitlines() if "row index" in ln)
+    assert f"first column {name!r}" in note and "--index-col none" in note, note
+    # asked for, it stays a feature (and the row-counting note still warns)
+    code, out, err = cli(capsys, "train", "--data", path, *target, "--index-col", "none",
+                         *QUICK)
+    assert code == 0 and "300 examples, 5 features" in out, (out, err)
+    if how != "id shuffled":
+        assert f"feature {name!r} counts the rows" in out, out
+
+
+def test_a_first_feature_that_is_not_a_row_index_stays(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    df = blobs()
+    df.insert(0, "age", rng.integers(20, 70, 300))      # whole numbers, repeated
+    df.insert(0, "id2", np.arange(300)[::-1])           # counts down: not pandas' index
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    code, out, _ = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0 and "300 examples, 6 features" in out and "row index" not in out, out
+
+
+def test_predict_with_a_model_that_kept_the_index_as_a_feature(tmp_path, capsys):
+    """A model trained with --index-col none has the index column among its
+    features: fastbp predict reads it as one (not as the row index) on its own."""
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    blobs().rename_axis("id").to_csv(path)
+    code, out, err = cli(capsys, "train", "--data", path, "--index-col", "none", "--save",
+                         model, *QUICK)
+    assert code == 0 and "5 features" in out, (out, err)
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0, err
+    assert "from 5 features" in err and "row index" not in err, err
+    assert len(out.splitlines()) == 301
+
+
+@pytest.fixture
+def blobs_model(tmp_path, capsys):
+    """(DataFrame, model path) of a classifier trained on blobs() and saved."""
+    df = blobs()
+    path, model = tmp_path / "train.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    return df, model
+
+
+def _read_out(text):
+    return pd.read_csv(__import__("io").StringIO(text), keep_default_na=False, dtype=str)
+
+
+def test_predict_keep_copies_columns_into_the_output(tmp_path, capsys, blobs_model):
+    """The predictions could not be joined back to the rows: --keep COL (repeatable,
+    a name or a position) copies input columns, the row index included, in front."""
+    df, model = blobs_model
+    new = df.drop(columns="target").iloc[:40].copy()
+    new.insert(0, "name", [f"row{i}" for i in range(40)])
+    new.index = np.arange(1000, 1040)
+    path = tmp_path / "new.csv"
+    new.rename_axis("id").to_csv(path)                  # id (the index), name, f0..f3
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0 and out.splitlines()[0] == "predicted_target", (out, err)
+    alone = out.splitlines()[1:]
+    assert "--keep id" in err, err                        # the index is pointed out
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path,
+                         "--keep", "id", "--keep", "name", "--keep", "f0")
+    assert code == 0, err
+    got = _read_out(out)
+    assert list(got.columns) == ["id", "name", "f0", "predicted_target"]
+    assert got["id"].tolist() == [str(i) for i in range(1000, 1040)]
+    assert got["name"].tolist() == new["name"].tolist()
+    np.testing.assert_array_equal(got["f0"].astype(float), new["f0"])    # exact round trip
+    assert got["predicted_target"].tolist() == alone
+    # positions count the file's columns (0: the index), as written by --out too
+    out_path = tmp_path / "p.csv"
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path, "--keep", "0",
+                         "--out", out_path)
+    assert code == 0, err
+    written = _read_out(out_path.read_text())
+    assert list(written.columns) == ["id", "predicted_target"]
+    assert written["predicted_target"].tolist() == alone
+    fail(capsys, 2, "predict", "--model", model, "--data", path, "--keep", "zz",
+         match=r"--keep 'zz': no such column; the columns are 'id', 'name', 'f0'")
+
+
+def test_predict_missing_features_error_or_dropna_leaves_their_cells_empty(
+        tmp_path, capsys, blobs_model):
+    """predict had no --dropna: a row with a missing feature stopped it. With
+    --dropna, as train's, such rows get no prediction: an empty cell, so the
+    output still lines up with the input row for row (and with --keep)."""
+    df, model = blobs_model
+    new = df.iloc[:50].copy()
+    new.loc[[2, 7], "f1"] = np.nan
+    new.loc[7, "f3"] = np.nan
+    path = tmp_path / "nan.csv"
+    new.to_csv(path, index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", path,
+         match=r"missing values .* 2 rows \(line 4, line 9\) of columns 'f1', 'f3': fill them "
+               r"in, or pass --dropna")
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path, "--dropna",
+                         "--keep", "target")
+    assert code == 0, err
+    got = _read_out(out)
+    assert len(got) == 50 and got["target"].tolist() == [str(v) for v in new["target"]]
+    empty = np.flatnonzero(got["predicted_target"] == "")
+    np.testing.assert_array_equal(empty, [2, 7])
+    assert "2 of 50 rows" in err and "line 4, line 9" in err, err
+    assert "48 examples" in err, err                    # the score leaves them out
+    # the other rows' predictions are those of the complete rows alone
+    complete = tmp_path / "complete.csv"
+    new.drop(index=[2, 7]).to_csv(complete, index=False)
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", complete)
+    assert code == 0, err
+    assert got["predicted_target"].drop(index=[2, 7]).tolist() == out.splitlines()[1:]

@@ -690,3 +690,36 @@ def test_fit_conversions_are_as_documented(case, monkeypatch):
     assert np.shares_memory(Xc, X) == in_place if isinstance(X, np.ndarray) else not in_place
     np.testing.assert_array_equal(np.asarray(X), before)
     np.testing.assert_array_equal(Xc, np.asarray(X).astype(np.float32))
+
+
+@pytest.mark.parametrize("output, n_out", [("softmax", 3), ("sigmoid", 1)])
+@pytest.mark.parametrize("kind", ["str", "object", "bytes", "list"])
+def test_fit_with_string_labels_says_how_to_encode_them(output, n_out, kind):
+    """Text labels (what a CSV column or a pandas Series gives) are not class
+    indices: the TypeError says labels must be numeric (indices, 0/1 or
+    one-hot) and how to encode them, or to use fastbp.sklearn.MLPClassifier."""
+    rng = np.random.default_rng(0)
+    names = ["cat", "dog", "emu"][:max(n_out, 2)]
+    y = [names[i] for i in rng.integers(0, len(names), 12)]
+    y = {"str": np.array(y), "object": np.array(y, dtype=object),
+         "bytes": np.array([s.encode() for s in y]), "list": y}[kind]
+    X = rng.standard_normal((4, 12))
+    net = Network([4, 5, n_out], output=output)
+    with pytest.raises(TypeError) as info:
+        net.fit(X, y, epochs=1, verbose=False)
+    msg = str(info.value)
+    assert "numeric" in msg and "'cat'" in msg, msg
+    assert "LabelEncoder" in msg and "fastbp.sklearn.MLPClassifier" in msg, msg
+    if output == "softmax":
+        assert "OneHotEncoder" in msg and "0..2" in msg, msg
+        # the fix the message gives works as written
+        classes, codes = np.unique(np.asarray(y).astype(str), return_inverse=True)
+        net.fit(X, codes, epochs=1, verbose=False)
+    else:
+        assert "0/1" in msg, msg
+
+
+def test_regression_with_text_targets_says_they_must_be_numbers():
+    net = Network([2, 3, 1], output="identity")
+    with pytest.raises(TypeError, match=r"numeric.*'1\.5'.*astype\(float\)"):
+        net.fit(np.ones((2, 3)), np.array(["1.5", "2", "x"]), verbose=False)

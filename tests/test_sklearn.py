@@ -398,3 +398,57 @@ def test_zero_sum_batch_raises_sklearns_error_after_the_same_updates(task, solve
     assert isinstance(f_exc, ValueError) and "sample_weight" in str(f_exc)
     for a, b in zip(f.coefs_ + f.intercepts_, s.coefs_ + s.intercepts_):
         assert _rel(a, b) <= RTOL
+
+
+# ------------------------------------- Poisson loss with negative targets
+# scikit-learn's MLPRegressor(loss="poisson") does not check y >= 0: it trains
+# on the gradient exp(z) - y, which is defined for any y, while its loss
+# (sklearn.neural_network._base.poisson_loss: xlogy(y, y / mu) - y + mu) is
+# NaN for every mini-batch holding a y < 0. So loss_ and loss_curve_ are NaN,
+# best_loss_ stays inf and tol stopping never fires; L-BFGS-B runs on a NaN
+# objective. fastbp must do all of that, with the same warnings.
+def _negative_poisson_data(n=157):
+    X, y = _data("poisson", n=n)
+    y = y.astype(np.float64)
+    y[[3, 40, 41, 120]] = [-1.0, -0.5, -2.0, -1.0]
+    return X, y
+
+
+@pytest.mark.parametrize("case", ["adam", "sgd-tol", "sgd-sparse", "sgd-early-stopping",
+                                  "partial_fit", "lbfgs"])
+def test_parity_poisson_negative_targets(case):
+    import scipy.sparse as sp
+    X, y = _negative_poisson_data()
+    method, calls = "fit", 1
+    if case == "adam":
+        params = _params("poisson", "adam", max_iter=4)
+    elif case == "sgd-tol":
+        # scikit-learn never stops on tol here (NaN compares false): 25 epochs
+        params = dict(hidden_layer_sizes=(5,), solver="sgd", learning_rate_init=0.01,
+                      batch_size=40, max_iter=25, random_state=0, n_iter_no_change=2,
+                      tol=1e-3)
+    elif case == "sgd-sparse":
+        X = sp.csr_matrix(X)
+        params = _params("poisson", "sgd-nesterov", learning_rate_init=0.005)
+    elif case == "sgd-early-stopping":
+        params = _params("poisson", "sgd-nesterov", learning_rate_init=0.005,
+                         early_stopping=True, max_iter=6, validation_fraction=0.2)
+    elif case == "partial_fit":
+        params = dict(hidden_layer_sizes=(5,), batch_size=50, random_state=4,
+                      learning_rate_init=0.01)
+        method, calls = "partial_fit", 3
+    else:
+        params = dict(solver="lbfgs", hidden_layer_sizes=(7,), alpha=1e-3, max_iter=15,
+                      random_state=0)
+    sk, fb = _fit_both("poisson", params, X=X, y=y, method=method, calls=calls)
+    (s, s_warn), (f, f_warn) = sk, fb
+    assert np.isnan(s.loss_)                          # what scikit-learn does
+    if case == "lbfgs":
+        assert np.isnan(f.loss_)
+        assert f.n_iter_ == s.n_iter_
+        assert f_warn == s_warn
+        for a, b in zip(f.coefs_ + f.intercepts_, s.coefs_ + s.intercepts_):
+            assert _rel(a, b) <= 1e-6
+    else:
+        _assert_parity(sk, fb)
+    np.testing.assert_allclose(f.predict(X), s.predict(X), rtol=1e-6)

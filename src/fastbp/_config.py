@@ -26,7 +26,10 @@ def config_info():
     (what ``n_threads=None`` resolves to), ``simd`` (the widest SIMD clones
     of the element-wise kernels this CPU runs: "avx512", "avx2+fma" or
     "baseline"), ``small_gemm_max`` (products with m n k up to this run in
-    fastbp's own small-GEMM kernel instead of BLAS; 0: never),
+    fastbp's own small-GEMM kernel instead of BLAS; 0: never, every product
+    runs in BLAS), ``blas_small_matrix_kernels`` (whether SciPy's OpenBLAS
+    core has small-matrix GEMM kernels of its own: the reason the limit is 0
+    on AVX-512 cores), ``blas_core`` (OpenBLAS's core name, "" if unknown),
     ``blas_library`` (the BLAS behind SciPy that fastbp's GEMMs use; None
     when it is not an OpenBLAS fastbp can find),
     ``blas_thread_control`` (whether fastbp can set its thread count),
@@ -51,6 +54,8 @@ def config_info():
         "default_threads": _openmp_helpers.effective_n_threads(None),
         "simd": _blas.simd_dispatch(),
         "small_gemm_max": max(_blas.small_gemm_max(), 0),
+        "blas_small_matrix_kernels": _blas.blas_small_matrix_path(),
+        "blas_core": _blas.BLAS_CORENAME,
     }
     ctl = _blas.blas_thread_control()
     info["blas_library"] = ctl["library"]
@@ -81,6 +86,20 @@ def config_info():
     return info
 
 
+def _small_gemm_words(info):
+    """Where matrix products run, in words (a limit of 0 printed as "m*n*k <= 0"
+    read as nonsense)."""
+    limit = info["small_gemm_max"]
+    if limit > 0:
+        return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "
+                "kernel, larger ones in BLAS")
+    why = (f"OpenBLAS's {info['blas_core']} core has fast small-matrix kernels of its own"
+           if info["blas_small_matrix_kernels"] and info["blas_core"]
+           else "its size limit is 0")
+    return f"off: every matrix product runs in BLAS (fastbp's own small-product kernel is " \
+           f"not used: {why})"
+
+
 def show_config(file=None):
     """Print fastbp's version, OpenMP, BLAS (library, version, kernel) and thread counts.
 
@@ -105,7 +124,7 @@ def show_config(file=None):
     p(f"  n_threads=None -> {info['default_threads']}")
     p("kernels")
     p(f"  SIMD       {info['simd']}  (FASTBP_DISPATCH=avx2 or =baseline caps it)")
-    p(f"  small GEMM m*n*k <= {info['small_gemm_max']} in fastbp's kernel, larger in BLAS")
+    p(f"  small GEMM {_small_gemm_words(info)}")
     p("BLAS (fastbp's GEMMs run in SciPy's BLAS, through scipy.linalg.cython_blas)")
     p(f"  library    {info['blas_library'] or 'not found'}")
     p(f"  thread control {'yes' if info['blas_thread_control'] else 'no'}"

@@ -564,7 +564,7 @@ cdef class NetKernel:
     def grad_step(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
                   double gscale, double l2scale, Py_ssize_t mask_ld, Py_ssize_t mask_off,
                   bint dropout, uint64_t seed, uint64_t step, int n_threads,
-                  object sample_weight=None):
+                  object sample_weight=None, bint check_targets=True):
         """Forward + loss + backward, no update: one rank's share of a data-parallel step.
 
         ``dW = gscale dZ A^T + l2scale W`` and ``db = gscale sum_j dZ``; the
@@ -575,11 +575,18 @@ cdef class NetKernel:
         or 1): the caller decides on the reduced loss. ``sample_weight``
         (None, or float64 (m,) contiguous) weighs the columns' losses and
         deltas; gscale and l2scale then carry 1 / sum(weights).
+        ``check_targets``: as :meth:`train_steps`'s (False: a target value
+        outside the loss's domain is not flagged and the backward runs; a
+        class index out of range is flagged always).
         """
         self._set_batch(X, Y, yt, labels, lambd, gscale, l2scale, dropout, seed, step,
                         mask_ld, mask_off)
         self._set_weights(sample_weight)
-        self._call(M_FORWARD | M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
+        self.p.check_targets = check_targets
+        try:
+            self._call(M_FORWARD | M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
+        finally:
+            self.p.check_targets = 1
         self.have_forward = True
         return self.p.loss_sum, self.p.l2_sum, 1 if self.p.bad_label else 0
 

@@ -244,7 +244,7 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
         elif Y.dtype.kind == "f":
             Y = Y.astype(dtype)
         else:
-            raise TypeError(f"Y must hold numbers, got dtype {Y.dtype}")
+            raise non_numeric_labels_error(Y, n_out, output)
     labels = False
     if output == "softmax" and (Y.ndim == 1 or (Y.ndim == 2 and Y.shape[0] == 1)):
         if Y.dtype.kind not in "iu":
@@ -276,6 +276,37 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
     if Y.strides[-1] % Y.itemsize or (Y.ndim == 2 and Y.strides[0] % Y.itemsize):
         Y = np.ascontiguousarray(Y)
     return Y, y_codes[Y.dtype], labels
+
+
+def non_numeric_labels_error(Y, n_out, output):
+    """The TypeError for targets Y that are not numbers (text labels, objects):
+    what a network takes for its output, and how to encode them."""
+    flat = Y.reshape(-1)[:1000]
+    if flat.dtype.kind == "S":
+        flat = np.char.decode(flat, "utf-8", "replace")
+    head = (f"Y must hold numeric targets, got dtype {Y.dtype} (values "
+            f"{_examples(flat.tolist())})")
+    classifier = ("; or use fastbp.sklearn.MLPClassifier, which takes text labels as "
+                  "they are")
+    if output == "softmax":
+        return TypeError(
+            f"{head}: a softmax output takes class indices 0..{n_out - 1} of shape (m,) or "
+            f"one-hot columns ({n_out}, m). Encode the labels first: classes, Y = "
+            "np.unique(y, return_inverse=True) (or the fit_transform(y) of "
+            "sklearn.preprocessing.LabelEncoder) gives the indices, "
+            "sklearn.preprocessing.OneHotEncoder the one-hot rows (transpose them)"
+            + classifier)
+    if output == "sigmoid":
+        return TypeError(
+            f"{head}: a sigmoid output takes 0/1 labels (or probabilities) of shape "
+            f"({n_out}, m). Encode them first, e.g. Y = (y == positive_label).astype(np.uint8) "
+            "or sklearn.preprocessing.LabelEncoder for two classes; for "
+            "more classes use output='softmax' with class indices" + classifier)
+    return TypeError(
+        f"{head}: an {output} output is a regression and takes numeric targets; "
+        "convert them first (Y.astype(float) for numbers written as text). For class labels "
+        "use output='softmax' with class indices (np.unique(y, return_inverse=True), "
+        "sklearn.preprocessing.LabelEncoder)" + classifier)
 
 
 def label_range_error(Y, n_out):
@@ -589,6 +620,28 @@ def divergence_message(epoch, step, j, k, loss, restored_epoch, restored):
     return (head + "The parameters and the optimizer state were restored to "
             f"those at the start of epoch {restored_epoch} (whose loss on that epoch's first "
             f"batch was finite); the {restored} updates made since then were undone.")
+
+
+#: a training cost this many times its value before training (or more) is divergence
+DIVERGED_FACTOR = 10.0
+
+
+def check_training_converged(initial, final, epochs):
+    """Raise when training left the cost non-finite or ``DIVERGED_FACTOR`` times (or
+    more) above its value before training: the model is worse than where it started.
+
+    ``fit`` stops at a non-finite loss by itself; this catches the run whose
+    loss grew without bound while staying finite (Adam at a huge learning
+    rate: each step is bounded by the rate, so the cost reaches ~1e24, not inf).
+    """
+    if math.isfinite(final) and not (initial > 0 and final >= DIVERGED_FACTOR * initial):
+        return final
+    grew = (f"rose from {initial:.4g} before training to {final:.4g} after {epochs} "
+            f"epoch{'s' if epochs != 1 else ''}" if math.isfinite(final)
+            else f"is {final} (not finite) after {epochs} epoch{'s' if epochs != 1 else ''}")
+    raise ValueError(f"training diverged: the training loss {grew}, {DIVERGED_FACTOR:g} "
+                     "times or more its starting value: the model is worse than where it "
+                     "started. Lower the learning rate or check the data for outliers")
 
 
 def check_replica_check_every(value):
@@ -1141,14 +1194,20 @@ def find_column(names, spec, option):
     return pos % len(names)
 
 
-def find_target(names, spec):
-    """Position of the target column: ``--target`` if given, else a column named like one."""
+def find_target(names, spec, index=None):
+    """Position of the target column: ``--target`` if given, else a column named like one.
+
+    ``index``: the name of a column read as the row index (not in ``names``), for
+    the message.
+    """
     if spec is not None:
         return find_column(names, spec, "--target")
     found = [i for i, n in enumerate(names) if str(n).strip().lower() in TARGET_NAMES]
     if len(found) == 1:
         return found[0]
     listed = _listing(map(repr, names), 12)
+    if index is not None:
+        listed += f", and {index!r} read as the row index (--index-col none keeps it)"
     if not found:
         raise ValueError("which column is the target? Name it with --target NAME or "
                          f"--target POSITION (no column is called {'/'.join(TARGET_NAMES)}); "
@@ -1158,21 +1217,34 @@ def find_target(names, spec):
                      "--target")
 
 
-def check_no_missing(names, missing, where, *, dropna_hint=True):
+def check_no_missing(names, missing, where, *, dropna_hint=True, predict=False):
     """Raise, naming rows and columns, if ``missing`` (m, n) has a True.
 
     ``where`` labels the rows for the message (``'line 7'``: where they are in the file).
+    ``dropna_hint``: the command takes ``--dropna`` (``predict``: fastbp predict's,
+    which leaves those rows' predictions empty).
     """
     rows = np.flatnonzero(missing.any(axis=1))
     if rows.size == 0:
         return
     cols = [names[j] for j in np.flatnonzero(missing.any(axis=0))]
     where = _listing(where[i] for i in rows)
-    hint = ("fill them in, drop those columns with --drop, or drop those rows with --dropna"
+    hint = ("fill them in, or pass --dropna (those rows then get no prediction: an empty "
+            "cell)" if predict else
+            "fill them in, drop those columns with --drop, or drop those rows with --dropna"
             if dropna_hint else "fill them in first")
     raise ValueError(f"missing values (NA, empty or NaN) in {rows.size} row"
                      f"{'s' if rows.size > 1 else ''} ({where}) of column"
                      f"{'s' if len(cols) > 1 else ''} {_listing(map(repr, cols))}: {hint}")
+
+
+def predict_dropna_note(where, m):
+    """fastbp predict --dropna's note on the rows (labelled by ``where``) left without
+    a prediction."""
+    return (f"--dropna: {len(where)} of {m} rows {'has' if len(where) == 1 else 'have'} "
+            "missing feature values "
+            f"({_listing(where)}): no prediction for them (an empty cell), so the output "
+            "still lines up with the input row for row")
 
 
 def _not_numbers(col):
@@ -1314,15 +1386,20 @@ def check_preprocessing(prep, path):
     return prep
 
 
-def find_features(names, features, target):
-    """Positions in ``names`` of the model's ``features``, in the model's order."""
+def find_features(names, features, target, ignore=()):
+    """Positions in ``names`` of the model's ``features``, in the model's order.
+
+    A mismatch names each column once: the features missing from the data, and
+    the data's columns that are neither a feature, the target nor in ``ignore``
+    (columns the user asked to carry through).
+    """
     missing = [f for f in features if f not in names]
     if missing:
-        extra = [n for n in names if n not in features and n != target]
-        hint = f"; the file has {_listing(map(repr, extra))} instead" if extra else ""
-        raise ValueError(f"the model needs feature column{'s' if len(missing) > 1 else ''} "
-                         f"{_listing(map(repr, missing))}, missing from the data{hint} (the "
-                         f"model's features: {_listing(map(repr, features), 12)})")
+        extra = [n for n in names if n not in features and n != target and n not in ignore]
+        unexpected = f"; unexpected {_listing(map(repr, extra))}" if extra else ""
+        raise ValueError(f"feature columns do not match the model: missing "
+                         f"{_listing(map(repr, missing))}{unexpected} (the model was trained "
+                         f"on {len(features)} features, matched by name)")
     return [names.index(f) for f in features]
 
 
@@ -1423,6 +1500,17 @@ def _is_float(x):
 
 #: ``fastbp`` run without a command (after the help, on stderr; exit status 2)
 CLI_NO_COMMAND = "a command is required: fastbp train, fastbp predict or fastbp info"
+
+
+def cli_unrecognized_arguments(extras, data_suffixes=()):
+    """argparse's ``unrecognized arguments: ...`` for a command, with a hint when one
+    of them is a bare data file name (the data is given with ``--data``)."""
+    msg = f"unrecognized arguments: {' '.join(extras)}"
+    files = [a for a in extras if not a.startswith("-")
+             and os.path.splitext(a)[1].lower() in data_suffixes]
+    if files:
+        msg += f" (give the data file as --data {files[0]})"
+    return msg
 
 
 def prediction_column(target):

@@ -14,7 +14,9 @@ features (and a regression target), and reports train and test scores.
 
 ``--output exp`` trains a Poisson regression of counts (exp output, the
 Poisson deviance, target not standardised). ``fastbp predict`` writes one
-CSV column ``predicted_<target>``, printed or with ``--out``.
+CSV column ``predicted_<target>``, printed or with ``--out``, one line per
+input row, after the input columns ``--keep`` copies (an id, the row index);
+``--dropna`` leaves the prediction of a row with a missing feature empty.
 
 Every error ends in one line ``fastbp: error: ...`` with exit status 2
 (the options) or 1 (the data, or a failure while running). ``fastbp``
@@ -26,6 +28,7 @@ import csv
 import io
 import math
 import os
+import shlex
 import sys
 import time
 
@@ -88,12 +91,26 @@ class Table:
         Where each row is in the file (``row_word`` says "line" or "row").
     notes : list of str
         What the reader decided (header, index column, separator).
+    index : tuple or None
+        The row index column set aside (not in ``names``): (its position in
+        the file's columns, name, column, missing).
     """
 
     def __init__(self, source, names, columns, missing, lines, row_word="line"):
         self.source, self.names, self.columns = source, list(names), list(columns)
         self.missing, self.lines, self.row_word = list(missing), np.asarray(lines), row_word
         self.notes = []
+        self.index = None
+
+    def file_columns(self):
+        """(names, columns, missing) of every column of the file, the index included."""
+        names, cols, miss = list(self.names), list(self.columns), list(self.missing)
+        if self.index is not None:
+            j, name, col, m = self.index
+            names.insert(j, name)
+            cols.insert(j, col)
+            miss.insert(j, m)
+        return names, cols, miss
 
     @property
     def m(self):
@@ -292,8 +309,14 @@ def _frame_table(pd, df, source, lines, row_word="line"):
     return Table(source, names, columns, missing, lines, row_word)
 
 
+#: a first column of one of these names (any case) holding distinct whole numbers is the
+#: row index (``df.reset_index().to_csv(index=False)`` writes "index")
+INDEX_NAMES = ("id", "index")
+
+
 def _drop_index(table, args, header):
-    """Remove the index column: ``--index-col``, or an unnamed first column of row numbers.
+    """Set the row index column aside (``table.index``): ``--index-col``, or a first
+    column that is one (see :func:`_index_note`).
 
     Also where every table read from a file passes: one with no rows stops here.
     """
@@ -305,20 +328,49 @@ def _drop_index(table, args, header):
     if spec is not None:
         with _reported(USAGE):
             j = _validation.find_column(table.names, spec, "--index-col")
-        why = f"--index-col {spec}"
+        why = f"--index-col {spec}: column {table.names[j]!r} read as the row index"
     else:
-        col = table.columns[0]
-        unnamed = header and (table.names[0].startswith("Unnamed: 0") or not table.names[0])
-        if not (unnamed and col.dtype.kind in "iuf" and not table.missing[0].any()
-                and np.all(col == np.round(col)) and len(np.unique(col)) == table.m):
+        why = _index_note(table, header, getattr(args, "target", None))
+        if why is None:
             return table
         j = 0
-        why = ("the unnamed first column holds row numbers: read as pandas' index, not a "
-               "feature (--index-col none keeps it)")
-    for lst in (table.names, table.columns, table.missing):
-        del lst[j]
+    table.index = (j, table.names.pop(j), table.columns.pop(j), table.missing.pop(j))
     table.notes.append(why)
+    table.index_note = why
     return table
+
+
+def _index_note(table, header, target):
+    """Why the first column is the row index that ``df.to_csv()`` writes first, or None.
+
+    It is, when it holds whole numbers without missing values and is either
+    unnamed (pandas' default index: header "" or "Unnamed: 0") with distinct
+    values, or counts the rows (0..m-1 or 1..m in order, whatever its name:
+    a default RangeIndex, named or not), or is named id/index with distinct
+    values. Never the target (``--target``, or a column named like one), and
+    a named column only when two more columns remain (a feature and the
+    target): the x of ``x,y`` data sampled at 0, 1, 2, ... is a feature.
+    """
+    name, col, m = table.names[0], table.columns[0], table.m
+    if (len(table.names) < 2 or col.dtype.kind not in "iuf" or table.missing[0].any()
+            or not np.all(col == np.round(col))
+            or (target is not None and target == name)
+            or (target is None and name.strip().lower() in _validation.TARGET_NAMES)):
+        return None
+    distinct = len(np.unique(col)) == m
+    keep = "--index-col none keeps it as a feature"
+    if header and (name.startswith("Unnamed: 0") or not name) and distinct:
+        return ("the unnamed first column holds row numbers: read as pandas' index, not a "
+                f"feature ({keep})")
+    if len(table.names) < 3:
+        return None
+    if m > 2 and (np.array_equal(col, np.arange(m)) or np.array_equal(col, np.arange(1, m + 1))):
+        return (f"the first column {name!r} counts the rows ({int(col[0])}..{int(col[-1])}): "
+                f"read as the row index (as pandas' to_csv writes it), not a feature ({keep})")
+    if header and name.strip().lower() in INDEX_NAMES and distinct:
+        return (f"the first column {name!r} holds distinct whole numbers: read as the row "
+                f"index (ids), not a feature ({keep})")
+    return None
 
 
 def _load_npz(path):
@@ -362,7 +414,8 @@ def _prepare(table, args, known_task=None):
     of scikit-learn.
     """
     with _reported(USAGE):
-        t = _validation.find_target(table.names, args.target)
+        t = _validation.find_target(table.names, args.target,
+                                    None if table.index is None else table.index[1])
         drop = {_validation.find_column(table.names, d, "--drop") for d in args.drop or ()}
     target = table.names[t]
     feats = [j for j in range(len(table.names)) if j != t and j not in drop]
@@ -421,24 +474,43 @@ def _row_number_notes(names, X):
                           or np.array_equal(X[:, j], np.arange(1, m + 1)))]
 
 
-def _apply_model_columns(table, prep):
-    """(X (m, n) raw features in the model's order, true target or None) of ``table``."""
+def _apply_model_columns(table, prep, dropna=None, ignore=()):
+    """(X (k, n) raw features in the model's order, true target or None, rows) of ``table``.
+
+    ``rows`` is None (every row) or, with ``dropna`` (fastbp predict's
+    ``--dropna``), the bool mask (m,) of the rows without a missing feature,
+    the only ones in X and the target; None for ``dropna`` means the command
+    has no such option (train's ``--test-data``). ``ignore``: columns that
+    are neither features nor unexpected (``--keep``).
+    """
+    rows = None
     with _reported(DATA):
-        pos = _validation.find_features(table.names, prep["features"], prep["target"])
+        pos = _validation.find_features(table.names, prep["features"], prep["target"], ignore)
         names = prep["features"]
         miss = np.column_stack([table.missing[j] for j in pos])
-        _validation.check_no_missing(names, miss, table.where(range(table.m)),
-                                     dropna_hint=False)
-        cols = [table.columns[j] for j in pos]
+        if dropna and miss.any():
+            rows = ~miss.any(axis=1)
+            _validation.check_rows_left(table.source, int(rows.sum()))
+            bad = np.flatnonzero(~rows)
+            table.notes.append(_validation.predict_dropna_note(table.where(bad), table.m))
+        else:
+            _validation.check_no_missing(names, miss, table.where(range(table.m)),
+                                         dropna_hint=dropna is not None,
+                                         predict=dropna is not None)
+        cols = [table.columns[j] if rows is None else table.columns[j][rows] for j in pos]
         _validation.check_numeric_features(names, cols)
         X = np.column_stack(cols).astype(np.float64)
-        _validation.check_finite_features(names, X, table.where(range(table.m)))
+        _validation.check_finite_features(
+            names, X, table.where(range(table.m) if rows is None else np.flatnonzero(rows)))
     y = None
     if prep["target"] in table.names:
         j = table.names.index(prep["target"])
-        if not table.missing[j].any():
-            y = table.columns[j]
-    return X, y
+        col, m = table.columns[j], table.missing[j]
+        if rows is not None:
+            col, m = col[rows], m[rows]
+        if not m.any():
+            y = col
+    return X, y, rows
 
 
 # ------------------------------------------------------------------ split
@@ -756,7 +828,7 @@ def _setup(args, d, seed):
         else (lambda idx: p.y[idx])
     r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
     if args.test_data:
-        r.X_te_raw, r.y_te = _apply_model_columns(test_table, prep)
+        r.X_te_raw, r.y_te, _ = _apply_model_columns(test_table, prep)
         with _reported(DATA):
             _validation.check_test_target(args.test_data, p.target, r.y_te)
             if r.output == "exp":
@@ -885,6 +957,28 @@ def _say_outputs(r, args, history, saved, say):
     say(f"plot     {args.plot}")
 
 
+def _check_converged(net, r, initial_loss, comm):
+    """Stop, as a non-finite loss does, when training ended far above where it started.
+
+    A step whose loss is not finite stops ``fit`` (FloatingPointError), but an
+    optimizer whose steps are bounded by the learning rate (Adam) can blow the
+    loss up to 1e24 and stay finite: a useless model reported with status 0.
+    The training cost after fit, on the training data, is compared with the
+    cost before it (both from ``net.evaluate``); every rank decides the same.
+    """
+    final = net.evaluate(r.X, r.Y)[0]
+    err = None
+    try:
+        _validation.check_training_converged(initial_loss, final, r.epochs)
+    except ValueError as exc:
+        err = CLIError(f"{exc}; try a smaller --lr", DATA)
+    if comm is not None:
+        from fastbp.distributed import agree
+        agree(comm, err)
+    elif err is not None:
+        raise err
+
+
 def _train(args, comm):
     """``fastbp train``; with an MPI ``comm``, data-parallel over its ranks."""
     rank = 0 if comm is None else comm.Get_rank()
@@ -916,6 +1010,7 @@ def _train(args, comm):
         say("note     --distributed on 1 process: start several with mpiexec -n N")
     net = r.net
     init_params = net.flat_parameters.copy()          # the NumPy baseline starts here too
+    initial_loss = net.evaluate(r.X, r.Y)[0]
     t0 = time.perf_counter()
     try:
         history = net.fit(r.X, r.Y, epochs=r.epochs, batch_size=r.bs, optimizer=r.opt,
@@ -924,6 +1019,7 @@ def _train(args, comm):
     except FloatingPointError as exc:
         raise CLIError(f"{str(exc).rstrip('.')}; try a smaller --lr", DATA) from None
     fit_time = time.perf_counter() - t0
+    _check_converged(net, r, initial_loss, comm)
     if rank == 0:
         _say_scores(r, args, say)
     say(f"trained  {r.epochs} epochs in {fit_time:.2f} s "
@@ -972,34 +1068,87 @@ def cmd_predict(args):
     except ValueError as exc:
         raise CLIError(f"--model: {exc}", DATA) from None
     table = _read_table(args.data, args)
-    X_raw, y = _apply_model_columns(table, prep)
+    _index_as_feature(table, prep, args)
+    names, columns, missing = table.file_columns()
+    with _reported(USAGE):
+        kept = [_validation.find_column(names, k, "--keep") for k in args.keep or ()]
+    X_raw, y, rows = _apply_model_columns(table, prep, dropna=args.dropna,
+                                          ignore={names[j] for j in kept})
     pred = _predict(net, prep, X_raw)
+    if table.index is not None and table.index[0] not in kept:
+        j, index_name = table.index[:2]
+        spec = str(j) if _pandas_placeholder(index_name) else shlex.quote(index_name)
+        table.notes.append(f"the row index is not in the output: --keep {spec} copies it")
     for note in table.notes:
         say(f"note     {note}")
     poisson = net.output == "exp"
     say(f"model    {os.path.basename(args.model)}: {'Poisson ' if poisson else ''}"
         f"{prep['task']} of {prep['target']!r} from {len(prep['features'])} features")
     name = _validation.prediction_column(prep["target"])
+    front = [("" if _pandas_placeholder(names[j]) else names[j], columns[j], missing[j])
+             for j in kept]
     if args.out:
         try:
             with open(args.out, "w", newline="") as f:
-                _write_predictions(f, name, pred, prep["task"])
+                _write_predictions(f, name, pred, prep["task"], front, rows)
         except OSError as exc:
             raise CLIError(f"cannot write --out {args.out!r}: {exc.strerror}", DATA) from None
-        say(f"wrote    {len(pred)} predictions to {args.out}")
+        skipped = "" if rows is None else f" ({int((~rows).sum())} rows left empty: --dropna)"
+        say(f"wrote    {len(pred)} predictions to {args.out}{skipped}")
     else:
-        _write_predictions(sys.stdout, name, pred, prep["task"])
+        _write_predictions(sys.stdout, name, pred, prep["task"], front, rows)
     if y is not None:
         say(f"score    {_score_line(prep['task'], pred, y, poisson)} ({len(pred)} examples of "
             f"{table.source} with a {prep['target']!r} column)")
     return 0
 
 
-def _write_predictions(f, name, pred, task):
+def _pandas_placeholder(name):
+    """Whether ``name`` is pandas' stand-in for an empty header ("Unnamed: 0", ...)."""
+    return name.startswith("Unnamed: ") and name[9:].isdigit()
+
+
+def _index_as_feature(table, prep, args):
+    """Put a first column read as the row index back among the columns when the
+    model was trained on it as a feature (``fastbp train --index-col none``)."""
+    if table.index is None or args.index_col is not None:
+        return
+    j, name, col, miss = table.index
+    if name in prep["features"]:
+        table.names.insert(j, name)
+        table.columns.insert(j, col)
+        table.missing.insert(j, miss)
+        table.index = None
+        table.notes.remove(table.index_note)
+
+
+def _write_predictions(f, name, pred, task, front=(), rows=None):
+    """The output CSV: the ``front`` columns ((header, column, missing), ``--keep``),
+    then the predictions; ``rows`` (bool mask, ``--dropna``) marks the input rows
+    that have one (the others get an empty cell), None: every row."""
     w = csv.writer(f, lineterminator="\n")
-    w.writerow([name])
-    for v in pred:
-        w.writerow([f"{v:.8g}" if task == "regression" else v])
+    w.writerow([h for h, _, _ in front] + [name])
+    values = iter(pred)
+    for i in range(len(pred) if rows is None else len(rows)):
+        cells = [_cell(col[i], miss[i]) for _, col, miss in front]
+        if rows is None or rows[i]:
+            v = next(values)
+            cells.append(f"{v:.8g}" if task == "regression" else v)
+        else:
+            cells.append("")
+        w.writerow(cells)
+
+
+def _cell(v, missing):
+    """A copied input value as CSV text: empty where missing, floats in their shortest
+    exact form (they read back as the same numbers)."""
+    if missing:
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    if isinstance(v, np.integer):
+        return str(int(v))
+    return v
 
 
 # ------------------------------------------------------------------- info
@@ -1024,6 +1173,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE, f"fastbp: error: {message} (see: {self.prog} --help)\n")
 
 
+class _CommandParser(_Parser):
+    """A command's parser (``fastbp train``, ...): an argument it does not know is
+    its own error, pointing to its own help, not the program's (argparse leaves
+    a subparser's leftovers for the top-level parser to report)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(_validation.cli_unrecognized_arguments(
+                extras, data_suffixes=(".npz",) + PARQUET_SUFFIXES + tuple(TABLE_SUFFIXES)))
+        return namespace, extras
+
+
 def _add_table_options(p):
     g = p.add_argument_group("reading the data (CSV/TSV with pandas)")
     g.add_argument("--sep", metavar="SEP",
@@ -1034,8 +1196,11 @@ def _add_table_options(p):
     g.add_argument("--header", default="infer", choices=("infer", "0", "none"),
                    help="first row holds the column names: infer (default), 0 (yes), none")
     g.add_argument("--index-col", metavar="NAME|POS|none",
-                   help="column holding the row index, not a feature (default: an unnamed "
-                        "first column of row numbers, as pandas' to_csv writes)")
+                   help="column holding the row index, not a feature; none: every column "
+                        "is data (default: the first column when it is pandas' index: "
+                        "unnamed with distinct whole numbers, counting the rows 0..m-1 or "
+                        "1..m, or named id/index with distinct whole numbers; a note says "
+                        "so)")
 
 
 def _option(check, parse=int):
@@ -1067,7 +1232,7 @@ def build_parser():
         prog="fastbp", description="Fast fused backward passes for dense networks on the CPU.")
     parser.add_argument("--version", action="version", version=f"fastbp {version}")
     sub = parser.add_subparsers(dest="command", metavar="{train,predict,info}",
-                                parser_class=_Parser)
+                                parser_class=_CommandParser)
 
     t = sub.add_parser("train", help="train a network (default: the planar flower data)",
                        description="Train a dense network. With no arguments: the course's "
@@ -1134,12 +1299,22 @@ def build_parser():
                         "scored. The predictions are one CSV column named "
                         f"{_validation.prediction_column('<target>')} (e.g. "
                         f"{_validation.prediction_column('price')} for a model of 'price'), "
-                        "printed or written to --out alike.")
+                        "one line per input row, after the columns --keep copies; printed "
+                        "or written to --out alike.")
     pr.add_argument("--model", required=True, metavar="FILE.npz")
     pr.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
     pr.add_argument("--out", metavar="FILE.csv",
                     help="write the predictions there, the same CSV column as printed "
                          "(default: print them)")
+    pr.add_argument("--keep", action="append", metavar="COL",
+                    help="copy this column of --data into the output, in front of the "
+                         "predictions (repeatable, in the order given; a name, or a "
+                         "position counted from 0 over the file's columns, the row index "
+                         "included), e.g. --keep id to join the predictions back")
+    pr.add_argument("--dropna", action="store_true",
+                    help="rows with a missing feature value get no prediction (an empty "
+                         "cell; every input row keeps its output line) instead of stopping "
+                         "(default: stop and name them)")
     pr.add_argument("--threads", type=int, help="threads (default: all cores)")
     _add_table_options(pr)
     pr.set_defaults(func=cmd_predict)

@@ -702,7 +702,7 @@ class Network:
         return loss
 
     def loss_and_gradient(self, X, Y, *, sample_weight=None, params=None,
-                          ensure_non_negative=True):
+                          ensure_non_negative=True, check_targets=True):
         """Cost and its gradient over the whole of (X, Y) in one compiled call.
 
         For full-batch optimisers: ``scipy.optimize.minimize(fun, x0, jac=True,
@@ -725,6 +725,13 @@ class Network:
         ensure_non_negative : bool, default True
             False accepts negative weights (scikit-learn's MLP semantics; see
             :meth:`check_sample_weight`): ``S`` below is then the signed sum.
+        check_targets : bool, default True
+            False does not refuse targets outside the loss's domain (e.g.
+            negative targets of the Poisson loss): the gradient is then
+            ``A[L] - Y`` as for any target, and the loss's value at such a
+            target is not defined (the caller decides what to report).
+            scikit-learn's MLPRegressor(loss="poisson") trains so. Class
+            indices out of range are refused either way.
 
         Returns
         -------
@@ -745,8 +752,8 @@ class Network:
         Raises
         ------
         ValueError
-            For arrays of the wrong shape, labels out of range or outside the
-            loss's domain, bad weights (weights summing to exactly zero with
+            For arrays of the wrong shape, labels out of range or (with
+            ``check_targets``) outside the loss's domain, bad weights (weights summing to exactly zero with
             ``ensure_non_negative=False``: a ValueError that is also a
             ZeroDivisionError).
         """
@@ -764,7 +771,7 @@ class Network:
         with _lock(self):
             loss_sum, l2_sum, status = self._kernel.grad_step(
                 X, Y, yt, labels, lambd, 1.0 / n, lambd / n, m, 0, False, self._dropout_seed,
-                self._step, self._nt, sw)
+                self._step, self._nt, sw, check_targets)
         self._last_m = m
         if status:
             raise self._target_error(Y, labels)

@@ -549,6 +549,7 @@ class _BaseMLP(BaseEstimator):
             if sample_weight is not None:
                 sample_weight = sample_weight[idx_train]
         _validation.sk_numeric_targets(y)
+        nan_loss = self._nan_loss(y)
         n_samples = X.shape[0]
         sample_idx = np.arange(n_samples, dtype=int)
         batch_size = _validation.sk_batch_size(self.batch_size, n_samples)
@@ -577,7 +578,7 @@ class _BaseMLP(BaseEstimator):
                         net, opt, Xc, Yc, y_code, labels, X, y, sample_weight,
                         sample_idx if self.shuffle else None, batch_size)
                     self.n_iter_ += 1
-                    self.loss_ = accumulated_loss / X.shape[0]
+                    self.loss_ = np.nan if nan_loss else accumulated_loss / X.shape[0]
                     self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
                     if self._stop_now(early_stopping, incremental):
                         break
@@ -607,7 +608,7 @@ class _BaseMLP(BaseEstimator):
                                                   b, (batch_slice.start, batch_slice.stop))
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                 self.n_iter_ += 1
-                self.loss_ = accumulated_loss / X.shape[0]
+                self.loss_ = np.nan if nan_loss else accumulated_loss / X.shape[0]
                 self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
                 if self._stop_now(early_stopping, incremental):
                     break
@@ -710,8 +711,20 @@ class _BaseMLP(BaseEstimator):
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
 
+    def _nan_loss(self, y):
+        """Whether scikit-learn's loss of these training targets is NaN.
+
+        Its Poisson loss (``xlogy(y, y / mu) - y + mu``,
+        sklearn/neural_network/_base.py) is NaN at any y < 0, which it does
+        not refuse; it trains on the gradient ``mu - y`` all the same. Every
+        epoch (and every L-BFGS evaluation) covers all the training rows, so
+        its loss is then NaN throughout, and so is ours.
+        """
+        return self.loss == "poisson" and bool(np.any(y < 0))
+
     def _fit_lbfgs(self, net, X, y, sample_weight):
         _validation.sk_numeric_targets(y)
+        nan_loss = self._nan_loss(y)
         params = net.flat_parameters
         # one compiled call per evaluation over the whole data set (sparse
         # input is densified once)
@@ -719,9 +732,10 @@ class _BaseMLP(BaseEstimator):
         Yc, _, _ = net.check_Y(y.T, X.shape[0])
 
         def loss_grad(x):
+            # scikit-learn checks no target's domain (a Poisson y < 0 trains)
             _, grad = net.loss_and_gradient(Xc, Yc, sample_weight=sample_weight, params=x,
-                                            ensure_non_negative=False)
-            return self._sk_loss(net), grad
+                                            ensure_non_negative=False, check_targets=False)
+            return (np.nan if nan_loss else self._sk_loss(net)), grad
 
         # L-BFGS-B's own vector updates run in SciPy's OpenBLAS; left at all
         # cores, its pool wakes between our calls and its idle threads spin
@@ -976,6 +990,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     outputs, identity output) or ``"poisson"`` (half the Poisson deviance
     without its constant, exp output), plus
     ``0.5 * alpha * ||W||^2 / n_samples`` of each mini-batch.
+    As scikit-learn's, ``loss="poisson"`` does not refuse targets y < 0: it
+    trains on the gradient ``exp(z) - y`` all the same, and ``loss_`` /
+    ``loss_curve_`` (and L-BFGS's objective) are NaN, as scikit-learn's
+    ``xlogy(y, y / mu)`` is there; ``best_loss_`` then stays inf and ``tol``
+    never stops the fit.
     """ + _DOC_PARAMS.format(name="MLPRegressor") + """
     Attributes
     ----------

@@ -211,10 +211,10 @@ FBP_DEFINE_UPDATE_DISPATCH(double, d)
  * order on every CPU. No FMA contraction (dW's update rounds as l2 W, then
  * the add), as in the optimizer updates above.
  */
-#define FBP_DEFINE_L2_ROWS(T, S)                                              \
-FBP_NO_CONTRACT static inline void                                            \
-fbp_l2_rows_##S(T *restrict dW, const T *restrict W, ptrdiff_t rows,          \
-                ptrdiff_t n_in, T l2, double *restrict sq)                    \
+#define FBP_DEFINE_L2_ROWS(T, S, CL, ATTR)                                    \
+ATTR FBP_NO_CONTRACT static void                                              \
+fbp_l2_rows_##S##_##CL(T *restrict dW, const T *restrict W, ptrdiff_t rows,   \
+                       ptrdiff_t n_in, T l2, double *restrict sq)             \
 {                                                                             \
     FBP_NO_CONTRACT_BODY                                                      \
     ptrdiff_t i, j, k;                                                        \
@@ -237,7 +237,42 @@ fbp_l2_rows_##S(T *restrict dW, const T *restrict W, ptrdiff_t rows,          \
     }                                                                         \
 }
 
-FBP_DEFINE_L2_ROWS(float, f)
-FBP_DEFINE_L2_ROWS(double, d)
+/* The clones are the same C: each accumulator's adds stay in element order
+ * in any vector width (no reassociation without -ffast-math), so every
+ * clone gives the baseline's bits (tests/test_optim.py checks it per level). */
+FBP_DEFINE_L2_ROWS(float, f, base, )
+FBP_DEFINE_L2_ROWS(double, d, base, )
+#if FBP_HAVE_AVX2_CLONE
+FBP_DEFINE_L2_ROWS(float, f, avx2, FBP_TARGET_AVX2)
+FBP_DEFINE_L2_ROWS(double, d, avx2, FBP_TARGET_AVX2)
+FBP_DEFINE_L2_ROWS(float, f, avx512, FBP_TARGET_AVX512)
+FBP_DEFINE_L2_ROWS(double, d, avx512, FBP_TARGET_AVX512)
+#endif
+
+#define FBP_DEFINE_L2_DISPATCH(T, S)                                          \
+static inline void fbp_l2_rows_##S(T *dW, const T *W, ptrdiff_t rows,        \
+                                   ptrdiff_t n_in, T l2, double *sq)          \
+{                                                                             \
+    FBP_L2_DISPATCH_CLONES(S)                                                 \
+    fbp_l2_rows_##S##_base(dW, W, rows, n_in, l2, sq);                        \
+}
+
+#if FBP_HAVE_AVX2_CLONE
+#define FBP_L2_DISPATCH_CLONES(S)                                             \
+    int isa = fbp_isa_level();                                                \
+    if (isa >= 2) {                                                           \
+        fbp_l2_rows_##S##_avx512(dW, W, rows, n_in, l2, sq);                  \
+        return;                                                               \
+    }                                                                         \
+    if (isa == 1) {                                                           \
+        fbp_l2_rows_##S##_avx2(dW, W, rows, n_in, l2, sq);                    \
+        return;                                                               \
+    }
+#else
+#define FBP_L2_DISPATCH_CLONES(S)
+#endif
+
+FBP_DEFINE_L2_DISPATCH(float, f)
+FBP_DEFINE_L2_DISPATCH(double, d)
 
 #endif

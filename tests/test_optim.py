@@ -382,3 +382,101 @@ def test_update_clones_round_like_the_scalar_formula(dispatch):
     assert out.pop("dispatch") in want
     for key, (bad, _) in out.items():
         assert not bad, f"{dispatch} {key}: (update t, elements differing) {bad}"
+
+
+L2_CHILD = """
+import json
+import numpy as np
+from fastbp.network import Network
+from fastbp import _blas
+
+def row_sq(w):
+    # csrc/fastbp_optim.h's order: element j into accumulator j mod 8,
+    # ((a0+a2)+(a4+a6)) + ((a1+a3)+(a5+a7)), then the tail in order
+    w = w.astype(np.float64)
+    n8 = len(w) // 8 * 8
+    acc = [0.0] * 8
+    for j in range(0, n8, 8):
+        for k in range(8):
+            acc[k] += w[j + k] * w[j + k]
+    t = ((acc[0] + acc[2]) + (acc[4] + acc[6])) + ((acc[1] + acc[3]) + (acc[5] + acc[7]))
+    for j in range(n8, len(w)):
+        t += w[j] * w[j]
+    return t
+
+def check(nets, X, y, dtype):
+    f = np.dtype(dtype).type
+    m = X.shape[1]
+    _, g0 = nets[0].loss_and_gradient(X.astype(dtype), y)
+    _, g1 = nets[1].loss_and_gradient(X.astype(dtype), y)
+    P = nets[1].flat_parameters
+    want = g0.astype(dtype).copy()
+    sq, pos = 0.0, 0
+    for l in range(1, len(dims)):      # flat layout: W1, b1, W2, b2, ...
+        W = nets[1].parameters[f"W{l}"]
+        sl = slice(pos, pos + W.size)
+        assert np.array_equal(P[sl], W.ravel())
+        want[sl] = want[sl] + f(lambd / m) * P[sl]
+        for i in range(W.shape[0]):
+            sq += row_sq(W[i])
+        pos += W.size + W.shape[0]
+    return [int(np.sum(g1.astype(dtype) != want)),
+            bool(nets[1].last_loss_terms[1] == lambd / (2 * m) * sq)]
+
+out = {"dispatch": _blas.simd_dispatch()}
+rng = np.random.default_rng(4)
+# n_in 37 (4 blocks of 8 and a tail of 5), 19 (2 and 3), 3 (a tail only)
+dims = [37, 19, 3, 2]
+X = rng.standard_normal((37, 29))
+y = rng.integers(0, 2, 29)
+lambd = 0.7
+# one row of 1e8 (square 1e16, ulp 2) in lane 0 and two ones in a pair of
+# other lanes or the tail: 1e16 + 1 + 1 is 1e16 or 1e16 + 2 depending on
+# which adds meet first, so another order of the accumulators or the tail
+# changes the sum of some pair. X = 0 and zero biases keep it finite.
+pairs = [(a, b) for a in range(1, 8) for b in range(a + 1, 8)]
+pairs += [(1, 32), (2, 33), (4, 36), (32, 34), (35, 36)]
+for dtype in ("float32", "float64"):
+    for nt in (1, 2):
+        nets = []
+        for lam in (0.0, lambd):
+            net = Network(dims, "relu", "softmax", dtype=dtype, seed=8, n_threads=nt, lambd=lam)
+            net._kernel.min_flops_per_thread = 1     # rows split between the threads
+            nets.append(net)
+        out[f"{dtype} nt={nt} random"] = check(nets, X, y, dtype)
+        bad = []
+        for a, b in pairs:
+            for net in nets:
+                for l in range(1, len(dims)):
+                    net.parameters[f"W{l}"][...] = 0.0
+                    net.parameters[f"b{l}"][...] = 0.0
+                W1 = net.parameters["W1"]
+                W1[5, 0] = 1e8
+                W1[5, a] = W1[5, b] = 1.0
+                net.parameters_changed()
+            g_bad, l2_ok = check(nets, np.zeros_like(X), y, dtype)
+            if g_bad or not l2_ok:
+                bad.append((a, b))
+        out[f"{dtype} nt={nt} pairs"] = [len(bad), not bad]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("dispatch", ["default", "avx2", "baseline"])
+def test_l2_term_clones_round_in_the_documented_order(dispatch):
+    """The L2 term of the gradient (dW += (lambd/m) W) and the sum of squares
+    behind the reported cost (csrc/fastbp_optim.h's fbp_l2_rows: eight
+    accumulators in a fixed order) give the same bits in every compiled clone,
+    both dtypes and both thread counts, as that order written in NumPy."""
+    import json
+
+    from conftest import dispatch_env, run_python
+    res = run_python(L2_CHILD, dispatch_env(dispatch))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out.pop("dispatch")
+    for key, (bad, l2_equal) in out.items():
+        # random: (gradient elements that differ, L2 term equal);
+        # pairs: (crafted rows whose gradient or L2 term differs, none did)
+        assert bad == 0, f"{dispatch} {key}: {bad} differ"
+        assert l2_equal, f"{dispatch} {key}: the L2 term differs from the documented order"

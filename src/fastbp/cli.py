@@ -1179,7 +1179,14 @@ def _one_line(exc):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors in the one-line ``fastbp: error: ...`` form."""
+    """argparse, with its errors in the one-line ``fastbp: error: ...`` form, and no
+    prefix matching of long options (the program's parser and each command's): it
+    took ``predict --drop X`` as ``--dropna`` and ``train --epoch 5`` as ``--epochs``,
+    hiding the typo; an abbreviation is an unrecognized argument."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(USAGE, f"fastbp: error: {message} (see: {self.prog} --help)\n")

@@ -67,3 +67,23 @@ def test_abbreviated_options_are_unknown_not_prefix_matched(trained, capsys):
          match=r"^fastbp: error: unrecognized arguments: --epoch 5 "
                r"\(see: fastbp train --help\)$")
     fail(capsys, 2, "--vers", match=r"unrecognized arguments: --vers \(see: fastbp --help\)$")
+
+
+# 2 ---------------------------------------------------- text in a model feature
+
+def test_predict_text_feature_says_the_model_needs_numbers(trained, tmp_path, capsys):
+    """predict said 'Drop it with --drop ...', an option it does not have, for a
+    column the model needs."""
+    path, model, df = trained
+    units = df.astype({"f1": object})
+    units["f1"] = [f"{v:.1f}cm" for v in df["f1"]]
+    units.to_csv(tmp_path / "units.csv", index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "units.csv",
+         match=r"feature column 'f1' holds text \(.*cm.*\): the model was trained on it as "
+               r"numbers, so the file must hold numbers there \(strip units, e\.g\. "
+               r"'5\.8cm' -> 5\.8\)$")
+    code, _, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "units.csv")
+    assert "--drop" not in err, err
+    # train still offers --drop: there the column can be left out
+    fail(capsys, 1, "train", "--data", tmp_path / "units.csv", *QUICK,
+         match=r"Drop it with --drop f1 ")

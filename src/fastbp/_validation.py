@@ -1258,9 +1258,14 @@ def _not_numbers(col):
     return np.asarray(out, dtype=object)
 
 
-def check_numeric_features(names, columns, decimal="."):
+def check_numeric_features(names, columns, decimal=".", *, model=False):
     """Raise if a feature column holds text, quoting the values that are not
-    numbers and saying how to drop the column (shell-quoted) or fix a decimal comma."""
+    numbers and saying how to drop the column (shell-quoted) or fix a decimal comma.
+
+    ``model``: the columns are a saved model's features (``fastbp predict``,
+    train's ``--test-data``), which cannot be dropped: the message says the
+    model was trained on them as numbers, so the file must hold numbers there.
+    """
     import shlex
 
     bad = [(n, c) for n, c in zip(names, columns) if c.dtype.kind not in "biuf"]
@@ -1280,6 +1285,11 @@ def check_numeric_features(names, columns, decimal="."):
             f" not a number ({_examples(shown)}, of {col.size})" if stray
             else f"text ({_examples(shown)})")
     others = f" (and {_listing(repr(n) for n, _ in bad[1:])})" if len(bad) > 1 else ""
+    if model:
+        raise ValueError(f"feature column {name!r}{others} holds {what}: the model was "
+                         f"trained on {'them' if len(bad) > 1 else 'it'} as numbers, so the "
+                         "file must hold numbers there (strip units, e.g. '5.8cm' -> 5.8)"
+                         f"{hint}")
     raise ValueError(f"feature column {name!r}{others} holds {what}: fastbp needs numbers. "
                      f"Drop {'them' if len(bad) > 1 else 'it'} with --drop "
                      f"{' '.join(shlex.quote(str(n)) for n, _ in bad[:_MAX_LISTED])} or "

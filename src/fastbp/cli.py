@@ -510,7 +510,7 @@ def _apply_model_columns(table, prep, dropna=None, ignore=()):
                                          dropna_hint=dropna is not None,
                                          predict=dropna is not None)
         cols = [table.columns[j] if rows is None else table.columns[j][rows] for j in pos]
-        _validation.check_numeric_features(names, cols)
+        _validation.check_numeric_features(names, cols, model=True)
         X = np.column_stack(cols).astype(np.float64)
         _validation.check_finite_features(
             names, X, table.where(range(table.m) if rows is None else np.flatnonzero(rows)))

@@ -87,3 +87,32 @@ def test_predict_text_feature_says_the_model_needs_numbers(trained, tmp_path, ca
     # train still offers --drop: there the column can be left out
     fail(capsys, 1, "train", "--data", tmp_path / "units.csv", *QUICK,
          match=r"Drop it with --drop f1 ")
+
+
+# 3 ------------------------------------------------ missing labels in predict
+
+def test_predict_scores_the_labelled_rows_and_says_so(trained, tmp_path, capsys):
+    """A target column with some missing labels printed no score and no reason."""
+    path, model, df = trained
+    part = df.astype({"target": float})
+    part.loc[[0, 5, 7], "target"] = np.nan
+    part.to_csv(tmp_path / "part.csv", index=False)
+    out_csv = tmp_path / "p.csv"
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "part.csv",
+                         "--out", out_csv)
+    assert code == 0, err
+    assert "note     3 of 120 rows have no 'target' value: scored on the other 117 rows" in out
+    pred = pd.read_csv(out_csv)["predicted_target"].to_numpy()
+    assert len(pred) == 120
+    keep = part["target"].notna().to_numpy()
+    expected = np.mean(pred[keep] == part["target"].to_numpy()[keep])
+    score = re.search(r"score    accuracy ([\d.]+)% \(117 examples of part\.csv with a "
+                      r"'target' value\)", out)
+    assert score and abs(float(score.group(1)) - 100 * expected) < 0.006, out
+    # no label at all: the note says why there is no score
+    part["target"] = np.nan
+    part.to_csv(tmp_path / "none.csv", index=False)
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "none.csv")
+    assert code == 0, err
+    assert "120 of 120 rows have no 'target' value: no score" in err and "score" not in \
+        err.replace("no score", ""), err

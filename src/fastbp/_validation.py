@@ -1247,6 +1247,15 @@ def predict_dropna_note(where, m):
             "still lines up with the input row for row")
 
 
+def predict_unlabelled_note(target, n_missing, m):
+    """fastbp predict's note when ``n_missing`` of the ``m`` predicted rows have no
+    value in the ``target`` column: the score is over the others (or skipped)."""
+    rows = f"{n_missing} of {m} rows {'has' if n_missing == 1 else 'have'} no {target!r} value"
+    if n_missing == m:
+        return f"{rows}: no score (it needs true values)"
+    return f"{rows}: scored on the other {m - n_missing} rows (their predictions are written)"
+
+
 def _not_numbers(col):
     """The values of an object column that do not read as numbers (in order)."""
     out = []

@@ -1087,6 +1087,11 @@ def cmd_predict(args):
     X_raw, y, rows = _apply_model_columns(table, prep, dropna=args.dropna,
                                           ignore={names[j] for j in kept})
     pred = _predict(net, prep, X_raw)
+    scored, y = _labelled(table, prep["target"], rows, y)
+    if y is not None and scored is not None:
+        table.notes.append(_validation.predict_unlabelled_note(
+            prep["target"], int((~scored).sum()), len(pred)))
+        y = y if scored.any() else None
     if table.index is not None and table.index[0] not in kept:
         j, index_name = table.index[:2]
         spec = str(j) if _pandas_placeholder(index_name) else shlex.quote(index_name)
@@ -1110,9 +1115,24 @@ def cmd_predict(args):
     else:
         _write_predictions(sys.stdout, name, pred, prep["task"], front, rows)
     if y is not None:
-        say(f"score    {_score_line(prep['task'], pred, y, poisson)} ({len(pred)} examples of "
-            f"{table.source} with a {prep['target']!r} column)")
+        pred_scored = pred if scored is None else pred[scored]
+        say(f"score    {_score_line(prep['task'], pred_scored, y, poisson)} "
+            f"({len(pred_scored)} examples of {table.source} with a {prep['target']!r} "
+            f"{'column' if scored is None else 'value'})")
     return 0
+
+
+def _labelled(table, target, rows, y):
+    """(mask, true values) of the predicted rows that have a ``target`` value, when
+    only some have one (``y`` from :func:`_apply_model_columns` is then None); else
+    (None, y). ``rows``: the predicted rows (``--dropna``), None for every row."""
+    if y is not None or target not in table.names:
+        return None, y
+    j = table.names.index(target)
+    col, miss = table.columns[j], table.missing[j]
+    if rows is not None:
+        col, miss = col[rows], miss[rows]
+    return ~miss, col[~miss]
 
 
 def _pandas_placeholder(name):
@@ -1315,7 +1335,8 @@ def build_parser():
                         description="Predict the target of new data with a model saved by "
                         "fastbp train --save (network, feature names, scaling, classes). "
                         "Columns are matched by name; a target column, if present, is "
-                        "scored. The predictions are one CSV column named "
+                        "scored, on the rows that have a value in it (a note says how many "
+                        "have none). The predictions are one CSV column named "
                         f"{_validation.prediction_column('<target>')} (e.g. "
                         f"{_validation.prediction_column('price')} for a model of 'price'), "
                         "one line per input row, after the columns --keep copies; printed "

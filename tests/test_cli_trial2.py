@@ -3,6 +3,7 @@
 Run in-process like tests/test_cli_data.py: every failure is one line
 ``fastbp: error: ...`` with status 1 (the data) or 2 (the options).
 """
+import os
 import re
 
 import numpy as np
@@ -116,3 +117,63 @@ def test_predict_scores_the_labelled_rows_and_says_so(trained, tmp_path, capsys)
     assert code == 0, err
     assert "120 of 120 rows have no 'target' value: no score" in err and "score" not in \
         err.replace("no score", ""), err
+
+
+# 4 --------------------------------------------- inf, encodings, compression
+
+def test_infinite_values_say_what_to_do_and_that_dropna_keeps_them(tmp_path, capsys):
+    df = blobs()
+    df.loc[4, "f2"] = np.inf
+    path = tmp_path / "inf.csv"
+    df.to_csv(path, index=False)
+    for extra in ((), ("--dropna",)):
+        fail(capsys, 1, "train", "--data", path, *QUICK, *extra,
+             match=r"infinite values in 1 row\(s\) \(line 6\) of column\(s\) 'f2': replace "
+                   r"them with finite numbers or remove those rows \(--dropna drops rows "
+                   r"with missing values, not infinite ones\)$")
+
+
+def test_a_latin1_file_is_told_to_be_resaved_as_utf8(tmp_path, capsys):
+    df = blobs()
+    df = df.rename(columns={"f0": "größe"})
+    path = tmp_path / "latin.csv"
+    df.to_csv(path, index=False, encoding="latin1")
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"is not UTF-8 text: re-save it as UTF-8, e\.g\. "
+               r"df\.to_csv\(path, encoding='utf-8'\) .*iconv -f latin1 -t utf-8")
+    # a bad byte past the first 64 KiB that the reader samples: the same message
+    big = blobs(m=3000)
+    big["note"] = "x" * 30
+    big.loc[2900, "note"] = "é"
+    big.to_csv(tmp_path / "late.csv", index=False, encoding="latin1")
+    fail(capsys, 1, "train", "--data", tmp_path / "late.csv", "--drop", "note", *QUICK,
+         match=r"is not UTF-8 text: re-save it as UTF-8")
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".tsv.bz2", ".csv.zip", ".csv.xz", ".CSV.GZ"])
+def test_compressed_tables_are_read_like_plain_ones(tmp_path, capsys, suffix):
+    """.csv.gz was refused ('--data must be a .csv or .tsv table ...') although pandas
+    reads it by its suffix."""
+    df = blobs()
+    plain, packed = tmp_path / "d.csv", tmp_path / f"d{suffix}"
+    df.to_csv(plain, index=False)
+    df.to_csv(packed, index=False, sep="\t" if ".tsv" in suffix else ",",
+              compression={".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}[
+                  os.path.splitext(suffix)[1].lower()])
+    code, out_plain, err = cli(capsys, "train", "--data", plain, *QUICK, "--seed", "3")
+    assert code == 0, err
+    code, out_packed, err = cli(capsys, "train", "--data", packed, *QUICK, "--seed", "3")
+    assert code == 0, err
+    strip = lambda out: [ln for ln in out.splitlines()            # noqa: E731
+                         if not ln.startswith(("data", "trained", "note     separator"))]
+    assert strip(out_packed) == strip(out_plain)
+    assert f"data     d{suffix}: 120 examples, 3 features" in out_packed
+    # predict reads it too
+    model = tmp_path / "m.npz"
+    assert cli(capsys, "train", "--data", plain, *QUICK, "--save", model)[0] == 0
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", packed)
+    assert code == 0 and len(out.splitlines()) == 121, err
+    # still refused: a compressed file of another kind
+    (tmp_path / "d.npz.gz").write_bytes(b"")
+    fail(capsys, 2, "train", "--data", tmp_path / "d.npz.gz", *QUICK,
+         match=r"--data must be a \.csv or \.tsv table")

@@ -1313,7 +1313,9 @@ def check_finite_features(names, X, where):
         cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
         raise ValueError(f"infinite values in {rows.size} row(s) "
                          f"({_listing(where[i] for i in rows)}) of column(s) "
-                         f"{_listing(map(repr, cols))}")
+                         f"{_listing(map(repr, cols))}: replace them with finite numbers "
+                         "or remove those rows (--dropna drops rows with missing values, "
+                         "not infinite ones)")
 
 
 def check_test_size(text):
@@ -1422,13 +1424,37 @@ def find_features(names, features, target, ignore=()):
     return [names.index(f) for f in features]
 
 
-def check_input_file(option, path, suffixes=None, what=None):
-    """``path`` if it is a file with one of ``suffixes`` (``what`` describes them)."""
+#: compression suffixes that pandas' read_csv undoes by itself (``compression='infer'``)
+COMPRESSIONS = (".gz", ".bz2", ".zip", ".xz")
+
+
+def file_suffix(path, compressible=()):
+    """(suffix, compression) of a file name, both lower case: ``('.csv', '.gz')`` for
+    ``a.CSV.gz`` when ``.csv`` is in ``compressible``, else ``(last suffix, None)``."""
+    stem, suffix = os.path.splitext(os.fspath(path))
+    suffix = suffix.lower()
+    if suffix in COMPRESSIONS:
+        inner = os.path.splitext(stem)[1].lower()
+        if inner in compressible:
+            return inner, suffix
+    return suffix, None
+
+
+def check_input_file(option, path, suffixes=None, what=None, compressible=()):
+    """``path`` if it is a file with one of ``suffixes`` (``what`` describes them);
+    those in ``compressible`` may be followed by one of :data:`COMPRESSIONS`."""
     if not os.path.isfile(path):
         raise ValueError(f"{option} {path!r}: no such file")
-    if suffixes is not None and os.path.splitext(path)[1].lower() not in suffixes:
+    if suffixes is not None and file_suffix(path, compressible)[0] not in suffixes:
         raise ValueError(f"{option} must be {what}; got {path!r}")
     return path
+
+
+def not_utf8_message(path):
+    """A table that does not decode as UTF-8: how to re-save it."""
+    return (f"{os.fspath(path)!r} is not UTF-8 text: re-save it as UTF-8, e.g. "
+            "df.to_csv(path, encoding='utf-8') in pandas, or iconv -f latin1 -t utf-8 "
+            "OLD.csv > NEW.csv (latin1 if that is its encoding)")
 
 
 def check_npz_keys(keys, path):
@@ -1526,7 +1552,7 @@ def cli_unrecognized_arguments(extras, data_suffixes=()):
     of them is a bare data file name (the data is given with ``--data``)."""
     msg = f"unrecognized arguments: {' '.join(extras)}"
     files = [a for a in extras if not a.startswith("-")
-             and os.path.splitext(a)[1].lower() in data_suffixes]
+             and file_suffix(a, data_suffixes)[0] in data_suffixes]
     if files:
         msg += f" (give the data file as --data {files[0]})"
     return msg

@@ -31,6 +31,7 @@ import os
 import shlex
 import sys
 import time
+import zipfile
 
 import numpy as np
 
@@ -48,8 +49,8 @@ DATA_DEFAULTS = dict(layers=None, hidden="relu", output=None, init="he", epochs=
 #: file name suffix -> default separator (None: sniffed)
 TABLE_SUFFIXES = {".csv": None, ".tsv": "\t", ".tab": "\t", ".txt": None}
 PARQUET_SUFFIXES = (".parquet", ".pq")
-DATA_HELP = ("a .csv or .tsv table (.txt: sniffed) with a header row, a .parquet file or a "
-             ".npz (arrays X and y)")
+DATA_HELP = ("a .csv or .tsv table (.txt: sniffed) with a header row, also compressed "
+             "(.csv.gz, .tsv.bz2, .zip, .xz), a .parquet file or a .npz (arrays X and y)")
 #: first-row fields read as missing when sniffing a header (pandas' usual NA spellings)
 _NA_STRINGS = {"", "na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan"}
 
@@ -189,8 +190,9 @@ def _read_table(path, args, option="--data"):
     """The :class:`Table` in ``path`` (CSV/TSV/Parquet through pandas, or ``.npz``)."""
     with _reported(USAGE):
         _validation.check_input_file(option, path, (".npz",) + PARQUET_SUFFIXES
-                                     + tuple(TABLE_SUFFIXES), DATA_HELP)
-    suffix = os.path.splitext(path)[1].lower()
+                                     + tuple(TABLE_SUFFIXES), DATA_HELP,
+                                     compressible=tuple(TABLE_SUFFIXES))
+    suffix, compression = _validation.file_suffix(path, tuple(TABLE_SUFFIXES))
     if suffix == ".npz":
         return _npz_table(path)
     if suffix in PARQUET_SUFFIXES:
@@ -206,13 +208,16 @@ def _read_table(path, args, option="--data"):
         return _drop_index(table, args, header=True)
     pd = _import_pandas("CSV")
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
+        with _open_text(path, compression) as f:
             sample = f.read(1 << 16)
             whole = not f.read(1)
     except UnicodeDecodeError:
-        raise CLIError(f"{path!r} is not UTF-8 text", DATA) from None
+        raise CLIError(_validation.not_utf8_message(path), DATA) from None
     except OSError as exc:
-        raise CLIError(f"cannot read {path!r}: {exc.strerror}", DATA) from None
+        raise CLIError(f"cannot read {path!r}: {exc.strerror or exc}", DATA) from None
+    except (EOFError, zipfile.BadZipFile, ValueError) as exc:   # a broken archive
+        raise CLIError(f"cannot read {path!r} as {compression}: {_one_line(exc)}",
+                       DATA) from None
     if not sample.strip():
         raise CLIError(f"{path!r} is empty", DATA)
     if not whole:
@@ -253,6 +258,8 @@ def _read_table(path, args, option="--data"):
         else:
             df = pd.read_csv(path, header=0 if header == "0" else None, encoding="utf-8-sig",
                              **opts)
+    except UnicodeDecodeError:     # past the sample read above
+        raise CLIError(_validation.not_utf8_message(path), DATA) from None
     except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...
         raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
     first = 1 if header == "none" else 2
@@ -265,6 +272,26 @@ def _read_table(path, args, option="--data"):
         table.notes.append("no header row: columns named by position 0, 1, ... (--header 0 "
                            "if the first row holds the names)")
     return _drop_index(table, args, header=header != "none")
+
+
+def _open_text(path, compression):
+    """The file as UTF-8 text (a BOM skipped), decompressed as pandas' read_csv does
+    for its suffix (a .zip holds one file)."""
+    if compression is None:
+        return open(path, encoding="utf-8-sig", newline="")
+    if compression == ".zip":
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise ValueError(f"the archive holds {len(names)} files; pandas reads a "
+                                 ".zip of one file")
+            raw = z.open(names[0])     # stays readable after the archive is closed
+    else:
+        import bz2
+        import gzip
+        import lzma
+        raw = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[compression](path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 def _comment_header(sample, sep):

@@ -177,3 +177,26 @@ def test_compressed_tables_are_read_like_plain_ones(tmp_path, capsys, suffix):
     (tmp_path / "d.npz.gz").write_bytes(b"")
     fail(capsys, 2, "train", "--data", tmp_path / "d.npz.gz", *QUICK,
          match=r"--data must be a \.csv or \.tsv table")
+
+
+# 5 ------------------------------------------------------------ warnings
+
+def test_threads_beyond_the_cores_is_one_warning_line(tmp_path):
+    """--threads 1000 printed Python's RuntimeWarning: a file path, then a source line."""
+    import subprocess
+    import sys
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    import fastbp
+    env = {k: v for k, v in os.environ.items() if k not in ("FASTBP_DEBUG", "PYTHONWARNINGS")}
+    # the fastbp this process imported, run outside the source tree (as tests/test_cli.py)
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
+    env["PYTHONPATH"] = parent + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-m", "fastbp", "train", "--threads", "1000",
+                           "-q", "--no-compare", "--epochs", "2"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"warning  n_threads=1000 is more than the {cores} cores this process "
+                     f"can use: using {cores} (more threads than cores only slow the "
+                     "kernels down)"], proc.stderr
+    assert ".py" not in proc.stderr and "RuntimeWarning" not in proc.stderr

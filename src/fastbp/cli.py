@@ -31,6 +31,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -1406,6 +1407,23 @@ def main(argv=None):
         # missing command): the help goes to stderr, stdout stays empty
         parser.print_help(sys.stderr)
         parser.exit(USAGE, f"fastbp: error: {_validation.CLI_NO_COMMAND}\n")
+    with warnings.catch_warnings():         # restores showwarning when the command ends
+        warnings.showwarning = _show_warning
+        return _run(parser, args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A Python warning raised while a command runs (``--threads 1000``'s cap, ...), as
+    one line ``warning  ...`` on stderr like the notes, without the warning
+    machinery's file name and source line (``FASTBP_DEBUG=1`` keeps them)."""
+    if os.environ.get("FASTBP_DEBUG"):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+        return
+    print(f"warning  {_one_line(message)}", file=sys.stderr)
+
+
+def _run(parser, args):
+    """The command's function, its failures turned into one-line errors."""
     try:
         return args.func(args)
     except CLIError as exc:

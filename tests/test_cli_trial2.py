@@ -200,3 +200,28 @@ def test_threads_beyond_the_cores_is_one_warning_line(tmp_path):
                      f"can use: using {cores} (more threads than cores only slow the "
                      "kernels down)"], proc.stderr
     assert ".py" not in proc.stderr and "RuntimeWarning" not in proc.stderr
+
+
+# 6 ------------------------------------------- suggested values, shell-quoted
+
+def test_suggested_option_values_are_shell_quoted(tmp_path, capsys):
+    """A note said '--drop Unnamed: 0 if it is not a feature': pasted into a shell
+    that is two arguments."""
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path)                              # pandas' index: an unnamed first column
+    code, out, err = cli(capsys, "train", "--data", path, "--index-col", "none", *QUICK)
+    assert code == 0, err
+    assert ("note     feature 'Unnamed: 0' counts the rows (0..119): an id? "
+            "--drop 'Unnamed: 0' if it is not a feature") in out, out
+    # the file name a bare argument was, and the saved model's name
+    spaced = tmp_path / "my data.csv"
+    df.to_csv(spaced, index=False)
+    fail(capsys, 2, "train", spaced, *QUICK,
+         match=re.escape(f"(give the data file as --data '{spaced}')"))
+    model = tmp_path / "my model.npz"
+    code, out, err = cli(capsys, "train", "--data", spaced, "--save", model, *QUICK)
+    assert code == 0, err
+    assert f"fastbp predict --model '{model}' --data FILE)" in out, out
+    fail(capsys, 2, "train", "--data", spaced, "--drop", "target", *QUICK,
+         match=r"^fastbp: error: --drop target: that is the target column")

@@ -11,6 +11,7 @@ import math
 import numbers
 import operator
 import os
+import shlex
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -1256,6 +1257,12 @@ def predict_unlabelled_note(target, n_missing, m):
     return f"{rows}: scored on the other {m - n_missing} rows (their predictions are written)"
 
 
+def row_number_note(name, first, last):
+    """fastbp train's note on a feature column that counts the rows (``first..last``)."""
+    return (f"feature {name!r} counts the rows ({first}..{last}): an id? "
+            f"--drop {shlex.quote(str(name))} if it is not a feature")
+
+
 def _not_numbers(col):
     """The values of an object column that do not read as numbers (in order)."""
     out = []
@@ -1275,8 +1282,6 @@ def check_numeric_features(names, columns, decimal=".", *, model=False):
     train's ``--test-data``), which cannot be dropped: the message says the
     model was trained on them as numbers, so the file must hold numbers there.
     """
-    import shlex
-
     bad = [(n, c) for n, c in zip(names, columns) if c.dtype.kind not in "biuf"]
     if not bad:
         return
@@ -1485,7 +1490,7 @@ def npz_layout(X, y, path):
 def check_features_left(source, target, n_features, dropped):
     """Raise if ``--drop`` took the target or no feature column is left."""
     if target in dropped:
-        raise ValueError(f"--drop {target}: that is the target column")
+        raise ValueError(f"--drop {shlex.quote(str(target))}: that is the target column")
     if n_features == 0:
         raise ValueError(f"{source!r} has no feature column besides the target {target!r}")
 
@@ -1554,7 +1559,7 @@ def cli_unrecognized_arguments(extras, data_suffixes=()):
     files = [a for a in extras if not a.startswith("-")
              and file_suffix(a, data_suffixes)[0] in data_suffixes]
     if files:
-        msg += f" (give the data file as --data {files[0]})"
+        msg += f" (give the data file as --data {shlex.quote(files[0])})"
     return msg
 
 

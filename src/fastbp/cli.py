@@ -361,7 +361,8 @@ def _drop_index(table, args, header):
     if spec is not None:
         with _reported(USAGE):
             j = _validation.find_column(table.names, spec, "--index-col")
-        why = f"--index-col {spec}: column {table.names[j]!r} read as the row index"
+        why = (f"--index-col {shlex.quote(spec)}: column {table.names[j]!r} read as the row "
+               "index")
     else:
         why = _index_note(table, header, getattr(args, "target", None))
         if why is None:
@@ -508,8 +509,8 @@ def _prepare(table, args, known_task=None):
 def _row_number_notes(names, X):
     """Notes on feature columns that count the rows (0..m-1 or 1..m): ids, not features?"""
     m = X.shape[0]
-    return [f"feature {name!r} counts the rows ({int(X[0, j])}..{int(X[-1, j])}): an id? "
-            f"--drop {name} if it is not a feature" for j, name in enumerate(names)
+    return [_validation.row_number_note(name, int(X[0, j]), int(X[-1, j]))
+            for j, name in enumerate(names)
             if m > 2 and (np.array_equal(X[:, j], np.arange(m))
                           or np.array_equal(X[:, j], np.arange(1, m + 1)))]
 
@@ -873,7 +874,7 @@ def _setup(args, d, seed):
             _validation.check_test_target(args.test_data, p.target, r.y_te)
             if r.output == "exp":
                 r.y_te = _validation.check_count_target(r.y_te, p.target)
-        r.split = f"(--test-data {os.path.basename(args.test_data)})"
+        r.split = f"(--test-data {shlex.quote(os.path.basename(args.test_data))})"
     else:
         r.X_te_raw, r.y_te = p.X[test_idx], labels(test_idx)
         strat = "stratified, " if p.task == "classification" else ""
@@ -980,7 +981,7 @@ def _say_outputs(r, args, history, saved, say):
     """Where the model and the plot went, or how to get them."""
     if saved:
         say(f"saved    network and preprocessing to {saved} (apply it: fastbp predict "
-            f"--model {saved} --data FILE)")
+            f"--model {shlex.quote(str(saved))} --data FILE)")
     else:
         say("save     --save FILE.npz keeps the network and its preprocessing for "
             "fastbp predict")

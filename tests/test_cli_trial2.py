@@ -225,3 +225,25 @@ def test_suggested_option_values_are_shell_quoted(tmp_path, capsys):
     assert f"fastbp predict --model '{model}' --data FILE)" in out, out
     fail(capsys, 2, "train", "--data", spaced, "--drop", "target", *QUICK,
          match=r"^fastbp: error: --drop target: that is the target column")
+
+
+# 7 --------------------------------------------- --model without its .npz
+
+def test_predict_model_name_without_npz_reads_the_npz(tmp_path, capsys):
+    """train --save mymodel writes mymodel.npz; predict --model mymodel said 'no such
+    file'."""
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    stem = tmp_path / "mymodel"
+    code, out, err = cli(capsys, "train", "--data", path, "--save", stem, *QUICK)
+    assert code == 0 and (tmp_path / "mymodel.npz").is_file() and not stem.exists(), err
+    code, out_stem, err_stem = cli(capsys, "predict", "--model", stem, "--data", path)
+    assert code == 0, err_stem
+    assert (f"note     --model {stem}: no such file; read {stem}.npz (fastbp train --save "
+            "adds .npz)") in err_stem, err_stem
+    code, out_npz, _ = cli(capsys, "predict", "--model", f"{stem}.npz", "--data", path)
+    assert code == 0 and out_stem == out_npz and len(out_npz.splitlines()) == 121
+    # neither exists: still 'no such file', naming what was given
+    fail(capsys, 2, "predict", "--model", tmp_path / "other", "--data", path,
+         match=r"--model '.*other': no such file$")

@@ -1391,6 +1391,19 @@ def check_output_path(option, path, *, suffixes=None):
 PREPROCESSING_KEYS = ("task", "target", "features", "mean", "scale", "classes")
 
 
+def model_path(path):
+    """(path, note) of ``--model``: a missing ``NAME`` reads ``NAME.npz`` when that
+    exists (``fastbp train --save NAME`` writes ``NAME.npz``: NumPy adds the suffix),
+    with a note saying so; else (``path``, None)."""
+    path = os.fspath(path)
+    if not os.path.exists(path) and not path.lower().endswith(".npz") \
+            and os.path.isfile(path + ".npz"):
+        return path + ".npz", (f"--model {shlex.quote(path)}: no such file; read "
+                               f"{shlex.quote(path + '.npz')} (fastbp train --save adds "
+                               ".npz)")
+    return path, None
+
+
 def check_model_file(path):
     """Raise unless ``path`` is an ``.npz`` (zip) file, as ``fastbp train --save`` writes."""
     if not zipfile.is_zipfile(path):

@@ -1097,6 +1097,7 @@ def cmd_predict(args):
             _validation.check_threads_option(args.threads)
         if args.out:
             _validation.check_output_path("--out", args.out)
+        args.model, model_note = _validation.model_path(args.model)
         _validation.check_input_file("--model", args.model)
     with _reported(DATA):
         _validation.check_model_file(args.model)
@@ -1109,6 +1110,8 @@ def cmd_predict(args):
     except ValueError as exc:
         raise CLIError(f"--model: {exc}", DATA) from None
     table = _read_table(args.data, args)
+    if model_note:
+        table.notes.insert(0, model_note)
     _index_as_feature(table, prep, args)
     names, columns, missing = table.file_columns()
     with _reported(USAGE):
@@ -1370,7 +1373,9 @@ def build_parser():
                         f"{_validation.prediction_column('price')} for a model of 'price'), "
                         "one line per input row, after the columns --keep copies; printed "
                         "or written to --out alike.")
-    pr.add_argument("--model", required=True, metavar="FILE.npz")
+    pr.add_argument("--model", required=True, metavar="FILE.npz",
+                    help="the file fastbp train --save wrote (NAME reads NAME.npz when "
+                         "NAME does not exist; a note says so)")
     pr.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
     pr.add_argument("--out", metavar="FILE.csv",
                     help="write the predictions there, the same CSV column as printed "

@@ -5,6 +5,7 @@ Run in-process like tests/test_cli_data.py: every failure is one line
 """
 import os
 import re
+import shlex
 
 import numpy as np
 import pytest
@@ -247,3 +248,41 @@ def test_predict_model_name_without_npz_reads_the_npz(tmp_path, capsys):
     # neither exists: still 'no such file', naming what was given
     fail(capsys, 2, "predict", "--model", tmp_path / "other", "--data", path,
          match=r"--model '.*other': no such file$")
+
+
+# 8 ------------------------------------------------- id-like feature columns
+
+@pytest.mark.parametrize("name", ["ID", "patient_id", "Customer Id", "patient", "CustomerNo",
+                                  "row uuid"])
+def test_an_id_like_feature_gets_a_note_and_stays(tmp_path, capsys, name):
+    df = blobs()
+    rng = np.random.default_rng(1)
+    df.insert(2, name, rng.permutation(np.arange(1000, 1000 + len(df))))
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, err
+    assert (f"note     feature {name!r} is named like an identifier and holds a different "
+            f"whole number in every row: --drop {shlex.quote(name)} if it is not a feature "
+            "(kept as one)") in out, out
+    assert "120 examples, 4 features" in out          # not dropped
+
+
+@pytest.mark.parametrize("name, values", [
+    ("f_idx", "distinct"),          # not named like an id
+    ("user_id", "repeated"),        # a repeated value: not one per row
+    ("user_id", "fractions"),       # not whole numbers
+])
+def test_no_id_note_otherwise(tmp_path, capsys, name, values):
+    df = blobs()
+    m = len(df)
+    rng = np.random.default_rng(1)
+    col = {"distinct": rng.permutation(np.arange(1000, 1000 + m)),
+           "repeated": np.r_[1000, rng.permutation(np.arange(1000, 1000 + m - 1))],
+           "fractions": rng.permutation(np.arange(m)) + 0.5}[values]
+    df.insert(2, name, col)
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, err
+    assert "named like an identifier" not in out, out

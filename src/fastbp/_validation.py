@@ -1263,6 +1263,22 @@ def row_number_note(name, first, last):
             f"--drop {shlex.quote(str(name))} if it is not a feature")
 
 
+def looks_like_id_name(name):
+    """Whether a column name reads as an identifier: ``id`` (any case), ending in
+    ``_id`` or `` id``, or holding ``patient``, ``customer`` or ``uuid``."""
+    name = str(name).strip().lower()
+    return (name == "id" or name.endswith(("_id", " id"))
+            or any(word in name for word in ("patient", "customer", "uuid")))
+
+
+def id_column_note(name):
+    """fastbp train's note on a feature named like an identifier that holds a
+    different whole number in every row (it stays a feature)."""
+    return (f"feature {name!r} is named like an identifier and holds a different whole "
+            f"number in every row: --drop {shlex.quote(str(name))} if it is not a feature "
+            "(kept as one)")
+
+
 def _not_numbers(col):
     """The values of an object column that do not read as numbers (in order)."""
     out = []

@@ -480,6 +480,8 @@ def _prepare(table, args, known_task=None):
         _validation.check_numeric_features(names, cols, args.decimal)
         X = np.column_stack(cols).astype(np.float64)
         table.notes += _row_number_notes(names, X)
+        first = table.names[0] if table.index is None else None
+        table.notes += _id_notes(names, X, skip=first)
         lines = table.where(np.flatnonzero(keep) if keep is not None else range(table.m))
         _validation.check_finite_features(names, X, lines)
         y = table.columns[t] if keep is None else table.columns[t][keep]
@@ -513,6 +515,23 @@ def _row_number_notes(names, X):
             for j, name in enumerate(names)
             if m > 2 and (np.array_equal(X[:, j], np.arange(m))
                           or np.array_equal(X[:, j], np.arange(1, m + 1)))]
+
+
+def _id_notes(names, X, skip=None):
+    """Notes on feature columns named like an id (``_validation.looks_like_id_name``)
+    holding a different whole number in every row, other than ``skip`` (the file's
+    first column: the row index rules cover it) and the columns that count the
+    rows (:func:`_row_number_notes` has a note on them). They are not dropped."""
+    m = X.shape[0]
+    notes = []
+    for j, name in enumerate(names):
+        col = X[:, j]
+        if (name == skip or m < 3 or not _validation.looks_like_id_name(name)
+                or not np.all(col == np.round(col)) or len(np.unique(col)) != m
+                or np.array_equal(col, np.arange(m)) or np.array_equal(col, np.arange(1, m + 1))):
+            continue
+        notes.append(_validation.id_column_note(name))
+    return notes
 
 
 def _apply_model_columns(table, prep, dropna=None, ignore=()):

@@ -11,6 +11,7 @@ import math
 import numbers
 import operator
 import os
+import shlex
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -1247,6 +1248,37 @@ def predict_dropna_note(where, m):
             "still lines up with the input row for row")
 
 
+def predict_unlabelled_note(target, n_missing, m):
+    """fastbp predict's note when ``n_missing`` of the ``m`` predicted rows have no
+    value in the ``target`` column: the score is over the others (or skipped)."""
+    rows = f"{n_missing} of {m} rows {'has' if n_missing == 1 else 'have'} no {target!r} value"
+    if n_missing == m:
+        return f"{rows}: no score (it needs true values)"
+    return f"{rows}: scored on the other {m - n_missing} rows (their predictions are written)"
+
+
+def row_number_note(name, first, last):
+    """fastbp train's note on a feature column that counts the rows (``first..last``)."""
+    return (f"feature {name!r} counts the rows ({first}..{last}): an id? "
+            f"--drop {shlex.quote(str(name))} if it is not a feature")
+
+
+def looks_like_id_name(name):
+    """Whether a column name reads as an identifier: ``id`` (any case), ending in
+    ``_id`` or `` id``, or holding ``patient``, ``customer`` or ``uuid``."""
+    name = str(name).strip().lower()
+    return (name == "id" or name.endswith(("_id", " id"))
+            or any(word in name for word in ("patient", "customer", "uuid")))
+
+
+def id_column_note(name):
+    """fastbp train's note on a feature named like an identifier that holds a
+    different whole number in every row (it stays a feature)."""
+    return (f"feature {name!r} is named like an identifier and holds a different whole "
+            f"number in every row: --drop {shlex.quote(str(name))} if it is not a feature "
+            "(kept as one)")
+
+
 def _not_numbers(col):
     """The values of an object column that do not read as numbers (in order)."""
     out = []
@@ -1258,11 +1290,14 @@ def _not_numbers(col):
     return np.asarray(out, dtype=object)
 
 
-def check_numeric_features(names, columns, decimal="."):
+def check_numeric_features(names, columns, decimal=".", *, model=False):
     """Raise if a feature column holds text, quoting the values that are not
-    numbers and saying how to drop the column (shell-quoted) or fix a decimal comma."""
-    import shlex
+    numbers and saying how to drop the column (shell-quoted) or fix a decimal comma.
 
+    ``model``: the columns are a saved model's features (``fastbp predict``,
+    train's ``--test-data``), which cannot be dropped: the message says the
+    model was trained on them as numbers, so the file must hold numbers there.
+    """
     bad = [(n, c) for n, c in zip(names, columns) if c.dtype.kind not in "biuf"]
     if not bad:
         return
@@ -1280,6 +1315,11 @@ def check_numeric_features(names, columns, decimal="."):
             f" not a number ({_examples(shown)}, of {col.size})" if stray
             else f"text ({_examples(shown)})")
     others = f" (and {_listing(repr(n) for n, _ in bad[1:])})" if len(bad) > 1 else ""
+    if model:
+        raise ValueError(f"feature column {name!r}{others} holds {what}: the model was "
+                         f"trained on {'them' if len(bad) > 1 else 'it'} as numbers, so the "
+                         "file must hold numbers there (strip units, e.g. '5.8cm' -> 5.8)"
+                         f"{hint}")
     raise ValueError(f"feature column {name!r}{others} holds {what}: fastbp needs numbers. "
                      f"Drop {'them' if len(bad) > 1 else 'it'} with --drop "
                      f"{' '.join(shlex.quote(str(n)) for n, _ in bad[:_MAX_LISTED])} or "
@@ -1294,7 +1334,9 @@ def check_finite_features(names, X, where):
         cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
         raise ValueError(f"infinite values in {rows.size} row(s) "
                          f"({_listing(where[i] for i in rows)}) of column(s) "
-                         f"{_listing(map(repr, cols))}")
+                         f"{_listing(map(repr, cols))}: replace them with finite numbers "
+                         "or remove those rows (--dropna drops rows with missing values, "
+                         "not infinite ones)")
 
 
 def check_test_size(text):
@@ -1365,6 +1407,19 @@ def check_output_path(option, path, *, suffixes=None):
 PREPROCESSING_KEYS = ("task", "target", "features", "mean", "scale", "classes")
 
 
+def model_path(path):
+    """(path, note) of ``--model``: a missing ``NAME`` reads ``NAME.npz`` when that
+    exists (``fastbp train --save NAME`` writes ``NAME.npz``: NumPy adds the suffix),
+    with a note saying so; else (``path``, None)."""
+    path = os.fspath(path)
+    if not os.path.exists(path) and not path.lower().endswith(".npz") \
+            and os.path.isfile(path + ".npz"):
+        return path + ".npz", (f"--model {shlex.quote(path)}: no such file; read "
+                               f"{shlex.quote(path + '.npz')} (fastbp train --save adds "
+                               ".npz)")
+    return path, None
+
+
 def check_model_file(path):
     """Raise unless ``path`` is an ``.npz`` (zip) file, as ``fastbp train --save`` writes."""
     if not zipfile.is_zipfile(path):
@@ -1403,13 +1458,37 @@ def find_features(names, features, target, ignore=()):
     return [names.index(f) for f in features]
 
 
-def check_input_file(option, path, suffixes=None, what=None):
-    """``path`` if it is a file with one of ``suffixes`` (``what`` describes them)."""
+#: compression suffixes that pandas' read_csv undoes by itself (``compression='infer'``)
+COMPRESSIONS = (".gz", ".bz2", ".zip", ".xz")
+
+
+def file_suffix(path, compressible=()):
+    """(suffix, compression) of a file name, both lower case: ``('.csv', '.gz')`` for
+    ``a.CSV.gz`` when ``.csv`` is in ``compressible``, else ``(last suffix, None)``."""
+    stem, suffix = os.path.splitext(os.fspath(path))
+    suffix = suffix.lower()
+    if suffix in COMPRESSIONS:
+        inner = os.path.splitext(stem)[1].lower()
+        if inner in compressible:
+            return inner, suffix
+    return suffix, None
+
+
+def check_input_file(option, path, suffixes=None, what=None, compressible=()):
+    """``path`` if it is a file with one of ``suffixes`` (``what`` describes them);
+    those in ``compressible`` may be followed by one of :data:`COMPRESSIONS`."""
     if not os.path.isfile(path):
         raise ValueError(f"{option} {path!r}: no such file")
-    if suffixes is not None and os.path.splitext(path)[1].lower() not in suffixes:
+    if suffixes is not None and file_suffix(path, compressible)[0] not in suffixes:
         raise ValueError(f"{option} must be {what}; got {path!r}")
     return path
+
+
+def not_utf8_message(path):
+    """A table that does not decode as UTF-8: how to re-save it."""
+    return (f"{os.fspath(path)!r} is not UTF-8 text: re-save it as UTF-8, e.g. "
+            "df.to_csv(path, encoding='utf-8') in pandas, or iconv -f latin1 -t utf-8 "
+            "OLD.csv > NEW.csv (latin1 if that is its encoding)")
 
 
 def check_npz_keys(keys, path):
@@ -1440,7 +1519,7 @@ def npz_layout(X, y, path):
 def check_features_left(source, target, n_features, dropped):
     """Raise if ``--drop`` took the target or no feature column is left."""
     if target in dropped:
-        raise ValueError(f"--drop {target}: that is the target column")
+        raise ValueError(f"--drop {shlex.quote(str(target))}: that is the target column")
     if n_features == 0:
         raise ValueError(f"{source!r} has no feature column besides the target {target!r}")
 
@@ -1507,9 +1586,9 @@ def cli_unrecognized_arguments(extras, data_suffixes=()):
     of them is a bare data file name (the data is given with ``--data``)."""
     msg = f"unrecognized arguments: {' '.join(extras)}"
     files = [a for a in extras if not a.startswith("-")
-             and os.path.splitext(a)[1].lower() in data_suffixes]
+             and file_suffix(a, data_suffixes)[0] in data_suffixes]
     if files:
-        msg += f" (give the data file as --data {files[0]})"
+        msg += f" (give the data file as --data {shlex.quote(files[0])})"
     return msg
 
 

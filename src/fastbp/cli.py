@@ -31,6 +31,8 @@ import os
 import shlex
 import sys
 import time
+import warnings
+import zipfile
 
 import numpy as np
 
@@ -48,8 +50,8 @@ DATA_DEFAULTS = dict(layers=None, hidden="relu", output=None, init="he", epochs=
 #: file name suffix -> default separator (None: sniffed)
 TABLE_SUFFIXES = {".csv": None, ".tsv": "\t", ".tab": "\t", ".txt": None}
 PARQUET_SUFFIXES = (".parquet", ".pq")
-DATA_HELP = ("a .csv or .tsv table (.txt: sniffed) with a header row, a .parquet file or a "
-             ".npz (arrays X and y)")
+DATA_HELP = ("a .csv or .tsv table (.txt: sniffed) with a header row, also compressed "
+             "(.csv.gz, .tsv.bz2, .zip, .xz), a .parquet file or a .npz (arrays X and y)")
 #: first-row fields read as missing when sniffing a header (pandas' usual NA spellings)
 _NA_STRINGS = {"", "na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan"}
 
@@ -189,8 +191,9 @@ def _read_table(path, args, option="--data"):
     """The :class:`Table` in ``path`` (CSV/TSV/Parquet through pandas, or ``.npz``)."""
     with _reported(USAGE):
         _validation.check_input_file(option, path, (".npz",) + PARQUET_SUFFIXES
-                                     + tuple(TABLE_SUFFIXES), DATA_HELP)
-    suffix = os.path.splitext(path)[1].lower()
+                                     + tuple(TABLE_SUFFIXES), DATA_HELP,
+                                     compressible=tuple(TABLE_SUFFIXES))
+    suffix, compression = _validation.file_suffix(path, tuple(TABLE_SUFFIXES))
     if suffix == ".npz":
         return _npz_table(path)
     if suffix in PARQUET_SUFFIXES:
@@ -206,13 +209,16 @@ def _read_table(path, args, option="--data"):
         return _drop_index(table, args, header=True)
     pd = _import_pandas("CSV")
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
+        with _open_text(path, compression) as f:
             sample = f.read(1 << 16)
             whole = not f.read(1)
     except UnicodeDecodeError:
-        raise CLIError(f"{path!r} is not UTF-8 text", DATA) from None
+        raise CLIError(_validation.not_utf8_message(path), DATA) from None
     except OSError as exc:
-        raise CLIError(f"cannot read {path!r}: {exc.strerror}", DATA) from None
+        raise CLIError(f"cannot read {path!r}: {exc.strerror or exc}", DATA) from None
+    except (EOFError, zipfile.BadZipFile, ValueError) as exc:   # a broken archive
+        raise CLIError(f"cannot read {path!r} as {compression}: {_one_line(exc)}",
+                       DATA) from None
     if not sample.strip():
         raise CLIError(f"{path!r} is empty", DATA)
     if not whole:
@@ -253,6 +259,8 @@ def _read_table(path, args, option="--data"):
         else:
             df = pd.read_csv(path, header=0 if header == "0" else None, encoding="utf-8-sig",
                              **opts)
+    except UnicodeDecodeError:     # past the sample read above
+        raise CLIError(_validation.not_utf8_message(path), DATA) from None
     except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...
         raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
     first = 1 if header == "none" else 2
@@ -265,6 +273,26 @@ def _read_table(path, args, option="--data"):
         table.notes.append("no header row: columns named by position 0, 1, ... (--header 0 "
                            "if the first row holds the names)")
     return _drop_index(table, args, header=header != "none")
+
+
+def _open_text(path, compression):
+    """The file as UTF-8 text (a BOM skipped), decompressed as pandas' read_csv does
+    for its suffix (a .zip holds one file)."""
+    if compression is None:
+        return open(path, encoding="utf-8-sig", newline="")
+    if compression == ".zip":
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise ValueError(f"the archive holds {len(names)} files; pandas reads a "
+                                 ".zip of one file")
+            raw = z.open(names[0])     # stays readable after the archive is closed
+    else:
+        import bz2
+        import gzip
+        import lzma
+        raw = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[compression](path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 def _comment_header(sample, sep):
@@ -333,7 +361,8 @@ def _drop_index(table, args, header):
     if spec is not None:
         with _reported(USAGE):
             j = _validation.find_column(table.names, spec, "--index-col")
-        why = f"--index-col {spec}: column {table.names[j]!r} read as the row index"
+        why = (f"--index-col {shlex.quote(spec)}: column {table.names[j]!r} read as the row "
+               "index")
     else:
         why = _index_note(table, header, getattr(args, "target", None))
         if why is None:
@@ -451,6 +480,8 @@ def _prepare(table, args, known_task=None):
         _validation.check_numeric_features(names, cols, args.decimal)
         X = np.column_stack(cols).astype(np.float64)
         table.notes += _row_number_notes(names, X)
+        first = table.names[0] if table.index is None else None
+        table.notes += _id_notes(names, X, skip=first)
         lines = table.where(np.flatnonzero(keep) if keep is not None else range(table.m))
         _validation.check_finite_features(names, X, lines)
         y = table.columns[t] if keep is None else table.columns[t][keep]
@@ -480,10 +511,27 @@ def _prepare(table, args, known_task=None):
 def _row_number_notes(names, X):
     """Notes on feature columns that count the rows (0..m-1 or 1..m): ids, not features?"""
     m = X.shape[0]
-    return [f"feature {name!r} counts the rows ({int(X[0, j])}..{int(X[-1, j])}): an id? "
-            f"--drop {name} if it is not a feature" for j, name in enumerate(names)
+    return [_validation.row_number_note(name, int(X[0, j]), int(X[-1, j]))
+            for j, name in enumerate(names)
             if m > 2 and (np.array_equal(X[:, j], np.arange(m))
                           or np.array_equal(X[:, j], np.arange(1, m + 1)))]
+
+
+def _id_notes(names, X, skip=None):
+    """Notes on feature columns named like an id (``_validation.looks_like_id_name``)
+    holding a different whole number in every row, other than ``skip`` (the file's
+    first column: the row index rules cover it) and the columns that count the
+    rows (:func:`_row_number_notes` has a note on them). They are not dropped."""
+    m = X.shape[0]
+    notes = []
+    for j, name in enumerate(names):
+        col = X[:, j]
+        if (name == skip or m < 3 or not _validation.looks_like_id_name(name)
+                or not np.all(col == np.round(col)) or len(np.unique(col)) != m
+                or np.array_equal(col, np.arange(m)) or np.array_equal(col, np.arange(1, m + 1))):
+            continue
+        notes.append(_validation.id_column_note(name))
+    return notes
 
 
 def _apply_model_columns(table, prep, dropna=None, ignore=()):
@@ -510,7 +558,7 @@ def _apply_model_columns(table, prep, dropna=None, ignore=()):
                                          dropna_hint=dropna is not None,
                                          predict=dropna is not None)
         cols = [table.columns[j] if rows is None else table.columns[j][rows] for j in pos]
-        _validation.check_numeric_features(names, cols)
+        _validation.check_numeric_features(names, cols, model=True)
         X = np.column_stack(cols).astype(np.float64)
         _validation.check_finite_features(
             names, X, table.where(range(table.m) if rows is None else np.flatnonzero(rows)))
@@ -845,7 +893,7 @@ def _setup(args, d, seed):
             _validation.check_test_target(args.test_data, p.target, r.y_te)
             if r.output == "exp":
                 r.y_te = _validation.check_count_target(r.y_te, p.target)
-        r.split = f"(--test-data {os.path.basename(args.test_data)})"
+        r.split = f"(--test-data {shlex.quote(os.path.basename(args.test_data))})"
     else:
         r.X_te_raw, r.y_te = p.X[test_idx], labels(test_idx)
         strat = "stratified, " if p.task == "classification" else ""
@@ -952,7 +1000,7 @@ def _say_outputs(r, args, history, saved, say):
     """Where the model and the plot went, or how to get them."""
     if saved:
         say(f"saved    network and preprocessing to {saved} (apply it: fastbp predict "
-            f"--model {saved} --data FILE)")
+            f"--model {shlex.quote(str(saved))} --data FILE)")
     else:
         say("save     --save FILE.npz keeps the network and its preprocessing for "
             "fastbp predict")
@@ -1068,6 +1116,7 @@ def cmd_predict(args):
             _validation.check_threads_option(args.threads)
         if args.out:
             _validation.check_output_path("--out", args.out)
+        args.model, model_note = _validation.model_path(args.model)
         _validation.check_input_file("--model", args.model)
     with _reported(DATA):
         _validation.check_model_file(args.model)
@@ -1080,6 +1129,8 @@ def cmd_predict(args):
     except ValueError as exc:
         raise CLIError(f"--model: {exc}", DATA) from None
     table = _read_table(args.data, args)
+    if model_note:
+        table.notes.insert(0, model_note)
     _index_as_feature(table, prep, args)
     names, columns, missing = table.file_columns()
     with _reported(USAGE):
@@ -1087,6 +1138,11 @@ def cmd_predict(args):
     X_raw, y, rows = _apply_model_columns(table, prep, dropna=args.dropna,
                                           ignore={names[j] for j in kept})
     pred = _predict(net, prep, X_raw)
+    scored, y = _labelled(table, prep["target"], rows, y)
+    if y is not None and scored is not None:
+        table.notes.append(_validation.predict_unlabelled_note(
+            prep["target"], int((~scored).sum()), len(pred)))
+        y = y if scored.any() else None
     if table.index is not None and table.index[0] not in kept:
         j, index_name = table.index[:2]
         spec = str(j) if _pandas_placeholder(index_name) else shlex.quote(index_name)
@@ -1110,9 +1166,24 @@ def cmd_predict(args):
     else:
         _write_predictions(sys.stdout, name, pred, prep["task"], front, rows)
     if y is not None:
-        say(f"score    {_score_line(prep['task'], pred, y, poisson)} ({len(pred)} examples of "
-            f"{table.source} with a {prep['target']!r} column)")
+        pred_scored = pred if scored is None else pred[scored]
+        say(f"score    {_score_line(prep['task'], pred_scored, y, poisson)} "
+            f"({len(pred_scored)} examples of {table.source} with a {prep['target']!r} "
+            f"{'column' if scored is None else 'value'})")
     return 0
+
+
+def _labelled(table, target, rows, y):
+    """(mask, true values) of the predicted rows that have a ``target`` value, when
+    only some have one (``y`` from :func:`_apply_model_columns` is then None); else
+    (None, y). ``rows``: the predicted rows (``--dropna``), None for every row."""
+    if y is not None or target not in table.names:
+        return None, y
+    j = table.names.index(target)
+    col, miss = table.columns[j], table.missing[j]
+    if rows is not None:
+        col, miss = col[rows], miss[rows]
+    return ~miss, col[~miss]
 
 
 def _pandas_placeholder(name):
@@ -1179,7 +1250,14 @@ def _one_line(exc):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors in the one-line ``fastbp: error: ...`` form."""
+    """argparse, with its errors in the one-line ``fastbp: error: ...`` form, and no
+    prefix matching of long options (the program's parser and each command's): it
+    took ``predict --drop X`` as ``--dropna`` and ``train --epoch 5`` as ``--epochs``,
+    hiding the typo; an abbreviation is an unrecognized argument."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(USAGE, f"fastbp: error: {message} (see: {self.prog} --help)\n")
@@ -1308,12 +1386,15 @@ def build_parser():
                         description="Predict the target of new data with a model saved by "
                         "fastbp train --save (network, feature names, scaling, classes). "
                         "Columns are matched by name; a target column, if present, is "
-                        "scored. The predictions are one CSV column named "
+                        "scored, on the rows that have a value in it (a note says how many "
+                        "have none). The predictions are one CSV column named "
                         f"{_validation.prediction_column('<target>')} (e.g. "
                         f"{_validation.prediction_column('price')} for a model of 'price'), "
                         "one line per input row, after the columns --keep copies; printed "
                         "or written to --out alike.")
-    pr.add_argument("--model", required=True, metavar="FILE.npz")
+    pr.add_argument("--model", required=True, metavar="FILE.npz",
+                    help="the file fastbp train --save wrote (NAME reads NAME.npz when "
+                         "NAME does not exist; a note says so)")
     pr.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
     pr.add_argument("--out", metavar="FILE.csv",
                     help="write the predictions there, the same CSV column as printed "
@@ -1351,6 +1432,23 @@ def main(argv=None):
         # missing command): the help goes to stderr, stdout stays empty
         parser.print_help(sys.stderr)
         parser.exit(USAGE, f"fastbp: error: {_validation.CLI_NO_COMMAND}\n")
+    with warnings.catch_warnings():         # restores showwarning when the command ends
+        warnings.showwarning = _show_warning
+        return _run(parser, args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A Python warning raised while a command runs (``--threads 1000``'s cap, ...), as
+    one line ``warning  ...`` on stderr like the notes, without the warning
+    machinery's file name and source line (``FASTBP_DEBUG=1`` keeps them)."""
+    if os.environ.get("FASTBP_DEBUG"):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+        return
+    print(f"warning  {_one_line(message)}", file=sys.stderr)
+
+
+def _run(parser, args):
+    """The command's function, its failures turned into one-line errors."""
     try:
         return args.func(args)
     except CLIError as exc:

@@ -1,0 +1,288 @@
+"""Second fresh-user trial of the command line: each test is one finding.
+
+Run in-process like tests/test_cli_data.py: every failure is one line
+``fastbp: error: ...`` with status 1 (the data) or 2 (the options).
+"""
+import os
+import re
+import shlex
+
+import numpy as np
+import pytest
+
+from fastbp.cli import main
+
+pd = pytest.importorskip("pandas")
+
+QUICK = ("-q", "--no-compare", "--epochs", "3")
+
+
+def cli(capsys, *args):
+    """(exit status, stdout, stderr) of ``fastbp *args`` run in this process."""
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exc:
+        status = exc.code
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def fail(capsys, status, *args, match):
+    code, out, err = cli(capsys, *args)
+    assert code == status, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastbp: error: "), err
+    assert re.search(match, lines[0]), lines[0]
+    return out
+
+
+def blobs(m=120, n=3, k=2, seed=0):
+    """A DataFrame of k separated classes (column 'target') and n features f0.."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, m)
+    X = rng.standard_normal((m, n)) + 4.0 * np.eye(k, n)[y]
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(n)])
+    df["target"] = y
+    return df
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    """(data path, model path, DataFrame) of a small model saved by fastbp train --save."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    return path, model, df
+
+
+# 1 ------------------------------------------------------------ abbreviations
+
+def test_abbreviated_options_are_unknown_not_prefix_matched(trained, capsys):
+    """`predict --drop X` was taken as --dropna and `train --epoch 5` as --epochs:
+    argparse's prefix matching hid the typo."""
+    path, model, _ = trained
+    fail(capsys, 2, "predict", "--model", model, "--data", path, "--drop", "f0",
+         match=r"^fastbp: error: unrecognized arguments: --drop f0 "
+               r"\(see: fastbp predict --help\)$")
+    fail(capsys, 2, "train", "--data", path, "--epoch", "5", "-q", "--no-compare",
+         match=r"^fastbp: error: unrecognized arguments: --epoch 5 "
+               r"\(see: fastbp train --help\)$")
+    fail(capsys, 2, "--vers", match=r"unrecognized arguments: --vers \(see: fastbp --help\)$")
+
+
+# 2 ---------------------------------------------------- text in a model feature
+
+def test_predict_text_feature_says_the_model_needs_numbers(trained, tmp_path, capsys):
+    """predict said 'Drop it with --drop ...', an option it does not have, for a
+    column the model needs."""
+    path, model, df = trained
+    units = df.astype({"f1": object})
+    units["f1"] = [f"{v:.1f}cm" for v in df["f1"]]
+    units.to_csv(tmp_path / "units.csv", index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "units.csv",
+         match=r"feature column 'f1' holds text \(.*cm.*\): the model was trained on it as "
+               r"numbers, so the file must hold numbers there \(strip units, e\.g\. "
+               r"'5\.8cm' -> 5\.8\)$")
+    code, _, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "units.csv")
+    assert "--drop" not in err, err
+    # train still offers --drop: there the column can be left out
+    fail(capsys, 1, "train", "--data", tmp_path / "units.csv", *QUICK,
+         match=r"Drop it with --drop f1 ")
+
+
+# 3 ------------------------------------------------ missing labels in predict
+
+def test_predict_scores_the_labelled_rows_and_says_so(trained, tmp_path, capsys):
+    """A target column with some missing labels printed no score and no reason."""
+    path, model, df = trained
+    part = df.astype({"target": float})
+    part.loc[[0, 5, 7], "target"] = np.nan
+    part.to_csv(tmp_path / "part.csv", index=False)
+    out_csv = tmp_path / "p.csv"
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "part.csv",
+                         "--out", out_csv)
+    assert code == 0, err
+    assert "note     3 of 120 rows have no 'target' value: scored on the other 117 rows" in out
+    pred = pd.read_csv(out_csv)["predicted_target"].to_numpy()
+    assert len(pred) == 120
+    keep = part["target"].notna().to_numpy()
+    expected = np.mean(pred[keep] == part["target"].to_numpy()[keep])
+    score = re.search(r"score    accuracy ([\d.]+)% \(117 examples of part\.csv with a "
+                      r"'target' value\)", out)
+    assert score and abs(float(score.group(1)) - 100 * expected) < 0.006, out
+    # no label at all: the note says why there is no score
+    part["target"] = np.nan
+    part.to_csv(tmp_path / "none.csv", index=False)
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "none.csv")
+    assert code == 0, err
+    assert "120 of 120 rows have no 'target' value: no score" in err and "score" not in \
+        err.replace("no score", ""), err
+
+
+# 4 --------------------------------------------- inf, encodings, compression
+
+def test_infinite_values_say_what_to_do_and_that_dropna_keeps_them(tmp_path, capsys):
+    df = blobs()
+    df.loc[4, "f2"] = np.inf
+    path = tmp_path / "inf.csv"
+    df.to_csv(path, index=False)
+    for extra in ((), ("--dropna",)):
+        fail(capsys, 1, "train", "--data", path, *QUICK, *extra,
+             match=r"infinite values in 1 row\(s\) \(line 6\) of column\(s\) 'f2': replace "
+                   r"them with finite numbers or remove those rows \(--dropna drops rows "
+                   r"with missing values, not infinite ones\)$")
+
+
+def test_a_latin1_file_is_told_to_be_resaved_as_utf8(tmp_path, capsys):
+    df = blobs()
+    df = df.rename(columns={"f0": "größe"})
+    path = tmp_path / "latin.csv"
+    df.to_csv(path, index=False, encoding="latin1")
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"is not UTF-8 text: re-save it as UTF-8, e\.g\. "
+               r"df\.to_csv\(path, encoding='utf-8'\) .*iconv -f latin1 -t utf-8")
+    # a bad byte past the first 64 KiB that the reader samples: the same message
+    big = blobs(m=3000)
+    big["note"] = "x" * 30
+    big.loc[2900, "note"] = "é"
+    big.to_csv(tmp_path / "late.csv", index=False, encoding="latin1")
+    fail(capsys, 1, "train", "--data", tmp_path / "late.csv", "--drop", "note", *QUICK,
+         match=r"is not UTF-8 text: re-save it as UTF-8")
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".tsv.bz2", ".csv.zip", ".csv.xz", ".CSV.GZ"])
+def test_compressed_tables_are_read_like_plain_ones(tmp_path, capsys, suffix):
+    """.csv.gz was refused ('--data must be a .csv or .tsv table ...') although pandas
+    reads it by its suffix."""
+    df = blobs()
+    plain, packed = tmp_path / "d.csv", tmp_path / f"d{suffix}"
+    df.to_csv(plain, index=False)
+    df.to_csv(packed, index=False, sep="\t" if ".tsv" in suffix else ",",
+              compression={".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}[
+                  os.path.splitext(suffix)[1].lower()])
+    code, out_plain, err = cli(capsys, "train", "--data", plain, *QUICK, "--seed", "3")
+    assert code == 0, err
+    code, out_packed, err = cli(capsys, "train", "--data", packed, *QUICK, "--seed", "3")
+    assert code == 0, err
+    strip = lambda out: [ln for ln in out.splitlines()            # noqa: E731
+                         if not ln.startswith(("data", "trained", "note     separator"))]
+    assert strip(out_packed) == strip(out_plain)
+    assert f"data     d{suffix}: 120 examples, 3 features" in out_packed
+    # predict reads it too
+    model = tmp_path / "m.npz"
+    assert cli(capsys, "train", "--data", plain, *QUICK, "--save", model)[0] == 0
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", packed)
+    assert code == 0 and len(out.splitlines()) == 121, err
+    # still refused: a compressed file of another kind
+    (tmp_path / "d.npz.gz").write_bytes(b"")
+    fail(capsys, 2, "train", "--data", tmp_path / "d.npz.gz", *QUICK,
+         match=r"--data must be a \.csv or \.tsv table")
+
+
+# 5 ------------------------------------------------------------ warnings
+
+def test_threads_beyond_the_cores_is_one_warning_line(tmp_path):
+    """--threads 1000 printed Python's RuntimeWarning: a file path, then a source line."""
+    import subprocess
+    import sys
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    import fastbp
+    env = {k: v for k, v in os.environ.items() if k not in ("FASTBP_DEBUG", "PYTHONWARNINGS")}
+    # the fastbp this process imported, run outside the source tree (as tests/test_cli.py)
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(fastbp.__file__)))
+    env["PYTHONPATH"] = parent + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-m", "fastbp", "train", "--threads", "1000",
+                           "-q", "--no-compare", "--epochs", "2"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"warning  n_threads=1000 is more than the {cores} cores this process "
+                     f"can use: using {cores} (more threads than cores only slow the "
+                     "kernels down)"], proc.stderr
+    assert ".py" not in proc.stderr and "RuntimeWarning" not in proc.stderr
+
+
+# 6 ------------------------------------------- suggested values, shell-quoted
+
+def test_suggested_option_values_are_shell_quoted(tmp_path, capsys):
+    """A note said '--drop Unnamed: 0 if it is not a feature': pasted into a shell
+    that is two arguments."""
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path)                              # pandas' index: an unnamed first column
+    code, out, err = cli(capsys, "train", "--data", path, "--index-col", "none", *QUICK)
+    assert code == 0, err
+    assert ("note     feature 'Unnamed: 0' counts the rows (0..119): an id? "
+            "--drop 'Unnamed: 0' if it is not a feature") in out, out
+    # the file name a bare argument was, and the saved model's name
+    spaced = tmp_path / "my data.csv"
+    df.to_csv(spaced, index=False)
+    fail(capsys, 2, "train", spaced, *QUICK,
+         match=re.escape(f"(give the data file as --data '{spaced}')"))
+    model = tmp_path / "my model.npz"
+    code, out, err = cli(capsys, "train", "--data", spaced, "--save", model, *QUICK)
+    assert code == 0, err
+    assert f"fastbp predict --model '{model}' --data FILE)" in out, out
+    fail(capsys, 2, "train", "--data", spaced, "--drop", "target", *QUICK,
+         match=r"^fastbp: error: --drop target: that is the target column")
+
+
+# 7 --------------------------------------------- --model without its .npz
+
+def test_predict_model_name_without_npz_reads_the_npz(tmp_path, capsys):
+    """train --save mymodel writes mymodel.npz; predict --model mymodel said 'no such
+    file'."""
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    stem = tmp_path / "mymodel"
+    code, out, err = cli(capsys, "train", "--data", path, "--save", stem, *QUICK)
+    assert code == 0 and (tmp_path / "mymodel.npz").is_file() and not stem.exists(), err
+    code, out_stem, err_stem = cli(capsys, "predict", "--model", stem, "--data", path)
+    assert code == 0, err_stem
+    assert (f"note     --model {stem}: no such file; read {stem}.npz (fastbp train --save "
+            "adds .npz)") in err_stem, err_stem
+    code, out_npz, _ = cli(capsys, "predict", "--model", f"{stem}.npz", "--data", path)
+    assert code == 0 and out_stem == out_npz and len(out_npz.splitlines()) == 121
+    # neither exists: still 'no such file', naming what was given
+    fail(capsys, 2, "predict", "--model", tmp_path / "other", "--data", path,
+         match=r"--model '.*other': no such file$")
+
+
+# 8 ------------------------------------------------- id-like feature columns
+
+@pytest.mark.parametrize("name", ["ID", "patient_id", "Customer Id", "patient", "CustomerNo",
+                                  "row uuid"])
+def test_an_id_like_feature_gets_a_note_and_stays(tmp_path, capsys, name):
+    df = blobs()
+    rng = np.random.default_rng(1)
+    df.insert(2, name, rng.permutation(np.arange(1000, 1000 + len(df))))
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, err
+    assert (f"note     feature {name!r} is named like an identifier and holds a different "
+            f"whole number in every row: --drop {shlex.quote(name)} if it is not a feature "
+            "(kept as one)") in out, out
+    assert "120 examples, 4 features" in out          # not dropped
+
+
+@pytest.mark.parametrize("name, values", [
+    ("f_idx", "distinct"),          # not named like an id
+    ("user_id", "repeated"),        # a repeated value: not one per row
+    ("user_id", "fractions"),       # not whole numbers
+])
+def test_no_id_note_otherwise(tmp_path, capsys, name, values):
+    df = blobs()
+    m = len(df)
+    rng = np.random.default_rng(1)
+    col = {"distinct": rng.permutation(np.arange(1000, 1000 + m)),
+           "repeated": np.r_[1000, rng.permutation(np.arange(1000, 1000 + m - 1))],
+           "fractions": rng.permutation(np.arange(m)) + 0.5}[values]
+    df.insert(2, name, col)
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, err
+    assert "named like an identifier" not in out, out

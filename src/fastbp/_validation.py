@@ -2263,3 +2263,12 @@ def sk_unsupported_loss(loss, outputs):
         f"loss={loss!r} needs an output this fastbp build does not have "
         f"(outputs: {sorted(outputs)}); use loss='squared_error' or scikit-learn's "
         "MLPRegressor")
+
+
+def cli_slower_than_numpy(n_threads, load):
+    """The note of ``fastbp train`` when its timing found fastbp slower than NumPy."""
+    busy = (f"the load average is {load:.1f} on {os.cpu_count() or 1} cores"
+            if load is not None else "other processes may be using the cores")
+    return (f"fastbp ran slower than NumPy here on {n_threads} threads: {busy}. "
+            "A multithreaded step waits at its barriers for a thread the OS has put "
+            "aside; --threads 1 avoids that on a busy machine")

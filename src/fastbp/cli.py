@@ -982,8 +982,25 @@ def _say_speed(r, init_params, budget, say):
     say(f"fastbp   {f_t * 1e3:.4f} ms/epoch  | {how}")
     say(f"numpy    {n_t * 1e3:.4f} ms/epoch  | both warmed up; same network, batches and "
         "update in plain NumPy")
-    spread = f" ({lo:.1f}x-{hi:.1f}x over the {pairs} pairs)" if pairs > 1 else ""
-    say(f"speed-up {n_t / f_t:.1f}x over plain NumPy{spread}")
+    spread = (f" ({_ratio(lo)}x-{_ratio(hi)}x over the {pairs} pairs)" if pairs > 1
+              else "")
+    say(f"speed-up {_ratio(n_t / f_t)}x over plain NumPy{spread}")
+    if n_t < f_t and net.effective_n_threads > 1:
+        say("note     " + _validation.cli_slower_than_numpy(net.effective_n_threads,
+                                                            _load_average()))
+
+
+def _ratio(x):
+    """A speed ratio with one decimal, or two significant digits below 0.1 (not 0.0)."""
+    return f"{x:.1f}" if x >= 0.1 else f"{x:.2g}"
+
+
+def _load_average():
+    """The 1-minute load average, or None where the OS has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _save(r, args, history):

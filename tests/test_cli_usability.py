@@ -1,4 +1,6 @@
-"""Second fresh-user trial of the command line: each test is one finding.
+"""Command-line usability: abbreviations, hints in errors, compressed tables,
+warnings as one line, pasteable suggestions, id-like columns (each test is a
+finding of a fresh-user trial).
 
 Run in-process like tests/test_cli_data.py: every failure is one line
 ``fastbp: error: ...`` with status 1 (the data) or 2 (the options).
@@ -286,3 +288,29 @@ def test_no_id_note_otherwise(tmp_path, capsys, name, values):
     code, out, err = cli(capsys, "train", "--data", path, *QUICK)
     assert code == 0, err
     assert "named like an identifier" not in out, out
+
+
+def test_a_run_slower_than_numpy_says_why_and_what_to_do(capsys, monkeypatch):
+    """On a busy machine the CLI printed 'speed-up 0.0x over plain NumPy' and nothing
+    else: the ratio keeps two significant digits below 0.1, and a note names the
+    likely cause (the load on the cores) and --threads 1."""
+    import fastbp.cli as fcli
+    # fastbp 545.6 ms/epoch, NumPy 2.37 ms/epoch (the trial's run)
+    monkeypatch.setattr(fcli, "_compare_speed",
+                        lambda *a, **k: (0.5456, 0.00237, (0.0041, 0.0046), 5, 1))
+    monkeypatch.setattr(fcli, "_load_average", lambda: 3.5)
+    code, out, err = cli(capsys, "train", "--epochs", "2", "--threads", "2")
+    assert code == 0, err
+    text = out + err
+    assert re.search(r"speed-up 0\.0043x over plain NumPy \(0\.0041x-0\.0046x over the 5 "
+                     r"pairs\)", text), text
+    assert re.search(r"note +fastbp ran slower than NumPy here on 2 threads: the load "
+                     r"average is 3\.5 on \d+ cores\..*--threads 1", text), text
+    # one thread, or fastbp faster: no note
+    code, out, err = cli(capsys, "train", "--epochs", "2", "--threads", "1")
+    assert code == 0 and "ran slower than NumPy" not in out + err
+    monkeypatch.setattr(fcli, "_compare_speed",
+                        lambda *a, **k: (0.001, 0.002, (1.9, 2.1), 5, 1))
+    code, out, err = cli(capsys, "train", "--epochs", "2", "--threads", "2")
+    assert code == 0 and "ran slower than NumPy" not in out + err
+    assert "speed-up 2.0x over plain NumPy (1.9x-2.1x over the 5 pairs)" in out + err

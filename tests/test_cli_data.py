@@ -14,39 +14,9 @@ import pytest
 from fastbp import _validation
 from fastbp.cli import main
 
+from cli_support import QUICK, blobs, cli, fail, train_saved
+
 pd = pytest.importorskip("pandas")
-
-
-def cli(capsys, *args):
-    """(exit status, stdout, stderr) of ``fastbp *args`` run in this process."""
-    try:
-        status = main([str(a) for a in args])
-    except SystemExit as exc:
-        status = exc.code
-    out = capsys.readouterr()
-    return status, out.out, out.err
-
-
-def fail(capsys, status, *args, match):
-    code, out, err = cli(capsys, *args)
-    assert code == status, (code, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fastbp: error: "), err
-    assert re.search(match, lines[0]), lines[0]
-    return out
-
-
-QUICK = ("-q", "--no-compare", "--epochs", "3")
-
-
-def blobs(m=300, n=4, k=3, seed=0):
-    """A DataFrame of k well separated classes (column 'target') and n features."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, m)
-    X = rng.standard_normal((m, n)) + 4.0 * np.eye(k, n)[y]
-    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(n)])
-    df["target"] = y
-    return df
 
 
 def scores(out, which):
@@ -794,9 +764,8 @@ def test_predict_with_a_model_that_kept_the_index_as_a_feature(tmp_path, capsys)
 def blobs_model(tmp_path, capsys):
     """(DataFrame, model path) of a classifier trained on blobs() and saved."""
     df = blobs()
-    path, model = tmp_path / "train.csv", tmp_path / "m.npz"
-    df.to_csv(path, index=False)
-    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    model = tmp_path / "m.npz"
+    train_saved(capsys, df, tmp_path / "train.csv", model)
     return df, model
 
 

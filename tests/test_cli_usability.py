@@ -12,40 +12,15 @@ import shlex
 import numpy as np
 import pytest
 
-from fastbp.cli import main
+
+from cli_support import QUICK, blobs as _blobs, cli, fail, train_saved
 
 pd = pytest.importorskip("pandas")
 
-QUICK = ("-q", "--no-compare", "--epochs", "3")
-
-
-def cli(capsys, *args):
-    """(exit status, stdout, stderr) of ``fastbp *args`` run in this process."""
-    try:
-        status = main([str(a) for a in args])
-    except SystemExit as exc:
-        status = exc.code
-    out = capsys.readouterr()
-    return status, out.out, out.err
-
-
-def fail(capsys, status, *args, match):
-    code, out, err = cli(capsys, *args)
-    assert code == status, (code, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fastbp: error: "), err
-    assert re.search(match, lines[0]), lines[0]
-    return out
-
 
 def blobs(m=120, n=3, k=2, seed=0):
-    """A DataFrame of k separated classes (column 'target') and n features f0.."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, m)
-    X = rng.standard_normal((m, n)) + 4.0 * np.eye(k, n)[y]
-    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(n)])
-    df["target"] = y
-    return df
+    """cli_support.blobs, smaller: 120 examples of 3 features, 2 classes."""
+    return _blobs(m, n, k, seed)
 
 
 @pytest.fixture
@@ -53,8 +28,7 @@ def trained(tmp_path, capsys):
     """(data path, model path, DataFrame) of a small model saved by fastbp train --save."""
     df = blobs()
     path, model = tmp_path / "d.csv", tmp_path / "m.npz"
-    df.to_csv(path, index=False)
-    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    train_saved(capsys, df, path, model)
     return path, model, df
 
 

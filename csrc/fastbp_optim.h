@@ -166,33 +166,29 @@ FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
                   FBP_ADAM_VEC(__m512d, 8, _mm512, pd), sqrt)
 #endif
 
-/* The dispatching entry points (see the top of this file). */
+/* FBP_OPTIM_CALL(fbp_update, f, (args)): the widest clone the CPU (and
+ * FASTBP_DISPATCH) allows, NAME_S_avx512 / _avx2 / _base; the one dispatch of
+ * this file's entry points (see the top of this file). */
+#if FBP_HAVE_AVX2_CLONE
+#define FBP_OPTIM_CALL(NAME, S, ARGS)                                         \
+    do {                                                                      \
+        int isa_ = fbp_isa_level();                                           \
+        if (isa_ >= 2) NAME##_##S##_avx512 ARGS;                              \
+        else if (isa_ == 1) NAME##_##S##_avx2 ARGS;                           \
+        else NAME##_##S##_base ARGS;                                          \
+    } while (0)
+#else
+#define FBP_OPTIM_CALL(NAME, S, ARGS) NAME##_##S##_base ARGS
+#endif
+
 #define FBP_DEFINE_UPDATE_DISPATCH(T, S)                                      \
 static inline void fbp_update_##S(int opt, T *P, const T *G, T *S1, T *S2,   \
                                   ptrdiff_t a, ptrdiff_t b, T lr, T b1, T b2, \
                                   T nb1, T nb2, T eps, T c1, T c2)            \
 {                                                                             \
-    FBP_UPDATE_DISPATCH_CLONES(S)                                             \
-    fbp_update_##S##_base(opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, \
-                          c1, c2);                                            \
+    FBP_OPTIM_CALL(fbp_update, S, (opt, P, G, S1, S2, a, b, lr, b1, b2, nb1,  \
+                                   nb2, eps, c1, c2));                        \
 }
-
-#if FBP_HAVE_AVX2_CLONE
-#define FBP_UPDATE_DISPATCH_CLONES(S)                                         \
-    int isa = fbp_isa_level();                                                \
-    if (isa >= 2) {                                                           \
-        fbp_update_##S##_avx512(opt, P, G, S1, S2, a, b, lr, b1, b2, nb1,     \
-                                nb2, eps, c1, c2);                            \
-        return;                                                               \
-    }                                                                         \
-    if (isa == 1) {                                                           \
-        fbp_update_##S##_avx2(opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2,  \
-                              eps, c1, c2);                                   \
-        return;                                                               \
-    }
-#else
-#define FBP_UPDATE_DISPATCH_CLONES(S)
-#endif
 
 FBP_DEFINE_UPDATE_DISPATCH(float, f)
 FBP_DEFINE_UPDATE_DISPATCH(double, d)
@@ -253,24 +249,8 @@ FBP_DEFINE_L2_ROWS(double, d, avx512, FBP_TARGET_AVX512)
 static inline void fbp_l2_rows_##S(T *dW, const T *W, ptrdiff_t rows,        \
                                    ptrdiff_t n_in, T l2, double *sq)          \
 {                                                                             \
-    FBP_L2_DISPATCH_CLONES(S)                                                 \
-    fbp_l2_rows_##S##_base(dW, W, rows, n_in, l2, sq);                        \
+    FBP_OPTIM_CALL(fbp_l2_rows, S, (dW, W, rows, n_in, l2, sq));              \
 }
-
-#if FBP_HAVE_AVX2_CLONE
-#define FBP_L2_DISPATCH_CLONES(S)                                             \
-    int isa = fbp_isa_level();                                                \
-    if (isa >= 2) {                                                           \
-        fbp_l2_rows_##S##_avx512(dW, W, rows, n_in, l2, sq);                  \
-        return;                                                               \
-    }                                                                         \
-    if (isa == 1) {                                                           \
-        fbp_l2_rows_##S##_avx2(dW, W, rows, n_in, l2, sq);                    \
-        return;                                                               \
-    }
-#else
-#define FBP_L2_DISPATCH_CLONES(S)
-#endif
 
 FBP_DEFINE_L2_DISPATCH(float, f)
 FBP_DEFINE_L2_DISPATCH(double, d)

@@ -2265,9 +2265,10 @@ def sk_unsupported_loss(loss, outputs):
         "MLPRegressor")
 
 
-def cli_slower_than_numpy(n_threads, load):
-    """The note of ``fastbp train`` when its timing found fastbp slower than NumPy."""
-    busy = (f"the load average is {load:.1f} on {os.cpu_count() or 1} cores"
+def cli_slower_than_numpy(n_threads, load, cores):
+    """The note of ``fastbp train`` when its timing found fastbp slower than NumPy
+    (``load``: the 1-minute load average or None; ``cores``: the process's)."""
+    busy = (f"the load average is {load:.1f} on {cores} cores"
             if load is not None else "other processes may be using the cores")
     return (f"fastbp ran slower than NumPy here on {n_threads} threads: {busy}. "
             "A multithreaded step waits at its barriers for a thread the OS has put "

@@ -398,7 +398,7 @@ def _index_note(table, header, target):
                 f"feature ({keep})")
     if len(table.names) < 3:
         return None
-    if m > 2 and (np.array_equal(col, np.arange(m)) or np.array_equal(col, np.arange(1, m + 1))):
+    if _counts_rows(col):
         return (f"the first column {name!r} counts the rows ({int(col[0])}..{int(col[-1])}): "
                 f"read as the row index (as pandas' to_csv writes it), not a feature ({keep})")
     if header and name.strip().lower() in INDEX_NAMES and distinct:
@@ -508,13 +508,16 @@ def _prepare(table, args, known_task=None):
     return p
 
 
+def _counts_rows(col):
+    """Whether a column of more than 2 rows counts them, 0..m-1 or 1..m in order."""
+    m = len(col)
+    return m > 2 and (np.array_equal(col, np.arange(m)) or np.array_equal(col, np.arange(1, m + 1)))
+
+
 def _row_number_notes(names, X):
     """Notes on feature columns that count the rows (0..m-1 or 1..m): ids, not features?"""
-    m = X.shape[0]
     return [_validation.row_number_note(name, int(X[0, j]), int(X[-1, j]))
-            for j, name in enumerate(names)
-            if m > 2 and (np.array_equal(X[:, j], np.arange(m))
-                          or np.array_equal(X[:, j], np.arange(1, m + 1)))]
+            for j, name in enumerate(names) if _counts_rows(X[:, j])]
 
 
 def _id_notes(names, X, skip=None):
@@ -528,14 +531,14 @@ def _id_notes(names, X, skip=None):
         col = X[:, j]
         if (name == skip or m < 3 or not _validation.looks_like_id_name(name)
                 or not np.all(col == np.round(col)) or len(np.unique(col)) != m
-                or np.array_equal(col, np.arange(m)) or np.array_equal(col, np.arange(1, m + 1))):
+                or _counts_rows(col)):
             continue
         notes.append(_validation.id_column_note(name))
     return notes
 
 
 def _apply_model_columns(table, prep, dropna=None, ignore=()):
-    """(X (k, n) raw features in the model's order, true target or None, rows) of ``table``.
+    """(X (k, n) raw features in the model's order, rows) of ``table``.
 
     ``rows`` is None (every row) or, with ``dropna`` (fastbp predict's
     ``--dropna``), the bool mask (m,) of the rows without a missing feature,
@@ -562,15 +565,20 @@ def _apply_model_columns(table, prep, dropna=None, ignore=()):
         X = np.column_stack(cols).astype(np.float64)
         _validation.check_finite_features(
             names, X, table.where(range(table.m) if rows is None else np.flatnonzero(rows)))
-    y = None
-    if prep["target"] in table.names:
-        j = table.names.index(prep["target"])
-        col, m = table.columns[j], table.missing[j]
-        if rows is not None:
-            col, m = col[rows], m[rows]
-        if not m.any():
-            y = col
-    return X, y, rows
+    return X, rows
+
+
+def _target_values(table, target, rows=None):
+    """(true values, mask) of the ``target`` column on the rows ``rows`` (a bool mask,
+    None: every row): ``mask`` marks the rows that have a value, the values are
+    theirs; (None, None) when the table has no such column."""
+    if target not in table.names:
+        return None, None
+    j = table.names.index(target)
+    col, miss = table.columns[j], table.missing[j]
+    if rows is not None:
+        col, miss = col[rows], miss[rows]
+    return col[~miss], ~miss
 
 
 # ------------------------------------------------------------------ split
@@ -888,7 +896,9 @@ def _setup(args, d, seed):
         else (lambda idx: p.y[idx])
     r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
     if args.test_data:
-        r.X_te_raw, r.y_te, _ = _apply_model_columns(test_table, prep)
+        r.X_te_raw, _ = _apply_model_columns(test_table, prep)
+        y_te, labelled = _target_values(test_table, prep["target"])
+        r.y_te = y_te if labelled is not None and labelled.all() else None
         with _reported(DATA):
             _validation.check_test_target(args.test_data, p.target, r.y_te)
             if r.output == "exp":
@@ -946,7 +956,7 @@ def _say_setup(r, threads, say):
 
 def _say_scores(r, args, say):
     net, p, prep = r.net, r.p, r.prep
-    say(f"final    loss {net.evaluate(r.X, r.Y)[0]:.4f} (the training cost after {r.epochs} "
+    say(f"final    loss {r.final_loss:.4f} (the training cost after {r.epochs} "
         "epochs)")
     poisson = net.output == "exp"
     say(f"train    {_score_line(p.task, _predict(net, prep, r.X_tr_raw), r.y_tr, poisson)} "
@@ -986,8 +996,9 @@ def _say_speed(r, init_params, budget, say):
               else "")
     say(f"speed-up {_ratio(n_t / f_t)}x over plain NumPy{spread}")
     if n_t < f_t and net.effective_n_threads > 1:
+        from fastbp._openmp_helpers import cpu_count
         say("note     " + _validation.cli_slower_than_numpy(net.effective_n_threads,
-                                                            _load_average()))
+                                                            _load_average(), cpu_count()))
 
 
 def _ratio(x):
@@ -1043,7 +1054,7 @@ def _check_converged(net, r, initial_loss, comm):
     The training cost after fit, on the training data, is compared with the
     cost before it (both from ``net.evaluate``); every rank decides the same.
     """
-    final = net.evaluate(r.X, r.Y)[0]
+    final = r.final_loss = net.evaluate(r.X, r.Y)[0]
     err = None
     try:
         _validation.check_training_converged(initial_loss, final, r.epochs)
@@ -1152,11 +1163,13 @@ def cmd_predict(args):
     names, columns, missing = table.file_columns()
     with _reported(USAGE):
         kept = [_validation.find_column(names, k, "--keep") for k in args.keep or ()]
-    X_raw, y, rows = _apply_model_columns(table, prep, dropna=args.dropna,
-                                          ignore={names[j] for j in kept})
+    X_raw, rows = _apply_model_columns(table, prep, dropna=args.dropna,
+                                       ignore={names[j] for j in kept})
     pred = _predict(net, prep, X_raw)
-    scored, y = _labelled(table, prep["target"], rows, y)
-    if y is not None and scored is not None:
+    y, scored = _target_values(table, prep["target"], rows)
+    if scored is not None and scored.all():
+        scored = None                   # every row has a value: the whole column is scored
+    elif scored is not None:
         table.notes.append(_validation.predict_unlabelled_note(
             prep["target"], int((~scored).sum()), len(pred)))
         y = y if scored.any() else None
@@ -1188,19 +1201,6 @@ def cmd_predict(args):
             f"({len(pred_scored)} examples of {table.source} with a {prep['target']!r} "
             f"{'column' if scored is None else 'value'})")
     return 0
-
-
-def _labelled(table, target, rows, y):
-    """(mask, true values) of the predicted rows that have a ``target`` value, when
-    only some have one (``y`` from :func:`_apply_model_columns` is then None); else
-    (None, y). ``rows``: the predicted rows (``--dropna``), None for every row."""
-    if y is not None or target not in table.names:
-        return None, y
-    j = table.names.index(target)
-    col, miss = table.columns[j], table.missing[j]
-    if rows is not None:
-        col, miss = col[rows], miss[rows]
-    return ~miss, col[~miss]
 
 
 def _pandas_placeholder(name):

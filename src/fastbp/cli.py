@@ -103,6 +103,7 @@ class Table:
         self.missing, self.lines, self.row_word = list(missing), np.asarray(lines), row_word
         self.notes = []
         self.index = None
+        self.index_note = None       # the note in ``notes`` that says why (``_drop_index``)
 
     def file_columns(self):
         """(names, columns, missing) of every column of the file, the index included."""

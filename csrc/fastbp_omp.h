@@ -8,6 +8,8 @@ static inline int fbp_omp_max_threads(void) { return omp_get_max_threads(); }
 static inline int fbp_omp_num_procs(void) { return omp_get_num_procs(); }
 static inline int fbp_omp_thread_num(void) { return omp_get_thread_num(); }
 static inline int fbp_omp_team_size(void) { return omp_get_num_threads(); }
+/* Wall-clock seconds (monotonic; the team chooser times steps with it). */
+static inline double fbp_wtime(void) { return omp_get_wtime(); }
 /* An orphaned barrier: binds to the parallel region of whichever team calls it. */
 static inline void fbp_omp_barrier(void)
 {
@@ -19,6 +21,7 @@ static inline int fbp_omp_max_threads(void) { return 1; }
 static inline int fbp_omp_num_procs(void) { return 1; }
 static inline int fbp_omp_thread_num(void) { return 0; }
 static inline int fbp_omp_team_size(void) { return 1; }
+static inline double fbp_wtime(void) { return 0.0; }  /* one thread: nothing to choose */
 static inline void fbp_omp_barrier(void) {}
 #endif
 

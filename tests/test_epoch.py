@@ -73,8 +73,10 @@ def make_net(target, dtype, nt, *, dims=(6, 16, 12), dropout=True, lambd=0.05):
     net = Network(list(dims) + [n_out], ["tanh", "relu"][:len(dims) - 1], output, dtype=dtype,
                   seed=3, keep_prob=[0.8, 0.9][:len(dims) - 1] if dropout else 1.0,
                   lambd=lambd, n_threads=nt)
-    # a team of nt threads even on these small batches (otherwise one thread runs them)
+    # a team of nt threads even on these small batches (otherwise one thread runs them),
+    # whatever the team chooser would measure
     net._kernel.min_flops_per_thread = 1
+    net._kernel.team_policy = nt
     return net
 
 
@@ -223,6 +225,7 @@ def test_train_epoch_matches_numpy(rng, layout):
     X, y = make_data(rng, 5, 53, "softmax-labels", np.float64, layout)
     net = Network([5, 11, 4], "relu", "softmax", dtype=np.float64, seed=1, n_threads=2)
     net._kernel.min_flops_per_thread = 1
+    net._kernel.team_policy = 2
     p0 = {k: v.copy() for k, v in net.parameters.items()}
     order = rng.permutation(53)[:50]            # an order need not cover every column
     opt = SGD(0.3)

@@ -179,6 +179,7 @@ def test_step_forms_follow_sklearn_formulas(form, dims, dtype, nt):
     rng = np.random.default_rng(len(dims) + sum(dims))
     net = Network(dims, "tanh", "identity", dtype=dtype, seed=1, n_threads=nt)
     net._kernel.min_flops_per_thread = 1          # split even small updates across the team
+    net._kernel.team_policy = nt                  # and run them on it, whatever the timings
     net.forward(rng.standard_normal((dims[0], 3)))
     opt = make()
     P = net.flat_parameters.astype(np.float64)
@@ -442,6 +443,7 @@ for dtype in ("float32", "float64"):
         for lam in (0.0, lambd):
             net = Network(dims, "relu", "softmax", dtype=dtype, seed=8, n_threads=nt, lambd=lam)
             net._kernel.min_flops_per_thread = 1     # rows split between the threads
+            net._kernel.team_policy = nt
             nets.append(net)
         out[f"{dtype} nt={nt} random"] = check(nets, X, y, dtype)
         bad = []

@@ -121,6 +121,7 @@ def test_weighted_step_matches_sklearn_backprop(rng, arch, m, dtype, order, nt):
     dims, hidden, output = arch
     net = Network(dims, hidden, output, dtype=dtype, seed=3, lambd=0.7, n_threads=nt)
     net._kernel.min_flops_per_thread = 1        # a team of nt even for small steps
+    net._kernel.team_policy = nt
     X, Y, sw = data(rng, dims, output, m, dtype)
     X = np.asarray(X, order=order)
     for a in (X, Y, sw):                        # read-only inputs
@@ -200,6 +201,7 @@ def test_thread_count_does_not_change_weighted_results(rng):
         net = Network(dims, "relu", "softmax", dtype=np.float64, seed=4, lambd=0.1,
                       n_threads=nt)
         net._kernel.min_flops_per_thread = 1
+        net._kernel.team_policy = nt
         loss, grad = net.loss_and_gradient(X, y, sample_weight=sw)
         runs.append((loss, grad, net.train_step(X, y, SGD(0.1), sample_weight=sw),
                      net.flat_parameters.copy()))
@@ -265,6 +267,7 @@ def test_negative_weights_opt_in_match_sklearn_backprop(rng, arch, m, dtype, ord
     dims, hidden, output = arch
     net = Network(dims, hidden, output, dtype=dtype, seed=3, lambd=0.7, n_threads=nt)
     net._kernel.min_flops_per_thread = 1
+    net._kernel.team_policy = nt
     X, Y, _ = data(rng, dims, output, m, dtype)
     X = np.asarray(X, order=order)
     sw = signed(rng, m, total_sign)

@@ -89,6 +89,7 @@ cdef extern from "fastbp_vmath.h" nogil:
 cdef extern from "fastbp_omp.h" nogil:
     int fbp_omp_team_size()
     void fbp_omp_barrier()
+    double fbp_wtime()
     # a distinct task index per call (tasks run outside an OpenMP team)
     Py_ssize_t fbp_task_next(Py_ssize_t *counter)
 

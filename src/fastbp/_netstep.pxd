@@ -341,37 +341,74 @@ cdef inline void _copy_example(char *dst, const char *src, Py_ssize_t n, Py_ssiz
             memcpy(dst + f * isz, src + f * fs, isz)
 
 
-cdef inline void _gather(NetPlan *p, int tid, int nt) noexcept nogil:
-    """This thread's examples of the batch, from every per-example array into its workspace."""
+cdef inline void _gather(NetPlan *p, int tid, int nt, int nb) noexcept nogil:
+    """This thread's blocks of the batch's examples, from every per-example
+    array into its workspace."""
     cdef const EpochPlan *ep = p.ep
     cdef const Py_ssize_t *order = ep.order + p.ep_j0
     cdef const ExArray *a
     cdef Py_ssize_t k0, k1, k, row
-    cdef int i
-    _split(p.m, nt, tid, ROW_GRAIN, &k0, &k1)
-    for i in range(ep.n_arrays):
-        a = &ep.arr[i]
-        row = a.n * a.itemsize
-        for k in range(k0, k1):
-            _copy_example(a.dst + k * row, a.src + order[k] * a.ex_stride, a.n, a.f_stride,
-                          a.itemsize)
+    cdef int i, blk
+    for blk in range(nb):
+        if blk % nt != tid:
+            continue
+        _split(p.m, nb, blk, ROW_GRAIN, &k0, &k1)
+        for i in range(ep.n_arrays):
+            a = &ep.arr[i]
+            row = a.n * a.itemsize
+            for k in range(k0, k1):
+                _copy_example(a.dst + k * row, a.src + order[k] * a.ex_stride, a.n,
+                              a.f_stride, a.itemsize)
 
 
 # ------------------------------------------------------------------- phases
+#
+# Every phase cuts its rows (or columns, or elements) into ``nb`` blocks
+# (_split; nb is fixed by the step's shape and the requested thread count,
+# NetKernel._blocks) and thread ``tid`` of a team of ``nt <= nb`` takes
+# blocks tid, tid + nt, ... (``blk % nt == tid``): every block is the same GEMM call on the same
+# operands whichever thread runs it and however many threads there are, so
+# a step's bits depend on nb, never on the team that ran it (the team may
+# shrink at run time: NetKernel's team chooser, or OpenMP granting fewer
+# threads than asked).
 
-cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
-                   bint train) noexcept nogil:
-    cdef int l
-    cdef LayerPlan *ly
-    cdef Py_ssize_t m = p.m, r0, r1, i, j, k, ald
-    cdef const floating *Ain
-    cdef floating *Z
-    cdef floating *A
+cdef inline void _fwd_block(floating *P, NetPlan *p, LayerPlan *ly, int l, Py_ssize_t r0,
+                            Py_ssize_t r1, const floating *Ain, Py_ssize_t ald,
+                            BLAS_Trans ta) noexcept nogil:
+    """Rows [r0, r1) of layer l's forward: Z = W A_in + b, A = g(Z), dropout."""
+    cdef Py_ssize_t m = p.m, i, j, k
+    cdef floating *Z = <floating *>ly.Z + r0 * m
+    cdef floating *A = <floating *>ly.A + r0 * m
     cdef floating *Ad
     cdef floating inv
-    cdef BLAS_Trans ta
     cdef uint64_t key
     cdef Py_ssize_t mld = p.mask_ld, moff = p.mask_off
+    _gemm(NoTrans, ta, <int>(r1 - r0), <int>m, ly.n_in, <floating>1.0,
+          P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, <int>ald, <floating>0.0, Z, <int>m)
+    if l == p.L - 1 and (p.softmax or p.expout):
+        # only the bias here: _outact makes A[L] from Z[L] (softmax needs
+        # whole columns)
+        _fwd_rows(FBP_IDENTITY, <floating>0.0, Z, m, Z, m, P + ly.b_off + r0, 1, r1 - r0, m)
+    else:
+        _fwd_rows(ly.act, <floating>ly.alpha, Z, m, A, m, P + ly.b_off + r0, 1, r1 - r0, m)
+    if p.dropout and ly.keep_prob < 1.0:
+        Ad = <floating *>ly.Ad
+        inv = <floating>(1.0 / ly.keep_prob)
+        key = _dropout_key(p.seed, p.step, l)
+        for i in range(r0, r1):
+            for j in range(m):
+                k = i * m + j
+                Ad[k] = ((<floating *>ly.A)[k] * inv
+                         if _keep(key, i * mld + moff + j, ly.keep_thr) else 0)
+
+
+cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt, int nb,
+                          bint train) noexcept nogil:
+    cdef int l, blk
+    cdef LayerPlan *ly
+    cdef Py_ssize_t r0, r1, ald
+    cdef const floating *Ain
+    cdef BLAS_Trans ta
     for l in range(p.L):
         ly = &lys[l]
         if l == 0:
@@ -380,76 +417,56 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
             ta = Trans if p.x_trans else NoTrans
         else:
             Ain = <const floating *>(lys[l - 1].Ad if p.dropout else lys[l - 1].A)
-            ald = m
+            ald = p.m
             ta = NoTrans
-        _split(ly.n_out, nt, tid, ROW_GRAIN, &r0, &r1)
-        if r1 > r0:
-            Z = <floating *>ly.Z + r0 * m
-            A = <floating *>ly.A + r0 * m
-            _gemm(NoTrans, ta, <int>(r1 - r0), <int>m, ly.n_in, <floating>1.0,
-                  P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, <int>ald, <floating>0.0,
-                  Z, <int>m)
-            if l == p.L - 1 and (p.softmax or p.expout):
-                # only the bias here: _outact makes A[L] from Z[L] (softmax needs
-                # whole columns)
-                _fwd_rows(FBP_IDENTITY, <floating>0.0, Z, m, Z, m, P + ly.b_off + r0, 1,
-                          r1 - r0, m)
-            else:
-                _fwd_rows(ly.act, <floating>ly.alpha, Z, m, A, m, P + ly.b_off + r0, 1,
-                          r1 - r0, m)
-            if p.dropout and ly.keep_prob < 1.0:
-                Ad = <floating *>ly.Ad
-                inv = <floating>(1.0 / ly.keep_prob)
-                key = _dropout_key(p.seed, p.step, l)
-                for i in range(r0, r1):
-                    for j in range(m):
-                        k = i * m + j
-                        Ad[k] = ((<floating *>ly.A)[k] * inv
-                                 if _keep(key, i * mld + moff + j, ly.keep_thr) else 0)
+        for blk in range(nb):
+            if blk % nt != tid:
+                continue
+            _split(ly.n_out, nb, blk, ROW_GRAIN, &r0, &r1)
+            if r1 > r0:
+                _fwd_block(P, p, ly, l, r0, r1, Ain, ald, ta)
         fbp_omp_barrier()
 
 
-cdef inline void _outact(floating *P, NetPlan *p, LayerPlan *lys, int tid,
-                         int nt) noexcept nogil:
+cdef inline void _outact(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
+                         int nb) noexcept nogil:
     """A[L] = softmax(Z[L]) column-wise, or exp(Z[L]), on this thread's columns."""
     cdef LayerPlan *ly = &lys[p.L - 1]
     cdef Py_ssize_t m = p.m, j0, j1, i
-    _split(m, nt, tid, COL_GRAIN, &j0, &j1)
-    if j1 <= j0:
-        return
-    if p.softmax:
-        if floating is float:
-            fbp_softmax_cols_f(<float *>ly.Z, m, 1, <float *>ly.A, m, ly.n_out, j0, j1,
-                               <float *>p.smbuf + 2 * j0)
-        else:
-            fbp_softmax_cols_d(<double *>ly.Z, m, 1, <double *>ly.A, m, ly.n_out, j0, j1,
-                               <double *>p.smbuf + 2 * j0)
-    else:
-        for i in range(ly.n_out):
+    cdef int blk
+    for blk in range(nb):
+        if blk % nt != tid:
+            continue
+        _split(m, nb, blk, COL_GRAIN, &j0, &j1)
+        if j1 <= j0:
+            continue
+        if p.softmax:
             if floating is float:
-                fbp_vexp_f(<float *>ly.Z + i * m + j0, <float *>ly.A + i * m + j0, j1 - j0)
+                fbp_softmax_cols_f(<float *>ly.Z, m, 1, <float *>ly.A, m, ly.n_out, j0, j1,
+                                   <float *>p.smbuf + 2 * j0)
             else:
-                fbp_vexp_d(<double *>ly.Z + i * m + j0, <double *>ly.A + i * m + j0, j1 - j0)
+                fbp_softmax_cols_d(<double *>ly.Z, m, 1, <double *>ly.A, m, ly.n_out, j0, j1,
+                                   <double *>p.smbuf + 2 * j0)
+        else:
+            for i in range(ly.n_out):
+                if floating is float:
+                    fbp_vexp_f(<float *>ly.Z + i * m + j0, <float *>ly.A + i * m + j0,
+                               j1 - j0)
+                else:
+                    fbp_vexp_d(<double *>ly.Z + i * m + j0, <double *>ly.A + i * m + j0,
+                               j1 - j0)
 
 
-cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
-                  bint want_loss, bint want_delta) noexcept nogil:
-    """colloss[j] = the loss of column j, from the logits Z[L] (exact where A[L]
-    saturates; fastbp_loss.h's fbp_zloss_cols), and D0 = dZ[L] = A[L] - Y, on
-    this thread's columns. A label outside the loss's domain sets bad_label
-    (class index out of range: always; a target value: where the loss is
-    computed, unless p.check_targets is 0), and the step stops before its
-    backward."""
+cdef inline void _output_cols(floating *P, NetPlan *p, LayerPlan *lys, Py_ssize_t j0,
+                              Py_ssize_t j1, bint want_loss, bint want_delta) noexcept nogil:
+    """_output on columns [j0, j1)."""
     cdef LayerPlan *ly = &lys[p.L - 1]
-    cdef Py_ssize_t m = p.m, rows = ly.n_out, j0, j1, i, j, c
+    cdef Py_ssize_t m = p.m, rows = ly.n_out, i, j, c
     cdef floating *AL = <floating *>ly.A
     cdef floating *ZL = <floating *>ly.Z
     cdef floating *D = <floating *>p.D0
     cdef int bad = 0
     cdef int *badp = &bad if p.check_targets else NULL
-    _split(m, nt, tid, COL_GRAIN, &j0, &j1)
-    if j1 <= j0:
-        return
     if p.labels:
         if want_loss:
             # cross-entropy of class c: log-sum-exp of the column minus its logit
@@ -489,44 +506,88 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
                 fbp_delta_d(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
 
 
-cdef inline void _weigh(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
+cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt, int nb,
+                         bint want_loss, bint want_delta) noexcept nogil:
+    """colloss[j] = the loss of column j, from the logits Z[L] (exact where A[L]
+    saturates; fastbp_loss.h's fbp_zloss_cols), and D0 = dZ[L] = A[L] - Y, on
+    this thread's columns. A label outside the loss's domain sets bad_label
+    (class index out of range: always; a target value: where the loss is
+    computed, unless p.check_targets is 0), and the step stops before its
+    backward."""
+    cdef Py_ssize_t j0, j1
+    cdef int blk
+    for blk in range(nb):
+        if blk % nt != tid:
+            continue
+        _split(p.m, nb, blk, COL_GRAIN, &j0, &j1)
+        if j1 > j0:
+            _output_cols(P, p, lys, j0, j1, want_loss, want_delta)
+
+
+cdef inline void _weigh(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt, int nb,
                         bint want_loss, bint want_delta) noexcept nogil:
     """Per-example weights: column j of the loss and of dZ[L] times sw[j].
 
     scikit-learn's ``_backprop``: ``loss = np.average(loss_j, weights=sw)``,
     ``deltas[last] *= sw``, gradients divided by ``sum(sw)`` (gscale). Runs
-    on the columns _output gave this thread (the same split), so it needs
+    on the columns _output gave this thread (the same blocks), so it needs
     no barrier of its own.
     """
-    cdef Py_ssize_t m = p.m, rows = lys[p.L - 1].n_out, j0, j1, i, j
+    cdef Py_ssize_t m = p.m, rows = lys[p.L - 1].n_out, i, j, j0, j1
     cdef floating *D = <floating *>p.D0
     cdef const double *sw = p.sw
-    _split(m, nt, tid, COL_GRAIN, &j0, &j1)
-    if want_loss:
-        for j in range(j0, j1):
-            p.colloss[j] *= sw[j]
-    if want_delta:
-        for i in range(rows):
+    cdef int blk
+    for blk in range(nb):
+        if blk % nt != tid:
+            continue
+        _split(m, nb, blk, COL_GRAIN, &j0, &j1)
+        if want_loss:
             for j in range(j0, j1):
-                D[i * m + j] *= <floating>sw[j]
+                p.colloss[j] *= sw[j]
+        if want_delta:
+            for i in range(rows):
+                for j in range(j0, j1):
+                    D[i * m + j] *= <floating>sw[j]
 
 
-cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
-                           int nt) noexcept nogil:
+cdef inline void _dprev_block(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan *lp, int l,
+                              Py_ssize_t q0, Py_ssize_t q1, floating *cur,
+                              floating *nxt) noexcept nogil:
+    """Rows [q0, q1) of dZ[l-1] = (W[l]^T dZ[l]) * mask / keep_prob * g'[l-1]."""
+    cdef Py_ssize_t m = p.m, i, j, k
+    cdef Py_ssize_t mld = p.mask_ld, moff = p.mask_off
+    cdef int act = lp.act
+    cdef floating inv
+    cdef uint64_t key
+    cdef Mat V = _rowmajor(lp.Z if fbp_deriv_needs_z(lp.act) else lp.A, m)
+    if p.dropout and lp.keep_prob < 1.0:
+        act = ACT_NONE      # g' after the mask
+    _dprev_rows(nxt, <int>m, _rowmajor(P + ly.w_off, ly.n_in), _rowmajor(cur, m),
+                q0, q1, ly.n_out, <int>m, act, <floating>lp.alpha, V)
+    if act == ACT_NONE:
+        inv = <floating>(1.0 / lp.keep_prob)
+        key = _dropout_key(p.seed, p.step, l - 1)
+        for i in range(q0, q1):
+            for j in range(m):
+                k = i * m + j
+                nxt[k] = (nxt[k] * inv
+                          if _keep(key, i * mld + moff + j, lp.keep_thr) else 0)
+        _bwd_rows(lp.act, <floating>lp.alpha, nxt + q0 * m, m,
+                  <const floating *>V.data + q0 * m, m, 1, q1 - q0, m)
+
+
+cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
+                           int nb) noexcept nogil:
     cdef floating *G = <floating *>p.grads
-    cdef int l, act
+    cdef int l, blk
     cdef LayerPlan *ly
-    cdef LayerPlan *lp
-    cdef Py_ssize_t m = p.m, r0, r1, q0, q1, i, j, k, n_in, l2base = 0
+    cdef Py_ssize_t m = p.m, r0, r1, q0, q1, n_in, l2base = 0
     cdef floating scale = <floating>p.gscale
     cdef floating l2s = <floating>p.l2scale
-    cdef Py_ssize_t mld = p.mask_ld, moff = p.mask_off
-    cdef floating inv
     cdef floating *cur = <floating *>p.D0
     cdef floating *nxt = <floating *>p.D1
     cdef floating *tmp
-    cdef Mat Ain, V
-    cdef uint64_t key
+    cdef Mat Ain
     for l in range(p.L):
         l2base += lys[l].n_out
     for l in range(p.L - 1, -1, -1):
@@ -537,43 +598,33 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid,
             Ain = _x_mat(p)
         else:
             Ain = _rowmajor(lys[l - 1].Ad if p.dropout else lys[l - 1].A, m)
-        # dW, db (and L2) on this thread's rows of W
-        _split(ly.n_out, nt, tid, ROW_GRAIN, &r0, &r1)
-        if r1 > r0:
-            _grad_rows(G + ly.w_off, <int>n_in, G + ly.b_off, _rowmajor(cur, m), Ain, r0, r1,
-                       <int>n_in, <int>m, scale, <floating>0.0)
-            if p.lambd != 0.0:
-                _l2_rows(G + ly.w_off + r0 * n_in, P + ly.w_off + r0 * n_in, r1 - r0, n_in,
-                         l2s, p.l2rows + l2base + r0)
-        # dZ[l-1] = (W^T dZ) * mask / keep_prob * g'  on this thread's rows of it
+        # dW, db (and L2) on this thread's blocks of W's rows
+        for blk in range(nb):
+            if blk % nt != tid:
+                continue
+            _split(ly.n_out, nb, blk, ROW_GRAIN, &r0, &r1)
+            if r1 > r0:
+                _grad_rows(G + ly.w_off, <int>n_in, G + ly.b_off, _rowmajor(cur, m), Ain,
+                           r0, r1, <int>n_in, <int>m, scale, <floating>0.0)
+                if p.lambd != 0.0:
+                    _l2_rows(G + ly.w_off + r0 * n_in, P + ly.w_off + r0 * n_in, r1 - r0,
+                             n_in, l2s, p.l2rows + l2base + r0)
+        # dZ[l-1] on this thread's blocks of its rows
         if l > 0:
-            lp = &lys[l - 1]
-            _split(n_in, nt, tid, ROW_GRAIN, &q0, &q1)
-            if q1 > q0:
-                V = _rowmajor(lp.Z if fbp_deriv_needs_z(lp.act) else lp.A, m)
-                act = lp.act
-                if p.dropout and lp.keep_prob < 1.0:
-                    act = ACT_NONE      # g' after the mask
-                _dprev_rows(nxt, <int>m, _rowmajor(P + ly.w_off, n_in), _rowmajor(cur, m),
-                            q0, q1, ly.n_out, <int>m, act, <floating>lp.alpha, V)
-                if act == ACT_NONE:
-                    inv = <floating>(1.0 / lp.keep_prob)
-                    key = _dropout_key(p.seed, p.step, l - 1)
-                    for i in range(q0, q1):
-                        for j in range(m):
-                            k = i * m + j
-                            nxt[k] = (nxt[k] * inv
-                                      if _keep(key, i * mld + moff + j, lp.keep_thr) else 0)
-                    _bwd_rows(lp.act, <floating>lp.alpha, nxt + q0 * m, m,
-                              <const floating *>V.data + q0 * m, m, 1, q1 - q0, m)
+            for blk in range(nb):
+                if blk % nt != tid:
+                    continue
+                _split(n_in, nb, blk, ROW_GRAIN, &q0, &q1)
+                if q1 > q0:
+                    _dprev_block(P, p, ly, &lys[l - 1], l, q0, q1, cur, nxt)
             tmp = cur
             cur = nxt
             nxt = tmp
         fbp_omp_barrier()
 
 
-cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogil:
-    """One fused loop over this thread's share of the flat buffers.
+cdef inline void _update(floating *P, NetPlan *p, int tid, int nt, int nb) noexcept nogil:
+    """One fused loop over each of this thread's blocks of the flat buffers.
 
     The formulas (the course's forms and the step forms of scikit-learn /
     Keras) and why they are compiled per instruction set: csrc/fastbp_optim.h.
@@ -588,34 +639,39 @@ cdef inline void _update(floating *P, NetPlan *p, int tid, int nt) noexcept nogi
     cdef floating nb1 = <floating>(1.0 - p.b1), nb2 = <floating>(1.0 - p.b2)
     cdef floating eps = <floating>p.eps, c1 = <floating>p.c1, c2 = <floating>p.c2
     cdef Py_ssize_t a, b
-    _split(p.n_params, nt, tid, ELEM_GRAIN, &a, &b)
+    cdef int blk
     if p.opt == FBP_OPT_ADAM_STEP:
         lr = <floating>(p.lr * p.c1 / p.c2)
         c1 = 1.0
         c2 = 1.0
-    if floating is float:
-        fbp_update_f(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
-    else:
-        fbp_update_d(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+    for blk in range(nb):
+        if blk % nt != tid:
+            continue
+        _split(p.n_params, nb, blk, ELEM_GRAIN, &a, &b)
+        if floating is float:
+            fbp_update_f(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+        else:
+            fbp_update_d(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
 
 
-cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:
+cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode,
+                       int nb) noexcept nogil:
     """Everything one thread of the team does; all threads take the same path."""
     cdef int tid = fbp_omp_thread_num(), nt = fbp_omp_team_size()
     cdef Py_ssize_t j, i
     cdef double total
     if mode & M_GATHER:
-        _gather(p, tid, nt)
+        _gather(p, tid, nt, nb)
         fbp_omp_barrier()
     if mode & M_FORWARD:
-        _forward(P, p, lys, tid, nt, (mode & M_TRAIN) != 0)
+        _forward(P, p, lys, tid, nt, nb, (mode & M_TRAIN) != 0)
         if p.softmax or p.expout:
-            _outact(P, p, lys, tid, nt)
+            _outact(P, p, lys, tid, nt, nb)
             fbp_omp_barrier()
     if mode & (M_LOSS | M_DELTA):
-        _output(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
+        _output(P, p, lys, tid, nt, nb, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
         if p.sw != NULL:
-            _weigh(P, p, lys, tid, nt, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
+            _weigh(P, p, lys, tid, nt, nb, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
         fbp_omp_barrier()
         if p.bad_label:
             return
@@ -631,7 +687,7 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexce
                     p.nonfinite = 1
                 return
     if mode & M_BACKWARD:
-        _backward(P, p, lys, tid, nt)
+        _backward(P, p, lys, tid, nt, nb)
         if tid == 0 and p.lambd != 0.0 and (mode & M_LOSS):
             total = 0.0
             j = 0
@@ -641,12 +697,14 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode) noexce
                 total += p.l2rows[i]
             p.l2_sum = total
     if mode & M_UPDATE:
-        _update(P, p, tid, nt)
+        _update(P, p, tid, nt, nb)
 
 
-cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nt) noexcept nogil:
+cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
+                      int nt) noexcept nogil:
+    """One step cut into nb blocks per phase, run by a team of nt <= nb threads."""
     if nt <= 1:
-        _team(P, p, lys, mode)
+        _team(P, p, lys, mode, nb)
         return
     with parallel(num_threads=nt):
-        _team(P, p, lys, mode)
+        _team(P, p, lys, mode, nb)

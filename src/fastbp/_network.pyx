@@ -61,12 +61,177 @@ cimport numpy as cnp
 import numpy as np
 
 from fastbp._blas cimport _blas_begin, _blas_end
-from fastbp._kernels cimport fbp_deriv_needs_z
+from fastbp._kernels cimport fbp_deriv_needs_z, fbp_wtime
 from fastbp._netstep cimport *  # the plan structs and the phases of a step
 from fastbp._registry cimport *  # the codes (FBP_*)
 from fastbp import _blas, _registry
 
 cnp.import_array()
+
+# ------------------------------------------------------------ the team chooser
+#
+# Two threads help a small step only while both have a core: on a busy
+# machine (other processes, a second fit, a virtual CPU whose sibling is
+# taken) a barrier waits for a descheduled partner. This machine ran a digits
+# step 1.5-1.9x slower on two threads than on one for minutes at a time
+# (bench/RESULTS.md, "Two speeds at 2 threads"), 3-5x with busy processes
+# beside it (bench/bench_load.py). So steps are timed, and every so often
+# some run on the other arm (one thread, or the whole team): the arm with
+# the lower mean time per example is kept.
+#
+# * Means, not medians: a descheduled partner costs a rare step a whole time
+#   slice, which is exactly what a median hides.
+# * A probe measures CH_WIN steps and CH_MIN_SECS at least (a digits epoch
+#   is ~1 ms), after steps it runs but does not measure: the first (it wakes
+#   the other thread, or finds it spinning), and for a one-thread probe
+#   CH_SETTLE_SECS in all: after a parallel region libgomp's idle thread
+#   spins for a while (about 8 ms here, its default GOMP_SPINCOUNT) and on a
+#   busy machine takes the core the one thread needs.
+# * A probe that has taken CH_ABORT times what the arm in use would have
+#   taken for its examples (its unmeasured steps included) ends at once, lost:
+#   under load a team step can take a whole time slice (ms), and a probe of
+#   several such steps would cost a short fit more than it can save.
+# * The next probe comes after CH_BUDGET times the probe's time plus
+#   CH_SETTLE_SECS on the arm in use: that bounds what probing a bad arm
+#   costs (a wrong decision from a noisy window lasts until the next probe).
+# * Calls start on one thread and probe the team after CH_FIRST steps and
+#   CH_MIN_SECS (a one-thread stretch has no idle thread spinning beside it,
+#   so the first comparison is clean; few steps, as large steps lose most
+#   there), later probes come CH_GAP steps apart at least.
+#
+# The blocks of a step are fixed by its shape (``nb``, NetKernel._blocks),
+# not by the team that runs them, so the choice changes the speed and never
+# the bits.
+
+cdef enum:
+    CH_WIN = 3        # steps a probe measures, at least
+    CH_FIRST = 2      # steps on one thread before the first probe, at least
+    CH_GAP = 8        # steps on the arm in use between probes, at least
+    CH_BUDGET = 32    # see above
+    CH_ABORT = 4      # see above
+    CH_CLASSES = 8    # one chooser per kind of call: M_FORWARD, M_BACKWARD, M_UPDATE
+
+cdef double CH_MIN_SECS = 1e-3      # seconds a probe (and the first stretch) measures
+cdef double CH_SETTLE_SECS = 1e-2   # seconds a one-thread probe runs before measuring
+
+cdef struct TeamChooser:
+    int solo              # the arm in use: 1 one thread, 0 the whole team
+    int probing           # a probe of the other arm is running
+    int warm              # the first step (thread start, first touch) is behind us
+    int gap               # steps on the arm in use before the next probe, at least
+    double settle         # seconds the running probe still runs before it measures
+    double cost[2]        # mean seconds per example of each arm's last stretch or
+                          # probe ([team, one thread]; 0: not measured yet)
+    double secs           # seconds and examples measured in the running stretch
+    double ex             # or probe
+    Py_ssize_t steps      # ... and its steps
+    double psecs          # seconds and examples of the running probe, all its steps
+    double pex
+    double wait           # seconds the arm in use runs before the next probe
+    Py_ssize_t probes
+    Py_ssize_t switches
+
+
+cdef inline void _ch_reset(TeamChooser *c) noexcept nogil:
+    c.solo = 1
+    c.probing = 0
+    c.warm = 0
+    c.gap = CH_FIRST
+    c.settle = 0.0
+    c.cost[0] = 0.0
+    c.cost[1] = 0.0
+    c.secs = 0.0
+    c.ex = 0.0
+    c.steps = 0
+    c.psecs = 0.0
+    c.pex = 0.0
+    c.wait = CH_MIN_SECS
+    c.probes = 0
+    c.switches = 0
+
+
+cdef inline int _ch_solo(const TeamChooser *c) noexcept nogil:
+    """Whether the next step runs on one thread (the arm in use, or the probe's)."""
+    return c.solo ^ c.probing
+
+
+cdef inline void _ch_end_probe(TeamChooser *c, double cost) noexcept nogil:
+    """The running probe measured ``cost`` seconds per example: keep the faster arm."""
+    cdef int arm = 1 - c.solo
+    c.probes += 1
+    c.cost[arm] = cost
+    c.wait = CH_BUDGET * (c.psecs + CH_SETTLE_SECS)
+    c.gap = CH_GAP
+    if cost < c.cost[c.solo]:
+        c.solo = arm
+        c.switches += 1
+    c.probing = 0
+    c.secs = 0.0
+    c.ex = 0.0
+    c.steps = 0
+
+
+cdef inline void _ch_record(TeamChooser *c, double secs, Py_ssize_t m) noexcept nogil:
+    """Record a step of m examples that took secs; start or end a probe."""
+    cdef int arm = c.solo ^ c.probing
+    cdef double x = <double>(m if m > 0 else 1)
+    if not c.warm:
+        c.warm = 1
+        return
+    if c.probing:
+        c.psecs += secs
+        c.pex += x
+        if c.psecs > CH_ABORT * c.cost[c.solo] * c.pex:
+            _ch_end_probe(c, c.psecs / c.pex)       # lost, whatever comes next
+            return
+        if c.settle > 0.0:
+            c.settle -= secs
+            return
+    c.secs += secs
+    c.ex += x
+    c.steps += 1
+    if c.probing:
+        if c.steps >= CH_WIN and c.secs >= CH_MIN_SECS:
+            _ch_end_probe(c, c.secs / c.ex)
+        return
+    c.cost[arm] = c.secs / c.ex
+    if c.steps < c.gap or c.secs < c.wait:
+        return
+    c.probing = 1
+    c.psecs = 0.0
+    c.pex = 0.0
+    # skip the probe's first step; a one-thread probe's first CH_SETTLE_SECS
+    c.settle = CH_SETTLE_SECS if c.solo == 0 else 1e-300
+    c.secs = 0.0
+    c.ex = 0.0
+    c.steps = 0
+
+
+cdef inline int _ch_class(int mode) noexcept nogil:
+    return ((1 if mode & M_FORWARD else 0) | (2 if mode & M_BACKWARD else 0)
+            | (4 if mode & M_UPDATE else 0))
+
+
+def _simulate_chooser(team_secs, solo_secs):
+    """Drive one team chooser with made-up step times (for tests).
+
+    Step i takes ``team_secs[i]`` seconds on the team or ``solo_secs[i]`` on
+    one thread, whichever the chooser picks; returns an int8 array, 1 where
+    step i ran on one thread.
+    """
+    cdef TeamChooser c
+    cdef double[::1] t = np.ascontiguousarray(team_secs, dtype=np.float64)
+    cdef double[::1] o = np.ascontiguousarray(solo_secs, dtype=np.float64)
+    cdef Py_ssize_t i, n = t.shape[0]
+    if o.shape[0] != n:
+        raise ValueError("team_secs and solo_secs must have the same length")
+    out = np.zeros(n, dtype=np.int8)
+    cdef signed char[::1] arm = out
+    _ch_reset(&c)
+    for i in range(n):
+        arm[i] = _ch_solo(&c)
+        _ch_record(&c, o[i] if arm[i] else t[i], 1)
+    return out
 
 # -------------------------------------------------------------- the kernel
 
@@ -94,6 +259,10 @@ cdef class NetKernel:
     cdef list gather_ws      # one workspace per per-example array (train_epoch)
     cdef tuple epoch_refs    # the arrays the epoch plan points into
     cdef double last_n       # n (width or weights' sum) of the last batch _call ran
+    cdef TeamChooser chooser[CH_CLASSES]
+    # 0: choose each kind of call's team by timing it (the chooser above);
+    # k > 0: always min(k, blocks) threads (benchmarks and tests)
+    cdef public int team_policy
 
     def __cinit__(self):
         self.train_layers = NULL
@@ -157,6 +326,9 @@ cdef class NetKernel:
         self.infer_ws = []
         self.gather_ws = []
         self.epoch_refs = ()
+        self.team_policy = 0
+        for l in range(CH_CLASSES):
+            _ch_reset(&self.chooser[l])
 
     cdef _fill_layer(self, LayerPlan *ly, int l, Py_ssize_t w_off, Py_ssize_t b_off):
         ly.n_in = self.dims[l]
@@ -241,6 +413,33 @@ cdef class NetKernel:
         return (sum(a.nbytes for a in self.ws) + sum(a.nbytes for a in self.infer_ws)
                 + sum(a.nbytes for a in self.gather_ws))
 
+    def team_stats(self):
+        """What the team chooser measured and chose, per kind of call.
+
+        A dict keyed by the kind ("forward", "backward", "gradient", "update",
+        "step"), for the kinds that have run on more than one block, each a
+        dict: ``one_thread`` (the arm in use), ``probes`` and ``switches``
+        (counts), ``seconds_per_example`` (the mean of each arm's last stretch
+        or probe: the whole team, one thread; 0.0 where not measured yet).
+        """
+        cdef TeamChooser *c
+        cdef int k
+        names = {1: "forward", 2: "backward", 3: "gradient", 4: "update", 7: "step"}
+        out = {}
+        for k, name in names.items():
+            c = &self.chooser[k]
+            if c.warm:
+                out[name] = {"one_thread": bool(c.solo), "probes": c.probes,
+                             "switches": c.switches,
+                             "seconds_per_example": (c.cost[0], c.cost[1])}
+        return out
+
+    def reset_team_chooser(self):
+        """Forget what the team chooser measured (each kind starts on one thread again)."""
+        cdef int k
+        for k in range(CH_CLASSES):
+            _ch_reset(&self.chooser[k])
+
     def set_optimizer_state(self, s1, s2):
         """Flat optimizer-state buffers (same size/dtype as the parameters) or None."""
         self.s1 = s1
@@ -275,7 +474,10 @@ cdef class NetKernel:
         self.sw_ref = sw
         self.p.sw = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sw) if sw is not None else NULL
 
-    cdef int _team_size(self, int n_threads, Py_ssize_t m) noexcept nogil:
+    cdef int _blocks(self, int n_threads, Py_ssize_t m) noexcept nogil:
+        """Blocks per phase of a step on m examples: n_threads, fewer for small
+        steps (``min_flops_per_thread``). Fixed by the shape and n_threads, so
+        a step's bits are too; the team that runs them may be smaller."""
         cdef Py_ssize_t work = self.fwd_flops * m
         cdef Py_ssize_t cap = work // self.min_flops_per_thread
         if cap < 1:
@@ -291,20 +493,23 @@ cdef class NetKernel:
         optimizer arguments are those of update t0 + s (``_opt_step``).
         Without ``ep`` every step runs on the batch the plan points at and
         steps after the first drop M_LOSS. With ``ep`` (an epoch), step s
-        runs on the epoch's mini-batch b0 + s (``_bind_batch``; the team size
-        follows the batch's width) and adds its loss times its width to
+        runs on the epoch's mini-batch b0 + s (``_bind_batch``; the blocks
+        follow the batch's width) and adds its loss times its width to
         ``total[0]``; a batch whose weights sum to zero makes no update (and
         adds 0), so the update and dropout counts advance by the updates
         made (``updates[0]``). Stops early on a bad label or a non-finite
         loss (the plan then holds that step's loss_sum and l2_sum, and
         ``self.last_n`` its n); returns the number of steps (batches) done.
         """
-        cdef int team, prev, m_s = mode
+        cdef int nb, nt, prev, m_s = mode
+        cdef bint timed
+        cdef double t_start = 0.0
         cdef Py_ssize_t s, done = 0, u = 0
         cdef double n = <double>self.p.m
         cdef uint64_t step0 = self.p.step
         cdef LayerPlan *lys = self.infer_layers if not (mode & M_TRAIN) else self.train_layers
-        team = self._team_size(n_threads, self.p.m)
+        cdef TeamChooser *ch = &self.chooser[_ch_class(mode)]
+        nb = self._blocks(n_threads, self.p.m)
         self.p.bad_label = 0
         self.p.nonfinite = 0
         self.p.loss_sum = 0.0
@@ -318,15 +523,25 @@ cdef class NetKernel:
                         total[0] = fbp_add_batch_loss(total[0], 0.0, self.p.m)
                         done += 1
                         continue
-                    team = self._team_size(n_threads, self.p.m)
+                    nb = self._blocks(n_threads, self.p.m)
                     self.last_n = n
                 self.p.step = step0 + u
                 if t0 > 0:
                     _opt_step(&self.p, t0 + u)
+                nt = nb
+                timed = nb > 1 and self.team_policy <= 0
+                if nb > 1 and self.team_policy > 0:
+                    nt = min(nb, self.team_policy)
+                elif timed:
+                    if _ch_solo(ch):
+                        nt = 1
+                    t_start = fbp_wtime()
                 if self.is_double:
-                    _run(<double *>self.p.params, &self.p, lys, m_s, team)
+                    _run(<double *>self.p.params, &self.p, lys, m_s, nb, nt)
                 else:
-                    _run(<float *>self.p.params, &self.p, lys, m_s, team)
+                    _run(<float *>self.p.params, &self.p, lys, m_s, nb, nt)
+                if timed:
+                    _ch_record(ch, fbp_wtime() - t_start, self.p.m)
                 if self.p.bad_label or self.p.nonfinite:
                     break
                 done += 1

@@ -11,7 +11,9 @@ epochs. The ratio is one thread's time over two threads' (above 1: two
 threads faster). This is the measurement behind the limits in
 src/fastbp/_registry.pxd (NET_MIN_FLOPS_PER_THREAD_*) and their dependence
 on the OpenBLAS core (fastbp._network's docstring); the table is in
-bench/RESULTS.md.
+bench/RESULTS.md. The two-thread runs keep their team (``team_policy = 2``):
+left to itself, the kernel would time its steps and run them on one thread
+where that is faster (bench/bench_load.py).
 """
 import argparse
 import time
@@ -46,6 +48,7 @@ def main(argv=None):
                 net = Network(dims, "relu", "softmax", dtype=dt, n_threads=key[0], seed=0)
                 if key[1] is not None:
                     net._kernel.min_flops_per_thread = key[1]
+                    net._kernel.team_policy = 2      # the team, not the team chooser's pick
                 opt = Adam(1e-3)
                 net.fit(Xt, y, epochs=1, batch_size=bs, optimizer=opt, verbose=False)
                 nets[key] = (net, opt)

@@ -13,32 +13,36 @@ One call runs, for a mini-batch of m examples (columns):
               step form: fastbp.optim)
 
 Threading (why this shape): the step runs in ONE OpenMP parallel region.
-Each phase splits the rows of its GEMM outputs among the team; every thread
-calls a single-threaded GEMM on its row block (SciPy's OpenBLAS pinned to one
+Each phase cuts the rows of its GEMM outputs into blocks; every thread calls
+a single-threaded GEMM on each of its blocks (SciPy's OpenBLAS pinned to one
 thread for the duration, so no BLAS thread ever runs inside an OpenMP one)
 and applies the epilogue (bias + activation, activation derivative, db, L2)
 to that block while it is still in cache; a barrier separates layers. Why:
 only one thread pool is ever awake (OpenBLAS's workers spin ~100 ms after
 each threaded call and would compete with the OpenMP team for the cores),
 every epilogue runs on cache-hot rows instead of a second sweep, and the
-split never needs a reduction, so results do not depend on the team size.
-The alternative -- each GEMM whole on a BLAS-threaded OpenBLAS -- is timed
-on bare GEMMs by bench/bench_train.py ("floor omp" vs "floor blas" rows,
-fastbp._bench.gemm_floor). Small steps (under ``min_flops_per_thread``
-forward flops per thread) run on one thread: a barrier costs more than it
-saves there. The limit depends on SciPy's OpenBLAS core (_registry.pxd):
-100k in float64 and 200k in float32 on the AVX-512 cores, whose
-small-matrix GEMMs skip packing and OpenBLAS's locked buffer pool; 2M on the
-others (Haswell, every AVX2 CPU), where two threads each calling small
-single-threaded GEMMs ran small steps 1.6-2.2x slower than one thread
-(digits-sized networks, OPENBLAS_CORETYPE=Haswell on this AVX-512 machine,
-bench/RESULTS.md) while the AVX-512 core ran them 1.1-1.7x faster. On a machine
-whose cores are busy with other processes, a two-thread step waits at its
-barriers for a descheduled partner (libgomp spins, then sleeps): measured
-here under a load average of 4-8 on 2 cores, 10-20x slower than one thread;
-``n_threads=1`` is the remedy there (``OMP_WAIT_POLICY=passive`` in the
-environment, which makes a waiting thread sleep at once, brought a two-thread
-step back to the one-thread time under that load). Unlike the per-layer kernels (fastbp._dense), the step stays on
+split never needs a reduction. The alternative -- each GEMM whole on a
+BLAS-threaded OpenBLAS -- is timed on bare GEMMs by bench/bench_train.py
+("floor omp" vs "floor blas" rows, fastbp._bench.gemm_floor).
+
+Blocks and team: a step on m examples is cut into ``nb`` blocks per phase,
+``n_threads`` of them, fewer for small steps (under ``min_flops_per_thread``
+forward flops per block: a barrier costs more than it saves there). The
+limit depends on SciPy's OpenBLAS core (_registry.pxd): 100k in float64 and
+200k in float32 on the AVX-512 cores, whose small-matrix GEMMs skip packing
+and OpenBLAS's locked buffer pool; 2M on the others (Haswell, every AVX2
+CPU), where two threads each calling small single-threaded GEMMs ran small
+steps 1.6-2.2x slower than one thread (digits-sized networks,
+OPENBLAS_CORETYPE=Haswell on this AVX-512 machine, bench/RESULTS.md) while
+the AVX-512 core ran them 1.1-1.7x faster. The blocks are then run by a team
+of one thread or nb threads, chosen per kind of call by timing the steps
+(the team chooser below): on a machine whose cores are busy with other
+processes, or a virtual machine whose second core is slow to answer, a
+two-thread step waits at its barriers for a descheduled partner (libgomp
+spins, then sleeps) and one thread is faster, 3-10x beside busy processes
+here (bench/bench_load.py). A block is the same GEMM call whichever thread
+runs it, so the team changes the speed, not the bits.
+Unlike the per-layer kernels (fastbp._dense), the step stays on
 its OpenMP team even where NumPy's OpenBLAS pool is available: its phases
 meet at barriers, which fastbp._blas._pool_run's jobs do not provide, so a
 user loop that alternates NumPy GEMMs with whole-network steps still shares
@@ -47,8 +51,9 @@ the cores with NumPy's spinning worker (docs/architecture.md, "Threads").
 Determinism: row blocks never share an output element, the bias gradients
 are per-row sums in a fixed order, the loss and the L2 term are summed
 serially from per-column / per-row partials, and dropout masks come from a
-counter-based hash of (seed, step, layer, element). Results therefore do not
-depend on the thread count beyond the GEMM's own rounding.
+counter-based hash of (seed, step, layer, element). Results therefore depend
+on the blocks (n_threads and the step's size) only through the GEMM's own
+rounding of a block, and never on the team that ran them.
 
 The kernel trusts its inputs: fastbp.network.Network validates everything
 at the Python boundary.

@@ -92,7 +92,10 @@ class Network:
         is capped at the cores, with a RuntimeWarning). A step split between
         threads runs its GEMMs on row blocks, which may round differently
         from the whole products: results across thread counts agree to
-        rounding, and each count gives the same bits every run.
+        rounding, and each count gives the same bits every run. It is a
+        maximum: each kind of call runs on one thread or on all of them,
+        whichever its timed steps find faster (a busy machine makes one
+        thread faster); the blocks stay the same, so the bits do too.
 
     Attributes
     ----------

@@ -838,6 +838,8 @@ _DOC_PARAMS = """
         round differently from the whole product (float64 coefficients
         agree to about 1e-15 relative after a few epochs); a given
         ``n_threads`` on a given machine gives the same bits every run.
+        It is a maximum: fastbp times its steps and runs them on one thread
+        when that is faster (a busy machine), with the same bits.
 """
 
 

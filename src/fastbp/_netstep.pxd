@@ -577,7 +577,10 @@ cdef inline void _dprev_block(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan 
 
 
 cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
-                           int nb) noexcept nogil:
+                           int nb, bint upd) noexcept nogil:
+    """dW, db (and the L2 term) of every layer and the deltas between them, on
+    this thread's blocks; with ``upd`` also the optimizer update of each
+    layer, on the rows whose gradients this thread computed (_update_rows)."""
     cdef floating *G = <floating *>p.grads
     cdef int l, blk
     cdef LayerPlan *ly
@@ -620,17 +623,28 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
             tmp = cur
             cur = nxt
             nxt = tmp
-        fbp_omp_barrier()
+        if upd:
+            # W[l+1] was last read by the previous phase (dZ[l] = W[l+1]^T
+            # dZ[l+1]), which a barrier ended; W[0] is read by no other
+            # thread in this phase, and its rows here are this thread's own
+            if l + 1 < p.L:
+                _update_rows(P, p, &lys[l + 1], tid, nt, nb)
+            if l == 0:
+                _update_rows(P, p, ly, tid, nt, nb)
+        if l > 0:
+            fbp_omp_barrier()    # after layer 0 the team's join is the barrier
 
 
-cdef inline void _update(floating *P, NetPlan *p, int tid, int nt, int nb) noexcept nogil:
-    """One fused loop over each of this thread's blocks of the flat buffers.
+cdef inline void _update_range(floating *P, NetPlan *p, Py_ssize_t a,
+                               Py_ssize_t b) noexcept nogil:
+    """The optimizer update of elements [a, b) of the flat buffers.
 
     The formulas (the course's forms and the step forms of scikit-learn /
     Keras) and why they are compiled per instruction set: csrc/fastbp_optim.h.
     ADAM_STEP is the course's Adam with c1 = c2 = 1 and
     lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), computed here in double in
-    scikit-learn's order.
+    scikit-learn's order. Every element is updated alone, so how the buffer
+    is cut into ranges never changes a bit.
     """
     cdef floating *G = <floating *>p.grads
     cdef floating *S1 = <floating *>p.s1
@@ -638,36 +652,58 @@ cdef inline void _update(floating *P, NetPlan *p, int tid, int nt, int nb) noexc
     cdef floating lr = <floating>p.lr, b1 = <floating>p.b1, b2 = <floating>p.b2
     cdef floating nb1 = <floating>(1.0 - p.b1), nb2 = <floating>(1.0 - p.b2)
     cdef floating eps = <floating>p.eps, c1 = <floating>p.c1, c2 = <floating>p.c2
-    cdef Py_ssize_t a, b
-    cdef int blk
     if p.opt == FBP_OPT_ADAM_STEP:
         lr = <floating>(p.lr * p.c1 / p.c2)
         c1 = 1.0
         c2 = 1.0
+    if floating is float:
+        fbp_update_f(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+    else:
+        fbp_update_d(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+
+
+cdef inline void _update_rows(floating *P, NetPlan *p, LayerPlan *ly, int tid, int nt,
+                              int nb) noexcept nogil:
+    """The update of this thread's row blocks of one layer's W and b (the
+    blocks _backward gave it for dW)."""
+    cdef Py_ssize_t r0, r1
+    cdef int blk
+    for blk in range(nb):
+        if blk % nt != tid:
+            continue
+        _split(ly.n_out, nb, blk, ROW_GRAIN, &r0, &r1)
+        if r1 > r0:
+            _update_range(P, p, ly.w_off + r0 * ly.n_in, ly.w_off + r1 * ly.n_in)
+            _update_range(P, p, ly.b_off + r0, ly.b_off + r1)
+
+
+cdef inline void _update(floating *P, NetPlan *p, int tid, int nt, int nb) noexcept nogil:
+    """The update alone (no backward in the call): this thread's blocks of
+    the flat buffers."""
+    cdef Py_ssize_t a, b
+    cdef int blk
     for blk in range(nb):
         if blk % nt != tid:
             continue
         _split(p.n_params, nb, blk, ELEM_GRAIN, &a, &b)
-        if floating is float:
-            fbp_update_f(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
-        else:
-            fbp_update_d(p.opt, P, G, S1, S2, a, b, lr, b1, b2, nb1, nb2, eps, c1, c2)
+        _update_range(P, p, a, b)
 
 
 cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode,
                        int nb) noexcept nogil:
     """Everything one thread of the team does; all threads take the same path."""
     cdef int tid = fbp_omp_thread_num(), nt = fbp_omp_team_size()
-    cdef Py_ssize_t j, i
+    cdef Py_ssize_t j
     cdef double total
+    cdef bint fused = (mode & M_BACKWARD) and (mode & M_UPDATE)
     if mode & M_GATHER:
         _gather(p, tid, nt, nb)
         fbp_omp_barrier()
     if mode & M_FORWARD:
         _forward(P, p, lys, tid, nt, nb, (mode & M_TRAIN) != 0)
         if p.softmax or p.expout:
+            # no barrier: _output and _weigh below take the same column blocks
             _outact(P, p, lys, tid, nt, nb)
-            fbp_omp_barrier()
     if mode & (M_LOSS | M_DELTA):
         _output(P, p, lys, tid, nt, nb, (mode & M_LOSS) != 0, (mode & M_DELTA) != 0)
         if p.sw != NULL:
@@ -687,17 +723,25 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode,
                     p.nonfinite = 1
                 return
     if mode & M_BACKWARD:
-        _backward(P, p, lys, tid, nt, nb)
-        if tid == 0 and p.lambd != 0.0 and (mode & M_LOSS):
-            total = 0.0
-            j = 0
-            for i in range(p.L):
-                j += lys[i].n_out
-            for i in range(j):
-                total += p.l2rows[i]
-            p.l2_sum = total
-    if mode & M_UPDATE:
+        _backward(P, p, lys, tid, nt, nb, fused)
+    if (mode & M_UPDATE) and not fused:
         _update(P, p, tid, nt, nb)
+
+
+cdef inline void _l2_total(NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:
+    """p.l2_sum = the sum of the per-row ||W[i, :]||^2 the backward wrote, in
+    row order (after the team has joined)."""
+    cdef Py_ssize_t i, n = 0
+    cdef double total = 0.0
+    if not (mode & M_BACKWARD) or not (mode & M_LOSS) or p.lambd == 0.0:
+        return
+    if p.bad_label or p.nonfinite:
+        return
+    for i in range(p.L):
+        n += lys[i].n_out
+    for i in range(n):
+        total += p.l2rows[i]
+    p.l2_sum = total
 
 
 cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
@@ -705,6 +749,7 @@ cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
     """One step cut into nb blocks per phase, run by a team of nt <= nb threads."""
     if nt <= 1:
         _team(P, p, lys, mode, nb)
-        return
-    with parallel(num_threads=nt):
-        _team(P, p, lys, mode, nb)
+    else:
+        with parallel(num_threads=nt):
+            _team(P, p, lys, mode, nb)
+    _l2_total(p, lys, mode)

@@ -8,8 +8,11 @@ One call runs, for a mini-batch of m examples (columns):
     backward  dW[l] = (1/m) dZ[l] A[l-1]^T + (lambd/m) W[l]
               db[l] = (1/m) sum_j dZ[l][:, j]
               dZ[l-1] = (W[l]^T dZ[l]) * mask/keep_prob * g'[l-1]
-    update    one fused loop over the flat parameter/gradient buffers
-              (SGD, momentum, Nesterov or Adam, in the course's or the
+    update    fused loops over each layer's rows of the flat parameter/gradient
+              buffers, as soon as nothing reads them any more (in the next
+              layer's backward phase; layer 1 right after its dW), so no
+              barrier waits for it (SGD, momentum, Nesterov or Adam, in the
+              course's or the
               step form: fastbp.optim)
 
 Threading (why this shape): the step runs in ONE OpenMP parallel region.

@@ -78,8 +78,11 @@ def test_chooser_ends_a_hopeless_probe_at_once():
     team[3] = 100.0
     arms = simulate(team, solo)
     assert arms[3] == 0 and arms[4] == 1, arms[:6]
-    # the next probe after 32x that probe's time (~2100 steps here) finds the team fast
-    assert arms[4:2000].all() and (arms[-400:] == 0).mean() >= 0.92
+    # the next probe comes after 4x that probe's time on one thread (~267
+    # steps here: the team may have lost to something passing) and finds it fast
+    back = 4 + int(np.argmax(arms[4:] == 0))
+    assert 250 <= back <= 300, back
+    assert (arms[back + 10:] == 0).mean() >= 0.95
 
 
 def test_chooser_follows_a_change_of_machine_state():

@@ -99,9 +99,13 @@ cnp.import_array()
 #   taken for its examples (its unmeasured steps included) ends at once, lost:
 #   under load a team step can take a whole time slice (ms), and a probe of
 #   several such steps would cost a short fit more than it can save.
-# * The next probe comes after CH_BUDGET times the probe's time plus
+# * The next probe comes after ``budget`` times the probe's time plus
 #   CH_SETTLE_SECS on the arm in use: that bounds what probing a bad arm
-#   costs (a wrong decision from a noisy window lasts until the next probe).
+#   costs. On the team the budget is CH_BUDGET. On one thread it starts at
+#   CH_BUDGET_MIN and doubles while the team keeps losing, up to CH_BUDGET:
+#   a team that lost to a passing burden (NumPy's OpenBLAS threads spin for
+#   ~0.1 s after a product; another short process) is tried again soon, and
+#   a lasting one costs a few per cent.
 # * Calls start on one thread and probe the team after CH_FIRST steps and
 #   CH_MIN_SECS (a one-thread stretch has no idle thread spinning beside it,
 #   so the first comparison is clean; few steps, as large steps lose most
@@ -116,6 +120,7 @@ cdef enum:
     CH_FIRST = 2      # steps on one thread before the first probe, at least
     CH_GAP = 8        # steps on the arm in use between probes, at least
     CH_BUDGET = 32    # see above
+    CH_BUDGET_MIN = 4
     CH_ABORT = 4      # see above
     CH_CLASSES = 8    # one chooser per kind of call: M_FORWARD, M_BACKWARD, M_UPDATE
 
@@ -136,6 +141,7 @@ cdef struct TeamChooser:
     double psecs          # seconds and examples of the running probe, all its steps
     double pex
     double wait           # seconds the arm in use runs before the next probe
+    double budget         # wait = budget * (the last probe's seconds + CH_SETTLE_SECS)
     Py_ssize_t probes
     Py_ssize_t switches
 
@@ -154,6 +160,7 @@ cdef inline void _ch_reset(TeamChooser *c) noexcept nogil:
     c.psecs = 0.0
     c.pex = 0.0
     c.wait = CH_MIN_SECS
+    c.budget = CH_BUDGET_MIN / 2
     c.probes = 0
     c.switches = 0
 
@@ -168,11 +175,14 @@ cdef inline void _ch_end_probe(TeamChooser *c, double cost) noexcept nogil:
     cdef int arm = 1 - c.solo
     c.probes += 1
     c.cost[arm] = cost
-    c.wait = CH_BUDGET * (c.psecs + CH_SETTLE_SECS)
     c.gap = CH_GAP
     if cost < c.cost[c.solo]:
         c.solo = arm
         c.switches += 1
+        c.budget = CH_BUDGET_MIN if arm == 1 else CH_BUDGET
+    elif c.solo:
+        c.budget = c.budget * 2 if c.budget * 2 < CH_BUDGET else CH_BUDGET
+    c.wait = c.budget * (c.psecs + CH_SETTLE_SECS)
     c.probing = 0
     c.secs = 0.0
     c.ex = 0.0

@@ -157,6 +157,20 @@ def test_epoch_equals_per_batch_loop_with_sample_weights(rng, dtype, target, opt
     assert runs[1][1].t == (3 * 4 if not shuffle else runs[0][1].t)
 
 
+@pytest.mark.parametrize("nt", [1, 2])
+def test_epoch_with_shuffled_zero_weight_batches_equals_per_batch_loop(rng, nt):
+    # most shuffled batches carry no weight: the epoch call skips them (no
+    # gather, no step) between gathered ones, in calls of 3 batches; the
+    # per-batch loop must see the same updates
+    X, Y = make_data(rng, 6, 70, "softmax-labels", np.float64, "rows")
+    sw = np.zeros(70)
+    sw[rng.choice(70, 4, replace=False)] = rng.random(4) + 0.5
+    runs = fit_both("softmax-labels", np.float64, "adam", X, Y, nt, sample_weight=sw,
+                    shuffle=True, batches_per_call=3)
+    assert_same_training(runs, f"mostly zero weights, nt={nt}")
+    assert 0 < runs[1][1].t < 3 * 5
+
+
 @pytest.mark.parametrize("per_call", [1, 2, 3, 100])
 def test_epoch_in_several_calls_equals_one_call(rng, per_call):
     X, Y = make_data(rng, 6, 75, "sigmoid", np.float64, "rows")

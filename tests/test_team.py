@@ -107,8 +107,9 @@ def test_chooser_arguments():
 
 @pytest.fixture
 def small_gemm():
-    """fastbp's small-GEMM kernel for products up to 16384 m n k (its limit on AVX2 cores): blocks of
-    different sizes then take different kernels (and roundings)."""
+    """fastbp's small-GEMM kernel for products up to 16384 m n k (its limit on
+    AVX2 cores): blocks of different sizes then take different kernels (and,
+    in float32, roundings)."""
     old = _testing.set_small_gemm_max(16384)
     try:
         yield

@@ -212,6 +212,17 @@ cdef inline void _split(Py_ssize_t n, int parts, int idx, Py_ssize_t grain,
     hi[0] = b * grain if b * grain < n else n
 
 
+cdef inline bint _mine(int blk, int tid, int nt, Py_ssize_t n, int nb, Py_ssize_t grain,
+                       Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    """Whether block blk of n items cut into nb (_split) is thread tid's in a
+    team of nt (it takes blocks tid, tid + nt, ...) and not empty; its range
+    is then [lo, hi)."""
+    if blk % nt != tid:
+        return False
+    _split(n, nb, blk, grain, lo, hi)
+    return hi[0] > lo[0]
+
+
 cdef inline Mat _x_mat(NetPlan *p) noexcept nogil:
     """The input X (n_x, m): row-major with ld x_ld, or stored transposed."""
     cdef Mat M
@@ -350,15 +361,13 @@ cdef inline void _gather(NetPlan *p, int tid, int nt, int nb) noexcept nogil:
     cdef Py_ssize_t k0, k1, k, row
     cdef int i, blk
     for blk in range(nb):
-        if blk % nt != tid:
-            continue
-        _split(p.m, nb, blk, ROW_GRAIN, &k0, &k1)
-        for i in range(ep.n_arrays):
-            a = &ep.arr[i]
-            row = a.n * a.itemsize
-            for k in range(k0, k1):
-                _copy_example(a.dst + k * row, a.src + order[k] * a.ex_stride, a.n,
-                              a.f_stride, a.itemsize)
+        if _mine(blk, tid, nt, p.m, nb, ROW_GRAIN, &k0, &k1):
+            for i in range(ep.n_arrays):
+                a = &ep.arr[i]
+                row = a.n * a.itemsize
+                for k in range(k0, k1):
+                    _copy_example(a.dst + k * row, a.src + order[k] * a.ex_stride, a.n,
+                                  a.f_stride, a.itemsize)
 
 
 # ------------------------------------------------------------------- phases
@@ -420,10 +429,7 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
             ald = p.m
             ta = NoTrans
         for blk in range(nb):
-            if blk % nt != tid:
-                continue
-            _split(ly.n_out, nb, blk, ROW_GRAIN, &r0, &r1)
-            if r1 > r0:
+            if _mine(blk, tid, nt, ly.n_out, nb, ROW_GRAIN, &r0, &r1):
                 _fwd_block(P, p, ly, l, r0, r1, Ain, ald, ta)
         fbp_omp_barrier()
 
@@ -435,26 +441,22 @@ cdef inline void _outact(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
     cdef Py_ssize_t m = p.m, j0, j1, i
     cdef int blk
     for blk in range(nb):
-        if blk % nt != tid:
-            continue
-        _split(m, nb, blk, COL_GRAIN, &j0, &j1)
-        if j1 <= j0:
-            continue
-        if p.softmax:
-            if floating is float:
-                fbp_softmax_cols_f(<float *>ly.Z, m, 1, <float *>ly.A, m, ly.n_out, j0, j1,
-                                   <float *>p.smbuf + 2 * j0)
-            else:
-                fbp_softmax_cols_d(<double *>ly.Z, m, 1, <double *>ly.A, m, ly.n_out, j0, j1,
-                                   <double *>p.smbuf + 2 * j0)
-        else:
-            for i in range(ly.n_out):
+        if _mine(blk, tid, nt, m, nb, COL_GRAIN, &j0, &j1):
+            if p.softmax:
                 if floating is float:
-                    fbp_vexp_f(<float *>ly.Z + i * m + j0, <float *>ly.A + i * m + j0,
-                               j1 - j0)
+                    fbp_softmax_cols_f(<float *>ly.Z, m, 1, <float *>ly.A, m, ly.n_out, j0, j1,
+                                       <float *>p.smbuf + 2 * j0)
                 else:
-                    fbp_vexp_d(<double *>ly.Z + i * m + j0, <double *>ly.A + i * m + j0,
-                               j1 - j0)
+                    fbp_softmax_cols_d(<double *>ly.Z, m, 1, <double *>ly.A, m, ly.n_out, j0, j1,
+                                       <double *>p.smbuf + 2 * j0)
+            else:
+                for i in range(ly.n_out):
+                    if floating is float:
+                        fbp_vexp_f(<float *>ly.Z + i * m + j0, <float *>ly.A + i * m + j0,
+                                   j1 - j0)
+                    else:
+                        fbp_vexp_d(<double *>ly.Z + i * m + j0, <double *>ly.A + i * m + j0,
+                                   j1 - j0)
 
 
 cdef inline void _output_cols(floating *P, NetPlan *p, LayerPlan *lys, Py_ssize_t j0,
@@ -517,10 +519,7 @@ cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
     cdef Py_ssize_t j0, j1
     cdef int blk
     for blk in range(nb):
-        if blk % nt != tid:
-            continue
-        _split(p.m, nb, blk, COL_GRAIN, &j0, &j1)
-        if j1 > j0:
+        if _mine(blk, tid, nt, p.m, nb, COL_GRAIN, &j0, &j1):
             _output_cols(P, p, lys, j0, j1, want_loss, want_delta)
 
 
@@ -538,16 +537,14 @@ cdef inline void _weigh(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt
     cdef const double *sw = p.sw
     cdef int blk
     for blk in range(nb):
-        if blk % nt != tid:
-            continue
-        _split(m, nb, blk, COL_GRAIN, &j0, &j1)
-        if want_loss:
-            for j in range(j0, j1):
-                p.colloss[j] *= sw[j]
-        if want_delta:
-            for i in range(rows):
+        if _mine(blk, tid, nt, m, nb, COL_GRAIN, &j0, &j1):
+            if want_loss:
                 for j in range(j0, j1):
-                    D[i * m + j] *= <floating>sw[j]
+                    p.colloss[j] *= sw[j]
+            if want_delta:
+                for i in range(rows):
+                    for j in range(j0, j1):
+                        D[i * m + j] *= <floating>sw[j]
 
 
 cdef inline void _dprev_block(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan *lp, int l,
@@ -603,10 +600,7 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
             Ain = _rowmajor(lys[l - 1].Ad if p.dropout else lys[l - 1].A, m)
         # dW, db (and L2) on this thread's blocks of W's rows
         for blk in range(nb):
-            if blk % nt != tid:
-                continue
-            _split(ly.n_out, nb, blk, ROW_GRAIN, &r0, &r1)
-            if r1 > r0:
+            if _mine(blk, tid, nt, ly.n_out, nb, ROW_GRAIN, &r0, &r1):
                 _grad_rows(G + ly.w_off, <int>n_in, G + ly.b_off, _rowmajor(cur, m), Ain,
                            r0, r1, <int>n_in, <int>m, scale, <floating>0.0)
                 if p.lambd != 0.0:
@@ -615,10 +609,7 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
         # dZ[l-1] on this thread's blocks of its rows
         if l > 0:
             for blk in range(nb):
-                if blk % nt != tid:
-                    continue
-                _split(n_in, nb, blk, ROW_GRAIN, &q0, &q1)
-                if q1 > q0:
+                if _mine(blk, tid, nt, n_in, nb, ROW_GRAIN, &q0, &q1):
                     _dprev_block(P, p, ly, &lys[l - 1], l, q0, q1, cur, nxt)
             tmp = cur
             cur = nxt
@@ -669,10 +660,7 @@ cdef inline void _update_rows(floating *P, NetPlan *p, LayerPlan *ly, int tid, i
     cdef Py_ssize_t r0, r1
     cdef int blk
     for blk in range(nb):
-        if blk % nt != tid:
-            continue
-        _split(ly.n_out, nb, blk, ROW_GRAIN, &r0, &r1)
-        if r1 > r0:
+        if _mine(blk, tid, nt, ly.n_out, nb, ROW_GRAIN, &r0, &r1):
             _update_range(P, p, ly.w_off + r0 * ly.n_in, ly.w_off + r1 * ly.n_in)
             _update_range(P, p, ly.b_off + r0, ly.b_off + r1)
 
@@ -683,10 +671,8 @@ cdef inline void _update(floating *P, NetPlan *p, int tid, int nt, int nb) noexc
     cdef Py_ssize_t a, b
     cdef int blk
     for blk in range(nb):
-        if blk % nt != tid:
-            continue
-        _split(p.n_params, nb, blk, ELEM_GRAIN, &a, &b)
-        _update_range(P, p, a, b)
+        if _mine(blk, tid, nt, p.n_params, nb, ELEM_GRAIN, &a, &b):
+            _update_range(P, p, a, b)
 
 
 cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode,

@@ -41,7 +41,7 @@ of one thread or nb threads, chosen per kind of call by timing the steps
 (the team chooser below): on a machine whose cores are busy with other
 processes, or a virtual machine whose second core is slow to answer, a
 two-thread step waits at its barriers for a descheduled partner (libgomp
-spins, then sleeps) and one thread is faster, 2-12x beside busy processes
+spins, then sleeps) and one thread is faster, 1.6-12x beside busy processes
 here (bench/bench_load.py). A block is the same GEMM call whichever thread
 runs it, so the team changes the speed, not the bits.
 Unlike the per-layer kernels (fastbp._dense), the step stays on
@@ -81,7 +81,7 @@ cnp.import_array()
 # machine (other processes, a second fit, a virtual CPU whose sibling is
 # taken) a barrier waits for a descheduled partner. This machine ran a digits
 # step 1.5-1.9x slower on two threads than on one for minutes at a time
-# (bench/RESULTS.md, "Two speeds at 2 threads"), 2-12x with busy processes
+# (bench/RESULTS.md, "Two speeds at 2 threads"), 1.6-12x with busy processes
 # beside it (bench/bench_load.py). So steps are timed, and every so often
 # some run on the other arm (one thread, or the whole team): the arm with
 # the lower mean time per example is kept.

@@ -375,11 +375,11 @@ cdef inline void _gather(NetPlan *p, int tid, int nt, int nb) noexcept nogil:
 # Every phase cuts its rows (or columns, or elements) into ``nb`` blocks
 # (_split; nb is fixed by the step's shape and the requested thread count,
 # NetKernel._blocks) and thread ``tid`` of a team of ``nt <= nb`` takes
-# blocks tid, tid + nt, ... (``blk % nt == tid``): every block is the same GEMM call on the same
-# operands whichever thread runs it and however many threads there are, so
-# a step's bits depend on nb, never on the team that ran it (the team may
-# shrink at run time: NetKernel's team chooser, or OpenMP granting fewer
-# threads than asked).
+# blocks tid, tid + nt, ... (_mine): every block is the same GEMM call on
+# the same operands whichever thread runs it and however many threads there
+# are, so a step's bits depend on nb, never on the team that ran it (the
+# team may shrink at run time: NetKernel's team chooser, or OpenMP granting
+# fewer threads than asked).
 
 cdef inline void _fwd_block(floating *P, NetPlan *p, LayerPlan *ly, int l, Py_ssize_t r0,
                             Py_ssize_t r1, const floating *Ain, Py_ssize_t ald,

@@ -288,3 +288,52 @@ def test_a_run_slower_than_numpy_says_why_and_what_to_do(capsys, monkeypatch):
     code, out, err = cli(capsys, "train", "--epochs", "2", "--threads", "2")
     assert code == 0 and "ran slower than NumPy" not in out + err
     assert "speed-up 2.0x over plain NumPy (1.9x-2.1x over the 5 pairs)" in out + err
+
+
+# 9 ------------------------------------------- a fresh-user trial (2026-11-30 night)
+
+@pytest.mark.parametrize("spec, meant", [("Target", "'target'"), ("targt", "'target'"),
+                                         ("F0", "'f0'")])
+def test_a_misspelt_column_gets_a_did_you_mean(tmp_path, capsys, spec, meant):
+    """`--target Digit` listed the columns, 'digit' among '54 more': no hint."""
+    df = blobs()
+    for i in range(3, 60):
+        df[f"extra{i}"] = 0.0
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    fail(capsys, 2, "train", "--data", path, "--target", spec,
+         *QUICK, match=rf"--target '{spec}': no such column \(did you mean {meant}\?\); "
+                       r"the columns are 'f0'")
+    fail(capsys, 2, "train", "--data", path, "--target", "zzzz", *QUICK,
+         match=r"--target 'zzzz': no such column; the columns are")
+
+
+def test_text_row_labels_in_the_first_column_suggest_index_col(tmp_path, capsys):
+    """`df.to_csv()` with an index of strings ('r0', 'r1', ...): the error said
+    to --drop 'Unnamed: 0' and not that --index-col 0 sets it aside."""
+    df = blobs()
+    df.index = [f"r{i}" for i in range(len(df))]
+    path = tmp_path / "d.csv"
+    df.to_csv(path)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"feature column 'Unnamed: 0' holds text .*pass --index-col 0$")
+    code, out, err = cli(capsys, "train", "--data", path, "--index-col", "0", *QUICK)
+    assert code == 0, err
+    # repeated text is a feature column, not row labels: no such hint
+    df2 = blobs()
+    df2.insert(0, "colour", ["red", "blue"] * (len(df2) // 2))
+    df2.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 1 and "holds text" in err and "--index-col" not in err, err
+
+
+def test_predict_dropna_counts_one_row_in_the_singular(trained, tmp_path, capsys):
+    path, model, df = trained
+    new = df.iloc[:10].copy()
+    new.loc[3, "f1"] = np.nan
+    data, out_csv = tmp_path / "one.csv", tmp_path / "pred.csv"
+    new.to_csv(data, index=False)
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", data, "--dropna",
+                         "--out", out_csv)
+    assert code == 0, err
+    assert "(1 row left empty: --dropna)" in err + out, err + out

@@ -6,6 +6,7 @@ function is self-contained: it raises ``TypeError`` / ``ValueError`` with a
 message that says what was wrong and how to fix it, or returns the checked
 (possibly converted) value.
 """
+import difflib
 import importlib
 import math
 import numbers
@@ -1180,6 +1181,14 @@ def check_has_rows(source, m):
     return m
 
 
+def _meant(spec, names):
+    """Columns ``spec`` may have meant: the same but for case, else close
+    spellings (difflib's ratio >= 0.75), at most three."""
+    text = [n for n in names if isinstance(n, str)]
+    same = [n for n in text if n.casefold() == str(spec).casefold()]
+    return same or difflib.get_close_matches(str(spec), text, n=3, cutoff=0.75)
+
+
 def find_column(names, spec, option):
     """Position in ``names`` of the column ``spec`` (a name, else a position; -1 = last)."""
     if spec in names:
@@ -1187,7 +1196,9 @@ def find_column(names, spec, option):
     try:
         pos = int(spec)
     except ValueError:
-        raise ValueError(f"{option} {spec!r}: no such column; the columns are "
+        close = _meant(spec, names)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        raise ValueError(f"{option} {spec!r}: no such column{hint}; the columns are "
                          f"{_listing(map(repr, names), 12)}") from None
     if not -len(names) <= pos < len(names):
         raise ValueError(f"{option} {spec}: the table has {len(names)} columns "
@@ -1315,6 +1326,10 @@ def check_numeric_features(names, columns, decimal=".", *, model=False):
             f" not a number ({_examples(shown)}, of {col.size})" if stray
             else f"text ({_examples(shown)})")
     others = f" (and {_listing(repr(n) for n, _ in bad[1:])})" if len(bad) > 1 else ""
+    if name == names[0] and len(set(col.tolist())) == col.size and not stray:
+        # distinct text in the first column: most likely row labels
+        hint += ("; if it holds row labels (pandas' to_csv writes the index first), "
+                 "pass --index-col 0")
     if model:
         raise ValueError(f"feature column {name!r}{others} holds {what}: the model was "
                          f"trained on {'them' if len(bad) > 1 else 'it'} as numbers, so the "

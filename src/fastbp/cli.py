@@ -1192,7 +1192,9 @@ def cmd_predict(args):
                 _write_predictions(f, name, pred, prep["task"], front, rows)
         except OSError as exc:
             raise CLIError(f"cannot write --out {args.out!r}: {exc.strerror}", DATA) from None
-        skipped = "" if rows is None else f" ({int((~rows).sum())} rows left empty: --dropna)"
+        empty = 0 if rows is None else int((~rows).sum())
+        skipped = ("" if rows is None else
+                   f" ({empty} row{'' if empty == 1 else 's'} left empty: --dropna)")
         say(f"wrote    {len(pred)} predictions to {args.out}{skipped}")
     else:
         _write_predictions(sys.stdout, name, pred, prep["task"], front, rows)

@@ -337,3 +337,29 @@ def test_predict_dropna_counts_one_row_in_the_singular(trained, tmp_path, capsys
                          "--out", out_csv)
     assert code == 0, err
     assert "(1 row left empty: --dropna)" in err + out, err + out
+
+
+def test_a_transposed_file_is_told_to_be_transposed(tmp_path, capsys):
+    """A table saved with examples as columns (df.T.to_csv()): --target 'target'
+    said only 'no such column; the columns are 'Unnamed: 0', '0', '1', ...'."""
+    df = blobs()
+    path = tmp_path / "t.csv"
+    df.T.to_csv(path)
+    fail(capsys, 2, "train", "--data", path, "--target", "target", *QUICK,
+         match=r"--target 'target': no such column, but 'target' labels a row: the file "
+               r"looks transposed \(4 rows of 121 columns")
+    df.T.to_csv(path, index=False)          # no labels to go by: the plain message
+    fail(capsys, 2, "train", "--data", path, "--target", "target", *QUICK,
+         match=r"--target 'target': no such column; the columns are")
+
+
+def test_predict_mismatch_does_not_blame_an_unnamed_index(trained, tmp_path, capsys):
+    """A file with a text index column ('Unnamed: 0') and a missing feature:
+    the error listed the index as 'unexpected', a red herring."""
+    path, model, df = trained
+    new = df.drop(columns="f1").rename(columns={"f2": "F2"})
+    new.index = [f"r{i}" for i in range(len(new))]
+    data = tmp_path / "new.csv"
+    new.to_csv(data)
+    fail(capsys, 1, "predict", "--model", model, "--data", data,
+         match=r"missing 'f1', 'f2'; unexpected 'F2' \(the model")

@@ -12,6 +12,7 @@ import math
 import numbers
 import operator
 import os
+import re
 import shlex
 import warnings
 import zipfile
@@ -1206,13 +1207,24 @@ def find_column(names, spec, option):
     return pos % len(names)
 
 
-def find_target(names, spec, index=None):
+def find_target(names, spec, index=None, row_labels=()):
     """Position of the target column: ``--target`` if given, else a column named like one.
 
     ``index``: the name of a column read as the row index (not in ``names``), for
-    the message.
+    the message. ``row_labels``: the values of the table's first column (and
+    of its index column, if one was set aside), each a sequence: a ``--target``
+    that is no column but one of those values, in a table with more columns
+    than rows, means the file is transposed, and the message says so.
     """
     if spec is not None:
+        if spec not in names:
+            for labels in row_labels:
+                if len(names) > len(labels) and str(spec) in {str(v) for v in labels}:
+                    raise ValueError(
+                        f"--target {spec!r}: no such column, but {spec!r} labels a row: "
+                        f"the file looks transposed ({len(labels)} rows of {len(names)} "
+                        "columns, one example per column?). fastbp reads one example per "
+                        "row: transpose it first (pandas: df.T.to_csv(...))")
         return find_column(names, spec, "--target")
     found = [i for i, n in enumerate(names) if str(n).strip().lower() in TARGET_NAMES]
     if len(found) == 1:
@@ -1461,11 +1473,13 @@ def find_features(names, features, target, ignore=()):
 
     A mismatch names each column once: the features missing from the data, and
     the data's columns that are neither a feature, the target nor in ``ignore``
-    (columns the user asked to carry through).
+    (columns the user asked to carry through), nor pandas' unnamed columns
+    ('Unnamed: 0': an index written by to_csv, never a renamed feature).
     """
     missing = [f for f in features if f not in names]
     if missing:
-        extra = [n for n in names if n not in features and n != target and n not in ignore]
+        extra = [n for n in names if n not in features and n != target and n not in ignore
+                 and not re.fullmatch(r"Unnamed: \d+", str(n))]
         unexpected = f"; unexpected {_listing(map(repr, extra))}" if extra else ""
         raise ValueError(f"feature columns do not match the model: missing "
                          f"{_listing(map(repr, missing))}{unexpected} (the model was trained "

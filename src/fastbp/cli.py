@@ -456,8 +456,11 @@ def _prepare(table, args, known_task=None):
     of scikit-learn.
     """
     with _reported(USAGE):
+        labels = [table.columns[0]] if table.columns else []
+        if table.index is not None:
+            labels.append(table.index[2])
         t = _validation.find_target(table.names, args.target,
-                                    None if table.index is None else table.index[1])
+                                    None if table.index is None else table.index[1], labels)
         drop = {_validation.find_column(table.names, d, "--drop") for d in args.drop or ()}
     target = table.names[t]
     feats = [j for j in range(len(table.names)) if j != t and j not in drop]

@@ -12,7 +12,6 @@ import math
 import numbers
 import operator
 import os
-import re
 import shlex
 import warnings
 import zipfile
@@ -1468,6 +1467,11 @@ def check_preprocessing(prep, path):
     return prep
 
 
+def is_pandas_placeholder(name):
+    """Whether ``name`` is pandas' stand-in for an empty header ("Unnamed: 0", ...)."""
+    return isinstance(name, str) and name.startswith("Unnamed: ") and name[9:].isdigit()
+
+
 def find_features(names, features, target, ignore=()):
     """Positions in ``names`` of the model's ``features``, in the model's order.
 
@@ -1479,7 +1483,7 @@ def find_features(names, features, target, ignore=()):
     missing = [f for f in features if f not in names]
     if missing:
         extra = [n for n in names if n not in features and n != target and n not in ignore
-                 and not re.fullmatch(r"Unnamed: \d+", str(n))]
+                 and not is_pandas_placeholder(n)]
         unexpected = f"; unexpected {_listing(map(repr, extra))}" if extra else ""
         raise ValueError(f"feature columns do not match the model: missing "
                          f"{_listing(map(repr, missing))}{unexpected} (the model was trained "

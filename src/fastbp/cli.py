@@ -1179,7 +1179,8 @@ def cmd_predict(args):
         y = y if scored.any() else None
     if table.index is not None and table.index[0] not in kept:
         j, index_name = table.index[:2]
-        spec = str(j) if _pandas_placeholder(index_name) else shlex.quote(index_name)
+        spec = (str(j) if _validation.is_pandas_placeholder(index_name)
+                else shlex.quote(index_name))
         table.notes.append(f"the row index is not in the output: --keep {spec} copies it")
     for note in table.notes:
         say(f"note     {note}")
@@ -1187,8 +1188,9 @@ def cmd_predict(args):
     say(f"model    {os.path.basename(args.model)}: {'Poisson ' if poisson else ''}"
         f"{prep['task']} of {prep['target']!r} from {len(prep['features'])} features")
     name = _validation.prediction_column(prep["target"])
-    front = [("" if _pandas_placeholder(names[j]) else names[j], columns[j], missing[j])
-             for j in kept]
+    # pandas' placeholder for an empty header goes back out as an empty header
+    front = [("" if _validation.is_pandas_placeholder(names[j]) else names[j], columns[j],
+              missing[j]) for j in kept]
     if args.out:
         try:
             with open(args.out, "w", newline="") as f:
@@ -1207,11 +1209,6 @@ def cmd_predict(args):
             f"({len(pred_scored)} examples of {table.source} with a {prep['target']!r} "
             f"{'column' if scored is None else 'value'})")
     return 0
-
-
-def _pandas_placeholder(name):
-    """Whether ``name`` is pandas' stand-in for an empty header ("Unnamed: 0", ...)."""
-    return name.startswith("Unnamed: ") and name[9:].isdigit()
 
 
 def _index_as_feature(table, prep, args):

@@ -87,6 +87,16 @@ static inline int fbp_use_avx2(void) { return fbp_isa_level() >= 1; }
 /* 1: run the AVX-512 clones where a kernel has one. */
 static inline int fbp_use_avx512(void) { return fbp_isa_level() >= 2; }
 
+/* Call the widest of three clones the CPU (and FASTBP_DISPATCH) allows:
+ * FBP_ISA_CALL(f_avx512, f_avx2, f_base, (args)). */
+#define FBP_ISA_CALL(F512, F2, FBASE, ARGS)                                    \
+    do {                                                                      \
+        int isa_ = fbp_isa_level();                                           \
+        if (isa_ >= 2) F512 ARGS;                                             \
+        else if (isa_ == 1) F2 ARGS;                                          \
+        else FBASE ARGS;                                                      \
+    } while (0)
+
 /* "avx512", "avx2+fma" or "baseline": the widest clones in use. */
 static inline const char *fbp_dispatch_name(void)
 {

@@ -171,12 +171,7 @@ FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
  * this file's entry points (see the top of this file). */
 #if FBP_HAVE_AVX2_CLONE
 #define FBP_OPTIM_CALL(NAME, S, ARGS)                                         \
-    do {                                                                      \
-        int isa_ = fbp_isa_level();                                           \
-        if (isa_ >= 2) NAME##_##S##_avx512 ARGS;                              \
-        else if (isa_ == 1) NAME##_##S##_avx2 ARGS;                           \
-        else NAME##_##S##_base ARGS;                                          \
-    } while (0)
+    FBP_ISA_CALL(NAME##_##S##_avx512, NAME##_##S##_avx2, NAME##_##S##_base, ARGS)
 #else
 #define FBP_OPTIM_CALL(NAME, S, ARGS) NAME##_##S##_base ARGS
 #endif

@@ -454,10 +454,7 @@ static void NAME##_base(const T *x, T *y, ptrdiff_t n)                        \
 { FBP_VM_BODY(T, V2, W2, VF##_w16, x, y, n); }                                \
 static inline void NAME(const T *x, T *y, ptrdiff_t n)                        \
 {                                                                             \
-    int isa_ = fbp_isa_level();                                               \
-    if (isa_ >= 2) NAME##_avx512(x, y, n);                                    \
-    else if (isa_ == 1) NAME##_avx2(x, y, n);                                 \
-    else NAME##_base(x, y, n);                                                \
+    FBP_ISA_CALL(NAME##_avx512, NAME##_avx2, NAME##_base, (x, y, n));         \
 }
 
 #else /* no vector extensions: scalar libm */

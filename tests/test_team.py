@@ -1,4 +1,4 @@
-"""The network kernel's team chooser (fastbp._network: _ch_record) and the
+"""The network kernel's team chooser (fastbp._netstep: _ch_record) and the
 rule that lets it choose freely: a step's bits depend on its blocks (fixed by
 the shape and ``n_threads``), never on how many threads ran them.
 
@@ -16,11 +16,11 @@ the shape and ``n_threads``), never on how many threads ran them.
 import numpy as np
 import pytest
 
-from fastbp import _network, _testing
+from fastbp import _testing
 from fastbp.network import Network
 from fastbp.optim import SGD, Adam
 
-simulate = _network._simulate_chooser
+simulate = _testing.simulate_team_chooser
 
 
 def _cost(arms, team, solo):

@@ -739,3 +739,164 @@ cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
         with parallel(num_threads=nt):
             _team(P, p, lys, mode, nb)
     _l2_total(p, lys, mode)
+
+
+# ------------------------------------------------------------ the team chooser
+#
+# Two threads help a small step only while both have a core: on a busy
+# machine (other processes, a second fit, a virtual CPU whose sibling is
+# taken) a barrier waits for a descheduled partner. This machine ran a digits
+# step 1.5-1.9x slower on two threads than on one for minutes at a time
+# (bench/RESULTS.md, "Two speeds at 2 threads"), 1.6-12x with busy processes
+# beside it (bench/bench_load.py). So steps are timed, and every so often
+# some run on the other arm (one thread, or the whole team): the arm with
+# the lower mean time per example is kept.
+#
+# * Means, not medians: a descheduled partner costs a rare step a whole time
+#   slice, which is exactly what a median hides.
+# * A probe measures CH_WIN steps and CH_MIN_SECS at least (a digits epoch
+#   is ~1 ms), after steps it runs but does not measure: the first (it wakes
+#   the other thread, or finds it spinning), and for a one-thread probe
+#   CH_SETTLE_SECS in all: after a parallel region libgomp's idle thread
+#   spins for a while (about 8 ms here, its default GOMP_SPINCOUNT) and on a
+#   busy machine takes the core the one thread needs.
+# * A probe that has taken CH_ABORT times what the arm in use would have
+#   taken for its examples (its unmeasured steps included) ends at once, lost:
+#   under load a team step can take a whole time slice (ms), and a probe of
+#   several such steps would cost a short fit more than it can save.
+# * The next probe comes after ``budget`` times the probe's time plus
+#   CH_SETTLE_SECS on the arm in use: that bounds what probing a bad arm
+#   costs. On the team the budget is CH_BUDGET. On one thread it starts at
+#   CH_BUDGET_MIN and doubles while the team keeps losing, up to CH_BUDGET:
+#   a team that lost to a passing burden (NumPy's OpenBLAS threads spin for
+#   ~0.1 s after a product; another short process) is tried again soon, and
+#   a lasting one costs a few per cent.
+# * Calls start on one thread and probe the team after CH_FIRST steps and
+#   CH_MIN_SECS (a one-thread stretch has no idle thread spinning beside it,
+#   so the first comparison is clean; few steps, as large steps lose most
+#   there), later probes come CH_GAP steps apart at least.
+#
+# NetKernel._call runs it. The blocks of a step are fixed by its shape
+# (``nb``, NetKernel._blocks), not by the team that runs them, so the choice
+# changes the speed and never the bits.
+
+cdef enum:
+    CH_WIN = 3        # steps a probe measures, at least
+    CH_FIRST = 2      # steps on one thread before the first probe, at least
+    CH_GAP = 8        # steps on the arm in use between probes, at least
+    CH_BUDGET = 32    # see above
+    CH_BUDGET_MIN = 4
+    CH_ABORT = 4      # see above
+    CH_CLASSES = 8    # one chooser per kind of call: M_FORWARD, M_BACKWARD, M_UPDATE
+
+# seconds a probe (and the first stretch) measures; seconds a one-thread
+# probe runs before it measures
+cdef extern from *:
+    """
+    #define FBP_CH_MIN_SECS 1e-3
+    #define FBP_CH_SETTLE_SECS 1e-2
+    """
+    const double CH_MIN_SECS "FBP_CH_MIN_SECS"
+    const double CH_SETTLE_SECS "FBP_CH_SETTLE_SECS"
+
+cdef struct TeamChooser:
+    int solo              # the arm in use: 1 one thread, 0 the whole team
+    int probing           # a probe of the other arm is running
+    int warm              # the first step (thread start, first touch) is behind us
+    int gap               # steps on the arm in use before the next probe, at least
+    double settle         # seconds the running probe still runs before it measures
+    double cost[2]        # mean seconds per example of each arm's last stretch or
+                          # probe ([team, one thread]; 0: not measured yet)
+    double secs           # seconds and examples measured in the running stretch
+    double ex             # or probe
+    Py_ssize_t steps      # ... and its steps
+    double psecs          # seconds and examples of the running probe, all its steps
+    double pex
+    double wait           # seconds the arm in use runs before the next probe
+    double budget         # wait = budget * (the last probe's seconds + CH_SETTLE_SECS)
+    Py_ssize_t probes
+    Py_ssize_t switches
+
+
+cdef inline void _ch_reset(TeamChooser *c) noexcept nogil:
+    c.solo = 1
+    c.probing = 0
+    c.warm = 0
+    c.gap = CH_FIRST
+    c.settle = 0.0
+    c.cost[0] = 0.0
+    c.cost[1] = 0.0
+    c.secs = 0.0
+    c.ex = 0.0
+    c.steps = 0
+    c.psecs = 0.0
+    c.pex = 0.0
+    c.wait = CH_MIN_SECS
+    c.budget = CH_BUDGET_MIN / 2
+    c.probes = 0
+    c.switches = 0
+
+
+cdef inline int _ch_solo(const TeamChooser *c) noexcept nogil:
+    """Whether the next step runs on one thread (the arm in use, or the probe's)."""
+    return c.solo ^ c.probing
+
+
+cdef inline void _ch_end_probe(TeamChooser *c, double cost) noexcept nogil:
+    """The running probe measured ``cost`` seconds per example: keep the faster arm."""
+    cdef int arm = 1 - c.solo
+    c.probes += 1
+    c.cost[arm] = cost
+    c.gap = CH_GAP
+    if cost < c.cost[c.solo]:
+        c.solo = arm
+        c.switches += 1
+        c.budget = CH_BUDGET_MIN if arm == 1 else CH_BUDGET
+    elif c.solo:
+        c.budget = c.budget * 2 if c.budget * 2 < CH_BUDGET else CH_BUDGET
+    c.wait = c.budget * (c.psecs + CH_SETTLE_SECS)
+    c.probing = 0
+    c.secs = 0.0
+    c.ex = 0.0
+    c.steps = 0
+
+
+cdef inline void _ch_record(TeamChooser *c, double secs, Py_ssize_t m) noexcept nogil:
+    """Record a step of m examples that took secs; start or end a probe."""
+    cdef int arm = c.solo ^ c.probing
+    cdef double x = <double>(m if m > 0 else 1)
+    if not c.warm:
+        c.warm = 1
+        return
+    if c.probing:
+        c.psecs += secs
+        c.pex += x
+        if c.psecs > CH_ABORT * c.cost[c.solo] * c.pex:
+            _ch_end_probe(c, c.psecs / c.pex)       # lost, whatever comes next
+            return
+        if c.settle > 0.0:
+            c.settle -= secs
+            return
+    c.secs += secs
+    c.ex += x
+    c.steps += 1
+    if c.probing:
+        if c.steps >= CH_WIN and c.secs >= CH_MIN_SECS:
+            _ch_end_probe(c, c.secs / c.ex)
+        return
+    c.cost[arm] = c.secs / c.ex
+    if c.steps < c.gap or c.secs < c.wait:
+        return
+    c.probing = 1
+    c.psecs = 0.0
+    c.pex = 0.0
+    # skip the probe's first step; a one-thread probe's first CH_SETTLE_SECS
+    c.settle = CH_SETTLE_SECS if c.solo == 0 else 1e-300
+    c.secs = 0.0
+    c.ex = 0.0
+    c.steps = 0
+
+
+cdef inline int _ch_class(int mode) noexcept nogil:
+    return ((1 if mode & M_FORWARD else 0) | (2 if mode & M_BACKWARD else 0)
+            | (4 if mode & M_UPDATE else 0))

@@ -8,7 +8,9 @@ path and ``set_small_gemm_max`` moves the limit between its two paths
 (bench/bench_gemm_small.py uses both too); ``adam_corrections`` runs the
 network kernel's per-step optimizer arguments (``_netstep._opt_step``);
 ``set_numpy_pool`` and ``numpy_pool_runs`` switch and count the layer
-kernels' runs on NumPy's OpenBLAS pool (fastbp._blas; bench_layer.py too).
+kernels' runs on NumPy's OpenBLAS pool (fastbp._blas; bench_layer.py too);
+``simulate_team_chooser`` drives the network kernel's team chooser with
+made-up step times.
 """
 from cython cimport floating
 cimport numpy as cnp
@@ -18,7 +20,8 @@ import numpy as np
 from fastbp._blas cimport (_gemm, _gemm_blas, _gemm_small, _swap_small_gemm_max, BLAS_Trans,
                            NoTrans, Trans)
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
-from fastbp._netstep cimport NetPlan, _opt_step
+from fastbp._netstep cimport (NetPlan, TeamChooser, _ch_record, _ch_reset, _ch_solo,
+                              _opt_step)
 from fastbp._blas import _numpy_pool_runs, _set_numpy_pool
 from fastbp._registry cimport *  # the codes (FBP_*)
 
@@ -182,3 +185,25 @@ def set_numpy_pool(bint on):
 def numpy_pool_runs():
     """How many layer-kernel calls ran their team on NumPy's pool since import."""
     return _numpy_pool_runs()
+
+
+def simulate_team_chooser(team_secs, solo_secs):
+    """Drive one team chooser (fastbp._netstep's) with made-up step times.
+
+    Step i takes ``team_secs[i]`` seconds on the team or ``solo_secs[i]`` on
+    one thread, whichever the chooser picks; returns an int8 array, 1 where
+    step i ran on one thread.
+    """
+    cdef TeamChooser c
+    cdef double[::1] t = np.ascontiguousarray(team_secs, dtype=np.float64)
+    cdef double[::1] o = np.ascontiguousarray(solo_secs, dtype=np.float64)
+    cdef Py_ssize_t i, n = t.shape[0]
+    if o.shape[0] != n:
+        raise ValueError("team_secs and solo_secs must have the same length")
+    out = np.zeros(n, dtype=np.int8)
+    cdef signed char[::1] arm = out
+    _ch_reset(&c)
+    for i in range(n):
+        arm[i] = _ch_solo(&c)
+        _ch_record(&c, o[i] if arm[i] else t[i], 1)
+    return out

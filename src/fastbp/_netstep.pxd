@@ -411,8 +411,8 @@ cdef inline void _fwd_block(floating *P, NetPlan *p, LayerPlan *ly, int l, Py_ss
                          if _keep(key, i * mld + moff + j, ly.keep_thr) else 0)
 
 
-cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt, int nb,
-                          bint train) noexcept nogil:
+cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
+                          int nb) noexcept nogil:
     cdef int l, blk
     cdef LayerPlan *ly
     cdef Py_ssize_t r0, r1, ald
@@ -686,7 +686,7 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode,
         _gather(p, tid, nt, nb)
         fbp_omp_barrier()
     if mode & M_FORWARD:
-        _forward(P, p, lys, tid, nt, nb, (mode & M_TRAIN) != 0)
+        _forward(P, p, lys, tid, nt, nb)
         if p.softmax or p.expout:
             # no barrier: _output and _weigh below take the same column blocks
             _outact(P, p, lys, tid, nt, nb)

@@ -14,6 +14,15 @@ and square-ish sizes 4..64 in all four transpose combinations. Medians of
 interleaved blocks (bench/_timing.py). The last lines list, per dtype, the
 largest m*n*k up to which the small kernel won on every shape: the basis of
 _blas.pyx's _small_gemm_max.
+
+``--mid``: the mid-size rule instead (_blas.pyx's _small_fits, the basis of
+_small_gemm_mid_max): the products of a digits step ([64, 128, 10], batch
+32, whole and split in two row blocks), the shapes at the edges of the rule
+and a few above its limit, with the path _gemm takes under the limits of
+an AVX2 core (16384, 262144) and whether it was the faster one. Run it
+where those limits apply (OpenBLAS's Haswell kernel):
+
+    OPENBLAS_CORETYPE=Haswell FASTBP_DISPATCH=avx2 python bench/bench_gemm_small.py --mid
 """
 import argparse
 import os
@@ -41,6 +50,26 @@ WIDE = [(f"m=400 {kind} n={n}", ta, tb, M, N, K)
         for kind, ta, tb, M, N, K in (("NN fwd", 0, 0, n, 400, n),
                                       ("NT dW", 0, 1, n, n, 400),
                                       ("TN dA", 1, 0, n, 400, n))]
+MID = [(f"digits {name}", ta, tb, M, N, K)
+       for rows in (128, 64)
+       for name, ta, tb, M, N, K in (
+           (f"Z1 = W1 Xb^T, {rows} rows", 0, 1, rows, 32, 64),
+           (f"dW1 = dZ1 Xb, {rows} rows", 0, 0, rows, 64, 32),
+           ("Z2 = W2 A1", 0, 0, 10 if rows == 128 else 5, 32, 128),
+           ("dW2 = dZ2 A1^T", 0, 1, 10 if rows == 128 else 5, 128, 32),
+           (f"dA1 = W2^T dZ2, {rows} rows", 1, 0, rows, 32, 10))] + [
+    ("NN square 64", 0, 0, 64, 64, 64),
+    ("NT few rows", 0, 1, 4, 4000, 16),
+    ("NT long k", 0, 1, 10, 64, 400),
+    ("NT long k, 16 rows", 0, 1, 16, 16, 1000),
+    ("NN 4 columns", 0, 0, 64, 4, 1000),
+    ("TN 7 columns", 1, 0, 20, 7, 1000),
+    ("TT square 64", 1, 1, 64, 64, 64),
+    ("NN above the limit", 0, 0, 64, 200, 32),
+    ("NN above the limit", 0, 0, 128, 64, 64),
+    ("NT above the limit", 0, 1, 128, 100, 64),
+    ("TN above the limit", 1, 0, 200, 64, 64),
+]
 SQUARE = [(f"square {n}", ta, tb, n, n, n)
           for n in (4, 8, 12, 16, 24, 32, 40, 48, 64)
           for ta in (0, 1) for tb in (0, 1)]
@@ -52,10 +81,10 @@ def operands(ta, tb, M, N, K, dtype, rng):
     return A, B, np.zeros((M, N), dtype)
 
 
-def time_shape(ta, tb, M, N, K, dtype, rng, repeats, min_block):
+def time_shape(ta, tb, M, N, K, dtype, rng, repeats, min_block, work=20e-6):
     A, B, C = operands(ta, tb, M, N, K, dtype, rng)
-    # ~20 us of work per Python call so its overhead (~0.3 us) is < 2 %
-    reps = max(1, int(20e-6 / max(M * N * K * 0.5e-9 / 4, 5e-8)))
+    # ~work seconds per Python call so its overhead (~0.3 us) is < 2 %
+    reps = max(1, int(work / max(M * N * K * 0.5e-9 / 4, 5e-8)))
 
     def run(path):
         return lambda: _testing.gemm(A, B, C, trans_a=bool(ta), trans_b=bool(tb),
@@ -71,7 +100,11 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--min-block", type=float, default=0.02)
     ap.add_argument("--quick", action="store_true", help="[2,4,1] shapes only")
+    ap.add_argument("--mid", action="store_true",
+                    help="the mid-size rule's shapes (see the module docstring)")
     args = ap.parse_args()
+    if args.mid:
+        return mid(args)
 
     _blas._set_blas_num_threads(1)
     for line in blas_info():
@@ -107,6 +140,42 @@ def main():
         print(f"{np.dtype(dtype).name}: small kernel won every shape up to m*n*k = {safe}; "
               f"smallest m*n*k where OpenBLAS won: {first_loss} "
               f"({[lab for mnk, win, lab in rows if not win and mnk == first_loss]})")
+
+
+def mid(args):
+    """The --mid table: both paths per shape, and the one _gemm takes."""
+    _blas._set_blas_num_threads(1)
+    for line in blas_info():
+        print(line)
+    limits = (16384, 262144)
+    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, limits {limits} "
+          f"(this process's own: {_blas.small_gemm_max()}, {_blas.small_gemm_mid_max()}), "
+          f"load {os.getloadavg()}")
+    rng = np.random.default_rng(0)
+    old = _testing.set_small_gemm_max(limits)
+    try:
+        picks = {np.float32: [], np.float64: []}
+        print("\n| shape | op | M, N, K | m*n*k | dtype | small us | blas us "
+              "| small / blas | _gemm takes | the faster? |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for label, ta, tb, M, N, K in MID:
+            for dtype in (np.float32, np.float64):
+                ts, tbl, _ = time_shape(ta, tb, M, N, K, dtype, rng,
+                                        args.repeats, args.min_block, work=5e-4)
+                take = _blas.small_gemm_path(ta, tb, M, N, K, dtype)
+                best = "small" if ts < tbl else "blas"
+                picks[dtype].append(((ts if take == "small" else tbl) / min(ts, tbl)))
+                op = ("T" if ta else "N") + ("T" if tb else "N")
+                print(f"| {label} | {op} | {M}, {N}, {K} | {M * N * K} "
+                      f"| {np.dtype(dtype).name} | {ts * 1e6:.2f} | {tbl * 1e6:.2f} "
+                      f"| {ts / tbl:.2f} | {take} | {'yes' if take == best else 'no'} |",
+                      flush=True)
+    finally:
+        _testing.set_small_gemm_max(old)
+    for dtype, r in picks.items():
+        print(f"{np.dtype(dtype).name}: the rule's path was the faster on "
+              f"{sum(x == 1.0 for x in r)} of {len(r)} shapes; at worst {max(r):.2f}x "
+              "the faster path's time")
 
 
 if __name__ == "__main__":

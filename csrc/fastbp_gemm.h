@@ -11,8 +11,10 @@
  * Why: for the tiny products of small networks ((4, 2) @ (2, 400), ...)
  * OpenBLAS's fixed cost (interface, its beta pass over C, packing) is large
  * next to a few thousand multiply-adds. These loops have no packing and no
- * setup; fastbp/_blas.pyx sends products below a measured size here and
- * larger ones to OpenBLAS.
+ * setup; fastbp/_blas.pyx sends products below a measured size here, and
+ * mid-size ones whose shape suits these tiles (_small_fits: on OpenBLAS's
+ * Haswell kernel, the products of a digits-sized step ran 0.5-0.9x its
+ * time), the rest to OpenBLAS.
  *
  * Loop orders, chosen so the inner loops run along contiguous memory:
  *   NN, TN  register tiles of rb (4, 2 or 1) rows x 2 vectors of C; each k

@@ -116,7 +116,7 @@ def test_info():
     assert "BLAS" in r.stdout and "library" in r.stdout
 
 
-@pytest.mark.parametrize("limit", [0, 16384])
+@pytest.mark.parametrize("limit", [0, 16384, (16384, 262144)])
 def test_info_says_in_words_where_small_products_run(limit):
     """The small-GEMM line read 'small GEMM m*n*k <= 0 in fastbp's kernel' when the
     limit is 0 (every product in BLAS, the default on OpenBLAS's AVX-512 cores)."""
@@ -130,16 +130,22 @@ def test_info_says_in_words_where_small_products_run(limit):
         info = _config.show_config(file=buf)
     finally:
         _testing.set_small_gemm_max(old)
-    assert info["small_gemm_max"] == limit          # what it measures is unchanged
+    n, mid = limit if isinstance(limit, tuple) else (limit, limit)
+    assert info["small_gemm_max"] == n              # what it measures is unchanged
+    assert info["small_gemm_mid_max"] == mid
     line = next(ln for ln in buf.getvalue().splitlines() if "small GEMM" in ln)
     assert "<= 0" not in line and "m*n*k <=" not in line, line
     if limit == 0:
         assert "off: every matrix product runs in BLAS" in line, line
         if _blas.blas_small_matrix_path():
             assert f"{_blas.BLAS_CORENAME} core" in line, line
-    else:
+    elif mid == n:
         assert ("on: products of up to 16384 multiply-adds (m*n*k) run in fastbp's own "
                 "kernel, larger ones in BLAS") in line, line
+    else:
+        assert ("on: products of up to 16384 multiply-adds (m*n*k) run in fastbp's own "
+                "kernel, and those of up to 262144 whose shape suits its register tiles; "
+                "the others in BLAS") in line, line
 
 
 def test_no_command_is_a_usage_error():

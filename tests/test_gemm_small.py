@@ -132,14 +132,71 @@ def test_gemm_dispatches_on_threshold(dtype, ta, tb):
         _testing.set_small_gemm_max(old)
 
 
+# (trans_a, trans_b, M, N, K, dtype, where _gemm runs it under the limits
+# (16384, 262144)): _blas.pyx's _small_fits, case by case.
+MID_RULE = [
+    (0, 0, 4, 400, 2, np.float32, "small"),       # tiny: every shape
+    (0, 1, 1, 4, 400, np.float32, "small"),
+    (1, 1, 9, 13, 64, np.float64, "small"),
+    (0, 0, 128, 64, 32, np.float64, "small"),     # digits' dW1: NN, whole vectors
+    (0, 0, 128, 64, 32, np.float32, "small"),
+    (1, 0, 128, 32, 10, np.float32, "small"),     # digits' dA1: TN
+    (0, 1, 128, 32, 64, np.float64, "small"),     # digits' Z1: NT packed, float64
+    (0, 1, 128, 32, 64, np.float32, "blas"),      # ... float32 NT: the copy loses
+    (0, 1, 10, 128, 32, np.float64, "small"),     # dW2: NT packed, 10 rows
+    (0, 1, 4, 4000, 16, np.float64, "blas"),      # NT with < 8 rows: lane-sum dots
+    (0, 1, 10, 64, 400, np.float64, "blas"),      # NT with k > 256: lane-sum dots
+    (0, 0, 64, 4, 1000, np.float32, "blas"),      # NN narrower than a vector
+    (0, 0, 64, 4, 1000, np.float64, "small"),     # ... one vector in float64
+    (1, 0, 20, 7, 1000, np.float32, "blas"),
+    (1, 0, 20, 7, 1000, np.float64, "small"),
+    (1, 1, 64, 64, 64, np.float64, "blas"),       # TT: C written transposed
+    (0, 0, 64, 64, 64, np.float64, "small"),      # 262144: the limit itself
+    (0, 0, 128, 64, 64, np.float64, "blas"),      # above it
+]
+
+
+@pytest.mark.parametrize("ta,tb,M,N,K,dtype,want", MID_RULE,
+                         ids=[f"{'NT'[ta]}{'NT'[tb]}-{M}x{N}x{K}-{np.dtype(d).name}"
+                              for ta, tb, M, N, K, d, _ in MID_RULE])
+def test_mid_size_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, want):
+    """Between the tiny limit and the mid limit only NN/TN with a whole AVX2
+    vector of columns and float64 NT through the packed tiles run in the small kernel; _gemm follows
+    the rule (its result equals that path's bit for bit, where the two paths
+    differ) and the result matches NumPy whichever path runs."""
+    old = _testing.set_small_gemm_max((16384, 262144))
+    try:
+        assert _blas.small_gemm_path(ta, tb, M, N, K, dtype) == want
+        rng = np.random.default_rng(M * 7 + N)
+        A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
+        B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
+        ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+        outs = {}
+        for path in ("auto", "small", "blas"):
+            outs[path] = np.full((M, N), np.nan, dtype)
+            _testing.gemm(A, B, outs[path], trans_a=bool(ta), trans_b=bool(tb), path=path)
+            np.testing.assert_allclose(outs[path], ref, rtol=0,
+                                       atol=4 * (K + 2) * np.finfo(dtype).eps
+                                       * float(np.abs(A).max() * np.abs(B).max()) * K,
+                                       err_msg=path)
+    finally:
+        _testing.set_small_gemm_max(old)
+    other = "blas" if want == "small" else "small"
+    if not np.array_equal(outs["small"], outs["blas"]):
+        np.testing.assert_array_equal(outs["auto"], outs[want])
+        assert not np.array_equal(outs["auto"], outs[other])
+
+
 def test_threshold_setter_returns_old_value():
     old = _testing.set_small_gemm_max(123)
     try:
         assert _blas.small_gemm_max() == 123
-        assert _testing.set_small_gemm_max(456) == 123
+        assert _blas.small_gemm_mid_max() == 123
+        assert _testing.set_small_gemm_max((456, 789)) == (123, 123)
+        assert (_blas.small_gemm_max(), _blas.small_gemm_mid_max()) == (456, 789)
     finally:
         _testing.set_small_gemm_max(old)
-    assert _blas.small_gemm_max() == old
+    assert (_blas.small_gemm_max(), _blas.small_gemm_mid_max()) == (old[0], max(old))
 
 
 def test_gemm_helper_rejects_bad_input():

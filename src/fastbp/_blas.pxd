@@ -7,8 +7,9 @@ cdef enum BLAS_Trans:
     NoTrans = 110  # 'n'
     Trans = 116    # 't'
 
-# _gemm: small products (m*n*k up to _small_gemm_max in _blas.pyx) run in
-# csrc/fastbp_gemm.h, larger ones in OpenBLAS. _gemm_blas: always OpenBLAS
+# _gemm: small products (_blas.pyx's _small_fits: every product up to
+# _small_gemm_max m*n*k, those that suit its register tiles up to
+# _small_gemm_mid_max) run in csrc/fastbp_gemm.h, the others in OpenBLAS. _gemm_blas: always OpenBLAS
 # (for a BLAS floor in benchmarks). _gemm_small: always the small kernel.
 cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
                 floating alpha, const floating *A, int lda,
@@ -29,9 +30,11 @@ cdef int _blas_begin(int n) noexcept nogil
 cdef void _blas_end(int prev) noexcept nogil
 cdef int _blas_get_threads() noexcept nogil
 
-# Set _gemm's small-kernel limit on m*n*k (-1: never); returns the old one.
+# Set _gemm's small-kernel limits on m*n*k (-1: never) to n (every shape) and
+# mid (shapes that suit its tiles); returns the old n and stores the old mid.
 # For fastbp._testing: process-wide, not thread-safe against running GEMMs.
-cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n) noexcept nogil
+cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n, Py_ssize_t mid,
+                                     Py_ssize_t *old_mid) noexcept nogil
 
 # Run a team on NumPy's OpenBLAS thread pool instead of an OpenMP team (see
 # _blas.pyx, "Running in NumPy's pool"): _pool_size(nt) is nt when the pool

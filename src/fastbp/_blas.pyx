@@ -40,16 +40,46 @@ cdef extern from "fastbp_gemm.h" nogil:
     const char *fbp_dispatch_name()
     int fbp_use_avx2()
 
-# Products with m*n*k up to _small_gemm_max run in csrc/fastbp_gemm.h instead
-# of OpenBLAS, whose Haswell/Zen kernels (every AVX2 CPU) cost several times
-# more per call on tiny products; the small kernel stays ahead up to ~16k
-# multiply-adds (bench/bench_gemm_small.py, bench/RESULTS.md). OpenBLAS's
-# AVX-512 cores have small-matrix kernels without packing that match or beat
-# this AVX2 code even on tiny products, so there the limit is 0 (always
-# OpenBLAS).
+# Which products run in csrc/fastbp_gemm.h instead of OpenBLAS (_small_fits):
+#
+# * m*n*k up to _small_gemm_max, any shape: on OpenBLAS's Haswell/Zen kernels
+#   (every AVX2 CPU) OpenBLAS costs several times more per call on tiny
+#   products (interface, its beta pass over C, packing); the small kernel is
+#   2.8-9.8x faster on the [2, 4, 1] products (bench/bench_gemm_small.py).
+# * m*n*k up to _small_gemm_mid_max where the product runs in the small
+#   kernel's register tiles: NN and TN with at least one AVX2 vector of
+#   columns (n >= 8 in float32, 4 in float64), and float64 NT with m >= 8 rows and k <= 256 (op(B) transposed into a
+#   stack buffer, then NN tiles: fastbp_gemm.h's FBP_GS_NT_PACK_*). On the
+#   products of small networks' steps (digits' [64, 128, 10] at batch 32:
+#   Z1 128 x 32 x 64, dW1 128 x 64 x 32, ...) the small kernel took
+#   0.47-0.92x OpenBLAS's one-thread Haswell time up to 262,144 multiply-adds
+#   and 0.83-1.5x beyond (bench/RESULTS.md, "Mid-size products"). Outside
+#   those paths it lost at these sizes: float32 NT through the transposing
+#   copy (1.08-1.3x from 65,536 on), NT by lane-sum dot products with long k
+#   (1.0-1.9x: 10 x 64 x 400, 16 x 16 x 1000), NN with fewer columns than a
+#   vector (2.6-2.8x: 64 x 4 x 1000 in float32), so those keep the tiny limit.
+#
+# OpenBLAS's AVX-512 cores have small-matrix kernels without packing that
+# match or beat this AVX2 code, so there both limits are 0 (always OpenBLAS);
+# without the AVX2 clone (FASTBP_DISPATCH=baseline, pre-AVX2 CPUs) the
+# mid-size rule is off (SSE2 tiles were not measured faster there).
 
 cdef Py_ssize_t _small_gemm_max = 16384
+cdef Py_ssize_t _small_gemm_mid_max = 262144
 _AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
+                             bint single) noexcept nogil:
+    """Whether _gemm runs this product in the small kernel (the rule above)."""
+    cdef Py_ssize_t mnk = <Py_ssize_t>m * n * k
+    if mnk <= _small_gemm_max:
+        return True
+    if mnk > _small_gemm_mid_max:
+        return False
+    if tb == NoTrans:
+        return n >= (8 if single else 4)        # a whole AVX2 vector of C's row
+    return ta == NoTrans and not single and m >= 8 and k <= 256
 
 
 cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
@@ -60,7 +90,7 @@ cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
 
     Small products run in fastbp's own kernel, the rest in OpenBLAS.
     """
-    if <Py_ssize_t>m * n * k <= _small_gemm_max:
+    if _small_fits(ta, tb, m, n, k, floating is float):
         _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
     else:
         _gemm_blas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
@@ -218,7 +248,7 @@ def _load_thread_control():
 
 def _default_small_gemm_max(lib):
     """Pick _small_gemm_max for the OpenBLAS core in use (see its comment)."""
-    global _small_gemm_max, BLAS_CORENAME
+    global _small_gemm_max, _small_gemm_mid_max, BLAS_CORENAME
     import ctypes
     for name in ("scipy_openblas_get_corename", "openblas_get_corename",
                  "scipy_openblas_get_corename64_", "openblas_get_corename64_"):
@@ -229,6 +259,9 @@ def _default_small_gemm_max(lib):
             break
     if BLAS_CORENAME.lower() in _AVX512_CORES:
         _small_gemm_max = 0
+        _small_gemm_mid_max = 0
+    elif not fbp_use_avx2():
+        _small_gemm_mid_max = _small_gemm_max
 
 
 BLAS_CORENAME = ""
@@ -268,14 +301,32 @@ def _set_blas_num_threads(int n):
 
 
 def small_gemm_max():
-    """m*n*k up to which _gemm uses fastbp's small-GEMM kernel."""
+    """m*n*k up to which _gemm runs every product in fastbp's small-GEMM kernel."""
     return _small_gemm_max
 
 
-cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n) noexcept nogil:
-    global _small_gemm_max
+def small_gemm_mid_max():
+    """m*n*k up to which _gemm runs the products that suit the small kernel's
+    register tiles there (the rule above _small_fits); at most small_gemm_max
+    when that rule is off."""
+    return max(_small_gemm_mid_max, _small_gemm_max)
+
+
+def small_gemm_path(trans_a, trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, dtype):
+    """Where _gemm runs C (m, n) = op(A) op(B) with inner size k: "small" or "blas"."""
+    import numpy as np
+    single = np.dtype(dtype) == np.float32
+    return "small" if _small_fits(Trans if trans_a else NoTrans, Trans if trans_b else NoTrans,
+                                  <int>m, <int>n, <int>k, single) else "blas"
+
+
+cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n, Py_ssize_t mid,
+                                     Py_ssize_t *old_mid) noexcept nogil:
+    global _small_gemm_max, _small_gemm_mid_max
     cdef Py_ssize_t old = _small_gemm_max
+    old_mid[0] = _small_gemm_mid_max
     _small_gemm_max = n
+    _small_gemm_mid_max = mid
     return old
 
 

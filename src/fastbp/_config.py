@@ -27,7 +27,10 @@ def config_info():
     of the element-wise kernels this CPU runs: "avx512", "avx2+fma" or
     "baseline"), ``small_gemm_max`` (products with m n k up to this run in
     fastbp's own small-GEMM kernel instead of BLAS; 0: never, every product
-    runs in BLAS), ``blas_small_matrix_kernels`` (whether SciPy's OpenBLAS
+    runs in BLAS), ``small_gemm_mid_max`` (products up to this m n k run
+    there too when their shape suits its register tiles: see
+    ``fastbp._blas``; equal to ``small_gemm_max`` when that rule is off),
+    ``blas_small_matrix_kernels`` (whether SciPy's OpenBLAS
     core has small-matrix GEMM kernels of its own: the reason the limit is 0
     on AVX-512 cores), ``blas_core`` (OpenBLAS's core name, "" if unknown),
     ``blas_library`` (the BLAS behind SciPy that fastbp's GEMMs use; None
@@ -54,6 +57,7 @@ def config_info():
         "default_threads": _openmp_helpers.effective_n_threads(None),
         "simd": _blas.simd_dispatch(),
         "small_gemm_max": max(_blas.small_gemm_max(), 0),
+        "small_gemm_mid_max": max(_blas.small_gemm_mid_max(), 0),
         "blas_small_matrix_kernels": _blas.blas_small_matrix_path(),
         "blas_core": _blas.BLAS_CORENAME,
     }
@@ -89,7 +93,11 @@ def config_info():
 def _small_gemm_words(info):
     """Where matrix products run, in words (a limit of 0 printed as "m*n*k <= 0"
     read as nonsense)."""
-    limit = info["small_gemm_max"]
+    limit, mid = info["small_gemm_max"], info["small_gemm_mid_max"]
+    if limit > 0 and mid > limit:
+        return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "
+                f"kernel, and those of up to {mid} whose shape suits its register tiles; "
+                "the others in BLAS")
     if limit > 0:
         return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "
                 "kernel, larger ones in BLAS")

@@ -97,12 +97,22 @@ def loss_cols(AL, Y, str loss):
     return out, total
 
 
-def set_small_gemm_max(Py_ssize_t n):
-    """Set _gemm's small-kernel limit on m*n*k (-1: never); returns the old one.
+def set_small_gemm_max(limit):
+    """Set _gemm's small-kernel limits on m*n*k; returns the old pair.
 
-    Process-wide, not thread-safe against running GEMMs.
+    ``limit`` is one int (every product up to it runs in the small kernel,
+    larger ones in OpenBLAS; -1: never) or a pair ``(n, mid)`` as returned
+    (n for every shape, mid for the shapes that suit the kernel's register
+    tiles: _blas.pyx's _small_fits). Process-wide, not thread-safe against
+    running GEMMs.
     """
-    return _swap_small_gemm_max(n)
+    cdef Py_ssize_t n, mid, old_mid = 0, old
+    if isinstance(limit, tuple):
+        n, mid = limit
+    else:
+        n = mid = limit
+    old = _swap_small_gemm_max(n, mid, &old_mid)
+    return old, old_mid
 
 
 def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,

@@ -19,13 +19,17 @@ _blas.pyx's _small_gemm_max.
 _small_gemm_mid_max): the products of a digits step ([64, 128, 10], batch
 32, whole and split in two row blocks), the shapes at the edges of the rule
 and a few above its limit, with the path _gemm takes under the limits of
-an AVX2 core (16384, 262144) and whether it was the faster one. Run it
-where those limits apply (OpenBLAS's Haswell kernel):
+an AVX2 core (16384, 262144) and whether it was the faster one; then a
+whole digits fit (Network.fit, [64, 128, 10], batch 32, Adam, shuffled,
+float64 and float32) per epoch with the rule (limits (16384, 262144)) and
+without it (16384, 16384: the limit before it), interleaved in one process.
+Run it where those limits apply (OpenBLAS's Haswell kernel):
 
     OPENBLAS_CORETYPE=Haswell FASTBP_DISPATCH=avx2 python bench/bench_gemm_small.py --mid
 """
 import argparse
 import os
+import time
 
 import numpy as np
 
@@ -176,6 +180,38 @@ def mid(args):
         print(f"{np.dtype(dtype).name}: the rule's path was the faster on "
               f"{sum(x == 1.0 for x in r)} of {len(r)} shapes; at worst {max(r):.2f}x "
               "the faster path's time")
+    fit_with_and_without(args.repeats, limits)
+
+
+def fit_with_and_without(repeats, limits):
+    """A digits fit per epoch, the mid-size rule on and off (one process)."""
+    from sklearn.datasets import load_digits
+
+    from fastbp.network import Network
+    from fastbp.optim import Adam
+    X, y = load_digits(return_X_y=True)
+    X, y = (X / 16.0)[:1347].T, y[:1347]
+    arms = (("with the rule", limits), ("without", (limits[0], limits[0])))
+    print("\n| dtype | ms/epoch with the mid-size rule | without | without / with |")
+    print("|---|---|---|---|")
+    for dtype in (np.float64, np.float32):
+        Xd = np.asfortranarray(X, dtype=dtype)
+        times = {name: [] for name, _ in arms}
+        for _ in range(repeats):
+            for name, lim in arms:
+                old = _testing.set_small_gemm_max(lim)
+                try:
+                    net = Network([64, 128, 10], "relu", "softmax", dtype=dtype, seed=0)
+                    fit = dict(batch_size=32, optimizer=Adam(1e-3), shuffle=True, seed=0,
+                               verbose=False)
+                    net.fit(Xd, y, epochs=2, **fit)          # warm-up: workspaces, threads
+                    t = time.perf_counter()
+                    net.fit(Xd, y, epochs=20, **fit)
+                    times[name].append((time.perf_counter() - t) / 20)
+                finally:
+                    _testing.set_small_gemm_max(old)
+        w, wo = (1e3 * float(np.median(times[name])) for name, _ in arms)
+        print(f"| {np.dtype(dtype).name} | {w:.3f} | {wo:.3f} | {wo / w:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -283,26 +283,23 @@ def test_thin_layers_split_by_columns_match_reference(dtype, n_prev, n, m):
     assert np.array_equal(one[2], two[2]), f"db depends on the thread count; {params}"
 
 
-def test_network_team_limit_follows_the_blas_core():
-    """Small network steps split between threads only on OpenBLAS cores with
-    small-matrix kernels (the AVX-512 ones): on the others (Haswell, every
-    AVX2 CPU) two threads each calling small packed GEMMs ran them slower than
-    one (fastbp._network's docstring). Checked in-process for this machine's
-    core and in a child forced to the Haswell core."""
+def test_network_team_limit_is_the_same_on_every_blas_core():
+    """Small network steps split between threads on every OpenBLAS core: the
+    Haswell core's 2M-flop limit (its locked buffer pool made two threads
+    lose) went when the small kernel took those products over and the team
+    chooser could fall back to one thread (fastbp._network's docstring).
+    Checked in-process for this machine's core and in a child forced to the
+    Haswell core."""
     import os
 
     from conftest import run_python
-    from fastbp import _blas
     from fastbp.network import Network
     got = {dt: Network([4, 3, 2], "relu", "softmax", dtype=dt)._kernel.min_flops_per_thread
            for dt in ("float32", "float64")}
-    if _blas.blas_small_matrix_path():
-        assert got == {"float32": 200000, "float64": 100000}, got
-    else:
-        assert got == {"float32": 2000000, "float64": 2000000}, got
+    assert got == {"float32": 200000, "float64": 100000}, got
     code = ("from fastbp.network import Network\n"
             "print([Network([4, 3, 2], 'relu', 'softmax', dtype=d)._kernel.min_flops_per_thread"
             " for d in ('float32', 'float64')])\n")
     res = run_python(code, dict(os.environ, OPENBLAS_CORETYPE="Haswell"))
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines()[-1] == "[2000000, 2000000]"
+    assert res.stdout.strip().splitlines()[-1] == "[200000, 100000]"

@@ -29,14 +29,15 @@ BLAS-threaded OpenBLAS -- is timed on bare GEMMs by bench/bench_train.py
 
 Blocks and team: a step on m examples is cut into ``nb`` blocks per phase,
 ``n_threads`` of them, fewer for small steps (under ``min_flops_per_thread``
-forward flops per block: a barrier costs more than it saves there). The
-limit depends on SciPy's OpenBLAS core (_registry.pxd): 100k in float64 and
-200k in float32 on the AVX-512 cores, whose small-matrix GEMMs skip packing
-and OpenBLAS's locked buffer pool; 2M on the others (Haswell, every AVX2
-CPU), where two threads each calling small single-threaded GEMMs ran small
-steps 1.6-2.2x slower than one thread (digits-sized networks,
-OPENBLAS_CORETYPE=Haswell on this AVX-512 machine, bench/RESULTS.md) while
-the AVX-512 core ran them 1.1-1.7x faster. The blocks are then run by a team
+forward flops per block: a barrier costs more than it saves there): 100k in
+float64 and 200k in float32 (_registry.pxd). Until the team chooser below
+and the small kernel's mid-size products (fastbp._blas), OpenBLAS's Haswell
+core (every AVX2 CPU) had 2M: two threads each calling its small packed
+GEMMs, which take buffers from a locked pool, had run digits-sized steps
+1.6-2.2x slower than one thread. With those products in fastbp's own kernel
+the same steps ran 1.1-1.5x faster on two threads in float64 and 0.9-1.2x
+in float32 (bench/bench_team_size.py, bench/RESULTS.md), and where two
+threads lose the chooser runs the step on one. The blocks are then run by a team
 of one thread or nb threads, chosen per kind of call by timing the steps
 (the team chooser, _netstep.pxd): on a machine whose cores are busy with other
 processes, or a virtual machine whose second core is slow to answer, a
@@ -71,7 +72,7 @@ from fastbp._blas cimport _blas_begin, _blas_end
 from fastbp._kernels cimport fbp_deriv_needs_z, fbp_wtime
 from fastbp._netstep cimport *  # the plan structs and the phases of a step
 from fastbp._registry cimport *  # the codes (FBP_*)
-from fastbp import _blas, _registry
+from fastbp import _registry
 
 cnp.import_array()
 
@@ -125,11 +126,8 @@ cdef class NetKernel:
         self.params = params
         self.grads = grads
         self.is_double = params.dtype == np.float64
-        if _blas.blas_small_matrix_path():
-            self.min_flops_per_thread = (NET_MIN_FLOPS_PER_THREAD_D if self.is_double
-                                         else NET_MIN_FLOPS_PER_THREAD_F)
-        else:
-            self.min_flops_per_thread = MIN_FLOPS_PER_THREAD_C
+        self.min_flops_per_thread = (NET_MIN_FLOPS_PER_THREAD_D if self.is_double
+                                     else NET_MIN_FLOPS_PER_THREAD_F)
         self.m_cap = 0
         self.infer_cap = 0
         self.have_forward = False

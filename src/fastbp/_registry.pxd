@@ -49,10 +49,10 @@ cdef enum:
 cdef enum:
     MIN_FLOPS_PER_THREAD_C = 2000000
 
-# The same limit for a whole network step when SciPy's OpenBLAS core has
-# small-matrix kernels (the AVX-512 cores; the others keep the one above:
-# fastbp._network's docstring says why). Forward flops of the batch per
-# thread; the step has a few barriers per layer and one fork.
+# The same limit for a whole network step, on every OpenBLAS core (until the
+# team chooser, the cores without small-matrix kernels kept the one above:
+# fastbp._network's docstring says why and what changed). Forward flops of
+# the batch per thread; the step has a few barriers per layer and one fork.
 # Measured on 2 cores (AMD EPYC, quiet; bench/RESULTS.md, "team size of small
 # steps"): digits [64, 128, 10] Adam epochs at batch 32 ran 1.32x faster on
 # 2 threads in float64 and 1.11-1.17x in float32, batch 16 1.31x (float64) and

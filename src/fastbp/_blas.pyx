@@ -48,16 +48,19 @@ cdef extern from "fastbp_gemm.h" nogil:
 #   2.8-9.8x faster on the [2, 4, 1] products (bench/bench_gemm_small.py).
 # * m*n*k up to _small_gemm_mid_max where the product runs in the small
 #   kernel's register tiles: NN and TN with at least one AVX2 vector of
-#   columns (n >= 8 in float32, 4 in float64), and float64 NT with m >= 8 rows and k <= 256 (op(B) transposed into a
-#   stack buffer, then NN tiles: fastbp_gemm.h's FBP_GS_NT_PACK_*). On the
-#   products of small networks' steps (digits' [64, 128, 10] at batch 32:
-#   Z1 128 x 32 x 64, dW1 128 x 64 x 32, ...) the small kernel took
-#   0.47-0.92x OpenBLAS's one-thread Haswell time up to 262,144 multiply-adds
-#   and 0.83-1.5x beyond (bench/RESULTS.md, "Mid-size products"). Outside
-#   those paths it lost at these sizes: float32 NT through the transposing
-#   copy (1.08-1.3x from 65,536 on), NT by lane-sum dot products with long k
-#   (1.0-1.9x: 10 x 64 x 400, 16 x 16 x 1000), NN with fewer columns than a
-#   vector (2.6-2.8x: 64 x 4 x 1000 in float32), so those keep the tiny limit.
+#   columns (n >= 8 in float32, 4 in float64), and float64 NT with m >= 8
+#   rows and k <= 256 (op(B) transposed into a stack buffer, then NN tiles:
+#   fastbp_gemm.h's FBP_GS_NT_PACK_*). On the products of a digits step
+#   ([64, 128, 10], batch 32: Z1 128 x 32 x 64, dW1 128 x 64 x 32, ...) the
+#   small kernel took 0.3-0.9x OpenBLAS's one-thread Haswell time (dW2,
+#   10 x 128 x 32 NT in float64: 0.8-1.02x between runs), and 0.7-0.95x on
+#   other such shapes up to 262,144 multiply-adds; beyond, the
+#   two traded places (0.7-1.8x). Outside those paths it lost at mid sizes:
+#   float32 NT through the transposing copy (1.1-1.4x from 65,536 on), NT
+#   by lane-sum dot products (1.5-2x: 4 x 4000 x 16, 16 x 16 x 1000), NN
+#   with fewer columns than a vector (2.6x: 64 x 4 x 1000 in float32), so
+#   those keep the tiny limit. bench/bench_gemm_small.py --mid measures it
+#   (bench/RESULTS.md, "The rule, product by product").
 #
 # OpenBLAS's AVX-512 cores have small-matrix kernels without packing that
 # match or beat this AVX2 code, so there both limits are 0 (always OpenBLAS);

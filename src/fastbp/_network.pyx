@@ -35,9 +35,10 @@ and the small kernel's mid-size products (fastbp._blas), OpenBLAS's Haswell
 core (every AVX2 CPU) had 2M: two threads each calling its small packed
 GEMMs, which take buffers from a locked pool, had run digits-sized steps
 1.6-2.2x slower than one thread. With those products in fastbp's own kernel
-the same steps ran 1.1-1.5x faster on two threads in float64 and 0.9-1.2x
-in float32 (bench/bench_team_size.py, bench/RESULTS.md), and where two
-threads lose the chooser runs the step on one. The blocks are then run by a team
+such steps ran 1.1-1.5x faster on two threads in float64 (0.95-1.2x for
+[64, 64, 10]) and 1.0-1.25x in float32 (bench/bench_team_size.py,
+bench/RESULTS.md), and where two threads lose, the chooser runs the step
+on one. The blocks are then run by a team
 of one thread or nb threads, chosen per kind of call by timing the steps
 (the team chooser, _netstep.pxd): on a machine whose cores are busy with other
 processes, or a virtual machine whose second core is slow to answer, a

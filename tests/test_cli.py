@@ -173,3 +173,22 @@ def test_data_error_is_one_line_status_1(tmp_path):
 def test_version():
     r = run("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"fastbp {fastbp.__version__}"
+
+
+def test_info_shows_fastbp_variables_and_flags_a_dispatch_it_ignores(monkeypatch):
+    """The fresh-user trial set FASTBP_DISPATCH=AVX2 (ignored: fastbp reads lower
+    case) and `fastbp info` said nothing, not even that the variable was set."""
+    import io
+
+    from fastbp import _config
+    monkeypatch.setenv("FASTBP_DISPATCH", "AVX2")
+    monkeypatch.setenv("FASTBP_NUMPY_POOL", "0")
+    buf = io.StringIO()
+    _config.show_config(file=buf)
+    out = buf.getvalue()
+    assert "FASTBP_DISPATCH=AVX2" in out and "FASTBP_NUMPY_POOL=0" in out, out
+    assert "FASTBP_DISPATCH='AVX2' is ignored" in out, out
+    monkeypatch.setenv("FASTBP_DISPATCH", "avx2")
+    buf = io.StringIO()
+    _config.show_config(file=buf)
+    assert "is ignored" not in buf.getvalue() and "FASTBP_DISPATCH=avx2" in buf.getvalue()

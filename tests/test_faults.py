@@ -166,3 +166,22 @@ def test_mpi_rank_killed_mid_fit_ends_every_rank(mpiexec, n):  # noqa: F811
         time.sleep(0.1)
     assert not any(_alive(p) for p in pids), f"ranks still running after the job ended: {pids}"
     assert elapsed < delay + 60, f"the job took {elapsed:.1f} s to end after the kill"
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX file modes")
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_saved_model_gets_the_umask_mode_not_mkstemps_0600(tmp_path, mask):
+    """A fresh-user trial found every saved model -rw------- whatever the umask
+    (the atomic write's mkstemp file kept its 0600): a model served by another
+    account could not be read. It now gets 0666 less the umask, as a plain
+    open() would, and so does a model written over an existing one."""
+    from fastbp.network import Network
+    old = os.umask(mask)
+    try:
+        net = Network([3, 2, 1], seed=0)
+        path = str(tmp_path / "m.npz")
+        for _ in range(2):                      # new file, then written over
+            net.save(path)
+            assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask, oct(os.stat(path).st_mode)
+    finally:
+        os.umask(old)

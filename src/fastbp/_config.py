@@ -86,7 +86,7 @@ def config_info():
             })
         info["threadpools"] = pools
     info["env"] = {k: v for k, v in os.environ.items()
-                   if k.startswith(("OMP_", "OPENBLAS_", "MKL_", "GOMP_"))}
+                   if k.startswith(("OMP_", "OPENBLAS_", "MKL_", "GOMP_", "FASTBP_"))}
     return info
 
 
@@ -157,7 +157,11 @@ def show_config(file=None):
         for k in sorted(env):
             p(f"  {k}={env[k]}")
     else:
-        p("  (no OMP_/OPENBLAS_/MKL_ variables set)")
+        p("  (no OMP_/OPENBLAS_/MKL_/GOMP_/FASTBP_ variables set)")
+    dispatch = env.get("FASTBP_DISPATCH")
+    if dispatch is not None and dispatch not in ("avx2", "baseline"):
+        p(f"  note: FASTBP_DISPATCH={dispatch!r} is ignored: fastbp reads only 'avx2' or "
+          "'baseline' (lower case)")
     if "OPENBLAS_CORETYPE" in env:
         p("  note: OPENBLAS_CORETYPE forces OpenBLAS's kernel choice; unset it to let "
           "OpenBLAS pick the fastest for this CPU")

@@ -59,6 +59,7 @@ def write(path, arrays, documents):
     except OSError as exc:      # name the caller's path, not the hidden temporary file
         raise checkpoint_write_error(exc, path) from None
     try:
+        _umask_mode(fd)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **entries)
             f.flush()
@@ -75,6 +76,30 @@ def write(path, arrays, documents):
             raise checkpoint_write_error(exc, path) from exc
         raise
     return path
+
+
+def _process_umask():
+    """The process's umask, read without changing it where Linux tells it
+    (/proc/self/status, kernel 4.7+); elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _umask_mode(fd):
+    """Give the temporary file (mkstemp makes it 0600) the mode a plain
+    ``open(path, "w")`` would: 0666 less the umask, so a saved model is as
+    readable as any other file the user writes (a model served by another
+    user or container account)."""
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, 0o666 & ~_process_umask())
 
 
 def read(path, documents, required):

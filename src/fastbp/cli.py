@@ -1432,7 +1432,12 @@ def build_parser():
     _add_table_options(pr)
     pr.set_defaults(func=cmd_predict)
 
-    i = sub.add_parser("info", help="version, BLAS library and kernel, OpenMP, threads")
+    i = sub.add_parser("info", help="version, threads, SIMD, small GEMM, BLAS library and kernel",
+                       description="Print fastbp's configuration: versions, OpenMP and "
+                       "thread counts, the SIMD clones in use, where small matrix products "
+                       "run (fastbp's own kernel or BLAS; docs/architecture.md, 'Small "
+                       "products'), SciPy's BLAS library, kernel and thread pools, and the "
+                       "OMP_/OPENBLAS_/MKL_/GOMP_/FASTBP_ environment variables set.")
     i.set_defaults(func=cmd_info)
     return parser
 

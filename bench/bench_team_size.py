@@ -11,7 +11,8 @@ epochs. The ratio is one thread's time over two threads' (above 1: two
 threads faster). This is the measurement behind the limits in
 src/fastbp/_registry.pxd (NET_MIN_FLOPS_PER_THREAD_*), the same on every
 OpenBLAS core since the small kernel took the Haswell core's small products
-over (fastbp._network's docstring); the tables are in bench/RESULTS.md. The two-thread runs keep their team (``team_policy = 2``):
+over (fastbp._network's docstring); the tables are in bench/RESULTS.md.
+The two-thread runs keep their team (``team_policy = 2``):
 left to itself, the kernel would time its steps and run them on one thread
 where that is faster (bench/bench_load.py).
 """

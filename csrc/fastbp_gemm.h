@@ -12,9 +12,8 @@
  * OpenBLAS's fixed cost (interface, its beta pass over C, packing) is large
  * next to a few thousand multiply-adds. These loops have no packing and no
  * setup; fastbp/_blas.pyx sends products below a measured size here, and
- * mid-size ones whose shape suits these tiles (_small_fits: on OpenBLAS's
- * Haswell kernel, the products of a digits-sized step ran 0.5-0.9x its
- * time), the rest to OpenBLAS.
+ * mid-size ones whose shape suits these tiles (_small_fits, whose comment
+ * gives the measurements), the rest to OpenBLAS.
  *
  * Loop orders, chosen so the inner loops run along contiguous memory:
  *   NN, TN  register tiles of rb (4, 2 or 1) rows x 2 vectors of C; each k
@@ -43,14 +42,16 @@
 #include <string.h>
 #include "fastbp_cpu.h"
 
+/* NT with at least this many rows and K up to FBP_GS_NT_PACK_K runs as NN
+ * tiles on transposed columns of B: per element, a lane-sum dot product's
+ * reduction costs more than the transpose does, once spread over 8 rows.
+ * (Outside the #if: fastbp/_blas.pyx's _small_fits reads them too.) */
+#define FBP_GS_NT_PACK_M 8
+#define FBP_GS_NT_PACK_K 256
+
 #if defined(__GNUC__) || defined(__clang__)
 
 #define FBP_GS_RB 4 /* most rows of C per register tile */
-/* NT with at least this many rows and K up to FBP_GS_NT_PACK_K runs as NN
- * tiles on transposed columns of B: per element, a lane-sum dot product's
- * reduction costs more than the transpose does, once spread over 8 rows. */
-#define FBP_GS_NT_PACK_M 8
-#define FBP_GS_NT_PACK_K 256
 
 /*
  * One clone for element type T (suffix S) with VB-byte vectors (VN lanes);

@@ -39,6 +39,10 @@ cdef extern from "fastbp_gemm.h" nogil:
                           double *C, Py_ssize_t ldc)
     const char *fbp_dispatch_name()
     int fbp_use_avx2()
+    # the small kernel's NT path packs op(B) for tiles from this many rows, up to
+    # this inner size (else it takes lane-sum dot products)
+    const int FBP_GS_NT_PACK_M
+    const int FBP_GS_NT_PACK_K
 
 # Which products run in csrc/fastbp_gemm.h instead of OpenBLAS (_small_fits):
 #
@@ -49,8 +53,8 @@ cdef extern from "fastbp_gemm.h" nogil:
 # * m*n*k up to _small_gemm_mid_max where the product runs in the small
 #   kernel's register tiles: NN and TN with at least one AVX2 vector of
 #   columns (n >= 8 in float32, 4 in float64), and float64 NT with m >= 8
-#   rows and k <= 256 (op(B) transposed into a stack buffer, then NN tiles:
-#   fastbp_gemm.h's FBP_GS_NT_PACK_*). On the products of a digits step
+#   rows and k <= 256 (fastbp_gemm.h's FBP_GS_NT_PACK_M / _K: op(B)
+#   transposed into a stack buffer, then NN tiles). On the products of a digits step
 #   ([64, 128, 10], batch 32: Z1 128 x 32 x 64, dW1 128 x 64 x 32, ...) the
 #   small kernel took 0.3-0.9x OpenBLAS's one-thread Haswell time (dW2,
 #   10 x 128 x 32 NT in float64: 0.8-1.02x between runs), and 0.7-0.95x on
@@ -82,7 +86,7 @@ cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
         return False
     if tb == NoTrans:
         return n >= (8 if single else 4)        # a whole AVX2 vector of C's row
-    return ta == NoTrans and not single and m >= 8 and k <= 256
+    return ta == NoTrans and not single and m >= FBP_GS_NT_PACK_M and k <= FBP_GS_NT_PACK_K
 
 
 cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,

@@ -26,6 +26,13 @@ without it (16384, 16384: the limit before it), interleaved in one process.
 Run it where those limits apply (OpenBLAS's Haswell kernel):
 
     OPENBLAS_CORETYPE=Haswell FASTBP_DISPATCH=avx2 python bench/bench_gemm_small.py --mid
+
+``--nt``: a network step's NT products (dW = dZ A^T, and W X with the
+examples as rows) against the same product as NN on a transposed copy of B
+(the copy made beforehand, not timed), through OpenBLAS and through the
+small kernel, one thread. The step does not keep such copies: whole fits
+gained nothing measurable with them (bench/RESULTS.md, 2026-12-01); this
+table is what the idea rested on.
 """
 import argparse
 import os
@@ -106,9 +113,13 @@ def main():
     ap.add_argument("--quick", action="store_true", help="[2,4,1] shapes only")
     ap.add_argument("--mid", action="store_true",
                     help="the mid-size rule's shapes (see the module docstring)")
+    ap.add_argument("--nt", action="store_true",
+                    help="NT products against NN on a transposed copy (see the docstring)")
     args = ap.parse_args()
     if args.mid:
         return mid(args)
+    if args.nt:
+        return nt(args)
 
     _blas._set_blas_num_threads(1)
     for line in blas_info():
@@ -181,6 +192,53 @@ def mid(args):
               f"{sum(x == 1.0 for x in r)} of {len(r)} shapes; at worst {max(r):.2f}x "
               "the faster path's time")
     fit_with_and_without(args.repeats, limits)
+
+
+NT = [
+    ("digits Z1 = W1 Xb^T", 128, 32, 64),
+    ("digits Z1, 64 rows", 64, 32, 64),
+    ("digits dW2 = dZ2 A1^T", 10, 128, 32),
+    ("digits dW1 = dZ1 X^T (course layout)", 128, 64, 32),
+    ("dW 10 x 128, batch 64", 10, 128, 64),
+    ("square 32", 32, 32, 32),
+    ("square 100", 100, 100, 100),
+    ("dW 64 x 64, batch 200", 64, 64, 200),
+    ("dW 256 x 128, batch 64", 256, 128, 64),
+    ("dW 128 x 256, batch 200", 128, 256, 200),
+]
+
+
+def nt(args):
+    """The --nt table: C (M, N) = A B^T as NT, and as NN on B^T stored."""
+    _blas._set_blas_num_threads(1)
+    for line in blas_info():
+        print(line)
+    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, limits "
+          f"({_blas.small_gemm_max()}, {_blas.small_gemm_mid_max()}), load {os.getloadavg()}")
+    rng = np.random.default_rng(0)
+    print("\n| product | M, N, K | dtype | NT OpenBLAS us | NN OpenBLAS us | NT small us "
+          "| NN small us | _gemm's NT path / its NN path |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, M, N, K in NT:
+        for dtype in (np.float64, np.float32):
+            A = rng.standard_normal((M, K)).astype(dtype)
+            B = rng.standard_normal((N, K)).astype(dtype)
+            Bt, C = np.ascontiguousarray(B.T), np.zeros((M, N), dtype)
+            reps = max(1, int(5e-4 / max(M * N * K * 0.5e-9 / 4, 5e-8)))
+
+            def run(path, nn):
+                if nn:
+                    return lambda: _testing.gemm(A, Bt, C, path=path, repeat=reps)
+                return lambda: _testing.gemm(A, B, C, trans_b=True, path=path, repeat=reps)
+            cands = [(f"{op} {path}", run(path, op == "NN"), "scipy")
+                     for path in ("blas", "small") for op in ("NT", "NN")]
+            t, _ = compare(cands, repeats=args.repeats, min_block=args.min_block)
+            us = {k: v / reps * 1e6 for k, v in t.items()}
+            auto = {op: _blas.small_gemm_path(0, op == "NT", M, N, K, dtype) for op in ("NT", "NN")}
+            ratio = us[f"NT {auto['NT']}"] / us[f"NN {auto['NN']}"]
+            print(f"| {label} | {M}, {N}, {K} | {np.dtype(dtype).name} | {us['NT blas']:.2f} "
+                  f"| {us['NN blas']:.2f} | {us['NT small']:.2f} | {us['NN small']:.2f} "
+                  f"| {ratio:.2f} |", flush=True)
 
 
 def fit_with_and_without(repeats, limits):

@@ -106,6 +106,15 @@ def time_shape(ta, tb, M, N, K, dtype, rng, repeats, min_block, work=20e-6):
     return t["small"] / reps, t["blas"] / reps, reruns
 
 
+def header(limits):
+    """OpenBLAS on one thread, and the lines that say what ran."""
+    _blas._set_blas_num_threads(1)
+    for line in blas_info():
+        print(line)
+    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, {limits}, "
+          f"load {os.getloadavg()}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
@@ -121,11 +130,7 @@ def main():
     if args.nt:
         return nt(args)
 
-    _blas._set_blas_num_threads(1)
-    for line in blas_info():
-        print(line)
-    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, "
-          f"_gemm threshold m*n*k <= {_blas.small_gemm_max()}, load {os.getloadavg()}")
+    header(f"_gemm threshold m*n*k <= {_blas.small_gemm_max()}")
     rng = np.random.default_rng(0)
     groups = [("[2, 4, 1] network, m = 400", NET)]
     if not args.quick:
@@ -159,13 +164,9 @@ def main():
 
 def mid(args):
     """The --mid table: both paths per shape, and the one _gemm takes."""
-    _blas._set_blas_num_threads(1)
-    for line in blas_info():
-        print(line)
     limits = (16384, 262144)
-    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, limits {limits} "
-          f"(this process's own: {_blas.small_gemm_max()}, {_blas.small_gemm_mid_max()}), "
-          f"load {os.getloadavg()}")
+    header(f"limits {limits} (this process's own: {_blas.small_gemm_max()}, "
+           f"{_blas.small_gemm_mid_max()})")
     rng = np.random.default_rng(0)
     old = _testing.set_small_gemm_max(limits)
     try:
@@ -210,11 +211,7 @@ NT = [
 
 def nt(args):
     """The --nt table: C (M, N) = A B^T as NT, and as NN on B^T stored."""
-    _blas._set_blas_num_threads(1)
-    for line in blas_info():
-        print(line)
-    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, limits "
-          f"({_blas.small_gemm_max()}, {_blas.small_gemm_mid_max()}), load {os.getloadavg()}")
+    header(f"limits ({_blas.small_gemm_max()}, {_blas.small_gemm_mid_max()})")
     rng = np.random.default_rng(0)
     print("\n| product | M, N, K | dtype | NT OpenBLAS us | NN OpenBLAS us | NT small us "
           "| NN small us | _gemm's NT path / its NN path |")

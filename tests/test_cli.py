@@ -192,3 +192,28 @@ def test_info_shows_fastbp_variables_and_flags_a_dispatch_it_ignores(monkeypatch
     buf = io.StringIO()
     _config.show_config(file=buf)
     assert "is ignored" not in buf.getvalue() and "FASTBP_DISPATCH=avx2" in buf.getvalue()
+
+
+def test_info_aligns_the_thread_pools_columns(monkeypatch):
+    """NumPy's OpenBLAS version '0.3.31.188.0' pushed its 'kernel=' column out of
+    line with SciPy's, and OpenMP's missing version and kernel read 'None'."""
+    import io
+
+    from fastbp import _config
+    info = _config.config_info()
+    pool = dict(internal_api="openblas", user_api="blas", num_threads=2, used_by_fastbp=False)
+    info["threadpools"] = [
+        dict(pool, version="0.3.31.188.0", architecture="SkylakeX", filepath="/a.so"),
+        dict(pool, version=None, architecture=None, internal_api="openmp", filepath="/b.so"),
+        dict(pool, version="0.3.30", architecture="Haswell", filepath="/c.so",
+             used_by_fastbp=True),
+    ]
+    monkeypatch.setattr(_config, "config_info", lambda: info)
+    buf = io.StringIO()
+    _config.show_config(file=buf)
+    lines = [ln for ln in buf.getvalue().splitlines() if " kernel=" in ln]
+    assert len(lines) == 3, buf.getvalue()
+    for col in ("kernel=", "threads=", "/"):
+        assert len({ln.index(col) for ln in lines}) == 1, (col, lines)
+    assert "None" not in lines[1] and "kernel=-" in lines[1], lines[1]
+    assert lines[2].endswith("/c.so  <- fastbp"), lines[2]

@@ -135,8 +135,9 @@ def show_config(file=None):
     p(f"  small GEMM {_small_gemm_words(info)}")
     p("BLAS (fastbp's GEMMs run in SciPy's BLAS, through scipy.linalg.cython_blas)")
     p(f"  library    {info['blas_library'] or 'not found'}")
-    p(f"  thread control {'yes' if info['blas_thread_control'] else 'no'}"
-      f"  (current threads: {info['blas_threads']})")
+    p(f"  threads    {info['blas_threads']}"
+      + ("  (fastbp sets them around its calls)" if info["blas_thread_control"]
+         else "  (fastbp found no way to set them)"))
     if info["numpy_pool"]:
         p(f"  layer kernels' threads: NumPy's OpenBLAS pool ({info['numpy_pool']})")
     else:
@@ -146,10 +147,14 @@ def show_config(file=None):
         p("  threadpoolctl not installed: `pip install threadpoolctl` shows BLAS versions "
           "and kernels")
     else:
+        def text(v):
+            return "-" if v is None else str(v)
+        wv = max([8] + [len(text(d["version"])) for d in pools])
+        wk = max([10] + [len(text(d["architecture"])) for d in pools])
         for d in pools:
             mark = "  <- fastbp" if d["used_by_fastbp"] else ""
-            p(f"  {d['internal_api'] or d['user_api']:<9} {d['version']!s:<8} "
-              f"kernel={d['architecture']!s:<10} threads={d['num_threads']}  "
+            p(f"  {d['internal_api'] or d['user_api']:<9} {text(d['version']):<{wv}} "
+              f"kernel={text(d['architecture']):<{wk}} threads={d['num_threads']}  "
               f"{d['filepath']}{mark}")
     env = info["env"]
     p("environment")

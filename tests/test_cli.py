@@ -217,3 +217,37 @@ def test_info_aligns_the_thread_pools_columns(monkeypatch):
         assert len({ln.index(col) for ln in lines}) == 1, (col, lines)
     assert "None" not in lines[1] and "kernel=-" in lines[1], lines[1]
     assert lines[2].endswith("/c.so  <- fastbp"), lines[2]
+
+
+def test_regression_run_shows_no_accuracy_and_a_readable_duration(tmp_path):
+    """A regression's progress lines read 'val_accuracy nan', its plot hint offered
+    a 'decision boundary', and a fit of a few milliseconds read '0.00 s'."""
+    pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 2))
+    path = tmp_path / "reg.csv"
+    path.write_text("a,b,y\n" + "".join(f"{u:.6f},{v:.6f},{2 * u - v:.6f}\n" for u, v in X))
+    r = run("train", "--data", str(path), "--target", "y", "--epochs", "3", "--no-compare")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout + r.stderr                       # progress goes to stderr
+    epochs = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
+    assert len(epochs) == 3 and all("val_loss" in ln for ln in epochs), out
+    assert "accuracy" not in out and "nan" not in out, out
+    assert "the fitted surface" in r.stdout and "decision boundary" not in r.stdout, r.stdout
+    trained = next(ln for ln in r.stdout.splitlines() if ln.startswith("trained"))
+    assert re.match(r"trained  3 epochs in \d+(\.\d+)? (ms|s) \(", trained), trained
+    assert " 0.00 s" not in trained, trained
+
+
+def test_classification_run_still_shows_accuracy_and_decision_boundary(tmp_path):
+    pytest.importorskip("pandas")
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 2))
+    path = tmp_path / "cls.csv"
+    path.write_text("a,b,y\n" + "".join(f"{u:.6f},{v:.6f},{'yes' if u > v else 'no'}\n"
+                                        for u, v in X))
+    r = run("train", "--data", str(path), "--target", "y", "--epochs", "3", "--no-compare")
+    assert r.returncode == 0, r.stderr
+    epochs = [ln for ln in r.stderr.splitlines() if ln.startswith("epoch ")]
+    assert epochs and all("val_accuracy" in ln for ln in epochs), r.stderr
+    assert "and the decision boundary" in r.stdout, r.stdout

@@ -91,7 +91,9 @@ class _Progress:
     def update(self, epoch, logs):
         if not self.verbose:
             return
-        shown = {k: logs[k] for k in ("loss", "val_loss", "val_accuracy") if k in logs}
+        # a regression's accuracy is NaN (Network.evaluate): not shown
+        shown = {k: logs[k] for k in ("loss", "val_loss", "val_accuracy")
+                 if k in logs and not (k == "val_accuracy" and logs[k] != logs[k])}
         if self.bar is not None:
             self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
             self.bar.update(1)

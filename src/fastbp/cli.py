@@ -758,7 +758,8 @@ def _plot(path, net, prep, X_raw, y, history, title):
         ax.contourf(xx, yy, zz.reshape(xx.shape), cmap=plt.cm.Spectral, alpha=0.8)
         ax.scatter(X_raw[:, 0], X_raw[:, 1], c=cy, s=12, cmap=plt.cm.Spectral,
                    edgecolors="k", linewidths=0.3)
-        ax.set_title(f"decision boundary: {title}")
+        ax.set_title(f"{'decision boundary' if prep['task'] == 'classification' else 'fitted surface'}"
+                     f": {title}")
         ax.set_xlabel(prep["features"][0])
         ax.set_ylabel(prep["features"][1])
     ax = axes[-1]
@@ -1038,7 +1039,8 @@ def _say_outputs(r, args, history, saved, say):
             "fastbp predict")
     if not args.plot:
         say("plot     --plot FILE.png draws the loss curves"
-            + (" and the decision boundary" if r.p.X.shape[1] == 2 else ""))
+            + ((" and the decision boundary" if r.prep["task"] == "classification"
+                else " and the fitted surface") if r.p.X.shape[1] == 2 else ""))
         return
     Xp = np.vstack([r.X_tr_raw, r.X_te_raw])
     yp = np.concatenate([np.asarray(r.y_tr, dtype=object), np.asarray(r.y_te, dtype=object)])
@@ -1069,6 +1071,11 @@ def _check_converged(net, r, initial_loss, comm):
         agree(comm, err)
     elif err is not None:
         raise err
+
+
+def _duration(seconds):
+    """'1.25 s', or '8.2 ms' below a tenth of a second (a short fit read '0.00 s')."""
+    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1e3:.2g} ms"
 
 
 def _train(args, comm):
@@ -1114,7 +1121,7 @@ def _train(args, comm):
     _check_converged(net, r, initial_loss, comm)
     if rank == 0:
         _say_scores(r, args, say)
-    say(f"trained  {r.epochs} epochs in {fit_time:.2f} s "
+    say(f"trained  {r.epochs} epochs in {_duration(fit_time)} "
         f"({fit_time / max(r.epochs, 1) * 1e3:.3f} ms/epoch, fit loop and progress included)")
     if comm is not None and r.epochs > 0:
         steps = r.epochs * -(-r.m // r.bs)
@@ -1388,7 +1395,8 @@ def build_parser():
     o.add_argument("--save", metavar="FILE.npz",
                    help="write the network and its preprocessing (for fastbp predict)")
     o.add_argument("--plot", metavar="FILE.png",
-                   help="loss curves, and the decision boundary of 2-D data; needs matplotlib")
+                   help="loss curves, and the decision boundary (regression: the fitted "
+                        "surface) of 2-D data; needs matplotlib")
     o.add_argument("--no-compare", action="store_true",
                    help="skip the plain-NumPy speed comparison")
     o.add_argument("--compare-budget", type=float, default=3.0, metavar="SECONDS",

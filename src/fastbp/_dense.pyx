@@ -36,7 +36,7 @@ cimport numpy as cnp
 
 from fastbp._blas cimport _blas_begin, _blas_end, _pool_size, _pool_run
 from fastbp._kernels cimport fbp_task_next, fbp_deriv_needs_z
-from fastbp._openmp_helpers cimport fbp_omp_enabled
+from fastbp._openmp_helpers cimport fbp_omp_enabled, team_threads
 from fastbp._registry cimport label_code, ACT_NONE, FBP_LEAKY_RELU, FBP_ELU, FBP_N_ACT
 from fastbp._rows cimport *  # Mat, _mm, row kernels, backward of a row block
 
@@ -564,7 +564,7 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
     elif j.ntask == 1:      # one block: no OpenMP region to enter
         _fwd_task(&j, 0, Z, A, b)
     else:
-        for t in prange(j.ntask, num_threads=nt, schedule="dynamic"):
+        for t in prange(j.ntask, num_threads=team_threads(nt), schedule="dynamic"):
             _fwd_task(&j, t, Z, A, b)
     _blas_end(prev)
 
@@ -665,7 +665,7 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
         for t in range(j.ntask):
             _bwd_task(&j, t, dZp, dW, db)
     else:
-        for t in prange(j.ntask, num_threads=nt, schedule="dynamic"):
+        for t in prange(j.ntask, num_threads=team_threads(nt), schedule="dynamic"):
             _bwd_task(&j, t, dZp, dW, db)
     _blas_end(prev)
 

@@ -17,6 +17,7 @@ cimport numpy as cnp
 
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
 from fastbp._rows cimport Mat, _mat
+from fastbp._openmp_helpers cimport team_threads
 
 cnp.import_array()
 
@@ -46,7 +47,7 @@ def output_delta(cnp.ndarray al, cnp.ndarray y, int yt, Py_ssize_t yr, Py_ssize_
     if n * m < _PAR_MIN_ELEMS:
         nt = 1
     with nogil:
-        for t in prange(nch, num_threads=nt if nch > 1 else 1, schedule="static"):
+        for t in prange(nch, num_threads=team_threads(nt) if nch > 1 else 1, schedule="static"):
             j0 = t * _COL_CHUNK
             j1 = j0 + _COL_CHUNK if j0 + _COL_CHUNK < m else m
             if single:
@@ -90,7 +91,7 @@ def softmax(cnp.ndarray z, object out, int nt):
         raise MemoryError("softmax: could not allocate the column scratch buffer")
     try:
         with nogil:
-            for t in prange(nch, num_threads=nt if nch > 1 else 1, schedule="static"):
+            for t in prange(nch, num_threads=team_threads(nt) if nch > 1 else 1, schedule="static"):
                 j0 = t * _COL_CHUNK
                 j1 = j0 + _COL_CHUNK if j0 + _COL_CHUNK < m else m
                 if isz == 4:

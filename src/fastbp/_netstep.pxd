@@ -10,7 +10,7 @@ from libc.string cimport memcpy
 
 from fastbp._blas cimport _gemm, BLAS_Trans, NoTrans, Trans
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
-from fastbp._openmp_helpers cimport fbp_omp_thread_num
+from fastbp._openmp_helpers cimport fbp_omp_thread_num, team_threads
 from fastbp._registry cimport *  # the codes (FBP_*)
 from fastbp._rows cimport (Mat, _rowmajor, _fwd_rows, _bwd_rows, _grad_rows, _l2_rows,
                            _dprev_rows)
@@ -733,6 +733,7 @@ cdef inline void _l2_total(NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:
 cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
                       int nt) noexcept nogil:
     """One step cut into nb blocks per phase, run by a team of nt <= nb threads."""
+    nt = team_threads(nt)       # 1 in a fork() child (fastbp._openmp_helpers)
     if nt <= 1:
         _team(P, p, lys, mode, nb)
     else:

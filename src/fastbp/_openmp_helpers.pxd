@@ -3,3 +3,7 @@ cdef extern from "fastbp_omp.h" nogil:
     int fbp_omp_max_threads()
     int fbp_omp_num_procs()
     int fbp_omp_thread_num()
+
+# The thread count an OpenMP region may use in this process: nt, or 1 in a
+# fork() child of a process whose OpenMP team had started (see the .pyx).
+cdef int team_threads(int nt) noexcept nogil

@@ -1,6 +1,55 @@
 """Thread-count helpers that work with and without OpenMP."""
 import os
 
+# ---------------------------------------------------------------- fork safety
+#
+# GNU OpenMP (libgomp) keeps its worker threads in a pool that fork() does not
+# copy: in the child of a process that has run a team of two or more threads,
+# the next such team waits forever for workers that do not exist (GCC bug
+# 60035: a patch that restarts the pool in the child was never merged; the
+# same hang is in LightGBM's and faiss's FAQs and issues). multiprocessing's 'fork' start method
+# (Linux's default before Python 3.14) does exactly that after a parent's fit.
+# Every OpenMP region of fastbp takes its thread count from team_threads(): in
+# such a child it is 1, a region that runs on the calling thread alone, so the
+# child's fits finish (single-threaded) instead of hanging. PyTorch does the
+# same for its intra-op pool after fork. A child started with 'spawn' or
+# 'forkserver' is a fresh process and keeps every thread.
+
+cdef int _team_started = 0      # this process has run an OpenMP team of nt >= 2
+cdef int _fork_child = 0        # ... and this is a fork() child of one that had
+
+
+cdef int team_threads(int nt) noexcept nogil:
+    """nt, or 1 in a fork() child of a process whose OpenMP team had started."""
+    global _team_started
+    if nt > 1:
+        if _fork_child:
+            return 1
+        _team_started = 1
+    return nt
+
+
+def _after_fork_in_child():
+    global _fork_child
+    if _team_started:
+        _fork_child = 1
+
+
+def forked_single_threaded():
+    """True in a fork() child whose parent had run fastbp's OpenMP threads.
+
+    In such a process every fastbp kernel runs on one thread, whatever
+    ``n_threads`` says: libgomp's thread pool does not survive ``fork()`` and
+    a new team would wait forever (GCC bug 60035). Start worker processes
+    with ``multiprocessing.get_context("spawn")`` (or ``"forkserver"``) to
+    keep their threads.
+    """
+    return bool(_fork_child)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 def openmp_enabled():
     """True when fastbp was compiled with OpenMP support."""
@@ -24,11 +73,20 @@ def effective_n_threads(n_threads=None):
         ``None`` uses every core (OpenMP's maximum, which honours
         ``OMP_NUM_THREADS``); a positive value is taken as is; a negative
         value counts down from the cores (``-1`` = all, ``-2`` = all but one).
-        Zero is an error. Without OpenMP the answer is always 1.
+        Zero is an error. Without OpenMP the answer is always 1, and so it
+        is in a ``fork()`` child of a process that had run fastbp's threads
+        (see :func:`forked_single_threaded`).
 
     Returns
     -------
     int
+
+    Raises
+    ------
+    TypeError
+        ``n_threads`` is not an int or None.
+    ValueError
+        ``n_threads`` is 0.
     """
     if n_threads is not None:
         if isinstance(n_threads, bool) or not isinstance(n_threads, (int,)) and not hasattr(n_threads, "__index__"):
@@ -37,7 +95,7 @@ def effective_n_threads(n_threads=None):
         if n_threads == 0:
             raise ValueError("n_threads=0 is invalid: use None for all cores, a positive count, "
                              "or a negative value to count down from the number of cores")
-    if not fbp_omp_enabled():
+    if not fbp_omp_enabled() or _fork_child:
         return 1
     if n_threads is None:
         if os.environ.get("OMP_NUM_THREADS"):

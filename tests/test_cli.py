@@ -251,3 +251,30 @@ def test_classification_run_still_shows_accuracy_and_decision_boundary(tmp_path)
     epochs = [ln for ln in r.stderr.splitlines() if ln.startswith("epoch ")]
     assert epochs and all("val_accuracy" in ln for ln in epochs), r.stderr
     assert "and the decision boundary" in r.stdout, r.stdout
+
+
+def test_train_whose_reader_left_still_saves_the_model_and_plot(tmp_path):
+    """`fastbp train --save m.npz | head -2`: the pipe closed before the report
+    ended stopped the run (exit 1, nothing said) before --save was written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)                  # the reader is gone before the first line
+    env = dict(os.environ, PYTHONUNBUFFERED="1",  # every line reaches the pipe at once
+               PYTHONPATH=FASTBP_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    model, plot = tmp_path / "m.npz", tmp_path / "p.png"
+    args = ["train", "--epochs", "3", "--save", str(model)]
+    try:
+        import matplotlib  # noqa: F401
+        args += ["--plot", str(plot)]
+    except ImportError:
+        plot = None
+    try:
+        r = subprocess.run([sys.executable, "-m", "fastbp", *args], stdout=write_end,
+                           stderr=subprocess.PIPE, text=True, timeout=120, env=env,
+                           cwd=WORKDIR)
+    finally:
+        os.close(write_end)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "error" not in r.stderr, r.stderr
+    assert model.exists(), "the model was not saved"
+    assert fastbp.Network.load(model).layer_dims[0] == 2
+    assert plot is None or plot.exists()

@@ -5,6 +5,7 @@ columns or stops with one line ``fastbp: error: ...`` and status 1 (the
 data) or 2 (the options); never a traceback (an exception other than
 SystemExit would fail the test).
 """
+import os
 import re
 import sys
 
@@ -362,6 +363,27 @@ def test_predict_errors(tmp_path, capsys):
     nan.to_csv(tmp_path / "nan.csv", index=False)
     fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "nan.csv",
          match=r"missing values .*line 2.* 'f0'")
+
+
+def test_predict_out_refuses_to_replace_its_data_or_model(tmp_path, capsys, monkeypatch):
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    data_bytes, model_bytes = path.read_bytes(), model.read_bytes()
+    fail(capsys, 2, "predict", "--model", model, "--data", path, "--out", path,
+         match=r"--out .*d\.csv' is the --data file: .*give --out another file name")
+    monkeypatch.chdir(tmp_path)         # the same file under another name counts
+    fail(capsys, 2, "predict", "--model", model, "--data", "d.csv", "--out", "./d.csv",
+         match="is the --data file")
+    fail(capsys, 2, "predict", "--model", "m", "--data", path, "--out", "m.npz",
+         match="is the --model file")
+    os.link(path, tmp_path / "hard.csv")
+    fail(capsys, 2, "predict", "--model", model, "--data", path, "--out", "hard.csv",
+         match="is the --data file")
+    assert path.read_bytes() == data_bytes and model.read_bytes() == model_bytes
+    assert cli(capsys, "predict", "--model", model, "--data", path,
+               "--out", tmp_path / "p.csv")[0] == 0
 
 
 # ----------------------------------------------------------- error paths

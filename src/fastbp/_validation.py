@@ -1429,6 +1429,24 @@ def check_output_path(option, path, *, suffixes=None):
     return path
 
 
+def check_not_an_input(option, path, inputs):
+    """Raise unless ``path`` (an output option's file) is none of the ``inputs``.
+
+    ``inputs`` maps an option (``"--data"``) to its path or None. The same file
+    under another name (a link, ``./``, another case on a case-insensitive file
+    system) counts: ``fastbp predict --data x.csv --out x.csv`` would replace
+    the data with its predictions.
+    """
+    if not os.path.exists(path):
+        return
+    for other_option, other in inputs.items():
+        if other is None or other == "-" or not os.path.exists(other):
+            continue
+        if os.path.samefile(path, other):
+            raise ValueError(f"{option} {path!r} is the {other_option} file: writing there "
+                             f"would replace it; give {option} another file name")
+
+
 #: keys of the ``preprocessing`` document that ``fastbp train --save`` writes
 PREPROCESSING_KEYS = ("task", "target", "features", "mean", "scale", "classes")
 

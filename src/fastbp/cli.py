@@ -1083,9 +1083,18 @@ def _train(args, comm):
     rank = 0 if comm is None else comm.Get_rank()
     size = 1 if comm is None else comm.Get_size()
 
+    reader_gone = []
+
     def say(*a, **k):
-        if rank == 0:
-            print(*a, **k)
+        # `fastbp train --save m.npz | head -2`: the reader leaving must not stop
+        # the run before --save and --plot are written; the rest of the report
+        # goes nowhere (and the NumPy comparison, which only prints, is skipped)
+        if rank == 0 and not reader_gone:
+            try:
+                print(*a, **k)
+            except BrokenPipeError:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                reader_gone.append(True)
 
     d = PLANAR_DEFAULTS if args.data is None else DATA_DEFAULTS
     seed = d["seed"] if args.seed is None else args.seed
@@ -1132,7 +1141,7 @@ def _train(args, comm):
     saved = _save(r, args, history) if args.save and rank == 0 else None
     if comm is not None:
         say("numpy    comparison skipped under --distributed")
-    elif not args.no_compare and r.epochs > 0:
+    elif not args.no_compare and r.epochs > 0 and not reader_gone:
         _say_speed(r, init_params, args.compare_budget, say)
     if rank == 0:
         _say_outputs(r, args, history, saved, say)
@@ -1157,6 +1166,9 @@ def cmd_predict(args):
             _validation.check_output_path("--out", args.out)
         args.model, model_note = _validation.model_path(args.model)
         _validation.check_input_file("--model", args.model)
+        if args.out:
+            _validation.check_not_an_input("--out", args.out,
+                                           {"--data": args.data, "--model": args.model})
     with _reported(DATA):
         _validation.check_model_file(args.model)
     try:

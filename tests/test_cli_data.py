@@ -386,6 +386,20 @@ def test_predict_out_refuses_to_replace_its_data_or_model(tmp_path, capsys, monk
                "--out", tmp_path / "p.csv")[0] == 0
 
 
+def test_missing_targets_hint_dropna_not_drop(tmp_path, capsys):
+    """--drop cannot take the target column: its missing values' hint offered it."""
+    df = blobs().astype({"target": float})
+    df.loc[[3, 7], "target"] = np.nan
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"missing values .* in 2 rows .* of column 'target': fill them in, or drop "
+               r"those rows with --dropna$")
+    df.loc[5, "f1"] = np.nan            # a feature too: --drop is a way out for it
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK, match="drop those columns with --drop")
+
+
 # ----------------------------------------------------------- error paths
 
 def test_error_paths(tmp_path, capsys):

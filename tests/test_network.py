@@ -437,6 +437,10 @@ def test_data_errors(rng):
         net.forward(X.astype(complex))
     with pytest.raises(ValueError, match=r"expected \(3, 10\)"):
         net.train_step(X, np.zeros((3, 9)), SGD(0.1))
+    with pytest.raises(ValueError, match=r"expected \(3, 10\).*examples are rows, pass Y.T"):
+        net.fit(X, np.eye(3)[y], verbose=False)       # one-hot rows (m, n_out)
+    with pytest.raises(ValueError, match=r"\(outputs as rows, examples as columns\)$"):
+        net.fit(X, np.zeros((3, 9)), verbose=False)   # no transposed reading: no hint
     with pytest.raises(ValueError, match="10 examples"):
         net.train_step(X, y[:9], SGD(0.1))
     with pytest.raises(TypeError, match="must be integers"):

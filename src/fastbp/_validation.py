@@ -273,8 +273,10 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
             want = f"({n_out}, {m})"
             if output == "softmax":
                 want += f" one-hot, or integer labels of shape ({m},) or (1, {m})"
+            hint = (": it looks like examples are rows, pass Y.T"
+                    if Y.ndim == 2 and Y.shape == (m, n_out) else "")
             raise ValueError(f"Y has shape {shape_str(Y)}; expected {want} "
-                             "(outputs as rows, examples as columns)")
+                             f"(outputs as rows, examples as columns){hint}")
     if Y.strides[-1] % Y.itemsize or (Y.ndim == 2 and Y.strides[0] % Y.itemsize):
         Y = np.ascontiguousarray(Y)
     return Y, y_codes[Y.dtype], labels
@@ -1240,20 +1242,25 @@ def find_target(names, spec, index=None, row_labels=()):
                      "--target")
 
 
-def check_no_missing(names, missing, where, *, dropna_hint=True, predict=False):
+def check_no_missing(names, missing, where, *, dropna_hint=True, predict=False,
+                     target=None):
     """Raise, naming rows and columns, if ``missing`` (m, n) has a True.
 
     ``where`` labels the rows for the message (``'line 7'``: where they are in the file).
     ``dropna_hint``: the command takes ``--dropna`` (``predict``: fastbp predict's,
-    which leaves those rows' predictions empty).
+    which leaves those rows' predictions empty). ``target``: the name of the
+    target column among ``names``, which ``--drop`` cannot take.
     """
     rows = np.flatnonzero(missing.any(axis=1))
     if rows.size == 0:
         return
     cols = [names[j] for j in np.flatnonzero(missing.any(axis=0))]
     where = _listing(where[i] for i in rows)
+    only_target = cols == [target]
     hint = ("fill them in, or pass --dropna (those rows then get no prediction: an empty "
             "cell)" if predict else
+            "fill them in, or drop those rows with --dropna" if dropna_hint and only_target
+            else
             "fill them in, drop those columns with --drop, or drop those rows with --dropna"
             if dropna_hint else "fill them in first")
     raise ValueError(f"missing values (NA, empty or NaN) in {rows.size} row"

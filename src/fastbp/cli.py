@@ -479,7 +479,7 @@ def _prepare(table, args, known_task=None):
     with _reported(DATA):
         if keep is None:
             _validation.check_no_missing(names + [target], missing,
-                                         table.where(range(table.m)))
+                                         table.where(range(table.m)), target=target)
         cols = [table.columns[j] if keep is None else table.columns[j][keep] for j in feats]
         _validation.check_numeric_features(names, cols, args.decimal)
         X = np.column_stack(cols).astype(np.float64)

@@ -73,3 +73,51 @@ def test_fork_child_of_a_threaded_parent_trains_single_threaded(tmp_path):
         pytest.fail("the fork() child hung (libgomp's pool after fork)")
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.strip().endswith("ok")
+
+
+BACKGROUND_FIT = textwrap.dedent("""
+    import multiprocessing as mp
+    import threading
+    import numpy as np
+    import fastbp
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 2000))
+    y = rng.integers(0, 10, 2000)
+
+    def fit(seed, epochs):
+        net = fastbp.Network([64, 128, 10], output="softmax", seed=seed, dtype=np.float64)
+        net.fit(X, y, epochs=epochs, batch_size=32, optimizer=fastbp.Adam(1e-3),
+                verbose=False)
+        return net.evaluate(X, y)[0]
+
+    def small(seed):
+        return fit(seed, 1)
+
+    if __name__ == "__main__":
+        fit(0, 1)
+        busy = threading.Thread(target=fit, args=(1, 300))   # holds fastbp's BLAS lock
+        busy.start()                                         # most of the time
+        ctx = mp.get_context("fork")
+        for rep in range(6):
+            with ctx.Pool(2) as pool:
+                losses = pool.map_async(small, [10, 11]).get(timeout=%(timeout)d)
+            assert all(np.isfinite(losses)), losses
+        busy.join()
+        print("ok")
+""")
+
+
+def test_fork_while_another_thread_fits(tmp_path):
+    """A fork() while another thread of the parent was inside a fit copied
+    fastbp's BLAS lock in its locked state: the child's first fit waited for
+    it forever (fastbp._blas makes the child a new lock)."""
+    script = tmp_path / "scenario.py"
+    script.write_text(BACKGROUND_FIT % {"timeout": 60})
+    try:
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a fork() child hung on the BLAS lock a parent thread held")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip().endswith("ok")

@@ -9,6 +9,8 @@ The layer kernels' teams can also run on the threads of NumPy's OpenBLAS
 pool instead of an OpenMP team (``_pool_size`` / ``_pool_run``; why: the
 section "Running in NumPy's pool" below).
 """
+import os as _os
+
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 from libc.stdint cimport uintptr_t
 from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock,
@@ -136,6 +138,18 @@ cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
 
 
 cdef PyThread_type_lock _lock = PyThread_allocate_lock()
+
+
+def _new_lock_after_fork():
+    """A fresh BLAS lock in a fork() child: a thread of the parent that held it
+    (mid-call while another thread forked) does not exist in the child, and
+    the copy would stay locked forever. The old lock is left as it is."""
+    global _lock
+    _lock = PyThread_allocate_lock()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_new_lock_after_fork)
 cdef enum:
     _NO_LOCK = -2          # _blas_begin(0): no lock taken
 

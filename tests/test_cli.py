@@ -253,13 +253,39 @@ def test_classification_run_still_shows_accuracy_and_decision_boundary(tmp_path)
     assert "and the decision boundary" in r.stdout, r.stdout
 
 
+def _closed_pipe_run(args):
+    """Run ``fastbp *args`` with stdout a pipe whose reader is already gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = dict(os.environ, PYTHONUNBUFFERED="1",  # every line reaches the pipe at once
+               PYTHONPATH=FASTBP_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    try:
+        return subprocess.run([sys.executable, "-m", "fastbp", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120, env=env,
+                              cwd=WORKDIR)
+    finally:
+        os.close(write_end)
+
+
+def test_predict_whose_reader_left_still_scores_and_exits_0(tmp_path):
+    """`fastbp predict ... | head -1` ended with status 1 and no score line."""
+    pytest.importorskip("pandas")
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((400, 2))
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    path.write_text("a,b,y\n" + "".join(f"{u:.6f},{v:.6f},{int(u > v)}\n" for u, v in X))
+    r = run("train", "--data", str(path), "--target", "y", "--epochs", "3", "--no-compare",
+            "-q", "--save", str(model))
+    assert r.returncode == 0, r.stderr
+    r = _closed_pipe_run(["predict", "--model", str(model), "--data", str(path)])
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "error" not in r.stderr, r.stderr
+    assert re.search(r"^score .*accuracy", r.stderr, re.M), r.stderr
+
+
 def test_train_whose_reader_left_still_saves_the_model_and_plot(tmp_path):
     """`fastbp train --save m.npz | head -2`: the pipe closed before the report
     ended stopped the run (exit 1, nothing said) before --save was written."""
-    read_end, write_end = os.pipe()
-    os.close(read_end)                  # the reader is gone before the first line
-    env = dict(os.environ, PYTHONUNBUFFERED="1",  # every line reaches the pipe at once
-               PYTHONPATH=FASTBP_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     model, plot = tmp_path / "m.npz", tmp_path / "p.png"
     args = ["train", "--epochs", "3", "--save", str(model)]
     try:
@@ -267,12 +293,7 @@ def test_train_whose_reader_left_still_saves_the_model_and_plot(tmp_path):
         args += ["--plot", str(plot)]
     except ImportError:
         plot = None
-    try:
-        r = subprocess.run([sys.executable, "-m", "fastbp", *args], stdout=write_end,
-                           stderr=subprocess.PIPE, text=True, timeout=120, env=env,
-                           cwd=WORKDIR)
-    finally:
-        os.close(write_end)
+    r = _closed_pipe_run(args)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr and "error" not in r.stderr, r.stderr
     assert model.exists(), "the model was not saved"

@@ -208,6 +208,42 @@ def test_text_labels_and_stratified_split(tmp_path, capsys):
     assert "confusion matrix" in out
 
 
+def test_missing_target_cells_keep_integer_classes_and_test_data_rows(tmp_path, capsys,
+                                                                         digits):
+    """An integer target with empty cells (pandas reads it as float64) gave classes
+    '0.0, 1.0, ...' and predictions '2.0'; --test-data with a few empty target cells
+    said it had no values to score, and ignored --dropna."""
+    train, test = digits.iloc[:1400].copy(), digits.iloc[1400:].copy()
+    train.loc[train.index[[2, 5]], "target"] = np.nan
+    test.loc[test.index[[0, 9, 30]], "target"] = np.nan
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    digits.iloc[:1400].to_csv(tmp_path / "full.csv", index=False)
+    fail(capsys, 1, "train", "--data", tmp_path / "full.csv", "--test-data",
+         tmp_path / "test.csv", *QUICK,
+         match=r"--test-data .*test\.csv': 3 of 397 rows have no value of the target "
+               r"'target' \(line 2, line 11, line 32\): fill them in, or pass --dropna")
+    model = tmp_path / "m.npz"
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "train.csv", "--dropna",
+                         "--test-data", tmp_path / "test.csv", "--save", model, *QUICK)
+    assert code == 0, err
+    assert "into 0, 1, 2, 3" in out and "into 0.0" not in out, out
+    assert "--dropna left 3 of 397 rows of --test-data test.csv out of the test scores" in out
+    assert re.search(r"^test .*\(test\.csv, 394 examples\)", out, re.M), out
+    assert scores(out, "test") > 50.0   # the rows and their targets still line up
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "test.csv")
+    assert code == 0, err
+    pred = out.splitlines()[1:]
+    assert len(pred) == 397 and all(re.fullmatch(r"\d", v) for v in pred), pred[:5]
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "full.csv", "--test-data",
+                         tmp_path / "full.csv", *QUICK)
+    assert code == 0 and "--test-data is the --data file" in out, err
+    test.drop(columns="target").to_csv(tmp_path / "nolabels.csv", index=False)
+    fail(capsys, 1, "train", "--data", tmp_path / "train.csv", "--dropna", "--test-data",
+         tmp_path / "nolabels.csv", *QUICK,
+         match=r"nolabels\.csv' has no column 'target' \(the target\)")
+
+
 # ------------------------------------------------------ save / predict
 
 def test_save_predict_round_trip_reproduces_test_score(tmp_path, capsys, digits):
@@ -386,6 +422,26 @@ def test_predict_out_refuses_to_replace_its_data_or_model(tmp_path, capsys, monk
                "--out", tmp_path / "p.csv")[0] == 0
 
 
+def test_train_save_and_plot_refuse_to_replace_the_training_data(tmp_path, capsys,
+                                                                 monkeypatch):
+    """An .npz table given as --data was replaced by the model (`--save` of the same
+    name, or of the name without .npz, which the save appends)."""
+    df = blobs()
+    data = tmp_path / "dd.npz"
+    np.savez(data, X=df[["f0", "f1", "f2", "f3"]].to_numpy(), y=df["target"].to_numpy())
+    before = data.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    for save in ("dd.npz", "dd", str(data)):
+        fail(capsys, 2, "train", "--data", "dd.npz", "--save", save, *QUICK,
+             match=r"--save .*dd\.npz' is the --data file: .*give --save another file name")
+    df.to_csv(tmp_path / "t.csv", index=False)
+    fail(capsys, 2, "train", "--data", "t.csv", "--test-data", "dd.npz", "--save", "dd",
+         *QUICK, match="is the --test-data file")
+    assert data.read_bytes() == before
+    assert cli(capsys, "train", "--data", "dd.npz", "--save", "model", *QUICK)[0] == 0
+    assert (tmp_path / "model.npz").exists() and data.read_bytes() == before
+
+
 def test_missing_targets_hint_dropna_not_drop(tmp_path, capsys):
     """--drop cannot take the target column: its missing values' hint offered it."""
     df = blobs().astype({"target": float})
@@ -396,6 +452,11 @@ def test_missing_targets_hint_dropna_not_drop(tmp_path, capsys):
          match=r"missing values .* in 2 rows .* of column 'target': fill them in, or drop "
                r"those rows with --dropna$")
     df.loc[5, "f1"] = np.nan            # a feature too: --drop is a way out for it
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match="fill them in, drop feature column 'f1' with --drop, or drop those rows "
+               "with --dropna$")
+    df["target"] = df["target"].fillna(0)   # features only: the columns themselves
     df.to_csv(path, index=False)
     fail(capsys, 1, "train", "--data", path, *QUICK, match="drop those columns with --drop")
 

@@ -441,6 +441,14 @@ def test_data_errors(rng):
         net.fit(X, np.eye(3)[y], verbose=False)       # one-hot rows (m, n_out)
     with pytest.raises(ValueError, match=r"\(outputs as rows, examples as columns\)$"):
         net.fit(X, np.zeros((3, 9)), verbose=False)   # no transposed reading: no hint
+    with pytest.raises(ValueError, match=r"Y has shape \(10, 1\).*column of labels, pass "
+                                         r"Y.ravel\(\)"):
+        net.fit(X, y[:, None], verbose=False)
+    # validation_data's arrays are named as such, not as the training Y
+    with pytest.raises(ValueError, match=r"^Y_val has 4 labels but X_val has 10 examples"):
+        net.fit(X, y, validation_data=(X, y[:4]), verbose=False)
+    with pytest.raises(ValueError, match=r"^Y_val has shape \(3, 4\); expected \(3, 10\)"):
+        net.fit(X, y, validation_data=(X, np.zeros((3, 4))), verbose=False)
     with pytest.raises(ValueError, match="10 examples"):
         net.train_step(X, y[:9], SGD(0.1))
     with pytest.raises(TypeError, match="must be integers"):

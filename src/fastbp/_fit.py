@@ -289,7 +289,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         if validation_data is not None:
             Xv, Yv = _validation.check_validation_pair(validation_data)
             Xv = model.check_X(Xv, "X_val")
-            Yv, _, vlabels = model.check_Y(Yv, Xv.shape[1])
+            Yv, _, vlabels = model.check_Y(Yv, Xv.shape[1], "Y_val")
             if not vlabels:
                 _validation.check_finite(Yv, "Y_val")
             _validation.check_targets(Yv, model.loss_name, model.layer_dims[-1], vlabels,

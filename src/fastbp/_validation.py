@@ -230,12 +230,14 @@ def check_X(X, n_x, dtype, name="X"):
     return X
 
 
-def check_Y(Y, m, n_out, output, dtype, y_codes):
+def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
     """(Y array, its code in ``y_codes``, is-labels) for m examples.
 
     Y is (n_out, m), or for a softmax output integer class labels of shape
-    (m,) or (1, m) (returned as (m,)).
+    (m,) or (1, m) (returned as (m,)). ``name`` is the argument's name in the
+    messages (``"Y_val"`` for ``validation_data``'s, whose X is ``X_val``).
     """
+    xname = "X" + name[1:]
     if type(Y) is not np.ndarray:
         Y = np.asarray(Y)
     if Y.dtype == np.bool_:
@@ -246,24 +248,25 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
         elif Y.dtype.kind == "f":
             Y = Y.astype(dtype)
         else:
-            raise non_numeric_labels_error(Y, n_out, output)
+            raise non_numeric_labels_error(Y, n_out, output, name)
     labels = False
     if output == "softmax" and (Y.ndim == 1 or (Y.ndim == 2 and Y.shape[0] == 1)):
         if Y.dtype.kind not in "iu":
-            raise TypeError(f"class labels Y of shape {shape_str(Y)} must be integers "
-                            f"0..{n_out - 1}, got dtype {Y.dtype}; use Y.astype(int), or "
+            raise TypeError(f"class labels {name} of shape {shape_str(Y)} must be integers "
+                            f"0..{n_out - 1}, got dtype {Y.dtype}; use {name}.astype(int), or "
                             f"pass one-hot labels of shape ({n_out}, m)")
         labels = True
         if Y.ndim == 2:
             Y = Y[0]
         if Y.shape[0] != m:
-            raise ValueError(f"Y has {Y.shape[0]} labels but X has {m} examples (columns)")
+            raise ValueError(f"{name} has {Y.shape[0]} labels but {xname} has {m} examples "
+                             "(columns)")
     else:
         if output == "sigmoid" and Y.dtype.kind in "iu" and Y.size \
                 and (Y.ndim == 1 or Y.shape[0] == 1) and (n_out > 1 or int(Y.max()) > 1):
             raise ValueError(
-                f"Y looks like integer class labels (values {int(Y.min())}..{int(Y.max())}) "
-                f"but the output is 'sigmoid' (the default), which takes 0/1 targets of shape "
+                f"{name} looks like integer class labels (values "
+                f"{int(Y.min())}..{int(Y.max())}) but the output is 'sigmoid' (the default), which takes 0/1 targets of shape "
                 f"({n_out}, m); for one class per example use output='softmax' with one unit "
                 f"per class, e.g. Network([..., {max(n_out, int(Y.max()) + 1)}], "
                 "output='softmax')")
@@ -273,22 +276,25 @@ def check_Y(Y, m, n_out, output, dtype, y_codes):
             want = f"({n_out}, {m})"
             if output == "softmax":
                 want += f" one-hot, or integer labels of shape ({m},) or (1, {m})"
-            hint = (": it looks like examples are rows, pass Y.T"
-                    if Y.ndim == 2 and Y.shape == (m, n_out) else "")
-            raise ValueError(f"Y has shape {shape_str(Y)}; expected {want} "
+            hint = (f": it looks like examples are rows, pass {name}.T"
+                    if Y.ndim == 2 and Y.shape == (m, n_out) else
+                    f": it looks like a column of labels, pass {name}.ravel()"
+                    if output == "softmax" and Y.ndim == 2 and Y.shape == (m, 1)
+                    and Y.dtype.kind in "iu" else "")
+            raise ValueError(f"{name} has shape {shape_str(Y)}; expected {want} "
                              f"(outputs as rows, examples as columns){hint}")
     if Y.strides[-1] % Y.itemsize or (Y.ndim == 2 and Y.strides[0] % Y.itemsize):
         Y = np.ascontiguousarray(Y)
     return Y, y_codes[Y.dtype], labels
 
 
-def non_numeric_labels_error(Y, n_out, output):
+def non_numeric_labels_error(Y, n_out, output, name="Y"):
     """The TypeError for targets Y that are not numbers (text labels, objects):
     what a network takes for its output, and how to encode them."""
     flat = Y.reshape(-1)[:1000]
     if flat.dtype.kind == "S":
         flat = np.char.decode(flat, "utf-8", "replace")
-    head = (f"Y must hold numeric targets, got dtype {Y.dtype} (values "
+    head = (f"{name} must hold numeric targets, got dtype {Y.dtype} (values "
             f"{_examples(flat.tolist())})")
     classifier = ("; or use fastbp.sklearn.MLPClassifier, which takes text labels as "
                   "they are")
@@ -1256,13 +1262,21 @@ def check_no_missing(names, missing, where, *, dropna_hint=True, predict=False,
         return
     cols = [names[j] for j in np.flatnonzero(missing.any(axis=0))]
     where = _listing(where[i] for i in rows)
-    only_target = cols == [target]
-    hint = ("fill them in, or pass --dropna (those rows then get no prediction: an empty "
-            "cell)" if predict else
-            "fill them in, or drop those rows with --dropna" if dropna_hint and only_target
-            else
-            "fill them in, drop those columns with --drop, or drop those rows with --dropna"
-            if dropna_hint else "fill them in first")
+    features = [c for c in cols if c != target]
+    if predict:
+        hint = ("fill them in, or pass --dropna (those rows then get no prediction: an "
+                "empty cell)")
+    elif not dropna_hint:
+        hint = "fill them in first"
+    elif not features:
+        hint = "fill them in, or drop those rows with --dropna"
+    elif len(features) < len(cols):     # the target too, which --drop cannot take
+        hint = (f"fill them in, drop feature column{'s' if len(features) > 1 else ''} "
+                f"{_listing(map(repr, features))} with --drop, or drop those rows with "
+                "--dropna")
+    else:
+        hint = ("fill them in, drop those columns with --drop, or drop those rows with "
+                "--dropna")
     raise ValueError(f"missing values (NA, empty or NaN) in {rows.size} row"
                      f"{'s' if rows.size > 1 else ''} ({where}) of column"
                      f"{'s' if len(cols) > 1 else ''} {_listing(map(repr, cols))}: {hint}")
@@ -1681,11 +1695,30 @@ def check_cli_output(task, n_classes, requested):
     return output, 1 if output == "sigmoid" else n_classes
 
 
-def check_test_target(path, target, y):
-    """Raise if the ``--test-data`` file has no (complete) target column to score."""
-    if y is None:
-        raise ValueError(f"--test-data {path!r} has no values of the target {target!r} to "
-                         "score (a column of that name, without missing values)")
+def check_test_target(path, target, labelled, dropna, where):
+    """Raise unless the ``--test-data`` file has the target's values to score.
+
+    ``labelled``: the bool mask of its rows that have a target value (None: no
+    such column); ``dropna`` (train's ``--dropna``) leaves the others out;
+    ``where(rows)`` labels rows for the message (``'line 7'``).
+    """
+    if labelled is None:
+        raise ValueError(f"--test-data {path!r} has no column {target!r} (the target) to "
+                         "score the model on")
+    if not labelled.any():
+        raise ValueError(f"--test-data {path!r}: its column {target!r} (the target) has no "
+                         "values to score the model on")
+    if not dropna and not labelled.all():
+        bad = np.flatnonzero(~labelled)
+        raise ValueError(f"--test-data {path!r}: {bad.size} of {labelled.size} rows have no "
+                         f"value of the target {target!r} ({_listing(where(bad))}): fill "
+                         "them in, or pass --dropna to score the others")
+
+
+def test_dropna_note(path, left, m, where):
+    """train --dropna's note on the ``--test-data`` rows left out of the scores."""
+    return (f"--dropna left {left} of {m} rows of --test-data {os.path.basename(path)} "
+            f"out of the test scores (missing values: {_listing(where)})")
 
 
 # --- the course API (fastbp.course and its assignment modules) ---

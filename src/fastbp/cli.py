@@ -503,6 +503,11 @@ def _prepare(table, args, known_task=None):
     p.task_source = ("--task" if args.task else "the built-in data" if known_task
                      else "--output exp" if poisson else "inferred; --task to override")
     if task == "classification":
+        if (y.dtype.kind == "f" and table.missing[t].any() and y.size
+                and np.all(y == np.round(y)) and np.abs(y).max() < 2**53):
+            # pandas reads an integer column with empty cells as float64: the
+            # classes stay the integers the file holds (0, 1, ... not 0.0, 1.0)
+            y = y.astype(np.int64)
         classes, yi = np.unique(y if y.dtype.kind != "O" else y.astype(str), return_inverse=True)
         with _reported(DATA):
             _validation.check_classes(classes, target)
@@ -808,11 +813,16 @@ def _check_train_options(args, rank):
     with _reported(USAGE):
         if args.threads is not None:
             _validation.check_threads_option(args.threads)
+        inputs = {"--data": args.data, "--test-data": args.test_data}
         if args.save:
             _validation.check_output_path("--save", args.save)
+            # the file written: checkpoint.save adds .npz (an .npz --data is a table too)
+            written = args.save if str(args.save).endswith(".npz") else f"{args.save}.npz"
+            _validation.check_not_an_input("--save", written, inputs)
         if args.plot:
             _validation.check_output_path("--plot", args.plot,
                                           suffixes=(".png", ".pdf", ".svg", ".jpg"))
+            _validation.check_not_an_input("--plot", args.plot, inputs)
         _validation.check_test_options(args.test_data, args.test_size)
         if args.output is not None and args.task is not None:
             # what the data cannot change: found before reading it
@@ -901,11 +911,25 @@ def _setup(args, d, seed):
         else (lambda idx: p.y[idx])
     r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
     if args.test_data:
-        r.X_te_raw, _ = _apply_model_columns(test_table, prep)
-        y_te, labelled = _target_values(test_table, prep["target"])
-        r.y_te = y_te if labelled is not None and labelled.all() else None
+        _, labelled = _target_values(test_table, prep["target"])
         with _reported(DATA):
-            _validation.check_test_target(args.test_data, p.target, r.y_te)
+            _validation.check_test_target(args.test_data, p.target, labelled, args.dropna,
+                                          test_table.where)
+        notes = list(test_table.notes)
+        X_te, rows = _apply_model_columns(test_table, prep, dropna=args.dropna or None)
+        test_table.notes[:] = notes         # predict's wording: said here instead
+        keep = labelled if rows is None else labelled & rows
+        r.X_te_raw = X_te[keep if rows is None else keep[rows]]   # X_te: the rows kept
+        r.y_te, _ = _target_values(test_table, prep["target"], keep)
+        if args.data is not None and os.path.samefile(args.data, args.test_data):
+            r.table.notes.append("--test-data is the --data file: the 'test' scores are on "
+                                 "the training examples (--test-size holds some out)")
+        if not keep.all():
+            left = int((~keep).sum())
+            r.table.notes.append(_validation.test_dropna_note(
+                args.test_data, left, test_table.m, test_table.where(np.flatnonzero(~keep))))
+        with _reported(DATA):
+            _validation.check_rows_left(test_table.source, int(keep.sum()))
             if r.output == "exp":
                 r.y_te = _validation.check_count_target(r.y_te, p.target)
         r.split = f"(--test-data {shlex.quote(os.path.basename(args.test_data))})"
@@ -1221,7 +1245,13 @@ def cmd_predict(args):
                    f" ({empty} row{'' if empty == 1 else 's'} left empty: --dropna)")
         say(f"wrote    {len(pred)} predictions to {args.out}{skipped}")
     else:
-        _write_predictions(sys.stdout, name, pred, prep["task"], front, rows)
+        try:
+            _write_predictions(sys.stdout, name, pred, prep["task"], front, rows)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `fastbp predict ... | head`: the reader has what it wanted; the
+            # score (on stderr) still follows and the run ends with status 0
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if y is not None:
         pred_scored = pred if scored is None else pred[scored]
         say(f"score    {_score_line(prep['task'], pred_scored, y, poisson)} "

@@ -362,10 +362,10 @@ class Network:
         """X as a 2-D (n_x, m) array of the network's dtype with one unit stride."""
         return _validation.check_X(X, self.layer_dims[0], self.dtype, name)
 
-    def check_Y(self, Y, m):
+    def check_Y(self, Y, m, name="Y"):
         """(Y array, y-type code, is-labels) for m examples, as the kernels take them."""
         return _validation.check_Y(Y, m, self.layer_dims[-1], self.output, self.dtype,
-                                   LABEL_DTYPES)
+                                   LABEL_DTYPES, name)
 
     def check_sample_weight(self, sample_weight, m, *, ensure_non_negative=True):
         """Per-example weights for m examples: None, or float64 C-contiguous (m,).

@@ -244,6 +244,28 @@ def test_missing_target_cells_keep_integer_classes_and_test_data_rows(tmp_path, 
          match=r"nolabels\.csv' has no column 'target' \(the target\)")
 
 
+def test_target_and_drop_positions_count_the_row_index_as_keep_does(tmp_path, capsys):
+    """--target 1 in an 'id,price,x1,x2' file whose id is read as the row index took
+    x1 (positions skipped the index) where predict's --keep 1 takes price."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    path = tmp_path / "pos.csv"
+    path.write_text("id,price,x1,x2\n" + "".join(
+        f"{5000 + i},{a:.6f},{b:.6f},{c:.6f}\n" for i, (a, b, c) in enumerate(X)))
+    code, out, err = cli(capsys, "train", "--data", path, "--target", "1", "--task",
+                         "regression", *QUICK)
+    assert code == 0, err
+    assert "regression of 'price'" in out and "2 features" in out, out
+    code, out, err = cli(capsys, "train", "--data", path, "--target", "-3", "--drop", "3",
+                         "--task", "regression", *QUICK)
+    assert code == 0 and "regression of 'price'" in out and " 1 feature," in out, out
+    fail(capsys, 2, "train", "--data", path, "--target", "0", *QUICK,
+         match=r"--target 0 is 'id', read as the row index; --index-col none keeps it")
+    fail(capsys, 2, "train", "--data", path, "--target", "4", *QUICK,
+         match=r"--target 4: the file has 4 columns \(positions 0..3, the row index 'id' "
+               r"included")
+
+
 # ------------------------------------------------------ save / predict
 
 def test_save_predict_round_trip_reproduces_test_score(tmp_path, capsys, digits):

@@ -38,8 +38,8 @@ SCENARIO = textwrap.dedent("""
     logits = rng.standard_normal((10, 20000))
 
     def work(_=None):
-        net = fastbp.Network([64, 32, 16, 1], hidden="relu", output="sigmoid", seed=1, dtype=np.float64,
-                             n_threads=2)
+        net = fastbp.Network([64, 32, 16, 1], hidden="relu", output="sigmoid", seed=1,
+                             dtype=np.float64, n_threads=2)
         net.fit(X, Y, epochs=2, batch_size=3000, optimizer=fastbp.Adam(1e-2), shuffle=False,
                 verbose=False)
         Z, A = fastbp.dense_forward(X, W, b, "relu", n_threads=2)

@@ -266,7 +266,8 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
                 and (Y.ndim == 1 or Y.shape[0] == 1) and (n_out > 1 or int(Y.max()) > 1):
             raise ValueError(
                 f"{name} looks like integer class labels (values "
-                f"{int(Y.min())}..{int(Y.max())}) but the output is 'sigmoid' (the default), which takes 0/1 targets of shape "
+                f"{int(Y.min())}..{int(Y.max())}) but the output is 'sigmoid' (the "
+                "default), which takes 0/1 targets of shape "
                 f"({n_out}, m); for one class per example use output='softmax' with one unit "
                 f"per class, e.g. Network([..., {max(n_out, int(Y.max()) + 1)}], "
                 "output='softmax')")

@@ -459,9 +459,10 @@ def _prepare(table, args, known_task=None):
         labels = [table.columns[0]] if table.columns else []
         if table.index is not None:
             labels.append(table.index[2])
-        t = _validation.find_target(table.names, args.target,
+        t = _validation.find_target(table.names, _file_position(table, args.target, "--target"),
                                     None if table.index is None else table.index[1], labels)
-        drop = {_validation.find_column(table.names, d, "--drop") for d in args.drop or ()}
+        drop = {_validation.find_column(table.names, _file_position(table, d, "--drop"),
+                                        "--drop") for d in args.drop or ()}
     target = table.names[t]
     feats = [j for j in range(len(table.names)) if j != t and j not in drop]
     with _reported(USAGE if t in drop else DATA):
@@ -515,6 +516,28 @@ def _prepare(table, args, known_task=None):
     else:
         p.classes, p.y = None, y.astype(np.float64)
     return p
+
+
+def _file_position(table, spec, option):
+    """``spec`` (a column name, or a position counted over the file's columns,
+    the row index included, as predict's ``--keep``) as ``find_column`` reads it
+    in ``table.names``, which leaves a column read as the row index out."""
+    if spec is None or table.index is None or spec in table.names:
+        return spec
+    try:
+        pos = int(spec)
+    except ValueError:
+        return spec
+    j, name = table.index[:2]
+    n = len(table.names) + 1
+    if not -n <= pos < n:
+        raise ValueError(f"{option} {spec}: the file has {n} columns (positions 0..{n - 1}, "
+                         f"the row index {name!r} included, or -1 for the last)")
+    pos %= n
+    if pos == j:
+        raise ValueError(f"{option} {spec} is {name!r}, read as the row index; "
+                         "--index-col none keeps it as a column")
+    return str(pos - (pos > j))
 
 
 def _counts_rows(col):
@@ -763,8 +786,8 @@ def _plot(path, net, prep, X_raw, y, history, title):
         ax.contourf(xx, yy, zz.reshape(xx.shape), cmap=plt.cm.Spectral, alpha=0.8)
         ax.scatter(X_raw[:, 0], X_raw[:, 1], c=cy, s=12, cmap=plt.cm.Spectral,
                    edgecolors="k", linewidths=0.3)
-        ax.set_title(f"{'decision boundary' if prep['task'] == 'classification' else 'fitted surface'}"
-                     f": {title}")
+        what = "decision boundary" if prep["task"] == "classification" else "fitted surface"
+        ax.set_title(f"{what}: {title}")
         ax.set_xlabel(prep["features"][0])
         ax.set_ylabel(prep["features"][1])
     ax = axes[-1]
@@ -963,7 +986,8 @@ def _setup(args, d, seed):
 
 def _say_setup(r, threads, say):
     p = r.p
-    say(f"data     {r.table.source}: {p.X.shape[0]} examples, {len(p.names)} features, "
+    nf = len(p.names)
+    say(f"data     {r.table.source}: {p.X.shape[0]} examples, {nf} feature{'s' * (nf != 1)}, "
         f"{r.desc}")
     for note in r.table.notes:
         say(f"note     {note}")
@@ -1398,9 +1422,11 @@ def build_parser():
                        "2 -> 4 tanh -> 1 sigmoid network on the planar 'flower' data.")
     t.add_argument("--data", metavar="FILE", help=DATA_HELP)
     t.add_argument("--target", "--label-column", metavar="NAME|POS", dest="target",
-                   help="the column to predict (default: one named "
+                   help="the column to predict: a name, or a position counted from 0 over "
+                        "the file's columns, the row index included (default: one named "
                         f"{'/'.join(_validation.TARGET_NAMES)})")
-    t.add_argument("--drop", nargs="+", metavar="COL", help="columns that are not features")
+    t.add_argument("--drop", nargs="+", metavar="COL",
+                   help="columns that are not features (names or positions, as --target)")
     t.add_argument("--task", choices=("classification", "regression"),
                    help="default: inferred from the target, as scikit-learn's type_of_target")
     t.add_argument("--dropna", action="store_true",

@@ -381,6 +381,29 @@ def test_corrupted_truncated_and_wrong_version_rejected(tmp_path):
         Network.load(tmp_path / "missing.npz")
 
 
+def test_checkpoint_documents_are_utf8_and_version_1_files_still_load(tmp_path):
+    """Version 1 stored the JSON documents as NumPy unicode (4 bytes a character):
+    a 10,000-epoch history made a 17-parameter model about 1 MB."""
+    import json
+    from fastbp import checkpoint
+    net = Network([2, 3, 1], seed=0, dtype=np.float64)
+    history = {"loss": [0.1234567890123 + i for i in range(10000)], "note": "é ü"}
+    path = net.save(tmp_path / "m.npz", optimizer=Adam(1e-3), extra={"history": history})
+    assert os.path.getsize(path) < 1.3 * len(json.dumps(history))
+    data = checkpoint.read(path, ("train", "config", "optimizer"), ())
+    assert int(data["version"]) == 2 and data["train"]["history"] == history
+    z = dict(np.load(path))
+    for key in ("config", "train", "optimizer"):          # as version 1 wrote them
+        z[key] = np.array(z[key].tobytes().decode("utf-8"))
+    z["version"] = np.array(1)
+    v1 = tmp_path / "v1.npz"
+    np.savez(v1, **z)
+    old = Network.load(v1)      # (an Adam saved before its first update loads too)
+    np.testing.assert_array_equal(old.flat_parameters, net.flat_parameters)
+    assert type(old.optimizer) is Adam and old.optimizer.t == 0
+    assert checkpoint.read(v1, ("train",), ())["train"]["history"] == history
+
+
 def test_fit_checkpoint_resume_equals_uninterrupted(tmp_path, rng):
     X = rng.standard_normal((3, 90))
     y = (X[0] + X[1] > 0).astype(np.uint8).reshape(1, -1)

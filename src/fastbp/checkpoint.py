@@ -20,7 +20,11 @@ from fastbp._validation import checkpoint_write_error
 __all__ = ["FORMAT", "VERSION", "write", "read"]
 
 FORMAT = "fastbp-checkpoint"
-VERSION = 1
+#: 2: the JSON documents are UTF-8 bytes (uint8 arrays); 1 stored them as NumPy
+#: unicode strings, 4 bytes a character (a 10,000-epoch loss history made a
+#: 17-parameter model 1 MB). Both are read.
+VERSION = 2
+READS = (1, 2)
 
 
 def _json_default(o):
@@ -39,7 +43,7 @@ def write(path, arrays, documents):
     path : str or path
     arrays : dict of str -> ndarray
     documents : dict of str -> JSON-able object
-        Stored as JSON strings under their keys.
+        Stored as UTF-8 JSON text (a uint8 array) under their keys.
 
     Returns
     -------
@@ -51,7 +55,8 @@ def write(path, arrays, documents):
         path += ".npz"
     entries = {"format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64)}
     for key, doc in documents.items():
-        entries[key] = np.array(json.dumps(doc, default=_json_default))
+        text = json.dumps(doc, default=_json_default).encode("utf-8")
+        entries[key] = np.frombuffer(text, dtype=np.uint8)
     entries.update(arrays)
     directory = os.path.dirname(os.path.abspath(path))
     try:
@@ -140,17 +145,20 @@ def read(path, documents, required):
         raise ValueError(f"{what}: no '{FORMAT}' format tag "
                          "(was it written by Network.save?)")
     version = int(data.get("version", -1))
-    if version != VERSION:
+    if version not in READS:
         raise ValueError(f"{path!r} is a fastbp checkpoint of format version {version}; this "
-                         f"fastbp reads version {VERSION}. Load it with the fastbp "
-                         "release that wrote it.")
+                         f"fastbp reads versions {', '.join(map(str, READS))}. Load it with "
+                         "the fastbp release that wrote it.")
     for key in required:
         if key not in data:
             raise ValueError(f"{what}: missing {key!r}")
     try:
         for key in documents:
             if key in data:
-                data[key] = json.loads(str(data[key]))
-    except json.JSONDecodeError as exc:
+                doc = data[key]
+                text = (doc.tobytes().decode("utf-8") if doc.dtype == np.uint8
+                        else str(doc))                  # version 1: a unicode string
+                data[key] = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{what}: corrupted metadata ({exc})") from None
     return data

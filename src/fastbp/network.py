@@ -1156,6 +1156,8 @@ class Network:
                 opt = optimizer           # keep the caller's object (and its schedule callable)
             state = opt.bind(self.n_params, self.dtype, id(self._flat_params))
             n_state = int(info.get("n_state", 0))
+            if n_state == 0 and int(info.get("t", 0)) == 0:
+                state = ()      # saved before its first update: no state yet, bound fresh
             if n_state != len(state):
                 raise ValueError(f"{path!r}: optimizer state has {n_state} buffers, "
                                  f"{type(opt).__name__} needs {len(state)}")

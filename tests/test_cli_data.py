@@ -444,6 +444,22 @@ def test_predict_out_refuses_to_replace_its_data_or_model(tmp_path, capsys, monk
                "--out", tmp_path / "p.csv")[0] == 0
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_predict_out_compresses_as_its_suffix_says(tmp_path, capsys, suffix):
+    """`--out p.csv.gz` wrote plain text under a .gz name."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, *QUICK)[0] == 0
+    plain, packed = tmp_path / "p.csv", tmp_path / f"p.csv{suffix}"
+    assert cli(capsys, "predict", "--model", model, "--data", path, "--out", plain)[0] == 0
+    assert cli(capsys, "predict", "--model", model, "--data", path, "--out", packed)[0] == 0
+    assert packed.read_bytes() != plain.read_bytes()
+    pd.testing.assert_frame_equal(pd.read_csv(packed), pd.read_csv(plain))
+    fail(capsys, 2, "predict", "--model", model, "--data", path, "--out", tmp_path / "p.zip",
+         match=r"--out .*p\.zip': fastbp writes \.csv, .*not \.zip")
+
+
 def test_train_save_and_plot_refuse_to_replace_the_training_data(tmp_path, capsys,
                                                                  monkeypatch):
     """An .npz table given as --data was replaced by the model (`--save` of the same

@@ -296,6 +296,19 @@ def _open_text(path, compression):
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
+def _open_out(path):
+    """``path`` opened to write text, compressed as its suffix says (.gz, .bz2,
+    .xz: what --data reads back; a .zip --out is refused by the option checks)."""
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix in (".gz", ".bz2", ".xz"):
+        import bz2
+        import gzip
+        import lzma
+        raw = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix](path, "wb")
+        return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    return open(path, "w", encoding="utf-8", newline="")
+
+
 def _comment_header(sample, sep):
     """Column names of a first line ``# a b c`` (np.savetxt's ``header=``), if it names
     as many columns as the next line has; else None."""
@@ -1212,6 +1225,9 @@ def cmd_predict(args):
             _validation.check_threads_option(args.threads)
         if args.out:
             _validation.check_output_path("--out", args.out)
+            if str(args.out).lower().endswith(".zip"):
+                raise ValueError(f"--out {args.out!r}: fastbp writes .csv, .csv.gz, .csv.bz2 "
+                                 "or .csv.xz, not .zip")
         args.model, model_note = _validation.model_path(args.model)
         _validation.check_input_file("--model", args.model)
         if args.out:
@@ -1260,7 +1276,7 @@ def cmd_predict(args):
               missing[j]) for j in kept]
     if args.out:
         try:
-            with open(args.out, "w", newline="") as f:
+            with _open_out(args.out) as f:
                 _write_predictions(f, name, pred, prep["task"], front, rows)
         except OSError as exc:
             raise CLIError(f"cannot write --out {args.out!r}: {exc.strerror}", DATA) from None
@@ -1493,8 +1509,8 @@ def build_parser():
                          "NAME does not exist; a note says so)")
     pr.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
     pr.add_argument("--out", metavar="FILE.csv",
-                    help="write the predictions there, the same CSV column as printed "
-                         "(default: print them)")
+                    help="write the predictions there, the same CSV column as printed, "
+                         "compressed for a .gz, .bz2 or .xz name (default: print them)")
     pr.add_argument("--keep", action="append", metavar="COL",
                     help="copy this column of --data into the output, in front of the "
                          "predictions (repeatable, in the order given; a name, or a "

@@ -48,12 +48,24 @@ SCENARIO = textwrap.dedent("""
         return (forked_single_threaded(), fastbp.effective_n_threads(2),
                 [net.flat_parameters.copy(), Z, A, *grads, S])
 
+    def explicit():
+        import warnings
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            fastbp.Network([64, 1], n_threads=2)
+            fastbp.Network([64, 1], n_threads=2)      # said once
+            fastbp.Network([64, 1])                   # the default: nothing to say
+        return [str(w.message) for w in seen]
+
     if __name__ == "__main__":
         mine = work()                   # the parent's OpenMP team starts here
         assert mine[0] is False and mine[1] == 2, mine[:2]
         with mp.get_context("fork").Pool(1) as pool:
             forked = pool.apply_async(work).get(timeout=%(timeout)d)
         assert forked[0] is True and forked[1] == 1, forked[:2]
+        with mp.get_context("fork").Pool(1) as pool:
+            said = pool.apply_async(explicit).get(timeout=%(timeout)d)
+        assert len(said) == 1 and "n_threads=2: fastbp runs on one thread" in said[0], said
         for a, c in zip(mine[2], forked[2]):
             np.testing.assert_allclose(c, a, rtol=0, atol=0)
         with mp.get_context("spawn").Pool(1) as pool:  # a fresh process keeps its threads

@@ -35,6 +35,21 @@ def _after_fork_in_child():
         _fork_child = 1
 
 
+_fork_warned = False
+
+
+def _warn_fork_child_once(n_threads):
+    global _fork_warned
+    if not _fork_warned:
+        _fork_warned = True
+        import warnings
+        warnings.warn(f"n_threads={n_threads}: fastbp runs on one thread in this process, a "
+                      "fork() child of one that had run its threads (GNU OpenMP's pool does "
+                      "not survive fork); start worker processes with multiprocessing."
+                      "get_context('spawn') or 'forkserver' to keep them",
+                      RuntimeWarning, stacklevel=3)
+
+
 def forked_single_threaded():
     """True in a fork() child whose parent had run fastbp's OpenMP threads.
 
@@ -95,7 +110,11 @@ def effective_n_threads(n_threads=None):
         if n_threads == 0:
             raise ValueError("n_threads=0 is invalid: use None for all cores, a positive count, "
                              "or a negative value to count down from the number of cores")
-    if not fbp_omp_enabled() or _fork_child:
+    if not fbp_omp_enabled():
+        return 1
+    if _fork_child:
+        if n_threads is not None and n_threads > 1:
+            _warn_fork_child_once(n_threads)
         return 1
     if n_threads is None:
         if os.environ.get("OMP_NUM_THREADS"):

@@ -75,16 +75,22 @@ SCENARIO = textwrap.dedent("""
 """)
 
 
-def test_fork_child_of_a_threaded_parent_trains_single_threaded(tmp_path):
+def _run_scenario(tmp_path, source, timeout, hang):
+    """Run the script ``source`` (its children wait ``timeout`` s at most); a
+    hang of the whole fails the test with the message ``hang``."""
     script = tmp_path / "scenario.py"
-    script.write_text(SCENARIO % {"timeout": 120})
+    script.write_text(source % {"timeout": timeout})
     try:
         run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                              timeout=300)
     except subprocess.TimeoutExpired:
-        pytest.fail("the fork() child hung (libgomp's pool after fork)")
+        pytest.fail(hang)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.strip().endswith("ok")
+
+
+def test_fork_child_of_a_threaded_parent_trains_single_threaded(tmp_path):
+    _run_scenario(tmp_path, SCENARIO, 120, "the fork() child hung (libgomp's pool after fork)")
 
 
 BACKGROUND_FIT = textwrap.dedent("""
@@ -124,12 +130,5 @@ def test_fork_while_another_thread_fits(tmp_path):
     """A fork() while another thread of the parent was inside a fit copied
     fastbp's BLAS lock in its locked state: the child's first fit waited for
     it forever (fastbp._blas makes the child a new lock)."""
-    script = tmp_path / "scenario.py"
-    script.write_text(BACKGROUND_FIT % {"timeout": 60})
-    try:
-        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                             timeout=300)
-    except subprocess.TimeoutExpired:
-        pytest.fail("a fork() child hung on the BLAS lock a parent thread held")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.strip().endswith("ok")
+    _run_scenario(tmp_path, BACKGROUND_FIT, 60,
+                  "a fork() child hung on the BLAS lock a parent thread held")

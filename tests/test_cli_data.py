@@ -244,6 +244,24 @@ def test_missing_target_cells_keep_integer_classes_and_test_data_rows(tmp_path, 
          match=r"nolabels\.csv' has no column 'target' \(the target\)")
 
 
+def test_class_report_matches_labels_written_as_floats_or_ints(tmp_path, capsys):
+    """A test target read as float (empty cells, or written 1.0) against integer
+    classes: the per-class report compared '1.0' with '1' and showed all zeros."""
+    df = blobs(m=300)
+    train, test = df.iloc[:200], df.iloc[200:].astype({"target": float})
+    test.loc[test.index[[1, 4]], "target"] = np.nan
+    train.astype({"target": float}).to_csv(tmp_path / "train.csv", index=False)  # 0.0, 1.0
+    test.to_csv(tmp_path / "test.csv", index=False)
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "train.csv", "--test-data",
+                         tmp_path / "test.csv", "--dropna", "--no-compare", "--epochs", "30")
+    assert code == 0, err
+    assert "into 0, 1, 2 " in out, out                 # whole numbers: integer classes
+    rows = [ln.split() for ln in out.splitlines() if re.match(r"\s*[012]\s+\d\.\d{3}\s", ln)]
+    assert [r[0] for r in rows] == ["0", "1", "2"], out
+    assert sum(int(r[-1]) for r in rows) == 98, out    # the supports: every test row
+    assert scores(out, "test") > 50.0 and float(rows[0][2]) > 0.0, out
+
+
 def test_target_and_drop_positions_count_the_row_index_as_keep_does(tmp_path, capsys):
     """--target 1 in an 'id,price,x1,x2' file whose id is read as the row index took
     x1 (positions skipped the index) where predict's --keep 1 takes price."""
@@ -456,8 +474,12 @@ def test_predict_out_compresses_as_its_suffix_says(tmp_path, capsys, suffix):
     assert cli(capsys, "predict", "--model", model, "--data", path, "--out", packed)[0] == 0
     assert packed.read_bytes() != plain.read_bytes()
     pd.testing.assert_frame_equal(pd.read_csv(packed), pd.read_csv(plain))
-    fail(capsys, 2, "predict", "--model", model, "--data", path, "--out", tmp_path / "p.zip",
-         match=r"--out .*p\.zip': fastbp writes \.csv, .*not \.zip")
+    for bad in ("p.zip", "p.csv.zst", "p.parquet", "p.npz"):
+        fail(capsys, 2, "predict", "--model", model, "--data", path, "--out", tmp_path / bad,
+             match=rf"--out .*{bad}': fastbp writes the predictions as CSV .*not \.")
+    tsv = tmp_path / f"p.tsv{suffix}"
+    assert cli(capsys, "predict", "--model", model, "--data", path, "--out", tsv)[0] == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tsv, sep="\t"), pd.read_csv(plain))
 
 
 def test_train_save_and_plot_refuse_to_replace_the_training_data(tmp_path, capsys,

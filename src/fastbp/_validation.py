@@ -272,6 +272,9 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
                 f"per class, e.g. Network([..., {max(n_out, int(Y.max()) + 1)}], "
                 "output='softmax')")
         if Y.ndim == 1 and n_out == 1:
+            if Y.shape[0] != m:
+                raise ValueError(f"{name} has {Y.shape[0]} values but {xname} has {m} "
+                                 "examples (columns)")
             Y = Y.reshape(1, -1)
         if Y.ndim != 2 or Y.shape[0] != n_out or Y.shape[1] != m:
             want = f"({n_out}, {m})"

@@ -51,7 +51,7 @@ def write(path, arrays, documents):
         The path written, with its ``.npz`` suffix.
     """
     path = os.fspath(path)
-    if not path.endswith(".npz"):
+    if not path.lower().endswith(".npz"):
         path += ".npz"
     entries = {"format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64)}
     for key, doc in documents.items():
@@ -66,7 +66,7 @@ def write(path, arrays, documents):
     try:
         _umask_mode(fd)
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **entries)
+            _savez(f, entries, compressed=set(documents))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -81,6 +81,19 @@ def write(path, arrays, documents):
             raise checkpoint_write_error(exc, path) from exc
         raise
     return path
+
+
+def _savez(f, entries, compressed):
+    """``np.savez(f, **entries)``, with the members named in ``compressed``
+    deflated (the JSON documents: a long training history is mostly repeated
+    text) and the arrays stored as they are (np.load reads both)."""
+    with zipfile.ZipFile(f, mode="w", allowZip64=True) as zf:
+        for key, value in entries.items():
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = (zipfile.ZIP_DEFLATED if key in compressed
+                                  else zipfile.ZIP_STORED)
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def _process_umask():

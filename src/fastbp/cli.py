@@ -296,6 +296,30 @@ def _open_text(path, compression):
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
+#: --out names whose format fastbp does not write (it writes CSV, TSV for .tsv,
+#: compressed for .gz/.bz2/.xz): refused rather than CSV text under that name
+_OUT_REFUSED = (".zip", ".zst", ".parquet", ".pq", ".npz", ".npy", ".xlsx", ".xls",
+                ".json", ".feather", ".arrow", ".pkl", ".pickle", ".h5", ".hdf5")
+
+
+def _check_out_suffix(path):
+    name = os.path.basename(str(path)).lower()
+    for suffix in _OUT_REFUSED:
+        if name.endswith(suffix) or name.endswith(suffix + ".gz"):
+            raise ValueError(f"--out {str(path)!r}: fastbp writes the predictions as CSV "
+                             "(.csv, or .tsv for tabs), compressed for a .gz, .bz2 or .xz "
+                             f"name; not {suffix}")
+
+
+def _out_sep(path):
+    """The --out file's separator: a tab for a .tsv name (compressed or not)."""
+    name = os.path.basename(str(path)).lower()
+    for c in ("", ".gz", ".bz2", ".xz"):
+        if name.endswith(".tsv" + c):
+            return "\t"
+    return ","
+
+
 def _open_out(path):
     """``path`` opened to write text, compressed as its suffix says (.gz, .bz2,
     .xz: what --data reads back; a .zip --out is refused by the option checks)."""
@@ -517,10 +541,10 @@ def _prepare(table, args, known_task=None):
     p.task_source = ("--task" if args.task else "the built-in data" if known_task
                      else "--output exp" if poisson else "inferred; --task to override")
     if task == "classification":
-        if (y.dtype.kind == "f" and table.missing[t].any() and y.size
-                and np.all(y == np.round(y)) and np.abs(y).max() < 2**53):
-            # pandas reads an integer column with empty cells as float64: the
-            # classes stay the integers the file holds (0, 1, ... not 0.0, 1.0)
+        if (y.dtype.kind == "f" and y.size and np.all(y == np.round(y))
+                and np.abs(y).max() < 2**53):
+            # whole numbers are integer classes (0, 1, ... not 0.0, 1.0), whether the
+            # file wrote them so or pandas made them float (a column with empty cells)
             y = y.astype(np.int64)
         classes, yi = np.unique(y if y.dtype.kind != "O" else y.astype(str), return_inverse=True)
         with _reported(DATA):
@@ -699,11 +723,27 @@ def _score_line(task, pred, true, poisson=False):
     return f"accuracy {np.mean(_same_label(pred, true)):.2%}"
 
 
+def _label_key(v):
+    """A class label as text that equal numbers share (1, 1.0 and '1' give '1';
+    0.5 stays '0.5'), as _same_label compares them."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
 def _report(classes, pred, true, say):
     """Per-class precision / recall / F1 / support and the confusion matrix."""
     labels = [str(c) for c in classes]
-    p = [str(v) for v in pred]
-    t = [str(v) for v in true]
+    keyed = [_label_key(c) for c in classes]
+    if len(set(keyed)) == len(keyed):   # else: labels equal as numbers stay apart as text
+        labels = keyed
+        p = [_label_key(v) for v in pred]
+        t = [_label_key(v) for v in true]
+    else:
+        p = [str(v) for v in pred]
+        t = [str(v) for v in true]
     k = len(labels)
     index = {c: i for i, c in enumerate(labels)}
     cm = np.zeros((k, k), dtype=np.int64)
@@ -853,7 +893,8 @@ def _check_train_options(args, rank):
         if args.save:
             _validation.check_output_path("--save", args.save)
             # the file written: checkpoint.save adds .npz (an .npz --data is a table too)
-            written = args.save if str(args.save).endswith(".npz") else f"{args.save}.npz"
+            written = (args.save if str(args.save).lower().endswith(".npz")
+                       else f"{args.save}.npz")
             _validation.check_not_an_input("--save", written, inputs)
         if args.plot:
             _validation.check_output_path("--plot", args.plot,
@@ -1225,14 +1266,12 @@ def cmd_predict(args):
             _validation.check_threads_option(args.threads)
         if args.out:
             _validation.check_output_path("--out", args.out)
-            if str(args.out).lower().endswith(".zip"):
-                raise ValueError(f"--out {args.out!r}: fastbp writes .csv, .csv.gz, .csv.bz2 "
-                                 "or .csv.xz, not .zip")
         args.model, model_note = _validation.model_path(args.model)
         _validation.check_input_file("--model", args.model)
         if args.out:
             _validation.check_not_an_input("--out", args.out,
                                            {"--data": args.data, "--model": args.model})
+            _check_out_suffix(args.out)
     with _reported(DATA):
         _validation.check_model_file(args.model)
     try:
@@ -1277,7 +1316,8 @@ def cmd_predict(args):
     if args.out:
         try:
             with _open_out(args.out) as f:
-                _write_predictions(f, name, pred, prep["task"], front, rows)
+                _write_predictions(f, name, pred, prep["task"], front, rows,
+                                   sep=_out_sep(args.out))
         except OSError as exc:
             raise CLIError(f"cannot write --out {args.out!r}: {exc.strerror}", DATA) from None
         empty = 0 if rows is None else int((~rows).sum())
@@ -1314,11 +1354,12 @@ def _index_as_feature(table, prep, args):
         table.notes.remove(table.index_note)
 
 
-def _write_predictions(f, name, pred, task, front=(), rows=None):
+def _write_predictions(f, name, pred, task, front=(), rows=None, sep=","):
     """The output CSV: the ``front`` columns ((header, column, missing), ``--keep``),
     then the predictions; ``rows`` (bool mask, ``--dropna``) marks the input rows
-    that have one (the others get an empty cell), None: every row."""
-    w = csv.writer(f, lineterminator="\n")
+    that have one (the others get an empty cell), None: every row. ``sep``: the
+    field separator (a tab for a .tsv --out)."""
+    w = csv.writer(f, lineterminator="\n", delimiter=sep)
     w.writerow([h for h, _, _ in front] + [name])
     values = iter(pred)
     for i in range(len(pred) if rows is None else len(rows)):
@@ -1509,8 +1550,9 @@ def build_parser():
                          "NAME does not exist; a note says so)")
     pr.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
     pr.add_argument("--out", metavar="FILE.csv",
-                    help="write the predictions there, the same CSV column as printed, "
-                         "compressed for a .gz, .bz2 or .xz name (default: print them)")
+                    help="write the predictions there, the same CSV column as printed "
+                         "(tab-separated for a .tsv name), compressed for a .gz, .bz2 or "
+                         ".xz name (default: print them)")
     pr.add_argument("--keep", action="append", metavar="COL",
                     help="copy this column of --data into the output, in front of the "
                          "predictions (repeatable, in the order given; a name, or a "

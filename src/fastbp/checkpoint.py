@@ -20,7 +20,8 @@ from fastbp._validation import checkpoint_write_error
 __all__ = ["FORMAT", "VERSION", "write", "read"]
 
 FORMAT = "fastbp-checkpoint"
-#: 2: the JSON documents are UTF-8 bytes (uint8 arrays); 1 stored them as NumPy
+#: 2: the JSON documents are UTF-8 bytes (uint8 arrays, deflated in the zip; the
+#: arrays stay stored); 1 stored them as NumPy
 #: unicode strings, 4 bytes a character (a 10,000-epoch loss history made a
 #: 17-parameter model 1 MB). Both are read.
 VERSION = 2

@@ -289,48 +289,50 @@ def _open_text(path, compression):
                                  ".zip of one file")
             raw = z.open(names[0])     # stays readable after the archive is closed
     else:
-        import bz2
-        import gzip
-        import lzma
-        raw = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[compression](path, "rb")
+        raw = _open_compressed(path, compression, "rb")
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
-#: --out names whose format fastbp does not write (it writes CSV, TSV for .tsv,
-#: compressed for .gz/.bz2/.xz): refused rather than CSV text under that name
+def _stdout_to_devnull():
+    """Send what is still to be printed nowhere: the reader of the pipe has gone
+    (``fastbp ... | head``), and a later flush must not raise again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _open_compressed(path, compression, mode):
+    """The binary stream of a .gz, .bz2 or .xz file, as pandas reads them."""
+    import bz2
+    import gzip
+    import lzma
+    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[compression](path, mode)
+
+
+#: --out names whose format fastbp does not write (it writes CSV, tab-separated
+#: for the names TABLE_SUFFIXES reads so, compressed for .gz/.bz2/.xz): refused
+#: rather than CSV text under that name
 _OUT_REFUSED = (".zip", ".zst", ".parquet", ".pq", ".npz", ".npy", ".xlsx", ".xls",
                 ".json", ".feather", ".arrow", ".pkl", ".pickle", ".h5", ".hdf5")
 
 
-def _check_out_suffix(path):
-    name = os.path.basename(str(path)).lower()
-    for suffix in _OUT_REFUSED:
-        if name.endswith(suffix) or name.endswith(suffix + ".gz"):
-            raise ValueError(f"--out {str(path)!r}: fastbp writes the predictions as CSV "
-                             "(.csv, or .tsv for tabs), compressed for a .gz, .bz2 or .xz "
-                             f"name; not {suffix}")
+def _out_format(path):
+    """(separator, compression or None) of a --out file, read off its name as
+    --data reads a table's; ValueError for a format fastbp does not write."""
+    suffix, compression = _validation.file_suffix(path, tuple(TABLE_SUFFIXES))
+    if compression is None and suffix in (".gz", ".bz2", ".xz"):   # 'p.gz', 'p.out.gz'
+        suffix, compression = os.path.splitext(os.path.splitext(str(path))[0])[1], suffix
+    if compression == ".zip" or suffix.lower() in _OUT_REFUSED:
+        raise ValueError(f"--out {str(path)!r}: fastbp writes the predictions as CSV "
+                         "(.csv, or .tsv for tabs), compressed for a .gz, .bz2 or .xz "
+                         f"name; not {compression if compression == '.zip' else suffix}")
+    return TABLE_SUFFIXES.get(suffix.lower()) or ",", compression
 
 
-def _out_sep(path):
-    """The --out file's separator: a tab for a .tsv name (compressed or not)."""
-    name = os.path.basename(str(path)).lower()
-    for c in ("", ".gz", ".bz2", ".xz"):
-        if name.endswith(".tsv" + c):
-            return "\t"
-    return ","
-
-
-def _open_out(path):
-    """``path`` opened to write text, compressed as its suffix says (.gz, .bz2,
-    .xz: what --data reads back; a .zip --out is refused by the option checks)."""
-    suffix = os.path.splitext(str(path))[1].lower()
-    if suffix in (".gz", ".bz2", ".xz"):
-        import bz2
-        import gzip
-        import lzma
-        raw = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix](path, "wb")
-        return io.TextIOWrapper(raw, encoding="utf-8", newline="")
-    return open(path, "w", encoding="utf-8", newline="")
+def _open_out(path, compression):
+    """``path`` opened to write UTF-8 text, compressed with ``compression``."""
+    if compression is None:
+        return open(path, "w", encoding="utf-8", newline="")
+    return io.TextIOWrapper(_open_compressed(path, compression, "wb"), encoding="utf-8",
+                            newline="")
 
 
 def _comment_header(sample, sep):
@@ -992,9 +994,7 @@ def _setup(args, d, seed):
         with _reported(DATA):
             _validation.check_test_target(args.test_data, p.target, labelled, args.dropna,
                                           test_table.where)
-        notes = list(test_table.notes)
         X_te, rows = _apply_model_columns(test_table, prep, dropna=args.dropna or None)
-        test_table.notes[:] = notes         # predict's wording: said here instead
         keep = labelled if rows is None else labelled & rows
         r.X_te_raw = X_te[keep if rows is None else keep[rows]]   # X_te: the rows kept
         r.y_te, _ = _target_values(test_table, prep["target"], keep)
@@ -1195,7 +1195,7 @@ def _train(args, comm):
             try:
                 print(*a, **k)
             except BrokenPipeError:
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                _stdout_to_devnull()
                 reader_gone.append(True)
 
     d = PLANAR_DEFAULTS if args.data is None else DATA_DEFAULTS
@@ -1271,7 +1271,7 @@ def cmd_predict(args):
         if args.out:
             _validation.check_not_an_input("--out", args.out,
                                            {"--data": args.data, "--model": args.model})
-            _check_out_suffix(args.out)
+            out_sep, out_compression = _out_format(args.out)
     with _reported(DATA):
         _validation.check_model_file(args.model)
     try:
@@ -1315,9 +1315,8 @@ def cmd_predict(args):
               missing[j]) for j in kept]
     if args.out:
         try:
-            with _open_out(args.out) as f:
-                _write_predictions(f, name, pred, prep["task"], front, rows,
-                                   sep=_out_sep(args.out))
+            with _open_out(args.out, out_compression) as f:
+                _write_predictions(f, name, pred, prep["task"], front, rows, sep=out_sep)
         except OSError as exc:
             raise CLIError(f"cannot write --out {args.out!r}: {exc.strerror}", DATA) from None
         empty = 0 if rows is None else int((~rows).sum())
@@ -1331,7 +1330,7 @@ def cmd_predict(args):
         except BrokenPipeError:
             # `fastbp predict ... | head`: the reader has what it wanted; the
             # score (on stderr) still follows and the run ends with status 0
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _stdout_to_devnull()
     if y is not None:
         pred_scored = pred if scored is None else pred[scored]
         say(f"score    {_score_line(prep['task'], pred_scored, y, poisson)} "
@@ -1618,7 +1617,7 @@ def _run(parser, args):
     except BrokenPipeError:
         # the reader went away (`fastbp predict ... | head`): stop quietly, as the
         # Python documentation recommends (no second error when stdout is flushed)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         return 1
     except MemoryError:
         parser.exit(DATA, "fastbp: error: out of memory\n")

@@ -35,10 +35,40 @@ static inline ptrdiff_t fbp_task_next(ptrdiff_t *counter)
 {
     return (ptrdiff_t)_InterlockedExchangeAdd64((volatile __int64 *)counter, 1);
 }
+static inline ptrdiff_t fbp_atomic_add(ptrdiff_t *x, ptrdiff_t d)
+{
+    return (ptrdiff_t)_InterlockedExchangeAdd64((volatile __int64 *)x, d) + d;
+}
+static inline ptrdiff_t fbp_atomic_load(ptrdiff_t *x)
+{
+    return (ptrdiff_t)_InterlockedCompareExchange64((volatile __int64 *)x, 0, 0);
+}
+static inline void fbp_atomic_store(ptrdiff_t *x, ptrdiff_t v)
+{
+    _InterlockedExchange64((volatile __int64 *)x, v);
+}
+/* No fork() on Windows: fastbp._blas's fork guard never waits there. */
+static inline void fbp_yield(void) {}
 #else
 static inline ptrdiff_t fbp_task_next(ptrdiff_t *counter)
 {
     return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }
+/* Sequentially consistent: fastbp._blas's fork guard pairs a store to one
+   counter with a load of another in two threads (each sees the other's). */
+static inline ptrdiff_t fbp_atomic_add(ptrdiff_t *x, ptrdiff_t d)
+{
+    return __atomic_add_fetch(x, d, __ATOMIC_SEQ_CST);
+}
+static inline ptrdiff_t fbp_atomic_load(ptrdiff_t *x)
+{
+    return __atomic_load_n(x, __ATOMIC_SEQ_CST);
+}
+static inline void fbp_atomic_store(ptrdiff_t *x, ptrdiff_t v)
+{
+    __atomic_store_n(x, v, __ATOMIC_SEQ_CST);
+}
+#include <sched.h>
+static inline void fbp_yield(void) { sched_yield(); }
 #endif
 #endif

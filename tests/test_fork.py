@@ -4,10 +4,12 @@ libgomp's worker threads do not survive fork(); an OpenMP team started in the
 child of a process that had run one waits forever for them (GCC bug 60035).
 multiprocessing's 'fork' start method, Linux's default before Python 3.14,
 does exactly that after a fit in the parent. fastbp runs such a child's
-kernels on one thread (fastbp._openmp_helpers.team_threads); the results must
-equal the parent's bit for bit (the work is cut into blocks by n_threads, not
-by the size of the team that runs them). The scenario runs in a subprocess with a timeout, so that
-a hang fails the test instead of stopping the suite.
+kernels on one thread (fastbp._openmp_helpers.team_threads), as n_threads=1
+does: the results must equal the parent's with n_threads=1 bit for bit. (Its
+two-thread results can differ in the last bits: OpenBLAS's SkylakeX kernels
+round a GEMM on a row block differently from one on the whole.) The scenarios
+run in a subprocess with a timeout, so that a hang fails the test instead of
+stopping the suite.
 """
 import os
 import subprocess
@@ -37,16 +39,17 @@ SCENARIO = textwrap.dedent("""
     dZ = rng.standard_normal((512, 3000))
     logits = rng.standard_normal((10, 20000))
 
-    def work(_=None):
+    def work(nt=2):
         net = fastbp.Network([64, 32, 16, 1], hidden="relu", output="sigmoid", seed=1,
-                             dtype=np.float64, n_threads=2)
+                             dtype=np.float64, n_threads=nt)
         net.fit(X, Y, epochs=2, batch_size=3000, optimizer=fastbp.Adam(1e-2), shuffle=False,
                 verbose=False)
-        Z, A = fastbp.dense_forward(X, W, b, "relu", n_threads=2)
-        grads = fastbp.dense_backward(dZ, X, W, n_threads=2)
-        S = fastbp.softmax(logits, n_threads=2)
-        return (forked_single_threaded(), fastbp.effective_n_threads(2),
-                [net.flat_parameters.copy(), Z, A, *grads, S])
+        Z, A = fastbp.dense_forward(X, W, b, "relu", n_threads=nt)
+        grads = fastbp.dense_backward(dZ, X, W, n_threads=nt)
+        S = fastbp.softmax(logits, n_threads=nt)
+        default = fastbp.dense_backward(dZ, X, W, n_threads=None if nt > 1 else 1)[0]
+        return (forked_single_threaded(), fastbp.effective_n_threads(nt),
+                [net.flat_parameters.copy(), Z, A, *grads, S, default])
 
     def explicit():
         import warnings
@@ -60,13 +63,14 @@ SCENARIO = textwrap.dedent("""
     if __name__ == "__main__":
         mine = work()                   # the parent's OpenMP team starts here
         assert mine[0] is False and mine[1] == 2, mine[:2]
+        single = work(1)
         with mp.get_context("fork").Pool(1) as pool:
             forked = pool.apply_async(work).get(timeout=%(timeout)d)
         assert forked[0] is True and forked[1] == 1, forked[:2]
         with mp.get_context("fork").Pool(1) as pool:
             said = pool.apply_async(explicit).get(timeout=%(timeout)d)
         assert len(said) == 1 and "n_threads=2: fastbp runs on one thread" in said[0], said
-        for a, c in zip(mine[2], forked[2]):
+        for a, c in zip(single[2], forked[2]):
             np.testing.assert_allclose(c, a, rtol=0, atol=0)
         with mp.get_context("spawn").Pool(1) as pool:  # a fresh process keeps its threads
             spawned = pool.apply_async(work).get(timeout=%(timeout)d)
@@ -132,3 +136,102 @@ def test_fork_while_another_thread_fits(tmp_path):
     it forever (fastbp._blas makes the child a new lock)."""
     _run_scenario(tmp_path, BACKGROUND_FIT, 60,
                   "a fork() child hung on the BLAS lock a parent thread held")
+
+
+FORK_WAITS = textwrap.dedent("""
+    import os
+    import threading
+    import time
+    import numpy as np
+    import fastbp
+
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((2000, 2000))
+    X = rng.standard_normal((2000, 2000))
+    b = np.zeros((2000, 1))
+    inside = threading.Event()
+    ended = []
+
+    def long_call():
+        inside.set()
+        fastbp.dense_forward(X, W, b, "relu", n_threads=1)   # holds the BLAS lock
+        ended.append(time.monotonic())
+
+    if __name__ == "__main__":
+        fastbp.dense_forward(X[:, :8], W, b, "relu", n_threads=1)
+        busy = threading.Thread(target=long_call)
+        busy.start()
+        inside.wait()
+        time.sleep(0.05)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(w, repr(time.monotonic()).encode())
+            os._exit(0)
+        os.close(w)
+        forked = float(os.read(r, 100))
+        os.waitpid(pid, 0)
+        busy.join()
+        assert forked >= ended[0], (forked, ended[0])
+        print("ok")
+""")
+
+
+def test_fork_waits_for_a_blas_call_in_another_thread(tmp_path):
+    """os.fork() (and so multiprocessing's fork) waits for a fastbp call that
+    holds the BLAS lock in another thread: the child is made after it ends."""
+    _run_scenario(tmp_path, FORK_WAITS, 60, "the fork or its child hung")
+
+
+FORK_STORM = textwrap.dedent("""
+    import os
+    import threading
+    import time
+    import numpy as np
+    import fastbp
+
+    rng = np.random.default_rng(0)
+    # (96, 64) x (64, 64): over the serial limit, so each call sets OpenBLAS's
+    # thread count under the BLAS lock; (32, 64) x (64, 64): an unlocked call
+    shapes = [(rng.standard_normal((96, 64)), rng.standard_normal((64, 64)), np.zeros((96, 1))),
+              (rng.standard_normal((32, 64)), rng.standard_normal((64, 64)), np.zeros((32, 1)))]
+    stop = threading.Event()
+
+    def calls():
+        while not stop.is_set():
+            for W, X, b in shapes:
+                fastbp.dense_forward(X, W, b, "relu", n_threads=1)
+
+    if __name__ == "__main__":
+        for W, X, b in shapes:
+            fastbp.dense_forward(X, W, b, "relu", n_threads=1)
+        busy = threading.Thread(target=calls)
+        busy.start()
+        hung = []
+        for i in range(%(forks)d):
+            pid = os.fork()
+            if pid == 0:
+                for W, X, b in shapes:
+                    fastbp.dense_forward(X, W, b, "relu", n_threads=1)
+                os._exit(0)
+            t0 = time.monotonic()
+            while os.waitpid(pid, os.WNOHANG)[0] == 0:
+                if time.monotonic() - t0 > %(timeout)d:
+                    hung.append(i)
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.0005)
+        stop.set()
+        busy.join()
+        assert not hung, f"fork() children {hung} of %(forks)d hung"
+        print("ok")
+""")
+
+
+def test_forks_while_another_thread_calls_blas(tmp_path):
+    """Many forks while another thread makes fastbp calls: before the fork
+    guard about one child in a thousand hung on a lock of OpenBLAS's copied
+    in its held state (server_lock, taken by openblas_set_num_threads)."""
+    source = FORK_STORM.replace("%(forks)d", "2000")
+    _run_scenario(tmp_path, source, 10, "the parent of the forks hung")

@@ -137,19 +137,79 @@ cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
               &beta, C, &ldc)
 
 
+cdef extern from "fastbp_omp.h" nogil:
+    Py_ssize_t fbp_atomic_add(Py_ssize_t *x, Py_ssize_t d)
+    Py_ssize_t fbp_atomic_load(Py_ssize_t *x)
+    void fbp_atomic_store(Py_ssize_t *x, Py_ssize_t v)
+    void fbp_yield()
+
+
 cdef PyThread_type_lock _lock = PyThread_allocate_lock()
 
+# ------------------------------------------------------------ fork() guard
+#
+# A fork() copies OpenBLAS's locks in whatever state the other threads left
+# them, and OpenBLAS's own at-fork handler (blas_thread_shutdown_, its only
+# one) takes and releases its server_lock before the copy, not across it. A
+# fastbp call in another thread that is inside openblas_set_num_threads (its
+# _blas_begin / _blas_end: it takes server_lock) or inside a GEMM (its buffer
+# allocator's spin locks) when the fork happens leaves the child with a lock
+# nobody will release: the child's first fastbp GEMM or thread setting waits
+# forever (seen: a child stuck in blas_thread_init's
+# pthread_mutex_lock(&server_lock) under scipy_goto_set_num_threads, about
+# one fork in a thousand while a thread ran small dense_forward calls;
+# tests/test_fork.py). So a fork waits for fastbp's BLAS calls in other
+# threads to finish and holds new ones back until it is done:
+#
+# * before the fork, with the GIL released (a waiting thread may need it to
+#   get to its _blas_end), it takes fastbp's BLAS lock, which every call that
+#   sets OpenBLAS's thread count or runs NumPy's pool holds throughout, then
+#   raises _forking and waits for the unlocked calls (_blas_begin(0):
+#   single-threaded GEMMs, which take no lock) in flight to drain;
+# * such a call counts itself in _in_flight and then reads _forking (the
+#   fork raises _forking and then reads _in_flight; both sequentially
+#   consistent, so at least one of the two sees the other): when a fork is
+#   coming it steps back and waits for it on the BLAS lock;
+# * after the fork the parent lowers _forking and releases the lock; the
+#   child starts with a new lock and zero counts (the threads that held
+#   them do not exist there).
+#
+# A fork waits at most for the longest fastbp call in flight (a network's
+# chunk of steps: an epoch, or the steps between callbacks). Every caller of
+# _blas_begin runs without the GIL. Forks that bypass os.fork (C code) are
+# not guarded; multiprocessing's and os.fork's are.
 
-def _new_lock_after_fork():
-    """A fresh BLAS lock in a fork() child: a thread of the parent that held it
-    (mid-call while another thread forked) does not exist in the child, and
-    the copy would stay locked forever. The old lock is left as it is."""
-    global _lock
+cdef Py_ssize_t _in_flight = 0      # unlocked calls between begin and end
+cdef Py_ssize_t _forking = 0        # a fork holds the lock and waits
+
+
+def _before_fork():
+    """os.register_at_fork(before=...): no fastbp BLAS call in flight."""
+    with nogil:
+        PyThread_acquire_lock(_lock, WAIT_LOCK)
+        fbp_atomic_store(&_forking, 1)
+        while fbp_atomic_load(&_in_flight) != 0:
+            fbp_yield()
+
+
+def _after_fork_in_parent():
+    fbp_atomic_store(&_forking, 0)
+    PyThread_release_lock(_lock)
+
+
+def _after_fork_in_child():
+    """A new BLAS lock and zero counts: a thread of the parent that held the
+    lock does not exist in the child, and the copy would stay locked forever
+    (with the guard above, the forking thread itself held it)."""
+    global _lock, _in_flight, _forking
     _lock = PyThread_allocate_lock()
+    _in_flight = 0
+    _forking = 0
 
 
 if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_new_lock_after_fork)
+    _os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                         after_in_child=_after_fork_in_child)
 cdef enum:
     _NO_LOCK = -2          # _blas_begin(0): no lock taken
 
@@ -162,11 +222,19 @@ cdef int _blas_begin(int n) noexcept nogil:
     serialise here instead of racing on it. Returns the previous count, to
     hand back to _blas_end. n = 0 (a call whose GEMMs OpenBLAS runs on the
     calling thread whatever its count) neither reads nor sets the count and
-    takes no lock: nothing it does depends on what another call sets.
+    takes no lock: nothing it does depends on what another call sets; it
+    only counts itself in flight for the fork guard above. Call it without
+    the GIL.
     """
     cdef int prev = -1
     if n == 0:
-        return _NO_LOCK
+        while True:
+            fbp_atomic_add(&_in_flight, 1)
+            if fbp_atomic_load(&_forking) == 0:
+                return _NO_LOCK
+            fbp_atomic_add(&_in_flight, -1)      # a fork is waiting: let it go first
+            PyThread_acquire_lock(_lock, WAIT_LOCK)
+            PyThread_release_lock(_lock)
     PyThread_acquire_lock(_lock, WAIT_LOCK)
     if _get_threads != NULL and _set_global != NULL:
         prev = _get_threads()
@@ -177,6 +245,7 @@ cdef int _blas_begin(int n) noexcept nogil:
 
 cdef void _blas_end(int prev) noexcept nogil:
     if prev == _NO_LOCK:
+        fbp_atomic_add(&_in_flight, -1)
         return
     if prev > 0 and _get_threads != NULL and _set_global != NULL:
         if _get_threads() != prev:

@@ -7,3 +7,6 @@ cdef extern from "fastbp_omp.h" nogil:
 # The thread count an OpenMP region may use in this process: nt, or 1 in a
 # fork() child of a process whose OpenMP team had started (see the .pyx).
 cdef int team_threads(int nt) noexcept nogil
+
+# 1 in such a child (its kernels run as with n_threads=1), else 0.
+cdef int fork_child() noexcept nogil

@@ -29,6 +29,10 @@ cdef int team_threads(int nt) noexcept nogil:
     return nt
 
 
+cdef int fork_child() noexcept nogil:
+    return _fork_child
+
+
 def _after_fork_in_child():
     global _fork_child
     if _team_started:

@@ -17,8 +17,8 @@ cimport numpy as cnp
 
 import numpy as np
 
-from fastbp._blas cimport (_gemm, _gemm_blas, _gemm_small, _swap_small_gemm_max, BLAS_Trans,
-                           NoTrans, Trans)
+from fastbp._blas cimport (_blas_begin, _blas_end, _gemm, _gemm_blas, _gemm_small,
+                           _swap_small_gemm_max, BLAS_Trans, NoTrans, Trans)
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
 from fastbp._netstep cimport (NetPlan, TeamChooser, _ch_record, _ch_reset, _ch_solo,
                               _opt_step)
@@ -153,7 +153,9 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
     cdef int ldc = <int>(C.strides[0] // isz)
     cdef BLAS_Trans fa = Trans if trans_a else NoTrans
     cdef BLAS_Trans fb = Trans if trans_b else NoTrans
+    cdef int prev
     with nogil:
+        prev = _blas_begin(0)       # counted in flight for the fork guard
         for r in range(repeat):
             if which == 0:
                 _gemm(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
@@ -161,6 +163,7 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
                 _gemm_small(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
             else:
                 _gemm_blas(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+        _blas_end(prev)
 
 
 def adam_corrections(double b1, double b2, t):

@@ -31,6 +31,7 @@ from fastbp._dense import plain_outputs as _plain_outputs
 from fastbp._loss import targets_ok as _targets_ok
 from fastbp._openmp_helpers import DEFAULT_N_THREADS
 from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
+from fastbp._openmp_helpers import forked_single_threaded as _forked_single_threaded
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
                               LABEL_DTYPES, LOSS_CODES, LOSSES)
 
@@ -751,8 +752,11 @@ _DEFAULT_NT = DEFAULT_N_THREADS
 
 
 def threads(n_threads):
-    """The kernels' thread count for ``n_threads`` (None: all cores)."""
-    return _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
+    """The kernels' thread count for ``n_threads`` (None: all cores; 1 in a
+    fork() child of a process that had run fastbp's threads)."""
+    if n_threads is None:
+        return 1 if _forked_single_threaded() else _DEFAULT_NT
+    return _effective_n_threads(n_threads)
 
 
 def float2d(x, name):
@@ -944,7 +948,7 @@ def dense_forward_args(A_prev, W, b, activation, alpha, out, n_threads):
     else:
         act = act_code(activation, False)
         al = alpha_value(activation, alpha)
-    nt = _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
+    nt = threads(n_threads)
     if out is None:
         return a_prev, w, bb, bs, None, None, act, al, nt
     if outs_ok:
@@ -1011,7 +1015,7 @@ def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, 
                              f"got Z_prev {shape_str(v)}")
     sc = (1.0 / m) if scale is None else real(scale, "scale")
     l2 = (lambd if type(lambd) is float else real(lambd, "lambd")) * sc
-    nt = _DEFAULT_NT if n_threads is None else _effective_n_threads(n_threads)
+    nt = threads(n_threads)
     if out is None:
         return dz, a_prev, w, v, None, None, None, act, al, sc, l2, nt
     if outs_ok and (vz is None or _disjoint(out, (vz,))):
@@ -1042,7 +1046,7 @@ def output_delta_args(AL, Y, loss, out, n_threads):
     else:
         D = one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
     check_targets(y, loss, n, indices_ok=False)
-    return al, y, yt, yr, yc, D, _DEFAULT_NT if n_threads is None else threads(n_threads)
+    return al, y, yt, yr, yc, D, threads(n_threads)
 
 
 def loss_args(AL, Y, loss, from_logits=False):
@@ -1066,7 +1070,7 @@ def softmax_args(Z, out, n_threads):
         A = out
     else:
         A = one_out(out, "A", z.shape[0], z.shape[1], z, ("Z",), (z,))
-    return z, A, _DEFAULT_NT if n_threads is None else threads(n_threads)
+    return z, A, threads(n_threads)
 
 
 def _backward_inputs(dZ, A_prev, W):

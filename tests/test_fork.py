@@ -146,9 +146,9 @@ FORK_WAITS = textwrap.dedent("""
     import fastbp
 
     rng = np.random.default_rng(0)
-    W = rng.standard_normal((2000, 2000))
-    X = rng.standard_normal((2000, 2000))
-    b = np.zeros((2000, 1))
+    W = rng.standard_normal((3000, 2500))      # a call of 30 GFLOP: about a second
+    X = rng.standard_normal((2500, 2000))
+    b = np.zeros((3000, 1))
     inside = threading.Event()
     ended = []
 
@@ -162,7 +162,7 @@ FORK_WAITS = textwrap.dedent("""
         busy = threading.Thread(target=long_call)
         busy.start()
         inside.wait()
-        time.sleep(0.05)
+        time.sleep(0.2)                 # long enough to be inside the call
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:

@@ -144,3 +144,48 @@ def test_threads_predicting_with_one_shared_network():
                               for p in parts])
         for i in range(N_THREADS):
             _same(together[i], sequential[i], f"round {r}, part {i}")
+
+
+SERVE_WHILE_REFIT = """
+import threading
+import numpy as np
+import fastbp
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((64, 1800))
+y = rng.integers(0, 10, 1800)
+net = fastbp.Network([64, 64, 10], output="softmax", dtype="float64", seed=0)
+net.fit(X, y, epochs=1, verbose=False)
+
+def refit():                    # a fresh optimizer each round: new state buffers
+    for _ in range(20):
+        net.fit(X, y, epochs=1, batch_size=32, optimizer=fastbp.Adam(1e-3), verbose=False)
+
+t = threading.Thread(target=refit)
+t.start()
+while t.is_alive():
+    P = net.predict_proba(X)
+    assert np.isfinite(P).all() and np.allclose(P.sum(axis=0), 1.0)
+    loss, acc = net.evaluate(X, y)
+    assert np.isfinite(loss)
+t.join()
+print("ok")
+"""
+
+
+def test_predicting_while_another_thread_refits_the_same_network(tmp_path):
+    """A predict saves and restores the network's whole plan under its lock;
+    binding a new optimizer outside that lock let the restore put back freed
+    state buffers, and the next epoch wrote into freed memory (segfaults,
+    heap corruption). Run in a subprocess: a crash must fail the test, not
+    end the suite."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "serve.py"
+    script.write_text(SERVE_WHILE_REFIT)
+    for _ in range(2):
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, (run.returncode, run.stdout + run.stderr)
+        assert run.stdout.strip().endswith("ok")

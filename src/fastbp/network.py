@@ -442,6 +442,13 @@ class Network:
     def bind_optimizer(self, optimizer):
         """Make ``optimizer`` the network's, its state buffers (allocated once) the kernel's."""
         _validation.check_optimizer(optimizer, Optimizer)
+        with _lock(self):
+            self._bind(optimizer)
+
+    def _bind(self, optimizer):
+        """bind_optimizer under the network's lock (held by the caller): a
+        compiled call in another thread (a predict saves and restores the
+        whole plan) must never see the kernel's state pointers change."""
         state = optimizer.bind(self.n_params, self.dtype, id(self._flat_params))
         if optimizer is not self.optimizer or self._bound_state is not state:
             self._kernel.set_optimizer_state(state[0] if len(state) > 0 else None,
@@ -541,8 +548,10 @@ class Network:
         once up front (``fit``).
         """
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
-            self.bind_optimizer(optimizer)    # (is_bound, inlined: this runs every step)
+            _validation.check_optimizer(optimizer, Optimizer)
         with _lock(self):
+            if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
+                self._bind(optimizer)         # (is_bound, inlined: this runs every step)
             t = optimizer.t + 1
             code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
             # the batch's n (m, or the weights' sum added in order) and the loss
@@ -637,8 +646,10 @@ class Network:
         batch_size, start_batch, n_batches = _validation.check_epoch_batches(
             batch_size, start_batch, n_batches, n_ex)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
-            self.bind_optimizer(optimizer)
+            _validation.check_optimizer(optimizer, Optimizer)
         with _lock(self):
+            if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
+                self._bind(optimizer)
             t = optimizer.t + 1
             code, lr, b1, b2, eps, _, _ = optimizer.kernel_args(t)
             total, done, updates, status, loss, l2 = self._kernel.train_epoch(
@@ -788,8 +799,9 @@ class Network:
 
         ``n_threads`` (an effective count) defaults to the network's.
         """
-        self.bind_optimizer(optimizer)
+        _validation.check_optimizer(optimizer, Optimizer)
         with _lock(self):
+            self._bind(optimizer)
             t = optimizer.t + 1
             self._kernel.update(*optimizer.kernel_args(t),
                                 self._nt if n_threads is None else n_threads)

@@ -4,6 +4,7 @@ Bad input: for each condition, the same call on scikit-learn's estimator
 gives the expected exception type and message; fastbp's must be identical.
 """
 import importlib
+import os
 import pickle
 import sys
 import warnings
@@ -378,9 +379,10 @@ def test_lbfgs_runs_blas_on_one_thread_and_restores_it(monkeypatch):
     if not _blas.BLAS_LIBRARY:
         pytest.skip("fastbp found no OpenBLAS to control")
 
-    def blas_threads():
+    def blas_threads():     # SciPy's OpenBLAS: L-BFGS-B's and fastbp's
         return {d["filepath"]: d["num_threads"] for d in threadpoolctl.threadpool_info()
-                if d["user_api"] == "blas"}
+                if d["user_api"] == "blas" and os.path.samefile(d["filepath"],
+                                                                 _blas.BLAS_LIBRARY)}
 
     seen = []
     original = Network.loss_and_gradient
@@ -398,3 +400,63 @@ def test_lbfgs_runs_blas_on_one_thread_and_restores_it(monkeypatch):
         after = blas_threads()
     assert seen and set(seen[0].values()) == {1}, seen
     assert after == before and set(before.values()) == {2}, (before, after)
+
+
+def test_lbfgs_fits_in_two_threads_restore_the_blas_threads(monkeypatch):
+    # threadpoolctl's limit (used before) is process-wide and puts back what
+    # it saw at its entry: two overlapping fits left BLAS at one thread for
+    # good (the last out restored the other's 1), and a fastbp call in one
+    # thread put back the count it had saved before the other's limit; they
+    # now share one setting, made under fastbp's BLAS lock
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threading
+
+    from fastbp import _blas
+    from fastbp.network import Network
+
+    if not _blas.BLAS_LIBRARY:
+        pytest.skip("fastbp found no OpenBLAS to control")
+
+    def blas_threads():     # SciPy's OpenBLAS: L-BFGS-B's and fastbp's
+        return {d["filepath"]: d["num_threads"] for d in threadpoolctl.threadpool_info()
+                if d["user_api"] == "blas" and os.path.samefile(d["filepath"],
+                                                                 _blas.BLAS_LIBRARY)}
+
+    both_in = threading.Barrier(2)
+    original = Network.loss_and_gradient
+    calls = threading.local()
+    seen = []
+
+    def spy(self, *args, **kwargs):
+        if not getattr(calls, "n", 0):          # both fits inside their limits at once
+            calls.n = 1
+            both_in.wait(timeout=60)
+        elif calls.n == 1:                      # the other fit is in its limit too
+            calls.n = 2
+            seen.append(blas_threads())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "loss_and_gradient", spy)
+    X, y = _clf_data()
+    errors = []
+
+    def fit():
+        try:
+            fsk.MLPClassifier(solver="lbfgs", max_iter=3, random_state=0).fit(X, y)
+        except Exception as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+
+    before = blas_threads()
+    if min(before.values()) < 2:
+        pytest.skip("BLAS runs one thread here already: nothing to restore")
+    for _ in range(3):
+        threads = [threading.Thread(target=fit) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        both_in.reset()
+    after = blas_threads()
+    assert not errors, errors
+    assert len(seen) == 6 and all(set(d.values()) == {1} for d in seen), seen
+    assert after == before, (before, after)

@@ -201,10 +201,51 @@ def _after_fork_in_child():
     """A new BLAS lock and zero counts: a thread of the parent that held the
     lock does not exist in the child, and the copy would stay locked forever
     (with the guard above, the forking thread itself held it)."""
-    global _lock, _in_flight, _forking
+    global _lock, _in_flight, _forking, _serial_users
     _lock = PyThread_allocate_lock()
     _in_flight = 0
     _forking = 0
+    _serial_users = 0       # a region the parent's threads had open stays set here
+
+
+cdef int _serial_users = 0         # _serial_begin regions open (any thread)
+cdef int _serial_saved = -1        # SciPy's OpenBLAS count before the first
+
+
+def _serial_begin():
+    """Run SciPy's OpenBLAS on one thread until the matching _serial_end.
+
+    fastbp.sklearn's L-BFGS fits run scipy.optimize's vector updates in
+    SciPy's OpenBLAS between their compiled calls. Regions of several
+    threads overlap and share one setting: the first in saves the count and
+    sets 1, the last out puts the saved count back (unless something else
+    changed it meanwhile). Both happen under fastbp's BLAS lock, so no
+    fastbp call saves a count before the change and puts it back after it.
+    (threadpoolctl's limit is not used: it is process-wide but restores
+    what it saw at its own entry, and since threadpoolctl 3.8 only the
+    first thread that set a count may change it again.)
+    """
+    global _serial_users, _serial_saved
+    with nogil:
+        PyThread_acquire_lock(_lock, WAIT_LOCK)
+    if _serial_users == 0 and _get_threads != NULL and _set_global != NULL:
+        _serial_saved = _get_threads()
+        if _serial_saved != 1:
+            _set_global(1)
+    _serial_users += 1
+    PyThread_release_lock(_lock)
+
+
+def _serial_end():
+    global _serial_users
+    with nogil:
+        PyThread_acquire_lock(_lock, WAIT_LOCK)
+    if _serial_users > 0:
+        _serial_users -= 1
+        if (_serial_users == 0 and _serial_saved > 1 and _get_threads != NULL
+                and _get_threads() == 1):
+            _set_global(_serial_saved)
+    PyThread_release_lock(_lock)
 
 
 if hasattr(_os, "register_at_fork"):

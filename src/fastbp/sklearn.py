@@ -100,6 +100,7 @@ same batch, after the same updates), and with weights whose negative part
 dominates the loss is unbounded below: the fit drives logits far out, where
 the reported log-loss differs as said above.
 """
+import contextlib
 import importlib
 from numbers import Integral
 
@@ -107,7 +108,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 
-from fastbp import _validation
+from fastbp import _blas, _validation
 from fastbp.network import OUTPUTS, Network
 from fastbp.optim import SGD, Adam
 
@@ -125,8 +126,6 @@ try:
 except ImportError as _exc:                     # pragma: no cover - tested by monkeypatching
     raise _validation.sklearn_missing(_exc) from None
 _validation.check_sklearn_version(sklearn.__version__)
-
-from threadpoolctl import ThreadpoolController  # noqa: E402  (a scikit-learn dependency)
 
 # ------------------------------------------------- scikit-learn's private names
 #: Every private scikit-learn name this module uses, in one place: (where, name,
@@ -190,22 +189,17 @@ _SPARSE_CHUNK = 1024
 _N_THREADS_CONSTRAINT = [None, Integral]
 
 
-_THREADPOOLS = None
-
-
+@contextlib.contextmanager
 def _blas_single_thread():
-    """A context in which the BLAS libraries run one thread (threadpoolctl).
-
-    The controller is made once, at the first use, as scikit-learn's
-    ``sklearn.utils.parallel._get_threadpool_controller``: building one
-    reads /proc/self/maps and probes every loaded library (milliseconds per
-    fit, a few percent of a digits L-BFGS fit). SciPy's OpenBLAS, the one
-    L-BFGS-B calls, is loaded before (fastbp's kernels link to it).
-    """
-    global _THREADPOOLS
-    if _THREADPOOLS is None:
-        _THREADPOOLS = ThreadpoolController()
-    return _THREADPOOLS.limit(limits=1, user_api="blas")
+    """A context in which SciPy's OpenBLAS (the one L-BFGS-B calls, and
+    fastbp's GEMMs) runs one thread; overlapping contexts in several threads
+    share it, and the last one out restores the count
+    (``fastbp._blas._serial_begin``)."""
+    _blas._serial_begin()
+    try:
+        yield
+    finally:
+        _blas._serial_end()
 
 
 def _shuffled(sample_idx, random_state):

@@ -55,10 +55,14 @@ SCENARIO = textwrap.dedent("""
         import warnings
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
-            fastbp.Network([64, 1], n_threads=2)
+            fastbp.dense_forward(X, W, b, "relu", n_threads=2)
             fastbp.Network([64, 1], n_threads=2)      # said once
             fastbp.Network([64, 1])                   # the default: nothing to say
-        return [str(w.message) for w in seen]
+        import io
+        from fastbp import _config
+        buf = io.StringIO()
+        _config.show_config(file=buf)                 # fastbp info says why
+        return [str(w.message) for w in seen], buf.getvalue(), [w.filename for w in seen]
 
     if __name__ == "__main__":
         mine = work()                   # the parent's OpenMP team starts here
@@ -68,8 +72,10 @@ SCENARIO = textwrap.dedent("""
             forked = pool.apply_async(work).get(timeout=%(timeout)d)
         assert forked[0] is True and forked[1] == 1, forked[:2]
         with mp.get_context("fork").Pool(1) as pool:
-            said = pool.apply_async(explicit).get(timeout=%(timeout)d)
+            said, info, where = pool.apply_async(explicit).get(timeout=%(timeout)d)
         assert len(said) == 1 and "n_threads=2: fastbp runs on one thread" in said[0], said
+        assert where[0] == __file__, (where, __file__)     # the user's line, not fastbp's
+        assert "n_threads=None -> 1  (a fork() child" in info, info
         for a, c in zip(single[2], forked[2]):
             np.testing.assert_allclose(c, a, rtol=0, atol=0)
         with mp.get_context("spawn").Pool(1) as pool:  # a fresh process keeps its threads

@@ -186,6 +186,33 @@ def test_backward_on_pool(case, rng):
             assert_same(x, y, f"{name} (pool vs OpenMP team)", params)
 
 
+def test_default_threads_follow_an_openmp_limit(rng):
+    # n_threads=None is OpenMP's maximum at the call, as for a Network: a
+    # layer call inside threadpoolctl's limit of 1 runs on one thread (it
+    # read a count fixed at import and still ran a team of two)
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    _pool_or_skip()
+    from fastbp import _validation
+
+    A, W, b = _forward_data(rng, (784, 256, 256), np.float64)
+    dZ = rng.standard_normal((256, 256))
+    with _PoolState(True):
+        before = _testing.numpy_pool_runs()
+        fastbp.dense_forward(A, W, b, "relu")
+        assert _testing.numpy_pool_runs() == before + 1      # two threads by default
+        with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+            assert fastbp.effective_n_threads() == 1 and _validation.threads(None) == 1
+            before = _testing.numpy_pool_runs()
+            fastbp.dense_forward(A, W, b, "relu")                # the compiled fast path
+            strided = np.repeat(A, 2, axis=1)[:, ::2]            # the full checks
+            fastbp.dense_forward(strided, W, b, "relu")
+            fastbp.dense_backward(dZ, A, W)
+            assert _testing.numpy_pool_runs() == before
+        before = _testing.numpy_pool_runs()
+        fastbp.dense_forward(A, W, b, "relu")
+        assert _testing.numpy_pool_runs() == before + 1
+
+
 def test_pool_off_by_environment():
     _pool_or_skip()
     code = textwrap.dedent("""

@@ -208,12 +208,12 @@ def _after_fork_in_child():
     _serial_users = 0       # a region the parent's threads had open stays set here
 
 
-cdef int _serial_users = 0         # _serial_begin regions open (any thread)
+cdef int _serial_users = 0         # serial_begin regions open (any thread)
 cdef int _serial_saved = -1        # SciPy's OpenBLAS count before the first
 
 
-def _serial_begin():
-    """Run SciPy's OpenBLAS on one thread until the matching _serial_end.
+def serial_begin():
+    """Run SciPy's OpenBLAS on one thread until the matching serial_end.
 
     fastbp.sklearn's L-BFGS fits run scipy.optimize's vector updates in
     SciPy's OpenBLAS between their compiled calls. Regions of several
@@ -236,7 +236,7 @@ def _serial_begin():
     PyThread_release_lock(_lock)
 
 
-def _serial_end():
+def serial_end():
     global _serial_users
     with nogil:
         PyThread_acquire_lock(_lock, WAIT_LOCK)

@@ -22,8 +22,10 @@ def config_info():
     """fastbp's configuration as a dict.
 
     Keys: ``fastbp``, ``python``, ``numpy``, ``scipy`` (versions),
-    ``openmp`` (compiled with OpenMP), ``cpu_count``, ``default_threads``
-    (what ``n_threads=None`` resolves to), ``simd`` (the widest SIMD clones
+    ``openmp`` (compiled with OpenMP), ``cpu_count``,
+    ``forked_single_threaded`` (a ``fork()`` child of a process that had run
+    fastbp's threads: every kernel runs on one thread), ``default_threads``
+    (what ``n_threads=None`` resolves to now), ``simd`` (the widest SIMD clones
     of the element-wise kernels this CPU runs: "avx512", "avx2+fma" or
     "baseline"), ``small_gemm_max`` (products with m n k up to this run in
     fastbp's own small-GEMM kernel instead of BLAS; 0: never, every product
@@ -54,6 +56,7 @@ def config_info():
         "scipy": scipy.__version__,
         "openmp": _openmp_helpers.openmp_enabled(),
         "cpu_count": _openmp_helpers.cpu_count(),
+        "forked_single_threaded": _openmp_helpers.forked_single_threaded(),
         "default_threads": _openmp_helpers.effective_n_threads(None),
         "simd": _blas.simd_dispatch(),
         "small_gemm_max": max(_blas.small_gemm_max(), 0),
@@ -129,7 +132,11 @@ def show_config(file=None):
     p("threads")
     p(f"  OpenMP     {'on' if info['openmp'] else 'OFF (serial build)'}")
     p(f"  cores      {info['cpu_count']}")
-    p(f"  n_threads=None -> {info['default_threads']}")
+    why = ""
+    if info["forked_single_threaded"]:
+        why = ("  (a fork() child of a process that ran fastbp's threads: one thread; "
+               "start workers with 'spawn' or 'forkserver' to keep them)")
+    p(f"  n_threads=None -> {info['default_threads']}{why}")
     p("kernels")
     p(f"  SIMD       {info['simd']}  (FASTBP_DISPATCH=avx2 or =baseline caps it)")
     p(f"  small GEMM {_small_gemm_words(info)}")

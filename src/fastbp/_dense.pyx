@@ -36,11 +36,10 @@ cimport numpy as cnp
 
 from fastbp._blas cimport _blas_begin, _blas_end, _pool_size, _pool_run
 from fastbp._kernels cimport fbp_task_next, fbp_deriv_needs_z
-from fastbp._openmp_helpers cimport fbp_omp_enabled, fork_child, team_threads
+from fastbp._openmp_helpers cimport default_threads, fbp_omp_enabled, fork_child, team_threads
 from fastbp._registry cimport label_code, ACT_NONE, FBP_LEAKY_RELU, FBP_ELU, FBP_N_ACT
 from fastbp._rows cimport *  # Mat, _mm, row kernels, backward of a row block
 
-from fastbp._openmp_helpers import DEFAULT_N_THREADS
 from fastbp._registry import ACT_CODES, DEFAULT_ALPHA
 
 cnp.import_array()
@@ -318,7 +317,6 @@ def plain_bias(b, int typenum, Py_ssize_t n):
 # argument tuple and the per-name lookups of the general path cost as much
 # as the bias and activation passes (bench/RESULTS.md).
 
-cdef int _DEFAULT_NT = DEFAULT_N_THREADS
 cdef double _DEF_ALPHA[FBP_N_ACT]
 for _name, _code in ACT_CODES.items():
     _DEF_ALPHA[<int>_code] = DEFAULT_ALPHA.get(_name, 0.0)
@@ -360,7 +358,7 @@ cdef inline int _nt_arg(object n_threads):
     cdef int overflow = 0
     cdef long v
     if n_threads is None:
-        return 1 if fork_child() else _DEFAULT_NT
+        return default_threads()
     if type(n_threads) is not int:
         return 0
     v = PyLong_AsLongAndOverflow(n_threads, &overflow)

@@ -10,3 +10,6 @@ cdef int team_threads(int nt) noexcept nogil
 
 # 1 in such a child (its kernels run as with n_threads=1), else 0.
 cdef int fork_child() noexcept nogil
+
+# n_threads=None's count for the calling thread now (see the .pyx).
+cdef int default_threads() noexcept nogil

@@ -46,12 +46,19 @@ def _warn_fork_child_once(n_threads):
     global _fork_warned
     if not _fork_warned:
         _fork_warned = True
+        import sys
         import warnings
+
+        # attributed to the user's line: the first Python frame outside
+        # fastbp's modules (this Cython function has none of its own)
+        frame, level = sys._getframe(0), 1
+        while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "fastbp":
+            frame, level = frame.f_back, level + 1
         warnings.warn(f"n_threads={n_threads}: fastbp runs on one thread in this process, a "
                       "fork() child of one that had run its threads (GNU OpenMP's pool does "
                       "not survive fork); start worker processes with multiprocessing."
                       "get_context('spawn') or 'forkserver' to keep them",
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=level)
 
 
 def forked_single_threaded():
@@ -89,8 +96,10 @@ def effective_n_threads(n_threads=None):
     Parameters
     ----------
     n_threads : int or None
-        ``None`` uses every core (OpenMP's maximum, which honours
-        ``OMP_NUM_THREADS``); a positive value is taken as is; a negative
+        ``None`` uses every core: OpenMP's maximum for the calling thread
+        at the call, which honours ``OMP_NUM_THREADS`` and
+        ``threadpoolctl.threadpool_limits(user_api="openmp")``, at most the
+        cores (unless ``OMP_NUM_THREADS`` asks for more); a positive value is taken as is; a negative
         value counts down from the cores (``-1`` = all, ``-2`` = all but one).
         Zero is an error. Without OpenMP the answer is always 1, and so it
         is in a ``fork()`` child of a process that had run fastbp's threads
@@ -121,15 +130,28 @@ def effective_n_threads(n_threads=None):
             _warn_fork_child_once(n_threads)
         return 1
     if n_threads is None:
-        if os.environ.get("OMP_NUM_THREADS"):
-            return max(1, fbp_omp_max_threads())
-        return max(1, min(fbp_omp_max_threads(), cpu_count()))
+        return default_threads()
     if n_threads < 0:
         return max(1, cpu_count() + 1 + n_threads)
     return n_threads
 
 
-# n_threads=None's count, resolved once at import: the layer checks
-# (fastbp._validation) and the layer kernels' compiled fast path
-# (fastbp._dense) both read this one value.
-DEFAULT_N_THREADS = effective_n_threads(None)
+# n_threads=None: OpenMP's maximum for the calling thread (OMP_NUM_THREADS, or
+# what threadpoolctl's threadpool_limits / omp_set_num_threads set since),
+# capped at the cores this process may use (read at import) unless
+# OMP_NUM_THREADS asks for more. Read at every call, by effective_n_threads
+# and by the layer kernels' compiled fast path (fastbp._dense) alike.
+cdef int _default_cap = 2147483647 if os.environ.get("OMP_NUM_THREADS") else cpu_count()
+
+
+cdef int default_threads() noexcept nogil:
+    """n_threads=None's count now (1 in a fork() child, see above)."""
+    cdef int nt
+    if _fork_child:
+        return 1
+    nt = fbp_omp_max_threads()
+    if nt > _default_cap:
+        nt = _default_cap
+    return nt if nt > 1 else 1
+
+

@@ -29,9 +29,7 @@ from fastbp._dense import plain_labels as _plain_labels
 from fastbp._dense import plain_out as _plain_out
 from fastbp._dense import plain_outputs as _plain_outputs
 from fastbp._loss import targets_ok as _targets_ok
-from fastbp._openmp_helpers import DEFAULT_N_THREADS
 from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
-from fastbp._openmp_helpers import forked_single_threaded as _forked_single_threaded
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
                               LABEL_DTYPES, LOSS_CODES, LOSSES)
 
@@ -748,14 +746,12 @@ def check_validation_pair(validation_data):
 ACT_NONE = -1                      # dense_backward's activation=None
 _MAX_DIM = 2147483647              # BLAS indexes with 32-bit integers
 _LABEL_CODES = {**LABEL_DTYPES, np.dtype(np.bool_): LABEL_DTYPES[np.dtype(np.uint8)]}
-_DEFAULT_NT = DEFAULT_N_THREADS
 
 
 def threads(n_threads):
-    """The kernels' thread count for ``n_threads`` (None: all cores; 1 in a
-    fork() child of a process that had run fastbp's threads)."""
-    if n_threads is None:
-        return 1 if _forked_single_threaded() else _DEFAULT_NT
+    """The kernels' thread count for ``n_threads`` (None: OpenMP's maximum,
+    at most the cores; 1 in a fork() child of a process that had run
+    fastbp's threads)."""
     return _effective_n_threads(n_threads)
 
 

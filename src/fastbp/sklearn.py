@@ -194,12 +194,12 @@ def _blas_single_thread():
     """A context in which SciPy's OpenBLAS (the one L-BFGS-B calls, and
     fastbp's GEMMs) runs one thread; overlapping contexts in several threads
     share it, and the last one out restores the count
-    (``fastbp._blas._serial_begin``)."""
-    _blas._serial_begin()
+    (``fastbp._blas.serial_begin``)."""
+    _blas.serial_begin()
     try:
         yield
     finally:
-        _blas._serial_end()
+        _blas.serial_end()
 
 
 def _shuffled(sample_idx, random_state):

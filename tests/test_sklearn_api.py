@@ -367,23 +367,28 @@ def test_missing_private_name_gives_a_clear_import_error(monkeypatch, where, nam
         assert needle in msg, (needle, msg)
 
 
+def _scipy_blas_threads():
+    """{path: threads} of SciPy's OpenBLAS (L-BFGS-B's and fastbp's), as
+    threadpoolctl reads them; skips the test where that cannot be done."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastbp import _blas
+
+    if not _blas.BLAS_LIBRARY:
+        pytest.skip("fastbp found no OpenBLAS to control")
+    return {d["filepath"]: d["num_threads"] for d in threadpoolctl.threadpool_info()
+            if d["user_api"] == "blas" and os.path.samefile(d["filepath"], _blas.BLAS_LIBRARY)}
+
+
 def test_lbfgs_runs_blas_on_one_thread_and_restores_it(monkeypatch):
     # L-BFGS-B's vector updates run in SciPy's OpenBLAS between fastbp's
     # calls; with its pool awake, its idle threads spin on the cores fastbp's
     # team needs (digits: ~4x slower per evaluation), so the fit holds BLAS at
     # one thread, and hands the count back afterwards
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from fastbp import _blas
     from fastbp.network import Network
 
-    if not _blas.BLAS_LIBRARY:
-        pytest.skip("fastbp found no OpenBLAS to control")
-
-    def blas_threads():     # SciPy's OpenBLAS: L-BFGS-B's and fastbp's
-        return {d["filepath"]: d["num_threads"] for d in threadpoolctl.threadpool_info()
-                if d["user_api"] == "blas" and os.path.samefile(d["filepath"],
-                                                                 _blas.BLAS_LIBRARY)}
-
+    blas_threads = _scipy_blas_threads
+    blas_threads()
     seen = []
     original = Network.loss_and_gradient
 
@@ -408,20 +413,12 @@ def test_lbfgs_fits_in_two_threads_restore_the_blas_threads(monkeypatch):
     # good (the last out restored the other's 1), and a fastbp call in one
     # thread put back the count it had saved before the other's limit; they
     # now share one setting, made under fastbp's BLAS lock
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     import threading
 
-    from fastbp import _blas
     from fastbp.network import Network
 
-    if not _blas.BLAS_LIBRARY:
-        pytest.skip("fastbp found no OpenBLAS to control")
-
-    def blas_threads():     # SciPy's OpenBLAS: L-BFGS-B's and fastbp's
-        return {d["filepath"]: d["num_threads"] for d in threadpoolctl.threadpool_info()
-                if d["user_api"] == "blas" and os.path.samefile(d["filepath"],
-                                                                 _blas.BLAS_LIBRARY)}
-
+    blas_threads = _scipy_blas_threads
+    blas_threads()
     both_in = threading.Barrier(2)
     original = Network.loss_and_gradient
     calls = threading.local()

@@ -64,6 +64,17 @@ SCENARIO = textwrap.dedent("""
         _config.show_config(file=buf)                 # fastbp info says why
         return [str(w.message) for w in seen], buf.getvalue(), [w.filename for w in seen]
 
+    def estimator():
+        import warnings
+        try:
+            from fastbp.sklearn import MLPClassifier
+        except ImportError:             # scikit-learn is not installed
+            return None
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, n_threads=2).fit(X.T, Y[0])
+        return [w.filename for w in seen if issubclass(w.category, RuntimeWarning)]
+
     if __name__ == "__main__":
         mine = work()                   # the parent's OpenMP team starts here
         assert mine[0] is False and mine[1] == 2, mine[:2]
@@ -75,6 +86,9 @@ SCENARIO = textwrap.dedent("""
             said, info, where = pool.apply_async(explicit).get(timeout=%(timeout)d)
         assert len(said) == 1 and "n_threads=2: fastbp runs on one thread" in said[0], said
         assert where[0] == __file__, (where, __file__)     # the user's line, not fastbp's
+        with mp.get_context("fork").Pool(1) as pool:
+            where = pool.apply_async(estimator).get(timeout=%(timeout)d)
+        assert where in (None, [__file__]), (where, __file__)   # nor scikit-learn's fit wrapper
         assert "n_threads=None -> 1  (a fork() child" in info, info
         for a, c in zip(single[2], forked[2]):
             np.testing.assert_allclose(c, a, rtol=0, atol=0)

@@ -50,9 +50,11 @@ def _warn_fork_child_once(n_threads):
         import warnings
 
         # attributed to the user's line: the first Python frame outside
-        # fastbp's modules (this Cython function has none of its own)
+        # fastbp's modules and scikit-learn's (whose fit wrapper calls
+        # fastbp.sklearn's fit); this Cython function has no frame of its own
         frame, level = sys._getframe(0), 1
-        while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "fastbp":
+        while frame is not None and (frame.f_globals.get("__name__", "").partition(".")[0]
+                                     in ("fastbp", "sklearn")):
             frame, level = frame.f_back, level + 1
         warnings.warn(f"n_threads={n_threads}: fastbp runs on one thread in this process, a "
                       "fork() child of one that had run its threads (GNU OpenMP's pool does "

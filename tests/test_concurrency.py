@@ -189,3 +189,49 @@ def test_predicting_while_another_thread_refits_the_same_network(tmp_path):
                              timeout=300)
         assert run.returncode == 0, (run.returncode, run.stdout + run.stderr)
         assert run.stdout.strip().endswith("ok")
+
+
+def test_pickles_and_checkpoints_taken_while_another_thread_trains_hold_one_step(tmp_path):
+    """pickle.dumps(net) and net.save() read the parameters (and save() the
+    optimizer's state) under the network's lock: each snapshot holds the
+    parameters of its own step count. They read them unlocked before, and
+    about a quarter of the pickles taken during fits mixed two steps."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 400))
+    y = rng.integers(0, 10, 400)
+    net = fastbp.Network([64, 128, 10], output="softmax", dtype="float64", seed=0)
+    opt = fastbp.Adam(1e-3)
+    at_step = {0: (net.flat_parameters.copy(), 0)}
+    done = threading.Event()
+
+    def train():
+        try:
+            for _ in range(40):
+                net.fit(X, y, epochs=1, batch_size=16, optimizer=opt, verbose=False)
+                at_step[net.step_count] = (net.flat_parameters.copy(), opt.t)
+        finally:
+            done.set()
+
+    t = threading.Thread(target=train)
+    t.start()
+    blobs, saved = [], []
+    while not done.is_set():
+        blobs.append(pickle.dumps(net))
+        if len(saved) < 20:
+            saved.append(net.save(str(tmp_path / f"ck{len(saved)}.npz")))
+    t.join()
+    checked = 0
+    for b in blobs:
+        m = pickle.loads(b)
+        if m.step_count in at_step:             # a fit's end: compare
+            assert np.array_equal(m.flat_parameters, at_step[m.step_count][0]), m.step_count
+            checked += 1
+    for path in saved:
+        m = fastbp.Network.load(path)
+        # one Adam from step 0 (none before the first fit): the counts agree
+        assert (m.optimizer.t if m.optimizer is not None else 0) == m.step_count
+        if m.step_count in at_step:
+            assert np.array_equal(m.flat_parameters, at_step[m.step_count][0]), m.step_count
+    assert len(blobs) > 10 and checked > 0, (len(blobs), checked)

@@ -260,3 +260,101 @@ def test_forks_while_another_thread_calls_blas(tmp_path):
     in its held state (server_lock, taken by openblas_set_num_threads)."""
     source = FORK_STORM.replace("%(forks)d", "2000")
     _run_scenario(tmp_path, source, 10, "the parent of the forks hung")
+
+
+FORK_WHILE_SERVING = textwrap.dedent("""
+    import os
+    import threading
+    import time
+    import numpy as np
+    import fastbp
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 200))
+    y = rng.integers(0, 10, 200)
+    net = fastbp.Network([64, 32, 10], output="softmax", dtype="float64", seed=0)
+    net.fit(X, y, epochs=2, verbose=False)
+    expected = net.predict_proba(X)
+    stop = threading.Event()
+
+    def serve():                        # holds the network's lock most of the time
+        while not stop.is_set():
+            net.predict(X)
+
+    if __name__ == "__main__":
+        t = threading.Thread(target=serve)
+        t.start()
+        hung = []
+        for i in range(20):
+            pid = os.fork()
+            if pid == 0:
+                ok = np.allclose(net.predict_proba(X), expected, rtol=1e-12, atol=1e-12)
+                net.fit(X, y, epochs=1, verbose=False)
+                os._exit(0 if ok else 3)
+            t0 = time.monotonic()
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    assert os.waitstatus_to_exitcode(status) == 0, f"child {i}: {status}"
+                    break
+                if time.monotonic() - t0 > %(timeout)d:
+                    hung.append(i)
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.002)
+        stop.set()
+        t.join()
+        assert not hung, f"fork() children {hung} of 20 hung on the network"
+        print("ok")
+""")
+
+
+def test_fork_while_another_thread_predicts_with_the_network(tmp_path):
+    """A fork while another thread held a network's lock (inside predict)
+    left the child's copy locked: its first call on that network waited
+    forever (5-16 children of 20 before the fix). A fork now takes every
+    network's lock first; the child starts with fresh ones."""
+    _run_scenario(tmp_path, FORK_WHILE_SERVING, 15, "the parent of the forks hung")
+
+
+SERIAL_CHILD = textwrap.dedent("""
+    import os
+    import numpy as np
+    import threadpoolctl
+    import fastbp
+    from fastbp import _blas
+
+    def scipy_threads():
+        return [d["num_threads"] for d in threadpoolctl.threadpool_info()
+                if d["user_api"] == "blas" and os.path.samefile(d["filepath"], _blas.BLAS_LIBRARY)]
+
+    if __name__ == "__main__":
+        before = scipy_threads()
+        _blas.serial_begin()            # as an L-BFGS fit in another thread would be
+        inside = scipy_threads()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(w, repr(scipy_threads()).encode())
+            os._exit(0)
+        os.close(w)
+        child = eval(os.read(r, 100))
+        os.waitpid(pid, 0)
+        _blas.serial_end()
+        assert inside == [1] and child == before and scipy_threads() == before, \\
+            (before, inside, child, scipy_threads())
+        print("ok")
+""")
+
+
+def test_fork_inside_a_one_thread_blas_region_restores_the_childs_count(tmp_path):
+    """The child of a fork made while an L-BFGS fit held SciPy's OpenBLAS at
+    one thread (fastbp._blas.serial_begin) gets the count back: no thread of
+    the child will end that region."""
+    pytest.importorskip("threadpoolctl")
+    from fastbp import _blas
+
+    if not _blas.BLAS_LIBRARY or fastbp.effective_n_threads() < 2:
+        pytest.skip("SciPy's OpenBLAS runs one thread here anyway")
+    _run_scenario(tmp_path, SERIAL_CHILD, 60, "the fork hung")

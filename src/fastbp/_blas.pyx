@@ -205,7 +205,11 @@ def _after_fork_in_child():
     _lock = PyThread_allocate_lock()
     _in_flight = 0
     _forking = 0
-    _serial_users = 0       # a region the parent's threads had open stays set here
+    if _serial_users > 0:   # regions of the parent's other threads: not here
+        _serial_users = 0
+        if (_serial_saved > 1 and _get_threads != NULL and _set_global != NULL
+                and _get_threads() == 1):
+            _set_global(_serial_saved)
 
 
 cdef int _serial_users = 0         # serial_begin regions open (any thread)

@@ -7,6 +7,7 @@ functions of :mod:`fastbp.course` accept them. Examples are columns:
 ``X`` is (n_x, m).
 """
 import math
+import os
 import threading
 import weakref
 
@@ -43,6 +44,53 @@ def _lock(net):
         with _LOCKS_GUARD:
             lock = _LOCKS.setdefault(net, threading.Lock())
     return lock
+
+
+# fork(): a copy made while another thread held a network's lock would keep
+# it locked in the child (whose first call on that network then waits
+# forever), and a copy made mid-call could keep a plan the call had swapped
+# out (predict borrows the inference buffers). So a fork first takes every
+# network's lock (waiting, without the GIL, for the calls in progress; at
+# most a chunk of a fit's steps) and the guard, which stops new locks being
+# made; the parent releases them after the fork and the child starts with
+# fresh ones. Registered after fastbp._blas's handler, so it runs before it:
+# network locks are taken before the BLAS lock, in the order a call takes
+# them.
+_FORK_HELD = []
+
+
+def _before_fork():
+    while True:
+        with _LOCKS_GUARD:
+            pending = [lk for lk in list(_LOCKS.values()) if lk not in _FORK_HELD]
+        if not pending:
+            _LOCKS_GUARD.acquire()
+            pending = [lk for lk in list(_LOCKS.values()) if lk not in _FORK_HELD]
+            if not pending:
+                return              # every lock and the guard held
+            _LOCKS_GUARD.release()
+        for lk in pending:
+            lk.acquire()
+            _FORK_HELD.append(lk)
+
+
+def _after_fork_in_parent():
+    _LOCKS_GUARD.release()
+    for lk in _FORK_HELD:
+        lk.release()
+    _FORK_HELD.clear()
+
+
+def _after_fork_in_child():
+    global _LOCKS, _LOCKS_GUARD
+    _LOCKS = weakref.WeakKeyDictionary()
+    _LOCKS_GUARD = threading.Lock()
+    _FORK_HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                         after_in_child=_after_fork_in_child)
 
 
 class Network:
@@ -321,9 +369,19 @@ class Network:
     # ------------------------------------------------------------- pickling
     def __getstate__(self):
         """Architecture, parameters, step counter, dropout seed and optimizer
-        (with its state); the compiled workspaces are rebuilt on load."""
-        return {"config": self.get_config(), "params": self._flat_params,
-                "step": self._step, "dropout_seed": self._dropout_seed,
+        (with its state); the compiled workspaces are rebuilt on load.
+
+        The parameters and the step counter are copied under the network's
+        lock, so a pickle taken while another thread trains holds the
+        parameters of one step boundary; the optimizer (the same object, so
+        that it is shared with other references to it in one pickle) is read
+        by pickle afterwards: pickle between fits, or use :meth:`save`, for
+        its state to match.
+        """
+        with _lock(self):
+            params, step = self._flat_params.copy(), self._step
+        return {"config": self.get_config(), "params": params,
+                "step": step, "dropout_seed": self._dropout_seed,
                 "n_threads": self._n_threads_arg, "optimizer": self.optimizer}
 
     def __setstate__(self, state):
@@ -1091,24 +1149,29 @@ class Network:
         flat parameter buffer), ``optimizer`` (JSON config + update count)
         and ``opt_state_<i>`` for ``optimizer`` (default: the network's
         last), and ``train`` (JSON: dropout step counter and seed, and
-        ``extra`` such as epoch and history).
+        ``extra`` such as epoch and history). The arrays and counts are
+        copied under the network's lock: called while another thread
+        trains, it saves one step boundary (that thread's next chunk of
+        steps waits for the copy).
 
         Returns
         -------
         path : str
         """
         optimizer = optimizer or self.optimizer
-        arrays = {"params": self._flat_params}
-        train = {"step": int(self._step), "dropout_seed": str(self._dropout_seed)}
+        with _lock(self):       # one step boundary, while another thread trains
+            arrays = {"params": self._flat_params.copy()}
+            train = {"step": int(self._step), "dropout_seed": str(self._dropout_seed)}
+            state = optimizer.state_arrays() if optimizer is not None else ()
+            t = optimizer.t if optimizer is not None else 0
+            for i, st in enumerate(state):
+                arrays[f"opt_state_{i}"] = st.copy()
         if extra:
             train.update(extra)
         documents = {"config": self.get_config(), "train": train}
         if optimizer is not None:
-            state = optimizer.state_arrays()
-            documents["optimizer"] = {"config": optimizer.get_config(), "t": optimizer.t,
+            documents["optimizer"] = {"config": optimizer.get_config(), "t": t,
                                       "n_state": len(state)}
-            for i, s in enumerate(state):
-                arrays[f"opt_state_{i}"] = s
         return checkpoint.write(path, arrays, documents)
 
     @classmethod

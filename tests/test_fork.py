@@ -99,11 +99,28 @@ SCENARIO = textwrap.dedent("""
 """)
 
 
+# A scenario's helper (inserted as %(wait_child)s): wait for a fork() child.
+WAIT_CHILD = """
+def wait_child(pid, timeout):
+    \"\"\"The child's exit code, or None when it ran past timeout s (then killed).\"\"\"
+    t0 = time.monotonic()
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() - t0 > timeout:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(0.0005)
+"""
+
+
 def _run_scenario(tmp_path, source, timeout, hang):
     """Run the script ``source`` (its children wait ``timeout`` s at most); a
     hang of the whole fails the test with the message ``hang``."""
     script = tmp_path / "scenario.py"
-    script.write_text(source % {"timeout": timeout})
+    script.write_text(source % {"timeout": timeout, "wait_child": WAIT_CHILD})
     try:
         run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                              timeout=300)
@@ -214,6 +231,7 @@ FORK_STORM = textwrap.dedent("""
     import time
     import numpy as np
     import fastbp
+    %(wait_child)s
 
     rng = np.random.default_rng(0)
     # (96, 64) x (64, 64): over the serial limit, so each call sets OpenBLAS's
@@ -239,14 +257,8 @@ FORK_STORM = textwrap.dedent("""
                 for W, X, b in shapes:
                     fastbp.dense_forward(X, W, b, "relu", n_threads=1)
                 os._exit(0)
-            t0 = time.monotonic()
-            while os.waitpid(pid, os.WNOHANG)[0] == 0:
-                if time.monotonic() - t0 > %(timeout)d:
-                    hung.append(i)
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
-                    break
-                time.sleep(0.0005)
+            if wait_child(pid, %(timeout)d) is None:
+                hung.append(i)
         stop.set()
         busy.join()
         assert not hung, f"fork() children {hung} of %(forks)d hung"
@@ -268,6 +280,7 @@ FORK_WHILE_SERVING = textwrap.dedent("""
     import time
     import numpy as np
     import fastbp
+    %(wait_child)s
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((64, 200))
@@ -291,18 +304,10 @@ FORK_WHILE_SERVING = textwrap.dedent("""
                 ok = np.allclose(net.predict_proba(X), expected, rtol=1e-12, atol=1e-12)
                 net.fit(X, y, epochs=1, verbose=False)
                 os._exit(0 if ok else 3)
-            t0 = time.monotonic()
-            while True:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    assert os.waitstatus_to_exitcode(status) == 0, f"child {i}: {status}"
-                    break
-                if time.monotonic() - t0 > %(timeout)d:
-                    hung.append(i)
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
-                    break
-                time.sleep(0.002)
+            code = wait_child(pid, %(timeout)d)
+            if code is None:
+                hung.append(i)
+            assert code in (0, None), f"child {i} exited with {code}"
         stop.set()
         t.join()
         assert not hung, f"fork() children {hung} of 20 hung on the network"

@@ -101,8 +101,9 @@ def effective_n_threads(n_threads=None):
         ``None`` uses every core: OpenMP's maximum for the calling thread
         at the call, which honours ``OMP_NUM_THREADS`` and
         ``threadpoolctl.threadpool_limits(user_api="openmp")``, at most the
-        cores (unless ``OMP_NUM_THREADS`` asks for more); a positive value is taken as is; a negative
-        value counts down from the cores (``-1`` = all, ``-2`` = all but one).
+        cores (unless ``OMP_NUM_THREADS`` asks for more); a positive value
+        is taken as is; a negative value counts down from the cores (``-1``
+        = all, ``-2`` = all but one).
         Zero is an error. Without OpenMP the answer is always 1, and so it
         is in a ``fork()`` child of a process that had run fastbp's threads
         (see :func:`forked_single_threaded`).
@@ -155,5 +156,3 @@ cdef int default_threads() noexcept nogil:
     if nt > _default_cap:
         nt = _default_cap
     return nt if nt > 1 else 1
-
-

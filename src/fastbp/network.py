@@ -49,29 +49,21 @@ def _lock(net):
 # fork(): a copy made while another thread held a network's lock would keep
 # it locked in the child (whose first call on that network then waits
 # forever), and a copy made mid-call could keep a plan the call had swapped
-# out (predict borrows the inference buffers). So a fork first takes every
-# network's lock (waiting, without the GIL, for the calls in progress; at
-# most a chunk of a fit's steps) and the guard, which stops new locks being
-# made; the parent releases them after the fork and the child starts with
-# fresh ones. Registered after fastbp._blas's handler, so it runs before it:
-# network locks are taken before the BLAS lock, in the order a call takes
-# them.
+# out (predict borrows the inference buffers). So a fork first takes the
+# guard (no new lock is made meanwhile: no code holds a network's lock while
+# it makes another's) and every network's lock, waiting without the GIL for
+# the calls in progress (at most a chunk of a fit's steps); the parent
+# releases them after the fork and the child starts with fresh ones.
+# Registered after fastbp._blas's handler, so it runs before it: network
+# locks are taken before the BLAS lock, in the order a call takes them.
 _FORK_HELD = []
 
 
 def _before_fork():
-    while True:
-        with _LOCKS_GUARD:
-            pending = [lk for lk in list(_LOCKS.values()) if lk not in _FORK_HELD]
-        if not pending:
-            _LOCKS_GUARD.acquire()
-            pending = [lk for lk in list(_LOCKS.values()) if lk not in _FORK_HELD]
-            if not pending:
-                return              # every lock and the guard held
-            _LOCKS_GUARD.release()
-        for lk in pending:
-            lk.acquire()
-            _FORK_HELD.append(lk)
+    _LOCKS_GUARD.acquire()
+    _FORK_HELD.extend(_LOCKS.values())
+    for lk in _FORK_HELD:
+        lk.acquire()
 
 
 def _after_fork_in_parent():

@@ -10,6 +10,7 @@ do not depend on the thread count or on timing).
 * several threads predicting with one shared, trained network.
 """
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -206,11 +207,19 @@ def test_pickles_and_checkpoints_taken_while_another_thread_trains_hold_one_step
     at_step = {0: (net.flat_parameters.copy(), 0)}
     done = threading.Event()
 
+    enough = threading.Event()
+
     def train():
+        # Fit until the main thread has its snapshots, not for a fixed number
+        # of fits: a checkpoint is fsynced, and on a slow disk 40 fits once
+        # ended after 7 pickles. The deadline only bounds a broken run.
+        deadline = time.monotonic() + 120
         try:
-            for _ in range(40):
+            fits = 0
+            while fits < 40 or not (enough.is_set() or time.monotonic() > deadline):
                 net.fit(X, y, epochs=1, batch_size=16, optimizer=opt, verbose=False)
                 at_step[net.step_count] = (net.flat_parameters.copy(), opt.t)
+                fits += 1
         finally:
             done.set()
 
@@ -221,6 +230,8 @@ def test_pickles_and_checkpoints_taken_while_another_thread_trains_hold_one_step
         blobs.append(pickle.dumps(net))
         if len(saved) < 20:
             saved.append(net.save(str(tmp_path / f"ck{len(saved)}.npz")))
+        elif len(blobs) >= 200:
+            enough.set()
     t.join()
     checked = 0
     for b in blobs:

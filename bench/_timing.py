@@ -90,3 +90,26 @@ def compare(cands, repeats=7, min_block=0.05, switch_sleep=0.12, max_retries=3):
                 reruns += 1
             times[name].append(per_call)
     return {k: statistics.median(v) for k, v in times.items()}, reruns
+
+
+def step_flops(dims, m):
+    """Floating-point operations of one step's GEMMs on m examples: the
+    forward products, every dW and every dA_prev but the first layer's."""
+    pairs = list(zip(dims[:-1], dims[1:]))
+    fwd = sum(2 * a * b * m for a, b in pairs)
+    return 2 * fwd + sum(2 * a * b * m for a, b in pairs[1:])
+
+
+def peak_cands(n, dtype="float32"):
+    """A large n x n x n GEMM through SciPy's OpenBLAS (threads as
+    threadpool_limits set them): the machine's measured peak in ``dtype``."""
+    import numpy as np
+    from scipy.linalg import blas
+    dtype = np.dtype(dtype)
+    gemm = blas.sgemm if dtype == np.float32 else blas.dgemm
+    rng = np.random.default_rng(1)
+    A = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
+    B = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
+    C = np.zeros((n, n), dtype, order="F")
+    return [(f"peak gemm {dtype.name}", lambda: gemm(1.0, A, B, beta=0.0, c=C, overwrite_c=1),
+             "scipy")]

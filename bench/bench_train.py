@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from _timing import blas_info, compare  # bench/_timing.py (the script's directory is on sys.path)
+from _timing import blas_info, compare, peak_cands, step_flops  # bench/_timing.py (the script's directory is on sys.path)
 
 from fastbp import _bench
 from fastbp._numpy_baseline import NumpyNetwork, one_hot
@@ -109,24 +109,6 @@ def case_cands(dims, hidden, output, m, nt, rng):
     return cands
 
 
-def step_flops(dims, m):
-    """Floating-point operations of one step's GEMMs (forward, dW, dA_prev but the first)."""
-    pairs = list(zip(dims[:-1], dims[1:]))
-    fwd = sum(2 * a * b * m for a, b in pairs)
-    return 2 * fwd + sum(2 * a * b * m for a, b in pairs[1:])
-
-
-def peak_cands(n):
-    """A large float32 GEMM in SciPy's OpenBLAS (the threads set by threadpool_limits)."""
-    from scipy.linalg import blas
-    rng = np.random.default_rng(1)
-    A = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
-    B = np.asfortranarray(rng.standard_normal((n, n), dtype=np.float32))
-    C = np.zeros((n, n), np.float32, order="F")
-    return [("peak gemm", lambda: blas.sgemm(1.0, A, B, beta=0.0, c=C, overwrite_c=1),
-             "scipy")]
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -154,7 +136,7 @@ def main(argv=None):
         print("  torch not installed: PyTorch columns skipped (pip install torch==2.13.0)")
     n = 256 if args.quick else args.peak_size
     pmed, _ = compare(peak_cands(n), repeats=repeats, min_block=min_block)
-    peak = 2.0 * n ** 3 / pmed["peak gemm"]
+    peak = 2.0 * n ** 3 / pmed["peak gemm float32"]
     print(f"  peak: {n} x {n} x {n} float32 GEMM, {peak / 1e9:.1f} GFLOP/s")
     rng = np.random.default_rng(0)
     rows = []

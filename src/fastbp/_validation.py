@@ -2249,7 +2249,7 @@ def sk_hidden_layer_sizes(sizes):
     for s in sizes:
         # scikit-learn passes each size to NumPy as a shape (a TypeError for 3.5);
         # int() would truncate it silently
-        if not isinstance(s, numbers.Integral):
+        if not isinstance(s, numbers.Integral) or isinstance(s, (bool, np.bool_)):
             raise TypeError(f"hidden_layer_sizes must hold integers (the units of each hidden "
                             f"layer), got {s!r} in {sizes}")
     return [int(s) for s in sizes]
@@ -2350,6 +2350,64 @@ def sk_numeric_targets(y):
 def sk_check_finite_weights(arrays):
     if not all(np.isfinite(w).all() for w in arrays):
         raise sk_nonfinite_weights_error()
+
+
+def sk_assigned_layers(coefs, intercepts, n_layers, n_features, n_outputs):
+    """The layer widths ``[n_in, n_1, ..., n_out]`` that assigned ``coefs_`` /
+    ``intercepts_`` lists describe, or a ValueError saying what does not fit.
+
+    scikit-learn runs whatever its lists hold through ``X @ coefs_[i] +
+    intercepts_[i]`` for ``i < n_layers_ - 1``: mismatched shapes fail there
+    (or broadcast into wrong outputs), a missing layer is an IndexError.
+    """
+    where = "assigned coefs_ / intercepts_"
+    if len(coefs) != n_layers - 1 or len(intercepts) != n_layers - 1:
+        raise ValueError(
+            f"{where}: the network has n_layers_ = {n_layers}, so coefs_ and intercepts_ "
+            f"must hold {n_layers - 1} arrays each; they hold {len(coefs)} and "
+            f"{len(intercepts)}")
+    units = []
+    for i, (c, b) in enumerate(zip(coefs, intercepts)):
+        c_shape, b_shape = np.shape(c), np.shape(b)
+        if len(c_shape) != 2 or len(b_shape) != 1 or b_shape[0] != c_shape[1]:
+            raise ValueError(
+                f"{where}: coefs_[{i}] must be (n_in, n_out) and intercepts_[{i}] (n_out,); "
+                f"got {c_shape} and {b_shape}")
+        if units and c_shape[0] != units[-1]:
+            raise ValueError(
+                f"{where}: coefs_[{i}] has {c_shape[0]} rows but coefs_[{i - 1}] has "
+                f"{units[-1]} columns; each layer's n_in is the previous layer's n_out")
+        if not units:
+            units.append(c_shape[0])
+        units.append(c_shape[1])
+    if units[0] != n_features:
+        raise ValueError(f"{where}: coefs_[0] has {units[0]} rows; the fit saw "
+                         f"n_features_in_ = {n_features} features")
+    if units[-1] != n_outputs:
+        raise ValueError(f"{where}: coefs_[-1] has {units[-1]} columns; the fit has "
+                         f"n_outputs_ = {n_outputs} outputs")
+    return units
+
+
+def sk_continued_layers(fitted, wanted, incremental):
+    """The ValueError of a warm start / partial_fit whose layer widths differ
+    from the fitted network's (``fitted`` / ``wanted``: [n_in, ..., n_out])."""
+    how, anew = (("partial_fit", "call fit to start a new network") if incremental else
+                  ("a fit with warm_start=True", "fit a new network (warm_start=False)"))
+    if fitted[1:-1] != wanted[1:-1]:
+        return ValueError(
+            f"hidden_layer_sizes is {tuple(wanted[1:-1])} but the fitted network's hidden "
+            f"layers are {tuple(fitted[1:-1])}: {how} continues training the fitted "
+            f"network. Set hidden_layer_sizes back to {tuple(fitted[1:-1])}, or {anew}")
+    return ValueError(
+        f"y has {wanted[-1]} output(s) but the fitted network has {fitted[-1]}: {how} "
+        f"continues training the fitted network. Pass y with the same outputs, or {anew}")
+
+
+def sk_unsupported_out_activation(name, known):
+    """An ``out_activation_`` the estimators have no compiled output for."""
+    return ValueError(f"out_activation_ = {name!r} is not an output fastbp computes; "
+                      f"use one of {sorted(known)}")
 
 
 def sk_unsupported_loss(loss, outputs):

@@ -857,7 +857,7 @@ class Network:
                                 self._nt if n_threads is None else n_threads)
             optimizer.t = t
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, *, check_finite=True):
         """Output activations for X, without dropout.
 
         Runs in column chunks through a small private workspace, so a pending
@@ -866,6 +866,10 @@ class Network:
         Parameters
         ----------
         X : ndarray (n_x, m)
+        check_finite : bool, default True
+            Refuse NaN and inf in X. With False (X checked already, or the
+            caller wants scikit-learn's ``assume_finite``), a column holding
+            one gives NaN outputs in that column alone.
 
         Returns
         -------
@@ -875,10 +879,12 @@ class Network:
         Raises
         ------
         ValueError
-            X holds NaN or inf (a silent class 0 / NaN loss otherwise).
+            X holds NaN or inf and ``check_finite`` is True (a silent class 0 /
+            NaN loss otherwise).
         """
         X = self.check_X(X)
-        _validation.check_finite(X, "X")
+        if check_finite:
+            _validation.check_finite(X, "X")
         out = np.empty((self.layer_dims[-1], X.shape[1]), dtype=self.dtype)
         with _lock(self):        # predict borrows the network's inference buffers
             return self._kernel.predict(X, out, self._nt)

@@ -266,6 +266,14 @@ class _Solver:
         self._saved = None
         return self.opt
 
+    def carry_over(self, net, same_shapes):
+        """Keep the optimizer's state for the network that replaces ``net``
+        (restored by :meth:`attach`), or drop it when the widths changed."""
+        if same_shapes and net.is_bound(self.opt):
+            self._saved = (tuple(np.array(a) for a in self.opt.state_arrays()), self.opt.t)
+        elif not same_shapes:
+            self._saved = None
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_saved"] = (tuple(np.array(a) for a in self.opt.state_arrays()), self.opt.t)
@@ -375,27 +383,57 @@ class _BaseMLP(BaseEstimator):
     def _network(self):
         """The fitted Network, in step with ``coefs_`` / ``intercepts_`` and the parameters.
 
-        Rebuilt after unpickling; arrays assigned to ``coefs_[i]`` /
-        ``intercepts_[i]`` (or whole lists) are copied in.
+        Rebuilt after unpickling. Arrays assigned to ``coefs_[i]`` /
+        ``intercepts_[i]`` (or whole lists) are used from then on, as
+        scikit-learn uses its lists: copied in, or, when their widths differ
+        from the network's, a network of those widths is built around them.
+        A change of ``activation`` or ``out_activation_`` applies to the
+        current weights, and a later warm start keeps the optimizer's state
+        (its moments / velocities and step count), as scikit-learn's does.
+
+        Raises
+        ------
+        ValueError
+            The lists do not describe a network scikit-learn could run on
+            this fit's data: a count other than ``n_layers_ - 1``, shapes
+            that do not chain, an input width other than ``n_features_in_``
+            or an output width other than ``n_outputs_`` (scikit-learn fails
+            in its matrix products, or with an IndexError, there).
         """
         net = getattr(self, "_net", None)
         coefs, intercepts = self.coefs_, self.intercepts_
-        if net is not None and net.hidden and net.hidden[0] != _HIDDEN[self.activation]:
-            # activation changed before a warm start: scikit-learn applies the
-            # new one to the old weights
-            coefs, intercepts = [np.array(c) for c in coefs], [np.array(b) for b in intercepts]
-            net = self._net = None
-        if net is None:
-            units = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
+        views = getattr(self, "_views", None)
+        assigned = (net is None or views is None
+                    or len(coefs) != len(views[0]) or len(intercepts) != len(views[1])
+                    or any(a is not b for a, b in zip(coefs, views[0]))
+                    or any(a is not b for a, b in zip(intercepts, views[1])))
+        if not assigned:
+            units = list(net.layer_dims)
+        else:
+            coefs, intercepts = list(coefs), list(intercepts)
+            units = _validation.sk_assigned_layers(coefs, intercepts, self.n_layers_,
+                                                   self.n_features_in_, self.n_outputs_)
+        output = _OUTPUT.get(self.out_activation_)
+        if output is None:
+            raise _validation.sk_unsupported_out_activation(self.out_activation_, _OUTPUT)
+        if (net is not None and units == list(net.layer_dims) and net.output == output
+                and (not net.hidden or net.hidden[0] == _HIDDEN[self.activation])):
+            if assigned:
+                self._copy_in(coefs, intercepts)
+        else:
+            if net is not None:
+                # scikit-learn's new activation or output applies to the old
+                # weights; its optimizer carries on where the widths allow
+                coefs = [np.array(c) for c in coefs]
+                intercepts = [np.array(b) for b in intercepts]
+                solver = getattr(self, "_optimizer", None)
+                if solver is not None:
+                    solver.carry_over(net, same_shapes=units == list(net.layer_dims))
             dtype = np.result_type(coefs[0].dtype, np.float32)
             if dtype not in (np.float32, np.float64):
                 dtype = np.float64
             self._build_network(units, dtype)
             self._copy_in(coefs, intercepts)
-        elif (len(coefs) != len(self._views[0])
-              or any(a is not b for a, b in zip(coefs, self._views[0]))
-              or any(a is not b for a, b in zip(intercepts, self._views[1]))):
-            self._copy_in(list(coefs), list(intercepts))
         net = self._net
         net.lambd = float(self.alpha)
         if net.n_threads != self.n_threads:
@@ -403,6 +441,9 @@ class _BaseMLP(BaseEstimator):
         return net
 
     def _copy_in(self, coefs, intercepts):
+        """Copy the (n_in, n_out) / (n_out,) arrays into the network (their
+        shapes checked by _validation.sk_assigned_layers, or the network's
+        own views)."""
         net = self._net
         for l, (c, b) in enumerate(zip(coefs, intercepts), start=1):
             net.parameters[f"W{l}"][...] = np.asarray(c).T
@@ -434,7 +475,12 @@ class _BaseMLP(BaseEstimator):
             net.parameters[f"W{l}"][...] = coef.astype(dtype, copy=False).T
             net.parameters[f"b{l}"][:, 0] = intercept.astype(dtype, copy=False)
         net.parameters_changed()
-        self._best_params = None
+        # scikit-learn's _best_coefs start as copies of the initial weights: a
+        # fit whose validation score never rises above -inf (NaN from the first
+        # epoch) ends on them
+        self._best_params = (net.flat_parameters.copy()
+                             if self.early_stopping and self.solver in _STOCHASTIC_SOLVERS
+                             else None)
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             self._no_improvement_count = 0
@@ -457,12 +503,16 @@ class _BaseMLP(BaseEstimator):
                                                  dtype=np.float64)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
-        self.n_outputs_ = y.shape[1]
-        layer_units = [n_features] + hidden_layer_sizes + [self.n_outputs_]
+        layer_units = [n_features] + hidden_layer_sizes + [y.shape[1]]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         net = self._network()
+        if list(net.layer_dims) != layer_units:
+            # a warm start or partial_fit continues the fitted network (scikit-
+            # learn fails inside its products, or trains the old widths)
+            raise _validation.sk_continued_layers(list(net.layer_dims), layer_units,
+                                                  incremental)
         if X.dtype != net.dtype:
             X = X.astype(net.dtype)
         if sp.issparse(X):
@@ -527,7 +577,10 @@ class _BaseMLP(BaseEstimator):
         X_val = y_val = sw_val = None
         if early_stopping:
             # the split of the indices is the split of X, y (and sample_weight)
-            stratify = y if (is_classifier(self) and self.n_outputs_ == 1) else None
+            # scikit-learn stratifies on its bool indicator (its messages name
+            # the classes False / True); ours is that array viewed as uint8
+            stratify = (y.view(np.bool_) if y.dtype == np.uint8 else y) if (
+                is_classifier(self) and self.n_outputs_ == 1) else None
             idx_train, idx_val = train_test_split(
                 np.arange(X.shape[0]), random_state=self._random_state,
                 test_size=self.validation_fraction, stratify=stratify)
@@ -572,7 +625,7 @@ class _BaseMLP(BaseEstimator):
                         net, opt, Xc, Yc, y_code, labels, X, y, sample_weight,
                         sample_idx if self.shuffle else None, batch_size)
                     self.n_iter_ += 1
-                    self.loss_ = np.nan if nan_loss else accumulated_loss / X.shape[0]
+                    self.loss_ = np.float64(np.nan if nan_loss else accumulated_loss / X.shape[0])
                     self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
                     if self._stop_now(early_stopping, incremental):
                         break
@@ -602,7 +655,7 @@ class _BaseMLP(BaseEstimator):
                                                   b, (batch_slice.start, batch_slice.stop))
                     accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                 self.n_iter_ += 1
-                self.loss_ = np.nan if nan_loss else accumulated_loss / X.shape[0]
+                self.loss_ = np.float64(np.nan if nan_loss else accumulated_loss / X.shape[0])
                 self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
                 if self._stop_now(early_stopping, incremental):
                     break
@@ -742,7 +795,7 @@ class _BaseMLP(BaseEstimator):
                 options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
                          **_lbfgs_iprint(self.verbose)})
         self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
-        self.loss_ = opt_res.fun
+        self.loss_ = np.float64(opt_res.fun)
         params[...] = opt_res.x
         net.parameters_changed()
 
@@ -798,12 +851,15 @@ class _BaseMLP(BaseEstimator):
             X = X.tocsr()
             out = np.empty((X.shape[0], self.n_outputs_), dtype=out_dtype)
             for s in gen_batches(X.shape[0], _SPARSE_CHUNK):
-                out[s] = net.predict_proba(X[s].toarray().astype(net.dtype, copy=False).T).T
+                out[s] = net.predict_proba(X[s].toarray().astype(net.dtype, copy=False).T,
+                                           check_finite=False).T
             return out
         if X.dtype != net.dtype:
             X = X.astype(net.dtype)
-        out = net.predict_proba(X.T).T
-        return out if out.dtype == out_dtype else out.astype(out_dtype)
+        # validate_data checked X's values (or sklearn.set_config(assume_finite=True)
+        # asked for no check: NaN rows then give NaN outputs, as scikit-learn's)
+        out = net.predict_proba(X.T, check_finite=False).T
+        return np.ascontiguousarray(out, dtype=out_dtype)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)
@@ -914,6 +970,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         y : ndarray, shape (n_samples,) or (n_samples, n_classes)
             The predicted classes (labels of ``classes_``).
+
+        Raises
+        ------
+        ValueError
+            X holds NaN or inf (unless ``sklearn.set_config(assume_finite=True)``,
+            as scikit-learn), or its number of features differs from the fit's.
         """
         check_is_fitted(self)
         return self._predict(X)

@@ -1,0 +1,183 @@
+"""fastbp.sklearn against scikit-learn where users edit a fitted estimator or
+change scikit-learn's global settings: assigned ``coefs_`` / ``out_activation_``,
+a new ``activation`` before ``partial_fit``, warm starts with other widths,
+``assume_finite``, early stopping that never scores, and the types and
+memory layout of what the estimators return. Each case runs scikit-learn's
+own estimator beside fastbp's on the same input."""
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+import sklearn  # noqa: E402
+from sklearn import neural_network as sk_nn  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+
+from fastbp import sklearn as fsk  # noqa: E402
+
+
+def _both(name, **params):
+    return getattr(sk_nn, name)(**params), getattr(fsk, name)(**params)
+
+
+def _data(n=30, seed=0, classes=3):
+    rng = np.random.RandomState(seed)
+    return rng.randn(n, 3), rng.randint(0, classes, n)
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def test_assume_finite_predicts_nan_rows_as_scikit_learn():
+    """sklearn.set_config(assume_finite=True) skips the NaN check: the NaN row
+    gets NaN outputs and the others their values (fastbp's network refused
+    the whole call before)."""
+    X, y = _data()
+    Xq = X.copy()
+    Xq[0, 1] = np.nan
+    sk, fb = _both("MLPClassifier", hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    sk.fit(X, y)
+    fb.fit(X, y)
+    with sklearn.config_context(assume_finite=True):
+        want, got = sk.predict_proba(Xq), fb.predict_proba(Xq)
+        assert np.array_equal(sk.predict(Xq), fb.predict(Xq))
+    assert np.isnan(got[0]).all() and np.isfinite(got[1:]).all()
+    np.testing.assert_allclose(got, want, rtol=1e-10, equal_nan=True)
+    with pytest.raises(ValueError, match="NaN"):     # the check is back outside
+        fb.predict_proba(Xq)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_loss_types_and_c_ordered_outputs(solver):
+    X, y = _data()
+    clf = fsk.MLPClassifier(hidden_layer_sizes=(4,), solver=solver, max_iter=3, random_state=0)
+    clf.fit(X, y)
+    assert type(clf.loss_) is np.float64
+    if solver != "lbfgs":
+        assert all(type(v) is np.float64 for v in clf.loss_curve_)
+    assert clf.predict_proba(X).flags.c_contiguous
+    reg = fsk.MLPRegressor(hidden_layer_sizes=(4,), solver=solver, max_iter=3, random_state=0)
+    reg.fit(X, np.c_[y, -y].astype(float))
+    assert reg.predict(X).flags.c_contiguous and reg.predict(X).shape == (30, 2)
+
+
+def test_early_stopping_that_never_scores_restores_the_initial_weights():
+    """A validation score that is NaN from the first epoch is never the best:
+    scikit-learn's best coefficients stay the initial ones and it ends on them."""
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 3) * 1e150, rng.randn(40) * 1e150
+    ests = _both("MLPRegressor", hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=10.0,
+                 early_stopping=True, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for est in ests:
+            est.fit(X, y)
+    sk, fb = ests
+    assert np.isnan(fb.validation_scores_).all() and fb.best_validation_score_ == -np.inf
+    for a, b in zip(sk.coefs_ + sk.intercepts_, fb.coefs_ + fb.intercepts_):
+        np.testing.assert_array_equal(a, b)         # the initial draws, bit for bit
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_new_activation_before_partial_fit_keeps_the_optimizer(solver):
+    """scikit-learn keeps its optimizer (Adam moments, velocities, step count)
+    when only the activation changes; fastbp rebuilt its network and started
+    the optimizer over (coefficients off by ~1e-3 after one partial_fit)."""
+    X, y = _data()
+    ests = _both("MLPClassifier", hidden_layer_sizes=(4,), solver=solver, max_iter=3,
+                 random_state=0)
+    for est in ests:
+        est.fit(X, y)
+        est.set_params(activation="tanh")
+        est.partial_fit(X, y)
+    for a, b in zip(ests[0].coefs_ + ests[0].intercepts_, ests[1].coefs_ + ests[1].intercepts_):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-13)
+
+
+def test_assigned_coefs_of_other_widths_are_used():
+    """A consistent set of new widths runs as scikit-learn runs it."""
+    X, y = _data()
+    rng = np.random.RandomState(1)
+    new = [rng.randn(3, 6), rng.randn(6, 3)], [rng.randn(6), rng.randn(3)]
+    out = []
+    for est in _both("MLPClassifier", hidden_layer_sizes=(4,), max_iter=3, random_state=0):
+        est.fit(X, y)
+        est.coefs_, est.intercepts_ = [c.copy() for c in new[0]], [b.copy() for b in new[1]]
+        out.append(est.predict_proba(X))
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-10)
+
+
+def test_assigned_out_activation_is_used():
+    X, y = _data()
+    out = []
+    for est in _both("MLPClassifier", hidden_layer_sizes=(4,), max_iter=3, random_state=0):
+        est.fit(X, y)
+        est.out_activation_ = "logistic"
+        out.append(est.predict_proba(X))
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-10)
+    est.out_activation_ = "tanh"
+    with pytest.raises(ValueError, match="out_activation_ = 'tanh'"):
+        est.predict(X)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda e: e.coefs_.__setitem__(0, np.ones((1, 4))), "coefs_\\[0\\] has 1 rows"),
+    (lambda e: (e.coefs_.pop(1), e.intercepts_.pop(1)), "must hold 2 arrays"),
+    (lambda e: e.intercepts_.__setitem__(0, np.ones(5)), "intercepts_\\[0\\] \\(n_out,\\)"),
+    (lambda e: e.coefs_.__setitem__(1, np.ones((5, 3))), "coefs_\\[1\\] has 5 rows"),
+])
+def test_assigned_coefs_that_cannot_run_are_refused(edit, match):
+    """scikit-learn fails in its products (or with an IndexError) there; fastbp
+    broadcast a (1, 4) array into (3, 4) and kept a deleted layer, silently."""
+    X, y = _data()
+    est = fsk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+    edit(est)
+    with pytest.raises(ValueError, match=match):
+        est.predict_proba(X)
+
+
+def test_warm_start_or_partial_fit_with_other_widths_is_refused():
+    """scikit-learn fails inside its fit; fastbp trained the old widths silently."""
+    X, y = _data()
+    clf = fsk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0,
+                            warm_start=True).fit(X, y)
+    before = [c.copy() for c in clf.coefs_]
+    clf.set_params(hidden_layer_sizes=(4, 2))
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes is \(4, 2\).*\(4,\)"):
+        clf.fit(X, y)
+    assert clf.n_layers_ == 3 and all(np.array_equal(a, b) for a, b in zip(before, clf.coefs_))
+    clf.set_params(warm_start=False)
+    assert clf.fit(X, y).n_layers_ == 4
+    reg = fsk.MLPRegressor(hidden_layer_sizes=(4,), random_state=0).partial_fit(X, y * 1.0)
+    with pytest.raises(ValueError, match="y has 2 output"):
+        reg.partial_fit(X, np.c_[y, y] * 1.0)
+    assert reg.n_outputs_ == 1
+
+
+def test_stratified_split_message_names_scikit_learns_classes():
+    """The split stratifies on scikit-learn's bool indicator, so its error
+    names the classes as scikit-learn's does."""
+    X, y = _data(n=10, classes=2)
+    y[:] = 0
+    y[0] = 1
+    msgs = []
+    for est in _both("MLPClassifier", hidden_layer_sizes=(4,), early_stopping=True,
+                     validation_fraction=0.2, random_state=0):
+        with pytest.raises(ValueError) as err:
+            est.fit(X, y)
+        msgs.append(str(err.value))
+    assert msgs[1] == msgs[0]
+
+
+def test_bool_hidden_layer_sizes_are_refused():
+    X, y = _data()
+    with pytest.raises(TypeError):
+        sk_nn.MLPClassifier((True,), max_iter=2).fit(X, y)
+    with pytest.raises(TypeError, match="integers"):
+        fsk.MLPClassifier((True,), max_iter=2).fit(X, y)

@@ -16,6 +16,14 @@ fit time of ``--repeats`` interleaved runs (scikit-learn, fastbp, scikit-learn,
 the speed-up, and the held-out accuracy / R^2 of both (25% test split).
 Targets: >= 10x on (a) and (d), >= 3x on (b) and (c), scores within 0.5 points.
 
+Each row also gives the fit's GEMM arithmetic (forward and backward products
+of every mini-batch; for lbfgs of ``n_iter_ + 1`` whole-set evaluations, a
+lower bound on its evaluations) and the fraction of the machine's peak, in
+the row's dtype, that the whole fit would have to run at to meet the target:
+the peak is a large GEMM through SciPy's OpenBLAS measured in the same run
+(``--peak-size``). Above ~80% the target asks for GEMMs faster than
+OpenBLAS's with nothing else in the fit.
+
 scikit-learn's fit runs in NumPy's OpenBLAS, fastbp's in SciPy's: threads
 are left at their defaults (all cores) for both; ``--threads N`` caps both
 (threadpoolctl for the BLAS, ``n_threads`` for fastbp).
@@ -28,7 +36,7 @@ import warnings
 
 import numpy as np
 
-from _timing import blas_info  # bench/_timing.py (the script's directory is on sys.path)
+from _timing import blas_info, compare, peak_cands, step_flops  # bench/_timing.py (the script's directory is on sys.path)
 
 try:
     import sklearn
@@ -86,7 +94,21 @@ def run_case(kind, X, y, params, dtype, repeats, threads, pause=0.15):
                 est.fit(X_tr, y_tr)
                 times[name].append(time.perf_counter() - t0)
                 scores[name] = est.score(X_te, y_te)
-    return {name: statistics.median(t) for name, t in times.items()}, scores
+    return {name: statistics.median(t) for name, t in times.items()}, scores, est
+
+
+TARGETS = {"a": 10.0, "b": 3.0, "c": 3.0, "d": 10.0}
+
+
+def fit_flops(key, X, est, params):
+    """GEMM arithmetic of the fastbp fit ``est`` on the 75% training split."""
+    n = int(round(X.shape[0] * 0.75))
+    dims = [X.shape[1], *params["hidden_layer_sizes"], est.n_outputs_]
+    if params.get("solver") == "lbfgs":
+        return (est.n_iter_ + 1) * step_flops(dims, n)
+    bs = params["batch_size"]
+    full, last = divmod(n, bs)
+    return est.n_iter_ * (full * step_flops(dims, bs) + (step_flops(dims, last) if last else 0))
 
 
 def main(argv=None):
@@ -96,6 +118,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None,
                     help="cap BLAS and fastbp threads (default: all cores)")
     ap.add_argument("--cases", default="abcd", help="subset of the cases, e.g. 'ad'")
+    ap.add_argument("--peak-size", type=int, default=2048,
+                    help="n of the n x n x n GEMM that measures each dtype's peak")
     args = ap.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     print(f"fastbp {fastbp.__version__}, scikit-learn {sklearn.__version__}, "
@@ -109,21 +133,32 @@ def main(argv=None):
             limiter = threadpool_limits(limits=args.threads, user_api="blas")
         except ImportError:
             print("  (threadpoolctl not installed: BLAS threads not capped)")
+    n_peak = 256 if args.quick else args.peak_size
+    peak = {}
+    for dt in ("float64", "float32"):
+        med, _ = compare(peak_cands(n_peak, dt), repeats=3 if args.quick else 5)
+        peak[dt] = 2.0 * n_peak ** 3 / med[f"peak gemm {dt}"]
+        print(f"  peak: {n_peak}^3 {dt} GEMM, {peak[dt] / 1e9:.1f} GFLOP/s")
     print(f"median of {repeats} interleaved fits; score = accuracy (classifier) or R^2 "
           "(regressor) on a 25% held-out split\n")
     header = ("| case | dtype | scikit-learn s | fastbp s | speed-up | score sklearn | "
-              "score fastbp |")
+              "score fastbp | GEMM GFLOP | target needs, % of peak |")
     print(header)
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     try:
         for key, title, kind, X, y, params in cases(args.quick):
             if key not in args.cases:
                 continue
             for dtype in (np.float64, np.float32):
-                t, s = run_case(kind, X, y, params, dtype, repeats, args.threads)
-                print(f"| ({key}) {title} | {np.dtype(dtype).name} | {t['scikit-learn']:.3f} | "
+                t, s, est = run_case(kind, X, y, params, dtype, repeats, args.threads)
+                dt = np.dtype(dtype).name
+                fl = fit_flops(key, X, est, params)
+                need = fl / (t["scikit-learn"] / TARGETS[key]) / peak[dt]
+                at_least = ">= " if params.get("solver") == "lbfgs" else ""
+                print(f"| ({key}) {title} | {dt} | {t['scikit-learn']:.3f} | "
                       f"{t['fastbp']:.3f} | {t['scikit-learn'] / t['fastbp']:.1f}x | "
-                      f"{s['scikit-learn']:.4f} | {s['fastbp']:.4f} |", flush=True)
+                      f"{s['scikit-learn']:.4f} | {s['fastbp']:.4f} | {at_least}{fl / 1e9:.2f} | "
+                      f"{at_least}{need:.0%} |", flush=True)
     finally:
         if limiter is not None:
             limiter.restore_original_limits()

@@ -497,6 +497,79 @@ def test_mixed_dtypes_follow_numpy_promotion():
     assert_close(AL, _np_L_model_forward(Xi, p)[0], name="AL(int X)")
 
 
+@pytest.mark.parametrize("order", [">", "<"])
+def test_byteswapped_data_gives_numpys_values(order):
+    """Data in the other byte order (read from a file with one, say) computes
+    as NumPy computes it. With outputs large enough to come from the array
+    pool, the pool handed out arrays of the input's '>f8' dtype, the kernels
+    wrote native bytes into them, and Z came back as 1e+281-like garbage."""
+    from fastbp._course import POOL_MIN_BYTES
+    rng = np.random.default_rng(7)
+    m = POOL_MIN_BYTES // (3 * 8) + 7
+    X = rng.standard_normal((5, m)).astype(order + "f8")
+    W, b = rng.standard_normal((3, 5)), rng.standard_normal((3, 1))
+    Z, _ = fc.linear_forward(X, W, b)
+    assert_close(Z, np.dot(W, X) + b, name="Z")
+    A, cache = fc.linear_activation_forward(X, W, b, "relu")
+    assert_close(A, np.maximum(np.dot(W, X) + b, 0), name="A")
+    dZ = rng.standard_normal((3, m)).astype(order + "f8")
+    for a, e, k in zip(fc.linear_backward(dZ, (X, W, b)),
+                       _np_linear_backward(dZ, (X, W, b)), ("dA_prev", "dW", "db")):
+        assert_close(a, e, name=k)
+    params = {"W1": W.astype(order + "f8"), "b1": b, "W2": rng.standard_normal((1, 3)),
+              "b2": np.zeros((1, 1))}
+    AL, _ = fc.L_model_forward(X, params)
+    assert_close(AL, _np_L_model_forward(X.astype(np.float64), params)[0], name="AL")
+
+
+def test_one_dimensional_bias_is_refused_as_numpy_would_not_add_a_column():
+    """np.dot(W, A) + b with b (n,) adds b[j] to example j (n == m) or fails
+    to broadcast; fastbp took it as a column, hiding the learner's mistake."""
+    rng = np.random.default_rng(3)
+    A, W = rng.standard_normal((3, 4)), rng.standard_normal((4, 3))
+    with pytest.raises(ValueError, match=r"b has shape \(4,\).*reshape\(-1, 1\)"):
+        fc.linear_forward(A, W, np.zeros(4))
+    params = {"W1": W, "b1": np.zeros(4), "W2": rng.standard_normal((1, 4)),
+              "b2": np.zeros((1, 1))}
+    with pytest.raises(ValueError, match=r"b1 has shape \(4,\)"):
+        fc.L_model_forward(A, params)
+    Z, _ = fc.linear_forward(A, W[:1], np.zeros(1))     # one unit: NumPy adds it to all
+    assert_close(Z, np.dot(W[:1], A), name="Z")
+
+
+def test_parameters_as_lists_compute_as_numpy():
+    """The course's np.dot takes lists; fastbp raised an AttributeError."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((3, 5))
+    params = random_params([3, 4, 1], rng)
+    as_lists = {k: v.tolist() for k, v in params.items()}
+    AL, caches = fc.L_model_forward(X.tolist(), as_lists)
+    assert_close(AL, _np_L_model_forward(X, params)[0], name="AL")
+    Z, _ = fc.linear_forward(X.tolist(), params["W1"].tolist(), params["b1"].tolist())
+    assert_close(Z, np.dot(params["W1"], X) + params["b1"], name="Z")
+
+
+@pytest.mark.parametrize("lambd, exc", [(-0.5, ValueError), ("0.5", TypeError),
+                                        (float("nan"), ValueError)])
+@pytest.mark.parametrize("keep_prob", [1.0, 0.9])
+def test_lambd_is_checked_on_every_path(lambd, exc, keep_prob):
+    """With dropout, L_layer_model took a negative lambd (and a string failed
+    in NumPy's arithmetic); L_model_backward took both."""
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((3, 8)), (rng.random((1, 8)) > 0.5).astype(float)
+    with pytest.raises(exc, match="lambd"):
+        fc.L_layer_model(X, Y, [3, 2, 1], num_iterations=2, lambd=lambd, keep_prob=keep_prob)
+    AL, caches = fc.L_model_forward(X, random_params([3, 2, 1], rng))
+    with pytest.raises(exc, match="lambd"):
+        fc.L_model_backward(AL, Y, caches, lambd=lambd)
+
+
+def test_c1w4a1_compute_cost_text_labels_get_fastbps_type_error():
+    from fastbp.course import c1w4a1
+    with pytest.raises(TypeError, match="Unsupported dtype: Y"):
+        c1w4a1.compute_cost(np.array([[0.2, 0.7]]), np.array([["a", "b"]]))
+
+
 def test_L_model_backward_hand_built_caches_like_the_course_tests():
     # The course's L_model_backward_test_case: AL, A, Z drawn independently,
     # so AL != sigmoid(Z_L) and A != relu(Z). fastbp must follow the formulas.

@@ -341,11 +341,19 @@ def _bad_out(kernel, a, i, how):
         o = np.asfortranarray(np.zeros(outs[i].shape, outs[i].dtype))
     elif how == "strided":
         o = np.zeros((o.shape[0], 2 * o.shape[1]), o.dtype)[:, ::2]
+    elif how == "byteswapped":
+        # the native dtype's type number: the kernels wrote native bytes into it
+        o = np.zeros(o.shape, o.dtype.newbyteorder())
+    elif how == "unaligned":
+        raw = np.zeros(o.size * o.itemsize + 1, np.uint8)
+        o = raw[1:].view(o.dtype).reshape(o.shape)
+        assert not o.flags.aligned
     outs[i] = o
     return outs
 
 
-OUT_HOWS = ("readonly", "transposed", "extra_row", "1d", "dtype", "F", "strided")
+OUT_HOWS = ("readonly", "transposed", "extra_row", "1d", "dtype", "F", "strided",
+            "byteswapped", "unaligned")
 CASES_OUT = [(k, i, how) for k in OUT_KERNELS for i in range(N_OUT[k]) for how in OUT_HOWS
              # an (n, 1) db is C- and F-contiguous, and whether an (n,) db is
              # acceptable is left open: those cases are not errors by the spec.
@@ -358,7 +366,7 @@ def test_bad_out(kernel, i, how):
     a = base(kernel, n_prev=4, n=3, m=6)
     outs = _bad_out(kernel, a, i, how)
     what = f"{kernel}: out[{i}] {how} (shape {outs[i].shape}, dtype {outs[i].dtype})"
-    exc = (ValueError, TypeError) if how == "dtype" else ValueError
+    exc = (ValueError, TypeError) if how in ("dtype", "byteswapped") else ValueError
     msg = _raises(exc, kernel, a, what, out=_pack(kernel, outs))
     assert "out" in msg, f"{what}: message does not mention out: {msg}"
 
@@ -498,6 +506,18 @@ def test_out_overlap(kernel, build):
     assert "out" in msg, f"{build.__name__}: message does not mention out: {msg}"
     for k, v in a.items():
         assert np.array_equal(v, before[k]), f"{build.__name__}: input {k} modified"
+
+
+@pytest.mark.parametrize("kw, exc", [
+    ({"lambd": "0.1"}, TypeError), ({"scale": "1"}, TypeError),     # float() took text
+    ({"lambd": -0.5}, ValueError), ({"lambd": float("nan")}, ValueError),
+    ({"lambd": float("inf")}, ValueError), ({"scale": float("nan")}, ValueError),
+    ({"scale": float("-inf")}, ValueError)])
+def test_text_nonfinite_or_negative_scale_and_lambd_are_refused(kw, exc):
+    """They poisoned every gradient (NaN) or were read as numbers, silently."""
+    dZ, A, W = np.ones((2, 5)), np.ones((3, 5)), np.ones((2, 3))
+    with pytest.raises(exc, match=f"Invalid {next(iter(kw))}"):
+        fastbp.dense_backward(dZ, A, W, **kw)
 
 
 @pytest.mark.parametrize("kw", [{"lambd": "x"}, {"scale": "half"}, {"lambd": None}, {"scale": [1, 2]}])

@@ -31,6 +31,7 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.long cimport PyLong_AsLongAndOverflow
 from cpython.object cimport PyObject
 from libc.limits cimport INT_MAX
+from libc.math cimport isfinite
 from libc.stdint cimport uintptr_t
 cimport numpy as cnp
 
@@ -167,19 +168,21 @@ def disjoint(tuple outs, tuple ins):
 
 
 cdef inline bint _plain_out(object o, int typenum, Py_ssize_t rows, Py_ssize_t cols):
-    """o is an ndarray of typenum, shape (rows, cols), C-contiguous, writeable."""
+    """o is an ndarray of typenum, shape (rows, cols), C-contiguous, writeable,
+    aligned and in native byte order (a '>f8' array has float64's typenum: the
+    kernels would write native bytes into it)."""
     if not cnp.PyArray_CheckExact(o):
         return False
     cdef cnp.ndarray a = <cnp.ndarray>o
     return (cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_NDIM(a) == 2
             and a.shape[0] == rows and a.shape[1] == cols
-            and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISWRITEABLE(a))
+            and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISBEHAVED(a))
 
 
 def plain_outputs(int typenum, tuple outs, tuple shapes, tuple ins):
     """True when every ``outs[k]`` is an ndarray of ``typenum`` with shape
-    ``(shapes[2k], shapes[2k + 1])``, C-contiguous and writeable, and
-    ``disjoint`` holds."""
+    ``(shapes[2k], shapes[2k + 1])``, C-contiguous, writeable, aligned and
+    native, and ``disjoint`` holds."""
     cdef Py_ssize_t k
     if len(shapes) != 2 * len(outs):
         return False
@@ -276,8 +279,9 @@ def plain_backward(dZ, A_prev, W, out=None):
 
 
 def plain_out(out, like, other=None):
-    """True when ``out`` is an ndarray of ``like``'s dtype and shape, C-contiguous
-    and writeable, sharing no memory with ``like`` or ``other`` (may be None)."""
+    """True when ``out`` is an ndarray of ``like``'s dtype and shape, C-contiguous,
+    writeable, aligned and native, sharing no memory with ``like`` or ``other``
+    (may be None)."""
     cdef cnp.ndarray a = <cnp.ndarray>like
     return (_plain_out(out, cnp.PyArray_TYPE(a), a.shape[0], a.shape[1])
             and disjoint((out,), (like, other)))
@@ -411,6 +415,8 @@ def backward_plain(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out, 
         return None
     if type(lambd) is not float:
         return None
+    if not (isfinite(sc) and isfinite(<double>lambd) and <double>lambd >= 0):
+        return None         # the full checks raise
     nt = _nt_arg(n_threads)
     if nt == 0:
         return None

@@ -798,6 +798,11 @@ def out_array(o, name, rows, cols, like, inputs):
     if o.dtype.num != like.dtype.num:
         raise TypeError(f"Invalid out: {name} has dtype {o.dtype}, expected {like.dtype} "
                         f"(the inputs' dtype)")
+    if not o.dtype.isnative:
+        # same type number as the native dtype: the kernels would write native
+        # bytes into it, silently wrong values
+        raise TypeError(f"Invalid out: {name} has non-native byte order ({o.dtype.str}); "
+                        f"pass an array of dtype {o.dtype.newbyteorder('=').name}")
     if o.ndim != 2 or o.shape[0] != rows or o.shape[1] != cols:
         raise ValueError(f"Invalid out: {name} should have shape {(rows, cols)}, "
                          f"got {shape_str(o)}")
@@ -806,6 +811,9 @@ def out_array(o, name, rows, cols, like, inputs):
                          f"(np.empty({(rows, cols)}, dtype=...)), got a strided or F-ordered array")
     if not o.flags.writeable:
         raise ValueError(f"Invalid out: {name} is read-only; pass a writeable array")
+    if not o.flags.aligned:
+        raise ValueError(f"Invalid out: {name} is not aligned to its dtype; pass an array "
+                         "from np.empty")
     for inp_name, inp in inputs:
         if inp is not None and not _disjoint((o,), (inp,)):
             raise ValueError(f"Invalid out: {name} overlaps the input {inp_name}; outputs "
@@ -834,11 +842,21 @@ def one_out(out, name, rows, cols, like, names, arrays):
                      tuple(zip(names, arrays)))
 
 
-def real(x, name):
+def real(x, name, non_negative=False):
+    """A kernel's scalar argument as a finite float (>= 0 with
+    ``non_negative``): TypeError for text and other non-numbers (float("0.1")
+    would take a string), ValueError for NaN, inf or a negative L2 strength,
+    which would poison every gradient without an error."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"Invalid {name}: expected a real number, got {x!r}")
     try:
-        return float(x)
+        v = float(x)
     except (TypeError, ValueError):
         raise TypeError(f"Invalid {name}: expected a real number, got {x!r}") from None
+    if not math.isfinite(v) or (non_negative and v < 0):
+        raise ValueError(f"Invalid {name}: expected a finite number"
+                         + (" >= 0" if non_negative else "") + f", got {v!r}")
+    return v
 
 
 def act_code(activation, allow_none):
@@ -1010,7 +1028,7 @@ def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, 
             raise ValueError(f"Invalid shapes: Z_prev should match A_prev {shape_str(a_prev)}, "
                              f"got Z_prev {shape_str(v)}")
     sc = (1.0 / m) if scale is None else real(scale, "scale")
-    l2 = (lambd if type(lambd) is float else real(lambd, "lambd")) * sc
+    l2 = real(lambd, "lambd", non_negative=True) * sc
     nt = threads(n_threads)
     if out is None:
         return dz, a_prev, w, v, None, None, None, act, al, sc, l2, nt
@@ -1839,12 +1857,31 @@ def course_2d(x, name):
     return a
 
 
+def course_bias(b, W, l, names=None):
+    """Refuse a 1-D bias of more than one entry: the course's biases are
+    (n_l, 1) columns, and NumPy's ``np.dot(W, A) + b`` broadcasts an (n_l,)
+    b along the examples instead (b[j] added to example j when n_l == m, a
+    broadcast error otherwise), so taking it as a column would hide the
+    learner's mistake and give other numbers than the course's code."""
+    shape = np.shape(b)
+    if len(shape) != 1 or shape[0] <= 1:
+        return
+    bn = names[2] if names else _course_keys(l)[1]
+    n = np.shape(W)[0] if np.ndim(W) == 2 else shape[0]
+    raise ValueError(f"Invalid shapes: {bn} has shape {shape}, but the course's biases are "
+                     f"columns of shape ({n}, 1), e.g. np.zeros(({n}, 1)); NumPy's "
+                     f"np.dot(W, A) + {bn} would add {bn}[j] to example j (or fail to "
+                     f"broadcast). Use {bn}.reshape(-1, 1)")
+
+
 def course_coerce_forward(A_prev, W, b, l, prev_name, exc, names=None):
     """Explain why the kernel rejected layer l's inputs, or promote their dtypes.
 
     ``names``: the three arguments' names for a dtype error (default: the
     layer's, e.g. X, W1, b1; linear_forward passes its own A, W, b)."""
     wn, bn = _course_keys(l)[:2]
+    # lists (np.dot takes them): the kernel's AttributeError was about the type
+    converted = any(type(x) is not np.ndarray for x in (A_prev, W, b))
     A_prev = course_2d(A_prev, prev_name)
     W = course_2d(W, wn)
     b = np.asarray(b)
@@ -1852,6 +1889,7 @@ def course_coerce_forward(A_prev, W, b, l, prev_name, exc, names=None):
         raise ValueError(f"Invalid shapes: {wn} has shape {W.shape} (n_{l}, n_{l - 1}), so "
                          f"{prev_name} needs {W.shape[1]} rows, got {prev_name} "
                          f"{A_prev.shape}") from None
+    course_bias(b, W, l, names)
     if b.shape not in ((W.shape[0], 1), (W.shape[0],)):
         raise ValueError(f"Invalid shapes: {bn} should have shape ({W.shape[0]}, 1) to match "
                          f"{wn} {W.shape}, got {bn} {b.shape}") from None
@@ -1859,13 +1897,14 @@ def course_coerce_forward(A_prev, W, b, l, prev_name, exc, names=None):
         raise ValueError(f"Invalid shapes: empty layer {l}: {prev_name} {A_prev.shape}, "
                          f"{wn} {W.shape}") from None
     return course_promoted((A_prev, W, b), exc, f"layer {l} ({prev_name}, {wn}, {bn})",
-                           names or (prev_name, wn, bn))
+                           names or (prev_name, wn, bn), converted)
 
 
 def course_coerce_backward(dZ, A_prev, W, l, exc, names=None):
     """Explain why the kernel rejected layer l's backward inputs, or promote dtypes
     (``names`` as in course_coerce_forward)."""
     wn = _course_keys(l)[0]
+    converted = any(type(x) is not np.ndarray for x in (dZ, A_prev, W))
     dZ = course_2d(dZ, f"dZ{l}")
     A_prev = course_2d(A_prev, f"A{l - 1}")
     W = course_2d(W, wn)
@@ -1875,15 +1914,16 @@ def course_coerce_backward(dZ, A_prev, W, l, exc, names=None):
                          f"A{l - 1} (n_{l - 1}, m), {wn} (n_{l}, n_{l - 1}); got dZ{l} "
                          f"{dZ.shape}, A{l - 1} {A_prev.shape}, {wn} {W.shape}") from None
     return course_promoted((dZ, A_prev, W), exc, f"layer {l}",
-                           names or (f"dZ{l}", f"A{l - 1}", wn))
+                           names or (f"dZ{l}", f"A{l - 1}", wn), converted)
 
 
-def course_promoted(arrays, exc, where, names=()):
-    """arrays in their common float dtype; when that changes none of them,
-    the kernel's error exc was not about dtypes: re-raise it, saying where."""
+def course_promoted(arrays, exc, where, names=(), converted=False):
+    """arrays in their common float dtype; when that changes none of them
+    and none was converted to an array (``converted``: some came as lists),
+    the kernel's error exc was not about them: re-raise it, saying where."""
     dt = course_float_dtype(*arrays, names=names)
     new = tuple(x.astype(dt, copy=False) for x in arrays)
-    if all(n.dtype == o.dtype for n, o in zip(new, arrays)):
+    if not converted and all(n.dtype == o.dtype for n, o in zip(new, arrays)):
         raise type(exc)(f"{where}: {exc}") from None
     return new
 

@@ -88,6 +88,7 @@ from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._course import backward_chain as _backward_chain
 from fastbp._course import is_recent_output as _is_recent_output
 from fastbp._course import keys as _keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
+from fastbp._validation import check_lambd as _check_lambd
 from fastbp._validation import course_2d as _as2d
 from fastbp._validation import course_activation as _check_activation
 from fastbp._validation import course_caches as _check_caches
@@ -454,6 +455,7 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
     grads : dict with "dA{L-1}", "dW{L}", "db{L}", ..., "dA0", "dW1", "db1"
         inserted in the course's order.
     """
+    lambd = _check_lambd(lambd)
     if keep_prob == 1.0:
         grads = _backward_chain(AL, Y, caches, lambd, _RECENT_OUTPUTS)
         if grads is not None:
@@ -568,6 +570,7 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
 
     Returns (parameters, costs) with costs = the costs at i % 100 == 0.
     """
+    lambd = _check_lambd(lambd)          # one check for every path below
     X, y, Ws, bs, dt, dims = _prepare_fit(X, Y, parameters, keep_prob)
     if keep_prob != 1.0 or not _USE_NETWORK:
         def cost_of(AL, y, parameters):

@@ -14,6 +14,7 @@ from scipy.special import expit as _scipy_expit
 
 from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._registry import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
+from fastbp._validation import course_bias as _check_bias
 from fastbp._validation import course_coerce_backward as _coerce_backward
 from fastbp._validation import course_coerce_forward as _coerce_forward
 from fastbp._validation import course_float_dtype as _float_dtype
@@ -45,9 +46,11 @@ def threads(shape_w, m, gemms):
 def forward(A_prev, W, b, activation, l, prev_name, names=None):
     """(Z, A, A_prev, W, b) of one layer; the inputs as the kernel used them.
     ``names``: the arguments' names for errors (default: layer l's)."""
+    if getattr(b, "ndim", None) != 2:
+        _check_bias(b, W, l, names)      # a 1-D b: the course's NumPy would not add a column
     try:
         shape = (W.shape[0], A_prev.shape[1])
-        dt = A_prev.dtype
+        dt = A_prev.dtype.newbyteorder("=")      # '>f8' data: native outputs
         out = None
         if shape[0] * shape[1] * dt.itemsize >= _POOL_MIN_BYTES:
             out = (_new(shape, dt), _new(shape, dt))
@@ -74,7 +77,7 @@ def backward_out(W, dZ):
     """(dA_prev, dW, db) output arrays for dense_backward."""
     n, p = W.shape
     m = dZ.shape[1]
-    dt = dZ.dtype
+    dt = dZ.dtype.newbyteorder("=")
     if max(p * m, n * p) * dt.itemsize < _POOL_MIN_BYTES:
         return None             # small: let the kernel allocate
     return (_new((p, m), dt), _new((n, p), dt), np.empty((n, 1), dt))

@@ -3,7 +3,9 @@
 An exact drop-in for the notebook's graded functions and for the helper
 module it imports, ``planar_utils``: the same names, signatures, defaults,
 seeding, return types and dict keys, so the notebook runs unchanged and
-prints the same numbers, with the GEMMs in fastbp's fused kernels.
+prints the same numbers up to floating-point rounding (a printed cost can
+differ in its last one or two of 16 digits: fastbp's products and logs round
+in another order), with the GEMMs in fastbp's fused kernels.
 
 Use from the notebook: replace the import cell's line
 ``from planar_utils import plot_decision_boundary, sigmoid, ...`` with

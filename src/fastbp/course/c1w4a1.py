@@ -3,7 +3,9 @@
 An exact drop-in for the notebook's graded functions and for the helper
 module it imports, ``dnn_utils``: the same names, signatures, seeding,
 return types, caches and dict keys, so the notebook runs unchanged and
-prints the same numbers, with the GEMMs in fastbp's fused kernels.
+prints the same numbers up to floating-point rounding (a printed cost can
+differ in its last one or two of 16 digits: fastbp's products and logs round
+in another order), with the GEMMs in fastbp's fused kernels.
 
 Use from the notebook: replace the import cell's line
 ``from dnn_utils import sigmoid, sigmoid_backward, relu, relu_backward``
@@ -110,8 +112,9 @@ def compute_cost(AL, Y):
         ``1 - Y`` promoted together).
     """
     y = Y if isinstance(Y, np.ndarray) else np.asarray(Y)
+    cost = _compute_cost(AL, y)           # checks Y's dtype and values first
     dt = np.result_type(np.asarray(AL).dtype, y.dtype, (1 - y.ravel()[:1]).dtype)
-    return np.array(_compute_cost(AL, y), dtype=dt)
+    return np.array(cost, dtype=dt)
 
 
 def L_model_backward(AL, Y, caches):

@@ -3,7 +3,9 @@
 An exact drop-in for the notebook's graded functions and for the helper
 module it imports, ``dnn_app_utils_v3``: the same names, signatures,
 defaults, seeding, return types and printed lines, so the notebook runs
-unchanged and prints the same numbers; the training loops run in compiled
+unchanged and prints the same numbers up to floating-point rounding (a
+printed cost can differ in its last one or two of 16 digits: the cost
+comes from the logits); the training loops run in compiled
 calls of :class:`fastbp.Network`.
 
 Use from the notebook: replace the import cell's line

@@ -76,3 +76,98 @@ def test_course_loops_suggest_transposing_X(loop):
     arg = 4 if name == "nn_model" else ((2, 4, 1) if name == "two_layer_model" else [2, 4, 1])
     with pytest.raises(ValueError, match=r"pass X\.T"):
         fn(X.T, Y, arg, num_iterations=2)
+
+
+# -------------------------------------------- from a fresh-user trial of the core API
+def _net_and_batch(rng, dims=(3, 4, 1), m=10):
+    net = Network(list(dims), seed=0, dtype="float64")
+    X = rng.standard_normal((dims[0], m))
+    Y = (X[:1] > 0).astype(float)
+    Xc = net.check_X(X)
+    Yc, yt, labels = net.check_Y(Y, m)
+    return net, X, Xc, Yc, yt, labels
+
+
+@pytest.mark.parametrize("case", ["float32 X", "short X", "Y fewer columns", "Y code",
+                                  "n_steps 0", "n_steps -1"])
+def test_train_batch_refuses_unchecked_data(rng, case):
+    """train_batch / train_epoch are the checked data's fast path, but public:
+    a float32 X was read as float64 (garbage loss), a 1-row X for a 200000-input
+    network crashed the process, a short Y was read out of bounds."""
+    import fastbp
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    opt = fastbp.SGD(0.1)
+    before = net.flat_parameters.copy()
+    args = {"float32 X": (X.astype(np.float32), Yc, yt, labels, opt),
+            "short X": (Xc[:1], Yc, yt, labels, opt),
+            "Y fewer columns": (Xc, Yc[:, :3], yt, labels, opt),
+            "Y code": (Xc, Yc, yt + 1, labels, opt),
+            "n_steps 0": (Xc, Yc, yt, labels, opt, 0),
+            "n_steps -1": (Xc, Yc, yt, labels, opt, -1)}[case]
+    with pytest.raises(ValueError, match="X must be|Y must be|n_steps"):
+        net.train_batch(*args)
+    if not case.startswith("n_steps"):
+        with pytest.raises(ValueError, match="X must be|Y must be"):
+            net.train_epoch(*args[:5], None, 4)
+    assert np.array_equal(net.flat_parameters, before) and opt.t == 0
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_effective_n_threads_and_apply_update_refuse_non_counts(rng, value):
+    """0 or -1 made every compiled call a silent no-op (fit's losses 0.0,
+    the weights unchanged, the optimizer's t counting on)."""
+    import fastbp
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    with pytest.raises(ValueError, match="effective_n_threads"):
+        net.effective_n_threads = value
+    net.forward(X)
+    net.backward((X[:1] > 0).astype(float))
+    opt = fastbp.SGD(0.1)
+    with pytest.raises(ValueError, match="n_threads"):
+        net.apply_update(opt, n_threads=value)
+    assert opt.t == 0
+
+
+def test_parameters_dict_is_a_new_dict_of_views(rng):
+    """The course's update pattern rebinds keys of the dict it holds: with the
+    network's own dict, the network's views were replaced and it trained
+    weights no one could see any more."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    p = net.parameters
+    p["W1"] = p["W1"] - 1.0                    # rebinds this dict's key only
+    assert not np.array_equal(net.parameters["W1"], p["W1"])
+    net.parameters["W1"][...] = 0.0            # writing into a view reaches the network
+    assert not net.flat_parameters[:12].any()
+    net.parameters = p                         # and so does assigning the dict back
+    np.testing.assert_array_equal(net.parameters["W1"], p["W1"])
+    g = net.grads
+    g["dW1"] = None
+    assert net.grads["dW1"] is not None
+
+
+@pytest.mark.parametrize("bad, exc", [
+    ({"W1": np.ones((2, 2, 3))}, ValueError), ({"W1": np.ones(12)}, ValueError),
+    ({"b2": np.ones((1, 2))}, ValueError), ({"W2": np.ones((1, 4)) * 1j}, TypeError),
+    ({"b1": None}, TypeError)])
+def test_parameters_assignment_checks_everything_before_writing(rng, bad, exc):
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    before = net.flat_parameters.copy()
+    new = {k: v + 1.0 for k, v in net.parameters.items()}
+    new.update(bad)
+    with pytest.raises(exc):
+        net.parameters = new
+    np.testing.assert_array_equal(net.flat_parameters, before)   # nothing written
+    missing = {k: v + 1.0 for k, v in net.parameters.items() if k != "b2"}
+    with pytest.raises(KeyError):
+        net.parameters = missing
+    np.testing.assert_array_equal(net.flat_parameters, before)
+
+
+def test_parameters_assignment_refuses_a_pending_backward(rng):
+    """backward after new parameters would mix the old forward's activations
+    with the new weights."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    net.forward(X)
+    net.parameters = {k: v * 0.5 for k, v in net.parameters.items()}
+    with pytest.raises(RuntimeError):
+        net.backward((X[:1] > 0).astype(float))

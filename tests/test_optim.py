@@ -1,7 +1,11 @@
 """fastbp.optim: updates against the course's formulas, schedules, validation."""
+import warnings
+
 import numpy as np
 import pytest
 
+import fastbp
+from conftest import run_python
 from fastbp.network import Network
 from fastbp.optim import (SGD, Adam, ExponentialDecay, InverseTimeDecay, StepDecay,
                           get_optimizer, optimizer_from_config, schedule_lr_decay, update_lr)
@@ -131,8 +135,54 @@ def test_optimizer_moved_to_another_network_starts_fresh():
     a.train_step(X, y, opt)
     a.train_step(X, y, opt)
     assert opt.t == 2
-    b.train_step(X, y, opt)
+    with pytest.warns(RuntimeWarning, match="state of 2 updates of another network"):
+        b.train_step(X, y, opt)
     assert opt.t == 1
+    del a, b                                # its network gone: no one to warn about
+    c, _, _ = _setup(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c.train_step(X, y, opt)
+    assert opt.t == 1
+
+
+def test_optimizer_of_a_freed_network_never_takes_a_reused_id():
+    """Bound networks were recognised by id() of their parameter buffer: a new
+    network whose buffer got a freed one's id inherited its state buffers
+    (11 elements for a 2001-parameter network: the update wrote past them
+    and the process died with SIGSEGV), or its update count."""
+    code = """
+import gc
+import numpy as np
+import fastbp
+from fastbp.optim import Adam
+rng = np.random.default_rng(0)
+X = rng.standard_normal((3, 10))
+Y = (X[:1] > 0).astype(float)
+opt = Adam(0.1)
+for trial in range(200):
+    small = fastbp.Network([3, 2, 1], seed=0, dtype="float64")
+    small.train_step(X, Y, opt)
+    del small
+    gc.collect()
+    big = fastbp.Network([3, 400, 1], seed=0, dtype="float64")
+    big.train_step(X, Y, opt)
+    assert opt.t == 1, opt.t
+    assert all(s.shape == (big.n_params,) for s in opt.state), [s.shape for s in opt.state]
+    del big
+    gc.collect()
+print("ok")
+"""
+    r = run_python(code, timeout=120)
+    assert r.returncode == 0 and "ok" in r.stdout, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
+
+
+def test_kernel_refuses_optimizer_state_of_another_size():
+    net = fastbp.Network([2, 3, 1], seed=0, dtype="float64")
+    for bad in (np.zeros(net.n_params - 1), np.zeros(net.n_params, np.float32),
+                np.zeros(2 * net.n_params)[::2]):
+        with pytest.raises(ValueError, match="optimizer state buffer"):
+            net._kernel.set_optimizer_state(bad, None)
 
 
 # ------------------------------------------------- the step forms (scikit-learn's)

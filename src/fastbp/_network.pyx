@@ -79,6 +79,15 @@ cnp.import_array()
 
 # -------------------------------------------------------------- the kernel
 
+cdef _check_weights(object sw, Py_ssize_t m):
+    """Per-example weights as Network.check_sample_weight returns them."""
+    if not (isinstance(sw, np.ndarray) and (<cnp.ndarray>sw).ndim == 1
+            and (<cnp.ndarray>sw).shape[0] == m and sw.dtype == np.float64
+            and sw.flags.c_contiguous and sw.flags.aligned):
+        raise ValueError(f"sample_weight must be a C-contiguous float64 ({m},) array, as "
+                         "Network.check_sample_weight returns it")
+
+
 cdef class NetKernel:
     """Compiled state of one Network: plan, workspaces, thread count.
 
@@ -283,6 +292,16 @@ cdef class NetKernel:
 
     def set_optimizer_state(self, s1, s2):
         """Flat optimizer-state buffers (same size/dtype as the parameters) or None."""
+        for s in (s1, s2):
+            # the update writes n_params elements through these pointers
+            if s is not None and not (isinstance(s, np.ndarray) and s.ndim == 1
+                                      and s.shape[0] == self.p.n_params
+                                      and s.dtype == self.params.dtype
+                                      and s.flags.c_contiguous and s.flags.writeable):
+                raise ValueError(
+                    f"optimizer state buffer must be a writeable contiguous "
+                    f"({self.p.n_params},) {self.params.dtype} array, got "
+                    + (f"{s.shape} {s.dtype}" if isinstance(s, np.ndarray) else type(s).__name__))
         self.s1 = s1
         self.s2 = s2
         self.p.s1 = cnp.PyArray_DATA(s1) if s1 is not None else NULL
@@ -290,14 +309,52 @@ cdef class NetKernel:
 
     # ------------------------------------------------------------- inputs
 
+    cdef _check_x(self, cnp.ndarray X):
+        """X as Network.check_X returns it: (n_x, m >= 1) of the parameters'
+        dtype, native byte order, one unit stride. O(1): these calls are the
+        checked data's fast path, but a raw array here (train_batch,
+        train_epoch, forward_train are public) was read out of bounds."""
+        cdef Py_ssize_t isz = X.itemsize, n_x = self.dims[0], m, s0, s1
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_x, m), got {X.ndim}-D")
+        m, s0, s1 = X.shape[1], X.strides[0], X.strides[1]
+        # _validation.check_X's layout rule (what _set_x_layout reads)
+        if not (X.shape[0] == n_x and m >= 1
+                and cnp.PyArray_TYPE(X) == cnp.PyArray_TYPE(self.params)
+                and cnp.PyArray_ISNOTSWAPPED(X) and s0 % isz == 0 and s1 % isz == 0
+                and ((s1 == isz or m == 1) and (s0 >= m * isz or n_x == 1)
+                     or (s0 == isz or n_x == 1) and (s1 >= n_x * isz or m == 1))):
+            raise ValueError(
+                f"X must be a ({n_x}, m) {self.params.dtype} array with one unit stride, "
+                f"as Network.check_X returns it (got {X.dtype} {(<object>X).shape}); the "
+                "train_batch / train_epoch / forward_train fast paths do not check more: "
+                "pass X through net.check_X first, or use fit / train_step")
+
+    cdef _check_y(self, cnp.ndarray Y, int yt, bint labels, Py_ssize_t m):
+        """Y as Network.check_Y returns it for m examples (see _check_x)."""
+        cdef Py_ssize_t isz = Y.itemsize, n_out = self.dims[len(self.dims) - 1]
+        cdef object code = _registry.LABEL_DTYPES.get(Y.dtype)
+        cdef bint shape_ok = ((Y.ndim == 1 and Y.shape[0] == m) if labels else
+                              (Y.ndim == 2 and Y.shape[0] == n_out and Y.shape[1] == m))
+        if not (shape_ok and code is not None and <int>code == yt
+                and cnp.PyArray_ISNOTSWAPPED(Y)
+                and all(st % isz == 0 for st in (<object>Y).strides)):
+            raise ValueError(
+                f"Y must be as Network.check_Y returns it for {m} examples: "
+                + (f"({m},) class labels" if labels else f"({n_out}, {m})")
+                + f" with its code (got {Y.dtype} {(<object>Y).shape}, code {yt}); pass Y "
+                "through net.check_Y first, or use fit / train_step")
+
     cdef _set_x(self, cnp.ndarray X):
         """Point the plan at X (n_x, m): any layout with one unit stride."""
+        self._check_x(X)
         cdef Py_ssize_t isz = X.itemsize
         _set_x_layout(&self.p, cnp.PyArray_DATA(X), X.shape[0], X.shape[1],
                       X.strides[0] // isz, X.strides[1] // isz)
         self.X_ref = X
 
     cdef _set_y(self, cnp.ndarray Y, int yt, bint labels):
+        self._check_y(Y, yt, labels, self.p.m)
         cdef Py_ssize_t isz = Y.itemsize
         self.p.Y = cnp.PyArray_DATA(Y)
         self.p.yt = yt
@@ -312,6 +369,8 @@ cdef class NetKernel:
 
     cdef _set_weights(self, object sw):
         """Per-example weights of the batch: None, or float64 (m,) contiguous."""
+        if sw is not None:
+            _check_weights(sw, self.p.m)
         self.sw_ref = sw
         self.p.sw = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sw) if sw is not None else NULL
 
@@ -498,7 +557,11 @@ cdef class NetKernel:
         if not check_finite:
             mode |= M_NOCHECK
         cdef double n = <double>X.shape[1]
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        self._check_x(X)
         if sample_weight is not None:
+            _check_weights(sample_weight, X.shape[1])
             n = _sw_sum(<const char *>cnp.PyArray_DATA(sample_weight), 8, NULL, X.shape[1])
             if n == 0.0:
                 return None, None, 3, 0
@@ -588,6 +651,12 @@ cdef class NetKernel:
         cdef double total = loss_total
         if n_batches <= 0:
             return loss_total, 0, 0, 0, None, None
+        self._check_x(X)
+        self._check_y(Y, yt, labels, X.shape[1])
+        if sample_weight is not None:
+            _check_weights(sample_weight, X.shape[1])
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
         if order is not None:
             mode |= M_GATHER
         self._set_epoch((X, Y) if sample_weight is None else (X, Y, sample_weight), order,

@@ -275,25 +275,51 @@ class Network:
         scikit-learn's layout is the transpose: its ``coefs_[l-1]`` (n_{l-1},
         n_l) is ``parameters[f"W{l}"].T`` (a view, no copy), so set
         ``W{l} = coefs_[l-1].T`` and ``b{l} = intercepts_[l-1]``.
+
+        Each read returns a new dict of the views: writing into a view
+        (``net.parameters["W1"][...] = W``) changes the network, while
+        rebinding a key (the course's ``parameters["W1"] = parameters["W1"]
+        - lr * dW1``) changes only that dict, which is assigned back with
+        ``net.parameters = parameters``. (A shared dict let such a rebinding
+        detach the network's own views: it then trained weights nobody saw.)
+
+        Raises
+        ------
+        KeyError
+            On assignment, a key is missing.
+        ValueError, TypeError
+            On assignment, an array has another shape or is not real
+            numbers; nothing is written then.
         """
-        return self._params
+        return dict(self._params)
 
     @parameters.setter
     def parameters(self, new):
-        for key, view in self._params.items():
+        arrays = {}
+        for key, view in self._params.items():       # every array checked, then copied
             if key not in new:
                 raise KeyError(f"parameters is missing {key!r}; expected keys "
                                f"{list(self._params)}")
             a = np.asarray(new[key])
-            if a.size != view.size or (a.ndim == 2 and a.shape != view.shape):
-                raise ValueError(f"parameters[{key!r}] has shape {a.shape}; expected {view.shape}")
+            if a.dtype.kind not in "fiu":
+                raise TypeError(f"parameters[{key!r}] must hold real numbers, got dtype "
+                                f"{a.dtype}")
+            ok = ((view.shape, (view.shape[0],)) if key.startswith("b") else (view.shape,))
+            if a.shape not in ok:
+                raise ValueError(f"parameters[{key!r}] has shape {a.shape}; expected "
+                                 + " or ".join(str(o) for o in ok))
+            arrays[key] = a
+        for key, a in arrays.items():
+            view = self._params[key]
             if a is not view:
                 view[...] = a.reshape(view.shape)
+        self.parameters_changed()
 
     @property
     def grads(self):
-        """dict of views ``{"dW1", "db1", ...}`` into the flat gradient buffer."""
-        return self._grads
+        """dict of views ``{"dW1", "db1", ...}`` into the flat gradient buffer
+        (a new dict on each read, as :attr:`parameters`)."""
+        return dict(self._grads)
 
     @property
     def flat_parameters(self):
@@ -340,7 +366,8 @@ class Network:
 
     @effective_n_threads.setter
     def effective_n_threads(self, value):
-        self._nt = int(value)
+        # an effective count: 0 or a negative one made every compiled call a no-op
+        self._nt = _validation.check_positive_int("effective_n_threads", value)
 
     _loss_terms = None
 
@@ -387,7 +414,7 @@ class Network:
             # the optimizer was bound to the pickled network's buffer: bind it
             # to this one, keeping its state and update count
             saved, t = opt.state_arrays(), opt.t
-            for s, arr in zip(opt.bind(self.n_params, self.dtype, id(self._flat_params)), saved):
+            for s, arr in zip(opt.bind(self.n_params, self.dtype, self._flat_params), saved):
                 if s is not arr:
                     s[...] = arr
             opt.t = t
@@ -499,7 +526,7 @@ class Network:
         """bind_optimizer under the network's lock (held by the caller): a
         compiled call in another thread (a predict saves and restores the
         whole plan) must never see the kernel's state pointers change."""
-        state = optimizer.bind(self.n_params, self.dtype, id(self._flat_params))
+        state = optimizer.bind(self.n_params, self.dtype, self._flat_params)
         if optimizer is not self.optimizer or self._bound_state is not state:
             self._kernel.set_optimizer_state(state[0] if len(state) > 0 else None,
                                              state[1] if len(state) > 1 else None)
@@ -850,11 +877,13 @@ class Network:
         ``n_threads`` (an effective count) defaults to the network's.
         """
         _validation.check_optimizer(optimizer, Optimizer)
+        # an effective count (0 or a negative one made the update a no-op)
+        nt = self._nt if n_threads is None else _validation.check_positive_int("n_threads",
+                                                                                 n_threads)
         with _lock(self):
             self._bind(optimizer)
             t = optimizer.t + 1
-            self._kernel.update(*optimizer.kernel_args(t),
-                                self._nt if n_threads is None else n_threads)
+            self._kernel.update(*optimizer.kernel_args(t), nt)
             optimizer.t = t
 
     def predict_proba(self, X, *, check_finite=True):
@@ -1227,7 +1256,7 @@ class Network:
             if optimizer is not None and type(optimizer) is type(opt) \
                     and optimizer.get_config() == opt.get_config():
                 opt = optimizer           # keep the caller's object (and its schedule callable)
-            state = opt.bind(self.n_params, self.dtype, id(self._flat_params))
+            state = opt.bind(self.n_params, self.dtype, self._flat_params)
             n_state = int(info.get("n_state", 0))
             if n_state == 0 and int(info.get("t", 0)) == 0:
                 state = ()      # saved before its first update: no state yet, bound fresh

@@ -45,11 +45,13 @@ Learning-rate schedules map (initial rate, epoch) to the rate for that epoch;
 :meth:`Network.fit` applies them at the start of every epoch.
 """
 import math
+import warnings
+import weakref
 
 import numpy as np
 
 from fastbp._registry import OPTIMIZERS as _OPT_CODES
-from fastbp._validation import check_choice, check_positive_int, check_real
+from fastbp._validation import check_choice, check_positive_int, check_real, user_stacklevel
 
 #: the optimizer names of get_optimizer and of Optimizer.get_config()["kind"]
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam")
@@ -166,6 +168,9 @@ def schedule_from_config(cfg):
 
 # ----------------------------------------------------------------- optimizers
 
+#: Optimizer._owner after a copy or unpickling: bound to a network not here
+_PICKLED = "pickled"
+
 class Optimizer:
     """Base class. State buffers are bound to one network on first use.
 
@@ -191,7 +196,26 @@ class Optimizer:
         self.schedule = schedule
         self.t = 0
         self._state = None        # tuple of flat arrays, or None
-        self._owner = None        # id-tuple of the bound network's buffer
+        # the bound network's flat parameter buffer, by weak reference (an id
+        # could be reused by a later network: its state would then be taken
+        # for the new one's); _PICKLED after a copy or unpickling; None: never bound
+        self._owner = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if state["_owner"] is not None:
+            state["_owner"] = _PICKLED    # a weak reference does not pickle or copy
+        return state
+
+    def _owner_buffer(self):
+        """The bound network's parameter buffer while it lives, else None."""
+        return self._owner() if isinstance(self._owner, weakref.ref) else None
+
+    def unbind(self):
+        """Forget the bound network, keeping the state and update count: the
+        next network bound starts from zero buffers but ``t`` as it is (the
+        caller copies the state in; fastbp.sklearn does on a rebuild)."""
+        self._owner = None
 
     # -- interface used by fastbp.Network -----------------------------------
     @property
@@ -200,14 +224,26 @@ class Optimizer:
         return self._state
 
     def bind(self, n_params, dtype, key):
-        """Allocate (once) the state buffers for a flat buffer of n_params."""
-        if self._owner == key and self._state is not None:
+        """The state buffers for the network whose flat parameter buffer is
+        ``key`` (n_params of dtype), allocated on the first bind to it.
+
+        Bound before to another network: a fresh state and ``t = 0``, as a
+        new optimizer (with a RuntimeWarning while that network still lives
+        and the state holds updates: one optimizer trains one network).
+        """
+        owner = self._owner_buffer()
+        if owner is key and self._state is not None:
             return self._state
-        if self._state is not None and self._owner is not None and self._owner != key:
-            # bound to another network: a fresh state (like a new optimizer)
+        if self._state is not None and self._owner is not None:
+            if owner is not None and self.t > 0:
+                warnings.warn(
+                    f"this {type(self).__name__} holds the state of {self.t} updates of "
+                    "another network, which is discarded: it starts over (t = 0) for this "
+                    "one. Give each network its own optimizer (a new one, or "
+                    "copy.deepcopy of this one)", RuntimeWarning, stacklevel=user_stacklevel())
             self.t = 0
         self._state = tuple(np.zeros(n_params, dtype=dtype) for _ in range(self.n_state))
-        self._owner = key
+        self._owner = weakref.ref(key)
         return self._state
 
     def kernel_args(self, t):

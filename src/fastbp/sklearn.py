@@ -273,6 +273,8 @@ class _Solver:
             self._saved = (tuple(np.array(a) for a in self.opt.state_arrays()), self.opt.t)
         elif not same_shapes:
             self._saved = None
+            self.opt.t = 0
+        self.opt.unbind()       # not a second network's optimizer: no warning on the next bind
 
     def __getstate__(self):
         state = dict(self.__dict__)

@@ -171,3 +171,105 @@ def test_parameters_assignment_refuses_a_pending_backward(rng):
     net.parameters = {k: v * 0.5 for k, v in net.parameters.items()}
     with pytest.raises(RuntimeError):
         net.backward((X[:1] > 0).astype(float))
+
+
+def test_checkpoint_names_without_npz_are_found_again(rng, tmp_path):
+    """save/fit write NAME.npz (NumPy adds the suffix); load and resume
+    looked for NAME, so resume silently retrained from scratch."""
+    import fastbp
+    X = rng.standard_normal((3, 40))
+    Y = (X[:1] > 0).astype(float)
+    net = Network([3, 4, 1], seed=0, dtype="float64")
+    net.save(str(tmp_path / "model"))
+    np.testing.assert_array_equal(Network.load(str(tmp_path / "model")).flat_parameters,
+                                  net.flat_parameters)
+    path = str(tmp_path / "ckpt")
+    net.fit(X, Y, epochs=2, optimizer=fastbp.Adam(0.01), checkpoint_path=path, verbose=False)
+    again = Network([3, 4, 1], seed=0, dtype="float64")
+    hist = again.fit(X, Y, epochs=3, checkpoint_path=path, resume=True, verbose=False)
+    # continued from epoch 2 (one step per epoch of 40 examples), not restarted
+    assert len(hist["loss"]) == 3
+    assert again.step_count == net.step_count + 1
+    assert again.optimizer.t == net.optimizer.t + 1
+
+
+def test_resume_refuses_another_architecture_or_optimizer_and_changes_nothing(rng, tmp_path):
+    import fastbp
+    X = rng.standard_normal((3, 40))
+    Y = (X[:1] > 0).astype(float)
+    path = str(tmp_path / "run.npz")
+    Network([3, 4, 1], "tanh", seed=0, dtype="float64").fit(
+        X, Y, epochs=1, optimizer=fastbp.Adam(0.01), checkpoint_path=path, verbose=False)
+    other = Network([3, 4, 1], "relu", seed=1, dtype="float64")
+    before = other.flat_parameters.copy()
+    with pytest.raises(ValueError, match="hidden=.*tanh.*relu"):
+        other.fit(X, Y, epochs=2, optimizer=fastbp.Adam(0.01), checkpoint_path=path,
+                  resume=True, verbose=False)
+    same = Network([3, 4, 1], "tanh", seed=1, dtype="float64")
+    with pytest.raises(ValueError, match="the checkpoint's optimizer is Adam"):
+        same.fit(X, Y, epochs=2, optimizer=fastbp.SGD(0.1), checkpoint_path=path,
+                 resume=True, verbose=False)
+    np.testing.assert_array_equal(other.flat_parameters, before)
+    # no optimizer given: the checkpoint's is used
+    same.fit(X, Y, epochs=2, checkpoint_path=path, resume=True, verbose=False)
+    assert isinstance(same.optimizer, fastbp.Adam)
+
+
+def test_resume_from_a_damaged_optimizer_state_changes_nothing(rng, tmp_path):
+    import fastbp
+    X = rng.standard_normal((3, 40))
+    Y = (X[:1] > 0).astype(float)
+    net = Network([3, 4, 1], seed=0, dtype="float64")
+    net.fit(X, Y, epochs=1, optimizer=fastbp.Adam(0.01), verbose=False)
+    path = net.save(str(tmp_path / "a.npz"))
+    with np.load(path) as z:
+        data = {k: z[k] for k in z.files}
+    data["opt_state_1"] = data["opt_state_1"][:-1]
+    np.savez(path, **data)
+    fresh = Network([3, 4, 1], seed=5, dtype="float64")
+    before, step = fresh.flat_parameters.copy(), fresh.step_count
+    with pytest.raises(ValueError, match="optimizer state buffer 1"):
+        fresh.restore(path)
+    np.testing.assert_array_equal(fresh.flat_parameters, before)
+    assert fresh.step_count == step
+
+
+def test_nan_in_X_val_is_refused_before_any_update(rng):
+    import fastbp
+    X = rng.standard_normal((3, 40))
+    Y = (X[:1] > 0).astype(float)
+    Xv = X[:, :5].copy()
+    Xv[0, 0] = np.nan
+    net = Network([3, 4, 1], seed=0, dtype="float64")
+    before = net.flat_parameters.copy()
+    opt = fastbp.Adam(0.01)
+    with pytest.raises(ValueError, match="X_val"):
+        net.fit(X, Y, epochs=2, optimizer=opt, validation_data=(Xv, Y[:, :5]), verbose=False)
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    assert opt.t == 0
+
+
+def test_plan_attributes_are_fixed_and_lambd_is_checked():
+    net = Network([3, 4, 1], "tanh", seed=0)
+    for name, value in (("hidden", ("relu",)), ("keep_prob", (0.5,)), ("output", "identity"),
+                        ("layer_dims", (3, 5, 1)), ("dtype", np.float64), ("alpha", 0.3)):
+        with pytest.raises(AttributeError, match=f"{name} is fixed"):
+            setattr(net, name, value)
+    assert net.hidden == ("tanh",) or list(net.hidden) == ["tanh"]
+    for bad in (float("nan"), -5, "0.1"):
+        with pytest.raises((ValueError, TypeError), match="lambd"):
+            net.lambd = bad
+    net.lambd = 0.25
+    assert net.lambd == 0.25 and "lambd=0.25" in repr(net)
+
+
+def test_save_refuses_the_optimizer_of_another_network(rng, tmp_path):
+    import fastbp
+    X = rng.standard_normal((3, 10))
+    Y = (X[:1] > 0).astype(float)
+    other = Network([3, 7, 1], seed=0, dtype="float64")
+    opt = fastbp.Adam(0.01)
+    other.train_step(X, Y, opt)
+    net = Network([3, 4, 1], seed=0, dtype="float64")
+    with pytest.raises(ValueError, match="another network"):
+        net.save(str(tmp_path / "x.npz"), optimizer=opt)

@@ -62,7 +62,7 @@ import time
 
 import numpy as np
 
-from fastbp import _validation
+from fastbp import _validation, checkpoint
 from fastbp.optim import SGD, Optimizer
 
 __all__ = ["fit", "LocalStepper"]
@@ -153,7 +153,7 @@ class LocalStepper:
         return contextlib.nullcontext()
 
     def resume(self, path, optimizer):
-        if not os.path.exists(path):
+        if not os.path.exists(checkpoint.existing(path)):
             return None
         info = self.model.restore(path, optimizer)
         return int(info.get("epoch", 0)), info.get("history") or {}, self.model.optimizer
@@ -269,9 +269,12 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     """
     # 1. every check, then one agreement: a setup error raises before any update
     err = facts = val = None
+    chosen = True
     try:
         _validation.check_fit_args(epochs, batch_size, checkpoint_every, callback)
+        chosen = optimizer is not None or model.optimizer is not None
         if optimizer is None:
+            # fit's default; on resume the checkpoint's optimizer is used instead
             optimizer = model.optimizer if model.optimizer is not None else SGD(0.01)
         _validation.check_optimizer(optimizer, Optimizer)
         stepper.check_args()
@@ -289,6 +292,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         if validation_data is not None:
             Xv, Yv = _validation.check_validation_pair(validation_data)
             Xv = model.check_X(Xv, "X_val")
+            _validation.check_finite(Xv, "X_val")     # before any update, named
             Yv, _, vlabels = model.check_Y(Yv, Xv.shape[1], "Y_val")
             if not vlabels:
                 _validation.check_finite(Yv, "Y_val")
@@ -303,7 +307,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     with stepper.training():
         return _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size,
                        shuffle, seed, verbose, callback, checkpoint_path, checkpoint_every,
-                       resume, sw)
+                       resume, sw, chosen)
 
 
 class _Diverged(Exception):
@@ -416,7 +420,7 @@ class _PerBatchEpochs:
 
 
 def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size, shuffle,
-            seed, verbose, callback, checkpoint_path, checkpoint_every, resume, sw):
+            seed, verbose, callback, checkpoint_path, checkpoint_every, resume, sw, chosen=True):
     m = X.shape[1]
     bs = int(min(batch_size, m))
     history = {"loss": [], "lr": []}
@@ -427,7 +431,8 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         history[key] = []
     start_epoch = 0
     if resume and checkpoint_path is not None:
-        got = stepper.resume(checkpoint_path, optimizer)
+        # an optimizer the caller chose must be the checkpoint's (restore checks)
+        got = stepper.resume(checkpoint_path, optimizer if chosen else None)
         if got is not None:
             start_epoch, saved, optimizer = got
             n_done = len(saved.get("loss", []))

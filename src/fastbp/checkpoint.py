@@ -36,6 +36,17 @@ def _json_default(o):
     raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
 
 
+def existing(path):
+    """The file a checkpoint ``path`` names: ``path`` itself when it exists,
+    else with the ``.npz`` suffix :func:`write` adds (so ``save("model")``
+    then ``load("model")``, and ``fit(checkpoint_path="run/ckpt",
+    resume=True)``, find ``model.npz`` / ``run/ckpt.npz``)."""
+    path = os.fspath(path)
+    if os.path.exists(path) or path.lower().endswith(".npz"):
+        return path
+    return path + ".npz" if os.path.exists(path + ".npz") else path
+
+
 def write(path, arrays, documents):
     """Write ``arrays`` and the JSON ``documents`` to ``path`` (``.npz`` added) atomically.
 
@@ -144,7 +155,7 @@ def read(path, documents, required):
         A truncated or corrupted file, another format, another version, or
         a missing key.
     """
-    path = os.fspath(path)
+    path = existing(path)
     what = f"{path!r} is not a readable fastbp checkpoint"
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")

@@ -50,7 +50,7 @@ import zlib
 
 import numpy as np
 
-from fastbp import _validation
+from fastbp import _validation, checkpoint
 from fastbp._openmp_helpers import cpu_count, effective_n_threads
 from fastbp._version import version as __version__
 from fastbp.optim import Optimizer, optimizer_from_config
@@ -588,7 +588,7 @@ class Replica:
         net = self.net
 
         def restore():
-            if not os.path.exists(path):
+            if not os.path.exists(checkpoint.existing(path)):
                 return None
             info = net.restore(path, optimizer)
             return (int(info.get("epoch", 0)), info.get("history") or {},

@@ -6,6 +6,7 @@ course's keys (``"W1"``, ``"b1"``, ... / ``"dW1"``, ``"db1"``, ...), so the
 functions of :mod:`fastbp.course` accept them. Examples are columns:
 ``X`` is (n_x, m).
 """
+import json
 import math
 import os
 import threading
@@ -83,6 +84,28 @@ def _after_fork_in_child():
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
                          after_in_child=_after_fork_in_child)
+
+
+class _Fixed:
+    """A constructor argument the compiled plan is built from: set once (by
+    ``__init__``), read-only afterwards. Reassigning ``net.hidden`` or
+    ``net.keep_prob`` used to change ``repr`` and ``save`` while the kernel
+    kept the old activations and masks: a saved-then-loaded network then
+    predicted something else."""
+
+    def __set_name__(self, owner, name):
+        self.name, self.slot = name, "_fixed_" + name
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else obj.__dict__[self.slot]
+
+    def __set__(self, obj, value):
+        if self.slot in obj.__dict__:
+            raise AttributeError(
+                f"{self.name} is fixed when a Network is built (its compiled plan uses it); "
+                f"build a new Network with the {self.name} you want (and copy "
+                "flat_parameters over when the shapes allow)")
+        obj.__dict__[self.slot] = value
 
 
 class Network:
@@ -174,6 +197,14 @@ class Network:
       :attr:`flat_parameters` (copied once per epoch, restored on divergence).
     """
 
+    layer_dims = _Fixed()
+    hidden = _Fixed()
+    output = _Fixed()
+    loss_name = _Fixed()
+    alpha = _Fixed()
+    dtype = _Fixed()
+    keep_prob = _Fixed()
+
     def __init__(self, layer_dims, hidden="relu", output="sigmoid", *, alpha=None,
                  dtype="float32", seed=None, init="he", lambd=0.0, keep_prob=1.0,
                  n_threads=None):
@@ -191,6 +222,15 @@ class Network:
         self.n_threads = n_threads
         self._build()
         self.reset_parameters()
+
+    @property
+    def lambd(self):
+        """L2 strength (>= 0, finite); may be changed between calls."""
+        return self._lambd
+
+    @lambd.setter
+    def lambd(self, value):
+        self._lambd = _validation.check_lambd(value)
 
     @property
     def n_threads(self):
@@ -1085,8 +1125,11 @@ class Network:
             epochs and at the end.
         checkpoint_every : int, default 1
         resume : bool, default False
-            If ``checkpoint_path`` exists, continue from it: parameters, optimizer
-            state, epoch count and history.
+            If ``checkpoint_path`` (or that name with ``.npz``, the suffix the
+            checkpoint gets) exists, continue from it: parameters, optimizer
+            state, epoch count and history. An ``optimizer`` given must be
+            made as the saved one was (same kind and settings); with none, the
+            saved one is used.
         comm : mpi4py.MPI.Intracomm, optional
             Train data-parallel over the processes of ``comm``: every rank passes
             the same data, ``batch_size`` is the global mini-batch and each rank
@@ -1186,6 +1229,11 @@ class Network:
         path : str
         """
         optimizer = optimizer or self.optimizer
+        if optimizer is not None and any(st.shape != (self.n_params,)
+                                         for st in optimizer.state_arrays()):
+            raise ValueError(f"{optimizer!r} holds the state of another network (buffers of "
+                             f"{optimizer.state_arrays()[0].shape[0]} values, this network "
+                             f"has {self.n_params} parameters): pass this network's optimizer")
         with _lock(self):       # one step boundary, while another thread trains
             arrays = {"params": self._flat_params.copy()}
             train = {"step": int(self._step), "dropout_seed": str(self._dropout_seed)}
@@ -1231,44 +1279,65 @@ class Network:
         """
         data = checkpoint.read(path, _CKPT_DOCUMENTS, _CKPT_REQUIRED)
         cfg = data["config"]
-        if cfg.get("layer_dims") != list(self.layer_dims) or cfg.get("dtype") != self.dtype.name:
-            raise ValueError(f"cannot resume from {path!r}: it holds a "
-                             f"{cfg.get('layer_dims')} {cfg.get('dtype')} "
-                             f"network, this one is {list(self.layer_dims)} {self.dtype.name}")
+        mine = json.loads(json.dumps(self.get_config()))   # as JSON stored it
+        differ = [k for k in ("layer_dims", "dtype", "hidden", "output", "alpha")
+                  if cfg.get(k) != mine.get(k)]
+        if differ:
+            def describe(c):
+                more = ", ".join(f"{k}={c.get(k)!r}" for k in differ
+                                 if k not in ("layer_dims", "dtype"))
+                return f"{c.get('layer_dims')} {c.get('dtype')}" + (f" ({more})" if more else "")
+            raise ValueError(f"cannot resume from {path!r}: it holds a {describe(cfg)} "
+                             f"network, this one is {describe(mine)}")
+        if optimizer is not None and "optimizer" in data \
+                and optimizer.get_config() != data["optimizer"]["config"]:
+            raise ValueError(
+                f"cannot resume from {path!r} with {optimizer!r}: the checkpoint's optimizer "
+                f"is {optimizer_from_config(data['optimizer']['config'])!r}, whose state it "
+                "holds. Pass an optimizer made as that one was (or none: the checkpoint's "
+                "is used), or start a new run (resume=False)")
         return self._apply_checkpoint(data, path, optimizer)
 
     def _apply_checkpoint(self, data, path, optimizer=None):
+        """Check every part of the checkpoint, then load it (nothing changes
+        when a check fails)."""
         params = data["params"]
         if params.shape != (self.n_params,) or params.dtype != self.dtype:
             raise ValueError(f"{path!r}: parameter buffer {params.shape}/{params.dtype} does "
                              f"not match the network ({self.n_params},)/{self.dtype}")
         if not np.all(np.isfinite(params)):
             raise ValueError(f"{path!r}: the saved parameters contain NaN or inf")
-        self._flat_params[...] = params
-        self.parameters_changed()
         train = data["train"]
-        self._step = int(train.get("step", 0))
-        if "dropout_seed" in train:
-            self._dropout_seed = int(train["dropout_seed"]) % (2**64)
+        opt = states = None
         if "optimizer" in data:
             info = data["optimizer"]
             opt = optimizer_from_config(info["config"])
             if optimizer is not None and type(optimizer) is type(opt) \
                     and optimizer.get_config() == opt.get_config():
                 opt = optimizer           # keep the caller's object (and its schedule callable)
-            state = opt.bind(self.n_params, self.dtype, self._flat_params)
             n_state = int(info.get("n_state", 0))
-            if n_state == 0 and int(info.get("t", 0)) == 0:
-                state = ()      # saved before its first update: no state yet, bound fresh
-            if n_state != len(state):
+            t = int(info.get("t", 0))
+            if n_state == 0 and t == 0:
+                states = ()     # saved before its first update: no state yet, bound fresh
+            elif n_state != opt.n_state:
                 raise ValueError(f"{path!r}: optimizer state has {n_state} buffers, "
-                                 f"{type(opt).__name__} needs {len(state)}")
-            for i, s in enumerate(state):
-                saved = data.get(f"opt_state_{i}")
-                if saved is None or saved.shape != s.shape:
-                    raise ValueError(f"{path!r}: optimizer state buffer {i} is missing or has "
-                                     "the wrong size")
+                                 f"{type(opt).__name__} needs {opt.n_state}")
+            else:
+                states = []
+                for i in range(n_state):
+                    saved = data.get(f"opt_state_{i}")
+                    if saved is None or saved.shape != (self.n_params,):
+                        raise ValueError(f"{path!r}: optimizer state buffer {i} is missing "
+                                         "or has the wrong size")
+                    states.append(saved)
+        self._flat_params[...] = params
+        self.parameters_changed()
+        self._step = int(train.get("step", 0))
+        if "dropout_seed" in train:
+            self._dropout_seed = int(train["dropout_seed"]) % (2**64)
+        if opt is not None:
+            for s, saved in zip(opt.bind(self.n_params, self.dtype, self._flat_params), states):
                 s[...] = saved
-            opt.t = int(info.get("t", 0))
+            opt.t = t
             self.bind_optimizer(opt)
         return train

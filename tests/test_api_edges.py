@@ -273,3 +273,14 @@ def test_save_refuses_the_optimizer_of_another_network(rng, tmp_path):
     net = Network([3, 4, 1], seed=0, dtype="float64")
     with pytest.raises(ValueError, match="another network"):
         net.save(str(tmp_path / "x.npz"), optimizer=opt)
+
+
+def test_fit_seed_and_dataset_arguments_are_checked():
+    from fastbp import datasets
+    net = Network([2, 1], seed=0)
+    with pytest.raises(TypeError, match="seed must be"):
+        net.fit(np.ones((2, 4)), np.ones((1, 4)), seed="a", verbose=False)
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        datasets.make_image_like_dataset(m=3, n_px=4, dtype=int)   # was all zeros
+    with pytest.raises(TypeError, match="m must be an int"):
+        datasets.make_image_like_dataset(m=1.5, n_px=4)

@@ -271,7 +271,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     err = facts = val = None
     chosen = True
     try:
-        _validation.check_fit_args(epochs, batch_size, checkpoint_every, callback)
+        _validation.check_fit_args(epochs, batch_size, checkpoint_every, callback, seed)
         chosen = optimizer is not None or model.optimizer is not None
         if optimizer is None:
             # fit's default; on resume the checkpoint's optimizer is used instead

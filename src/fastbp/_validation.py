@@ -599,8 +599,10 @@ def checkpoint_write_error(exc, path):
     return type(exc)(exc.errno, msg) if exc.errno is not None else type(exc)(msg)
 
 
-def check_fit_args(epochs, batch_size, checkpoint_every, callback):
+def check_fit_args(epochs, batch_size, checkpoint_every, callback, seed=None):
     """Validate ``fit``'s scalar arguments."""
+    if seed is not None:
+        check_seed(seed)
     for name, v in (("epochs", epochs), ("batch_size", batch_size),
                     ("checkpoint_every", checkpoint_every)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):

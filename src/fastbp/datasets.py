@@ -73,8 +73,14 @@ def make_image_like_dataset(m=209, n_px=64, *, seed=1, dtype=np.float64):
     X : ndarray (n_px * n_px * 3, m), C-contiguous
     Y : ndarray (1, m) uint8
     """
-    if int(m) < 1 or int(n_px) < 2:
+    for name, v in (("m", m), ("n_px", n_px)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__} {v!r}")
+    if m < 1 or n_px < 2:
         raise ValueError(f"Invalid sizes: need m >= 1 and n_px >= 2, got m={m}, n_px={n_px}")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        # pixels are scaled to [0, 1): an integer dtype would make them all 0
+        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
     rng = np.random.default_rng(seed)
     Y = (rng.random(m) < 0.5).astype(np.uint8)
     imgs = rng.integers(0, 200, size=(m, n_px, n_px, 3), dtype=np.uint8)

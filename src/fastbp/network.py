@@ -1112,7 +1112,10 @@ class Network:
         shuffle : bool, default True
             Reshuffle the examples every epoch.
         seed : int, optional
-            Seeds the shuffling (defaults to the network's seed).
+            Seeds the shuffling (defaults to the network's seed). Each call
+            shuffles from it anew, so ``fit(epochs=1)`` called in a loop
+            repeats one order every epoch: call ``fit(epochs=N)`` once (with
+            a ``callback`` for per-epoch work), or pass ``seed=epoch``.
         validation_data : (X_val, Y_val), optional
             Evaluated after every epoch (``val_loss``, ``val_accuracy``).
         verbose : bool, default True

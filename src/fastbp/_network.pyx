@@ -333,12 +333,11 @@ cdef class NetKernel:
     cdef _check_y(self, cnp.ndarray Y, int yt, bint labels, Py_ssize_t m):
         """Y as Network.check_Y returns it for m examples (see _check_x)."""
         cdef Py_ssize_t isz = Y.itemsize, n_out = self.dims[len(self.dims) - 1]
-        cdef object code = _registry.LABEL_DTYPES.get(Y.dtype)
         cdef bint shape_ok = ((Y.ndim == 1 and Y.shape[0] == m) if labels else
                               (Y.ndim == 2 and Y.shape[0] == n_out and Y.shape[1] == m))
-        if not (shape_ok and code is not None and <int>code == yt
-                and cnp.PyArray_ISNOTSWAPPED(Y)
-                and all(st % isz == 0 for st in (<object>Y).strides)):
+        if not (shape_ok and label_code(cnp.PyArray_TYPE(Y)) == yt
+                and cnp.PyArray_ISNOTSWAPPED(Y) and Y.strides[0] % isz == 0
+                and (Y.ndim == 1 or Y.strides[1] % isz == 0)):
             raise ValueError(
                 f"Y must be as Network.check_Y returns it for {m} examples: "
                 + (f"({m},) class labels" if labels else f"({n_out}, {m})")

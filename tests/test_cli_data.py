@@ -993,3 +993,70 @@ def test_predict_missing_features_error_or_dropna_leaves_their_cells_empty(
     code, out, err = cli(capsys, "predict", "--model", model, "--data", complete)
     assert code == 0, err
     assert got["predicted_target"].drop(index=[2, 7]).tolist() == out.splitlines()[1:]
+
+
+# ------------------------------------------- from a fresh-user trial of the CLI
+def test_duplicate_column_names_are_refused(tmp_path, capsys):
+    """pandas renames a repeated name ('label' -> 'label.1'): a duplicated
+    target became a feature and random labels scored 100%."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    lines = ["x1,x2,label,label"] + [f"{a:.3f},{b:.3f},{c},{c}" for a, b, c in
+                                     zip(rng.standard_normal(200), rng.standard_normal(200), y)]
+    (tmp_path / "dup.csv").write_text("\n".join(lines) + "\n")
+    fail(capsys, 1, "train", "--data", tmp_path / "dup.csv", *QUICK,
+         match=r"column names appear more than once: 'label' \(columns 2, 3\)")
+
+
+def test_predict_keep_copies_the_files_text(tmp_path, capsys):
+    """--keep wrote pandas' parsed values: 00501 -> 501, and in a column with an
+    empty cell 9007199254740993 -> 9007199254740992.0 (read as float)."""
+    df = blobs(m=120)
+    train_saved(capsys, df, tmp_path / "train.csv", tmp_path / "m.npz")
+    zips = [f"{i:05d}" for i in range(501, 501 + len(df))]
+    cust = ["9007199254740993", ""] + [str(9007199254740995 + 2 * i) for i in range(len(df) - 2)]
+    new = df.drop(columns="target").assign(zip=zips, cust=cust)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    for col, want in (("zip", ["00501", "00502"]), ("cust", ["9007199254740993", ""])):
+        code, out, err = cli(capsys, "predict", "--model", tmp_path / "m.npz", "--data",
+                             tmp_path / "new.csv", "--keep", col)
+        assert code == 0, err
+        got = [line.split(",")[0] for line in out.splitlines()[1:3]]
+        assert got == want, (col, got)
+
+
+def test_regression_predictions_are_written_in_full(tmp_path, capsys):
+    """8 significant digits rounded 1.7e9-sized predictions to steps of 10-100."""
+    import pandas as pd
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(ts=1.7e9 + 1e3 * X[:, 0] + 0.37)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "t.csv", "--target", "ts",
+                         "--test-size", "0", "--save", tmp_path / "m.npz", *QUICK)
+    assert code == 0, err
+    code, out, err = cli(capsys, "predict", "--model", tmp_path / "m.npz", "--data",
+                         tmp_path / "t.csv", "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    written = pd.read_csv(tmp_path / "p.csv")["predicted_ts"].to_numpy()
+    assert len(np.unique(written)) > 250          # was a few dozen distinct values
+    assert all(len(s) > 9 for s in (tmp_path / "p.csv").read_text().split()[1:6])
+
+
+def test_text_in_a_regression_target_is_a_data_error_not_a_crash(tmp_path, capsys):
+    import pandas as pd
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((120, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(price=50 + 10 * X[:, 0] + 0.01)
+    df.to_csv(tmp_path / "r.csv", index=False)
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "r.csv", "--target", "price",
+                         "--save", tmp_path / "m.npz", *QUICK)
+    assert code == 0, err
+    df.assign(price=[f"${v:.2f}" for v in df["price"]]).to_csv(tmp_path / "text.csv",
+                                                               index=False)
+    code, out, err = cli(capsys, "predict", "--model", tmp_path / "m.npz", "--data",
+                         tmp_path / "text.csv")
+    assert code == 0 and len(out.splitlines()) == 121, err
+    assert "holds text ('$" in err and "not scored" in err and "error" not in err
+    fail(capsys, 1, "train", "--data", tmp_path / "r.csv", "--target", "price", "--test-data",
+         tmp_path / "text.csv", *QUICK, match=r"target column 'price' holds text")

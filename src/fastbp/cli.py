@@ -104,6 +104,7 @@ class Table:
         self.notes = []
         self.index = None
         self.index_note = None       # the note in ``notes`` that says why (``_drop_index``)
+        self.raw_text = None         # () -> DataFrame of the file's cells as text (CSV only)
 
     def file_columns(self):
         """(names, columns, missing) of every column of the file, the index included."""
@@ -253,19 +254,32 @@ def _read_table(path, args, option="--data"):
             table_note = (f"first row {','.join(row0[:3])},... read as column names "
                           "(pandas' to_csv of integer column names); --header none if it "
                           "is data")
+    if names:
+        read = dict(header=None, skiprows=1, names=names)
+    else:
+        read = dict(header=0 if header == "0" else None)
     try:
-        if names:
-            df = pd.read_csv(path, header=None, skiprows=1, names=names,
-                             encoding="utf-8-sig", **opts)
-        else:
-            df = pd.read_csv(path, header=0 if header == "0" else None, encoding="utf-8-sig",
-                             **opts)
+        if header == "0":
+            # pandas renames a repeated name ("label", "label.1"): a duplicated
+            # target then became a feature (100% accuracy on random labels)
+            head = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
+                               encoding="utf-8-sig", **opts)
+            _check_unique_names([str(v) for v in head.iloc[0].tolist()], path)
+        elif names:
+            _check_unique_names(names, path)
+        df = pd.read_csv(path, encoding="utf-8-sig", **read, **opts)
     except UnicodeDecodeError:     # past the sample read above
         raise CLIError(_validation.not_utf8_message(path), DATA) from None
+    except CLIError:
+        raise
     except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...
         raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
     first = 1 if header == "none" else 2
     table = _frame_table(pd, df, os.path.basename(path), first + np.arange(len(df)))
+    # the cells as the file spells them (predict --keep copies ids such as
+    # 00501 or 12345678901234567891 unchanged), read again only when asked
+    table.raw_text = lambda: pd.read_csv(path, encoding="utf-8-sig", dtype=str,
+                                         keep_default_na=False, **read, **opts)
     if table_note:
         table.notes.append(table_note)
     if sep != ",":
@@ -274,6 +288,19 @@ def _read_table(path, args, option="--data"):
         table.notes.append("no header row: columns named by position 0, 1, ... (--header 0 "
                            "if the first row holds the names)")
     return _drop_index(table, args, header=header != "none")
+
+
+def _check_unique_names(names, path):
+    """CLIError for column names that appear more than once in the header."""
+    seen = {}
+    for j, n in enumerate(names):
+        seen.setdefault(n, []).append(j)
+    dups = {n: js for n, js in seen.items() if len(js) > 1 and n.strip()}
+    if dups:
+        what = "; ".join(f"{n!r} (columns {', '.join(str(j) for j in js)})"
+                         for n, js in list(dups.items())[:5])
+        raise CLIError(f"{path!r}: column names appear more than once: {what}. Rename them "
+                       "(a repeated target would be read as a feature)", DATA)
 
 
 def _open_text(path, compression):
@@ -712,6 +739,27 @@ def _mean_poisson_deviance(y, mu):
     return float(2.0 * np.mean(ylog - y + mu))
 
 
+def _regression_targets(y, target, table):
+    """``y`` as float64 for a regression's score, or the CLIError (DATA) that
+    names the text cells (a '$111.30' cell had failed inside the scoring)."""
+    if y.dtype != object:
+        return y.astype(np.float64)
+    bad = []
+    for v in y:
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            bad.append(v)
+            if len(bad) == 3:
+                break
+    if not bad:
+        return y.astype(np.float64)
+    return CLIError(f"{table.source}: the target column {target!r} holds text "
+                    f"({', '.join(repr(b) for b in bad)}, ...) where this regression needs "
+                    "numbers; write plain numbers there (no currency signs or thousands "
+                    "separators), or leave the column out", DATA)
+
+
 def _score_line(task, pred, true, poisson=False):
     if task == "regression":
         true = np.asarray(true, dtype=np.float64)
@@ -998,6 +1046,10 @@ def _setup(args, d, seed):
         keep = labelled if rows is None else labelled & rows
         r.X_te_raw = X_te[keep if rows is None else keep[rows]]   # X_te: the rows kept
         r.y_te, _ = _target_values(test_table, prep["target"], keep)
+        if prep["task"] == "regression":
+            r.y_te = _regression_targets(r.y_te, prep["target"], test_table)
+            if isinstance(r.y_te, CLIError):
+                raise r.y_te
         if args.data is not None and os.path.samefile(args.data, args.test_data):
             r.table.notes.append("--test-data is the --data file: the 'test' scores are on "
                                  "the training examples (--test-size holds some out)")
@@ -1293,6 +1345,11 @@ def cmd_predict(args):
                                        ignore={names[j] for j in kept})
     pred = _predict(net, prep, X_raw)
     y, scored = _target_values(table, prep["target"], rows)
+    if y is not None and prep["task"] == "regression":
+        y = _regression_targets(y, prep["target"], table)
+        if isinstance(y, CLIError):          # predictions stand; the column is not scored
+            table.notes.append(f"{y.args[0]}: not scored")
+            y = scored = None
     if scored is not None and scored.all():
         scored = None                   # every row has a value: the whole column is scored
     elif scored is not None:
@@ -1311,8 +1368,15 @@ def cmd_predict(args):
         f"{prep['task']} of {prep['target']!r} from {len(prep['features'])} features")
     name = _validation.prediction_column(prep["target"])
     # pandas' placeholder for an empty header goes back out as an empty header
-    front = [("" if _validation.is_pandas_placeholder(names[j]) else names[j], columns[j],
-              missing[j]) for j in kept]
+    raw = table.raw_text() if kept and table.raw_text is not None else None
+    if raw is not None and raw.shape == (table.m, len(names)):
+        # the file's own text: ids keep their leading zeros and all their digits
+        front = [("" if _validation.is_pandas_placeholder(names[j]) else names[j],
+                  raw.iloc[:, j].to_numpy(dtype=object), np.zeros(table.m, bool))
+                 for j in kept]
+    else:
+        front = [("" if _validation.is_pandas_placeholder(names[j]) else names[j],
+                  columns[j], missing[j]) for j in kept]
     if args.out:
         try:
             with _open_out(args.out, out_compression) as f:
@@ -1365,7 +1429,9 @@ def _write_predictions(f, name, pred, task, front=(), rows=None, sep=","):
         cells = [_cell(col[i], miss[i]) for _, col, miss in front]
         if rows is None or rows[i]:
             v = next(values)
-            cells.append(f"{v:.8g}" if task == "regression" else v)
+            # the shortest text that reads back as the same double (8 digits
+            # had rounded 1.7e9-sized targets to steps of 10-100)
+            cells.append(repr(float(v)) if task == "regression" else v)
         else:
             cells.append("")
         w.writerow(cells)

@@ -253,18 +253,30 @@ def test_classification_run_still_shows_accuracy_and_decision_boundary(tmp_path)
     assert "and the decision boundary" in r.stdout, r.stdout
 
 
-def _closed_pipe_run(args):
-    """Run ``fastbp *args`` with stdout a pipe whose reader is already gone."""
+def _closed_pipe_run(args, stderr_too=False):
+    """Run ``fastbp *args`` with stdout (and with ``stderr_too`` stderr, as
+    ``2>&1 | head``) a pipe whose reader is already gone."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     env = dict(os.environ, PYTHONUNBUFFERED="1",  # every line reaches the pipe at once
                PYTHONPATH=FASTBP_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:
         return subprocess.run([sys.executable, "-m", "fastbp", *args], stdout=write_end,
-                              stderr=subprocess.PIPE, text=True, timeout=120, env=env,
-                              cwd=WORKDIR)
+                              stderr=write_end if stderr_too else subprocess.PIPE,
+                              text=True, timeout=120, env=env, cwd=WORKDIR)
     finally:
         os.close(write_end)
+
+
+def test_reader_leaving_stderr_too_still_saves_and_exits_0(tmp_path):
+    """`fastbp train ... 2>&1 | head -1` stopped at the first note printed after
+    the reader left (status 1, no model saved); `fastbp info | head -1` ended
+    with status 1."""
+    model = tmp_path / "m.npz"
+    r = _closed_pipe_run(["train", "--epochs", "3", "--no-compare", "--save", str(model)],
+                         stderr_too=True)
+    assert r.returncode == 0 and model.exists(), r.returncode
+    assert _closed_pipe_run(["info"]).returncode == 0
 
 
 def test_predict_whose_reader_left_still_scores_and_exits_0(tmp_path):

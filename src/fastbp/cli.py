@@ -1671,8 +1671,49 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning  {_one_line(message)}", file=sys.stderr)
 
 
+class _ReaderMayLeave:
+    """stderr whose reader may leave (``fastbp train ... 2>&1 | head``): the
+    first BrokenPipeError sends the stream's descriptor to /dev/null and the
+    command goes on, so --save / --plot / --out are still written (a note
+    printed after the reader left had stopped the run with status 1)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self):
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        except (OSError, ValueError, AttributeError):   # not a file (captured output)
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _run(parser, args):
     """The command's function, its failures turned into one-line errors."""
+    stderr = sys.stderr
+    sys.stderr = _ReaderMayLeave(stderr)
+    try:
+        return _run_guarded(parser, args)
+    finally:
+        sys.stderr = stderr
+
+
+def _run_guarded(parser, args):
     try:
         return args.func(args)
     except CLIError as exc:
@@ -1681,10 +1722,10 @@ def _run(parser, args):
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # the reader went away (`fastbp predict ... | head`): stop quietly, as the
-        # Python documentation recommends (no second error when stdout is flushed)
+        # the reader of stdout went away (`fastbp info | head -1`): it has what it
+        # read; stop quietly, status 0 (no second error when stdout is flushed)
         _stdout_to_devnull()
-        return 1
+        return 0
     except MemoryError:
         parser.exit(DATA, "fastbp: error: out of memory\n")
     except Exception as exc:

@@ -1060,3 +1060,32 @@ def test_text_in_a_regression_target_is_a_data_error_not_a_crash(tmp_path, capsy
     assert "holds text ('$" in err and "not scored" in err and "error" not in err
     fail(capsys, 1, "train", "--data", tmp_path / "r.csv", "--target", "price", "--test-data",
          tmp_path / "text.csv", *QUICK, match=r"target column 'price' holds text")
+
+
+def test_an_id_named_first_column_gets_the_note_a_later_one_gets(tmp_path, capsys):
+    df = blobs(m=150)
+    df.insert(0, "customer_id", np.arange(7000, 7150))
+    df.to_csv(tmp_path / "c.csv", index=False)
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "c.csv", *QUICK)
+    assert code == 0, err
+    assert "feature 'customer_id' is named like an identifier" in out + err
+
+
+def test_labels_the_model_does_not_know_are_pointed_out(tmp_path, capsys):
+    """A 0% score with no word of why: labels in another case, or new classes."""
+    df = blobs(m=150)
+    df["target"] = np.array(["low", "mid", "high"])[df["target"]]
+    train_saved(capsys, df, tmp_path / "t.csv", tmp_path / "m.npz")
+    df.assign(target=df["target"].str.upper()).to_csv(tmp_path / "u.csv", index=False)
+    code, out, err = cli(capsys, "predict", "--model", tmp_path / "m.npz", "--data",
+                         tmp_path / "u.csv")
+    assert code == 0, err
+    assert "3 value(s) of 'target' are not classes the model was trained on (HIGH, LOW, MID" \
+        in err, err
+    df.assign(target=["giant"] * 10 + list(df["target"][10:])).to_csv(tmp_path / "n.csv",
+                                                                       index=False)
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "t.csv", "--test-data",
+                         tmp_path / "n.csv", *QUICK)
+    assert code == 0, err
+    assert "1 value(s) of 'target' are not classes the model was trained on (giant" \
+        in out + err

@@ -551,8 +551,9 @@ def _prepare(table, args, known_task=None):
         _validation.check_numeric_features(names, cols, args.decimal)
         X = np.column_stack(cols).astype(np.float64)
         table.notes += _row_number_notes(names, X)
-        first = table.names[0] if table.index is None else None
-        table.notes += _id_notes(names, X, skip=first)
+        # the first column too: one named like an id but not "id" / "index" (the
+        # row index rules) was trained on without the note a later column gets
+        table.notes += _id_notes(names, X)
         lines = table.where(np.flatnonzero(keep) if keep is not None else range(table.m))
         _validation.check_finite_features(names, X, lines)
         y = table.columns[t] if keep is None else table.columns[t][keep]
@@ -620,9 +621,9 @@ def _row_number_notes(names, X):
 
 def _id_notes(names, X, skip=None):
     """Notes on feature columns named like an id (``_validation.looks_like_id_name``)
-    holding a different whole number in every row, other than ``skip`` (the file's
-    first column: the row index rules cover it) and the columns that count the
-    rows (:func:`_row_number_notes` has a note on them). They are not dropped."""
+    holding a different whole number in every row, other than ``skip`` and the
+    columns that count the rows (:func:`_row_number_notes` has a note on them).
+    They are not dropped."""
     m = X.shape[0]
     notes = []
     for j, name in enumerate(names):
@@ -771,6 +772,20 @@ def _score_line(task, pred, true, poisson=False):
         return (f"R^2 {r2:.4f}   RMSE {np.sqrt(np.mean(err ** 2)):.4g}   "
                 f"MAE {np.mean(np.abs(err)):.4g}{dev}")
     return f"accuracy {np.mean(_same_label(pred, true)):.2%}"
+
+
+def _unknown_labels_note(classes, y, target, source):
+    """The note for target values that are none of the model's classes (a
+    score of 0% with no word of why, before), or None."""
+    known = {_label_key(c) for c in classes}
+    unknown = sorted({_label_key(v) for v in y} - known)
+    if not unknown:
+        return None
+    shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+    taught = ", ".join(str(c) for c in list(classes)[:10]) + (", ..." if len(classes) > 10
+                                                                else "")
+    return (f"{source}: {len(unknown)} value(s) of {target!r} are not classes the model "
+            f"was trained on ({shown}; it knows {taught}): their rows count as errors")
 
 
 def _label_key(v):
@@ -1050,6 +1065,11 @@ def _setup(args, d, seed):
             r.y_te = _regression_targets(r.y_te, prep["target"], test_table)
             if isinstance(r.y_te, CLIError):
                 raise r.y_te
+        else:
+            note = _unknown_labels_note(prep["classes"], r.y_te, prep["target"],
+                                        test_table.source)
+            if note:
+                r.table.notes.append(note)
         if args.data is not None and os.path.samefile(args.data, args.test_data):
             r.table.notes.append("--test-data is the --data file: the 'test' scores are on "
                                  "the training examples (--test-size holds some out)")
@@ -1350,6 +1370,10 @@ def cmd_predict(args):
         if isinstance(y, CLIError):          # predictions stand; the column is not scored
             table.notes.append(f"{y.args[0]}: not scored")
             y = scored = None
+    if y is not None and prep["task"] == "classification":
+        note = _unknown_labels_note(prep["classes"], y, prep["target"], table.source)
+        if note:
+            table.notes.append(note)
     if scored is not None and scored.all():
         scored = None                   # every row has a value: the whole column is scored
     elif scored is not None:

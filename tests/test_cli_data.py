@@ -1025,18 +1025,27 @@ def test_predict_keep_copies_the_files_text(tmp_path, capsys):
         assert got == want, (col, got)
 
 
+def _regression_saved(tmp_path, capsys, m, seed, target, offset, *train_args):
+    """A regression table (features a, b, c; ``target`` = offset + a linear
+    term) written to r.csv and a model trained on it saved to m.npz."""
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df[target] = offset + 10 * X[:, 0] + 0.37
+    df.to_csv(tmp_path / "r.csv", index=False)
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "r.csv", "--target", target,
+                         "--save", tmp_path / "m.npz", *train_args, *QUICK)
+    assert code == 0, err
+    return df
+
+
 def test_regression_predictions_are_written_in_full(tmp_path, capsys):
     """8 significant digits rounded 1.7e9-sized predictions to steps of 10-100."""
     import pandas as pd
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((300, 3))
-    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(ts=1.7e9 + 1e3 * X[:, 0] + 0.37)
-    df.to_csv(tmp_path / "t.csv", index=False)
-    code, out, err = cli(capsys, "train", "--data", tmp_path / "t.csv", "--target", "ts",
-                         "--test-size", "0", "--save", tmp_path / "m.npz", *QUICK)
-    assert code == 0, err
+    _regression_saved(tmp_path, capsys, 300, 1, "ts", 1.7e9, "--test-size", "0")
     code, out, err = cli(capsys, "predict", "--model", tmp_path / "m.npz", "--data",
-                         tmp_path / "t.csv", "--out", tmp_path / "p.csv")
+                         tmp_path / "r.csv", "--out", tmp_path / "p.csv")
     assert code == 0, err
     written = pd.read_csv(tmp_path / "p.csv")["predicted_ts"].to_numpy()
     assert len(np.unique(written)) > 250          # was a few dozen distinct values
@@ -1044,14 +1053,7 @@ def test_regression_predictions_are_written_in_full(tmp_path, capsys):
 
 
 def test_text_in_a_regression_target_is_a_data_error_not_a_crash(tmp_path, capsys):
-    import pandas as pd
-    rng = np.random.default_rng(2)
-    X = rng.standard_normal((120, 3))
-    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(price=50 + 10 * X[:, 0] + 0.01)
-    df.to_csv(tmp_path / "r.csv", index=False)
-    code, out, err = cli(capsys, "train", "--data", tmp_path / "r.csv", "--target", "price",
-                         "--save", tmp_path / "m.npz", *QUICK)
-    assert code == 0, err
+    df = _regression_saved(tmp_path, capsys, 120, 2, "price", 50.0)
     df.assign(price=[f"${v:.2f}" for v in df["price"]]).to_csv(tmp_path / "text.csv",
                                                                index=False)
     code, out, err = cli(capsys, "predict", "--model", tmp_path / "m.npz", "--data",

@@ -1357,7 +1357,7 @@ def id_column_note(name):
             "(kept as one)")
 
 
-def _not_numbers(col):
+def not_numbers(col):
     """The values of an object column that do not read as numbers (in order)."""
     out = []
     for v in col:
@@ -1380,7 +1380,7 @@ def check_numeric_features(names, columns, decimal=".", *, model=False):
     if not bad:
         return
     name, col = bad[0]
-    text = _not_numbers(col)
+    text = not_numbers(col)
     stray = 0 < text.size < col.size          # mostly numbers, a few cells not
     shown = text if text.size else col
     hint = ""

@@ -745,15 +745,8 @@ def _regression_targets(y, target, table):
     names the text cells (a '$111.30' cell had failed inside the scoring)."""
     if y.dtype != object:
         return y.astype(np.float64)
-    bad = []
-    for v in y:
-        try:
-            float(v)
-        except (TypeError, ValueError):
-            bad.append(v)
-            if len(bad) == 3:
-                break
-    if not bad:
+    bad = _validation.not_numbers(y)[:3]
+    if not len(bad):
         return y.astype(np.float64)
     return CLIError(f"{table.source}: the target column {target!r} holds text "
                     f"({', '.join(repr(b) for b in bad)}, ...) where this regression needs "

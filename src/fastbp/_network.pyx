@@ -558,7 +558,7 @@ cdef class NetKernel:
         cdef double n = <double>X.shape[1]
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-        self._check_x(X)
+        self._check_x(X)        # before X.shape[1] sizes the weights' sum
         if sample_weight is not None:
             _check_weights(sample_weight, X.shape[1])
             n = _sw_sum(<const char *>cnp.PyArray_DATA(sample_weight), 8, NULL, X.shape[1])

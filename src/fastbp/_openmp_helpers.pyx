@@ -42,25 +42,32 @@ def _after_fork_in_child():
 _fork_warned = False
 
 
+def user_stacklevel():
+    """warnings.warn's stacklevel, for a warning raised by the caller, that
+    names the first Python frame outside fastbp's modules and scikit-learn's:
+    the user's line. (A Cython function has no frame of its own, so frame 0
+    is the Python code that called it, as stacklevel 1 is.)"""
+    import sys
+    frame, level = sys._getframe(0), 1
+    while frame is not None and (frame.f_globals.get("__name__", "").partition(".")[0]
+                                 in ("fastbp", "sklearn")):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _warn_fork_child_once(n_threads):
     global _fork_warned
     if not _fork_warned:
         _fork_warned = True
-        import sys
         import warnings
 
-        # attributed to the user's line: the first Python frame outside
-        # fastbp's modules and scikit-learn's (whose fit wrapper calls
-        # fastbp.sklearn's fit); this Cython function has no frame of its own
-        frame, level = sys._getframe(0), 1
-        while frame is not None and (frame.f_globals.get("__name__", "").partition(".")[0]
-                                     in ("fastbp", "sklearn")):
-            frame, level = frame.f_back, level + 1
+        # attributed to the user's line (scikit-learn's fit wrapper calls
+        # fastbp.sklearn's fit)
         warnings.warn(f"n_threads={n_threads}: fastbp runs on one thread in this process, a "
                       "fork() child of one that had run its threads (GNU OpenMP's pool does "
                       "not survive fork); start worker processes with multiprocessing."
                       "get_context('spawn') or 'forkserver' to keep them",
-                      RuntimeWarning, stacklevel=level)
+                      RuntimeWarning, stacklevel=user_stacklevel())
 
 
 def forked_single_threaded():

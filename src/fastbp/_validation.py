@@ -13,7 +13,6 @@ import numbers
 import operator
 import os
 import shlex
-import sys
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -43,16 +42,6 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def shape_str(a):
     """``a.shape`` as NumPy prints it: ``(3,)``, ``(2, 5)``."""
     return "(" + ", ".join(str(s) for s in a.shape) + ("," if a.ndim == 1 else "") + ")"
-
-
-def user_stacklevel():
-    """warnings.warn's stacklevel, called right here, that names the first
-    frame outside fastbp's modules and scikit-learn's (the user's line)."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and (frame.f_globals.get("__name__", "").partition(".")[0]
-                                 in ("fastbp", "sklearn")):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):

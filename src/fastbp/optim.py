@@ -50,8 +50,9 @@ import weakref
 
 import numpy as np
 
+from fastbp._openmp_helpers import user_stacklevel
 from fastbp._registry import OPTIMIZERS as _OPT_CODES
-from fastbp._validation import check_choice, check_positive_int, check_real, user_stacklevel
+from fastbp._validation import check_choice, check_positive_int, check_real
 
 #: the optimizer names of get_optimizer and of Optimizer.get_config()["kind"]
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam")

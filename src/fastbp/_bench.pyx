@@ -12,7 +12,7 @@ import numpy as np
 
 from fastbp._blas cimport _gemm_blas, _blas_begin, _blas_end, NoTrans, Trans
 from fastbp._kernels cimport fbp_omp_team_size, fbp_omp_barrier
-from fastbp._netstep cimport _split, ROW_GRAIN
+from fastbp._netstep cimport _split, _row_grain
 from fastbp._openmp_helpers cimport fbp_omp_thread_num
 
 cnp.import_array()
@@ -39,7 +39,7 @@ cdef void _floor_team(floating *dummy, FloorPlan *f, bint split) noexcept nogil:
     for l in range(f.L):
         n_in = f.dims[l]
         n_out = f.dims[l + 1]
-        _split(n_out, nt, tid, ROW_GRAIN, &r0, &r1)
+        _split(n_out, nt, tid, _row_grain(n_out, nt), &r0, &r1)
         if r1 > r0:
             _gemm_blas(NoTrans, NoTrans, <int>(r1 - r0), <int>m, n_in, <floating>1.0,
                   <floating *>f.W[l] + r0 * n_in, n_in, <floating *>f.A[l], <int>m,
@@ -48,13 +48,13 @@ cdef void _floor_team(floating *dummy, FloorPlan *f, bint split) noexcept nogil:
     for l in range(f.L - 1, -1, -1):
         n_in = f.dims[l]
         n_out = f.dims[l + 1]
-        _split(n_out, nt, tid, ROW_GRAIN, &r0, &r1)
+        _split(n_out, nt, tid, _row_grain(n_out, nt), &r0, &r1)
         if r1 > r0:
             _gemm_blas(NoTrans, Trans, <int>(r1 - r0), n_in, <int>m, <floating>1.0,
                   <floating *>f.D[l] + r0 * m, <int>m, <floating *>f.A[l], <int>m,
                   <floating>0.0, <floating *>f.dW[l] + r0 * n_in, n_in)
         if l > 0:
-            _split(n_in, nt, tid, ROW_GRAIN, &r0, &r1)
+            _split(n_in, nt, tid, _row_grain(n_in, nt), &r0, &r1)
             if r1 > r0:
                 _gemm_blas(Trans, NoTrans, <int>(r1 - r0), <int>m, n_out, <floating>1.0,
                       <floating *>f.W[l] + r0, n_in, <floating *>f.D[l], <int>m,

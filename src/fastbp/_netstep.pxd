@@ -26,7 +26,8 @@ cdef enum:
     M_NOCHECK = 64   # update even when the loss is not finite (course semantics)
     M_GATHER = 128   # first copy the batch's examples into the epoch's workspaces
 
-# Rows per GEMM block are multiples of this (OpenBLAS's micro-kernel tiles);
+# Rows per GEMM block are multiples of this (OpenBLAS's micro-kernel tiles)
+# where blocks stay balanced (_row_grain);
 # columns of the output phase and elements of the update loop likewise.
 cdef enum:
     ROW_GRAIN = 8
@@ -210,6 +211,15 @@ cdef inline void _split(Py_ssize_t n, int parts, int idx, Py_ssize_t grain,
     cdef Py_ssize_t b = units * (idx + 1) // parts
     lo[0] = a * grain if a * grain < n else n
     hi[0] = b * grain if b * grain < n else n
+
+
+cdef inline Py_ssize_t _row_grain(Py_ssize_t n, int nb) noexcept nogil:
+    """The grain of a split of n rows into nb blocks: ROW_GRAIN (whole
+    micro-kernel tiles) when each block has at least 8 grains, so blocks
+    differ by at most an eighth; single rows below that, where whole tiles
+    would unbalance the blocks (digits' 10 output rows: 8 + 2 rows with
+    whole tiles, 5 + 5 without)."""
+    return ROW_GRAIN if n >= 8 * ROW_GRAIN * nb else 1
 
 
 cdef inline bint _mine(int blk, int tid, int nt, Py_ssize_t n, int nb, Py_ssize_t grain,
@@ -429,7 +439,7 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
             ald = p.m
             ta = NoTrans
         for blk in range(nb):
-            if _mine(blk, tid, nt, ly.n_out, nb, ROW_GRAIN, &r0, &r1):
+            if _mine(blk, tid, nt, ly.n_out, nb, _row_grain(ly.n_out, nb), &r0, &r1):
                 _fwd_block(P, p, ly, l, r0, r1, Ain, ald, ta)
         fbp_omp_barrier()
 
@@ -600,7 +610,7 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
             Ain = _rowmajor(lys[l - 1].Ad if p.dropout else lys[l - 1].A, m)
         # dW, db (and L2) on this thread's blocks of W's rows
         for blk in range(nb):
-            if _mine(blk, tid, nt, ly.n_out, nb, ROW_GRAIN, &r0, &r1):
+            if _mine(blk, tid, nt, ly.n_out, nb, _row_grain(ly.n_out, nb), &r0, &r1):
                 _grad_rows(G + ly.w_off, <int>n_in, G + ly.b_off, _rowmajor(cur, m), Ain,
                            r0, r1, <int>n_in, <int>m, scale, <floating>0.0)
                 if p.lambd != 0.0:
@@ -609,7 +619,7 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
         # dZ[l-1] on this thread's blocks of its rows
         if l > 0:
             for blk in range(nb):
-                if _mine(blk, tid, nt, n_in, nb, ROW_GRAIN, &q0, &q1):
+                if _mine(blk, tid, nt, n_in, nb, _row_grain(n_in, nb), &q0, &q1):
                     _dprev_block(P, p, ly, &lys[l - 1], l, q0, q1, cur, nxt)
             tmp = cur
             cur = nxt
@@ -660,7 +670,7 @@ cdef inline void _update_rows(floating *P, NetPlan *p, LayerPlan *ly, int tid, i
     cdef Py_ssize_t r0, r1
     cdef int blk
     for blk in range(nb):
-        if _mine(blk, tid, nt, ly.n_out, nb, ROW_GRAIN, &r0, &r1):
+        if _mine(blk, tid, nt, ly.n_out, nb, _row_grain(ly.n_out, nb), &r0, &r1):
             _update_range(P, p, ly.w_off + r0 * ly.n_in, ly.w_off + r1 * ly.n_in)
             _update_range(P, p, ly.b_off + r0, ly.b_off + r1)
 

@@ -17,18 +17,23 @@ the speed-up, and the held-out accuracy / R^2 of both (25% test split).
 Targets: >= 10x on (a) and (d), >= 3x on (b) and (c), scores within 0.5 points.
 
 Each row also gives the fit's GEMM arithmetic (forward and backward products
-of every mini-batch; for lbfgs of ``n_iter_ + 1`` whole-set evaluations, a
-lower bound on its evaluations) and the fraction of the machine's peak, in
-the row's dtype, that the whole fit would have to run at to meet the target:
-the peak is a large GEMM through SciPy's OpenBLAS measured in the same run
-(``--peak-size``). Above ~80% the target asks for GEMMs faster than
-OpenBLAS's with nothing else in the fit.
+of every mini-batch; for lbfgs of every whole-set evaluation SciPy asked for)
+and the fraction of the machine's peak, in the row's dtype, that the fit's
+GEMMs would have to run at to meet the target: the peak is a large GEMM
+through SciPy's OpenBLAS measured in the same run (``--peak-size``). Above
+~80% the target asks for GEMMs faster than OpenBLAS's with nothing else in
+the fit. For lbfgs the time SciPy's L-BFGS-B spends outside the objective
+(``scipy.optimize.minimize``'s time minus the objective's, measured in both
+libraries' fits: they run the same SciPy code on the same number of
+parameters) is taken off the target's time first: the evaluations get only
+what is left.
 
 scikit-learn's fit runs in NumPy's OpenBLAS, fastbp's in SciPy's: threads
 are left at their defaults (all cores) for both; ``--threads N`` caps both
 (threadpoolctl for the BLAS, ``n_threads`` for fastbp).
 """
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -74,6 +79,45 @@ def cases(quick):
     ]
 
 
+class _OptimizerClock:
+    """Times ``scipy.optimize.minimize`` and the objective it calls.
+
+    Both scikit-learn's and fastbp's lbfgs call it through the module
+    (``scipy.optimize.minimize``), so patching the module attribute reaches
+    both. ``own`` is the optimizer's time outside the objective (L-BFGS-B's
+    own code and SciPy's wrapper), ``nfev`` the objective's calls, per fit.
+    """
+
+    def __init__(self):
+        self.own, self.nfev = [], []
+
+    @contextlib.contextmanager
+    def patched(self):
+        import scipy.optimize
+        orig = scipy.optimize.minimize
+
+        def minimize(fun, x0, *args, **kwargs):
+            inside = [0.0, 0]
+
+            def timed(x, *a):
+                t0 = time.perf_counter()
+                try:
+                    return fun(x, *a)
+                finally:
+                    inside[0] += time.perf_counter() - t0
+                    inside[1] += 1
+            t0 = time.perf_counter()
+            res = orig(timed, x0, *args, **kwargs)
+            self.own.append(time.perf_counter() - t0 - inside[0])
+            self.nfev.append(inside[1])
+            return res
+        scipy.optimize.minimize = minimize
+        try:
+            yield self
+        finally:
+            scipy.optimize.minimize = orig
+
+
 def run_case(kind, X, y, params, dtype, repeats, threads, pause=0.15):
     X = X.astype(dtype)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0)
@@ -81,6 +125,7 @@ def run_case(kind, X, y, params, dtype, repeats, threads, pause=0.15):
     makers = {"scikit-learn": lambda: getattr(sk_nn, kind)(**common),
               "fastbp": lambda: getattr(fsk, kind)(n_threads=threads, **common)}
     times = {name: [] for name in makers}
+    clocks = {name: _OptimizerClock() for name in makers}
     scores = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -90,22 +135,26 @@ def run_case(kind, X, y, params, dtype, repeats, threads, pause=0.15):
             for name, make in makers.items():
                 time.sleep(pause)
                 est = make()
-                t0 = time.perf_counter()
-                est.fit(X_tr, y_tr)
-                times[name].append(time.perf_counter() - t0)
+                with clocks[name].patched():
+                    t0 = time.perf_counter()
+                    est.fit(X_tr, y_tr)
+                    times[name].append(time.perf_counter() - t0)
                 scores[name] = est.score(X_te, y_te)
-    return {name: statistics.median(t) for name, t in times.items()}, scores, est
+    own = {name: statistics.median(c.own) if c.own else 0.0 for name, c in clocks.items()}
+    nfev = clocks["fastbp"].nfev[-1] if clocks["fastbp"].nfev else 0
+    return {name: statistics.median(t) for name, t in times.items()}, scores, est, own, nfev
 
 
 TARGETS = {"a": 10.0, "b": 3.0, "c": 3.0, "d": 10.0}
 
 
-def fit_flops(key, X, est, params):
-    """GEMM arithmetic of the fastbp fit ``est`` on the 75% training split."""
+def fit_flops(key, X, est, params, nfev):
+    """GEMM arithmetic of the fastbp fit ``est`` on the 75% training split
+    (lbfgs: ``nfev`` whole-set evaluations)."""
     n = int(round(X.shape[0] * 0.75))
     dims = [X.shape[1], *params["hidden_layer_sizes"], est.n_outputs_]
     if params.get("solver") == "lbfgs":
-        return (est.n_iter_ + 1) * step_flops(dims, n)
+        return nfev * step_flops(dims, n)
     bs = params["batch_size"]
     full, last = divmod(n, bs)
     return est.n_iter_ * (full * step_flops(dims, bs) + (step_flops(dims, last) if last else 0))
@@ -142,23 +191,29 @@ def main(argv=None):
     print(f"median of {repeats} interleaved fits; score = accuracy (classifier) or R^2 "
           "(regressor) on a 25% held-out split\n")
     header = ("| case | dtype | scikit-learn s | fastbp s | speed-up | score sklearn | "
-              "score fastbp | GEMM GFLOP | target needs, % of peak |")
+              "score fastbp | GEMM GFLOP | L-BFGS-B's own s, sklearn / fastbp | "
+              "target needs, % of peak |")
     print(header)
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     try:
         for key, title, kind, X, y, params in cases(args.quick):
             if key not in args.cases:
                 continue
             for dtype in (np.float64, np.float32):
-                t, s, est = run_case(kind, X, y, params, dtype, repeats, args.threads)
+                t, s, est, own, nfev = run_case(kind, X, y, params, dtype, repeats,
+                                                args.threads)
                 dt = np.dtype(dtype).name
-                fl = fit_flops(key, X, est, params)
-                need = fl / (t["scikit-learn"] / TARGETS[key]) / peak[dt]
-                at_least = ">= " if params.get("solver") == "lbfgs" else ""
+                fl = fit_flops(key, X, est, params, nfev)
+                lbfgs = params.get("solver") == "lbfgs"
+                left = t["scikit-learn"] / TARGETS[key] - own["fastbp"]
+                need = (f"{fl / left / peak[dt]:.0%}" if left > 0
+                        else "none (the optimizer alone takes longer)")
+                own_s = (f"{own['scikit-learn']:.3f} / {own['fastbp']:.3f}" if lbfgs
+                         else "n/a")
                 print(f"| ({key}) {title} | {dt} | {t['scikit-learn']:.3f} | "
                       f"{t['fastbp']:.3f} | {t['scikit-learn'] / t['fastbp']:.1f}x | "
-                      f"{s['scikit-learn']:.4f} | {s['fastbp']:.4f} | {at_least}{fl / 1e9:.2f} | "
-                      f"{at_least}{need:.0%} |", flush=True)
+                      f"{s['scikit-learn']:.4f} | {s['fastbp']:.4f} | {fl / 1e9:.2f} | "
+                      f"{own_s} | {need} |", flush=True)
     finally:
         if limiter is not None:
             limiter.restore_original_limits()

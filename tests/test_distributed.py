@@ -115,6 +115,19 @@ def test_shares_cover_the_batch_disjointly():
             assert max(sizes) - min(sizes) <= 1, (m, size, sh)
 
 
+@pytest.mark.parametrize("m, size, exc", [(5, 0, ValueError), (-1, 2, ValueError),
+                                           (5.5, 2, TypeError), (5, True, TypeError)])
+def test_shares_refuses_bad_sizes(m, size, exc):
+    with pytest.raises(exc, match="must be"):
+        shares(m, size)
+
+
+def test_replica_check_every_is_checked_without_comm_too():
+    net = Network([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match="replica_check_every must be an int >= 0"):
+        net.fit(np.zeros((2, 4)), np.zeros((1, 4)), replica_check_every=-5, verbose=False)
+
+
 def test_import_fastbp_never_imports_mpi4py():
     code = ("import sys; sys.modules['mpi4py'] = None\n"   # make `import mpi4py` fail
             "import fastbp, fastbp.distributed, fastbp.cli\n"
@@ -216,6 +229,19 @@ def test_bad_comm_and_arguments(MPI):
         net.fit(X, Y, comm=MPI.COMM_NULL, verbose=False)
     with pytest.raises(ValueError, match="replica_check_every must be an int >= 0"):
         net.fit(X, Y, comm=MPI.COMM_SELF, replica_check_every=-1, verbose=False)
+    for bad in (1.5, "10", None, True):
+        with pytest.raises(TypeError, match="replica_check_every must be an int >= 0"):
+            net.fit(X, Y, comm=MPI.COMM_SELF, replica_check_every=bad, verbose=False)
+    with pytest.raises(ValueError, match="sample_weight is not supported with comm="):
+        net.fit(X, Y, comm=MPI.COMM_SELF, sample_weight=np.ones(4), verbose=False)
+    with pytest.raises(ValueError, match="sample_weight is not supported with comm="):
+        net.train_step(X, Y, SGD(0.1), comm=MPI.COMM_SELF, sample_weight=np.ones(4))
+    # the data-parallel fit without a communicator trained locally on every rank
+    with pytest.raises(TypeError, match="got NoneType"):
+        fastbp.distributed.fit(net, X, Y, comm=None, verbose=False)
+    # checked when the guard is made, not at the first error (where it hung)
+    with pytest.raises(TypeError, match="mpi4py communicator"):
+        fastbp.distributed.abort_on_error("COMM_WORLD")
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         net.fit(X, Y, comm=MPI.COMM_SELF, batch_size=0, verbose=False)
     with pytest.raises(TypeError, match="optimizer must be a fastbp.optim optimizer"):
@@ -337,6 +363,66 @@ def test_checkpoint_write_failure_raises_on_every_rank(mpiexec):
     assert "rank 0: caught FileNotFoundError" in r.stdout, r.stdout
     assert "rank 1: caught RankFailedError: rank 0 failed while writing the checkpoint" \
         in r.stdout, r.stdout
+
+
+def _caught(r, n):
+    """Every rank's "caught" line (failures.py reports them from rank 0), by rank."""
+    assert r.returncode == 0, (r.returncode, r.stderr[-3000:])
+    lines = {}
+    for ln in r.stdout.splitlines():
+        m = re.match(r"rank (\d+): (.*)", ln)
+        if m and "caught" in ln:
+            lines.setdefault(int(m.group(1)), []).append(m.group(2))
+    assert sorted(lines) == list(range(n)), r.stdout
+    return lines
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_checkpoint_path_on_rank_0_only_is_a_setup_error(mpiexec, n, tmp_path):
+    # it was not compared: the ranks without a path skipped the checkpoint
+    # broadcasts, which then paired with the user's own collectives (or hung)
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "ckpt_root", timeout=120,
+               cwd=str(tmp_path))
+    for rank, lines in _caught(r, n).items():
+        assert len(lines) == 1, lines
+        assert "inconsistent setup" in lines[0], lines[0]
+        assert "checkpoint_path given / checkpoint_every / resume: (True, 1, False) on " \
+               "rank 0" in lines[0], lines[0]
+    assert not (tmp_path / "unused-ck.npz").exists()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_sample_weight_on_one_rank_raises_on_every_rank(mpiexec, n):
+    # it was refused before the setup exchange, so the other ranks hung there
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "weights", timeout=120)
+    for rank, lines in _caught(r, n).items():
+        assert [ln.split()[0] for ln in lines] == ["fit", "train_step"], lines
+        for ln in lines:
+            if rank == n - 1:
+                assert "caught ValueError: sample_weight is not supported with comm=" in ln
+            else:
+                assert f"caught RankFailedError: rank {n - 1}: ValueError: sample_weight " \
+                       "is not supported" in ln, ln
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_ctrl_c_on_one_rank_while_fit_checks_the_data(mpiexec, n):
+    # a KeyboardInterrupt there escaped the setup exchange: the others hung
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "interrupt", timeout=120)
+    for rank, lines in _caught(r, n).items():
+        if rank == n - 1:
+            assert lines == ["caught KeyboardInterrupt: "], lines
+        else:
+            assert lines == [f"caught RankFailedError: rank {n - 1}: KeyboardInterrupt"], lines
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_each_rank_passing_its_own_part_of_the_batch_is_found(mpiexec, n):
+    # train_step compared shapes only: equal halves trained silently on half the data
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "own_part", timeout=120)
+    for rank, lines in _caught(r, n).items():
+        assert "inconsistent setup" in lines[0], lines
+        assert "X memory order / contents (CRC-32)" in lines[0], lines
 
 
 # --------------------------------------------------------------- the CLI

@@ -286,6 +286,24 @@ def test_fit_minibatch_validation_and_callback(rng):
     assert hist["val_accuracy"][-1] > 0.6
 
 
+def test_fit_callback_return_values(rng, tmp_path):
+    net = Network([4, 8, 3], "relu", "softmax", seed=0)
+    X = rng.standard_normal((4, 60))
+    y = rng.integers(0, 3, 60)
+    # np.True_ stops as True does; None and False go on
+    for ret, epochs_run in ((np.True_, 1), (None, 3), (False, 3), (np.False_, 3)):
+        hist = net.fit(X, y, epochs=3, batch_size=20, verbose=False,
+                       callback=lambda n, e, logs, r=ret: r)
+        assert len(hist["loss"]) == epochs_run, ret
+    # save() returns its path: that silently stopped training after one epoch
+    with pytest.raises(TypeError, match=r"callback returned str .*return True to stop "
+                       r"training, or None / False to go on"):
+        net.fit(X, y, epochs=3, batch_size=20, verbose=False,
+                callback=lambda n, e, logs: n.save(tmp_path / f"snap{e}.npz"))
+    with pytest.raises(TypeError, match="callback returned int 1"):
+        net.fit(X, y, epochs=3, batch_size=20, verbose=False, callback=lambda n, e, logs: 1)
+
+
 def test_predict_does_not_disturb_pending_backward(rng):
     net = Network([3, 8, 2], "relu", "softmax", dtype=np.float64, seed=0)
     X, Y = make_data(rng, net.layer_dims, "softmax", 30)

@@ -288,7 +288,10 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         sw = model.check_sample_weight(sample_weight, X.shape[1])
         facts = {"X": X, "Y": Y, "epochs": int(epochs), "batch_size": int(batch_size),
                  "shuffle": bool(shuffle), "callback given": callback is not None,
-                 "optimizer": optimizer, "validation data": None}
+                 "optimizer": optimizer, "validation data": None,
+                 # only rank 0 writes and reads it, but every rank takes part
+                 "checkpoint_path given / checkpoint_every / resume": (
+                     checkpoint_path is not None, int(checkpoint_every), bool(resume))}
         if validation_data is not None:
             Xv, Yv = _validation.check_validation_pair(validation_data)
             Xv = model.check_X(Xv, "X_val")
@@ -300,7 +303,9 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
                                       "Y_val")
             val = Xv, Yv, vlabels
             facts["validation data"] = (Xv, Yv)
-    except Exception as exc:
+    except BaseException as exc:
+        # Ctrl-C while the data is checked too: with comm= the other ranks
+        # wait in the agreement below, so it goes there like any failure
         err = exc
     stepper.agree(err, facts)
     # 2. the epochs
@@ -477,7 +482,8 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
                 history[key].append(logs[key])
             progress.update(epoch + 1 - start_epoch, logs)
             done = epoch + 1
-            stop = stepper.stop(callback(model, done, logs)) if callback is not None else False
+            stop = (stepper.stop(_validation.callback_stop(callback(model, done, logs)))
+                    if callback is not None else False)
             if checkpoint_path is not None and (done % checkpoint_every == 0
                                                 or done == epochs or stop):
                 stepper.on_root(lambda: model.save(checkpoint_path, optimizer=optimizer,

@@ -661,10 +661,25 @@ def check_training_converged(initial, final, epochs):
 
 def check_replica_check_every(value):
     """``replica_check_every`` as an int >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError("replica_check_every must be an int >= 0 (0: check only at the "
+                        f"end), got {type(value).__name__} {value!r}")
+    if value < 0:
         raise ValueError("replica_check_every must be an int >= 0 (0: check only at the "
                          f"end), got {value!r}")
     return int(value)
+
+
+def callback_stop(result):
+    """Whether a fit callback's return value asks to stop: True stops, None or
+    False goes on; anything else is a TypeError (``lambda net, e, logs:
+    net.save(...)`` returns the path, which would otherwise read as True or
+    be ignored, both surprising)."""
+    if result is None or isinstance(result, (bool, np.bool_)):
+        return bool(result)
+    raise TypeError(f"the callback returned {type(result).__name__} {result!r}; it must "
+                    "return True to stop training, or None / False to go on (a callback "
+                    "that saves the network: call net.save(...) and return None)")
 
 
 def check_n_steps(n_steps):

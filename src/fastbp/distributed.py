@@ -33,7 +33,8 @@ Failures never hang the job:
 * anything raised on one rank alone during :func:`fit` (a callback, writing a
   checkpoint, Ctrl-C) prints ``fastbp: rank k of N failed: ...`` to stderr and
   calls ``MPI_Abort``, which ends every rank. :class:`abort_on_error` gives a
-  script the same guarantee for its own code.
+  script the same guarantee for its own code (put the data loading inside it
+  too: an exception on one rank outside it leaves the others waiting).
 
 mpi4py is imported only when one of these functions is called:
 ``import fastbp`` never needs it. Install it with ``pip install "fastbp[mpi]"``
@@ -42,6 +43,7 @@ See docs/distributed.md for running on several machines and the cost model.
 """
 import contextlib
 import math
+import numbers
 import os
 import sys
 import time
@@ -159,11 +161,24 @@ def shares(m, size):
     list of (int, int)
         ``(start, stop)`` of every rank, in rank order.
 
+    Raises
+    ------
+    TypeError
+        ``m`` or ``size`` not an int.
+    ValueError
+        ``m < 0`` or ``size < 1``.
+
     Examples
     --------
     >>> shares(10, 3)
     [(0, 3), (3, 6), (6, 10)]
     """
+    for name, value, low in (("m", m, 0), ("size", size, 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}")
+    m, size = int(m), int(size)
     return [(m * r // size, m * (r + 1) // size) for r in range(size)]
 
 
@@ -277,6 +292,8 @@ class abort_on_error(contextlib.ContextDecorator):
     """
 
     def __init__(self, comm=None):
+        if comm is not None:
+            _check_comm(comm)       # not at the first error, where it would hang
         self.comm = comm
 
     def __enter__(self):
@@ -436,6 +453,7 @@ class Replica:
         self.nt = None              # threads for the compiled step
         self._synced_opt = None
         self._fit_check_every = 100
+        self._fit_weighted = False
         self._epoch_comm0 = 0.0
 
     # -- setup ----------------------------------------------------------
@@ -462,14 +480,22 @@ class Replica:
         self._synced_opt = optimizer
 
     # -- one step -------------------------------------------------------
-    def train_step(self, X, Y, optimizer):
-        """``Network.train_step(X, Y, optimizer, comm=...)``: X is the global batch."""
+    def train_step(self, X, Y, optimizer, sample_weight=None):
+        """``Network.train_step(X, Y, optimizer, comm=...)``: X is the global batch.
+
+        The first call with an optimizer compares the setup and the batch's
+        contents across ranks (a CRC-32, as ``fit`` does), which catches the
+        Horovod habit of passing each rank its own part of the batch; later
+        batches are not compared.
+        """
         net = self.net
         err = None
         try:
+            if sample_weight is not None:
+                raise _validation.sample_weight_with_comm_error()
             X = net.check_X(X)
             Y, yt, labels = net.check_Y(Y, X.shape[1])
-        except Exception as exc:
+        except BaseException as exc:     # Ctrl-C too: the other ranks are waiting
             err = exc
         if self._synced_opt is not optimizer or not net.is_bound(optimizer):
             # first call with this optimizer: agree on the setup, then rank 0's state wins
@@ -480,7 +506,9 @@ class Replica:
                     desc = self.describe(optimizer)
                     desc["X shape / dtype"] = (X.shape, X.dtype.str)
                     desc["Y shape / dtype"] = (Y.shape, Y.dtype.str)
-                except Exception as exc:
+                    desc["X memory order / contents (CRC-32)"] = _fingerprint(X)
+                    desc["Y memory order / contents (CRC-32)"] = _fingerprint(Y)
+                except BaseException as exc:
                     err = exc
             agree(self.comm, err, desc)
             self.resolve_threads()
@@ -540,12 +568,17 @@ class Replica:
     def is_root(self):
         return self.rank == 0
 
-    def for_fit(self, replica_check_every):
-        """This replica as the stepper of a fit with ``replica_check_every``."""
+    def for_fit(self, replica_check_every, weighted=False):
+        """This replica as the stepper of a fit with ``replica_check_every``
+        (``weighted``: the fit was given a sample_weight, refused in
+        :meth:`check_args`)."""
         self._fit_check_every = replica_check_every
+        self._fit_weighted = weighted
         return self
 
     def check_args(self):
+        if self._fit_weighted:
+            raise _validation.sample_weight_with_comm_error()
         self._fit_check_every = _validation.check_replica_check_every(self._fit_check_every)
 
     def agree(self, err, facts):
@@ -561,6 +594,8 @@ class Replica:
                 "epochs": facts["epochs"], "batch_size": facts["batch_size"],
                 "shuffle": facts["shuffle"], "replica_check_every": self._fit_check_every,
                 "callback given": facts["callback given"],
+                "checkpoint_path given / checkpoint_every / resume":
+                    facts["checkpoint_path given / checkpoint_every / resume"],
                 "validation data": None,
             })
             if facts["validation data"] is not None:
@@ -660,9 +695,9 @@ def fit(net, X, Y, *, comm, **kwargs):
 
     * ``batch_size`` is the global mini-batch: each step, rank r computes the
       gradient of its share of the batch's columns (see :func:`shares`) and
-      ONE in-place Allreduce sums them. Without dropout the result equals a
-      one-process fit with the same global batch up to rounding, shuffled or
-      not (dropout masks are the global batch's too).
+      ONE in-place Allreduce sums them. The result equals a one-process fit
+      with the same global batch up to rounding, shuffled or not, with or
+      without dropout (dropout masks are the global batch's).
     * At the start, one allgather checks that every rank has the same data
       (shape, dtype, CRC-32 of the contents), network, optimizer and
       arguments (a ``ValueError`` on every rank otherwise); then rank 0's
@@ -690,5 +725,8 @@ def fit(net, X, Y, *, comm, **kwargs):
         Raised on every rank together. An exception raised on one rank
         only (in a callback, Ctrl-C, ...) aborts the job with
         ``MPI_Abort`` after printing the rank and the message.
+        ``comm`` not an mpi4py intracommunicator (None included: this
+        function is the data-parallel fit): TypeError / ValueError.
     """
+    _check_comm(comm)
     return net.fit(X, Y, comm=comm, **kwargs)

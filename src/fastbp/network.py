@@ -621,9 +621,8 @@ class Network:
             parameters are unchanged: those that gave the non-finite loss.
         """
         if comm is not None:
-            if sample_weight is not None:
-                raise _validation.sample_weight_with_comm_error()
-            return self._replica_for(comm).train_step(X, Y, optimizer)
+            # sample_weight is refused inside, where the other ranks hear of it
+            return self._replica_for(comm).train_step(X, Y, optimizer, sample_weight)
         # check_X / check_Y without their frames: a small network's whole step
         # costs a few microseconds, and each Python call about 0.1 of them
         X = _validation.check_X(X, self.layer_dims[0], self.dtype, "X")
@@ -1122,7 +1121,9 @@ class Network:
             Progress bar (tqdm when installed, text lines otherwise).
         callback : callable, optional
             ``callback(net, epoch, logs)`` after every epoch (epoch counted from
-            1); returning True stops training.
+            1); returning True stops training, None or False goes on (any
+            other value is a TypeError: a callback that saves should
+            return None, not :meth:`save`'s path).
         checkpoint_path : str or path, optional
             Write a checkpoint there (:meth:`save`) every ``checkpoint_every``
             epochs and at the end.
@@ -1161,7 +1162,8 @@ class Network:
             ``sample_weight`` or the validation arrays not real numbers
             (strings, objects, complex); class labels for a softmax output
             that are not integers; ``epochs``, ``batch_size`` or
-            ``checkpoint_every`` not an int; ``callback`` not callable;
+            ``checkpoint_every`` not an int; ``callback`` not callable, or
+            (after an epoch) returning something other than None or a bool;
             ``optimizer`` not a :mod:`fastbp.optim` optimizer;
             ``validation_data`` not a pair (X_val, Y_val); ``comm`` not an
             MPI communicator.
@@ -1196,11 +1198,13 @@ class Network:
             ``replica_check_every``).
         """
         if comm is None:
+            _validation.check_replica_check_every(replica_check_every)
             stepper = _fit.LocalStepper(self)
         else:
-            if sample_weight is not None:
-                raise _validation.sample_weight_with_comm_error()
-            stepper = self._replica_for(comm).for_fit(replica_check_every)
+            # checked where the ranks agree on the setup, so that a mistake on
+            # one rank raises on every rank instead of leaving them waiting
+            stepper = self._replica_for(comm).for_fit(replica_check_every,
+                                                      sample_weight is not None)
         return _fit.fit(self, stepper, X, Y, epochs=epochs, batch_size=batch_size,
                         optimizer=optimizer, shuffle=shuffle, seed=seed,
                         validation_data=validation_data, verbose=verbose, callback=callback,

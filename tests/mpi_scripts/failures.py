@@ -12,6 +12,14 @@ labels      its train_step batch holds a label out of range: every rank
 diverge     its callback changes a parameter: the periodic replica check
             raises ReplicaMismatchError on every rank; each prints it, exit 0
 checkpoint  rank 0 cannot write the checkpoint: every rank raises; exit 0
+ckpt_root   only rank 0 passes checkpoint_path (the Horovod habit): every rank
+            raises the setup ValueError at the start; exit 0
+weights     its fit, then its train_step, gets a sample_weight (refused with
+            comm=): every rank raises, the others a RankFailedError; exit 0
+interrupt   Ctrl-C (KeyboardInterrupt) while its fit checks the data: every
+            rank raises instead of waiting at the setup exchange; exit 0
+own_part    each rank passes train_step its own part of the batch (Horovod's
+            way): the first call's setup exchange finds it; exit 0
 """
 import sys
 
@@ -91,6 +99,44 @@ elif mode == "checkpoint":
                 checkpoint_path="/nonexistent-dir/ck.npz")
     except (OSError, RankFailedError) as exc:
         report(f"rank {rank}: caught {type(exc).__name__}: {exc}")
+
+elif mode == "ckpt_root":
+    try:
+        net.fit(X, y, epochs=2, batch_size=10, verbose=False, comm=comm,
+                checkpoint_path="unused-ck.npz" if rank == 0 else None)
+    except ValueError as exc:
+        report(f"rank {rank}: caught ValueError: {exc}")
+
+elif mode == "weights":
+    w = np.ones(60) if rank == bad else None
+    for call in ("fit", "train_step"):
+        try:
+            if call == "fit":
+                net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm,
+                        sample_weight=w)
+            else:
+                net.train_step(X[:, :12], y[:12], Adam(0.01), comm=comm,
+                               sample_weight=None if w is None else w[:12])
+        except (ValueError, RankFailedError) as exc:
+            report(f"rank {rank}: {call} caught {type(exc).__name__}: {exc}")
+
+elif mode == "interrupt":
+    from fastbp import _validation
+    if rank == bad:
+        def check_finite(*args, **kwargs):
+            raise KeyboardInterrupt
+        _validation.check_finite = check_finite
+    try:
+        net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
+    except (KeyboardInterrupt, RankFailedError) as exc:
+        report(f"rank {rank}: caught {type(exc).__name__}: {exc}")
+
+elif mode == "own_part":
+    lo, hi = rank * 12 // size, (rank + 1) * 12 // size
+    try:
+        net.train_step(X[:, lo:hi], y[lo:hi], Adam(0.01), comm=comm)
+    except ValueError as exc:
+        report(f"rank {rank}: caught ValueError: {exc}")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

@@ -13,7 +13,8 @@ from fastbp.optim import SGD, Adam
                                   lambda: SGD(0.05, 0.9, True, velocity="step"),
                                   lambda: Adam(0.01, bias_correction="step")])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+@pytest.mark.parametrize("how", ["pickle", "deepcopy", "copy"])
+@pytest.mark.filterwarnings("error")   # copy.copy took the optimizer over, with a warning
 def test_pickled_network_continues_training_identically(make, dtype, how):
     rng = np.random.default_rng(0)
     net = Network([4, 7, 3], "relu", "softmax", dtype=dtype, seed=1, lambd=0.1,
@@ -23,7 +24,8 @@ def test_pickled_network_continues_training_identically(make, dtype, how):
     if opt is not None:
         for _ in range(3):
             net.train_step(X, y, opt)
-    other = pickle.loads(pickle.dumps(net)) if how == "pickle" else copy.deepcopy(net)
+    other = {"pickle": lambda n: pickle.loads(pickle.dumps(n)), "deepcopy": copy.deepcopy,
+             "copy": copy.copy}[how](net)
     assert other.get_config() == net.get_config() and other.n_threads == 1
     np.testing.assert_array_equal(other.flat_parameters, net.flat_parameters)
     assert not np.shares_memory(other.flat_parameters, net.flat_parameters)

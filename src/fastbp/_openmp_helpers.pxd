@@ -13,3 +13,6 @@ cdef int fork_child() noexcept nogil
 
 # n_threads=None's count for the calling thread now (see the .pyx).
 cdef int default_threads() noexcept nogil
+
+# cpu_count() as read at import (an explicit n_threads above it is capped).
+cdef int cores_at_import() noexcept nogil

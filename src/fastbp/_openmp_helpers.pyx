@@ -152,6 +152,11 @@ def effective_n_threads(n_threads=None):
 # OMP_NUM_THREADS asks for more. Read at every call, by effective_n_threads
 # and by the layer kernels' compiled fast path (fastbp._dense) alike.
 cdef int _default_cap = 2147483647 if os.environ.get("OMP_NUM_THREADS") else cpu_count()
+cdef int _cores = cpu_count()
+
+
+cdef int cores_at_import() noexcept nogil:
+    return _cores
 
 
 cdef int default_threads() noexcept nogil:

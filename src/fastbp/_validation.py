@@ -29,7 +29,9 @@ from fastbp._dense import plain_labels as _plain_labels
 from fastbp._dense import plain_out as _plain_out
 from fastbp._dense import plain_outputs as _plain_outputs
 from fastbp._loss import targets_ok as _targets_ok
+from fastbp._openmp_helpers import cpu_count as _cpu_count
 from fastbp._openmp_helpers import effective_n_threads as _effective_n_threads
+from fastbp._openmp_helpers import user_stacklevel as _user_stacklevel
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_Z,
                               LABEL_DTYPES, LOSS_CODES, LOSSES)
 
@@ -199,6 +201,30 @@ def check_keep_prob(keep_prob, n_layers):
     return tuple(kps)
 
 
+def _object_hint(X):
+    """What to do about an object array (pandas' nullable columns give one)."""
+    if X.dtype != object:
+        return ""
+    return ("; an object array (pandas' nullable Int64/Float64 columns and pd.NA give one) "
+            "converts with df.to_numpy(dtype=float, na_value=np.nan), missing values then "
+            "being NaN, which must be imputed or dropped first")
+
+
+def _converted(X, dtype, name):
+    """X.astype(dtype); values beyond the dtype's range (float64 data for a
+    float32 network) are a ValueError naming them, not NumPy's overflow
+    warning and then a "contains inf" that the user's data does not."""
+    try:
+        with np.errstate(over="raise"):
+            return X.astype(dtype)
+    except FloatingPointError:
+        big = float(np.max(np.abs(X[np.isfinite(X)])))
+        raise ValueError(f"{name} holds values beyond {np.dtype(dtype).name}'s range (largest "
+                         f"|value| {big:.4g}, {np.dtype(dtype).name}'s largest "
+                         f"{float(np.finfo(dtype).max):.4g}): scale the data, or use a "
+                         "network of dtype float64") from None
+
+
 def check_X(X, n_x, dtype, name="X"):
     """X as a 2-D (n_x, m) array of ``dtype`` with one unit stride (C or F order)."""
     if type(X) is not np.ndarray:
@@ -219,8 +245,9 @@ def check_X(X, n_x, dtype, name="X"):
         raise ValueError(f"{name} has no examples (shape {shape_str(X)})")
     if X.dtype != dtype:
         if X.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
-        X = X.astype(dtype)   # a copy: pass the network's dtype to avoid it
+            raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}"
+                            + _object_hint(X))
+        X = _converted(X, dtype, name)   # a copy: pass the network's dtype to avoid it
     isz = X.itemsize
     s0, s1 = X.strides
     if not ((s1 == isz or X.shape[1] == 1) and (s0 >= X.shape[1] * isz or X.shape[0] == 1)
@@ -549,7 +576,7 @@ def cap_n_threads(n_threads, cores):
             and n_threads > cores:
         warnings.warn(f"n_threads={n_threads} is more than the {cores} cores this process can "
                       f"use: using {cores} (more threads than cores only slow the kernels "
-                      "down)", RuntimeWarning, stacklevel=4)
+                      "down)", RuntimeWarning, stacklevel=_user_stacklevel())
         return cores
     return n_threads
 
@@ -767,9 +794,10 @@ _LABEL_CODES = {**LABEL_DTYPES, np.dtype(np.bool_): LABEL_DTYPES[np.dtype(np.uin
 
 def threads(n_threads):
     """The kernels' thread count for ``n_threads`` (None: OpenMP's maximum,
-    at most the cores; 1 in a fork() child of a process that had run
-    fastbp's threads)."""
-    return _effective_n_threads(n_threads)
+    at most the cores; more than the cores: the cores, with a RuntimeWarning,
+    as ``Network(n_threads=...)``; 1 in a fork() child of a process that had
+    run fastbp's threads)."""
+    return _effective_n_threads(cap_n_threads(n_threads, _cpu_count()))
 
 
 def float2d(x, name):
@@ -808,8 +836,10 @@ def same_dtype(ref, refname, a, name):
             f"cast them to one dtype, e.g. {name}.astype({refname}.dtype)")
 
 
-def out_array(o, name, rows, cols, like, inputs):
-    """Validate one preallocated output (C-contiguous, writeable, no overlap)."""
+def out_array(o, name, rows, cols, like, inputs, outputs=()):
+    """Validate one preallocated output (C-contiguous, writeable, no overlap
+    with the (name, array) pairs of ``inputs`` and of the ``outputs``
+    validated before it)."""
     if not isinstance(o, np.ndarray):
         raise TypeError(f"Invalid out: {name} must be a numpy.ndarray, got {type(o).__name__}")
     if o.dtype.num != like.dtype.num:
@@ -831,10 +861,11 @@ def out_array(o, name, rows, cols, like, inputs):
     if not o.flags.aligned:
         raise ValueError(f"Invalid out: {name} is not aligned to its dtype; pass an array "
                          "from np.empty")
-    for inp_name, inp in inputs:
-        if inp is not None and not _disjoint((o,), (inp,)):
-            raise ValueError(f"Invalid out: {name} overlaps the input {inp_name}; outputs "
-                             f"must not share memory with inputs or with each other")
+    for what, named in (("the input", inputs), ("the output", outputs)):
+        for inp_name, inp in named:
+            if inp is not None and not _disjoint((o,), (inp,)):
+                raise ValueError(f"Invalid out: {name} overlaps {what} {inp_name}; outputs "
+                                 f"must not share memory with inputs or with each other")
     return o
 
 
@@ -918,8 +949,14 @@ def labels(Y, al):
     if y.ndim == 1 and al.shape[0] == 1 and y.shape[0] == al.shape[1]:
         y = y.reshape(1, -1)
     if y.ndim != 2 or y.shape[0] != al.shape[0] or y.shape[1] != al.shape[1]:
+        hint = ""
+        if (al.shape[0] > 1 and y.size == al.shape[1] and y.dtype.kind in "iu"
+                and (y.ndim == 1 or y.shape[0] == 1)):
+            # class indices, as Network.fit and torch's cross_entropy take them
+            hint = (f"; these layer functions take one-hot labels: for class indices "
+                    f"y in 0..{al.shape[0] - 1}, pass np.eye({al.shape[0]})[y].T")
         raise ValueError(f"Invalid shapes: Y should have the shape of AL {shape_str(al)}, "
-                         f"got Y {shape_str(y)}")
+                         f"got Y {shape_str(y)}{hint}")
     yt = _LABEL_CODES.get(y.dtype)
     if yt is None:
         kind = y.dtype.kind
@@ -993,7 +1030,7 @@ def dense_forward_args(A_prev, W, b, activation, alpha, out, n_threads):
         o = unpack_out(out, 2, "Z, A")
         ins = (("A_prev", a_prev), ("W", w), ("b", bb))
         Zo = out_array(o[0], "Z", n, m, a_prev, ins)
-        Ao = out_array(o[1], "A", n, m, a_prev, ins + (("Z", Zo),))
+        Ao = out_array(o[1], "A", n, m, a_prev, ins, (("Z", Zo),))
     return a_prev, w, bb, bs, Zo, Ao, act, al, nt
 
 
@@ -1059,8 +1096,8 @@ def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, 
         o = unpack_out(out, 3, "dZ_prev, dW, db")
         ins = (("dZ", dz), ("A_prev", a_prev), ("W", w), ("Z_prev", vz))
         dZp = out_array(o[0], "dZ_prev", p, m, dz, ins)
-        dWo = out_array(o[1], "dW", n, p, dz, ins + (("dZ_prev", dZp),))
-        dbo = out_array(o[2], "db", n, 1, dz, ins + (("dZ_prev", dZp), ("dW", dWo)))
+        dWo = out_array(o[1], "dW", n, p, dz, ins, (("dZ_prev", dZp),))
+        dbo = out_array(o[2], "db", n, 1, dz, ins, (("dZ_prev", dZp), ("dW", dWo)))
     return dz, a_prev, w, v, dZp, dWo, dbo, act, al, sc, l2, nt
 
 

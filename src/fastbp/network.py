@@ -6,9 +6,11 @@ course's keys (``"W1"``, ``"b1"``, ... / ``"dW1"``, ``"db1"``, ...), so the
 functions of :mod:`fastbp.course` accept them. Examples are columns:
 ``X`` is (n_x, m).
 """
+import copy
 import json
 import math
 import os
+import re
 import threading
 import weakref
 
@@ -106,6 +108,10 @@ class _Fixed:
                 f"build a new Network with the {self.name} you want (and copy "
                 "flat_parameters over when the shapes allow)")
         obj.__dict__[self.slot] = value
+
+
+#: a layer's parameter key in Network.parameters: W1, b1, W2, ...
+_LAYER_KEY = re.compile(r"[Wb][1-9][0-9]*")
 
 
 class Network:
@@ -326,7 +332,9 @@ class Network:
         Raises
         ------
         KeyError
-            On assignment, a key is missing.
+            On assignment, a key is missing, or the dict holds a ``W{l}`` /
+            ``b{l}`` of a layer this network does not have (a deeper
+            network's parameters; other keys are ignored).
         ValueError, TypeError
             On assignment, an array has another shape or is not real
             numbers; nothing is written then.
@@ -336,6 +344,11 @@ class Network:
     @parameters.setter
     def parameters(self, new):
         arrays = {}
+        extra = sorted(k for k in new if isinstance(k, str) and k not in self._params
+                       and _LAYER_KEY.fullmatch(k))
+        if extra:
+            raise KeyError(f"parameters holds {extra} but this network has {self.n_layers} "
+                           f"layer(s): keys {list(self._params)}")
         for key, view in self._params.items():       # every array checked, then copied
             if key not in new:
                 raise KeyError(f"parameters is missing {key!r}; expected keys "
@@ -459,6 +472,16 @@ class Network:
                     s[...] = arr
             opt.t = t
             self.bind_optimizer(opt)
+
+    def __copy__(self):
+        """``copy.copy(net)``: an independent network, as ``copy.deepcopy``
+        (and as NumPy's ``copy.copy`` of an array copies its data).
+
+        A shallow copy would share the optimizer, and binding it to the copy
+        took it over: the original's Adam state was discarded when the copy
+        was made, and it then trained differently from an untouched twin.
+        """
+        return copy.deepcopy(self)
 
     @property
     def n_layers(self):

@@ -1,9 +1,11 @@
 """The Python API's rough edges of issue 13: each now a clear error or warning."""
+import os
 import warnings
 
 import numpy as np
 import pytest
 
+import fastbp
 from fastbp import Network
 from fastbp._openmp_helpers import cpu_count, openmp_enabled
 
@@ -41,6 +43,83 @@ def test_n_threads_above_the_cores_is_capped_with_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert Network([3, 2], n_threads=1).effective_n_threads == 1
+
+
+def _os_threads():
+    return len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None
+
+
+@pytest.mark.skipif(not openmp_enabled(), reason="threads need OpenMP")
+@pytest.mark.parametrize("n_threads", [1000, 2**40])
+def test_layer_functions_cap_n_threads_at_the_cores(rng, n_threads):
+    # they started n_threads OpenMP threads (1000 on 2 cores), or raised an
+    # OverflowError for 2**40; Network capped them with this warning already
+    A, W, b = rng.standard_normal((5, 40)), rng.standard_normal((3, 5)), np.zeros((3, 1))
+    Z = rng.standard_normal((4, 40))
+    before = _os_threads()
+    calls = [lambda nt: fastbp.dense_forward(A, W, b, "tanh", n_threads=nt),
+             lambda nt: fastbp.dense_backward(Z[:3], A, W, "tanh", Z_prev=A, n_threads=nt),
+             lambda nt: fastbp.softmax(Z, n_threads=nt),
+             lambda nt: fastbp.output_delta(fastbp.softmax(Z), np.eye(4)[:, :40].repeat(10, 1),
+                                            "crossentropy", n_threads=nt)]
+    for f in calls:
+        with pytest.warns(RuntimeWarning, match=f"n_threads={n_threads} is more than the "
+                          f"{cpu_count()} cores") as rec:
+            got = f(n_threads)
+        assert rec[0].filename == __file__          # the user's line
+        exp = f(1)
+        for x, y in zip(got if isinstance(got, tuple) else (got,),
+                        exp if isinstance(exp, tuple) else (exp,)):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+    if before is not None:
+        assert _os_threads() <= before + cpu_count()
+
+
+def test_float64_data_beyond_float32s_range_is_named(rng):
+    net = Network([3, 4, 2], "relu", "softmax", dtype="float32", seed=0)
+    X = rng.standard_normal((3, 10))
+    X[1, 2] = 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")     # NumPy's "overflow encountered in cast" came first
+        with pytest.raises(ValueError, match=r"X holds values beyond float32's range \(largest "
+                           r"\|value\| 1e\+300.*use a network of dtype float64"):
+            net.fit(X, rng.integers(0, 2, 10), epochs=1, verbose=False)
+        with pytest.raises(ValueError, match="X holds values beyond float32's range"):
+            net.predict(X)
+
+
+def test_layer_messages_for_common_mistakes(rng):
+    AL = fastbp.softmax(rng.standard_normal((4, 6)))
+    y = np.array([0, 1, 3, 2, 1, 0])
+    for f in (lambda: fastbp.loss(AL, y, "crossentropy"),
+              lambda: fastbp.output_delta(AL, y, "crossentropy")):
+        with pytest.raises(ValueError, match=r"take one-hot labels: for class indices y in "
+                           r"0\.\.3, pass np\.eye\(4\)\[y\]\.T"):
+            f()
+    np.testing.assert_allclose(fastbp.loss(AL, np.eye(4)[y].T, "crossentropy"),
+                               -np.mean(np.log(AL[y, np.arange(6)])), rtol=1e-12)
+    # the second output overlapping the first: "the input Z" said before
+    A, W, b = rng.standard_normal((5, 6)), rng.standard_normal((3, 5)), np.zeros((3, 1))
+    buf = np.empty((3, 6))
+    with pytest.raises(ValueError, match="Invalid out: A overlaps the output Z"):
+        fastbp.dense_forward(A, W, b, "relu", out=(buf, buf))
+    # pandas' nullable columns give object arrays
+    net = Network([5, 3, 2], "relu", "softmax", seed=0)
+    with pytest.raises(TypeError, match=r"got dtype object; an object array .* "
+                       r"df\.to_numpy\(dtype=float, na_value=np\.nan\)"):
+        net.fit(A.astype(object), rng.integers(0, 2, 6), epochs=1, verbose=False)
+
+
+def test_parameters_of_a_deeper_network_are_refused(rng):
+    net = Network([3, 4, 2], "relu", "softmax", seed=0)
+    deeper = Network([3, 4, 2, 2], "relu", "softmax", seed=1).parameters
+    deeper["W2"], deeper["b2"] = net.parameters["W2"] * 2, net.parameters["b2"]
+    before = net.flat_parameters.copy()
+    with pytest.raises(KeyError, match=r"holds \['W3', 'b3'\] but this network has 2 layer"):
+        net.parameters = deeper           # W3 and b3 were ignored silently
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    extra = dict(net.parameters, note="kept by the user")      # other keys are no layer's
+    net.parameters = extra
 
 
 @pytest.mark.parametrize("t", [0, -1, 1.5])

@@ -310,6 +310,13 @@ def test_rank_raising_in_fit_aborts_every_rank(mpiexec, n):
     assert "not reached" not in r.stdout
 
 
+def test_ctrl_c_on_one_rank_in_fit_aborts_without_a_traceback(mpiexec):
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "ctrl_c", timeout=120)
+    assert r.returncode != 0
+    assert "fastbp: rank 1 of 2 failed: KeyboardInterrupt" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "not reached" not in r.stdout, r.stderr
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_abort_on_error_ends_ranks_waiting_in_a_collective(mpiexec, n):
     r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "script", timeout=120)
@@ -469,3 +476,43 @@ def test_cli_distributed_setup_error_printed_once(mpiexec, tmp_path):
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert r.stderr.count("fastbp: error: --data") == 1, r.stderr
     assert "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_data_error_on_one_rank_exits_1_without_class_names(mpiexec, tmp_path):
+    # rank 0 exited 2 (its RankFailedError had no status) and rank 1 1:
+    # mpiexec reported 3; the message quoted the CLI's internal CLIError
+    (tmp_path / "ok.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n2,2,0\n3,3,1\n")
+    (tmp_path / "nan.csv").write_text("a,b,y\n1,,0\n3,4,1\n5,6,0\n7,8,1\n2,2,0\n3,3,1\n")
+    script = ("import sys; from mpi4py import MPI; from fastbp.cli import main\n"
+              "f = 'nan.csv' if MPI.COMM_WORLD.Get_rank() == 1 else 'ok.csv'\n"
+              "sys.exit(main(['train', '--distributed', '--data', f, '-q']))\n")
+    r = mpirun(mpiexec, 2, "-c", script, cwd=str(tmp_path), timeout=120)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fastbp: error")]
+    assert lines == ["fastbp: error: rank 1: missing values (NA, empty or NaN) in 1 row "
+                     "(line 2) of column 'b': fill them in, drop those columns with --drop, "
+                     "or drop those rows with --dropna"], r.stderr
+
+
+def test_cli_launcher_of_another_mpi_is_one_line(MPI):
+    code = ("import sys; from fastbp.cli import main\n"
+            "sys.exit(main(['train', '--distributed', '-q']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(_env(), PMI_SIZE="3"), timeout=120, cwd=HERE)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stdout == "", r.stdout                 # nothing printed before it
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("fastbp")]
+    assert errors == [ln for ln in errors if ln.startswith("fastbp: error: the launcher "
+                                                          "started 3 processes (PMI_SIZE=3)")]
+    assert len(errors) == 1 and "MPI_Abort" not in r.stderr, r.stderr
+
+
+def test_cli_without_distributed_under_a_launcher_says_so(tmp_path):
+    code = ("import sys; from fastbp.cli import main\n"
+            "sys.exit(main(['train', '--epochs', '2', '-q']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(_env(), PMI_SIZE="2"), timeout=120, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert ("note     mpiexec started 2 processes and each trains a model of its own: add "
+            "--distributed to train one model on all of them") in r.stdout, r.stdout
+

@@ -61,6 +61,9 @@ USAGE, DATA = 2, 1
 class CLIError(Exception):
     """A user error: printed as ``fastbp: error: ...``; exit status 2 (usage) or 1 (data)."""
 
+    #: quoted by other ranks as its message alone (fastbp.distributed._describe_exc)
+    _fastbp_plain = True
+
     def __init__(self, message, status=USAGE):
         super().__init__(message)
         self.status = status
@@ -925,10 +928,15 @@ def cmd_train(args):
         raise CLIError("--distributed needs mpi4py: pip install 'fastbp[mpi]' (mpi4py and "
                        "the mpich wheel), then e.g. mpiexec -n 2 fastbp train --distributed "
                        f"({exc})") from None
-    from fastbp.distributed import RankFailedError, abort_on_error, is_collective_error, \
-        mark_collective
+    from fastbp.distributed import (RankFailedError, _check_launcher, abort_on_error,
+                                    is_collective_error, mark_collective)
 
     comm = MPI.COMM_WORLD
+    try:
+        # another MPI's mpiexec: one line, before anything is printed or read
+        _check_launcher(comm, MPI)
+    except RuntimeError as exc:
+        raise CLIError(str(exc), USAGE) from None
     # an error on one rank aborts every rank (never a hang); one that every
     # rank raised together is printed once, by rank 0
     with abort_on_error(comm):
@@ -937,9 +945,12 @@ def cmd_train(args):
         except (CLIError, RankFailedError) as exc:
             if not is_collective_error(exc):
                 raise
+            # every rank is here: they exit with the failing ranks' status
+            # (the others' RankFailedError has none; mpiexec ORed 2 and 1 to 3)
+            status = comm.allreduce(getattr(exc, "status", 0), op=MPI.MAX) or DATA
             if comm.Get_rank() == 0:
                 sys.stderr.write(f"fastbp: error: {exc}\n")
-            raise mark_collective(SystemExit(getattr(exc, "status", USAGE))) from None
+            raise mark_collective(SystemExit(status)) from None
 
 
 def _check_train_options(args, rank):
@@ -1240,6 +1251,16 @@ def _check_converged(net, r, initial_loss, comm):
         raise err
 
 
+def _launched_processes():
+    """The process count an MPI launcher (mpiexec, srun) set in the environment, else 0."""
+    for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        try:
+            return int(os.environ[var])
+        except (KeyError, ValueError):
+            continue
+    return 0
+
+
 def _duration(seconds):
     """'1.25 s', or '8.2 ms' below a tenth of a second (a short fit read '0.00 s')."""
     return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1e3:.2g} ms"
@@ -1283,6 +1304,10 @@ def _train(args, comm):
     _say_setup(r, threads, say)
     if comm is not None and size == 1:
         say("note     --distributed on 1 process: start several with mpiexec -n N")
+    launched = _launched_processes()
+    if comm is None and launched > 1:
+        say(f"note     mpiexec started {launched} processes and each trains a model of its "
+            "own: add --distributed to train one model on all of them")
     net = r.net
     init_params = net.flat_parameters.copy()          # the NumPy baseline starts here too
     initial_loss = net.evaluate(r.X, r.Y)[0]
@@ -1292,7 +1317,12 @@ def _train(args, comm):
                           shuffle=r.bs < r.m, seed=seed, verbose=not args.quiet, comm=comm,
                           validation_data=(r.Xte, r.Yte) if r.Yte is not None else None)
     except FloatingPointError as exc:
-        raise CLIError(f"{str(exc).rstrip('.')}; try a smaller --lr", DATA) from None
+        err = CLIError(f"{str(exc).rstrip('.')}; try a smaller --lr", DATA)
+        if comm is not None:
+            from fastbp.distributed import is_collective_error, mark_collective
+            if is_collective_error(exc):
+                mark_collective(err)     # every rank raised it: printed once, no abort
+        raise err from None
     fit_time = time.perf_counter() - t0
     _check_converged(net, r, initial_loss, comm)
     if rank == 0:

@@ -138,7 +138,11 @@ def is_collective_error(exc):
 
 
 def _describe_exc(exc):
+    """'Type: message' as other ranks quote it (the message alone for the
+    CLI's user errors, whose class name means nothing to the user)."""
     text = str(exc)
+    if text and getattr(exc, "_fastbp_plain", False):
+        return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -255,7 +259,10 @@ def _abort(comm, exc, code=1):
     """Print ``exc`` with this rank's number to stderr and abort every rank. Never returns."""
     rank, size = comm.Get_rank(), comm.Get_size()
     try:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        # Ctrl-C reaches every rank at once (mpiexec forwards it): the
+        # tracebacks of where each happened to be are noise
+        tb = ("" if isinstance(exc, KeyboardInterrupt) else
+              "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         sys.stderr.write(f"{tb}fastbp: rank {rank} of {size} failed: {_describe_exc(exc)}\n"
                          f"fastbp: aborting all {size} ranks (MPI_Abort)\n")
         sys.stderr.flush()

@@ -20,6 +20,8 @@ interrupt   Ctrl-C (KeyboardInterrupt) while its fit checks the data: every
             rank raises instead of waiting at the setup exchange; exit 0
 own_part    each rank passes train_step its own part of the batch (Horovod's
             way): the first call's setup exchange finds it; exit 0
+ctrl_c      Ctrl-C (KeyboardInterrupt) in its fit callback: every rank is
+            aborted, the message printed without a traceback
 """
 import sys
 
@@ -137,6 +139,14 @@ elif mode == "own_part":
         net.train_step(X[:, lo:hi], y[lo:hi], Adam(0.01), comm=comm)
     except ValueError as exc:
         report(f"rank {rank}: caught ValueError: {exc}")
+
+elif mode == "ctrl_c":
+    def cb(net, epoch, logs):
+        if rank == bad and epoch == 2:
+            raise KeyboardInterrupt
+    net.fit(X, y, epochs=50, batch_size=10, optimizer=Adam(0.01), verbose=False, comm=comm,
+            callback=cb)
+    print(f"rank {rank}: not reached", flush=True)
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

@@ -516,3 +516,14 @@ def test_cli_without_distributed_under_a_launcher_says_so(tmp_path):
     assert ("note     mpiexec started 2 processes and each trains a model of its own: add "
             "--distributed to train one model on all of them") in r.stdout, r.stdout
 
+
+
+def test_cli_save_directory_needs_to_exist_on_rank_0_only(mpiexec, tmp_path):
+    # every rank checked --save, though only rank 0 writes it: a machine
+    # without that directory failed the run
+    script = ("import sys; from mpi4py import MPI; from fastbp.cli import main\n"
+              "f = '/nonexistent-dir/m.npz' if MPI.COMM_WORLD.Get_rank() == 1 else 'm.npz'\n"
+              "sys.exit(main(['train', '--distributed', '--epochs', '2', '-q', '--save', f]))\n")
+    r = mpirun(mpiexec, 2, "-c", script, cwd=str(tmp_path), timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert (tmp_path / "m.npz").exists()

@@ -959,13 +959,15 @@ def _check_train_options(args, rank):
         if args.threads is not None:
             _validation.check_threads_option(args.threads)
         inputs = {"--data": args.data, "--test-data": args.test_data}
-        if args.save:
+        # only rank 0 writes --save and --plot: on other machines their
+        # directories need not exist (as for checkpoints)
+        if args.save and rank == 0:
             _validation.check_output_path("--save", args.save)
             # the file written: checkpoint.save adds .npz (an .npz --data is a table too)
             written = (args.save if str(args.save).lower().endswith(".npz")
                        else f"{args.save}.npz")
             _validation.check_not_an_input("--save", written, inputs)
-        if args.plot:
+        if args.plot and rank == 0:
             _validation.check_output_path("--plot", args.plot,
                                           suffixes=(".png", ".pdf", ".svg", ".jpg"))
             _validation.check_not_an_input("--plot", args.plot, inputs)

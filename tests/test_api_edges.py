@@ -140,6 +140,8 @@ def test_save_into_a_missing_directory_names_the_path(tmp_path):
         Network([3, 2]).save(target)
     assert f"cannot write {str(target)!r}" in str(info.value)
     assert ".fastbp-ckpt" not in str(info.value)
+    # no "previous checkpoint there is unchanged" where there is no directory
+    assert str(info.value).endswith(f"(the directory {str(target.parent)!r} does not exist)")
 
 
 @pytest.mark.parametrize("loop", ["nn_model", "c1w3a1.nn_model", "L_layer_model",

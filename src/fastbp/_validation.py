@@ -610,8 +610,12 @@ def checkpoint_write_error(exc, path):
     """The OSError to raise when writing the checkpoint ``path`` failed with ``exc``
     (same type and errno, so ``except OSError`` and ``e.errno == ENOSPC`` work)."""
     reason = exc.strerror or str(exc)
-    msg = (f"cannot write {path!r}: {reason}; the previous checkpoint "
-           f"there (if any) is unchanged")
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(folder):
+        msg = f"cannot write {path!r}: {reason} (the directory {folder!r} does not exist)"
+    else:
+        msg = (f"cannot write {path!r}: {reason}; the previous checkpoint "
+               f"there (if any) is unchanged")
     return type(exc)(exc.errno, msg) if exc.errno is not None else type(exc)(msg)
 
 

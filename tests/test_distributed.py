@@ -423,6 +423,13 @@ def test_ctrl_c_on_one_rank_while_fit_checks_the_data(mpiexec, n):
             assert lines == [f"caught RankFailedError: rank {n - 1}: KeyboardInterrupt"], lines
 
 
+def test_a_float32_X_on_one_rank_is_named(mpiexec):
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "dtype", timeout=120)
+    for rank, lines in _caught(r, 2).items():
+        assert "X / Y dtype as given: ('float64', 'int64') on rank 0; ('float32', 'int64') " \
+               "on rank 1" in lines[0], lines
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_each_rank_passing_its_own_part_of_the_batch_is_found(mpiexec, n):
     # train_step compared shapes only: equal halves trained silently on half the data

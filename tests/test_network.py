@@ -670,8 +670,6 @@ def _fit_errors(tmp_path):
         (lambda n: n.fit(X, y, sample_weight=-np.ones(10)), ValueError, "sample_weight"),
         (lambda n: n.fit(X, y, epochs=-1), ValueError, "epochs"),
         (lambda n: n.fit(X, y, batch_size=0), ValueError, "batch_size"),
-        (lambda n: n.fit(X, y, sample_weight=np.ones(10), comm=object()), ValueError,
-         "comm"),
         (lambda n: n.fit(X, y, checkpoint_path=tmp_path / "other.npz", resume=True),
          ValueError, "resume"),
         (lambda n: n.fit(X, y, checkpoint_path=tmp_path / "no" / "dir.npz"), OSError,
@@ -695,6 +693,10 @@ def test_fit_docstring_lists_every_error_it_raises(tmp_path):
         X = np.random.default_rng(0).standard_normal((3, 10))
         cases.append((lambda n: n.fit(X, np.arange(10) % 2, comm=MPI.COMM_NULL),
                       ValueError, "COMM_NULL"))
+        cases.append((lambda n: n.fit(X, np.arange(10) % 2, sample_weight=np.ones(10),
+                                      comm=MPI.COMM_SELF, verbose=False), ValueError, "comm"))
+        cases.append((lambda n: n.fit(X, np.arange(10) % 2, comm=object()), TypeError,
+                      "comm"))
     for call, exc, word in cases:
         net = Network([3, 4, 2], "relu", "softmax", seed=0)
         P = net.flat_parameters.copy()

@@ -260,6 +260,12 @@ class _Snapshots:
         return epoch + 1, undone
 
 
+def _given_dtype(a):
+    """The dtype an argument came in (its type's name if it has none)."""
+    dt = getattr(a, "dtype", None)
+    return str(dt) if dt is not None else type(a).__name__
+
+
 def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume,
         sample_weight):
@@ -278,6 +284,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
             optimizer = model.optimizer if model.optimizer is not None else SGD(0.01)
         _validation.check_optimizer(optimizer, Optimizer)
         stepper.check_args()
+        given = (_given_dtype(X), _given_dtype(Y))    # before check_X converts them
         X = model.check_X(X, "X")
         _validation.check_finite(X, "X")
         Y, yt, labels = model.check_Y(Y, X.shape[1])
@@ -291,7 +298,8 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
                  "optimizer": optimizer, "validation data": None,
                  # only rank 0 writes and reads it, but every rank takes part
                  "checkpoint_path given / checkpoint_every / resume": (
-                     checkpoint_path is not None, int(checkpoint_every), bool(resume))}
+                     checkpoint_path is not None, int(checkpoint_every), bool(resume)),
+                 "X / Y dtype as given": given}
         if validation_data is not None:
             Xv, Yv = _validation.check_validation_pair(validation_data)
             Xv = model.check_X(Xv, "X_val")

@@ -603,6 +603,9 @@ class Replica:
                 "callback given": facts["callback given"],
                 "checkpoint_path given / checkpoint_every / resume":
                     facts["checkpoint_path given / checkpoint_every / resume"],
+                # a float32 X on one rank is converted as a float64 one is
+                # not: the CRCs alone would differ, naming no dtype
+                "X / Y dtype as given": facts["X / Y dtype as given"],
                 "validation data": None,
             })
             if facts["validation data"] is not None:

@@ -22,6 +22,8 @@ own_part    each rank passes train_step its own part of the batch (Horovod's
             way): the first call's setup exchange finds it; exit 0
 ctrl_c      Ctrl-C (KeyboardInterrupt) in its fit callback: every rank is
             aborted, the message printed without a traceback
+dtype       its X is float32 (the network float64): the setup ValueError
+            names the dtypes as given; exit 0
 """
 import sys
 
@@ -147,6 +149,13 @@ elif mode == "ctrl_c":
     net.fit(X, y, epochs=50, batch_size=10, optimizer=Adam(0.01), verbose=False, comm=comm,
             callback=cb)
     print(f"rank {rank}: not reached", flush=True)
+
+elif mode == "dtype":
+    try:
+        net.fit(X.astype(np.float32) if rank == bad else X, y, epochs=1, batch_size=10,
+                verbose=False, comm=comm)
+    except ValueError as exc:
+        report(f"rank {rank}: caught ValueError: {exc}")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

@@ -363,3 +363,45 @@ def test_fork_inside_a_one_thread_blas_region_restores_the_childs_count(tmp_path
     if not _blas.BLAS_LIBRARY or fastbp.effective_n_threads() < 2:
         pytest.skip("SciPy's OpenBLAS runs one thread here anyway")
     _run_scenario(tmp_path, SERIAL_CHILD, 60, "the fork hung")
+
+
+TORCH_PARENT = textwrap.dedent("""
+    import os
+    import sys
+    import types
+
+    if sys.argv[1] == "torch":
+        # PyTorch's OpenMP threads share fastbp's runtime; a stand-in module
+        # (the tests never need PyTorch): only its presence is looked at
+        sys.modules["torch"] = types.ModuleType("torch")
+    import fastbp
+    from fastbp._openmp_helpers import forked_single_threaded
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(w, repr((forked_single_threaded(),
+                          fastbp.effective_n_threads())).encode())
+        os._exit(0)
+    os.close(w)
+    got = eval(os.read(r, 100))
+    os.waitpid(pid, 0)
+    print(got)
+""")
+
+
+@pytest.mark.parametrize("parent", ["torch", "plain"])
+def test_fork_child_of_a_process_that_imported_torch_is_single_threaded(tmp_path, parent):
+    """A child forked after a parallel PyTorch operation hung in fastbp's first
+    team (PyTorch's GNU OpenMP, loaded RTLD_GLOBAL, serves fastbp's calls too,
+    even a wheel's). A child of a process that never imported torch (and ran
+    no team of fastbp's) keeps its threads."""
+    if fastbp.effective_n_threads() < 2:
+        pytest.skip("one thread here anyway")
+    script = tmp_path / "torch_parent.py"
+    script.write_text(TORCH_PARENT)
+    run = subprocess.run([sys.executable, str(script), parent], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    expected = (True, 1) if parent == "torch" else (False, fastbp.effective_n_threads())
+    assert run.stdout.strip() == repr(expected), run.stdout

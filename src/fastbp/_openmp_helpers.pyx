@@ -1,5 +1,6 @@
 """Thread-count helpers that work with and without OpenMP."""
 import os
+import sys
 
 # ---------------------------------------------------------------- fork safety
 #
@@ -35,7 +36,13 @@ cdef int fork_child() noexcept nogil:
 
 def _after_fork_in_child():
     global _fork_child
-    if _team_started:
+    # PyTorch's OpenMP threads share fastbp's runtime: it loads GNU OpenMP
+    # into the global symbol scope, so fastbp's GOMP calls resolve to its copy
+    # even when fastbp's wheel carries its own. A child of a process whose
+    # PyTorch ran a parallel operation hung in fastbp's first team (and in
+    # PyTorch's own). Whether it ran one cannot be seen, so an imported torch
+    # counts, as a team of fastbp's does.
+    if _team_started or "torch" in sys.modules:
         _fork_child = 1
 
 
@@ -64,14 +71,15 @@ def _warn_fork_child_once(n_threads):
         # attributed to the user's line (scikit-learn's fit wrapper calls
         # fastbp.sklearn's fit)
         warnings.warn(f"n_threads={n_threads}: fastbp runs on one thread in this process, a "
-                      "fork() child of one that had run its threads (GNU OpenMP's pool does "
-                      "not survive fork); start worker processes with multiprocessing."
-                      "get_context('spawn') or 'forkserver' to keep them",
+                      "fork() child of one that had run its threads or imported PyTorch "
+                      "(GNU OpenMP's pool does not survive fork); start worker processes with "
+                      "multiprocessing.get_context('spawn') or 'forkserver' to keep them",
                       RuntimeWarning, stacklevel=user_stacklevel())
 
 
 def forked_single_threaded():
-    """True in a fork() child whose parent had run fastbp's OpenMP threads.
+    """True in a fork() child whose parent had run fastbp's OpenMP threads,
+    or had imported PyTorch (whose OpenMP threads share fastbp's runtime).
 
     In such a process every fastbp kernel runs on one thread, whatever
     ``n_threads`` says: libgomp's thread pool does not survive ``fork()`` and

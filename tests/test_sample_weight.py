@@ -316,11 +316,18 @@ def test_signed_weights_summing_to_zero_raise(rng):
 
 
 def test_sample_weight_with_comm_is_refused(rng):
+    # refused where the ranks agree on the setup (tests/test_distributed.py
+    # has the ranks' side), so the communicator is checked first
+    MPI = pytest.importorskip("mpi4py.MPI")
     net = Network([3, 4, 1], "tanh", "sigmoid", dtype=np.float64, seed=0)
     X, Y, _ = data(rng, net.layer_dims, "sigmoid", 8, np.float64)
+    before = net.flat_parameters.copy()
     with pytest.raises(ValueError, match="not supported with comm="):
-        net.train_step(X, Y, SGD(0.1), sample_weight=np.ones(8), comm=object())
+        net.train_step(X, Y, SGD(0.1), sample_weight=np.ones(8), comm=MPI.COMM_SELF)
     with pytest.raises(ValueError, match="not supported with comm="):
+        net.fit(X, Y, sample_weight=np.ones(8), comm=MPI.COMM_SELF, verbose=False)
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    with pytest.raises(TypeError, match="mpi4py communicator"):
         net.fit(X, Y, sample_weight=np.ones(8), comm=object(), verbose=False)
 
 

@@ -928,13 +928,13 @@ def cmd_train(args):
         raise CLIError("--distributed needs mpi4py: pip install 'fastbp[mpi]' (mpi4py and "
                        "the mpich wheel), then e.g. mpiexec -n 2 fastbp train --distributed "
                        f"({exc})") from None
-    from fastbp.distributed import (RankFailedError, _check_launcher, abort_on_error,
+    from fastbp.distributed import (RankFailedError, abort_on_error, check_launcher,
                                     is_collective_error, mark_collective)
 
     comm = MPI.COMM_WORLD
     try:
         # another MPI's mpiexec: one line, before anything is printed or read
-        _check_launcher(comm, MPI)
+        check_launcher(comm)
     except RuntimeError as exc:
         raise CLIError(str(exc), USAGE) from None
     # an error on one rank aborts every rank (never a hang); one that every

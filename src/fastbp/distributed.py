@@ -58,7 +58,7 @@ from fastbp._version import version as __version__
 from fastbp.optim import Optimizer, optimizer_from_config
 
 __all__ = ["fit", "shares", "broadcast_state", "check_replicas", "default_n_threads",
-           "abort_on_error", "is_collective_error", "mark_collective", "agree",
+           "abort_on_error", "is_collective_error", "mark_collective", "agree", "check_launcher",
            "RankFailedError", "ReplicaMismatchError"]
 
 
@@ -100,8 +100,20 @@ def _check_comm(comm):
     return MPI
 
 
-def _check_launcher(comm, MPI):
-    """Catch N singletons: mpiexec of one MPI starting processes linked to another."""
+def check_launcher(comm):
+    """Catch N singletons: an mpiexec of one MPI starting processes linked to another.
+
+    Each such process sees a ``COMM_WORLD`` of one rank while the launcher's
+    environment (``PMI_SIZE``, ``OMPI_COMM_WORLD_SIZE``) says more were
+    started: N independent runs instead of one job.
+
+    Raises
+    ------
+    RuntimeError
+        The launcher started more processes than ``comm`` (``MPI.COMM_WORLD``)
+        has; the message says which mpiexec to use.
+    """
+    MPI = _mpi()
     if comm != MPI.COMM_WORLD:
         return
     for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
@@ -445,7 +457,7 @@ class Replica:
 
     def __init__(self, net, comm):
         MPI = _check_comm(comm)
-        _check_launcher(comm, MPI)
+        check_launcher(comm)
         self.net = net
         self.comm = comm
         self.MPI = MPI

@@ -88,6 +88,19 @@ def test_float64_data_beyond_float32s_range_is_named(rng):
             net.predict(X)
 
 
+def test_float64_targets_beyond_float32s_range_are_named(rng):
+    # a regression target of 1e39 became inf: fit returned with every
+    # parameter NaN and predict gave NaN
+    net = Network([3, 4, 1], "relu", "identity", dtype="float32", seed=0)
+    X, y = rng.standard_normal((3, 10)), rng.standard_normal((1, 10))
+    y[0, 4] = 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="Y holds values beyond float32's range"):
+            net.fit(X, y, epochs=1, verbose=False)
+    assert np.isfinite(net.flat_parameters).all()
+
+
 def test_layer_messages_for_common_mistakes(rng):
     AL = fastbp.softmax(rng.standard_normal((4, 6)))
     y = np.array([0, 1, 3, 2, 1, 0])
@@ -120,6 +133,8 @@ def test_parameters_of_a_deeper_network_are_refused(rng):
     np.testing.assert_array_equal(net.flat_parameters, before)
     extra = dict(net.parameters, note="kept by the user")      # other keys are no layer's
     net.parameters = extra
+    with pytest.raises(TypeError, match="parameters must be a dict"):
+        net.parameters = list(net.parameters.values())
 
 
 @pytest.mark.parametrize("t", [0, -1, 1.5])

@@ -242,6 +242,8 @@ def test_bad_comm_and_arguments(MPI):
     # checked when the guard is made, not at the first error (where it hung)
     with pytest.raises(TypeError, match="mpi4py communicator"):
         fastbp.distributed.abort_on_error("COMM_WORLD")
+    with pytest.raises(TypeError, match="mpi4py communicator"):
+        fastbp.distributed.check_launcher(None)
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         net.fit(X, Y, comm=MPI.COMM_SELF, batch_size=0, verbose=False)
     with pytest.raises(TypeError, match="optimizer must be a fastbp.optim optimizer"):
@@ -421,6 +423,32 @@ def test_ctrl_c_on_one_rank_while_fit_checks_the_data(mpiexec, n):
             assert lines == ["caught KeyboardInterrupt: "], lines
         else:
             assert lines == [f"caught RankFailedError: rank {n - 1}: KeyboardInterrupt"], lines
+
+
+def test_ctrl_c_during_the_crc_or_the_wait_of_the_setup_exchange(mpiexec):
+    # both escaped the setup exchange on one rank: the others hung in it
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "crc_int", timeout=120)
+    assert _caught(r, 2) == {1: ["caught KeyboardInterrupt: "],
+                             0: ["caught RankFailedError: rank 1: KeyboardInterrupt"]}
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "wait_int", timeout=120)
+    assert r.returncode != 0
+    assert "fastbp: rank 1 of 2 failed: KeyboardInterrupt" in r.stderr, r.stderr
+    assert "not reached" not in r.stdout
+
+
+def test_first_train_step_after_a_fit_compares_the_batches(mpiexec):
+    # fit had synchronised the optimizer, so train_step skipped its comparison
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "after_fit", timeout=120)
+    for rank, lines in _caught(r, 2).items():
+        assert "X memory order / contents (CRC-32)" in lines[0], lines
+
+
+def test_a_function_schedule_on_one_rank_is_a_setup_error(mpiexec):
+    # get_config() has None for a plain function: the ranks trained at
+    # different rates until the final replica check
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "schedule", timeout=120)
+    for rank, lines in _caught(r, 2).items():
+        assert "inconsistent setup" in lines[0] and "'halving')" in lines[0], lines
 
 
 def test_a_float32_X_on_one_rank_is_named(mpiexec):

@@ -218,11 +218,24 @@ def _converted(X, dtype, name):
         with np.errstate(over="raise"):
             return X.astype(dtype)
     except FloatingPointError:
-        big = float(np.max(np.abs(X[np.isfinite(X)])))
-        raise ValueError(f"{name} holds values beyond {np.dtype(dtype).name}'s range (largest "
-                         f"|value| {big:.4g}, {np.dtype(dtype).name}'s largest "
-                         f"{float(np.finfo(dtype).max):.4g}): scale the data, or use a "
-                         "network of dtype float64") from None
+        raise _range_error(name, float(np.max(np.abs(X[np.isfinite(X)]))), dtype) from None
+
+
+def _range_error(name, big, dtype):
+    dt = np.dtype(dtype)
+    return ValueError(f"{name} holds values beyond {dt.name}'s range (largest |value| "
+                      f"{big:.6g}, {dt.name}'s largest {float(np.finfo(dt).max):.6g}): scale "
+                      "the data, or use a network of dtype float64")
+
+
+def _check_range(Y, dtype, name):
+    """A float Y wider than the network's dtype, which the kernels read as it
+    is, must fit in that dtype: a float32 network's loss and deltas of a
+    target of 1e39 are inf, and fit returned with every parameter NaN."""
+    if Y.dtype.kind == "f" and Y.dtype.itemsize > np.dtype(dtype).itemsize and Y.size:
+        big = float(np.max(np.abs(Y)))
+        if math.isfinite(big) and big > float(np.finfo(dtype).max):
+            raise _range_error(name, big, dtype)
 
 
 def check_X(X, n_x, dtype, name="X"):
@@ -272,9 +285,10 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
         if Y.dtype.kind in "iu":
             Y = Y.astype(np.int64)
         elif Y.dtype.kind == "f":
-            Y = Y.astype(dtype)
+            Y = _converted(Y, dtype, name)    # 1e39 for a float32 network: named
         else:
             raise non_numeric_labels_error(Y, n_out, output, name)
+    _check_range(Y, dtype, name)
     labels = False
     if output == "softmax" and (Y.ndim == 1 or (Y.ndim == 2 and Y.shape[0] == 1)):
         if Y.dtype.kind not in "iu":
@@ -614,8 +628,7 @@ def checkpoint_write_error(exc, path):
     if not os.path.isdir(folder):
         msg = f"cannot write {path!r}: {reason} (the directory {folder!r} does not exist)"
     else:
-        msg = (f"cannot write {path!r}: {reason}; the previous checkpoint "
-               f"there (if any) is unchanged")
+        msg = f"cannot write {path!r}: {reason}; a file there before (if any) is unchanged"
     return type(exc)(exc.errno, msg) if exc.errno is not None else type(exc)(msg)
 
 

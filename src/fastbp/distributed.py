@@ -113,7 +113,7 @@ def check_launcher(comm):
         The launcher started more processes than ``comm`` (``MPI.COMM_WORLD``)
         has; the message says which mpiexec to use.
     """
-    MPI = _mpi()
+    MPI = _check_comm(comm)
     if comm != MPI.COMM_WORLD:
         return
     for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
@@ -228,9 +228,14 @@ def agree(comm, err, desc=None):
     """Exchange every rank's local error (or None) and setup description (dict).
 
     Raises the same way on every rank when any rank failed or when the
-    descriptions (dicts) differ; returns None otherwise. One allgather.
+    descriptions (dicts) differ; returns None otherwise. One allgather. An
+    exception inside the allgather itself (Ctrl-C while this rank waits for
+    the others) aborts every rank: the others could wait for it for ever.
     """
-    infos = comm.allgather((None if err is None else _describe_exc(err), desc))
+    try:
+        infos = comm.allgather((None if err is None else _describe_exc(err), desc))
+    except BaseException as exc:
+        _abort(comm, exc)
     failed = [(r, msg) for r, (msg, _) in enumerate(infos) if msg is not None]
     if failed:
         if err is not None:
@@ -257,6 +262,14 @@ def agree(comm, err, desc=None):
             "same data, network, optimizer and arguments. Differences: " + " | ".join(diffs)))
 
 
+def _schedule_name(schedule):
+    """A plain callable learning-rate schedule's name (get_config() has None
+    for it): one on some ranks only, or another function, is then found."""
+    if schedule is None or hasattr(schedule, "get_config"):
+        return None
+    return getattr(schedule, "__qualname__", type(schedule).__qualname__)
+
+
 def _fingerprint(a):
     """(memory order, CRC-32 of the contents) of an array, for cross-rank comparison."""
     a = np.asarray(a)
@@ -273,8 +286,8 @@ def _abort(comm, exc, code=1):
     try:
         # Ctrl-C reaches every rank at once (mpiexec forwards it): the
         # tracebacks of where each happened to be are noise
-        tb = ("" if isinstance(exc, KeyboardInterrupt) else
-              "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        tb = ("" if isinstance(exc, KeyboardInterrupt) or getattr(exc, "_fastbp_plain", False)
+              else "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         sys.stderr.write(f"{tb}fastbp: rank {rank} of {size} failed: {_describe_exc(exc)}\n"
                          f"fastbp: aborting all {size} ranks (MPI_Abort)\n")
         sys.stderr.flush()
@@ -292,8 +305,8 @@ class abort_on_error(contextlib.ContextDecorator):
     """Context manager / decorator: an exception on any rank ends every rank, never a hang.
 
     An exception raised inside the block on one rank is printed to stderr as
-    ``fastbp: rank k of N failed: Type: message`` (after its traceback) and
-    ``comm.Abort(1)`` ends all ranks. An error that fastbp raised on every
+    ``fastbp: rank k of N failed: Type: message`` (after its traceback; none
+    for Ctrl-C) and ``comm.Abort(1)`` ends all ranks. An error that fastbp raised on every
     rank together (see :func:`is_collective_error`) is printed once, by rank
     0, and every rank exits with status 1 instead. ``SystemExit(0)`` passes,
     and so does a ``SystemExit`` marked collective.
@@ -485,7 +498,8 @@ class Replica:
             "hidden / output / alpha": (list(net.hidden), net.output, net.alpha),
             "dtype": net.dtype.name,
             "optimizer": (None if optimizer is None
-                          else (type(optimizer).__name__, optimizer.get_config())),
+                          else (type(optimizer).__name__, optimizer.get_config(),
+                                _schedule_name(getattr(optimizer, "schedule", None)))),
         }
 
     def resolve_threads(self):
@@ -509,6 +523,7 @@ class Replica:
         """
         net = self.net
         err = None
+        given = (getattr(X, "dtype", type(X).__name__), getattr(Y, "dtype", type(Y).__name__))
         try:
             if sample_weight is not None:
                 raise _validation.sample_weight_with_comm_error()
@@ -525,6 +540,7 @@ class Replica:
                     desc = self.describe(optimizer)
                     desc["X shape / dtype"] = (X.shape, X.dtype.str)
                     desc["Y shape / dtype"] = (Y.shape, Y.dtype.str)
+                    desc["X / Y dtype as given"] = tuple(str(g) for g in given)
                     desc["X memory order / contents (CRC-32)"] = _fingerprint(X)
                     desc["Y memory order / contents (CRC-32)"] = _fingerprint(Y)
                 except BaseException as exc:
@@ -602,29 +618,37 @@ class Replica:
 
     def agree(self, err, facts):
         desc = None
-        if err is None:
-            X, Y = facts["X"], facts["Y"]
-            desc = self.describe(facts["optimizer"])
-            desc.update({
-                "X shape / dtype": (X.shape, X.dtype.str),
-                "Y shape / dtype": (Y.shape, Y.dtype.str),
-                "X memory order / contents (CRC-32)": _fingerprint(X),
-                "Y memory order / contents (CRC-32)": _fingerprint(Y),
-                "epochs": facts["epochs"], "batch_size": facts["batch_size"],
-                "shuffle": facts["shuffle"], "replica_check_every": self._fit_check_every,
-                "callback given": facts["callback given"],
-                "checkpoint_path given / checkpoint_every / resume":
-                    facts["checkpoint_path given / checkpoint_every / resume"],
-                # a float32 X on one rank is converted as a float64 one is
-                # not: the CRCs alone would differ, naming no dtype
-                "X / Y dtype as given": facts["X / Y dtype as given"],
-                "validation data": None,
-            })
-            if facts["validation data"] is not None:
-                Xv, Yv = facts["validation data"]
-                desc["validation data"] = (Xv.shape, Yv.shape, _fingerprint(Xv),
-                                           _fingerprint(Yv))
+        try:
+            if err is None:
+                desc = self._fit_facts(facts)
+        except BaseException as exc:    # Ctrl-C in a long CRC: the others are waiting
+            err, desc = exc, None
         agree(self.comm, err, desc)
+
+    def _fit_facts(self, facts):
+        """The setup description the ranks of a fit compare."""
+        X, Y = facts["X"], facts["Y"]
+        desc = self.describe(facts["optimizer"])
+        desc.update({
+            "X shape / dtype": (X.shape, X.dtype.str),
+            "Y shape / dtype": (Y.shape, Y.dtype.str),
+            "X memory order / contents (CRC-32)": _fingerprint(X),
+            "Y memory order / contents (CRC-32)": _fingerprint(Y),
+            "epochs": facts["epochs"], "batch_size": facts["batch_size"],
+            "shuffle": facts["shuffle"], "replica_check_every": self._fit_check_every,
+            "callback given": facts["callback given"],
+            "checkpoint_path given / checkpoint_every / resume":
+                facts["checkpoint_path given / checkpoint_every / resume"],
+            # a float32 X on one rank is converted as a float64 one is
+            # not: the CRCs alone would differ, naming no dtype
+            "X / Y dtype as given": facts["X / Y dtype as given"],
+            "validation data": None,
+        })
+        if facts["validation data"] is not None:
+            Xv, Yv = facts["validation data"]
+            desc["validation data"] = (Xv.shape, Yv.shape, _fingerprint(Xv),
+                                       _fingerprint(Yv))
+        return desc
 
     @contextlib.contextmanager
     def training(self):
@@ -662,7 +686,11 @@ class Replica:
         return start_epoch, saved, optimizer
 
     def start(self, optimizer):
-        self.sync(optimizer)       # rank 0's parameters, optimizer state, dropout counter
+        # rank 0's parameters, optimizer state and dropout counter; not
+        # train_step's sync: its first call after a fit still compares the
+        # ranks' batches (each rank passing its own part trained silently)
+        broadcast_state(self.net, self.comm, optimizer)
+        self._synced_opt = None
         self.check_every = self._fit_check_every
 
     def shuffle_seed(self, seed):

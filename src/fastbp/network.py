@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import weakref
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -343,6 +344,9 @@ class Network:
 
     @parameters.setter
     def parameters(self, new):
+        if not isinstance(new, Mapping):
+            raise TypeError(f"parameters must be a dict like {{'W1': ..., 'b1': ...}}, got "
+                            f"{type(new).__name__}")
         arrays = {}
         extra = sorted(k for k in new if isinstance(k, str) and k not in self._params
                        and _LAYER_KEY.fullmatch(k))

@@ -24,6 +24,13 @@ ctrl_c      Ctrl-C (KeyboardInterrupt) in its fit callback: every rank is
             aborted, the message printed without a traceback
 dtype       its X is float32 (the network float64): the setup ValueError
             names the dtypes as given; exit 0
+crc_int     Ctrl-C while its fit computes the data's CRC-32 (after the checks):
+            every rank raises at the setup exchange; exit 0
+wait_int    Ctrl-C while it waits in the setup exchange: every rank is aborted
+after_fit   a fit with comm=, then train_step with each rank's own part of the
+            batch: the first train_step after the fit compares; exit 0
+schedule    its optimizer has a plain-function learning-rate schedule, the
+            others none: the setup ValueError; exit 0
 """
 import sys
 
@@ -154,6 +161,50 @@ elif mode == "dtype":
     try:
         net.fit(X.astype(np.float32) if rank == bad else X, y, epochs=1, batch_size=10,
                 verbose=False, comm=comm)
+    except ValueError as exc:
+        report(f"rank {rank}: caught ValueError: {exc}")
+
+elif mode == "crc_int":
+    from fastbp import distributed
+    if rank == bad:
+        def _fingerprint(a):
+            raise KeyboardInterrupt
+        distributed._fingerprint = _fingerprint
+    try:
+        net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
+    except (KeyboardInterrupt, RankFailedError) as exc:
+        report(f"rank {rank}: caught {type(exc).__name__}: {exc}")
+
+elif mode == "wait_int":
+    import signal
+    import time
+    if rank == bad:
+        def interrupt(*args):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGALRM, interrupt)
+        signal.setitimer(signal.ITIMER_REAL, 0.5)    # while it waits for rank 0
+    else:
+        time.sleep(3)                                # rank 0 still "checking its data"
+    net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
+    print(f"rank {rank}: not reached", flush=True)
+
+elif mode == "after_fit":
+    opt = Adam(0.01)
+    net.fit(X, y, epochs=1, batch_size=10, optimizer=opt, verbose=False, comm=comm)
+    lo, hi = rank * 12 // size, (rank + 1) * 12 // size
+    try:
+        net.train_step(X[:, lo:hi], y[lo:hi], opt, comm=comm)
+    except ValueError as exc:
+        report(f"rank {rank}: caught ValueError: {exc}")
+
+elif mode == "schedule":
+    from fastbp import SGD
+
+    def halving(lr0, epoch):
+        return lr0 / 2 ** epoch
+    try:
+        net.fit(X, y, epochs=2, batch_size=10, verbose=False, comm=comm,
+                optimizer=SGD(0.1, schedule=halving if rank == bad else None))
     except ValueError as exc:
         report(f"rank {rank}: caught ValueError: {exc}")
 

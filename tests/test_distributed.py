@@ -562,3 +562,19 @@ def test_cli_save_directory_needs_to_exist_on_rank_0_only(mpiexec, tmp_path):
     r = mpirun(mpiexec, 2, "-c", script, cwd=str(tmp_path), timeout=120)
     assert r.returncode == 0, (r.returncode, r.stderr)
     assert (tmp_path / "m.npz").exists()
+
+
+def test_cli_different_data_on_the_ranks_is_said_in_the_clis_terms(mpiexec, tmp_path):
+    rows = "".join(f"{i % 7},{(3 * i) % 5},{i % 2}\n" for i in range(40))
+    (tmp_path / "a.csv").write_text("a,b,y\n" + rows)
+    (tmp_path / "b.csv").write_text("a,b,y\n" + rows.replace("6,", "5,", 1))
+    script = ("import sys; from mpi4py import MPI; from fastbp.cli import main\n"
+              "f = 'b.csv' if MPI.COMM_WORLD.Get_rank() == 1 else 'a.csv'\n"
+              "sys.exit(main(['train', '--distributed', '--data', f, '-q', '--epochs', '2']))\n")
+    r = mpirun(mpiexec, 2, "-c", script, cwd=str(tmp_path), timeout=120)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fastbp")]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("fastbp: error: the ranks read different data or options: "
+                               "every rank must read the same --data"), lines
+    assert "ValueError" not in r.stderr and "Traceback" not in r.stderr

@@ -942,6 +942,17 @@ def cmd_train(args):
     with abort_on_error(comm):
         try:
             return _train(args, comm)
+        except ValueError as exc:
+            if not (is_collective_error(exc) and str(exc).startswith("inconsistent setup")):
+                raise
+            # fit's comparison of the ranks, in the CLI's terms
+            detail = str(exc).partition("Differences: ")[2]
+            err = mark_collective(CLIError(
+                "the ranks read different data or options: every rank must read the same "
+                f"--data (and --test-data) file and get the same options ({detail})", DATA))
+            if comm.Get_rank() == 0:
+                sys.stderr.write(f"fastbp: error: {err}\n")
+            raise mark_collective(SystemExit(DATA)) from None
         except (CLIError, RankFailedError) as exc:
             if not is_collective_error(exc):
                 raise

@@ -513,15 +513,22 @@ def test_cli_distributed_setup_error_printed_once(mpiexec, tmp_path):
     assert "no such file" in r.stderr and "Traceback" not in r.stderr
 
 
+def _cli_per_rank(mpiexec, tmp_path, rank0_value, rank1_value, argv):
+    """``fastbp train`` under ``mpiexec -n 2`` in tmp_path, where the string
+    "{f}" in argv is rank0_value on rank 0 and rank1_value on rank 1."""
+    script = ("import sys; from mpi4py import MPI; from fastbp.cli import main\n"
+              f"f = {rank1_value!r} if MPI.COMM_WORLD.Get_rank() == 1 else {rank0_value!r}\n"
+              f"sys.exit(main([a.replace('{{f}}', f) for a in {argv!r}]))\n")
+    return mpirun(mpiexec, 2, "-c", script, cwd=str(tmp_path), timeout=120)
+
+
 def test_cli_data_error_on_one_rank_exits_1_without_class_names(mpiexec, tmp_path):
     # rank 0 exited 2 (its RankFailedError had no status) and rank 1 1:
     # mpiexec reported 3; the message quoted the CLI's internal CLIError
     (tmp_path / "ok.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n2,2,0\n3,3,1\n")
     (tmp_path / "nan.csv").write_text("a,b,y\n1,,0\n3,4,1\n5,6,0\n7,8,1\n2,2,0\n3,3,1\n")
-    script = ("import sys; from mpi4py import MPI; from fastbp.cli import main\n"
-              "f = 'nan.csv' if MPI.COMM_WORLD.Get_rank() == 1 else 'ok.csv'\n"
-              "sys.exit(main(['train', '--distributed', '--data', f, '-q']))\n")
-    r = mpirun(mpiexec, 2, "-c", script, cwd=str(tmp_path), timeout=120)
+    r = _cli_per_rank(mpiexec, tmp_path, "ok.csv", "nan.csv",
+                      ["train", "--distributed", "--data", "{f}", "-q"])
     assert r.returncode == 1, (r.returncode, r.stderr)
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fastbp: error")]
     assert lines == ["fastbp: error: rank 1: missing values (NA, empty or NaN) in 1 row "
@@ -552,14 +559,11 @@ def test_cli_without_distributed_under_a_launcher_says_so(tmp_path):
             "--distributed to train one model on all of them") in r.stdout, r.stdout
 
 
-
 def test_cli_save_directory_needs_to_exist_on_rank_0_only(mpiexec, tmp_path):
     # every rank checked --save, though only rank 0 writes it: a machine
     # without that directory failed the run
-    script = ("import sys; from mpi4py import MPI; from fastbp.cli import main\n"
-              "f = '/nonexistent-dir/m.npz' if MPI.COMM_WORLD.Get_rank() == 1 else 'm.npz'\n"
-              "sys.exit(main(['train', '--distributed', '--epochs', '2', '-q', '--save', f]))\n")
-    r = mpirun(mpiexec, 2, "-c", script, cwd=str(tmp_path), timeout=120)
+    r = _cli_per_rank(mpiexec, tmp_path, "m.npz", "/nonexistent-dir/m.npz",
+                      ["train", "--distributed", "--epochs", "2", "-q", "--save", "{f}"])
     assert r.returncode == 0, (r.returncode, r.stderr)
     assert (tmp_path / "m.npz").exists()
 
@@ -568,10 +572,8 @@ def test_cli_different_data_on_the_ranks_is_said_in_the_clis_terms(mpiexec, tmp_
     rows = "".join(f"{i % 7},{(3 * i) % 5},{i % 2}\n" for i in range(40))
     (tmp_path / "a.csv").write_text("a,b,y\n" + rows)
     (tmp_path / "b.csv").write_text("a,b,y\n" + rows.replace("6,", "5,", 1))
-    script = ("import sys; from mpi4py import MPI; from fastbp.cli import main\n"
-              "f = 'b.csv' if MPI.COMM_WORLD.Get_rank() == 1 else 'a.csv'\n"
-              "sys.exit(main(['train', '--distributed', '--data', f, '-q', '--epochs', '2']))\n")
-    r = mpirun(mpiexec, 2, "-c", script, cwd=str(tmp_path), timeout=120)
+    r = _cli_per_rank(mpiexec, tmp_path, "a.csv", "b.csv",
+                      ["train", "--distributed", "--data", "{f}", "-q", "--epochs", "2"])
     assert r.returncode == 1, (r.returncode, r.stderr)
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fastbp")]
     assert len(lines) == 1, r.stderr

@@ -52,6 +52,21 @@ def report(line):
     if rank == 0:
         print("\n".join(lines), flush=True)
 
+
+
+def interrupted_fit(module, name):
+    """A fit in which ``module.name`` raises KeyboardInterrupt on the bad rank
+    (as a Ctrl-C there would); every rank reports what it caught."""
+    if rank == bad:
+        def interrupt(*args, **kwargs):
+            raise KeyboardInterrupt
+        setattr(module, name, interrupt)
+    try:
+        net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
+    except (KeyboardInterrupt, RankFailedError) as exc:
+        report(f"rank {rank}: caught {type(exc).__name__}: {exc}")
+
+
 rng = np.random.default_rng(0)
 X = rng.standard_normal((4, 60))
 y = rng.integers(0, 3, 60)
@@ -133,14 +148,7 @@ elif mode == "weights":
 
 elif mode == "interrupt":
     from fastbp import _validation
-    if rank == bad:
-        def check_finite(*args, **kwargs):
-            raise KeyboardInterrupt
-        _validation.check_finite = check_finite
-    try:
-        net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
-    except (KeyboardInterrupt, RankFailedError) as exc:
-        report(f"rank {rank}: caught {type(exc).__name__}: {exc}")
+    interrupted_fit(_validation, "check_finite")
 
 elif mode == "own_part":
     lo, hi = rank * 12 // size, (rank + 1) * 12 // size
@@ -166,14 +174,7 @@ elif mode == "dtype":
 
 elif mode == "crc_int":
     from fastbp import distributed
-    if rank == bad:
-        def _fingerprint(a):
-            raise KeyboardInterrupt
-        distributed._fingerprint = _fingerprint
-    try:
-        net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
-    except (KeyboardInterrupt, RankFailedError) as exc:
-        report(f"rank {rank}: caught {type(exc).__name__}: {exc}")
+    interrupted_fit(distributed, "_fingerprint")
 
 elif mode == "wait_int":
     import signal

@@ -101,6 +101,21 @@ def test_float64_targets_beyond_float32s_range_are_named(rng):
     assert np.isfinite(net.flat_parameters).all()
 
 
+def test_an_overflowing_last_update_is_divergence(rng):
+    # every loss finite (computed in float64), the last update overflowing
+    # float32: fit returned NaN parameters; an earlier epoch's would be caught
+    # by the next step's loss, the last one's by nothing
+    X = (rng.standard_normal((4, 16)) * 1e4).astype(np.float32)
+    Y = np.zeros((1, 16), np.float32)
+    Y[0, 2] = 1e36
+    net = fastbp.Network([4, 8, 1], "relu", "identity", seed=0)
+    good = net.flat_parameters.copy()
+    with pytest.raises(FloatingPointError, match="diverged in the last update of epoch 1: "
+                       "the loss was finite, but the parameters it left are not"):
+        net.fit(X, Y, epochs=1, verbose=False, optimizer=fastbp.SGD(0.01))
+    np.testing.assert_array_equal(net.flat_parameters, good)     # put back
+
+
 def test_layer_messages_for_common_mistakes(rng):
     AL = fastbp.softmax(rng.standard_normal((4, 6)))
     y = np.array([0, 1, 3, 2, 1, 0])

@@ -499,6 +499,13 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
                                 f"writing the checkpoint {os.fspath(checkpoint_path)!r}")
             if stop:
                 break
+        if snap.good is not None and not np.isfinite(model.flat_parameters).all():
+            # the last update overflowed (a float32 network, a finite loss
+            # computed in float64): the next step's loss would have said so,
+            # but there is none; without this fit returned NaN parameters
+            back, undone = snap.restore(True)
+            raise stepper.same_everywhere(FloatingPointError(
+                _validation.last_update_message(done, back, undone)))
     finally:
         progress.close()
     stepper.finish(optimizer)

@@ -681,6 +681,16 @@ def divergence_message(epoch, step, j, k, loss, restored_epoch, restored):
             f"batch was finite); the {restored} updates made since then were undone.")
 
 
+def last_update_message(epoch, restored_epoch, restored):
+    """fit's error when the parameters are not finite after its last update
+    though every loss was (the update overflowed the network's dtype)."""
+    return (f"training diverged in the last update of epoch {epoch}: the loss was finite, "
+            "but the parameters it left are not (they overflowed the network's dtype). "
+            "Lower the learning rate, or scale the data and targets. The parameters and "
+            f"the optimizer state were restored to those at the start of epoch "
+            f"{restored_epoch}; the {restored} updates made since then were undone.")
+
+
 #: a training cost this many times its value before training (or more) is divergence
 DIVERGED_FACTOR = 10.0
 

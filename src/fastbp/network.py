@@ -1211,7 +1211,9 @@ class Network:
             step. The parameters and optimizer state are then restored to
             those at the start of the latest epoch whose first batch gave a
             finite loss (the last state known to be good: a copy is taken
-            once per epoch, not per step), and the message says which.
+            once per epoch, not per step), and the message says which. The
+            same when the last update leaves non-finite parameters though
+            every loss was finite (it overflowed the network's dtype).
         OSError
             A checkpoint that cannot be written (same errno as the system's
             error; the previous checkpoint file is kept) or read on resume.

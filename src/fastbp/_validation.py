@@ -210,15 +210,24 @@ def _object_hint(X):
             "being NaN, which must be imputed or dropped first")
 
 
+#: NumPy >= 1.24 reports a cast's overflow as a floating-point error (older
+#: NumPy casts 1e300 to float32 inf silently)
+_CASTS_REPORT_OVERFLOW = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24)
+
+
 def _converted(X, dtype, name):
     """X.astype(dtype); values beyond the dtype's range (float64 data for a
     float32 network) are a ValueError naming them, not NumPy's overflow
     warning and then a "contains inf" that the user's data does not."""
     try:
         with np.errstate(over="raise"):
-            return X.astype(dtype)
+            out = X.astype(dtype)
     except FloatingPointError:
+        out = None
+    if out is None or (not _CASTS_REPORT_OVERFLOW and X.dtype.kind == "f"
+                       and np.isinf(out).any() and not np.isinf(X).any()):
         raise _range_error(name, float(np.max(np.abs(X[np.isfinite(X)]))), dtype) from None
+    return out
 
 
 def _range_error(name, big, dtype):

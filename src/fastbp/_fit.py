@@ -8,8 +8,9 @@ stepper interface documented in :class:`fastbp.Network` (``check_X``,
 and computes through a *stepper*: :class:`LocalStepper` here, the MPI replica
 of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
 
-``check_args()``
-    validate its own arguments (called with the other checks);
+``check_args(sample_weight)``
+    validate its own arguments, and whether it can weight examples (called
+    with the other checks);
 ``agree(err, facts)``
     raise ``err`` (a setup error, or None) -- MPI: on every rank together,
     and also when the ``facts`` (a dict describing the data and arguments)
@@ -142,7 +143,7 @@ class LocalStepper:
                                  _validation.check_positive_int("batches_per_call",
                                                                 batches_per_call))
 
-    def check_args(self):
+    def check_args(self, sample_weight):
         pass
 
     def agree(self, err, facts):
@@ -260,12 +261,6 @@ class _Snapshots:
         return epoch + 1, undone
 
 
-def _given_dtype(a):
-    """The dtype an argument came in (its type's name if it has none)."""
-    dt = getattr(a, "dtype", None)
-    return str(dt) if dt is not None else type(a).__name__
-
-
 def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume,
         sample_weight):
@@ -283,8 +278,9 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
             # fit's default; on resume the checkpoint's optimizer is used instead
             optimizer = model.optimizer if model.optimizer is not None else SGD(0.01)
         _validation.check_optimizer(optimizer, Optimizer)
-        stepper.check_args()
-        given = (_given_dtype(X), _given_dtype(Y))    # before check_X converts them
+        stepper.check_args(sample_weight)
+        # before check_X converts them
+        given = (_validation.given_dtype(X), _validation.given_dtype(Y))
         X = model.check_X(X, "X")
         _validation.check_finite(X, "X")
         Y, yt, labels = model.check_Y(Y, X.shape[1])

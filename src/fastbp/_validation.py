@@ -201,6 +201,13 @@ def check_keep_prob(keep_prob, n_layers):
     return tuple(kps)
 
 
+def given_dtype(a):
+    """The dtype an argument came in, as text (its type's name if it has none),
+    for comparing what ranks passed before conversion."""
+    dt = getattr(a, "dtype", None)
+    return str(dt) if dt is not None else type(a).__name__
+
+
 def _object_hint(X):
     """What to do about an object array (pandas' nullable columns give one)."""
     if X.dtype != object:

@@ -622,16 +622,16 @@ def _row_number_notes(names, X):
             for j, name in enumerate(names) if _counts_rows(X[:, j])]
 
 
-def _id_notes(names, X, skip=None):
+def _id_notes(names, X):
     """Notes on feature columns named like an id (``_validation.looks_like_id_name``)
-    holding a different whole number in every row, other than ``skip`` and the
+    holding a different whole number in every row, other than the
     columns that count the rows (:func:`_row_number_notes` has a note on them).
     They are not dropped."""
     m = X.shape[0]
     notes = []
     for j, name in enumerate(names):
         col = X[:, j]
-        if (name == skip or m < 3 or not _validation.looks_like_id_name(name)
+        if (m < 3 or not _validation.looks_like_id_name(name)
                 or not np.all(col == np.round(col)) or len(np.unique(col)) != m
                 or _counts_rows(col)):
             continue
@@ -928,8 +928,8 @@ def cmd_train(args):
         raise CLIError("--distributed needs mpi4py: pip install 'fastbp[mpi]' (mpi4py and "
                        "the mpich wheel), then e.g. mpiexec -n 2 fastbp train --distributed "
                        f"({exc})") from None
-    from fastbp.distributed import (RankFailedError, abort_on_error, check_launcher,
-                                    is_collective_error, mark_collective)
+    from fastbp.distributed import (SETUP_MISMATCH, RankFailedError, abort_on_error,
+                                    check_launcher, is_collective_error, mark_collective)
 
     comm = MPI.COMM_WORLD
     try:
@@ -943,7 +943,7 @@ def cmd_train(args):
         try:
             return _train(args, comm)
         except ValueError as exc:
-            if not (is_collective_error(exc) and str(exc).startswith("inconsistent setup")):
+            if not (is_collective_error(exc) and str(exc).startswith(SETUP_MISMATCH)):
                 raise
             # fit's comparison of the ranks, in the CLI's terms
             detail = str(exc).partition("Differences: ")[2]
@@ -1264,16 +1264,6 @@ def _check_converged(net, r, initial_loss, comm):
         raise err
 
 
-def _launched_processes():
-    """The process count an MPI launcher (mpiexec, srun) set in the environment, else 0."""
-    for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
-        try:
-            return int(os.environ[var])
-        except (KeyError, ValueError):
-            continue
-    return 0
-
-
 def _duration(seconds):
     """'1.25 s', or '8.2 ms' below a tenth of a second (a short fit read '0.00 s')."""
     return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1e3:.2g} ms"
@@ -1317,7 +1307,8 @@ def _train(args, comm):
     _say_setup(r, threads, say)
     if comm is not None and size == 1:
         say("note     --distributed on 1 process: start several with mpiexec -n N")
-    launched = _launched_processes()
+    from fastbp.distributed import launcher_sizes
+    launched = max((n for _, n in launcher_sizes()), default=0)
     if comm is None and launched > 1:
         say(f"note     mpiexec started {launched} processes and each trains a model of its "
             "own: add --distributed to train one model on all of them")

@@ -59,7 +59,7 @@ from fastbp.optim import Optimizer, optimizer_from_config
 
 __all__ = ["fit", "shares", "broadcast_state", "check_replicas", "default_n_threads",
            "abort_on_error", "is_collective_error", "mark_collective", "agree", "check_launcher",
-           "RankFailedError", "ReplicaMismatchError"]
+           "launcher_sizes", "SETUP_MISMATCH", "RankFailedError", "ReplicaMismatchError"]
 
 
 class RankFailedError(RuntimeError):
@@ -86,6 +86,10 @@ def _mpi():
     return MPI
 
 
+#: how the ValueError of ranks whose setups differ begins (see :func:`agree`)
+SETUP_MISMATCH = "inconsistent setup"
+
+
 def _check_comm(comm):
     """The MPI module, after checking that ``comm`` is a usable intracommunicator."""
     MPI = _mpi()
@@ -98,6 +102,19 @@ def _check_comm(comm):
         raise ValueError("comm must be an intra-communicator (e.g. MPI.COMM_WORLD), "
                          "not an inter-communicator")
     return MPI
+
+
+def launcher_sizes():
+    """(variable, process count) for each process count an MPI launcher set in
+    the environment (MPICH's / Slurm's ``PMI_SIZE``, Open MPI's
+    ``OMPI_COMM_WORLD_SIZE``); needs no mpi4py."""
+    sizes = []
+    for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        try:
+            sizes.append((var, int(os.environ[var])))
+        except (KeyError, ValueError):
+            continue
+    return sizes
 
 
 def check_launcher(comm):
@@ -116,11 +133,7 @@ def check_launcher(comm):
     MPI = _check_comm(comm)
     if comm != MPI.COMM_WORLD:
         return
-    for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
-        try:
-            n = int(os.environ.get(var, "0"))
-        except ValueError:
-            continue
+    for var, n in launcher_sizes():
         if n > comm.Get_size():
             raise RuntimeError(
                 f"the launcher started {n} processes ({var}={n}) but MPI.COMM_WORLD has "
@@ -258,7 +271,7 @@ def agree(comm, err, desc=None):
             diffs.append(f"{key}: " + "; ".join(parts))
     if diffs:
         raise mark_collective(ValueError(
-            f"inconsistent setup across the {comm.Get_size()} ranks: every rank must pass the "
+            f"{SETUP_MISMATCH} across the {comm.Get_size()} ranks: every rank must pass the "
             "same data, network, optimizer and arguments. Differences: " + " | ".join(diffs)))
 
 
@@ -485,7 +498,6 @@ class Replica:
         self.nt = None              # threads for the compiled step
         self._synced_opt = None
         self._fit_check_every = 100
-        self._fit_weighted = False
         self._epoch_comm0 = 0.0
 
     # -- setup ----------------------------------------------------------
@@ -523,7 +535,9 @@ class Replica:
         """
         net = self.net
         err = None
-        given = (getattr(X, "dtype", type(X).__name__), getattr(Y, "dtype", type(Y).__name__))
+        first = self._synced_opt is not optimizer or not net.is_bound(optimizer)
+        if first:
+            given = (_validation.given_dtype(X), _validation.given_dtype(Y))
         try:
             if sample_weight is not None:
                 raise _validation.sample_weight_with_comm_error()
@@ -531,7 +545,7 @@ class Replica:
             Y, yt, labels = net.check_Y(Y, X.shape[1])
         except BaseException as exc:     # Ctrl-C too: the other ranks are waiting
             err = exc
-        if self._synced_opt is not optimizer or not net.is_bound(optimizer):
+        if first:
             # first call with this optimizer: agree on the setup, then rank 0's state wins
             desc = None
             if err is None:
@@ -540,7 +554,7 @@ class Replica:
                     desc = self.describe(optimizer)
                     desc["X shape / dtype"] = (X.shape, X.dtype.str)
                     desc["Y shape / dtype"] = (Y.shape, Y.dtype.str)
-                    desc["X / Y dtype as given"] = tuple(str(g) for g in given)
+                    desc["X / Y dtype as given"] = given
                     desc["X memory order / contents (CRC-32)"] = _fingerprint(X)
                     desc["Y memory order / contents (CRC-32)"] = _fingerprint(Y)
                 except BaseException as exc:
@@ -603,16 +617,13 @@ class Replica:
     def is_root(self):
         return self.rank == 0
 
-    def for_fit(self, replica_check_every, weighted=False):
-        """This replica as the stepper of a fit with ``replica_check_every``
-        (``weighted``: the fit was given a sample_weight, refused in
-        :meth:`check_args`)."""
+    def for_fit(self, replica_check_every):
+        """This replica as the stepper of a fit with ``replica_check_every``."""
         self._fit_check_every = replica_check_every
-        self._fit_weighted = weighted
         return self
 
-    def check_args(self):
-        if self._fit_weighted:
+    def check_args(self, sample_weight):
+        if sample_weight is not None:
             raise _validation.sample_weight_with_comm_error()
         self._fit_check_every = _validation.check_replica_check_every(self._fit_check_every)
 

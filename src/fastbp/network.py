@@ -1232,8 +1232,7 @@ class Network:
         else:
             # checked where the ranks agree on the setup, so that a mistake on
             # one rank raises on every rank instead of leaving them waiting
-            stepper = self._replica_for(comm).for_fit(replica_check_every,
-                                                      sample_weight is not None)
+            stepper = self._replica_for(comm).for_fit(replica_check_every)
         return _fit.fit(self, stepper, X, Y, epochs=epochs, batch_size=batch_size,
                         optimizer=optimizer, shuffle=shuffle, seed=seed,
                         validation_data=validation_data, verbose=verbose, callback=callback,

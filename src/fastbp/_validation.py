@@ -46,6 +46,25 @@ def shape_str(a):
     return "(" + ", ".join(str(s) for s in a.shape) + ("," if a.ndim == 1 else "") + ")"
 
 
+def refuse_masked(x, name):
+    """Refuse a :class:`numpy.ma.MaskedArray` with masked entries.
+
+    fastbp's kernels read an array's data, and NumPy's ``asarray`` drops a
+    mask: the masked entries' hidden values (a -999 sentinel, a stale value)
+    would be trained on or predicted from silently. A masked array with
+    nothing masked is its data. (The scikit-learn estimators follow
+    scikit-learn, whose input validation drops masks.)
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        n = int(np.ma.count_masked(x))
+        if n:
+            raise TypeError(
+                f"{name} is a numpy.ma masked array with {n} masked value"
+                f"{'s' if n != 1 else ''}; fastbp does not read masks (the hidden values "
+                f"under them would be used): fill them ({name}.filled(value)) or drop "
+                "those examples first")
+
+
 def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
     """``value`` as a finite float within the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -257,6 +276,7 @@ def _check_range(Y, dtype, name):
 def check_X(X, n_x, dtype, name="X"):
     """X as a 2-D (n_x, m) array of ``dtype`` with one unit stride (C or F order)."""
     if type(X) is not np.ndarray:
+        refuse_masked(X, name)
         try:
             X = np.asarray(X)
         except Exception as exc:
@@ -294,6 +314,7 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
     """
     xname = "X" + name[1:]
     if type(Y) is not np.ndarray:
+        refuse_masked(Y, name)
         Y = np.asarray(Y)
     if Y.dtype == np.bool_:
         Y = Y.view(np.uint8)
@@ -538,6 +559,7 @@ def check_sample_weight(sample_weight, m, ensure_non_negative=True):
     """
     if sample_weight is None:
         return None
+    refuse_masked(sample_weight, "sample_weight")
     if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
         # m (the examples' count) sizes a scalar weight's array: np.full(-1) /
         # np.full(1.5) failed with NumPy's messages, naming neither argument
@@ -847,6 +869,7 @@ def float2d(x, name):
     """x as a C- or F-contiguous 2-D float32/float64 array (copied only if strided)."""
     if _plain_inputs(x):
         return x
+    refuse_masked(x, name)
     a = x if isinstance(x, np.ndarray) else np.asarray(x)
     if a.dtype.char not in "fd":
         raise TypeError(
@@ -986,6 +1009,7 @@ def labels(Y, al):
     """(y, code, row stride, column stride): Y as an array of a label dtype the
     C kernels read (fastbp._registry.LABEL_DTYPES, bool as uint8), strides in
     elements."""
+    refuse_masked(Y, "Y")
     y = Y if isinstance(Y, np.ndarray) else np.asarray(Y)
     if not (y.flags.aligned and y.dtype.isnative):
         y = np.ascontiguousarray(y, dtype=y.dtype.newbyteorder("="))
@@ -1023,6 +1047,7 @@ def labels(Y, al):
 
 def _bias(b, dt, n, w, a_prev):
     """(b, its stride in elements): b as (n, 1) or (n,) values of dtype dt."""
+    refuse_masked(b, "b")
     bb = b if isinstance(b, np.ndarray) else np.asarray(b, dtype=dt)
     bshape = bb.shape
     if bshape != (n, 1) and bshape != (n,):
@@ -1877,6 +1902,7 @@ def course_real(x, name):
     """x if it holds floats; integers and bools as float64 (their NumPy arithmetic
     wraps around: a uint8 0 - 1 is 255); a TypeError naming x otherwise (object or
     complex arrays would fail deep inside NumPy's ufuncs)."""
+    refuse_masked(x, name)
     dt = x.dtype if isinstance(x, (np.ndarray, np.generic)) else np.asarray(x).dtype
     if dt.kind == "f":
         return x
@@ -1947,6 +1973,7 @@ def course_float_dtype(*arrays, names=()):
 
 
 def course_2d(x, name):
+    refuse_masked(x, name)
     a = x if type(x) is np.ndarray else np.asarray(x)
     if a.ndim != 2:
         raise ValueError(f"Invalid shape: {name} must be a 2-D array (rows x examples), "
@@ -2027,6 +2054,7 @@ def course_promoted(arrays, exc, where, names=(), converted=False):
 
 def course_labels(Y, AL, name="Y"):
     """Y with AL's shape, as the course's ``Y.reshape(AL.shape)``."""
+    refuse_masked(Y, name)
     y = Y if type(Y) is np.ndarray else np.asarray(Y)
     if y.shape != AL.shape:
         if y.size != AL.size:
@@ -2074,6 +2102,7 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
     m = X.shape[1]
+    refuse_masked(Y, "Y")
     y = np.asarray(Y)
     rows_hint = (" X looks transposed (examples as rows): pass X.T; the course's X is "
                  "(n_x, m), one example per column.")
@@ -2111,6 +2140,7 @@ def course_theta(theta, dims):
 def course_mini_batch_inputs(X, Y, mini_batch_size):
     """(X, Y) for random_mini_batches: X (n_x, m), Y (n_y, m) ((m,) becomes (1, m))."""
     X = course_2d(X, "X")
+    refuse_masked(Y, "Y")
     Y = np.asarray(Y)
     if Y.ndim == 1:
         Y = Y.reshape(1, -1)
@@ -2221,6 +2251,7 @@ def course_z(Z, dA_shape, l):
     ``l``: the layer number, "L" for the output layer, or None for one layer
     on its own (linear_activation_backward knows no number)."""
     if type(Z) is not np.ndarray:
+        refuse_masked(Z, "Z")
         Z = np.asarray(Z)
     if Z.shape != dA_shape:
         if l is None:
@@ -2250,6 +2281,8 @@ def course_cost_inputs(AL, Y):
     course's A2 of shape (m,) against Y of shape (1, m)): it is reshaped to
     Y's shape, which is what the course's broadcasting computes.
     """
+    refuse_masked(AL, "AL")
+    refuse_masked(Y, "Y")
     al = AL if type(AL) is np.ndarray else np.asarray(AL)
     y = Y if type(Y) is np.ndarray else np.asarray(Y)
     if al.shape == y.shape and y.ndim == 2:

@@ -137,8 +137,8 @@ CASES = [
          "Z", "(2, 5)", "(2, 3)"),
 ]
 
-#: marks of a field that formatted to nothing
-EMPTY_FIELD = re.compile(r"  |\{\}|\(\)|: ;|'' ")
+#: marks of a field that formatted to nothing ("()" unless it calls a method: Y.ravel())
+EMPTY_FIELD = re.compile(r"  |\{\}|(?<![A-Za-z_])\(\)|: ;|'' ")
 
 
 @pytest.mark.parametrize("fn,args,kwargs,exc,needles", CASES)
@@ -680,6 +680,11 @@ NETWORK_EXTRA_CASES = [
          TypeError, "Y", "|S3", "'1.5', 'x'", "astype(float)"),
     _row(v.check_Y, (np.array([0, 1, 2]), 5, 3, "softmax", F32, LABEL_DTYPES), {},
          ValueError, "3 labels", "5 examples"),
+    # a column of labels: stored as integers, or as floats (a CSV's column)
+    _row(v.check_Y, (np.array([[0], [1], [2]]), 3, 3, "softmax", F32, LABEL_DTYPES), {},
+         ValueError, "(3, 1)", "column of labels", "Y.ravel()"),
+    _row(v.check_Y, (np.array([[0.0], [1.0], [2.0]]), 3, 3, "softmax", F32, LABEL_DTYPES),
+         {}, ValueError, "(3, 1)", "column of labels", "Y.ravel().astype(int)"),
     _row(v.check_training_converged, (1.25, 2.5e24, 20), {}, ValueError, "diverged",
          "1.25", "2.5e+24", "20 epochs", "learning rate"),
     _row(v.check_training_converged, (1.25, NAN, 1), {}, ValueError, "diverged", "nan",

@@ -357,16 +357,26 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
             want = f"({n_out}, {m})"
             if output == "softmax":
                 want += f" one-hot, or integer labels of shape ({m},) or (1, {m})"
+            column = output == "softmax" and Y.ndim == 2 and Y.shape == (m, 1)
             hint = (f": it looks like examples are rows, pass {name}.T"
                     if Y.ndim == 2 and Y.shape == (m, n_out) else
                     f": it looks like a column of labels, pass {name}.ravel()"
-                    if output == "softmax" and Y.ndim == 2 and Y.shape == (m, 1)
-                    and Y.dtype.kind in "iu" else "")
+                    if column and Y.dtype.kind in "iu" else
+                    f": it looks like a column of labels, pass {name}.ravel().astype(int)"
+                    if column and _whole_numbers(Y, n_out) else "")
             raise ValueError(f"{name} has shape {shape_str(Y)}; expected {want} "
                              f"(outputs as rows, examples as columns){hint}")
     if Y.strides[-1] % Y.itemsize or (Y.ndim == 2 and Y.strides[0] % Y.itemsize):
         Y = np.ascontiguousarray(Y)
     return Y, y_codes[Y.dtype], labels
+
+
+def _whole_numbers(Y, n):
+    """Whether float Y holds only the class indices 0..n-1 (labels stored as floats)."""
+    if Y.dtype.kind != "f" or Y.size == 0:
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool(np.all((Y >= 0) & (Y < n) & (Y == np.floor(Y))))
 
 
 def non_numeric_labels_error(Y, n_out, output, name="Y"):

@@ -459,6 +459,40 @@ def test_a_float32_X_on_one_rank_is_named(mpiexec):
 
 
 @pytest.mark.parametrize("n", SIZES)
+def test_a_new_optimizer_on_one_rank_raises_on_every_rank(mpiexec, n):
+    # the switching rank started the setup exchange while the others waited
+    # in the step's Allreduce: a hang
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "switch_opt", timeout=120)
+    for rank, lines in _caught(r, n).items():
+        assert len(lines) == 1 and lines[0].startswith("caught ValueError at step 3: "
+                                                       "train_step got a new optimizer "
+                                                       f"object on rank {n - 1} only "
+                                                       f"(1 of {n} ranks)"), lines
+        assert "no update was made on any rank" in lines[0], lines
+
+
+def test_a_new_optimizer_on_every_rank_is_set_up_and_trains(mpiexec, tmp_path):
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "switch_all", timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [ln.split(": ", 1)[1] for ln in r.stdout.splitlines() if ln.startswith("rank ")]
+    assert len(lines) == 2 and lines[0] == lines[1], lines     # same loss, same parameters
+    # and the same numbers as one process making those six steps
+    import zlib
+    from fastbp import SGD, Adam, Network
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 60))
+    y = rng.integers(0, 3, 60)
+    net = Network([4, 8, 3], "relu", "softmax", dtype="float64", seed=0)
+    opt = Adam(0.01)
+    for step in range(6):
+        if step == 3:
+            opt = SGD(0.05)
+        b = slice(10 * step, 10 * step + 10)
+        loss = net.train_step(X[:, b], y[b], opt)
+    np.testing.assert_allclose(float(lines[0].split()[1]), loss, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_each_rank_passing_its_own_part_of_the_batch_is_found(mpiexec, n):
     # train_step compared shapes only: equal halves trained silently on half the data
     r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "own_part", timeout=120)

@@ -1336,7 +1336,7 @@ def _train(args, comm):
     if comm is not None and r.epochs > 0:
         steps = r.epochs * -(-r.m // r.bs)
         ar = sum(t or 0.0 for t in history["allreduce_seconds"])
-        nbytes = (net.n_params + 2) * net.dtype.itemsize
+        nbytes = net.grad_store.nbytes
         say(f"allreduce {ar / steps * 1e6:.1f} us/step on rank 0 ({ar / fit_time:.0%} of the "
             f"time; {nbytes} bytes summed per step, waiting for slower ranks included)")
     saved = _save(r, args, history) if args.save and rank == 0 else None

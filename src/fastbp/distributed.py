@@ -11,11 +11,11 @@ share of the batch::
 
 so that the sum over ranks is exactly the gradient of the global batch,
 ``(1/M) dZ A^T + (lambd/M) W``, whatever the shares. The rank's part of the
-cost, ``loss_r / M + (m_r/M) lambd/(2M) ||W||^2``, and a 0/1 "this rank
-failed" flag sit in two spare slots right after the gradients in the same
-flat buffer, so a training step makes ONE in-place ``MPI_Allreduce`` (SUM) of
-``n_params + 2`` numbers: no per-layer messages, no copies, no second
-reduction. (For a float32 network the loss is therefore summed in float32.)
+cost, ``loss_r / M + (m_r/M) lambd/(2M) ||W||^2``, a 0/1 "this rank
+failed" flag and a 0/1 "this rank has a new optimizer" flag sit in three
+spare slots right after the gradients in the same flat buffer, so a training
+step makes ONE in-place ``MPI_Allreduce`` (SUM) of ``n_params + 3`` numbers:
+no per-layer messages, no copies, no second reduction. (For a float32 network the loss is therefore summed in float32.)
 Then every rank applies the same optimizer update to the same numbers, so the
 replicas stay bitwise identical; a CRC-32 of the parameters and optimizer
 state is compared across ranks every ``replica_check_every`` steps and at the
@@ -29,7 +29,8 @@ Failures never hang the job:
 * an error inside a training step (bad input, labels out of range, a
   non-finite loss) travels in the flag slot of the step's Allreduce, so every
   rank raises together (the others a :class:`RankFailedError` that quotes the
-  failing rank's message), before any update;
+  failing rank's message), before any update; so does a ``train_step`` that
+  got a new optimizer object on some ranks only;
 * anything raised on one rank alone during :func:`fit` (a callback, writing a
   checkpoint, Ctrl-C) prints ``fastbp: rank k of N failed: ...`` to stderr and
   calls ``MPI_Abort``, which ends every rank. :class:`abort_on_error` gives a
@@ -472,6 +473,11 @@ def check_replicas(net, comm, optimizer=None):
 
 # ------------------------------------------------------------ the replica
 
+#: what Replica.step returns when every rank's train_step got a new optimizer
+#: (no update made: the caller compares the setups and steps again)
+_SETUP = object()
+
+
 class Replica:
     """One network's data-parallel state on one communicator, and its fit stepper.
 
@@ -532,6 +538,14 @@ class Replica:
         contents across ranks (a CRC-32, as ``fit`` does), which catches the
         Horovod habit of passing each rank its own part of the batch; later
         batches are not compared.
+
+        The very first call (and the first after a ``fit``) makes that
+        comparison before anything else. A later call with a new optimizer
+        object first goes through the step's own Allreduce with the "new
+        optimizer" slot set: a rank that switched alone would otherwise start
+        the comparison while the others wait in the Allreduce (a hang). When
+        every rank switched, the comparison and rank 0's state follow and the
+        step is made again; when only some did, every rank raises.
         """
         net = self.net
         err = None
@@ -545,9 +559,8 @@ class Replica:
             Y, yt, labels = net.check_Y(Y, X.shape[1])
         except BaseException as exc:     # Ctrl-C too: the other ranks are waiting
             err = exc
+        desc = None
         if first:
-            # first call with this optimizer: agree on the setup, then rank 0's state wins
-            desc = None
             if err is None:
                 try:
                     _validation.check_optimizer(optimizer, Optimizer)
@@ -559,21 +572,39 @@ class Replica:
                     desc["Y memory order / contents (CRC-32)"] = _fingerprint(Y)
                 except BaseException as exc:
                     err = exc
-            agree(self.comm, err, desc)
-            self.resolve_threads()
-            self.sync(optimizer)
+            if self._synced_opt is None:
+                # never set up on this communicator (or a fit ran since): every
+                # rank is here, and the networks may differ, so no buffer
+                # collective before the comparison
+                self._setup(optimizer, err, desc)
+                first = False
         if err is not None:
-            return self.step(None, None, 0, False, optimizer, 0, 0, err)
+            return self.step(None, None, 0, False, optimizer, 0, 0, err, first)
         M = X.shape[1]
         lo, hi = _share(M, self.rank, self.size)
         Yl = Y[lo:hi] if Y.ndim == 1 else Y[:, lo:hi]
-        return self.step(X[:, lo:hi], Yl, yt, labels, optimizer, M, lo)
+        loss = self.step(X[:, lo:hi], Yl, yt, labels, optimizer, M, lo, None, first)
+        if loss is _SETUP:
+            # every rank got a new optimizer: compare, take rank 0's state, step again
+            self._setup(optimizer, None, desc)
+            loss = self.step(X[:, lo:hi], Yl, yt, labels, optimizer, M, lo)
+        return loss
 
-    def step(self, X, Y, yt, labels, optimizer, M, off, err=None):
+    def _setup(self, optimizer, err, desc):
+        """Agree on the setup (raises on every rank if any differs), then rank 0's state wins."""
+        agree(self.comm, err, desc)
+        self.resolve_threads()
+        self.sync(optimizer)
+
+    def step(self, X, Y, yt, labels, optimizer, M, off, err=None, new_optimizer=False):
         """Gradient of this rank's share, ONE Allreduce, then the same update everywhere.
 
         X, Y: this rank's columns [off, off + m) of a global batch of M
         (checked; m may be 0). ``err``: a local failure to report instead.
+        ``new_optimizer``: this rank's train_step got an optimizer object it
+        has not set up; if every rank did, no update is made and ``_SETUP``
+        is returned (the caller compares the setups and steps again); if
+        only some did, every rank raises.
         """
         net = self.net
         MPI = self.MPI
@@ -588,6 +619,7 @@ class Replica:
                 err = exc
         tail[0] = loss_part
         tail[1] = 0.0 if err is None else 1.0
+        tail[2] = 1.0 if new_optimizer else 0.0
         t0 = time.perf_counter()
         self.comm.Allreduce(MPI.IN_PLACE, self._msg, op=MPI.SUM)
         self.comm_time += time.perf_counter() - t0
@@ -600,6 +632,17 @@ class Replica:
             raise mark_collective(RankFailedError(
                 "; ".join(failed[:4]) + (" ..." if len(failed) > 4 else "")
                 + " (no update was made on any rank)"))
+        n_new = int(round(float(tail[2])))
+        if n_new:
+            if n_new == self.size:
+                return _SETUP
+            new = self.comm.allgather(bool(new_optimizer))
+            ranks = [r for r, flag in enumerate(new) if flag]
+            raise mark_collective(ValueError(
+                f"train_step got a new optimizer object on rank{'s' if len(ranks) > 1 else ''} "
+                f"{', '.join(map(str, ranks[:8]))}{', ...' if len(ranks) > 8 else ''} only "
+                f"({n_new} of {self.size} ranks): every rank must pass the same optimizer, "
+                "and switch to a new one at the same step (no update was made on any rank)"))
         loss = float(tail[0])
         if not math.isfinite(loss):
             raise mark_collective(_validation.nonfinite_loss_error(loss, " on every rank"))

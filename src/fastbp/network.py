@@ -28,7 +28,8 @@ __all__ = ["Network", "ACTIVATIONS", "OUTPUTS", "INITS"]
 #: output non-linearity -> loss it is trained with
 OUTPUTS = OUTPUT_LOSS
 INITS = ("he", "xavier", "course")
-_GRAD_TAIL = 2      # spare slots after the gradients: loss, failed-rank count
+_GRAD_TAIL = 3      # spare slots after the gradients: loss, failed-rank count,
+                    # new-optimizer count (fastbp.distributed.Replica.step)
 #: JSON documents of a checkpoint, and the entries it must hold
 _CKPT_DOCUMENTS = ("config", "train", "optimizer")
 _CKPT_REQUIRED = ("config", "params", "train")
@@ -262,8 +263,8 @@ class Network:
         self.n_params = pos
         self._flat_params = np.zeros(pos, dtype=self.dtype)
         # The gradient buffer carries _GRAD_TAIL spare slots after the
-        # gradients, so a data-parallel step sums gradients, loss and error
-        # count across processes in ONE in-place Allreduce (fastbp.distributed).
+        # gradients, so a data-parallel step sums gradients, loss and two
+        # counts across processes in ONE in-place Allreduce (fastbp.distributed).
         self._grad_store = np.zeros(pos + _GRAD_TAIL, dtype=self.dtype)
         self._flat_grads = self._grad_store[:pos]
         self._params, self._grads = {}, {}
@@ -388,10 +389,11 @@ class Network:
 
     @property
     def grad_store(self):
-        """ndarray (n_params + 2,): :attr:`flat_grads` and two spare slots after them.
+        """ndarray (n_params + 3,): :attr:`flat_grads` and three spare slots after them.
 
-        A data-parallel step sums gradients, loss and a failure count across
-        processes in ONE in-place Allreduce of this buffer.
+        A data-parallel step sums gradients, loss, a failure count and a
+        new-optimizer count across processes in ONE in-place Allreduce of
+        this buffer.
         """
         return self._grad_store
 

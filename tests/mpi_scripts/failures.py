@@ -31,6 +31,11 @@ after_fit   a fit with comm=, then train_step with each rank's own part of the
             batch: the first train_step after the fit compares; exit 0
 schedule    its optimizer has a plain-function learning-rate schedule, the
             others none: the setup ValueError; exit 0
+switch_opt  a train_step loop in which it alone switches to a new optimizer
+            object at step 3: every rank raises a ValueError; exit 0
+switch_all  the same loop, every rank switching at step 3: training goes on
+            with the new optimizer, replicas identical; prints the loss
+            of the last step and a parameter CRC per rank; exit 0
 """
 import sys
 
@@ -208,6 +213,23 @@ elif mode == "schedule":
                 optimizer=SGD(0.1, schedule=halving if rank == bad else None))
     except ValueError as exc:
         report(f"rank {rank}: caught ValueError: {exc}")
+
+elif mode in ("switch_opt", "switch_all"):
+    import zlib
+
+    from fastbp import SGD
+    from fastbp.distributed import check_replicas
+    opt = Adam(0.01)
+    try:
+        for step in range(6):
+            if step == 3 and (mode == "switch_all" or rank == bad):
+                opt = SGD(0.05)
+            b = slice(10 * step, 10 * step + 10)
+            loss = net.train_step(X[:, b], y[b], opt, comm=comm)
+        check_replicas(net, comm, opt)
+        report(f"rank {rank}: loss {loss!r} crc {zlib.crc32(net.flat_parameters)}")
+    except ValueError as exc:
+        report(f"rank {rank}: caught ValueError at step {step}: {exc}")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

@@ -149,7 +149,8 @@ def test_warm_start_or_partial_fit_with_other_widths_is_refused():
                             warm_start=True).fit(X, y)
     before = [c.copy() for c in clf.coefs_]
     clf.set_params(hidden_layer_sizes=(4, 2))
-    with pytest.raises(ValueError, match=r"hidden_layer_sizes is \(4, 2\).*\(4,\)"):
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes is \(4, 2\).*\(4,\): a fit "
+                                         "with warm_start=True continues"):
         clf.fit(X, y)
     assert clf.n_layers_ == 3 and all(np.array_equal(a, b) for a, b in zip(before, clf.coefs_))
     clf.set_params(warm_start=False)
@@ -158,6 +159,52 @@ def test_warm_start_or_partial_fit_with_other_widths_is_refused():
     with pytest.raises(ValueError, match="y has 2 output"):
         reg.partial_fit(X, np.c_[y, y] * 1.0)
     assert reg.n_outputs_ == 1
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit", "assigned"])
+def test_other_hidden_widths_train_the_fitted_widths_as_scikit_learn(solver, how):
+    """scikit-learn reads hidden_layer_sizes only when it starts a network: a
+    warm start or partial_fit after set_params(hidden_layer_sizes=...) with
+    the same number of layers trains the fitted widths, and one after coefs_
+    of other widths were assigned trains those (fastbp raised)."""
+    X, y = _data()
+    rng = np.random.RandomState(1)
+    new = [rng.randn(3, 6), rng.randn(6, 3)], [rng.randn(6), rng.randn(3)]
+    out = []
+    for est in _both("MLPClassifier", hidden_layer_sizes=(4,), max_iter=3, random_state=0,
+                     solver=solver):
+        est.fit(X, y)
+        if how == "assigned":
+            est.coefs_, est.intercepts_ = ([c.copy() for c in new[0]],
+                                           [b.copy() for b in new[1]])
+        else:
+            est.set_params(hidden_layer_sizes=(5,))
+        if how == "partial_fit":
+            est.partial_fit(X, y)
+        else:
+            est.set_params(warm_start=True)
+            est.fit(X, y)
+        out.append(est)
+    ref, ours = out
+    assert [c.shape for c in ours.coefs_] == [c.shape for c in ref.coefs_]
+    for a, b in zip(ref.coefs_ + ref.intercepts_, ours.coefs_ + ours.intercepts_):
+        np.testing.assert_allclose(b, a, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-8)
+
+
+def test_lbfgs_warm_start_with_other_widths_is_refused():
+    """scikit-learn's lbfgs packs the parameters by hidden_layer_sizes and
+    writes out of bounds there (its process aborts): fastbp says why."""
+    X, y = _data()
+    clf = fsk.MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=3,
+                            random_state=0, warm_start=True).fit(X, y)
+    clf.set_params(hidden_layer_sizes=(6,))
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes is \(6,\).*coefs_\) are "
+                                         r"\(4,\): solver='lbfgs' packs"):
+        clf.fit(X, y)
+    clf.set_params(hidden_layer_sizes=(4,))
+    assert clf.fit(X, y).n_layers_ == 3
 
 
 def test_stratified_split_message_names_scikit_learns_classes():

@@ -430,7 +430,7 @@ def check_label_range(Y, n_out):
 # the network kernel flags a target outside the domain while it computes the
 # loss (free: it reads every target there) and train_step / backward then
 # raise target_error's message. Soft targets are valid where the loss is
-# defined for them (binary cross-entropy in [0, 1], probability rows).
+# defined for them (binary cross-entropy in [0, 1], probability columns).
 
 def _found(bad, n, limit=5, what="values"):
     """``{1, 2} (3 of 10 values)``: a few distinct offending values and how many."""
@@ -446,9 +446,9 @@ def target_error(Y, loss, n_out, labels=False, name="Y", flagged=False, indices_
     """The ValueError for targets ``Y`` outside the domain of ``loss``, or None.
 
     binary_crossentropy: values in [0, 1] (0/1 labels, or soft targets);
-    crossentropy: class indices in 0..n_out-1, or rows of non-negative values
+    crossentropy: class indices in 0..n_out-1, or (n_out, m) non-negative values
     whose columns each sum to 1 within sqrt(eps) of the dtype (scikit-learn's
-    tolerance for probability rows); poisson: non-negative and finite counts
+    tolerance for probabilities); poisson: non-negative and finite counts
     or rates; mse: anything (fit and evaluate check that targets are finite,
     the layer functions let NaN propagate). ``flagged``: a kernel found a bad target, so
     never None (a generic message if this check finds nothing).
@@ -2569,19 +2569,24 @@ def sk_assigned_layers(coefs, intercepts, n_layers, n_features, n_outputs):
     return units
 
 
-def sk_continued_layers(fitted, wanted, incremental):
-    """The ValueError of a warm start / partial_fit whose layer widths differ
-    from the fitted network's (``fitted`` / ``wanted``: [n_in, ..., n_out])."""
+def sk_continued_layers(fitted, wanted, incremental, solver):
+    """The ValueError of a warm start / partial_fit that cannot continue the
+    fitted (or assigned) network: another number of layers or of outputs,
+    or other hidden widths under lbfgs (``fitted`` / ``wanted``: [n_in, ...,
+    n_out])."""
     how, anew = (("partial_fit", "call fit to start a new network") if incremental else
-                  ("a fit with warm_start=True", "fit a new network (warm_start=False)"))
-    if fitted[1:-1] != wanted[1:-1]:
+                 ("a fit with warm_start=True", "fit a new network (warm_start=False)"))
+    if fitted[-1] != wanted[-1]:
         return ValueError(
-            f"hidden_layer_sizes is {tuple(wanted[1:-1])} but the fitted network's hidden "
-            f"layers are {tuple(fitted[1:-1])}: {how} continues training the fitted "
-            f"network. Set hidden_layer_sizes back to {tuple(fitted[1:-1])}, or {anew}")
+            f"y has {wanted[-1]} output(s) but the fitted network has {fitted[-1]}: {how} "
+            f"continues training the fitted network. Pass y with the same outputs, or {anew}")
+    why = (f"solver={solver!r} packs the parameters by hidden_layer_sizes"
+           if len(fitted) == len(wanted) else
+           f"{how} continues training the fitted network")
     return ValueError(
-        f"y has {wanted[-1]} output(s) but the fitted network has {fitted[-1]}: {how} "
-        f"continues training the fitted network. Pass y with the same outputs, or {anew}")
+        f"hidden_layer_sizes is {tuple(wanted[1:-1])} but the fitted network's hidden "
+        f"layers (coefs_) are {tuple(fitted[1:-1])}: {why}. Set hidden_layer_sizes to "
+        f"{tuple(fitted[1:-1])}, or {anew}")
 
 
 def sk_unsupported_out_activation(name, known):

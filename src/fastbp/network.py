@@ -137,7 +137,7 @@ class Network:
         logits Z[L], so it stays exact where AL saturates (``softplus(z) -
         y z`` for binary cross-entropy, ``logsumexp(Z) - Z[y]`` for
         cross-entropy). Targets are checked against the loss's domain:
-        [0, 1] for sigmoid, class indices or probability rows for softmax,
+        [0, 1] for sigmoid, class indices or probability columns for softmax,
         non-negative finite values for exp.
     alpha : float, optional
         Slope of leaky_relu / scale of elu (defaults 0.01 / 1.0).

@@ -510,11 +510,18 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         net = self._network()
-        if list(net.layer_dims) != layer_units:
-            # a warm start or partial_fit continues the fitted network (scikit-
-            # learn fails inside its products, or trains the old widths)
-            raise _validation.sk_continued_layers(list(net.layer_dims), layer_units,
-                                                  incremental)
+        fitted = list(net.layer_dims)
+        if fitted != layer_units and not (
+                self.solver in _STOCHASTIC_SOLVERS and len(fitted) == len(layer_units)
+                and fitted[-1] == layer_units[-1]):
+            # A warm start or partial_fit continues the fitted (or assigned)
+            # network, and scikit-learn reads hidden_layer_sizes only where
+            # it starts a new one: sgd and adam train the fitted widths. It
+            # fails inside its products on another number of layers or of
+            # outputs, and its lbfgs, which packs the parameters by
+            # hidden_layer_sizes, writes out of bounds (the process aborts).
+            raise _validation.sk_continued_layers(fitted, layer_units, incremental,
+                                                  self.solver)
         if X.dtype != net.dtype:
             X = X.astype(net.dtype)
         if sp.issparse(X):

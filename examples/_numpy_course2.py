@@ -30,12 +30,28 @@ def _print_costs(costs, every, print_every):
             print("Cost after iteration {}: {}".format(j * every, c))
 
 
+def _plot_costs(costs, xlabel, learning_rate):
+    """The course's cost plot at the end of its model functions (when
+    matplotlib is installed), so both sides of a comparison do the same work."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    plt.plot(costs)
+    plt.ylabel('cost')
+    plt.xlabel(xlabel)
+    plt.title("Learning rate =" + str(learning_rate))
+    plt.show()
+
+
 def init_model(X, Y, learning_rate=0.01, num_iterations=15000, print_cost=True,
                initialization="he"):
     init = {"zeros": ref.init_zeros, "random": ref.init_random, "he": ref.init_he}
     p, costs = ref.gd_loop(X, Y, init[initialization]([X.shape[0], 10, 5, 1]), learning_rate,
                            num_iterations, every=1000 if print_cost else 0)
     _print_costs(costs, 1000, 1000)
+    if print_cost:
+        _plot_costs(costs, 'iterations (per hundreds)', learning_rate)
     return p
 
 
@@ -45,6 +61,8 @@ def reg_model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, la
                            num_iterations, lambd, None if keep_prob == 1 else keep_prob,
                            every=1000 if print_cost else 0)
     _print_costs(costs, 1000, 10000)
+    if print_cost:
+        _plot_costs(costs, 'iterations (x1,000)', learning_rate)
     return p
 
 
@@ -58,6 +76,8 @@ def opt_model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_siz
         print("Cost after epoch %i: %f" % (i, costs[i]))
         if decay:
             print("learning rate after epoch %i: %f" % (i, lrs[i]))
+    if print_cost:
+        _plot_costs(costs[::100], 'epochs (per 100)', learning_rate)
     return p
 
 
@@ -136,6 +156,10 @@ def compare(flow, fastbp_module, numpy_module, argv=None):
     import time
     from contextlib import redirect_stdout
 
+    try:        # the model functions plot their costs: import matplotlib before timing either
+        import matplotlib.pyplot  # noqa: F401
+    except ImportError:
+        pass
     times = {}
     for name, course in (("NumPy", numpy_module), ("fastbp", fastbp_module)):
         out = io.StringIO()

@@ -1100,7 +1100,7 @@ def _schedule_case(data, cls, params, formula):
 def case_inverse_time(data):
     return _schedule_case(data, fastbp.InverseTimeDecay, ("decay_rate", "time_interval"),
                           lambda lr0, e, decay_rate, time_interval:
-                          lr0 / (1 + float(decay_rate) * (e // int(time_interval))))
+                          1 / (1 + float(decay_rate) * (e // int(time_interval))) * lr0)
 
 
 def case_step_decay(data):

@@ -78,10 +78,13 @@ def test_updates_follow_course_formulas(make, kind, dtype):
 
 
 def test_course_schedules():
-    for epoch in (0, 1, 7, 999, 1000, 2500):
-        assert InverseTimeDecay(0.3)(0.1, epoch) == pytest.approx(update_lr(0.1, epoch, 0.3))
-        assert InverseTimeDecay(0.3, 1000)(0.1, epoch) == pytest.approx(
-            schedule_lr_decay(0.1, epoch, 0.3, 1000))
+    for epoch in (0, 1, 3, 5, 7, 9, 999, 1000, 2500, 3000):
+        # bit for bit: the course's 1 / (1 + ...) * lr0, not lr0 / (1 + ...)
+        # (0.1 / 1.9 and 1 / 1.9 * 0.1 differ in the last bit)
+        assert InverseTimeDecay(0.3)(0.1, epoch) == update_lr(0.1, epoch, 0.3) \
+            == 1 / (1 + 0.3 * epoch) * 0.1
+        assert InverseTimeDecay(0.3, 1000)(0.1, epoch) == schedule_lr_decay(
+            0.1, epoch, 0.3, 1000) == 1 / (1 + 0.3 * np.floor(epoch / 1000)) * 0.1
     assert update_lr(0.5, 2, 1) == pytest.approx(0.5 / 3)
     assert schedule_lr_decay(0.5, 2500, 1, 1000) == pytest.approx(0.5 / 3)
     assert StepDecay(10, 0.5)(1.0, 25) == pytest.approx(0.25)

@@ -108,10 +108,11 @@ class LRSchedule:
 
 
 class InverseTimeDecay(LRSchedule):
-    """``lr0 / (1 + decay_rate * floor(epoch / time_interval))``.
+    """``1 / (1 + decay_rate * floor(epoch / time_interval)) * lr0``.
 
     ``time_interval=1`` is the course's ``update_lr``; ``time_interval=1000``
-    its ``schedule_lr_decay``.
+    its ``schedule_lr_decay`` (the same operations in the same order, so the
+    same bits).
     """
 
     def __init__(self, decay_rate, time_interval=1):
@@ -119,7 +120,7 @@ class InverseTimeDecay(LRSchedule):
         self.time_interval = check_positive_int("time_interval", time_interval)
 
     def __call__(self, lr0, epoch):
-        return lr0 / (1.0 + self.decay_rate * (epoch // self.time_interval))
+        return 1 / (1 + self.decay_rate * (epoch // self.time_interval)) * lr0
 
     def get_config(self):
         return {"kind": "InverseTimeDecay", "decay_rate": self.decay_rate,

@@ -17,13 +17,18 @@ return types), built on the functions here:
     fastbp.course.c1w3a1   Planar data classification with one hidden layer
     fastbp.course.c1w4a1   Building your Deep Neural Network: Step by Step
     fastbp.course.c1w4a2   Deep Neural Network for Image Classification: Application
+    fastbp.course.c2w1a1   Initialization
+    fastbp.course.c2w1a2   Regularization
+    fastbp.course.c2w1a3   Gradient Checking
+    fastbp.course.c2w2a1   Optimization Methods
 
 e.g. ``from fastbp.course.c1w4a1 import *`` in place of the notebook's
 ``from dnn_utils import *`` and its graded cells.
 
 Where the assignments define a function differently, one function serves
-them here: ``compute_cost`` returns a NumPy scalar (a ``float`` subclass with
-``ndim == 0``; an AL of shape (m,) is taken against Y of shape (1, m)),
+them here: ``compute_cost`` returns a NumPy scalar of the inputs' dtype
+(``ndim == 0``; in float64 a ``float`` subclass, in float32 ``np.float32``;
+an AL of shape (m,) is taken against Y of shape (1, m)),
 ``update_parameters`` works for any depth and defaults to
 week 3's ``learning_rate=1.2``, ``predict(parameters, X)`` is week 3's and
 ``predict(X, y, parameters)`` week 4's. ``initialize_parameters`` does not

@@ -13,6 +13,7 @@ import pytest
 
 import fastbp
 from fastbp import reference as ref
+from fastbp.network import Network
 
 from conftest import DTYPES, assert_same, assert_within, elem_tol
 
@@ -184,3 +185,30 @@ def test_large_layer_no_warnings(dtype, act, rng):
     assert np.abs(Z).max() > 1e3, params
     for name, x in (("A", A), ("dZ_prev", dZp), ("dW", dW), ("softmax", S)):
         assert np.isfinite(x).all(), f"{name} not finite; {params}"
+
+
+@pytest.mark.parametrize("act", ["leaky_relu", "elu"])
+def test_network_refuses_negative_alpha_where_the_derivative_reads_the_output(rng, act):
+    """The kernels read leaky_relu's and elu's derivative from the layer's
+    output A, which tells Z < 0 from Z > 0 only when alpha >= 0: Network took
+    alpha=-0.5 and returned gradients off by up to 5.8 (the layer functions
+    already refused it)."""
+    with pytest.raises(ValueError, match=f"alpha must be >= 0 for {act}"):
+        Network([3, 4, 1], hidden=act, output="identity", alpha=-0.5)
+    # alpha >= 0 gives the gradient of the loss (central differences)
+    X, Y = rng.standard_normal((3, 5)), rng.standard_normal((1, 5))
+    net = Network([3, 4, 1], hidden=act, output="identity", alpha=0.5, dtype="float64",
+                  seed=0)
+    p = net.flat_parameters.copy()
+    _, g = net.loss_and_gradient(X, Y)
+    num = np.empty_like(p)
+    for i in range(p.size):
+        q = p.copy()
+        q[i] += 1e-6
+        hi, _ = net.loss_and_gradient(X, Y, params=q)
+        q[i] -= 2e-6
+        lo, _ = net.loss_and_gradient(X, Y, params=q)
+        num[i] = (hi - lo) / 2e-6
+    np.testing.assert_allclose(g, num, atol=1e-7)
+    # an activation without alpha takes any
+    assert Network([3, 4, 1], hidden="relu", alpha=-0.5).alpha == -0.5

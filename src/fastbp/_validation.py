@@ -144,8 +144,11 @@ def check_output(output, n_out, outputs):
     return output
 
 
-def check_alpha(alpha):
-    """None (the activation's default) or a finite float."""
+def check_alpha(alpha, hidden=()):
+    """None (the activation's default) or a finite float; >= 0 when a hidden
+    activation is leaky_relu or elu, whose derivative the kernels read from
+    the layer's output (A < 0 exactly where Z < 0 needs alpha >= 0: with
+    alpha < 0 the gradients were silently wrong)."""
     if alpha is None:
         return None
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
@@ -154,6 +157,10 @@ def check_alpha(alpha):
     alpha = float(alpha)
     if not math.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha}")
+    which = [a for a in ("leaky_relu", "elu") if a in hidden]
+    if which and alpha < 0:
+        raise ValueError(f"alpha must be >= 0 for {which[0]} (its derivative is read from the "
+                         f"layer's output), got {alpha}")
     return alpha
 
 

@@ -44,14 +44,27 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     out : tuple (Z, A) of C-contiguous ndarrays (n, m), optional
         Preallocated outputs (no allocation happens when given).
     n_threads : int, optional
-        Threads for the GEMM and the epilogue; None uses all cores. They are
-        NumPy's OpenBLAS pool's threads where fastbp found that pool
-        (``fastbp info``), else an OpenMP team; results are the same.
+        Threads for the GEMM and the epilogue; None uses all cores (honouring
+        ``OMP_NUM_THREADS``), a negative count counts down from the cores
+        (-1 all, -2 all but one), and more than the cores is capped at the
+        cores with a RuntimeWarning (:func:`fastbp.effective_n_threads`).
+        They are NumPy's OpenBLAS pool's threads where fastbp found that
+        pool (``fastbp info``), else an OpenMP team; results are the same.
 
     Returns
     -------
     Z : ndarray (n, m)
     A : ndarray (n, m)
+
+    Raises
+    ------
+    TypeError
+        Arrays that are not float32/float64 (integers, say), A_prev, W and
+        b of different dtypes, or a non-int ``n_threads``.
+    ValueError
+        Shapes that do not fit ``W A_prev + b``, an unknown activation, a
+        bad ``alpha``, ``out`` arrays of the wrong shape or dtype, not
+        C-contiguous, read-only or overlapping an input, or ``n_threads=0``.
     """
     r = _forward_plain(A_prev, W, b, activation, alpha, out, n_threads)
     if r is not None:
@@ -97,13 +110,26 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
         Preallocated C-contiguous outputs of shapes (n_prev, m), (n, n_prev), (n, 1).
     n_threads : int, optional
         Threads, as in :func:`dense_forward` (NumPy's OpenBLAS pool or an
-        OpenMP team); None uses all cores.
+        OpenMP team); None uses all cores, a negative count counts down from
+        them.
 
     Returns
     -------
     dZ_prev : ndarray (n_prev, m)
     dW : ndarray (n, n_prev)
     db : ndarray (n, 1)
+
+    Raises
+    ------
+    TypeError
+        Arrays that are not float32/float64, arrays of different dtypes, or a
+        non-int ``n_threads``.
+    ValueError
+        Shapes that do not chain (dZ (n, m), A_prev (n_prev, m), W (n,
+        n_prev)), an unknown activation, gelu / gelu_tanh / silu without
+        ``Z_prev``, a negative ``lambd`` or non-finite ``scale``, ``out``
+        arrays of the wrong shape or dtype, not C-contiguous, read-only or
+        overlapping an input, or ``n_threads=0``.
     """
     r = _backward_plain(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out, n_threads)
     if r is not None:
@@ -131,6 +157,7 @@ def output_delta(AL, Y, loss, *, out=None, n_threads=None):
         One of ``fastbp.LOSSES``.
     out : ndarray (n_out, m), optional
     n_threads : int, optional
+        As in :func:`dense_forward`.
 
     Returns
     -------
@@ -139,7 +166,10 @@ def output_delta(AL, Y, loss, *, out=None, n_threads=None):
     Raises
     ------
     ValueError
-        Y lies outside the loss's domain (see :func:`loss`), or shapes differ.
+        Y lies outside the loss's domain (see :func:`loss`), shapes differ,
+        an unknown loss, or a bad ``out``.
+    TypeError
+        AL not float32/float64, or Y of a non-numeric dtype.
     """
     return _loss.output_delta(*_v.output_delta_args(AL, Y, loss, out, n_threads))
 
@@ -213,9 +243,18 @@ def softmax(Z, *, out=None, n_threads=None):
     Z : ndarray (n, m), float32 or float64
     out : ndarray (n, m), optional (may not be Z itself)
     n_threads : int, optional
+        As in :func:`dense_forward`.
 
     Returns
     -------
     A : ndarray (n, m)
+
+    Raises
+    ------
+    TypeError
+        Z not float32/float64, or a non-int ``n_threads``.
+    ValueError
+        Z not 2-D, an ``out`` of the wrong shape or dtype, not C-contiguous,
+        read-only or overlapping Z, or ``n_threads=0``.
     """
     return _loss.softmax(*_v.softmax_args(Z, out, n_threads))

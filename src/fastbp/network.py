@@ -140,7 +140,9 @@ class Network:
         [0, 1] for sigmoid, class indices or probability columns for softmax,
         non-negative finite values for exp.
     alpha : float, optional
-        Slope of leaky_relu / scale of elu (defaults 0.01 / 1.0).
+        Slope of leaky_relu / scale of elu (defaults 0.01 / 1.0); >= 0 (the
+        derivative is read from the layer's output, whose sign then tells
+        the input's).
     dtype : {"float32", "float64"}, default "float32"
     seed : int, optional
         Seeds the initialisation and the dropout masks.
@@ -159,8 +161,10 @@ class Network:
         only. Masks come from a counter-based hash of (seed, step, layer,
         element), so they do not depend on the thread count.
     n_threads : int, optional
-        Threads for the compiled step (None = all cores; more than the cores
-        is capped at the cores, with a RuntimeWarning). A step split between
+        Threads for the compiled step (None = all cores, honouring
+        ``OMP_NUM_THREADS``; a negative count counts down from the cores, -1
+        all, -2 all but one; more than the cores is capped at the cores,
+        with a RuntimeWarning). A step split between
         threads runs its GEMMs on row blocks, which may round differently
         from the whole products: results across thread counts agree to
         rounding, and each count gives the same bits every run. It is a
@@ -177,6 +181,19 @@ class Network:
     flat_parameters, flat_grads : ndarray (n_params,)
         The buffers themselves. The flat layout is, for l = 1..L in turn,
         ``W[l]`` (n_l, n_{l-1}) in C order, then ``b[l]`` (n_l,).
+
+    Raises
+    ------
+    TypeError
+        ``layer_dims`` not a sequence of ints, an activation that is not a
+        string, a ``dtype`` other than float32/float64 (float16, say), a
+        non-int ``seed`` or ``n_threads``.
+    ValueError
+        Fewer than two layer sizes or a size below 1, a softmax output of
+        one unit, an unknown activation, output or ``init``, a ``keep_prob``
+        outside (0, 1] (or a list of the wrong length), a negative
+        ``lambd``, a negative ``alpha`` with leaky_relu or elu hidden
+        layers, ``n_threads=0``.
 
     Notes
     -----
@@ -221,7 +238,7 @@ class Network:
         self.hidden = _validation.check_hidden(hidden, L, ACTIVATIONS)
         self.output = _validation.check_output(output, self.layer_dims[-1], OUTPUTS)
         self.loss_name = OUTPUTS[output]
-        self.alpha = _validation.check_alpha(alpha)
+        self.alpha = _validation.check_alpha(alpha, self.hidden)
         self.dtype = _validation.check_float_dtype(dtype)
         self.init = _validation.check_choice("init", init, INITS)
         self.seed = _validation.check_seed(seed)
@@ -381,10 +398,15 @@ class Network:
 
     @property
     def flat_parameters(self):
+        """ndarray (n_params,): every W[l] (C order) then b[l], l = 1..L, in
+        one buffer; :attr:`parameters`' arrays are views into it. Writes
+        to it change the network."""
         return self._flat_params
 
     @property
     def flat_grads(self):
+        """ndarray (n_params,): the gradients of the last backward or
+        training step, in :attr:`flat_parameters`' layout."""
         return self._flat_grads
 
     @property
@@ -491,6 +513,7 @@ class Network:
 
     @property
     def n_layers(self):
+        """int: L, the number of weight layers (``len(layer_dims) - 1``)."""
         return len(self.layer_dims) - 1
 
     def __repr__(self):
@@ -574,6 +597,14 @@ class Network:
         Returns
         -------
         grads : dict of ndarray
+
+        Raises
+        ------
+        RuntimeError
+            No :meth:`forward` on this network since its parameters were
+            last reset.
+        ValueError, TypeError
+            Y of the wrong shape, dtype or domain for the output.
         """
         if self._last_m is None or not self._kernel.have_forward:
             raise RuntimeError("backward() needs a forward(X) first (on this network, "
@@ -648,6 +679,10 @@ class Network:
         FloatingPointError
             When the loss is not finite; the update is then skipped, so the
             parameters are unchanged: those that gave the non-finite loss.
+        ValueError, TypeError
+            X, Y or sample_weight of the wrong shape, dtype or domain (the
+            message names the argument), or an optimizer that is not a
+            :class:`fastbp.optim.Optimizer`.
         """
         if comm is not None:
             # sample_weight is refused inside, where the other ranks hear of it
@@ -1292,6 +1327,12 @@ class Network:
 
         The optimizer saved with it (if any) is restored as ``net.optimizer``.
 
+        Parameters
+        ----------
+        path : str or os.PathLike
+        n_threads : int, optional
+            As the constructor's (the checkpoint does not fix it).
+
         Raises
         ------
         ValueError
@@ -1313,6 +1354,13 @@ class Network:
         becomes ``net.optimizer`` (``optimizer`` itself when its config is
         the saved one). Returns the checkpoint's ``train`` dict (epoch,
         history, ...).
+
+        Raises
+        ------
+        ValueError
+            The checkpoint holds another architecture, dtype, activation or
+            output; ``optimizer`` is configured otherwise than the saved
+            one; or the file is truncated, corrupted or of another version.
         """
         data = checkpoint.read(path, _CKPT_DOCUMENTS, _CKPT_REQUIRED)
         cfg = data["config"]

@@ -298,7 +298,7 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    lr : float
+    lr : float, default 0.01
         Learning rate (> 0). May be changed between updates (``opt.lr = ...``).
     momentum : float, default 0.0
         ``velocity="average"``: the course's ``beta`` in ``v = beta v + (1 -

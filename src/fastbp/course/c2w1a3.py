@@ -23,9 +23,11 @@ to find, and its gradient check reports them; this one passes it.
 ``gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7,
 print_msg=False)`` is fastbp.course's (any depth, optional ``lambd=``); Y may
 be the course's (m,) vector, as in its test ``Y = np.array([1, 1, 0])``.
-Its difference divides the gradients' rounding by 2 epsilon, so it can
-differ from the notebook's in the fifth or sixth digit (0.2850931567206389
-for its 0.2850931567761623); the verdicts are the same.
+Its difference divides the gradients' rounding by 2 epsilon: with the
+notebook's planted mistake it differs from the notebook's in the fifth or
+sixth digit (0.2850931567206389 for its 0.2850931567761623); with correct
+gradients it is rounding noise (about 1e-7) and differs in its first digits
+(1.191e-07 for NumPy's 1.189e-07 at m = 3); the verdicts are the same.
 
 ``gc_utils``: ``sigmoid``, ``relu`` (return s only), ``dictionary_to_vector``,
 ``vector_to_dictionary`` (the course's shapes [4, 5, 3, 1] by default) and

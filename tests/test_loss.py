@@ -329,3 +329,32 @@ def test_byteswapped_labels(kernel, ydtype, rng):
     r = ref.output_delta if kernel == "output_delta" else ref.loss
     np.testing.assert_allclose(f(AL, Y, "mse"), r(AL, Y, "mse"), rtol=1e-12,
                                err_msg=f"{kernel} with Y of dtype {ydtype}")
+
+
+def test_large_sums_are_pairwise_not_serial():
+    """A loss over m examples sums m terms. Added one after the other the
+    rounding grew like m: 1e6 equal terms of log 2 (a zero-logit output)
+    came out 9e-12 off, and the course's gradient check -- which divides
+    the cost's rounding by 2 epsilon -- reported correct gradients at m =
+    300000 as a mistake (8.8e-6 against its 2e-7 threshold). The column sums
+    are now paired over chunks of 64 columns (fastbp_loss.h's fbp_cascade),
+    as NumPy's np.sum pairs them."""
+    import math
+    m = 1 << 20
+    Y = np.zeros((1, m))
+    Y[0, ::3] = 1.0
+    exact = math.fsum(np.full(m, math.log(2.0))) / m
+    net = fastbp.Network([1, 1], output="sigmoid", dtype="float64", seed=0)
+    net.parameters["W1"][...] = 0.0          # every logit 0: every term log 2
+    for got in (net.evaluate(np.zeros((1, m)), Y)[0],                  # the logits path
+                net.loss_and_gradient(np.zeros((1, m)), Y)[0],         # the network step
+                fastbp.loss(np.full((1, m), 0.5), Y, "binary_crossentropy"),
+                fastbp.loss(np.zeros((1, m)), Y, "binary_crossentropy", from_logits=True)):
+        assert abs(got - exact) <= 4 * np.finfo(float).eps * exact, (got, exact)
+    # up to 64 columns, a sum in column order, as before
+    t = np.random.default_rng(0).uniform(0.1, 0.9, (1, 64))
+    y = np.ones((1, 64))
+    s = 0.0
+    for v in -np.log(t[0]):
+        s += v
+    assert fastbp.loss(t, y, "binary_crossentropy") == s / 64

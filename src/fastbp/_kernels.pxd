@@ -24,6 +24,12 @@ cdef extern from "fastbp_act.h" nogil:
                            Py_ssize_t sc, Py_ssize_t rows, Py_ssize_t cols, double s)
 
 cdef extern from "fastbp_loss.h" nogil:
+    ctypedef struct fbp_cascade:
+        pass
+    void fbp_cascade_init(fbp_cascade *c)
+    void fbp_cascade_add(fbp_cascade *c, double x)
+    double fbp_cascade_total(const fbp_cascade *c)
+    double fbp_sum_cascade(const double *a, Py_ssize_t n)
     void fbp_softmax_cols_f(const float *Z, Py_ssize_t zr, Py_ssize_t zc, float *out,
                             Py_ssize_t ldo, Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1,
                             float *buf)

@@ -110,8 +110,8 @@ def softmax(cnp.ndarray z, object out, int nt):
 def loss_logits(cnp.ndarray z, cnp.ndarray y, int yt, Py_ssize_t yr, Py_ssize_t yc, int code,
                 bint labels=False, object sw=None):
     """(summed loss over the columns, label-domain flag) from the logits Z on
-    validated arguments (fastbp_loss.h's fbp_zloss_cols; sums in float64, in
-    column order).
+    validated arguments (fastbp_loss.h's fbp_zloss_cols; sums in float64,
+    pairwise over chunks of 64 columns: fbp_cascade).
 
     With ``labels``, y is a vector of class indices (element stride yc), all
     in range, and the loss is the cross-entropy ``lse(Z[:, j]) - Z[y_j, j]``.
@@ -120,7 +120,7 @@ def loss_logits(cnp.ndarray z, cnp.ndarray y, int yt, Py_ssize_t yr, Py_ssize_t 
     """
     cdef Py_ssize_t n = z.shape[0], m = z.shape[1], j, c0, c1, c
     cdef Mat mz = _mat(z)
-    cdef double total = 0.0
+    cdef fbp_cascade acc
     cdef double col[64]
     cdef int bad = 0
     cdef const void *yp = cnp.PyArray_DATA(y)
@@ -129,6 +129,7 @@ def loss_logits(cnp.ndarray z, cnp.ndarray y, int yt, Py_ssize_t yr, Py_ssize_t 
     if sw is not None:
         w = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sw)
     with nogil:
+        fbp_cascade_init(&acc)
         c0 = 0
         while c0 < m:
             c1 = c0 + 64 if c0 + 64 < m else m
@@ -150,9 +151,9 @@ def loss_logits(cnp.ndarray z, cnp.ndarray y, int yt, Py_ssize_t yr, Py_ssize_t 
                 fbp_zloss_cols_d(code, <const double*>mz.data, mz.rs, mz.cs, yp, yt, yr, yc,
                                  n, c0, c1, col - c0, &bad)
             for j in range(c0, c1):
-                total += col[j - c0] * w[j] if w != NULL else col[j - c0]
+                fbp_cascade_add(&acc, col[j - c0] * w[j] if w != NULL else col[j - c0])
             c0 = c1
-    return total, bool(bad)
+    return fbp_cascade_total(&acc), bool(bad)
 
 
 def targets_ok(cnp.ndarray y, int yt, Py_ssize_t yr, Py_ssize_t yc, int code, double tol):

@@ -708,10 +708,9 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode,
         if p.bad_label:
             return
         if mode & M_LOSS:
-            # every thread sums the same partials in the same order
-            total = 0.0
-            for j in range(p.m):
-                total += p.colloss[j]
+            # every thread sums the same partials in the same order (pairwise
+            # over chunks of columns: fastbp_loss.h's fbp_cascade)
+            total = fbp_sum_cascade(p.colloss, p.m)
             if tid == 0:
                 p.loss_sum = total
             if not isfinite(total) and (mode & M_UPDATE) and not (mode & M_NOCHECK):

@@ -47,6 +47,14 @@
 #define FBP_ALWAYS_INLINE
 #endif
 
+/* C99's restrict: MSVC's C compiler spells it __restrict (it knows
+ * `restrict` only from /std:c11 on, which the build does not ask for). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FBP_RESTRICT __restrict
+#else
+#define FBP_RESTRICT restrict
+#endif
+
 /* The instruction set the clones may use: 0 baseline, 1 AVX2 + FMA,
  * 2 AVX-512 (F, DQ, VL) as well. FASTBP_DISPATCH=baseline or =avx2 caps it.
  * Cached per translation unit; the race of two first calls is benign (both

@@ -87,8 +87,8 @@
  * target attribute, ADAMV its Adam vector loop (or nothing). */
 #define FBP_DEFINE_UPDATE(T, S, CL, ATTR, ADAMV, SQRT)                        \
 ATTR FBP_NO_CONTRACT static void                                              \
-fbp_update_##S##_##CL(int opt, T *restrict P, const T *restrict G,           \
-                      T *restrict S1, T *restrict S2, ptrdiff_t a,            \
+fbp_update_##S##_##CL(int opt, T *FBP_RESTRICT P, const T *FBP_RESTRICT G,           \
+                      T *FBP_RESTRICT S1, T *FBP_RESTRICT S2, ptrdiff_t a,            \
                       ptrdiff_t b, T lr, T b1, T b2, T nb1, T nb2, T eps,     \
                       T c1, T c2)                                             \
 {                                                                             \
@@ -204,14 +204,14 @@ FBP_DEFINE_UPDATE_DISPATCH(double, d)
  */
 #define FBP_DEFINE_L2_ROWS(T, S, CL, ATTR)                                    \
 ATTR FBP_NO_CONTRACT static void                                              \
-fbp_l2_rows_##S##_##CL(T *restrict dW, const T *restrict W, ptrdiff_t rows,   \
-                       ptrdiff_t n_in, T l2, double *restrict sq)             \
+fbp_l2_rows_##S##_##CL(T *FBP_RESTRICT dW, const T *FBP_RESTRICT W, ptrdiff_t rows,   \
+                       ptrdiff_t n_in, T l2, double *FBP_RESTRICT sq)             \
 {                                                                             \
     FBP_NO_CONTRACT_BODY                                                      \
     ptrdiff_t i, j, k;                                                        \
     for (i = 0; i < rows; i++) {                                              \
-        T *restrict g = dW + i * n_in;                                        \
-        const T *restrict w = W + i * n_in;                                   \
+        T *FBP_RESTRICT g = dW + i * n_in;                                        \
+        const T *FBP_RESTRICT w = W + i * n_in;                                   \
         double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t;                          \
         for (j = 0; j < n_in; j++)                                            \
             g[j] += l2 * w[j];                                                \

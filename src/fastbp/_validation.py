@@ -46,6 +46,22 @@ def shape_str(a):
     return "(" + ", ".join(str(s) for s in a.shape) + ("," if a.ndim == 1 else "") + ")"
 
 
+#: NumPy < 1.24 turns ragged nested sequences into object arrays with this
+#: warning (NumPy >= 1.24 raises ValueError): _asarray makes it the error
+_RAGGED_WARNING = (getattr(getattr(np, "exceptions", None), "VisibleDeprecationWarning", None)
+                   or getattr(np, "VisibleDeprecationWarning", None))
+
+
+def _asarray(x):
+    """np.asarray(x); ragged nested sequences raise on every NumPy (NumPy <
+    1.24 made an object array with a VisibleDeprecationWarning)."""
+    if _RAGGED_WARNING is None:
+        return np.asarray(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _RAGGED_WARNING)
+        return np.asarray(x)
+
+
 def refuse_masked(x, name):
     """Refuse a :class:`numpy.ma.MaskedArray` with masked entries.
 
@@ -285,7 +301,7 @@ def check_X(X, n_x, dtype, name="X"):
     if type(X) is not np.ndarray:
         refuse_masked(X, name)
         try:
-            X = np.asarray(X)
+            X = _asarray(X)
         except Exception as exc:
             raise TypeError(f"{name} must be an array of numbers, got "
                             f"{type(X).__name__}: {exc}") from None
@@ -587,7 +603,7 @@ def check_sample_weight(sample_weight, m, ensure_non_negative=True):
     if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
         sample_weight = np.full(m, float(sample_weight))
     try:
-        sw = np.asarray(sample_weight)
+        sw = _asarray(sample_weight)
     except Exception as exc:
         raise TypeError(f"sample_weight must be an array of numbers, got "
                         f"{type(sample_weight).__name__}: {exc}") from None

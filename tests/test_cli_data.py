@@ -181,6 +181,53 @@ def test_decimal_comma_is_suggested(tmp_path, capsys):
     assert code == 0 and "20 examples, 2 features, 2 classes" in out
 
 
+def _thousands_file(path, fmt, sep=",", point="."):
+    """Blobs whose first feature is scaled to thousands and written with
+    ``fmt``, the other features with the decimal ``point``."""
+    df = blobs()
+    df["f0"] = df["f0"] * 1000 + 50000
+    lines = [sep.join(df.columns)]
+    for row in df.itertuples(index=False):
+        cells = ([f'"{fmt(row[0])}"'] + [repr(float(v)).replace(".", point) for v in row[1:-1]]
+                 + [str(row[-1])])
+        lines.append(sep.join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return df
+
+
+@pytest.mark.parametrize("fmt, sep, hint, opts", [
+    # thousands separators with a decimal point: --decimal , read 51,494.5 as text
+    # still, and read 51,494 as 51.494 (the old hint suggested it)
+    (lambda v: f"{v:,.3f}", ",", r"separates thousands there: pass --thousands ,(;|$)",
+     ["--thousands", ","]),
+    # whole numbers: both readings are possible, both are said
+    (lambda v: f"{round(v):,}", ",", r"--thousands , if .* 51494\), or --decimal , if .*51\.494\)",
+     ["--thousands", ","]),
+    # the continental form
+    (lambda v: f"{v:,.3f}".replace(",", "_").replace(".", ",").replace("_", "."), ";",
+     r"decimal comma and '\.' between thousands: pass --decimal , --thousands \.(;|$)",
+     ["--decimal", ",", "--thousands", "."]),
+])
+def test_thousands_separators_are_recognised(tmp_path, capsys, fmt, sep, hint, opts):
+    path = tmp_path / "t.csv"
+    df = _thousands_file(path, fmt, sep, "," if "--decimal" in opts else ".")
+    fail(capsys, 1, "train", "--data", path, *QUICK, match=r"'f0'.*holds text.*" + hint)
+    code, out, _ = cli(capsys, "train", "--data", path, *opts, *QUICK)
+    assert code == 0, out
+    # the values read are the numbers written: same scores as the plain file
+    plain = tmp_path / "p.csv"
+    df["f0"] = [float(fmt(v).replace(",", "") if "--decimal" not in opts
+                      else fmt(v).replace(".", "").replace(",", ".")) for v in df["f0"]]
+    df.to_csv(plain, index=False)
+    _, out_plain, _ = cli(capsys, "train", "--data", plain, *QUICK)
+    assert scores(out, "test") == scores(out_plain, "test")
+
+
+def test_thousands_option_is_one_character(capsys):
+    fail(capsys, 2, "train", "--thousands", "ab", match=r"--thousands.*one character")
+    fail(capsys, 2, "train", "--thousands", "5", match=r"--thousands.*one character")
+
+
 def test_text_feature_suggests_drop(tmp_path, capsys):
     df = blobs()
     df.insert(0, "name", [f"id{i}" for i in range(len(df))])

@@ -12,6 +12,7 @@ import math
 import numbers
 import operator
 import os
+import re
 import shlex
 import warnings
 import zipfile
@@ -1510,9 +1511,37 @@ def not_numbers(col):
     return np.asarray(out, dtype=object)
 
 
-def check_numeric_features(names, columns, decimal=".", *, model=False):
+_THOUSANDS_NUMBER = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d*)?")
+_DECIMAL_COMMA_NUMBER = re.compile(r"-?\d*,\d+")
+_DOT_THOUSANDS_COMMA_DECIMAL = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d*)?")
+
+
+def _comma_hint(sample, stray):
+    """What the commas in a text column's values most likely are, as a hint
+    (or ""): thousands separators (51,494.5), a decimal comma (3,25), either
+    (51,494: 51494 or 51.494 -- both are said), or a decimal comma with '.'
+    thousands (51.494,5)."""
+    if not sample:
+        return ""
+    if all(_THOUSANDS_NUMBER.fullmatch(v) for v in sample):
+        if any("." in v or v.count(",") > 1 for v in sample):
+            return "; ',' separates thousands there: pass --thousands ,"
+        return ("; pass --thousands , if ',' separates thousands there (51,494 = 51494), "
+                "or --decimal , if it is the decimal point (51,494 = 51.494)")
+    if all(_DECIMAL_COMMA_NUMBER.fullmatch(v) for v in sample):
+        return ("; those cells use a decimal comma where the others use a point: fix them"
+                if stray else "; the numbers use a decimal comma: pass --decimal ,")
+    if all(_DOT_THOUSANDS_COMMA_DECIMAL.fullmatch(v) or _DECIMAL_COMMA_NUMBER.fullmatch(v)
+           for v in sample):
+        return ("; the numbers use a decimal comma and '.' between thousands: pass "
+                "--decimal , --thousands .")
+    return ""
+
+
+def check_numeric_features(names, columns, decimal=".", thousands=None, *, model=False):
     """Raise if a feature column holds text, quoting the values that are not
-    numbers and saying how to drop the column (shell-quoted) or fix a decimal comma.
+    numbers and saying how to drop the column (shell-quoted), or how to read
+    numbers written with a decimal comma or thousands separators.
 
     ``model``: the columns are a saved model's features (``fastbp predict``,
     train's ``--test-data``), which cannot be dropped: the message says the
@@ -1526,11 +1555,9 @@ def check_numeric_features(names, columns, decimal=".", *, model=False):
     stray = 0 < text.size < col.size          # mostly numbers, a few cells not
     shown = text if text.size else col
     hint = ""
-    sample = [v for v in shown[:50] if isinstance(v, str)]
-    if decimal == "." and sample and all("," in v and v.replace(",", "", 1).lstrip("-")
-                                        .replace(".", "").isdigit() for v in sample):
-        hint = ("; those cells use a decimal comma where the others use a point: fix them"
-                if stray else "; the numbers use a decimal comma: pass --decimal ,")
+    sample = [v.strip() for v in shown[:50] if isinstance(v, str)]
+    if decimal == "." and not thousands and len(sample) == min(len(shown), 50):
+        hint = _comma_hint(sample, stray)
     what = (f"{text.size} value{'s' if text.size > 1 else ''} that {'are' if text.size > 1 else 'is'}"
             f" not a number ({_examples(shown)}, of {col.size})" if stray
             else f"text ({_examples(shown)})")

@@ -137,7 +137,9 @@ def _import_pandas(what):
     return pandas
 
 
-def _is_number(text, decimal):
+def _is_number(text, decimal, thousands=None):
+    if thousands:
+        text = text.replace(thousands, "")
     try:
         float(text.replace(decimal, ".") if decimal != "." else text)
     except ValueError:
@@ -160,7 +162,7 @@ def _sniff_sep(sample):
     return best or ","
 
 
-def _has_header(rows, decimal):
+def _has_header(rows, decimal, thousands=None):
     """Whether the first of the sampled rows (lists of str) is a header row.
 
     Yes if a column's first field is text over numbers (csv.Sniffer's vote),
@@ -174,7 +176,7 @@ def _has_header(rows, decimal):
         return s.strip().lower() in _NA_STRINGS
 
     fields = [s.strip() for s in first]
-    numeric = [_is_number(s, decimal) for s in fields]
+    numeric = [_is_number(s, decimal, thousands) for s in fields]
     if all(n or blank(s) for s, n in zip(fields, numeric)):
         vals = [float(s) for s, b in zip(fields, numeric) if b]
         start = 1 if fields and blank(fields[0]) else 0
@@ -187,7 +189,7 @@ def _has_header(rows, decimal):
         if numeric[j] or blank(s):
             continue
         below = [r[j].strip() for r in rest if j < len(r) and not blank(r[j])]
-        if below and all(_is_number(v, decimal) for v in below):
+        if below and all(_is_number(v, decimal, thousands) for v in below):
             return True
     return False
 
@@ -231,6 +233,8 @@ def _read_table(path, args, option="--data"):
     sep = _sep_option(args.sep) if args.sep else TABLE_SUFFIXES[suffix] or _sniff_sep(sample)
     engine = "python" if len(sep) > 1 else "c"
     opts = dict(sep=sep, decimal=args.decimal, engine=engine, skip_blank_lines=True)
+    if args.thousands:
+        opts["thousands"] = args.thousands
     if engine == "c":
         opts["skipinitialspace"] = True
         if _pandas_major(pd) < 3:
@@ -251,9 +255,11 @@ def _read_table(path, args, option="--data"):
         except Exception as exc:
             raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
         row0 = rows.values.tolist()[0] if len(rows) else []
-        header = "0" if _has_header(rows.values.tolist(), args.decimal) else "none"
+        header = ("0" if _has_header(rows.values.tolist(), args.decimal, args.thousands)
+                  else "none")
         numeric = [v for v in row0 if v.strip().lower() not in _NA_STRINGS]
-        if header == "0" and numeric and all(_is_number(v, args.decimal) for v in numeric):
+        if header == "0" and numeric and all(_is_number(v, args.decimal, args.thousands)
+                                             for v in numeric):
             table_note = (f"first row {','.join(row0[:3])},... read as column names "
                           "(pandas' to_csv of integer column names); --header none if it "
                           "is data")
@@ -551,7 +557,7 @@ def _prepare(table, args, known_task=None):
             _validation.check_no_missing(names + [target], missing,
                                          table.where(range(table.m)), target=target)
         cols = [table.columns[j] if keep is None else table.columns[j][keep] for j in feats]
-        _validation.check_numeric_features(names, cols, args.decimal)
+        _validation.check_numeric_features(names, cols, args.decimal, args.thousands)
         X = np.column_stack(cols).astype(np.float64)
         table.notes += _row_number_notes(names, X)
         # the first column too: one named like an id but not "id" / "index" (the
@@ -639,7 +645,7 @@ def _id_notes(names, X):
     return notes
 
 
-def _apply_model_columns(table, prep, dropna=None, ignore=()):
+def _apply_model_columns(table, prep, dropna=None, ignore=(), decimal=".", thousands=None):
     """(X (k, n) raw features in the model's order, rows) of ``table``.
 
     ``rows`` is None (every row) or, with ``dropna`` (fastbp predict's
@@ -663,7 +669,7 @@ def _apply_model_columns(table, prep, dropna=None, ignore=()):
                                          dropna_hint=dropna is not None,
                                          predict=dropna is not None)
         cols = [table.columns[j] if rows is None else table.columns[j][rows] for j in pos]
-        _validation.check_numeric_features(names, cols, model=True)
+        _validation.check_numeric_features(names, cols, decimal, thousands, model=True)
         X = np.column_stack(cols).astype(np.float64)
         _validation.check_finite_features(
             names, X, table.where(range(table.m) if rows is None else np.flatnonzero(rows)))
@@ -1074,7 +1080,8 @@ def _setup(args, d, seed):
         with _reported(DATA):
             _validation.check_test_target(args.test_data, p.target, labelled, args.dropna,
                                           test_table.where)
-        X_te, rows = _apply_model_columns(test_table, prep, dropna=args.dropna or None)
+        X_te, rows = _apply_model_columns(test_table, prep, dropna=args.dropna or None,
+                                          decimal=args.decimal, thousands=args.thousands)
         keep = labelled if rows is None else labelled & rows
         r.X_te_raw = X_te[keep if rows is None else keep[rows]]   # X_te: the rows kept
         r.y_te, _ = _target_values(test_table, prep["target"], keep)
@@ -1389,7 +1396,8 @@ def cmd_predict(args):
     with _reported(USAGE):
         kept = [_validation.find_column(names, k, "--keep") for k in args.keep or ()]
     X_raw, rows = _apply_model_columns(table, prep, dropna=args.dropna,
-                                       ignore={names[j] for j in kept})
+                                       ignore={names[j] for j in kept},
+                                       decimal=args.decimal, thousands=args.thousands)
     pred = _predict(net, prep, X_raw)
     y, scored = _target_values(table, prep["target"], rows)
     if y is not None and prep["task"] == "regression":
@@ -1549,6 +1557,9 @@ def _add_table_options(p):
                         "the file among , ; tab |)")
     g.add_argument("--decimal", default=".", metavar="CHAR",
                    help="decimal point (',' for 1,5)")
+    g.add_argument("--thousands", metavar="CHAR", type=_thousands_option,
+                   help="thousands separator inside numbers (',' for 51,494.5; '.' with "
+                        "--decimal , for 51.494,5)")
     g.add_argument("--header", default="infer", choices=("infer", "0", "none"),
                    help="first row holds the column names: infer (default), 0 (yes), none")
     g.add_argument("--index-col", metavar="NAME|POS|none",
@@ -1557,6 +1568,14 @@ def _add_table_options(p):
                         "unnamed with distinct whole numbers, counting the rows 0..m-1 or "
                         "1..m, or named id/index with distinct whole numbers; a note says "
                         "so)")
+
+
+def _thousands_option(text):
+    """--thousands: one character that is not a digit, sign or point of a number."""
+    if len(text) != 1 or text in "0123456789+-eE":
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as ',' or '.' or ' ', got {text!r}")
+    return text
 
 
 def _option(check, parse=int):

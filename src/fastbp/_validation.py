@@ -1524,6 +1524,8 @@ def _comma_hint(sample, stray):
     if not sample:
         return ""
     if all(_THOUSANDS_NUMBER.fullmatch(v) for v in sample):
+        if stray:       # the other cells read as numbers: ',' is no decimal point
+            return "; ',' separates thousands in those cells: pass --thousands ,"
         if any("." in v or v.count(",") > 1 for v in sample):
             return "; ',' separates thousands there: pass --thousands ,"
         return ("; pass --thousands , if ',' separates thousands there (51,494 = 51494), "

@@ -321,14 +321,21 @@ static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
  *                        (written z (1 - y) for z > 0 and -z y otherwise, a
  *                        term skipped where its label factor is 0, so an
  *                        infinite logit with a 0/1 label stays exact)
- *   crossentropy         sum_i y_i (lse - z_i),  lse = max_i z_i + log sum_i e^(z_i - max)
- *                        (terms with y_i = 0 skipped: 0 log 0 = 0)
+ *   crossentropy         lse - sum_i y_i z_i,  lse = max_i z_i + log sum_i e^(z_i - max),
+ *                        computed as sum_i y_i (max - z_i) + (log sum) + max (1 - s),
+ *                        s = sum_i y_i (terms with y_i = 0 skipped). The
+ *                        function whose gradient A - Y is: -sum_i y_i log a_i
+ *                        equals it only where the column sums to 1 exactly
+ *                        (it is s lse - sum_i y_i z_i), and soft targets are
+ *                        taken within a tolerance of that. One-hot columns
+ *                        give the bits of (max - z_c) + log sum as before.
  *   poisson              e^z - y z + (y log y - y)   (half Poisson deviance, xlogy)
  *   mse                  (z - y)^2 / 2
  *
  * With bad != NULL, *bad is set to 1 (never cleared) when a label lies
  * outside the loss's domain: binary_crossentropy [0, 1]; crossentropy
- * non-negative with each column summing to 1 within sqrt(eps of T); poisson
+ * non-negative with each column summing to 1 within sqrt(eps), eps that of
+ * T or of float Y's type, the larger (fastbp._validation's rule); poisson
  * non-negative and finite; NaN for all three. The caller builds the message.
  * bad == NULL skips the scan (targets already checked: fit's steps).
  */
@@ -365,7 +372,8 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
     double zb[FBP_LCHUNK], yb[FBP_LCHUNK], eb[FBP_LCHUNK];                    \
     double mx[FBP_LCHUNK], ys[FBP_LCHUNK];                                    \
     T tb[FBP_LCHUNK], sm[FBP_LCHUNK];                                         \
-    const double tol = sqrt((double)(EPS));                                   \
+    const double tol = sqrt(yt == FBP_Y_F32 && FLT_EPSILON > (EPS)            \
+                            ? (double)FLT_EPSILON : (double)(EPS));           \
     int b = 0;                                                                \
     for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
         ptrdiff_t w = j1 - c0 < FBP_LCHUNK ? j1 - c0 : FBP_LCHUNK;            \
@@ -378,15 +386,18 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
                 const T *z = Z + i * zr + c0 * zc;                            \
                 fbp_ygather_d(Y, yt, i * yr + c0 * yc, yc, w, yb);            \
                 if (bad)                                                      \
-                    for (j = 0; j < w; j++) {                                 \
-                        b |= !(yb[j] >= 0);                                   \
-                        ys[j] += yb[j];                                       \
-                    }                                                         \
+                    for (j = 0; j < w; j++) b |= !(yb[j] >= 0);               \
                 for (j = 0; j < w; j++) {                                     \
                     double yv = yb[j];                                        \
+                    ys[j] += yv;                                              \
                     if (yv != 0)                                              \
-                        col[j] += yv * ((mx[j] - (double)z[j * zc]) + (double)sm[j]); \
+                        col[j] += yv * (mx[j] - (double)z[j * zc]);           \
                 }                                                             \
+            }                                                                 \
+            for (j = 0; j < w; j++) {                                         \
+                col[j] += (double)sm[j];                                      \
+                if (ys[j] != 1.0)                                             \
+                    col[j] += mx[j] * (1.0 - ys[j]);                          \
             }                                                                 \
             if (bad)                                                          \
                 for (j = 0; j < w; j++) b |= !(fabs(ys[j] - 1.0) <= tol);     \

@@ -157,3 +157,63 @@ def test_layer_loss_hint_offers_only_what_it_accepts():
     with pytest.raises(ValueError, match=r"class indices 0\.\.2 of shape \(m,\), or one-hot "
                                          r"columns"):
         net.fit(np.zeros((2, 4)), np.eye(3, 4) * 2, epochs=1)
+
+
+def test_soft_cross_entropy_is_the_documented_function_of_its_gradient(rng):
+    """Probability columns summing to 1 within the tolerance (float32
+    targets: 3.4e-4) were scored as sum(Y) lse - Y.Z while every gradient is
+    A - Y, the gradient of the documented lse - Y.Z: evaluate differed from
+    the formula by 3.4e-4 relative and the gradient from the reported loss's
+    by up to 1.2e-3."""
+    X = rng.standard_normal((3, 8))
+    P = rng.random((4, 8))
+    P = (P / P.sum(0) * 1.0003).astype(np.float32)          # sums 1.0003: accepted
+    net = fastbp.Network([3, 4], output="softmax", dtype="float64", seed=0)
+    Z = net.parameters["W1"] @ X + net.parameters["b1"]
+    lse = np.log(np.exp(Z - Z.max(0)).sum(0)) + Z.max(0)
+    doc = np.mean(lse - (P.astype(np.float64) * Z).sum(0))
+    np.testing.assert_allclose(net.evaluate(X, P)[0], doc, rtol=1e-14)
+    np.testing.assert_allclose(fastbp.loss(Z, P, "crossentropy", from_logits=True), doc,
+                               rtol=1e-14)
+    loss, grad = net.loss_and_gradient(X, P)
+    np.testing.assert_allclose(loss, doc, rtol=1e-14)
+    p0 = net.flat_parameters.copy()
+    fd = np.empty_like(p0)
+    for i in range(p0.size):
+        q = p0.copy()
+        q[i] += 1e-6
+        hi, _ = net.loss_and_gradient(X, P, params=q)
+        q[i] -= 2e-6
+        lo, _ = net.loss_and_gradient(X, P, params=q)
+        fd[i] = (hi - lo) / 2e-6
+    np.testing.assert_allclose(grad, fd, atol=1e-8)
+
+
+@pytest.mark.parametrize("net_dtype, y_dtype, off", [
+    ("float64", np.float32, None),      # float32 probabilities normalised in float32
+    ("float32", np.float64, 1e-6),      # float64 targets a float32 network reads in float32
+])
+def test_probability_targets_are_taken_alike_by_every_method(rng, net_dtype, y_dtype, off):
+    """fit / evaluate checked the column sums with Y's dtype, the network
+    kernel (loss_and_gradient, train_step, backward) with the network's: the
+    same targets were taken by one and refused by the other. Both now use
+    the larger tolerance of the two dtypes."""
+    X = rng.standard_normal((3, 40)).astype(net_dtype)
+    P = rng.random((5, 40)).astype(y_dtype)
+    P /= P.sum(0)
+    if off:
+        P *= 1 + off
+    net = fastbp.Network([3, 4, 5], "tanh", "softmax", dtype=net_dtype, seed=0)
+    net.evaluate(X, P)
+    net.loss_and_gradient(X, P)
+    net.train_step(X, P, fastbp.SGD(0.1))
+    net.forward(X, training=True)
+    net.backward(P)
+    net.fit(X, P, epochs=1, batch_size=8, verbose=False)
+    # and beyond the tolerance, every method refuses
+    bad = P * 1.01
+    for call in (lambda: net.evaluate(X, bad), lambda: net.loss_and_gradient(X, bad),
+                 lambda: net.train_step(X, bad, fastbp.SGD(0.1)),
+                 lambda: net.fit(X, bad, epochs=1, verbose=False)):
+        with pytest.raises(ValueError, match="sum to 1|outside the domain"):
+            call()

@@ -287,7 +287,8 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         if not labels:
             _validation.check_finite(Y, "Y")
         # the targets' domain, once: the steps below read checked data
-        _validation.check_targets(Y, model.loss_name, model.layer_dims[-1], labels)
+        _validation.check_targets(Y, model.loss_name, model.layer_dims[-1], labels,
+                                  dtype=model.dtype)
         sw = model.check_sample_weight(sample_weight, X.shape[1])
         facts = {"X": X, "Y": Y, "epochs": int(epochs), "batch_size": int(batch_size),
                  "shuffle": bool(shuffle), "callback given": callback is not None,
@@ -304,7 +305,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
             if not vlabels:
                 _validation.check_finite(Yv, "Y_val")
             _validation.check_targets(Yv, model.loss_name, model.layer_dims[-1], vlabels,
-                                      "Y_val")
+                                      "Y_val", dtype=model.dtype)
             val = Xv, Yv, vlabels
             facts["validation data"] = (Xv, Yv)
     except BaseException as exc:

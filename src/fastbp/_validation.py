@@ -466,26 +466,40 @@ def _found(bad, n, limit=5, what="values"):
     return f"{{{', '.join(items)}{more}}} ({bad.size} of {n} {what})"
 
 
-def target_error(Y, loss, n_out, labels=False, name="Y", flagged=False, indices_ok=True):
+def _sum_tolerance(ydtype, dtype=None):
+    """How far a column of probability targets may sum from 1: sqrt(eps) of
+    float Y's dtype or of the dtype computed in, the larger (float32
+    probabilities normalised in float32 sum to 1 +- 1e-7, which a float64
+    network must take; float64 targets on a float32 network are read in
+    float32). scikit-learn's tolerance for probabilities; the network
+    kernel's scan (csrc/fastbp_loss.h) uses the same rule."""
+    eps = np.finfo(ydtype if np.dtype(ydtype).kind == "f" else np.float64).eps
+    if dtype is not None:
+        eps = max(eps, np.finfo(dtype).eps)
+    return math.sqrt(eps)
+
+
+def target_error(Y, loss, n_out, labels=False, name="Y", flagged=False, indices_ok=True,
+                 dtype=None):
     """The ValueError for targets ``Y`` outside the domain of ``loss``, or None.
 
     binary_crossentropy: values in [0, 1] (0/1 labels, or soft targets);
     crossentropy: class indices in 0..n_out-1, or (n_out, m) non-negative values
-    whose columns each sum to 1 within sqrt(eps) of the dtype (scikit-learn's
-    tolerance for probabilities); poisson: non-negative and finite counts
+    whose columns each sum to 1 within :func:`_sum_tolerance` of Y's dtype and
+    ``dtype`` (the one computed in); poisson: non-negative and finite counts
     or rates; mse: anything (fit and evaluate check that targets are finite,
     the layer functions let NaN propagate). ``flagged``: a kernel found a bad target, so
     never None (a generic message if this check finds nothing).
     ``indices_ok``: the caller also takes class indices (a Network does; the
     layer functions take targets of AL's shape only), so the fix suggests them.
     """
-    err = _target_error(Y, loss, n_out, labels, name, indices_ok)
+    err = _target_error(Y, loss, n_out, labels, name, indices_ok, dtype)
     if err is None and flagged:
         err = ValueError(f"{name}: a target lies outside the domain of the {loss} loss")
     return err
 
 
-def _target_error(Y, loss, n_out, labels, name, indices_ok=True):
+def _target_error(Y, loss, n_out, labels, name, indices_ok=True, dtype=None):
     if labels:
         Y = np.asarray(Y)
         if Y.size and (int(np.min(Y)) < 0 or int(np.max(Y)) >= n_out):
@@ -518,7 +532,7 @@ def _target_error(Y, loss, n_out, labels, name, indices_ok=True):
                     f"(cross-entropy) must be non-negative; found {_found(y[bad], y.size)} "
                     f"below 0 or NaN: {fix}")
             sums = np.sum(y, axis=0, dtype=np.float64)
-            tol = math.sqrt(np.finfo(y.dtype if y.dtype.kind == "f" else np.float64).eps)
+            tol = _sum_tolerance(y.dtype, dtype)
             off = np.flatnonzero(~(np.abs(sums - 1.0) <= tol))
             if off.size:
                 return ValueError(
@@ -536,8 +550,9 @@ def _target_error(Y, loss, n_out, labels, name, indices_ok=True):
     return None
 
 
-def check_targets(Y, loss, n_out, labels=False, name="Y", indices_ok=True):
-    """Raise :func:`target_error` when ``Y`` lies outside the domain of ``loss``.
+def check_targets(Y, loss, n_out, labels=False, name="Y", indices_ok=True, dtype=None):
+    """Raise :func:`target_error` when ``Y`` lies outside the domain of ``loss``
+    (``dtype``: the one computed in, for the probability columns' tolerance).
 
     A 2-D array of a label dtype is scanned by one compiled call
     (fastbp._loss.targets_ok, well under a microsecond for the course's
@@ -548,11 +563,10 @@ def check_targets(Y, loss, n_out, labels=False, name="Y", indices_ok=True):
         isz = Y.itemsize
         if yt is not None and Y.flags.aligned and Y.dtype.isnative \
                 and not (Y.strides[0] % isz or Y.strides[1] % isz):
-            eps = np.finfo(Y.dtype if Y.dtype.kind == "f" else np.float64).eps
             if _targets_ok(Y, yt, Y.strides[0] // isz, Y.strides[1] // isz,
-                           LOSS_CODES[loss], math.sqrt(eps)):
+                           LOSS_CODES[loss], _sum_tolerance(Y.dtype, dtype)):
                 return Y
-    err = target_error(Y, loss, n_out, labels, name, indices_ok=indices_ok)
+    err = target_error(Y, loss, n_out, labels, name, indices_ok=indices_ok, dtype=dtype)
     if err is not None:
         raise err
     return Y
@@ -1215,7 +1229,7 @@ def output_delta_args(AL, Y, loss, out, n_threads):
         D = out
     else:
         D = one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
-    check_targets(y, loss, n, indices_ok=False)
+    check_targets(y, loss, n, indices_ok=False, dtype=al.dtype)
     return al, y, yt, yr, yc, D, threads(n_threads)
 
 
@@ -1229,7 +1243,7 @@ def loss_args(AL, Y, loss, from_logits=False):
         raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
     plain = _plain_labels(Y, al.shape[0], al.shape[1])
     args = (al, Y) + plain if plain is not None else (al,) + labels(Y, al)
-    check_targets(args[1], loss, al.shape[0], indices_ok=False)
+    check_targets(args[1], loss, al.shape[0], indices_ok=False, dtype=al.dtype)
     return args + (code,)
 
 

@@ -757,7 +757,7 @@ class Network:
     def _target_error(self, Y, labels):
         """The ValueError for a target the kernel found outside the loss's domain."""
         return _validation.target_error(Y, self.loss_name, self.layer_dims[-1], labels,
-                                        flagged=True)
+                                        flagged=True, dtype=self.dtype)
 
     def train_epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch=0,
                     n_batches=None, loss_total=0.0, sample_weight=None):
@@ -858,7 +858,8 @@ class Network:
         Y, yt, labels = self.check_Y(Y, X.shape[1])
         n_steps = _validation.check_n_steps(n_steps)
         if not first_loss:
-            _validation.check_targets(Y, self.loss_name, self.layer_dims[-1], labels)
+            _validation.check_targets(Y, self.loss_name, self.layer_dims[-1], labels,
+                                      dtype=self.dtype)
         return self.train_batch(X, Y, yt, labels, optimizer, n_steps, first_loss, check_finite,
                                 check_targets=True)
 
@@ -1075,7 +1076,8 @@ class Network:
         X = self.check_X(X)
         Yc, _, labels = self.check_Y(Y, X.shape[1])
         _validation.check_finite(Yc, "Y")
-        _validation.check_targets(Yc, self.loss_name, self.layer_dims[-1], labels)
+        _validation.check_targets(Yc, self.loss_name, self.layer_dims[-1], labels,
+                                  dtype=self.dtype)
         m = X.shape[1]
         sw = _validation.check_sample_weight(sample_weight, m)
         loss_sum, correct = self.evaluate_sums(X, Yc, labels, sw)

@@ -222,6 +222,23 @@ def check_backward(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd,
     assert_within(dZ_prev, expected, tol, "dZ_prev", params)
 
 
+def central_differences(net, X, Y, h=1e-6):
+    """The gradient of ``net.loss_and_gradient``'s loss at the network's
+    parameters by central differences (float64 networks), parameters left
+    as they were."""
+    p = net.flat_parameters.copy()
+    out = np.empty_like(p)
+    for i in range(p.size):
+        q = p.copy()
+        q[i] += h
+        hi, _ = net.loss_and_gradient(X, Y, params=q)
+        q[i] -= 2 * h
+        lo, _ = net.loss_and_gradient(X, Y, params=q)
+        out[i] = (hi - lo) / (2 * h)
+    net.loss_and_gradient(X, Y, params=p)
+    return out
+
+
 def dispatch_env(dispatch):
     """os.environ for a child run at one SIMD dispatch level: "default" (the
     widest the CPU has), "avx2" or "baseline" (FASTBP_DISPATCH caps it; the

@@ -72,8 +72,10 @@ __all__ = ["fit", "LocalStepper"]
 class _Progress:
     """tqdm when installed, plain text lines otherwise (never a hard dependency)."""
 
-    def __init__(self, total, desc, verbose, stream=None):
-        self.verbose = bool(verbose)
+    def __init__(self, total, desc, verbose, stream=None, initial=0):
+        """Epochs ``initial + 1 .. total`` (a resumed fit starts past 0);
+        nothing is shown when none are left."""
+        self.verbose = bool(verbose) and total > initial
         self.stream = stream or sys.stderr
         self.total = total
         self.bar = None
@@ -85,9 +87,11 @@ class _Progress:
         except ImportError:
             tqdm = None
         if tqdm is not None:
-            self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=True,
-                            file=self.stream, dynamic_ncols=True, mininterval=0.2)
+            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="epoch",
+                            leave=True, file=self.stream, dynamic_ncols=True,
+                            mininterval=0.2)
         self.desc = desc
+        self.first = initial + 1
 
     def update(self, epoch, logs):
         if not self.verbose:
@@ -101,7 +105,8 @@ class _Progress:
             return
         now = time.perf_counter()
         every = max(1, self.total // 20)
-        if epoch == 1 or epoch == self.total or epoch % every == 0 or now - self.last_print > 5:
+        if (epoch == self.first or epoch == self.total or epoch % every == 0
+                or now - self.last_print > 5):
             vals = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
             print(f"{self.desc} {epoch}/{self.total}  {vals}", file=self.stream, flush=True)
             self.last_print = now
@@ -273,6 +278,10 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     chosen = True
     try:
         _validation.check_fit_args(epochs, batch_size, checkpoint_every, callback, seed)
+        if resume and checkpoint_path is None:
+            raise ValueError("resume=True needs the checkpoint_path to resume from")
+        if checkpoint_path is not None and stepper.is_root:
+            checkpoint.check_writable(checkpoint_path)     # before an epoch is spent
         chosen = optimizer is not None or model.optimizer is not None
         if optimizer is None:
             # fit's default; on resume the checkpoint's optimizer is used instead
@@ -460,7 +469,7 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     else:
         run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
-    progress = _Progress(epochs - start_epoch, "epoch", verbose and stepper.is_root)
+    progress = _Progress(epochs, "epoch", verbose and stepper.is_root, initial=start_epoch)
     snap = _Snapshots(model, optimizer)
     try:
         for epoch in range(start_epoch, epochs):
@@ -477,15 +486,26 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
                 raise stepper.same_everywhere(FloatingPointError(
                     _validation.divergence_message(epoch + 1, s + 1, j, k,
                                                    getattr(exc.error, "loss", "not finite"),
-                                                   back, undone))) from None
+                                                   back, undone,
+                                                   None if perm is None else perm[j:k])
+                )) from None
             snap.confirm()      # every loss of the epoch was finite, its first batch's too
+            if not np.isfinite(model.flat_parameters).all():
+                # the epoch's last update overflowed (a float32 network, a finite
+                # loss computed in float64): the next step's loss would say so,
+                # but the callback, the validation and the checkpoint come first
+                # (the checkpoint replaced the last good one with one that
+                # cannot be loaded), and after the last epoch there is none
+                back, undone = snap.restore(True)
+                raise stepper.same_everywhere(FloatingPointError(
+                    _validation.last_update_message(epoch + 1, back, undone)))
             logs = {"loss": total / m, "lr": lr}
             logs.update(stepper.epoch_end())
             if val is not None:
                 logs["val_loss"], logs["val_accuracy"] = stepper.evaluate(*val)
             for key in history:
                 history[key].append(logs[key])
-            progress.update(epoch + 1 - start_epoch, logs)
+            progress.update(epoch + 1, logs)
             done = epoch + 1
             stop = (stepper.stop(_validation.callback_stop(callback(model, done, logs)))
                     if callback is not None else False)
@@ -496,13 +516,6 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
                                 f"writing the checkpoint {os.fspath(checkpoint_path)!r}")
             if stop:
                 break
-        if snap.good is not None and not np.isfinite(model.flat_parameters).all():
-            # the last update overflowed (a float32 network, a finite loss
-            # computed in float64): the next step's loss would have said so,
-            # but there is none; without this fit returned NaN parameters
-            back, undone = snap.restore(True)
-            raise stepper.same_everywhere(FloatingPointError(
-                _validation.last_update_message(done, back, undone)))
     finally:
         progress.close()
     stepper.finish(optimizer)

@@ -749,16 +749,20 @@ def nonfinite_loss_error(loss, where=""):
     return exc
 
 
-def divergence_message(epoch, step, j, k, loss, restored_epoch, restored):
+def divergence_message(epoch, step, j, k, loss, restored_epoch, restored, columns=None):
     """fit's error when a step's loss stops being finite.
 
     ``restored_epoch``: the epoch (from 1) whose starting parameters and
     optimizer state were put back, or None when nothing could be (the very
-    first step of the run diverged, its update skipped).
+    first step of the run diverged, its update skipped). ``columns``: the
+    batch's columns of X when the epoch was shuffled (positions j:k of the
+    shuffled order are not columns of X), None when it was not.
     """
-    head = (f"training diverged at epoch {epoch}, step {step} (batch of columns {j}:{k}): "
-            f"the loss is {loss} (not finite). Lower the learning rate or check the data "
-            "for NaN/inf. ")
+    where = (f"columns {j}:{k} of X" if columns is None else
+             f"the columns {_listing(sorted(int(c) for c in columns), 20)} of X")
+    head = (f"training diverged at epoch {epoch}, step {step} (the mini-batch of {where}): "
+            f"the loss is {loss} (not finite). Lower the learning rate, or scale the data "
+            "and targets (fit checked them for NaN and inf: large values overflow). ")
     if restored_epoch is None:
         return (head + "No update was made in this fit: the parameters are the ones it "
                 "started from.")
@@ -885,8 +889,13 @@ def check_validation_pair(validation_data):
     try:
         Xv, Yv = validation_data
     except (TypeError, ValueError):
+        hint = ""
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) == 3:
+            hint = ("; validation weights are not supported: call net.evaluate(X_val, "
+                    "Y_val, sample_weight=w) in a callback for weighted metrics")
         raise TypeError("validation_data must be a pair (X_val, Y_val), got "
-                        f"{type(validation_data).__name__}") from None
+                        f"{type(validation_data).__name__}"
+                        + (f" of {len(validation_data)}" if hint else "") + hint) from None
     return Xv, Yv
 
 

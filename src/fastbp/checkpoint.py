@@ -8,6 +8,7 @@ crash never leaves a half-written checkpoint. This module knows no model
 class: :meth:`fastbp.Network.save` / :meth:`~fastbp.Network.load` decide
 what goes in.
 """
+import errno
 import json
 import os
 import tempfile
@@ -93,6 +94,25 @@ def write(path, arrays, documents):
             raise checkpoint_write_error(exc, path) from exc
         raise
     return path
+
+
+def check_writable(path):
+    """Raise the OSError :func:`write` would raise for ``path`` (a missing or
+    read-only directory), before any training: ``fit`` calls it up front, so
+    a bad ``checkpoint_path`` costs no epoch. Creates and removes one empty
+    temporary file beside ``path``; ``path`` itself is not touched."""
+    path = os.fspath(path)
+    if not path.lower().endswith(".npz"):
+        path += ".npz"
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"cannot write {path!r}: it is a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".fastbp-ckpt-", suffix=".tmp",
+                                   dir=os.path.dirname(os.path.abspath(path)))
+    except OSError as exc:
+        raise checkpoint_write_error(exc, path) from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def _savez(f, entries, compressed):

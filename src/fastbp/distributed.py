@@ -56,7 +56,7 @@ import numpy as np
 from fastbp import _validation, checkpoint
 from fastbp._openmp_helpers import cpu_count, effective_n_threads
 from fastbp._version import version as __version__
-from fastbp.optim import Optimizer, optimizer_from_config
+from fastbp.optim import Optimizer, optimizer_from_config, schedule_function_name
 
 __all__ = ["fit", "shares", "broadcast_state", "check_replicas", "default_n_threads",
            "abort_on_error", "is_collective_error", "mark_collective", "agree", "check_launcher",
@@ -274,14 +274,6 @@ def agree(comm, err, desc=None):
         raise mark_collective(ValueError(
             f"{SETUP_MISMATCH} across the {comm.Get_size()} ranks: every rank must pass the "
             "same data, network, optimizer and arguments. Differences: " + " | ".join(diffs)))
-
-
-def _schedule_name(schedule):
-    """A plain callable learning-rate schedule's name (get_config() has None
-    for it): one on some ranks only, or another function, is then found."""
-    if schedule is None or hasattr(schedule, "get_config"):
-        return None
-    return getattr(schedule, "__qualname__", type(schedule).__qualname__)
 
 
 def _fingerprint(a):
@@ -517,7 +509,7 @@ class Replica:
             "dtype": net.dtype.name,
             "optimizer": (None if optimizer is None
                           else (type(optimizer).__name__, optimizer.get_config(),
-                                _schedule_name(getattr(optimizer, "schedule", None)))),
+                                schedule_function_name(optimizer.schedule))),
         }
 
     def resolve_threads(self):

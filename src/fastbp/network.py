@@ -12,16 +12,17 @@ import math
 import os
 import re
 import threading
+import warnings
 import weakref
 from collections.abc import Mapping
 
 import numpy as np
 
 from fastbp import _fit, _loss, _network, _validation, checkpoint, distributed
-from fastbp._openmp_helpers import cpu_count, effective_n_threads
+from fastbp._openmp_helpers import cpu_count, effective_n_threads, user_stacklevel
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, LABEL_DTYPES, LOSS_CODES,
                               OUTPUT_LOSS)
-from fastbp.optim import Optimizer, optimizer_from_config
+from fastbp.optim import Optimizer, optimizer_from_config, schedule_function_name
 
 __all__ = ["Network", "ACTIVATIONS", "OUTPUTS", "INITS"]
 
@@ -308,6 +309,12 @@ class Network:
 
     def reset_parameters(self, seed=None):
         """(Re)initialise W with ``init`` and b with zeros.
+
+        Only the parameters: the optimizer's state (moments, update count
+        ``t``) belongs to the optimizer and the dropout step counter
+        (:attr:`step_count`) to the network, and both go on. For a run
+        equal to a new network's, train with a new optimizer and set
+        ``net.step_count = 0`` (with dropout), or make a new Network.
 
         Parameters
         ----------
@@ -1062,11 +1069,17 @@ class Network:
         computed from the logits (exact where the probabilities saturate).
         Accuracy is the fraction of correct 0/1 predictions (sigmoid), of
         correct classes (softmax), and NaN for identity and exp outputs.
+        With several sigmoid outputs (multi-label) it is the fraction of
+        correct labels over outputs and examples, ``np.mean(net.predict(X)
+        == Y)`` (scikit-learn's ``hamming_loss`` subtracted from 1), not the
+        fraction of examples whose every label is right (its
+        ``accuracy_score`` of a multi-label target, which is lower).
 
         ``sample_weight`` (m,): both are weighted averages over the examples
         (the loss as :meth:`train_step` defines it, L2 term over
-        ``sum(sample_weight)``; the accuracy as scikit-learn's
-        ``accuracy_score(..., sample_weight=)``).
+        ``sum(sample_weight)``; the accuracy with each example's labels
+        weighted by its weight, as scikit-learn's ``accuracy_score(...,
+        sample_weight=)`` for one output).
 
         Raises
         ------
@@ -1173,7 +1186,10 @@ class Network:
             ``batch_size >= m`` is full-batch gradient descent.
         optimizer : fastbp.optim.Optimizer, optional
             Defaults to the network's last optimizer, else ``SGD(0.01)``. Its
-            schedule (if any) is applied at the start of every epoch.
+            schedule (if any) is applied at the start of every epoch, with the
+            epochs of this call counted from 0: a second ``fit`` starts the
+            schedule over (a resumed one counts from the checkpoint's epoch).
+            Its state (moments, update count) carries over between calls.
         shuffle : bool, default True
             Reshuffle the examples every epoch.
         seed : int, optional
@@ -1192,14 +1208,22 @@ class Network:
             return None, not :meth:`save`'s path).
         checkpoint_path : str or path, optional
             Write a checkpoint there (:meth:`save`) every ``checkpoint_every``
-            epochs and at the end.
+            epochs and at the end; an epoch whose last update left non-finite
+            parameters is never written (the previous checkpoint stays). Its
+            directory is checked for writing before any update.
         checkpoint_every : int, default 1
         resume : bool, default False
             If ``checkpoint_path`` (or that name with ``.npz``, the suffix the
             checkpoint gets) exists, continue from it: parameters, optimizer
-            state, epoch count and history. An ``optimizer`` given must be
-            made as the saved one was (same kind and settings); with none, the
-            saved one is used.
+            state and learning rate in force, epoch count and history (a
+            schedule that is a plain function is not saved: pass the
+            optimizer with it, or a warning says it is gone). An
+            ``optimizer`` given must be made as the saved one was (same kind
+            and settings); with none, the saved one is used. The data,
+            ``batch_size`` and ``keep_prob`` are not compared with the
+            checkpoint's, and the shuffling continues as if the run had not
+            stopped only when its seed is the same (the network's, or
+            ``seed``). Needs ``checkpoint_path``.
         comm : mpi4py.MPI.Intracomm, optional
             Train data-parallel over the processes of ``comm``: every rank passes
             the same data, ``batch_size`` is the global mini-batch and each rank
@@ -1220,6 +1244,14 @@ class Network:
             ``"loss"`` (mean training cost of each epoch, before each step's
             update), ``"lr"``, and with validation data ``"val_loss"``,
             ``"val_accuracy"``; with ``comm`` also ``"allreduce_seconds"``.
+
+        Notes
+        -----
+        An exception out of ``fit`` (Ctrl-C, a callback's, a divergence)
+        returns no history. Ctrl-C stops between compiled calls: the network
+        and its optimizer are consistent, at the last update made (part of
+        an epoch), and the checkpoint file holds the last epoch written. A
+        divergence restores the parameters as described under Raises.
 
         Raises
         ------
@@ -1242,7 +1274,7 @@ class Network:
             out of range, a sigmoid target outside [0, 1], a negative count),
             bad ``sample_weight`` (shape, NaN/inf, negative, all zero),
             ``epochs < 0``, ``batch_size < 1``, ``checkpoint_every < 1``,
-            ``sample_weight`` with ``comm``, ``comm`` that is
+            ``resume`` without ``checkpoint_path``, ``sample_weight`` with ``comm``, ``comm`` that is
             ``MPI.COMM_NULL`` or an inter-communicator; and with ``resume`` a
             checkpoint that does not fit this network or optimizer.
         FloatingPointError
@@ -1254,7 +1286,8 @@ class Network:
             same when the last update leaves non-finite parameters though
             every loss was finite (it overflowed the network's dtype).
         OSError
-            A checkpoint that cannot be written (same errno as the system's
+            A checkpoint that cannot be written (before any update when its
+            directory is missing or read-only; same errno as the system's
             error; the previous checkpoint file is kept) or read on resume.
         ImportError
             ``comm`` given without mpi4py installed (the message says what
@@ -1320,7 +1353,12 @@ class Network:
         documents = {"config": self.get_config(), "train": train}
         if optimizer is not None:
             documents["optimizer"] = {"config": optimizer.get_config(), "t": t,
-                                      "n_state": len(state)}
+                                      "n_state": len(state),
+                                      # the rate in force (a callback may have changed
+                                      # it), and a schedule JSON cannot hold
+                                      "lr": float(optimizer.lr),
+                                      "schedule_function": schedule_function_name(
+                                          optimizer.schedule)}
         return checkpoint.write(path, arrays, documents)
 
     @classmethod
@@ -1426,5 +1464,14 @@ class Network:
             for s, saved in zip(opt.bind(self.n_params, self.dtype, self._flat_params), states):
                 s[...] = saved
             opt.t = t
+            if "lr" in info:
+                opt.lr = float(info["lr"])
+            lost = info.get("schedule_function")
+            if lost and schedule_function_name(opt.schedule) is None:
+                warnings.warn(
+                    f"{path!r}: its optimizer's learning rate followed the function {lost!r}, "
+                    "which a checkpoint cannot hold; training goes on at the saved rate "
+                    f"({opt.lr:g}) without it. Pass the optimizer with that schedule to "
+                    "resume with it", RuntimeWarning, stacklevel=user_stacklevel())
             self.bind_optimizer(opt)
         return train

@@ -91,6 +91,15 @@ def _power(gamma, k):
         return math.inf
 
 
+def schedule_function_name(schedule):
+    """The name of a learning-rate schedule that is a plain callable (which
+    an optimizer's JSON config cannot hold: checkpoints and the
+    data-parallel setup exchange name it instead), else None."""
+    if schedule is None or isinstance(schedule, LRSchedule):
+        return None
+    return getattr(schedule, "__qualname__", type(schedule).__qualname__)
+
+
 class LRSchedule:
     """Base class: ``schedule(lr0, epoch) -> lr`` with ``epoch`` counted from 0."""
 

@@ -1,0 +1,145 @@
+"""Network.fit as a training script uses it: checkpoints around a divergence,
+a learning rate changed by a callback, resume's arguments, the checkpoint
+directory, and what a divergence's message points at."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp.network import Network
+
+
+def _diverging_regression():
+    """Full-batch float32 regression at a learning rate that makes the
+    parameters overflow (to inf) in some epoch's last update while that
+    epoch's loss, computed in float64, was still finite."""
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((10, 500)) * 3).astype(np.float32)
+    Y = (X[:3] ** 2).sum(0, keepdims=True) * 100
+    return X, Y
+
+
+def test_divergence_never_overwrites_the_last_good_checkpoint(tmp_path):
+    """The finiteness of the parameters was checked once, after the last
+    epoch: the epoch whose last update overflowed still ran the callback and
+    the validation and saved its checkpoint over the good one, which then
+    could not be loaded ("the saved parameters contain NaN or inf")."""
+    X, Y = _diverging_regression()
+    path = tmp_path / "ck.npz"
+    net = Network([10, 1], output="identity", seed=0)
+    seen = []
+    with pytest.raises(FloatingPointError, match="overflowed") as err:
+        net.fit(X, Y, epochs=100, batch_size=500, optimizer=fastbp.SGD(1.0),
+                checkpoint_path=path, validation_data=(X, Y), verbose=False,
+                callback=lambda n, e, logs: seen.append(
+                    (e, bool(np.isfinite(n.flat_parameters).all()))))
+    assert "last update of epoch" in str(err.value)
+    assert seen and all(finite for _, finite in seen), seen[-3:]
+    saved = Network.load(path)                       # loads: finite parameters
+    assert np.isfinite(saved.flat_parameters).all()
+    assert np.isfinite(net.flat_parameters).all()    # restored in memory too
+    epoch = int(str(err.value).split("epoch ")[1].split(":")[0])
+    assert seen[-1][0] == epoch - 1
+
+
+def test_a_learning_rate_changed_by_a_callback_survives_a_resume(tmp_path):
+    """The checkpoint held lr0 only: a rate lowered in a callback came back
+    as lr0 on resume, and the resumed run trained at the wrong rate."""
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((6, 90)), rng.integers(0, 3, 90)
+
+    def run(path, stop_at=None, resume=False):
+        net = Network([6, 8, 3], "tanh", "softmax", dtype="float64", seed=0)
+
+        def cb(n, epoch, logs):
+            if epoch == 2:
+                n.optimizer.lr *= 0.1
+            if epoch == stop_at:
+                return True
+        h = net.fit(X, y, epochs=5, batch_size=30, optimizer=fastbp.SGD(0.1),
+                    checkpoint_path=path, resume=resume, callback=cb, verbose=False)
+        return net, h
+
+    whole, h_whole = run(tmp_path / "a.npz")
+    run(tmp_path / "b.npz", stop_at=3)
+    resumed, h_res = run(tmp_path / "b.npz", resume=True)
+    assert h_res["lr"] == h_whole["lr"] == [0.1, 0.1] + [0.1 * 0.1] * 3
+    np.testing.assert_array_equal(resumed.flat_parameters, whole.flat_parameters)
+
+
+def test_a_plain_function_schedule_lost_on_resume_is_said(tmp_path):
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((4, 40)), rng.integers(0, 2, 40)
+    path = tmp_path / "c.npz"
+
+    def halving(lr0, epoch):
+        return lr0 / 2 ** epoch
+    net = Network([4, 3, 2], "relu", "softmax", dtype="float64", seed=0)
+    net.fit(X, y, epochs=2, batch_size=10, verbose=False, checkpoint_path=path,
+            optimizer=fastbp.SGD(0.1, schedule=halving))
+    copy = tmp_path / "c2.npz"
+    copy.write_bytes(path.read_bytes())
+    fresh = Network([4, 3, 2], "relu", "softmax", dtype="float64", seed=0)
+    with pytest.warns(RuntimeWarning, match="followed the function 'test_a_plain_function"
+                                            ".*halving'.*cannot hold"):
+        h = fresh.fit(X, y, epochs=4, batch_size=10, verbose=False, checkpoint_path=path,
+                      resume=True)
+    assert h["lr"][2:] == [0.05, 0.05]        # the saved rate, no schedule
+    # passing the optimizer with its schedule resumes it, silently
+    again = Network([4, 3, 2], "relu", "softmax", dtype="float64", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = again.fit(X, y, epochs=4, batch_size=10, verbose=False, checkpoint_path=copy,
+                      resume=True, optimizer=fastbp.SGD(0.1, schedule=halving))
+    assert h["lr"][2:] == [0.025, 0.0125]
+
+
+def test_resume_without_a_path_and_an_unwritable_path_fail_before_training(tmp_path):
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((4, 40)), rng.integers(0, 2, 40)
+    net = Network([4, 3, 2], "relu", "softmax", dtype="float64", seed=0)
+    before = net.flat_parameters.copy()
+    with pytest.raises(ValueError, match="resume=True needs the checkpoint_path"):
+        net.fit(X, y, epochs=2, verbose=False, resume=True)
+    # a missing directory failed at the first save, after an epoch of training
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        net.fit(X, y, epochs=2, verbose=False,
+                checkpoint_path=tmp_path / "no" / "such" / "dir" / "ck.npz")
+    os.mkdir(tmp_path / "d.npz")
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        net.fit(X, y, epochs=2, verbose=False, checkpoint_path=tmp_path / "d.npz")
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".fastbp-ckpt-")]
+
+
+def test_a_divergence_names_the_columns_of_X_of_a_shuffled_batch():
+    """It named positions in the epoch's shuffled order ("columns 40:60"),
+    not columns of X."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((3, 100)).astype(np.float32)
+    X[0, 5] = 3e38
+    y = rng.integers(0, 2, 100)
+    net = Network([3, 4, 2], "relu", "softmax", seed=0)
+    with pytest.raises(FloatingPointError) as err:
+        net.fit(X, y, epochs=1, batch_size=20, verbose=False, seed=0)
+    msg = str(err.value)
+    step = int(msg.split("step ")[1].split(" ")[0])
+    cols = [int(c) for c in msg.split("the columns ")[1].split(" of X")[0].split(", ")]
+    # fit's first epoch order for seed 0
+    perm = np.random.default_rng(0).permutation(100)
+    assert cols == sorted(perm[20 * (step - 1):20 * step].tolist()), msg
+    assert "scale the data" in msg
+    with pytest.raises(FloatingPointError,
+                       match=r"step 2 \(the mini-batch of columns 20:40 of X\)"):
+        Network([3, 4, 2], "relu", "softmax", seed=0).fit(
+            X, y, epochs=1, batch_size=20, verbose=False, shuffle=False)
+
+
+def test_validation_weights_get_a_hint():
+    X, y = np.ones((2, 4)), np.array([0, 1, 0, 1])
+    with pytest.raises(TypeError, match="pair .* got tuple of 3; validation weights are not "
+                                        "supported.*evaluate"):
+        Network([2, 2], output="softmax").fit(X, y, validation_data=(X, y, np.ones(4)),
+                                              verbose=False)

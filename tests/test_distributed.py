@@ -369,9 +369,13 @@ def test_replica_divergence_is_detected(mpiexec, n):
 def test_checkpoint_write_failure_raises_on_every_rank(mpiexec):
     r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "checkpoint", timeout=120)
     assert r.returncode == 0, r.stderr
+    # a missing directory: found at the setup exchange, before any update
     assert "rank 0: caught FileNotFoundError" in r.stdout, r.stdout
-    assert "rank 1: caught RankFailedError: rank 0 failed while writing the checkpoint" \
-        in r.stdout, r.stdout
+    assert "rank 1: caught RankFailedError: rank 0: FileNotFoundError" in r.stdout, r.stdout
+    # a directory removed during training: at the write
+    assert "rank 0: during training caught FileNotFoundError" in r.stdout, r.stdout
+    assert "rank 1: during training caught RankFailedError: rank 0 failed while writing " \
+        "the checkpoint" in r.stdout, r.stdout
 
 
 def _caught(r, n):

@@ -11,7 +11,9 @@ labels      its train_step batch holds a label out of range: every rank
             raises (no update anywhere); each prints what it caught, exit 0
 diverge     its callback changes a parameter: the periodic replica check
             raises ReplicaMismatchError on every rank; each prints it, exit 0
-checkpoint  rank 0 cannot write the checkpoint: every rank raises; exit 0
+checkpoint  rank 0 cannot write the checkpoint (a missing directory, found before
+            training; a directory removed during training): every rank raises;
+            exit 0
 ckpt_root   only rank 0 passes checkpoint_path (the Horovod habit): every rank
             raises the setup ValueError at the start; exit 0
 weights     its fit, then its train_step, gets a sample_weight (refused with
@@ -37,6 +39,7 @@ switch_all  the same loop, every rank switching at step 3: training goes on
             with the new optimizer, replicas identical; prints the loss
             of the last step and a parameter CRC per rank; exit 0
 """
+import os
 import sys
 
 import numpy as np
@@ -125,11 +128,25 @@ elif mode == "diverge":
         report(f"rank {rank}: caught ReplicaMismatchError: {exc}")
 
 elif mode == "checkpoint":
+    # a missing directory is found before training (at the setup exchange);
+    # one that disappears during training, at the write
     try:
         net.fit(X, y, epochs=2, batch_size=10, verbose=False, comm=comm,
                 checkpoint_path="/nonexistent-dir/ck.npz")
     except (OSError, RankFailedError) as exc:
         report(f"rank {rank}: caught {type(exc).__name__}: {exc}")
+    import shutil
+    import tempfile
+    folder = comm.bcast(tempfile.mkdtemp() if rank == 0 else None, root=0)
+
+    def remove_folder(n, epoch, logs):
+        if rank == 0 and epoch == 1:
+            shutil.rmtree(folder)
+    try:
+        net.fit(X, y, epochs=2, batch_size=10, verbose=False, comm=comm,
+                checkpoint_path=os.path.join(folder, "ck.npz"), callback=remove_folder)
+    except (OSError, RankFailedError) as exc:
+        report(f"rank {rank}: during training caught {type(exc).__name__}: {exc}")
 
 elif mode == "ckpt_root":
     try:

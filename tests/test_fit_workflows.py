@@ -143,3 +143,14 @@ def test_validation_weights_get_a_hint():
                                         "supported.*evaluate"):
         Network([2, 2], output="softmax").fit(X, y, validation_data=(X, y, np.ones(4)),
                                               verbose=False)
+
+
+def test_resuming_past_the_requested_epochs_says_so(tmp_path):
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((4, 40)), rng.integers(0, 2, 40)
+    path = tmp_path / "e.npz"
+    net = Network([4, 3, 2], "relu", "softmax", dtype="float64", seed=0)
+    h = net.fit(X, y, epochs=4, verbose=False, checkpoint_path=path)
+    with pytest.warns(RuntimeWarning, match="past epoch 4 and epochs=2: nothing is trained"):
+        again = net.fit(X, y, epochs=2, verbose=False, checkpoint_path=path, resume=True)
+    assert again["loss"] == h["loss"]

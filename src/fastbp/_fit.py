@@ -60,10 +60,12 @@ import contextlib
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
 from fastbp import _validation, checkpoint
+from fastbp._openmp_helpers import user_stacklevel
 from fastbp.optim import SGD, Optimizer
 
 __all__ = ["fit", "LocalStepper"]
@@ -454,6 +456,12 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         got = stepper.resume(checkpoint_path, optimizer if chosen else None)
         if got is not None:
             start_epoch, saved, optimizer = got
+            if start_epoch > epochs:
+                warnings.warn(
+                    f"the checkpoint {os.fspath(checkpoint_path)!r} is past epoch "
+                    f"{start_epoch} and epochs={epochs}: nothing is trained, and the "
+                    f"history returned is the checkpoint's ({start_epoch} epochs)",
+                    RuntimeWarning, stacklevel=user_stacklevel())
             n_done = len(saved.get("loss", []))
             for k in history:
                 history[k] = list(saved.get(k, [None] * n_done))

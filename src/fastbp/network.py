@@ -1003,8 +1003,9 @@ class Network:
         Runs in column chunks through a small private workspace, so a pending
         :meth:`backward` is not disturbed. An example's outputs depend in
         their last bits on the other columns of its call (its chunk's width
-        and the thread split set the GEMMs' blocking): 1e-7 relative in
-        float32, 1e-16 in float64; equal calls give equal bits.
+        and the thread split set the GEMMs' blocking), by a few units in
+        the last place (about 2e-7 in float32, 4e-16 in float64, on
+        probabilities); equal calls give equal bits.
 
         Parameters
         ----------

@@ -223,6 +223,34 @@ def test_thousands_separators_are_recognised(tmp_path, capsys, fmt, sep, hint, o
     assert scores(out, "test") == scores(out_plain, "test")
 
 
+def test_a_target_written_with_thousands_separators_is_named(tmp_path, capsys):
+    """A regression target written as "95,704.2" read as text: it was taken
+    for class labels, or --task regression said "use --task classification"."""
+    path = tmp_path / "r.csv"
+    rng = np.random.default_rng(0)
+    rows = [f'{a},"{v:,.1f}"' for a, v in zip(rng.random(60), rng.uniform(1e3, 9e4, 60))]
+    path.write_text("a,price\n" + "\n".join(rows) + "\n")
+    for extra in ((), ("--task", "regression")):
+        fail(capsys, 1, "train", "--data", path, "--target", "price", *extra, *QUICK,
+             match=r"target 'price' holds numbers written as text.*pass --thousands ,")
+    code, out, _ = cli(capsys, "train", "--data", path, "--target", "price",
+                       "--thousands", ",", *QUICK)
+    assert code == 0 and "regression of 'price'" in out, out
+
+
+def test_continental_numbers_with_decimal_comma_only_get_the_thousands_hint(tmp_path, capsys):
+    path = tmp_path / "c.csv"
+    path.write_text("inc;b;label\n" + "".join(
+        f'"{51 + i}.494,5";{i % 7},25;{i % 2}\n' for i in range(40)))
+    fail(capsys, 1, "train", "--data", path, "--decimal", ",", *QUICK,
+         match=r"'inc' holds text.*'\.' separates thousands there: pass --thousands \. too")
+    fail(capsys, 2, "train", "--data", path, "--decimal", ",", "--thousands", ",", *QUICK,
+         match=r"--thousands and --decimal are both ','")
+    code, out, _ = cli(capsys, "train", "--data", path, "--decimal", ",", "--thousands", ".",
+                       *QUICK)
+    assert code == 0 and "40 examples, 2 features" in out, out
+
+
 def test_thousands_option_is_one_character(capsys):
     fail(capsys, 2, "train", "--thousands", "ab", match=r"--thousands.*one character")
     fail(capsys, 2, "train", "--thousands", "5", match=r"--thousands.*one character")

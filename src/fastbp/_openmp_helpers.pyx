@@ -118,7 +118,7 @@ def effective_n_threads(n_threads=None):
         ``threadpoolctl.threadpool_limits(user_api="openmp")``, at most the
         cores (unless ``OMP_NUM_THREADS`` asks for more); a positive value
         is taken as is; a negative value counts down from the cores (``-1``
-        = all, ``-2`` = all but one).
+        = all, ``-2`` = all but one), and is at least 1.
         Zero is an error. Without OpenMP the answer is always 1, and so it
         is in a ``fork()`` child of a process that had run fastbp's threads
         (see :func:`forked_single_threaded`).

@@ -650,6 +650,7 @@ def check_sample_weight(sample_weight, m, ensure_non_negative=True):
 def check_flat_params(params, n_params):
     """A flat parameter vector (n_params,) of real numbers, as an ndarray."""
     if type(params) is not np.ndarray:
+        refuse_masked(params, "params")
         params = np.asarray(params)
     if params.dtype.kind not in "biuf":
         raise TypeError(f"params must hold real numbers, got dtype {params.dtype}")
@@ -1338,16 +1339,28 @@ def type_of_target(y):
     return "binary" if n_unique <= 2 else "multiclass"
 
 
-def infer_task(y, name, task=None):
+def infer_task(y, name, task=None, decimal=".", thousands=None):
     """``'classification'`` or ``'regression'`` for the target column ``name``.
 
     Inferred as scikit-learn's :func:`type_of_target` does (binary and
     multiclass: classification; continuous: regression), except that more
     than :data:`MAX_INFERRED_CLASSES` distinct whole numbers are ambiguous
     (151.0, 75.0, ... may be a quantity): then ``--task`` must say which.
-    ``task`` (``--task``) is checked against the values instead.
+    ``task`` (``--task``) is checked against the values instead. Text that
+    reads as numbers written with a decimal comma or thousands separators
+    (``decimal`` / ``thousands``: the options the file was read with) is
+    neither: the error says which option reads it.
     """
     numeric = y.dtype.kind in "biuf"
+    if not numeric and task != "classification" and decimal == "." and not thousands:
+        # numbers written with a decimal comma or thousands separators read as
+        # text: taken for class labels (or refused as a regression target)
+        sample = [v.strip() for v in y[:50] if isinstance(v, str)]
+        hint = _comma_hint(sample, False) if len(sample) == min(len(y), 50) else ""
+        if hint:
+            raise ValueError(f"target {name!r} holds numbers written as text "
+                             f"({_examples(y)}){hint} (or --task classification if they "
+                             "are class labels)")
     kind = type_of_target(y)
     if task == "regression":
         if not numeric:
@@ -1581,8 +1594,11 @@ def check_numeric_features(names, columns, decimal=".", thousands=None, *, model
     shown = text if text.size else col
     hint = ""
     sample = [v.strip() for v in shown[:50] if isinstance(v, str)]
-    if decimal == "." and not thousands and len(sample) == min(len(shown), 50):
-        hint = _comma_hint(sample, stray)
+    if not thousands and len(sample) == min(len(shown), 50):
+        if decimal == ".":
+            hint = _comma_hint(sample, stray)
+        elif decimal == "," and all(_DOT_THOUSANDS_COMMA_DECIMAL.fullmatch(v) for v in sample):
+            hint = "; '.' separates thousands there: pass --thousands . too"
     what = (f"{text.size} value{'s' if text.size > 1 else ''} that {'are' if text.size > 1 else 'is'}"
             f" not a number ({_examples(shown)}, of {col.size})" if stray
             else f"text ({_examples(shown)})")
@@ -2089,6 +2105,8 @@ def course_coerce_forward(A_prev, W, b, l, prev_name, exc, names=None):
     ``names``: the three arguments' names for a dtype error (default: the
     layer's, e.g. X, W1, b1; linear_forward passes its own A, W, b)."""
     wn, bn = _course_keys(l)[:2]
+    for x, n in zip((A_prev, W, b), names or (prev_name, wn, bn)):
+        refuse_masked(x, n)     # the kernel refused it: no conversion drops the mask
     # lists (np.dot takes them): the kernel's AttributeError was about the type
     converted = any(type(x) is not np.ndarray for x in (A_prev, W, b))
     A_prev = course_2d(A_prev, prev_name)

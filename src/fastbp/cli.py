@@ -232,6 +232,9 @@ def _read_table(path, args, option="--data"):
         sample = sample[:sample.rfind("\n") + 1] or sample
     sep = _sep_option(args.sep) if args.sep else TABLE_SUFFIXES[suffix] or _sniff_sep(sample)
     engine = "python" if len(sep) > 1 else "c"
+    if args.thousands and args.thousands == args.decimal:
+        raise CLIError(f"--thousands and --decimal are both {args.decimal!r}: a number "
+                       "needs two different characters (e.g. --decimal , --thousands .)", USAGE)
     opts = dict(sep=sep, decimal=args.decimal, engine=engine, skip_blank_lines=True)
     if args.thousands:
         opts["thousands"] = args.thousands
@@ -569,10 +572,11 @@ def _prepare(table, args, known_task=None):
         # --output exp (Poisson) is a regression of counts, which type_of_target
         # would often call classes
         poisson = args.output == "exp" and not args.task and not known_task
+        read = (args.decimal, args.thousands)       # what a text target may need
         task = args.task or known_task or ("regression" if poisson
-                                           else _validation.infer_task(y, target))
+                                           else _validation.infer_task(y, target, None, *read))
         if args.task:
-            _validation.infer_task(y, target, args.task)      # checks --task against y
+            _validation.infer_task(y, target, args.task, *read)      # checks --task against y
         if args.output == "exp" and task == "regression":
             y = _validation.check_count_target(y, target)
     p = Prepared()

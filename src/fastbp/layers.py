@@ -46,8 +46,9 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     n_threads : int, optional
         Threads for the GEMM and the epilogue; None uses all cores (honouring
         ``OMP_NUM_THREADS``), a negative count counts down from the cores
-        (-1 all, -2 all but one), and more than the cores is capped at the
-        cores with a RuntimeWarning (:func:`fastbp.effective_n_threads`).
+        (-1 all, -2 all but one, at least one), and more than the cores is
+        capped at the cores with a RuntimeWarning
+        (:func:`fastbp.effective_n_threads`).
         They are NumPy's OpenBLAS pool's threads where fastbp found that
         pool (``fastbp info``), else an OpenMP team; results are the same.
 
@@ -60,7 +61,8 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     ------
     TypeError
         Arrays that are not float32/float64 (integers, say), A_prev, W and
-        b of different dtypes, or a non-int ``n_threads``.
+        b of different dtypes, numpy.ma arrays with masked entries, or a
+        non-int ``n_threads``.
     ValueError
         Shapes that do not fit ``W A_prev + b``, an unknown activation, a
         bad ``alpha``, ``out`` arrays of the wrong shape or dtype, not
@@ -226,7 +228,10 @@ def loss(AL, Y, loss, *, from_logits=False):
     ------
     ValueError
         Y outside the loss's domain (the message names the values found), or
-        shapes that differ.
+        shapes that differ, or an unknown loss.
+    TypeError
+        AL not float32/float64, Y of a non-numeric dtype, or numpy.ma
+        arrays with masked entries.
     """
     args = _v.loss_args(AL, Y, loss, from_logits)
     if from_logits:

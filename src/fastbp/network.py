@@ -164,8 +164,8 @@ class Network:
     n_threads : int, optional
         Threads for the compiled step (None = all cores, honouring
         ``OMP_NUM_THREADS``; a negative count counts down from the cores, -1
-        all, -2 all but one; more than the cores is capped at the cores,
-        with a RuntimeWarning). A step split between
+        all, -2 all but one, at least one; more than the cores is capped at
+        the cores, with a RuntimeWarning). A step split between
         threads runs its GEMMs on row blocks, which may round differently
         from the whole products: results across thread counts agree to
         rounding, and each count gives the same bits every run. It is a
@@ -382,6 +382,7 @@ class Network:
             if key not in new:
                 raise KeyError(f"parameters is missing {key!r}; expected keys "
                                f"{list(self._params)}")
+            _validation.refuse_masked(new[key], f"parameters[{key!r}]")
             a = np.asarray(new[key])
             if a.dtype.kind not in "fiu":
                 raise TypeError(f"parameters[{key!r}] must hold real numbers, got dtype "
@@ -1089,6 +1090,8 @@ class Network:
         ------
         ValueError
             X or Y hold NaN or inf, or Y lies outside the loss's domain.
+        TypeError
+            X or Y not real numbers, or numpy.ma arrays with masked entries.
         """
         X = self.check_X(X)
         Yc, _, labels = self.check_Y(Y, X.shape[1])
@@ -1262,7 +1265,8 @@ class Network:
         TypeError
             Before any update (nothing changed): ``X``, ``Y``,
             ``sample_weight`` or the validation arrays not real numbers
-            (strings, objects, complex); class labels for a softmax output
+            (strings, objects, complex), or numpy.ma arrays with masked
+            entries (their hidden values would be used); class labels for a softmax output
             that are not integers; ``epochs``, ``batch_size`` or
             ``checkpoint_every`` not an int; ``callback`` not callable, or
             (after an epoch) returning something other than None or a bool;

@@ -1355,8 +1355,7 @@ def infer_task(y, name, task=None, decimal=".", thousands=None):
     if not numeric and task != "classification" and decimal == "." and not thousands:
         # numbers written with a decimal comma or thousands separators read as
         # text: taken for class labels (or refused as a regression target)
-        sample = [v.strip() for v in y[:50] if isinstance(v, str)]
-        hint = _comma_hint(sample, False) if len(sample) == min(len(y), 50) else ""
+        hint = _text_number_hint(y, False, decimal, thousands)
         if hint:
             raise ValueError(f"target {name!r} holds numbers written as text "
                              f"({_examples(y)}){hint} (or --task classification if they "
@@ -1576,6 +1575,20 @@ def _comma_hint(sample, stray):
     return ""
 
 
+def _text_number_hint(values, stray, decimal, thousands):
+    """The hint for text ``values`` (a column's first 50 non-numbers, all
+    strings) that read as numbers under other --decimal / --thousands
+    options, or "" (``stray``: the column's other cells are numbers)."""
+    sample = [v.strip() for v in values[:50] if isinstance(v, str)]
+    if thousands or len(sample) != min(len(values), 50):
+        return ""
+    if decimal == ".":
+        return _comma_hint(sample, stray)
+    if decimal == "," and all(_DOT_THOUSANDS_COMMA_DECIMAL.fullmatch(v) for v in sample):
+        return "; '.' separates thousands there: pass --thousands . too"
+    return ""
+
+
 def check_numeric_features(names, columns, decimal=".", thousands=None, *, model=False):
     """Raise if a feature column holds text, quoting the values that are not
     numbers and saying how to drop the column (shell-quoted), or how to read
@@ -1592,13 +1605,7 @@ def check_numeric_features(names, columns, decimal=".", thousands=None, *, model
     text = not_numbers(col)
     stray = 0 < text.size < col.size          # mostly numbers, a few cells not
     shown = text if text.size else col
-    hint = ""
-    sample = [v.strip() for v in shown[:50] if isinstance(v, str)]
-    if not thousands and len(sample) == min(len(shown), 50):
-        if decimal == ".":
-            hint = _comma_hint(sample, stray)
-        elif decimal == "," and all(_DOT_THOUSANDS_COMMA_DECIMAL.fullmatch(v) for v in sample):
-            hint = "; '.' separates thousands there: pass --thousands . too"
+    hint = _text_number_hint(shown, stray, decimal, thousands)
     what = (f"{text.size} value{'s' if text.size > 1 else ''} that {'are' if text.size > 1 else 'is'}"
             f" not a number ({_examples(shown)}, of {col.size})" if stray
             else f"text ({_examples(shown)})")
@@ -2105,8 +2112,9 @@ def course_coerce_forward(A_prev, W, b, l, prev_name, exc, names=None):
     ``names``: the three arguments' names for a dtype error (default: the
     layer's, e.g. X, W1, b1; linear_forward passes its own A, W, b)."""
     wn, bn = _course_keys(l)[:2]
-    for x, n in zip((A_prev, W, b), names or (prev_name, wn, bn)):
-        refuse_masked(x, n)     # the kernel refused it: no conversion drops the mask
+    # the kernel refused a masked b: no conversion below may drop the mask
+    # (course_2d refuses masked A_prev and W)
+    refuse_masked(b, names[2] if names else bn)
     # lists (np.dot takes them): the kernel's AttributeError was about the type
     converted = any(type(x) is not np.ndarray for x in (A_prev, W, b))
     A_prev = course_2d(A_prev, prev_name)

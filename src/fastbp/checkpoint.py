@@ -63,19 +63,13 @@ def write(path, arrays, documents):
     path : str
         The path written, with its ``.npz`` suffix.
     """
-    path = os.fspath(path)
-    if not path.lower().endswith(".npz"):
-        path += ".npz"
+    path = _npz_path(path)
     entries = {"format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64)}
     for key, doc in documents.items():
         text = json.dumps(doc, default=_json_default).encode("utf-8")
         entries[key] = np.frombuffer(text, dtype=np.uint8)
     entries.update(arrays)
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".fastbp-ckpt-", suffix=".tmp", dir=directory)
-    except OSError as exc:      # name the caller's path, not the hidden temporary file
-        raise checkpoint_write_error(exc, path) from None
+    fd, tmp = _temporary_beside(path)
     try:
         _umask_mode(fd)
         with os.fdopen(fd, "wb") as f:
@@ -101,18 +95,28 @@ def check_writable(path):
     read-only directory), before any training: ``fit`` calls it up front, so
     a bad ``checkpoint_path`` costs no epoch. Creates and removes one empty
     temporary file beside ``path``; ``path`` itself is not touched."""
-    path = os.fspath(path)
-    if not path.lower().endswith(".npz"):
-        path += ".npz"
+    path = _npz_path(path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"cannot write {path!r}: it is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".fastbp-ckpt-", suffix=".tmp",
-                                   dir=os.path.dirname(os.path.abspath(path)))
-    except OSError as exc:
-        raise checkpoint_write_error(exc, path) from None
+    fd, tmp = _temporary_beside(path)
     os.close(fd)
     os.unlink(tmp)
+
+
+def _npz_path(path):
+    """The file :func:`write` writes for ``path``: ``.npz`` added if missing."""
+    path = os.fspath(path)
+    return path if path.lower().endswith(".npz") else path + ".npz"
+
+
+def _temporary_beside(path):
+    """(fd, name) of a new hidden temporary file in ``path``'s directory; an
+    OSError names the caller's path, not the temporary file."""
+    try:
+        return tempfile.mkstemp(prefix=".fastbp-ckpt-", suffix=".tmp",
+                                dir=os.path.dirname(os.path.abspath(path)))
+    except OSError as exc:
+        raise checkpoint_write_error(exc, path) from None
 
 
 def _savez(f, entries, compressed):

@@ -1144,6 +1144,46 @@ def test_L_model_backward_fast_and_general_paths(dims, m, dt, yt, lambd, fast, m
     assert_unchanged(before, (X, Y, params, AL, caches))
 
 
+@pytest.mark.parametrize("dims, m", [([3, 4, 1], 5), ([300, 40, 1], 500)])
+@pytest.mark.parametrize("changed", ["AL", "Z_L"])
+def test_L_model_backward_of_an_output_changed_in_place_is_the_courses(dims, m, changed):
+    # A learner clipping AL in place before the cost (np.clip(..., out=AL)) got
+    # AL - Y, the gradient of the unclipped output, while a clipped copy got
+    # the course's expression: same values, two answers. Both small (compiled
+    # chain) and large (general path) networks.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((dims[0], m))
+    Y = labels(rng, m)
+    params = random_params(dims, rng)
+    AL, caches = fc.L_model_forward(X, params)
+    if changed == "AL":
+        np.clip(AL, 0.3, 0.7, out=AL)
+    else:
+        caches[-1][1][...] += 0.5
+    expected = _np_L_model_backward(AL.copy(), Y, caches)
+    grads = fc.L_model_backward(AL, Y, caches)
+    for k in expected:
+        assert_close(grads[k], expected[k], rtol=RTOL64, name=k)
+    # and the untouched output still takes the AL - Y path, with the same numbers
+    AL2, caches2 = fc.L_model_forward(X, params)
+    assert fc._is_recent_output(AL2, caches2[-1][1], fc._RECENT_OUTPUTS)
+    np.clip(AL2, 0.3, 0.7, out=AL2)
+    assert not fc._is_recent_output(AL2, caches2[-1][1], fc._RECENT_OUTPUTS)
+
+
+def test_recent_outputs_keep_no_copy_of_a_dead_output():
+    rng = np.random.default_rng(2)
+    params = random_params([3, 4, 2], rng)
+    for _ in range(3):
+        AL, caches = fc.L_model_forward(rng.standard_normal((3, 7)), params)
+    del AL, caches
+    fc.L_model_forward(rng.standard_normal((3, 7)), params)
+    # the entry just made is alive only as long as its AL: it was dropped, so
+    # at most the entries of live outputs remain (here none but possibly the last)
+    live = [e for e in fc._RECENT_OUTPUTS if e[0]() is not None]
+    assert len(fc._RECENT_OUTPUTS) - len(live) <= 1
+
+
 def test_backward_chain_declines_what_it_does_not_handle():
     from fastbp._course import backward_chain
     rng = np.random.default_rng(5)

@@ -314,6 +314,36 @@ def test_predict_does_not_disturb_pending_backward(rng):
     assert_grads(g1, g_ref, np.float64, "backward after predict")
 
 
+@pytest.mark.parametrize("other", ["loss_and_gradient", "train_step", "fit", "evaluate"])
+def test_backward_refuses_a_forward_that_a_training_call_replaced(rng, other):
+    # backward() after forward(X) then a training call returned the gradient of
+    # the training call's data (or old activations with updated weights),
+    # silently; evaluate, like predict_proba, leaves the pending forward alone
+    net = Network([3, 8, 2], "relu", "softmax", dtype=np.float64, seed=0)
+    X, Y = make_data(rng, net.layer_dims, "softmax", 30)
+    X2, Y2 = make_data(rng, net.layer_dims, "softmax", 25)
+    net.forward(X)
+    if other == "loss_and_gradient":
+        net.loss_and_gradient(X2, Y2)
+    elif other == "train_step":
+        net.train_step(X2, Y2, SGD(0.1))
+    elif other == "fit":
+        net.fit(X2, Y2, epochs=1, batch_size=5, verbose=False)
+    else:
+        net.evaluate(X2, Y2)
+    if other == "evaluate":
+        g1 = {k: v.copy() for k, v in net.backward(Y).items()}
+        _, g_ref = reference_step(net, net.parameters, X, Y)
+        assert_grads(g1, g_ref, np.float64, "backward after evaluate")
+        return
+    with pytest.raises(RuntimeError, match=r"forward\(X\) again"):
+        net.backward(Y)
+    net.forward(X)              # a new forward makes backward valid again
+    g1 = {k: v.copy() for k, v in net.backward(Y).items()}
+    _, g_ref = reference_step(net, net.parameters, X, Y)
+    assert_grads(g1, g_ref, np.float64, f"backward after {other} and a new forward")
+
+
 def test_predict_proba_matches_forward_for_large_inputs(rng):
     net = Network([5, 9, 3], "tanh", "softmax", dtype=np.float64, seed=0)
     X = rng.standard_normal((5, 4500))

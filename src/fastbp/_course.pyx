@@ -10,8 +10,8 @@ layer's GEMMs, bias gradients, L2 term and relu masks without the GIL.
 
 It only takes the common case -- plain C-contiguous float32/float64 arrays
 of one dtype, caches exactly as L_model_forward builds them, AL the array
-that L_model_forward returned for these caches (so the output delta is
-AL - Y), no dropout, every layer small enough for one thread -- and returns
+that L_model_forward returned for these caches, unchanged since (so the
+output delta is AL - Y), no dropout, every layer small enough for one thread -- and returns
 None for anything else; fastbp.course then runs its general path, which
 also produces the error messages. Both paths compute the same formulas.
 """
@@ -19,6 +19,7 @@ from cython cimport floating
 from cpython.ref cimport PyObject
 from cpython.weakref cimport PyWeakref_GetObject
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcmp
 cimport numpy as cnp
 
 import numpy as np
@@ -61,19 +62,42 @@ cdef inline bint _plain(object a, int typenum):
             and cnp.PyArray_ISCARRAY_RO(x) and not cnp.PyArray_ISBYTESWAPPED(x))
 
 
-cpdef bint is_recent_output(object AL, object ZL, object recent):
-    """Did L_model_forward return AL as the output for Z_L?
+cdef inline bint _unchanged(object x, object snap):
+    """x still holds the bytes of snap, its copy taken when L_model_forward
+    returned it (same dtype, shape and C-contiguous layout)."""
+    cdef cnp.ndarray a, s
+    if type(x) is not cnp.ndarray:
+        return False
+    a = <cnp.ndarray>x
+    s = <cnp.ndarray>snap
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(s)
+            or cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(s)
+            or cnp.PyArray_NBYTES(a) != cnp.PyArray_NBYTES(s)
+            or cnp.PyArray_ISBYTESWAPPED(a) != cnp.PyArray_ISBYTESWAPPED(s)):
+        return False
+    for i in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIM(a, i) != cnp.PyArray_DIM(s, i):
+            return False
+    return memcmp(cnp.PyArray_DATA(a), cnp.PyArray_DATA(s), cnp.PyArray_NBYTES(a)) == 0
 
-    recent: course._RECENT_OUTPUTS, weak references to the (AL, Z_L) pairs
-    it returned lately (newest last); a dead referent never matches.
+
+cpdef bint is_recent_output(object AL, object ZL, object recent):
+    """Did L_model_forward return AL as the output for Z_L, both unchanged since?
+
+    recent: course._RECENT_OUTPUTS, (weak reference to AL, weak reference to
+    Z_L, copy of AL, copy of Z_L) for the outputs it returned lately (newest
+    last); a dead referent never matches, and neither does an AL or Z_L
+    modified in place (np.clip(AL, eps, 1 - eps, out=AL)): for those the
+    course's expression is evaluated, as for any other AL.
     """
     cdef PyObject *a
     cdef PyObject *z
-    for pair in reversed(recent):
-        a = PyWeakref_GetObject((<tuple>pair)[0])
-        z = PyWeakref_GetObject((<tuple>pair)[1])
+    for entry in reversed(recent):
+        a = PyWeakref_GetObject((<tuple>entry)[0])
+        z = PyWeakref_GetObject((<tuple>entry)[1])
         if a == <PyObject *>AL and z == <PyObject *>ZL:
-            return True
+            return (_unchanged(AL, (<tuple>entry)[2])
+                    and _unchanged(ZL, (<tuple>entry)[3]))
     return False
 
 
@@ -118,7 +142,7 @@ cdef void _layers(floating *dummy, int L, Py_ssize_t m, int *n, void **Ap, void 
 def backward_chain(AL, Y, caches, lambd, recent):
     """grads of L_model_backward, or None when the fast path does not apply.
 
-    recent: course._RECENT_OUTPUTS (weak references to (AL, Z_L) pairs).
+    recent: course._RECENT_OUTPUTS (see is_recent_output).
     """
     cdef int L, l, typenum, yt
     cdef Py_ssize_t m, maxn = 0, itemsize, itemsize_y, rows, cols, yr, yc

@@ -102,6 +102,9 @@ cdef class NetKernel:
     cdef readonly Py_ssize_t m_cap
     cdef readonly Py_ssize_t infer_cap
     cdef readonly bint have_forward   # a training-mode forward is in the workspace
+    # training-mode forwards run so far (forward_train, train_steps, train_epoch,
+    # grad_step): Network.backward refuses a forward that a later one replaced
+    cdef readonly Py_ssize_t forward_count
     cdef public Py_ssize_t min_flops_per_thread
     cdef object params, grads, s1, s2
     cdef list dims, acts, alphas, keep_probs
@@ -497,6 +500,7 @@ cdef class NetKernel:
         self._set_dropout(dropout, seed, step, X.shape[1], 0)
         self._call(M_FORWARD | M_TRAIN, n_threads)
         self.have_forward = True
+        self.forward_count += 1
 
     def output(self):
         """View of the last training-mode forward's output A[L] (n_L, m)."""
@@ -574,6 +578,7 @@ cdef class NetKernel:
         finally:
             self.p.check_targets = 1
         self.have_forward = True
+        self.forward_count += 1
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
         if not first_loss:
             return None, None, status, done
@@ -678,6 +683,7 @@ cdef class NetKernel:
             self.p.sw = NULL
             self.p.check_targets = 1
         self.have_forward = True
+        self.forward_count += 1
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
         if updates == 0 and status == 0:
             return total, done, updates, status, None, None
@@ -712,6 +718,7 @@ cdef class NetKernel:
         finally:
             self.p.check_targets = 1
         self.have_forward = True
+        self.forward_count += 1
         return self.p.loss_sum, self.p.l2_sum, 1 if self.p.bad_label else 0
 
     def update(self, int opt, double lr, double b1, double b2, double eps, double c1,

@@ -590,6 +590,7 @@ class Network:
             self._kernel.forward_train(X, bool(training and self._dropout),
                                        self._dropout_seed, self._step, self._nt)
             self._last_m = X.shape[1]
+            self._forward_id = self._kernel.forward_count
             return self._kernel.output().copy()
 
     def backward(self, Y):
@@ -610,13 +611,22 @@ class Network:
         ------
         RuntimeError
             No :meth:`forward` on this network since its parameters were
-            last reset.
+            last reset, or a training call (:meth:`train_step`, :meth:`fit`,
+            :meth:`loss_and_gradient`, ...) ran its own forward pass since
+            (:meth:`predict_proba`, :meth:`predict` and :meth:`evaluate` do
+            not disturb a pending backward).
         ValueError, TypeError
             Y of the wrong shape, dtype or domain for the output.
         """
         if self._last_m is None or not self._kernel.have_forward:
             raise RuntimeError("backward() needs a forward(X) first (on this network, "
                                "since its parameters were last reset)")
+        if self._forward_id != self._kernel.forward_count:
+            raise RuntimeError(
+                "backward() needs a forward(X) first: since the last forward(X), a "
+                "train_step, fit, partial training call or loss_and_gradient on this "
+                "network made a forward pass of its own (and may have changed the "
+                "parameters); call forward(X) again")
         Y, yt, labels = self.check_Y(Y, self._last_m)
         with _lock(self):
             _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
@@ -647,6 +657,7 @@ class Network:
                 and optimizer.state is self._bound_state)
 
     _bound_state = None
+    _forward_id = -1            # the kernel's forward_count after our last forward()
 
     def train_step(self, X, Y, optimizer, *, sample_weight=None, comm=None):
         """One training step: forward, loss, backward and update in one compiled call.

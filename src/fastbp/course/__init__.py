@@ -56,8 +56,10 @@ Differences from the NumPy code, all at the edges:
   course's ``dAL * s * (1 - s)`` has mathematically; it is finite where the
   course's expression divides by zero (AL exactly 0 or 1). For any other
   ``AL`` (hand-built caches, a copy) it evaluates the course's expression
-  and uses ``AL - Y`` only where that is not finite. Do not modify ``AL`` in
-  place between the forward and the backward call.
+  and uses ``AL - Y`` only where that is not finite. An ``AL`` (or ``Z_L``)
+  changed in place since the forward call (``np.clip(AL, eps, 1 - eps,
+  out=AL)``) counts as another ``AL``: the forward keeps a copy of both
+  (one row per output unit) to tell.
 * Costs use logs clipped at the dtype's smallest normal number, so a cost
   with AL exactly 0 or 1 is large and finite instead of inf/nan. Costs of
   inputs outside [0, 1] (or NaN) are computed as the course does (nan).
@@ -85,7 +87,6 @@ Differences from the NumPy code, all at the edges:
   moves the result by 1e-4, so after 10000 steps the two agree in accuracy
   (tested: >= 88%), not in digits.
 """
-import weakref
 
 import numpy as np
 
@@ -122,6 +123,7 @@ from fastbp.course._initialization import (initialize_parameters, initialize_par
                                            initialize_parameters_random,
                                            initialize_parameters_zeros)
 from fastbp.course._layers import RECENT_OUTPUTS as _RECENT_OUTPUTS
+from fastbp.course._layers import remember_output as _remember_output
 from fastbp.course._layers import backward as _backward
 from fastbp.course._layers import backward_layers as _backward_layers
 from fastbp.course._layers import course_cost as _course_cost
@@ -404,7 +406,7 @@ def L_model_forward(X, parameters, *, keep_prob=1.0):
     for l, D in enumerate(masks):
         if D is not None:
             caches[l] += (D.astype(int),)
-    _RECENT_OUTPUTS.append((weakref.ref(AL), weakref.ref(caches[-1][1])))
+    _remember_output(AL, caches[-1][1])
     return AL, caches
 
 

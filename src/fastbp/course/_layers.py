@@ -8,6 +8,7 @@ reject are explained or promoted by the course checks of
 :mod:`fastbp._validation`.
 """
 import collections
+import weakref
 
 import numpy as np
 from scipy.special import expit as _scipy_expit
@@ -23,10 +24,25 @@ from fastbp.course._pool import new_array as _new
 from fastbp.layers import dense_backward as _bwd
 from fastbp.layers import dense_forward as _fwd
 
-# Weak references to the (AL, Z_L) pairs L_model_forward returned recently: for
-# these AL == sigmoid(Z_L) holds by construction and the output delta is AL - Y.
-# A dead referent never matches, so a recycled id cannot fool the check.
+# The (AL, Z_L) pairs L_model_forward returned recently, as (weak reference
+# to AL, weak reference to Z_L, copy of AL, copy of Z_L): while both still
+# hold their copies' bytes, AL == sigmoid(Z_L) holds by construction and the
+# output delta is AL - Y (fastbp._course.is_recent_output). A dead referent
+# never matches, so a recycled id cannot fool the check; remember_output
+# drops the entries of dead outputs, so the copies live no longer than the
+# arrays they copy (or the 32 newest entries).
 RECENT_OUTPUTS = collections.deque(maxlen=32)
+
+
+def remember_output(AL, ZL):
+    """Record (AL, Z_L) as L_model_forward's output (see RECENT_OUTPUTS)."""
+    for entry in list(RECENT_OUTPUTS):
+        if entry[0]() is None or entry[1]() is None:
+            try:
+                RECENT_OUTPUTS.remove(entry)
+            except ValueError:      # another thread removed it first
+                pass
+    RECENT_OUTPUTS.append((weakref.ref(AL), weakref.ref(ZL), AL.copy(), ZL.copy()))
 
 
 def threads(shape_w, m, gemms):

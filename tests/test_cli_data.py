@@ -1166,3 +1166,51 @@ def test_labels_the_model_does_not_know_are_pointed_out(tmp_path, capsys):
     assert code == 0, err
     assert "1 value(s) of 'target' are not classes the model was trained on (giant" \
         in out + err
+
+
+def test_values_beyond_float32_are_a_data_error_not_a_crash(tmp_path, capsys):
+    """A finite 1e300 in a file overflowed the float32 cast: an internal
+    'please report it' error about an inf the file did not hold."""
+    df = blobs(m=60)
+    train_saved(capsys, df, tmp_path / "train.csv", tmp_path / "m.npz")
+    new = df.copy()
+    new.loc[3, "f1"] = 1e300
+    new.to_csv(tmp_path / "new.csv", index=False)
+    fail(capsys, 1, "predict", "--model", tmp_path / "m.npz", "--data", tmp_path / "new.csv",
+         match=r"1 value\(s\) of feature column\(s\) 'f1' \(e\.g\. 1e\+300\) lie beyond "
+               r"float32's range.*retrain it with --dtype float64")
+    big = df.copy()
+    big["f0"] *= 1e155
+    big.to_csv(tmp_path / "big.csv", index=False)
+    fail(capsys, 1, "train", "--data", tmp_path / "big.csv", "--no-standardize", *QUICK,
+         match=r"'f0'.*float32's range.*--dtype float64.*drop --no-standardize")
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "big.csv", "--no-standardize",
+                         "--dtype", "float64", *QUICK)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1e170])
+def test_standardising_features_of_extreme_scale(tmp_path, capsys, scale):
+    """The standard deviation went through squares: a feature of 1e-170 or
+    1e170 became all zeros (silently, or after an overflow warning)."""
+    df = blobs(m=120)
+    df.to_csv(tmp_path / "ref.csv", index=False)
+    scaled = df.copy()
+    scaled["f0"] *= scale
+    scaled.to_csv(tmp_path / "scaled.csv", index=False)
+    args = ("--no-compare", "--epochs", "5", "--dtype", "float64")
+    code, ref, err0 = cli(capsys, "train", "--data", tmp_path / "ref.csv", *args)
+    code1, out, err = cli(capsys, "train", "--data", tmp_path / "scaled.csv", *args)
+    assert code == code1 == 0 and "overflow" not in err, err
+    assert scores(out, "test") == scores(ref, "test")
+    from fastbp.cli import _mean_std
+    X = scaled.drop(columns="target").to_numpy()
+    mean, std = _mean_std(X)
+    np.testing.assert_allclose(mean / [scale, 1, 1, 1], df.drop(columns="target").mean(), rtol=1e-12)
+    np.testing.assert_allclose(std / [scale, 1, 1, 1], df.drop(columns="target").std(ddof=0),
+                               rtol=1e-12)
+    # ordinary columns: NumPy's own bits
+    Xr = df.drop(columns="target").to_numpy()
+    m2, s2 = _mean_std(Xr)
+    np.testing.assert_array_equal(m2, Xr.mean(axis=0))
+    np.testing.assert_array_equal(s2, Xr.std(axis=0))

@@ -728,8 +728,7 @@ def _split(m, test_size, seed, y=None, labels=None):
 
 def _predict(net, prep, X_raw):
     """Predictions (m,) in the target's units / labels for raw features (m, n)."""
-    Xs = (X_raw - np.asarray(prep["mean"])) / np.asarray(prep["scale"])
-    AL = net.predict_proba(np.ascontiguousarray(Xs.T, dtype=net.dtype)).astype(np.float64)
+    AL = net.predict_proba(_standardised(prep, X_raw, net.dtype, model=True)).astype(np.float64)
     if prep["task"] == "regression":
         return AL[0] * prep["y_scale"] + prep["y_mean"]
     idx = (AL[0] > 0.5).astype(np.int64) if AL.shape[0] == 1 else np.argmax(AL, axis=0)
@@ -1022,8 +1021,8 @@ def _fitted_preprocessing(p, train_idx, standardize, scale_target=True):
     (a Poisson target must reach the loss as the counts it is: mean 0, scale 1).
     """
     Xtr = p.X[train_idx]
-    mean = Xtr.mean(axis=0) if standardize else np.zeros(Xtr.shape[1])
-    scale = Xtr.std(axis=0) if standardize else np.ones(Xtr.shape[1])
+    mean, scale = (_mean_std(Xtr) if standardize
+                   else (np.zeros(Xtr.shape[1]), np.ones(Xtr.shape[1])))
     scale = np.where(scale > 0, scale, 1.0)
     prep = {"task": p.task, "target": p.target, "features": p.names,
             "mean": mean.tolist(), "scale": scale.tolist(),
@@ -1035,13 +1034,54 @@ def _fitted_preprocessing(p, train_idx, standardize, scale_target=True):
     return prep
 
 
+def _mean_std(X):
+    """Per-column mean and standard deviation of the (m, n) X, computed on
+    X / 2^k with 2^k near each column's largest magnitude: the same bits as
+    ``X.mean(0)``, ``X.std(0)`` wherever those do not overflow or underflow
+    (a power of two scales exactly), and right for columns of 1e-170 or
+    1e170, whose squares NumPy's std takes to 0 or inf (the feature became
+    all zeros)."""
+    big = np.max(np.abs(X), axis=0, initial=0.0)
+    k = np.where((big > 0) & np.isfinite(big), np.frexp(big)[1], 0)
+    k = np.where((k > -500) & (k < 500), 0, k)      # scale only where it matters
+    Xs = np.ldexp(X, -k)
+    return np.ldexp(Xs.mean(axis=0), k), np.ldexp(Xs.std(axis=0), k)
+
+
+def _standardised(prep, X_raw, dtype, model=False):
+    """(n, m) network input of ``dtype`` from raw rows (m, n); a CLIError if a
+    value lies beyond ``dtype``'s range (casting it made an inf)."""
+    Xs = (X_raw - np.asarray(prep["mean"])) / np.asarray(prep["scale"])
+    limit = np.finfo(dtype).max
+    over = ~(np.abs(Xs) <= limit)
+    if over.any():
+        cols = np.flatnonzero(over.any(axis=0))
+        j = cols[0]
+        example = X_raw[np.flatnonzero(over[:, j])[0], j]
+        names = ", ".join(repr(prep["features"][c]) for c in cols[:5])
+        more = f" and {cols.size - 5} more" if cols.size > 5 else ""
+        name = np.dtype(dtype).name
+        scaled = any(c != 1.0 for c in prep["scale"]) or any(c != 0.0 for c in prep["mean"])
+        if model:
+            fix = (f"the model computes in {name}: scale these features down"
+                   + (", or retrain it with --dtype float64" if name != "float64" else ""))
+        else:
+            fix = ("pass --dtype float64" if name != "float64" else "scale these features down")
+            if not scaled:
+                fix += ", or let fastbp standardise the features (drop --no-standardize)"
+        raise CLIError(
+            f"{int(over.sum())} value(s) of feature column(s) {names}{more} (e.g. {example:g}) "
+            f"lie beyond {name}'s range (+-{limit:.3g})"
+            f"{' after standardising' if scaled else ''}: {fix}", DATA)
+    return np.ascontiguousarray(Xs.T, dtype=dtype)
+
+
 def _encode(prep, X_raw, y, n_out, dtype):
     """(X (n, m), Y) for the network from raw rows and target values.
 
     Y is None when ``y`` holds a class the training data did not have.
     """
-    Xn = np.ascontiguousarray(((X_raw - np.asarray(prep["mean"])) / np.asarray(prep["scale"])).T,
-                              dtype=dtype)
+    Xn = _standardised(prep, X_raw, dtype)
     if prep["task"] == "regression":
         Y = (np.asarray(y, dtype=np.float64) - prep["y_mean"]) / prep["y_scale"]
         return Xn, Y.reshape(1, -1)

@@ -446,3 +446,32 @@ def test_parameters_from_sklearn_layout(rng):
         assert np.shares_memory(v, net.flat_parameters)
     with pytest.raises(ValueError, match=r"parameters\['W1'\] has shape \(3, 5\)"):
         net.parameters = {"W1": coefs[0], "b1": ints[0], "W2": coefs[1].T, "b2": ints[1]}
+
+
+def test_weights_of_extreme_magnitude_count_by_their_ratios(rng):
+    """Weights of 1e308 made evaluate's sum overflow (it returned 0.0, 0.0)
+    and uniform weights of 1e-320 made fit report a divergence (1 / their
+    sum overflowed): only the ratios count, as documented."""
+    X = rng.standard_normal((3, 40))
+    y = rng.integers(0, 2, 40)
+    net = Network([3, 4, 2], output="softmax", seed=0, dtype=np.float64)
+    w = rng.uniform(0.5, 2.0, 40)
+    ref = net.evaluate(X, y, sample_weight=w)
+    for s in (2.0 ** 1000, 2.0 ** -1000):       # exact scalings
+        np.testing.assert_allclose(net.evaluate(X, y, sample_weight=w * s), ref, rtol=1e-12)
+    huge = np.ones(40)
+    huge[:2] = 1e308
+    loss, acc = net.evaluate(X, y, sample_weight=huge)
+    np.testing.assert_allclose(
+        (loss, acc), net.evaluate(X[:, :2], y[:2], sample_weight=[1.0, 1.0]), rtol=1e-12)
+
+    def fitted(sw):
+        n = Network([3, 4, 2], output="softmax", seed=0, dtype=np.float64)
+        n.fit(X, y, sample_weight=sw, epochs=3, batch_size=8, verbose=False)
+        return n.flat_parameters
+
+    base = fitted(w)
+    np.testing.assert_array_equal(fitted(w * 2.0 ** 600), base)
+    np.testing.assert_array_equal(fitted(w * 2.0 ** -1000), base)
+    np.testing.assert_allclose(fitted(np.full(40, 1e-320)), fitted(np.ones(40)), rtol=1e-12,
+                               atol=1e-14)

@@ -644,7 +644,19 @@ def check_sample_weight(sample_weight, m, ensure_non_negative=True):
         raise WeightSumZeroError(
             f"{WEIGHT_SUM_ZERO}: sample_weight of {m} examples ({int(np.sum(sw < 0))} "
             "negative) sums to 0.0, and the loss and gradients are divided by that sum")
+    if ensure_non_negative:
+        sw = _rescaled_weights(sw)
     return sw
+
+
+def _rescaled_weights(sw):
+    """Non-negative weights (not all zero) scaled by a power of two when their
+    largest is beyond 2^+-500: only their ratios count (every use divides by a
+    sum of weights), and such weights made that sum overflow (1e308: evaluate
+    returned 0.0, 0.0) or its reciprocal overflow (1e-320: fit called it a
+    divergence). A power of two scales exactly, so other weights keep their bits."""
+    e = np.frexp(np.max(sw))[1]
+    return np.ldexp(sw, -e) if abs(int(e)) > 500 else sw
 
 
 def check_flat_params(params, n_params):

@@ -179,3 +179,12 @@ def test_plot_decision_boundary_draws():
     a.plot_decision_boundary(lambda x: a.predict(params, x.T), X, Y)
     assert plt.gca().get_xlabel() == "x1"
     plt.close("all")
+
+
+def test_nn_model_with_1d_labels_names_the_fix():
+    """A 1-D Y made layer_sizes size the output layer from Y.shape[0] and the
+    error ask for Y of shape (400, 400)."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"Y has shape \(40,\), a 1-D array.*"
+                                         r"Y\.reshape\(1, -1\) \(the output layer has 40 units"):
+        a.nn_model(rng.standard_normal((2, 40)), rng.integers(0, 2, 40), 4, num_iterations=3)

@@ -532,3 +532,25 @@ def test_non_numeric_scale_or_lambd_is_a_type_error(kw):
     name = next(iter(kw))
     with pytest.raises(TypeError, match=f"Invalid {name}: expected a real number"):
         fastbp.dense_backward(dZ, A, W, **kw)
+
+
+def test_arguments_a_layer_does_not_read_are_still_checked():
+    """An unused Z_prev of the wrong shape and a NaN or infinite alpha passed
+    silently (alpha=inf made leaky_relu's outputs inf/NaN)."""
+    dZ, A, W = np.ones((2, 7)), np.ones((3, 7)), np.ones((2, 3))
+    with pytest.raises(ValueError, match=r"Z_prev should match A_prev \(3, 7\), got Z_prev \(2, 7\)"):
+        fastbp.dense_backward(dZ, A, W, "relu", Z_prev=np.zeros((2, 7)))
+    with pytest.raises(TypeError, match="Z_prev"):
+        fastbp.dense_backward(dZ, A, W, "relu", Z_prev=np.zeros((3, 7), np.float32))
+    for act in ("relu", "leaky_relu", "elu", "gelu", None):
+        for bad in (np.nan, np.inf, -np.inf):
+            with pytest.raises(ValueError, match="alpha: must be finite"):
+                fastbp.dense_backward(dZ, A, W, act, alpha=bad, Z_prev=A)
+            if act is not None:
+                with pytest.raises(ValueError, match="alpha: must be finite"):
+                    fastbp.dense_forward(A, W, np.zeros((2, 1)), act, alpha=bad)
+    # a right-shaped Z_prev and a finite alpha that relu does not read change nothing
+    ref = fastbp.dense_backward(dZ, A, W, "relu")
+    got = fastbp.dense_backward(dZ, A, W, "relu", Z_prev=A.copy(), alpha=0.3)
+    for r, g in zip(ref, got):
+        np.testing.assert_array_equal(r, g)

@@ -705,3 +705,15 @@ NETWORK_EXTRA_CASES = [
 @pytest.mark.parametrize("fn,args,kwargs,exc,needles", NETWORK_EXTRA_CASES)
 def test_network_extra_message_names_argument_and_value(fn, args, kwargs, exc, needles):
     test_message_names_argument_and_value(fn, args, kwargs, exc, needles)
+
+
+def test_out_of_range_labels_are_quoted_as_they_are():
+    """A uint64 label of 2**63 was quoted as -9.22337e+18 (wrapped by a cast
+    to int64, then printed as a float)."""
+    X = np.zeros((3, 5), np.float32)
+    net = fastbp.Network([3, 4, 2], output="softmax", seed=0)
+    with pytest.raises(ValueError, match=r"found \{9223372036854775808\} \(1 of 5 values\), "
+                                         r"values in \[0, 9223372036854775808\]"):
+        net.evaluate(X, np.array([0, 2**63, 1, 0, 1], dtype=np.uint64))
+    with pytest.raises(ValueError, match=r"found \{-1, 7\} \(2 of 5 values\)"):
+        net.evaluate(X, np.array([0, 7, 1, 0, -1]))

@@ -34,6 +34,7 @@ from libc.limits cimport INT_MAX
 from libc.math cimport isfinite
 from libc.stdint cimport uintptr_t
 cimport numpy as cnp
+from libc.float cimport DBL_MAX
 
 from fastbp._blas cimport _blas_begin, _blas_end, _pool_size, _pool_run
 from fastbp._kernels cimport fbp_task_next, fbp_deriv_needs_z
@@ -334,8 +335,8 @@ cdef inline bint _act_arg(object activation, object alpha, bint allow_none, int 
     cdef PyObject *c
     cdef double a
     if activation is None:
-        if not allow_none:
-            return False
+        if not allow_none or alpha is not None:
+            return False            # (an alpha given: the full checks check it)
         act[0] = ACT_NONE           # no derivative: alpha is not read
         al[0] = 0.0
         return True
@@ -351,8 +352,9 @@ cdef inline bint _act_arg(object activation, object alpha, bint allow_none, int 
     if type(alpha) is not float:
         return False
     a = <double>alpha
-    if (act[0] == FBP_LEAKY_RELU or act[0] == FBP_ELU) and not a >= 0:
-        return False
+    if not (-DBL_MAX <= a <= DBL_MAX) or (
+            (act[0] == FBP_LEAKY_RELU or act[0] == FBP_ELU) and not a >= 0):
+        return False        # inf, NaN, or negative where read: the full checks raise
     al[0] = a
     return True
 
@@ -399,10 +401,14 @@ def backward_plain(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out, 
     if m == 0 or not _act_arg(activation, alpha, True, &act, &al):
         return None
     v = A_prev
-    if act >= 0 and fbp_deriv_needs_z(act):
+    if Z_prev is not None:
+        # read only for the activations whose g' needs it, checked whenever given
         if (_plain(Z_prev, cnp.PyArray_TYPE(<cnp.ndarray>dZ)) == 0
                 or (<cnp.ndarray>Z_prev).shape[0] != (<cnp.ndarray>A_prev).shape[0]
                 or (<cnp.ndarray>Z_prev).shape[1] != m):
+            return None
+    if act >= 0 and fbp_deriv_needs_z(act):
+        if Z_prev is None:
             return None
         if out is not None and not (_apart((<tuple>out)[0], Z_prev)
                                     and _apart((<tuple>out)[1], Z_prev)

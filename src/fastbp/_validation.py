@@ -343,6 +343,12 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
     if Y.dtype == np.bool_:
         Y = Y.view(np.uint8)
     elif Y.dtype not in y_codes:
+        if Y.dtype.kind == "u" and Y.size and int(Y.max()) > np.iinfo(np.int64).max:
+            # uint64 beyond int64: the cast below wrapped 2**63 to -2**63, and
+            # the message quoted a label the data does not hold
+            if output == "softmax":
+                raise label_range_error(Y, n_out)
+            Y = Y.astype(np.float64)
         if Y.dtype.kind in "iu":
             Y = Y.astype(np.int64)
         elif Y.dtype.kind == "f":
@@ -458,10 +464,14 @@ def check_label_range(Y, n_out):
 
 def _found(bad, n, limit=5, what="values"):
     """``{1, 2} (3 of 10 values)``: a few distinct offending values and how many."""
-    vals = np.unique(bad.astype(np.float64, copy=False))
-    nan = vals[np.isnan(vals)]
-    vals = vals[~np.isnan(vals)]
-    items = [f"{v:g}" for v in vals[:limit]] + (["nan"] if nan.size else [])
+    if bad.dtype.kind in "iu":          # exactly (as float64, 2**63 read 9.22337e+18)
+        vals = np.unique(bad)
+        items = [str(int(v)) for v in vals[:limit]]
+    else:
+        vals = np.unique(bad.astype(np.float64, copy=False))
+        nan = vals[np.isnan(vals)]
+        vals = vals[~np.isnan(vals)]
+        items = [f"{v:g}" for v in vals[:limit]] + (["nan"] if nan.size else [])
     more = ", ..." if vals.size > limit else ""
     return f"{{{', '.join(items)}{more}}} ({bad.size} of {n} {what})"
 
@@ -1061,7 +1071,9 @@ def alpha_value(activation, alpha):
         raise TypeError(f"Invalid alpha: a real number or None, got {type(alpha).__name__} "
                         f"{alpha!r}")
     a = float(alpha)
-    if activation in ("leaky_relu", "elu") and not a >= 0:
+    if not math.isfinite(a):
+        raise ValueError(f"Invalid alpha: must be finite, got {alpha!r}")
+    if activation in DEFAULT_ALPHA and not a >= 0:
         raise ValueError(f"Invalid alpha: {activation} needs alpha >= 0 (its derivative is read "
                          f"from the layer's output), got {alpha!r}")
     return a
@@ -1201,6 +1213,8 @@ def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, 
         outs_ok = False
     if activation is None:
         act, al = ACT_NONE, 0.0
+        if alpha is not None:
+            alpha_value(None, alpha)        # not read, but checked as for any activation
     elif alpha is None and type(activation) is str and activation in _ACT_ALPHA:
         act, al = _ACT_ALPHA[activation]
     else:
@@ -1208,6 +1222,14 @@ def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, 
         al = alpha_value(activation, alpha)
     v = a_prev
     vz = None
+    if Z_prev is not None and activation not in DERIV_FROM_Z:
+        # not read (g' comes from A_prev), but a Z_prev of the wrong shape or
+        # dtype is a mistake in the caller's bookkeeping: say so
+        zp = float2d(Z_prev, "Z_prev")
+        same_dtype(dz, "dZ", zp, "Z_prev")
+        if zp.shape != a_prev.shape:
+            raise ValueError(f"Invalid shapes: Z_prev should match A_prev {shape_str(a_prev)}, "
+                             f"got Z_prev {shape_str(zp)}")
     if activation in DERIV_FROM_Z:
         p = w.shape[1]
         if Z_prev is None:

@@ -40,7 +40,8 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     activation : str
         One of ``fastbp.ACTIVATIONS``.
     alpha : float, optional
-        Slope/scale of ``leaky_relu`` (default 0.01) and ``elu`` (default 1.0).
+        Slope/scale of ``leaky_relu`` (default 0.01) and ``elu`` (default 1.0),
+        >= 0; the other activations do not read it. Must be finite.
     out : tuple (Z, A) of C-contiguous ndarrays (n, m), optional
         Preallocated outputs (no allocation happens when given).
     n_threads : int, optional
@@ -101,9 +102,11 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
         None: return dA_prev = W^T dZ (the input layer; nothing to differentiate).
     Z_prev : ndarray (n_prev, m), optional
         Previous layer's pre-activation; required for gelu, gelu_tanh, silu,
-        whose derivative the output does not determine.
+        whose derivative the output does not determine. Not read for the
+        other activations, but its shape and dtype are checked when given.
     alpha : float, optional
-        Parameter of leaky_relu (0.01) / elu (1.0).
+        Parameter of leaky_relu (0.01) / elu (1.0), >= 0; the other
+        activations (and None) do not read it. Must be finite.
     scale : float, optional
         Multiplies dW and db; default 1/m, the mean over examples.
     lambd : float

@@ -65,7 +65,8 @@ Differences from the NumPy code, all at the edges:
   inputs outside [0, 1] (or NaN) are computed as the course does (nan).
 * Relu derivatives are applied by multiplying with the mask ``Z > 0``, 7x
   faster than the course's masked assignment; the results differ only for
-  non-finite inputs (an infinite dA where Z <= 0 gives nan, not 0).
+  non-finite inputs (an infinite dA where Z <= 0 gives nan, not 0; a NaN in
+  Z gives 0, where the course's ``dZ[Z <= 0] = 0`` keeps dA).
 * Sigmoid, tanh, exp and log are fastbp's vectorised implementations
   (csrc/fastbp_vmath.h): no overflow warnings, and within 3 ulps of
   NumPy's (tested), so results agree with the NumPy code to ~1e-15

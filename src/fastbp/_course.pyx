@@ -63,20 +63,21 @@ cdef inline bint _plain(object a, int typenum):
 
 
 cdef inline bint _unchanged(object x, object snap):
-    """x still holds the bytes of snap, its copy taken when L_model_forward
-    returned it (same dtype, shape and C-contiguous layout)."""
+    """x still holds the bytes of snap, its copy (order "K") taken when
+    L_model_forward returned it: same dtype, shape and strides, one segment."""
     cdef cnp.ndarray a, s
     if type(x) is not cnp.ndarray:
         return False
     a = <cnp.ndarray>x
     s = <cnp.ndarray>snap
-    if (not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(s)
+    if (not cnp.PyArray_ISONESEGMENT(a) or cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(s)
             or cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(s)
             or cnp.PyArray_NBYTES(a) != cnp.PyArray_NBYTES(s)
             or cnp.PyArray_ISBYTESWAPPED(a) != cnp.PyArray_ISBYTESWAPPED(s)):
         return False
     for i in range(cnp.PyArray_NDIM(a)):
-        if cnp.PyArray_DIM(a, i) != cnp.PyArray_DIM(s, i):
+        if (cnp.PyArray_DIM(a, i) != cnp.PyArray_DIM(s, i)
+                or cnp.PyArray_STRIDE(a, i) != cnp.PyArray_STRIDE(s, i)):
             return False
     return memcmp(cnp.PyArray_DATA(a), cnp.PyArray_DATA(s), cnp.PyArray_NBYTES(a)) == 0
 

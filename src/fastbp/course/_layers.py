@@ -42,7 +42,8 @@ def remember_output(AL, ZL):
                 RECENT_OUTPUTS.remove(entry)
             except ValueError:      # another thread removed it first
                 pass
-    RECENT_OUTPUTS.append((weakref.ref(AL), weakref.ref(ZL), AL.copy(), ZL.copy()))
+    RECENT_OUTPUTS.append((weakref.ref(AL), weakref.ref(ZL), AL.copy(order="K"),
+                           ZL.copy(order="K")))
 
 
 def threads(shape_w, m, gemms):

@@ -98,6 +98,37 @@ def test_chooser_follows_a_change_of_machine_state():
     assert (arms[back + 100:] == 0).mean() >= 0.92
 
 
+BIG = 3e8          # GEMM flops of a large step (above _netstep's CH_TEAM_FLOPS)
+
+
+def test_a_large_step_starts_on_the_team():
+    # full-batch steps of 0.45 s on the team, 0.8 s on one thread: starting on
+    # one thread cost a 3-step fit about 1.4 s (0.7x scikit-learn)
+    n = 200
+    team, solo = np.full(n, 0.45), np.full(n, 0.8)
+    arms = simulate(team, solo, BIG)
+    assert not arms[:9].any(), arms[:12]
+    probe = int(np.argmax(arms == 1))
+    assert 9 <= probe <= 12, probe
+    # one measured step is the whole probe (no skipped step: ~8 ms of an idle
+    # thread's spinning is noise beside 0.8 s), then back on the team for long
+    assert arms[probe] == 1 and arms[probe + 1] == 0, arms[probe - 1:probe + 3]
+    assert arms[probe + 1:probe + 50].sum() == 0
+    assert _cost(arms, team, solo) <= 1.03 * team.sum()
+    # a small step starts on one thread as before, whatever its time
+    assert simulate(team, solo, 1e6)[:3].all()
+
+
+def test_a_large_step_leaves_a_team_that_loses():
+    # another process holds a core: the team's large step takes 3x one thread's
+    n = 400
+    team, solo = np.full(n, 1.5), np.full(n, 0.5)
+    arms = simulate(team, solo, BIG)
+    probe = int(np.argmax(arms == 1))
+    assert probe <= 12 and (arms[probe:] == 1).mean() >= 0.9, probe
+    assert _cost(arms, team, solo) <= 1.25 * solo.sum()
+
+
 def test_chooser_arguments():
     with pytest.raises(ValueError, match="same length"):
         simulate(np.ones(3), np.ones(4))

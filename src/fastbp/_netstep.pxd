@@ -785,6 +785,16 @@ cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
 #   CH_MIN_SECS (a one-thread stretch has no idle thread spinning beside it,
 #   so the first comparison is clean; few steps, as large steps lose most
 #   there), later probes come CH_GAP steps apart at least.
+# * Except large steps (CH_TEAM_FLOPS of GEMM work and more: a millisecond
+#   and more at this machine's float32 peak, where a barrier's wait is
+#   noise): they start on the team, and their first one-thread probe comes
+#   after CH_GAP steps and CH_BUDGET_MIN times the first step's time. A
+#   probe step of CH_BIG_SECS and more is a measurement of its own: the
+#   probe ends after it, and a one-thread probe does not skip it (the idle
+#   thread's ~8 ms of spinning is a few per cent of it). A full-batch fit of
+#   0.8 s steps spent its first four on one thread, about 1.4 s, where the
+#   team took 0.45 s a step (fastbp.sklearn at batch_size=20000 was 0.7x
+#   scikit-learn over 3 iterations).
 #
 # NetKernel._call runs it. The blocks of a step are fixed by its shape
 # (``nb``, NetKernel._blocks), not by the team that runs them, so the choice
@@ -798,6 +808,7 @@ cdef enum:
     CH_BUDGET_MIN = 4
     CH_ABORT = 4      # see above
     CH_CLASSES = 8    # one chooser per kind of call: M_FORWARD, M_BACKWARD, M_UPDATE
+    CH_TEAM_FLOPS = 200000000   # a large step's GEMM flops, at least (see above)
 
 # seconds a probe (and the first stretch) measures; seconds a one-thread
 # probe runs before it measures
@@ -805,9 +816,11 @@ cdef extern from *:
     """
     #define FBP_CH_MIN_SECS 1e-3
     #define FBP_CH_SETTLE_SECS 1e-2
+    #define FBP_CH_BIG_SECS 1e-1
     """
     const double CH_MIN_SECS "FBP_CH_MIN_SECS"
     const double CH_SETTLE_SECS "FBP_CH_SETTLE_SECS"
+    const double CH_BIG_SECS "FBP_CH_BIG_SECS"
 
 cdef struct TeamChooser:
     int solo              # the arm in use: 1 one thread, 0 the whole team
@@ -826,6 +839,18 @@ cdef struct TeamChooser:
     double budget         # wait = budget * (the last probe's seconds + CH_SETTLE_SECS)
     Py_ssize_t probes
     Py_ssize_t switches
+    int big               # started on the team for a large step (_ch_start)
+
+
+cdef inline void _ch_start(TeamChooser *c, double step_flops) noexcept nogil:
+    """Before a call's steps: a chooser that has not yet run a step starts a
+    large step (``step_flops`` of GEMM work) on the team."""
+    if c.warm or c.probes or not c.solo or step_flops < <double>CH_TEAM_FLOPS:
+        return
+    c.solo = 0
+    c.big = 1
+    c.gap = CH_GAP
+    c.budget = CH_BUDGET        # on the team, as after a probe the team won
 
 
 cdef inline void _ch_reset(TeamChooser *c) noexcept nogil:
@@ -845,6 +870,7 @@ cdef inline void _ch_reset(TeamChooser *c) noexcept nogil:
     c.budget = CH_BUDGET_MIN / 2
     c.probes = 0
     c.switches = 0
+    c.big = 0
 
 
 cdef inline int _ch_solo(const TeamChooser *c) noexcept nogil:
@@ -877,6 +903,8 @@ cdef inline void _ch_record(TeamChooser *c, double secs, Py_ssize_t m) noexcept 
     cdef double x = <double>(m if m > 0 else 1)
     if not c.warm:
         c.warm = 1
+        if c.big:
+            c.wait = CH_BUDGET_MIN * secs
         return
     if c.probing:
         c.psecs += secs
@@ -884,14 +912,15 @@ cdef inline void _ch_record(TeamChooser *c, double secs, Py_ssize_t m) noexcept 
         if c.psecs > CH_ABORT * c.cost[c.solo] * c.pex:
             _ch_end_probe(c, c.psecs / c.pex)       # lost, whatever comes next
             return
-        if c.settle > 0.0:
+        if c.settle > 0.0 and secs < CH_BIG_SECS:
             c.settle -= secs
             return
+        c.settle = 0.0
     c.secs += secs
     c.ex += x
     c.steps += 1
     if c.probing:
-        if c.steps >= CH_WIN and c.secs >= CH_MIN_SECS:
+        if (c.steps >= CH_WIN or secs >= CH_BIG_SECS) and c.secs >= CH_MIN_SECS:
             _ch_end_probe(c, c.secs / c.ex)
         return
     c.cost[arm] = c.secs / c.ex

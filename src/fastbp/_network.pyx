@@ -273,7 +273,8 @@ cdef class NetKernel:
         "step"), for the kinds that have run on more than one block, each a
         dict: ``one_thread`` (the arm in use), ``probes`` and ``switches``
         (counts), ``seconds_per_example`` (the mean of each arm's last stretch
-        or probe: the whole team, one thread; 0.0 where not measured yet).
+        or probe: the whole team, one thread; 0.0 where not measured yet),
+        ``started_on_team`` (a large step: it did not start on one thread).
         """
         cdef TeamChooser *c
         cdef int k
@@ -284,11 +285,13 @@ cdef class NetKernel:
             if c.warm:
                 out[name] = {"one_thread": bool(c.solo), "probes": c.probes,
                              "switches": c.switches,
-                             "seconds_per_example": (c.cost[0], c.cost[1])}
+                             "seconds_per_example": (c.cost[0], c.cost[1]),
+                             "started_on_team": bool(c.big)}
         return out
 
     def reset_team_chooser(self):
-        """Forget what the team chooser measured (each kind starts on one thread again)."""
+        """Forget what the team chooser measured (each kind starts on one thread
+        again, or on the team for a large step)."""
         cdef int k
         for k in range(CH_CLASSES):
             _ch_reset(&self.chooser[k])
@@ -432,6 +435,9 @@ cdef class NetKernel:
                     _opt_step(&self.p, t0 + u)
                 nt = nb
                 timed = nb > 1 and self.team_policy <= 0
+                if timed:
+                    _ch_start(ch, <double>self.fwd_flops * self.p.m
+                              * (3.0 if mode & M_BACKWARD else 1.0))
                 if nb > 1 and self.team_policy > 0:
                     nt = min(nb, self.team_policy)
                 elif timed:

@@ -20,7 +20,7 @@ import numpy as np
 from fastbp._blas cimport (_blas_begin, _blas_end, _gemm, _gemm_blas, _gemm_small,
                            _swap_small_gemm_max, BLAS_Trans, NoTrans, Trans)
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
-from fastbp._netstep cimport (NetPlan, TeamChooser, _ch_record, _ch_reset, _ch_solo,
+from fastbp._netstep cimport (NetPlan, TeamChooser, _ch_record, _ch_reset, _ch_solo, _ch_start,
                               _opt_step)
 from fastbp._blas import _numpy_pool_runs, _set_numpy_pool
 from fastbp._registry cimport *  # the codes (FBP_*)
@@ -200,12 +200,13 @@ def numpy_pool_runs():
     return _numpy_pool_runs()
 
 
-def simulate_team_chooser(team_secs, solo_secs):
+def simulate_team_chooser(team_secs, solo_secs, double step_flops=0.0):
     """Drive one team chooser (fastbp._netstep's) with made-up step times.
 
     Step i takes ``team_secs[i]`` seconds on the team or ``solo_secs[i]`` on
     one thread, whichever the chooser picks; returns an int8 array, 1 where
-    step i ran on one thread.
+    step i ran on one thread. ``step_flops``: each step's GEMM work, as
+    NetKernel._call hands it to the chooser before a step (_ch_start).
     """
     cdef TeamChooser c
     cdef double[::1] t = np.ascontiguousarray(team_secs, dtype=np.float64)
@@ -217,6 +218,7 @@ def simulate_team_chooser(team_secs, solo_secs):
     cdef signed char[::1] arm = out
     _ch_reset(&c)
     for i in range(n):
+        _ch_start(&c, step_flops)
         arm[i] = _ch_solo(&c)
         _ch_record(&c, o[i] if arm[i] else t[i], 1)
     return out

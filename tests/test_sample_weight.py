@@ -475,3 +475,22 @@ def test_weights_of_extreme_magnitude_count_by_their_ratios(rng):
     np.testing.assert_array_equal(fitted(w * 2.0 ** -1000), base)
     np.testing.assert_allclose(fitted(np.full(40, 1e-320)), fitted(np.ones(40)), rtol=1e-12,
                                atol=1e-14)
+
+
+def test_with_l2_the_weights_scale_counts_and_is_not_rescaled(rng):
+    """With lambd > 0 the L2 term lambd / (2 sum(sw)) depends on the weights'
+    size: rescaling them beyond 2^500 made the loss jump (1.53 at 2^499,
+    1.92 at 2^500). They are taken as they are, and a sum that overflows is
+    an error rather than a loss of 0."""
+    X = rng.standard_normal((5, 40))
+    y = rng.integers(0, 3, 40)
+    net = Network([5, 7, 3], output="softmax", seed=0, dtype=np.float64, lambd=1.0)
+    a = net.evaluate(X, y, sample_weight=np.full(40, 2.0 ** 499))[0]
+    b = net.evaluate(X, y, sample_weight=np.full(40, 2.0 ** 500))[0]
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    with pytest.raises(ValueError, match="sums to inf.*lambd"):
+        net.evaluate(X, y, sample_weight=np.full(40, 1e308))
+    # without L2 the same weights count by their ratios only
+    net0 = Network([5, 7, 3], output="softmax", seed=0, dtype=np.float64)
+    np.testing.assert_allclose(net0.evaluate(X, y, sample_weight=np.full(40, 1e308)),
+                               net0.evaluate(X, y), rtol=1e-12)

@@ -605,7 +605,7 @@ class WeightSumZeroError(ZeroDivisionError, ValueError):
 WEIGHT_SUM_ZERO = "Weights sum to zero, can't be normalized"
 
 
-def check_sample_weight(sample_weight, m, ensure_non_negative=True):
+def check_sample_weight(sample_weight, m, ensure_non_negative=True, relative=False):
     """Per-example weights as a float64 C-contiguous (m,) array, or None.
 
     A scalar is one weight for every example (as scikit-learn's
@@ -613,7 +613,10 @@ def check_sample_weight(sample_weight, m, ensure_non_negative=True):
     the gradients are divided by their sum. With ``ensure_non_negative``
     (the default) they must be >= 0; without it (scikit-learn's MLP
     semantics) any sign goes, and a sum of exactly zero raises
-    :class:`WeightSumZeroError`.
+    :class:`WeightSumZeroError`. ``relative``: only the weights' ratios
+    count (a network without L2): non-negative weights beyond 2^+-500 are
+    scaled by a power of two (:func:`_rescaled_weights`). Otherwise a
+    non-negative sum that overflows is a ValueError (the L2 term divides by it).
     """
     if sample_weight is None:
         return None
@@ -654,9 +657,20 @@ def check_sample_weight(sample_weight, m, ensure_non_negative=True):
         raise WeightSumZeroError(
             f"{WEIGHT_SUM_ZERO}: sample_weight of {m} examples ({int(np.sum(sw < 0))} "
             "negative) sums to 0.0, and the loss and gradients are divided by that sum")
-    if ensure_non_negative:
+    if ensure_non_negative and relative:
         sw = _rescaled_weights(sw)
+    elif ensure_non_negative and not _finite_sum(sw):
+        raise ValueError(f"sample_weight sums to inf (largest weight {np.max(sw):g}): with "
+                         "L2 (lambd > 0) the term lambd / (2 sum(sample_weight)) takes the "
+                         "weights as they are; scale them down (without L2 only their "
+                         "ratios count)")
     return sw
+
+
+def _finite_sum(sw):
+    """sum(sw) does not overflow (checked without NumPy's overflow warning)."""
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(np.sum(sw)))
 
 
 def _rescaled_weights(sw):

@@ -563,9 +563,14 @@ class Network:
         exactly zero raise a ValueError that is also a ZeroDivisionError
         (NumPy's ``np.average`` error, which scikit-learn raises).
         The weights returned either way are what :meth:`train_batch` and
-        :meth:`train_epoch` take.
+        :meth:`train_epoch` take. Without L2 (``lambd`` 0) only their ratios
+        count, and non-negative weights beyond 2^+-500 come back scaled by a
+        power of two (their sum overflowed, or its reciprocal); with L2 the
+        term ``lambd/(2 sum(sw))`` takes them as they are, and a sum that
+        overflows is a ValueError.
         """
-        return _validation.check_sample_weight(sample_weight, m, ensure_non_negative)
+        return _validation.check_sample_weight(sample_weight, m, ensure_non_negative,
+                                               relative=self.lambd == 0)
 
     # ---------------------------------------------------------- computation
     def forward(self, X, *, training=False):
@@ -712,7 +717,8 @@ class Network:
         Y, yt, labels = _validation.check_Y(Y, X.shape[1], self.layer_dims[-1], self.output,
                                             self.dtype, LABEL_DTYPES)
         if sample_weight is not None:
-            sample_weight = _validation.check_sample_weight(sample_weight, X.shape[1])
+            sample_weight = _validation.check_sample_weight(sample_weight, X.shape[1],
+                                                            relative=self.lambd == 0)
         # the targets' domain is scanned by the kernel as it computes the loss
         return self.train_batch(X, Y, yt, labels, optimizer, sample_weight=sample_weight,
                                 check_targets=True)
@@ -974,7 +980,8 @@ class Network:
         X = self.check_X(X)
         m = X.shape[1]
         Y, yt, labels = self.check_Y(Y, m)
-        sw = _validation.check_sample_weight(sample_weight, m, ensure_non_negative)
+        sw = _validation.check_sample_weight(sample_weight, m, ensure_non_negative,
+                                             relative=self.lambd == 0)
         if params is not None:
             params = _validation.check_flat_params(params, self.n_params)
             if params is not self._flat_params:
@@ -1110,7 +1117,7 @@ class Network:
         _validation.check_targets(Yc, self.loss_name, self.layer_dims[-1], labels,
                                   dtype=self.dtype)
         m = X.shape[1]
-        sw = _validation.check_sample_weight(sample_weight, m)
+        sw = _validation.check_sample_weight(sample_weight, m, relative=self.lambd == 0)
         loss_sum, correct = self.evaluate_sums(X, Yc, labels, sw)
         return self.evaluate_finish(loss_sum, correct, m if sw is None else float(sw.sum()))
 

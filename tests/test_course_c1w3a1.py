@@ -188,3 +188,7 @@ def test_nn_model_with_1d_labels_names_the_fix():
     with pytest.raises(ValueError, match=r"Y has shape \(40,\), a 1-D array.*"
                                          r"Y\.reshape\(1, -1\) \(the output layer has 40 units"):
         a.nn_model(rng.standard_normal((2, 40)), rng.integers(0, 2, 40), 4, num_iterations=3)
+    with pytest.raises(ValueError, match=r"Y has shape \(40, 1\), one column \(examples as "
+                                         r"rows\).*Y\.reshape\(1, -1\) \(the output layer"):
+        a.nn_model(rng.standard_normal((2, 40)), rng.integers(0, 2, (40, 1)), 4,
+                   num_iterations=3)

@@ -314,7 +314,8 @@ def test_predict_does_not_disturb_pending_backward(rng):
     assert_grads(g1, g_ref, np.float64, "backward after predict")
 
 
-@pytest.mark.parametrize("other", ["loss_and_gradient", "train_step", "fit", "evaluate"])
+@pytest.mark.parametrize("other", ["loss_and_gradient", "train_step", "fit", "evaluate",
+                                   "apply_update"])
 def test_backward_refuses_a_forward_that_a_training_call_replaced(rng, other):
     # backward() after forward(X) then a training call returned the gradient of
     # the training call's data (or old activations with updated weights),
@@ -329,6 +330,9 @@ def test_backward_refuses_a_forward_that_a_training_call_replaced(rng, other):
         net.train_step(X2, Y2, SGD(0.1))
     elif other == "fit":
         net.fit(X2, Y2, epochs=1, batch_size=5, verbose=False)
+    elif other == "apply_update":
+        net.backward(Y)
+        net.apply_update(SGD(1.0))      # old activations with the new W2: mixed
     else:
         net.evaluate(X2, Y2)
     if other == "evaluate":
@@ -336,7 +340,7 @@ def test_backward_refuses_a_forward_that_a_training_call_replaced(rng, other):
         _, g_ref = reference_step(net, net.parameters, X, Y)
         assert_grads(g1, g_ref, np.float64, "backward after evaluate")
         return
-    with pytest.raises(RuntimeError, match=r"forward\(X\) again"):
+    with pytest.raises(RuntimeError, match=r"forward\(X\)"):
         net.backward(Y)
     net.forward(X)              # a new forward makes backward valid again
     g1 = {k: v.copy() for k, v in net.backward(Y).items()}

@@ -2270,11 +2270,13 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
         raise ValueError(f"Invalid shapes: X has shape {X.shape} but W1 has shape "
                          f"{Ws[0].shape}, which takes X of shape ({n_x}, m)."
                          + (rows_hint if X.shape[1] == n_x else ""))
-    if y.ndim == 1 and y.shape != (Ws[-1].shape[0], m):
+    column = y.ndim == 2 and y.shape == (m, 1) and m != 1
+    if (y.ndim == 1 or column) and y.shape != (Ws[-1].shape[0], m):
         sized = (f" (the output layer has {Ws[-1].shape[0]} units because its size was read "
                  f"from Y.shape[0], as the course's layer_sizes does)"
                  if Ws[-1].shape[0] == y.shape[0] != 1 else "")
-        raise ValueError(f"Invalid shapes: Y has shape {y.shape}, a 1-D array; the course's "
+        what = "one column (examples as rows)" if column else "a 1-D array"
+        raise ValueError(f"Invalid shapes: Y has shape {y.shape}, {what}; the course's "
                          f"labels are (n_y, m), one column per example: pass "
                          f"Y.reshape(1, -1){sized}.")
     if y.shape != (Ws[-1].shape[0], m):

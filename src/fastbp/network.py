@@ -616,8 +616,9 @@ class Network:
         ------
         RuntimeError
             No :meth:`forward` on this network since its parameters were
-            last reset, or a training call (:meth:`train_step`, :meth:`fit`,
-            :meth:`loss_and_gradient`, ...) ran its own forward pass since
+            last reset or updated (:meth:`apply_update`), or a training call
+            (:meth:`train_step`, :meth:`fit`, :meth:`loss_and_gradient`, ...)
+            ran its own forward pass since
             (:meth:`predict_proba`, :meth:`predict` and :meth:`evaluate` do
             not disturb a pending backward).
         ValueError, TypeError
@@ -625,7 +626,7 @@ class Network:
         """
         if self._last_m is None or not self._kernel.have_forward:
             raise RuntimeError("backward() needs a forward(X) first (on this network, "
-                               "since its parameters were last reset)")
+                               "since its parameters were last reset or updated)")
         if self._forward_id != self._kernel.forward_count:
             raise RuntimeError(
                 "backward() needs a forward(X) first: since the last forward(X), a "
@@ -1004,7 +1005,9 @@ class Network:
     def apply_update(self, optimizer, *, n_threads=None):
         """Apply ``optimizer`` to the current :attr:`grads` (after :meth:`backward`).
 
-        ``n_threads`` (an effective count) defaults to the network's.
+        ``n_threads`` (an effective count) defaults to the network's. The
+        parameters change, so a further :meth:`backward` needs a new
+        :meth:`forward` (RuntimeError otherwise).
         """
         _validation.check_optimizer(optimizer, Optimizer)
         # an effective count (0 or a negative one made the update a no-op)
@@ -1015,6 +1018,9 @@ class Network:
             t = optimizer.t + 1
             self._kernel.update(*optimizer.kernel_args(t), nt)
             optimizer.t = t
+            # the pending forward's activations belong to the old parameters: a
+            # second backward would mix them with the new W (silently)
+            self._last_m = None
 
     def predict_proba(self, X, *, check_finite=True):
         """Output activations for X, without dropout.

@@ -1214,3 +1214,39 @@ def test_standardising_features_of_extreme_scale(tmp_path, capsys, scale):
     m2, s2 = _mean_std(Xr)
     np.testing.assert_array_equal(m2, Xr.mean(axis=0))
     np.testing.assert_array_equal(s2, Xr.std(axis=0))
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1e170])
+def test_a_regression_target_of_extreme_scale(tmp_path, capsys, scale):
+    """The target's std went through squares (1e-170: it became 0, replaced
+    by 1, and the network learnt nothing; 1e170: inf), and R^2 / RMSE squared
+    the raw values (nan)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["y"] = X @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(200)
+    df.to_csv(tmp_path / "ref.csv", index=False)
+    df["y"] *= scale
+    df.to_csv(tmp_path / "scaled.csv", index=False)
+    args = ("--target", "y", "--task", "regression", "--no-compare", "--epochs", "40",
+            "--dtype", "float64")
+    code0, ref, _ = cli(capsys, "train", "--data", tmp_path / "ref.csv", *args)
+    code1, out, err = cli(capsys, "train", "--data", tmp_path / "scaled.csv", *args)
+    assert code0 == code1 == 0 and "warning" not in err, err
+    assert scores(out, "test") == scores(ref, "test") > 0.5
+    rmse = lambda o: float(re.search(r"RMSE (\S+)", next(
+        ln for ln in o.splitlines() if ln.startswith("test"))).group(1))
+    np.testing.assert_allclose(rmse(out), rmse(ref) * scale, rtol=1e-3)
+
+
+def test_a_count_target_beyond_float32_is_a_data_error(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(100)
+    df = pd.DataFrame({"a": a, "b": rng.standard_normal(100),
+                       "count": rng.poisson(np.exp(0.5 * a)).astype(float)})
+    df.loc[3, "count"] = 1e39
+    df.to_csv(tmp_path / "counts.csv", index=False)
+    fail(capsys, 1, "train", "--data", tmp_path / "counts.csv", "--target", "count",
+         "--output", "exp", *QUICK,
+         match=r"1 value\(s\) of the target 'count' \(e\.g\. 1e\+39\) lie beyond float32's "
+               r"range.*--dtype float64")

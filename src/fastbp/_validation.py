@@ -1380,7 +1380,8 @@ def type_of_target(y):
     except ImportError:
         sk_type_of_target = None
     if sk_type_of_target is not None:
-        return sk_type_of_target(y)
+        with np.errstate(invalid="ignore"):     # its int cast of values beyond int64
+            return sk_type_of_target(y)
     if y.dtype.kind == "f" and np.any(y != np.round(y)):
         return "continuous"
     n_unique = len(np.unique(y.astype(str) if y.dtype.kind == "O" else y))

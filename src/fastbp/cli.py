@@ -769,13 +769,21 @@ def _regression_targets(y, target, table):
 def _score_line(task, pred, true, poisson=False):
     if task == "regression":
         true = np.asarray(true, dtype=np.float64)
-        err = pred - true
-        ss = np.sum((true - true.mean()) ** 2)
+        pred = np.asarray(pred, dtype=np.float64)
+        # squares of targets of 1e-170 or 1e170 under- or overflow: score
+        # them scaled by a power of two (exact; R^2 does not change, the
+        # errors are scaled back)
+        big = max(np.max(np.abs(true), initial=0.0), np.max(np.abs(pred), initial=0.0))
+        k = int(np.frexp(big)[1]) if np.isfinite(big) and big > 0 else 0
+        k = k if abs(k) > 500 else 0
+        t, p = np.ldexp(true, -k), np.ldexp(pred, -k)
+        err = p - t
+        ss = np.sum((t - t.mean()) ** 2)
         r2 = 1 - np.sum(err ** 2) / ss if ss > 0 else float("nan")
         dev = (f"   Poisson deviance {_mean_poisson_deviance(true, pred):.4g}" if poisson
                else "")
-        return (f"R^2 {r2:.4f}   RMSE {np.sqrt(np.mean(err ** 2)):.4g}   "
-                f"MAE {np.mean(np.abs(err)):.4g}{dev}")
+        return (f"R^2 {r2:.4f}   RMSE {np.ldexp(np.sqrt(np.mean(err ** 2)), k):.4g}   "
+                f"MAE {np.ldexp(np.mean(np.abs(err)), k):.4g}{dev}")
     return f"accuracy {np.mean(_same_label(pred, true)):.2%}"
 
 
@@ -1029,8 +1037,9 @@ def _fitted_preprocessing(p, train_idx, standardize, scale_target=True):
             "classes": None if p.classes is None else p.classes.tolist()}
     if p.task == "regression":
         ytr = p.y[train_idx]
-        prep["y_mean"] = float(ytr.mean()) if scale_target else 0.0
-        prep["y_scale"] = (float(ytr.std()) or 1.0) if scale_target else 1.0
+        y_mean, y_std = _mean_std(np.asarray(ytr, dtype=np.float64).reshape(-1, 1))
+        prep["y_mean"] = float(y_mean[0]) if scale_target else 0.0
+        prep["y_scale"] = (float(y_std[0]) or 1.0) if scale_target else 1.0
     return prep
 
 
@@ -1084,6 +1093,18 @@ def _encode(prep, X_raw, y, n_out, dtype):
     Xn = _standardised(prep, X_raw, dtype)
     if prep["task"] == "regression":
         Y = (np.asarray(y, dtype=np.float64) - prep["y_mean"]) / prep["y_scale"]
+        limit = np.finfo(dtype).max
+        over = ~(np.abs(Y) <= limit)
+        if over.any():
+            name = np.dtype(dtype).name
+            scaled = prep["y_scale"] != 1.0 or prep["y_mean"] != 0.0
+            raise CLIError(
+                f"{int(over.sum())} value(s) of the target {prep['target']!r} (e.g. "
+                f"{np.asarray(y, dtype=np.float64)[np.flatnonzero(over)[0]]:g}) lie beyond "
+                f"{name}'s range (+-{limit:.3g}){' after standardising' if scaled else ''}: "
+                + ("pass --dtype float64" if name != "float64" else "scale the target down")
+                + (", or scale the target down (a Poisson target is taken as it is)"
+                   if not scaled and name != "float64" else ""), DATA)
         return Xn, Y.reshape(1, -1)
     index = {str(c): i for i, c in enumerate(prep["classes"])}
     codes = [index.get(str(v)) for v in y]

@@ -1177,7 +1177,7 @@ def test_values_beyond_float32_are_a_data_error_not_a_crash(tmp_path, capsys):
     new.loc[3, "f1"] = 1e300
     new.to_csv(tmp_path / "new.csv", index=False)
     fail(capsys, 1, "predict", "--model", tmp_path / "m.npz", "--data", tmp_path / "new.csv",
-         match=r"1 value\(s\) of feature column\(s\) 'f1' \(e\.g\. 1e\+300\) lie beyond "
+         match=r"1 value\(s\) of feature column\(s\) .f1. \(e\.g\. 1e\+300, \S+ standardised\) lie beyond "
                r"float32's range.*retrain it with --dtype float64")
     big = df.copy()
     big["f0"] *= 1e155

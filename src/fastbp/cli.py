@@ -766,6 +766,12 @@ def _regression_targets(y, target, table):
                     "separators), or leave the column out", DATA)
 
 
+def _loss_text(loss):
+    """A loss to 4 decimals, or 4 significant digits when that would print
+    hundreds of digits (1e300) or nothing but zeros."""
+    return f"{loss:.4f}" if 1e-3 <= abs(loss) < 1e6 or loss == 0 else f"{loss:.4g}"
+
+
 def _score_line(task, pred, true, poisson=False):
     if task == "regression":
         true = np.asarray(true, dtype=np.float64)
@@ -1066,7 +1072,8 @@ def _standardised(prep, X_raw, dtype, model=False):
     if over.any():
         cols = np.flatnonzero(over.any(axis=0))
         j = cols[0]
-        example = X_raw[np.flatnonzero(over[:, j])[0], j]
+        i = np.flatnonzero(over[:, j])[0]
+        example = f"{X_raw[i, j]:g}"
         names = ", ".join(repr(prep["features"][c]) for c in cols[:5])
         more = f" and {cols.size - 5} more" if cols.size > 5 else ""
         name = np.dtype(dtype).name
@@ -1078,8 +1085,10 @@ def _standardised(prep, X_raw, dtype, model=False):
             fix = ("pass --dtype float64" if name != "float64" else "scale these features down")
             if not scaled:
                 fix += ", or let fastbp standardise the features (drop --no-standardize)"
+        if scaled:
+            example += f", {Xs[i, j]:g} standardised"
         raise CLIError(
-            f"{int(over.sum())} value(s) of feature column(s) {names}{more} (e.g. {example:g}) "
+            f"{int(over.sum())} value(s) of feature column(s) {names}{more} (e.g. {example}) "
             f"lie beyond {name}'s range (+-{limit:.3g})"
             f"{' after standardising' if scaled else ''}: {fix}", DATA)
     return np.ascontiguousarray(Xs.T, dtype=dtype)
@@ -1224,7 +1233,7 @@ def _say_setup(r, threads, say):
 
 def _say_scores(r, args, say):
     net, p, prep = r.net, r.p, r.prep
-    say(f"final    loss {r.final_loss:.4f} (the training cost after {r.epochs} "
+    say(f"final    loss {_loss_text(r.final_loss)} (the training cost after {r.epochs} "
         "epochs)")
     poisson = net.output == "exp"
     say(f"train    {_score_line(p.task, _predict(net, prep, r.X_tr_raw), r.y_tr, poisson)} "

@@ -66,6 +66,7 @@ cdef inline bint _unchanged(object x, object snap):
     """x still holds the bytes of snap, its copy (order "K") taken when
     L_model_forward returned it: same dtype, shape and strides, one segment."""
     cdef cnp.ndarray a, s
+    cdef int i
     if type(x) is not cnp.ndarray:
         return False
     a = <cnp.ndarray>x

@@ -457,3 +457,28 @@ def test_lbfgs_fits_in_two_threads_restore_the_blas_threads(monkeypatch):
     assert not errors, errors
     assert len(seen) == 6 and all(set(d.values()) == {1} for d in seen), seen
     assert after == before, (before, after)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "duplicates"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_rows_equal_toarray_batch_after_batch(fmt, dtype):
+    """The reused scatter buffer of sparse mini-batches (fastbp.sklearn._SparseRows)
+    gives each batch exactly as ``X[idx].toarray()``, whatever came before."""
+    import scipy.sparse as sp
+    from fastbp.sklearn import _SparseRows
+    rng = np.random.default_rng(0)
+    X = sp.random(50, 30, density=0.2, format="csr", random_state=1, dtype=dtype)
+    if fmt == "duplicates":         # a non-canonical CSR: toarray sums its duplicates
+        coo = X.tocoo()
+        X = sp.csr_matrix((np.concatenate([coo.data, coo.data[:10]]),
+                           (np.concatenate([coo.row, coo.row[:10]]),
+                            np.concatenate([coo.col, coo.col[:10]]))), shape=X.shape)
+        X.has_canonical_format = False
+    elif fmt == "csc":
+        X = X.tocsc()
+    rows = _SparseRows(X, 8)
+    for idx in [rng.permutation(50)[:8], slice(8, 16), rng.permutation(50)[:3], slice(48, 50),
+                np.array([5, 5, 7])]:
+        got = rows(idx)
+        np.testing.assert_array_equal(got, X[idx].toarray())
+        assert got.dtype == dtype

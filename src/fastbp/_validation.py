@@ -673,14 +673,25 @@ def _finite_sum(sw):
         return bool(np.isfinite(np.sum(sw)))
 
 
+def extreme_exponent(big):
+    """k with ``big / 2^k`` near 1 where the magnitude ``big`` (scalar or
+    array, >= 0) is beyond 2^+-500, else 0 (also for 0, inf, NaN): scaling
+    by ``2^-k`` is exact and keeps squares and sums of such values finite,
+    and values of ordinary size are left as they are (their bits kept)."""
+    big = np.asarray(big, dtype=np.float64)
+    k = np.where((big > 0) & np.isfinite(big), np.frexp(big)[1], 0)
+    k = np.where(np.abs(k) > 500, k, 0)
+    return int(k) if k.ndim == 0 else k
+
+
 def _rescaled_weights(sw):
     """Non-negative weights (not all zero) scaled by a power of two when their
     largest is beyond 2^+-500: only their ratios count (every use divides by a
     sum of weights), and such weights made that sum overflow (1e308: evaluate
     returned 0.0, 0.0) or its reciprocal overflow (1e-320: fit called it a
-    divergence). A power of two scales exactly, so other weights keep their bits."""
-    e = np.frexp(np.max(sw))[1]
-    return np.ldexp(sw, -e) if abs(int(e)) > 500 else sw
+    divergence)."""
+    k = extreme_exponent(np.max(sw))
+    return np.ldexp(sw, -k) if k else sw
 
 
 def check_flat_params(params, n_params):

@@ -779,9 +779,8 @@ def _score_line(task, pred, true, poisson=False):
         # squares of targets of 1e-170 or 1e170 under- or overflow: score
         # them scaled by a power of two (exact; R^2 does not change, the
         # errors are scaled back)
-        big = max(np.max(np.abs(true), initial=0.0), np.max(np.abs(pred), initial=0.0))
-        k = int(np.frexp(big)[1]) if np.isfinite(big) and big > 0 else 0
-        k = k if abs(k) > 500 else 0
+        k = _validation.extreme_exponent(max(np.max(np.abs(true), initial=0.0),
+                                             np.max(np.abs(pred), initial=0.0)))
         t, p = np.ldexp(true, -k), np.ldexp(pred, -k)
         err = p - t
         ss = np.sum((t - t.mean()) ** 2)
@@ -1056,9 +1055,7 @@ def _mean_std(X):
     (a power of two scales exactly), and right for columns of 1e-170 or
     1e170, whose squares NumPy's std takes to 0 or inf (the feature became
     all zeros)."""
-    big = np.max(np.abs(X), axis=0, initial=0.0)
-    k = np.where((big > 0) & np.isfinite(big), np.frexp(big)[1], 0)
-    k = np.where((k > -500) & (k < 500), 0, k)      # scale only where it matters
+    k = _validation.extreme_exponent(np.max(np.abs(X), axis=0, initial=0.0))
     Xs = np.ldexp(X, -k)
     return np.ldexp(Xs.mean(axis=0), k), np.ldexp(Xs.std(axis=0), k)
 

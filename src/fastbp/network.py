@@ -718,8 +718,7 @@ class Network:
         Y, yt, labels = _validation.check_Y(Y, X.shape[1], self.layer_dims[-1], self.output,
                                             self.dtype, LABEL_DTYPES)
         if sample_weight is not None:
-            sample_weight = _validation.check_sample_weight(sample_weight, X.shape[1],
-                                                            relative=self.lambd == 0)
+            sample_weight = self.check_sample_weight(sample_weight, X.shape[1])
         # the targets' domain is scanned by the kernel as it computes the loss
         return self.train_batch(X, Y, yt, labels, optimizer, sample_weight=sample_weight,
                                 check_targets=True)
@@ -981,8 +980,8 @@ class Network:
         X = self.check_X(X)
         m = X.shape[1]
         Y, yt, labels = self.check_Y(Y, m)
-        sw = _validation.check_sample_weight(sample_weight, m, ensure_non_negative,
-                                             relative=self.lambd == 0)
+        sw = self.check_sample_weight(sample_weight, m,
+                                      ensure_non_negative=ensure_non_negative)
         if params is not None:
             params = _validation.check_flat_params(params, self.n_params)
             if params is not self._flat_params:
@@ -1123,7 +1122,7 @@ class Network:
         _validation.check_targets(Yc, self.loss_name, self.layer_dims[-1], labels,
                                   dtype=self.dtype)
         m = X.shape[1]
-        sw = _validation.check_sample_weight(sample_weight, m, relative=self.lambd == 0)
+        sw = self.check_sample_weight(sample_weight, m)
         loss_sum, correct = self.evaluate_sums(X, Yc, labels, sw)
         return self.evaluate_finish(loss_sum, correct, m if sw is None else float(sw.sum()))
 

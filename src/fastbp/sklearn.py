@@ -301,14 +301,6 @@ class _Solver:
 
 
 # ------------------------------------------------------------------- helpers
-def _rows(X, idx):
-    """Rows ``idx`` (a slice or an index array) of X as a dense array."""
-    part = X[idx]
-    if sp.issparse(part):
-        return part.toarray()
-    return part
-
-
 class _SparseRows:
     """Mini-batches of a sparse X as dense rows, in one buffer reused for every
     batch: a batch's entries are scattered into zeros and set back to zero

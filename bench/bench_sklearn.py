@@ -11,6 +11,11 @@ Cases (issue 15), each in float64 and float32:
   (d) lbfgs on digits, (128,), max_iter=200;
   (e) only with --cases e: the data of (b), (1024,), the whole training split
       as one batch, adam, 3 epochs (few, large steps: the team chooser's start).
+  (f), (g), (h) only when named in --cases: sparse CSR input (the network's
+      sparse first-layer kernel), text-like: 4000 x 20000 at density 0.002
+      (~40 entries an example), 10 classes from a sparse linear model:
+      (f) lbfgs, (100,), max_iter 50; (g) adam, (64,), batch 200, 3 epochs;
+      (h) 5000 x 100000 at density 0.0005, sgd, (64,), batch 200, 1 epoch.
 Both estimators get the same parameters and ``random_state`` and ``tol=0`` (so
 stochastic fits run exactly ``max_iter`` epochs); each case reports the median
 fit time of ``--repeats`` interleaved runs (scikit-learn, fastbp, scikit-learn,
@@ -58,6 +63,17 @@ import fastbp
 from fastbp import sklearn as fsk
 
 
+def sparse_classification(n, d, density, seed=0):
+    """A CSR X (n, d) of the given density (entries ~ U(0, 1), like tf-idf
+    weights) and 10 classes from a random sparse linear model of it."""
+    import scipy.sparse as sp
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, d, density=density, format="csr", random_state=seed)
+    w = rng.standard_normal((d, 10))
+    y = np.argmax(X @ w + 0.1 * rng.standard_normal((n, 10)), axis=1)
+    return X, y
+
+
 def cases(quick):
     n_big = 2000 if quick else 20000
     digits_X, digits_y = load_digits(return_X_y=True)
@@ -81,6 +97,15 @@ def cases(quick):
         ("e", f"{n_big} x 784 classification, (1024,), one batch of {n_big * 3 // 4}, adam, "
          f"{eb} epochs", "MLPClassifier", Xb, yb,
          dict(hidden_layer_sizes=(1024,), batch_size=n_big * 3 // 4, max_iter=eb)),
+        ("f", "sparse 4000 x 20000 (density 0.002), (100,), lbfgs, max_iter 50",
+         "MLPClassifier", *sparse_classification(4000, 20000, 0.002),
+         dict(hidden_layer_sizes=(100,), solver="lbfgs", max_iter=5 if quick else 50)),
+        ("g", "sparse 4000 x 20000 (density 0.002), (64,), batch 200, adam, 3 epochs",
+         "MLPClassifier", *sparse_classification(4000, 20000, 0.002),
+         dict(hidden_layer_sizes=(64,), batch_size=200, max_iter=1 if quick else 3)),
+        ("h", "sparse 5000 x 100000 (density 0.0005), (64,), batch 200, sgd, 1 epoch",
+         "MLPClassifier", *sparse_classification(5000, 100000, 0.0005),
+         dict(hidden_layer_sizes=(64,), batch_size=200, max_iter=1, solver="sgd")),
     ]
 
 
@@ -158,6 +183,8 @@ TARGETS = {"a": 10.0, "b": 3.0, "c": 3.0, "d": 10.0}
 def fit_flops(key, X, est, params, nfev):
     """GEMM arithmetic of the fastbp fit ``est`` on the 75% training split
     (lbfgs: ``nfev`` whole-set evaluations)."""
+    if not isinstance(X, np.ndarray):
+        return float("nan")      # sparse: the dense products' count means nothing here
     n = int(round(X.shape[0] * 0.75))
     dims = [X.shape[1], *params["hidden_layer_sizes"], est.n_outputs_]
     if params.get("solver") == "lbfgs":
@@ -173,7 +200,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=None,
                     help="cap BLAS and fastbp threads (default: all cores)")
-    ap.add_argument("--cases", default="abcd", help="subset of the cases, e.g. 'ad'")
+    ap.add_argument("--cases", default="abcd",
+                    help="subset of the cases a-h, e.g. 'ad' (default abcd)")
     ap.add_argument("--peak-size", type=int, default=2048,
                     help="n of the n x n x n GEMM that measures each dtype's peak")
     args = ap.parse_args(argv)

@@ -223,6 +223,53 @@ def test_parity_lbfgs(task, weighted, request):
     assert [c for c, _ in fw] == [c for c, _ in sw_]
 
 
+def _sparse_data(task, fmt, n=157, n_features=60, density=0.05, seed=0):
+    """_data's targets from a sparse X of ``density`` (below fastbp.sklearn's
+    _SPARSE_DENSITY, so mini-batches go to the network's sparse kernel)."""
+    import scipy.sparse as sp
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, n_features, density=density, format=fmt, random_state=seed,
+                  data_rvs=rng.standard_normal)
+    _, y = _data(task, n=n)
+    z = X @ rng.standard_normal((n_features, 3))
+    if task == "multiclass":
+        y = np.array(["a", "b", "c"])[np.argmax(z, axis=1)]
+    elif task == "regression":
+        y = z[:, 0]
+    return X, y
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("task", ["multiclass", "regression", "poisson"])
+@pytest.mark.parametrize("solver", ["adam", "sgd-nesterov", "lbfgs"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+def test_parity_sparse_first_layer_kernel(fmt, task, solver, weighted):
+    from fastbp.sklearn import _SPARSE_DENSITY
+    X, y = _sparse_data(task, fmt)
+    assert X.nnz <= _SPARSE_DENSITY * X.shape[0] * X.shape[1]
+    sw = np.random.default_rng(2).uniform(0.2, 2.0, X.shape[0]) if weighted else None
+    if solver == "lbfgs":
+        params = dict(solver="lbfgs", hidden_layer_sizes=(9,), alpha=1e-3, max_iter=30,
+                      random_state=0)
+        (s, s_warn), (f, f_warn) = _fit_both(task, params, sample_weight=sw, X=X, y=y)
+        assert abs(f.loss_ - s.loss_) <= 1e-6 * abs(s.loss_)
+        assert f.n_iter_ == s.n_iter_
+        assert [c for c, _ in f_warn] == [c for c, _ in s_warn]
+        rtol = 1e-4
+    else:
+        params = _params(task, solver, alpha=1e-3, hidden_layer_sizes=(9, 5))
+        sk, fb = _fit_both(task, params, sample_weight=sw, X=X, y=y)
+        _assert_parity(sk, fb)
+        (s, _), (f, _) = sk, fb
+        rtol = 1e-7
+    # prediction on sparse input: the sparse kernel's forward
+    if task == "multiclass":
+        np.testing.assert_allclose(f.predict_proba(X), s.predict_proba(X), rtol=rtol,
+                                   atol=1e-9)
+    else:
+        np.testing.assert_allclose(f.predict(X), s.predict(X), rtol=rtol, atol=1e-9)
+
+
 def test_parity_lbfgs_converged_warning_free():
     X, y = _data("regression")
     params = dict(solver="lbfgs", hidden_layer_sizes=(3,), max_iter=2000, random_state=0,

@@ -226,9 +226,13 @@ def test_dataframe_feature_names_and_string_labels():
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 @pytest.mark.parametrize("shuffle", [True, False])
-def test_sparse_input_equals_dense(fmt, shuffle):
+@pytest.mark.parametrize("cut", [0.8, 1.9], ids=["densified", "sparse-kernel"])
+def test_sparse_input_equals_dense(fmt, shuffle, cut):
+    from fastbp.sklearn import _SPARSE_DENSITY
     X, y = _clf_data()
-    X[np.abs(X) < 0.8] = 0.0
+    X[np.abs(X) < cut] = 0.0
+    # both ways a sparse X's mini-batches go: densified, or the sparse kernel
+    assert (np.count_nonzero(X) > _SPARSE_DENSITY * X.size) == (cut < 1)
     Xs = sp.csr_matrix(X) if fmt == "csr" else sp.csc_matrix(X)
     p = dict(hidden_layer_sizes=(6,), max_iter=4, random_state=0, batch_size=25,
              shuffle=shuffle)

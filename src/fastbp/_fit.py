@@ -384,9 +384,11 @@ class _CompiledEpochs:
 
 
 class _PerBatchEpochs:
-    """An epoch in one ``stepper.step`` per mini-batch (the MPI replica's way):
-    shuffled epochs gather this process's columns into buffers allocated
-    once, examples as rows, so each batch is an F-contiguous view."""
+    """An epoch in one ``stepper.step`` per mini-batch (the MPI replica's way,
+    and a sparse X's): shuffled epochs gather this process's columns into
+    buffers allocated once, examples as rows, so each batch is an
+    F-contiguous view; a sparse X's batches are its columns picked by SciPy
+    (CSC matrices of the batch's entries)."""
 
     def __init__(self, stepper, X, Y, yt, labels, sw, batches, shuffled):
         self.stepper, self.X, self.Y, self.yt, self.labels = stepper, X, Y, yt, labels
@@ -395,12 +397,13 @@ class _PerBatchEpochs:
         # this process's columns of every batch: [j + lo, j + hi)
         self.own = [stepper.share(k - j) for j, k in batches]
         self.shuffled = shuffled
+        self.sparse = not isinstance(X, np.ndarray)
         if shuffled:
             self.pos = np.concatenate([np.arange(j + lo, j + hi) for (j, _), (lo, hi) in
                                        zip(batches, self.own)]).astype(np.intp)
             self.starts = np.cumsum([0] + [hi - lo for lo, hi in self.own])
             n = self.pos.size
-            self.Xs = np.empty((n, X.shape[0]), dtype=X.dtype)
+            self.Xs = None if self.sparse else np.empty((n, X.shape[0]), dtype=X.dtype)
             self.Ys = np.empty((n,) if Y.ndim == 1 else (n, Y.shape[0]), dtype=Y.dtype)
             self.idx = np.empty(n, dtype=np.intp)
             self.Ws = np.empty(n) if sw is not None else None
@@ -410,7 +413,8 @@ class _PerBatchEpochs:
         if self.shuffled:
             np.take(perm, self.pos, out=self.idx)
             Xs, Ys, Ws = self.Xs, self.Ys, self.Ws
-            np.take(X.T, self.idx, axis=0, out=Xs)
+            if not self.sparse:
+                np.take(X.T, self.idx, axis=0, out=Xs)
             if Y.ndim == 1:
                 np.take(Y, self.idx, out=Ys)
             else:
@@ -421,7 +425,7 @@ class _PerBatchEpochs:
         for s, ((j, k), (lo, hi)) in enumerate(zip(self.batches, self.own)):
             if self.shuffled:
                 c0, c1 = self.starts[s], self.starts[s + 1]
-                Xb = Xs[c0:c1].T
+                Xb = X[:, self.idx[c0:c1]] if self.sparse else Xs[c0:c1].T
                 Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
                 Wb = Ws[c0:c1] if sw is not None else None
             else:
@@ -473,7 +477,7 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
             rng.permutation(m)
 
     batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
-    if getattr(stepper, "epoch", None) is not None:
+    if getattr(stepper, "epoch", None) is not None and isinstance(X, np.ndarray):
         run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     else:
         run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)

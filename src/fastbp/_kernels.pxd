@@ -1,5 +1,7 @@
 # Declarations of the C kernels in csrc/ (static inline, so every module that
 # cimports them compiles its own copy; no shared object is involved).
+from libc.stdint cimport int32_t, int64_t
+
 cdef extern from "fastbp_act.h" nogil:
     int fbp_deriv_needs_z(int act)
     void fbp_forward_rows_f(int act, float alpha, float *Z, Py_ssize_t ldz,
@@ -113,3 +115,39 @@ cdef extern from "fastbp_optim.h" nogil:
                        float l2, double *sq)
     void fbp_l2_rows_d(double *dW, const double *W, Py_ssize_t rows, Py_ssize_t n_in,
                        double l2, double *sq)
+
+# The first layer's products with a sparse (CSC) input: csrc/fastbp_sparse.h.
+cdef extern from "fastbp_sparse.h" nogil:
+    int fbp_csc_check_i32(const int32_t *ptr, const int32_t *idx, Py_ssize_t m,
+                          Py_ssize_t nnz, Py_ssize_t n)
+    int fbp_csc_check_i64(const int64_t *ptr, const int64_t *idx, Py_ssize_t m,
+                          Py_ssize_t nnz, Py_ssize_t n)
+    Py_ssize_t fbp_sp_remap_f_i32(const int32_t *ptr, const int32_t *idx, const float *val,
+                                  Py_ssize_t m, Py_ssize_t n, int64_t *mark, Py_ssize_t *U,
+                                  Py_ssize_t *fptr, int32_t *fj, float *fv)
+    Py_ssize_t fbp_sp_remap_f_i64(const int64_t *ptr, const int64_t *idx, const float *val,
+                                  Py_ssize_t m, Py_ssize_t n, int64_t *mark, Py_ssize_t *U,
+                                  Py_ssize_t *fptr, int32_t *fj, float *fv)
+    Py_ssize_t fbp_sp_remap_d_i32(const int32_t *ptr, const int32_t *idx, const double *val,
+                                  Py_ssize_t m, Py_ssize_t n, int64_t *mark, Py_ssize_t *U,
+                                  Py_ssize_t *fptr, int32_t *fj, double *fv)
+    Py_ssize_t fbp_sp_remap_d_i64(const int64_t *ptr, const int64_t *idx, const double *val,
+                                  Py_ssize_t m, Py_ssize_t n, int64_t *mark, Py_ssize_t *U,
+                                  Py_ssize_t *fptr, int32_t *fj, double *fv)
+    enum:
+        FBP_SPG_f
+        FBP_SPG_d
+    void fbp_sp_fwd_f(const float *W, Py_ssize_t ldw, Py_ssize_t R, const Py_ssize_t *U,
+                      Py_ssize_t nu, const Py_ssize_t *fptr, const int32_t *fj,
+                      const float *fv, Py_ssize_t m, float *ZT, float *Z, Py_ssize_t ldz)
+    void fbp_sp_fwd_d(const double *W, Py_ssize_t ldw, Py_ssize_t R, const Py_ssize_t *U,
+                      Py_ssize_t nu, const Py_ssize_t *fptr, const int32_t *fj,
+                      const double *fv, Py_ssize_t m, double *ZT, double *Z, Py_ssize_t ldz)
+    void fbp_sp_grad_f(float *dW, Py_ssize_t ldw, Py_ssize_t n, Py_ssize_t R,
+                       const Py_ssize_t *U, Py_ssize_t nu, const Py_ssize_t *fptr,
+                       const int32_t *fj, const float *fv, Py_ssize_t m, const float *D,
+                       Py_ssize_t ldd, float s, float *DT)
+    void fbp_sp_grad_d(double *dW, Py_ssize_t ldw, Py_ssize_t n, Py_ssize_t R,
+                       const Py_ssize_t *U, Py_ssize_t nu, const Py_ssize_t *fptr,
+                       const int32_t *fj, const double *fv, Py_ssize_t m, const double *D,
+                       Py_ssize_t ldd, double s, double *DT)

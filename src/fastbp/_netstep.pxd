@@ -5,7 +5,7 @@
 from cython cimport floating
 from cython.parallel cimport parallel
 from libc.math cimport log, isfinite, pow, sqrt
-from libc.stdint cimport uint64_t, uint32_t, uint16_t, uint8_t, int64_t
+from libc.stdint cimport uint64_t, uint32_t, uint16_t, uint8_t, int64_t, int32_t
 from libc.string cimport memcpy
 
 from fastbp._blas cimport _gemm, BLAS_Trans, NoTrans, Trans
@@ -13,7 +13,7 @@ from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
 from fastbp._openmp_helpers cimport fbp_omp_thread_num, team_threads
 from fastbp._registry cimport *  # the codes (FBP_*)
 from fastbp._rows cimport (Mat, _rowmajor, _fwd_rows, _bwd_rows, _grad_rows, _l2_rows,
-                           _dprev_rows)
+                           _dprev_rows, _rowsum)
 
 # mode bits of one kernel call
 cdef enum:
@@ -127,6 +127,21 @@ cdef struct NetPlan:
     const void *X
     Py_ssize_t x_ld
     int x_trans
+    # or, when xs_u is not NULL, a sparse X (csrc/fastbp_sparse.h; X is then
+    # not read), feature-major: the xs_nu features its m examples use,
+    # xs_u[u], and feature u's entries at [xs_fptr[u], xs_fptr[u + 1]) of
+    # xs_fj (their examples) and xs_fv (their values); NetKernel._set_x_sparse
+    # makes them. xs_scratch: m G values per thread (thread t's at
+    # t m G; G = FBP_SPG_f / FBP_SPG_d). xs_nnz: the entries (the work
+    # estimate's).
+    const Py_ssize_t *xs_u
+    Py_ssize_t xs_nu
+    const Py_ssize_t *xs_fptr
+    const int32_t *xs_fj
+    const void *xs_fv
+    void *xs_scratch
+    int xs_which       # NetKernel's buffers in use: 0 training, 1 inference
+    Py_ssize_t xs_nnz
     # targets: dense (rows, m) with element strides, or class labels (m,)
     const void *Y
     int yt
@@ -254,6 +269,7 @@ cdef inline void _set_x_layout(NetPlan *p, const void *X, Py_ssize_t n_x, Py_ssi
     gathered batch), so equal batches get equal GEMM flags and equal bits.
     """
     p.X = X
+    p.xs_u = NULL
     if (s1 == 1 or m == 1) and (s0 >= m or n_x == 1):
         p.x_trans = 0
         p.x_ld = s0 if (n_x > 1 and s0 >= m) else m
@@ -261,6 +277,36 @@ cdef inline void _set_x_layout(NetPlan *p, const void *X, Py_ssize_t n_x, Py_ssi
         p.x_trans = 1
         p.x_ld = s1 if (m > 1 and s1 >= n_x) else n_x
     p.m = m
+
+
+cdef inline void _sparse_fwd(const floating *W, Py_ssize_t n_in, Py_ssize_t r0,
+                             Py_ssize_t r1, const NetPlan *p, floating *Z,
+                             int tid) noexcept nogil:
+    """Rows [r0, r1) of Z = W X for the plan's sparse X (csrc/fastbp_sparse.h).
+    W: row 0 of the layer's weights; Z: row r0 of the output (ld m)."""
+    if floating is float:
+        fbp_sp_fwd_f(W + r0 * n_in, n_in, r1 - r0, p.xs_u, p.xs_nu, p.xs_fptr, p.xs_fj,
+                     <const float *>p.xs_fv, p.m,
+                     <float *>p.xs_scratch + tid * p.m * FBP_SPG_f, Z, p.m)
+    else:
+        fbp_sp_fwd_d(W + r0 * n_in, n_in, r1 - r0, p.xs_u, p.xs_nu, p.xs_fptr, p.xs_fj,
+                     <const double *>p.xs_fv, p.m,
+                     <double *>p.xs_scratch + tid * p.m * FBP_SPG_d, Z, p.m)
+
+
+cdef inline void _sparse_grad(floating *dW, Py_ssize_t n_in, Py_ssize_t r0, Py_ssize_t r1,
+                              const floating *D, const NetPlan *p, floating s,
+                              int tid) noexcept nogil:
+    """Rows [r0, r1) of dW = s D X^T for the plan's sparse X (csrc/fastbp_sparse.h).
+    dW: row 0 of the layer's gradient; D: row 0 of its delta (ld m)."""
+    if floating is float:
+        fbp_sp_grad_f(dW + r0 * n_in, n_in, n_in, r1 - r0, p.xs_u, p.xs_nu, p.xs_fptr,
+                      p.xs_fj, <const float *>p.xs_fv, p.m, D + r0 * p.m, p.m, s,
+                      <float *>p.xs_scratch + tid * p.m * FBP_SPG_f)
+    else:
+        fbp_sp_grad_d(dW + r0 * n_in, n_in, n_in, r1 - r0, p.xs_u, p.xs_nu, p.xs_fptr,
+                      p.xs_fj, <const double *>p.xs_fv, p.m, D + r0 * p.m, p.m, s,
+                      <double *>p.xs_scratch + tid * p.m * FBP_SPG_d)
 
 
 cdef inline void _opt_step(NetPlan *p, int64_t t) noexcept nogil:
@@ -393,7 +439,7 @@ cdef inline void _gather(NetPlan *p, int tid, int nt, int nb) noexcept nogil:
 
 cdef inline void _fwd_block(floating *P, NetPlan *p, LayerPlan *ly, int l, Py_ssize_t r0,
                             Py_ssize_t r1, const floating *Ain, Py_ssize_t ald,
-                            BLAS_Trans ta) noexcept nogil:
+                            BLAS_Trans ta, int tid) noexcept nogil:
     """Rows [r0, r1) of layer l's forward: Z = W A_in + b, A = g(Z), dropout."""
     cdef Py_ssize_t m = p.m, i, j, k
     cdef floating *Z = <floating *>ly.Z + r0 * m
@@ -402,8 +448,11 @@ cdef inline void _fwd_block(floating *P, NetPlan *p, LayerPlan *ly, int l, Py_ss
     cdef floating inv
     cdef uint64_t key
     cdef Py_ssize_t mld = p.mask_ld, moff = p.mask_off
-    _gemm(NoTrans, ta, <int>(r1 - r0), <int>m, ly.n_in, <floating>1.0,
-          P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, <int>ald, <floating>0.0, Z, <int>m)
+    if l == 0 and p.xs_u != NULL:
+        _sparse_fwd(P + ly.w_off, ly.n_in, r0, r1, p, Z, tid)
+    else:
+        _gemm(NoTrans, ta, <int>(r1 - r0), <int>m, ly.n_in, <floating>1.0,
+              P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, <int>ald, <floating>0.0, Z, <int>m)
     if l == p.L - 1 and (p.softmax or p.expout):
         # only the bias here: _outact makes A[L] from Z[L] (softmax needs
         # whole columns)
@@ -440,7 +489,7 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
             ta = NoTrans
         for blk in range(nb):
             if _mine(blk, tid, nt, ly.n_out, nb, _row_grain(ly.n_out, nb), &r0, &r1):
-                _fwd_block(P, p, ly, l, r0, r1, Ain, ald, ta)
+                _fwd_block(P, p, ly, l, r0, r1, Ain, ald, ta, tid)
         fbp_omp_barrier()
 
 
@@ -611,8 +660,12 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
         # dW, db (and L2) on this thread's blocks of W's rows
         for blk in range(nb):
             if _mine(blk, tid, nt, ly.n_out, nb, _row_grain(ly.n_out, nb), &r0, &r1):
-                _grad_rows(G + ly.w_off, <int>n_in, G + ly.b_off, _rowmajor(cur, m), Ain,
-                           r0, r1, <int>n_in, <int>m, scale, <floating>0.0)
+                if l == 0 and p.xs_u != NULL:
+                    _sparse_grad(G + ly.w_off, n_in, r0, r1, cur, p, scale, tid)
+                    _rowsum(cur + r0 * m, m, 1, r1 - r0, m, scale, G + ly.b_off + r0)
+                else:
+                    _grad_rows(G + ly.w_off, <int>n_in, G + ly.b_off, _rowmajor(cur, m), Ain,
+                               r0, r1, <int>n_in, <int>m, scale, <floating>0.0)
                 if p.lambd != 0.0:
                     _l2_rows(G + ly.w_off + r0 * n_in, P + ly.w_off + r0 * n_in, r1 - r0,
                              n_in, l2s, p.l2rows + l2base + r0)

@@ -62,7 +62,7 @@ rounding of a block, and never on the team that ran them.
 The kernel trusts its inputs: fastbp.network.Network validates everything
 at the Python boundary.
 """
-from libc.stdint cimport uint64_t, int64_t
+from libc.stdint cimport uint64_t, int64_t, int32_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 cimport numpy as cnp
@@ -70,7 +70,10 @@ cimport numpy as cnp
 import numpy as np
 
 from fastbp._blas cimport _blas_begin, _blas_end
-from fastbp._kernels cimport fbp_deriv_needs_z, fbp_wtime
+from fastbp._kernels cimport (fbp_deriv_needs_z, fbp_wtime, fbp_csc_check_i32,
+                              fbp_csc_check_i64, fbp_sp_remap_f_i32, fbp_sp_remap_f_i64,
+                              fbp_sp_remap_d_i32, fbp_sp_remap_d_i64, FBP_SPG_f,
+                              FBP_SPG_d)
 from fastbp._netstep cimport *  # the plan structs and the phases of a step
 from fastbp._registry cimport *  # the codes (FBP_*)
 from fastbp import _registry
@@ -110,6 +113,12 @@ cdef class NetKernel:
     cdef list dims, acts, alphas, keep_probs
     cdef list ws, infer_ws
     cdef object X_ref, Y_ref, sw_ref
+    cdef object sp_mark      # int64 (n_x,) zeros: fbp_sp_remap's counters
+    # [training, inference]: a sparse X's feature-major copy [U, fptr, fj, fv],
+    # the threads' scratch, and X's (indptr, indices, data)
+    cdef list sp_bufs
+    cdef list sp_src
+    cdef object sp_all       # intp arange(n_x): a CSR X's features
     cdef Py_ssize_t fwd_flops
     cdef EpochPlan ep
     cdef list gather_ws      # one workspace per per-example array (train_epoch)
@@ -315,11 +324,16 @@ cdef class NetKernel:
 
     # ------------------------------------------------------------- inputs
 
-    cdef _check_x(self, cnp.ndarray X):
+    cdef _check_x(self, object X_):
         """X as Network.check_X returns it: (n_x, m >= 1) of the parameters'
-        dtype, native byte order, one unit stride. O(1): these calls are the
-        checked data's fast path, but a raw array here (train_batch,
+        dtype, native byte order, one unit stride, or a SciPy CSC matrix of
+        that shape and dtype (_check_sparse). O(1) for an array: these calls
+        are the checked data's fast path, but a raw array here (train_batch,
         train_epoch, forward_train are public) was read out of bounds."""
+        if not isinstance(X_, np.ndarray):
+            self._check_sparse(X_)
+            return
+        cdef cnp.ndarray X = X_
         cdef Py_ssize_t isz = X.itemsize, n_x = self.dims[0], m, s0, s1
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (n_x, m), got {X.ndim}-D")
@@ -350,13 +364,174 @@ cdef class NetKernel:
                 + f" with its code (got {Y.dtype} {(<object>Y).shape}, code {yt}); pass Y "
                 "through net.check_Y first, or use fit / train_step")
 
-    cdef _set_x(self, cnp.ndarray X):
-        """Point the plan at X (n_x, m): any layout with one unit stride."""
-        self._check_x(X)
+    cdef tuple _check_sparse(self, object X):
+        """(is_csr, indptr, indices, data) of a sparse X as Network.check_X
+        returns it: a SciPy CSR or CSC matrix or array of shape (n_x, m >= 1),
+        data of the parameters' dtype, indptr and indices both int32 or both
+        int64, each 1-D, contiguous, native. O(1): _set_x checks the indices'
+        values."""
+        cdef Py_ssize_t n_x = self.dims[0]
+        shape = getattr(X, "shape", None)
+        fmt = getattr(X, "format", None)
+        if fmt not in ("csc", "csr") or not isinstance(shape, tuple):
+            raise TypeError(
+                f"X must be a ({n_x}, m) {self.params.dtype} array or SciPy CSR / CSC "
+                f"matrix, as Network.check_X returns it (got {type(X).__name__}); pass X "
+                "through net.check_X first, or use fit / train_step")
+        ptr, idx, val = X.indptr, X.indices, X.data
+        ok = (len(shape) == 2 and shape[0] == n_x and shape[1] >= 1
+              and all(isinstance(a, np.ndarray) and a.ndim == 1 and a.flags.c_contiguous
+                      and a.flags.aligned and a.dtype.isnative for a in (ptr, idx, val)))
+        if ok:
+            ok = (val.dtype == self.params.dtype and ptr.dtype == idx.dtype
+                  and ptr.dtype in (np.int32, np.int64)
+                  and ptr.shape[0] == shape[0 if fmt == "csr" else 1] + 1)
+        if not ok:
+            raise ValueError(
+                f"sparse X must be a ({n_x}, m) CSR or CSC matrix of {self.params.dtype} with "
+                f"int32 or int64 indices, as Network.check_X returns it (got {X.dtype} "
+                f"{shape}, indices {idx.dtype}); pass X through net.check_X first")
+        return fmt == "csr", ptr, idx, val
+
+    cdef _set_x(self, object X_, bint infer=False):
+        """Point the plan at X (n_x, m): any layout with one unit stride, or
+        a CSC matrix (the first layer's products are then sparse ones; a
+        training and an inference X have scratch buffers of their own, so a
+        predict between a forward and its backward leaves the backward's)."""
+        self._check_x(X_)
+        if not isinstance(X_, np.ndarray):
+            self._set_x_sparse(X_, infer)
+            return
+        cdef cnp.ndarray X = X_
         cdef Py_ssize_t isz = X.itemsize
         _set_x_layout(&self.p, cnp.PyArray_DATA(X), X.shape[0], X.shape[1],
                       X.strides[0] // isz, X.strides[1] // isz)
         self.X_ref = X
+
+    cdef cnp.ndarray _sp_buf(self, int which, int k, Py_ssize_t n, object dtype):
+        """Buffer k of set ``which`` with room for n elements (grown, never shrunk)."""
+        cdef list bufs = self.sp_bufs[which]
+        cdef cnp.ndarray a = bufs[k]
+        if a is None or a.shape[0] < n or a.dtype != dtype:
+            a = np.empty(max(n, 1), dtype=dtype)
+            bufs[k] = a
+        return a
+
+    cdef _set_x_sparse(self, object X, bint infer, bint remap=True):
+        """Point the plan at a sparse X, after checking in O(n + nnz) what
+        csrc/fastbp_sparse.h's loops read unchecked (indptr non-decreasing
+        within the arrays, every index in range).
+
+        A CSR X (n_x, m) (features as compressed rows) is the kernels'
+        feature-major form already: its arrays are read as they are (int64
+        indices copied to int32). A CSC X is sorted by feature (_sp_remap;
+        not with ``remap`` False: predict does it per chunk of columns).
+        """
+        cdef cnp.ndarray ptr, idx, val, U, fptr, fj
+        is_csr, ptr, idx, val = self._check_sparse(X)
+        cdef Py_ssize_t n_x = self.dims[0], m = X.shape[1]
+        cdef Py_ssize_t nnz = min(idx.shape[0], val.shape[0])
+        cdef Py_ssize_t n_ptr = n_x if is_csr else m, n_idx = m if is_csr else n_x
+        cdef int rc
+        cdef int which = 1 if infer else 0
+        cdef const void *pp = cnp.PyArray_DATA(ptr)
+        cdef const void *ip = cnp.PyArray_DATA(idx)
+        cdef bint i64 = ptr.dtype == np.int64
+        with nogil:
+            if i64:
+                rc = fbp_csc_check_i64(<const int64_t *>pp, <const int64_t *>ip, n_ptr, nnz,
+                                       n_idx)
+            else:
+                rc = fbp_csc_check_i32(<const int32_t *>pp, <const int32_t *>ip, n_ptr, nnz,
+                                       n_idx)
+        if rc:
+            raise ValueError(
+                "sparse X is malformed: " + ("its indptr is not non-decreasing within its "
+                                             "indices" if rc == 1 else
+                                             f"an index lies outside [0, {n_idx})")
+                + "; scipy's X.check_format() names the problem")
+        if is_csr and m > 0x7fffffff:
+            raise ValueError(f"a CSR X (n_x, m) takes m < 2**31 examples (got {m}); pass a "
+                             "CSC matrix")
+        if self.sp_mark is None:
+            self.sp_mark = np.zeros(n_x, dtype=np.int64)
+            self.sp_bufs = [[None] * 5, [None] * 5]
+            self.sp_src = [None, None]
+            self.sp_all = np.arange(n_x, dtype=np.intp)
+        self.X_ref = (X, ptr, idx, val)     # the arrays, even if X's attributes change
+        self.sp_src[which] = (ptr, idx, val)
+        if not is_csr:
+            if remap:
+                self._sp_remap(which, 0, m)
+            return
+        fptr = ptr if ptr.dtype == np.intp else ptr.astype(np.intp)
+        fj = idx if idx.dtype == np.int32 else idx.astype(np.int32)
+        self.sp_src[which] = (ptr, idx, val, fptr, fj)      # alive while the plan points here
+        self.p.X = NULL
+        self.p.xs_u = <const Py_ssize_t *>cnp.PyArray_DATA(self.sp_all)
+        self.p.xs_nu = n_x
+        self.p.xs_fptr = <const Py_ssize_t *>cnp.PyArray_DATA(fptr)
+        self.p.xs_fj = <const int32_t *>cnp.PyArray_DATA(fj)
+        self.p.xs_fv = cnp.PyArray_DATA(val)
+        self.p.xs_nnz = int(ptr[n_x]) - int(ptr[0])
+        self.p.xs_which = which
+        self.p.xs_scratch = NULL        # sized by _call for its team
+        self.p.m = m
+
+    cdef _sp_remap(self, int which, Py_ssize_t c0, Py_ssize_t c1):
+        """Point the plan at columns [c0, c1) of set ``which``'s checked sparse X,
+        in the feature-major form the kernels read (fbp_sp_remap_*)."""
+        cdef cnp.ndarray ptr, idx, val, U, fptr, fj, fv
+        ptr, idx, val = self.sp_src[which][:3]
+        cdef Py_ssize_t m = c1 - c0, n_x = self.dims[0], nu = 0
+        cdef Py_ssize_t used = int(ptr[c1]) - int(ptr[c0])
+        cdef bint i64 = ptr.dtype == np.int64, dbl = self.is_double
+        cdef const char *pp = <const char *>cnp.PyArray_DATA(ptr) + c0 * cnp.PyArray_ITEMSIZE(ptr)
+        cdef const void *ip = cnp.PyArray_DATA(idx)
+        cdef const void *vp = cnp.PyArray_DATA(val)
+        cdef int64_t *mark = <int64_t *>cnp.PyArray_DATA(self.sp_mark)
+        U = self._sp_buf(which, 0, min(n_x, used), np.intp)
+        fptr = self._sp_buf(which, 1, min(n_x, used) + 1, np.intp)
+        fj = self._sp_buf(which, 2, used, np.int32)
+        fv = self._sp_buf(which, 3, used, self.params.dtype)
+        cdef Py_ssize_t *Up = <Py_ssize_t *>cnp.PyArray_DATA(U)
+        cdef Py_ssize_t *fp = <Py_ssize_t *>cnp.PyArray_DATA(fptr)
+        cdef int32_t *jp = <int32_t *>cnp.PyArray_DATA(fj)
+        cdef void *fvp = cnp.PyArray_DATA(fv)
+        with nogil:
+            if dbl and i64:
+                nu = fbp_sp_remap_d_i64(<const int64_t *>pp, <const int64_t *>ip,
+                                        <const double *>vp, m, n_x, mark, Up, fp, jp,
+                                        <double *>fvp)
+            elif dbl:
+                nu = fbp_sp_remap_d_i32(<const int32_t *>pp, <const int32_t *>ip,
+                                        <const double *>vp, m, n_x, mark, Up, fp, jp,
+                                        <double *>fvp)
+            elif i64:
+                nu = fbp_sp_remap_f_i64(<const int64_t *>pp, <const int64_t *>ip,
+                                        <const float *>vp, m, n_x, mark, Up, fp, jp,
+                                        <float *>fvp)
+            else:
+                nu = fbp_sp_remap_f_i32(<const int32_t *>pp, <const int32_t *>ip,
+                                        <const float *>vp, m, n_x, mark, Up, fp, jp,
+                                        <float *>fvp)
+        self.p.X = NULL
+        self.p.xs_u = Up
+        self.p.xs_nu = nu
+        self.p.xs_fptr = fp
+        self.p.xs_fj = jp
+        self.p.xs_fv = fvp
+        self.p.xs_nnz = used
+        self.p.xs_which = which
+        self.p.xs_scratch = NULL        # sized by _call for its team
+        self.p.m = m
+
+    cdef _sp_scratch(self, int nb):
+        """The plan's sparse scratch: m G values for each of nb threads."""
+        cdef cnp.ndarray a = self._sp_buf(self.p.xs_which, 4,
+                                          nb * self.p.m * max(<int>FBP_SPG_f, <int>FBP_SPG_d),
+                                          self.params.dtype)
+        self.p.xs_scratch = cnp.PyArray_DATA(a)
 
     cdef _set_y(self, cnp.ndarray Y, int yt, bint labels):
         self._check_y(Y, yt, labels, self.p.m)
@@ -383,11 +558,22 @@ cdef class NetKernel:
         """Blocks per phase of a step on m examples: n_threads, fewer for small
         steps (``min_flops_per_thread``). Fixed by the shape and n_threads, so
         a step's bits are too; the team that runs them may be smaller."""
-        cdef Py_ssize_t work = self.fwd_flops * m
+        cdef Py_ssize_t work = <Py_ssize_t>self._fwd_work(m)
         cdef Py_ssize_t cap = work // self.min_flops_per_thread
         if cap < 1:
             cap = 1
         return <int>(n_threads if n_threads < cap else cap)
+
+    cdef double _fwd_work(self, Py_ssize_t m) noexcept nogil:
+        """Forward flops of a step on m examples: the GEMMs', with a sparse X
+        the first layer's 2 n_1 nnz plus its n_1 n_x weights (the backward
+        zeroes and updates all of them)."""
+        cdef double first
+        if self.p.xs_u == NULL:
+            return <double>self.fwd_flops * m
+        first = 2.0 * self.train_layers[0].n_in * self.train_layers[0].n_out
+        return ((<double>self.fwd_flops - first) * m
+                + 2.0 * self.train_layers[0].n_out * self.p.xs_nnz + first / 2)
 
     cdef Py_ssize_t _call(self, int mode, int n_threads, Py_ssize_t n_steps=1,
                           int64_t t0=0, const EpochPlan *ep=NULL, Py_ssize_t b0=0,
@@ -415,6 +601,8 @@ cdef class NetKernel:
         cdef LayerPlan *lys = self.infer_layers if not (mode & M_TRAIN) else self.train_layers
         cdef TeamChooser *ch = &self.chooser[_ch_class(mode)]
         nb = self._blocks(n_threads, self.p.m)
+        if self.p.xs_u != NULL:
+            self._sp_scratch(nb)
         self.p.bad_label = 0
         self.p.nonfinite = 0
         self.p.loss_sum = 0.0
@@ -436,7 +624,7 @@ cdef class NetKernel:
                 nt = nb
                 timed = nb > 1 and self.team_policy <= 0
                 if timed:
-                    _ch_start(ch, <double>self.fwd_flops * self.p.m
+                    _ch_start(ch, self._fwd_work(self.p.m)
                               * (3.0 if mode & M_BACKWARD else 1.0))
                 if nb > 1 and self.team_policy > 0:
                     nt = min(nb, self.team_policy)
@@ -465,7 +653,7 @@ cdef class NetKernel:
             updates[0] = u
         return done
 
-    cdef _set_batch(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
+    cdef _set_batch(self, object X, cnp.ndarray Y, int yt, bint labels, double lambd,
                     double gscale, double l2scale, bint dropout, uint64_t seed, uint64_t step,
                     Py_ssize_t mask_ld, Py_ssize_t mask_off):
         """Point the plan at a training batch (workspaces sized for it)."""
@@ -498,7 +686,7 @@ cdef class NetKernel:
 
     # -------------------------------------------------------------- calls
 
-    def forward_train(self, cnp.ndarray X, bint dropout, uint64_t seed, uint64_t step,
+    def forward_train(self, object X, bint dropout, uint64_t seed, uint64_t step,
                       int n_threads):
         """Forward that keeps every layer's activations for backward."""
         self._ensure(X.shape[1])
@@ -530,7 +718,7 @@ cdef class NetKernel:
         self._call(M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
         return self.p.loss_sum, self.p.l2_sum, self.p.bad_label
 
-    def train_steps(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
+    def train_steps(self, object X, cnp.ndarray Y, int yt, bint labels, double lambd,
                     int opt, double lr, double b1, double b2, double eps, int64_t t0,
                     Py_ssize_t n_steps, bint first_loss, bint check_finite, bint dropout,
                     uint64_t seed, uint64_t step0, int n_threads, object sample_weight=None,
@@ -697,7 +885,7 @@ cdef class NetKernel:
         return (total, done, updates, status, self.p.loss_sum / n,
                 fbp_l2_term(self.p.l2_sum, lambd, n))
 
-    def grad_step(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, double lambd,
+    def grad_step(self, object X, cnp.ndarray Y, int yt, bint labels, double lambd,
                   double gscale, double l2scale, Py_ssize_t mask_ld, Py_ssize_t mask_off,
                   bint dropout, uint64_t seed, uint64_t step, int n_threads,
                   object sample_weight=None, bint check_targets=True):
@@ -733,7 +921,7 @@ cdef class NetKernel:
         self._set_opt(opt, lr, b1, b2, eps, c1, c2)
         self._call(M_UPDATE, n_threads)
 
-    def predict(self, cnp.ndarray X, cnp.ndarray out, int n_threads, Py_ssize_t chunk=2048,
+    def predict(self, object X, cnp.ndarray out, int n_threads, Py_ssize_t chunk=2048,
                 cnp.ndarray out_z=None):
         """Inference forward of X (n_x, M) into out (n_L, M), C-contiguous, and
         the output's logits Z[L] into out_z (same shape) when given.
@@ -755,7 +943,14 @@ cdef class NetKernel:
         self._ensure_infer(chunk)
         # softmax scratch: borrow a private buffer of 2 chunk values
         sm = np.empty(2 * chunk, dtype=self.params.dtype)
-        self._set_x(X)
+        cdef bint sparse = not isinstance(X, np.ndarray)
+        if sparse:
+            if getattr(X, "format", None) == "csr" and M > chunk:
+                X = X.tocsc()       # column chunks: a CSR X's columns are not contiguous
+            self._check_x(X)
+            self._set_x_sparse(X, True, X.format == "csr")
+        else:
+            self._set_x(X, True)
         x0 = <const char *>self.p.X
         self.p.smbuf = cnp.PyArray_DATA(sm)
         self.p.dropout = 0
@@ -765,7 +960,9 @@ cdef class NetKernel:
                 c1 = min(M, c0 + chunk)
                 w = c1 - c0
                 self.p.m = w
-                if self.p.x_trans:
+                if sparse and X.format == "csc":
+                    self._sp_remap(1, c0, c1)
+                elif self.p.x_trans:
                     self.p.X = x0 + c0 * self.p.x_ld * isz
                 else:
                     self.p.X = x0 + c0 * isz

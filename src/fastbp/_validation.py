@@ -298,7 +298,10 @@ def _check_range(Y, dtype, name):
 
 
 def check_X(X, n_x, dtype, name="X"):
-    """X as a 2-D (n_x, m) array of ``dtype`` with one unit stride (C or F order)."""
+    """X as a 2-D (n_x, m) array of ``dtype`` with one unit stride (C or F order),
+    or a SciPy sparse matrix / array as a CSC one (check_sparse_X)."""
+    if type(X) is not np.ndarray and _is_sparse(X):
+        return check_sparse_X(X, n_x, dtype, name)
     if type(X) is not np.ndarray:
         refuse_masked(X, name)
         try:
@@ -327,6 +330,59 @@ def check_X(X, n_x, dtype, name="X"):
             or (s0 == isz or X.shape[0] == 1) and (s1 >= X.shape[0] * isz or X.shape[1] == 1)):
         X = np.ascontiguousarray(X)
     return X
+
+
+def _is_sparse(X):
+    """A SciPy sparse matrix or array (SciPy imported only when X may be one)."""
+    if not type(X).__module__.startswith("scipy.sparse"):
+        return False
+    import scipy.sparse
+    return scipy.sparse.issparse(X)
+
+
+def check_sparse_X(X, n_x, dtype, name="X"):
+    """A sparse X (n_x, m), examples as columns, as the network kernel takes it.
+
+    A CSC matrix (compressed columns: each example's entries together; the
+    transpose ``X_rows.T`` of a CSR matrix of examples as rows is one, with no
+    copy) or a CSR matrix (compressed rows: each feature's entries together,
+    the form the kernel computes with: read as it is, where a CSC X is
+    sorted by feature at each call) of ``dtype`` whose indptr and indices
+    are both int32 or both int64. Other formats and dtypes are converted (a
+    copy). Duplicate entries add up and indices need not be sorted, as in
+    SciPy's own products.
+    """
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_x, m) with examples as columns; got shape "
+                         f"{shape_str(X)}")
+    if X.shape[0] != n_x:
+        hint = (f" It looks like examples are rows: pass {name}.T (no copy is made)."
+                if X.shape[1] == n_x else "")
+        raise ValueError(f"{name} has shape {shape_str(X)} but the network expects "
+                         f"{n_x} features as rows, (n_x={n_x}, m).{hint}")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has no examples (shape {shape_str(X)})")
+    if X.dtype != dtype:
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+        if X.dtype.kind == "f" and X.dtype.itemsize > np.dtype(dtype).itemsize:
+            _converted(X.data, dtype, name)     # 1e39 for a float32 network: named
+        X = X.astype(dtype)
+    if X.format not in ("csc", "csr"):
+        X = X.tocsc()
+    if X.indptr.dtype != X.indices.dtype or X.indptr.dtype not in (np.int32, np.int64):
+        X = X.copy()
+        X.indptr = X.indptr.astype(np.int64)
+        X.indices = X.indices.astype(np.int64)
+    return X
+
+
+def refuse_sparse_epoch(X):
+    """Network.train_epoch's X must be dense (its kernel gathers dense examples)."""
+    if type(X) is not np.ndarray and _is_sparse(X):
+        raise TypeError("train_epoch takes a dense X; run a sparse X one mini-batch at a "
+                        "time with train_batch(X[:, idx], ...) (as Network.fit does), or "
+                        "pass X.toarray()")
 
 
 def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
@@ -583,7 +639,9 @@ def check_targets(Y, loss, n_out, labels=False, name="Y", indices_ok=True, dtype
 
 
 def check_finite(A, name):
-    """Raise unless every value of the float array A is finite."""
+    """Raise unless every value of the float array A (or sparse matrix) is finite."""
+    if type(A) is not np.ndarray and _is_sparse(A):
+        A = A.data
     if A.dtype.kind == "f" and not np.all(np.isfinite(A)):
         hint = "; clean or impute the data first" if name == "X" else ""
         bad = A[~np.isfinite(A)]

@@ -198,6 +198,21 @@ class Network:
 
     Notes
     -----
+    Sparse input: wherever an X is taken (except :meth:`train_epoch`), it
+    may be a SciPy sparse matrix or array of shape (n_x, m). The first
+    layer's two products, ``W1 X`` and ``dZ1 X^T``, then cost the entries
+    of X instead of n_x m multiplications (fastbp's sparse kernel,
+    csrc/fastbp_sparse.h; scikit-learn's MLP makes the same two products
+    with SciPy's sparse ones). A CSC matrix (examples as compressed
+    columns: ``X_rows.T`` of a CSR matrix of examples as rows is one, with
+    no copy) is sorted by feature at each call, in O(n_x + nnz); a CSR
+    matrix (features as compressed rows) is read as it is, the form for an
+    X that many calls reuse (L-BFGS); other formats and dtypes are
+    converted (a copy). :meth:`fit` runs a sparse X batch by batch, each
+    batch's columns picked by SciPy. It pays below about 10% density;
+    denser, ``X.toarray()`` runs faster (dense GEMMs). Dense rows of the
+    first layer's gradient are still written, zeros included.
+
     Threads: the compiled calls release the GIL, so networks in different
     threads train and predict in parallel (tests/test_concurrency.py). One
     network's compiled calls take a lock and run one at a time, so several
@@ -536,7 +551,9 @@ class Network:
 
     # ---------------------------------------------------------- input checks
     def check_X(self, X, name="X"):
-        """X as a 2-D (n_x, m) array of the network's dtype with one unit stride."""
+        """X as a 2-D (n_x, m) array of the network's dtype with one unit stride,
+        or a sparse X as a CSR or CSC matrix of that dtype (see the class's
+        notes on sparse input)."""
         return _validation.check_X(X, self.layer_dims[0], self.dtype, name)
 
     def check_Y(self, Y, m, name="Y"):
@@ -843,7 +860,12 @@ class Network:
             message is :meth:`train_batch`'s.
         ValueError
             ``order`` holds an index outside [0, m) or a label is out of range.
+        TypeError
+            X is sparse: the epoch kernel gathers dense examples only (run a
+            sparse X batch by batch, ``train_batch(X[:, idx], ...)``, as
+            :meth:`fit` does).
         """
+        _validation.refuse_sparse_epoch(X)
         m = X.shape[1]
         order = _validation.check_epoch_order(order, m)
         _validation.check_checked_weights(sample_weight, m)

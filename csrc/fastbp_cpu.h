@@ -18,7 +18,9 @@
  * The transcendental functions (fastbp_vmath.h) have a third, AVX-512
  * clone. FASTBP_DISPATCH=baseline or FASTBP_DISPATCH=avx2 in the
  * environment (read once per extension module, at the first kernel call)
- * caps the choice, so tests can check every path on one machine.
+ * caps the choice, so tests can check every path on one machine
+ * (FASTBP_DISPATCH=avx512 and unset: no cap; `import fastbp` warns of any
+ * other value, fastbp/_config.py).
  */
 #ifndef FASTBP_CPU_H
 #define FASTBP_CPU_H

@@ -194,6 +194,22 @@ def test_info_shows_fastbp_variables_and_flags_a_dispatch_it_ignores(monkeypatch
     assert "is ignored" not in buf.getvalue() and "FASTBP_DISPATCH=avx2" in buf.getvalue()
 
 
+@pytest.mark.parametrize("value,warns", [("AVX2", True), ("sse", True), ("", True),
+                                         ("avx2", False), ("baseline", False),
+                                         ("avx512", False), (None, False)])
+def test_import_warns_of_a_dispatch_value_the_kernels_ignore(value, warns):
+    """FASTBP_DISPATCH=bogus ran the widest clones without a word unless the
+    user thought of `fastbp info`: a benchmark of the AVX2 path measured AVX-512."""
+    env = {k: v for k, v in os.environ.items() if k != "FASTBP_DISPATCH"}
+    if value is not None:
+        env["FASTBP_DISPATCH"] = value
+    r = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", "import fastbp"],
+                       env=env, capture_output=True, text=True)
+    assert (r.returncode != 0) == warns, r.stderr
+    if warns:
+        assert f"FASTBP_DISPATCH={value!r} is ignored" in r.stderr, r.stderr
+
+
 def test_info_aligns_the_thread_pools_columns(monkeypatch):
     """NumPy's OpenBLAS version '0.3.31.188.0' pushed its 'kernel=' column out of
     line with SciPy's, and OpenMP's missing version and kernel read 'None'."""

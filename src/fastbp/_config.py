@@ -171,10 +171,27 @@ def show_config(file=None):
     else:
         p("  (no OMP_/OPENBLAS_/MKL_/GOMP_/FASTBP_ variables set)")
     dispatch = env.get("FASTBP_DISPATCH")
-    if dispatch is not None and dispatch not in ("avx2", "baseline"):
-        p(f"  note: FASTBP_DISPATCH={dispatch!r} is ignored: fastbp reads only 'avx2' or "
-          "'baseline' (lower case)")
+    if dispatch is not None and dispatch not in DISPATCH_VALUES:
+        p(f"  note: FASTBP_DISPATCH={dispatch!r} is ignored: fastbp reads only 'avx2', "
+          "'baseline' or 'avx512' (lower case)")
     if "OPENBLAS_CORETYPE" in env:
         p("  note: OPENBLAS_CORETYPE forces OpenBLAS's kernel choice; unset it to let "
           "OpenBLAS pick the fastest for this CPU")
     return info
+
+
+#: the values of FASTBP_DISPATCH the kernels read (csrc/fastbp_cpu.h): a cap on
+#: the SIMD clones used ("avx512": no cap, the default)
+DISPATCH_VALUES = ("baseline", "avx2", "avx512")
+
+
+def check_dispatch_env(environ=None):
+    """Warn (RuntimeWarning) when FASTBP_DISPATCH holds a value the kernels
+    ignore: a typo such as ``AVX2`` would otherwise run the widest clones
+    silently, and a benchmark meant for the AVX2 path would measure AVX-512."""
+    import warnings
+    value = (os.environ if environ is None else environ).get("FASTBP_DISPATCH")
+    if value is not None and value not in DISPATCH_VALUES:
+        warnings.warn(f"FASTBP_DISPATCH={value!r} is ignored (the kernels use the widest SIMD "
+                      f"clones this CPU has); its values are {', '.join(DISPATCH_VALUES)}, "
+                      "lower case", RuntimeWarning, stacklevel=3)

@@ -5,6 +5,8 @@
 #include <omp.h>
 static inline int fbp_omp_enabled(void) { return 1; }
 static inline int fbp_omp_max_threads(void) { return omp_get_max_threads(); }
+/* OMP_THREAD_LIMIT (the runtime's cap on every team; INT_MAX-like when unset). */
+static inline int fbp_omp_thread_limit(void) { return omp_get_thread_limit(); }
 static inline int fbp_omp_num_procs(void) { return omp_get_num_procs(); }
 static inline int fbp_omp_thread_num(void) { return omp_get_thread_num(); }
 static inline int fbp_omp_team_size(void) { return omp_get_num_threads(); }
@@ -18,6 +20,7 @@ static inline void fbp_omp_barrier(void)
 #else
 static inline int fbp_omp_enabled(void) { return 0; }
 static inline int fbp_omp_max_threads(void) { return 1; }
+static inline int fbp_omp_thread_limit(void) { return 1; }
 static inline int fbp_omp_num_procs(void) { return 1; }
 static inline int fbp_omp_thread_num(void) { return 0; }
 static inline int fbp_omp_team_size(void) { return 1; }

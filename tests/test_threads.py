@@ -7,6 +7,7 @@
 * Four Python threads calling the kernels at once get correct results.
 * A long kernel call does not hold the GIL.
 """
+import os
 import threading
 import time
 
@@ -303,3 +304,23 @@ def test_network_team_limit_is_the_same_on_every_blas_core():
     res = run_python(code, dict(os.environ, OPENBLAS_CORETYPE="Haswell"))
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().splitlines()[-1] == "[200000, 100000]"
+
+
+def test_omp_thread_limit_caps_every_count():
+    """OMP_THREAD_LIMIT caps every OpenMP team; effective_n_threads (and so a
+    network's thread count and blocks) said 2 under OMP_THREAD_LIMIT=1."""
+    import subprocess
+    import sys
+    code = ("import fastbp; n = fastbp.Network([3, 4, 1]); "
+            "print(fastbp.effective_n_threads(), fastbp.effective_n_threads(2), "
+            "fastbp.effective_n_threads(-1), n.effective_n_threads)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
+    out = {}
+    for limit in ("1", None):
+        e = dict(env, OMP_THREAD_LIMIT=limit) if limit else env
+        r = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True,
+                           text=True, check=True)
+        out[limit] = r.stdout.split()
+    assert out["1"] == ["1", "1", "1", "1"], out
+    if fastbp.openmp_enabled() and fastbp._openmp_helpers.cpu_count() > 1:
+        assert out[None][1] == "2", out

@@ -118,7 +118,9 @@ def effective_n_threads(n_threads=None):
         ``threadpoolctl.threadpool_limits(user_api="openmp")``, at most the
         cores (unless ``OMP_NUM_THREADS`` asks for more); a positive value
         is taken as is; a negative value counts down from the cores (``-1``
-        = all, ``-2`` = all but one), and is at least 1.
+        = all, ``-2`` = all but one), and is at least 1. Every answer is at
+        most ``OMP_THREAD_LIMIT`` when that is set (OpenMP caps every team
+        there).
         Zero is an error. Without OpenMP the answer is always 1, and so it
         is in a ``fork()`` child of a process that had run fastbp's threads
         (see :func:`forked_single_threaded`).
@@ -150,8 +152,8 @@ def effective_n_threads(n_threads=None):
     if n_threads is None:
         return default_threads()
     if n_threads < 0:
-        return max(1, cpu_count() + 1 + n_threads)
-    return n_threads
+        n_threads = max(1, cpu_count() + 1 + n_threads)
+    return min(n_threads, max(1, fbp_omp_thread_limit()))
 
 
 # n_threads=None: OpenMP's maximum for the calling thread (OMP_NUM_THREADS, or
@@ -175,4 +177,6 @@ cdef int default_threads() noexcept nogil:
     nt = fbp_omp_max_threads()
     if nt > _default_cap:
         nt = _default_cap
+    if nt > fbp_omp_thread_limit():
+        nt = fbp_omp_thread_limit()
     return nt if nt > 1 else 1

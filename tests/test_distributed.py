@@ -283,7 +283,7 @@ def test_fit_equals_one_process_and_replicas_identical(mpiexec, n, tmp_path):
     res = np.load(out)
     assert int(res["size"]) == n, "mpiexec did not start the ranks as one job"
     cases = sorted({k.split("/")[0] for k in res.files if "/" in k})
-    assert len(cases) == 8, cases
+    assert len(cases) == 9, cases
     for case in cases:
         dist, single = res[f"{case}/dist"], res[f"{case}/single"]
         assert dist.shape == (n, single.size), case

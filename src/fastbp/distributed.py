@@ -277,7 +277,13 @@ def agree(comm, err, desc=None):
 
 
 def _fingerprint(a):
-    """(memory order, CRC-32 of the contents) of an array, for cross-rank comparison."""
+    """(memory order, CRC-32 of the contents) of an array, for cross-rank comparison.
+    A sparse matrix: (its format, the CRC-32 of its index arrays and data)."""
+    if not isinstance(a, np.ndarray) and _validation._is_sparse(a):
+        crc = 0
+        for part in (a.indptr, a.indices, a.data):
+            crc = zlib.crc32(np.ascontiguousarray(part), crc)
+        return a.format, crc
     a = np.asarray(a)
     if a.flags.c_contiguous:
         return "C", zlib.crc32(a)

@@ -35,12 +35,19 @@ CASES = [
      lambda: Adam(0.01), 20, True, 101, "float64"),
     ("adam_float32", [6, 16, 4], "relu", "softmax", {}, lambda: Adam(0.01), 16, False, 101,
      "float32"),
+    # a sparse X (CSC, density ~0.2): each rank's share of a batch is a CSC
+    # slice, through the network's sparse first-layer kernel
+    ("adam_sparse_shuffled", [40, 19, 3], "relu", "softmax", dict(lambd=0.1),
+     lambda: Adam(0.01), 16, True, 101, "float64"),
 ]
 
 
-def data(dims, output, m, dtype):
+def data(dims, output, m, dtype, sparse=False):
     rng = np.random.default_rng(42)
     X = rng.standard_normal((dims[0], m)).astype(dtype)
+    if sparse:
+        import scipy.sparse as sp
+        X = sp.csc_matrix(X * (rng.random(X.shape) < 0.2))
     if output == "softmax":
         return X, rng.integers(0, dims[-1], m)
     if output == "sigmoid":
@@ -50,7 +57,7 @@ def data(dims, output, m, dtype):
 
 results = {"size": np.array(size)}
 for name, dims, hidden, output, kw, make_opt, bs, shuffle, m, dtype in CASES:
-    X, Y = data(dims, output, m, dtype)
+    X, Y = data(dims, output, m, dtype, sparse="sparse" in name)
     # different initial parameters on every rank: fit must broadcast rank 0's
     net = Network(dims, hidden, output, dtype=dtype, seed=1 + rank, **kw)
     hist = net.fit(X, Y, epochs=EPOCHS, batch_size=bs, optimizer=make_opt(), shuffle=shuffle,

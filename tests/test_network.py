@@ -380,6 +380,21 @@ def test_init_scales():
     np.testing.assert_array_equal(a, b)
 
 
+def test_init_none_starts_at_zero_and_round_trips(tmp_path):
+    net = Network([4, 6, 2], "relu", "softmax", init=None, dtype=np.float64)
+    assert net.init is None and not np.any(net.flat_parameters)
+    net.flat_parameters[...] = np.arange(net.n_params) / net.n_params
+    net.reset_parameters()
+    assert not np.any(net.flat_parameters)
+    net.flat_parameters[...] = 0.5
+    net.save(tmp_path / "n.npz")
+    back = Network.load(tmp_path / "n.npz")
+    assert back.init is None and np.all(back.flat_parameters == 0.5)
+    assert Network(**net.get_config()).init is None
+    with pytest.raises(ValueError, match="init"):
+        Network([4, 6, 2], init="zeros")
+
+
 # ------------------------------------------------------------------ checkpoints
 
 def test_save_load_round_trip_exact(tmp_path, rng):

@@ -147,9 +147,12 @@ class Network:
     dtype : {"float32", "float64"}, default "float32"
     seed : int, optional
         Seeds the initialisation and the dropout masks.
-    init : {"he", "xavier", "course"}, default "he"
+    init : {"he", "xavier", "course"} or None, default "he"
         ``randn * sqrt(2 / n_prev)``, ``randn * sqrt(1 / n_prev)`` (the
-        course's Xavier) or ``randn * 0.01``. Biases start at zero.
+        course's Xavier) or ``randn * 0.01``. Biases start at zero. None:
+        every parameter starts at zero, for a caller that then sets them all
+        (fastbp.sklearn draws scikit-learn's Glorot-uniform into them; a
+        network of zeros does not train, its hidden units stay equal).
     lambd : float, default 0.0
         L2 strength with the course's semantics: cost ``+ lambd/(2m) sum ||W||^2``,
         ``dW += (lambd/m) W``; with per-example weights, m is the sum of the
@@ -256,7 +259,7 @@ class Network:
         self.loss_name = OUTPUTS[output]
         self.alpha = _validation.check_alpha(alpha, self.hidden)
         self.dtype = _validation.check_float_dtype(dtype)
-        self.init = _validation.check_choice("init", init, INITS)
+        self.init = None if init is None else _validation.check_choice("init", init, INITS)
         self.seed = _validation.check_seed(seed)
         self.lambd = _validation.check_lambd(lambd)
         self.keep_prob = _validation.check_keep_prob(keep_prob, L)
@@ -336,6 +339,11 @@ class Network:
         seed : int, optional
             Defaults to the network's seed.
         """
+        if self.init is None:
+            self._flat_params[...] = 0.0
+            self._flat_grads[...] = 0.0
+            self.parameters_changed()
+            return
         rng = np.random.default_rng(self.seed if seed is None else seed)
         dims = self.layer_dims
         for l in range(1, len(dims)):

@@ -410,8 +410,11 @@ class _BaseMLP(BaseEstimator):
         out = _OUTPUT[self.out_activation_]
         if out not in OUTPUTS:
             raise _validation.sk_unsupported_loss(self.loss, OUTPUTS)
+        # init=None: no draws of fastbp's own, which the caller's Glorot-uniform
+        # ones would overwrite (75 ms of a 0.44 s fit at 6.4M parameters)
         net = Network(layer_units, hidden=_HIDDEN[self.activation], output=out,
-                      dtype=dtype, seed=0, lambd=self.alpha, n_threads=self.n_threads)
+                      dtype=dtype, seed=0, init=None, lambd=self.alpha,
+                      n_threads=self.n_threads)
         self._net = net
         self._bind_views()
         return net

@@ -246,6 +246,35 @@ def test_sparse_input_equals_dense(fmt, shuffle, cut):
         np.testing.assert_allclose(a, b, rtol=1e-8)
 
 
+@pytest.mark.parametrize("kind", ["negative", "indptr-down", "index"])
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_malformed_sparse_input_is_refused_before_conversion(kind, fmt, solver):
+    """fit converted a CSC X with X.tocsr() (and lbfgs X.T.tocsr()) before any
+    check: a negative index corrupted the heap, a decreasing indptr came
+    back as a well-formed matrix of other entries and trained."""
+    X = sp.random(300, 30, density=0.05, format=fmt, random_state=0, dtype=np.float32)
+    y = np.arange(300) % 3
+    if fmt == "coo":
+        X.row[3] = -2 if kind == "negative" else 300
+        if kind == "indptr-down":
+            return
+    elif kind == "negative":
+        X.indices[3] = -2
+    elif kind == "index":
+        X.indices[3] = 10**6
+    else:
+        X.indptr[5] = X.indptr[6] + 3
+    clf = fsk.MLPClassifier(hidden_layer_sizes=(8,), solver=solver, max_iter=2,
+                            random_state=0)
+    with pytest.raises(ValueError, match="malformed sparse"):
+        clf.fit(X, y)
+    good = sp.random(300, 30, density=0.05, format="csr", random_state=0, dtype=np.float32)
+    clf.fit(good, y)            # (ConvergenceWarning: filtered for the module)
+    with pytest.raises(ValueError, match="malformed sparse"):
+        clf.predict_proba(X)
+
+
 def test_multilabel_and_binary_outputs():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((80, 4))

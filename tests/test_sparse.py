@@ -229,3 +229,57 @@ def test_every_dispatch_level_agrees(tmp_path):
                              text=True, check=True)
         e32, e64 = map(float, res.stdout.split())
         assert e32 <= 2e-4 and e64 <= 1e-10, (level, e32, e64)
+
+
+def _malformed(kind, fmt, shape, dtype=np.float32):
+    X = sp.random(*shape, density=0.05, format=fmt, random_state=0, dtype=dtype)
+    if kind == "index":
+        X.indices[3] = 10**7
+    elif kind == "negative":
+        X.indices[3] = -2
+    elif kind == "indptr-end":
+        X.indptr[-1] = X.nnz + 10**6
+    elif kind == "indptr-down":
+        X.indptr[5] = X.indptr[6] + 3
+    return X
+
+
+@pytest.mark.parametrize("kind", ["index", "negative", "indptr-end", "indptr-down"])
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("call", ["predict_proba", "fit", "evaluate", "forward"])
+def test_malformed_matrices_are_refused_before_scipy_touches_them(kind, fmt, call):
+    """A fresh-user trial crashed the process: predict_proba converted a CSR X
+    of more than 2048 examples and fit sliced batches with SciPy (which trusts
+    the index arrays) before the kernel's own check ran."""
+    net = Network([20, 8, 3], output="softmax", seed=0)
+    X = _malformed(kind, fmt, (20, 3000))
+    y = np.arange(3000) % 3
+    with pytest.raises(ValueError, match="malformed sparse") as err:
+        if call == "fit":
+            net.fit(X, y, epochs=1, batch_size=64, verbose=False)
+        elif call == "evaluate":
+            net.evaluate(X, y)
+        else:
+            getattr(net, call)(X)
+    # the bounds named are the whole matrix's, not a batch's
+    if kind in ("index", "negative"):
+        assert f"outside [0, {3000 if fmt == 'csr' else 20})" in str(err.value)
+    assert ("decreases" in str(err.value)) == (kind == "indptr-down")
+
+
+def test_malformed_coo_and_strided_arrays():
+    net = Network([20, 8, 3], output="softmax", dtype=np.float64, seed=0)
+    X = sp.random(20, 10, density=0.3, format="coo", random_state=0)
+    X.row[2] = 20
+    with pytest.raises(ValueError, match="row indices hold 20, outside"):
+        net.predict_proba(X)
+    # strided / big-endian arrays of a valid matrix are copied, not refused
+    X = sp.random(20, 10, density=0.3, format="csc", random_state=0)
+    want = net.predict_proba(X.toarray())
+    buf = np.zeros(2 * X.nnz)
+    buf[::2] = X.data
+    X.data = buf[::2]
+    np.testing.assert_allclose(net.predict_proba(X), want, rtol=1e-12)
+    X.indices = X.indices.astype(">i4")
+    np.testing.assert_allclose(net.predict_proba(X), want, rtol=1e-12)
+    assert X.data.base is buf            # the caller's matrix is left as it was

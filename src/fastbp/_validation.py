@@ -340,6 +340,64 @@ def _is_sparse(X):
     return scipy.sparse.issparse(X)
 
 
+def check_sparse_structure(X, name="X"):
+    """Refuse a SciPy sparse matrix whose index arrays are malformed, before
+    anything converts, slices or multiplies it.
+
+    SciPy trusts them: its ``tocsr`` / ``tocsc`` and its column selection
+    read and write through them unchecked, so an index out of range or a
+    decreasing ``indptr`` crashed the process, corrupted the heap, or came
+    back as a well-formed matrix holding other entries. O(nnz), in NumPy.
+    CSR, CSC, BSR (indptr, indices) and COO (coordinates) are checked;
+    LIL, DOK and DIA hold Python lists, dicts or a dense band, which SciPy
+    converts safely.
+    """
+    fmt = X.format
+    where = f"{name} is a malformed sparse {fmt} matrix"
+    fix = "; SciPy's X.check_format() names the problem"
+    if fmt in ("csr", "csc", "bsr"):
+        ptr, idx, data = X.indptr, X.indices, X.data
+        major, minor = X.shape if fmt != "csc" else X.shape[::-1]
+        if fmt == "bsr":
+            major, minor = major // X.blocksize[0], minor // X.blocksize[1]
+        for a, what in ((ptr, "indptr"), (idx, "indices")):
+            if not isinstance(a, np.ndarray) or a.ndim != 1 or a.dtype.kind not in "iu":
+                raise ValueError(f"{where}: its {what} is not a 1-D integer array{fix}")
+        if not isinstance(data, np.ndarray) or data.ndim < 1:
+            raise ValueError(f"{where}: its data is not an array{fix}")
+        if ptr.size != major + 1:
+            raise ValueError(f"{where}: its indptr has {ptr.size} entries where its shape "
+                             f"{shape_str(X)} needs {major + 1}{fix}")
+        stored = min(idx.size, data.shape[0])
+        lo, hi = int(ptr[0]), int(ptr[-1])
+        if lo < 0 or hi > stored:
+            raise ValueError(f"{where}: its indptr runs from {lo} to {hi}, outside its "
+                             f"{stored} stored entries{fix}")
+        down = np.flatnonzero(ptr[1:] < ptr[:-1]) if major else ()
+        if len(down):
+            k = int(down[0])
+            raise ValueError(f"{where}: its indptr decreases, from {int(ptr[k])} at "
+                             f"position {k} to {int(ptr[k + 1])}{fix}")
+        used = idx[lo:hi]
+        if used.size and (int(used.min()) < 0 or int(used.max()) >= minor):
+            bad = used[(used < 0) | (used >= minor)]
+            raise ValueError(f"{where}: its indices hold {int(bad[0])}, outside [0, {minor})"
+                             f"{fix}")
+    elif fmt == "coo":
+        coords = getattr(X, "coords", None) or (X.row, X.col)
+        for a, n, what in zip(coords, X.shape, ("row", "column")):
+            if not isinstance(a, np.ndarray) or a.ndim != 1 or a.dtype.kind not in "iu":
+                raise ValueError(f"{where}: its {what} indices are not a 1-D integer array"
+                                 f"{fix}")
+            if a.size != X.data.size:
+                raise ValueError(f"{where}: {a.size} {what} indices for {X.data.size} "
+                                 f"values{fix}")
+            if a.size and (int(a.min()) < 0 or int(a.max()) >= n):
+                bad = a[(a < 0) | (a >= n)]
+                raise ValueError(f"{where}: its {what} indices hold {int(bad[0])}, outside "
+                                 f"[0, {n}){fix}")
+
+
 def check_sparse_X(X, n_x, dtype, name="X"):
     """A sparse X (n_x, m), examples as columns, as the network kernel takes it.
 
@@ -355,6 +413,7 @@ def check_sparse_X(X, n_x, dtype, name="X"):
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_x, m) with examples as columns; got shape "
                          f"{shape_str(X)}")
+    check_sparse_structure(X, name)
     if X.shape[0] != n_x:
         hint = (f" It looks like examples are rows: pass {name}.T (no copy is made)."
                 if X.shape[1] == n_x else "")
@@ -370,10 +429,18 @@ def check_sparse_X(X, n_x, dtype, name="X"):
         X = X.astype(dtype)
     if X.format not in ("csc", "csr"):
         X = X.tocsc()
-    if X.indptr.dtype != X.indices.dtype or X.indptr.dtype not in (np.int32, np.int64):
+    arrays = (X.indptr, X.indices, X.data)
+    if (X.indptr.dtype != X.indices.dtype or X.indptr.dtype not in (np.int32, np.int64)
+            or not all(a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative
+                       for a in arrays)):
+        # one index type, each array contiguous and native (the kernel's
+        # fast path reads them as such); new arrays, the caller's left alone
+        itype = (X.indptr.dtype if X.indptr.dtype == X.indices.dtype
+                 and X.indptr.dtype in (np.int32, np.int64) else np.int64)
         X = X.copy()
-        X.indptr = X.indptr.astype(np.int64)
-        X.indices = X.indices.astype(np.int64)
+        X.indptr = np.ascontiguousarray(X.indptr, dtype=itype)
+        X.indices = np.ascontiguousarray(X.indices, dtype=itype)
+        X.data = np.ascontiguousarray(X.data, dtype=np.dtype(dtype))
     return X
 
 

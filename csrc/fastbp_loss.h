@@ -332,6 +332,18 @@ static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
  *   poisson              e^z - y z + (y log y - y)   (half Poisson deviance, xlogy)
  *   mse                  (z - y)^2 / 2
  *
+ * clip > 0 (fastbp.sklearn: numpy's eps of the network's dtype) computes
+ * scikit-learn's MLP loss values instead (sklearn/neural_network/_base.py,
+ * log_loss and binary_log_loss): the probabilities clipped to [clip,
+ * 1 - clip] before their logs. crossentropy: -sum_i y_i log clip(a_i)
+ * whatever the column sums, each -log a_i = lse - z_i clamped to
+ * [-log1p(-clip), -log(clip)]; binary_crossentropy in scikit-learn's own
+ * arithmetic (p = expit(z) in T, clipped, log p and log(1 - p)), whose
+ * 1 - p cancels where p is near 1 (a relative 1e-5 of a term at z ~ 30 in
+ * float64): matching its values there takes its arithmetic.
+ * Its gradient is A - Y all the same, as scikit-learn's is; L-BFGS's line
+ * search compares these values, so its iterates follow scikit-learn's.
+ *
  * With bad != NULL, *bad is set to 1 (never cleared) when a label lies
  * outside the loss's domain: binary_crossentropy [0, 1]; crossentropy
  * non-negative with each column summing to 1 within sqrt(eps), eps that of
@@ -339,6 +351,12 @@ static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
  * non-negative and finite; NaN for all three. The caller builds the message.
  * bad == NULL skips the scan (targets already checked: fit's steps).
  */
+/* x clamped to [lo, hi] */
+static inline double fbp_clamp(double x, double lo, double hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
 #define FBP_DEFINE_ZLOSS(T, S, EPS)                                           \
 /* Columns [c0, c0 + w) (w <= FBP_LCHUNK) of Z: mx[j] = the column's max      \
  * (NaN-propagating) and sm[j] = log sum_i e^(z_ij - mx_j), in [0, log rows], \
@@ -366,9 +384,13 @@ static inline void fbp_lse0_##S(const T *Z, ptrdiff_t zr, ptrdiff_t zc,       \
                                                                               \
 static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
     ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
-    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *out, int *bad)        \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *out, int *bad,        \
+    double clip)                                                              \
 {                                                                             \
     ptrdiff_t i, j, c0;                                                       \
+    /* clip > 0: -log p clamped to [lo, hi], p clipped to [clip, 1 - clip] */ \
+    const double hi = clip > 0 ? -log(clip) : 0.0;                            \
+    const double lo = clip > 0 ? -log1p(-clip) : 0.0;                         \
     double zb[FBP_LCHUNK], yb[FBP_LCHUNK], eb[FBP_LCHUNK];                    \
     double mx[FBP_LCHUNK], ys[FBP_LCHUNK];                                    \
     T tb[FBP_LCHUNK], sm[FBP_LCHUNK];                                         \
@@ -390,11 +412,14 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
                 for (j = 0; j < w; j++) {                                     \
                     double yv = yb[j];                                        \
                     ys[j] += yv;                                              \
-                    if (yv != 0)                                              \
+                    if (yv != 0 && clip > 0)                                  \
+                        col[j] += yv * fbp_clamp(mx[j] + (double)sm[j]        \
+                                                 - (double)z[j * zc], lo, hi); \
+                    else if (yv != 0)                                         \
                         col[j] += yv * (mx[j] - (double)z[j * zc]);           \
                 }                                                             \
             }                                                                 \
-            for (j = 0; j < w; j++) {                                         \
+            for (j = 0; j < w && !(clip > 0); j++) {                          \
                 col[j] += (double)sm[j];                                      \
                 if (ys[j] != 1.0)                                             \
                     col[j] += mx[j] * (1.0 - ys[j]);                          \
@@ -415,6 +440,20 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
                     for (j = 0; j < w; j++) b |= !(yb[j] >= 0 && yb[j] <= 1); \
                 for (j = 0; j < w; j++) {                                     \
                     double zv = zb[j], yv = yb[j], q = 1.0 - yv, t;           \
+                    if (clip > 0) {                                           \
+                        /* scikit-learn's arithmetic, in T: p = expit(z)      \
+                         * (SciPy's 1 / (1 + e^-z)), clipped, then the logs   \
+                         * of p and of 1 - p (which cancels where p ~ 1:      \
+                         * its values, not softplus's, are the reference) */  \
+                        T pt = (T)1 / ((T)1 + (T)exp(-zv)), qt;               \
+                        pt = pt < (T)clip ? (T)clip                           \
+                            : (pt > (T)1 - (T)clip ? (T)1 - (T)clip : pt);    \
+                        qt = (T)1 - pt;                                       \
+                        if (zv != zv) pt = qt = (T)zv;                        \
+                        col[j] -= (yv != 0 ? yv * log((double)pt) : 0.0)      \
+                                + (q != 0 ? q * log((double)qt) : 0.0);       \
+                        continue;                                             \
+                    }                                                         \
                     if (zv > 0) t = q != 0 ? zv * q : 0.0;                    \
                     else t = yv != 0 ? -zv * yv : 0.0;                        \
                     col[j] += t + (double)tb[j];                              \
@@ -445,17 +484,18 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
 /* colloss[j] for j in [j0, j1): the loss of column j from the logits. */    \
 static inline void fbp_zloss_cols_##S(int loss, const T *Z, ptrdiff_t zr,     \
     ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
-    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *colloss, int *bad)    \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *colloss, int *bad,    \
+    double clip)                                                              \
 {                                                                             \
     fbp_zloss_cols0_##S(loss, Z, zr, zc, Y, yt, yr, yc, rows, j0, j1,         \
-                        colloss + j0, bad);                                   \
+                        colloss + j0, bad, clip);                             \
 }                                                                             \
                                                                               \
 /* Sum over rows x [j0, j1) of the loss from the logits, the column sums      \
  * added by fbp_cascade (as fbp_loss_sum). Divide by m outside. */           \
 static inline double fbp_zloss_sum_##S(int loss, const T *Z, ptrdiff_t zr,    \
     ptrdiff_t zc, const void *Y, int yt, ptrdiff_t yr, ptrdiff_t yc,          \
-    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, int *bad)                     \
+    ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, int *bad, double clip)        \
 {                                                                             \
     double cl[FBP_LCHUNK];                                                    \
     fbp_cascade acc;                                                          \
@@ -463,7 +503,8 @@ static inline double fbp_zloss_sum_##S(int loss, const T *Z, ptrdiff_t zr,    \
     fbp_cascade_init(&acc);                                                   \
     for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
         ptrdiff_t c1 = j1 - c0 < FBP_LCHUNK ? j1 : c0 + FBP_LCHUNK;           \
-        fbp_zloss_cols0_##S(loss, Z, zr, zc, Y, yt, yr, yc, rows, c0, c1, cl, bad); \
+        fbp_zloss_cols0_##S(loss, Z, zr, zc, Y, yt, yr, yc, rows, c0, c1, cl, bad, \
+                            clip);                                            \
         for (j = 0; j < c1 - c0; j++) fbp_cascade_add(&acc, cl[j]);           \
     }                                                                         \
     return fbp_cascade_total(&acc);                                           \

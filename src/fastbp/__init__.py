@@ -18,11 +18,9 @@ from fastbp import optim
 from fastbp.network import Network
 from fastbp.optim import (SGD, Adam, ExponentialDecay, InverseTimeDecay, StepDecay,
                           schedule_lr_decay, update_lr)
-from fastbp._config import check_dispatch_env as _check_dispatch_env, show_config
+from fastbp._config import show_config
 
 from fastbp._version import version as __version__
-
-_check_dispatch_env()
 
 __all__ = [
     "ACTIVATIONS",

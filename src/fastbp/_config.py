@@ -194,4 +194,8 @@ def check_dispatch_env(environ=None):
     if value is not None and value not in DISPATCH_VALUES:
         warnings.warn(f"FASTBP_DISPATCH={value!r} is ignored (the kernels use the widest SIMD "
                       f"clones this CPU has); its values are {', '.join(DISPATCH_VALUES)}, "
-                      "lower case", RuntimeWarning, stacklevel=3)
+                      "lower case", RuntimeWarning, stacklevel=2)
+
+
+# once, when fastbp is imported (fastbp/__init__ imports this module)
+check_dispatch_env()

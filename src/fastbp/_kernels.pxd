@@ -32,6 +32,7 @@ cdef extern from "fastbp_loss.h" nogil:
     void fbp_cascade_add(fbp_cascade *c, double x)
     double fbp_cascade_total(const fbp_cascade *c)
     double fbp_sum_cascade(const double *a, Py_ssize_t n)
+    double fbp_clamp(double x, double lo, double hi)
     void fbp_softmax_cols_f(const float *Z, Py_ssize_t zr, Py_ssize_t zc, float *out,
                             Py_ssize_t ldo, Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1,
                             float *buf)
@@ -52,18 +53,20 @@ cdef extern from "fastbp_loss.h" nogil:
                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1)
     double fbp_zloss_sum_f(int loss, const float *Z, Py_ssize_t zr, Py_ssize_t zc,
                            const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
-                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, int *bad)
+                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, int *bad,
+                           double clip)
     double fbp_zloss_sum_d(int loss, const double *Z, Py_ssize_t zr, Py_ssize_t zc,
                            const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
-                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, int *bad)
+                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, int *bad,
+                           double clip)
     void fbp_zloss_cols_f(int loss, const float *Z, Py_ssize_t zr, Py_ssize_t zc,
                           const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, double *colloss,
-                          int *bad)
+                          int *bad, double clip)
     void fbp_zloss_cols_d(int loss, const double *Z, Py_ssize_t zr, Py_ssize_t zc,
                           const void *Y, int yt, Py_ssize_t yr, Py_ssize_t yc,
                           Py_ssize_t rows, Py_ssize_t j0, Py_ssize_t j1, double *colloss,
-                          int *bad)
+                          int *bad, double clip)
     void fbp_lse_cols_f(const float *Z, Py_ssize_t zr, Py_ssize_t zc, Py_ssize_t rows,
                         Py_ssize_t j0, Py_ssize_t j1, double *lse)
     void fbp_lse_cols_d(const double *Z, Py_ssize_t zr, Py_ssize_t zc, Py_ssize_t rows,

@@ -146,10 +146,10 @@ def loss_logits(cnp.ndarray z, cnp.ndarray y, int yt, Py_ssize_t yr, Py_ssize_t 
                         col[j - c0] -= (<const double*>mz.data)[c * mz.rs + j * mz.cs]
             elif single:
                 fbp_zloss_cols_f(code, <const float*>mz.data, mz.rs, mz.cs, yp, yt, yr, yc,
-                                 n, c0, c1, col - c0, &bad)
+                                 n, c0, c1, col - c0, &bad, 0.0)
             else:
                 fbp_zloss_cols_d(code, <const double*>mz.data, mz.rs, mz.cs, yp, yt, yr, yc,
-                                 n, c0, c1, col - c0, &bad)
+                                 n, c0, c1, col - c0, &bad, 0.0)
             for j in range(c0, c1):
                 fbp_cascade_add(&acc, col[j - c0] * w[j] if w != NULL else col[j - c0])
             c0 = c1

@@ -4,7 +4,7 @@
 # for the threading and determinism rules they follow.
 from cython cimport floating
 from cython.parallel cimport parallel
-from libc.math cimport log, isfinite, pow, sqrt
+from libc.math cimport log, log1p, isfinite, pow, sqrt
 from libc.stdint cimport uint64_t, uint32_t, uint16_t, uint8_t, int64_t, int32_t
 from libc.string cimport memcpy
 
@@ -149,6 +149,10 @@ cdef struct NetPlan:
     Py_ssize_t yc
     int labels
     int check_targets  # scan the targets' domain while computing the loss
+    # > 0: the loss's probabilities clipped to [loss_clip, 1 - loss_clip]
+    # before their logs, scikit-learn's MLP loss values (fastbp_loss.h's clip;
+    # fastbp.sklearn sets it); 0: the exact losses from the logits
+    double loss_clip
     # workspaces
     void *D0
     void *D1
@@ -543,6 +547,9 @@ cdef inline void _output_cols(floating *P, NetPlan *p, LayerPlan *lys, Py_ssize_
             if want_loss:
                 if c >= 0:
                     p.colloss[j] -= <double>ZL[c * m + j]
+                    if p.loss_clip > 0.0:       # scikit-learn's values (fastbp_loss.h)
+                        p.colloss[j] = fbp_clamp(p.colloss[j], -log1p(-p.loss_clip),
+                                                 -log(p.loss_clip))
                 else:
                     p.colloss[j] = 0.0
             if want_delta:
@@ -554,10 +561,10 @@ cdef inline void _output_cols(floating *P, NetPlan *p, LayerPlan *lys, Py_ssize_
         if want_loss:
             if floating is float:
                 fbp_zloss_cols_f(p.loss, ZL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
-                                 p.colloss, badp)
+                                 p.colloss, badp, p.loss_clip)
             else:
                 fbp_zloss_cols_d(p.loss, ZL, m, 1, p.Y, p.yt, p.yr, p.yc, rows, j0, j1,
-                                 p.colloss, badp)
+                                 p.colloss, badp, p.loss_clip)
             if bad:
                 p.bad_label = 1
         if want_delta:

@@ -270,6 +270,11 @@ cdef class NetKernel:
             ly.Ad = ly.A
         self.infer_cap = m
 
+    def set_loss_clip(self, double eps):
+        """Clip the loss's probabilities to [eps, 1 - eps] before their logs
+        (scikit-learn's MLP loss values; 0: the exact losses)."""
+        self.p.loss_clip = eps
+
     def workspace_bytes(self):
         """Bytes held in workspaces (training, inference and the epoch's gathers)."""
         return (sum(a.nbytes for a in self.ws) + sum(a.nbytes for a in self.infer_ws)

@@ -300,7 +300,7 @@ def _check_range(Y, dtype, name):
 def check_X(X, n_x, dtype, name="X"):
     """X as a 2-D (n_x, m) array of ``dtype`` with one unit stride (C or F order),
     or a SciPy sparse matrix / array as a CSC one (check_sparse_X)."""
-    if type(X) is not np.ndarray and _is_sparse(X):
+    if type(X) is not np.ndarray and is_sparse(X):
         return check_sparse_X(X, n_x, dtype, name)
     if type(X) is not np.ndarray:
         refuse_masked(X, name)
@@ -332,7 +332,7 @@ def check_X(X, n_x, dtype, name="X"):
     return X
 
 
-def _is_sparse(X):
+def is_sparse(X):
     """A SciPy sparse matrix or array (SciPy imported only when X may be one)."""
     if not type(X).__module__.startswith("scipy.sparse"):
         return False
@@ -446,7 +446,7 @@ def check_sparse_X(X, n_x, dtype, name="X"):
 
 def refuse_sparse_epoch(X):
     """Network.train_epoch's X must be dense (its kernel gathers dense examples)."""
-    if type(X) is not np.ndarray and _is_sparse(X):
+    if type(X) is not np.ndarray and is_sparse(X):
         raise TypeError("train_epoch takes a dense X; run a sparse X one mini-batch at a "
                         "time with train_batch(X[:, idx], ...) (as Network.fit does), or "
                         "pass X.toarray()")
@@ -707,7 +707,7 @@ def check_targets(Y, loss, n_out, labels=False, name="Y", indices_ok=True, dtype
 
 def check_finite(A, name):
     """Raise unless every value of the float array A (or sparse matrix) is finite."""
-    if type(A) is not np.ndarray and _is_sparse(A):
+    if type(A) is not np.ndarray and is_sparse(A):
         A = A.data
     if A.dtype.kind == "f" and not np.all(np.isfinite(A)):
         hint = "; clean or impute the data first" if name == "X" else ""

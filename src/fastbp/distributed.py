@@ -279,7 +279,7 @@ def agree(comm, err, desc=None):
 def _fingerprint(a):
     """(memory order, CRC-32 of the contents) of an array, for cross-rank comparison.
     A sparse matrix: (its format, the CRC-32 of its index arrays and data)."""
-    if not isinstance(a, np.ndarray) and _validation._is_sparse(a):
+    if not isinstance(a, np.ndarray) and _validation.is_sparse(a):
         crc = 0
         for part in (a.indptr, a.indices, a.data):
             crc = zlib.crc32(np.ascontiguousarray(part), crc)

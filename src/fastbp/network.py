@@ -558,6 +558,14 @@ class Network:
                 f"dtype={self.dtype.name!r}{extra})")
 
     # ---------------------------------------------------------- input checks
+    def _clip_loss(self, eps):
+        """Make the losses the compiled calls report (and so
+        :meth:`loss_and_gradient`'s value) scikit-learn's MLP values: the
+        probabilities clipped to [eps, 1 - eps] before their logs
+        (csrc/fastbp_loss.h; fastbp.sklearn's estimators). 0 restores the
+        exact losses from the logits. The gradients do not change."""
+        self._kernel.set_loss_clip(float(eps))
+
     def check_X(self, X, name="X"):
         """X as a 2-D (n_x, m) array of the network's dtype with one unit stride,
         or a sparse X as a CSR or CSC matrix of that dtype (see the class's

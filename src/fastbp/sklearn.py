@@ -66,6 +66,16 @@ compiled call per evaluation over the whole data set. The update formulas
 are scikit-learn's (:class:`fastbp.optim.SGD` with ``velocity="step"``,
 :class:`fastbp.optim.Adam` with ``bias_correction="step"``).
 
+The log-losses are scikit-learn's values (``Network._clip_loss``,
+csrc/fastbp_loss.h): the probabilities clipped to [eps, 1 - eps], eps of the
+network's dtype, before their logs, computed from the logits (lse - z,
+clamped) for softmax and in scikit-learn's own arithmetic (expit, clip,
+log p and log(1 - p)) for logistic outputs. ``loss_``, ``loss_curve_``,
+``tol`` stopping and L-BFGS's line search, which compares them, therefore
+follow scikit-learn's even where outputs saturate (a fresh-user trial found
+the exact losses, which differ past -log(eps), 36 a term in float64,
+sending L-BFGS elsewhere: coefs_ 1.4e-2 apart after 5 iterations).
+
 Deliberate differences from scikit-learn
 ----------------------------------------
 - ``n_threads`` (extra parameter, default None = all cores, honouring
@@ -79,11 +89,6 @@ Deliberate differences from scikit-learn
 - A float32 network predicts in float32; given data of a wider dtype
   (float64, int64) it returns scikit-learn's result dtype, float64, holding
   the float32 computation's values.
-- The loss is computed from the logits (softplus / log-sum-exp, exact
-  Poisson) rather than from probabilities clipped to [eps, 1 - eps]: the
-  reported ``loss_`` / ``loss_curve_`` differ only where a logit exceeds
-  about 36 in magnitude (float64), and a diverging fit's loss stays finite
-  longer than scikit-learn's (which turns NaN).
 - Sparse input (CSR, CSC) goes to fastbp's sparse first-layer kernel
   (:class:`fastbp.Network` with a sparse X): the products with X cost its
   nonzeros, as SciPy's sparse products do in scikit-learn. Mini-batches of a
@@ -492,6 +497,10 @@ class _BaseMLP(BaseEstimator):
         net.lambd = float(self.alpha)
         if net.n_threads != self.n_threads:
             net.n_threads = self.n_threads
+        # scikit-learn's loss values: probabilities clipped to [eps, 1 - eps]
+        # with eps of the network's dtype (sklearn/neural_network/_base.py);
+        # set on every use, as a network rebuilt after unpickling starts exact
+        net._clip_loss(np.finfo(net.dtype).eps)
         return net
 
     def _copy_in(self, coefs, intercepts):

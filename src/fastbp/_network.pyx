@@ -472,13 +472,22 @@ cdef class NetKernel:
         fptr = ptr if ptr.dtype == np.intp else ptr.astype(np.intp)
         fj = idx if idx.dtype == np.int32 else idx.astype(np.int32)
         self.sp_src[which] = (ptr, idx, val, fptr, fj)      # alive while the plan points here
+        self._sp_point(which, <const Py_ssize_t *>cnp.PyArray_DATA(self.sp_all), n_x,
+                       <const Py_ssize_t *>cnp.PyArray_DATA(fptr),
+                       <const int32_t *>cnp.PyArray_DATA(fj), cnp.PyArray_DATA(val),
+                       int(ptr[n_x]) - int(ptr[0]), m)
+
+    cdef void _sp_point(self, int which, const Py_ssize_t *U, Py_ssize_t nu,
+                        const Py_ssize_t *fptr, const int32_t *fj, const void *fv,
+                        Py_ssize_t nnz, Py_ssize_t m):
+        """Point the plan at a feature-major sparse X (NetPlan's xs_* fields)."""
         self.p.X = NULL
-        self.p.xs_u = <const Py_ssize_t *>cnp.PyArray_DATA(self.sp_all)
-        self.p.xs_nu = n_x
-        self.p.xs_fptr = <const Py_ssize_t *>cnp.PyArray_DATA(fptr)
-        self.p.xs_fj = <const int32_t *>cnp.PyArray_DATA(fj)
-        self.p.xs_fv = cnp.PyArray_DATA(val)
-        self.p.xs_nnz = int(ptr[n_x]) - int(ptr[0])
+        self.p.xs_u = U
+        self.p.xs_nu = nu
+        self.p.xs_fptr = fptr
+        self.p.xs_fj = fj
+        self.p.xs_fv = fv
+        self.p.xs_nnz = nnz
         self.p.xs_which = which
         self.p.xs_scratch = NULL        # sized by _call for its team
         self.p.m = m
@@ -520,16 +529,7 @@ cdef class NetKernel:
                 nu = fbp_sp_remap_f_i32(<const int32_t *>pp, <const int32_t *>ip,
                                         <const float *>vp, m, n_x, mark, Up, fp, jp,
                                         <float *>fvp)
-        self.p.X = NULL
-        self.p.xs_u = Up
-        self.p.xs_nu = nu
-        self.p.xs_fptr = fp
-        self.p.xs_fj = jp
-        self.p.xs_fv = fvp
-        self.p.xs_nnz = used
-        self.p.xs_which = which
-        self.p.xs_scratch = NULL        # sized by _call for its team
-        self.p.m = m
+        self._sp_point(which, Up, nu, fp, jp, fvp, used, m)
 
     cdef _sp_scratch(self, int nb):
         """The plan's sparse scratch: m G values for each of nb threads."""

@@ -309,16 +309,7 @@ def check_X(X, n_x, dtype, name="X"):
         except Exception as exc:
             raise TypeError(f"{name} must be an array of numbers, got "
                             f"{type(X).__name__}: {exc}") from None
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_x, m) with examples as columns; got shape "
-                         f"{shape_str(X)}. For a single example use {name}.reshape(-1, 1).")
-    if X.shape[0] != n_x:
-        hint = (f" It looks like examples are rows: pass {name}.T (no copy is made)."
-                if X.shape[1] == n_x else "")
-        raise ValueError(f"{name} has shape {shape_str(X)} but the network expects "
-                         f"{n_x} features as rows, (n_x={n_x}, m).{hint}")
-    if X.shape[1] == 0:
-        raise ValueError(f"{name} has no examples (shape {shape_str(X)})")
+    _check_x_shape(X, n_x, name, f" For a single example use {name}.reshape(-1, 1).")
     if X.dtype != dtype:
         if X.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}"
@@ -330,6 +321,20 @@ def check_X(X, n_x, dtype, name="X"):
             or (s0 == isz or X.shape[0] == 1) and (s1 >= X.shape[0] * isz or X.shape[1] == 1)):
         X = np.ascontiguousarray(X)
     return X
+
+
+def _check_x_shape(X, n_x, name, single_hint):
+    """X (dense or sparse) is 2-D (n_x, m >= 1), examples as columns."""
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_x, m) with examples as columns; got shape "
+                         f"{shape_str(X)}.{single_hint}")
+    if X.shape[0] != n_x:
+        hint = (f" It looks like examples are rows: pass {name}.T (no copy is made)."
+                if X.shape[1] == n_x else "")
+        raise ValueError(f"{name} has shape {shape_str(X)} but the network expects "
+                         f"{n_x} features as rows, (n_x={n_x}, m).{hint}")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has no examples (shape {shape_str(X)})")
 
 
 def is_sparse(X):
@@ -410,17 +415,9 @@ def check_sparse_X(X, n_x, dtype, name="X"):
     copy). Duplicate entries add up and indices need not be sorted, as in
     SciPy's own products.
     """
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_x, m) with examples as columns; got shape "
-                         f"{shape_str(X)}")
-    check_sparse_structure(X, name)
-    if X.shape[0] != n_x:
-        hint = (f" It looks like examples are rows: pass {name}.T (no copy is made)."
-                if X.shape[1] == n_x else "")
-        raise ValueError(f"{name} has shape {shape_str(X)} but the network expects "
-                         f"{n_x} features as rows, (n_x={n_x}, m).{hint}")
-    if X.shape[1] == 0:
-        raise ValueError(f"{name} has no examples (shape {shape_str(X)})")
+    if X.ndim == 2:
+        check_sparse_structure(X, name)
+    _check_x_shape(X, n_x, name, "")
     if X.dtype != dtype:
         if X.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")

@@ -267,6 +267,40 @@ def test_malformed_matrices_are_refused_before_scipy_touches_them(kind, fmt, cal
     assert ("decreases" in str(err.value)) == (kind == "indptr-down")
 
 
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_entries_past_indptr_end_are_dropped_and_indptr_must_start_at_zero(rng, fmt):
+    """SciPy's format check accepts stored entries past indptr[-1], and its
+    column selection then corrupted the heap (Network.fit's batches): they
+    are dropped, in a copy. An indptr not starting at 0 (SciPy's own rule)
+    is refused: SciPy's conversions and fastbp's kernel read it differently."""
+    D = rng.standard_normal((6, 10)) * (rng.random((6, 10)) < 0.4)
+    X = sp.csr_matrix(D) if fmt == "csr" else sp.csc_matrix(D)
+    X.indices = np.r_[X.indices, np.zeros(3, X.indices.dtype)]
+    X.data = np.r_[X.data, [5.0, 5.0, 5.0]]
+    net = Network([6, 4, 3], output="softmax", seed=0, dtype=np.float64)
+    np.testing.assert_allclose(net.predict_proba(X), net.predict_proba(D), rtol=1e-12)
+    ref = Network([6, 4, 3], output="softmax", seed=0, dtype=np.float64)
+    y = np.arange(10) % 3
+    for n, X_ in ((net, X), (ref, D)):
+        n.fit(X_, y, epochs=3, batch_size=4, verbose=False, seed=1, optimizer=SGD(0.1))
+    np.testing.assert_allclose(net.flat_parameters, ref.flat_parameters, rtol=1e-12)
+    assert X.indices.size == X.nnz + 3          # the caller's matrix is left as it was
+    X = sp.csr_matrix(D) if fmt == "csr" else sp.csc_matrix(D)
+    X.indptr = X.indptr.copy()
+    X.indptr[0] = 1
+    with pytest.raises(ValueError, match="must start at 0"):
+        net.predict_proba(X)
+
+
+def test_malformed_bsr():
+    net = Network([6, 3, 1], dtype=np.float64)
+    X = sp.bsr_matrix(np.arange(1.0, 25.0).reshape(6, 4), blocksize=(2, 2))
+    np.testing.assert_allclose(net.predict_proba(X), net.predict_proba(X.toarray()))
+    X.data = X.data.reshape(X.data.shape[0], -1)
+    with pytest.raises(ValueError, match="malformed sparse bsr"):
+        net.predict_proba(X)
+
+
 def test_malformed_coo_and_strided_arrays():
     net = Network([20, 8, 3], output="softmax", dtype=np.float64, seed=0)
     X = sp.random(20, 10, density=0.3, format="coo", random_state=0)

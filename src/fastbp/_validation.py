@@ -346,16 +346,19 @@ def is_sparse(X):
 
 
 def check_sparse_structure(X, name="X"):
-    """Refuse a SciPy sparse matrix whose index arrays are malformed, before
-    anything converts, slices or multiplies it.
+    """X with its index arrays checked, before anything converts, slices or
+    multiplies it: a malformed one is refused (ValueError), and stored
+    entries past ``indptr[-1]`` (which SciPy's format check accepts) are
+    dropped, in a copy.
 
-    SciPy trusts them: its ``tocsr`` / ``tocsc`` and its column selection
-    read and write through them unchecked, so an index out of range or a
-    decreasing ``indptr`` crashed the process, corrupted the heap, or came
-    back as a well-formed matrix holding other entries. O(nnz), in NumPy.
-    CSR, CSC, BSR (indptr, indices) and COO (coordinates) are checked;
-    LIL, DOK and DIA hold Python lists, dicts or a dense band, which SciPy
-    converts safely.
+    SciPy trusts the arrays: its ``tocsr`` / ``tocsc`` and its column
+    selection read and write through them unchecked, so an index out of
+    range or a decreasing ``indptr`` crashed the process, corrupted the
+    heap, or came back as a well-formed matrix holding other entries, and
+    its column selection corrupted the heap on entries past ``indptr[-1]``.
+    O(nnz), in NumPy. CSR, CSC, BSR (indptr, indices, and BSR's block
+    shape) and COO (coordinates) are checked; LIL, DOK and DIA hold Python
+    lists, dicts or a dense band, which SciPy converts safely.
     """
     fmt = X.format
     where = f"{name} is a malformed sparse {fmt} matrix"
@@ -364,20 +367,27 @@ def check_sparse_structure(X, name="X"):
         ptr, idx, data = X.indptr, X.indices, X.data
         major, minor = X.shape if fmt != "csc" else X.shape[::-1]
         if fmt == "bsr":
-            major, minor = major // X.blocksize[0], minor // X.blocksize[1]
+            # SciPy's blocksize is data.shape[1:]: a block shape that does not
+            # divide the shape is malformed too
+            R, C = (data.shape[1:] if isinstance(data, np.ndarray) and data.ndim == 3
+                    and min(data.shape[1:]) > 0 else (0, 0))
+            if not R or major % R or minor % C:
+                raise ValueError(f"{where}: its data is not an (n_blocks, R, C) array of "
+                                 f"blocks dividing its shape {shape_str(X)}{fix}")
+            major, minor = major // R, minor // C
         for a, what in ((ptr, "indptr"), (idx, "indices")):
             if not isinstance(a, np.ndarray) or a.ndim != 1 or a.dtype.kind not in "iu":
                 raise ValueError(f"{where}: its {what} is not a 1-D integer array{fix}")
-        if not isinstance(data, np.ndarray) or data.ndim < 1:
-            raise ValueError(f"{where}: its data is not an array{fix}")
+        if not isinstance(data, np.ndarray) or data.ndim != (3 if fmt == "bsr" else 1):
+            raise ValueError(f"{where}: its data is not a 1-D array{fix}")
         if ptr.size != major + 1:
             raise ValueError(f"{where}: its indptr has {ptr.size} entries where its shape "
                              f"{shape_str(X)} needs {major + 1}{fix}")
         stored = min(idx.size, data.shape[0])
         lo, hi = int(ptr[0]), int(ptr[-1])
-        if lo < 0 or hi > stored:
-            raise ValueError(f"{where}: its indptr runs from {lo} to {hi}, outside its "
-                             f"{stored} stored entries{fix}")
+        if lo != 0 or hi > stored:
+            raise ValueError(f"{where}: its indptr runs from {lo} to {hi}, where it must "
+                             f"start at 0 and end within its {stored} stored entries{fix}")
         down = np.flatnonzero(ptr[1:] < ptr[:-1]) if major else ()
         if len(down):
             k = int(down[0])
@@ -388,6 +398,9 @@ def check_sparse_structure(X, name="X"):
             bad = used[(used < 0) | (used >= minor)]
             raise ValueError(f"{where}: its indices hold {int(bad[0])}, outside [0, {minor})"
                              f"{fix}")
+        if idx.size != hi or data.shape[0] != hi:
+            X = X.copy()            # copies of the arrays: the caller's are left alone
+            X.indices, X.data = X.indices[:hi].copy(), X.data[:hi].copy()
     elif fmt == "coo":
         coords = getattr(X, "coords", None) or (X.row, X.col)
         for a, n, what in zip(coords, X.shape, ("row", "column")):
@@ -401,6 +414,7 @@ def check_sparse_structure(X, name="X"):
                 bad = a[(a < 0) | (a >= n)]
                 raise ValueError(f"{where}: its {what} indices hold {int(bad[0])}, outside "
                                  f"[0, {n}){fix}")
+    return X
 
 
 def check_sparse_X(X, n_x, dtype, name="X"):
@@ -416,7 +430,7 @@ def check_sparse_X(X, n_x, dtype, name="X"):
     SciPy's own products.
     """
     if X.ndim == 2:
-        check_sparse_structure(X, name)
+        X = check_sparse_structure(X, name)
     _check_x_shape(X, n_x, name, "")
     if X.dtype != dtype:
         if X.dtype.kind not in "biuf":

@@ -314,11 +314,10 @@ class _Solver:
 
 # ------------------------------------------------------------------- helpers
 def _sparse_structure(X):
-    """Refuse a malformed sparse X before scikit-learn's validation or SciPy
-    converts it (both trust its index arrays: a bad index crashed the
-    process or came back as a matrix of other entries)."""
-    if sp.issparse(X):
-        _validation.check_sparse_structure(X, "X")
+    """X, refused if it is a malformed sparse matrix, before scikit-learn's
+    validation or SciPy converts it (both trust its index arrays: a bad
+    index crashed the process or came back as a matrix of other entries)."""
+    return _validation.check_sparse_structure(X, "X") if sp.issparse(X) else X
 
 
 def _sparse_batches(X, max_rows):
@@ -916,7 +915,7 @@ class _BaseMLP(BaseEstimator):
     def _forward_pass_fast(self, X, check_input=True):
         """Output activations (n_samples, n_outputs) of the fitted network."""
         if check_input:
-            _sparse_structure(X)
+            X = _sparse_structure(X)
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         net = self._network()
         # scikit-learn's X @ coefs_ promotes: a float32 network given float64 (or
@@ -1015,7 +1014,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             n_threads=n_threads)
 
     def _validate_input(self, X, y, incremental, reset):
-        _sparse_structure(X)
+        X = _sparse_structure(X)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -1179,7 +1178,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                                          score_function=r2_score)
 
     def _validate_input(self, X, y, incremental, reset):
-        _sparse_structure(X)
+        X = _sparse_structure(X)
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:

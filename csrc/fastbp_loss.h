@@ -340,7 +340,10 @@ static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
  * [-log1p(-clip), -log(clip)]; binary_crossentropy in scikit-learn's own
  * arithmetic (p = expit(z) in T, clipped, log p and log(1 - p)), whose
  * 1 - p cancels where p is near 1 (a relative 1e-5 of a term at z ~ 30 in
- * float64): matching its values there takes its arithmetic.
+ * float64): matching its values there takes its arithmetic. poisson too
+ * (y_pred = e^z in T, xlogy(y, y / y_pred) - y + y_pred): inf or NaN where
+ * e^z overflows or underflows in T, as scikit-learn's (its tol stopping and
+ * L-BFGS's line search see those values).
  * Its gradient is A - Y all the same, as scikit-learn's is; L-BFGS's line
  * search compares these values, so its iterates follow scikit-learn's.
  *
@@ -467,6 +470,17 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
                         b |= !(yb[j] >= 0 && yb[j] <= DBL_MAX);               \
                 for (j = 0; j < w; j++) {                                     \
                     double zv = zb[j], yv = yb[j];                            \
+                    if (clip > 0) {                                           \
+                        /* scikit-learn's arithmetic, in T: y_pred = e^z      \
+                         * (inf / 0 where it overflows / underflows), then    \
+                         * xlogy(y, y / y_pred) - y + y_pred: inf or NaN      \
+                         * where scikit-learn's is */                         \
+                        T yp = (T)eb[j], r = (T)yv / yp;                      \
+                        double xl = yv != 0 ? yv * log((double)r)             \
+                                            : (r != r ? (double)r : 0.0);     \
+                        col[j] += xl - yv + (double)yp;                       \
+                        continue;                                             \
+                    }                                                         \
                     col[j] += eb[j] - (yv != 0 ? yv * zv : 0.0)               \
                             + (yv > 0 ? yv * mx[j] : 0.0) - yv;               \
                 }                                                             \

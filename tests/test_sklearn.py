@@ -304,6 +304,36 @@ def test_parity_when_log_loss_saturates(task, solver, dtype, scale, monkeypatch)
     assert not np.allclose(got, want, rtol=100 * rtol)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_parity_poisson_when_exp_overflows(solver):
+    """scikit-learn's Poisson loss is inf or NaN where its e^z overflows or
+    underflows (xlogy(y, y / y_pred) - y + y_pred), and its tol stopping and
+    L-BFGS (status ABNORMAL, a ConvergenceWarning) see those values; fastbp's
+    exact loss from the logits stayed finite and stopped elsewhere (a
+    fresh-user trial: n_iter_ 13 against 30)."""
+    import scipy.sparse as sp
+    rng = np.random.default_rng(0)
+    D = sp.random(300, 20, density=0.05, random_state=0, format="csr").toarray()
+    z = D @ rng.standard_normal(20)
+    rng.poisson(np.exp(0.3 * z / (np.abs(z).max() + 1e-9)))      # (the trial's draws)
+    X = sp.csr_matrix(D * 30)
+    y = rng.poisson(3, 300).astype(float)
+    sw = np.random.default_rng(1).uniform(0.1, 3, 300)
+    params = dict(hidden_layer_sizes=(16,), random_state=0, tol=0.0, max_iter=30,
+                  solver=solver, batch_size=32, momentum=0.9, learning_rate_init=0.05)
+    if solver == "lbfgs":
+        X, sw = X.toarray(), None
+    (s, s_warn), (f, f_warn) = _fit_both("poisson", params, sample_weight=sw, X=X, y=y)
+    assert f.n_iter_ == s.n_iter_
+    assert [c for c, _ in f_warn if c is ConvergenceWarning] == \
+        [c for c, _ in s_warn if c is ConvergenceWarning]
+    if solver == "sgd":
+        np.testing.assert_array_equal(np.isnan(f.loss_curve_), np.isnan(s.loss_curve_))
+        assert np.isnan(s.loss_curve_).any()
+    for a, b in zip(f.coefs_ + f.intercepts_, s.coefs_ + s.intercepts_):
+        assert _rel(a, b) <= 1e-8
+
+
 def test_parity_lbfgs_converged_warning_free():
     X, y = _data("regression")
     params = dict(solver="lbfgs", hidden_layer_sizes=(3,), max_iter=2000, random_state=0,

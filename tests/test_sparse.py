@@ -292,6 +292,18 @@ def test_entries_past_indptr_end_are_dropped_and_indptr_must_start_at_zero(rng, 
         net.predict_proba(X)
 
 
+@pytest.mark.parametrize("fmt", ["lil_matrix", "dok_matrix", "lil_array", "dok_array",
+                                 "dia_matrix"])
+def test_other_formats_converted_to_a_float32_network(rng, fmt):
+    """float64 LIL / DOK into a float32 network: the range check read their
+    data array (LIL's is of lists, DOK has none) before the format was
+    converted."""
+    S, D = sparse_X(rng, 5, 20, 0.3, np.float64)
+    net = Network([5, 4, 1], seed=0)
+    np.testing.assert_allclose(net.predict_proba(getattr(sp, fmt)(S)),
+                               net.predict_proba(D.astype(np.float32)), rtol=1e-6)
+
+
 def test_malformed_bsr():
     net = Network([6, 3, 1], dtype=np.float64)
     X = sp.bsr_matrix(np.arange(1.0, 25.0).reshape(6, 4), blocksize=(2, 2))

@@ -432,14 +432,14 @@ def check_sparse_X(X, n_x, dtype, name="X"):
     if X.ndim == 2:
         X = check_sparse_structure(X, name)
     _check_x_shape(X, n_x, name, "")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    if X.format not in ("csc", "csr"):
+        X = X.tocsc()           # (LIL and DOK have no data array to check below)
     if X.dtype != dtype:
-        if X.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
         if X.dtype.kind == "f" and X.dtype.itemsize > np.dtype(dtype).itemsize:
             _converted(X.data, dtype, name)     # 1e39 for a float32 network: named
         X = X.astype(dtype)
-    if X.format not in ("csc", "csr"):
-        X = X.tocsc()
     arrays = (X.indptr, X.indices, X.data)
     if (X.indptr.dtype != X.indices.dtype or X.indptr.dtype not in (np.int32, np.int64)
             or not all(a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative

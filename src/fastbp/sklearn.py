@@ -317,7 +317,9 @@ def _sparse_structure(X):
     """X, refused if it is a malformed sparse matrix, before scikit-learn's
     validation or SciPy converts it (both trust its index arrays: a bad
     index crashed the process or came back as a matrix of other entries)."""
-    return _validation.check_sparse_structure(X, "X") if sp.issparse(X) else X
+    # (a 1-D sparse array is left to scikit-learn's "Expected 2D" message)
+    return (_validation.check_sparse_structure(X, "X") if sp.issparse(X) and X.ndim == 2
+            else X)
 
 
 def _sparse_batches(X, max_rows):

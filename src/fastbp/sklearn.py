@@ -74,7 +74,10 @@ log p and log(1 - p)) for logistic outputs. ``loss_``, ``loss_curve_``,
 ``tol`` stopping and L-BFGS's line search, which compares them, therefore
 follow scikit-learn's even where outputs saturate (a fresh-user trial found
 the exact losses, which differ past -log(eps), 36 a term in float64,
-sending L-BFGS elsewhere: coefs_ 1.4e-2 apart after 5 iterations).
+sending L-BFGS elsewhere: coefs_ 1.4e-2 apart after 5 iterations). The
+Poisson loss is likewise scikit-learn's arithmetic (``e^z`` in the dtype,
+``xlogy(y, y / y_pred) - y + y_pred``): inf or NaN where its ``e^z``
+overflows or underflows, as scikit-learn's is.
 
 Deliberate differences from scikit-learn
 ----------------------------------------

@@ -469,8 +469,16 @@ cdef class NetKernel:
             if remap:
                 self._sp_remap(which, 0, m)
             return
-        fptr = ptr if ptr.dtype == np.intp else ptr.astype(np.intp)
-        fj = idx if idx.dtype == np.int32 else idx.astype(np.int32)
+        # read as they are, or converted into the set's buffers (an L-BFGS fit
+        # passes the same X at every evaluation: no allocation per call)
+        fptr = ptr
+        if ptr.dtype != np.intp:
+            fptr = self._sp_buf(which, 1, n_x + 1, np.intp)[:n_x + 1]
+            np.copyto(fptr, ptr)
+        fj = idx
+        if idx.dtype != np.int32:
+            fj = self._sp_buf(which, 2, idx.shape[0], np.int32)[:idx.shape[0]]
+            np.copyto(fj, idx, casting="unsafe")    # (< 2**31: checked above)
         self.sp_src[which] = (ptr, idx, val, fptr, fj)      # alive while the plan points here
         self._sp_point(which, <const Py_ssize_t *>cnp.PyArray_DATA(self.sp_all), n_x,
                        <const Py_ssize_t *>cnp.PyArray_DATA(fptr),

@@ -1250,3 +1250,97 @@ def test_a_count_target_beyond_float32_is_a_data_error(tmp_path, capsys):
          "--output", "exp", *QUICK,
          match=r"1 value\(s\) of the target 'count' \(e\.g\. 1e\+39\) lie beyond float32's "
                r"range.*--dtype float64")
+
+
+# ------------------------------------------------ labels as the file spells them
+
+@pytest.mark.parametrize("mapping, classes", [
+    ({0: True, 1: False, 2: False}, ["False", "True"]),
+    ({0: "007", 1: "010", 2: "100"}, ["007", "010", "100"]),
+])
+def test_class_labels_keep_the_files_spelling(tmp_path, capsys, mapping, classes):
+    """A True / False target was reported and predicted as 0 / 1, and codes
+    007 / 010 / 100 as 7 / 10 / 100: the predictions could not be joined back
+    to the file's labels (a fresh-user trial)."""
+    df = blobs(k=3)
+    df["target"] = df["target"].map(mapping)
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    written = {ln.rsplit(",", 1)[1] for ln in path.read_text().splitlines()[1:]}
+    assert written == set(classes)              # what the file spells
+    code, out, err = cli(capsys, "train", "--data", path, "--save", model,
+                         "--test-data", path, "-q", "--no-compare", "--epochs", "40")
+    assert code == 0, err
+    assert f"into {', '.join(classes)} (" in out, out
+    assert scores(out, "test") > 90.0           # scored against the file's text
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0, err
+    pred = out.splitlines()[1:]
+    assert len(pred) == len(df) and set(pred) <= set(classes), set(pred)
+    assert re.search(r"score +accuracy (\d+\.\d+)%", err)
+    assert float(re.search(r"score +accuracy (\d+\.\d+)%", err).group(1)) > 90.0, err
+
+
+def test_numbers_written_as_floats_stay_integer_classes(tmp_path, capsys):
+    """2.0 (pandas' to_csv of an int column with an empty cell) and +1 are the
+    numbers 2 and 1, not text: only labels that are not plain numbers keep
+    their spelling."""
+    df = blobs(k=3)
+    path = tmp_path / "d.csv"
+    df["target"] = df["target"].astype(float)
+    df.to_csv(path, index=False)
+    assert ",2.0\n" in path.read_text()
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0 and "into 0, 1, 2 (" in out, (out, err)
+
+
+def test_text_class_that_pandas_reads_as_missing_is_a_class(tmp_path, capsys):
+    """A class spelled 'None' (or 'NA': North America) in a column of names was
+    read as a missing value: the error blamed 50 'missing' rows and its fix,
+    --dropna, silently dropped the class (a fresh-user trial). In a column of
+    names only an empty cell is missing; in a column of numbers NA still is."""
+    df = blobs(k=3)
+    df["target"] = df["target"].map({0: "None", 1: "Mild", 2: "NA"})
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, "--save", model, *QUICK)
+    assert code == 0, err
+    assert "into Mild, NA, None (" in out, out
+    assert re.search(r"note .*cell\(s\) of 'target' hold 'NA', 'None': class labels", out), out
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0, err
+    assert set(out.splitlines()[1:]) <= {"Mild", "NA", "None"}
+    assert "no 'target' value" not in err, err           # every row is scored
+    # an empty cell is still a missing label
+    df.loc[df.index[4], "target"] = None
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"missing values .* in 1 row \(line 6\) of column 'target'")
+    # NA among numbers is a missing value, as before
+    num = blobs(k=3)
+    num["target"] = num["target"].astype(object)
+    num.loc[num.index[4], "target"] = "NA"
+    num.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"missing values .* in 1 row \(line 6\) of column 'target'")
+
+
+def test_keep_of_an_earlier_prediction_column_is_refused(tmp_path, capsys):
+    """predict --keep of a file written by an earlier predict --keep wrote two
+    columns 'predicted_target' (pandas reads the second as
+    'predicted_target.1')."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, df, path, model)
+    df["predicted_target"] = df["target"]
+    df.to_csv(path, index=False)
+    fail(capsys, 2, "predict", "--model", model, "--data", path, "--keep", "predicted_target",
+         match=r"--keep 'predicted_target' would give the output two columns named "
+               r"'predicted_target'")
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path, "--keep", "f0")
+    assert code == 0 and out.splitlines()[0] == "f0,predicted_target", (out, err)
+
+
+def test_data_that_is_a_directory(tmp_path, capsys):
+    fail(capsys, 2, "train", "--data", tmp_path, *QUICK,
+         match=r"--data '.*' is a directory; give the path of a file in it")

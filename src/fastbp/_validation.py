@@ -1997,6 +1997,8 @@ def file_suffix(path, compressible=()):
 def check_input_file(option, path, suffixes=None, what=None, compressible=()):
     """``path`` if it is a file with one of ``suffixes`` (``what`` describes them);
     those in ``compressible`` may be followed by one of :data:`COMPRESSIONS`."""
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path!r} is a directory; give the path of a file in it")
     if not os.path.isfile(path):
         raise ValueError(f"{option} {path!r}: no such file")
     if suffixes is not None and file_suffix(path, compressible)[0] not in suffixes:
@@ -2117,6 +2119,18 @@ def prediction_column(target):
     name whether printed or written with --out, and whether or not the data holds
     the target (it never collides with the true target column beside it)."""
     return f"predicted_{target}"
+
+
+def check_kept_names(kept, prediction):
+    """``fastbp predict --keep``: the kept columns' output headers, none of them
+    the predictions' column (a file written by an earlier ``predict --keep``
+    holds one: the output had two columns of one name, and pandas reads the
+    second back as ``<name>.1``)."""
+    if prediction in kept:
+        raise ValueError(
+            f"--keep {prediction!r} would give the output two columns named {prediction!r} "
+            "(the predictions are written under that name): leave it out of --keep, or "
+            "rename it in the file")
 
 
 def check_cli_output(task, n_classes, requested):

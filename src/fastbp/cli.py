@@ -108,6 +108,7 @@ class Table:
         self.index = None
         self.index_note = None       # the note in ``notes`` that says why (``_drop_index``)
         self.raw_text = None         # () -> DataFrame of the file's cells as text (CSV only)
+        self.raw_column = None       # (j) -> Series: the text of the file's column j (CSV only)
 
     def file_columns(self):
         """(names, columns, missing) of every column of the file, the index included."""
@@ -290,8 +291,25 @@ def _read_table(path, args, option="--data"):
     table = _frame_table(pd, df, os.path.basename(path), first + np.arange(len(df)))
     # the cells as the file spells them (predict --keep copies ids such as
     # 00501 or 12345678901234567891 unchanged), read again only when asked
-    table.raw_text = lambda: pd.read_csv(path, encoding="utf-8-sig", dtype=str,
-                                         keep_default_na=False, **read, **opts)
+    raw = []
+
+    def raw_text():
+        if not raw:
+            raw.append(pd.read_csv(path, encoding="utf-8-sig", dtype=str,
+                                   keep_default_na=False, **read, **opts))
+        return raw[0]
+    table.raw_text = raw_text
+    cells = {}
+
+    def raw_column(j):
+        if raw:
+            return raw[0].iloc[:, j]
+        if j not in cells:
+            cells[j] = pd.read_csv(path, encoding="utf-8-sig", dtype=str,
+                                   keep_default_na=False, usecols=[j], **read,
+                                   **opts).iloc[:, 0]
+        return cells[j]
+    table.raw_column = raw_column
     if table_note:
         table.notes.append(table_note)
     if sep != ",":
@@ -547,6 +565,10 @@ def _prepare(table, args, known_task=None):
         _validation.check_features_left(table.source, target, len(feats),
                                         {table.names[j] for j in drop})
     names = [table.names[j] for j in feats]
+    if args.task != "regression" and not known_task:
+        note = _text_target(table, target)
+        if note:
+            table.notes.append(note)
     missing = np.column_stack([table.missing[j] for j in feats + [t]])
     keep = None
     if args.dropna and missing.any():
@@ -584,6 +606,7 @@ def _prepare(table, args, known_task=None):
     p.task_source = ("--task" if args.task else "the built-in data" if known_task
                      else "--output exp" if poisson else "inferred; --task to override")
     if task == "classification":
+        y = _file_labels(table, target, y, keep, args.decimal, args.thousands)
         if (y.dtype.kind == "f" and y.size and np.all(y == np.round(y))
                 and np.abs(y).max() < 2**53):
             # whole numbers are integer classes (0, 1, ... not 0.0, 1.0), whether the
@@ -680,14 +703,91 @@ def _apply_model_columns(table, prep, dropna=None, ignore=(), decimal=".", thous
     return X, rows
 
 
-def _target_values(table, target, rows=None):
-    """(true values, mask) of the ``target`` column on the rows ``rows`` (a bool mask,
-    None: every row): ``mask`` marks the rows that have a value, the values are
-    theirs; (None, None) when the table has no such column."""
+def _text_classes(prep):
+    """Whether a model's classes are text (scored against the file's spelling)."""
+    return (prep["task"] == "classification"
+            and np.asarray(prep["classes"]).dtype.kind in "UO")
+
+
+def _raw_column(table, name):
+    """The cells (m,) of column ``name`` as the file spells them (str, stripped;
+    '' where empty), or None: not a CSV file, or no such column."""
+    if table.raw_column is None:
+        return None
+    names = table.file_columns()[0]
+    if name not in names:
+        return None
+    cells = table.raw_column(names.index(name))
+    if len(cells) != table.m:
+        return None
+    return np.array([v.strip() for v in cells.tolist()], dtype=object)
+
+
+def _text_target(table, target):
+    """Keep the cells of a text ``target`` column (class labels) that pandas
+    reads as missing (None, NA, null, n/a, ...) as the labels they spell,
+    in place: in a column of names such a cell is a class (a severity
+    'None', a region 'NA'), and only an empty cell is missing. A column of
+    numbers is left alone (NA there is missing). The note, or None."""
     if target not in table.names:
-        return None, None
+        return None
     j = table.names.index(target)
     col, miss = table.columns[j], table.missing[j]
+    if col.dtype != object or not miss.any():
+        return None
+    raw = _raw_column(table, target)
+    if raw is None:
+        return None
+    named = miss & (raw != "")
+    if not named.any():
+        return None
+    col = col.copy()
+    col[named] = raw[named]
+    table.columns[j], table.missing[j] = col, miss & ~named
+    texts = sorted(set(raw[named]))
+    return (f"{int(named.sum())} cell(s) of {target!r} hold "
+            f"{', '.join(repr(t) for t in texts[:4])}{', ...' if len(texts) > 4 else ''}: "
+            "class labels here (in a column of names only an empty cell is missing)")
+
+
+def _file_labels(table, target, y, rows=None, decimal=".", thousands=None):
+    """Class labels ``y`` (the target column on the rows ``rows``, a bool mask or
+    None: all) as the file spells them when pandas read as numbers labels
+    that are not plain numbers there: True / False (read as 1 / 0), or codes
+    with leading zeros (007, read as 7). The file's text then, so predictions
+    are written as the file wrote its labels; else ``y`` itself (numbers,
+    however written: 2.0, the way pandas writes a column with empty cells,
+    is class 2)."""
+    if y.dtype == object:
+        return y
+    raw = _raw_column(table, target)
+    if raw is None:
+        return y
+    raw = raw if rows is None else raw[rows]
+    for r in set(raw):
+        digits = r.lstrip("+-")
+        if not _is_number(r, decimal, thousands) or (
+                len(digits) > 1 and digits[0] == "0" and digits[1].isdigit()):
+            return raw
+    return y
+
+
+def _target_values(table, target, rows=None, text=False):
+    """(true values, mask) of the ``target`` column on the rows ``rows`` (a bool mask,
+    None: every row): ``mask`` marks the rows that have a value, the values are
+    theirs; (None, None) when the table has no such column. ``text``: class
+    labels as the file spells them (a model whose classes are the file's
+    text: _text_target, _file_labels)."""
+    if target not in table.names:
+        return None, None
+    if text:
+        _text_target(table, target)
+    j = table.names.index(target)
+    col, miss = table.columns[j], table.missing[j]
+    if text:
+        raw = _raw_column(table, target)
+        if raw is not None:
+            col = np.where(miss, None, raw)
     if rows is not None:
         col, miss = col[rows], miss[rows]
     return col[~miss], ~miss
@@ -1147,7 +1247,8 @@ def _setup(args, d, seed):
         else (lambda idx: p.y[idx])
     r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
     if args.test_data:
-        _, labelled = _target_values(test_table, prep["target"])
+        text = _text_classes(prep)
+        _, labelled = _target_values(test_table, prep["target"], text=text)
         with _reported(DATA):
             _validation.check_test_target(args.test_data, p.target, labelled, args.dropna,
                                           test_table.where)
@@ -1155,7 +1256,7 @@ def _setup(args, d, seed):
                                           decimal=args.decimal, thousands=args.thousands)
         keep = labelled if rows is None else labelled & rows
         r.X_te_raw = X_te[keep if rows is None else keep[rows]]   # X_te: the rows kept
-        r.y_te, _ = _target_values(test_table, prep["target"], keep)
+        r.y_te, _ = _target_values(test_table, prep["target"], keep, text=text)
         if prep["task"] == "regression":
             r.y_te = _regression_targets(r.y_te, prep["target"], test_table)
             if isinstance(r.y_te, CLIError):
@@ -1466,11 +1567,13 @@ def cmd_predict(args):
     names, columns, missing = table.file_columns()
     with _reported(USAGE):
         kept = [_validation.find_column(names, k, "--keep") for k in args.keep or ()]
+        _validation.check_kept_names([names[j] for j in kept],
+                                     _validation.prediction_column(prep["target"]))
     X_raw, rows = _apply_model_columns(table, prep, dropna=args.dropna,
                                        ignore={names[j] for j in kept},
                                        decimal=args.decimal, thousands=args.thousands)
     pred = _predict(net, prep, X_raw)
-    y, scored = _target_values(table, prep["target"], rows)
+    y, scored = _target_values(table, prep["target"], rows, text=_text_classes(prep))
     if y is not None and prep["task"] == "regression":
         y = _regression_targets(y, prep["target"], table)
         if isinstance(y, CLIError):          # predictions stand; the column is not scored

@@ -1214,3 +1214,33 @@ def test_backward_chain_declines_what_it_does_not_handle():
     # whichever path runs, general errors still name the problem
     with pytest.raises(ValueError, match="Invalid shapes"):
         fc.L_model_backward(AL, labels(rng, 8), caches)
+
+
+def test_arguments_swapped_name_the_argument():
+    """forward_propagation(parameters, X), the week-3 predict(X, parameters) and
+    update_parameters_with_gd(parameters, X, lr) raised NumPy's IndexError
+    ("only integers, slices ... are valid indices"), and L_model_backward(AL,
+    Y, None) "object of type 'NoneType' has no len()": none named the
+    argument (a fresh-user trial); their siblings did."""
+    from fastbp.course import c2w2a1
+    np.random.seed(0)
+    X = np.random.randn(3, 6)
+    Y = (np.random.rand(1, 6) > 0.5).astype(np.float64)
+    P = {"W1": np.random.randn(4, 3), "b1": np.zeros((4, 1)),
+         "W2": np.random.randn(1, 4), "b2": np.zeros((1, 1))}
+    AL, caches = fc.L_model_forward(X, P)
+    swapped = r"got ndarray of shape \(3, 6\) \(are two arguments swapped\?\)"
+    with pytest.raises(TypeError, match=r"Invalid parameters: expected a dict .*" + swapped):
+        fc.forward_propagation(P, X)
+    with pytest.raises(TypeError, match=r"Invalid parameters: expected a dict .*" + swapped):
+        fc.predict(X, P)
+    with pytest.raises(TypeError, match=r"Invalid grads: expected a dict .*" + swapped):
+        c2w2a1.update_parameters_with_gd(dict(P), X, 0.1)
+    with pytest.raises(TypeError, match=r"Invalid caches: expected the list of caches "
+                                         r"L_model_forward returned, got NoneType"):
+        fc.L_model_backward(AL, Y, None)
+    # the right order still works, and a tuple of caches is a list of them
+    A2, _ = fc.forward_propagation(X, P)
+    assert A2.shape == (1, 6)
+    grads = fc.L_model_backward(AL, Y, tuple(caches))
+    assert grads["dW1"].shape == (4, 3)

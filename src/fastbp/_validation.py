@@ -2263,6 +2263,11 @@ def course_n_layers(d, what="parameters", prefix="W"):
 
 
 def course_get(d, key, what):
+    if not isinstance(d, Mapping):
+        # an array passed where the dict goes (arguments swapped) raised
+        # NumPy's IndexError "only integers, slices ... are valid indices"
+        raise TypeError(f"Invalid {what}: expected a dict with key {key!r}, got "
+                        f"{type(d).__name__}{_swapped_hint(d)}")
     try:
         return d[key]
     except KeyError:
@@ -2539,8 +2544,17 @@ def course_linear_cache(cache):
     return A_prev, W, b
 
 
+def _swapped_hint(x):
+    """For a message on an array where a dict belongs: the arguments swapped?"""
+    return (f" of shape {x.shape} (are two arguments swapped?)"
+            if isinstance(x, np.ndarray) else "")
+
+
 def course_caches(caches):
     """The number of layers L of L_model_backward's caches (at least one)."""
+    if not isinstance(caches, (list, tuple)):
+        raise TypeError("Invalid caches: expected the list of caches L_model_forward "
+                        f"returned, got {type(caches).__name__}{_swapped_hint(caches)}")
     L = len(caches)
     if L == 0:
         raise ValueError("Invalid caches: empty; pass the caches L_model_forward returned")

@@ -62,12 +62,13 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     ------
     TypeError
         Arrays that are not float32/float64 (integers, say), A_prev, W and
-        b of different dtypes, numpy.ma arrays with masked entries, or a
-        non-int ``n_threads``.
+        b of different dtypes, numpy.ma arrays with masked entries, a
+        non-int ``n_threads``, or ``out`` arrays that are not ndarrays or
+        not of the inputs' dtype (as NumPy's ``out=``).
     ValueError
         Shapes that do not fit ``W A_prev + b``, an unknown activation, a
-        bad ``alpha``, ``out`` arrays of the wrong shape or dtype, not
-        C-contiguous, read-only or overlapping an input, or ``n_threads=0``.
+        bad ``alpha``, ``out`` arrays of the wrong shape, not C-contiguous,
+        read-only or overlapping an input, or ``n_threads=0``.
     """
     r = _forward_plain(A_prev, W, b, activation, alpha, out, n_threads)
     if r is not None:
@@ -127,13 +128,14 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
     Raises
     ------
     TypeError
-        Arrays that are not float32/float64, arrays of different dtypes, or a
-        non-int ``n_threads``.
+        Arrays that are not float32/float64, arrays of different dtypes, a
+        non-int ``n_threads``, or ``out`` arrays that are not ndarrays or
+        not of the inputs' dtype (as NumPy's ``out=``).
     ValueError
         Shapes that do not chain (dZ (n, m), A_prev (n_prev, m), W (n,
         n_prev)), an unknown activation, gelu / gelu_tanh / silu without
         ``Z_prev``, a negative ``lambd`` or non-finite ``scale``, ``out``
-        arrays of the wrong shape or dtype, not C-contiguous, read-only or
+        arrays of the wrong shape, not C-contiguous, read-only or
         overlapping an input, or ``n_threads=0``.
     """
     r = _backward_plain(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out, n_threads)
@@ -172,9 +174,11 @@ def output_delta(AL, Y, loss, *, out=None, n_threads=None):
     ------
     ValueError
         Y lies outside the loss's domain (see :func:`loss`), shapes differ,
-        an unknown loss, or a bad ``out``.
+        an unknown loss, or an ``out`` of the wrong shape, not C-contiguous,
+        read-only or overlapping an input.
     TypeError
-        AL not float32/float64, or Y of a non-numeric dtype.
+        AL not float32/float64, Y of a non-numeric dtype, or an ``out``
+        that is not an ndarray of AL's dtype.
     """
     return _loss.output_delta(*_v.output_delta_args(AL, Y, loss, out, n_threads))
 
@@ -260,9 +264,10 @@ def softmax(Z, *, out=None, n_threads=None):
     Raises
     ------
     TypeError
-        Z not float32/float64, or a non-int ``n_threads``.
+        Z not float32/float64, a non-int ``n_threads``, or an ``out`` that
+        is not an ndarray of Z's dtype.
     ValueError
-        Z not 2-D, an ``out`` of the wrong shape or dtype, not C-contiguous,
+        Z not 2-D, an ``out`` of the wrong shape, not C-contiguous,
         read-only or overlapping Z, or ``n_threads=0``.
     """
     return _loss.softmax(*_v.softmax_args(Z, out, n_threads))

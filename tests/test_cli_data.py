@@ -1344,3 +1344,15 @@ def test_keep_of_an_earlier_prediction_column_is_refused(tmp_path, capsys):
 def test_data_that_is_a_directory(tmp_path, capsys):
     fail(capsys, 2, "train", "--data", tmp_path, *QUICK,
          match=r"--data '.*' is a directory; give the path of a file in it")
+
+
+def test_one_column_read_with_the_wrong_sep_names_the_sep(tmp_path, capsys):
+    """A ';' file read with --sep , is one column whose name holds the ';'s:
+    the error listed that name but not the fix (a fresh-user trial)."""
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, sep=";", index=False)
+    fail(capsys, 2, "train", "--data", path, "--sep", ",", *QUICK,
+         match=r"one column: the file looks separated by ';'; pass --sep ';'")
+    code, out, _ = cli(capsys, "train", "--data", path, "--sep", ";", *QUICK)
+    assert code == 0 and "300 examples, 4 features" in out

@@ -1623,6 +1623,19 @@ def find_column(names, spec, option):
     return pos % len(names)
 
 
+def _one_column_hint(names):
+    """For a table read as one column whose name holds another separator (a
+    ';' file read with --sep ,): the --sep that splits it, else ''."""
+    if len(names) != 1:
+        return ""
+    for sep, shown in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", "','")):
+        if str(names[0]).count(sep) >= 1:
+            arg = "'\\t'" if sep == "\t" else repr(sep)
+            return (f" (one column: the file looks separated by {shown}; pass --sep {arg}, "
+                    "or leave --sep out to have it detected)")
+    return ""
+
+
 def find_target(names, spec, index=None, row_labels=()):
     """Position of the target column: ``--target`` if given, else a column named like one.
 
@@ -1651,7 +1664,7 @@ def find_target(names, spec, index=None, row_labels=()):
     if not found:
         raise ValueError("which column is the target? Name it with --target NAME or "
                          f"--target POSITION (no column is called {'/'.join(TARGET_NAMES)}); "
-                         f"the columns are {listed}")
+                         f"the columns are {listed}{_one_column_hint(names)}")
     candidates = _listing(repr(names[i]) for i in found)
     raise ValueError(f"several columns could be the target ({candidates}): choose one with "
                      "--target")

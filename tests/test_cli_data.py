@@ -1356,3 +1356,16 @@ def test_one_column_read_with_the_wrong_sep_names_the_sep(tmp_path, capsys):
          match=r"one column: the file looks separated by ';'; pass --sep ';'")
     code, out, _ = cli(capsys, "train", "--data", path, "--sep", ";", *QUICK)
     assert code == 0 and "300 examples, 4 features" in out
+
+
+def test_predict_with_the_wrong_sep_names_the_sep(tmp_path, capsys):
+    """predict's mismatch error on a ';' file read with --sep , listed the merged
+    column but not the --sep that splits it."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, df, path, model)
+    df.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "semi.csv", "--sep", ",",
+         match=r"unexpected 'f0;f1;f2;f3;target' .* pass --sep ';'")
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "semi.csv")
+    assert code == 0, err

@@ -1987,7 +1987,8 @@ def find_features(names, features, target, ignore=()):
         unexpected = f"; unexpected {_listing(map(repr, extra))}" if extra else ""
         raise ValueError(f"feature columns do not match the model: missing "
                          f"{_listing(map(repr, missing))}{unexpected} (the model was trained "
-                         f"on {len(features)} features, matched by name)")
+                         f"on {len(features)} features, matched by name)"
+                         f"{_one_column_hint(names) if len(features) > 1 else ''}")
     return [names.index(f) for f in features]
 
 

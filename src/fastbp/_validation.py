@@ -1628,9 +1628,9 @@ def _one_column_hint(names):
     ';' file read with --sep ,): the --sep that splits it, else ''."""
     if len(names) != 1:
         return ""
-    for sep, shown in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", "','")):
-        if str(names[0]).count(sep) >= 1:
-            arg = "'\\t'" if sep == "\t" else repr(sep)
+    for sep, shown, arg in ((";", "';'", "';'"), ("\t", "tab", "'\\t'"),
+                            ("|", "'|'", "'|'"), (",", "','", "','")):
+        if sep in str(names[0]):
             return (f" (one column: the file looks separated by {shown}; pass --sep {arg}, "
                     "or leave --sep out to have it detected)")
     return ""
@@ -2286,8 +2286,6 @@ def course_get(d, key, what):
         return d[key]
     except KeyError:
         raise KeyError(f"Missing key: {what} has no {key!r} (keys: {list(d)})") from None
-    except TypeError:
-        raise TypeError(f"Invalid {what}: expected a dict, got {type(d).__name__}") from None
 
 
 def course_float_dtype(*arrays, names=()):

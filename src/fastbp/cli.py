@@ -565,8 +565,8 @@ def _prepare(table, args, known_task=None):
         _validation.check_features_left(table.source, target, len(feats),
                                         {table.names[j] for j in drop})
     names = [table.names[j] for j in feats]
-    if args.task != "regression" and not known_task:
-        note = _text_target(table, target)
+    if args.task != "regression" and not known_task and table.columns[t].dtype == object:
+        note = _text_target(table, target, _raw_column(table, target))
         if note:
             table.notes.append(note)
     missing = np.column_stack([table.missing[j] for j in feats + [t]])
@@ -723,20 +723,16 @@ def _raw_column(table, name):
     return np.array([v.strip() for v in cells.tolist()], dtype=object)
 
 
-def _text_target(table, target):
+def _text_target(table, target, raw):
     """Keep the cells of a text ``target`` column (class labels) that pandas
     reads as missing (None, NA, null, n/a, ...) as the labels they spell,
     in place: in a column of names such a cell is a class (a severity
     'None', a region 'NA'), and only an empty cell is missing. A column of
-    numbers is left alone (NA there is missing). The note, or None."""
-    if target not in table.names:
-        return None
+    numbers is left alone (NA there is missing). ``raw``: the column's
+    cells as the file spells them (_raw_column), or None. The note, or None."""
     j = table.names.index(target)
     col, miss = table.columns[j], table.missing[j]
-    if col.dtype != object or not miss.any():
-        return None
-    raw = _raw_column(table, target)
-    if raw is None:
+    if raw is None or col.dtype != object or not miss.any():
         return None
     named = miss & (raw != "")
     if not named.any():
@@ -780,14 +776,12 @@ def _target_values(table, target, rows=None, text=False):
     text: _text_target, _file_labels)."""
     if target not in table.names:
         return None, None
-    if text:
-        _text_target(table, target)
+    raw = _raw_column(table, target) if text else None
+    _text_target(table, target, raw)
     j = table.names.index(target)
     col, miss = table.columns[j], table.missing[j]
-    if text:
-        raw = _raw_column(table, target)
-        if raw is not None:
-            col = np.where(miss, None, raw)
+    if raw is not None:
+        col = np.where(miss, None, raw)
     if rows is not None:
         col, miss = col[rows], miss[rows]
     return col[~miss], ~miss

@@ -496,6 +496,18 @@ def test_a_new_optimizer_on_every_rank_is_set_up_and_trains(mpiexec, tmp_path):
     np.testing.assert_allclose(float(lines[0].split()[1]), loss, rtol=1e-12)
 
 
+def test_resume_from_a_checkpoint_saved_before_training(mpiexec, tmp_path):
+    # rank 0 raised "'NoneType' object has no attribute 'get_config'" (a
+    # fresh user's trial): the checkpoint holds no optimizer, fit's default trains
+    path = str(tmp_path / "init.npz")
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "resume_init", path,
+               timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [ln.split(": ", 1)[1] for ln in r.stdout.splitlines() if ln.startswith("rank ")]
+    assert len(lines) == 2 and lines[0] == lines[1], lines
+    assert lines[0].endswith("SGD 0.01"), lines[0]
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_each_rank_passing_its_own_part_of_the_batch_is_found(mpiexec, n):
     # train_step compared shapes only: equal halves trained silently on half the data

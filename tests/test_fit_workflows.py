@@ -154,3 +154,129 @@ def test_resuming_past_the_requested_epochs_says_so(tmp_path):
     with pytest.warns(RuntimeWarning, match="past epoch 4 and epochs=2: nothing is trained"):
         again = net.fit(X, y, epochs=2, verbose=False, checkpoint_path=path, resume=True)
     assert again["loss"] == h["loss"]
+
+
+# -- a fresh user's checkpoint trial (tenth session): each failed before its fix
+
+def _small_fit_data():
+    rng = np.random.default_rng(4)
+    return rng.standard_normal((4, 60)), rng.integers(0, 3, 60)
+
+
+def test_loading_a_npy_file_says_it_is_not_a_checkpoint(tmp_path):
+    # np.load returned the array, and the loader's `with` raised
+    # "TypeError: 'numpy.ndarray' object does not support the context manager protocol"
+    np.save(tmp_path / "weights.npy", np.zeros(5))
+    net = Network([4, 3, 3], "relu", "softmax", seed=0)
+    for call in (lambda: Network.load(tmp_path / "weights.npy"),
+                 lambda: net.restore(tmp_path / "weights.npy")):
+        with pytest.raises(ValueError, match=r"one NumPy array \(an np.save .npy file\)"):
+            call()
+
+
+def test_a_text_file_gets_no_allow_pickle_advice(tmp_path):
+    # np.load's message told the user to pass allow_pickle=, which load() does not take
+    (tmp_path / "notes.npz").write_text("not a checkpoint\n")
+    with pytest.raises(ValueError, match="not a NumPy .npz archive") as err:
+        Network.load(tmp_path / "notes.npz")
+    assert "allow_pickle" not in str(err.value)
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty: truncated or corrupted"):
+        Network.load(tmp_path / "empty.npz")
+
+
+def test_resume_from_a_checkpoint_saved_before_training(tmp_path):
+    # it holds no optimizer: fit raised "'NoneType' object has no attribute 'set_epoch'";
+    # the documented default (SGD(0.01)) trains, as without a checkpoint
+    X, y = _small_fit_data()
+    path = tmp_path / "init.npz"
+    Network([4, 5, 3], "relu", "softmax", seed=2).save(path)
+    resumed = Network([4, 5, 3], "relu", "softmax", seed=9)
+    hist = resumed.fit(X, y, epochs=2, checkpoint_path=path, resume=True, verbose=False)
+    fresh = Network([4, 5, 3], "relu", "softmax", seed=2)
+    want = fresh.fit(X, y, epochs=2, verbose=False, seed=9)
+    assert hist["loss"] == want["loss"]
+    np.testing.assert_array_equal(resumed.flat_parameters, fresh.flat_parameters)
+    assert type(resumed.optimizer).__name__ == "SGD" and resumed.optimizer.lr == 0.01
+    # a caller's optimizer is used there too
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    net.save(path)
+    net.fit(X, y, epochs=1, optimizer=fastbp.Adam(0.003), checkpoint_path=path,
+            resume=True, verbose=False)
+    assert type(Network.load(path).optimizer).__name__ == "Adam"
+
+
+def test_resumed_fit_keeps_the_checkpoints_other_entries(tmp_path):
+    # a model file of `fastbp train --save` lost its preprocessing when a
+    # resumed fit rewrote it, and fastbp predict could not read it any more
+    X, y = _small_fit_data()
+    path = tmp_path / "model.npz"
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    prep = {"task": "multiclass", "target": "y", "features": ["a", "b", "c", "d"],
+            "mean": [0.0] * 4, "scale": [1.0] * 4, "classes": [0, 1, 2]}
+    net.save(path, extra={"epoch": 0, "history": {}, "preprocessing": prep})
+    net.fit(X, y, epochs=2, checkpoint_path=path, resume=True, verbose=False)
+    train = Network([4, 5, 3], "relu", "softmax").restore(path)
+    assert train["preprocessing"] == prep and train["epoch"] == 2
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("config", [1, 2], r"'config' entry is a JSON list, not an object"),
+    ("version", "x", r"format version .* is not a number"),
+    ("train.step", -3, r"train.step is -3, outside \[0, "),
+    ("train.step", "many", r"train.step is 'many', not an integer"),
+    ("optimizer.lr", "fast", r"its optimizer cannot be rebuilt"),
+    ("optimizer.kind", "rmsprop", r"its optimizer cannot be rebuilt"),
+])
+def test_hand_edited_checkpoint_metadata_is_named(tmp_path, field, value, match):
+    # these raised TypeError, a ValueError without the file, or (a negative
+    # step) loaded and failed in the next fit with an OverflowError
+    import json
+    import zipfile
+    X, y = _small_fit_data()
+    src = tmp_path / "good.npz"
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    net.fit(X, y, epochs=1, optimizer=fastbp.SGD(0.1), verbose=False)
+    net.save(src)
+    with np.load(src) as z:
+        entries = {k: z[k] for k in z.files}
+    docs = {k: json.loads(entries[k].tobytes()) for k in ("config", "train", "optimizer")}
+    if field == "version":
+        entries["version"] = np.array(value)
+    elif field == "config":
+        docs["config"] = value
+    elif field == "optimizer.kind":
+        docs["optimizer"]["config"]["kind"] = value
+    else:
+        doc, key = field.split(".")
+        docs[doc][key] = value
+    for k, d in docs.items():
+        entries[k] = np.frombuffer(json.dumps(d).encode(), np.uint8)
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for k, a in entries.items():
+            with zf.open(k + ".npy", "w") as f:
+                np.lib.format.write_array(f, a)
+    with pytest.raises(ValueError, match=match) as err:
+        Network.load(bad)
+    assert "bad.npz" in str(err.value)
+
+
+@pytest.mark.parametrize("kind", ["trailing separator", "existing directory", "empty"])
+def test_a_checkpoint_path_that_names_no_file_is_refused(tmp_path, kind):
+    # "dir/" wrote a hidden dir/.npz, "dir" a dir.npz that resume=True then did not
+    # find ("IsADirectoryError"), "" a hidden .npz in the working directory
+    X, y = _small_fit_data()
+    (tmp_path / "ckdir").mkdir()
+    path = {"trailing separator": str(tmp_path / "ckdir") + os.sep,
+            "existing directory": str(tmp_path / "ckdir"), "empty": ""}[kind]
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    before = net.flat_parameters.copy()
+    err = ValueError if kind == "empty" else IsADirectoryError
+    with pytest.raises(err, match="empty: give a file name" if kind == "empty"
+                       else "is a directory; give a file name in it"):
+        net.fit(X, y, epochs=1, checkpoint_path=path, verbose=False)
+    np.testing.assert_array_equal(net.flat_parameters, before)   # refused before training
+    with pytest.raises(err):
+        net.save(path)
+    assert os.listdir(tmp_path / "ckdir") == [] and not (tmp_path / "ckdir.npz").exists()

@@ -18,8 +18,12 @@ of :mod:`fastbp.distributed` for data-parallel training. A stepper provides
 ``training()``
     a context manager around the epochs;
 ``resume(path, optimizer)``
-    ``(start_epoch, saved_history, optimizer)`` from the checkpoint at
-    ``path``, or None when there is none;
+    ``(start_epoch, saved_history, optimizer, kept)`` from the checkpoint at
+    ``path``, or None when there is none; ``optimizer`` is None when the
+    checkpoint holds none (saved before any training), ``kept`` the other
+    entries of its ``train`` record
+    (:func:`fastbp.checkpoint.kept_train_entries`; needed on the process
+    that writes checkpoints only);
 ``start(optimizer)``
     called once before the first epoch;
 ``shuffle_seed(seed)``
@@ -163,8 +167,11 @@ class LocalStepper:
     def resume(self, path, optimizer):
         if not os.path.exists(checkpoint.existing(path)):
             return None
+        saved_opt = checkpoint.has_entry(path, "optimizer")
         info = self.model.restore(path, optimizer)
-        return int(info.get("epoch", 0)), info.get("history") or {}, self.model.optimizer
+        return (int(info.get("epoch", 0)), info.get("history") or {},
+                self.model.optimizer if saved_opt else None,
+                checkpoint.kept_train_entries(info))
 
     def start(self, optimizer):
         pass
@@ -455,11 +462,15 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
     for key in stepper.history_keys:
         history[key] = []
     start_epoch = 0
+    kept = {}
     if resume and checkpoint_path is not None:
         # an optimizer the caller chose must be the checkpoint's (restore checks)
         got = stepper.resume(checkpoint_path, optimizer if chosen else None)
         if got is not None:
-            start_epoch, saved, optimizer = got
+            start_epoch, saved, restored, kept = got
+            # a checkpoint saved before any training holds no optimizer: fit's own
+            # (the caller's, or its default) trains on
+            optimizer = restored if restored is not None else optimizer
             if start_epoch > epochs:
                 warnings.warn(
                     f"the checkpoint {os.fspath(checkpoint_path)!r} is past epoch "
@@ -524,7 +535,8 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
             if checkpoint_path is not None and (done % checkpoint_every == 0
                                                 or done == epochs or stop):
                 stepper.on_root(lambda: model.save(checkpoint_path, optimizer=optimizer,
-                                                   extra={"epoch": done, "history": history}),
+                                                   extra={**kept, "epoch": done,
+                                                          "history": history}),
                                 f"writing the checkpoint {os.fspath(checkpoint_path)!r}")
             if stop:
                 break

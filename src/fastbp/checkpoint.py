@@ -18,7 +18,8 @@ import numpy as np
 
 from fastbp._validation import checkpoint_write_error
 
-__all__ = ["FORMAT", "VERSION", "write", "read"]
+__all__ = ["FORMAT", "VERSION", "write", "read", "existing", "has_entry",
+           "kept_train_entries"]
 
 FORMAT = "fastbp-checkpoint"
 #: 2: the JSON documents are UTF-8 bytes (uint8 arrays, deflated in the zip; the
@@ -46,6 +47,26 @@ def existing(path):
     if os.path.exists(path) or path.lower().endswith(".npz"):
         return path
     return path + ".npz" if os.path.exists(path + ".npz") else path
+
+
+def kept_train_entries(train):
+    """The entries of a resumed checkpoint's ``train`` record that a fit does
+    not write itself (such as the ``preprocessing`` that ``fastbp train
+    --save`` adds): the checkpoints the resumed fit writes keep them, so
+    resuming into a model file of the command line leaves it a model file
+    ``fastbp predict`` reads."""
+    return {k: v for k, v in train.items()
+            if k not in ("epoch", "history", "step", "dropout_seed")}
+
+
+def has_entry(path, key):
+    """Whether the checkpoint at ``path`` (see :func:`existing`) holds ``key``,
+    read from the archive's directory alone (False for a file that is not one)."""
+    try:
+        with zipfile.ZipFile(existing(path)) as zf:
+            return key + ".npy" in zf.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
 
 
 def write(path, arrays, documents):
@@ -104,8 +125,24 @@ def check_writable(path):
 
 
 def _npz_path(path):
-    """The file :func:`write` writes for ``path``: ``.npz`` added if missing."""
+    """The file :func:`write` writes for ``path``: ``.npz`` added if missing.
+
+    A path that names no file is refused before the suffix could make one
+    of it: empty (ValueError), or a directory -- existing, or ending in a
+    separator (IsADirectoryError, as ``open`` raises): ``dir/`` would have
+    become a hidden ``dir/.npz`` and ``dir`` a ``dir.npz`` that a later
+    :func:`read` of ``dir`` does not find.
+    """
     path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if path == "":
+        raise ValueError("the checkpoint path is empty: give a file name, e.g. 'model.npz'")
+    seps = (os.sep, os.altsep) if os.altsep else (os.sep,)
+    if path.endswith(seps) or os.path.isdir(path):
+        raise IsADirectoryError(
+            errno.EISDIR, f"cannot write {path!r}: it is a directory; give a file name "
+            f"in it, e.g. {os.path.join(path, 'model.npz')!r}")
     return path if path.lower().endswith(".npz") else path + ".npz"
 
 
@@ -183,6 +220,19 @@ def read(path, documents, required):
     what = f"{path!r} is not a readable fastbp checkpoint"
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{what}: it is a directory; give the .npz file Network.save wrote")
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            head = f.read(6)
+        if head.startswith(b"\x93NUMPY"):
+            raise ValueError(f"{what}: it holds one NumPy array (an np.save .npy file); a "
+                             "checkpoint is the .npz archive Network.save writes")
+        if head[:2] == b"PK" or not head:
+            raise ValueError(f"{what} ({'empty' if not head else 'a cut-off zip archive'}: "
+                             "truncated or corrupted file?)")
+        raise ValueError(f"{what}: not a NumPy .npz archive (was it written by "
+                         "Network.save?)")
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
@@ -193,7 +243,11 @@ def read(path, documents, required):
     if "format" not in data or str(data["format"]) != FORMAT:
         raise ValueError(f"{what}: no '{FORMAT}' format tag "
                          "(was it written by Network.save?)")
-    version = int(data.get("version", -1))
+    try:
+        version = int(data.get("version", -1))
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: its format version {data['version']!r} is not a "
+                         "number (corrupted metadata)") from None
     if version not in READS:
         raise ValueError(f"{path!r} is a fastbp checkpoint of format version {version}; this "
                          f"fastbp reads versions {', '.join(map(str, READS))}. Load it with "

@@ -723,19 +723,27 @@ class Replica:
         def restore():
             if not os.path.exists(checkpoint.existing(path)):
                 return None
+            # no optimizer in the checkpoint (saved before training): fit's
+            # own trains on every rank
+            saved_opt = checkpoint.has_entry(path, "optimizer")
             info = net.restore(path, optimizer)
+            restored = net.optimizer if saved_opt else None
             return (int(info.get("epoch", 0)), info.get("history") or {},
-                    net.optimizer.get_config(), net.optimizer is optimizer)
+                    None if restored is None else restored.get_config(),
+                    restored is not None and restored is optimizer,
+                    checkpoint.kept_train_entries(info))
 
         got = self.on_root(restore, f"resuming from {os.fspath(path)!r}")
         if got is None:
             return None
-        start_epoch, saved, opt_cfg, kept = got
-        if self.rank == 0:
+        start_epoch, saved, opt_cfg, same, kept_entries = got
+        if opt_cfg is None:
+            optimizer = None
+        elif self.rank == 0:
             optimizer = net.optimizer
-        elif not kept:
+        elif not same:
             optimizer = optimizer_from_config(opt_cfg)
-        return start_epoch, saved, optimizer
+        return start_epoch, saved, optimizer, kept_entries
 
     def start(self, optimizer):
         # rank 0's parameters, optimizer state and dropout counter; not

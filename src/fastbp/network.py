@@ -36,6 +36,36 @@ _CKPT_DOCUMENTS = ("config", "train", "optimizer")
 _CKPT_REQUIRED = ("config", "params", "train")
 
 
+def _read_checkpoint(path):
+    """checkpoint.read of a Network checkpoint, its JSON documents checked to
+    be objects (a hand-edited file fails here, naming the entry, not later
+    inside the loader)."""
+    data = checkpoint.read(path, _CKPT_DOCUMENTS, _CKPT_REQUIRED)
+    for key in _CKPT_DOCUMENTS:
+        if key in data and not isinstance(data[key], dict):
+            raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: its {key!r} entry "
+                             f"is a JSON {type(data[key]).__name__}, not an object")
+    if "optimizer" in data and not isinstance(data["optimizer"].get("config"), dict):
+        raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: its optimizer entry "
+                         "has no 'config' object")
+    return data
+
+
+def _checkpoint_int(value, path, field, lo=0, hi=2**63 - 1):
+    """An integer field of a checkpoint's metadata, checked to lie in [lo, hi]."""
+    try:
+        v = int(value)
+        if v != value and not isinstance(value, str):
+            raise ValueError("not an integer")
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: {field} is "
+                         f"{value!r}, not an integer") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: {field} is {v}, "
+                         f"outside [{lo}, {hi}]")
+    return v
+
+
 # One lock per network, held around each compiled call: the kernel's plan and
 # workspaces are per network, so one network's calls run one at a time (threads
 # predicting with a shared network raced on its inference buffers and aborted).
@@ -1278,7 +1308,8 @@ class Network:
             Write a checkpoint there (:meth:`save`) every ``checkpoint_every``
             epochs and at the end; an epoch whose last update left non-finite
             parameters is never written (the previous checkpoint stays). Its
-            directory is checked for writing before any update.
+            directory is checked for writing before any update; an empty path
+            (ValueError) or a directory (IsADirectoryError) is refused.
         checkpoint_every : int, default 1
         resume : bool, default False
             If ``checkpoint_path`` (or that name with ``.npz``, the suffix the
@@ -1287,11 +1318,14 @@ class Network:
             schedule that is a plain function is not saved: pass the
             optimizer with it, or a warning says it is gone). An
             ``optimizer`` given must be made as the saved one was (same kind
-            and settings); with none, the saved one is used. The data,
-            ``batch_size`` and ``keep_prob`` are not compared with the
-            checkpoint's, and the shuffling continues as if the run had not
-            stopped only when its seed is the same (the network's, or
-            ``seed``). Needs ``checkpoint_path``.
+            and settings); with none, the saved one is used (a checkpoint
+            saved before any training holds none: ``optimizer``'s default
+            then trains). The data, ``batch_size`` and ``keep_prob`` are not
+            compared with the checkpoint's, and the shuffling continues as if
+            the run had not stopped only when its seed is the same (the
+            network's, or ``seed``). Entries of the checkpoint that fit does
+            not write (the preprocessing of a ``fastbp train --save`` model)
+            are kept in the checkpoints it writes. Needs ``checkpoint_path``.
         comm : mpi4py.MPI.Intracomm, optional
             Train data-parallel over the processes of ``comm``: every rank passes
             the same data, ``batch_size`` is the global mini-batch and each rank
@@ -1403,6 +1437,17 @@ class Network:
         Returns
         -------
         path : str
+            The file written (``.npz`` added to ``path`` when missing).
+
+        Raises
+        ------
+        ValueError
+            An empty ``path``, or an optimizer holding another network's state.
+        IsADirectoryError
+            ``path`` is a directory (or ends in a separator): give a file name.
+        OSError
+            The file cannot be written (a missing or read-only directory, a
+            full disk); a file there before is unchanged.
         """
         optimizer = optimizer or self.optimizer
         if optimizer is not None and any(st.shape != (self.n_params,)
@@ -1447,7 +1492,7 @@ class Network:
         ValueError
             For a truncated, corrupted or wrong-version file.
         """
-        data = checkpoint.read(path, _CKPT_DOCUMENTS, _CKPT_REQUIRED)
+        data = _read_checkpoint(path)
         cfg = dict(data["config"])
         try:
             net = cls(cfg.pop("layer_dims"), n_threads=n_threads, **cfg)
@@ -1471,7 +1516,7 @@ class Network:
             output; ``optimizer`` is configured otherwise than the saved
             one; or the file is truncated, corrupted or of another version.
         """
-        data = checkpoint.read(path, _CKPT_DOCUMENTS, _CKPT_REQUIRED)
+        data = _read_checkpoint(path)
         cfg = data["config"]
         mine = json.loads(json.dumps(self.get_config()))   # as JSON stored it
         differ = [k for k in ("layer_dims", "dtype", "hidden", "output", "alpha")
@@ -1502,15 +1547,24 @@ class Network:
         if not np.all(np.isfinite(params)):
             raise ValueError(f"{path!r}: the saved parameters contain NaN or inf")
         train = data["train"]
+        step = _checkpoint_int(train.get("step", 0), path, "train.step", 0, 2**64 - 1)
+        if "dropout_seed" in train:
+            dropout_seed = _checkpoint_int(train["dropout_seed"], path, "train.dropout_seed",
+                                           -2**63, 2**64 - 1) % (2**64)
         opt = states = None
         if "optimizer" in data:
             info = data["optimizer"]
-            opt = optimizer_from_config(info["config"])
+            try:
+                opt = optimizer_from_config(info["config"])
+                lr = float(info["lr"]) if "lr" in info else None
+            except (TypeError, ValueError, KeyError) as exc:
+                raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: its optimizer "
+                                 f"cannot be rebuilt ({exc})") from None
             if optimizer is not None and type(optimizer) is type(opt) \
                     and optimizer.get_config() == opt.get_config():
                 opt = optimizer           # keep the caller's object (and its schedule callable)
-            n_state = int(info.get("n_state", 0))
-            t = int(info.get("t", 0))
+            n_state = _checkpoint_int(info.get("n_state", 0), path, "optimizer.n_state", 0, 8)
+            t = _checkpoint_int(info.get("t", 0), path, "optimizer.t")
             if n_state == 0 and t == 0:
                 states = ()     # saved before its first update: no state yet, bound fresh
             elif n_state != opt.n_state:
@@ -1526,15 +1580,15 @@ class Network:
                     states.append(saved)
         self._flat_params[...] = params
         self.parameters_changed()
-        self._step = int(train.get("step", 0))
+        self._step = step
         if "dropout_seed" in train:
-            self._dropout_seed = int(train["dropout_seed"]) % (2**64)
+            self._dropout_seed = dropout_seed
         if opt is not None:
             for s, saved in zip(opt.bind(self.n_params, self.dtype, self._flat_params), states):
                 s[...] = saved
             opt.t = t
-            if "lr" in info:
-                opt.lr = float(info["lr"])
+            if lr is not None:
+                opt.lr = lr
             lost = info.get("schedule_function")
             if lost and schedule_function_name(opt.schedule) is None:
                 warnings.warn(

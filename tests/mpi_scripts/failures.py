@@ -38,6 +38,9 @@ switch_opt  a train_step loop in which it alone switches to a new optimizer
 switch_all  the same loop, every rank switching at step 3: training goes on
             with the new optimizer, replicas identical; prints the loss
             of the last step and a parameter CRC per rank; exit 0
+resume_init (every rank) a fit with resume=True from a checkpoint saved
+            before any training (no optimizer in it; path: argv[2]): fit's
+            default SGD trains; prints the last loss and a CRC per rank
 """
 import os
 import sys
@@ -247,6 +250,17 @@ elif mode in ("switch_opt", "switch_all"):
         report(f"rank {rank}: loss {loss!r} crc {zlib.crc32(net.flat_parameters)}")
     except ValueError as exc:
         report(f"rank {rank}: caught ValueError at step {step}: {exc}")
+
+elif mode == "resume_init":
+    import zlib
+    path = sys.argv[2]
+    if rank == 0:
+        Network([4, 8, 3], "relu", "softmax", dtype="float64", seed=5).save(path)
+    comm.Barrier()
+    hist = net.fit(X, y, epochs=2, batch_size=10, verbose=False, comm=comm,
+                   checkpoint_path=path, resume=True)
+    report(f"rank {rank}: loss {hist['loss'][-1]!r} crc {zlib.crc32(net.flat_parameters)} "
+           f"{type(net.optimizer).__name__} {net.optimizer.lr}")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

@@ -1369,3 +1369,20 @@ def test_predict_with_the_wrong_sep_names_the_sep(tmp_path, capsys):
          match=r"unexpected 'f0;f1;f2;f3;target' .* pass --sep ';'")
     code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "semi.csv")
     assert code == 0, err
+
+
+def test_predict_names_a_truncated_or_empty_model_file(tmp_path, capsys):
+    """A model file cut off by a copy was called "not a model file: give the
+    .npz that fastbp train --save wrote" although it was that file (a
+    fresh user's trial)."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, df, path, model)
+    data = model.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[:len(data) // 2])
+    fail(capsys, 1, "predict", "--model", tmp_path / "cut.npz", "--data", path,
+         match=r"is a truncated \.npz \(its end is missing\).*save the model again")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    fail(capsys, 1, "predict", "--model", tmp_path / "empty.npz", "--data", path,
+         match=r"'.*empty.npz' is empty: a copy or a save was cut off")
+    fail(capsys, 1, "predict", "--model", path, "--data", path, match="not a model file")

@@ -1949,6 +1949,13 @@ def model_path(path):
 def check_model_file(path):
     """Raise unless ``path`` is an ``.npz`` (zip) file, as ``fastbp train --save`` writes."""
     if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head in (b"", b"PK"):         # empty, or a zip archive cut off
+            raise ValueError(f"--model {os.fspath(path)!r} is "
+                             f"{'empty' if not head else 'a truncated .npz (its end is missing)'}"
+                             ": a copy or a save was cut off; save the model again with "
+                             "fastbp train --save")
         raise ValueError(f"--model {os.fspath(path)!r} is not a model file: give the .npz "
                          "that fastbp train --save wrote")
     return path

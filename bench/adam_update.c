@@ -1,0 +1,75 @@
+/*
+ * Time the optimizer update of the network kernel alone (csrc/fastbp_optim.h),
+ * one thread, on a digits-sized flat buffer: how much of a small step's time
+ * Adam's correctly rounded square root and division take (bench/RESULTS.md,
+ * tenth session).
+ *
+ *     gcc -O2 -fopenmp -Icsrc bench/adam_update.c -o /tmp/adam_update -lm
+ *     /tmp/adam_update [n_params]        (default 9738)
+ *
+ * Prints the best of 5 runs of 20,000 updates for Adam (step form, float64:
+ * AVX-512 and AVX2 clones; float32: AVX-512) and for plain SGD. The
+ * AVX-512 rows need a CPU with AVX-512 (F/DQ/VL).
+ */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fastbp_optim.h"
+
+#define REPS 20000
+
+typedef void (*upd_d)(int, double *, const double *, double *, double *, ptrdiff_t,
+                      ptrdiff_t, double, double, double, double, double, double, double,
+                      double);
+
+static double best_d(upd_d f, int opt, double *P, const double *G, double *S1, double *S2,
+                     ptrdiff_t n)
+{
+    double best = 1e30;
+    for (int rep = 0; rep < 5; rep++) {
+        double t = omp_get_wtime();
+        for (int r = 0; r < REPS; r++)
+            f(opt, P, G, S1, S2, 0, n, 1e-3, 0.9, 0.999, 0.1, 0.001, 1e-8, 1.0, 1.0);
+        t = (omp_get_wtime() - t) / REPS * 1e6;
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    ptrdiff_t n = argc > 1 ? atol(argv[1]) : 9738;
+    double *P = malloc(n * sizeof *P), *G = malloc(n * sizeof *G);
+    double *S1 = calloc(n, sizeof *S1), *S2 = calloc(n, sizeof *S2);
+    float *Pf = malloc(n * sizeof *Pf), *Gf = malloc(n * sizeof *Gf);
+    float *S1f = calloc(n, sizeof *S1f), *S2f = calloc(n, sizeof *S2f);
+    double best = 1e30;
+    if (!P || !G || !S1 || !S2 || !Pf || !Gf || !S1f || !S2f)
+        return 1;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        P[i] = 0.01 * (double)i;
+        G[i] = 1e-3 * (double)(i % 7 - 3);
+        Pf[i] = (float)P[i];
+        Gf[i] = (float)G[i];
+    }
+    printf("%ld parameters, one thread, us per update (best of 5 x %d)\n", (long)n, REPS);
+    printf("  adam float64 avx512  %.2f\n",
+           best_d(fbp_update_d_avx512, FBP_OPT_ADAM_STEP, P, G, S1, S2, n));
+    printf("  adam float64 avx2    %.2f\n",
+           best_d(fbp_update_d_avx2, FBP_OPT_ADAM_STEP, P, G, S1, S2, n));
+    printf("  sgd  float64 avx512  %.2f\n",
+           best_d(fbp_update_d_avx512, FBP_OPT_SGD, P, G, S1, S2, n));
+    for (int rep = 0; rep < 5; rep++) {
+        double t = omp_get_wtime();
+        for (int r = 0; r < REPS; r++)
+            fbp_update_f_avx512(FBP_OPT_ADAM_STEP, Pf, Gf, S1f, S2f, 0, n, 1e-3f, 0.9f,
+                                0.999f, 0.1f, 0.001f, 1e-8f, 1.0f, 1.0f);
+        t = (omp_get_wtime() - t) / REPS * 1e6;
+        if (t < best)
+            best = t;
+    }
+    printf("  adam float32 avx512  %.2f\n", best);
+    return 0;
+}

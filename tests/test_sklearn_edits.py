@@ -228,3 +228,31 @@ def test_bool_hidden_layer_sizes_are_refused():
         sk_nn.MLPClassifier((True,), max_iter=2).fit(X, y)
     with pytest.raises(TypeError, match="integers"):
         fsk.MLPClassifier((True,), max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_assigned_widths_continue_the_same_after_a_pickle_round_trip(solver, how):
+    """A pickled estimator carried its optimizer state for the old widths and
+    reapplied it to the assigned ones: "could not broadcast input array from
+    shape (610,) into shape (385,)" (a fresh user's trial). Pickled or not,
+    the assigned widths train from a fresh optimizer state."""
+    import pickle
+    X, y = _data()
+    rng = np.random.RandomState(1)
+    new = [rng.randn(3, 6), rng.randn(6, 3)], [rng.randn(6), rng.randn(3)]
+    out = []
+    for pickled in (False, True):
+        est = fsk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0,
+                                solver=solver).fit(X, y)
+        if pickled:
+            est = pickle.loads(pickle.dumps(est))
+        est.coefs_, est.intercepts_ = [c.copy() for c in new[0]], [b.copy() for b in new[1]]
+        if how == "partial_fit":
+            est.partial_fit(X, y)
+        else:
+            est.set_params(warm_start=True)
+            est.fit(X, y)
+        out.append(est)
+    for a, b in zip(out[0].coefs_ + out[0].intercepts_, out[1].coefs_ + out[1].intercepts_):
+        np.testing.assert_array_equal(a, b)

@@ -275,9 +275,14 @@ class _Solver:
             net.bind_optimizer(self.opt)
             if self._saved is not None:
                 arrays, t = self._saved
-                for dst, src in zip(self.opt.state, arrays):
-                    dst[...] = src
-                self.opt.t = t
+                if all(np.shape(a) == d.shape for a, d in zip(arrays, self.opt.state)):
+                    for dst, src in zip(self.opt.state, arrays):
+                        dst[...] = src
+                    self.opt.t = t
+                else:
+                    # widths assigned to coefs_ after a pickle round trip: the
+                    # state of the old widths is dropped, as carry_over does
+                    self.opt.t = 0
         self._saved = None
         return self.opt
 

@@ -280,3 +280,97 @@ def test_a_checkpoint_path_that_names_no_file_is_refused(tmp_path, kind):
     with pytest.raises(err):
         net.save(path)
     assert os.listdir(tmp_path / "ckdir") == [] and not (tmp_path / "ckdir.npz").exists()
+
+
+# -- a second fresh user's trial of the same workflows (tenth session)
+
+def _edited_checkpoint(tmp_path, edit):
+    """A trained network's checkpoint with its JSON documents edited by ``edit``."""
+    import json
+    import zipfile
+    X, y = _small_fit_data()
+    src = tmp_path / "good.npz"
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    net.fit(X, y, epochs=2, optimizer=fastbp.SGD(0.1), verbose=False, checkpoint_path=src)
+    with np.load(src) as z:
+        entries = {k: z[k] for k in z.files}
+    docs = {k: json.loads(entries[k].tobytes()) for k in ("config", "train", "optimizer")}
+    edit(docs, entries)
+    for k, d in docs.items():
+        entries[k] = np.frombuffer(json.dumps(d).encode(), np.uint8)
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for k, a in entries.items():
+            with zf.open(k + ".npy", "w") as f:
+                np.lib.format.write_array(f, a)
+    return bad
+
+
+@pytest.mark.parametrize("what, edit, match", [
+    ("history a list", lambda d, e: d["train"].update(history=[0.5]),
+     "train.history is not an object of lists"),
+    ("history of a number", lambda d, e: d["train"].update(history={"loss": 0.5}),
+     "train.history is not an object of lists"),
+    ("history of text", lambda d, e: d["train"].update(history={"loss": "abc"}),
+     "train.history is not an object of lists"),
+    ("epoch text", lambda d, e: d["train"].update(epoch="one"),
+     "train.epoch is 'one', not an integer"),
+    ("epoch negative", lambda d, e: d["train"].update(epoch=-1), r"train.epoch is -1, outside"),
+    ("lr negative", lambda d, e: d["optimizer"].update(lr=-1.0),
+     r"learning rate in force is -1.0, not > 0"),
+    ("lr nan", lambda d, e: d["optimizer"].update(lr=float("nan")),
+     r"learning rate in force is nan, not > 0"),
+    ("no version", lambda d, e: e.pop("version"), r"missing 'version'"),
+])
+def test_edited_train_record_learning_rate_or_version_are_named(tmp_path, what, edit, match):
+    # resume raised AttributeError/TypeError, trained 3 epochs of 2 (epoch -1),
+    # returned a history ['a', 'b', 'c', ...], trained at lr -1, or sent the user
+    # looking for the release of "format version -1"
+    bad = _edited_checkpoint(tmp_path, edit)
+    X, y = _small_fit_data()
+    with pytest.raises(ValueError, match=match) as err:
+        Network([4, 5, 3], "relu", "softmax").fit(X, y, epochs=2, checkpoint_path=bad,
+                                                  resume=True, verbose=False)
+    assert "bad.npz" in str(err.value), what
+    with pytest.raises(TypeError, match="extra must be a dict"):
+        Network([4, 5, 3]).save(tmp_path / "x.npz", extra=[("epoch", 1)])
+
+
+def test_a_zip_behind_other_bytes_gets_no_pickle_advice(tmp_path):
+    X, y = _small_fit_data()
+    good = Network([4, 5, 3], "relu", "softmax", seed=2).save(tmp_path / "good.npz")
+    (tmp_path / "pre.npz").write_bytes(b"#!header\n" + open(good, "rb").read())
+    with pytest.raises(ValueError, match="Network.save never writes such a file") as err:
+        Network.load(tmp_path / "pre.npz")
+    assert "allow_pickle" not in str(err.value)
+
+
+def test_saving_another_networks_optimizer_of_the_same_size_is_refused(tmp_path):
+    # only a different size was noticed: the file got the other network's moments
+    X, y = _small_fit_data()
+    net, other = (Network([4, 5, 3], "relu", "softmax", seed=s) for s in (1, 2))
+    net.fit(X, y, epochs=1, optimizer=fastbp.Adam(0.01), verbose=False)
+    opt = fastbp.Adam(0.01)
+    other.fit(X, y, epochs=1, optimizer=opt, verbose=False)
+    with pytest.raises(ValueError, match="holds the state of another network"):
+        net.save(tmp_path / "m.npz", optimizer=opt)
+    assert not (tmp_path / "m.npz").exists()
+    other.save(tmp_path / "o.npz", optimizer=opt)           # its own network: fine
+
+
+def test_resume_reads_the_file_fit_writes(tmp_path):
+    # a file named "model" (a log) beside model.npz was read instead of model.npz
+    X, y = _small_fit_data()
+    base = tmp_path / "model"
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    net.fit(X, y, epochs=2, checkpoint_path=base, verbose=False)
+    base.write_text("training log\n")
+    resumed = Network([4, 5, 3], "relu", "softmax", seed=2)
+    hist = resumed.fit(X, y, epochs=3, checkpoint_path=base, resume=True, verbose=False)
+    assert len(hist["loss"]) == 3 and base.read_text() == "training log\n"
+
+
+def test_a_save_path_under_a_file_says_so(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match=r"afile' is a file, not a directory"):
+        Network([2, 3, 1]).save(tmp_path / "afile" / "model.npz")

@@ -165,7 +165,8 @@ class LocalStepper:
         return contextlib.nullcontext()
 
     def resume(self, path, optimizer):
-        if not os.path.exists(checkpoint.existing(path)):
+        path = checkpoint.file_for(path)        # the file this fit writes
+        if not os.path.exists(path):
             return None
         saved_opt = checkpoint.has_entry(path, "optimizer")
         info = self.model.restore(path, optimizer)
@@ -468,6 +469,8 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         got = stepper.resume(checkpoint_path, optimizer if chosen else None)
         if got is not None:
             start_epoch, saved, restored, kept = got
+            saved = checkpoint.check_history(saved, list(history),
+                                             checkpoint.file_for(checkpoint_path))
             # a checkpoint saved before any training holds no optimizer: fit's own
             # (the caller's, or its default) trains on
             optimizer = restored if restored is not None else optimizer

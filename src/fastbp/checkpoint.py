@@ -18,8 +18,8 @@ import numpy as np
 
 from fastbp._validation import checkpoint_write_error
 
-__all__ = ["FORMAT", "VERSION", "write", "read", "existing", "has_entry",
-           "kept_train_entries"]
+__all__ = ["FORMAT", "VERSION", "write", "read", "existing", "file_for", "has_entry",
+           "kept_train_entries", "check_history"]
 
 FORMAT = "fastbp-checkpoint"
 #: 2: the JSON documents are UTF-8 bytes (uint8 arrays, deflated in the zip; the
@@ -49,6 +49,13 @@ def existing(path):
     return path + ".npz" if os.path.exists(path + ".npz") else path
 
 
+def file_for(path):
+    """The file a checkpoint written to ``path`` is (``.npz`` added when
+    missing): ``fit(checkpoint_path=path, resume=True)`` resumes from this
+    file, the one it writes, and never from another file named ``path``."""
+    return _npz_path(path)
+
+
 def kept_train_entries(train):
     """The entries of a resumed checkpoint's ``train`` record that a fit does
     not write itself (such as the ``preprocessing`` that ``fastbp train
@@ -57,6 +64,23 @@ def kept_train_entries(train):
     ``fastbp predict`` reads."""
     return {k: v for k, v in train.items()
             if k not in ("epoch", "history", "step", "dropout_seed")}
+
+
+def check_history(history, keys, path):
+    """``history`` (a resumed checkpoint's ``train.history``) for a fit that
+    continues the lists under ``keys``: a dict whose entries under those keys
+    are lists of numbers (None for an epoch without one). Returns it; raises
+    ValueError naming ``path`` otherwise (a hand-edited file)."""
+    ok = isinstance(history, dict) and all(
+        isinstance(history[k], list)
+        and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+                for x in history[k])
+        for k in keys if k in history)
+    if not ok:
+        raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: train.history is not "
+                         "an object of lists of numbers, one per epoch (the fit's "
+                         f"{', '.join(map(repr, keys))})")
+    return history
 
 
 def has_entry(path, key):
@@ -238,11 +262,19 @@ def read(path, documents, required):
             data = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError,
             zipfile.LargeZipFile) as exc:
+        if "pickle" in str(exc):
+            # NumPy's advice to load it unsafely does not apply: a checkpoint
+            # never holds pickled data (a zip behind other bytes reads as
+            # such too)
+            raise ValueError(f"{what}: it holds pickled (object) data or is not a plain "
+                             ".npz archive; Network.save never writes such a file") from None
         raise ValueError(f"{what} (truncated or corrupted file?): "
                          f"{type(exc).__name__}: {exc}") from None
     if "format" not in data or str(data["format"]) != FORMAT:
         raise ValueError(f"{what}: no '{FORMAT}' format tag "
                          "(was it written by Network.save?)")
+    if "version" not in data:
+        raise ValueError(f"{what}: missing 'version' (corrupted metadata)")
     try:
         version = int(data.get("version", -1))
     except (TypeError, ValueError):

@@ -721,12 +721,13 @@ class Replica:
         net = self.net
 
         def restore():
-            if not os.path.exists(checkpoint.existing(path)):
+            path_ = checkpoint.file_for(path)      # the file this fit writes
+            if not os.path.exists(path_):
                 return None
             # no optimizer in the checkpoint (saved before training): fit's
             # own trains on every rank
-            saved_opt = checkpoint.has_entry(path, "optimizer")
-            info = net.restore(path, optimizer)
+            saved_opt = checkpoint.has_entry(path_, "optimizer")
+            info = net.restore(path_, optimizer)
             restored = net.optimizer if saved_opt else None
             return (int(info.get("epoch", 0)), info.get("history") or {},
                     None if restored is None else restored.get_config(),

@@ -1312,8 +1312,9 @@ class Network:
             (ValueError) or a directory (IsADirectoryError) is refused.
         checkpoint_every : int, default 1
         resume : bool, default False
-            If ``checkpoint_path`` (or that name with ``.npz``, the suffix the
-            checkpoint gets) exists, continue from it: parameters, optimizer
+            If the file the checkpoints are written to exists
+            (``checkpoint_path``, with ``.npz`` added when missing), continue
+            from it: parameters, optimizer
             state and learning rate in force, epoch count and history (a
             schedule that is a plain function is not saved: pass the
             optimizer with it, or a warning says it is gone). An
@@ -1450,11 +1451,12 @@ class Network:
             full disk); a file there before is unchanged.
         """
         optimizer = optimizer or self.optimizer
-        if optimizer is not None and any(st.shape != (self.n_params,)
-                                         for st in optimizer.state_arrays()):
-            raise ValueError(f"{optimizer!r} holds the state of another network (buffers of "
-                             f"{optimizer.state_arrays()[0].shape[0]} values, this network "
-                             f"has {self.n_params} parameters): pass this network's optimizer")
+        if optimizer is not None and (optimizer.bound_elsewhere(self._flat_params)
+                                      or any(st.shape != (self.n_params,)
+                                             for st in optimizer.state_arrays())):
+            raise ValueError(f"{optimizer!r} holds the state of another network (it trained "
+                             "that one; one optimizer trains one network): pass this "
+                             "network's optimizer")
         with _lock(self):       # one step boundary, while another thread trains
             arrays = {"params": self._flat_params.copy()}
             train = {"step": int(self._step), "dropout_seed": str(self._dropout_seed)}
@@ -1462,6 +1464,9 @@ class Network:
             t = optimizer.t if optimizer is not None else 0
             for i, st in enumerate(state):
                 arrays[f"opt_state_{i}"] = st.copy()
+        if extra is not None and not isinstance(extra, dict):
+            raise TypeError(f"extra must be a dict of JSON-able entries, got "
+                            f"{type(extra).__name__}")
         if extra:
             train.update(extra)
         documents = {"config": self.get_config(), "train": train}
@@ -1548,6 +1553,8 @@ class Network:
             raise ValueError(f"{path!r}: the saved parameters contain NaN or inf")
         train = data["train"]
         step = _checkpoint_int(train.get("step", 0), path, "train.step", 0, 2**64 - 1)
+        if "epoch" in train:
+            _checkpoint_int(train["epoch"], path, "train.epoch")
         if "dropout_seed" in train:
             dropout_seed = _checkpoint_int(train["dropout_seed"], path, "train.dropout_seed",
                                            -2**63, 2**64 - 1) % (2**64)
@@ -1557,6 +1564,8 @@ class Network:
             try:
                 opt = optimizer_from_config(info["config"])
                 lr = float(info["lr"]) if "lr" in info else None
+                if lr is not None and not (math.isfinite(lr) and lr > 0):
+                    raise ValueError(f"the learning rate in force is {lr}, not > 0")
             except (TypeError, ValueError, KeyError) as exc:
                 raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: its optimizer "
                                  f"cannot be rebuilt ({exc})") from None

@@ -228,6 +228,13 @@ class Optimizer:
         caller copies the state in; fastbp.sklearn does on a rebuild)."""
         self._owner = None
 
+    def bound_elsewhere(self, key):
+        """Whether the state belongs to another live network than the one
+        whose flat parameter buffer is ``key`` (Network.save refuses to
+        write it as that network's)."""
+        owner = self._owner_buffer()
+        return self._state is not None and owner is not None and owner is not key
+
     # -- interface used by fastbp.Network -----------------------------------
     @property
     def state(self):

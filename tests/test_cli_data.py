@@ -1386,3 +1386,65 @@ def test_predict_names_a_truncated_or_empty_model_file(tmp_path, capsys):
     fail(capsys, 1, "predict", "--model", tmp_path / "empty.npz", "--data", path,
          match=r"'.*empty.npz' is empty: a copy or a save was cut off")
     fail(capsys, 1, "predict", "--model", path, "--data", path, match="not a model file")
+
+
+def test_empty_file_options_are_usage_errors(tmp_path, capsys):
+    """`--save "$MODEL"` with MODEL unset trained, saved nothing and exited 0;
+    `--out ""` printed to stdout (a fresh user's trial)."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, df, path, model)
+    out = fail(capsys, 2, "train", "--data", path, "--save", "", *QUICK,
+               match=r"--save is empty: give a file name")
+    assert out == ""
+    fail(capsys, 2, "predict", "--model", model, "--data", path, "--out", "",
+         match=r"--out is empty: give a file name")
+    fail(capsys, 2, "train", "--data", "", *QUICK, match=r"--data is empty")
+
+
+def test_info_with_an_argument_gets_no_data_hint(capsys):
+    # "give the data file as --data model.npz": fastbp info has no --data
+    code, out, err = cli(capsys, "info", "model.npz")
+    assert code == 2 and "unrecognized arguments: model.npz" in err and "--data" not in err
+    code, out, err = cli(capsys, "train", "d.csv")      # train does take --data
+    assert code == 2 and "(give the data file as --data d.csv)" in err
+
+
+def test_save_under_a_file_says_it_is_a_file(tmp_path, capsys):
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    (tmp_path / "afile").write_text("x")
+    fail(capsys, 2, "train", "--data", path, "--save", tmp_path / "afile" / "m.npz", *QUICK,
+         match=r"afile' is a file, not a directory")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda p: p.update(classes=p["classes"][:2]), r"2 classes for a network of 3 outputs"),
+    (lambda p: p.update(task="regression"), r"the target.s y_mean / y_scale are missing"),
+    (lambda p: p.update(mean=["a"] * 4), r"mean is not a list of finite numbers"),
+    (lambda p: p.update(mean=None), r"mean is not a list of finite numbers"),
+    (lambda p: p.update(task="clustering"), r"task 'clustering' is neither"),
+    (lambda p: p.update(scale=[-1.0] * 4), r"a scale is not > 0"),
+    (lambda p: p.update(features=["f0"] * 4), r"features names a column twice"),
+])
+def test_predict_names_hand_edited_preprocessing(tmp_path, capsys, edit, match):
+    """These raised IndexError / KeyError / UFuncTypeError ("an unexpected
+    failure ... please report it") or predicted silently (a fresh user's trial)."""
+    import json
+    import zipfile
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, blobs(k=3), path, model)
+    with np.load(model) as z:
+        entries = {k: z[k] for k in z.files}
+    train = json.loads(entries["train"].tobytes())
+    assert len(train["preprocessing"]["classes"]) == 3
+    edit(train["preprocessing"])
+    entries["train"] = np.frombuffer(json.dumps(train).encode(), np.uint8)
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for k, a in entries.items():
+            with zf.open(k + ".npy", "w") as f:
+                np.lib.format.write_array(f, a)
+    fail(capsys, 1, "predict", "--model", bad, "--data", path,
+         match=r"corrupted preprocessing \(" + match)

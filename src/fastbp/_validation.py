@@ -895,7 +895,12 @@ def checkpoint_write_error(exc, path):
     (same type and errno, so ``except OSError`` and ``e.errno == ENOSPC`` work)."""
     reason = exc.strerror or str(exc)
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    if not os.path.isdir(folder):
+    blocker = folder
+    while blocker and not os.path.exists(blocker) and os.path.dirname(blocker) != blocker:
+        blocker = os.path.dirname(blocker)
+    if os.path.exists(blocker) and not os.path.isdir(blocker):
+        msg = f"cannot write {path!r}: {reason} ({blocker!r} is a file, not a directory)"
+    elif not os.path.isdir(folder):
         msg = f"cannot write {path!r}: {reason} (the directory {folder!r} does not exist)"
     else:
         msg = f"cannot write {path!r}: {reason}; a file there before (if any) is unchanged"
@@ -1903,6 +1908,11 @@ def check_output_path(option, path, *, suffixes=None):
         raise ValueError(f"{option} {path!r} is a directory; give a file name")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
+        blocker = directory
+        while not os.path.exists(blocker) and os.path.dirname(blocker) != blocker:
+            blocker = os.path.dirname(blocker)
+        if os.path.exists(blocker) and not os.path.isdir(blocker):
+            raise ValueError(f"{option} {path!r}: {blocker!r} is a file, not a directory")
         raise ValueError(f"{option} {path!r}: directory {os.path.dirname(path)!r} does not "
                          "exist; create it first")
     if not os.access(directory, os.W_OK | os.X_OK) or (
@@ -1961,16 +1971,55 @@ def check_model_file(path):
     return path
 
 
-def check_preprocessing(prep, path):
-    """The ``preprocessing`` entry of a model file written by ``fastbp train --save``."""
+def _finite_numbers(v):
+    return isinstance(v, list) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+
+
+def check_preprocessing(prep, path, layer_dims=None):
+    """The ``preprocessing`` entry of a model file written by ``fastbp train --save``,
+    checked entry by entry (a hand-edited or damaged file is named here, not by
+    an IndexError inside predict); with ``layer_dims``, against the network too."""
     if not isinstance(prep, dict) or any(k not in prep for k in PREPROCESSING_KEYS):
         raise ValueError(f"{path!r} holds a network but not the preprocessing that "
                          "fastbp predict needs (feature names, scaling, classes): save it "
                          "with fastbp train --save")
-    n = len(prep["features"])
+
+    def bad(why):
+        return ValueError(f"{path!r}: corrupted preprocessing ({why}); save the model "
+                          "again with fastbp train --save")
+
+    features, task = prep["features"], prep["task"]
+    if task not in ("classification", "regression"):
+        raise bad(f"task {task!r} is neither 'classification' nor 'regression'")
+    if not isinstance(prep["target"], (str, int)) or isinstance(prep["target"], bool):
+        raise bad(f"target {prep['target']!r} is not a column name")
+    if not isinstance(features, list) or not all(isinstance(f, (str, int)) for f in features):
+        raise bad("features is not a list of column names")
+    if len(set(map(str, features))) != len(features):
+        raise bad("features names a column twice")
+    n = len(features)
+    for key in ("mean", "scale"):
+        if not _finite_numbers(prep[key]):
+            raise bad(f"{key} is not a list of finite numbers")
     if len(prep["mean"]) != n or len(prep["scale"]) != n:
-        raise ValueError(f"{path!r}: corrupted preprocessing ({n} features, "
-                         f"{len(prep['mean'])} means, {len(prep['scale'])} scales)")
+        raise bad(f"{n} features, {len(prep['mean'])} means, {len(prep['scale'])} scales")
+    if any(x <= 0 for x in prep["scale"]):
+        raise bad("a scale is not > 0")
+    if task == "regression":
+        if not _finite_numbers([prep.get("y_mean"), prep.get("y_scale")]) \
+                or prep["y_scale"] <= 0:
+            raise bad("the target's y_mean / y_scale are missing or not numbers (> 0)")
+    elif not isinstance(prep["classes"], list) or len(prep["classes"]) < 2 \
+            or len(set(map(str, prep["classes"]))) != len(prep["classes"]):
+        raise bad("classes is not a list of two or more distinct labels")
+    if layer_dims is not None:
+        n_out = layer_dims[-1]
+        if layer_dims[0] != n:
+            raise bad(f"{n} features for a network of {layer_dims[0]} inputs")
+        if task == "classification" and len(prep["classes"]) != n_out \
+                and not (n_out == 1 and len(prep["classes"]) == 2):
+            raise bad(f"{len(prep['classes'])} classes for a network of {n_out} outputs")
     return prep
 
 
@@ -2124,9 +2173,25 @@ def _is_float(x):
 CLI_NO_COMMAND = "a command is required: fastbp train, fastbp predict or fastbp info"
 
 
+#: the command line's options that name a file, by their argparse dest
+PATH_OPTIONS = ("data", "test_data", "save", "plot", "model", "out")
+
+
+def empty_path_option(args):
+    """The usage error for an option naming a file given as an empty string
+    (``--save "$MODEL"`` with MODEL unset trained and saved nothing), or None."""
+    for dest in PATH_OPTIONS:
+        if getattr(args, dest, None) == "":
+            option = "--" + dest.replace("_", "-")
+            return (f"{option} is empty: give a file name (is the shell variable "
+                    "it came from unset?)")
+    return None
+
+
 def cli_unrecognized_arguments(extras, data_suffixes=()):
     """argparse's ``unrecognized arguments: ...`` for a command, with a hint when one
-    of them is a bare data file name (the data is given with ``--data``)."""
+    of them is a bare data file name (the data is given with ``--data``; a
+    command without ``--data`` passes no ``data_suffixes``, so no hint)."""
     msg = f"unrecognized arguments: {' '.join(extras)}"
     files = [a for a in extras if not a.startswith("-")
              and file_suffix(a, data_suffixes)[0] in data_suffixes]

@@ -1547,10 +1547,14 @@ def cmd_predict(args):
     with _reported(DATA):
         _validation.check_model_file(args.model)
     try:
-        data = checkpoint.read(args.model, ("train",), ("train",))
+        data = checkpoint.read(args.model, ("train", "config"), ("train", "config"))
         with _reported(DATA):
-            prep = _validation.check_preprocessing(data["train"].get("preprocessing"),
-                                                   args.model)
+            train = data["train"] if isinstance(data["train"], dict) else {}
+            config = data["config"] if isinstance(data["config"], dict) else {}
+            dims = config.get("layer_dims")
+            prep = _validation.check_preprocessing(
+                train.get("preprocessing"), args.model,
+                dims if isinstance(dims, list) and len(dims) >= 2 else None)
         net = Network.load(args.model, n_threads=args.threads)
     except ValueError as exc:
         raise CLIError(f"--model: {exc}", DATA) from None
@@ -1713,8 +1717,10 @@ class _CommandParser(_Parser):
     def parse_known_args(self, args=None, namespace=None):
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
+            takes_data = any("--data" in a.option_strings for a in self._actions)
             self.error(_validation.cli_unrecognized_arguments(
-                extras, data_suffixes=(".npz",) + PARQUET_SUFFIXES + tuple(TABLE_SUFFIXES)))
+                extras, data_suffixes=(".npz",) + PARQUET_SUFFIXES + tuple(TABLE_SUFFIXES)
+                if takes_data else ()))
         return namespace, extras
 
 
@@ -1894,6 +1900,9 @@ def main(argv=None):
         # missing command): the help goes to stderr, stdout stays empty
         parser.print_help(sys.stderr)
         parser.exit(USAGE, f"fastbp: error: {_validation.CLI_NO_COMMAND}\n")
+    empty = _validation.empty_path_option(args)
+    if empty is not None:
+        parser.exit(USAGE, f"fastbp: error: {empty}\n")
     with warnings.catch_warnings():         # restores showwarning when the command ends
         warnings.showwarning = _show_warning
         return _run(parser, args)

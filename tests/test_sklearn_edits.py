@@ -27,6 +27,14 @@ def _data(n=30, seed=0, classes=3):
     return rng.randn(n, 3), rng.randint(0, classes, n)
 
 
+def _continue(est, X, y, how):
+    """Train a fitted estimator on: ``partial_fit``, or a ``warm_start`` fit."""
+    if how == "partial_fit":
+        return est.partial_fit(X, y)
+    est.set_params(warm_start=True)
+    return est.fit(X, y)
+
+
 @pytest.fixture(autouse=True)
 def _quiet():
     with warnings.catch_warnings():
@@ -180,12 +188,7 @@ def test_other_hidden_widths_train_the_fitted_widths_as_scikit_learn(solver, how
                                            [b.copy() for b in new[1]])
         else:
             est.set_params(hidden_layer_sizes=(5,))
-        if how == "partial_fit":
-            est.partial_fit(X, y)
-        else:
-            est.set_params(warm_start=True)
-            est.fit(X, y)
-        out.append(est)
+        out.append(_continue(est, X, y, how))
     ref, ours = out
     assert [c.shape for c in ours.coefs_] == [c.shape for c in ref.coefs_]
     for a, b in zip(ref.coefs_ + ref.intercepts_, ours.coefs_ + ours.intercepts_):
@@ -248,11 +251,6 @@ def test_assigned_widths_continue_the_same_after_a_pickle_round_trip(solver, how
         if pickled:
             est = pickle.loads(pickle.dumps(est))
         est.coefs_, est.intercepts_ = [c.copy() for c in new[0]], [b.copy() for b in new[1]]
-        if how == "partial_fit":
-            est.partial_fit(X, y)
-        else:
-            est.set_params(warm_start=True)
-            est.fit(X, y)
-        out.append(est)
+        out.append(_continue(est, X, y, how))
     for a, b in zip(out[0].coefs_ + out[0].intercepts_, out[1].coefs_ + out[1].intercepts_):
         np.testing.assert_array_equal(a, b)

@@ -890,15 +890,37 @@ def check_optimizer(optimizer, base):
     return optimizer
 
 
+def file_in_the_way(directory):
+    """The nearest existing ancestor of ``directory`` (itself included) when it
+    is a file, not a directory (``x/model.npz`` with ``x`` a regular file), else
+    None: the reason a missing directory cannot simply be created."""
+    while not os.path.exists(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    return directory if os.path.exists(directory) and not os.path.isdir(directory) else None
+
+
+def npz_trouble(path):
+    """Why the existing file ``path`` is not a readable ``.npz`` archive, or
+    None when it is a zip: "empty", "cut" (a zip whose end is missing), "npy"
+    (one array written by np.save) or "other". Read from its first bytes."""
+    if zipfile.is_zipfile(path):
+        return None
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if not head:
+        return "empty"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    return "cut" if head[:2] == b"PK" else "other"
+
+
 def checkpoint_write_error(exc, path):
     """The OSError to raise when writing the checkpoint ``path`` failed with ``exc``
     (same type and errno, so ``except OSError`` and ``e.errno == ENOSPC`` work)."""
     reason = exc.strerror or str(exc)
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    blocker = folder
-    while blocker and not os.path.exists(blocker) and os.path.dirname(blocker) != blocker:
-        blocker = os.path.dirname(blocker)
-    if os.path.exists(blocker) and not os.path.isdir(blocker):
+    blocker = file_in_the_way(folder)
+    if blocker is not None:
         msg = f"cannot write {path!r}: {reason} ({blocker!r} is a file, not a directory)"
     elif not os.path.isdir(folder):
         msg = f"cannot write {path!r}: {reason} (the directory {folder!r} does not exist)"
@@ -1908,10 +1930,8 @@ def check_output_path(option, path, *, suffixes=None):
         raise ValueError(f"{option} {path!r} is a directory; give a file name")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        blocker = directory
-        while not os.path.exists(blocker) and os.path.dirname(blocker) != blocker:
-            blocker = os.path.dirname(blocker)
-        if os.path.exists(blocker) and not os.path.isdir(blocker):
+        blocker = file_in_the_way(directory)
+        if blocker is not None:
             raise ValueError(f"{option} {path!r}: {blocker!r} is a file, not a directory")
         raise ValueError(f"{option} {path!r}: directory {os.path.dirname(path)!r} does not "
                          "exist; create it first")
@@ -1958,14 +1978,12 @@ def model_path(path):
 
 def check_model_file(path):
     """Raise unless ``path`` is an ``.npz`` (zip) file, as ``fastbp train --save`` writes."""
-    if not zipfile.is_zipfile(path):
-        with open(path, "rb") as f:
-            head = f.read(2)
-        if head in (b"", b"PK"):         # empty, or a zip archive cut off
-            raise ValueError(f"--model {os.fspath(path)!r} is "
-                             f"{'empty' if not head else 'a truncated .npz (its end is missing)'}"
-                             ": a copy or a save was cut off; save the model again with "
-                             "fastbp train --save")
+    trouble = npz_trouble(path)
+    if trouble in ("empty", "cut"):
+        what = "empty" if trouble == "empty" else "a truncated .npz (its end is missing)"
+        raise ValueError(f"--model {os.fspath(path)!r} is {what}: a copy or a save was cut "
+                         "off; save the model again with fastbp train --save")
+    if trouble is not None:
         raise ValueError(f"--model {os.fspath(path)!r} is not a model file: give the .npz "
                          "that fastbp train --save wrote")
     return path

@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 
-from fastbp._validation import checkpoint_write_error
+from fastbp._validation import checkpoint_write_error, npz_trouble
 
 __all__ = ["FORMAT", "VERSION", "write", "read", "existing", "file_for", "has_entry",
            "kept_train_entries", "check_history"]
@@ -246,15 +246,14 @@ def read(path, documents, required):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
     if os.path.isdir(path):
         raise ValueError(f"{what}: it is a directory; give the .npz file Network.save wrote")
-    if not zipfile.is_zipfile(path):
-        with open(path, "rb") as f:
-            head = f.read(6)
-        if head.startswith(b"\x93NUMPY"):
-            raise ValueError(f"{what}: it holds one NumPy array (an np.save .npy file); a "
-                             "checkpoint is the .npz archive Network.save writes")
-        if head[:2] == b"PK" or not head:
-            raise ValueError(f"{what} ({'empty' if not head else 'a cut-off zip archive'}: "
-                             "truncated or corrupted file?)")
+    trouble = npz_trouble(path)
+    if trouble == "npy":
+        raise ValueError(f"{what}: it holds one NumPy array (an np.save .npy file); a "
+                         "checkpoint is the .npz archive Network.save writes")
+    if trouble in ("empty", "cut"):
+        raise ValueError(f"{what} ({'empty' if trouble == 'empty' else 'a cut-off zip archive'}"
+                         ": truncated or corrupted file?)")
+    if trouble is not None:
         raise ValueError(f"{what}: not a NumPy .npz archive (was it written by "
                          "Network.save?)")
     try:
@@ -276,7 +275,7 @@ def read(path, documents, required):
     if "version" not in data:
         raise ValueError(f"{what}: missing 'version' (corrupted metadata)")
     try:
-        version = int(data.get("version", -1))
+        version = int(data["version"])
     except (TypeError, ValueError):
         raise ValueError(f"{what}: its format version {data['version']!r} is not a "
                          "number (corrupted metadata)") from None

@@ -731,7 +731,7 @@ class Replica:
             restored = net.optimizer if saved_opt else None
             return (int(info.get("epoch", 0)), info.get("history") or {},
                     None if restored is None else restored.get_config(),
-                    restored is not None and restored is optimizer,
+                    restored is optimizer,
                     checkpoint.kept_train_entries(info))
 
         got = self.on_root(restore, f"resuming from {os.fspath(path)!r}")

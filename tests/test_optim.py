@@ -131,6 +131,58 @@ def test_validation(call, exc, match):
         call()
 
 
+@pytest.mark.parametrize("value,exc,match", [
+    (-0.01, ValueError, r"lr must be > 0\.0, got -0\.01"),
+    (0, ValueError, r"lr must be > 0\.0, got 0\.0"),
+    (float("nan"), ValueError, "lr must be finite"),
+    (float("inf"), ValueError, "lr must be finite"),
+    ("0.1", TypeError, "lr must be a real number, got str"),
+    (True, TypeError, "lr must be a real number, got bool"),
+    (np.array([0.1]), TypeError, "lr must be a real number, got ndarray"),
+])
+@pytest.mark.parametrize("make", [SGD, Adam, lambda lr: SGD(lr, momentum=0.9)])
+def test_lr_assignment_is_checked_like_the_constructor(make, value, exc, match):
+    opt = make(0.05)
+    with pytest.raises(exc, match=match):
+        opt.lr = value
+    assert opt.lr == 0.05 and opt.lr0 == 0.05       # a refused value changes nothing
+
+
+@pytest.mark.parametrize("make", [SGD, Adam])
+def test_assigned_lr_drives_the_next_update(make):
+    # an update at lr 0.02 after one at 0.05 equals, from the same state,
+    # the update of a twin optimizer built with lr 0.02 at its second step
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 20))
+    y = rng.integers(0, 3, 20)
+    nets = [Network([4, 5, 3], "relu", "softmax", seed=1) for _ in range(2)]
+    a, b = make(0.05), make(0.05)
+    for net, opt in zip(nets, (a, b)):
+        net.train_step(X, y, opt)
+    a.lr = np.float32(0.02)             # NumPy scalars are numbers too
+    assert type(a.lr) is float and a.lr == pytest.approx(0.02)
+    b.lr = 0.02
+    for net, opt in zip(nets, (a, b)):
+        net.train_step(X, y, opt)
+    np.testing.assert_array_equal(nets[0].flat_parameters, nets[1].flat_parameters)
+    a.lr = 1e-300                       # a tiny rate still updates (no underflow check)
+    assert a.lr == 1e-300
+
+
+def test_lr_survives_pickle_and_old_pickles_load():
+    import pickle
+    opt = Adam(0.05)
+    opt.lr = 0.003
+    back = pickle.loads(pickle.dumps(opt))
+    assert back.lr == 0.003 and back.lr0 == 0.05
+    # a state pickled before lr became a property stored it as "lr"
+    old = dict(back.__dict__)
+    old["lr"] = old.pop("_lr")
+    fresh = Adam.__new__(Adam)
+    fresh.__setstate__(old)
+    assert fresh.lr == 0.003 and "lr" not in fresh.__dict__
+
+
 def test_optimizer_moved_to_another_network_starts_fresh():
     a, X, y = _setup(3)
     b, _, _ = _setup(4)

@@ -200,7 +200,7 @@ class Optimizer:
 
     def __init__(self, lr, schedule=None):
         self.lr0 = check_real("lr", lr, low=0.0, low_open=True)
-        self.lr = self.lr0
+        self._lr = self.lr0
         if schedule is not None and not callable(schedule):
             raise TypeError("schedule must be an LRSchedule (or a callable (lr0, epoch) -> lr), "
                             f"got {type(schedule).__name__}")
@@ -217,6 +217,34 @@ class Optimizer:
         if state["_owner"] is not None:
             state["_owner"] = _PICKLED    # a weak reference does not pickle or copy
         return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "lr" in state:       # pickled before lr was a checked property
+            state["_lr"] = state.pop("lr")
+        self.__dict__.update(state)
+
+    @property
+    def lr(self):
+        """The learning rate in force: a finite float > 0.
+
+        ``fit`` sets it from the schedule at each epoch; set it yourself
+        between updates (``opt.lr = 0.01``) to change the rate of the next
+        ones. ``lr0``, the rate the schedule starts from, is unchanged.
+
+        Raises
+        ------
+        TypeError
+            On assignment of a non-number (a str, a bool, an array).
+        ValueError
+            On assignment of a value <= 0, NaN or infinite (a negative rate
+            would climb the loss; zero would silently train nothing).
+        """
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = check_real("lr", value, low=0.0, low_open=True)
 
     def _owner_buffer(self):
         """The bound network's parameter buffer while it lives, else None."""
@@ -281,8 +309,8 @@ class Optimizer:
             if not (math.isfinite(lr) and lr > 0):
                 raise ValueError(f"the learning-rate schedule gave lr={lr} at epoch {epoch}; "
                                  "it must stay positive and finite")
-            self.lr = lr
-        return self.lr
+            self._lr = lr
+        return self._lr
 
     # -- serialisation -----------------------------------------------------
     def get_config(self):
@@ -315,7 +343,8 @@ class SGD(Optimizer):
     Parameters
     ----------
     lr : float, default 0.01
-        Learning rate (> 0). May be changed between updates (``opt.lr = ...``).
+        Learning rate (> 0). May be changed between updates (``opt.lr = ...``,
+        checked as here).
     momentum : float, default 0.0
         ``velocity="average"``: the course's ``beta`` in ``v = beta v + (1 -
         beta) dW``, in [0, 1). ``velocity="step"``: ``mu`` in ``v = mu v - lr
@@ -377,7 +406,8 @@ class Adam(Optimizer):
     Parameters
     ----------
     lr : float, default 1e-3
-        May be changed between updates (``opt.lr = ...``).
+        Learning rate (> 0). May be changed between updates (``opt.lr = ...``,
+        checked as here).
     beta1 : float, default 0.9
         Decay of the first-moment average, in [0, 1).
     beta2 : float, default 0.999

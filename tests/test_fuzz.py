@@ -1058,7 +1058,7 @@ def case_adam(data):
     valid = (_real_in(vals["lr"], 0, np.inf, lo_open=True)
              and _real_in(vals["beta1"], 0, 1, hi_open=True)
              and _real_in(vals["beta2"], 0, 1, hi_open=True)
-             and _real_in(vals["eps"], 0, np.inf))
+             and _real_in(vals["eps"], 0, np.inf, lo_open=True))   # eps = 0: 0 / 0 = NaN
 
     def oracle():
         if not valid:

@@ -183,6 +183,130 @@ def test_lr_survives_pickle_and_old_pickles_load():
     assert fresh.lr == 0.003 and "lr" not in fresh.__dict__
 
 
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("make", [lambda: Adam(0.01), lambda: SGD(0.05, momentum=0.9),
+                                  lambda: Adam(0.01, bias_correction="step")])
+def test_copied_optimizer_continues_from_its_state(make, how):
+    # the snapshot pattern: copy the optimizer mid-training, continue with the
+    # copy; it must go on from t and its moments, as the original does
+    import copy
+    import pickle
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 40))
+    Y = (X[:1] > 0).astype(float)
+    net = Network([3, 4, 1], seed=1)
+    opt = make()
+    for _ in range(3):
+        net.train_step(X, Y, opt)
+    snap = copy.deepcopy(opt) if how == "deepcopy" else pickle.loads(pickle.dumps(opt))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.train_step(X, Y, snap)
+    ref = Network([3, 4, 1], seed=1)
+    ref_opt = make()
+    for _ in range(4):
+        ref.train_step(X, Y, ref_opt)
+    assert snap.t == 4
+    np.testing.assert_array_equal(net.flat_parameters, ref.flat_parameters)
+    # a copy bound to a network of another size starts over, as a new one
+    other = Network([3, 6, 1], seed=1)
+    snap2 = pickle.loads(pickle.dumps(ref_opt))
+    other.train_step(X, Y, snap2)
+    assert snap2.t == 1 and all(s.shape == (other.n_params,) for s in snap2.state)
+
+
+def test_stateless_sgd_shared_by_two_networks_neither_warns_nor_blocks_save(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 60))
+    y = rng.integers(0, 3, 60)
+    a, b = (Network([4, 5, 3], output="softmax", seed=0) for _ in range(2))
+    opt = SGD(0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # plain SGD has no state to discard
+        a.fit(X, y, epochs=1, optimizer=opt, verbose=False)
+        b.fit(X, y, epochs=1, optimizer=opt, verbose=False)
+    a.save(tmp_path / "a.npz")              # no other network's state to mix in
+    back = Network.load(tmp_path / "a.npz")
+    np.testing.assert_array_equal(back.flat_parameters, a.flat_parameters)
+    # with state, sharing still warns and save still refuses
+    m = SGD(0.1, momentum=0.9)
+    a.fit(X, y, epochs=1, optimizer=m, verbose=False)
+    with pytest.warns(RuntimeWarning, match=r"a new one such as SGD\(lr=0.1, momentum=0.9"):
+        b.fit(X, y, epochs=1, optimizer=m, verbose=False)
+    with pytest.raises(ValueError, match="another network"):
+        a.save(tmp_path / "a2.npz", optimizer=m)
+
+
+def test_adam_refuses_eps_zero_which_makes_nan_of_zero_gradients():
+    with pytest.raises(ValueError, match=r"eps must be > 0\.0, got 0\.0"):
+        Adam(0.01, eps=0.0)
+    # eps > 0: a feature that is always 0 leaves its weights' gradient 0 and
+    # the weights finite and unchanged
+    X = np.zeros((2, 30))
+    X[0] = np.linspace(-1, 1, 30)
+    net = Network([2, 3, 1], seed=0, dtype="float64")
+    w0 = net.parameters["W1"][:, 1].copy()
+    net.train_step(X, (X[:1] > 0).astype(float), Adam(0.01, eps=1e-300))
+    np.testing.assert_array_equal(net.parameters["W1"][:, 1], w0)
+    # an eps that is 0 in the network's dtype does the same: refused at bind
+    net32 = Network([2, 3, 1], seed=0, dtype="float32")
+    p0 = net32.flat_parameters.copy()
+    with pytest.raises(ValueError, match=r"eps=1e-300 is 0 in float32.*use eps >= 1\.4e-45"):
+        net32.train_step(X, (X[:1] > 0).astype(float), Adam(0.01, eps=1e-300))
+    np.testing.assert_array_equal(net32.flat_parameters, p0)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: get_optimizer(SGD(0.1), lr=0.5), TypeError, "and lr, which it would ignore"),
+    (lambda: get_optimizer(Adam(), beta1=0.5), TypeError, "and beta1, which it would ignore"),
+    (lambda: get_optimizer(Adam), TypeError, "got the class Adam.*Adam\\(\\.\\.\\.\\) or a name "
+                                             "such as 'adam'"),
+    (lambda: get_optimizer(3), TypeError, "must be a str such as 'adam', got int 3"),
+    (lambda: SGD(10 ** 400), ValueError, "lr must be finite, got an int of 1329 bits"),
+    (lambda: Adam(beta2=-10 ** 400), ValueError, "beta2 must be finite"),
+    (lambda: Network([2, 1], lambd=10 ** 400), ValueError, "lambd must be finite"),
+    (lambda: Network([2, 1], lambd=-1), ValueError, r"lambd must be >= 0\.0, got -1\.0"),
+    (lambda: setattr(SGD(), "lr", 10 ** 400), ValueError, "lr must be finite"),
+])
+def test_validation_of_odd_arguments(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_get_optimizer_passes_an_instance_through():
+    opt = Adam(0.02)
+    assert get_optimizer(opt) is opt
+    assert get_optimizer("ADAM", 0.5).lr == 0.5
+
+
+@pytest.mark.parametrize("ret,match", [
+    ("0.1", "returned str '0.1'"), (None, "returned NoneType None"),
+    ([0.1], r"returned list \[0\.1\]"), (True, "returned bool True"),
+])
+def test_schedule_returning_a_non_number_is_named(ret, match):
+    net = Network([2, 3, 1], seed=0)
+    X = np.random.default_rng(0).standard_normal((2, 8))
+    opt = SGD(0.1, schedule=lambda lr0, epoch: ret)
+    with pytest.raises(TypeError, match=match + r" at epoch 0 \(counted from 0: fit's epoch 1\)"):
+        net.fit(X, (X[:1] > 0).astype(float), epochs=1, optimizer=opt, verbose=False)
+    assert opt.lr == 0.1
+    opt = SGD(0.1, schedule=lambda lr0, epoch: np.float32(0.05))     # NumPy numbers are fine
+    net.fit(X, (X[:1] > 0).astype(float), epochs=1, optimizer=opt, verbose=False)
+    assert opt.lr == pytest.approx(0.05)
+
+
+def test_base_optimizer_is_refused_before_anything_changes():
+    from fastbp.optim import Optimizer
+    net = Network([2, 3, 1], seed=0)
+    X = np.random.default_rng(0).standard_normal((2, 8))
+    Y = (X[:1] > 0).astype(float)
+    for call in (lambda: net.fit(X, Y, epochs=1, optimizer=Optimizer(0.1), verbose=False),
+                 lambda: net.train_step(X, Y, Optimizer(0.1))):
+        with pytest.raises(TypeError, match="got Optimizer, which defines no update"):
+            call()
+    assert net.optimizer is None and net.step_count == 0
+
+
 def test_optimizer_moved_to_another_network_starts_fresh():
     a, X, y = _setup(3)
     b, _, _ = _setup(4)

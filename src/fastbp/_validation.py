@@ -86,7 +86,11 @@ def check_real(name, value, *, low=None, high=None, low_open=False, high_open=Fa
     """``value`` as a finite float within the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:       # an int beyond float's range (10**400)
+        raise ValueError(f"{name} must be finite, got an int of {int(value).bit_length()} "
+                         "bits, beyond float's range") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if low is not None and (value < low or (low_open and value == low)):
@@ -171,9 +175,7 @@ def check_alpha(alpha, hidden=()):
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha must be a real number or None, got {type(alpha).__name__} "
                         f"{alpha!r}")
-    alpha = float(alpha)
-    if not math.isfinite(alpha):
-        raise ValueError(f"alpha must be finite, got {alpha}")
+    alpha = check_real("alpha", alpha)
     which = [a for a in ("leaky_relu", "elu") if a in hidden]
     if which and alpha < 0:
         raise ValueError(f"alpha must be >= 0 for {which[0]} (its derivative is read from the "
@@ -217,12 +219,7 @@ def check_seed(seed):
 
 def check_lambd(lambd):
     """The L2 strength as a finite float >= 0."""
-    if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real):
-        raise TypeError(f"lambd must be a real number, got {type(lambd).__name__} {lambd!r}")
-    lambd = float(lambd)
-    if not (math.isfinite(lambd) and lambd >= 0):
-        raise ValueError(f"lambd must be a finite number >= 0, got {lambd}")
-    return lambd
+    return check_real("lambd", lambd, low=0.0)
 
 
 def check_keep_prob(keep_prob, n_layers):
@@ -883,10 +880,15 @@ def check_adam_t(t):
 
 
 def check_optimizer(optimizer, base):
-    """``optimizer`` if it is an instance of ``base`` (fastbp.optim.Optimizer)."""
+    """``optimizer`` if it is an instance of ``base`` (fastbp.optim.Optimizer)
+    that implements an update (not the base class itself)."""
     if not isinstance(optimizer, base):
         raise TypeError("optimizer must be a fastbp.optim optimizer such as SGD(0.1) or "
                         f"Adam(1e-3), got {type(optimizer).__name__}")
+    if type(optimizer).kernel_args is base.kernel_args:
+        raise TypeError(f"optimizer must be a fastbp.optim optimizer such as SGD(0.1) or "
+                        f"Adam(1e-3), got {type(optimizer).__name__}, which defines no "
+                        "update (fastbp.optim.Optimizer is their base class)")
     return optimizer
 
 
@@ -1258,9 +1260,12 @@ def alpha_value(activation, alpha):
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"Invalid alpha: a real number or None, got {type(alpha).__name__} "
                         f"{alpha!r}")
-    a = float(alpha)
+    try:
+        a = float(alpha)
+    except OverflowError:       # an int beyond float's range
+        a = math.inf
     if not math.isfinite(a):
-        raise ValueError(f"Invalid alpha: must be finite, got {alpha!r}")
+        raise ValueError(f"Invalid alpha: must be finite, got {a}")
     if activation in DEFAULT_ALPHA and not a >= 0:
         raise ValueError(f"Invalid alpha: {activation} needs alpha >= 0 (its derivative is read "
                          f"from the layer's output), got {alpha!r}")

@@ -45,6 +45,7 @@ Learning-rate schedules map (initial rate, epoch) to the rate for that epoch;
 :meth:`Network.fit` applies them at the start of every epoch.
 """
 import math
+import numbers
 import warnings
 import weakref
 
@@ -79,6 +80,12 @@ def update_lr(learning_rate0, epoch_num, decay_rate):
 def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
     """The course's scheduled decay: ``lr0 / (1 + decay_rate * floor(epoch_num / time_interval))``."""
     return 1 / (1 + decay_rate * math.floor(epoch_num / time_interval)) * learning_rate0
+
+
+def _short_repr(value, limit=60):
+    """repr(value) cut to ``limit`` characters, for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _power(gamma, k):
@@ -250,6 +257,9 @@ class Optimizer:
         """The bound network's parameter buffer while it lives, else None."""
         return self._owner() if isinstance(self._owner, weakref.ref) else None
 
+    def _check_dtype(self, dtype):
+        """Raise ValueError when a setting cannot work in the network's dtype."""
+
     def unbind(self):
         """Forget the bound network, keeping the state and update count: the
         next network bound starts from zero buffers but ``t`` as it is (the
@@ -259,9 +269,11 @@ class Optimizer:
     def bound_elsewhere(self, key):
         """Whether the state belongs to another live network than the one
         whose flat parameter buffer is ``key`` (Network.save refuses to
-        write it as that network's)."""
+        write it as that network's). Never for an optimizer without state
+        buffers (plain SGD): there is nothing of another network's to write."""
         owner = self._owner_buffer()
-        return self._state is not None and owner is not None and owner is not key
+        return (self.n_state > 0 and self._state is not None and owner is not None
+                and owner is not key)
 
     # -- interface used by fastbp.Network -----------------------------------
     @property
@@ -276,17 +288,30 @@ class Optimizer:
         Bound before to another network: a fresh state and ``t = 0``, as a
         new optimizer (with a RuntimeWarning while that network still lives
         and the state holds updates: one optimizer trains one network).
+
+        A copy (``copy.deepcopy``, ``pickle``) of an optimizer that has made
+        updates keeps them: bound to a network of the same size and dtype
+        (the one it trained, or a copy of it), it continues from its ``t``
+        and state, as a copied PyTorch or Keras optimizer does; bound to
+        another size or dtype, it starts over (``t = 0``).
         """
         owner = self._owner_buffer()
         if owner is key and self._state is not None:
             return self._state
+        self._check_dtype(np.dtype(dtype))
+        if (isinstance(self._owner, str) and self._state is not None   # _PICKLED
+                and all(s.shape == (n_params,) and s.dtype == dtype for s in self._state)):
+            self._owner = weakref.ref(key)
+            return self._state
         if self._state is not None and self._owner is not None:
-            if owner is not None and self.t > 0:
+            if owner is not None and self.t > 0 and self.n_state > 0:
                 warnings.warn(
                     f"this {type(self).__name__} holds the state of {self.t} updates of "
                     "another network, which is discarded: it starts over (t = 0) for this "
-                    "one. Give each network its own optimizer (a new one, or "
-                    "copy.deepcopy of this one)", RuntimeWarning, stacklevel=user_stacklevel())
+                    "one. Give each network its own optimizer: a new one such as "
+                    f"{self!r} (a copy.deepcopy of this one would carry its updates' "
+                    "state along)", RuntimeWarning,
+                    stacklevel=user_stacklevel())
             self.t = 0
         self._state = tuple(np.zeros(n_params, dtype=dtype) for _ in range(self.n_state))
         self._owner = weakref.ref(key)
@@ -305,9 +330,15 @@ class Optimizer:
     def set_epoch(self, epoch):
         """Apply the schedule for ``epoch`` (counted from 0); returns the new lr."""
         if self.schedule is not None:
-            lr = float(self.schedule(self.lr0, epoch))
+            lr = self.schedule(self.lr0, epoch)
+            where = f"at epoch {epoch} (counted from 0: fit's epoch {epoch + 1})"
+            if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real):
+                raise TypeError(f"the learning-rate schedule returned {type(lr).__name__} "
+                                f"{_short_repr(lr)} {where}; it must return a number "
+                                "(schedule(lr0, epoch) -> lr)")
+            lr = float(lr)
             if not (math.isfinite(lr) and lr > 0):
-                raise ValueError(f"the learning-rate schedule gave lr={lr} at epoch {epoch}; "
+                raise ValueError(f"the learning-rate schedule gave lr={lr} {where}; "
                                  "it must stay positive and finite")
             self._lr = lr
         return self._lr
@@ -413,7 +444,7 @@ class Adam(Optimizer):
     beta2 : float, default 0.999
         Decay of the second-moment average, in [0, 1).
     eps : float, default 1e-8
-        Added to ``sqrt(s_hat)`` ("moments") or to ``sqrt(s)`` ("step").
+        Added to ``sqrt(s_hat)`` ("moments") or to ``sqrt(s)`` ("step"); > 0.
     bias_correction : {"moments", "step"}, default "moments"
         ``"moments"``: ``W -= lr v_hat / (sqrt(s_hat) + eps)`` with
         ``v_hat = v / (1 - beta1^t)``, ``s_hat = s / (1 - beta2^t)`` (Kingma &
@@ -427,7 +458,9 @@ class Adam(Optimizer):
     Raises
     ------
     ValueError
-        ``lr <= 0``, betas outside [0, 1), ``eps < 0``, an unknown ``bias_correction``.
+        ``lr <= 0``, betas outside [0, 1), ``eps <= 0`` (0 would make 0 / 0 =
+        NaN of every parameter whose gradient is exactly 0), an unknown
+        ``bias_correction``.
     """
 
     kind = "adam"
@@ -438,9 +471,19 @@ class Adam(Optimizer):
         super().__init__(lr, schedule)
         self.beta1 = check_real("beta1", beta1, low=0.0, high=1.0, high_open=True)
         self.beta2 = check_real("beta2", beta2, low=0.0, high=1.0, high_open=True)
-        self.eps = check_real("eps", eps, low=0.0)
+        # > 0, as scikit-learn's epsilon: with eps = 0 a parameter whose
+        # gradient has been exactly 0 so far (a dead ReLU unit, an all-zero
+        # feature) gets 0 / 0 = NaN at its first update
+        self.eps = check_real("eps", eps, low=0.0, low_open=True)
         self.bias_correction = check_choice("bias_correction", bias_correction,
                                             BIAS_CORRECTIONS)
+
+    def _check_dtype(self, dtype):
+        if dtype.type(self.eps) == 0:
+            raise ValueError(f"eps={self.eps} is 0 in {dtype}, the network's dtype, which "
+                             "makes 0 / 0 = NaN of every parameter whose gradient is exactly "
+                             f"0: use eps >= {np.finfo(dtype).smallest_subnormal:.3g} "
+                             "(the default 1e-8 works in both dtypes)")
 
     def _hyper(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
@@ -476,11 +519,40 @@ def optimizer_from_config(cfg):
 def get_optimizer(name, lr=None, **kwargs):
     """An optimizer by name: 'sgd', 'momentum', 'nesterov' or 'adam'.
 
-    ``lr`` defaults to 0.01 for the SGD family and 1e-3 for Adam.
+    Parameters
+    ----------
+    name : str or Optimizer
+        The name (any case); an optimizer instance is returned as it is.
+    lr : float, optional
+        Defaults to 0.01 for the SGD family and 1e-3 for Adam.
+    **kwargs
+        The optimizer's other arguments (``momentum``, ``beta1``, ...);
+        'momentum' and 'nesterov' default to ``momentum=0.9``.
+
+    Raises
+    ------
+    TypeError
+        ``name`` is an optimizer instance and ``lr`` or other arguments are
+        given too (set them on the instance instead), an optimizer class
+        (``Adam`` instead of ``Adam()`` or ``"adam"``), or not a str.
+    ValueError
+        An unknown name.
     """
     if isinstance(name, Optimizer):
+        if lr is not None or kwargs:
+            given = ", ".join(["lr"] * (lr is not None) + sorted(kwargs))
+            raise TypeError(f"get_optimizer got an optimizer instance, {name!r}, and {given}, "
+                            "which it would ignore: pass a name ('adam', 'sgd', ...) with "
+                            "them, or set them on the instance")
         return name
-    key = str(name).lower()
+    if isinstance(name, type) and issubclass(name, Optimizer):
+        raise TypeError(f"get_optimizer got the class {name.__name__}, not an optimizer: "
+                        f"pass {name.__name__}(...) or a name such as "
+                        f"{name.kind if name.kind in OPTIMIZER_NAMES else 'adam'!r}")
+    if not isinstance(name, str):
+        raise TypeError(f"the optimizer name must be a str such as 'adam', got "
+                        f"{type(name).__name__} {_short_repr(name)}")
+    key = name.lower()
     if key == "sgd":
         return SGD(0.01 if lr is None else lr, **kwargs)
     if key == "momentum":

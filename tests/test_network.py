@@ -830,3 +830,41 @@ def test_regression_with_text_targets_says_they_must_be_numbers():
     net = Network([2, 3, 1], output="identity")
     with pytest.raises(TypeError, match=r"numeric.*'1\.5'.*astype\(float\)"):
         net.fit(np.ones((2, 3)), np.array(["1.5", "2", "x"]), verbose=False)
+
+
+@pytest.mark.parametrize("output,dims", [("softmax", [4, 5, 3]), ("sigmoid", [4, 5, 1]),
+                                         ("sigmoid", [4, 5, 2])])
+def test_class_predictions_refuse_nan_outputs_instead_of_class_0(output, dims):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 6))
+    net = Network(dims, output=output, seed=0, dtype="float64")
+    y = np.ones(6, np.int64) if output == "softmax" else np.ones((dims[-1], 6))
+    net.parameters["W2"][0, 0] = np.nan
+    assert np.isnan(net.predict_proba(X)).any()          # the outputs, as they are
+    with pytest.raises(ValueError, match=r"outputs are NaN/inf for 6 of 6 examples.*"
+                                         r"parameters hold NaN/inf \(1 of"):
+        net.predict(X)
+    loss, acc = net.evaluate(X, y)
+    assert np.isnan(loss) and np.isnan(acc)
+    with pytest.raises(FloatingPointError, match=r"parameters themselves hold NaN/inf \(1 of"):
+        net.train_step(X, y, SGD(0.1))
+    p0 = net.flat_parameters.copy()
+    with pytest.raises(ValueError, match=r"fit cannot start: the parameters themselves hold "
+                                         r"NaN/inf \(1 of"):
+        net.fit(X, y, epochs=1, verbose=False)
+    np.testing.assert_array_equal(net.flat_parameters, p0)
+    assert net.step_count == 0
+
+
+def test_class_predictions_refuse_outputs_that_overflow_the_dtype():
+    net = Network([2, 3, 2], output="softmax", seed=0, dtype="float32")
+    net.parameters["W1"][...] = 1.0
+    X = np.full((2, 3), 3e38, np.float32)               # finite, but W1 X overflows float32
+    X[:, 1] = 0.5
+    with pytest.raises(ValueError, match=r"for 2 of 3 examples \(the first: column 0\): X "
+                                         r"overflows the network's dtype \(float32\)"):
+        net.predict(X)
+    # regression outputs are returned as they are
+    reg = Network([2, 3, 1], output="identity", seed=0, dtype="float64")
+    reg.parameters["b2"][0] = np.inf
+    assert np.isinf(reg.predict(np.ones((2, 3)))).all()

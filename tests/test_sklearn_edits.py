@@ -254,3 +254,28 @@ def test_assigned_widths_continue_the_same_after_a_pickle_round_trip(solver, how
         out.append(_continue(est, X, y, how))
     for a, b in zip(out[0].coefs_ + out[0].intercepts_, out[1].coefs_ + out[1].intercepts_):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name,params,match", [
+    ("MLPClassifier", dict(solver="foo"), "unknown solver 'foo'"),
+    ("MLPRegressor", dict(solver="LBFGS"), "unknown solver 'LBFGS'"),
+    ("MLPRegressor", dict(loss="foo"), "unknown loss 'foo'; valid: \\('squared_error', 'poisson'\\)"),
+    ("MLPClassifier", dict(activation="softmax"), "unknown activation 'softmax'"),
+    ("MLPClassifier", dict(solver="sgd", learning_rate="cosine"), "unknown learning_rate 'cosine'"),
+    ("MLPClassifier", dict(alpha=-1.0), r"alpha must be >= 0\.0, got -1\.0"),
+])
+def test_skipped_parameter_validation_still_refuses_what_fastbp_cannot_train(name, params, match):
+    # scikit-learn's own estimator fails later (AttributeError, KeyError) or
+    # trains; fastbp's must not train something else under a misspelt name
+    X, y = _data()
+    if name == "MLPRegressor":
+        y = y.astype(float)
+    est = getattr(fsk, name)(hidden_layer_sizes=(4,), max_iter=5, **params)
+    with sklearn.config_context(skip_parameter_validation=True):
+        with pytest.raises(ValueError, match=match):
+            est.fit(X, y)
+        assert not hasattr(est, "coefs_")
+        ok = getattr(fsk, name)(hidden_layer_sizes=(4,), max_iter=5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ok.fit(X, y)

@@ -297,6 +297,8 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
             # fit's default; on resume the checkpoint's optimizer is used instead
             optimizer = model.optimizer if model.optimizer is not None else SGD(0.01)
         _validation.check_optimizer(optimizer, Optimizer)
+        if not resume:      # a resumed fit trains the checkpoint's parameters
+            _validation.check_finite_parameters(model.flat_parameters)
         stepper.check_args(sample_weight)
         # before check_X converts them
         given = (_validation.given_dtype(X), _validation.given_dtype(Y))

@@ -950,14 +950,38 @@ def check_fit_args(epochs, batch_size, checkpoint_every, callback, seed=None):
                         f"{type(callback).__name__} {callback!r}")
 
 
-def nonfinite_loss_error(loss, where=""):
+def _nonfinite_parameters(params):
+    """How many of the flat parameters ``params`` are NaN/inf, and the
+    sentence that says so (None when there are none)."""
+    bad = int(params.size - np.count_nonzero(np.isfinite(params)))
+    if not bad:
+        return 0, None
+    return bad, (f"The parameters themselves hold NaN/inf ({bad} of {params.size}), written "
+                 "into them or left by an earlier update that overflowed: the network cannot "
+                 "train or predict from them; start from finite parameters (a new network, "
+                 "Network.load of a checkpoint, or assign finite values).")
+
+
+def check_finite_parameters(params):
+    """ValueError when the network's flat parameters hold NaN/inf (fit
+    would report the first step's NaN loss as divergence)."""
+    bad, text = _nonfinite_parameters(params)
+    if bad:
+        raise ValueError(f"fit cannot start: {text[0].lower()}{text[1:]}")
+
+
+def nonfinite_loss_error(loss, where="", params=None):
     """FloatingPointError of a step whose loss is not finite (``.loss`` holds
     it): its update was skipped, so the parameters are exactly those that gave
-    this loss. ``where``: e.g. " on every rank"."""
+    this loss. ``where``: e.g. " on every rank". ``params``: the network's flat
+    parameter buffer; when it holds NaN/inf the message says so (neither the
+    learning rate nor the data is then the cause)."""
+    text = None if params is None else _nonfinite_parameters(params)[1]
+    advice = text or "Lower the learning rate or check the data for NaN/inf."
     exc = FloatingPointError(
         f"the loss is {loss} (not finite); the update was skipped{where}, so the "
         "parameters are unchanged by this step: they are the ones that gave this "
-        "loss. Lower the learning rate or check the data for NaN/inf.")
+        f"loss. {advice}")
     exc.loss = loss
     return exc
 

@@ -839,7 +839,7 @@ class Network:
         if status == 1:
             raise self._target_error(Y, labels)
         if status == 2:
-            raise _validation.nonfinite_loss_error(loss)
+            raise _validation.nonfinite_loss_error(loss, params=self._flat_params)
         return loss
 
     def _target_error(self, Y, labels):
@@ -940,7 +940,7 @@ class Network:
         if status == 1:
             raise self._target_error(Y, labels)
         if status == 2:
-            exc = _validation.nonfinite_loss_error(loss)
+            exc = _validation.nonfinite_loss_error(loss, params=self._flat_params)
             exc.batch_index = start_batch + done
             raise exc
         return total, done
@@ -1151,12 +1151,29 @@ class Network:
             X holds NaN or inf, or has the wrong shape (see :meth:`predict_proba`).
         """
         AL = self.predict_proba(X)
+        if self.output in ("softmax", "sigmoid"):
+            self._check_finite_outputs(AL)
         if self.output == "softmax":
             return np.argmax(AL, axis=0)
         if self.output == "sigmoid":
             AL = (AL > 0.5).astype(np.int64)
         # identity: the outputs; exp: the predicted means exp(Z)
         return AL[0] if AL.shape[0] == 1 else AL
+
+    def _check_finite_outputs(self, AL):
+        """Raise ValueError when class predictions would come from NaN/inf
+        outputs (argmax and > 0.5 would turn them into a silent class 0)."""
+        ok = np.isfinite(AL).all(axis=0)
+        if not ok.all():
+            bad = int(ok.size - np.count_nonzero(ok))
+            n_bad = int(self._flat_params.size - np.count_nonzero(np.isfinite(self._flat_params)))
+            why = (f"the network's parameters hold NaN/inf ({n_bad} of {self._flat_params.size}, "
+                   "written into them or left by an update that overflowed)" if n_bad else
+                   f"X overflows the network's dtype ({self.dtype}) inside the network")
+            raise ValueError(f"the network's outputs are NaN/inf for {bad} of {ok.size} "
+                             f"examples (the first: column {int(np.argmin(ok))}): {why}. No "
+                             "class can be predicted from them (predict_proba returns them "
+                             "as they are)")
 
     def evaluate(self, X, Y, *, sample_weight=None):
         """(loss, accuracy) on X, Y without dropout.
@@ -1217,7 +1234,9 @@ class Network:
                                     Y.strides[-1] // isz, LOSS_CODES[self.loss_name], labels,
                                     sample_weight)
         w = 1.0 if sample_weight is None else sample_weight     # broadcasts over columns
-        if labels:
+        if self.output in ("sigmoid", "softmax") and not np.isfinite(AL).all():
+            correct = float("nan")      # NaN outputs: no accuracy (argmax would say class 0)
+        elif labels:
             correct = np.sum((np.argmax(AL, axis=0) == Y) * w)
         elif self.output == "sigmoid":
             correct = np.sum(((AL > 0.5) == (np.asarray(Y, dtype=np.float64) > 0.5)) * w) / n_out

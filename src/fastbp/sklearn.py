@@ -566,6 +566,16 @@ class _BaseMLP(BaseEstimator):
                 self.best_validation_score_ = None
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        # fastbp's own check of the names, which scikit-learn's parameter
+        # validation also makes unless skip_parameter_validation=True: an
+        # unknown one would otherwise train another solver / loss silently
+        for name, valid in (("solver", ("lbfgs", "sgd", "adam")),
+                            ("activation", tuple(_HIDDEN)),
+                            ("learning_rate", ("constant", "invscaling", "adaptive")),
+                            ("loss", ("log_loss",) if is_classifier(self)
+                             else ("squared_error", "poisson"))):
+            _validation.check_choice(name, getattr(self, name), valid)
+        _validation.check_real("alpha", self.alpha, low=0.0)     # not the Network's "lambd"
         hidden_layer_sizes = _validation.sk_hidden_layer_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)

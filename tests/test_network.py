@@ -868,3 +868,15 @@ def test_class_predictions_refuse_outputs_that_overflow_the_dtype():
     reg = Network([2, 3, 1], output="identity", seed=0, dtype="float64")
     reg.parameters["b2"][0] = np.inf
     assert np.isinf(reg.predict(np.ones((2, 3)))).all()
+
+
+@pytest.mark.parametrize("dtype,shown", [(np.float64, "1.0000000000000002"),
+                                         (np.float32, "1.0000001")])
+def test_target_domain_message_shows_values_that_round_to_the_bound_exactly(dtype, shown):
+    # "found {1} outside [0, 1]" read as if 1 were refused
+    Y = np.full((1, 8), 0.5, dtype)
+    Y[0, :3] = np.nextafter(dtype(1), dtype(2))
+    Y[0, 3] = 2.0
+    net = Network([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"found \{" + re.escape(shown) + r", 2\} \(4 of 8 values\)"):
+        net.fit(np.ones((2, 8)), Y, verbose=False)

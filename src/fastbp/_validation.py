@@ -602,7 +602,10 @@ def _found(bad, n, limit=5, what="values"):
         vals = np.unique(bad.astype(np.float64, copy=False))
         nan = vals[np.isnan(vals)]
         vals = vals[~np.isnan(vals)]
-        items = [f"{v:g}" for v in vals[:limit]] + (["nan"] if nan.size else [])
+        # %g unless it rounds to another number (1 + 2**-52 is not "1"): then
+        # the shortest repr in bad's own dtype
+        items = ([f"{v:g}" if float(f"{v:g}") == v else str(bad.dtype.type(v))
+                  for v in vals[:limit]] + (["nan"] if nan.size else []))
     more = ", ..." if vals.size > limit else ""
     return f"{{{', '.join(items)}{more}}} ({bad.size} of {n} {what})"
 

@@ -201,5 +201,12 @@ def test_network_refuses_negative_alpha_where_the_derivative_reads_the_output(rn
                   seed=0)
     _, g = net.loss_and_gradient(X, Y)
     np.testing.assert_allclose(g, central_differences(net, X, Y), atol=1e-7)
-    # an activation without alpha takes any
-    assert Network([3, 4, 1], hidden="relu", alpha=-0.5).alpha == -0.5
+    # an activation without alpha takes any, and says it has no effect
+    with pytest.warns(UserWarning, match=r"alpha=-0\.5 has no effect.*hidden activation is "
+                                         r"'relu' \(did you mean hidden='leaky_relu'\?\)"):
+        net = Network([3, 4, 1], hidden="relu", alpha=-0.5)
+    assert net.alpha == -0.5 and "alpha" not in repr(net)
+    assert net.get_config()["alpha"] is None        # so Network(**config) does not warn again
+    lr = Network([3, 4, 4, 1], hidden=["relu", "leaky_relu"], alpha=0.3, seed=0)
+    assert "alpha=0.3" in repr(lr)                  # the networks of two alphas differ in repr
+    assert repr(lr) != repr(Network([3, 4, 4, 1], hidden=["relu", "leaky_relu"], alpha=0.01))

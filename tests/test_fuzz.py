@@ -588,6 +588,8 @@ def case_network_init(data):
     key = pick(data, "argument", sorted(bad))
     value = pick(data, key, bad[key])
     kwargs = dict(good, **{key: value})
+    if key == "alpha":
+        kwargs["hidden"] = "leaky_relu"     # an activation alpha applies to
     return Case(lambda: fastbp.Network(**kwargs), None, args=(kwargs,), valid=False,
                 names=(key,) + (("X",) if key == "layer_dims" else ()), info=[key, value],
                 extra_exceptions=(RuntimeWarning,))

@@ -880,3 +880,37 @@ def test_target_domain_message_shows_values_that_round_to_the_bound_exactly(dtyp
     net = Network([2, 3, 1], seed=0)
     with pytest.raises(ValueError, match=r"found \{" + re.escape(shown) + r", 2\} \(4 of 8 values\)"):
         net.fit(np.ones((2, 8)), Y, verbose=False)
+
+
+@pytest.mark.parametrize("attr,value,exc,match", [
+    ("seed", -1, ValueError, "seed must be a non-negative int, got -1"),
+    ("seed", 1.5, TypeError, "seed must be None or a non-negative int, got float 1.5"),
+    ("step_count", "x", TypeError, "step_count must be an int, got str 'x'"),
+    ("step_count", 1.5, TypeError, "step_count must be an int, got float 1.5"),
+    ("step_count", -1, ValueError, r"step_count must be an int in \[0, 2\*\*64\), got -1"),
+    ("step_count", 2 ** 70, ValueError, r"in \[0, 2\*\*64\)"),
+    ("optimizer", "adam", TypeError, "optimizer must be a fastbp.optim optimizer.*got str"),
+    ("effective_n_threads", 0, ValueError, "effective_n_threads must be a positive int"),
+])
+def test_attribute_assignment_is_checked_like_the_constructor(attr, value, exc, match):
+    net = Network([4, 5, 3], output="softmax", seed=0)
+    before = getattr(net, attr)
+    with pytest.raises(exc, match=match):
+        setattr(net, attr, value)
+    assert getattr(net, attr) == before
+
+
+def test_attribute_assignment_takes_valid_values():
+    net = Network([4, 5, 3], output="softmax", seed=0)
+    net.seed = None
+    net.seed = np.int64(7)
+    assert net.seed == 7
+    net.step_count = np.uint64(5)
+    assert net.step_count == 5 and type(net.step_count) is int
+    net.optimizer = Adam(0.02)
+    X = np.random.default_rng(0).standard_normal((4, 9))
+    net.fit(X, np.arange(9) % 3, epochs=1, verbose=False)      # fit takes the assigned one
+    assert net.optimizer.t > 0 and net.optimizer.lr == 0.02
+    with pytest.warns(RuntimeWarning, match=r"effective_n_threads=10000 is more than the"):
+        net.effective_n_threads = 10000
+    assert net.effective_n_threads == os.cpu_count() or net.effective_n_threads <= 10000

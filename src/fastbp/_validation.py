@@ -102,6 +102,20 @@ def check_real(name, value, *, low=None, high=None, low_open=False, high_open=Fa
     return value
 
 
+def check_count(name, value, limit):
+    """``value`` as an int in [0, limit) (a counter the kernels store unsigned)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+    if not 0 <= value < limit:
+        bound = f"2**{limit.bit_length() - 1}" if limit & (limit - 1) == 0 else str(limit)
+        raise ValueError(f"{name} must be an int in [0, {bound}), got {value}")
+    return value
+
+
 def check_positive_int(name, value):
     """``value`` as an int >= 1 (schedules' step sizes and intervals)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -850,7 +864,7 @@ def sample_weight_with_comm_error():
                       "their weights")
 
 
-def cap_n_threads(n_threads, cores):
+def cap_n_threads(n_threads, cores, name="n_threads"):
     """``n_threads``, capped at ``cores`` with a RuntimeWarning when it asks for more.
 
     More OpenMP threads than cores only make the kernels wait for each other
@@ -858,7 +872,7 @@ def cap_n_threads(n_threads, cores):
     """
     if isinstance(n_threads, numbers.Integral) and not isinstance(n_threads, bool) \
             and n_threads > cores:
-        warnings.warn(f"n_threads={n_threads} is more than the {cores} cores this process can "
+        warnings.warn(f"{name}={n_threads} is more than the {cores} cores this process can "
                       f"use: using {cores} (more threads than cores only slow the kernels "
                       "down)", RuntimeWarning, stacklevel=_user_stacklevel())
         return cores

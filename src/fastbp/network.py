@@ -173,7 +173,8 @@ class Network:
     alpha : float, optional
         Slope of leaky_relu / scale of elu (defaults 0.01 / 1.0); >= 0 (the
         derivative is read from the layer's output, whose sign then tells
-        the input's).
+        the input's). Given with no leaky_relu or elu layer, it has no
+        effect and a UserWarning says so.
     dtype : {"float32", "float64"}, default "float32"
     seed : int, optional
         Seeds the initialisation and the dropout masks.
@@ -288,6 +289,11 @@ class Network:
         self.output = _validation.check_output(output, self.layer_dims[-1], OUTPUTS)
         self.loss_name = OUTPUTS[output]
         self.alpha = _validation.check_alpha(alpha, self.hidden)
+        if self.alpha is not None and not self._uses_alpha():
+            warnings.warn(f"alpha={self.alpha} has no effect: it is the slope of leaky_relu "
+                          f"and the scale of elu, and the hidden activation{'s are' if len(set(self.hidden)) > 1 else ' is'} "
+                          f"{', '.join(map(repr, dict.fromkeys(self.hidden)))} (did you mean "
+                          "hidden='leaky_relu'?)", UserWarning, stacklevel=2)
         self.dtype = _validation.check_float_dtype(dtype)
         self.init = None if init is None else _validation.check_choice("init", init, INITS)
         self.seed = _validation.check_seed(seed)
@@ -487,7 +493,8 @@ class Network:
 
     @step_count.setter
     def step_count(self, value):
-        self._step = int(value)
+        # an int in [0, 2**64): the dropout masks hash it as a uint64
+        self._step = _validation.check_count("step_count", value, 2**64)
 
     @property
     def dropout_seed(self):
@@ -508,8 +515,41 @@ class Network:
 
     @effective_n_threads.setter
     def effective_n_threads(self, value):
-        # an effective count: 0 or a negative one made every compiled call a no-op
-        self._nt = _validation.check_positive_int("effective_n_threads", value)
+        # an effective count: 0 or a negative one made every compiled call a
+        # no-op; more than the cores, capped as the constructor's n_threads is
+        self._nt = _validation.cap_n_threads(
+            _validation.check_positive_int("effective_n_threads", value), cpu_count(),
+            "effective_n_threads")
+
+    @property
+    def seed(self):
+        """The seed of the initialisation and the dropout masks (None: drawn).
+
+        Assign None or an int >= 0; it applies from the next
+        :meth:`reset_parameters` (the dropout masks follow
+        :attr:`dropout_seed`, fixed at construction).
+        """
+        return self._seed
+
+    @seed.setter
+    def seed(self, value):
+        self._seed = _validation.check_seed(value)
+
+    @property
+    def optimizer(self):
+        """The optimizer of the last ``fit`` / ``train_step`` (None before).
+
+        Assign a fastbp.optim optimizer (or None): ``fit`` without one uses
+        it. Assigning binds it as :meth:`bind_optimizer` does.
+        """
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, value):
+        if value is None:
+            self._optimizer = None
+        else:
+            self.bind_optimizer(value)      # checked, and its state made the kernel's
 
     _loss_terms = None
 
@@ -577,8 +617,16 @@ class Network:
         """int: L, the number of weight layers (``len(layer_dims) - 1``)."""
         return len(self.layer_dims) - 1
 
+    def _uses_alpha(self):
+        """Whether a hidden activation reads alpha (leaky_relu, elu)."""
+        return any(h in DEFAULT_ALPHA for h in self.hidden)
+
     def __repr__(self):
         extra = ""
+        if self.alpha is not None and self._uses_alpha():
+            extra += f", alpha={self.alpha}"
+        if self.init != "he":
+            extra += f", init={self.init!r}"
         if self.lambd:
             extra += f", lambd={self.lambd}"
         if self._dropout:
@@ -717,13 +765,13 @@ class Network:
         if optimizer is not self.optimizer or self._bound_state is not state:
             self._kernel.set_optimizer_state(state[0] if len(state) > 0 else None,
                                              state[1] if len(state) > 1 else None)
-            self.optimizer = optimizer
+            self._optimizer = optimizer
             self._bound_state = state
 
     def is_bound(self, optimizer):
         """Whether ``optimizer`` and its current state buffers are the kernel's."""
         return (optimizer is self.optimizer and optimizer is not None
-                and optimizer.state is self._bound_state)
+                and self._bound_state is not None and optimizer.state is self._bound_state)
 
     _bound_state = None
     _forward_id = -1            # the kernel's forward_count after our last forward()
@@ -1438,7 +1486,9 @@ class Network:
     def get_config(self):
         """Architecture as a JSON-able dict (``Network(**config)`` rebuilds it)."""
         return {"layer_dims": list(self.layer_dims), "hidden": list(self.hidden),
-                "output": self.output, "alpha": self.alpha, "dtype": self.dtype.name,
+                "output": self.output,
+                "alpha": self.alpha if self._uses_alpha() else None,   # unused: no warning on rebuild
+                "dtype": self.dtype.name,
                 "seed": self.seed, "init": self.init, "lambd": self.lambd,
                 "keep_prob": list(self.keep_prob)}
 

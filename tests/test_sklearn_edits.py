@@ -279,3 +279,15 @@ def test_skipped_parameter_validation_still_refuses_what_fastbp_cannot_train(nam
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             ok.fit(X, y)
+
+
+def test_notebook_display_links_to_the_parameters_documentation():
+    # the parameters are scikit-learn's: its page of the same estimator
+    version = ".".join(sklearn.__version__.split(".")[:2])
+    for name in ("MLPClassifier", "MLPRegressor"):
+        link = getattr(fsk, name)()._get_doc_link()
+        assert link in (f"https://scikit-learn.org/{version}/modules/generated/"
+                        f"sklearn.neural_network.{name}.html",
+                        f"https://scikit-learn.org/dev/modules/generated/"
+                        f"sklearn.neural_network.{name}.html")
+        assert link in getattr(fsk, name)()._repr_html_()

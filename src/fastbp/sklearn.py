@@ -377,6 +377,18 @@ class _BaseMLP(BaseEstimator):
 
     _parameter_constraints: dict = {}
 
+    # The notebook (HTML) display links to the documentation of the
+    # parameters, which are scikit-learn's: its page of the same estimator,
+    # at the installed version (scikit-learn's BaseEstimator._get_doc_link)
+    _doc_link_module = "fastbp"
+
+    @property
+    def _doc_link_template(self):
+        major_minor = ".".join(sklearn.__version__.split(".")[:2])
+        version = "dev" if "dev" in sklearn.__version__ else major_minor
+        return (f"https://scikit-learn.org/{version}/modules/generated/"
+                "sklearn.neural_network.{estimator_name}.html")
+
     def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
                  learning_rate_init, power_t, max_iter, loss, shuffle, random_state, tol,
                  verbose, warm_start, momentum, nesterovs_momentum, early_stopping,

@@ -467,6 +467,9 @@ class _BaseMLP(BaseEstimator):
         ``intercepts_[i]`` (or whole lists) are used from then on, as
         scikit-learn uses its lists: copied in, or, when their widths differ
         from the network's, a network of those widths is built around them.
+        The lists then hold views of the network's weights again, not the
+        arrays assigned: later training does not update those in place, as
+        scikit-learn's does.
         A change of ``activation`` or ``out_activation_`` applies to the
         current weights, and a later warm start keeps the optimizer's state
         (its moments / velocities and step count), as scikit-learn's does.

@@ -15,7 +15,7 @@ def test_integer_labels_with_the_default_sigmoid_suggest_softmax(rng):
     y = rng.integers(0, 10, 40)
     with pytest.raises(ValueError, match=r"output='softmax'.*Network\(\[\.\.\., 10\]"):
         Network([5, 3, 10]).fit(X, y, epochs=1, verbose=False)
-    with pytest.raises(ValueError, match="the output is 'sigmoid' \\(the default\\)"):
+    with pytest.raises(ValueError, match="the output is 'sigmoid' \\(Network's default"):
         Network([5, 3, 1]).fit(X, y, epochs=1, verbose=False)       # labels up to 9
     Network([5, 3, 1]).fit(X, y % 2, epochs=1, verbose=False)      # 0/1 labels still fine
 

@@ -914,3 +914,20 @@ def test_attribute_assignment_takes_valid_values():
     with pytest.warns(RuntimeWarning, match=r"effective_n_threads=10000 is more than the"):
         net.effective_n_threads = 10000
     assert net.effective_n_threads == os.cpu_count() or net.effective_n_threads <= 10000
+
+
+def test_label_messages_name_missing_values_and_numbers_stored_as_objects():
+    net = Network([2, 3, 3], output="softmax", seed=0)
+    X = np.ones((2, 4))
+    with pytest.raises(ValueError, match=r"class labels Y hold NaN in 1 of 4 examples "
+                                         r"\(missing labels"):
+        net.fit(X, np.array([0, 1, np.nan, 2]), verbose=False)
+    with pytest.raises(TypeError, match=r"numbers stored as Python objects; convert them "
+                                        r"with Y\.astype\(int\)"):
+        net.fit(X, np.array([0, 1, 2, 1], dtype=object), verbose=False)
+    with pytest.raises(TypeError, match=r"convert them with Y\.astype\(float\)"):
+        Network([2, 3, 1], output="identity").fit(X, np.array([0.5, 1, 2, 1], dtype=object),
+                                                   verbose=False)
+    # text labels still get the encoding advice
+    with pytest.raises(TypeError, match="Encode the labels first"):
+        net.fit(X, np.array(["a", "b", "a", "c"], dtype=object), verbose=False)

@@ -503,6 +503,11 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
     _check_range(Y, dtype, name)
     labels = False
     if output == "softmax" and (Y.ndim == 1 or (Y.ndim == 2 and Y.shape[0] == 1)):
+        if Y.dtype.kind == "f" and np.isnan(Y).any():
+            raise ValueError(f"class labels {name} hold NaN in {int(np.isnan(Y).sum())} of "
+                             f"{Y.size} examples (missing labels, such as pandas' <NA> in an "
+                             "Int64 column): drop or fill those examples first, then pass "
+                             f"integers 0..{n_out - 1}")
         if Y.dtype.kind not in "iu":
             raise TypeError(f"class labels {name} of shape {shape_str(Y)} must be integers "
                             f"0..{n_out - 1}, got dtype {Y.dtype}; use {name}.astype(int), or "
@@ -518,8 +523,8 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
                 and (Y.ndim == 1 or Y.shape[0] == 1) and (n_out > 1 or int(Y.max()) > 1):
             raise ValueError(
                 f"{name} looks like integer class labels (values "
-                f"{int(Y.min())}..{int(Y.max())}) but the output is 'sigmoid' (the "
-                "default), which takes 0/1 targets of shape "
+                f"{int(Y.min())}..{int(Y.max())}) but the output is 'sigmoid' (Network's "
+                "default when output= is not given), which takes 0/1 targets of shape "
                 f"({n_out}, m); for one class per example use output='softmax' with one unit "
                 f"per class, e.g. Network([..., {max(n_out, int(Y.max()) + 1)}], "
                 "output='softmax')")
@@ -562,6 +567,14 @@ def non_numeric_labels_error(Y, n_out, output, name="Y"):
         flat = np.char.decode(flat, "utf-8", "replace")
     head = (f"{name} must hold numeric targets, got dtype {Y.dtype} (values "
             f"{_examples(flat.tolist())})")
+    if flat.dtype == object and flat.size and all(
+            isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+            for v in flat.tolist()):
+        # numbers stored as Python objects (np.array([...], dtype=object), a
+        # pandas object column): a conversion, not an encoding, is needed
+        kind = "int" if all(isinstance(v, numbers.Integral) for v in flat.tolist()) else "float"
+        return TypeError(f"{head}: these are numbers stored as Python objects; convert "
+                         f"them with {name}.astype({kind})")
     classifier = ("; or use fastbp.sklearn.MLPClassifier, which takes text labels as "
                   "they are")
     if output == "softmax":

@@ -711,3 +711,26 @@ def test_l2_term_clones_round_in_the_documented_order(dispatch):
         # pairs: (crafted rows whose gradient or L2 term differs, none did)
         assert bad == 0, f"{dispatch} {key}: {bad} differ"
         assert l2_equal, f"{dispatch} {key}: the L2 term differs from the documented order"
+
+
+@pytest.mark.parametrize("cfg,exc,match", [
+    ({"kind": "sgd"}, ValueError, r"the 'sgd' optimizer config lacks 'lr' \(it takes 'lr', "),
+    ({"kind": "adam", "lr": 0.1}, ValueError, "lacks 'beta1', 'beta2', 'eps'"),
+    ({"kind": "momentum", "lr": 0.1, "momentun": 0.9}, ValueError,
+     "has keys it does not take: 'momentun'"),
+    ({"kind": "rmsprop", "lr": 0.1}, ValueError, "unknown optimizer kind 'rmsprop'"),
+    ([("kind", "sgd")], TypeError, "an optimizer config is a dict"),
+])
+def test_optimizer_from_config_names_what_is_wrong(cfg, exc, match):
+    from fastbp.optim import optimizer_from_config
+    with pytest.raises(exc, match=match):
+        optimizer_from_config(cfg)
+
+
+@pytest.mark.parametrize("opt", [SGD(0.1), SGD(0.1, 0.9, True, velocity="step"),
+                                 Adam(0.01, 0.8, 0.99, 1e-6, bias_correction="step"),
+                                 Adam(schedule=StepDecay(3, 0.5))])
+def test_optimizer_from_config_rebuilds_every_get_config(opt):
+    from fastbp.optim import optimizer_from_config
+    back = optimizer_from_config(opt.get_config())
+    assert type(back) is type(opt) and back.get_config() == opt.get_config()

@@ -499,21 +499,49 @@ class Adam(Optimizer):
         return (_OPT_CODES["adam"], self.lr, self.beta1, self.beta2, self.eps, c1, c2)
 
 
+_CONFIG_KEYS = {"sgd": ({"lr"}, {"momentum", "nesterov", "velocity"}),
+                "adam": ({"lr", "beta1", "beta2", "eps"}, {"bias_correction"})}
+
+
 def optimizer_from_config(cfg):
-    """Rebuild an optimizer from :meth:`Optimizer.get_config` output."""
+    """Rebuild an optimizer from :meth:`Optimizer.get_config` output.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``kind``, a missing setting (``lr``, Adam's ``beta1``,
+        ``beta2``, ``eps``) or a key the optimizer does not take (a misspelt
+        one would otherwise be dropped); the settings' own checks.
+    TypeError
+        ``cfg`` not a dict; a setting of the wrong type.
+    """
+    if not isinstance(cfg, dict):
+        raise TypeError(f"an optimizer config is a dict (Optimizer.get_config()), got "
+                        f"{type(cfg).__name__}")
     cfg = dict(cfg)
     kind = cfg.pop("kind", None)
+    family = "sgd" if kind in ("sgd", "momentum", "nesterov") else kind
+    if family not in _CONFIG_KEYS:
+        raise ValueError(f"unknown optimizer kind {kind!r}; valid: "
+                         + ", ".join(map(repr, OPTIMIZER_NAMES)))
+    needed, optional = _CONFIG_KEYS[family]
+    missing = sorted(needed - set(cfg))
+    unknown = sorted(set(cfg) - needed - optional - {"schedule"})
+    if missing or unknown:
+        raise ValueError(f"the {kind!r} optimizer config "
+                         + (f"lacks {', '.join(map(repr, missing))}" if missing else "")
+                         + (" and " if missing and unknown else "")
+                         + (f"has keys it does not take: {', '.join(map(repr, unknown))}"
+                            if unknown else "")
+                         + f" (it takes {', '.join(map(repr, sorted(needed | optional)))})")
     sched = schedule_from_config(cfg.pop("schedule", None))
     # velocity / bias_correction: absent from checkpoints written before they existed
-    if kind in ("sgd", "momentum", "nesterov"):
-        return SGD(cfg.pop("lr"), momentum=cfg.get("momentum", 0.0),
+    if family == "sgd":
+        return SGD(cfg["lr"], momentum=cfg.get("momentum", 0.0),
                    nesterov=cfg.get("nesterov", False),
                    velocity=cfg.get("velocity", "average"), schedule=sched)
-    if kind == "adam":
-        return Adam(cfg.pop("lr"), cfg["beta1"], cfg["beta2"], cfg["eps"],
-                    bias_correction=cfg.get("bias_correction", "moments"), schedule=sched)
-    raise ValueError(f"unknown optimizer kind {kind!r}; valid: "
-                     + ", ".join(map(repr, OPTIMIZER_NAMES)))
+    return Adam(cfg["lr"], cfg["beta1"], cfg["beta2"], cfg["eps"],
+                bias_correction=cfg.get("bias_correction", "moments"), schedule=sched)
 
 
 def get_optimizer(name, lr=None, **kwargs):

@@ -878,7 +878,8 @@ def test_target_domain_message_shows_values_that_round_to_the_bound_exactly(dtyp
     Y[0, :3] = np.nextafter(dtype(1), dtype(2))
     Y[0, 3] = 2.0
     net = Network([2, 3, 1], seed=0)
-    with pytest.raises(ValueError, match=r"found \{" + re.escape(shown) + r", 2\} \(4 of 8 values\)"):
+    with pytest.raises(ValueError,
+                       match=r"found \{" + re.escape(shown) + r", 2\} \(4 of 8 values\)"):
         net.fit(np.ones((2, 8)), Y, verbose=False)
 
 

@@ -259,7 +259,8 @@ def test_assigned_widths_continue_the_same_after_a_pickle_round_trip(solver, how
 @pytest.mark.parametrize("name,params,match", [
     ("MLPClassifier", dict(solver="foo"), "unknown solver 'foo'"),
     ("MLPRegressor", dict(solver="LBFGS"), "unknown solver 'LBFGS'"),
-    ("MLPRegressor", dict(loss="foo"), "unknown loss 'foo'; valid: \\('squared_error', 'poisson'\\)"),
+    ("MLPRegressor", dict(loss="foo"),
+     "unknown loss 'foo'; valid: \\('squared_error', 'poisson'\\)"),
     ("MLPClassifier", dict(activation="softmax"), "unknown activation 'softmax'"),
     ("MLPClassifier", dict(solver="sgd", learning_rate="cosine"), "unknown learning_rate 'cosine'"),
     ("MLPClassifier", dict(alpha=-1.0), r"alpha must be >= 0\.0, got -1\.0"),

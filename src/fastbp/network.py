@@ -290,10 +290,12 @@ class Network:
         self.loss_name = OUTPUTS[output]
         self.alpha = _validation.check_alpha(alpha, self.hidden)
         if self.alpha is not None and not self._uses_alpha():
+            acts = list(dict.fromkeys(self.hidden))
             warnings.warn(f"alpha={self.alpha} has no effect: it is the slope of leaky_relu "
-                          f"and the scale of elu, and the hidden activation{'s are' if len(set(self.hidden)) > 1 else ' is'} "
-                          f"{', '.join(map(repr, dict.fromkeys(self.hidden)))} (did you mean "
-                          "hidden='leaky_relu'?)", UserWarning, stacklevel=2)
+                          "and the scale of elu, and the hidden activation"
+                          f"{'s are' if len(acts) > 1 else ' is'} "
+                          f"{', '.join(map(repr, acts))} (did you mean hidden='leaky_relu'?)",
+                          UserWarning, stacklevel=2)
         self.dtype = _validation.check_float_dtype(dtype)
         self.init = None if init is None else _validation.check_choice("init", init, INITS)
         self.seed = _validation.check_seed(seed)
@@ -1487,7 +1489,8 @@ class Network:
         """Architecture as a JSON-able dict (``Network(**config)`` rebuilds it)."""
         return {"layer_dims": list(self.layer_dims), "hidden": list(self.hidden),
                 "output": self.output,
-                "alpha": self.alpha if self._uses_alpha() else None,   # unused: no warning on rebuild
+                # unused: None, so that Network(**config) does not warn again
+                "alpha": self.alpha if self._uses_alpha() else None,
                 "dtype": self.dtype.name,
                 "seed": self.seed, "init": self.init, "lambd": self.lambd,
                 "keep_prob": list(self.keep_prob)}

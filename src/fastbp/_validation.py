@@ -992,6 +992,20 @@ def _nonfinite_parameters(params):
                  "Network.load of a checkpoint, or assign finite values).")
 
 
+def nonfinite_outputs_error(ok, params, dtype):
+    """The ValueError of class predictions from NaN/inf outputs: ``ok`` (m,)
+    tells which examples' outputs are finite; the cause named is NaN/inf in
+    the flat ``params`` when there are any, else an overflow of ``dtype``."""
+    bad = int(ok.size - np.count_nonzero(ok))
+    n_bad = _nonfinite_parameters(params)[0]
+    why = (f"the network's parameters hold NaN/inf ({n_bad} of {params.size}, written into "
+           "them or left by an update that overflowed)" if n_bad else
+           f"X overflows the network's dtype ({dtype}) inside the network")
+    return ValueError(f"the network's outputs are NaN/inf for {bad} of {ok.size} examples "
+                      f"(the first: column {int(np.argmin(ok))}): {why}. No class can be "
+                      "predicted from them (predict_proba returns them as they are)")
+
+
 def check_finite_parameters(params):
     """ValueError when the network's flat parameters hold NaN/inf (fit
     would report the first step's NaN loss as divergence)."""

@@ -1215,15 +1215,7 @@ class Network:
         outputs (argmax and > 0.5 would turn them into a silent class 0)."""
         ok = np.isfinite(AL).all(axis=0)
         if not ok.all():
-            bad = int(ok.size - np.count_nonzero(ok))
-            n_bad = int(self._flat_params.size - np.count_nonzero(np.isfinite(self._flat_params)))
-            why = (f"the network's parameters hold NaN/inf ({n_bad} of {self._flat_params.size}, "
-                   "written into them or left by an update that overflowed)" if n_bad else
-                   f"X overflows the network's dtype ({self.dtype}) inside the network")
-            raise ValueError(f"the network's outputs are NaN/inf for {bad} of {ok.size} "
-                             f"examples (the first: column {int(np.argmin(ok))}): {why}. No "
-                             "class can be predicted from them (predict_proba returns them "
-                             "as they are)")
+            raise _validation.nonfinite_outputs_error(ok, self._flat_params, self.dtype)
 
     def evaluate(self, X, Y, *, sample_weight=None):
         """(loss, accuracy) on X, Y without dropout.

@@ -576,7 +576,7 @@ def get_optimizer(name, lr=None, **kwargs):
     if isinstance(name, type) and issubclass(name, Optimizer):
         raise TypeError(f"get_optimizer got the class {name.__name__}, not an optimizer: "
                         f"pass {name.__name__}(...) or a name such as "
-                        f"{name.kind if name.kind in OPTIMIZER_NAMES else 'adam'!r}")
+                        f"{name.__name__.lower()!r}")
     if not isinstance(name, str):
         raise TypeError(f"the optimizer name must be a str such as 'adam', got "
                         f"{type(name).__name__} {_short_repr(name)}")

@@ -584,7 +584,7 @@ class _BaseMLP(BaseEstimator):
         # fastbp's own check of the names, which scikit-learn's parameter
         # validation also makes unless skip_parameter_validation=True: an
         # unknown one would otherwise train another solver / loss silently
-        for name, valid in (("solver", ("lbfgs", "sgd", "adam")),
+        for name, valid in (("solver", ("lbfgs",) + _STOCHASTIC_SOLVERS),
                             ("activation", tuple(_HIDDEN)),
                             ("learning_rate", ("constant", "invscaling", "adaptive")),
                             ("loss", ("log_loss",) if is_classifier(self)

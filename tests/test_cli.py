@@ -32,6 +32,7 @@ def run(*args, timeout=120):
                           text=True, timeout=timeout, env=env, cwd=WORKDIR)
 
 
+@pytest.mark.slow
 def test_train_planar_end_to_end(tmp_path):
     ck = tmp_path / "planar.npz"
     r = run("train", "--epochs", "2000", "--compare-budget", "0.3", "--save", str(ck))
@@ -53,6 +54,7 @@ def test_train_planar_end_to_end(tmp_path):
     assert net.evaluate(X, Y)[1] == pytest.approx(acc / 100, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_train_csv_softmax_quiet(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((240, 3))
@@ -72,6 +74,7 @@ def test_train_csv_softmax_quiet(tmp_path):
     assert acc > 70.0, r.stdout
 
 
+@pytest.mark.slow
 def test_train_npz_rows_layout(tmp_path):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((150, 4))
@@ -96,6 +99,7 @@ def test_train_errors(args, match):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_plot_needs_matplotlib_or_writes_png(tmp_path):
     png = tmp_path / "p.png"
     r = run("train", "--epochs", "50", "--no-compare", "-q", "--plot", str(png))
@@ -158,6 +162,7 @@ def test_no_command_is_a_usage_error():
     assert "fastbp: error: a command is required" in r.stderr
 
 
+@pytest.mark.slow
 def test_data_error_is_one_line_status_1(tmp_path):
     """The console entry point, not only main(): a NaN feature stops with one line."""
     pytest.importorskip("pandas")
@@ -235,6 +240,7 @@ def test_info_aligns_the_thread_pools_columns(monkeypatch):
     assert lines[2].endswith("/c.so  <- fastbp"), lines[2]
 
 
+@pytest.mark.slow
 def test_regression_run_shows_no_accuracy_and_a_readable_duration(tmp_path):
     """A regression's progress lines read 'val_accuracy nan', its plot hint offered
     a 'decision boundary', and a fit of a few milliseconds read '0.00 s'."""
@@ -255,6 +261,7 @@ def test_regression_run_shows_no_accuracy_and_a_readable_duration(tmp_path):
     assert " 0.00 s" not in trained, trained
 
 
+@pytest.mark.slow
 def test_classification_run_still_shows_accuracy_and_decision_boundary(tmp_path):
     pytest.importorskip("pandas")
     rng = np.random.default_rng(1)
@@ -284,6 +291,7 @@ def _closed_pipe_run(args, stderr_too=False):
         os.close(write_end)
 
 
+@pytest.mark.slow
 def test_reader_leaving_stderr_too_still_saves_and_exits_0(tmp_path):
     """`fastbp train ... 2>&1 | head -1` stopped at the first note printed after
     the reader left (status 1, no model saved); `fastbp info | head -1` ended
@@ -295,6 +303,7 @@ def test_reader_leaving_stderr_too_still_saves_and_exits_0(tmp_path):
     assert _closed_pipe_run(["info"]).returncode == 0
 
 
+@pytest.mark.slow
 def test_predict_whose_reader_left_still_scores_and_exits_0(tmp_path):
     """`fastbp predict ... | head -1` ended with status 1 and no score line."""
     pytest.importorskip("pandas")
@@ -311,6 +320,7 @@ def test_predict_whose_reader_left_still_scores_and_exits_0(tmp_path):
     assert re.search(r"^score .*accuracy", r.stderr, re.M), r.stderr
 
 
+@pytest.mark.slow
 def test_train_whose_reader_left_still_saves_the_model_and_plot(tmp_path):
     """`fastbp train --save m.npz | head -2`: the pipe closed before the report
     ended stopped the run (exit 1, nothing said) before --save was written."""

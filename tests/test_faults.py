@@ -58,6 +58,7 @@ def _version(path):
     return int(v)
 
 
+@pytest.mark.slow
 def test_checkpoint_killed_mid_write_leaves_the_previous_one_loadable(tmp_path):
     path = str(tmp_path / "ckpt.npz")
     net = Network([400, 300, 1], dtype="float64", seed=0)

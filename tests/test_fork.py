@@ -130,6 +130,7 @@ def _run_scenario(tmp_path, source, timeout, hang):
     assert run.stdout.strip().endswith("ok")
 
 
+@pytest.mark.slow
 def test_fork_child_of_a_threaded_parent_trains_single_threaded(tmp_path):
     _run_scenario(tmp_path, SCENARIO, 120, "the fork() child hung (libgomp's pool after fork)")
 
@@ -167,6 +168,7 @@ BACKGROUND_FIT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_fork_while_another_thread_fits(tmp_path):
     """A fork() while another thread of the parent was inside a fit copied
     fastbp's BLAS lock in its locked state: the child's first fit waited for
@@ -266,6 +268,7 @@ FORK_STORM = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_forks_while_another_thread_calls_blas(tmp_path):
     """Many forks while another thread makes fastbp calls: before the fork
     guard about one child in a thousand hung on a lock of OpenBLAS's copied

@@ -327,6 +327,7 @@ STRESS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_concurrent_numpy_and_fastbp_on_one_pool():
     _pool_or_skip()
     r = run_python(STRESS, timeout=180)

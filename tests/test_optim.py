@@ -325,6 +325,7 @@ def test_optimizer_moved_to_another_network_starts_fresh():
     assert opt.t == 1
 
 
+@pytest.mark.slow
 def test_optimizer_of_a_freed_network_never_takes_a_reused_id():
     """Bound networks were recognised by id() of their parameter buffer: a new
     network whose buffer got a freed one's id inherited its state buffers

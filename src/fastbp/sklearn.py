@@ -980,13 +980,94 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
+# The constructor parameters and fitted attributes, written out in full for
+# help(), IDEs and scikit-learn's HTML display (which links each parameter
+# to its entry here). Behaviour and defaults are scikit-learn's (1.7-1.9).
 _DOC_PARAMS = """
     Parameters
-    ----------
-    The parameters, their defaults and meanings are scikit-learn's (see
-    :class:`sklearn.neural_network.{name}`), plus:
-
+    ----------{loss}
+    hidden_layer_sizes : array-like of int, shape (n_layers - 2,), default=(100,)
+        Units of each hidden layer, input side first: ``(100,)`` is one
+        hidden layer of 100 units, ``(64, 32)`` two. ``n_layers_`` counts the
+        input and output layers too.
+    activation : {{"identity", "logistic", "tanh", "relu"}}, default="relu"
+        The hidden layers' activation g(z): z, 1 / (1 + e^-z), tanh(z) or
+        max(0, z). The output layer's is fixed by the task
+        (``out_activation_``).
+    solver : {{"lbfgs", "sgd", "adam"}}, default="adam"
+        The training algorithm. ``"sgd"``: mini-batch stochastic gradient
+        descent with (Nesterov) momentum; ``"adam"``: Adam (Kingma and Ba,
+        2015) on mini-batches; ``"lbfgs"``: SciPy's L-BFGS-B on the whole
+        data set's loss (full batch; often best on small data sets).
+    alpha : float >= 0, default=0.0001
+        Strength of the L2 penalty ``0.5 * alpha * ||W||^2 / n``, n the
+        examples of the mini-batch (of the data set for L-BFGS); the biases
+        are not penalised.
+    batch_size : int >= 1 or "auto", default="auto"
+        Examples per mini-batch of the stochastic solvers; ``"auto"`` is
+        ``min(200, n_samples)``. Larger than ``n_samples`` it is clipped to
+        it, with a UserWarning. Not used by ``"lbfgs"``.
+    learning_rate : {{"constant", "invscaling", "adaptive"}}, default="constant"
+        Step-size schedule of ``solver="sgd"`` (only): ``"constant"`` keeps
+        ``learning_rate_init``; ``"invscaling"`` uses
+        ``learning_rate_init / t ** power_t`` at step t (t counts examples
+        seen, ``t_``); ``"adaptive"`` divides the rate by 5 each time
+        ``n_iter_no_change`` epochs in a row fail to improve the training
+        loss (the validation score with ``early_stopping``) by ``tol``, and
+        stops once the rate is below 1e-6.
+    learning_rate_init : float > 0, default=0.001
+        The initial step size of ``"sgd"`` and ``"adam"``.
+    power_t : float, default=0.5
+        The exponent of the ``"invscaling"`` schedule (``solver="sgd"``).
+    max_iter : int >= 1, default=200
+        Epochs (passes over the data) of ``"sgd"`` and ``"adam"``;
+        iterations of ``"lbfgs"``. A fit that stops there without
+        converging warns (``ConvergenceWarning``).
+    shuffle : bool, default=True
+        Shuffle the examples before each epoch (``"sgd"``, ``"adam"``).
+    random_state : int, RandomState instance or None, default=None
+        The random stream of the initial weights (Glorot-uniform, as
+        scikit-learn draws them), the ``early_stopping`` split and the
+        shuffles. An int gives the same fit every time, and the same
+        initial weights, batches and split as scikit-learn with that seed.
+    tol : float >= 0, default=1e-4
+        Convergence threshold: the stochastic solvers stop when
+        ``n_iter_no_change`` epochs in a row improve the training loss (the
+        validation score with ``early_stopping``) by less than ``tol``
+        (unless ``learning_rate="adaptive"``, which lowers the rate first);
+        for ``"lbfgs"`` it is L-BFGS-B's ``gtol``.
+    verbose : bool, default=False
+        Print the loss after each epoch (``"Iteration k, loss = ..."``).
+    warm_start : bool, default=False
+        A new ``fit`` starts from the previous fit's parameters instead of
+        new random ones (with a new optimizer state, as scikit-learn's;
+        ``partial_fit`` keeps the optimizer's state).
+    momentum : float in [0, 1], default=0.9
+        Momentum of ``solver="sgd"``.
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for ``solver="sgd"`` with ``momentum > 0``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data and stop when
+        its score (``score``) has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs; the parameters of the best epoch are
+        kept. ``"sgd"`` and ``"adam"`` only.{stratified}
+    validation_fraction : float in (0, 1), default=0.1
+        The share of the training data held out with ``early_stopping``.
+    beta_1 : float in [0, 1), default=0.9
+        Adam's decay rate of the first-moment (mean) estimate.
+    beta_2 : float in [0, 1), default=0.999
+        Adam's decay rate of the second-moment (uncentred variance) estimate.
+    epsilon : float > 0, default=1e-8
+        Adam's term added to the square root of the second moment in the
+        step's denominator.
+    n_iter_no_change : int >= 1, default=10
+        The epochs without a ``tol`` improvement that stop a stochastic
+        fit (see ``tol``).
+    max_fun : int >= 1, default=15000
+        The most loss evaluations ``"lbfgs"`` may make (each a whole
+        forward and backward pass over the data).
     n_threads : int, default=None
+        fastbp's parameter (scikit-learn's estimators have none).
         Threads of fastbp's compiled kernels: None = all cores (honouring
         ``OMP_NUM_THREADS``), a negative count counts down from all cores
         (-1 = all), more than the cores is capped with a RuntimeWarning.
@@ -999,6 +1080,60 @@ _DOC_PARAMS = """
         when that is faster (a busy machine), with the same bits.
 """
 
+_DOC_LOSS = """
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        ``"squared_error"``: half the mean squared error over examples and
+        outputs, identity output. ``"poisson"``: half the Poisson deviance
+        without its constant, ``exp`` output (targets are counts or rates,
+        y >= 0)."""
+
+_DOC_ATTRS = """
+    Attributes
+    ----------{classes}
+    loss_ : float
+        The training loss of the last epoch (mean over its mini-batches,
+        weighted by their sizes; the whole data set's for ``"lbfgs"``),
+        L2 penalty included.
+    best_loss_ : float or None
+        The lowest ``loss_`` of the stochastic solvers; None with
+        ``early_stopping`` (``best_validation_score_`` is kept instead).
+    loss_curve_ : list of float, length n_iter_
+        ``loss_`` after each epoch (``"sgd"``, ``"adam"``).
+    validation_scores_ : list of float, length n_iter_, or None
+        The held-out score after each epoch with ``early_stopping``
+        (accuracy for the classifier, R^2 for the regressor); else None.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``; None without ``early_stopping``.
+    t_ : int
+        Training examples seen by the stochastic solvers (the invscaling
+        schedule's t).
+    coefs_ : list of ndarray, length n_layers_ - 1
+        ``coefs_[i]``, shape (n_in, n_out), is the weight matrix from layer
+        i to layer i + 1: an F-ordered view of the network's weights
+        ``W[i+1].T`` (no copy). Assigning a new array to ``coefs_[i]``
+        copies it into the network before its next use.
+    intercepts_ : list of ndarray, length n_layers_ - 1
+        ``intercepts_[i]``, shape (n_out,), the biases of layer i + 1.
+    n_features_in_ : int
+        Features (columns of X) seen in ``fit``.
+    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+        The column names of X in ``fit``, when X was a DataFrame with
+        string column names.
+    n_iter_ : int
+        Epochs run (``"sgd"``, ``"adam"``) or L-BFGS iterations.
+    n_layers_ : int
+        Layers, input and output included: ``len(hidden_layer_sizes) + 2``.
+    n_outputs_ : int
+        Output units.
+    out_activation_ : str
+        The output layer's activation: {out}.
+"""
+
+_DOC_CLASSES = """
+    classes_ : ndarray of shape (n_classes,), or list of such for multilabel y
+        The class labels seen in ``fit`` (or given to the first
+        ``partial_fit``), sorted."""
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     # an expression, so assigned: a class's docstring must be a literal
@@ -1010,14 +1145,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     log-loss (binary cross-entropy for a logistic output, one unit per label;
     cross-entropy for a softmax output, one unit per class) plus
     ``0.5 * alpha * ||W||^2 / n_samples`` of each mini-batch.
-    """ + _DOC_PARAMS.format(name="MLPClassifier") + """
-    Attributes
-    ----------
-    classes_, loss_, best_loss_, loss_curve_, validation_scores_,
-    best_validation_score_, t_, coefs_, intercepts_, n_features_in_,
-    feature_names_in_, n_iter_, n_layers_, n_outputs_, out_activation_
-        As scikit-learn's. ``coefs_[i]`` is an (n_in, n_out) F-ordered view
-        of the network's weights (no copy).
+    """ + _DOC_PARAMS.format(
+        loss="",
+        stratified="\n        The split is stratified by class when each example has one label."
+    ) + _DOC_ATTRS.format(
+        classes=_DOC_CLASSES,
+        out='``"logistic"`` (binary or multilabel y) or\n        ``"softmax"`` (multiclass)'
+    ) + """
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : the estimator this one replaces.
 
     Notes
     -----
@@ -1161,14 +1298,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     ``loss_curve_`` (and L-BFGS's objective) are NaN, as scikit-learn's
     ``xlogy(y, y / mu)`` is there; ``best_loss_`` then stays inf and ``tol``
     never stops the fit.
-    """ + _DOC_PARAMS.format(name="MLPRegressor") + """
-    Attributes
-    ----------
-    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
-    t_, coefs_, intercepts_, n_features_in_, feature_names_in_, n_iter_,
-    n_layers_, n_outputs_, out_activation_
-        As scikit-learn's. ``coefs_[i]`` is an (n_in, n_out) F-ordered view
-        of the network's weights (no copy).
+    """ + _DOC_PARAMS.format(loss=_DOC_LOSS, stratified="") + _DOC_ATTRS.format(
+        classes="", out='``"identity"`` (squared error) or ``"exp"``\n        (Poisson)') + """
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : the estimator this one replaces.
     """
 
     _parameter_constraints: dict = {**_SK_REGRESSOR_CONSTRAINTS,

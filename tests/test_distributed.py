@@ -46,8 +46,8 @@ def _missing(reason):
 # Subprocesses import the fastbp under test (FASTBP_PATH first on PYTHONPATH) and
 # run in tests/ or a temporary directory, never in the source root, where an
 # unbuilt checkout would shadow an installed wheel.
-def _env():
-    env = dict(os.environ)
+def _env(**extra):
+    env = dict(os.environ, **extra)
     env["PYTHONPATH"] = FASTBP_PATH + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
@@ -84,10 +84,10 @@ def mpiexec(MPI):
     return exe
 
 
-def _run(cmd, timeout, cwd=None):
+def _run(cmd, timeout, cwd=None, env=None):
     """Run cmd in its own process group; on timeout kill the group and fail (a hang)."""
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=_env(), cwd=cwd or HERE, start_new_session=True)
+                         env=_env(**(env or {})), cwd=cwd or HERE, start_new_session=True)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -98,8 +98,8 @@ def _run(cmd, timeout, cwd=None):
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
-def mpirun(mpiexec, n, *args, timeout=TIMEOUT, cwd=None):
-    return _run([mpiexec, "-n", str(n), sys.executable, *args], timeout, cwd=cwd)
+def mpirun(mpiexec, n, *args, timeout=TIMEOUT, cwd=None, env=None):
+    return _run([mpiexec, "-n", str(n), sys.executable, *args], timeout, cwd=cwd, env=env)
 
 
 # ------------------------------------------------------------- no MPI needed
@@ -317,6 +317,36 @@ def test_ctrl_c_on_one_rank_in_fit_aborts_without_a_traceback(mpiexec):
     assert r.returncode != 0
     assert "fastbp: rank 1 of 2 failed: KeyboardInterrupt" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "not reached" not in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("delay", ["1", "0"])
+def test_a_rank_waiting_long_in_a_collective_says_so(mpiexec, delay):
+    """A rank whose peer is late by more than FASTBP_MPI_STALL_SECONDS says
+    where it waits (a peer that never comes would leave it silent for ever),
+    then that the wait ended; 0 turns the notice off."""
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "slow_rank", timeout=120,
+               env={"FASTBP_MPI_STALL_SECONDS": delay})
+    assert r.returncode == 0, r.stderr
+    assert "rank 0: fit done" in r.stdout and "rank 1: fit done" in r.stdout, r.stdout
+    waited = re.findall(r"fastbp: rank (\d) of 2 has waited 1 s in the setup exchange", r.stderr)
+    ended = re.findall(r"fastbp: rank (\d) of 2: the setup exchange .* went on after "
+                       r"(\d+\.\d) s", r.stderr)
+    if delay == "0":
+        assert not waited and not ended and "has waited" not in r.stderr, r.stderr
+    else:
+        assert waited == ["0"], r.stderr            # rank 1 itself was not waiting
+        assert [rank for rank, _ in ended] == ["0"], r.stderr
+        assert 1.0 <= float(ended[0][1]) < 60, r.stderr
+
+
+def test_stall_notice_delay_is_checked(monkeypatch):
+    from fastbp.distributed import STALL_SECONDS, _StallWatch
+    for raw in ("soon", "-1", "nan"):
+        monkeypatch.setenv("FASTBP_MPI_STALL_SECONDS", raw)
+        with pytest.warns(RuntimeWarning, match="FASTBP_MPI_STALL_SECONDS=.* is not a number"):
+            assert _StallWatch().limit() == STALL_SECONDS
+    monkeypatch.setenv("FASTBP_MPI_STALL_SECONDS", " 2.5 ")
+    assert _StallWatch().limit() == 2.5
 
 
 @pytest.mark.parametrize("n", SIZES)

@@ -35,7 +35,11 @@ Failures never hang the job:
   checkpoint, Ctrl-C) prints ``fastbp: rank k of N failed: ...`` to stderr and
   calls ``MPI_Abort``, which ends every rank. :class:`abort_on_error` gives a
   script the same guarantee for its own code (put the data loading inside it
-  too: an exception on one rank outside it leaves the others waiting).
+  too: an exception on one rank outside it leaves the others waiting);
+* what fastbp cannot see (a rank that left outside that guard, a network
+  built on one rank alone) leaves the others waiting in a collective: after
+  ``FASTBP_MPI_STALL_SECONDS`` (default 60) each waiting rank says so on
+  stderr, naming the collective, as Horovod's stall check does.
 
 mpi4py is imported only when one of these functions is called:
 ``import fastbp`` never needs it. Install it with ``pip install "fastbp[mpi]"``
@@ -47,8 +51,10 @@ import math
 import numbers
 import os
 import sys
+import threading
 import time
 import traceback
+import warnings
 import zlib
 
 import numpy as np
@@ -163,6 +169,107 @@ def is_collective_error(exc):
     return bool(getattr(exc, "_fastbp_collective", False))
 
 
+#: seconds a rank waits in one of fastbp's collectives before it says so on
+#: stderr (the FASTBP_MPI_STALL_SECONDS environment variable overrides it)
+STALL_SECONDS = 60.0
+
+
+class _StallWatch:
+    """Says on stderr when this rank has waited too long in one collective.
+
+    An MPI rank whose peers never reach the collective it is in waits for
+    ever, silently: a peer that stopped outside fastbp's guard (an exception
+    outside :class:`abort_on_error`, ``sys.exit``), or that built a new
+    network or optimizer alone. Horovod's stall check (its
+    ``HOROVOD_STALL_CHECK_TIME_SECONDS``, 60 s by default) reports such waits;
+    this is the same for fastbp's collectives: after ``FASTBP_MPI_STALL_SECONDS``
+    (default :data:`STALL_SECONDS`; 0 turns it off) one line names the rank and
+    the collective, and another says when the wait ended. The wait itself goes
+    on: it may only be a slow peer.
+
+    A daemon thread started at the first collective polls once a second
+    (mpi4py releases the GIL inside MPI calls); a collective costs two
+    attribute assignments.
+    """
+
+    def __init__(self):
+        self._pending = None      # (serial, start, what, rank, size) of the wait in progress
+        self._serial = 0
+        self._warned = 0          # the serial of the last wait reported
+        self._thread = None
+        self._limit = None
+
+    def limit(self):
+        """Seconds before the notice (0: never), from FASTBP_MPI_STALL_SECONDS."""
+        if self._limit is None:
+            raw = os.environ.get("FASTBP_MPI_STALL_SECONDS", "").strip()
+            value = STALL_SECONDS
+            if raw:
+                try:
+                    value = float(raw)
+                    if not (math.isfinite(value) and value >= 0):
+                        raise ValueError
+                except ValueError:
+                    warnings.warn(f"FASTBP_MPI_STALL_SECONDS={raw!r} is not a number of "
+                                  f"seconds >= 0 (0: off); using {STALL_SECONDS:g}",
+                                  RuntimeWarning, stacklevel=2)
+                    value = STALL_SECONDS
+            self._limit = value
+        return self._limit
+
+    @contextlib.contextmanager
+    def __call__(self, comm, what):
+        """Watch the collective ``what`` (words after "waited N s in") on ``comm``."""
+        limit = self.limit()
+        if limit <= 0:
+            yield
+            return
+        if self._thread is None or not self._thread.is_alive():   # (none after a fork)
+            self._thread = threading.Thread(target=self._run, args=(limit,),
+                                            name="fastbp-mpi-stall-watch", daemon=True)
+            self._thread.start()
+        self._serial += 1
+        serial = self._serial
+        start = time.monotonic()
+        self._pending = (serial, start, what, comm.Get_rank(), comm.Get_size())
+        try:
+            yield
+        finally:
+            self._pending = None
+            if self._warned == serial:
+                _notice(f"rank {comm.Get_rank()} of {comm.Get_size()}: {what} went on after "
+                        f"{time.monotonic() - start:.1f} s")
+
+    def _run(self, limit):
+        poll = min(1.0, max(0.05, limit / 4))
+        while True:
+            time.sleep(poll)
+            pending = self._pending
+            if pending is None or pending[0] == self._warned:
+                continue
+            serial, start, what, rank, size = pending
+            if time.monotonic() - start >= limit:
+                self._warned = serial
+                _notice(f"rank {rank} of {size} has waited {limit:g} s in {what}: another "
+                        "rank has not reached it yet. It may only be slower (loading data, "
+                        "writing a checkpoint); if it stopped outside fastbp's guard (an "
+                        "exception outside abort_on_error, sys.exit) or built a network or "
+                        "optimizer alone, this rank will wait for ever: end the job "
+                        "(docs/distributed.md, \"Failures\"). FASTBP_MPI_STALL_SECONDS sets "
+                        "this notice's delay (0: off)")
+
+
+def _notice(line):
+    try:
+        sys.stderr.write(f"fastbp: {line}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):      # stderr closed: nothing to say it on
+        pass
+
+
+_stall_watch = _StallWatch()
+
+
 def _describe_exc(exc):
     """'Type: message' as other ranks quote it (the message alone for the
     CLI's user errors, whose class name means nothing to the user)."""
@@ -230,7 +337,8 @@ def _on_root(comm, fn, what, root=0):
         except Exception as e:
             exc = e
             res = (False, _describe_exc(e))
-    res = comm.bcast(res, root=root)
+    with _stall_watch(comm, f"the broadcast from rank {root} after {what}"):
+        res = comm.bcast(res, root=root)
     if res[0]:
         return res[1]
     if exc is not None:
@@ -247,7 +355,8 @@ def agree(comm, err, desc=None):
     the others) aborts every rank: the others could wait for it for ever.
     """
     try:
-        infos = comm.allgather((None if err is None else _describe_exc(err), desc))
+        with _stall_watch(comm, "the setup exchange at the start of fit or train_step"):
+            infos = comm.allgather((None if err is None else _describe_exc(err), desc))
     except BaseException as exc:
         _abort(comm, exc)
     failed = [(r, msg) for r, (msg, _) in enumerate(infos) if msg is not None]
@@ -379,7 +488,8 @@ def default_n_threads(comm):
     int
     """
     MPI = _check_comm(comm)
-    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    with _stall_watch(comm, "default_n_threads (MPI_Comm_split_type)"):
+        node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     try:
         local = node.Get_size()
     finally:
@@ -410,14 +520,15 @@ def broadcast_state(net, comm, optimizer=None, root=0):
     MPI = _check_comm(comm)
     if optimizer is not None:
         net.bind_optimizer(optimizer)          # binds (allocates) the state buffers
-    comm.Bcast([net.flat_parameters, _mpi_float(MPI, net.dtype)], root=root)
-    meta = comm.bcast((int(net.step_count), int(net.dropout_seed),
-                       None if optimizer is None else int(optimizer.t)), root=root)
-    net.step_count, net.dropout_seed = meta[0], meta[1]
-    if optimizer is not None:
-        optimizer.t = meta[2]
-        for s in optimizer.state_arrays():
-            comm.Bcast([s, _mpi_float(MPI, s.dtype)], root=root)
+    with _stall_watch(comm, f"the broadcast of rank {root}'s parameters"):
+        comm.Bcast([net.flat_parameters, _mpi_float(MPI, net.dtype)], root=root)
+        meta = comm.bcast((int(net.step_count), int(net.dropout_seed),
+                           None if optimizer is None else int(optimizer.t)), root=root)
+        net.step_count, net.dropout_seed = meta[0], meta[1]
+        if optimizer is not None:
+            optimizer.t = meta[2]
+            for s in optimizer.state_arrays():
+                comm.Bcast([s, _mpi_float(MPI, s.dtype)], root=root)
     net.parameters_changed()
 
 
@@ -453,10 +564,12 @@ def check_replicas(net, comm, optimizer=None):
     MPI = _check_comm(comm)
     h = _state_crc(net, optimizer)
     mm = np.array([h, -h], dtype=np.int64)
-    comm.Allreduce(MPI.IN_PLACE, mm, op=MPI.MAX)
+    with _stall_watch(comm, "the replica check"):
+        comm.Allreduce(MPI.IN_PLACE, mm, op=MPI.MAX)
     if mm[0] == -mm[1]:
         return True
-    crcs = comm.allgather(h)
+    with _stall_watch(comm, "the replica check"):
+        crcs = comm.allgather(h)
     groups = {}
     for r, c in enumerate(crcs):
         groups.setdefault(c, []).append(r)
@@ -619,11 +732,13 @@ class Replica:
         tail[1] = 0.0 if err is None else 1.0
         tail[2] = 1.0 if new_optimizer else 0.0
         t0 = time.perf_counter()
-        self.comm.Allreduce(MPI.IN_PLACE, self._msg, op=MPI.SUM)
+        with _stall_watch(self.comm, "a training step's gradient Allreduce"):
+            self.comm.Allreduce(MPI.IN_PLACE, self._msg, op=MPI.SUM)
         self.comm_time += time.perf_counter() - t0
         if tail[1] != 0:
             # some rank failed: no rank updates; all raise, quoting the failures
-            msgs = self.comm.allgather(None if err is None else _describe_exc(err))
+            with _stall_watch(self.comm, "the exchange of a failed step's errors"):
+                msgs = self.comm.allgather(None if err is None else _describe_exc(err))
             if err is not None:
                 raise mark_collective(err)
             failed = [f"rank {r}: {msg}" for r, msg in enumerate(msgs) if msg is not None]
@@ -634,7 +749,8 @@ class Replica:
         if n_new:
             if n_new == self.size:
                 return _SETUP
-            new = self.comm.allgather(bool(new_optimizer))
+            with _stall_watch(self.comm, "the exchange of the new-optimizer flags"):
+                new = self.comm.allgather(bool(new_optimizer))
             ranks = [r for r, flag in enumerate(new) if flag]
             raise mark_collective(ValueError(
                 f"train_step got a new optimizer object on rank{'s' if len(ranks) > 1 else ''} "
@@ -756,10 +872,12 @@ class Replica:
 
     def shuffle_seed(self, seed):
         net = self.net
-        return self.comm.bcast(
-            (seed if seed is not None else net.seed if net.seed is not None
-             else int(np.random.SeedSequence().entropy) % 2**63) if self.rank == 0 else None,
-            root=0)
+        mine = None
+        if self.rank == 0:
+            mine = (seed if seed is not None else net.seed if net.seed is not None
+                    else int(np.random.SeedSequence().entropy) % 2**63)
+        with _stall_watch(self.comm, "the broadcast of the shuffle seed"):
+            return self.comm.bcast(mine, root=0)
 
     def share(self, n):
         return _share(n, self.rank, self.size)
@@ -773,7 +891,8 @@ class Replica:
         if hi > lo:
             sums[:] = net.evaluate_sums(Xv[:, lo:hi],
                                         Yv[lo:hi] if Yv.ndim == 1 else Yv[:, lo:hi], labels)
-        self.comm.Allreduce(self.MPI.IN_PLACE, sums, op=self.MPI.SUM)
+        with _stall_watch(self.comm, "the validation loss's Allreduce"):
+            self.comm.Allreduce(self.MPI.IN_PLACE, sums, op=self.MPI.SUM)
         return net.evaluate_finish(float(sums[0]), float(sums[1]), Mv)
 
     def epoch_begin(self):
@@ -783,7 +902,8 @@ class Replica:
         return {"allreduce_seconds": self.comm_time - self._epoch_comm0}
 
     def stop(self, flag):
-        return self.comm.allreduce(bool(flag), op=self.MPI.LOR)
+        with _stall_watch(self.comm, "the end-of-epoch stop vote"):
+            return self.comm.allreduce(bool(flag), op=self.MPI.LOR)
 
     def on_root(self, fn, what):
         return _on_root(self.comm, fn, what)

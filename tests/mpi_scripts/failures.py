@@ -38,6 +38,8 @@ switch_opt  a train_step loop in which it alone switches to a new optimizer
 switch_all  the same loop, every rank switching at step 3: training goes on
             with the new optimizer, replicas identical; prints the loss
             of the last step and a parameter CRC per rank; exit 0
+slow_rank   it reaches fit 2.5 s after the others (with FASTBP_MPI_STALL_SECONDS=1
+            the waiting ranks say so on stderr, then that the wait ended); exit 0
 resume_init (every rank) a fit with resume=True from a checkpoint saved
             before any training (no optimizer in it; path: argv[2]): fit's
             default SGD trains; prints the last loss and a CRC per rank
@@ -213,6 +215,13 @@ elif mode == "wait_int":
         time.sleep(3)                                # rank 0 still "checking its data"
     net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
     print(f"rank {rank}: not reached", flush=True)
+
+elif mode == "slow_rank":
+    import time
+    if rank == bad:
+        time.sleep(2.5)                              # "still loading its data"
+    net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
+    report(f"rank {rank}: fit done")
 
 elif mode == "after_fit":
     opt = Adam(0.01)

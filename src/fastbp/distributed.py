@@ -187,16 +187,16 @@ class _StallWatch:
     the collective, and another says when the wait ended. The wait itself goes
     on: it may only be a slow peer.
 
-    A daemon thread started at the first collective polls once a second
-    (mpi4py releases the GIL inside MPI calls); a collective costs two
-    attribute assignments.
+    ``with watch(comm, what):`` around a collective. A daemon thread started
+    at the first one polls once a second (mpi4py releases the GIL inside MPI
+    calls); a watched collective costs one or two microseconds.
     """
 
     def __init__(self):
-        self._pending = None      # (serial, start, what, rank, size) of the wait in progress
-        self._serial = 0
-        self._warned = 0          # the serial of the last wait reported
-        self._thread = None
+        self.pending = None       # (serial, start, what, rank, size) of the wait in progress
+        self.serial = 0
+        self.warned = 0           # the serial of the last wait reported
+        self.started = False      # the thread runs (reset in a fork() child: it has none)
         self._limit = None
 
     def limit(self):
@@ -217,39 +217,26 @@ class _StallWatch:
             self._limit = value
         return self._limit
 
-    @contextlib.contextmanager
     def __call__(self, comm, what):
-        """Watch the collective ``what`` (words after "waited N s in") on ``comm``."""
-        limit = self.limit()
-        if limit <= 0:
-            yield
-            return
-        if self._thread is None or not self._thread.is_alive():   # (none after a fork)
-            self._thread = threading.Thread(target=self._run, args=(limit,),
-                                            name="fastbp-mpi-stall-watch", daemon=True)
-            self._thread.start()
-        self._serial += 1
-        serial = self._serial
-        start = time.monotonic()
-        self._pending = (serial, start, what, comm.Get_rank(), comm.Get_size())
-        try:
-            yield
-        finally:
-            self._pending = None
-            if self._warned == serial:
-                _notice(f"rank {comm.Get_rank()} of {comm.Get_size()}: {what} went on after "
-                        f"{time.monotonic() - start:.1f} s")
+        """A context manager watching the collective ``what`` (the words after
+        "waited N s in") on ``comm``."""
+        return _Wait(self, comm, what)
+
+    def start_thread(self, limit):
+        self.started = True
+        threading.Thread(target=self._run, args=(limit,), name="fastbp-mpi-stall-watch",
+                         daemon=True).start()
 
     def _run(self, limit):
         poll = min(1.0, max(0.05, limit / 4))
         while True:
             time.sleep(poll)
-            pending = self._pending
-            if pending is None or pending[0] == self._warned:
+            pending = self.pending
+            if pending is None or pending[0] == self.warned:
                 continue
             serial, start, what, rank, size = pending
             if time.monotonic() - start >= limit:
-                self._warned = serial
+                self.warned = serial
                 _notice(f"rank {rank} of {size} has waited {limit:g} s in {what}: another "
                         "rank has not reached it yet. It may only be slower (loading data, "
                         "writing a checkpoint); if it stopped outside fastbp's guard (an "
@@ -257,6 +244,40 @@ class _StallWatch:
                         "optimizer alone, this rank will wait for ever: end the job "
                         "(docs/distributed.md, \"Failures\"). FASTBP_MPI_STALL_SECONDS sets "
                         "this notice's delay (0: off)")
+
+
+class _Wait:
+    """One watched collective (_StallWatch.__call__)."""
+
+    __slots__ = ("watch", "comm", "what", "serial", "start")
+
+    def __init__(self, watch, comm, what):
+        self.watch = watch
+        self.comm = comm
+        self.what = what
+        self.serial = 0
+
+    def __enter__(self):
+        w = self.watch
+        limit = w._limit if w._limit is not None else w.limit()
+        if limit <= 0:
+            return self
+        if not w.started:
+            w.start_thread(limit)
+        w.serial += 1
+        self.serial = w.serial
+        self.start = time.monotonic()
+        w.pending = (self.serial, self.start, self.what, self.comm.Get_rank(),
+                     self.comm.Get_size())
+        return self
+
+    def __exit__(self, *exc):
+        w = self.watch
+        w.pending = None
+        if self.serial and w.warned == self.serial:
+            _notice(f"rank {self.comm.Get_rank()} of {self.comm.Get_size()}: {self.what} "
+                    f"went on after {time.monotonic() - self.start:.1f} s")
+        return False
 
 
 def _notice(line):
@@ -268,6 +289,8 @@ def _notice(line):
 
 
 _stall_watch = _StallWatch()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: setattr(_stall_watch, "started", False))
 
 
 def _describe_exc(exc):

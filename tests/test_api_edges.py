@@ -88,6 +88,28 @@ def test_float64_data_beyond_float32s_range_is_named(rng):
             net.predict(X)
 
 
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max,
+                    reason="long double is double here")
+def test_long_double_data_beyond_float64s_range_is_named_with_its_value(rng):
+    # a float64 network was told to "use a network of dtype float64", and the
+    # largest value read "inf" (1e400 as a Python float)
+    net = Network([2, 3, 1], dtype="float64", seed=0)
+    X = np.full((2, 4), np.longdouble("1e400"))
+    with pytest.raises(ValueError, match=r"X holds values beyond float64's range \(largest "
+                       r"\|value\| 1e\+400, .*\): scale the data$"):
+        net.predict(X)
+
+
+def test_validation_labels_out_of_range_name_Y_val(rng):
+    # a bad Y and a bad Y_val gave the same message
+    net = Network([4, 5, 3], output="softmax", seed=0)
+    X, y = rng.standard_normal((4, 30)), np.arange(30) % 3
+    with pytest.raises(ValueError, match=r"class labels Y_val must be in 0\.\.2"):
+        net.fit(X, y, verbose=False, validation_data=(X, y + 1))
+    with pytest.raises(ValueError, match=r"class labels Y must be in 0\.\.2"):
+        net.fit(X, y + 1, verbose=False, validation_data=(X, y))
+
+
 def test_float64_targets_beyond_float32s_range_are_named(rng):
     # a regression target of 1e39 became inf: fit returned with every
     # parameter NaN and predict gave NaN

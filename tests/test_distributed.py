@@ -203,7 +203,7 @@ def test_one_rank_step_errors_leave_parameters_unchanged(MPI):
     t = opt.t
     bad = y.copy()
     bad[3] = 5
-    with pytest.raises(ValueError, match=r"class labels must be in 0\.\.1"):
+    with pytest.raises(ValueError, match=r"class labels Y must be in 0\.\.1"):
         net.train_step(X, bad, opt, comm=comm)
     with pytest.raises(ValueError, match="features as rows"):
         net.train_step(X.T, y, opt, comm=comm)
@@ -380,7 +380,7 @@ def test_error_inside_a_step_raises_on_every_rank(mpiexec, n):
     for ln in caught:
         rank = int(ln.split()[1].rstrip(":"))
         if rank == n - 1:
-            assert "caught ValueError: class labels must be in 0..2" in ln, ln
+            assert "caught ValueError: class labels Y must be in 0..2" in ln, ln
         else:
             assert f"caught RankFailedError: rank {n - 1}: ValueError: class labels" in ln, ln
         assert ln.endswith("unchanged=True"), ln

@@ -430,7 +430,7 @@ def test_loss_and_gradient_params_and_dtypes(rng):
 def test_loss_and_gradient_bad_labels(rng):
     net = Network([3, 4, 3], "tanh", "softmax", dtype=np.float64, seed=0)
     X = rng.standard_normal((3, 5))
-    with pytest.raises(ValueError, match="class labels must be in 0..2"):
+    with pytest.raises(ValueError, match="class labels Y must be in 0..2"):
         net.loss_and_gradient(X, np.array([0, 1, 2, 3, 0]))
 
 

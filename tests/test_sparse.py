@@ -157,6 +157,28 @@ def test_training_equals_dense_training(rng, dtype):
                                    atol=rtol * np.max(np.abs(b.flat_parameters)))
 
 
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_sparse_targets_are_read_as_dense_ones(rng, output):
+    """A sparse one-hot / indicator Y (OneHotEncoder's and
+    MultiLabelBinarizer(sparse_output=True)'s outputs, transposed) was a
+    TypeError calling the numbers "dtype object" and asking to encode the
+    labels first."""
+    X = rng.standard_normal((4, 30))
+    if output == "softmax":
+        Y = np.eye(3)[:, np.arange(30) % 3]
+    else:
+        Y = (rng.random((3, 30)) > 0.5).astype(float)
+    results = []
+    for y in (Y, sp.csc_matrix(Y), sp.csr_array(Y)):
+        net = Network([4, 5, 3], output=output, dtype="float64", seed=0)
+        hist = net.fit(X, y, epochs=2, batch_size=10, verbose=False)
+        results.append((hist["loss"], net.flat_parameters.copy(), net.evaluate(X, y)))
+        net.train_step(X, y, Adam(0.01))
+    for loss, params, ev in results[1:]:
+        assert loss == results[0][0] and ev == results[0][2]
+        assert np.array_equal(params, results[0][1])
+
+
 def test_sparse_bad_inputs(rng):
     net = Network([10, 4, 2], "relu", "softmax", dtype=np.float32, seed=0)
     S, _ = sparse_X(rng, 10, 6, 0.3, np.float32)

@@ -287,15 +287,20 @@ def _converted(X, dtype, name):
         out = None
     if out is None or (not _CASTS_REPORT_OVERFLOW and X.dtype.kind == "f"
                        and np.isinf(out).any() and not np.isinf(X).any()):
-        raise _range_error(name, float(np.max(np.abs(X[np.isfinite(X)]))), dtype) from None
+        raise _range_error(name, np.max(np.abs(X[np.isfinite(X)])), dtype) from None
     return out
 
 
 def _range_error(name, big, dtype):
+    """``big``: the largest |value|, in the data's own dtype (a long double's
+    1e400 is inf as a Python float)."""
     dt = np.dtype(dtype)
+    big = (np.format_float_scientific(big, precision=5, trim="-")
+           if isinstance(big, np.floating) else f"{big:.6g}")
+    fix = "scale the data" + (", or use a network of dtype float64"
+                              if dt.itemsize < np.dtype(np.float64).itemsize else "")
     return ValueError(f"{name} holds values beyond {dt.name}'s range (largest |value| "
-                      f"{big:.6g}, {dt.name}'s largest {float(np.finfo(dt).max):.6g}): scale "
-                      "the data, or use a network of dtype float64")
+                      f"{big}, {dt.name}'s largest {float(np.finfo(dt).max):.6g}): {fix}")
 
 
 def _check_range(Y, dtype, name):
@@ -482,6 +487,11 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
     messages (``"Y_val"`` for ``validation_data``'s, whose X is ``X_val``).
     """
     xname = "X" + name[1:]
+    if type(Y) is not np.ndarray and is_sparse(Y):
+        # a sparse one-hot or indicator matrix (the default output of
+        # OneHotEncoder and of MultiLabelBinarizer(sparse_output=True)): the
+        # kernels read dense targets, (n_out, m), which this is anyway
+        Y = Y.toarray()
     if type(Y) is not np.ndarray:
         refuse_masked(Y, name)
         Y = np.asarray(Y)
@@ -492,7 +502,7 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
             # uint64 beyond int64: the cast below wrapped 2**63 to -2**63, and
             # the message quoted a label the data does not hold
             if output == "softmax":
-                raise label_range_error(Y, n_out)
+                raise label_range_error(Y, n_out, name)
             Y = Y.astype(np.float64)
         if Y.dtype.kind in "iu":
             Y = Y.astype(np.int64)
@@ -598,19 +608,20 @@ def non_numeric_labels_error(Y, n_out, output, name="Y"):
         "sklearn.preprocessing.LabelEncoder)" + classifier)
 
 
-def label_range_error(Y, n_out):
-    """The ValueError for class labels outside 0..n_out-1 (for kernels that found one)."""
+def label_range_error(Y, n_out, name="Y"):
+    """The ValueError for class labels ``name`` outside 0..n_out-1 (for
+    kernels that found one)."""
     Y = np.asarray(Y)
     bad = Y[(Y < 0) | (Y >= n_out)]
-    return ValueError(f"class labels must be in 0..{n_out - 1} (the network has {n_out} "
+    return ValueError(f"class labels {name} must be in 0..{n_out - 1} (the network has {n_out} "
                       f"outputs); found {_found(bad, Y.size)}, values in "
                       f"[{int(np.min(Y))}, {int(np.max(Y))}]")
 
 
-def check_label_range(Y, n_out):
+def check_label_range(Y, n_out, name="Y"):
     """Raise :func:`label_range_error` unless every label is in 0..n_out-1."""
     if int(np.min(Y)) < 0 or int(np.max(Y)) >= n_out:
-        raise label_range_error(Y, n_out)
+        raise label_range_error(Y, n_out, name)
 
 
 # Label domains of the losses. Every loss validates its targets once at the
@@ -674,7 +685,7 @@ def _target_error(Y, loss, n_out, labels, name, indices_ok=True, dtype=None):
     if labels:
         Y = np.asarray(Y)
         if Y.size and (int(np.min(Y)) < 0 or int(np.max(Y)) >= n_out):
-            return label_range_error(Y, n_out)
+            return label_range_error(Y, n_out, name)
         return None
     Y = np.asarray(Y)
     if Y.dtype.kind not in "biuf" or Y.size == 0:

@@ -176,6 +176,11 @@ class Network:
         the input's). Given with no leaky_relu or elu layer, it has no
         effect and a UserWarning says so.
     dtype : {"float32", "float64"}, default "float32"
+        The parameters' and computations' dtype. Data of another dtype is
+        converted (a copy) as NumPy's ``astype`` does: float64 values beyond
+        float32's range (3.4e38) are refused (ValueError), those below its
+        smallest normal (1.2e-38) lose precision and those below 1.4e-45
+        become 0, silently (rescale such features, or use float64).
     seed : int, optional
         Seeds the initialisation and the dropout masks.
     init : {"he", "xavier", "course"} or None, default "he"
@@ -241,8 +246,12 @@ class Network:
     columns: ``X_rows.T`` of a CSR matrix of examples as rows is one, with
     no copy) is sorted by feature at each call, in O(n_x + nnz); a CSR
     matrix (features as compressed rows) is read as it is, the form for an
-    X that many calls reuse (L-BFGS); other formats and dtypes are
-    converted (a copy). :meth:`fit` runs a sparse X batch by batch, each
+    X that many whole-set calls reuse (:meth:`loss_and_gradient` under
+    L-BFGS); other formats and dtypes are converted (a copy). Inference
+    (:meth:`predict`, :meth:`predict_proba`, :meth:`evaluate`) runs in
+    chunks of 2048 examples, whose columns a CSR X does not hold together:
+    a CSR X of more examples is converted to CSC for the call (a copy of
+    it), so pass CSC there. :meth:`fit` runs a sparse X batch by batch, each
     batch's columns picked by SciPy. It pays below about 10% density;
     denser, ``X.toarray()`` runs faster (dense GEMMs). Dense rows of the
     first layer's gradient are still written, zeros included.

@@ -96,7 +96,8 @@ Deliberate differences from scikit-learn
   (:class:`fastbp.Network` with a sparse X): the products with X cost its
   nonzeros, as SciPy's sparse products do in scikit-learn. Mini-batches of a
   matrix denser than 10% are densified one at a time instead (dense GEMMs
-  are faster there).
+  are faster there). Prediction reads a CSR X (examples as rows) as it is
+  and converts a CSC one to CSR first (a copy of it, per call).
 
 Negative sample weights are scikit-learn's: its fit checks them with
 ``_check_sample_weight(sample_weight, X)`` (no ``ensure_non_negative``), so

@@ -359,3 +359,33 @@ def test_a_save_path_under_a_file_says_so(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(NotADirectoryError, match=r"afile' is a file, not a directory"):
         Network([2, 3, 1]).save(tmp_path / "afile" / "model.npz")
+
+
+class _FailingStream:
+    """A stderr that takes no writes (closed, or its disk full)."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def write(self, text):
+        raise self.exc
+
+    def flush(self):
+        raise self.exc
+
+
+@pytest.mark.parametrize("stderr", ["none", "closed", "full"])
+def test_progress_display_never_fails_a_fit(monkeypatch, stderr):
+    # with sys.stderr None (pythonw, a windowed app, fd 2 closed) the default
+    # verbose=True raised AttributeError at step 0 and nothing was trained
+    import sys
+    X, y = _small_fit_data()
+    quiet = Network([4, 5, 3], "relu", "softmax", seed=2)
+    expected = quiet.fit(X, y, epochs=3, verbose=False)
+    monkeypatch.setattr(sys, "stderr", {
+        "none": None, "closed": _FailingStream(ValueError("I/O operation on closed file")),
+        "full": _FailingStream(OSError(28, "No space left on device"))}[stderr])
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    got = net.fit(X, y, epochs=3, verbose=True)
+    assert got["loss"] == expected["loss"]
+    assert np.array_equal(net.flat_parameters, quiet.flat_parameters)

@@ -328,6 +328,38 @@ def test_errors_diverging_fit():
     assert f.type is ValueError
 
 
+def test_compiled_epochs_return_to_python_between_calls(monkeypatch):
+    """Ctrl-C is handled between compiled calls: a whole epoch in one call
+    held it back for seconds on a large data set (2.4 s after the signal,
+    150k rows), where scikit-learn's loop stops at the next mini-batch. The
+    calls are sized by fastbp._fit.CallPacer and never change the bits."""
+    from fastbp import _fit
+    from fastbp.network import Network
+    X, y = _clf_data(n=600)
+    calls = []
+    real = Network.train_epoch
+
+    def spy(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        calls.append(out[1])
+        return out
+
+    monkeypatch.setattr(Network, "train_epoch", spy)
+
+    def fitted():
+        return fsk.MLPClassifier(hidden_layer_sizes=(8,), batch_size=20, max_iter=3,
+                                 random_state=0).fit(X, y)
+    paced = fitted()
+    assert calls[0] == _fit.CallPacer.FIRST_CALL and sum(calls) == 3 * 30, calls
+    calls.clear()
+    monkeypatch.setattr(_fit.CallPacer, "batches", lambda self, left: left)
+    whole = fitted()
+    assert calls == [30, 30, 30]
+    for a, b in zip(paced.coefs_ + paced.intercepts_, whole.coefs_ + whole.intercepts_):
+        assert np.array_equal(a, b)
+    assert paced.loss_curve_ == whole.loss_curve_
+
+
 def _doc_section(doc, title):
     """The names documented in a NumPy-style section (``name : type`` lines)."""
     lines = inspect.cleandoc(doc).splitlines()

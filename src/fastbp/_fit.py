@@ -76,13 +76,18 @@ __all__ = ["fit", "LocalStepper"]
 
 
 class _Progress:
-    """tqdm when installed, plain text lines otherwise (never a hard dependency)."""
+    """tqdm when installed, plain text lines otherwise (never a hard dependency).
+
+    Progress is never worth a failed fit: with no stderr (``sys.stderr`` is
+    None under pythonw, in a windowed app, or with file descriptor 2
+    closed) nothing is shown, and a stream that stops taking writes (closed,
+    full disk) ends the display, not the training."""
 
     def __init__(self, total, desc, verbose, stream=None, initial=0):
         """Epochs ``initial + 1 .. total`` (a resumed fit starts past 0);
         nothing is shown when none are left."""
-        self.verbose = bool(verbose) and total > initial
-        self.stream = stream or sys.stderr
+        self.stream = stream if stream is not None else sys.stderr
+        self.verbose = bool(verbose) and total > initial and self.stream is not None
         self.total = total
         self.bar = None
         self.last_print = 0.0
@@ -92,16 +97,26 @@ class _Progress:
             from tqdm.auto import tqdm
         except ImportError:
             tqdm = None
-        if tqdm is not None:
-            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="epoch",
-                            leave=True, file=self.stream, dynamic_ncols=True,
-                            mininterval=0.2)
         self.desc = desc
         self.first = initial + 1
+        if tqdm is not None:
+            try:
+                self.bar = tqdm(total=total, initial=initial, desc=desc, unit="epoch",
+                                leave=True, file=self.stream, dynamic_ncols=True,
+                                mininterval=0.2)
+            except (OSError, ValueError, AttributeError):
+                self.verbose = False      # a stream that takes no writes
 
     def update(self, epoch, logs):
         if not self.verbose:
             return
+        try:
+            self._show(epoch, logs)
+        except (OSError, ValueError):     # the stream closed or filled up: stop showing
+            self.verbose = False
+            self.bar = None
+
+    def _show(self, epoch, logs):
         # a regression's accuracy is NaN (Network.evaluate): not shown
         shown = {k: logs[k] for k in ("loss", "val_loss", "val_accuracy")
                  if k in logs and not (k == "val_accuracy" and logs[k] != logs[k])}
@@ -119,7 +134,10 @@ class _Progress:
 
     def close(self):
         if self.bar is not None:
-            self.bar.close()
+            try:
+                self.bar.close()
+            except (OSError, ValueError):
+                pass
 
 
 class LocalStepper:
@@ -350,14 +368,44 @@ class _Diverged(Exception):
         self.error = error
 
 
+class CallPacer:
+    """How many mini-batches the next compiled epoch call runs.
+
+    A compiled call runs without the GIL and Python handles signals (Ctrl-C)
+    only between calls, so an epoch is cut into calls of about ``target``
+    seconds at the pace of the calls so far (the first runs ``FIRST_CALL``
+    batches); ``per_call`` fixes the count instead, and ``target`` None with
+    no ``per_call`` runs everything in one call. Results never depend on
+    the cut: the loss total is carried through the calls.
+    """
+
+    FIRST_CALL = 4      # batches of the first call, when adaptive
+
+    def __init__(self, target=0.2, per_call=None):
+        self.target = target
+        self.per_call = per_call
+        self.pace = None     # seconds per batch, of the last timed call
+
+    def batches(self, left):
+        """Batches for the next call, ``left`` still to run."""
+        if self.per_call is not None:
+            return min(self.per_call, left)
+        if self.target is None:
+            return left
+        if self.pace is None:
+            return min(self.FIRST_CALL, left)
+        return min(max(1, round(self.target / self.pace)) if self.pace > 0 else left, left)
+
+    def timed(self, seconds, done):
+        """Record that a call ran ``done`` batches in ``seconds``."""
+        if done:
+            self.pace = seconds / done
+
+
 class _CompiledEpochs:
     """An epoch in compiled calls of ``stepper.epoch``: ``batches_per_call``
-    mini-batches each, or (None) as many as take about ``call_seconds`` at
-    the pace of the calls so far (the first call of a fit runs a few). The
-    loss total is carried through the calls, so the sum is the per-batch
-    loop's whatever the cut."""
-
-    FIRST_CALL = 4      # batches of the first call of a fit, when adaptive
+    mini-batches each, or (None) as many as take about ``call_seconds``
+    (:class:`CallPacer`)."""
 
     def __init__(self, stepper, X, Y, yt, labels, sw, batches, shuffled):
         self.args = (X, Y, yt, labels)
@@ -365,18 +413,8 @@ class _CompiledEpochs:
         self.call = stepper.epoch
         self.bs = batches[0][1] - batches[0][0]
         self.n = len(batches)
-        self.per_call = getattr(stepper, "batches_per_call", None)
-        self.target = getattr(stepper, "call_seconds", None)
-        self.pace = None     # seconds per batch, of the last timed call
-
-    def _batches(self):
-        if self.per_call is not None:
-            return self.per_call
-        if self.target is None:
-            return self.n
-        if self.pace is None:
-            return self.FIRST_CALL
-        return max(1, round(self.target / self.pace)) if self.pace > 0 else self.n
+        self.pacer = CallPacer(getattr(stepper, "call_seconds", None),
+                               getattr(stepper, "batches_per_call", None))
 
     def __call__(self, optimizer, perm):
         total, b = 0.0, 0
@@ -384,9 +422,8 @@ class _CompiledEpochs:
             while b < self.n:
                 t0 = time.perf_counter()
                 total, done = self.call(*self.args, optimizer, perm, self.bs, b,
-                                        self._batches(), total, **self.kw)
-                if done:
-                    self.pace = (time.perf_counter() - t0) / done
+                                        self.pacer.batches(self.n - b), total, **self.kw)
+                self.pacer.timed(time.perf_counter() - t0, done)
                 b += done
         except FloatingPointError as exc:
             raise _Diverged(getattr(exc, "batch_index", b), exc) from None

@@ -114,13 +114,14 @@ the reported log-loss differs as said above.
 """
 import contextlib
 import importlib
+import time
 from numbers import Integral
 
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 
-from fastbp import _blas, _validation
+from fastbp import _blas, _fit, _validation
 from fastbp.network import OUTPUTS, Network
 from fastbp.optim import SGD, Adam
 
@@ -722,6 +723,9 @@ class _BaseMLP(BaseEstimator):
             y_buf = np.empty_like(y, order="C")
         if not dense:
             sparse_rows = _sparse_batches(X, min(batch_size, n_samples))
+        # compiled calls of about 0.2 s: Ctrl-C is handled between them, as
+        # scikit-learn's own loop handles it between mini-batches
+        pacer = _fit.CallPacer()
         try:
             self.n_iter_ = 0
             for it in range(self.max_iter):
@@ -730,7 +734,7 @@ class _BaseMLP(BaseEstimator):
                 if compiled:
                     accumulated_loss = self._compiled_epoch(
                         net, opt, Xc, Yc, y_code, labels, X, y, sample_weight,
-                        sample_idx if self.shuffle else None, batch_size)
+                        sample_idx if self.shuffle else None, batch_size, pacer)
                     self.n_iter_ += 1
                     self.loss_ = np.float64(np.nan if nan_loss else accumulated_loss / X.shape[0])
                     self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
@@ -799,8 +803,11 @@ class _BaseMLP(BaseEstimator):
             _validation.sk_max_iter_warning(self.max_iter, ConvergenceWarning)
         return False
 
-    def _compiled_epoch(self, net, opt, Xc, Yc, y_code, labels, X, y, sw, order, batch_size):
-        """One epoch in one compiled call; returns scikit-learn's summed batch losses.
+    def _compiled_epoch(self, net, opt, Xc, Yc, y_code, labels, X, y, sw, order, batch_size,
+                        pacer):
+        """One epoch in compiled calls (as many batches each as ``pacer`` says:
+        a call of the whole epoch of a large data set held Ctrl-C back for
+        seconds); returns scikit-learn's summed batch losses.
 
         A batch whose loss is not finite stops the call before its update;
         scikit-learn carries on (its loss curve turns inf/NaN and the fit
@@ -820,10 +827,16 @@ class _BaseMLP(BaseEstimator):
             if zero.any():
                 stop = int(np.argmax(zero))
         total = 0.0
+        end = -(-n // batch_size) if stop is None else stop
+        b = 0
         try:
-            if stop != 0:
-                total, _ = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
-                                           n_batches=stop, sample_weight=sw)
+            while b < end:
+                t0 = time.perf_counter()
+                total, done = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
+                                              b, pacer.batches(end - b), total,
+                                              sample_weight=sw)
+                pacer.timed(time.perf_counter() - t0, done)
+                b += done
         except FloatingPointError as exc:
             b = exc.batch_index
             batches = list(gen_batches(n, batch_size))

@@ -389,3 +389,45 @@ def test_progress_display_never_fails_a_fit(monkeypatch, stderr):
     got = net.fit(X, y, epochs=3, verbose=True)
     assert got["loss"] == expected["loss"]
     assert np.array_equal(net.flat_parameters, quiet.flat_parameters)
+
+
+def test_a_checkpoint_name_too_long_is_refused_before_training(tmp_path):
+    # the file system's 255-byte limit was met when the first checkpoint was
+    # written, after checkpoint_every epochs of training
+    import errno
+    X, y = _small_fit_data()
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    path = tmp_path / ("m" * 300 + ".npz")
+    with pytest.raises(OSError, match=r"the file name is 304 bytes long, more than the "
+                       r"\d+ this file system allows") as err:
+        net.fit(X, y, epochs=3, checkpoint_path=path, verbose=False)
+    assert err.value.errno == errno.ENAMETOOLONG and net.step_count == 0
+
+
+@pytest.mark.parametrize("errnum, words", [("EROFS", "choose a directory on a writable file "
+                                                      "system"),
+                                           ("EACCES", "no permission to write in that "
+                                                      "directory"),
+                                           ("ENOSPC", "")])
+def test_output_paths_say_why_a_directory_takes_no_file(tmp_path, monkeypatch, errnum, words):
+    # a read-only file system was reported as "no permission to write there"
+    # (os.access), which chmod cannot fix
+    import errno
+    import tempfile
+    from fastbp import _validation
+    code = getattr(errno, errnum)
+
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(ValueError) as err:
+        _validation.check_output_path("--save", str(tmp_path / "model.npz"))
+    assert f"cannot write there ({os.strerror(code)}" in str(err.value) and words in str(err.value)
+
+
+def test_an_output_name_too_long_is_refused_up_front(tmp_path):
+    from fastbp import _validation
+    with pytest.raises(ValueError, match=r"--out .*: the file name is 404 bytes long"):
+        _validation.check_output_path("--out", str(tmp_path / ("p" * 400 + ".csv")))
+    assert _validation.check_output_path("--out", str(tmp_path / "p.csv"))

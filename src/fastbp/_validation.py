@@ -7,6 +7,7 @@ message that says what was wrong and how to fix it, or returns the checked
 (possibly converted) value.
 """
 import difflib
+import errno
 import importlib
 import math
 import numbers
@@ -14,6 +15,7 @@ import operator
 import os
 import re
 import shlex
+import tempfile
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -2019,10 +2021,51 @@ def check_output_path(option, path, *, suffixes=None):
             raise ValueError(f"{option} {path!r}: {blocker!r} is a file, not a directory")
         raise ValueError(f"{option} {path!r}: directory {os.path.dirname(path)!r} does not "
                          "exist; create it first")
-    if not os.access(directory, os.W_OK | os.X_OK) or (
-            os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise ValueError(f"{option} {path!r}: no permission to write there")
+    too_long = name_too_long(path)
+    if too_long:
+        raise ValueError(f"{option} {path!r}: {too_long}")
+    try:
+        # a file made and removed at once: what writing there meets (no
+        # permission, a read-only file system, a full disk), which
+        # os.access reported as "no permission" for all of them
+        fd, probe = tempfile.mkstemp(prefix=".fastbp-probe-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{option} {path!r}: cannot write there ({_os_reason(exc)})") from None
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise ValueError(f"{option} {path!r}: the file exists and is not writable "
+                         "(no permission to replace it)")
     return path
+
+
+def _os_reason(exc):
+    """An OSError's reason in words, with a hint where the usual fix differs."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{reason}: no permission to write in that directory"
+    if exc.errno == errno.EROFS:
+        return f"{reason}: choose a directory on a writable file system"
+    return reason
+
+
+def name_too_long(path):
+    """Why ``path``'s file name is too long for its file system, or None.
+
+    Found before training: the file itself is first written after it (a
+    255-byte limit on most file systems; temporary files beside it have
+    short names of their own, so they do not find it).
+    """
+    directory = os.path.dirname(os.path.abspath(path)) or "."
+    try:
+        limit = os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    n = len(os.fsencode(os.path.basename(path)))
+    if limit and limit > 0 and n > limit:
+        return (f"the file name is {n} bytes long, more than the {limit} this file system "
+                "allows: choose a shorter name")
+    return None
 
 
 def check_not_an_input(option, path, inputs):

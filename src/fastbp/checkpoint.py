@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 
-from fastbp._validation import checkpoint_write_error, npz_trouble
+from fastbp._validation import checkpoint_write_error, name_too_long, npz_trouble
 
 __all__ = ["FORMAT", "VERSION", "write", "read", "existing", "file_for", "has_entry",
            "kept_train_entries", "check_history"]
@@ -137,12 +137,15 @@ def write(path, arrays, documents):
 
 def check_writable(path):
     """Raise the OSError :func:`write` would raise for ``path`` (a missing or
-    read-only directory), before any training: ``fit`` calls it up front, so
+    read-only directory, a file name too long for it), before any training: ``fit`` calls it up front, so
     a bad ``checkpoint_path`` costs no epoch. Creates and removes one empty
     temporary file beside ``path``; ``path`` itself is not touched."""
     path = _npz_path(path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"cannot write {path!r}: it is a directory")
+    too_long = name_too_long(path)
+    if too_long:
+        raise OSError(errno.ENAMETOOLONG, f"cannot write {path!r}: {too_long}")
     fd, tmp = _temporary_beside(path)
     os.close(fd)
     os.unlink(tmp)

@@ -201,10 +201,11 @@ class Network:
         only. Masks come from a counter-based hash of (seed, step, layer,
         element), so they do not depend on the thread count.
     n_threads : int, optional
-        Threads for the compiled step (None = all cores, honouring
-        ``OMP_NUM_THREADS``; a negative count counts down from the cores, -1
-        all, -2 all but one, at least one; more than the cores is capped at
-        the cores, with a RuntimeWarning). A step split between
+        Threads for the compiled step (None = all cores, or
+        ``OMP_NUM_THREADS`` when that is set, taken as it is even above the
+        cores, as scikit-learn takes it; a negative count counts down from
+        the cores, -1 all, -2 all but one, at least one; an n_threads above
+        the cores is capped at the cores, with a RuntimeWarning). A step split between
         threads runs its GEMMs on row blocks, which may round differently
         from the whole products: results across thread counts agree to
         rounding, and each count gives the same bits every run. It is a

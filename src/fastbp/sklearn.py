@@ -1082,9 +1082,11 @@ _DOC_PARAMS = """
         forward and backward pass over the data).
     n_threads : int, default=None
         fastbp's parameter (scikit-learn's estimators have none).
-        Threads of fastbp's compiled kernels: None = all cores (honouring
-        ``OMP_NUM_THREADS``), a negative count counts down from all cores
-        (-1 = all), more than the cores is capped with a RuntimeWarning.
+        Threads of fastbp's compiled kernels: None = all cores, or
+        ``OMP_NUM_THREADS`` when that is set (taken as it is even above the
+        cores, as scikit-learn's OpenMP code takes it); a negative count
+        counts down from all cores (-1 = all); an n_threads above the cores
+        is capped with a RuntimeWarning.
         The results do not depend on it beyond the last bits: a step split
         between threads runs its GEMMs on row blocks, which OpenBLAS may
         round differently from the whole product (float64 coefficients

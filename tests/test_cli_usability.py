@@ -363,3 +363,40 @@ def test_predict_mismatch_does_not_blame_an_unnamed_index(trained, tmp_path, cap
     new.to_csv(data)
     fail(capsys, 1, "predict", "--model", model, "--data", data,
          match=r"missing 'f1', 'f2'; unexpected 'F2' \(the model")
+
+
+# 10 ------------------------------------------ a fresh-user trial (2026-12, B)
+
+class _FullStdout:
+    """A stdout that refuses every write, as /dev/full does."""
+
+    def write(self, text):
+        raise OSError(28, "No space left on device")
+
+    def flush(self):
+        pass
+
+
+def test_a_failing_stdout_stops_a_run_with_nothing_else_to_write(tmp_path, capsys,
+                                                                 monkeypatch):
+    """A full stdout was an 'unexpected failure' (OSError) to be reported; train with
+    no --save/--plot now stops at the first line it cannot print, before training,
+    and with --save it trains, saves and then says so."""
+    import sys
+    from fastbp.network import Network
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    fit = Network.fit
+    fits = []
+    monkeypatch.setattr(Network, "fit", lambda *a, **k: fits.append(1) or fit(*a, **k))
+    monkeypatch.setattr(sys, "stdout", _FullStdout())
+    full = r"^fastbp: error: cannot write to standard output: No space left on device"
+    fail(capsys, 1, "train", "--data", path, *QUICK, match=full + "$")
+    assert not fits
+    fail(capsys, 1, "train", "--data", path, *QUICK, "--save", model,
+         match=full + re.escape(f" (--save {model} written)") + "$")
+    assert fits and model.exists()
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 1 and re.search(full + "$", err.splitlines()[-1]), err
+    assert "score" not in err, err

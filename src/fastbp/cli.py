@@ -1515,7 +1515,8 @@ def _train(args, comm):
     saved = _save(r, args, history) if args.save and rank == 0 else None
     if comm is not None:
         say("numpy    comparison skipped under --distributed")
-    elif not args.no_compare and r.epochs > 0 and not reader_gone:
+    elif (not args.no_compare and r.epochs > 0 and not reader_gone
+          and not getattr(sys.stdout, "error", None)):    # it only prints
         _say_speed(r, init_params, args.compare_budget, say)
     if rank == 0:
         _say_outputs(r, args, history, saved, say)
@@ -1950,19 +1951,85 @@ class _ReaderMayLeave:
         return getattr(self._stream, name)
 
 
+class _StdoutMayFail:
+    """stdout that may refuse what is written: closed (``>&-``), a full disk or
+    ``/dev/full``, an I/O error. The first failure is kept and what follows goes
+    nowhere, so that the files asked for (--save, --plot, --out) are still
+    written; the command then ends with ``fastbp: error: cannot write to standard
+    output: ...`` (status 1). With no such file to write (``keep_going`` false)
+    the failure stops the command at once. A reader that left (BrokenPipeError,
+    ``| head``) is no failure: it passes through to its own handling."""
+
+    def __init__(self, stream, keep_going):
+        self._stream = stream
+        self._keep_going = keep_going
+        self.error = None          # the message of the first failure, or None
+
+    def write(self, text):
+        if self.error is None:
+            if self._stream is None:        # closed when Python started: sys.stdout None
+                self._failed("it is closed (>&-): redirect it to a file or to /dev/null "
+                             "instead")
+                return len(text)
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                self._failed(exc.strerror or _one_line(exc))
+        return len(text)
+
+    def flush(self):
+        if self.error is None and self._stream is not None:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                self._failed(exc.strerror or _one_line(exc))
+
+    def _failed(self, why):
+        self.error = f"cannot write to standard output: {why}"
+        try:
+            # what is still buffered goes to /dev/null, not to a second error
+            # when Python flushes stdout at exit
+            fd = self._stream.fileno()
+        except (OSError, ValueError, AttributeError):   # not a file (captured output)
+            self._stream = None
+        else:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+        if not self._keep_going:
+            raise CLIError(self.error, DATA)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _run(parser, args):
     """The command's function, its failures turned into one-line errors."""
-    stderr = sys.stderr
+    stderr, stdout = sys.stderr, sys.stdout
     sys.stderr = _ReaderMayLeave(stderr)
+    # the files a command writes besides stdout: a failing stdout does not stop those
+    keep_going = any(getattr(args, k, None) for k in ("save", "plot", "out", "distributed"))
+    sys.stdout = _StdoutMayFail(stdout, keep_going)
     try:
         return _run_guarded(parser, args)
     finally:
-        sys.stderr = stderr
+        sys.stderr, sys.stdout = stderr, stdout
 
 
 def _run_guarded(parser, args):
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()           # a full disk shows here when stdout is a file
+        if sys.stdout.error:
+            written = [f"--{k} {getattr(args, k)}" for k in ("save", "plot", "out")
+                       if getattr(args, k, None)]
+            raise CLIError(sys.stdout.error + (f" ({' and '.join(written)} written)"
+                                               if written else ""), DATA)
+        return status
     except CLIError as exc:
         parser.exit(exc.status, f"fastbp: error: {_one_line(exc)}\n")
     except KeyboardInterrupt:

@@ -400,3 +400,18 @@ def test_a_failing_stdout_stops_a_run_with_nothing_else_to_write(tmp_path, capsy
     code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
     assert code == 1 and re.search(full + "$", err.splitlines()[-1]), err
     assert "score" not in err, err
+
+
+def test_a_warning_made_an_error_is_a_plain_error_not_a_bug(capsys, monkeypatch):
+    """Under PYTHONWARNINGS=error, --threads beyond the cores said 'RuntimeWarning: ...
+    (an unexpected failure; ... please report it)': the user chose to make it an error."""
+    import warnings
+    monkeypatch.delenv("FASTBP_DEBUG", raising=False)      # which shows the traceback
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fail(capsys, 1, "train", "--threads", "1000", *QUICK,
+             match=r"^fastbp: error: " + re.escape(
+                 f"n_threads=1000 is more than the {cores} cores this process can use: using "
+                 f"{cores} (more threads than cores only slow the kernels down) "
+                 "(RuntimeWarning made an error by PYTHONWARNINGS or python -W)") + "$")

@@ -2042,6 +2042,13 @@ def _run_guarded(parser, args):
         return 0
     except MemoryError:
         parser.exit(DATA, "fastbp: error: out of memory\n")
+    except Warning as exc:
+        # a warning the user's filter made an error (PYTHONWARNINGS=error, -W error):
+        # what it says, not a bug to report (FASTBP_DEBUG=1: where it was raised)
+        if os.environ.get("FASTBP_DEBUG"):
+            raise
+        parser.exit(DATA, f"fastbp: error: {_one_line(exc)} ({type(exc).__name__} made an "
+                    "error by PYTHONWARNINGS or python -W)\n")
     except Exception as exc:
         if os.environ.get("FASTBP_DEBUG"):
             raise

@@ -415,3 +415,29 @@ def test_a_warning_made_an_error_is_a_plain_error_not_a_bug(capsys, monkeypatch)
                  f"n_threads=1000 is more than the {cores} cores this process can use: using "
                  f"{cores} (more threads than cores only slow the kernels down) "
                  "(RuntimeWarning made an error by PYTHONWARNINGS or python -W)") + "$")
+
+
+def test_a_relative_path_in_a_deleted_directory_says_so(tmp_path, capsys, monkeypatch):
+    """With the working directory removed (a shell left in a deleted folder),
+    --save m.npz said 'FileNotFoundError: [Errno 2] No such file or directory (an
+    unexpected failure; ... please report it)', naming neither the option nor the cause."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, df, path, model)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    tail = (r": the current directory no longer exists \(was it deleted\?\): cd to an "
+            r"existing directory, or give an absolute path$")
+    for args, option in [(("train", "--data", path, "--save", "m.npz"), "--save 'm.npz'"),
+                         (("train", "--data", path, "--plot", "p.png"), "--plot 'p.png'"),
+                         (("predict", "--model", model, "--data", path, "--out", "o.csv"),
+                          "--out 'o.csv'"),
+                         (("predict", "--model", model, "--data", "d.csv"), "--data 'd.csv'")]:
+        fail(capsys, 1, *args, *(QUICK if args[0] == "train" else ()),
+             match="^fastbp: error: " + re.escape(option) + tail)
+    # absolute paths do not need it
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path, "--out",
+                         tmp_path / "o.csv")
+    assert code == 0 and (tmp_path / "o.csv").exists(), err

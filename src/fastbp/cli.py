@@ -1904,9 +1904,30 @@ def main(argv=None):
     empty = _validation.empty_path_option(args)
     if empty is not None:
         parser.exit(USAGE, f"fastbp: error: {empty}\n")
+    gone = _cwd_gone_option(args)
+    if gone is not None:
+        parser.exit(DATA, f"fastbp: error: {gone}\n")
     with warnings.catch_warnings():         # restores showwarning when the command ends
         warnings.showwarning = _show_warning
         return _run(parser, args)
+
+
+def _cwd_gone_option(args):
+    """The error for an option naming a relative path when the working directory
+    has been deleted (a shell left in a removed folder): such a name leads nowhere,
+    and os.path.abspath raised FileNotFoundError; or None."""
+    for dest in _validation.PATH_OPTIONS:
+        path = getattr(args, dest, None)
+        if path and not os.path.isabs(path):
+            try:
+                os.getcwd()
+            except FileNotFoundError:
+                option = "--" + dest.replace("_", "-")
+                return (f"{option} {path!r}: the current directory no longer exists (was "
+                        "it deleted?): cd to an existing directory, or give an absolute "
+                        "path")
+            return None
+    return None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

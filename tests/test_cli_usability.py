@@ -441,3 +441,77 @@ def test_a_relative_path_in_a_deleted_directory_says_so(tmp_path, capsys, monkey
     code, out, err = cli(capsys, "predict", "--model", model, "--data", path, "--out",
                          tmp_path / "o.csv")
     assert code == 0 and (tmp_path / "o.csv").exists(), err
+
+
+def _fifo_giving(path, data):
+    """A named pipe at ``path`` and a thread writing ``data`` into it once it is opened."""
+    import threading
+    os.mkfifo(path)
+
+    def write():
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+        except BrokenPipeError:
+            pass
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+def _release(path, writer):
+    """Let a writer no one read from finish (a failed test must not hang)."""
+    if writer.is_alive():
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    writer.join(10)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_is_read_by_its_name_and_no_pipe_is_no_such_file(tmp_path, capsys):
+    """--data /dev/stdin, --data <(cat f.csv) and a named pipe called x.csv all said
+    "--data '...': no such file", though they exist."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, df, path, model)
+    code, plain, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, err
+    (tmp_path / "p").mkdir()
+    fifo = tmp_path / "p" / "d.csv"
+    writer = _fifo_giving(fifo, path.read_bytes())
+    try:
+        code, piped, err = cli(capsys, "train", "--data", fifo, *QUICK)
+    finally:
+        _release(fifo, writer)
+    assert code == 0, err
+    same = lambda out: [ln for ln in out.splitlines()          # noqa: E731
+                        if not ln.startswith("trained")]
+    assert same(piped) == same(plain) and "data     d.csv: 120 examples" in piped
+    # predict too, --keep reading the file's text a second time
+    fifo.unlink()
+    writer = _fifo_giving(fifo, path.read_bytes())
+    try:
+        code, out, err = cli(capsys, "predict", "--model", model, "--data", fifo,
+                             "--keep", "f0")
+    finally:
+        _release(fifo, writer)
+    assert code == 0 and "score    accuracy" in err, err
+    assert out == cli(capsys, "predict", "--model", model, "--data", path, "--keep",
+                      "f0")[1]
+    # a pipe whose name says no format (/dev/stdin, <(cmd)): what it is and what to do
+    if not os.path.isdir("/dev/fd"):
+        return
+    read_end, write_end = os.pipe()
+    try:
+        stdin = f"/dev/fd/{read_end}"
+        fail(capsys, 2, "train", "--data", stdin, *QUICK,
+             match=rf"^fastbp: error: --data '{stdin}' is a pipe, not a file, and its name "
+                   r"does not say the format: save what it gives to a file named like "
+                   r"data\.csv \(or \.tsv, \.parquet, \.npz\) and give that file$")
+        fail(capsys, 2, "predict", "--model", stdin, "--data", path,
+             match=rf"^fastbp: error: --model '{stdin}' is a pipe, not a file: save what "
+                   r"it gives to a file and give that file$")
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    fail(capsys, 2, "train", "--data", tmp_path / "nothing.csv", *QUICK,
+         match=r"--data '.*nothing\.csv': no such file$")

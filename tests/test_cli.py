@@ -337,3 +337,61 @@ def test_train_whose_reader_left_still_saves_the_model_and_plot(tmp_path):
     assert model.exists(), "the model was not saved"
     assert fastbp.Network.load(model).layer_dims[0] == 2
     assert plot is None or plot.exists()
+
+
+def _unwritable_stdout_run(args, stdout, stderr_too=False):
+    """Run ``fastbp *args`` with stdout ``"closed"`` (``>&-``) or a file object
+    (``/dev/full``); with ``stderr_too`` stderr closed as well."""
+    def close():
+        os.close(1)
+        if stderr_too:
+            os.close(2)
+    closed = stdout == "closed"
+    env = dict(os.environ, PYTHONPATH=FASTBP_PARENT + os.pathsep
+               + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "fastbp", *args],
+                          stdout=subprocess.DEVNULL if closed else stdout,
+                          stderr=subprocess.DEVNULL if stderr_too else subprocess.PIPE,
+                          preexec_fn=close if closed else None, text=True, timeout=120,
+                          env=env, cwd=WORKDIR)
+
+
+@pytest.mark.slow
+def test_unwritable_stdout_is_one_line_status_1_and_out_is_still_written(tmp_path):
+    """`fastbp predict ... >&-` said 'TypeError: argument 1 must have a "write" method
+    (an unexpected failure; ... please report it)', and predict, train and info on a
+    full stdout (/dev/full) an OSError 'unexpected failure'."""
+    pytest.importorskip("pandas")
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((400, 2))
+    path, model, out = tmp_path / "d.csv", tmp_path / "m.npz", tmp_path / "p.csv"
+    path.write_text("a,b,y\n" + "".join(f"{u:.6f},{v:.6f},{int(u > v)}\n" for u, v in X))
+    r = run("train", "--data", str(path), "--target", "y", "--epochs", "3", "--no-compare",
+            "-q", "--save", str(model))
+    assert r.returncode == 0, r.stderr
+    closed = ("fastbp: error: cannot write to standard output: it is closed (>&-): redirect "
+              "it to a file or to /dev/null instead")
+    predict = ["predict", "--model", str(model), "--data", str(path)]
+    r = _unwritable_stdout_run(predict, "closed")
+    assert r.returncode == 1 and r.stderr.splitlines()[-1] == closed, r.stderr
+    assert "model    m.npz" in r.stderr and "score" not in r.stderr, r.stderr
+    # --out is written all the same; the report that went to stdout is lost
+    r = _unwritable_stdout_run(predict + ["--out", str(out)], "closed")
+    assert r.returncode == 1 and r.stderr == f"{closed} (--out {out} written)\n", r.stderr
+    assert len(out.read_text().splitlines()) == 401
+    # stderr closed too: nothing to say it with, status 1
+    r = _unwritable_stdout_run(predict, "closed", stderr_too=True)
+    assert r.returncode == 1
+    if not os.path.exists("/dev/full"):
+        return
+    full = "fastbp: error: cannot write to standard output: No space left on device"
+    saved = tmp_path / "planar.npz"
+    with open("/dev/full", "w") as dev_full:
+        for args, written in [(predict, ""), (["info"], ""),
+                              (["train", "--epochs", "3", "--no-compare", "--save",
+                                str(saved)], f" (--save {saved} written)")]:
+            r = _unwritable_stdout_run(args, dev_full)
+            assert r.returncode == 1, (args, r.stderr)
+            assert r.stderr.splitlines()[-1] == full + written, (args, r.stderr)
+            assert "unexpected" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert fastbp.Network.load(saved).layer_dims[0] == 2

@@ -363,3 +363,155 @@ def test_predict_mismatch_does_not_blame_an_unnamed_index(trained, tmp_path, cap
     new.to_csv(data)
     fail(capsys, 1, "predict", "--model", model, "--data", data,
          match=r"missing 'f1', 'f2'; unexpected 'F2' \(the model")
+
+
+# 10 ------------------------------------------ a fresh-user trial (2026-12, B)
+
+class _FullStdout:
+    """A stdout that refuses every write, as /dev/full does."""
+
+    def write(self, text):
+        raise OSError(28, "No space left on device")
+
+    def flush(self):
+        pass
+
+
+def test_a_failing_stdout_stops_a_run_with_nothing_else_to_write(tmp_path, capsys,
+                                                                 monkeypatch):
+    """A full stdout was an 'unexpected failure' (OSError) to be reported; train with
+    no --save/--plot now stops at the first line it cannot print, before training,
+    and with --save it trains, saves and then says so."""
+    import sys
+    from fastbp.network import Network
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    fit = Network.fit
+    fits = []
+    monkeypatch.setattr(Network, "fit", lambda *a, **k: fits.append(1) or fit(*a, **k))
+    monkeypatch.setattr(sys, "stdout", _FullStdout())
+    full = r"^fastbp: error: cannot write to standard output: No space left on device"
+    fail(capsys, 1, "train", "--data", path, *QUICK, match=full + "$")
+    assert not fits
+    fail(capsys, 1, "train", "--data", path, *QUICK, "--save", model,
+         match=full + re.escape(f" (--save {model} written)") + "$")
+    assert fits and model.exists()
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 1 and re.search(full + "$", err.splitlines()[-1]), err
+    assert "score" not in err, err
+
+
+def test_a_warning_made_an_error_is_a_plain_error_not_a_bug(capsys, monkeypatch):
+    """Under PYTHONWARNINGS=error, --threads beyond the cores said 'RuntimeWarning: ...
+    (an unexpected failure; ... please report it)': the user chose to make it an error."""
+    import warnings
+    monkeypatch.delenv("FASTBP_DEBUG", raising=False)      # which shows the traceback
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fail(capsys, 1, "train", "--threads", "1000", *QUICK,
+             match=r"^fastbp: error: " + re.escape(
+                 f"n_threads=1000 is more than the {cores} cores this process can use: using "
+                 f"{cores} (more threads than cores only slow the kernels down) "
+                 "(RuntimeWarning made an error by PYTHONWARNINGS or python -W)") + "$")
+
+
+def test_a_relative_path_in_a_deleted_directory_says_so(tmp_path, capsys, monkeypatch):
+    """With the working directory removed (a shell left in a deleted folder),
+    --save m.npz said 'FileNotFoundError: [Errno 2] No such file or directory (an
+    unexpected failure; ... please report it)', naming neither the option nor the cause."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, df, path, model)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    tail = (r": the current directory no longer exists \(was it deleted\?\): cd to an "
+            r"existing directory, or give an absolute path$")
+    for args, option in [(("train", "--data", path, "--save", "m.npz"), "--save 'm.npz'"),
+                         (("train", "--data", path, "--plot", "p.png"), "--plot 'p.png'"),
+                         (("predict", "--model", model, "--data", path, "--out", "o.csv"),
+                          "--out 'o.csv'"),
+                         (("predict", "--model", model, "--data", "d.csv"), "--data 'd.csv'")]:
+        fail(capsys, 1, *args, *(QUICK if args[0] == "train" else ()),
+             match="^fastbp: error: " + re.escape(option) + tail)
+    # absolute paths do not need it
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path, "--out",
+                         tmp_path / "o.csv")
+    assert code == 0 and (tmp_path / "o.csv").exists(), err
+
+
+def _fifo_giving(path, data):
+    """A named pipe at ``path`` and a thread writing ``data`` into it once it is opened."""
+    import threading
+    os.mkfifo(path)
+
+    def write():
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+        except BrokenPipeError:
+            pass
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+def _release(path, writer):
+    """Let a writer no one read from finish (a failed test must not hang)."""
+    if writer.is_alive():
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    writer.join(10)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_is_read_by_its_name_and_no_pipe_is_no_such_file(tmp_path, capsys):
+    """--data /dev/stdin, --data <(cat f.csv) and a named pipe called x.csv all said
+    "--data '...': no such file", though they exist."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, df, path, model)
+    code, plain, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, err
+    (tmp_path / "p").mkdir()
+    fifo = tmp_path / "p" / "d.csv"
+    writer = _fifo_giving(fifo, path.read_bytes())
+    try:
+        code, piped, err = cli(capsys, "train", "--data", fifo, *QUICK)
+    finally:
+        _release(fifo, writer)
+    assert code == 0, err
+    same = lambda out: [ln for ln in out.splitlines()          # noqa: E731
+                        if not ln.startswith("trained")]
+    assert same(piped) == same(plain) and "data     d.csv: 120 examples" in piped
+    # predict too, --keep reading the file's text a second time
+    fifo.unlink()
+    writer = _fifo_giving(fifo, path.read_bytes())
+    try:
+        code, out, err = cli(capsys, "predict", "--model", model, "--data", fifo,
+                             "--keep", "f0")
+    finally:
+        _release(fifo, writer)
+    assert code == 0 and "score    accuracy" in err, err
+    assert out == cli(capsys, "predict", "--model", model, "--data", path, "--keep",
+                      "f0")[1]
+    # a pipe whose name says no format (/dev/stdin, <(cmd)): what it is and what to do
+    if not os.path.isdir("/dev/fd"):
+        return
+    read_end, write_end = os.pipe()
+    try:
+        stdin = f"/dev/fd/{read_end}"
+        fail(capsys, 2, "train", "--data", stdin, *QUICK,
+             match=rf"^fastbp: error: --data '{stdin}' is a pipe, not a file, and its name "
+                   r"does not say the format: save what it gives to a file named like "
+                   r"data\.csv \(or \.tsv, \.parquet, \.npz\) and give that file$")
+        fail(capsys, 2, "predict", "--model", stdin, "--data", path,
+             match=rf"^fastbp: error: --model '{stdin}' is a pipe, not a file: save what "
+                   r"it gives to a file and give that file$")
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    fail(capsys, 2, "train", "--data", tmp_path / "nothing.csv", *QUICK,
+         match=r"--data '.*nothing\.csv': no such file$")

@@ -15,6 +15,7 @@ import operator
 import os
 import re
 import shlex
+import stat
 import tempfile
 import warnings
 import zipfile
@@ -2209,16 +2210,40 @@ def file_suffix(path, compressible=()):
     return suffix, None
 
 
-def check_input_file(option, path, suffixes=None, what=None, compressible=()):
+def check_input_file(option, path, suffixes=None, what=None, compressible=(),
+                     streams=False):
     """``path`` if it is a file with one of ``suffixes`` (``what`` describes them);
-    those in ``compressible`` may be followed by one of :data:`COMPRESSIONS`."""
+    those in ``compressible`` may be followed by one of :data:`COMPRESSIONS`. With
+    ``streams``, a pipe whose name has one of them passes too (the caller reads it
+    once: ``mkfifo x.csv``); ``/dev/stdin``, ``<(cmd)`` name no format."""
     if os.path.isdir(path):
         raise ValueError(f"{option} {path!r} is a directory; give the path of a file in it")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise ValueError(f"{option} {path!r}: no such file")
-    if suffixes is not None and file_suffix(path, compressible)[0] not in suffixes:
+    named = suffixes is None or file_suffix(path, compressible)[0] in suffixes
+    if not os.path.isfile(path):
+        kind = _special_file_kind(path)
+        if streams and kind == "a pipe":
+            if named:
+                return path
+            raise ValueError(f"{option} {path!r} is {kind}, not a file, and its name "
+                             "does not say the format: save what it gives to a file named "
+                             "like data.csv (or .tsv, .parquet, .npz) and give that file")
+        raise ValueError(f"{option} {path!r} is {kind}, not a file: save what it gives "
+                         "to a file and give that file")
+    if not named:
         raise ValueError(f"{option} must be {what}; got {path!r}")
     return path
+
+
+def _special_file_kind(path):
+    """What a path that exists but is neither a regular file nor a directory is."""
+    mode = os.stat(path).st_mode
+    for test, kind in ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 def not_utf8_message(path):

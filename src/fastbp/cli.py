@@ -29,7 +29,9 @@ import io
 import math
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 import zipfile
@@ -109,6 +111,7 @@ class Table:
         self.index_note = None       # the note in ``notes`` that says why (``_drop_index``)
         self.raw_text = None         # () -> DataFrame of the file's cells as text (CSV only)
         self.raw_column = None       # (j) -> Series: the text of the file's column j (CSV only)
+        self.spool = None            # a pipe's bytes in a temporary directory (_read_table)
 
     def file_columns(self):
         """(names, columns, missing) of every column of the file, the index included."""
@@ -196,14 +199,37 @@ def _has_header(rows, decimal, thousands=None):
 
 
 def _read_table(path, args, option="--data"):
-    """The :class:`Table` in ``path`` (CSV/TSV/Parquet through pandas, or ``.npz``)."""
+    """The :class:`Table` in ``path`` (CSV/TSV/Parquet through pandas, or ``.npz``);
+    a named pipe called like one (``mkfifo x.csv``) is read too."""
     with _reported(USAGE):
         _validation.check_input_file(option, path, (".npz",) + PARQUET_SUFFIXES
                                      + tuple(TABLE_SUFFIXES), DATA_HELP,
-                                     compressible=tuple(TABLE_SUFFIXES))
+                                     compressible=tuple(TABLE_SUFFIXES), streams=True)
+    if os.path.isfile(path):
+        return _read_table_file(path, path, args)
+    # a pipe gives its bytes once: they go to a file of the same name, which the
+    # readers below open several times (predict --keep reads it again later)
+    spool = tempfile.TemporaryDirectory(prefix="fastbp-pipe-")
+    try:
+        copy = os.path.join(spool.name, os.path.basename(path))
+        try:
+            with open(path, "rb") as src, open(copy, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except OSError as exc:
+            raise CLIError(f"cannot read {path!r}: {exc.strerror or exc}", DATA) from None
+        table = _read_table_file(copy, path, args)
+    except BaseException:
+        spool.cleanup()
+        raise
+    table.spool = spool            # removed with the table
+    return table
+
+
+def _read_table_file(path, name, args):
+    """:func:`_read_table` of the regular file ``path``, called ``name`` in messages."""
     suffix, compression = _validation.file_suffix(path, tuple(TABLE_SUFFIXES))
     if suffix == ".npz":
-        return _npz_table(path)
+        return _npz_table(path, name)
     if suffix in PARQUET_SUFFIXES:
         pd = _import_pandas("Parquet")
         try:
@@ -211,9 +237,9 @@ def _read_table(path, args, option="--data"):
         except ImportError:
             raise CLIError("reading Parquet needs pyarrow: pip install pyarrow", DATA) from None
         except Exception as exc:    # pyarrow raises its own error types
-            raise CLIError(f"cannot read {path!r} as Parquet: {_parser_message(exc)}",
+            raise CLIError(f"cannot read {name!r} as Parquet: {_parser_message(exc)}",
                            DATA) from None
-        table = _frame_table(pd, df, os.path.basename(path), np.arange(1, len(df) + 1), "row")
+        table = _frame_table(pd, df, os.path.basename(name), np.arange(1, len(df) + 1), "row")
         return _drop_index(table, args, header=True)
     pd = _import_pandas("CSV")
     try:
@@ -221,14 +247,14 @@ def _read_table(path, args, option="--data"):
             sample = f.read(1 << 16)
             whole = not f.read(1)
     except UnicodeDecodeError:
-        raise CLIError(_validation.not_utf8_message(path), DATA) from None
+        raise CLIError(_validation.not_utf8_message(name), DATA) from None
     except OSError as exc:
-        raise CLIError(f"cannot read {path!r}: {exc.strerror or exc}", DATA) from None
+        raise CLIError(f"cannot read {name!r}: {exc.strerror or exc}", DATA) from None
     except (EOFError, zipfile.BadZipFile, ValueError) as exc:   # a broken archive
-        raise CLIError(f"cannot read {path!r} as {compression}: {_one_line(exc)}",
+        raise CLIError(f"cannot read {name!r} as {compression}: {_one_line(exc)}",
                        DATA) from None
     if not sample.strip():
-        raise CLIError(f"{path!r} is empty", DATA)
+        raise CLIError(f"{name!r} is empty", DATA)
     if not whole:
         sample = sample[:sample.rfind("\n") + 1] or sample
     sep = _sep_option(args.sep) if args.sep else TABLE_SUFFIXES[suffix] or _sniff_sep(sample)
@@ -257,7 +283,7 @@ def _read_table(path, args, option="--data"):
             rows = pd.read_csv(io.StringIO(sample), header=None, dtype=str,
                                keep_default_na=False, nrows=50, **opts)
         except Exception as exc:
-            raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
+            raise CLIError(f"cannot read {name!r}: {_parser_message(exc)}", DATA) from None
         row0 = rows.values.tolist()[0] if len(rows) else []
         header = ("0" if _has_header(rows.values.tolist(), args.decimal, args.thousands)
                   else "none")
@@ -277,18 +303,18 @@ def _read_table(path, args, option="--data"):
             # target then became a feature (100% accuracy on random labels)
             head = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
                                encoding="utf-8-sig", **opts)
-            _check_unique_names([str(v) for v in head.iloc[0].tolist()], path)
+            _check_unique_names([str(v) for v in head.iloc[0].tolist()], name)
         elif names:
-            _check_unique_names(names, path)
+            _check_unique_names(names, name)
         df = pd.read_csv(path, encoding="utf-8-sig", **read, **opts)
     except UnicodeDecodeError:     # past the sample read above
-        raise CLIError(_validation.not_utf8_message(path), DATA) from None
+        raise CLIError(_validation.not_utf8_message(name), DATA) from None
     except CLIError:
         raise
     except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...
-        raise CLIError(f"cannot read {path!r}: {_parser_message(exc)}", DATA) from None
+        raise CLIError(f"cannot read {name!r}: {_parser_message(exc)}", DATA) from None
     first = 1 if header == "none" else 2
-    table = _frame_table(pd, df, os.path.basename(path), first + np.arange(len(df)))
+    table = _frame_table(pd, df, os.path.basename(name), first + np.arange(len(df)))
     # the cells as the file spells them (predict --keep copies ids such as
     # 00501 or 12345678901234567891 unchanged), read again only when asked
     raw = []
@@ -511,17 +537,19 @@ def _pandas_major(pd):
         return 3
 
 
-def _load_npz(path):
-    """(X (n_x, m), y (m,)) of a ``.npz`` holding X in either layout and y."""
+def _load_npz(path, name=None):
+    """(X (n_x, m), y (m,)) of a ``.npz`` holding X in either layout and y; ``name``:
+    the file's name in messages (default ``path``)."""
+    name = path if name is None else name
     try:
         with np.load(path, allow_pickle=False) as z:
             with _reported(DATA):
-                xk, yk = _validation.check_npz_keys(set(z.files), path)
+                xk, yk = _validation.check_npz_keys(set(z.files), name)
             X, y = np.asarray(z[xk]), np.asarray(z[yk])
     except (OSError, ValueError, EOFError) as exc:
-        raise CLIError(f"cannot read {path!r}: {_one_line(exc)}", DATA) from None
+        raise CLIError(f"cannot read {name!r}: {_one_line(exc)}", DATA) from None
     with _reported(DATA):
-        return _validation.npz_layout(X, y, path)
+        return _validation.npz_layout(X, y, name)
 
 
 def _arrays_table(source, X, y, row_word="row", names=None):
@@ -532,11 +560,11 @@ def _arrays_table(source, X, y, row_word="row", names=None):
     return Table(source, names, cols, missing, np.arange(1, X.shape[1] + 1), row_word)
 
 
-def _npz_table(path):
-    X, y = _load_npz(path)
+def _npz_table(path, name=None):
+    X, y = _load_npz(path, name)
     if y.dtype.kind == "b":
         y = y.astype(np.int64)
-    return _arrays_table(os.path.basename(path), X, y)
+    return _arrays_table(os.path.basename(path if name is None else name), X, y)
 
 
 # ------------------------------------------------------------ preparation
@@ -1515,7 +1543,8 @@ def _train(args, comm):
     saved = _save(r, args, history) if args.save and rank == 0 else None
     if comm is not None:
         say("numpy    comparison skipped under --distributed")
-    elif not args.no_compare and r.epochs > 0 and not reader_gone:
+    elif (not args.no_compare and r.epochs > 0 and not reader_gone
+          and not getattr(sys.stdout, "error", None)):    # it only prints
         _say_speed(r, init_params, args.compare_budget, say)
     if rank == 0:
         _say_outputs(r, args, history, saved, say)
@@ -1903,9 +1932,30 @@ def main(argv=None):
     empty = _validation.empty_path_option(args)
     if empty is not None:
         parser.exit(USAGE, f"fastbp: error: {empty}\n")
+    gone = _cwd_gone_option(args)
+    if gone is not None:
+        parser.exit(DATA, f"fastbp: error: {gone}\n")
     with warnings.catch_warnings():         # restores showwarning when the command ends
         warnings.showwarning = _show_warning
         return _run(parser, args)
+
+
+def _cwd_gone_option(args):
+    """The error for an option naming a relative path when the working directory
+    has been deleted (a shell left in a removed folder): such a name leads nowhere,
+    and os.path.abspath raised FileNotFoundError; or None."""
+    for dest in _validation.PATH_OPTIONS:
+        path = getattr(args, dest, None)
+        if path and not os.path.isabs(path):
+            try:
+                os.getcwd()
+            except FileNotFoundError:
+                option = "--" + dest.replace("_", "-")
+                return (f"{option} {path!r}: the current directory no longer exists (was "
+                        "it deleted?): cd to an existing directory, or give an absolute "
+                        "path")
+            return None
+    return None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -1950,19 +2000,85 @@ class _ReaderMayLeave:
         return getattr(self._stream, name)
 
 
+class _StdoutMayFail:
+    """stdout that may refuse what is written: closed (``>&-``), a full disk or
+    ``/dev/full``, an I/O error. The first failure is kept and what follows goes
+    nowhere, so that the files asked for (--save, --plot, --out) are still
+    written; the command then ends with ``fastbp: error: cannot write to standard
+    output: ...`` (status 1). With no such file to write (``keep_going`` false)
+    the failure stops the command at once. A reader that left (BrokenPipeError,
+    ``| head``) is no failure: it passes through to its own handling."""
+
+    def __init__(self, stream, keep_going):
+        self._stream = stream
+        self._keep_going = keep_going
+        self.error = None          # the message of the first failure, or None
+
+    def write(self, text):
+        if self.error is None:
+            if self._stream is None:        # closed when Python started: sys.stdout None
+                self._failed("it is closed (>&-): redirect it to a file or to /dev/null "
+                             "instead")
+                return len(text)
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                self._failed(exc.strerror or _one_line(exc))
+        return len(text)
+
+    def flush(self):
+        if self.error is None and self._stream is not None:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                self._failed(exc.strerror or _one_line(exc))
+
+    def _failed(self, why):
+        self.error = f"cannot write to standard output: {why}"
+        try:
+            # what is still buffered goes to /dev/null, not to a second error
+            # when Python flushes stdout at exit
+            fd = self._stream.fileno()
+        except (OSError, ValueError, AttributeError):   # not a file (captured output)
+            self._stream = None
+        else:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+        if not self._keep_going:
+            raise CLIError(self.error, DATA)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _run(parser, args):
     """The command's function, its failures turned into one-line errors."""
-    stderr = sys.stderr
+    stderr, stdout = sys.stderr, sys.stdout
     sys.stderr = _ReaderMayLeave(stderr)
+    # the files a command writes besides stdout: a failing stdout does not stop those
+    keep_going = any(getattr(args, k, None) for k in ("save", "plot", "out", "distributed"))
+    sys.stdout = _StdoutMayFail(stdout, keep_going)
     try:
         return _run_guarded(parser, args)
     finally:
-        sys.stderr = stderr
+        sys.stderr, sys.stdout = stderr, stdout
 
 
 def _run_guarded(parser, args):
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()           # a full disk shows here when stdout is a file
+        if sys.stdout.error:
+            written = [f"--{k} {getattr(args, k)}" for k in ("save", "plot", "out")
+                       if getattr(args, k, None)]
+            raise CLIError(sys.stdout.error + (f" ({' and '.join(written)} written)"
+                                               if written else ""), DATA)
+        return status
     except CLIError as exc:
         parser.exit(exc.status, f"fastbp: error: {_one_line(exc)}\n")
     except KeyboardInterrupt:
@@ -1975,6 +2091,13 @@ def _run_guarded(parser, args):
         return 0
     except MemoryError:
         parser.exit(DATA, "fastbp: error: out of memory\n")
+    except Warning as exc:
+        # a warning the user's filter made an error (PYTHONWARNINGS=error, -W error):
+        # what it says, not a bug to report (FASTBP_DEBUG=1: where it was raised)
+        if os.environ.get("FASTBP_DEBUG"):
+            raise
+        parser.exit(DATA, f"fastbp: error: {_one_line(exc)} ({type(exc).__name__} made an "
+                    "error by PYTHONWARNINGS or python -W)\n")
     except Exception as exc:
         if os.environ.get("FASTBP_DEBUG"):
             raise

@@ -51,6 +51,10 @@ import course_reference_c2 as cref2
 from fuzz_support import (FLOAT, Bounded, Case, NotComparable, all_finite, check_case, dim,
                           finite_all, float_all, hostile, lay, m_size, names_argument, pick)
 
+# the whole suite (README's `pytest tests`) runs them; .ci/run's wheel and
+# oldest-dependency stages leave them out (about 40 s a run)
+pytestmark = pytest.mark.slow
+
 ACTS = tuple(fastbp.ACTIVATIONS)
 LOSSES = tuple(fastbp.LOSSES)
 HANG_SECONDS = 600      # one row's ci examples must finish in this time (a hang is a failure)

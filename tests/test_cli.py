@@ -1,4 +1,5 @@
 """`fastbp` command line, run end to end in subprocesses."""
+import importlib.util
 import os
 import re
 import subprocess
@@ -240,6 +241,17 @@ def test_info_aligns_the_thread_pools_columns(monkeypatch):
     assert lines[2].endswith("/c.so  <- fastbp"), lines[2]
 
 
+def _progress_lines(text):
+    """The progress display's lines that show metrics: one per shown epoch
+    ("epoch 3/3  loss ..."), or tqdm's bar where tqdm is installed (its
+    final refresh, "epoch: 100%|...| 3/3 [..., loss=..., val_loss=...]")."""
+    lines = [ln for ln in text.replace("\r", "\n").splitlines() if ln.startswith("epoch")]
+    if importlib.util.find_spec("tqdm") is None:
+        assert len(lines) == 3 and all(ln.startswith("epoch ") for ln in lines), text
+        return lines
+    return [ln for ln in lines if "loss=" in ln][-1:]
+
+
 @pytest.mark.slow
 def test_regression_run_shows_no_accuracy_and_a_readable_duration(tmp_path):
     """A regression's progress lines read 'val_accuracy nan', its plot hint offered
@@ -252,8 +264,8 @@ def test_regression_run_shows_no_accuracy_and_a_readable_duration(tmp_path):
     r = run("train", "--data", str(path), "--target", "y", "--epochs", "3", "--no-compare")
     assert r.returncode == 0, r.stderr
     out = r.stdout + r.stderr                       # progress goes to stderr
-    epochs = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
-    assert len(epochs) == 3 and all("val_loss" in ln for ln in epochs), out
+    epochs = _progress_lines(out)
+    assert epochs and all("val_loss" in ln for ln in epochs), out
     assert "accuracy" not in out and "nan" not in out, out
     assert "the fitted surface" in r.stdout and "decision boundary" not in r.stdout, r.stdout
     trained = next(ln for ln in r.stdout.splitlines() if ln.startswith("trained"))
@@ -271,7 +283,7 @@ def test_classification_run_still_shows_accuracy_and_decision_boundary(tmp_path)
                                         for u, v in X))
     r = run("train", "--data", str(path), "--target", "y", "--epochs", "3", "--no-compare")
     assert r.returncode == 0, r.stderr
-    epochs = [ln for ln in r.stderr.splitlines() if ln.startswith("epoch ")]
+    epochs = _progress_lines(r.stderr)
     assert epochs and all("val_accuracy" in ln for ln in epochs), r.stderr
     assert "and the decision boundary" in r.stdout, r.stdout
 

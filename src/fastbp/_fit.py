@@ -401,6 +401,24 @@ class CallPacer:
         if done:
             self.pace = seconds / done
 
+    def run(self, call, n, start=0, total=0.0):
+        """Batches ``start`` to ``n - 1`` in paced calls ``call(b, k, total) ->
+        (total, done)`` (``train_epoch``'s); returns the total. A
+        FloatingPointError out of a call carries ``batch_index`` (the batch the
+        call started at, if the call did not set it)."""
+        b = start
+        while b < n:
+            t0 = time.perf_counter()
+            try:
+                total, done = call(b, self.batches(n - b), total)
+            except FloatingPointError as exc:
+                if not hasattr(exc, "batch_index"):
+                    exc.batch_index = b
+                raise
+            self.timed(time.perf_counter() - t0, done)
+            b += done
+        return total
+
 
 class _CompiledEpochs:
     """An epoch in compiled calls of ``stepper.epoch``: ``batches_per_call``
@@ -417,17 +435,11 @@ class _CompiledEpochs:
                                getattr(stepper, "batches_per_call", None))
 
     def __call__(self, optimizer, perm):
-        total, b = 0.0, 0
         try:
-            while b < self.n:
-                t0 = time.perf_counter()
-                total, done = self.call(*self.args, optimizer, perm, self.bs, b,
-                                        self.pacer.batches(self.n - b), total, **self.kw)
-                self.pacer.timed(time.perf_counter() - t0, done)
-                b += done
+            return self.pacer.run(lambda b, k, total: self.call(
+                *self.args, optimizer, perm, self.bs, b, k, total, **self.kw), self.n)
         except FloatingPointError as exc:
-            raise _Diverged(getattr(exc, "batch_index", b), exc) from None
-        return total
+            raise _Diverged(exc.batch_index, exc) from None
 
 
 class _PerBatchEpochs:

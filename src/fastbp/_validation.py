@@ -2063,7 +2063,7 @@ def name_too_long(path):
     except (OSError, ValueError, AttributeError):
         limit = 255
     n = len(os.fsencode(os.path.basename(path)))
-    if limit and limit > 0 and n > limit:
+    if 0 < limit < n:
         return (f"the file name is {n} bytes long, more than the {limit} this file system "
                 "allows: choose a shorter name")
     return None

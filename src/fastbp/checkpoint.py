@@ -137,8 +137,8 @@ def write(path, arrays, documents):
 
 def check_writable(path):
     """Raise the OSError :func:`write` would raise for ``path`` (a missing or
-    read-only directory, a file name too long for it), before any training: ``fit`` calls it up front, so
-    a bad ``checkpoint_path`` costs no epoch. Creates and removes one empty
+    read-only directory, a file name too long for it), before any training:
+    ``fit`` calls it up front, so a bad ``checkpoint_path`` costs no epoch. Creates and removes one empty
     temporary file beside ``path``; ``path`` itself is not touched."""
     path = _npz_path(path)
     if os.path.isdir(path):

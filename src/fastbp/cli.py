@@ -1944,18 +1944,18 @@ def _cwd_gone_option(args):
     """The error for an option naming a relative path when the working directory
     has been deleted (a shell left in a removed folder): such a name leads nowhere,
     and os.path.abspath raised FileNotFoundError; or None."""
-    for dest in _validation.PATH_OPTIONS:
-        path = getattr(args, dest, None)
-        if path and not os.path.isabs(path):
-            try:
-                os.getcwd()
-            except FileNotFoundError:
-                option = "--" + dest.replace("_", "-")
-                return (f"{option} {path!r}: the current directory no longer exists (was "
-                        "it deleted?): cd to an existing directory, or give an absolute "
-                        "path")
-            return None
-    return None
+    relative = [(dest, getattr(args, dest)) for dest in _validation.PATH_OPTIONS
+                if getattr(args, dest, None) and not os.path.isabs(getattr(args, dest))]
+    if not relative:
+        return None
+    try:
+        os.getcwd()
+        return None
+    except FileNotFoundError:
+        dest, path = relative[0]
+        return (f"--{dest.replace('_', '-')} {path!r}: the current directory no longer "
+                "exists (was it deleted?): cd to an existing directory, or give an absolute "
+                "path")
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -1998,6 +1998,10 @@ class _ReaderMayLeave:
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+#: the options naming files a command writes besides stdout
+_OUTPUT_FILE_OPTIONS = ("save", "plot", "out")
 
 
 class _StdoutMayFail:
@@ -2061,7 +2065,7 @@ def _run(parser, args):
     stderr, stdout = sys.stderr, sys.stdout
     sys.stderr = _ReaderMayLeave(stderr)
     # the files a command writes besides stdout: a failing stdout does not stop those
-    keep_going = any(getattr(args, k, None) for k in ("save", "plot", "out", "distributed"))
+    keep_going = any(getattr(args, k, None) for k in _OUTPUT_FILE_OPTIONS + ("distributed",))
     sys.stdout = _StdoutMayFail(stdout, keep_going)
     try:
         return _run_guarded(parser, args)
@@ -2074,7 +2078,7 @@ def _run_guarded(parser, args):
         status = args.func(args)
         sys.stdout.flush()           # a full disk shows here when stdout is a file
         if sys.stdout.error:
-            written = [f"--{k} {getattr(args, k)}" for k in ("save", "plot", "out")
+            written = [f"--{k} {getattr(args, k)}" for k in _OUTPUT_FILE_OPTIONS
                        if getattr(args, k, None)]
             raise CLIError(sys.stdout.error + (f" ({' and '.join(written)} written)"
                                                if written else ""), DATA)

@@ -114,7 +114,6 @@ the reported log-loss differs as said above.
 """
 import contextlib
 import importlib
-import time
 from numbers import Integral
 
 import numpy as np
@@ -827,16 +826,10 @@ class _BaseMLP(BaseEstimator):
             if zero.any():
                 stop = int(np.argmax(zero))
         total = 0.0
-        end = -(-n // batch_size) if stop is None else stop
-        b = 0
         try:
-            while b < end:
-                t0 = time.perf_counter()
-                total, done = net.train_epoch(Xc, Yc, y_code, labels, opt, order, batch_size,
-                                              b, pacer.batches(end - b), total,
-                                              sample_weight=sw)
-                pacer.timed(time.perf_counter() - t0, done)
-                b += done
+            total = pacer.run(lambda b, k, total: net.train_epoch(
+                Xc, Yc, y_code, labels, opt, order, batch_size, b, k, total, sample_weight=sw),
+                -(-n // batch_size) if stop is None else stop)
         except FloatingPointError as exc:
             b = exc.batch_index
             batches = list(gen_batches(n, batch_size))

@@ -598,6 +598,27 @@ def test_missing_targets_hint_dropna_not_drop(tmp_path, capsys):
 
 # ----------------------------------------------------------- error paths
 
+def test_npz_without_examples_or_with_complex_numbers(tmp_path, capsys):
+    """An .npz of 0 examples stops as a header-only CSV does, before training
+    (it trained at batch 0 and died with an 'unexpected failure', or said the
+    target held 'a single class ()'); complex X or y is named as such (it was
+    called text, with a hint about row labels, after NumPy's cast warning)."""
+    np.savez(tmp_path / "empty.npz", X=np.zeros((0, 2)), y=np.zeros(0))
+    for extra in ((), ("--task", "regression")):
+        out = fail(capsys, 1, "train", "--data", tmp_path / "empty.npz", *extra, *QUICK,
+                   match=r"empty\.npz' holds no examples \(X \(0, 2\), y \(0,\)\)")
+        assert "training" not in out
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 2))
+    np.savez(tmp_path / "cx.npz", X=X.astype(complex), y=np.arange(10) % 2)
+    np.savez(tmp_path / "cy.npz", X=X, y=(np.arange(10) % 2).astype(np.complex64))
+    fail(capsys, 1, "train", "--data", tmp_path / "cx.npz", *QUICK,
+         match=r"X in .*cx\.npz' holds complex numbers \(complex128\): fastbp needs real "
+               r"ones; save X\.real")
+    fail(capsys, 1, "train", "--data", tmp_path / "cy.npz", *QUICK,
+         match=r"y in .*cy\.npz' holds complex numbers \(complex64\)")
+
+
 def test_error_paths(tmp_path, capsys):
     df = blobs()
     path = tmp_path / "d.csv"

@@ -932,3 +932,28 @@ def test_label_messages_name_missing_values_and_numbers_stored_as_objects():
     # text labels still get the encoding advice
     with pytest.raises(TypeError, match="Encode the labels first"):
         net.fit(X, np.array(["a", "b", "a", "c"], dtype=object), verbose=False)
+
+
+def test_init_is_the_documented_draw_without_a_whole_float64_copy():
+    """The weights are default_rng(seed)'s float64 normals, W1 first, row-major,
+    times the scale, rounded to the dtype (the seed's documented meaning). A W
+    larger than one draw is filled in pieces: building a float32 network used to
+    hold W as float64 twice over (the draw and its product with the scale), 4x
+    the network's own size on top, and refused networks that fit (MemoryError)."""
+    dims = [1000, 3000, 3]                  # W1 3M values: several pieces
+    rng = np.random.default_rng(11)
+    want = {}
+    for l in range(1, len(dims)):
+        want[l] = rng.standard_normal((dims[l], dims[l - 1])) * np.sqrt(2 / dims[l - 1])
+    for dtype in (np.float32, np.float64):
+        tracemalloc.start()
+        try:
+            net = Network(dims, init="he", seed=11, dtype=dtype)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        for l in want:
+            np.testing.assert_array_equal(net.parameters[f"W{l}"], want[l].astype(dtype))
+        # the network's own buffers (parameters and gradients) plus one piece (8 MB)
+        own = 2 * net.flat_parameters.nbytes
+        assert peak < own + 12e6, (dtype, peak, own)

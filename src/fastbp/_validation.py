@@ -2263,12 +2263,27 @@ def check_npz_keys(keys, path):
 
 
 def npz_layout(X, y, path):
-    """(X in the course layout (n_x, m), y (m,)) of a ``.npz``'s arrays, either layout."""
+    """(X in the course layout (n_x, m), y (m,)) of a ``.npz``'s arrays, either layout.
+
+    Raises ValueError for an X that is not 2-D or a y that is not a vector,
+    complex numbers in either (a CSV's cells would be text; these are numbers
+    fastbp cannot train on, and casting would drop their imaginary parts),
+    no examples (the CSV reader's "no data rows"), or X and y of different
+    lengths.
+    """
     if X.ndim != 2:
         raise ValueError(f"X in {path!r} must be 2-D, got shape {X.shape}")
     if y.ndim == 2 and y.shape[0] > 1 and y.shape[1] > 1:
         raise ValueError(f"y in {path!r} must be a vector of labels, got shape {y.shape}")
+    for key, a in (("X", X), ("y", y)):
+        if a.dtype.kind == "c":
+            raise ValueError(f"{key} in {path!r} holds complex numbers ({a.dtype}): fastbp "
+                             f"needs real ones; save {key}.real, np.abs({key}) or both parts "
+                             "as separate features instead")
     y = y.reshape(-1)
+    if y.size == 0:
+        raise ValueError(f"{path!r} holds no examples (X {X.shape}, y {y.shape}): nothing "
+                         "to train on or predict")
     m_rows, m_cols = X.shape
     if m_rows == y.size and m_cols != y.size:
         return X.T, y        # scikit-learn layout (m, n_x)

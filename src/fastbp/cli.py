@@ -474,7 +474,8 @@ def _drop_index(table, args, header):
     """Set the row index column aside (``table.index``): ``--index-col``, or a first
     column that is one (see :func:`_index_note`).
 
-    Also where every table read from a file passes: one with no rows stops here.
+    Also where every CSV, TSV or Parquet table passes: one with no rows stops here
+(an ``.npz`` with no examples stops in :func:`_validation.npz_layout`).
     """
     with _reported(DATA):
         _validation.check_has_rows(table.source, table.m)

@@ -29,6 +29,7 @@ __all__ = ["Network", "ACTIVATIONS", "OUTPUTS", "INITS"]
 #: output non-linearity -> loss it is trained with
 OUTPUTS = OUTPUT_LOSS
 INITS = ("he", "xavier", "course")
+_INIT_CHUNK = 1 << 20   # float64 values drawn per call when W is initialised (8 MB)
 _GRAD_TAIL = 3      # spare slots after the gradients: loss, failed-rank count,
                     # new-optimizer count (fastbp.distributed.Replica.step)
 #: JSON documents of a checkpoint, and the entries it must hold
@@ -182,7 +183,11 @@ class Network:
         smallest normal (1.2e-38) lose precision and those below 1.4e-45
         become 0, silently (rescale such features, or use float64).
     seed : int, optional
-        Seeds the initialisation and the dropout masks.
+        Seeds the initialisation and the dropout masks. The weights are
+        ``numpy.random.default_rng(seed).standard_normal`` draws in float64,
+        ``W1`` first, each ``W`` in row-major order, times ``init``'s scale,
+        then rounded to ``dtype``: the same seed starts float32 and float64
+        networks at the same values (to float32's precision).
     init : {"he", "xavier", "course"} or None, default "he"
         ``randn * sqrt(2 / n_prev)``, ``randn * sqrt(1 / n_prev)`` (the
         course's Xavier) or ``randn * 0.01``. Biases start at zero. None:
@@ -398,7 +403,13 @@ class Network:
             n, k = dims[l], dims[l - 1]
             scale = {"he": math.sqrt(2.0 / k), "xavier": math.sqrt(1.0 / k),
                      "course": 0.01}[self.init]
-            self._params[f"W{l}"][...] = rng.standard_normal((n, k)) * scale
+            # drawn in float64 (the values do not depend on the dtype), a few
+            # rows at a time: the temporary stays small however large W is (a
+            # whole float32 W drawn at once needed 4x its own size on top)
+            W = self._params[f"W{l}"]
+            rows = max(1, _INIT_CHUNK // k)
+            for r0 in range(0, n, rows):
+                W[r0:r0 + rows] = rng.standard_normal((min(rows, n - r0), k)) * scale
             self._params[f"b{l}"][...] = 0.0
         self._flat_grads[...] = 0.0
         self.parameters_changed()

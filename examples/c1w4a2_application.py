@@ -30,7 +30,12 @@ def course_data(path):
     """(train_x, train_y, test_x, test_y) from the course's h5 files, or None."""
     try:
         train_x_orig, train_y, test_x_orig, test_y, _ = c1w4a2.load_data(path)
-    except (FileNotFoundError, ImportError) as exc:
+    except FileNotFoundError as exc:
+        missing = str(exc).split(". The course's")[0]
+        print(f"{missing}.\n-> synthetic cat-shaped data (12288 features) instead; give "
+              "the notebook's datasets/ folder with --datasets DIR to use its photos\n")
+        return None
+    except ImportError as exc:
         print(f"{exc}\n-> synthetic cat-shaped data (12288 features) instead\n")
         return None
 

@@ -13,6 +13,7 @@ Metadata is compared with the ``pyproject.toml`` next to ``tests/`` when there
 is one (and Python has ``tomllib``), otherwise with fixed expectations.
 """
 import importlib.metadata as md
+import io
 import os
 import re
 import subprocess
@@ -172,6 +173,20 @@ def test_installed_files_compiled_and_no_blas():
             f"the wheel carries a BLAS library {f}: fastbp must use SciPy's through "
             "scipy.linalg.cython_blas and link none")
         assert ALLOWED_VENDORED.match(name), f"unexpected shared library in the wheel: {f}"
+
+
+def test_the_cited_guides_are_installed():
+    """Messages and docstrings cite docs/distributed.md and docs/architecture.md;
+    a wheel carries them in fastbp/docs (an installed copy had no way to reach
+    them), and ``fastbp info`` says where they are."""
+    text = io.StringIO()
+    where = fastbp.show_config(file=text)["docs"]
+    assert where is not None and Path(where, "distributed.md").is_file(), where
+    assert f"docs       {where}" in text.getvalue(), text.getvalue()
+    files = _wheel_files()        # (skips for an editable install: the source tree's docs/)
+    for name in ("distributed.md", "architecture.md"):
+        assert f"fastbp/docs/{name}" in files, f"the wheel does not carry docs/{name}"
+    assert Path(where).resolve() == (Path(fastbp.__file__).parent / "docs").resolve()
 
 
 @pytest.mark.skipif(os.environ.get("FASTBP_EXPECT_INSTALLED") != "1",

@@ -41,7 +41,8 @@ def config_info():
     ``blas_threads``, ``numpy_pool`` (the path of NumPy's OpenBLAS when the
     layer kernels run their threads on its pool, else None: they use an
     OpenMP team), ``threadpools`` (threadpoolctl's view, or None when it
-    is not installed) and ``env`` (thread/BLAS environment variables).
+    is not installed), ``env`` (thread/BLAS environment variables) and
+    ``docs`` (the folder of the guides, see :func:`docs_dir`).
     """
     import numpy as np
     import scipy
@@ -58,6 +59,7 @@ def config_info():
         "cpu_count": _openmp_helpers.cpu_count(),
         "forked_single_threaded": _openmp_helpers.forked_single_threaded(),
         "default_threads": _openmp_helpers.effective_n_threads(None),
+        "docs": docs_dir(),
         "simd": _blas.simd_dispatch(),
         "small_gemm_max": max(_blas.small_gemm_max(), 0),
         "small_gemm_mid_max": max(_blas.small_gemm_mid_max(), 0),
@@ -111,6 +113,18 @@ def _small_gemm_words(info):
            f"not used: {why})"
 
 
+def docs_dir():
+    """The folder holding fastbp's guides (``distributed.md``, ``architecture.md``),
+    which messages and docstrings cite as ``docs/...``: installed beside the
+    package (``fastbp/docs``), or the source tree's ``docs/`` for an editable
+    install; None when neither is there."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for d in (os.path.join(here, "docs"), os.path.join(here, os.pardir, os.pardir, "docs")):
+        if os.path.isfile(os.path.join(d, "distributed.md")):
+            return os.path.normpath(d)
+    return None
+
+
 def show_config(file=None):
     """Print fastbp's version, OpenMP, BLAS (library, version, kernel) and thread counts.
 
@@ -129,6 +143,7 @@ def show_config(file=None):
     p(f"  python     {info['python']}  ({info['platform']})")
     p(f"  numpy      {info['numpy']}")
     p(f"  scipy      {info['scipy']}")
+    p(f"  docs       {info['docs'] or 'not installed'}  (the guides cited as docs/...)")
     p("threads")
     p(f"  OpenMP     {'on' if info['openmp'] else 'OFF (serial build)'}")
     p(f"  cores      {info['cpu_count']}")

@@ -1910,7 +1910,8 @@ def build_parser():
                        "thread counts, the SIMD clones in use, where small matrix products "
                        "run (fastbp's own kernel or BLAS; docs/architecture.md, 'Small "
                        "products'), SciPy's BLAS library, kernel and thread pools, and the "
-                       "OMP_/OPENBLAS_/MKL_/GOMP_/FASTBP_ environment variables set.")
+                       "OMP_/OPENBLAS_/MKL_/GOMP_/FASTBP_ environment variables set; and where "
+                       "the guides cited as docs/... are installed.")
     i.set_defaults(func=cmd_info)
     return parser
 

@@ -44,7 +44,8 @@ Failures never hang the job:
 mpi4py is imported only when one of these functions is called:
 ``import fastbp`` never needs it. Install it with ``pip install "fastbp[mpi]"``
 (mpi4py plus the ``mpich`` wheel), or build mpi4py against a cluster's own MPI.
-See docs/distributed.md for running on several machines and the cost model.
+See docs/distributed.md for running on several machines and the cost model
+(installed with fastbp: ``fastbp info`` prints the folder).
 """
 import contextlib
 import math
@@ -242,7 +243,8 @@ class _StallWatch:
                         "writing a checkpoint); if it stopped outside fastbp's guard (an "
                         "exception outside abort_on_error, sys.exit) or built a network or "
                         "optimizer alone, this rank will wait for ever: end the job "
-                        "(docs/distributed.md, \"Failures\"). FASTBP_MPI_STALL_SECONDS sets "
+                        "(docs/distributed.md, \"Failures\"; `fastbp info` shows where the "
+                        "docs are). FASTBP_MPI_STALL_SECONDS sets "
                         "this notice's delay (0: off)")
 
 

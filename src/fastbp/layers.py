@@ -47,9 +47,10 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     n_threads : int, optional
         Threads for the GEMM and the epilogue; None uses all cores (honouring
         ``OMP_NUM_THREADS``), a negative count counts down from the cores
-        (-1 all, -2 all but one, at least one), and more than the cores is
-        capped at the cores with a RuntimeWarning
-        (:func:`fastbp.effective_n_threads`).
+        (-1 all, -2 all but one, at least one), as
+        :func:`fastbp.effective_n_threads` resolves them; more than the
+        cores is capped at the cores with a RuntimeWarning (the kernels'
+        cap: ``effective_n_threads`` itself takes a positive count as it is).
         They are NumPy's OpenBLAS pool's threads where fastbp found that
         pool (``fastbp info``), else an OpenMP team; results are the same.
 

@@ -3,9 +3,13 @@
 An exact drop-in for the notebook's graded functions and for the helper
 module it imports, ``planar_utils``: the same names, signatures, defaults,
 seeding, return types and dict keys, so the notebook runs unchanged and
-prints the same numbers up to floating-point rounding (a printed cost can
-differ in its last one or two of 16 digits: fastbp's products and logs round
-in another order), with the GEMMs in fastbp's fused kernels.
+prints the same numbers up to floating-point rounding, with the GEMMs in
+fastbp's fused kernels. fastbp's products and logs round in another order, so
+a cost usually differs in its last one or two of 16 digits; but the
+notebook's 10,000-iteration run is chaotic from about iteration 7000, where
+its printed six decimals start to differ (0.220609 with NumPy, 0.220656 with
+fastbp, on one machine; two BLAS kernels under NumPy alone differ as much),
+and the hidden-layer sweep's accuracies can differ by one test point.
 
 Use from the notebook: replace the import cell's line
 ``from planar_utils import plot_decision_boundary, sigmoid, ...`` with

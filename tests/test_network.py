@@ -937,9 +937,9 @@ def test_label_messages_name_missing_values_and_numbers_stored_as_objects():
 def test_init_is_the_documented_draw_without_a_whole_float64_copy():
     """The weights are default_rng(seed)'s float64 normals, W1 first, row-major,
     times the scale, rounded to the dtype (the seed's documented meaning). A W
-    larger than one draw is filled in pieces: building a float32 network used to
-    hold W as float64 twice over (the draw and its product with the scale), 4x
-    the network's own size on top, and refused networks that fit (MemoryError)."""
+    larger than one draw is filled in pieces: building a network used to hold a
+    float64 copy of the whole W on top of the network (twice a float32 W's size),
+    and refused float32 networks that fit (MemoryError)."""
     dims = [1000, 3000, 3]                  # W1 3M values: several pieces
     rng = np.random.default_rng(11)
     want = {}

@@ -475,7 +475,7 @@ def _drop_index(table, args, header):
     column that is one (see :func:`_index_note`).
 
     Also where every CSV, TSV or Parquet table passes: one with no rows stops here
-(an ``.npz`` with no examples stops in :func:`_validation.npz_layout`).
+    (an ``.npz`` with no examples stops in :func:`_validation.npz_layout`).
     """
     with _reported(DATA):
         _validation.check_has_rows(table.source, table.m)

@@ -404,8 +404,8 @@ class Network:
             scale = {"he": math.sqrt(2.0 / k), "xavier": math.sqrt(1.0 / k),
                      "course": 0.01}[self.init]
             # drawn in float64 (the values do not depend on the dtype), a few
-            # rows at a time: the temporary stays small however large W is (a
-            # whole float32 W drawn at once needed 4x its own size on top)
+            # rows at a time: the temporary stays small however large W is (W
+            # drawn whole needed a float64 copy of it, twice a float32 W's size)
             W = self._params[f"W{l}"]
             rows = max(1, _INIT_CHUNK // k)
             for r0 in range(0, n, rows):

@@ -13,6 +13,7 @@ import os as _os
 
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 from libc.stdint cimport uintptr_t
+from libc.stdlib cimport calloc, free
 from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock,
                                PyThread_acquire_lock, PyThread_release_lock, WAIT_LOCK)
 
@@ -129,19 +130,110 @@ cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
     """
     cdef char cta = <char>ta
     cdef char ctb = <char>tb
+    cdef int d = 0 if floating is float else 1
+    cdef Py_ssize_t level = 0
+    if (_get_threads != NULL and fbp_atomic_load(&_warm[d]) < _warm_max
+            and _get_threads() == 1):
+        # a one-thread GEMM, on a buffer of OpenBLAS's table (see below)
+        level = fbp_atomic_add(&_inside[d], 1)
+        if level > fbp_atomic_load(&_warm[d]):
+            _warm_buffer(d)
+            fbp_atomic_max(&_warm[d], level)
     if floating is float:
         sgemm(&ctb, &cta, &n, &m, &k, &alpha, <float*>B, &ldb, <float*>A, &lda,
               &beta, C, &ldc)
     else:
         dgemm(&ctb, &cta, &n, &m, &k, &alpha, <double*>B, &ldb, <double*>A, &lda,
               &beta, C, &ldc)
+    if level:
+        fbp_atomic_add(&_inside[d], -1)
 
 
 cdef extern from "fastbp_omp.h" nogil:
     Py_ssize_t fbp_atomic_add(Py_ssize_t *x, Py_ssize_t d)
     Py_ssize_t fbp_atomic_load(Py_ssize_t *x)
     void fbp_atomic_store(Py_ssize_t *x, Py_ssize_t v)
+    void fbp_atomic_max(Py_ssize_t *x, Py_ssize_t v)
     void fbp_yield()
+    int fbp_omp_num_procs()
+
+
+# ------------------------------------------- OpenBLAS's buffers, warmed once
+#
+# A one-thread OpenBLAS GEMM packs its operands into a buffer that OpenBLAS's
+# allocator hands the calling thread from a shared table (slot 0 to a lone
+# caller, the lowest free one to each concurrent caller; 32 MiB each, mapped
+# on first use, its pages touched only as packing writes them). On the Zen 1
+# machine of bench/RESULTS.md (2026-12-02, fourteenth session; SciPy's
+# OpenBLAS 0.3.30, Haswell kernel), one-thread sgemm products of mid size
+# (m*n*k from ~0.26 to ~17 million: (128, 64, 256), (256, 256, 256),
+# (128, 64, 1024), ...) ran at 10-12 GFLOP/s as long as no larger product had
+# run in the process, and at 33-39 after one had: perf put 74% of the cold
+# calls' samples on the instruction after the kernel's `prefetcht1`, and the
+# buffer had 76 KiB of its 32 MiB resident after such a call (208 KiB after
+# a (512, 1024, 64) product). Software prefetches into pages that are mapped
+# but were never touched are slow there, and a buffer stays cold as long as
+# the process runs only mid-size products: a float32 dense_backward at
+# (256, 256, 64) ran at 1.6-1.9x its GEMM floor, and at 0.73x once warm.
+# dgemm lost less (a float64 (512, 512, 256) dense_backward 10%), and only a
+# dgemm warms a buffer for dgemm (it packs 8-byte elements further out).
+#
+# So the first time k fastbp threads are inside one-thread GEMMs of one
+# dtype at once, the k-th runs one (64, 1024, 256) product of that dtype on
+# scratch memory first (1-2 ms; it touches ~0.4-1 MiB of the buffer it is
+# handed), which warms the slot it is about to use. Threads that call at the
+# same time hold different slots, so a team's first concurrent calls warm a
+# slot each. Afterwards a call costs two atomic adds more, until _warm_max
+# slots are warm, and then nothing. The warm-up changes no result: it writes
+# only its own scratch. Multithreaded OpenBLAS calls (the count above 1) are
+# left alone: their products are large and touch their buffers themselves.
+# tests/test_blas_warm.py checks the counts.
+
+# (static storage: zero at load)
+cdef Py_ssize_t _inside[2]      # [float, double]: fastbp threads in a one-thread GEMM now
+cdef Py_ssize_t _warm[2]        # that many concurrent callers have warmed a buffer
+cdef Py_ssize_t _warmups[2]     # warm-up products run (for tests)
+cdef Py_ssize_t _warm_max = max(1, fbp_omp_num_procs())
+cdef enum:
+    _WM = 64        # the warm-up product: (_WM, _WK) @ (_WK, _WN), row-major
+    _WK = 256
+    _WN = 1024
+
+
+cdef void _warm_buffer(int d) noexcept nogil:
+    """One (64, 1024, 256) product on zeroed scratch, in float32 (d = 0) or
+    float64 (see above); nothing when the scratch cannot be allocated."""
+    cdef size_t count = _WM * _WK + _WK * _WN + _WM * _WN
+    cdef void *A = calloc(count, sizeof(double) if d else sizeof(float))
+    cdef char nn = b'N'
+    cdef int m = _WM, n = _WN, k = _WK
+    cdef float fone = 1, fzero = 0
+    cdef double done = 1, dzero = 0
+    if A == NULL:
+        return
+    if d:
+        dgemm(&nn, &nn, &n, &m, &k, &done, <double *>A + _WM * _WK, &n, <double *>A, &k,
+              &dzero, <double *>A + _WM * _WK + _WK * _WN, &n)
+    else:
+        sgemm(&nn, &nn, &n, &m, &k, &fone, <float *>A + _WM * _WK, &n, <float *>A, &k,
+              &fzero, <float *>A + _WM * _WK + _WK * _WN, &n)
+    free(A)
+    fbp_atomic_add(&_warmups[d], 1)
+
+
+def _set_buffer_warmup(bint on):
+    """Turn the warm-up above on (the default) or off, process-wide; returns
+    whether it was on. For tests and bench/bench_warm.py's A/B runs."""
+    global _warm_max
+    was = _warm_max > 0
+    _warm_max = max(1, fbp_omp_num_procs()) if on else 0
+    return was
+
+
+def _warm_counts():
+    """{dtype name: (warm-up products run, concurrent callers warmed)} and the
+    cap on the latter, for tests."""
+    return {"float32": (_warmups[0], _warm[0]), "float64": (_warmups[1], _warm[1])}, _warm_max
 
 
 cdef PyThread_type_lock _lock = PyThread_allocate_lock()

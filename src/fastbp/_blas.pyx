@@ -180,8 +180,9 @@ cdef extern from "fastbp_omp.h" nogil:
 #
 # So the first time k fastbp threads are inside one-thread GEMMs of one
 # dtype at once, the k-th runs one (64, 1024, 256) product of that dtype on
-# scratch memory first (1-2 ms; it touches ~0.4-1 MiB of the buffer it is
-# handed), which warms the slot it is about to use. Threads that call at the
+# scratch memory first (it touches ~0.4-1 MiB of the buffer it is handed; a
+# process's first call took 2.5-3.5 ms longer with it, bench/bench_warm.py),
+# which warms the slot it is about to use. Threads that call at the
 # same time hold different slots, so a team's first concurrent calls warm a
 # slot each. Afterwards a call costs two atomic adds more, until _warm_max
 # slots are warm, and then nothing. The warm-up changes no result: it writes
@@ -297,6 +298,8 @@ def _after_fork_in_child():
     _lock = PyThread_allocate_lock()
     _in_flight = 0
     _forking = 0
+    _inside[0] = 0      # the buffers warmed stay warm: the child has their pages
+    _inside[1] = 0
     if _serial_users > 0:   # regions of the parent's other threads: not here
         _serial_users = 0
         if (_serial_saved > 1 and _get_threads != NULL and _set_global != NULL

@@ -59,6 +59,14 @@ out["f64 again"] = counts()
 out["f64 same bits"] = bool((D1 == D2).all())
 out["f64 err"] = float(np.abs(D1 - A64 @ B64).max())
 
+# the call that warms adds to C (beta = 1): nothing but the product lands there
+C3 = np.full((128, 64), 0.5, np.float32)
+_blas._forget_warm_buffers()
+n0 = counts()["float32"][0]
+_testing.gemm(A32, B32, C3, beta=np.float32(1.0), path="blas")
+out["beta warmed"] = counts()["float32"][0] - n0
+out["beta err"] = float(np.abs(C3 - (0.5 + A64 @ B64)).max())
+
 # switched off: no warm-up, and the switch reports its old state
 _blas._set_blas_num_threads(1)
 out["was on"] = _blas._set_buffer_warmup(False)
@@ -84,6 +92,8 @@ def test_one_warm_up_per_dtype_and_none_for_threaded_openblas():
     assert out["f64 first"] == {"float32": [1, 1], "float64": [1, 1]}
     assert out["f64 again"] == out["f64 first"]
     assert out["was on"] and out["was off"]
+    assert out["beta warmed"] == 1
+    assert out["beta err"] < 1e-3, "the warm-up wrote into the caller's C"
 
 
 def test_the_warm_up_changes_no_result():
@@ -140,3 +150,44 @@ def test_a_network_step_gives_the_same_bits_with_and_without_the_warm_up():
     off = _child(code.replace("rng = np.random", "_blas._set_buffer_warmup(False)\nrng = np.random"))
     assert off["first"] == [0, 0] and on["first"][0] >= 1
     assert on["w"] == off["w"]
+
+
+_FORK = r"""
+import json, os
+import numpy as np
+from fastbp import _blas, _testing
+
+def counts():
+    return _blas._warm_counts()[0]["float32"]
+
+_blas._set_blas_num_threads(1)
+A = np.ones((128, 256), np.float32)
+B = np.ones((256, 64), np.float32)
+C = np.zeros((128, 64), np.float32)
+_testing.gemm(A, B, C, path="blas")
+before = counts()
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    after = counts()
+    _testing.gemm(A, B, C, path="blas")
+    os.write(w, json.dumps([after, counts(), float(C[0, 0])]).encode())
+    os._exit(0)
+os.close(w)
+child = json.loads(os.read(r, 1000).decode())
+os.waitpid(pid, 0)
+after = counts()
+_testing.gemm(A, B, C, path="blas")
+print(json.dumps({"before": before, "parent": [after, counts()], "child": child}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_fork_warms_again_in_both_processes():
+    # OpenBLAS hands out new buffers after a fork, in the parent too
+    out = _child(_FORK)
+    assert out["before"] == [1, 1]
+    assert out["parent"] == [[1, 0], [2, 1]]
+    assert out["child"][:2] == [[1, 0], [2, 1]]
+    assert out["child"][2] == 256.0

@@ -136,8 +136,7 @@ cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
             and _get_threads() == 1):
         # a one-thread GEMM, on a buffer of OpenBLAS's table (see below)
         level = fbp_atomic_add(&_inside[d], 1)
-        if level > fbp_atomic_load(&_warm[d]):
-            _warm_buffer(d)
+        if level <= _warm_max and level > fbp_atomic_load(&_warm[d]) and _warm_buffer(d):
             fbp_atomic_max(&_warm[d], level)
     if floating is float:
         sgemm(&ctb, &cta, &n, &m, &k, &alpha, <float*>B, &ldb, <float*>A, &lda,
@@ -182,11 +181,27 @@ cdef extern from "fastbp_omp.h" nogil:
 # dtype at once, the k-th runs one (64, 1024, 256) product of that dtype on
 # scratch memory first (it touches ~0.4-1 MiB of the buffer it is handed; a
 # process's first call took 2.5-3.5 ms longer with it, bench/bench_warm.py),
-# which warms the slot it is about to use. Threads that call at the
-# same time hold different slots, so a team's first concurrent calls warm a
-# slot each. Afterwards a call costs two atomic adds more, until _warm_max
-# slots are warm, and then nothing. The warm-up changes no result: it writes
-# only its own scratch. Multithreaded OpenBLAS calls (the count above 1) are
+# which warms the slot it is about to use. Threads that call at the same time
+# hold different slots, so a team's first concurrent calls warm a slot each.
+# Until as many slots as cores are warm, each such call costs a read of
+# OpenBLAS's thread count and two atomic adds more (15-30 ns; a process that
+# never runs that many threads at once keeps paying it). The warm-up writes
+# only its own scratch: no result changes. After a fork OpenBLAS hands out
+# new buffers in both processes, so both warm again (_forget_warm_buffers).
+#
+# What it does not cover (a fresh reviewer's findings, left as they are):
+# * the warm-up warms whichever slot is free: if another caller of SciPy's
+#   BLAS (scipy.linalg in another thread, or fastbp's other dtype) holds the
+#   lowest slot at that moment, the slot a later lone call takes stays cold;
+# * calls that OpenBLAS runs on the calling thread because they are small
+#   (m*n*k <= 262144) while its count is above 1 (n_threads=1 layer calls):
+#   the warm-up product would run multithreaded there, so they are skipped
+#   (a float32 dense_backward (64, 64, 64) at n_threads=1 28% slower cold);
+# * the warm-up lands in the first step a network times on two threads, so
+#   the team chooser's first probe of the team can be lost (one probe per
+#   process, ~50 ms of small steps on one thread).
+# Warming by address (OpenBLAS exports its allocator) would cover the first
+# two; it was not done. Multithreaded OpenBLAS calls (the count above 1) are
 # left alone: their products are large and touch their buffers themselves.
 # tests/test_blas_warm.py checks the counts.
 
@@ -201,9 +216,10 @@ cdef enum:
     _WN = 1024
 
 
-cdef void _warm_buffer(int d) noexcept nogil:
+cdef bint _warm_buffer(int d) noexcept nogil:
     """One (64, 1024, 256) product on zeroed scratch, in float32 (d = 0) or
-    float64 (see above); nothing when the scratch cannot be allocated."""
+    float64 (see above); False (nothing done) when the scratch cannot be
+    allocated."""
     cdef size_t count = _WM * _WK + _WK * _WN + _WM * _WN
     cdef void *A = calloc(count, sizeof(double) if d else sizeof(float))
     cdef char nn = b'N'
@@ -211,7 +227,7 @@ cdef void _warm_buffer(int d) noexcept nogil:
     cdef float fone = 1, fzero = 0
     cdef double done = 1, dzero = 0
     if A == NULL:
-        return
+        return False
     if d:
         dgemm(&nn, &nn, &n, &m, &k, &done, <double *>A + _WM * _WK, &n, <double *>A, &k,
               &dzero, <double *>A + _WM * _WK + _WK * _WN, &n)
@@ -220,6 +236,17 @@ cdef void _warm_buffer(int d) noexcept nogil:
               &fzero, <float *>A + _WM * _WK + _WK * _WN, &n)
     free(A)
     fbp_atomic_add(&_warmups[d], 1)
+    return True
+
+
+def _forget_warm_buffers():
+    """After a fork: OpenBLAS hands the next one-thread GEMMs new, cold
+    buffers in the parent as well as in the child (seen with SciPy's 0.3.30:
+    new addresses at the lowest slots, a float32 dense_forward (256, 256, 256)
+    at n_threads=1 800 us before a fork, 2900 us after it in both), so the
+    next calls warm again."""
+    fbp_atomic_store(&_warm[0], 0)
+    fbp_atomic_store(&_warm[1], 0)
 
 
 def _set_buffer_warmup(bint on):
@@ -286,6 +313,7 @@ def _before_fork():
 
 
 def _after_fork_in_parent():
+    _forget_warm_buffers()
     fbp_atomic_store(&_forking, 0)
     PyThread_release_lock(_lock)
 
@@ -298,8 +326,9 @@ def _after_fork_in_child():
     _lock = PyThread_allocate_lock()
     _in_flight = 0
     _forking = 0
-    _inside[0] = 0      # the buffers warmed stay warm: the child has their pages
+    _inside[0] = 0
     _inside[1] = 0
+    _forget_warm_buffers()
     if _serial_users > 0:   # regions of the parent's other threads: not here
         _serial_users = 0
         if (_serial_saved > 1 and _get_threads != NULL and _set_global != NULL

@@ -2,9 +2,9 @@
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_warm.py
 
-fastbp._blas runs one small product per OpenBLAS buffer before the first
-one-thread GEMM of each dtype that lands on it (the comment "OpenBLAS's
-buffers, warmed once" in src/fastbp/_blas.pyx says why). That state lasts for
+fastbp._blas touches the first pages of OpenBLAS's packing buffers before a
+thread's first OpenBLAS call (the comment "OpenBLAS's buffers, warmed once"
+in src/fastbp/_blas.pyx says why). That state lasts for
 the process, and a larger product warms a buffer too, so each workload is
 timed alone in a fresh process, as a program that runs only that workload
 would see it: each round starts, per workload, one child process with the
@@ -72,8 +72,8 @@ def child(on, which, repeats):
     fn()
     first = time.perf_counter() - t0
     med, _ = compare([(name, fn, "scipy")], repeats=repeats, min_block=0.05)
-    counts, _ = _blas._warm_counts()
-    print(json.dumps({"median": med[name], "first": first, "warmups": counts}))
+    print(json.dumps({"median": med[name], "first": first,
+                      "warmups": _blas._warm_counts()[0]}))
 
 
 def main():
@@ -104,7 +104,7 @@ def main():
         for i, name in enumerate(names):
             for arm in (("on", "off") if (r + i) % 2 == 0 else ("off", "on")):
                 runs[name][arm].append(run(arm, i))
-        print(f"  round {r + 1} done; warm-ups of the last 'on' child: "
+        print(f"  round {r + 1} done; warm-up passes of the last 'on' child: "
               f"{runs[names[-1]]['on'][-1]['warmups']}", flush=True)
     print("\n| workload | warm-up on ms | off ms | off / on | first call on ms | "
           "first call off ms |")

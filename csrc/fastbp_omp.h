@@ -50,17 +50,6 @@ static inline void fbp_atomic_store(ptrdiff_t *x, ptrdiff_t v)
 {
     _InterlockedExchange64((volatile __int64 *)x, v);
 }
-/* *x = max(*x, v), atomically. */
-static inline void fbp_atomic_max(ptrdiff_t *x, ptrdiff_t v)
-{
-    __int64 cur = _InterlockedCompareExchange64((volatile __int64 *)x, 0, 0);
-    while (cur < v) {
-        __int64 seen = _InterlockedCompareExchange64((volatile __int64 *)x, v, cur);
-        if (seen == cur)
-            break;
-        cur = seen;
-    }
-}
 /* No fork() on Windows: fastbp._blas's fork guard never waits there. */
 static inline void fbp_yield(void) {}
 #else
@@ -82,15 +71,16 @@ static inline void fbp_atomic_store(ptrdiff_t *x, ptrdiff_t v)
 {
     __atomic_store_n(x, v, __ATOMIC_SEQ_CST);
 }
-/* *x = max(*x, v), atomically. */
-static inline void fbp_atomic_max(ptrdiff_t *x, ptrdiff_t v)
-{
-    ptrdiff_t cur = __atomic_load_n(x, __ATOMIC_SEQ_CST);
-    while (cur < v && !__atomic_compare_exchange_n(x, &cur, v, 0, __ATOMIC_SEQ_CST,
-                                                    __ATOMIC_SEQ_CST))
-        ;   /* a failed exchange loaded the newer value into cur */
-}
 #include <sched.h>
 static inline void fbp_yield(void) { sched_yield(); }
 #endif
+
+/* This thread's last generation of fastbp._blas's buffer warm-up (0: none). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FBP_THREAD_LOCAL __declspec(thread)
+#else
+#define FBP_THREAD_LOCAL __thread
+#endif
+static FBP_THREAD_LOCAL ptrdiff_t fbp_warm_seen_gen = 0;
+static inline ptrdiff_t *fbp_warm_seen(void) { return &fbp_warm_seen_gen; }
 #endif

@@ -13,7 +13,6 @@ import os as _os
 
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 from libc.stdint cimport uintptr_t
-from libc.stdlib cimport calloc, free
 from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock,
                                PyThread_acquire_lock, PyThread_release_lock, WAIT_LOCK)
 
@@ -130,29 +129,21 @@ cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
     """
     cdef char cta = <char>ta
     cdef char ctb = <char>tb
-    cdef int d = 0 if floating is float else 1
-    cdef Py_ssize_t level = 0
-    if (_get_threads != NULL and fbp_atomic_load(&_warm[d]) < _warm_max
-            and _get_threads() == 1):
-        # a one-thread GEMM, on a buffer of OpenBLAS's table (see below)
-        level = fbp_atomic_add(&_inside[d], 1)
-        if level <= _warm_max and level > fbp_atomic_load(&_warm[d]) and _warm_buffer(d):
-            fbp_atomic_max(&_warm[d], level)
+    if _warm_on and _mem_alloc != NULL and fbp_warm_seen()[0] != _warm_gen:
+        _warm_buffers()         # this thread's first OpenBLAS call (see below)
     if floating is float:
         sgemm(&ctb, &cta, &n, &m, &k, &alpha, <float*>B, &ldb, <float*>A, &lda,
               &beta, C, &ldc)
     else:
         dgemm(&ctb, &cta, &n, &m, &k, &alpha, <double*>B, &ldb, <double*>A, &lda,
               &beta, C, &ldc)
-    if level:
-        fbp_atomic_add(&_inside[d], -1)
 
 
 cdef extern from "fastbp_omp.h" nogil:
     Py_ssize_t fbp_atomic_add(Py_ssize_t *x, Py_ssize_t d)
     Py_ssize_t fbp_atomic_load(Py_ssize_t *x)
     void fbp_atomic_store(Py_ssize_t *x, Py_ssize_t v)
-    void fbp_atomic_max(Py_ssize_t *x, Py_ssize_t v)
+    Py_ssize_t *fbp_warm_seen()
     void fbp_yield()
     int fbp_omp_num_procs()
 
@@ -160,108 +151,103 @@ cdef extern from "fastbp_omp.h" nogil:
 # ------------------------------------------- OpenBLAS's buffers, warmed once
 #
 # A one-thread OpenBLAS GEMM packs its operands into a buffer that OpenBLAS's
-# allocator hands the calling thread from a shared table (slot 0 to a lone
-# caller, the lowest free one to each concurrent caller; 32 MiB each, mapped
-# on first use, its pages touched only as packing writes them). On the Zen 1
-# machine of bench/RESULTS.md (2026-12-02, fourteenth session; SciPy's
-# OpenBLAS 0.3.30, Haswell kernel), one-thread sgemm products of mid size
-# (m*n*k from ~0.26 to ~17 million: (128, 64, 256), (256, 256, 256),
-# (128, 64, 1024), ...) ran at 10-12 GFLOP/s as long as no larger product had
-# run in the process, and at 33-39 after one had: perf put 74% of the cold
-# calls' samples on the instruction after the kernel's `prefetcht1`, and the
-# buffer had 76 KiB of its 32 MiB resident after such a call (208 KiB after
-# a (512, 1024, 64) product). Software prefetches into pages that are mapped
-# but were never touched are slow there, and a buffer stays cold as long as
-# the process runs only mid-size products: a float32 dense_backward at
-# (256, 256, 64) ran at 1.6-1.9x its GEMM floor, and at 0.73x once warm.
-# dgemm lost less (a float64 (512, 512, 256) dense_backward 10%), and only a
-# dgemm warms a buffer for dgemm (it packs 8-byte elements further out).
+# allocator (blas_memory_alloc) hands the calling thread from a table shared
+# by all threads (the lowest free slot: slot 0 to a lone caller, one slot per
+# concurrent caller; 32 MiB each, mapped on first use, its pages touched only
+# as packing writes them). On the Zen 1 machine of bench/RESULTS.md
+# (2026-12-02, fourteenth session; SciPy's OpenBLAS 0.3.30, Haswell kernel),
+# one-thread sgemm products of mid size ((128, 64, 256), (256, 256, 256),
+# (128, 64, 1024), ...) ran at 10-12 GFLOP/s as long as no larger product
+# had run in the process, and at 33-39 after one had: perf put 74% of the
+# cold calls' samples on the instruction after the kernel's `prefetcht1`,
+# and the buffer had 76 KiB of its 32 MiB resident after such a call (208
+# KiB after a (512, 1024, 64) product). Software prefetches into pages that
+# are mapped but were never touched are slow there, and a buffer stays cold
+# as long as the process runs only mid-size products: a float32
+# dense_forward at (512, 512, 256) took 3.6x as long, a dense_backward at
+# (256, 256, 64) 2x; dgemm lost 5-15% (a float64 (512, 512, 256)
+# dense_backward needed 2 MiB of the buffer touched, 512 KiB did for
+# float32).
 #
-# So the first time k fastbp threads are inside one-thread GEMMs of one
-# dtype at once, the k-th runs one (64, 1024, 256) product of that dtype on
-# scratch memory first (it touches ~0.4-1 MiB of the buffer it is handed; a
-# process's first call took 2.5-3.5 ms longer with it, bench/bench_warm.py),
-# which warms the slot it is about to use. Threads that call at the same time
-# hold different slots, so a team's first concurrent calls warm a slot each.
-# Until as many slots as cores are warm, each such call costs a read of
-# OpenBLAS's thread count and two atomic adds more (15-30 ns; a process that
-# never runs that many threads at once keeps paying it). The warm-up writes
-# only its own scratch: no result changes. After a fork OpenBLAS hands out
-# new buffers in both processes, so both warm again (_forget_warm_buffers).
+# So the first time a thread calls OpenBLAS through fastbp (and again after a
+# fork: OpenBLAS then hands out new buffers, in the parent too), it takes
+# _WARM_SLOTS buffers from OpenBLAS's table at once, writes one byte in each
+# page of their first _WARM_BYTES, and gives them back: the slots it and the
+# team's other threads take next are warm, for both dtypes, whatever
+# OpenBLAS's thread count. That costs one page fault per page the first time
+# (4 MiB on 2 cores: 1-2 ms in a VM) and a few writes for every later
+# thread; afterwards a call reads one thread-local and one global integer. It
+# writes only into buffers OpenBLAS lent it, between calls that would
+# overwrite them anyway: no result changes. Where the allocator cannot be
+# found (not an OpenBLAS, or one that hides it) nothing is done. An OpenBLAS
+# built with per-thread buffers (USE_TLS) should be covered too, as each
+# thread warms the buffers it would be handed (not tried: the wheels' share
+# one table). tests/test_blas_warm.py checks the pages.
 #
-# What it does not cover (a fresh reviewer's findings, left as they are):
-# * the warm-up warms whichever slot is free: if another caller of SciPy's
-#   BLAS (scipy.linalg in another thread, or fastbp's other dtype) holds the
-#   lowest slot at that moment, the slot a later lone call takes stays cold;
-# * calls that OpenBLAS runs on the calling thread because they are small
-#   (m*n*k <= 262144) while its count is above 1 (n_threads=1 layer calls):
-#   the warm-up product would run multithreaded there, so they are skipped
-#   (a float32 dense_backward (64, 64, 64) at n_threads=1 28% slower cold);
-# * the warm-up lands in the first step a network times on two threads, so
-#   the team chooser's first probe of the team can be lost (one probe per
-#   process, ~50 ms of small steps on one thread).
-# Warming by address (OpenBLAS exports its allocator) would cover the first
-# two; it was not done. Multithreaded OpenBLAS calls (the count above 1) are
-# left alone: their products are large and touch their buffers themselves.
-# tests/test_blas_warm.py checks the counts.
+# (A first version ran one (64, 1024, 256) product per slot and dtype
+# instead; a fresh review found slots it missed: one held by another SciPy
+# BLAS caller at that moment, the other dtype's, small products OpenBLAS runs
+# on the calling thread while its count is above 1, forks; and its 2-3 ms
+# inside a network's first two-thread step lost the team chooser's first
+# probe.)
 
-# (static storage: zero at load)
-cdef Py_ssize_t _inside[2]      # [float, double]: fastbp threads in a one-thread GEMM now
-cdef Py_ssize_t _warm[2]        # that many concurrent callers have warmed a buffer
-cdef Py_ssize_t _warmups[2]     # warm-up products run (for tests)
-cdef Py_ssize_t _warm_max = max(1, fbp_omp_num_procs())
+ctypedef void *(*mem_alloc_t)(int) noexcept nogil
+ctypedef void (*mem_free_t)(void *) noexcept nogil
+cdef mem_alloc_t _mem_alloc = NULL      # OpenBLAS's blas_memory_alloc / _free
+cdef mem_free_t _mem_free = NULL
+cdef bint _warm_on = True
+cdef Py_ssize_t _warm_gen = 1           # bumped by forks
+cdef Py_ssize_t _warm_passes = 0        # _warm_buffers runs (for tests)
+cdef Py_ssize_t _warm_slots = max(1, min(16, fbp_omp_num_procs()))
 cdef enum:
-    _WM = 64        # the warm-up product: (_WM, _WK) @ (_WK, _WN), row-major
-    _WK = 256
-    _WN = 1024
+    _WARM_BYTES = 2 << 20
+    _PAGE = 4096
 
 
-cdef bint _warm_buffer(int d) noexcept nogil:
-    """One (64, 1024, 256) product on zeroed scratch, in float32 (d = 0) or
-    float64 (see above); False (nothing done) when the scratch cannot be
-    allocated."""
-    cdef size_t count = _WM * _WK + _WK * _WN + _WM * _WN
-    cdef void *A = calloc(count, sizeof(double) if d else sizeof(float))
-    cdef char nn = b'N'
-    cdef int m = _WM, n = _WN, k = _WK
-    cdef float fone = 1, fzero = 0
-    cdef double done = 1, dzero = 0
-    if A == NULL:
-        return False
-    if d:
-        dgemm(&nn, &nn, &n, &m, &k, &done, <double *>A + _WM * _WK, &n, <double *>A, &k,
-              &dzero, <double *>A + _WM * _WK + _WK * _WN, &n)
-    else:
-        sgemm(&nn, &nn, &n, &m, &k, &fone, <float *>A + _WM * _WK, &n, <float *>A, &k,
-              &fzero, <float *>A + _WM * _WK + _WK * _WN, &n)
-    free(A)
-    fbp_atomic_add(&_warmups[d], 1)
-    return True
+cdef void _warm_buffers() noexcept nogil:
+    """Touch the first _WARM_BYTES of _WARM_SLOTS of OpenBLAS's buffers (see
+    above) and mark this thread done for this generation."""
+    cdef Py_ssize_t gen = _warm_gen
+    cdef void *bufs[16]
+    cdef int n = 0, i
+    cdef Py_ssize_t off
+    cdef volatile char *p
+    while n < _warm_slots:
+        bufs[n] = _mem_alloc(0)
+        if bufs[n] == NULL:
+            break
+        n += 1
+    for i in range(n):
+        p = <volatile char *>bufs[i]
+        off = 0
+        while off < _WARM_BYTES:
+            p[off] = 0
+            off += _PAGE
+    for i in range(n):
+        _mem_free(bufs[i])
+    fbp_warm_seen()[0] = gen
+    fbp_atomic_add(&_warm_passes, 1)
 
 
 def _forget_warm_buffers():
-    """After a fork: OpenBLAS hands the next one-thread GEMMs new, cold
-    buffers in the parent as well as in the child (seen with SciPy's 0.3.30:
-    new addresses at the lowest slots, a float32 dense_forward (256, 256, 256)
-    at n_threads=1 800 us before a fork, 2900 us after it in both), so the
-    next calls warm again."""
-    fbp_atomic_store(&_warm[0], 0)
-    fbp_atomic_store(&_warm[1], 0)
+    """A new generation: every thread warms again at its next call (forks)."""
+    global _warm_gen
+    _warm_gen += 1
 
 
 def _set_buffer_warmup(bint on):
     """Turn the warm-up above on (the default) or off, process-wide; returns
     whether it was on. For tests and bench/bench_warm.py's A/B runs."""
-    global _warm_max
-    was = _warm_max > 0
-    _warm_max = max(1, fbp_omp_num_procs()) if on else 0
+    global _warm_on
+    was = _warm_on
+    _warm_on = on
     return was
 
 
 def _warm_counts():
-    """{dtype name: (warm-up products run, concurrent callers warmed)} and the
-    cap on the latter, for tests."""
-    return {"float32": (_warmups[0], _warm[0]), "float64": (_warmups[1], _warm[1])}, _warm_max
+    """(passes of the warm-up run, buffers each takes, bytes touched in each,
+    whether OpenBLAS's allocator was found): for tests."""
+    return _warm_passes, _warm_slots, _WARM_BYTES, _mem_alloc != NULL
 
 
 cdef PyThread_type_lock _lock = PyThread_allocate_lock()
@@ -313,7 +299,7 @@ def _before_fork():
 
 
 def _after_fork_in_parent():
-    _forget_warm_buffers()
+    _forget_warm_buffers()      # OpenBLAS hands out new buffers after a fork
     fbp_atomic_store(&_forking, 0)
     PyThread_release_lock(_lock)
 
@@ -326,8 +312,6 @@ def _after_fork_in_child():
     _lock = PyThread_allocate_lock()
     _in_flight = 0
     _forking = 0
-    _inside[0] = 0
-    _inside[1] = 0
     _forget_warm_buffers()
     if _serial_users > 0:   # regions of the parent's other threads: not here
         _serial_users = 0
@@ -476,7 +460,7 @@ def _find_blas_library():
 
 
 def _load_thread_control():
-    global _set_global, _get_threads
+    global _set_global, _get_threads, _mem_alloc, _mem_free
     import ctypes
     path = _find_blas_library()
     if path is None:
@@ -501,6 +485,11 @@ def _load_thread_control():
     if p and q:
         _set_global = <set_threads_void_t><uintptr_t>p
         _get_threads = <get_threads_t><uintptr_t>q
+    a = sym("blas_memory_alloc", "scipy_blas_memory_alloc", "blas_memory_alloc64_")
+    f = sym("blas_memory_free", "scipy_blas_memory_free", "blas_memory_free64_")
+    if a and f and p and q:     # an OpenBLAS: its allocator, for _warm_buffers
+        _mem_free = <mem_free_t><uintptr_t>f
+        _mem_alloc = <mem_alloc_t><uintptr_t>a
     _default_small_gemm_max(lib)
     return path
 

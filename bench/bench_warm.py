@@ -4,13 +4,12 @@
 
 fastbp._blas touches the first pages of OpenBLAS's packing buffers before a
 thread's first OpenBLAS call (the comment "OpenBLAS's buffers, warmed once"
-in src/fastbp/_blas.pyx says why). That state lasts for
-the process, and a larger product warms a buffer too, so each workload is
-timed alone in a fresh process, as a program that runs only that workload
-would see it: each round starts, per workload, one child process with the
-warm-up on and one with it off (fastbp._blas._set_buffer_warmup), in
-alternating order, and each child times its workload (median of blocks,
-bench/_timing.py). The
+in src/fastbp/_blas.pyx says why). That state lasts for the process, and a
+larger product warms a buffer too, so each workload is timed alone in a
+fresh process, as a program that runs only that workload would see it: each
+round starts, per workload, one child process with the warm-up on and one
+with it off (fastbp._blas._set_buffer_warmup), in alternating order, and
+each child times its workload (median of blocks, bench/_timing.py). The
 table gives, per workload, the median over rounds of each arm's time, their
 ratio (off / on: above 1, the warm-up helps), and the first call's time in
 each arm (the warm-up's one-time cost is in the "on" arm's first call).

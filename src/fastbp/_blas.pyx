@@ -183,13 +183,6 @@ cdef extern from "fastbp_omp.h" nogil:
 # built with per-thread buffers (USE_TLS) should be covered too, as each
 # thread warms the buffers it would be handed (not tried: the wheels' share
 # one table). tests/test_blas_warm.py checks the pages.
-#
-# (A first version ran one (64, 1024, 256) product per slot and dtype
-# instead; a fresh review found slots it missed: one held by another SciPy
-# BLAS caller at that moment, the other dtype's, small products OpenBLAS runs
-# on the calling thread while its count is above 1, forks; and its 2-3 ms
-# inside a network's first two-thread step lost the team chooser's first
-# probe.)
 
 ctypedef void *(*mem_alloc_t)(int) noexcept nogil
 ctypedef void (*mem_free_t)(void *) noexcept nogil
@@ -198,17 +191,18 @@ cdef mem_free_t _mem_free = NULL
 cdef bint _warm_on = True
 cdef Py_ssize_t _warm_gen = 1           # bumped by forks
 cdef Py_ssize_t _warm_passes = 0        # _warm_buffers runs (for tests)
-cdef Py_ssize_t _warm_slots = max(1, min(16, fbp_omp_num_procs()))
 cdef enum:
     _WARM_BYTES = 2 << 20
     _PAGE = 4096
+    _WARM_MAX_SLOTS = 16    # well below OpenBLAS's table (50 slots and more)
+cdef Py_ssize_t _warm_slots = max(1, min(<int>_WARM_MAX_SLOTS, fbp_omp_num_procs()))
 
 
 cdef void _warm_buffers() noexcept nogil:
     """Touch the first _WARM_BYTES of _WARM_SLOTS of OpenBLAS's buffers (see
     above) and mark this thread done for this generation."""
     cdef Py_ssize_t gen = _warm_gen
-    cdef void *bufs[16]
+    cdef void *bufs[_WARM_MAX_SLOTS]
     cdef int n = 0, i
     cdef Py_ssize_t off
     cdef volatile char *p

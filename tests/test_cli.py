@@ -148,9 +148,14 @@ def test_info_says_in_words_where_small_products_run(limit):
         assert ("on: products of up to 16384 multiply-adds (m*n*k) run in fastbp's own "
                 "kernel, larger ones in BLAS") in line, line
     else:
+        assert info["small_gemm_narrow_max"] > mid
         assert ("on: products of up to 16384 multiply-adds (m*n*k) run in fastbp's own "
-                "kernel, and those of up to 262144 whose shape suits its register tiles; "
-                "the others in BLAS") in line, line
+                "kernel, those of up to 262144 whose shape suits its register tiles, and "
+                f"A B products of up to {info['small_gemm_narrow_max']} with few columns "
+                "(1-4 AVX2 vectors, or up to 8 while B fits 128 KiB); the others in BLAS"
+                ) in line, line
+    if mid == n:
+        assert info["small_gemm_narrow_max"] == 0   # only with the mid-size rule
 
 
 def test_no_command_is_a_usage_error():

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import run_python
 
+import fastbp
 from fastbp import _blas, _testing
 
 DTYPES = (np.float32, np.float64)
@@ -152,7 +153,19 @@ MID_RULE = [
     (1, 0, 20, 7, 1000, np.float64, "small"),
     (1, 1, 64, 64, 64, np.float64, "blas"),       # TT: C written transposed
     (0, 0, 64, 64, 64, np.float64, "small"),      # 262144: the limit itself
-    (0, 0, 128, 64, 64, np.float64, "blas"),      # above it
+    (0, 0, 128, 64, 64, np.float64, "blas"),      # above it: 16 vectors wide
+    # above 262144: NN with few columns, a whole number of vectors (_narrow_fits)
+    (0, 0, 128, 32, 784, np.float32, "small"),    # 4 vectors, any k
+    (0, 0, 64, 16, 1000, np.float64, "small"),
+    (0, 0, 40, 64, 512, np.float32, "small"),     # 8 vectors, B 128 KiB
+    (0, 0, 40, 64, 520, np.float32, "blas"),      # ... B above 128 KiB
+    (0, 0, 128, 32, 256, np.float64, "small"),    # 8 vectors, B 64 KiB
+    (0, 0, 128, 32, 784, np.float64, "blas"),     # ... B 196 KiB
+    (0, 0, 33, 72, 128, np.float32, "blas"),      # 9 vectors
+    (0, 0, 128, 20, 784, np.float32, "blas"),     # not whole vectors: padded edge
+    (0, 0, 128, 6, 784, np.float64, "blas"),
+    (1, 0, 128, 32, 784, np.float32, "blas"),     # TN: strided op(A)
+    (0, 1, 128, 32, 784, np.float32, "blas"),     # NT
 ]
 
 
@@ -185,6 +198,56 @@ def test_mid_size_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, w
     if not np.array_equal(outs["small"], outs["blas"]):
         np.testing.assert_array_equal(outs["auto"], outs[want])
         assert not np.array_equal(outs["auto"], outs[other])
+
+
+def test_narrow_rule_limits():
+    """The narrow-NN rule stops at its m*n*k cap, is off with the mid-size rule
+    (AVX-512 cores, no AVX2 clone: limits equal) and with its own cap at 0."""
+    old = _testing.set_small_gemm_max((16384, 262144))
+    old_narrow = _blas._set_small_gemm_narrow_max(2 ** 20)
+    try:
+        assert _blas.small_gemm_narrow_max() == 2 ** 20
+        assert _blas.small_gemm_path(0, 0, 1024, 32, 32, np.float32) == "small"   # 2**20
+        assert _blas.small_gemm_path(0, 0, 1025, 32, 32, np.float32) == "blas"
+        _blas._set_small_gemm_narrow_max(0)
+        assert _blas.small_gemm_narrow_max() == 0
+        assert _blas.small_gemm_path(0, 0, 1024, 32, 32, np.float32) == "blas"
+        _blas._set_small_gemm_narrow_max(2 ** 20)
+        _testing.set_small_gemm_max(16384)          # the mid-size rule off
+        assert _blas.small_gemm_narrow_max() == 0
+        assert _blas.small_gemm_path(0, 0, 1024, 32, 32, np.float32) == "blas"
+    finally:
+        _blas._set_small_gemm_narrow_max(old_narrow)
+        _testing.set_small_gemm_max(old)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_dense_forward_on_narrow_products_matches_reference(dtype, n_threads):
+    """dense_forward at batch 16 on a 784-input layer: its products run in the
+    small kernel by the narrow rule (or OpenBLAS where it is off); both agree
+    with reference.py."""
+    from fastbp import reference
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((784, 16)).astype(dtype)
+    W = (rng.standard_normal((256, 784)) / 28).astype(dtype)
+    b = rng.standard_normal((256, 1)).astype(dtype)
+    ref_Z, ref_A = reference.dense_forward(A.astype(np.float64), W.astype(np.float64),
+                                           b.astype(np.float64), "relu")
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    old = _testing.set_small_gemm_max((16384, 262144))
+    try:
+        assert _blas.small_gemm_path(0, 0, 128, 16, 784, dtype) == "small"
+        for narrow in (_blas.small_gemm_narrow_max(), 0):
+            keep = _blas._set_small_gemm_narrow_max(narrow)
+            try:
+                Z, A_out = fastbp.dense_forward(A, W, b, "relu", n_threads=n_threads)
+            finally:
+                _blas._set_small_gemm_narrow_max(keep)
+            np.testing.assert_allclose(Z, ref_Z, rtol=tol, atol=tol)
+            np.testing.assert_allclose(A_out, ref_A, rtol=tol, atol=tol)
+    finally:
+        _testing.set_small_gemm_max(old)
 
 
 def test_threshold_setter_returns_old_value():

@@ -75,7 +75,32 @@ cdef extern from "fastbp_gemm.h" nogil:
 
 cdef Py_ssize_t _small_gemm_max = 16384
 cdef Py_ssize_t _small_gemm_mid_max = 262144
+# Above _small_gemm_mid_max, while that rule is on: NN products with few
+# columns, a whole number of AVX2 vectors (_narrow_fits). OpenBLAS packs all of
+# op(A) (m x k) for each call and uses each packed element for only n columns,
+# so its packing weighs ~1/n of the work; the small kernel reads A in place
+# and keeps B's 2-vector column strips in cache. One thread, Zen 1, Haswell
+# kernel (bench/RESULTS.md, fifteenth session): 0.45-0.93x OpenBLAS's time in
+# float32 at 8-32 columns and 0.42-0.77x in float64 at 4-16, for m 16-4096 and
+# k 64-4096; 0.55-1.02x at up to 8 vectors while B (k x n) fits 128 KiB (half
+# the smallest L2 of an AVX2 core), 0.8-1.5x beyond. A column count that is
+# not a whole number of vectors goes through the kernel's zero-padded edge
+# tile, copied per row block: 1.3-2.6x in float32, so those stay in OpenBLAS.
+# Up to _small_gemm_narrow_max m*n*k (the largest products measured).
+cdef Py_ssize_t _small_gemm_narrow_max = 134217728
+cdef enum:
+    _NARROW_B_BYTES = 131072
 _AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+cdef inline bint _narrow_fits(BLAS_Trans ta, BLAS_Trans tb, int n, int k,
+                              bint single) noexcept nogil:
+    """NN with a whole number of AVX2 vectors of columns, few of them (above)."""
+    cdef int vec = 8 if single else 4
+    cdef Py_ssize_t b_bytes = <Py_ssize_t>k * n * (4 if single else 8)
+    if ta != NoTrans or tb != NoTrans or n < vec or n % vec != 0:
+        return False
+    return n <= 4 * vec or (n <= 8 * vec and b_bytes <= _NARROW_B_BYTES)
 
 
 cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
@@ -85,7 +110,8 @@ cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
     if mnk <= _small_gemm_max:
         return True
     if mnk > _small_gemm_mid_max:
-        return False
+        return (_small_gemm_mid_max > _small_gemm_max and mnk <= _small_gemm_narrow_max
+                and _narrow_fits(ta, tb, n, k, single))
     if tb == NoTrans:
         return n >= (8 if single else 4)        # a whole AVX2 vector of C's row
     return ta == NoTrans and not single and m >= FBP_GS_NT_PACK_M and k <= FBP_GS_NT_PACK_K
@@ -554,6 +580,15 @@ def small_gemm_mid_max():
     return max(_small_gemm_mid_max, _small_gemm_max)
 
 
+def small_gemm_narrow_max():
+    """m*n*k up to which _gemm runs NN products with few columns (a whole
+    number of AVX2 vectors: _narrow_fits) there above small_gemm_mid_max; 0
+    when that rule is off (it is on only with the mid-size rule)."""
+    if _small_gemm_mid_max > _small_gemm_max:
+        return max(_small_gemm_narrow_max, 0)
+    return 0
+
+
 def small_gemm_path(trans_a, trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, dtype):
     """Where _gemm runs C (m, n) = op(A) op(B) with inner size k: "small" or "blas"."""
     import numpy as np
@@ -569,6 +604,15 @@ cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n, Py_ssize_t mid,
     old_mid[0] = _small_gemm_mid_max
     _small_gemm_max = n
     _small_gemm_mid_max = mid
+    return old
+
+
+def _set_small_gemm_narrow_max(Py_ssize_t n):
+    """Set the narrow-NN rule's m*n*k limit (0: off); returns the old one.
+    For benchmarks and tests: process-wide, not thread-safe against running GEMMs."""
+    global _small_gemm_narrow_max
+    old = _small_gemm_narrow_max
+    _small_gemm_narrow_max = n
     return old
 
 

@@ -32,6 +32,8 @@ def config_info():
     runs in BLAS), ``small_gemm_mid_max`` (products up to this m n k run
     there too when their shape suits its register tiles: see
     ``fastbp._blas``; equal to ``small_gemm_max`` when that rule is off),
+    ``small_gemm_narrow_max`` (above that, products up to this m n k run
+    there when they are A B with a few AVX2 vectors of columns; 0: off),
     ``blas_small_matrix_kernels`` (whether SciPy's OpenBLAS
     core has small-matrix GEMM kernels of its own: the reason the limit is 0
     on AVX-512 cores), ``blas_core`` (OpenBLAS's core name, "" if unknown),
@@ -63,6 +65,7 @@ def config_info():
         "simd": _blas.simd_dispatch(),
         "small_gemm_max": max(_blas.small_gemm_max(), 0),
         "small_gemm_mid_max": max(_blas.small_gemm_mid_max(), 0),
+        "small_gemm_narrow_max": _blas.small_gemm_narrow_max(),
         "blas_small_matrix_kernels": _blas.blas_small_matrix_path(),
         "blas_core": _blas.BLAS_CORENAME,
     }
@@ -99,9 +102,12 @@ def _small_gemm_words(info):
     """Where matrix products run, in words (a limit of 0 printed as "m*n*k <= 0"
     read as nonsense)."""
     limit, mid = info["small_gemm_max"], info["small_gemm_mid_max"]
+    narrow = info.get("small_gemm_narrow_max", 0)
     if limit > 0 and mid > limit:
+        few = (f", and A B products of up to {narrow} with few columns (1-4 AVX2 vectors, "
+               "or up to 8 while B fits 128 KiB)" if narrow > mid else "")
         return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "
-                f"kernel, and those of up to {mid} whose shape suits its register tiles; "
+                f"kernel, those of up to {mid} whose shape suits its register tiles{few}; "
                 "the others in BLAS")
     if limit > 0:
         return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "

@@ -27,6 +27,11 @@ Run it where those limits apply (OpenBLAS's Haswell kernel):
 
     OPENBLAS_CORETYPE=Haswell FASTBP_DISPATCH=avx2 python bench/bench_gemm_small.py --mid
 
+``--narrow``: the narrow-NN rule (products above the mid limit with a few
+AVX2 vectors of columns, _blas.pyx's _narrow_fits) on and off, interleaved in
+one process (2 threads): dense_forward at batch 16-64 and a
+[784, 256, 128, 10] Adam train_step at batch 32 and 64, float32 and float64.
+
 ``--nt``: a network step's NT products (dW = dZ A^T, and W X with the
 examples as rows) against the same product as NN on a transposed copy of B
 (the copy made beforehand, not timed), through OpenBLAS and through the
@@ -80,6 +85,13 @@ MID = [(f"digits {name}", ta, tb, M, N, K)
     ("NN above the limit", 0, 0, 128, 64, 64),
     ("NT above the limit", 0, 1, 128, 100, 64),
     ("TN above the limit", 1, 0, 200, 64, 64),
+    # above the mid limit: the narrow-NN rule (_narrow_fits)
+    ("narrow: forward Z = W A, batch 32", 0, 0, 128, 32, 784),
+    ("narrow: batch 16, wide layer", 0, 0, 512, 16, 1024),
+    ("narrow: batch 64, B 64 KiB in float32", 0, 0, 128, 64, 256),
+    ("narrow: batch 64, k 784", 0, 0, 128, 64, 784),
+    ("narrow: 20 columns (float32: padded edge)", 0, 0, 128, 20, 784),
+    ("narrow: TN 32 columns, 4 KiB rows", 1, 0, 512, 32, 1024),
 ]
 SQUARE = [(f"square {n}", ta, tb, n, n, n)
           for n in (4, 8, 12, 16, 24, 32, 40, 48, 64)
@@ -122,11 +134,15 @@ def main():
     ap.add_argument("--quick", action="store_true", help="[2,4,1] shapes only")
     ap.add_argument("--mid", action="store_true",
                     help="the mid-size rule's shapes (see the module docstring)")
+    ap.add_argument("--narrow", action="store_true",
+                    help="layer calls and train steps, narrow-NN rule on and off")
     ap.add_argument("--nt", action="store_true",
                     help="NT products against NN on a transposed copy (see the docstring)")
     args = ap.parse_args()
     if args.mid:
         return mid(args)
+    if args.narrow:
+        return narrow(args)
     if args.nt:
         return nt(args)
 
@@ -267,6 +283,58 @@ def fit_with_and_without(repeats, limits):
                     _testing.set_small_gemm_max(old)
         w, wo = (1e3 * float(np.median(times[name])) for name, _ in arms)
         print(f"| {np.dtype(dtype).name} | {w:.3f} | {wo:.3f} | {wo / w:.2f}x |", flush=True)
+
+
+def narrow(args):
+    """The --narrow table: layer calls and train steps, the rule on and off."""
+    import fastbp
+    from fastbp.network import Network
+    from fastbp.optim import Adam
+    for line in blas_info():
+        print(line)
+    cap = _blas.small_gemm_narrow_max()
+    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, narrow limit {cap}, "
+          f"load {os.getloadavg()}")
+    if cap == 0:
+        print("the narrow rule is off on this core (OpenBLAS AVX-512 kernel or no AVX2 "
+              "clone): nothing to compare")
+        return
+
+    def arm(on, fn):
+        def run():
+            old = _blas._set_small_gemm_narrow_max(cap if on else 0)
+            try:
+                fn()
+            finally:
+                _blas._set_small_gemm_narrow_max(old)
+        return run
+
+    rng = np.random.default_rng(0)
+    print("\n| call (2 threads) | dtype | rule on ms | off ms | off / on |")
+    print("|---|---|---|---|---|")
+    for dtype in (np.float32, np.float64):
+        cases = []
+        for p_, n, m in ((256, 256, 16), (256, 256, 32), (784, 256, 32), (1024, 1024, 32),
+                         (256, 256, 64)):
+            A = rng.standard_normal((p_, m)).astype(dtype)
+            W = (rng.standard_normal((n, p_)) / np.sqrt(p_)).astype(dtype)
+            b = rng.standard_normal((n, 1)).astype(dtype)
+            out = (np.empty((n, m), dtype), np.empty((n, m), dtype))
+            cases.append((f"dense_forward {p_}, {n}, {m}",
+                          lambda A=A, W=W, b=b, out=out:
+                          fastbp.dense_forward(A, W, b, "relu", out=out)))
+        for m in (32, 64):
+            X = rng.standard_normal((784, m)).astype(dtype)
+            y = rng.integers(0, 10, m)
+            net = Network([784, 256, 128, 10], "relu", "softmax", dtype=dtype, seed=0)
+            opt = Adam(1e-3)
+            cases.append((f"train_step [784, 256, 128, 10] b{m} Adam",
+                          lambda net=net, X=X, y=y, opt=opt: net.train_step(X, y, opt)))
+        for label, fn in cases:
+            t, _ = compare([("on", arm(True, fn), "scipy"), ("off", arm(False, fn), "scipy")],
+                           repeats=args.repeats)
+            print(f"| {label} | {np.dtype(dtype).name} | {t['on'] * 1e3:.4f} "
+                  f"| {t['off'] * 1e3:.4f} | {t['off'] / t['on']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -80,13 +80,14 @@ cdef Py_ssize_t _small_gemm_mid_max = 262144
 # op(A) (m x k) for each call and uses each packed element for only n columns,
 # so its packing weighs ~1/n of the work; the small kernel reads A in place
 # and keeps B's 2-vector column strips in cache. One thread, Zen 1, Haswell
-# kernel (bench/RESULTS.md, fifteenth session): 0.45-0.93x OpenBLAS's time in
-# float32 at 8-32 columns and 0.42-0.77x in float64 at 4-16, for m 16-4096 and
-# k 64-4096; 0.55-1.02x at up to 8 vectors while B (k x n) fits 128 KiB (half
-# the smallest L2 of an AVX2 core), 0.8-1.5x beyond. A column count that is
-# not a whole number of vectors goes through the kernel's zero-padded edge
-# tile, copied per row block: 1.3-2.6x in float32, so those stay in OpenBLAS.
-# Up to _small_gemm_narrow_max m*n*k (the largest products measured).
+# kernel (bench/RESULTS.md, fifteenth session): 0.45-0.98x OpenBLAS's time in
+# float32 at 8-32 columns and 0.42-0.77x in float64 at 4-16, for m 16-1024
+# and k 64-4096; 0.60-1.05x at up to 8 vectors while B (k x n) fits 128 KiB
+# (half the smallest L2 of an AVX2 core); beyond, 0.86-1.56x (either could
+# win). A column count that is not a whole number of vectors goes through the
+# kernel's zero-padded edge tile, copied per row block: 1.3-2.6x in float32,
+# so those stay in OpenBLAS. Up to _small_gemm_narrow_max m*n*k (the largest
+# products measured).
 cdef Py_ssize_t _small_gemm_narrow_max = 134217728
 cdef enum:
     _NARROW_B_BYTES = 131072

@@ -18,6 +18,9 @@
  * Loop orders, chosen so the inner loops run along contiguous memory:
  *   NN, TN  register tiles of rb (4, 2 or 1) rows x 2 vectors of C; each k
  *           adds op(A)[i, k] * (row k of B) to the tile; C is written once.
+ *           Columns past the last whole vector: B's are copied, zero-padded,
+ *           into a stack buffer once per 256 k and run as 1-vector tiles,
+ *           each chunk's sums added into C in order.
  *   NT      few rows (dW = dZ A^T of a thin layer, K = m long): dot products
  *           along K, 2 x 2 of them at a time, each with 2 vectors of lane
  *           sums (no -ffast-math, so the compiler would not split one sum
@@ -109,8 +112,8 @@ fbp_gs_vtile_##S##CL(const int rb, const int nv, ptrdiff_t K, T alpha,         \
         }                                                                      \
 }                                                                              \
                                                                                \
-/* rb rows of C: 2-vector tiles, then at most one 1-vector tile, then a     \
- * zero-padded one */                                                          \
+/* rb rows of C, its whole vectors of columns (N a multiple of VN): 2-vector   \
+ * tiles, then at most one 1-vector tile */                                    \
 static inline FBP_ALWAYS_INLINE void                                           \
 fbp_gs_rowblock_##S##CL(const int rb, ptrdiff_t N, ptrdiff_t K, T alpha,       \
                         const T *A, ptrdiff_t sai, ptrdiff_t sak,              \
@@ -127,30 +130,54 @@ fbp_gs_rowblock_##S##CL(const int rb, ptrdiff_t N, ptrdiff_t K, T alpha,       \
                              C + j * csj, csi, csj);                           \
         j += VN;                                                               \
     }                                                                          \
-    if (j < N) {                                                               \
-        /* last w < VN columns: zero-padded copies of <= FBP_GS_NT_PACK_K rows \
-         * of B, one vector tile each into a scratch tile, chunks summed in    \
-         * order (a k-innermost dot per element waits on FMA latency) */       \
-        const ptrdiff_t w = N - j;                                             \
-        T bp[FBP_GS_NT_PACK_K * VN], ct[FBP_GS_RB * VN], cc[FBP_GS_RB * VN];   \
-        for (ptrdiff_t k0 = 0; k0 < K; k0 += FBP_GS_NT_PACK_K) {               \
-            const ptrdiff_t kc = K - k0 < FBP_GS_NT_PACK_K                     \
-                                     ? K - k0 : FBP_GS_NT_PACK_K;              \
-            for (ptrdiff_t k = 0; k < kc; k++)                                 \
-                for (ptrdiff_t c = 0; c < VN; c++)                             \
-                    bp[k * VN + c] = c < w ? B[(k0 + k) * ldb + j + c] : (T)0; \
-            fbp_gs_vtile_##S##CL(rb, 1, kc, 1, A + k0 * sak, sai, sak, bp, VN, \
-                                 0, k0 ? cc : ct, VN, 1);                      \
-            if (k0)                                                            \
-                for (int l = 0; l < rb * VN; l++)                              \
-                    ct[l] += cc[l];                                            \
+}                                                                              \
+                                                                               \
+/* C[:, 0:w], 0 < w < 2 VN: the last columns, for all M rows. Per chunk of     \
+ * <= FBP_GS_NT_PACK_K k, B's w columns are copied once, zero-padded to nv     \
+ * (1 or 2) vectors, into a stack buffer; nv-vector tiles of rb rows run on    \
+ * it, each chunk's sums added to C in k order (the first with beta).          \
+ * (Copying per row block instead cost float32 1.3-2.6x OpenBLAS's time at     \
+ * 10-31 columns; AVX2 masked loads per k were slower still on Zen 1.) */      \
+static inline FBP_ALWAYS_INLINE void                                           \
+fbp_gs_edge_##S##CL(ptrdiff_t M, const ptrdiff_t w, ptrdiff_t K, T alpha,      \
+                    const T *A, ptrdiff_t sai, ptrdiff_t sak,                  \
+                    const T *B, ptrdiff_t ldb, T beta,                         \
+                    T *C, ptrdiff_t csi, ptrdiff_t csj)                        \
+{                                                                              \
+    enum { VN = VB / sizeof(T) };                                              \
+    T bp[FBP_GS_NT_PACK_K * 2 * VN], ct[FBP_GS_RB * 2 * VN];                   \
+    const int nv = w > VN ? 2 : 1;                                             \
+    const ptrdiff_t wp = nv * VN;          /* the buffer's row length */       \
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += FBP_GS_NT_PACK_K) {                   \
+        const ptrdiff_t kc = K - k0 < FBP_GS_NT_PACK_K ? K - k0                \
+                                                   : FBP_GS_NT_PACK_K;         \
+        for (ptrdiff_t k = 0; k < kc; k++)                                     \
+            for (ptrdiff_t c = 0; c < wp; c++)                                 \
+                bp[k * wp + c] = c < w ? B[(k0 + k) * ldb + c] : (T)0;         \
+        for (ptrdiff_t i = 0; i < M;) {                                        \
+            const int rb = M - i >= FBP_GS_RB ? FBP_GS_RB                      \
+                                              : (M - i >= 2 ? 2 : 1);          \
+            const T *a = A + i * sai + k0 * sak;                               \
+            if (rb == FBP_GS_RB && nv == 2)                                    \
+                fbp_gs_vtile_##S##CL(FBP_GS_RB, 2, kc, 1, a, sai, sak, bp, wp, \
+                                     0, ct, wp, 1);                            \
+            else if (rb == FBP_GS_RB)                                          \
+                fbp_gs_vtile_##S##CL(FBP_GS_RB, 1, kc, 1, a, sai, sak, bp, wp, \
+                                     0, ct, wp, 1);                            \
+            else if (rb == 2)                                                  \
+                fbp_gs_vtile_##S##CL(2, nv, kc, 1, a, sai, sak, bp, wp, 0,     \
+                                     ct, wp, 1);                               \
+            else                                                               \
+                fbp_gs_vtile_##S##CL(1, nv, kc, 1, a, sai, sak, bp, wp, 0,     \
+                                     ct, wp, 1);                               \
+            for (int r = 0; r < rb; r++)                                       \
+                for (ptrdiff_t c = 0; c < w; c++) {                            \
+                    T *p = C + (i + r) * csi + c * csj;                        \
+                    const T x = alpha * ct[r * wp + c];                        \
+                    *p = k0 ? *p + x : (beta == 0 ? x : x + beta * *p);        \
+                }                                                              \
+            i += rb;                                                           \
         }                                                                      \
-        for (int r = 0; r < rb; r++)                                           \
-            for (ptrdiff_t c = 0; c < w; c++) {                                \
-                T *p = C + r * csi + (j + c) * csj;                            \
-                *p = beta == 0 ? alpha * ct[r * VN + c]                        \
-                               : alpha * ct[r * VN + c] + beta * *p;           \
-            }                                                                  \
     }                                                                          \
 }                                                                              \
                                                                                \
@@ -161,18 +188,27 @@ fbp_gs_rows_##S##CL(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, T alpha,            \
                     const T *B, ptrdiff_t ldb, T beta,                         \
                     T *C, ptrdiff_t csi, ptrdiff_t csj)                        \
 {                                                                              \
+    enum { VN = VB / sizeof(T) };                                              \
+    /* with a partial vector at the end, the last (< 2-vector) strip of        \
+     * columns runs in the edge tiles on a copy; the rest straight from B */   \
+    const ptrdiff_t Nv = N % VN ? N - N % (2 * VN) : N;                        \
     ptrdiff_t i = 0;                                                           \
-    for (; i + FBP_GS_RB <= M; i += FBP_GS_RB)                                 \
-        fbp_gs_rowblock_##S##CL(FBP_GS_RB, N, K, alpha, A + i * sai, sai, sak, \
-                                B, ldb, beta, C + i * csi, csi, csj);          \
-    if (i + 2 <= M) {                                                          \
-        fbp_gs_rowblock_##S##CL(2, N, K, alpha, A + i * sai, sai, sak,         \
-                                B, ldb, beta, C + i * csi, csi, csj);          \
-        i += 2;                                                                \
+    if (Nv > 0) {                                                              \
+        for (; i + FBP_GS_RB <= M; i += FBP_GS_RB)                             \
+            fbp_gs_rowblock_##S##CL(FBP_GS_RB, Nv, K, alpha, A + i * sai, sai, \
+                                    sak, B, ldb, beta, C + i * csi, csi, csj); \
+        if (i + 2 <= M) {                                                      \
+            fbp_gs_rowblock_##S##CL(2, Nv, K, alpha, A + i * sai, sai, sak,    \
+                                    B, ldb, beta, C + i * csi, csi, csj);      \
+            i += 2;                                                            \
+        }                                                                      \
+        if (i < M)                                                             \
+            fbp_gs_rowblock_##S##CL(1, Nv, K, alpha, A + i * sai, sai, sak,    \
+                                    B, ldb, beta, C + i * csi, csi, csj);      \
     }                                                                          \
-    if (i < M)                                                                 \
-        fbp_gs_rowblock_##S##CL(1, N, K, alpha, A + i * sai, sai, sak,         \
-                                B, ldb, beta, C + i * csi, csi, csj);          \
+    if (Nv < N)                                                                \
+        fbp_gs_edge_##S##CL(M, N - Nv, K, alpha, A, sai, sak, B + Nv, ldb,     \
+                            beta, C + Nv * csj, csi, csj);                     \
 }                                                                              \
                                                                                \
 /* ri x rj dot products of rows of A and rows of B, K >= 2 VN: lane l of       \

@@ -18,9 +18,9 @@
  * Loop orders, chosen so the inner loops run along contiguous memory:
  *   NN, TN  register tiles of rb (4, 2 or 1) rows x 2 vectors of C; each k
  *           adds op(A)[i, k] * (row k of B) to the tile; C is written once.
- *           Columns past the last whole vector: B's are copied, zero-padded,
- *           into a stack buffer once per 256 k and run as 1-vector tiles,
- *           each chunk's sums added into C in order.
+ *           Columns past the last whole vector: B's are copied, zero-padded
+ *           to a vector, into a stack buffer once per 256 k and run as
+ *           1-vector tiles, each chunk's sums added into C in order.
  *   NT      few rows (dW = dZ A^T of a thin layer, K = m long): dot products
  *           along K, 2 x 2 of them at a time, each with 2 vectors of lane
  *           sums (no -ffast-math, so the compiler would not split one sum
@@ -132,12 +132,13 @@ fbp_gs_rowblock_##S##CL(const int rb, ptrdiff_t N, ptrdiff_t K, T alpha,       \
     }                                                                          \
 }                                                                              \
                                                                                \
-/* C[:, 0:w], 0 < w < 2 VN: the last columns, for all M rows. Per chunk of     \
- * <= FBP_GS_NT_PACK_K k, B's w columns are copied once, zero-padded to nv     \
- * (1 or 2) vectors, into a stack buffer; nv-vector tiles of rb rows run on    \
- * it, each chunk's sums added to C in k order (the first with beta).          \
- * (Copying per row block instead cost float32 1.3-2.6x OpenBLAS's time at     \
- * 10-31 columns; AVX2 masked loads per k were slower still on Zen 1.) */      \
+/* C[:, 0:w], w < VN: the last columns, for all M rows. Per chunk of <=        \
+ * FBP_GS_NT_PACK_K k, B's w columns are copied once, zero-padded to a         \
+ * vector, into a stack buffer; 1-vector tiles of rb rows run on it, each      \
+ * chunk's products added to C in k order (the first with beta). (Copying      \
+ * per row block instead cost float32 1.3-2.6x OpenBLAS's time at 10-31        \
+ * columns; AVX2 masked loads per k were slower still on Zen 1, and tiles of   \
+ * 2 vectors on a 2-vector copy no faster.) */                                 \
 static inline FBP_ALWAYS_INLINE void                                           \
 fbp_gs_edge_##S##CL(ptrdiff_t M, const ptrdiff_t w, ptrdiff_t K, T alpha,      \
                     const T *A, ptrdiff_t sai, ptrdiff_t sak,                  \
@@ -145,35 +146,30 @@ fbp_gs_edge_##S##CL(ptrdiff_t M, const ptrdiff_t w, ptrdiff_t K, T alpha,      \
                     T *C, ptrdiff_t csi, ptrdiff_t csj)                        \
 {                                                                              \
     enum { VN = VB / sizeof(T) };                                              \
-    T bp[FBP_GS_NT_PACK_K * 2 * VN], ct[FBP_GS_RB * 2 * VN];                   \
-    const int nv = w > VN ? 2 : 1;                                             \
-    const ptrdiff_t wp = nv * VN;          /* the buffer's row length */       \
+    T bp[FBP_GS_NT_PACK_K * VN], ct[FBP_GS_RB * VN];                           \
     for (ptrdiff_t k0 = 0; k0 < K; k0 += FBP_GS_NT_PACK_K) {                   \
         const ptrdiff_t kc = K - k0 < FBP_GS_NT_PACK_K ? K - k0                \
                                                    : FBP_GS_NT_PACK_K;         \
         for (ptrdiff_t k = 0; k < kc; k++)                                     \
-            for (ptrdiff_t c = 0; c < wp; c++)                                 \
-                bp[k * wp + c] = c < w ? B[(k0 + k) * ldb + c] : (T)0;         \
+            for (ptrdiff_t c = 0; c < VN; c++)                                 \
+                bp[k * VN + c] = c < w ? B[(k0 + k) * ldb + c] : (T)0;         \
         for (ptrdiff_t i = 0; i < M;) {                                        \
             const int rb = M - i >= FBP_GS_RB ? FBP_GS_RB                      \
                                               : (M - i >= 2 ? 2 : 1);          \
             const T *a = A + i * sai + k0 * sak;                               \
-            if (rb == FBP_GS_RB && nv == 2)                                    \
-                fbp_gs_vtile_##S##CL(FBP_GS_RB, 2, kc, 1, a, sai, sak, bp, wp, \
-                                     0, ct, wp, 1);                            \
-            else if (rb == FBP_GS_RB)                                          \
-                fbp_gs_vtile_##S##CL(FBP_GS_RB, 1, kc, 1, a, sai, sak, bp, wp, \
-                                     0, ct, wp, 1);                            \
+            if (rb == FBP_GS_RB)                                               \
+                fbp_gs_vtile_##S##CL(FBP_GS_RB, 1, kc, 1, a, sai, sak, bp, VN, \
+                                     0, ct, VN, 1);                            \
             else if (rb == 2)                                                  \
-                fbp_gs_vtile_##S##CL(2, nv, kc, 1, a, sai, sak, bp, wp, 0,     \
-                                     ct, wp, 1);                               \
+                fbp_gs_vtile_##S##CL(2, 1, kc, 1, a, sai, sak, bp, VN, 0,      \
+                                     ct, VN, 1);                               \
             else                                                               \
-                fbp_gs_vtile_##S##CL(1, nv, kc, 1, a, sai, sak, bp, wp, 0,     \
-                                     ct, wp, 1);                               \
+                fbp_gs_vtile_##S##CL(1, 1, kc, 1, a, sai, sak, bp, VN, 0,      \
+                                     ct, VN, 1);                               \
             for (int r = 0; r < rb; r++)                                       \
                 for (ptrdiff_t c = 0; c < w; c++) {                            \
                     T *p = C + (i + r) * csi + c * csj;                        \
-                    const T x = alpha * ct[r * wp + c];                        \
+                    const T x = alpha * ct[r * VN + c];                        \
                     *p = k0 ? *p + x : (beta == 0 ? x : x + beta * *p);        \
                 }                                                              \
             i += rb;                                                           \
@@ -189,9 +185,7 @@ fbp_gs_rows_##S##CL(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, T alpha,            \
                     T *C, ptrdiff_t csi, ptrdiff_t csj)                        \
 {                                                                              \
     enum { VN = VB / sizeof(T) };                                              \
-    /* with a partial vector at the end, the last (< 2-vector) strip of        \
-     * columns runs in the edge tiles on a copy; the rest straight from B */   \
-    const ptrdiff_t Nv = N % VN ? N - N % (2 * VN) : N;                        \
+    const ptrdiff_t Nv = N - N % VN;       /* columns in whole vectors */      \
     ptrdiff_t i = 0;                                                           \
     if (Nv > 0) {                                                              \
         for (; i + FBP_GS_RB <= M; i += FBP_GS_RB)                             \

@@ -23,8 +23,8 @@ SIZES = (1, 2, 3, 4, 7, 17)
 SHAPES = list(itertools.product(SIZES, repeat=3)) + [
     tuple(big if d == axis else s for d in range(3))
     for big in (64, 400) for axis in range(3) for s in (1, 3, 17)] + [
-    # edge tiles 1-2 vectors wide (N % 8 > 4 in float32, N % 4 != 0 beside a
-    # whole vector in float64), K over one 256-long chunk
+    # edge columns (N % 8 in float32, N % 4 in float64) beside whole
+    # vectors and alone, K over one 256-long chunk of the edge's copy
     (5, 13, 3), (17, 13, 300), (9, 31, 400), (3, 23, 17), (6, 10, 257)]
 ALPHAS = (1.0, 0.5, -2.0)
 BETAS = (0.0, 1.0, 0.25)

@@ -29,7 +29,7 @@ Run it where those limits apply (OpenBLAS's Haswell kernel):
 
 ``--narrow``: the narrow-NN rule (products above the mid limit with a few
 AVX2 vectors of columns, _blas.pyx's _narrow_fits) on and off, interleaved in
-one process (2 threads): dense_forward at batch 16-64 and a
+one process (n_threads=None: every core): dense_forward at batch 16-64 and a
 [784, 256, 128, 10] Adam train_step at batch 32 and 64, float32 and float64.
 
 ``--nt``: a network step's NT products (dW = dZ A^T, and W X with the
@@ -310,7 +310,8 @@ def narrow(args):
         return run
 
     rng = np.random.default_rng(0)
-    print("\n| call (2 threads) | dtype | rule on ms | off ms | off / on |")
+    nt = fastbp.effective_n_threads(None)
+    print(f"\n| call ({nt} threads) | dtype | rule on ms | off ms | off / on |")
     print("|---|---|---|---|---|")
     for dtype in (np.float32, np.float64):
         cases = []

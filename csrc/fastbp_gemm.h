@@ -11,9 +11,10 @@
  * Why: for the tiny products of small networks ((4, 2) @ (2, 400), ...)
  * OpenBLAS's fixed cost (interface, its beta pass over C, packing) is large
  * next to a few thousand multiply-adds. These loops have no packing and no
- * setup; fastbp/_blas.pyx sends products below a measured size here, and
- * mid-size ones whose shape suits these tiles (_small_fits, whose comment
- * gives the measurements), the rest to OpenBLAS.
+ * setup; fastbp/_blas.pyx sends products below a measured size here,
+ * mid-size ones whose shape suits these tiles, and NN products of any size
+ * with a few whole vectors of columns (OpenBLAS packs all of A for them;
+ * _small_fits, whose comment gives the measurements), the rest to OpenBLAS.
  *
  * Loop orders, chosen so the inner loops run along contiguous memory:
  *   NN, TN  register tiles of rb (4, 2 or 1) rows x 2 vectors of C; each k

@@ -130,10 +130,12 @@ def test_info_says_in_words_where_small_products_run(limit):
     from fastbp import _blas, _config, _testing
 
     old = _testing.set_small_gemm_max(limit)
+    old_narrow = _blas._set_small_gemm_narrow_max(2 ** 27)    # its Haswell/Zen default
     try:
         buf = io.StringIO()
         info = _config.show_config(file=buf)
     finally:
+        _blas._set_small_gemm_narrow_max(old_narrow)
         _testing.set_small_gemm_max(old)
     n, mid = limit if isinstance(limit, tuple) else (limit, limit)
     assert info["small_gemm_max"] == n              # what it measures is unchanged
@@ -151,8 +153,9 @@ def test_info_says_in_words_where_small_products_run(limit):
         assert info["small_gemm_narrow_max"] > mid
         assert ("on: products of up to 16384 multiply-adds (m*n*k) run in fastbp's own "
                 "kernel, those of up to 262144 whose shape suits its register tiles, and "
-                f"A B products of up to {info['small_gemm_narrow_max']} with few columns "
-                "(1-4 AVX2 vectors, or up to 8 while B fits 128 KiB); the others in BLAS"
+                f"A B products of up to {info['small_gemm_narrow_max']} with a whole number "
+                "of AVX2 vectors of columns (1-4, or up to 8 while B fits 128 KiB); the "
+                "others in BLAS"
                 ) in line, line
     if mid == n:
         assert info["small_gemm_narrow_max"] == 0   # only with the mid-size rule

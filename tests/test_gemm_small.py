@@ -137,7 +137,9 @@ def test_gemm_dispatches_on_threshold(dtype, ta, tb):
 
 
 # (trans_a, trans_b, M, N, K, dtype, where _gemm runs it under the limits
-# (16384, 262144)): _blas.pyx's _small_fits, case by case.
+# (16384, 262144) and the narrow rule's 2**27, as on OpenBLAS's Haswell/Zen
+# kernels): _blas.pyx's _small_fits, case by case.
+NARROW = 2 ** 27
 MID_RULE = [
     (0, 0, 4, 400, 2, np.float32, "small"),       # tiny: every shape
     (0, 1, 1, 4, 400, np.float32, "small"),
@@ -158,8 +160,10 @@ MID_RULE = [
     (0, 0, 64, 64, 64, np.float64, "small"),      # 262144: the limit itself
     (0, 0, 128, 64, 64, np.float64, "blas"),      # above it: 16 vectors wide
     # above 262144: NN with few columns, a whole number of vectors (_narrow_fits)
-    (0, 0, 128, 32, 784, np.float32, "small"),    # 4 vectors, any k
+    (0, 0, 128, 32, 784, np.float32, "small"),    # 4 vectors
     (0, 0, 64, 16, 1000, np.float64, "small"),
+    (0, 0, 64, 32, 2048, np.float32, "small"),    # ... any k: B 256 KiB
+    (0, 0, 64, 16, 2048, np.float64, "small"),
     (0, 0, 40, 64, 512, np.float32, "small"),     # 8 vectors, B 128 KiB
     (0, 0, 40, 64, 520, np.float32, "blas"),      # ... B above 128 KiB
     (0, 0, 128, 32, 256, np.float64, "small"),    # 8 vectors, B 64 KiB
@@ -181,6 +185,7 @@ def test_mid_size_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, w
     the rule (its result equals that path's bit for bit, where the two paths
     differ) and the result matches NumPy whichever path runs."""
     old = _testing.set_small_gemm_max((16384, 262144))
+    old_narrow = _blas._set_small_gemm_narrow_max(NARROW)
     try:
         assert _blas.small_gemm_path(ta, tb, M, N, K, dtype) == want
         rng = np.random.default_rng(M * 7 + N)
@@ -196,6 +201,7 @@ def test_mid_size_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, w
                                        * float(np.abs(A).max() * np.abs(B).max()) * K,
                                        err_msg=path)
     finally:
+        _blas._set_small_gemm_narrow_max(old_narrow)
         _testing.set_small_gemm_max(old)
     other = "blas" if want == "small" else "small"
     if not np.array_equal(outs["small"], outs["blas"]):
@@ -224,12 +230,45 @@ def test_narrow_rule_limits():
         _testing.set_small_gemm_max(old)
 
 
+NARROW_DEFAULT = """
+from fastbp import _blas, _testing
+if _blas.small_gemm_dispatch() != "avx2+fma" and not BASELINE:
+    print("skip")
+    raise SystemExit
+_blas.BLAS_CORENAME = CORE
+_blas._set_small_gemm_narrow_max(2 ** 27)
+_testing.set_small_gemm_max((16384, 262144))
+_blas._default_small_gemm_max(None)       # the defaults for that core
+print(_blas.small_gemm_narrow_max() > 0, _blas.small_gemm_path(0, 0, 512, 16, 1024, "float32"))
+"""
+
+
+@pytest.mark.parametrize("core,baseline,want", [
+    ("Haswell", False, "True small"), ("Zen", False, "True small"),
+    ("Zen", True, "False blas"),             # no AVX2 clone: the mid-size rule off too
+    ("Sandybridge", False, "False blas"),
+    ("", False, "False blas"),               # no OpenBLAS found (another BLAS)
+    ("SkylakeX", False, "False blas")])      # AVX-512 kernels: every limit 0
+def test_narrow_rule_defaults_per_core(core, baseline, want):
+    """The narrow rule is on by default only with OpenBLAS's Haswell/Zen kernels
+    and fastbp's AVX2 clone, the kernels it was measured against."""
+    env = dict(os.environ)
+    if baseline:
+        env["FASTBP_DISPATCH"] = "baseline"
+    code = f"CORE = {core!r}\nBASELINE = {baseline}\n" + NARROW_DEFAULT
+    out = run_python(code, env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    if out.stdout.strip() == "skip":
+        pytest.skip("no AVX2 clone on this CPU")
+    assert out.stdout.strip() == want
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_dense_forward_on_narrow_products_matches_reference(dtype, n_threads):
-    """dense_forward at batch 16 on a 784-input layer: its products run in the
-    small kernel by the narrow rule (or OpenBLAS where it is off); both agree
-    with reference.py."""
+    """dense_forward at batch 16 on a 784-input layer: with the narrow rule its
+    product runs in the small kernel (Z equals that kernel's product plus b, bit
+    for bit), without it in OpenBLAS; both agree with reference.py."""
     from fastbp import reference
     rng = np.random.default_rng(5)
     A = rng.standard_normal((784, 16)).astype(dtype)
@@ -238,15 +277,20 @@ def test_dense_forward_on_narrow_products_matches_reference(dtype, n_threads):
     ref_Z, ref_A = reference.dense_forward(A.astype(np.float64), W.astype(np.float64),
                                            b.astype(np.float64), "relu")
     tol = 1e-4 if dtype == np.float32 else 1e-11
+    small = np.empty((256, 16), dtype)
+    _testing.gemm(W, A, small, path="small")
     old = _testing.set_small_gemm_max((16384, 262144))
     try:
-        assert _blas.small_gemm_path(0, 0, 128, 16, 784, dtype) == "small"
-        for narrow in (_blas.small_gemm_narrow_max(), 0):
+        for narrow in (NARROW, 0):
             keep = _blas._set_small_gemm_narrow_max(narrow)
             try:
+                assert _blas.small_gemm_path(0, 0, 128, 16, 784, dtype) == \
+                    ("small" if narrow else "blas")
                 Z, A_out = fastbp.dense_forward(A, W, b, "relu", n_threads=n_threads)
             finally:
                 _blas._set_small_gemm_narrow_max(keep)
+            if narrow:      # rows are independent in the small kernel: blocks agree
+                np.testing.assert_array_equal(Z, small + b)
             np.testing.assert_allclose(Z, ref_Z, rtol=tol, atol=tol)
             np.testing.assert_allclose(A_out, ref_A, rtol=tol, atol=tol)
     finally:

@@ -75,23 +75,29 @@ cdef extern from "fastbp_gemm.h" nogil:
 
 cdef Py_ssize_t _small_gemm_max = 16384
 cdef Py_ssize_t _small_gemm_mid_max = 262144
-# Above _small_gemm_mid_max, while that rule is on: NN products with few
-# columns, a whole number of AVX2 vectors (_narrow_fits). OpenBLAS packs all of
-# op(A) (m x k) for each call and uses each packed element for only n columns,
-# so its packing weighs ~1/n of the work; the small kernel reads A in place
-# and keeps B's 2-vector column strips in cache. One thread, Zen 1, Haswell
-# kernel (bench/RESULTS.md, fifteenth session): 0.45-0.98x OpenBLAS's time in
-# float32 at 8-32 columns and 0.42-0.77x in float64 at 4-16, for m 16-1024
-# and k 64-4096; 0.60-1.05x at up to 8 vectors while B (k x n) fits 128 KiB
-# (half the smallest L2 of an AVX2 core); beyond, 0.86-1.56x (either could
-# win). A column count that is not a whole number of vectors goes through the
-# kernel's zero-padded edge tile, copied per row block: 1.3-2.6x in float32,
+# Above _small_gemm_mid_max, while that rule is on, with OpenBLAS's
+# Haswell/Zen kernels (_NARROW_CORES): NN products with few columns, a whole
+# number of AVX2 vectors (_narrow_fits). OpenBLAS packs all of op(A) (m x k)
+# for each call and uses each packed element for only n columns, so its
+# packing weighs ~1/n of the work; the small kernel reads A in place and keeps
+# B's 2-vector column strips in cache. One thread, one Zen 1 machine, Haswell
+# kernel (bench/RESULTS.md, fifteenth session; not measured on Intel cores or
+# Zen 2-4): at 1-4 vectors (8-32 float32 / 4-16 float64 columns) 0.45-0.98x
+# OpenBLAS's time in float32 and 0.42-0.77x in float64, for m 16-1024 and k
+# 64-4096; at 5-8 vectors 0.60-1.05x while B (k x n) fits 128 KiB (half the
+# smallest L2 of an AVX2 core), and 0.51-1.56x beyond (either could win).
+# Column counts that are not a whole number of vectors run their last columns
+# in the kernel's edge tiles (1-vector tiles on a zero-padded copy of B's
+# columns): float32 10-33 columns at m >= 256 took 0.95-1.5x OpenBLAS's time,
 # so those stay in OpenBLAS. Up to _small_gemm_narrow_max m*n*k (the largest
 # products measured).
 cdef Py_ssize_t _small_gemm_narrow_max = 134217728
 cdef enum:
     _NARROW_B_BYTES = 131072
 _AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+# OpenBLAS's AVX2 kernels, the ones the narrow rule was measured against; with
+# another BLAS (or none found) it is off
+_NARROW_CORES = ("haswell", "zen")
 
 
 cdef inline bint _narrow_fits(BLAS_Trans ta, BLAS_Trans tb, int n, int k,
@@ -485,10 +491,12 @@ def _load_thread_control():
     import ctypes
     path = _find_blas_library()
     if path is None:
+        _default_small_gemm_max(None)
         return None
     try:
         lib = ctypes.CDLL(path)
     except OSError:
+        _default_small_gemm_max(None)
         return None
 
     def sym(*names):
@@ -516,12 +524,13 @@ def _load_thread_control():
 
 
 def _default_small_gemm_max(lib):
-    """Pick _small_gemm_max for the OpenBLAS core in use (see its comment)."""
-    global _small_gemm_max, _small_gemm_mid_max, BLAS_CORENAME
+    """Pick the small kernel's limits for the BLAS in use (see their comment):
+    lib is SciPy's OpenBLAS opened by ctypes, or None when none was found."""
+    global _small_gemm_max, _small_gemm_mid_max, _small_gemm_narrow_max, BLAS_CORENAME
     import ctypes
     for name in ("scipy_openblas_get_corename", "openblas_get_corename",
                  "scipy_openblas_get_corename64_", "openblas_get_corename64_"):
-        f = getattr(lib, name, None)
+        f = getattr(lib, name, None) if lib is not None else None
         if f is not None:
             f.restype = ctypes.c_char_p
             BLAS_CORENAME = (f() or b"").decode(errors="replace")
@@ -531,6 +540,8 @@ def _default_small_gemm_max(lib):
         _small_gemm_mid_max = 0
     elif not fbp_use_avx2():
         _small_gemm_mid_max = _small_gemm_max
+    if BLAS_CORENAME.lower() not in _NARROW_CORES:
+        _small_gemm_narrow_max = 0      # measured against these kernels only
 
 
 BLAS_CORENAME = ""

@@ -32,6 +32,13 @@ AVX2 vectors of columns, _blas.pyx's _narrow_fits) on and off, interleaved in
 one process (n_threads=None: every core): dense_forward at batch 16-64 and a
 [784, 256, 128, 10] Adam train_step at batch 32 and 64, float32 and float64.
 
+``--nt32``: the mid-size rule's float32 NT products (NT with >= 8 rows,
+k <= 256 and a whole number of vectors of columns: dW = dZ A^T of a small
+layer, digits' Z1 = W1 Xb^T) in the small kernel (the default) and in
+OpenBLAS, interleaved in one process (n_threads=None): the products alone
+(one thread), dense_backward, a [784, 256, 128, 10] Adam train_step at batch
+32 and a digits fit per epoch, float32.
+
 ``--nt``: a network step's NT products (dW = dZ A^T, and W X with the
 examples as rows) against the same product as NN on a transposed copy of B
 (the copy made beforehand, not timed), through OpenBLAS and through the
@@ -138,7 +145,11 @@ def main():
                     help="layer calls and train steps, narrow-NN rule on and off")
     ap.add_argument("--nt", action="store_true",
                     help="NT products against NN on a transposed copy (see the docstring)")
+    ap.add_argument("--nt32", action="store_true",
+                    help="float32 NT products in the small kernel on and off (see the docstring)")
     args = ap.parse_args()
+    if args.nt32:
+        return nt32(args)
     if args.mid:
         return mid(args)
     if args.narrow:
@@ -336,6 +347,77 @@ def narrow(args):
                            repeats=args.repeats)
             print(f"| {label} | {np.dtype(dtype).name} | {t['on'] * 1e3:.4f} "
                   f"| {t['off'] * 1e3:.4f} | {t['off'] / t['on']:.3f} |", flush=True)
+
+
+def nt32(args):
+    """The --nt32 table: float32 NT in the small kernel (on) or OpenBLAS (off)."""
+    import fastbp
+    from fastbp.network import Network
+    from fastbp.optim import Adam
+    for line in blas_info():
+        print(line)
+    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, limits "
+          f"({_blas.small_gemm_max()}, {_blas.small_gemm_mid_max()}), load {os.getloadavg()}")
+    if _blas.small_gemm_path(0, 1, 128, 32, 64, np.float32) != "small":
+        print("the mid-size rule is off on this core (OpenBLAS AVX-512 kernel or no AVX2 "
+              "clone): nothing to compare")
+        return
+
+    def arm(on, fn):
+        def run():
+            old = _blas._set_small_nt_float32(on)
+            try:
+                fn()
+            finally:
+                _blas._set_small_nt_float32(old)
+        return run
+
+    rng = np.random.default_rng(0)
+    dtype = np.float32
+    cases = []
+    for label, M, N, K in (("digits Z1 = W1 Xb^T", 128, 32, 64),
+                           ("digits Z1, 64-row block", 64, 32, 64),
+                           ("digits dW2 = dZ2 A1^T", 10, 128, 32),
+                           ("dW of a 64 x 64 layer, batch 32", 64, 64, 32),
+                           ("dW of a 256 x 128 layer, batch 8", 128, 256, 8)):
+        A = rng.standard_normal((M, K)).astype(dtype)
+        B = rng.standard_normal((N, K)).astype(dtype)
+        C = np.zeros((M, N), dtype)
+        reps = max(1, int(2e6 / (M * N * K)))
+        cases.append((f"{label} ({M}, {N}, {K}), 1 thread, x{reps}",
+                      lambda A=A, B=B, C=C, reps=reps:
+                      _testing.gemm(A, B, C, trans_b=True, repeat=reps)))
+    for n_prev, n, m in ((64, 64, 32), (128, 128, 16)):
+        A = np.maximum(rng.standard_normal((n_prev, m)), 0).astype(dtype)
+        W = (rng.standard_normal((n, n_prev)) / np.sqrt(n_prev)).astype(dtype)
+        dZ = rng.standard_normal((n, m)).astype(dtype)
+        cases.append((f"dense_backward {n_prev}, {n}, {m}",
+                      lambda A=A, W=W, dZ=dZ: fastbp.dense_backward(dZ, A, W, "relu")))
+    X = rng.standard_normal((784, 32)).astype(dtype)
+    y = rng.integers(0, 10, 32)
+    net = Network([784, 256, 128, 10], "relu", "softmax", dtype=dtype, seed=0)
+    opt = Adam(1e-3)
+    cases.append(("train_step [784, 256, 128, 10] b32 Adam",
+                  lambda: net.train_step(X, y, opt)))
+    from sklearn.datasets import load_digits
+    Xd, yd = load_digits(return_X_y=True)
+    Xd = np.asfortranarray((Xd / 16.0)[:1347].T, dtype=dtype)
+    yd = yd[:1347]
+    dnet = Network([64, 128, 10], "relu", "softmax", dtype=dtype, seed=0)
+    dopt = Adam(1e-3)
+    dnet.fit(Xd, yd, epochs=2, batch_size=32, optimizer=dopt, verbose=False)
+    cases.append(("digits fit [64, 128, 10] b32 Adam, 5 epochs",
+                  lambda: dnet.fit(Xd, yd, epochs=5, batch_size=32, optimizer=dopt,
+                                   verbose=False)))
+    nt = fastbp.effective_n_threads(None)
+    print(f"\n| call ({nt} threads unless said) | small kernel ms | OpenBLAS ms "
+          "| OpenBLAS / small |")
+    print("|---|---|---|---|")
+    for label, fn in cases:
+        t, _ = compare([("on", arm(True, fn), "scipy"), ("off", arm(False, fn), "scipy")],
+                       repeats=args.repeats)
+        print(f"| {label} | {t['on'] * 1e3:.4f} | {t['off'] * 1e3:.4f} "
+              f"| {t['off'] / t['on']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

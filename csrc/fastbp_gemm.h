@@ -46,12 +46,34 @@
 #include <string.h>
 #include "fastbp_cpu.h"
 
-/* NT with at least this many rows and K up to FBP_GS_NT_PACK_K runs as NN
- * tiles on transposed columns of B: per element, a lane-sum dot product's
- * reduction costs more than the transpose does, once spread over 8 rows.
+/* NT runs as NN tiles on columns of op(B) transposed into a stack buffer
+ * (K up to FBP_GS_NT_PACK_K) where the transpose, spread over the M rows,
+ * costs less than the lane-sum dot products' reductions (fbp_gs_nt_packs);
+ * with K below 2 vectors there is no dot product to take. Measured on Zen 1
+ * (AVX2 clone; bench/RESULTS.md, sixteenth session), the packed path's time
+ * over the dots' grew with K and fell with M: it crossed 1 near K = 16 M with
+ * a whole number of vectors of columns (float64 from 4 rows: near 32 M), near
+ * K = 4 M when the last columns run in edge tiles, and near K = M-2 M with
+ * fewer columns than a vector (1.3-11x the dots at K = 8-32 M). Single
+ * products of these sizes vary by 30% between runs.
  * (Outside the #if: fastbp/_blas.pyx's _small_fits reads them too.) */
-#define FBP_GS_NT_PACK_M 8
 #define FBP_GS_NT_PACK_K 256
+/* _blas.pyx's mid-size rule sends NT products from this many rows here */
+#define FBP_GS_NT_MID_M 4
+
+static inline int
+fbp_gs_nt_packs(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t VN, int dbl)
+{
+    if (K < 2 * VN)
+        return 1;
+    if (K > FBP_GS_NT_PACK_K)
+        return 0;
+    if (N < VN)
+        return K <= 2 * M;
+    if (N % VN)
+        return K <= 4 * M;
+    return K <= (dbl && M >= 4 ? 32 : 16) * M;
+}
 
 #if defined(__GNUC__) || defined(__clang__)
 
@@ -244,13 +266,26 @@ fbp_gs_dots_##S##CL(const int ri, const int rj, ptrdiff_t K, T alpha,          \
         }                                                                      \
 }                                                                              \
                                                                                \
+/* NN tiles on the transposed strip of fbp_gs_nt (a function of its own: \
+ * inlined there, GCC 12 kept the float32 tiles' B vectors on the stack,     \
+ * 2.1x the NN time on Zen 1) */                                             \
+ATTR static __attribute__((noinline)) void                                     \
+fbp_gs_strip_##S##CL(ptrdiff_t M, ptrdiff_t w, ptrdiff_t K, T alpha,           \
+                     const T *A, ptrdiff_t lda, const T *bt, T beta,           \
+                     T *C, ptrdiff_t ldc)                                      \
+{                                                                              \
+    enum { VN = VB / sizeof(T) };                                              \
+    fbp_gs_rows_##S##CL(M, w, K, alpha, A, lda, 1, bt, 2 * VN, beta, C, ldc,   \
+                        1);                                                    \
+}                                                                              \
+                                                                               \
 static inline FBP_ALWAYS_INLINE void                                           \
 fbp_gs_nt_##S##CL(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, T alpha,              \
                   const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb,        \
                   T beta, T *C, ptrdiff_t ldc)                                 \
 {                                                                              \
     enum { VN = VB / sizeof(T) };                                              \
-    if (K < 2 * VN || (M >= FBP_GS_NT_PACK_M && K <= FBP_GS_NT_PACK_K)) {      \
+    if (fbp_gs_nt_packs(M, N, K, VN, sizeof(T) == 8)) {                        \
         /* short dots, or enough rows to amortise it: transpose 2 VN columns   \
          * of op(B) at a time into a stack buffer, run them as NN tiles */     \
         T bt[FBP_GS_NT_PACK_K * 2 * VN];                                       \
@@ -259,8 +294,8 @@ fbp_gs_nt_##S##CL(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, T alpha,              \
             for (ptrdiff_t k = 0; k < K; k++)                                  \
                 for (ptrdiff_t c = 0; c < w; c++)                              \
                     bt[k * 2 * VN + c] = B[(j + c) * ldb + k];                 \
-            fbp_gs_rows_##S##CL(M, w, K, alpha, A, lda, 1, bt, 2 * VN, beta,   \
-                                C + j, ldc, 1);                                \
+            fbp_gs_strip_##S##CL(M, w, K, alpha, A, lda, bt, beta, C + j,      \
+                                 ldc);                                         \
         }                                                                      \
         return;                                                                \
     }                                                                          \

@@ -25,7 +25,12 @@ SHAPES = list(itertools.product(SIZES, repeat=3)) + [
     for big in (64, 400) for axis in range(3) for s in (1, 3, 17)] + [
     # edge columns (N % 8 in float32, N % 4 in float64) beside whole
     # vectors and alone, K over one 256-long chunk of the edge's copy
-    (5, 13, 3), (17, 13, 300), (9, 31, 400), (3, 23, 17), (6, 10, 257)]
+    (5, 13, 3), (17, 13, 300), (9, 31, 400), (3, 23, 17), (6, 10, 257)] + [
+    # NT on both sides of each bound of the packed path (fbp_gs_nt_packs):
+    # whole vectors K <= 16 M (float64 32 M), edge columns K <= 4 M, fewer
+    # columns than a vector K <= 2 M
+    (4, 16, 64), (4, 16, 100), (5, 8, 128), (5, 8, 200), (8, 12, 32), (8, 12, 40),
+    (16, 3, 32), (8, 3, 40)]
 ALPHAS = (1.0, 0.5, -2.0)
 BETAS = (0.0, 1.0, 0.25)
 
@@ -148,9 +153,19 @@ MID_RULE = [
     (0, 0, 128, 64, 32, np.float32, "small"),
     (1, 0, 128, 32, 10, np.float32, "small"),     # digits' dA1: TN
     (0, 1, 128, 32, 64, np.float64, "small"),     # digits' Z1: NT packed, float64
-    (0, 1, 128, 32, 64, np.float32, "blas"),      # ... float32 NT: the copy loses
+    (0, 1, 128, 32, 64, np.float32, "small"),     # ... float32, whole vectors
+    (0, 1, 10, 128, 32, np.float32, "small"),
+    (0, 1, 128, 10, 64, np.float32, "blas"),      # ... float32 edge columns lose
+    (0, 1, 100, 33, 64, np.float32, "blas"),
+    (0, 1, 128, 10, 64, np.float64, "small"),     # ... float64 any width
+    (0, 1, 7, 128, 32, np.float32, "small"),      # NT from 4 rows
+    (0, 1, 4, 4000, 16, np.float64, "small"),
+    (0, 1, 4, 4000, 16, np.float32, "small"),
+    (0, 1, 4, 256, 256, np.float32, "small"),     # ... k > 16 m: lane-sum dots
+    (0, 1, 3, 256, 32, np.float32, "blas"),       # NT with < 4 rows
+    (0, 1, 3, 256, 32, np.float64, "blas"),
+    (0, 1, 64, 2, 256, np.float64, "blas"),       # NT narrower than a vector
     (0, 1, 10, 128, 32, np.float64, "small"),     # dW2: NT packed, 10 rows
-    (0, 1, 4, 4000, 16, np.float64, "blas"),      # NT with < 8 rows: lane-sum dots
     (0, 1, 10, 64, 400, np.float64, "blas"),      # NT with k > 256: lane-sum dots
     (0, 0, 64, 4, 1000, np.float32, "blas"),      # NN narrower than a vector
     (0, 0, 64, 4, 1000, np.float64, "small"),     # ... one vector in float64
@@ -181,7 +196,8 @@ MID_RULE = [
                               for ta, tb, M, N, K, d, _ in MID_RULE])
 def test_mid_size_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, want):
     """Between the tiny limit and the mid limit only NN/TN with a whole AVX2
-    vector of columns and float64 NT through the packed tiles run in the small kernel; _gemm follows
+    vector of columns and NT through the packed tiles (float32: whole vectors
+    of columns) run in the small kernel; _gemm follows
     the rule (its result equals that path's bit for bit, where the two paths
     differ) and the result matches NumPy whichever path runs."""
     old = _testing.set_small_gemm_max((16384, 262144))

@@ -41,9 +41,10 @@ cdef extern from "fastbp_gemm.h" nogil:
                           double *C, Py_ssize_t ldc)
     const char *fbp_dispatch_name()
     int fbp_use_avx2()
-    # the small kernel's NT path packs op(B) for tiles from this many rows, up to
-    # this inner size (else it takes lane-sum dot products)
-    const int FBP_GS_NT_PACK_M
+    # the mid-size rule's NT products: from this many rows, up to this inner
+    # size (where the small kernel packs op(B) for its tiles, or takes lane-sum
+    # dot products where those are faster still)
+    const int FBP_GS_NT_MID_M
     const int FBP_GS_NT_PACK_K
 
 # Which products run in csrc/fastbp_gemm.h instead of OpenBLAS (_small_fits):
@@ -54,16 +55,22 @@ cdef extern from "fastbp_gemm.h" nogil:
 #   2.8-9.8x faster on the [2, 4, 1] products (bench/bench_gemm_small.py).
 # * m*n*k up to _small_gemm_mid_max where the product runs in the small
 #   kernel's register tiles: NN and TN with at least one AVX2 vector of
-#   columns (n >= 8 in float32, 4 in float64), and float64 NT with m >= 8
-#   rows and k <= 256 (fastbp_gemm.h's FBP_GS_NT_PACK_M / _K: op(B)
-#   transposed into a stack buffer, then NN tiles). On the products of a digits step
+#   columns (n >= 8 in float32, 4 in float64), and NT with m >= 8 rows and
+#   k <= 256 (fastbp_gemm.h's FBP_GS_NT_PACK_M / _K: op(B) transposed into a
+#   stack buffer, then NN tiles), in float32 only with a whole number of
+#   vectors of columns: float32 NT with m >= 8, k <= 256 and n a multiple of
+#   8 took 0.54-0.99x OpenBLAS's one-thread time over the mid range (m 8-512,
+#   n 8-256, k 16-256, Zen 1, sixteenth session), but 1.02-1.44x at 10, 20
+#   and 33 columns (the edge tiles). (Before the transposed strip ran in a
+#   function of its own, GCC kept the float32 tiles' B vectors on the stack
+#   there and that path took 2.1x the NN time, so float32 NT stayed in
+#   OpenBLAS.) On the products of a digits step
 #   ([64, 128, 10], batch 32: Z1 128 x 32 x 64, dW1 128 x 64 x 32, ...) the
 #   small kernel took 0.3-0.9x OpenBLAS's one-thread Haswell time (dW2,
 #   10 x 128 x 32 NT in float64: 0.8-1.02x between runs), and 0.7-0.95x on
 #   other such shapes up to 262,144 multiply-adds; beyond, the
 #   two traded places (0.7-1.8x). Outside those paths it lost at mid sizes:
-#   float32 NT through the transposing copy (1.1-1.4x from 65,536 on), NT
-#   by lane-sum dot products (1.5-2x: 4 x 4000 x 16, 16 x 16 x 1000), NN
+#   NT by lane-sum dot products (1.5-2x: 4 x 4000 x 16, 16 x 16 x 1000), NN
 #   with fewer columns than a vector (2.6x: 64 x 4 x 1000 in float32), so
 #   those keep the tiny limit. bench/bench_gemm_small.py --mid measures it
 #   (bench/RESULTS.md, "The rule, product by product").
@@ -74,6 +81,8 @@ cdef extern from "fastbp_gemm.h" nogil:
 # mid-size rule is off (SSE2 tiles were not measured faster there).
 
 cdef Py_ssize_t _small_gemm_max = 16384
+# float32 NT in the mid range (the rule above); a switch for benchmarks' A/B
+cdef bint _small_nt_float32 = True
 cdef Py_ssize_t _small_gemm_mid_max = 262144
 # Above _small_gemm_mid_max, while that rule is on, with OpenBLAS's
 # Haswell/Zen kernels (_NARROW_CORES): NN products with few columns, a whole
@@ -121,7 +130,10 @@ cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
                 and _narrow_fits(ta, tb, n, k, single))
     if tb == NoTrans:
         return n >= (8 if single else 4)        # a whole AVX2 vector of C's row
-    return ta == NoTrans and not single and m >= FBP_GS_NT_PACK_M and k <= FBP_GS_NT_PACK_K
+    if single:
+        return (ta == NoTrans and m >= FBP_GS_NT_MID_M and k <= FBP_GS_NT_PACK_K
+                and _small_nt_float32 and n >= 8 and n % 8 == 0)
+    return ta == NoTrans and m >= FBP_GS_NT_MID_M and k <= FBP_GS_NT_PACK_K and n >= 4
 
 
 cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
@@ -625,6 +637,16 @@ def _set_small_gemm_narrow_max(Py_ssize_t n):
     global _small_gemm_narrow_max
     old = _small_gemm_narrow_max
     _small_gemm_narrow_max = n
+    return old
+
+
+def _set_small_nt_float32(bint on):
+    """Let the mid-size rule send float32 NT products to the small kernel (the
+    default) or not; returns the old setting. For benchmarks and tests:
+    process-wide, not thread-safe against running GEMMs."""
+    global _small_nt_float32
+    old = _small_nt_float32
+    _small_nt_float32 = on
     return old
 
 

@@ -32,11 +32,13 @@ AVX2 vectors of columns, _blas.pyx's _narrow_fits) on and off, interleaved in
 one process (n_threads=None: every core): dense_forward at batch 16-64 and a
 [784, 256, 128, 10] Adam train_step at batch 32 and 64, float32 and float64.
 
-``--nt32``: the mid-size rule's float32 NT products (NT with >= 8 rows,
+``--nt32``: the mid-size rule's float32 NT products (NT with >= 4 rows,
 k <= 256 and a whole number of vectors of columns: dW = dZ A^T of a small
 layer, digits' Z1 = W1 Xb^T) in the small kernel (the default) and in
-OpenBLAS, interleaved in one process (n_threads=None): the products alone
-(one thread), dense_backward, a [784, 256, 128, 10] Adam train_step at batch
+OpenBLAS: first every NT shape of the rule's region (m 4-128, n 4-4000,
+k 16-256, both dtypes; one thread, small kernel / OpenBLAS), then,
+interleaved in one process (n_threads=None), the products alone (one
+thread), dense_backward, a [784, 256, 128, 10] Adam train_step at batch
 32 and a digits fit per epoch, float32.
 
 ``--nt``: a network step's NT products (dW = dZ A^T, and W X with the
@@ -373,6 +375,33 @@ def nt32(args):
         return run
 
     rng = np.random.default_rng(0)
+    # the region: every NT shape the rule sends to the small kernel in the
+    # mid range, one thread, small kernel / OpenBLAS (medians of 7 pairs)
+    ratios = []
+    for dt in (np.float32, np.float64):
+        for M in (4, 5, 6, 7, 8, 12, 16, 32, 64, 128):
+            for N in (4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 1000, 4000):
+                for K in (16, 32, 64, 128, 256):
+                    if not 16384 < M * N * K <= _blas.small_gemm_mid_max() \
+                            or _blas.small_gemm_path(0, 1, M, N, K, dt) != "small":
+                        continue
+                    A = rng.standard_normal((M, K)).astype(dt)
+                    B = rng.standard_normal((N, K)).astype(dt)
+                    C = np.zeros((M, N), dt)
+                    reps = max(3, int(2e6 / (M * N * K)))
+                    ts, tb = [], []
+                    for _ in range(7):
+                        for path, acc in (("small", ts), ("blas", tb)):
+                            t0 = time.perf_counter()
+                            _testing.gemm(A, B, C, trans_b=True, path=path, repeat=reps)
+                            acc.append(time.perf_counter() - t0)
+                    ratios.append((float(np.median(ts) / np.median(tb)),
+                                   f"{np.dtype(dt).name} {M} x {N} x {K}"))
+    ratios.sort()
+    r = [x for x, _ in ratios]
+    print(f"\nthe rule's NT region, one thread: {len(r)} shapes, small kernel / OpenBLAS "
+          f"median {np.median(r):.2f}, 10th-90th percentile {np.percentile(r, 10):.2f}-"
+          f"{np.percentile(r, 90):.2f}, worst {', '.join(f'{s} {x:.2f}' for x, s in ratios[-3:])}")
     dtype = np.float32
     cases = []
     for label, M, N, K in (("digits Z1 = W1 Xb^T", 128, 32, 64),

@@ -55,22 +55,22 @@ cdef extern from "fastbp_gemm.h" nogil:
 #   2.8-9.8x faster on the [2, 4, 1] products (bench/bench_gemm_small.py).
 # * m*n*k up to _small_gemm_mid_max where the product runs in the small
 #   kernel's register tiles: NN and TN with at least one AVX2 vector of
-#   columns (n >= 8 in float32, 4 in float64), and NT with m >= 8 rows and
-#   k <= 256 (fastbp_gemm.h's FBP_GS_NT_PACK_M / _K: op(B) transposed into a
-#   stack buffer, then NN tiles), in float32 only with a whole number of
-#   vectors of columns: float32 NT with m >= 8, k <= 256 and n a multiple of
-#   8 took 0.54-0.99x OpenBLAS's one-thread time over the mid range (m 8-512,
-#   n 8-256, k 16-256, Zen 1, sixteenth session), but 1.02-1.44x at 10, 20
-#   and 33 columns (the edge tiles). (Before the transposed strip ran in a
-#   function of its own, GCC kept the float32 tiles' B vectors on the stack
-#   there and that path took 2.1x the NN time, so float32 NT stayed in
+#   columns (n >= 8 in float32, 4 in float64), and NT with m >= 4 rows
+#   (FBP_GS_NT_MID_M), k <= 256 (FBP_GS_NT_PACK_K) and a vector of columns,
+#   in float32 a whole number of them. The kernel runs such NT products as
+#   NN tiles on op(B) transposed into a stack buffer, or as lane-sum dot
+#   products where those are faster (fbp_gs_nt_packs). Over 411 shapes of
+#   that region (m 4-128, n 4-4000, k 16-256; Zen 1, one thread, sixteenth
+#   session) they took 0.79x OpenBLAS's time (median), 1.06x at worst; float32
+#   with edge columns took 1.02-1.44x (10, 20 and 33 columns, 64-128 rows).
+#   (Until the sixteenth session GCC kept the float32 tiles' B vectors of the
+#   transposed strip on the stack, 2.1x the NN time, so float32 NT stayed in
 #   OpenBLAS.) On the products of a digits step
 #   ([64, 128, 10], batch 32: Z1 128 x 32 x 64, dW1 128 x 64 x 32, ...) the
-#   small kernel took 0.3-0.9x OpenBLAS's one-thread Haswell time (dW2,
-#   10 x 128 x 32 NT in float64: 0.8-1.02x between runs), and 0.7-0.95x on
-#   other such shapes up to 262,144 multiply-adds; beyond, the
+#   small kernel took 0.3-0.9x OpenBLAS's one-thread Haswell time, and
+#   0.7-0.95x on other such shapes up to 262,144 multiply-adds; beyond, the
 #   two traded places (0.7-1.8x). Outside those paths it lost at mid sizes:
-#   NT by lane-sum dot products (1.5-2x: 4 x 4000 x 16, 16 x 16 x 1000), NN
+#   NT by lane-sum dot products with long k (16 x 16 x 1000: 1.3x), NN
 #   with fewer columns than a vector (2.6x: 64 x 4 x 1000 in float32), so
 #   those keep the tiny limit. bench/bench_gemm_small.py --mid measures it
 #   (bench/RESULTS.md, "The rule, product by product").

@@ -51,12 +51,12 @@
  * costs less than the lane-sum dot products' reductions (fbp_gs_nt_packs);
  * with K below 2 vectors there is no dot product to take. Measured on Zen 1
  * (AVX2 clone; bench/RESULTS.md, sixteenth session), the packed path's time
- * over the dots' grew with K and fell with M: it crossed 1 near K = 16 M with
- * a whole number of vectors of columns (float64 from 4 rows: near 32 M), near
- * K = 4 M when the last columns run in edge tiles, and near K = M-2 M with
- * fewer columns than a vector (1.3-11x the dots at K = 8-32 M). Single
- * products of these sizes vary by 30% between runs.
- * (Outside the #if: fastbp/_blas.pyx's _small_fits reads them too.) */
+ * over the dots' grew with K and fell with M. It crossed 1 near K = 16 M
+ * with a whole number of vectors of columns (at 32 M or beyond from 8 rows in
+ * float32, 4 in float64), near K = 4 M when the last columns run in edge
+ * tiles, and near K = M-2 M with fewer columns than a vector (1.3-11x the
+ * dots at K = 8-32 M). Single products of these sizes vary by 30% between
+ * runs. (Outside the #if: fastbp/_blas.pyx's _small_fits reads them too.) */
 #define FBP_GS_NT_PACK_K 256
 /* _blas.pyx's mid-size rule sends NT products from this many rows here */
 #define FBP_GS_NT_MID_M 4
@@ -72,7 +72,7 @@ fbp_gs_nt_packs(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t VN, int dbl)
         return K <= 2 * M;
     if (N % VN)
         return K <= 4 * M;
-    return K <= (dbl && M >= 4 ? 32 : 16) * M;
+    return K <= (M >= (dbl ? 4 : 8) ? 32 : 16) * M;
 }
 
 #if defined(__GNUC__) || defined(__clang__)

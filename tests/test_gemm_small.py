@@ -27,10 +27,10 @@ SHAPES = list(itertools.product(SIZES, repeat=3)) + [
     # vectors and alone, K over one 256-long chunk of the edge's copy
     (5, 13, 3), (17, 13, 300), (9, 31, 400), (3, 23, 17), (6, 10, 257)] + [
     # NT on both sides of each bound of the packed path (fbp_gs_nt_packs):
-    # whole vectors K <= 16 M (float64 32 M), edge columns K <= 4 M, fewer
-    # columns than a vector K <= 2 M
-    (4, 16, 64), (4, 16, 100), (5, 8, 128), (5, 8, 200), (8, 12, 32), (8, 12, 40),
-    (16, 3, 32), (8, 3, 40)]
+    # whole vectors K <= 16 M (32 M from 8 rows in float32, 4 in float64),
+    # edge columns K <= 4 M, fewer columns than a vector K <= 2 M
+    (4, 16, 64), (4, 16, 100), (5, 8, 128), (5, 8, 200), (6, 16, 128), (8, 16, 256),
+    (8, 12, 32), (8, 12, 40), (16, 3, 32), (8, 3, 40)]
 ALPHAS = (1.0, 0.5, -2.0)
 BETAS = (0.0, 1.0, 0.25)
 

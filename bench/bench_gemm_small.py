@@ -27,10 +27,11 @@ Run it where those limits apply (OpenBLAS's Haswell kernel):
 
     OPENBLAS_CORETYPE=Haswell FASTBP_DISPATCH=avx2 python bench/bench_gemm_small.py --mid
 
-``--narrow``: the narrow-NN rule (products above the mid limit with a few
-AVX2 vectors of columns, _blas.pyx's _narrow_fits) on and off, interleaved in
-one process (n_threads=None: every core): dense_forward at batch 16-64 and a
-[784, 256, 128, 10] Adam train_step at batch 32 and 64, float32 and float64.
+``--narrow``: the narrow rule (NN and TN products above the mid limit with a
+few AVX2 vectors of columns, _blas.pyx's _narrow_fits) on and off,
+interleaved in one process (n_threads=None: every core): dense_forward at
+batch 16-64, dense_backward at batch 8-16 and a [784, 256, 128, 10] Adam
+train_step at batch 16, 32 and 64, float32 and float64.
 
 ``--nt32``: the mid-size rule's float32 NT products (NT with >= 4 rows,
 k <= 256 and a whole number of vectors of columns: dW = dZ A^T of a small
@@ -337,7 +338,14 @@ def narrow(args):
             cases.append((f"dense_forward {p_}, {n}, {m}",
                           lambda A=A, W=W, b=b, out=out:
                           fastbp.dense_forward(A, W, b, "relu", out=out)))
-        for m in (32, 64):
+        for p_, n, m in ((256, 256, 8), (256, 256, 16), (784, 256, 16), (1024, 1024, 8)):
+            # W^T dZ: TN with 1-2 vectors of columns (the TN half of the rule)
+            A = np.maximum(rng.standard_normal((p_, m)), 0).astype(dtype)
+            W = (rng.standard_normal((n, p_)) / np.sqrt(p_)).astype(dtype)
+            dZ = rng.standard_normal((n, m)).astype(dtype)
+            cases.append((f"dense_backward {p_}, {n}, {m}",
+                          lambda A=A, W=W, dZ=dZ: fastbp.dense_backward(dZ, A, W, "relu")))
+        for m in (16, 32, 64):
             X = rng.standard_normal((784, m)).astype(dtype)
             y = rng.integers(0, 10, m)
             net = Network([784, 256, 128, 10], "relu", "softmax", dtype=dtype, seed=0)

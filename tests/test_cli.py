@@ -153,9 +153,9 @@ def test_info_says_in_words_where_small_products_run(limit):
         assert info["small_gemm_narrow_max"] > mid
         assert ("on: products of up to 16384 multiply-adds (m*n*k) run in fastbp's own "
                 "kernel, those of up to 262144 whose shape suits its register tiles, and "
-                f"A B products of up to {info['small_gemm_narrow_max']} with a whole number "
-                "of AVX2 vectors of columns (1-4, or up to 8 while B fits 128 KiB); the "
-                "others in BLAS"
+                f"products of up to {info['small_gemm_narrow_max']} with a whole number "
+                "of AVX2 vectors of columns (A B: 1-4, or up to 8 while B fits 128 KiB; "
+                "A^T B: 1-2 while A spans at most 2 MiB); the others in BLAS"
                 ) in line, line
     if mid == n:
         assert info["small_gemm_narrow_max"] == 0   # only with the mid-size rule

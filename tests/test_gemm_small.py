@@ -174,7 +174,8 @@ MID_RULE = [
     (1, 1, 64, 64, 64, np.float64, "blas"),       # TT: C written transposed
     (0, 0, 64, 64, 64, np.float64, "small"),      # 262144: the limit itself
     (0, 0, 128, 64, 64, np.float64, "blas"),      # above it: 16 vectors wide
-    # above 262144: NN with few columns, a whole number of vectors (_narrow_fits)
+    # above 262144: NN and TN with few columns, a whole number of vectors
+    # (_narrow_fits)
     (0, 0, 128, 32, 784, np.float32, "small"),    # 4 vectors
     (0, 0, 64, 16, 1000, np.float64, "small"),
     (0, 0, 64, 32, 2048, np.float32, "small"),    # ... any k: B 256 KiB
@@ -186,7 +187,13 @@ MID_RULE = [
     (0, 0, 33, 72, 128, np.float32, "blas"),      # 9 vectors
     (0, 0, 128, 20, 784, np.float32, "blas"),     # not whole vectors: padded edge
     (0, 0, 128, 6, 784, np.float64, "blas"),
-    (1, 0, 128, 32, 784, np.float32, "blas"),     # TN: strided op(A)
+    (1, 0, 128, 32, 784, np.float32, "blas"),     # TN: 4 vectors
+    (1, 0, 784, 16, 256, np.float32, "small"),    # TN: 2 vectors, A spans 784 KiB
+    (1, 0, 784, 8, 256, np.float64, "small"),     # ... 2 vectors in float64
+    (1, 0, 784, 12, 256, np.float64, "blas"),     # ... 3 vectors
+    (1, 0, 1024, 16, 512, np.float32, "small"),   # ... A spans 2 MiB
+    (1, 0, 1024, 16, 520, np.float32, "blas"),    # ... above 2 MiB
+    (1, 0, 784, 20, 256, np.float32, "blas"),     # ... not whole vectors
     (0, 1, 128, 32, 784, np.float32, "blas"),     # NT
 ]
 
@@ -309,6 +316,44 @@ def test_dense_forward_on_narrow_products_matches_reference(dtype, n_threads):
                 np.testing.assert_array_equal(Z, small + b)
             np.testing.assert_allclose(Z, ref_Z, rtol=tol, atol=tol)
             np.testing.assert_allclose(A_out, ref_A, rtol=tol, atol=tol)
+    finally:
+        _testing.set_small_gemm_max(old)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_dense_backward_on_narrow_tn_products_matches_reference(dtype, n_threads):
+    """dense_backward at 2 vectors of columns (batch 16 float32, 8 float64) on a
+    784-input layer: with the narrow rule W^T dZ runs in the small kernel (dA_prev
+    equals that kernel's product bit for bit), without it in OpenBLAS; both
+    agree with reference.py, and so do dW and db."""
+    from fastbp import reference
+    m = 16 if dtype == np.float32 else 8
+    rng = np.random.default_rng(6)
+    A = rng.standard_normal((784, m)).astype(dtype)
+    W = (rng.standard_normal((256, 784)) / 28).astype(dtype)
+    dZ = rng.standard_normal((256, m)).astype(dtype)
+    ref = reference.dense_backward(dZ.astype(np.float64), A.astype(np.float64),
+                                   W.astype(np.float64), None)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    small = np.empty((784, m), dtype)
+    _testing.gemm(W, dZ, small, trans_a=True, path="small")
+    old = _testing.set_small_gemm_max((16384, 262144))
+    try:
+        for narrow in (NARROW, 0):
+            keep = _blas._set_small_gemm_narrow_max(narrow)
+            try:
+                # the row blocks of 2 threads are above the mid-size limit too
+                for rows in (784, 392):
+                    assert _blas.small_gemm_path(1, 0, rows, m, 256, dtype, lda=784) == \
+                        ("small" if narrow else "blas")
+                got = fastbp.dense_backward(dZ, A, W, None, n_threads=n_threads)
+            finally:
+                _blas._set_small_gemm_narrow_max(keep)
+            if narrow:
+                np.testing.assert_array_equal(got[0], small)
+            for g, r in zip(got, ref):
+                np.testing.assert_allclose(g, r, rtol=tol, atol=tol)
     finally:
         _testing.set_small_gemm_max(old)
 

@@ -9,8 +9,8 @@ cdef enum BLAS_Trans:
 
 # _gemm: small products (_blas.pyx's _small_fits: every product up to
 # _small_gemm_max m*n*k, those that suit its register tiles up to
-# _small_gemm_mid_max, NN with a few whole AVX2 vectors of columns up to
-# _small_gemm_narrow_max) run in csrc/fastbp_gemm.h, the others in OpenBLAS.
+# _small_gemm_mid_max, NN and TN with a few whole AVX2 vectors of columns up
+# to _small_gemm_narrow_max) run in csrc/fastbp_gemm.h, the others in OpenBLAS.
 # _gemm_blas: always OpenBLAS
 # (for a BLAS floor in benchmarks). _gemm_small: always the small kernel.
 cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,

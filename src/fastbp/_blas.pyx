@@ -98,36 +98,48 @@ cdef Py_ssize_t _small_gemm_mid_max = 262144
 # Column counts that are not a whole number of vectors run their last columns
 # in the kernel's edge tiles (1-vector tiles on a zero-padded copy of B's
 # columns): float32 10-33 columns at m >= 256 took 0.95-1.5x OpenBLAS's time,
-# so those stay in OpenBLAS. Up to _small_gemm_narrow_max m*n*k (the largest
-# products measured).
+# so those stay in OpenBLAS. TN products (a layer's W^T dZ at a small batch)
+# with 1 or 2 vectors of columns too, while the rows of A they walk span at
+# most 2 MiB (k lda elements): 112 shapes (m 64-4096, k 32-2048) took 0.64x
+# OpenBLAS's time (median), 0.88x at worst (sixteenth session). The small
+# kernel walks all k rows of A for every 4 rows of C, so beyond the TLB's
+# reach it misses on every row: at spans of 8 MiB 1.7-3.9x OpenBLAS's time,
+# and 1.1x already at 2.4 MiB with k = 2048 (4 MiB is the reach of a Haswell
+# core's second-level TLB). At 3-4 vectors TN won only 0.7-1.3x. Up to
+# _small_gemm_narrow_max m*n*k (the largest products measured).
 cdef Py_ssize_t _small_gemm_narrow_max = 134217728
 cdef enum:
     _NARROW_B_BYTES = 131072
+    _NARROW_TN_SPAN = 2097152
 _AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 # OpenBLAS's AVX2 kernels, the ones the narrow rule was measured against; with
 # another BLAS (or none found) it is off
 _NARROW_CORES = ("haswell", "zen")
 
 
-cdef inline bint _narrow_fits(BLAS_Trans ta, BLAS_Trans tb, int n, int k,
+cdef inline bint _narrow_fits(BLAS_Trans ta, BLAS_Trans tb, int n, int k, int lda,
                               bint single) noexcept nogil:
-    """NN with a whole number of AVX2 vectors of columns, few of them (above)."""
+    """NN or TN with a whole number of AVX2 vectors of columns, few of them
+    (above)."""
     cdef int vec = 8 if single else 4
-    cdef Py_ssize_t b_bytes = <Py_ssize_t>k * n * (4 if single else 8)
-    if ta != NoTrans or tb != NoTrans or n < vec or n % vec != 0:
+    cdef Py_ssize_t isz = 4 if single else 8
+    if tb != NoTrans or n < vec or n % vec != 0:
         return False
-    return n <= 4 * vec or (n <= 8 * vec and b_bytes <= _NARROW_B_BYTES)
+    if ta == Trans:
+        return n <= 2 * vec and <Py_ssize_t>k * lda * isz <= _NARROW_TN_SPAN
+    return n <= 4 * vec or (n <= 8 * vec and <Py_ssize_t>k * n * isz <= _NARROW_B_BYTES)
 
 
-cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
+cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k, int lda,
                              bint single) noexcept nogil:
-    """Whether _gemm runs this product in the small kernel (the rule above)."""
+    """Whether _gemm runs this product in the small kernel (the rule above);
+    lda: A's row stride in elements."""
     cdef Py_ssize_t mnk = <Py_ssize_t>m * n * k
     if mnk <= _small_gemm_max:
         return True
     if mnk > _small_gemm_mid_max:
         return (_small_gemm_mid_max > _small_gemm_max and mnk <= _small_gemm_narrow_max
-                and _narrow_fits(ta, tb, n, k, single))
+                and _narrow_fits(ta, tb, n, k, lda, single))
     if tb == NoTrans:
         return n >= (8 if single else 4)        # a whole AVX2 vector of C's row
     if single:
@@ -144,7 +156,7 @@ cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
 
     Small products run in fastbp's own kernel, the rest in OpenBLAS.
     """
-    if _small_fits(ta, tb, m, n, k, floating is float):
+    if _small_fits(ta, tb, m, n, k, lda, floating is float):
         _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
     else:
         _gemm_blas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
@@ -605,20 +617,26 @@ def small_gemm_mid_max():
 
 
 def small_gemm_narrow_max():
-    """m*n*k up to which _gemm runs NN products with few columns (a whole
-    number of AVX2 vectors: _narrow_fits) there above small_gemm_mid_max; 0
-    when that rule is off (it is on only with the mid-size rule)."""
+    """m*n*k up to which _gemm runs NN and TN products with few columns (a
+    whole number of AVX2 vectors: _narrow_fits) there above
+    small_gemm_mid_max; 0 when that rule is off (it is on only with the
+    mid-size rule)."""
     if _small_gemm_mid_max > _small_gemm_max:
         return max(_small_gemm_narrow_max, 0)
     return 0
 
 
-def small_gemm_path(trans_a, trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, dtype):
-    """Where _gemm runs C (m, n) = op(A) op(B) with inner size k: "small" or "blas"."""
+def small_gemm_path(trans_a, trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, dtype,
+                    lda=None):
+    """Where _gemm runs C (m, n) = op(A) op(B) with inner size k: "small" or
+    "blas". lda: A's row stride in elements (default: A contiguous, k for NN
+    and NT, m for TN and TT)."""
     import numpy as np
     single = np.dtype(dtype) == np.float32
+    if lda is None:
+        lda = m if trans_a else k
     return "small" if _small_fits(Trans if trans_a else NoTrans, Trans if trans_b else NoTrans,
-                                  <int>m, <int>n, <int>k, single) else "blas"
+                                  <int>m, <int>n, <int>k, <int>lda, single) else "blas"
 
 
 cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n, Py_ssize_t mid,

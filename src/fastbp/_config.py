@@ -33,8 +33,8 @@ def config_info():
     there too when their shape suits its register tiles: see
     ``fastbp._blas``; equal to ``small_gemm_max`` when that rule is off),
     ``small_gemm_narrow_max`` (above that, products up to this m n k run
-    there when they are A B with a few whole AVX2 vectors of columns; 0: off,
-    as it is outside OpenBLAS's Haswell/Zen kernels),
+    there when they are A B or A^T B with a few whole AVX2 vectors of
+    columns; 0: off, as it is outside OpenBLAS's Haswell/Zen kernels),
     ``blas_small_matrix_kernels`` (whether SciPy's OpenBLAS
     core has small-matrix GEMM kernels of its own: the reason the limit is 0
     on AVX-512 cores), ``blas_core`` (OpenBLAS's core name, "" if unknown),
@@ -105,8 +105,9 @@ def _small_gemm_words(info):
     limit, mid = info["small_gemm_max"], info["small_gemm_mid_max"]
     narrow = info.get("small_gemm_narrow_max", 0)
     if limit > 0 and mid > limit:
-        few = (f", and A B products of up to {narrow} with a whole number of AVX2 "
-               "vectors of columns (1-4, or up to 8 while B fits 128 KiB)"
+        few = (f", and products of up to {narrow} with a whole number of AVX2 "
+               "vectors of columns (A B: 1-4, or up to 8 while B fits 128 KiB; A^T B: "
+               "1-2 while A spans at most 2 MiB)"
                if narrow > mid else "")
         return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "
                 f"kernel, those of up to {mid} whose shape suits its register tiles{few}; "

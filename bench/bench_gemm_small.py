@@ -31,7 +31,9 @@ Run it where those limits apply (OpenBLAS's Haswell kernel):
 few AVX2 vectors of columns, _blas.pyx's _narrow_fits) on and off,
 interleaved in one process (n_threads=None: every core): dense_forward at
 batch 16-64, dense_backward at batch 8-16 and a [784, 256, 128, 10] Adam
-train_step at batch 16, 32 and 64, float32 and float64.
+train_step at batch 16, 32 and 64, float32 and float64; first the TN
+region (W^T dZ with 1-2 vectors of columns, m 64-4096, k 32-2048, one
+thread) by the span of W it walks.
 
 ``--nt32``: the mid-size rule's float32 NT products (NT with >= 4 rows,
 k <= 256 and a whole number of vectors of columns: dW = dZ A^T of a small
@@ -151,6 +153,11 @@ def main():
     ap.add_argument("--nt32", action="store_true",
                     help="float32 NT products in the small kernel on and off (see the docstring)")
     args = ap.parse_args()
+    # OpenBLAS on one thread, as in fastbp's row blocks and steps (_blas_begin(1));
+    # _testing.gemm leaves the count alone, and above 262,144 m*n*k OpenBLAS
+    # would otherwise split a product over every core against one for the small
+    # kernel. (The layer calls and steps of --narrow / --nt32 set it themselves.)
+    _blas.serial_begin()
     if args.nt32:
         return nt32(args)
     if args.mid:
@@ -324,6 +331,42 @@ def narrow(args):
         return run
 
     rng = np.random.default_rng(0)
+    # the TN half's region: W^T dZ with 1-2 vectors of columns, contiguous W,
+    # one thread, small kernel / OpenBLAS (medians of 5 pairs), by the span of
+    # W's rows the product walks (k lda elements)
+    rows = []
+    for dt in (np.float32, np.float64):
+        vec, isz = (8, 4) if dt == np.float32 else (4, 8)
+        for M in (64, 128, 300, 784, 1024, 2048, 4096):
+            for K in (32, 64, 128, 256, 512, 1024, 2048):
+                for nv in (1, 2):
+                    N = nv * vec
+                    if not _blas.small_gemm_mid_max() < M * N * K <= cap \
+                            or M * K * isz > 16 * 2 ** 20:
+                        continue
+                    W = rng.standard_normal((K, M)).astype(dt)
+                    D = rng.standard_normal((K, N)).astype(dt)
+                    C = np.zeros((M, N), dt)
+                    reps = max(2, int(5e6 / (M * N * K)))
+                    ts, tb = [], []
+                    for _ in range(5):
+                        for path, acc in (("small", ts), ("blas", tb)):
+                            t0 = time.perf_counter()
+                            _testing.gemm(W, D, C, trans_a=True, path=path, repeat=reps)
+                            acc.append(time.perf_counter() - t0)
+                    rows.append((M * K * isz, float(np.median(ts) / np.median(tb)),
+                                 f"{np.dtype(dt).name} {M} x {N} x {K}",
+                                 _blas.small_gemm_path(1, 0, M, N, K, dt)))
+    print("\n| W^T dZ, 1-2 vectors, one thread: span of W | shapes | small / OpenBLAS "
+          "median | worst | _gemm takes |")
+    print("|---|---|---|---|---|")
+    for lo, hi in ((0, 2), (2, 4), (4, 16)):
+        sel = sorted((r for r in rows if lo * 2 ** 20 < r[0] <= hi * 2 ** 20),
+                     key=lambda r: r[1])
+        if sel:
+            print(f"| {lo}-{hi} MiB | {len(sel)} | {np.median([r[1] for r in sel]):.2f} "
+                  f"| {sel[-1][1]:.2f} ({sel[-1][2]}) | "
+                  f"{', '.join(sorted({r[3] for r in sel}))} |", flush=True)
     nt = fastbp.effective_n_threads(None)
     print(f"\n| call ({nt} threads) | dtype | rule on ms | off ms | off / on |")
     print("|---|---|---|---|---|")

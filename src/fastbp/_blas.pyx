@@ -61,7 +61,8 @@ cdef extern from "fastbp_gemm.h" nogil:
 #   NN tiles on op(B) transposed into a stack buffer, or as lane-sum dot
 #   products where those are faster (fbp_gs_nt_packs). Over 411 shapes of
 #   that region (m 4-128, n 4-4000, k 16-256; Zen 1, one thread, sixteenth
-#   session) they took 0.79x OpenBLAS's time (median), 1.06x at worst; float32
+#   session) they took 0.79x OpenBLAS's time (median; 0.6-0.91 from the 10th
+#   to the 90th percentile), 0.99-1.30x at worst in three runs; float32
 #   with edge columns took 1.02-1.44x (10, 20 and 33 columns, 64-128 rows).
 #   (Until the sixteenth session GCC kept the float32 tiles' B vectors of the
 #   transposed strip on the stack, 2.1x the NN time, so float32 NT stayed in
@@ -100,13 +101,15 @@ cdef Py_ssize_t _small_gemm_mid_max = 262144
 # columns): float32 10-33 columns at m >= 256 took 0.95-1.5x OpenBLAS's time,
 # so those stay in OpenBLAS. TN products (a layer's W^T dZ at a small batch)
 # with 1 or 2 vectors of columns too, while the rows of A they walk span at
-# most 2 MiB (k lda elements): 112 shapes (m 64-4096, k 32-2048) took 0.64x
-# OpenBLAS's time (median), 0.88x at worst (sixteenth session). The small
+# most 2 MiB (k lda elements): 85 shapes (m 64-4096, k 32-2048; sixteenth
+# session, bench_gemm_small.py --narrow) took 0.63x OpenBLAS's time
+# (median), 0.96x at worst, and 0.69x (0.97x) at 2-4 MiB. The small
 # kernel walks all k rows of A for every 4 rows of C, so beyond the TLB's
-# reach it misses on every row: at spans of 8 MiB 1.7-3.9x OpenBLAS's time,
-# and 1.1x already at 2.4 MiB with k = 2048 (4 MiB is the reach of a Haswell
-# core's second-level TLB). At 3-4 vectors TN won only 0.7-1.3x. Up to
-# _small_gemm_narrow_max m*n*k (the largest products measured).
+# reach it misses on every row: at spans of 8 MiB 1.7-3.9x OpenBLAS's time
+# (an earlier sweep: 1.06-1.13x already at 2.4 MiB with k = 2048; 4 MiB is
+# the reach of a Haswell core's second-level TLB, 6 MiB Zen 1's). At 3-4
+# vectors TN took 0.7-1.3x. Up to _small_gemm_narrow_max m*n*k (the largest
+# products measured).
 cdef Py_ssize_t _small_gemm_narrow_max = 134217728
 cdef enum:
     _NARROW_B_BYTES = 131072

@@ -35,11 +35,12 @@ train_step at batch 16, 32 and 64, float32 and float64; first the TN
 region (W^T dZ with 1-2 vectors of columns, m 64-4096, k 32-2048, one
 thread) by the span of W it walks.
 
-``--nt32``: the mid-size rule's float32 NT products (NT with >= 4 rows,
-k <= 256 and a whole number of vectors of columns: dW = dZ A^T of a small
-layer, digits' Z1 = W1 Xb^T) in the small kernel (the default) and in
-OpenBLAS: first every NT shape of the rule's region (m 4-128, n 4-4000,
-k 16-256, both dtypes; one thread, small kernel / OpenBLAS), then,
+``--nt32``: the mid-size rule's float32 NT products (NT with up to 8 rows at
+any k, or with k <= 256 and a whole number of vectors of columns: dW = dZ
+A^T of a small layer, digits' Z1 = W1 Xb^T) in the small kernel (the
+default) and in OpenBLAS: first every NT shape the rule sends to the small
+kernel from a grid (m 1-128, n 2-4000, k 16-4096, both dtypes; one thread,
+small kernel / OpenBLAS), then,
 interleaved in one process (n_threads=None), the products alone (one
 thread), dense_backward, a [784, 256, 128, 10] Adam train_step at batch
 32 and a digits fit per epoch, float32.
@@ -430,9 +431,9 @@ def nt32(args):
     # mid range, one thread, small kernel / OpenBLAS (medians of 7 pairs)
     ratios = []
     for dt in (np.float32, np.float64):
-        for M in (4, 5, 6, 7, 8, 12, 16, 32, 64, 128):
-            for N in (4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 1000, 4000):
-                for K in (16, 32, 64, 128, 256):
+        for M in (1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 32, 64, 128):
+            for N in (2, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 1000, 4000):
+                for K in (16, 32, 64, 128, 256, 300, 1000, 4096):
                     if not 16384 < M * N * K <= _blas.small_gemm_mid_max() \
                             or _blas.small_gemm_path(0, 1, M, N, K, dt) != "small":
                         continue
@@ -446,13 +447,18 @@ def nt32(args):
                             t0 = time.perf_counter()
                             _testing.gemm(A, B, C, trans_b=True, path=path, repeat=reps)
                             acc.append(time.perf_counter() - t0)
-                    ratios.append((float(np.median(ts) / np.median(tb)),
+                    ratios.append((float(np.median(ts) / np.median(tb)), M <= 8,
                                    f"{np.dtype(dt).name} {M} x {N} x {K}"))
-    ratios.sort()
-    r = [x for x, _ in ratios]
-    print(f"\nthe rule's NT region, one thread: {len(r)} shapes, small kernel / OpenBLAS "
-          f"median {np.median(r):.2f}, 10th-90th percentile {np.percentile(r, 10):.2f}-"
-          f"{np.percentile(r, 90):.2f}, worst {', '.join(f'{s} {x:.2f}' for x, s in ratios[-3:])}")
+    print("\n| the rule's NT shapes, one thread | shapes | small / OpenBLAS median "
+          "| 10th-90th percentile | worst three |")
+    print("|---|---|---|---|---|")
+    for few, label in ((True, "up to 8 rows, any k"), (False, "more rows, k <= 256")):
+        sel = sorted((x, s) for x, f, s in ratios if f == few)
+        r = [x for x, _ in sel]
+        if r:
+            print(f"| {label} | {len(r)} | {np.median(r):.2f} | {np.percentile(r, 10):.2f}-"
+                  f"{np.percentile(r, 90):.2f} | "
+                  f"{', '.join(f'{s} {x:.2f}' for x, s in sel[-3:])} |", flush=True)
     dtype = np.float32
     cases = []
     for label, M, N, K in (("digits Z1 = W1 Xb^T", 128, 32, 64),

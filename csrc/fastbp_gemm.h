@@ -58,8 +58,6 @@
  * dots at K = 8-32 M). Single products of these sizes vary by 30% between
  * runs. (Outside the #if: fastbp/_blas.pyx's _small_fits reads them too.) */
 #define FBP_GS_NT_PACK_K 256
-/* _blas.pyx's mid-size rule sends NT products from this many rows here */
-#define FBP_GS_NT_MID_M 4
 
 static inline int
 fbp_gs_nt_packs(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t VN, int dbl)

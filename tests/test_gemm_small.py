@@ -158,15 +158,19 @@ MID_RULE = [
     (0, 1, 128, 10, 64, np.float32, "blas"),      # ... float32 edge columns lose
     (0, 1, 100, 33, 64, np.float32, "blas"),
     (0, 1, 128, 10, 64, np.float64, "small"),     # ... float64 any width
-    (0, 1, 7, 128, 32, np.float32, "small"),      # NT from 4 rows
+    (0, 1, 7, 128, 32, np.float32, "small"),      # NT with few rows: any k, any n
     (0, 1, 4, 4000, 16, np.float64, "small"),
     (0, 1, 4, 4000, 16, np.float32, "small"),
-    (0, 1, 4, 256, 256, np.float32, "small"),     # ... k > 16 m: lane-sum dots
-    (0, 1, 3, 256, 32, np.float32, "blas"),       # NT with < 4 rows
-    (0, 1, 3, 256, 32, np.float64, "blas"),
-    (0, 1, 64, 2, 256, np.float64, "blas"),       # NT narrower than a vector
+    (0, 1, 4, 256, 256, np.float32, "small"),
+    (0, 1, 3, 256, 32, np.float32, "small"),
+    (0, 1, 1, 64, 1000, np.float64, "small"),
+    (0, 1, 7, 6, 1000, np.float64, "small"),
+    (0, 1, 8, 16, 1000, np.float32, "small"),     # ... 8 rows in float32
+    (0, 1, 8, 16, 1000, np.float64, "blas"),      # ... 7 in float64
+    (0, 1, 9, 16, 1000, np.float32, "blas"),      # more rows and k > 256
+    (0, 1, 64, 2, 256, np.float64, "blas"),       # ... or narrower than a vector
     (0, 1, 10, 128, 32, np.float64, "small"),     # dW2: NT packed, 10 rows
-    (0, 1, 10, 64, 400, np.float64, "blas"),      # NT with k > 256: lane-sum dots
+    (0, 1, 10, 64, 400, np.float64, "blas"),      # k > 256: lane-sum dots lose
     (0, 0, 64, 4, 1000, np.float32, "blas"),      # NN narrower than a vector
     (0, 0, 64, 4, 1000, np.float64, "small"),     # ... one vector in float64
     (1, 0, 20, 7, 1000, np.float32, "blas"),
@@ -203,8 +207,8 @@ MID_RULE = [
                               for ta, tb, M, N, K, d, _ in MID_RULE])
 def test_mid_size_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, want):
     """Between the tiny limit and the mid limit only NN/TN with a whole AVX2
-    vector of columns and NT through the packed tiles (float32: whole vectors
-    of columns) run in the small kernel; _gemm follows
+    vector of columns, NT with few rows, and NT with k <= 256 (float32: whole
+    vectors of columns) run in the small kernel; _gemm follows
     the rule (its result equals that path's bit for bit, where the two paths
     differ) and the result matches NumPy whichever path runs."""
     old = _testing.set_small_gemm_max((16384, 262144))

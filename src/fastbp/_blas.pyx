@@ -41,10 +41,8 @@ cdef extern from "fastbp_gemm.h" nogil:
                           double *C, Py_ssize_t ldc)
     const char *fbp_dispatch_name()
     int fbp_use_avx2()
-    # the mid-size rule's NT products: from this many rows, up to this inner
-    # size (where the small kernel packs op(B) for its tiles, or takes lane-sum
-    # dot products where those are faster still)
-    const int FBP_GS_NT_MID_M
+    # the small kernel's NT path packs op(B) for its tiles up to this inner size
+    # (where that beats its lane-sum dot products: fbp_gs_nt_packs)
     const int FBP_GS_NT_PACK_K
 
 # Which products run in csrc/fastbp_gemm.h instead of OpenBLAS (_small_fits):
@@ -55,15 +53,20 @@ cdef extern from "fastbp_gemm.h" nogil:
 #   2.8-9.8x faster on the [2, 4, 1] products (bench/bench_gemm_small.py).
 # * m*n*k up to _small_gemm_mid_max where the product runs in the small
 #   kernel's register tiles: NN and TN with at least one AVX2 vector of
-#   columns (n >= 8 in float32, 4 in float64), and NT with m >= 4 rows
-#   (FBP_GS_NT_MID_M), k <= 256 (FBP_GS_NT_PACK_K) and a vector of columns,
-#   in float32 a whole number of them. The kernel runs such NT products as
+#   columns (n >= 8 in float32, 4 in float64), and NT (the kernel runs it as
 #   NN tiles on op(B) transposed into a stack buffer, or as lane-sum dot
-#   products where those are faster (fbp_gs_nt_packs). Over 411 shapes of
-#   that region (m 4-128, n 4-4000, k 16-256; Zen 1, one thread, sixteenth
-#   session) they took 0.79x OpenBLAS's time (median; 0.6-0.91 from the 10th
-#   to the 90th percentile), 0.99-1.30x at worst in three runs; float32
-#   with edge columns took 1.02-1.44x (10, 20 and 33 columns, 64-128 rows).
+#   products where those are faster: fbp_gs_nt_packs) with few rows (up to 8
+#   in float32, 7 in float64) at any n and k, or with k <= 256
+#   (FBP_GS_NT_PACK_K) and a vector of columns, in float32 a whole number of
+#   them. Zen 1, one thread each, sixteenth session: with 1-7 rows (8 in
+#   float32) every mid-size NT shape measured (n 2-4000, k 16-4096) took
+#   0.12-0.69x OpenBLAS's time in float32 (medians 0.13 at 1 row to 0.69 at
+#   8) and 0.35-0.97x in float64 (one exception, 1 x 4000 x 16: 1.10x); at 8
+#   rows float64 lost from k = 300 (1.2x), at 16 float32 too (1.3x). Over the
+#   411 shapes with k <= 256 (m 4-128, n 4-4000) they took 0.79x OpenBLAS's
+#   time (median; 0.6-0.91 from the 10th to the 90th percentile), 0.99-1.30x
+#   at worst in three runs; float32 with edge columns took 1.02-1.44x (10, 20
+#   and 33 columns, 64-128 rows).
 #   (Until the sixteenth session GCC kept the float32 tiles' B vectors of the
 #   transposed strip on the stack, 2.1x the NN time, so float32 NT stayed in
 #   OpenBLAS.) On the products of a digits step
@@ -71,7 +74,8 @@ cdef extern from "fastbp_gemm.h" nogil:
 #   small kernel took 0.3-0.9x OpenBLAS's one-thread Haswell time, and
 #   0.7-0.95x on other such shapes up to 262,144 multiply-adds; beyond, the
 #   two traded places (0.7-1.8x). Outside those paths it lost at mid sizes:
-#   NT by lane-sum dot products with long k (16 x 16 x 1000: 1.3x), NN
+#   NT by lane-sum dot products with long k and more rows (float64
+#   16 x 16 x 1000: 1.3x), NN
 #   with fewer columns than a vector (2.6x: 64 x 4 x 1000 in float32), so
 #   those keep the tiny limit. bench/bench_gemm_small.py --mid measures it
 #   (bench/RESULTS.md, "The rule, product by product").
@@ -145,10 +149,13 @@ cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k, 
                 and _narrow_fits(ta, tb, n, k, lda, single))
     if tb == NoTrans:
         return n >= (8 if single else 4)        # a whole AVX2 vector of C's row
-    if single:
-        return (ta == NoTrans and m >= FBP_GS_NT_MID_M and k <= FBP_GS_NT_PACK_K
-                and _small_nt_float32 and n >= 8 and n % 8 == 0)
-    return ta == NoTrans and m >= FBP_GS_NT_MID_M and k <= FBP_GS_NT_PACK_K and n >= 4
+    if ta != NoTrans or (single and not _small_nt_float32):
+        return False
+    if m <= (8 if single else 7):       # few rows: any n, any k
+        return True
+    if k > FBP_GS_NT_PACK_K or n < (8 if single else 4):
+        return False
+    return not single or n % 8 == 0
 
 
 cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,

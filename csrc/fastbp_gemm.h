@@ -12,9 +12,10 @@
  * OpenBLAS's fixed cost (interface, its beta pass over C, packing) is large
  * next to a few thousand multiply-adds. These loops have no packing and no
  * setup; fastbp/_blas.pyx sends products below a measured size here,
- * mid-size ones whose shape suits these tiles, and NN products of any size
- * with a few whole vectors of columns (OpenBLAS packs all of A for them;
- * _small_fits, whose comment gives the measurements), the rest to OpenBLAS.
+ * mid-size ones whose shape suits these tiles, and NN and TN products of
+ * any size with a few whole vectors of columns (OpenBLAS packs all of A for
+ * them; _small_fits, whose comment gives the measurements), the rest to
+ * OpenBLAS.
  *
  * Loop orders, chosen so the inner loops run along contiguous memory:
  *   NN, TN  register tiles of rb (4, 2 or 1) rows x 2 vectors of C; each k
@@ -22,11 +23,12 @@
  *           Columns past the last whole vector: B's are copied, zero-padded
  *           to a vector, into a stack buffer once per 256 k and run as
  *           1-vector tiles, each chunk's sums added into C in order.
- *   NT      few rows (dW = dZ A^T of a thin layer, K = m long): dot products
- *           along K, 2 x 2 of them at a time, each with 2 vectors of lane
- *           sums (no -ffast-math, so the compiler would not split one sum
- *           itself), joined by a fixed tree, then the tail k added in order.
- *           K shorter than 2 vectors, or >= 8 rows and K <= 256: 2 vectors'
+ *   NT      K long against M (dW = dZ A^T of a thin layer, K = m long):
+ *           dot products along K, 2 x 2 of them at a time, each with 2
+ *           vectors of lane sums (no -ffast-math, so the compiler would not
+ *           split one sum itself), joined by a fixed tree, then the tail k
+ *           added in order. Otherwise (fbp_gs_nt_packs: K shorter than 2
+ *           vectors, or K <= 256 and short enough against M): 2 vectors'
  *           worth of columns of op(B) are transposed into a stack buffer and
  *           run as NN tiles.
  *   TT      C^T = B A by the NN tiles, stored transposed.

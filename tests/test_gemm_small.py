@@ -193,8 +193,8 @@ MID_RULE = [
     (0, 0, 128, 6, 784, np.float64, "blas"),
     (1, 0, 128, 32, 784, np.float32, "blas"),     # TN: 4 vectors
     (1, 0, 784, 16, 256, np.float32, "small"),    # TN: 2 vectors, A spans 784 KiB
-    (1, 0, 784, 8, 256, np.float64, "small"),     # ... 2 vectors in float64
-    (1, 0, 784, 12, 256, np.float64, "blas"),     # ... 3 vectors
+    (1, 0, 256, 8, 600, np.float64, "small"),     # ... 2 vectors in float64
+    (1, 0, 256, 12, 600, np.float64, "blas"),     # ... 3 vectors
     (1, 0, 1024, 16, 512, np.float32, "small"),   # ... A spans 2 MiB
     (1, 0, 1024, 16, 520, np.float32, "blas"),    # ... above 2 MiB
     (1, 0, 784, 20, 256, np.float32, "blas"),     # ... not whole vectors
@@ -327,35 +327,42 @@ def test_dense_forward_on_narrow_products_matches_reference(dtype, n_threads):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_dense_backward_on_narrow_tn_products_matches_reference(dtype, n_threads):
-    """dense_backward at 2 vectors of columns (batch 16 float32, 8 float64) on a
-    784-input layer: with the narrow rule W^T dZ runs in the small kernel (dA_prev
-    equals that kernel's product bit for bit), without it in OpenBLAS; both
-    agree with reference.py, and so do dW and db."""
+    """dense_backward at 2 vectors of columns (batch 16 float32, 8 float64): with
+    the narrow rule W^T dZ runs in the small kernel (dA_prev equals that
+    kernel's product bit for bit), without it in OpenBLAS; both agree with
+    reference.py, and so do dW and db. The shapes are ones where the two
+    kernels' bits differ (float64 needs k above OpenBLAS's k block)."""
     from fastbp import reference
-    m = 16 if dtype == np.float32 else 8
+    # (n_prev, n, m): W is (n, n_prev); W^T dZ is TN (n_prev, m, n), lda n_prev
+    p_, n, m = (784, 256, 16) if dtype == np.float32 else (256, 600, 8)
     rng = np.random.default_rng(6)
-    A = rng.standard_normal((784, m)).astype(dtype)
-    W = (rng.standard_normal((256, 784)) / 28).astype(dtype)
-    dZ = rng.standard_normal((256, m)).astype(dtype)
+    A = rng.standard_normal((p_, m)).astype(dtype)
+    W = (rng.standard_normal((n, p_)) / np.sqrt(p_)).astype(dtype)
+    dZ = rng.standard_normal((n, m)).astype(dtype)
     ref = reference.dense_backward(dZ.astype(np.float64), A.astype(np.float64),
                                    W.astype(np.float64), None)
     tol = 1e-4 if dtype == np.float32 else 1e-11
-    small = np.empty((784, m), dtype)
+    small = np.empty((p_, m), dtype)
+    blas = np.empty((p_, m), dtype)
     _testing.gemm(W, dZ, small, trans_a=True, path="small")
+    _testing.gemm(W, dZ, blas, trans_a=True, path="blas")
+    assert not np.array_equal(small, blas)      # else the test could not tell
     old = _testing.set_small_gemm_max((16384, 262144))
     try:
         for narrow in (NARROW, 0):
             keep = _blas._set_small_gemm_narrow_max(narrow)
             try:
                 # the row blocks of 2 threads are above the mid-size limit too
-                for rows in (784, 392):
-                    assert _blas.small_gemm_path(1, 0, rows, m, 256, dtype, lda=784) == \
+                for rows in (p_, p_ // 2):
+                    assert _blas.small_gemm_path(1, 0, rows, m, n, dtype, lda=p_) == \
                         ("small" if narrow else "blas")
                 got = fastbp.dense_backward(dZ, A, W, None, n_threads=n_threads)
             finally:
                 _blas._set_small_gemm_narrow_max(keep)
             if narrow:
                 np.testing.assert_array_equal(got[0], small)
+            else:
+                assert not np.array_equal(got[0], small)
             for g, r in zip(got, ref):
                 np.testing.assert_allclose(g, r, rtol=tol, atol=tol)
     finally:

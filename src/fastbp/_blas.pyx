@@ -78,7 +78,8 @@ cdef extern from "fastbp_gemm.h" nogil:
 #   16 x 16 x 1000: 1.3x), NN
 #   with fewer columns than a vector (2.6x: 64 x 4 x 1000 in float32), so
 #   those keep the tiny limit. bench/bench_gemm_small.py --mid measures it
-#   (bench/RESULTS.md, "The rule, product by product").
+#   (bench/RESULTS.md, "The rule, product by product"), --nt32 the NT part
+#   (RESULTS.md, sixteenth session).
 #
 # OpenBLAS's AVX-512 cores have small-matrix kernels without packing that
 # match or beat this AVX2 code, so there both limits are 0 (always OpenBLAS);

@@ -247,6 +247,35 @@ NT = [
 ]
 
 
+def with_setting(setter, value, fn):
+    """fn run with a process-wide _blas setting (a setter that returns the old
+    value) set to value, and put back after."""
+    def run():
+        old = setter(value)
+        try:
+            fn()
+        finally:
+            setter(old)
+    return run
+
+
+def small_over_blas(rng, ta, tb, M, N, K, dtype, work, pairs):
+    """One product's small-kernel time over OpenBLAS's, one thread each: the
+    median of ``pairs`` interleaved pairs of ``repeat`` calls (about ``work``
+    multiply-adds per call of _testing.gemm)."""
+    A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
+    B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
+    C = np.zeros((M, N), dtype)
+    reps = max(2, int(work / (M * N * K)))
+    times = {"small": [], "blas": []}
+    for _ in range(pairs):
+        for path, acc in times.items():
+            t0 = time.perf_counter()
+            _testing.gemm(A, B, C, trans_a=ta, trans_b=tb, path=path, repeat=reps)
+            acc.append(time.perf_counter() - t0)
+    return float(np.median(times["small"]) / np.median(times["blas"]))
+
+
 def nt(args):
     """The --nt table: C (M, N) = A B^T as NT, and as NN on B^T stored."""
     header(f"limits ({_blas.small_gemm_max()}, {_blas.small_gemm_mid_max()})")
@@ -323,13 +352,7 @@ def narrow(args):
         return
 
     def arm(on, fn):
-        def run():
-            old = _blas._set_small_gemm_narrow_max(cap if on else 0)
-            try:
-                fn()
-            finally:
-                _blas._set_small_gemm_narrow_max(old)
-        return run
+        return with_setting(_blas._set_small_gemm_narrow_max, cap if on else 0, fn)
 
     rng = np.random.default_rng(0)
     # the TN half's region: W^T dZ with 1-2 vectors of columns, contiguous W,
@@ -345,17 +368,8 @@ def narrow(args):
                     if not _blas.small_gemm_mid_max() < M * N * K <= cap \
                             or M * K * isz > 16 * 2 ** 20:
                         continue
-                    W = rng.standard_normal((K, M)).astype(dt)
-                    D = rng.standard_normal((K, N)).astype(dt)
-                    C = np.zeros((M, N), dt)
-                    reps = max(2, int(5e6 / (M * N * K)))
-                    ts, tb = [], []
-                    for _ in range(5):
-                        for path, acc in (("small", ts), ("blas", tb)):
-                            t0 = time.perf_counter()
-                            _testing.gemm(W, D, C, trans_a=True, path=path, repeat=reps)
-                            acc.append(time.perf_counter() - t0)
-                    rows.append((M * K * isz, float(np.median(ts) / np.median(tb)),
+                    r = small_over_blas(rng, True, False, M, N, K, dt, 5e6, 5)
+                    rows.append((M * K * isz, r,
                                  f"{np.dtype(dt).name} {M} x {N} x {K}",
                                  _blas.small_gemm_path(1, 0, M, N, K, dt)))
     print("\n| W^T dZ, 1-2 vectors, one thread: span of W | shapes | small / OpenBLAS "
@@ -418,13 +432,7 @@ def nt32(args):
         return
 
     def arm(on, fn):
-        def run():
-            old = _blas._set_small_nt_float32(on)
-            try:
-                fn()
-            finally:
-                _blas._set_small_nt_float32(old)
-        return run
+        return with_setting(_blas._set_small_nt_float32, on, fn)
 
     rng = np.random.default_rng(0)
     # the region: every NT shape the rule sends to the small kernel in the
@@ -437,17 +445,8 @@ def nt32(args):
                     if not 16384 < M * N * K <= _blas.small_gemm_mid_max() \
                             or _blas.small_gemm_path(0, 1, M, N, K, dt) != "small":
                         continue
-                    A = rng.standard_normal((M, K)).astype(dt)
-                    B = rng.standard_normal((N, K)).astype(dt)
-                    C = np.zeros((M, N), dt)
-                    reps = max(3, int(2e6 / (M * N * K)))
-                    ts, tb = [], []
-                    for _ in range(7):
-                        for path, acc in (("small", ts), ("blas", tb)):
-                            t0 = time.perf_counter()
-                            _testing.gemm(A, B, C, trans_b=True, path=path, repeat=reps)
-                            acc.append(time.perf_counter() - t0)
-                    ratios.append((float(np.median(ts) / np.median(tb)), M <= 8,
+                    r = small_over_blas(rng, False, True, M, N, K, dt, 2e6, 7)
+                    ratios.append((r, M <= 8,
                                    f"{np.dtype(dt).name} {M} x {N} x {K}"))
     print("\n| the rule's NT shapes, one thread | shapes | small / OpenBLAS median "
           "| 10th-90th percentile | worst three |")

@@ -154,11 +154,6 @@ def main():
     ap.add_argument("--nt32", action="store_true",
                     help="float32 NT products in the small kernel on and off (see the docstring)")
     args = ap.parse_args()
-    # OpenBLAS on one thread, as in fastbp's row blocks and steps (_blas_begin(1));
-    # _testing.gemm leaves the count alone, and above 262,144 m*n*k OpenBLAS
-    # would otherwise split a product over every core against one for the small
-    # kernel. (The layer calls and steps of --narrow / --nt32 set it themselves.)
-    _blas.serial_begin()
     if args.nt32:
         return nt32(args)
     if args.mid:
@@ -263,9 +258,7 @@ def small_over_blas(rng, ta, tb, M, N, K, dtype, work, pairs):
     """One product's small-kernel time over OpenBLAS's, one thread each: the
     median of ``pairs`` interleaved pairs of ``repeat`` calls (about ``work``
     multiply-adds per call of _testing.gemm)."""
-    A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
-    B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
-    C = np.zeros((M, N), dtype)
+    A, B, C = operands(ta, tb, M, N, K, dtype, rng)
     reps = max(2, int(work / (M * N * K)))
     times = {"small": [], "blas": []}
     for _ in range(pairs):
@@ -341,11 +334,8 @@ def narrow(args):
     import fastbp
     from fastbp.network import Network
     from fastbp.optim import Adam
-    for line in blas_info():
-        print(line)
     cap = _blas.small_gemm_narrow_max()
-    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, narrow limit {cap}, "
-          f"load {os.getloadavg()}")
+    header(f"narrow limit {cap}")       # OpenBLAS on one thread for the TN region
     if cap == 0:
         print("the narrow rule is off on this core (OpenBLAS AVX-512 kernel or no AVX2 "
               "clone): nothing to compare")
@@ -422,10 +412,7 @@ def nt32(args):
     import fastbp
     from fastbp.network import Network
     from fastbp.optim import Adam
-    for line in blas_info():
-        print(line)
-    print(f"small kernel clone: {_blas.small_gemm_dispatch()}, limits "
-          f"({_blas.small_gemm_max()}, {_blas.small_gemm_mid_max()}), load {os.getloadavg()}")
+    header(f"limits ({_blas.small_gemm_max()}, {_blas.small_gemm_mid_max()})")
     if _blas.small_gemm_path(0, 1, 128, 32, 64, np.float32) != "small":
         print("the mid-size rule is off on this core (OpenBLAS AVX-512 kernel or no AVX2 "
               "clone): nothing to compare")

@@ -321,6 +321,29 @@ def test_edited_train_record_learning_rate_or_version_are_named(tmp_path, what, 
         Network([4, 5, 3]).save(tmp_path / "x.npz", extra=[("epoch", 1)])
 
 
+def test_save_refuses_extra_entries_that_load_or_resume_would_misread(tmp_path):
+    # extra={"step": ...} overwrote the network's dropout state on load, and
+    # {"step": 2.5} / {"history": "x"} wrote files load / resume refused
+    net = Network([4, 5, 3], "relu", "softmax", seed=0, keep_prob=0.5)
+    for bad, match in (({"step": 1000}, "'step'"),
+                       ({"dropout_seed": "12345"}, "'dropout_seed'"),
+                       ({"step": 2.5, "dropout_seed": 1}, "'step', 'dropout_seed'"),
+                       ({"epoch": -1}, "epoch"), ({"epoch": 1.5}, "epoch"),
+                       ({"epoch": True}, "epoch"), ({"history": "x"}, "history"),
+                       ({"history": {"loss": [0.5, "a"]}}, "history"),
+                       ({"history": {"loss": 0.5}}, "history")):
+        with pytest.raises(ValueError, match=match):
+            net.save(tmp_path / "bad.npz", extra=bad)
+        assert not (tmp_path / "bad.npz").exists()
+    good = {"epoch": np.int64(2), "history": {"loss": [0.5, None], "note": "kept"},
+            "preprocessing": {"scale": [1.0]}}
+    path = net.save(tmp_path / "good.npz", extra=good)
+    back = Network.load(path)
+    assert back.step_count == net.step_count and back.dropout_seed == net.dropout_seed
+    X, y = _small_fit_data()
+    net.fit(X, y, epochs=3, checkpoint_path=path, resume=True, verbose=False)
+
+
 def test_a_zip_behind_other_bytes_gets_no_pickle_advice(tmp_path):
     X, y = _small_fit_data()
     good = Network([4, 5, 3], "relu", "softmax", seed=2).save(tmp_path / "good.npz")

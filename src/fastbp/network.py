@@ -52,6 +52,44 @@ def _read_checkpoint(path):
     return data
 
 
+#: ``train`` entries :meth:`Network.save` writes itself (its dropout state)
+_OWN_TRAIN_KEYS = ("step", "dropout_seed")
+
+
+def _check_extra(extra):
+    """``Network.save``'s ``extra``: a dict whose entries do not overwrite the
+    network's own (``step``, ``dropout_seed``) and, for the two entries a fit
+    reads back on resume, have the form it reads (``epoch`` a non-negative
+    int, ``history`` a dict of lists of numbers), so that save never writes
+    a file :meth:`Network.load` or ``fit(resume=True)`` refuses."""
+    if extra is None:
+        return
+    if not isinstance(extra, dict):
+        raise TypeError(f"extra must be a dict of JSON-able entries, got "
+                        f"{type(extra).__name__}")
+    own = [k for k in _OWN_TRAIN_KEYS if k in extra]
+    if own:
+        raise ValueError(f"extra must not hold {', '.join(map(repr, own))}: the network "
+                         "saves its own dropout state under those names (step_count, "
+                         "dropout_seed); store yours under other keys")
+    if "epoch" in extra:
+        e = extra["epoch"]
+        if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e < 0:
+            raise ValueError(f"extra['epoch'] must be a non-negative int (the epochs done, "
+                             f"which fit(resume=True) continues from), got {e!r}")
+    if "history" in extra:
+        h = extra["history"]
+        fits = ("loss", "lr", "val_loss", "val_accuracy")     # the lists a fit continues
+        if not (isinstance(h, dict) and all(
+                isinstance(h[k], list)
+                and all(x is None or (isinstance(x, (int, float, np.integer, np.floating))
+                                      and not isinstance(x, bool)) for x in h[k])
+                for k in fits if k in h)):
+            raise ValueError("extra['history'] must be a dict whose entries "
+                             f"{', '.join(map(repr, fits))} are lists of numbers, one per "
+                             "epoch (as fit returns it), which fit(resume=True) continues")
+
+
 def _checkpoint_int(value, path, field, lo=0, hi=2**63 - 1):
     """An integer field of a checkpoint's metadata, checked to lie in [lo, hi]."""
     try:
@@ -1528,7 +1566,12 @@ class Network:
         Raises
         ------
         ValueError
-            An empty ``path``, or an optimizer holding another network's state.
+            An empty ``path``, an optimizer holding another network's state,
+            or ``extra`` holding ``step`` / ``dropout_seed`` (the network's
+            own entries) or an ``epoch`` / ``history`` a resumed fit cannot
+            read (not a non-negative int / a dict of lists of numbers).
+        TypeError
+            ``extra`` is not a dict.
         IsADirectoryError
             ``path`` is a directory (or ends in a separator): give a file name.
         OSError
@@ -1549,9 +1592,7 @@ class Network:
             t = optimizer.t if optimizer is not None else 0
             for i, st in enumerate(state):
                 arrays[f"opt_state_{i}"] = st.copy()
-        if extra is not None and not isinstance(extra, dict):
-            raise TypeError(f"extra must be a dict of JSON-able entries, got "
-                            f"{type(extra).__name__}")
+        _check_extra(extra)
         if extra:
             train.update(extra)
         documents = {"config": self.get_config(), "train": train}

@@ -311,11 +311,12 @@ static inline int fbp_targets_ok(int loss, const void *Y, int yt, ptrdiff_t yr,
  * Losses from the logits Z (the output layer's pre-activation), exact where
  * the probabilities would round to 0 or 1. The linear terms (z y, max - z)
  * are formed in double, exactly; the bounded transcendental terms run in T
- * with the vectorised exp/log/log1p of fastbp_vmath.h (log1p(e^-|z|) in
- * [0, log 2], the log of a softmax column's shifted sum in [0, log n]: a few
- * ulps of T each), except Poisson's e^z, which cancels against y z and y log y
- * and so is taken in double. Per column the terms are summed in double in
- * row order, as fbp_loss_cols0 does:
+ * with the vectorised exp/log1p of fastbp_vmath.h, each to a few ulps of its
+ * own size (log1p(e^-|z|) in [0, log 2]; a softmax column's e^(z - max),
+ * whose sum without the max's own 1 is taken in double, and its log1p: see
+ * fbp_lse0), so a small loss keeps its relative precision; Poisson's e^z,
+ * which cancels against y z and y log y, is taken in double. Per column the
+ * terms are summed in double in row order, as fbp_loss_cols0 does:
  *
  *   binary_crossentropy  softplus(z) - y z  =  max(z, 0) - z y + log1p(e^-|z|)
  *                        (written z (1 - y) for z > 0 and -z y otherwise, a
@@ -363,26 +364,37 @@ static inline double fbp_clamp(double x, double lo, double hi)
 #define FBP_DEFINE_ZLOSS(T, S, EPS)                                           \
 /* Columns [c0, c0 + w) (w <= FBP_LCHUNK) of Z: mx[j] = the column's max      \
  * (NaN-propagating) and sm[j] = log sum_i e^(z_ij - mx_j), in [0, log rows], \
- * so lse = mx + sm. tb: w scratch values. */                                 \
+ * so lse = mx + sm. The max's own term (e^0 = 1, exactly) is left out of     \
+ * the sum and sm = log1p(sum of the others), summed and taken in double:     \
+ * a column whose other terms are tiny (a confident prediction: its loss is   \
+ * about their sum) keeps their relative precision, where log(1 + rest)       \
+ * would round rest against 1 (all of it in double below 1e-16, in float      \
+ * to 6e-8 absolute). im: w scratch indices, tb: w scratch values. */         \
 static inline void fbp_lse0_##S(const T *Z, ptrdiff_t zr, ptrdiff_t zc,       \
-    ptrdiff_t rows, ptrdiff_t c0, ptrdiff_t w, double *mx, T *sm, T *tb)      \
+    ptrdiff_t rows, ptrdiff_t c0, ptrdiff_t w, double *mx, double *sm,        \
+    ptrdiff_t *im, T *tb)                                                     \
 {                                                                             \
     ptrdiff_t i, j;                                                           \
-    for (j = 0; j < w; j++) { mx[j] = -INFINITY; sm[j] = 0; }                 \
+    for (j = 0; j < w; j++) { mx[j] = -INFINITY; sm[j] = 0.0; im[j] = -1; }   \
     for (i = 0; i < rows; i++) {                                              \
         const T *z = Z + i * zr + c0 * zc;                                    \
         for (j = 0; j < w; j++) {                                             \
             double v = (double)z[j * zc];                                     \
-            mx[j] = (v > mx[j] || v != v) ? v : mx[j];                        \
+            if (v > mx[j] || (v != v && mx[j] == mx[j])) {                    \
+                mx[j] = v;                                                    \
+                im[j] = i;                                                    \
+            }                                                                 \
         }                                                                     \
     }                                                                         \
+    /* a non-finite max keeps its own term: NaN then, as log(sum) was */      \
+    for (j = 0; j < w; j++) if (!isfinite(mx[j])) im[j] = -1;                 \
     for (i = 0; i < rows; i++) {                                              \
         const T *z = Z + i * zr + c0 * zc;                                    \
         for (j = 0; j < w; j++) tb[j] = (T)((double)z[j * zc] - mx[j]);       \
         fbp_vexp_##S(tb, tb, w);                                              \
-        for (j = 0; j < w; j++) sm[j] += tb[j];                               \
+        for (j = 0; j < w; j++) if (i != im[j]) sm[j] += (double)tb[j];       \
     }                                                                         \
-    fbp_vlog_##S(sm, sm, w);                                                  \
+    fbp_vlog1p_d(sm, sm, w);                                                  \
 }                                                                             \
                                                                               \
 static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
@@ -395,8 +407,9 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
     const double hi = clip > 0 ? -log(clip) : 0.0;                            \
     const double lo = clip > 0 ? -log1p(-clip) : 0.0;                         \
     double zb[FBP_LCHUNK], yb[FBP_LCHUNK], eb[FBP_LCHUNK];                    \
-    double mx[FBP_LCHUNK], ys[FBP_LCHUNK];                                    \
-    T tb[FBP_LCHUNK], sm[FBP_LCHUNK];                                         \
+    double mx[FBP_LCHUNK], ys[FBP_LCHUNK], sm[FBP_LCHUNK];                    \
+    ptrdiff_t im[FBP_LCHUNK];                                                 \
+    T tb[FBP_LCHUNK];                                                         \
     const double tol = sqrt(yt == FBP_Y_F32 && FLT_EPSILON > (EPS)            \
                             ? (double)FLT_EPSILON : (double)(EPS));           \
     int b = 0;                                                                \
@@ -405,7 +418,7 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
         double *col = out + (c0 - j0);                                        \
         for (j = 0; j < w; j++) col[j] = 0.0;                                 \
         if (loss == FBP_CE) {                                                 \
-            fbp_lse0_##S(Z, zr, zc, rows, c0, w, mx, sm, tb);                \
+            fbp_lse0_##S(Z, zr, zc, rows, c0, w, mx, sm, im, tb);            \
             for (j = 0; j < w; j++) ys[j] = 0.0;                              \
             for (i = 0; i < rows; i++) {                                      \
                 const T *z = Z + i * zr + c0 * zc;                            \
@@ -416,14 +429,14 @@ static inline void fbp_zloss_cols0_##S(int loss, const T *Z, ptrdiff_t zr,    \
                     double yv = yb[j];                                        \
                     ys[j] += yv;                                              \
                     if (yv != 0 && clip > 0)                                  \
-                        col[j] += yv * fbp_clamp(mx[j] + (double)sm[j]        \
+                        col[j] += yv * fbp_clamp(mx[j] + sm[j]                \
                                                  - (double)z[j * zc], lo, hi); \
                     else if (yv != 0)                                         \
                         col[j] += yv * (mx[j] - (double)z[j * zc]);           \
                 }                                                             \
             }                                                                 \
             for (j = 0; j < w && !(clip > 0); j++) {                          \
-                col[j] += (double)sm[j];                                      \
+                col[j] += sm[j];                                              \
                 if (ys[j] != 1.0)                                             \
                     col[j] += mx[j] * (1.0 - ys[j]);                          \
             }                                                                 \
@@ -530,12 +543,13 @@ static inline void fbp_lse_cols_##S(const T *Z, ptrdiff_t zr, ptrdiff_t zc,   \
     ptrdiff_t rows, ptrdiff_t j0, ptrdiff_t j1, double *lse)                  \
 {                                                                             \
     ptrdiff_t j, c0;                                                          \
-    double mx[FBP_LCHUNK];                                                    \
-    T sm[FBP_LCHUNK], tb[FBP_LCHUNK];                                         \
+    double mx[FBP_LCHUNK], sm[FBP_LCHUNK];                                    \
+    ptrdiff_t im[FBP_LCHUNK];                                                 \
+    T tb[FBP_LCHUNK];                                                         \
     for (c0 = j0; c0 < j1; c0 += FBP_LCHUNK) {                                \
         ptrdiff_t w = j1 - c0 < FBP_LCHUNK ? j1 - c0 : FBP_LCHUNK;            \
-        fbp_lse0_##S(Z, zr, zc, rows, c0, w, mx, sm, tb);                     \
-        for (j = 0; j < w; j++) lse[c0 - j0 + j] = mx[j] + (double)sm[j];     \
+        fbp_lse0_##S(Z, zr, zc, rows, c0, w, mx, sm, im, tb);                 \
+        for (j = 0; j < w; j++) lse[c0 - j0 + j] = mx[j] + sm[j];             \
     }                                                                         \
 }
 

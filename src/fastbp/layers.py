@@ -207,7 +207,11 @@ def loss(AL, Y, loss, *, from_logits=False):
         mse:                  1/(2m) sum (Z - Y)^2
         poisson:              1/m sum [exp(Z) - Y Z + (Y log Y - Y)]
 
-    (elements computed in float64 whatever the dtype). A keyword of the same
+    (the linear terms formed in float64; the exponentials and logs in the
+    array's dtype, each to a few ulps of its own size, then summed in
+    float64, so a small cost keeps its relative precision: a confident
+    prediction's ``log1p(exp(-12))`` to about 1e-7 of itself in float32). A
+    keyword of the same
     function, not a second one, because it is the convention users know
     (Keras's ``from_logits=True``; PyTorch's ``BCEWithLogitsLoss`` is the
     same formula) and both forms share the targets, the reduction and the

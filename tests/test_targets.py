@@ -136,6 +136,29 @@ def test_layer_functions_accept_probability_rows():
     fastbp.loss(np.full((3, 2), 1 / 3, np.float32), Y3, "crossentropy")
 
 
+def test_float32_probabilities_widened_to_float64_get_the_fix_that_applies(rng):
+    # another model's float32 predict_proba, cast to float64: the columns sum
+    # to 1 within float32's rounding, not float64's; the message said to pass
+    # class indices or one-hot columns, neither of which applies to soft targets
+    P = rng.random((10, 40)).astype(np.float32)
+    P /= P.sum(axis=0, keepdims=True)
+    Y = P.astype(np.float64)
+    sums = Y.sum(axis=0)
+    assert np.abs(sums - 1).max() > 1.5e-8          # the case: refused in float64
+    net = Network([4, 8, 10], output="softmax", seed=0, dtype=np.float64)
+    X = rng.standard_normal((4, 40))
+    with pytest.raises(ValueError, match=r"only to float32's precision.*"
+                                         r"Y / Y\.sum\(axis=0, keepdims=True\)"):
+        net.fit(X, Y, verbose=False)
+    with pytest.raises(ValueError, match="only to float32's precision"):
+        fastbp.loss(np.full((10, 40), 0.1), Y, "crossentropy")
+    net.fit(X, Y / Y.sum(axis=0, keepdims=True), verbose=False)   # the fix it gives works
+    # soft targets further off: the general fix, plus renormalising
+    with pytest.raises(ValueError, match=r"one-hot columns; or, for probabilities, "
+                                         r"renormalise them"):
+        net.fit(X, Y * 1.01, verbose=False)
+
+
 # --------------------------------------------------------------------------- course
 def test_course_functions_refuse_labels_outside_0_1(rng):
     AL = np.full((1, 3), 0.5)

@@ -720,6 +720,15 @@ def _target_error(Y, loss, n_out, labels, name, indices_ok=True, dtype=None):
             tol = _sum_tolerance(y.dtype, dtype)
             off = np.flatnonzero(~(np.abs(sums - 1.0) <= tol))
             if off.size:
+                if np.all(np.abs(sums[off] - 1.0) <= math.sqrt(np.finfo(np.float32).eps)):
+                    # float32 probabilities widened to float64 (another model's
+                    # predict_proba, say): they sum to 1 only to float32's precision
+                    fix = ("they sum to 1 only to float32's precision (probabilities "
+                           "computed in float32?): renormalise them in this dtype, "
+                           "Y / Y.sum(axis=0, keepdims=True), or pass them as float32")
+                elif not np.all((y == 0) | (y == 1)):
+                    fix += ("; or, for probabilities, renormalise them: "
+                            "Y / Y.sum(axis=0, keepdims=True)")
                 return ValueError(
                     f"{name}: each column (example) of one-hot or probability targets of a "
                     f"softmax output (cross-entropy) must sum to 1 (within {tol:.2g}); "

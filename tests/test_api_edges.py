@@ -417,3 +417,41 @@ def test_fit_seed_and_dataset_arguments_are_checked():
         datasets.make_image_like_dataset(m=3, n_px=4, dtype=int)   # was all zeros
     with pytest.raises(TypeError, match="m must be an int"):
         datasets.make_image_like_dataset(m=1.5, n_px=4)
+
+
+def test_reset_parameters_checks_its_seed_as_the_constructor_does():
+    # NumPy's own messages came through ("expected non-negative integer";
+    # "... for entropy not 3" for the string '3')
+    net = Network([3, 4, 2], seed=0)
+    before = net.flat_parameters.copy()
+    for bad, exc in ((-1, ValueError), (1.5, TypeError), ("3", TypeError), (True, TypeError)):
+        with pytest.raises(exc, match="seed must be"):
+            net.reset_parameters(seed=bad)
+        with pytest.raises(exc, match="seed must be"):
+            Network([3, 4, 2], seed=bad)
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    net.reset_parameters(seed=np.int64(5))
+    np.testing.assert_array_equal(net.flat_parameters, Network([3, 4, 2], seed=5).flat_parameters)
+
+
+@pytest.mark.parametrize("flag", ["shuffle", "resume", "training"])
+def test_flags_given_as_strings_are_refused(tmp_path, flag):
+    # shuffle="no" shuffled and training="no" applied dropout: any non-empty
+    # string is truthy
+    net = Network([3, 4, 2], "relu", "softmax", seed=0, keep_prob=0.5)
+    X, y = np.ones((3, 6)), np.array([0, 1, 0, 1, 1, 0])
+    before = net.flat_parameters.copy()
+    for bad in ("no", "False", 0, None):
+        with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+            if flag == "training":
+                net.forward(X, training=bad)
+            else:
+                net.fit(X, y, epochs=1, verbose=False, checkpoint_path=tmp_path / "c",
+                        **{flag: bad})
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    assert net.step_count == 0
+    # NumPy's bools are bools
+    if flag == "training":
+        net.forward(X, training=np.False_)
+    else:
+        net.fit(X, y, epochs=1, verbose=False, **{flag: np.False_})

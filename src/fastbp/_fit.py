@@ -305,7 +305,8 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     err = facts = val = None
     chosen = True
     try:
-        _validation.check_fit_args(epochs, batch_size, checkpoint_every, callback, seed)
+        _validation.check_fit_args(epochs, batch_size, checkpoint_every, callback, seed,
+                                    shuffle, resume)
         if resume and checkpoint_path is None:
             raise ValueError("resume=True needs the checkpoint_path to resume from")
         if checkpoint_path is not None and stepper.is_root:

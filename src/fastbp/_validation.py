@@ -984,10 +984,22 @@ def checkpoint_write_error(exc, path):
     return type(exc)(exc.errno, msg) if exc.errno is not None else type(exc)(msg)
 
 
-def check_fit_args(epochs, batch_size, checkpoint_every, callback, seed=None):
+def check_bool(name, value):
+    """``value`` if it is True or False (a NumPy bool too): a flag given as a
+    string (``shuffle="no"``) is truthy, and would silently do the opposite."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} "
+                        f"{value!r}")
+    return bool(value)
+
+
+def check_fit_args(epochs, batch_size, checkpoint_every, callback, seed=None, shuffle=True,
+                   resume=False):
     """Validate ``fit``'s scalar arguments."""
     if seed is not None:
         check_seed(seed)
+    check_bool("shuffle", shuffle)
+    check_bool("resume", resume)
     for name, v in (("epochs", epochs), ("batch_size", batch_size),
                     ("checkpoint_every", checkpoint_every)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
@@ -1567,8 +1579,7 @@ def loss_args(AL, Y, loss, from_logits=False):
     name = "Z" if from_logits else "AL"
     al = AL if _plain_inputs(AL) else float2d(AL, name)
     code = LOSS_CODES[loss] if type(loss) is str and loss in LOSS_CODES else loss_code(loss)
-    if not isinstance(from_logits, (bool, np.bool_)):
-        raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
+    check_bool("from_logits", from_logits)
     plain = _plain_labels(Y, al.shape[0], al.shape[1])
     args = (al, Y) + plain if plain is not None else (al,) + labels(Y, al)
     check_targets(args[1], loss, al.shape[0], indices_ok=False, dtype=al.dtype)

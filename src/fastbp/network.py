@@ -429,7 +429,13 @@ class Network:
         ----------
         seed : int, optional
             Defaults to the network's seed.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``seed`` not None or a non-negative int (as the constructor's).
         """
+        seed = _validation.check_seed(seed)
         if self.init is None:
             self._flat_params[...] = 0.0
             self._flat_grads[...] = 0.0
@@ -759,7 +765,13 @@ class Network:
         -------
         AL : ndarray (n_L, m)
             Output activations (a copy).
+
+        Raises
+        ------
+        TypeError
+            ``training`` not True or False.
         """
+        training = _validation.check_bool("training", training)
         X = self.check_X(X)
         with _lock(self):
             if training and self._dropout:

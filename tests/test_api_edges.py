@@ -455,3 +455,22 @@ def test_flags_given_as_strings_are_refused(tmp_path, flag):
         net.forward(X, training=np.False_)
     else:
         net.fit(X, y, epochs=1, verbose=False, **{flag: np.False_})
+
+
+@pytest.mark.parametrize("keep_prob", [1.0, 0.5])
+def test_step_count_wraps_at_2_64_as_the_kernels_uint64_does(tmp_path, keep_prob):
+    # fit from 2**64 - 3 raised a raw OverflowError mid-training and left the
+    # counter above 2**64 - 1, so save() wrote a file load() refused
+    X, y = np.ones((3, 5), np.float32), np.array([0, 1, 0, 1, 1])
+    net = Network([3, 4, 2], output="softmax", seed=0, keep_prob=keep_prob)
+    net.step_count = 2**64 - 3
+    net.fit(X, y, epochs=2, batch_size=1, verbose=False)      # 10 steps
+    assert net.step_count == 7
+    assert Network.load(net.save(tmp_path / "w")).step_count == 7
+    from fastbp.optim import SGD
+    net.step_count = 2**64 - 1
+    net.train_step(X, y, SGD(0.1))
+    assert net.step_count == 0
+    net.step_count = 2**64 - 1
+    net.forward(X, training=True)
+    assert net.step_count == (0 if keep_prob < 1 else 2**64 - 1)   # counted with dropout only

@@ -786,7 +786,7 @@ class Replica:
         if not math.isfinite(loss):
             raise mark_collective(_validation.nonfinite_loss_error(loss, " on every rank"))
         net.apply_update(optimizer, n_threads=self.nt)
-        net.step_count += 1
+        net.step_count = (net.step_count + 1) % (2**64)     # a uint64, as the kernel's
         self.steps += 1
         if self.check_every and self.steps % self.check_every == 0:
             check_replicas(net, self.comm, optimizer)

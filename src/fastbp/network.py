@@ -90,6 +90,13 @@ def _check_extra(extra):
                              "epoch (as fit returns it), which fit(resume=True) continues")
 
 
+def _wrap64(step):
+    """The dropout step counter after ``step`` steps: a uint64, as the kernel
+    hashes it (a counter set near 2**64 wraps to 0 instead of overflowing
+    the call that takes it)."""
+    return step % (2**64)
+
+
 def _checkpoint_int(value, path, field, lo=0, hi=2**63 - 1):
     """An integer field of a checkpoint's metadata, checked to lie in [lo, hi]."""
     try:
@@ -560,7 +567,8 @@ class Network:
 
     @step_count.setter
     def step_count(self, value):
-        # an int in [0, 2**64): the dropout masks hash it as a uint64
+        # an int in [0, 2**64): the dropout masks hash it as a uint64, and
+        # steps past 2**64 - 1 wrap to 0 as the kernel's uint64 count does
         self._step = _validation.check_count("step_count", value, 2**64)
 
     @property
@@ -775,7 +783,7 @@ class Network:
         X = self.check_X(X)
         with _lock(self):
             if training and self._dropout:
-                self._step += 1
+                self._step = _wrap64(self._step + 1)
             self._kernel.forward_train(X, bool(training and self._dropout),
                                        self._dropout_seed, self._step, self._nt)
             self._last_m = X.shape[1]
@@ -947,11 +955,11 @@ class Network:
             # terms come from the kernel: one formula for this path and train_epoch's
             loss, l2, status, done = self._kernel.train_steps(
                 X, Y, y_code, labels, self.lambd, code, lr, b1, b2, eps, t, n_steps,
-                first_loss, check_finite, self._dropout, self._dropout_seed, self._step + 1,
-                self._nt, sample_weight, check_targets)
+                first_loss, check_finite, self._dropout, self._dropout_seed,
+                _wrap64(self._step + 1), self._nt, sample_weight, check_targets)
             if status == 3:            # weights summing to zero: no step
                 return 0.0 if first_loss else None
-            self._step += done
+            self._step = _wrap64(self._step + done)
             optimizer.t += done
         self._last_m = X.shape[1]
         if first_loss:
@@ -1049,8 +1057,8 @@ class Network:
             total, done, updates, status, loss, l2 = self._kernel.train_epoch(
                 X, Y, y_code, labels, order, batch_size, start_batch, n_batches, loss_total,
                 self.lambd, code, lr, b1, b2, eps, t, self._dropout, self._dropout_seed,
-                self._step + 1, self._nt, sample_weight)
-            self._step += updates
+                _wrap64(self._step + 1), self._nt, sample_weight)
+            self._step = _wrap64(self._step + updates)
             optimizer.t += updates
         if loss is not None:
             self._loss_terms = (loss, l2)
@@ -1102,7 +1110,7 @@ class Network:
         with _lock(self):
             loss_sum, l2_sum, status = self._kernel.grad_step(
                 X, Y, y_code, labels, lambd, 1.0 / M, lambd / M * w, M, offset,
-                self._dropout, self._dropout_seed, self._step + 1, n_threads)
+                self._dropout, self._dropout_seed, _wrap64(self._step + 1), n_threads)
         if status:
             raise self._target_error(Y, labels)
         loss = loss_sum / M

@@ -358,6 +358,34 @@ def test_train_epoch_argument_errors(rng):
     assert net.step_count == 1                      # batch 0 ran, batch 1 held the bad label
 
 
+def test_train_epoch_batch_larger_than_the_epoch_is_the_whole_epoch(rng):
+    # batch_size=2**70 raised a raw OverflowError (the kernel takes a C ssize_t);
+    # fit already took min(batch_size, m)
+    X, y = rng.standard_normal((3, 10)), rng.integers(0, 2, 10)
+    nets = [Network([3, 4, 2], "relu", "softmax", dtype=np.float64, seed=0) for _ in range(2)]
+    opts = [SGD(0.1), SGD(0.1)]
+    got = [net.train_epoch(X, *net.check_Y(y, 10), opt, None, bs)
+           for net, opt, bs in zip(nets, opts, (2**70, 10))]
+    assert got[0] == got[1] and got[0][1] == 1
+    np.testing.assert_array_equal(nets[0].flat_parameters, nets[1].flat_parameters)
+
+
+def test_share_gradient_refuses_a_share_outside_its_batch(rng):
+    # M = 0 gave a bare ZeroDivisionError; offset past M returned a loss
+    net = Network([3, 4, 2], "relu", "softmax", dtype=np.float64, seed=0)
+    X, y = rng.standard_normal((3, 4)), rng.integers(0, 2, 4)
+    Yc = net.check_Y(y, 4)
+    net.bind_optimizer(SGD(0.1))
+    for M, off, exc in ((0, 0, ValueError), (10, 100, ValueError), (4, 1, ValueError),
+                        (10, -1, ValueError), (10.0, 0, TypeError), (10, True, TypeError)):
+        with pytest.raises(exc, match="M|offset"):
+            net.share_gradient(X, *Yc, M, off, 1)
+    whole = net.share_gradient(X, *Yc, 4, 0, 1)
+    halves = (net.share_gradient(X[:, :2], *net.check_Y(y[:2], 2), 4, 0, 1)
+              + net.share_gradient(X[:, 2:], *net.check_Y(y[2:], 2), 4, 2, 1))
+    assert halves == pytest.approx(whole, rel=1e-12)
+
+
 def test_fit_uses_the_epoch_call_and_the_replica_steps_per_batch(rng, monkeypatch):
     from fastbp import distributed
     assert getattr(distributed.Replica, "epoch", None) is None

@@ -1182,6 +1182,18 @@ def check_checked_weights(sample_weight, m):
                         "first")
 
 
+def check_share(M, offset, m):
+    """(M, offset) of a data-parallel share of m columns at ``offset`` in a
+    batch of M: ints with 0 <= offset and offset + m <= M, M >= 1."""
+    for name, v in (("M", M), ("offset", offset)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__} {v!r}")
+    if M < 1 or offset < 0 or offset + m > M:
+        raise ValueError(f"a share of {m} columns at offset {offset} does not fit in a batch "
+                         f"of M = {M}: need M >= 1, offset >= 0 and offset + m <= M")
+    return int(M), int(offset)
+
+
 def check_epoch_batches(batch_size, start_batch, n_batches, n_ex):
     """(batch_size, start_batch, n_batches) of an epoch of n_ex examples, n_batches
     clipped to the batches left (None: all of them)."""
@@ -1192,6 +1204,9 @@ def check_epoch_batches(batch_size, start_batch, n_batches, n_ex):
         raise ValueError(f"start_batch must be an int in 0..{total} (the epoch has {total} "
                          f"mini-batches of {batch_size}), got {start_batch!r}")
     left = total - int(start_batch)
+    # a batch larger than the epoch is the whole epoch (as fit's min(batch_size,
+    # m)); the kernel takes it as a C ssize_t
+    batch_size = min(batch_size, max(n_ex, 1))
     if n_batches is None:
         n_batches = left
     elif isinstance(n_batches, bool) or not isinstance(n_batches, (int, np.integer)) \

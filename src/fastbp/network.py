@@ -1099,8 +1099,15 @@ class Network:
         float
             This share's part of the batch's cost, ``loss / M + (m/M)
             lambd/(2M) ||W||^2``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``M`` or ``offset`` not ints with ``M >= 1``, ``offset >= 0`` and
+            ``offset + m <= M``.
         """
         m = X.shape[1]
+        M, offset = _validation.check_share(M, offset, m)
         self._last_m = m if m else None
         if m == 0:
             self._flat_grads.fill(0)

@@ -497,6 +497,22 @@ def test_mixed_dtypes_follow_numpy_promotion():
     assert_close(AL, _np_L_model_forward(Xi, p)[0], name="AL(int X)")
 
 
+@pytest.mark.parametrize("ydtype", [np.int64, np.float64, np.float32])
+def test_labels_are_read_in_als_dtype_as_documented(ydtype):
+    # the module notes: float32 gradients stay float32 whatever the labels'
+    # dtype (NumPy's dAL would promote int64 / float64 labels to float64)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3, 6)).astype(np.float32)
+    p = {k: v.astype(np.float32) for k, v in random_params([3, 2, 1], rng).items()}
+    Y = np.array([[0, 1, 1, 0, 1, 0]], ydtype)
+    AL, caches = fc.L_model_forward(X, p)
+    grads = fc.L_model_backward(AL, Y, caches)
+    assert {v.dtype for v in grads.values()} == {np.dtype(np.float32)}
+    expected = _np_L_model_backward(AL, Y.astype(np.float32), caches)
+    for k in ("dW1", "db1", "dW2", "db2"):
+        assert_close(grads[k], expected[k], rtol=1e-5, name=k)
+
+
 @pytest.mark.parametrize("order", [">", "<"])
 def test_byteswapped_data_gives_numpys_values(order):
     """Data in the other byte order (read from a file with one, say) computes

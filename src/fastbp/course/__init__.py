@@ -40,8 +40,11 @@ as in the course) and ``initialize_parameters_deep`` is the application's
 Generalisations, all off by default: L2 (``lambd``) and inverted dropout
 (``keep_prob``) for any depth as keyword arguments of ``L_model_forward``,
 ``L_model_backward``, ``L_layer_model``; the gradient-checking helpers for
-any layer sizes; dtypes: float32 inputs stay float32, mixed inputs follow
-NumPy's promotion.
+any layer sizes; dtypes: float32 inputs stay float32, mixed inputs (X and
+the parameters) follow NumPy's promotion. Labels ``Y`` are the exception:
+the backward passes read them in ``AL``'s dtype, so float32 gradients stay
+float32 with int64, bool or float64 labels, where the course's ``dAL``
+expression would promote them to float64.
 
 Memory: outputs of 64 KiB and more (Z, A, dA, dW, updated parameters) come
 from a small per-thread pool and are reused once nothing refers to them any

@@ -461,6 +461,30 @@ def test_recycled_outputs_never_overwrite_what_the_caller_holds():
     assert len(ptrs) <= 3
 
 
+def test_a_weak_reference_to_a_dropped_output_dies_and_never_sees_a_new_result():
+    # a weakref to a dropped recycled output stayed alive and then pointed at
+    # the next call's result (NumPy's fresh arrays: the reference dies)
+    import gc
+    import weakref
+    rng = np.random.default_rng(62)
+    X = rng.standard_normal((100, 200))
+    params = random_params([100, 128, 1], rng)
+    AL, caches = fc.L_model_forward(X, params)
+    A1 = caches[0][1]                          # Z1, (128, 200): from the pool
+    assert A1.nbytes >= 1 << 16
+    ref = weakref.ref(A1)
+    kept = A1.copy()
+    del A1, AL, caches
+    gc.collect()
+    AL2, caches2 = fc.L_model_forward(2 * X, params)
+    assert ref() is None or ref() is not caches2[0][1]
+    if ref() is not None:                      # still pooled: never overwritten
+        np.testing.assert_array_equal(ref(), kept)
+    for _ in range(2):
+        AL2, caches2 = fc.L_model_forward(2 * X, params)
+    assert ref() is None
+
+
 @pytest.mark.parametrize("dims,m", [([5, 4, 3, 1], 1), ([20, 7, 5, 1], 64),
                                     ([784, 64, 1], 17)])
 def test_float32_stays_float32(dims, m):

@@ -7,11 +7,15 @@ come from a small per-thread pool, and an array is handed out again only
 when nothing but the pool refers to it any more (the caller dropped the
 grads/caches/parameters holding it, as a training loop does one iteration
 later). Views, memoryviews and containers all hold references, so an array
-anyone can still reach is never reused.
+anyone can still reach is never reused; one a weak reference points at is
+let go instead of reused (``weakref.ref(out)`` goes dead once the caller
+has dropped the array and the next array of its kind is asked for, instead
+of finding a new result there).
 """
 import collections
 import sys
 import threading
+import weakref
 
 import numpy as np
 
@@ -73,6 +77,13 @@ def new_array(shape, dtype):
         for i in range(len(lst)):
             if _refs(lst, i) == _FREE_REFS:
                 a = lst[i]
+                if weakref.getweakrefcount(a):
+                    # only the pool holds it, but a weak reference points at
+                    # it: let it go, so the reference dies as it would with
+                    # NumPy's fresh arrays
+                    del lst[i]
+                    pool.nbytes -= nbytes
+                    break
                 f = a.flags
                 if f.c_contiguous and f.writeable and a.shape == shape and a.dtype == dtype:
                     return a

@@ -474,3 +474,26 @@ def test_step_count_wraps_at_2_64_as_the_kernels_uint64_does(tmp_path, keep_prob
     net.step_count = 2**64 - 1
     net.forward(X, training=True)
     assert net.step_count == (0 if keep_prob < 1 else 2**64 - 1)   # counted with dropout only
+
+
+def test_hidden_settings_of_a_network_without_hidden_layers_are_checked_or_warned():
+    # Network([3, 1], hidden="tanh", keep_prob=0.5) ignored both silently (an
+    # unused alpha warned), and hidden="foo" was not even refused
+    with pytest.raises(ValueError, match="unknown activation 'foo'"):
+        Network([3, 1], hidden="foo")
+    for kw, said in (({"hidden": "tanh"}, "hidden='tanh' has no effect"),
+                     ({"keep_prob": 0.5}, "keep_prob=0.5 has no effect"),
+                     ({"hidden": "tanh", "keep_prob": 0.5}, "and keep_prob=0.5 have")):
+        with pytest.warns(UserWarning, match=said):
+            Network([3, 1], **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        net = Network([3, 1])
+        Network(**net.get_config())
+        Network([3, 1], hidden=[], keep_prob=[])
+        from sklearn.exceptions import ConvergenceWarning
+        from fastbp.sklearn import MLPClassifier
+        warnings.simplefilter("ignore", ConvergenceWarning)     # not what this is about
+        X = np.random.default_rng(0).standard_normal((20, 3))
+        MLPClassifier(hidden_layer_sizes=(), activation="tanh", max_iter=200,
+                      solver="lbfgs").fit(X, np.arange(20) % 2)

@@ -377,6 +377,8 @@ def _net(data, *, hostile_args=False, dropout=False):
     dtype = pick(data, "network dtype", ("float32", "float64"))
     lambd = data.draw(st.sampled_from([0.0, 0.0, 0.3]), label="lambd")
     keep = data.draw(st.sampled_from([1.0, 1.0, 0.7]), label="keep_prob") if dropout else 1.0
+    if len(dims) == 2:          # no hidden layer: no activation or dropout to give
+        hidden, keep = [], []
     net = fastbp.Network(dims, hidden=hidden, output=output, dtype=dtype, lambd=lambd,
                          keep_prob=keep, seed=data.draw(st.integers(0, 99), label="net seed"),
                          n_threads=_nthreads(data))

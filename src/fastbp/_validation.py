@@ -164,7 +164,7 @@ def check_hidden(hidden, n_layers, activations):
     if len(names) != n_layers - 1:
         raise ValueError(f"hidden must be one activation name or a list of {n_layers - 1} "
                          f"(one per hidden layer); got {len(names)}: {names!r}")
-    for name in names:
+    for name in names or ([hidden] if isinstance(hidden, str) else []):
         if not isinstance(name, str) or name not in activations:
             raise ValueError(f"hidden: unknown activation {name!r}; valid: {tuple(activations)}")
     return tuple(names)

@@ -9,6 +9,7 @@ functions of :mod:`fastbp.course` accept them. Examples are columns:
 import copy
 import json
 import math
+import numbers
 import os
 import re
 import threading
@@ -361,6 +362,15 @@ class Network:
         self.seed = _validation.check_seed(seed)
         self.lambd = _validation.check_lambd(lambd)
         self.keep_prob = _validation.check_keep_prob(keep_prob, L)
+        if L == 1:
+            unused = [f"{k}={v!r}" for k, v, default in (("hidden", hidden, "relu"),
+                                                         ("keep_prob", keep_prob, 1.0))
+                      if isinstance(v, (str, numbers.Real)) and v != default]
+            if unused:
+                warnings.warn(f"{' and '.join(unused)} ha{'ve' if len(unused) > 1 else 's'} "
+                              "no effect: the network has no hidden layer (layer_dims "
+                              f"{list(self.layer_dims)}); the hidden activation and dropout "
+                              "apply to hidden layers only", UserWarning, stacklevel=2)
         self.n_threads = n_threads
         self._build()
         self.reset_parameters()

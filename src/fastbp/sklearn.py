@@ -447,8 +447,9 @@ class _BaseMLP(BaseEstimator):
             raise _validation.sk_unsupported_loss(self.loss, OUTPUTS)
         # init=None: no draws of fastbp's own, which the caller's Glorot-uniform
         # ones would overwrite (75 ms of a 0.44 s fit at 6.4M parameters)
-        net = Network(layer_units, hidden=_HIDDEN[self.activation], output=out,
-                      dtype=dtype, seed=0, init=None, lambd=self.alpha,
+        # one name per hidden layer: none (hidden_layer_sizes=()) is no warning
+        net = Network(layer_units, hidden=[_HIDDEN[self.activation]] * (len(layer_units) - 2),
+                      output=out, dtype=dtype, seed=0, init=None, lambd=self.alpha,
                       n_threads=self.n_threads)
         self._net = net
         self._bind_views()

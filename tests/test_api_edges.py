@@ -497,3 +497,23 @@ def test_hidden_settings_of_a_network_without_hidden_layers_are_checked_or_warne
         X = np.random.default_rng(0).standard_normal((20, 3))
         MLPClassifier(hidden_layer_sizes=(), activation="tanh", max_iter=200,
                       solver="lbfgs").fit(X, np.arange(20) % 2)
+
+
+def test_parameters_beyond_float32s_range_are_refused_not_stored_as_inf():
+    # 1e300 went into a float32 network as inf with only NumPy's cast warning
+    net = Network([3, 4, 2], dtype=np.float32, seed=0)
+    before = net.flat_parameters.copy()
+    new = {k: v.astype(np.float64) for k, v in net.parameters.items()}
+    new["W2"][0, 1] = -1e300
+    with pytest.raises(ValueError, match=r"parameters\['W2'\] holds values beyond float32's"):
+        net.parameters = new
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    new["W2"][0, 1] = np.nan        # NaN / inf given as such are the caller's values
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.parameters = new
+    assert np.isnan(net.parameters["W2"][0, 1])
+    net64 = Network([3, 4, 2], dtype=np.float64, seed=0)
+    new["W2"][0, 1] = 1e300
+    net64.parameters = new
+    assert net64.parameters["W2"][0, 1] == 1e300

@@ -534,6 +534,16 @@ class Network:
             if a.shape not in ok:
                 raise ValueError(f"parameters[{key!r}] has shape {a.shape}; expected "
                                  + " or ".join(str(o) for o in ok))
+            if a.dtype.kind == "f" and a.dtype.itemsize > view.dtype.itemsize:
+                big = np.finfo(view.dtype).max
+                with np.errstate(invalid="ignore"):
+                    over = np.abs(a) > big
+                if over.any():      # finite values that would turn into inf
+                    raise ValueError(
+                        f"parameters[{key!r}] holds values beyond {view.dtype}'s range "
+                        f"(largest |value| {float(np.max(np.abs(a[over]))):.3g} > {big:.3g}) "
+                        f"that this {view.dtype} network would store as inf; scale them, or "
+                        "build the network with dtype=np.float64")
             arrays[key] = a
         for key, a in arrays.items():
             view = self._params[key]

@@ -1469,3 +1469,31 @@ def test_predict_names_hand_edited_preprocessing(tmp_path, capsys, edit, match):
                 np.lib.format.write_array(f, a)
     fail(capsys, 1, "predict", "--model", bad, "--data", path,
          match=r"corrupted preprocessing \(" + match)
+
+
+def test_accuracy_keeps_labels_apart_that_differ_by_leading_zeros(tmp_path, capsys):
+    """'007', '07' and '7' are three classes (the model learns three), but the
+    accuracy compared labels as numbers: a '7' predicted for a true '07' counted
+    as right (100% over a confusion matrix of 144/150), in train and predict."""
+    from sklearn.metrics import accuracy_score
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 2))
+    k = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0).astype(int)
+    df = pd.DataFrame(X, columns=["u", "v"])
+    df["label"] = np.array(["007", "7", "07"], dtype=object)[k]
+    path, model, out_csv = tmp_path / "d.csv", tmp_path / "m.npz", tmp_path / "p.csv"
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, "--test-size", "0", "--save", model,
+                         "-q", "--no-compare", "--epochs", "8", "--lr", "0.01")
+    assert code == 0, err
+    assert "into 007, 07, 7 (" in out, out
+    code, said, err = cli(capsys, "predict", "--model", model, "--data", path, "--out", out_csv)
+    assert code == 0, err
+    true = pd.read_csv(path, dtype=str)["label"]
+    pred = pd.read_csv(out_csv, dtype=str)["predicted_label"]
+    want = 100 * accuracy_score(true, pred)
+    assert want < 100.0                   # some labels confused, else nothing is tested
+    assert 100 * accuracy_score(true.astype(int), pred.astype(int)) > want
+    assert scores(out, "train ") == pytest.approx(want, abs=0.005), out
+    score = float(re.search(r"score +accuracy (\d+\.\d+)%", said).group(1))
+    assert score == pytest.approx(want, abs=0.005), said

@@ -858,12 +858,12 @@ def _predict(net, prep, X_raw):
     return np.asarray(prep["classes"], dtype=object)[idx]
 
 
-def _same_label(pred, true):
-    """Elementwise pred == true for class labels (strings or numbers)."""
-    try:
-        return np.asarray(pred, dtype=np.float64) == np.asarray(true, dtype=np.float64)
-    except (TypeError, ValueError):
-        return np.array([str(a) == str(b) for a, b in zip(pred, true)])
+def _same_label(pred, true, classes):
+    """Elementwise pred == true for class labels (strings or numbers), compared
+    as :func:`_label_keys` compares them for the model's ``classes`` (a cast of
+    both sides to float had counted '7' right for a true '07')."""
+    _, p, t = _label_keys(classes, pred, true)
+    return np.array([a == b for a, b in zip(p, t)], dtype=bool)
 
 
 def _mean_poisson_deviance(y, mu):
@@ -895,7 +895,7 @@ def _loss_text(loss):
     return f"{loss:.4f}" if 1e-3 <= abs(loss) < 1e6 or loss == 0 else f"{loss:.4g}"
 
 
-def _score_line(task, pred, true, poisson=False):
+def _score_line(task, pred, true, poisson=False, classes=None):
     if task == "regression":
         true = np.asarray(true, dtype=np.float64)
         pred = np.asarray(pred, dtype=np.float64)
@@ -912,14 +912,14 @@ def _score_line(task, pred, true, poisson=False):
                else "")
         return (f"R^2 {r2:.4f}   RMSE {np.ldexp(np.sqrt(np.mean(err ** 2)), k):.4g}   "
                 f"MAE {np.ldexp(np.mean(np.abs(err)), k):.4g}{dev}")
-    return f"accuracy {np.mean(_same_label(pred, true)):.2%}"
+    return f"accuracy {np.mean(_same_label(pred, true, classes)):.2%}"
 
 
 def _unknown_labels_note(classes, y, target, source):
     """The note for target values that are none of the model's classes (a
     score of 0% with no word of why, before), or None."""
-    known = {_label_key(c) for c in classes}
-    unknown = sorted({_label_key(v) for v in y} - known)
+    known, keys = _label_keys(classes, y)
+    unknown = sorted(set(keys) - set(known))
     if not unknown:
         return None
     shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
@@ -931,7 +931,7 @@ def _unknown_labels_note(classes, y, target, source):
 
 def _label_key(v):
     """A class label as text that equal numbers share (1, 1.0 and '1' give '1';
-    0.5 stays '0.5'), as _same_label compares them."""
+    0.5 stays '0.5'), as _label_keys compares them."""
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -939,17 +939,20 @@ def _label_key(v):
     return str(int(x)) if x.is_integer() else repr(x)
 
 
+def _label_keys(classes, *values):
+    """The model's ``classes`` and each of ``values`` (label sequences) as the text
+    by which labels compare: :func:`_label_key` (1, 1.0 and '1' are one class),
+    or the text itself when two classes are equal as numbers ('007', '07' and
+    '7' are three classes). The accuracy, the report and the unknown-label
+    note all compare so."""
+    keyed = [_label_key(c) for c in classes]
+    key = _label_key if len(set(keyed)) == len(keyed) else str
+    return [[key(v) for v in vals] for vals in (classes,) + values]
+
+
 def _report(classes, pred, true, say):
     """Per-class precision / recall / F1 / support and the confusion matrix."""
-    labels = [str(c) for c in classes]
-    keyed = [_label_key(c) for c in classes]
-    if len(set(keyed)) == len(keyed):   # else: labels equal as numbers stay apart as text
-        labels = keyed
-        p = [_label_key(v) for v in pred]
-        t = [_label_key(v) for v in true]
-    else:
-        p = [str(v) for v in pred]
-        t = [str(v) for v in true]
+    labels, p, t = _label_keys(classes, pred, true)
     k = len(labels)
     index = {c: i for i, c in enumerate(labels)}
     cm = np.zeros((k, k), dtype=np.int64)
@@ -1357,7 +1360,8 @@ def _say_scores(r, args, say):
     say(f"final    loss {_loss_text(r.final_loss)} (the training cost after {r.epochs} "
         "epochs)")
     poisson = net.output == "exp"
-    say(f"train    {_score_line(p.task, _predict(net, prep, r.X_tr_raw), r.y_tr, poisson)} "
+    train_pred = _predict(net, prep, r.X_tr_raw)
+    say(f"train    {_score_line(p.task, train_pred, r.y_tr, poisson, p.classes)} "
         f"({r.m} examples)")
     if not len(r.y_te):
         say("note     no held-out set: scores on the training data (--test-size 0.2 "
@@ -1365,7 +1369,7 @@ def _say_scores(r, args, say):
         return
     pred = _predict(net, prep, r.X_te_raw)
     tag = f"{os.path.basename(args.test_data)}, " if args.test_data else ""
-    say(f"test     {_score_line(p.task, pred, r.y_te, poisson)} ({tag}{len(r.y_te)} "
+    say(f"test     {_score_line(p.task, pred, r.y_te, poisson, p.classes)} ({tag}{len(r.y_te)} "
         "examples)")
     if p.task == "classification" and not args.quiet:
         _report(p.classes, pred, r.y_te, say)
@@ -1658,7 +1662,8 @@ def cmd_predict(args):
             _stdout_to_devnull()
     if y is not None:
         pred_scored = pred if scored is None else pred[scored]
-        say(f"score    {_score_line(prep['task'], pred_scored, y, poisson)} "
+        line = _score_line(prep["task"], pred_scored, y, poisson, prep["classes"])
+        say(f"score    {line} "
             f"({len(pred_scored)} examples of {table.source} with a {prep['target']!r} "
             f"{'column' if scored is None else 'value'})")
     return 0

@@ -1497,3 +1497,31 @@ def test_accuracy_keeps_labels_apart_that_differ_by_leading_zeros(tmp_path, caps
     assert scores(out, "train ") == pytest.approx(want, abs=0.005), out
     score = float(re.search(r"score +accuracy (\d+\.\d+)%", said).group(1))
     assert score == pytest.approx(want, abs=0.005), said
+
+
+def test_true_false_feature_with_an_empty_cell_reads_as_1_0_after_dropna(tmp_path, capsys):
+    """pandas reads a True/False column with an empty cell as text: train said
+    to use --dropna, and with --dropna that 'flag' holds text ('True', 'False')
+    and should be dropped (a circle). After the missing rows are dropped it is
+    1 / 0, as the same column without an empty cell is, in train and predict."""
+    df = blobs(k=2)
+    df.insert(2, "flag", df["f0"] > 1.0)
+    full, holed, model = tmp_path / "full.csv", tmp_path / "holed.csv", tmp_path / "m.npz"
+    df.to_csv(full, index=False)
+    df.astype({"flag": object}).assign(
+        flag=lambda d: d["flag"].where(d.index != 3, None)).to_csv(holed, index=False)
+    assert holed.read_text().splitlines()[4].split(",")[2] == ""      # line 5, 'flag' empty
+    fail(capsys, 1, "train", "--data", holed, *QUICK,
+         match=r"missing values .* \(line 5\) of column 'flag'.*--dropna")
+    code, out, err = cli(capsys, "train", "--data", holed, "--dropna", *QUICK)
+    assert code == 0, err
+    assert "299 examples, 5 features, 2 classes" in out, out
+    # a model trained on the column without gaps predicts the holed file alike
+    code, out, err = cli(capsys, "train", "--data", full, "--save", model, *QUICK)
+    assert code == 0, err
+    code, want, err = cli(capsys, "predict", "--model", model, "--data", full)
+    assert code == 0, err
+    code, got, err = cli(capsys, "predict", "--model", model, "--data", holed, "--dropna")
+    assert code == 0, err
+    want, got = want.splitlines(), got.splitlines()
+    assert got[4] == '""' and got[:4] + got[5:] == want[:4] + want[5:]

@@ -451,12 +451,16 @@ def _frame_table(pd, df, source, lines, row_word="line"):
         s = df.iloc[:, j]
         names.append(str(df.columns[j]))
         miss = s.isna().to_numpy()
-        if pd.api.types.is_bool_dtype(s.dtype):
+        if pd.api.types.is_bool_dtype(s.dtype) and not miss.any():
             col = s.to_numpy(dtype=np.int64)
         elif pd.api.types.is_integer_dtype(s.dtype) and not miss.any():
             col = s.to_numpy(dtype=np.int64)
         elif pd.api.types.is_numeric_dtype(s.dtype):
             col = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        elif not miss.all() and all(isinstance(v, (bool, np.bool_)) for v in s[~miss]):
+            # True / False with empty cells: pandas reads an object column of bools;
+            # 1 / 0 as without them (the text 'True' had been refused after --dropna)
+            col = np.array([np.nan if b else float(v) for v, b in zip(s.tolist(), miss)])
         else:
             col = np.array([None if b else str(v) for v, b in zip(s.tolist(), miss)],
                            dtype=object)

@@ -1452,23 +1452,28 @@ def test_save_under_a_file_says_it_is_a_file(tmp_path, capsys):
 def test_predict_names_hand_edited_preprocessing(tmp_path, capsys, edit, match):
     """These raised IndexError / KeyError / UFuncTypeError ("an unexpected
     failure ... please report it") or predicted silently (a fresh user's trial)."""
-    import json
-    import zipfile
     path, model = tmp_path / "d.csv", tmp_path / "m.npz"
     train_saved(capsys, blobs(k=3), path, model)
+    bad = _edited_model(model, tmp_path / "bad.npz", edit)
+    fail(capsys, 1, "predict", "--model", bad, "--data", path,
+         match=r"corrupted preprocessing \(" + match)
+
+
+def _edited_model(model, path, edit):
+    """A copy at ``path`` of the model file ``model`` whose preprocessing record
+    ``edit`` (a function of the dict) has changed in place; returns ``path``."""
+    import json
+    import zipfile
     with np.load(model) as z:
         entries = {k: z[k] for k in z.files}
     train = json.loads(entries["train"].tobytes())
-    assert len(train["preprocessing"]["classes"]) == 3
     edit(train["preprocessing"])
     entries["train"] = np.frombuffer(json.dumps(train).encode(), np.uint8)
-    bad = tmp_path / "bad.npz"
-    with zipfile.ZipFile(bad, "w") as zf:
+    with zipfile.ZipFile(path, "w") as zf:
         for k, a in entries.items():
             with zf.open(k + ".npy", "w") as f:
                 np.lib.format.write_array(f, a)
-    fail(capsys, 1, "predict", "--model", bad, "--data", path,
-         match=r"corrupted preprocessing \(" + match)
+    return path
 
 
 def test_accuracy_keeps_labels_apart_that_differ_by_leading_zeros(tmp_path, capsys):
@@ -1525,3 +1530,102 @@ def test_true_false_feature_with_an_empty_cell_reads_as_1_0_after_dropna(tmp_pat
     assert code == 0, err
     want, got = want.splitlines(), got.splitlines()
     assert got[4] == '""' and got[:4] + got[5:] == want[:4] + want[5:]
+
+
+def test_predict_npz_needs_no_labels_and_the_models_number_of_features(tmp_path, capsys):
+    """predict refused an .npz without 'y' (new data has no labels), and X of 4
+    columns against a model trained on 3 predicted silently from the first 3:
+    an .npz's columns (x0, x1, ...) are positions."""
+    df = blobs(k=2)
+    X, y = df[["f0", "f1", "f2"]].to_numpy(), df["target"].to_numpy()
+    data, model = tmp_path / "d.npz", tmp_path / "m.npz"
+    np.savez(data, X=X, y=y)
+    code, out, err = cli(capsys, "train", "--data", data, "--save", model, *QUICK)
+    assert code == 0, err
+    code, labelled, err = cli(capsys, "predict", "--model", model, "--data", data)
+    assert code == 0 and "score" in err, err
+    for layout in (X, X.T):                            # either layout, as train reads
+        np.savez(tmp_path / "new.npz", X=layout)
+        code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "new.npz")
+        assert code == 0, err
+        assert out == labelled and "score" not in err, err
+    np.savez(tmp_path / "x4.npz", X=np.column_stack([X, X[:, 0]]), y=y)
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "x4.npz",
+         match=r"X has 4 feature columns, but the model was trained on an \.npz whose X had "
+               r"3: .*matched by position")
+    np.savez(tmp_path / "x4noy.npz", X=np.column_stack([X, X[:, 0]]))
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "x4noy.npz",
+         match=r"X \(300, 4\) in '.*x4noy\.npz' has neither 3 rows nor 3 columns")
+    np.savez(tmp_path / "nox.npz", y=y)
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "nox.npz",
+         match=r"must hold an array 'X' \(and 'y' to score the predictions\); it has \['y'\]")
+    # train still needs the labels
+    fail(capsys, 1, "train", "--data", tmp_path / "x4noy.npz", *QUICK,
+         match=r"must hold arrays 'X' and 'y'")
+    code, out, _ = cli(capsys, "predict", "--help")
+    assert code == 0 and "array X, and y to score" in " ".join(out.split()), out
+
+
+def test_a_file_without_a_header_row_is_matched_by_position(tmp_path, capsys):
+    """Without a header row the column names are positions: a model trained with
+    the label first (--target 0) predicted a file with the label last, or with
+    one column fewer, from the wrong columns (accuracy 0%, status 0). The model
+    records the training file's layout; a file laid out otherwise is refused."""
+    df = blobs(k=3)
+    first = df[["target", "f0", "f1", "f2", "f3"]]
+    path, model = tmp_path / "first.csv", tmp_path / "m.npz"
+    first.to_csv(path, index=False, header=False)
+    code, out, err = cli(capsys, "train", "--data", path, "--target", "0", "--save", model,
+                         *QUICK)
+    assert code == 0 and "no header row" in out, err
+    code, same, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0 and "score" in err, err
+    # one column fewer (no label): the features would be read one column off
+    first.iloc[:, 1:].to_csv(tmp_path / "nolabel.csv", index=False, header=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "nolabel.csv",
+         match=r"'nolabel\.csv' has 4 columns and no header row, but the model was trained "
+               r"on a file of 5 \(the target '0' at position 0\): .*matched by position.*"
+               r"same order")
+    # the label column left empty keeps the layout: predicted, not scored
+    first.assign(target="").to_csv(tmp_path / "blank.csv", index=False, header=False)
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "blank.csv")
+    assert code == 0 and out == same and "no '0' value" in err, err
+    # a header row where training had none, and the other way round
+    first.to_csv(tmp_path / "hdr.csv", index=False)
+    fail(capsys, 1, "predict", "--model", model, "--data", tmp_path / "hdr.csv",
+         match=r"'hdr\.csv' has a header row, but the model was trained on a file without "
+               r"one .*matched by position.*a header on both")
+    fail(capsys, 1, "train", "--data", path, "--target", "0", "--test-data",
+         tmp_path / "nolabel.csv", *QUICK,
+         match=r"--test-data '.*nolabel\.csv' has 4 columns and no header row")
+    named = tmp_path / "named.npz"
+    code, _, err = cli(capsys, "train", "--data", tmp_path / "hdr.csv", "--save", named,
+                       *QUICK)
+    assert code == 0, err
+    fail(capsys, 1, "predict", "--model", named, "--data", path,
+         match=r"'first\.csv' has no header row, but the model was trained on a file with "
+               r"one: .*matched by name \('f0', 'f1', 'f2', \.\.\.\)")
+    # as many columns, the label last: no value is a class, a note says why
+    df.to_csv(tmp_path / "last.csv", index=False, header=False)
+    code, _, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "last.csv")
+    assert code == 0
+    assert re.search(r"no value of '0' \(.*\) is a class the model was trained on \(it knows "
+                     r"0, 1, 2\): without a header row columns are matched by position", err)
+    # new data of a label-last file without its label column lines up
+    last_model = tmp_path / "m_last.npz"
+    code, _, err = cli(capsys, "train", "--data", tmp_path / "last.csv", "--target", "-1",
+                       "--save", last_model, *QUICK)
+    assert code == 0, err
+    code, want, err = cli(capsys, "predict", "--model", last_model, "--data",
+                          tmp_path / "last.csv")
+    assert code == 0, err
+    code, got, err = cli(capsys, "predict", "--model", last_model, "--data",
+                         tmp_path / "nolabel.csv")
+    assert code == 0 and got.splitlines()[1:] == want.splitlines()[1:], err
+    # a model saved before the layout was recorded predicts as it did
+    old = _edited_model(model, tmp_path / "old.npz",
+                        lambda p: [p.pop("layout"), p.pop("columns")])
+    code, out, err = cli(capsys, "predict", "--model", old, "--data", path)
+    assert code == 0 and out == same, err
+    code, out, err = cli(capsys, "predict", "--model", old, "--data", tmp_path / "hdr.csv")
+    assert code == 1 and "missing '1', '2', '3', '4'" in err, err

@@ -2187,6 +2187,14 @@ def check_preprocessing(prep, path, layer_dims=None):
         raise bad(f"{n} features, {len(prep['mean'])} means, {len(prep['scale'])} scales")
     if any(x <= 0 for x in prep["scale"]):
         raise bad("a scale is not > 0")
+    layout = prep.get("layout")       # absent in models saved before it was recorded
+    if layout is not None and layout not in ("header", "no header", "npz"):
+        raise bad(f"layout {layout!r} is none of 'header', 'no header', 'npz'")
+    if layout in ("no header", "npz") and not (
+            isinstance(prep.get("columns"), int) and not isinstance(prep["columns"], bool)
+            and prep["columns"] >= n + (layout == "no header")):
+        raise bad(f"columns {prep.get('columns')!r} is not the number of columns of a file "
+                  f"of {n} features")
     if task == "regression":
         if not _finite_numbers([prep.get("y_mean"), prep.get("y_scale")]) \
                 or prep["y_scale"] <= 0:
@@ -2288,26 +2296,46 @@ def not_utf8_message(path):
             "OLD.csv > NEW.csv (latin1 if that is its encoding)")
 
 
-def check_npz_keys(keys, path):
-    """(key of X, key of y) among the arrays of a ``.npz`` data file."""
+def check_npz_keys(keys, path, y_optional=False):
+    """(key of X, key of y) among the arrays of a ``.npz`` data file; ``y_optional``
+    (new data for fastbp predict): the key of y may be None."""
     xk = "X" if "X" in keys else ("x" if "x" in keys else None)
     yk = next((k for k in ("y", "Y", "labels") if k in keys), None)
-    if xk is None or yk is None:
+    if y_optional and xk is None:
+        raise ValueError(f"{path!r} must hold an array 'X' (and 'y' to score the "
+                         f"predictions); it has {sorted(keys)}")
+    if xk is None or (yk is None and not y_optional):
         raise ValueError(f"{path!r} must hold arrays 'X' and 'y'; it has {sorted(keys)}")
     return xk, yk
 
 
-def npz_layout(X, y, path):
+def npz_layout(X, y, path, n_features=None):
     """(X in the course layout (n_x, m), y (m,)) of a ``.npz``'s arrays, either layout.
 
     Raises ValueError for an X that is not 2-D or a y that is not a vector,
     complex numbers in either (a CSV's cells would be text; these are numbers
     fastbp cannot train on, and casting would drop their imaginary parts),
     no examples (the CSV reader's "no data rows"), or X and y of different
-    lengths.
+    lengths. ``y`` None (new data for a model of ``n_features`` inputs): the
+    layout is the one with ``n_features`` features (the course layout when
+    both are), y stays None.
     """
     if X.ndim != 2:
         raise ValueError(f"X in {path!r} must be 2-D, got shape {X.shape}")
+    if y is None:
+        if X.dtype.kind == "c":
+            raise ValueError(f"X in {path!r} holds complex numbers ({X.dtype}): fastbp "
+                             "needs real ones; save X.real, np.abs(X) or both parts as "
+                             "separate features instead")
+        if X.shape[0] != n_features and X.shape[1] != n_features:
+            raise ValueError(f"X {X.shape} in {path!r} has neither {n_features} rows nor "
+                             f"{n_features} columns: the model takes {n_features} features "
+                             "(an .npz's are matched by position: x0, x1, ...); save X with "
+                             f"one row per example and {n_features} columns")
+        X = X if X.shape[0] == n_features else X.T
+        if X.shape[1] == 0:
+            raise ValueError(f"{path!r} holds no examples (X {X.shape}): nothing to predict")
+        return X, None
     if y.ndim == 2 and y.shape[0] > 1 and y.shape[1] > 1:
         raise ValueError(f"y in {path!r} must be a vector of labels, got shape {y.shape}")
     for key, a in (("X", X), ("y", y)):

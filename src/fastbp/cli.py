@@ -54,6 +54,9 @@ TABLE_SUFFIXES = {".csv": None, ".tsv": "\t", ".tab": "\t", ".txt": None}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DATA_HELP = ("a .csv or .tsv table (.txt: sniffed) with a header row, also compressed "
              "(.csv.gz, .tsv.bz2, .zip, .xz), a .parquet file or a .npz (arrays X and y)")
+#: fastbp predict's --data: new data needs no labels
+PREDICT_DATA_HELP = DATA_HELP.replace("(arrays X and y)", "(array X, and y to score the "
+                                      "predictions; X with the model's number of features)")
 #: first-row fields read as missing when sniffing a header (pandas' usual NA spellings)
 _NA_STRINGS = {"", "na", "n/a", "nan", "null", "none", "<na>", "#n/a", "-nan"}
 
@@ -112,6 +115,10 @@ class Table:
         self.raw_text = None         # () -> DataFrame of the file's cells as text (CSV only)
         self.raw_column = None       # (j) -> Series: the text of the file's column j (CSV only)
         self.spool = None            # a pipe's bytes in a temporary directory (_read_table)
+        # how columns are found: "header" (by name), "no header" (a CSV without a
+        # header row: named by position) or "npz" (x0, x1, ...: positions too);
+        # width: the file's number of columns (an .npz: X's) when by position
+        self.layout, self.width = "header", None
 
     def file_columns(self):
         """(names, columns, missing) of every column of the file, the index included."""
@@ -198,15 +205,17 @@ def _has_header(rows, decimal, thousands=None):
     return False
 
 
-def _read_table(path, args, option="--data"):
+def _read_table(path, args, option="--data", n_inputs=None):
     """The :class:`Table` in ``path`` (CSV/TSV/Parquet through pandas, or ``.npz``);
-    a named pipe called like one (``mkfifo x.csv``) is read too."""
+    a named pipe called like one (``mkfifo x.csv``) is read too. ``n_inputs``
+    (fastbp predict: the model's number of features): an ``.npz`` needs no ``y``,
+    and without one its X's layout is the one with ``n_inputs`` features."""
     with _reported(USAGE):
         _validation.check_input_file(option, path, (".npz",) + PARQUET_SUFFIXES
                                      + tuple(TABLE_SUFFIXES), DATA_HELP,
                                      compressible=tuple(TABLE_SUFFIXES), streams=True)
     if os.path.isfile(path):
-        return _read_table_file(path, path, args)
+        return _read_table_file(path, path, args, n_inputs)
     # a pipe gives its bytes once: they go to a file of the same name, which the
     # readers below open several times (predict --keep reads it again later)
     spool = tempfile.TemporaryDirectory(prefix="fastbp-pipe-")
@@ -217,7 +226,7 @@ def _read_table(path, args, option="--data"):
                 shutil.copyfileobj(src, dst, 1 << 20)
         except OSError as exc:
             raise CLIError(f"cannot read {path!r}: {exc.strerror or exc}", DATA) from None
-        table = _read_table_file(copy, path, args)
+        table = _read_table_file(copy, path, args, n_inputs)
     except BaseException:
         spool.cleanup()
         raise
@@ -225,11 +234,11 @@ def _read_table(path, args, option="--data"):
     return table
 
 
-def _read_table_file(path, name, args):
+def _read_table_file(path, name, args, n_inputs=None):
     """:func:`_read_table` of the regular file ``path``, called ``name`` in messages."""
     suffix, compression = _validation.file_suffix(path, tuple(TABLE_SUFFIXES))
     if suffix == ".npz":
-        return _npz_table(path, name)
+        return _npz_table(path, name, n_inputs)
     if suffix in PARQUET_SUFFIXES:
         pd = _import_pandas("Parquet")
         try:
@@ -343,6 +352,7 @@ def _read_table_file(path, name, args):
     if header == "none":
         table.notes.append("no header row: columns named by position 0, 1, ... (--header 0 "
                            "if the first row holds the names)")
+        table.layout, table.width = "no header", df.shape[1]
     return _drop_index(table, args, header=header != "none")
 
 
@@ -542,34 +552,40 @@ def _pandas_major(pd):
         return 3
 
 
-def _load_npz(path, name=None):
+def _load_npz(path, name=None, n_inputs=None):
     """(X (n_x, m), y (m,)) of a ``.npz`` holding X in either layout and y; ``name``:
-    the file's name in messages (default ``path``)."""
+    the file's name in messages (default ``path``). ``n_inputs`` (predict): y may
+    be absent (None), X's layout is then the one with ``n_inputs`` features."""
     name = path if name is None else name
     try:
         with np.load(path, allow_pickle=False) as z:
             with _reported(DATA):
-                xk, yk = _validation.check_npz_keys(set(z.files), name)
-            X, y = np.asarray(z[xk]), np.asarray(z[yk])
+                xk, yk = _validation.check_npz_keys(set(z.files), name,
+                                                    y_optional=n_inputs is not None)
+            X = np.asarray(z[xk])
+            y = None if yk is None else np.asarray(z[yk])
     except (OSError, ValueError, EOFError) as exc:
         raise CLIError(f"cannot read {name!r}: {_one_line(exc)}", DATA) from None
     with _reported(DATA):
-        return _validation.npz_layout(X, y, name)
+        return _validation.npz_layout(X, y, name, n_inputs)
 
 
 def _arrays_table(source, X, y, row_word="row", names=None):
-    """A :class:`Table` of course-layout X (n_x, m) and labels y (m,), target named 'y'."""
-    names = list(names or [f"x{i}" for i in range(X.shape[0])]) + ["y"]
-    cols = [np.asarray(r) for r in X] + [np.asarray(y).reshape(-1)]
+    """A :class:`Table` of course-layout X (n_x, m) and labels y (m,) (None: none),
+    target named 'y'."""
+    names = list(names or [f"x{i}" for i in range(X.shape[0])]) + ["y"] * (y is not None)
+    cols = [np.asarray(r) for r in X] + ([] if y is None else [np.asarray(y).reshape(-1)])
     missing = [np.isnan(c) if c.dtype.kind == "f" else np.zeros(c.shape, bool) for c in cols]
     return Table(source, names, cols, missing, np.arange(1, X.shape[1] + 1), row_word)
 
 
-def _npz_table(path, name=None):
-    X, y = _load_npz(path, name)
-    if y.dtype.kind == "b":
+def _npz_table(path, name=None, n_inputs=None):
+    X, y = _load_npz(path, name, n_inputs)
+    if y is not None and y.dtype.kind == "b":
         y = y.astype(np.int64)
-    return _arrays_table(os.path.basename(path if name is None else name), X, y)
+    table = _arrays_table(os.path.basename(path if name is None else name), X, y)
+    table.layout, table.width = "npz", X.shape[0]
+    return table
 
 
 # ------------------------------------------------------------ preparation
@@ -734,6 +750,68 @@ def _apply_model_columns(table, prep, dropna=None, ignore=(), decimal=".", thous
         _validation.check_finite_features(
             names, X, table.where(range(table.m) if rows is None else np.flatnonzero(rows)))
     return X, rows
+
+
+def _layout_record(table):
+    """The preprocessing entries saying how the training file's columns are found:
+    its ``layout`` (Table.layout) and, found by position, its number of ``columns``
+    (an .npz: of X), which a file given to the model must have too."""
+    if table.layout == "header":
+        return {"layout": "header"}
+    return {"layout": table.layout, "columns": int(table.width)}
+
+
+def _int_or_none(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _npz_width(prep):
+    """The number of features (columns of X) of an .npz given to the model."""
+    return prep["columns"] if prep.get("layout") == "npz" else len(prep["features"])
+
+
+def _check_layout(table, prep, option):
+    """Stop (CLIError, DATA) when ``table``'s columns are named by position (no
+    header row, an .npz) and so cannot line up with the model's: its training
+    file had a header row, or none and another number of columns (but for the
+    last column, the target's, left out); or the other way round. (A model
+    saved without the record matches by name, as before.)"""
+    trained, layout, src = prep.get("layout"), table.layout, table.source
+    if trained is None or trained == layout == "header":
+        return
+    target = prep["target"]
+    if trained == "header" and layout == "no header":
+        shown = ", ".join(repr(f) for f in prep["features"][:3])
+        raise CLIError(
+            f"{option} {src!r} has no header row, but the model was trained on a file with "
+            f"one: its columns are matched by name ({shown}, ...), so add the training "
+            "file's header row (--header 0 if the first row holds the names)", DATA)
+    if trained == "no header" and layout == "header":
+        raise CLIError(
+            f"{option} {src!r} has a header row, but the model was trained on a file without "
+            f"one ({prep['columns']} columns, the target {target!r} at position "
+            f"{target}), whose columns are matched by position: give it the training file's "
+            "column layout without a header row (--header none if its first row is data), "
+            "or retrain on a file with a header row (a header on both)", DATA)
+    # the file without the target's column lines up when that was the last one
+    # (new data of a label-last file)
+    unlabelled = table.width == prep["columns"] - 1 == _int_or_none(target)
+    if trained == layout == "no header" and table.width != prep["columns"] and not unlabelled:
+        raise CLIError(
+            f"{option} {src!r} has {table.width} columns and no header row, but the model "
+            f"was trained on a file of {prep['columns']} (the target {target!r} at position "
+            f"{target}): without a header columns are matched by position, so give it the "
+            "training file's columns in the same order (the target's may be empty), or a "
+            "header row to both files", DATA)
+    if trained == layout == "npz" and table.width != prep["columns"]:
+        raise CLIError(
+            f"{option} {src!r}: X has {table.width} feature columns, but the model was "
+            f"trained on an .npz whose X had {prep['columns']}: an .npz's columns are matched "
+            "by position (x0, x1, ...), so give X the training file's columns in the same "
+            "order", DATA)
 
 
 def _text_classes(prep):
@@ -919,13 +997,23 @@ def _score_line(task, pred, true, poisson=False, classes=None):
     return f"accuracy {np.mean(_same_label(pred, true, classes)):.2%}"
 
 
-def _unknown_labels_note(classes, y, target, source):
+def _unknown_labels_note(classes, y, target, source, by_position=False):
     """The note for target values that are none of the model's classes (a
-    score of 0% with no word of why, before), or None."""
+    score of 0% with no word of why, before), or None. ``by_position``: the
+    file's columns are matched by position (no header row), and when no value
+    at all is a class, the note asks whether they line up."""
     known, keys = _label_keys(classes, y)
     unknown = sorted(set(keys) - set(known))
     if not unknown:
         return None
+    if by_position and not set(keys) & set(known):
+        return (f"{source}: no value of {target!r} ({', '.join(unknown[:5])}"
+                f"{', ...' if len(unknown) > 5 else ''}) is a class the model was trained on "
+                f"(it knows {', '.join(str(c) for c in list(classes)[:10])}"
+                f"{', ...' if len(classes) > 10 else ''}): without a header row columns are "
+                "matched by position, so the file may be laid out unlike the training file "
+                f"(its target at position {target}); give it the same column layout, or a "
+                "header row to both files")
     shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
     taught = ", ".join(str(c) for c in list(classes)[:10]) + (", ..." if len(classes) > 10
                                                                 else "")
@@ -1273,10 +1361,12 @@ def _setup(args, d, seed):
             args.output or (d["output"] if planar else None))
     r.prep = prep = _fitted_preprocessing(p, train_idx, not (planar or args.no_standardize),
                                           scale_target=r.output != "exp")
+    prep.update(_layout_record(r.table))
     labels = (lambda idx: p.classes[p.y[idx]]) if p.task == "classification" \
         else (lambda idx: p.y[idx])
     r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)
     if args.test_data:
+        _check_layout(test_table, prep, "--test-data")
         text = _text_classes(prep)
         _, labelled = _target_values(test_table, prep["target"], text=text)
         with _reported(DATA):
@@ -1293,7 +1383,7 @@ def _setup(args, d, seed):
                 raise r.y_te
         else:
             note = _unknown_labels_note(prep["classes"], r.y_te, prep["target"],
-                                        test_table.source)
+                                        test_table.source, test_table.layout == "no header")
             if note:
                 r.table.notes.append(note)
         if args.data is not None and os.path.samefile(args.data, args.test_data):
@@ -1596,7 +1686,8 @@ def cmd_predict(args):
         net = Network.load(args.model, n_threads=args.threads)
     except ValueError as exc:
         raise CLIError(f"--model: {exc}", DATA) from None
-    table = _read_table(args.data, args)
+    table = _read_table(args.data, args, n_inputs=_npz_width(prep))
+    _check_layout(table, prep, "--data")
     if model_note:
         table.notes.insert(0, model_note)
     _index_as_feature(table, prep, args)
@@ -1616,7 +1707,8 @@ def cmd_predict(args):
             table.notes.append(f"{y.args[0]}: not scored")
             y = scored = None
     if y is not None and prep["task"] == "classification":
-        note = _unknown_labels_note(prep["classes"], y, prep["target"], table.source)
+        note = _unknown_labels_note(prep["classes"], y, prep["target"], table.source,
+                                    table.layout == "no header")
         if note:
             table.notes.append(note)
     if scored is not None and scored.all():
@@ -1886,7 +1978,10 @@ def build_parser():
     pr = sub.add_parser("predict", help="apply a model saved by fastbp train --save",
                         description="Predict the target of new data with a model saved by "
                         "fastbp train --save (network, feature names, scaling, classes). "
-                        "Columns are matched by name; a target column, if present, is "
+                        "Columns are matched by name, or by position when the training file "
+                        "had no header row or was an .npz (the file must then be laid out "
+                        "as the training file: the same number of columns, in the same "
+                        "order); a target column, if present, is "
                         "scored, on the rows that have a value in it (a note says how many "
                         "have none). The predictions are one CSV column named "
                         f"{_validation.prediction_column('<target>')} (e.g. "
@@ -1896,7 +1991,7 @@ def build_parser():
     pr.add_argument("--model", required=True, metavar="FILE.npz",
                     help="the file fastbp train --save wrote (NAME reads NAME.npz when "
                          "NAME does not exist; a note says so)")
-    pr.add_argument("--data", required=True, metavar="FILE", help=DATA_HELP)
+    pr.add_argument("--data", required=True, metavar="FILE", help=PREDICT_DATA_HELP)
     pr.add_argument("--out", metavar="FILE.csv",
                     help="write the predictions there, the same CSV column as printed "
                          "(tab-separated for a .tsv name), compressed for a .gz, .bz2 or "

@@ -256,6 +256,19 @@ def test_thousands_option_is_one_character(capsys):
     fail(capsys, 2, "train", "--thousands", "5", match=r"--thousands.*one character")
 
 
+@pytest.mark.parametrize("value", ["", "..", "1", "e"])
+def test_decimal_option_is_one_character(tmp_path, capsys, value):
+    """--decimal= and --decimal .. were read as the file's fault ("cannot read
+    'small.csv': Only length-1 decimal markers supported", status 1)."""
+    path = tmp_path / "d.csv"
+    blobs().to_csv(path, index=False)
+    fail(capsys, 2, "train", "--data", path, f"--decimal={value}", *QUICK,
+         match=r"argument --decimal: expected one character such as '\.' or ',', got "
+               + re.escape(repr(value)))
+    fail(capsys, 2, "predict", "--model", "m.npz", "--data", path, f"--decimal={value}",
+         match=r"argument --decimal: expected one character")
+
+
 def test_text_feature_suggests_drop(tmp_path, capsys):
     df = blobs()
     df.insert(0, "name", [f"id{i}" for i in range(len(df))])
@@ -772,6 +785,9 @@ def test_plot_mentioned_when_not_asked(tmp_path, capsys):
     ("--epochs", "0", "must be a positive int"),
     ("--lr", "-1", "must be > 0"),
     ("--epochs", "abc", "invalid int value"),
+    ("--compare-budget", "nan", "must be finite"),
+    ("--compare-budget", "inf", "must be finite"),
+    ("--compare-budget", "-1", "must be >= 0"),
 ])
 def test_bad_numeric_options_are_usage_errors(option, value, message, capsys):
     """Checked while parsing, before any data is read: one line, exit status 2

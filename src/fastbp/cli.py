@@ -1860,7 +1860,7 @@ def _add_table_options(p):
     g.add_argument("--sep", metavar="SEP",
                    help="column separator: ',', ';', tab, ... (default: sniffed from "
                         "the file among , ; tab |)")
-    g.add_argument("--decimal", default=".", metavar="CHAR",
+    g.add_argument("--decimal", default=".", metavar="CHAR", type=_decimal_option,
                    help="decimal point (',' for 1,5)")
     g.add_argument("--thousands", metavar="CHAR", type=_thousands_option,
                    help="thousands separator inside numbers (',' for 51,494.5; '.' with "
@@ -1883,6 +1883,15 @@ def _thousands_option(text):
     return text
 
 
+def _decimal_option(text):
+    """--decimal: one character that is not a digit, sign or exponent (pandas reads
+    no longer decimal marker; the error blamed the file)."""
+    if len(text) != 1 or text in "0123456789+-eE":
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as '.' or ',', got {text!r}")
+    return text
+
+
 def _option(check, parse=int):
     """An argparse ``type`` that parses with ``parse`` and checks with ``_validation``:
     a bad value is a usage error (one line, exit status 2) before anything runs."""
@@ -1902,6 +1911,7 @@ _POSITIVE_INT = _option(lambda v: _validation.check_positive_int("the value", v)
 _SEED = _option(_validation.check_seed)
 _POSITIVE_REAL = _option(lambda v: _validation.check_real("the value", v, low=0.0,
                                                           low_open=True), float)
+_NON_NEGATIVE_REAL = _option(lambda v: _validation.check_real("the value", v, low=0.0), float)
 
 
 def build_parser():
@@ -1964,8 +1974,10 @@ def build_parser():
                         "surface) of 2-D data; needs matplotlib")
     o.add_argument("--no-compare", action="store_true",
                    help="skip the plain-NumPy speed comparison")
-    o.add_argument("--compare-budget", type=float, default=3.0, metavar="SECONDS",
-                   help="time for the NumPy comparison (default 3)")
+    o.add_argument("--compare-budget", type=_NON_NEGATIVE_REAL, default=3.0,
+                   metavar="SECONDS",
+                   help="time for the NumPy comparison (default 3; 0: a single rough "
+                        "timing of one epoch each; --no-compare skips it)")
     o.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar, no per-class report")
     o.add_argument("--distributed", action="store_true",

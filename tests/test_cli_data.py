@@ -5,6 +5,7 @@ columns or stops with one line ``fastbp: error: ...`` and status 1 (the
 data) or 2 (the options); never a traceback (an exception other than
 SystemExit would fail the test).
 """
+import io
 import os
 import re
 import sys
@@ -1645,3 +1646,43 @@ def test_a_file_without_a_header_row_is_matched_by_position(tmp_path, capsys):
     assert code == 0 and out == same, err
     code, out, err = cli(capsys, "predict", "--model", old, "--data", tmp_path / "hdr.csv")
     assert code == 1 and "missing '1', '2', '3', '4'" in err, err
+
+
+def test_an_infinite_target_value_is_named_like_an_infinite_feature(tmp_path, capsys):
+    """An inf target gave scikit-learn's "Input contains infinity or a value too
+    large for dtype('float64')." with no column or line (an inf feature names
+    both); in predict it printed NumPy's raw "invalid value encountered in
+    subtract" and scored "R^2 nan RMSE inf". predict leaves it out of the score
+    with a note, as it does a row without a value."""
+    from sklearn.metrics import r2_score
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    _linear_regression_csv(path)
+    df = pd.read_csv(path)
+    bad = df.copy()
+    bad.loc[5, "target"] = np.inf                              # line 7
+    bad.to_csv(tmp_path / "inf.csv", index=False)
+    for task in ((), ("--task", "regression"), ("--output", "exp")):
+        fail(capsys, 1, "train", "--data", tmp_path / "inf.csv", *task, *QUICK,
+             match=r"^fastbp: error: infinite values in 1 row\(s\) \(line 7\) of the target "
+                   r"column 'target': replace them")
+    labels = blobs(k=3).astype({"target": float})
+    labels.loc[2, "target"] = -np.inf                          # line 4
+    labels.to_csv(tmp_path / "cinf.csv", index=False)
+    for task in ((), ("--task", "classification")):
+        fail(capsys, 1, "train", "--data", tmp_path / "cinf.csv", *task, *QUICK,
+             match=r"infinite values in 1 row\(s\) \(line 4\) of the target column 'target'")
+    code, _, err = cli(capsys, "train", "--data", path, "--save", model, *QUICK)
+    assert code == 0, err
+    fail(capsys, 1, "train", "--data", path, "--test-data", tmp_path / "inf.csv", *QUICK,
+         match=r"--test-data '.*inf\.csv': infinite values in 1 row\(s\) \(line 7\) of the "
+               r"target column 'target'")
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "inf.csv")
+    assert code == 0, err
+    assert "invalid value" not in err and "nan" not in err, err
+    assert ("1 of 200 rows has no finite 'target' value (1 infinite: line 7): scored on the "
+            "other 199 rows") in err, err
+    pred = pd.read_csv(io.StringIO(out))["predicted_target"].to_numpy()
+    keep = np.isfinite(bad["target"].to_numpy())
+    want = r2_score(bad["target"][keep], pred[keep])
+    got = float(re.search(r"score +R\^2 (-?[\d.]+)", err).group(1))
+    assert got == pytest.approx(want, abs=5e-5), err

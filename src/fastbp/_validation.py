@@ -1862,10 +1862,15 @@ def predict_dropna_note(where, m):
             "still lines up with the input row for row")
 
 
-def predict_unlabelled_note(target, n_missing, m):
+def predict_unlabelled_note(target, n_missing, m, infinite=()):
     """fastbp predict's note when ``n_missing`` of the ``m`` predicted rows have no
-    value in the ``target`` column: the score is over the others (or skipped)."""
-    rows = f"{n_missing} of {m} rows {'has' if n_missing == 1 else 'have'} no {target!r} value"
+    value in the ``target`` column: the score is over the others (or skipped).
+    ``infinite``: the labels ('line 7') of those rows whose value is inf (a
+    regression's), left out of the score as missing ones are."""
+    rows = (f"{n_missing} of {m} rows {'has' if n_missing == 1 else 'have'} no "
+            f"{'finite ' if len(infinite) else ''}{target!r} value")
+    if len(infinite):
+        rows += f" ({len(infinite)} infinite: {_listing(infinite)})"
     if n_missing == m:
         return f"{rows}: no score (it needs true values)"
     return f"{rows}: scored on the other {m - n_missing} rows (their predictions are written)"
@@ -1994,6 +1999,20 @@ def check_finite_features(names, X, where):
                          f"{_listing(map(repr, cols))}: replace them with finite numbers "
                          "or remove those rows (--dropna drops rows with missing values, "
                          "not infinite ones)")
+
+
+def check_finite_target(name, y, where, source=""):
+    """Raise, naming rows (labelled by ``where``), if the numeric target ``y`` (m,)
+    holds inf (scikit-learn's type_of_target said only "Input contains infinity");
+    ``source``: a prefix naming the file (``--test-data 'x.csv': ``)."""
+    if y.dtype.kind != "f":
+        return
+    rows = np.flatnonzero(~np.isfinite(y))
+    if rows.size:
+        raise ValueError(f"{source}infinite values in {rows.size} row(s) "
+                         f"({_listing(where[i] for i in rows)}) of the target column {name!r}: "
+                         "replace them with finite numbers or remove those rows (--dropna "
+                         "drops rows with missing values, not infinite ones)")
 
 
 def check_test_size(text):

@@ -640,6 +640,7 @@ def _prepare(table, args, known_task=None):
         lines = table.where(np.flatnonzero(keep) if keep is not None else range(table.m))
         _validation.check_finite_features(names, X, lines)
         y = table.columns[t] if keep is None else table.columns[t][keep]
+        _validation.check_finite_target(target, y, lines)
         # --output exp (Poisson) is a regression of counts, which type_of_target
         # would often call classes
         poisson = args.output == "exp" and not args.task and not known_task
@@ -1381,6 +1382,10 @@ def _setup(args, d, seed):
             r.y_te = _regression_targets(r.y_te, prep["target"], test_table)
             if isinstance(r.y_te, CLIError):
                 raise r.y_te
+            with _reported(DATA):
+                _validation.check_finite_target(
+                    prep["target"], r.y_te, test_table.where(np.flatnonzero(keep)),
+                    f"--test-data {args.test_data!r}: ")
         else:
             note = _unknown_labels_note(prep["classes"], r.y_te, prep["target"],
                                         test_table.source, test_table.layout == "no header")
@@ -1701,11 +1706,22 @@ def cmd_predict(args):
                                        decimal=args.decimal, thousands=args.thousands)
     pred = _predict(net, prep, X_raw)
     y, scored = _target_values(table, prep["target"], rows, text=_text_classes(prep))
+    infinite = []
     if y is not None and prep["task"] == "regression":
         y = _regression_targets(y, prep["target"], table)
         if isinstance(y, CLIError):          # predictions stand; the column is not scored
             table.notes.append(f"{y.args[0]}: not scored")
             y = scored = None
+        elif not np.isfinite(y).all():
+            # an inf true value is left out of the score as a missing one is (it
+            # had made the score 'R^2 nan RMSE inf' after NumPy's raw warning)
+            finite = np.isfinite(y)
+            lost = np.flatnonzero(scored)[~finite]      # among the predicted rows
+            scored = scored.copy()
+            scored[lost] = False
+            y = y[finite]
+            predicted = np.arange(table.m) if rows is None else np.flatnonzero(rows)
+            infinite = table.where(predicted[lost])
     if y is not None and prep["task"] == "classification":
         note = _unknown_labels_note(prep["classes"], y, prep["target"], table.source,
                                     table.layout == "no header")
@@ -1715,7 +1731,7 @@ def cmd_predict(args):
         scored = None                   # every row has a value: the whole column is scored
     elif scored is not None:
         table.notes.append(_validation.predict_unlabelled_note(
-            prep["target"], int((~scored).sum()), len(pred)))
+            prep["target"], int((~scored).sum()), len(pred), infinite))
         y = y if scored.any() else None
     if table.index is not None and table.index[0] not in kept:
         j, index_name = table.index[:2]

@@ -1686,3 +1686,31 @@ def test_an_infinite_target_value_is_named_like_an_infinite_feature(tmp_path, ca
     want = r2_score(bad["target"][keep], pred[keep])
     got = float(re.search(r"score +R\^2 (-?[\d.]+)", err).group(1))
     assert got == pytest.approx(want, abs=5e-5), err
+
+
+@pytest.mark.parametrize("counts, n_test", [
+    ((21, 19), 38), ((21, 19), 37), ((100, 100, 2), 3), ((100, 100, 2), 4),
+    ((100, 100, 2), 199), ((5, 30, 3), 2), ((5, 30, 3), 35),
+])
+def test_test_size_count_holds_out_exactly_that_many(tmp_path, capsys, counts, n_test):
+    """--test-size N held out another number when a class's share was clipped to
+    at least 1 / at most its count - 1 (40 rows of 21/19: 39 -> 38; 202 rows of
+    100/100/2: 3 -> 4)."""
+    rng = np.random.default_rng(0)
+    y = rng.permutation(np.repeat(np.arange(len(counts)), counts))
+    df = pd.DataFrame({"a": rng.standard_normal(y.size), "b": rng.standard_normal(y.size),
+                       "label": y})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "d.csv", "--test-size", n_test,
+                         *QUICK)
+    assert code == 0, err
+    assert f"split    {y.size - n_test} train / {n_test} test (stratified" in out, out
+
+
+def test_test_size_count_that_leaves_a_class_out_of_training_is_refused(tmp_path, capsys):
+    df = pd.DataFrame({"a": np.arange(40.0) % 7, "b": np.arange(40.0) % 5,
+                       "label": [0] * 21 + [1] * 19})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    fail(capsys, 2, "train", "--data", tmp_path / "d.csv", "--test-size", "39", *QUICK,
+         match=r"--test-size holds out 39 of 40 examples, but a stratified split keeps at "
+               r"least one example of each of the 2 classes for training: .*at most 38")

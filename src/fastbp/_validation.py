@@ -2053,6 +2053,17 @@ def check_stratifiable(classes, counts):
                          "class labels, pass --task regression (or --output exp for counts)")
 
 
+def check_stratified_split(n_test, m, n_classes):
+    """Raise unless a stratified split can hold out exactly ``n_test`` of ``m``
+    examples: each of the ``n_classes`` classes keeps one for training."""
+    if n_test > m - n_classes:
+        raise ValueError(f"--test-size holds out {n_test} of {m} examples, but a stratified "
+                         f"split keeps at least one example of each of the {n_classes} "
+                         f"classes for training: choose a smaller --test-size (at most "
+                         f"{m - n_classes} examples), or 0 for no held-out set")
+    return n_test
+
+
 def check_threads_option(value):
     """``--threads``: a non-zero int (negative counts back from the cores, -1 = all)."""
     if value == 0:

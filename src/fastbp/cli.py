@@ -918,11 +918,21 @@ def _split(m, test_size, seed, y=None, labels=None):
         classes, counts = np.unique(y, return_counts=True)
         with _reported(DATA):
             _validation.check_stratifiable(labels[classes].tolist(), counts)
-        share = counts * n_test / m               # largest remainder, 1 <= take <= count - 1
+        with _reported(USAGE):
+            _validation.check_stratified_split(n_test, m, len(classes))
+        share = counts * n_test / m               # largest remainder, lo <= take <= count - 1
         take = np.floor(share).astype(int)
         for i in np.argsort(-(share - take), kind="stable")[:n_test - take.sum()]:
             take[i] += 1
-        take = np.clip(take, 1 if n_test >= len(classes) else 0, counts - 1)
+        lo, hi = (1 if n_test >= len(classes) else 0), counts - 1
+        take = np.clip(take, lo, hi)
+        # the clip moved the total (40 rows of 21/19, --test-size 39 held out 38):
+        # move the difference one example at a time to the classes nearest their share
+        while take.sum() != n_test:
+            if take.sum() < n_test:
+                take[np.argmax(np.where(take < hi, share - take, -np.inf))] += 1
+            else:
+                take[np.argmin(np.where(take > lo, share - take, np.inf))] -= 1
         test = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:k]
                                for c, k in zip(classes, take)])
     test = np.sort(test)

@@ -127,7 +127,8 @@ def test_a_latin1_file_is_told_to_be_resaved_as_utf8(tmp_path, capsys):
          match=r"is not UTF-8 text: re-save it as UTF-8")
 
 
-@pytest.mark.parametrize("suffix", [".csv.gz", ".tsv.bz2", ".csv.zip", ".csv.xz", ".CSV.GZ"])
+@pytest.mark.parametrize("suffix", [".csv.gz", ".tsv.bz2", ".csv.zip", ".csv.xz", ".CSV.GZ",
+                                    ".zip"])
 def test_compressed_tables_are_read_like_plain_ones(tmp_path, capsys, suffix):
     """.csv.gz was refused ('--data must be a .csv or .tsv table ...') although pandas
     reads it by its suffix."""
@@ -136,7 +137,7 @@ def test_compressed_tables_are_read_like_plain_ones(tmp_path, capsys, suffix):
     df.to_csv(plain, index=False)
     df.to_csv(packed, index=False, sep="\t" if ".tsv" in suffix else ",",
               compression={".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}[
-                  os.path.splitext(suffix)[1].lower()])
+                  "." + suffix.rsplit(".", 1)[1].lower()])
     code, out_plain, err = cli(capsys, "train", "--data", plain, *QUICK, "--seed", "3")
     assert code == 0, err
     code, out_packed, err = cli(capsys, "train", "--data", packed, *QUICK, "--seed", "3")
@@ -154,6 +155,26 @@ def test_compressed_tables_are_read_like_plain_ones(tmp_path, capsys, suffix):
     (tmp_path / "d.npz.gz").write_bytes(b"")
     fail(capsys, 2, "train", "--data", tmp_path / "d.npz.gz", *QUICK,
          match=r"--data must be a \.csv or \.tsv table")
+
+
+def test_a_zip_holding_one_table_is_read_its_separator_sniffed(tmp_path, capsys):
+    """The help promised '.zip' but a plain data.zip of one CSV was refused ('--data
+    must be ...'); only data.csv.zip was read."""
+    import zipfile
+    df = blobs()
+    with zipfile.ZipFile(tmp_path / "data.zip", "w") as z:
+        z.writestr("inside.tsv", df.to_csv(index=False, sep="\t"))
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "data.zip", *QUICK)
+    assert code == 0, err
+    assert "data     data.zip: 120 examples, 3 features, 2 classes" in out, out
+    assert "note     separator tab" in out, out
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as z:
+        z.writestr("a.csv", df.to_csv(index=False))
+        z.writestr("b.csv", df.to_csv(index=False))
+    fail(capsys, 1, "train", "--data", tmp_path / "two.zip", *QUICK,
+         match=r"cannot read '.*two\.zip' as \.zip: the archive holds 2 files")
+    code, out, _ = cli(capsys, "train", "--help")
+    assert "a .zip holding one table" in " ".join(out.split()), out
 
 
 # 5 ------------------------------------------------------------ warnings

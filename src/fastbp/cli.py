@@ -53,7 +53,8 @@ DATA_DEFAULTS = dict(layers=None, hidden="relu", output=None, init="he", epochs=
 TABLE_SUFFIXES = {".csv": None, ".tsv": "\t", ".tab": "\t", ".txt": None}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DATA_HELP = ("a .csv or .tsv table (.txt: sniffed) with a header row, also compressed "
-             "(.csv.gz, .tsv.bz2, .zip, .xz), a .parquet file or a .npz (arrays X and y)")
+             "(.csv.gz, .tsv.bz2, .csv.xz, or a .zip holding one table), a .parquet file "
+             "or a .npz (arrays X and y)")
 #: fastbp predict's --data: new data needs no labels
 PREDICT_DATA_HELP = DATA_HELP.replace("(arrays X and y)", "(array X, and y to score the "
                                       "predictions; X with the model's number of features)")
@@ -211,7 +212,7 @@ def _read_table(path, args, option="--data", n_inputs=None):
     (fastbp predict: the model's number of features): an ``.npz`` needs no ``y``,
     and without one its X's layout is the one with ``n_inputs`` features."""
     with _reported(USAGE):
-        _validation.check_input_file(option, path, (".npz",) + PARQUET_SUFFIXES
+        _validation.check_input_file(option, path, (".npz", ".zip") + PARQUET_SUFFIXES
                                      + tuple(TABLE_SUFFIXES), DATA_HELP,
                                      compressible=tuple(TABLE_SUFFIXES), streams=True)
     if os.path.isfile(path):
@@ -237,6 +238,9 @@ def _read_table(path, args, option="--data", n_inputs=None):
 def _read_table_file(path, name, args, n_inputs=None):
     """:func:`_read_table` of the regular file ``path``, called ``name`` in messages."""
     suffix, compression = _validation.file_suffix(path, tuple(TABLE_SUFFIXES))
+    if suffix == ".zip" and compression is None:
+        # data.zip: pandas reads the one file it holds; its separator is sniffed
+        suffix, compression = ".txt", ".zip"
     if suffix == ".npz":
         return _npz_table(path, name, n_inputs)
     if suffix in PARQUET_SUFFIXES:
@@ -1876,7 +1880,7 @@ class _CommandParser(_Parser):
         if extras:
             takes_data = any("--data" in a.option_strings for a in self._actions)
             self.error(_validation.cli_unrecognized_arguments(
-                extras, data_suffixes=(".npz",) + PARQUET_SUFFIXES + tuple(TABLE_SUFFIXES)
+                extras, data_suffixes=(".npz", ".zip") + PARQUET_SUFFIXES + tuple(TABLE_SUFFIXES)
                 if takes_data else ()))
         return namespace, extras
 

@@ -1714,3 +1714,36 @@ def test_test_size_count_that_leaves_a_class_out_of_training_is_refused(tmp_path
     fail(capsys, 2, "train", "--data", tmp_path / "d.csv", "--test-size", "39", *QUICK,
          match=r"--test-size holds out 39 of 40 examples, but a stratified split keeps at "
                r"least one example of each of the 2 classes for training: .*at most 38")
+
+
+@pytest.mark.parametrize("option, value, why", [
+    ("--layers", "128,,1", "item 2 is empty"),
+    ("--layers", ",8,1", "item 1 is empty"),
+    ("--layers", "8,1,", "item 3 is empty"),
+    ("--layers", "8,,,1", "item 2 is empty"),
+    ("--layers", "8,1_0", "'1_0' is not a positive int"),
+    ("--layers", "", "empty"),
+    ("--hidden", "relu,,tanh", "item 2 is empty"),
+    ("--hidden", "relu,", "item 2 is empty"),
+    ("--hidden", "", "empty"),
+    ("--hidden", "relu,RELU", "'RELU' is not an activation"),
+])
+def test_malformed_layers_and_hidden_are_usage_errors(tmp_path, capsys, option, value, why):
+    """--layers 128,,1 (and ,8,1, 8,1, and 8,,,1) trained silently on the items left,
+    8,1_0 as 8,10 (int() reads underscores), and an empty --layers= or --hidden=
+    fell back to the defaults."""
+    path = tmp_path / "d.csv"
+    blobs(k=2).to_csv(path, index=False)
+    fail(capsys, 2, "train", "--data", path, f"{option}={value}", *QUICK,
+         match=rf"^fastbp: error: argument {option}: .*got {re.escape(repr(value))} "
+               rf"\({re.escape(why)}\)")
+
+
+@pytest.mark.parametrize("command", ["train", "predict"])
+def test_an_empty_sep_is_a_usage_error(tmp_path, capsys, command):
+    """--sep= fell back to sniffing the separator without a word."""
+    path = tmp_path / "d.csv"
+    blobs(k=2).to_csv(path, index=False)
+    model = ("--model", tmp_path / "m.npz") if command == "predict" else ()
+    fail(capsys, 2, command, *model, "--data", path, "--sep=",
+         match=r"^fastbp: error: argument --sep: expected a separator .* got ''")

@@ -2401,15 +2401,22 @@ def check_rows_left(source, n_left):
                          "--dropna")
 
 
-def parse_layers(text, n_out):
-    """``--layers 64,128,10``: the sizes after the input layer, the last one ``n_out``."""
-    try:
-        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise ValueError(f"--layers must be comma-separated ints like 64,128,10; got "
-                         f"{text!r}") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise ValueError(f"--layers needs positive sizes, got {text!r}")
+def parse_layers(text, n_out, option="--layers "):
+    """``--layers 64,128,10``: the sizes after the input layer, the last one ``n_out``
+    (None: not checked, the syntax alone). ``option``: the messages' prefix."""
+    items = text.replace(" ", "").split(",")
+    for i, item in enumerate(items):
+        # digits only: an empty item was skipped (128,,1) and int() reads 1_0 as 10
+        if not re.fullmatch(r"[0-9]+", item):
+            what = ("empty" if not text.strip() else f"item {i + 1} is empty" if not item
+                    else f"{item!r} is not a positive int")
+            raise ValueError(f"{option}must be comma-separated ints like 64,128,10; got "
+                             f"{text!r} ({what})")
+    sizes = [int(s) for s in items]
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"{option}needs positive sizes, got {text!r}")
+    if n_out is None:
+        return sizes
     if sizes[-1] != n_out:
         raise ValueError(f"--layers ends with {sizes[-1]} outputs but the labels need {n_out} "
                          f"(e.g. --layers {','.join(map(str, sizes[:-1] + [n_out]))})")

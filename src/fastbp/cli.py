@@ -1887,7 +1887,7 @@ class _CommandParser(_Parser):
 
 def _add_table_options(p):
     g = p.add_argument_group("reading the data (CSV/TSV with pandas)")
-    g.add_argument("--sep", metavar="SEP",
+    g.add_argument("--sep", metavar="SEP", type=_sep_text,
                    help="column separator: ',', ';', tab, ... (default: sniffed from "
                         "the file among , ; tab |)")
     g.add_argument("--decimal", default=".", metavar="CHAR", type=_decimal_option,
@@ -1910,6 +1910,38 @@ def _thousands_option(text):
     if len(text) != 1 or text in "0123456789+-eE":
         raise argparse.ArgumentTypeError(
             f"expected one character such as ',' or '.' or ' ', got {text!r}")
+    return text
+
+
+def _layers_option(text):
+    """--layers: comma-separated positive ints (checked against the labels later)."""
+    try:
+        _validation.parse_layers(text, None, option="")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _hidden_option(text):
+    """--hidden: an activation name, or comma-separated names (one per hidden layer)."""
+    from fastbp.network import ACTIVATIONS
+    items = text.split(",")
+    for i, item in enumerate(items):
+        if item not in ACTIVATIONS:
+            what = ("empty" if not text else f"item {i + 1} is empty" if not item
+                    else f"{item!r} is not an activation")
+            raise argparse.ArgumentTypeError(
+                f"expected an activation, or one per hidden layer separated by commas, "
+                f"like relu or tanh,relu; got {text!r} ({what}); valid: "
+                f"{', '.join(ACTIVATIONS)}")
+    return text
+
+
+def _sep_text(text):
+    """--sep: a separator, not an empty string (which fell back to sniffing)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a separator such as ',' ';' '|' or tab, "
+                                         "got '' (leave --sep out to sniff it)")
     return text
 
 
@@ -1977,10 +2009,10 @@ def build_parser():
                    help="do not standardise the features of --data")
     _add_table_options(t)
     n = t.add_argument_group("the network and its training")
-    n.add_argument("--layers", metavar="N1,...,NL",
+    n.add_argument("--layers", metavar="N1,...,NL", type=_layers_option,
                    help="sizes after the input layer, output last (default planar: 4,1; "
                         "--data: 64 and the output)")
-    n.add_argument("--hidden", metavar="ACT",
+    n.add_argument("--hidden", metavar="ACT", type=_hidden_option,
                    help="hidden activation(s), e.g. relu or tanh,relu")
     n.add_argument("--output", choices=tuple(OUTPUTS),
                    help="output layer (default from the task and number of classes); "

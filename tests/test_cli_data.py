@@ -1747,3 +1747,27 @@ def test_an_empty_sep_is_a_usage_error(tmp_path, capsys, command):
     model = ("--model", tmp_path / "m.npz") if command == "predict" else ()
     fail(capsys, 2, command, *model, "--data", path, "--sep=",
          match=r"^fastbp: error: argument --sep: expected a separator .* got ''")
+
+
+def test_one_example_is_singular_and_a_split_of_it_says_why_not(tmp_path, capsys):
+    """'(1 examples)' on the score lines, and a one-row file with the default
+    --test-size 0.2 was told to hold out '(at most 0 examples)'."""
+    pd.DataFrame({"a": [1.0], "b": [2.0], "y": [0.5]}).to_csv(tmp_path / "one.csv",
+                                                               index=False)
+    fail(capsys, 2, "train", "--data", tmp_path / "one.csv", "--task", "regression", *QUICK,
+         match=r"--test-size holds out 1 of 1 example: too few to hold any out .*use "
+               r"--test-size 0$")
+    pd.DataFrame({"a": [1.0, 3.0], "b": [2.0, 1.0], "y": [0.5, 1.5]}).to_csv(
+        tmp_path / "two.csv", index=False)
+    fail(capsys, 2, "train", "--data", tmp_path / "two.csv", "--test-size", "2", *QUICK,
+         match=r"holds out 2 of 2 examples, leaving 0 for training: .*\(at most 1 example\)")
+    model = tmp_path / "m.npz"
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "two.csv", "--test-size", "1",
+                         "--save", model, *QUICK)
+    assert code == 0, err
+    assert "two.csv: 2 examples, 2 features" in out, out
+    assert re.search(r"^train .*\(1 example\)$", out, re.M), out
+    assert re.search(r"^test .*\(1 example\)$", out, re.M), out
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "one.csv")
+    assert code == 0, err
+    assert "(1 example of one.csv with a 'y' column)" in err, err

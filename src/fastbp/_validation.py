@@ -2035,10 +2035,15 @@ def check_test_size(text):
 
 def check_split(n_test, m):
     """The number of held-out examples: at least one left on each side."""
+    if n_test and m < 2:
+        raise ValueError(f"--test-size holds out {n_test} of {m} example{'s' * (m != 1)}: "
+                         "too few to hold any out (a held-out set needs 2 examples or more); "
+                         "use --test-size 0")
     if n_test and not 1 <= n_test <= m - 1:
         raise ValueError(f"--test-size holds out {n_test} of {m} examples, leaving "
                          f"{max(m - n_test, 0)} for training: choose a smaller --test-size "
-                         f"(at most {m - 1} examples), or 0 for no held-out set")
+                         f"(at most {m - 1} example{'s' * (m != 2)}), or 0 for no held-out "
+                         "set")
     return n_test
 
 

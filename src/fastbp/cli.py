@@ -1448,7 +1448,7 @@ def _setup(args, d, seed):
 def _say_setup(r, threads, say):
     p = r.p
     nf = len(p.names)
-    say(f"data     {r.table.source}: {p.X.shape[0]} examples, {nf} feature{'s' * (nf != 1)}, "
+    say(f"data     {r.table.source}: {_examples(p.X.shape[0])}, {nf} feature{'s' * (nf != 1)}, "
         f"{r.desc}")
     for note in r.table.notes:
         say(f"note     {note}")
@@ -1475,15 +1475,15 @@ def _say_scores(r, args, say):
     poisson = net.output == "exp"
     train_pred = _predict(net, prep, r.X_tr_raw)
     say(f"train    {_score_line(p.task, train_pred, r.y_tr, poisson, p.classes)} "
-        f"({r.m} examples)")
+        f"({_examples(r.m)})")
     if not len(r.y_te):
         say("note     no held-out set: scores on the training data (--test-size 0.2 "
             "holds out 20%)")
         return
     pred = _predict(net, prep, r.X_te_raw)
     tag = f"{os.path.basename(args.test_data)}, " if args.test_data else ""
-    say(f"test     {_score_line(p.task, pred, r.y_te, poisson, p.classes)} ({tag}{len(r.y_te)} "
-        "examples)")
+    say(f"test     {_score_line(p.task, pred, r.y_te, poisson, p.classes)} "
+        f"({tag}{_examples(len(r.y_te))})")
     if p.task == "classification" and not args.quiet:
         _report(p.classes, pred, r.y_te, say)
 
@@ -1514,6 +1514,11 @@ def _say_speed(r, init_params, budget, say):
         from fastbp._openmp_helpers import cpu_count
         say("note     " + _validation.cli_slower_than_numpy(net.effective_n_threads,
                                                             _load_average(), cpu_count()))
+
+
+def _examples(n):
+    """'1 example', '2 examples'."""
+    return f"{n} example{'' if n == 1 else 's'}"
 
 
 def _ratio(x):
@@ -1790,7 +1795,7 @@ def cmd_predict(args):
         pred_scored = pred if scored is None else pred[scored]
         line = _score_line(prep["task"], pred_scored, y, poisson, prep["classes"])
         say(f"score    {line} "
-            f"({len(pred_scored)} examples of {table.source} with a {prep['target']!r} "
+            f"({_examples(len(pred_scored))} of {table.source} with a {prep['target']!r} "
             f"{'column' if scored is None else 'value'})")
     return 0
 

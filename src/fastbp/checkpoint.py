@@ -19,7 +19,7 @@ import numpy as np
 from fastbp._validation import checkpoint_write_error, name_too_long, npz_trouble
 
 __all__ = ["FORMAT", "VERSION", "write", "read", "existing", "file_for", "has_entry",
-           "kept_train_entries", "check_history"]
+           "kept_train_entries", "history_is_lists", "check_history"]
 
 FORMAT = "fastbp-checkpoint"
 #: 2: the JSON documents are UTF-8 bytes (uint8 arrays, deflated in the zip; the
@@ -66,17 +66,25 @@ def kept_train_entries(train):
             if k not in ("epoch", "history", "step", "dropout_seed")}
 
 
+def history_is_lists(history, keys):
+    """Whether ``history`` is a dict whose entries under ``keys`` (those it
+    has) are lists of numbers (None for an epoch without one): what a fit
+    continues on resume (:func:`check_history`) and so what
+    :meth:`fastbp.Network.save` lets ``extra['history']`` be."""
+    return isinstance(history, dict) and all(
+        isinstance(history[k], list)
+        and all(x is None or (isinstance(x, (int, float, np.integer, np.floating))
+                              and not isinstance(x, (bool, np.bool_)))
+                for x in history[k])
+        for k in keys if k in history)
+
+
 def check_history(history, keys, path):
     """``history`` (a resumed checkpoint's ``train.history``) for a fit that
     continues the lists under ``keys``: a dict whose entries under those keys
     are lists of numbers (None for an epoch without one). Returns it; raises
     ValueError naming ``path`` otherwise (a hand-edited file)."""
-    ok = isinstance(history, dict) and all(
-        isinstance(history[k], list)
-        and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
-                for x in history[k])
-        for k in keys if k in history)
-    if not ok:
+    if not history_is_lists(history, keys):
         raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: train.history is not "
                          "an object of lists of numbers, one per epoch (the fit's "
                          f"{', '.join(map(repr, keys))})")

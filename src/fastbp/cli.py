@@ -1021,17 +1021,15 @@ def _unknown_labels_note(classes, y, target, source, by_position=False):
     unknown = sorted(set(keys) - set(known))
     if not unknown:
         return None
-    if by_position and not set(keys) & set(known):
-        return (f"{source}: no value of {target!r} ({', '.join(unknown[:5])}"
-                f"{', ...' if len(unknown) > 5 else ''}) is a class the model was trained on "
-                f"(it knows {', '.join(str(c) for c in list(classes)[:10])}"
-                f"{', ...' if len(classes) > 10 else ''}): without a header row columns are "
-                "matched by position, so the file may be laid out unlike the training file "
-                f"(its target at position {target}); give it the same column layout, or a "
-                "header row to both files")
     shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
     taught = ", ".join(str(c) for c in list(classes)[:10]) + (", ..." if len(classes) > 10
                                                                 else "")
+    if by_position and not set(keys) & set(known):
+        return (f"{source}: no value of {target!r} ({shown}) is a class the model was "
+                f"trained on (it knows {taught}): without a header row columns are "
+                "matched by position, so the file may be laid out unlike the training file "
+                f"(its target at position {target}); give it the same column layout, or a "
+                "header row to both files")
     return (f"{source}: {len(unknown)} value(s) of {target!r} are not classes the model "
             f"was trained on ({shown}; it knows {taught}): their rows count as errors")
 

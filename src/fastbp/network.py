@@ -81,11 +81,7 @@ def _check_extra(extra):
     if "history" in extra:
         h = extra["history"]
         fits = ("loss", "lr", "val_loss", "val_accuracy")     # the lists a fit continues
-        if not (isinstance(h, dict) and all(
-                isinstance(h[k], list)
-                and all(x is None or (isinstance(x, (int, float, np.integer, np.floating))
-                                      and not isinstance(x, bool)) for x in h[k])
-                for k in fits if k in h)):
+        if not checkpoint.history_is_lists(h, fits):
             raise ValueError("extra['history'] must be a dict whose entries "
                              f"{', '.join(map(repr, fits))} are lists of numbers, one per "
                              "epoch (as fit returns it), which fit(resume=True) continues")

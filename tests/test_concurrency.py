@@ -8,7 +8,10 @@ do not depend on the thread count or on timing).
 * several threads calling the layer kernels and the course API on the same
   shared, read-only inputs (which must stay unchanged);
 * several threads predicting with one shared, trained network.
+* the lock around a network's calls: taken in the order threads ask for it,
+  and usable after a wait for it is interrupted.
 """
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -291,3 +294,51 @@ def test_a_network_lock_goes_to_its_waiters_in_order():
     with pytest.raises(RuntimeError, match="unheld"):
         lock.release()
 
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
+def test_a_wait_for_a_network_lock_interrupted_leaves_the_lock_usable():
+    """Ctrl-C (here SIGALRM's handler raising) while the main thread waits
+    for a network's lock: the exception propagates, the wait leaves the
+    queue, and the lock works for the next caller instead of being handed
+    to a thread that stopped waiting (which would hold it forever)."""
+    from fastbp.network import _FairLock
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    lock = _FairLock()
+    taken, go = threading.Event(), threading.Event()
+
+    def holder():
+        with lock:
+            taken.set()
+            go.wait(30)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    taken.wait(30)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted):
+            lock.acquire()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(lock._waiters) == 0
+    go.set()
+    t.join()
+    done = threading.Event()
+
+    def again():
+        with lock:
+            done.set()
+
+    t = threading.Thread(target=again)
+    t.start()
+    t.join(30)
+    assert done.is_set(), "the lock stayed held after the interrupted wait"

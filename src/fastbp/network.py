@@ -370,7 +370,10 @@ class Network:
     threads train and predict in parallel (tests/test_concurrency.py). One
     network's compiled calls take a lock and run one at a time, so several
     threads may predict with one shared network; a :meth:`forward` /
-    :meth:`backward` pair is not atomic across threads.
+    :meth:`backward` pair is not atomic across threads. Threads waiting for
+    that lock take it in the order they asked: a thread predicting or
+    pickling in a loop delays another thread's :meth:`fit` by at most one
+    call per chunk of steps, never starves it.
 
     The training loop (``fastbp._fit``) and the data-parallel replica
     (:mod:`fastbp.distributed`) drive a network through this interface only:

@@ -539,6 +539,29 @@ def test_resume_from_a_checkpoint_saved_before_training(mpiexec, tmp_path):
 
 
 @pytest.mark.parametrize("n", SIZES)
+def test_resume_after_a_rate_change_keeps_the_replicas_identical(mpiexec, n, tmp_path):
+    # the checkpoint's rate in force was set on rank 0 alone (the others kept
+    # the optimizer's lr0): the replicas trained apart until the replica check
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "resume_lr",
+               str(tmp_path / "ck.npz"), timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [ln.split(": ", 1)[1] for ln in r.stdout.splitlines() if ln.startswith("rank ")]
+    assert len(lines) == 2 * n, r.stdout
+    assert not any("caught" in ln for ln in lines), r.stdout
+    assert len(set(lines)) == 1, lines       # both resumes, every rank: the same
+    assert lines[0].startswith("lr [0.1, 0.01, 0.01, 0.01] crc "), lines[0]
+
+
+def test_a_rate_set_on_one_rank_is_a_setup_error(mpiexec):
+    # get_config() holds lr0, not the rate in force: the ranks trained at
+    # different rates until the replica check
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "lr_one_rank", timeout=120)
+    for rank, lines in _caught(r, 2).items():
+        assert "inconsistent setup" in lines[0], lines
+        assert "optimizer learning rate in force: 0.1 on rank 0; 0.5 on rank 1" in lines[0], lines
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_each_rank_passing_its_own_part_of_the_batch_is_found(mpiexec, n):
     # train_step compared shapes only: equal halves trained silently on half the data
     r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "own_part", timeout=120)

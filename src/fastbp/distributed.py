@@ -530,8 +530,8 @@ def broadcast_state(net, comm, optimizer=None, root=0):
     """Copy rank ``root``'s training state to every rank of ``comm``.
 
     Broadcasts the flat parameter buffer, the dropout step counter and seed,
-    and, with ``optimizer``, its update count and flat state buffers (bound
-    to ``net`` first). Collective. :func:`fit` and the first
+    and, with ``optimizer``, its update count, learning rate in force and
+    flat state buffers (bound to ``net`` first). Collective. :func:`fit` and the first
     ``train_step(..., comm=)`` call it; call it yourself after changing the
     parameters on one rank.
 
@@ -548,10 +548,12 @@ def broadcast_state(net, comm, optimizer=None, root=0):
     with _stall_watch(comm, f"the broadcast of rank {root}'s parameters"):
         comm.Bcast([net.flat_parameters, _mpi_float(MPI, net.dtype)], root=root)
         meta = comm.bcast((int(net.step_count), int(net.dropout_seed),
-                           None if optimizer is None else int(optimizer.t)), root=root)
+                           None if optimizer is None else (int(optimizer.t),
+                                                           float(optimizer.lr))), root=root)
         net.step_count, net.dropout_seed = meta[0], meta[1]
         if optimizer is not None:
-            optimizer.t = meta[2]
+            # the rate in force too: a resumed checkpoint sets it on root only
+            optimizer.t, optimizer.lr = meta[2]
             for s in optimizer.state_arrays():
                 comm.Bcast([s, _mpi_float(MPI, s.dtype)], root=root)
     net.parameters_changed()
@@ -654,6 +656,9 @@ class Replica:
             "optimizer": (None if optimizer is None
                           else (type(optimizer).__name__, optimizer.get_config(),
                                 schedule_function_name(optimizer.schedule))),
+            # not in get_config (lr0 is): ``opt.lr = ...`` on one rank alone
+            "optimizer learning rate in force": (None if optimizer is None
+                                                 else float(optimizer.lr)),
         }
 
     def resolve_threads(self):

@@ -43,6 +43,11 @@ slow_rank   it reaches fit 2.5 s after the others (with FASTBP_MPI_STALL_SECONDS
 resume_init (every rank) a fit with resume=True from a checkpoint saved
             before any training (no optimizer in it; path: argv[2]): fit's
             default SGD trains; prints the last loss and a CRC per rank
+resume_lr   (every rank) a fit whose callback lowers the learning rate, with a
+            checkpoint (path: argv[2]), then a resumed fit with the optimizer
+            passed again and without one: each prints its rates and a CRC
+lr_one_rank its optimizer's rate in force was set (opt.lr = ...) on it alone:
+            the setup ValueError; exit 0
 """
 import os
 import sys
@@ -270,6 +275,41 @@ elif mode == "resume_init":
                    checkpoint_path=path, resume=True)
     report(f"rank {rank}: loss {hist['loss'][-1]!r} crc {zlib.crc32(net.flat_parameters)} "
            f"{type(net.optimizer).__name__} {net.optimizer.lr}")
+
+elif mode == "resume_lr":
+    import shutil
+    import zlib
+
+    from fastbp import SGD
+    path = sys.argv[2]
+
+    def lower(n, epoch, logs):
+        if epoch == 1:
+            n.optimizer.lr = 0.01         # every rank: a plateau-style rate cut
+    net.fit(X, y, epochs=2, batch_size=10, optimizer=SGD(0.1), verbose=False, comm=comm,
+            callback=lower, checkpoint_path=path)
+    for i, passed in enumerate((SGD(0.1), None)):
+        copy = f"{path}.{i}.npz"
+        if rank == 0:
+            shutil.copy(path, copy)
+        comm.Barrier()
+        again = Network([4, 8, 3], "relu", "softmax", dtype="float64", seed=rank)
+        try:
+            hist = again.fit(X, y, epochs=4, batch_size=10, optimizer=passed, verbose=False,
+                             comm=comm, checkpoint_path=copy, resume=True)
+            report(f"rank {rank}: lr {hist['lr']} crc {zlib.crc32(again.flat_parameters)}")
+        except ReplicaMismatchError as exc:
+            report(f"rank {rank}: caught ReplicaMismatchError: {exc}")
+
+elif mode == "lr_one_rank":
+    from fastbp import SGD
+    opt = SGD(0.1)
+    if rank == bad:
+        opt.lr = 0.5
+    try:
+        net.fit(X, y, epochs=2, batch_size=10, optimizer=opt, verbose=False, comm=comm)
+    except ValueError as exc:
+        report(f"rank {rank}: caught ValueError: {exc}")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

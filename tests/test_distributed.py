@@ -561,6 +561,16 @@ def test_a_rate_set_on_one_rank_is_a_setup_error(mpiexec):
         assert "optimizer learning rate in force: 0.1 on rank 0; 0.5 on rank 1" in lines[0], lines
 
 
+def test_an_optimizer_unusable_in_the_networks_dtype_is_a_setup_error(mpiexec):
+    # found when the optimizer was bound, after the setup exchange: fit
+    # aborted the job (MPI_Abort) instead of raising on every rank
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "eps_dtype", timeout=120)
+    for rank, lines in _caught(r, 2).items():
+        assert [ln.split()[0] for ln in lines] == ["fit", "train_step"], lines
+        for ln in lines:
+            assert "caught ValueError (collective True): eps=1e-50 is 0 in float32" in ln, ln
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_each_rank_passing_its_own_part_of_the_batch_is_found(mpiexec, n):
     # train_step compared shapes only: equal halves trained silently on half the data

@@ -316,6 +316,9 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
             # fit's default; on resume the checkpoint's optimizer is used instead
             optimizer = model.optimizer if model.optimizer is not None else SGD(0.01)
         _validation.check_optimizer(optimizer, Optimizer)
+        # binding checks it too, but after the setup exchange: with comm= every
+        # rank raised alone there, and fit aborted the job
+        optimizer._check_dtype(np.dtype(model.dtype))
         if not resume:      # a resumed fit trains the checkpoint's parameters
             _validation.check_finite_parameters(model.flat_parameters)
         stepper.check_args(sample_weight)

@@ -705,6 +705,7 @@ class Replica:
             if err is None:
                 try:
                     _validation.check_optimizer(optimizer, Optimizer)
+                    optimizer._check_dtype(net.dtype)     # before, not after, the exchange
                     desc = self.describe(optimizer)
                     desc["X shape / dtype"] = (X.shape, X.dtype.str)
                     desc["Y shape / dtype"] = (Y.shape, Y.dtype.str)

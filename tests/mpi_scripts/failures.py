@@ -48,6 +48,9 @@ resume_lr   (every rank) a fit whose callback lowers the learning rate, with a
             passed again and without one: each prints its rates and a CRC
 lr_one_rank its optimizer's rate in force was set (opt.lr = ...) on it alone:
             the setup ValueError; exit 0
+eps_dtype   (every rank) a float32 network with Adam(eps=1e-50), which is 0 in
+            float32: fit, then train_step, raise the ValueError on every rank
+            together (is_collective_error); exit 0
 """
 import os
 import sys
@@ -310,6 +313,20 @@ elif mode == "lr_one_rank":
         net.fit(X, y, epochs=2, batch_size=10, optimizer=opt, verbose=False, comm=comm)
     except ValueError as exc:
         report(f"rank {rank}: caught ValueError: {exc}")
+
+elif mode == "eps_dtype":
+    from fastbp.distributed import is_collective_error
+    net32 = Network([4, 8, 3], "relu", "softmax", dtype="float32", seed=0)
+    for call in ("fit", "train_step"):
+        try:
+            if call == "fit":
+                net32.fit(X, y, epochs=1, batch_size=10, optimizer=Adam(0.01, eps=1e-50),
+                          verbose=False, comm=comm)
+            else:
+                net32.train_step(X[:, :12], y[:12], Adam(0.01, eps=1e-50), comm=comm)
+        except ValueError as exc:
+            report(f"rank {rank}: {call} caught ValueError (collective "
+                   f"{is_collective_error(exc)}): {exc}")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

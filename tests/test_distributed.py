@@ -388,6 +388,19 @@ def test_error_inside_a_step_raises_on_every_rank(mpiexec, n):
 
 
 @pytest.mark.parametrize("n", SIZES)
+def test_ctrl_c_inside_a_step_on_one_rank_raises_on_every_rank(mpiexec, n):
+    # the step caught Exception only: the interrupted rank left while the
+    # others waited in the gradient Allreduce for ever
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "step_int", timeout=120)
+    lines = _caught(r, n)
+    assert lines[n - 1] == ["caught KeyboardInterrupt:  | unchanged=True"], lines
+    for rank in range(n - 1):
+        assert lines[rank] == [f"caught RankFailedError: rank {n - 1}: KeyboardInterrupt "
+                               "(no update was made on any rank) | unchanged=True"], lines
+    assert r.stdout.count("continued") == n, r.stdout
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_replica_divergence_is_detected(mpiexec, n):
     r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "diverge", timeout=120)
     assert r.returncode == 0, r.stderr

@@ -27,7 +27,7 @@ Failures never hang the job:
   optimizer, arguments) are found at the start of :func:`fit` by one
   ``allgather`` and raise the same ``ValueError`` on every rank;
 * an error inside a training step (bad input, labels out of range, a
-  non-finite loss) travels in the flag slot of the step's Allreduce, so every
+  non-finite loss, Ctrl-C) travels in the flag slot of the step's Allreduce, so every
   rank raises together (the others a :class:`RankFailedError` that quotes the
   failing rank's message), before any update; so does a ``train_step`` that
   got a new optimizer object on some ranks only;
@@ -757,7 +757,7 @@ class Replica:
                 if not net.is_bound(optimizer):
                     net.bind_optimizer(optimizer)
                 loss_part = net.share_gradient(X, Y, yt, labels, M, off, self.nt)
-            except Exception as exc:
+            except BaseException as exc:     # Ctrl-C too: the others are in the Allreduce
                 err = exc
         tail[0] = loss_part
         tail[1] = 0.0 if err is None else 1.0

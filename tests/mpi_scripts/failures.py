@@ -48,6 +48,9 @@ resume_lr   (every rank) a fit whose callback lowers the learning rate, with a
             passed again and without one: each prints its rates and a CRC
 lr_one_rank its optimizer's rate in force was set (opt.lr = ...) on it alone:
             the setup ValueError; exit 0
+step_int    Ctrl-C (KeyboardInterrupt) while its train_step computes its share
+            of the gradient: every rank raises (no update anywhere), then
+            training goes on; exit 0
 eps_dtype   (every rank) a float32 network with Adam(eps=1e-50), which is 0 in
             float32: fit, then train_step, raise the ValueError on every rank
             together (is_collective_error); exit 0
@@ -313,6 +316,24 @@ elif mode == "lr_one_rank":
         net.fit(X, y, epochs=2, batch_size=10, optimizer=opt, verbose=False, comm=comm)
     except ValueError as exc:
         report(f"rank {rank}: caught ValueError: {exc}")
+
+elif mode == "step_int":
+    opt = Adam(0.01)
+    net.train_step(X[:, :12], y[:12], opt, comm=comm)
+    before = net.flat_parameters.copy()
+    if rank == bad:
+        def interrupt(*args, **kwargs):
+            raise KeyboardInterrupt
+        net.share_gradient = interrupt
+    try:
+        net.train_step(X[:, :12], y[:12], opt, comm=comm)
+    except (KeyboardInterrupt, RankFailedError) as exc:
+        unchanged = np.array_equal(before, net.flat_parameters)
+        report(f"rank {rank}: caught {type(exc).__name__}: {exc} | unchanged={unchanged}")
+    if rank == bad:
+        del net.share_gradient
+    net.train_step(X[:, :12], y[:12], opt, comm=comm)
+    report(f"rank {rank}: continued")
 
 elif mode == "eps_dtype":
     from fastbp.distributed import is_collective_error

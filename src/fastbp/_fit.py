@@ -318,7 +318,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         _validation.check_optimizer(optimizer, Optimizer)
         # binding checks it too, but after the setup exchange: with comm= every
         # rank raised alone there, and fit aborted the job
-        optimizer._check_dtype(np.dtype(model.dtype))
+        optimizer.check_dtype(np.dtype(model.dtype))
         if not resume:      # a resumed fit trains the checkpoint's parameters
             _validation.check_finite_parameters(model.flat_parameters)
         stepper.check_args(sample_weight)

@@ -27,9 +27,9 @@ Failures never hang the job:
   optimizer, arguments) are found at the start of :func:`fit` by one
   ``allgather`` and raise the same ``ValueError`` on every rank;
 * an error inside a training step (bad input, labels out of range, a
-  non-finite loss, Ctrl-C) travels in the flag slot of the step's Allreduce, so every
-  rank raises together (the others a :class:`RankFailedError` that quotes the
-  failing rank's message), before any update; so does a ``train_step`` that
+  non-finite loss, Ctrl-C) travels in the flag slot of the step's Allreduce,
+  so every rank raises together (the others a :class:`RankFailedError` that
+  quotes the failing rank's message), before any update; so does a ``train_step`` that
   got a new optimizer object on some ranks only;
 * anything raised on one rank alone during :func:`fit` (a callback, writing a
   checkpoint, Ctrl-C) prints ``fastbp: rank k of N failed: ...`` to stderr and
@@ -531,8 +531,8 @@ def broadcast_state(net, comm, optimizer=None, root=0):
 
     Broadcasts the flat parameter buffer, the dropout step counter and seed,
     and, with ``optimizer``, its update count, learning rate in force and
-    flat state buffers (bound to ``net`` first). Collective. :func:`fit` and the first
-    ``train_step(..., comm=)`` call it; call it yourself after changing the
+    flat state buffers (bound to ``net`` first). Collective. :func:`fit` and
+    the first ``train_step(..., comm=)`` call it; call it yourself after changing the
     parameters on one rank.
 
     Parameters
@@ -705,7 +705,7 @@ class Replica:
             if err is None:
                 try:
                     _validation.check_optimizer(optimizer, Optimizer)
-                    optimizer._check_dtype(net.dtype)     # before, not after, the exchange
+                    optimizer.check_dtype(net.dtype)     # before, not after, the exchange
                     desc = self.describe(optimizer)
                     desc["X shape / dtype"] = (X.shape, X.dtype.str)
                     desc["Y shape / dtype"] = (Y.shape, Y.dtype.str)

@@ -257,9 +257,6 @@ class Optimizer:
         """The bound network's parameter buffer while it lives, else None."""
         return self._owner() if isinstance(self._owner, weakref.ref) else None
 
-    def _check_dtype(self, dtype):
-        """Raise ValueError when a setting cannot work in the network's dtype."""
-
     def unbind(self):
         """Forget the bound network, keeping the state and update count: the
         next network bound starts from zero buffers but ``t`` as it is (the
@@ -276,6 +273,12 @@ class Optimizer:
                 and owner is not key)
 
     # -- interface used by fastbp.Network -----------------------------------
+    def check_dtype(self, dtype):
+        """Raise ValueError when a setting cannot work in a network of ``dtype``
+        (Adam's ``eps`` that is 0 in float32). :meth:`bind` checks it; a fit
+        checks it before training starts (with ``comm=``, before the ranks'
+        setup exchange, so every rank raises it)."""
+
     @property
     def state(self):
         """The tuple of state buffers bound last (None before the first bind)."""
@@ -298,7 +301,7 @@ class Optimizer:
         owner = self._owner_buffer()
         if owner is key and self._state is not None:
             return self._state
-        self._check_dtype(np.dtype(dtype))
+        self.check_dtype(np.dtype(dtype))
         if (isinstance(self._owner, str) and self._state is not None   # _PICKLED
                 and all(s.shape == (n_params,) and s.dtype == dtype for s in self._state)):
             self._owner = weakref.ref(key)
@@ -478,7 +481,8 @@ class Adam(Optimizer):
         self.bias_correction = check_choice("bias_correction", bias_correction,
                                             BIAS_CORRECTIONS)
 
-    def _check_dtype(self, dtype):
+    def check_dtype(self, dtype):
+        dtype = np.dtype(dtype)
         if dtype.type(self.eps) == 0:
             raise ValueError(f"eps={self.eps} is 0 in {dtype}, the network's dtype, which "
                              "makes 0 / 0 = NaN of every parameter whose gradient is exactly "

@@ -125,6 +125,23 @@ def test_errors_small_validation_set_and_bad_labels():
     _same_error(lambda m: m.MLPClassifier().fit(X, y, sample_weight=np.ones(5)))
 
 
+@pytest.mark.parametrize("dtype", ["datetime64[D]", "timedelta64[s]"])
+@pytest.mark.parametrize("solver, method, extra", [
+    ("adam", "fit", {}), ("sgd", "fit", dict(early_stopping=True)), ("lbfgs", "fit", {}),
+    ("adam", "partial_fit", {})])
+def test_errors_regressor_with_date_targets(dtype, solver, method, extra):
+    """scikit-learn fails on dates or time spans in its arithmetic (NumPy's
+    UFuncTypeError, a TypeError); fastbp cast them to float (days or seconds
+    since 1970) and trained on those counts without a word."""
+    X, _ = _reg_data(n=40)
+    y = np.arange(40).astype(dtype)
+    for mod in (sk_nn, fsk):
+        est = mod.MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, solver=solver, **extra)
+        with pytest.raises(TypeError, match=None if mod is sk_nn else
+                           r"\by must hold numbers .*got dtype " + re.escape(dtype)):
+            getattr(est, method)(X, y)
+
+
 def test_same_warnings_batch_size_and_column_y():
     X, y = _reg_data(n=30)
     got = []

@@ -3226,8 +3226,16 @@ def sk_zero_weight_sum_error(batch_index, start, stop):
 
 def sk_numeric_targets(y):
     """MLPRegressor's ``y`` after ``validate_data(y_numeric=True)``, which converts only
-    object arrays: text fails later in scikit-learn's arithmetic (NumPy's
-    UFuncTypeError, a TypeError); this is that TypeError, naming y."""
+    object arrays: text, dates and time spans fail later in scikit-learn's
+    arithmetic (NumPy's UFuncTypeError, a TypeError); this is that TypeError,
+    naming y."""
+    if y.dtype.kind in "mM":
+        # NumPy casts these to float silently (days, seconds... since 1970 in
+        # the array's unit), which trained on those counts
+        raise TypeError(f"y must hold numbers for a regressor, got dtype {y.dtype} (values "
+                        f"{_examples(np.unique(y.ravel()))}); convert it to numbers in a "
+                        "unit you choose, e.g. (y - y.min()) / np.timedelta64(1, 'D') for "
+                        "days")
     if y.dtype.kind in "USV":
         raise TypeError(f"y must hold numbers for a regressor, got dtype {y.dtype} (values "
                         f"{_examples(np.unique(y.ravel()))}); convert it with "

@@ -634,13 +634,14 @@ class _BaseMLP(BaseEstimator):
     def _network_targets(self, y, dtype):
         """y (n_samples, n_outputs) as the network takes it, examples as rows.
 
-        Text (a regressor's y, which validate_data leaves as it is) is left
-        too: scikit-learn fails on it in its arithmetic, after its other
-        checks, so the solvers raise ``sk_numeric_targets`` there.
+        Text, dates and time spans (a regressor's y, which validate_data
+        leaves as it is) are left too: scikit-learn fails on them in its
+        arithmetic, after its other checks, so the solvers raise
+        ``sk_numeric_targets`` there (NumPy would cast dates to float silently).
         """
         if y.dtype == np.bool_:
             return y.view(np.uint8)
-        if y.dtype.kind in "USV":
+        if y.dtype.kind in "USVmM":
             return y
         return np.asarray(y, dtype=dtype)
 

@@ -215,6 +215,24 @@ def test_pickle_round_trip_also_after_partial_fit(dump, tmp_path):
     assert again.score(*_reg_data()) == reg.score(*_reg_data())
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_joblib_memory_mapped_estimator_continues_training(solver, tmp_path):
+    """joblib.load(mmap_mode="r") gives read-only arrays, the optimizer's state
+    among them: partial_fit refused it ("optimizer state buffer must be a
+    writeable contiguous (n,) float64 array, got (n,) float64"), naming nothing
+    the user passed. The state is copied into memory, and training continues
+    as it does without the round trip."""
+    X, y = _clf_data()
+    ref = fsk.MLPClassifier(hidden_layer_sizes=(6,), solver=solver, random_state=0)
+    ref.partial_fit(X, y, classes=np.unique(y))
+    joblib.dump(ref, tmp_path / "est.joblib")
+    est = joblib.load(tmp_path / "est.joblib", mmap_mode="r")
+    est.partial_fit(X, y)
+    ref.partial_fit(X, y)
+    for a, b in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_clone_pipeline_grid_search_cross_val_score():
     X, y = _clf_data(n=150)
     pipe = make_pipeline(StandardScaler(), fsk.MLPClassifier(hidden_layer_sizes=(8,),

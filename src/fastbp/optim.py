@@ -304,6 +304,11 @@ class Optimizer:
         self.check_dtype(np.dtype(dtype))
         if (isinstance(self._owner, str) and self._state is not None   # _PICKLED
                 and all(s.shape == (n_params,) and s.dtype == dtype for s in self._state)):
+            # the kernel updates the state in place: a read-only copy (joblib.load
+            # with mmap_mode="r") is copied into memory first
+            self._state = tuple(s if s.flags.writeable and s.flags.c_contiguous
+                                and type(s) is np.ndarray else np.array(s, order="C")
+                                for s in self._state)
             self._owner = weakref.ref(key)
             return self._state
         if self._state is not None and self._owner is not None:

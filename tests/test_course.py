@@ -362,6 +362,18 @@ def test_activation_helpers():
         assert fc.sigmoid(np.array([[-1000.0, 1000.0]]))[0].tolist() == [[0.0, 1.0]]
 
 
+def test_sigmoid_of_a_list_of_ints_is_that_of_the_list_of_floats():
+    # a list of floats worked and a list of ints raised NumPy's "Field
+    # elements must be 2- or 3-tuples" (np.result_type read the list as a
+    # structured dtype spec)
+    from fastbp.course import c1w3a1, c2w1a1
+    for sigmoid in (lambda x: fc.sigmoid(x)[0], c1w3a1.sigmoid, c2w1a1.sigmoid):
+        np.testing.assert_array_equal(sigmoid([[0, 2]]), sigmoid([[0.0, 2.0]]))
+        assert sigmoid([[0, 2]]).dtype == np.float64
+        with pytest.raises(TypeError, match="dtype complex128"):
+            sigmoid([[1j, 2]])
+
+
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
 @pytest.mark.parametrize("m", [1, 6])
 def test_linear_building_blocks(activation, m):

@@ -138,7 +138,9 @@ def expit(Z, name="Z"):
     float64 for float16, and float32 or float64 for ints depending on its
     release); complex and object inputs raise a TypeError naming ``name``.
     """
-    dt = Z.dtype if isinstance(Z, (np.ndarray, np.generic)) else np.asarray(Z).dtype
+    if not isinstance(Z, (np.ndarray, np.generic)):
+        Z = np.asarray(Z)       # a list: np.result_type would read it as a dtype spec
+    dt = Z.dtype
     if dt.kind not in "fc" or dt.itemsize < 4:
         # float16 -> float32, ints and bool -> float64 (SciPy's own choice for
         # ints differs between releases); complex/object raise

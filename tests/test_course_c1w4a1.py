@@ -148,3 +148,27 @@ def test_float32_network_stays_float32():
     assert cost.dtype == np.float32
     same(grads, step.L_model_backward(eAL, Yf, ecaches), what="float32 grads")
     same(new, step.update_parameters(p, step.L_model_backward(eAL, Yf, ecaches), 0.1))
+
+
+def test_layer_function_errors_name_the_functions_arguments():
+    # linear_forward(A, W, b) and linear_backward(dZ, cache) have no layer
+    # number: their shape errors name their own arguments, not W1, b1, dZ1, A0
+    X, _, p = network([3, 4], 5, seed=3)
+    W, b = p["W1"], p["b1"]
+    for call in (lambda W, b: a.linear_forward(X, W, b),
+                 lambda W, b: a.linear_activation_forward(X, W, b, "relu")):
+        with pytest.raises(ValueError, match=r"W has shape \(4, 2\).* 2 rows") as e:
+            call(W[:, :2], b)
+        assert "W1" not in str(e.value)
+        with pytest.raises(ValueError, match=r"b should have shape \(4, 1\) to match W "
+                                             r"\(4, 3\), got b \(3, 1\)"):
+            call(W, b[:3])
+    Z, linear_cache = a.linear_forward(X, W, b)
+    with pytest.raises(ValueError, match=r"dZ \(2, 5\).*cache's W \(4, 3\)") as e:
+        a.linear_backward(Z[:2], linear_cache)
+    assert "dZ1" not in str(e.value) and "A0" not in str(e.value)
+    A, cache = a.linear_activation_forward(X, W, b, "relu")
+    with pytest.raises(ValueError, match=r"cache's A_prev \(2, 5\)") as e:
+        a.linear_activation_backward(A, ((X[:2], W, b), cache[1]), "relu")
+    assert "A0" not in str(e.value)
+

@@ -376,7 +376,7 @@ COURSE_CASES = [
     _row(course.L_model_forward, (np.ones((3, 0)), _params()), {}, ValueError,
          "empty layer 1", "X", "(3, 0)"),
     _row(course.linear_backward, (np.ones((3, 4)), LIN), {}, ValueError,
-         "layer 1", "dZ1", "(3, 4)", "(2, 3)"),
+         "dZ", "(3, 4)", "cache's W", "(2, 3)"),
     _row(course.compute_cost, (np.full((1, 4), 0.5), np.ones((1, 5))), {}, ValueError,
          "Y", "(1, 5)", "AL", "(1, 4)"),
     _row(course.compute_cost, (np.full((1, 4), 0.5), np.ones(4)), {}, ValueError,

@@ -2698,19 +2698,20 @@ def course_bias(b, W, l, names=None):
 def course_coerce_forward(A_prev, W, b, l, prev_name, exc, names=None):
     """Explain why the kernel rejected layer l's inputs, or promote their dtypes.
 
-    ``names``: the three arguments' names for a dtype error (default: the
+    ``names``: the three arguments' names for the errors (default: the
     layer's, e.g. X, W1, b1; linear_forward passes its own A, W, b)."""
-    wn, bn = _course_keys(l)[:2]
+    wn, bn = names[1:] if names else _course_keys(l)[:2]
     # the kernel refused a masked b: no conversion below may drop the mask
     # (course_2d refuses masked A_prev and W)
-    refuse_masked(b, names[2] if names else bn)
+    refuse_masked(b, bn)
     # lists (np.dot takes them): the kernel's AttributeError was about the type
     converted = any(type(x) is not np.ndarray for x in (A_prev, W, b))
     A_prev = course_2d(A_prev, prev_name)
     W = course_2d(W, wn)
     b = np.asarray(b)
     if A_prev.shape[0] != W.shape[1]:
-        raise ValueError(f"Invalid shapes: {wn} has shape {W.shape} (n_{l}, n_{l - 1}), so "
+        dims = "" if names else f" (n_{l}, n_{l - 1})"
+        raise ValueError(f"Invalid shapes: {wn} has shape {W.shape}{dims}, so "
                          f"{prev_name} needs {W.shape[1]} rows, got {prev_name} "
                          f"{A_prev.shape}") from None
     course_bias(b, W, l, names)
@@ -2718,27 +2719,32 @@ def course_coerce_forward(A_prev, W, b, l, prev_name, exc, names=None):
         raise ValueError(f"Invalid shapes: {bn} should have shape ({W.shape[0]}, 1) to match "
                          f"{wn} {W.shape}, got {bn} {b.shape}") from None
     if 0 in A_prev.shape or 0 in W.shape:
-        raise ValueError(f"Invalid shapes: empty layer {l}: {prev_name} {A_prev.shape}, "
-                         f"{wn} {W.shape}") from None
-    return course_promoted((A_prev, W, b), exc, f"layer {l} ({prev_name}, {wn}, {bn})",
-                           names or (prev_name, wn, bn), converted)
+        raise ValueError(f"Invalid shapes: empty {'array' if names else f'layer {l}'}: "
+                         f"{prev_name} {A_prev.shape}, {wn} {W.shape}") from None
+    where = f"({prev_name}, {wn}, {bn})" if names else f"layer {l} ({prev_name}, {wn}, {bn})"
+    return course_promoted((A_prev, W, b), exc, where, names or (prev_name, wn, bn), converted)
 
 
 def course_coerce_backward(dZ, A_prev, W, l, exc, names=None):
     """Explain why the kernel rejected layer l's backward inputs, or promote dtypes
     (``names`` as in course_coerce_forward)."""
-    wn = _course_keys(l)[0]
+    if names:
+        dn, an, wn = names
+        where, n, p = "", "n", "n_prev"
+    else:
+        dn, an, wn = f"dZ{l}", f"A{l - 1}", _course_keys(l)[0]
+        where, n, p = f" in layer {l}", f"n_{l}", f"n_{l - 1}"
     converted = any(type(x) is not np.ndarray for x in (dZ, A_prev, W))
-    dZ = course_2d(dZ, f"dZ{l}")
-    A_prev = course_2d(A_prev, f"A{l - 1}")
+    dZ = course_2d(dZ, dn)
+    A_prev = course_2d(A_prev, an)
     W = course_2d(W, wn)
     if dZ.shape[0] != W.shape[0] or A_prev.shape[0] != W.shape[1] or \
             A_prev.shape[1] != dZ.shape[1]:
-        raise ValueError(f"Invalid shapes in layer {l}: expected dZ{l} (n_{l}, m), "
-                         f"A{l - 1} (n_{l - 1}, m), {wn} (n_{l}, n_{l - 1}); got dZ{l} "
-                         f"{dZ.shape}, A{l - 1} {A_prev.shape}, {wn} {W.shape}") from None
-    return course_promoted((dZ, A_prev, W), exc, f"layer {l}",
-                           names or (f"dZ{l}", f"A{l - 1}", wn), converted)
+        raise ValueError(f"Invalid shapes{where}: expected {dn} ({n}, m), {an} ({p}, m), "
+                         f"{wn} ({n}, {p}); got {dn} {dZ.shape}, {an} {A_prev.shape}, "
+                         f"{wn} {W.shape}") from None
+    return course_promoted((dZ, A_prev, W), exc, f"layer {l}" if not names
+                           else f"({dn}, {an}, {wn})", (dn, an, wn), converted)
 
 
 def course_promoted(arrays, exc, where, names=(), converted=False):

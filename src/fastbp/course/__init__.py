@@ -436,7 +436,8 @@ def linear_activation_backward(dA, cache, activation):
         dZ = _relu_grad(dA, Z, None)
     else:
         dZ = _sigmoid_grad(dA, Z, None)
-    return _backward(dZ, A_prev, W, 1, names=("dZ", "cache's A_prev", "cache's W"))
+    # dZ has dA's shape: name the argument the caller passed
+    return _backward(dZ, A_prev, W, 1, names=("dA", "cache's A_prev", "cache's W"))
 
 
 def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):

@@ -172,3 +172,17 @@ def test_layer_function_errors_name_the_functions_arguments():
         a.linear_activation_backward(A, ((X[:2], W, b), cache[1]), "relu")
     assert "A0" not in str(e.value)
 
+
+@pytest.mark.parametrize("n_prev", [2, 3])
+def test_linear_activation_backward_of_the_linear_cache_says_so(n_prev):
+    # the linear cache (A_prev, W, b) alone, a common slip: with 3 rows in
+    # A_prev it unpacked as ((row0, row1, row2), W, b) and the error was about
+    # Z's shape or "A0 must be a 2-D array"
+    X, _, p = network([n_prev, 2], 3, seed=4)
+    A, (linear_cache, Z) = a.linear_activation_forward(X, p["W1"], p["b1"], "relu")
+    for activation in ("relu", "sigmoid"):
+        with pytest.raises(ValueError, match=r"linear_activation_backward needs the cache "
+                                             r"\(\(A_prev, W, b\), Z\).*linear cache"):
+            a.linear_activation_backward(A, linear_cache, activation)
+    with pytest.raises(ValueError, match="got dict of length 3$"):
+        a.linear_activation_backward(A, {"A": X, "W": p["W1"], "b": p["b1"]}, "relu")

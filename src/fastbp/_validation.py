@@ -2776,20 +2776,32 @@ def course_keep_prob(keep_prob):
 
 
 def course_unpack_cache(cache, l):
-    """(A_prev, W, b, Z, D) of layer l's cache; D is None without dropout."""
+    """(A_prev, W, b, Z, D) of layer l's cache; D is None without dropout.
+
+    ``l`` None: the one cache of linear_activation_backward."""
     try:
         if len(cache) == 2:
             linear_cache, Z = cache
             D = None
         else:
             linear_cache, Z, D = cache
+        if isinstance(linear_cache, np.ndarray):
+            # the linear cache (A_prev, W, b) alone: A_prev's rows would unpack
+            raise ValueError
         A_prev, W, b = linear_cache
     except (TypeError, ValueError):
+        n = len(cache) if hasattr(cache, "__len__") else None
+        linear = (n == 3 and isinstance(cache, (tuple, list))
+                  and isinstance(cache[0], np.ndarray) and isinstance(cache[1], np.ndarray))
+        where = ("linear_activation_backward needs the cache ((A_prev, W, b), Z)"
+                 if l is None else
+                 f"the cache of layer {l} (caches[{l - 1}]) must be ((A_prev, W, b), Z)")
         raise ValueError(
-            f"Invalid cache: the cache of layer {l} (caches[{l - 1}]) must be "
-            f"((A_prev, W, b), Z) as linear_activation_forward returns it, or "
-            f"((A_prev, W, b), Z, D) with dropout; got {type(cache).__name__} "
-            f"of length {len(cache) if hasattr(cache, '__len__') else '?'}") from None
+            f"Invalid cache: {where} as linear_activation_forward returns it, or "
+            f"((A_prev, W, b), Z, D) with dropout; got {type(cache).__name__}"
+            + (f" of length {n}" if n is not None else "")
+            + (": that is the linear cache (A_prev, W, b) alone; pass the whole cache, "
+               "(linear_cache, Z)" if linear else "")) from None
     return A_prev, W, b, Z, D
 
 

@@ -430,7 +430,7 @@ def linear_activation_backward(dA, cache, activation):
     linear_backward(dZ, (A_prev, W, b)). Returns (dA_prev, dW, db).
     """
     _check_activation(activation)
-    A_prev, W, b, Z, _ = _unpack_cache(cache, 1)
+    A_prev, W, b, Z, _ = _unpack_cache(cache, None)
     dA = _real(np.asarray(dA), "dA")
     if activation == "relu":
         dZ = _relu_grad(dA, Z, None)

@@ -47,6 +47,18 @@ def test_forward_backward_with_and_without_regularization(dtype, lambd):
     assert_same_dict(grads, expected, name="grads")
 
 
+def test_helper_costs_of_a_1d_a3_broadcast_like_the_course():
+    # a3 of shape (m,) against Y of shape (1, m): the helper files' NumPy
+    # broadcasts to (1, m); fastbp raised a bare IndexError (a.shape[1])
+    from fastbp.course import c2w1a1, c2w2a1
+    a3 = np.array([0.2, 0.7, 0.9, 0.4])
+    Y = np.array([[0, 1, 1, 0]])
+    for cost, expected in ((a.compute_cost, ref.cost_nanmean), (c2w1a1.compute_loss,
+                           ref.cost_nanmean), (c2w2a1.compute_cost, ref.cost_sum)):
+        assert_close(cost(a3, Y), expected(a3, Y))
+        assert_close(cost(a3, Y), cost(a3.reshape(1, -1), Y))
+
+
 def test_compute_cost_with_regularization_course_value():
     # the course's public test case
     np.random.seed(1)

@@ -157,7 +157,11 @@ def cross_entropy(A3, Y, *, mean=True, drop_nan=True):
     a = _v.course_real(np.asarray(A3), "a3")
     y = np.asarray(Y)
     if y.shape != a.shape and y.size == a.size:
-        y = y.reshape(a.shape)          # a (m,) Y, as the course's broadcasting allows
+        # a (m,) a3 or Y against a (1, m) one, as the course's broadcasting allows
+        if a.ndim == 1 and y.ndim == 2:
+            a = a.reshape(y.shape)
+        else:
+            y = y.reshape(a.shape)
     m = a.shape[1]
     if a.size and a.dtype.kind == "f" and a.min() > 0 and a.max() < 1:
         cost = compute_cost(a, y)

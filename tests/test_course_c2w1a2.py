@@ -47,6 +47,19 @@ def test_forward_backward_with_and_without_regularization(dtype, lambd):
     assert_same_dict(grads, expected, name="grads")
 
 
+def test_backward_of_a_cache_holding_lists_is_that_of_arrays():
+    # the dtype was np.result_type of the cache's entries, which reads a
+    # list as a structured dtype spec: "Field elements must be 2- or 3-tuples"
+    X, Y, p = _case(3, 6)
+    _, cache = a.forward_propagation(X, p)
+    as_lists = tuple(x.tolist() for x in cache)
+    assert_same_dict(a.backward_propagation(X, Y, as_lists), a.backward_propagation(X, Y, cache))
+    _, cache = a.forward_propagation_with_dropout(X, p, 0.8)
+    as_lists = tuple(x.tolist() for x in cache)
+    assert_same_dict(a.backward_propagation_with_dropout(X, Y, as_lists, 0.8),
+                     a.backward_propagation_with_dropout(X, Y, cache, 0.8))
+
+
 def test_helper_costs_of_a_1d_a3_broadcast_like_the_course():
     # a3 of shape (m,) against Y of shape (1, m): the helper files' NumPy
     # broadcasts to (1, m); fastbp raised a bare IndexError (a.shape[1])

@@ -119,7 +119,8 @@ def backward(X, Y, cache, *, lambd=0.0, keep_prob=None, per_example=False):
         dZ3 = A3 - Y.
     """
     layers = _v.course_flat_cache(cache, keep_prob is not None)
-    dt = np.result_type(*(a for layer in layers for a in (layer[2], layer[3])))
+    # np.asarray: np.result_type reads a list as a structured dtype spec
+    dt = np.result_type(*(np.asarray(a) for layer in layers for a in (layer[2], layer[3])))
     X = np.asarray(X).astype(dt, copy=False)
     m = X.shape[1]
     L = len(layers)

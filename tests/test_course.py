@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fastbp.course as fc
+from fastbp.course import c2w1a1, c2w1a2, c2w2a1
 from fastbp.datasets import load_planar_dataset
 
 RTOL64 = 1e-12
@@ -1296,3 +1297,46 @@ def test_arguments_swapped_name_the_argument():
     assert A2.shape == (1, 6)
     grads = fc.L_model_backward(AL, Y, tuple(caches))
     assert grads["dW1"].shape == (4, 3)
+
+
+def _planar(n_x=2, m=20):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_x, m))
+    return X, (X[:1] > 0).astype(float)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda X, Y, **kw: fc.L_layer_model(X, Y, [2, 3, 1], num_iterations=2, **kw),
+     "learning_rate"),
+    (lambda X, Y, **kw: fc.L_layer_model(X, Y, [2, 3, 1], num_iterations=2,
+                                         keep_prob=0.8, **kw), "learning_rate"),
+    (lambda X, Y, **kw: fc.two_layer_model(X, Y, (2, 3, 1), num_iterations=2, **kw),
+     "learning_rate"),
+    (lambda X, Y, **kw: c2w1a1.model(X, Y, num_iterations=2, print_cost=False, **kw),
+     "learning_rate"),
+    (lambda X, Y, **kw: c2w1a2.model(X, Y, num_iterations=2, print_cost=False, **kw),
+     "learning_rate"),
+    (lambda X, Y, **kw: c2w1a2.model(X, Y, num_iterations=2, print_cost=False,
+                                     keep_prob=0.8, **kw), "learning_rate"),
+    (lambda X, Y, **kw: c2w2a1.model(X, Y, [2, 3, 1], "gd", num_epochs=1,
+                                     print_cost=False, **kw), "learning_rate"),
+    (lambda X, Y, **kw: c2w2a1.model(X, Y, [2, 3, 1], "momentum", num_epochs=1,
+                                     print_cost=False, **kw), "learning_rate"),
+    (lambda X, Y, **kw: c2w2a1.model(X, Y, [2, 3, 1], "momentum", num_epochs=1,
+                                     print_cost=False, beta=1.0, **kw), "beta"),
+    (lambda X, Y, **kw: c2w2a1.model(X, Y, [2, 3, 1], "adam", num_epochs=1,
+                                     print_cost=False, beta2=1.0, **kw), "beta2"),
+    (lambda X, Y, **kw: c2w2a1.model(X, Y, [2, 3, 1], "adam", num_epochs=1,
+                                     print_cost=False, epsilon=0.0, **kw), "epsilon"),
+], ids=["L_layer_model", "L_layer_model-dropout", "two_layer_model", "c2w1a1", "c2w1a2",
+        "c2w1a2-dropout", "c2w2a1-gd", "c2w2a1-momentum", "c2w2a1-beta", "c2w2a1-beta2",
+        "c2w2a1-epsilon"])
+def test_model_hyper_parameters_are_named_as_the_course_names_them(call, name):
+    """The course models train with fastbp's optimizers, which call the rate
+    lr, beta momentum and epsilon eps: a refused value is named as the learner
+    typed it. The dropout paths (their own loop) refused nothing, and trained
+    with a rate of 0 where the others raised."""
+    X, Y = _planar()
+    kw = {} if name != "learning_rate" else {"learning_rate": 0.0}
+    with pytest.raises(ValueError, match=rf"^{name} must be"):
+        call(X, Y, **kw)

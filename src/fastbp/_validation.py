@@ -2573,6 +2573,20 @@ def course_iterations(value, name="num_iterations"):
     return int(value)
 
 
+def course_rates(learning_rate, *, beta=None, beta1=None, beta2=None, epsilon=None):
+    """A course model's hyper-parameters, checked under the course's names:
+    the optimizers the models train with would name them lr, momentum and
+    eps, names the learner never typed. ``learning_rate`` and ``epsilon``
+    finite and > 0 (0 trains nothing; a negative rate climbs the cost), the
+    betas in [0, 1). Those not given (None) are not checked."""
+    check_real("learning_rate", learning_rate, low=0.0, low_open=True)
+    for name, beta_value in (("beta", beta), ("beta1", beta1), ("beta2", beta2)):
+        if beta_value is not None:
+            check_real(name, beta_value, low=0.0, high=1.0, high_open=True)
+    if epsilon is not None:
+        check_real("epsilon", epsilon, low=0.0, low_open=True)
+
+
 def course_two_layer_dims(layers_dims):
     """(n_x, n_h, n_y) of two_layer_model's ``layers_dims``."""
     dims = check_layer_dims(layers_dims, "layers_dims")

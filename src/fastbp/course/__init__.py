@@ -107,6 +107,7 @@ from fastbp._validation import course_fit_inputs as _prepare_fit
 from fastbp._validation import course_float_dtype as _float_dtype
 from fastbp._validation import course_get as _get
 from fastbp._validation import course_iterations as _iterations
+from fastbp._validation import course_rates as _check_rates
 from fastbp._validation import course_epsilon as _check_epsilon
 from fastbp._validation import course_real as _real
 from fastbp._validation import course_scalar as _scalar
@@ -583,6 +584,7 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
     Returns (parameters, costs) with costs = the costs at i % 100 == 0.
     """
     lambd = _check_lambd(lambd)          # one check for every path below
+    _check_rates(learning_rate)
     X, y, Ws, bs, dt, dims = _prepare_fit(X, Y, parameters, keep_prob)
     if keep_prob != 1.0 or not _USE_NETWORK:
         def cost_of(AL, y, parameters):

@@ -247,6 +247,7 @@ def gd_train(X, Y, parameters, learning_rate, num_iterations, every, report, lam
     :meth:`fastbp.Network.train_batch`. Returns the final parameters.
     """
     num_iterations = _v.course_iterations(num_iterations)
+    _v.course_rates(learning_rate)
     net, X = network_for(X, parameters, lambd)
     opt = SGD(learning_rate)
     X = net.check_X(X)

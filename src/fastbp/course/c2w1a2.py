@@ -147,6 +147,7 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
     parameters : dict W1, b1, W2, b2, W3, b3
     """
     lambd = _v.check_lambd(lambd)
+    _v.course_rates(learning_rate)       # both paths: the dropout loop's too
     if keep_prob != 1:
         _v.check_keep_prob(keep_prob, 2)
     parameters = initialize_parameters([X.shape[0], 20, 3, 1])

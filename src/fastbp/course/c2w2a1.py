@@ -115,6 +115,12 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
     """
     _v.check_choice("optimizer", optimizer, _OPTIMIZERS)
     num_epochs = _v.course_iterations(num_epochs, "num_epochs")
+    if optimizer == "momentum":
+        _v.course_rates(learning_rate, beta=beta)
+    elif optimizer == "adam":
+        _v.course_rates(learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon)
+    else:
+        _v.course_rates(learning_rate)
     costs = []
     seed = 10
     m = X.shape[1]

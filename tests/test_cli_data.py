@@ -1648,6 +1648,26 @@ def test_a_file_without_a_header_row_is_matched_by_position(tmp_path, capsys):
     assert code == 1 and "missing '1', '2', '3', '4'" in err, err
 
 
+def test_an_npz_given_to_a_model_trained_on_a_header_row_is_refused(tmp_path, capsys):
+    """README: an .npz is matched by position, a file with a header row by name.
+    An .npz given to a model trained on a CSV with a header row (predict --data,
+    train --test-data) stopped with "KeyError: 'columns' (an unexpected
+    failure ...)": the layout check read the column count that only
+    position-matched models record."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    train_saved(capsys, df, path, model)
+    npz = tmp_path / "d.npz"
+    np.savez(npz, X=df.drop(columns="target").to_numpy(), y=df["target"].to_numpy())
+    fail(capsys, 1, "predict", "--model", model, "--data", npz,
+         match=r"--data '.*d\.npz' is an \.npz, whose columns are matched by position \(x0, "
+               r"x1, \.\.\.\), but "
+               r"the model was trained on a file with a header row: .*matched by name "
+               r"\('f0', 'f1', 'f2', \.\.\.\)")
+    fail(capsys, 1, "train", "--data", path, "--test-data", npz, *QUICK,
+         match=r"--test-data '.*d\.npz' is an \.npz")
+
+
 def test_an_infinite_target_value_is_named_like_an_infinite_feature(tmp_path, capsys):
     """An inf target gave scikit-learn's "Input contains infinity or a value too
     large for dtype('float64')." with no column or line (an inf feature names

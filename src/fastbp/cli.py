@@ -794,6 +794,13 @@ def _check_layout(table, prep, option):
             f"{option} {src!r} has no header row, but the model was trained on a file with "
             f"one: its columns are matched by name ({shown}, ...), so add the training "
             "file's header row (--header 0 if the first row holds the names)", DATA)
+    if trained == "header":            # and an .npz, whose columns have no names
+        shown = ", ".join(repr(f) for f in prep["features"][:3])
+        raise CLIError(
+            f"{option} {src!r} is an .npz, whose columns are matched by position (x0, x1, "
+            "...), but the model was trained on a file with a header row: its columns are "
+            f"matched by name ({shown}, ...), so give a table with the training file's "
+            "header row", DATA)
     if trained == "no header" and layout == "header":
         raise CLIError(
             f"{option} {src!r} has a header row, but the model was trained on a file without "

@@ -237,14 +237,14 @@ def case_rows(dims, m, dtype, repeats, min_block):
     return res, res_i, res_w, worst, reruns + reruns_i + reruns_w
 
 
-def nn_model_rows(repeats):
+def nn_model_rows(repeats, iterations=10000):
     X, Y = load_planar_dataset()
 
     def fast():
-        c1w3a1.nn_model(X, Y, 4, num_iterations=10000)
+        c1w3a1.nn_model(X, Y, 4, num_iterations=iterations)
 
     def slow():
-        np_nn_model(X, Y, 4, num_iterations=10000)
+        np_nn_model(X, Y, 4, num_iterations=iterations)
     res, reruns = compare([("fastbp", fast, "fastbp"), ("numpy", slow, "numpy")],
                           repeats=repeats, min_block=0.0)
     acc = float(np.mean(c1w3a1.predict(c1w3a1.nn_model(X, Y, 4), X) == Y)) * 100
@@ -289,12 +289,13 @@ def main():
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--min-block", type=float, default=0.05)
-    ap.add_argument("--quick", action="store_true", help="3 repeats, short blocks")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run: 1 repeat, short blocks, nn_model 1000 iterations")
     ap.add_argument("--threads", type=int, default=None,
                     help="OMP_NUM_THREADS and OPENBLAS_NUM_THREADS for the whole run")
     args = ap.parse_args()
     if args.quick:
-        args.repeats, args.min_block = 3, 0.02
+        args.repeats, args.min_block = 1, 0.01
     dtype = np.dtype(args.dtype).type
 
     print("# fastbp.course benchmark")
@@ -337,10 +338,13 @@ def main():
         print(f"| {name} | iteration (L_layer_model loop) | {fmt(nu)} | {fmt(lo)} | {fmt(fl)} | "
               f"{nu / fl:.2f} | {lo / fl:.2f} | {nu / lo:.2f}x | |")
         sys.stdout.flush()
-    res, reruns, acc = nn_model_rows(max(3, args.repeats // 2))
+    # --quick: a smoke run (the README's command in CI), 1000 iterations once
+    iterations = 1000 if args.quick else 10000
+    res, reruns, acc = nn_model_rows(1 if args.quick else max(3, args.repeats // 2),
+                                     iterations)
     total_reruns += reruns
     fa, nu = res["fastbp"], res["numpy"]
-    print(f"| planar (2, 400), n_h=4 | nn_model, 10000 iterations | {fmt(nu)} | {fmt(fa)} | "
+    print(f"| planar (2, 400), n_h=4 | nn_model, {iterations} iterations | {fmt(nu)} | {fmt(fa)} | "
           f"| | | {nu / fa:.2f}x | >= 5x NumPy: {'met' if nu / fa >= 5 else 'NOT met'} "
           f"(accuracy {acc:.2f}%) |")
     print()

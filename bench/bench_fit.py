@@ -170,7 +170,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--quick", action="store_true",
-                    help="one epoch, 3 blocks of 20 ms not re-run under load, 1000 examples "
+                    help="one epoch, 1 block of 20 ms not re-run under load, 1000 examples "
                          "in the large case (smoke run)")
     ap.add_argument("--case", choices=("digits", "large"), action="append",
                     help="run only these cases")
@@ -179,7 +179,7 @@ def main(argv=None):
     ap.add_argument("--peak-size", type=int, default=2048,
                     help="n of the n x n x n GEMM that measures the peak of each dtype")
     args = ap.parse_args(argv)
-    repeats, min_block = (3, 0.02) if args.quick else (args.repeats, 0.05)
+    repeats, min_block = (1, 0.02) if args.quick else (args.repeats, 0.05)
     epochs = 1 if args.quick else args.epochs
     nt = args.threads
     try:

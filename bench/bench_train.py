@@ -113,13 +113,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--quick", action="store_true", help="3 blocks of 20 ms (smoke run)")
+    ap.add_argument("--quick", action="store_true", help="1 block of 20 ms per candidate (smoke run)")
     ap.add_argument("--case", type=int, action="append",
                     help="run only these case indices (0-3)")
     ap.add_argument("--peak-size", type=int, default=2048,
                     help="n of the n x n x n float32 GEMM that measures the peak")
     args = ap.parse_args(argv)
-    repeats, min_block = (3, 0.02) if args.quick else (args.repeats, 0.05)
+    repeats, min_block = (1, 0.02) if args.quick else (args.repeats, 0.05)
     nt = args.threads
     try:
         from threadpoolctl import threadpool_limits

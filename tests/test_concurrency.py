@@ -296,6 +296,29 @@ def test_a_network_lock_goes_to_its_waiters_in_order():
 
 
 
+def test_a_save_waiting_for_the_lock_saves_the_optimizer_bound_meanwhile(tmp_path):
+    """net.save() reads the network's optimizer under the lock, with the
+    parameters. It read it before waiting, and a save racing a first fit
+    (which binds its optimizer under the lock) wrote that fit's later
+    parameters and step count with no optimizer at all (CI saw a checkpoint
+    at step 4 with t = 0). Here the save waits while the lock's holder binds
+    an optimizer, as fit's first chunk does."""
+    from fastbp.network import _lock
+
+    net = fastbp.Network([3, 4, 2], output="softmax", dtype="float64", seed=0)
+    opt = fastbp.Adam(1e-3)
+    lock = _lock(net)
+    saved = []
+    with lock:
+        t = threading.Thread(target=lambda: saved.append(net.save(str(tmp_path / "ck"))))
+        t.start()
+        _wait_for(lambda: len(lock._waiters) == 1, "save never waited for the lock")
+        net._bind(opt)          # what fit does first, holding the lock
+    t.join()
+    m = fastbp.Network.load(saved[0])
+    assert m.optimizer is not None and m.optimizer.get_config() == opt.get_config()
+
+
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
 def test_a_wait_for_a_network_lock_interrupted_leaves_the_lock_usable():
     """Ctrl-C (here SIGALRM's handler raising) while the main thread waits

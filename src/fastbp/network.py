@@ -1686,32 +1686,37 @@ class Network:
             The file cannot be written (a missing or read-only directory, a
             full disk); a file there before is unchanged.
         """
-        optimizer = optimizer or self.optimizer
-        if optimizer is not None and (optimizer.bound_elsewhere(self._flat_params)
-                                      or any(st.shape != (self.n_params,)
-                                             for st in optimizer.state_arrays())):
-            raise ValueError(f"{optimizer!r} holds the state of another network (it trained "
-                             "that one; one optimizer trains one network): pass this "
-                             "network's optimizer")
-        with _lock(self):       # one step boundary, while another thread trains
+        _check_extra(extra)
+        # One step boundary while another thread trains: the network's
+        # optimizer is read under the lock too. Read before it, a save racing
+        # a first fit saw no optimizer (fit binds it under the lock) and then
+        # the parameters of that fit's later steps: a checkpoint whose step
+        # count no optimizer state matched.
+        with _lock(self):
+            optimizer = optimizer or self.optimizer
+            if optimizer is not None and (optimizer.bound_elsewhere(self._flat_params)
+                                          or any(st.shape != (self.n_params,)
+                                                 for st in optimizer.state_arrays())):
+                raise ValueError(f"{optimizer!r} holds the state of another network (it "
+                                 "trained that one; one optimizer trains one network): "
+                                 "pass this network's optimizer")
             arrays = {"params": self._flat_params.copy()}
             train = {"step": int(self._step), "dropout_seed": str(self._dropout_seed)}
             state = optimizer.state_arrays() if optimizer is not None else ()
-            t = optimizer.t if optimizer is not None else 0
             for i, st in enumerate(state):
                 arrays[f"opt_state_{i}"] = st.copy()
-        _check_extra(extra)
+            if optimizer is not None:
+                opt_doc = {"config": optimizer.get_config(), "t": optimizer.t,
+                           "n_state": len(state),
+                           # the rate in force (a callback may have changed it),
+                           # and a schedule JSON cannot hold
+                           "lr": float(optimizer.lr),
+                           "schedule_function": schedule_function_name(optimizer.schedule)}
         if extra:
             train.update(extra)
         documents = {"config": self.get_config(), "train": train}
         if optimizer is not None:
-            documents["optimizer"] = {"config": optimizer.get_config(), "t": t,
-                                      "n_state": len(state),
-                                      # the rate in force (a callback may have changed
-                                      # it), and a schedule JSON cannot hold
-                                      "lr": float(optimizer.lr),
-                                      "schedule_function": schedule_function_name(
-                                          optimizer.schedule)}
+            documents["optimizer"] = opt_doc
         return checkpoint.write(path, arrays, documents)
 
     @classmethod

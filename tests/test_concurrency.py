@@ -319,6 +319,46 @@ def test_a_save_waiting_for_the_lock_saves_the_optimizer_bound_meanwhile(tmp_pat
     assert m.optimizer is not None and m.optimizer.get_config() == opt.get_config()
 
 
+@pytest.mark.parametrize("writer", ["parameters", "reset_parameters", "loss_and_gradient",
+                                    "restore"])
+def test_writes_of_the_parameters_wait_for_the_network_lock(writer, tmp_path):
+    """Every public write of the whole parameter buffer happens under the
+    network's lock, so that a save, pickle or predict in another thread sees
+    the old parameters or the new ones, never a mix. Here the writer must
+    queue while the test holds the lock, and write nothing until then."""
+    from fastbp.network import _lock
+
+    net = fastbp.Network([3, 4, 2], output="softmax", dtype="float64", seed=0)
+    new = fastbp.Network([3, 4, 2], output="softmax", dtype="float64", seed=1)
+    X = np.random.default_rng(0).standard_normal((3, 5))
+    y = np.array([0, 1, 1, 0, 1])
+    path = new.save(str(tmp_path / "new"))
+    write = {"parameters": lambda: setattr(net, "parameters", new.parameters),
+             "reset_parameters": lambda: net.reset_parameters(seed=1),
+             "loss_and_gradient": lambda: net.loss_and_gradient(X, y, params=new.flat_parameters),
+             "restore": lambda: net.restore(path)}[writer]
+    before = net.flat_parameters.copy()
+    errors = []
+
+    def run():
+        try:
+            write()
+        except BaseException as exc:    # reported below, not lost in the thread
+            errors.append(exc)
+
+    lock = _lock(net)
+    with lock:
+        t = threading.Thread(target=run)
+        t.start()
+        _wait_for(lambda: len(lock._waiters) == 1 or not t.is_alive(),
+                  f"{writer} neither waited nor ended")
+        assert t.is_alive(), f"{writer} wrote without the network's lock"
+        assert np.array_equal(net.flat_parameters, before)
+    t.join()
+    assert errors == []
+    assert np.array_equal(net.flat_parameters, new.flat_parameters)
+
+
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
 def test_a_wait_for_a_network_lock_interrupted_leaves_the_lock_usable():
     """Ctrl-C (here SIGALRM's handler raising) while the main thread waits

@@ -373,7 +373,11 @@ class Network:
     :meth:`backward` pair is not atomic across threads. Threads waiting for
     that lock take it in the order they asked: a thread predicting or
     pickling in a loop delays another thread's :meth:`fit` by at most one
-    call per chunk of steps, never starves it.
+    call per chunk of steps, never starves it. Writes of the whole
+    parameter buffer (assigning :attr:`parameters`,
+    :meth:`reset_parameters`, :meth:`restore`, ``loss_and_gradient(params=)``)
+    and the reads of :meth:`save` and pickling take the same lock: a
+    snapshot holds one state, never a mix of two.
 
     The training loop (``fastbp._fit``) and the data-parallel replica
     (:mod:`fastbp.distributed`) drive a network through this interface only:
@@ -514,27 +518,29 @@ class Network:
             ``seed`` not None or a non-negative int (as the constructor's).
         """
         seed = _validation.check_seed(seed)
-        if self.init is None:
-            self._flat_params[...] = 0.0
+        with _lock(self):       # a save or pickle in another thread sees old or new
+            if self.init is None:
+                self._flat_params[...] = 0.0
+                self._flat_grads[...] = 0.0
+                self.parameters_changed()
+                return
+            rng = np.random.default_rng(self.seed if seed is None else seed)
+            dims = self.layer_dims
+            for l in range(1, len(dims)):
+                n, k = dims[l], dims[l - 1]
+                scale = {"he": math.sqrt(2.0 / k), "xavier": math.sqrt(1.0 / k),
+                         "course": 0.01}[self.init]
+                # drawn in float64 (the values do not depend on the dtype), a
+                # few rows at a time: the temporary stays small however large W
+                # is (W drawn whole needed a float64 copy of it, twice a float32
+                # W's size)
+                W = self._params[f"W{l}"]
+                rows = max(1, _INIT_CHUNK // k)
+                for r0 in range(0, n, rows):
+                    W[r0:r0 + rows] = rng.standard_normal((min(rows, n - r0), k)) * scale
+                self._params[f"b{l}"][...] = 0.0
             self._flat_grads[...] = 0.0
             self.parameters_changed()
-            return
-        rng = np.random.default_rng(self.seed if seed is None else seed)
-        dims = self.layer_dims
-        for l in range(1, len(dims)):
-            n, k = dims[l], dims[l - 1]
-            scale = {"he": math.sqrt(2.0 / k), "xavier": math.sqrt(1.0 / k),
-                     "course": 0.01}[self.init]
-            # drawn in float64 (the values do not depend on the dtype), a few
-            # rows at a time: the temporary stays small however large W is (W
-            # drawn whole needed a float64 copy of it, twice a float32 W's size)
-            W = self._params[f"W{l}"]
-            rows = max(1, _INIT_CHUNK // k)
-            for r0 in range(0, n, rows):
-                W[r0:r0 + rows] = rng.standard_normal((min(rows, n - r0), k)) * scale
-            self._params[f"b{l}"][...] = 0.0
-        self._flat_grads[...] = 0.0
-        self.parameters_changed()
 
     def parameters_changed(self):
         """Call after writing :attr:`flat_parameters` from outside: a pending
@@ -606,11 +612,12 @@ class Network:
                         f"that this {view.dtype} network would store as inf; scale them, or "
                         "build the network with dtype=np.float64")
             arrays[key] = a
-        for key, a in arrays.items():
-            view = self._params[key]
-            if a is not view:
-                view[...] = a.reshape(view.shape)
-        self.parameters_changed()
+        with _lock(self):       # a save or pickle in another thread sees old or new
+            for key, a in arrays.items():
+                view = self._params[key]
+                if a is not view:
+                    view[...] = a.reshape(view.shape)
+            self.parameters_changed()
 
     @property
     def grads(self):
@@ -1269,22 +1276,25 @@ class Network:
                                       ensure_non_negative=ensure_non_negative)
         if params is not None:
             params = _validation.check_flat_params(params, self.n_params)
-            if params is not self._flat_params:
-                self._flat_params[...] = params
-                self.parameters_changed()
         n = m if sw is None else float(sw.sum())
         lambd = self.lambd
+        # the parameters written, the gradient computed and copied under one
+        # hold of the lock: another thread's call cannot come between them
         with _lock(self):
+            if params is not None and params is not self._flat_params:
+                self._flat_params[...] = params
+                self.parameters_changed()
             loss_sum, l2_sum, status = self._kernel.grad_step(
                 X, Y, yt, labels, lambd, 1.0 / n, lambd / n, m, 0, False, self._dropout_seed,
                 self._step, self._nt, sw, check_targets)
-        self._last_m = m
+            self._last_m = m
+            grad = self._flat_grads.astype(np.float64)
         if status:
             raise self._target_error(Y, labels)
         loss = loss_sum / n
         l2 = lambd / (2 * n) * l2_sum if lambd else 0.0
         self._loss_terms = (loss, l2)
-        return float(loss + l2), self._flat_grads.astype(np.float64)
+        return float(loss + l2), grad
 
     def apply_update(self, optimizer, *, n_threads=None):
         """Apply ``optimizer`` to the current :attr:`grads` (after :meth:`backward`).
@@ -1826,17 +1836,23 @@ class Network:
                         raise ValueError(f"{path!r}: optimizer state buffer {i} is missing "
                                          "or has the wrong size")
                     states.append(saved)
-        self._flat_params[...] = params
-        self.parameters_changed()
-        self._step = step
-        if "dropout_seed" in train:
-            self._dropout_seed = dropout_seed
         if opt is not None:
-            for s, saved in zip(opt.bind(self.n_params, self.dtype, self._flat_params), states):
-                s[...] = saved
-            opt.t = t
-            if lr is not None:
-                opt.lr = lr
+            _validation.check_optimizer(opt, Optimizer)
+        with _lock(self):       # a save or pickle in another thread sees old or new
+            self._flat_params[...] = params
+            self.parameters_changed()
+            self._step = step
+            if "dropout_seed" in train:
+                self._dropout_seed = dropout_seed
+            if opt is not None:
+                for s, saved in zip(opt.bind(self.n_params, self.dtype, self._flat_params),
+                                    states):
+                    s[...] = saved
+                opt.t = t
+                if lr is not None:
+                    opt.lr = lr
+                self._bind(opt)
+        if opt is not None:
             lost = info.get("schedule_function")
             if lost and schedule_function_name(opt.schedule) is None:
                 warnings.warn(
@@ -1844,5 +1860,4 @@ class Network:
                     "which a checkpoint cannot hold; training goes on at the saved rate "
                     f"({opt.lr:g}) without it. Pass the optimizer with that schedule to "
                     "resume with it", RuntimeWarning, stacklevel=user_stacklevel())
-            self.bind_optimizer(opt)
         return train

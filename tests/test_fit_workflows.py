@@ -206,6 +206,24 @@ def test_resume_from_a_checkpoint_saved_before_training(tmp_path):
     assert type(Network.load(path).optimizer).__name__ == "Adam"
 
 
+def test_resume_from_a_checkpoint_saved_before_training_zeroes_the_callers_state(tmp_path):
+    # the checkpoint holds the optimizer at t = 0 with no state buffers: the
+    # caller's optimizer (same config) got t = 0 but kept the moments of its
+    # updates since, and the resumed run silently differed from a fresh one
+    X, y = _small_fit_data()
+    path = tmp_path / "init.npz"
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    opt = fastbp.Adam(0.01)
+    net.save(path, optimizer=opt)
+    net.fit(X, y, epochs=2, optimizer=opt, verbose=False)
+    hist = net.fit(X, y, epochs=2, optimizer=opt, checkpoint_path=path, resume=True,
+                   verbose=False)
+    fresh = Network([4, 5, 3], "relu", "softmax", seed=2)
+    want = fresh.fit(X, y, epochs=2, optimizer=fastbp.Adam(0.01), verbose=False)
+    assert hist["loss"] == want["loss"]
+    np.testing.assert_array_equal(net.flat_parameters, fresh.flat_parameters)
+
+
 def test_resumed_fit_keeps_the_checkpoints_other_entries(tmp_path):
     # a model file of `fastbp train --save` lost its preprocessing when a
     # resumed fit rewrote it, and fastbp predict could not read it any more

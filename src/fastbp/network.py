@@ -1845,9 +1845,10 @@ class Network:
             if "dropout_seed" in train:
                 self._dropout_seed = dropout_seed
             if opt is not None:
-                for s, saved in zip(opt.bind(self.n_params, self.dtype, self._flat_params),
-                                    states):
-                    s[...] = saved
+                for i, s in enumerate(opt.bind(self.n_params, self.dtype, self._flat_params)):
+                    # saved before its first update (no states): zeros, as freshly
+                    # bound -- the caller's optimizer may hold moments of updates since
+                    s[...] = states[i] if states else 0
                 opt.t = t
                 if lr is not None:
                     opt.lr = lr

@@ -224,6 +224,18 @@ def test_resume_from_a_checkpoint_saved_before_training_zeroes_the_callers_state
     np.testing.assert_array_equal(net.flat_parameters, fresh.flat_parameters)
 
 
+def test_resume_from_a_checkpoint_past_epochs_does_not_replay_its_epochs(tmp_path):
+    # the shuffles of the checkpoint's epochs were replayed before the check
+    # that nothing is left to train: a (hand-edited) epoch of 10**12 hung
+    X, y = _small_fit_data()
+    path = tmp_path / "far.npz"
+    net = Network([4, 5, 3], "relu", "softmax", seed=2)
+    net.save(path, extra={"epoch": 10**12, "history": {}})
+    with pytest.warns(RuntimeWarning, match="nothing is trained"):
+        net.fit(X, y, epochs=3, batch_size=8, checkpoint_path=path, resume=True,
+                verbose=False)
+
+
 def test_resumed_fit_keeps_the_checkpoints_other_entries(tmp_path):
     # a model file of `fastbp train --save` lost its preprocessing when a
     # resumed fit rewrote it, and fastbp predict could not read it any more

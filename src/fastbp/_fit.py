@@ -541,9 +541,10 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
     stepper.start(optimizer)
     rng = np.random.default_rng(stepper.shuffle_seed(seed))
     shuffled = bool(shuffle and bs < m)
-    for _ in range(start_epoch):     # resumed runs reshuffle as if they had never stopped
-        if shuffled:
-            rng.permutation(m)
+    # resumed runs reshuffle as if they had never stopped; past ``epochs`` nothing
+    # trains (a checkpoint's epoch of 10**12 would otherwise hang here)
+    for _ in range(min(start_epoch, epochs) if shuffled else 0):
+        rng.permutation(m)
 
     batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
     if getattr(stepper, "epoch", None) is not None and isinstance(X, np.ndarray):

@@ -367,6 +367,50 @@ def test_resume_from_a_damaged_optimizer_state_changes_nothing(rng, tmp_path):
     assert fresh.step_count == step
 
 
+@pytest.mark.parametrize("damage, match", [
+    (lambda a: a.astype(str), "is <U"),
+    (lambda a: a.astype(np.float32), "is float32, not the network's float64"),
+    (lambda a: a.astype(np.complex128), "is complex128"),
+    (lambda a: np.where(np.arange(a.size) == 0, np.nan, a), "contains NaN or inf"),
+])
+def test_resume_from_an_optimizer_state_of_another_dtype_or_nan_changes_nothing(
+        rng, tmp_path, damage, match):
+    # the state was copied into the bound buffers: numeric strings parsed,
+    # complex values lost their imaginary parts with a warning, NaN loaded
+    import fastbp
+    X = rng.standard_normal((3, 40))
+    Y = (X[:1] > 0).astype(float)
+    net = Network([3, 4, 1], seed=0, dtype="float64")
+    net.fit(X, Y, epochs=1, optimizer=fastbp.Adam(0.01), verbose=False)
+    path = net.save(str(tmp_path / "a.npz"))
+    with np.load(path) as z:
+        data = {k: z[k] for k in z.files}
+    data["opt_state_1"] = damage(data["opt_state_1"])
+    np.savez(path, **data)
+    fresh = Network([3, 4, 1], seed=5, dtype="float64")
+    before = fresh.flat_parameters.copy()
+    with pytest.raises(ValueError, match=f"optimizer state buffer 1 {match}"):
+        fresh.restore(path)
+    np.testing.assert_array_equal(fresh.flat_parameters, before)
+
+
+def test_save_refuses_a_copied_optimizer_state_of_another_dtype(rng, tmp_path):
+    # a copy of a float32 network's Adam saved with a float64 network of the
+    # same size wrote a checkpoint that restore refuses (or cast its state)
+    import copy
+
+    import fastbp
+    X = rng.standard_normal((3, 40))
+    Y = (X[:1] > 0).astype(float)
+    net = Network([3, 4, 1], seed=0)
+    opt = fastbp.Adam(0.01)
+    net.fit(X, Y, epochs=1, optimizer=opt, verbose=False)
+    other = Network([3, 4, 1], seed=0, dtype="float64")
+    with pytest.raises(ValueError, match="holds the state of another network"):
+        other.save(tmp_path / "a.npz", optimizer=copy.deepcopy(opt))
+    assert not (tmp_path / "a.npz").exists()
+
+
 def test_nan_in_X_val_is_refused_before_any_update(rng):
     import fastbp
     X = rng.standard_normal((3, 40))

@@ -1706,6 +1706,7 @@ class Network:
             optimizer = optimizer or self.optimizer
             if optimizer is not None and (optimizer.bound_elsewhere(self._flat_params)
                                           or any(st.shape != (self.n_params,)
+                                                 or st.dtype != self.dtype
                                                  for st in optimizer.state_arrays())):
                 raise ValueError(f"{optimizer!r} holds the state of another network (it "
                                  "trained that one; one optimizer trains one network): "
@@ -1835,6 +1836,14 @@ class Network:
                     if saved is None or saved.shape != (self.n_params,):
                         raise ValueError(f"{path!r}: optimizer state buffer {i} is missing "
                                          "or has the wrong size")
+                    # as the parameters: copied in, strings or integers were parsed
+                    # or cast silently, and NaN trained on into a divergence
+                    if saved.dtype != self.dtype:
+                        raise ValueError(f"{path!r}: optimizer state buffer {i} is "
+                                         f"{saved.dtype}, not the network's {self.dtype}")
+                    if not np.all(np.isfinite(saved)):
+                        raise ValueError(f"{path!r}: optimizer state buffer {i} contains "
+                                         "NaN or inf")
                     states.append(saved)
         if opt is not None:
             _validation.check_optimizer(opt, Optimizer)

@@ -277,6 +277,21 @@ def test_hand_edited_checkpoint_metadata_is_named(tmp_path, field, value, match)
     assert "bad.npz" in str(err.value)
 
 
+def test_a_corrupted_optimizer_config_is_named_when_an_optimizer_is_given(tmp_path):
+    # restore built the saved optimizer for its "made otherwise" message, and
+    # its TypeError ("lr must be a real number") came out naming no file
+    def edit(docs, entries):
+        docs["optimizer"]["config"]["lr"] = "fast"
+    bad = _edited_checkpoint(tmp_path, edit)
+    X, y = _small_fit_data()
+    for opt in (fastbp.SGD(0.1), fastbp.Adam(0.01)):
+        net = Network([4, 5, 3], "relu", "softmax", seed=2)
+        with pytest.raises(ValueError, match="corrupted checkpoint: its optimizer") as err:
+            net.fit(X, y, epochs=3, optimizer=opt, checkpoint_path=bad, resume=True,
+                    verbose=False)
+        assert "bad.npz" in str(err.value)
+
+
 @pytest.mark.parametrize("kind", ["trailing separator", "existing directory", "empty"])
 def test_a_checkpoint_path_that_names_no_file_is_refused(tmp_path, kind):
     # "dir/" wrote a hidden dir/.npz, "dir" a dir.npz that resume=True then did not

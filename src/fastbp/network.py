@@ -1785,11 +1785,16 @@ class Network:
                              f"network, this one is {describe(mine)}")
         if optimizer is not None and "optimizer" in data \
                 and optimizer.get_config() != data["optimizer"]["config"]:
-            raise ValueError(
-                f"cannot resume from {path!r} with {optimizer!r}: the checkpoint's optimizer "
-                f"is {optimizer_from_config(data['optimizer']['config'])!r}, whose state it "
-                "holds. Pass an optimizer made as that one was (or none: the checkpoint's "
-                "is used), or start a new run (resume=False)")
+            try:
+                saved = optimizer_from_config(data["optimizer"]["config"])
+            except (TypeError, ValueError, KeyError):
+                saved = None        # corrupted: _apply_checkpoint says so, naming the file
+            if saved is not None:
+                raise ValueError(
+                    f"cannot resume from {path!r} with {optimizer!r}: the checkpoint's "
+                    f"optimizer is {saved!r}, whose state it holds. Pass an optimizer made "
+                    "as that one was (or none: the checkpoint's is used), or start a new "
+                    "run (resume=False)")
         return self._apply_checkpoint(data, path, optimizer)
 
     def _apply_checkpoint(self, data, path, optimizer=None):

@@ -720,6 +720,10 @@ def test_l2_term_clones_round_in_the_documented_order(dispatch):
     ({"kind": "momentum", "lr": 0.1, "momentun": 0.9}, ValueError,
      "has keys it does not take: 'momentun'"),
     ({"kind": "rmsprop", "lr": 0.1}, ValueError, "unknown optimizer kind 'rmsprop'"),
+    # these built plain SGD / momentum without Nesterov / momentum silently
+    ({"kind": "momentum", "lr": 0.1}, ValueError, "'momentum' optimizer config makes a 'sgd'"),
+    ({"kind": "nesterov", "lr": 0.1, "momentum": 0.9}, ValueError, "makes a 'momentum'"),
+    ({"kind": "sgd", "lr": 0.1, "momentum": 0.9}, ValueError, "'sgd' .* makes a 'momentum'"),
     ([("kind", "sgd")], TypeError, "an optimizer config is a dict"),
 ])
 def test_optimizer_from_config_names_what_is_wrong(cfg, exc, match):

@@ -520,7 +520,8 @@ def optimizer_from_config(cfg):
     ValueError
         An unknown ``kind``, a missing setting (``lr``, Adam's ``beta1``,
         ``beta2``, ``eps``) or a key the optimizer does not take (a misspelt
-        one would otherwise be dropped); the settings' own checks.
+        one would otherwise be dropped); settings that make another kind
+        (``"momentum"`` without ``momentum > 0``); the settings' own checks.
     TypeError
         ``cfg`` not a dict; a setting of the wrong type.
     """
@@ -546,9 +547,16 @@ def optimizer_from_config(cfg):
     sched = schedule_from_config(cfg.pop("schedule", None))
     # velocity / bias_correction: absent from checkpoints written before they existed
     if family == "sgd":
-        return SGD(cfg["lr"], momentum=cfg.get("momentum", 0.0),
-                   nesterov=cfg.get("nesterov", False),
-                   velocity=cfg.get("velocity", "average"), schedule=sched)
+        opt = SGD(cfg["lr"], momentum=cfg.get("momentum", 0.0),
+                  nesterov=cfg.get("nesterov", False),
+                  velocity=cfg.get("velocity", "average"), schedule=sched)
+        if opt.kind != kind:
+            # {"kind": "momentum", "lr": 0.1} would train as plain SGD
+            raise ValueError(f"the {kind!r} optimizer config makes a {opt.kind!r} optimizer "
+                             f"(momentum={opt.momentum}, nesterov={opt.nesterov}): set "
+                             "'momentum' > 0 for 'momentum', and 'nesterov': true too for "
+                             "'nesterov', or give the kind they make")
+        return opt
     return Adam(cfg["lr"], cfg["beta1"], cfg["beta2"], cfg["eps"],
                 bias_correction=cfg.get("bias_correction", "moments"), schedule=sched)
 

@@ -183,7 +183,7 @@ def test_lr_survives_pickle_and_old_pickles_load():
     assert fresh.lr == 0.003 and "lr" not in fresh.__dict__
 
 
-@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+@pytest.mark.parametrize("how", ["deepcopy", "pickle", "copy"])
 @pytest.mark.parametrize("make", [lambda: Adam(0.01), lambda: SGD(0.05, momentum=0.9),
                                   lambda: Adam(0.01, bias_correction="step")])
 def test_copied_optimizer_continues_from_its_state(make, how):
@@ -198,7 +198,13 @@ def test_copied_optimizer_continues_from_its_state(make, how):
     opt = make()
     for _ in range(3):
         net.train_step(X, Y, opt)
-    snap = copy.deepcopy(opt) if how == "deepcopy" else pickle.loads(pickle.dumps(opt))
+    snap = {"deepcopy": copy.deepcopy, "copy": copy.copy,
+            "pickle": lambda o: pickle.loads(pickle.dumps(o))}[how](opt)
+    # the original trains on: copy.copy shared its state buffers with the
+    # snapshot, whose moments then moved with the original's updates
+    twin = copy.deepcopy(net)
+    net.train_step(X, Y, opt)
+    net = twin
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         net.train_step(X, Y, snap)

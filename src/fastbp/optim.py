@@ -231,6 +231,19 @@ class Optimizer:
             state["_lr"] = state.pop("lr")
         self.__dict__.update(state)
 
+    def __copy__(self):
+        """``copy.copy(opt)``: the state buffers copied (the schedule shared).
+
+        A shallow copy shared them with the original: each one's updates
+        moved the other's moments under an update count that did not follow,
+        and the snapshot trained differently from an untouched twin.
+        """
+        new = type(self).__new__(type(self))
+        new.__setstate__(self.__getstate__())
+        if new._state is not None:
+            new._state = tuple(s.copy() for s in new._state)
+        return new
+
     @property
     def lr(self):
         """The learning rate in force: a finite float > 0.

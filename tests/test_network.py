@@ -448,6 +448,38 @@ def test_corrupted_truncated_and_wrong_version_rejected(tmp_path):
         Network.load(tmp_path / "missing.npz")
 
 
+@pytest.mark.parametrize("damage", ["deflated data", "encryption flag", "zip version"])
+def test_damaged_zip_members_are_a_corrupted_checkpoint(tmp_path, damage):
+    # these escaped Network.load as zlib.error, RuntimeError ("is encrypted,
+    # password required") and NotImplementedError ("zip file version 9.9")
+    net = Network([3, 4, 1], seed=0)
+    path = net.save(tmp_path / "ok.npz", optimizer=Adam(0.01))
+    data = bytearray(open(path, "rb").read())
+    name = b"config.npy"
+    if damage == "deflated data":
+        i = data.find(b"PK\x03\x04", data.find(name) - 30)    # its local header
+        n, k = int.from_bytes(data[i + 26:i + 28], "little"), \
+            int.from_bytes(data[i + 28:i + 30], "little")
+        assert data[i + 30:i + 30 + n] == name
+        start = i + 30 + n + k
+        data[start:start + 8] = b"\xff" * 8               # an invalid deflate block
+    else:
+        i = data.find(b"PK\x01\x02")                    # central directory entries
+        while data[i + 46:i + 46 + len(name)] != name:
+            i = data.find(b"PK\x01\x02", i + 4)
+        if damage == "encryption flag":
+            data[i + 8] |= 1
+        else:
+            data[i + 6:i + 8] = (99).to_bytes(2, "little")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="bad.npz' is not a readable fastbp checkpoint"):
+        Network.load(bad)
+    X = np.zeros((3, 10))
+    with pytest.raises(ValueError, match="bad.npz' is not a readable fastbp checkpoint"):
+        Network([3, 4, 1]).fit(X, X[:1], checkpoint_path=bad, resume=True, verbose=False)
+
+
 def test_checkpoint_documents_are_utf8_and_version_1_files_still_load(tmp_path):
     """Version 1 stored the JSON documents as NumPy unicode (4 bytes a character):
     a 10,000-epoch history made a 17-parameter model about 1 MB."""

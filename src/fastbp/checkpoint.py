@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def has_entry(path, key):
     try:
         with zipfile.ZipFile(existing(path)) as zf:
             return key + ".npy" in zf.namelist()
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
         return False
 
 
@@ -271,7 +272,10 @@ def read(path, documents, required):
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError,
-            zipfile.LargeZipFile) as exc:
+            zipfile.LargeZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
+        # zlib.error: a damaged deflated member; NotImplementedError (a zip
+        # version or compression zipfile does not know), RuntimeError (the
+        # encryption flag): damaged header bits
         if "pickle" in str(exc):
             # NumPy's advice to load it unsafely does not apply: a checkpoint
             # never holds pickled data (a zip behind other bytes reads as

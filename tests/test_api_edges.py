@@ -186,6 +186,17 @@ def test_adam_step_count_from_one(t):
     assert np.all(np.isfinite(out["W1"]))
 
 
+def test_a_bytes_path_that_save_takes_loads_too(tmp_path):
+    # save(b"dir/model") wrote model.npz; load(b"dir/model") raised "TypeError:
+    # endswith first arg must be bytes"
+    net = Network([3, 4, 1], seed=0)
+    net.save(os.fsencode(tmp_path / "model"))
+    for p in (tmp_path / "model", tmp_path / "model.npz"):
+        back = Network.load(os.fsencode(p))
+        np.testing.assert_array_equal(back.flat_parameters, net.flat_parameters)
+        net.restore(os.fsencode(p))
+
+
 def test_save_into_a_missing_directory_names_the_path(tmp_path):
     target = tmp_path / "no_such_dir" / "model.npz"
     with pytest.raises(FileNotFoundError) as info:

@@ -45,6 +45,8 @@ def existing(path):
     then ``load("model")``, and ``fit(checkpoint_path="run/ckpt",
     resume=True)``, find ``model.npz`` / ``run/ckpt.npz``)."""
     path = os.fspath(path)
+    if isinstance(path, bytes):       # as write (_npz_path) takes it
+        path = os.fsdecode(path)
     if os.path.exists(path) or path.lower().endswith(".npz"):
         return path
     return path + ".npz" if os.path.exists(path + ".npz") else path

@@ -296,6 +296,11 @@ def test_schedule_returning_a_non_number_is_named(ret, match):
     with pytest.raises(TypeError, match=match + r" at epoch 0 \(counted from 0: fit's epoch 1\)"):
         net.fit(X, (X[:1] > 0).astype(float), epochs=1, optimizer=opt, verbose=False)
     assert opt.lr == 0.1
+    # an int beyond float's range raised a bare OverflowError out of fit
+    opt = SGD(0.1, schedule=lambda lr0, epoch: 10 ** 400)
+    with pytest.raises(ValueError, match="schedule gave lr=inf at epoch 0"):
+        net.fit(X, (X[:1] > 0).astype(float), epochs=1, optimizer=opt, verbose=False)
+    assert opt.lr == 0.1
     opt = SGD(0.1, schedule=lambda lr0, epoch: np.float32(0.05))     # NumPy numbers are fine
     net.fit(X, (X[:1] > 0).astype(float), epochs=1, optimizer=opt, verbose=False)
     assert opt.lr == pytest.approx(0.05)

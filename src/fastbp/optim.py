@@ -357,7 +357,10 @@ class Optimizer:
                 raise TypeError(f"the learning-rate schedule returned {type(lr).__name__} "
                                 f"{_short_repr(lr)} {where}; it must return a number "
                                 "(schedule(lr0, epoch) -> lr)")
-            lr = float(lr)
+            try:
+                lr = float(lr)
+            except OverflowError:       # an int beyond float's range (10**400)
+                lr = math.inf
             if not (math.isfinite(lr) and lr > 0):
                 raise ValueError(f"the learning-rate schedule gave lr={lr} {where}; "
                                  "it must stay positive and finite")

@@ -268,6 +268,7 @@ def test_adam_refuses_eps_zero_which_makes_nan_of_zero_gradients():
     (lambda: get_optimizer(Adam), TypeError, "got the class Adam.*Adam\\(\\.\\.\\.\\) or a name "
                                              "such as 'adam'"),
     (lambda: get_optimizer(3), TypeError, "must be a str such as 'adam', got int 3"),
+    (lambda: SGD(schedule=StepDecay), TypeError, r"got the class StepDecay.*StepDecay\(\.\.\.\)"),
     (lambda: SGD(10 ** 400), ValueError, "lr must be finite, got an int of 1329 bits"),
     (lambda: Adam(beta2=-10 ** 400), ValueError, "beta2 must be finite"),
     (lambda: Network([2, 1], lambd=10 ** 400), ValueError, "lambd must be finite"),

@@ -211,6 +211,11 @@ class Optimizer:
         if schedule is not None and not callable(schedule):
             raise TypeError("schedule must be an LRSchedule (or a callable (lr0, epoch) -> lr), "
                             f"got {type(schedule).__name__}")
+        if isinstance(schedule, type) and issubclass(schedule, LRSchedule):
+            # callable, but calling it makes a schedule: StepDecay(lr0, epoch)
+            # failed at fit's first epoch with "step_size must be a positive int"
+            raise TypeError(f"schedule got the class {schedule.__name__}, not a schedule: "
+                            f"pass {schedule.__name__}(...)")
         self.schedule = schedule
         self.t = 0
         self._state = None        # tuple of flat arrays, or None

@@ -197,6 +197,22 @@ def test_a_bytes_path_that_save_takes_loads_too(tmp_path):
         net.restore(os.fsencode(p))
 
 
+def test_save_and_restore_check_their_optimizer_argument(tmp_path):
+    # save(optimizer=Optimizer(0.1)) wrote kind 'none', a file load refuses;
+    # a str raised AttributeError, and restore ignored one when the file held none
+    from fastbp.optim import Optimizer
+    net = Network([3, 4, 1], seed=0)
+    path = tmp_path / "m.npz"
+    for bad in ("adam", fastbp.Adam, Optimizer(0.1)):
+        with pytest.raises(TypeError, match="optimizer must be a fastbp.optim optimizer"):
+            net.save(path, optimizer=bad)
+        assert not path.exists()
+    net.save(path)
+    for bad in ("adam", Optimizer(0.1)):
+        with pytest.raises(TypeError, match="optimizer must be a fastbp.optim optimizer"):
+            net.restore(path, optimizer=bad)
+
+
 def test_save_into_a_missing_directory_names_the_path(tmp_path):
     target = tmp_path / "no_such_dir" / "model.npz"
     with pytest.raises(FileNotFoundError) as info:

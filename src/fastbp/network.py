@@ -1697,6 +1697,9 @@ class Network:
             full disk); a file there before is unchanged.
         """
         _check_extra(extra)
+        if optimizer is not None:
+            # a base Optimizer wrote kind 'none', which load refuses
+            _validation.check_optimizer(optimizer, Optimizer)
         # One step boundary while another thread trains: the network's
         # optimizer is read under the lock too. Read before it, a save racing
         # a first fit saw no optimizer (fit binds it under the lock) and then
@@ -1771,6 +1774,8 @@ class Network:
             output; ``optimizer`` is configured otherwise than the saved
             one; or the file is truncated, corrupted or of another version.
         """
+        if optimizer is not None:
+            _validation.check_optimizer(optimizer, Optimizer)
         data = _read_checkpoint(path)
         cfg = data["config"]
         mine = json.loads(json.dumps(self.get_config()))   # as JSON stored it

@@ -374,7 +374,8 @@ def test_save_refuses_extra_entries_that_load_or_resume_would_misread(tmp_path):
                        ({"dropout_seed": "12345"}, "'dropout_seed'"),
                        ({"step": 2.5, "dropout_seed": 1}, "'step', 'dropout_seed'"),
                        ({"epoch": -1}, "epoch"), ({"epoch": 1.5}, "epoch"),
-                       ({"epoch": True}, "epoch"), ({"history": "x"}, "history"),
+                       ({"epoch": True}, "epoch"), ({"epoch": 2**63}, "below 2"),
+                       ({"history": "x"}, "history"),
                        ({"history": {"loss": [0.5, "a"]}}, "history"),
                        ({"history": {"loss": 0.5}}, "history")):
         with pytest.raises(ValueError, match=match):

@@ -76,9 +76,10 @@ def _check_extra(extra):
                          "dropout_seed); store yours under other keys")
     if "epoch" in extra:
         e = extra["epoch"]
-        if isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e < 0:
-            raise ValueError(f"extra['epoch'] must be a non-negative int (the epochs done, "
-                             f"which fit(resume=True) continues from), got {e!r}")
+        if (isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e < 0
+                or e > 2**63 - 1):      # the range load reads
+            raise ValueError(f"extra['epoch'] must be a non-negative int below 2**63 (the "
+                             f"epochs done, which fit(resume=True) continues from), got {e!r}")
     if "history" in extra:
         h = extra["history"]
         fits = ("loss", "lr", "val_loss", "val_accuracy")     # the lists a fit continues

@@ -213,6 +213,16 @@ def test_save_and_restore_check_their_optimizer_argument(tmp_path):
             net.restore(path, optimizer=bad)
 
 
+def test_load_names_a_bad_n_threads_as_the_callers(tmp_path):
+    # it was wrapped as "invalid architecture in checkpoint (n_threads must be ...)"
+    path = Network([3, 4, 1], seed=0).save(tmp_path / "m.npz")
+    for bad, exc in (("a", TypeError), (0, ValueError)):
+        with pytest.raises(exc, match="n_threads") as err:
+            Network.load(path, n_threads=bad)
+        assert "checkpoint" not in str(err.value)
+    assert Network.load(path, n_threads=1).n_threads == 1
+
+
 def test_save_into_a_missing_directory_names_the_path(tmp_path):
     target = tmp_path / "no_such_dir" / "model.npz"
     with pytest.raises(FileNotFoundError) as info:

@@ -1749,8 +1749,12 @@ class Network:
         Raises
         ------
         ValueError
-            For a truncated, corrupted or wrong-version file.
+            For a truncated, corrupted or wrong-version file; ``n_threads`` 0.
+        TypeError
+            ``n_threads`` not an int or None.
         """
+        # the caller's argument: its error must not read as the file's
+        effective_n_threads(n_threads)
         data = _read_checkpoint(path)
         cfg = dict(data["config"])
         try:

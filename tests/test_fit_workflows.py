@@ -292,6 +292,21 @@ def test_a_corrupted_optimizer_config_is_named_when_an_optimizer_is_given(tmp_pa
         assert "bad.npz" in str(err.value)
 
 
+def test_resume_from_a_corrupted_history_changes_nothing(tmp_path):
+    # the history was checked after the checkpoint was restored: the fit
+    # raised, but the network held the checkpoint's parameters and optimizer
+    def edit(docs, entries):
+        docs["train"]["history"] = {"loss": [0.5, "a"]}
+    bad = _edited_checkpoint(tmp_path, edit)
+    X, y = _small_fit_data()
+    net = Network([4, 5, 3], "relu", "softmax", seed=7)
+    before = net.flat_parameters.copy()
+    with pytest.raises(ValueError, match="train.history is not an object of lists"):
+        net.fit(X, y, epochs=3, checkpoint_path=bad, resume=True, verbose=False)
+    np.testing.assert_array_equal(net.flat_parameters, before)
+    assert net.optimizer is None
+
+
 @pytest.mark.parametrize("kind", ["trailing separator", "existing directory", "empty"])
 def test_a_checkpoint_path_that_names_no_file_is_refused(tmp_path, kind):
     # "dir/" wrote a hidden dir/.npz, "dir" a dir.npz that resume=True then did not

@@ -56,6 +56,8 @@ def _read_checkpoint(path):
 
 #: ``train`` entries :meth:`Network.save` writes itself (its dropout state)
 _OWN_TRAIN_KEYS = ("step", "dropout_seed")
+#: the history lists a fit continues on resume
+_FIT_HISTORY = ("loss", "lr", "val_loss", "val_accuracy")
 
 
 def _check_extra(extra):
@@ -82,11 +84,11 @@ def _check_extra(extra):
                              f"epochs done, which fit(resume=True) continues from), got {e!r}")
     if "history" in extra:
         h = extra["history"]
-        fits = ("loss", "lr", "val_loss", "val_accuracy")     # the lists a fit continues
-        if not checkpoint.history_is_lists(h, fits):
+        if not checkpoint.history_is_lists(h, _FIT_HISTORY):
             raise ValueError("extra['history'] must be a dict whose entries "
-                             f"{', '.join(map(repr, fits))} are lists of numbers, one per "
-                             "epoch (as fit returns it), which fit(resume=True) continues")
+                             f"{', '.join(map(repr, _FIT_HISTORY))} are lists of numbers, "
+                             "one per epoch (as fit returns it), which fit(resume=True) "
+                             "continues")
 
 
 def _wrap64(step):
@@ -1805,6 +1807,9 @@ class Network:
                     f"optimizer is {saved!r}, whose state it holds. Pass an optimizer made "
                     "as that one was (or none: the checkpoint's is used), or start a new "
                     "run (resume=False)")
+        # the lists a resumed fit continues, before anything changes (fit
+        # checked them after restoring)
+        checkpoint.check_history(data["train"].get("history") or {}, _FIT_HISTORY, path)
         return self._apply_checkpoint(data, path, optimizer)
 
     def _apply_checkpoint(self, data, path, optimizer=None):

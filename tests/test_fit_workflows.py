@@ -96,6 +96,36 @@ def test_a_plain_function_schedule_lost_on_resume_is_said(tmp_path):
     assert h["lr"][2:] == [0.025, 0.0125]
 
 
+@pytest.mark.parametrize("with_config", [False, True])
+def test_an_lrschedule_subclass_of_the_users_checkpoints_as_a_function(tmp_path, with_config):
+    # without get_config, repr and every checkpoint raised NotImplementedError
+    # (after the first epoch's training); with one, the checkpoint named a
+    # kind schedule_from_config does not know, and neither load nor a resume
+    # with the very same optimizer could read it
+    from fastbp.optim import LRSchedule
+
+    class Halving(LRSchedule):
+        def __call__(self, lr0, epoch):
+            return lr0 / 2 ** epoch
+    if with_config:
+        Halving.get_config = lambda self: {"kind": "Halving"}
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((4, 40)), rng.integers(0, 2, 40)
+    path = tmp_path / "c.npz"
+    net = Network([4, 3, 2], "relu", "softmax", dtype="float64", seed=0)
+    opt = fastbp.SGD(0.1, schedule=Halving())
+    assert repr(opt).startswith("SGD(lr=0.1")
+    net.fit(X, y, epochs=2, batch_size=10, verbose=False, checkpoint_path=path, optimizer=opt)
+    with pytest.warns(RuntimeWarning, match="Halving'.*cannot hold"):
+        assert Network.load(path).optimizer.lr == 0.05
+    again = Network([4, 3, 2], "relu", "softmax", dtype="float64", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = again.fit(X, y, epochs=4, batch_size=10, verbose=False, checkpoint_path=path,
+                      resume=True, optimizer=fastbp.SGD(0.1, schedule=Halving()))
+    assert h["lr"] == [0.1, 0.05, 0.025, 0.0125]
+
+
 def test_resume_without_a_path_and_an_unwritable_path_fail_before_training(tmp_path):
     rng = np.random.default_rng(3)
     X, y = rng.standard_normal((4, 40)), rng.integers(0, 2, 40)

@@ -98,11 +98,20 @@ def _power(gamma, k):
         return math.inf
 
 
+def _schedule_in_config(schedule):
+    """Whether an optimizer's JSON config holds ``schedule``: one of this
+    module's schedules, which :func:`schedule_from_config` rebuilds. A
+    subclass of yours is held as a plain callable is (its get_config, if
+    any, names a kind schedule_from_config does not know)."""
+    return type(schedule) in _SCHEDULES.values()
+
+
 def schedule_function_name(schedule):
-    """The name of a learning-rate schedule that is a plain callable (which
-    an optimizer's JSON config cannot hold: checkpoints and the
-    data-parallel setup exchange name it instead), else None."""
-    if schedule is None or isinstance(schedule, LRSchedule):
+    """The name of a learning-rate schedule that is a plain callable or an
+    LRSchedule subclass of the user's (which an optimizer's JSON config
+    cannot hold: checkpoints and the data-parallel setup exchange name it
+    instead), else None."""
+    if schedule is None or _schedule_in_config(schedule):
         return None
     return getattr(schedule, "__qualname__", type(schedule).__qualname__)
 
@@ -118,7 +127,10 @@ class LRSchedule:
         raise NotImplementedError
 
     def __repr__(self):
-        cfg = dict(self.get_config())
+        try:
+            cfg = dict(self.get_config())
+        except NotImplementedError:       # a subclass without one
+            return object.__repr__(self)
         kind = cfg.pop("kind")
         return f"{kind}(" + ", ".join(f"{k}={v!r}" for k, v in cfg.items()) + ")"
 
@@ -377,7 +389,7 @@ class Optimizer:
         cfg = {"kind": self.kind, "lr": self.lr0}
         cfg.update(self._hyper())
         cfg["schedule"] = (self.schedule.get_config()
-                           if isinstance(self.schedule, LRSchedule) else None)
+                           if _schedule_in_config(self.schedule) else None)
         return cfg
 
     def _hyper(self):

@@ -480,6 +480,29 @@ def test_damaged_zip_members_are_a_corrupted_checkpoint(tmp_path, damage):
         Network([3, 4, 1]).fit(X, X[:1], checkpoint_path=bad, resume=True, verbose=False)
 
 
+def test_load_checks_the_parameter_count_before_building_the_network(tmp_path):
+    # the network of the file's config was built (and initialised) before its
+    # parameter buffer was compared: a 2 KB file naming [10**5, 10**5, 1]
+    # allocated and filled tens of gigabytes
+    import json
+    path = Network([3, 4, 1], seed=0).save(tmp_path / "ok.npz")
+    z = dict(np.load(path))
+    cfg = json.loads(z["config"].tobytes())
+    cfg["layer_dims"] = [2000, 2000, 1]
+    z["config"] = np.frombuffer(json.dumps(cfg).encode(), np.uint8)
+    big = tmp_path / "big.npz"
+    np.savez(big, **z)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"parameter buffer \(21,\) does not match its "
+                                             r"architecture \[2000, 2000, 1\] \(4004001,\)"):
+            Network.load(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000, peak
+
+
 def test_checkpoint_documents_are_utf8_and_version_1_files_still_load(tmp_path):
     """Version 1 stored the JSON documents as NumPy unicode (4 bytes a character):
     a 10,000-epoch history made a 17-parameter model about 1 MB."""

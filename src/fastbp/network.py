@@ -1760,6 +1760,16 @@ class Network:
         data = _read_checkpoint(path)
         cfg = dict(data["config"])
         try:
+            dims = _validation.check_layer_dims(cfg["layer_dims"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path!r}: invalid architecture in checkpoint ({exc})") from None
+        # before the network is built: a file of a few bytes naming layers of
+        # 10**5 units made it allocate and initialise gigabytes
+        n_params = sum((a + 1) * b for a, b in zip(dims, dims[1:]))
+        if data["params"].shape != (n_params,):
+            raise ValueError(f"{path!r}: parameter buffer {data['params'].shape} does not "
+                             f"match its architecture {list(dims)} ({n_params},)")
+        try:
             net = cls(cfg.pop("layer_dims"), n_threads=n_threads, **cfg)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path!r}: invalid architecture in checkpoint ({exc})") from None

@@ -231,7 +231,7 @@ def _umask_mode(fd):
         os.fchmod(fd, 0o666 & ~_process_umask())
 
 
-def read(path, documents, required):
+def read(path, documents, required, wanted=None):
     """The entries of the checkpoint at ``path``, the JSON ``documents`` decoded.
 
     Parameters
@@ -241,6 +241,11 @@ def read(path, documents, required):
         Keys stored as JSON (decoded when present).
     required : sequence of str
         Keys that must be present.
+    wanted : callable (str -> bool), optional
+        Which other entries to read (``format``, ``version``, ``documents``
+        and ``required`` always are). Default: all. The others are never
+        decompressed: a few hundred KB of zeros deflated into an unused
+        entry cost a caller reading everything half a GB.
 
     Returns
     -------
@@ -272,7 +277,8 @@ def read(path, documents, required):
                          "Network.save?)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+            own = {"format", "version", *documents, *required}
+            data = {k: z[k] for k in z.files if wanted is None or k in own or wanted(k)}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError,
             zipfile.LargeZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
         # zlib.error: a damaged deflated member; NotImplementedError (a zip

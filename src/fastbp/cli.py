@@ -1704,7 +1704,8 @@ def cmd_predict(args):
     with _reported(DATA):
         _validation.check_model_file(args.model)
     try:
-        data = checkpoint.read(args.model, ("train", "config"), ("train", "config"))
+        data = checkpoint.read(args.model, ("train", "config"), ("train", "config"),
+                               wanted=lambda key: False)    # not the parameters: load's
         with _reported(DATA):
             train = data["train"] if isinstance(data["train"], dict) else {}
             config = data["config"] if isinstance(data["config"], dict) else {}

@@ -39,11 +39,16 @@ _CKPT_DOCUMENTS = ("config", "train", "optimizer")
 _CKPT_REQUIRED = ("config", "params", "train")
 
 
+def _ckpt_array(key):
+    """The arrays of a Network checkpoint besides the required ones."""
+    return key.startswith("opt_state_")
+
+
 def _read_checkpoint(path):
     """checkpoint.read of a Network checkpoint, its JSON documents checked to
     be objects (a hand-edited file fails here, naming the entry, not later
     inside the loader)."""
-    data = checkpoint.read(path, _CKPT_DOCUMENTS, _CKPT_REQUIRED)
+    data = checkpoint.read(path, _CKPT_DOCUMENTS, _CKPT_REQUIRED, _ckpt_array)
     for key in _CKPT_DOCUMENTS:
         if key in data and not isinstance(data[key], dict):
             raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: its {key!r} entry "

@@ -148,6 +148,59 @@ def test_lr_assignment_is_checked_like_the_constructor(make, value, exc, match):
     assert opt.lr == 0.05 and opt.lr0 == 0.05       # a refused value changes nothing
 
 
+@pytest.mark.parametrize("make,name,value", [
+    (lambda: SGD(0.1), "momentum", 0.9),              # was ignored: plain SGD trained on
+    (lambda: SGD(0.1, momentum=0.9), "nesterov", True),
+    (lambda: SGD(0.1, momentum=0.9), "velocity", "step"),
+    (Adam, "beta1", 1.0),                             # was a ZeroDivisionError at fit
+    (Adam, "beta2", 0.5),
+    (Adam, "eps", 0.0),
+    (Adam, "bias_correction", "step"),
+])
+def test_hyperparameters_fixed_at_construction_refuse_assignment(make, name, value):
+    opt = make()
+    before = opt.get_config()
+    with pytest.raises(AttributeError, match=rf"{name} is fixed at construction.*make a "
+                                             rf"new optimizer"):
+        setattr(opt, name, value)
+    assert opt.get_config() == before
+
+
+@pytest.mark.parametrize("name,value,exc,match", [
+    ("t", -5, ValueError, r"t must be an int in \[0, 2\*\*63\), got -5"),
+    ("t", 2.5, TypeError, "t must be an int, got float 2.5"),
+    ("t", True, TypeError, "t must be an int"),
+    ("lr0", "x", TypeError, "lr0 must be a real number, got str"),
+    ("lr0", 0.0, ValueError, r"lr0 must be > 0\.0"),
+    ("schedule", 3, TypeError, "schedule must be an LRSchedule"),
+    ("schedule", StepDecay, TypeError, r"schedule got the class StepDecay.*StepDecay\(\.\.\.\)"),
+])
+def test_assignable_attributes_are_checked_like_the_constructor(name, value, exc, match):
+    opt = Adam(0.01)
+    with pytest.raises(exc, match=match):
+        setattr(opt, name, value)
+    assert (opt.t, opt.lr0, opt.schedule) == (0, 0.01, None)
+    opt.t, opt.lr0, opt.schedule = np.int64(3), 0.5, StepDecay(2)
+    assert (opt.t, opt.lr0) == (3, 0.5) and type(opt.t) is int
+    opt.set_epoch(2)
+    assert opt.lr == 0.05           # the assigned lr0 and schedule drive the rate
+
+
+def test_optimizers_pickled_with_plain_attributes_still_load():
+    # before they were properties, pickles held momentum, t, lr0 (...) under
+    # their own names in the instance dict
+    import pickle
+    opt = SGD(0.1, momentum=0.9)
+    state = {k.lstrip("_") if k.lstrip("_") in ("lr", "lr0", "t", "schedule", "momentum",
+                                                 "nesterov", "velocity") else k: v
+             for k, v in opt.__getstate__().items()}
+    state["t"] = 7
+    old = SGD.__new__(SGD)
+    old.__setstate__(state)
+    assert old.get_config() == opt.get_config() and old.t == 7
+    assert pickle.loads(pickle.dumps(old)).get_config() == opt.get_config()
+
+
 @pytest.mark.parametrize("make", [SGD, Adam])
 def test_assigned_lr_drives_the_next_update(make):
     # an update at lr 0.02 after one at 0.05 equals, from the same state,

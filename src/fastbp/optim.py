@@ -53,7 +53,7 @@ import numpy as np
 
 from fastbp._openmp_helpers import user_stacklevel
 from fastbp._registry import OPTIMIZERS as _OPT_CODES
-from fastbp._validation import check_choice, check_positive_int, check_real
+from fastbp._validation import check_choice, check_count, check_positive_int, check_real
 
 #: the optimizer names of get_optimizer and of Optimizer.get_config()["kind"]
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam")
@@ -201,6 +201,42 @@ def schedule_from_config(cfg):
 #: Optimizer._owner after a copy or unpickling: bound to a network not here
 _PICKLED = "pickled"
 
+#: attributes held under a leading underscore behind a property (pickles
+#: made before they were properties hold them under their own names)
+_PROPERTIES = ("lr", "lr0", "t", "schedule", "momentum", "nesterov", "velocity",
+               "beta1", "beta2", "eps", "bias_correction")
+
+
+def _fixed(name):
+    """A hyperparameter fixed at construction: read-only. Assigned, it was
+    silently ignored (``SGD(0.1).momentum = 0.9`` trained plain SGD: the
+    kind and the state kept are chosen at construction) or broke the next
+    update (``Adam().beta1 = 1.0``: ZeroDivisionError)."""
+    slot = "_" + name
+
+    def get(self):
+        return self.__dict__[slot]
+
+    def set_(self, value):
+        raise AttributeError(
+            f"{type(self).__name__}.{name} is fixed at construction (it decides the update "
+            f"and the state the optimizer keeps): make a new optimizer, e.g. "
+            f"{type(self).__name__}(lr, {name}=...), or set lr, lr0 or schedule")
+
+    return property(get, set_, doc=f"``{name}`` as constructed (read-only).")
+
+
+def _check_schedule(schedule):
+    if schedule is not None and not callable(schedule):
+        raise TypeError("schedule must be an LRSchedule (or a callable (lr0, epoch) -> lr), "
+                        f"got {type(schedule).__name__}")
+    if isinstance(schedule, type) and issubclass(schedule, LRSchedule):
+        # callable, but calling it makes a schedule: StepDecay(lr0, epoch)
+        # failed at fit's first epoch with "step_size must be a positive int"
+        raise TypeError(f"schedule got the class {schedule.__name__}, not a schedule: "
+                        f"pass {schedule.__name__}(...)")
+    return schedule
+
 class Optimizer:
     """Base class. State buffers are bound to one network on first use.
 
@@ -212,24 +248,23 @@ class Optimizer:
         The initial learning rate the schedule starts from.
     t : int
         Number of updates made so far.
+    schedule : LRSchedule, callable or None
+
+    ``lr``, ``lr0``, ``t`` and ``schedule`` may be assigned (checked as the
+    constructor checks them; ``t`` a non-negative int); the hyperparameters
+    that decide the update (``momentum``, ``nesterov``, ``velocity``,
+    ``beta1``, ``beta2``, ``eps``, ``bias_correction``) are read-only: an
+    assignment raises AttributeError instead of being ignored.
     """
 
     kind = "none"
     n_state = 0
 
     def __init__(self, lr, schedule=None):
-        self.lr0 = check_real("lr", lr, low=0.0, low_open=True)
-        self._lr = self.lr0
-        if schedule is not None and not callable(schedule):
-            raise TypeError("schedule must be an LRSchedule (or a callable (lr0, epoch) -> lr), "
-                            f"got {type(schedule).__name__}")
-        if isinstance(schedule, type) and issubclass(schedule, LRSchedule):
-            # callable, but calling it makes a schedule: StepDecay(lr0, epoch)
-            # failed at fit's first epoch with "step_size must be a positive int"
-            raise TypeError(f"schedule got the class {schedule.__name__}, not a schedule: "
-                            f"pass {schedule.__name__}(...)")
-        self.schedule = schedule
-        self.t = 0
+        self._lr0 = check_real("lr", lr, low=0.0, low_open=True)
+        self._lr = self._lr0
+        self._schedule = _check_schedule(schedule)
+        self._t = 0
         self._state = None        # tuple of flat arrays, or None
         # the bound network's flat parameter buffer, by weak reference (an id
         # could be reused by a later network: its state would then be taken
@@ -244,8 +279,9 @@ class Optimizer:
 
     def __setstate__(self, state):
         state = dict(state)
-        if "lr" in state:       # pickled before lr was a checked property
-            state["_lr"] = state.pop("lr")
+        for name in _PROPERTIES:    # pickled before it was a property
+            if name in state:
+                state["_" + name] = state.pop(name)
         self.__dict__.update(state)
 
     def __copy__(self):
@@ -282,6 +318,36 @@ class Optimizer:
     @lr.setter
     def lr(self, value):
         self._lr = check_real("lr", value, low=0.0, low_open=True)
+
+    @property
+    def lr0(self):
+        """The rate the schedule starts from (the constructor's ``lr``);
+        assigned, checked as ``lr`` (a later epoch's rate follows it)."""
+        return self._lr0
+
+    @lr0.setter
+    def lr0(self, value):
+        self._lr0 = check_real("lr0", value, low=0.0, low_open=True)
+
+    @property
+    def t(self):
+        """Updates made so far (the bias corrections' step count); assigned,
+        a non-negative int (0 restarts the corrections, not the moments)."""
+        return self._t
+
+    @t.setter
+    def t(self, value):
+        self._t = check_count("t", value, 2**63)
+
+    @property
+    def schedule(self):
+        """The learning-rate schedule (None: a constant rate); assigned,
+        checked as the constructor's."""
+        return self._schedule
+
+    @schedule.setter
+    def schedule(self, value):
+        self._schedule = _check_schedule(value)
 
     def _owner_buffer(self):
         """The bound network's parameter buffer while it lives, else None."""
@@ -448,22 +514,26 @@ class SGD(Optimizer):
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, *, velocity="average",
                  schedule=None):
         super().__init__(lr, schedule)
-        self.velocity = check_choice("velocity", velocity, VELOCITY_FORMS)
-        self.momentum = check_real("momentum", momentum, low=0.0, high=1.0,
-                                   high_open=velocity == "average")
+        self._velocity = check_choice("velocity", velocity, VELOCITY_FORMS)
+        self._momentum = check_real("momentum", momentum, low=0.0, high=1.0,
+                                    high_open=velocity == "average")
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool, got {type(nesterov).__name__} "
                             f"{nesterov!r}")
         if nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs momentum > 0 (e.g. SGD(lr, momentum=0.9, "
                              "nesterov=True))")
-        self.nesterov = bool(nesterov)
+        self._nesterov = bool(nesterov)
         if self.momentum == 0.0:
             self.kind, self.n_state = "sgd", 0
         else:
             self.kind, self.n_state = ("nesterov" if self.nesterov else "momentum"), 1
         self._code = _OPT_CODES[self.kind if self.kind == "sgd" or velocity == "average"
                                 else self.kind + "_step"]
+
+    momentum = _fixed("momentum")
+    nesterov = _fixed("nesterov")
+    velocity = _fixed("velocity")
 
     def _hyper(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov, "velocity": self.velocity}
@@ -510,14 +580,19 @@ class Adam(Optimizer):
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, *, bias_correction="moments",
                  schedule=None):
         super().__init__(lr, schedule)
-        self.beta1 = check_real("beta1", beta1, low=0.0, high=1.0, high_open=True)
-        self.beta2 = check_real("beta2", beta2, low=0.0, high=1.0, high_open=True)
+        self._beta1 = check_real("beta1", beta1, low=0.0, high=1.0, high_open=True)
+        self._beta2 = check_real("beta2", beta2, low=0.0, high=1.0, high_open=True)
         # > 0, as scikit-learn's epsilon: with eps = 0 a parameter whose
         # gradient has been exactly 0 so far (a dead ReLU unit, an all-zero
         # feature) gets 0 / 0 = NaN at its first update
-        self.eps = check_real("eps", eps, low=0.0, low_open=True)
-        self.bias_correction = check_choice("bias_correction", bias_correction,
-                                            BIAS_CORRECTIONS)
+        self._eps = check_real("eps", eps, low=0.0, low_open=True)
+        self._bias_correction = check_choice("bias_correction", bias_correction,
+                                             BIAS_CORRECTIONS)
+
+    beta1 = _fixed("beta1")
+    beta2 = _fixed("beta2")
+    eps = _fixed("eps")
+    bias_correction = _fixed("bias_correction")
 
     def check_dtype(self, dtype):
         dtype = np.dtype(dtype)

@@ -331,6 +331,20 @@ def test_byteswapped_labels(kernel, ydtype, rng):
                                err_msg=f"{kernel} with Y of dtype {ydtype}")
 
 
+@pytest.mark.parametrize("kernel", ["output_delta", "loss"])
+def test_uint64_labels_beyond_int64_are_not_wrapped(kernel):
+    # labels() cast uint64 to int64: 2**64 - 1 became -1 and 2**63 became
+    # -2**63, so mse's delta and cost were silently wrong (Network's check_Y
+    # already kept such labels as float64)
+    AL = np.full((1, 3), 0.5)
+    Y = np.array([[2**63, 2**64 - 1, 1]], dtype=np.uint64)
+    f = fastbp.output_delta if kernel == "output_delta" else fastbp.loss
+    r = ref.output_delta if kernel == "output_delta" else ref.loss
+    np.testing.assert_allclose(f(AL, Y, "mse"), r(AL, Y, "mse"), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"found \{9\.2233"):   # as given, not wrapped
+        fastbp.loss(AL, np.array([[2**63, 1, 1]], dtype=np.uint64), "binary_crossentropy")
+
+
 def test_large_sums_are_pairwise_not_serial():
     """A loss over m examples sums m terms. Added one after the other the
     rounding grew like m: 1e6 equal terms of log 2 (a zero-logit output)

@@ -1422,6 +1422,9 @@ def labels(Y, al):
         kind = y.dtype.kind
         if y.dtype == np.int8:
             y = y.astype(np.int32)
+        elif kind == "u" and y.size and int(y.max()) > np.iinfo(np.int64).max:
+            # uint64 beyond int64: the int64 cast wrapped 2**63 to -2**63 (as check_Y)
+            y = y.astype(np.float64)
         elif kind in "iu":
             y = y.astype(np.int64, copy=False)
         elif y.dtype == np.float16:

@@ -280,18 +280,23 @@ def test_n_threads_zero(kernel):
 
 @pytest.mark.parametrize("kernel", ["dense_forward", "dense_backward", "output_delta",
                                     "softmax"])
-@pytest.mark.parametrize("value", [1.5, "2"])
+@pytest.mark.parametrize("value", [1.5, "2", np.array(1.5), np.array(True)],
+                         ids=["1.5", "'2'", "array(1.5)", "array(True)"])
 def test_n_threads_not_an_int(kernel, value):
+    # a 0-d array has __index__ (ndarray's), and int() truncated array(1.5) to 1
     _raises((TypeError, ValueError), kernel, base(kernel), f"{kernel} n_threads={value!r}",
             n_threads=value)
 
 
 @pytest.mark.parametrize("kernel", ["dense_forward", "dense_backward", "output_delta",
                                     "softmax"])
-@pytest.mark.parametrize("value", [-1, 64, np.int64(2)], ids=["-1", "64", "np.int64(2)"])
+@pytest.mark.parametrize("value", [-1, 64, np.int64(2), np.array(64)],
+                         ids=["-1", "64", "np.int64(2)", "array(64)"])
 def test_n_threads_negative_or_large_works(kernel, value):
     # negative counts down from the cores; more threads than cores are capped
-    # at the cores with a warning; NumPy integers are integers
+    # at the cores with a warning; NumPy integers are integers (a 0-d array
+    # was not capped: array(10**18) asked OpenMP for 2**31 - 1 threads, and
+    # libgomp exited the process trying to allocate them)
     a = base(kernel)
     warns = (pytest.warns(RuntimeWarning, match=f"n_threads={value} is more than the")
              if value > cpu_count() else contextlib.nullcontext())

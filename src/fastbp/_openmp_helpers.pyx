@@ -1,4 +1,5 @@
 """Thread-count helpers that work with and without OpenMP."""
+import operator
 import os
 import sys
 
@@ -139,7 +140,12 @@ def effective_n_threads(n_threads=None):
     if n_threads is not None:
         if isinstance(n_threads, bool) or not isinstance(n_threads, (int,)) and not hasattr(n_threads, "__index__"):
             raise TypeError(f"n_threads must be an int or None, got {type(n_threads).__name__}")
-        n_threads = int(n_threads)
+        try:
+            # not int(): an ndarray has __index__, and int(np.array(1.5)) is 1
+            n_threads = operator.index(n_threads)
+        except TypeError:
+            raise TypeError(f"n_threads must be an int or None, got {type(n_threads).__name__} "
+                            f"{n_threads!r}") from None
         if n_threads == 0:
             raise ValueError("n_threads=0 is invalid: use None for all cores, a positive count, "
                              "or a negative value to count down from the number of cores")

@@ -906,6 +906,8 @@ def cap_n_threads(n_threads, cores, name="n_threads"):
     More OpenMP threads than cores only make the kernels wait for each other
     (``n_threads=1000`` ran 2x slower than 2 on a 2-core machine).
     """
+    if isinstance(n_threads, np.ndarray) and n_threads.ndim == 0 and n_threads.dtype.kind in "iu":
+        n_threads = int(n_threads)      # not Integral: array(10**18) went uncapped to OpenMP
     if isinstance(n_threads, numbers.Integral) and not isinstance(n_threads, bool) \
             and n_threads > cores:
         warnings.warn(f"{name}={n_threads} is more than the {cores} cores this process can "

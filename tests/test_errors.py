@@ -238,6 +238,20 @@ def test_empty_dimension(kernel, dims, dtype):
     _raises(ValueError, kernel, a, what)
 
 
+@pytest.mark.parametrize("kernel", ["dense_forward", "softmax", "loss"])
+def test_dimension_beyond_blas_is_refused_before_copying(kernel):
+    # a broadcast view of 2**31 columns was copied into a C-contiguous array
+    # first (here 8 PiB: MemoryError; at (1, 2**31) an 8 GiB copy) and only
+    # then refused
+    big = np.broadcast_to(np.float32(1), (2**20, 2**31))
+    a = base(kernel, np.float32)
+    a["A_prev" if kernel == "dense_forward" else "AL" if kernel == "loss" else "Z"] = big
+    if kernel == "dense_forward":
+        a["W"] = np.ones((3, 2**20), np.float32)
+    msg = _raises(ValueError, kernel, a, f"{kernel} with a (2**20, 2**31) broadcast view")
+    assert "2**31" in msg, msg
+
+
 # ------------------------------------------------------------ names and options
 @pytest.mark.parametrize("kernel", ["dense_forward", "dense_backward"])
 @pytest.mark.parametrize("name", ["swish", "softmax", "RELU ", "", "gelu-tanh"])

@@ -1269,11 +1269,7 @@ def float2d(x, name):
         raise ValueError(
             f"Invalid shape: {name} must be a 2-D array (features x examples), "
             f"got shape {shape_str(a)}")
-    if not (a.flags.aligned and a.dtype.isnative):
-        # byte-swapped or misaligned: one copy into native, aligned memory
-        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
-    elif not (a.flags.c_contiguous or a.flags.f_contiguous):
-        a = np.ascontiguousarray(a)
+    # the shape before any copy: a broadcast view of 2**31 columns is cheap, its copy is not
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise ValueError(
             f"Invalid shape: {name} has shape {shape_str(a)}; every dimension must be at "
@@ -1282,6 +1278,11 @@ def float2d(x, name):
         raise ValueError(
             f"Invalid shape: {name} has shape {shape_str(a)}; BLAS indexes with 32-bit "
             f"integers, so every dimension must be below 2**31. Split the batch.")
+    if not (a.flags.aligned and a.dtype.isnative):
+        # byte-swapped or misaligned: one copy into native, aligned memory
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+    elif not (a.flags.c_contiguous or a.flags.f_contiguous):
+        a = np.ascontiguousarray(a)
     return a
 
 

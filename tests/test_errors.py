@@ -101,6 +101,23 @@ def test_unsupported_dtype(kernel, name, bad):
     assert "astype" in msg or "cast" in msg.lower(), f"{what}: no hint how to cast: {msg}"
 
 
+CASES_SPARSE = [(k, name) for k in KERNELS for name in FLOAT_INPUTS[k] + (
+    ("Y",) if k in ("output_delta", "loss") else ())]
+
+
+@pytest.mark.parametrize("kernel,name", CASES_SPARSE, ids=[f"{k}-{n}" for k, n in CASES_SPARSE])
+def test_sparse_input_says_toarray(kernel, name):
+    # a SciPy sparse matrix became a 0-d object array: "has dtype object ...
+    # e.g. A_prev.astype(np.float32)" (which stays sparse), "Y should have
+    # the shape of AL, got Y ()", or NumPy's "setting an array element with a
+    # sequence" for b
+    import scipy.sparse
+    a = base(kernel)
+    a[name] = scipy.sparse.csr_matrix(a[name].reshape(a[name].shape[0], -1))
+    msg = _raises(TypeError, kernel, a, f"{kernel}: a sparse {name}")
+    assert f"{name}.toarray()" in msg, msg
+
+
 @pytest.mark.parametrize("kernel", ["dense_forward", "dense_backward", "softmax",
                                     "output_delta"])
 def test_all_inputs_integer(kernel):

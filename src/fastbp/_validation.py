@@ -85,6 +85,14 @@ def refuse_masked(x, name):
                 "those examples first")
 
 
+def refuse_sparse(x, name):
+    """Refuse a SciPy sparse matrix where a layer function reads a dense array
+    (np.asarray makes it a 0-d object array: a misleading dtype or shape error)."""
+    if is_sparse(x):
+        raise TypeError(f"{name} is a SciPy sparse {type(x).__name__}; the layer functions "
+                        f"take dense arrays: pass {name}.toarray()")
+
+
 def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
     """``value`` as a finite float within the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -1260,6 +1268,7 @@ def float2d(x, name):
     if _plain_inputs(x):
         return x
     refuse_masked(x, name)
+    refuse_sparse(x, name)
     a = x if isinstance(x, np.ndarray) else np.asarray(x)
     if a.dtype.char not in "fd":
         raise TypeError(
@@ -1406,6 +1415,7 @@ def labels(Y, al):
     C kernels read (fastbp._registry.LABEL_DTYPES, bool as uint8), strides in
     elements."""
     refuse_masked(Y, "Y")
+    refuse_sparse(Y, "Y")
     y = Y if isinstance(Y, np.ndarray) else np.asarray(Y)
     if not (y.flags.aligned and y.dtype.isnative):
         y = np.ascontiguousarray(y, dtype=y.dtype.newbyteorder("="))
@@ -1447,6 +1457,7 @@ def labels(Y, al):
 def _bias(b, dt, n, w, a_prev):
     """(b, its stride in elements): b as (n, 1) or (n,) values of dtype dt."""
     refuse_masked(b, "b")
+    refuse_sparse(b, "b")
     bb = b if isinstance(b, np.ndarray) else np.asarray(b, dtype=dt)
     bshape = bb.shape
     if bshape != (n, 1) and bshape != (n,):

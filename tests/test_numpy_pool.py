@@ -213,6 +213,30 @@ def test_default_threads_follow_an_openmp_limit(rng):
         assert _testing.numpy_pool_runs() == before + 1
 
 
+def test_explicit_count_above_omp_thread_limit_is_capped_on_the_fast_path():
+    # OMP_THREAD_LIMIT caps every count (effective_n_threads); the compiled
+    # fast path of dense_forward / dense_backward took n_threads=2 as it is
+    # and ran two threads on NumPy's pool, where the full checks (a list b)
+    # ran one
+    _pool_or_skip()
+    code = textwrap.dedent("""
+        import numpy as np, fastbp
+        from fastbp import _testing
+        assert fastbp.effective_n_threads(2) == 1
+        rng = np.random.default_rng(0)
+        A, W, dZ = (rng.standard_normal(s) for s in ((200, 200), (200, 200), (200, 200)))
+        before = _testing.numpy_pool_runs()
+        fastbp.dense_forward(A, W, np.zeros(200), n_threads=2)
+        fastbp.dense_forward(A, W, [0.0] * 200, n_threads=2)
+        fastbp.dense_backward(dZ, A, W, "relu", n_threads=2)
+        print(_testing.numpy_pool_runs() - before)
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
+    res = run_python(code, dict(env, OMP_THREAD_LIMIT="1"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[-1] == "0", res.stdout
+
+
 def test_pool_off_by_environment():
     _pool_or_skip()
     code = textwrap.dedent("""

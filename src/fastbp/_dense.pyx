@@ -39,7 +39,7 @@ from libc.float cimport DBL_MAX
 from fastbp._blas cimport _blas_begin, _blas_end, _pool_size, _pool_run
 from fastbp._kernels cimport fbp_task_next, fbp_deriv_needs_z
 from fastbp._openmp_helpers cimport (cores_at_import, default_threads, fbp_omp_enabled,
-                                      fork_child, team_threads)
+                                      fbp_omp_thread_limit, fork_child, team_threads)
 from fastbp._registry cimport label_code, ACT_NONE, FBP_LEAKY_RELU, FBP_ELU, FBP_N_ACT
 from fastbp._rows cimport *  # Mat, _mm, row kernels, backward of a row block
 
@@ -361,8 +361,9 @@ cdef inline bint _act_arg(object activation, object alpha, bint allow_none, int 
 
 cdef inline int _nt_arg(object n_threads):
     """The thread count of n_threads None or a positive int, else 0 (also for
-    a count above 1 in a fork() child, or above the cores: the full checks
-    warn and give 1, or the cores)."""
+    a count above 1 in a fork() child, above the cores or above
+    OMP_THREAD_LIMIT: the full checks warn and give 1, or the cores, or cap
+    it at the limit as effective_n_threads does)."""
     cdef int overflow = 0
     cdef long v
     if n_threads is None:
@@ -370,7 +371,7 @@ cdef inline int _nt_arg(object n_threads):
     if type(n_threads) is not int:
         return 0
     v = PyLong_AsLongAndOverflow(n_threads, &overflow)
-    if overflow or v <= 0 or v > cores_at_import():
+    if overflow or v <= 0 or v > cores_at_import() or v > fbp_omp_thread_limit():
         return 0
     if v > 1 and fork_child():
         return 0

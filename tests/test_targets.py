@@ -126,6 +126,18 @@ def test_layer_functions_refuse(loss, AL, Y, quoted):
         assert quoted in str(info.value), str(info.value)
 
 
+def test_column_sums_beyond_float64_give_the_message_alone():
+    # the message's column sums overflowed: a RuntimeWarning came with the
+    # ValueError, and under np.errstate(over="raise") (or -W error) it
+    # replaced it
+    AL = np.full((2, 2), 0.5)
+    Y = np.array([[1e308, 1.0], [1e308, 0.0]])
+    for call in (lambda: fastbp.loss(AL, Y, "crossentropy"),
+                 lambda: fastbp.output_delta(AL, Y, "crossentropy")):
+        with np.errstate(over="raise"), pytest.raises(ValueError, match=r"sums \{inf\}"):
+            call()
+
+
 def test_layer_functions_accept_probability_rows():
     AL = np.array([[0.3, 0.6], [0.7, 0.4]], np.float32)
     Y = np.array([[0.25, 0.5], [0.75, 0.5]], np.float32)

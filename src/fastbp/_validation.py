@@ -705,7 +705,7 @@ def _target_error(Y, loss, n_out, labels, name, indices_ok=True, dtype=None):
         y = Y
     else:
         y = Y.astype(np.float64)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):     # (column sums may overflow)
         if loss == "binary_crossentropy":
             bad = ~((y >= 0) & (y <= 1))
             if bad.any():

@@ -554,9 +554,12 @@ def test_out_overlap(kernel, build):
     ({"lambd": "0.1"}, TypeError), ({"scale": "1"}, TypeError),     # float() took text
     ({"lambd": -0.5}, ValueError), ({"lambd": float("nan")}, ValueError),
     ({"lambd": float("inf")}, ValueError), ({"scale": float("nan")}, ValueError),
-    ({"scale": float("-inf")}, ValueError)])
+    ({"scale": float("-inf")}, ValueError),
+    ({"scale": 10**400}, ValueError), ({"lambd": -10**400}, ValueError)])
 def test_text_nonfinite_or_negative_scale_and_lambd_are_refused(kw, exc):
-    """They poisoned every gradient (NaN) or were read as numbers, silently."""
+    """They poisoned every gradient (NaN) or were read as numbers, silently;
+    an int beyond float's range raised float()'s bare OverflowError, naming
+    no argument (alpha's check already took it as inf)."""
     dZ, A, W = np.ones((2, 5)), np.ones((3, 5)), np.ones((2, 3))
     with pytest.raises(exc, match=f"Invalid {next(iter(kw))}"):
         fastbp.dense_backward(dZ, A, W, **kw)

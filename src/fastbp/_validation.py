@@ -1365,6 +1365,8 @@ def real(x, name, non_negative=False):
         raise TypeError(f"Invalid {name}: expected a real number, got {x!r}")
     try:
         v = float(x)
+    except OverflowError:       # an int beyond float's range (as alpha_value)
+        v = math.inf if x > 0 else -math.inf
     except (TypeError, ValueError):
         raise TypeError(f"Invalid {name}: expected a real number, got {x!r}") from None
     if not math.isfinite(v) or (non_negative and v < 0):

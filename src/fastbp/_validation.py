@@ -1437,7 +1437,8 @@ def labels(Y, al):
         kind = y.dtype.kind
         if y.dtype == np.int8:
             y = y.astype(np.int32)
-        elif kind == "u" and y.size and int(y.max()) > np.iinfo(np.int64).max:
+        elif (kind == "u" and y.dtype.itemsize == 8 and y.size
+              and int(y.max()) > np.iinfo(np.int64).max):
             # uint64 beyond int64: the int64 cast wrapped 2**63 to -2**63 (as check_Y)
             y = y.astype(np.float64)
         elif kind in "iu":

@@ -385,35 +385,17 @@ def test_resume_refuses_another_architecture_or_optimizer_and_changes_nothing(rn
     assert isinstance(same.optimizer, fastbp.Adam)
 
 
-def test_resume_from_a_damaged_optimizer_state_changes_nothing(rng, tmp_path):
-    import fastbp
-    X = rng.standard_normal((3, 40))
-    Y = (X[:1] > 0).astype(float)
-    net = Network([3, 4, 1], seed=0, dtype="float64")
-    net.fit(X, Y, epochs=1, optimizer=fastbp.Adam(0.01), verbose=False)
-    path = net.save(str(tmp_path / "a.npz"))
-    with np.load(path) as z:
-        data = {k: z[k] for k in z.files}
-    data["opt_state_1"] = data["opt_state_1"][:-1]
-    np.savez(path, **data)
-    fresh = Network([3, 4, 1], seed=5, dtype="float64")
-    before, step = fresh.flat_parameters.copy(), fresh.step_count
-    with pytest.raises(ValueError, match="optimizer state buffer 1"):
-        fresh.restore(path)
-    np.testing.assert_array_equal(fresh.flat_parameters, before)
-    assert fresh.step_count == step
-
-
 @pytest.mark.parametrize("damage, match", [
+    (lambda a: a[:-1], "is missing or has the wrong size"),
     (lambda a: a.astype(str), "is <U"),
     (lambda a: a.astype(np.float32), "is float32, not the network's float64"),
     (lambda a: a.astype(np.complex128), "is complex128"),
     (lambda a: np.where(np.arange(a.size) == 0, np.nan, a), "contains NaN or inf"),
 ])
-def test_resume_from_an_optimizer_state_of_another_dtype_or_nan_changes_nothing(
-        rng, tmp_path, damage, match):
-    # the state was copied into the bound buffers: numeric strings parsed,
-    # complex values lost their imaginary parts with a warning, NaN loaded
+def test_resume_from_a_damaged_optimizer_state_changes_nothing(rng, tmp_path, damage, match):
+    # of another dtype or NaN, the state was copied into the bound buffers:
+    # numeric strings parsed, complex values lost their imaginary parts with
+    # a warning, NaN loaded
     import fastbp
     X = rng.standard_normal((3, 40))
     Y = (X[:1] > 0).astype(float)
@@ -425,10 +407,11 @@ def test_resume_from_an_optimizer_state_of_another_dtype_or_nan_changes_nothing(
     data["opt_state_1"] = damage(data["opt_state_1"])
     np.savez(path, **data)
     fresh = Network([3, 4, 1], seed=5, dtype="float64")
-    before = fresh.flat_parameters.copy()
+    before, step = fresh.flat_parameters.copy(), fresh.step_count
     with pytest.raises(ValueError, match=f"optimizer state buffer 1 {match}"):
         fresh.restore(path)
     np.testing.assert_array_equal(fresh.flat_parameters, before)
+    assert fresh.step_count == step
 
 
 def test_save_refuses_a_copied_optimizer_state_of_another_dtype(rng, tmp_path):

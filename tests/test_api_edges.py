@@ -333,6 +333,18 @@ def test_parameters_assignment_checks_everything_before_writing(rng, bad, exc):
     np.testing.assert_array_equal(net.flat_parameters, before)
 
 
+def test_parameters_assignment_of_the_networks_own_views_swapped():
+    """Each array was copied in turn from the network's buffer: W2 then read
+    W1 already overwritten, and both layers ended up with W2's weights."""
+    net = Network([3, 3, 3, 3], seed=0)
+    p = net.parameters
+    old = {k: v.copy() for k, v in p.items()}
+    net.parameters = {**p, "W1": p["W2"], "W2": p["W1"], "b1": p["b3"], "b3": p["b1"][:, 0]}
+    got = net.parameters
+    for key, src in (("W1", "W2"), ("W2", "W1"), ("b1", "b3"), ("b3", "b1"), ("W3", "W3")):
+        np.testing.assert_array_equal(got[key], old[src])
+
+
 def test_parameters_assignment_refuses_a_pending_backward(rng):
     """backward after new parameters would mix the old forward's activations
     with the new weights."""

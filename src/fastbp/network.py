@@ -619,6 +619,10 @@ class Network:
                         f"(largest |value| {float(np.max(np.abs(a[over]))):.3g} > {big:.3g}) "
                         f"that this {view.dtype} network would store as inf; scale them, or "
                         "build the network with dtype=np.float64")
+            if a is not view and np.may_share_memory(a, self._flat_params):
+                # another key's view of this network (W1 and W2 swapped): the
+                # copies below would read it after writing it
+                a = a.copy()
             arrays[key] = a
         with _lock(self):       # a save or pickle in another thread sees old or new
             for key, a in arrays.items():

@@ -570,6 +570,20 @@ def test_constructor_errors(kwargs, exc, match):
         Network(**kwargs)
 
 
+def test_one_feature_as_a_1d_array_gets_the_reshape_that_works(rng):
+    """A 1-D x for a one-input network holds m examples: the hint said
+    x.reshape(-1, 1), which made them rows and failed again."""
+    net = Network([1, 4, 1], seed=0)
+    x = rng.standard_normal(10)
+    y = (x > 0).astype(float)
+    with pytest.raises(ValueError, match=r"For 10 examples of the network's one feature use "
+                                         r"X\.reshape\(1, -1\)"):
+        net.fit(x, y, verbose=False)
+    net.fit(x.reshape(1, -1), y, verbose=False)         # the hint works
+    with pytest.raises(ValueError, match=r"For a single example use X\.reshape\(-1, 1\)"):
+        Network([10, 4, 1]).predict(x)
+
+
 def test_data_errors(rng):
     net = Network([3, 4, 3], "relu", "softmax", seed=0)
     X = rng.standard_normal((3, 10))

@@ -353,6 +353,10 @@ def check_X(X, n_x, dtype, name="X"):
 def _check_x_shape(X, n_x, name, single_hint):
     """X (dense or sparse) is 2-D (n_x, m >= 1), examples as columns."""
     if X.ndim != 2:
+        if single_hint and X.ndim == 1 and n_x == 1 and X.shape[0] != 1:
+            # one feature: the values are examples, and (-1, 1) made them rows
+            single_hint = (f" For {X.shape[0]} examples of the network's one feature use "
+                           f"{name}.reshape(1, -1).")
         raise ValueError(f"{name} must be 2-D (n_x, m) with examples as columns; got shape "
                          f"{shape_str(X)}.{single_hint}")
     if X.shape[0] != n_x:

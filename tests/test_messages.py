@@ -91,6 +91,9 @@ CASES = [
     _row(v.check_n_steps, (0,), {}, ValueError, "n_steps", "0"),
     _row(v.check_n_steps, (2.5,), {}, TypeError, "n_steps", "2.5"),
     _row(v.check_validation_pair, (5,), {}, TypeError, "validation_data", "int"),
+    _row(v.check_validation_pair, ({"X": np.ones((2, 3)), "y": np.ones(3)},), {}, TypeError,
+         "validation_data", "dict", "'X', 'y'"),
+    _row(v.check_validation_pair, ("Xy",), {}, TypeError, "validation_data", "str"),
     # --- layer kernels
     _row(v.float2d, (np.ones((2, 2), np.int64), "AL"), {}, TypeError, "AL", "int64"),
     _row(v.float2d, (np.ones(3), "A_prev"), {}, ValueError, "A_prev", "(3,)"),

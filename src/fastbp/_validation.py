@@ -1231,6 +1231,14 @@ def check_epoch_batches(batch_size, start_batch, n_batches, n_ex):
 
 def check_validation_pair(validation_data):
     """(X_val, Y_val) of a ``validation_data`` argument."""
+    if isinstance(validation_data, (str, bytes, Mapping)):
+        # two keys or characters unpack as a pair: {"X": X_val, "y": y_val}
+        # was refused as "X_val must be 2-D ... got shape ()", naming the key
+        raise TypeError("validation_data must be a pair (X_val, Y_val), got "
+                        f"{type(validation_data).__name__}"
+                        + (f" with keys {_listing(list(map(repr, validation_data)))}: pass "
+                           "(X_val, Y_val), its arrays"
+                           if isinstance(validation_data, Mapping) else ""))
     try:
         Xv, Yv = validation_data
     except (TypeError, ValueError):

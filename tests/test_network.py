@@ -1003,6 +1003,22 @@ def test_label_messages_name_missing_values_and_numbers_stored_as_objects():
         net.fit(X, np.array(["a", "b", "a", "c"], dtype=object), verbose=False)
 
 
+def test_label_message_of_a_pandas_column_with_missing_values():
+    """pandas' NA has no truth value: listing the values for the message raised
+    'boolean value of NA is ambiguous' from inside pandas; and the encodings the
+    message suggests would make the missing labels class 0."""
+    pd = pytest.importorskip("pandas")
+    X = np.ones((2, 4))
+    for y in (pd.Series([True, False, None, True], dtype="boolean"),
+              pd.Series(["a", "b", None, "a"], dtype="string")):
+        with pytest.raises(TypeError, match=r"\(values True, False, <NA>\)|'a', 'b', <NA>"):
+            Network([2, 3, 1], seed=0).fit(X, y, verbose=False)
+    with pytest.raises(TypeError, match=r"missing values \(None or pandas' <NA>\).*drop "
+                                        r"those examples or fill them"):
+        Network([2, 3, 3], output="softmax").fit(X, np.array(["a", None, "b", "a"], object),
+                                                  verbose=False)
+
+
 def test_init_is_the_documented_draw_without_a_whole_float64_copy():
     """The weights are default_rng(seed)'s float64 normals, W1 first, row-major,
     times the scale, rounded to the dtype (the seed's documented meaning). A W

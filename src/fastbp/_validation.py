@@ -592,6 +592,12 @@ def non_numeric_labels_error(Y, n_out, output, name="Y"):
         flat = np.char.decode(flat, "utf-8", "replace")
     head = (f"{name} must hold numeric targets, got dtype {Y.dtype} (values "
             f"{_examples(flat.tolist())})")
+    if flat.dtype == object and any(v is None or type(v).__name__ == "NAType"
+                                    for v in flat.tolist()):
+        # a pandas nullable column with <NA> (boolean, string): the encodings
+        # suggested below would turn the missing values into class 0 silently
+        return TypeError(f"{head}: it holds missing values (None or pandas' <NA>), which "
+                         "are no targets: drop those examples or fill them first")
     if flat.dtype == object and flat.size and all(
             isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
             for v in flat.tolist()):
@@ -1681,11 +1687,20 @@ def _listing(items, limit=_MAX_LISTED):
     return text
 
 
+def _equal(a, b):
+    """``a == b`` as a bool; False where that has no truth value (pandas' NA,
+    whose ``==`` is NA: ``in`` raised 'boolean value of NA is ambiguous')."""
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
 def _examples(values, limit=3):
     """A few distinct values of an array, for messages: ``'a', 'b', ...``."""
     seen = []
     for v in values:
-        if v not in seen:
+        if not any(v is s or _equal(v, s) for s in seen):
             seen.append(v)
         if len(seen) > limit:
             break

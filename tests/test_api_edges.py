@@ -315,6 +315,22 @@ def test_parameters_dict_is_a_new_dict_of_views(rng):
     assert net.grads["dW1"] is not None
 
 
+def test_backward_returns_a_new_dict_of_views(rng):
+    """backward returned the network's own dict: rebinding one of its keys
+    (the course's ``grads["dW1"] = grads["dW1"] * 0.5``) detached net.grads
+    from the gradient buffer for good, and it showed that stale array after
+    every later backward."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    net.forward(X)
+    g = net.backward(Yc)
+    assert all(np.shares_memory(v, net.flat_grads) for v in g.values())
+    g["dW1"] = g["dW1"] * 0.0
+    net.forward(X)
+    net.backward(Yc)
+    assert np.shares_memory(net.grads["dW1"], net.flat_grads)
+    assert net.grads["dW1"].any()
+
+
 @pytest.mark.parametrize("bad, exc", [
     ({"W1": np.ones((2, 2, 3))}, ValueError), ({"W1": np.ones(12)}, ValueError),
     ({"b2": np.ones((1, 2))}, ValueError), ({"W2": np.ones((1, 4)) * 1j}, TypeError),

@@ -903,6 +903,7 @@ class Network:
         Returns
         -------
         grads : dict of ndarray
+            A new dict of the views of :attr:`grads`.
 
         Raises
         ------
@@ -930,7 +931,7 @@ class Network:
             _, _, bad = self._kernel.backward(Y, yt, labels, self.lambd, self._nt)
         if bad:
             raise self._target_error(Y, labels)
-        return self._grads
+        return dict(self._grads)        # a new dict, as grads (rebinding its keys is harmless)
 
     def bind_optimizer(self, optimizer):
         """Make ``optimizer`` the network's, its state buffers (allocated once) the kernel's."""

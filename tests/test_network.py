@@ -961,6 +961,9 @@ def test_target_domain_message_shows_values_that_round_to_the_bound_exactly(dtyp
     ("step_count", 2 ** 70, ValueError, r"in \[0, 2\*\*64\)"),
     ("optimizer", "adam", TypeError, "optimizer must be a fastbp.optim optimizer.*got str"),
     ("effective_n_threads", 0, ValueError, "effective_n_threads must be a positive int"),
+    # init was a plain attribute: reset_parameters then raised KeyError 'glorot',
+    # and save wrote a checkpoint that load refused
+    ("init", "glorot", ValueError, r"unknown init 'glorot'; valid: \('he', 'xavier', 'course'\)"),
 ])
 def test_attribute_assignment_is_checked_like_the_constructor(attr, value, exc, match):
     net = Network([4, 5, 3], output="softmax", seed=0)
@@ -972,6 +975,10 @@ def test_attribute_assignment_is_checked_like_the_constructor(attr, value, exc, 
 
 def test_attribute_assignment_takes_valid_values():
     net = Network([4, 5, 3], output="softmax", seed=0)
+    net.init = "xavier"
+    net.reset_parameters()
+    assert net.get_config()["init"] == "xavier"
+    net.init = None
     net.seed = None
     net.seed = np.int64(7)
     assert net.seed == 7

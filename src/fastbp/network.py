@@ -431,7 +431,7 @@ class Network:
                           f"{', '.join(map(repr, acts))} (did you mean hidden='leaky_relu'?)",
                           UserWarning, stacklevel=2)
         self.dtype = _validation.check_float_dtype(dtype)
-        self.init = None if init is None else _validation.check_choice("init", init, INITS)
+        self.init = init
         self.seed = _validation.check_seed(seed)
         self.lambd = _validation.check_lambd(lambd)
         self.keep_prob = _validation.check_keep_prob(keep_prob, L)
@@ -695,6 +695,20 @@ class Network:
         self._nt = _validation.cap_n_threads(
             _validation.check_positive_int("effective_n_threads", value), cpu_count(),
             "effective_n_threads")
+
+    @property
+    def init(self):
+        """The initialisation :meth:`reset_parameters` draws (one of :data:`INITS`, or None).
+
+        May be changed between calls; it is checked as the constructor's.
+        """
+        return self._init
+
+    @init.setter
+    def init(self, value):
+        # checked here: an unknown init made reset_parameters raise a bare
+        # KeyError, and save wrote a checkpoint that load refused
+        self._init = None if value is None else _validation.check_choice("init", value, INITS)
 
     @property
     def seed(self):

@@ -963,6 +963,8 @@ def test_target_domain_message_shows_values_that_round_to_the_bound_exactly(dtyp
     ("effective_n_threads", 0, ValueError, "effective_n_threads must be a positive int"),
     # init was a plain attribute: reset_parameters then raised KeyError 'glorot',
     # and save wrote a checkpoint that load refused
+    ("dropout_seed", 0.5, TypeError, "dropout_seed must be an int, got float 0.5"),
+    ("dropout_seed", "7", TypeError, "dropout_seed must be an int, got str '7'"),
     ("init", "glorot", ValueError, r"unknown init 'glorot'; valid: \('he', 'xavier', 'course'\)"),
 ])
 def test_attribute_assignment_is_checked_like_the_constructor(attr, value, exc, match):
@@ -979,6 +981,10 @@ def test_attribute_assignment_takes_valid_values():
     net.reset_parameters()
     assert net.get_config()["init"] == "xavier"
     net.init = None
+    net.dropout_seed = -1
+    assert net.dropout_seed == 2**64 - 1
+    net.dropout_seed = np.uint64(3)
+    assert net.dropout_seed == 3
     net.seed = None
     net.seed = np.int64(7)
     assert net.seed == 7

@@ -678,6 +678,11 @@ class Network:
 
     @dropout_seed.setter
     def dropout_seed(self, value):
+        # an int (taken modulo 2**64, as the kernel hashes it): int() made 0.5
+        # and 0.9 the seed 0, and "7" the seed 7, silently
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"dropout_seed must be an int, got {type(value).__name__} "
+                            f"{value!r}")
         self._dropout_seed = int(value) % (2**64)
 
     @property

@@ -315,6 +315,20 @@ def test_parameters_dict_is_a_new_dict_of_views(rng):
     assert net.grads["dW1"] is not None
 
 
+@pytest.mark.parametrize("value", ["no", None, 0, "False"])
+def test_flags_of_predict_proba_and_loss_and_gradient_are_bools(rng, value):
+    """As forward's ``training``: a string was truthy and None falsy, so
+    check_finite=None skipped the NaN check and check_targets="False" checked."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    X[0, 0] = np.nan
+    with pytest.raises(TypeError, match="check_finite must be True or False, got "):
+        net.predict_proba(X, check_finite=value)
+    for flag in ("check_targets", "ensure_non_negative"):
+        with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+            net.loss_and_gradient(Xc, Yc, **{flag: value})
+    net.predict_proba(X, check_finite=np.False_)
+
+
 def test_backward_returns_a_new_dict_of_views(rng):
     """backward returned the network's own dict: rebinding one of its keys
     (the course's ``grads["dW1"] = grads["dW1"] * 0.5``) detached net.grads

@@ -1301,6 +1301,8 @@ class Network:
             ``ensure_non_negative=False``: a ValueError that is also a
             ZeroDivisionError).
         """
+        ensure_non_negative = _validation.check_bool("ensure_non_negative", ensure_non_negative)
+        check_targets = _validation.check_bool("check_targets", check_targets)
         X = self.check_X(X)
         m = X.shape[1]
         Y, yt, labels = self.check_Y(Y, m)
@@ -1377,6 +1379,8 @@ class Network:
             X holds NaN or inf and ``check_finite`` is True (a silent class 0 /
             NaN loss otherwise).
         """
+        # as forward's training: check_finite="no" (truthy) checked, None did not
+        check_finite = _validation.check_bool("check_finite", check_finite)
         X = self.check_X(X)
         if check_finite:
             _validation.check_finite(X, "X")

@@ -564,6 +564,11 @@ def test_fit_checkpoint_resume_equals_uninterrupted(tmp_path, rng):
     (dict(layer_dims=[3, 4, 1], keep_prob=0.0), ValueError, r"in \(0, 1\]"),
     (dict(layer_dims=[3, 4, 1], lambd=-1), ValueError, ">= 0"),
     (dict(layer_dims=[3, 4, 1], n_threads=0), ValueError, "n_threads=0"),
+    # a set's order is the hash seed's: which layer got relu changed between runs
+    (dict(layer_dims=[3, 4, 4, 1], hidden={"relu", "tanh"}), TypeError,
+     "hidden must be one value or a list.*got a set"),
+    (dict(layer_dims=[3, 4, 4, 1], keep_prob=frozenset({0.5, 0.9})), TypeError,
+     "keep_prob must be one value or a list.*got a frozenset"),
 ])
 def test_constructor_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):

@@ -161,8 +161,17 @@ def check_size(name, d):
     return int(d)
 
 
+def _refuse_unordered(name, value):
+    """A per-layer list given as a set: its order (for strings, the process's
+    hash seed) would pick which layer gets which value."""
+    if isinstance(value, (set, frozenset)):
+        raise TypeError(f"{name} must be one value or a list with one per hidden layer, in "
+                        f"order; got a {type(value).__name__} {value!r}, which has no order")
+
+
 def check_hidden(hidden, n_layers, activations):
     """One activation name per hidden layer, as a tuple."""
+    _refuse_unordered("hidden", hidden)
     try:
         names = [hidden] * (n_layers - 1) if isinstance(hidden, str) else list(hidden)
     except TypeError:
@@ -249,6 +258,7 @@ def check_lambd(lambd):
 
 def check_keep_prob(keep_prob, n_layers):
     """One keep probability in (0, 1] per hidden layer, as a tuple."""
+    _refuse_unordered("keep_prob", keep_prob)
     if isinstance(keep_prob, numbers.Real) and not isinstance(keep_prob, bool):
         kps = [float(keep_prob)] * (n_layers - 1)
     else:

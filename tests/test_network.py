@@ -564,6 +564,8 @@ def test_fit_checkpoint_resume_equals_uninterrupted(tmp_path, rng):
     (dict(layer_dims=[3, 4, 1], keep_prob=0.0), ValueError, r"in \(0, 1\]"),
     (dict(layer_dims=[3, 4, 1], lambd=-1), ValueError, ">= 0"),
     (dict(layer_dims=[3, 4, 1], n_threads=0), ValueError, "n_threads=0"),
+    (dict(layer_dims={4, 5, 1}), TypeError, r"layer_dims must be a sequence.*got a set "
+                                            r"\{1, 4, 5\}, which has no order"),
     # a set's order is the hash seed's: which layer got relu changed between runs
     (dict(layer_dims=[3, 4, 4, 1], hidden={"relu", "tanh"}), TypeError,
      "hidden must be one value or a list.*got a set"),

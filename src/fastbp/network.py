@@ -1251,9 +1251,12 @@ class Network:
 
         For full-batch optimisers: ``scipy.optimize.minimize(fun, x0, jac=True,
         method="L-BFGS-B")`` with ``fun = lambda x: net.loss_and_gradient(X, Y,
-        params=x)`` and ``x0 = net.flat_parameters`` optimises the network's
-        parameters (scikit-learn's ``solver="lbfgs"``). No dropout is applied
-        and no optimizer or step counter changes.
+        params=x)`` and ``x0 = net.flat_parameters.copy()`` optimises the
+        network's parameters (scikit-learn's ``solver="lbfgs"``). The network
+        then holds the last point evaluated, which need not be the result:
+        finish with ``net.flat_parameters[...] = res.x`` (and
+        :meth:`parameters_changed`), as :mod:`fastbp.sklearn` does. No
+        dropout is applied and no optimizer or step counter changes.
 
         Parameters
         ----------

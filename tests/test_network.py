@@ -304,6 +304,31 @@ def test_fit_callback_return_values(rng, tmp_path):
         net.fit(X, y, epochs=3, batch_size=20, verbose=False, callback=lambda n, e, logs: 1)
 
 
+@pytest.mark.parametrize("swap", ["assign", "train_step"])
+def test_a_callback_that_replaces_the_optimizer_is_an_error(rng, swap):
+    # fit went on with the optimizer it started with and rebound it at its
+    # next step: net.optimizer = Adam(...) in a callback was silently undone
+    net = Network([4, 8, 3], "relu", "softmax", seed=0)
+    X = rng.standard_normal((4, 60))
+    y = rng.integers(0, 3, 60)
+    sgd = SGD(0.01)
+
+    def callback(n, epoch, logs):
+        if swap == "assign":
+            n.optimizer = Adam(0.01)
+        else:
+            n.train_step(X, y, optimizer=Adam(0.01))
+
+    with pytest.raises(RuntimeError, match=r"callback replaced net.optimizer \(SGD\(lr=0.01"
+                                           r".* by Adam\(.*set the optimizer's lr"):
+        net.fit(X, y, epochs=3, batch_size=20, optimizer=sgd, verbose=False,
+                callback=callback)
+    # changing the rate is the supported edit
+    hist = net.fit(X, y, epochs=3, batch_size=20, optimizer=sgd, verbose=False,
+                   callback=lambda n, e, logs: setattr(n.optimizer, "lr", 0.02 * e))
+    assert hist["lr"] == [0.01, 0.02, 0.04]
+
+
 def test_predict_does_not_disturb_pending_backward(rng):
     net = Network([3, 8, 2], "relu", "softmax", dtype=np.float64, seed=0)
     X, Y = make_data(rng, net.layer_dims, "softmax", 30)

@@ -589,8 +589,18 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
                 history[key].append(logs[key])
             progress.update(epoch + 1, logs)
             done = epoch + 1
-            stop = (stepper.stop(_validation.callback_stop(callback(model, done, logs)))
-                    if callback is not None else False)
+            stop = False
+            if callback is not None:
+                bound = model.optimizer
+                result = callback(model, done, logs)
+                if model.optimizer is not bound:
+                    raise RuntimeError(
+                        f"the callback replaced net.optimizer ({bound!r} by "
+                        f"{model.optimizer!r}) during fit, which trains on with the optimizer "
+                        "it started with (the change would be undone at the next step): to "
+                        "change the rate, set the optimizer's lr in the callback; to switch "
+                        "optimizers, return True to stop and fit again with the new one")
+                stop = stepper.stop(_validation.callback_stop(result))
             if checkpoint_path is not None and (done % checkpoint_every == 0
                                                 or done == epochs or stop):
                 stepper.on_root(lambda: model.save(checkpoint_path, optimizer=optimizer,

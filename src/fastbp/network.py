@@ -1580,7 +1580,10 @@ class Network:
             ``callback(net, epoch, logs)`` after every epoch (epoch counted from
             1); returning True stops training, None or False goes on (any
             other value is a TypeError: a callback that saves should
-            return None, not :meth:`save`'s path).
+            return None, not :meth:`save`'s path). It may set the
+            optimizer's ``lr``; replacing ``net.optimizer`` (or binding
+            another one, e.g. by a ``train_step`` with another optimizer) is
+            a RuntimeError, since fit would undo it at its next step.
         checkpoint_path : str or path, optional
             Write a checkpoint there (:meth:`save`) every ``checkpoint_every``
             epochs and at the end; an epoch whose last update left non-finite

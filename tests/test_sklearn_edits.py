@@ -169,6 +169,27 @@ def test_warm_start_or_partial_fit_with_other_widths_is_refused():
     assert reg.n_outputs_ == 1
 
 
+@pytest.mark.parametrize("first, then", [("squared_error", "poisson"),
+                                         ("poisson", "squared_error")])
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_continued_fit_with_another_loss_is_refused(first, then, how):
+    """scikit-learn keeps out_activation_ and reports the new loss of the old
+    outputs; fastbp's network computes the loss of its output, so loss_ and
+    loss_curve_ held the old loss under the new name (poisson: twice the
+    squared error), and lbfgs minimized it."""
+    X, y = _data()
+    reg = fsk.MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0,
+                           loss=first).fit(X, y + 1.0)
+    before = [c.copy() for c in reg.coefs_]
+    reg.set_params(loss=then)
+    with pytest.raises(ValueError, match=f"loss='{then}' but the fitted network's output "
+                                         f"is out_activation_='{reg.out_activation_}'"):
+        _continue(reg, X, y + 1.0, how)
+    assert all(np.array_equal(a, b) for a, b in zip(before, reg.coefs_))
+    reg.set_params(warm_start=False)
+    assert reg.fit(X, y + 1.0).out_activation_ == ("exp" if then == "poisson" else "identity")
+
+
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("how", ["warm_start", "partial_fit", "assigned"])
 def test_other_hidden_widths_train_the_fitted_widths_as_scikit_learn(solver, how):

@@ -3399,6 +3399,19 @@ def sk_continued_layers(fitted, wanted, incremental, solver):
         f"{tuple(fitted[1:-1])}, or {anew}")
 
 
+def sk_continued_loss(loss, out_activation, incremental):
+    """The ValueError of a warm start / partial_fit whose ``loss`` is not the
+    one the fitted network's output was built for (``set_params(loss=...)``
+    after a fit: scikit-learn keeps ``out_activation_`` and reports the new
+    loss of the old outputs, which fastbp's kernels do not compute)."""
+    how, anew = (("partial_fit", "call fit to start a new network") if incremental else
+                 ("a fit with warm_start=True", "fit a new network (warm_start=False)"))
+    return ValueError(
+        f"loss={loss!r} but the fitted network's output is out_activation_="
+        f"{out_activation!r}, built for another loss: {how} continues training the "
+        f"fitted network. Set loss back, or {anew}")
+
+
 def sk_unsupported_out_activation(name, known):
     """An ``out_activation_`` the estimators have no compiled output for."""
     return ValueError(f"out_activation_ = {name!r} is not an output fastbp computes; "

@@ -92,6 +92,10 @@ Deliberate differences from scikit-learn
 - A float32 network predicts in float32; given data of a wider dtype
   (float64, int64) it returns scikit-learn's result dtype, float64, holding
   the float32 computation's values.
+- A warm start or ``partial_fit`` after ``set_params(loss=...)`` on a fitted
+  MLPRegressor is a ValueError: scikit-learn keeps ``out_activation_`` and
+  reports the new loss of the old outputs (NaN for Poisson wherever one is
+  <= 0), a pairing fastbp's kernels do not compute.
 - Sparse input (CSR, CSC) goes to fastbp's sparse first-layer kernel
   (:class:`fastbp.Network` with a sparse X): the products with X cost its
   nonzeros, as SciPy's sparse products do in scikit-learn. Mini-batches of a
@@ -606,6 +610,11 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
+        elif (not is_classifier(self)
+              and self.out_activation_ != ("exp" if self.loss == "poisson" else "identity")):
+            # the network's loss follows its output: it would report (and
+            # lbfgs minimize) the old loss under the new one's name
+            raise _validation.sk_continued_loss(self.loss, self.out_activation_, incremental)
         net = self._network()
         fitted = list(net.layer_dims)
         if fitted != layer_units and not (

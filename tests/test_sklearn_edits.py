@@ -190,6 +190,17 @@ def test_continued_fit_with_another_loss_is_refused(first, then, how):
     assert reg.fit(X, y + 1.0).out_activation_ == ("exp" if then == "poisson" else "identity")
 
 
+@pytest.mark.parametrize("out", ["identity", "exp"])
+def test_continued_fit_of_a_classifier_with_a_non_log_loss_output_is_refused(out):
+    """scikit-learn takes the log-loss of an assigned identity / exp output;
+    fastbp's network reported its squared error / Poisson loss as loss_."""
+    X, y = _data(classes=2)
+    clf = fsk.MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(X, y)
+    clf.out_activation_ = out
+    with pytest.raises(ValueError, match=f"out_activation_='{out}'"):
+        clf.partial_fit(X, y)
+
+
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("how", ["warm_start", "partial_fit", "assigned"])
 def test_other_hidden_widths_train_the_fitted_widths_as_scikit_learn(solver, how):

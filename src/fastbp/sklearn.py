@@ -95,7 +95,8 @@ Deliberate differences from scikit-learn
 - A warm start or ``partial_fit`` after ``set_params(loss=...)`` on a fitted
   MLPRegressor is a ValueError: scikit-learn keeps ``out_activation_`` and
   reports the new loss of the old outputs (NaN for Poisson wherever one is
-  <= 0), a pairing fastbp's kernels do not compute.
+  <= 0), a pairing fastbp's kernels do not compute. So is one of an
+  MLPClassifier whose ``out_activation_`` was set to "identity" or "exp".
 - Sparse input (CSR, CSC) goes to fastbp's sparse first-layer kernel
   (:class:`fastbp.Network` with a sparse X): the products with X cost its
   nonzeros, as SciPy's sparse products do in scikit-learn. Mini-batches of a
@@ -610,10 +611,12 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
-        elif (not is_classifier(self)
-              and self.out_activation_ != ("exp" if self.loss == "poisson" else "identity")):
+        elif self.out_activation_ not in (
+                ("logistic", "softmax") if is_classifier(self)
+                else ("exp",) if self.loss == "poisson" else ("identity",)):
             # the network's loss follows its output: it would report (and
-            # lbfgs minimize) the old loss under the new one's name
+            # lbfgs minimize) the old loss under the new one's name (or a
+            # classifier an assigned identity / exp output's loss as log-loss)
             raise _validation.sk_continued_loss(self.loss, self.out_activation_, incremental)
         net = self._network()
         fitted = list(net.layer_dims)

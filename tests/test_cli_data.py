@@ -239,6 +239,20 @@ def test_a_target_written_with_thousands_separators_is_named(tmp_path, capsys):
     assert code == 0 and "regression of 'price'" in out, out
 
 
+def test_a_target_with_thousands_separators_in_some_cells_is_named(tmp_path, capsys):
+    """Prices from 500 to 5,000: the cells under 1000 have no comma, so the
+    thousands hint (which wanted every cell to have one) was not given: the
+    prices were taken for 60 classes (single examples each), and --task
+    regression said "use --task classification"."""
+    path = tmp_path / "r.csv"
+    rng = np.random.default_rng(0)
+    rows = [f'{a},"{v:,.2f}"' for a, v in zip(rng.random(60), rng.uniform(500, 5000, 60))]
+    path.write_text("a,price\n" + "\n".join(rows) + "\n")
+    for extra in ((), ("--task", "regression")):
+        fail(capsys, 1, "train", "--data", path, "--target", "price", *extra, *QUICK,
+             match=r"target 'price' holds numbers written as text.*pass --thousands ,")
+
+
 def test_continental_numbers_with_decimal_comma_only_get_the_thousands_hint(tmp_path, capsys):
     path = tmp_path / "c.csv"
     path.write_text("inc;b;label\n" + "".join(

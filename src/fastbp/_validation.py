@@ -1762,7 +1762,10 @@ def infer_task(y, name, task=None, decimal=".", thousands=None):
     if not numeric and task != "classification" and decimal == "." and not thousands:
         # numbers written with a decimal comma or thousands separators read as
         # text: taken for class labels (or refused as a regression target)
-        hint = _text_number_hint(y, False, decimal, thousands)
+        # the cells that do not read as numbers: 617.49 beside 2,803.20 has no comma
+        text = not_numbers(y)
+        hint = _text_number_hint(text if text.size else y, 0 < text.size < y.size,
+                                 decimal, thousands)
         if hint:
             raise ValueError(f"target {name!r} holds numbers written as text "
                              f"({_examples(y)}){hint} (or --task classification if they "

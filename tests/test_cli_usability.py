@@ -536,3 +536,10 @@ def test_a_named_pipe_is_read_by_its_name_and_no_pipe_is_no_such_file(tmp_path, 
         os.close(write_end)
     fail(capsys, 2, "train", "--data", tmp_path / "nothing.csv", *QUICK,
          match=r"--data '.*nothing\.csv': no such file$")
+
+
+def test_hidden_activations_not_matching_the_layers_name_both_options(capsys):
+    """--hidden relu,tanh with the default one hidden layer: the error spoke of
+    Network's argument 'hidden' and not of --layers, which sets the count."""
+    fail(capsys, 2, "train", "--hidden", "relu,tanh", "--layers", "4,1", *QUICK,
+         match=r"--hidden relu,tanh names 2 activations but --layers 4,1 has 1 hidden layer")

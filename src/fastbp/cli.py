@@ -1435,6 +1435,11 @@ def _setup(args, d, seed):
                                                          or f"64,{r.n_out}", r.n_out)
     hidden = args.hidden or d["hidden"]
     r.hidden = hidden.split(",") if "," in hidden else hidden
+    if isinstance(r.hidden, list) and len(r.hidden) != len(dims) - 2:
+        # Network's error named its argument 'hidden', not the options
+        raise CLIError(f"--hidden {hidden} names {len(r.hidden)} activations but --layers "
+                       f"{','.join(map(str, dims[1:]))} has {len(dims) - 2} hidden layer(s): "
+                       "give one activation, or one per hidden layer")
     r.m = r.X.shape[1]
     r.epochs = d["epochs"] if args.epochs is None else args.epochs
     r.bs = min(args.batch_size or d["batch_size"] or r.m, r.m)

@@ -186,6 +186,33 @@ def test_assignable_attributes_are_checked_like_the_constructor(name, value, exc
     assert opt.lr == 0.05           # the assigned lr0 and schedule drive the rate
 
 
+def test_advance_counts_updates_and_refuses_what_t_refuses():
+    opt = Adam(0.01)
+    opt.advance()
+    opt.advance(np.int64(4))            # a count from NumPy, as the kernels return
+    assert opt.t == 5 and type(opt.t) is int
+    for n, exc, match in [(-1, ValueError, r"n must be an int in \[0, 2\*\*63\), got -1"),
+                          (1.0, TypeError, "n must be an int, got float"),
+                          (True, TypeError, "n must be an int, got True")]:
+        with pytest.raises(exc, match=match):
+            opt.advance(n)
+    opt.t = 2**63 - 2
+    with pytest.raises(ValueError, match=r"t \+ n must be an int in \[0, 2\*\*63\)"):
+        opt.advance(2)
+    assert opt.t == 2**63 - 2        # unchanged by the refused call
+    opt.advance(1)
+    assert opt.t == 2**63 - 1
+
+
+def test_training_steps_advance_t_by_the_updates_made():
+    X = np.random.default_rng(0).standard_normal((3, 10))
+    Y = (X[:1] > 0).astype(float)
+    net, opt = fastbp.Network([3, 4, 1], seed=0), Adam(0.01)
+    net.train_step(X, Y, opt)
+    net.fit(X, Y, epochs=2, batch_size=4, optimizer=opt)     # 3 batches an epoch
+    assert opt.t == 1 + 2 * 3
+
+
 def test_optimizers_pickled_with_plain_attributes_still_load():
     # before they were properties, pickles held momentum, t, lr0 (...) under
     # their own names in the instance dict

@@ -93,6 +93,35 @@ def refuse_sparse(x, name):
                         f"take dense arrays: pass {name}.toarray()")
 
 
+class FixedAfterInit:
+    """Descriptor of an attribute set once (by ``__init__``) and read-only after.
+
+    The value lives in the instance's ``__dict__`` under ``prefix + name``
+    (pickles hold it there, so the prefix is part of the pickle format). A
+    second assignment raises AttributeError with ``advice(cls_name, name)``,
+    which says what to do instead. Shared by the settings a Network's
+    compiled plan is built from and the hyperparameters an optimizer's
+    update and state are chosen by: assigned, they were silently ignored or
+    broke the next step.
+    """
+
+    def __init__(self, prefix, advice, doc=None):
+        self.prefix, self.advice = prefix, advice
+        if doc is not None:
+            self.__doc__ = doc
+
+    def __set_name__(self, owner, name):
+        self.name, self.slot = name, self.prefix + name
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else obj.__dict__[self.slot]
+
+    def __set__(self, obj, value):
+        if self.slot in obj.__dict__:
+            raise AttributeError(self.advice(type(obj).__name__, self.name))
+        obj.__dict__[self.slot] = value
+
+
 def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
     """``value`` as a finite float within the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -8,6 +8,7 @@ functions of :mod:`fastbp.course` accept them. Examples are columns:
 """
 import collections
 import copy
+import functools
 import json
 import math
 import numbers
@@ -234,26 +235,31 @@ if hasattr(os, "register_at_fork"):
                          after_in_child=_after_fork_in_child)
 
 
-class _Fixed:
-    """A constructor argument the compiled plan is built from: set once (by
-    ``__init__``), read-only afterwards. Reassigning ``net.hidden`` or
-    ``net.keep_prob`` used to change ``repr`` and ``save`` while the kernel
-    kept the old activations and masks: a saved-then-loaded network then
-    predicted something else."""
+def _fixed_advice(cls_name, name):
+    return (f"{name} is fixed when a {cls_name} is built (its compiled plan uses it); "
+            f"build a new {cls_name} with the {name} you want (and copy "
+            "flat_parameters over when the shapes allow)")
 
-    def __set_name__(self, owner, name):
-        self.name, self.slot = name, "_fixed_" + name
 
-    def __get__(self, obj, owner=None):
-        return self if obj is None else obj.__dict__[self.slot]
+#: a constructor argument the compiled plan is built from: set once (by
+#: ``__init__``), read-only afterwards. Reassigning ``net.hidden`` or
+#: ``net.keep_prob`` used to change ``repr`` and ``save`` while the kernel
+#: kept the old activations and masks: a saved-then-loaded network then
+#: predicted something else.
+_Fixed = functools.partial(_validation.FixedAfterInit, "_fixed_", _fixed_advice)
 
-    def __set__(self, obj, value):
-        if self.slot in obj.__dict__:
-            raise AttributeError(
-                f"{self.name} is fixed when a Network is built (its compiled plan uses it); "
-                f"build a new Network with the {self.name} you want (and copy "
-                "flat_parameters over when the shapes allow)")
-        obj.__dict__[self.slot] = value
+
+def _layout(dims):
+    """Where each layer's parameters sit in the flat buffer: ``(w_off, b_off,
+    n_params)``, W[l] (C order) then b[l] for l = 1..L (one rule for the
+    buffers a network builds and the size a checkpoint must have)."""
+    w_off, b_off, pos = [], [], 0
+    for k, n in zip(dims, dims[1:]):
+        w_off.append(pos)
+        pos += n * k
+        b_off.append(pos)
+        pos += n
+    return w_off, b_off, pos
 
 
 #: a layer's parameter key in Network.parameters: W1, b1, W2, ...
@@ -471,12 +477,7 @@ class Network:
     def _build(self):
         dims = self.layer_dims
         L = len(dims) - 1
-        w_off, b_off, pos = [], [], 0
-        for l in range(L):
-            w_off.append(pos)
-            pos += dims[l + 1] * dims[l]
-            b_off.append(pos)
-            pos += dims[l + 1]
+        w_off, b_off, pos = _layout(dims)
         self.n_params = pos
         self._flat_params = np.zeros(pos, dtype=self.dtype)
         # The gradient buffer carries _GRAD_TAIL spare slots after the
@@ -1080,7 +1081,7 @@ class Network:
             if status == 3:            # weights summing to zero: no step
                 return 0.0 if first_loss else None
             self._step = _wrap64(self._step + done)
-            optimizer.t += done
+            optimizer.advance(done)
         self._last_m = X.shape[1]
         if first_loss:
             self._loss_terms = (loss, l2)
@@ -1179,7 +1180,7 @@ class Network:
                 self.lambd, code, lr, b1, b2, eps, t, self._dropout, self._dropout_seed,
                 _wrap64(self._step + 1), self._nt, sample_weight)
             self._step = _wrap64(self._step + updates)
-            optimizer.t += updates
+            optimizer.advance(updates)
         if loss is not None:
             self._loss_terms = (loss, l2)
             loss += l2
@@ -1348,7 +1349,7 @@ class Network:
             self._bind(optimizer)
             t = optimizer.t + 1
             self._kernel.update(*optimizer.kernel_args(t), nt)
-            optimizer.t = t
+            optimizer.advance()
             # the pending forward's activations belong to the old parameters: a
             # second backward would mix them with the new W (silently)
             self._last_m = None
@@ -1804,7 +1805,7 @@ class Network:
             raise ValueError(f"{path!r}: invalid architecture in checkpoint ({exc})") from None
         # before the network is built: a file of a few bytes naming layers of
         # 10**5 units made it allocate and initialise gigabytes
-        n_params = sum((a + 1) * b for a, b in zip(dims, dims[1:]))
+        n_params = _layout(dims)[2]
         if data["params"].shape != (n_params,):
             raise ValueError(f"{path!r}: parameter buffer {data['params'].shape} does not "
                              f"match its architecture {list(dims)} ({n_params},)")

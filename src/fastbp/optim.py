@@ -53,7 +53,8 @@ import numpy as np
 
 from fastbp._openmp_helpers import user_stacklevel
 from fastbp._registry import OPTIMIZERS as _OPT_CODES
-from fastbp._validation import check_choice, check_count, check_positive_int, check_real
+from fastbp._validation import (FixedAfterInit, check_choice, check_count, check_positive_int,
+                                check_real)
 
 #: the optimizer names of get_optimizer and of Optimizer.get_config()["kind"]
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam")
@@ -207,23 +208,40 @@ _PROPERTIES = ("lr", "lr0", "t", "schedule", "momentum", "nesterov", "velocity",
                "beta1", "beta2", "eps", "bias_correction")
 
 
+def _fixed_advice(cls_name, name):
+    return (f"{cls_name}.{name} is fixed at construction (it decides the update and the "
+            f"state the optimizer keeps): make a new optimizer, e.g. {cls_name}(lr, "
+            f"{name}=...), or set lr, lr0 or schedule")
+
+
 def _fixed(name):
     """A hyperparameter fixed at construction: read-only. Assigned, it was
     silently ignored (``SGD(0.1).momentum = 0.9`` trained plain SGD: the
     kind and the state kept are chosen at construction) or broke the next
     update (``Adam().beta1 = 1.0``: ZeroDivisionError)."""
+    return FixedAfterInit("_", _fixed_advice, doc=f"``{name}`` as constructed (read-only).")
+
+
+def _checked(name, check, doc):
+    """A property kept under ``_name`` whose assignments pass ``check(name,
+    value)`` first (the constructor's check for that argument)."""
     slot = "_" + name
 
     def get(self):
         return self.__dict__[slot]
 
     def set_(self, value):
-        raise AttributeError(
-            f"{type(self).__name__}.{name} is fixed at construction (it decides the update "
-            f"and the state the optimizer keeps): make a new optimizer, e.g. "
-            f"{type(self).__name__}(lr, {name}=...), or set lr, lr0 or schedule")
+        self.__dict__[slot] = check(name, value)
 
-    return property(get, set_, doc=f"``{name}`` as constructed (read-only).")
+    return property(get, set_, doc=doc)
+
+
+def _check_rate(name, value):
+    return check_real(name, value, low=0.0, low_open=True)
+
+
+def _check_t(name, value):
+    return check_count(name, value, 2**63)
 
 
 def _check_schedule(schedule):
@@ -297,9 +315,7 @@ class Optimizer:
             new._state = tuple(s.copy() for s in new._state)
         return new
 
-    @property
-    def lr(self):
-        """The learning rate in force: a finite float > 0.
+    lr = _checked("lr", _check_rate, """The learning rate in force: a finite float > 0.
 
         ``fit`` sets it from the schedule at each epoch; set it yourself
         between updates (``opt.lr = 0.01``) to change the rate of the next
@@ -312,42 +328,36 @@ class Optimizer:
         ValueError
             On assignment of a value <= 0, NaN or infinite (a negative rate
             would climb the loss; zero would silently train nothing).
+        """)
+    lr0 = _checked("lr0", _check_rate, """The rate the schedule starts from (the
+        constructor's ``lr``); assigned, checked as ``lr`` (a later epoch's rate
+        follows it).""")
+    t = _checked("t", _check_t, """Updates made so far (the bias corrections' step
+        count); assigned, a non-negative int (0 restarts the corrections, not the
+        moments). :meth:`advance` counts updates a network has made.""")
+    schedule = _checked("schedule", lambda name, value: _check_schedule(value),
+                        """The learning-rate schedule (None: a constant rate); assigned,
+        checked as the constructor's.""")
+
+    def advance(self, n=1):
+        """Count ``n`` more updates: ``t += n``.
+
+        The network calls it after its kernel made ``n`` updates with this
+        optimizer's state (an unchecked add: it runs every step).
+
+        Parameters
+        ----------
+        n : int, default 1
+            Updates made, >= 0.
+
+        Raises
+        ------
+        ValueError
+            ``n`` negative, or ``t + n`` beyond 2**63 - 1.
         """
-        return self._lr
-
-    @lr.setter
-    def lr(self, value):
-        self._lr = check_real("lr", value, low=0.0, low_open=True)
-
-    @property
-    def lr0(self):
-        """The rate the schedule starts from (the constructor's ``lr``);
-        assigned, checked as ``lr`` (a later epoch's rate follows it)."""
-        return self._lr0
-
-    @lr0.setter
-    def lr0(self, value):
-        self._lr0 = check_real("lr0", value, low=0.0, low_open=True)
-
-    @property
-    def t(self):
-        """Updates made so far (the bias corrections' step count); assigned,
-        a non-negative int (0 restarts the corrections, not the moments)."""
-        return self._t
-
-    @t.setter
-    def t(self, value):
-        self._t = check_count("t", value, 2**63)
-
-    @property
-    def schedule(self):
-        """The learning-rate schedule (None: a constant rate); assigned,
-        checked as the constructor's."""
-        return self._schedule
-
-    @schedule.setter
-    def schedule(self, value):
-        self._schedule = _check_schedule(value)
+        if type(n) is not int or n < 0:
+            n = check_count("n", n, 2**63)
+        self._t = _check_t("t + n", self._t + n) if self._t + n >= 2**63 else self._t + n
 
     def _owner_buffer(self):
         """The bound network's parameter buffer while it lives, else None."""

@@ -1144,6 +1144,43 @@ def test_compute_cost_outside_unit_interval_is_nan_like_the_course():
     assert_close(c, -np.log(0.5) / 3, name="cost")
 
 
+@pytest.mark.parametrize("dims,m", [([4, 3, 1], 10),       # the compiled small-network path
+                                    ([30, 64, 1], 600)])   # the per-layer path
+def test_labels_outside_the_unit_interval_compute_the_courses_formulas(dims, m):
+    # The course's formulas take labels of any value (C1W4A2's public test
+    # trains on randn labels); compute_cost and the per-layer L_model_backward
+    # refused them where the small networks' compiled path computed them.
+    rng = np.random.default_rng(61)
+    X = rng.standard_normal((dims[0], m))
+    Y = rng.standard_normal((1, m))
+    p = random_params(dims, rng)
+    AL, caches = fc.L_model_forward(X, p)
+    assert_close(fc.compute_cost(AL, Y), _np_compute_cost(AL, Y), name="cost")
+    for Yv in (Y, (Y > 0) * 2 - 1):                        # floats and ints
+        grads = fc.L_model_backward(AL, Yv, caches)
+        expected = _np_L_model_backward(AL, Yv, caches)
+        for k in expected:
+            assert_close(grads[k], expected[k], name=k)
+    p3 = {"W1": p["W1"][:3], "b1": p["b1"][:3], "W2": rng.standard_normal((1, 3)),
+          "b2": np.zeros((1, 1))}
+    A2, cache = fc.forward_propagation(X, p3)
+    grads = fc.backward_propagation(p3, cache, X, Y)
+    expected = _np_backward_propagation(p3, cache, X, Y)
+    for k in expected:
+        assert_close(grads[k], expected[k], name=k)
+    got, costs = fc.L_layer_model(X, Y, dims, 0.01, 101)
+    e, ecosts = _np_L_layer_model(X, Y, dims, 0.01, 101)
+    for k in e:
+        assert_close(got[k], e[k], rtol=1e-9, name=k)
+    assert_close(costs, ecosts, rtol=1e-9, name="costs")
+    got, _ = fc.L_layer_model(X, Y, dims, 0.01, 3, keep_prob=0.8)
+    e, _ = _np_L_layer_model(X, Y, dims, 0.01, 3, keep_prob=0.8)
+    for k in e:
+        assert_close(got[k], e[k], rtol=1e-9, name=k)
+    with pytest.raises(ValueError, match="Y contains NaN or inf"):
+        fc.L_layer_model(X, np.where(Y > 1, np.nan, Y), dims, 0.01, 3)
+
+
 def test_module_exports_the_course_names():
     for name in fc.__all__:
         assert callable(getattr(fc, name)), name

@@ -110,6 +110,28 @@ def test_models_train_print_and_return_like_the_notebook(model, dims, capsys):
     same(lr, getattr(app, model)(X, Y, dims, 0.02, 101), rtol=RTOL_TRAINED)
 
 
+def test_models_train_on_real_valued_labels_as_the_course_public_test_does(capsys):
+    # The course's public_tests.two_layer_model_test trains on labels drawn with
+    # randn (its code computes AL - Y and its cross-entropy for any values);
+    # fastbp refused them (labels must be 0/1), so the notebook's test failed.
+    np.random.seed(1)
+    X = np.random.randn(10, 10)
+    Y = np.random.randn(1, 10)
+    p, costs = a.two_layer_model(X, Y, (10, 4, 1), 0.0075, 2)
+    same((p, costs), app.two_layer_model(X, Y, (10, 4, 1), 0.0075, 2), rtol=RTOL_TRAINED)
+    # the public test's expected values (to its 8 decimals)
+    np.testing.assert_allclose(p["b2"], [[-0.00689018]], rtol=0, atol=5e-9)
+    np.testing.assert_allclose(costs, [0.69315968], rtol=0, atol=5e-9)
+    same(a.two_layer_model(X, Y, (10, 4, 1), 0.1, 3),
+         app.two_layer_model(X, Y, (10, 4, 1), 0.1, 3), rtol=RTOL_TRAINED)
+    same(a.L_layer_model(X, Y, (10, 5, 6, 1), 0.0075, 150),
+         app.L_layer_model(X, Y, (10, 5, 6, 1), 0.0075, 150), rtol=RTOL_TRAINED)
+    # the helpers a learner's own two_layer_model calls
+    AL, caches = a.L_model_forward(X, p)
+    same(a.compute_cost(AL, Y), app.compute_cost(AL, Y))
+    capsys.readouterr()
+
+
 # ---------------------------------------------------------------- load_data
 
 def _write_course_files(folder, m_train=4, m_test=3, n_px=5):

@@ -140,6 +140,25 @@ def test_model_matches_the_numpy_loop(lambd, keep_prob, capsys):
         assert_close(p[k], ep[k], rtol=1e-9, name=k)
 
 
+@pytest.mark.parametrize("lambd,keep_prob", [(0, 1), (0.7, 1), (0, 0.86)])
+def test_labels_outside_the_unit_interval_train_as_in_numpy(lambd, keep_prob, capsys):
+    # the course's formulas take labels of any value (C1W4A2's public test
+    # trains on randn labels); fastbp refused them (labels must be 0/1)
+    rng = np.random.default_rng(14)
+    X = rng.standard_normal((2, 40))
+    Y = rng.standard_normal((1, 40))
+    A3, cache = a.forward_propagation(X, _params(rng, DIMS))
+    assert_close(a.compute_cost(A3, Y), ref.cost_nanmean(A3, Y), name="compute_cost")
+    assert_same_dict(a.backward_propagation(X, Y, cache), ref.backward3(X, Y, cache))
+    p = a.model(X, Y, learning_rate=0.03, num_iterations=50, lambd=lambd, keep_prob=keep_prob)
+    ep, ecosts = ref.gd_loop(X, Y, ref.init_reg(DIMS), 0.03, 50, lambd=lambd,
+                             keep_prob=None if keep_prob == 1 else keep_prob)
+    printed = _printed(capsys.readouterr().out)
+    assert abs(printed[0][1] - ecosts[0]) <= 1e-12 * abs(ecosts[0])
+    for k in ep:
+        assert_close(p[k], ep[k], rtol=1e-9, name=k)
+
+
 def test_load_2D_dataset(tmp_path):
     with pytest.raises(FileNotFoundError, match="data.mat"):
         a.load_2D_dataset(tmp_path / "datasets" / "data.mat")

@@ -137,6 +137,22 @@ def test_model_matches_the_numpy_loop(optimizer, capsys):
         assert_close(p[k], ep[k], rtol=1e-10, name=k)
 
 
+def test_model_and_cost_of_labels_outside_the_unit_interval_as_in_numpy(capsys):
+    # the course's formulas take labels of any value (C1W4A2's public test
+    # trains on randn labels); fastbp refused them (labels must be 0/1)
+    rng = np.random.default_rng(37)
+    X = rng.standard_normal((2, 100))
+    Y = rng.standard_normal((1, 100))
+    a3, _ = a.forward_propagation(X, a.initialize_parameters([2, 5, 2, 1]))
+    assert_close(a.compute_cost(a3, Y), ref.cost_sum(a3, Y), name="compute_cost")
+    p = a.model(X, Y, [2, 5, 2, 1], "adam", learning_rate=0.007, num_epochs=5)
+    ep, costs, _ = ref.opt_model(X, Y, [2, 5, 2, 1], "adam", 0.007, 64, 0.9, 0.9, 0.999, 1e-8,
+                                 5)
+    assert capsys.readouterr().out == "Cost after epoch 0: %f\n" % costs[0]
+    for k in ep:
+        assert_close(p[k], ep[k], rtol=1e-10, name=k)
+
+
 @pytest.mark.parametrize("decay", ["update_lr", "schedule_lr_decay"])
 def test_model_with_decay(decay, capsys):
     rng = np.random.default_rng(35)

@@ -1654,8 +1654,11 @@ def dense_backward_args(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, 
     return dz, a_prev, w, v, dZp, dWo, dbo, act, al, sc, l2, nt
 
 
-def output_delta_args(AL, Y, loss, out, n_threads):
-    """(AL, Y, label code, Y's strides, dZ, n_threads) for _loss.output_delta."""
+def output_delta_args(AL, Y, loss, out, n_threads, domain=True):
+    """(AL, Y, label code, Y's strides, dZ, n_threads) for _loss.output_delta.
+
+    ``domain``: check that Y lies in the loss's domain (fastbp.course passes
+    False: the course's ``AL - Y`` takes labels of any value)."""
     al = AL if _plain_inputs(AL) else float2d(AL, "AL")
     if type(loss) is not str or loss not in LOSS_CODES:
         loss_code(loss)
@@ -1666,7 +1669,8 @@ def output_delta_args(AL, Y, loss, out, n_threads):
         D = out
     else:
         D = one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
-    check_targets(y, loss, n, indices_ok=False, dtype=al.dtype)
+    if domain:
+        check_targets(y, loss, n, indices_ok=False, dtype=al.dtype)
     return al, y, yt, yr, yc, D, threads(n_threads)
 
 
@@ -2878,6 +2882,18 @@ def course_labels(Y, AL, name="Y"):
     return y
 
 
+def course_labels_outside_unit(y):
+    """Whether the numeric label array ``y`` holds a value outside [0, 1] (or NaN).
+
+    The course's code takes labels of any value: its cross-entropy and
+    ``dZ = AL - Y`` are formulas, and its own public test of C1W4A2's
+    ``two_layer_model`` trains on ``Y = np.random.randn(1, 10)``. fastbp's loss
+    kernels check the binary cross-entropy's domain [0, 1], so fastbp.course
+    computes labels outside it with the course's formulas instead."""
+    return (y.dtype.kind in "iuf" and y.size > 0
+            and not (y.min() >= 0 and y.max() <= 1))
+
+
 def course_keep_prob(keep_prob):
     if not 0.0 < keep_prob <= 1.0:
         raise ValueError(f"Invalid keep_prob: must be in (0, 1], got {keep_prob!r}")
@@ -2953,7 +2969,9 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
                          + (rows_hint if transposed else ""))
     if y.dtype.kind not in "biuf":
         raise TypeError(f"Unsupported dtype: Y has dtype {y.dtype}; labels are 0/1 numbers")
-    check_targets(y, "binary_crossentropy", y.shape[0])   # the course's sigmoid output
+    # any finite labels: the course's formulas (AL - Y, its cross-entropy) take
+    # values outside [0, 1] too (course_labels_outside_unit)
+    check_finite(y, "Y")
     if keep_prob != 1.0:
         course_keep_prob(keep_prob)
     dims = [X.shape[0]] + [W.shape[0] for W in Ws]

@@ -66,6 +66,10 @@ Differences from the NumPy code, all at the edges:
 * Costs use logs clipped at the dtype's smallest normal number, so a cost
   with AL exactly 0 or 1 is large and finite instead of inf/nan. Costs of
   inputs outside [0, 1] (or NaN) are computed as the course does (nan).
+  Labels are not limited to 0/1 or [0, 1] (the course's formulas take any
+  values, and its public test of C1W4A2's ``two_layer_model`` trains on
+  ``Y = np.random.randn(1, 10)``): costs of such labels are the course's
+  formula, deltas ``AL - Y``; the training loops refuse only NaN or inf.
 * Relu derivatives are applied by multiplying with the mask ``Z > 0``, 7x
   faster than the course's masked assignment; the results differ only for
   non-finite inputs (an infinite dA where Z <= 0 gives nan, not 0; a NaN in
@@ -114,6 +118,7 @@ from fastbp._validation import course_scalar as _scalar
 from fastbp._validation import course_two_layer_dims as _two_layer_dims
 from fastbp._validation import course_keep_prob as _check_keep_prob
 from fastbp._validation import course_labels as _labels
+from fastbp._validation import course_labels_outside_unit as _labels_outside_unit
 from fastbp._validation import course_n_layers as _n_layers
 from fastbp._validation import course_coerce_backward as _coerce_backward
 from fastbp._validation import course_dropout_mask as _check_mask
@@ -135,6 +140,7 @@ from fastbp.course._layers import course_cost as _course_cost
 from fastbp.course._layers import expit as _expit
 from fastbp.course._layers import forward as _forward
 from fastbp.course._layers import forward_layers as _forward_layers
+from fastbp.course._layers import output_delta as _delta
 from fastbp.course._layers import output_delta_course as _output_delta_course
 from fastbp.course._layers import relu_grad as _relu_grad
 from fastbp.course._layers import sigmoid_grad as _sigmoid_grad
@@ -149,7 +155,6 @@ from fastbp.course._pool import new_array as _new
 from fastbp.course._vectors import dictionary_to_vector, gradients_to_vector, vector_to_dictionary
 from fastbp.layers import dense_backward as _bwd
 from fastbp.layers import loss as _loss
-from fastbp.layers import output_delta as _delta
 from fastbp.network import Network
 from fastbp.optim import SGD, schedule_lr_decay, update_lr  # the course's, re-exported
 
@@ -215,13 +220,18 @@ def compute_cost(AL, Y):
     value like week 4's ``np.squeeze(cost)``; in float64 also a Python
     ``float`` like week 3's ``float(cost)``. Y is (n_y, m); AL has Y's shape
     or one that broadcasts to it with as many entries, as week 3's A2 of
-    shape (m,) against Y of shape (1, m).
+    shape (m,) against Y of shape (1, m). Labels outside [0, 1] (or NaN), and
+    AL outside [0, 1] (or NaN), are computed with the course's formula
+    (unclipped logs; nan where AL is outside [0, 1]).
     """
     AL, y = _cost_inputs(AL, Y)
     if AL.dtype != _F64 and AL.dtype != _F32:
         AL = AL.astype(_float_dtype(AL, names=("AL",)))
     if AL.size and not (AL.min() >= 0.0 and AL.max() <= 1.0):
         # Not probabilities (or NaN): clipped logs would hide it; give the course's nan.
+        return AL.dtype.type(_course_cost(AL, y))
+    if _labels_outside_unit(y):
+        # labels outside [0, 1] (the loss kernel's domain): the course's formula
         return AL.dtype.type(_course_cost(AL, y))
     return AL.dtype.type(_loss(AL, y, _BCE))
 
@@ -242,13 +252,13 @@ def backward_propagation(parameters, cache, X, Y):
     A2 = _as2d(_get(cache, "A2", "cache"), "cache['A2']")
     y = _labels(Y, A2)
     try:
-        dZ2 = _delta(A2, y, _BCE)
+        dZ2 = _delta(A2, y)
         dZ1, dW2, db2 = _bwd(dZ2, A1, W2, "tanh", n_threads=_threads(W2.shape, A2.shape[1], 2))
     except (TypeError, ValueError, AttributeError) as exc:
         A2 = A2.astype(_float_dtype(A2, np.asarray(A1), np.asarray(W2),
                                         names=("cache['A2']", "cache['A1']", "W2")),
                            copy=False)
-        dZ2 = _delta(A2, y, _BCE)
+        dZ2 = _delta(A2, y)
         dZ2, A1, W2 = _coerce_backward(dZ2, A1, W2, 2, exc)
         dZ1, dW2, db2 = _bwd(dZ2, A1, W2, "tanh")
     _, dW1, db1 = _backward(dZ1, X, W1, 1)
@@ -481,7 +491,7 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
     y = _labels(Y, AL)
     A_prev, W, b, Z = _output_cache(caches[L - 1], L)
     if _is_recent_output(AL, Z, _RECENT_OUTPUTS):
-        dZ = _delta(AL, y, _BCE)
+        dZ = _delta(AL, y)
     else:
         dZ = _output_delta_course(AL, y, Z)
     grads = {}                 # filled in the course's insertion order

@@ -13,6 +13,8 @@ import weakref
 import numpy as np
 from scipy.special import expit as _scipy_expit
 
+from fastbp import _loss as _loss_kernels
+from fastbp import _validation as _v
 from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._registry import MIN_FLOPS_PER_THREAD as _MIN_FLOPS_PER_THREAD
 from fastbp._validation import course_bias as _check_bias
@@ -169,11 +171,25 @@ def sigmoid_grad(dA, Z, l):
 
 
 def course_cost(AL, Y):
-    """The course's cross-entropy in NumPy (used only where AL is outside [0, 1])."""
+    """The course's cross-entropy in NumPy (used only where AL or Y is outside [0, 1])."""
     m = Y.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         logprobs = np.multiply(np.log(AL), Y) + np.multiply(np.log(1 - AL), 1 - Y)
     return -1 / m * np.sum(logprobs)
+
+
+def output_delta(AL, Y):
+    """dZ_L = AL - Y of the sigmoid output, for labels of any value.
+
+    fastbp.layers.output_delta without its check that Y lies in [0, 1] (the
+    binary cross-entropy's domain): the course's ``A2 - Y`` and ``dAL``
+    take any labels (C1W4A2's public test trains on Y = np.random.randn(1,
+    10)), and so does the small networks' compiled path. Y is read in AL's
+    dtype; the arguments are checked as fastbp.layers.output_delta checks them
+    (TypeError / ValueError).
+    """
+    return _loss_kernels.output_delta(*_v.output_delta_args(AL, Y, "binary_crossentropy",
+                                                             None, None, domain=False))
 
 
 def output_delta_course(AL, Y, ZL):

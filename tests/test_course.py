@@ -1181,6 +1181,42 @@ def test_labels_outside_the_unit_interval_compute_the_courses_formulas(dims, m):
         fc.L_layer_model(X, np.where(Y > 1, np.nan, Y), dims, 0.01, 3)
 
 
+def test_integer_labels_beyond_0_1_train_as_values_like_the_course():
+    # The course's loops compute with integer labels of any value; a Network
+    # reads integers beyond 0/1 in one row as class indices and refused them
+    # ("looks like integer class labels ... use output='softmax'", an argument
+    # the course's models do not have).
+    rng = np.random.default_rng(71)
+    X = rng.standard_normal((4, 30))
+    Y = rng.integers(-1, 3, (1, 30))
+    got, costs = fc.L_layer_model(X, Y, [4, 3, 1], 0.01, 101)
+    e, ecosts = _np_L_layer_model(X, Y, [4, 3, 1], 0.01, 101)
+    for k in e:
+        assert_close(got[k], e[k], rtol=1e-9, name=k)
+    assert_close(costs, ecosts, rtol=1e-9, name="costs")
+    got = fc.nn_model(X, Y, 3, 10)
+    e = _np_nn_model(X, Y, 3, 10)
+    for k in e:
+        assert_close(got[k], e[k], rtol=1e-9, name=k)
+    # course 2's loops: init_utils' full-batch model, opt_utils' mini-batches
+    got = c2w1a1.model(X, Y, learning_rate=0.01, num_iterations=20, print_cost=False)
+    e = c2w1a1.initialize_parameters_he([4, 10, 5, 1])
+    for _ in range(20):
+        AL, caches = _np_L_model_forward(X, e)
+        e = _np_update_parameters(e, _np_L_model_backward(AL, Y, caches), 0.01)
+    for k in e:
+        assert_close(got[k], e[k], rtol=1e-9, name=k)
+    got = c2w2a1.model(X, Y, [4, 3, 1], "gd", learning_rate=0.01, mini_batch_size=8,
+                       num_epochs=3, print_cost=False)
+    e = c2w2a1.initialize_parameters([4, 3, 1])
+    for epoch in range(3):
+        for bx, by in _np_random_mini_batches(X, Y, 8, 11 + epoch):
+            AL, caches = _np_L_model_forward(bx, e)
+            e = _np_update_parameters(e, _np_L_model_backward(AL, by, caches), 0.01)
+    for k in e:
+        assert_close(got[k], e[k], rtol=1e-9, name=k)
+
+
 def test_module_exports_the_course_names():
     for name in fc.__all__:
         assert callable(getattr(fc, name)), name

@@ -2894,6 +2894,16 @@ def course_labels_outside_unit(y):
             and not (y.min() >= 0 and y.max() <= 1))
 
 
+def course_label_values(Y, dtype):
+    """Y for a Network that trains the course's sigmoid output: integer labels as
+    values of ``dtype``, as the course's formulas read them (a Network takes
+    integers beyond 0/1 in one row for class indices and refuses them for a
+    sigmoid output). Other labels are returned as they are."""
+    refuse_masked(Y, "Y")
+    y = Y if type(Y) is np.ndarray else np.asarray(Y)
+    return y.astype(dtype) if y.dtype.kind in "iu" else Y
+
+
 def course_keep_prob(keep_prob):
     if not 0.0 < keep_prob <= 1.0:
         raise ValueError(f"Invalid keep_prob: must be in (0, 1], got {keep_prob!r}")
@@ -2972,6 +2982,7 @@ def course_fit_inputs(X, Y, parameters, keep_prob):
     # any finite labels: the course's formulas (AL - Y, its cross-entropy) take
     # values outside [0, 1] too (course_labels_outside_unit)
     check_finite(y, "Y")
+    y = course_label_values(y, dt)
     if keep_prob != 1.0:
         course_keep_prob(keep_prob)
     dims = [X.shape[0]] + [W.shape[0] for W in Ws]

@@ -247,6 +247,7 @@ def gd_train(X, Y, parameters, learning_rate, num_iterations, every, report, lam
     num_iterations = _v.course_iterations(num_iterations)
     _v.course_rates(learning_rate)
     net, X = network_for(X, parameters, lambd)
+    Y = _v.course_label_values(Y, X.dtype)
     opt = SGD(learning_rate)
     X = net.check_X(X)
     y, y_code, labels = net.check_Y(Y, X.shape[1])

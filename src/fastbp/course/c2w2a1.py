@@ -126,6 +126,7 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
     m = X.shape[1]
     learning_rate0 = learning_rate
     net, X = _u.network_for(X, initialize_parameters(layers_dims))
+    Y = _v.course_label_values(Y, X.dtype)
     _v.check_finite(np.asarray(Y), "Y")   # once, for every batch (any finite labels)
     if optimizer == "gd":
         opt = SGD(learning_rate)

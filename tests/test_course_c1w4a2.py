@@ -132,6 +132,17 @@ def test_models_train_on_real_valued_labels_as_the_course_public_test_does(capsy
     capsys.readouterr()
 
 
+def test_L_layer_model_errors_name_its_layers_dims():
+    # they named initialize_parameters_deep's argument, layer_dims
+    X, Y = _data(m=5, n_px=2)                     # X (12, 5)
+    with pytest.raises(ValueError, match=r"^layers_dims\[1\] must be >= 1, got 0"):
+        a.L_layer_model(X, Y, [12, 0, 1], num_iterations=1)
+    with pytest.raises(TypeError, match=r"^layers_dims\[1\] must be an int, got float"):
+        a.L_layer_model(X, Y, [12, 4.5, 1], num_iterations=1)
+    with pytest.raises(TypeError, match=r"^layers_dims must be a sequence of ints"):
+        a.L_layer_model(X, Y, 12, num_iterations=1)
+
+
 # ---------------------------------------------------------------- load_data
 
 def _write_course_files(folder, m_train=4, m_test=3, n_px=5):

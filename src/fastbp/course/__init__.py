@@ -102,6 +102,7 @@ from fastbp._course import POOL_MIN_BYTES as _POOL_MIN_BYTES
 from fastbp._course import backward_chain as _backward_chain
 from fastbp._course import is_recent_output as _is_recent_output
 from fastbp._course import keys as _keys  # ("W{l}", "b{l}", "dW{l}", "db{l}", "dA{l}")
+from fastbp._validation import check_layer_dims as _check_layer_dims
 from fastbp._validation import check_lambd as _check_lambd
 from fastbp._validation import course_2d as _as2d
 from fastbp._validation import course_activation as _check_activation
@@ -562,6 +563,8 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
     costs : list of the costs at iterations 0, 100, 200, ...
     """
     num_iterations = _iterations(num_iterations)
+    # errors name this argument, not initialize_parameters_deep's layer_dims
+    layers_dims = _check_layer_dims(layers_dims, "layers_dims")
     np.random.seed(1)
     parameters = initialize_parameters_deep(layers_dims)
     return _train(X, Y, parameters, "relu", learning_rate, num_iterations, 100,

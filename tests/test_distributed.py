@@ -371,6 +371,18 @@ def test_inconsistent_data_shapes_detected_at_start(mpiexec, n):
     assert "Traceback" not in r.stderr
 
 
+def test_nested_abort_on_error_guards_exit_once_without_abort(mpiexec):
+    # the inner guard's SystemExit(1) was unmarked: the outer one took it for
+    # one rank's exit and aborted every rank, "SystemExit(1) on this rank only"
+    r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "nested", timeout=120)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fastbp: ")]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("fastbp: error on all 2 ranks: ValueError: inconsistent "
+                               "setup"), r.stderr
+    assert "MPI_Abort" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_error_inside_a_step_raises_on_every_rank(mpiexec, n):
     r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "labels", timeout=120)

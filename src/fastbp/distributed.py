@@ -454,8 +454,9 @@ class abort_on_error(contextlib.ContextDecorator):
     ``fastbp: rank k of N failed: Type: message`` (after its traceback; none
     for Ctrl-C) and ``comm.Abort(1)`` ends all ranks. An error that fastbp raised on every
     rank together (see :func:`is_collective_error`) is printed once, by rank
-    0, and every rank exits with status 1 instead. ``SystemExit(0)`` passes,
-    and so does a ``SystemExit`` marked collective.
+    0, and every rank exits with status 1 instead (a ``SystemExit(1)`` marked
+    collective, so guards nest). ``SystemExit(0)`` passes, and so does a
+    ``SystemExit`` marked collective.
 
     Parameters
     ----------
@@ -491,7 +492,9 @@ class abort_on_error(contextlib.ContextDecorator):
                                  f"{_describe_exc(exc)}\n")
             sys.stderr.flush()
             sys.stdout.flush()
-            raise SystemExit(1)
+            # marked: an enclosing guard (a decorated main opening another)
+            # lets it pass instead of aborting for "one rank's" exit
+            raise mark_collective(SystemExit(1))
         if isinstance(exc, SystemExit):
             exc = RuntimeError(f"SystemExit({exc.code!r}) on this rank only")
         _abort(comm, exc)

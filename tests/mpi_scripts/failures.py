@@ -54,6 +54,8 @@ step_int    Ctrl-C (KeyboardInterrupt) while its train_step computes its share
 eps_dtype   (every rank) a float32 network with Adam(eps=1e-50), which is 0 in
             float32: fit, then train_step, raise the ValueError on every rank
             together (is_collective_error); exit 0
+nested      as ``shape``, inside two abort_on_error guards (a decorated main
+            that opens another): printed once, status 1, no MPI_Abort
 """
 import os
 import sys
@@ -348,6 +350,14 @@ elif mode == "eps_dtype":
         except ValueError as exc:
             report(f"rank {rank}: {call} caught ValueError (collective "
                    f"{is_collective_error(exc)}): {exc}")
+
+elif mode == "nested":
+    @abort_on_error(comm)
+    def main():
+        with abort_on_error(comm):
+            net.fit(X[:, :59] if rank == bad else X, y[:59] if rank == bad else y, epochs=2,
+                    batch_size=10, verbose=False, comm=comm)
+    main()
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

@@ -421,6 +421,21 @@ def test_replica_divergence_is_detected(mpiexec, n):
     assert f"ranks {n - 1}: crc32" in caught[0], caught[0]
 
 
+@pytest.mark.parametrize("n", SIZES)
+def test_a_setting_changed_on_one_rank_is_a_replica_mismatch(mpiexec, n):
+    # the check compared the parameters and optimizer state only: one rank's
+    # lambd mixed into the summed gradient (the parameters stay equal) and a
+    # rate changed in the last epoch went unnoticed
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "settings", timeout=120)
+    for rank, lines in _caught(r, n).items():
+        assert len(lines) == 2, lines
+        assert lines[0].startswith("lambd: caught ReplicaMismatchError"), lines
+        assert "lambd: 0.0 on rank" in lines[0] and f"0.5 on rank {n - 1}" in lines[0], lines
+        assert lines[1].startswith("lr: caught ReplicaMismatchError"), lines
+        assert "learning rate in force: 0.01 on rank" in lines[1], lines
+        assert f"0.5 on rank {n - 1}" in lines[1], lines
+
+
 def test_checkpoint_write_failure_raises_on_every_rank(mpiexec):
     r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "checkpoint", timeout=120)
     assert r.returncode == 0, r.stderr

@@ -18,7 +18,8 @@ step makes ONE in-place ``MPI_Allreduce`` (SUM) of ``n_params + 3`` numbers:
 no per-layer messages, no copies, no second reduction. (For a float32 network the loss is therefore summed in float32.)
 Then every rank applies the same optimizer update to the same numbers, so the
 replicas stay bitwise identical; a CRC-32 of the parameters and optimizer
-state is compared across ranks every ``replica_check_every`` steps and at the
+state (and of ``lambd``, the dropout counter, the optimizer's update count and
+rate) is compared across ranks every ``replica_check_every`` steps and at the
 end of :func:`fit`.
 
 Failures never hang the job:
@@ -570,17 +571,42 @@ def _state_crc(net, optimizer):
     return h
 
 
+def _settings(net, optimizer):
+    """What a step reads besides the buffers, for the replica check: a
+    callback setting ``net.lambd`` on one rank mixes it into the summed
+    gradient while the parameters stay equal, and a rate set in the last
+    epoch leaves them equal too."""
+    settings = {"lambd": float(net.lambd), "dropout step count": int(net.step_count),
+                "dropout seed": int(net.dropout_seed)}
+    if optimizer is not None:
+        settings["optimizer update count"] = int(optimizer.t)
+        settings["optimizer learning rate in force"] = float(optimizer.lr)
+    return settings
+
+
+def _rank_groups(values):
+    """'v1 on ranks 0, 1; v2 on rank 2' of one value per rank."""
+    groups = {}
+    for r, v in enumerate(values):
+        groups.setdefault(v, []).append(r)
+    return "; ".join(f"{v} on rank{'s' if len(rs) > 1 else ''} {', '.join(map(str, rs[:8]))}"
+                     f"{', ...' if len(rs) > 8 else ''}" for v, rs in list(groups.items())[:4])
+
+
 def check_replicas(net, comm, optimizer=None):
     """Check that every rank holds bitwise the same parameters (and optimizer state).
 
-    Compares a CRC-32 across ranks with one tiny Allreduce. Collective.
+    Compares a CRC-32 across ranks with one tiny Allreduce. Collective. The
+    settings a step reads are compared too: ``net.lambd``, the dropout step
+    counter and seed and, with ``optimizer``, its update count and learning
+    rate in force.
 
     Parameters
     ----------
     net : fastbp.Network
     comm : mpi4py.MPI.Intracomm
     optimizer : fastbp.optim.Optimizer, optional
-        Include its state buffers in the check.
+        Include its state buffers (and update count and rate) in the check.
 
     Returns
     -------
@@ -589,27 +615,37 @@ def check_replicas(net, comm, optimizer=None):
     Raises
     ------
     ReplicaMismatchError
-        On every rank, naming which ranks differ.
+        On every rank, naming which ranks differ (and in which setting).
     """
     MPI = _check_comm(comm)
-    h = _state_crc(net, optimizer)
+    buffers = _state_crc(net, optimizer)
+    settings = _settings(net, optimizer)
+    h = zlib.crc32(repr(settings).encode(), buffers)
     mm = np.array([h, -h], dtype=np.int64)
     with _stall_watch(comm, "the replica check"):
         comm.Allreduce(MPI.IN_PLACE, mm, op=MPI.MAX)
     if mm[0] == -mm[1]:
         return True
     with _stall_watch(comm, "the replica check"):
-        crcs = comm.allgather(h)
-    groups = {}
-    for r, c in enumerate(crcs):
-        groups.setdefault(c, []).append(r)
-    shown = "; ".join(f"ranks {', '.join(map(str, rs[:8]))}: crc32 {c:08x}"
-                      for c, rs in list(groups.items())[:4])
+        infos = comm.allgather((buffers, settings))
+    diffs = []
+    crcs = [c for c, _ in infos]
+    if len(set(crcs)) > 1:
+        groups = {}
+        for r, c in enumerate(crcs):
+            groups.setdefault(c, []).append(r)
+        diffs.append("parameters/optimizer state: " + "; ".join(
+            f"ranks {', '.join(map(str, rs[:8]))}: crc32 {c:08x}"
+            for c, rs in list(groups.items())[:4]))
+    for key in settings:
+        values = [repr(d.get(key)) for _, d in infos]
+        if len(set(values)) > 1:
+            diffs.append(f"{key}: {_rank_groups(values)}")
     raise mark_collective(ReplicaMismatchError(
-        "the replicas differ across ranks (parameters/optimizer state): " + shown + ". "
-        "Something changed one rank's parameters outside the data-parallel step (e.g. a "
-        "callback, or a train_step without comm=), or the ranks run different builds of "
-        "fastbp."))
+        "the replicas differ across ranks: " + " | ".join(diffs) + ". Something changed "
+        "one rank's parameters or settings (net.lambd, the optimizer's lr) outside the "
+        "data-parallel step (e.g. a callback, or a train_step without comm=), or the ranks "
+        "run different builds of fastbp."))
 
 
 # ------------------------------------------------------------ the replica
@@ -974,8 +1010,9 @@ def fit(net, X, Y, *, comm, **kwargs):
     * ``callback`` runs on every rank; training stops when any rank's
       callback returns True. Validation data is evaluated in shares.
     * ``replica_check_every``: compare a CRC-32 of the parameters and
-      optimizer state across ranks every this many steps (0: only at the
-      end); a mismatch raises :class:`ReplicaMismatchError` on every rank.
+      optimizer state (and the settings a step reads, see
+      :func:`check_replicas`) across ranks every this many steps (0: only at
+      the end); a mismatch raises :class:`ReplicaMismatchError` on every rank.
 
     Returns
     -------

@@ -1613,8 +1613,9 @@ class Network:
             the same data, ``batch_size`` is the global mini-batch and each rank
             computes its share; see :func:`fastbp.distributed.fit`.
         replica_check_every : int, default 100
-            With ``comm``: compare a checksum of the parameters and optimizer
-            state across ranks every this many steps (0 = only at the end).
+            With ``comm``: compare a checksum of the parameters, optimizer
+            state and ``lambd`` / learning rate across ranks every this many
+            steps (0 = only at the end).
         sample_weight : array_like (m,) or float, optional
             Per-example weights, shuffled with the examples; every step uses
             its batch's weights as :meth:`train_step` does (scikit-learn's

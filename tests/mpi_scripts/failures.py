@@ -56,6 +56,9 @@ eps_dtype   (every rank) a float32 network with Adam(eps=1e-50), which is 0 in
             together (is_collective_error); exit 0
 nested      as ``shape``, inside two abort_on_error guards (a decorated main
             that opens another): printed once, status 1, no MPI_Abort
+settings    its fit callback sets net.lambd in epoch 1 of 3; then, in another
+            fit, the optimizer's lr in the last epoch (the parameters stay
+            equal in both): every rank raises ReplicaMismatchError; exit 0
 """
 import os
 import sys
@@ -358,6 +361,23 @@ elif mode == "nested":
             net.fit(X[:, :59] if rank == bad else X, y[:59] if rank == bad else y, epochs=2,
                     batch_size=10, verbose=False, comm=comm)
     main()
+
+elif mode == "settings":
+    def set_lambd(n, epoch, logs):
+        if rank == bad and epoch == 1:
+            n.lambd = 0.5
+
+    def set_lr(n, epoch, logs):
+        if rank == bad and epoch == 3:
+            n.optimizer.lr = 0.5
+    for what, cb in (("lambd", set_lambd), ("lr", set_lr)):
+        try:
+            Network([4, 8, 3], "relu", "softmax", dtype="float64", seed=0).fit(
+                X, y, epochs=3, batch_size=10, optimizer=Adam(0.01), verbose=False,
+                comm=comm, callback=cb)
+            report(f"rank {rank}: {what}: fit returned")
+        except ReplicaMismatchError as exc:
+            report(f"rank {rank}: {what}: caught ReplicaMismatchError: {exc}")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

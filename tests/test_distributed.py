@@ -545,6 +545,16 @@ def test_a_new_optimizer_on_one_rank_raises_on_every_rank(mpiexec, n):
         assert "no update was made on any rank" in lines[0], lines
 
 
+@pytest.mark.parametrize("n", SIZES)
+def test_training_goes_on_after_a_new_optimizer_on_one_rank(mpiexec, n):
+    # the rank that switched alone kept the new optimizer bound: the next step,
+    # every rank passing the old one, raised "a new optimizer on rank K only" again
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "switch_back", timeout=120)
+    for rank, lines in _caught(r, n).items():
+        assert len(lines) == 1 and lines[0].startswith("caught ValueError at step 3: "), lines
+    assert r.stdout.count("replicas identical, net.optimizer is opt: True") == n, r.stdout
+
+
 def test_a_new_optimizer_on_every_rank_is_set_up_and_trains(mpiexec, tmp_path):
     r = mpirun(mpiexec, 2, os.path.join(SCRIPTS, "failures.py"), "switch_all", timeout=120)
     assert r.returncode == 0, r.stderr

@@ -791,6 +791,7 @@ class Replica:
         MPI = self.MPI
         tail = self._tail
         loss_part = 0.0
+        before = net.optimizer
         if err is None:
             try:
                 if not net.is_bound(optimizer):
@@ -809,6 +810,7 @@ class Replica:
             # some rank failed: no rank updates; all raise, quoting the failures
             with _stall_watch(self.comm, "the exchange of a failed step's errors"):
                 msgs = self.comm.allgather(None if err is None else _describe_exc(err))
+            self._rebind(before)
             if err is not None:
                 raise mark_collective(err)
             failed = [f"rank {r}: {msg}" for r, msg in enumerate(msgs) if msg is not None]
@@ -821,6 +823,7 @@ class Replica:
                 return _SETUP
             with _stall_watch(self.comm, "the exchange of the new-optimizer flags"):
                 new = self.comm.allgather(bool(new_optimizer))
+            self._rebind(before)
             ranks = [r for r, flag in enumerate(new) if flag]
             raise mark_collective(ValueError(
                 f"train_step got a new optimizer object on rank{'s' if len(ranks) > 1 else ''} "
@@ -836,6 +839,14 @@ class Replica:
         if self.check_every and self.steps % self.check_every == 0:
             check_replicas(net, self.comm, optimizer)
         return loss
+
+    def _rebind(self, before):
+        """After a step with no update, bind the optimizer bound before it
+        again: a rank that bound a new one alone would count as switching at
+        the next step too. Called after the step's collectives (it may raise)."""
+        net = self.net
+        if before is not None and net.optimizer is not before:
+            net.bind_optimizer(before)
 
     # -- the stepper of fastbp._fit -------------------------------------
     history_keys = ("allreduce_seconds",)

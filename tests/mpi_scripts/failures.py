@@ -56,6 +56,9 @@ eps_dtype   (every rank) a float32 network with Adam(eps=1e-50), which is 0 in
             together (is_collective_error); exit 0
 nested      as ``shape``, inside two abort_on_error guards (a decorated main
             that opens another): printed once, status 1, no MPI_Abort
+switch_back as switch_opt, but every rank catches the error and goes on with the
+            optimizer it had: only step 3 raises; prints the caught lines, then
+            whether the replicas and net.optimizer are as before; exit 0
 settings    its fit callback sets net.lambd in epoch 1 of 3; then, in another
             fit, the optimizer's lr in the last epoch (the parameters stay
             equal in both): every rank raises ReplicaMismatchError; exit 0
@@ -378,6 +381,20 @@ elif mode == "settings":
             report(f"rank {rank}: {what}: fit returned")
         except ReplicaMismatchError as exc:
             report(f"rank {rank}: {what}: caught ReplicaMismatchError: {exc}")
+
+elif mode == "switch_back":
+    from fastbp import SGD
+    from fastbp.distributed import check_replicas
+    opt = Adam(0.01)
+    for step in range(6):
+        b = slice(10 * step, 10 * step + 10)
+        try:
+            net.train_step(X[:, b], y[b], SGD(0.05) if step == 3 and rank == bad else opt,
+                           comm=comm)
+        except ValueError as exc:
+            report(f"rank {rank}: caught ValueError at step {step}: {exc}")
+    check_replicas(net, comm, opt)
+    report(f"rank {rank}: replicas identical, net.optimizer is opt: {net.optimizer is opt}")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

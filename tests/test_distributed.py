@@ -261,6 +261,22 @@ def test_mpiexec_of_another_mpi_is_detected(MPI, monkeypatch):
     net.fit(np.zeros((2, 4)), np.zeros((1, 4)), comm=MPI.COMM_SELF, verbose=False)
 
 
+def test_mpiexec_of_another_mpi_is_detected_on_a_communicator_made_from_the_world(
+        MPI, monkeypatch):
+    # only comm == COMM_WORLD was checked: a library's COMM_WORLD.Dup() trained
+    # N times alone, each process a job of 1
+    monkeypatch.setenv("PMI_SIZE", "3")
+    net = Network([2, 3, 1], seed=0)
+    for make in (lambda: MPI.COMM_WORLD.Dup(), lambda: MPI.COMM_WORLD.Split(0, 0)):
+        comm = make()
+        try:
+            with pytest.raises(RuntimeError, match=r"started 3 processes \(PMI_SIZE=3\) but "
+                               r"MPI.COMM_WORLD has 1: that mpiexec belongs to another MPI"):
+                net.fit(np.zeros((2, 4)), np.zeros((1, 4)), comm=comm, verbose=False)
+        finally:
+            comm.Free()
+
+
 def test_broadcast_and_check_replicas_on_one_rank(MPI):
     from fastbp.distributed import broadcast_state, check_replicas, default_n_threads
     net = Network([3, 4, 2], "relu", "softmax", seed=0)

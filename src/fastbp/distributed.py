@@ -133,20 +133,24 @@ def check_launcher(comm):
     environment (``PMI_SIZE``, ``OMPI_COMM_WORLD_SIZE``) says more were
     started: N independent runs instead of one job.
 
+    ``comm`` is checked unless it is ``MPI.COMM_SELF`` (one process by
+    choice): a ``COMM_WORLD.Dup()`` or ``Split`` is one process there too.
+
     Raises
     ------
     RuntimeError
-        The launcher started more processes than ``comm`` (``MPI.COMM_WORLD``)
-        has; the message says which mpiexec to use.
+        The launcher started more processes than ``MPI.COMM_WORLD`` has; the
+        message says which mpiexec to use.
     """
     MPI = _check_comm(comm)
-    if comm != MPI.COMM_WORLD:
+    if comm == MPI.COMM_SELF:
         return
+    world = MPI.COMM_WORLD.Get_size()
     for var, n in launcher_sizes():
-        if n > comm.Get_size():
+        if n > world:
             raise RuntimeError(
                 f"the launcher started {n} processes ({var}={n}) but MPI.COMM_WORLD has "
-                f"{comm.Get_size()}: that mpiexec belongs to another MPI than the one mpi4py "
+                f"{world}: that mpiexec belongs to another MPI than the one mpi4py "
                 f"loaded ({' '.join(MPI.Get_library_version().split()[:3])}). Use the "
                 "mpiexec of the same MPI (the mpich wheel's is next to the python "
                 "executable), or point mpi4py at the launcher's MPI (MPI4PY_LIBMPI).")

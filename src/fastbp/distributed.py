@@ -32,11 +32,13 @@ Failures never hang the job:
   so every rank raises together (the others a :class:`RankFailedError` that
   quotes the failing rank's message), before any update; so does a ``train_step`` that
   got a new optimizer object on some ranks only;
-* anything raised on one rank alone during :func:`fit` (a callback, writing a
-  checkpoint, Ctrl-C) prints ``fastbp: rank k of N failed: ...`` to stderr and
-  calls ``MPI_Abort``, which ends every rank. :class:`abort_on_error` gives a
-  script the same guarantee for its own code (put the data loading inside it
-  too: an exception on one rank outside it leaves the others waiting);
+* a checkpoint that rank 0 cannot write or read raises on every rank (the
+  others a :class:`RankFailedError` quoting rank 0's error);
+* anything raised on one rank alone during :func:`fit` (a callback, Ctrl-C)
+  prints ``fastbp: rank k of N failed: ...`` to stderr and calls
+  ``MPI_Abort``, which ends every rank. :class:`abort_on_error` gives a script
+  the same guarantee for its own code (put the data loading inside it too: an
+  exception on one rank outside it leaves the others waiting);
 * what fastbp cannot see (a rank that left outside that guard, a network
   built on one rank alone) leaves the others waiting in a collective: after
   ``FASTBP_MPI_STALL_SECONDS`` (default 60) each waiting rank says so on
@@ -1024,6 +1026,7 @@ def fit(net, X, Y, *, comm, **kwargs):
       ``resume`` reads the checkpoint on rank 0 and broadcasts it.
     * ``callback`` runs on every rank; training stops when any rank's
       callback returns True. Validation data is evaluated in shares.
+    * ``sample_weight`` is not supported (a ``ValueError`` on every rank).
     * ``replica_check_every``: compare a CRC-32 of the parameters and
       optimizer state (and the settings a step reads, see
       :func:`check_replicas`) across ranks every this many steps (0: only at

@@ -1795,3 +1795,24 @@ def test_one_example_is_singular_and_a_split_of_it_says_why_not(tmp_path, capsys
     code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "one.csv")
     assert code == 0, err
     assert "(1 example of one.csv with a 'y' column)" in err, err
+
+
+def test_text_labels_with_spaces_after_them_are_one_class(tmp_path, capsys):
+    """'cat ' (a space before the comma, as hand-edited files have) was a class
+    beside 'cat', and a model whose classes were 'no ' and 'yes' scored its own
+    training file at 19%: predict compares the file's labels stripped."""
+    df = blobs(k=3)
+    names = np.array(["cat", "dog", "emu"])[df["target"]]
+    df["target"] = [n + " " if i % 3 == 0 else n for i, n in enumerate(names)]
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert ",cat \n" in path.read_text()
+    code, out, err = cli(capsys, "train", "--data", path, "--save", model,
+                         "-q", "--no-compare", "--epochs", "40")
+    assert code == 0, err
+    assert "300 examples, 4 features, 3 classes" in out and "into cat, dog, emu (" in out, out
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0, err
+    assert set(out.splitlines()[1:]) <= {"cat", "dog", "emu"}
+    assert "not classes the model was trained on" not in err, err
+    assert float(re.search(r"score +accuracy (\d+\.\d+)%", err).group(1)) > 90.0, err

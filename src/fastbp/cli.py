@@ -476,7 +476,10 @@ def _frame_table(pd, df, source, lines, row_word="line"):
             # 1 / 0 as without them (the text 'True' had been refused after --dropna)
             col = np.array([np.nan if b else float(v) for v, b in zip(s.tolist(), miss)])
         else:
-            col = np.array([None if b else str(v) for v, b in zip(s.tolist(), miss)],
+            # stripped: skipinitialspace takes the spaces before a cell, not those
+            # after it ("cat " was a class beside "cat"; predict scores the
+            # stripped text, so a model's class "no " never matched its own file)
+            col = np.array([None if b else str(v).strip() for v, b in zip(s.tolist(), miss)],
                            dtype=object)
         columns.append(col)
         missing.append(miss)

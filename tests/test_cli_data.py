@@ -158,6 +158,25 @@ def test_NA_and_empty_fields_are_missing(tmp_path, capsys):
          match=r"in 2 rows \(line 3, line 4\) of columns 'a', 'b'")
 
 
+@pytest.mark.parametrize("text, where", [
+    ("a,b,label\n1,2,0\n\n3,4,1\n5,,0\n", "line 5"),            # a blank line
+    ("\n\na,b,label\n1,2,0\n3,4,1\n5,,0\n", "line 6"),          # blank lines first
+    ('a,b,note,label\n1,2,"two\nlines",0\n3,4,x,1\n5,,x,0\n', "line 5"),
+    ("a;b;label\r\n1;2;0\r\n\r\n3;4;1\r\n5;;0\r\n", "line 5"),
+])
+def test_missing_values_name_the_files_line(tmp_path, capsys, text, where):
+    """The row after a blank line (pandas skips it) or after a quoted field of
+    two lines was named by its row number + 2: 'line 4' for the empty cell on
+    line 5 (a fresh-user trial)."""
+    path = tmp_path / "d.csv"
+    path.write_bytes(text.encode())
+    line = int(where.split()[1])
+    assert text.replace("\r", "").split("\n")[line - 1][:2] in ("5,", "5;")
+    drop = ("--drop", "note") if "note" in text else ()
+    fail(capsys, 1, "train", "--data", path, *drop, *QUICK,
+         match=rf"in 1 row \({where}\) of column 'b'")
+
+
 def test_quoted_fields_and_semicolons_read_like_plain_csv(tmp_path, capsys):
     df = blobs()
     plain, quoted, semi = tmp_path / "p.csv", tmp_path / "q.csv", tmp_path / "s.csv"

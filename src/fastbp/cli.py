@@ -326,8 +326,9 @@ def _read_table_file(path, name, args, n_inputs=None):
         raise
     except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...
         raise CLIError(f"cannot read {name!r}: {_parser_message(exc)}", DATA) from None
-    first = 1 if header == "none" else 2
-    table = _frame_table(pd, df, os.path.basename(name), first + np.arange(len(df)))
+    skip = 0 if header == "none" else 1
+    lines = _record_lines(path, compression, sep, skip, len(df))
+    table = _frame_table(pd, df, os.path.basename(name), lines)
     # the cells as the file spells them (predict --keep copies ids such as
     # 00501 or 12345678901234567891 unchanged), read again only when asked
     raw = []
@@ -358,6 +359,31 @@ def _read_table_file(path, name, args, n_inputs=None):
                            "if the first row holds the names)")
         table.layout, table.width = "no header", df.shape[1]
     return _drop_index(table, args, header=header != "none")
+
+
+def _record_lines(path, compression, sep, skip, m):
+    """The line (from 1) of the file where each of its ``m`` data rows starts,
+    after ``skip`` header rows. pandas skips blank lines and reads a quoted
+    field over several lines: the row after one is not on line ``row + 2``
+    (a missing value was placed on the line before its own). The file is
+    parsed again only when it has more lines than rows."""
+    plain = skip + 1 + np.arange(m)
+    with _open_text(path, compression) as f:
+        n = sum(chunk.count("\n") for chunk in iter(lambda: f.read(1 << 20), ""))
+    if n <= skip + m:
+        return plain
+    starts, end = [], 0
+    with _open_text(path, compression) as f:
+        if len(sep) == 1:
+            reader = csv.reader(f, delimiter=sep, skipinitialspace=True)
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if any(field.strip() for field in record):
+                    starts.append(start)
+        else:                        # a regular expression (whitespace): no quoting
+            starts = [i for i, ln in enumerate(f, 1) if ln.strip()]
+    starts = starts[skip:]
+    return np.asarray(starts) if len(starts) == m else plain
 
 
 def _check_unique_names(names, path):

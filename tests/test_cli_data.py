@@ -177,6 +177,36 @@ def test_missing_values_name_the_files_line(tmp_path, capsys, text, where):
          match=rf"in 1 row \({where}\) of column 'b'")
 
 
+@pytest.mark.parametrize("header", [True, False])
+def test_lines_ending_with_a_separator_are_read(tmp_path, capsys, header):
+    """Lines ending with a separator ('1,2,x,', as some exports write them) gave
+    an unnamed last column without values, and the error 'missing values in 300
+    rows ... of column 'Unnamed: 5'' asked to --drop a column the file does not
+    name (a fresh-user trial)."""
+    df = blobs()
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False, header=header)
+    trailing = tmp_path / "t.csv"
+    trailing.write_text("".join(ln + ",\n" for ln in path.read_text().splitlines()))
+    target = ("--target", "-1") if not header else ()
+    code, out, err = cli(capsys, "train", "--data", trailing, *target, "--save", model, *QUICK)
+    assert code == 0, err
+    assert "300 examples, 4 features, 3 classes" in out, out
+    assert "the last column, with no name and no values, is not read" in out
+    for data in (path, trailing):           # the model reads either layout
+        code, out, err = cli(capsys, "predict", "--model", model, "--data", data)
+        assert code == 0, err
+        assert len(out.splitlines()) == 301 and "score" in err
+    if header:                              # --keep copies the file's text: 007 stays
+        df.insert(0, "id", [f"{i:03d}" for i in range(300)])
+        df.to_csv(path, index=False)
+        trailing.write_text("".join(ln + ",\n" for ln in path.read_text().splitlines()))
+        code, out, err = cli(capsys, "predict", "--model", model, "--data", trailing,
+                             "--keep", "id")
+        assert code == 0, err
+        assert out.splitlines()[1].startswith("000,") and "007," in out, out[:60]
+
+
 def test_quoted_fields_and_semicolons_read_like_plain_csv(tmp_path, capsys):
     df = blobs()
     plain, quoted, semi = tmp_path / "p.csv", tmp_path / "q.csv", tmp_path / "s.csv"

@@ -328,15 +328,29 @@ def _read_table_file(path, name, args, n_inputs=None):
         raise CLIError(f"cannot read {name!r}: {_parser_message(exc)}", DATA) from None
     skip = 0 if header == "none" else 1
     lines = _record_lines(path, compression, sep, skip, len(df))
+    # lines that end with a separator (a common export) give an unnamed last
+    # column without a value: it was a "missing values" error in every row, to
+    # be fixed with --drop 'Unnamed: 3', a name the file does not show
+    empty = 0
+    while (df.shape[1] - empty > 2 and df.iloc[:, -1 - empty].isna().all()
+           and (header == "none" or _validation.is_pandas_placeholder(df.columns[-1 - empty]))):
+        empty += 1
+    if empty:
+        df = df.iloc[:, :-empty]
     table = _frame_table(pd, df, os.path.basename(name), lines)
+    if empty:
+        table.notes.append("the lines end with a separator: the last column, with no name "
+                           "and no values, is not read" if empty == 1 else
+                           f"the lines end with separators: the last {empty} columns, with no "
+                           "names and no values, are not read")
     # the cells as the file spells them (predict --keep copies ids such as
     # 00501 or 12345678901234567891 unchanged), read again only when asked
-    raw = []
+    raw, width = [], df.shape[1]
 
     def raw_text():
         if not raw:
             raw.append(pd.read_csv(path, encoding="utf-8-sig", dtype=str,
-                                   keep_default_na=False, **read, **opts))
+                                   keep_default_na=False, **read, **opts).iloc[:, :width])
         return raw[0]
     table.raw_text = raw_text
     cells = {}

@@ -1449,6 +1449,20 @@ def test_one_column_read_with_the_wrong_sep_names_the_sep(tmp_path, capsys):
     assert code == 0 and "300 examples, 4 features" in out
 
 
+@pytest.mark.parametrize("option", ["--target", "--index-col"])
+def test_a_column_named_in_a_table_read_as_one_column_names_the_sep(tmp_path, capsys,
+                                                                     option):
+    """With --target (or --index-col) the wrong --sep gave 'no such
+    column; the columns are 'f0,f1,f2,f3,target'' without the hint that the
+    same file gets when no column is named."""
+    df = blobs()
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    fail(capsys, 2, "train", "--data", path, "--sep", ";", option, "f1", *QUICK,
+         match=r"'f1': no such column; the columns are 'f0,f1,f2,f3,target' \(one column: "
+               r"the file looks separated by ','; pass --sep ','")
+
+
 def test_predict_with_the_wrong_sep_names_the_sep(tmp_path, capsys):
     """predict's mismatch error on a ';' file read with --sep , listed the merged
     column but not the --sep that splits it."""

@@ -1863,7 +1863,7 @@ def find_column(names, spec, option):
         close = _meant(spec, names)
         hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
         raise ValueError(f"{option} {spec!r}: no such column{hint}; the columns are "
-                         f"{_listing(map(repr, names), 12)}") from None
+                         f"{_listing(map(repr, names), 12)}{_one_column_hint(names)}") from None
     if not -len(names) <= pos < len(names):
         raise ValueError(f"{option} {spec}: the table has {len(names)} columns "
                          f"(positions 0..{len(names) - 1}, or -1 for the last)")

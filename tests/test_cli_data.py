@@ -106,6 +106,25 @@ def test_pandas_index_column_is_not_a_feature(tmp_path, capsys):
     assert code == 0 and "300 examples, 5 features" in out
 
 
+def test_pandas_index_with_repeated_values_is_not_a_feature(tmp_path, capsys):
+    """pd.concat(...).to_csv() writes an unnamed index whose values repeat: it
+    was trained on as a feature, without a note, and on rows ordered by class
+    the row numbers alone told the classes apart (a fresh-user trial)."""
+    df = blobs().sort_values("target")
+    joined = pd.concat([df, df.iloc[:100]])          # index 0..299 (in class order), 0..99
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    joined.to_csv(path)
+    assert path.read_text().startswith(",f0,")
+    code, out, err = cli(capsys, "train", "--data", path, "--save", model, *QUICK)
+    assert code == 0, err
+    assert "400 examples, 4 features" in out, out
+    assert "unnamed first column holds whole numbers, some repeated" in out, out
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0 and "from 4 features" in err and len(out.splitlines()) == 401, err
+    code, out, _ = cli(capsys, "train", "--data", path, "--index-col", "none", *QUICK)
+    assert code == 0 and "400 examples, 5 features" in out
+
+
 def test_whole_number_regression_target_asks_for_task(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400, 3))

@@ -563,8 +563,8 @@ def _index_note(table, header, target):
     """Why the first column is the row index that ``df.to_csv()`` writes first, or None.
 
     It is, when it holds whole numbers without missing values and is either
-    unnamed (pandas' default index: header "" or "Unnamed: 0") with distinct
-    values, or counts the rows (0..m-1 or 1..m in order, whatever its name:
+    unnamed (pandas' default index: header "" or "Unnamed: 0"; its values may
+    repeat, as pd.concat leaves them), or counts the rows (0..m-1 or 1..m in order, whatever its name:
     a default RangeIndex, named or not), or is named id/index with distinct
     values. Never the target (``--target``, or a column named like one), and
     a named column only when two more columns remain (a feature and the
@@ -578,9 +578,14 @@ def _index_note(table, header, target):
         return None
     distinct = len(np.unique(col)) == m
     keep = "--index-col none keeps it as a feature"
-    if header and (name.startswith("Unnamed: 0") or not name) and distinct:
-        return ("the unnamed first column holds row numbers: read as pandas' index, not a "
-                f"feature ({keep})")
+    if header and (name.startswith("Unnamed: 0") or not name):
+        if distinct:
+            return ("the unnamed first column holds row numbers: read as pandas' index, not "
+                    f"a feature ({keep})")
+        # pd.concat(...).to_csv() repeats index values; trained on as a feature, the
+        # row numbers told the classes apart as the rows were ordered by class
+        return ("the unnamed first column holds whole numbers, some repeated (the index of "
+                f"joined frames): read as pandas' index, not a feature ({keep})")
     if len(table.names) < 3:
         return None
     if _counts_rows(col):
@@ -1959,7 +1964,7 @@ def _add_table_options(p):
     g.add_argument("--index-col", metavar="NAME|POS|none",
                    help="column holding the row index, not a feature; none: every column "
                         "is data (default: the first column when it is pandas' index: "
-                        "unnamed with distinct whole numbers, counting the rows 0..m-1 or "
+                        "unnamed with whole numbers, counting the rows 0..m-1 or "
                         "1..m, or named id/index with distinct whole numbers; a note says "
                         "so)")
 

@@ -127,6 +127,23 @@ def test_a_latin1_file_is_told_to_be_resaved_as_utf8(tmp_path, capsys):
          match=r"is not UTF-8 text: re-save it as UTF-8")
 
 
+@pytest.mark.parametrize("write, match", [
+    (lambda df, p: df.to_csv(p, index=False, compression="gzip"),
+     r"is gzip-compressed, not text: name it \.csv\.gz"),
+    (lambda df, p: df.to_csv(p, index=False, compression={"method": "zip",
+                                                             "archive_name": "d.csv"}),
+     r"is a ZIP archive, not text \(an Excel \.xlsx workbook is one\)"),
+    (lambda df, p: df.to_csv(p, index=False, encoding="utf-16"),
+     r"is UTF-16 text, not UTF-8 .*iconv -f utf-16 -t utf-8"),
+], ids=["gzip", "zip", "utf-16"])
+def test_a_file_that_is_not_text_says_what_it_is(tmp_path, capsys, write, match):
+    """A gzipped download, an Excel workbook or Excel's UTF-16 'Unicode Text'
+    named .csv was told to re-save it from latin1 to UTF-8 (a fresh-user trial)."""
+    path = tmp_path / "d.csv"
+    write(blobs(), path)
+    fail(capsys, 1, "train", "--data", path, *QUICK, match=match)
+
+
 @pytest.mark.parametrize("suffix", [".csv.gz", ".tsv.bz2", ".csv.zip", ".csv.xz", ".CSV.GZ",
                                     ".zip"])
 def test_compressed_tables_are_read_like_plain_ones(tmp_path, capsys, suffix):

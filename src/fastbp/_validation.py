@@ -2422,8 +2422,37 @@ def _special_file_kind(path):
     return "a special file"
 
 
-def not_utf8_message(path):
-    """A table that does not decode as UTF-8: how to re-save it."""
+#: what a file that is not text starts with, and what to do with it (a gzipped
+#: download or an Excel workbook named .csv was told to re-encode from latin1)
+_NOT_TEXT = (
+    (b"\x1f\x8b", "gzip-compressed, not text: name it .csv.gz (or gunzip it)"),
+    (b"BZh", "bzip2-compressed, not text: name it .csv.bz2 (or bunzip2 it)"),
+    (b"\xfd7zXZ\x00", "xz-compressed, not text: name it .csv.xz (or unxz it)"),
+    (b"PK\x03\x04", "a ZIP archive, not text (an Excel .xlsx workbook is one): save the "
+                    "sheet as CSV UTF-8, or name a zip of one table .zip"),
+    (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook, not text: save the sheet as CSV UTF-8"),
+    (b"PAR1", "a Parquet file, not text: name it .parquet"),
+    (b"\xff\xfe", "UTF-16 text, not UTF-8 (Excel's 'Unicode Text'): re-save it as CSV "
+                  "UTF-8, or iconv -f utf-16 -t utf-8 OLD.csv > NEW.csv"),
+    (b"\xfe\xff", "UTF-16 text, not UTF-8: re-save it as CSV UTF-8, or iconv -f utf-16 "
+                  "-t utf-8 OLD.csv > NEW.csv"),
+)
+
+
+def not_utf8_message(path, file=None):
+    """A table that does not decode as UTF-8: how to re-save it. ``file``: the
+    uncompressed file to look at (``path`` names it in the message), whose
+    first bytes may say it is no text at all (compressed, a workbook)."""
+    head = b""
+    if file is not None:
+        try:
+            with open(file, "rb") as f:
+                head = f.read(8)
+        except OSError:
+            pass
+    for magic, what in _NOT_TEXT:
+        if head.startswith(magic):
+            return f"{os.fspath(path)!r} is {what}"
     return (f"{os.fspath(path)!r} is not UTF-8 text: re-save it as UTF-8, e.g. "
             "df.to_csv(path, encoding='utf-8') in pandas, or iconv -f latin1 -t utf-8 "
             "OLD.csv > NEW.csv (latin1 if that is its encoding)")

@@ -260,7 +260,8 @@ def _read_table_file(path, name, args, n_inputs=None):
             sample = f.read(1 << 16)
             whole = not f.read(1)
     except UnicodeDecodeError:
-        raise CLIError(_validation.not_utf8_message(name), DATA) from None
+        raise CLIError(_validation.not_utf8_message(
+            name, path if compression is None else None), DATA) from None
     except OSError as exc:
         raise CLIError(f"cannot read {name!r}: {exc.strerror or exc}", DATA) from None
     except (EOFError, zipfile.BadZipFile, ValueError) as exc:   # a broken archive
@@ -321,7 +322,8 @@ def _read_table_file(path, name, args, n_inputs=None):
             _check_unique_names(names, name)
         df = pd.read_csv(path, encoding="utf-8-sig", **read, **opts)
     except UnicodeDecodeError:     # past the sample read above
-        raise CLIError(_validation.not_utf8_message(name), DATA) from None
+        raise CLIError(_validation.not_utf8_message(
+            name, path if compression is None else None), DATA) from None
     except CLIError:
         raise
     except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...

@@ -125,6 +125,25 @@ def test_pandas_index_with_repeated_values_is_not_a_feature(tmp_path, capsys):
     assert code == 0 and "400 examples, 5 features" in out
 
 
+def test_a_price_target_with_a_currency_sign_is_not_sent_back_to_classification(tmp_path,
+                                                                                capsys):
+    """'$5,139.88' prices were taken for 300 classes, whose error said to pass
+    --task regression if they are a quantity; --task regression then said
+    'use --task classification', and nothing said what to change in the file."""
+    df = blobs()
+    df["target"] = [f"${v:,.2f}" for v in 1000 + 500 * df["f0"]]
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK, match=r"pass --task regression")
+    fail(capsys, 1, "train", "--data", path, "--task", "regression", *QUICK,
+         match=r"holds text \('\$.*\): write plain numbers there \(no currency signs or "
+               r"units\), or use --task classification if they are class labels$")
+    df["target"] = df["target"].str.replace("$", "").str.replace(",", "")
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, "--task", "regression", *QUICK)
+    assert code == 0 and "regression of 'target'" in out, err
+
+
 def test_whole_number_regression_target_asks_for_task(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400, 3))

@@ -1806,6 +1806,13 @@ def infer_task(y, name, task=None, decimal=".", thousands=None):
     kind = type_of_target(y)
     if task == "regression":
         if not numeric:
+            if all(any(c.isdigit() for c in str(v)) for v in y[:50]):
+                # '$5,139.88', '12 kg': the classification that the target was first
+                # taken for sent here, and 'use --task classification' back there
+                raise ValueError(f"--task regression needs a numeric target, but column "
+                                 f"{name!r} holds text ({_examples(y)}): write plain numbers "
+                                 "there (no currency signs or units), "
+                                 "or use --task classification if they are class labels")
             raise ValueError(f"--task regression needs a numeric target, but column {name!r} "
                              f"holds text ({_examples(y)}); use --task classification")
         return task

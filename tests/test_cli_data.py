@@ -35,6 +35,20 @@ def digits():
 
 # ------------------------------------------------------------ CSV layouts
 
+@pytest.mark.parametrize("comment", ["# comment", "# exported by tool v1, 2026-12-03"])
+def test_a_comment_line_at_the_top_is_named(tmp_path, capsys, comment):
+    """A '# ...' line above the header (not np.savetxt's header of the columns)
+    gave pandas' 'Expected 5 fields in line 2, saw 9 ... multi-char delimiter'
+    (the comment's spaces made the separator whitespace), or a table of one
+    column 'comment' holding the lines (a fresh-user trial)."""
+    df = blobs()
+    path = tmp_path / "d.csv"
+    path.write_text(comment + "\n" + df.to_csv(index=False))
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=rf"d\.csv' starts with a comment line \({re.escape(repr(comment))}\): delete "
+               r"the '#' lines at the top")
+
+
 def test_label_first_column_found_by_name(tmp_path, capsys):
     df = blobs()
     path = tmp_path / "d.csv"

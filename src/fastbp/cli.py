@@ -159,6 +159,16 @@ def _is_number(text, decimal, thousands=None):
     return True
 
 
+def _after_comments(sample):
+    """The sample without the '# ...' (and blank) lines at its top, if any is
+    left: a comment's spaces made the separator sniffed whitespace."""
+    lines = sample.splitlines(keepends=True)
+    k = 0
+    while k < len(lines) and (not lines[k].strip() or lines[k].lstrip().startswith("#")):
+        k += 1
+    return "".join(lines[k:]) if 0 < k < len(lines) else sample
+
+
 def _sniff_sep(sample):
     """The separator (',', ';', tab or '|') that splits the sample's lines most consistently."""
     lines = [ln for ln in sample.splitlines() if ln.strip()][:20]
@@ -271,7 +281,8 @@ def _read_table_file(path, name, args, n_inputs=None):
         raise CLIError(f"{name!r} is empty", DATA)
     if not whole:
         sample = sample[:sample.rfind("\n") + 1] or sample
-    sep = _sep_option(args.sep) if args.sep else TABLE_SUFFIXES[suffix] or _sniff_sep(sample)
+    sep = (_sep_option(args.sep) if args.sep else TABLE_SUFFIXES[suffix]
+           or _sniff_sep(_after_comments(sample)))
     engine = "python" if len(sep) > 1 else "c"
     if args.thousands and args.thousands == args.decimal:
         raise CLIError(f"--thousands and --decimal are both {args.decimal!r}: a number "
@@ -293,6 +304,14 @@ def _read_table_file(path, name, args, n_inputs=None):
         table_note = ("the '# ...' first line (np.savetxt's header) read as the column "
                       "names")
     elif header == "infer":
+        first = next((ln.strip() for ln in sample.splitlines() if ln.strip()), "")
+        if first.startswith("#"):
+            # pandas read the comment as the header: a parser error about a
+            # multi-char delimiter, or the data's first columns taken for its index
+            shown = first if len(first) <= 40 else first[:37] + "..."
+            raise CLIError(f"{name!r} starts with a comment line ({shown!r}): delete the "
+                           "'#' lines at the top (a '# ...' first line is read only as "
+                           "np.savetxt's header, naming every column)", DATA)
         try:
             rows = pd.read_csv(io.StringIO(sample), header=None, dtype=str,
                                keep_default_na=False, nrows=50, **opts)

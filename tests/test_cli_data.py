@@ -49,6 +49,18 @@ def test_a_comment_line_at_the_top_is_named(tmp_path, capsys, comment):
                r"the '#' lines at the top")
 
 
+def test_excels_sep_line_is_named(tmp_path, capsys):
+    """Excel's 'sep=;' first line (some exports write it for Excel) gave
+    pandas' 'Expected 1 fields in line 3, saw 2' and a hint about --sep."""
+    path = tmp_path / "d.csv"
+    path.write_text("sep=;\n" + blobs().to_csv(index=False, sep=";"))
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"d\.csv' starts with Excel's 'sep=;' line: delete it")
+    path.write_text(blobs().to_csv(index=False, sep=";"))
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0 and "separator ';'" in out, err
+
+
 def test_label_first_column_found_by_name(tmp_path, capsys):
     df = blobs()
     path = tmp_path / "d.csv"

@@ -305,6 +305,11 @@ def _read_table_file(path, name, args, n_inputs=None):
                       "names")
     elif header == "infer":
         first = next((ln.strip() for ln in sample.splitlines() if ln.strip()), "")
+        if first.lower().startswith("sep=") and len(first) <= 6:
+            # Excel's directive: read as the header, it was pandas' 'Expected 1
+            # fields in line 3, saw 2'
+            raise CLIError(f"{name!r} starts with Excel's {first!r} line: delete it (fastbp "
+                           "finds the separator by itself)", DATA)
         if first.startswith("#"):
             # pandas read the comment as the header: a parser error about a
             # multi-char delimiter, or the data's first columns taken for its index

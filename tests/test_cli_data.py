@@ -1799,6 +1799,25 @@ def test_an_npz_given_to_a_model_trained_on_a_header_row_is_refused(tmp_path, ca
          match=r"--test-data '.*d\.npz' is an \.npz")
 
 
+@pytest.mark.parametrize("header", [True, False])
+def test_a_table_given_to_a_model_trained_on_an_npz_is_refused(tmp_path, capsys, header):
+    """The other way round: a CSV given to a model trained on an .npz was told
+    'feature columns do not match the model: missing 'x0', 'x1', ...;
+    unexpected 'f0', ...', names the user never saw, and not that an .npz's
+    columns are matched by position."""
+    df = blobs()
+    path, npz, model = tmp_path / "d.csv", tmp_path / "d.npz", tmp_path / "m.npz"
+    np.savez(npz, X=df.drop(columns="target").to_numpy(), y=df["target"].to_numpy())
+    code, out, err = cli(capsys, "train", "--data", npz, "--save", model, *QUICK)
+    assert code == 0, err
+    df.to_csv(path, index=False, header=header)
+    fail(capsys, 1, "predict", "--model", model, "--data", path,
+         match=r"--data '.*d\.csv' is a table, but the model was trained on an \.npz, whose "
+               r"columns are matched by position \(x0, x1, \.\.\.: 4 features\), not by name")
+    fail(capsys, 1, "train", "--data", npz, "--test-data", path, *QUICK,
+         match=r"--test-data '.*d\.csv' is a table, but the model was trained on an \.npz")
+
+
 def test_an_infinite_target_value_is_named_like_an_infinite_feature(tmp_path, capsys):
     """An inf target gave scikit-learn's "Input contains infinity or a value too
     large for dtype('float64')." with no column or line (an inf feature names

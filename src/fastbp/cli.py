@@ -882,6 +882,12 @@ def _check_layout(table, prep, option):
             f"{target}), whose columns are matched by position: give it the training file's "
             "column layout without a header row (--header none if its first row is data), "
             "or retrain on a file with a header row (a header on both)", DATA)
+    if trained == "npz" != layout:     # a table: 'missing x0, x1, ...' it said
+        raise CLIError(
+            f"{option} {src!r} is a table, but the model was trained on an .npz, whose "
+            f"columns are matched by position (x0, x1, ...: {prep['columns']} features), not "
+            "by name: give an .npz whose X holds the training X's columns in the same order "
+            "(np.savez(path, X=X))", DATA)
     # the file without the target's column lines up when that was the last one
     # (new data of a label-last file)
     unlabelled = table.width == prep["columns"] - 1 == _int_or_none(target)

@@ -170,6 +170,28 @@ def test_a_price_target_with_a_currency_sign_is_not_sent_back_to_classification(
     assert code == 0 and "regression of 'target'" in out, err
 
 
+def test_a_question_mark_for_missing_values_is_pointed_out(tmp_path, capsys):
+    """UCI's data sets write a missing value as '?': the error said to drop the
+    column or encode it as numbers, not that emptying those cells makes them
+    missing values (which --dropna handles)."""
+    df = blobs()
+    df["f1"] = df["f1"].astype(object)
+    df.loc[df.index[[3, 50]], "f1"] = "?"
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"'f1' holds 2 values that are not a number \('\?', of 300\).*; if '\?' marks "
+               r"missing values, leave those cells empty \(--dropna then drops their rows\)$")
+    train_saved(capsys, blobs(), tmp_path / "clean.csv", model)
+    fail(capsys, 1, "predict", "--model", model, "--data", path,
+         match=r"; if '\?' marks missing values, leave those cells empty \(--dropna then "
+               r"gives their rows no prediction\)$")
+    df.loc[df.index[[3, 50]], "f1"] = ""
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, "--dropna", *QUICK)
+    assert code == 0 and "298 examples" in out, err
+
+
 def test_whole_number_regression_target_asks_for_task(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400, 3))

@@ -2074,6 +2074,13 @@ def check_numeric_features(names, columns, decimal=".", thousands=None, *, model
     stray = 0 < text.size < col.size          # mostly numbers, a few cells not
     shown = text if text.size else col
     hint = _text_number_hint(shown, stray, decimal, thousands)
+    marks = sorted({str(v).strip() for v in text.tolist()})
+    if stray and not hint and all(m and not any(c.isalnum() for c in m) for m in marks):
+        # '?' is how UCI's data sets write a missing value
+        hint = (f"; if {' and '.join(map(repr, marks[:3]))} "
+                f"{'marks' if len(marks) == 1 else 'mark'} missing values, leave those cells "
+                f"empty (--dropna then {'gives' if model else 'drops'} their rows"
+                f"{' no prediction' if model else ''})")
     what = (f"{text.size} value{'s' if text.size > 1 else ''} that {'are' if text.size > 1 else 'is'}"
             f" not a number ({_examples(shown)}, of {col.size})" if stray
             else f"text ({_examples(shown)})")

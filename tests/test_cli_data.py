@@ -192,6 +192,19 @@ def test_a_question_mark_for_missing_values_is_pointed_out(tmp_path, capsys):
     assert code == 0 and "298 examples" in out, err
 
 
+def test_r2_of_equal_true_values_says_why_it_has_none(tmp_path, capsys):
+    """A held-out set of one example (or of equal target values) was scored
+    'R^2 nan': R^2 divides by the true values' spread, which is 0 there."""
+    path = tmp_path / "d.csv"
+    path.write_text("x,y\n1,2.5\n2,4.5\n3,7.5\n")
+    code, out, err = cli(capsys, "train", "--data", path, "--test-size", "1", *QUICK)
+    assert code == 0, err
+    test = next(ln for ln in out.splitlines() if ln.startswith("test"))
+    assert re.match(r"test +R\^2 n/a \(the true values are all equal\)   RMSE [\d.]+   MAE "
+                    r"[\d.]+ \(1 example\)$", test), test
+    assert "nan" not in out
+
+
 def test_whole_number_regression_target_asks_for_task(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400, 3))

@@ -1091,10 +1091,13 @@ def _score_line(task, pred, true, poisson=False, classes=None):
         t, p = np.ldexp(true, -k), np.ldexp(pred, -k)
         err = p - t
         ss = np.sum((t - t.mean()) ** 2)
-        r2 = 1 - np.sum(err ** 2) / ss if ss > 0 else float("nan")
+        # R^2 compares with the true values' spread: none (one example, or equal
+        # values) was printed as 'R^2 nan'
+        r2 = (f"{1 - np.sum(err ** 2) / ss:.4f}" if ss > 0
+              else "n/a (the true values are all equal)")
         dev = (f"   Poisson deviance {_mean_poisson_deviance(true, pred):.4g}" if poisson
                else "")
-        return (f"R^2 {r2:.4f}   RMSE {np.ldexp(np.sqrt(np.mean(err ** 2)), k):.4g}   "
+        return (f"R^2 {r2}   RMSE {np.ldexp(np.sqrt(np.mean(err ** 2)), k):.4g}   "
                 f"MAE {np.ldexp(np.mean(np.abs(err)), k):.4g}{dev}")
     return f"accuracy {np.mean(_same_label(pred, true, classes)):.2%}"
 

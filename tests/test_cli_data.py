@@ -356,6 +356,10 @@ def _thousands_file(path, fmt, sep=",", point="."):
     (lambda v: f"{v:,.3f}".replace(",", "_").replace(".", ",").replace("_", "."), ";",
      r"decimal comma and '\.' between thousands: pass --decimal , --thousands \.(;|$)",
      ["--decimal", ",", "--thousands", "."]),
+    # spaces between thousands (French, Swiss): the error only said to drop the column
+    (lambda v: f"{v:,.3f}".replace(",", " ").replace(".", ","), ";",
+     r"' ' separates thousands there: pass --thousands ' ' --decimal ,(;|$)",
+     ["--decimal", ",", "--thousands", " "]),
 ])
 def test_thousands_separators_are_recognised(tmp_path, capsys, fmt, sep, hint, opts):
     path = tmp_path / "t.csv"
@@ -365,8 +369,9 @@ def test_thousands_separators_are_recognised(tmp_path, capsys, fmt, sep, hint, o
     assert code == 0, out
     # the values read are the numbers written: same scores as the plain file
     plain = tmp_path / "p.csv"
-    df["f0"] = [float(fmt(v).replace(",", "") if "--decimal" not in opts
-                      else fmt(v).replace(".", "").replace(",", ".")) for v in df["f0"]]
+    df["f0"] = [float(fmt(v).replace(",", "").replace(" ", "") if "--decimal" not in opts
+                      else fmt(v).replace(".", "").replace(" ", "").replace(",", "."))
+                for v in df["f0"]]
     df.to_csv(plain, index=False)
     _, out_plain, _ = cli(capsys, "train", "--data", plain, *QUICK)
     assert scores(out, "test") == scores(out_plain, "test")

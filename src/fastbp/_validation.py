@@ -2017,6 +2017,7 @@ def not_numbers(col):
 _THOUSANDS_NUMBER = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d*)?")
 _DECIMAL_COMMA_NUMBER = re.compile(r"-?\d*,\d+")
 _DOT_THOUSANDS_COMMA_DECIMAL = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d*)?")
+_SPACE_THOUSANDS_NUMBER = re.compile(r"-?\d{1,3}( \d{3})+([.,]\d*)?")
 
 
 def _comma_hint(sample, stray):
@@ -2050,6 +2051,11 @@ def _text_number_hint(values, stray, decimal, thousands):
     sample = [v.strip() for v in values[:50] if isinstance(v, str)]
     if thousands or len(sample) != min(len(values), 50):
         return ""
+    if sample and all(_SPACE_THOUSANDS_NUMBER.fullmatch(v) for v in sample):
+        # 1 234,5 (French, Swiss, ...): the error said only to drop the column
+        comma = decimal != "," and any("," in v for v in sample)
+        return (f"; ' ' separates thousands there: pass --thousands ' '"
+                f"{' --decimal ,' if comma else ''}")
     if decimal == ".":
         return _comma_hint(sample, stray)
     if decimal == "," and all(_DOT_THOUSANDS_COMMA_DECIMAL.fullmatch(v) for v in sample):

@@ -590,8 +590,9 @@ def _index_note(table, header, target):
 
     It is, when it holds whole numbers without missing values and is either
     unnamed (pandas' default index: header "" or "Unnamed: 0"; its values may
-    repeat, as pd.concat leaves them), or counts the rows (0..m-1 or 1..m in order, whatever its name:
-    a default RangeIndex, named or not), or is named id/index with distinct
+    repeat, as pd.concat leaves them), or counts the rows (0..m-1 or 1..m in
+    order, whatever its name: a default RangeIndex, named or not), or is
+    named id/index with distinct
     values. Never the target (``--target``, or a column named like one), and
     a named column only when two more columns remain (a feature and the
     target): the x of ``x,y`` data sampled at 0, 1, 2, ... is a feature.

@@ -175,6 +175,19 @@ def test_validation_weights_get_a_hint():
                                               verbose=False)
 
 
+@pytest.mark.parametrize("make,match", [
+    (lambda X, y: (X,), "tuple of 1$"),                  # the length said
+    (lambda X, y: [X, y, y, y], "list of 4$"),
+    (lambda X, y: X.ravel()[0], "float64$"),             # not a sequence
+    (lambda X, y: {"X": X, "y": y}, r"dict with keys 'X', 'y': pass \(X_val, Y_val\)"),
+])
+def test_a_validation_data_that_is_not_a_pair_says_what_it_got(make, match):
+    X, y = np.ones((2, 4)), np.array([0, 1, 0, 1])
+    with pytest.raises(TypeError, match=r"validation_data must be a pair \(X_val, Y_val\), "
+                                        "got " + match):
+        Network([2, 2], output="softmax").fit(X, y, validation_data=make(X, y), verbose=False)
+
+
 def test_resuming_past_the_requested_epochs_says_so(tmp_path):
     rng = np.random.default_rng(5)
     X, y = rng.standard_normal((4, 40)), rng.integers(0, 2, 40)

@@ -1296,9 +1296,10 @@ def check_validation_pair(validation_data):
         if isinstance(validation_data, (tuple, list)) and len(validation_data) == 3:
             hint = ("; validation weights are not supported: call net.evaluate(X_val, "
                     "Y_val, sample_weight=w) in a callback for weighted metrics")
+        size = (f" of {len(validation_data)}" if isinstance(validation_data, (tuple, list))
+                else "")
         raise TypeError("validation_data must be a pair (X_val, Y_val), got "
-                        f"{type(validation_data).__name__}"
-                        + (f" of {len(validation_data)}" if hint else "") + hint) from None
+                        f"{type(validation_data).__name__}{size}" + hint) from None
     return Xv, Yv
 
 

@@ -340,7 +340,7 @@ def _thousands_file(path, fmt, sep=",", point="."):
         cells = ([f'"{fmt(row[0])}"'] + [repr(float(v)).replace(".", point) for v in row[1:-1]]
                  + [str(row[-1])])
         lines.append(sep.join(cells))
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return df
 
 
@@ -360,6 +360,12 @@ def _thousands_file(path, fmt, sep=",", point="."):
     (lambda v: f"{v:,.3f}".replace(",", " ").replace(".", ","), ";",
      r"' ' separates thousands there: pass --thousands ' ' --decimal ,(;|$)",
      ["--decimal", ",", "--thousands", " "]),
+    # French Excel's no-break space: --thousands took it and matched nothing
+    # (pandas' C parser reads bytes), and the error had no hint
+    (lambda v: f"{v:,.3f}".replace(",", "\u00a0").replace(".", ","), ";",
+     r"a no-break space \(U\+00A0\) separates thousands there: pass --thousands "
+     r"\$'\\u00a0' --decimal ,(;|$)",
+     ["--decimal", ",", "--thousands", "\u00a0"]),
 ])
 def test_thousands_separators_are_recognised(tmp_path, capsys, fmt, sep, hint, opts):
     path = tmp_path / "t.csv"
@@ -370,7 +376,8 @@ def test_thousands_separators_are_recognised(tmp_path, capsys, fmt, sep, hint, o
     # the values read are the numbers written: same scores as the plain file
     plain = tmp_path / "p.csv"
     df["f0"] = [float(fmt(v).replace(",", "").replace(" ", "") if "--decimal" not in opts
-                      else fmt(v).replace(".", "").replace(" ", "").replace(",", "."))
+                      else fmt(v).replace(".", "").replace(" ", "").replace("\u00a0", "")
+                      .replace(",", "."))
                 for v in df["f0"]]
     df.to_csv(plain, index=False)
     _, out_plain, _ = cli(capsys, "train", "--data", plain, *QUICK)

@@ -2018,7 +2018,12 @@ def not_numbers(col):
 _THOUSANDS_NUMBER = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d*)?")
 _DECIMAL_COMMA_NUMBER = re.compile(r"-?\d*,\d+")
 _DOT_THOUSANDS_COMMA_DECIMAL = re.compile(r"-?\d{1,3}(\.\d{3})+(,\d*)?")
-_SPACE_THOUSANDS_NUMBER = re.compile(r"-?\d{1,3}( \d{3})+([.,]\d*)?")
+_SPACE_THOUSANDS_NUMBER = re.compile(r"-?\d{1,3}([ \u00a0\u202f])\d{3}(\1\d{3})*([.,]\d*)?")
+#: the spaces between thousands, as --thousands takes them (bash/zsh quoting
+#: for the invisible ones: French Excel writes a no-break space)
+_SPACE_OPTION = {" ": ("' '", "' '"),
+                 "\u00a0": ("a no-break space (U+00A0)", "$'\\u00a0'"),
+                 "\u202f": ("a narrow no-break space (U+202F)", "$'\\u202f'")}
 
 
 def _comma_hint(sample, stray):
@@ -2052,10 +2057,12 @@ def _text_number_hint(values, stray, decimal, thousands):
     sample = [v.strip() for v in values[:50] if isinstance(v, str)]
     if thousands or len(sample) != min(len(values), 50):
         return ""
-    if sample and all(_SPACE_THOUSANDS_NUMBER.fullmatch(v) for v in sample):
+    found = [_SPACE_THOUSANDS_NUMBER.fullmatch(v) for v in sample]
+    if found and all(found) and len({f.group(1) for f in found}) == 1:
         # 1 234,5 (French, Swiss, ...): the error said only to drop the column
         comma = decimal != "," and any("," in v for v in sample)
-        return (f"; ' ' separates thousands there: pass --thousands ' '"
+        what, option = _SPACE_OPTION[found[0].group(1)]
+        return (f"; {what} separates thousands there: pass --thousands {option}"
                 f"{' --decimal ,' if comma else ''}")
     if decimal == ".":
         return _comma_hint(sample, stray)

@@ -283,7 +283,10 @@ def _read_table_file(path, name, args, n_inputs=None):
         sample = sample[:sample.rfind("\n") + 1] or sample
     sep = (_sep_option(args.sep) if args.sep else TABLE_SUFFIXES[suffix]
            or _sniff_sep(_after_comments(sample)))
-    engine = "python" if len(sep) > 1 else "c"
+    # pandas' C parser reads bytes: a --thousands or --decimal outside ASCII
+    # (French Excel's no-break space) was accepted and matched nothing
+    engine = ("python" if len(sep) > 1 or not (args.thousands or "").isascii()
+              or not args.decimal.isascii() else "c")
     if args.thousands and args.thousands == args.decimal:
         raise CLIError(f"--thousands and --decimal are both {args.decimal!r}: a number "
                        "needs two different characters (e.g. --decimal , --thousands .)", USAGE)
@@ -1994,7 +1997,8 @@ def _add_table_options(p):
                    help="decimal point (',' for 1,5)")
     g.add_argument("--thousands", metavar="CHAR", type=_thousands_option,
                    help="thousands separator inside numbers (',' for 51,494.5; '.' with "
-                        "--decimal , for 51.494,5)")
+                        "--decimal , for 51.494,5; ' ' or a no-break space, $'\\u00a0' in "
+                        "bash, with --decimal , for 51 494,5)")
     g.add_argument("--header", default="infer", choices=("infer", "0", "none"),
                    help="first row holds the column names: infer (default), 0 (yes), none")
     g.add_argument("--index-col", metavar="NAME|POS|none",

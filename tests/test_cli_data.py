@@ -306,6 +306,43 @@ def test_lines_ending_with_a_separator_are_read(tmp_path, capsys, header):
         assert out.splitlines()[1].startswith("000,") and "007," in out, out[:60]
 
 
+@pytest.mark.parametrize("names", [["f0", "f1", "f2", "f3", "target"],
+                                   ["sepal length", "sepal width", "petal length",
+                                    "petal width", "target"]])
+def test_data_lines_ending_with_a_separator_the_header_lacks_are_named(tmp_path, capsys,
+                                                                       names):
+    """'a,b,label' over '1,2,x,': pandas' 'Expected 5 fields in line 2, saw 6'
+    came with a hint about a separator inside a field; names with spaces made
+    the separator guess whitespace, and the error listed columns such as
+    'length,sepal'. The fix the message gives reads the file."""
+    df = blobs()
+    df.columns = names
+    path = tmp_path / "t.csv"
+    lines = df.to_csv(index=False).splitlines()
+    path.write_text(lines[0] + "\n" + "".join(ln + ",\n" for ln in lines[1:]))
+    fail(capsys, 1, "train", "--data", path, *QUICK,
+         match=r"Expected 5 fields in line 2, saw 6: every data line ends with a ',' the "
+               r"header line does not have; delete the ',' at the ends of the lines, or add "
+               r"one at the end of the header line")
+    path.write_text(lines[0] + ",\n" + "".join(ln + ",\n" for ln in lines[1:]))
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, err
+    assert "300 examples, 4 features, 3 classes" in out, out
+
+
+def test_a_last_column_empty_in_every_row_keeps_the_separator(tmp_path, capsys):
+    # the data lines end with ',' here too, but split evenly as they are
+    df = blobs()
+    df["note"] = ""
+    path = tmp_path / "n.csv"
+    df.to_csv(path, index=False)
+    assert path.read_text().splitlines()[1].endswith(",")
+    code, out, err = cli(capsys, "train", "--data", path, "--target", "target", "--drop",
+                         "note", *QUICK)
+    assert code == 0, err
+    assert "300 examples, 4 features, 3 classes" in out, out
+
+
 def test_quoted_fields_and_semicolons_read_like_plain_csv(tmp_path, capsys):
     df = blobs()
     plain, quoted, semi = tmp_path / "p.csv", tmp_path / "q.csv", tmp_path / "s.csv"

@@ -169,14 +169,36 @@ def _after_comments(sample):
     return "".join(lines[k:]) if 0 < k < len(lines) else sample
 
 
-def _sniff_sep(sample):
-    """The separator (',', ';', tab or '|') that splits the sample's lines most consistently."""
+def _sample_lines(sample):
+    """The sample's first 20 non-blank lines, less a last one the sample cut."""
     lines = [ln for ln in sample.splitlines() if ln.strip()][:20]
     if len(lines) > 1 and not sample.endswith(("\n", "\r")):
         lines = lines[:-1]                       # the last line may be cut off
+    return lines
+
+
+def _data_lines_end_with(lines, sep):
+    """Whether every line but the first (the header) ends with ``sep`` and the
+    first does not: an export that writes a separator after each row's last
+    field but not after the names."""
+    return (len(lines) > 1 and not lines[0].rstrip().endswith(sep)
+            and all(ln.rstrip().endswith(sep) for ln in lines[1:]))
+
+
+def _sniff_sep(sample):
+    """The separator (',', ';', tab or '|') that splits the sample's lines most consistently."""
+    lines = _sample_lines(sample)
     best, best_n = None, 1
     for sep in (",", ";", "\t", "|"):
+        # data lines ending with the separator the header lacks still count as
+        # split by it (their error then says so): spaces in the names ('sepal
+        # length') made the guess whitespace, and the error named odd columns
+        # (only when the lines do not split evenly as they are: a last column
+        # empty in every sampled row ends the data lines with it too)
         counts = {len(row) for row in csv.reader(lines, delimiter=sep)}
+        if len(counts) > 1 and _data_lines_end_with(lines, sep):
+            rows = [lines[0]] + [ln.rstrip()[:-1] for ln in lines[1:]]
+            counts = {len(row) for row in csv.reader(rows, delimiter=sep)}
         if len(counts) == 1 and counts.pop() > best_n:
             best, best_n = sep, len(next(csv.reader(lines[:1], delimiter=sep)))
     if best is None and lines and len(lines[0].split()) > 1:
@@ -324,7 +346,8 @@ def _read_table_file(path, name, args, n_inputs=None):
             rows = pd.read_csv(io.StringIO(sample), header=None, dtype=str,
                                keep_default_na=False, nrows=50, **opts)
         except Exception as exc:
-            raise CLIError(f"cannot read {name!r}: {_parser_message(exc)}", DATA) from None
+            raise CLIError(f"cannot read {name!r}: {_parser_message(exc, sample, sep)}",
+                           DATA) from None
         row0 = rows.values.tolist()[0] if len(rows) else []
         header = ("0" if _has_header(rows.values.tolist(), args.decimal, args.thousands)
                   else "none")
@@ -354,7 +377,8 @@ def _read_table_file(path, name, args, n_inputs=None):
     except CLIError:
         raise
     except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...
-        raise CLIError(f"cannot read {name!r}: {_parser_message(exc)}", DATA) from None
+        raise CLIError(f"cannot read {name!r}: {_parser_message(exc, sample, sep)}",
+                           DATA) from None
     skip = 0 if header == "none" else 1
     lines = _record_lines(path, compression, sep, skip, len(df))
     # lines that end with a separator (a common export) give an unnamed last
@@ -521,10 +545,17 @@ def _sep_option(text):
     return {"tab": "\t", "\\t": "\t", "space": r"\s+", "whitespace": r"\s+"}.get(text, text)
 
 
-def _parser_message(exc):
+def _parser_message(exc, sample=None, sep=None):
+    """pandas' error as one line, with what probably caused a field-count error."""
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     if "Expected" in text and "fields" in text:
-        text += " (a separator inside an unquoted field? --sep chooses the separator)"
+        if (sample is not None and len(sep) == 1
+                and _data_lines_end_with(_sample_lines(sample), sep)):
+            text += (f": every data line ends with a {sep!r} the header line does not have; "
+                     f"delete the {sep!r} at the ends of the lines, or add one at the end "
+                     "of the header line")
+        else:
+            text += " (a separator inside an unquoted field? --sep chooses the separator)"
     return text
 
 

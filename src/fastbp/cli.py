@@ -23,6 +23,7 @@ Every error ends in one line ``fastbp: error: ...`` with exit status 2
 with no command prints its help to stderr and exits 2.
 """
 import argparse
+import collections.abc
 import contextlib
 import csv
 import io
@@ -98,8 +99,10 @@ class Table:
         int64 or float64 (NaN where missing) for numeric columns, object
         (str or None) otherwise.
     missing : list of ndarray of bool (m,)
-    lines : ndarray of int (m,)
-        Where each row is in the file (``row_word`` says "line" or "row").
+    lines : ndarray of int (m,), or a callable returning it
+        Where each row is in the file (``row_word`` says "line" or "row"). A
+        callable (a CSV's line numbers cost a pass over the file) is called
+        the first time a message names a row; ``m`` is then given.
     notes : list of str
         What the reader decided (header, index column, separator).
     index : tuple or None
@@ -107,9 +110,11 @@ class Table:
         the file's columns, name, column, missing).
     """
 
-    def __init__(self, source, names, columns, missing, lines, row_word="line"):
+    def __init__(self, source, names, columns, missing, lines, row_word="line", m=None):
         self.source, self.names, self.columns = source, list(names), list(columns)
-        self.missing, self.lines, self.row_word = list(missing), np.asarray(lines), row_word
+        self.missing, self.row_word = list(missing), row_word
+        self._lines = lines if callable(lines) else np.asarray(lines)
+        self.m = len(self._lines) if m is None else m
         self.notes = []
         self.index = None
         self.index_note = None       # the note in ``notes`` that says why (``_drop_index``)
@@ -132,12 +137,33 @@ class Table:
         return names, cols, miss
 
     @property
-    def m(self):
-        return len(self.lines)
+    def lines(self):
+        if callable(self._lines):
+            self._lines = np.asarray(self._lines())
+        return self._lines
 
     def where(self, rows):
-        """Row labels for messages: ``line 7`` or ``row 7``."""
-        return [f"{self.row_word} {self.lines[i]}" for i in rows]
+        """Row labels for messages (``line 7`` or ``row 7``), a sequence made
+        label by label as a message reads it."""
+        return _RowLabels(self, rows)
+
+
+class _RowLabels(collections.abc.Sequence):
+    """The labels (``line 7``) of some rows of a Table, each formatted when read:
+    the checks take every row's labels and read only the bad rows'."""
+
+    __slots__ = ("_table", "_rows")
+
+    def __init__(self, table, rows):
+        self._table, self._rows = table, rows
+
+    def __len__(self):
+        return len(self._rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return f"{self._table.row_word} {self._table.lines[self._rows[i]]}"
 
 
 def _import_pandas(what):
@@ -159,20 +185,20 @@ def _is_number(text, decimal, thousands=None):
     return True
 
 
-def _after_comments(sample):
-    """The sample without the '# ...' (and blank) lines at its top, if any is
+def _after_comments(lines):
+    """The (non-blank) lines without the '# ...' lines at their top, if any is
     left: a comment's spaces made the separator sniffed whitespace."""
-    lines = sample.splitlines(keepends=True)
     k = 0
-    while k < len(lines) and (not lines[k].strip() or lines[k].lstrip().startswith("#")):
+    while k < len(lines) and lines[k].lstrip().startswith("#"):
         k += 1
-    return "".join(lines[k:]) if 0 < k < len(lines) else sample
+    return lines[k:] if k < len(lines) else lines
 
 
-def _sample_lines(sample):
-    """The sample's first 20 non-blank lines, less a last one the sample cut."""
-    lines = [ln for ln in sample.splitlines() if ln.strip()][:20]
-    if len(lines) > 1 and not sample.endswith(("\n", "\r")):
+def _sample_lines(lines, cut):
+    """The first 20 of the sample's non-blank ``lines``, less a last one the
+    sample ``cut`` (it did not end with a line break)."""
+    lines = lines[:20]
+    if len(lines) > 1 and cut:
         lines = lines[:-1]                       # the last line may be cut off
     return lines
 
@@ -185,9 +211,9 @@ def _data_lines_end_with(lines, sep):
             and all(ln.rstrip().endswith(sep) for ln in lines[1:]))
 
 
-def _sniff_sep(sample):
-    """The separator (',', ';', tab or '|') that splits the sample's lines most consistently."""
-    lines = _sample_lines(sample)
+def _sniff_sep(lines):
+    """The separator (',', ';', tab or '|') that splits the sampled ``lines`` (from
+    `_sample_lines`) most consistently."""
     best, best_n = None, 1
     for sep in (",", ";", "\t", "|"):
         # data lines ending with the separator the header lacks still count as
@@ -303,8 +329,13 @@ def _read_table_file(path, name, args, n_inputs=None):
         raise CLIError(f"{name!r} is empty", DATA)
     if not whole:
         sample = sample[:sample.rfind("\n") + 1] or sample
+    # the sample's lines, split once: the separator's guess, the header's and
+    # the parser's messages read them
+    nonblank = [ln for ln in sample.splitlines() if ln.strip()]
+    cut = not sample.endswith(("\n", "\r"))
+    head = _sample_lines(nonblank, cut)
     sep = (_sep_option(args.sep) if args.sep else TABLE_SUFFIXES[suffix]
-           or _sniff_sep(_after_comments(sample)))
+           or _sniff_sep(_sample_lines(_after_comments(nonblank), cut)))
     # pandas' C parser reads bytes: a --thousands or --decimal outside ASCII
     # (French Excel's no-break space) was accepted and matched nothing
     engine = ("python" if len(sep) > 1 or not (args.thousands or "").isascii()
@@ -323,13 +354,13 @@ def _read_table_file(path, name, args, n_inputs=None):
             # draws); 3.0 parses them exactly and deprecates the option
             opts["float_precision"] = "round_trip"
     header, table_note = args.header, None
-    names = _comment_header(sample, sep) if header == "infer" else None
+    names = _comment_header(nonblank, sep) if header == "infer" else None
     if names:
         header = "comment"
         table_note = ("the '# ...' first line (np.savetxt's header) read as the column "
                       "names")
     elif header == "infer":
-        first = next((ln.strip() for ln in sample.splitlines() if ln.strip()), "")
+        first = nonblank[0].strip()
         if first.lower().startswith("sep=") and len(first) <= 6:
             # Excel's directive: read as the header, it was pandas' 'Expected 1
             # fields in line 3, saw 2'
@@ -346,7 +377,7 @@ def _read_table_file(path, name, args, n_inputs=None):
             rows = pd.read_csv(io.StringIO(sample), header=None, dtype=str,
                                keep_default_na=False, nrows=50, **opts)
         except Exception as exc:
-            raise CLIError(f"cannot read {name!r}: {_parser_message(exc, sample, sep)}",
+            raise CLIError(f"cannot read {name!r}: {_parser_message(exc, head, sep)}",
                            DATA) from None
         row0 = rows.values.tolist()[0] if len(rows) else []
         header = ("0" if _has_header(rows.values.tolist(), args.decimal, args.thousands)
@@ -377,10 +408,13 @@ def _read_table_file(path, name, args, n_inputs=None):
     except CLIError:
         raise
     except Exception as exc:       # pandas' ParserError, EmptyDataError, ValueError, ...
-        raise CLIError(f"cannot read {name!r}: {_parser_message(exc, sample, sep)}",
+        raise CLIError(f"cannot read {name!r}: {_parser_message(exc, head, sep)}",
                            DATA) from None
     skip = 0 if header == "none" else 1
-    lines = _record_lines(path, compression, sep, skip, len(df))
+    m = len(df)
+
+    def lines():
+        return _record_lines(path, compression, sep, skip, m)
     # lines that end with a separator (a common export) give an unnamed last
     # column without a value: it was a "missing values" error in every row, to
     # be fixed with --drop 'Unnamed: 3', a name the file does not show
@@ -390,7 +424,7 @@ def _read_table_file(path, name, args, n_inputs=None):
         empty += 1
     if empty:
         df = df.iloc[:, :-empty]
-    table = _frame_table(pd, df, os.path.basename(name), lines)
+    table = _frame_table(pd, df, os.path.basename(name), lines, m=m)
     if empty:
         table.notes.append("the lines end with a separator: the last column, with no name "
                            "and no values, is not read" if empty == 1 else
@@ -525,10 +559,10 @@ def _open_out(path, compression):
                             newline="")
 
 
-def _comment_header(sample, sep):
+def _comment_header(lines, sep):
     """Column names of a first line ``# a b c`` (np.savetxt's ``header=``), if it names
-    as many columns as the next line has; else None."""
-    lines = [ln for ln in sample.splitlines() if ln.strip()]
+    as many columns as the next line has (``lines``: the sample's non-blank lines);
+    else None."""
     if len(lines) < 2 or not lines[0].startswith("#"):
         return None
 
@@ -545,12 +579,13 @@ def _sep_option(text):
     return {"tab": "\t", "\\t": "\t", "space": r"\s+", "whitespace": r"\s+"}.get(text, text)
 
 
-def _parser_message(exc, sample=None, sep=None):
-    """pandas' error as one line, with what probably caused a field-count error."""
+def _parser_message(exc, lines=None, sep=None):
+    """pandas' error as one line, with what probably caused a field-count error
+    (``lines``: the sampled lines, from `_sample_lines`)."""
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
     if "Expected" in text and "fields" in text:
-        if (sample is not None and len(sep) == 1
-                and _data_lines_end_with(_sample_lines(sample), sep)):
+        if (lines is not None and len(sep) == 1
+                and _data_lines_end_with(lines, sep)):
             text += (f": every data line ends with a {sep!r} the header line does not have; "
                      f"delete the {sep!r} at the ends of the lines, or add one at the end "
                      "of the header line")
@@ -559,7 +594,7 @@ def _parser_message(exc, sample=None, sep=None):
     return text
 
 
-def _frame_table(pd, df, source, lines, row_word="line"):
+def _frame_table(pd, df, source, lines, row_word="line", m=None):
     names, columns, missing = [], [], []
     for j in range(df.shape[1]):
         s = df.iloc[:, j]
@@ -583,7 +618,7 @@ def _frame_table(pd, df, source, lines, row_word="line"):
                            dtype=object)
         columns.append(col)
         missing.append(miss)
-    return Table(source, names, columns, missing, lines, row_word)
+    return Table(source, names, columns, missing, lines, row_word, m)
 
 
 #: a first column of one of these names (any case) holding distinct whole numbers is the

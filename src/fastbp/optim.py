@@ -357,7 +357,8 @@ class Optimizer:
         """
         if type(n) is not int or n < 0:
             n = check_count("n", n, 2**63)
-        self._t = _check_t("t + n", self._t + n) if self._t + n >= 2**63 else self._t + n
+        t = self._t + n
+        self._t = _check_t("t + n", t) if t >= 2**63 else t
 
     def _owner_buffer(self):
         """The bound network's parameter buffer while it lives, else None."""

@@ -583,6 +583,14 @@ def test_fit_checkpoint_resume_equals_uninterrupted(tmp_path, rng):
     (dict(layer_dims=[3, 4, 1], hidden="swish"), ValueError, "unknown activation 'swish'"),
     (dict(layer_dims=[3, 4, 4, 1], hidden=["relu"]), ValueError, "list of 2"),
     (dict(layer_dims=[3, 4, 1], output="tanh"), ValueError, "unknown output 'tanh'"),
+    # the docstring's TypeError for an activation that is not a string: output=["sigmoid"]
+    # raised "unhashable type: 'list'" from a dict lookup, output=None and hidden=[None]
+    # a ValueError
+    (dict(layer_dims=[3, 4, 1], output=["sigmoid"]), TypeError,
+     r"output must be a name \(a str\), got list \['sigmoid'\]"),
+    (dict(layer_dims=[3, 4, 1], output=None), TypeError, "output must be a name"),
+    (dict(layer_dims=[3, 4, 4, 1], hidden=["relu", None]), TypeError,
+     r"hidden: an activation must be a name \(a str\), got NoneType None"),
     (dict(layer_dims=[3, 4, 1], output="softmax"), ValueError, "at least 2 units"),
     (dict(layer_dims=[3, 4, 1], init="glorot"), ValueError, "unknown init 'glorot'"),
     (dict(layer_dims=[3, 4, 1], dtype="float16"), TypeError, "float32' or 'float64"),

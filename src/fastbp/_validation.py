@@ -216,13 +216,20 @@ def check_hidden(hidden, n_layers, activations):
         raise ValueError(f"hidden must be one activation name or a list of {n_layers - 1} "
                          f"(one per hidden layer); got {len(names)}: {names!r}")
     for name in names or ([hidden] if isinstance(hidden, str) else []):
-        if not isinstance(name, str) or name not in activations:
+        if not isinstance(name, str):
+            raise TypeError(f"hidden: an activation must be a name (a str), got "
+                            f"{type(name).__name__} {name!r}; valid: {tuple(activations)}")
+        if name not in activations:
             raise ValueError(f"hidden: unknown activation {name!r}; valid: {tuple(activations)}")
     return tuple(names)
 
 
 def check_output(output, n_out, outputs):
     """The output non-linearity, one of ``outputs``, for ``n_out`` units."""
+    if not isinstance(output, str):
+        # output=["sigmoid"] met the dict lookup below: "unhashable type: 'list'"
+        raise TypeError(f"output must be a name (a str), got {type(output).__name__} "
+                        f"{output!r}; valid: {sorted(outputs)}")
     if output not in outputs:
         raise ValueError(f"unknown output {output!r}; valid: {sorted(outputs)} "
                          "(sigmoid: binary cross-entropy, softmax: cross-entropy, "

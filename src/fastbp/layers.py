@@ -129,9 +129,10 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
     Raises
     ------
     TypeError
-        Arrays that are not float32/float64, arrays of different dtypes, a
-        non-int ``n_threads``, or ``out`` arrays that are not ndarrays or
-        not of the inputs' dtype (as NumPy's ``out=``).
+        Arrays that are not float32/float64, arrays of different dtypes,
+        numpy.ma arrays with masked entries, a non-int ``n_threads``, or
+        ``out`` arrays that are not ndarrays or not of the inputs' dtype
+        (as NumPy's ``out=``).
     ValueError
         Shapes that do not chain (dZ (n, m), A_prev (n_prev, m), W (n,
         n_prev)), an unknown activation, gelu / gelu_tanh / silu without
@@ -175,11 +176,12 @@ def output_delta(AL, Y, loss, *, out=None, n_threads=None):
     ------
     ValueError
         Y lies outside the loss's domain (see :func:`loss`), shapes differ,
-        an unknown loss, or an ``out`` of the wrong shape, not C-contiguous,
-        read-only or overlapping an input.
+        an unknown loss, an ``out`` of the wrong shape, not C-contiguous,
+        read-only or overlapping an input, or ``n_threads=0``.
     TypeError
-        AL not float32/float64, Y of a non-numeric dtype, or an ``out``
-        that is not an ndarray of AL's dtype.
+        AL not float32/float64, Y of a non-numeric dtype, numpy.ma arrays
+        with masked entries, a non-int ``n_threads``, or an ``out`` that is
+        not an ndarray of AL's dtype.
     """
     return _loss.output_delta(*_v.output_delta_args(AL, Y, loss, out, n_threads))
 
@@ -227,7 +229,8 @@ def loss(AL, Y, loss, *, from_logits=False):
     Y : array_like (n_out, m); float, int, bool or uint8
         binary_crossentropy: values in [0, 1]; crossentropy: non-negative
         columns summing to 1 (one-hot or probabilities); poisson:
-        non-negative finite values; mse: any.
+        non-negative finite values; mse: any. A (m,) vector is accepted
+        when n_out == 1.
     loss : str
         One of ``fastbp.LOSSES``.
     from_logits : bool, default False
@@ -242,8 +245,8 @@ def loss(AL, Y, loss, *, from_logits=False):
         Y outside the loss's domain (the message names the values found), or
         shapes that differ, or an unknown loss.
     TypeError
-        AL not float32/float64, Y of a non-numeric dtype, or numpy.ma
-        arrays with masked entries.
+        AL not float32/float64, Y of a non-numeric dtype, numpy.ma arrays
+        with masked entries, or ``from_logits`` not True or False.
     """
     args = _v.loss_args(AL, Y, loss, from_logits)
     if from_logits:
@@ -269,8 +272,9 @@ def softmax(Z, *, out=None, n_threads=None):
     Raises
     ------
     TypeError
-        Z not float32/float64, a non-int ``n_threads``, or an ``out`` that
-        is not an ndarray of Z's dtype.
+        Z not float32/float64, a numpy.ma array with masked entries, a
+        non-int ``n_threads``, or an ``out`` that is not an ndarray of Z's
+        dtype.
     ValueError
         Z not 2-D, an ``out`` of the wrong shape, not C-contiguous,
         read-only or overlapping Z, or ``n_threads=0``.

@@ -1385,6 +1385,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y) (scikit-learn's ``partial_fit``).
 
+        With ``solver="lbfgs"``, which scikit-learn's MLPRegressor accepts
+        here too, it is not one epoch but a whole L-BFGS run of up to
+        ``max_iter`` iterations from the current parameters, as
+        scikit-learn's (``n_iter_`` counts that run's iterations).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
         Returns
         -------
         self : object

@@ -1081,9 +1081,10 @@ _DOC_PARAMS = """
     epsilon : float > 0, default=1e-8
         Adam's term added to the square root of the second moment in the
         step's denominator.
-    n_iter_no_change : int >= 1, default=10
+    n_iter_no_change : int >= 1 or np.inf, default=10
         The epochs without a ``tol`` improvement that stop a stochastic
-        fit (see ``tol``).
+        fit (see ``tol``); ``np.inf`` never stops on ``tol`` (scikit-learn's
+        constraint allows it too).
     max_fun : int >= 1, default=15000
         The most loss evaluations ``"lbfgs"`` may make (each a whole
         forward and backward pass over the data).

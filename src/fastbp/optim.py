@@ -354,6 +354,8 @@ class Optimizer:
         ------
         ValueError
             ``n`` negative, or ``t + n`` beyond 2**63 - 1.
+        TypeError
+            ``n`` not an int.
         """
         if type(n) is not int or n < 0:
             n = check_count("n", n, 2**63)
@@ -582,7 +584,11 @@ class Adam(Optimizer):
     ValueError
         ``lr <= 0``, betas outside [0, 1), ``eps <= 0`` (0 would make 0 / 0 =
         NaN of every parameter whose gradient is exactly 0), an unknown
-        ``bias_correction``.
+        ``bias_correction``; NaN or infinite settings. When training starts,
+        an ``eps`` that rounds to 0 in the network's dtype (below 1.4e-45
+        in float32).
+    TypeError
+        ``lr``, a beta or ``eps`` not a number.
     """
 
     kind = "adam"

@@ -1733,7 +1733,8 @@ class Network:
             own entries) or an ``epoch`` / ``history`` a resumed fit cannot
             read (not a non-negative int / a dict of lists of numbers).
         TypeError
-            ``extra`` is not a dict.
+            ``extra`` is not a dict, or ``optimizer`` is not a
+            :class:`fastbp.optim.Optimizer`.
         IsADirectoryError
             ``path`` is a directory (or ends in a separator): give a file name.
         OSError
@@ -1791,8 +1792,12 @@ class Network:
 
         Raises
         ------
+        FileNotFoundError
+            No file at ``path`` (nor at ``path`` with ``.npz`` added).
         ValueError
-            For a truncated, corrupted or wrong-version file; ``n_threads`` 0.
+            For a truncated, corrupted or wrong-version file, or one that
+            is not a checkpoint (another ``.npz``, a directory);
+            ``n_threads`` 0.
         TypeError
             ``n_threads`` not an int or None.
         """
@@ -1827,10 +1832,15 @@ class Network:
 
         Raises
         ------
+        FileNotFoundError
+            No file at ``path`` (nor at ``path`` with ``.npz`` added).
         ValueError
             The checkpoint holds another architecture, dtype, activation or
             output; ``optimizer`` is configured otherwise than the saved
-            one; or the file is truncated, corrupted or of another version.
+            one; or the file is truncated, corrupted, of another version or
+            not a checkpoint.
+        TypeError
+            ``optimizer`` is not a :class:`fastbp.optim.Optimizer`.
         """
         if optimizer is not None:
             _validation.check_optimizer(optimizer, Optimizer)

@@ -320,8 +320,9 @@ class Network:
         to the gradient): ``lambd = alpha``.
     keep_prob : float or sequence of float, default 1.0
         Inverted-dropout keep probability for each hidden layer's output
-        (1.0 = no dropout). Active in :meth:`train_step` and :meth:`fit`
-        only. Masks come from a counter-based hash of (seed, step, layer,
+        (1.0 = no dropout). Active in :meth:`train_step`, :meth:`fit` and
+        ``forward(X, training=True)`` only (not in :meth:`loss_and_gradient`,
+        :meth:`predict` or :meth:`evaluate`). Masks come from a counter-based hash of (seed, step, layer,
         element), so they do not depend on the thread count.
     n_threads : int, optional
         Threads for the compiled step (None = all cores, or

@@ -141,6 +141,15 @@ def show_config(file=None):
     ----------
     file : file-like, optional
         Defaults to ``sys.stdout``.
+
+    Returns
+    -------
+    dict
+        What was printed, as data (versions, ``openmp``, ``cpu_count``,
+        ``default_threads``, ``simd``, the small-GEMM limits, the BLAS
+        library and its threads, ``threadpools``, ``env``, ``docs``, ...).
+        At an interactive prompt it is echoed after the text; write
+        ``_ = fastbp.show_config()`` to see the text alone.
     """
     out = file or sys.stdout
     info = config_info()

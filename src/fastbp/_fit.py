@@ -306,7 +306,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     chosen = True
     try:
         _validation.check_fit_args(epochs, batch_size, checkpoint_every, callback, seed,
-                                    shuffle, resume)
+                                    shuffle, resume, verbose)
         if resume and checkpoint_path is None:
             raise ValueError("resume=True needs the checkpoint_path to resume from")
         if checkpoint_path is not None and stepper.is_root:

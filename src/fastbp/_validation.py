@@ -1065,12 +1065,16 @@ def check_bool(name, value):
 
 
 def check_fit_args(epochs, batch_size, checkpoint_every, callback, seed=None, shuffle=True,
-                   resume=False):
+                   resume=False, verbose=True):
     """Validate ``fit``'s scalar arguments."""
     if seed is not None:
         check_seed(seed)
     check_bool("shuffle", shuffle)
     check_bool("resume", resume)
+    if not isinstance(verbose, (bool, np.bool_, int, np.integer)):
+        # verbose="no" (truthy) showed the progress bar; 0 / 1 (Keras' levels) are kept
+        raise TypeError(f"verbose must be True or False (or 0 / 1), got "
+                        f"{type(verbose).__name__} {verbose!r}")
     for name, v in (("epochs", epochs), ("batch_size", batch_size),
                     ("checkpoint_every", checkpoint_every)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):

@@ -322,8 +322,9 @@ class Network:
         Inverted-dropout keep probability for each hidden layer's output
         (1.0 = no dropout). Active in :meth:`train_step`, :meth:`fit` and
         ``forward(X, training=True)`` only (not in :meth:`loss_and_gradient`,
-        :meth:`predict` or :meth:`evaluate`). Masks come from a counter-based hash of (seed, step, layer,
-        element), so they do not depend on the thread count.
+        :meth:`predict` or :meth:`evaluate`). Masks come from a
+        counter-based hash of (seed, step, layer, element), so they do not
+        depend on the thread count.
     n_threads : int, optional
         Threads for the compiled step (None = all cores, or
         ``OMP_NUM_THREADS`` when that is set, taken as it is even above the
@@ -1577,7 +1578,8 @@ class Network:
         validation_data : (X_val, Y_val), optional
             Evaluated after every epoch (``val_loss``, ``val_accuracy``).
         verbose : bool, default True
-            Progress bar (tqdm when installed, text lines otherwise).
+            Progress bar (tqdm when installed, text lines otherwise); 0 and
+            1 are taken for False and True.
         callback : callable, optional
             ``callback(net, epoch, logs)`` after every epoch (epoch counted from
             1); returning True stops training, None or False goes on (any
@@ -1647,7 +1649,8 @@ class Network:
             (strings, objects, complex), or numpy.ma arrays with masked
             entries (their hidden values would be used); class labels for a softmax output
             that are not integers; ``epochs``, ``batch_size`` or
-            ``checkpoint_every`` not an int; ``callback`` not callable, or
+            ``checkpoint_every`` not an int; ``shuffle`` or ``resume`` not a
+            bool, ``verbose`` not a bool or int; ``callback`` not callable, or
             (after an epoch) returning something other than None or a bool;
             ``optimizer`` not a :mod:`fastbp.optim` optimizer;
             ``validation_data`` not a pair (X_val, Y_val); ``comm`` not an

@@ -343,7 +343,9 @@ class Optimizer:
         """Count ``n`` more updates: ``t += n``.
 
         The network calls it after its kernel made ``n`` updates with this
-        optimizer's state (an unchecked add: it runs every step).
+        optimizer's state: the cheap path for every step (one type check and
+        one add; the bound is checked only near it), where ``t``'s setter
+        checks its value in full.
 
         Parameters
         ----------

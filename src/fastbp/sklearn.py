@@ -1096,7 +1096,7 @@ _DOC_PARAMS = """
         ``OMP_NUM_THREADS`` when that is set (taken as it is even above the
         cores, as scikit-learn's OpenMP code takes it); a negative count
         counts down from all cores (-1 = all); an n_threads above the cores
-        is capped with a RuntimeWarning.
+        is capped with a RuntimeWarning; 0 is a ValueError at fit.
         The results do not depend on it beyond the last bits: a step split
         between threads runs its GEMMs on row blocks, which OpenBLAS may
         round differently from the whole product (float64 coefficients

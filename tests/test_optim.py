@@ -107,6 +107,21 @@ def test_config_round_trip():
     assert "Adam(lr=0.001" in repr(Adam())
 
 
+def test_repr_shows_the_rate_in_force():
+    # printing net.optimizer after opt.lr = 1e-4 read lr=0.001 (the constructor's)
+    opt = Adam(1e-3)
+    opt.lr = 1e-4
+    assert repr(opt) == ("Adam(lr=0.0001, beta1=0.9, beta2=0.999, eps=1e-08, "
+                         "bias_correction='moments', lr0=0.001)")
+    net, X, y = _setup(2)
+    sched = SGD(0.2, schedule=StepDecay(2, 0.5))
+    net.fit(X, y, epochs=3, batch_size=25, optimizer=sched, verbose=False)
+    assert repr(sched) == ("SGD(lr=0.1, momentum=0.0, nesterov=False, velocity='average', "
+                           "schedule=StepDecay(step_size=2, gamma=0.5), lr0=0.2)")
+    halve = lambda lr0, epoch: lr0 / 2 ** epoch     # a plain function is shown too
+    assert "schedule=<function" in repr(SGD(0.1, schedule=halve))
+
+
 def test_get_optimizer():
     assert get_optimizer("adam").kind == "adam"
     assert get_optimizer("momentum", 0.1).momentum == 0.9

@@ -481,12 +481,19 @@ class Optimizer:
         return tuple(self._state) if self._state is not None else ()
 
     def __repr__(self):
+        # lr: the rate in force, which an assignment (opt.lr = ..., in a
+        # callback say) or the schedule has set; showing the constructor's
+        # lr0 there made printing net.optimizer after opt.lr = 1e-4 read
+        # lr=0.001. lr0 (the schedule's start, what get_config and a resume's
+        # comparison hold) follows when it differs.
         cfg = self.get_config()
         cfg.pop("kind")
-        if cfg.get("schedule") is None:
-            cfg.pop("schedule")
-        else:
+        cfg["lr"] = self.lr
+        cfg.pop("schedule")
+        if self.schedule is not None:
             cfg["schedule"] = self.schedule
+        if self.lr0 != self.lr:
+            cfg["lr0"] = self.lr0
         return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in cfg.items()) + ")"
 
 

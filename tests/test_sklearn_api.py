@@ -426,6 +426,21 @@ def test_estimator_docstrings_document_every_parameter_and_attribute(name):
     assert set(_doc_section(cls.__doc__, "Attributes")) == fitted
 
 
+def test_invscaling_rate_is_documented_as_trained():
+    """The rate changes at the end of each epoch, to init / (t_ + 1) ** power_t
+    (scikit-learn's iteration_ends); the docstring said init / t ** power_t
+    "at step t", a per-step decay neither library makes."""
+    X, y = _clf_data()
+    kw = dict(hidden_layer_sizes=(4,), solver="sgd", learning_rate="invscaling",
+              learning_rate_init=0.1, power_t=0.3, batch_size=50, max_iter=2, random_state=0)
+    ours, theirs = fsk.MLPClassifier(**kw).fit(X, y), sk_nn.MLPClassifier(**kw).fit(X, y)
+    assert ours.t_ == 240
+    for est in (ours, theirs):
+        assert est._optimizer.learning_rate == 0.1 / (240 + 1) ** 0.3
+    doc = " ".join(fsk.MLPClassifier.__doc__.split())
+    assert "``learning_rate_init / (t + 1) ** power_t`` at the end of each epoch" in doc
+
+
 # ------------------------------------------------ scikit-learn's private names
 def _sklearn_imports_in_source():
     """(ImportFrom nodes from sklearn, names bound by them, the module's AST) of

@@ -1030,11 +1030,11 @@ _DOC_PARAMS = """
         it, with a UserWarning. Not used by ``"lbfgs"``.
     learning_rate : {{"constant", "invscaling", "adaptive"}}, default="constant"
         Step-size schedule of ``solver="sgd"`` (only): ``"constant"`` keeps
-        ``learning_rate_init``; ``"invscaling"`` sets the rate after each
-        epoch to ``learning_rate_init / (t_ + 1) ** power_t``, ``t_`` the
-        examples seen so far (the first epoch runs at
-        ``learning_rate_init``), as scikit-learn's ``SGDOptimizer``;
-        ``"adaptive"`` divides the rate by 5 each time
+        ``learning_rate_init``; ``"invscaling"`` sets the rate to
+        ``learning_rate_init / (t + 1) ** power_t`` at the end of each epoch
+        (or ``partial_fit`` call), t the examples seen so far (``t_``), and
+        keeps it for the next epoch's steps (the first epoch runs at
+        ``learning_rate_init``); ``"adaptive"`` divides the rate by 5 each time
         ``n_iter_no_change`` epochs in a row fail to improve the training
         loss (the validation score with ``early_stopping``) by ``tol``, and
         stops once the rate is below 1e-6.

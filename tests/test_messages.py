@@ -722,3 +722,19 @@ def test_out_of_range_labels_are_quoted_as_they_are():
         net.evaluate(X, np.array([0, 2**63, 1, 0, 1], dtype=np.uint64))
     with pytest.raises(ValueError, match=r"found \{-1, 7\} \(2 of 5 values\)"):
         net.evaluate(X, np.array([0, 7, 1, 0, -1]))
+
+
+def test_out_of_range_labels_say_how_to_fix_them():
+    """Labels 1..3 (counted from 1, as R and many files write them) or 10
+    classes for 3 outputs said what was wrong but not what to do."""
+    X = np.zeros((3, 6), np.float32)
+    net = fastbp.Network([3, 4, 3], output="softmax", seed=0)
+    with pytest.raises(ValueError, match=r"values in \[1, 3\]: the labels look counted from 1: "
+                                         r"pass Y - 1"):
+        net.fit(X, np.array([1, 2, 3, 1, 2, 3]), verbose=False)
+    with pytest.raises(ValueError, match=r"Y holds 6 distinct labels: build the network with 6 "
+                                         r"outputs \(layer_dims\[-1\] = 6\)$"):
+        net.evaluate(X, np.arange(6))
+    with pytest.raises(ValueError, match=r"values in \[-1, 1\]: map them to 0\.\.2 with Y_idx = "
+                                         r"np\.unique\(Y, return_inverse=True\)\[1\]"):
+        net.evaluate(X, np.array([-1, 1, 0, -1, 1, 0]))

@@ -685,9 +685,23 @@ def label_range_error(Y, n_out, name="Y"):
     kernels that found one)."""
     Y = np.asarray(Y)
     bad = Y[(Y < 0) | (Y >= n_out)]
+    lo, hi = int(np.min(Y)), int(np.max(Y))
+    # the fix: labels counted from 1 (R's, MATLAB's, many files'), a network
+    # with too few outputs, or labels that are no indices (-1/1, codes)
+    recode = (f"map them to 0..{n_out - 1} with {name}_idx = np.unique({name}, "
+              "return_inverse=True)[1]")
+    k = len(np.unique(Y))
+    if lo == 1 and hi == n_out:
+        fix = f"the labels look counted from 1: pass {name} - 1, or {recode}"
+    elif k > n_out:
+        fix = (f"{name} holds {k} distinct labels: build the network with {k} outputs "
+               f"(layer_dims[-1] = {k})" + ("" if lo == 0 and hi == k - 1 else
+                                            f" and map the labels to 0..{k - 1}"))
+    else:
+        fix = recode
     return ValueError(f"class labels {name} must be in 0..{n_out - 1} (the network has {n_out} "
                       f"outputs); found {_found(bad, Y.size)}, values in "
-                      f"[{int(np.min(Y))}, {int(np.max(Y))}]")
+                      f"[{lo}, {hi}]: {fix}")
 
 
 def check_label_range(Y, n_out, name="Y"):

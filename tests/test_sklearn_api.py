@@ -622,3 +622,22 @@ def test_sparse_rows_equal_toarray_batch_after_batch(fmt, dtype):
         got = rows(idx)
         np.testing.assert_array_equal(got, X[idx].toarray())
         assert got.dtype == dtype
+
+
+def test_alpha_with_sample_weight_is_documented_as_trained():
+    """The L2 penalty is divided by the batch's summed sample_weight, not its
+    example count (scikit-learn's _backprop): weights of 2 halve it. The
+    docstrings said ``/ n``, the examples, only."""
+    X, y = _clf_data()
+    kw = dict(hidden_layer_sizes=(4,), solver="lbfgs", alpha=10.0, max_iter=1, random_state=0)
+    for cls in (fsk.MLPClassifier, sk_nn.MLPClassifier):
+        one = cls(**kw).fit(X, y, sample_weight=np.ones(len(y)))
+        two = cls(**kw).fit(X, y, sample_weight=np.full(len(y), 2.0))
+        assert two.loss_ < one.loss_
+    ours = fsk.MLPClassifier(**kw).fit(X, y, sample_weight=np.full(len(y), 2.0))
+    theirs = sk_nn.MLPClassifier(**kw).fit(X, y, sample_weight=np.full(len(y), 2.0))
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-12)
+    for cls in (fsk.MLPClassifier, fsk.MLPRegressor):
+        doc = " ".join(cls.__doc__.split())
+        assert "or the sum of their ``sample_weight`` when it is given" in doc
+        assert "(over the sum of its ``sample_weight`` when given)" in doc

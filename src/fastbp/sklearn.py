@@ -1022,8 +1022,10 @@ _DOC_PARAMS = """
         data set's loss (full batch; often best on small data sets).
     alpha : float >= 0, default=0.0001
         Strength of the L2 penalty ``0.5 * alpha * ||W||^2 / n``, n the
-        examples of the mini-batch (of the data set for L-BFGS); the biases
-        are not penalised.
+        examples of the mini-batch (of the data set for L-BFGS), or the sum
+        of their ``sample_weight`` when it is given (so weights scaled by 2
+        halve the penalty, as in scikit-learn); the biases are not
+        penalised.
     batch_size : int >= 1 or "auto", default="auto"
         Examples per mini-batch of the stochastic solvers; ``"auto"`` is
         ``min(200, n_samples)``. Larger than ``n_samples`` it is clipped to
@@ -1170,7 +1172,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``classes=``, ``predict_proba`` / ``predict_log_proba``. The loss is the
     log-loss (binary cross-entropy for a logistic output, one unit per label;
     cross-entropy for a softmax output, one unit per class) plus
-    ``0.5 * alpha * ||W||^2 / n_samples`` of each mini-batch.
+    ``0.5 * alpha * ||W||^2 / n_samples`` of each mini-batch (over the sum
+    of its ``sample_weight`` when given).
     """ + _DOC_PARAMS.format(
         loss="",
         stratified="\n        The split is stratified by class when each example has one label."
@@ -1318,7 +1321,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     targets; ``loss="squared_error"`` (``0.5 * mean`` over examples and
     outputs, identity output) or ``"poisson"`` (half the Poisson deviance
     without its constant, exp output), plus
-    ``0.5 * alpha * ||W||^2 / n_samples`` of each mini-batch.
+    ``0.5 * alpha * ||W||^2 / n_samples`` of each mini-batch (over the sum
+    of its ``sample_weight`` when given).
     As scikit-learn's, ``loss="poisson"`` does not refuse targets y < 0: it
     trains on the gradient ``exp(z) - y`` all the same, and ``loss_`` /
     ``loss_curve_`` (and L-BFGS's objective) are NaN, as scikit-learn's

@@ -69,6 +69,35 @@ def test_a_learning_rate_changed_by_a_callback_survives_a_resume(tmp_path):
     np.testing.assert_array_equal(resumed.flat_parameters, whole.flat_parameters)
 
 
+def test_a_callback_rate_a_schedule_undoes_is_said():
+    """A callback lowering lr (a hand-made ReduceLROnPlateau) under a schedule
+    changed nothing: the schedule set the next epoch's rate from lr0 before
+    its first step, and no message said so. lr0 is the knob there."""
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((6, 90)), rng.integers(0, 3, 90)
+
+    def fit(cb):
+        net = Network([6, 8, 3], "tanh", "softmax", dtype="float64", seed=0)
+        opt = fastbp.SGD(0.1, schedule=fastbp.StepDecay(10, 0.5))
+        return net.fit(X, y, epochs=3, batch_size=30, optimizer=opt, callback=cb,
+                       verbose=False)
+
+    def lower_lr(n, epoch, logs):
+        n.optimizer.lr = n.optimizer.lr / 2
+    with pytest.warns(RuntimeWarning, match=r"the callback set lr=0\.05 after epoch 1, but "
+                                            r"the optimizer's schedule \(StepDecay.*set lr0"
+                      ) as rec:
+        assert fit(lower_lr)["lr"] == [0.1, 0.1, 0.1]
+    assert len(rec) == 1                        # once per fit
+
+    def lower_lr0(n, epoch, logs):
+        n.optimizer.lr0 = n.optimizer.lr0 / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fit(lower_lr0)["lr"] == [0.1, 0.05, 0.025]
+        fit(lambda n, epoch, logs: None)
+
+
 def test_a_plain_function_schedule_lost_on_resume_is_said(tmp_path):
     rng = np.random.default_rng(2)
     X, y = rng.standard_normal((4, 40)), rng.integers(0, 2, 40)

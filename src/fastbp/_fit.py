@@ -553,6 +553,7 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         run_epoch = _PerBatchEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     progress = _Progress(epochs, "epoch", verbose and stepper.is_root, initial=start_epoch)
     snap = _Snapshots(model, optimizer)
+    warned_lr = False
     try:
         for epoch in range(start_epoch, epochs):
             lr = optimizer.set_epoch(epoch)
@@ -592,7 +593,19 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
             stop = False
             if callback is not None:
                 bound = model.optimizer
+                rates = optimizer.lr, optimizer.lr0
                 result = callback(model, done, logs)
+                if (optimizer.schedule is not None and not warned_lr and done < epochs
+                        and optimizer.lr != rates[0] and optimizer.lr0 == rates[1]):
+                    # the next epoch's set_epoch overwrote it before any step
+                    warned_lr = True
+                    warnings.warn(
+                        f"the callback set lr={optimizer.lr!r} after epoch {done}, but the "
+                        f"optimizer's schedule ({optimizer.schedule!r}) sets the rate at "
+                        "every epoch, so the change is undone before the next step: set "
+                        "lr0 (the rate the schedule starts from) to rescale the schedule, "
+                        "or opt.schedule = None to set the rates yourself",
+                        RuntimeWarning, stacklevel=user_stacklevel())
                 if model.optimizer is not bound:
                     raise RuntimeError(
                         f"the callback replaced net.optimizer ({bound!r} by "

@@ -1585,7 +1585,9 @@ class Network:
             1); returning True stops training, None or False goes on (any
             other value is a TypeError: a callback that saves should
             return None, not :meth:`save`'s path). It may set the
-            optimizer's ``lr``; replacing ``net.optimizer`` (or binding
+            optimizer's ``lr`` (with a schedule, its ``lr0``: the schedule
+            sets ``lr`` at every epoch, so a changed ``lr`` would be undone
+            before the next step, and a RuntimeWarning says so); replacing ``net.optimizer`` (or binding
             another one, e.g. by a ``train_step`` with another optimizer) is
             a RuntimeError, since fit would undo it at its next step.
         checkpoint_path : str or path, optional

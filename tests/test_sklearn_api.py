@@ -641,3 +641,20 @@ def test_alpha_with_sample_weight_is_documented_as_trained():
         doc = " ".join(cls.__doc__.split())
         assert "or the sum of their ``sample_weight`` when it is given" in doc
         assert "(over the sum of its ``sample_weight`` when given)" in doc
+
+
+def test_partial_fit_classes_for_multilabel_y_are_documented_as_required():
+    """The docstring said classes= is not needed for multilabel y; scikit-learn
+    and fastbp both refuse a first call without it, and take the indicator
+    matrix's column indices."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((40, 3)), (rng.random((40, 3)) < 0.5).astype(int)
+    for cls in (fsk.MLPClassifier, sk_nn.MLPClassifier):
+        with pytest.raises(ValueError, match="classes must be passed on the first call"):
+            cls((4,), random_state=0).partial_fit(X, Y)
+        assert list(cls((4,), random_state=0).partial_fit(X, Y, classes=np.arange(3))
+                    .classes_) == [0, 1, 2]
+    doc = " ".join(fsk.MLPClassifier.partial_fit.__doc__.split())
+    assert "not for multilabel" not in doc
+    assert "required on the first call, multilabel y included" in doc
+    assert "``np.arange(n_labels)``" in doc

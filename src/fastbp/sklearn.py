@@ -1275,7 +1275,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
         classes : array of shape (n_classes,), default=None
-            All the classes, required on the first call (not for multilabel y).
+            All the classes, required on the first call, multilabel y included:
+            for an indicator matrix y of n_labels columns, its column indices
+            ``np.arange(n_labels)`` (the ``classes_`` a ``fit`` on it sets;
+            other values raise scikit-learn's "`y` has classes not in
+            `self.classes_`").
 
         Returns
         -------

@@ -658,3 +658,18 @@ def test_partial_fit_classes_for_multilabel_y_are_documented_as_required():
     assert "not for multilabel" not in doc
     assert "required on the first call, multilabel y included" in doc
     assert "``np.arange(n_labels)``" in doc
+
+
+def test_regressor_partial_fit_under_lbfgs_is_documented_as_a_whole_run():
+    """MLPRegressor(solver="lbfgs").partial_fit runs L-BFGS for up to max_iter
+    iterations from the current parameters (as scikit-learn's), not "one
+    epoch" as its docstring said; and it listed none of its parameters."""
+    X, y = _reg_data()
+    kw = dict(hidden_layer_sizes=(4,), solver="lbfgs", random_state=0, max_iter=30)
+    for cls in (fsk.MLPRegressor, sk_nn.MLPRegressor):
+        assert cls(**kw).partial_fit(X, y).n_iter_ > 1
+    doc = " ".join(fsk.MLPRegressor.partial_fit.__doc__.split())
+    assert "not one epoch but a whole L-BFGS run of up to ``max_iter`` iterations" in doc
+    assert _doc_section(fsk.MLPRegressor.partial_fit.__doc__, "Parameters") == [
+        "X", "y", "sample_weight"]
+    assert _doc_section(fsk.MLPRegressor.predict.__doc__, "Parameters") == ["X"]

@@ -1363,9 +1363,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def predict(self, X):
         """Predict using the multi-layer perceptron model.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            (n_samples,) for a model fitted on one target; float32 when
+            both this X and the fit's were float32, else float64 (as
+            scikit-learn's).
         """
         check_is_fitted(self)
         return self._predict(X)
@@ -1405,6 +1412,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Real targets (non-negative for ``loss="poisson"``).
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns

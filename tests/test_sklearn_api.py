@@ -673,3 +673,18 @@ def test_regressor_partial_fit_under_lbfgs_is_documented_as_a_whole_run():
     assert _doc_section(fsk.MLPRegressor.partial_fit.__doc__, "Parameters") == [
         "X", "y", "sample_weight"]
     assert _doc_section(fsk.MLPRegressor.predict.__doc__, "Parameters") == ["X"]
+
+
+def test_attributes_lbfgs_does_not_set_are_documented_so():
+    """validation_scores_ and best_validation_score_ were documented as None
+    without early_stopping; under solver="lbfgs" they (and best_loss_,
+    loss_curve_) do not exist, in scikit-learn as in fastbp."""
+    X, y = _clf_data()
+    for cls in (fsk.MLPClassifier, sk_nn.MLPClassifier):
+        est = cls((4,), solver="lbfgs", max_iter=3, random_state=0).fit(X, y)
+        for name in ("best_loss_", "loss_curve_", "validation_scores_",
+                     "best_validation_score_"):
+            assert not hasattr(est, name), (cls, name)
+    doc = " ".join(fsk.MLPClassifier.__doc__.split())
+    assert 'Not set by ``"lbfgs"``, as the three below are not' in doc
+    assert 'else None (``"sgd"``, ``"adam"``)' in doc

@@ -1125,13 +1125,17 @@ _DOC_ATTRS = """
     best_loss_ : float or None
         The lowest ``loss_`` of the stochastic solvers; None with
         ``early_stopping`` (``best_validation_score_`` is kept instead).
+        Not set by ``"lbfgs"``, as the three below are not (an
+        AttributeError there, as in scikit-learn).
     loss_curve_ : list of float, length n_iter_
         ``loss_`` after each epoch (``"sgd"``, ``"adam"``).
     validation_scores_ : list of float, length n_iter_, or None
         The held-out score after each epoch with ``early_stopping``
-        (accuracy for the classifier, R^2 for the regressor); else None.
+        (accuracy for the classifier, R^2 for the regressor); else None
+        (``"sgd"``, ``"adam"``).
     best_validation_score_ : float or None
-        The best of ``validation_scores_``; None without ``early_stopping``.
+        The best of ``validation_scores_``; None without ``early_stopping``
+        (``"sgd"``, ``"adam"``).
     t_ : int
         Training examples seen by the stochastic solvers (the invscaling
         schedule's t).

@@ -1587,9 +1587,10 @@ class Network:
             return None, not :meth:`save`'s path). It may set the
             optimizer's ``lr`` (with a schedule, its ``lr0``: the schedule
             sets ``lr`` at every epoch, so a changed ``lr`` would be undone
-            before the next step, and a RuntimeWarning says so); replacing ``net.optimizer`` (or binding
-            another one, e.g. by a ``train_step`` with another optimizer) is
-            a RuntimeError, since fit would undo it at its next step.
+            before the next step, and a RuntimeWarning says so); replacing
+            ``net.optimizer`` (or binding another one, e.g. by a
+            ``train_step`` with another optimizer) is a RuntimeError, since
+            fit would undo it at its next step.
         checkpoint_path : str or path, optional
             Write a checkpoint there (:meth:`save`) every ``checkpoint_every``
             epochs and at the end; an epoch whose last update left non-finite

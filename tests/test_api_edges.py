@@ -298,6 +298,22 @@ def test_effective_n_threads_and_apply_update_refuse_non_counts(rng, value):
     assert opt.t == 0
 
 
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_share_gradient_refuses_non_counts(rng, value):
+    """share_gradient's n_threads is an effective count like apply_update's:
+    0 or -1 (-1 is "all cores" everywhere else) returned a loss of 0.0 and
+    left the gradients as they were, silently; None takes the network's."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    net.flat_grads[...] = 7.0
+    with pytest.raises(ValueError, match="n_threads"):
+        net.share_gradient(Xc, Yc, yt, labels, Xc.shape[1], 0, value)
+    assert np.all(net.flat_grads == 7.0)
+    loss = net.share_gradient(Xc, Yc, yt, labels, Xc.shape[1], 0, None)
+    expected, grad = net.loss_and_gradient(X, Yc)
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+    np.testing.assert_allclose(net.flat_grads, grad, rtol=1e-12, atol=1e-15)
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

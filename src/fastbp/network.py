@@ -1227,10 +1227,15 @@ class Network:
         ------
         TypeError, ValueError
             ``M`` or ``offset`` not ints with ``M >= 1``, ``offset >= 0`` and
-            ``offset + m <= M``.
+            ``offset + m <= M``; ``n_threads`` not None (the network's count)
+            or an effective count >= 1.
         """
         m = X.shape[1]
         M, offset = _validation.check_share(M, offset, m)
+        # an effective count, as apply_update's (0 or a negative one made the
+        # step a silent no-op: loss 0.0 and the gradients left as they were)
+        n_threads = self._nt if n_threads is None else _validation.check_positive_int(
+            "n_threads", n_threads)
         self._last_m = m if m else None
         if m == 0:
             self._flat_grads.fill(0)

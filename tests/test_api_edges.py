@@ -314,6 +314,28 @@ def test_share_gradient_refuses_non_counts(rng, value):
     np.testing.assert_allclose(net.flat_grads, grad, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("case", ["Y fewer columns", "Y more rows", "Y int8", "Y >f8",
+                                  "weights short", "weights list"])
+def test_evaluate_sums_refuses_unchecked_targets_and_weights(rng, case):
+    """evaluate_sums (public: the evaluation in shares) read Y and the weights
+    as they were: a short Y out of bounds, a Y of 3 rows for 1 output gave an
+    accuracy sum above m, Y dtypes the kernels do not read a KeyError, and a
+    list of weights crashed the process."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    m = Xc.shape[1]
+    Y, sw = {"Y fewer columns": (Yc[:, :3], None),
+             "Y more rows": (np.ones((3, m)), None),
+             "Y int8": (Yc.astype(np.int8), None),
+             "Y >f8": (Yc.astype(">f8"), None),
+             "weights short": (Yc, np.ones(3)),
+             "weights list": (Yc, [1.0] * m)}[case]
+    with pytest.raises((ValueError, TypeError), match="Y must be as Network.check_Y|"
+                                                      "sample_weight must be"):
+        net.evaluate_sums(Xc, Y, labels, sw)
+    loss, correct = net.evaluate_sums(Xc, Yc.tolist(), labels)     # as check_Y would give
+    assert (loss, correct) == net.evaluate_sums(Xc, Yc, labels)
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

@@ -1271,6 +1271,20 @@ def check_checked_weights(sample_weight, m):
                         "first")
 
 
+def check_checked_Y(Y, m, n_out, labels):
+    """Raise unless ``Y`` is what :func:`check_Y` returns for m examples: (m,)
+    class labels with ``labels``, else (n_out, m), of a dtype the loss kernels
+    read (LABEL_DTYPES), strides whole elements; the evaluation sums read it
+    as it is (a Y of fewer columns was read out of bounds)."""
+    ok = (Y.shape == ((m,) if labels else (n_out, m)) and Y.dtype in LABEL_DTYPES
+          and all(s % Y.itemsize == 0 for s in Y.strides))
+    if not ok:
+        raise ValueError(f"Y must be as Network.check_Y returns it for {m} examples: "
+                         + (f"({m},) class labels" if labels else f"({n_out}, {m})")
+                         + f" of float32, float64, uint8, int32 or int64 (got {Y.dtype} "
+                         f"{shape_str(Y)}); pass Y through net.check_Y first, or use evaluate")
+
+
 def check_share(M, offset, m):
     """(M, offset) of a data-parallel share of m columns at ``offset`` in a
     batch of M: ints with 0 <= offset and offset + m <= M, M >= 1."""

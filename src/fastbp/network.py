@@ -1484,14 +1484,23 @@ class Network:
         network kernel's formulas), the accuracy from A[L] as :meth:`predict`.
         With ``sample_weight`` (checked, (m,)) both sums weigh column j by
         its weight; :meth:`evaluate_finish` then takes the weights' sum as m.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Y or ``sample_weight`` not as :meth:`check_Y` /
+            :meth:`check_sample_weight` return them for X's m (read as they
+            are: a short Y was read out of bounds, a list of weights crashed).
         """
         _validation.check_finite(X, "X")
         n_out, m = self.layer_dims[-1], X.shape[1]
+        Y = np.asarray(Yc)
+        _validation.check_checked_Y(Y, m, n_out, labels)
+        _validation.check_checked_weights(sample_weight, m)
         AL = np.empty((n_out, m), dtype=self.dtype)
         ZL = np.empty((n_out, m), dtype=self.dtype) if self.loss_name != "mse" else None
         with _lock(self):        # predict borrows the network's inference buffers
             self._kernel.predict(X, AL, self._nt, out_z=ZL)
-        Y = np.asarray(Yc)
         if labels:
             _validation.check_label_range(Y, n_out)
         isz = Y.itemsize

@@ -336,6 +336,24 @@ def test_evaluate_sums_refuses_unchecked_targets_and_weights(rng, case):
     assert (loss, correct) == net.evaluate_sums(Xc, Yc, labels)
 
 
+@pytest.mark.parametrize("method", ["train_batch", "train_epoch", "share_gradient",
+                                    "evaluate_sums"])
+@pytest.mark.parametrize("make", [lambda X: X.tolist(), lambda X: None])
+def test_checked_data_paths_name_an_X_that_is_no_array(rng, method, make):
+    """A list (or None) X raised AttributeError: 'list' object has no
+    attribute 'shape' from the fast paths that read X's shape first."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    opt = fastbp.SGD(0.1)
+    before = net.flat_parameters.copy()
+    args = {"train_batch": (Yc, yt, labels, opt),
+            "train_epoch": (Yc, yt, labels, opt, None, 4),
+            "share_gradient": (Yc, yt, labels, Xc.shape[1], 0, None),
+            "evaluate_sums": (Yc, labels)}[method]
+    with pytest.raises(TypeError, match="X must be .* as Network.check_X returns it"):
+        getattr(net, method)(make(Xc), *args)
+    assert np.array_equal(net.flat_parameters, before) and opt.t == 0
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

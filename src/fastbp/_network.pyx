@@ -355,6 +355,11 @@ cdef class NetKernel:
                 "train_batch / train_epoch / forward_train fast paths do not check more: "
                 "pass X through net.check_X first, or use fit / train_step")
 
+    def check_x(self, X):
+        """_check_x, for the Network methods that read X's shape before a
+        kernel call does (a list X raised AttributeError: no 'shape')."""
+        self._check_x(X)
+
     cdef _check_y(self, cnp.ndarray Y, int yt, bint labels, Py_ssize_t m):
         """Y as Network.check_Y returns it for m examples (see _check_x)."""
         cdef Py_ssize_t isz = Y.itemsize, n_out = self.dims[len(self.dims) - 1]
@@ -766,10 +771,11 @@ cdef class NetKernel:
             mode |= M_LOSS
         if not check_finite:
             mode |= M_NOCHECK
-        cdef double n = <double>X.shape[1]
+        cdef double n
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
         self._check_x(X)        # before X.shape[1] sizes the weights' sum
+        n = <double>X.shape[1]
         if sample_weight is not None:
             _check_weights(sample_weight, X.shape[1])
             n = _sw_sum(<const char *>cnp.PyArray_DATA(sample_weight), 8, NULL, X.shape[1])

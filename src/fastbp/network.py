@@ -1164,6 +1164,7 @@ class Network:
             :meth:`fit` does).
         """
         _validation.refuse_sparse_epoch(X)
+        self._kernel.check_x(X)
         m = X.shape[1]
         order = _validation.check_epoch_order(order, m)
         _validation.check_checked_weights(sample_weight, m)
@@ -1230,6 +1231,8 @@ class Network:
             ``offset + m <= M``; ``n_threads`` not None (the network's count)
             or an effective count >= 1.
         """
+        if getattr(X, "shape", None) is None:
+            self._kernel.check_x(X)     # its TypeError (an empty share's X has m = 0)
         m = X.shape[1]
         M, offset = _validation.check_share(M, offset, m)
         # an effective count, as apply_update's (0 or a negative one made the
@@ -1492,6 +1495,7 @@ class Network:
             :meth:`check_sample_weight` return them for X's m (read as they
             are: a short Y was read out of bounds, a list of weights crashed).
         """
+        self._kernel.check_x(X)
         _validation.check_finite(X, "X")
         n_out, m = self.layer_dims[-1], X.shape[1]
         Y = np.asarray(Yc)

@@ -354,6 +354,22 @@ def test_checked_data_paths_name_an_X_that_is_no_array(rng, method, make):
     assert np.array_equal(net.flat_parameters, before) and opt.t == 0
 
 
+@pytest.mark.parametrize("method", ["train_batch", "train_epoch", "share_gradient"])
+def test_checked_data_paths_name_a_Y_that_is_no_array(rng, method):
+    """A list Y raised Cython's "Argument 'Y' has incorrect type (expected
+    numpy.ndarray, got list)", which said nothing of check_Y."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    opt = fastbp.SGD(0.1)
+    before = net.flat_parameters.copy()
+    args = {"train_batch": (yt, labels, opt),
+            "train_epoch": (yt, labels, opt, None, 4),
+            "share_gradient": (yt, labels, Xc.shape[1], 0, None)}[method]
+    with pytest.raises(TypeError, match=r"Y must be as Network.check_Y returns it .*"
+                                        r"\(got list\); pass Y through net.check_Y"):
+        getattr(net, method)(Xc, Yc.tolist(), *args)
+    assert np.array_equal(net.flat_parameters, before) and opt.t == 0
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

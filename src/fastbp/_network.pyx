@@ -360,9 +360,18 @@ cdef class NetKernel:
         kernel call does (a list X raised AttributeError: no 'shape')."""
         self._check_x(X)
 
-    cdef _check_y(self, cnp.ndarray Y, int yt, bint labels, Py_ssize_t m):
+    cdef _check_y(self, object Y_, int yt, bint labels, Py_ssize_t m):
         """Y as Network.check_Y returns it for m examples (see _check_x)."""
-        cdef Py_ssize_t isz = Y.itemsize, n_out = self.dims[len(self.dims) - 1]
+        cdef Py_ssize_t n_out = self.dims[len(self.dims) - 1]
+        if not isinstance(Y_, np.ndarray):
+            # (a typed argument said "Argument 'Y' has incorrect type")
+            raise TypeError(
+                f"Y must be as Network.check_Y returns it for {m} examples: a numpy array "
+                + (f"({m},) of class labels" if labels else f"({n_out}, {m})")
+                + f" (got {type(Y_).__name__}); pass Y through net.check_Y first, or use "
+                "fit / train_step")
+        cdef cnp.ndarray Y = Y_
+        cdef Py_ssize_t isz = Y.itemsize
         cdef bint shape_ok = ((Y.ndim == 1 and Y.shape[0] == m) if labels else
                               (Y.ndim == 2 and Y.shape[0] == n_out and Y.shape[1] == m))
         if not (shape_ok and label_code(cnp.PyArray_TYPE(Y)) == yt
@@ -551,8 +560,9 @@ cdef class NetKernel:
                                           self.params.dtype)
         self.p.xs_scratch = cnp.PyArray_DATA(a)
 
-    cdef _set_y(self, cnp.ndarray Y, int yt, bint labels):
-        self._check_y(Y, yt, labels, self.p.m)
+    cdef _set_y(self, object Y_, int yt, bint labels):
+        self._check_y(Y_, yt, labels, self.p.m)
+        cdef cnp.ndarray Y = Y_
         cdef Py_ssize_t isz = Y.itemsize
         self.p.Y = cnp.PyArray_DATA(Y)
         self.p.yt = yt
@@ -671,7 +681,7 @@ cdef class NetKernel:
             updates[0] = u
         return done
 
-    cdef _set_batch(self, object X, cnp.ndarray Y, int yt, bint labels, double lambd,
+    cdef _set_batch(self, object X, object Y, int yt, bint labels, double lambd,
                     double gscale, double l2scale, bint dropout, uint64_t seed, uint64_t step,
                     Py_ssize_t mask_ld, Py_ssize_t mask_off):
         """Point the plan at a training batch (workspaces sized for it)."""
@@ -723,7 +733,7 @@ cdef class NetKernel:
                 return a[:n * m].reshape(n, m)
         raise RuntimeError("fastbp internal error: output buffer not found")
 
-    def backward(self, cnp.ndarray Y, int yt, bint labels, double lambd, int n_threads):
+    def backward(self, object Y, int yt, bint labels, double lambd, int n_threads):
         """dZ[L] = A[L] - Y and the backward pass into the gradient buffer.
 
         Returns (loss_sum, l2_sum, bad_label).
@@ -736,7 +746,7 @@ cdef class NetKernel:
         self._call(M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
         return self.p.loss_sum, self.p.l2_sum, self.p.bad_label
 
-    def train_steps(self, object X, cnp.ndarray Y, int yt, bint labels, double lambd,
+    def train_steps(self, object X, object Y, int yt, bint labels, double lambd,
                     int opt, double lr, double b1, double b2, double eps, int64_t t0,
                     Py_ssize_t n_steps, bint first_loss, bint check_finite, bint dropout,
                     uint64_t seed, uint64_t step0, int n_threads, object sample_weight=None,
@@ -834,7 +844,7 @@ cdef class NetKernel:
                 ar.dst = <char *>cnp.PyArray_DATA(w)
         self.epoch_refs = arrays + (order,)
 
-    def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, int yt, bint labels, order,
+    def train_epoch(self, cnp.ndarray X, object Y, int yt, bint labels, order,
                     Py_ssize_t batch, Py_ssize_t start, Py_ssize_t n_batches,
                     double loss_total, double lambd, int opt, double lr, double b1, double b2,
                     double eps, int64_t t0, bint dropout, uint64_t seed, uint64_t step0,
@@ -904,7 +914,7 @@ cdef class NetKernel:
         return (total, done, updates, status, self.p.loss_sum / n,
                 fbp_l2_term(self.p.l2_sum, lambd, n))
 
-    def grad_step(self, object X, cnp.ndarray Y, int yt, bint labels, double lambd,
+    def grad_step(self, object X, object Y, int yt, bint labels, double lambd,
                   double gscale, double l2scale, Py_ssize_t mask_ld, Py_ssize_t mask_off,
                   bint dropout, uint64_t seed, uint64_t step, int n_threads,
                   object sample_weight=None, bint check_targets=True):

@@ -370,6 +370,28 @@ def test_checked_data_paths_name_a_Y_that_is_no_array(rng, method):
     assert np.array_equal(net.flat_parameters, before) and opt.t == 0
 
 
+@pytest.mark.parametrize("columns", [slice(None), slice(0, 1)])
+def test_a_field_of_a_structured_array_is_copied_for_the_kernels(rng, columns):
+    """X = records['features'].T (records of 44 bytes: strides (8, 44)) passed
+    check_X's layout rule unchanged, and predict / fit / train_step then
+    raised the kernel's 'pass X through net.check_X first', which the user
+    had just done; one column of it (5, 1) too (a dimension of one)."""
+    rec = np.zeros(20, dtype=[("f", "f8", (5,)), ("g", "i4")])
+    rec["f"] = rng.standard_normal((20, 5))
+    X = rec["f"].T[:, columns]
+    assert X.strides[1] % X.itemsize          # not whole elements
+    plain = np.array(X)
+    y = (plain[0] > 0).astype(int)
+    net = Network([5, 4, 1], seed=0, dtype="float64")
+    Xc = net.check_X(X)
+    assert all(s % Xc.itemsize == 0 for s in Xc.strides)
+    np.testing.assert_array_equal(Xc, plain)
+    np.testing.assert_array_equal(net.predict_proba(X), net.predict_proba(plain))
+    twin = Network([5, 4, 1], seed=0, dtype="float64")
+    assert net.train_step(X, y, fastbp.SGD(0.1)) == twin.train_step(plain, y, fastbp.SGD(0.1))
+    np.testing.assert_array_equal(net.flat_parameters, twin.flat_parameters)
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

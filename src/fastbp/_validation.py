@@ -395,9 +395,15 @@ def check_X(X, n_x, dtype, name="X"):
         X = _converted(X, dtype, name)   # a copy: pass the network's dtype to avoid it
     isz = X.itemsize
     s0, s1 = X.strides
-    if not ((s1 == isz or X.shape[1] == 1) and (s0 >= X.shape[1] * isz or X.shape[0] == 1)
-            or (s0 == isz or X.shape[0] == 1) and (s1 >= X.shape[0] * isz or X.shape[1] == 1)):
-        X = np.ascontiguousarray(X)
+    if (s0 % isz or s1 % isz or not X.flags.aligned
+            or not ((s1 == isz or X.shape[1] == 1) and (s0 >= X.shape[1] * isz or X.shape[0] == 1)
+                    or (s0 == isz or X.shape[0] == 1) and (s1 >= X.shape[0] * isz
+                                                           or X.shape[1] == 1))):
+        # strides of whole elements too (a field of a structured array, whose
+        # records are 44 bytes, say, passed here and the kernels refused it,
+        # saying to pass X through check_X); np.array, not ascontiguousarray,
+        # which keeps the stride of a dimension of one (5, 1) as it is
+        X = np.array(X, order="C")
     return X
 
 

@@ -392,6 +392,26 @@ def test_a_field_of_a_structured_array_is_copied_for_the_kernels(rng, columns):
     np.testing.assert_array_equal(net.flat_parameters, twin.flat_parameters)
 
 
+@pytest.mark.parametrize("output", ["identity", "softmax"])
+def test_one_example_of_a_structured_array_is_copied_for_the_kernels(rng, output):
+    """Y = records['y'].T[:, :1] (one example, strides (8, 68)) or the class
+    label records['c'][:1] (stride 68) kept its stride through check_Y's
+    ascontiguousarray (a dimension of one), and train_step, fit, evaluate and
+    backward raised the kernel's 'pass Y through net.check_Y first'."""
+    rec = np.zeros(3, dtype=[("y", "f8", (2,)), ("c", "i8"), ("g", "i4")])
+    rec["y"] = rng.random((3, 2))
+    rec["c"] = [1, 0, 1]
+    Y = rec["c"][:1] if output == "softmax" else rec["y"].T[:, :1]
+    assert Y.strides[-1] % Y.itemsize
+    X = rng.standard_normal((5, 1))
+    net = Network([5, 4, 2], output=output, seed=0, dtype="float64")
+    twin = Network([5, 4, 2], output=output, seed=0, dtype="float64")
+    assert net.train_step(X, Y, fastbp.SGD(0.1)) == twin.train_step(X, np.array(Y),
+                                                                     fastbp.SGD(0.1))
+    np.testing.assert_array_equal(net.flat_parameters, twin.flat_parameters)
+    assert net.evaluate(X, Y)[0] == twin.evaluate(X, np.array(Y))[0]
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

@@ -629,7 +629,10 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
             raise ValueError(f"{name} has shape {shape_str(Y)}; expected {want} "
                              f"(outputs as rows, examples as columns){hint}")
     if Y.strides[-1] % Y.itemsize or (Y.ndim == 2 and Y.strides[0] % Y.itemsize):
-        Y = np.ascontiguousarray(Y)
+        # np.array: ascontiguousarray kept such a stride of a dimension of one
+        # (one example of a structured array's field, (n_out, 1)), which the
+        # kernels then refused, saying to pass Y through check_Y
+        Y = np.array(Y, order="C")
     return Y, y_codes[Y.dtype], labels
 
 

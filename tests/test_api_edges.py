@@ -412,6 +412,26 @@ def test_one_example_of_a_structured_array_is_copied_for_the_kernels(rng, output
     assert net.evaluate(X, Y)[0] == twin.evaluate(X, np.array(Y))[0]
 
 
+def test_unaligned_sample_weight_is_copied_for_the_kernels(rng):
+    """Weights read with np.frombuffer at an odd offset are C-contiguous but
+    not aligned: check_sample_weight's ascontiguousarray kept them so, and
+    train_step, fit and loss_and_gradient raised the kernel's 'as
+    Network.check_sample_weight returns it'."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    m = X.shape[1]
+    w = rng.random(m) + 0.5
+    sw = np.frombuffer(b"\0" + w.tobytes(), dtype=np.float64, offset=1)
+    assert not sw.flags.aligned
+    checked = net.check_sample_weight(sw, m)
+    assert checked.flags.aligned and np.array_equal(checked, w)
+    twin = Network(list(net.layer_dims), seed=0, dtype="float64")
+    assert net.loss_and_gradient(X, Yc, sample_weight=sw)[0] == \
+        twin.loss_and_gradient(X, Yc, sample_weight=w)[0]
+    assert net.train_step(X, Yc, fastbp.SGD(0.1), sample_weight=sw) == \
+        twin.train_step(X, Yc, fastbp.SGD(0.1), sample_weight=w)
+    np.testing.assert_array_equal(net.flat_parameters, twin.flat_parameters)
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

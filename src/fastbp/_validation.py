@@ -921,6 +921,10 @@ def check_sample_weight(sample_weight, m, ensure_non_negative=True, relative=Fal
         raise ValueError(f"sample_weight has shape {shape_str(sw)}; expected ({m},): one "
                          "weight per example (column of X)")
     sw = np.ascontiguousarray(sw, dtype=np.float64)
+    if not sw.flags.aligned:
+        # (np.frombuffer at an odd offset) ascontiguousarray keeps it so, and
+        # the kernels refused it, saying to pass it through check_sample_weight
+        sw = sw.copy()
     if not np.all(np.isfinite(sw)):
         raise ValueError(f"sample_weight contains NaN or inf: found "
                          f"{_found(sw[~np.isfinite(sw)], sw.size)}")

@@ -688,3 +688,22 @@ def test_attributes_lbfgs_does_not_set_are_documented_so():
     doc = " ".join(fsk.MLPClassifier.__doc__.split())
     assert 'Not set by ``"lbfgs"``, as the three below are not' in doc
     assert 'else None (``"sgd"``, ``"adam"``)' in doc
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_unaligned_sample_weight_fits_as_aligned(solver):
+    """Weights read with np.frombuffer at an odd offset (C-contiguous, not
+    aligned): scikit-learn fits with them; fastbp's ascontiguousarray kept
+    them unaligned and the network kernel raised 'sample_weight must be a
+    C-contiguous float64 (60,) array, as Network.check_sample_weight returns it'."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    w = rng.random(60) + 0.5
+    sw = np.frombuffer(b"\0" + w.tobytes(), dtype=np.float64, offset=1)
+    assert not sw.flags.aligned
+    kw = dict(hidden_layer_sizes=(5,), max_iter=3, random_state=0, solver=solver)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = fsk.MLPClassifier(**kw).fit(X, y, sample_weight=sw)
+        b = fsk.MLPClassifier(**kw).fit(X, y, sample_weight=w)
+    for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(p, q)

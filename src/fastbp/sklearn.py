@@ -603,8 +603,10 @@ class _BaseMLP(BaseEstimator):
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         n_samples, n_features = X.shape
         if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(_check_sample_weight(sample_weight, X),
-                                                 dtype=np.float64)
+            # np.require: aligned too (ascontiguousarray keeps weights read with
+            # np.frombuffer at an odd offset unaligned, which the kernels refuse)
+            sample_weight = np.require(_check_sample_weight(sample_weight, X),
+                                       dtype=np.float64, requirements=("C", "A"))
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         layer_units = [n_features] + hidden_layer_sizes + [y.shape[1]]

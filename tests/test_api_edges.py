@@ -432,6 +432,19 @@ def test_unaligned_sample_weight_is_copied_for_the_kernels(rng):
     np.testing.assert_array_equal(net.flat_parameters, twin.flat_parameters)
 
 
+@pytest.mark.parametrize("n_steps", [2.5, "2", None, True])
+def test_train_batch_names_n_steps_that_is_no_int(rng, n_steps):
+    """n_steps=2.5 raised "'float' object cannot be interpreted as an integer"
+    (n_steps=True ran one step)."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    opt = fastbp.SGD(0.1)
+    before = net.flat_parameters.copy()
+    with pytest.raises(TypeError, match="n_steps must be an int >= 1, got"):
+        net.train_batch(Xc, Yc, yt, labels, opt, n_steps)
+    assert np.array_equal(net.flat_parameters, before) and opt.t == 0
+    assert net.train_batch(Xc, Yc, yt, labels, opt, np.int64(2)) is not None and opt.t == 2
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

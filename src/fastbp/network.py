@@ -1067,6 +1067,10 @@ class Network:
         loss (ValueError on a bad one); off by default, for targets checked
         once up front (``fit``).
         """
+        if type(n_steps) is not int:
+            # (the kernel's conversion said "'float' object cannot be
+            # interpreted as an integer", naming no argument)
+            n_steps = _validation.check_n_steps(n_steps)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             _validation.check_optimizer(optimizer, Optimizer)
         with _lock(self):

@@ -445,6 +445,15 @@ def test_train_batch_names_n_steps_that_is_no_int(rng, n_steps):
     assert net.train_batch(Xc, Yc, yt, labels, opt, np.int64(2)) is not None and opt.t == 2
 
 
+@pytest.mark.parametrize("m", [0, -3, 0.0, float("nan"), None, True])
+def test_evaluate_finish_names_an_m_that_is_no_count(rng, m):
+    """m = 0 raised a bare ZeroDivisionError, m = -3 returned a negative loss."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    with pytest.raises(ValueError, match="m .* must be a number > 0, got"):
+        net.evaluate_finish(1.0, 3.0, m)
+    assert net.evaluate_finish(1.0, 3.0, 4) == (0.25, 0.75)
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

@@ -1532,6 +1532,11 @@ class Network:
     def evaluate_finish(self, loss_sum, correct, m):
         """(loss, accuracy) from :meth:`evaluate_sums` totals over m examples
         (or over a total weight m)."""
+        if isinstance(m, (bool, np.bool_)) or not isinstance(m, numbers.Real) or not m > 0:
+            # (0 raised a bare "float division by zero", a negative m gave a
+            # negative loss)
+            raise ValueError(f"m (the number of examples the sums are over, or their total "
+                             f"weight) must be a number > 0, got {m!r}")
         loss = loss_sum / m
         if self.lambd:
             loss += self.lambd / (2 * m) * sum(

@@ -775,6 +775,11 @@ def test_parameters_beyond_float32s_range_are_refused_not_stored_as_inf():
         warnings.simplefilter("error")
         net.parameters = new
     assert np.isnan(net.parameters["W2"][0, 1])
+    new["W2"][0, 1] = -np.inf       # was refused as "beyond float32's range"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.parameters = new
+    assert net.parameters["W2"][0, 1] == -np.inf
     net64 = Network([3, 4, 2], dtype=np.float64, seed=0)
     new["W2"][0, 1] = 1e300
     net64.parameters = new

@@ -615,7 +615,9 @@ class Network:
             if a.dtype.kind == "f" and a.dtype.itemsize > view.dtype.itemsize:
                 big = np.finfo(view.dtype).max
                 with np.errstate(invalid="ignore"):
-                    over = np.abs(a) > big
+                    # (an inf given as such is the caller's value, as NaN is: it
+                    # was refused as "beyond float32's range, would be stored as inf")
+                    over = np.isfinite(a) & (np.abs(a) > big)
                 if over.any():      # finite values that would turn into inf
                     raise ValueError(
                         f"parameters[{key!r}] holds values beyond {view.dtype}'s range "

@@ -454,6 +454,19 @@ def test_evaluate_finish_names_an_m_that_is_no_count(rng, m):
     assert net.evaluate_finish(1.0, 3.0, 4) == (0.25, 0.75)
 
 
+@pytest.mark.parametrize("hidden", ["leaky_relu", "elu"])
+def test_alpha_beyond_float32s_range_is_refused_in_a_float32_network(rng, hidden):
+    """alpha=1e39 was taken; the float32 kernels used inf, every output was
+    NaN, and fit said 'training diverged ... lower the learning rate'."""
+    with pytest.raises(ValueError, match=r"alpha=1e\+39 is beyond float32's range"):
+        Network([3, 4, 1], hidden=hidden, alpha=1e39, seed=0)
+    net = Network([3, 4, 1], hidden=hidden, alpha=1e39, dtype="float64", seed=0)
+    assert net.alpha == 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # alpha has no effect with tanh: warned only
+        assert Network([3, 4, 1], hidden="tanh", alpha=1e39, seed=0).alpha == 1e39
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

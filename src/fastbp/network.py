@@ -439,6 +439,13 @@ class Network:
                           f"{', '.join(map(repr, acts))} (did you mean hidden='leaky_relu'?)",
                           UserWarning, stacklevel=2)
         self.dtype = _validation.check_float_dtype(dtype)
+        big = float(np.finfo(self.dtype).max)
+        if self.alpha is not None and self._uses_alpha() and self.alpha > big:
+            # the kernels compute in the network's dtype: alpha became inf and
+            # every output NaN, which fit blamed on the learning rate or the data
+            raise ValueError(f"alpha={self.alpha:g} is beyond {self.dtype}'s range (largest "
+                             f"{big:.3g}): the {self.dtype} kernels would use inf, and every "
+                             "output would be NaN; use a smaller alpha, or dtype='float64'")
         self.init = init
         self.seed = _validation.check_seed(seed)
         self.lambd = _validation.check_lambd(lambd)

@@ -467,6 +467,20 @@ def test_alpha_beyond_float32s_range_is_refused_in_a_float32_network(rng, hidden
         assert Network([3, 4, 1], hidden="tanh", alpha=1e39, seed=0).alpha == 1e39
 
 
+@pytest.mark.parametrize("loss_total", ["0", None, [0.0]])
+def test_train_epoch_names_a_loss_total_that_is_no_number(rng, loss_total):
+    """loss_total="0" raised the kernel's "must be real number, not str",
+    naming no argument."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    opt = fastbp.SGD(0.1)
+    before = net.flat_parameters.copy()
+    with pytest.raises(TypeError, match="loss_total must be a real number, got"):
+        net.train_epoch(Xc, Yc, yt, labels, opt, None, 4, loss_total=loss_total)
+    assert np.array_equal(net.flat_parameters, before) and opt.t == 0
+    total, done = net.train_epoch(Xc, Yc, yt, labels, opt, None, 4, loss_total=np.float32(1))
+    assert done == 3 and total > 1.0
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

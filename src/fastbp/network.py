@@ -1184,6 +1184,9 @@ class Network:
         n_ex = m if order is None else order.shape[0]
         batch_size, start_batch, n_batches = _validation.check_epoch_batches(
             batch_size, start_batch, n_batches, n_ex)
+        if type(loss_total) is not float:
+            # (the kernel's conversion said "must be real number, not str")
+            loss_total = _validation.check_real("loss_total", loss_total)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             _validation.check_optimizer(optimizer, Optimizer)
         with _lock(self):

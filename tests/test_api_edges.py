@@ -481,6 +481,23 @@ def test_train_epoch_names_a_loss_total_that_is_no_number(rng, loss_total):
     assert done == 3 and total > 1.0
 
 
+@pytest.mark.parametrize("method", ["train_batch", "train_epoch", "share_gradient"])
+@pytest.mark.parametrize("y_code", ["4", 1.0, None, True])
+def test_checked_data_paths_name_a_y_code_that_is_no_int(rng, method, y_code):
+    """y_code "4" or 1.0 raised the kernel's conversion error "an integer is
+    required", naming no argument (True was taken as code 1)."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    opt = fastbp.SGD(0.1)
+    before = net.flat_parameters.copy()
+    args = {"train_batch": (labels, opt),
+            "train_epoch": (labels, opt, None, 4),
+            "share_gradient": (labels, Xc.shape[1], 0, None)}[method]
+    with pytest.raises(TypeError, match="y_code must be the int code Network.check_Y returns"):
+        getattr(net, method)(Xc, Yc, y_code, *args)
+    assert np.array_equal(net.flat_parameters, before) and opt.t == 0
+    getattr(net, method)(Xc, Yc, np.int64(yt), *args)       # an int of NumPy's works
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained

@@ -1298,6 +1298,16 @@ def check_checked_Y(Y, m, n_out, labels):
                          f"{shape_str(Y)}); pass Y through net.check_Y first, or use evaluate")
 
 
+def check_y_code(y_code):
+    """The label code of a checked Y as an int (the kernels compare it with
+    Y's dtype; a str or float said only "an integer is required")."""
+    if isinstance(y_code, (bool, np.bool_)) or not isinstance(y_code, numbers.Integral):
+        raise TypeError(f"y_code must be the int code Network.check_Y returns with Y, got "
+                        f"{type(y_code).__name__} {y_code!r}; pass Y through net.check_Y "
+                        "first, or use fit / train_step")
+    return int(y_code)
+
+
 def check_share(M, offset, m):
     """(M, offset) of a data-parallel share of m columns at ``offset`` in a
     batch of M: ints with 0 <= offset and offset + m <= M, M >= 1."""

@@ -1080,6 +1080,8 @@ class Network:
             # (the kernel's conversion said "'float' object cannot be
             # interpreted as an integer", naming no argument)
             n_steps = _validation.check_n_steps(n_steps)
+        if type(y_code) is not int:
+            y_code = _validation.check_y_code(y_code)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             _validation.check_optimizer(optimizer, Optimizer)
         with _lock(self):
@@ -1187,6 +1189,8 @@ class Network:
         if type(loss_total) is not float:
             # (the kernel's conversion said "must be real number, not str")
             loss_total = _validation.check_real("loss_total", loss_total)
+        if type(y_code) is not int:
+            y_code = _validation.check_y_code(y_code)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             _validation.check_optimizer(optimizer, Optimizer)
         with _lock(self):
@@ -1251,6 +1255,8 @@ class Network:
             self._kernel.check_x(X)     # its TypeError (an empty share's X has m = 0)
         m = X.shape[1]
         M, offset = _validation.check_share(M, offset, m)
+        if type(y_code) is not int:
+            y_code = _validation.check_y_code(y_code)
         # an effective count, as apply_update's (0 or a negative one made the
         # step a silent no-op: loss 0.0 and the gradients left as they were)
         n_threads = self._nt if n_threads is None else _validation.check_positive_int(

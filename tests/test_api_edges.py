@@ -828,3 +828,16 @@ def test_parameters_beyond_float32s_range_are_refused_not_stored_as_inf():
     new["W2"][0, 1] = 1e300
     net64.parameters = new
     assert net64.parameters["W2"][0, 1] == 1e300
+
+
+def test_buffers_beyond_physical_memory_are_a_memory_error(monkeypatch):
+    """A network whose parameter and gradient buffers exceed the machine's
+    memory: np.zeros granted them lazily and the OOM killer ended the process
+    when the initialisation touched them. (The machine's memory is faked
+    small, so the test allocates nothing large anywhere.)"""
+    from fastbp import _validation
+    monkeypatch.setattr(_validation, "physical_memory", lambda: 2**20)
+    with pytest.raises(MemoryError, match=r"Network\(\[400, 400, 1\]\).*GiB.*narrower"):
+        fastbp.Network([400, 400, 1])       # 2 x 160,801 float32 > 1 MiB
+    monkeypatch.setattr(_validation, "physical_memory", lambda: None)
+    assert fastbp.Network([400, 400, 1]).n_params == 160_801

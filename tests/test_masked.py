@@ -99,3 +99,15 @@ def test_estimators_follow_scikit_learn(data):
         ours = MLPClassifier(**kw).fit(Xm, y)
     for a, b in zip(ref.coefs_, ours.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", ["dense_forward", "softmax"])
+def test_masked_out_is_refused(call):
+    """A masked ``out=`` was written and kept its mask: the result read as masked."""
+    A, W, b = np.ones((4, 3)), np.ones((2, 4)), np.zeros((2, 1))
+    out = np.ma.array(np.empty((2, 3)), mask=True)
+    with pytest.raises(TypeError, match="out: .*masked array.*plain array"):
+        if call == "dense_forward":
+            layers.dense_forward(A, W, b, out=(out, np.empty((2, 3))))
+        else:
+            layers.softmax(np.ones((2, 3)), out=out)

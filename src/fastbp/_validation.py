@@ -1427,12 +1427,40 @@ def same_dtype(ref, refname, a, name):
             f"cast them to one dtype, e.g. {name}.astype({refname}.dtype)")
 
 
+def physical_memory():
+    """The machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):     # no sysconf (Windows)
+        return None
+
+
+def check_buffer_memory(layer_dims, n_params, itemsize, tail):
+    """MemoryError when a network's parameter and gradient buffers alone
+    (``2 n_params + tail`` values) exceed the machine's physical memory: NumPy
+    allocates zeros lazily, so the buffers were granted, and the process was
+    killed by the kernel's OOM killer when the initialisation touched them."""
+    need = (2 * n_params + tail) * itemsize
+    have = physical_memory()
+    if have is not None and need > have:
+        raise MemoryError(
+            f"Network({list(layer_dims)}) has {n_params:,} parameters: its parameter and "
+            f"gradient buffers alone need {need / 2**30:.1f} GiB, more than this machine's "
+            f"{have / 2**30:.1f} GiB of memory (an optimizer's state needs more still); "
+            "use narrower layers, or float32 for float64")
+
+
 def out_array(o, name, rows, cols, like, inputs, outputs=()):
     """Validate one preallocated output (C-contiguous, writeable, no overlap
     with the (name, array) pairs of ``inputs`` and of the ``outputs``
     validated before it)."""
     if not isinstance(o, np.ndarray):
         raise TypeError(f"Invalid out: {name} must be a numpy.ndarray, got {type(o).__name__}")
+    if isinstance(o, np.ma.MaskedArray):
+        # the kernel wrote the data and left the mask: a masked-out result
+        raise TypeError(f"Invalid out: {name} is a numpy.ma masked array, whose mask the "
+                        "kernel would leave as it is; pass a plain array (np.empty) and "
+                        "mask the result afterwards if needed")
     if o.dtype.num != like.dtype.num:
         raise TypeError(f"Invalid out: {name} has dtype {o.dtype}, expected {like.dtype} "
                         f"(the inputs' dtype)")

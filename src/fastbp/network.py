@@ -360,6 +360,10 @@ class Network:
         outside (0, 1] (or a list of the wrong length), a negative
         ``lambd``, a negative ``alpha`` with leaky_relu or elu hidden
         layers, ``n_threads=0``.
+    MemoryError
+        The parameter and gradient buffers alone (``2 n_params`` values)
+        exceed the machine's physical memory (the process was killed by the
+        OS when the initialisation touched them).
 
     Notes
     -----
@@ -488,6 +492,7 @@ class Network:
         L = len(dims) - 1
         w_off, b_off, pos = _layout(dims)
         self.n_params = pos
+        _validation.check_buffer_memory(dims, pos, self.dtype.itemsize, _GRAD_TAIL)
         self._flat_params = np.zeros(pos, dtype=self.dtype)
         # The gradient buffer carries _GRAD_TAIL spare slots after the
         # gradients, so a data-parallel step sums gradients, loss and two

@@ -587,3 +587,78 @@ def test_an_output_name_too_long_is_refused_up_front(tmp_path):
     with pytest.raises(ValueError, match=r"--out .*: the file name is 404 bytes long"):
         _validation.check_output_path("--out", str(tmp_path / ("p" * 400 + ".csv")))
     assert _validation.check_output_path("--out", str(tmp_path / "p.csv"))
+
+
+def _orders_seen(monkeypatch):
+    """Record the permutations drawn from np.random.default_rng's generators
+    (fit's shuffling) while the test runs."""
+    seen = []
+    real = np.random.default_rng
+
+    class Spy:
+        def __init__(self, gen):
+            self._gen = gen
+
+        def permutation(self, x):
+            p = self._gen.permutation(x)
+            seen.append(p.copy())
+            return p
+
+        def __getattr__(self, name):
+            return getattr(self._gen, name)
+    monkeypatch.setattr(np.random, "default_rng", lambda *a, **k: Spy(real(*a, **k)))
+    return seen
+
+
+def test_fit_in_a_loop_reshuffles_every_call(monkeypatch):
+    """fit(epochs=1) in a loop (a Keras user's per-epoch logging) shuffled
+    from the network's seed anew in each call: the same order every epoch,
+    silently. The default orders now come from (seed, step_count at the
+    fit's start): a first fit shuffles as seed=net.seed did, later ones
+    differ, and the loop is the same in every run."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((4, 60)), np.arange(60) % 3
+    seen = _orders_seen(monkeypatch)
+
+    def loop(**kw):
+        net = Network([4, 5, 3], output="softmax", dtype="float64", seed=0)
+        for _ in range(3):
+            net.fit(X, y, epochs=1, batch_size=10, verbose=False, **kw)
+        return net
+    a = loop()
+    orders = seen[:]
+    assert len(orders) == 3
+    assert not np.array_equal(orders[0], orders[1])
+    assert not np.array_equal(orders[1], orders[2])
+    seen.clear()
+    b = loop()                                   # the same script: the same orders
+    assert all(np.array_equal(o, p) for o, p in zip(orders, seen))
+    np.testing.assert_array_equal(a.flat_parameters, b.flat_parameters)
+    seen.clear()
+    c = loop(seed=0)                             # an explicit seed: one order, as asked
+    assert all(np.array_equal(o, seen[0]) for o in seen)
+    np.testing.assert_array_equal(seen[0], orders[0])     # a first fit is unchanged
+    assert not np.array_equal(a.flat_parameters, c.flat_parameters)
+
+
+def test_a_later_fit_resumes_with_its_own_orders(tmp_path):
+    """A fit that is not the network's first, stopped and resumed, trains as
+    the same fit uninterrupted: the checkpoint keeps the step count its
+    shuffling started from."""
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((5, 80)), rng.integers(0, 3, 80)
+
+    def run(path, stop_at=None, resume=False):
+        net = Network([5, 7, 3], "tanh", "softmax", dtype="float64", seed=1)
+        net.fit(X, y, epochs=2, batch_size=16, optimizer=fastbp.Adam(0.01), verbose=False)
+        if resume:                                  # a new process: the first fit again,
+            net = Network([5, 7, 3], "tanh", "softmax", dtype="float64", seed=1)
+        h = net.fit(X, y, epochs=5, batch_size=16, checkpoint_path=path, resume=resume,
+                    verbose=False, callback=lambda n, e, logs: e == stop_at)
+        return net, h
+
+    whole, h_whole = run(tmp_path / "a.npz")
+    run(tmp_path / "b.npz", stop_at=2)
+    resumed, h_res = run(tmp_path / "b.npz", resume=True)
+    assert h_res["loss"] == h_whole["loss"]
+    np.testing.assert_array_equal(resumed.flat_parameters, whole.flat_parameters)

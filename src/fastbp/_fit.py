@@ -519,11 +519,14 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         history[key] = []
     start_epoch = 0
     kept = {}
+    fit_step = model.step_count
     if resume and checkpoint_path is not None:
         # an optimizer the caller chose must be the checkpoint's (restore checks)
         got = stepper.resume(checkpoint_path, optimizer if chosen else None)
         if got is not None:
             start_epoch, saved, restored, kept = got
+            # (a checkpoint written before fit_step was kept: the seed alone, as then)
+            fit_step = checkpoint.check_fit_step(kept.get("fit_step", 0), checkpoint_path)
             saved = checkpoint.check_history(saved, list(history),
                                              checkpoint.file_for(checkpoint_path))
             # a checkpoint saved before any training holds no optimizer: fit's own
@@ -538,8 +541,14 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
             n_done = len(saved.get("loss", []))
             for k in history:
                 history[k] = list(saved.get(k, [None] * n_done))
+    # the step count when this fit began (a resumed fit's from its checkpoint):
+    # with no seed given, the orders come from (the model's seed, it), so that
+    # fit(epochs=1) called in a loop reshuffles each time (it repeated one order
+    # every epoch, silently); a first fit (step 0) shuffles as the seed alone
     stepper.start(optimizer)
-    rng = np.random.default_rng(stepper.shuffle_seed(seed))
+    base = stepper.shuffle_seed(seed)
+    rng = np.random.default_rng(base if seed is not None or base is None or not fit_step
+                                else [base, fit_step])
     shuffled = bool(shuffle and bs < m)
     # resumed runs reshuffle as if they had never stopped; past ``epochs`` nothing
     # trains (a checkpoint's epoch of 10**12 would otherwise hang here)
@@ -618,7 +627,8 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
                                                 or done == epochs or stop):
                 stepper.on_root(lambda: model.save(checkpoint_path, optimizer=optimizer,
                                                    extra={**kept, "epoch": done,
-                                                          "history": history}),
+                                                          "history": history,
+                                                          "fit_step": fit_step}),
                                 f"writing the checkpoint {os.fspath(checkpoint_path)!r}")
             if stop:
                 break

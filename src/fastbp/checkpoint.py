@@ -59,6 +59,17 @@ def file_for(path):
     return _npz_path(path)
 
 
+def check_fit_step(value, path):
+    """A checkpoint's ``fit_step`` (the step count at the start of the fit that
+    wrote it, which seeds a resumed fit's shuffling) as an int in [0, 2**64)."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or not 0 <= value < 2**64):
+        raise ValueError(f"the checkpoint {os.fspath(path)!r} holds fit_step={value!r}, "
+                         "not a step count (an int in [0, 2**64)): it was not written by "
+                         "fit; resume from a checkpoint fit wrote, or start without resume")
+    return int(value)
+
+
 def kept_train_entries(train):
     """The entries of a resumed checkpoint's ``train`` record that a fit does
     not write itself (such as the ``preprocessing`` that ``fastbp train

@@ -1621,10 +1621,15 @@ class Network:
         shuffle : bool, default True
             Reshuffle the examples every epoch.
         seed : int, optional
-            Seeds the shuffling (defaults to the network's seed). Each call
-            shuffles from it anew, so ``fit(epochs=1)`` called in a loop
-            repeats one order every epoch: call ``fit(epochs=N)`` once (with
-            a ``callback`` for per-epoch work), or pass ``seed=epoch``.
+            Seeds the shuffling. By default the orders come from the
+            network's seed and its :attr:`step_count` when the fit starts:
+            a seeded network's first fit shuffles as ``seed=net.seed``, and
+            each later one draws other orders, so ``fit(epochs=1)`` called in
+            a loop reshuffles every epoch (as PyTorch's and Keras' loops do;
+            not the same orders as one ``fit(epochs=N)``), and a script gives
+            the same orders every run. A resumed fit continues its orders
+            (the checkpoint keeps the start's step count). A given ``seed``
+            shuffles from it anew in each call: the same orders every call.
         validation_data : (X_val, Y_val), optional
             Evaluated after every epoch (``val_loss``, ``val_accuracy``).
         verbose : bool, default True

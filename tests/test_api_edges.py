@@ -841,3 +841,9 @@ def test_buffers_beyond_physical_memory_are_a_memory_error(monkeypatch):
         fastbp.Network([400, 400, 1])       # 2 x 160,801 float32 > 1 MiB
     monkeypatch.setattr(_validation, "physical_memory", lambda: None)
     assert fastbp.Network([400, 400, 1]).n_params == 160_801
+
+
+def test_layer_dims_as_a_dict_is_refused():
+    """Network({3: 0, 4: 0, 1: 0}) built a [3, 4, 1] network from the keys."""
+    with pytest.raises(TypeError, match="layer_dims must be a sequence.*got a dict"):
+        fastbp.Network({3: 0, 4: 0, 1: 0})

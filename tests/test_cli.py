@@ -224,6 +224,17 @@ def test_import_warns_of_a_dispatch_value_the_kernels_ignore(value, warns):
         assert f"FASTBP_DISPATCH={value!r} is ignored" in r.stderr, r.stderr
 
 
+def test_the_dispatch_warning_names_the_users_import_line(tmp_path):
+    """The warning named fastbp/__init__.py's import of its own module: the
+    user's line (the script's ``import fastbp``) is where the fix goes."""
+    script = tmp_path / "train_me.py"
+    script.write_text("import numpy\nimport fastbp\n")
+    env = {**os.environ, "FASTBP_DISPATCH": "AVX2"}
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith(f"{script}:2: RuntimeWarning: FASTBP_DISPATCH='AVX2'"), r.stderr
+
+
 def test_info_aligns_the_thread_pools_columns(monkeypatch):
     """NumPy's OpenBLAS version '0.3.31.188.0' pushed its 'kernel=' column out of
     line with SciPy's, and OpenMP's missing version and kernel read 'None'."""

@@ -225,9 +225,21 @@ def check_dispatch_env(environ=None):
     import warnings
     value = (os.environ if environ is None else environ).get("FASTBP_DISPATCH")
     if value is not None and value not in DISPATCH_VALUES:
-        warnings.warn(f"FASTBP_DISPATCH={value!r} is ignored (the kernels use the widest SIMD "
-                      f"clones this CPU has); its values are {', '.join(DISPATCH_VALUES)}, "
-                      "lower case", RuntimeWarning, stacklevel=2)
+        # attributed to the line that imported fastbp: the first frame outside
+        # fastbp and the import machinery (importlib's, an editable install's
+        # loader), not fastbp/__init__'s import of this module
+        frame = sys._getframe(1)
+        while frame.f_back is not None and (
+                frame.f_globals.get("__name__", "").partition(".")[0] in ("fastbp", "importlib")
+                or "importlib" in frame.f_code.co_filename
+                or "_editable_loader" in frame.f_code.co_filename):
+            frame = frame.f_back
+        warnings.warn_explicit(
+            f"FASTBP_DISPATCH={value!r} is ignored (the kernels use the widest SIMD clones "
+            f"this CPU has); its values are {', '.join(DISPATCH_VALUES)}, lower case",
+            RuntimeWarning, frame.f_code.co_filename, frame.f_lineno,
+            module=frame.f_globals.get("__name__"),
+            registry=frame.f_globals.setdefault("__warningregistry__", {}))
 
 
 # once, when fastbp is imported (fastbp/__init__ imports this module)

@@ -168,6 +168,10 @@ def check_layer_dims(layer_dims, name="layer_dims"):
     if isinstance(layer_dims, (str, bytes)):
         raise TypeError(f"{name} must be a sequence of ints like [n_x, n_1, ..., n_L], "
                         f"got {type(layer_dims).__name__} {layer_dims!r}")
+    if isinstance(layer_dims, Mapping):
+        # {3: 0, 4: 0, 1: 0} iterated as its keys: a network of the keys' sizes
+        raise TypeError(f"{name} must be a sequence of ints like [n_x, n_1, ..., n_L], got "
+                        f"a {type(layer_dims).__name__}; pass the sizes as a list")
     if isinstance(layer_dims, (set, frozenset)):
         # {4, 5, 1} iterates as [1, 4, 5], and equal sizes collapse into one
         raise TypeError(f"{name} must be a sequence of ints like [n_x, n_1, ..., n_L], in "

@@ -759,3 +759,30 @@ def test_cli_different_data_on_the_ranks_is_said_in_the_clis_terms(mpiexec, tmp_
     assert lines[0].startswith("fastbp: error: the ranks read different data or options: "
                                "every rank must read the same --data"), lines
     assert "ValueError" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_fit_shuffles_as_rank_0_when_the_step_counts_differ(mpiexec):
+    # without a seed the orders come from (seed, step_count at the fit's
+    # start); the count was read before fit broadcast rank 0's, so a rank
+    # whose count differed (a model loaded on rank 0 only) drew other orders
+    # and the ranks summed shares of different batches, silently
+    script = (
+        "import numpy as np\n"
+        "from mpi4py import MPI\n"
+        "import fastbp, fastbp._fit as F\n"
+        "from fastbp.optim import SGD\n"
+        "comm = MPI.COMM_WORLD\n"
+        "X = np.random.default_rng(0).standard_normal((3, 40)); Y = (X[:1] > 0) * 1.0\n"
+        "net = fastbp.Network([3, 4, 1], seed=5, n_threads=1)\n"
+        "if comm.rank == 0:\n"
+        "    net.step_count = 7\n"
+        "seeds, rng = [], np.random.default_rng\n"
+        "F.np.random.default_rng = lambda s=None: (seeds.append(repr(s)), rng(s))[1]\n"
+        "net.fit(X, Y, optimizer=SGD(0.1), epochs=1, batch_size=8, verbose=False, comm=comm)\n"
+        "F.np.random.default_rng = rng\n"
+        "got = comm.allgather(seeds)\n"
+        "if comm.rank == 0:\n"
+        "    print('SEEDS', got)\n")
+    r = mpirun(mpiexec, 2, "-c", script, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "SEEDS [['[5, 7]'], ['[5, 7]']]" in r.stdout, r.stdout

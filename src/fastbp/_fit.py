@@ -519,7 +519,7 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         history[key] = []
     start_epoch = 0
     kept = {}
-    fit_step = model.step_count
+    fit_step = None
     if resume and checkpoint_path is not None:
         # an optimizer the caller chose must be the checkpoint's (restore checks)
         got = stepper.resume(checkpoint_path, optimizer if chosen else None)
@@ -546,6 +546,11 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
     # fit(epochs=1) called in a loop reshuffles each time (it repeated one order
     # every epoch, silently); a first fit (step 0) shuffles as the seed alone
     stepper.start(optimizer)
+    if fit_step is None:
+        # read after start: a data-parallel fit's ranks take rank 0's count
+        # there (read before it, a rank whose count differed drew other
+        # orders, and the ranks summed shares of different batches, silently)
+        fit_step = model.step_count
     base = stepper.shuffle_seed(seed)
     rng = np.random.default_rng(base if seed is not None or base is None or not fit_step
                                 else [base, fit_step])

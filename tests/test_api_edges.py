@@ -847,3 +847,13 @@ def test_layer_dims_as_a_dict_is_refused():
     """Network({3: 0, 4: 0, 1: 0}) built a [3, 4, 1] network from the keys."""
     with pytest.raises(TypeError, match="layer_dims must be a sequence.*got a dict"):
         fastbp.Network({3: 0, 4: 0, 1: 0})
+
+
+def test_fit_verbose_none_still_trains_without_a_bar(capsys):
+    """verbose=None ran without a progress bar before fit checked verbose's
+    type; it is kept (strings, truthy, are what the check refuses)."""
+    X = np.random.default_rng(0).standard_normal((3, 20))
+    net = fastbp.Network([3, 4, 1], dtype="float64", seed=0)
+    h = net.fit(X, (X[:1] > 0) * 1.0, epochs=2, batch_size=10, verbose=None)
+    assert len(h["loss"]) == 2
+    assert capsys.readouterr().err == ""

@@ -88,6 +88,8 @@ CASES = [
     _row(v.check_fit_args, (1, 1, 0, None), {}, ValueError, "checkpoint_every", "0"),
     _row(v.check_fit_args, (1, 1, 1, 7), {}, TypeError, "callback", "7"),
     _row(v.check_fit_args, (1, 1, 1, None), {"verbose": "no"}, TypeError, "verbose", "'no'"),
+    _row(v.check_fit_args, (1, 1, 1, None), {"verbose": "auto"}, TypeError, "verbose",
+         "'auto'"),
     _row(v.check_replica_check_every, (-2,), {}, ValueError, "replica_check_every", "-2"),
     _row(v.check_n_steps, (0,), {}, ValueError, "n_steps", "0"),
     _row(v.check_n_steps, (2.5,), {}, TypeError, "n_steps", "2.5"),

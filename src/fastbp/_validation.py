@@ -1102,8 +1102,9 @@ def check_fit_args(epochs, batch_size, checkpoint_every, callback, seed=None, sh
         check_seed(seed)
     check_bool("shuffle", shuffle)
     check_bool("resume", resume)
-    if not isinstance(verbose, (bool, np.bool_, int, np.integer)):
-        # verbose="no" (truthy) showed the progress bar; 0 / 1 (Keras' levels) are kept
+    if verbose is not None and not isinstance(verbose, (bool, np.bool_, int, np.integer)):
+        # verbose="no" (truthy) showed the progress bar; 0 / 1 (Keras' levels)
+        # and None (no bar, as it always was) are kept
         raise TypeError(f"verbose must be True or False (or 0 / 1), got "
                         f"{type(verbose).__name__} {verbose!r}")
     for name, v in (("epochs", epochs), ("batch_size", batch_size),

@@ -1264,8 +1264,10 @@ class Network:
             y_code = _validation.check_y_code(y_code)
         # an effective count, as apply_update's (0 or a negative one made the
         # step a silent no-op: loss 0.0 and the gradients left as they were)
-        n_threads = self._nt if n_threads is None else _validation.check_positive_int(
-            "n_threads", n_threads)
+        if n_threads is None:
+            n_threads = self._nt
+        elif type(n_threads) is not int or n_threads < 1:    # (an int: one test per step)
+            n_threads = _validation.check_positive_int("n_threads", n_threads)
         self._last_m = m if m else None
         if m == 0:
             self._flat_grads.fill(0)

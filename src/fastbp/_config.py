@@ -225,15 +225,10 @@ def check_dispatch_env(environ=None):
     import warnings
     value = (os.environ if environ is None else environ).get("FASTBP_DISPATCH")
     if value is not None and value not in DISPATCH_VALUES:
-        # attributed to the line that imported fastbp: the first frame outside
-        # fastbp and the import machinery (importlib's, an editable install's
-        # loader), not fastbp/__init__'s import of this module
-        frame = sys._getframe(1)
-        while frame.f_back is not None and (
-                frame.f_globals.get("__name__", "").partition(".")[0] in ("fastbp", "importlib")
-                or "importlib" in frame.f_code.co_filename
-                or "_editable_loader" in frame.f_code.co_filename):
-            frame = frame.f_back
+        # attributed to the line that imported fastbp, not fastbp/__init__'s
+        # import of this module
+        from fastbp._openmp_helpers import user_frame
+        frame = user_frame()[0] or sys._getframe(1)
         warnings.warn_explicit(
             f"FASTBP_DISPATCH={value!r} is ignored (the kernels use the widest SIMD clones "
             f"this CPU has); its values are {', '.join(DISPATCH_VALUES)}, lower case",

@@ -518,15 +518,14 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
     for key in stepper.history_keys:
         history[key] = []
     start_epoch = 0
-    kept = {}
-    fit_step = None
+    kept, resumed_step = {}, None
     if resume and checkpoint_path is not None:
         # an optimizer the caller chose must be the checkpoint's (restore checks)
         got = stepper.resume(checkpoint_path, optimizer if chosen else None)
         if got is not None:
             start_epoch, saved, restored, kept = got
-            # (a checkpoint written before fit_step was kept: the seed alone, as then)
-            fit_step = checkpoint.check_fit_step(kept.get("fit_step", 0), checkpoint_path)
+            # (a checkpoint written before fit_step was kept: 0, the seed alone, as then)
+            resumed_step = checkpoint.check_fit_step(kept.get("fit_step", 0), checkpoint_path)
             saved = checkpoint.check_history(saved, list(history),
                                              checkpoint.file_for(checkpoint_path))
             # a checkpoint saved before any training holds no optimizer: fit's own
@@ -541,16 +540,15 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
             n_done = len(saved.get("loss", []))
             for k in history:
                 history[k] = list(saved.get(k, [None] * n_done))
+    stepper.start(optimizer)
     # the step count when this fit began (a resumed fit's from its checkpoint):
     # with no seed given, the orders come from (the model's seed, it), so that
     # fit(epochs=1) called in a loop reshuffles each time (it repeated one order
-    # every epoch, silently); a first fit (step 0) shuffles as the seed alone
-    stepper.start(optimizer)
-    if fit_step is None:
-        # read after start: a data-parallel fit's ranks take rank 0's count
-        # there (read before it, a rank whose count differed drew other
-        # orders, and the ranks summed shares of different batches, silently)
-        fit_step = model.step_count
+    # every epoch, silently); a first fit (step 0) shuffles as the seed alone.
+    # Read after start: a data-parallel fit's ranks take rank 0's count there
+    # (read before it, a rank whose count differed drew other orders, and the
+    # ranks summed shares of different batches, silently)
+    fit_step = model.step_count if resumed_step is None else resumed_step
     base = stepper.shuffle_seed(seed)
     rng = np.random.default_rng(base if seed is not None or base is None or not fit_step
                                 else [base, fit_step])

@@ -50,17 +50,28 @@ def _after_fork_in_child():
 _fork_warned = False
 
 
-def user_stacklevel():
-    """warnings.warn's stacklevel, for a warning raised by the caller, that
-    names the first Python frame outside fastbp's modules and scikit-learn's:
-    the user's line. (A Cython function has no frame of its own, so frame 0
+def user_frame():
+    """``(frame, stacklevel)`` of the first Python frame outside fastbp's
+    modules, scikit-learn's and the import machinery (importlib's, an editable
+    install's loader): the user's line, for a warning raised by the caller
+    (``warnings.warn``'s stacklevel, or ``warnings.warn_explicit`` at a
+    warning raised while fastbp is imported). The frame is None when every
+    frame is fastbp's. (A Cython function has no frame of its own, so frame 0
     is the Python code that called it, as stacklevel 1 is.)"""
     import sys
     frame, level = sys._getframe(0), 1
-    while frame is not None and (frame.f_globals.get("__name__", "").partition(".")[0]
-                                 in ("fastbp", "sklearn")):
+    while frame is not None and (
+            frame.f_globals.get("__name__", "").partition(".")[0]
+            in ("fastbp", "sklearn", "importlib")
+            or "importlib" in frame.f_code.co_filename
+            or "_editable_loader" in frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
-    return level
+    return frame, level
+
+
+def user_stacklevel():
+    """warnings.warn's stacklevel that names the user's line (:func:`user_frame`)."""
+    return user_frame()[1]
 
 
 def _warn_fork_child_once(n_threads):

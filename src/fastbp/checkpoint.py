@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from fastbp._validation import checkpoint_write_error, name_too_long, npz_trouble
+from fastbp._validation import check_count, checkpoint_write_error, name_too_long, npz_trouble
 
 __all__ = ["FORMAT", "VERSION", "write", "read", "existing", "file_for", "has_entry",
            "kept_train_entries", "history_is_lists", "check_history"]
@@ -62,12 +62,12 @@ def file_for(path):
 def check_fit_step(value, path):
     """A checkpoint's ``fit_step`` (the step count at the start of the fit that
     wrote it, which seeds a resumed fit's shuffling) as an int in [0, 2**64)."""
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
-            or not 0 <= value < 2**64):
-        raise ValueError(f"the checkpoint {os.fspath(path)!r} holds fit_step={value!r}, "
-                         "not a step count (an int in [0, 2**64)): it was not written by "
-                         "fit; resume from a checkpoint fit wrote, or start without resume")
-    return int(value)
+    try:
+        return check_count("fit_step", value, 2**64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the checkpoint {os.fspath(path)!r} holds a bad fit_step ({exc}): "
+                         "it was not written by fit; resume from a checkpoint fit wrote, or "
+                         "start without resume") from None
 
 
 def kept_train_entries(train):

@@ -498,6 +498,24 @@ def test_checked_data_paths_name_a_y_code_that_is_no_int(rng, method, y_code):
     getattr(net, method)(Xc, Yc, np.int64(yt), *args)       # an int of NumPy's works
 
 
+@pytest.mark.parametrize("method", ["train_batch", "train_epoch", "share_gradient"])
+@pytest.mark.parametrize("y_code", [-1, 2**31, 2**70, np.int64(2**40)])
+def test_checked_data_paths_name_a_y_code_that_is_no_code(rng, method, y_code):
+    """y_code 2**31 or beyond raised the kernel's conversion error
+    (OverflowError "Python int too large to convert to C long"), neither a
+    ValueError nor naming the argument."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    opt = fastbp.SGD(0.1)
+    before = net.flat_parameters.copy()
+    args = {"train_batch": (labels, opt),
+            "train_epoch": (labels, opt, None, 4),
+            "share_gradient": (labels, Xc.shape[1], 0, None)}[method]
+    with pytest.raises(ValueError, match=r"y_code must be the code Network.check_Y returns "
+                                         r"with Y \(an int >= 0\), got"):
+        getattr(net, method)(Xc, Yc, y_code, *args)
+    assert np.array_equal(net.flat_parameters, before) and opt.t == 0
+
+
 def test_parameters_dict_is_a_new_dict_of_views(rng):
     """The course's update pattern rebinds keys of the dict it holds: with the
     network's own dict, the network's views were replaced and it trained
@@ -857,3 +875,31 @@ def test_fit_verbose_none_still_trains_without_a_bar(capsys):
     h = net.fit(X, (X[:1] > 0) * 1.0, epochs=2, batch_size=10, verbose=None)
     assert len(h["loss"]) == 2
     assert capsys.readouterr().err == ""
+
+
+def test_alpha_as_a_0d_array_is_taken_as_scale_and_lambd_are(rng):
+    """alpha=np.array(0.1) was a TypeError ("a real number or None, got
+    ndarray") in the layers and the Network, while dense_backward's scale and
+    lambd took a 0-d array as the number it holds; a 0-d bool array and a
+    1-element 1-d array stay refused."""
+    from fastbp import reference
+    A = rng.standard_normal((4, 5))
+    W = rng.standard_normal((3, 4))
+    b = rng.standard_normal((3, 1))
+    dZ = rng.standard_normal((3, 5))
+    Z = rng.standard_normal((4, 5))
+    got = fastbp.dense_forward(A, W, b, "leaky_relu", alpha=np.array(0.3))
+    want = fastbp.dense_forward(A, W, b, "leaky_relu", alpha=0.3)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(want[0], reference.dense_forward(A, W, b, "leaky_relu", alpha=0.3)[0])
+    got = fastbp.dense_backward(dZ, A, W, "leaky_relu", Z_prev=Z, alpha=np.array(0.3))
+    want = fastbp.dense_backward(dZ, A, W, "leaky_relu", Z_prev=Z, alpha=0.3)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert Network([3, 4, 1], hidden="leaky_relu", alpha=np.array(0.25), seed=0).alpha == 0.25
+    assert Network([3, 4, 1], hidden="elu", alpha=np.array(2), seed=0).alpha == 2.0
+    for bad in (np.array(True), np.array([0.3]), np.array("0.3")):
+        with pytest.raises(TypeError, match="alpha"):
+            fastbp.dense_forward(A, W, b, "leaky_relu", alpha=bad)
+        with pytest.raises(TypeError, match="alpha"):
+            Network([3, 4, 1], hidden="leaky_relu", alpha=bad)

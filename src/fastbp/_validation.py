@@ -244,6 +244,15 @@ def check_output(output, n_out, outputs):
     return output
 
 
+def zero_d_real(x):
+    """A 0-d NumPy array of integers or floats as its NumPy scalar (NumPy
+    takes one for the other), anything else as it is, for the checks of a
+    scalar argument that test ``numbers.Real``."""
+    if isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iuf":
+        return x[()]
+    return x
+
+
 def check_alpha(alpha, hidden=()):
     """None (the activation's default) or a finite float; >= 0 when a hidden
     activation is leaky_relu or elu, whose derivative the kernels read from
@@ -251,6 +260,7 @@ def check_alpha(alpha, hidden=()):
     alpha < 0 the gradients were silently wrong)."""
     if alpha is None:
         return None
+    alpha = zero_d_real(alpha)
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha must be a real number or None, got {type(alpha).__name__} "
                         f"{alpha!r}")
@@ -1310,6 +1320,11 @@ def check_y_code(y_code):
         raise TypeError(f"y_code must be the int code Network.check_Y returns with Y, got "
                         f"{type(y_code).__name__} {y_code!r}; pass Y through net.check_Y "
                         "first, or use fit / train_step")
+    if not 0 <= y_code <= 0x7fffffff:
+        # (beyond a C int the kernel's conversion raised OverflowError)
+        raise ValueError(f"y_code must be the code Network.check_Y returns with Y (an int "
+                         f">= 0), got {y_code!r}; pass Y through net.check_Y first, or use "
+                         "fit / train_step")
     return int(y_code)
 
 
@@ -1547,6 +1562,7 @@ def act_code(activation, allow_none):
 def alpha_value(activation, alpha):
     if alpha is None:
         return DEFAULT_ALPHA.get(activation, 0.0)
+    alpha = zero_d_real(alpha)
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"Invalid alpha: a real number or None, got {type(alpha).__name__} "
                         f"{alpha!r}")

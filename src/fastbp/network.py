@@ -1085,7 +1085,7 @@ class Network:
             # (the kernel's conversion said "'float' object cannot be
             # interpreted as an integer", naming no argument)
             n_steps = _validation.check_n_steps(n_steps)
-        if type(y_code) is not int:
+        if type(y_code) is not int or not 0 <= y_code <= 0x7fffffff:
             y_code = _validation.check_y_code(y_code)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             _validation.check_optimizer(optimizer, Optimizer)
@@ -1194,7 +1194,7 @@ class Network:
         if type(loss_total) is not float:
             # (the kernel's conversion said "must be real number, not str")
             loss_total = _validation.check_real("loss_total", loss_total)
-        if type(y_code) is not int:
+        if type(y_code) is not int or not 0 <= y_code <= 0x7fffffff:
             y_code = _validation.check_y_code(y_code)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             _validation.check_optimizer(optimizer, Optimizer)
@@ -1260,7 +1260,7 @@ class Network:
             self._kernel.check_x(X)     # its TypeError (an empty share's X has m = 0)
         m = X.shape[1]
         M, offset = _validation.check_share(M, offset, m)
-        if type(y_code) is not int:
+        if type(y_code) is not int or not 0 <= y_code <= 0x7fffffff:
             y_code = _validation.check_y_code(y_code)
         # an effective count, as apply_update's (0 or a negative one made the
         # step a silent no-op: loss 0.0 and the gradients left as they were)
@@ -1636,7 +1636,7 @@ class Network:
             Evaluated after every epoch (``val_loss``, ``val_accuracy``).
         verbose : bool, default True
             Progress bar (tqdm when installed, text lines otherwise); 0 and
-            1 are taken for False and True.
+            1 are taken for False and True, None for False.
         callback : callable, optional
             ``callback(net, epoch, logs)`` after every epoch (epoch counted from
             1); returning True stops training, None or False goes on (any
@@ -1655,6 +1655,10 @@ class Network:
             directory is checked for writing before any update; an empty path
             (ValueError) or a directory (IsADirectoryError) is refused.
         checkpoint_every : int, default 1
+            Epochs between checkpoints (>= 1; the last epoch, and one a
+            callback stops at, are always written). Ignored without
+            ``checkpoint_path``, so a path that is None when no checkpoints
+            are wanted can be passed as it is.
         resume : bool, default False
             If the file the checkpoints are written to exists
             (``checkpoint_path``, with ``.npz`` added when missing), continue

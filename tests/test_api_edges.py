@@ -481,39 +481,30 @@ def test_train_epoch_names_a_loss_total_that_is_no_number(rng, loss_total):
     assert done == 3 and total > 1.0
 
 
+_NOT_AN_INT = (TypeError, "y_code must be the int code Network.check_Y returns")
+_NOT_A_CODE = (ValueError, r"y_code must be the code Network.check_Y returns with Y "
+                           r"\(an int >= 0\), got")
+
+
 @pytest.mark.parametrize("method", ["train_batch", "train_epoch", "share_gradient"])
-@pytest.mark.parametrize("y_code", ["4", 1.0, None, True])
-def test_checked_data_paths_name_a_y_code_that_is_no_int(rng, method, y_code):
+@pytest.mark.parametrize("y_code, error", [
+    ("4", _NOT_AN_INT), (1.0, _NOT_AN_INT), (None, _NOT_AN_INT), (True, _NOT_AN_INT),
+    (-1, _NOT_A_CODE), (2**31, _NOT_A_CODE), (2**70, _NOT_A_CODE),
+    (np.int64(2**40), _NOT_A_CODE)])
+def test_checked_data_paths_name_a_y_code_that_is_no_code(rng, method, y_code, error):
     """y_code "4" or 1.0 raised the kernel's conversion error "an integer is
-    required", naming no argument (True was taken as code 1)."""
+    required", naming no argument (True was taken as code 1); 2**31 or
+    beyond its OverflowError "Python int too large to convert to C long"."""
     net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
     opt = fastbp.SGD(0.1)
     before = net.flat_parameters.copy()
     args = {"train_batch": (labels, opt),
             "train_epoch": (labels, opt, None, 4),
             "share_gradient": (labels, Xc.shape[1], 0, None)}[method]
-    with pytest.raises(TypeError, match="y_code must be the int code Network.check_Y returns"):
+    with pytest.raises(error[0], match=error[1]):
         getattr(net, method)(Xc, Yc, y_code, *args)
     assert np.array_equal(net.flat_parameters, before) and opt.t == 0
     getattr(net, method)(Xc, Yc, np.int64(yt), *args)       # an int of NumPy's works
-
-
-@pytest.mark.parametrize("method", ["train_batch", "train_epoch", "share_gradient"])
-@pytest.mark.parametrize("y_code", [-1, 2**31, 2**70, np.int64(2**40)])
-def test_checked_data_paths_name_a_y_code_that_is_no_code(rng, method, y_code):
-    """y_code 2**31 or beyond raised the kernel's conversion error
-    (OverflowError "Python int too large to convert to C long"), neither a
-    ValueError nor naming the argument."""
-    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
-    opt = fastbp.SGD(0.1)
-    before = net.flat_parameters.copy()
-    args = {"train_batch": (labels, opt),
-            "train_epoch": (labels, opt, None, 4),
-            "share_gradient": (labels, Xc.shape[1], 0, None)}[method]
-    with pytest.raises(ValueError, match=r"y_code must be the code Network.check_Y returns "
-                                         r"with Y \(an int >= 0\), got"):
-        getattr(net, method)(Xc, Yc, y_code, *args)
-    assert np.array_equal(net.flat_parameters, before) and opt.t == 0
 
 
 def test_parameters_dict_is_a_new_dict_of_views(rng):

@@ -894,3 +894,28 @@ def test_alpha_as_a_0d_array_is_taken_as_scale_and_lambd_are(rng):
             fastbp.dense_forward(A, W, b, "leaky_relu", alpha=bad)
         with pytest.raises(TypeError, match="alpha"):
             Network([3, 4, 1], hidden="leaky_relu", alpha=bad)
+
+
+def test_low_level_scalars_take_0d_arrays_as_their_numbers(rng):
+    """The one-type-test checks of the per-step paths refused a 0-d array
+    for n_steps, y_code, loss_total and evaluate_finish's m (TypeError /
+    ValueError), which the kernel's conversion had taken; hyperparameters
+    such as an optimizer's lr were refused too. Each now counts as the
+    number it holds and gives the result the number gives."""
+    net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
+    twin, _, _, _, _, _ = _net_and_batch(np.random.default_rng(0))
+    twin.flat_parameters[...] = net.flat_parameters
+    twin.parameters_changed()
+    opt_a, opt_b = fastbp.Adam(np.array(0.01)), fastbp.Adam(0.01)
+    assert opt_a.lr == 0.01 and type(opt_a.lr) is float
+    got = net.train_batch(Xc, Yc, np.array(yt), labels, opt_a, np.array(2))
+    want = twin.train_batch(Xc, Yc, yt, labels, opt_b, 2)
+    assert got == want and np.array_equal(net.flat_parameters, twin.flat_parameters)
+    got = net.train_epoch(Xc, Yc, np.array(yt), labels, opt_a, None, 4,
+                          loss_total=np.array(1.5))
+    want = twin.train_epoch(Xc, Yc, yt, labels, opt_b, None, 4, loss_total=1.5)
+    assert got == want and np.array_equal(net.flat_parameters, twin.flat_parameters)
+    assert net.evaluate_finish(1.0, 3.0, np.array(4)) == net.evaluate_finish(1.0, 3.0, 4)
+    for bad in (np.array([2]), np.array(True)):
+        with pytest.raises(TypeError, match="n_steps"):
+            net.train_batch(Xc, Yc, yt, labels, opt_a, bad)

@@ -123,7 +123,9 @@ class FixedAfterInit:
 
 
 def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
-    """``value`` as a finite float within the given bounds."""
+    """``value`` as a finite float within the given bounds (a 0-d array of a
+    real number counts as the number, as in NumPy)."""
+    value = zero_d_real(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     try:
@@ -1261,6 +1263,7 @@ def callback_stop(result):
 
 def check_n_steps(n_steps):
     """``n_steps`` as an int >= 1."""
+    n_steps = zero_d_real(n_steps)
     if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
         raise TypeError(f"n_steps must be an int >= 1, got {type(n_steps).__name__} "
                         f"{n_steps!r}")
@@ -1316,6 +1319,7 @@ def check_checked_Y(Y, m, n_out, labels):
 def check_y_code(y_code):
     """The label code of a checked Y as an int (the kernels compare it with
     Y's dtype; a str or float said only "an integer is required")."""
+    y_code = zero_d_real(y_code)
     if isinstance(y_code, (bool, np.bool_)) or not isinstance(y_code, numbers.Integral):
         raise TypeError(f"y_code must be the int code Network.check_Y returns with Y, got "
                         f"{type(y_code).__name__} {y_code!r}; pass Y through net.check_Y "

@@ -1557,6 +1557,7 @@ class Network:
     def evaluate_finish(self, loss_sum, correct, m):
         """(loss, accuracy) from :meth:`evaluate_sums` totals over m examples
         (or over a total weight m)."""
+        m = _validation.zero_d_real(m)
         if isinstance(m, (bool, np.bool_)) or not isinstance(m, numbers.Real) or not m > 0:
             # (0 raised a bare "float division by zero", a negative m gave a
             # negative loss)

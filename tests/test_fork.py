@@ -408,3 +408,68 @@ def test_fork_child_of_a_process_that_imported_torch_is_single_threaded(tmp_path
     assert run.returncode == 0, run.stderr
     expected = (True, 1) if parent == "torch" else (False, fastbp.effective_n_threads())
     assert run.stdout.strip() == repr(expected), run.stdout
+
+
+FORK_INTERRUPTED = textwrap.dedent("""
+    import os
+    import signal
+    import threading
+    import time
+    import fastbp
+    from fastbp.network import _lock
+
+    net = fastbp.Network([3, 4, 1], seed=0)
+    lock = _lock(net)
+    main = threading.main_thread().ident
+    taken, forked = threading.Event(), threading.Event()
+    errors, events = [], []
+
+    def wait_for(cond):
+        deadline = time.monotonic() + %(timeout)d
+        while not cond():
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+
+    def holder():                   # another thread inside a call on the network
+        try:
+            with lock:
+                taken.set()
+                wait_for(lambda: len(lock._waiters) == 1)     # the fork waits for it
+                first = lock._waiters[0]
+                signal.pthread_kill(main, signal.SIGINT)      # Ctrl-C meanwhile
+                # fixed: the fork queues again; before: it went on without the lock
+                wait_for(lambda: forked.is_set() or (lock._waiters
+                                                     and lock._waiters[0] is not first))
+                events.append("released")
+        except BaseException as exc:
+            errors.append(repr(exc))
+
+    if __name__ == "__main__":
+        t = threading.Thread(target=holder)
+        t.start()
+        taken.wait(30)
+        pid = os.fork()             # Python reports the KeyboardInterrupt and forks
+        if pid == 0:
+            os._exit(0)
+        events.append("forked")
+        forked.set()
+        t.join()
+        os.waitpid(pid, 0)
+        assert errors == [], errors
+        assert events == ["released", "forked"], events    # the fork waited for the holder
+        with lock:                  # free again
+            pass
+        net.predict([[0.0], [1.0], [2.0]])
+        print("ok")
+""")
+
+
+def test_a_fork_interrupted_while_it_waits_for_a_network_lock_keeps_waiting(tmp_path):
+    """Ctrl-C while os.fork() waits for a network's lock held by another
+    thread: Python ignores an exception out of a before-fork handler and forks
+    anyway, so the fork went on without the lock and the parent then released
+    the other thread's lock under it (whose release then raised "release of an
+    unheld network lock"; a third thread could have entered the network beside
+    it). The wait now goes on; the KeyboardInterrupt is reported once every
+    lock is held, and the fork is safe."""
+    _run_scenario(tmp_path, FORK_INTERRUPTED, 30, "the interrupted fork hung")

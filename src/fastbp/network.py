@@ -206,14 +206,40 @@ def _lock(net):
 # releases them after the fork and the child starts with fresh ones.
 # Registered after fastbp._blas's handler, so it runs before it: network
 # locks are taken before the BLAS lock, in the order a call takes them.
+#
+# The waits go on through a signal handler's exception (Ctrl-C while os.fork
+# waits for another thread's fit): Python ignores an exception out of a
+# before-fork handler and forks anyway, so a wait given up there forked while
+# another thread held the lock, and the parent then released that thread's
+# lock (a third thread could enter the network beside it, and the holder's
+# own release raised "release of an unheld network lock"). The exception is
+# raised once every lock is held: Python reports it (as it reports any
+# failing at-fork handler) and forks safely.
 _FORK_HELD = []
 
 
+def _acquire_through_signals(acquire):
+    """Call ``acquire()`` until it returns, even when a signal handler's
+    exception interrupts it (``threading.Lock`` and ``_FairLock`` hold
+    nothing after an interrupted acquire); the first such exception, or None."""
+    caught = None
+    while True:
+        try:
+            acquire()
+            return caught
+        except BaseException as exc:      # waiting is the point
+            if caught is None:
+                caught = exc
+
+
 def _before_fork():
-    _LOCKS_GUARD.acquire()
+    caught = [_acquire_through_signals(_LOCKS_GUARD.acquire)]
     _FORK_HELD.extend(_LOCKS.values())
     for lk in _FORK_HELD:
-        lk.acquire()
+        caught.append(_acquire_through_signals(lk.acquire))
+    for exc in caught:
+        if exc is not None:
+            raise exc                   # every lock is held: the fork is safe
 
 
 def _after_fork_in_parent():

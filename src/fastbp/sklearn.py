@@ -447,6 +447,13 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------- network
     def _build_network(self, layer_units, dtype):
+        net = self._new_network(layer_units, dtype)
+        self._net = net
+        self._bind_views()
+        return net
+
+    def _new_network(self, layer_units, dtype):
+        """A network for these layers, its parameters not yet set (nor published)."""
         out = _OUTPUT[self.out_activation_]
         if out not in OUTPUTS:
             raise _validation.sk_unsupported_loss(self.loss, OUTPUTS)
@@ -456,8 +463,6 @@ class _BaseMLP(BaseEstimator):
         net = Network(layer_units, hidden=[_HIDDEN[self.activation]] * (len(layer_units) - 2),
                       output=out, dtype=dtype, seed=0, init=None, lambd=self.alpha,
                       n_threads=self.n_threads)
-        self._net = net
-        self._bind_views()
         return net
 
     def _bind_views(self):
@@ -509,7 +514,7 @@ class _BaseMLP(BaseEstimator):
         if (net is not None and units == list(net.layer_dims) and net.output == output
                 and (not net.hidden or net.hidden[0] == _HIDDEN[self.activation])):
             if assigned:
-                self._copy_in(coefs, intercepts)
+                self._copy_in(coefs, intercepts, net)
         else:
             if net is not None:
                 # scikit-learn's new activation or output applies to the old
@@ -522,8 +527,11 @@ class _BaseMLP(BaseEstimator):
             dtype = np.result_type(coefs[0].dtype, np.float32)
             if dtype not in (np.float32, np.float64):
                 dtype = np.float64
-            self._build_network(units, dtype)
-            self._copy_in(coefs, intercepts)
+            # published (self._net, coefs_) only once its weights are in: a
+            # predict in another thread (the first ones after unpickling, say)
+            # used it half-copied, or copied its unset weights into a network of
+            # its own, and returned wrong probabilities
+            self._copy_in(coefs, intercepts, self._new_network(units, dtype))
         net = self._net
         net.lambd = float(self.alpha)
         if net.n_threads != self.n_threads:
@@ -534,15 +542,15 @@ class _BaseMLP(BaseEstimator):
         net._clip_loss(np.finfo(net.dtype).eps)
         return net
 
-    def _copy_in(self, coefs, intercepts):
+    def _copy_in(self, coefs, intercepts, net):
         """Copy the (n_in, n_out) / (n_out,) arrays into the network (their
         shapes checked by _validation.sk_assigned_layers, or the network's
-        own views)."""
-        net = self._net
+        own views), then make ``net`` the estimator's."""
         for l, (c, b) in enumerate(zip(coefs, intercepts), start=1):
             net.parameters[f"W{l}"][...] = np.asarray(c).T
             net.parameters[f"b{l}"][:, 0] = np.asarray(b)
         net.parameters_changed()
+        self._net = net
         self._bind_views()
 
     # ------------------------------------------------------------ fitting

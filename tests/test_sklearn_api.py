@@ -707,3 +707,41 @@ def test_unaligned_sample_weight_fits_as_aligned(solver):
         b = fsk.MLPClassifier(**kw).fit(X, y, sample_weight=w)
     for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         np.testing.assert_array_equal(p, q)
+
+
+def test_n_threads_none_follows_a_threadpool_limit_at_each_call():
+    # None was resolved once, when fit built the network: a fitted estimator
+    # then ignored threadpool_limits(1) around its predict and partial_fit
+    # (and one fitted inside a limit kept one thread after it)
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import fastbp
+    outside = fastbp.effective_n_threads()
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        inside = fastbp.effective_n_threads()
+    if outside < 2 or inside != 1:
+        pytest.skip("needs two cores and an OpenMP runtime threadpoolctl can limit")
+    X, y = _clf_data()
+    clf = fsk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+        assert clf._net.effective_n_threads == outside
+        with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+            clf.predict(X)
+            assert clf._net.effective_n_threads == 1
+            clf.partial_fit(X, y)
+            assert clf._net.effective_n_threads == 1
+        clf.predict(X)
+        assert clf._net.effective_n_threads == outside
+        with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+            clf = fsk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=2,
+                                    random_state=0).fit(X, y)
+        clf.predict(X)
+        assert clf._net.effective_n_threads == outside
+    fixed = fsk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0,
+                              n_threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fixed.fit(X, y)
+    fixed.predict(X)
+    assert fixed._net.effective_n_threads == 1

@@ -356,7 +356,11 @@ class Network:
         ``OMP_NUM_THREADS`` when that is set, taken as it is even above the
         cores, as scikit-learn takes it; a negative count counts down from
         the cores, -1 all, -2 all but one, at least one; an n_threads above
-        the cores is capped at the cores, with a RuntimeWarning). A step split between
+        the cores is capped at the cores, with a RuntimeWarning). None is
+        resolved when the network is made and when ``n_threads`` is set:
+        a ``threadpoolctl.threadpool_limits(...)`` entered later does not
+        change it; ``net.n_threads = None`` inside the limit takes it
+        (:attr:`effective_n_threads` is the count in use). A step split between
         threads runs its GEMMs on row blocks, which may round differently
         from the whole products: results across thread counts agree to
         rounding, and each count gives the same bits every run. It is a

@@ -534,7 +534,10 @@ class _BaseMLP(BaseEstimator):
             self._copy_in(coefs, intercepts, self._new_network(units, dtype))
         net = self._net
         net.lambd = float(self.alpha)
-        if net.n_threads != self.n_threads:
+        if self.n_threads is None or net.n_threads != self.n_threads:
+            # None is read again at every fit and predict (OpenMP's maximum
+            # now): a threadpool_limits(...) around the call is followed, as
+            # scikit-learn's OpenMP estimators follow it
             net.n_threads = self.n_threads
         # scikit-learn's loss values: probabilities clipped to [eps, 1 - eps]
         # with eps of the network's dtype (sklearn/neural_network/_base.py);
@@ -1108,7 +1111,10 @@ _DOC_PARAMS = """
         ``OMP_NUM_THREADS`` when that is set (taken as it is even above the
         cores, as scikit-learn's OpenMP code takes it); a negative count
         counts down from all cores (-1 = all); an n_threads above the cores
-        is capped with a RuntimeWarning; 0 is a ValueError at fit.
+        is capped with a RuntimeWarning; 0 is a ValueError at fit. None is
+        read at every fit, partial_fit and prediction, so
+        ``threadpoolctl.threadpool_limits(1)`` around the call runs it on
+        one thread, as scikit-learn's OpenMP estimators do.
         The results do not depend on it beyond the last bits: a step split
         between threads runs its GEMMs on row blocks, which OpenBLAS may
         round differently from the whole product (float64 coefficients

@@ -447,3 +447,48 @@ def test_a_predict_while_another_thread_rebuilds_an_unpickled_estimator_is_right
     np.testing.assert_array_equal(seen[0], expected)
     np.testing.assert_array_equal(mine, expected)
     np.testing.assert_array_equal(est.predict_proba(X), expected)
+
+
+def test_a_second_fit_of_a_network_is_refused_while_one_runs():
+    """Two threads' fits of one network ran their steps interleaved (each
+    with its own optimizer and order): a result neither order gives,
+    different every run, with no warning. A second fit now raises at once,
+    the running one is unaffected, and the network fits again afterwards."""
+    import threading
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 64))
+    y = (X[0] > 0).astype(float)[None]
+    net = fastbp.Network([4, 5, 1], seed=0)
+    twin = fastbp.Network([4, 5, 1], seed=0)
+    started, release = threading.Event(), threading.Event()
+    errors = []
+
+    def slow_callback(n, epoch, logs):
+        started.set()
+        release.wait(30)
+
+    def first():
+        try:
+            net.fit(X, y, epochs=2, batch_size=16, seed=1, verbose=False,
+                    callback=slow_callback)
+        except BaseException as exc:        # pragma: no cover - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert started.wait(30)
+    with pytest.raises(RuntimeError, match="a fit of this network is already running"):
+        net.fit(X, y, epochs=1, verbose=False)
+    release.set()
+    t.join(30)
+    assert not t.is_alive() and not errors, errors
+    twin.fit(X, y, epochs=2, batch_size=16, seed=1, verbose=False)
+    assert np.array_equal(net.flat_parameters, twin.flat_parameters)
+
+    def nested(n, epoch, logs):
+        n.fit(X, y, epochs=1, verbose=False)
+
+    with pytest.raises(RuntimeError, match="or this is its callback"):
+        net.fit(X, y, epochs=1, verbose=False, callback=nested)
+    net.fit(X, y, epochs=1, verbose=False)      # the guard was released

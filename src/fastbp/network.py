@@ -547,6 +547,9 @@ class Network:
         self._dropout_seed = (self.seed if self.seed is not None
                               else int(np.random.SeedSequence().entropy)) % (2**64)
         self._step = 0          # counter feeding the dropout hash
+        # held by a local fit while it runs: a second fit of the network (another
+        # thread's, or a callback's) is refused, not interleaved step by step
+        self._fit_running = threading.Lock()
         self._last_m = None
         self.optimizer = None
         self._replica = None    # fastbp.distributed.Replica, made by the first comm= call
@@ -1777,24 +1780,40 @@ class Network:
         ImportError
             ``comm`` given without mpi4py installed (the message says what
             to install).
+        RuntimeError
+            A fit of this network is already running (in another thread, or
+            this is its callback; without ``comm``): two fits of one network
+            would interleave their steps. The callback replaced
+            ``net.optimizer`` (see ``callback``).
         fastbp.distributed.RankFailedError, fastbp.distributed.ReplicaMismatchError
             With ``comm`` (RuntimeErrors): on every other rank when one rank
             failed (its error quoted), or when the replicas' parameters or
             optimizer state differ across ranks (see
             ``replica_check_every``).
         """
-        if comm is None:
-            _validation.check_replica_check_every(replica_check_every)
-            stepper = _fit.LocalStepper(self)
-        else:
+        args = dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                    shuffle=shuffle, seed=seed, validation_data=validation_data,
+                    verbose=verbose, callback=callback, checkpoint_path=checkpoint_path,
+                    checkpoint_every=checkpoint_every, resume=resume,
+                    sample_weight=sample_weight)
+        if comm is not None:
             # checked where the ranks agree on the setup, so that a mistake on
             # one rank raises on every rank instead of leaving them waiting
             stepper = self._replica_for(comm).for_fit(replica_check_every)
-        return _fit.fit(self, stepper, X, Y, epochs=epochs, batch_size=batch_size,
-                        optimizer=optimizer, shuffle=shuffle, seed=seed,
-                        validation_data=validation_data, verbose=verbose, callback=callback,
-                        checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
-                        resume=resume, sample_weight=sample_weight)
+            return _fit.fit(self, stepper, X, Y, **args)
+        _validation.check_replica_check_every(replica_check_every)
+        if not self._fit_running.acquire(blocking=False):
+            # two fits of one network ran their steps interleaved, each with
+            # its own optimizer and order: a result neither order gives,
+            # different every run, and no word of it
+            raise RuntimeError(
+                "a fit of this network is already running (in another thread, or this is "
+                "its callback): two fits of one network would interleave their steps; "
+                "wait for it to end, or fit a copy (copy.deepcopy(net))")
+        try:
+            return _fit.fit(self, _fit.LocalStepper(self), X, Y, **args)
+        finally:
+            self._fit_running.release()
 
     # ---------------------------------------------------------- checkpoints
     def get_config(self):

@@ -560,3 +560,28 @@ def test_hidden_activations_not_matching_the_layers_name_both_options(capsys):
     Network's argument 'hidden' and not of --layers, which sets the count."""
     fail(capsys, 2, "train", "--hidden", "relu,tanh", "--layers", "4,1", *QUICK,
          match=r"--hidden relu,tanh names 2 activations but --layers 4,1 has 1 hidden layer")
+
+
+def test_ctrl_c_names_the_output_files_not_written(tmp_path, capsys, monkeypatch):
+    """Ctrl-C printed "interrupted" alone, and a user went looking for the
+    --save file; the files are written at the end, so the message now names
+    those that were not (and not those that were)."""
+    from fastbp import cli as cli_module
+    data = tmp_path / "d.csv"
+    blobs().to_csv(data, index=False)
+    model, plot = tmp_path / "m.npz", tmp_path / "p.png"
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "_train", interrupt)
+    status, out, err = cli(capsys, "train", "--data", data, *QUICK, "--save", model)
+    assert status == 130 and err.strip() == f"interrupted (--save {model} not written)", err
+    assert not model.exists()
+    monkeypatch.undo()
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(cli_module, "_plot", interrupt)
+    status, out, err = cli(capsys, "train", "--data", data, *QUICK, "--save", model,
+                           "--plot", plot)
+    assert status == 130 and err.strip().endswith(f"interrupted (--plot {plot} not written)"), err
+    assert model.exists()

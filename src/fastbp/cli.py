@@ -1697,14 +1697,22 @@ def _load_average():
         return None
 
 
+def _wrote(args, option):
+    """Record that the file ``--option`` names is written (a Ctrl-C message
+    lists those that are not)."""
+    args.__dict__.setdefault("_written", set()).add(option)
+
+
 def _save(r, args, history):
     try:
-        return r.net.save(args.save, optimizer=r.opt,
-                          extra={"epoch": r.epochs, "history": history,
-                                 "preprocessing": r.prep})
+        saved = r.net.save(args.save, optimizer=r.opt,
+                           extra={"epoch": r.epochs, "history": history,
+                                  "preprocessing": r.prep})
     except OSError as exc:
         raise CLIError(f"cannot write --save {args.save!r}: {exc.strerror or exc}",
                        DATA) from None
+    _wrote(args, "save")
+    return saved
 
 
 def _say_outputs(r, args, history, saved, say):
@@ -1726,6 +1734,7 @@ def _say_outputs(r, args, history, saved, say):
         _plot(args.plot, r.net, r.prep, Xp, yp, history, f"{list(r.net.layer_dims)} {r.hidden}")
     except OSError as exc:
         raise CLIError(f"cannot write --plot {args.plot!r}: {exc}", DATA) from None
+    _wrote(args, "plot")
     say(f"plot     {args.plot}")
 
 
@@ -1943,6 +1952,7 @@ def cmd_predict(args):
                 _write_predictions(f, name, pred, prep["task"], front, rows, sep=out_sep)
         except OSError as exc:
             raise CLIError(f"cannot write --out {args.out!r}: {exc.strerror}", DATA) from None
+        _wrote(args, "out")
         empty = 0 if rows is None else int((~rows).sum())
         skipped = ("" if rows is None else
                    f" ({empty} row{'' if empty == 1 else 's'} left empty: --dropna)")
@@ -2436,7 +2446,13 @@ def _run_guarded(parser, args):
     except CLIError as exc:
         parser.exit(exc.status, f"fastbp: error: {_one_line(exc)}\n")
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        # the output files are written at the end: say which were not
+        # ("interrupted" alone left a user looking for the --save file)
+        written = getattr(args, "_written", set())
+        missing = [f"--{k} {getattr(args, k)}" for k in _OUTPUT_FILE_OPTIONS
+                   if getattr(args, k, None) and k not in written]
+        print("interrupted" + (f" ({' and '.join(missing)} not written)" if missing else ""),
+              file=sys.stderr)
         return 130
     except BrokenPipeError:
         # the reader of stdout went away (`fastbp info | head -1`): it has what it

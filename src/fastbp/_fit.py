@@ -559,6 +559,10 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         rng.permutation(m)
 
     batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
+    if shuffled:
+        # examples contiguous for the per-batch gathers: once per fit, not a
+        # strided read of every value in every epoch (same bits)
+        X, Y = _validation.gather_layout(X), _validation.gather_layout(Y)
     if getattr(stepper, "epoch", None) is not None and isinstance(X, np.ndarray):
         run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     else:

@@ -559,6 +559,27 @@ def check_sparse_X(X, n_x, dtype, name="X"):
     return X
 
 
+def gather_layout(A):
+    """A per-example array (n, m) (examples as columns) laid out for shuffled
+    epochs, which copy each mini-batch's columns into a workspace: examples
+    contiguous (F order).
+
+    A C-ordered (n, m) array with n > 1 -- ``np.random.randn(n_x, m)``, or
+    ``X_rows.T`` of F-ordered rows such as a pandas DataFrame's
+    ``to_numpy()`` -- holds each example's n values m elements apart: the
+    gather then reads one cache line per value, and a shuffled epoch ran
+    1.3-2x slower than on the same data in F order (3x at 784 x 10000,
+    batch 64). One F-ordered copy, made once per fit, costs about two passes
+    over the data. The gather copies the same bits into the same workspace
+    either way, so the results do not change. Other arrays (1-D, F-ordered,
+    one row, sparse) are returned as they are.
+    """
+    if (type(A) is np.ndarray and A.ndim == 2 and A.shape[0] > 1 and A.shape[1] > 1
+            and not A.flags.f_contiguous):
+        return np.asfortranarray(A)
+    return A
+
+
 def refuse_sparse_epoch(X):
     """Network.train_epoch's X must be dense (its kernel gathers dense examples)."""
     if type(X) is not np.ndarray and is_sparse(X):

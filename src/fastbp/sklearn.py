@@ -742,6 +742,12 @@ class _BaseMLP(BaseEstimator):
         if compiled:
             Xc = net.check_X(X.T)
             Yc, y_code, labels = net.check_Y(y.T, n_samples)
+            if self.shuffle and batch_size < n_samples:
+                # F-ordered rows (a DataFrame's to_numpy()) make a C-ordered
+                # X.T, whose shuffled batches were gathered value by value:
+                # examples contiguous once per fit instead (same bits)
+                Xc = _validation.gather_layout(Xc)
+                Yc = _validation.gather_layout(Yc)
         elif self.shuffle and dense:
             # gathered into buffers allocated once: every mini-batch is then a
             # contiguous block of rows (an F-ordered view for the network)

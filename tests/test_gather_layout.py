@@ -100,3 +100,44 @@ def test_sklearn_f_ordered_rows(monkeypatch):
     for ca, cb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         assert np.array_equal(ca, cb)
     assert a.loss_curve_ == b.loss_curve_
+
+
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
+def test_sklearn_early_stopping_score_without_accuracy_score(monkeypatch):
+    """early_stopping scores the validation set after every epoch; with integer
+    labels of one output the score is computed directly (accuracy_score's
+    input checks cost more than a small epoch), with accuracy_score's value."""
+    pytest.importorskip("sklearn")
+    from sklearn.metrics import accuracy_score
+    from fastbp import sklearn as fsk
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 6))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(300) > 0).astype(np.int64) + 2 * (X[:, 1] > 0)
+    kw = dict(hidden_layer_sizes=(7,), max_iter=6, early_stopping=True, random_state=0,
+              n_iter_no_change=100)
+    with monkeypatch.context() as mp:      # the score as accuracy_score gives it
+        mp.setattr(fsk.MLPClassifier, "_score", lambda self, X, y, sample_weight=None:
+                   self._score_with_function(X, y, sample_weight, accuracy_score))
+        ref = fsk.MLPClassifier(**kw).fit(X, y)
+    calls = []
+
+    def counting(*a, **k):
+        calls.append(1)
+        return accuracy_score(*a, **k)
+
+    monkeypatch.setattr(fsk, "accuracy_score", counting)
+    clf = fsk.MLPClassifier(**kw).fit(X, y)
+    assert not calls
+    assert clf.validation_scores_ == ref.validation_scores_
+    # the same values as accuracy_score's on the held-out rows
+    clf2 = fsk.MLPClassifier(**kw).fit(X, y)
+    for yv in (y[:60], y[:61].astype(np.int32)):
+        pred = fsk.MLPClassifier._predict(clf2, X[:yv.shape[0]], check_input=False)
+        pred = pred.astype(yv.dtype)
+        monkeypatch.setattr(clf2, "_predict", lambda X, check_input=True, p=pred: p)
+        got = clf2._score(X[:yv.shape[0]], yv)
+        assert type(got) is float and got == accuracy_score(yv, pred)
+    # string labels and weights still go through accuracy_score
+    ys = np.array(["a", "b", "c", "d"])[y]
+    fsk.MLPClassifier(**kw).fit(X, ys)
+    assert calls

@@ -1287,6 +1287,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(y_pred)
 
     def _score(self, X, y, sample_weight=None):
+        if sample_weight is None and isinstance(y, np.ndarray) and y.ndim == 1:
+            # early stopping's score, after every epoch: accuracy_score's input
+            # checks (type_of_target, check_array, ...) took ~1 ms, as long as
+            # a whole epoch of a small fit; integer labels of one output need
+            # none of them. The value is accuracy_score's (count / n, float).
+            y_pred = self._predict(X, check_input=False)
+            if (y_pred.ndim == 1 and y_pred.shape == y.shape and y_pred.dtype == y.dtype
+                    and y.dtype.kind in "iub"):
+                return float(np.mean(y_pred == y))
+            return accuracy_score(y, y_pred)
         return self._score_with_function(X, y, sample_weight=sample_weight,
                                          score_function=accuracy_score)
 

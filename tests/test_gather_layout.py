@@ -141,3 +141,44 @@ def test_sklearn_early_stopping_score_without_accuracy_score(monkeypatch):
     ys = np.array(["a", "b", "c", "d"])[y]
     fsk.MLPClassifier(**kw).fit(X, ys)
     assert calls
+
+
+def test_csr_batches_are_scipys_and_fit_bits_unchanged(monkeypatch):
+    """A shuffled fit of a CSR X picks each batch's columns from one CSC copy
+    (X[:, idx] on CSR scans the whole matrix per batch: quadratic epochs);
+    the batches are X[:, idx] array for array, so the results are the same."""
+    sp = pytest.importorskip("scipy.sparse")
+    from fastbp import _fit
+    rng = np.random.default_rng(3)
+    X = sp.random(9, 40, density=0.3, format="csr", dtype=np.float32, random_state=3)
+    for arr in (X, sp.csr_array(X)):
+        C = arr.tocsc()
+        for _ in range(20):
+            idx = rng.permutation(40)[:7]
+            a, b = arr[:, idx], _fit._csr_columns(arr, C, idx)
+            assert type(a) is type(b) and a.shape == b.shape
+            assert np.array_equal(a.indptr, b.indptr)
+            assert np.array_equal(a.indices, b.indices)
+            assert np.array_equal(a.data, b.data)
+    y = rng.integers(0, 3, 40)
+
+    def fit():
+        net = fastbp.Network([9, 5, 3], output="softmax", seed=1)
+        h = net.fit(X, y, epochs=3, batch_size=8, verbose=False, optimizer=fastbp.Adam(1e-2))
+        return net.flat_parameters.copy(), h["loss"]
+
+    p_new, l_new = fit()
+    calls = []
+    real = _fit._csr_columns
+
+    def spy(*a):
+        calls.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(_fit, "_csr_columns", spy)
+    fit()
+    assert calls, "a CSR X's batches were picked by X[:, idx]"
+    # the old way: X[:, idx] on the CSR matrix itself
+    monkeypatch.setattr(_fit, "_csr_columns", lambda X, C, idx: X[:, idx])
+    p_old, l_old = fit()
+    assert np.array_equal(p_new, p_old) and l_new == l_old

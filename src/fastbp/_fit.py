@@ -470,6 +470,11 @@ class _PerBatchEpochs:
             self.Ys = np.empty((n,) if Y.ndim == 1 else (n, Y.shape[0]), dtype=Y.dtype)
             self.idx = np.empty(n, dtype=np.intp)
             self.Ws = np.empty(n) if sw is not None else None
+            # a CSR X's columns: X[:, idx] scans all of X for every batch (an
+            # epoch cost O(nnz * m / batch): 4.9x CSC's at m = 40000); pick
+            # them from one CSC copy instead, O(the batch's entries)
+            self.Xcsc = (X.tocsc() if self.sparse and getattr(X, "format", None) == "csr"
+                         and X.has_canonical_format else None)
 
     def __call__(self, optimizer, perm):
         X, Y, sw, Xs, Ys, Ws = self.X, self.Y, self.sw, None, None, None
@@ -488,7 +493,10 @@ class _PerBatchEpochs:
         for s, ((j, k), (lo, hi)) in enumerate(zip(self.batches, self.own)):
             if self.shuffled:
                 c0, c1 = self.starts[s], self.starts[s + 1]
-                Xb = X[:, self.idx[c0:c1]] if self.sparse else Xs[c0:c1].T
+                if self.Xcsc is not None:
+                    Xb = _csr_columns(X, self.Xcsc, self.idx[c0:c1])
+                else:
+                    Xb = X[:, self.idx[c0:c1]] if self.sparse else Xs[c0:c1].T
                 Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
                 Wb = Ws[c0:c1] if sw is not None else None
             else:
@@ -505,6 +513,17 @@ class _PerBatchEpochs:
             except FloatingPointError as exc:
                 raise _Diverged(s, exc) from None
         return total
+
+
+def _csr_columns(X, Xcsc, idx):
+    """``X[:, idx]`` of a canonical CSR X (sorted indices, no duplicates) and
+    distinct ``idx``, from ``Xcsc = X.tocsc()``: the same arrays (each row's
+    entries in X's column order, labelled by their position in ``idx``), so
+    the steps' sums run in the same order, in O(the batch's entries)."""
+    pos = np.argsort(idx, kind="stable")
+    sub = Xcsc[:, idx[pos]].tocsr()         # rows' entries in X's column order
+    return type(X)((sub.data, pos[sub.indices].astype(sub.indices.dtype, copy=False),
+                    sub.indptr), shape=(X.shape[0], idx.shape[0]))
 
 
 def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size, shuffle,

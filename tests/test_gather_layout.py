@@ -160,14 +160,22 @@ def test_csr_batches_are_scipys_and_fit_bits_unchanged(monkeypatch):
             assert np.array_equal(a.indptr, b.indptr)
             assert np.array_equal(a.indices, b.indices)
             assert np.array_equal(a.data, b.data)
+        for j, k in ((0, 8), (8, 16), (32, 40)):             # unshuffled batches
+            a, b = arr[:, j:k], _fit._csr_columns(arr, C, np.arange(j, k, dtype=np.intp))
+            assert type(a) is type(b) and a.shape == b.shape
+            assert np.array_equal(a.indptr, b.indptr)
+            assert np.array_equal(a.indices, b.indices)
+            assert np.array_equal(a.data, b.data)
     y = rng.integers(0, 3, 40)
 
-    def fit():
+    def fit(shuffle=True):
         net = fastbp.Network([9, 5, 3], output="softmax", seed=1)
-        h = net.fit(X, y, epochs=3, batch_size=8, verbose=False, optimizer=fastbp.Adam(1e-2))
+        h = net.fit(X, y, epochs=3, batch_size=8, verbose=False, optimizer=fastbp.Adam(1e-2),
+                    shuffle=shuffle)
         return net.flat_parameters.copy(), h["loss"]
 
     p_new, l_new = fit()
+    q_new, m_new = fit(shuffle=False)
     calls = []
     real = _fit._csr_columns
 
@@ -182,3 +190,5 @@ def test_csr_batches_are_scipys_and_fit_bits_unchanged(monkeypatch):
     monkeypatch.setattr(_fit, "_csr_columns", lambda X, C, idx: X[:, idx])
     p_old, l_old = fit()
     assert np.array_equal(p_new, p_old) and l_new == l_old
+    q_old, m_old = fit(shuffle=False)
+    assert np.array_equal(q_new, q_old) and m_new == m_old

@@ -470,11 +470,11 @@ class _PerBatchEpochs:
             self.Ys = np.empty((n,) if Y.ndim == 1 else (n, Y.shape[0]), dtype=Y.dtype)
             self.idx = np.empty(n, dtype=np.intp)
             self.Ws = np.empty(n) if sw is not None else None
-            # a CSR X's columns: X[:, idx] scans all of X for every batch (an
-            # epoch cost O(nnz * m / batch): 4.9x CSC's at m = 40000); pick
-            # them from one CSC copy instead, O(the batch's entries)
-            self.Xcsc = (X.tocsc() if self.sparse and getattr(X, "format", None) == "csr"
-                         and X.has_canonical_format else None)
+        # a CSR X's columns: X[:, idx] (and X[:, j:k]) scans all of X for every
+        # batch (an epoch cost O(nnz * m / batch): 4.9x CSC's at m = 40000);
+        # pick them from one CSC copy instead, O(the batch's entries)
+        self.Xcsc = (X.tocsc() if self.sparse and getattr(X, "format", None) == "csr"
+                     and len(batches) > 1 and X.has_canonical_format else None)
 
     def __call__(self, optimizer, perm):
         X, Y, sw, Xs, Ys, Ws = self.X, self.Y, self.sw, None, None, None
@@ -499,6 +499,10 @@ class _PerBatchEpochs:
                     Xb = X[:, self.idx[c0:c1]] if self.sparse else Xs[c0:c1].T
                 Yb = Ys[c0:c1] if Y.ndim == 1 else Ys[c0:c1].T
                 Wb = Ws[c0:c1] if sw is not None else None
+            elif self.Xcsc is not None:
+                Xb = _csr_columns(X, self.Xcsc, np.arange(j + lo, j + hi, dtype=np.intp))
+                Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]
+                Wb = sw[j + lo:j + hi] if sw is not None else None
             else:
                 Xb = X[:, j + lo:j + hi]
                 Yb = Y[j + lo:j + hi] if Y.ndim == 1 else Y[:, j + lo:j + hi]

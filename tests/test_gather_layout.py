@@ -192,3 +192,29 @@ def test_csr_batches_are_scipys_and_fit_bits_unchanged(monkeypatch):
     assert np.array_equal(p_new, p_old) and l_new == l_old
     q_old, m_old = fit(shuffle=False)
     assert np.array_equal(q_new, q_old) and m_new == m_old
+
+
+def test_a_large_x_is_gathered_in_place_not_copied(monkeypatch):
+    """The F-ordered copy doubles the memory X holds: an X larger than an
+    eighth of the machine's memory, or one NumPy cannot copy, is gathered
+    as it is (slower, same bits) instead of raising MemoryError or pushing
+    the machine into swap."""
+    X, y, Y = _data()
+    assert _validation.gather_layout(X) is not X        # the copy, normally
+    monkeypatch.setattr(_validation, "physical_memory", lambda: 8 * X.nbytes - 8)
+    assert _validation.gather_layout(X) is X
+    monkeypatch.setattr(_validation, "physical_memory", lambda: None)
+
+    def no_memory(a, *args, **kwargs):
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(np, "asfortranarray", no_memory)
+    assert _validation.gather_layout(X) is X
+    seen = _spy(monkeypatch)
+    got, _ = _fit(X, y)
+    monkeypatch.undo()
+    # (X converted to the network's float64 once, in its C order, and gathered so)
+    assert seen and all(x.flags.c_contiguous and not x.flags.f_contiguous
+                        for x, _, _ in seen)
+    want, _ = _fit(np.asfortranarray(X), y)
+    assert np.array_equal(got, want)

@@ -572,11 +572,20 @@ def gather_layout(A):
     batch 64). One F-ordered copy, made once per fit, costs about two passes
     over the data. The gather copies the same bits into the same workspace
     either way, so the results do not change. Other arrays (1-D, F-ordered,
-    one row, sparse) are returned as they are.
+    one row, sparse) are returned as they are, and so is an array larger than
+    an eighth of the machine's physical memory, or one whose copy NumPy
+    cannot allocate: the fit then gathers from it as it is, slower, rather
+    than doubling the memory a large data set holds.
     """
     if (type(A) is np.ndarray and A.ndim == 2 and A.shape[0] > 1 and A.shape[1] > 1
             and not A.flags.f_contiguous):
-        return np.asfortranarray(A)
+        have = physical_memory()
+        if have is not None and A.nbytes > have // 8:
+            return A
+        try:
+            return np.asfortranarray(A)
+        except MemoryError:
+            return A
     return A
 
 

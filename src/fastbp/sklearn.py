@@ -1008,8 +1008,9 @@ class _BaseMLP(BaseEstimator):
         out = net.predict_proba(X.T, check_finite=False).T
         return np.ascontiguousarray(out, dtype=out_dtype)
 
-    def _score_with_function(self, X, y, sample_weight, score_function):
-        y_pred = self._predict(X, check_input=False)
+    def _score_with_function(self, X, y, sample_weight, score_function, y_pred=None):
+        if y_pred is None:
+            y_pred = self._predict(X, check_input=False)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
@@ -1287,18 +1288,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(y_pred)
 
     def _score(self, X, y, sample_weight=None):
-        if sample_weight is None and isinstance(y, np.ndarray) and y.ndim == 1:
+        y_pred = None
+        if (sample_weight is None and isinstance(y, np.ndarray) and y.ndim == 1
+                and y.dtype.kind in "iub"):
             # early stopping's score, after every epoch: accuracy_score's input
             # checks (type_of_target, check_array, ...) took ~1 ms, as long as
             # a whole epoch of a small fit; integer labels of one output need
             # none of them. The value is accuracy_score's (count / n, float).
             y_pred = self._predict(X, check_input=False)
-            if (y_pred.ndim == 1 and y_pred.shape == y.shape and y_pred.dtype == y.dtype
-                    and y.dtype.kind in "iub"):
+            if y_pred.shape == y.shape and y_pred.dtype == y.dtype:
                 return float(np.mean(y_pred == y))
-            return accuracy_score(y, y_pred)
         return self._score_with_function(X, y, sample_weight=sample_weight,
-                                         score_function=accuracy_score)
+                                         score_function=accuracy_score, y_pred=y_pred)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

@@ -218,3 +218,23 @@ def test_a_large_x_is_gathered_in_place_not_copied(monkeypatch):
                         for x, _, _ in seen)
     want, _ = _fit(np.asfortranarray(X), y)
     assert np.array_equal(got, want)
+
+
+def test_a_converted_x_is_held_once_during_the_fit():
+    """A C-ordered X that check_X converts (float64 into a float32 network)
+    is held in the network's dtype once during the fit, in F order: the
+    C-ordered conversion was kept alive by fit's frame beside the F copy."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 20000))                 # float64, C order: 8 MB
+    y = (X[0] > 0).astype(np.int64)
+    held = []
+    net = fastbp.Network([50, 4, 2], output="softmax", seed=0, dtype="float32")
+    tracemalloc.start()
+    try:
+        net.fit(X, y, epochs=1, batch_size=256, verbose=False,
+                callback=lambda n, e, logs: held.append(tracemalloc.get_traced_memory()[0]))
+    finally:
+        tracemalloc.stop()
+    one_copy = X.size * 4
+    assert held[0] < 1.5 * one_copy, f"{held[0] / one_copy:.2f} float32 copies of X held"

@@ -356,6 +356,12 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         # wait in the agreement below, so it goes there like any failure
         err = exc
     stepper.agree(err, facts)
+    facts = None
+    if shuffle and min(batch_size, X.shape[1]) < X.shape[1]:
+        # the F-ordered copy made here, not in _epochs: this frame holds X for
+        # the whole fit, so a copy made there kept the C-ordered one alive too
+        # (two copies of X in the network's dtype when check_X converted it)
+        X, Y = _validation.gather_layout(X), _validation.gather_layout(Y)
     # 2. the epochs
     with stepper.training():
         return _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size,

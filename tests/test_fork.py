@@ -473,3 +473,58 @@ def test_a_fork_interrupted_while_it_waits_for_a_network_lock_keeps_waiting(tmp_
     it). The wait now goes on; the KeyboardInterrupt is reported once every
     lock is held, and the fork is safe."""
     _run_scenario(tmp_path, FORK_INTERRUPTED, 30, "the interrupted fork hung")
+
+
+FIT_IN_CHILD = textwrap.dedent("""
+    import os
+    import threading
+    import numpy as np
+    import fastbp
+
+    net = fastbp.Network([3, 4, 1], seed=0)
+    X = np.random.default_rng(0).standard_normal((3, 64))
+    Y = (X[:1] > 0).astype(np.float64)
+    started, go = threading.Event(), threading.Event()
+
+    def callback(n, epoch, logs):
+        started.set()
+        go.wait()
+        return True
+
+    if __name__ == "__main__":
+        t = threading.Thread(target=lambda: net.fit(X, Y, epochs=2, verbose=False,
+                                                    callback=callback))
+        t.start()
+        started.wait()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                net.fit(X, Y, epochs=1, verbose=False)
+                said = "fit"
+            except RuntimeError as exc:
+                said = str(exc)
+            os.write(w, said.encode())
+            os._exit(0)
+        os.close(w)
+        said = os.read(r, 1000).decode()
+        os.waitpid(pid, 0)
+        go.set()
+        t.join()
+        assert said == "fit", said
+        try:                          # the parent's guard still holds
+            net.fit(X, Y, epochs=1, verbose=False, callback=lambda n, e, l: n.fit(X, Y))
+        except RuntimeError as exc:
+            assert "already running" in str(exc)
+        else:
+            raise AssertionError("a callback's fit of its own network ran")
+        net.fit(X, Y, epochs=1, verbose=False)
+        print("ok")
+""")
+
+
+def test_a_fork_child_fits_a_network_another_thread_was_fitting(tmp_path):
+    """The fit lock of a network another thread was fitting was copied held:
+    the child (which has no such thread) refused every fit of it as 'already
+    running'."""
+    _run_scenario(tmp_path, FIT_IN_CHILD, 60, "the fork() child's fit hung")

@@ -216,6 +216,9 @@ def _lock(net):
 # raised once every lock is held: Python reports it (as it reports any
 # failing at-fork handler) and forks safely.
 _FORK_HELD = []
+# the networks whose local fit is running, and the thread running it (changed
+# under _LOCKS_GUARD, which a fork holds)
+_FITTING = weakref.WeakKeyDictionary()
 
 
 def _acquire_through_signals(acquire):
@@ -251,6 +254,14 @@ def _after_fork_in_parent():
 
 def _after_fork_in_child():
     global _LOCKS, _LOCKS_GUARD
+    # a fit another thread was running is not running in the child (that
+    # thread is not copied): its network's fit lock, copied held, would refuse
+    # every fit of the network there ("already running") forever
+    me = threading.get_ident()
+    for net, ident in list(_FITTING.items()):
+        if ident != me:
+            net._fit_running = threading.Lock()
+            del _FITTING[net]
     _LOCKS = weakref.WeakKeyDictionary()
     _LOCKS_GUARD = threading.Lock()
     _FORK_HELD.clear()
@@ -1809,7 +1820,13 @@ class Network:
             stepper = self._replica_for(comm).for_fit(replica_check_every)
             return _fit.fit(self, stepper, X, Y, **args)
         _validation.check_replica_check_every(replica_check_every)
-        if not self._fit_running.acquire(blocking=False):
+        # (under the guard a fork takes: a fork child resets the fit locks of
+        # the threads it does not have, see _after_fork_in_child)
+        with _LOCKS_GUARD:
+            free = self._fit_running.acquire(blocking=False)
+            if free:
+                _FITTING[self] = threading.get_ident()
+        if not free:
             # two fits of one network ran their steps interleaved, each with
             # its own optimizer and order: a result neither order gives,
             # different every run, and no word of it
@@ -1820,7 +1837,9 @@ class Network:
         try:
             return _fit.fit(self, _fit.LocalStepper(self), X, Y, **args)
         finally:
-            self._fit_running.release()
+            with _LOCKS_GUARD:
+                _FITTING.pop(self, None)
+                self._fit_running.release()
 
     # ---------------------------------------------------------- checkpoints
     def get_config(self):

@@ -483,7 +483,7 @@ def test_train_epoch_names_a_loss_total_that_is_no_number(rng, loss_total):
 
 _NOT_AN_INT = (TypeError, "y_code must be the int code Network.check_Y returns")
 _NOT_A_CODE = (ValueError, r"y_code must be the code Network.check_Y returns with Y "
-                           r"\(an int >= 0\), got")
+                           r"\(an int in \[0, 2\*\*31\)\), got")
 
 
 @pytest.mark.parametrize("method", ["train_batch", "train_epoch", "share_gradient"])

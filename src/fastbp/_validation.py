@@ -1357,8 +1357,8 @@ def check_y_code(y_code):
     if not 0 <= y_code <= 0x7fffffff:
         # (beyond a C int the kernel's conversion raised OverflowError)
         raise ValueError(f"y_code must be the code Network.check_Y returns with Y (an int "
-                         f">= 0), got {y_code!r}; pass Y through net.check_Y first, or use "
-                         "fit / train_step")
+                         f"in [0, 2**31)), got {y_code!r}; pass Y through net.check_Y first, "
+                         "or use fit / train_step")
     return int(y_code)
 
 

@@ -528,3 +528,51 @@ def test_a_fork_child_fits_a_network_another_thread_was_fitting(tmp_path):
     the child (which has no such thread) refused every fit of it as 'already
     running'."""
     _run_scenario(tmp_path, FIT_IN_CHILD, 60, "the fork() child's fit hung")
+
+
+def test_the_fork_guard_gives_up_after_a_few_interrupts_and_never_waits_for_itself(monkeypatch):
+    """A signal handler's exception can come just after an acquire that took
+    the lock (Python checks for signals after the call): retrying then waited
+    for itself, and every further Ctrl-C was swallowed by the retry loop, so
+    only SIGKILL ended the process. The guard lock is now re-entrant (its
+    retry takes it again; the parent releases every level), and a network
+    lock's wait gives up after three interrupts."""
+    import threading
+
+    from fastbp import network
+
+    calls = []
+
+    def always_interrupted():
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    held, exc = network._acquire_through_signals(always_interrupted)
+    assert not held and isinstance(exc, KeyboardInterrupt) and len(calls) == 3
+
+    guard = threading.RLock()
+    taken = []
+
+    class InterruptedAfterTaking:
+        """The guard, its first acquire interrupted after it took the lock."""
+
+        def acquire(self):
+            guard.acquire()
+            if not taken:
+                taken.append(1)
+                raise KeyboardInterrupt
+
+        def release(self):
+            guard.release()
+
+    monkeypatch.setattr(network, "_LOCKS_GUARD", InterruptedAfterTaking())
+    monkeypatch.setattr(network, "_LOCKS", {})
+    with pytest.raises(KeyboardInterrupt):
+        network._before_fork()          # returned: the retry took the lock again
+    network._after_fork_in_parent()
+    # every level released: another thread takes the guard at once
+    other = []
+    t = threading.Thread(target=lambda: other.append(guard.acquire(timeout=5)))
+    t.start()
+    t.join(10)
+    assert other == [True]

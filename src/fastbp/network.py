@@ -185,7 +185,7 @@ class _FairLock:
 # predicting with a shared network raced on its inference buffers and aborted).
 # Kept outside the instance, so copies and pickles of a network never see it.
 _LOCKS = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
+_LOCKS_GUARD = threading.RLock()
 
 
 def _lock(net):
@@ -221,35 +221,52 @@ _FORK_HELD = []
 _FITTING = weakref.WeakKeyDictionary()
 
 
-def _acquire_through_signals(acquire):
-    """Call ``acquire()`` until it returns, even when a signal handler's
-    exception interrupts it (``threading.Lock`` and ``_FairLock`` hold
-    nothing after an interrupted acquire); the first such exception, or None."""
+def _acquire_through_signals(acquire, interrupts=3):
+    """``(held, exc)``: call ``acquire()`` until it returns, through up to
+    ``interrupts`` exceptions of signal handlers (Ctrl-C); ``held`` whether
+    it returned, ``exc`` the first exception or None.
+
+    An interrupted ``threading.Lock`` / ``_FairLock`` acquire holds nothing,
+    so the wait goes on. The bound: an exception can also come just after
+    an acquire that took the lock (Python checks for signals after the
+    call), and the retry then waits for itself; further Ctrl-C presses end
+    that wait instead of being swallowed for good."""
     caught = None
-    while True:
+    for _ in range(interrupts):
         try:
             acquire()
-            return caught
+            return True, caught
         except BaseException as exc:      # waiting is the point
             if caught is None:
                 caught = exc
+    return False, caught
 
 
 def _before_fork():
-    caught = [_acquire_through_signals(_LOCKS_GUARD.acquire)]
-    _FORK_HELD.extend(_LOCKS.values())
-    for lk in _FORK_HELD:
-        caught.append(_acquire_through_signals(lk.acquire))
+    # _LOCKS_GUARD is re-entrant: a retry after an exception that came just
+    # after taking it takes it again instead of waiting for itself, and the
+    # parent releases every level it holds
+    held, exc = _acquire_through_signals(_LOCKS_GUARD.acquire)
+    caught = [exc]
+    for lk in list(_LOCKS.values()):
+        held, exc = _acquire_through_signals(lk.acquire)
+        if held:
+            _FORK_HELD.append(lk)
+        caught.append(exc)
     for exc in caught:
         if exc is not None:
-            raise exc                   # every lock is held: the fork is safe
+            raise exc        # (Python reports it; the locks this fork holds are listed)
 
 
 def _after_fork_in_parent():
-    _LOCKS_GUARD.release()
     for lk in _FORK_HELD:
         lk.release()
     _FORK_HELD.clear()
+    while True:                       # every level this thread holds, none if none
+        try:
+            _LOCKS_GUARD.release()
+        except RuntimeError:
+            break
 
 
 def _after_fork_in_child():
@@ -263,7 +280,7 @@ def _after_fork_in_child():
             net._fit_running = threading.Lock()
             del _FITTING[net]
     _LOCKS = weakref.WeakKeyDictionary()
-    _LOCKS_GUARD = threading.Lock()
+    _LOCKS_GUARD = threading.RLock()
     _FORK_HELD.clear()
 
 

@@ -238,3 +238,46 @@ def test_a_converted_x_is_held_once_during_the_fit():
         tracemalloc.stop()
     one_copy = X.size * 4
     assert held[0] < 1.5 * one_copy, f"{held[0] / one_copy:.2f} float32 copies of X held"
+
+
+def test_physical_memory_reads_a_control_groups_limit(tmp_path, monkeypatch):
+    """A 3 GB X in a 4 GB container on a 256 GB host was copied (the host's
+    memory was the bound) and the process killed; a cgroup's memory limit,
+    when lower than the machine's, is now the memory fit plans with."""
+    machine = _validation.physical_memory()
+    if machine is None:
+        pytest.skip("the OS does not report its memory")
+    limit = tmp_path / "memory.max"
+    monkeypatch.setattr(_validation, "_CGROUP_LIMITS", (str(tmp_path / "none"), str(limit)))
+    limit.write_text("max\n")
+    assert _validation.physical_memory() >= machine
+    limit.write_text("4096\n")
+    assert _validation.physical_memory() == 4096
+    assert _validation.copy_fits_in_memory(512) and not _validation.copy_fits_in_memory(513)
+
+
+def test_a_csr_x_too_large_to_copy_is_batched_from_itself(monkeypatch):
+    """The CSC copy of a CSR X has the guard of the dense copy: beyond an
+    eighth of the memory the batches are picked from X itself (same bits)."""
+    import scipy.sparse as sp
+
+    from fastbp import _fit as fit_module
+    X, y, _ = _data(m=60)
+    Xs = sp.csr_matrix(np.where(np.abs(X) > 0.8, X, 0).astype(np.float64))
+    seen = []
+    orig = fit_module._csr_columns
+
+    def spy(*args):
+        seen.append(1)
+        return orig(*args)
+
+    monkeypatch.setattr(fit_module, "_csr_columns", spy)
+    copied, _ = _fit(Xs, y)
+    assert seen
+    seen.clear()
+    Xc = fastbp.Network([7, 5, 3], output="softmax").check_X(Xs)      # what fit batches
+    nbytes = Xc.data.nbytes + Xc.indices.nbytes + Xc.indptr.nbytes
+    monkeypatch.setattr(_validation, "physical_memory", lambda: 8 * nbytes - 8)
+    in_place, _ = _fit(Xs, y)
+    assert not seen
+    assert np.array_equal(copied, in_place)

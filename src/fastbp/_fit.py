@@ -479,8 +479,14 @@ class _PerBatchEpochs:
         # a CSR X's columns: X[:, idx] (and X[:, j:k]) scans all of X for every
         # batch (an epoch cost O(nnz * m / batch): 4.9x CSC's at m = 40000);
         # pick them from one CSC copy instead, O(the batch's entries)
-        self.Xcsc = (X.tocsc() if self.sparse and getattr(X, "format", None) == "csr"
-                     and len(batches) > 1 and X.has_canonical_format else None)
+        self.Xcsc = None
+        if (self.sparse and getattr(X, "format", None) == "csr" and len(batches) > 1
+                and X.has_canonical_format and _validation.copy_fits_in_memory(
+                    X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)):
+            try:
+                self.Xcsc = X.tocsc()
+            except MemoryError:         # picked from X itself, slower
+                pass
 
     def __call__(self, optimizer, perm):
         X, Y, sw, Xs, Ys, Ws = self.X, self.Y, self.sw, None, None, None

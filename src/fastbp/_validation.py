@@ -579,8 +579,7 @@ def gather_layout(A):
     """
     if (type(A) is np.ndarray and A.ndim == 2 and A.shape[0] > 1 and A.shape[1] > 1
             and not A.flags.f_contiguous):
-        have = physical_memory()
-        if have is not None and A.nbytes > have // 8:
+        if not copy_fits_in_memory(A.nbytes):
             return A
         try:
             return np.asfortranarray(A)
@@ -1481,12 +1480,35 @@ def same_dtype(ref, refname, a, name):
             f"cast them to one dtype, e.g. {name}.astype({refname}.dtype)")
 
 
+#: the memory limits of a Linux control group (v2, v1): a container's, a job's
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
 def physical_memory():
-    """The machine's physical memory in bytes, or None where the OS does not say."""
+    """The memory this process may use in bytes: the machine's physical
+    memory, or its control group's limit when lower (a container, a batch
+    job); None where the OS does not say."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):     # no sysconf (Windows)
         return None
+    for path in _CGROUP_LIMITS:
+        try:
+            with open(path) as f:
+                limit = f.read().strip()
+        except OSError:
+            continue
+        if limit.isdigit() and 0 < int(limit) < have:     # "max": none
+            have = int(limit)
+    return have
+
+
+def copy_fits_in_memory(nbytes):
+    """Whether fit may make a copy of ``nbytes`` of the data to run faster: an
+    eighth of :func:`physical_memory` at most (a larger data set is used as
+    it is, slower, rather than held twice)."""
+    have = physical_memory()
+    return have is None or nbytes <= have // 8
 
 
 def check_buffer_memory(layer_dims, n_params, itemsize, tail):

@@ -440,7 +440,9 @@ class Network:
     chunks of 2048 examples, whose columns a CSR X does not hold together:
     a CSR X of more examples is converted to CSC for the call (a copy of
     it), so pass CSC there. :meth:`fit` runs a sparse X batch by batch, each
-    batch's columns picked by SciPy. It pays below about 10% density;
+    batch's columns picked by SciPy (from one CSC copy of a CSR X, made per
+    fit unless it would take more than an eighth of the memory: picking
+    columns of CSR scans the whole matrix). It pays below about 10% density;
     denser, ``X.toarray()`` runs faster (dense GEMMs). Dense rows of the
     first layer's gradient are still written, zeros included.
 

@@ -2448,10 +2448,17 @@ def _run_guarded(parser, args):
     except KeyboardInterrupt:
         # the output files are written at the end: say which were not
         # ("interrupted" alone left a user looking for the --save file)
+        # (--save is written atomically; --out and --plot may be left part
+        # written; with --distributed only rank 0 writes, and this rank may
+        # not be it: no names there)
         written = getattr(args, "_written", set())
-        missing = [f"--{k} {getattr(args, k)}" for k in _OUTPUT_FILE_OPTIONS
+        missing = [f"--{k} {getattr(args, k)}"
+                   + (" not written" if k == "save" else " not written or incomplete")
+                   for k in _OUTPUT_FILE_OPTIONS
                    if getattr(args, k, None) and k not in written]
-        print("interrupted" + (f" ({' and '.join(missing)} not written)" if missing else ""),
+        if getattr(args, "distributed", False):
+            missing = []
+        print("interrupted" + (f" ({'; '.join(missing)})" if missing else ""),
               file=sys.stderr)
         return 130
     except BrokenPipeError:

@@ -41,6 +41,20 @@ def _fit(X, Y, **kw):
     return net.flat_parameters.copy(), h
 
 
+def _spy_csr_columns(monkeypatch):
+    """A list that gets an entry per batch fit picks from a CSR X's CSC copy."""
+    from fastbp import _fit as fit_module
+    calls = []
+    real = fit_module._csr_columns
+
+    def spy(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(fit_module, "_csr_columns", spy)
+    return calls
+
+
 def test_gather_layout_helper():
     X, y, _ = _data()
     F = _validation.gather_layout(X)
@@ -176,14 +190,7 @@ def test_csr_batches_are_scipys_and_fit_bits_unchanged(monkeypatch):
 
     p_new, l_new = fit()
     q_new, m_new = fit(shuffle=False)
-    calls = []
-    real = _fit._csr_columns
-
-    def spy(*a):
-        calls.append(1)
-        return real(*a)
-
-    monkeypatch.setattr(_fit, "_csr_columns", spy)
+    calls = _spy_csr_columns(monkeypatch)
     fit()
     assert calls, "a CSR X's batches were picked by X[:, idx]"
     # the old way: X[:, idx] on the CSR matrix itself
@@ -261,17 +268,9 @@ def test_a_csr_x_too_large_to_copy_is_batched_from_itself(monkeypatch):
     eighth of the memory the batches are picked from X itself (same bits)."""
     import scipy.sparse as sp
 
-    from fastbp import _fit as fit_module
     X, y, _ = _data(m=60)
     Xs = sp.csr_matrix(np.where(np.abs(X) > 0.8, X, 0).astype(np.float64))
-    seen = []
-    orig = fit_module._csr_columns
-
-    def spy(*args):
-        seen.append(1)
-        return orig(*args)
-
-    monkeypatch.setattr(fit_module, "_csr_columns", spy)
+    seen = _spy_csr_columns(monkeypatch)
     copied, _ = _fit(Xs, y)
     assert seen
     seen.clear()

@@ -495,3 +495,39 @@ def test_a_second_fit_of_a_network_is_refused_while_one_runs():
     with pytest.raises(RuntimeError, match="or this is its callback"):
         net.fit(X, y, epochs=1, verbose=False, callback=nested)
     net.fit(X, y, epochs=1, verbose=False)      # the guard was released
+
+
+def test_a_wait_interrupted_just_after_it_queued_leaves_no_orphan_waiter():
+    """Ctrl-C just after a waiter queued (Python checks for signals after each
+    call, here the mutex's release) left its entry in the queue: the next
+    release handed the lock to nobody, and the network stayed locked for good
+    (seen as a fork that waited 30 s for a lock in tests/test_fork.py)."""
+    from fastbp.network import _FairLock
+
+    lk = _FairLock()
+    lk.acquire()
+    real = lk._mutex
+
+    class InterruptedOnce:
+        raised = False
+
+        def __enter__(self):
+            return real.__enter__()
+
+        def __exit__(self, *exc):
+            real.__exit__(*exc)
+            if not InterruptedOnce.raised and not exc[0]:
+                InterruptedOnce.raised = True
+                raise KeyboardInterrupt
+
+    lk._mutex = InterruptedOnce()
+    with pytest.raises(KeyboardInterrupt):
+        lk.acquire()                   # queued, then interrupted (held by us: it waits)
+    lk._mutex = real
+    assert InterruptedOnce.raised and len(lk._waiters) == 0
+    lk.release()
+    got = []
+    t = threading.Thread(target=lambda: (lk.acquire(), got.append(1), lk.release()))
+    t.start()
+    t.join(10)
+    assert got == [1] and not lk._held.locked()

@@ -137,27 +137,36 @@ class _FairLock:
     def __init__(self):
         self._held = threading.Lock()         # locked while a thread holds this lock
         self._mutex = threading.Lock()        # guards _waiters and the hand-over
-        self._waiters = collections.deque()   # one locked Lock per waiting thread
+        # one [locked Lock, handed over] entry per waiting thread
+        self._waiters = collections.deque()
 
     def acquire(self):
         # Waiters queue only while _held is locked, and a release with waiters
         # keeps it locked: a free _held means nobody is waiting.
         if self._held.acquire(False):
             return
-        with self._mutex:
-            if self._held.acquire(False):     # released while we took the mutex
-                return
-            wake = threading.Lock()
-            wake.acquire()
-            self._waiters.append(wake)
+        wake = threading.Lock()
+        wake.acquire()
+        entry = [wake, False]
         try:
-            wake.acquire()                    # released by the handing-over release()
-        except BaseException:                 # interrupted (KeyboardInterrupt) while waiting
             with self._mutex:
-                try:
-                    self._waiters.remove(wake)
-                except ValueError:            # handed over meanwhile: pass it on
+                if self._held.acquire(False):     # released while we took the mutex
+                    return
+                self._waiters.append(entry)
+            wake.acquire()                    # released by the handing-over release()
+        except BaseException:                 # interrupted (KeyboardInterrupt)
+            # anywhere from before the entry was queued to after the wait
+            # returned (Python checks for signals after each call): an entry
+            # left queued was handed the lock later by nobody's wish, and the
+            # lock stayed held for good
+            with self._mutex:
+                if entry[1]:                  # handed over: pass it on
                     self._release_held()
+                else:
+                    try:
+                        self._waiters.remove(entry)
+                    except ValueError:        # not queued yet
+                        pass
             raise
 
     def release(self):
@@ -168,7 +177,9 @@ class _FairLock:
 
     def _release_held(self):                  # caller holds _mutex
         if self._waiters:
-            self._waiters.popleft().release()   # _held stays locked, for the waiter now
+            entry = self._waiters.popleft()   # _held stays locked, for the waiter now
+            entry[1] = True
+            entry[0].release()
         else:
             self._held.release()
 

@@ -418,6 +418,9 @@ FORK_INTERRUPTED = textwrap.dedent("""
     import fastbp
     from fastbp.network import _lock
 
+    # Ctrl-C raises KeyboardInterrupt here even when this process was started
+    # with SIGINT ignored (a shell's background job, nohup: as CI may run)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     net = fastbp.Network([3, 4, 1], seed=0)
     lock = _lock(net)
     main = threading.main_thread().ident

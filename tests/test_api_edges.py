@@ -296,6 +296,8 @@ def test_effective_n_threads_and_apply_update_refuse_non_counts(rng, value):
     with pytest.raises(ValueError, match="n_threads"):
         net.apply_update(opt, n_threads=value)
     assert opt.t == 0
+    with pytest.raises(ValueError, match="n_threads"):
+        net.predict_proba(X, n_threads=value)
 
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, True])

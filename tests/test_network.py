@@ -381,6 +381,21 @@ def test_predict_proba_matches_forward_for_large_inputs(rng):
     np.testing.assert_array_equal(net.predict(X), np.argmax(net.forward(X), axis=0))
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-13)])
+def test_predict_proba_n_threads_is_this_calls_count(rng, dtype, rtol):
+    # an effective count for one call (scikit-learn's predictions pass
+    # theirs): the network's own count is left as it was
+    net = Network([7, 33, 4], "relu", "softmax", dtype=dtype, seed=0, n_threads=1)
+    X = rng.standard_normal((7, 1000))
+    ref = net.forward(X).copy()
+    for nt in (1, 2):
+        np.testing.assert_allclose(net.predict_proba(X, n_threads=nt), ref, rtol=rtol)
+        assert net.effective_n_threads == 1
+    with pytest.warns(RuntimeWarning, match="cores"):
+        got = net.predict_proba(X, n_threads=10**6)
+    np.testing.assert_allclose(got, ref, rtol=rtol)
+
+
 def test_parameters_dict_views_and_assignment():
     net = Network([3, 4, 2], "relu", "sigmoid", seed=0)
     p = net.parameters

@@ -709,10 +709,12 @@ def test_unaligned_sample_weight_fits_as_aligned(solver):
         np.testing.assert_array_equal(p, q)
 
 
-def test_n_threads_none_follows_a_threadpool_limit_at_each_call():
+def test_n_threads_none_follows_a_threadpool_limit_at_each_call(monkeypatch):
     # None was resolved once, when fit built the network: a fitted estimator
     # then ignored threadpool_limits(1) around its predict and partial_fit
-    # (and one fitted inside a limit kept one thread after it)
+    # (and one fitted inside a limit kept one thread after it). A predict's
+    # count is passed to its call, not stored on the network: two threads
+    # predicting under different limits set each other's count
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import fastbp
     outside = fastbp.effective_n_threads()
@@ -720,6 +722,22 @@ def test_n_threads_none_follows_a_threadpool_limit_at_each_call():
         inside = fastbp.effective_n_threads()
     if outside < 2 or inside != 1:
         pytest.skip("needs two cores and an OpenMP runtime threadpoolctl can limit")
+    used = []
+    real = fastbp.Network.predict_proba
+
+    def spy(net, X, **kw):
+        n = kw.get("n_threads")
+        used.append(net.effective_n_threads if n is None else n)
+        return real(net, X, **kw)
+
+    monkeypatch.setattr(fastbp.Network, "predict_proba", spy)
+
+    def predicted_with(clf):
+        used.clear()
+        clf.predict(X)
+        assert len(used) == 1
+        return used[0]
+
     X, y = _clf_data()
     clf = fsk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0)
     with warnings.catch_warnings():
@@ -727,21 +745,21 @@ def test_n_threads_none_follows_a_threadpool_limit_at_each_call():
         clf.fit(X, y)
         assert clf._net.effective_n_threads == outside
         with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
-            clf.predict(X)
-            assert clf._net.effective_n_threads == 1
+            assert predicted_with(clf) == 1
+            assert clf._net.effective_n_threads == outside     # not stored
             clf.partial_fit(X, y)
             assert clf._net.effective_n_threads == 1
-        clf.predict(X)
-        assert clf._net.effective_n_threads == outside
+        assert predicted_with(clf) == outside
         with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
             clf = fsk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=2,
                                     random_state=0).fit(X, y)
-        clf.predict(X)
-        assert clf._net.effective_n_threads == outside
+        assert predicted_with(clf) == outside
     fixed = fsk.MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, random_state=0,
                               n_threads=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fixed.fit(X, y)
-    fixed.predict(X)
+    assert predicted_with(fixed) == 1
     assert fixed._net.effective_n_threads == 1
+    fixed.set_params(n_threads=None)
+    assert predicted_with(fixed) == outside

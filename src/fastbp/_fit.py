@@ -587,6 +587,8 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
     base = stepper.shuffle_seed(seed)
     rng = np.random.default_rng(base if seed is not None or base is None or not fit_step
                                 else [base, fit_step])
+    # (shuffled, X and Y arrive laid out for the per-batch gathers: fit made
+    # the copy, see _validation.gather_layout)
     shuffled = bool(shuffle and bs < m)
     # resumed runs reshuffle as if they had never stopped; past ``epochs`` nothing
     # trains (a checkpoint's epoch of 10**12 would otherwise hang here)
@@ -594,10 +596,6 @@ def _epochs(model, stepper, X, Y, yt, labels, optimizer, val, epochs, batch_size
         rng.permutation(m)
 
     batches = [(j, min(m, j + bs)) for j in range(0, m, bs)]
-    if shuffled:
-        # examples contiguous for the per-batch gathers: once per fit, not a
-        # strided read of every value in every epoch (same bits)
-        X, Y = _validation.gather_layout(X), _validation.gather_layout(Y)
     if getattr(stepper, "epoch", None) is not None and isinstance(X, np.ndarray):
         run_epoch = _CompiledEpochs(stepper, X, Y, yt, labels, sw, batches, shuffled)
     else:

@@ -43,6 +43,8 @@ from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, DERIV_FROM_
 
 #: dtypes a Network computes in
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# the largest C int: the kernels' sizes (BLAS's 32-bit integers) and label codes
+C_INT_MAX = 2**31 - 1
 
 
 def shape_str(a):
@@ -122,12 +124,14 @@ class FixedAfterInit:
         obj.__dict__[self.slot] = value
 
 
-def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False):
+def check_real(name, value, *, low=None, high=None, low_open=False, high_open=False,
+               expected="a real number"):
     """``value`` as a finite float within the given bounds (a 0-d array of a
-    real number counts as the number, as in NumPy)."""
+    real number counts as the number, as in NumPy); ``expected`` is what the
+    TypeError for a non-number says the argument takes."""
     value = zero_d_real(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
     try:
         value = float(value)
     except OverflowError:       # an int beyond float's range (10**400)
@@ -196,7 +200,7 @@ def check_size(name, d):
         raise TypeError(f"{name} must be an int, got {type(d).__name__} {d!r}")
     if d < 1:
         raise ValueError(f"{name} must be >= 1, got {d}")
-    if d > 2**31 - 1:
+    if d > C_INT_MAX:
         raise ValueError(f"{name} = {d} is too large (BLAS takes 32-bit sizes)")
     return int(d)
 
@@ -262,11 +266,7 @@ def check_alpha(alpha, hidden=()):
     alpha < 0 the gradients were silently wrong)."""
     if alpha is None:
         return None
-    alpha = zero_d_real(alpha)
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"alpha must be a real number or None, got {type(alpha).__name__} "
-                        f"{alpha!r}")
-    alpha = check_real("alpha", alpha)
+    alpha = check_real("alpha", alpha, expected="a real number or None")
     which = [a for a in ("leaky_relu", "elu") if a in hidden]
     if which and alpha < 0:
         raise ValueError(f"alpha must be >= 0 for {which[0]} (its derivative is read from the "
@@ -1058,6 +1058,14 @@ def cap_n_threads(n_threads, cores, name="n_threads"):
     return n_threads
 
 
+def resolve_n_threads(n_threads):
+    """The thread count a compiled call uses for a constructor's
+    ``n_threads`` (None: OpenMP's maximum for the calling thread now, which
+    ``threadpoolctl.threadpool_limits`` lowers; -1: all cores; -2: all but
+    one, ...; more than the cores: capped, with a RuntimeWarning)."""
+    return _effective_n_threads(cap_n_threads(n_threads, _cpu_count()))
+
+
 def check_adam_t(t):
     """Adam's step count ``t`` as an int >= 1 (the course counts updates from 1).
 
@@ -1353,7 +1361,7 @@ def check_y_code(y_code):
         raise TypeError(f"y_code must be the int code Network.check_Y returns with Y, got "
                         f"{type(y_code).__name__} {y_code!r}; pass Y through net.check_Y "
                         "first, or use fit / train_step")
-    if not 0 <= y_code <= 0x7fffffff:
+    if not 0 <= y_code <= C_INT_MAX:
         # (beyond a C int the kernel's conversion raised OverflowError)
         raise ValueError(f"y_code must be the code Network.check_Y returns with Y (an int "
                          f"in [0, 2**31)), got {y_code!r}; pass Y through net.check_Y first, "

@@ -223,12 +223,14 @@ def _lock(net):
 # before-fork handler and forks anyway, so a wait given up there forked while
 # another thread held the lock, and the parent then released that thread's
 # lock (a third thread could enter the network beside it, and the holder's
-# own release raised "release of an unheld network lock"). The exception is
-# raised once every lock is held: Python reports it (as it reports any
-# failing at-fork handler) and forks safely.
+# own release raised "release of an unheld network lock"). The first
+# exception is raised after the waits (each ends after a few presses, see
+# _acquire_through_signals): Python reports it, as it reports any failing
+# at-fork handler, and forks with the locks this handler holds.
 _FORK_HELD = []
-# the networks whose local fit is running, and the thread running it (changed
-# under _LOCKS_GUARD, which a fork holds)
+# the networks whose local fit is running, and the thread running it: a
+# network is in it exactly while one fit runs (read and changed under
+# _LOCKS_GUARD, which a fork holds)
 _FITTING = weakref.WeakKeyDictionary()
 
 
@@ -257,16 +259,14 @@ def _before_fork():
     # _LOCKS_GUARD is re-entrant: a retry after an exception that came just
     # after taking it takes it again instead of waiting for itself, and the
     # parent releases every level it holds
-    held, exc = _acquire_through_signals(_LOCKS_GUARD.acquire)
-    caught = [exc]
+    _, first = _acquire_through_signals(_LOCKS_GUARD.acquire)
     for lk in list(_LOCKS.values()):
         held, exc = _acquire_through_signals(lk.acquire)
         if held:
             _FORK_HELD.append(lk)
-        caught.append(exc)
-    for exc in caught:
-        if exc is not None:
-            raise exc        # (Python reports it; the locks this fork holds are listed)
+        first = first if first is not None else exc
+    if first is not None:
+        raise first          # (Python reports it; the locks this fork holds are listed)
 
 
 def _after_fork_in_parent():
@@ -283,12 +283,11 @@ def _after_fork_in_parent():
 def _after_fork_in_child():
     global _LOCKS, _LOCKS_GUARD
     # a fit another thread was running is not running in the child (that
-    # thread is not copied): its network's fit lock, copied held, would refuse
-    # every fit of the network there ("already running") forever
+    # thread is not copied): its entry, copied, would refuse every fit of the
+    # network there ("already running") forever
     me = threading.get_ident()
     for net, ident in list(_FITTING.items()):
         if ident != me:
-            net._fit_running = threading.Lock()
             del _FITTING[net]
     _LOCKS = weakref.WeakKeyDictionary()
     _LOCKS_GUARD = threading.RLock()
@@ -554,7 +553,7 @@ class Network:
 
     @n_threads.setter
     def n_threads(self, value):
-        self._nt = effective_n_threads(_validation.cap_n_threads(value, cpu_count()))
+        self._nt = _validation.resolve_n_threads(value)
         self._n_threads_arg = value
 
     # ------------------------------------------------------------- buffers
@@ -588,9 +587,6 @@ class Network:
         self._dropout_seed = (self.seed if self.seed is not None
                               else int(np.random.SeedSequence().entropy)) % (2**64)
         self._step = 0          # counter feeding the dropout hash
-        # held by a local fit while it runs: a second fit of the network (another
-        # thread's, or a callback's) is refused, not interleaved step by step
-        self._fit_running = threading.Lock()
         self._last_m = None
         self.optimizer = None
         self._replica = None    # fastbp.distributed.Replica, made by the first comm= call
@@ -1159,7 +1155,7 @@ class Network:
             # (the kernel's conversion said "'float' object cannot be
             # interpreted as an integer", naming no argument)
             n_steps = _validation.check_n_steps(n_steps)
-        if type(y_code) is not int or not 0 <= y_code <= 0x7fffffff:
+        if type(y_code) is not int or not 0 <= y_code <= _validation.C_INT_MAX:
             y_code = _validation.check_y_code(y_code)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             _validation.check_optimizer(optimizer, Optimizer)
@@ -1268,7 +1264,7 @@ class Network:
         if type(loss_total) is not float:
             # (the kernel's conversion said "must be real number, not str")
             loss_total = _validation.check_real("loss_total", loss_total)
-        if type(y_code) is not int or not 0 <= y_code <= 0x7fffffff:
+        if type(y_code) is not int or not 0 <= y_code <= _validation.C_INT_MAX:
             y_code = _validation.check_y_code(y_code)
         if optimizer is not self.optimizer or optimizer.state is not self._bound_state:
             _validation.check_optimizer(optimizer, Optimizer)
@@ -1334,7 +1330,7 @@ class Network:
             self._kernel.check_x(X)     # its TypeError (an empty share's X has m = 0)
         m = X.shape[1]
         M, offset = _validation.check_share(M, offset, m)
-        if type(y_code) is not int or not 0 <= y_code <= 0x7fffffff:
+        if type(y_code) is not int or not 0 <= y_code <= _validation.C_INT_MAX:
             y_code = _validation.check_y_code(y_code)
         # an effective count, as apply_update's (0 or a negative one made the
         # step a silent no-op: loss 0.0 and the gradients left as they were)
@@ -1467,7 +1463,7 @@ class Network:
             # second backward would mix them with the new W (silently)
             self._last_m = None
 
-    def predict_proba(self, X, *, check_finite=True):
+    def predict_proba(self, X, *, check_finite=True, n_threads=None):
         """Output activations for X, without dropout.
 
         Runs in column chunks through a small private workspace, so a pending
@@ -1484,6 +1480,10 @@ class Network:
             Refuse NaN and inf in X. With False (X checked already, or the
             caller wants scikit-learn's ``assume_finite``), a column holding
             one gives NaN outputs in that column alone.
+        n_threads : int, optional
+            An effective thread count for this call, as :meth:`apply_update`
+            takes (capped at the cores); default the network's
+            (:attr:`effective_n_threads`).
 
         Returns
         -------
@@ -1498,12 +1498,14 @@ class Network:
         """
         # as forward's training: check_finite="no" (truthy) checked, None did not
         check_finite = _validation.check_bool("check_finite", check_finite)
+        nt = self._nt if n_threads is None else _validation.cap_n_threads(
+            _validation.check_positive_int("n_threads", n_threads), cpu_count())
         X = self.check_X(X)
         if check_finite:
             _validation.check_finite(X, "X")
         out = np.empty((self.layer_dims[-1], X.shape[1]), dtype=self.dtype)
         with _lock(self):        # predict borrows the network's inference buffers
-            return self._kernel.predict(X, out, self._nt)
+            return self._kernel.predict(X, out, nt)
 
     def predict(self, X):
         """Predictions for X, one rule for every output: shape (m,) when there
@@ -1850,10 +1852,12 @@ class Network:
             stepper = self._replica_for(comm).for_fit(replica_check_every)
             return _fit.fit(self, stepper, X, Y, **args)
         _validation.check_replica_check_every(replica_check_every)
-        # (under the guard a fork takes: a fork child resets the fit locks of
-        # the threads it does not have, see _after_fork_in_child)
+        # a second fit of the network (another thread's, or a callback's) is
+        # refused, not interleaved step by step. Under the guard a fork takes:
+        # a fork child drops the entries of the threads it does not have (see
+        # _after_fork_in_child)
         with _LOCKS_GUARD:
-            free = self._fit_running.acquire(blocking=False)
+            free = self not in _FITTING
             if free:
                 _FITTING[self] = threading.get_ident()
         if not free:
@@ -1868,8 +1872,7 @@ class Network:
             return _fit.fit(self, _fit.LocalStepper(self), X, Y, **args)
         finally:
             with _LOCKS_GUARD:
-                _FITTING.pop(self, None)
-                self._fit_running.release()
+                del _FITTING[self]
 
     # ---------------------------------------------------------- checkpoints
     def get_config(self):

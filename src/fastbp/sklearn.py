@@ -472,8 +472,14 @@ class _BaseMLP(BaseEstimator):
         self.intercepts_ = [net.parameters[f"b{l}"][:, 0] for l in range(1, L + 1)]
         self._views = (tuple(self.coefs_), tuple(self.intercepts_))
 
-    def _network(self):
+    def _network(self, fitting=False):
         """The fitted Network, in step with ``coefs_`` / ``intercepts_`` and the parameters.
+
+        ``fitting``: the network's thread count is set from ``n_threads``
+        again (None: OpenMP's maximum now, for the fit that follows).
+        Predictions read a count of None per call instead
+        (:meth:`_forward_pass_fast`), without storing it on the network that
+        other threads' predictions share.
 
         Rebuilt after unpickling. Arrays assigned to ``coefs_[i]`` /
         ``intercepts_[i]`` (or whole lists) are used from then on, as
@@ -534,9 +540,9 @@ class _BaseMLP(BaseEstimator):
             self._copy_in(coefs, intercepts, self._new_network(units, dtype))
         net = self._net
         net.lambd = float(self.alpha)
-        if self.n_threads is None or net.n_threads != self.n_threads:
-            # None is read again at every fit and predict (OpenMP's maximum
-            # now): a threadpool_limits(...) around the call is followed, as
+        if net.n_threads != self.n_threads or (fitting and self.n_threads is None):
+            # None is read again at every fit (OpenMP's maximum now): a
+            # threadpool_limits(...) around the call is followed, as
             # scikit-learn's OpenMP estimators follow it
             net.n_threads = self.n_threads
         # scikit-learn's loss values: probabilities clipped to [eps, 1 - eps]
@@ -631,7 +637,7 @@ class _BaseMLP(BaseEstimator):
             # lbfgs minimize) the old loss under the new one's name (or a
             # classifier an assigned identity / exp output's loss as log-loss)
             raise _validation.sk_continued_loss(self.loss, self.out_activation_, incremental)
-        net = self._network()
+        net = self._network(fitting=True)
         fitted = list(net.layer_dims)
         if fitted != layer_units and not (
                 self.solver in _STOCHASTIC_SOLVERS and len(fitted) == len(layer_units)
@@ -993,19 +999,23 @@ class _BaseMLP(BaseEstimator):
             X = _sparse_structure(X)
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         net = self._network()
+        # n_threads=None: this thread's OpenMP maximum now (a threadpool_limits
+        # around the call is followed), passed to the call, not stored: two
+        # threads predicting under different limits set each other's count
+        nt = _validation.resolve_n_threads(None) if self.n_threads is None else None
         # scikit-learn's X @ coefs_ promotes: a float32 network given float64 (or
         # int64) data returns float64 (here computed in float32, then converted)
         out_dtype = np.result_type(X.dtype, net.dtype)
         if sp.issparse(X):
             # the network's sparse first-layer kernel, on X.T (CSC: examples as
             # compressed columns)
-            out = net.predict_proba(X.tocsr().T, check_finite=False).T
+            out = net.predict_proba(X.tocsr().T, check_finite=False, n_threads=nt).T
             return np.ascontiguousarray(out, dtype=out_dtype)
         if X.dtype != net.dtype:
             X = X.astype(net.dtype)
         # validate_data checked X's values (or sklearn.set_config(assume_finite=True)
         # asked for no check: NaN rows then give NaN outputs, as scikit-learn's)
-        out = net.predict_proba(X.T, check_finite=False).T
+        out = net.predict_proba(X.T, check_finite=False, n_threads=nt).T
         return np.ascontiguousarray(out, dtype=out_dtype)
 
     def _score_with_function(self, X, y, sample_weight, score_function, y_pred=None):

@@ -497,6 +497,51 @@ def test_a_second_fit_of_a_network_is_refused_while_one_runs():
     net.fit(X, y, epochs=1, verbose=False)      # the guard was released
 
 
+def test_ctrl_c_at_any_statement_of_fit_before_it_ends_leaves_the_network_fittable():
+    # The registration of a running fit was made before its try: a Ctrl-C
+    # between the two left the network registered, and every later fit of it
+    # was refused as "already running" for good. A trace function raises
+    # KeyboardInterrupt at each line of Network.fit before its finally in turn
+    # (a stronger test than a real signal, which Python checks less often).
+    import inspect
+    import sys
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 40))
+    y = (X[0] > 0).astype(float)[None]
+    net = fastbp.Network([4, 3, 1], seed=0)
+    code = fastbp.Network.fit.__code__
+    lines, first = inspect.getsourcelines(fastbp.Network.fit)
+    finally_line = first + max(i for i, ln in enumerate(lines) if ln.strip() == "finally:")
+    k = 0
+    while True:
+        seen = [0]
+
+        def tracer(frame, event, arg):
+            if frame.f_code is not code:
+                return None
+            if event == "line" and frame.f_lineno < finally_line:
+                seen[0] += 1
+                if seen[0] == k + 1:
+                    raise KeyboardInterrupt
+            return tracer
+
+        sys.settrace(tracer)
+        try:
+            net.fit(X, y, epochs=1, batch_size=40, verbose=False)
+            interrupted = False
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            sys.settrace(None)
+        # whatever line was interrupted, the network fits again
+        net.fit(X, y, epochs=1, batch_size=40, verbose=False)
+        if not interrupted:
+            break
+        k += 1
+    assert k >= 3           # the trace did reach the lines around the registration
+
+
 def test_a_wait_interrupted_just_after_it_queued_leaves_no_orphan_waiter():
     """Ctrl-C just after a waiter queued (Python checks for signals after each
     call, here the mutex's release) left its entry in the queue: the next

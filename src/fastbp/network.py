@@ -228,8 +228,8 @@ def _lock(net):
 # _acquire_through_signals): Python reports it, as it reports any failing
 # at-fork handler, and forks with the locks this handler holds.
 _FORK_HELD = []
-# the networks whose local fit is running, and the thread running it: a
-# network is in it exactly while one fit runs (read and changed under
+# the networks whose local fit is running: (the thread running it, a token of
+# the call) while one fit runs (read and changed under
 # _LOCKS_GUARD, which a fork holds)
 _FITTING = weakref.WeakKeyDictionary()
 
@@ -286,7 +286,7 @@ def _after_fork_in_child():
     # thread is not copied): its entry, copied, would refuse every fit of the
     # network there ("already running") forever
     me = threading.get_ident()
-    for net, ident in list(_FITTING.items()):
+    for net, (ident, _) in list(_FITTING.items()):
         if ident != me:
             del _FITTING[net]
     _LOCKS = weakref.WeakKeyDictionary()
@@ -1855,24 +1855,29 @@ class Network:
         # a second fit of the network (another thread's, or a callback's) is
         # refused, not interleaved step by step. Under the guard a fork takes:
         # a fork child drops the entries of the threads it does not have (see
-        # _after_fork_in_child)
-        with _LOCKS_GUARD:
-            free = self not in _FITTING
-            if free:
-                _FITTING[self] = threading.get_ident()
-        if not free:
-            # two fits of one network ran their steps interleaved, each with
-            # its own optimizer and order: a result neither order gives,
-            # different every run, and no word of it
-            raise RuntimeError(
-                "a fit of this network is already running (in another thread, or this is "
-                "its callback): two fits of one network would interleave their steps; "
-                "wait for it to end, or fit a copy (copy.deepcopy(net))")
+        # _after_fork_in_child). The entry is this call's own object, and the
+        # finally removes it whenever it was stored: a Ctrl-C between the
+        # registration and the fit (Python checks for signals between any two
+        # statements) left it behind, and every later fit of the network was
+        # refused as "already running"
+        entry = (threading.get_ident(), object())
         try:
+            with _LOCKS_GUARD:
+                if self not in _FITTING:
+                    _FITTING[self] = entry
+            if _FITTING.get(self) is not entry:
+                # two fits of one network ran their steps interleaved, each with
+                # its own optimizer and order: a result neither order gives,
+                # different every run, and no word of it
+                raise RuntimeError(
+                    "a fit of this network is already running (in another thread, or this "
+                    "is its callback): two fits of one network would interleave their "
+                    "steps; wait for it to end, or fit a copy (copy.deepcopy(net))")
             return _fit.fit(self, _fit.LocalStepper(self), X, Y, **args)
         finally:
             with _LOCKS_GUARD:
-                del _FITTING[self]
+                if _FITTING.get(self) is entry:
+                    del _FITTING[self]
 
     # ---------------------------------------------------------- checkpoints
     def get_config(self):

@@ -292,3 +292,15 @@ else:
     _hyp_settings.register_profile("long", max_examples=20 * FUZZ_EXAMPLES, deadline=None,
                                    print_blob=True)
     _hyp_settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def _network_lock_guard_is_free():
+    """Every test leaves fastbp.network's lock guard free: a test that left it
+    held by the main thread (an exception raised where a ``with`` block's exit
+    was skipped) made every later network built in another thread, and every
+    fork, wait forever, and the suite hung in an unrelated test."""
+    yield
+    import fastbp.network
+    assert not fastbp.network._LOCKS_GUARD._is_owned(), \
+        "this test left fastbp.network._LOCKS_GUARD held"

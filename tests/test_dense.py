@@ -215,6 +215,24 @@ def test_dense_backward_lambd_is_l2_gradient(dtype, rng):
     assert_same(db1, db0, "db must not depend on lambd", f"dtype={_dt_id(dtype)}")
 
 
+# The scale/lambd test above runs on one thread (its layer is below the
+# kernels' parallel threshold) with a C-ordered W, so the L2 term's copy of W
+# into each thread's block of dW was never checked: (300, 17, 50) splits dW
+# (17, 300) by columns on 2 threads, (40, 130, 41) by rows.
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("w_order", ORD)
+@pytest.mark.parametrize("shape", [(300, 17, 50), (40, 130, 41)], ids=shape_id)
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_dense_backward_lambd_on_threaded_splits(dtype, shape, w_order, n_threads, rng):
+    dZ, W0, _, A_prev = _backward_data(rng, shape, dtype)
+    W = layout(W0, w_order)
+    params = (f"shape={shape} dtype={_dt_id(dtype)} W={w_order} n_threads={n_threads} "
+              "scale=0.5 lambd=0.8")
+    dZp, dW, db = fastbp.dense_backward(dZ, A_prev, W, None, scale=0.5, lambd=0.8,
+                                        n_threads=n_threads)
+    check_backward(dZ, A_prev, W, None, None, None, 0.5, 0.8, dZp, dW, db, params)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
 def test_defaults(dtype, rng):
     A_prev, W, b = _forward_data(rng, (4, 5, 6), dtype)

@@ -265,6 +265,24 @@ def test_dense_forward_other_strides(dtype, kind, which, rng):
     assert_unchanged(args, before, f"{which} {kind}")
 
 
+# The layouts above run one thread (a (17, 5, 33) layer is below the parallel
+# threshold), so a bias read in place at a stride other than 1 was never
+# split between threads: (100, 64, 40) cuts Z's rows into two blocks, and the
+# second block's bias starts r0 strides (not r0 elements) into b.
+@pytest.mark.parametrize("kind", ["S", "N"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+def test_dense_forward_strided_bias_on_threaded_rows(dtype, n_threads, kind, rng):
+    shape = (100, 64, 40)
+    A_prev, W, b0 = _forward_data(rng, shape, dtype)
+    b = layout(b0, kind)
+    assert b.strides[0] not in (b.itemsize, 0)
+    for act in ("identity", "tanh"):
+        params = f"dtype={_dt_id(dtype)} b layout {kind} n_threads={n_threads} activation={act}"
+        Z, A = fastbp.dense_forward(A_prev, W, b, act, n_threads=n_threads)
+        check_forward(A_prev, W, b, act, None, Z, A, params)
+
+
 @pytest.mark.parametrize("which", ["dZ", "A_prev", "W", "Z_prev"])
 @pytest.mark.parametrize("kind", ["S", "N", "U", "broadcast"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)

@@ -186,6 +186,32 @@ def test_l2_regularisation(rng, dtype):
     assert_grads(net.grads, g_ref, dtype, "L2")
 
 
+@pytest.mark.parametrize("m", [1, 7])
+def test_fit_trains_a_last_batch_of_one_example(rng, m):
+    """m = 2 batch_size + 1, and m = 1: the epoch's last mini-batch holds a
+    single example. Dropping it (batches cut over range(0, m - 1, bs), an
+    off-by-one no other test saw: their m were never 1 more than a multiple
+    of batch_size) left that example untrained. Expected: plain SGD on the
+    reference's gradients, batch after batch, in NumPy."""
+    net = Network([3, 5, 2], "tanh", "softmax", dtype=np.float64, seed=1)
+    X, Y = make_data(rng, net.layer_dims, "softmax", m)
+    params = {k: v.astype(np.float64) for k, v in net.parameters.items()}
+    lr, bs = 0.5, 3
+    total = 0.0
+    for j in range(0, m, bs):
+        loss, g = reference_step(net, params, X[:, j:j + bs], Y[j:j + bs])
+        total += loss * X[:, j:j + bs].shape[1]
+        for l in (1, 2):
+            params[f"W{l}"] = params[f"W{l}"] - lr * g[f"dW{l}"]
+            params[f"b{l}"] = params[f"b{l}"] - lr * g[f"db{l}"]
+    hist = net.fit(X, Y, epochs=1, batch_size=bs, optimizer=SGD(lr), shuffle=False,
+                   verbose=False)
+    for k, want in params.items():
+        np.testing.assert_allclose(net.parameters[k], want, rtol=1e-10, atol=1e-12, err_msg=k)
+    assert hist["loss"][0] == pytest.approx(total / m, rel=1e-10)
+
+
+
 def test_dropout_masks_and_gradients(rng):
     kp = (0.8, 0.6)
     net = Network([6, 40, 30, 2], ["relu", "tanh"], "softmax", dtype=np.float64, seed=11,

@@ -211,6 +211,23 @@ def test_fit_trains_a_last_batch_of_one_example(rng, m):
     assert hist["loss"][0] == pytest.approx(total / m, rel=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_evaluate_class_labels_beyond_one_chunk_of_columns(rng, dtype):
+    """evaluate's cross-entropy from class indices sums its columns in chunks
+    of 64 (fastbp._loss.loss_logits): m = 150 spans three, so a logit read
+    at the column's offset within its chunk instead of its index is wrong
+    from column 64 on (every other evaluate test with labels had m <= 64)."""
+    net = Network([4, 6, 3], "relu", "softmax", dtype=dtype, seed=3)
+    X, y = make_data(rng, net.layer_dims, "softmax", 150, dtype)
+    params = {k: v.copy() for k, v in net.parameters.items()}
+    loss_ref, _ = reference_step(net, params, X, y)
+    loss, _ = net.evaluate(X, y)
+    assert loss == pytest.approx(loss_ref, rel=RTOL[np.dtype(dtype)] * 10)
+    # the columns from 64 on alone
+    loss_ref2, _ = reference_step(net, params, X[:, 64:], y[64:])
+    loss2, _ = net.evaluate(X[:, 64:], y[64:])
+    assert loss2 == pytest.approx(loss_ref2, rel=RTOL[np.dtype(dtype)] * 10)
+
 
 def test_dropout_masks_and_gradients(rng):
     kp = (0.8, 0.6)

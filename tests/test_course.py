@@ -1270,6 +1270,36 @@ def test_L_model_backward_fast_and_general_paths(dims, m, dt, yt, lambd, fast, m
     assert_unchanged(before, (X, Y, params, AL, caches))
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_L_model_backward_relu_derivative_is_0_at_z_exactly_0(fast, monkeypatch):
+    """The course's relu_backward zeroes dZ where Z <= 0, so at Z == 0 too.
+    Random data never hits 0, so a relu mask of Z >= 0 passed every other
+    test: here columns of zeros in X and zero biases make Z1 and Z2 exactly
+    0 there, while dA2 = W3^T dZ3 is not: a mask of 1 at Z2 == 0 changes db2."""
+    from fastbp._course import backward_chain
+    rng = np.random.default_rng(12)
+    dims, m = [3, 4, 3, 1], 6
+    X = rng.standard_normal((dims[0], m))
+    X[:, :2] = 0.0
+    params = random_params(dims, rng, bias=0.0)
+    Y = labels(rng, m)
+    AL, caches = fc.L_model_forward(X, params)
+    assert np.all(caches[0][1][:, :2] == 0) and np.all(caches[1][1][:, :2] == 0)
+    took = []
+    if fast:
+        monkeypatch.setattr(fc, "_backward_chain",
+                            lambda *a: took.append(1) or backward_chain(*a))
+    else:
+        monkeypatch.setattr(fc, "_backward_chain", lambda *a: None)
+    grads = fc.L_model_backward(AL, Y, caches)
+    assert took == ([1] if fast else [])
+    eAL, ecaches = _np_L_model_forward(X, params)
+    egrads = _np_L_model_backward(eAL, Y, ecaches)
+    assert np.any(egrads["dA2"][:, :2] != 0)     # so dZ2 there is the mask's alone
+    for k in egrads:
+        assert_close(grads[k], egrads[k], name=k)
+
+
 @pytest.mark.parametrize("dims, m", [([3, 4, 1], 5), ([300, 40, 1], 500)])
 @pytest.mark.parametrize("changed", ["AL", "Z_L"])
 def test_L_model_backward_of_an_output_changed_in_place_is_the_courses(dims, m, changed):

@@ -116,6 +116,10 @@ LAYER_BAD = [
     ("binary_crossentropy", np.array([[0.5, 0.5]]), np.array([[1, 255]], np.uint8), "{255}"),
     ("crossentropy", np.array([[0.5, 0.5], [0.5, 0.5]]), np.array([[1, 0], [1, 1]]), "{2}"),
     ("poisson", np.array([[0.5, 0.5]]), np.array([[-2.0, 1.0]]), "{-2}"),
+    # an infinite count: the layer functions check no finiteness of their own,
+    # so the compiled domain scan (fastbp_loss.h's fbp_targets_ok) is all that
+    # refuses it; without its <= DBL_MAX they returned an inf loss and delta
+    ("poisson", np.array([[0.5, 0.5]]), np.array([[np.inf, 1.0]]), "{inf}"),
 ]
 
 

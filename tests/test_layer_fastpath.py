@@ -142,6 +142,25 @@ def test_forward_fast_path_declines_leaky_relu_negative_alpha():
         fastbp.dense_forward(args["A_prev"], args["W"], args["b"], "leaky_relu", alpha=-0.5)
 
 
+@pytest.mark.parametrize("act", ["leaky_relu", "elu"])
+def test_fast_paths_decline_a_negative_alpha_where_g_prime_reads_A(act):
+    """elu's derivative is read from A as well (A + alpha where A <= 0), so a
+    negative alpha must reach the full checks' ValueError on both fast paths,
+    as leaky_relu's does. Only leaky_relu's forward was tested: a fast path
+    that checked leaky_relu alone ran elu layers with alpha < 0 silently."""
+    args = _fwd_args()
+    args.update(activation=act, alpha=-0.5)
+    assert _dense.forward_plain(**args) is None
+    with pytest.raises(ValueError, match="needs alpha >= 0"):
+        fastbp.dense_forward(args["A_prev"], args["W"], args["b"], act, alpha=-0.5)
+    A, W, _, dZ = _arrays(np.random.default_rng(8), 4, 3, 5, np.float64, "C")
+    assert _dense.backward_plain(dZ=dZ, A_prev=A, W=W, activation=act, Z_prev=None,
+                                 alpha=-0.5, scale=None, lambd=0.0, out=None,
+                                 n_threads=None) is None
+    with pytest.raises(ValueError, match="needs alpha >= 0"):
+        fastbp.dense_backward(dZ, A, W, act, alpha=-0.5)
+
+
 def test_backward_fast_path_declines_other_forms():
     rng = np.random.default_rng(8)
     A, W, _, dZ = _arrays(rng, 4, 3, 5, np.float64, "C")

@@ -400,6 +400,65 @@ def test_float32_kept_and_close_to_sklearn():
         assert _rel(a, b) < 1e-4
 
 
+@pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_float32_model_given_float64_beyond_its_range_refuses_clearly(kind, fmt):
+    """A model fitted on float32 data, asked to predict float64 rows holding a
+    value beyond float32's range (1e39): scikit-learn computes in float64
+    (X @ coefs_ promotes) and returns finite outputs; fastbp's float32
+    network cannot represent the row. The dense path cast it to inf with
+    only NumPy's "overflow encountered in cast" and returned NaN
+    probabilities and class 0 (scikit-learn: class 1, probabilities
+    [0, 1]); the sparse path, and fastbp.Network itself, refuse such data
+    with a ValueError naming the range. Both paths must refuse alike."""
+    import scipy.sparse as sp
+    X, y = _data("binary" if kind == "MLPClassifier" else "regression")
+    params = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        f = FB[kind](**params).fit(X.astype(np.float32), y)
+        s = SK[kind](**params).fit(X.astype(np.float32), y)
+    Xb = X[:4].copy()
+    Xb[0, 0] = 1e39
+    Xb = sp.csr_matrix(Xb) if fmt == "csr" else Xb
+    out = s.predict_proba(Xb) if kind == "MLPClassifier" else s.predict(Xb)
+    assert np.isfinite(out).all()                   # scikit-learn: finite
+    methods = ["predict", "predict_proba"] if kind == "MLPClassifier" else ["predict"]
+    for method in methods:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            with pytest.raises(ValueError, match="beyond float32's range"):
+                getattr(f, method)(Xb)
+
+
+@pytest.mark.parametrize("method", ["partial_fit", "warm_start"])
+def test_float32_model_continued_on_float64_beyond_its_range_refuses_before_training(method):
+    """partial_fit (or a warm-start fit) of a float32 model on float64 data
+    holding 1e39: scikit-learn trains on (float64 products, float32
+    coefs_, all finite); fastbp cast X to float32 inf, trained on it and
+    then raised "Solver produced non-finite parameter weights", with the
+    parameters already overwritten by NaN. It must refuse the data before
+    any update, naming the range, and leave the model as it was."""
+    X, y = _data("binary")
+    params = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0,
+                  warm_start=method == "warm_start")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        f = fsk.MLPClassifier(**params).fit(X.astype(np.float32), y)
+        s = sk_nn.MLPClassifier(**params).fit(X.astype(np.float32), y)
+        Xb = X.copy()
+        Xb[0, 0] = 1e39
+        (s.partial_fit(Xb, y) if method == "partial_fit" else s.fit(Xb, y))
+        assert all(np.isfinite(c).all() for c in s.coefs_)     # scikit-learn trains
+        before = [c.copy() for c in f.coefs_ + f.intercepts_]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            with pytest.raises(ValueError, match="beyond float32's range"):
+                f.partial_fit(Xb, y) if method == "partial_fit" else f.fit(Xb, y)
+    for a, b in zip(f.coefs_ + f.intercepts_, before):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_initial_weights_are_sklearns():
     """One step with a tiny learning rate: the weights are scikit-learn's draws."""
     X, y = _data("binary")

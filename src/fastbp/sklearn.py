@@ -336,6 +336,22 @@ def _sparse_structure(X):
             else X)
 
 
+def _in_network_dtype(X, dtype):
+    """X converted to the network's dtype. float64 data beyond a float32
+    network's range (1e39) is a ValueError naming it, as fastbp.Network and
+    the sparse prediction path refuse it: X.astype made it inf (NumPy's
+    "overflow encountered in cast" only), so predict returned NaN (class 0)
+    and partial_fit trained on inf before "Solver produced non-finite
+    parameter weights", where scikit-learn, computing such data in
+    float64, returns finite values."""
+    if X.dtype == dtype:
+        return X
+    if sp.issparse(X):
+        data = _validation._converted(X.data, dtype, "X")
+        return type(X)((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
+    return _validation._converted(X, dtype, "X")
+
+
 def _sparse_batches(X, max_rows):
     """A function of a batch's row indices returning its rows for the network
     (``rows.T`` is the network's X): a CSR matrix (the network's sparse
@@ -650,8 +666,7 @@ class _BaseMLP(BaseEstimator):
             # hidden_layer_sizes, writes out of bounds (the process aborts).
             raise _validation.sk_continued_layers(fitted, layer_units, incremental,
                                                   self.solver)
-        if X.dtype != net.dtype:
-            X = X.astype(net.dtype)
+        X = _in_network_dtype(X, net.dtype)
         if sp.issparse(X):
             X = X.tocsr()
         y = self._network_targets(y, net.dtype)
@@ -1011,8 +1026,7 @@ class _BaseMLP(BaseEstimator):
             # compressed columns)
             out = net.predict_proba(X.tocsr().T, check_finite=False, n_threads=nt).T
             return np.ascontiguousarray(out, dtype=out_dtype)
-        if X.dtype != net.dtype:
-            X = X.astype(net.dtype)
+        X = _in_network_dtype(X, net.dtype)
         # validate_data checked X's values (or sklearn.set_config(assume_finite=True)
         # asked for no check: NaN rows then give NaN outputs, as scikit-learn's)
         out = net.predict_proba(X.T, check_finite=False, n_threads=nt).T

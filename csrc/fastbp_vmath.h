@@ -27,7 +27,8 @@
  *          log(1+f) = f - (f^2/2 - s (f^2/2 + R(s^2))) (fdlibm's form, R the
  *          atanh series), plus e ln2 split in two parts.
  *   log1p  log(w) - ((w - 1) - x)/w with w = 1 + x (corrects w's rounding).
- *   tanh   sign(x) t/(t + 2), t = expm1(2|x|), |x| clamped at 20 (10 float).
+ *   tanh   sign(x) t/(t + 2) for |x| < 1, else sign(x) (1 - 2/(t + 2)),
+ *          t = expm1(2|x|), |x| clamped at 20 (10 float).
  *   sigmoid  e = exp(-|z|); 1/(1+e) for z >= 0, e/(1+e) otherwise.
  */
 #ifdef FBP_VM_TEMPLATE
@@ -183,10 +184,17 @@ FBP_VI VD FBP_VN(fbp_vm_log1p_d)(VD x)
 FBP_VI VD FBP_VN(fbp_vm_tanh_d)(VD x)
 {
     const VL sgn = FBP_B(VL, INT64_MIN);
-    VD ax = (VD)((VL)x & ~sgn), t, y;
+    VD ax = (VD)((VL)x & ~sgn), t, q, y;
+    VL big;
     ax = FBP_VN(fbp_sel_d)((VL)(ax > FBP_B(VD, 20.0)), FBP_B(VD, 20.0), ax);
     t = FBP_VN(fbp_vm_expm1_d)(ax + ax);
-    y = t / (t + FBP_B(VD, 2.0));
+    /* |x| >= 1: 1 - 2/(t + 2) (fdlibm's form). t/(t + 2) rounded t + 2 back
+     * to t once t's spacing reached 4 and returned exactly 1 from |x| = 18.71
+     * on, where tanh rounds to 1 - 2^-53 up to 19.06 (the derivative 1 - A^2
+     * read from A was then 0). One division: q = (2 or t) / (t + 2). */
+    big = (VL)(ax >= FBP_B(VD, 1.0));
+    q = FBP_VN(fbp_sel_d)(big, FBP_B(VD, 2.0), t) / (t + FBP_B(VD, 2.0));
+    y = FBP_VN(fbp_sel_d)(big, FBP_B(VD, 1.0) - q, q);
     return (VD)((VL)y | ((VL)x & sgn));
 }
 
@@ -306,10 +314,15 @@ FBP_VI VF FBP_VN(fbp_vm_log1p_f)(VF x)
 FBP_VI VF FBP_VN(fbp_vm_tanh_f)(VF x)
 {
     const VI sgn = FBP_B(VI, INT32_MIN);
-    VF ax = (VF)((VI)x & ~sgn), t, y;
+    VF ax = (VF)((VI)x & ~sgn), t, q, y;
+    VI big;
     ax = FBP_VN(fbp_sel_f)((VI)(ax > FBP_B(VF, 10.0f)), FBP_B(VF, 10.0f), ax);
     t = FBP_VN(fbp_vm_expm1_f)(ax + ax);
-    y = t / (t + FBP_B(VF, 2.0f));
+    /* |x| >= 1: 1 - 2/(t + 2), as in double (t/(t + 2) was exactly 1 from
+     * |x| = 8.66, where tanh rounds to 1 - 2^-24 up to 9.01). */
+    big = (VI)(ax >= FBP_B(VF, 1.0f));
+    q = FBP_VN(fbp_sel_f)(big, FBP_B(VF, 2.0f), t) / (t + FBP_B(VF, 2.0f));
+    y = FBP_VN(fbp_sel_f)(big, FBP_B(VF, 1.0f) - q, q);
     return (VF)((VI)y | ((VI)x & sgn));
 }
 

@@ -121,6 +121,31 @@ def test_subnormals_and_bounds(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_tanh_reaches_one_only_where_it_rounds_to_one(dtype):
+    """tanh(x) rounds to 1 exactly when 1 - tanh|x| = 2 e / (1 + e), e =
+    exp(-2|x|), is at most half the spacing below 1 (2^-25 in float32, 2^-54
+    in float64): from |x| = 9.0109 in float32, 19.0613 in float64. Computed
+    as t / (t + 2) with t = expm1(2|x|), t + 2 rounded back to t once t's
+    spacing reached 4, so tanh returned exactly +-1 from |x| = 8.66 (18.71):
+    1 ulp (within MAX_ULP), but there the derivative 1 - A^2 that the
+    backward pass reads from A was 0 instead of 1.2e-7 (float32): units
+    saturated early for good. NumPy's float32 tanh is below 1 there."""
+    hi = 10.0 if dtype == np.float32 else 20.0
+    x = np.linspace(-hi, hi, 4_000_001).astype(dtype)
+    got = _testing.vmath("tanh", x)
+    e = np.exp(-2 * np.abs(x.astype(np.float64)))
+    q = 2 * e / (1 + e)                     # 1 - tanh|x|, to ~1e-16 relative
+    half = 2.0 ** (-25 if dtype == np.float32 else -54)
+    clear = np.abs(q / half - 1) > 1e-6     # leave out the rounding boundary itself
+    ones = (q <= half) & clear
+    below = (q > half) & clear
+    assert np.all(np.abs(got[ones]) == 1)
+    early = below & (np.abs(got) == 1)
+    assert not early.any(), (f"tanh is +-1 at {early.sum()} points below where it rounds "
+                             f"to 1, from |x| = {np.abs(x[early]).min()!r}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("n", [0, 1, 3, 7, 17, 1000])
 def test_lengths_in_place_and_position(name, dtype, n):

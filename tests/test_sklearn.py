@@ -459,6 +459,29 @@ def test_float32_model_continued_on_float64_beyond_its_range_refuses_before_trai
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_regressor_float32_data_with_float64_targets_beyond_its_range_refuses(solver):
+    """float32 X (a float32 network) with float64 targets of 1e39: scikit-learn
+    keeps y in float64 and reports a finite loss (its lbfgs loss_ 4.4e77);
+    fastbp cast y to float32 inf with only NumPy's "overflow encountered in
+    cast", then lbfgs returned loss_ = NaN and adam raised "Solver produced
+    non-finite parameter weights" after training on inf. fastbp.Network
+    refuses such targets before training, naming the range; so must the
+    estimator."""
+    X, _ = _data("regression")
+    X = X.astype(np.float32)
+    y = X[:, 0].astype(np.float64) * 1e39
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, random_state=0, solver=solver)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        s = sk_nn.MLPRegressor(**params).fit(X, y)
+        assert np.isfinite(s.loss_)                         # scikit-learn: finite
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            with pytest.raises(ValueError, match="beyond float32's range"):
+                fsk.MLPRegressor(**params).fit(X, y)
+
+
 def test_initial_weights_are_sklearns():
     """One step with a tiny learning rate: the weights are scikit-learn's draws."""
     X, y = _data("binary")

@@ -689,7 +689,11 @@ class _BaseMLP(BaseEstimator):
             return y.view(np.uint8)
         if y.dtype.kind in "USVmM":
             return y
-        return np.asarray(y, dtype=dtype)
+        # float64 targets beyond a float32 network's range (1e39) are refused,
+        # naming it, as fastbp.Network refuses them: cast to inf, lbfgs
+        # reported loss_ NaN and adam "non-finite parameter weights"
+        y = np.asarray(y)
+        return y if y.dtype == dtype else _validation._converted(y, dtype, "y")
 
     def _batch_step(self, net, opt, Xc, Yc, y_code, labels, sw_batch, batch_index,
                     batch_range):

@@ -369,6 +369,13 @@ def _converted(X, dtype, name):
     return out
 
 
+def converted_in_range(X, dtype, name):
+    """X (dense) as ``dtype``, refusing values beyond its range with the
+    ValueError that names them (``_converted``): for callers outside this
+    module (fastbp.sklearn's casts to a float32 network's dtype)."""
+    return _converted(X, dtype, name)
+
+
 def _range_error(name, big, dtype):
     """``big``: the largest |value|, in the data's own dtype (a long double's
     1e400 is inf as a Python float)."""

@@ -347,9 +347,9 @@ def _in_network_dtype(X, dtype):
     if X.dtype == dtype:
         return X
     if sp.issparse(X):
-        data = _validation._converted(X.data, dtype, "X")
+        data = _validation.converted_in_range(X.data, dtype, "X")
         return type(X)((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
-    return _validation._converted(X, dtype, "X")
+    return _validation.converted_in_range(X, dtype, "X")
 
 
 def _sparse_batches(X, max_rows):
@@ -693,7 +693,7 @@ class _BaseMLP(BaseEstimator):
         # naming it, as fastbp.Network refuses them: cast to inf, lbfgs
         # reported loss_ NaN and adam "non-finite parameter weights"
         y = np.asarray(y)
-        return y if y.dtype == dtype else _validation._converted(y, dtype, "y")
+        return y if y.dtype == dtype else _validation.converted_in_range(y, dtype, "y")
 
     def _batch_step(self, net, opt, Xc, Yc, y_code, labels, sw_batch, batch_index,
                     batch_range):

@@ -91,7 +91,11 @@ Deliberate differences from scikit-learn
   (scikit-learn's become float64 after L-BFGS).
 - A float32 network predicts in float32; given data of a wider dtype
   (float64, int64) it returns scikit-learn's result dtype, float64, holding
-  the float32 computation's values.
+  the float32 computation's values. float64 X (or a regressor's y) holding
+  values beyond float32's range (3.4e38) is therefore a ValueError naming
+  them, in ``predict*``, ``fit`` and ``partial_fit`` of a float32 network,
+  as :class:`fastbp.Network` refuses it; scikit-learn computes such data in
+  float64.
 - A warm start or ``partial_fit`` after ``set_params(loss=...)`` on a fitted
   MLPRegressor is a ValueError: scikit-learn keeps ``out_activation_`` and
   reports the new loss of the old outputs (NaN for Poisson wherever one is

@@ -431,8 +431,10 @@ def test_float32_model_given_float64_beyond_its_range_refuses_clearly(kind, fmt)
                 getattr(f, method)(Xb)
 
 
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
 @pytest.mark.parametrize("method", ["partial_fit", "warm_start"])
-def test_float32_model_continued_on_float64_beyond_its_range_refuses_before_training(method):
+def test_float32_model_continued_on_float64_beyond_its_range_refuses_before_training(method,
+                                                                                    fmt):
     """partial_fit (or a warm-start fit) of a float32 model on float64 data
     holding 1e39: scikit-learn trains on (float64 products, float32
     coefs_, all finite); fastbp cast X to float32 inf, trained on it and
@@ -448,6 +450,9 @@ def test_float32_model_continued_on_float64_beyond_its_range_refuses_before_trai
         s = sk_nn.MLPClassifier(**params).fit(X.astype(np.float32), y)
         Xb = X.copy()
         Xb[0, 0] = 1e39
+        if fmt == "csr":
+            import scipy.sparse as sp
+            Xb = sp.csr_matrix(Xb)
         (s.partial_fit(Xb, y) if method == "partial_fit" else s.fit(Xb, y))
         assert all(np.isfinite(c).all() for c in s.coefs_)     # scikit-learn trains
         before = [c.copy() for c in f.coefs_ + f.intercepts_]

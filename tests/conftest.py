@@ -37,6 +37,17 @@ LARGE_SHAPES = [(1000, 17, 1000), (17, 1000, 1000), (1000, 1000, 17), (33, 65, 5
                 (1000, 1000, 1000)]
 
 
+def pytest_configure(config):
+    # Registered here, not only in pyproject.toml: a copy of tests/ run on its
+    # own against an installed wheel (no pyproject.toml beside it) would
+    # otherwise warn "Unknown pytest.mark.slow" 19 times, and -m "not slow"
+    # would rest on an unregistered mark.
+    config.addinivalue_line(
+        "markers",
+        "slow: stress and subprocess tests of 1.5 s or more (fork storms, killed writers, "
+        "the CLI end to end) and the property-based fuzzing of tests/test_fuzz.py")
+
+
 def shape_id(shape):
     return "x".join(map(str, shape))
 

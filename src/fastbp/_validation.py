@@ -354,7 +354,7 @@ def _object_hint(X):
 _CASTS_REPORT_OVERFLOW = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24)
 
 
-def _converted(X, dtype, name):
+def converted_in_range(X, dtype, name):
     """X.astype(dtype); values beyond the dtype's range (float64 data for a
     float32 network) are a ValueError naming them, not NumPy's overflow
     warning and then a "contains inf" that the user's data does not."""
@@ -367,13 +367,6 @@ def _converted(X, dtype, name):
                        and np.isinf(out).any() and not np.isinf(X).any()):
         raise _range_error(name, np.max(np.abs(X[np.isfinite(X)])), dtype) from None
     return out
-
-
-def converted_in_range(X, dtype, name):
-    """X (dense) as ``dtype``, refusing values beyond its range with the
-    ValueError that names them (``_converted``): for callers outside this
-    module (fastbp.sklearn's casts to a float32 network's dtype)."""
-    return _converted(X, dtype, name)
 
 
 def _range_error(name, big, dtype):
@@ -415,7 +408,7 @@ def check_X(X, n_x, dtype, name="X"):
         if X.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}"
                             + _object_hint(X))
-        X = _converted(X, dtype, name)   # a copy: pass the network's dtype to avoid it
+        X = converted_in_range(X, dtype, name)   # a copy: pass the network's dtype to avoid it
     isz = X.itemsize
     s0, s1 = X.strides
     if (s0 % isz or s1 % isz or not X.flags.aligned
@@ -549,7 +542,7 @@ def check_sparse_X(X, n_x, dtype, name="X"):
         X = X.tocsc()           # (LIL and DOK have no data array to check below)
     if X.dtype != dtype:
         if X.dtype.kind == "f" and X.dtype.itemsize > np.dtype(dtype).itemsize:
-            _converted(X.data, dtype, name)     # 1e39 for a float32 network: named
+            converted_in_range(X.data, dtype, name)     # 1e39 for a float32 network: named
         X = X.astype(dtype)
     arrays = (X.indptr, X.indices, X.data)
     if (X.indptr.dtype != X.indices.dtype or X.indptr.dtype not in (np.int32, np.int64)
@@ -631,7 +624,7 @@ def check_Y(Y, m, n_out, output, dtype, y_codes, name="Y"):
         if Y.dtype.kind in "iu":
             Y = Y.astype(np.int64)
         elif Y.dtype.kind == "f":
-            Y = _converted(Y, dtype, name)    # 1e39 for a float32 network: named
+            Y = converted_in_range(Y, dtype, name)    # 1e39 for a float32 network: named
         else:
             raise non_numeric_labels_error(Y, n_out, output, name)
     _check_range(Y, dtype, name)

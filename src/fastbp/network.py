@@ -228,9 +228,8 @@ def _lock(net):
 # _acquire_through_signals): Python reports it, as it reports any failing
 # at-fork handler, and forks with the locks this handler holds.
 _FORK_HELD = []
-# the networks whose local fit is running: (the thread running it, a token of
-# the call) while one fit runs (read and changed under
-# _LOCKS_GUARD, which a fork holds)
+# the networks whose local fit is running, each with (the thread running it,
+# a token of the call); read and changed under _LOCKS_GUARD, which a fork holds
 _FITTING = weakref.WeakKeyDictionary()
 
 
@@ -1856,10 +1855,9 @@ class Network:
         # refused, not interleaved step by step. Under the guard a fork takes:
         # a fork child drops the entries of the threads it does not have (see
         # _after_fork_in_child). The entry is this call's own object, and the
-        # finally removes it whenever it was stored: a Ctrl-C between the
-        # registration and the fit (Python checks for signals between any two
-        # statements) left it behind, and every later fit of the network was
-        # refused as "already running"
+        # finally removes it whenever it was stored: registered before the
+        # try, a Ctrl-C that came between the two left it behind, and every
+        # later fit of the network was refused as "already running"
         entry = (threading.get_ident(), object())
         try:
             with _LOCKS_GUARD:

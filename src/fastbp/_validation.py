@@ -1058,12 +1058,11 @@ def cap_n_threads(n_threads, cores, name="n_threads"):
     return n_threads
 
 
-def resolve_n_threads(n_threads):
-    """The thread count a compiled call uses for a constructor's
-    ``n_threads`` (None: OpenMP's maximum for the calling thread now, which
-    ``threadpoolctl.threadpool_limits`` lowers; -1: all cores; -2: all but
-    one, ...; more than the cores: capped, with a RuntimeWarning)."""
-    return _effective_n_threads(cap_n_threads(n_threads, _cpu_count()))
+def check_effective_count(name, n_threads):
+    """An effective thread count given for one call or set on a network: an
+    int >= 1 (0 or a negative one made the compiled calls no-ops), capped at
+    the cores with a RuntimeWarning as the constructor's ``n_threads``."""
+    return cap_n_threads(check_positive_int(name, n_threads), _cpu_count(), name)
 
 
 def check_adam_t(t):
@@ -1437,7 +1436,6 @@ def check_validation_pair(validation_data):
 # the full checks below, which convert what they can or raise.
 
 ACT_NONE = -1                      # dense_backward's activation=None
-_MAX_DIM = 2147483647              # BLAS indexes with 32-bit integers
 _LABEL_CODES = {**LABEL_DTYPES, np.dtype(np.bool_): LABEL_DTYPES[np.dtype(np.uint8)]}
 
 
@@ -1469,7 +1467,7 @@ def float2d(x, name):
         raise ValueError(
             f"Invalid shape: {name} has shape {shape_str(a)}; every dimension must be at "
             f"least 1 (m = 0 examples or an empty layer leaves nothing to compute)")
-    if a.shape[0] > _MAX_DIM or a.shape[1] > _MAX_DIM:
+    if a.shape[0] > C_INT_MAX or a.shape[1] > C_INT_MAX:   # BLAS's 32-bit ints
         raise ValueError(
             f"Invalid shape: {name} has shape {shape_str(a)}; BLAS indexes with 32-bit "
             f"integers, so every dimension must be below 2**31. Split the batch.")

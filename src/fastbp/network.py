@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from fastbp import _fit, _loss, _network, _validation, checkpoint, distributed
-from fastbp._openmp_helpers import cpu_count, effective_n_threads, user_stacklevel
+from fastbp._openmp_helpers import effective_n_threads, user_stacklevel
 from fastbp._registry import (ACT_CODES, ACTIVATIONS, DEFAULT_ALPHA, LABEL_DTYPES, LOSS_CODES,
                               OUTPUT_LOSS)
 from fastbp.optim import Optimizer, optimizer_from_config, schedule_function_name
@@ -552,7 +552,7 @@ class Network:
 
     @n_threads.setter
     def n_threads(self, value):
-        self._nt = _validation.resolve_n_threads(value)
+        self._nt = _validation.threads(value)
         self._n_threads_arg = value
 
     # ------------------------------------------------------------- buffers
@@ -783,9 +783,7 @@ class Network:
     def effective_n_threads(self, value):
         # an effective count: 0 or a negative one made every compiled call a
         # no-op; more than the cores, capped as the constructor's n_threads is
-        self._nt = _validation.cap_n_threads(
-            _validation.check_positive_int("effective_n_threads", value), cpu_count(),
-            "effective_n_threads")
+        self._nt = _validation.check_effective_count("effective_n_threads", value)
 
     @property
     def init(self):
@@ -1497,8 +1495,8 @@ class Network:
         """
         # as forward's training: check_finite="no" (truthy) checked, None did not
         check_finite = _validation.check_bool("check_finite", check_finite)
-        nt = self._nt if n_threads is None else _validation.cap_n_threads(
-            _validation.check_positive_int("n_threads", n_threads), cpu_count())
+        nt = (self._nt if n_threads is None
+              else _validation.check_effective_count("n_threads", n_threads))
         X = self.check_X(X)
         if check_finite:
             _validation.check_finite(X, "X")

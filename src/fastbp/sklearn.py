@@ -1025,7 +1025,7 @@ class _BaseMLP(BaseEstimator):
         # n_threads=None: this thread's OpenMP maximum now (a threadpool_limits
         # around the call is followed), passed to the call, not stored: two
         # threads predicting under different limits set each other's count
-        nt = _validation.resolve_n_threads(None) if self.n_threads is None else None
+        nt = _validation.threads(None) if self.n_threads is None else None
         # scikit-learn's X @ coefs_ promotes: a float32 network given float64 (or
         # int64) data returns float64 (here computed in float32, then converted)
         out_dtype = np.result_type(X.dtype, net.dtype)

@@ -217,6 +217,41 @@ def test_one_rank_step_errors_leave_parameters_unchanged(MPI):
     assert opt.t == t + 1
 
 
+def test_fit_with_comm_is_refused_while_the_network_is_fitting(MPI):
+    """Fits with comm= are registered as running like local ones: nested in
+    a fit's callback (either kind) they raise, and leave the running fit (its
+    replica's settings included) as it was."""
+    comm = MPI.COMM_SELF
+    rng = np.random.default_rng(1)
+    X, y = _data(rng, [3, 5, 2], "softmax", 40)
+    net = Network([3, 5, 2], "relu", "softmax", dtype=np.float64, seed=0)
+    twin = Network([3, 5, 2], "relu", "softmax", dtype=np.float64, seed=0)
+    caught = []
+
+    def nested(n, epoch, logs):
+        # no pytest.raises here: an exception out of a callback of a fit with
+        # comm= that is not a collective error aborts the MPI job (pytest too)
+        for kwargs in ({"comm": comm, "replica_check_every": 1}, {}):
+            try:
+                n.fit(X, y, epochs=1, verbose=False, **kwargs)
+            except RuntimeError as exc:
+                caught.append(str(exc))
+            else:
+                caught.append("trained")
+
+    for a, cb in ((net, nested), (twin, None)):
+        a.fit(X, y, epochs=3, batch_size=8, seed=2, optimizer=Adam(0.01), verbose=False,
+              comm=comm, replica_check_every=2, callback=cb)
+    assert len(caught) == 6
+    for msg in caught:
+        assert msg.startswith("a fit of this network is already running"), msg
+    np.testing.assert_array_equal(net.flat_parameters, twin.flat_parameters)
+    with pytest.raises(RuntimeError, match="a fit of this network is already running"):
+        net.fit(X, y, epochs=1, verbose=False, callback=lambda n, e, l: n.fit(
+            X, y, epochs=1, verbose=False, comm=comm))
+    net.fit(X, y, epochs=1, verbose=False, comm=comm)     # the registration was released
+
+
 def test_bad_comm_and_arguments(MPI):
     net = Network([2, 3, 1], seed=0)
     X = np.zeros((2, 4))
@@ -505,6 +540,22 @@ def test_sample_weight_on_one_rank_raises_on_every_rank(mpiexec, n):
 
 
 @pytest.mark.parametrize("n", SIZES)
+def test_a_busy_network_on_one_rank_refuses_the_fit_on_every_rank(mpiexec, n):
+    # a fit with comm= was not registered as running: on the busy rank it
+    # interleaved its steps with the local fit's while the others trained alone
+    r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "busy", timeout=120)
+    for rank, lines in _caught(r, n).items():
+        assert len(lines) == 1, lines
+        if rank == n - 1:
+            assert "caught RuntimeError: a fit of this network is already running" in lines[0]
+        else:
+            assert f"caught RankFailedError: rank {n - 1}: RuntimeError: a fit of this " \
+                   "network is already running" in lines[0], lines
+    for rank in range(n):
+        assert f"rank {rank}: trained after it" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_ctrl_c_on_one_rank_while_fit_checks_the_data(mpiexec, n):
     # a KeyboardInterrupt there escaped the setup exchange: the others hung
     r = mpirun(mpiexec, n, os.path.join(SCRIPTS, "failures.py"), "interrupt", timeout=120)
@@ -577,7 +628,6 @@ def test_a_new_optimizer_on_every_rank_is_set_up_and_trains(mpiexec, tmp_path):
     lines = [ln.split(": ", 1)[1] for ln in r.stdout.splitlines() if ln.startswith("rank ")]
     assert len(lines) == 2 and lines[0] == lines[1], lines     # same loss, same parameters
     # and the same numbers as one process making those six steps
-    import zlib
     from fastbp import SGD, Adam, Network
     rng = np.random.default_rng(0)
     X = rng.standard_normal((4, 60))

@@ -296,8 +296,12 @@ class _Snapshots:
 
 def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume,
-        sample_weight):
+        sample_weight, refuse=None):
     """Train ``model`` with ``stepper``; the arguments are :meth:`fastbp.Network.fit`'s.
+
+    ``refuse``: an exception the setup raises before any other check (a
+    fit of ``model`` already running), agreed like any setup error: with a
+    data-parallel stepper every rank raises.
 
     Returns the history dict (see :meth:`fastbp.Network.fit`).
     """
@@ -305,6 +309,8 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
     err = facts = val = None
     chosen = True
     try:
+        if refuse is not None:
+            raise refuse
         _validation.check_fit_args(epochs, batch_size, checkpoint_every, callback, seed,
                                     shuffle, resume, verbose)
         if resume and checkpoint_path is None:

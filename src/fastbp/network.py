@@ -1829,8 +1829,9 @@ class Network:
             to install).
         RuntimeError
             A fit of this network is already running (in another thread, or
-            this is its callback; without ``comm``): two fits of one network
-            would interleave their steps. The callback replaced
+            this is its callback): two fits of one network would interleave
+            their steps. With ``comm``, raised on every rank when any
+            rank's network is busy. The callback replaced
             ``net.optimizer`` (see ``callback``).
         fastbp.distributed.RankFailedError, fastbp.distributed.ReplicaMismatchError
             With ``comm`` (RuntimeErrors): on every other rank when one rank
@@ -1843,12 +1844,6 @@ class Network:
                     verbose=verbose, callback=callback, checkpoint_path=checkpoint_path,
                     checkpoint_every=checkpoint_every, resume=resume,
                     sample_weight=sample_weight)
-        if comm is not None:
-            # checked where the ranks agree on the setup, so that a mistake on
-            # one rank raises on every rank instead of leaving them waiting
-            stepper = self._replica_for(comm).for_fit(replica_check_every)
-            return _fit.fit(self, stepper, X, Y, **args)
-        _validation.check_replica_check_every(replica_check_every)
         # a second fit of the network (another thread's, or a callback's) is
         # refused, not interleaved step by step. Under the guard a fork takes:
         # a fork child drops the entries of the threads it does not have (see
@@ -1861,15 +1856,29 @@ class Network:
             with _LOCKS_GUARD:
                 if self not in _FITTING:
                     _FITTING[self] = entry
+            busy = None
             if _FITTING.get(self) is not entry:
                 # two fits of one network ran their steps interleaved, each with
                 # its own optimizer and order: a result neither order gives,
                 # different every run, and no word of it
-                raise RuntimeError(
+                busy = RuntimeError(
                     "a fit of this network is already running (in another thread, or this "
                     "is its callback): two fits of one network would interleave their "
                     "steps; wait for it to end, or fit a copy (copy.deepcopy(net))")
-            return _fit.fit(self, _fit.LocalStepper(self), X, Y, **args)
+            if comm is None:
+                _validation.check_replica_check_every(replica_check_every)
+                if busy is not None:
+                    raise busy
+                stepper = _fit.LocalStepper(self)
+            else:
+                # checked where the ranks agree on the setup, so that a mistake on
+                # one rank raises on every rank instead of leaving them waiting;
+                # the refusal of a busy network too, through a replica of its own
+                # (the running fit's replica and its settings are left alone)
+                replica = (self._replica_for(comm) if busy is None
+                           else distributed.Replica(self, comm))
+                stepper = replica.for_fit(replica_check_every)
+            return _fit.fit(self, stepper, X, Y, refuse=busy, **args)
         finally:
             with _LOCKS_GUARD:
                 if _FITTING.get(self) is entry:

@@ -62,6 +62,10 @@ switch_back as switch_opt, but every rank catches the error and goes on with the
 settings    its fit callback sets net.lambd in epoch 1 of 3; then, in another
             fit, the optimizer's lr in the last epoch (the parameters stay
             equal in both): every rank raises ReplicaMismatchError; exit 0
+busy        it calls its fit with comm= from the callback of a local fit of
+            the same network (a fit already running): every rank raises at
+            the setup exchange, it the RuntimeError, the others a
+            RankFailedError; then a fit with comm= trains on every rank; exit 0
 """
 import os
 import sys
@@ -395,6 +399,20 @@ elif mode == "switch_back":
             report(f"rank {rank}: caught ValueError at step {step}: {exc}")
     check_replicas(net, comm, opt)
     report(f"rank {rank}: replicas identical, net.optimizer is opt: {net.optimizer is opt}")
+
+elif mode == "busy":
+    def fit_with_comm(*args):
+        try:
+            net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
+        except (RuntimeError, RankFailedError) as exc:
+            report(f"rank {rank}: caught {type(exc).__name__}: {exc}")
+
+    if rank == bad:       # its network is busy: a local fit is running
+        net.fit(X, y, epochs=1, batch_size=30, verbose=False, callback=fit_with_comm)
+    else:
+        fit_with_comm()
+    net.fit(X, y, epochs=1, batch_size=10, verbose=False, comm=comm)
+    report(f"rank {rank}: trained after it")
 
 else:
     raise SystemExit(f"unknown mode {mode!r}")

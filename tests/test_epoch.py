@@ -252,6 +252,52 @@ def test_train_epoch_matches_numpy(rng, layout):
     assert total == pytest.approx(want_total, rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mean_over_outputs_total_is_the_loops_sum_of_scaled_data_terms(rng, dtype, weighted):
+    """scikit-learn's multi-output squared error (its data term averaged over
+    the outputs) with an L2 term: the epoch's total is the per-batch loop's
+    sum of (data / n_L + l2) * width, bit for bit, and the updates are the
+    same as without the option (only the reported total changes)."""
+    X, Y = make_data(rng, 5, 45, "identity", dtype, "rows")
+    sw = rng.random(45) + 0.5 if weighted else None
+    order = rng.permutation(45)
+    nets = [Network([5, 9, 3], "tanh", "identity", dtype=dtype, seed=3, lambd=0.7)
+            for _ in range(3)]
+    totals = []
+    for net, mean in zip(nets[:2], (True, False)):
+        Xc, (Yc, yt, labels) = net.check_X(X), net.check_Y(Y, 45)
+        w = None if sw is None else net.check_sample_weight(sw, 45)
+        total, done = net.train_epoch(Xc, Yc, yt, labels, Adam(0.01), order, 8,
+                                      sample_weight=w, mean_over_outputs=mean)
+        assert done == 6
+        totals.append(total)
+    want, loop = 0.0, nets[2]
+    opt = Adam(0.01)
+    for start in range(0, 45, 8):
+        idx = order[start:start + 8]
+        loop.train_step(X[:, idx], Y[:, idx], opt,
+                        sample_weight=None if sw is None else sw[idx])
+        data, l2 = loop.last_loss_terms
+        assert l2 > 0
+        want += (data / 3 + l2) * idx.shape[0]
+    assert totals[0] == want
+    assert totals[1] > totals[0]
+    for a in nets[1:]:
+        assert np.array_equal(a.flat_parameters, nets[0].flat_parameters)
+
+
+def test_mean_over_outputs_leaves_no_trace_in_later_epochs(rng):
+    X, Y = make_data(rng, 4, 20, "identity", np.float64, "F")
+    a = Network([4, 6, 3], "relu", "identity", dtype=np.float64, seed=0)
+    b = Network([4, 6, 3], "relu", "identity", dtype=np.float64, seed=0)
+    Xc, (Yc, yt, labels) = a.check_X(X), a.check_Y(Y, 20)
+    a.train_epoch(Xc, Yc, yt, labels, SGD(0.1), None, 5, mean_over_outputs=True)
+    b.train_epoch(Xc, Yc, yt, labels, SGD(0.1), None, 5)
+    assert a.train_epoch(Xc, Yc, yt, labels, a.optimizer, None, 5) == \
+        b.train_epoch(Xc, Yc, yt, labels, b.optimizer, None, 5)
+
+
 def test_divergence_stops_at_the_failing_batch_as_the_loop_does(rng):
     X = rng.standard_normal((2, 64)) * 50
     Y = rng.standard_normal((1, 64)) * 1e6

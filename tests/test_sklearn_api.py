@@ -395,6 +395,33 @@ def test_compiled_epochs_return_to_python_between_calls(monkeypatch):
     assert paced.loss_curve_ == whole.loss_curve_
 
 
+def test_multi_output_squared_error_with_alpha_runs_compiled_epochs(monkeypatch):
+    """A multi-output MLPRegressor with alpha > 0 (its default) stepped batch
+    by batch from Python: scikit-learn's loss averages the data term over
+    the outputs but not the L2 term, which the epoch's total could not
+    split. Now compiled epochs, with scikit-learn's loss curve."""
+    from fastbp.network import Network
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((90, 5))
+    y = np.column_stack([X[:, 0] - X[:, 1], np.sin(X[:, 2]), X[:, 3] * X[:, 4]])
+    calls = []
+    real = Network.train_epoch
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs.get("mean_over_outputs"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "train_epoch", spy)
+    params = dict(hidden_layer_sizes=(7,), alpha=0.05, batch_size=16, max_iter=4,
+                  learning_rate_init=0.01, random_state=0)
+    f = fsk.MLPRegressor(**params).fit(X, y)       # (ConvergenceWarning: filtered)
+    s = sk_nn.MLPRegressor(**params).fit(X, y)
+    assert calls and all(calls), calls
+    np.testing.assert_allclose(f.loss_curve_, s.loss_curve_, rtol=1e-10)
+    for a, b in zip(f.coefs_ + f.intercepts_, s.coefs_ + s.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
 def _doc_section(doc, title):
     """The names documented in a NumPy-style section (``name : type`` lines)."""
     lines = inspect.cleandoc(doc).splitlines()

@@ -124,6 +124,7 @@ cdef class NetKernel:
     cdef list gather_ws      # one workspace per per-example array (train_epoch)
     cdef tuple epoch_refs    # the arrays the epoch plan points into
     cdef double last_n       # n (width or weights' sum) of the last batch _call ran
+    cdef double data_div     # an epoch's batch cost: loss_sum / n / data_div + the L2 term
     cdef TeamChooser chooser[CH_CLASSES]
     # 0: choose each kind of call's team by timing it (_netstep.pxd's team chooser);
     # k > 0: always min(k, blocks) threads (benchmarks and tests)
@@ -132,6 +133,7 @@ cdef class NetKernel:
     def __cinit__(self):
         self.train_layers = NULL
         self.infer_layers = NULL
+        self.data_div = 1.0
 
     def __dealloc__(self):
         PyMem_Free(self.train_layers)
@@ -672,7 +674,7 @@ cdef class NetKernel:
                 u += 1
                 if ep != NULL:
                     total[0] = fbp_add_batch_loss(
-                        total[0], self.p.loss_sum / n
+                        total[0], self.p.loss_sum / n / self.data_div
                         + fbp_l2_term(self.p.l2_sum, self.p.lambd, n), self.p.m)
                 else:
                     m_s = mode & ~M_LOSS
@@ -848,7 +850,7 @@ cdef class NetKernel:
                     Py_ssize_t batch, Py_ssize_t start, Py_ssize_t n_batches,
                     double loss_total, double lambd, int opt, double lr, double b1, double b2,
                     double eps, int64_t t0, bint dropout, uint64_t seed, uint64_t step0,
-                    int n_threads, object sample_weight=None):
+                    int n_threads, object sample_weight=None, double data_div=1.0):
         """Mini-batches ``start .. start + n_batches - 1`` of an epoch, each a full
         training step, in one nogil call.
 
@@ -865,10 +867,12 @@ cdef class NetKernel:
         ``sample_weight`` None or float64 C-contiguous (m,) (gathered and
         applied per batch as :meth:`train_steps` applies a batch's weights;
         a batch whose weights sum to zero makes no update and adds 0).
+        ``data_div`` (> 0) divides each batch's data term in the total
+        (scikit-learn's squared error, a mean over the outputs: n_L).
 
         Returns (loss_total, batches_done, updates_done, status, loss, l2):
-        ``loss_total`` plus each completed batch's cost times its width,
-        added in batch order; status as :meth:`train_steps`'s; ``loss`` and
+        ``loss_total`` plus each completed batch's cost (data term / data_div
+        + L2 term) times its width, added in batch order; status as :meth:`train_steps`'s; ``loss`` and
         ``l2`` the cost terms (as :meth:`train_steps` returns them) of the
         batch that stopped the call (status 1 or 2), else of the last batch
         that made an update (None if none did).
@@ -884,6 +888,8 @@ cdef class NetKernel:
             _check_weights(sample_weight, X.shape[1])
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
+        if not data_div > 0.0:
+            raise ValueError(f"data_div must be > 0, got {data_div}")
         if order is not None:
             mode |= M_GATHER
         self._set_epoch((X, Y) if sample_weight is None else (X, Y, sample_weight), order,
@@ -898,10 +904,12 @@ cdef class NetKernel:
         self.Y_ref = None
         self.p.loss_sum = 0.0
         self.p.check_targets = 0        # fit checked the targets' domain once, up front
+        self.data_div = data_div
         try:
             done = self._call(mode, n_threads, n_batches, t0, &self.ep, start, &total,
                               &updates)
         finally:
+            self.data_div = 1.0
             self.p.ep = NULL
             self.p.sw = NULL
             self.p.check_targets = 1

@@ -1187,7 +1187,8 @@ class Network:
                                         flagged=True, dtype=self.dtype)
 
     def train_epoch(self, X, Y, y_code, labels, optimizer, order, batch_size, start_batch=0,
-                    n_batches=None, loss_total=0.0, sample_weight=None):
+                    n_batches=None, loss_total=0.0, sample_weight=None, *,
+                    mean_over_outputs=False):
         """An epoch's mini-batch steps on checked (X, Y) in one compiled call.
 
         The epoch is the examples ``X[:, order]`` (every column in order when
@@ -1226,6 +1227,12 @@ class Network:
             (float64, C-contiguous), gathered with the examples; each batch
             is weighted as :meth:`train_batch` weighs it (a batch whose
             weights sum to zero makes no update and adds 0).
+        mean_over_outputs : bool, default False
+            Sum ``(data_b / n_L + l2_b) * size_b`` instead: the data term
+            of the cost (``last_loss_terms[0]``) averaged over the n_L
+            outputs, as scikit-learn's squared error averages it where
+            fastbp's sums (the gradients and updates are the same). Only
+            the total changes.
 
         Returns
         -------
@@ -1273,7 +1280,8 @@ class Network:
             total, done, updates, status, loss, l2 = self._kernel.train_epoch(
                 X, Y, y_code, labels, order, batch_size, start_batch, n_batches, loss_total,
                 self.lambd, code, lr, b1, b2, eps, t, self._dropout, self._dropout_seed,
-                _wrap64(self._step + 1), self._nt, sample_weight)
+                _wrap64(self._step + 1), self._nt, sample_weight,
+                float(self.layer_dims[-1]) if mean_over_outputs else 1.0)
             self._step = _wrap64(self._step + updates)
             optimizer.advance(updates)
         if loss is not None:

@@ -57,9 +57,8 @@ transposed view ``W[i+1].T`` of it, no copy). Examples are rows here, as in
 scikit-learn; the network sees ``X.T`` (the same memory). A stochastic
 epoch is one compiled call (:meth:`fastbp.Network.train_epoch`, which
 gathers each mini-batch of scikit-learn's shuffled order, and its weights,
-itself) for dense data; with sparse input, or a multi-output squared error
-with ``alpha > 0`` (whose L2 term scikit-learn reports per batch apart), it
-is one compiled step per mini-batch.
+itself) for dense data; with sparse input it is one compiled step per
+mini-batch.
 ``solver="lbfgs"`` runs SciPy's L-BFGS-B (scikit-learn's options: ``maxiter``,
 ``maxfun``, ``gtol=tol``) on :meth:`fastbp.Network.loss_and_gradient`, one
 compiled call per evaluation over the whole data set. The update formulas
@@ -764,10 +763,8 @@ class _BaseMLP(BaseEstimator):
         dense = not sp.issparse(X)
         # The whole epoch in one compiled call (fastbp.Network.train_epoch:
         # it gathers each mini-batch of the shuffled order, and its weights,
-        # itself), unless a batch needs something it does not do: sparse rows,
-        # or the L2 term of each batch apart (multi-output squared error).
-        compiled = dense and not (self.loss == "squared_error" and self.n_outputs_ > 1
-                                  and self.alpha)
+        # itself), unless the rows are sparse: a dense gather only
+        compiled = dense
         if compiled:
             Xc = net.check_X(X.T)
             Yc, y_code, labels = net.check_Y(y.T, n_samples)
@@ -888,10 +885,12 @@ class _BaseMLP(BaseEstimator):
             if zero.any():
                 stop = int(np.argmax(zero))
         total = 0.0
+        # scikit-learn's squared error averages over the outputs (_sk_loss)
+        mean = self.loss == "squared_error" and self.n_outputs_ > 1
         try:
             total = pacer.run(lambda b, k, total: net.train_epoch(
-                Xc, Yc, y_code, labels, opt, order, batch_size, b, k, total, sample_weight=sw),
-                -(-n // batch_size) if stop is None else stop)
+                Xc, Yc, y_code, labels, opt, order, batch_size, b, k, total, sample_weight=sw,
+                mean_over_outputs=mean), -(-n // batch_size) if stop is None else stop)
         except FloatingPointError as exc:
             b = exc.batch_index
             batches = list(gen_batches(n, batch_size))
@@ -900,15 +899,13 @@ class _BaseMLP(BaseEstimator):
                 idx = sl if order is None else order[sl]
                 Xb = net.check_X(X[idx].T)
                 Yb, _, _ = net.check_Y(y[idx].T, Xb.shape[1])
-                loss = net.train_batch(Xb, Yb, y_code, labels, opt, check_finite=False,
-                                       sample_weight=None if sw is None else sw[idx])
+                net.train_batch(Xb, Yb, y_code, labels, opt, check_finite=False,
+                                sample_weight=None if sw is None else sw[idx])
                 if i:
-                    total += loss * (sl.stop - sl.start)
+                    total += self._sk_loss(net) * (sl.stop - sl.start)
         if stop is not None:
             raise _validation.sk_zero_weight_sum_error(
                 stop, stop * batch_size, min(n, (stop + 1) * batch_size))
-        if self.loss == "squared_error" and self.n_outputs_ > 1:
-            total /= self.n_outputs_        # (alpha == 0 here: no L2 term)
         return total
 
     def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):

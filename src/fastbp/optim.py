@@ -74,12 +74,52 @@ __all__ = [
 # results equal the course's bit for bit; fastbp.course re-exports them.
 
 def update_lr(learning_rate0, epoch_num, decay_rate):
-    """The course's inverse-time decay: ``lr0 / (1 + decay_rate * epoch_num)``."""
+    """The course's inverse-time decay: ``lr0 / (1 + decay_rate * epoch_num)``.
+
+    Deep Learning Specialization, course 2 week 2 ("Optimization Methods",
+    learning rate decay), with its operations in its order.
+
+    Parameters
+    ----------
+    learning_rate0 : float
+        The initial learning rate.
+    epoch_num : int
+        The epoch, counted from 0.
+    decay_rate : float
+        The decay rate, >= 0.
+
+    Returns
+    -------
+    float
+        The learning rate for ``epoch_num``. Not validated (the course's
+        function): NumPy arrays broadcast as NumPy does.
+    """
     return 1 / (1 + decay_rate * epoch_num) * learning_rate0
 
 
 def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
-    """The course's scheduled decay: ``lr0 / (1 + decay_rate * floor(epoch_num / time_interval))``."""
+    """The course's scheduled decay: ``lr0 / (1 + decay_rate * floor(epoch_num / time_interval))``.
+
+    Deep Learning Specialization, course 2 week 2 ("Optimization Methods",
+    fixed interval scheduling), with its operations in its order.
+
+    Parameters
+    ----------
+    learning_rate0 : float
+        The initial learning rate.
+    epoch_num : int
+        The epoch, counted from 0.
+    decay_rate : float
+        The decay rate, >= 0.
+    time_interval : int, default 1000
+        Epochs between two decays.
+
+    Returns
+    -------
+    float
+        The learning rate for ``epoch_num``. Not validated (the course's
+        function).
+    """
     return 1 / (1 + decay_rate * math.floor(epoch_num / time_interval)) * learning_rate0
 
 
@@ -124,7 +164,13 @@ class LRSchedule:
         raise NotImplementedError
 
     def get_config(self):
-        """JSON-able description, the inverse of :func:`schedule_from_config`."""
+        """JSON-able description, the inverse of :func:`schedule_from_config`.
+
+        Returns
+        -------
+        dict
+            ``{"kind": class name, <constructor argument>: value, ...}``.
+        """
         raise NotImplementedError
 
     def __repr__(self):
@@ -142,6 +188,21 @@ class InverseTimeDecay(LRSchedule):
     ``time_interval=1`` is the course's ``update_lr``; ``time_interval=1000``
     its ``schedule_lr_decay`` (the same operations in the same order, so the
     same bits).
+
+    Parameters
+    ----------
+    decay_rate : float
+        >= 0, finite.
+    time_interval : int, default 1
+        Epochs between two decays, >= 1.
+
+    Raises
+    ------
+    ValueError
+        ``decay_rate`` negative or not finite, ``time_interval`` not an
+        int >= 1.
+    TypeError
+        ``decay_rate`` not a real number.
     """
 
     def __init__(self, decay_rate, time_interval=1):
@@ -152,12 +213,30 @@ class InverseTimeDecay(LRSchedule):
         return 1 / (1 + self.decay_rate * (epoch // self.time_interval)) * lr0
 
     def get_config(self):
+        """JSON-able description (see :meth:`LRSchedule.get_config`)."""
         return {"kind": "InverseTimeDecay", "decay_rate": self.decay_rate,
                 "time_interval": self.time_interval}
 
 
 class StepDecay(LRSchedule):
-    """``lr0 * gamma ** floor(epoch / step_size)``: multiply by gamma every step_size epochs."""
+    """``lr0 * gamma ** floor(epoch / step_size)``: multiply by gamma every step_size epochs.
+
+    PyTorch's ``torch.optim.lr_scheduler.StepLR``, per epoch.
+
+    Parameters
+    ----------
+    step_size : int
+        Epochs between two decays, >= 1.
+    gamma : float, default 0.1
+        The factor, > 0 and finite.
+
+    Raises
+    ------
+    ValueError
+        ``step_size`` not an int >= 1, ``gamma`` <= 0 or not finite.
+    TypeError
+        ``gamma`` not a real number.
+    """
 
     def __init__(self, step_size, gamma=0.1):
         self.step_size = check_positive_int("step_size", step_size)
@@ -167,11 +246,27 @@ class StepDecay(LRSchedule):
         return lr0 * _power(self.gamma, epoch // self.step_size)
 
     def get_config(self):
+        """JSON-able description (see :meth:`LRSchedule.get_config`)."""
         return {"kind": "StepDecay", "step_size": self.step_size, "gamma": self.gamma}
 
 
 class ExponentialDecay(LRSchedule):
-    """``lr0 * gamma ** epoch``."""
+    """``lr0 * gamma ** epoch``.
+
+    PyTorch's ``torch.optim.lr_scheduler.ExponentialLR``, per epoch.
+
+    Parameters
+    ----------
+    gamma : float
+        The factor per epoch, > 0 and finite.
+
+    Raises
+    ------
+    ValueError
+        ``gamma`` <= 0 or not finite.
+    TypeError
+        ``gamma`` not a real number.
+    """
 
     def __init__(self, gamma):
         self.gamma = check_real("gamma", gamma, low=0.0, low_open=True)
@@ -180,6 +275,7 @@ class ExponentialDecay(LRSchedule):
         return lr0 * _power(self.gamma, epoch)
 
     def get_config(self):
+        """JSON-able description (see :meth:`LRSchedule.get_config`)."""
         return {"kind": "ExponentialDecay", "gamma": self.gamma}
 
 
@@ -258,6 +354,13 @@ def _check_schedule(schedule):
 class Optimizer:
     """Base class. State buffers are bound to one network on first use.
 
+    Parameters
+    ----------
+    lr : float
+        The initial learning rate, > 0 and finite.
+    schedule : LRSchedule or callable, optional
+        ``schedule(lr0, epoch) -> lr``, applied by ``fit`` at each epoch.
+
     Attributes
     ----------
     lr : float
@@ -273,6 +376,14 @@ class Optimizer:
     that decide the update (``momentum``, ``nesterov``, ``velocity``,
     ``beta1``, ``beta2``, ``eps``, ``bias_correction``) are read-only: an
     assignment raises AttributeError instead of being ignored.
+
+    Raises
+    ------
+    ValueError
+        ``lr`` <= 0, NaN or infinite.
+    TypeError
+        ``lr`` not a real number; a ``schedule`` that is not callable, or an
+        LRSchedule class instead of an instance.
     """
 
     kind = "none"
@@ -378,7 +489,17 @@ class Optimizer:
         """Whether the state belongs to another live network than the one
         whose flat parameter buffer is ``key`` (Network.save refuses to
         write it as that network's). Never for an optimizer without state
-        buffers (plain SGD): there is nothing of another network's to write."""
+        buffers (plain SGD): there is nothing of another network's to write.
+
+        Parameters
+        ----------
+        key : ndarray
+            A network's flat parameter buffer.
+
+        Returns
+        -------
+        bool
+        """
         owner = self._owner_buffer()
         return (self.n_state > 0 and self._state is not None and owner is not None
                 and owner is not key)
@@ -388,7 +509,18 @@ class Optimizer:
         """Raise ValueError when a setting cannot work in a network of ``dtype``
         (Adam's ``eps`` that is 0 in float32). :meth:`bind` checks it; a fit
         checks it before training starts (with ``comm=``, before the ranks'
-        setup exchange, so every rank raises it)."""
+        setup exchange, so every rank raises it).
+
+        Parameters
+        ----------
+        dtype : numpy.dtype
+            The network's dtype, float32 or float64.
+
+        Raises
+        ------
+        ValueError
+            A setting that rounds to an unusable value in ``dtype``.
+        """
 
     @property
     def state(self):
@@ -408,6 +540,26 @@ class Optimizer:
         (the one it trained, or a copy of it), it continues from its ``t``
         and state, as a copied PyTorch or Keras optimizer does; bound to
         another size or dtype, it starts over (``t = 0``).
+
+        Parameters
+        ----------
+        n_params : int
+            Size of the network's flat parameter buffer.
+        dtype : numpy.dtype
+            The network's dtype, float32 or float64.
+        key : ndarray (n_params,)
+            The network's flat parameter buffer (held by weak reference).
+
+        Returns
+        -------
+        tuple of ndarray (n_params,)
+            ``n_state`` buffers of ``dtype``: none for plain SGD, the
+            velocity for momentum and Nesterov, (v, s) for Adam.
+
+        Raises
+        ------
+        ValueError
+            See :meth:`check_dtype`.
         """
         owner = self._owner_buffer()
         if owner is key and self._state is not None:
@@ -443,11 +595,39 @@ class Optimizer:
         beta2^t)`` for the course's form, ``sqrt(1 - beta2^t)``, ``1 -
         beta1^t`` for the step form (the kernel recomputes them per step when
         it runs several steps in one call); 1.0 for the others.
+
+        Parameters
+        ----------
+        t : int
+            The update's count, from 1.
+
+        Returns
+        -------
+        tuple
+            ``(code, lr, beta1, beta2, eps, c1, c2)``: an int and six floats.
         """
         raise NotImplementedError
 
     def set_epoch(self, epoch):
-        """Apply the schedule for ``epoch`` (counted from 0); returns the new lr."""
+        """Apply the schedule for ``epoch`` (counted from 0); returns the new lr.
+
+        Parameters
+        ----------
+        epoch : int
+            Counted from 0.
+
+        Returns
+        -------
+        float
+            The learning rate in force (``lr``; unchanged without a schedule).
+
+        Raises
+        ------
+        TypeError
+            The schedule returned something other than a real number.
+        ValueError
+            The schedule returned a rate <= 0, NaN or infinite.
+        """
         if self.schedule is not None:
             lr = self.schedule(self.lr0, epoch)
             where = f"at epoch {epoch} (counted from 0: fit's epoch {epoch + 1})"
@@ -467,6 +647,15 @@ class Optimizer:
 
     # -- serialisation -----------------------------------------------------
     def get_config(self):
+        """JSON-able description, the inverse of :func:`optimizer_from_config`.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``lr`` (``lr0``), the hyperparameters and ``schedule``
+            (a schedule's config, or None for none or a schedule of the
+            user's, which JSON cannot hold).
+        """
         cfg = {"kind": self.kind, "lr": self.lr0}
         cfg.update(self._hyper())
         cfg["schedule"] = (self.schedule.get_config()
@@ -477,7 +666,12 @@ class Optimizer:
         return {}
 
     def state_arrays(self):
-        """The state buffers (empty tuple before the first update)."""
+        """The state buffers (empty tuple before the first update).
+
+        Returns
+        -------
+        tuple of ndarray (n_params,)
+        """
         return tuple(self._state) if self._state is not None else ()
 
     def __repr__(self):
@@ -530,7 +724,8 @@ class SGD(Optimizer):
         ``lr <= 0``, ``momentum`` out of range, ``nesterov`` without momentum,
         an unknown ``velocity``.
     TypeError
-        ``nesterov`` not a bool, ``momentum`` or ``lr`` not a number.
+        ``nesterov`` not a bool, ``momentum`` or ``lr`` not a number, a
+        ``schedule`` that is not callable (or an LRSchedule class).
     """
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, *, velocity="average",
@@ -587,6 +782,7 @@ class Adam(Optimizer):
         ``AdamOptimizer``, Keras's ``Adam``). The two differ only through
         where ``eps`` sits.
     schedule : LRSchedule or callable, optional
+        ``schedule(lr0, epoch) -> lr``, applied by ``fit`` at each epoch.
 
     Raises
     ------
@@ -597,7 +793,8 @@ class Adam(Optimizer):
         an ``eps`` that rounds to 0 in the network's dtype (below 1.4e-45
         in float32).
     TypeError
-        ``lr``, a beta or ``eps`` not a number.
+        ``lr``, a beta or ``eps`` not a number, a ``schedule`` that is not
+        callable (or an LRSchedule class).
     """
 
     kind = "adam"
@@ -708,12 +905,18 @@ def get_optimizer(name, lr=None, **kwargs):
         The optimizer's other arguments (``momentum``, ``beta1``, ...);
         'momentum' and 'nesterov' default to ``momentum=0.9``.
 
+    Returns
+    -------
+    Optimizer
+        A new :class:`SGD` or :class:`Adam` (or ``name`` itself).
+
     Raises
     ------
     TypeError
         ``name`` is an optimizer instance and ``lr`` or other arguments are
         given too (set them on the instance instead), an optimizer class
-        (``Adam`` instead of ``Adam()`` or ``"adam"``), or not a str.
+        (``Adam`` instead of ``Adam()`` or ``"adam"``), or not a str; an
+        argument the optimizer does not take.
     ValueError
         An unknown name.
     """

@@ -420,7 +420,8 @@ class Network:
     TypeError
         ``layer_dims`` not a sequence of ints, an activation that is not a
         string, a ``dtype`` other than float32/float64 (float16, say), a
-        non-int ``seed`` or ``n_threads``.
+        non-int ``seed`` or ``n_threads``, a ``lambd``, ``alpha`` or
+        ``keep_prob`` that is not a real number.
     ValueError
         Fewer than two layer sizes or a size below 1, a softmax output of
         one unit, an unknown activation, output or ``init``, a ``keep_prob``
@@ -925,20 +926,64 @@ class Network:
     def check_X(self, X, name="X"):
         """X as a 2-D (n_x, m) array of the network's dtype with one unit stride,
         or a sparse X as a CSR or CSC matrix of that dtype (see the class's
-        notes on sparse input)."""
+        notes on sparse input).
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix (n_x, m)
+        name : str, default "X"
+            The argument's name in error messages.
+
+        Returns
+        -------
+        ndarray (n_x, m) or scipy.sparse matrix
+            X itself when it already qualifies, else a converted copy.
+
+        Raises
+        ------
+        ValueError
+            X not 2-D or its first dimension not ``n_x`` (a transposed X
+            says so), or values beyond the dtype's range.
+        TypeError
+            X not real numbers, or a numpy.ma array with masked entries.
+        """
         return _validation.check_X(X, self.layer_dims[0], self.dtype, name)
 
     def check_Y(self, Y, m, name="Y"):
-        """(Y array, y-type code, is-labels) for m examples, as the kernels take them."""
+        """(Y array, y-type code, is-labels) for m examples, as the kernels take them.
+
+        Parameters
+        ----------
+        Y : array_like (n_L, m), or (m,) / (1, m) integer labels for softmax
+        m : int
+            The examples X holds.
+        name : str, default "Y"
+            The argument's name in error messages.
+
+        Returns
+        -------
+        Y : ndarray
+            Y as the kernels read it (possibly a converted copy).
+        y_code : int
+            The kernels' code for Y's dtype.
+        labels : bool
+            Whether Y holds class indices (softmax) rather than targets.
+
+        Raises
+        ------
+        ValueError
+            A shape that does not fit (n_L, m) or labels of m examples.
+        TypeError
+            Y not numbers, class labels (softmax) that are not integers, or
+            a numpy.ma array with masked entries.
+        """
         return _validation.check_Y(Y, m, self.layer_dims[-1], self.output, self.dtype,
                                    LABEL_DTYPES, name)
 
     def check_sample_weight(self, sample_weight, m, *, ensure_non_negative=True):
         """Per-example weights for m examples: None, or float64 C-contiguous (m,).
 
-        A scalar means the same weight for every example. Raises ValueError
-        unless the weights are finite, non-negative and not all zero, and
-        TypeError for non-numbers.
+        A scalar means the same weight for every example.
 
         Negative weights are refused by default, everywhere the network
         takes weights (``fit``, ``train_step``, ``evaluate``,
@@ -957,6 +1002,27 @@ class Network:
         power of two (their sum overflowed, or its reciprocal); with L2 the
         term ``lambd/(2 sum(sw))`` takes them as they are, and a sum that
         overflows is a ValueError.
+
+        Parameters
+        ----------
+        sample_weight : array_like (m,), float or None
+        m : int
+            The examples X holds.
+        ensure_non_negative : bool, default True
+            Refuse negative weights.
+
+        Returns
+        -------
+        ndarray (m,) of float64, C-contiguous, or None
+            None for ``sample_weight=None``.
+
+        Raises
+        ------
+        ValueError
+            Weights not finite, negative (with ``ensure_non_negative``), all
+            zero, or not of shape (m,).
+        TypeError
+            Weights that are not numbers.
         """
         return _validation.check_sample_weight(sample_weight, m, ensure_non_negative,
                                                relative=self.lambd == 0)
@@ -975,12 +1041,14 @@ class Network:
         Returns
         -------
         AL : ndarray (n_L, m)
-            Output activations (a copy).
+            Output activations (a copy), of the network's dtype.
 
         Raises
         ------
         TypeError
-            ``training`` not True or False.
+            ``training`` not True or False; X not real numbers.
+        ValueError
+            X not of shape (n_x, m) (see :meth:`check_X`).
         """
         training = _validation.check_bool("training", training)
         X = self.check_X(X)
@@ -1001,7 +1069,8 @@ class Network:
 
         Parameters
         ----------
-        Y : ndarray (n_L, m), or (m,) / (1, m) integer labels for softmax
+        Y : ndarray (n_L, m), or (m,) / (1, m) int labels for softmax
+            Targets of the last :meth:`forward`'s X.
 
         Returns
         -------
@@ -1037,7 +1106,17 @@ class Network:
         return dict(self._grads)        # a new dict, as grads (rebinding its keys is harmless)
 
     def bind_optimizer(self, optimizer):
-        """Make ``optimizer`` the network's, its state buffers (allocated once) the kernel's."""
+        """Make ``optimizer`` the network's, its state buffers (allocated once) the kernel's.
+
+        Parameters
+        ----------
+        optimizer : fastbp.optim.Optimizer
+
+        Raises
+        ------
+        TypeError
+            ``optimizer`` is not a :class:`fastbp.optim.Optimizer`.
+        """
         _validation.check_optimizer(optimizer, Optimizer)
         with _lock(self):
             self._bind(optimizer)
@@ -1054,7 +1133,16 @@ class Network:
             self._bound_state = state
 
     def is_bound(self, optimizer):
-        """Whether ``optimizer`` and its current state buffers are the kernel's."""
+        """Whether ``optimizer`` and its current state buffers are the kernel's.
+
+        Parameters
+        ----------
+        optimizer : fastbp.optim.Optimizer or None
+
+        Returns
+        -------
+        bool
+        """
         return (optimizer is self.optimizer and optimizer is not None
                 and self._bound_state is not None and optimizer.state is self._bound_state)
 
@@ -1070,8 +1158,11 @@ class Network:
         Parameters
         ----------
         X : ndarray (n_x, m)
-        Y : ndarray (n_L, m), or (m,) / (1, m) integer labels for softmax
+            The mini-batch, examples as columns (C or F order).
+        Y : ndarray (n_L, m), or (m,) / (1, m) int labels for softmax
+            Its targets.
         optimizer : fastbp.optim.Optimizer
+            Bound to this network at its first step (see :meth:`bind_optimizer`).
         sample_weight : array_like (m,) or float, optional
             Per-example weights, with scikit-learn's semantics (``_backprop``
             of its MLPs): the loss is the weighted average ``sum_j sw_j
@@ -1147,6 +1238,44 @@ class Network:
         ``check_targets``: also scan the targets' domain while computing the
         loss (ValueError on a bad one); off by default, for targets checked
         once up front (``fit``).
+
+        Parameters
+        ----------
+        X : ndarray (n_x, m)
+            As :meth:`check_X` returns it.
+        Y : ndarray
+            As :meth:`check_Y` returns it.
+        y_code : int
+            As :meth:`check_Y` returns it.
+        labels : bool
+            As :meth:`check_Y` returns it.
+        optimizer : fastbp.optim.Optimizer
+        n_steps : int, default 1
+            Steps on the same batch, >= 1.
+        first_loss : bool, default True
+            Compute the first step's loss.
+        check_finite : bool, default True
+            Raise FloatingPointError on a non-finite loss.
+        sample_weight : ndarray (m,) of float64, optional
+            As :meth:`check_sample_weight` returns it.
+        check_targets : bool, default False
+            Scan the targets' domain.
+
+        Returns
+        -------
+        float or None
+            The first step's loss (plus the L2 term), None without
+            ``first_loss``.
+
+        Raises
+        ------
+        FloatingPointError
+            A non-finite loss with ``check_finite`` (no update is made).
+        ValueError
+            A target outside the loss's domain (with ``check_targets``) or a
+            label out of range; ``n_steps`` or ``y_code`` out of range.
+        TypeError
+            ``optimizer`` is not a :class:`fastbp.optim.Optimizer`.
         """
         if type(n_steps) is not int:
             # (the kernel's conversion said "'float' object cannot be
@@ -1208,9 +1337,14 @@ class Network:
         ----------
         X : ndarray (n_x, m)
             Checked by :meth:`check_X` (C or F order, or ``X_rows.T``).
-        Y, y_code, labels
-            As :meth:`check_Y` returns them.
+        Y : ndarray
+            As :meth:`check_Y` returns it.
+        y_code : int
+            As :meth:`check_Y` returns it.
+        labels : bool
+            As :meth:`check_Y` returns it.
         optimizer : fastbp.optim.Optimizer
+            Bound to this network at the first step.
         order : ndarray of intp (n,), or None
             Column indices in [0, m), e.g. ``rng.permutation(m)``; None is
             ``arange(m)`` without the gather (the batches are views of X).
@@ -1318,6 +1452,23 @@ class Network:
         batch. An empty share (m = 0) zeroes the gradients. X, Y are checked
         (:meth:`check_X`, :meth:`check_Y`) and the optimizer bound.
 
+        Parameters
+        ----------
+        X : ndarray (n_x, m)
+            This process's share of the batch, as :meth:`check_X` returns it.
+        Y : ndarray
+            As :meth:`check_Y` returns it for the share.
+        y_code : int
+            As :meth:`check_Y` returns it.
+        labels : bool
+            As :meth:`check_Y` returns it.
+        M : int
+            Examples in the whole batch, >= 1.
+        offset : int
+            The share's first column in the batch, >= 0.
+        n_threads : int or None
+            An effective thread count; None: the network's.
+
         Returns
         -------
         float
@@ -1376,7 +1527,9 @@ class Network:
         Parameters
         ----------
         X : ndarray (n_x, m)
-        Y : ndarray (n_L, m), or (m,) / (1, m) integer labels for softmax
+            The whole data set, examples as columns (dense or sparse).
+        Y : ndarray (n_L, m), or (m,) / (1, m) int labels for softmax
+            Its targets.
         sample_weight : array_like (m,) or float, optional
             Per-example weights; formulas as in :meth:`train_step`.
         params : ndarray (n_params,), optional
@@ -1451,9 +1604,21 @@ class Network:
     def apply_update(self, optimizer, *, n_threads=None):
         """Apply ``optimizer`` to the current :attr:`grads` (after :meth:`backward`).
 
-        ``n_threads`` (an effective count) defaults to the network's. The
-        parameters change, so a further :meth:`backward` needs a new
+        The parameters change, so a further :meth:`backward` needs a new
         :meth:`forward` (RuntimeError otherwise).
+
+        Parameters
+        ----------
+        optimizer : fastbp.optim.Optimizer
+        n_threads : int, optional
+            An effective thread count (>= 1); default the network's.
+
+        Raises
+        ------
+        TypeError
+            ``optimizer`` is not a :class:`fastbp.optim.Optimizer`.
+        ValueError
+            ``n_threads`` not an int >= 1.
         """
         _validation.check_optimizer(optimizer, Optimizer)
         # an effective count (0 or a negative one made the update a no-op)
@@ -1481,6 +1646,7 @@ class Network:
         Parameters
         ----------
         X : ndarray (n_x, m)
+            Examples as columns (dense or sparse; C or F order).
         check_finite : bool, default True
             Refuse NaN and inf in X. With False (X checked already, or the
             caller wants scikit-learn's ``assume_finite``), a column holding
@@ -1499,7 +1665,10 @@ class Network:
         ------
         ValueError
             X holds NaN or inf and ``check_finite`` is True (a silent class 0 /
-            NaN loss otherwise).
+            NaN loss otherwise), X not of shape (n_x, m) (a transposed X
+            says so, see :meth:`check_X`), or ``n_threads`` not an int >= 1.
+        TypeError
+            X not real numbers, ``check_finite`` not True or False.
         """
         # as forward's training: check_finite="no" (truthy) checked, None did not
         check_finite = _validation.check_bool("check_finite", check_finite)
@@ -1519,11 +1688,12 @@ class Network:
         Parameters
         ----------
         X : ndarray (n_x, m)
+            Examples as columns (dense or sparse; C or F order).
 
         Returns
         -------
         ndarray
-            softmax: class labels (int64), shape (m,); sigmoid: 0/1 (int64,
+            Softmax: class labels (int64), shape (m,); sigmoid: 0/1 (int64,
             threshold 0.5), shape (m,) for one output unit and (n_L, m) for
             several (multi-label); identity: the outputs, exp: the predicted
             means exp(Z) (the network's dtype), shape (m,) for one unit and
@@ -1573,6 +1743,21 @@ class Network:
         weighted by its weight, as scikit-learn's ``accuracy_score(...,
         sample_weight=)`` for one output).
 
+        Parameters
+        ----------
+        X : ndarray (n_x, m)
+            Examples as columns (dense or sparse).
+        Y : ndarray (n_L, m), or (m,) / (1, m) int labels for softmax
+            Its targets.
+        sample_weight : array_like (m,) or float, optional
+            Per-example weights (finite, >= 0, not all zero).
+
+        Returns
+        -------
+        loss : float
+        accuracy : float
+            In [0, 1]; NaN for identity and exp outputs.
+
         Raises
         ------
         ValueError
@@ -1597,6 +1782,25 @@ class Network:
         network kernel's formulas), the accuracy from A[L] as :meth:`predict`.
         With ``sample_weight`` (checked, (m,)) both sums weigh column j by
         its weight; :meth:`evaluate_finish` then takes the weights' sum as m.
+
+        Parameters
+        ----------
+        X : ndarray (n_x, m)
+            As :meth:`check_X` returns it.
+        Yc : ndarray
+            Y as :meth:`check_Y` returns it.
+        labels : bool
+            As :meth:`check_Y` returns it.
+        sample_weight : ndarray (m,) of float64, optional
+            As :meth:`check_sample_weight` returns it.
+
+        Returns
+        -------
+        loss_sum : float
+            The (weighted) sum of the examples' losses, without the L2 term.
+        correct : float
+            The (weighted) count of correct predictions, NaN for identity
+            and exp outputs or non-finite class outputs.
 
         Raises
         ------
@@ -1637,7 +1841,27 @@ class Network:
 
     def evaluate_finish(self, loss_sum, correct, m):
         """(loss, accuracy) from :meth:`evaluate_sums` totals over m examples
-        (or over a total weight m)."""
+        (or over a total weight m).
+
+        Parameters
+        ----------
+        loss_sum : float
+        correct : float
+            The totals of :meth:`evaluate_sums`, summed over the shares.
+        m : int or float
+            The examples (or their total weight), > 0.
+
+        Returns
+        -------
+        loss : float
+            ``loss_sum / m`` plus the L2 term over m.
+        accuracy : float
+
+        Raises
+        ------
+        ValueError
+            ``m`` not a number > 0.
+        """
         m = _validation.zero_d_real(m)
         if isinstance(m, (bool, np.bool_)) or not isinstance(m, numbers.Real) or not m > 0:
             # (0 raised a bare "float division by zero", a negative m gave a
@@ -1786,14 +2010,6 @@ class Network:
             update), ``"lr"``, and with validation data ``"val_loss"``,
             ``"val_accuracy"``; with ``comm`` also ``"allreduce_seconds"``.
 
-        Notes
-        -----
-        An exception out of ``fit`` (Ctrl-C, a callback's, a divergence)
-        returns no history. Ctrl-C stops between compiled calls: the network
-        and its optimizer are consistent, at the last update made (part of
-        an epoch), and the checkpoint file holds the last epoch written. A
-        divergence restores the parameters as described under Raises.
-
         Raises
         ------
         TypeError
@@ -1846,6 +2062,14 @@ class Network:
             failed (its error quoted), or when the replicas' parameters or
             optimizer state differ across ranks (see
             ``replica_check_every``).
+
+        Notes
+        -----
+        An exception out of ``fit`` (Ctrl-C, a callback's, a divergence)
+        returns no history. Ctrl-C stops between compiled calls: the network
+        and its optimizer are consistent, at the last update made (part of
+        an epoch), and the checkpoint file holds the last epoch written. A
+        divergence restores the parameters as described under Raises above.
         """
         args = dict(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                     shuffle=shuffle, seed=seed, validation_data=validation_data,
@@ -1894,7 +2118,13 @@ class Network:
 
     # ---------------------------------------------------------- checkpoints
     def get_config(self):
-        """Architecture as a JSON-able dict (``Network(**config)`` rebuilds it)."""
+        """Architecture as a JSON-able dict (``Network(**config)`` rebuilds it).
+
+        Returns
+        -------
+        dict
+            The constructor's arguments but ``n_threads``.
+        """
         return {"layer_dims": list(self.layer_dims), "hidden": list(self.hidden),
                 "output": self.output,
                 # unused: None, so that Network(**config) does not warn again
@@ -1914,6 +2144,15 @@ class Network:
         copied under the network's lock: called while another thread
         trains, it saves one step boundary (that thread's next chunk of
         steps waits for the copy).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (``.npz`` is added when missing).
+        optimizer : fastbp.optim.Optimizer, optional
+            Default: the network's last (:attr:`optimizer`), if any.
+        extra : dict, optional
+            JSON-able entries stored in ``train`` (``epoch``, ``history``, ...).
 
         Returns
         -------
@@ -1982,8 +2221,13 @@ class Network:
         Parameters
         ----------
         path : str or os.PathLike
+            A file :meth:`save` wrote (``.npz`` may be left out).
         n_threads : int, optional
             As the constructor's (the checkpoint does not fix it).
+
+        Returns
+        -------
+        Network
 
         Raises
         ------
@@ -2022,8 +2266,19 @@ class Network:
 
         The checkpoint must hold this architecture and dtype. Its optimizer
         becomes ``net.optimizer`` (``optimizer`` itself when its config is
-        the saved one). Returns the checkpoint's ``train`` dict (epoch,
-        history, ...).
+        the saved one).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file :meth:`save` wrote (``.npz`` may be left out).
+        optimizer : fastbp.optim.Optimizer, optional
+            The optimizer to continue with; its config must be the saved one.
+
+        Returns
+        -------
+        dict
+            The checkpoint's ``train`` entries (epoch, history, ...).
 
         Raises
         ------

@@ -213,7 +213,6 @@ class InverseTimeDecay(LRSchedule):
         return 1 / (1 + self.decay_rate * (epoch // self.time_interval)) * lr0
 
     def get_config(self):
-        """JSON-able description (see :meth:`LRSchedule.get_config`)."""
         return {"kind": "InverseTimeDecay", "decay_rate": self.decay_rate,
                 "time_interval": self.time_interval}
 
@@ -246,7 +245,6 @@ class StepDecay(LRSchedule):
         return lr0 * _power(self.gamma, epoch // self.step_size)
 
     def get_config(self):
-        """JSON-able description (see :meth:`LRSchedule.get_config`)."""
         return {"kind": "StepDecay", "step_size": self.step_size, "gamma": self.gamma}
 
 
@@ -275,7 +273,6 @@ class ExponentialDecay(LRSchedule):
         return lr0 * _power(self.gamma, epoch)
 
     def get_config(self):
-        """JSON-able description (see :meth:`LRSchedule.get_config`)."""
         return {"kind": "ExponentialDecay", "gamma": self.gamma}
 
 

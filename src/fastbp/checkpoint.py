@@ -43,7 +43,17 @@ def existing(path):
     """The file a checkpoint ``path`` names: ``path`` itself when it exists,
     else with the ``.npz`` suffix :func:`write` adds (so ``save("model")``
     then ``load("model")``, and ``fit(checkpoint_path="run/ckpt",
-    resume=True)``, find ``model.npz`` / ``run/ckpt.npz``)."""
+    resume=True)``, find ``model.npz`` / ``run/ckpt.npz``).
+
+    Parameters
+    ----------
+    path : str, bytes or os.PathLike
+
+    Returns
+    -------
+    str
+        ``path`` or ``path + ".npz"``; the file need not exist.
+    """
     path = os.fspath(path)
     if isinstance(path, bytes):       # as write (_npz_path) takes it
         path = os.fsdecode(path)
@@ -55,7 +65,24 @@ def existing(path):
 def file_for(path):
     """The file a checkpoint written to ``path`` is (``.npz`` added when
     missing): ``fit(checkpoint_path=path, resume=True)`` resumes from this
-    file, the one it writes, and never from another file named ``path``."""
+    file, the one it writes, and never from another file named ``path``.
+
+    Parameters
+    ----------
+    path : str, bytes or os.PathLike
+
+    Returns
+    -------
+    str
+        ``path``, with ``.npz`` added when missing.
+
+    Raises
+    ------
+    ValueError
+        An empty ``path``.
+    IsADirectoryError
+        ``path`` is a directory or ends in a path separator.
+    """
     return _npz_path(path)
 
 
@@ -75,7 +102,18 @@ def kept_train_entries(train):
     not write itself (such as the ``preprocessing`` that ``fastbp train
     --save`` adds): the checkpoints the resumed fit writes keep them, so
     resuming into a model file of the command line leaves it a model file
-    ``fastbp predict`` reads."""
+    ``fastbp predict`` reads.
+
+    Parameters
+    ----------
+    train : dict
+        A checkpoint's ``train`` record.
+
+    Returns
+    -------
+    dict
+        Its entries but ``epoch``, ``history``, ``step`` and ``dropout_seed``.
+    """
     return {k: v for k, v in train.items()
             if k not in ("epoch", "history", "step", "dropout_seed")}
 
@@ -84,7 +122,17 @@ def history_is_lists(history, keys):
     """Whether ``history`` is a dict whose entries under ``keys`` (those it
     has) are lists of numbers (None for an epoch without one): what a fit
     continues on resume (:func:`check_history`) and so what
-    :meth:`fastbp.Network.save` lets ``extra['history']`` be."""
+    :meth:`fastbp.Network.save` lets ``extra['history']`` be.
+
+    Parameters
+    ----------
+    history : object
+    keys : iterable of str
+
+    Returns
+    -------
+    bool
+    """
     return isinstance(history, dict) and all(
         isinstance(history[k], list)
         and all(x is None or (isinstance(x, (int, float, np.integer, np.floating))
@@ -96,8 +144,26 @@ def history_is_lists(history, keys):
 def check_history(history, keys, path):
     """``history`` (a resumed checkpoint's ``train.history``) for a fit that
     continues the lists under ``keys``: a dict whose entries under those keys
-    are lists of numbers (None for an epoch without one). Returns it; raises
-    ValueError naming ``path`` otherwise (a hand-edited file)."""
+    are lists of numbers (None for an epoch without one).
+
+    Parameters
+    ----------
+    history : object
+    keys : iterable of str
+    path : str or os.PathLike
+        The checkpoint's file, for the message.
+
+    Returns
+    -------
+    dict
+        ``history`` itself.
+
+    Raises
+    ------
+    ValueError
+        ``history`` is not such a dict (a hand-edited file); the message
+        names ``path``.
+    """
     if not history_is_lists(history, keys):
         raise ValueError(f"{os.fspath(path)!r}: corrupted checkpoint: train.history is not "
                          "an object of lists of numbers, one per epoch (the fit's "
@@ -107,7 +173,17 @@ def check_history(history, keys, path):
 
 def has_entry(path, key):
     """Whether the checkpoint at ``path`` (see :func:`existing`) holds ``key``,
-    read from the archive's directory alone (False for a file that is not one)."""
+    read from the archive's directory alone (False for a file that is not one).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    key : str
+
+    Returns
+    -------
+    bool
+    """
     try:
         with zipfile.ZipFile(existing(path)) as zf:
             return key + ".npy" in zf.namelist()
@@ -120,8 +196,10 @@ def write(path, arrays, documents):
 
     Parameters
     ----------
-    path : str or path
+    path : str or os.PathLike
+        The file to write; ``.npz`` is added when missing.
     arrays : dict of str -> ndarray
+        Stored as ``.npy`` members, uncompressed, without pickle.
     documents : dict of str -> JSON-able object
         Stored as UTF-8 JSON text (a uint8 array) under their keys.
 
@@ -129,6 +207,18 @@ def write(path, arrays, documents):
     -------
     path : str
         The path written, with its ``.npz`` suffix.
+
+    Raises
+    ------
+    ValueError
+        An empty ``path``; an object array in ``arrays`` (pickle is refused).
+    IsADirectoryError
+        ``path`` is a directory or ends in a path separator.
+    OSError
+        The file cannot be written (a missing or read-only directory, a full
+        disk); a file there before is unchanged.
+    TypeError
+        A document that JSON cannot hold.
     """
     path = _npz_path(path)
     entries = {"format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64)}
@@ -247,7 +337,8 @@ def read(path, documents, required, wanted=None):
 
     Parameters
     ----------
-    path : str or path
+    path : str or os.PathLike
+        The file (see :func:`existing`).
     documents : sequence of str
         Keys stored as JSON (decoded when present).
     required : sequence of str
@@ -261,6 +352,7 @@ def read(path, documents, required, wanted=None):
     Returns
     -------
     dict of str -> ndarray or decoded JSON
+        Every entry read, ``format`` and ``version`` included.
 
     Raises
     ------

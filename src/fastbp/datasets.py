@@ -59,19 +59,31 @@ def make_image_like_dataset(m=209, n_px=64, *, seed=1, dtype=np.float64):
 
     Parameters
     ----------
-    m : int
-        Number of examples (209 in the course's training set, 50 in its test set).
-    n_px : int
-        Image side; X has n_px * n_px * 3 rows (12288 for 64).
-    seed : int
+    m : int, default 209
+        Number of examples (209 in the course's training set, 50 in its test
+        set), >= 1.
+    n_px : int, default 64
+        Image side, >= 2; X has n_px * n_px * 3 rows (12288 for 64).
+    seed : int, default 1
         Seed of a private ``np.random.default_rng``; the global generator
         is not touched.
-    dtype : float32 or float64
+    dtype : {numpy.float64, numpy.float32}, default numpy.float64
+        The dtype of X.
 
     Returns
     -------
     X : ndarray (n_px * n_px * 3, m), C-contiguous
+        Pixel values in [0, 1], of ``dtype``; column j is image j flattened
+        as the course flattens its images (``reshape(m, -1).T``).
     Y : ndarray (1, m) uint8
+        Labels 0 or 1.
+
+    Raises
+    ------
+    TypeError
+        ``m`` or ``n_px`` not an int, ``dtype`` not float32 or float64.
+    ValueError
+        ``m < 1`` or ``n_px < 2``.
     """
     for name, v in (("m", m), ("n_px", n_px)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):

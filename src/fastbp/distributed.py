@@ -118,7 +118,13 @@ def _check_comm(comm):
 def launcher_sizes():
     """(variable, process count) for each process count an MPI launcher set in
     the environment (MPICH's / Slurm's ``PMI_SIZE``, Open MPI's
-    ``OMPI_COMM_WORLD_SIZE``); needs no mpi4py."""
+    ``OMPI_COMM_WORLD_SIZE``); needs no mpi4py.
+
+    Returns
+    -------
+    list of (str, int)
+        Empty when no launcher set one (or set one that is not an int).
+    """
     sizes = []
     for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
         try:
@@ -138,8 +144,17 @@ def check_launcher(comm):
     ``comm`` is checked unless it is ``MPI.COMM_SELF`` (one process by
     choice): a ``COMM_WORLD.Dup()`` or ``Split`` is one process there too.
 
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Intracomm
+
     Raises
     ------
+    TypeError, ValueError
+        ``comm`` not an mpi4py intracommunicator (``MPI.COMM_NULL``, an
+        inter-communicator).
+    ImportError
+        mpi4py is not installed.
     RuntimeError
         The launcher started more processes than ``MPI.COMM_WORLD`` has; the
         message says which mpiexec to use.
@@ -162,6 +177,15 @@ def mark_collective(exc):
     """Mark ``exc`` as raised by every rank at the same point (no abort needed); returns it.
 
     :class:`abort_on_error` then prints it once instead of aborting.
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    BaseException
+        ``exc`` itself, marked.
     """
     exc._fastbp_collective = True
     return exc
@@ -173,6 +197,14 @@ def is_collective_error(exc):
     Such errors (an inconsistent setup, a diverged loss, a rank that failed
     inside a step, mismatched replicas) leave no rank waiting in a collective,
     so a script may catch them; :class:`abort_on_error` prints them once.
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    bool
     """
     return bool(getattr(exc, "_fastbp_collective", False))
 
@@ -385,6 +417,22 @@ def agree(comm, err, desc=None):
     descriptions (dicts) differ; returns None otherwise. One allgather. An
     exception inside the allgather itself (Ctrl-C while this rank waits for
     the others) aborts every rank: the others could wait for it for ever.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Intracomm
+    err : BaseException or None
+        This rank's error, raised again here when it has one.
+    desc : dict, optional
+        This rank's setup (JSON-able values), compared across the ranks.
+
+    Raises
+    ------
+    RankFailedError
+        On the ranks without an error, when another rank had one.
+    ValueError
+        The descriptions differ (the message begins with
+        :data:`SETUP_MISMATCH` and names the keys and ranks).
     """
     try:
         with _stall_watch(comm, "the setup exchange at the start of fit or train_step"):
@@ -548,9 +596,12 @@ def broadcast_state(net, comm, optimizer=None, root=0):
     Parameters
     ----------
     net : fastbp.Network
+        The replica, the same architecture and dtype on every rank.
     comm : mpi4py.MPI.Intracomm
     optimizer : fastbp.optim.Optimizer, optional
+        Its state is broadcast too.
     root : int, default 0
+        The rank whose state is copied.
     """
     MPI = _check_comm(comm)
     if optimizer is not None:
@@ -1032,6 +1083,18 @@ def fit(net, X, Y, *, comm, **kwargs):
       :func:`check_replicas`) across ranks every this many steps (0: only at
       the end); a mismatch raises :class:`ReplicaMismatchError` on every rank.
 
+    Parameters
+    ----------
+    net : fastbp.Network
+        This rank's replica.
+    X : ndarray (n_x, m)
+        The whole data set, the same on every rank.
+    Y : ndarray (n_L, m), or (m,) / (1, m) int labels for softmax
+        Its targets, the same on every rank.
+    comm : mpi4py.MPI.Intracomm
+    **kwargs
+        :meth:`Network.fit <fastbp.Network.fit>`'s keyword arguments.
+
     Returns
     -------
     history : dict of lists
@@ -1047,6 +1110,8 @@ def fit(net, X, Y, *, comm, **kwargs):
         ``MPI_Abort`` after printing the rank and the message.
         ``comm`` not an mpi4py intracommunicator (None included: this
         function is the data-parallel fit): TypeError / ValueError.
+    ImportError
+        mpi4py is not installed.
     """
     _check_comm(comm)
     return net.fit(X, Y, comm=comm, **kwargs)

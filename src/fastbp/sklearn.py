@@ -1360,7 +1360,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba`, shape (n_samples, n_classes)."""
+        """Log of :meth:`predict_proba`, shape (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+            ``np.log(predict_proba(X))``: -inf where a probability is 0.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`predict_proba`.
+        """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
 
@@ -1369,6 +1384,23 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Binary: ``[1 - p, p]``; multiclass: softmax; multilabel: one
         independent probability per label.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+            In the order of ``classes_``, of the network's dtype.
+
+        Raises
+        ------
+        ValueError
+            X holds NaN or inf (unless ``sklearn.set_config(assume_finite=True)``,
+            as scikit-learn), or its number of features differs from the fit's.
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
         """
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)

@@ -116,16 +116,23 @@ def load_extra_datasets():
 def plot_decision_boundary(model, X, y):
     """Colour the plane by ``model``'s prediction and scatter the points (X, y).
 
+    Draws on matplotlib's current axes (matplotlib is needed; the course's
+    ``planar_utils.plot_decision_boundary``).
+
     Parameters
     ----------
     model : callable
         Takes points as rows, (k, 2), and returns k labels; the notebook
         passes ``lambda x: predict(parameters, x.T)``.
     X : ndarray (2, m)
+        The points, examples as columns.
     y : ndarray (1, m) or (m,)
         Labels, the points' colours.
 
-    Draws on matplotlib's current axes (matplotlib is needed).
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed (``pip install "fastbp[course]"``).
     """
     plt = _optional_module("matplotlib.pyplot", "plot_decision_boundary", "matplotlib")
     h = 0.01                                     # the grid step

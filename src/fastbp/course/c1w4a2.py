@@ -165,14 +165,25 @@ def _class_name(classes, label):
 def print_mislabeled_images(classes, X, y, p):
     """Show the images whose prediction p differs from the label y.
 
+    Draws one subplot per mislabeled image on matplotlib's current figure,
+    titled with the prediction and the class (matplotlib is needed; the
+    course's ``dnn_app_utils_v3.print_mislabeled_images``).
+
     Parameters
     ----------
-    classes : the ``classes`` of ``load_data``
-    X : ndarray (n_px * n_px * 3, m), flattened images as columns
-    y, p : ndarrays (1, m) of 0/1, labels and predictions
+    classes : ndarray (2,) of bytes
+        The ``classes`` of :func:`load_data` (``b"non-cat"``, ``b"cat"``).
+    X : ndarray (n_px * n_px * 3, m)
+        Flattened images as columns.
+    y : ndarray (1, m) of 0/1
+        Labels.
+    p : ndarray (1, m) of 0/1
+        Predictions.
 
-    Draws one subplot per mislabeled image on matplotlib's current figure,
-    titled with the prediction and the class (matplotlib is needed).
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed (``pip install "fastbp[course]"``).
     """
     plt = _optional_module("matplotlib.pyplot", "print_mislabeled_images", "matplotlib")
     wrong = np.asarray(np.where(p + y == 1))[1]

@@ -37,7 +37,7 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
         (``X_rows.T`` of examples-first data works without a copy).
     W : ndarray (n, n_prev)
     b : ndarray (n, 1) or (n,)
-    activation : str
+    activation : str, default "relu"
         One of ``fastbp.ACTIVATIONS``.
     alpha : float, optional
         Slope/scale of ``leaky_relu`` (default 0.01) and ``elu`` (default 1.0),
@@ -62,14 +62,22 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
     Raises
     ------
     TypeError
-        Arrays that are not float32/float64 (integers, say), A_prev, W and
-        b of different dtypes, numpy.ma arrays with masked entries, a
-        non-int ``n_threads``, or ``out`` arrays that are not ndarrays or
-        not of the inputs' dtype (as NumPy's ``out=``).
+        Arrays that are not float32/float64 (integers, float16, say), A_prev,
+        W and b of different dtypes, numpy.ma arrays with masked entries, an
+        ``alpha`` that is not a real number, a non-int ``n_threads``, or
+        ``out`` arrays that are not ndarrays or not of the inputs' dtype (as
+        NumPy's ``out=``).
     ValueError
-        Shapes that do not fit ``W A_prev + b``, an unknown activation, a
-        bad ``alpha``, ``out`` arrays of the wrong shape, not C-contiguous,
-        read-only or overlapping an input, or ``n_threads=0``.
+        Shapes that do not fit ``W A_prev + b`` (a transposed A_prev says
+        which rows W needs), arrays that are not 2-D, an unknown activation,
+        a negative or non-finite ``alpha``, ``out`` arrays of the wrong
+        shape, not C-contiguous, read-only or overlapping an input, or
+        ``n_threads=0``.
+
+    Notes
+    -----
+    Values are not checked: NaN and inf propagate as they do in NumPy's
+    ``g(W @ A_prev + b)``.
     """
     r = _forward_plain(A_prev, W, b, activation, alpha, out, n_threads)
     if r is not None:
@@ -99,7 +107,7 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
     A_prev : ndarray (n_prev, m)
         Input of this layer (output of the previous one).
     W : ndarray (n, n_prev)
-    activation : str or None
+    activation : str or None, default None
         Activation of the *previous* layer, the one that produced A_prev.
         None: return dA_prev = W^T dZ (the input layer; nothing to differentiate).
     Z_prev : ndarray (n_prev, m), optional
@@ -111,8 +119,9 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
         activations (and None) do not read it. Must be finite.
     scale : float, optional
         Multiplies dW and db; default 1/m, the mean over examples.
-    lambd : float
-        L2 strength with the course's convention: adds ``lambd * scale * W`` to dW.
+    lambd : float, default 0.0
+        L2 strength with the course's convention: adds ``lambd * scale * W``
+        to dW; finite, >= 0.
     out : tuple (dZ_prev, dW, db), optional
         Preallocated C-contiguous outputs of shapes (n_prev, m), (n, n_prev), (n, 1).
     n_threads : int, optional
@@ -130,15 +139,21 @@ def dense_backward(dZ, A_prev, W, activation=None, *, Z_prev=None, alpha=None, s
     ------
     TypeError
         Arrays that are not float32/float64, arrays of different dtypes,
-        numpy.ma arrays with masked entries, a non-int ``n_threads``, or
+        numpy.ma arrays with masked entries, an ``alpha``, ``scale`` or
+        ``lambd`` that is not a real number, a non-int ``n_threads``, or
         ``out`` arrays that are not ndarrays or not of the inputs' dtype
         (as NumPy's ``out=``).
     ValueError
         Shapes that do not chain (dZ (n, m), A_prev (n_prev, m), W (n,
-        n_prev)), an unknown activation, gelu / gelu_tanh / silu without
-        ``Z_prev``, a negative ``lambd`` or non-finite ``scale``, ``out``
-        arrays of the wrong shape, not C-contiguous, read-only or
-        overlapping an input, or ``n_threads=0``.
+        n_prev)), a ``Z_prev`` not of A_prev's shape, an unknown
+        activation, gelu / gelu_tanh / silu without ``Z_prev``, a negative
+        or non-finite ``lambd`` or a non-finite ``scale``, ``out`` arrays of
+        the wrong shape, not C-contiguous, read-only or overlapping an
+        input, or ``n_threads=0``.
+
+    Notes
+    -----
+    Values are not checked: NaN and inf propagate as in the NumPy formulas.
     """
     r = _backward_plain(dZ, A_prev, W, activation, Z_prev, alpha, scale, lambd, out, n_threads)
     if r is not None:
@@ -175,7 +190,9 @@ def output_delta(AL, Y, loss, *, out=None, n_threads=None):
     Raises
     ------
     ValueError
-        Y lies outside the loss's domain (see :func:`loss`), shapes differ,
+        Y lies outside the loss's domain (see :func:`loss`; NaN is outside
+        every domain but mse's, where it propagates), shapes differ (class
+        indices of shape (m,) for n_out > 1 included: pass one-hot columns),
         an unknown loss, an ``out`` of the wrong shape, not C-contiguous,
         read-only or overlapping an input, or ``n_threads=0``.
     TypeError
@@ -242,8 +259,11 @@ def loss(AL, Y, loss, *, from_logits=False):
     Raises
     ------
     ValueError
-        Y outside the loss's domain (the message names the values found), or
-        shapes that differ, or an unknown loss.
+        Y outside the loss's domain (the message names the values found;
+        NaN is outside every domain but mse's, where it gives a NaN cost),
+        or shapes that differ (class indices of shape (m,) for n_out > 1
+        included: pass one-hot columns), or an unknown loss. NaN in AL is
+        not checked: the cost is then NaN.
     TypeError
         AL not float32/float64, Y of a non-numeric dtype, numpy.ma arrays
         with masked entries, or ``from_logits`` not True or False.

@@ -187,7 +187,22 @@ _BCE = "binary_crossentropy"
 # ------------------------------------------------------- course 1, week 3
 
 def layer_sizes(X, Y):
-    """(n_x, n_h, n_y) = (X.shape[0], 4, Y.shape[0])."""
+    """(n_x, n_h, n_y) = (X.shape[0], 4, Y.shape[0]).
+
+    Course 1 week 3's ``layer_sizes`` (its hidden layer of 4 units).
+
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (n_y, m)
+        Labels.
+
+    Returns
+    -------
+    tuple of int
+        ``(n_x, 4, n_y)``.
+    """
     n_x = X.shape[0]
     n_h = 4
     n_y = Y.shape[0]
@@ -197,12 +212,33 @@ def layer_sizes(X, Y):
 def forward_propagation(X, parameters):
     """LINEAR -> TANH -> LINEAR -> SIGMOID.
 
-    Z1 = W1 X + b1, A1 = tanh(Z1), Z2 = W2 A1 + b2, A2 = sigmoid(Z2).
+    Z1 = W1 X + b1, A1 = tanh(Z1), Z2 = W2 A1 + b2, A2 = sigmoid(Z2)
+    (course 1 week 3's ``forward_propagation``).
+
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns; float32 or float64 (ints are computed in
+        float64).
+    parameters : dict
+        "W1" (n_h, n_x), "b1" (n_h, 1), "W2" (n_y, n_h), "b2" (n_y, 1).
 
     Returns
     -------
     A2 : ndarray (n_y, m)
+        The sigmoid output.
     cache : dict with keys "Z1", "A1", "Z2", "A2"
+        The layers' values, for :func:`backward_propagation`.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not chain (a transposed X says which rows W1 needs), a
+        1-D bias.
+    TypeError
+        Arrays that are not real numbers.
+    KeyError
+        A parameter missing from ``parameters`` (the message lists the keys).
     """
     W1 = _get(parameters, "W1", "parameters")
     b1 = _get(parameters, "b1", "parameters")
@@ -217,13 +253,33 @@ def compute_cost(AL, Y):
     """Cross-entropy cost -1/m sum(Y log AL + (1 - Y) log(1 - AL)).
 
     Serves week 3 (``compute_cost(A2, Y)``) and week 4
-    (``compute_cost(AL, Y)``). Returns a NumPy scalar of AL's dtype: a 0-d
-    value like week 4's ``np.squeeze(cost)``; in float64 also a Python
-    ``float`` like week 3's ``float(cost)``. Y is (n_y, m); AL has Y's shape
+    (``compute_cost(AL, Y)``). Y is (n_y, m); AL has Y's shape
     or one that broadcasts to it with as many entries, as week 3's A2 of
     shape (m,) against Y of shape (1, m). Labels outside [0, 1] (or NaN), and
     AL outside [0, 1] (or NaN), are computed with the course's formula
     (unclipped logs; nan where AL is outside [0, 1]).
+
+    Parameters
+    ----------
+    AL : ndarray (n_y, m)
+        Probabilities, float32 or float64.
+    Y : ndarray (n_y, m)
+        Labels (float, int, bool or uint8).
+
+    Returns
+    -------
+    cost : numpy.float32 or numpy.float64
+        A NumPy scalar of AL's dtype: a 0-d value like week 4's
+        ``np.squeeze(cost)``; in float64 also a Python ``float`` like week 3's
+        ``float(cost)``.
+
+    Raises
+    ------
+    ValueError
+        Y not 2-D (``Y.reshape(1, -1)``), or shapes that differ (a transposed
+        Y included).
+    TypeError
+        AL or Y not numbers.
     """
     AL, y = _cost_inputs(AL, Y)
     if AL.dtype != _F64 and AL.dtype != _F32:
@@ -241,11 +297,33 @@ def backward_propagation(parameters, cache, X, Y):
     """Gradients of the week 3 network (tanh hidden layer, sigmoid output).
 
     dZ2 = A2 - Y, dW2 = dZ2 A1^T / m, db2 = rowsum(dZ2) / m,
-    dZ1 = W2^T dZ2 * (1 - A1^2), dW1 = dZ1 X^T / m, db1 = rowsum(dZ1) / m.
+    dZ1 = W2^T dZ2 * (1 - A1^2), dW1 = dZ1 X^T / m, db1 = rowsum(dZ1) / m
+    (course 1 week 3's ``backward_propagation``).
+
+    Parameters
+    ----------
+    parameters : dict
+        "W1" (n_h, n_x), "W2" (n_y, n_h) (the biases are not read).
+    cache : dict
+        "A1" (n_h, m) and "A2" (n_y, m) of :func:`forward_propagation`.
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (n_y, m)
+        Labels.
 
     Returns
     -------
     grads : dict with keys "dW1", "db1", "dW2", "db2"
+        Of the parameters' shapes (db: (n, 1)).
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not chain.
+    TypeError
+        Arrays that are not real numbers.
+    KeyError
+        A key missing from ``parameters`` or ``cache``.
     """
     W1 = _get(parameters, "W1", "parameters")
     W2 = _get(parameters, "W2", "parameters")
@@ -269,9 +347,31 @@ def backward_propagation(parameters, cache, X, Y):
 def update_parameters(parameters, grads, learning_rate=1.2):
     """One gradient-descent step, W_l - learning_rate dW_l, for every layer.
 
-    Returns a new dict (``parameters.copy()`` with W_l, b_l replaced); the
-    input dict and its arrays are not modified. Week 3 defaults the learning
-    rate to 1.2; week 4 passes it.
+    Week 3 defaults the learning rate to 1.2; week 4 passes it.
+
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+    grads : dict
+        "dW1", "db1", ..., "dWL", "dbL", of the parameters' shapes.
+    learning_rate : float, default 1.2
+
+    Returns
+    -------
+    dict
+        A new dict (``parameters.copy()`` with W_l, b_l replaced); the input
+        dict and its arrays are not modified.
+
+    Raises
+    ------
+    ValueError
+        A gradient whose shape differs from its parameter's.
+    TypeError
+        Parameters or gradients that are not real numbers, or a
+        ``learning_rate`` that is not a number (NumPy's error).
+    KeyError
+        A key missing from ``parameters`` or ``grads``.
     """
     L = _n_layers(parameters)
     new = parameters.copy()
@@ -305,9 +405,30 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
     1000 iterations when ``print_cost``. The iterations run in compiled
     calls of ``fastbp.Network`` (see the module notes).
 
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (n_y, m)
+        Labels (any finite values; 0/1 in the course).
+    n_h : int
+        Hidden units.
+    num_iterations : int, default 10000
+        >= 0.
+    print_cost : bool, default False
+
     Returns
     -------
     parameters : dict with keys "W1", "b1", "W2", "b2"
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not fit (Y of examples as rows says so), NaN or inf in
+        Y, a negative ``num_iterations``.
+    TypeError
+        Arrays that are not real numbers, a non-int ``n_h`` or
+        ``num_iterations``.
     """
     num_iterations = _iterations(num_iterations)
     np.random.seed(3)
@@ -331,6 +452,24 @@ def predict(*args, **kwargs):
     ``predict(X, y, parameters)`` (week 4 application): the L-layer network
     of ``L_model_forward``; prints ``"Accuracy: ..."`` against y and returns
     a float64 (1, m) array of 0/1.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        ``(parameters, X)`` or ``(X, y, parameters)``, by position or name:
+        X (n_x, m), y (1, m) labels, parameters as the network's.
+
+    Returns
+    -------
+    ndarray (n_y, m) of bool, or ndarray (1, m) of float64
+        Week 3's ``A2 > 0.5``, or week 4's 0/1 predictions.
+
+    Raises
+    ------
+    TypeError
+        Arguments that fit neither signature.
+    ValueError
+        Shapes that do not chain (see :func:`forward_propagation`).
     """
     bound = _predict_args(args, kwargs)
     if len(bound) == 2:
@@ -347,29 +486,118 @@ def predict(*args, **kwargs):
 # ------------------------------------------------------- course 1, week 4
 
 def sigmoid(Z):
-    """A = 1 / (1 + exp(-Z)), without overflow; returns (A, cache=Z)."""
+    """A = 1 / (1 + exp(-Z)), without overflow; returns (A, cache=Z).
+
+    Parameters
+    ----------
+    Z : array_like
+        float16 is computed in float32, integers in float64.
+
+    Returns
+    -------
+    A : ndarray
+        Of Z's shape, float32 or float64.
+    cache : array_like
+        Z itself.
+
+    Raises
+    ------
+    TypeError
+        Z not real numbers (complex, strings).
+    """
     return _expit(Z), Z
 
 
 def relu(Z):
-    """A = max(0, Z); returns (A, cache=Z)."""
+    """A = max(0, Z); returns (A, cache=Z).
+
+    Parameters
+    ----------
+    Z : array_like
+
+    Returns
+    -------
+    A : ndarray
+        Of Z's shape and dtype (``np.maximum(0, Z)``).
+    cache : array_like
+        Z itself.
+    """
     A = np.maximum(0, Z)
     return A, Z
 
 
 def relu_backward(dA, cache):
-    """dZ = dA where Z > 0, 0 where Z <= 0 (cache is Z)."""
+    """dZ = dA where Z > 0, 0 where Z <= 0 (cache is Z).
+
+    Parameters
+    ----------
+    dA : array_like
+        Gradient of the cost w.r.t. the relu's output.
+    cache : ndarray
+        Z, of dA's shape.
+
+    Returns
+    -------
+    dZ : ndarray
+        Of dA's shape; ``dA * (Z > 0)`` (see the module notes for the
+        non-finite edge).
+
+    Raises
+    ------
+    ValueError
+        Z's shape differs from dA's.
+    """
     dA = np.asarray(dA)
     return _relu_grad(dA, cache, None)
 
 
 def sigmoid_backward(dA, cache):
-    """dZ = dA s (1 - s) with s = sigmoid(Z) recomputed from the cache Z."""
+    """dZ = dA s (1 - s) with s = sigmoid(Z) recomputed from the cache Z.
+
+    Parameters
+    ----------
+    dA : array_like
+        Gradient of the cost w.r.t. the sigmoid's output.
+    cache : ndarray
+        Z, of dA's shape.
+
+    Returns
+    -------
+    dZ : ndarray
+        Of dA's shape.
+
+    Raises
+    ------
+    ValueError
+        Z's shape differs from dA's.
+    """
     return _sigmoid_grad(dA, cache, None)
 
 
 def linear_forward(A, W, b):
-    """Z = W A + b; returns (Z, cache=(A, W, b))."""
+    """Z = W A + b; returns (Z, cache=(A, W, b)).
+
+    Parameters
+    ----------
+    A : ndarray (n_prev, m)
+        The previous layer's activations, examples as columns.
+    W : ndarray (n, n_prev)
+    b : ndarray (n, 1)
+
+    Returns
+    -------
+    Z : ndarray (n, m)
+    cache : tuple (A, W, b)
+        The arrays as the kernel used them (converted when they had to be).
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not chain (a transposed A says which rows W needs), a
+        1-D b (the course's biases are columns).
+    TypeError
+        Arrays that are not real numbers.
+    """
     Z, _, A, W, b = _forward(A, W, b, "identity", 1, "A", ("A", "W", "b"))
     return Z, (A, W, b)
 
@@ -377,8 +605,26 @@ def linear_forward(A, W, b):
 def linear_activation_forward(A_prev, W, b, activation):
     """A = g(W A_prev + b) for activation "relu" or "sigmoid".
 
-    Returns (A, cache) with cache = ((A_prev, W, b), Z), the course's
-    (linear_cache, activation_cache).
+    Parameters
+    ----------
+    A_prev : ndarray (n_prev, m)
+    W : ndarray (n, n_prev)
+    b : ndarray (n, 1)
+    activation : {"relu", "sigmoid"}
+
+    Returns
+    -------
+    A : ndarray (n, m)
+    cache : tuple
+        ``((A_prev, W, b), Z)``, the course's (linear_cache, activation_cache).
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not chain, a 1-D b, an activation other than "relu"
+        or "sigmoid".
+    TypeError
+        Arrays that are not real numbers.
     """
     _check_activation(activation)
     Z, A, A_prev, W, b = _forward(A_prev, W, b, activation, 1, "A_prev",
@@ -392,17 +638,29 @@ def L_model_forward(X, parameters, *, keep_prob=1.0):
     Parameters
     ----------
     X : ndarray (n_x, m)
+        Inputs, examples as columns.
     parameters : dict W1, b1, ..., WL, bL
-    keep_prob : float, keyword-only
-        Inverted dropout on the hidden layers when < 1: D = (rand < keep_prob)
+        W_l (n_l, n_{l-1}), b_l (n_l, 1).
+    keep_prob : float, default 1.0
+        Keyword-only. Inverted dropout on the hidden layers when < 1: D = (rand < keep_prob)
         as int, A = A * D / keep_prob, drawn from ``np.random.rand`` layer by
         layer like the course's ``forward_propagation_with_dropout``.
 
     Returns
     -------
     AL : ndarray (n_L, m)
-    caches : list of L caches ((A_prev, W, b), Z); with dropout the hidden
-        layers' caches are ((A_prev, W, b), Z, D).
+    caches : list of L caches ((A_prev, W, b), Z)
+        With dropout the hidden layers' caches are ((A_prev, W, b), Z, D).
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not chain (a transposed X says which rows W1 needs),
+        a 1-D bias, a ``keep_prob`` outside (0, 1].
+    TypeError
+        Arrays that are not real numbers.
+    KeyError
+        A parameter missing from ``parameters``.
     """
     L = _n_layers(parameters)
     if keep_prob != 1.0:
@@ -429,7 +687,24 @@ def L_model_forward(X, parameters, *, keep_prob=1.0):
 def linear_backward(dZ, cache):
     """dW = dZ A_prev^T / m, db = rowsum(dZ) / m, dA_prev = W^T dZ.
 
-    Returns (dA_prev, dW, db).
+    Parameters
+    ----------
+    dZ : ndarray (n, m)
+    cache : tuple (A_prev, W, b)
+        The linear cache of :func:`linear_forward`.
+
+    Returns
+    -------
+    dA_prev : ndarray (n_prev, m)
+    dW : ndarray (n, n_prev)
+    db : ndarray (n, 1)
+
+    Raises
+    ------
+    ValueError
+        A cache that is not (A_prev, W, b), shapes that do not chain.
+    TypeError
+        Arrays that are not real numbers.
     """
     A_prev, W, b = _linear_cache(cache)
     return _backward(dZ, A_prev, W, 1, names=("dZ", "cache's A_prev", "cache's W"))
@@ -439,7 +714,28 @@ def linear_activation_backward(dA, cache, activation):
     """Backward of LINEAR -> ACTIVATION from dA of this layer's output.
 
     dZ = relu_backward(dA, Z) or sigmoid_backward(dA, Z), then
-    linear_backward(dZ, (A_prev, W, b)). Returns (dA_prev, dW, db).
+    linear_backward(dZ, (A_prev, W, b)).
+
+    Parameters
+    ----------
+    dA : ndarray (n, m)
+    cache : tuple ((A_prev, W, b), Z)
+        The cache of :func:`linear_activation_forward`.
+    activation : {"relu", "sigmoid"}
+
+    Returns
+    -------
+    dA_prev : ndarray (n_prev, m)
+    dW : ndarray (n, n_prev)
+    db : ndarray (n, 1)
+
+    Raises
+    ------
+    ValueError
+        A malformed cache, shapes that do not chain, an activation other than
+        "relu" or "sigmoid".
+    TypeError
+        Arrays that are not real numbers.
     """
     _check_activation(activation)
     A_prev, W, b, Z, _ = _unpack_cache(cache, None)
@@ -466,18 +762,31 @@ def L_model_backward(AL, Y, caches, *, lambd=0.0, keep_prob=1.0):
     Parameters
     ----------
     AL : ndarray (n_L, m)
-    Y : ndarray, AL's shape (reshaped to it, like the course)
-    caches : list of L caches from L_model_forward
-    lambd : float, keyword-only
-        L2 strength: adds lambd / m * W_l to dW_l.
-    keep_prob : float, keyword-only
-        The keep_prob the forward pass used; dA_l is masked with D_l and
+        The output of :func:`L_model_forward`.
+    Y : ndarray, AL's shape
+        Labels, reshaped to AL's shape like the course (so (m, 1) and (m,)
+        work too).
+    caches : list
+        The L caches :func:`L_model_forward` returned.
+    lambd : float, default 0.0
+        Keyword-only. L2 strength: adds lambd / m * W_l to dW_l.
+    keep_prob : float, default 1.0
+        Keyword-only. The keep_prob the forward pass used; dA_l is masked with D_l and
         divided by keep_prob, as the course's backward_propagation_with_dropout.
 
     Returns
     -------
     grads : dict with "dA{L-1}", "dW{L}", "db{L}", ..., "dA0", "dW1", "db1"
-        inserted in the course's order.
+        Inserted in the course's order.
+
+    Raises
+    ------
+    ValueError
+        Y with another number of entries than AL, malformed caches or
+        dropout masks, a negative ``lambd``, a ``keep_prob`` outside (0, 1].
+    TypeError
+        ``caches`` not the list L_model_forward returned; arrays that are
+        not real numbers.
     """
     lambd = _check_lambd(lambd)
     if keep_prob == 1.0:
@@ -534,10 +843,32 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     course (every 100 iterations when ``print_cost``, and the last iteration
     always); records the cost every 100 iterations.
 
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m)
+        Labels (any finite values; 0/1 in the course).
+    layers_dims : tuple of int
+        ``(n_x, n_h, n_y)``.
+    learning_rate : float, default 0.0075
+        > 0.
+    num_iterations : int, default 3000
+        >= 0.
+    print_cost : bool, default False
+
     Returns
     -------
     parameters : dict W1, b1, W2, b2
     costs : list of the costs at iterations 0, 100, 200, ...
+
+    Raises
+    ------
+    ValueError
+        ``layers_dims`` not three sizes, shapes that do not fit, NaN or inf in
+        Y, ``learning_rate <= 0``, a negative ``num_iterations``.
+    TypeError
+        Arrays that are not real numbers, non-int sizes or ``num_iterations``.
     """
     num_iterations = _iterations(num_iterations)
     n_x, n_h, n_y = _two_layer_dims(layers_dims)
@@ -557,10 +888,38 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
     buffers with fused kernels. Prints like the course (every 100 iterations
     when ``print_cost``, and the last iteration always).
 
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m)
+        Labels (any finite values; 0/1 in the course).
+    layers_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``.
+    learning_rate : float, default 0.0075
+        > 0.
+    num_iterations : int, default 3000
+        >= 0.
+    print_cost : bool, default False
+    lambd : float, default 0.0
+        L2 strength (keyword-only), >= 0.
+    keep_prob : float, default 1.0
+        Inverted-dropout keep probability of the hidden layers (keyword-only),
+        in (0, 1].
+
     Returns
     -------
     parameters : dict W1, b1, ..., WL, bL
     costs : list of the costs at iterations 0, 100, 200, ...
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not fit (a transposed X says so), NaN or inf in Y,
+        ``learning_rate <= 0``, a negative ``num_iterations`` or ``lambd``, a
+        ``keep_prob`` outside (0, 1].
+    TypeError
+        Arrays that are not real numbers, non-int sizes or ``num_iterations``.
     """
     num_iterations = _iterations(num_iterations)
     # errors name this argument, not initialize_parameters_deep's layer_dims
@@ -639,7 +998,31 @@ def _train(X, Y, parameters, hidden, learning_rate, num_iterations, every, last,
 
 
 def compute_cost_with_regularization(A3, Y, parameters, lambd):
-    """Cross-entropy plus lambd / (2 m) sum_l ||W_l||_F^2, over every layer."""
+    """Cross-entropy plus lambd / (2 m) sum_l ||W_l||_F^2, over every layer.
+
+    Course 2 week 1 ("Regularization"), for any depth.
+
+    Parameters
+    ----------
+    A3 : ndarray (n_y, m)
+        The output probabilities (the course's 3-layer network names them A3).
+    Y : ndarray (n_y, m)
+        Labels.
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+    lambd : float
+        L2 strength.
+
+    Returns
+    -------
+    cost : numpy.float32 or numpy.float64
+        Of :func:`compute_cost`'s type.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`compute_cost`.
+    """
     m = np.shape(Y)[1]
     if isinstance(A3, np.ndarray) and A3.dtype.kind in "cOSU":
         _real(A3, "A3")     # a TypeError naming A3 (compute_cost would say AL)
@@ -658,13 +1041,37 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False,
     """Relative difference between ``gradients`` and centred finite differences.
 
     The cost is that of L_model_forward + compute_cost (plus the L2 term when
-    lambd > 0), for any number of layers:
+    lambd > 0), for any number of layers (course 2 week 1, "Gradient
+    Checking")::
 
         gradapprox_i = (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)
         difference = ||grad - gradapprox|| / (||grad|| + ||gradapprox||)
 
-    Returns the difference; with ``print_msg`` prints the course's verdict
-    (threshold 2e-7).
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+    gradients : dict
+        "dW1", "db1", ..., "dWL", "dbL" to check.
+    X : ndarray (n_x, m)
+    Y : ndarray (1, m) or (m,)
+    epsilon : float, default 1e-7
+        > 0.
+    print_msg : bool, default False
+        Print the course's verdict (threshold 2e-7).
+    lambd : float, default 0.0
+        L2 strength (keyword-only).
+
+    Returns
+    -------
+    float
+        The difference.
+
+    Raises
+    ------
+    ValueError
+        ``epsilon <= 0``, gradients holding another number of values than the
+        parameters.
     """
     _check_epsilon(epsilon)
     parameters_values, _ = dictionary_to_vector(parameters)

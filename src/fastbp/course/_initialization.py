@@ -40,6 +40,27 @@ def initialize_parameters(n_x, n_h, n_y):
     Draws from NumPy's global generator without seeding it (week 3, 2024
     edition); ``nn_model`` seeds 3 and ``two_layer_model`` seeds 1 before
     calling it.
+
+    Parameters
+    ----------
+    n_x : int
+        Input size, >= 1.
+    n_h : int
+        Hidden units, >= 1.
+    n_y : int
+        Output size, >= 1.
+
+    Returns
+    -------
+    dict
+        "W1", "b1", "W2", "b2", float64.
+
+    Raises
+    ------
+    ValueError
+        A size below 1.
+    TypeError
+        A size that is not an int.
     """
     return layers((check_size("n_x", n_x), check_size("n_h", n_h), check_size("n_y", n_y)),
                   _small)
@@ -57,24 +78,98 @@ def initialize_parameters_deep(layer_dims):
     generator with 1 first. (The step-by-step exercise's variant,
     ``fastbp.course.c1w4a1.initialize_parameters_deep``, scales by 0.01 after
     seed 3; that scale does not train deep networks.)
+
+    Parameters
+    ----------
+    layer_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``.
+
+    Returns
+    -------
+    dict
+        "W1", "b1", ..., "WL", "bL", float64.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two sizes, or a size below 1.
+    TypeError
+        Not a sequence of ints.
     """
     np.random.seed(1)
     return layers(layer_dims, lambda n, p: np.random.randn(n, p) / np.sqrt(p))
 
 
 def initialize_parameters_zeros(layers_dims):
-    """All W_l and b_l zero (the symmetric initialisation that fails)."""
+    """All W_l and b_l zero (the symmetric initialisation that fails).
+
+    Parameters
+    ----------
+    layers_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``.
+
+    Returns
+    -------
+    dict
+        "W1", "b1", ..., "WL", "bL", float64.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two sizes, or a size below 1.
+    TypeError
+        Not a sequence of ints.
+    """
     return layers(layers_dims, lambda n, p: np.zeros((n, p)), "layers_dims")
 
 
 def initialize_parameters_random(layers_dims):
-    """W_l = 10 randn after ``np.random.seed(3)``; b_l zeros."""
+    """W_l = 10 randn after ``np.random.seed(3)``; b_l zeros.
+
+    Parameters
+    ----------
+    layers_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``.
+
+    Returns
+    -------
+    dict
+        "W1", "b1", ..., "WL", "bL", float64.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two sizes, or a size below 1.
+    TypeError
+        Not a sequence of ints.
+    """
     np.random.seed(3)
     return layers(layers_dims, lambda n, p: np.random.randn(n, p) * 10, "layers_dims")
 
 
 def initialize_parameters_he(layers_dims):
-    """W_l = randn * sqrt(2 / n_{l-1}) after ``np.random.seed(3)``; b_l zeros."""
+    """W_l = randn * sqrt(2 / n_{l-1}) after ``np.random.seed(3)``; b_l zeros.
+
+    He et al. 2015 ("Delving deep into rectifiers"), as course 2 week 1
+    ("Initialization") writes it.
+
+    Parameters
+    ----------
+    layers_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``.
+
+    Returns
+    -------
+    dict
+        "W1", "b1", ..., "WL", "bL", float64.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two sizes, or a size below 1.
+    TypeError
+        Not a sequence of ints.
+    """
     np.random.seed(3)
     return layers(layers_dims, lambda n, p: np.random.randn(n, p) * np.sqrt(2. / p),
                   "layers_dims")

@@ -17,8 +17,31 @@ __all__ = ["update_parameters_with_gd", "random_mini_batches", "initialize_veloc
 
 
 def update_parameters_with_gd(parameters, grads, learning_rate):
-    """W_l = W_l - learning_rate dW_l, b_l likewise; rebinds the keys of
-    ``parameters`` (new arrays) and returns it, as the course does."""
+    """W_l = W_l - learning_rate dW_l, b_l likewise.
+
+    Course 2 week 2 ("Optimization Methods").
+
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+    grads : dict
+        "dW1", "db1", ..., of the parameters' shapes.
+    learning_rate : float
+
+    Returns
+    -------
+    dict
+        ``parameters`` itself, its keys rebound to new arrays, as the course
+        does.
+
+    Raises
+    ------
+    KeyError
+        A gradient missing.
+    TypeError
+        Arrays that are not real numbers.
+    """
     L = _n_layers(parameters)
     learning_rate = _scalar(learning_rate)
     for l in range(1, L + 1):
@@ -31,11 +54,30 @@ def update_parameters_with_gd(parameters, grads, learning_rate):
 
 
 def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
-    """Shuffle the columns (``np.random.seed(seed)``, ``np.random.permutation``)
-    and cut them into mini-batches of ``mini_batch_size``, the last one
-    smaller when m is not a multiple.
+    """Shuffle the columns and cut them into mini-batches.
 
-    Returns a list of (mini_batch_X, mini_batch_Y).
+    ``np.random.seed(seed)``, ``np.random.permutation``, then batches of
+    ``mini_batch_size``, the last one smaller when m is not a multiple
+    (course 2 week 2's ``random_mini_batches``).
+
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+    Y : ndarray (n_y, m)
+    mini_batch_size : int, default 64
+        >= 1.
+    seed : int, default 0
+
+    Returns
+    -------
+    list of tuple
+        ``(mini_batch_X (n_x, k), mini_batch_Y (n_y, k))``.
+
+    Raises
+    ------
+    ValueError
+        X and Y with different numbers of columns (a transposed Y included),
+        ``mini_batch_size < 1``.
     """
     X, Y = _check_mini_batches(X, Y, mini_batch_size)
     m = X.shape[1]
@@ -70,15 +112,49 @@ def _zeros_like_grads(parameters):
 
 
 def initialize_velocity(parameters):
-    """v["dW{l}"], v["db{l}"]: zeros of the parameters' shapes."""
+    """v["dW{l}"], v["db{l}"]: zeros of the parameters' shapes.
+
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+
+    Returns
+    -------
+    dict
+        float32 for float32 parameters, else float64.
+    """
     return _zeros_like_grads(parameters)
 
 
 def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
     """v = beta v + (1 - beta) grad; W = W - learning_rate v.
 
-    Rebinds the keys of ``parameters`` and ``v`` to new arrays and returns
-    (parameters, v), as the course does.
+    Course 2 week 2's momentum (an exponential average of the gradients).
+
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+    grads : dict
+        "dW1", "db1", ....
+    v : dict
+        The velocity, "dW1", "db1", ... (see :func:`initialize_velocity`).
+    beta : float
+        The momentum, in [0, 1).
+    learning_rate : float
+
+    Returns
+    -------
+    parameters : dict
+    v : dict
+        Both the dicts passed in, their keys rebound to new arrays, as the
+        course does.
+
+    Raises
+    ------
+    KeyError
+        A key missing from ``grads`` or ``v``.
     """
     L = _n_layers(parameters)
     beta, learning_rate = _scalar(beta), _scalar(learning_rate)
@@ -93,22 +169,66 @@ def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
 
 
 def initialize_adam(parameters):
-    """(v, s): dicts of zeros with keys "dW{l}", "db{l}"."""
+    """(v, s): dicts of zeros with keys "dW{l}", "db{l}".
+
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+
+    Returns
+    -------
+    v : dict
+    s : dict
+        Zeros of the parameters' shapes (float32 for float32 parameters).
+    """
     return _zeros_like_grads(parameters), _zeros_like_grads(parameters)
 
 
 def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
                                 beta1=0.9, beta2=0.999, epsilon=1e-8):
-    """One Adam step, the course's formulas:
+    """One Adam step, the course's formulas.
+
+    ::
 
         v = beta1 v + (1 - beta1) g,       v_corr = v / (1 - beta1^t)
         s = beta2 s + (1 - beta2) g^2,     s_corr = s / (1 - beta2^t)
         W = W - learning_rate v_corr / (sqrt(s_corr) + epsilon)
 
-    Rebinds keys of ``parameters``, ``v`` and ``s``; returns
-    (parameters, v, s, v_corrected, s_corrected). ``t`` counts updates from
-    1 (ValueError below 1). float32 arrays with Python-float hyperparameters
-    stay float32.
+    Course 2 week 2; Kingma & Ba 2015 ("Adam: a method for stochastic
+    optimization"), Algorithm 1. float32 arrays with Python-float
+    hyperparameters stay float32.
+
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+    grads : dict
+        "dW1", "db1", ....
+    v : dict
+        First moments, as :func:`initialize_adam` makes them.
+    s : dict
+        Second moments.
+    t : int
+        Updates made, counted from 1.
+    learning_rate : float, default 0.01
+    beta1 : float, default 0.9
+    beta2 : float, default 0.999
+    epsilon : float, default 1e-8
+
+    Returns
+    -------
+    parameters, v, s : dict
+        The dicts passed in, their keys rebound to new arrays.
+    v_corrected, s_corrected : dict
+        The bias-corrected moments.
+
+    Raises
+    ------
+    ValueError
+        ``t`` not a whole number >= 1 (the corrections would divide by zero).
+    KeyError
+        A key missing from ``grads``, ``v`` or ``s``.
     """
     t = _check_adam_t(t)
     L = _n_layers(parameters)

@@ -13,8 +13,24 @@ __all__ = ["dictionary_to_vector", "vector_to_dictionary", "gradients_to_vector"
 def dictionary_to_vector(parameters):
     """Stack W1, b1, ..., WL, bL into one (n, 1) column.
 
-    Returns (theta, keys) with keys[i] the name of the parameter theta[i]
-    came from, like the course's gc_utils (which fixes L = 3).
+    Like the course's gc_utils (which fixes L = 3).
+
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+
+    Returns
+    -------
+    theta : ndarray (n, 1)
+        n the number of parameters.
+    keys : list of str
+        ``keys[i]`` the name of the parameter ``theta[i]`` came from.
+
+    Raises
+    ------
+    KeyError
+        A parameter missing.
     """
     L = _n_layers(parameters)
     keys = []
@@ -33,8 +49,19 @@ def vector_to_dictionary(theta, layer_dims=None):
     Parameters
     ----------
     theta : ndarray (n, 1) or (n,)
+        The parameters as one column.
     layer_dims : sequence of ints, optional
         [n_x, n_1, ..., n_L]; default [4, 5, 3, 1], the course's shapes.
+
+    Returns
+    -------
+    dict
+        "W1" (n_1, n_x), "b1" (n_1, 1), ...: views of ``theta``.
+
+    Raises
+    ------
+    ValueError
+        ``theta`` does not hold the number of values ``layer_dims`` needs.
     """
     dims = [4, 5, 3, 1] if layer_dims is None else [int(d) for d in layer_dims]
     theta = np.asarray(theta)
@@ -52,7 +79,23 @@ def vector_to_dictionary(theta, layer_dims=None):
 
 
 def gradients_to_vector(gradients):
-    """Stack dW1, db1, ..., dWL, dbL into one (n, 1) column."""
+    """Stack dW1, db1, ..., dWL, dbL into one (n, 1) column.
+
+    Parameters
+    ----------
+    gradients : dict
+        "dW1", "db1", ..., "dWL", "dbL" (other keys, such as "dA1", are
+        ignored).
+
+    Returns
+    -------
+    ndarray (n, 1)
+
+    Raises
+    ------
+    KeyError
+        A gradient missing.
+    """
     L = _n_layers(gradients, "gradients", prefix="dW")
     vecs = []
     for l in range(1, L + 1):

@@ -19,22 +19,60 @@ from fastbp.optim import SGD
 
 
 def sigmoid_s(x):
-    """s = 1 / (1 + exp(-x)): the helper files' ``sigmoid`` (returns s only)."""
+    """s = 1 / (1 + exp(-x)): the helper files' ``sigmoid`` (returns s only).
+
+    Parameters
+    ----------
+    x : scalar or array_like
+
+    Returns
+    -------
+    s : ndarray or numpy scalar
+        Of x's shape; float32 for float16/float32 input, float64 for ints.
+
+    Raises
+    ------
+    TypeError
+        x not real numbers (complex, strings).
+    """
     return expit(x, "x")
 
 
 def relu_s(x):
-    """s = max(0, x): the helper files' ``relu`` (returns s only)."""
+    """s = max(0, x): the helper files' ``relu`` (returns s only).
+
+    Parameters
+    ----------
+    x : array_like
+
+    Returns
+    -------
+    s : ndarray
+        ``np.maximum(0, x)``, of x's shape and dtype.
+    """
     return relu(x)[0]
 
 
 def forward_propagation(X, parameters):
     """LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID.
 
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    parameters : dict
+        "W1", "b1", "W2", "b2", "W3", "b3".
+
     Returns
     -------
     A3 : ndarray (1, m)
+        The sigmoid output.
     cache : tuple (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
+
+    Raises
+    ------
+    ValueError, TypeError, KeyError
+        As :func:`fastbp.course.L_model_forward`.
     """
     return forward(X, parameters)
 
@@ -45,10 +83,25 @@ def backward_propagation(X, Y, cache):
     dZ3 = A3 - Y, dW3 = dZ3 A2^T / m, db3 = rowsum(dZ3) / m, dA2 = W3^T dZ3,
     dZ2 = dA2 * (A2 > 0), and so on down to dW1 = dZ1 X^T / m.
 
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m)
+        Labels.
+    cache : tuple
+        The cache of :func:`forward_propagation`.
+
     Returns
     -------
-    gradients : dict "dZ3", "dW3", "db3", "dA2", "dZ2", "dW2", "db2", "dA1",
-        "dZ1", "dW1", "db1", in that order
+    gradients : dict
+        "dZ3", "dW3", "db3", "dA2", "dZ2", "dW2", "db2", "dA1", "dZ1", "dW1",
+        "db1", in that order.
+
+    Raises
+    ------
+    ValueError
+        A malformed cache, shapes that do not chain.
     """
     return backward(X, Y, cache)
 
@@ -59,21 +112,68 @@ def backward_propagation_scaled(X, Y, cache):
     dz3 = (a3 - Y) / m, dW3 = dz3 a2^T, db3 = rowsum(dz3), da2 = W3^T dz3,
     dz2 = da2 * (a2 > 0), and so on down to dW1 = dz1 X^T.
 
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m)
+        Labels.
+    cache : tuple
+        The cache of :func:`forward_propagation`.
+
     Returns
     -------
-    gradients : dict "dz3", "dW3", "db3", "da2", "dz2", "dW2", "db2", "da1",
-        "dz1", "dW1", "db1", in that order
+    gradients : dict
+        "dz3", "dW3", "db3", "da2", "dz2", "dW2", "db2", "da1", "dz1", "dW1",
+        "db1", in that order.
+
+    Raises
+    ------
+    ValueError
+        A malformed cache, shapes that do not chain.
     """
     return backward(X, Y, cache, per_example=True)
 
 
 def compute_loss(a3, Y):
-    """Cross-entropy ``1/m nansum(-Y log a3 - (1 - Y) log(1 - a3))``; a NumPy scalar."""
+    """Cross-entropy ``1/m nansum(-Y log a3 - (1 - Y) log(1 - a3))``.
+
+    Parameters
+    ----------
+    a3 : ndarray (1, m)
+        The output probabilities.
+    Y : ndarray (1, m) or (m,)
+        Labels.
+
+    Returns
+    -------
+    numpy.float32 or numpy.float64
+        A NumPy scalar.
+
+    Raises
+    ------
+    TypeError
+        a3 not real numbers.
+    """
     return cross_entropy(a3, Y)
 
 
 def predict(X, y, parameters):
-    """Predictions (1, m) of int 0/1 by ``a3 > 0.5``; prints ``Accuracy: ...`` against y."""
+    """Predictions (1, m) of int 0/1 by ``a3 > 0.5``; prints ``Accuracy: ...`` against y.
+
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    y : ndarray (1, m) or (m,)
+        Labels 0/1.
+    parameters : dict
+        "W1", "b1", ..., "W3", "b3".
+
+    Returns
+    -------
+    p : ndarray (1, m) of int
+    """
     a3, _ = forward(X, parameters)
     p = (a3[:1] > 0.5).astype(int)
     y = np.asarray(y)
@@ -82,8 +182,21 @@ def predict(X, y, parameters):
 
 
 def predict_dec(parameters, X):
-    """``a3 > 0.5`` (bool (1, m)): ``plot_decision_boundary(lambda x:
-    predict_dec(parameters, x.T), X, y)``."""
+    """``a3 > 0.5`` for :func:`plot_decision_boundary`.
+
+    ``plot_decision_boundary(lambda x: predict_dec(parameters, x.T), X, y)``.
+
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "W3", "b3".
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+
+    Returns
+    -------
+    ndarray (1, m) of bool
+    """
     return forward(X, parameters)[0] > 0.5
 
 
@@ -177,8 +290,24 @@ def pyplot(what):
 
 
 def plot_decision_boundary(model, X, y):
-    """Contour of model's predictions over the plane of X's two features, and X,
-    then ``plt.show()`` (course 2's utils show the figure; course 1's does not)."""
+    """Contour of model's predictions over the plane of X's two features, and X.
+
+    Then ``plt.show()`` (course 2's utils show the figure; course 1's does not).
+
+    Parameters
+    ----------
+    model : callable
+        Takes points as rows, (k, 2), and returns k labels.
+    X : ndarray (2, m)
+        The points, examples as columns.
+    y : ndarray (1, m) or (m,)
+        Labels, the points' colours.
+
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed (``pip install "fastbp[course]"``).
+    """
     from fastbp.course.c1w3a1 import plot_decision_boundary as draw
     draw(model, X, y)
     pyplot("plot_decision_boundary").show()

@@ -78,9 +78,21 @@ def compute_cost(A2, Y):
 def predict(parameters, X):
     """``A2 > 0.5`` for the network of ``forward_propagation``.
 
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", "W2", "b2".
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+
     Returns
     -------
     predictions : ndarray of bool (1, m)
+
+    Raises
+    ------
+    ValueError, TypeError, KeyError
+        As :func:`fastbp.course.forward_propagation`.
     """
     return _predict(parameters, X)
 
@@ -88,18 +100,43 @@ def predict(parameters, X):
 # ------------------------------------------------------------- planar_utils
 
 def sigmoid(x):
-    """1 / (1 + exp(-x)) of a scalar or array (``planar_utils``: no cache)."""
+    """1 / (1 + exp(-x)) of a scalar or array (``planar_utils``: no cache).
+
+    Parameters
+    ----------
+    x : scalar or array_like
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        Of x's shape; float32 for float16/float32 input, float64 for ints.
+
+    Raises
+    ------
+    TypeError
+        x not real numbers (complex, strings).
+    """
     return _expit(x, "x")
 
 
 def load_extra_datasets():
     """The notebook's other data sets, drawn as ``planar_utils`` draws them.
 
-    Returns ``(noisy_circles, noisy_moons, blobs, gaussian_quantiles,
-    no_structure)``, each an ``(X, Y)`` pair with examples as *rows* (the
-    notebook transposes them), 200 examples each, from scikit-learn's
-    generators with the course's arguments and NumPy's global generator
-    (unseeded, as in the course). Needs scikit-learn.
+    200 examples each, from scikit-learn's generators with the course's
+    arguments and NumPy's global generator (unseeded, as in the course).
+
+    Returns
+    -------
+    tuple of 5 (X, Y) pairs
+        ``(noisy_circles, noisy_moons, blobs, gaussian_quantiles,
+        no_structure)``, each X (200, 2) float64 and Y (200,) with examples as
+        *rows* (the notebook transposes them); no_structure's Y is, as the
+        course's, a second (200, 2) array of uniform noise.
+
+    Raises
+    ------
+    ImportError
+        scikit-learn is not installed (``pip install "fastbp[course]"``).
     """
     datasets = _optional_module("sklearn.datasets", "load_extra_datasets", "scikit-learn")
     N = 200

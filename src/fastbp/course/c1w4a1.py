@@ -63,9 +63,24 @@ def initialize_parameters(n_x, n_h, n_y):
     """``np.random.seed(1)``, then W1 (n_h, n_x), W2 (n_y, n_h) = 0.01 randn
     and b1 (n_h, 1), b2 (n_y, 1) zeros.
 
+    Parameters
+    ----------
+    n_x : int
+        Input size, >= 1.
+    n_h : int
+        Hidden units, >= 1.
+    n_y : int
+        Output size, >= 1.
+
     Returns
     -------
     parameters : dict with keys "W1", "b1", "W2", "b2"
+        float64.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`fastbp.course.initialize_parameters`.
     """
     np.random.seed(1)
     return _initialize_parameters(n_x, n_h, n_y)
@@ -77,10 +92,17 @@ def initialize_parameters_deep(layer_dims):
     Parameters
     ----------
     layer_dims : list of ints [n_x, n_1, ..., n_L]
+        At least two sizes, each >= 1.
 
     Returns
     -------
     parameters : dict with keys "W1", "b1", ..., "WL", "bL"
+        float64.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`fastbp.course.initialize_parameters_deep`.
     """
     np.random.seed(3)
     return _small_layers(layer_dims)
@@ -89,10 +111,23 @@ def initialize_parameters_deep(layer_dims):
 def L_model_forward(X, parameters):
     """[LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID.
 
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+
     Returns
     -------
     AL : ndarray (1, m)
+        The sigmoid output.
     caches : list of the L caches ((A_prev, W, b), Z)
+
+    Raises
+    ------
+    ValueError, TypeError, KeyError
+        As :func:`fastbp.course.L_model_forward`.
     """
     return _L_model_forward(X, parameters)
 
@@ -103,13 +138,21 @@ def compute_cost(AL, Y):
     Parameters
     ----------
     AL : ndarray (1, m), or (m,)
+        The sigmoid output.
     Y : ndarray (1, m)
+        Labels.
 
     Returns
     -------
-    cost : 0-d ndarray, as the course's ``np.squeeze(cost)``; its dtype is
-        the one NumPy gives the course's expression (``AL``, ``Y`` and
-        ``1 - Y`` promoted together).
+    cost : 0-d ndarray
+        As the course's ``np.squeeze(cost)``; its dtype is the one NumPy
+        gives the course's expression (``AL``, ``Y`` and ``1 - Y`` promoted
+        together).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`fastbp.course.compute_cost`.
     """
     y = Y if isinstance(Y, np.ndarray) else np.asarray(Y)
     cost = _compute_cost(AL, y)           # checks Y's dtype and values first
@@ -120,9 +163,23 @@ def compute_cost(AL, Y):
 def L_model_backward(AL, Y, caches):
     """Gradients of [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID.
 
+    Parameters
+    ----------
+    AL : ndarray (1, m)
+        The output of :func:`L_model_forward`.
+    Y : ndarray (1, m)
+        Labels.
+    caches : list
+        The caches :func:`L_model_forward` returned.
+
     Returns
     -------
     grads : dict with "dA{L-1}", "dW{L}", "db{L}", ..., "dA0", "dW1", "db1"
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`fastbp.course.L_model_backward`.
     """
     return _L_model_backward(AL, Y, caches)
 
@@ -130,6 +187,22 @@ def L_model_backward(AL, Y, caches):
 def update_parameters(params, grads, learning_rate):
     """W_l - learning_rate dW_l and b_l - learning_rate db_l for every layer.
 
-    Returns a new dict; ``params`` and its arrays are left as they were.
+    Parameters
+    ----------
+    params : dict
+        "W1", "b1", ..., "WL", "bL".
+    grads : dict
+        "dW1", "db1", ..., of the parameters' shapes.
+    learning_rate : float
+
+    Returns
+    -------
+    dict
+        A new dict; ``params`` and its arrays are left as they were.
+
+    Raises
+    ------
+    ValueError, TypeError, KeyError
+        As :func:`fastbp.course.update_parameters`.
     """
     return _update_parameters(params, grads, learning_rate)

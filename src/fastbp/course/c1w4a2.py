@@ -75,12 +75,34 @@ def _course_costs(trained):
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
                     print_cost=False):
-    """Train LINEAR -> RELU -> LINEAR -> SIGMOID, ``layers_dims = (n_x, n_h, n_y)``,
-    with gradient descent on X (n_x, m) and Y (1, m).
+    """Train LINEAR -> RELU -> LINEAR -> SIGMOID with gradient descent.
 
     Seeds 1 and initialises with ``initialize_parameters``, as the course.
-    Returns (parameters, costs): the dict W1, b1, W2, b2 and the costs of
-    iterations 0, 100, 200, ... as 0-d ndarrays.
+
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m)
+        Labels.
+    layers_dims : tuple of int
+        ``(n_x, n_h, n_y)``.
+    learning_rate : float, default 0.0075
+    num_iterations : int, default 3000
+    print_cost : bool, default False
+        Print the cost every 100 iterations (and at the last one).
+
+    Returns
+    -------
+    parameters : dict
+        W1, b1, W2, b2.
+    costs : list of 0-d ndarray
+        The costs of iterations 0, 100, 200, ....
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`fastbp.course.two_layer_model`.
     """
     return _course_costs(_two_layer_model(X, Y, layers_dims, learning_rate, num_iterations,
                                           print_cost))
@@ -88,12 +110,34 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
 
 def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
                   print_cost=False):
-    """Train [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID of ``layers_dims``
-    [n_x, n_1, ..., n_L] with gradient descent; seeds 1 and initialises with
-    ``initialize_parameters_deep``, as the course.
+    """Train [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID with gradient descent.
 
-    Returns (parameters, costs): the dict W1, b1, ..., WL, bL and the costs
-    of iterations 0, 100, 200, ... as 0-d ndarrays.
+    Seeds 1 and initialises with ``initialize_parameters_deep``, as the course.
+
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m)
+        Labels.
+    layers_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``.
+    learning_rate : float, default 0.0075
+    num_iterations : int, default 3000
+    print_cost : bool, default False
+        Print the cost every 100 iterations (and at the last one).
+
+    Returns
+    -------
+    parameters : dict
+        W1, b1, ..., WL, bL.
+    costs : list of 0-d ndarray
+        The costs of iterations 0, 100, 200, ....
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`fastbp.course.L_layer_model`.
     """
     return _course_costs(_L_layer_model(X, Y, layers_dims, learning_rate, num_iterations,
                                         print_cost))
@@ -104,8 +148,24 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
 def update_parameters(parameters, grads, learning_rate):
     """W_l = W_l - learning_rate dW_l, b_l likewise, for every layer.
 
-    Rebinds the keys of ``parameters`` to new arrays and returns it, as
-    ``dnn_app_utils_v3`` does.
+    Parameters
+    ----------
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+    grads : dict
+        "dW1", "db1", ..., of the parameters' shapes.
+    learning_rate : float
+
+    Returns
+    -------
+    dict
+        ``parameters`` itself, its keys rebound to new arrays, as
+        ``dnn_app_utils_v3`` does.
+
+    Raises
+    ------
+    ValueError, TypeError, KeyError
+        As :func:`fastbp.course.update_parameters`.
     """
     return _update_parameters_in_place(parameters, grads, learning_rate)
 
@@ -115,9 +175,24 @@ def predict(X, y, parameters):
 
     Prints ``"Accuracy: " + str(accuracy)`` as the course does.
 
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    y : ndarray (1, m)
+        Labels 0/1.
+    parameters : dict
+        "W1", "b1", ..., "WL", "bL".
+
     Returns
     -------
-    p : ndarray float64 (1, m) of 0/1
+    p : ndarray float64 (1, m)
+        Predictions 0/1.
+
+    Raises
+    ------
+    ValueError, TypeError, KeyError
+        As :func:`fastbp.course.L_model_forward`.
     """
     return _predict(X, y, parameters)
 
@@ -127,22 +202,31 @@ def load_data(path="datasets"):
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str or os.PathLike, default "datasets"
         The folder with ``train_catvnoncat.h5`` and ``test_catvnoncat.h5``;
-        default the notebook's ``datasets/`` (relative to the working
-        directory, as in the course).
+        the notebook's ``datasets/`` (relative to the working directory, as
+        in the course).
 
     Returns
     -------
     train_x_orig : ndarray (209, 64, 64, 3) uint8
+        The training images (shapes for the course's files; other files give
+        their own).
     train_y : ndarray (1, 209)
+        Their labels 0/1.
     test_x_orig : ndarray (50, 64, 64, 3) uint8
+        The test images.
     test_y : ndarray (1, 50)
-    classes : ndarray of bytes, [b'non-cat', b'cat']
-        (shapes for the course's files; other files give their own)
+        Their labels.
+    classes : ndarray of bytes
+        ``[b'non-cat', b'cat']``.
 
-    Raises FileNotFoundError naming the files when they are not in ``path``,
-    ImportError when h5py is not installed.
+    Raises
+    ------
+    FileNotFoundError
+        The files are not in ``path`` (the message names them).
+    ImportError
+        h5py is not installed (``pip install "fastbp[course]"``).
     """
     train_path, test_path = _h5_files(path, (TRAIN_FILE, TEST_FILE))
     h5py = _optional_module("h5py", "load_data (the course's .h5 files)")

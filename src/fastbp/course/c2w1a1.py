@@ -60,9 +60,24 @@ _INITIALIZATIONS = {"zeros": initialize_parameters_zeros,
 
 
 def load_dataset():
-    """(train_X (2, 300), train_Y (1, 300), test_X (2, 100), test_Y (1, 100)), the
-    course's circles (scikit-learn's ``make_circles``, noise 0.05, seeds 1 and 2);
-    scatter-plots the training set when matplotlib is installed."""
+    """The course's circles (init_utils' ``load_dataset``).
+
+    scikit-learn's ``make_circles``, noise 0.05, seeds 1 and 2;
+    scatter-plots the training set when matplotlib is installed.
+
+    Returns
+    -------
+    train_X : ndarray (2, 300)
+    train_Y : ndarray (1, 300)
+        Labels 0/1.
+    test_X : ndarray (2, 100)
+    test_Y : ndarray (1, 100)
+
+    Raises
+    ------
+    ImportError
+        scikit-learn is not installed (``pip install "fastbp[course]"``).
+    """
     train_X, train_Y = _u.make_data("make_circles", 1, 300, .05)
     test_X, test_Y = _u.make_data("make_circles", 2, 100, .05)
     _u.scatter(train_X, train_Y)
@@ -76,17 +91,27 @@ def model(X, Y, learning_rate=0.01, num_iterations=15000, print_cost=True,
     Parameters
     ----------
     X : ndarray (n_x, m)
+        Inputs, examples as columns.
     Y : ndarray (1, m) of 0/1
-    learning_rate : float
-    num_iterations : int
-    print_cost : bool
+        Labels.
+    learning_rate : float, default 0.01
+    num_iterations : int, default 15000
+    print_cost : bool, default True
         Print ``Cost after iteration i: cost`` every 1000 iterations (and plot
         those costs at the end, with matplotlib).
-    initialization : {"zeros", "random", "he"}
+    initialization : {"zeros", "random", "he"}, default "he"
 
     Returns
     -------
     parameters : dict W1, b1, W2, b2, W3, b3
+
+    Raises
+    ------
+    ValueError
+        An unknown ``initialization``; shapes that do not fit, NaN or inf in
+        Y, a ``learning_rate`` <= 0 or a negative ``num_iterations``.
+    TypeError
+        Arrays that are not real numbers.
     """
     init = _INITIALIZATIONS[_v.check_choice("initialization", initialization,
                                             tuple(_INITIALIZATIONS))]

@@ -63,7 +63,25 @@ __all__ = [
 
 
 def initialize_parameters(layer_dims):
-    """W_l = randn(n_l, n_{l-1}) / sqrt(n_{l-1}) after ``np.random.seed(3)``; b_l zeros."""
+    """W_l = randn(n_l, n_{l-1}) / sqrt(n_{l-1}) after ``np.random.seed(3)``; b_l zeros.
+
+    Parameters
+    ----------
+    layer_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``.
+
+    Returns
+    -------
+    dict
+        "W1", "b1", ..., "WL", "bL", float64.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two sizes, or a size below 1.
+    TypeError
+        Not a sequence of ints.
+    """
     layer_dims = _v.check_layer_dims(layer_dims)
     np.random.seed(3)
     parameters = {}
@@ -77,7 +95,26 @@ def initialize_parameters(layer_dims):
 def backward_propagation_with_regularization(X, Y, cache, lambd):
     """backward_propagation with the L2 term: dW_l += lambd / m W_l.
 
-    Returns the dict "dZ3", "dW3", "db3", "dA2", "dZ2", ..., "dW1", "db1".
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m)
+        Labels.
+    cache : tuple
+        The cache of ``forward_propagation``.
+    lambd : float
+        L2 strength, >= 0.
+
+    Returns
+    -------
+    dict
+        "dZ3", "dW3", "db3", "dA2", "dZ2", ..., "dW1", "db1".
+
+    Raises
+    ------
+    ValueError
+        A malformed cache, shapes that do not chain, a negative ``lambd``.
     """
     return _u.backward(X, Y, cache, lambd=lambd)
 
@@ -88,8 +125,26 @@ def forward_propagation_with_dropout(X, parameters, keep_prob=0.5):
     Seeds NumPy's global generator with 1, then per hidden layer
     D = (np.random.rand(*A.shape) < keep_prob) as int, A = A * D / keep_prob.
 
-    Returns (A3, cache) with cache (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3,
-    A3, W3, b3); A1, A2 are the dropped, rescaled activations.
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    parameters : dict
+        "W1", "b1", "W2", "b2", "W3", "b3".
+    keep_prob : float, default 0.5
+        In (0, 1].
+
+    Returns
+    -------
+    A3 : ndarray (1, m)
+    cache : tuple
+        (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3); A1, A2 are
+        the dropped, rescaled activations.
+
+    Raises
+    ------
+    ValueError
+        A ``keep_prob`` outside (0, 1]; shapes that do not chain.
     """
     np.random.seed(1)
     if keep_prob != 1:
@@ -104,16 +159,55 @@ def forward_propagation_with_dropout(X, parameters, keep_prob=0.5):
 def backward_propagation_with_dropout(X, Y, cache, keep_prob):
     """Backward pass of forward_propagation_with_dropout: dA_l = (W^T dZ) * D_l / keep_prob.
 
-    Returns the dict "dZ3", "dW3", "db3", "dA2", "dZ2", ..., "dW1", "db1".
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m)
+        Labels.
+    cache : tuple
+        The cache of :func:`forward_propagation_with_dropout`.
+    keep_prob : float
+        The forward pass's, in (0, 1].
+
+    Returns
+    -------
+    dict
+        "dZ3", "dW3", "db3", "dA2", "dZ2", ..., "dW1", "db1".
+
+    Raises
+    ------
+    ValueError
+        A ``keep_prob`` outside (0, 1], a malformed cache.
     """
     _v.check_keep_prob(keep_prob, 2)
     return _u.backward(X, Y, cache, keep_prob=keep_prob)
 
 
 def load_2D_dataset(path="datasets/data.mat"):
-    """(train_X (2, 211), train_Y (1, 211), test_X (2, 200), test_Y (1, 200)) from
-    the course's ``data.mat`` (keys X, y, Xval, yval), read with scipy.io.loadmat;
-    scatter-plots the training set when matplotlib is installed."""
+    """The course's 2-D data (reg_utils' ``load_2D_dataset``).
+
+    Read from its ``data.mat`` (keys X, y, Xval, yval) with
+    scipy.io.loadmat; scatter-plots the training set when matplotlib is
+    installed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, default "datasets/data.mat"
+        Relative to the working directory, as in the notebook.
+
+    Returns
+    -------
+    train_X : ndarray (2, 211)
+    train_Y : ndarray (1, 211)
+    test_X : ndarray (2, 200)
+    test_Y : ndarray (1, 200)
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    """
     path = _v.course_data_file(path, "load_2D_dataset")
     data = _v.optional_module("scipy.io", "load_2D_dataset", "scipy").loadmat(path)
     train_X = data['X'].T
@@ -131,20 +225,31 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
     Parameters
     ----------
     X : ndarray (n_x, m)
+        Inputs, examples as columns.
     Y : ndarray (1, m) of 0/1
-    learning_rate : float
-    num_iterations : int
-    print_cost : bool
+        Labels.
+    learning_rate : float, default 0.3
+    num_iterations : int, default 30000
+    print_cost : bool, default True
         Print ``Cost after iteration i: cost`` every 10000 iterations; record
         the cost every 1000 and plot the record at the end (matplotlib).
-    lambd : float
+    lambd : float, default 0
         L2 strength (0: none).
-    keep_prob : float
+    keep_prob : float, default 1
         Dropout keep probability of the hidden layers (1: none).
 
     Returns
     -------
     parameters : dict W1, b1, W2, b2, W3, b3
+
+    Raises
+    ------
+    ValueError
+        A negative ``lambd``, a ``keep_prob`` outside (0, 1], a
+        ``learning_rate`` <= 0, a negative ``num_iterations``; shapes that do
+        not fit, NaN or inf in Y.
+    TypeError
+        Arrays that are not real numbers.
     """
     lambd = _v.check_lambd(lambd)
     _v.course_rates(learning_rate)       # both paths: the dropout loop's too

@@ -51,12 +51,35 @@ __all__ = [
 ]
 
 def forward_propagation(x, theta):
-    """J(theta) = theta * x."""
+    """J(theta) = theta * x.
+
+    Parameters
+    ----------
+    x : float
+    theta : float
+
+    Returns
+    -------
+    float
+        ``theta * x``.
+    """
     return theta * x
 
 
 def backward_propagation(x, theta):
-    """dJ/dtheta = x."""
+    """dJ/dtheta = x.
+
+    Parameters
+    ----------
+    x : float
+    theta : float
+        Not read (the derivative does not depend on it).
+
+    Returns
+    -------
+    float
+        ``x``.
+    """
     return x
 
 
@@ -64,8 +87,28 @@ def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
     """Relative difference of backward_propagation and a centred difference of J.
 
     gradapprox = (J(theta + eps) - J(theta - eps)) / (2 eps);
-    difference = |grad - gradapprox| / (|grad| + |gradapprox|). With
-    ``print_msg`` prints the course's verdict (threshold 2e-7).
+    difference = |grad - gradapprox| / (|grad| + |gradapprox|).
+
+    Parameters
+    ----------
+    x : float
+    theta : float
+    epsilon : float, default 1e-7
+        > 0.
+    print_msg : bool, default False
+        Print the course's verdict (threshold 2e-7).
+
+    Returns
+    -------
+    float
+        The difference.
+
+    Raises
+    ------
+    ValueError
+        ``epsilon <= 0``.
+    TypeError
+        ``x`` or ``theta`` not a real number.
     """
     _v.course_epsilon(epsilon)
     _v.course_real(x, "x")
@@ -86,8 +129,30 @@ def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
 
 
 def forward_propagation_n(X, Y, parameters):
-    """(cost, cache): cost = 1/m sum(-Y log A3 - (1 - Y) log(1 - A3)), a NumPy
-    scalar; cache (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3). Y may be (m,)."""
+    """The course's 3-layer network's cost and flat cache (gc_utils).
+
+    cost = 1/m sum(-Y log A3 - (1 - Y) log(1 - A3)).
+
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m) or (m,)
+        Labels.
+    parameters : dict
+        "W1", "b1", "W2", "b2", "W3", "b3".
+
+    Returns
+    -------
+    cost : numpy.float32 or numpy.float64
+        A NumPy scalar.
+    cache : tuple (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
+
+    Raises
+    ------
+    ValueError, TypeError, KeyError
+        As :func:`fastbp.course.L_model_forward`.
+    """
     A3, cache = _u.forward(X, parameters)
     return _u.cross_entropy(A3, Y, drop_nan=False), cache
 
@@ -95,6 +160,23 @@ def forward_propagation_n(X, Y, parameters):
 def backward_propagation_n(X, Y, cache):
     """Gradients of forward_propagation_n's cost: dZ3 = A3 - Y, dW3 = dZ3 A2^T / m, ...
 
-    Returns the dict "dZ3", "dW3", "db3", "dA2", "dZ2", ..., "dW1", "db1".
+    Parameters
+    ----------
+    X : ndarray (n_x, m)
+        Inputs, examples as columns.
+    Y : ndarray (1, m)
+        Labels.
+    cache : tuple
+        The cache of :func:`forward_propagation_n`.
+
+    Returns
+    -------
+    dict
+        "dZ3", "dW3", "db3", "dA2", "dZ2", ..., "dW1", "db1".
+
+    Raises
+    ------
+    ValueError
+        A malformed cache, shapes that do not chain.
     """
     return _u.backward(X, Y, cache)

@@ -70,21 +70,67 @@ _OPTIMIZERS = ("gd", "momentum", "adam")
 
 
 def load_params_and_grads(seed=1):
-    """(W1, b1, W2, b2, dW1, db1, dW2, db2) drawn with randn after np.random.seed(seed),
-    shapes (2, 3), (2, 1), (3, 3), (3, 1) twice."""
+    """Parameters and gradients drawn with randn after ``np.random.seed(seed)``.
+
+    Parameters
+    ----------
+    seed : int, default 1
+
+    Returns
+    -------
+    tuple of 8 ndarray
+        (W1, b1, W2, b2, dW1, db1, dW2, db2), shapes (2, 3), (2, 1), (3, 3),
+        (3, 1) twice.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A seed ``np.random.seed`` does not take.
+    """
     np.random.seed(_v.course_seed(seed))
     return tuple(np.random.randn(*shape) for shape in ((2, 3), (2, 1), (3, 3), (3, 1)) * 2)
 
 
 def compute_cost(a3, Y):
-    """The *sum* over the examples of -Y log a3 - (1 - Y) log(1 - a3) (not divided by m)."""
+    """The *sum* over the examples of -Y log a3 - (1 - Y) log(1 - a3) (not divided by m).
+
+    Parameters
+    ----------
+    a3 : ndarray (1, m)
+        The output probabilities.
+    Y : ndarray (1, m) or (m,)
+        Labels.
+
+    Returns
+    -------
+    numpy.float32 or numpy.float64
+        A NumPy scalar.
+
+    Raises
+    ------
+    TypeError
+        a3 not real numbers.
+    """
     return _u.cross_entropy(a3, Y, mean=False, drop_nan=False)
 
 
 def load_dataset():
-    """(train_X (2, 300), train_Y (1, 300)): the course's moons (scikit-learn's
-    ``make_moons``, noise 0.2, after np.random.seed(3)); scatter-plots them
-    when matplotlib is installed."""
+    """The course's moons (opt_utils_v1a's ``load_dataset``).
+
+    scikit-learn's ``make_moons``, noise 0.2, after ``np.random.seed(3)``;
+    scatter-plots them when matplotlib is installed.
+
+    Returns
+    -------
+    train_X : ndarray (2, 300)
+    train_Y : ndarray (1, 300)
+        Labels 0/1.
+
+    Raises
+    ------
+    ImportError
+        scikit-learn is not installed (``pip install "fastbp[course]"``).
+    """
     train_X, train_Y = _u.make_data("make_moons", 3, 300, .2)
     _u.scatter(train_X, train_Y)
     return train_X, train_Y
@@ -98,20 +144,43 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
     Parameters
     ----------
     X : ndarray (n_x, m)
+        Inputs, examples as columns.
     Y : ndarray (1, m) of 0/1
+        Labels.
     layers_dims : list [n_x, n_1, ..., 1]
+        The layer sizes.
     optimizer : {"gd", "momentum", "adam"}
-    learning_rate, mini_batch_size, beta, beta1, beta2, epsilon, num_epochs
-        As the course.
-    print_cost : bool
+    learning_rate : float, default 0.0007
+    mini_batch_size : int, default 64
+    beta : float, default 0.9
+        Momentum.
+    beta1 : float, default 0.9
+        Adam's first-moment decay.
+    beta2 : float, default 0.999
+        Adam's second-moment decay.
+    epsilon : float, default 1e-8
+        Adam's epsilon.
+    num_epochs : int, default 5000
+    print_cost : bool, default True
         Print the mean cost every 1000 epochs, record it every 100 (plotted).
     decay : callable (learning_rate0, epoch_num, decay_rate) -> learning rate, optional
         ``update_lr`` or ``schedule_lr_decay``; applied after each epoch.
-    decay_rate : float
+    decay_rate : float, default 1
+        Passed to ``decay``.
 
     Returns
     -------
     parameters : dict W1, b1, ..., WL, bL
+
+    Raises
+    ------
+    ValueError
+        An unknown ``optimizer``; a ``learning_rate`` <= 0, betas outside [0,
+        1), ``epsilon`` <= 0 (for the optimizer that reads them); a negative
+        ``num_epochs``, ``mini_batch_size < 1``; NaN or inf in Y; shapes that
+    do not fit.
+    TypeError
+        Arrays that are not real numbers, a non-int ``num_epochs``.
     """
     _v.check_choice("optimizer", optimizer, _OPTIMIZERS)
     num_epochs = _v.course_iterations(num_epochs, "num_epochs")

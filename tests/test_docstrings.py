@@ -17,10 +17,14 @@ or return whose type line says everything, ``W : ndarray (n, n_prev)``
 RT05, SA03). Module docstrings are prose with their own headings and are not
 validated.
 
-A second check reads the defaults written in the type lines (``lambd : float,
+The docstrings' Examples run as doctests (plain values only: nothing that
+depends on timing, threads or the BLAS).
+
+A further check reads the defaults written in the type lines (``lambd : float,
 default 0.0``) and compares them with the signatures.
 """
 import ast
+import doctest
 import functools
 import importlib
 import inspect
@@ -160,3 +164,12 @@ def test_documented_defaults_match_signatures(modname):
                 problems.append(f"{name}({pname}): documented default {text}, "
                                 f"signature {param.default!r}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("modname", MODULES)
+def test_docstring_examples(modname):
+    """The Examples sections run and print what they show."""
+    mod = _module(modname)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+                             verbose=False, report=True)
+    assert result.failed == 0, f"{result.failed} doctest(s) of {modname} failed (see above)"

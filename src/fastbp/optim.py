@@ -203,6 +203,14 @@ class InverseTimeDecay(LRSchedule):
         int >= 1.
     TypeError
         ``decay_rate`` not a real number.
+
+    Examples
+    --------
+    >>> from fastbp.optim import InverseTimeDecay, schedule_lr_decay, update_lr
+    >>> InverseTimeDecay(0.3, time_interval=1000)(0.1, 2500) == schedule_lr_decay(0.1, 2500, 0.3)
+    True
+    >>> InverseTimeDecay(1.0)(0.1, 3) == update_lr(0.1, 3, 1.0)
+    True
     """
 
     def __init__(self, decay_rate, time_interval=1):

@@ -76,6 +76,21 @@ def dense_forward(A_prev, W, b, activation="relu", *, alpha=None, out=None, n_th
 
     Notes
     -----
+    The activations ``g`` (:func:`fastbp.reference.activation` is their
+    specification, which the kernels are tested against)::
+
+        identity    z
+        relu        max(z, 0)
+        leaky_relu  z if z >= 0 else alpha z        (Maas et al. 2013)
+        sigmoid     1 / (1 + exp(-z))
+        tanh        tanh(z)
+        elu         z if z > 0 else alpha (exp(z) - 1)        (Clevert et al. 2016)
+        gelu        z Phi(z) = z erfc(-z / sqrt(2)) / 2       (Hendrycks & Gimpel 2016)
+        gelu_tanh   z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))) / 2
+                    (their tanh approximation; PyTorch's ``approximate="tanh"``)
+        silu        z sigmoid(z)                  (Elfwing et al. 2018; Swish, beta 1)
+        softplus    log(1 + exp(z))
+
     Values are not checked: NaN and inf propagate as they do in NumPy's
     ``g(W @ A_prev + b)``.
     """

@@ -338,7 +338,8 @@ class Network:
         ``[n_x, n_1, ..., n_L]``: input size, hidden sizes, output size.
     hidden : str or sequence of str, default "relu"
         Activation of the hidden layers: one name for all, or one per hidden
-        layer. Any of :data:`ACTIVATIONS`.
+        layer. Any of :data:`ACTIVATIONS` (formulas and sources: the Notes of
+        :func:`fastbp.dense_forward`).
     output : {"sigmoid", "softmax", "identity", "exp"}, default "sigmoid"
         Output non-linearity; it fixes the loss: binary cross-entropy,
         cross-entropy, mean squared error ``1/(2m) sum (AL - Y)^2``, or the
@@ -370,8 +371,11 @@ class Network:
         then rounded to ``dtype``: the same seed starts float32 and float64
         networks at the same values (to float32's precision).
     init : {"he", "xavier", "course"} or None, default "he"
-        ``randn * sqrt(2 / n_prev)``, ``randn * sqrt(1 / n_prev)`` (the
-        course's Xavier) or ``randn * 0.01``. Biases start at zero. None:
+        ``randn * sqrt(2 / n_prev)`` (He et al. 2015, "Delving deep into
+        rectifiers"), ``randn * sqrt(1 / n_prev)`` (what the course, course
+        2 week 1, calls Xavier initialisation; Glorot & Bengio 2010's own
+        variance is ``2 / (n_prev + n)``) or ``randn * 0.01`` (the course's
+        small random weights). Biases start at zero. None:
         every parameter starts at zero, for a caller that then sets them all
         (fastbp.sklearn draws scikit-learn's Glorot-uniform into them; a
         network of zeros does not train, its hidden units stay equal).
@@ -382,7 +386,8 @@ class Network:
         ``0.5 alpha ||W||^2 / sum(sw)`` to the loss and ``alpha W / sum(sw)``
         to the gradient): ``lambd = alpha``.
     keep_prob : float or sequence of float, default 1.0
-        Inverted-dropout keep probability for each hidden layer's output
+        Inverted-dropout (the course's, course 2 week 1; Srivastava et al.
+        2014) keep probability for each hidden layer's output
         (1.0 = no dropout). Active in :meth:`train_step`, :meth:`fit` and
         ``forward(X, training=True)`` only (not in :meth:`loss_and_gradient`,
         :meth:`predict` or :meth:`evaluate`). Masks come from a

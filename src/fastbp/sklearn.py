@@ -1306,6 +1306,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ValueError
             X holds NaN or inf (unless ``sklearn.set_config(assume_finite=True)``,
             as scikit-learn), or its number of features differs from the fit's.
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
         """
         check_is_fitted(self)
         return self._predict(X)
@@ -1471,6 +1473,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             (n_samples,) for a model fitted on one target; float32 when
             both this X and the fit's were float32, else float64 (as
             scikit-learn's).
+
+        Raises
+        ------
+        ValueError
+            X holds NaN or inf (unless ``sklearn.set_config(assume_finite=True)``,
+            as scikit-learn), or its number of features differs from the fit's.
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
         """
         check_is_fitted(self)
         return self._predict(X)

@@ -2023,7 +2023,8 @@ class Network:
             (strings, objects, complex), or numpy.ma arrays with masked
             entries (their hidden values would be used); class labels for a softmax output
             that are not integers; ``epochs``, ``batch_size`` or
-            ``checkpoint_every`` not an int; ``shuffle`` or ``resume`` not a
+            ``checkpoint_every`` not an int; ``seed`` not None or an int,
+            ``replica_check_every`` not an int; ``shuffle`` or ``resume`` not a
             bool, ``verbose`` not a bool or int; ``callback`` not callable, or
             (after an epoch) returning something other than None or a bool;
             ``optimizer`` not a :mod:`fastbp.optim` optimizer;
@@ -2038,6 +2039,7 @@ class Network:
             out of range, a sigmoid target outside [0, 1], a negative count),
             bad ``sample_weight`` (shape, NaN/inf, negative, all zero),
             ``epochs < 0``, ``batch_size < 1``, ``checkpoint_every < 1``,
+            a negative ``seed`` or ``replica_check_every``,
             ``resume`` without ``checkpoint_path``, ``sample_weight`` with ``comm``, ``comm`` that is
             ``MPI.COMM_NULL`` or an inter-communicator; and with ``resume`` a
             checkpoint that does not fit this network or optimizer.

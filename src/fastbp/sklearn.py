@@ -1141,7 +1141,7 @@ _DOC_PARAMS = """
     max_fun : int >= 1, default=15000
         The most loss evaluations ``"lbfgs"`` may make (each a whole
         forward and backward pass over the data).
-    n_threads : int, default=None
+    n_threads : int or None, default=None
         fastbp's parameter (scikit-learn's estimators have none).
         Threads of fastbp's compiled kernels: None = all cores, or
         ``OMP_NUM_THREADS`` when that is set (taken as it is even above the

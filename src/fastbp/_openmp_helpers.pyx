@@ -107,7 +107,14 @@ if hasattr(os, "register_at_fork"):
 
 
 def openmp_enabled():
-    """True when fastbp was compiled with OpenMP support."""
+    """True when fastbp was compiled with OpenMP support.
+
+    Returns
+    -------
+    bool
+        False for a build without OpenMP (``-Dopenmp=disabled``, or a
+        compiler without it): every kernel then runs on one thread.
+    """
     return bool(fbp_omp_enabled())
 
 
@@ -124,7 +131,7 @@ def effective_n_threads(n_threads=None):
 
     Parameters
     ----------
-    n_threads : int or None
+    n_threads : int or None, default None
         ``None`` uses every core: OpenMP's maximum for the calling thread
         at the call, which honours ``OMP_NUM_THREADS`` and
         ``threadpoolctl.threadpool_limits(user_api="openmp")``, at most the

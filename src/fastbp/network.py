@@ -1046,7 +1046,8 @@ class Network:
         Returns
         -------
         AL : ndarray (n_L, m)
-            Output activations (a copy), of the network's dtype.
+            Output activations (a copy), of the network's dtype. NaN or inf
+            in X are not checked and propagate to AL.
 
         Raises
         ------
@@ -1527,7 +1528,9 @@ class Network:
         then holds the last point evaluated, which need not be the result:
         finish with ``net.flat_parameters[...] = res.x`` (and
         :meth:`parameters_changed`), as :mod:`fastbp.sklearn` does. No
-        dropout is applied and no optimizer or step counter changes.
+        dropout is applied and no optimizer or step counter changes. X is
+        not checked for NaN or inf (an optimiser calls this many times with
+        one X: check it once): they give a NaN loss and gradient.
 
         Parameters
         ----------

@@ -282,32 +282,36 @@ def test_train_batch_refuses_unchecked_data(rng, case):
     assert np.array_equal(net.flat_parameters, before) and opt.t == 0
 
 
-@pytest.mark.parametrize("value", [0, -1, 1.5, True])
-def test_effective_n_threads_and_apply_update_refuse_non_counts(rng, value):
+# an int below 1 is a ValueError, a value that is not an int a TypeError
+NON_COUNTS = [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)]
+
+
+@pytest.mark.parametrize("value,exc", NON_COUNTS)
+def test_effective_n_threads_and_apply_update_refuse_non_counts(rng, value, exc):
     """0 or -1 made every compiled call a silent no-op (fit's losses 0.0,
     the weights unchanged, the optimizer's t counting on)."""
     import fastbp
     net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
-    with pytest.raises(ValueError, match="effective_n_threads"):
+    with pytest.raises(exc, match="effective_n_threads"):
         net.effective_n_threads = value
     net.forward(X)
     net.backward((X[:1] > 0).astype(float))
     opt = fastbp.SGD(0.1)
-    with pytest.raises(ValueError, match="n_threads"):
+    with pytest.raises(exc, match="n_threads"):
         net.apply_update(opt, n_threads=value)
     assert opt.t == 0
-    with pytest.raises(ValueError, match="n_threads"):
+    with pytest.raises(exc, match="n_threads"):
         net.predict_proba(X, n_threads=value)
 
 
-@pytest.mark.parametrize("value", [0, -1, 1.5, True])
-def test_share_gradient_refuses_non_counts(rng, value):
+@pytest.mark.parametrize("value,exc", NON_COUNTS)
+def test_share_gradient_refuses_non_counts(rng, value, exc):
     """share_gradient's n_threads is an effective count like apply_update's:
     0 or -1 (-1 is "all cores" everywhere else) returned a loss of 0.0 and
     left the gradients as they were, silently; None takes the network's."""
     net, X, Xc, Yc, yt, labels = _net_and_batch(rng)
     net.flat_grads[...] = 7.0
-    with pytest.raises(ValueError, match="n_threads"):
+    with pytest.raises(exc, match="n_threads"):
         net.share_gradient(Xc, Yc, yt, labels, Xc.shape[1], 0, value)
     assert np.all(net.flat_grads == 7.0)
     loss = net.share_gradient(Xc, Yc, yt, labels, Xc.shape[1], 0, None)

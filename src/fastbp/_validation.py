@@ -163,8 +163,13 @@ def check_count(name, value, limit):
 
 
 def check_positive_int(name, value):
-    """``value`` as an int >= 1 (schedules' step sizes and intervals)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    """``value`` as an int >= 1 (schedules' step sizes and intervals, batch
+    sizes, effective thread counts): TypeError for a value that is not an
+    int (a float, a string, a bool), ValueError for an int below 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 

@@ -1624,9 +1624,10 @@ class Network:
         Raises
         ------
         TypeError
-            ``optimizer`` is not a :class:`fastbp.optim.Optimizer`.
+            ``optimizer`` is not a :class:`fastbp.optim.Optimizer`;
+            ``n_threads`` not an int.
         ValueError
-            ``n_threads`` not an int >= 1.
+            ``n_threads`` < 1.
         """
         _validation.check_optimizer(optimizer, Optimizer)
         # an effective count (0 or a negative one made the update a no-op)
@@ -1674,9 +1675,10 @@ class Network:
         ValueError
             X holds NaN or inf and ``check_finite`` is True (a silent class 0 /
             NaN loss otherwise), X not of shape (n_x, m) (a transposed X
-            says so, see :meth:`check_X`), or ``n_threads`` not an int >= 1.
+            says so, see :meth:`check_X`), or ``n_threads`` < 1.
         TypeError
-            X not real numbers, ``check_finite`` not True or False.
+            X not real numbers, ``check_finite`` not True or False,
+            ``n_threads`` not an int.
         """
         # as forward's training: check_finite="no" (truthy) checked, None did not
         check_finite = _validation.check_bool("check_finite", check_finite)

@@ -199,10 +199,9 @@ class InverseTimeDecay(LRSchedule):
     Raises
     ------
     ValueError
-        ``decay_rate`` negative or not finite, ``time_interval`` not an
-        int >= 1.
+        ``decay_rate`` negative or not finite, ``time_interval`` < 1.
     TypeError
-        ``decay_rate`` not a real number.
+        ``decay_rate`` not a real number, ``time_interval`` not an int.
 
     Examples
     --------
@@ -240,9 +239,9 @@ class StepDecay(LRSchedule):
     Raises
     ------
     ValueError
-        ``step_size`` not an int >= 1, ``gamma`` <= 0 or not finite.
+        ``step_size`` < 1, ``gamma`` <= 0 or not finite.
     TypeError
-        ``gamma`` not a real number.
+        ``step_size`` not an int, ``gamma`` not a real number.
     """
 
     def __init__(self, step_size, gamma=0.1):

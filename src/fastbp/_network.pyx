@@ -96,7 +96,11 @@ cdef class NetKernel:
 
     Created and driven by :class:`fastbp.network.Network`; not public API.
     Workspaces are NumPy arrays sized at first use for the largest batch seen
-    and reused; smaller batches use a prefix of them.
+    and reused; smaller batches use a prefix of them. The caller's arrays
+    (X, Y, weights, an epoch's order) are referenced only while a call may
+    read them: from :meth:`forward_train` to the next call (its backward
+    reads them), never after a call no backward can follow
+    (:meth:`_release_inputs`).
     """
     cdef NetPlan p
     cdef LayerPlan *train_layers
@@ -584,6 +588,25 @@ cdef class NetKernel:
         self.sw_ref = sw
         self.p.sw = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sw) if sw is not None else NULL
 
+    cdef _release_inputs(self):
+        """Drop the references to a training call's inputs once it has run
+        (:meth:`train_steps`, :meth:`train_epoch`, :meth:`grad_step`: no
+        backward may follow them, Network refuses one). Kept, they held a
+        fit's X -- the caller's array or the copy the fit made of it, an
+        X-sized block -- for as long as the network lived (a fitted
+        scikit-learn estimator kept its training data). The plan's pointers
+        into them are cleared: every call that reads X, Y or the weights
+        points the plan at its own first."""
+        self.X_ref = None
+        self.Y_ref = None
+        self.sw_ref = None
+        self.epoch_refs = ()
+        if self.sp_src is not None:
+            self.sp_src[0] = None
+        self.p.X = NULL
+        self.p.Y = NULL
+        self.p.sw = NULL
+
     cdef int _blocks(self, int n_threads, Py_ssize_t m) noexcept nogil:
         """Blocks per phase of a step on m examples: n_threads, fewer for small
         steps (``min_flops_per_thread``). Fixed by the shape and n_threads, so
@@ -793,15 +816,16 @@ cdef class NetKernel:
             n = _sw_sum(<const char *>cnp.PyArray_DATA(sample_weight), 8, NULL, X.shape[1])
             if n == 0.0:
                 return None, None, 3, 0
-        self._set_batch(X, Y, yt, labels, lambd, 1.0 / n, lambd / n,
-                        dropout, seed, step0, X.shape[1], 0)
-        self._set_weights(sample_weight)
-        self._set_opt(opt, lr, b1, b2, eps, 1.0, 1.0)
-        self.p.check_targets = check_targets
         try:
+            self._set_batch(X, Y, yt, labels, lambd, 1.0 / n, lambd / n,
+                            dropout, seed, step0, X.shape[1], 0)
+            self._set_weights(sample_weight)
+            self._set_opt(opt, lr, b1, b2, eps, 1.0, 1.0)
+            self.p.check_targets = check_targets
             done = self._call(mode, n_threads, n_steps, t0)
         finally:
             self.p.check_targets = 1
+            self._release_inputs()
         self.have_forward = True
         self.forward_count += 1
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
@@ -911,8 +935,8 @@ cdef class NetKernel:
         finally:
             self.data_div = 1.0
             self.p.ep = NULL
-            self.p.sw = NULL
             self.p.check_targets = 1
+            self._release_inputs()
         self.have_forward = True
         self.forward_count += 1
         status = 1 if self.p.bad_label else (2 if self.p.nonfinite else 0)
@@ -940,14 +964,15 @@ cdef class NetKernel:
         outside the loss's domain is not flagged and the backward runs; a
         class index out of range is flagged always).
         """
-        self._set_batch(X, Y, yt, labels, lambd, gscale, l2scale, dropout, seed, step,
-                        mask_ld, mask_off)
-        self._set_weights(sample_weight)
-        self.p.check_targets = check_targets
         try:
+            self._set_batch(X, Y, yt, labels, lambd, gscale, l2scale, dropout, seed, step,
+                            mask_ld, mask_off)
+            self._set_weights(sample_weight)
+            self.p.check_targets = check_targets
             self._call(M_FORWARD | M_TRAIN | M_LOSS | M_DELTA | M_BACKWARD, n_threads)
         finally:
             self.p.check_targets = 1
+            self._release_inputs()
         self.have_forward = True
         self.forward_count += 1
         return self.p.loss_sum, self.p.l2_sum, 1 if self.p.bad_label else 0
@@ -1016,4 +1041,8 @@ cdef class NetKernel:
         finally:
             self.X_ref = saved_X
             self.p = saved
+            if sparse:
+                # the predicted X's arrays (or the CSC copy made above) are not
+                # the training set's: kept, they outlived the call
+                self.sp_src[1] = None
         return out

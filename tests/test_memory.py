@@ -1,0 +1,124 @@
+"""Memory and resource hygiene: what a call leaves behind once it has returned.
+
+A network keeps its parameters and its workspaces (sized for the largest
+batch seen); it must not keep the caller's data, nor the copies a call made
+of it, alive after the call. Checked with weak references to the arrays
+(an ndarray supports them) and, for copies made inside a call, with
+tracemalloc (NumPy reports its data buffers to it).
+"""
+import gc
+import tracemalloc
+import weakref
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastbp
+
+
+def _net():
+    return fastbp.Network([20, 8, 3], hidden="relu", output="softmax", seed=0,
+                          dtype="float64")
+
+
+def _data(m=300, seed=0):
+    rng = np.random.default_rng(seed)
+    # examples as rows, passed as rows.T: the network's X with no copy
+    return rng.standard_normal((m, 20)), rng.integers(0, 3, m)
+
+
+TRAINING_CALLS = {
+    "fit": lambda net, X, y: net.fit(X, y, epochs=1, batch_size=32, verbose=False),
+    "fit shuffle=False": lambda net, X, y: net.fit(X, y, epochs=1, batch_size=32,
+                                                    shuffle=False, verbose=False),
+    "train_step": lambda net, X, y: net.train_step(X, y, fastbp.SGD(0.1)),
+    "loss_and_gradient": lambda net, X, y: net.loss_and_gradient(X, y),
+}
+
+
+@pytest.mark.parametrize("call", list(TRAINING_CALLS))
+def test_training_call_does_not_keep_X(call):
+    # the kernel's plan kept its last training X (an epoch's arrays and
+    # order too) until the next call: a fitted network, and so a fitted
+    # MLPClassifier, held its whole training set
+    net = _net()
+    rows, y = _data()
+    ref = weakref.ref(rows)
+    TRAINING_CALLS[call](net, rows.T, y)
+    del rows
+    gc.collect()
+    assert ref() is None, f"the network still holds X after {call}"
+    # and it trains and predicts on as before
+    X2, y2 = _data(seed=1)
+    TRAINING_CALLS[call](net, X2.T, y2)
+    assert net.predict(X2.T).shape == (300,)
+
+
+def test_fit_does_not_keep_its_copy_of_X():
+    # a C-ordered (n_x, m) X is gathered from an F-ordered copy made for the
+    # fit (README); that copy, and the epoch's order, outlived the fit
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 20000))            # 3.2 MB
+    y = rng.integers(0, 3, X.shape[1])
+    net = _net()
+    net.fit(X[:, :100], y[:100], epochs=1, batch_size=32, verbose=False)   # warm
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        net.fit(X, y, epochs=1, batch_size=32, verbose=False)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < X.nbytes // 4, (
+        f"{held} bytes still allocated after the fit (X is {X.nbytes} bytes)")
+
+
+def test_forward_keeps_X_for_its_backward():
+    # the one call whose X must outlive it: backward's dW[1] reads it
+    net = _net()
+    rows, y = _data()
+    net.forward(rows.T)
+    grads = net.backward(y)
+    expected = {k: v.copy() for k, v in grads.items()}
+    ref = weakref.ref(rows)
+    net.forward(rows.T)
+    del rows
+    gc.collect()
+    assert ref() is not None
+    got = net.backward(y)
+    for k in expected:
+        np.testing.assert_array_equal(got[k], expected[k], err_msg=k)
+
+
+@pytest.mark.parametrize("fmt", ["csc", "csr"])
+@pytest.mark.parametrize("call", ["predict", "loss_and_gradient"])
+def test_sparse_call_does_not_keep_X(fmt, call):
+    net = _net()
+    X = sp.random(20, 300, density=0.2, format=fmt, random_state=0)
+    y = np.random.default_rng(0).integers(0, 3, 300)
+    ref = weakref.ref(X.data)
+    if call == "predict":
+        net.predict(X)
+    else:
+        net.loss_and_gradient(X, y)
+    del X
+    gc.collect()
+    assert ref() is None, f"the network still holds a {fmt} X after {call}"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")     # ConvergenceWarning: 3 iterations
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_fitted_estimator_does_not_keep_training_data(solver):
+    pytest.importorskip("sklearn")
+    from fastbp.sklearn import MLPClassifier
+    rows, y = _data()
+    ref = weakref.ref(rows)
+    clf = MLPClassifier((8,), solver=solver, max_iter=3, random_state=0)
+    clf.fit(rows, y)
+    del rows
+    gc.collect()
+    assert ref() is None, f"a fitted MLPClassifier ({solver}) still holds its X"
+    assert clf.predict(_data(seed=1)[0]).shape == (300,)

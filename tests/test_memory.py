@@ -7,6 +7,10 @@ of it, alive after the call. Checked with weak references to the arrays
 tracemalloc (NumPy reports its data buffers to it).
 """
 import gc
+import io
+import os
+import signal
+import sys
 import tracemalloc
 import weakref
 
@@ -122,3 +126,51 @@ def test_fitted_estimator_does_not_keep_training_data(solver):
     gc.collect()
     assert ref() is None, f"a fitted MLPClassifier ({solver}) still holds its X"
     assert clf.predict(_data(seed=1)[0]).shape == (300,)
+
+
+def _open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_cli_run_whose_reader_left_closes_its_descriptors(monkeypatch):
+    # `fastbp info | head -1` run in-process (main() called from Python): the
+    # BrokenPipeError handling pointed stdout at /dev/null through a
+    # descriptor it never closed, one more per run
+    from fastbp import cli
+
+    def run():
+        r, w = os.pipe()
+        os.close(r)                         # the reader has left
+        out = io.TextIOWrapper(io.FileIO(w, "w"), write_through=True)
+        monkeypatch.setattr(sys, "stdout", out)
+        try:
+            assert cli.main(["info"]) == 0
+        finally:
+            monkeypatch.undo()
+            out.close()                     # writes nothing more: /dev/null now
+
+    old = signal.signal(signal.SIGPIPE, signal.SIG_IGN) if hasattr(signal, "SIGPIPE") else None
+    try:
+        run()                               # imports and caches first
+        before = _open_fds()
+        for _ in range(5):
+            run()
+        assert _open_fds() == before
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGPIPE, old)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_stderr_reader_left_closes_its_descriptor():
+    from fastbp import cli
+
+    r, w = os.pipe()
+    os.close(r)
+    err = cli._ReaderMayLeave(io.TextIOWrapper(io.FileIO(w, "w"), write_through=True))
+    before = _open_fds()
+    err.write("note\n")                     # BrokenPipeError -> /dev/null
+    err.write("more\n")
+    assert _open_fds() == before
+    err.close()

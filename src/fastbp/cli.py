@@ -520,7 +520,18 @@ def _open_text(path, compression):
 def _stdout_to_devnull():
     """Send what is still to be printed nowhere: the reader of the pipe has gone
     (``fastbp ... | head``), and a later flush must not raise again."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _to_devnull(sys.stdout.fileno())
+
+
+def _to_devnull(fd):
+    """Point the descriptor ``fd`` at /dev/null. The descriptor opened for it
+    is closed again: left open, each in-process run whose reader had left
+    (``main()`` called from Python) kept one more descriptor."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def _open_compressed(path, compression, mode):
@@ -2352,7 +2363,7 @@ class _ReaderMayLeave:
 
     def _gone(self):
         try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+            _to_devnull(self._stream.fileno())
         except (OSError, ValueError, AttributeError):   # not a file (captured output)
             pass
 
@@ -2410,9 +2421,7 @@ class _StdoutMayFail:
         except (OSError, ValueError, AttributeError):   # not a file (captured output)
             self._stream = None
         else:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, fd)
-            os.close(null)
+            _to_devnull(fd)
         if not self._keep_going:
             raise CLIError(self.error, DATA)
 

@@ -174,3 +174,25 @@ def test_stderr_reader_left_closes_its_descriptor():
     err.write("more\n")
     assert _open_fds() == before
     err.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod") or not os.path.isdir("/proc/self/fd"),
+                    reason="needs os.fchmod and /proc/self/fd")
+def test_failed_checkpoint_write_closes_its_temporary_file(tmp_path, monkeypatch):
+    # setting the temporary file's mode ran before the file object took the
+    # descriptor: an fchmod refused (EPERM, a file system without modes)
+    # left it open, one per save attempt
+    import errno
+
+    def refuse(fd, mode):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    net = fastbp.Network([3, 2, 1], seed=0)
+    net.save(tmp_path / "warm.npz")
+    monkeypatch.setattr(os, "fchmod", refuse)
+    before = _open_fds()
+    for _ in range(3):
+        with pytest.raises(OSError, match="not permitted"):
+            net.save(tmp_path / "m.npz")
+    assert _open_fds() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["warm.npz"]   # no temporary left

@@ -228,8 +228,10 @@ def write(path, arrays, documents):
     entries.update(arrays)
     fd, tmp = _temporary_beside(path)
     try:
-        _umask_mode(fd)
+        # the file object owns fd from here: a failing fchmod (EPERM on a
+        # file system without modes) closes it too, and no descriptor leaks
         with os.fdopen(fd, "wb") as f:
+            _umask_mode(f.fileno())
             _savez(f, entries, compressed=set(documents))
             f.flush()
             os.fsync(f.fileno())

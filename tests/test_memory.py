@@ -196,3 +196,43 @@ def test_failed_checkpoint_write_closes_its_temporary_file(tmp_path, monkeypatch
             net.save(tmp_path / "m.npz")
     assert _open_fds() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["warm.npz"]   # no temporary left
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F", "strided"])
+def test_finiteness_check_allocates_no_temporary_of_X(dtype, order):
+    # np.all(np.isfinite(X)) made a boolean array of X's shape at every fit and
+    # predict: a quarter of a float32 X on top of the call's own memory
+    from fastbp import _validation
+
+    rng = np.random.default_rng(0)
+    X = np.array(rng.standard_normal((20, 2 * 25000)), dtype=dtype, order="F" if order == "F" else "C")
+    if order == "strided":
+        X = X[:, ::2]
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        _validation.check_finite(X, "X")
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert peak < X.size // 8, f"checking {X.size} values allocated {peak} bytes at once"
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_finiteness_check_still_finds_each_bad_value(dtype, bad):
+    from fastbp import _validation
+
+    big = np.finfo(dtype).max
+    X = np.full((3, 40), big, dtype=dtype)          # a sum that overflows: finite values
+    X[::2] = -big                                   # and one that cancels
+    _validation.check_finite(X, "X")
+    _validation.check_finite(np.full((3, 40), big, dtype=dtype)[:2], "X")
+    X[1, 7] = bad
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        _validation.check_finite(X, "X")
+    if dtype != np.float16:                         # (SciPy has no float16 matrices)
+        with pytest.raises(ValueError, match="X contains NaN or inf"):
+            _validation.check_finite(sp.csr_matrix(X), "X")

@@ -276,6 +276,33 @@ cdef class NetKernel:
             ly.Ad = ly.A
         self.infer_cap = m
 
+    def release_workspaces(self):
+        """Free the training workspaces (and a sparse X's training buffers):
+        the next training call allocates them again. For a network whose
+        training ran at a batch far wider than its later calls (an L-BFGS
+        fit's whole data set), which otherwise keeps them while it lives.
+        A pending backward is refused after it (its activations are gone)."""
+        cdef int l
+        cdef LayerPlan *ly
+        for l in range(self.p.L):
+            ly = &self.train_layers[l]
+            ly.Z = NULL
+            ly.A = NULL
+            ly.Ad = NULL
+        self.p.D0 = NULL
+        self.p.D1 = NULL
+        self.p.smbuf = NULL
+        self.p.colloss = NULL
+        self.p.l2rows = NULL
+        self.ws = []
+        self.m_cap = 0
+        self.have_forward = False
+        self._release_inputs()
+        if self.sp_bufs is not None:
+            self.sp_bufs[0] = [None] * 5
+            self.p.xs_u = NULL
+            self.p.xs_scratch = NULL
+
     def set_loss_clip(self, double eps):
         """Clip the loss's probabilities to [eps, 1 - eps] before their logs
         (scikit-learn's MLP loss values; 0: the exact losses)."""

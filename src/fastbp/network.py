@@ -645,6 +645,16 @@ class Network:
         :meth:`backward` is refused (its forward used the old parameters)."""
         self._last_m = None
 
+    def _release_workspaces(self):
+        """Free the compiled training workspaces, sized for the widest batch
+        trained so far (fastbp.sklearn calls it after an L-BFGS fit, whose
+        batch is the whole data set: a fitted estimator kept more memory
+        than its X). The next training call allocates them again; a pending
+        :meth:`backward` is refused."""
+        with _lock(self):
+            self._kernel.release_workspaces()
+            self._last_m = None
+
     @property
     def parameters(self):
         """dict of views ``{"W1": (n_1, n_x), "b1": (n_1, 1), ...}`` into the flat buffer.

@@ -963,11 +963,16 @@ class _BaseMLP(BaseEstimator):
         # on the cores fastbp's OpenMP team needs next (digits, 2 threads:
         # 5.0 ms per evaluation instead of 1.3 ms). Its vectors are short,
         # so one BLAS thread costs it nothing.
-        with _blas_single_thread():
-            opt_res = scipy.optimize.minimize(
-                loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,
-                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
-                         **_lbfgs_iprint(self.verbose)})
+        try:
+            with _blas_single_thread():
+                opt_res = scipy.optimize.minimize(
+                    loss_grad, params.astype(np.float64), method="L-BFGS-B", jac=True,
+                    options={"maxfun": self.max_fun, "maxiter": self.max_iter,
+                             "gtol": self.tol, **_lbfgs_iprint(self.verbose)})
+        finally:
+            # the evaluations' workspaces are n_samples wide (more than X for
+            # wide layers); a fitted estimator only predicts, in chunks
+            net._release_workspaces()
         self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
         self.loss_ = np.float64(opt_res.fun)
         params[...] = opt_res.x

@@ -1073,6 +1073,29 @@ def test_readme_train_and_predict_example_runs_as_written(tmp_path, capsys, digi
                 f"{[g for g in got if g.split()[:1] == line.split()[:1]]}")
 
 
+def test_readme_regression_example_runs_as_written(tmp_path, capsys, monkeypatch):
+    """The README's `fastbp train --data diabetes.csv` block (scikit-learn's
+    load_diabetes frame, written with to_csv(index=False)): the first command
+    fails with the line shown, the second prints the scores shown."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    block = _readme_block("$ fastbp train --data diabetes.csv")
+    datasets.load_diabetes(as_frame=True).frame.to_csv(tmp_path / "diabetes.csv",
+                                                        index=False)
+    monkeypatch.chdir(tmp_path)
+    commands = [i for i, ln in enumerate(block) if ln.startswith("$ fastbp ")]
+    assert len(commands) == 2
+    code, out, err = cli(capsys, *block[commands[0]].split()[2:])
+    assert code == 1 and err.strip() == block[commands[0] + 1].strip(), err
+    code, out, err = cli(capsys, *block[commands[1]].split()[2:])
+    assert code == 0, err
+    got = (out + err).splitlines()
+    for line in block[commands[1] + 1:]:
+        if line.strip() and line.strip() != "...":
+            assert any(_same_line(line, g) for g in got), (
+                f"README line not printed:\n  {line}\nclosest: "
+                f"{[g for g in got if g.split()[:1] == line.split()[:1]]}")
+
+
 def test_fresh_user_cli_findings(tmp_path, capsys):
     """What a new user met: a count target read as classes had no hint to
     --task regression; --output exp --task classification was reported only

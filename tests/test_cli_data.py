@@ -2069,3 +2069,40 @@ def test_text_labels_with_spaces_after_them_are_one_class(tmp_path, capsys):
     assert set(out.splitlines()[1:]) <= {"cat", "dog", "emu"}
     assert "not classes the model was trained on" not in err, err
     assert float(re.search(r"score +accuracy (\d+\.\d+)%", err).group(1)) > 90.0, err
+
+
+# ------------------------------------------------- the help's stated defaults
+def test_train_help_defaults_are_the_defaults(tmp_path, capsys, monkeypatch):
+    """What `fastbp train --help` says the defaults are is what a run uses:
+    --layers (planar: 4,1; --data: 64 and the output), --batch-size (full batch
+    for planar, 64 otherwise), --test-size (0 for planar, 0.2 for --data),
+    --threads (all cores; -1 all, -2 all but one)."""
+    code, help_text, _ = cli(capsys, "train", "--help")
+    help_text = " ".join(help_text.split())
+    for phrase in ("default planar: 4,1; --data: 64 and the output",
+                   "default: full batch for planar, 64 otherwise",
+                   "default 0.2 for --data, 0 for the planar data",
+                   "default: all cores; -1 all, -2 all but one"):
+        assert phrase in help_text, phrase
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+    code, out, err = cli(capsys, "train", "--epochs", "1", "--no-compare")
+    assert code == 0, err
+    assert "Network([2, 4, 1]" in out                       # 4,1
+    assert "batch 400," in out                              # the planar data's 400 rows
+    assert "train    accuracy" in out and "(400 examples)" in out and "test " not in out
+    assert f", {cores} thread(s)" in out
+
+    m, n, k = 300, 4, 3
+    path = tmp_path / "d.csv"
+    blobs(m=m, n=n, k=k).to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, "--epochs", "1", "--no-compare")
+    assert code == 0, err
+    assert f"Network([{n}, 64, {k}]" in out
+    assert "batch 64," in out
+    assert f"split    {m - m // 5} train / {m // 5} test" in out
+    for option, threads in (("-1", cores), ("-2", max(cores - 1, 1))):
+        code, out, err = cli(capsys, "train", "--data", path, "--epochs", "1", "--no-compare",
+                             "--threads", option)
+        assert code == 0 and f", {threads} thread(s)" in out, (option, out, err)

@@ -400,6 +400,28 @@ def test_float32_kept_and_close_to_sklearn():
         assert _rel(a, b) < 1e-4
 
 
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_float32_kept_under_lbfgs_and_close_to_sklearn(task):
+    """README: "float32 data keeps float32 parameters under solver="lbfgs" too".
+    scikit-learn's L-BFGS hands back float64 parameters (SciPy's minimize works
+    in float64), so this is a deliberate difference; the fit itself must still
+    be scikit-learn's, to float32 rounding."""
+    X, y = _data(task)
+    X = X.astype(np.float32)
+    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=15, random_state=0)
+    kind = "MLPRegressor" if task == "regression" else "MLPClassifier"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        f = FB[kind](**params).fit(X, y)
+        s = SK[kind](**params).fit(X, y)
+    assert all(c.dtype == np.float32 for c in f.coefs_ + f.intercepts_)
+    out = f.predict_proba(X) if task != "regression" else f.predict(X)
+    assert out.dtype == np.float32
+    assert f.loss_ == pytest.approx(s.loss_, rel=1e-3)
+    for a, b in zip(f.coefs_, s.coefs_):
+        assert _rel(a, b) < 1e-2
+
+
 @pytest.mark.parametrize("kind", ["MLPClassifier", "MLPRegressor"])
 @pytest.mark.parametrize("fmt", ["dense", "csr"])
 def test_float32_model_given_float64_beyond_its_range_refuses_clearly(kind, fmt):

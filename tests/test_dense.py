@@ -521,3 +521,46 @@ def test_gradient_check(act, alpha, loss, lambd, rng):
     for name in analytic:
         np.testing.assert_allclose(analytic[name], numeric[name], rtol=2e-6, atol=atol,
                                    err_msg=f"{name}; {params}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_rows_transposed_are_not_copied_and_out_allocates_nothing(dtype, n_threads, rng):
+    """README: "C- or F-contiguous arrays (`X_rows.T` of examples-first data works
+    without a copy), `out=` for preallocated outputs (a training loop then
+    allocates nothing)". NumPy reports its data buffers to tracemalloc, so a copy
+    of X (or a temporary the size of an output) shows in the peak."""
+    import tracemalloc
+    m, n_prev, n = 3000, 200, 4
+    X = rng.standard_normal((m, n_prev)).astype(dtype).T          # X_rows.T, F-ordered
+    W = rng.standard_normal((n, n_prev)).astype(dtype)
+    b = np.zeros((n, 1), dtype)
+    dZ = rng.standard_normal((n, m)).astype(dtype)
+    fwd_out = (np.empty((n, m), dtype), np.empty((n, m), dtype))
+    bwd_out = (np.empty((n_prev, m), dtype), np.empty_like(W), np.empty((n, 1), dtype))
+    calls = {
+        "dense_forward": lambda: fastbp.dense_forward(X, W, b, "relu", n_threads=n_threads),
+        "dense_backward": lambda: fastbp.dense_backward(dZ, X, W, "relu",
+                                                        n_threads=n_threads),
+        "dense_forward out=": lambda: fastbp.dense_forward(X, W, b, "relu", out=fwd_out,
+                                                           n_threads=n_threads),
+        "dense_backward out=": lambda: fastbp.dense_backward(dZ, X, W, "relu", out=bwd_out,
+                                                             n_threads=n_threads),
+    }
+    for call in calls.values():
+        call()                                                     # warm caches, pools
+    for name, call in calls.items():
+        tracemalloc.start()
+        try:
+            res = call()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        outputs = 0 if "out=" in name else sum(r.nbytes for r in res)
+        extra = peak - outputs
+        # a copy of X, or with out= any array of an output's size (the smallest
+        # is db's n values): a few small Python objects at most
+        limit = 1024 if "out=" in name else X.nbytes // 8
+        assert extra < limit, (
+            f"{name}: {extra} bytes beyond the outputs' {outputs} (X is {X.nbytes}), "
+            f"dtype={_dt_id(dtype)} n_threads={n_threads}")

@@ -338,6 +338,23 @@ def test_nn_model_prints_every_1000(capsys):
 
 # ------------------------------------------------------------ course 1 week 4
 
+def test_relu_backward_differs_from_the_course_only_on_non_finite_inputs():
+    """fastbp.course's docstring: the relu derivative multiplies by the mask Z > 0;
+    "the results differ only for non-finite inputs (an infinite dA where Z <= 0
+    gives nan, not 0; a NaN in Z gives 0, where the course's dZ[Z <= 0] = 0
+    keeps dA)". Both halves, against the course's own expression."""
+    Z = np.array([[-2.0, 0.0, 3.0, np.nan, -1.0, 2.0]])
+    dA = np.array([[0.5, -1.5, 2.5, 4.0, np.inf, -np.inf]])
+    with np.errstate(invalid="ignore"):
+        got = fc.relu_backward(dA, Z)
+    course = _np_relu_backward(dA, Z)
+    finite = np.isfinite(Z) & np.isfinite(dA)
+    np.testing.assert_array_equal(got[finite], course[finite])
+    assert np.isnan(got[0, 4]) and course[0, 4] == 0.0          # inf dA where Z <= 0
+    assert got[0, 5] == course[0, 5] == -np.inf                 # inf dA where Z > 0: same
+    assert got[0, 3] == 0.0 and course[0, 3] == 4.0             # NaN Z: 0, the course dA
+
+
 def test_activation_helpers():
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((4, 7)) * 5

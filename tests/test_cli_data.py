@@ -2106,3 +2106,30 @@ def test_train_help_defaults_are_the_defaults(tmp_path, capsys, monkeypatch):
         code, out, err = cli(capsys, "train", "--data", path, "--epochs", "1", "--no-compare",
                              "--threads", option)
         assert code == 0 and f", {threads} thread(s)" in out, (option, out, err)
+
+
+def test_the_saved_model_is_a_network_of_standardised_columns_and_class_indices(
+        tmp_path, capsys):
+    """README: `fastbp.Network.load("model.npz")` gives the network alone, which
+    takes the standardised features (examples as columns) and returns class
+    indices, not the file's labels; the scaling and the class names are applied
+    by `fastbp predict`. Here the scaling is computed independently (all rows
+    train with --test-size 0: the mean and standard deviation of each column)
+    and the class names are the file's, sorted."""
+    from fastbp.network import Network
+    df = blobs(m=120, n=3, k=3)
+    names = np.array(["dog", "cat", "eel"])
+    df["target"] = names[df["target"].to_numpy()]
+    df[["f0", "f1", "f2"]] = df[["f0", "f1", "f2"]] * [1.0, 100.0, 0.01] + [5.0, -3.0, 0.0]
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    df.to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--save", model, "--test-size", "0",
+               *QUICK)[0] == 0
+    code, out, err = cli(capsys, "predict", "--model", model, "--data", path)
+    assert code == 0, err
+    said = out.splitlines()[1:]
+    X = df[["f0", "f1", "f2"]].to_numpy()
+    Xs = (X - X.mean(0)) / X.std(0)
+    idx = np.asarray(Network.load(model).predict(Xs.T)).ravel()
+    assert idx.dtype.kind in "iu" and set(idx) <= {0, 1, 2}
+    assert list(np.array(sorted(names))[idx]) == said

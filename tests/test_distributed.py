@@ -324,6 +324,22 @@ def test_broadcast_and_check_replicas_on_one_rank(MPI):
 
 # ------------------------------------------------------- under mpiexec -n K
 
+@pytest.mark.parametrize("n,omp", [(2, None), (3, None), (2, "3")])
+def test_default_threads_share_the_nodes_cores_or_follow_omp_num_threads(mpiexec, n, omp):
+    """docs/distributed.md: n_threads=None is "min(cores this process may use,
+    cores of the node // ranks on the node), or OMP_NUM_THREADS when set" (as
+    is, even beyond the cores). Computed here from os, for ranks on this node."""
+    code = ("import sys; from mpi4py import MPI; "
+            "from fastbp.distributed import default_n_threads; "
+            "sys.stdout.write('threads %d\\n' % default_n_threads(MPI.COMM_WORLD))")
+    env = ["env", "-u", "OMP_NUM_THREADS"] if omp is None else ["env", f"OMP_NUM_THREADS={omp}"]
+    r = _run([mpiexec, "-n", str(n), *env, sys.executable, "-c", code], 60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    may_use = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    want = int(omp) if omp else max(1, min(may_use, os.cpu_count() // n))
+    assert re.findall(r"threads (\d+)", r.stdout) == [str(want)] * n, (r.stdout, want)
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_fit_equals_one_process_and_replicas_identical(mpiexec, n, tmp_path):
     out = tmp_path / "res.npz"

@@ -19,12 +19,15 @@ import fastbp
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def _python_blocks(name):
+def _text(name):
     path = ROOT / name
     if not path.is_file():
         pytest.skip(f"{name} is not beside the tests (an installed test run)")
-    return re.findall(r"^```python\n(.*?)^```", path.read_text(encoding="utf-8"),
-                      flags=re.S | re.M)
+    return path.read_text(encoding="utf-8")
+
+
+def _python_blocks(name):
+    return re.findall(r"^```python\n(.*?)^```", _text(name), flags=re.S | re.M)
 
 
 def test_readme_has_the_blocks_this_test_runs():
@@ -102,3 +105,19 @@ def test_readme_sklearn_example_runs_as_written():
     assert type(clf) is fsk.MLPClassifier
     assert clf.coefs_[0].shape == (64, 128)          # one example per row
     assert clf.score(X / 16, y) > 0.95
+
+
+def test_readme_lists_every_activation_and_loss_with_its_output():
+    """README: "Activations: `identity relu ...`. Losses: `binary_crossentropy`
+    (sigmoid output), ..." -- the lists the library really has, and each loss
+    with the output a Network pairs it with."""
+    text = _text("README.md")
+    acts = re.search(r"Activations: `([^`]*)`", text)
+    assert acts is not None
+    assert acts.group(1).split() == list(fastbp.ACTIVATIONS)
+    para = " ".join(text[text.index("Activations: `"):].split("\n\n")[0].split())
+    pairs = re.findall(r"`(\w+)` \((\w+) output", para)
+    assert [loss for loss, _ in pairs] == list(fastbp.LOSSES)
+    for loss, output in pairs:
+        net = fastbp.Network([2, 3, 2 if output == "softmax" else 1], "relu", output)
+        assert net.loss_name == loss, (output, net.loss_name)

@@ -262,3 +262,20 @@ def test_layers_cover_every_module():
     mods = {_module_of(p) for p in _sources("*.py") + _sources("*.pyx") + _sources("*.pxd")}
     missing = sorted(m for m in mods if m not in LAYER)
     assert not missing, f"add {missing} to LAYERS in tests/test_architecture.py"
+
+
+def test_the_architecture_guide_lists_these_layers():
+    """docs/architecture.md's layer table says "the test holds the same list": each
+    row's modules (a ';' in a row separates layers, `.pxd` names count as modules)
+    are LAYERS' groups, top first."""
+    guide = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"
+    if not guide.is_file():
+        pytest.skip("docs/architecture.md is not beside the tests (an installed test run)")
+    text = guide.read_text(encoding="utf-8")
+    table = text[text.index("| layer | modules | role |"):].split("\n\n")[0].splitlines()[2:]
+    rows = []
+    for line in table:
+        modules = line.split("|")[2]
+        for part in modules.split(";"):
+            rows.append(sorted({m.split(".")[0] for m in re.findall(r"`([\w.]+)`", part)}))
+    assert rows == [sorted(layer) for layer in LAYERS]

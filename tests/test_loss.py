@@ -372,3 +372,18 @@ def test_large_sums_are_pairwise_not_serial():
     for v in -np.log(t[0]):
         s += v
     assert fastbp.loss(t, y, "binary_crossentropy") == s / 64
+
+
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "crossentropy"])
+@pytest.mark.parametrize("dtype,cap", [(np.float32, 87.3), (np.float64, 708.4)],
+                         ids=["float32", "float64"])
+def test_loss_of_a_saturated_wrong_prediction_is_the_documented_cap(dtype, cap, loss):
+    """fastbp.loss's docstring: a saturated probability gives at most -log(tiny)
+    (87.3 in float32, 708.4 in float64) per element."""
+    AL = np.array([[0.0]], dtype)                # certain of the wrong class
+    Y = np.array([[1]], np.uint8)
+    if loss == "crossentropy":
+        AL, Y = np.array([[0.0], [1.0]], dtype), np.array([[1], [0]], np.uint8)
+    got = fastbp.loss(AL, Y, loss)
+    assert got == pytest.approx(-math.log(np.finfo(dtype).tiny), rel=1e-6)
+    assert round(got, 1) == cap

@@ -121,3 +121,10 @@ def test_readme_lists_every_activation_and_loss_with_its_output():
     for loss, output in pairs:
         net = fastbp.Network([2, 3, 2 if output == "softmax" else 1], "relu", output)
         assert net.loss_name == loss, (output, net.loss_name)
+
+
+def test_readme_file_names_carry_this_version():
+    """The README's install commands name dist/fastbp-X.Y.Z.tar.gz and the wheel:
+    the version a build of this tree makes."""
+    names = re.findall(r"fastbp-(\d+\.\d+\.\d+)", _text("README.md"))
+    assert names and set(names) == {fastbp.__version__}, (names, fastbp.__version__)

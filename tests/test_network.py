@@ -1180,3 +1180,23 @@ def test_load_reads_only_the_entries_a_checkpoint_has(tmp_path):
         tracemalloc.stop()
     assert peak < 20_000_000, peak
     assert np.array_equal(m.flat_parameters, net.flat_parameters)
+
+
+def test_parameters_and_grads_dicts_are_what_fastbp_course_takes(rng):
+    """network.py's docstring: net.parameters and net.grads "are dicts of views
+    ... with the course's keys, so the functions of fastbp.course accept them".
+    The course API on those dicts gives the network's own forward, gradients and
+    update (an independent path: layer kernels, not the network kernel)."""
+    from fastbp import course
+    net = Network([5, 4, 3, 1], "relu", "sigmoid", dtype="float64", seed=3)
+    X = rng.standard_normal((5, 11))
+    Y = (rng.random((1, 11)) > 0.5).astype(np.float64)
+    AL, caches = course.L_model_forward(X, net.parameters)
+    np.testing.assert_allclose(AL, net.forward(X), rtol=1e-13)
+    net.backward(Y)
+    grads = course.L_model_backward(AL, Y, caches)
+    for key, view in net.grads.items():
+        np.testing.assert_allclose(grads[key], view, rtol=1e-12, atol=1e-15, err_msg=key)
+    new = course.update_parameters(net.parameters, net.grads, learning_rate=0.1)
+    for key, W in net.parameters.items():
+        np.testing.assert_allclose(new[key], W - 0.1 * net.grads["d" + key], rtol=1e-15)

@@ -324,3 +324,26 @@ def test_notebook_display_links_to_the_parameters_documentation():
                         f"https://scikit-learn.org/dev/modules/generated/"
                         f"sklearn.neural_network.{name}.html")
         assert link in getattr(fsk, name)()._repr_html_()
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_an_assigned_coefs_array_is_copied_in_not_trained_in_place(how):
+    """README's deliberate difference: "an array you assign to coefs_[i] is copied
+    into fastbp's weights (the list then holds a view of them again), so later
+    training does not change your array in place as scikit-learn's does". Both
+    halves, with scikit-learn's estimator run beside it."""
+    X, y = _data()
+    results = {}
+    for est in _both("MLPClassifier", hidden_layer_sizes=(4,), max_iter=3, random_state=0):
+        est.fit(X, y)
+        mine = np.full((3, 4), 0.25)
+        est.coefs_[0] = mine
+        _continue(est, X, y, how)
+        results[type(est).__module__.split(".")[0]] = (est, mine)
+    sk_est, sk_mine = results["sklearn"]
+    fb_est, fb_mine = results["fastbp"]
+    assert not np.all(sk_mine == 0.25) and sk_est.coefs_[0] is sk_mine  # trained in place
+    assert np.all(fb_mine == 0.25)                                       # left alone
+    assert not np.shares_memory(fb_est.coefs_[0], fb_mine)
+    assert np.shares_memory(fb_est.coefs_[0], fb_est._net.parameters["W1"])
+    np.testing.assert_allclose(fb_est.coefs_[0], sk_est.coefs_[0], rtol=1e-8)

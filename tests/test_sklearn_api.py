@@ -574,6 +574,38 @@ def test_lbfgs_runs_blas_on_one_thread_and_restores_it(monkeypatch):
     assert after == before and set(before.values()) == {2}, (before, after)
 
 
+def test_lbfgs_leaves_numpys_blas_alone(monkeypatch):
+    """README: while an L-BFGS fit runs, SciPy's OpenBLAS runs one thread; "NumPy's
+    BLAS is left alone" (its thread count, read by threadpoolctl, during the fit)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastbp import _blas
+    from fastbp.network import Network
+
+    _scipy_blas_threads()
+
+    def numpy_blas_threads():
+        return {d["filepath"]: d["num_threads"] for d in threadpoolctl.threadpool_info()
+                if d["user_api"] == "blas" and d["internal_api"] == "openblas"
+                and not os.path.samefile(d["filepath"], _blas.BLAS_LIBRARY)}
+
+    if not numpy_blas_threads():
+        pytest.skip("NumPy and SciPy share one BLAS here")
+    seen = []
+    original = Network.loss_and_gradient
+
+    def spy(self, *args, **kwargs):
+        if not seen:
+            seen.append(numpy_blas_threads())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "loss_and_gradient", spy)
+    X, y = _clf_data()
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = numpy_blas_threads()
+        fsk.MLPClassifier(solver="lbfgs", max_iter=3, random_state=0).fit(X, y)
+    assert set(before.values()) == {2} and seen == [before], (before, seen)
+
+
 def test_lbfgs_fits_in_two_threads_restore_the_blas_threads(monkeypatch):
     # threadpoolctl's limit (used before) is process-wide and puts back what
     # it saw at its entry: two overlapping fits left BLAS at one thread for

@@ -113,6 +113,9 @@ def test_shares_cover_the_batch_disjointly():
             assert all(a[1] == b[0] for a, b in zip(sh, sh[1:]))
             sizes = [hi - lo for lo, hi in sh]
             assert max(sizes) - min(sizes) <= 1, (m, size, sh)
+            # docs/distributed.md: rank r of N takes columns [M r // N, M (r + 1) // N)
+            assert [tuple(s) for s in sh] == [(m * r // size, m * (r + 1) // size)
+                                              for r in range(size)], (m, size, sh)
 
 
 @pytest.mark.parametrize("m, size, exc", [(5, 0, ValueError), (-1, 2, ValueError),

@@ -2133,3 +2133,19 @@ def test_the_saved_model_is_a_network_of_standardised_columns_and_class_indices(
     idx = np.asarray(Network.load(model).predict(Xs.T)).ravel()
     assert idx.dtype.kind in "iu" and set(idx) <= {0, 1, 2}
     assert list(np.array(sorted(names))[idx]) == said
+
+
+@pytest.mark.parametrize("name", ["target", "label", "labels", "y", "class"])
+def test_the_target_names_the_readme_lists_are_found_by_themselves(tmp_path, capsys, name):
+    """README: the target is --target, "or one called `target`, `label`, `labels`,
+    `y` or `class`; never a guess" (the help lists the same names)."""
+    readme = _readme_block("`--target NAME|POSITION`")
+    said = re.search(r"or one called (.*?); never a guess", " ".join(readme))
+    assert said and re.findall(r"`(\w+)`", said.group(1)) == list(_validation.TARGET_NAMES)
+    df = blobs(m=60).rename(columns={"target": name})
+    df.insert(0, name, df.pop(name))                  # first, not last: found by name
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, err
+    assert f"classification of '{name}'" in out, out

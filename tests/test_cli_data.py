@@ -2149,3 +2149,42 @@ def test_the_target_names_the_readme_lists_are_found_by_themselves(tmp_path, cap
     code, out, err = cli(capsys, "train", "--data", path, *QUICK)
     assert code == 0, err
     assert f"classification of '{name}'" in out, out
+
+
+def test_header_option_does_what_the_help_says(tmp_path, capsys):
+    """--header "first row holds the column names: infer (default), 0 (yes), none"
+    had no test. Forced either way, the first row of the same file counts as
+    names (one example fewer) or as data."""
+    rng = np.random.default_rng(0)
+    m = 60
+    X = rng.standard_normal((m, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(t=(X[:, 0] > 0).astype(int))
+    named, bare = tmp_path / "named.csv", tmp_path / "bare.csv"
+    df.to_csv(named, index=False)
+    df.to_csv(bare, index=False, header=False)
+
+    def examples(*args):
+        code, out, err = cli(capsys, "train", *args, "--test-size", "0", *QUICK)
+        assert code == 0, err
+        return int(re.search(r"^data .*: (\d+) examples", out, flags=re.M).group(1))
+
+    assert examples("--data", named, "--target", "t") == m                    # infer
+    assert examples("--data", named, "--target", "t", "--header", "0") == m
+    assert examples("--data", bare, "--target", "3") == m                     # infer
+    assert examples("--data", bare, "--target", "3", "--header", "none") == m
+    # forced against the file: its first row is taken as names / as data
+    assert examples("--data", bare, "--target", "3", "--header", "0",
+                    "--task", "classification") == m - 1
+    fail(capsys, 1, "train", "--data", named, "--target", "3", "--header", "none", *QUICK,
+         match=rf"holds 1 value that is not a number \('a', of {m + 1}\)")
+
+
+@pytest.mark.parametrize("init", ["he", "xavier", "course"])
+def test_init_option_is_the_saved_networks_init(tmp_path, capsys, init):
+    """--init {he,xavier,course} had no test: the saved network says which it got."""
+    from fastbp.network import Network
+    path, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    blobs(m=60).to_csv(path, index=False)
+    assert cli(capsys, "train", "--data", path, "--init", init, "--save", model,
+               *QUICK)[0] == 0
+    assert Network.load(model).init == init

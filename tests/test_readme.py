@@ -128,3 +128,22 @@ def test_readme_file_names_carry_this_version():
     the version a build of this tree makes."""
     names = re.findall(r"fastbp-(\d+\.\d+\.\d+)", _text("README.md"))
     assert names and set(names) == {fastbp.__version__}, (names, fastbp.__version__)
+
+
+def test_readme_names_every_assignment_module_and_examples_has_each():
+    """README: "One module per graded assignment: `c1w3a1` (...), ..." and
+    "`examples/` runs each notebook's flow": the list is the package's modules,
+    each importable with `from fastbp.course.<name> import *`, each with a script."""
+    import pkgutil
+
+    from fastbp import course
+    text = " ".join(_text("README.md").split())
+    listed = re.findall(r"`(c\d+w\d+a\d+)` \(", text[text.index("One module per graded"):])
+    modules = sorted(m.name for m in pkgutil.iter_modules(course.__path__)
+                     if not m.name.startswith("_"))
+    assert sorted(listed) == modules
+    for name in modules:
+        ns = {}
+        exec(f"from fastbp.course.{name} import *", ns)
+        assert len(ns) > 1, name
+        assert list((ROOT / "examples").glob(f"{name}_*.py")), f"no examples/{name}_*.py"

@@ -347,3 +347,23 @@ def test_an_assigned_coefs_array_is_copied_in_not_trained_in_place(how):
     assert not np.shares_memory(fb_est.coefs_[0], fb_mine)
     assert np.shares_memory(fb_est.coefs_[0], fb_est._net.parameters["W1"])
     np.testing.assert_allclose(fb_est.coefs_[0], sk_est.coefs_[0], rtol=1e-8)
+
+
+def test_a_float32_model_given_wider_data_returns_sklearns_dtype_with_float32_values():
+    """fastbp.sklearn's docstring: "A float32 network predicts in float32; given
+    data of a wider dtype (float64, int64) it returns scikit-learn's result
+    dtype, float64, holding the float32 computation's values"."""
+    X, y = _data()
+    X32 = X.astype(np.float32)
+    for name, target in (("MLPClassifier", y), ("MLPRegressor", y.astype(np.float32))):
+        sk, fb = _both(name, hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+        sk.fit(X32, target)
+        fb.fit(X32, target)
+        method = "predict_proba" if name == "MLPClassifier" else "predict"
+        in32 = getattr(fb, method)(X32)
+        assert in32.dtype == getattr(sk, method)(X32).dtype == np.float32
+        for wider in (X32.astype(np.float64), np.rint(X * 3).astype(np.int64)):
+            got = getattr(fb, method)(wider)
+            assert got.dtype == getattr(sk, method)(wider).dtype == np.float64, (name, wider.dtype)
+            same = getattr(fb, method)(wider.astype(np.float32))
+            np.testing.assert_array_equal(got, same.astype(np.float64))

@@ -1460,3 +1460,38 @@ def test_model_hyper_parameters_are_named_as_the_course_names_them(call, name):
     kw = {} if name != "learning_rate" else {"learning_rate": 0.0}
     with pytest.raises(ValueError, match=rf"^{name} must be"):
         call(X, Y, **kw)
+
+
+@pytest.mark.parametrize("bad", ["0.1", None, [0.1], np.array([0.1, 0.2]), True,
+                                 np.array([0.1])])
+def test_update_rules_refuse_a_learning_rate_that_is_not_a_real_scalar(bad):
+    # a 2-vector of rates was broadcast against the parameters: b1 (2, 1)
+    # came back (2, 2) without a word; a string failed in NumPy's ufuncs
+    rng = np.random.default_rng(0)
+    p = {"W1": rng.standard_normal((2, 3)), "b1": rng.standard_normal((2, 1))}
+    g = {"dW1": rng.standard_normal((2, 3)), "db1": rng.standard_normal((2, 1))}
+    z = {k: np.zeros_like(v) for k, v in g.items()}
+    calls = {
+        "update_parameters": lambda lr: fc.update_parameters(dict(p), g, lr),
+        "update_parameters_with_gd": lambda lr: fc.update_parameters_with_gd(dict(p), g, lr),
+        "update_parameters_with_momentum": lambda lr: fc.update_parameters_with_momentum(
+            dict(p), g, dict(z), 0.9, lr),
+        "update_parameters_with_adam": lambda lr: fc.update_parameters_with_adam(
+            dict(p), g, dict(z), dict(z), 1, lr),
+    }
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match="learning_rate must be a real number"):
+            call(bad)
+    with pytest.raises(TypeError, match="beta must be a real number"):
+        fc.update_parameters_with_momentum(dict(p), g, dict(z), bad, 0.1)
+    with pytest.raises(TypeError, match="epsilon must be a real number"):
+        fc.update_parameters_with_adam(dict(p), g, dict(z), dict(z), 1, 0.01, epsilon=bad)
+
+
+def test_update_rules_take_numpy_scalars_and_0d_arrays_as_python_numbers():
+    p = {"W1": np.ones((2, 3), np.float32), "b1": np.zeros((2, 1), np.float32)}
+    g = {"dW1": np.ones((2, 3), np.float32), "db1": np.ones((2, 1), np.float32)}
+    for lr in (0.5, 1, np.float64(0.5), np.array(0.5), np.int64(1)):
+        out = fc.update_parameters(p, g, lr)
+        assert out["W1"].dtype == np.float32 and out["b1"].shape == (2, 1)
+        np.testing.assert_array_equal(out["W1"], 1 - float(lr))

@@ -2942,14 +2942,25 @@ def course_two_layer_dims(layers_dims):
     return dims
 
 
-def course_scalar(value):
-    """A NumPy scalar hyperparameter (learning rate, beta, epsilon) as the Python
-    number it holds: under NumPy 2's promotion (NEP 50) only Python numbers are
-    weak, so an ``np.float64`` learning rate would turn float32 parameters into
-    float64 (issue 12 item 4). Anything else is returned as it is."""
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-        return value.item()
-    return value
+def course_scalar(value, name):
+    """A scalar hyperparameter (learning rate, beta, epsilon) of the course's
+    update rules as a Python number: a NumPy scalar or 0-d array as the
+    number it holds, since under NumPy 2's promotion (NEP 50) only Python
+    numbers are weak and an ``np.float64`` learning rate would turn float32
+    parameters into float64 (issue 12 item 4).
+
+    A TypeError naming ``name`` for anything but a real number: a string
+    failed deep in NumPy's ufuncs, and an array of rates was broadcast
+    against the parameters (a 2-vector made a (2, 1) bias (2, 2)) without
+    a word."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.ndim == 0 and value.dtype.kind in "iuf":
+            return value.item()
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return value
+    what = (f"an array of shape {value.shape}" if isinstance(value, np.ndarray) and value.ndim
+            else f"{type(value).__name__} {value!r}")
+    raise TypeError(f"{name} must be a real number (a scalar), got {what}")
 
 
 def course_real(x, name):

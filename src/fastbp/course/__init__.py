@@ -369,13 +369,13 @@ def update_parameters(parameters, grads, learning_rate=1.2):
         A gradient whose shape differs from its parameter's.
     TypeError
         Parameters or gradients that are not real numbers, or a
-        ``learning_rate`` that is not a number (NumPy's error).
+        ``learning_rate`` that is not a real number (a scalar).
     KeyError
         A key missing from ``parameters`` or ``grads``.
     """
     L = _n_layers(parameters)
     new = parameters.copy()
-    learning_rate = _scalar(learning_rate)      # float32 stays float32 (NEP 50)
+    learning_rate = _scalar(learning_rate, "learning_rate")   # float32 stays float32 (NEP 50)
     plain_lr = type(learning_rate) in (float, int)
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)

@@ -40,10 +40,11 @@ def update_parameters_with_gd(parameters, grads, learning_rate):
     KeyError
         A gradient missing.
     TypeError
-        Arrays that are not real numbers.
+        Arrays that are not real numbers, ``learning_rate`` not a real
+        number (a scalar).
     """
     L = _n_layers(parameters)
-    learning_rate = _scalar(learning_rate)
+    learning_rate = _scalar(learning_rate, "learning_rate")
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         parameters[wk] = _real(parameters[wk], wk) - learning_rate * _real(
@@ -155,9 +156,11 @@ def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
     ------
     KeyError
         A key missing from ``grads`` or ``v``.
+    TypeError
+        ``beta`` or ``learning_rate`` not a real number (a scalar).
     """
     L = _n_layers(parameters)
-    beta, learning_rate = _scalar(beta), _scalar(learning_rate)
+    beta, learning_rate = _scalar(beta, "beta"), _scalar(learning_rate, "learning_rate")
     for l in range(1, L + 1):
         wk, bk, dwk, dbk, _ = _keys(l)
         for pk, gk in ((wk, dwk), (bk, dbk)):
@@ -229,11 +232,15 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01,
         ``t`` not a whole number >= 1 (the corrections would divide by zero).
     KeyError
         A key missing from ``grads``, ``v`` or ``s``.
+    TypeError
+        ``learning_rate``, ``beta1``, ``beta2`` or ``epsilon`` not a real
+        number (a scalar).
     """
     t = _check_adam_t(t)
     L = _n_layers(parameters)
-    learning_rate, beta1, beta2, epsilon = (_scalar(x) for x in (learning_rate, beta1, beta2,
-                                                                  epsilon))
+    learning_rate, beta1, beta2, epsilon = (
+        _scalar(x, name) for x, name in ((learning_rate, "learning_rate"), (beta1, "beta1"),
+                                         (beta2, "beta2"), (epsilon, "epsilon")))
     v_corrected = {}
     s_corrected = {}
     # Python floats, so float32 state stays float32 (a NumPy float64 scalar

@@ -1486,6 +1486,9 @@ def test_update_rules_refuse_a_learning_rate_that_is_not_a_real_scalar(bad):
         fc.update_parameters_with_momentum(dict(p), g, dict(z), bad, 0.1)
     with pytest.raises(TypeError, match="epsilon must be a real number"):
         fc.update_parameters_with_adam(dict(p), g, dict(z), dict(z), 1, 0.01, epsilon=bad)
+    A, Y = np.array([[0.3, 0.6, 0.9]]), np.array([[0, 1, 1]])
+    with pytest.raises(TypeError, match="lambd must be a real number"):
+        fc.compute_cost_with_regularization(A, Y, p, bad)
 
 
 def test_update_rules_take_numpy_scalars_and_0d_arrays_as_python_numbers():

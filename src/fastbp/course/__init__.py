@@ -1021,8 +1021,11 @@ def compute_cost_with_regularization(A3, Y, parameters, lambd):
     Raises
     ------
     ValueError, TypeError
-        As :func:`compute_cost`.
+        As :func:`compute_cost`; TypeError also for a ``lambd`` that is
+        not a real number (a scalar).
     """
+    # an array of strengths made the cost an array of costs
+    lambd = _scalar(lambd, "lambd")
     m = np.shape(Y)[1]
     if isinstance(A3, np.ndarray) and A3.dtype.kind in "cOSU":
         _real(A3, "A3")     # a TypeError naming A3 (compute_cost would say AL)

@@ -217,7 +217,10 @@ def test_finiteness_check_allocates_no_temporary_of_X(dtype, order):
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
-    assert peak < X.size // 8, f"checking {X.size} values allocated {peak} bytes at once"
+    # np.isfinite's temporary is X.size bytes; NumPy < 2 reduces a strided
+    # array through a fixed buffer of 8192 elements (64 KiB in float64,
+    # seen with numpy 1.23.2, CI's oldest), which X.size // 4 leaves room for
+    assert peak < X.size // 4, f"checking {X.size} values allocated {peak} bytes at once"
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])

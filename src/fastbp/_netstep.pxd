@@ -109,6 +109,7 @@ cdef struct EpochPlan:
     const Py_ssize_t *order  # the epoch's example indices, or NULL: the examples in order
     Py_ssize_t n_ex          # examples in the epoch
     Py_ssize_t batch         # mini-batch size (the last batch may be smaller)
+    double data_div          # a batch's cost in the total: loss_sum / n / data_div + L2 term
     int n_arrays
     ExArray arr[EX_MAX]
 

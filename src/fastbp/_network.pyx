@@ -128,7 +128,6 @@ cdef class NetKernel:
     cdef list gather_ws      # one workspace per per-example array (train_epoch)
     cdef tuple epoch_refs    # the arrays the epoch plan points into
     cdef double last_n       # n (width or weights' sum) of the last batch _call ran
-    cdef double data_div     # an epoch's batch cost: loss_sum / n / data_div + the L2 term
     cdef TeamChooser chooser[CH_CLASSES]
     # 0: choose each kind of call's team by timing it (_netstep.pxd's team chooser);
     # k > 0: always min(k, blocks) threads (benchmarks and tests)
@@ -137,7 +136,6 @@ cdef class NetKernel:
     def __cinit__(self):
         self.train_layers = NULL
         self.infer_layers = NULL
-        self.data_div = 1.0
 
     def __dealloc__(self):
         PyMem_Free(self.train_layers)
@@ -724,7 +722,7 @@ cdef class NetKernel:
                 u += 1
                 if ep != NULL:
                     total[0] = fbp_add_batch_loss(
-                        total[0], self.p.loss_sum / n / self.data_div
+                        total[0], self.p.loss_sum / n / ep.data_div
                         + fbp_l2_term(self.p.l2_sum, self.p.lambd, n), self.p.m)
                 else:
                     m_s = mode & ~M_LOSS
@@ -860,9 +858,10 @@ cdef class NetKernel:
             return None, None, status, done
         return self.p.loss_sum / n, fbp_l2_term(self.p.l2_sum, lambd, n), status, done
 
-    cdef _set_epoch(self, tuple arrays, order, Py_ssize_t batch):
+    cdef _set_epoch(self, tuple arrays, order, Py_ssize_t batch, double data_div):
         """Fill the epoch plan: the per-example arrays (in EX_* order), the
-        order (None: in order) and the batch size; gather workspaces for
+        order (None: in order), the batch size and the data term's divisor
+        in the loss total; gather workspaces for
         ``batch`` examples, allocated once and reused by later epochs."""
         cdef EpochPlan *ep = &self.ep
         cdef ExArray *ar
@@ -871,6 +870,7 @@ cdef class NetKernel:
         ep.order = NULL if order is None else <const Py_ssize_t *>cnp.PyArray_DATA(order)
         ep.n_ex = (<cnp.ndarray>arrays[EX_X]).shape[1] if order is None else order.shape[0]
         ep.batch = batch
+        ep.data_div = data_div
         ep.n_arrays = len(arrays)
         for i in range(ep.n_arrays):
             a = arrays[i]
@@ -944,7 +944,7 @@ cdef class NetKernel:
         if order is not None:
             mode |= M_GATHER
         self._set_epoch((X, Y) if sample_weight is None else (X, Y, sample_weight), order,
-                        batch)
+                        batch, data_div)
         self._ensure(min(batch, self.ep.n_ex))
         self.p.yt = yt
         self.p.labels = labels
@@ -955,12 +955,10 @@ cdef class NetKernel:
         self.Y_ref = None
         self.p.loss_sum = 0.0
         self.p.check_targets = 0        # fit checked the targets' domain once, up front
-        self.data_div = data_div
         try:
             done = self._call(mode, n_threads, n_batches, t0, &self.ep, start, &total,
                               &updates)
         finally:
-            self.data_div = 1.0
             self.p.ep = NULL
             self.p.check_targets = 1
             self._release_inputs()

@@ -761,11 +761,10 @@ class _BaseMLP(BaseEstimator):
         sample_idx = np.arange(n_samples, dtype=int)
         batch_size = _validation.sk_batch_size(self.batch_size, n_samples)
         dense = not sp.issparse(X)
-        # The whole epoch in one compiled call (fastbp.Network.train_epoch:
-        # it gathers each mini-batch of the shuffled order, and its weights,
-        # itself), unless the rows are sparse: a dense gather only
-        compiled = dense
-        if compiled:
+        if dense:
+            # The whole epoch in compiled calls (fastbp.Network.train_epoch: it
+            # gathers each mini-batch of the shuffled order, and its weights,
+            # itself); sparse rows go batch by batch (its gather is dense only)
             Xc = net.check_X(X.T)
             Yc, y_code, labels = net.check_Y(y.T, n_samples)
             if self.shuffle and batch_size < n_samples:
@@ -774,12 +773,7 @@ class _BaseMLP(BaseEstimator):
                 # examples contiguous once per fit instead (same bits)
                 Xc = _validation.gather_layout(Xc)
                 Yc = _validation.gather_layout(Yc)
-        elif self.shuffle and dense:
-            # gathered into buffers allocated once: every mini-batch is then a
-            # contiguous block of rows (an F-ordered view for the network)
-            X_buf = np.empty_like(X, order="C")
-            y_buf = np.empty_like(y, order="C")
-        if not dense:
+        else:
             sparse_rows = _sparse_batches(X, min(batch_size, n_samples))
         # compiled calls of about 0.2 s: Ctrl-C is handled between them, as
         # scikit-learn's own loop handles it between mini-batches
@@ -789,40 +783,21 @@ class _BaseMLP(BaseEstimator):
             for it in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = _shuffled(sample_idx, self._random_state)
-                if compiled:
+                if dense:
                     accumulated_loss = self._compiled_epoch(
                         net, opt, Xc, Yc, y_code, labels, X, y, sample_weight,
                         sample_idx if self.shuffle else None, batch_size, pacer)
-                    self.n_iter_ += 1
-                    self.loss_ = np.float64(np.nan if nan_loss else accumulated_loss / X.shape[0])
-                    self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)
-                    if self._stop_now(early_stopping, incremental):
-                        break
-                    continue
-                if self.shuffle:
-                    if dense:
-                        np.take(X, sample_idx, axis=0, out=X_buf)
-                        np.take(y, sample_idx, axis=0, out=y_buf)
-                        X_ep, y_ep = X_buf, y_buf
-                    sw_ep = None if sample_weight is None else sample_weight[sample_idx]
                 else:
-                    X_ep, y_ep, sw_ep = X, y, sample_weight
-                if dense:
-                    # checked once per epoch: every batch is a column block of these
-                    Xe = net.check_X(X_ep.T)
-                    Ye, y_code, labels = net.check_Y(y_ep.T, n_samples)
-                accumulated_loss = 0.0
-                for b, batch_slice in enumerate(gen_batches(n_samples, batch_size)):
-                    if dense:
-                        Xb, Yb = Xe[:, batch_slice], Ye[:, batch_slice]
-                    else:
-                        idx = batch_slice if not self.shuffle else sample_idx[batch_slice]
+                    accumulated_loss = 0.0
+                    for b, batch_slice in enumerate(gen_batches(n_samples, batch_size)):
+                        idx = sample_idx[batch_slice] if self.shuffle else batch_slice
                         Xb = net.check_X(sparse_rows(idx).T)
                         Yb, y_code, labels = net.check_Y(y[idx].T, Xb.shape[1])
-                    sw_batch = None if sw_ep is None else sw_ep[batch_slice]
-                    batch_loss = self._batch_step(net, opt, Xb, Yb, y_code, labels, sw_batch,
-                                                  b, (batch_slice.start, batch_slice.stop))
-                    accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
+                        sw_batch = None if sample_weight is None else sample_weight[idx]
+                        batch_loss = self._batch_step(net, opt, Xb, Yb, y_code, labels,
+                                                      sw_batch, b,
+                                                      (batch_slice.start, batch_slice.stop))
+                        accumulated_loss += batch_loss * (batch_slice.stop - batch_slice.start)
                 self.n_iter_ += 1
                 self.loss_ = np.float64(np.nan if nan_loss else accumulated_loss / X.shape[0])
                 self._epoch_end(early_stopping, X_val, y_val, sw_val, n_samples)

@@ -59,7 +59,9 @@ def step_by_step(course, X, Y, layer_dims, iters, learning_rate=0.0075):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="300 iterations instead of 1500")
-    iters = 300 if ap.parse_args().quick else 1500
+    ap.add_argument("--iterations", type=int, help="this many iterations (overrides --quick)")
+    args = ap.parse_args()
+    iters = args.iterations or (300 if args.quick else 1500)
     X, Y = make_image_like_dataset(m=209, seed=1)
     dims = [X.shape[0], 7, 1]        # 0.01 weights train two layers, not four
     report({"NumPy": timed(step_by_step, numpy_course, X, Y, dims, iters),

@@ -207,8 +207,9 @@ def main(fast=fc, name="fastbp.course", data=None):
     """
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="300 iterations instead of 2500")
+    ap.add_argument("--iterations", type=int, help="this many iterations (overrides --quick)")
     args = ap.parse_known_args()[0]          # callers may add options of their own
-    iters = 300 if args.quick else 2500
+    iters = args.iterations or (300 if args.quick else 2500)
     if data is None:
         data = make_image_like_dataset(m=209, seed=1) + make_image_like_dataset(m=50, seed=2)
     report({"NumPy": timed(week4, numpy_course, *data, iters),

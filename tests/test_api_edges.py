@@ -123,6 +123,23 @@ def test_float64_targets_beyond_float32s_range_are_named(rng):
     assert np.isfinite(net.flat_parameters).all()
 
 
+@pytest.mark.parametrize("fn", ["loss", "output_delta"])
+@pytest.mark.parametrize("loss", ["mse", "poisson"])
+def test_layer_functions_name_float64_targets_beyond_a_float32_als_range(fn, loss):
+    # fastbp.loss / output_delta of a float32 AL read a float64 Y as float32:
+    # a target of 1e39 gave inf (NumPy's reference, promoting to float64,
+    # gives a finite value); a float64 AL takes the same Y
+    AL = np.full((1, 4), 2.0, np.float32)
+    Y = np.array([[1e39, 1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match=r"Y holds values beyond float32's range \(largest "
+                                         r"\|value\| 1e\+39"):
+        getattr(fastbp, fn)(AL, Y, loss)
+    got = getattr(fastbp, fn)(AL.astype(np.float64), Y, loss)
+    assert np.all(np.isfinite(got))
+    Y[0, 0] = 3e38                        # within float32's range: computed as before
+    assert np.all(np.isfinite(getattr(fastbp, fn)(AL, Y, "mse")))
+
+
 def test_an_overflowing_last_update_is_divergence(rng):
     # every loss finite (computed in float64), the last update overflowing
     # float32: fit returned NaN parameters; an earlier epoch's would be caught

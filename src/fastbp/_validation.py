@@ -389,7 +389,9 @@ def _range_error(name, big, dtype):
 def _check_range(Y, dtype, name):
     """A float Y wider than the network's dtype, which the kernels read as it
     is, must fit in that dtype: a float32 network's loss and deltas of a
-    target of 1e39 are inf, and fit returned with every parameter NaN."""
+    target of 1e39 are inf, and fit returned with every parameter NaN (and
+    fastbp.loss / output_delta of a float32 AL returned inf where NumPy's
+    promotion to float64 gives a finite value)."""
     if Y.dtype.kind == "f" and Y.dtype.itemsize > np.dtype(dtype).itemsize and Y.size:
         big = float(np.max(np.abs(Y)))
         if math.isfinite(big) and big > float(np.finfo(dtype).max):
@@ -1863,6 +1865,7 @@ def output_delta_args(AL, Y, loss, out, n_threads, domain=True):
         D = one_out(out, "dZ", n, m, al, ("AL", "Y"), (al, y))
     if domain:
         check_targets(y, loss, n, indices_ok=False, dtype=al.dtype)
+    _check_range(y, al.dtype, "Y")
     return al, y, yt, yr, yc, D, threads(n_threads)
 
 
@@ -1876,6 +1879,7 @@ def loss_args(AL, Y, loss, from_logits=False):
     plain = _plain_labels(Y, al.shape[0], al.shape[1])
     args = (al, Y) + plain if plain is not None else (al,) + labels(Y, al)
     check_targets(args[1], loss, al.shape[0], indices_ok=False, dtype=al.dtype)
+    _check_range(args[1], al.dtype, "Y")
     return args + (code,)
 
 

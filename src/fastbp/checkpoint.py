@@ -22,6 +22,7 @@ from fastbp._validation import check_count, checkpoint_write_error, name_too_lon
 __all__ = ["FORMAT", "VERSION", "write", "read", "existing", "file_for", "has_entry",
            "kept_train_entries", "history_is_lists", "check_history"]
 
+#: the ``format`` field of every checkpoint's metadata (read refuses other files)
 FORMAT = "fastbp-checkpoint"
 #: 2: the JSON documents are UTF-8 bytes (uint8 arrays, deflated in the zip; the
 #: arrays stay stored); 1 stored them as NumPy

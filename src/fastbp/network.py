@@ -31,6 +31,9 @@ __all__ = ["Network", "ACTIVATIONS", "OUTPUTS", "INITS"]
 
 #: output non-linearity -> loss it is trained with
 OUTPUTS = OUTPUT_LOSS
+#: the weight initialisations of ``Network(init=...)``: ``randn * sqrt(2 /
+#: n_prev)`` (He et al. 2015), ``randn * sqrt(1 / n_prev)`` (the course's
+#: "Xavier") and ``randn * 0.01`` (the course's small random weights)
 INITS = ("he", "xavier", "course")
 _INIT_CHUNK = 1 << 20   # float64 values drawn per call when W is initialised (8 MB)
 _GRAD_TAIL = 3      # spare slots after the gradients: loss, failed-rank count,

@@ -58,8 +58,9 @@ from fastbp._validation import (FixedAfterInit, check_choice, check_count, check
 
 #: the optimizer names of get_optimizer and of Optimizer.get_config()["kind"]
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam")
-#: SGD's velocity forms and Adam's bias-correction forms
+#: SGD's velocity forms (``SGD(velocity=...)``)
 VELOCITY_FORMS = ("average", "step")
+#: Adam's bias-correction forms (``Adam(bias_correction=...)``)
 BIAS_CORRECTIONS = ("moments", "step")
 
 __all__ = [

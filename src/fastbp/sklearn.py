@@ -73,7 +73,7 @@ log p and log(1 - p)) for logistic outputs. ``loss_``, ``loss_curve_``,
 ``tol`` stopping and L-BFGS's line search, which compares them, therefore
 follow scikit-learn's even where outputs saturate (a fresh-user trial found
 the exact losses, which differ past -log(eps), 36 a term in float64,
-sending L-BFGS elsewhere: coefs_ 1.4e-2 apart after 5 iterations). The
+sending L-BFGS elsewhere: ``coefs_`` 1.4e-2 apart after 5 iterations). The
 Poisson loss is likewise scikit-learn's arithmetic (``e^z`` in the dtype,
 ``xlogy(y, y / y_pred) - y + y_pred``): inf or NaN where its ``e^z``
 overflows or underflows, as scikit-learn's is.
@@ -1159,9 +1159,9 @@ _DOC_ATTRS = """
         ``early_stopping`` (``best_validation_score_`` is kept instead).
         Not set by ``"lbfgs"``, as the three below are not (an
         AttributeError there, as in scikit-learn).
-    loss_curve_ : list of float, length n_iter_
+    loss_curve_ : list of float, length ``n_iter_``
         ``loss_`` after each epoch (``"sgd"``, ``"adam"``).
-    validation_scores_ : list of float, length n_iter_, or None
+    validation_scores_ : list of float, length ``n_iter_``, or None
         The held-out score after each epoch with ``early_stopping``
         (accuracy for the classifier, R^2 for the regressor); else None
         (``"sgd"``, ``"adam"``).
@@ -1171,16 +1171,16 @@ _DOC_ATTRS = """
     t_ : int
         Training examples seen by the stochastic solvers (the invscaling
         schedule's t).
-    coefs_ : list of ndarray, length n_layers_ - 1
+    coefs_ : list of ndarray, length ``n_layers_ - 1``
         ``coefs_[i]``, shape (n_in, n_out), is the weight matrix from layer
         i to layer i + 1: an F-ordered view of the network's weights
         ``W[i+1].T`` (no copy). Assigning a new array to ``coefs_[i]``
         copies it into the network before its next use.
-    intercepts_ : list of ndarray, length n_layers_ - 1
+    intercepts_ : list of ndarray, length ``n_layers_ - 1``
         ``intercepts_[i]``, shape (n_out,), the biases of layer i + 1.
     n_features_in_ : int
         Features (columns of X) seen in ``fit``.
-    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+    feature_names_in_ : ndarray of str, shape (``n_features_in_``,)
         The column names of X in ``fit``, when X was a DataFrame with
         string column names.
     n_iter_ : int

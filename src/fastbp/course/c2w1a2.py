@@ -123,7 +123,8 @@ def forward_propagation_with_dropout(X, parameters, keep_prob=0.5):
     """Forward pass with inverted dropout on the two hidden layers.
 
     Seeds NumPy's global generator with 1, then per hidden layer
-    D = (np.random.rand(*A.shape) < keep_prob) as int, A = A * D / keep_prob.
+    ``D = (np.random.rand(*A.shape) < keep_prob)`` as int,
+    ``A = A * D / keep_prob``.
 
     Parameters
     ----------

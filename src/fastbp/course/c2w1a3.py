@@ -86,8 +86,8 @@ def backward_propagation(x, theta):
 def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
     """Relative difference of backward_propagation and a centred difference of J.
 
-    gradapprox = (J(theta + eps) - J(theta - eps)) / (2 eps);
-    difference = |grad - gradapprox| / (|grad| + |gradapprox|).
+    ``gradapprox = (J(theta + eps) - J(theta - eps)) / (2 eps)``;
+    ``difference = |grad - gradapprox| / (|grad| + |gradapprox|)``.
 
     Parameters
     ----------

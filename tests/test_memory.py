@@ -80,6 +80,43 @@ def test_fit_does_not_keep_its_copy_of_X():
         f"{held} bytes still allocated after the fit (X is {X.nbytes} bytes)")
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_shuffled_fit_converts_X_once(shuffle):
+    # float64 C-ordered data for a float32 network: check_X's float32 copy
+    # (C order) and then gather_layout's F-ordered copy of it were both alive
+    # while the second was made, two float32 copies where one does
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 50000))            # 8 MB of float64
+    y = rng.integers(0, 3, X.shape[1])
+    net = fastbp.Network([20, 8, 3], hidden="relu", output="softmax", seed=0,
+                         dtype="float32")
+    net.fit(X[:, :100], y[:100], epochs=1, batch_size=32, verbose=False)   # warm
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        net.fit(X, y, epochs=1, batch_size=32, shuffle=shuffle, verbose=False)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    copy = X.size * 4                               # one float32 copy
+    assert copy <= peak < copy * 5 // 4, f"peak {peak} bytes, one float32 copy is {copy}"
+
+
+def test_check_X_order_lays_out_the_converted_copy():
+    net = fastbp.Network([3, 2, 1], seed=0, dtype="float32")
+    X = np.arange(12.0).reshape(3, 4)               # float64, C order
+    for order, flag in (("F", "F_CONTIGUOUS"), ("C", "C_CONTIGUOUS"), ("K", "C_CONTIGUOUS")):
+        got = net.check_X(X, order=order)
+        assert got.dtype == np.float32 and got.flags[flag], order
+        np.testing.assert_array_equal(got, X)
+    same = X.astype(np.float32)                     # no conversion: no copy, any order
+    assert net.check_X(same, order="F") is same
+    with pytest.raises(ValueError, match="unknown order 'A'"):
+        net.check_X(X, order="A")
+
+
 def test_forward_keeps_X_for_its_backward():
     # the one call whose X must outlive it: backward's dW[1] reads it
     net = _net()

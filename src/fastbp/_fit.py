@@ -330,7 +330,13 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         stepper.check_args(sample_weight)
         # before check_X converts them
         given = (_validation.given_dtype(X), _validation.given_dtype(Y))
-        X = model.check_X(X, "X")
+        # a shuffled fit gathers examples from an F-ordered X (gather_layout,
+        # below): a dtype conversion makes its copy in that order, so float64
+        # data for a float32 network is not copied twice (two float32 copies
+        # alive at once)
+        gathers = (shuffle and type(X) is np.ndarray and X.ndim == 2
+                   and min(batch_size, X.shape[1]) < X.shape[1])
+        X = model.check_X(X, "X", order="F" if gathers else "K")
         _validation.check_finite(X, "X")
         Y, yt, labels = model.check_Y(Y, X.shape[1])
         if not labels:

@@ -359,13 +359,13 @@ def _object_hint(X):
 _CASTS_REPORT_OVERFLOW = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (1, 24)
 
 
-def converted_in_range(X, dtype, name):
-    """X.astype(dtype); values beyond the dtype's range (float64 data for a
-    float32 network) are a ValueError naming them, not NumPy's overflow
-    warning and then a "contains inf" that the user's data does not."""
+def converted_in_range(X, dtype, name, order="K"):
+    """X.astype(dtype, order=order); values beyond the dtype's range (float64
+    data for a float32 network) are a ValueError naming them, not NumPy's
+    overflow warning and then a "contains inf" that the user's data does not."""
     try:
         with np.errstate(over="raise"):
-            out = X.astype(dtype)
+            out = X.astype(dtype, order=order)
     except FloatingPointError:
         out = None
     if out is None or (not _CASTS_REPORT_OVERFLOW and X.dtype.kind == "f"
@@ -398,9 +398,10 @@ def _check_range(Y, dtype, name):
             raise _range_error(name, big, dtype)
 
 
-def check_X(X, n_x, dtype, name="X"):
+def check_X(X, n_x, dtype, name="X", order="K"):
     """X as a 2-D (n_x, m) array of ``dtype`` with one unit stride (C or F order),
-    or a SciPy sparse matrix / array as a CSC one (check_sparse_X)."""
+    or a SciPy sparse matrix / array as a CSC one (check_sparse_X). ``order``:
+    the layout of a dtype conversion's copy (as ndarray.astype's)."""
     if type(X) is not np.ndarray and is_sparse(X):
         return check_sparse_X(X, n_x, dtype, name)
     if type(X) is not np.ndarray:
@@ -415,7 +416,7 @@ def check_X(X, n_x, dtype, name="X"):
         if X.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}"
                             + _object_hint(X))
-        X = converted_in_range(X, dtype, name)   # a copy: pass the network's dtype to avoid it
+        X = converted_in_range(X, dtype, name, order)   # a copy: pass the network's dtype to avoid it
     isz = X.itemsize
     s0, s1 = X.strides
     if (s0 % isz or s1 % isz or not X.flags.aligned

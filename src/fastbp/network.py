@@ -941,7 +941,7 @@ class Network:
         exact losses from the logits. The gradients do not change."""
         self._kernel.set_loss_clip(float(eps))
 
-    def check_X(self, X, name="X"):
+    def check_X(self, X, name="X", *, order="K"):
         """X as a 2-D (n_x, m) array of the network's dtype with one unit stride,
         or a sparse X as a CSR or CSC matrix of that dtype (see the class's
         notes on sparse input).
@@ -951,6 +951,12 @@ class Network:
         X : array_like or scipy.sparse matrix (n_x, m)
         name : str, default "X"
             The argument's name in error messages.
+        order : {"K", "F", "C"}, default "K"
+            The layout of the copy made when X's dtype is not the network's
+            (as :meth:`numpy.ndarray.astype`'s ``order``): "K" keeps X's;
+            "F" lays out each example (column) contiguously, the layout a
+            shuffled :meth:`fit` gathers mini-batches from. An X that needs
+            no conversion is returned in its own layout.
 
         Returns
         -------
@@ -965,7 +971,8 @@ class Network:
         TypeError
             X not real numbers, or a numpy.ma array with masked entries.
         """
-        return _validation.check_X(X, self.layer_dims[0], self.dtype, name)
+        _validation.check_choice("order", order, ("K", "F", "C"))
+        return _validation.check_X(X, self.layer_dims[0], self.dtype, name, order)
 
     def check_Y(self, Y, m, name="Y"):
         """(Y array, y-type code, is-labels) for m examples, as the kernels take them.
@@ -1927,7 +1934,8 @@ class Network:
         gathering each batch's columns from C order read one cache line per
         value and ran 1.3-3x slower; the results are the same bits. Pass
         ``X_rows.T`` of C-ordered rows, or an F-ordered X, to avoid the
-        copy. Lists and other array-likes go through ``np.asarray``. ``Y``:
+        copy; an X of another dtype is converted straight into it (one
+        copy, not two). Lists and other array-likes go through ``np.asarray``. ``Y``:
         float32 / float64, uint8, int32 and int64 are used as they are
         (bool is viewed as uint8, no copy), other integers become an int64
         copy and other floats a copy in the network's dtype; a 1-D ``Y``

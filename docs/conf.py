@@ -46,11 +46,7 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 # dtype='float32', not evaluated reprs)
 autodoc_preserve_defaults = True
 
-# docs/architecture.md and docs/distributed.md are also read on the
-# repository's web page, where their links to ../bench/RESULTS.md and the
-# sources resolve; here they are files outside the documentation
 myst_heading_anchors = 3
-suppress_warnings = ["myst.xref_missing"]
 
 # the docs extra's theme; Sphinx's own without it (tests/test_docs.py)
 html_theme = ("pydata_sphinx_theme" if importlib.util.find_spec("pydata_sphinx_theme")
@@ -143,5 +139,27 @@ def _plain_sklearn_roles(app, what, name, obj, options, lines):
                     for line in lines]
 
 
+#: links of the Markdown files, written for the repository's file view, to
+#: files that are pages here
+_FILE_LINKS = {"](bench/RESULTS.md)": "](benchmarks.md)",
+               "](../bench/RESULTS.md)": "](benchmarks.md)"}
+
+
+def _page_links(text):
+    for old, new in _FILE_LINKS.items():
+        text = text.replace(old, new)
+    return text
+
+
+def _links_in_source(app, docname, source):
+    source[0] = _page_links(source[0])
+
+
+def _links_in_include(app, relative_path, parent_docname, content):
+    content[0] = _page_links(content[0])
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _plain_sklearn_roles)
+    app.connect("source-read", _links_in_source)
+    app.connect("include-read", _links_in_include)

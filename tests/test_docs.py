@@ -5,8 +5,8 @@ The pages are the docstrings that tests/test_docstrings.py validates; this
 checks what the validator cannot: that they render (a ``name_`` in a type
 line is a broken reST reference, a ``|x|`` a missing substitution), that
 every public name of every public module has an entry, and that the command
-line's page is its ``--help``. Built from a copy of docs/ and README.md
-(the user guide includes it) in a temporary directory, with Sphinx's own
+line's page is its ``--help``. Built from a copy of docs/, README.md (the user guide includes it) and
+bench/RESULTS.md (the benchmarks page) in a temporary directory, with Sphinx's own
 theme; ``pip install ".[docs]"`` adds the theme of the published pages.
 """
 import importlib
@@ -37,6 +37,8 @@ def built(tmp_path_factory):
     shutil.copytree(ROOT / "docs", src / "docs",
                     ignore=shutil.ignore_patterns("_build", "_generated"))
     shutil.copy2(ROOT / "README.md", src / "README.md")
+    (src / "bench").mkdir()
+    shutil.copy2(ROOT / "bench" / "RESULTS.md", src / "bench" / "RESULTS.md")
     out = src / "html"
     r = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-E", "-q",
                         "-b", "html", "-D", "html_theme=alabaster", str(src / "docs"), str(out)],
@@ -92,3 +94,14 @@ def test_the_guide_is_the_readme(built):
     assert headings
     for h in headings:
         assert h.replace("&", "&amp;") in built["guide.html"], h
+
+
+@pytest.mark.slow
+def test_links_between_the_markdown_files_lead_to_pages(built):
+    # README.md's and docs/*.md's links to each other and to bench/RESULTS.md
+    # (written for the repository's file view) must become links to pages,
+    # not anchors that lead nowhere ("#bench/RESULTS.md")
+    for page, text in built.items():
+        dead = re.findall(r'href="#[^"]*\.md"', text)
+        assert not dead, f"{page}: {dead}"
+    assert 'href="benchmarks.html"' in built["guide.html"]

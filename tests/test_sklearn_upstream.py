@@ -1,15 +1,19 @@
 """scikit-learn's own tests of its MLPs, run against fastbp.sklearn's estimators.
 
-scikit-learn's wheels ship its tests. This module loads the installed
-``sklearn/neural_network/tests/test_mlp.py`` (a private copy of the module,
-under another name, from the file as installed: nothing of it is copied
-into fastbp) while ``sklearn.neural_network.MLPClassifier`` /
-``MLPRegressor`` are fastbp's (:func:`fastbp.sklearn.patch_sklearn`, undone
-right after), so its ``from sklearn.neural_network import ...`` and the
-``parametrize`` lists evaluated at its import hold fastbp's classes. Its
+scikit-learn's wheels ship its tests. This module imports the installed
+``sklearn/neural_network/tests/test_mlp.py`` (nothing of it is copied into
+fastbp) while ``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor``
+are fastbp's (:func:`fastbp.sklearn.patch_sklearn`, undone right after), so
+its ``from sklearn.neural_network import ...`` and the ``parametrize`` lists
+evaluated at its import hold fastbp's classes; the copy is its own (taken
+out of ``sys.modules`` again) and has pytest's assertion rewriting. Its
 test functions are then collected here, as
 ``tests/test_sklearn_upstream.py::test_...``; the one scikit-learn fixture
 they use, ``global_random_seed``, is defined below.
+``test_fastbp_upstream_tests_use_fastbp_classes`` checks that no upstream
+name still holds scikit-learn's own classes (a test of scikit-learn against
+itself would pass). The whole module takes 10-20 s on 2 shared cores, so it
+is not marked slow.
 
 The upstream tests expected to fail are listed in ``EXPECTED_FAILURES``:
 only tests that cannot apply to another implementation (category b: they
@@ -38,6 +42,7 @@ fails when the list names a test the installed file does not have.
 import importlib.util
 import inspect
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -105,25 +110,28 @@ if _reason is not None:
     pytest.skip(_reason, allow_module_level=True)
 
 
-def _load_upstream(origin):
-    """The upstream test module, imported from ``origin`` as a module of its own
-    (not sklearn's, which may be imported already) while scikit-learn's MLP
-    classes are fastbp's."""
+def _load_upstream():
+    """The upstream test module, imported while scikit-learn's MLP classes are
+    fastbp's, with pytest's assertion rewriting (a failing ``assert`` shows its
+    values), as a copy of its own: sklearn's entry in sys.modules, if any, is
+    put back afterwards."""
     import sklearn.neural_network as nn
 
     patched = nn.MLPClassifier is fsk.MLPClassifier and nn.MLPRegressor is fsk.MLPRegressor
+    previous = sys.modules.pop(UPSTREAM, None)
+    pytest.register_assert_rewrite(UPSTREAM)
     fsk.patch_sklearn()
     try:
-        spec = importlib.util.spec_from_file_location("_fastbp_upstream_test_mlp", origin)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        return importlib.import_module(UPSTREAM)
     finally:
         if not patched:          # left as it was found
             fsk.unpatch_sklearn()
-    return module
+        sys.modules.pop(UPSTREAM, None)
+        if previous is not None:
+            sys.modules[UPSTREAM] = previous
 
 
-_upstream = _load_upstream(_upstream_origin())
+_upstream = _load_upstream()
 #: the upstream test functions, collected as this module's (at the end of it)
 UPSTREAM_TESTS = {name: obj for name, obj in vars(_upstream).items()
                   if name.startswith("test_") and inspect.isfunction(obj)}
@@ -199,7 +207,8 @@ _MAJOR, _MINOR = UPSTREAM_FOR
 @pytest.mark.parametrize("version, origin, skips", [
     (f"{_MAJOR}.{_MINOR}.0", "test_mlp.py", False), (f"{_MAJOR}.{_MINOR}.3", "test_mlp.py", False),
     (f"{_MAJOR}.{_MINOR}.dev0", "test_mlp.py", False),
-    (f"{_MAJOR}.{_MINOR}rc1", "test_mlp.py", False), (f"{_MAJOR}.{_MINOR}.0rc1", "test_mlp.py", False),
+    (f"{_MAJOR}.{_MINOR}rc1", "test_mlp.py", False),
+    (f"{_MAJOR}.{_MINOR}.0rc1", "test_mlp.py", False),
     (f"{_MAJOR}.{_MINOR}.1", None, True),                     # installed without its tests
     (f"{_MAJOR}.{_MINOR - 1}.2", "test_mlp.py", True),        # older
     (f"{_MAJOR}.{_MINOR + 1}.0", "test_mlp.py", True),        # newer (another minor)

@@ -41,24 +41,24 @@ cdef void _floor_team(floating *dummy, FloorPlan *f, bint split) noexcept nogil:
         n_out = f.dims[l + 1]
         _split(n_out, nt, tid, _row_grain(n_out, nt), &r0, &r1)
         if r1 > r0:
-            _gemm_blas(NoTrans, NoTrans, <int>(r1 - r0), <int>m, n_in, <floating>1.0,
-                  <floating *>f.W[l] + r0 * n_in, n_in, <floating *>f.A[l], <int>m,
-                  <floating>0.0, <floating *>f.A[l + 1] + r0 * m, <int>m)
+            _gemm_blas(NoTrans, NoTrans, r1 - r0, m, n_in, <floating>1.0,
+                  <floating *>f.W[l] + r0 * n_in, n_in, <floating *>f.A[l], m,
+                  <floating>0.0, <floating *>f.A[l + 1] + r0 * m, m)
         fbp_omp_barrier()
     for l in range(f.L - 1, -1, -1):
         n_in = f.dims[l]
         n_out = f.dims[l + 1]
         _split(n_out, nt, tid, _row_grain(n_out, nt), &r0, &r1)
         if r1 > r0:
-            _gemm_blas(NoTrans, Trans, <int>(r1 - r0), n_in, <int>m, <floating>1.0,
-                  <floating *>f.D[l] + r0 * m, <int>m, <floating *>f.A[l], <int>m,
+            _gemm_blas(NoTrans, Trans, r1 - r0, n_in, m, <floating>1.0,
+                  <floating *>f.D[l] + r0 * m, m, <floating *>f.A[l], m,
                   <floating>0.0, <floating *>f.dW[l] + r0 * n_in, n_in)
         if l > 0:
             _split(n_in, nt, tid, _row_grain(n_in, nt), &r0, &r1)
             if r1 > r0:
-                _gemm_blas(Trans, NoTrans, <int>(r1 - r0), <int>m, n_out, <floating>1.0,
-                      <floating *>f.W[l] + r0, n_in, <floating *>f.D[l], <int>m,
-                      <floating>0.0, <floating *>f.E[l] + r0 * m, <int>m)
+                _gemm_blas(Trans, NoTrans, r1 - r0, m, n_out, <floating>1.0,
+                      <floating *>f.W[l] + r0, n_in, <floating *>f.D[l], m,
+                      <floating>0.0, <floating *>f.E[l] + r0 * m, m)
         fbp_omp_barrier()
 
 

@@ -13,18 +13,22 @@ cdef enum BLAS_Trans:
 # to _small_gemm_narrow_max) run in csrc/fastbp_gemm.h, the others in OpenBLAS.
 # _gemm_blas: always OpenBLAS
 # (for a BLAS floor in benchmarks). _gemm_small: always the small kernel.
-cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
-                floating alpha, const floating *A, int lda,
-                const floating *B, int ldb, floating beta,
-                floating *C, int ldc) noexcept nogil
-cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
-                     floating alpha, const floating *A, int lda,
-                     const floating *B, int ldb, floating beta,
-                     floating *C, int ldc) noexcept nogil
-cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
-                      floating alpha, const floating *A, int lda,
-                      const floating *B, int ldb, floating beta,
-                      floating *C, int ldc) noexcept nogil
+# Sizes and leading dimensions are Py_ssize_t: SciPy's cython_blas takes 32-bit
+# ints, so a call with one of them above INT_MAX (a row stride of 2**31
+# elements or more: a column block of a wide C-ordered X) runs in the small
+# kernel, whose indexing is ptrdiff_t, instead of reaching BLAS truncated.
+cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                floating alpha, const floating *A, Py_ssize_t lda,
+                const floating *B, Py_ssize_t ldb, floating beta,
+                floating *C, Py_ssize_t ldc) noexcept nogil
+cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                     floating alpha, const floating *A, Py_ssize_t lda,
+                     const floating *B, Py_ssize_t ldb, floating beta,
+                     floating *C, Py_ssize_t ldc) noexcept nogil
+cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                      floating alpha, const floating *A, Py_ssize_t lda,
+                      const floating *B, Py_ssize_t ldb, floating beta,
+                      floating *C, Py_ssize_t ldc) noexcept nogil
 
 # Serialise fastbp's use of SciPy's OpenBLAS and set its (process-wide)
 # thread count; _blas_begin returns the previous count for _blas_end.

@@ -12,6 +12,7 @@ section "Running in NumPy's pool" below).
 import os as _os
 
 from scipy.linalg.cython_blas cimport sgemm, dgemm
+from libc.limits cimport INT_MAX
 from libc.stdint cimport uintptr_t
 from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock,
                                PyThread_acquire_lock, PyThread_release_lock, WAIT_LOCK)
@@ -125,8 +126,8 @@ _AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 _NARROW_CORES = ("haswell", "zen")
 
 
-cdef inline bint _narrow_fits(BLAS_Trans ta, BLAS_Trans tb, int n, int k, int lda,
-                              bint single) noexcept nogil:
+cdef inline bint _narrow_fits(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t n, Py_ssize_t k,
+                              Py_ssize_t lda, bint single) noexcept nogil:
     """NN or TN with a whole number of AVX2 vectors of columns, few of them
     (above)."""
     cdef int vec = 8 if single else 4
@@ -134,15 +135,15 @@ cdef inline bint _narrow_fits(BLAS_Trans ta, BLAS_Trans tb, int n, int k, int ld
     if tb != NoTrans or n < vec or n % vec != 0:
         return False
     if ta == Trans:
-        return n <= 2 * vec and <Py_ssize_t>k * lda * isz <= _NARROW_TN_SPAN
-    return n <= 4 * vec or (n <= 8 * vec and <Py_ssize_t>k * n * isz <= _NARROW_B_BYTES)
+        return n <= 2 * vec and k * lda * isz <= _NARROW_TN_SPAN
+    return n <= 4 * vec or (n <= 8 * vec and k * n * isz <= _NARROW_B_BYTES)
 
 
-cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k, int lda,
-                             bint single) noexcept nogil:
+cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n,
+                             Py_ssize_t k, Py_ssize_t lda, bint single) noexcept nogil:
     """Whether _gemm runs this product in the small kernel (the rule above);
     lda: A's row stride in elements."""
-    cdef Py_ssize_t mnk = <Py_ssize_t>m * n * k
+    cdef Py_ssize_t mnk = m * n * k
     if mnk <= _small_gemm_max:
         return True
     if mnk > _small_gemm_mid_max:
@@ -159,24 +160,37 @@ cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k, 
     return not single or n % 8 == 0
 
 
-cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
-                floating alpha, const floating *A, int lda,
-                const floating *B, int ldb, floating beta,
-                floating *C, int ldc) noexcept nogil:
+cdef inline bint _blas_ints(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t lda,
+                            Py_ssize_t ldb, Py_ssize_t ldc) noexcept nogil:
+    """Every size and leading dimension fits the 32-bit ints of SciPy's
+    cython_blas (products of them may exceed 2**31: BLAS indexes with its
+    own wider integers internally)."""
+    return (m <= INT_MAX and n <= INT_MAX and k <= INT_MAX and lda <= INT_MAX
+            and ldb <= INT_MAX and ldc <= INT_MAX)
+
+
+cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                floating alpha, const floating *A, Py_ssize_t lda,
+                const floating *B, Py_ssize_t ldb, floating beta,
+                floating *C, Py_ssize_t ldc) noexcept nogil:
     """C (m, n) = alpha op(A) op(B) + beta C, all row-major.
 
-    Small products run in fastbp's own kernel, the rest in OpenBLAS.
+    Small products run in fastbp's own kernel, the rest in OpenBLAS; a call
+    whose sizes or leading dimensions do not fit BLAS's 32-bit ints (an
+    operand's row stride of 2**31 elements or more) in the small kernel
+    too, whose indexing is 64-bit.
     """
-    if _small_fits(ta, tb, m, n, k, lda, floating is float):
+    if (_small_fits(ta, tb, m, n, k, lda, floating is float)
+            or not _blas_ints(m, n, k, lda, ldb, ldc)):
         _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
     else:
         _gemm_blas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
 
 
-cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
-                      floating alpha, const floating *A, int lda,
-                      const floating *B, int ldb, floating beta,
-                      floating *C, int ldc) noexcept nogil:
+cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                      floating alpha, const floating *A, Py_ssize_t lda,
+                      const floating *B, Py_ssize_t ldb, floating beta,
+                      floating *C, Py_ssize_t ldc) noexcept nogil:
     """_gemm in csrc/fastbp_gemm.h (single-threaded, no packing)."""
     if floating is float:
         fbp_gemm_small_f(ta == Trans, tb == Trans, m, n, k, alpha, A, lda, B, ldb,
@@ -186,25 +200,37 @@ cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
                          beta, C, ldc)
 
 
-cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
-                     floating alpha, const floating *A, int lda,
-                     const floating *B, int ldb, floating beta,
-                     floating *C, int ldc) noexcept nogil:
-    """_gemm always in OpenBLAS (for callers that measure a BLAS floor).
+cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                     floating alpha, const floating *A, Py_ssize_t lda,
+                     const floating *B, Py_ssize_t ldb, floating beta,
+                     floating *C, Py_ssize_t ldc) noexcept nogil:
+    """_gemm always in OpenBLAS (for callers that measure a BLAS floor), but
+    for a call BLAS's 32-bit ints cannot hold (_blas_ints): that one runs in
+    the small kernel rather than truncated.
 
     Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so the
     operands are swapped and handed to the Fortran routine unchanged.
     """
     cdef char cta = <char>ta
     cdef char ctb = <char>tb
+    cdef int im, jn, kk, ia, ib, ic
+    if not _blas_ints(m, n, k, lda, ldb, ldc):
+        _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+        return
+    im = <int>m
+    jn = <int>n
+    kk = <int>k
+    ia = <int>lda
+    ib = <int>ldb
+    ic = <int>ldc
     if _warm_on and _mem_alloc != NULL and fbp_warm_seen()[0] != _warm_gen:
         _warm_buffers()         # this thread's first OpenBLAS call (see below)
     if floating is float:
-        sgemm(&ctb, &cta, &n, &m, &k, &alpha, <float*>B, &ldb, <float*>A, &lda,
-              &beta, C, &ldc)
+        sgemm(&ctb, &cta, &jn, &im, &kk, &alpha, <float*>B, &ib, <float*>A, &ia,
+              &beta, C, &ic)
     else:
-        dgemm(&ctb, &cta, &n, &m, &k, &alpha, <double*>B, &ldb, <double*>A, &lda,
-              &beta, C, &ldc)
+        dgemm(&ctb, &cta, &jn, &im, &kk, &alpha, <double*>B, &ib, <double*>A, &ia,
+              &beta, C, &ic)
 
 
 cdef extern from "fastbp_omp.h" nogil:
@@ -646,8 +672,11 @@ def small_gemm_path(trans_a, trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, 
     single = np.dtype(dtype) == np.float32
     if lda is None:
         lda = m if trans_a else k
-    return "small" if _small_fits(Trans if trans_a else NoTrans, Trans if trans_b else NoTrans,
-                                  <int>m, <int>n, <int>k, <int>lda, single) else "blas"
+    cdef Py_ssize_t ld = lda
+    cdef Py_ssize_t ldb = k if trans_b else n      # B and C contiguous
+    return "small" if (_small_fits(Trans if trans_a else NoTrans,
+                                   Trans if trans_b else NoTrans, m, n, k, ld, single)
+                       or not _blas_ints(m, n, k, ld, ldb, n)) else "blas"
 
 
 cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n, Py_ssize_t mid,

@@ -125,14 +125,14 @@ cdef void _layers(floating *dummy, int L, Py_ssize_t m, int *n, void **Ap, void 
         rows = n[l]
         cols = n[l - 1]
         # dW_l = dZ_l A_{l-1}^T / m (+ lambd / m W_l); db_l = rowsum(dZ_l) / m
-        _grad_rows(<floating *>dW[l], <int>cols, <floating *>db[l], dZ, _rowmajor(Ap[l], m),
-                   0, rows, <int>cols, <int>m, inv_m, <floating>0)
+        _grad_rows(<floating *>dW[l], cols, <floating *>db[l], dZ, _rowmajor(Ap[l], m),
+                   0, rows, cols, m, inv_m, <floating>0)
         if lambd != 0.0:
             _l2_rows(<floating *>dW[l], <const floating *>W[l], rows, cols, l2, NULL)
         # dA_{l-1} = W_l^T dZ_l (returned), then dZ_{l-1} = dA_{l-1} * (Z_{l-1} > 0):
         # the course's relu_backward reads Z, not A_{l-1}
         a = <floating *>dA[l]
-        _dprev_rows(a, <int>m, _rowmajor(W[l], cols), dZ, 0, cols, <int>rows, <int>m,
+        _dprev_rows(a, m, _rowmajor(W[l], cols), dZ, 0, cols, rows, m,
                     ACT_NONE, <floating>0, dZ)
         if l > 1:
             z = <const floating *>Z[l - 1]

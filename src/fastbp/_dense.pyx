@@ -477,7 +477,8 @@ cdef struct FwdJob:
     Py_ssize_t bs
     void *Z
     void *A
-    int n, p, m, act
+    Py_ssize_t n, p, m
+    int act
     double alpha
     bint bc
     Py_ssize_t dim, blk, ntask
@@ -492,7 +493,8 @@ cdef struct BwdJob:
     void *dZp
     void *dW
     void *db
-    int n, p, m, act
+    Py_ssize_t n, p, m
+    int act
     double alpha, scale, l2
     bint bcw, bcz
     Py_ssize_t dimw, dimz, blkw, blkz, nbw, ntask
@@ -515,15 +517,15 @@ cdef inline void _fwd_task(FwdJob *j, Py_ssize_t t, floating *Z, floating *A,
                            const floating *b) noexcept nogil:
     cdef Py_ssize_t r0 = t * j.blk
     cdef Py_ssize_t r1 = r0 + j.blk if r0 + j.blk < j.dim else j.dim
-    cdef int n = j.n, m = j.m
+    cdef Py_ssize_t n = j.n, m = j.m
     if r0 >= r1:
         return
     if j.bc:
-        _mm(Z + r0, m, n, <int>(r1 - r0), j.p, <floating>1, j.W, False, 0,
+        _mm(Z + r0, m, n, r1 - r0, j.p, <floating>1, j.W, False, 0,
             j.Ap, False, r0, <floating>0)
         _fwd_rows(j.act, <floating>j.alpha, Z + r0, m, A + r0, m, b, j.bs, n, r1 - r0)
     else:
-        _mm(Z + r0 * m, m, <int>(r1 - r0), m, j.p, <floating>1, j.W, False, r0,
+        _mm(Z + r0 * m, m, r1 - r0, m, j.p, <floating>1, j.W, False, r0,
             j.Ap, False, 0, <floating>0)
         _fwd_rows(j.act, <floating>j.alpha, Z + r0 * m, m, A + r0 * m, m, b + r0 * j.bs,
                   j.bs, r1 - r0, m)
@@ -546,13 +548,13 @@ cdef void _fwd_pool_d(void *arg) noexcept nogil:
 
 
 cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
-                          floating *Z, floating *A, int n, int p, int m,
-                          int act, floating alpha, int nt) noexcept nogil:
+                          floating *Z, floating *A, Py_ssize_t n, Py_ssize_t p,
+                          Py_ssize_t m, int act, floating alpha, int nt) noexcept nogil:
     """Z = W Ap + b; A = g(Z)."""
     cdef FwdJob j
     cdef Py_ssize_t t
     cdef int prev, pool
-    if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
+    if n * p * m < _PAR_MIN_MACS:
         nt = 1
     j.Ap = Ap
     j.W = W
@@ -570,7 +572,7 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
     j.ntask = _n_blocks(j.dim, nt) if nt > 1 else 1
     j.blk = (j.dim + j.ntask - 1) // j.ntask
     j.next = 0
-    prev = _blas_begin(0 if nt == 1 and <Py_ssize_t>n * p * m <= _BLAS_SERIAL_MNK else 1)
+    prev = _blas_begin(0 if nt == 1 and n * p * m <= _BLAS_SERIAL_MNK else 1)
     pool = _team_size(nt, j.ntask)
     if pool:
         if floating is float:
@@ -588,7 +590,7 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
 cdef inline void _bwd_task(BwdJob *j, Py_ssize_t t, floating *dZp, floating *dW,
                            floating *db) noexcept nogil:
     cdef Py_ssize_t r0, r1
-    cdef int n = j.n, p = j.p, m = j.m
+    cdef Py_ssize_t n = j.n, p = j.p, m = j.m
     cdef floating scale = <floating>j.scale, l2 = <floating>j.l2
     cdef floating beta = 1 if j.l2 != 0 else 0
     cdef Mat W = j.W
@@ -599,7 +601,7 @@ cdef inline void _bwd_task(BwdJob *j, Py_ssize_t t, floating *dZp, floating *dW,
             if l2 != 0:
                 _scaled_copy(dW + r0, p, <floating*>W.data + r0 * W.cs,
                              W.rs, W.cs, n, r1 - r0, l2)
-            _mm(dW + r0, p, n, <int>(r1 - r0), m, scale, j.dZ, False, 0,
+            _mm(dW + r0, p, n, r1 - r0, m, scale, j.dZ, False, 0,
                 j.Ap, True, r0, beta)
             if t == 0:
                 _rowsum(<floating*>j.dZ.data, j.dZ.rs, j.dZ.cs, n, m, scale, db)
@@ -612,7 +614,7 @@ cdef inline void _bwd_task(BwdJob *j, Py_ssize_t t, floating *dZp, floating *dW,
         r0 = (t - j.nbw) * j.blkz
         r1 = r0 + j.blkz if r0 + j.blkz < j.dimz else j.dimz
         if r0 < r1 and j.bcz:      # dZ_prev[:, r0:r1]
-            _mm(dZp + r0, m, p, <int>(r1 - r0), n, <floating>1, W, True, 0,
+            _mm(dZp + r0, m, p, r1 - r0, n, <floating>1, W, True, 0,
                 j.dZ, False, r0, <floating>0)
             if j.act >= 0:
                 _bwd_rows(j.act, <floating>j.alpha, dZp + r0, m,
@@ -638,13 +640,13 @@ cdef void _bwd_pool_d(void *arg) noexcept nogil:
 
 
 cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating *dW,
-                           floating *db, int n, int p, int m, int act, floating alpha,
-                           floating scale, floating l2, int nt) noexcept nogil:
+                           floating *db, Py_ssize_t n, Py_ssize_t p, Py_ssize_t m, int act,
+                           floating alpha, floating scale, floating l2, int nt) noexcept nogil:
     """dW = scale dZ Ap^T + l2 W; db = scale rowsum(dZ); dZp = (W^T dZ) * g'(V)."""
     cdef BwdJob j
     cdef Py_ssize_t t, nbz
     cdef int prev, pool
-    if <Py_ssize_t>n * p * m < _PAR_MIN_MACS:
+    if n * p * m < _PAR_MIN_MACS:
         nt = 1
     j.dZ = dZ
     j.Ap = Ap
@@ -670,7 +672,7 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
     j.blkz = (j.dimz + nbz - 1) // nbz
     j.ntask = j.nbw + nbz
     j.next = 0
-    prev = _blas_begin(0 if nt == 1 and <Py_ssize_t>n * p * m <= _BLAS_SERIAL_MNK else 1)
+    prev = _blas_begin(0 if nt == 1 and n * p * m <= _BLAS_SERIAL_MNK else 1)
     pool = _team_size(nt, j.ntask)
     if pool:
         if floating is float:

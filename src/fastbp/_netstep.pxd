@@ -456,8 +456,8 @@ cdef inline void _fwd_block(floating *P, NetPlan *p, LayerPlan *ly, int l, Py_ss
     if l == 0 and p.xs_u != NULL:
         _sparse_fwd(P + ly.w_off, ly.n_in, r0, r1, p, Z, tid)
     else:
-        _gemm(NoTrans, ta, <int>(r1 - r0), <int>m, ly.n_in, <floating>1.0,
-              P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, <int>ald, <floating>0.0, Z, <int>m)
+        _gemm(NoTrans, ta, r1 - r0, m, ly.n_in, <floating>1.0,
+              P + ly.w_off + r0 * ly.n_in, ly.n_in, Ain, ald, <floating>0.0, Z, m)
     if l == p.L - 1 and (p.softmax or p.expout):
         # only the bias here: _outact makes A[L] from Z[L] (softmax needs
         # whole columns)
@@ -626,8 +626,8 @@ cdef inline void _dprev_block(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan 
     cdef Mat V = _rowmajor(lp.Z if fbp_deriv_needs_z(lp.act) else lp.A, m)
     if p.dropout and lp.keep_prob < 1.0:
         act = ACT_NONE      # g' after the mask
-    _dprev_rows(nxt, <int>m, _rowmajor(P + ly.w_off, ly.n_in), _rowmajor(cur, m),
-                q0, q1, ly.n_out, <int>m, act, <floating>lp.alpha, V)
+    _dprev_rows(nxt, m, _rowmajor(P + ly.w_off, ly.n_in), _rowmajor(cur, m),
+                q0, q1, ly.n_out, m, act, <floating>lp.alpha, V)
     if act == ACT_NONE:
         inv = <floating>(1.0 / lp.keep_prob)
         key = _dropout_key(p.seed, p.step, l - 1)
@@ -672,8 +672,8 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
                     _sparse_grad(G + ly.w_off, n_in, r0, r1, cur, p, scale, tid)
                     _rowsum(cur + r0 * m, m, 1, r1 - r0, m, scale, G + ly.b_off + r0)
                 else:
-                    _grad_rows(G + ly.w_off, <int>n_in, G + ly.b_off, _rowmajor(cur, m), Ain,
-                               r0, r1, <int>n_in, <int>m, scale, <floating>0.0)
+                    _grad_rows(G + ly.w_off, n_in, G + ly.b_off, _rowmajor(cur, m), Ain,
+                               r0, r1, n_in, m, scale, <floating>0.0)
                 if p.lambd != 0.0:
                     _l2_rows(G + ly.w_off + r0 * n_in, P + ly.w_off + r0 * n_in, r1 - r0,
                              n_in, l2s, p.l2rows + l2base + r0)

@@ -80,8 +80,9 @@ cdef inline void _scaled_copy(floating *dst, Py_ssize_t ldd, const floating *src
 # --------------------------------------------------------------------- GEMM
 
 cdef inline void _opnd(Mat X, bint trans, Py_ssize_t r0, Py_ssize_t c0, Py_ssize_t itemsize,
-                       const void **ptr, int *ld, BLAS_Trans *flag) noexcept nogil:
-    """BLAS view of op(X)[r0:, c0:] (op = transpose when trans)."""
+                       const void **ptr, Py_ssize_t *ld, BLAS_Trans *flag) noexcept nogil:
+    """BLAS view of op(X)[r0:, c0:] (op = transpose when trans). The leading
+    dimension is 64-bit: _gemm keeps one above INT_MAX out of BLAS."""
     cdef bint c_order = X.cs == 1
     if not trans:
         ptr[0] = <const char*>X.data + (r0 * X.rs + c0 * X.cs) * itemsize
@@ -89,16 +90,17 @@ cdef inline void _opnd(Mat X, bint trans, Py_ssize_t r0, Py_ssize_t c0, Py_ssize
     else:
         ptr[0] = <const char*>X.data + (r0 * X.cs + c0 * X.rs) * itemsize
         flag[0] = Trans if c_order else NoTrans
-    ld[0] = <int>(X.rs if c_order else X.cs)
+    ld[0] = X.rs if c_order else X.cs
 
 
-cdef inline void _mm(floating *C, int ldc, int M, int N, int K, floating alpha,
+cdef inline void _mm(floating *C, Py_ssize_t ldc, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                     floating alpha,
                      Mat A, bint ta, Py_ssize_t r0, Mat B, bint tb, Py_ssize_t c0,
                      floating beta) noexcept nogil:
     """C (M, N) = alpha op(A)[r0:r0+M, :] op(B)[:, c0:c0+N] + beta C."""
     cdef const void *pa
     cdef const void *pb
-    cdef int lda, ldb
+    cdef Py_ssize_t lda, ldb
     cdef BLAS_Trans fa, fb
     _opnd(A, ta, r0, 0, sizeof(floating), &pa, &lda, &fa)
     _opnd(B, tb, 0, c0, sizeof(floating), &pb, &ldb, &fb)
@@ -108,14 +110,14 @@ cdef inline void _mm(floating *C, int ldc, int M, int N, int K, floating alpha,
 
 # ------------------------------------------- backward of one block of rows
 
-cdef inline void _grad_rows(floating *dW, int ldw, floating *db, Mat dZ, Mat Ap,
-                            Py_ssize_t r0, Py_ssize_t r1, int n_in, int m, floating scale,
-                            floating beta) noexcept nogil:
+cdef inline void _grad_rows(floating *dW, Py_ssize_t ldw, floating *db, Mat dZ, Mat Ap,
+                            Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_in, Py_ssize_t m,
+                            floating scale, floating beta) noexcept nogil:
     """dW[r0:r1] = scale dZ[r0:r1] Ap^T + beta dW[r0:r1];  db[r0:r1] = scale rowsum(dZ[r0:r1]).
 
     dW and db point at row 0 of the layer's gradients.
     """
-    _mm(dW + r0 * ldw, ldw, <int>(r1 - r0), n_in, m, scale, dZ, False, r0, Ap, True, 0, beta)
+    _mm(dW + r0 * ldw, ldw, r1 - r0, n_in, m, scale, dZ, False, r0, Ap, True, 0, beta)
     _rowsum(<const floating*>dZ.data + r0 * dZ.rs, dZ.rs, dZ.cs, r1 - r0, m, scale, db + r0)
 
 
@@ -129,14 +131,14 @@ cdef inline void _l2_rows(floating *dW, const floating *W, Py_ssize_t rows, Py_s
         fbp_l2_rows_d(dW, W, rows, n_in, l2, sq)
 
 
-cdef inline void _dprev_rows(floating *dZp, int ldp, Mat W, Mat dZ, Py_ssize_t q0,
-                             Py_ssize_t q1, int n_out, int m, int act, floating alpha,
-                             Mat V) noexcept nogil:
+cdef inline void _dprev_rows(floating *dZp, Py_ssize_t ldp, Mat W, Mat dZ, Py_ssize_t q0,
+                             Py_ssize_t q1, Py_ssize_t n_out, Py_ssize_t m, int act,
+                             floating alpha, Mat V) noexcept nogil:
     """dZp[q0:q1] = (W^T dZ)[q0:q1] * g'(V[q0:q1]); act < 0: no g'.
 
     dZp points at row 0 of the previous layer's delta (ld ldp).
     """
-    _mm(dZp + q0 * ldp, ldp, <int>(q1 - q0), m, n_out, <floating>1, W, True, q0,
+    _mm(dZp + q0 * ldp, ldp, q1 - q0, m, n_out, <floating>1, W, True, q0,
         dZ, False, 0, <floating>0)
     if act >= 0:
         _bwd_rows(act, alpha, dZp + q0 * ldp, ldp, <const floating*>V.data + q0 * V.rs,

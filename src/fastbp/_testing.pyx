@@ -126,8 +126,8 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
     ``repeat`` runs the same call that many times (timing without Python
     overhead; with beta != 0 C changes every time).
     """
-    cdef int m = C.shape[0], n = C.shape[1]
-    cdef int k = A.shape[0] if trans_a else A.shape[1]
+    cdef Py_ssize_t m = C.shape[0], n = C.shape[1]
+    cdef Py_ssize_t k = A.shape[0] if trans_a else A.shape[1]
     cdef int which
     cdef Py_ssize_t r
     cdef Py_ssize_t isz = sizeof(floating)
@@ -149,8 +149,8 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
     # k == 0: A or B has no elements; the kernels read neither
     cdef const floating *pa = &A[0, 0] if A.shape[0] and A.shape[1] else pc
     cdef const floating *pb = &B[0, 0] if B.shape[0] and B.shape[1] else pc
-    cdef int lda = max(1, <int>(A.strides[0] // isz)), ldb = max(1, <int>(B.strides[0] // isz))
-    cdef int ldc = <int>(C.strides[0] // isz)
+    cdef Py_ssize_t lda = max(1, A.strides[0] // isz), ldb = max(1, B.strides[0] // isz)
+    cdef Py_ssize_t ldc = C.strides[0] // isz
     cdef BLAS_Trans fa = Trans if trans_a else NoTrans
     cdef BLAS_Trans fb = Trans if trans_b else NoTrans
     cdef int prev

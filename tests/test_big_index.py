@@ -1,0 +1,149 @@
+"""64-bit indexing: strides, offsets and sizes beyond 2**31.
+
+SciPy's ``cython_blas`` takes 32-bit ints for every size and leading
+dimension. A network's first layer reads X in place, with X's row stride (or
+example stride) as the GEMM's leading dimension: a column block of a C-ordered
+X (n_x, M) has M there, and M can pass 2**31 (n_x = 2, float32: 17 GiB). The
+kernels used to truncate that to ``int``: 2**31 + 16 became negative (a
+segmentation fault) and 2**32 + 16 became 16 (the second row read from the
+first: wrong predictions and gradients, silently).
+
+The cheap tests build such views over an anonymous ``MAP_NORESERVE`` mapping:
+only the pages the test touches are ever backed, a few KiB whatever the
+stride.
+"""
+import mmap
+import sys
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import _blas, _testing
+
+pytestmark = pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and sys.maxsize > 2**32),
+    reason="the lazily backed views need 64-bit Linux's anonymous MAP_NORESERVE mappings")
+
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)    # Linux's value
+BIG_LDS = (2**31 + 16, 2**32 + 16)      # truncated to int: negative, and 16
+
+
+def strided(shape, row_stride, dtype=np.float32):
+    """A writeable (rows, cols) view whose rows are ``row_stride`` elements apart,
+    over a lazily backed anonymous mapping (untouched pages cost nothing)."""
+    rows, cols = shape
+    isz = np.dtype(dtype).itemsize
+    nbytes = ((rows - 1) * row_stride + cols) * isz
+    try:
+        mm = mmap.mmap(-1, nbytes,
+                       flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+    except (OSError, OverflowError, ValueError) as exc:
+        pytest.skip(f"cannot map {nbytes / 2**30:.0f} GiB of address space: {exc}")
+    buf = np.frombuffer(mm, dtype=dtype)
+    return np.lib.stride_tricks.as_strided(buf, shape=(rows, cols),
+                                           strides=(row_stride * isz, isz))
+
+
+def filled(shape, row_stride, rng, dtype=np.float32, scale=1.0):
+    a = strided(shape, row_stride, dtype)
+    a[...] = rng.standard_normal(shape) * scale
+    return a
+
+
+# ------------------------------------------------------- the GEMM shim
+
+@pytest.mark.parametrize("ld", BIG_LDS)
+@pytest.mark.parametrize("path", ["auto", "small", "blas"])
+@pytest.mark.parametrize("trans", [(False, False), (False, True), (True, False)])
+@pytest.mark.parametrize("which", ["A", "B", "C"])
+def test_gemm_leading_dimension_beyond_int32(ld, path, trans, which, rng):
+    """_gemm (and _gemm_blas, which falls back to the small kernel) with one
+    operand's row stride beyond INT_MAX: the product of the strided rows, not of
+    the rows its truncated stride points at."""
+    ta, tb = trans
+    M, N, K = 3, 7, 5
+    shapes = {"A": (K, M) if ta else (M, K), "B": (N, K) if tb else (K, N), "C": (M, N)}
+    ops = {}
+    for name, shape in shapes.items():
+        if name == which:
+            ops[name] = filled(shape, ld, rng)
+        else:
+            ops[name] = rng.standard_normal(shape).astype(np.float32)
+    C0 = np.array(ops["C"])
+    A, B = np.array(ops["A"]), np.array(ops["B"])
+    want = 1.5 * (A.T if ta else A) @ (B.T if tb else B) + 0.5 * C0
+    _testing.gemm(ops["A"], ops["B"], ops["C"], alpha=1.5, beta=0.5, trans_a=ta, trans_b=tb,
+                  path=path)
+    np.testing.assert_allclose(np.array(ops["C"]), want, rtol=1e-5, atol=1e-5)
+
+
+def test_small_gemm_path_keeps_a_long_leading_dimension_out_of_blas():
+    # a product OpenBLAS would take, but A's rows are 2**31 elements apart
+    assert _blas.small_gemm_path(0, 0, 1024, 1024, 1024, np.float32) == "blas"
+    for lda in BIG_LDS:
+        assert _blas.small_gemm_path(0, 0, 1024, 1024, 1024, np.float32, lda=lda) == "small"
+
+
+# ------------------------------------------------ the network's first layer
+
+def _net(n_x, dtype=np.float32, hidden=5):
+    return fastbp.Network([n_x, hidden, 3], hidden="tanh", output="softmax", seed=3,
+                          dtype=dtype)
+
+
+def _wide_x(rng, ld, m=40, n_x=2):
+    """X (n_x, m) as a column block of a C-ordered X of ld columns."""
+    return filled((n_x, m), ld, rng)
+
+
+def _tall_x(rng, ld, m=12, n_x=2):
+    """X (n_x, m) as ``X_rows.T``, X_rows's rows (examples) ld elements apart."""
+    return filled((m, n_x), ld, rng).T
+
+
+def _close(a, b):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("ld", BIG_LDS)
+@pytest.mark.parametrize("make", [_wide_x, _tall_x], ids=["columns", "rows"])
+def test_network_predict_and_forward_read_x_at_its_stride(ld, make, rng):
+    X = make(rng, ld)
+    Xc = np.array(X)
+    net = _net(X.shape[0])
+    assert np.shares_memory(net.check_X(X), X)      # read in place, not copied
+    _close(net.predict_proba(X), net.predict_proba(Xc))
+    _close(net.forward(X), net.forward(Xc))
+    _close(net.evaluate(X, np.arange(X.shape[1]) % 3)[0],
+           net.evaluate(Xc, np.arange(X.shape[1]) % 3)[0])
+
+
+@pytest.mark.parametrize("ld", BIG_LDS)
+@pytest.mark.parametrize("make", [_wide_x, _tall_x], ids=["columns", "rows"])
+def test_network_training_reads_x_at_its_stride(ld, make, rng):
+    """train_step, the unshuffled epoch (column blocks of X, read in place)
+    and the shuffled one (gathered) on the view train as on its copy."""
+    X = make(rng, ld)
+    Xc = np.array(X)
+    y = np.arange(X.shape[1]) % 3
+    results = []
+    for data in (X, Xc):
+        net = _net(X.shape[0])
+        net.train_step(data, y, optimizer=fastbp.SGD(0.1))
+        net.fit(data, y, epochs=2, batch_size=8, shuffle=False, optimizer=fastbp.SGD(0.1),
+                verbose=0)
+        net.fit(data, y, epochs=1, batch_size=8, shuffle=True, seed=1,
+                optimizer=fastbp.SGD(0.1), verbose=0)
+        results.append(net.flat_parameters.copy())
+    _close(results[0], results[1])
+
+
+def test_dense_layer_copies_a_strided_input(rng):
+    # the layer kernels take contiguous operands (their leading dimensions are
+    # their shapes, below 2**31): a strided view is copied, not read at its stride
+    X = _wide_x(rng, 2**32 + 16, m=33)
+    W = rng.standard_normal((4, 2)).astype(np.float32)
+    b = rng.standard_normal((4, 1)).astype(np.float32)
+    Z, A = fastbp.dense_forward(X, W, b, "identity")
+    _close(Z, W @ np.array(X) + b)

@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import fastbp
 from fastbp import _blas, _testing
@@ -147,3 +148,28 @@ def test_dense_layer_copies_a_strided_input(rng):
     b = rng.standard_normal((4, 1)).astype(np.float32)
     Z, A = fastbp.dense_forward(X, W, b, "identity")
     _close(Z, W @ np.array(X) + b)
+
+
+# ------------------------------------------------------------- sparse X
+
+def _csc_beyond_int32(n_x=2):
+    """A CSC X (n_x, 2**31 + 8) with three entries, in its last three columns;
+    its indptr (17 GiB of int64 zeros) lazily backed."""
+    m = 2**31 + 8
+    ptr = strided((1, m + 1), 1, np.int64)[0]
+    ptr[-4:] = [0, 1, 2, 3]
+    X = sp.csc_matrix((np.array([1.0, 2.0, 3.0], np.float32), np.array([0, 1, 0], np.int64),
+                       ptr), shape=(n_x, m))
+    assert np.shares_memory(X.indptr, ptr)
+    return X
+
+
+def test_sparse_training_call_refuses_2_31_examples():
+    """The sparse kernels number a training call's examples with int32: column
+    2**31 became -2**31 and the forward wrote 8 GiB before its scratch buffer."""
+    X = _csc_beyond_int32()
+    net = fastbp.Network([2, 1], output="identity", seed=0, dtype=np.float32)
+    Y = np.broadcast_to(np.float32(0), (1, X.shape[1]))
+    # (train_batch: X as check_X returns it, the fast path, no O(m) scan first)
+    with pytest.raises(ValueError, match=r"m < 2\*\*31 examples per training call"):
+        net.train_batch(X, Y, 0, False, fastbp.SGD(0.1))

@@ -360,14 +360,15 @@ cdef class NetKernel:
 
     # ------------------------------------------------------------- inputs
 
-    cdef _check_x(self, object X_):
+    cdef _check_x(self, object X_, bint whole=True):
         """X as Network.check_X returns it: (n_x, m >= 1) of the parameters'
         dtype, native byte order, one unit stride, or a SciPy CSC matrix of
-        that shape and dtype (_check_sparse). O(1) for an array: these calls
+        that shape and dtype (_check_sparse; ``whole``: a training call's,
+        all m columns at once). O(1) for an array: these calls
         are the checked data's fast path, but a raw array here (train_batch,
         train_epoch, forward_train are public) was read out of bounds."""
         if not isinstance(X_, np.ndarray):
-            self._check_sparse(X_)
+            self._check_sparse(X_, whole)
             return
         cdef cnp.ndarray X = X_
         cdef Py_ssize_t isz = X.itemsize, n_x = self.dims[0], m, s0, s1
@@ -388,8 +389,10 @@ cdef class NetKernel:
 
     def check_x(self, X):
         """_check_x, for the Network methods that read X's shape before a
-        kernel call does (a list X raised AttributeError: no 'shape')."""
-        self._check_x(X)
+        kernel call does (a list X raised AttributeError: no 'shape'); a
+        sparse X of any width (predict's chunks; a training call checks its
+        own)."""
+        self._check_x(X, False)
 
     cdef _check_y(self, object Y_, int yt, bint labels, Py_ssize_t m):
         """Y as Network.check_Y returns it for m examples (see _check_x)."""
@@ -414,12 +417,14 @@ cdef class NetKernel:
                 + f" with its code (got {Y.dtype} {(<object>Y).shape}, code {yt}); pass Y "
                 "through net.check_Y first, or use fit / train_step")
 
-    cdef tuple _check_sparse(self, object X):
+    cdef tuple _check_sparse(self, object X, bint whole=True):
         """(is_csr, indptr, indices, data) of a sparse X as Network.check_X
         returns it: a SciPy CSR or CSC matrix or array of shape (n_x, m >= 1),
         data of the parameters' dtype, indptr and indices both int32 or both
         int64, each 1-D, contiguous, native. O(1): _set_x checks the indices'
-        values."""
+        values. ``whole``: all m columns in one call (a training call; predict
+        takes chunks of columns), whose feature-major form numbers them with
+        int32 (csrc/fastbp_sparse.h's fj): m must be below 2**31."""
         cdef Py_ssize_t n_x = self.dims[0]
         shape = getattr(X, "shape", None)
         fmt = getattr(X, "format", None)
@@ -441,6 +446,14 @@ cdef class NetKernel:
                 f"sparse X must be a ({n_x}, m) CSR or CSC matrix of {self.params.dtype} with "
                 f"int32 or int64 indices, as Network.check_X returns it (got {X.dtype} "
                 f"{shape}, indices {idx.dtype}); pass X through net.check_X first")
+        if whole and shape[1] > 0x7fffffff:
+            # (fbp_sp_remap wrote (int32_t)j: column 2**31 became -2**31, and the
+            # forward's scratch row ZT + fj G lay 8-16 GiB before the buffer)
+            raise ValueError(
+                f"a sparse X takes m < 2**31 examples per training call (got {shape[1]}): "
+                "the kernel numbers a call's examples with 32-bit integers. Train on "
+                "mini-batches of its columns (Network.fit does); predict and evaluate "
+                "take any m")
         return fmt == "csr", ptr, idx, val
 
     cdef _set_x(self, object X_, bint infer=False):
@@ -448,7 +461,7 @@ cdef class NetKernel:
         a CSC matrix (the first layer's products are then sparse ones; a
         training and an inference X have scratch buffers of their own, so a
         predict between a forward and its backward leaves the backward's)."""
-        self._check_x(X_)
+        self._check_x(X_, not infer)
         if not isinstance(X_, np.ndarray):
             self._set_x_sparse(X_, infer)
             return
@@ -478,7 +491,7 @@ cdef class NetKernel:
         not with ``remap`` False: predict does it per chunk of columns).
         """
         cdef cnp.ndarray ptr, idx, val, U, fptr, fj
-        is_csr, ptr, idx, val = self._check_sparse(X)
+        is_csr, ptr, idx, val = self._check_sparse(X, remap)
         cdef Py_ssize_t n_x = self.dims[0], m = X.shape[1]
         cdef Py_ssize_t nnz = min(idx.shape[0], val.shape[0])
         cdef Py_ssize_t n_ptr = n_x if is_csr else m, n_idx = m if is_csr else n_x
@@ -500,9 +513,6 @@ cdef class NetKernel:
                                              "indices" if rc == 1 else
                                              f"an index lies outside [0, {n_idx})")
                 + "; scipy's X.check_format() names the problem")
-        if is_csr and m > 0x7fffffff:
-            raise ValueError(f"a CSR X (n_x, m) takes m < 2**31 examples (got {m}); pass a "
-                             "CSC matrix")
         if self.sp_mark is None:
             self.sp_mark = np.zeros(n_x, dtype=np.int64)
             self.sp_bufs = [[None] * 5, [None] * 5]
@@ -735,6 +745,7 @@ cdef class NetKernel:
                     double gscale, double l2scale, bint dropout, uint64_t seed, uint64_t step,
                     Py_ssize_t mask_ld, Py_ssize_t mask_off):
         """Point the plan at a training batch (workspaces sized for it)."""
+        self._check_x(X)        # (before X.shape[1] sizes the workspaces)
         self._ensure(X.shape[1])
         self._set_x(X)
         self._set_y(Y, yt, labels)
@@ -767,6 +778,7 @@ cdef class NetKernel:
     def forward_train(self, object X, bint dropout, uint64_t seed, uint64_t step,
                       int n_threads):
         """Forward that keeps every layer's activations for backward."""
+        self._check_x(X)        # (before X.shape[1] sizes the workspaces)
         self._ensure(X.shape[1])
         self._set_x(X)
         self._set_dropout(dropout, seed, step, X.shape[1], 0)
@@ -1034,7 +1046,7 @@ cdef class NetKernel:
         if sparse:
             if getattr(X, "format", None) == "csr" and M > chunk:
                 X = X.tocsc()       # column chunks: a CSR X's columns are not contiguous
-            self._check_x(X)
+            self._check_x(X, False)
             self._set_x_sparse(X, True, X.format == "csr")
         else:
             self._set_x(X, True)

@@ -15,6 +15,7 @@ each operation rather than fixed numbers:
 A wrong transpose, column or scale factor is an O(1) relative error and any
 float32 shortcut in a float64 kernel is ~1e-7; both are far outside these bounds.
 """
+import os
 import re
 import zlib
 
@@ -46,6 +47,43 @@ def pytest_configure(config):
         "markers",
         "slow: stress and subprocess tests of 1.5 s or more (fork storms, killed writers, "
         "the CLI end to end) and the property-based fuzzing of tests/test_fuzz.py")
+    config.addinivalue_line(
+        "markers",
+        "huge: arrays of more than 2**31 elements held in memory (8-10 GiB each); skipped "
+        "unless FASTBP_HUGE_TESTS=1 is set and the machine has the memory free (see "
+        "require_free_memory)")
+
+
+def pytest_collection_modifyitems(config, items):
+    # huge tests are opt-in: CI (30 minutes, unknown memory) never runs them by default
+    if os.environ.get("FASTBP_HUGE_TESTS", "").strip() in ("1", "true", "yes", "on"):
+        return
+    skip = pytest.mark.skip(reason="a huge-memory test: set FASTBP_HUGE_TESTS=1 to run it")
+    for item in items:
+        if "huge" in item.keywords:
+            item.add_marker(skip)
+
+
+def free_memory_bytes():
+    """MemAvailable of /proc/meminfo in bytes (None where it cannot be read)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def require_free_memory(nbytes):
+    """Skip the calling test unless ``nbytes`` (plus 1 GiB of headroom) are free."""
+    free = free_memory_bytes()
+    if free is None:
+        pytest.skip("cannot tell how much memory is free (no /proc/meminfo)")
+    if free < nbytes + (1 << 30):
+        pytest.skip(f"needs {(nbytes + (1 << 30)) / 2**30:.1f} GiB free, "
+                    f"{free / 2**30:.1f} GiB are")
 
 
 def shape_id(shape):

@@ -10,7 +10,8 @@ first: wrong predictions and gradients, silently).
 
 The cheap tests build such views over an anonymous ``MAP_NORESERVE`` mapping:
 only the pages the test touches are ever backed, a few KiB whatever the
-stride.
+stride. The ``huge`` tests hold arrays of more than 2**31 elements for real
+(8-10 GiB); they run only with FASTBP_HUGE_TESTS=1 (tests/conftest.py).
 """
 import mmap
 import sys
@@ -21,6 +22,7 @@ import scipy.sparse as sp
 
 import fastbp
 from fastbp import _blas, _testing
+from conftest import require_free_memory
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and sys.maxsize > 2**32),
@@ -173,3 +175,86 @@ def test_sparse_training_call_refuses_2_31_examples():
     # (train_batch: X as check_X returns it, the fast path, no O(m) scan first)
     with pytest.raises(ValueError, match=r"m < 2\*\*31 examples per training call"):
         net.train_batch(X, Y, 0, False, fastbp.SGD(0.1))
+
+
+# --------------------------------------------- huge: > 2**31 elements, for real
+
+N_X, M_HUGE, TAIL = 784, 2_750_000, 4096        # 2.16e9 elements, 8.0 GiB of float32
+
+
+def _huge_buffer():
+    require_free_memory(N_X * M_HUGE * 4 + (1 << 30))
+    buf = np.empty(N_X * M_HUGE, dtype=np.float32)
+    rng = np.random.default_rng(7)
+    block = rng.standard_normal(1 << 22).astype(np.float32)
+    for k in range(0, buf.size, block.size):        # a few seconds, not a minute of RNG
+        n = min(block.size, buf.size - k)
+        np.multiply(block[:n], np.float32(1 + (k // block.size) % 5), out=buf[k:k + n])
+    return buf
+
+
+def _tail_checks(X):
+    """Predictions, one layer's forward and epochs on the examples beyond 2**31
+    elements of X (784, 2.75e6) against the same examples copied out."""
+    assert X.size > 2**31
+    tail = np.array(X[:, -TAIL:])
+    y = np.arange(M_HUGE) % 3
+    net = fastbp.Network([N_X, 8, 3], hidden="relu", output="softmax", seed=1,
+                         dtype=np.float32)
+    out = net.predict_proba(X)
+    _close(out[:, -TAIL:], net.predict_proba(tail))
+    _close(out[:, :TAIL], net.predict_proba(np.array(X[:, :TAIL])))
+    W = net.parameters["W1"]
+    Z, _ = fastbp.dense_forward(X, W, np.zeros((W.shape[0], 1), np.float32), "identity")
+    # (float32 rounding of 784-term sums: the bound of conftest's gemm tolerance)
+    Wd, td = W.astype(np.float64), tail.astype(np.float64)
+    bound = 2 * (N_X + 2) * np.finfo(np.float32).eps * (np.abs(Wd) @ np.abs(td))
+    assert np.all(np.abs(Z[:, -TAIL:] - Wd @ td) <= bound)
+    del Z, out
+    # epochs on X's last examples: gathered (order) and read in place (column
+    # blocks of X), against the same on their copy
+    got = []
+    for data, order, view, labels_of in ((X, np.arange(M_HUGE - TAIL, M_HUGE), X[:, -TAIL:], y),
+                                         (tail, np.arange(TAIL), tail, y[-TAIL:])):
+        n = fastbp.Network([N_X, 8, 3], hidden="relu", output="softmax", seed=1,
+                           dtype=np.float32)
+        opt = fastbp.SGD(0.05)
+        Xk = n.check_X(data)
+        assert np.shares_memory(Xk, data)
+        Yk, code, labels = n.check_Y(labels_of, data.shape[1])
+        n.train_epoch(Xk, Yk, code, labels, opt, order, 256)
+        Yv, code, labels = n.check_Y(y[-TAIL:], TAIL)
+        n.train_epoch(n.check_X(view), Yv, code, labels, opt, None, 256)
+        got.append(n.flat_parameters.copy())
+    np.testing.assert_array_equal(got[0], got[1])
+
+
+@pytest.mark.huge
+def test_huge_x_c_order():
+    buf = _huge_buffer()
+    try:
+        _tail_checks(buf.reshape(N_X, M_HUGE))             # rows M apart: ld 2.75e6
+    finally:
+        del buf
+
+
+@pytest.mark.huge
+def test_huge_x_rows_transposed():
+    buf = _huge_buffer()
+    try:
+        _tail_checks(buf.reshape(M_HUGE, N_X).T)           # X_rows.T: examples contiguous
+    finally:
+        del buf
+
+
+@pytest.mark.huge
+def test_huge_sparse_predict_beyond_int32_columns():
+    """predict takes a CSC X of any width (it remaps chunks of columns): the
+    predictions of its last columns, 2**31 and more."""
+    require_free_memory((2**31 + 8) * 4 * 2)
+    X = _csc_beyond_int32()
+    net = fastbp.Network([2, 1], output="identity", seed=0, dtype=np.float32)
+    out = net.predict_proba(X)
+    tail = sp.csc_matrix(X[:, -16:].toarray())
+    np.testing.assert_array_equal(out[:, -16:], net.predict_proba(tail))
+    assert np.all(out[:, :16] == out[0, 0])

@@ -101,20 +101,27 @@ def _wide_x(rng, ld, m=40, n_x=2):
 
 
 def _tall_x(rng, ld, m=12, n_x=2):
-    """X (n_x, m) as ``X_rows.T``, X_rows's rows (examples) ld elements apart."""
-    return filled((m, n_x), ld, rng).T
+    """X (n_x, m) as ``X_rows.T``, X_rows's rows (examples) ld elements apart
+    (at most 64 of them: each is 8-16 GiB of address space further on)."""
+    return filled((min(m, 64), n_x), ld, rng).T
 
 
 def _close(a, b):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+# (5, 40): products for the small kernel anyway; (300, 1024): products OpenBLAS
+# would take (300 x 1024 x 2 and up), split between threads
+SIZES = [(5, 40), (300, 1024)]
+
+
 @pytest.mark.parametrize("ld", BIG_LDS)
 @pytest.mark.parametrize("make", [_wide_x, _tall_x], ids=["columns", "rows"])
-def test_network_predict_and_forward_read_x_at_its_stride(ld, make, rng):
-    X = make(rng, ld)
+@pytest.mark.parametrize("hidden, m", SIZES)
+def test_network_predict_and_forward_read_x_at_its_stride(ld, make, hidden, m, rng):
+    X = make(rng, ld, m)
     Xc = np.array(X)
-    net = _net(X.shape[0])
+    net = _net(X.shape[0], hidden=hidden)
     assert np.shares_memory(net.check_X(X), X)      # read in place, not copied
     _close(net.predict_proba(X), net.predict_proba(Xc))
     _close(net.forward(X), net.forward(Xc))
@@ -124,19 +131,21 @@ def test_network_predict_and_forward_read_x_at_its_stride(ld, make, rng):
 
 @pytest.mark.parametrize("ld", BIG_LDS)
 @pytest.mark.parametrize("make", [_wide_x, _tall_x], ids=["columns", "rows"])
-def test_network_training_reads_x_at_its_stride(ld, make, rng):
+@pytest.mark.parametrize("hidden, m", SIZES)
+def test_network_training_reads_x_at_its_stride(ld, make, hidden, m, rng):
     """train_step, the unshuffled epoch (column blocks of X, read in place)
     and the shuffled one (gathered) on the view train as on its copy."""
-    X = make(rng, ld)
+    X = make(rng, ld, m)
     Xc = np.array(X)
     y = np.arange(X.shape[1]) % 3
+    bs = max(8, m // 2)
     results = []
     for data in (X, Xc):
-        net = _net(X.shape[0])
+        net = _net(X.shape[0], hidden=hidden)
         net.train_step(data, y, optimizer=fastbp.SGD(0.1))
-        net.fit(data, y, epochs=2, batch_size=8, shuffle=False, optimizer=fastbp.SGD(0.1),
+        net.fit(data, y, epochs=2, batch_size=bs, shuffle=False, optimizer=fastbp.SGD(0.1),
                 verbose=0)
-        net.fit(data, y, epochs=1, batch_size=8, shuffle=True, seed=1,
+        net.fit(data, y, epochs=1, batch_size=bs, shuffle=True, seed=1,
                 optimizer=fastbp.SGD(0.1), verbose=0)
         results.append(net.flat_parameters.copy())
     _close(results[0], results[1])

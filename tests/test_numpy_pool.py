@@ -83,6 +83,17 @@ def _numpy_blas_is_separate_pthreads_openblas():
     others = [x for x in libs if x is not d and "scipy" in x["filepath"]]
     if not others:
         return False, "SciPy's BLAS is the same library as NumPy's"
+    # The pool's entry points are OpenBLAS internals that not every build
+    # exports: NumPy 2.4's OpenBLAS (0.3.31) has them, NumPy 2.5's (0.3.34,
+    # the one Python 3.12+ gets) hides them, and fastbp then runs its OpenMP
+    # team (docs/architecture.md). threadpoolctl cannot see symbols.
+    import ctypes
+
+    lib = ctypes.CDLL(d["filepath"])
+    missing = [s for s in ("gotoblas_pthread", "blas_num_threads") if not hasattr(lib, s)]
+    if missing:
+        return False, (f"NumPy's OpenBLAS {d.get('version')} does not export "
+                       f"{' / '.join(missing)}")
     if fastbp.effective_n_threads(2) < 2:
         return False, "one core"
     return True, ""

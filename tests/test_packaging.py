@@ -175,6 +175,32 @@ def test_installed_files_compiled_and_no_blas():
         assert ALLOWED_VENDORED.match(name), f"unexpected shared library in the wheel: {f}"
 
 
+#: C-API functions the headers of Python 3.13 (the newest the README promises)
+#: mark Py_DEPRECATED: the compiler warns on every build there, and the
+#: removals are scheduled (PyWeakref_GetObject and PyWeakref_GET_OBJECT in
+#: 3.15), when a build from the sdist would fail
+DEPRECATED_C_API = ("PyWeakref_GetObject", "PyWeakref_GET_OBJECT", "PyImport_ImportModuleNoBlock",
+                    "PyEval_InitThreads", "PySys_ResetWarnOptions", "PyCode_GetFirstFree",
+                    "Py_UNICODE", "PyUnicode_AsDecodedObject", "PyUnicode_AsEncodedObject",
+                    "PyThread_create_key", "PyThread_get_key_value", "PyThread_set_key_value")
+
+
+def test_cython_sources_use_no_c_api_deprecated_in_python_3_13():
+    """The .pyx / .pxd files (installed beside the modules) call no C-API
+    function that Python 3.13 deprecates: _course.pyx's PyWeakref_GetObject
+    gave the one -Wdeprecated-declarations of a 3.13 build."""
+    pkg = Path(fastbp.__file__).resolve().parent
+    sources = sorted(pkg.glob("*.pyx")) + sorted(pkg.glob("*.pxd"))
+    if not sources:
+        pytest.skip(f"no .pyx / .pxd files beside {pkg}")
+    word = re.compile(r"\b(" + "|".join(DEPRECATED_C_API) + r")\b")
+    found = [f"{src.name}:{i}: {line.strip()}" for src in sources
+             for i, line in enumerate(src.read_text(encoding="utf-8").splitlines(), 1)
+             if word.search(line.split("#", 1)[0])]
+    assert not found, ("C-API deprecated in Python 3.13 (a build warning there, an error "
+                       "once removed):\n" + "\n".join(found))
+
+
 def test_the_cited_guides_are_installed():
     """Messages and docstrings cite docs/distributed.md and docs/architecture.md;
     a wheel carries them in fastbp/docs (an installed copy had no way to reach

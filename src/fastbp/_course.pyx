@@ -16,8 +16,6 @@ None for anything else; fastbp.course then runs its general path, which
 also produces the error messages. Both paths compute the same formulas.
 """
 from cython cimport floating
-from cpython.ref cimport PyObject
-from cpython.weakref cimport PyWeakref_GetObject
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcmp
 cimport numpy as cnp
@@ -92,12 +90,10 @@ cpdef bint is_recent_output(object AL, object ZL, object recent):
     modified in place (np.clip(AL, eps, 1 - eps, out=AL)): for those the
     course's expression is evaluated, as for any other AL.
     """
-    cdef PyObject *a
-    cdef PyObject *z
+    # Calling the weak references (not PyWeakref_GetObject: deprecated in
+    # Python 3.13, to be removed in 3.15, and a borrowed reference)
     for entry in reversed(recent):
-        a = PyWeakref_GetObject((<tuple>entry)[0])
-        z = PyWeakref_GetObject((<tuple>entry)[1])
-        if a == <PyObject *>AL and z == <PyObject *>ZL:
+        if (<tuple>entry)[0]() is AL and (<tuple>entry)[1]() is ZL:
             return (_unchanged(AL, (<tuple>entry)[2])
                     and _unchanged(ZL, (<tuple>entry)[3]))
     return False

@@ -879,7 +879,12 @@ cdef class NetKernel:
         cdef ExArray *ar
         cdef cnp.ndarray a, w
         cdef Py_ssize_t i, need
-        ep.order = NULL if order is None else <const Py_ssize_t *>cnp.PyArray_DATA(order)
+        # (an if, not a conditional expression: Cython's temporary for the
+        # latter drops the const, a -Wdiscarded-qualifiers warning)
+        if order is None:
+            ep.order = NULL
+        else:
+            ep.order = <const Py_ssize_t *>cnp.PyArray_DATA(order)
         ep.n_ex = (<cnp.ndarray>arrays[EX_X]).shape[1] if order is None else order.shape[0]
         ep.batch = batch
         ep.data_div = data_div

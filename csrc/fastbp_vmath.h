@@ -379,7 +379,13 @@ typedef float fbp_v4f __attribute__((vector_size(16)));
 typedef int32_t fbp_v4i __attribute__((vector_size(16)));
 typedef uint32_t fbp_v4u32 __attribute__((vector_size(16)));
 
-#define FBP_VI static inline FBP_ALWAYS_INLINE
+/* FBP_VT: the target of the clone that calls a width's element functions
+ * (set below for each inclusion of the template). clang rejects a call that
+ * passes a 32- or 64-byte vector to a function compiled without AVX /
+ * AVX-512 ("changes the ABI", an error even when the callee is inlined), so
+ * the _w32 functions carry the AVX2 clone's target and the _w64 ones the
+ * AVX-512 clone's; gcc inlines them into those clones either way. */
+#define FBP_VI static inline FBP_ALWAYS_INLINE FBP_VT
 /* c broadcast to every lane of vector type V */
 #define FBP_B(V, c) ((V){0} + (c))
 #define FBP_VCAT_(a, b) a##b
@@ -394,6 +400,7 @@ typedef uint32_t fbp_v4u32 __attribute__((vector_size(16)));
 #define VI fbp_v8i
 #define VU32 fbp_v8u
 #define FBP_VW _w32
+#define FBP_VT FBP_TARGET_AVX2
 #include "fastbp_vmath.h"
 #undef VD
 #undef VL
@@ -402,6 +409,7 @@ typedef uint32_t fbp_v4u32 __attribute__((vector_size(16)));
 #undef VI
 #undef VU32
 #undef FBP_VW
+#undef FBP_VT
 #define VD fbp_v2d
 #define VL fbp_v2l
 #define VU fbp_v2u
@@ -409,6 +417,7 @@ typedef uint32_t fbp_v4u32 __attribute__((vector_size(16)));
 #define VI fbp_v4i
 #define VU32 fbp_v4u32
 #define FBP_VW _w16
+#define FBP_VT
 #include "fastbp_vmath.h"
 #undef VD
 #undef VL
@@ -417,6 +426,7 @@ typedef uint32_t fbp_v4u32 __attribute__((vector_size(16)));
 #undef VI
 #undef VU32
 #undef FBP_VW
+#undef FBP_VT
 #define VD fbp_v8d
 #define VL fbp_v8l
 #define VU fbp_v8ul
@@ -424,6 +434,7 @@ typedef uint32_t fbp_v4u32 __attribute__((vector_size(16)));
 #define VI fbp_v16i
 #define VU32 fbp_v16u
 #define FBP_VW _w64
+#define FBP_VT FBP_TARGET_AVX512
 #include "fastbp_vmath.h"
 #undef VD
 #undef VL
@@ -432,6 +443,7 @@ typedef uint32_t fbp_v4u32 __attribute__((vector_size(16)));
 #undef VI
 #undef VU32
 #undef FBP_VW
+#undef FBP_VT
 #undef FBP_VM_TEMPLATE
 
 /* ------------------------------------------------------- array kernels */

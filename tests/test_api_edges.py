@@ -45,6 +45,32 @@ def test_n_threads_above_the_cores_is_capped_with_a_warning():
         assert Network([3, 2], n_threads=1).effective_n_threads == 1
 
 
+@pytest.mark.skipif(openmp_enabled(), reason="the serial build's contract (-Dopenmp=disabled)")
+def test_a_serial_build_runs_every_count_on_one_thread_silently(rng):
+    # n_threads=2 is 1 everywhere, without a warning, and the layer functions
+    # keep their compiled fast path for it (the serial stub of OMP_THREAD_LIMIT,
+    # 1, sent every count above 1 to the full checks); NumPy's pool, which only
+    # a team of two would use, is not loaded (`fastbp info` named it)
+    from fastbp import _blas, _dense
+    from fastbp._config import config_info
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fastbp.effective_n_threads(2) == fastbp.effective_n_threads() == 1
+        assert Network([3, 2], n_threads=2).effective_n_threads == 1
+        A, W, b = rng.standard_normal((5, 40)), rng.standard_normal((3, 5)), np.zeros((3, 1))
+        got = _dense.forward_plain(A, W, b, "tanh", None, None, 2)
+        assert got is not None, "n_threads=2 left the compiled fast path"
+        for g, w in zip(got, fastbp.dense_forward(A, W, b, "tanh", n_threads=1)):
+            np.testing.assert_array_equal(g, w)
+    assert not _blas.numpy_pool_enabled() and config_info()["numpy_pool"] is None
+    import io
+    text = io.StringIO()
+    fastbp.show_config(file=text)
+    assert "OpenMP     OFF (serial build)" in text.getvalue()
+    assert "layer kernels' threads: one (serial build)" in text.getvalue(), text.getvalue()
+
+
 def _os_threads():
     return len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None
 

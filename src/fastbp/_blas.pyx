@@ -802,6 +802,9 @@ def _load_numpy_pool():
         return False
     if not sys.platform.startswith("linux"):
         return False        # the pthreads server (blas_server.c) was checked on Linux only
+    from fastbp._openmp_helpers import openmp_enabled
+    if not openmp_enabled():
+        return False        # a serial build: every team is one thread, the pool never runs
     path = _find_numpy_blas(BLAS_LIBRARY)
     if path is None:
         return False

@@ -178,7 +178,9 @@ def show_config(file=None):
     p(f"  threads    {info['blas_threads']}"
       + ("  (fastbp sets them around its calls)" if info["blas_thread_control"]
          else "  (fastbp found no way to set them)"))
-    if info["numpy_pool"]:
+    if not info["openmp"]:
+        p("  layer kernels' threads: one (serial build)")
+    elif info["numpy_pool"]:
         p(f"  layer kernels' threads: NumPy's OpenBLAS pool ({info['numpy_pool']})")
     else:
         p("  layer kernels' threads: an OpenMP team")

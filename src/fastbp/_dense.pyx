@@ -371,11 +371,18 @@ cdef inline int _nt_arg(object n_threads):
     if type(n_threads) is not int:
         return 0
     v = PyLong_AsLongAndOverflow(n_threads, &overflow)
-    if overflow or v <= 0 or v > cores_at_import() or v > fbp_omp_thread_limit():
+    if overflow or v <= 0 or v > cores_at_import():
+        return 0
+    if not fbp_omp_enabled():
+        # a serial build runs every count on one thread, as effective_n_threads
+        # says (checked before the limit: its serial stub is 1, which sent
+        # every n_threads > 1 to the full checks)
+        return 1
+    if v > fbp_omp_thread_limit():
         return 0
     if v > 1 and fork_child():
         return 0
-    return <int>v if fbp_omp_enabled() else 1
+    return <int>v
 
 
 def forward_plain(A_prev, W, b, activation, alpha, out, n_threads):

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 
+import fastbp
 from fastbp import _validation
 from fastbp.cli import main
 
@@ -2107,6 +2108,9 @@ def test_train_help_defaults_are_the_defaults(tmp_path, capsys, monkeypatch):
     assert "Network([2, 4, 1]" in out                       # 4,1
     assert "batch 400," in out                              # the planar data's 400 rows
     assert "train    accuracy" in out and "(400 examples)" in out and "test " not in out
+    # all cores; a serial build (-Dopenmp=disabled) runs every count on one thread
+    if not fastbp.openmp_enabled():
+        cores = 1
     assert f", {cores} thread(s)" in out
 
     m, n, k = 300, 4, 3

@@ -12,6 +12,7 @@ import shlex
 import numpy as np
 import pytest
 
+import fastbp
 
 from cli_support import QUICK, blobs as _blobs, cli, fail, train_saved
 
@@ -302,6 +303,8 @@ def test_no_id_note_otherwise(tmp_path, capsys, name, values):
     assert "named like an identifier" not in out, out
 
 
+@pytest.mark.skipif(not fastbp.openmp_enabled(),
+                    reason="a serial build runs --threads 2 on one thread: no note to give")
 def test_a_run_slower_than_numpy_says_why_and_what_to_do(capsys, monkeypatch):
     """On a busy machine the CLI printed 'speed-up 0.0x over plain NumPy' and nothing
     else: the ratio keeps two significant digits below 0.1, and a note names the

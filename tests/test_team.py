@@ -16,6 +16,7 @@ the shape and ``n_threads``), never on how many threads ran them.
 import numpy as np
 import pytest
 
+import fastbp
 from fastbp import _testing
 from fastbp.network import Network
 from fastbp.optim import SGD, Adam
@@ -182,6 +183,12 @@ def test_one_thread_or_two_give_the_same_bits(rng, small_gemm, dtype, case):
     assert la == lb and np.array_equal(ga, gb)
 
 
+SERIAL = pytest.mark.skipif(not fastbp.openmp_enabled(),
+                            reason="a serial build (-Dopenmp=disabled) runs n_threads=2 on one "
+                            "thread: no team, no blocks of two")
+
+
+@SERIAL
 def test_blocks_not_the_team_set_the_bits(rng, small_gemm):
     """The check above can fail: in float32 one block and two blocks round
     differently here (the small kernel and OpenBLAS order a row's products
@@ -198,6 +205,7 @@ def test_blocks_not_the_team_set_the_bits(rng, small_gemm):
 
 # ----------------------------------------------------------------- team_stats
 
+@SERIAL
 def test_team_stats_report_the_faster_arm(rng):
     X = rng.standard_normal((64, 2000))
     y = rng.integers(0, 10, 2000)

@@ -83,16 +83,28 @@ def _numpy_blas_is_separate_pthreads_openblas():
     others = [x for x in libs if x is not d and "scipy" in x["filepath"]]
     if not others:
         return False, "SciPy's BLAS is the same library as NumPy's"
-    # The pool's entry points are OpenBLAS internals that not every build
-    # exports: NumPy 2.4's OpenBLAS (0.3.31) has them, NumPy 2.5's (0.3.34,
-    # the one Python 3.12+ gets) hides them, and fastbp then runs its OpenMP
-    # team (docs/architecture.md). threadpoolctl cannot see symbols.
+    # The pool's entry points are OpenBLAS internals: NumPy 2.4's OpenBLAS
+    # (0.3.31) exports them, NumPy 2.5's (0.3.34, the one Python 3.12+ gets)
+    # hides them but its symbol table still names them, and fastbp finds
+    # them there (docs/architecture.md); a stripped library has neither, and
+    # fastbp runs its OpenMP team. threadpoolctl cannot see symbols: binutils'
+    # nm reads the symbol table here, independently of fastbp's reader.
     import ctypes
+    import shutil
+    import subprocess
 
     lib = ctypes.CDLL(d["filepath"])
-    missing = [s for s in ("gotoblas_pthread", "blas_num_threads") if not hasattr(lib, s)]
+    wanted = ("gotoblas_pthread", "blas_num_threads")
+    missing = [s for s in wanted if not hasattr(lib, s)]
     if missing:
-        return False, (f"NumPy's OpenBLAS {d.get('version')} does not export "
+        if shutil.which("nm") is None:
+            pytest.skip("NumPy's OpenBLAS hides the pool's entry points, and binutils' nm "
+                        "is not here to read its symbol table")
+        out = subprocess.run(["nm", d["filepath"]], capture_output=True, text=True).stdout
+        named = {line.split()[-1] for line in out.splitlines() if len(line.split()) == 3}
+        missing = [s for s in wanted if s not in named]
+    if missing:
+        return False, (f"NumPy's OpenBLAS {d.get('version')} neither exports nor names "
                        f"{' / '.join(missing)}")
     if fastbp.effective_n_threads(2) < 2:
         return False, "one core"
@@ -368,3 +380,95 @@ def test_concurrent_numpy_and_fastbp_on_one_pool():
     r = run_python(STRESS, timeout=180)
     assert r.returncode == 0 and r.stdout.startswith("ok"), (
         f"exit {r.returncode}\n{r.stdout}\n{r.stderr}")
+
+
+# ------------------------------------------- the symbol-table reader (ELF)
+
+def _numpy_openblas_or_skip():
+    import sys
+
+    from fastbp import _blas
+    if not sys.platform.startswith("linux"):
+        pytest.skip("ELF shared libraries: Linux")
+    path = _blas._find_numpy_blas(_blas.BLAS_LIBRARY)
+    if path is None:
+        pytest.skip("NumPy has no OpenBLAS of its own here")
+    return path
+
+
+def _nm(path):
+    import shutil
+    import subprocess
+
+    if shutil.which("nm") is None:
+        pytest.skip("binutils' nm is not here")
+    out = subprocess.run(["nm", path], capture_output=True, text=True, check=True).stdout
+    table = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            table.setdefault(parts[2], set()).add(int(parts[0], 16))
+    return table
+
+
+def test_elf_symbols_agree_with_nm():
+    """_elf_symbols reads NumPy's OpenBLAS's symbol table as binutils' nm does:
+    local, hidden and exported names, and names the linker merged into the
+    tail of a longer string (NumPy 2.5's blas_num_threads)."""
+    from fastbp import _blas
+    path = _numpy_openblas_or_skip()
+    table = _nm(path)
+    names = [n for n in ("gotoblas_pthread", "blas_num_threads", "exec_blas",
+                         "blas_cpu_number", "scipy_openblas_get_parallel64_")
+             if len(table.get(n, ())) == 1]
+    if not names:
+        pytest.skip("the library's symbol table names none of them (stripped)")
+    got = _blas._elf_symbols(path, names)
+    assert {n: got[n][0] for n in got} == {n: next(iter(table[n])) for n in names}
+    assert _blas._elf_symbols(path, ("no_such_symbol_here",)) == {}
+
+
+def test_elf_symbols_of_a_file_that_is_not_an_elf_library(tmp_path):
+    from fastbp import _blas
+    for content in (b"", b"\x7fELF", b"#!/bin/sh\n" * 100, b"\x7fELF\x01\x01" + bytes(100)):
+        f = tmp_path / "lib.so"
+        f.write_bytes(content)
+        assert _blas._elf_symbols(str(f), ("gotoblas_pthread",)) == {}
+
+
+def test_elf_symbols_of_a_stripped_library(tmp_path):
+    import shutil
+    import subprocess
+
+    from fastbp import _blas
+    path = _numpy_openblas_or_skip()
+    if shutil.which("strip") is None:
+        pytest.skip("binutils' strip is not here")
+    stripped = tmp_path / "stripped.so"
+    subprocess.run(["strip", "--strip-all", "-o", str(stripped), path], check=True)
+    assert _blas._elf_symbols(str(stripped), ("gotoblas_pthread", "blas_num_threads")) == {}
+
+
+def test_hidden_entry_points_are_the_exported_ones():
+    """The route for a library that hides gotoblas_pthread / blas_num_threads
+    (NumPy 2.5's), checked on one that exports them too: the symbol table's
+    addresses, relocated by the anchor's, are dlsym's."""
+    import ctypes
+
+    from fastbp import _blas
+    path = _numpy_openblas_or_skip()
+    lib = ctypes.CDLL(path)
+    if not hasattr(lib, "gotoblas_pthread"):
+        pytest.skip("this OpenBLAS hides them: the pool tests above check that route")
+    anchor = next((n for n in ("scipy_openblas_get_parallel64_", "scipy_openblas_get_parallel",
+                               "openblas_get_parallel64_", "openblas_get_parallel")
+                   if hasattr(lib, n)), None)
+    if anchor is None:
+        pytest.skip("no openblas_get_parallel to anchor on")
+    run, nthr = _blas._hidden_entry_points(lib, path, anchor)
+    if (run, nthr) == (0, 0) and not _blas._elf_symbols(path, ("gotoblas_pthread",)):
+        pytest.skip("the library's symbol table is stripped")
+    assert run == ctypes.cast(lib.gotoblas_pthread, ctypes.c_void_p).value
+    assert nthr == ctypes.addressof(ctypes.c_int.in_dll(lib, "blas_num_threads"))
+    # an anchor that is not in the table: nothing, not a guess
+    assert _blas._hidden_entry_points(lib, path, "no_such_symbol_here") == (0, 0)

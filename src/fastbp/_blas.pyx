@@ -747,7 +747,10 @@ def simd_dispatch():
 #
 # Used only when all of these hold (else the OpenMP team runs, as before):
 # Linux; NumPy's BLAS is an OpenBLAS with the pthreads server (not OpenMP, not
-# another BLAS) that exports gotoblas_pthread and blas_num_threads; it is a
+# another BLAS) that exports gotoblas_pthread and blas_num_threads, or names
+# them in its symbol table (NumPy 2.5's OpenBLAS 0.3.34 is built with hidden
+# visibility: _hidden_entry_points finds them there, checked against the
+# library's exported thread count; a stripped library has neither); it is a
 # different library from SciPy's (in a shared one, a task's GEMM would run
 # on the pool it is a job of); and the pool has the team's thread count
 # (blas_num_threads: threads that exist; OpenBLAS never ends them but at
@@ -810,9 +813,7 @@ def _load_numpy_pool():
         return False
     try:
         lib = ctypes.CDLL(path)
-        run = ctypes.cast(lib.gotoblas_pthread, ctypes.c_void_p).value
-        nthr = ctypes.addressof(ctypes.c_int.in_dll(lib, "blas_num_threads"))
-    except (OSError, AttributeError, ValueError):
+    except OSError:
         return False
     parallel = None
     for name in ("scipy_openblas_get_parallel64_", "scipy_openblas_get_parallel",
@@ -822,13 +823,137 @@ def _load_numpy_pool():
             f.restype = ctypes.c_int
             parallel = f()
             break
-    if parallel != 1 or not run or not nthr:     # 1: the pthreads server
+    if parallel != 1:           # 1: the pthreads server
+        return False
+    try:
+        run = ctypes.cast(lib.gotoblas_pthread, ctypes.c_void_p).value
+        nthr = ctypes.addressof(ctypes.c_int.in_dll(lib, "blas_num_threads"))
+    except (AttributeError, ValueError):
+        # not exported: NumPy 2.5's OpenBLAS (0.3.34) is built with hidden
+        # visibility; its symbol table still names them (_hidden_entry_points)
+        run, nthr = _hidden_entry_points(lib, path, name)
+    if not run or not nthr:
         return False
     _pool_exec = <pool_exec_t><uintptr_t>run
     _pool_threads = <int *><uintptr_t>nthr
     _pool_enabled = True
     NUMPY_BLAS_LIBRARY = path
     return True
+
+
+def _elf_symbols(path, wanted):
+    """{name: (st_value, st_size, type)} of the ``wanted`` names in the symbol
+    table (.symtab, which holds the local and hidden symbols too) of the ELF
+    shared library at ``path``; {} when it is not a 64-bit little-endian ELF
+    or has no symbol table (a stripped library)."""
+    import numpy
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:6] != b"\x7fELF\x02\x01":    # ELFCLASS64, ELFDATA2LSB
+        return {}
+    shoff = int.from_bytes(data[0x28:0x30], "little")
+    shentsize = int.from_bytes(data[0x3A:0x3C], "little")
+    shnum = int.from_bytes(data[0x3C:0x3E], "little")
+    if shentsize != 64 or shoff == 0 or shoff + shnum * 64 > len(data):
+        return {}
+    sh = numpy.frombuffer(data, dtype=numpy.dtype([
+        ("name", "<u4"), ("type", "<u4"), ("flags", "<u8"), ("addr", "<u8"),
+        ("offset", "<u8"), ("size", "<u8"), ("link", "<u4"), ("info", "<u4"),
+        ("align", "<u8"), ("entsize", "<u8")]), count=shnum, offset=shoff)
+    found = {}
+    for sec in sh[sh["type"] == 2]:                 # SHT_SYMTAB
+        link = int(sec["link"])
+        if link >= shnum or int(sec["entsize"]) != 24:
+            continue
+        strs = sh[link]
+        s0, s1 = int(strs["offset"]), int(strs["offset"] + strs["size"])
+        o0, n = int(sec["offset"]), int(sec["size"]) // 24
+        if s1 > len(data) or o0 + n * 24 > len(data):
+            continue
+        syms = numpy.frombuffer(data, dtype=numpy.dtype([
+            ("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"),
+            ("value", "<u8"), ("size", "<u8")]), count=n, offset=o0)
+        for name in wanted:
+            key = name.encode() + b"\0"
+            start = s0
+            while True:       # every occurrence of the name in the string table
+                at = data.find(key, start, s1)
+                if at < 0:
+                    break
+                start = at + 1
+                # (the linker merges a name into the tail of a longer one:
+                # a symbol's st_name may point into the middle of a string)
+                hit = syms[(syms["name"] == at - s0) & (syms["shndx"] != 0)]
+                if hit.size == 1:
+                    found[name] = (int(hit["value"][0]), int(hit["size"][0]),
+                                   int(hit["info"][0]) & 0xF)
+    return found
+
+
+def _library_span(path):
+    """(low, high): the addresses the file ``path`` is loaded at in this
+    process, its .bss included (the anonymous mapping right after the file's
+    last one), from /proc/self/maps; None when it is not loaded."""
+    import os
+    real = os.path.realpath(path)
+    lo = hi = None
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                fields = line.split(None, 5)
+                a, b = (int(x, 16) for x in fields[0].split("-"))
+                name = fields[5].strip() if len(fields) == 6 else ""
+                if name and os.path.realpath(name) == real:
+                    lo = a if lo is None else min(lo, a)
+                    hi = b if hi is None else max(hi, b)
+                elif not name and hi is not None and a == hi:
+                    hi = b          # the .bss beyond the file's data
+    except (OSError, ValueError):
+        return None
+    return None if lo is None else (lo, hi)
+
+
+def _hidden_entry_points(lib, path, anchor):
+    """(gotoblas_pthread, &blas_num_threads) of the loaded OpenBLAS ``lib``
+    from its file's symbol table, when the library does not export them;
+    (0, 0) when they cannot be found and checked.
+
+    ``anchor``: an exported function of the same library (its
+    openblas_get_parallel): its address, loaded, minus its symbol-table
+    value is where the library was loaded, to which the hidden symbols'
+    values are added. Taken only when each symbol is what its type and size
+    say (a function; an int), and when the int read there is the pool's
+    thread count as the library's own exported openblas_get_num_threads
+    reports it at this moment (a wrong address fails that check rather
+    than being called).
+    """
+    import ctypes
+    try:
+        syms = _elf_symbols(path, ("gotoblas_pthread", "blas_num_threads", anchor))
+    except (OSError, ValueError):
+        return 0, 0
+    if len(syms) != 3:
+        return 0, 0
+    run_v, run_size, run_type = syms["gotoblas_pthread"]
+    nthr_v, nthr_size, nthr_type = syms["blas_num_threads"]
+    anchor_v, _, anchor_type = syms[anchor]
+    if run_type != 2 or run_size == 0 or nthr_type != 1 or nthr_size != 4 or anchor_type != 2:
+        return 0, 0                                 # STT_FUNC, STT_OBJECT
+    base = ctypes.cast(getattr(lib, anchor), ctypes.c_void_p).value - anchor_v
+    span = _library_span(path)
+    if span is None or not all(span[0] <= a < span[1] for a in (base + run_v, base + nthr_v)):
+        return 0, 0             # not where this file is loaded: a file replaced since
+    count = None
+    for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                 "openblas_get_num_threads64_", "openblas_get_num_threads"):
+        f = getattr(lib, name, None)
+        if f is not None:
+            f.restype = ctypes.c_int
+            count = f()
+            break
+    if count is None or count < 1 or ctypes.c_int.from_address(base + nthr_v).value != count:
+        return 0, 0
+    return base + run_v, base + nthr_v
 
 
 NUMPY_BLAS_LIBRARY = None

@@ -795,6 +795,20 @@ def _find_numpy_blas(scipy_path):
     return found
 
 
+def _openblas_int(lib, what):
+    """(name, value) of the first of OpenBLAS's ``openblas_<what>`` functions
+    (SciPy's prefixed and 64-bit-suffixed builds' names first) that ``lib``
+    exports, called; (None, None) when it exports none."""
+    import ctypes
+    for name in (f"scipy_openblas_{what}64_", f"scipy_openblas_{what}",
+                 f"openblas_{what}64_", f"openblas_{what}"):
+        f = getattr(lib, name, None)
+        if f is not None:
+            f.restype = ctypes.c_int
+            return name, f()
+    return None, None
+
+
 def _load_numpy_pool():
     """Look up NumPy's OpenBLAS pool entry points; True when usable."""
     global _pool_exec, _pool_threads, _pool_enabled, NUMPY_BLAS_LIBRARY
@@ -815,14 +829,7 @@ def _load_numpy_pool():
         lib = ctypes.CDLL(path)
     except OSError:
         return False
-    parallel = None
-    for name in ("scipy_openblas_get_parallel64_", "scipy_openblas_get_parallel",
-                 "openblas_get_parallel64_", "openblas_get_parallel"):
-        f = getattr(lib, name, None)
-        if f is not None:
-            f.restype = ctypes.c_int
-            parallel = f()
-            break
+    name, parallel = _openblas_int(lib, "get_parallel")
     if parallel != 1:           # 1: the pthreads server
         return False
     try:
@@ -943,14 +950,7 @@ def _hidden_entry_points(lib, path, anchor):
     span = _library_span(path)
     if span is None or not all(span[0] <= a < span[1] for a in (base + run_v, base + nthr_v)):
         return 0, 0             # not where this file is loaded: a file replaced since
-    count = None
-    for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-                 "openblas_get_num_threads64_", "openblas_get_num_threads"):
-        f = getattr(lib, name, None)
-        if f is not None:
-            f.restype = ctypes.c_int
-            count = f()
-            break
+    count = _openblas_int(lib, "get_num_threads")[1]
     if count is None or count < 1 or ctypes.c_int.from_address(base + nthr_v).value != count:
         return 0, 0
     return base + run_v, base + nthr_v

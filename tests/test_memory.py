@@ -101,7 +101,9 @@ def test_shuffled_fit_converts_X_once(shuffle):
     finally:
         tracemalloc.stop()
     copy = X.size * 4                               # one float32 copy
-    assert copy <= peak < copy * 5 // 4, f"peak {peak} bytes, one float32 copy is {copy}"
+    # (+ X.size bytes on NumPy < 1.24, whose casts do not report overflow:
+    # converted_in_range looks for an inf in the copy, a boolean temporary)
+    assert copy <= peak < copy * 3 // 2, f"peak {peak} bytes, one float32 copy is {copy}"
 
 
 def test_check_X_order_lays_out_the_converted_copy():

@@ -456,12 +456,14 @@ cdef class NetKernel:
                 "take any m")
         return fmt == "csr", ptr, idx, val
 
-    cdef _set_x(self, object X_, bint infer=False):
+    cdef _set_x(self, object X_, bint infer=False, bint checked=False):
         """Point the plan at X (n_x, m): any layout with one unit stride, or
         a CSC matrix (the first layer's products are then sparse ones; a
         training and an inference X have scratch buffers of their own, so a
-        predict between a forward and its backward leaves the backward's)."""
-        self._check_x(X_, not infer)
+        predict between a forward and its backward leaves the backward's).
+        ``checked``: the caller has just run _check_x(X_, not infer)."""
+        if not checked:
+            self._check_x(X_, not infer)
         if not isinstance(X_, np.ndarray):
             self._set_x_sparse(X_, infer)
             return
@@ -747,7 +749,7 @@ cdef class NetKernel:
         """Point the plan at a training batch (workspaces sized for it)."""
         self._check_x(X)        # (before X.shape[1] sizes the workspaces)
         self._ensure(X.shape[1])
-        self._set_x(X)
+        self._set_x(X, False, True)
         self._set_y(Y, yt, labels)
         self.p.lambd = lambd
         self.p.gscale = gscale
@@ -780,7 +782,7 @@ cdef class NetKernel:
         """Forward that keeps every layer's activations for backward."""
         self._check_x(X)        # (before X.shape[1] sizes the workspaces)
         self._ensure(X.shape[1])
-        self._set_x(X)
+        self._set_x(X, False, True)
         self._set_dropout(dropout, seed, step, X.shape[1], 0)
         self._call(M_FORWARD | M_TRAIN, n_threads)
         self.have_forward = True

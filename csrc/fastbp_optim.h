@@ -176,13 +176,52 @@ FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
 #define FBP_OPTIM_CALL(NAME, S, ARGS) NAME##_##S##_base ARGS
 #endif
 
+/* Subnormal numbers in the update: flushed to zero (x86: the MXCSR's FTZ and
+ * DAZ bits, set around the update on the calling thread and restored after
+ * it, as TensorFlow's ScopedFlushDenormal and XLA's CPU backend do around
+ * their kernels).
+ *
+ * Why: a parameter whose gradient stays exactly zero (the weights from an
+ * input that is always 0, like the blank border pixels of scikit-learn's
+ * digits, or into a dead ReLU unit) has its momentum or Adam first moment
+ * decay as v = b1 v: 0.9 times the smallest subnormal rounds back to it
+ * (0.9 k d rounds to k d for k <= 4), so v never reaches zero and stays
+ * subnormal for the rest of the fit. Intel cores run each instruction with a
+ * subnormal operand or result through a microcode assist (about 100-150
+ * cycles): on a Xeon with AVX-512 (bench/RESULTS.md, twenty-sixth session)
+ * the ~390 such moments of a digits fit made Adam's update 2.3x slower in
+ * float64 and its epoch 1.5x slower, from about the 150th epoch on.
+ *
+ * What it changes: a state value below the smallest normal number (DBL_MIN,
+ * 2.2e-308; FLT_MIN, 1.2e-38 in float32) reads and is stored as zero (of
+ * its sign), and so do subnormal gradients and parameters inside the update.
+ * A parameter moves by at most lr DBL_MIN / eps for such a moment, which
+ * changes its value only when |p| < about 1e-284 (float64; 1e-26 in
+ * float32): away from zero the parameters are the same bits as the
+ * unflushed formulas give (tests/test_optim.py). The second moment's square
+ * root of a subnormal is below eps's rounding either way. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FBP_FTZ_BEGIN                                                         \
+    unsigned int fbp_csr_ = _mm_getcsr();                                     \
+    _mm_setcsr(fbp_csr_ | 0x8040u);   /* FTZ (bit 15) | DAZ (bit 6) */        \
+    __asm__ __volatile__("" ::: "memory");
+#define FBP_FTZ_END                                                           \
+    __asm__ __volatile__("" ::: "memory");                                    \
+    _mm_setcsr(fbp_csr_);
+#else
+#define FBP_FTZ_BEGIN
+#define FBP_FTZ_END
+#endif
+
 #define FBP_DEFINE_UPDATE_DISPATCH(T, S)                                      \
 static inline void fbp_update_##S(int opt, T *P, const T *G, T *S1, T *S2,   \
                                   ptrdiff_t a, ptrdiff_t b, T lr, T b1, T b2, \
                                   T nb1, T nb2, T eps, T c1, T c2)            \
 {                                                                             \
+    FBP_FTZ_BEGIN                                                             \
     FBP_OPTIM_CALL(fbp_update, S, (opt, P, G, S1, S2, a, b, lr, b1, b2, nb1,  \
                                    nb2, eps, c1, c2));                        \
+    FBP_FTZ_END                                                               \
 }
 
 FBP_DEFINE_UPDATE_DISPATCH(float, f)

@@ -352,9 +352,15 @@ def test_adam_refuses_eps_zero_which_makes_nan_of_zero_gradients():
     # an eps that is 0 in the network's dtype does the same: refused at bind
     net32 = Network([2, 3, 1], seed=0, dtype="float32")
     p0 = net32.flat_parameters.copy()
-    with pytest.raises(ValueError, match=r"eps=1e-300 is 0 in float32.*use eps >= 1\.4e-45"):
+    with pytest.raises(ValueError, match=r"eps=1e-300 is 0 in float32.*use eps >= 1\.18e-38"):
         net32.train_step(X, (X[:1] > 0).astype(float), Adam(0.01, eps=1e-300))
+    # and so is a subnormal one: the update flushes it to 0 (csrc/fastbp_optim.h)
+    with pytest.raises(ValueError, match=r"eps=1e-40 is subnormal.*in float32.*1\.18e-38"):
+        net32.train_step(X, (X[:1] > 0).astype(float), Adam(0.01, eps=1e-40))
     np.testing.assert_array_equal(net32.flat_parameters, p0)
+    net64 = Network([2, 3, 1], seed=0, dtype="float64")
+    with pytest.raises(ValueError, match=r"eps=1e-310 is subnormal.*in float64.*2\.23e-308"):
+        net64.train_step(X, (X[:1] > 0).astype(float), Adam(0.01, eps=1e-310))
 
 
 @pytest.mark.parametrize("call,exc,match", [
@@ -846,3 +852,71 @@ def test_optimizer_from_config_rebuilds_every_get_config(opt):
     from fastbp.optim import optimizer_from_config
     back = optimizer_from_config(opt.get_config())
     assert type(back) is type(opt) and back.get_config() == opt.get_config()
+
+
+# ----------------------------------------------------- subnormal numbers
+#
+# A weight whose gradient stays exactly zero (an input that is always 0)
+# has its momentum / first moment decay as v = b1 v; at the smallest
+# subnormal d, 0.9 k d rounds back to k d for k <= 4, so without a flush the
+# state stays subnormal for the rest of the fit, and on Intel cores every
+# update instruction that touches it takes a microcode assist
+# (csrc/fastbp_optim.h, bench/RESULTS.md twenty-sixth session).
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("make_opt", [lambda: Adam(1e-3), lambda: SGD(0.1, momentum=0.9)],
+                         ids=["adam", "momentum"])
+def test_update_flushes_subnormal_state_of_zero_gradients(dtype, make_opt):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 16)).astype(dtype)
+    X[0] = 0                           # feature 0 is always 0: its weights' gradient is 0
+    y = rng.integers(0, 3, 16)
+    net = Network([4, 5, 3], "relu", "softmax", dtype=dtype, seed=1, n_threads=1)
+    opt = make_opt()
+    net.train_step(X, y, opt)
+    _, grad = net.loss_and_gradient(X, y)
+    zero = np.flatnonzero(grad == 0)
+    live = np.flatnonzero(grad != 0)
+    assert zero.size >= 5 and live.size > 0      # W1[:, 0] at least
+    d = np.finfo(dtype).smallest_subnormal
+    v = opt.state_arrays()[0]
+    v[zero] = d * (1 + np.arange(zero.size) % 4)         # k d, k = 1..4: b1 v rounds to v
+    assert np.all(v[zero] != 0)
+    before = net.flat_parameters.copy()
+    net.train_step(X, y, opt)
+    # without the flush these stay subnormal forever (0.9 k d rounds to k d)
+    np.testing.assert_array_equal(v[zero], 0)
+    # and the weights they belong to do not move
+    np.testing.assert_array_equal(net.flat_parameters[zero], before[zero])
+    assert np.all(net.flat_parameters[live] != before[live])
+
+
+def test_update_keeps_normal_numbers_and_the_callers_mxcsr():
+    """The flush reads and writes the MXCSR of the calling thread only for the
+    update: NumPy arithmetic after a step still makes subnormal numbers."""
+    X = np.random.default_rng(0).standard_normal((3, 8))
+    net = Network([3, 4, 2], "relu", "softmax", seed=0, n_threads=1)
+    net.train_step(X, np.arange(8) % 2, Adam(1e-3))
+    tiny = np.finfo(np.float64).tiny
+    assert np.float64(tiny) / 4 != 0           # not flushed: FTZ is off again
+    assert np.array([tiny]) * np.array([0.25]) != 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_delta_flushes_subnormal_probabilities(dtype):
+    """A softmax output below the smallest normal number (a class the network
+    is sure against) gives a zero, not a subnormal, dZ[L], so the backward's
+    GEMMs never multiply subnormal numbers (fastbp._netstep._flush_subnormal);
+    the gradient is then exactly zero where it came only from them."""
+    net = Network([2, 2, 3], "relu", "softmax", dtype=dtype, seed=0, n_threads=1)
+    z = 95.0 if dtype == np.float32 else 720.0        # e^-z: subnormal in this dtype
+    p = np.exp(np.float64(-z)).astype(dtype)
+    assert 0 < p < np.finfo(dtype).tiny
+    net.parameters = {"W1": np.eye(2), "b1": np.zeros(2),
+                      "W2": np.array([[0.0, 0.0], [-z, 0.0], [-2 * z, 0.0]]),
+                      "b2": np.zeros(3)}
+    X = np.array([[1.0], [0.0]], dtype=dtype)
+    A = net.predict_proba(X)
+    assert A[1, 0] == p                               # the forward keeps it
+    loss, grad = net.loss_and_gradient(X, np.array([0]))
+    np.testing.assert_array_equal(grad, 0)

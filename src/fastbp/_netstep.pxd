@@ -4,7 +4,8 @@
 # for the threading and determinism rules they follow.
 from cython cimport floating
 from cython.parallel cimport parallel
-from libc.math cimport log, log1p, isfinite, pow, sqrt
+from libc.float cimport DBL_MIN, FLT_MIN
+from libc.math cimport fabs, log, log1p, isfinite, pow, sqrt
 from libc.stdint cimport uint64_t, uint32_t, uint16_t, uint8_t, int64_t, int32_t
 from libc.string cimport memcpy
 
@@ -523,6 +524,33 @@ cdef inline void _outact(floating *P, NetPlan *p, LayerPlan *lys, int tid, int n
                                    j1 - j0)
 
 
+cdef inline void _flush_subnormal(floating *D, Py_ssize_t m, Py_ssize_t rows, Py_ssize_t j0,
+                                  Py_ssize_t j1) noexcept nogil:
+    """Zero the subnormal values (0 < |d| < the smallest normal number:
+    FLT_MIN, 1.2e-38; DBL_MIN, 2.2e-308) of dZ[L]'s columns [j0, j1).
+
+    A fit that has learned its training set well gives some examples
+    softmax (or sigmoid) outputs below FLT_MIN for their wrong classes, and
+    dZ[L] = A[L] - Y keeps them: the backward's GEMMs (dW[L] = dZ[L] A^T,
+    W[L]^T dZ[L]) then multiply subnormal numbers, which Intel cores run
+    through a microcode assist per instruction (about 100-150 cycles).
+    scikit-learn's digits in float32 ([64, 128, 10], batch 32, Adam) has
+    about 380 such values after 700 epochs, and its epoch ran 3.2x slower
+    than at epoch 300 on a Xeon with AVX-512 (bench/RESULTS.md,
+    twenty-sixth session). Their contribution to a gradient is below the
+    smallest normal number too, so the gradient changes only where it is
+    itself that small; TensorFlow and XLA flush every subnormal on the CPU
+    (the MXCSR's FTZ and DAZ bits), this flushes only where they arise."""
+    cdef floating tiny = FLT_MIN if floating is float else DBL_MIN
+    cdef Py_ssize_t i, j
+    cdef floating *d
+    for i in range(rows):
+        d = D + i * m
+        for j in range(j0, j1):
+            if fabs(d[j]) < tiny:
+                d[j] = 0
+
+
 cdef inline void _output_cols(floating *P, NetPlan *p, LayerPlan *lys, Py_ssize_t j0,
                               Py_ssize_t j1, bint want_loss, bint want_delta) noexcept nogil:
     """_output on columns [j0, j1)."""
@@ -573,6 +601,8 @@ cdef inline void _output_cols(floating *P, NetPlan *p, LayerPlan *lys, Py_ssize_
                 fbp_delta_f(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
             else:
                 fbp_delta_d(AL, m, 1, p.Y, p.yt, p.yr, p.yc, D, m, rows, j0, j1)
+    if want_delta:
+        _flush_subnormal(D, m, rows, j0, j1)
 
 
 cdef inline void _output(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt, int nb,
@@ -612,6 +642,7 @@ cdef inline void _weigh(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt
                 for i in range(rows):
                     for j in range(j0, j1):
                         D[i * m + j] *= <floating>sw[j]
+                _flush_subnormal(D, m, rows, j0, j1)
 
 
 cdef inline void _dprev_block(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan *lp, int l,

@@ -40,6 +40,7 @@
 #ifndef FASTBP_OPTIM_H
 #define FASTBP_OPTIM_H
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include "fastbp_codes.h"
@@ -213,19 +214,41 @@ FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
 #define FBP_FTZ_END
 #endif
 
-#define FBP_DEFINE_UPDATE_DISPATCH(T, S)                                      \
+/* Adam with a small eps runs unflushed: a second moment s below the smallest
+ * normal number TINY read as 0 changes the denominator sqrt(s c2) + eps
+ * unless sqrt(TINY c2) is below half of eps's last place, i.e. unless
+ * eps^2 >= TINY c2 4^(DIG + 1) (DIG: the mantissa's bits; eps >= 1.2e-10 in
+ * float32, 8.5e-137 in float64 at c2 = 1000). Below that the flushed step
+ * lr v c1 / eps replaced lr v c1 / sqrt(s c2), 1e18 times larger at float32
+ * eps 1.2e-38 (a weight moved by 8e15 at lr 1e-3, tests/test_optim.py);
+ * an eps that small is the user's choice of the formulas' exact steps.
+ * Computed in double: eps^2 underflowing to 0 means "too small". */
+static inline int fbp_update_flushes(int opt, double eps, double c2, double tiny,
+                                     int dig)
+{
+    if (opt != FBP_OPT_ADAM && opt != FBP_OPT_ADAM_STEP)
+        return 1;
+    return eps * eps >= ldexp(tiny * c2, 2 * (dig + 1));
+}
+
+#define FBP_DEFINE_UPDATE_DISPATCH(T, S, TINY, DIG)                           \
 static inline void fbp_update_##S(int opt, T *P, const T *G, T *S1, T *S2,   \
                                   ptrdiff_t a, ptrdiff_t b, T lr, T b1, T b2, \
                                   T nb1, T nb2, T eps, T c1, T c2)            \
 {                                                                             \
-    FBP_FTZ_BEGIN                                                             \
-    FBP_OPTIM_CALL(fbp_update, S, (opt, P, G, S1, S2, a, b, lr, b1, b2, nb1,  \
-                                   nb2, eps, c1, c2));                        \
-    FBP_FTZ_END                                                               \
+    if (fbp_update_flushes(opt, eps, c2, TINY, DIG)) {                        \
+        FBP_FTZ_BEGIN                                                         \
+        FBP_OPTIM_CALL(fbp_update, S, (opt, P, G, S1, S2, a, b, lr, b1, b2,   \
+                                       nb1, nb2, eps, c1, c2));               \
+        FBP_FTZ_END                                                           \
+    } else {                                                                  \
+        FBP_OPTIM_CALL(fbp_update, S, (opt, P, G, S1, S2, a, b, lr, b1, b2,   \
+                                       nb1, nb2, eps, c1, c2));               \
+    }                                                                         \
 }
 
-FBP_DEFINE_UPDATE_DISPATCH(float, f)
-FBP_DEFINE_UPDATE_DISPATCH(double, d)
+FBP_DEFINE_UPDATE_DISPATCH(float, f, FLT_MIN, FLT_MANT_DIG)
+FBP_DEFINE_UPDATE_DISPATCH(double, d, DBL_MIN, DBL_MANT_DIG)
 
 /* The L2 (weight-decay) term of a layer's gradient, on `rows` rows of n_in
  * contiguous weights (row i at W + i n_in, its gradient at dW + i n_in):

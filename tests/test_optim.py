@@ -920,3 +920,27 @@ def test_output_delta_flushes_subnormal_probabilities(dtype):
     assert A[1, 0] == p                               # the forward keeps it
     loss, grad = net.loss_and_gradient(X, np.array([0]))
     np.testing.assert_array_equal(grad, 0)
+
+
+@pytest.mark.parametrize("dtype,eps,g", [
+    (np.float32, 1.2e-38, 1e-19),     # the smallest eps the eps check lets through
+    (np.float32, 1e-30, 1e-19),
+    (np.float64, 1e-300, 1e-160),
+])
+def test_flush_keeps_adams_step_with_a_small_eps(dtype, eps, g):
+    """With an eps below sqrt(tiny), flushing a subnormal second moment s to 0
+    is not invisible: sqrt(s c2) is then the denominator's larger term, and the
+    flushed step lr v c1 / eps grew by up to 1e17 (a weight moved by 8e15 for
+    lr 1e-3). Such an update runs the formulas unflushed."""
+    net = Network([2, 2, 1], "relu", "sigmoid", dtype=dtype, seed=0, n_threads=1)
+    net.flat_grads[:] = 0
+    net.flat_grads[0] = g                # a normal gradient whose s = nb2 g g is subnormal
+    w0 = net.flat_parameters.copy()
+    net.apply_update(Adam(1e-3, eps=eps))
+    t = dtype
+    v = t(1 - 0.9) * t(g)
+    s = t(1 - 0.999) * t(g) * t(g)
+    assert 0 < s < np.finfo(dtype).tiny
+    want = w0[0] - t(1e-3) * (v * t(1 / (1 - 0.9))) / (np.sqrt(s * t(1 / (1 - 0.999))) + t(eps))
+    assert net.flat_parameters[0] == want
+    np.testing.assert_array_equal(net.flat_parameters[1:], w0[1:])

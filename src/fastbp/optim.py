@@ -819,9 +819,14 @@ class Adam(Optimizer):
     rounds back to it) for the rest of training, and Intel cores run every
     instruction that touches one through a microcode assist: a digits fit
     ran its update 2.3x slower from about the 150th epoch on. The flush sets
-    such a moment to 0; it changes no parameter unless ``|W| < lr 2.2e-308 /
-    eps`` (float64), so the results stay scikit-learn's and the course's. The
-    same holds for :class:`SGD`'s velocity.
+    such a moment to 0; the step it drops, at most ``lr c1 2.2e-308 / eps``
+    (float64; ``c1 = 1 / (1 - beta1^t)``), changes a weight only below
+    about ``2^53`` times that (2e-286 at the defaults; 2e-25 in float32), so
+    the results stay scikit-learn's and the course's. The same holds for
+    :class:`SGD`'s velocity. An ``eps`` too small for a flushed second
+    moment to vanish in ``sqrt(s) + eps`` (below about 1.2e-10 in float32,
+    8.5e-137 in float64) turns the flush off for that update: the
+    formulas' exact steps, without the speed-up.
     """
 
     kind = "adam"

@@ -802,9 +802,8 @@ class Adam(Optimizer):
         ``lr <= 0``, betas outside [0, 1), ``eps <= 0`` (0 would make 0 / 0 =
         NaN of every parameter whose gradient is exactly 0), an unknown
         ``bias_correction``; NaN or infinite settings. When training starts,
-        an ``eps`` below the smallest normal number of the network's dtype
-        (1.2e-38 in float32, 2.2e-308 in float64): it rounds to 0, or to a
-        subnormal number, which the update reads as 0 (see Notes).
+        an ``eps`` that rounds to 0 in the network's dtype (below 1.4e-45
+        in float32).
     TypeError
         ``lr``, a beta or ``eps`` not a number, a ``schedule`` that is not
         callable (or an LRSchedule class).
@@ -851,14 +850,11 @@ class Adam(Optimizer):
 
     def check_dtype(self, dtype):
         dtype = np.dtype(dtype)
-        tiny = np.finfo(dtype).tiny
-        if abs(dtype.type(self.eps)) < tiny:
-            # a subnormal eps is 0 too: the update flushes subnormal numbers
-            # to zero (csrc/fastbp_optim.h)
-            what = "0" if dtype.type(self.eps) == 0 else "subnormal, which the update reads as 0,"
-            raise ValueError(f"eps={self.eps} is {what} in {dtype}, the network's dtype, which "
+        # a subnormal eps is fine: its updates run unflushed (csrc/fastbp_optim.h)
+        if dtype.type(self.eps) == 0:
+            raise ValueError(f"eps={self.eps} is 0 in {dtype}, the network's dtype, which "
                              "makes 0 / 0 = NaN of every parameter whose gradient is exactly "
-                             f"0: use eps >= {tiny:.3g}, the smallest normal {dtype} "
+                             f"0: use eps >= {np.finfo(dtype).smallest_subnormal:.3g} "
                              "(the default 1e-8 works in both dtypes)")
 
     def _hyper(self):

@@ -35,7 +35,8 @@
  * sees the same operations in the same order. So the update's result does
  * not depend on the CPU, the dispatch level or the thread split
  * (tests/test_optim.py runs each dispatch level in a subprocess against the
- * same formulas written with NumPy, bit for bit).
+ * same formulas written with NumPy, bit for bit), except for subnormal
+ * numbers, which the update flushes to zero where FBP_UPDATE_FLUSHES (below).
  */
 #ifndef FASTBP_OPTIM_H
 #define FASTBP_OPTIM_H
@@ -177,10 +178,11 @@ FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
 #define FBP_OPTIM_CALL(NAME, S, ARGS) NAME##_##S##_base ARGS
 #endif
 
-/* Subnormal numbers in the update: flushed to zero (x86: the MXCSR's FTZ and
- * DAZ bits, set around the update on the calling thread and restored after
- * it, as TensorFlow's ScopedFlushDenormal and XLA's CPU backend do around
- * their kernels).
+/* Subnormal numbers in the update: flushed to zero (x86-64: the MXCSR's FTZ
+ * and DAZ bits; ARM64: the FPCR's FZ bit; set around the update on the
+ * calling thread and restored after it, as TensorFlow's ScopedFlushDenormal
+ * and XLA's CPU backend do around their kernels; not for an Adam eps so
+ * small that a flushed second moment would change its steps, below).
  *
  * Why: a parameter whose gradient stays exactly zero (the weights from an
  * input that is always 0, like the blank border pixels of scikit-learn's
@@ -196,12 +198,16 @@ FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
  * What it changes: a state value below the smallest normal number (DBL_MIN,
  * 2.2e-308; FLT_MIN, 1.2e-38 in float32) reads and is stored as zero (of
  * its sign), and so do subnormal gradients and parameters inside the update.
- * A parameter moves by at most lr DBL_MIN / eps for such a moment, which
+ * A parameter moves by at most lr c1 DBL_MIN / eps for such a moment, which
  * changes its value only when |p| < about 1e-284 (float64; 1e-26 in
  * float32): away from zero the parameters are the same bits as the
  * unflushed formulas give (tests/test_optim.py). The second moment's square
  * root of a subnormal is below eps's rounding either way. */
+/* FBP_UPDATE_FLUSHES: 1 where this build flushes (x86-64 with GCC, clang or
+ * MSVC; ARM64 with GCC or clang), 0 elsewhere (the update then keeps
+ * subnormal numbers; fastbp._testing.update_flushes_subnormal). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FBP_UPDATE_FLUSHES 1
 #define FBP_FTZ_BEGIN                                                         \
     unsigned int fbp_csr_ = _mm_getcsr();                                     \
     _mm_setcsr(fbp_csr_ | 0x8040u);   /* FTZ (bit 15) | DAZ (bit 6) */        \
@@ -209,7 +215,31 @@ FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
 #define FBP_FTZ_END                                                           \
     __asm__ __volatile__("" ::: "memory");                                    \
     _mm_setcsr(fbp_csr_);
+#elif defined(_MSC_VER) && defined(_M_X64)
+#include <intrin.h>
+#include <xmmintrin.h>
+#define FBP_UPDATE_FLUSHES 1
+#define FBP_FTZ_BEGIN                                                         \
+    unsigned int fbp_csr_ = _mm_getcsr();                                     \
+    _mm_setcsr(fbp_csr_ | 0x8040u);   /* FTZ (bit 15) | DAZ (bit 6) */        \
+    _ReadWriteBarrier();
+#define FBP_FTZ_END                                                           \
+    _ReadWriteBarrier();                                                      \
+    _mm_setcsr(fbp_csr_);
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+/* FPCR.FZ (bit 24): subnormal inputs and results of single- and
+ * double-precision scalar and Advanced SIMD operations are flushed to zero
+ * (Arm ARM, FPCR), as FTZ | DAZ on x86 */
+#define FBP_UPDATE_FLUSHES 1
+#define FBP_FTZ_BEGIN                                                         \
+    unsigned long long fbp_fpcr_;                                             \
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(fbp_fpcr_) : : "memory");      \
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(fbp_fpcr_ | (1ULL << 24))     \
+                         : "memory");
+#define FBP_FTZ_END                                                           \
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(fbp_fpcr_) : "memory");
 #else
+#define FBP_UPDATE_FLUSHES 0
 #define FBP_FTZ_BEGIN
 #define FBP_FTZ_END
 #endif

@@ -862,6 +862,24 @@ def test_optimizer_from_config_rebuilds_every_get_config(opt):
 # update instruction that touches it takes a microcode assist
 # (csrc/fastbp_optim.h, bench/RESULTS.md twenty-sixth session).
 
+def _needs_flush():
+    from fastbp import _testing
+    return pytest.mark.skipif(
+        not _testing.update_flushes_subnormal(),
+        reason="this build's optimizer update keeps subnormal numbers (no FTZ / FZ "
+               "control for its compiler and CPU: csrc/fastbp_optim.h)")
+
+
+def test_update_flushes_where_the_wheels_are_built():
+    """x86-64 (GCC, clang, MSVC) and ARM64 (GCC, clang): every platform a
+    wheel is built for flushes; the flag is 0 only on others."""
+    import platform
+    from fastbp import _testing
+    if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
+        assert _testing.update_flushes_subnormal()
+
+
+@_needs_flush()
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("make_opt", [lambda: Adam(1e-3), lambda: SGD(0.1, momentum=0.9)],
                          ids=["adam", "momentum"])

@@ -107,6 +107,8 @@ cdef extern from "fastbp_omp.h" nogil:
 # Optimizer updates over [a, b) of the flat buffers (the network kernel's):
 # opt is an FBP_OPT_* code; the formulas are in csrc/fastbp_optim.h.
 cdef extern from "fastbp_optim.h" nogil:
+    # 1 where the update flushes subnormal numbers (x86-64, ARM64), else 0
+    const int FBP_UPDATE_FLUSHES
     void fbp_update_f(int opt, float *P, const float *G, float *S1, float *S2,
                       Py_ssize_t a, Py_ssize_t b, float lr, float b1, float b2,
                       float nb1, float nb2, float eps, float c1, float c2)

@@ -537,10 +537,11 @@ cdef inline void _flush_subnormal(floating *D, Py_ssize_t m, Py_ssize_t rows, Py
     scikit-learn's digits in float32 ([64, 128, 10], batch 32, Adam) has
     about 380 such values after 700 epochs, and its epoch ran 3.2x slower
     than at epoch 300 on a Xeon with AVX-512 (bench/RESULTS.md,
-    twenty-sixth session). Their contribution to a gradient is below the
-    smallest normal number too, so the gradient changes only where it is
-    itself that small; TensorFlow and XLA flush every subnormal on the CPU
-    (the MXCSR's FTZ and DAZ bits), this flushes only where they arise."""
+    twenty-sixth session). Each contributes its value times an activation
+    (over the batch's sum) to a gradient entry, so the gradient changes only
+    where its entries are themselves near the subnormal range; TensorFlow
+    and XLA flush every subnormal on the CPU (the MXCSR's FTZ and DAZ bits),
+    this flushes only where they arise."""
     cdef floating tiny = FLT_MIN if floating is float else DBL_MIN
     cdef Py_ssize_t i, j
     cdef floating *d

@@ -186,6 +186,13 @@ def adam_corrections(double b1, double b2, t):
     return c1, c2
 
 
+def update_flushes_subnormal():
+    """True where this build's optimizer update flushes subnormal numbers to
+    zero (csrc/fastbp_optim.h's FBP_UPDATE_FLUSHES: x86-64 with GCC, clang
+    or MSVC, and ARM64 with GCC or clang); elsewhere it keeps them."""
+    return bool(FBP_UPDATE_FLUSHES)
+
+
 def set_numpy_pool(bint on):
     """Run the layer kernels' teams on NumPy's OpenBLAS pool (True, where it was
     found at import) or always in an OpenMP team (False); returns the old state.

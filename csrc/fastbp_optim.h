@@ -208,40 +208,46 @@ FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
  * subnormal numbers; fastbp._testing.update_flushes_subnormal). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define FBP_UPDATE_FLUSHES 1
-#define FBP_FTZ_BEGIN                                                         \
+#define FBP_FTZ_BEGIN(on)                                                     \
     unsigned int fbp_csr_ = _mm_getcsr();                                     \
-    _mm_setcsr(fbp_csr_ | 0x8040u);   /* FTZ (bit 15) | DAZ (bit 6) */        \
+    if (on)                                                                   \
+        _mm_setcsr(fbp_csr_ | 0x8040u);   /* FTZ (bit 15) | DAZ (bit 6) */    \
     __asm__ __volatile__("" ::: "memory");
-#define FBP_FTZ_END                                                           \
+#define FBP_FTZ_END(on)                                                       \
     __asm__ __volatile__("" ::: "memory");                                    \
-    _mm_setcsr(fbp_csr_);
+    if (on)                                                                   \
+        _mm_setcsr(fbp_csr_);
 #elif defined(_MSC_VER) && defined(_M_X64)
 #include <intrin.h>
 #include <xmmintrin.h>
 #define FBP_UPDATE_FLUSHES 1
-#define FBP_FTZ_BEGIN                                                         \
+#define FBP_FTZ_BEGIN(on)                                                     \
     unsigned int fbp_csr_ = _mm_getcsr();                                     \
-    _mm_setcsr(fbp_csr_ | 0x8040u);   /* FTZ (bit 15) | DAZ (bit 6) */        \
+    if (on)                                                                   \
+        _mm_setcsr(fbp_csr_ | 0x8040u);   /* FTZ (bit 15) | DAZ (bit 6) */    \
     _ReadWriteBarrier();
-#define FBP_FTZ_END                                                           \
+#define FBP_FTZ_END(on)                                                       \
     _ReadWriteBarrier();                                                      \
-    _mm_setcsr(fbp_csr_);
+    if (on)                                                                   \
+        _mm_setcsr(fbp_csr_);
 #elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
 /* FPCR.FZ (bit 24): subnormal inputs and results of single- and
  * double-precision scalar and Advanced SIMD operations are flushed to zero
  * (Arm ARM, FPCR), as FTZ | DAZ on x86 */
 #define FBP_UPDATE_FLUSHES 1
-#define FBP_FTZ_BEGIN                                                         \
+#define FBP_FTZ_BEGIN(on)                                                     \
     unsigned long long fbp_fpcr_;                                             \
     __asm__ __volatile__("mrs %0, fpcr" : "=r"(fbp_fpcr_) : : "memory");      \
-    __asm__ __volatile__("msr fpcr, %0" : : "r"(fbp_fpcr_ | (1ULL << 24))     \
-                         : "memory");
-#define FBP_FTZ_END                                                           \
-    __asm__ __volatile__("msr fpcr, %0" : : "r"(fbp_fpcr_) : "memory");
+    if (on)                                                                   \
+        __asm__ __volatile__("msr fpcr, %0" : : "r"(fbp_fpcr_ | (1ULL << 24)) \
+                             : "memory");
+#define FBP_FTZ_END(on)                                                       \
+    if (on)                                                                   \
+        __asm__ __volatile__("msr fpcr, %0" : : "r"(fbp_fpcr_) : "memory");
 #else
 #define FBP_UPDATE_FLUSHES 0
-#define FBP_FTZ_BEGIN
-#define FBP_FTZ_END
+#define FBP_FTZ_BEGIN(on)
+#define FBP_FTZ_END(on)
 #endif
 
 /* Adam with a small eps runs unflushed: a second moment s below the smallest
@@ -266,15 +272,11 @@ static inline void fbp_update_##S(int opt, T *P, const T *G, T *S1, T *S2,   \
                                   ptrdiff_t a, ptrdiff_t b, T lr, T b1, T b2, \
                                   T nb1, T nb2, T eps, T c1, T c2)            \
 {                                                                             \
-    if (fbp_update_flushes(opt, eps, c2, TINY, DIG)) {                        \
-        FBP_FTZ_BEGIN                                                         \
-        FBP_OPTIM_CALL(fbp_update, S, (opt, P, G, S1, S2, a, b, lr, b1, b2,   \
-                                       nb1, nb2, eps, c1, c2));               \
-        FBP_FTZ_END                                                           \
-    } else {                                                                  \
-        FBP_OPTIM_CALL(fbp_update, S, (opt, P, G, S1, S2, a, b, lr, b1, b2,   \
-                                       nb1, nb2, eps, c1, c2));               \
-    }                                                                         \
+    const int flush = fbp_update_flushes(opt, eps, c2, TINY, DIG);            \
+    FBP_FTZ_BEGIN(flush)                                                      \
+    FBP_OPTIM_CALL(fbp_update, S, (opt, P, G, S1, S2, a, b, lr, b1, b2, nb1,  \
+                                   nb2, eps, c1, c2));                        \
+    FBP_FTZ_END(flush)                                                        \
 }
 
 FBP_DEFINE_UPDATE_DISPATCH(float, f, FLT_MIN, FLT_MANT_DIG)

@@ -169,6 +169,15 @@ cdef inline bint _blas_ints(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t
             and ldb <= INT_MAX and ldc <= INT_MAX)
 
 
+cdef inline bint _use_small(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n,
+                            Py_ssize_t k, Py_ssize_t lda, Py_ssize_t ldb, Py_ssize_t ldc,
+                            bint single) noexcept nogil:
+    """_gemm's choice: the small kernel for the products _small_fits gives it
+    and for a call BLAS's 32-bit ints cannot hold (_blas_ints)."""
+    return (_small_fits(ta, tb, m, n, k, lda, single)
+            or not _blas_ints(m, n, k, lda, ldb, ldc))
+
+
 cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                 floating alpha, const floating *A, Py_ssize_t lda,
                 const floating *B, Py_ssize_t ldb, floating beta,
@@ -180,11 +189,10 @@ cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssi
     operand's row stride of 2**31 elements or more) in the small kernel
     too, whose indexing is 64-bit.
     """
-    if (_small_fits(ta, tb, m, n, k, lda, floating is float)
-            or not _blas_ints(m, n, k, lda, ldb, ldc)):
+    if _use_small(ta, tb, m, n, k, lda, ldb, ldc, floating is float):
         _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
     else:
-        _gemm_blas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+        _gemm_openblas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
 
 
 cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
@@ -209,14 +217,24 @@ cdef void _gemm_blas(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, P
     the small kernel rather than truncated.
 
     Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so the
-    operands are swapped and handed to the Fortran routine unchanged.
+    operands are swapped and handed to the Fortran routine unchanged
+    (_gemm_openblas).
     """
+    if _blas_ints(m, n, k, lda, ldb, ldc):
+        _gemm_openblas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    else:
+        _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+
+
+cdef inline void _gemm_openblas(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n,
+                                Py_ssize_t k, floating alpha, const floating *A,
+                                Py_ssize_t lda, const floating *B, Py_ssize_t ldb,
+                                floating beta, floating *C, Py_ssize_t ldc) noexcept nogil:
+    """The OpenBLAS call of _gemm_blas, for sizes the caller has checked
+    with _blas_ints."""
     cdef char cta = <char>ta
     cdef char ctb = <char>tb
     cdef int im, jn, kk, ia, ib, ic
-    if not _blas_ints(m, n, k, lda, ldb, ldc):
-        _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
-        return
     im = <int>m
     jn = <int>n
     kk = <int>k
@@ -547,6 +565,27 @@ def _find_blas_library():
     return mapped[0] if mapped else None
 
 
+def _openblas_names(what):
+    """The names OpenBLAS's builds export ``openblas_<what>`` by (SciPy's
+    prefixed and 64-bit-suffixed builds' first)."""
+    return (f"scipy_openblas_{what}64_", f"scipy_openblas_{what}",
+            f"openblas_{what}64_", f"openblas_{what}")
+
+
+def _openblas_int(lib, what, restype=None):
+    """(name, value) of the first of OpenBLAS's ``openblas_<what>`` functions
+    (_openblas_names) that ``lib`` exports, called with no arguments
+    (``restype``: its ctypes return type, default int); (None, None) when it
+    exports none."""
+    import ctypes
+    for name in _openblas_names(what):
+        f = getattr(lib, name, None)
+        if f is not None:
+            f.restype = ctypes.c_int if restype is None else restype
+            return name, f()
+    return None, None
+
+
 def _load_thread_control():
     global _set_global, _get_threads, _mem_alloc, _mem_free
     import ctypes
@@ -568,10 +607,8 @@ def _load_thread_control():
                 continue
         return None
 
-    p = sym("scipy_openblas_set_num_threads", "openblas_set_num_threads",
-            "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_")
-    q = sym("scipy_openblas_get_num_threads", "openblas_get_num_threads",
-            "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_")
+    p = sym(*_openblas_names("set_num_threads"))
+    q = sym(*_openblas_names("get_num_threads"))
     if p and q:
         _set_global = <set_threads_void_t><uintptr_t>p
         _get_threads = <get_threads_t><uintptr_t>q
@@ -589,13 +626,10 @@ def _default_small_gemm_max(lib):
     lib is SciPy's OpenBLAS opened by ctypes, or None when none was found."""
     global _small_gemm_max, _small_gemm_mid_max, _small_gemm_narrow_max, BLAS_CORENAME
     import ctypes
-    for name in ("scipy_openblas_get_corename", "openblas_get_corename",
-                 "scipy_openblas_get_corename64_", "openblas_get_corename64_"):
-        f = getattr(lib, name, None) if lib is not None else None
-        if f is not None:
-            f.restype = ctypes.c_char_p
-            BLAS_CORENAME = (f() or b"").decode(errors="replace")
-            break
+    if lib is not None:
+        name, core = _openblas_int(lib, "get_corename", ctypes.c_char_p)
+        if name is not None:
+            BLAS_CORENAME = (core or b"").decode(errors="replace")
     if BLAS_CORENAME.lower() in _AVX512_CORES:
         _small_gemm_max = 0
         _small_gemm_mid_max = 0
@@ -674,9 +708,9 @@ def small_gemm_path(trans_a, trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, 
         lda = m if trans_a else k
     cdef Py_ssize_t ld = lda
     cdef Py_ssize_t ldb = k if trans_b else n      # B and C contiguous
-    return "small" if (_small_fits(Trans if trans_a else NoTrans,
-                                   Trans if trans_b else NoTrans, m, n, k, ld, single)
-                       or not _blas_ints(m, n, k, ld, ldb, n)) else "blas"
+    return "small" if _use_small(Trans if trans_a else NoTrans,
+                                 Trans if trans_b else NoTrans, m, n, k, ld, ldb, n,
+                                 single) else "blas"
 
 
 cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n, Py_ssize_t mid,
@@ -793,20 +827,6 @@ def _find_numpy_blas(scipy_path):
         except OSError:
             return None
     return found
-
-
-def _openblas_int(lib, what):
-    """(name, value) of the first of OpenBLAS's ``openblas_<what>`` functions
-    (SciPy's prefixed and 64-bit-suffixed builds' names first) that ``lib``
-    exports, called; (None, None) when it exports none."""
-    import ctypes
-    for name in (f"scipy_openblas_{what}64_", f"scipy_openblas_{what}",
-                 f"openblas_{what}64_", f"openblas_{what}"):
-        f = getattr(lib, name, None)
-        if f is not None:
-            f.restype = ctypes.c_int
-            return name, f()
-    return None, None
 
 
 def _load_numpy_pool():

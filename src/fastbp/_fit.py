@@ -294,6 +294,12 @@ class _Snapshots:
         return epoch + 1, undone
 
 
+def _gathers(shuffle, batch_size, m):
+    """Whether a fit's epochs gather each mini-batch's examples from X (a
+    shuffled fit of more than one batch), so X is wanted in F order."""
+    return shuffle and min(batch_size, m) < m
+
+
 def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         validation_data, verbose, callback, checkpoint_path, checkpoint_every, resume,
         sample_weight, refuse=None):
@@ -334,8 +340,8 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         # below): a dtype conversion makes its copy in that order, so float64
         # data for a float32 network is not copied twice (two float32 copies
         # alive at once)
-        gathers = (shuffle and type(X) is np.ndarray and X.ndim == 2
-                   and min(batch_size, X.shape[1]) < X.shape[1])
+        gathers = (type(X) is np.ndarray and X.ndim == 2
+                   and _gathers(shuffle, batch_size, X.shape[1]))
         X = model.check_X(X, "X", order="F" if gathers else "K")
         _validation.check_finite(X, "X")
         Y, yt, labels = model.check_Y(Y, X.shape[1])
@@ -369,7 +375,7 @@ def fit(model, stepper, X, Y, *, epochs, batch_size, optimizer, shuffle, seed,
         err = exc
     stepper.agree(err, facts)
     facts = None
-    if shuffle and min(batch_size, X.shape[1]) < X.shape[1]:
+    if _gathers(shuffle, batch_size, X.shape[1]):
         # the F-ordered copy made here, not in _epochs: this frame holds X for
         # the whole fit, so a copy made there kept the C-ordered one alive too
         # (two copies of X in the network's dtype when check_X converted it)

@@ -23,7 +23,8 @@
  * Why here and cloned: at small batches the update is a large part of a
  * step (digits, [64, 128, 10], batch 32, float64: about a quarter of the
  * epoch with SSE2's two doubles per instruction), and Adam's square root and
- * division are throughput-bound. The body is compiled three times
+ * division are bound by the divider's throughput (the AVX-512 float64 clone
+ * takes its square root on the FMA units instead: fbp_sqrt_pd_avx512). The body is compiled three times
  * (fastbp_cpu.h): x86-64 baseline (SSE2), AVX2 and AVX-512 (F/DQ/VL),
  * chosen at run time. The element-wise loops are plain C that the compiler
  * vectorises in each clone; Adam is written with intrinsics because gcc
@@ -31,7 +32,8 @@
  *
  * Every clone rounds exactly like the scalar loop: no FMA contraction in
  * these functions (optimize("fp-contract=off") on gcc, the pragma on clang),
- * sqrt and division are correctly rounded in every width, and each element
+ * sqrt and division are correctly rounded in every width (vsqrtpd's result
+ * bit for bit where fbp_sqrt_pd_avx512 replaces it), and each element
  * sees the same operations in the same order. So the update's result does
  * not depend on the CPU, the dispatch level or the thread split
  * (tests/test_optim.py runs each dispatch level in a subprocess against the
@@ -62,8 +64,9 @@
 #endif
 
 /* The vector part of Adam for one width: vector type V of W lanes, the
- * intrinsics' prefix PFX (_mm, _mm256, _mm512) and suffix SUF (ps/pd). */
-#define FBP_ADAM_VEC(V, W, PFX, SUF)                                          \
+ * intrinsics' prefix PFX (_mm, _mm256, _mm512), suffix SUF (ps/pd) and
+ * correctly rounded square root SQRTV. */
+#define FBP_ADAM_VEC(V, W, PFX, SUF, SQRTV)                                   \
     {                                                                         \
         const V vb1 = PFX##_set1_##SUF(b1), vb2 = PFX##_set1_##SUF(b2),       \
             vn1 = PFX##_set1_##SUF(nb1), vn2 = PFX##_set1_##SUF(nb2),         \
@@ -80,7 +83,7 @@
             PFX##_storeu_##SUF(S2 + i, s);                                    \
             step = PFX##_div_##SUF(                                           \
                 PFX##_mul_##SUF(vlr, PFX##_mul_##SUF(v, vc1)),                \
-                PFX##_add_##SUF(PFX##_sqrt_##SUF(PFX##_mul_##SUF(s, vc2)), veps)); \
+                PFX##_add_##SUF(SQRTV(PFX##_mul_##SUF(s, vc2)), veps)); \
             PFX##_storeu_##SUF(P + i, PFX##_sub_##SUF(PFX##_loadu_##SUF(P + i), step)); \
         }                                                                     \
     }
@@ -150,22 +153,81 @@ fbp_update_##S##_##CL(int opt, T *FBP_RESTRICT P, const T *FBP_RESTRICT G,      
 }
 
 #if defined(__SSE2__)
-FBP_DEFINE_UPDATE(float, f, base, , FBP_ADAM_VEC(__m128, 4, _mm, ps), sqrtf)
-FBP_DEFINE_UPDATE(double, d, base, , FBP_ADAM_VEC(__m128d, 2, _mm, pd), sqrt)
+FBP_DEFINE_UPDATE(float, f, base, , FBP_ADAM_VEC(__m128, 4, _mm, ps, _mm_sqrt_ps), sqrtf)
+FBP_DEFINE_UPDATE(double, d, base, , FBP_ADAM_VEC(__m128d, 2, _mm, pd, _mm_sqrt_pd), sqrt)
 #else
 FBP_DEFINE_UPDATE(float, f, base, , , sqrtf)
 FBP_DEFINE_UPDATE(double, d, base, , , sqrt)
 #endif
 
 #if FBP_HAVE_AVX2_CLONE
+/* sqrt(x) correctly rounded, 8 doubles, without the divider: Adam's square
+ * root and division both run on the core's one divider, which bounds the
+ * update (about 22 and 15 cycles per 8 doubles on the Xeon of
+ * bench/RESULTS.md, twenty-seventh session). Here the square root runs on
+ * the FMA units and the divider does only the division: the AVX-512 float64
+ * update takes about 0.7x the time (bench/adam_update.c).
+ *
+ * The result equals vsqrtpd's bit for bit, for every x and MXCSR state:
+ *   1. g ~ sqrt(x), h ~ 1 / (2 sqrt(x)) from vrsqrt14pd (relative error
+ *      < 2^-14) by two coupled Newton (Goldschmidt) iterations, r = 0.5 - g h,
+ *      g += g r, h += h r (error ~2^-56), then one correction from the
+ *      residual, g += (x - g^2) h, which rounds to sqrt(x) correctly except
+ *      when sqrt(x) lies within ~2^-100 relative of a midpoint.
+ *   2. g is then checked exactly, Tuckerman's test (Markstein 1990;
+ *      Muller et al., Handbook of Floating-Point Arithmetic, 2nd ed., 2018,
+ *      section 11.2): with g- < g < g+ its neighbours, RN(sqrt(x)) = g iff
+ *      g g- < x <= g g+. No float lies between g g+ and the squared
+ *      midpoint (g + ulp/2)^2, nor between g g- and (g - ulp-/2)^2, and
+ *      one FMA gives the exact sign of g g+ - x and g g- - x.
+ *   3. A lane passes when x is in [2^-912, 2^1000] (so those residuals are
+ *      normal numbers, never flushed by FTZ, and nothing overflows) and the
+ *      test holds. x = +-0 (and, under DAZ, a subnormal x) gives 0 of x's
+ *      sign, as vsqrtpd does. Every other lane (NaN, negative, subnormal
+ *      without DAZ, out of range, or a failed test) takes vsqrtpd itself.
+ * tests/test_optim.py checks the update against NumPy's sqrt on hard
+ * inputs (near-squares, the g g+ boundaries, every binade) in every clone.
+ * Not in float32 (16 lanes per divider pass: the ~35 instructions of these
+ * steps took 1.03-1.1x the divider's time there) nor in the AVX2 clone
+ * (no vrsqrt14pd; two 256-bit FMA ports). */
+FBP_TARGET_AVX512 FBP_NO_CONTRACT static inline __m512d fbp_sqrt_pd_avx512(__m512d x)
+{
+    const __m512d half = _mm512_set1_pd(0.5), zero = _mm512_setzero_pd();
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512d y = _mm512_rsqrt14_pd(x);
+    __m512d g = _mm512_mul_pd(x, y), h = _mm512_mul_pd(half, y), r, up, dn;
+    __mmask8 ok, z, bad;
+    r = _mm512_fnmadd_pd(g, h, half);
+    g = _mm512_fmadd_pd(g, r, g);
+    h = _mm512_fmadd_pd(h, r, h);
+    r = _mm512_fnmadd_pd(g, h, half);
+    g = _mm512_fmadd_pd(g, r, g);
+    h = _mm512_fmadd_pd(h, r, h);
+    r = _mm512_fnmadd_pd(g, g, x);
+    g = _mm512_fmadd_pd(r, h, g);
+    /* g's neighbours (g > 0 where the test can pass) */
+    up = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(g), one));
+    dn = _mm512_castsi512_pd(_mm512_sub_epi64(_mm512_castpd_si512(g), one));
+    ok = _mm512_cmp_pd_mask(x, _mm512_set1_pd(0x1p-912), _CMP_GE_OQ);
+    ok = _mm512_mask_cmp_pd_mask(ok, x, _mm512_set1_pd(0x1p1000), _CMP_LE_OQ);
+    ok = _mm512_mask_cmp_pd_mask(ok, _mm512_fmsub_pd(g, up, x), zero, _CMP_GE_OQ);
+    ok = _mm512_mask_cmp_pd_mask(ok, _mm512_fmsub_pd(g, dn, x), zero, _CMP_LT_OQ);
+    z = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
+    g = _mm512_mask_mov_pd(g, z, _mm512_and_pd(x, _mm512_set1_pd(-0.0)));
+    bad = (__mmask8)~(ok | z);
+    if (bad)
+        g = _mm512_mask_sqrt_pd(g, bad, x);
+    return g;
+}
+
 FBP_DEFINE_UPDATE(float, f, avx2, FBP_TARGET_AVX2,
-                  FBP_ADAM_VEC(__m256, 8, _mm256, ps), sqrtf)
+                  FBP_ADAM_VEC(__m256, 8, _mm256, ps, _mm256_sqrt_ps), sqrtf)
 FBP_DEFINE_UPDATE(double, d, avx2, FBP_TARGET_AVX2,
-                  FBP_ADAM_VEC(__m256d, 4, _mm256, pd), sqrt)
+                  FBP_ADAM_VEC(__m256d, 4, _mm256, pd, _mm256_sqrt_pd), sqrt)
 FBP_DEFINE_UPDATE(float, f, avx512, FBP_TARGET_AVX512,
-                  FBP_ADAM_VEC(__m512, 16, _mm512, ps), sqrtf)
+                  FBP_ADAM_VEC(__m512, 16, _mm512, ps, _mm512_sqrt_ps), sqrtf)
 FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
-                  FBP_ADAM_VEC(__m512d, 8, _mm512, pd), sqrt)
+                  FBP_ADAM_VEC(__m512d, 8, _mm512, pd, fbp_sqrt_pd_avx512), sqrt)
 #endif
 
 /* FBP_OPTIM_CALL(fbp_update, f, (args)): the widest clone the CPU (and

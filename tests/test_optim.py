@@ -727,6 +727,75 @@ def test_update_clones_round_like_the_scalar_formula(dispatch):
         assert not bad, f"{dispatch} {key}: (update t, elements differing) {bad}"
 
 
+SQRT_CHILD = r"""
+import json
+import numpy as np
+from fastbp import _blas, _testing
+from fastbp._registry import OPTIMIZERS
+
+rng = np.random.default_rng(11)
+out = {"dispatch": _blas.simd_dispatch()}
+for dtype, uint, bits, mant, emin, emax in (("float64", np.uint64, 64, 52, -1022, 1023),
+                                            ("float32", np.uint32, 32, 23, -126, 127)):
+    dt = np.dtype(dtype)
+    fi = np.finfo(dt)
+    n = 200_000
+    # every binade: random significands and exponents over the normal range
+    e = rng.integers(emin, emax + 1, n)
+    x = np.ldexp(1.0 + rng.random(n), e).astype(dt)
+    # near-squares, and the products g g+ of a float and its successor (the
+    # boundaries of the exact rounding test), each nudged by -2..2 ulps
+    k = np.ldexp(1.0 + rng.random(n), rng.integers(emin // 2 + 1, emax // 2, n)).astype(dt)
+    sq = k * k
+    gg = k * np.nextafter(k, dt.type(np.inf))
+    near = np.concatenate([sq, gg]).view(uint) + rng.integers(-2, 3, 2 * n).astype(uint)
+    x = np.concatenate([x, near.view(dt)])
+    special = [0.0, -0.0, 1.0, 4.0, 2.0, 0.25, fi.max, fi.tiny, np.inf, np.nan, -1.0, -np.inf]
+    if dtype == "float64":      # the edges of the AVX-512 Newton square root's range
+        special += [2.0 ** -912, 2.0 ** 1000]
+    special = np.array(special, dt)
+    x = np.concatenate([x, special, np.nextafter(special, dt.type(np.inf)),
+                        np.nextafter(special, dt.type(-np.inf))])
+    x = x[np.isnan(x) | (np.abs(x) >= fi.tiny) | (x == 0)]    # no subnormals: flushed
+    x = x[rng.permutation(x.size)]
+    # P -= lr (v c1) / (sqrt(s c2) + eps) with s = x, lr = -1, c1 = c2 = 1, eps = 0
+    # and v = 1, then v = x: P = 1 / sqrt(x) and x / sqrt(x), as NumPy rounds them
+    bad = 0
+    for num in (np.ones_like(x), x):
+        P = np.zeros_like(x)
+        S1 = num.copy()
+        S2 = x.copy()
+        G = np.zeros_like(x)
+        _testing.update(OPTIMIZERS["adam_step"], P, G, S1, S2, -1.0, 1.0, 1.0, 0.0, 0.0,
+                        0.0, 1.0, 1.0)
+        with np.errstate(all="ignore"):
+            want = dt.type(0) + num / (np.sqrt(x) + dt.type(0))
+        same = (P.view(uint) == want.view(uint)) | (np.isnan(P) & np.isnan(want))
+        bad += int(np.sum(~same))
+    out[dtype] = [bad, int(x.size)]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("dispatch", ["default", "avx2", "baseline"])
+def test_adam_square_root_is_correctly_rounded(dispatch):
+    """Adam's sqrt(s c2) in every clone equals NumPy's (IEEE, correctly
+    rounded) bit for bit on the inputs hardest for the AVX-512 float64
+    clone's Newton square root (csrc/fastbp_optim.h, fbp_sqrt_pd_avx512):
+    every binade, near-squares, the products g g+ its exact test compares
+    against, the edges of its range, zeros, infinities, NaN and negatives."""
+    import json
+
+    from conftest import dispatch_env, run_python
+    res = run_python(SQRT_CHILD, dispatch_env(dispatch))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out.pop("dispatch")
+    for dtype, (bad, n) in out.items():
+        assert n > 500_000
+        assert bad == 0, f"{dispatch} {dtype}: {bad} of {n} square roots differ"
+
+
 L2_CHILD = """
 import json
 import numpy as np

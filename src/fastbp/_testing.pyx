@@ -9,6 +9,7 @@ path and ``set_small_gemm_max`` moves the limit between its two paths
 network kernel's per-step optimizer arguments (``_netstep._opt_step``);
 ``set_numpy_pool`` and ``numpy_pool_runs`` switch and count the layer
 kernels' runs on NumPy's OpenBLAS pool (fastbp._blas; bench_layer.py too);
+``update`` runs the optimizer update on flat buffers;
 ``simulate_team_chooser`` drives the network kernel's team chooser with
 made-up step times.
 """
@@ -184,6 +185,29 @@ def adam_corrections(double b1, double b2, t):
             p1[i] = p.c1
             p2[i] = p.c2
     return c1, c2
+
+
+def update(int opt, floating[::1] P, const floating[::1] G, floating[::1] S1,
+           floating[::1] S2, double lr, double b1, double b2, double nb1, double nb2,
+           double eps, double c1, double c2):
+    """Run the network kernel's optimizer update (csrc/fastbp_optim.h) once
+    over whole 1-D buffers, in place: opt is an FBP_OPT_* code, P, S1, S2
+    (n,) writable and G (n,) of one dtype; the scalars are cast to it. The
+    update flushes subnormal numbers as in training (FBP_UPDATE_FLUSHES)."""
+    cdef Py_ssize_t n = P.shape[0]
+    if G.shape[0] != n or S1.shape[0] != n or S2.shape[0] != n:
+        raise ValueError(f"P, G, S1 and S2 must have the same length, got "
+                         f"{n}, {G.shape[0]}, {S1.shape[0]}, {S2.shape[0]}")
+    if n == 0:
+        return
+    with nogil:
+        if floating is float:
+            fbp_update_f(opt, &P[0], &G[0], &S1[0], &S2[0], 0, n, <float>lr, <float>b1,
+                         <float>b2, <float>nb1, <float>nb2, <float>eps, <float>c1,
+                         <float>c2)
+        else:
+            fbp_update_d(opt, &P[0], &G[0], &S1[0], &S2[0], 0, n, lr, b1, b2, nb1, nb2,
+                         eps, c1, c2)
 
 
 def update_flushes_subnormal():

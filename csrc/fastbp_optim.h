@@ -187,9 +187,25 @@ FBP_DEFINE_UPDATE(double, d, base, , , sqrt)
  *      without DAZ, out of range, or a failed test) takes vsqrtpd itself.
  * tests/test_optim.py checks the update against NumPy's sqrt on hard
  * inputs (near-squares, the g g+ boundaries, every binade) in every clone.
- * Not in float32 (16 lanes per divider pass: the ~35 instructions of these
- * steps took 1.03-1.1x the divider's time there) nor in the AVX2 clone
- * (no vrsqrt14pd; two 256-bit FMA ports). */
+ * Only on Intel CPUs (fbp_sqrt_on_fma): their cores run two 512-bit FMAs
+ * per cycle on separate ports, while AMD's Zen 4 splits a 512-bit
+ * instruction into two 256-bit halves, which would make these ~30
+ * instructions cost about as much as its divider (not measured: no AMD
+ * machine with AVX-512 in the twenty-seventh session). Not in float32 (16
+ * lanes per divider pass: these steps took 1.03-1.1x the divider's time
+ * there) nor in the AVX2 clone (no vrsqrt14pd; 256-bit FMAs). */
+static inline int fbp_sqrt_on_fma(void)
+{
+    static volatile int state = -1;
+    int s = state;
+    if (s < 0) {
+        __builtin_cpu_init();
+        s = __builtin_cpu_is("intel") ? 1 : 0;
+        state = s;
+    }
+    return s;
+}
+
 FBP_TARGET_AVX512 FBP_NO_CONTRACT static inline __m512d fbp_sqrt_pd_avx512(__m512d x)
 {
     const __m512d half = _mm512_set1_pd(0.5), zero = _mm512_setzero_pd();
@@ -227,7 +243,10 @@ FBP_DEFINE_UPDATE(double, d, avx2, FBP_TARGET_AVX2,
 FBP_DEFINE_UPDATE(float, f, avx512, FBP_TARGET_AVX512,
                   FBP_ADAM_VEC(__m512, 16, _mm512, ps, _mm512_sqrt_ps), sqrtf)
 FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
-                  FBP_ADAM_VEC(__m512d, 8, _mm512, pd, fbp_sqrt_pd_avx512), sqrt)
+                  if (fbp_sqrt_on_fma())
+                      FBP_ADAM_VEC(__m512d, 8, _mm512, pd, fbp_sqrt_pd_avx512)
+                  else
+                      FBP_ADAM_VEC(__m512d, 8, _mm512, pd, _mm512_sqrt_pd), sqrt)
 #endif
 
 /* FBP_OPTIM_CALL(fbp_update, f, (args)): the widest clone the CPU (and

@@ -168,7 +168,9 @@ FBP_DEFINE_UPDATE(double, d, base, , , sqrt)
  * the FMA units and the divider does only the division: the AVX-512 float64
  * update takes about 0.7x the time (bench/adam_update.c).
  *
- * The result equals vsqrtpd's bit for bit, for every x and MXCSR state:
+ * The result equals vsqrtpd's bit for bit, for every x, with or without
+ * FTZ and DAZ (round-to-nearest only: the update calls it only when the
+ * MXCSR's rounding control is 0, the default):
  *   1. g ~ sqrt(x), h ~ 1 / (2 sqrt(x)) from vrsqrt14pd (relative error
  *      < 2^-14) by two coupled Newton (Goldschmidt) iterations, r = 0.5 - g h,
  *      g += g r, h += h r (error ~2^-56), then one correction from the
@@ -185,22 +187,35 @@ FBP_DEFINE_UPDATE(double, d, base, , , sqrt)
  *      test holds. x = +-0 (and, under DAZ, a subnormal x) gives 0 of x's
  *      sign, as vsqrtpd does. Every other lane (NaN, negative, subnormal
  *      without DAZ, out of range, or a failed test) takes vsqrtpd itself.
+ *      Lanes out of range run steps 1-2 on 1.0 instead of x, so that no
+ *      0 * rsqrt14(0) = 0 * inf raises the invalid flag vsqrtpd does not
+ *      (a SIGFPE where a caller unmasked it to hunt NaNs).
  * tests/test_optim.py checks the update against NumPy's sqrt on hard
- * inputs (near-squares, the g g+ boundaries, every binade) in every clone.
- * Only on Intel CPUs (fbp_sqrt_on_fma): their cores run two 512-bit FMAs
- * per cycle on separate ports, while AMD's Zen 4 splits a 512-bit
+ * inputs (near-squares, the g g+ boundaries, every binade, the range's
+ * edges), unflushed and under FTZ | DAZ, in every clone, and that an update
+ * with a zero second moment raises no trap with invalid unmasked.
+ *
+ * Only on Intel CPUs (fbp_sqrt_on_fma): the Xeon measured runs two 512-bit
+ * FMAs per cycle on separate ports, while AMD's Zen 4 splits a 512-bit
  * instruction into two 256-bit halves, which would make these ~30
  * instructions cost about as much as its divider (not measured: no AMD
- * machine with AVX-512 in the twenty-seventh session). Not in float32 (16
- * lanes per divider pass: these steps took 1.03-1.1x the divider's time
- * there) nor in the AVX2 clone (no vrsqrt14pd; 256-bit FMAs). */
+ * machine with AVX-512 in the twenty-seventh session; nor an Intel part
+ * with one 512-bit FMA port). FASTBP_SQRT_ON_FMA=1 or =0 in the
+ * environment overrides the choice (read once per extension module), so
+ * the tests run both paths on any AVX-512 CPU. Not in float32 (16 lanes
+ * per divider pass: these steps took 1.03-1.1x the divider's time there)
+ * nor in the AVX2 clone (no vrsqrt14pd; 256-bit FMAs). */
 static inline int fbp_sqrt_on_fma(void)
 {
     static volatile int state = -1;
     int s = state;
     if (s < 0) {
+        const char *e = getenv("FASTBP_SQRT_ON_FMA");
         __builtin_cpu_init();
-        s = __builtin_cpu_is("intel") ? 1 : 0;
+        if (e && (e[0] == '0' || e[0] == '1') && !e[1])
+            s = e[0] == '1';
+        else
+            s = __builtin_cpu_is("intel") ? 1 : 0;
         state = s;
     }
     return s;
@@ -210,24 +225,26 @@ FBP_TARGET_AVX512 FBP_NO_CONTRACT static inline __m512d fbp_sqrt_pd_avx512(__m51
 {
     const __m512d half = _mm512_set1_pd(0.5), zero = _mm512_setzero_pd();
     const __m512i one = _mm512_set1_epi64(1);
-    __m512d y = _mm512_rsqrt14_pd(x);
-    __m512d g = _mm512_mul_pd(x, y), h = _mm512_mul_pd(half, y), r, up, dn;
     __mmask8 ok, z, bad;
+    /* lanes out of range run the steps on 1.0 (no invalid flag, above) */
+    ok = _mm512_cmp_pd_mask(x, _mm512_set1_pd(0x1p-912), _CMP_GE_OQ);
+    ok = _mm512_mask_cmp_pd_mask(ok, x, _mm512_set1_pd(0x1p1000), _CMP_LE_OQ);
+    const __m512d xs = _mm512_mask_blend_pd(ok, _mm512_set1_pd(1.0), x);
+    __m512d y = _mm512_rsqrt14_pd(xs);
+    __m512d g = _mm512_mul_pd(xs, y), h = _mm512_mul_pd(half, y), r, up, dn;
     r = _mm512_fnmadd_pd(g, h, half);
     g = _mm512_fmadd_pd(g, r, g);
     h = _mm512_fmadd_pd(h, r, h);
     r = _mm512_fnmadd_pd(g, h, half);
     g = _mm512_fmadd_pd(g, r, g);
     h = _mm512_fmadd_pd(h, r, h);
-    r = _mm512_fnmadd_pd(g, g, x);
+    r = _mm512_fnmadd_pd(g, g, xs);
     g = _mm512_fmadd_pd(r, h, g);
     /* g's neighbours (g > 0 where the test can pass) */
     up = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(g), one));
     dn = _mm512_castsi512_pd(_mm512_sub_epi64(_mm512_castpd_si512(g), one));
-    ok = _mm512_cmp_pd_mask(x, _mm512_set1_pd(0x1p-912), _CMP_GE_OQ);
-    ok = _mm512_mask_cmp_pd_mask(ok, x, _mm512_set1_pd(0x1p1000), _CMP_LE_OQ);
-    ok = _mm512_mask_cmp_pd_mask(ok, _mm512_fmsub_pd(g, up, x), zero, _CMP_GE_OQ);
-    ok = _mm512_mask_cmp_pd_mask(ok, _mm512_fmsub_pd(g, dn, x), zero, _CMP_LT_OQ);
+    ok = _mm512_mask_cmp_pd_mask(ok, _mm512_fmsub_pd(g, up, xs), zero, _CMP_GE_OQ);
+    ok = _mm512_mask_cmp_pd_mask(ok, _mm512_fmsub_pd(g, dn, xs), zero, _CMP_LT_OQ);
     z = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
     g = _mm512_mask_mov_pd(g, z, _mm512_and_pd(x, _mm512_set1_pd(-0.0)));
     bad = (__mmask8)~(ok | z);
@@ -243,7 +260,7 @@ FBP_DEFINE_UPDATE(double, d, avx2, FBP_TARGET_AVX2,
 FBP_DEFINE_UPDATE(float, f, avx512, FBP_TARGET_AVX512,
                   FBP_ADAM_VEC(__m512, 16, _mm512, ps, _mm512_sqrt_ps), sqrtf)
 FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
-                  if (fbp_sqrt_on_fma())
+                  if (fbp_sqrt_on_fma() && (_mm_getcsr() & 0x6000u) == 0)
                       FBP_ADAM_VEC(__m512d, 8, _mm512, pd, fbp_sqrt_pd_avx512)
                   else
                       FBP_ADAM_VEC(__m512d, 8, _mm512, pd, _mm512_sqrt_pd), sqrt)

@@ -1,4 +1,5 @@
 """fastbp.optim: updates against the course's formulas, schedules, validation."""
+import sys
 import warnings
 
 import numpy as np
@@ -758,26 +759,41 @@ for dtype, uint, bits, mant, emin, emax in (("float64", np.uint64, 64, 52, -1022
                         np.nextafter(special, dt.type(-np.inf))])
     x = x[np.isnan(x) | (np.abs(x) >= fi.tiny) | (x == 0)]    # no subnormals: flushed
     x = x[rng.permutation(x.size)]
-    # P -= lr (v c1) / (sqrt(s c2) + eps) with s = x, lr = -1, c1 = c2 = 1, eps = 0
-    # and v = 1, then v = x: P = 1 / sqrt(x) and x / sqrt(x), as NumPy rounds them
+    # P -= lr (v c1) / (sqrt(s c2) + eps) with lr = -1, c1 = 1, s c2 = x and
+    # v = 1, then v = x: P = 1 / (sqrt(x) + eps) and x / (sqrt(x) + eps), as
+    # NumPy rounds them. Twice: unflushed with eps = -0 (and nb2 = -0, so that
+    # s = x + nb2 g g keeps x = -0 and 1 / sqrt(-0) = -inf shows its sign), then
+    # under FTZ | DAZ with c2 = 2^-k, s = x 2^k and an eps that flushes
+    # (fbp_update_flushes: eps^2 >= TINY c2 4^(DIG + 1); checked below), far
+    # below sqrt(x)'s last place, so the range edge 2^-912 is tested flushed
+    k = 900 if dtype == "float64" else 100
+    c2 = np.ldexp(1.0, -k)
+    tiny_eps = np.ldexp(1.0, (emin - k + 2 * (mant + 2)) // 2)
     bad = 0
-    for num in (np.ones_like(x), x):
-        P = np.zeros_like(x)
-        S1 = num.copy()
-        S2 = x.copy()
-        G = np.zeros_like(x)
-        _testing.update(OPTIMIZERS["adam_step"], P, G, S1, S2, -1.0, 1.0, 1.0, 0.0, 0.0,
-                        0.0, 1.0, 1.0)
-        with np.errstate(all="ignore"):
-            want = dt.type(0) + num / (np.sqrt(x) + dt.type(0))
-        same = (P.view(uint) == want.view(uint)) | (np.isnan(P) & np.isnan(want))
-        bad += int(np.sum(~same))
+    for eps, c2, xs in ((-0.0, 1.0, x), (tiny_eps, c2, x[~(np.abs(x) > fi.max * c2)])):
+        if eps:     # the flushed run really flushes: a subnormal moment reads as 0
+            P = np.zeros(8, dt)
+            _testing.update(OPTIMIZERS["adam"], P, np.zeros_like(P),
+                            np.full_like(P, fi.smallest_subnormal), np.ones_like(P),
+                            -1.0, 1.0, 1.0, 0.0, 0.0, eps, 1.0, c2)
+            assert (P == 0).all(), (dtype, P)
+        for num in (np.ones_like(xs), xs):
+            P = np.zeros_like(xs)
+            S1 = num.copy()
+            S2 = xs / dt.type(c2)
+            G = np.zeros_like(xs)
+            _testing.update(OPTIMIZERS["adam"], P, G, S1, S2, -1.0, 1.0, 1.0, 0.0, -0.0,
+                            eps, 1.0, c2)
+            with np.errstate(all="ignore"):
+                want = dt.type(0) + num / (np.sqrt(S2 * dt.type(c2)) + dt.type(eps))
+            same = (P.view(uint) == want.view(uint)) | (np.isnan(P) & np.isnan(want))
+            bad += int(np.sum(~same))
     out[dtype] = [bad, int(x.size)]
 print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("dispatch", ["default", "avx2", "baseline"])
+@pytest.mark.parametrize("dispatch", ["default", "fma-sqrt", "divider-sqrt", "avx2", "baseline"])
 def test_adam_square_root_is_correctly_rounded(dispatch):
     """Adam's sqrt(s c2) in every clone equals NumPy's (IEEE, correctly
     rounded) bit for bit on the inputs hardest for the AVX-512 float64
@@ -787,13 +803,62 @@ def test_adam_square_root_is_correctly_rounded(dispatch):
     import json
 
     from conftest import dispatch_env, run_python
-    res = run_python(SQRT_CHILD, dispatch_env(dispatch))
+    env = dispatch_env("default" if dispatch.endswith("-sqrt") else dispatch)
+    if dispatch.endswith("-sqrt"):    # both AVX-512 float64 paths, on any vendor
+        env["FASTBP_SQRT_ON_FMA"] = "1" if dispatch == "fma-sqrt" else "0"
+    res = run_python(SQRT_CHILD, env)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout.strip().splitlines()[-1])
+    if dispatch.endswith("-sqrt") and out["dispatch"] != "avx512":
+        pytest.skip(f"no AVX-512 clone here ({out['dispatch']})")
     out.pop("dispatch")
     for dtype, (bad, n) in out.items():
         assert n > 500_000
         assert bad == 0, f"{dispatch} {dtype}: {bad} of {n} square roots differ"
+
+
+TRAP_CHILD = r"""
+import ctypes, ctypes.util, json
+import numpy as np
+from fastbp import _blas, _testing
+from fastbp._registry import OPTIMIZERS
+
+libm = ctypes.CDLL(ctypes.util.find_library("m"))
+n = 67     # vector loops and a tail
+out = {"dispatch": _blas.simd_dispatch()}
+for dt in (np.float64, np.float32):
+    # weights whose gradient stays 0 (digits' blank pixels): second moment 0
+    P, G, S1, S2 = (np.zeros(n, dt) for _ in range(4))
+    G[::3] = 0.5
+    assert libm.feenableexcept(1) != -1      # FE_INVALID traps from here on
+    _testing.update(OPTIMIZERS["adam_step"], P, G, S1, S2, 1e-3, 0.9, 0.999, 0.1, 0.001,
+                    1e-8, 1.0, 1.0)
+    _testing.update(OPTIMIZERS["adam"], P, G, S1, S2, 1e-3, 0.9, 0.999, 0.1, 0.001,
+                    1e-30, 10.0, 1000.0)     # an eps small enough to run unflushed
+    libm.fedisableexcept(1)
+    out[np.dtype(dt).name] = bool(np.isfinite(P).all() and (P[1::3] == 0).all())
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="feenableexcept is glibc's")
+@pytest.mark.parametrize("dispatch", ["default", "fma-sqrt", "avx2", "baseline"])
+def test_adam_update_raises_no_invalid_trap(dispatch):
+    """A zero second moment (a weight whose gradient stays 0) takes the
+    square root of 0, which must not raise the invalid flag: with FE_INVALID
+    unmasked, as a user hunting NaNs sets it, the update must not SIGFPE
+    (the AVX-512 Newton square root once computed 0 * rsqrt14(0) = 0 * inf)."""
+    import json
+
+    from conftest import dispatch_env, run_python
+    env = dispatch_env("default" if dispatch == "fma-sqrt" else dispatch)
+    if dispatch == "fma-sqrt":
+        env["FASTBP_SQRT_ON_FMA"] = "1"
+    res = run_python(TRAP_CHILD, env)
+    assert res.returncode == 0, (res.returncode, res.stderr)
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out.pop("dispatch")
+    assert out == {"float64": True, "float32": True}
 
 
 L2_CHILD = """

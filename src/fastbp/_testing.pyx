@@ -192,8 +192,10 @@ def update(int opt, floating[::1] P, const floating[::1] G, floating[::1] S1,
            double eps, double c1, double c2):
     """Run the network kernel's optimizer update (csrc/fastbp_optim.h) once
     over whole 1-D buffers, in place: opt is an FBP_OPT_* code, P, S1, S2
-    (n,) writable and G (n,) of one dtype; the scalars are cast to it. The
-    update flushes subnormal numbers as in training (FBP_UPDATE_FLUSHES)."""
+    (n,) writable and G (n,) of one dtype; the scalars are cast to it. It
+    flushes subnormal numbers where training's update would: where the build
+    flushes (FBP_UPDATE_FLUSHES) and, for Adam, eps is large enough
+    (csrc/fastbp_optim.h, fbp_update_flushes)."""
     cdef Py_ssize_t n = P.shape[0]
     if G.shape[0] != n or S1.shape[0] != n or S2.shape[0] != n:
         raise ValueError(f"P, G, S1 and S2 must have the same length, got "

@@ -1803,6 +1803,38 @@ def test_true_false_feature_with_an_empty_cell_reads_as_1_0_after_dropna(tmp_pat
     assert got[4] == '""' and got[:4] + got[5:] == want[:4] + want[5:]
 
 
+def test_square_npz_is_read_as_the_models_training_x_was(tmp_path, capsys):
+    """A square X (3 new examples of 3 features) fits both layouts: it was
+    read as one example per column whatever the model, so a model trained on
+    rows predicted from the wrong numbers, silently. Now it is read as the
+    model's training X was laid out, with a note; a square training X is
+    read as rows, with a note."""
+    X = np.random.default_rng(1).standard_normal((300, 3))
+    y = 2 * X[:, 0] + X[:, 1] - X[:, 2]        # regression: a wrong layout shows
+    new = X[[0, 5, 9]]
+    for name, Xfile, square in (("rows", X, new), ("cols", X.T, new.T)):
+        data, model = tmp_path / f"{name}.npz", tmp_path / f"m_{name}.npz"
+        np.savez(data, X=Xfile, y=y)
+        code, out, err = cli(capsys, "train", "--data", data, "--save", model, *QUICK)
+        assert code == 0 and "square" not in err, err
+        code, full, err = cli(capsys, "predict", "--model", model, "--data", data)
+        assert code == 0, err
+        want = np.array(full.splitlines()[1:], float)[[0, 5, 9]]
+        np.savez(tmp_path / "sq.npz", X=square)
+        code, out, err = cli(capsys, "predict", "--model", model, "--data", tmp_path / "sq.npz")
+        assert code == 0, err
+        got = np.array(out.splitlines()[1:], float)     # 3 rows: GEMMs round otherwise
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9, err_msg=name)
+        layout = "per row" if name == "rows" else "per column"
+        assert re.search(rf"is square \(3 x 3\), so both layouts fit: read as one example "
+                         rf"{layout}", err), err
+    Xs = np.random.default_rng(0).standard_normal((40, 40))
+    np.savez(tmp_path / "sq40.npz", X=Xs, y=(Xs[:, 0] > 0).astype(int))
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "sq40.npz", *QUICK)
+    assert code == 0, err
+    assert "square (40 x 40), so both layouts fit: read as one example per row" in out + err
+
+
 def test_predict_npz_needs_no_labels_and_the_models_number_of_features(tmp_path, capsys):
     """predict refused an .npz without 'y' (new data has no labels), and X of 4
     columns against a model trained on 3 predicted silently from the first 3:

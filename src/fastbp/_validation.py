@@ -2552,6 +2552,8 @@ def check_preprocessing(prep, path, layer_dims=None):
             and prep["columns"] >= n + (layout == "no header")):
         raise bad(f"columns {prep.get('columns')!r} is not the number of columns of a file "
                   f"of {n} features")
+    if "rows" in prep and not isinstance(prep["rows"], bool):
+        raise bad(f"rows {prep['rows']!r} is not true or false")
     if task == "regression":
         if not _finite_numbers([prep.get("y_mean"), prep.get("y_scale")]) \
                 or prep["y_scale"] <= 0:
@@ -2695,7 +2697,7 @@ def check_npz_keys(keys, path, y_optional=False):
     return xk, yk
 
 
-def npz_layout(X, y, path, n_features=None):
+def npz_layout(X, y, path, n_features=None, rows=True):
     """(X in the course layout (n_x, m), y (m,)) of a ``.npz``'s arrays, either layout.
 
     Raises ValueError for an X that is not 2-D or a y that is not a vector,
@@ -2703,8 +2705,10 @@ def npz_layout(X, y, path, n_features=None):
     fastbp cannot train on, and casting would drop their imaginary parts),
     no examples (the CSV reader's "no data rows"), or X and y of different
     lengths. ``y`` None (new data for a model of ``n_features`` inputs): the
-    layout is the one with ``n_features`` features (the course layout when
-    both are), y stays None.
+    layout is the one with ``n_features`` features, y stays None. Where both
+    layouts fit (a square X), ``rows`` decides: True reads one example per
+    row (scikit-learn's layout, a table's), False one per column (the
+    course's); :func:`npz_is_ambiguous` tells when that happened.
     """
     if X.ndim != 2:
         raise ValueError(f"X in {path!r} must be 2-D, got shape {X.shape}")
@@ -2718,7 +2722,7 @@ def npz_layout(X, y, path, n_features=None):
                              f"{n_features} columns: the model takes {n_features} features "
                              "(an .npz's are matched by position: x0, x1, ...); save X with "
                              f"one row per example and {n_features} columns")
-        X = X if X.shape[0] == n_features else X.T
+        X = X.T if X.shape[1] == n_features and (rows or X.shape[0] != n_features) else X
         if X.shape[1] == 0:
             raise ValueError(f"{path!r} holds no examples (X {X.shape}): nothing to predict")
         return X, None
@@ -2734,12 +2738,31 @@ def npz_layout(X, y, path, n_features=None):
         raise ValueError(f"{path!r} holds no examples (X {X.shape}, y {y.shape}): nothing "
                          "to train on or predict")
     m_rows, m_cols = X.shape
-    if m_rows == y.size and m_cols != y.size:
+    if m_rows == y.size and (m_cols != y.size or rows):
         return X.T, y        # scikit-learn layout (m, n_x)
     if m_cols == y.size:
         return X, y          # course layout (n_x, m)
     raise ValueError(f"X {X.shape} and y ({y.size},) in {path!r} disagree on the number of "
                      "examples")
+
+
+def npz_is_ambiguous(shape, n_examples=None, n_features=None):
+    """True when a ``.npz``'s X of ``shape`` fits both layouts (:func:`npz_layout`):
+    square, with as many rows as ``n_examples`` (its y's length) or as
+    ``n_features`` (predict: the model's inputs)."""
+    n = n_examples if n_examples is not None else n_features
+    return len(shape) == 2 and shape[0] == shape[1] == n
+
+
+def npz_square_note(path, n, rows):
+    """The CLI's note on a square X (n, n) in ``path``, read as ``rows`` says."""
+    if rows:
+        how, other = "one example per row (scikit-learn's layout)", "each column"
+    else:
+        how, other = ("one example per column (the course's layout, as the model's "
+                      "training X was)"), "each row"
+    return (f"X in {path!r} is square ({n} x {n}), so both layouts fit: read as {how}; "
+            f"if {other} is an example, save X.T instead")
 
 
 def check_features_left(source, target, n_features, dropped):

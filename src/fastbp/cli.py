@@ -125,6 +125,7 @@ class Table:
         # header row: named by position) or "npz" (x0, x1, ...: positions too);
         # width: the file's number of columns (an .npz: X's) when by position
         self.layout, self.width = "header", None
+        self.by_rows = True          # an .npz: its X held one example per row
 
     def file_columns(self):
         """(names, columns, missing) of every column of the file, the index included."""
@@ -264,17 +265,19 @@ def _has_header(rows, decimal, thousands=None):
     return False
 
 
-def _read_table(path, args, option="--data", n_inputs=None):
+def _read_table(path, args, option="--data", n_inputs=None, npz_rows=True):
     """The :class:`Table` in ``path`` (CSV/TSV/Parquet through pandas, or ``.npz``);
     a named pipe called like one (``mkfifo x.csv``) is read too. ``n_inputs``
     (fastbp predict: the model's number of features): an ``.npz`` needs no ``y``,
-    and without one its X's layout is the one with ``n_inputs`` features."""
+    and without one its X's layout is the one with ``n_inputs`` features.
+    ``npz_rows``: how to read a square X (one example per row, or per column
+    when the model's training X had its examples as columns)."""
     with _reported(USAGE):
         _validation.check_input_file(option, path, (".npz", ".zip") + PARQUET_SUFFIXES
                                      + tuple(TABLE_SUFFIXES), DATA_HELP,
                                      compressible=tuple(TABLE_SUFFIXES), streams=True)
     if os.path.isfile(path):
-        return _read_table_file(path, path, args, n_inputs)
+        return _read_table_file(path, path, args, n_inputs, npz_rows)
     # a pipe gives its bytes once: they go to a file of the same name, which the
     # readers below open several times (predict --keep reads it again later)
     spool = tempfile.TemporaryDirectory(prefix="fastbp-pipe-")
@@ -285,7 +288,7 @@ def _read_table(path, args, option="--data", n_inputs=None):
                 shutil.copyfileobj(src, dst, 1 << 20)
         except OSError as exc:
             raise CLIError(f"cannot read {path!r}: {exc.strerror or exc}", DATA) from None
-        table = _read_table_file(copy, path, args, n_inputs)
+        table = _read_table_file(copy, path, args, n_inputs, npz_rows)
     except BaseException:
         spool.cleanup()
         raise
@@ -293,14 +296,14 @@ def _read_table(path, args, option="--data", n_inputs=None):
     return table
 
 
-def _read_table_file(path, name, args, n_inputs=None):
+def _read_table_file(path, name, args, n_inputs=None, npz_rows=True):
     """:func:`_read_table` of the regular file ``path``, called ``name`` in messages."""
     suffix, compression = _validation.file_suffix(path, tuple(TABLE_SUFFIXES))
     if suffix == ".zip" and compression is None:
         # data.zip: pandas reads the one file it holds; its separator is sniffed
         suffix, compression = ".txt", ".zip"
     if suffix == ".npz":
-        return _npz_table(path, name, n_inputs)
+        return _npz_table(path, name, n_inputs, npz_rows)
     if suffix in PARQUET_SUFFIXES:
         pd = _import_pandas("Parquet")
         try:
@@ -711,10 +714,14 @@ def _pandas_major(pd):
         return 3
 
 
-def _load_npz(path, name=None, n_inputs=None):
-    """(X (n_x, m), y (m,)) of a ``.npz`` holding X in either layout and y; ``name``:
-    the file's name in messages (default ``path``). ``n_inputs`` (predict): y may
-    be absent (None), X's layout is then the one with ``n_inputs`` features."""
+def _load_npz(path, name=None, n_inputs=None, rows=True):
+    """(X (n_x, m), y (m,), by_rows, square note) of a ``.npz`` holding X in either
+    layout and y; ``name``: the file's name in messages (default ``path``).
+    ``n_inputs`` (predict): y may be absent (None), X's layout is then the one
+    with ``n_inputs`` features. ``rows``: the layout of a square X (one example
+    per row or not; :func:`_validation.npz_layout`); ``by_rows``: whether the
+    file held one example per row; the note (or None) says that a square X
+    was read so."""
     name = path if name is None else name
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -726,7 +733,11 @@ def _load_npz(path, name=None, n_inputs=None):
     except (OSError, ValueError, EOFError) as exc:
         raise CLIError(f"cannot read {name!r}: {_one_line(exc)}", DATA) from None
     with _reported(DATA):
-        return _validation.npz_layout(X, y, name, n_inputs)
+        Xc, y = _validation.npz_layout(X, y, name, n_inputs, rows)
+    square = _validation.npz_is_ambiguous(X.shape, None if y is None else y.size, n_inputs)
+    by_rows = rows if square else Xc.shape != X.shape
+    note = _validation.npz_square_note(name, X.shape[0], rows) if square else None
+    return Xc, y, by_rows, note
 
 
 def _arrays_table(source, X, y, row_word="row", names=None):
@@ -738,12 +749,14 @@ def _arrays_table(source, X, y, row_word="row", names=None):
     return Table(source, names, cols, missing, np.arange(1, X.shape[1] + 1), row_word)
 
 
-def _npz_table(path, name=None, n_inputs=None):
-    X, y = _load_npz(path, name, n_inputs)
+def _npz_table(path, name=None, n_inputs=None, rows=True):
+    X, y, by_rows, note = _load_npz(path, name, n_inputs, rows)
     if y is not None and y.dtype.kind == "b":
         y = y.astype(np.int64)
     table = _arrays_table(os.path.basename(path if name is None else name), X, y)
-    table.layout, table.width = "npz", X.shape[0]
+    table.layout, table.width, table.by_rows = "npz", X.shape[0], bool(by_rows)
+    if note:
+        table.notes.append(note)
     return table
 
 
@@ -918,6 +931,8 @@ def _layout_record(table):
     (an .npz: of X), which a file given to the model must have too."""
     if table.layout == "header":
         return {"layout": "header"}
+    if table.layout == "npz":      # and how its X was laid out, for a square one later
+        return {"layout": "npz", "columns": int(table.width), "rows": table.by_rows}
     return {"layout": table.layout, "columns": int(table.width)}
 
 
@@ -1543,7 +1558,8 @@ def _setup(args, d, seed):
     with _reported(USAGE):
         test_size = _validation.check_test_size(args.test_size or d["test_size"])
     if args.test_data:
-        test_table = _read_table(args.test_data, args, "--test-data")
+        test_table = _read_table(args.test_data, args, "--test-data",
+                                 npz_rows=r.table.by_rows)
         train_idx = np.arange(p.X.shape[0])
     else:
         train_idx, test_idx = _split(p.X.shape[0], test_size, seed,
@@ -1903,7 +1919,8 @@ def cmd_predict(args):
         net = Network.load(args.model, n_threads=args.threads)
     except ValueError as exc:
         raise CLIError(f"--model: {exc}", DATA) from None
-    table = _read_table(args.data, args, n_inputs=_npz_width(prep))
+    table = _read_table(args.data, args, n_inputs=_npz_width(prep),
+                        npz_rows=prep.get("rows", True) is not False)
     _check_layout(table, prep, "--data")
     if model_note:
         table.notes.insert(0, model_note)

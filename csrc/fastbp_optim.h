@@ -268,6 +268,19 @@ FBP_DEFINE_UPDATE(double, d, avx512, FBP_TARGET_AVX512,
                       FBP_ADAM_VEC(__m512d, 8, _mm512, pd, _mm512_sqrt_pd), sqrt)
 #endif
 
+/* 1 when Adam's float64 update takes its square root on the FMA units
+ * (fbp_sqrt_pd_avx512: the AVX-512 clone runs, on an Intel CPU or with
+ * FASTBP_SQRT_ON_FMA=1; in the default rounding mode), 0 when the divider
+ * takes it (fastbp.show_config prints which). */
+static inline int fbp_adam_sqrt_on_fma(void)
+{
+#if FBP_HAVE_AVX2_CLONE
+    return fbp_use_avx512() && fbp_sqrt_on_fma();
+#else
+    return 0;
+#endif
+}
+
 /* FBP_OPTIM_CALL(fbp_update, f, (args)): the widest clone the CPU (and
  * FASTBP_DISPATCH) allows, NAME_S_avx512 / _avx2 / _base; the one dispatch of
  * this file's entry points (see the top of this file). */

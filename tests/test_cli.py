@@ -224,6 +224,29 @@ def test_import_warns_of_a_dispatch_value_the_kernels_ignore(value, warns):
         assert f"FASTBP_DISPATCH={value!r} is ignored" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("value,warns", [("yes", True), ("true", True), ("", True),
+                                         ("0", False), ("1", False), (None, False)])
+def test_import_warns_of_a_sqrt_on_fma_value_the_kernels_ignore(value, warns):
+    """FASTBP_SQRT_ON_FMA=yes was ignored silently (the fresh-user trial): the
+    kernels read only 0 and 1. `fastbp info` says where the roots run."""
+    env = {k: v for k, v in os.environ.items() if k != "FASTBP_SQRT_ON_FMA"}
+    if value is not None:
+        env["FASTBP_SQRT_ON_FMA"] = value
+    code = ("import fastbp, io; b = io.StringIO(); fastbp.show_config(file=b); "
+            "print(b.getvalue())")
+    r = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code],
+                       env=env, capture_output=True, text=True)
+    assert (r.returncode != 0) == warns, r.stderr
+    if warns:
+        assert f"FASTBP_SQRT_ON_FMA={value!r} is ignored" in r.stderr, r.stderr
+        return
+    line = next(x for x in r.stdout.splitlines() if x.strip().startswith("Adam sqrt"))
+    if value is not None:    # the override holds where the AVX-512 clone runs
+        simd = next(x for x in r.stdout.splitlines() if x.strip().startswith("SIMD"))
+        want = "fma" if value == "1" and "avx512" in simd else "divider"
+        assert line.split()[2] == want, (line, simd)
+
+
 def test_the_dispatch_warning_names_the_users_import_line(tmp_path):
     """The warning named fastbp/__init__.py's import of its own module: the
     user's line (the script's ``import fastbp``) is where the fix goes."""

@@ -27,7 +27,9 @@ def config_info():
     fastbp's threads: every kernel runs on one thread), ``default_threads``
     (what ``n_threads=None`` resolves to now), ``simd`` (the widest SIMD clones
     of the element-wise kernels this CPU runs: "avx512", "avx2+fma" or
-    "baseline"), ``small_gemm_max`` (products with m n k up to this run in
+    "baseline"), ``adam_sqrt`` (where Adam's float64 update takes its square
+    roots: "fma", Newton steps on the FMA units in the AVX-512 clone on Intel
+    CPUs, or "divider"; the same bits either way), ``small_gemm_max`` (products with m n k up to this run in
     fastbp's own small-GEMM kernel instead of BLAS; 0: never, every product
     runs in BLAS), ``small_gemm_mid_max`` (products up to this m n k run
     there too when their shape suits its register tiles: see
@@ -50,7 +52,7 @@ def config_info():
     import numpy as np
     import scipy
 
-    from fastbp import _blas, _openmp_helpers
+    from fastbp import _blas, _network, _openmp_helpers
 
     info = {
         "fastbp": _version(),
@@ -64,6 +66,7 @@ def config_info():
         "default_threads": _openmp_helpers.effective_n_threads(None),
         "docs": docs_dir(),
         "simd": _blas.simd_dispatch(),
+        "adam_sqrt": _network.adam_sqrt_path(),
         "small_gemm_max": max(_blas.small_gemm_max(), 0),
         "small_gemm_mid_max": max(_blas.small_gemm_mid_max(), 0),
         "small_gemm_narrow_max": _blas.small_gemm_narrow_max(),
@@ -172,6 +175,8 @@ def show_config(file=None):
     p(f"  n_threads=None -> {info['default_threads']}{why}")
     p("kernels")
     p(f"  SIMD       {info['simd']}  (FASTBP_DISPATCH=avx2 or =baseline caps it)")
+    p(f"  Adam sqrt  {info['adam_sqrt']}  (float64 square roots: 'fma' on Intel's AVX-512, "
+      "'divider' elsewhere; FASTBP_SQRT_ON_FMA=0 or =1 sets it; the same bits)")
     p(f"  small GEMM {_small_gemm_words(info)}")
     p("BLAS (fastbp's GEMMs run in SciPy's BLAS, through scipy.linalg.cython_blas)")
     p(f"  library    {info['blas_library'] or 'not found'}")
@@ -209,6 +214,9 @@ def show_config(file=None):
     if dispatch is not None and dispatch not in DISPATCH_VALUES:
         p(f"  note: FASTBP_DISPATCH={dispatch!r} is ignored: fastbp reads only 'avx2', "
           "'baseline' or 'avx512' (lower case)")
+    sqrt = env.get("FASTBP_SQRT_ON_FMA")
+    if sqrt is not None and sqrt not in SQRT_ON_FMA_VALUES:
+        p(f"  note: FASTBP_SQRT_ON_FMA={sqrt!r} is ignored: fastbp reads only '0' or '1'")
     if "OPENBLAS_CORETYPE" in env:
         p("  note: OPENBLAS_CORETYPE forces OpenBLAS's kernel choice; unset it to let "
           "OpenBLAS pick the fastest for this CPU")
@@ -219,21 +227,32 @@ def show_config(file=None):
 #: the SIMD clones used ("avx512": no cap, the default)
 DISPATCH_VALUES = ("baseline", "avx2", "avx512")
 
+#: the values of FASTBP_SQRT_ON_FMA the kernels read (csrc/fastbp_optim.h)
+SQRT_ON_FMA_VALUES = ("0", "1")
+
 
 def check_dispatch_env(environ=None):
-    """Warn (RuntimeWarning) when FASTBP_DISPATCH holds a value the kernels
-    ignore: a typo such as ``AVX2`` would otherwise run the widest clones
-    silently, and a benchmark meant for the AVX2 path would measure AVX-512."""
+    """Warn (RuntimeWarning) when FASTBP_DISPATCH or FASTBP_SQRT_ON_FMA holds a
+    value the kernels ignore: a typo such as ``AVX2`` would otherwise run the
+    widest clones silently, and a benchmark meant for the AVX2 path would
+    measure AVX-512."""
     import warnings
-    value = (os.environ if environ is None else environ).get("FASTBP_DISPATCH")
-    if value is not None and value not in DISPATCH_VALUES:
+    environ = os.environ if environ is None else environ
+    for var, values, effect in (
+            ("FASTBP_DISPATCH", DISPATCH_VALUES,
+             "the kernels use the widest SIMD clones this CPU has"),
+            ("FASTBP_SQRT_ON_FMA", SQRT_ON_FMA_VALUES,
+             "Adam's float64 square roots run where the CPU's vendor decides")):
+        value = environ.get(var)
+        if value is None or value in values:
+            continue
         # attributed to the line that imported fastbp, not fastbp/__init__'s
         # import of this module
         from fastbp._openmp_helpers import user_frame
         frame = user_frame()[0] or sys._getframe(1)
         warnings.warn_explicit(
-            f"FASTBP_DISPATCH={value!r} is ignored (the kernels use the widest SIMD clones "
-            f"this CPU has); its values are {', '.join(DISPATCH_VALUES)}, lower case",
+            f"{var}={value!r} is ignored ({effect}); its values are "
+            f"{', '.join(values)}" + (", lower case" if var == "FASTBP_DISPATCH" else ""),
             RuntimeWarning, frame.f_code.co_filename, frame.f_lineno,
             module=frame.f_globals.get("__name__"),
             registry=frame.f_globals.setdefault("__warningregistry__", {}))

@@ -109,6 +109,8 @@ cdef extern from "fastbp_omp.h" nogil:
 cdef extern from "fastbp_optim.h" nogil:
     # 1 where the update flushes subnormal numbers (x86-64, ARM64), else 0
     const int FBP_UPDATE_FLUSHES
+    # 1 when Adam's float64 square root runs on the FMA units (AVX-512, Intel)
+    int fbp_adam_sqrt_on_fma()
     void fbp_update_f(int opt, float *P, const float *G, float *S1, float *S2,
                       Py_ssize_t a, Py_ssize_t b, float lr, float b1, float b2,
                       float nb1, float nb2, float eps, float c1, float c2)

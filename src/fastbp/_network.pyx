@@ -73,12 +73,20 @@ from fastbp._blas cimport _blas_begin, _blas_end
 from fastbp._kernels cimport (fbp_deriv_needs_z, fbp_wtime, fbp_csc_check_i32,
                               fbp_csc_check_i64, fbp_sp_remap_f_i32, fbp_sp_remap_f_i64,
                               fbp_sp_remap_d_i32, fbp_sp_remap_d_i64, FBP_SPG_f,
-                              FBP_SPG_d)
+                              FBP_SPG_d, fbp_adam_sqrt_on_fma)
 from fastbp._netstep cimport *  # the plan structs and the phases of a step
 from fastbp._registry cimport *  # the codes (FBP_*)
 from fastbp import _registry
 
 cnp.import_array()
+
+
+def adam_sqrt_path():
+    """Where this module's Adam update takes float64 square roots: "fma" (Newton
+    steps on the FMA units, checked to round as vsqrtpd does: the AVX-512 clone
+    on an Intel CPU, or FASTBP_SQRT_ON_FMA=1) or "divider" (the square-root
+    instruction). Either gives the same bits (csrc/fastbp_optim.h)."""
+    return "fma" if fbp_adam_sqrt_on_fma() else "divider"
 
 # -------------------------------------------------------------- the kernel
 

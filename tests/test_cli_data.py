@@ -1803,6 +1803,29 @@ def test_true_false_feature_with_an_empty_cell_reads_as_1_0_after_dropna(tmp_pat
     assert got[4] == '""' and got[:4] + got[5:] == want[:4] + want[5:]
 
 
+def test_a_header_of_numbers_over_a_text_target_is_a_header(tmp_path, capsys):
+    """A header `1,2,3,y` over number features and a text label column was read
+    as an example (fresh-user helper): 121 examples with a made-up class 'y'
+    (or, with the default split, "class 'y' has a single example"). A target
+    name (target, y, ...) over a text column that never holds it is a header."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 3))
+    lab = np.where(X[:, 0] > 0, "cat", "dog")
+    lines = [",".join(f"{v:.4f}" for v in r) + "," + c for r, c in zip(X, lab)]
+    path = tmp_path / "numhdr.csv"
+    path.write_text("\n".join(["1,2,3,y"] + lines) + "\n")
+    code, out, err = cli(capsys, "train", "--data", path, "--test-size", "0", *QUICK)
+    assert code == 0, err
+    assert "120 examples, 3 features, 2 classes" in out + err, out + err
+    # a class called 'y', first row included and again below, is no header
+    ys = [ln.rsplit(",", 1)[0] + ",y" if i % 2 == 0 else ln for i, ln in enumerate(lines)]
+    path.write_text("\n".join(ys) + "\n")
+    code, out, err = cli(capsys, "train", "--data", path, "--target", "3", "--test-size", "0",
+                         *QUICK)
+    assert code == 0, err
+    assert "120 examples" in out + err and "no header row" in out + err, out + err
+
+
 def test_square_npz_is_read_as_the_models_training_x_was(tmp_path, capsys):
     """A square X (3 new examples of 3 features) fits both layouts: it was
     read as one example per column whatever the model, so a model trained on

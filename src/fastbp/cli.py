@@ -239,7 +239,10 @@ def _has_header(rows, decimal, thousands=None):
     Yes if a column's first field is text over numbers (csv.Sniffer's vote),
     or every field is text; yes too for a numeric row of consecutive whole
     numbers from 0 or 1 (the integer column names pandas' ``to_csv`` writes,
-    the first field possibly empty: the index's).
+    the first field possibly empty: the index's), and for a row whose text
+    field over a text column is one of the target names (``target``, ``y``,
+    ...: :data:`_validation.TARGET_NAMES`) found nowhere below it (names of
+    numbers over number features, and a text label column).
     """
     first, rest = rows[0], rows[1:]
 
@@ -261,6 +264,9 @@ def _has_header(rows, decimal, thousands=None):
             continue
         below = [r[j].strip() for r in rest if j < len(r) and not blank(r[j])]
         if below and all(_is_number(v, decimal, thousands) for v in below):
+            return True
+        if (s.lower() in _validation.TARGET_NAMES
+                and s.lower() not in {v.lower() for v in below}):
             return True
     return False
 

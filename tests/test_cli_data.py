@@ -1826,6 +1826,23 @@ def test_a_header_of_numbers_over_a_text_target_is_a_header(tmp_path, capsys):
     assert "120 examples" in out + err and "no header row" in out + err, out + err
 
 
+def test_target_that_is_a_name_and_another_columns_position_gets_a_note(tmp_path, capsys):
+    """Columns named 1,2,3,4: --target 3 took the column named '3' (a feature,
+    so a regression) while the user meant position 3 (the labels), with no
+    word (fresh-user helper). The name still wins, as documented, with a note."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3))
+    rows = [",".join(f"{v:.4f}" for v in r) + f",{int(r[0] > 0)}" for r in X]
+    path = tmp_path / "amb.csv"
+    path.write_text("\n".join(["1,2,3,4"] + rows) + "\n")
+    code, out, err = cli(capsys, "train", "--data", path, "--target", "3", *QUICK)
+    assert code == 0, err
+    assert ("--target 3: the column named '3' (a name comes before a position; position 3 "
+            "is the column '4', --target 4 picks that one)") in out + err, out + err
+    code, out, err = cli(capsys, "train", "--data", path, "--target", "4", *QUICK)
+    assert code == 0 and "comes before a position" not in out + err, out + err
+
+
 def test_square_npz_is_read_as_the_models_training_x_was(tmp_path, capsys):
     """A square X (3 new examples of 3 features) fits both layouts: it was
     read as one example per column whatever the model, so a model trained on

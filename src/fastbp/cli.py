@@ -787,6 +787,9 @@ def _prepare(table, args, known_task=None):
         drop = {_validation.find_column(table.names, _file_position(table, d, "--drop"),
                                         "--drop") for d in args.drop or ()}
     target = table.names[t]
+    note = _name_over_position_note(table, args.target, t)
+    if note:
+        table.notes.append(note)
     feats = [j for j in range(len(table.names)) if j != t and j not in drop]
     with _reported(USAGE if t in drop else DATA):
         _validation.check_features_left(table.source, target, len(feats),
@@ -847,6 +850,28 @@ def _prepare(table, args, known_task=None):
     else:
         p.classes, p.y = None, y.astype(np.float64)
     return p
+
+
+def _name_over_position_note(table, spec, t):
+    """A note when ``--target spec`` named a column (the ``t``-th) whose name is a
+    number that, read as a position, is another column: the name won."""
+    if spec is None or spec not in table.names:
+        return None
+    try:
+        pos = int(spec)
+    except ValueError:
+        return None
+    n = len(table.names) + (table.index is not None)
+    if not 0 <= pos < n:
+        return None
+    if table.index is not None and pos == table.index[0]:
+        return None             # the row index (not a column of table.names)
+    j = pos if table.index is None else pos - (pos > table.index[0])
+    if j == t or not 0 <= j < len(table.names):
+        return None
+    return (f"--target {spec}: the column named {spec!r} (a name comes before a position; "
+            f"position {pos} is the column {table.names[j]!r}, --target "
+            f"{shlex.quote(str(table.names[j]))} picks that one)")
 
 
 def _file_position(table, spec, option):

@@ -1843,6 +1843,19 @@ def test_target_that_is_a_name_and_another_columns_position_gets_a_note(tmp_path
     assert code == 0 and "comes before a position" not in out + err, out + err
 
 
+def test_npz_of_object_labels_says_how_to_save_them(tmp_path, capsys):
+    """Labels saved from a list of str with dtype=object gave NumPy's "Object
+    arrays cannot be loaded when allow_pickle=False" (fresh-user helper)."""
+    X = np.random.default_rng(0).standard_normal((60, 3))
+    y = np.array(["cat" if v > 0 else "dog" for v in X[:, 0]], dtype=object)
+    np.savez(tmp_path / "obj.npz", X=X, y=y)
+    fail(capsys, 1, "train", "--data", tmp_path / "obj.npz", *QUICK,
+         match=r"holds an object array .*np\.asarray\(y\)\.astype\(str\)")
+    np.savez(tmp_path / "str.npz", X=X, y=y.astype(str))
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "str.npz", *QUICK)
+    assert code == 0, err
+
+
 def test_square_npz_is_read_as_the_models_training_x_was(tmp_path, capsys):
     """A square X (3 new examples of 3 features) fits both layouts: it was
     read as one example per column whatever the model, so a model trained on

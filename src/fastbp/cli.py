@@ -737,6 +737,12 @@ def _load_npz(path, name=None, n_inputs=None, rows=True):
             X = np.asarray(z[xk])
             y = None if yk is None else np.asarray(z[yk])
     except (OSError, ValueError, EOFError) as exc:
+        if "allow_pickle=False" in str(exc):     # an object array: strings from a list
+            raise CLIError(
+                f"cannot read {name!r}: it holds an object array (text labels saved from a "
+                "list or a pandas object column, which only pickle can load; fastbp does not "
+                "load pickles): save them as a string array, e.g. np.savez(path, X=X, "
+                "y=np.asarray(y).astype(str))", DATA) from None
         raise CLIError(f"cannot read {name!r}: {_one_line(exc)}", DATA) from None
     with _reported(DATA):
         Xc, y = _validation.npz_layout(X, y, name, n_inputs, rows)

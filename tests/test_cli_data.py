@@ -1856,6 +1856,22 @@ def test_npz_of_object_labels_says_how_to_save_them(tmp_path, capsys):
     assert code == 0, err
 
 
+def test_constant_feature_gets_a_note(tmp_path, capsys):
+    """A feature with one value on every training row was trained on without a
+    word (fresh-user helper), though the network cannot learn from it."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 3))
+    rows = [f"{a:.4f},{b:.4f},5,{c:.4f},{int(a > 0)}" for a, b, c in X]
+    path = tmp_path / "const.csv"
+    path.write_text("\n".join(["a,b,k,c,target"] + rows) + "\n")
+    code, out, err = cli(capsys, "train", "--data", path, *QUICK)
+    assert code == 0, err
+    assert ("a feature holds one value on every training row: 'k' (5); the network cannot "
+            "learn from it (--drop k leaves it out)") in out + err, out + err
+    code, out, err = cli(capsys, "train", "--data", path, "--drop", "k", *QUICK)
+    assert code == 0 and "one value on every" not in out + err, out + err
+
+
 def test_square_npz_is_read_as_the_models_training_x_was(tmp_path, capsys):
     """A square X (3 new examples of 3 features) fits both layouts: it was
     read as one example per column whatever the model, so a model trained on

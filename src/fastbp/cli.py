@@ -1490,6 +1490,23 @@ def _load(args):
     return _read_table(args.data, args)
 
 
+def _constant_features_note(names, Xtr):
+    """A note naming the features that hold one value on every training row (m,
+    n_x): the network cannot learn from them, and a model trained so ignores
+    what they hold later; None when there are none (or fewer than 2 rows)."""
+    if Xtr.shape[0] < 2:
+        return None
+    const = [j for j in range(Xtr.shape[1]) if np.all(Xtr[:, j] == Xtr[0, j])]
+    if not const:
+        return None
+    shown = _validation._listing((f"{names[j]!r} ({Xtr[0, j]:g})" for j in const), 6)
+    drop = " ".join(f"--drop {shlex.quote(str(names[j]))}" for j in const[:3])
+    return (f"{'a feature holds' if len(const) == 1 else f'{len(const)} features hold'} one "
+            f"value on every training row: {shown}; the network cannot learn from "
+            f"{'it' if len(const) == 1 else 'them'} ({drop}{' ...' if len(const) > 3 else ''} "
+            f"leaves {'it' if len(const) == 1 else 'them'} out)")
+
+
 def _fitted_preprocessing(p, train_idx, standardize, scale_target=True):
     """The ``preprocessing`` document: scaling fitted on the training rows only.
 
@@ -1608,6 +1625,9 @@ def _setup(args, d, seed):
     r.prep = prep = _fitted_preprocessing(p, train_idx, not (planar or args.no_standardize),
                                           scale_target=r.output != "exp")
     prep.update(_layout_record(r.table))
+    note = _constant_features_note(p.names, p.X[train_idx])
+    if note:
+        r.table.notes.append(note)
     labels = (lambda idx: p.classes[p.y[idx]]) if p.task == "classification" \
         else (lambda idx: p.y[idx])
     r.X_tr_raw, r.y_tr = p.X[train_idx], labels(train_idx)

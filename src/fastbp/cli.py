@@ -1499,7 +1499,8 @@ def _constant_features_note(names, Xtr):
     const = [j for j in range(Xtr.shape[1]) if np.all(Xtr[:, j] == Xtr[0, j])]
     if not const:
         return None
-    shown = _validation._listing((f"{names[j]!r} ({Xtr[0, j]:g})" for j in const), 6)
+    shown = ", ".join(f"{names[j]!r} ({Xtr[0, j]:g})" for j in const[:6])
+    shown += f" and {len(const) - 6} more" if len(const) > 6 else ""
     drop = " ".join(f"--drop {shlex.quote(str(names[j]))}" for j in const[:3])
     return (f"{'a feature holds' if len(const) == 1 else f'{len(const)} features hold'} one "
             f"value on every training row: {shown}; the network cannot learn from "

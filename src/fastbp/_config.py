@@ -210,13 +210,10 @@ def show_config(file=None):
             p(f"  {k}={env[k]}")
     else:
         p("  (no OMP_/OPENBLAS_/MKL_/GOMP_/FASTBP_ variables set)")
-    dispatch = env.get("FASTBP_DISPATCH")
-    if dispatch is not None and dispatch not in DISPATCH_VALUES:
-        p(f"  note: FASTBP_DISPATCH={dispatch!r} is ignored: fastbp reads only 'avx2', "
-          "'baseline' or 'avx512' (lower case)")
-    sqrt = env.get("FASTBP_SQRT_ON_FMA")
-    if sqrt is not None and sqrt not in SQRT_ON_FMA_VALUES:
-        p(f"  note: FASTBP_SQRT_ON_FMA={sqrt!r} is ignored: fastbp reads only '0' or '1'")
+    for var, values, _ in _KERNEL_CHOICES:
+        value = env.get(var)
+        if value is not None and value not in values:
+            p(f"  note: {var}={value!r} is ignored: fastbp reads only {_alternatives(values)}")
     if "OPENBLAS_CORETYPE" in env:
         p("  note: OPENBLAS_CORETYPE forces OpenBLAS's kernel choice; unset it to let "
           "OpenBLAS pick the fastest for this CPU")
@@ -230,6 +227,20 @@ DISPATCH_VALUES = ("baseline", "avx2", "avx512")
 #: the values of FASTBP_SQRT_ON_FMA the kernels read (csrc/fastbp_optim.h)
 SQRT_ON_FMA_VALUES = ("0", "1")
 
+#: the kernels' environment choices: (variable, its values, what an ignored
+#: value leaves in place)
+_KERNEL_CHOICES = (
+    ("FASTBP_DISPATCH", DISPATCH_VALUES, "the kernels use the widest SIMD clones this CPU has"),
+    ("FASTBP_SQRT_ON_FMA", SQRT_ON_FMA_VALUES,
+     "Adam's float64 square roots run where the CPU's vendor decides"))
+
+
+def _alternatives(values):
+    """'a', 'b' or 'c' (lower case): the values a choice's variable takes."""
+    quoted = [repr(v) for v in values]
+    text = ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return text + " (lower case)" if any(v.isalpha() for v in values) else text
+
 
 def check_dispatch_env(environ=None):
     """Warn (RuntimeWarning) when FASTBP_DISPATCH or FASTBP_SQRT_ON_FMA holds a
@@ -238,11 +249,7 @@ def check_dispatch_env(environ=None):
     measure AVX-512."""
     import warnings
     environ = os.environ if environ is None else environ
-    for var, values, effect in (
-            ("FASTBP_DISPATCH", DISPATCH_VALUES,
-             "the kernels use the widest SIMD clones this CPU has"),
-            ("FASTBP_SQRT_ON_FMA", SQRT_ON_FMA_VALUES,
-             "Adam's float64 square roots run where the CPU's vendor decides")):
+    for var, values, effect in _KERNEL_CHOICES:
         value = environ.get(var)
         if value is None or value in values:
             continue
@@ -251,8 +258,7 @@ def check_dispatch_env(environ=None):
         from fastbp._openmp_helpers import user_frame
         frame = user_frame()[0] or sys._getframe(1)
         warnings.warn_explicit(
-            f"{var}={value!r} is ignored ({effect}); its values are "
-            f"{', '.join(values)}" + (", lower case" if var == "FASTBP_DISPATCH" else ""),
+            f"{var}={value!r} is ignored ({effect}); its values are {_alternatives(values)}",
             RuntimeWarning, frame.f_code.co_filename, frame.f_lineno,
             module=frame.f_globals.get("__name__"),
             registry=frame.f_globals.setdefault("__warningregistry__", {}))

@@ -766,7 +766,7 @@ def _npz_table(path, name=None, n_inputs=None, rows=True):
     if y is not None and y.dtype.kind == "b":
         y = y.astype(np.int64)
     table = _arrays_table(os.path.basename(path if name is None else name), X, y)
-    table.layout, table.width, table.by_rows = "npz", X.shape[0], bool(by_rows)
+    table.layout, table.width, table.by_rows = "npz", X.shape[0], by_rows
     if note:
         table.notes.append(note)
     return table
@@ -867,13 +867,10 @@ def _name_over_position_note(table, spec, t):
         pos = int(spec)
     except ValueError:
         return None
-    n = len(table.names) + (table.index is not None)
-    if not 0 <= pos < n:
+    if not 0 <= pos < len(table.names) + (table.index is not None):
         return None
-    if table.index is not None and pos == table.index[0]:
-        return None             # the row index (not a column of table.names)
-    j = pos if table.index is None else pos - (pos > table.index[0])
-    if j == t or not 0 <= j < len(table.names):
+    j = _column_at(table, pos)
+    if j is None or j == t:
         return None
     return (f"--target {spec}: the column named {spec!r} (a name comes before a position; "
             f"position {pos} is the column {table.names[j]!r}, --target "
@@ -890,16 +887,26 @@ def _file_position(table, spec, option):
         pos = int(spec)
     except ValueError:
         return spec
-    j, name = table.index[:2]
+    name = table.index[1]
     n = len(table.names) + 1
     if not -n <= pos < n:
         raise ValueError(f"{option} {spec}: the file has {n} columns (positions 0..{n - 1}, "
                          f"the row index {name!r} included, or -1 for the last)")
-    pos %= n
-    if pos == j:
+    j = _column_at(table, pos % n)
+    if j is None:
         raise ValueError(f"{option} {spec} is {name!r}, read as the row index; "
                          "--index-col none keeps it as a column")
-    return str(pos - (pos > j))
+    return str(j)
+
+
+def _column_at(table, pos):
+    """The index in ``table.names`` of the file's column at ``pos`` (0 <= pos <
+    the file's number of columns, a row index column included), or None for
+    the row index column itself."""
+    if table.index is None:
+        return pos
+    j = table.index[0]
+    return None if pos == j else pos - (pos > j)
 
 
 def _counts_rows(col):
@@ -1496,7 +1503,7 @@ def _constant_features_note(names, Xtr):
     what they hold later; None when there are none (or fewer than 2 rows)."""
     if Xtr.shape[0] < 2:
         return None
-    const = [j for j in range(Xtr.shape[1]) if np.all(Xtr[:, j] == Xtr[0, j])]
+    const = np.flatnonzero(Xtr.min(axis=0) == Xtr.max(axis=0)).tolist()
     if not const:
         return None
     shown = ", ".join(f"{names[j]!r} ({Xtr[0, j]:g})" for j in const[:6])
@@ -1978,7 +1985,7 @@ def cmd_predict(args):
     except ValueError as exc:
         raise CLIError(f"--model: {exc}", DATA) from None
     table = _read_table(args.data, args, n_inputs=_npz_width(prep),
-                        npz_rows=prep.get("rows", True) is not False)
+                        npz_rows=prep.get("rows", True))
     _check_layout(table, prep, "--data")
     if model_note:
         table.notes.insert(0, model_note)

@@ -14,7 +14,7 @@ from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
 from fastbp._openmp_helpers cimport fbp_omp_thread_num, team_threads
 from fastbp._registry cimport *  # the codes (FBP_*)
 from fastbp._rows cimport (Mat, _rowmajor, _fwd_rows, _bwd_rows, _grad_rows, _l2_rows,
-                           _dprev_rows, _rowsum)
+                           _dprev_rows, _rowsum, _mm)
 
 # mode bits of one kernel call
 cdef enum:
@@ -158,6 +158,12 @@ cdef struct NetPlan:
     # workspaces
     void *D0
     void *D1
+    # the output layer on its inner dimension (_split_k): sk = the step's nb
+    # when it is, else 0 (_run sets it); skbuf: the blocks' partial
+    # products, n_L x m each; skl2: block b's ||W[L][i, K_b]||^2 at b n_L + i
+    int sk
+    void *skbuf
+    double *skl2
     void *smbuf        # 2 m scratch values for softmax
     double *colloss    # m per-column loss sums
     double *l2rows     # one ||W[l][i, :]||^2 per weight row, all layers
@@ -252,6 +258,39 @@ cdef inline bint _mine(int blk, int tid, int nt, Py_ssize_t n, int nb, Py_ssize_
         return False
     _split(n, nb, blk, grain, lo, hi)
     return hi[0] > lo[0]
+
+
+cdef inline bint _split_k(const NetPlan *p, const LayerPlan *lys, int nb) noexcept nogil:
+    """Whether a step of nb blocks cuts the output layer's products along its
+    inner dimension (the previous layer's rows) instead of its own rows.
+
+    Row blocks of every layer hand each layer's whole input to every thread:
+    the output layer's threads read A[L-1], which the other threads' row
+    blocks wrote, and a line that moves between cores costs about 8 ns here
+    (a 16 KiB handoff 4.4 us more than the same reads on one core; Xeon,
+    bench/RESULTS.md, twenty-eighth session), so a digits step on two
+    threads took as long as on one. Cut along K = n_(L-1) in the previous
+    layer's row blocks, thread t keeps its rows of A[L-1] and of dZ[L-1]:
+    it computes a partial W[L][:, K_t] A[L-1][K_t, :] (n_L x m), the blocks'
+    partials are summed column block by column block in block order (one
+    barrier, n_L m values moved instead of n_(L-1) m), and its backward
+    writes dW[L][:, K_t], dZ[L-1][K_t] and updates W[L][:, K_t] with no
+    barrier at all. So for outputs narrower than their input and without
+    dropout on the output. The bits depend on nb (the partial sums), never
+    on the team."""
+    cdef const LayerPlan *last
+    if nb < 2 or p.L < 2:
+        return False
+    last = &lys[p.L - 1]
+    return last.n_out < last.n_in and last.keep_prob >= 1.0
+
+
+cdef inline floating *_sk_part(floating *P, NetPlan *p, LayerPlan *last,
+                               int blk) noexcept nogil:
+    """Where block blk's partial output product goes (see _split_k). Not
+    Z[L] itself, even for block 0: an inference forward's Z[L] is the
+    buffer of Z[L-2], the input other threads may still be reading."""
+    return <floating *>p.skbuf + blk * last.n_out * p.m
 
 
 cdef inline Mat _x_mat(NetPlan *p) noexcept nogil:
@@ -476,6 +515,49 @@ cdef inline void _fwd_block(floating *P, NetPlan *p, LayerPlan *ly, int l, Py_ss
                          if _keep(key, i * mld + moff + j, ly.keep_thr) else 0)
 
 
+cdef inline void _fwd_sk(floating *P, NetPlan *p, LayerPlan *ly, const floating *Ain,
+                         int tid, int nt, int nb) noexcept nogil:
+    """The output layer's forward cut along K (_split_k): this thread's
+    partial products, a barrier, then its column blocks summed in block
+    order, the bias added and g applied (only the bias before softmax or
+    exp: _outact takes the same column blocks, so no barrier follows)."""
+    cdef Py_ssize_t m = p.m, n = ly.n_out, n_in = ly.n_in, k0, k1, j0, j1, i, j
+    cdef Py_ssize_t grain = _row_grain(n_in, nb)
+    cdef int blk
+    cdef bint first
+    cdef floating *Z = <floating *>ly.Z
+    cdef floating *src
+    cdef int b
+    for blk in range(nb):
+        if _mine(blk, tid, nt, n_in, nb, grain, &k0, &k1):
+            _gemm(NoTrans, NoTrans, n, m, k1 - k0, <floating>1.0, P + ly.w_off + k0, n_in,
+                  Ain + k0 * m, m, <floating>0.0, _sk_part(P, p, ly, blk), m)
+    fbp_omp_barrier()
+    for blk in range(nb):
+        if _mine(blk, tid, nt, m, nb, COL_GRAIN, &j0, &j1):
+            first = True
+            for b in range(nb):
+                _split(n_in, nb, b, grain, &k0, &k1)
+                if k1 <= k0:
+                    continue
+                src = _sk_part(P, p, ly, b)
+                if first:
+                    for i in range(n):
+                        for j in range(j0, j1):
+                            Z[i * m + j] = src[i * m + j]
+                    first = False
+                else:
+                    for i in range(n):
+                        for j in range(j0, j1):
+                            Z[i * m + j] += src[i * m + j]
+            if p.softmax or p.expout:
+                _fwd_rows(FBP_IDENTITY, <floating>0.0, Z + j0, m, Z + j0, m,
+                          P + ly.b_off, 1, n, j1 - j0)
+            else:
+                _fwd_rows(ly.act, <floating>ly.alpha, Z + j0, m, <floating *>ly.A + j0, m,
+                          P + ly.b_off, 1, n, j1 - j0)
+
+
 cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
                           int nb) noexcept nogil:
     cdef int l, blk
@@ -493,10 +575,16 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
             Ain = <const floating *>(lys[l - 1].Ad if p.dropout else lys[l - 1].A)
             ald = p.m
             ta = NoTrans
+        if p.sk and l == p.L - 1:
+            _fwd_sk(P, p, ly, Ain, tid, nt, nb)
+            break
         for blk in range(nb):
             if _mine(blk, tid, nt, ly.n_out, nb, _row_grain(ly.n_out, nb), &r0, &r1):
                 _fwd_block(P, p, ly, l, r0, r1, Ain, ald, ta, tid)
-        fbp_omp_barrier()
+        if not (p.sk and l == p.L - 2):
+            # (before an output layer cut along K, each thread reads only
+            # the rows of A[L-1] it wrote)
+            fbp_omp_barrier()
 
 
 cdef inline void _outact(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
@@ -684,6 +772,36 @@ cdef inline void _dprev_block(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan 
                   <const floating *>V.data + q0 * m, m, 1, q1 - q0, m)
 
 
+cdef inline void _bwd_sk(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan *lp, int l,
+                         Mat Ain, int tid, int nt, int nb, bint upd, floating *cur,
+                         floating *nxt) noexcept nogil:
+    """The output layer's backward cut along K (_split_k), on this thread's
+    blocks K_t of W[L]'s columns: dW[L][:, K_t] (and its L2 term),
+    dZ[L-1][K_t], then the update of W[L][:, K_t], which no other thread
+    reads; db[L] and b[L] on thread 0."""
+    cdef floating *G = <floating *>p.grads
+    cdef Py_ssize_t m = p.m, n = ly.n_out, n_in = ly.n_in, q0, q1, i
+    cdef floating scale = <floating>p.gscale
+    cdef floating l2s = <floating>p.l2scale
+    cdef int blk
+    for blk in range(nb):
+        if _mine(blk, tid, nt, n_in, nb, _row_grain(n_in, nb), &q0, &q1):
+            _mm(G + ly.w_off + q0, n_in, n, q1 - q0, m, scale, _rowmajor(cur, m), False, 0,
+                Ain, True, q0, <floating>0.0)
+            if p.lambd != 0.0:
+                for i in range(n):
+                    _l2_rows(G + ly.w_off + i * n_in + q0, P + ly.w_off + i * n_in + q0, 1,
+                             q1 - q0, l2s, p.skl2 + blk * n + i)
+            _dprev_block(P, p, ly, lp, l, q0, q1, cur, nxt)
+            if upd:
+                for i in range(n):
+                    _update_range(P, p, ly.w_off + i * n_in + q0, ly.w_off + i * n_in + q1)
+    if tid == 0:
+        _rowsum(cur, m, 1, n, m, scale, G + ly.b_off)
+        if upd:
+            _update_range(P, p, ly.b_off, ly.b_off + n)
+
+
 cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt,
                            int nb, bint upd) noexcept nogil:
     """dW, db (and the L2 term) of every layer and the deltas between them, on
@@ -709,6 +827,14 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
             Ain = _x_mat(p)
         else:
             Ain = _rowmajor(lys[l - 1].Ad if p.dropout else lys[l - 1].A, m)
+        if p.sk and l == p.L - 1:
+            _bwd_sk(P, p, ly, &lys[l - 1], l, Ain, tid, nt, nb, upd, cur, nxt)
+            tmp = cur
+            cur = nxt
+            nxt = tmp
+            if l > 1:
+                fbp_omp_barrier()   # dZ[l-2] reads every row of dZ[l-1]
+            continue
         # dW, db (and L2) on this thread's blocks of W's rows
         for blk in range(nb):
             if _mine(blk, tid, nt, ly.n_out, nb, _row_grain(ly.n_out, nb), &r0, &r1):
@@ -733,7 +859,7 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
             # W[l+1] was last read by the previous phase (dZ[l] = W[l+1]^T
             # dZ[l+1]), which a barrier ended; W[0] is read by no other
             # thread in this phase, and its rows here are this thread's own
-            if l + 1 < p.L:
+            if l + 1 < p.L and not (p.sk and l + 1 == p.L - 1):
                 _update_rows(P, p, &lys[l + 1], tid, nt, nb)
             if l == 0:
                 _update_rows(P, p, ly, tid, nt, nb)
@@ -833,14 +959,31 @@ cdef inline void _l2_total(NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:
     row order (after the team has joined)."""
     cdef Py_ssize_t i, n = 0
     cdef double total = 0.0
+    cdef Py_ssize_t k0, k1, n_out = lys[p.L - 1].n_out, n_in = lys[p.L - 1].n_in
+    cdef double row
+    cdef int b
+    cdef bint first
     if not (mode & M_BACKWARD) or not (mode & M_LOSS) or p.lambd == 0.0:
         return
     if p.bad_label or p.nonfinite:
         return
     for i in range(p.L):
         n += lys[i].n_out
+    if p.sk:
+        n -= n_out
     for i in range(n):
         total += p.l2rows[i]
+    if p.sk:
+        # the output layer's rows: each the sum of its blocks' parts, in block order
+        for i in range(n_out):
+            first = True
+            row = 0.0
+            for b in range(p.sk):
+                _split(n_in, p.sk, b, _row_grain(n_in, p.sk), &k0, &k1)
+                if k1 > k0:
+                    row = p.skl2[b * n_out + i] if first else row + p.skl2[b * n_out + i]
+                    first = False
+            total += row
     p.l2_sum = total
 
 
@@ -848,6 +991,7 @@ cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
                       int nt) noexcept nogil:
     """One step cut into nb blocks per phase, run by a team of nt <= nb threads."""
     nt = team_threads(nt)       # 1 in a fork() child (fastbp._openmp_helpers)
+    p.sk = nb if _split_k(p, lys, nb) else 0
     if nt <= 1:
         _team(P, p, lys, mode, nb)
     else:

@@ -27,6 +27,15 @@ split never needs a reduction. The alternative -- each GEMM whole on a
 BLAS-threaded OpenBLAS -- is timed on bare GEMMs by bench/bench_train.py
 ("floor omp" vs "floor blas" rows, fastbp._bench.gemm_floor).
 
+The output layer is the exception when it is narrower than its input
+(_netstep._split_k): its products are cut along their inner dimension, in
+the previous layer's row blocks, so each thread keeps the rows of A[L-1] and
+dZ[L-1] it computed and only the n_L x m partial outputs cross between cores
+(summed in block order); a two-layer step then meets at the gather, the
+partial sums and the output, not after every layer (a digits step on two
+threads had run no faster than on one: bench/RESULTS.md, twenty-eighth
+session).
+
 Blocks and team: a step on m examples is cut into ``nb`` blocks per phase,
 ``n_threads`` of them, fewer for small steps (under ``min_flops_per_thread``
 forward flops per block: a barrier costs more than it saves there): 100k in
@@ -137,6 +146,8 @@ cdef class NetKernel:
     cdef tuple epoch_refs    # the arrays the epoch plan points into
     cdef double last_n       # n (width or weights' sum) of the last batch _call ran
     cdef TeamChooser chooser[CH_CLASSES]
+    cdef object sk_ws        # the output layer's partial products (_split_k)
+    cdef object sk_l2        # ... and its per-block row norms
     # 0: choose each kind of call's team by timing it (_netstep.pxd's team chooser);
     # k > 0: always min(k, blocks) threads (benchmarks and tests)
     cdef public int team_policy
@@ -194,6 +205,11 @@ cdef class NetKernel:
         self.p.opt = FBP_OPT_NONE
         self.p.ep = NULL
         self.p.ep_j0 = 0
+        self.p.sk = 0
+        self.p.skbuf = NULL
+        self.p.skl2 = NULL
+        self.sk_ws = None
+        self.sk_l2 = None
         self.p.sw = NULL
         self.sw_ref = None
         self.ws = []
@@ -611,6 +627,18 @@ cdef class NetKernel:
                                           self.params.dtype)
         self.p.xs_scratch = cnp.PyArray_DATA(a)
 
+    cdef _sk_scratch(self, int nb, Py_ssize_t m):
+        """The plan's buffers for an output layer cut along K (_split_k):
+        nb partial products of n_L x m and nb n_L row norms."""
+        cdef Py_ssize_t n_out = self.dims[len(self.dims) - 1]
+        cdef Py_ssize_t need = nb * n_out * m
+        if self.sk_ws is None or self.sk_ws.shape[0] < need:
+            self.sk_ws = np.empty(max(need, 1), dtype=self.params.dtype)
+        if self.sk_l2 is None or self.sk_l2.shape[0] < nb * n_out:
+            self.sk_l2 = np.zeros(nb * n_out, dtype=np.float64)
+        self.p.skbuf = cnp.PyArray_DATA(<cnp.ndarray>self.sk_ws)
+        self.p.skl2 = <double *>cnp.PyArray_DATA(<cnp.ndarray>self.sk_l2)
+
     cdef _set_y(self, object Y_, int yt, bint labels):
         self._check_y(Y_, yt, labels, self.p.m)
         cdef cnp.ndarray Y = Y_
@@ -701,6 +729,10 @@ cdef class NetKernel:
         nb = self._blocks(n_threads, self.p.m)
         if self.p.xs_u != NULL:
             self._sp_scratch(nb)
+        if n_threads > 1 and len(self.dims) > 2:
+            # the widest batch this call runs, and its blocks
+            m_max = max(self.p.m, ep.batch if ep != NULL else 0)
+            self._sk_scratch(self._blocks(n_threads, m_max), m_max)
         self.p.bad_label = 0
         self.p.nonfinite = 0
         self.p.loss_sum = 0.0

@@ -1,0 +1,136 @@
+"""The output layer cut along its inner dimension on a team (_netstep._split_k).
+
+With more than one block per phase, a network whose output layer is narrower
+than its input computes that layer's products as partial sums over the
+previous layer's row blocks (summed in block order) instead of over its own
+rows. These tests check that path against the one-block step (n_threads=1,
+checked against NumPy elsewhere): the forward, the loss with its L2 term,
+the gradients, the Adam update and the inference forward, for every output,
+with dropout and per-example weights, and with more blocks than the inner
+dimension has rows (an empty block). The bits may differ from one block's
+(partial sums round differently); they must not depend on the team.
+"""
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp.network import Network
+from fastbp.optim import Adam
+
+SERIAL = pytest.mark.skipif(not fastbp.openmp_enabled(),
+                            reason="a serial build runs every step on one thread, one block")
+
+#: (layer dims, output): L = 2 and 3; an inner dimension of 2 on 3 blocks
+#: (_split gives block 0 no row); output as wide as its input stays on rows
+CASES = [
+    ([7, 9, 4], "softmax"),
+    ([7, 10, 6, 3], "softmax"),
+    ([5, 11, 1], "sigmoid"),
+    ([5, 8, 6, 2], "identity"),
+    ([6, 13, 3], "exp"),
+    ([4, 2, 1], "identity"),
+    ([6, 5, 5], "sigmoid"),
+]
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261204)
+
+
+def _targets(rng, output, n_out, m, dtype):
+    if output == "softmax":
+        return rng.integers(0, n_out, m)
+    if output == "sigmoid":
+        return (rng.random((n_out, m)) > 0.5).astype(dtype)
+    if output == "exp":
+        return rng.poisson(2.0, (n_out, m)).astype(dtype)
+    return rng.standard_normal((n_out, m)).astype(dtype)
+
+
+def _net(dims, output, dtype, nb, team, *, lambd=0.2, keep_prob=1.0):
+    net = Network(dims, "tanh", output, dtype=dtype, seed=11, lambd=lambd,
+                  keep_prob=keep_prob, n_threads=1)
+    net._nt = nb        # nb blocks even beyond the cores (n_threads would be capped)
+    net._kernel.min_flops_per_thread = 1      # ... and even for these tiny steps
+    net._kernel.team_policy = team
+    return net
+
+
+@SERIAL
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dims, output", CASES)
+@pytest.mark.parametrize("nb", [2, 3])
+def test_split_output_layer_matches_one_block(rng, dtype, dims, output, nb):
+    m = 37
+    X = rng.standard_normal((dims[0], m)).astype(dtype)
+    Y = _targets(rng, output, dims[-1], m, dtype)
+    one = _net(dims, output, dtype, 1, 1)
+    many = _net(dims, output, dtype, nb, nb)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(many.predict_proba(X), one.predict_proba(X), **tol)
+    l1, g1 = one.loss_and_gradient(X, Y)
+    ln, gn = many.loss_and_gradient(X, Y)
+    np.testing.assert_allclose(ln, l1, **tol)
+    np.testing.assert_allclose(gn, g1, **tol)
+    # and a few Adam steps through the fused step (the update of W[L]'s
+    # column blocks inside the backward)
+    for net in (one, many):
+        net.fit(X, Y, epochs=3, batch_size=16, optimizer=Adam(0.01), shuffle=False,
+                verbose=False)
+    np.testing.assert_allclose(many.flat_parameters, one.flat_parameters,
+                               rtol=tol["rtol"] * 50, atol=tol["atol"] * 50)
+
+
+@SERIAL
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["plain", "dropout", "weights"])
+def test_split_output_layer_bits_follow_the_blocks_not_the_team(rng, dtype, case):
+    dims, m = [9, 14, 8, 3], 50
+    X = rng.standard_normal((dims[0], m)).astype(dtype)
+    y = rng.integers(0, 3, m)
+    sw = rng.uniform(0.2, 2.0, m) if case == "weights" else None
+    runs = []
+    for team in (1, 3):
+        net = _net(dims, "softmax", dtype, 3, team,
+                   keep_prob=0.75 if case == "dropout" else 1.0)
+        hist = net.fit(X, y, epochs=2, batch_size=12, optimizer=Adam(0.02), seed=1,
+                       sample_weight=sw, verbose=False)
+        runs.append((net, hist))
+    (a, ha), (b, hb) = runs
+    assert np.array_equal(a.flat_parameters, b.flat_parameters)
+    assert np.array_equal(ha["loss"], hb["loss"])
+    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+@SERIAL
+def test_split_output_layer_rounds_unlike_one_block(rng):
+    """The comparisons above can fail: the partial sums do change the bits
+    (so a path that silently fell back to row blocks would show here)."""
+    dims, m = [20, 64, 10], 32
+    X = rng.standard_normal((dims[0], m))
+    one = _net(dims, "softmax", np.float64, 1, 1)
+    two = _net(dims, "softmax", np.float64, 2, 2)
+    Z1 = one.predict_proba(X)
+    Z2 = two.predict_proba(X)
+    assert not np.array_equal(Z1, Z2)
+    np.testing.assert_allclose(Z2, Z1, rtol=1e-13)
+
+
+@SERIAL
+def test_split_output_layer_inference_chunks_and_widths(rng):
+    # an inference forward in chunks whose width changes (the partial buffers
+    # are sized per call), after training at a smaller batch
+    dims = [6, 12, 8, 2]
+    one = _net(dims, "softmax", np.float64, 1, 1)
+    two = _net(dims, "softmax", np.float64, 2, 2)
+    Xs = rng.standard_normal((dims[0], 5))
+    ys = rng.integers(0, 2, 5)
+    for net in (one, two):
+        net.fit(Xs, ys, epochs=2, batch_size=2, optimizer=Adam(0.01), shuffle=False,
+                verbose=False)
+    for m in (1, 3, 200, 7):
+        X = rng.standard_normal((dims[0], m))
+        np.testing.assert_allclose(two.predict_proba(X), one.predict_proba(X), rtol=1e-12,
+                                   atol=1e-14)

@@ -104,6 +104,8 @@ cdef struct ExArray:
     Py_ssize_t n           # elements per example (1 for a vector)
     Py_ssize_t itemsize
     char *dst              # workspace: example k of the batch at dst + k n itemsize
+    Py_ssize_t copies      # X only: > 0 when each thread t of a team gathers the
+                           # whole batch into its own copy at dst + t copies (bytes)
 
 
 cdef struct EpochPlan:
@@ -129,6 +131,9 @@ cdef struct NetPlan:
     const void *X
     Py_ssize_t x_ld
     int x_trans
+    # bytes between the threads' own copies of a gathered X (ExArray.copies):
+    # thread t reads X at X + t x_copy; 0: one X for every thread
+    Py_ssize_t x_copy
     # or, when xs_u is not NULL, a sparse X (csrc/fastbp_sparse.h; X is then
     # not read), feature-major: the xs_nu features its m examples use,
     # xs_u[u], and feature u's entries at [xs_fptr[u], xs_fptr[u + 1]) of
@@ -293,10 +298,16 @@ cdef inline floating *_sk_part(floating *P, NetPlan *p, LayerPlan *last,
     return <floating *>p.skbuf + blk * last.n_out * p.m
 
 
-cdef inline Mat _x_mat(NetPlan *p) noexcept nogil:
-    """The input X (n_x, m): row-major with ld x_ld, or stored transposed."""
+cdef inline const void *_x_of(const NetPlan *p, int tid) noexcept nogil:
+    """Thread tid's X: its own gathered copy, or the one X."""
+    return <const char *>p.X + tid * p.x_copy
+
+
+cdef inline Mat _x_mat(NetPlan *p, int tid) noexcept nogil:
+    """The input X (n_x, m) thread tid reads: row-major with ld x_ld, or
+    stored transposed."""
     cdef Mat M
-    M.data = <void *>p.X
+    M.data = <void *>_x_of(p, tid)
     if p.x_trans:
         M.rs = 1
         M.cs = p.x_ld
@@ -314,6 +325,7 @@ cdef inline void _set_x_layout(NetPlan *p, const void *X, Py_ssize_t n_x, Py_ssi
     gathered batch), so equal batches get equal GEMM flags and equal bits.
     """
     p.X = X
+    p.x_copy = 0
     p.xs_u = NULL
     if (s1 == 1 or m == 1) and (s0 >= m or n_x == 1):
         p.x_trans = 0
@@ -408,6 +420,7 @@ cdef inline double _bind_batch(NetPlan *p, const EpochPlan *ep, Py_ssize_t j0) n
     p.ep_j0 = j0
     if ep.order != NULL:
         _set_x_layout(p, x.dst, x.n, b, 1, x.n)
+        p.x_copy = x.copies
         p.Y = y.dst
         p.yr = 1 if y.f_stride != 0 else 0
         p.yc = y.n
@@ -460,11 +473,25 @@ cdef inline void _gather(NetPlan *p, int tid, int nt, int nb) noexcept nogil:
     cdef const Py_ssize_t *order = ep.order + p.ep_j0
     cdef const ExArray *a
     cdef Py_ssize_t k0, k1, k, row
+    cdef char *dst
     cdef int i, blk
+    for i in range(ep.n_arrays):
+        a = &ep.arr[i]
+        if a.copies:
+            # every example, into this thread's own copy: the threads then
+            # read no line another core wrote (every thread's first layer
+            # reads all of X)
+            row = a.n * a.itemsize
+            dst = a.dst + tid * a.copies
+            for k in range(p.m):
+                _copy_example(dst + k * row, a.src + order[k] * a.ex_stride, a.n,
+                              a.f_stride, a.itemsize)
     for blk in range(nb):
         if _mine(blk, tid, nt, p.m, nb, ROW_GRAIN, &k0, &k1):
             for i in range(ep.n_arrays):
                 a = &ep.arr[i]
+                if a.copies:
+                    continue
                 row = a.n * a.itemsize
                 for k in range(k0, k1):
                     _copy_example(a.dst + k * row, a.src + order[k] * a.ex_stride, a.n,
@@ -568,7 +595,7 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
     for l in range(p.L):
         ly = &lys[l]
         if l == 0:
-            Ain = <const floating *>p.X
+            Ain = <const floating *>_x_of(p, tid)
             ald = p.x_ld
             ta = Trans if p.x_trans else NoTrans
         else:
@@ -824,7 +851,7 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
         n_in = ly.n_in
         l2base -= ly.n_out
         if l == 0:
-            Ain = _x_mat(p)
+            Ain = _x_mat(p, tid)
         else:
             Ain = _rowmajor(lys[l - 1].Ad if p.dropout else lys[l - 1].A, m)
         if p.sk and l == p.L - 1:
@@ -925,7 +952,10 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode,
     cdef bint fused = (mode & M_BACKWARD) and (mode & M_UPDATE)
     if mode & M_GATHER:
         _gather(p, tid, nt, nb)
-        fbp_omp_barrier()
+        if not p.x_copy:
+            # (with copies of X the first phase reads only this thread's;
+            # the other gathered arrays are read after the forward's barriers)
+            fbp_omp_barrier()
     if mode & M_FORWARD:
         _forward(P, p, lys, tid, nt, nb)
         if p.softmax or p.expout:

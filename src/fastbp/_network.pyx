@@ -99,6 +99,10 @@ def adam_sqrt_path():
 
 # -------------------------------------------------------------- the kernel
 
+# the largest batch of X gathered once per thread (NetKernel._set_epoch)
+cdef Py_ssize_t _X_COPY_MAX = 1 << 20
+
+
 cdef _check_weights(object sw, Py_ssize_t m):
     """Per-example weights as Network.check_sample_weight returns them."""
     if not (isinstance(sw, np.ndarray) and (<cnp.ndarray>sw).ndim == 1
@@ -912,11 +916,17 @@ cdef class NetKernel:
             return None, None, status, done
         return self.p.loss_sum / n, fbp_l2_term(self.p.l2_sum, lambd, n), status, done
 
-    cdef _set_epoch(self, tuple arrays, order, Py_ssize_t batch, double data_div):
+    cdef _set_epoch(self, tuple arrays, order, Py_ssize_t batch, double data_div,
+                    int n_threads):
         """Fill the epoch plan: the per-example arrays (in EX_* order), the
         order (None: in order), the batch size and the data term's divisor
         in the loss total; gather workspaces for
-        ``batch`` examples, allocated once and reused by later epochs."""
+        ``batch`` examples, allocated once and reused by later epochs. On a
+        team, each thread gathers X into its own copy, up to _X_COPY_MAX
+        bytes a copy: a thread's first layer reads all of X, and reading
+        the lines another core gathered cost a digits step on two threads
+        about 4 us (bench/RESULTS.md, twenty-eighth session); beyond that
+        size the step's GEMMs dwarf the handoff."""
         cdef EpochPlan *ep = &self.ep
         cdef ExArray *ar
         cdef cnp.ndarray a, w
@@ -945,8 +955,13 @@ cdef class NetKernel:
                 ar.f_stride = a.strides[0]
                 ar.ex_stride = a.strides[1]
             ar.dst = NULL
+            ar.copies = 0
             if order is not None:
                 need = batch * ar.n * ar.itemsize
+                if i == EX_X and n_threads > 1 and need <= _X_COPY_MAX:
+                    # one copy per thread, 64-byte aligned apart (_gather)
+                    ar.copies = (need + 63) // 64 * 64
+                    need = ar.copies * n_threads + 64
                 if i >= len(self.gather_ws):
                     self.gather_ws.append(np.empty(0, dtype=np.uint8))
                 w = self.gather_ws[i]
@@ -954,6 +969,8 @@ cdef class NetKernel:
                     w = np.empty(need, dtype=np.uint8)
                     self.gather_ws[i] = w
                 ar.dst = <char *>cnp.PyArray_DATA(w)
+                if ar.copies:
+                    ar.dst += (-<size_t>ar.dst) % 64
         self.epoch_refs = arrays + (order,)
 
     def train_epoch(self, cnp.ndarray X, object Y, int yt, bint labels, order,
@@ -1003,7 +1020,7 @@ cdef class NetKernel:
         if order is not None:
             mode |= M_GATHER
         self._set_epoch((X, Y) if sample_weight is None else (X, Y, sample_weight), order,
-                        batch, data_div)
+                        batch, data_div, n_threads)
         self._ensure(min(batch, self.ep.n_ex))
         self.p.yt = yt
         self.p.labels = labels

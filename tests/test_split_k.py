@@ -134,3 +134,16 @@ def test_split_output_layer_inference_chunks_and_widths(rng):
         X = rng.standard_normal((dims[0], m))
         np.testing.assert_allclose(two.predict_proba(X), one.predict_proba(X), rtol=1e-12,
                                    atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 3, 17, 100, 1000, 12345])
+def test_workspaces_start_on_a_cache_line(dtype, n):
+    # a team's column blocks of one row must not share a line at a block's start
+    from fastbp import _network
+    for _ in range(4):
+        a = _network._aligned_empty(n, dtype)
+        assert a.shape == (n,) and a.dtype == dtype
+        assert a.ctypes.data % 64 == 0
+        a[...] = 1           # the whole of it is writable memory of its own
+        assert a.sum() == n

@@ -99,6 +99,14 @@ def adam_sqrt_path():
 
 # -------------------------------------------------------------- the kernel
 
+def _aligned_empty(Py_ssize_t n, dtype):
+    """An uninitialised 1-D array of n values starting on a 64-byte boundary."""
+    dt = np.dtype(dtype)
+    raw = np.empty(n * dt.itemsize + 64, dtype=np.uint8)
+    cdef size_t off = (64 - <size_t>cnp.PyArray_DATA(raw) % 64) % 64
+    return raw[off:off + n * dt.itemsize].view(dt)
+
+
 # the largest batch of X gathered once per thread (NetKernel._set_epoch)
 cdef Py_ssize_t _X_COPY_MAX = 1 << 20
 
@@ -239,8 +247,14 @@ cdef class NetKernel:
 
     # ---------------------------------------------------------- workspaces
 
-    cdef _buf(self, list keep, Py_ssize_t n):
-        a = np.empty(max(n, 1), dtype=self.params.dtype)
+    cdef _buf(self, list keep, Py_ssize_t n, object dtype=None):
+        """n values (the network's dtype unless given), 64-byte aligned: the
+        threads of a team write neighbouring column blocks of one row (the
+        output phase, the output layer's partial sums), and a block that
+        starts mid-line shares that line with its neighbour, which then moves
+        between the cores on every write (a float32 digits step on two
+        threads took 1.1-1.4 ms an epoch against 1.0 on one)."""
+        a = _aligned_empty(max(n, 1), self.params.dtype if dtype is None else dtype)
         keep.append(a)
         return a
 
@@ -269,8 +283,8 @@ cdef class NetKernel:
         self.p.D0 = cnp.PyArray_DATA(self._buf(self.ws, maxn * m))
         self.p.D1 = cnp.PyArray_DATA(self._buf(self.ws, maxn * m))
         self.p.smbuf = cnp.PyArray_DATA(self._buf(self.ws, 2 * m))
-        a = np.zeros(m, dtype=np.float64)
-        self.ws.append(a)
+        a = self._buf(self.ws, m, np.float64)
+        a[...] = 0.0
         self.p.colloss = <double *>cnp.PyArray_DATA(a)
         a = np.zeros(nrows, dtype=np.float64)
         self.ws.append(a)
@@ -637,7 +651,7 @@ cdef class NetKernel:
         cdef Py_ssize_t n_out = self.dims[len(self.dims) - 1]
         cdef Py_ssize_t need = nb * n_out * m
         if self.sk_ws is None or self.sk_ws.shape[0] < need:
-            self.sk_ws = np.empty(max(need, 1), dtype=self.params.dtype)
+            self.sk_ws = _aligned_empty(max(need, 1), self.params.dtype)
         if self.sk_l2 is None or self.sk_l2.shape[0] < nb * n_out:
             self.sk_l2 = np.zeros(nb * n_out, dtype=np.float64)
         self.p.skbuf = cnp.PyArray_DATA(<cnp.ndarray>self.sk_ws)

@@ -147,3 +147,19 @@ def test_workspaces_start_on_a_cache_line(dtype, n):
         assert a.ctypes.data % 64 == 0
         a[...] = 1           # the whole of it is writable memory of its own
         assert a.sum() == n
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parameters_gradients_and_adam_state_start_on_a_cache_line(rng, dtype):
+    # the team's threads update their own blocks of these buffers
+    for dims in ([3, 5, 2], [64, 128, 10], [7, 1]):
+        net = Network(dims, "relu", "softmax" if dims[-1] > 1 else "sigmoid", dtype=dtype)
+        X = rng.standard_normal((dims[0], 9)).astype(dtype)
+        y = rng.integers(0, dims[-1], 9) if dims[-1] > 1 else (rng.random((1, 9)) > 0.5)
+        opt = Adam(0.01)
+        net.fit(X, y.astype(dtype) if dims[-1] == 1 else y, epochs=1, batch_size=4,
+                optimizer=opt, verbose=False)
+        bufs = [net.flat_parameters, net.flat_grads] + list(opt.state_arrays())
+        assert len(bufs) == 4
+        for a in bufs:
+            assert a.ctypes.data % 64 == 0 and a.shape == (net.n_params,)

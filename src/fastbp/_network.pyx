@@ -107,6 +107,20 @@ def _aligned_empty(Py_ssize_t n, dtype):
     return raw[off:off + n * dt.itemsize].view(dt)
 
 
+def aligned_zeros(Py_ssize_t n, dtype):
+    """A zeroed 1-D array of n values starting on a 64-byte (cache line) boundary.
+
+    For the flat parameter, gradient and optimizer-state buffers: a team's
+    threads update their own blocks of them (row blocks, and the split
+    output layer's column blocks, _netstep._split_k), and a block boundary
+    inside a cache line makes the line move between the cores at every
+    update.
+    """
+    a = _aligned_empty(n, dtype)
+    a[...] = 0
+    return a
+
+
 # the largest batch of X gathered once per thread (NetKernel._set_epoch)
 cdef Py_ssize_t _X_COPY_MAX = 1 << 20
 

@@ -571,11 +571,11 @@ class Network:
         w_off, b_off, pos = _layout(dims)
         self.n_params = pos
         _validation.check_buffer_memory(dims, pos, self.dtype.itemsize, _GRAD_TAIL)
-        self._flat_params = np.zeros(pos, dtype=self.dtype)
+        self._flat_params = _network.aligned_zeros(pos, self.dtype)
         # The gradient buffer carries _GRAD_TAIL spare slots after the
         # gradients, so a data-parallel step sums gradients, loss and two
         # counts across processes in ONE in-place Allreduce (fastbp.distributed).
-        self._grad_store = np.zeros(pos + _GRAD_TAIL, dtype=self.dtype)
+        self._grad_store = _network.aligned_zeros(pos + _GRAD_TAIL, self.dtype)
         self._flat_grads = self._grad_store[:pos]
         self._params, self._grads = {}, {}
         for l in range(L):

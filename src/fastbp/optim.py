@@ -51,6 +51,7 @@ import weakref
 
 import numpy as np
 
+from fastbp._network import aligned_zeros
 from fastbp._openmp_helpers import user_stacklevel
 from fastbp._registry import OPTIMIZERS as _OPT_CODES
 from fastbp._validation import (FixedAfterInit, check_choice, check_count, check_positive_int,
@@ -589,7 +590,8 @@ class Optimizer:
                     "state along)", RuntimeWarning,
                     stacklevel=user_stacklevel())
             self.t = 0
-        self._state = tuple(np.zeros(n_params, dtype=dtype) for _ in range(self.n_state))
+        # on cache lines, as the parameters are (fastbp._network.aligned_zeros)
+        self._state = tuple(aligned_zeros(n_params, dtype) for _ in range(self.n_state))
         self._owner = weakref.ref(key)
         return self._state
 

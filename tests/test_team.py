@@ -86,6 +86,22 @@ def test_chooser_ends_a_hopeless_probe_at_once():
     assert (arms[back + 10:] == 0).mean() >= 0.95
 
 
+def test_chooser_lets_a_team_probe_wake_the_other_thread():
+    # microsecond steps (a digits step: 42 us on one thread, 29 us on the
+    # team) whose team probe starts with a 300 us wake-up of the sleeping
+    # thread, every probe: that step alone must not lose the probe
+    n = 3000
+    solo = np.full(n, 42e-6)
+    arms = np.ones(n, dtype=np.int8)
+    for _ in range(5):
+        # a team step right after one-thread steps pays the wake-up (the times
+        # follow the arms picked, so iterate to a fixed point)
+        team = np.full(n, 29e-6)
+        team[np.diff(np.concatenate([[1], arms])) == -1] = 300e-6
+        arms = simulate(team, solo)
+    assert (arms[n // 3:] == 0).mean() >= 0.9, arms[:80]
+
+
 def test_chooser_follows_a_change_of_machine_state():
     # two threads lose while another process holds a core, then win again
     n1, n2 = 1000, 3000

@@ -1050,9 +1050,14 @@ cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
 #   spins for a while (about 8 ms here, its default GOMP_SPINCOUNT) and on a
 #   busy machine takes the core the one thread needs.
 # * A probe that has taken CH_ABORT times what the arm in use would have
-#   taken for its examples (its unmeasured steps included) ends at once, lost:
-#   under load a team step can take a whole time slice (ms), and a probe of
-#   several such steps would cost a short fit more than it can save.
+#   taken for its examples (its unmeasured steps included), plus CH_WAKE_SECS,
+#   ends at once, lost: under load a team step can take a whole time slice
+#   (ms), and a probe of several such steps would cost a short fit more than
+#   it can save. The allowance is for a team probe's first step, which wakes
+#   the other thread from its sleep (libgomp's futex after its spin): on the
+#   Xeon of bench/RESULTS.md's twenty-eighth session that step took 200-300 us
+#   against a 42 us one-thread digits step, so every team probe of a fit
+#   ended there, lost, and the fit stayed on one thread, 1.25x slower.
 # * The next probe comes after ``budget`` times the probe's time plus
 #   CH_SETTLE_SECS on the arm in use: that bounds what probing a bad arm
 #   costs. On the team the budget is CH_BUDGET. On one thread it starts at
@@ -1096,10 +1101,12 @@ cdef extern from *:
     #define FBP_CH_MIN_SECS 1e-3
     #define FBP_CH_SETTLE_SECS 1e-2
     #define FBP_CH_BIG_SECS 1e-1
+    #define FBP_CH_WAKE_SECS 1e-3
     """
     const double CH_MIN_SECS "FBP_CH_MIN_SECS"
     const double CH_SETTLE_SECS "FBP_CH_SETTLE_SECS"
     const double CH_BIG_SECS "FBP_CH_BIG_SECS"
+    const double CH_WAKE_SECS "FBP_CH_WAKE_SECS"
 
 cdef struct TeamChooser:
     int solo              # the arm in use: 1 one thread, 0 the whole team
@@ -1188,7 +1195,7 @@ cdef inline void _ch_record(TeamChooser *c, double secs, Py_ssize_t m) noexcept 
     if c.probing:
         c.psecs += secs
         c.pex += x
-        if c.psecs > CH_ABORT * c.cost[c.solo] * c.pex:
+        if c.psecs > CH_ABORT * c.cost[c.solo] * c.pex + CH_WAKE_SECS:
             _ch_end_probe(c, c.psecs / c.pex)       # lost, whatever comes next
             return
         if c.settle > 0.0 and secs < CH_BIG_SECS:

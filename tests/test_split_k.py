@@ -163,3 +163,60 @@ def test_parameters_gradients_and_adam_state_start_on_a_cache_line(rng, dtype):
         assert len(bufs) == 4
         for a in bufs:
             assert a.ctypes.data % 64 == 0 and a.shape == (net.n_params,)
+
+
+@SERIAL
+def test_dense_fit_after_a_sparse_one_sizes_its_partial_buffers(rng):
+    # a sparse call left its X in the plan, whose flop count (nnz-based) gave
+    # one block where the dense batches that followed ran two: the second
+    # block's partial product overran its buffer (a segfault or a corrupted
+    # heap). The losses must be those of the same dense fits without the
+    # sparse one before them.
+    sp = pytest.importorskip("scipy.sparse")
+    from fastbp.optim import SGD
+    n_x, m = 1000, 4096
+    Xs = sp.random(n_x, m, density=50 / (n_x * m), format="csr", random_state=0)
+    ys = rng.integers(0, 2, m)
+    X = rng.standard_normal((n_x, 2 * m))
+    y = rng.integers(0, 2, 2 * m)
+    losses = []
+    start = Network([n_x, 4, 2], "tanh", "softmax", seed=1).flat_parameters.copy()
+    for sparse_first in (True, False):
+        net = Network([n_x, 4, 2], "tanh", "softmax", seed=1, n_threads=2)
+        net._kernel.team_policy = 2
+        if sparse_first:
+            net.fit(Xs, ys, epochs=1, batch_size=m, optimizer=SGD(0.1), verbose=False)
+            net.flat_parameters[...] = start
+            net.parameters_changed()
+        losses.append([net.fit(X, y, epochs=1, batch_size=m, optimizer=SGD(0.1),
+                               shuffle=False, verbose=False)["loss"][0] for _ in range(3)])
+    assert losses[0] == losses[1]
+
+
+@SERIAL
+def test_release_workspaces_frees_the_partial_buffers(rng):
+    # a full-batch call's partials are n_threads n_L m values (an L-BFGS
+    # fit's whole data set): counted, and freed with the other workspaces
+    X = rng.standard_normal((16, 20000))
+    y = rng.integers(0, 10, 20000)
+    net = Network([16, 32, 10], "relu", "softmax", seed=1, n_threads=2)
+    net._kernel.team_policy = 2
+    l1, g1 = net.loss_and_gradient(X, y)
+    assert net._kernel.workspace_bytes() >= 2 * 10 * 20000 * 8
+    net._kernel.release_workspaces()
+    assert net._kernel.workspace_bytes() == 0
+    l2, g2 = net.loss_and_gradient(X, y)     # and allocated again when needed
+    assert l1 == l2 and np.array_equal(g1, g2)
+
+
+def test_unpickled_optimizer_state_lands_on_cache_lines(rng):
+    import pickle
+    X = rng.standard_normal((5, 40))
+    y = rng.integers(0, 3, 40)
+    net = Network([5, 7, 3], "relu", "softmax", seed=2)
+    opt = Adam(0.01)
+    net.fit(X, y, epochs=1, batch_size=8, optimizer=opt, verbose=False)
+    for _ in range(4):      # an unpickled array may or may not sit on a boundary
+        net2, opt2 = pickle.loads(pickle.dumps((net, opt)))
+        net2.fit(X, y, epochs=1, batch_size=8, optimizer=opt2, verbose=False)
+        assert all(a.ctypes.data % 64 == 0 for a in opt2.state_arrays())

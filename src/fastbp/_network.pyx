@@ -351,6 +351,10 @@ cdef class NetKernel:
         self.ws = []
         self.m_cap = 0
         self.have_forward = False
+        self.sk_ws = None       # (nb n_L m values: an L-BFGS fit's whole data set)
+        self.sk_l2 = None
+        self.p.skbuf = NULL
+        self.p.skl2 = NULL
         self._release_inputs()
         if self.sp_bufs is not None:
             self.sp_bufs[0] = [None] * 5
@@ -365,7 +369,8 @@ cdef class NetKernel:
     def workspace_bytes(self):
         """Bytes held in workspaces (training, inference and the epoch's gathers)."""
         return (sum(a.nbytes for a in self.ws) + sum(a.nbytes for a in self.infer_ws)
-                + sum(a.nbytes for a in self.gather_ws))
+                + sum(a.nbytes for a in self.gather_ws)
+                + (self.sk_ws.nbytes if self.sk_ws is not None else 0))
 
     def team_stats(self):
         """What the team chooser measured and chose, per kind of call.
@@ -762,9 +767,12 @@ cdef class NetKernel:
         if self.p.xs_u != NULL:
             self._sp_scratch(nb)
         if n_threads > 1 and len(self.dims) > 2:
-            # the widest batch this call runs, and its blocks
+            # for the widest batch this call runs, and n_threads blocks: a
+            # step's nb never exceeds it, however its work is counted (an
+            # epoch's batches are dense whatever X the plan held before:
+            # sizing by _blocks with a sparse X's count overran it)
             m_max = max(self.p.m, ep.batch if ep != NULL else 0)
-            self._sk_scratch(self._blocks(n_threads, m_max), m_max)
+            self._sk_scratch(n_threads, m_max)
         self.p.bad_label = 0
         self.p.nonfinite = 0
         self.p.loss_sum = 0.0
@@ -1050,6 +1058,9 @@ cdef class NetKernel:
         self._set_epoch((X, Y) if sample_weight is None else (X, Y, sample_weight), order,
                         batch, data_div, n_threads)
         self._ensure(min(batch, self.ep.n_ex))
+        # the batches are dense (_bind_batch points the plan at them): a
+        # sparse X an earlier call left in the plan must not count here
+        self.p.xs_u = NULL
         self.p.yt = yt
         self.p.labels = labels
         self.p.lambd = lambd

@@ -70,6 +70,17 @@ __all__ = [
 ]
 
 
+def _aligned_copy(a):
+    """``a`` if it is a writable, C-contiguous ndarray on a 64-byte boundary,
+    else a copy that is (the state the kernel updates in place)."""
+    if (type(a) is np.ndarray and a.flags.writeable and a.flags.c_contiguous
+            and a.ctypes.data % 64 == 0):
+        return a
+    out = aligned_zeros(a.shape[0], a.dtype)
+    out[...] = a
+    return out
+
+
 # ------------------------------------------------------------------ schedules
 
 # The course's two functions, with its arithmetic (1 / (...) * lr0), so their
@@ -574,10 +585,9 @@ class Optimizer:
         if (isinstance(self._owner, str) and self._state is not None   # _PICKLED
                 and all(s.shape == (n_params,) and s.dtype == dtype for s in self._state)):
             # the kernel updates the state in place: a read-only copy (joblib.load
-            # with mmap_mode="r") is copied into memory first
-            self._state = tuple(s if s.flags.writeable and s.flags.c_contiguous
-                                and type(s) is np.ndarray else np.array(s, order="C")
-                                for s in self._state)
+            # with mmap_mode="r") is copied into memory first, and every copy
+            # lands on cache lines as a new state does (aligned_zeros)
+            self._state = tuple(_aligned_copy(s) for s in self._state)
             self._owner = weakref.ref(key)
             return self._state
         if self._state is not None and self._owner is not None:

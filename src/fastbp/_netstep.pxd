@@ -992,7 +992,6 @@ cdef inline void _l2_total(NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:
     cdef Py_ssize_t k0, k1, n_out = lys[p.L - 1].n_out, n_in = lys[p.L - 1].n_in
     cdef double row
     cdef int b
-    cdef bint first
     if not (mode & M_BACKWARD) or not (mode & M_LOSS) or p.lambd == 0.0:
         return
     if p.bad_label or p.nonfinite:
@@ -1004,15 +1003,14 @@ cdef inline void _l2_total(NetPlan *p, LayerPlan *lys, int mode) noexcept nogil:
     for i in range(n):
         total += p.l2rows[i]
     if p.sk:
-        # the output layer's rows: each the sum of its blocks' parts, in block order
+        # the output layer's rows: each the sum of its (non-empty) blocks'
+        # parts, in block order (squares: 0.0 + the first is the first)
         for i in range(n_out):
-            first = True
             row = 0.0
             for b in range(p.sk):
                 _split(n_in, p.sk, b, _row_grain(n_in, p.sk), &k0, &k1)
                 if k1 > k0:
-                    row = p.skl2[b * n_out + i] if first else row + p.skl2[b * n_out + i]
-                    first = False
+                    row += p.skl2[b * n_out + i]
             total += row
     p.l2_sum = total
 

@@ -995,18 +995,16 @@ cdef class NetKernel:
             if order is not None:
                 need = batch * ar.n * ar.itemsize
                 if i == EX_X and n_threads > 1 and need <= _X_COPY_MAX:
-                    # one copy per thread, 64-byte aligned apart (_gather)
+                    # one copy per thread, each on its own cache lines (_gather)
                     ar.copies = (need + 63) // 64 * 64
-                    need = ar.copies * n_threads + 64
+                    need = ar.copies * n_threads
                 if i >= len(self.gather_ws):
                     self.gather_ws.append(np.empty(0, dtype=np.uint8))
                 w = self.gather_ws[i]
                 if w.shape[0] < need:
-                    w = np.empty(need, dtype=np.uint8)
+                    w = _aligned_empty(need, np.uint8)
                     self.gather_ws[i] = w
                 ar.dst = <char *>cnp.PyArray_DATA(w)
-                if ar.copies:
-                    ar.dst += (-<size_t>ar.dst) % 64
         self.epoch_refs = arrays + (order,)
 
     def train_epoch(self, cnp.ndarray X, object Y, int yt, bint labels, order,

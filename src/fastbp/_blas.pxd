@@ -30,6 +30,13 @@ cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, 
                       const floating *B, Py_ssize_t ldb, floating beta,
                       floating *C, Py_ssize_t ldc) noexcept nogil
 
+# Whether C (m, n) = A B^T runs faster as A (B^T stored): NN on a transposed
+# copy of B, the copy not counted (the product goes to OpenBLAS, whose core
+# runs small NT products slower: _blas.pyx's _nt_slow).
+cdef bint _nt_is_slow() noexcept nogil
+cdef bint _nn_copy_pays(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t lda,
+                        Py_ssize_t ldb, Py_ssize_t ldc, bint single) noexcept nogil
+
 # Serialise fastbp's use of SciPy's OpenBLAS and set its (process-wide)
 # thread count; _blas_begin returns the previous count for _blas_end.
 cdef int _blas_begin(int n) noexcept nogil

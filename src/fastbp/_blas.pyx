@@ -121,6 +121,19 @@ cdef enum:
     _NARROW_B_BYTES = 131072
     _NARROW_TN_SPAN = 2097152
 _AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+# OpenBLAS's AVX-512 cores run a small row-major NT product C = A B^T
+# (dZ A^T, W X^T with the examples as rows) in a kernel of their own
+# (dgemm_small_kernel_b0_nt) that takes 1.4-2.9x the time of the same
+# product as NN on B^T stored (dgemm_small_kernel_b0_nn): one thread, Xeon
+# (family 6 model 167), SkylakeX, digits' Z1 = W1 Xb^T (128 x 32 x 64)
+# 9.78 us NT against 5.82 NN in float64, 5.56 against 3.33 in float32; at
+# 256 x 128 x 64 and beyond the two are within 4% (bench_gemm_small.py --nt,
+# bench/RESULTS.md, twenty-ninth session). Their Haswell kernel runs both in
+# the same time, and the small kernel takes the digits shapes there. True
+# while the core is one of those: the network step then runs its first
+# layer's W X^T as NN on a transposed copy of X where that is small
+# (_netstep's _xt_on).
+cdef bint _nt_slow = False
 # OpenBLAS's AVX2 kernels, the ones the narrow rule was measured against; with
 # another BLAS (or none found) it is off
 _NARROW_CORES = ("haswell", "zen")
@@ -630,9 +643,11 @@ def _default_small_gemm_max(lib):
         name, core = _openblas_int(lib, "get_corename", ctypes.c_char_p)
         if name is not None:
             BLAS_CORENAME = (core or b"").decode(errors="replace")
+    global _nt_slow
     if BLAS_CORENAME.lower() in _AVX512_CORES:
         _small_gemm_max = 0
         _small_gemm_mid_max = 0
+        _nt_slow = True
     elif not fbp_use_avx2():
         _small_gemm_mid_max = _small_gemm_max
     if BLAS_CORENAME.lower() not in _NARROW_CORES:
@@ -730,6 +745,32 @@ def _set_small_gemm_narrow_max(Py_ssize_t n):
     old = _small_gemm_narrow_max
     _small_gemm_narrow_max = n
     return old
+
+
+cdef bint _nt_is_slow() noexcept nogil:
+    return _nt_slow
+
+
+cdef bint _nn_copy_pays(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t lda,
+                        Py_ssize_t ldb, Py_ssize_t ldc, bint single) noexcept nogil:
+    return _nt_slow and not _use_small(NoTrans, Trans, m, n, k, lda, ldb, ldc, single)
+
+
+def nt_copy_rule():
+    """Whether the BLAS core runs small NT products slower than NN ones, so
+    the network step transposes a small X stored as examples-as-rows for
+    its first layer's forward (see _nt_slow)."""
+    return bool(_nt_slow)
+
+
+def _set_nt_copy_rule(bint on):
+    """Turn that rule on or off whatever the core; returns the old setting.
+    For benchmarks and tests: process-wide, not thread-safe against running
+    network steps."""
+    global _nt_slow
+    old = _nt_slow
+    _nt_slow = on
+    return bool(old)
 
 
 def _set_small_nt_float32(bint on):

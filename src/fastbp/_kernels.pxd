@@ -96,6 +96,13 @@ cdef extern from "fastbp_vmath.h" nogil:
     void fbp_vtanh_d(const double *x, double *y, Py_ssize_t n)
     void fbp_vsigmoid_d(const double *x, double *y, Py_ssize_t n)
 
+# D (cols, rows) = S^T for row-major S (rows, cols) with row stride lds (bit copies).
+cdef extern from "fastbp_transpose.h" nogil:
+    void fbp_transpose_f(const float *S, Py_ssize_t lds, Py_ssize_t rows, Py_ssize_t cols,
+                         float *D)
+    void fbp_transpose_d(const double *S, Py_ssize_t lds, Py_ssize_t rows, Py_ssize_t cols,
+                         double *D)
+
 # Team-level OpenMP primitives (fbp_omp_thread_num: fastbp._openmp_helpers).
 cdef extern from "fastbp_omp.h" nogil:
     int fbp_omp_team_size()

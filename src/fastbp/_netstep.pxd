@@ -9,7 +9,7 @@ from libc.math cimport fabs, log, log1p, isfinite, pow, sqrt
 from libc.stdint cimport uint64_t, uint32_t, uint16_t, uint8_t, int64_t, int32_t
 from libc.string cimport memcpy
 
-from fastbp._blas cimport _gemm, BLAS_Trans, NoTrans, Trans
+from fastbp._blas cimport _gemm, _nn_copy_pays, BLAS_Trans, NoTrans, Trans
 from fastbp._kernels cimport *  # the csrc kernels (fbp_*)
 from fastbp._openmp_helpers cimport fbp_omp_thread_num, team_threads
 from fastbp._registry cimport *  # the codes (FBP_*)
@@ -134,6 +134,13 @@ cdef struct NetPlan:
     # bytes between the threads' own copies of a gathered X (ExArray.copies):
     # thread t reads X at X + t x_copy; 0: one X for every thread
     Py_ssize_t x_copy
+    # the first layer's forward on a transposed copy of an X stored
+    # transposed (_xt_on): xt = 1 when this step runs it (_run sets it);
+    # thread t's copy (n_x, m) at xtbuf + t xt_copy (bytes), xtbuf NULL when
+    # NetKernel allocated none
+    int xt
+    void *xtbuf
+    Py_ssize_t xt_copy
     # or, when xs_u is not NULL, a sparse X (csrc/fastbp_sparse.h; X is then
     # not read), feature-major: the xs_nu features its m examples use,
     # xs_u[u], and feature u's entries at [xs_fptr[u], xs_fptr[u + 1]) of
@@ -315,6 +322,27 @@ cdef inline Mat _x_mat(NetPlan *p, int tid) noexcept nogil:
         M.rs = p.x_ld
         M.cs = 1
     return M
+
+
+cdef inline bint _xt_on(const NetPlan *p, const LayerPlan *lys, int nb,
+                         Py_ssize_t isz) noexcept nogil:
+    """Whether a step of nb blocks runs its first layer's forward W X on a
+    copy of X transposed into thread-local rows: X stored transposed
+    (examples as rows: x_trans, as every gathered batch is), dense, small
+    enough for the copies NetKernel allocated, and the first row block's
+    W X^T a product that OpenBLAS runs slower than the same product NN
+    (_blas.pyx's _nt_slow: its AVX-512 cores, 1.4-2.9x at digits' sizes).
+    Each thread transposes all of X (every row block reads all of it) from
+    the X it reads anyway, its own gathered copy in an epoch. The rule
+    depends on the shape, nb and the BLAS core, never on the team; the
+    backward's dW[1] = dZ[1] X^T keeps reading X itself (as rows: NN)."""
+    cdef Py_ssize_t n_x = lys[0].n_in, r0, r1
+    if not p.x_trans or p.xs_u != NULL or p.xtbuf == NULL:
+        return False
+    if n_x * p.m * isz > p.xt_copy:
+        return False
+    _split(lys[0].n_out, nb, 0, _row_grain(lys[0].n_out, nb), &r0, &r1)
+    return _nn_copy_pays(r1 - r0, p.m, n_x, n_x, p.x_ld, p.m, isz == 4)
 
 
 cdef inline void _set_x_layout(NetPlan *p, const void *X, Py_ssize_t n_x, Py_ssize_t m,
@@ -591,6 +619,7 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
     cdef LayerPlan *ly
     cdef Py_ssize_t r0, r1, ald
     cdef const floating *Ain
+    cdef floating *xt
     cdef BLAS_Trans ta
     for l in range(p.L):
         ly = &lys[l]
@@ -598,6 +627,17 @@ cdef inline void _forward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int 
             Ain = <const floating *>_x_of(p, tid)
             ald = p.x_ld
             ta = Trans if p.x_trans else NoTrans
+            if p.xt:
+                # (_xt_on) this thread's copy of X (n_x, m); the threads
+                # write only their own, so no barrier follows
+                xt = <floating *>(<char *>p.xtbuf + tid * p.xt_copy)
+                if floating is float:
+                    fbp_transpose_f(Ain, ald, p.m, ly.n_in, xt)
+                else:
+                    fbp_transpose_d(Ain, ald, p.m, ly.n_in, xt)
+                Ain = xt
+                ald = p.m
+                ta = NoTrans
         else:
             Ain = <const floating *>(lys[l - 1].Ad if p.dropout else lys[l - 1].A)
             ald = p.m
@@ -1020,6 +1060,7 @@ cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
     """One step cut into nb blocks per phase, run by a team of nt <= nb threads."""
     nt = team_threads(nt)       # 1 in a fork() child (fastbp._openmp_helpers)
     p.sk = nb if _split_k(p, lys, nb) else 0
+    p.xt = _xt_on(p, lys, nb, sizeof(floating))
     if nt <= 1:
         _team(P, p, lys, mode, nb)
     else:

@@ -78,7 +78,7 @@ cimport numpy as cnp
 
 import numpy as np
 
-from fastbp._blas cimport _blas_begin, _blas_end
+from fastbp._blas cimport _blas_begin, _blas_end, _nt_is_slow
 from fastbp._kernels cimport (fbp_deriv_needs_z, fbp_wtime, fbp_csc_check_i32,
                               fbp_csc_check_i64, fbp_sp_remap_f_i32, fbp_sp_remap_f_i64,
                               fbp_sp_remap_d_i32, fbp_sp_remap_d_i64, FBP_SPG_f,
@@ -123,6 +123,9 @@ def aligned_zeros(Py_ssize_t n, dtype):
 
 # the largest batch of X gathered once per thread (NetKernel._set_epoch)
 cdef Py_ssize_t _X_COPY_MAX = 1 << 20
+# the largest X (bytes) the first layer's forward transposes into a copy per
+# thread (_netstep's _xt_on; NetKernel._xt_scratch)
+cdef Py_ssize_t _XT_MAX = 1 << 16
 
 
 cdef _check_weights(object sw, Py_ssize_t m):
@@ -174,6 +177,7 @@ cdef class NetKernel:
     cdef TeamChooser chooser[CH_CLASSES]
     cdef object sk_ws        # the output layer's partial products (_split_k)
     cdef object sk_l2        # ... and its per-block row norms
+    cdef object xt_ws        # the threads' transposed copies of X (_xt_scratch)
     # 0: choose each kind of call's team by timing it (_netstep.pxd's team chooser);
     # k > 0: always min(k, blocks) threads (benchmarks and tests)
     cdef public int team_policy
@@ -236,6 +240,10 @@ cdef class NetKernel:
         self.p.skl2 = NULL
         self.sk_ws = None
         self.sk_l2 = None
+        self.p.xt = 0
+        self.p.xtbuf = NULL
+        self.p.xt_copy = 0
+        self.xt_ws = None
         self.p.sw = NULL
         self.sw_ref = None
         self.ws = []
@@ -355,11 +363,19 @@ cdef class NetKernel:
         self.sk_l2 = None
         self.p.skbuf = NULL
         self.p.skl2 = NULL
+        self.xt_ws = None
+        self.p.xtbuf = NULL
+        self.p.xt_copy = 0
         self._release_inputs()
         if self.sp_bufs is not None:
             self.sp_bufs[0] = [None] * 5
             self.p.xs_u = NULL
             self.p.xs_scratch = NULL
+
+    def x_transposed_copy(self):
+        """Whether the last step ran its first layer's forward on the
+        threads' transposed copies of X (_netstep's _xt_on)."""
+        return bool(self.p.xt)
 
     def set_loss_clip(self, double eps):
         """Clip the loss's probabilities to [eps, 1 - eps] before their logs
@@ -370,7 +386,8 @@ cdef class NetKernel:
         """Bytes held in workspaces (training, inference and the epoch's gathers)."""
         return (sum(a.nbytes for a in self.ws) + sum(a.nbytes for a in self.infer_ws)
                 + sum(a.nbytes for a in self.gather_ws)
-                + (self.sk_ws.nbytes if self.sk_ws is not None else 0))
+                + (self.sk_ws.nbytes if self.sk_ws is not None else 0)
+                + (self.xt_ws.nbytes if self.xt_ws is not None else 0))
 
     def team_stats(self):
         """What the team chooser measured and chose, per kind of call.
@@ -676,6 +693,23 @@ cdef class NetKernel:
         self.p.skbuf = cnp.PyArray_DATA(<cnp.ndarray>self.sk_ws)
         self.p.skl2 = <double *>cnp.PyArray_DATA(<cnp.ndarray>self.sk_l2)
 
+    cdef _xt_scratch(self, int nb, Py_ssize_t m):
+        """The plan's transposed copies of X (_netstep's _xt_on): nb of
+        n_x x m values, each on its own cache lines, while that is at most
+        _XT_MAX bytes; none (xtbuf NULL) beyond, or where the BLAS core runs
+        NT products as fast as NN (_blas.nt_copy_rule)."""
+        cdef Py_ssize_t isz = self.params.dtype.itemsize
+        cdef Py_ssize_t need = self.dims[0] * m * isz, stride
+        if not _nt_is_slow() or need > _XT_MAX or self.p.xs_u != NULL:
+            self.p.xtbuf = NULL
+            self.p.xt_copy = 0
+            return
+        stride = (need + 63) // 64 * 64
+        if self.xt_ws is None or self.xt_ws.shape[0] < nb * stride:
+            self.xt_ws = _aligned_empty(nb * stride, np.uint8)
+        self.p.xtbuf = cnp.PyArray_DATA(<cnp.ndarray>self.xt_ws)
+        self.p.xt_copy = self.xt_ws.shape[0] // nb
+
     cdef _set_y(self, object Y_, int yt, bint labels):
         self._check_y(Y_, yt, labels, self.p.m)
         cdef cnp.ndarray Y = Y_
@@ -773,6 +807,7 @@ cdef class NetKernel:
             # sizing by _blocks with a sparse X's count overran it)
             m_max = max(self.p.m, ep.batch if ep != NULL else 0)
             self._sk_scratch(n_threads, m_max)
+        self._xt_scratch(max(n_threads, 1), max(self.p.m, ep.batch if ep != NULL else 0))
         self.p.bad_label = 0
         self.p.nonfinite = 0
         self.p.loss_sum = 0.0

@@ -11,7 +11,7 @@ network kernel's per-step optimizer arguments (``_netstep._opt_step``);
 kernels' runs on NumPy's OpenBLAS pool (fastbp._blas; bench_layer.py too);
 ``update`` runs the optimizer update on flat buffers;
 ``simulate_team_chooser`` drives the network kernel's team chooser with
-made-up step times.
+made-up step times; ``transpose`` runs csrc/fastbp_transpose.h.
 """
 from cython cimport floating
 cimport numpy as cnp
@@ -27,6 +27,27 @@ from fastbp._blas import _numpy_pool_runs, _set_numpy_pool
 from fastbp._registry cimport *  # the codes (FBP_*)
 
 cnp.import_array()
+
+
+def transpose(floating[:, :] S):
+    """S^T (cols, rows) as a new C-ordered array, through fbp_transpose (the
+    clone FASTBP_DISPATCH allows). S's rows must be contiguous; their stride
+    may be wider (a column block of a wider array)."""
+    cdef Py_ssize_t rows = S.shape[0], cols = S.shape[1]
+    if rows > 1 and S.strides[1] != sizeof(floating):
+        raise ValueError("S's rows must be contiguous")
+    dt = np.float32 if floating is float else np.float64
+    out = np.empty((cols, rows), dtype=dt)
+    cdef floating[:, ::1] D = out
+    cdef Py_ssize_t lds = S.strides[0] // sizeof(floating) if rows > 1 else cols
+    if rows == 0 or cols == 0:
+        return out
+    with nogil:
+        if floating is float:
+            fbp_transpose_f(&S[0, 0], lds, rows, cols, &D[0, 0])
+        else:
+            fbp_transpose_d(&S[0, 0], lds, rows, cols, &D[0, 0])
+    return out
 
 
 _VMATH_NAMES = ("exp", "expm1", "log", "log1p", "tanh", "sigmoid")

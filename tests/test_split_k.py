@@ -220,3 +220,146 @@ def test_unpickled_optimizer_state_lands_on_cache_lines(rng):
         net2, opt2 = pickle.loads(pickle.dumps((net, opt)))
         net2.fit(X, y, epochs=1, batch_size=8, optimizer=opt2, verbose=False)
         assert all(a.ctypes.data % 64 == 0 for a in opt2.state_arrays())
+
+
+# ------------------------------------------------- packed blocks of an epoch
+#
+# An epoch call runs the split output layer on packed copies of each
+# block's columns of W[L], its gradient and the optimizer's state
+# (_netstep._sk_pack), copied back when the call returns, before a step that
+# splits differently (a small last batch on fewer blocks) and when a step
+# stops the call. The per-batch loop (one step per call) never packs, so it
+# is the reference, bit for bit.
+
+def _both(make_net, X, y, make_opt, *, batches_per_call=None, **fit_kw):
+    from fastbp import _fit
+    out = []
+    for per_batch in (True, False):
+        net = make_net()
+        opt = make_opt()
+        kw = dict(epochs=3, batch_size=16, shuffle=True, seed=4, validation_data=None,
+                  verbose=False, callback=None, checkpoint_path=None, checkpoint_every=1,
+                  resume=False, sample_weight=None)
+        kw.update(fit_kw)
+        err = None
+        try:
+            hist = _fit.fit(net, _fit.LocalStepper(net, per_batch=per_batch,
+                                                   batches_per_call=batches_per_call),
+                            X, y, optimizer=opt, **kw)
+        except FloatingPointError as exc:
+            hist, err = None, str(exc)
+        out.append((net, opt, hist, err))
+    (a, oa, ha, ea), (b, ob, hb, eb) = out
+    assert ea == eb
+    assert np.array_equal(a.flat_parameters, b.flat_parameters)
+    assert np.array_equal(a.flat_grads, b.flat_grads)
+    for sa, sb in zip(oa.state_arrays(), ob.state_arrays(), strict=True):
+        assert np.array_equal(sa, sb)
+    assert (oa.t, a.step_count) == (ob.t, b.step_count)
+    if ha is not None:
+        assert np.array_equal(ha["loss"], hb["loss"])
+    assert a._kernel.packed_output_steps() == 0
+    return b
+
+
+PACK_OPTS = {
+    "adam": lambda: Adam(0.01),
+    "sgd": lambda: __import__("fastbp.optim", fromlist=["SGD"]).SGD(0.05),
+    "momentum": lambda: __import__("fastbp.optim", fromlist=["SGD"]).SGD(0.05, momentum=0.9),
+}
+
+
+@SERIAL
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opt", list(PACK_OPTS))
+@pytest.mark.parametrize("case", ["plain", "l2", "dropout", "weights", "3 blocks"])
+def test_packed_epoch_equals_per_batch_loop(rng, dtype, opt, case):
+    dims, m = [9, 20, 14, 4], 75          # batches of 16: the last one of 11
+    X = rng.standard_normal((dims[0], m)).astype(dtype)
+    y = rng.integers(0, 4, m)
+    nb = 3 if case == "3 blocks" else 2
+
+    def make():
+        return _net(dims, "softmax", dtype, nb, nb, lambd=0.3 if case == "l2" else 0.0,
+                    keep_prob=0.8 if case == "dropout" else 1.0)
+    b = _both(make, X, y, PACK_OPTS[opt],
+              sample_weight=rng.uniform(0.1, 2, m) if case == "weights" else None)
+    assert b._kernel.packed_output_steps() == 3 * 5      # every step of every epoch
+
+
+@SERIAL
+@pytest.mark.parametrize("team", [0, 1, 2])
+def test_packed_blocks_follow_a_changing_split(rng, team):
+    # the real block count (min_flops_per_thread at its default): the last
+    # batch of 3 examples runs on one block, after the packed ones; and the
+    # team chooser (team 0) may change the team between steps
+    dims, m = [64, 128, 10], 99
+    X = np.ascontiguousarray(rng.random((m, dims[0]))).T
+    y = rng.integers(0, 10, m)
+
+    def make():
+        net = Network(dims, "relu", "softmax", seed=0, n_threads=2)
+        net._kernel.team_policy = team
+        return net
+    b = _both(make, X, y, lambda: Adam(1e-3), batch_size=32, epochs=4)
+    assert b._kernel.packed_output_steps() == 4 * 3
+
+
+@SERIAL
+def test_packed_epoch_stopped_by_a_bad_step_leaves_the_flat_buffers_current(rng):
+    # a non-finite loss stops the call after packed steps; the error, the
+    # parameters put back and the state are the per-batch loop's
+    from fastbp.optim import SGD
+    X = rng.standard_normal((6, 64)) * 50
+    Y = rng.standard_normal((3, 64)) * 1e6
+
+    def make():
+        return _net([6, 16, 3], "identity", np.float64, 2, 2, lambd=0.0)
+    b = _both(make, X, Y, lambda: SGD(5.0), shuffle=False, epochs=200)
+    assert b._kernel.packed_output_steps() > 0
+    # and Network.train_epoch itself, stopped by batch 2: batches 0 and 1
+    # updated W[L] through the packed copies, and the flat buffers show it
+    net = _net([6, 16, 3], "identity", np.float64, 2, 2, lambd=0.0)
+    ref = _net([6, 16, 3], "identity", np.float64, 2, 2, lambd=0.0)
+    Xn = X.copy()
+    Xn[:, 40] = np.nan
+    with pytest.raises(FloatingPointError):
+        net.train_epoch(Xn, Y, *net.check_Y(Y, 64)[1:], SGD(1e-3), None, 16)
+    opt = SGD(1e-3)
+    for j in (0, 16):       # one step per call: never packed
+        ref.train_step(X[:, j:j + 16], Y[:, j:j + 16], opt)
+    assert ref._kernel.packed_output_steps() == 0
+    assert net._kernel.packed_output_steps() == 3
+    assert np.array_equal(net.flat_parameters, ref.flat_parameters)
+
+
+@SERIAL
+def test_large_output_layers_are_not_packed(rng):
+    # the copies would exceed their cap (4 MiB): the flat path, same results
+    dims, m = [8, 1200, 1000], 40
+    X = rng.standard_normal((dims[0], m))
+    y = rng.integers(0, dims[-1], m)
+    dims = [8, 1300, 600]
+    X = rng.standard_normal((dims[0], m))
+    y = rng.integers(0, dims[-1], m)
+
+    def make():
+        return _net(dims, "softmax", np.float64, 2, 2, lambd=0.0)
+    b = _both(make, X, y, lambda: Adam(1e-3), epochs=1)
+    assert b._kernel.packed_output_steps() == 0
+
+
+@SERIAL
+def test_packed_copies_are_counted_and_released(rng):
+    net = _net([9, 20, 4], "softmax", np.float64, 2, 2)
+    X = rng.standard_normal((9, 64))
+    y = rng.integers(0, 4, 64)
+    net.fit(X, y, epochs=1, batch_size=16, optimizer=Adam(0.01), verbose=False)
+    assert net._kernel.packed_output_steps() == 4
+    have = net._kernel.workspace_bytes()
+    net._kernel.release_workspaces()
+    # (the epoch's gather workspaces stay: the next epoch reuses them)
+    assert have - net._kernel.workspace_bytes() >= 4 * 2 * 4 * 10 * 8   # 4 arrays, 2 blocks
+    net.fit(X, y, epochs=1, batch_size=16, optimizer=Adam(0.01), verbose=False)
+    assert net._kernel.workspace_bytes() == have
+    assert net._kernel.packed_output_steps() == 8

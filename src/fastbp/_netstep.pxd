@@ -176,6 +176,18 @@ cdef struct NetPlan:
     int sk
     void *skbuf
     double *skl2
+    # ... and, in an epoch call, block b's columns K_b of W[L], of its
+    # gradient and of the optimizer's state in packed copies (_sk_pack):
+    # n_L x |K_b| contiguous each, array a (0 W, 1 G, 2 S1, 3 S2) at
+    # skpk + (4 b + a) skpk_stride elements. skpk NULL: none allocated;
+    # skpk_on: this call may use them; skpk_nb: the nb of the step that
+    # packed them, 0 while the flat buffers hold the values (they do
+    # whenever a call has returned: _sk_unpack)
+    void *skpk
+    Py_ssize_t skpk_stride
+    int skpk_on
+    int skpk_nb
+    Py_ssize_t skpk_steps  # steps run on them (a count for tests)
     void *smbuf        # 2 m scratch values for softmax
     double *colloss    # m per-column loss sums
     double *l2rows     # one ||W[l][i, :]||^2 per weight row, all layers
@@ -303,6 +315,77 @@ cdef inline floating *_sk_part(floating *P, NetPlan *p, LayerPlan *last,
     Z[L] itself, even for block 0: an inference forward's Z[L] is the
     buffer of Z[L-2], the input other threads may still be reading."""
     return <floating *>p.skbuf + blk * last.n_out * p.m
+
+
+cdef inline floating *_sk_packed(floating *P, NetPlan *p, int blk, int a) noexcept nogil:
+    """Block blk's packed array a (0 W, 1 G, 2 S1, 3 S2) of the split output
+    layer (NetPlan.skpk)."""
+    return <floating *>p.skpk + (4 * blk + a) * p.skpk_stride
+
+
+cdef inline void _sk_copy(floating *flat, Py_ssize_t ld, floating *packed, Py_ssize_t rows,
+                          Py_ssize_t w, bint out) noexcept nogil:
+    """Between rows x w of a flat array (row stride ld) and its packed copy
+    (row stride w): into the copy, or with ``out`` back (bit copies)."""
+    cdef Py_ssize_t i
+    for i in range(rows):
+        if out:
+            memcpy(flat + i * ld, packed + i * w, w * sizeof(floating))
+        else:
+            memcpy(packed + i * w, flat + i * ld, w * sizeof(floating))
+
+
+cdef inline void _sk_pack(floating *P, NetPlan *p, LayerPlan *last, int tid, int nt,
+                          int nb) noexcept nogil:
+    """Copy this thread's blocks K_b of W[L] and of the optimizer's state
+    into their packed copies (at the start of the first packed step).
+
+    Why: the split output layer's threads own column blocks of W[L]'s rows
+    (n_L rows of n_(L-1) values: digits' 10 rows of 128), so in the flat
+    buffers each thread's values alternate with the other's every half row.
+    A core's prefetchers then fetch the other core's lines along with its
+    own, and each thread's writes (the update of W[L], its gradient, the
+    moments) take those lines back: the Adam update of a thread's 640
+    digits weights took 2.1 us on a team against 0.84 us on one thread,
+    and 1.6 against 0.9 us for two threads updating alternate 512-byte
+    rows against contiguous halves (a /tmp C program; Xeon, bench/RESULTS.md,
+    twenty-ninth session). Packed, each block's values are contiguous and
+    touched by one core for the whole call."""
+    cdef Py_ssize_t n = last.n_out, n_in = last.n_in, k0, k1
+    cdef Py_ssize_t grain = _row_grain(n_in, nb)
+    cdef int blk
+    for blk in range(nb):
+        if _mine(blk, tid, nt, n_in, nb, grain, &k0, &k1):
+            _sk_copy(P + last.w_off + k0, n_in, _sk_packed(P, p, blk, 0), n, k1 - k0, False)
+            if p.s1 != NULL:
+                _sk_copy(<floating *>p.s1 + last.w_off + k0, n_in, _sk_packed(P, p, blk, 2),
+                         n, k1 - k0, False)
+            if p.s2 != NULL:
+                _sk_copy(<floating *>p.s2 + last.w_off + k0, n_in, _sk_packed(P, p, blk, 3),
+                         n, k1 - k0, False)
+
+
+cdef inline void _sk_unpack(floating *P, NetPlan *p, LayerPlan *last) noexcept nogil:
+    """Copy every packed block (W[L], its gradient, the optimizer's state)
+    back into the flat buffers; on the calling thread, between steps."""
+    cdef Py_ssize_t n = last.n_out, n_in = last.n_in, k0, k1
+    cdef int nb = p.skpk_nb, blk
+    if nb == 0:
+        return
+    for blk in range(nb):
+        _split(n_in, nb, blk, _row_grain(n_in, nb), &k0, &k1)
+        if k1 <= k0:
+            continue
+        _sk_copy(P + last.w_off + k0, n_in, _sk_packed(P, p, blk, 0), n, k1 - k0, True)
+        _sk_copy(<floating *>p.grads + last.w_off + k0, n_in, _sk_packed(P, p, blk, 1), n,
+                 k1 - k0, True)
+        if p.s1 != NULL:
+            _sk_copy(<floating *>p.s1 + last.w_off + k0, n_in, _sk_packed(P, p, blk, 2), n,
+                     k1 - k0, True)
+        if p.s2 != NULL:
+            _sk_copy(<floating *>p.s2 + last.w_off + k0, n_in, _sk_packed(P, p, blk, 3), n,
+                     k1 - k0, True)
+    p.skpk_nb = 0
 
 
 cdef inline const void *_x_of(const NetPlan *p, int tid) noexcept nogil:
@@ -585,8 +668,12 @@ cdef inline void _fwd_sk(floating *P, NetPlan *p, LayerPlan *ly, const floating 
     cdef int b
     for blk in range(nb):
         if _mine(blk, tid, nt, n_in, nb, grain, &k0, &k1):
-            _gemm(NoTrans, NoTrans, n, m, k1 - k0, <floating>1.0, P + ly.w_off + k0, n_in,
-                  Ain + k0 * m, m, <floating>0.0, _sk_part(P, p, ly, blk), m)
+            if p.skpk_on:
+                _gemm(NoTrans, NoTrans, n, m, k1 - k0, <floating>1.0, _sk_packed(P, p, blk, 0),
+                      k1 - k0, Ain + k0 * m, m, <floating>0.0, _sk_part(P, p, ly, blk), m)
+            else:
+                _gemm(NoTrans, NoTrans, n, m, k1 - k0, <floating>1.0, P + ly.w_off + k0, n_in,
+                      Ain + k0 * m, m, <floating>0.0, _sk_part(P, p, ly, blk), m)
     fbp_omp_barrier()
     for blk in range(nb):
         if _mine(blk, tid, nt, m, nb, COL_GRAIN, &j0, &j1):
@@ -814,9 +901,11 @@ cdef inline void _weigh(floating *P, NetPlan *p, LayerPlan *lys, int tid, int nt
 
 
 cdef inline void _dprev_block(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan *lp, int l,
-                              Py_ssize_t q0, Py_ssize_t q1, floating *cur,
-                              floating *nxt) noexcept nogil:
-    """Rows [q0, q1) of dZ[l-1] = (W[l]^T dZ[l]) * mask / keep_prob * g'[l-1]."""
+                              Py_ssize_t q0, Py_ssize_t q1, floating *cur, floating *nxt,
+                              const floating *Wq, Py_ssize_t ldw) noexcept nogil:
+    """Rows [q0, q1) of dZ[l-1] = (W[l]^T dZ[l]) * mask / keep_prob * g'[l-1];
+    Wq: column q0 of W[l] (row stride ldw: the flat buffer's, or a packed
+    copy's)."""
     cdef Py_ssize_t m = p.m, i, j, k
     cdef Py_ssize_t mld = p.mask_ld, moff = p.mask_off
     cdef int act = lp.act
@@ -825,8 +914,9 @@ cdef inline void _dprev_block(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan 
     cdef Mat V = _rowmajor(lp.Z if fbp_deriv_needs_z(lp.act) else lp.A, m)
     if p.dropout and lp.keep_prob < 1.0:
         act = ACT_NONE      # g' after the mask
-    _dprev_rows(nxt, m, _rowmajor(P + ly.w_off, ly.n_in), _rowmajor(cur, m),
-                q0, q1, ly.n_out, m, act, <floating>lp.alpha, V)
+    _dprev_rows(nxt + q0 * m, m, _rowmajor(Wq, ldw), _rowmajor(cur, m),
+                0, q1 - q0, ly.n_out, m, act, <floating>lp.alpha,
+                _rowmajor(<const floating *>V.data + q0 * m, m))
     if act == ACT_NONE:
         inv = <floating>(1.0 / lp.keep_prob)
         key = _dropout_key(p.seed, p.step, l - 1)
@@ -847,20 +937,33 @@ cdef inline void _bwd_sk(floating *P, NetPlan *p, LayerPlan *ly, LayerPlan *lp, 
     dZ[L-1][K_t], then the update of W[L][:, K_t], which no other thread
     reads; db[L] and b[L] on thread 0."""
     cdef floating *G = <floating *>p.grads
-    cdef Py_ssize_t m = p.m, n = ly.n_out, n_in = ly.n_in, q0, q1, i
+    cdef Py_ssize_t m = p.m, n = ly.n_out, n_in = ly.n_in, q0, q1, i, w, ld
     cdef floating scale = <floating>p.gscale
     cdef floating l2s = <floating>p.l2scale
+    cdef floating *Wq
+    cdef floating *Gq
     cdef int blk
     for blk in range(nb):
         if _mine(blk, tid, nt, n_in, nb, _row_grain(n_in, nb), &q0, &q1):
-            _mm(G + ly.w_off + q0, n_in, n, q1 - q0, m, scale, _rowmajor(cur, m), False, 0,
-                Ain, True, q0, <floating>0.0)
+            w = q1 - q0
+            if p.skpk_on:       # the block's packed copies (_sk_pack)
+                Wq = _sk_packed(P, p, blk, 0)
+                Gq = _sk_packed(P, p, blk, 1)
+                ld = w
+            else:
+                Wq = P + ly.w_off + q0
+                Gq = G + ly.w_off + q0
+                ld = n_in
+            _mm(Gq, ld, n, w, m, scale, _rowmajor(cur, m), False, 0, Ain, True, q0,
+                <floating>0.0)
             if p.lambd != 0.0:
                 for i in range(n):
-                    _l2_rows(G + ly.w_off + i * n_in + q0, P + ly.w_off + i * n_in + q0, 1,
-                             q1 - q0, l2s, p.skl2 + blk * n + i)
-            _dprev_block(P, p, ly, lp, l, q0, q1, cur, nxt)
-            if upd:
+                    _l2_rows(Gq + i * ld, Wq + i * ld, 1, w, l2s, p.skl2 + blk * n + i)
+            _dprev_block(P, p, ly, lp, l, q0, q1, cur, nxt, Wq, ld)
+            if upd and p.skpk_on:
+                _update_ptrs(p, Wq, Gq, _sk_packed(P, p, blk, 2) if p.s1 != NULL else NULL,
+                             _sk_packed(P, p, blk, 3) if p.s2 != NULL else NULL, 0, n * w)
+            elif upd:
                 for i in range(n):
                     _update_range(P, p, ly.w_off + i * n_in + q0, ly.w_off + i * n_in + q1)
     if tid == 0:
@@ -918,7 +1021,8 @@ cdef inline void _backward(floating *P, NetPlan *p, LayerPlan *lys, int tid, int
         if l > 0:
             for blk in range(nb):
                 if _mine(blk, tid, nt, n_in, nb, _row_grain(n_in, nb), &q0, &q1):
-                    _dprev_block(P, p, ly, &lys[l - 1], l, q0, q1, cur, nxt)
+                    _dprev_block(P, p, ly, &lys[l - 1], l, q0, q1, cur, nxt,
+                                 P + ly.w_off + q0, ly.n_in)
             tmp = cur
             cur = nxt
             nxt = tmp
@@ -945,9 +1049,13 @@ cdef inline void _update_range(floating *P, NetPlan *p, Py_ssize_t a,
     scikit-learn's order. Every element is updated alone, so how the buffer
     is cut into ranges never changes a bit.
     """
-    cdef floating *G = <floating *>p.grads
-    cdef floating *S1 = <floating *>p.s1
-    cdef floating *S2 = <floating *>p.s2
+    _update_ptrs(p, P, <floating *>p.grads, <floating *>p.s1, <floating *>p.s2, a, b)
+
+
+cdef inline void _update_ptrs(NetPlan *p, floating *P, floating *G, floating *S1,
+                              floating *S2, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    """_update_range on elements [a, b) of the given parameter, gradient and
+    state arrays (the flat buffers, or a block's packed copies)."""
     cdef floating lr = <floating>p.lr, b1 = <floating>p.b1, b2 = <floating>p.b2
     cdef floating nb1 = <floating>(1.0 - p.b1), nb2 = <floating>(1.0 - p.b2)
     cdef floating eps = <floating>p.eps, c1 = <floating>p.c1, c2 = <floating>p.c2
@@ -990,6 +1098,8 @@ cdef inline void _team(floating *P, NetPlan *p, LayerPlan *lys, int mode,
     cdef Py_ssize_t j
     cdef double total
     cdef bint fused = (mode & M_BACKWARD) and (mode & M_UPDATE)
+    if p.skpk_on and p.skpk_nb == 0:
+        _sk_pack(P, p, &lys[p.L - 1], tid, nt, nb)
     if mode & M_GATHER:
         _gather(p, tid, nt, nb)
         if not p.x_copy:
@@ -1059,13 +1169,21 @@ cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
                       int nt) noexcept nogil:
     """One step cut into nb blocks per phase, run by a team of nt <= nb threads."""
     nt = team_threads(nt)       # 1 in a fork() child (fastbp._openmp_helpers)
+    cdef int pack = p.skpk_on
     p.sk = nb if _split_k(p, lys, nb) else 0
     p.xt = _xt_on(p, lys, nb, sizeof(floating))
+    if p.skpk_nb != 0 and p.skpk_nb != p.sk:
+        _sk_unpack(P, p, &lys[p.L - 1])     # packed for other blocks, or none split
+    p.skpk_on = pack and p.sk != 0 and (mode & M_BACKWARD) and (mode & M_UPDATE)
     if nt <= 1:
         _team(P, p, lys, mode, nb)
     else:
         with parallel(num_threads=nt):
             _team(P, p, lys, mode, nb)
+    if p.skpk_on:
+        p.skpk_nb = p.sk
+        p.skpk_steps += 1
+    p.skpk_on = pack
     _l2_total(p, lys, mode)
 
 

@@ -126,6 +126,9 @@ cdef Py_ssize_t _X_COPY_MAX = 1 << 20
 # the largest X (bytes) the first layer's forward transposes into a copy per
 # thread (_netstep's _xt_on; NetKernel._xt_scratch)
 cdef Py_ssize_t _XT_MAX = 1 << 16
+# the most bytes an epoch call's packed copies of the split output layer may
+# take (4 arrays, a block per thread; _netstep's _sk_pack, NetKernel._sk_pack_scratch)
+cdef Py_ssize_t _SK_PACK_MAX = 1 << 22
 
 
 cdef _check_weights(object sw, Py_ssize_t m):
@@ -178,6 +181,7 @@ cdef class NetKernel:
     cdef object sk_ws        # the output layer's partial products (_split_k)
     cdef object sk_l2        # ... and its per-block row norms
     cdef object xt_ws        # the threads' transposed copies of X (_xt_scratch)
+    cdef object sk_pk        # the split output layer's packed blocks (_sk_pack_scratch)
     # 0: choose each kind of call's team by timing it (_netstep.pxd's team chooser);
     # k > 0: always min(k, blocks) threads (benchmarks and tests)
     cdef public int team_policy
@@ -244,6 +248,12 @@ cdef class NetKernel:
         self.p.xtbuf = NULL
         self.p.xt_copy = 0
         self.xt_ws = None
+        self.p.skpk = NULL
+        self.p.skpk_stride = 0
+        self.p.skpk_on = 0
+        self.p.skpk_nb = 0
+        self.p.skpk_steps = 0
+        self.sk_pk = None
         self.p.sw = NULL
         self.sw_ref = None
         self.ws = []
@@ -366,11 +376,18 @@ cdef class NetKernel:
         self.xt_ws = None
         self.p.xtbuf = NULL
         self.p.xt_copy = 0
+        self.sk_pk = None       # (unpacked: every call returns with the flat buffers current)
+        self.p.skpk = NULL
         self._release_inputs()
         if self.sp_bufs is not None:
             self.sp_bufs[0] = [None] * 5
             self.p.xs_u = NULL
             self.p.xs_scratch = NULL
+
+    def packed_output_steps(self):
+        """How many steps have run the split output layer on packed copies
+        (_netstep's _sk_pack) so far."""
+        return self.p.skpk_steps
 
     def x_transposed_copy(self):
         """Whether the last step ran its first layer's forward on the
@@ -387,7 +404,8 @@ cdef class NetKernel:
         return (sum(a.nbytes for a in self.ws) + sum(a.nbytes for a in self.infer_ws)
                 + sum(a.nbytes for a in self.gather_ws)
                 + (self.sk_ws.nbytes if self.sk_ws is not None else 0)
-                + (self.xt_ws.nbytes if self.xt_ws is not None else 0))
+                + (self.xt_ws.nbytes if self.xt_ws is not None else 0)
+                + (self.sk_pk.nbytes if self.sk_pk is not None else 0))
 
     def team_stats(self):
         """What the team chooser measured and chose, per kind of call.
@@ -693,6 +711,23 @@ cdef class NetKernel:
         self.p.skbuf = cnp.PyArray_DATA(<cnp.ndarray>self.sk_ws)
         self.p.skl2 = <double *>cnp.PyArray_DATA(<cnp.ndarray>self.sk_l2)
 
+    cdef _sk_pack_scratch(self, int nb):
+        """An epoch call's packed copies of the split output layer (_netstep's
+        _sk_pack): for nb blocks of at most n_(L-1)/2 + 16 columns (any
+        split into 2 or more blocks), 4 arrays each; none (skpk NULL) where
+        they would take more than _SK_PACK_MAX bytes."""
+        cdef Py_ssize_t n_out = self.dims[len(self.dims) - 1]
+        cdef Py_ssize_t n_in = self.dims[len(self.dims) - 2]
+        cdef Py_ssize_t stride = (n_out * (n_in // 2 + 16) + 15) // 16 * 16
+        cdef Py_ssize_t need = 4 * nb * stride
+        if need * self.params.dtype.itemsize > _SK_PACK_MAX:
+            self.p.skpk = NULL
+            return
+        if self.sk_pk is None or self.sk_pk.shape[0] < need:
+            self.sk_pk = _aligned_empty(need, self.params.dtype)
+        self.p.skpk = cnp.PyArray_DATA(<cnp.ndarray>self.sk_pk)
+        self.p.skpk_stride = stride
+
     cdef _xt_scratch(self, int nb, Py_ssize_t m):
         """The plan's transposed copies of X (_netstep's _xt_on): nb of
         n_x x m values, each on its own cache lines, while that is at most
@@ -807,11 +842,17 @@ cdef class NetKernel:
             # sizing by _blocks with a sparse X's count overran it)
             m_max = max(self.p.m, ep.batch if ep != NULL else 0)
             self._sk_scratch(n_threads, m_max)
+            if ep != NULL:
+                self._sk_pack_scratch(n_threads)
         self._xt_scratch(max(n_threads, 1), max(self.p.m, ep.batch if ep != NULL else 0))
         self.p.bad_label = 0
         self.p.nonfinite = 0
         self.p.loss_sum = 0.0
         self.p.l2_sum = 0.0
+        # an epoch call runs the split output layer on packed copies
+        self.p.skpk_on = (ep != NULL and n_threads > 1 and len(self.dims) > 2
+                          and self.p.skpk != NULL)
+        self.p.skpk_nb = 0
         with nogil:
             prev = _blas_begin(1)
             for s in range(n_steps):
@@ -853,6 +894,12 @@ cdef class NetKernel:
                         + fbp_l2_term(self.p.l2_sum, self.p.lambd, n), self.p.m)
                 else:
                     m_s = mode & ~M_LOSS
+            if self.p.skpk_nb != 0:     # the flat buffers current again
+                if self.is_double:
+                    _sk_unpack(<double *>self.p.params, &self.p, &lys[self.p.L - 1])
+                else:
+                    _sk_unpack(<float *>self.p.params, &self.p, &lys[self.p.L - 1])
+            self.p.skpk_on = 0
             _blas_end(prev)
         if updates != NULL:
             updates[0] = u

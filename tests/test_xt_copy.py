@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import _blas, _fit
+from fastbp import _blas, _fit, _testing
 from fastbp.network import Network
 from fastbp.optim import Adam, SGD
 
@@ -31,18 +31,31 @@ def rng(request):
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
+def _openblas_only(on):
+    """The rule on or off, and every product in OpenBLAS (as on its AVX-512
+    cores; elsewhere the small kernel takes these products, and the rule
+    leaves them alone). Returns what restores the settings."""
+    old_rule = _blas._set_nt_copy_rule(on)
+    old_limits = _testing.set_small_gemm_max(-1)
+
+    def restore():
+        _testing.set_small_gemm_max(old_limits)
+        _blas._set_nt_copy_rule(old_rule)
+    return restore
+
+
 @pytest.fixture(params=[True, False], ids=["copy", "nocopy"])
 def rule(request):
-    old = _blas._set_nt_copy_rule(request.param)
+    restore = _openblas_only(request.param)
     yield request.param
-    _blas._set_nt_copy_rule(old)
+    restore()
 
 
 @pytest.fixture
 def rule_on():
-    old = _blas._set_nt_copy_rule(True)
+    restore = _openblas_only(True)
     yield
-    _blas._set_nt_copy_rule(old)
+    restore()
 
 
 def _rows(rng, n_x, m, dtype, layout):
@@ -191,6 +204,24 @@ def test_copies_are_counted_and_released(rng, rule_on):
     finally:
         _blas._set_nt_copy_rule(True)
     assert before >= 2 * 64 * 32 * 8          # two copies of X (n_x, m)
+
+
+def test_small_kernel_products_are_not_copied(rng):
+    # where the small kernel runs the product (AVX2 cores), NT costs it no
+    # more than NN: the rule sends only OpenBLAS's products through the copy
+    old_rule = _blas._set_nt_copy_rule(True)
+    old_limits = _testing.set_small_gemm_max((16384, 262144))
+    try:
+        net = _net([64, 128, 10], np.float64, 2)
+        net.forward(_rows(rng, 64, 32, np.float64, "rows"))
+        # a 64-row block of digits' W1 X^T, 131,072 multiply-adds: the small
+        # kernel's mid-size NT rule takes it where its AVX2 clone runs
+        from fastbp._blas import small_gemm_path
+        assert small_gemm_path(False, True, 64, 32, 64, np.float64) == "small"
+        assert not net._kernel.x_transposed_copy()
+    finally:
+        _testing.set_small_gemm_max(old_limits)
+        _blas._set_nt_copy_rule(old_rule)
 
 
 def test_rule_follows_the_blas_core():

@@ -66,19 +66,8 @@
 /* The vector part of Adam for one width: vector type V of W lanes, the
  * intrinsics' prefix PFX (_mm, _mm256, _mm512), suffix SUF (ps/pd) and
  * correctly rounded square root SQRTV. */
-#define FBP_ADAM_VEC(V, W, PFX, SUF, SQRTV)                                   \
-    {                                                                         \
-        const V vb1 = PFX##_set1_##SUF(b1), vb2 = PFX##_set1_##SUF(b2),       \
-            vn1 = PFX##_set1_##SUF(nb1), vn2 = PFX##_set1_##SUF(nb2),         \
-            vlr = PFX##_set1_##SUF(lr), veps = PFX##_set1_##SUF(eps),         \
-            vc1 = PFX##_set1_##SUF(c1), vc2 = PFX##_set1_##SUF(c2);           \
-        /* x c = x exactly when c = 1 (NaN, infinities, signed zeros and,     \
-         * unflushed, subnormal numbers too; flushed, what the product would  \
-         * give, the next operation reads as 0 anyway): the products are left \
-         * out, ADAM_STEP's always (c1 = c2 = 1) and ADAM's once beta^t is    \
-         * below the epsilon. The float64 update is bound by the FMA ports    \
-         * (fbp_sqrt_pd_avx512 runs there): 8% faster without both. */        \
-        const int u1 = c1 == 1, u2 = c2 == 1;                                 \
+/* The loop of FBP_ADAM_VEC; UNIT (a constant 0 or 1): c1 = c2 = 1. */
+#define FBP_ADAM_LOOP(V, W, PFX, SUF, SQRTV, UNIT)                            \
         for (; i + W <= b; i += W) {                                          \
             V g = PFX##_loadu_##SUF(G + i);                                   \
             V v = PFX##_add_##SUF(PFX##_mul_##SUF(vb1, PFX##_loadu_##SUF(S1 + i)), \
@@ -89,10 +78,28 @@
             PFX##_storeu_##SUF(S1 + i, v);                                    \
             PFX##_storeu_##SUF(S2 + i, s);                                    \
             step = PFX##_div_##SUF(                                           \
-                PFX##_mul_##SUF(vlr, u1 ? v : PFX##_mul_##SUF(v, vc1)),       \
-                PFX##_add_##SUF(SQRTV(u2 ? s : PFX##_mul_##SUF(s, vc2)), veps)); \
+                PFX##_mul_##SUF(vlr, (UNIT) ? v : PFX##_mul_##SUF(v, vc1)),   \
+                PFX##_add_##SUF(SQRTV((UNIT) ? s : PFX##_mul_##SUF(s, vc2)), veps)); \
             PFX##_storeu_##SUF(P + i, PFX##_sub_##SUF(PFX##_loadu_##SUF(P + i), step)); \
-        }                                                                     \
+        }
+
+#define FBP_ADAM_VEC(V, W, PFX, SUF, SQRTV)                                   \
+    {                                                                         \
+        const V vb1 = PFX##_set1_##SUF(b1), vb2 = PFX##_set1_##SUF(b2),       \
+            vn1 = PFX##_set1_##SUF(nb1), vn2 = PFX##_set1_##SUF(nb2),         \
+            vlr = PFX##_set1_##SUF(lr), veps = PFX##_set1_##SUF(eps),         \
+            vc1 = PFX##_set1_##SUF(c1), vc2 = PFX##_set1_##SUF(c2);           \
+        /* x c = x exactly when c = 1 (NaN, infinities, signed zeros and,     \
+         * unflushed, subnormal numbers too; flushed, what the product would  \
+         * give, the next operation reads as 0 anyway): with c1 = c2 = 1      \
+         * (ADAM_STEP always) the loop leaves both products out. The float64  \
+         * update is bound by the FMA ports (fbp_sqrt_pd_avx512 runs there):  \
+         * 8% faster without them (bench/adam_update.c). Two loops, not a     \
+         * test per vector: that made the general one 2-5% slower. */         \
+        if (c1 == 1 && c2 == 1)                                               \
+            FBP_ADAM_LOOP(V, W, PFX, SUF, SQRTV, 1)                           \
+        else                                                                  \
+            FBP_ADAM_LOOP(V, W, PFX, SUF, SQRTV, 0)                           \
     }
 
 /* One clone for element type T (suffix S); CL names the clone, ATTR is its

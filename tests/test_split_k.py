@@ -363,3 +363,58 @@ def test_packed_copies_are_counted_and_released(rng):
     net.fit(X, y, epochs=1, batch_size=16, optimizer=Adam(0.01), verbose=False)
     assert net._kernel.workspace_bytes() == have
     assert net._kernel.packed_output_steps() == 8
+
+
+@SERIAL
+def test_a_call_stopped_at_its_first_step_leaves_the_gradient_alone(rng):
+    # the packed copies are made at the first step; a first step that stops
+    # before its backward (a non-finite loss) must give back the flat
+    # gradient as it was (a later one-step call changed it after the last
+    # packed call), as the per-batch loop leaves it
+    X = rng.standard_normal((9, 64))
+    y = rng.integers(0, 4, 64)
+    Xn = X.copy()
+    Xn[:, 0] = np.nan
+    grads = []
+    for epoch_call in (True, False):
+        net = _net([9, 20, 4], "softmax", np.float64, 2, 2, lambd=0.0)
+        opt = Adam(0.01)
+        Y, code, labels = net.check_Y(y, 64)
+        net.train_epoch(X, Y, code, labels, opt, None, 16)
+        net.train_step(X[:, :16] * 3, y[:16], opt)      # the flat gradient moves on
+        before = net.flat_grads.copy()
+        with pytest.raises(FloatingPointError):
+            if epoch_call:
+                net.train_epoch(Xn, Y, code, labels, opt, None, 16)
+            else:
+                net.train_step(Xn[:, :16], y[:16], opt)
+        assert np.array_equal(net.flat_grads, before)
+        grads.append(net.flat_grads.copy())
+    assert np.array_equal(grads[0], grads[1])
+
+
+@SERIAL
+def test_transposed_copies_keep_whole_lines_when_the_team_grows(rng):
+    # a one-thread call sized the copies' buffer for a wide X; a later call
+    # on three blocks must cut it at whole cache lines (its own stride), not
+    # at a third of the buffer (an odd byte offset for a double copy)
+    from fastbp import _blas, _testing
+    old_rule = _blas._set_nt_copy_rule(True)
+    old_limits = _testing.set_small_gemm_max(-1)
+    try:
+        net = Network([64, 30, 4], "relu", "softmax", dtype=np.float64, seed=1, n_threads=1)
+        net._kernel.min_flops_per_thread = 1
+        wide = np.ascontiguousarray(rng.standard_normal((100, 64))).T
+        net.forward(wide)
+        assert net._kernel.x_transposed_copy()
+        net._nt = 3
+        net._kernel.team_policy = 3
+        X = np.ascontiguousarray(rng.standard_normal((32, 64))).T
+        got = net.forward(X).copy()
+        assert net._kernel.x_transposed_copy()
+        assert net._kernel.x_copy_stride() % 64 == 0
+        _blas._set_nt_copy_rule(False)
+        np.testing.assert_allclose(net.forward(X), got, rtol=1e-12)
+    finally:
+        _testing.set_small_gemm_max(old_limits)
+        _blas._set_nt_copy_rule(old_rule)

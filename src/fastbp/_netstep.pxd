@@ -337,8 +337,10 @@ cdef inline void _sk_copy(floating *flat, Py_ssize_t ld, floating *packed, Py_ss
 
 cdef inline void _sk_pack(floating *P, NetPlan *p, LayerPlan *last, int tid, int nt,
                           int nb) noexcept nogil:
-    """Copy this thread's blocks K_b of W[L] and of the optimizer's state
-    into their packed copies (at the start of the first packed step).
+    """Copy this thread's blocks K_b of W[L], of its gradient and of the
+    optimizer's state into their packed copies (at the start of the first
+    packed step; the gradient too, so that a step that stops before its
+    backward leaves the flat gradient as it was when the copies go back).
 
     Why: the split output layer's threads own column blocks of W[L]'s rows
     (n_L rows of n_(L-1) values: digits' 10 rows of 128), so in the flat
@@ -357,6 +359,8 @@ cdef inline void _sk_pack(floating *P, NetPlan *p, LayerPlan *last, int tid, int
     for blk in range(nb):
         if _mine(blk, tid, nt, n_in, nb, grain, &k0, &k1):
             _sk_copy(P + last.w_off + k0, n_in, _sk_packed(P, p, blk, 0), n, k1 - k0, False)
+            _sk_copy(<floating *>p.grads + last.w_off + k0, n_in, _sk_packed(P, p, blk, 1),
+                     n, k1 - k0, False)
             if p.s1 != NULL:
                 _sk_copy(<floating *>p.s1 + last.w_off + k0, n_in, _sk_packed(P, p, blk, 2),
                          n, k1 - k0, False)

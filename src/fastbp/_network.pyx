@@ -389,6 +389,10 @@ cdef class NetKernel:
         (_netstep's _sk_pack) so far."""
         return self.p.skpk_steps
 
+    def x_copy_stride(self):
+        """Bytes between the threads' transposed copies of X (0: none)."""
+        return self.p.xt_copy if self.p.xtbuf != NULL else 0
+
     def x_transposed_copy(self):
         """Whether the last step ran its first layer's forward on the
         threads' transposed copies of X (_netstep's _xt_on)."""
@@ -743,7 +747,9 @@ cdef class NetKernel:
         if self.xt_ws is None or self.xt_ws.shape[0] < nb * stride:
             self.xt_ws = _aligned_empty(nb * stride, np.uint8)
         self.p.xtbuf = cnp.PyArray_DATA(<cnp.ndarray>self.xt_ws)
-        self.p.xt_copy = self.xt_ws.shape[0] // nb
+        # (this call's stride, a whole number of lines, whatever an earlier
+        # call with fewer threads or a wider X left the buffer's size at)
+        self.p.xt_copy = stride
 
     cdef _set_y(self, object Y_, int yt, bint labels):
         self._check_y(Y_, yt, labels, self.p.m)

@@ -180,11 +180,13 @@ cdef struct NetPlan:
     # gradient and of the optimizer's state in packed copies (_sk_pack):
     # n_L x |K_b| contiguous each, array a (0 W, 1 G, 2 S1, 3 S2) at
     # skpk + (4 b + a) skpk_stride elements. skpk NULL: none allocated;
-    # skpk_on: this call may use them; skpk_nb: the nb of the step that
-    # packed them, 0 while the flat buffers hold the values (they do
-    # whenever a call has returned: _sk_unpack)
+    # skpk_call: this call may use them (NetKernel._call sets it); skpk_on:
+    # this step does (_run sets it); skpk_nb: the nb of the step that packed
+    # them, 0 while the flat buffers hold the values (they do whenever a
+    # call has returned: _sk_unpack)
     void *skpk
     Py_ssize_t skpk_stride
+    int skpk_call
     int skpk_on
     int skpk_nb
     Py_ssize_t skpk_steps  # steps run on them (a count for tests)
@@ -335,6 +337,26 @@ cdef inline void _sk_copy(floating *flat, Py_ssize_t ld, floating *packed, Py_ss
             memcpy(packed + i * w, flat + i * ld, w * sizeof(floating))
 
 
+cdef inline void _sk_block(floating *P, NetPlan *p, LayerPlan *last, int blk, int nb,
+                           bint out) noexcept nogil:
+    """Block blk (of nb) of W[L], its gradient and the optimizer's state:
+    into its packed copies, or with ``out`` back into the flat buffers."""
+    cdef Py_ssize_t n = last.n_out, n_in = last.n_in, k0, k1
+    cdef floating *flat[4]
+    cdef int a
+    _split(n_in, nb, blk, _row_grain(n_in, nb), &k0, &k1)
+    if k1 <= k0:
+        return
+    flat[0] = P
+    flat[1] = <floating *>p.grads
+    flat[2] = <floating *>p.s1
+    flat[3] = <floating *>p.s2
+    for a in range(4):
+        if flat[a] != NULL:
+            _sk_copy(flat[a] + last.w_off + k0, n_in, _sk_packed(P, p, blk, a), n, k1 - k0,
+                     out)
+
+
 cdef inline void _sk_pack(floating *P, NetPlan *p, LayerPlan *last, int tid, int nt,
                           int nb) noexcept nogil:
     """Copy this thread's blocks K_b of W[L], of its gradient and of the
@@ -353,42 +375,18 @@ cdef inline void _sk_pack(floating *P, NetPlan *p, LayerPlan *last, int tid, int
     rows against contiguous halves (a /tmp C program; Xeon, bench/RESULTS.md,
     twenty-ninth session). Packed, each block's values are contiguous and
     touched by one core for the whole call."""
-    cdef Py_ssize_t n = last.n_out, n_in = last.n_in, k0, k1
-    cdef Py_ssize_t grain = _row_grain(n_in, nb)
     cdef int blk
     for blk in range(nb):
-        if _mine(blk, tid, nt, n_in, nb, grain, &k0, &k1):
-            _sk_copy(P + last.w_off + k0, n_in, _sk_packed(P, p, blk, 0), n, k1 - k0, False)
-            _sk_copy(<floating *>p.grads + last.w_off + k0, n_in, _sk_packed(P, p, blk, 1),
-                     n, k1 - k0, False)
-            if p.s1 != NULL:
-                _sk_copy(<floating *>p.s1 + last.w_off + k0, n_in, _sk_packed(P, p, blk, 2),
-                         n, k1 - k0, False)
-            if p.s2 != NULL:
-                _sk_copy(<floating *>p.s2 + last.w_off + k0, n_in, _sk_packed(P, p, blk, 3),
-                         n, k1 - k0, False)
+        if blk % nt == tid:     # this thread's blocks (_mine)
+            _sk_block(P, p, last, blk, nb, False)
 
 
 cdef inline void _sk_unpack(floating *P, NetPlan *p, LayerPlan *last) noexcept nogil:
     """Copy every packed block (W[L], its gradient, the optimizer's state)
     back into the flat buffers; on the calling thread, between steps."""
-    cdef Py_ssize_t n = last.n_out, n_in = last.n_in, k0, k1
-    cdef int nb = p.skpk_nb, blk
-    if nb == 0:
-        return
-    for blk in range(nb):
-        _split(n_in, nb, blk, _row_grain(n_in, nb), &k0, &k1)
-        if k1 <= k0:
-            continue
-        _sk_copy(P + last.w_off + k0, n_in, _sk_packed(P, p, blk, 0), n, k1 - k0, True)
-        _sk_copy(<floating *>p.grads + last.w_off + k0, n_in, _sk_packed(P, p, blk, 1), n,
-                 k1 - k0, True)
-        if p.s1 != NULL:
-            _sk_copy(<floating *>p.s1 + last.w_off + k0, n_in, _sk_packed(P, p, blk, 2), n,
-                     k1 - k0, True)
-        if p.s2 != NULL:
-            _sk_copy(<floating *>p.s2 + last.w_off + k0, n_in, _sk_packed(P, p, blk, 3), n,
-                     k1 - k0, True)
+    cdef int blk
+    for blk in range(p.skpk_nb):
+        _sk_block(P, p, last, blk, p.skpk_nb, True)
     p.skpk_nb = 0
 
 
@@ -1173,12 +1171,11 @@ cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
                       int nt) noexcept nogil:
     """One step cut into nb blocks per phase, run by a team of nt <= nb threads."""
     nt = team_threads(nt)       # 1 in a fork() child (fastbp._openmp_helpers)
-    cdef int pack = p.skpk_on
     p.sk = nb if _split_k(p, lys, nb) else 0
     p.xt = _xt_on(p, lys, nb, sizeof(floating))
     if p.skpk_nb != 0 and p.skpk_nb != p.sk:
         _sk_unpack(P, p, &lys[p.L - 1])     # packed for other blocks, or none split
-    p.skpk_on = pack and p.sk != 0 and (mode & M_BACKWARD) and (mode & M_UPDATE)
+    p.skpk_on = p.skpk_call and p.sk != 0 and (mode & M_BACKWARD) and (mode & M_UPDATE)
     if nt <= 1:
         _team(P, p, lys, mode, nb)
     else:
@@ -1187,7 +1184,7 @@ cdef inline void _run(floating *P, NetPlan *p, LayerPlan *lys, int mode, int nb,
     if p.skpk_on:
         p.skpk_nb = p.sk
         p.skpk_steps += 1
-    p.skpk_on = pack
+    p.skpk_on = 0
     _l2_total(p, lys, mode)
 
 

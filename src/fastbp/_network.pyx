@@ -250,6 +250,7 @@ cdef class NetKernel:
         self.xt_ws = None
         self.p.skpk = NULL
         self.p.skpk_stride = 0
+        self.p.skpk_call = 0
         self.p.skpk_on = 0
         self.p.skpk_nb = 0
         self.p.skpk_steps = 0
@@ -841,23 +842,23 @@ cdef class NetKernel:
         nb = self._blocks(n_threads, self.p.m)
         if self.p.xs_u != NULL:
             self._sp_scratch(nb)
+        # the widest batch this call runs
+        m_max = max(self.p.m, ep.batch if ep != NULL else 0)
+        self.p.skpk_call = 0
         if n_threads > 1 and len(self.dims) > 2:
-            # for the widest batch this call runs, and n_threads blocks: a
-            # step's nb never exceeds it, however its work is counted (an
-            # epoch's batches are dense whatever X the plan held before:
-            # sizing by _blocks with a sparse X's count overran it)
-            m_max = max(self.p.m, ep.batch if ep != NULL else 0)
+            # for n_threads blocks: a step's nb never exceeds it, however its
+            # work is counted (an epoch's batches are dense whatever X the
+            # plan held before: sizing by _blocks with a sparse X's count
+            # overran it)
             self._sk_scratch(n_threads, m_max)
-            if ep != NULL:
+            if ep != NULL:      # an epoch call runs the split layer on packed copies
                 self._sk_pack_scratch(n_threads)
-        self._xt_scratch(max(n_threads, 1), max(self.p.m, ep.batch if ep != NULL else 0))
+                self.p.skpk_call = self.p.skpk != NULL
+        self._xt_scratch(max(n_threads, 1), m_max)
         self.p.bad_label = 0
         self.p.nonfinite = 0
         self.p.loss_sum = 0.0
         self.p.l2_sum = 0.0
-        # an epoch call runs the split output layer on packed copies
-        self.p.skpk_on = (ep != NULL and n_threads > 1 and len(self.dims) > 2
-                          and self.p.skpk != NULL)
         self.p.skpk_nb = 0
         with nogil:
             prev = _blas_begin(1)
@@ -905,7 +906,7 @@ cdef class NetKernel:
                     _sk_unpack(<double *>self.p.params, &self.p, &lys[self.p.L - 1])
                 else:
                     _sk_unpack(<float *>self.p.params, &self.p, &lys[self.p.L - 1])
-            self.p.skpk_on = 0
+            self.p.skpk_call = 0
             _blas_end(prev)
         if updates != NULL:
             updates[0] = u

@@ -83,4 +83,52 @@ static inline void fbp_yield(void) { sched_yield(); }
 #endif
 static FBP_THREAD_LOCAL ptrdiff_t fbp_warm_seen_gen = 0;
 static inline ptrdiff_t *fbp_warm_seen(void) { return &fbp_warm_seen_gen; }
+
+/* Tasks with a home thread (fastbp._dense's layer kernels). With nthr
+   threads in a call, the thread at position `home` first claims the tasks
+   t = home (mod nthr), then any task left, lowest first. A thread keeps its
+   position from call to call (its OpenMP thread number in a team; on NumPy's
+   OpenBLAS pool, where no number is handed out, the slot fbp_pool_home gives
+   it the first time it asks), so the thread that ran a block of a layer's
+   output rows in the last call runs it again: the rows it wrote (Z and A,
+   dW, the previous layer's dZ) are in its own core's cache, not the other
+   core's. A late or busy thread's tasks are taken by the others, so every
+   task runs exactly once whoever comes. *taken is a bit mask of the claimed
+   tasks; past 64 tasks the plain counter *next hands them out in order.
+   Returns a value >= ntask when none is left. */
+static FBP_THREAD_LOCAL ptrdiff_t fbp_pool_home_ = -1;
+static ptrdiff_t fbp_pool_homes_ = 0;
+
+static inline ptrdiff_t fbp_pool_home(void)
+{
+    if (fbp_pool_home_ < 0)
+        fbp_pool_home_ = fbp_task_next(&fbp_pool_homes_);
+    return fbp_pool_home_;
+}
+
+static inline int fbp_task_try_(ptrdiff_t *taken, ptrdiff_t t)
+{
+    unsigned long long bit = 1ULL << t;
+#if defined(_MSC_VER) && !defined(__clang__)
+    return !((unsigned long long)_InterlockedOr64((volatile __int64 *)taken,
+                                                  (__int64)bit) & bit);
+#else
+    return !(__atomic_fetch_or((unsigned long long *)taken, bit, __ATOMIC_RELAXED) & bit);
+#endif
+}
+
+static inline ptrdiff_t fbp_task_claim(ptrdiff_t *taken, ptrdiff_t *next, ptrdiff_t ntask,
+                                       ptrdiff_t nthr, ptrdiff_t home)
+{
+    ptrdiff_t t;
+    if (ntask > 64 || nthr < 2)
+        return fbp_task_next(next);
+    for (t = home % nthr; t < ntask; t += nthr)
+        if (fbp_task_try_(taken, t))
+            return t;
+    for (t = 0; t < ntask; t++)
+        if (fbp_task_try_(taken, t))
+            return t;
+    return ntask;
+}
 #endif

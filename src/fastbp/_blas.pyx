@@ -844,7 +844,7 @@ cdef void _pool_run(int nt, pool_task_t fn, void *arg) noexcept nogil:
     """fn(arg) on the calling thread and nt - 1 of NumPy's pool's workers.
 
     nt from _pool_size. fn must take its work from a shared counter
-    (fbp_task_next): a worker may start late (busy with another thread's
+    (fbp_task_claim): a worker may start late (busy with another thread's
     NumPy call, or asleep), and the caller then does its share.
     """
     global _pool_runs

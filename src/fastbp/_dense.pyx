@@ -17,16 +17,18 @@ how the alternatives (a BLAS-threaded GEMM, then an OpenMP or serial
 epilogue) measured.
 
 Which threads: the blocks are tasks (FwdJob / BwdJob) that run either in an
-OpenMP team (prange) or on the calling thread and the workers of NumPy's
-OpenBLAS pool (fastbp._blas._pool_run), chosen per call by _team_size: the
-pool wherever fastbp found one it can use. A user's NumPy GEMMs leave that
-pool's worker spinning for ~0.1 s; an OpenMP team started then shares the
-cores with the spinner (a NumPy-forward / fastbp-backward loop cost ~2x its
+OpenMP team or on the calling thread and the workers of NumPy's OpenBLAS
+pool (fastbp._blas._pool_run), chosen per call by _team_size: the pool
+wherever fastbp found one it can use. A user's NumPy GEMMs leave that pool's
+worker spinning for ~0.1 s; an OpenMP team started then shares the cores
+with the spinner (a NumPy-forward / fastbp-backward loop cost ~2x its
 parts), while on the pool the spinner runs fastbp's tasks. The same tasks on
-either give bitwise the same results (tests/test_numpy_pool.py).
+either give bitwise the same results (tests/test_numpy_pool.py). Either way
+each thread claims its home tasks first (fbp_task_claim), so a block of
+output rows is written by the same core call after call.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel
 from cpython.dict cimport PyDict_GetItem
 from cpython.long cimport PyLong_AsLongAndOverflow
 from cpython.object cimport PyObject
@@ -37,9 +39,10 @@ cimport numpy as cnp
 from libc.float cimport DBL_MAX
 
 from fastbp._blas cimport _blas_begin, _blas_end, _pool_size, _pool_run
-from fastbp._kernels cimport fbp_task_next, fbp_deriv_needs_z
+from fastbp._kernels cimport fbp_deriv_needs_z, fbp_pool_home, fbp_task_claim
 from fastbp._openmp_helpers cimport (cores_at_import, default_threads, fbp_omp_enabled,
-                                      fbp_omp_thread_limit, fork_child, team_threads)
+                                      fbp_omp_thread_limit, fbp_omp_thread_num, fork_child,
+                                      team_threads)
 from fastbp._registry cimport label_code, ACT_NONE, FBP_LEAKY_RELU, FBP_ELU, FBP_N_ACT
 from fastbp._rows cimport *  # Mat, _mm, row kernels, backward of a row block
 
@@ -473,7 +476,7 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t rows, int nt) noexcept nogil:
 # ------------------------------------------------------------------ kernels
 
 # One call's work as tasks (one block of output rows or columns each): the
-# same task bodies run in an OpenMP team (prange) or on the threads of
+# same task bodies run in an OpenMP team or on the threads of
 # NumPy's OpenBLAS pool (fastbp._blas._pool_run, see _team_size), whichever
 # runs them, with the same blocks, so results do not depend on it.
 
@@ -489,7 +492,9 @@ cdef struct FwdJob:
     double alpha
     bint bc
     Py_ssize_t dim, blk, ntask
-    Py_ssize_t next          # the next task (pool path: fbp_task_next)
+    Py_ssize_t next          # pool path: fbp_task_claim's counter,
+    Py_ssize_t taken         # its mask of claimed tasks
+    Py_ssize_t nthr          # and the pool threads running them
 
 
 cdef struct BwdJob:
@@ -505,7 +510,7 @@ cdef struct BwdJob:
     double alpha, scale, l2
     bint bcw, bcz
     Py_ssize_t dimw, dimz, blkw, blkz, nbw, ntask
-    Py_ssize_t next
+    Py_ssize_t next, taken, nthr
 
 
 cdef inline int _team_size(int nt, Py_ssize_t ntask) noexcept nogil:
@@ -538,20 +543,23 @@ cdef inline void _fwd_task(FwdJob *j, Py_ssize_t t, floating *Z, floating *A,
                   j.bs, r1 - r0, m)
 
 
+cdef inline void _fwd_run(FwdJob *j, Py_ssize_t home, floating *Z, floating *A,
+                          const floating *b) noexcept nogil:
+    """The tasks this thread claims, its home ones first (fbp_task_claim)."""
+    cdef Py_ssize_t t = fbp_task_claim(&j.taken, &j.next, j.ntask, j.nthr, home)
+    while t < j.ntask:
+        _fwd_task(j, t, Z, A, b)
+        t = fbp_task_claim(&j.taken, &j.next, j.ntask, j.nthr, home)
+
+
 cdef void _fwd_pool_f(void *arg) noexcept nogil:
     cdef FwdJob *j = <FwdJob *>arg
-    cdef Py_ssize_t t = fbp_task_next(&j.next)
-    while t < j.ntask:
-        _fwd_task(j, t, <float *>j.Z, <float *>j.A, <const float *>j.b)
-        t = fbp_task_next(&j.next)
+    _fwd_run(j, fbp_pool_home(), <float *>j.Z, <float *>j.A, <const float *>j.b)
 
 
 cdef void _fwd_pool_d(void *arg) noexcept nogil:
     cdef FwdJob *j = <FwdJob *>arg
-    cdef Py_ssize_t t = fbp_task_next(&j.next)
-    while t < j.ntask:
-        _fwd_task(j, t, <double *>j.Z, <double *>j.A, <const double *>j.b)
-        t = fbp_task_next(&j.next)
+    _fwd_run(j, fbp_pool_home(), <double *>j.Z, <double *>j.A, <const double *>j.b)
 
 
 cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
@@ -559,7 +567,6 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
                           Py_ssize_t m, int act, floating alpha, int nt) noexcept nogil:
     """Z = W Ap + b; A = g(Z)."""
     cdef FwdJob j
-    cdef Py_ssize_t t
     cdef int prev, pool
     if n * p * m < _PAR_MIN_MACS:
         nt = 1
@@ -579,9 +586,11 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
     j.ntask = _n_blocks(j.dim, nt) if nt > 1 else 1
     j.blk = (j.dim + j.ntask - 1) // j.ntask
     j.next = 0
+    j.taken = 0
     prev = _blas_begin(0 if nt == 1 and n * p * m <= _BLAS_SERIAL_MNK else 1)
     pool = _team_size(nt, j.ntask)
     if pool:
+        j.nthr = pool
         if floating is float:
             _pool_run(pool, _fwd_pool_f, &j)
         else:
@@ -589,8 +598,9 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
     elif j.ntask == 1:      # one block: no OpenMP region to enter
         _fwd_task(&j, 0, Z, A, b)
     else:
-        for t in prange(j.ntask, num_threads=team_threads(nt), schedule="dynamic"):
-            _fwd_task(&j, t, Z, A, b)
+        j.nthr = team_threads(nt)
+        with parallel(num_threads=j.nthr):
+            _fwd_run(&j, fbp_omp_thread_num(), Z, A, b)
     _blas_end(prev)
 
 
@@ -630,20 +640,23 @@ cdef inline void _bwd_task(BwdJob *j, Py_ssize_t t, floating *dZp, floating *dW,
             _dprev_rows(dZp, m, W, j.dZ, r0, r1, n, m, j.act, <floating>j.alpha, j.V)
 
 
+cdef inline void _bwd_run(BwdJob *j, Py_ssize_t home, floating *dZp, floating *dW,
+                          floating *db) noexcept nogil:
+    """The tasks this thread claims, its home ones first (fbp_task_claim)."""
+    cdef Py_ssize_t t = fbp_task_claim(&j.taken, &j.next, j.ntask, j.nthr, home)
+    while t < j.ntask:
+        _bwd_task(j, t, dZp, dW, db)
+        t = fbp_task_claim(&j.taken, &j.next, j.ntask, j.nthr, home)
+
+
 cdef void _bwd_pool_f(void *arg) noexcept nogil:
     cdef BwdJob *j = <BwdJob *>arg
-    cdef Py_ssize_t t = fbp_task_next(&j.next)
-    while t < j.ntask:
-        _bwd_task(j, t, <float *>j.dZp, <float *>j.dW, <float *>j.db)
-        t = fbp_task_next(&j.next)
+    _bwd_run(j, fbp_pool_home(), <float *>j.dZp, <float *>j.dW, <float *>j.db)
 
 
 cdef void _bwd_pool_d(void *arg) noexcept nogil:
     cdef BwdJob *j = <BwdJob *>arg
-    cdef Py_ssize_t t = fbp_task_next(&j.next)
-    while t < j.ntask:
-        _bwd_task(j, t, <double *>j.dZp, <double *>j.dW, <double *>j.db)
-        t = fbp_task_next(&j.next)
+    _bwd_run(j, fbp_pool_home(), <double *>j.dZp, <double *>j.dW, <double *>j.db)
 
 
 cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating *dW,
@@ -679,9 +692,11 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
     j.blkz = (j.dimz + nbz - 1) // nbz
     j.ntask = j.nbw + nbz
     j.next = 0
+    j.taken = 0
     prev = _blas_begin(0 if nt == 1 and n * p * m <= _BLAS_SERIAL_MNK else 1)
     pool = _team_size(nt, j.ntask)
     if pool:
+        j.nthr = pool
         if floating is float:
             _pool_run(pool, _bwd_pool_f, &j)
         else:
@@ -690,8 +705,9 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
         for t in range(j.ntask):
             _bwd_task(&j, t, dZp, dW, db)
     else:
-        for t in prange(j.ntask, num_threads=team_threads(nt), schedule="dynamic"):
-            _bwd_task(&j, t, dZp, dW, db)
+        j.nthr = team_threads(nt)
+        with parallel(num_threads=j.nthr):
+            _bwd_run(&j, fbp_omp_thread_num(), dZp, dW, db)
     _blas_end(prev)
 
 

@@ -108,8 +108,13 @@ cdef extern from "fastbp_omp.h" nogil:
     int fbp_omp_team_size()
     void fbp_omp_barrier()
     double fbp_wtime()
-    # a distinct task index per call (tasks run outside an OpenMP team)
-    Py_ssize_t fbp_task_next(Py_ssize_t *counter)
+    # the next of a call's ntask tasks for the thread at position home of
+    # nthr: its home tasks (t = home mod nthr) first, then any left (see
+    # fastbp_omp.h); a value >= ntask when none is left
+    Py_ssize_t fbp_task_claim(Py_ssize_t *taken, Py_ssize_t *next, Py_ssize_t ntask,
+                              Py_ssize_t nthr, Py_ssize_t home)
+    # a pool thread's home: a slot it keeps from call to call
+    Py_ssize_t fbp_pool_home()
 
 # Optimizer updates over [a, b) of the flat buffers (the network kernel's):
 # opt is an FBP_OPT_* code; the formulas are in csrc/fastbp_optim.h.

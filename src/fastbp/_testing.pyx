@@ -11,7 +11,8 @@ network kernel's per-step optimizer arguments (``_netstep._opt_step``);
 kernels' runs on NumPy's OpenBLAS pool (fastbp._blas; bench_layer.py too);
 ``update`` runs the optimizer update on flat buffers;
 ``simulate_team_chooser`` drives the network kernel's team chooser with
-made-up step times; ``transpose`` runs csrc/fastbp_transpose.h.
+made-up step times; ``transpose`` runs csrc/fastbp_transpose.h;
+``task_claims`` replays the layer kernels' task claims (fbp_task_claim).
 """
 from cython cimport floating
 cimport numpy as cnp
@@ -238,6 +239,21 @@ def update_flushes_subnormal():
     zero (csrc/fastbp_optim.h's FBP_UPDATE_FLUSHES: x86-64 with GCC, clang
     or MSVC, and ARM64 with GCC or clang); elsewhere it keeps them."""
     return bool(FBP_UPDATE_FLUSHES)
+
+
+def task_claims(Py_ssize_t ntask, Py_ssize_t nthr, homes, turns):
+    """Which task each claim of csrc/fastbp_omp.h's fbp_task_claim gets.
+
+    Threads at the positions ``homes`` claim from one job of ``ntask`` tasks
+    split among ``nthr`` threads, one claim at a time, in the order ``turns``
+    (indexes into ``homes``). Returns the task of each claim (ntask or
+    more: none was left).
+    """
+    cdef Py_ssize_t taken = 0, nxt = 0
+    cdef list got = []
+    for k in turns:
+        got.append(fbp_task_claim(&taken, &nxt, ntask, nthr, <Py_ssize_t>homes[k]))
+    return got
 
 
 def set_numpy_pool(bint on):

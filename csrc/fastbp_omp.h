@@ -106,18 +106,18 @@ static inline ptrdiff_t fbp_pool_home(void)
     return fbp_pool_home_;
 }
 
-static inline int fbp_task_try_(ptrdiff_t *taken, ptrdiff_t t)
+static inline int fbp_task_try_(unsigned long long *taken, ptrdiff_t t)
 {
     unsigned long long bit = 1ULL << t;
 #if defined(_MSC_VER) && !defined(__clang__)
     return !((unsigned long long)_InterlockedOr64((volatile __int64 *)taken,
                                                   (__int64)bit) & bit);
 #else
-    return !(__atomic_fetch_or((unsigned long long *)taken, bit, __ATOMIC_RELAXED) & bit);
+    return !(__atomic_fetch_or(taken, bit, __ATOMIC_RELAXED) & bit);
 #endif
 }
 
-static inline ptrdiff_t fbp_task_claim(ptrdiff_t *taken, ptrdiff_t *next, ptrdiff_t ntask,
+static inline ptrdiff_t fbp_task_claim(unsigned long long *taken, ptrdiff_t *next, ptrdiff_t ntask,
                                        ptrdiff_t nthr, ptrdiff_t home)
 {
     ptrdiff_t t;

@@ -492,9 +492,9 @@ cdef struct FwdJob:
     double alpha
     bint bc
     Py_ssize_t dim, blk, ntask
-    Py_ssize_t next          # pool path: fbp_task_claim's counter,
-    Py_ssize_t taken         # its mask of claimed tasks
-    Py_ssize_t nthr          # and the pool threads running them
+    Py_ssize_t next          # fbp_task_claim's counter,
+    unsigned long long taken # its mask of the claimed tasks
+    Py_ssize_t nthr          # and the threads that run them
 
 
 cdef struct BwdJob:
@@ -510,7 +510,8 @@ cdef struct BwdJob:
     double alpha, scale, l2
     bint bcw, bcz
     Py_ssize_t dimw, dimz, blkw, blkz, nbw, ntask
-    Py_ssize_t next, taken, nthr
+    Py_ssize_t next, nthr
+    unsigned long long taken
 
 
 cdef inline int _team_size(int nt, Py_ssize_t ntask) noexcept nogil:

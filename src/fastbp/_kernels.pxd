@@ -111,7 +111,7 @@ cdef extern from "fastbp_omp.h" nogil:
     # the next of a call's ntask tasks for the thread at position home of
     # nthr: its home tasks (t = home mod nthr) first, then any left (see
     # fastbp_omp.h); a value >= ntask when none is left
-    Py_ssize_t fbp_task_claim(Py_ssize_t *taken, Py_ssize_t *next, Py_ssize_t ntask,
+    Py_ssize_t fbp_task_claim(unsigned long long *taken, Py_ssize_t *next, Py_ssize_t ntask,
                               Py_ssize_t nthr, Py_ssize_t home)
     # a pool thread's home: a slot it keeps from call to call
     Py_ssize_t fbp_pool_home()

@@ -249,7 +249,8 @@ def task_claims(Py_ssize_t ntask, Py_ssize_t nthr, homes, turns):
     (indexes into ``homes``). Returns the task of each claim (ntask or
     more: none was left).
     """
-    cdef Py_ssize_t taken = 0, nxt = 0
+    cdef unsigned long long taken = 0
+    cdef Py_ssize_t nxt = 0
     cdef list got = []
     for k in turns:
         got.append(fbp_task_claim(&taken, &nxt, ntask, nthr, <Py_ssize_t>homes[k]))

@@ -843,7 +843,7 @@ cdef int _pool_size(int nt) noexcept nogil:
 cdef void _pool_run(int nt, pool_task_t fn, void *arg) noexcept nogil:
     """fn(arg) on the calling thread and nt - 1 of NumPy's pool's workers.
 
-    nt from _pool_size. fn must take its work from a shared counter
+    nt from _pool_size. fn must claim its work from shared state
     (fbp_task_claim): a worker may start late (busy with another thread's
     NumPy call, or asleep), and the caller then does its share.
     """

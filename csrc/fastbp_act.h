@@ -235,7 +235,19 @@ static inline FBP_ALWAYS_INLINE void fbp_fwd_lin_body_##S(int act, T alpha,  \
     ptrdiff_t i, j;                                                           \
     for (i = 0; i < rows; i++) {                                              \
         T *z = Z + i * ldz, *a = A + i * lda;                                 \
-        const T bi = b ? b[i * bs] : (T)0;                                    \
+        if (!b) {           /* Z holds the bias already: only A is written */ \
+            const T *zr = z;                                                  \
+            if (act == FBP_RELU) {                                            \
+                for (j = 0; j < cols; j++) { T v = zr[j]; a[j] = v < 0 ? (T)0 : v; } \
+            } else if (act == FBP_LEAKY_RELU) {                               \
+                for (j = 0; j < cols; j++) {                                  \
+                    T v = zr[j], lo = alpha * v; a[j] = v < 0 ? lo : v; }     \
+            } else if (a != z) {                                              \
+                for (j = 0; j < cols; j++) a[j] = zr[j];                      \
+            }                                                                 \
+            continue;                                                         \
+        }                                                                     \
+        const T bi = b[i * bs];                                               \
         if (act == FBP_RELU) {                                                \
             for (j = 0; j < cols; j++) {                                      \
                 T v = z[j] + bi; z[j] = v; a[j] = v < 0 ? (T)0 : v; }         \
@@ -363,7 +375,9 @@ FBP_DEFINE_LIN(double, d)
     } while (0)
 
 #define FBP_DEFINE_ROWS(T, S)                                                 \
-/* Forward epilogue: Z[i,j] += b[i*bs]; A[i,j] = g(Z[i,j]). */                \
+/* Forward epilogue: Z[i,j] += b[i*bs]; A[i,j] = g(Z[i,j]). b NULL: Z holds    \
+ * the bias already (fbp_bias_fill before a GEMM with beta 1): A = g(Z),     \
+ * and Z is not written. */                                                   \
 static inline void fbp_forward_rows_##S(int act, T alpha, T *Z, ptrdiff_t ldz, \
     T *A, ptrdiff_t lda, const T *b, ptrdiff_t bs, ptrdiff_t rows,            \
     ptrdiff_t cols)                                                           \
@@ -380,35 +394,67 @@ static inline void fbp_forward_rows_##S(int act, T alpha, T *Z, ptrdiff_t ldz, \
         const T bi = b ? b[i * bs] : (T)0;                                    \
         switch (act) {                                                        \
         case FBP_IDENTITY:                                                    \
-            for (j = 0; j < cols; j++) { T v = z[j] + bi; z[j] = v; a[j] = v; } \
+            if (b) {                                                          \
+                for (j = 0; j < cols; j++) { T v = z[j] + bi; z[j] = v; a[j] = v; } \
+            } else if (a != z) {                                              \
+                for (j = 0; j < cols; j++) a[j] = z[j];                       \
+            }                                                                 \
             break;                                                            \
         case FBP_RELU:                                                        \
-            for (j = 0; j < cols; j++) {                                      \
-                T v = z[j] + bi; z[j] = v; a[j] = v < 0 ? (T)0 : v; }         \
+            if (b) {                                                          \
+                for (j = 0; j < cols; j++) {                                  \
+                    T v = z[j] + bi; z[j] = v; a[j] = v < 0 ? (T)0 : v; }     \
+            } else {                                                          \
+                for (j = 0; j < cols; j++) { T v = z[j]; a[j] = v < 0 ? (T)0 : v; } \
+            }                                                                 \
             break;                                                            \
         case FBP_LEAKY_RELU:                                                  \
-            for (j = 0; j < cols; j++) {                                      \
-                T v = z[j] + bi, lo = alpha * v; z[j] = v; a[j] = v < 0 ? lo : v; } \
+            if (b) {                                                          \
+                for (j = 0; j < cols; j++) {                                  \
+                    T v = z[j] + bi, lo = alpha * v; z[j] = v; a[j] = v < 0 ? lo : v; } \
+            } else {                                                          \
+                for (j = 0; j < cols; j++) {                                  \
+                    T v = z[j], lo = alpha * v; a[j] = v < 0 ? lo : v; }      \
+            }                                                                 \
             break;                                                            \
         case FBP_SIGMOID:                                                     \
         case FBP_TANH:                                                        \
             /* one array call per row (in place when A is Z) */               \
-            for (j = 0; j < cols; j++) z[j] += bi;                            \
+            if (b)                                                            \
+                for (j = 0; j < cols; j++) z[j] += bi;                        \
             if (act == FBP_SIGMOID) fbp_vsigmoid_##S(z, a, cols);             \
             else fbp_vtanh_##S(z, a, cols);                                   \
             break;                                                            \
         case FBP_ELU: case FBP_SOFTPLUS: case FBP_SILU: case FBP_GELU_TANH:   \
             for (j = 0; j < cols; j += FBP_VCHUNK) {                          \
                 ptrdiff_t k, w = cols - j < FBP_VCHUNK ? cols - j : FBP_VCHUNK; \
-                for (k = 0; k < w; k++) z[j + k] += bi;                       \
+                if (b)                                                        \
+                    for (k = 0; k < w; k++) z[j + k] += bi;                   \
                 fbp_act_vec_##S(act, alpha, z + j, a + j, w);                 \
             }                                                                 \
             break;                                                            \
         default:                                                              \
-            for (j = 0; j < cols; j++) {                                      \
-                T v = z[j] + bi; z[j] = v; a[j] = fbp_act_##S(act, v, alpha); } \
+            if (b) {                                                          \
+                for (j = 0; j < cols; j++) {                                  \
+                    T v = z[j] + bi; z[j] = v; a[j] = fbp_act_##S(act, v, alpha); } \
+            } else {                                                          \
+                for (j = 0; j < cols; j++) a[j] = fbp_act_##S(act, z[j], alpha); \
+            }                                                                 \
             break;                                                            \
         }                                                                     \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+/* Z[i, j] = b[i*bs]: a bias laid out for a GEMM that adds its product        \
+ * (beta = 1), whose forward epilogue then takes b = NULL. */                 \
+static inline void fbp_bias_fill_##S(T *Z, ptrdiff_t ldz, const T *b,         \
+    ptrdiff_t bs, ptrdiff_t rows, ptrdiff_t cols)                             \
+{                                                                             \
+    ptrdiff_t i, j;                                                           \
+    for (i = 0; i < rows; i++) {                                              \
+        T *z = Z + i * ldz;                                                   \
+        const T bi = b[i * bs];                                               \
+        for (j = 0; j < cols; j++) z[j] = bi;                                 \
     }                                                                         \
 }                                                                             \
                                                                               \

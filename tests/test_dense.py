@@ -175,6 +175,30 @@ def test_dense_forward_large(case, rng):
     check_forward(A_prev, W, b, act, None, Z, A, params)
 
 
+# float32 blocks with >= 256 inputs start Z as the bias and let the GEMM add
+# its product (_dense._BIAS_FIRST_K); the epilogue then writes A alone. Both
+# sides of the limit, every activation, row and column blocks, 1 and 2
+# threads, out= given (Z filled with garbage first) or not.
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("use_out", [False, True])
+@pytest.mark.parametrize("n_prev", [255, 256, 300])
+@pytest.mark.parametrize("n,m", [(130, 50), (9, 700)], ids=["rows", "cols"])
+def test_dense_forward_bias_first(n, m, n_prev, use_out, n_threads, rng):
+    shape = (n_prev, n, m)
+    A_prev, W, b = _forward_data(rng, shape, np.float32)
+    for act in ACTIVATIONS:
+        params = f"shape={shape} use_out={use_out} n_threads={n_threads} activation={act}"
+        out = None
+        if use_out:
+            out = (np.full((n, m), np.nan, np.float32), np.full((n, m), -7.0, np.float32))
+        Z, A = fastbp.dense_forward(A_prev, W, b, act, out=out, n_threads=n_threads)
+        check_forward(A_prev, W, b, act, None, Z, A, params)
+        # the same Z whatever the activation (an epilogue that wrote Z again
+        # would show here only as a rounding difference: compare exactly)
+        Z_id, _ = fastbp.dense_forward(A_prev, W, b, "identity", n_threads=n_threads)
+        assert_same(Z, Z_id, "Z", params)
+
+
 @pytest.mark.parametrize("case", LARGE_CASES, ids=_large_id)
 def test_dense_backward_large(case, rng):
     shape, dtype, (order, use_out, readonly), n_threads = case

@@ -10,6 +10,10 @@ cdef extern from "fastbp_act.h" nogil:
     void fbp_forward_rows_d(int act, double alpha, double *Z, Py_ssize_t ldz,
                             double *A, Py_ssize_t lda, const double *b, Py_ssize_t bs,
                             Py_ssize_t rows, Py_ssize_t cols)
+    void fbp_bias_fill_f(float *Z, Py_ssize_t ldz, const float *b, Py_ssize_t bs,
+                         Py_ssize_t rows, Py_ssize_t cols)
+    void fbp_bias_fill_d(double *Z, Py_ssize_t ldz, const double *b, Py_ssize_t bs,
+                         Py_ssize_t rows, Py_ssize_t cols)
     void fbp_backward_rows_f(int act, float alpha, float *D, Py_ssize_t ldd,
                              const float *V, Py_ssize_t vr, Py_ssize_t vc,
                              Py_ssize_t rows, Py_ssize_t cols)

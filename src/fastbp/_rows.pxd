@@ -42,11 +42,22 @@ cdef inline Mat _rowmajor(const void *data, Py_ssize_t ld) noexcept nogil:
 cdef inline void _fwd_rows(int act, floating alpha, floating *Z, Py_ssize_t ldz,
                            floating *A, Py_ssize_t lda, const floating *b, Py_ssize_t bs,
                            Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
-    """Z += b (broadcast over columns, b's stride bs); A = g(Z)."""
+    """Z += b (broadcast over columns, b's stride bs); A = g(Z). b NULL: Z
+    holds the bias already (_bias_fill, then a GEMM with beta 1), and only A
+    is written."""
     if floating is float:
         fbp_forward_rows_f(act, alpha, Z, ldz, A, lda, b, bs, rows, cols)
     else:
         fbp_forward_rows_d(act, alpha, Z, ldz, A, lda, b, bs, rows, cols)
+
+
+cdef inline void _bias_fill(floating *Z, Py_ssize_t ldz, const floating *b, Py_ssize_t bs,
+                            Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """Z[i, :] = b[i * bs] for rows x cols of Z."""
+    if floating is float:
+        fbp_bias_fill_f(Z, ldz, b, bs, rows, cols)
+    else:
+        fbp_bias_fill_d(Z, ldz, b, bs, rows, cols)
 
 
 cdef inline void _bwd_rows(int act, floating alpha, floating *D, Py_ssize_t ldd,

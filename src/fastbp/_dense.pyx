@@ -57,18 +57,6 @@ cdef Py_ssize_t _PAR_MIN_MACS = 200000
 # default) on the calling thread whatever its thread setting, so one-thread
 # calls that small skip setting it (two library calls saved).
 cdef Py_ssize_t _BLAS_SERIAL_MNK = 262144
-# float32 forward blocks with at least this many inputs (the GEMM's inner
-# size) start Z as the bias and let the GEMM add its product (beta 1), so the
-# epilogue writes A alone instead of Z and A: 0.77-0.93x the time on
-# OpenBLAS's SkylakeX kernel at (256..784, 128..256, 32..128), 0.91-1.02x on
-# its Haswell kernel, 0.99x at 1024 and above (bench/RESULTS.md, thirtieth
-# session). Not below: with fewer inputs OpenBLAS's small-matrix kernels
-# that skip reading C (beta 0) won by 3-7% (and float64 by up to 19% at
-# (64, 64, 64)); float64 gained nothing anywhere. Bits: the same product
-# plus the bias rounded once either way, unless OpenBLAS splits the inner
-# dimension into several passes over C (then the bias joins at the first
-# pass instead of after the last).
-cdef Py_ssize_t _BIAS_FIRST_K = 256
 
 
 # ------------------------------------------------------ acceptance tests
@@ -545,9 +533,9 @@ cdef inline void _fwd_task(FwdJob *j, Py_ssize_t t, floating *Z, floating *A,
     cdef Py_ssize_t n = j.n, m = j.m
     if r0 >= r1:
         return
-    if floating is float and j.p >= _BIAS_FIRST_K:
+    if floating is float and j.p >= BIAS_FIRST_K:
         # the bias first, then the GEMM adds its product (beta 1): the
-        # epilogue then writes A alone (see _BIAS_FIRST_K)
+        # epilogue then writes A alone (BIAS_FIRST_K, _rows.pxd)
         if j.bc:
             _bias_fill(Z + r0, m, b, j.bs, n, r1 - r0)
             _mm(Z + r0, m, n, r1 - r0, j.p, <floating>1, j.W, False, 0,

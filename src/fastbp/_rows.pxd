@@ -37,6 +37,23 @@ cdef inline Mat _rowmajor(const void *data, Py_ssize_t ld) noexcept nogil:
     return M
 
 
+# dense_forward's float32 blocks with at least this many inputs (the GEMM's
+# inner size) start Z as the bias and let the GEMM add its product (beta
+# 1), so the epilogue writes A alone instead of Z and A: 0.77-0.93x the time
+# on OpenBLAS's SkylakeX kernel at 256-784 inputs, 0.91-1.02x on its Haswell
+# kernel, 0.99x at 1024 and above (bench/RESULTS.md, thirtieth session).
+# Not below: with fewer inputs OpenBLAS's small-matrix kernels that skip
+# reading C (beta 0) won by 3-7% (float64 by up to 19% at (64, 64, 64));
+# float64 gained nothing anywhere. Bits: the same product plus the bias,
+# rounded once either way, unless OpenBLAS splits the inner dimension into
+# several passes over C (then the bias joins at the first pass instead of
+# after the last). The network step (_netstep) keeps beta 0: there the same
+# change measured within noise ([784, 256, 128, 10] float32 Adam steps at
+# batch 64 and 256).
+cdef enum:
+    BIAS_FIRST_K = 256
+
+
 # ------------------------------------------------------------- row kernels
 
 cdef inline void _fwd_rows(int act, floating alpha, floating *Z, Py_ssize_t ldz,

@@ -87,23 +87,30 @@ static inline ptrdiff_t *fbp_warm_seen(void) { return &fbp_warm_seen_gen; }
 /* Tasks with a home thread (fastbp._dense's layer kernels). With nthr
    threads in a call, the thread at position `home` first claims the tasks
    t = home (mod nthr), then any task left, lowest first. A thread keeps its
-   position from call to call (its OpenMP thread number in a team; on NumPy's
-   OpenBLAS pool, where no number is handed out, the slot fbp_pool_home gives
-   it the first time it asks), so the thread that ran a block of a layer's
-   output rows in the last call runs it again: the rows it wrote (Z and A,
-   dW, the previous layer's dZ) are in its own core's cache, not the other
-   core's. A late or busy thread's tasks are taken by the others, so every
-   task runs exactly once whoever comes. *taken is a bit mask of the claimed
-   tasks; past 64 tasks the plain counter *next hands them out in order.
-   Returns a value >= ntask when none is left. */
-static FBP_THREAD_LOCAL ptrdiff_t fbp_pool_home_ = -1;
-static ptrdiff_t fbp_pool_homes_ = 0;
+   position from call to call: its OpenMP thread number in a team; on NumPy's
+   OpenBLAS pool (fbp_pool_home), 0 for the thread that hands the call to
+   the pool (between fbp_pool_enter and fbp_pool_leave) and for each worker
+   a slot from 1 up that it takes the first time it asks. So the thread that
+   ran a block of a layer's output rows in the last call runs it again: the
+   rows it wrote (Z and A, dW, the previous layer's dZ) are in its own core's
+   cache, not the other core's. A late or busy thread's tasks are taken by
+   the others, so every task runs exactly once whoever comes. *taken is a
+   bit mask of the claimed tasks; past 64 tasks the plain counter *next
+   hands them out in order. Returns a value >= ntask when none is left. */
+static FBP_THREAD_LOCAL int fbp_pool_caller_ = 0;
+static FBP_THREAD_LOCAL ptrdiff_t fbp_pool_slot_ = -1;
+static ptrdiff_t fbp_pool_slots_ = 1;
+
+static inline void fbp_pool_enter(void) { fbp_pool_caller_ = 1; }
+static inline void fbp_pool_leave(void) { fbp_pool_caller_ = 0; }
 
 static inline ptrdiff_t fbp_pool_home(void)
 {
-    if (fbp_pool_home_ < 0)
-        fbp_pool_home_ = fbp_task_next(&fbp_pool_homes_);
-    return fbp_pool_home_;
+    if (fbp_pool_caller_)
+        return 0;
+    if (fbp_pool_slot_ < 0)
+        fbp_pool_slot_ = fbp_task_next(&fbp_pool_slots_);
+    return fbp_pool_slot_;
 }
 
 static inline int fbp_task_try_(unsigned long long *taken, ptrdiff_t t)
@@ -119,11 +126,11 @@ static inline int fbp_task_try_(unsigned long long *taken, ptrdiff_t t)
 
 static inline ptrdiff_t fbp_task_claim(unsigned long long *taken, ptrdiff_t *next, ptrdiff_t ntask,
                                        ptrdiff_t nthr, ptrdiff_t home)
-{
+{   /* home >= 0 (a negative one is read modulo 2^64: still a valid task) */
     ptrdiff_t t;
     if (ntask > 64 || nthr < 2)
         return fbp_task_next(next);
-    for (t = home % nthr; t < ntask; t += nthr)
+    for (t = (ptrdiff_t)((size_t)home % (size_t)nthr); t < ntask; t += nthr)
         if (fbp_task_try_(taken, t))
             return t;
     for (t = 0; t < ntask; t++)

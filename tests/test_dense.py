@@ -176,7 +176,7 @@ def test_dense_forward_large(case, rng):
 
 
 # float32 blocks with >= 256 inputs start Z as the bias and let the GEMM add
-# its product (_dense._BIAS_FIRST_K); the epilogue then writes A alone. Both
+# its product (BIAS_FIRST_K, _rows.pxd); the epilogue then writes A alone. Both
 # sides of the limit, every activation, row and column blocks, 1 and 2
 # threads, out= given (Z filled with garbage first) or not.
 @pytest.mark.parametrize("n_threads", [1, 2])

@@ -57,3 +57,10 @@ def test_every_task_goes_out_once_in_any_order(seed):
     # once none is left, every later claim says so (a value >= ntask)
     first_none = next(i for i, t in enumerate(got) if t >= ntask)
     assert all(t >= ntask for t in got[first_none:])
+
+
+def test_the_hook_refuses_what_the_kernels_never_pass():
+    with pytest.raises(ValueError, match="homes >= 0"):
+        _testing.task_claims(4, 2, [-1], [0])
+    with pytest.raises(ValueError, match="nthr >= 1"):
+        _testing.task_claims(4, 0, [0], [0])

@@ -39,7 +39,8 @@ cimport numpy as cnp
 from libc.float cimport DBL_MAX
 
 from fastbp._blas cimport _blas_begin, _blas_end, _pool_size, _pool_run
-from fastbp._kernels cimport fbp_deriv_needs_z, fbp_pool_home, fbp_task_claim
+from fastbp._kernels cimport (fbp_deriv_needs_z, fbp_pool_enter, fbp_pool_home, fbp_pool_leave,
+                              fbp_task_claim)
 from fastbp._openmp_helpers cimport (cores_at_import, default_threads, fbp_omp_enabled,
                                       fbp_omp_thread_limit, fbp_omp_thread_num, fork_child,
                                       team_threads)
@@ -608,10 +609,12 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
     pool = _team_size(nt, j.ntask)
     if pool:
         j.nthr = pool
+        fbp_pool_enter()        # this thread's home is 0, the workers' 1 up
         if floating is float:
             _pool_run(pool, _fwd_pool_f, &j)
         else:
             _pool_run(pool, _fwd_pool_d, &j)
+        fbp_pool_leave()
     elif j.ntask == 1:      # one block: no OpenMP region to enter
         _fwd_task(&j, 0, Z, A, b)
     else:
@@ -714,10 +717,12 @@ cdef void _backward_kernel(Mat dZ, Mat Ap, Mat W, Mat V, floating *dZp, floating
     pool = _team_size(nt, j.ntask)
     if pool:
         j.nthr = pool
+        fbp_pool_enter()        # this thread's home is 0, the workers' 1 up
         if floating is float:
             _pool_run(pool, _bwd_pool_f, &j)
         else:
             _pool_run(pool, _bwd_pool_d, &j)
+        fbp_pool_leave()
     elif nt == 1 or j.ntask == 1:   # the tasks in order on this thread: no OpenMP region
         for t in range(j.ntask):
             _bwd_task(&j, t, dZp, dW, db)

@@ -117,8 +117,12 @@ cdef extern from "fastbp_omp.h" nogil:
     # fastbp_omp.h); a value >= ntask when none is left
     Py_ssize_t fbp_task_claim(unsigned long long *taken, Py_ssize_t *next, Py_ssize_t ntask,
                               Py_ssize_t nthr, Py_ssize_t home)
-    # a pool thread's home: a slot it keeps from call to call
+    # a pool thread's home: 0 for the thread that hands the call to the pool
+    # (between fbp_pool_enter and fbp_pool_leave), else a slot from 1 up
+    # that it keeps from call to call
     Py_ssize_t fbp_pool_home()
+    void fbp_pool_enter()
+    void fbp_pool_leave()
 
 # Optimizer updates over [a, b) of the flat buffers (the network kernel's):
 # opt is an FBP_OPT_* code; the formulas are in csrc/fastbp_optim.h.

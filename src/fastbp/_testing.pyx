@@ -252,6 +252,9 @@ def task_claims(Py_ssize_t ntask, Py_ssize_t nthr, homes, turns):
     cdef unsigned long long taken = 0
     cdef Py_ssize_t nxt = 0
     cdef list got = []
+    if ntask < 0 or nthr < 1 or any(int(h) < 0 for h in homes):
+        raise ValueError(f"task_claims: need ntask >= 0, nthr >= 1 and homes >= 0, got "
+                         f"ntask={ntask}, nthr={nthr}, homes={list(homes)}")
     for k in turns:
         got.append(fbp_task_claim(&taken, &nxt, ntask, nthr, <Py_ssize_t>homes[k]))
     return got

@@ -227,7 +227,10 @@ static inline int fbp_dact_is_vec(int act)
 #define FBP_LIN_DISPATCH 0
 #endif
 
-#define FBP_DEFINE_LIN(T, S)                                                  \
+/* The forward of the piecewise-linear activations (identity, relu,
+ * leaky_relu) on rows of Z: Z += b, A = g(Z); b NULL: A = g(Z) alone. The
+ * baseline's code, and the body of its AVX2 and AVX-512 clones. */
+#define FBP_DEFINE_FWD_LIN_BODY(T, S)                                         \
 static inline FBP_ALWAYS_INLINE void fbp_fwd_lin_body_##S(int act, T alpha,  \
     T *Z, ptrdiff_t ldz, T *A, ptrdiff_t lda, const T *b, ptrdiff_t bs,       \
     ptrdiff_t rows, ptrdiff_t cols)                                           \
@@ -236,14 +239,13 @@ static inline FBP_ALWAYS_INLINE void fbp_fwd_lin_body_##S(int act, T alpha,  \
     for (i = 0; i < rows; i++) {                                              \
         T *z = Z + i * ldz, *a = A + i * lda;                                 \
         if (!b) {           /* Z holds the bias already: only A is written */ \
-            const T *zr = z;                                                  \
             if (act == FBP_RELU) {                                            \
-                for (j = 0; j < cols; j++) { T v = zr[j]; a[j] = v < 0 ? (T)0 : v; } \
+                for (j = 0; j < cols; j++) { T v = z[j]; a[j] = v < 0 ? (T)0 : v; } \
             } else if (act == FBP_LEAKY_RELU) {                               \
                 for (j = 0; j < cols; j++) {                                  \
-                    T v = zr[j], lo = alpha * v; a[j] = v < 0 ? lo : v; }     \
+                    T v = z[j], lo = alpha * v; a[j] = v < 0 ? lo : v; }      \
             } else if (a != z) {                                              \
-                for (j = 0; j < cols; j++) a[j] = zr[j];                      \
+                for (j = 0; j < cols; j++) a[j] = z[j];                       \
             }                                                                 \
             continue;                                                         \
         }                                                                     \
@@ -259,7 +261,11 @@ static inline FBP_ALWAYS_INLINE void fbp_fwd_lin_body_##S(int act, T alpha,  \
         }                                                                     \
     }                                                                         \
 }                                                                             \
-                                                                              \
+
+FBP_DEFINE_FWD_LIN_BODY(float, f)
+FBP_DEFINE_FWD_LIN_BODY(double, d)
+
+#define FBP_DEFINE_LIN(T, S)                                                  \
 static inline FBP_ALWAYS_INLINE void fbp_bwd_lin_body_##S(int act, T alpha,  \
     T *D, ptrdiff_t ldd, const T *V, ptrdiff_t vr, ptrdiff_t rows,            \
     ptrdiff_t cols)                                                           \
@@ -383,40 +389,18 @@ static inline void fbp_forward_rows_##S(int act, T alpha, T *Z, ptrdiff_t ldz, \
     ptrdiff_t cols)                                                           \
 {                                                                             \
     ptrdiff_t i, j;                                                           \
-    if (FBP_LIN_DISPATCH && fbp_isa_level() > 0 && (act == FBP_RELU          \
-            || act == FBP_IDENTITY || act == FBP_LEAKY_RELU)) {               \
-        FBP_LIN_CALL(fbp_fwd_lin, S, (act, alpha, Z, ldz, A, lda, b, bs,      \
-                                      rows, cols));                           \
+    if (act == FBP_RELU || act == FBP_IDENTITY || act == FBP_LEAKY_RELU) {    \
+        if (FBP_LIN_DISPATCH && fbp_isa_level() > 0)                          \
+            FBP_LIN_CALL(fbp_fwd_lin, S, (act, alpha, Z, ldz, A, lda, b, bs,  \
+                                          rows, cols));                       \
+        else                                                                  \
+            fbp_fwd_lin_body_##S(act, alpha, Z, ldz, A, lda, b, bs, rows, cols); \
         return;                                                               \
     }                                                                         \
     for (i = 0; i < rows; i++) {                                              \
         T *z = Z + i * ldz, *a = A + i * lda;                                 \
         const T bi = b ? b[i * bs] : (T)0;                                    \
         switch (act) {                                                        \
-        case FBP_IDENTITY:                                                    \
-            if (b) {                                                          \
-                for (j = 0; j < cols; j++) { T v = z[j] + bi; z[j] = v; a[j] = v; } \
-            } else if (a != z) {                                              \
-                for (j = 0; j < cols; j++) a[j] = z[j];                       \
-            }                                                                 \
-            break;                                                            \
-        case FBP_RELU:                                                        \
-            if (b) {                                                          \
-                for (j = 0; j < cols; j++) {                                  \
-                    T v = z[j] + bi; z[j] = v; a[j] = v < 0 ? (T)0 : v; }     \
-            } else {                                                          \
-                for (j = 0; j < cols; j++) { T v = z[j]; a[j] = v < 0 ? (T)0 : v; } \
-            }                                                                 \
-            break;                                                            \
-        case FBP_LEAKY_RELU:                                                  \
-            if (b) {                                                          \
-                for (j = 0; j < cols; j++) {                                  \
-                    T v = z[j] + bi, lo = alpha * v; z[j] = v; a[j] = v < 0 ? lo : v; } \
-            } else {                                                          \
-                for (j = 0; j < cols; j++) {                                  \
-                    T v = z[j], lo = alpha * v; a[j] = v < 0 ? lo : v; }      \
-            }                                                                 \
-            break;                                                            \
         case FBP_SIGMOID:                                                     \
         case FBP_TANH:                                                        \
             /* one array call per row (in place when A is Z) */               \

@@ -531,34 +531,23 @@ cdef inline void _fwd_task(FwdJob *j, Py_ssize_t t, floating *Z, floating *A,
                            const floating *b) noexcept nogil:
     cdef Py_ssize_t r0 = t * j.blk
     cdef Py_ssize_t r1 = r0 + j.blk if r0 + j.blk < j.dim else j.dim
-    cdef Py_ssize_t n = j.n, m = j.m
+    cdef Py_ssize_t m = j.m, off, rows, cols, wr, ac
+    # float32 with >= BIAS_FIRST_K inputs (_rows.pxd): the bias first, the
+    # GEMM adds its product (beta 1), and the epilogue writes A alone
+    cdef bint bias_first = floating is float and j.p >= BIAS_FIRST_K
     if r0 >= r1:
         return
-    if floating is float and j.p >= BIAS_FIRST_K:
-        # the bias first, then the GEMM adds its product (beta 1): the
-        # epilogue then writes A alone (BIAS_FIRST_K, _rows.pxd)
-        if j.bc:
-            _bias_fill(Z + r0, m, b, j.bs, n, r1 - r0)
-            _mm(Z + r0, m, n, r1 - r0, j.p, <floating>1, j.W, False, 0,
-                j.Ap, False, r0, <floating>1)
-            _fwd_rows(j.act, <floating>j.alpha, Z + r0, m, A + r0, m, <const floating *>NULL,
-                      0, n, r1 - r0)
-        else:
-            _bias_fill(Z + r0 * m, m, b + r0 * j.bs, j.bs, r1 - r0, m)
-            _mm(Z + r0 * m, m, r1 - r0, m, j.p, <floating>1, j.W, False, r0,
-                j.Ap, False, 0, <floating>1)
-            _fwd_rows(j.act, <floating>j.alpha, Z + r0 * m, m, A + r0 * m, m,
-                      <const floating *>NULL, 0, r1 - r0, m)
-        return
-    if j.bc:
-        _mm(Z + r0, m, n, r1 - r0, j.p, <floating>1, j.W, False, 0,
-            j.Ap, False, r0, <floating>0)
-        _fwd_rows(j.act, <floating>j.alpha, Z + r0, m, A + r0, m, b, j.bs, n, r1 - r0)
-    else:
-        _mm(Z + r0 * m, m, r1 - r0, m, j.p, <floating>1, j.W, False, r0,
-            j.Ap, False, 0, <floating>0)
-        _fwd_rows(j.act, <floating>j.alpha, Z + r0 * m, m, A + r0 * m, m, b + r0 * j.bs,
-                  j.bs, r1 - r0, m)
+    if j.bc:        # Z[:, r0:r1]
+        off, rows, cols, wr, ac = r0, j.n, r1 - r0, 0, r0
+    else:           # Z[r0:r1, :] and b[r0:r1]
+        off, rows, cols, wr, ac = r0 * m, r1 - r0, m, r0, 0
+        b = b + r0 * j.bs
+    if bias_first:
+        _bias_fill(Z + off, m, b, j.bs, rows, cols)
+    _mm(Z + off, m, rows, cols, j.p, <floating>1, j.W, False, wr, j.Ap, False, ac,
+        <floating>(1 if bias_first else 0))
+    _fwd_rows(j.act, <floating>j.alpha, Z + off, m, A + off, m,
+              <const floating *>NULL if bias_first else b, j.bs, rows, cols)
 
 
 cdef inline void _fwd_run(FwdJob *j, Py_ssize_t home, floating *Z, floating *A,

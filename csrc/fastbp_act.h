@@ -227,6 +227,49 @@ static inline int fbp_dact_is_vec(int act)
 #define FBP_LIN_DISPATCH 0
 #endif
 
+/* The forward epilogue's stores to A miss: by the time the epilogue runs, the
+ * block's GEMM has streamed W, A_prev and Z through L1 and evicted the lines
+ * of A written the call before, and each store then waits for its line in
+ * order (perf, float64 dense_forward (64, 64, 32) on an AVX-512 Xeon: 59% of
+ * the epilogue's samples at its store to A, the epilogue 17% of the call).
+ * So the epilogue asks for A's lines FBP_PF_BYTES ahead of its stores while
+ * a row is short: that call went from 4.36-4.43 to 4.03-4.08 us (its GEMM
+ * alone 3.1 us), and (256, 256, 64) float64 on two threads from 1.05-1.08x
+ * to 0.94-0.96x its GEMM floor (bench/RESULTS.md, thirty-first session).
+ * GCC emits PREFETCHT0 for these clones (PREFETCHW, with the prfchw target,
+ * measured no different). 512-4096 bytes ahead measured alike; rows longer
+ * than FBP_PF_BYTES are left to the hardware prefetcher, which follows a
+ * long stream of stores by itself. Prefetches never fault, and these stay
+ * inside A's rows. */
+#define FBP_PF_BYTES 1024
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FBP_PREFETCH(p) __builtin_prefetch((p), 1, 3)
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>
+#define FBP_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#else
+#define FBP_PREFETCH(p) ((void)(p))
+#endif
+
+/* Prefetch rows [i, i + ahead) (below rows) of A, rows lda_bytes apart, the
+ * first rb bytes of each. */
+static inline FBP_ALWAYS_INLINE void
+fbp_pf_rows(const void *A, ptrdiff_t lda_bytes, ptrdiff_t i, ptrdiff_t ahead,
+            ptrdiff_t rows, ptrdiff_t rb)
+{
+    ptrdiff_t r, j;
+    for (r = i; r < i + ahead && r < rows; r++)
+        for (j = 0; j < rb; j += 64)
+            FBP_PREFETCH((const char *)A + r * lda_bytes + j);
+}
+
+/* Rows of A the epilogue prefetches ahead of row i (0: rows too long). */
+static inline ptrdiff_t fbp_pf_ahead(ptrdiff_t rb)
+{
+    return rb > 0 && rb <= FBP_PF_BYTES ? FBP_PF_BYTES / rb : 0;
+}
+
 /* The forward of the piecewise-linear activations (identity, relu,
  * leaky_relu) on rows of Z: Z += b, A = g(Z); b NULL: A = g(Z) alone. The
  * baseline's code, and the body of its AVX2 and AVX-512 clones. */
@@ -236,8 +279,13 @@ static inline FBP_ALWAYS_INLINE void fbp_fwd_lin_body_##S(int act, T alpha,  \
     ptrdiff_t rows, ptrdiff_t cols)                                           \
 {                                                                             \
     ptrdiff_t i, j;                                                           \
+    const ptrdiff_t rb_ = cols * (ptrdiff_t)sizeof(T);                        \
+    const ptrdiff_t pd_ = fbp_pf_ahead(rb_);                                  \
+    fbp_pf_rows(A, lda * (ptrdiff_t)sizeof(T), 0, pd_, rows, rb_);            \
     for (i = 0; i < rows; i++) {                                              \
         T *z = Z + i * ldz, *a = A + i * lda;                                 \
+        if (pd_)                                                              \
+            fbp_pf_rows(A, lda * (ptrdiff_t)sizeof(T), i + pd_, 1, rows, rb_); \
         if (!b) {           /* Z holds the bias already: only A is written */ \
             if (act == FBP_RELU) {                                            \
                 for (j = 0; j < cols; j++) { T v = z[j]; a[j] = v < 0 ? (T)0 : v; } \
@@ -397,9 +445,14 @@ static inline void fbp_forward_rows_##S(int act, T alpha, T *Z, ptrdiff_t ldz, \
             fbp_fwd_lin_body_##S(act, alpha, Z, ldz, A, lda, b, bs, rows, cols); \
         return;                                                               \
     }                                                                         \
+    const ptrdiff_t rb_ = cols * (ptrdiff_t)sizeof(T);                        \
+    const ptrdiff_t pd_ = fbp_pf_ahead(rb_);                                  \
+    fbp_pf_rows(A, lda * (ptrdiff_t)sizeof(T), 0, pd_, rows, rb_);            \
     for (i = 0; i < rows; i++) {                                              \
         T *z = Z + i * ldz, *a = A + i * lda;                                 \
         const T bi = b ? b[i * bs] : (T)0;                                    \
+        if (pd_)                                                              \
+            fbp_pf_rows(A, lda * (ptrdiff_t)sizeof(T), i + pd_, 1, rows, rb_); \
         switch (act) {                                                        \
         case FBP_SIGMOID:                                                     \
         case FBP_TANH:                                                        \

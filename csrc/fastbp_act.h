@@ -234,13 +234,13 @@ static inline int fbp_dact_is_vec(int act)
  * the epilogue's samples at its store to A, the epilogue 17% of the call).
  * So the epilogue asks for A's lines FBP_PF_BYTES ahead of its stores while
  * a row is short: that call went from 4.36-4.43 to 4.03-4.08 us (its GEMM
- * alone 3.1 us), and (256, 256, 64) float64 on two threads from 1.05-1.08x
- * to 0.94-0.96x its GEMM floor (bench/RESULTS.md, thirty-first session).
- * GCC emits PREFETCHT0 for these clones (PREFETCHW, with the prfchw target,
- * measured no different). 512-4096 bytes ahead measured alike; rows longer
- * than FBP_PF_BYTES are left to the hardware prefetcher, which follows a
- * long stream of stores by itself. Prefetches never fault, and these stay
- * inside A's rows. */
+ * alone 3.1 us; bench/RESULTS.md, thirty-first session). Where A stays in
+ * L1 between calls (float32 (64, 64, 32): 40 KiB in all) the prefetches
+ * are overhead, about 3% of that 2 us call. GCC emits PREFETCHT0 for these
+ * clones (PREFETCHW, with the prfchw target, measured no different);
+ * 512-4096 bytes ahead measured alike. Rows longer than FBP_PF_BYTES are
+ * left to the hardware prefetcher, which follows a long stream of stores by
+ * itself. Prefetches never fault, and these stay inside A's rows. */
 #define FBP_PF_BYTES 1024
 
 #if defined(__GNUC__) || defined(__clang__)

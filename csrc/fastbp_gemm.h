@@ -78,12 +78,19 @@ fbp_gs_nt_packs(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t VN, int dbl)
 #if defined(__GNUC__) || defined(__clang__)
 
 #define FBP_GS_RB 4 /* most rows of C per register tile */
+/* The AVX-512 clone's register tiles: 6 rows x 4 vectors (24 of the 32
+ * registers accumulate). Its 4 x 2 tiles of the AVX2 clone took 1.1x
+ * OpenBLAS SkylakeX's time at 64 x 32 x 64 float64, these 1.0-1.05x; 4 x 4,
+ * 7 x 4, 8 x 3 and 12 x 2 were no better (bench/RESULTS.md, thirty-first
+ * session). */
+#define FBP_GS512_RB 6
+#define FBP_GS512_NV 4
 
 /*
  * One clone for element type T (suffix S) with VB-byte vectors (VN lanes);
  * CL names the clone, ATTR is its target attribute.
  */
-#define FBP_GS_DEFINE(T, S, VB, CL, ATTR)                                      \
+#define FBP_GS_DEFINE(T, S, VB, CL, ATTR, RB, NVM)                                      \
 typedef T fbp_gs_v_##S##CL __attribute__((vector_size(VB)));                   \
 /* unaligned view for loads and stores */                                      \
 typedef T fbp_gs_u_##S##CL                                                     \
@@ -100,12 +107,12 @@ fbp_gs_vtile_##S##CL(const int rb, const int nv, ptrdiff_t K, T alpha,         \
     typedef fbp_gs_v_##S##CL V;                                                \
     typedef fbp_gs_u_##S##CL U;                                                \
     enum { VN = VB / sizeof(T) };                                              \
-    V acc[FBP_GS_RB][2];                                                       \
+    V acc[RB][NVM];                                                            \
     for (int r = 0; r < rb; r++)                                               \
         for (int v = 0; v < nv; v++)                                           \
             acc[r][v] = (V){0};                                                \
     for (ptrdiff_t k = 0; k < K; k++) {                                        \
-        V b[2];                                                                \
+        V b[NVM];                                                              \
         for (int v = 0; v < nv; v++)                                           \
             b[v] = *(const U *)(B + k * ldb + v * VN);                         \
         for (int r = 0; r < rb; r++) {                                         \
@@ -145,9 +152,19 @@ fbp_gs_rowblock_##S##CL(const int rb, ptrdiff_t N, ptrdiff_t K, T alpha,       \
 {                                                                              \
     enum { VN = VB / sizeof(T) };                                              \
     ptrdiff_t j = 0;                                                           \
-    for (; j + 2 * VN <= N; j += 2 * VN)                                       \
+    for (; j + NVM * VN <= N; j += NVM * VN)                                   \
+        fbp_gs_vtile_##S##CL(rb, NVM, K, alpha, A, sai, sak, B + j, ldb, beta, \
+                             C + j * csj, csi, csj);                           \
+    if (NVM > 3 && j + 3 * VN <= N) {                                          \
+        fbp_gs_vtile_##S##CL(rb, NVM > 3 ? 3 : 1, K, alpha, A, sai, sak,       \
+                             B + j, ldb, beta, C + j * csj, csi, csj);         \
+        j += 3 * VN;                                                           \
+    }                                                                          \
+    if (NVM > 2 && j + 2 * VN <= N) {                                          \
         fbp_gs_vtile_##S##CL(rb, 2, K, alpha, A, sai, sak, B + j, ldb, beta,   \
                              C + j * csj, csi, csj);                           \
+        j += 2 * VN;                                                           \
+    }                                                                          \
     if (j + VN <= N) {                                                         \
         fbp_gs_vtile_##S##CL(rb, 1, K, alpha, A, sai, sak, B + j, ldb, beta,   \
                              C + j * csj, csi, csj);                           \
@@ -169,7 +186,7 @@ fbp_gs_edge_##S##CL(ptrdiff_t M, const ptrdiff_t w, ptrdiff_t K, T alpha,      \
                     T *C, ptrdiff_t csi, ptrdiff_t csj)                        \
 {                                                                              \
     enum { VN = VB / sizeof(T) };                                              \
-    T bp[FBP_GS_NT_PACK_K * VN], ct[FBP_GS_RB * VN];                           \
+    T bp[FBP_GS_NT_PACK_K * VN], ct[RB * VN];                                  \
     for (ptrdiff_t k0 = 0; k0 < K; k0 += FBP_GS_NT_PACK_K) {                   \
         const ptrdiff_t kc = K - k0 < FBP_GS_NT_PACK_K ? K - k0                \
                                                    : FBP_GS_NT_PACK_K;         \
@@ -177,11 +194,10 @@ fbp_gs_edge_##S##CL(ptrdiff_t M, const ptrdiff_t w, ptrdiff_t K, T alpha,      \
             for (ptrdiff_t c = 0; c < VN; c++)                                 \
                 bp[k * VN + c] = c < w ? B[(k0 + k) * ldb + c] : (T)0;         \
         for (ptrdiff_t i = 0; i < M;) {                                        \
-            const int rb = M - i >= FBP_GS_RB ? FBP_GS_RB                      \
-                                              : (M - i >= 2 ? 2 : 1);          \
+            const int rb = M - i >= RB ? RB : (M - i >= 2 ? 2 : 1);            \
             const T *a = A + i * sai + k0 * sak;                               \
-            if (rb == FBP_GS_RB)                                               \
-                fbp_gs_vtile_##S##CL(FBP_GS_RB, 1, kc, 1, a, sai, sak, bp, VN, \
+            if (rb == RB)                                                      \
+                fbp_gs_vtile_##S##CL(RB, 1, kc, 1, a, sai, sak, bp, VN,        \
                                      0, ct, VN, 1);                            \
             else if (rb == 2)                                                  \
                 fbp_gs_vtile_##S##CL(2, 1, kc, 1, a, sai, sak, bp, VN, 0,      \
@@ -211,9 +227,15 @@ fbp_gs_rows_##S##CL(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, T alpha,            \
     const ptrdiff_t Nv = N - N % VN;       /* columns in whole vectors */      \
     ptrdiff_t i = 0;                                                           \
     if (Nv > 0) {                                                              \
-        for (; i + FBP_GS_RB <= M; i += FBP_GS_RB)                             \
-            fbp_gs_rowblock_##S##CL(FBP_GS_RB, Nv, K, alpha, A + i * sai, sai, \
+        for (; i + RB <= M; i += RB)                                           \
+            fbp_gs_rowblock_##S##CL(RB, Nv, K, alpha, A + i * sai, sai,        \
                                     sak, B, ldb, beta, C + i * csi, csi, csj); \
+        if (RB > 4 && i + 4 <= M) {                                            \
+            fbp_gs_rowblock_##S##CL(RB > 4 ? 4 : 1, Nv, K, alpha, A + i * sai, \
+                                    sai, sak, B, ldb, beta, C + i * csi, csi,  \
+                                    csj);                                      \
+            i += 4;                                                            \
+        }                                                                      \
         if (i + 2 <= M) {                                                      \
             fbp_gs_rowblock_##S##CL(2, Nv, K, alpha, A + i * sai, sai, sak,    \
                                     B, ldb, beta, C + i * csi, csi, csj);      \
@@ -335,11 +357,13 @@ fbp_gs_##S##CL(int ta, int tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,          \
                             C, 1, ldc);                                        \
 }
 
-FBP_GS_DEFINE(float, f, 16, _base, )
-FBP_GS_DEFINE(double, d, 16, _base, )
+FBP_GS_DEFINE(float, f, 16, _base, , FBP_GS_RB, 2)
+FBP_GS_DEFINE(double, d, 16, _base, , FBP_GS_RB, 2)
 #if FBP_HAVE_AVX2_CLONE
-FBP_GS_DEFINE(float, f, 32, _avx2, FBP_TARGET_AVX2)
-FBP_GS_DEFINE(double, d, 32, _avx2, FBP_TARGET_AVX2)
+FBP_GS_DEFINE(float, f, 32, _avx2, FBP_TARGET_AVX2, FBP_GS_RB, 2)
+FBP_GS_DEFINE(double, d, 32, _avx2, FBP_TARGET_AVX2, FBP_GS_RB, 2)
+FBP_GS_DEFINE(float, f, 64, _avx512, FBP_TARGET_AVX512, FBP_GS512_RB, FBP_GS512_NV)
+FBP_GS_DEFINE(double, d, 64, _avx512, FBP_TARGET_AVX512, FBP_GS512_RB, FBP_GS512_NV)
 #endif
 #undef FBP_GS_DEFINE
 
@@ -400,6 +424,43 @@ fbp_gemm_small_##S(int ta, int tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,      \
 FBP_GS_ENTRY(float, f)
 FBP_GS_ENTRY(double, d)
 #undef FBP_GS_ENTRY
+
+/*
+ * C (M, N) = A (M, K) B (K, N), row-major, NN, in the AVX-512 clone:
+ *
+ *     fbp_gemm_nn512_f / fbp_gemm_nn512_d (M, N, K, A, lda, B, ldb, C, ldc)
+ *
+ * For callers that run their own work on a few rows of C right after the
+ * GEMM made them (dense_forward's small blocks: fastbp/_dense.pyx, whose
+ * comment gives the measurements), where OpenBLAS's fixed cost per call
+ * would forbid calling it per few rows. Call only where fbp_use_avx512():
+ * elsewhere it does nothing and returns 0 (1 when it ran).
+ */
+#define FBP_GS512_ENTRY(T, S)                                                  \
+static int                                                                     \
+fbp_gemm_nn512_##S(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *A,          \
+                   ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,             \
+                   ptrdiff_t ldc)                                              \
+{                                                                              \
+    if (!FBP_GS512_ON || !fbp_use_avx512())                                    \
+        return 0;                                                              \
+    if (M > 0 && N > 0)                                                        \
+        FBP_GS512_CALL(S)(0, 0, M, N, K, (T)1, A, lda, B, ldb, (T)0, C, ldc);  \
+    return 1;                                                                  \
+}
+
+#if FBP_HAVE_AVX2_CLONE && (defined(__GNUC__) || defined(__clang__))
+#define FBP_GS512_ON 1
+#define FBP_GS512_CALL(S) fbp_gs_##S##_avx512
+#else
+#define FBP_GS512_ON 0
+#define FBP_GS512_CALL(S) fbp_gs_##S##_base
+#endif
+
+FBP_GS512_ENTRY(float, f)
+FBP_GS512_ENTRY(double, d)
+#undef FBP_GS512_ENTRY
+#undef FBP_GS512_CALL
 #undef FBP_GS_AVX2_CALL
 
 #endif /* FASTBP_GEMM_H */

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastbp
+from fastbp import _blas, _dense
 from fastbp import reference as ref
 
 from conftest import (DTYPES, LARGE_SHAPES, SHAPES, assert_same, assert_unchanged,
@@ -197,6 +198,57 @@ def test_dense_forward_bias_first(n, m, n_prev, use_out, n_threads, rng):
         # would show here only as a rounding difference: compare exactly)
         Z_id, _ = fastbp.dense_forward(A_prev, W, b, "identity", n_threads=n_threads)
         assert_same(Z, Z_id, "Z", params)
+
+
+# Small blocks in row chunks (fastbp._dense's _chunks_pay: AVX-512, C-ordered
+# W and A_prev, whole 4-vector tiles of columns, at most 262,144
+# multiply-adds a block): rows that are not a multiple of the chunk (12) or
+# of the register tile (6), inner sizes from 1, every activation, 1 and 2
+# threads, out= filled with NaN first, read-only inputs; against the
+# reference and against the same call through OpenBLAS (chunks off).
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES, ids=_dt_id)
+@pytest.mark.parametrize("n,n_prev", [(1, 1), (5, 3), (6, 17), (7, 64), (13, 2), (25, 60),
+                                      (64, 32)])
+@pytest.mark.parametrize("tiles", [1, 2])
+def test_dense_forward_chunks(tiles, n, n_prev, dtype, n_threads, rng):
+    m = tiles * (32 if np.dtype(dtype) == np.float64 else 64)
+    shape = (n_prev, n, m)
+    A_prev, W, b = (layout(x, "C", readonly=True) for x in _forward_data(rng, shape, dtype))
+    if _blas.simd_dispatch() == "avx512":
+        assert _dense.fwd_chunks_apply(n, n_prev, m, dtype), shape
+    for act in ACTIVATIONS:
+        params = f"shape={shape} dtype={_dt_id(dtype)} n_threads={n_threads} activation={act}"
+        out = (np.full((n, m), np.nan, dtype), np.full((n, m), np.nan, dtype))
+        Z, A = fastbp.dense_forward(A_prev, W, b, act, out=out, n_threads=n_threads)
+        assert Z is out[0] and A is out[1]
+        check_forward(A_prev, W, b, act, None, Z, A, params)
+        old = _dense._set_fwd_chunks(False)
+        try:
+            Zb, Ab = fastbp.dense_forward(A_prev, W, b, act, n_threads=n_threads)
+        finally:
+            _dense._set_fwd_chunks(old)
+        tol = 2e-5 if np.dtype(dtype) == np.float32 else 1e-12
+        np.testing.assert_allclose(Z, Zb, rtol=tol, atol=tol, err_msg=params)
+        np.testing.assert_allclose(A, Ab, rtol=tol, atol=tol, err_msg=params)
+
+
+def test_dense_forward_chunks_rule():
+    """Which one-block forwards take the row chunks: whole 4-vector tiles of
+    columns, at most 262,144 multiply-adds, only with the AVX-512 clones."""
+    on = _blas.simd_dispatch() == "avx512"
+    assert _dense.fwd_chunks_apply(64, 64, 32, np.float64) is on
+    assert _dense.fwd_chunks_apply(64, 64, 64, np.float32) is on
+    assert _dense.fwd_chunks_apply(64, 128, 32, np.float64) is on          # 262,144
+    assert not _dense.fwd_chunks_apply(65, 128, 32, np.float64)            # above it
+    assert not _dense.fwd_chunks_apply(64, 64, 32, np.float32)             # 2 vectors
+    assert not _dense.fwd_chunks_apply(64, 64, 16, np.float64)
+    assert not _dense.fwd_chunks_apply(64, 64, 40, np.float64)             # 5 vectors
+    old = _dense._set_fwd_chunks(False)
+    try:
+        assert not _dense.fwd_chunks_apply(64, 64, 32, np.float64)
+    finally:
+        assert _dense._set_fwd_chunks(old) is False
 
 
 @pytest.mark.parametrize("case", LARGE_CASES, ids=_large_id)

@@ -39,8 +39,9 @@ cimport numpy as cnp
 from libc.float cimport DBL_MAX
 
 from fastbp._blas cimport _blas_begin, _blas_end, _pool_size, _pool_run
-from fastbp._kernels cimport (fbp_deriv_needs_z, fbp_pool_enter, fbp_pool_home, fbp_pool_leave,
-                              fbp_task_claim)
+from fastbp._kernels cimport (fbp_deriv_needs_z, fbp_gemm_nn512_f, fbp_gemm_nn512_d,
+                              fbp_pf_rows, fbp_pool_enter, fbp_pool_home, fbp_pool_leave,
+                              fbp_task_claim, fbp_use_avx512)
 from fastbp._openmp_helpers cimport (cores_at_import, default_threads, fbp_omp_enabled,
                                       fbp_omp_thread_limit, fbp_omp_thread_num, fork_child,
                                       team_threads)
@@ -496,6 +497,7 @@ cdef struct FwdJob:
     Py_ssize_t next          # fbp_task_claim's counter,
     unsigned long long taken # its mask of the claimed tasks
     Py_ssize_t nthr          # and the threads that run them
+    bint chunked             # row chunks in the AVX-512 small GEMM (_chunks_pay)
 
 
 cdef struct BwdJob:
@@ -542,12 +544,92 @@ cdef inline void _fwd_task(FwdJob *j, Py_ssize_t t, floating *Z, floating *A,
     else:           # Z[r0:r1, :] and b[r0:r1]
         off, rows, cols, wr, ac = r0 * m, r1 - r0, m, r0, 0
         b = b + r0 * j.bs
+    if j.chunked:
+        _fwd_chunks(j, Z + off, A + off, b, wr, rows)
+        return
     if bias_first:
         _bias_fill(Z + off, m, b, j.bs, rows, cols)
     _mm(Z + off, m, rows, cols, j.p, <floating>1, j.W, False, wr, j.Ap, False, ac,
         <floating>(1 if bias_first else 0))
     _fwd_rows(j.act, <floating>j.alpha, Z + off, m, A + off, m,
               <const floating *>NULL if bias_first else b, j.bs, rows, cols)
+
+
+# Small blocks of dense_forward on AVX-512 (_chunks_pay): the GEMM in the
+# small-GEMM kernel's AVX-512 clone (csrc/fastbp_gemm.h, 6-row x 4-vector
+# register tiles), FWD_CHUNK rows at a time, each chunk's epilogue right after
+# its GEMM while its rows of Z are in L1, and A's rows prefetched before the
+# chunk's GEMM so that their lines arrive while it computes. OpenBLAS's fixed
+# cost per call rules out calling it per few rows; through OpenBLAS, row
+# chunks gained nothing measurable (bench/RESULTS.md, thirty-first session).
+# The clone took 1.0-1.05x OpenBLAS SkylakeX's time on such products (64 x 32
+# x 64, 128 x 32 x 64; 1.1-1.3x from 256 x 64 x 256 up: it neither packs nor
+# blocks for the caches), hence the limits: at most FWD_CHUNK_MNK
+# multiply-adds per block, and C-ordered W and A_prev (the measured NN case).
+# Columns in whole tiles of 4 vectors (32 float64 / 64 float32 and their
+# multiples): one thread, relu, 9 interleaved timings against the same call
+# through OpenBLAS, 12 shapes up to 262,144 multiply-adds, such blocks took
+# 0.63-0.99x its time (float64 (64, 64, 32) 0.90x), while 1-2 vectors of
+# columns took up to 1.18x in float32 ((500, 32, 16)) and 1.07x in float64
+# ((128, 128, 16)): their tiles hold 6-12 accumulators, too few to cover the
+# FMA latency. FWD_CHUNK 6-48 measured alike.
+cdef enum:
+    FWD_CHUNK = 12
+    FWD_CHUNK_MNK = 262144
+    FWD_CHUNK_COLS_BYTES = 256
+
+
+cdef bint _chunks_on = True     # the switch of _set_fwd_chunks
+
+
+def _set_fwd_chunks(bint on):
+    """Let dense_forward run its small blocks in row chunks where they pay (the
+    default) or never; returns the old setting. For benchmarks and tests:
+    process-wide, not thread-safe against running calls."""
+    global _chunks_on
+    old = _chunks_on
+    _chunks_on = on
+    return bool(old)
+
+
+def fwd_chunks_apply(Py_ssize_t n, Py_ssize_t n_prev, Py_ssize_t m, dtype):
+    """Whether a one-block dense_forward of C-ordered W (n, n_prev) and A_prev
+    (n_prev, m) would run in row chunks here (_chunks_pay)."""
+    cdef Mat c
+    c.data = NULL
+    c.rs = 1
+    c.cs = 1
+    import numpy as np
+    return bool(_chunks_pay(c, c, n, m, n_prev, np.dtype(dtype).itemsize))
+
+
+cdef inline bint _chunks_pay(Mat Ap, Mat W, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t p,
+                             Py_ssize_t isz) noexcept nogil:
+    return (_chunks_on and fbp_use_avx512() != 0 and Ap.cs == 1 and W.cs == 1 and cols > 0
+            and (cols * isz) % FWD_CHUNK_COLS_BYTES == 0 and rows * cols * p <= FWD_CHUNK_MNK)
+
+
+cdef inline void _fwd_chunks(FwdJob *j, floating *Z, floating *A, const floating *b,
+                             Py_ssize_t wr, Py_ssize_t rows) noexcept nogil:
+    """Rows wr .. wr + rows of Z = W A_prev + b and A = g(Z) (all m columns), in
+    chunks of FWD_CHUNK rows: Z and A point at the block's first row, b at its
+    bias."""
+    cdef Py_ssize_t m = j.m, c0 = 0, cr
+    cdef const floating *W = <const floating *>j.W.data + wr * j.W.rs
+    cdef const floating *X = <const floating *>j.Ap.data
+    while c0 < rows:
+        cr = FWD_CHUNK if rows - c0 > FWD_CHUNK else rows - c0
+        fbp_pf_rows(A + c0 * m, m * <Py_ssize_t>sizeof(floating), 0, cr, cr,
+                    m * <Py_ssize_t>sizeof(floating))
+        if floating is float:
+            fbp_gemm_nn512_f(cr, m, j.p, W + c0 * j.W.rs, j.W.rs, X, j.Ap.rs,
+                             Z + c0 * m, m)
+        else:
+            fbp_gemm_nn512_d(cr, m, j.p, W + c0 * j.W.rs, j.W.rs, X, j.Ap.rs,
+                             Z + c0 * m, m)
+        _fwd_rows(j.act, <floating>j.alpha, Z + c0 * m, m, A + c0 * m, m,
+                  b + c0 * j.bs, j.bs, cr, m)
+        c0 += cr
 
 
 cdef inline void _fwd_run(FwdJob *j, Py_ssize_t home, floating *Z, floating *A,
@@ -594,6 +676,7 @@ cdef void _forward_kernel(Mat Ap, Mat W, const floating *b, Py_ssize_t bs,
     j.blk = (j.dim + j.ntask - 1) // j.ntask
     j.next = 0
     j.taken = 0
+    j.chunked = not j.bc and _chunks_pay(Ap, W, j.blk, m, p, sizeof(floating))
     prev = _blas_begin(0 if nt == 1 and n * p * m <= _BLAS_SERIAL_MNK else 1)
     pool = _team_size(nt, j.ntask)
     if pool:

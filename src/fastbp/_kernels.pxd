@@ -10,6 +10,10 @@ cdef extern from "fastbp_act.h" nogil:
     void fbp_forward_rows_d(int act, double alpha, double *Z, Py_ssize_t ldz,
                             double *A, Py_ssize_t lda, const double *b, Py_ssize_t bs,
                             Py_ssize_t rows, Py_ssize_t cols)
+    # prefetch rows [i, i + ahead) (below rows) of A, rows lda_bytes apart, the
+    # first rb bytes of each
+    void fbp_pf_rows(const void *A, Py_ssize_t lda_bytes, Py_ssize_t i, Py_ssize_t ahead,
+                     Py_ssize_t rows, Py_ssize_t rb)
     void fbp_bias_fill_f(float *Z, Py_ssize_t ldz, const float *b, Py_ssize_t bs,
                          Py_ssize_t rows, Py_ssize_t cols)
     void fbp_bias_fill_d(double *Z, Py_ssize_t ldz, const double *b, Py_ssize_t bs,
@@ -28,6 +32,17 @@ cdef extern from "fastbp_act.h" nogil:
                            Py_ssize_t sc, Py_ssize_t rows, Py_ssize_t cols, float s)
     void fbp_scaled_copy_d(double *dst, Py_ssize_t ldd, const double *src, Py_ssize_t sr,
                            Py_ssize_t sc, Py_ssize_t rows, Py_ssize_t cols, double s)
+
+cdef extern from "fastbp_gemm.h" nogil:
+    int fbp_use_avx512()
+    # C = A B, row-major NN, in the small-GEMM kernel's AVX-512 clone; 0 (and
+    # nothing done) where that clone cannot run
+    int fbp_gemm_nn512_f(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
+                         Py_ssize_t lda, const float *B, Py_ssize_t ldb, float *C,
+                         Py_ssize_t ldc)
+    int fbp_gemm_nn512_d(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
+                         Py_ssize_t lda, const double *B, Py_ssize_t ldb, double *C,
+                         Py_ssize_t ldc)
 
 cdef extern from "fastbp_loss.h" nogil:
     ctypedef struct fbp_cascade:

@@ -206,10 +206,12 @@ CHILD = r"""
 import hashlib, json
 import numpy as np
 import fastbp
-from fastbp import _blas, _testing
+from fastbp import _blas, _dense, _testing
 # every GEMM in OpenBLAS: fastbp's small-GEMM kernel has FMA clones of its own,
-# whose last bits differ by design (tests/test_gemm_small.py)
+# whose last bits differ by design (tests/test_gemm_small.py), and its AVX-512
+# clone runs dense_forward's small blocks in row chunks (test_dense.py)
 _testing.set_small_gemm_max(-1)
+_dense._set_fwd_chunks(False)
 rng = np.random.default_rng(11)
 h = hashlib.sha256()
 for dt in (np.float32, np.float64):

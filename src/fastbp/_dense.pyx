@@ -587,9 +587,8 @@ def _set_fwd_chunks(bint on):
     default) or never; returns the old setting. For benchmarks and tests:
     process-wide, not thread-safe against running calls."""
     global _chunks_on
-    old = _chunks_on
-    _chunks_on = on
-    return bool(old)
+    _chunks_on, on = on, _chunks_on
+    return bool(on)
 
 
 def fwd_chunks_apply(Py_ssize_t n, Py_ssize_t n_prev, Py_ssize_t m, dtype):

@@ -264,10 +264,16 @@ fbp_pf_rows(const void *A, ptrdiff_t lda_bytes, ptrdiff_t i, ptrdiff_t ahead,
             FBP_PREFETCH((const char *)A + r * lda_bytes + j);
 }
 
-/* Rows of A the epilogue prefetches ahead of row i (0: rows too long). */
-static inline ptrdiff_t fbp_pf_ahead(ptrdiff_t rb)
+/* Before a loop over the rows of A (rb bytes each, lda_bytes apart): the
+ * rows to prefetch ahead of each row i (0: rows too long), the first of them
+ * prefetched now. In the loop, fbp_pf_rows(A, lda_bytes, i + ahead, 1, ...)
+ * when ahead is not 0. */
+static inline ptrdiff_t fbp_pf_begin(const void *A, ptrdiff_t lda_bytes, ptrdiff_t rows,
+                                     ptrdiff_t rb)
 {
-    return rb > 0 && rb <= FBP_PF_BYTES ? FBP_PF_BYTES / rb : 0;
+    const ptrdiff_t ahead = rb > 0 && rb <= FBP_PF_BYTES ? FBP_PF_BYTES / rb : 0;
+    fbp_pf_rows(A, lda_bytes, 0, ahead, rows, rb);
+    return ahead;
 }
 
 /* The forward of the piecewise-linear activations (identity, relu,
@@ -280,8 +286,7 @@ static inline FBP_ALWAYS_INLINE void fbp_fwd_lin_body_##S(int act, T alpha,  \
 {                                                                             \
     ptrdiff_t i, j;                                                           \
     const ptrdiff_t rb_ = cols * (ptrdiff_t)sizeof(T);                        \
-    const ptrdiff_t pd_ = fbp_pf_ahead(rb_);                                  \
-    fbp_pf_rows(A, lda * (ptrdiff_t)sizeof(T), 0, pd_, rows, rb_);            \
+    const ptrdiff_t pd_ = fbp_pf_begin(A, lda * (ptrdiff_t)sizeof(T), rows, rb_); \
     for (i = 0; i < rows; i++) {                                              \
         T *z = Z + i * ldz, *a = A + i * lda;                                 \
         if (pd_)                                                              \
@@ -446,8 +451,7 @@ static inline void fbp_forward_rows_##S(int act, T alpha, T *Z, ptrdiff_t ldz, \
         return;                                                               \
     }                                                                         \
     const ptrdiff_t rb_ = cols * (ptrdiff_t)sizeof(T);                        \
-    const ptrdiff_t pd_ = fbp_pf_ahead(rb_);                                  \
-    fbp_pf_rows(A, lda * (ptrdiff_t)sizeof(T), 0, pd_, rows, rb_);            \
+    const ptrdiff_t pd_ = fbp_pf_begin(A, lda * (ptrdiff_t)sizeof(T), rows, rb_); \
     for (i = 0; i < rows; i++) {                                              \
         T *z = Z + i * ldz, *a = A + i * lda;                                 \
         const T bi = b ? b[i * bs] : (T)0;                                    \

@@ -79,10 +79,10 @@ fbp_gs_nt_packs(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t VN, int dbl)
 
 #define FBP_GS_RB 4 /* most rows of C per register tile */
 /* The AVX-512 clone's register tiles: 6 rows x 4 vectors (24 of the 32
- * registers accumulate). Its 4 x 2 tiles of the AVX2 clone took 1.1x
- * OpenBLAS SkylakeX's time at 64 x 32 x 64 float64, these 1.0-1.05x; 4 x 4,
- * 7 x 4, 8 x 3 and 12 x 2 were no better (bench/RESULTS.md, thirty-first
- * session). */
+ * registers accumulate). With the AVX2 clone's 4 x 2 tiles it took 1.1x
+ * OpenBLAS SkylakeX's time at 64 x 32 x 64 float64, with these 1.0-1.05x;
+ * 4 x 4, 7 x 4, 8 x 3 and 12 x 2 were no better (bench/RESULTS.md,
+ * thirty-first session). */
 #define FBP_GS512_RB 6
 #define FBP_GS512_NV 4
 
@@ -90,7 +90,7 @@ fbp_gs_nt_packs(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, ptrdiff_t VN, int dbl)
  * One clone for element type T (suffix S) with VB-byte vectors (VN lanes);
  * CL names the clone, ATTR is its target attribute.
  */
-#define FBP_GS_DEFINE(T, S, VB, CL, ATTR, RB, NVM)                                      \
+#define FBP_GS_DEFINE(T, S, VB, CL, ATTR, RB, NVM)                             \
 typedef T fbp_gs_v_##S##CL __attribute__((vector_size(VB)));                   \
 /* unaligned view for loads and stores */                                      \
 typedef T fbp_gs_u_##S##CL                                                     \
@@ -155,6 +155,7 @@ fbp_gs_rowblock_##S##CL(const int rb, ptrdiff_t N, ptrdiff_t K, T alpha,       \
     for (; j + NVM * VN <= N; j += NVM * VN)                                   \
         fbp_gs_vtile_##S##CL(rb, NVM, K, alpha, A, sai, sak, B + j, ldb, beta, \
                              C + j * csj, csi, csj);                           \
+    /* (NVM > 3 ? 3 : 1: a never-taken call stays well formed) */             \
     if (NVM > 3 && j + 3 * VN <= N) {                                          \
         fbp_gs_vtile_##S##CL(rb, NVM > 3 ? 3 : 1, K, alpha, A, sai, sak,       \
                              B + j, ldb, beta, C + j * csj, csi, csj);         \

@@ -1446,6 +1446,26 @@ def test_labels_the_model_does_not_know_are_pointed_out(tmp_path, capsys):
         in out + err
 
 
+def test_unknown_labels_are_named_as_the_file_spells_them(tmp_path, capsys):
+    """A model with True/False classes read a file's '007' and '010' as the
+    numbers 7 and 10, and the note named them '10, 7'; it names them as the
+    file does, in order of value (predict, and train's --test-data)."""
+    df = blobs(m=150, k=2)
+    df["target"] = np.array(["False", "True"])[df["target"]]
+    train_saved(capsys, df, tmp_path / "t.csv", tmp_path / "m.npz")
+    lead = df.assign(target=["010", "007", "7.50"] * 50)
+    lead.to_csv(tmp_path / "lead.csv", index=False)
+    code, out, err = cli(capsys, "predict", "--model", tmp_path / "m.npz", "--data",
+                         tmp_path / "lead.csv")
+    assert code == 0, err
+    assert ("3 value(s) of 'target' are not classes the model was trained on "
+            "(007, 7.50, 010; it knows False, True)") in err, err
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "t.csv", "--test-data",
+                         tmp_path / "lead.csv", *QUICK)
+    assert code == 0, err
+    assert "(007, 7.50, 010; it knows False, True)" in out + err, out + err
+
+
 def test_values_beyond_float32_are_a_data_error_not_a_crash(tmp_path, capsys):
     """A finite 1e300 in a file overflowed the float32 cast: an internal
     'please report it' error about an inf the file did not hold."""

@@ -1242,15 +1242,51 @@ def _score_line(task, pred, true, poisson=False, classes=None):
     return f"accuracy {np.mean(_same_label(pred, true, classes)):.2%}"
 
 
-def _unknown_labels_note(classes, y, target, source, by_position=False):
+def _spelled_targets(table, target, rows=None):
+    """The file's spelling (stripped text) of the values
+    ``_target_values(table, target, rows)`` returns, in their order, or None
+    (not a CSV file, or no such column)."""
+    if target not in table.names:
+        return None
+    raw = _raw_column(table, target)
+    if raw is None:
+        return None
+    miss = table.missing[table.names.index(target)]
+    if rows is not None:
+        raw, miss = raw[rows], miss[rows]
+    return raw[~miss]
+
+
+def _spelling_order(s):
+    """Sort key of label spellings: numbers by value, then text ('7' before
+    '10', '007' before '010')."""
+    try:
+        x = float(s)
+    except (TypeError, ValueError):
+        return (1, 0.0, str(s))
+    return (0, x, str(s)) if math.isfinite(x) else (1, 0.0, str(s))
+
+
+def _unknown_labels_note(classes, y, target, source, by_position=False, spelled=None):
     """The note for target values that are none of the model's classes (a
     score of 0% with no word of why, before), or None. ``by_position``: the
     file's columns are matched by position (no header row), and when no value
-    at all is a class, the note asks whether they line up."""
+    at all is a class, the note asks whether they line up. ``spelled``: the
+    file's text of each of ``y`` (_spelled_targets), which the note shows (a
+    model with True/False classes read '007' as the number 7, and the note
+    said 7)."""
     known, keys = _label_keys(classes, y)
-    unknown = sorted(set(keys) - set(known))
+    unknown = set(keys) - set(known)
     if not unknown:
         return None
+    if spelled is not None and len(spelled) == len(keys):
+        first = {}
+        for k, text in zip(keys, spelled):
+            if k in unknown:
+                first.setdefault(k, str(text))
+        unknown = sorted(first.values(), key=_spelling_order)
+    else:
+        unknown = sorted(unknown, key=_spelling_order)
     shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
     taught = ", ".join(str(c) for c in list(classes)[:10]) + (", ..." if len(classes) > 10
                                                                 else "")
@@ -1661,7 +1697,8 @@ def _setup(args, d, seed):
                     f"--test-data {args.test_data!r}: ")
         else:
             note = _unknown_labels_note(prep["classes"], r.y_te, prep["target"],
-                                        test_table.source, test_table.layout == "no header")
+                                        test_table.source, test_table.layout == "no header",
+                                        _spelled_targets(test_table, prep["target"], keep))
             if note:
                 r.table.notes.append(note)
         if args.data is not None and os.path.samefile(args.data, args.test_data):
@@ -2018,7 +2055,8 @@ def cmd_predict(args):
             infinite = table.where(predicted[lost])
     if y is not None and prep["task"] == "classification":
         note = _unknown_labels_note(prep["classes"], y, prep["target"], table.source,
-                                    table.layout == "no header")
+                                    table.layout == "no header",
+                                    _spelled_targets(table, prep["target"], rows))
         if note:
             table.notes.append(note)
     if scored is not None and scored.all():

@@ -461,6 +461,34 @@ fbp_gemm_nn512_##S(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *A,          \
 FBP_GS512_ENTRY(float, f)
 FBP_GS512_ENTRY(double, d)
 #undef FBP_GS512_ENTRY
+
+/*
+ * C (M, N) = alpha op(A) op(B) + beta C in the AVX-512 clone, any
+ * transposes (fbp_gemm_small's semantics):
+ *
+ *     fbp_gemm_small512_f / fbp_gemm_small512_d (ta, tb, M, N, K, alpha, A,
+ *                                                lda, B, ldb, beta, C, ldc)
+ *
+ * For fastbp/_blas.pyx's mid-size rule on AVX-512 cores (_mid512_fits, whose
+ * comment gives the measurements). Returns 0 and does nothing where that
+ * clone cannot run, and for K <= 0 or alpha == 0 (the caller's BLAS does
+ * those); 1 when it ran.
+ */
+#define FBP_GS512_ENTRY_T(T, S)                                                \
+static int                                                                     \
+fbp_gemm_small512_##S(int ta, int tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,   \
+                      T alpha, const T *A, ptrdiff_t lda, const T *B,          \
+                      ptrdiff_t ldb, T beta, T *C, ptrdiff_t ldc)              \
+{                                                                              \
+    if (!FBP_GS512_ON || !fbp_use_avx512() || K <= 0 || alpha == 0)            \
+        return 0;                                                              \
+    if (M > 0 && N > 0)                                                        \
+        FBP_GS512_CALL(S)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); \
+    return 1;                                                                  \
+}
+FBP_GS512_ENTRY_T(float, f)
+FBP_GS512_ENTRY_T(double, d)
+#undef FBP_GS512_ENTRY_T
 #undef FBP_GS512_CALL
 #undef FBP_GS_AVX2_CALL
 

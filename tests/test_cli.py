@@ -142,8 +142,13 @@ def test_info_says_in_words_where_small_products_run(limit):
     assert info["small_gemm_mid_max"] == mid
     line = next(ln for ln in buf.getvalue().splitlines() if "small GEMM" in ln)
     assert "<= 0" not in line and "m*n*k <=" not in line, line
+    # the AVX-512 cores' mid-size rule (on with their limits, where it runs)
+    switch = _blas._set_mid512(False)       # read the rule's switch, and put it back
+    _blas._set_mid512(switch)
+    assert info["small_gemm_mid512"] == (switch and mid == n)
+    assert ("fastbp's own AVX-512 kernel" in line) == info["small_gemm_mid512"], line
     if limit == 0:
-        assert "off: every matrix product runs in BLAS" in line, line
+        assert ("off: every matrix product runs in BLAS" in line) != info["small_gemm_mid512"]
         if _blas.blas_small_matrix_path():
             assert f"{_blas.BLAS_CORENAME} core" in line, line
     elif mid == n:

@@ -251,7 +251,11 @@ def test_narrow_rule_limits():
         _blas._set_small_gemm_narrow_max(2 ** 20)
         _testing.set_small_gemm_max(16384)          # the mid-size rule off
         assert _blas.small_gemm_narrow_max() == 0
-        assert _blas.small_gemm_path(0, 0, 1024, 32, 32, np.float32) == "blas"
+        keep = _blas._set_mid512(False)             # (AVX-512 cores' own rule)
+        try:
+            assert _blas.small_gemm_path(0, 0, 1024, 32, 32, np.float32) == "blas"
+        finally:
+            _blas._set_mid512(keep)
     finally:
         _blas._set_small_gemm_narrow_max(old_narrow)
         _testing.set_small_gemm_max(old)
@@ -266,7 +270,8 @@ _blas.BLAS_CORENAME = CORE
 _blas._set_small_gemm_narrow_max(2 ** 27)
 _testing.set_small_gemm_max((16384, 262144))
 _blas._default_small_gemm_max(None)       # the defaults for that core
-print(_blas.small_gemm_narrow_max() > 0, _blas.small_gemm_path(0, 0, 512, 16, 1024, "float32"))
+print(_blas.small_gemm_narrow_max() > 0, _blas.small_gemm_path(0, 0, 512, 16, 1024, "float32"),
+      _blas.simd_dispatch() == "avx512")
 """
 
 
@@ -275,10 +280,12 @@ print(_blas.small_gemm_narrow_max() > 0, _blas.small_gemm_path(0, 0, 512, 16, 10
     ("Zen", True, "False blas"),             # no AVX2 clone: the mid-size rule off too
     ("Sandybridge", False, "False blas"),
     ("", False, "False blas"),               # no OpenBLAS found (another BLAS)
-    ("SkylakeX", False, "False blas")])      # AVX-512 kernels: every limit 0
+    ("SkylakeX", False, "False blas")])      # AVX-512 kernels: the AVX2 limits 0
 def test_narrow_rule_defaults_per_core(core, baseline, want):
     """The narrow rule is on by default only with OpenBLAS's Haswell/Zen kernels
-    and fastbp's AVX2 clone, the kernels it was measured against."""
+    and fastbp's AVX2 clone, the kernels it was measured against; with the
+    AVX-512 kernels the AVX-512 clone's mid-size rule takes the product
+    instead where fastbp's AVX-512 clones run (and only there)."""
     env = dict(os.environ)
     if baseline:
         env["FASTBP_DISPATCH"] = "baseline"
@@ -287,7 +294,10 @@ def test_narrow_rule_defaults_per_core(core, baseline, want):
     assert out.returncode == 0, out.stderr[-3000:]
     if out.stdout.strip() == "skip":
         pytest.skip("no AVX2 clone on this CPU")
-    assert out.stdout.strip() == want
+    narrow, path, avx512 = out.stdout.split()
+    if core == "SkylakeX" and avx512 == "True":
+        want = "False small512"
+    assert f"{narrow} {path}" == want
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -397,3 +407,165 @@ def test_gemm_helper_rejects_bad_input():
         _testing.gemm(np.ones((3, 8))[:, ::2], np.ones((4, 2)), np.empty((3, 2)))
     with pytest.raises(ValueError, match="path"):
         _testing.gemm(A, np.ones((4, 2)), np.empty((3, 2)), path="fast")
+
+
+# ------------------------------------- the AVX-512 clone and its mid-size rule
+
+needs_avx512 = pytest.mark.skipif(not _testing.avx512_clone(),
+                                  reason="the small kernel's AVX-512 clone does not run here")
+
+
+@needs_avx512
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
+@pytest.mark.parametrize("ta,tb", list(itertools.product((False, True), repeat=2)),
+                         ids=["NN", "NT", "TN", "TT"])
+def test_avx512_clone_matches_numpy(dtype, ta, tb):
+    """The clone _gemm's AVX-512 rule calls (6 x 4-vector tiles, then 3-, 2-
+    and 1-vector tiles and edge columns): the grid, and shapes the rule sends
+    it (whole and partial tiles, K past one 256-long chunk)."""
+    run_grid(dtype, ta, tb, path="small512")
+    vn = 64 // np.dtype(dtype).itemsize
+    rng = np.random.default_rng([7, int(ta), int(tb)])
+    for n, (M, N, K) in enumerate([(37, 4 * vn, 300), (130, 2 * vn, 600), (13, 7 * vn, 40),
+                                   (7, 3 * vn + 5, 257), (64, vn, 129)]):
+        check_case(dtype, ta, tb, M, N, K, ALPHAS[n % 3], BETAS[n % 3], "small512", rng)
+
+
+F32, F64 = np.float32, np.float64
+MID512_RULE = [     # (ta, tb, M, N, K, dtype, path with the rule on)
+    (0, 0, 64, 64, 128, F32, "blas"),          # m n k = 524,288: OpenBLAS's small kernels
+    (0, 0, 64, 64, 129, F32, "small512"),      # ... one more k
+    (0, 0, 65, 64, 128, F32, "small512"),
+    (0, 0, 64, 72, 256, F32, "blas"),          # not whole 512-bit vectors
+    (0, 0, 64, 2048, 64, F32, "small512"),     # B (K x N) 512 KiB
+    (0, 0, 64, 2048, 65, F32, "blas"),         # ... above
+    (0, 1, 128, 64, 256, F32, "blas"),         # NT
+    (1, 0, 128, 32, 256, F32, "small512"),     # TN, 2 vectors
+    (1, 0, 128, 16, 512, F32, "blas"),         # ... 1 vector
+    (1, 0, 512, 32, 256, F32, "small512"),     # ... A's rows span 512 KiB
+    (1, 0, 513, 32, 256, F32, "blas"),         # ... above
+    (0, 0, 64, 64, 129, F64, "small512"),
+    (0, 0, 64, 60, 256, F64, "blas"),
+    (0, 0, 32, 1024, 64, F64, "small512"),     # B 512 KiB
+    (0, 0, 32, 1024, 65, F64, "blas"),
+    (1, 0, 256, 16, 256, F64, "small512"),     # TN, 2 vectors, span 512 KiB
+    (1, 0, 256, 8, 512, F64, "blas"),          # ... 1 vector
+]
+
+
+@needs_avx512
+@pytest.mark.parametrize("ta,tb,M,N,K,dtype,want", MID512_RULE,
+                         ids=[f"{'NT'[ta]}{'NT'[tb]}-{M}x{N}x{K}-{np.dtype(d).name}"
+                              for ta, tb, M, N, K, d, _ in MID512_RULE])
+def test_avx512_mid_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, want):
+    """On OpenBLAS's AVX-512 cores (their limits: 0) mid-size NN and TN
+    products run in the AVX-512 clone within the rule's bounds, and only while
+    OpenBLAS runs on one thread (inside fastbp's teams): _gemm's result then
+    equals that path's bit for bit, on two OpenBLAS threads OpenBLAS's, and
+    every path matches NumPy. set_small_gemm_max(-1) (every product in
+    OpenBLAS) and the AVX2 mid-size limits turn the rule off."""
+    old = _testing.set_small_gemm_max(0)
+    keep = _blas._set_mid512(True)
+    try:
+        assert _blas.small_gemm_path(ta, tb, M, N, K, dtype) == want
+        rng = np.random.default_rng(M * 7 + N)
+        A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
+        B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
+        ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+        outs = {}
+        controlled = _blas.blas_thread_control()["controlled"]
+        for path, threads in (("small512", None), ("blas", 1), ("blas", 2), ("auto", 1),
+                              ("auto", 2)):
+            if threads is not None and not controlled:
+                continue
+            out = np.full((M, N), np.nan, dtype)
+            prev = _blas._set_blas_num_threads(threads) if threads else None
+            try:
+                _testing.gemm(A, B, out, trans_a=bool(ta), trans_b=bool(tb), path=path)
+            finally:
+                if threads:
+                    _blas._set_blas_num_threads(prev)
+            outs[path if threads is None else f"{path}{threads}"] = out
+            np.testing.assert_allclose(out, ref, rtol=0,
+                                       atol=4 * (K + 2) * np.finfo(dtype).eps
+                                       * float(np.abs(A).max() * np.abs(B).max()) * K,
+                                       err_msg=f"{path} {threads}")
+        for limits in (-1, (16384, 262144)):
+            _testing.set_small_gemm_max(limits)
+            assert _blas.small_gemm_path(ta, tb, M, N, K, dtype) != "small512", limits
+    finally:
+        _blas._set_mid512(keep)
+        _testing.set_small_gemm_max(old)
+    # (OpenBLAS's bits may depend on its thread count: compare like with like)
+    if controlled and not np.array_equal(outs["small512"], outs["blas1"]):
+        np.testing.assert_array_equal(outs["auto1"],
+                                      outs["small512" if want == "small512" else "blas1"])
+        np.testing.assert_array_equal(outs["auto2"], outs["blas2"])
+
+
+def test_avx512_mid_rule_defaults_per_core():
+    """The rule is on by default only with OpenBLAS's AVX-512 cores and where
+    the clone runs (not under FASTBP_DISPATCH=avx2, nor with a Haswell core)."""
+    code = ("from fastbp import _blas, _testing\n"
+            "print(_blas._set_mid512(False), _testing.avx512_clone(), _blas.BLAS_CORENAME)\n")
+    out = run_python(code, dict(os.environ))
+    assert out.returncode == 0, out.stderr[-3000:]
+    on, clone, core = (out.stdout.split() + [""])[:3]
+    assert on == str(clone == "True" and core.lower() in ("skylakex", "cooperlake",
+                                                           "sapphirerapids"))
+    if clone == "True":
+        out = run_python(code, dict(os.environ, FASTBP_DISPATCH="avx2"))
+        assert out.returncode == 0 and out.stdout.split()[:2] == ["False", "False"], out
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_layers_and_steps_on_the_avx512_rule_match_reference(dtype, n_threads):
+    """dense_forward / dense_backward at (256, 256, 64), whose row blocks' NN
+    and TN products the rule sends to the AVX-512 clone where it runs, agree
+    with reference.py with the rule on and off, and three [784, 256, 128, 10]
+    batch-64 SGD steps agree between the two to rounding (not Adam: its
+    m / sqrt(v) turns a rounding difference in a gradient near 0 into one of
+    the learning rate's size)."""
+    from fastbp import reference
+    from fastbp.network import Network
+    from fastbp.optim import SGD
+    rng = np.random.default_rng(3)
+    n_prev, n, m = 256, 256, 64
+    A = np.maximum(rng.standard_normal((n_prev, m)), 0).astype(dtype)
+    W = (rng.standard_normal((n, n_prev)) / 16).astype(dtype)
+    b = rng.standard_normal((n, 1)).astype(dtype)
+    dZ = rng.standard_normal((n, m)).astype(dtype)
+    Zp = rng.standard_normal((n_prev, m)).astype(dtype)
+    f64 = [x.astype(np.float64) for x in (A, W, b, dZ, Zp)]
+    ref_f = reference.dense_forward(f64[0], f64[1], f64[2], "relu")
+    ref_b = reference.dense_backward(f64[3], f64[0], f64[1], "relu", Z_prev=f64[4])
+    tol = 2e-4 if dtype == np.float32 else 1e-11
+    X = rng.standard_normal((784, 64)).astype(dtype)
+    y = rng.integers(0, 10, 64)
+    params, ran = {}, {}
+    default = _blas._set_mid512(True)       # on where it runs by default (read it)
+    _blas._set_mid512(default)
+    for on in (True, False):
+        keep = _blas._set_mid512(on and default)
+        try:
+            runs = _blas._mid512_count()
+            out = fastbp.dense_forward(A, W, b, "relu", n_threads=n_threads)
+            ran[on] = _blas._mid512_count() > runs
+            for got, want in zip(out, ref_f):
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+            for got, want in zip(fastbp.dense_backward(dZ, A, W, "relu", Z_prev=Zp,
+                                                       n_threads=n_threads), ref_b):
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+            net = Network([784, 256, 128, 10], "relu", "softmax", dtype=dtype, seed=0,
+                          n_threads=n_threads)
+            opt = SGD(0.1)
+            for _ in range(3):
+                net.train_step(X, y, opt)
+            params[on] = net.flat_parameters.copy()
+        finally:
+            _blas._set_mid512(keep)
+    np.testing.assert_allclose(params[True], params[False], rtol=0,
+                               atol=1e-6 if dtype == np.float32 else 1e-14)
+    # the forward's row blocks ran in the clone where the rule is on
+    assert ran == {True: default, False: False}

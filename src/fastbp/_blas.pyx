@@ -42,6 +42,13 @@ cdef extern from "fastbp_gemm.h" nogil:
                           double *C, Py_ssize_t ldc)
     const char *fbp_dispatch_name()
     int fbp_use_avx2()
+    int fbp_use_avx512()
+    int fbp_gemm_small512_f(int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            float alpha, const float *A, Py_ssize_t lda, const float *B,
+                            Py_ssize_t ldb, float beta, float *C, Py_ssize_t ldc)
+    int fbp_gemm_small512_d(int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            double alpha, const double *A, Py_ssize_t lda, const double *B,
+                            Py_ssize_t ldb, double beta, double *C, Py_ssize_t ldc)
     # the small kernel's NT path packs op(B) for its tiles up to this inner size
     # (where that beats its lane-sum dot products: fbp_gs_nt_packs)
     const int FBP_GS_NT_PACK_K
@@ -173,6 +180,72 @@ cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssiz
     return not single or n % 8 == 0
 
 
+# On OpenBLAS's AVX-512 cores (_AVX512_CORES), mid-size NN and TN products
+# run in the small kernel's AVX-512 clone (6 x 4-vector register tiles, no
+# packing: csrc/fastbp_gemm.h) where it measured faster (_mid512_fits). Up to
+# _MID512_MIN_MNK multiply-adds OpenBLAS runs its own small-matrix kernels,
+# which match the clone; beyond, it packs both operands for every call, which
+# at a few vectors of columns costs it as much as the clone's unpacked reads.
+# One thread each, Xeon (family 6 model 167), SciPy's OpenBLAS 0.3.30
+# SkylakeX, 5 interleaved timings per shape, operands in cache (a sweep of M
+# 16-512, N 1-16 vectors, K 10-2048; bench/RESULTS.md, thirty-second
+# session): above 524,288 multiply-adds NN took 0.34-1.0x OpenBLAS's time
+# (medians ~0.75 in float32, ~0.7 in float64) while B (K x N) stayed within
+# _MID512_B_BYTES; at 2 MiB of B 1.4-1.9x (the clone blocks for no cache).
+# TN (op(A) = A^T: W^T dZ) likewise while the rows of A it walks span at
+# most _MID512_TN_SPAN bytes and N is 2 vectors or more (1 vector of float64
+# took 1.1-1.2x); beyond 1 MiB of span up to 2.7x. NT products stay in
+# OpenBLAS (0.76-1.09x: no clear gain). Only where OpenBLAS would run the
+# product on one thread (the teams' calls, after _blas_begin(1)): a whole
+# product on OpenBLAS's own threads stays there. Where the mid-size AVX2
+# rules above are on (OpenBLAS's Haswell/Zen cores), this one is off.
+cdef enum:
+    _MID512_MIN_MNK = 524288
+    _MID512_B_BYTES = 524288
+    _MID512_TN_SPAN = 524288
+cdef bint _mid512_on = False        # set by _default_small_gemm_max
+cdef Py_ssize_t _mid512_runs = 0    # products it ran (for tests: _mid512_count)
+
+
+def _mid512_count():
+    """How many products _gemm has run under the AVX-512 mid-size rule."""
+    return fbp_atomic_load(&_mid512_runs)
+
+
+def _set_mid512(bint on):
+    """Switch the AVX-512 mid-size rule (_mid512_fits) on or off; returns the
+    old setting. For benchmarks and tests: process-wide, not thread-safe
+    against running GEMMs."""
+    global _mid512_on
+    _mid512_on, on = on, _mid512_on
+    return bool(on)
+
+
+cdef inline bint _mid512_shape(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n,
+                               Py_ssize_t k, Py_ssize_t lda, Py_ssize_t isz) noexcept nogil:
+    """The shapes of the rule above (lda: A's row stride in elements). Off
+    while the small kernel's limits say never (-1: fastbp._testing's
+    set_small_gemm_max, for tests that want every product in OpenBLAS) or
+    while the AVX2 mid-size rule is on."""
+    cdef Py_ssize_t vn = 64 // isz
+    if (not _mid512_on or _small_gemm_max < 0 or _small_gemm_mid_max > _small_gemm_max
+            or tb != NoTrans or n % vn != 0 or m * n * k <= _MID512_MIN_MNK):
+        return False
+    if k * n * isz > _MID512_B_BYTES:
+        return False
+    if ta == Trans:
+        return n >= 2 * vn and k * lda * isz <= _MID512_TN_SPAN
+    return True
+
+
+cdef inline bint _mid512_fits(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n,
+                              Py_ssize_t k, Py_ssize_t lda, Py_ssize_t isz) noexcept nogil:
+    """Whether _gemm runs this product in the AVX-512 clone: the rule's shapes,
+    while OpenBLAS runs on one thread (checked last: a call through a
+    pointer)."""
+    return _mid512_shape(ta, tb, m, n, k, lda, isz) and _blas_get_threads() == 1
+
+
 cdef inline bint _blas_ints(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t lda,
                             Py_ssize_t ldb, Py_ssize_t ldc) noexcept nogil:
     """Every size and leading dimension fits the 32-bit ints of SciPy's
@@ -204,8 +277,25 @@ cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssi
     """
     if _use_small(ta, tb, m, n, k, lda, ldb, ldc, floating is float):
         _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+    elif (_mid512_fits(ta, tb, m, n, k, lda, sizeof(floating))
+          and _gemm_small512(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)):
+        fbp_atomic_add(&_mid512_runs, 1)
     else:
         _gemm_openblas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+
+
+cdef inline bint _gemm_small512(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n,
+                                Py_ssize_t k, floating alpha, const floating *A,
+                                Py_ssize_t lda, const floating *B, Py_ssize_t ldb,
+                                floating beta, floating *C, Py_ssize_t ldc) noexcept nogil:
+    """_gemm in the small kernel's AVX-512 clone; False (nothing done) where it
+    cannot run (csrc/fastbp_gemm.h's fbp_gemm_small512)."""
+    if floating is float:
+        return fbp_gemm_small512_f(ta == Trans, tb == Trans, m, n, k, alpha, A, lda, B, ldb,
+                                   beta, C, ldc) != 0
+    else:
+        return fbp_gemm_small512_d(ta == Trans, tb == Trans, m, n, k, alpha, A, lda, B, ldb,
+                                   beta, C, ldc) != 0
 
 
 cdef void _gemm_small(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
@@ -643,11 +733,13 @@ def _default_small_gemm_max(lib):
         name, core = _openblas_int(lib, "get_corename", ctypes.c_char_p)
         if name is not None:
             BLAS_CORENAME = (core or b"").decode(errors="replace")
-    global _nt_slow
+    global _nt_slow, _mid512_on
+    _mid512_on = False
     if BLAS_CORENAME.lower() in _AVX512_CORES:
         _small_gemm_max = 0
         _small_gemm_mid_max = 0
         _nt_slow = True
+        _mid512_on = fbp_use_avx512() != 0
     elif not fbp_use_avx2():
         _small_gemm_mid_max = _small_gemm_max
     if BLAS_CORENAME.lower() not in _NARROW_CORES:
@@ -712,20 +804,35 @@ def small_gemm_narrow_max():
     return 0
 
 
+def small_gemm_mid512():
+    """Whether mid-size NN and TN products run in the small kernel's AVX-512
+    clone on one OpenBLAS thread (_mid512_fits: on OpenBLAS's AVX-512 cores
+    where fastbp's AVX-512 clones run; off while fastbp._testing's limits say
+    never, or the AVX2 mid-size rule is on)."""
+    return bool(_mid512_on and _small_gemm_max >= 0 and _small_gemm_mid_max <= _small_gemm_max)
+
+
 def small_gemm_path(trans_a, trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, dtype,
                     lda=None):
-    """Where _gemm runs C (m, n) = op(A) op(B) with inner size k: "small" or
-    "blas". lda: A's row stride in elements (default: A contiguous, k for NN
-    and NT, m for TN and TT)."""
+    """Where _gemm runs C (m, n) = op(A) op(B) with inner size k: "small" (the
+    small kernel's AVX2 or baseline clone), "small512" (its AVX-512 clone,
+    the mid-size rule of AVX-512 cores: only while OpenBLAS runs on one
+    thread, as in fastbp's teams; on more, "blas") or "blas". lda: A's row
+    stride in elements (default: A contiguous, k for NN and NT, m for TN and
+    TT)."""
     import numpy as np
     single = np.dtype(dtype) == np.float32
     if lda is None:
         lda = m if trans_a else k
     cdef Py_ssize_t ld = lda
     cdef Py_ssize_t ldb = k if trans_b else n      # B and C contiguous
-    return "small" if _use_small(Trans if trans_a else NoTrans,
-                                 Trans if trans_b else NoTrans, m, n, k, ld, ldb, n,
-                                 single) else "blas"
+    cdef BLAS_Trans fa = Trans if trans_a else NoTrans
+    cdef BLAS_Trans fb = Trans if trans_b else NoTrans
+    if _use_small(fa, fb, m, n, k, ld, ldb, n, single):
+        return "small"
+    if _mid512_shape(fa, fb, m, n, k, ld, 4 if single else 8):
+        return "small512"
+    return "blas"
 
 
 cdef Py_ssize_t _swap_small_gemm_max(Py_ssize_t n, Py_ssize_t mid,

@@ -37,6 +37,10 @@ def config_info():
     ``small_gemm_narrow_max`` (above that, products up to this m n k run
     there when they are A B or A^T B with a few whole AVX2 vectors of
     columns; 0: off, as it is outside OpenBLAS's Haswell/Zen kernels),
+    ``small_gemm_mid512`` (whether mid-size A B and A^T B products, above
+    OpenBLAS's small-matrix sizes, with whole AVX-512 vectors of columns run
+    in the small-GEMM kernel's AVX-512 clone when fastbp's threads call them:
+    on OpenBLAS's AVX-512 cores, where fastbp's AVX-512 clones run),
     ``blas_small_matrix_kernels`` (whether SciPy's OpenBLAS
     core has small-matrix GEMM kernels of its own: the reason the limit is 0
     on AVX-512 cores), ``blas_core`` (OpenBLAS's core name, "" if unknown),
@@ -70,6 +74,7 @@ def config_info():
         "small_gemm_max": max(_blas.small_gemm_max(), 0),
         "small_gemm_mid_max": max(_blas.small_gemm_mid_max(), 0),
         "small_gemm_narrow_max": _blas.small_gemm_narrow_max(),
+        "small_gemm_mid512": _blas.small_gemm_mid512(),
         "blas_small_matrix_kernels": _blas.blas_small_matrix_path(),
         "blas_core": _blas.BLAS_CORENAME,
     }
@@ -115,12 +120,18 @@ def _small_gemm_words(info):
         return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "
                 f"kernel, those of up to {mid} whose shape suits its register tiles{few}; "
                 "the others in BLAS")
+    mid512 = ("A B and A^T B products above 524288 multiply-adds (m*n*k) with a whole "
+              "number of AVX-512 vectors of columns run in fastbp's own AVX-512 kernel on "
+              "fastbp's threads while B fits 512 KiB (A^T B: 2 vectors or more, A spanning "
+              "at most 512 KiB)") if info.get("small_gemm_mid512") else None
     if limit > 0:
         return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "
-                "kernel, larger ones in BLAS")
+                "kernel, larger ones in BLAS" + (f"; {mid512}" if mid512 else ""))
     why = (f"OpenBLAS's {info['blas_core']} core has fast small-matrix kernels of its own"
            if info["blas_small_matrix_kernels"] and info["blas_core"]
            else "its size limit is 0")
+    if mid512:
+        return f"small products run in BLAS ({why}); {mid512}"
     return f"off: every matrix product runs in BLAS (fastbp's own small-product kernel is " \
            f"not used: {why})"
 

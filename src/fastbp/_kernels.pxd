@@ -43,6 +43,12 @@ cdef extern from "fastbp_gemm.h" nogil:
     int fbp_gemm_nn512_d(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
                          Py_ssize_t lda, const double *B, Py_ssize_t ldb, double *C,
                          Py_ssize_t ldc)
+    int fbp_gemm_small512_f(int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            float alpha, const float *A, Py_ssize_t lda, const float *B,
+                            Py_ssize_t ldb, float beta, float *C, Py_ssize_t ldc)
+    int fbp_gemm_small512_d(int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                            double alpha, const double *A, Py_ssize_t lda, const double *B,
+                            Py_ssize_t ldb, double beta, double *C, Py_ssize_t ldc)
 
 cdef extern from "fastbp_loss.h" nogil:
     ctypedef struct fbp_cascade:

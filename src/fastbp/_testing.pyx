@@ -138,6 +138,13 @@ def set_small_gemm_max(limit):
     return old, old_mid
 
 
+def avx512_clone():
+    """Whether the small-GEMM kernel's AVX-512 clone runs here (the CPU has
+    AVX-512 F/DQ/VL, FASTBP_DISPATCH allows it, and the compiler built it)."""
+    cdef float c = 0, one = 1
+    return fbp_gemm_small512_f(0, 0, 1, 1, 1, one, &one, 1, &one, 1, 0, &c, 1) != 0
+
+
 def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
          floating alpha=1, floating beta=0, bint trans_a=False, bint trans_b=False,
          str path="auto", Py_ssize_t repeat=1):
@@ -147,11 +154,12 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
     the row stride) but each row must be contiguous. ``path`` is "auto"
     (_gemm: small kernel below the limit, OpenBLAS above), "small" or "blas";
     ``repeat`` runs the same call that many times (timing without Python
-    overhead; with beta != 0 C changes every time).
+    overhead; with beta != 0 C changes every time). "small512": the small
+    kernel's AVX-512 clone (ValueError where it does not run: avx512_clone).
     """
     cdef Py_ssize_t m = C.shape[0], n = C.shape[1]
     cdef Py_ssize_t k = A.shape[0] if trans_a else A.shape[1]
-    cdef int which
+    cdef int which, ran
     cdef Py_ssize_t r
     cdef Py_ssize_t isz = sizeof(floating)
     if (B.shape[1] if trans_b else B.shape[0]) != k or (A.shape[1] if trans_a else A.shape[0]) != m \
@@ -163,9 +171,13 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
         if X.strides[0] % isz or X.strides[0] < X.shape[1] * isz:
             raise ValueError(f"gemm: row stride of {name} must be a multiple of the "
                              f"item size and at least a row (strides {X.strides})")
-    which = {"auto": 0, "small": 1, "blas": 2}.get(path, -1)
+    which = {"auto": 0, "small": 1, "blas": 2, "small512": 3}.get(path, -1)
     if which < 0:
-        raise ValueError(f"gemm: path must be 'auto', 'small' or 'blas', got {path!r}")
+        raise ValueError("gemm: path must be 'auto', 'small', 'small512' or 'blas', "
+                         f"got {path!r}")
+    if which == 3 and not avx512_clone():
+        raise ValueError("gemm: path 'small512' needs the small kernel's AVX-512 clone, "
+                         "which does not run here (CPU, FASTBP_DISPATCH or compiler)")
     if m == 0 or n == 0:
         return
     cdef floating *pc = &C[0, 0]
@@ -184,6 +196,15 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
                 _gemm(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
             elif which == 1:
                 _gemm_small(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            elif which == 3:
+                if floating is float:
+                    ran = fbp_gemm_small512_f(trans_a, trans_b, m, n, k, alpha, pa, lda, pb,
+                                              ldb, beta, pc, ldc)
+                else:
+                    ran = fbp_gemm_small512_d(trans_a, trans_b, m, n, k, alpha, pa, lda, pb,
+                                              ldb, beta, pc, ldc)
+                if not ran:     # K == 0 or alpha == 0: BLAS's semantics, as "small"
+                    _gemm_small(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
             else:
                 _gemm_blas(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
         _blas_end(prev)

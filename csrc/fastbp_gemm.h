@@ -28,9 +28,11 @@
  *           vectors of lane sums (no -ffast-math, so the compiler would not
  *           split one sum itself), joined by a fixed tree, then the tail k
  *           added in order. Otherwise (fbp_gs_nt_packs: K shorter than 2
- *           vectors, or K <= 256 and short enough against M): 2 vectors'
- *           worth of columns of op(B) are transposed into a stack buffer and
- *           run as NN tiles.
+ *           vectors, or K <= 256 and short enough against M): a register
+ *           tile's width of columns of op(B) (2 vectors; 4 in the AVX-512
+ *           clone) at a time is transposed into a stack buffer
+ *           (fastbp_transpose.h: bit copies, in register tiles where AVX2
+ *           runs) and run as NN tiles.
  *   TT      C^T = B A by the NN tiles, stored transposed.
  * Each element's summation order depends only on the shape and the clone,
  * never on alignment or threads: results are deterministic.
@@ -47,6 +49,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "fastbp_cpu.h"
+#include "fastbp_transpose.h"
 
 /* NT runs as NN tiles on columns of op(B) transposed into a stack buffer
  * (K up to FBP_GS_NT_PACK_K) where the transpose, spread over the M rows,
@@ -289,17 +292,15 @@ fbp_gs_dots_##S##CL(const int ri, const int rj, ptrdiff_t K, T alpha,          \
         }                                                                      \
 }                                                                              \
                                                                                \
-/* NN tiles on the transposed strip of fbp_gs_nt (a function of its own: \
- * inlined there, GCC 12 kept the float32 tiles' B vectors on the stack,     \
- * 2.1x the NN time on Zen 1) */                                             \
+/* NN tiles on the transposed strip of fbp_gs_nt, NVM vectors wide (a       \
+ * function of its own: inlined there, GCC 12 kept the float32 tiles' B      \
+ * vectors on the stack, 2.1x the NN time on Zen 1) */                       \
 ATTR static __attribute__((noinline)) void                                     \
 fbp_gs_strip_##S##CL(ptrdiff_t M, ptrdiff_t w, ptrdiff_t K, T alpha,           \
                      const T *A, ptrdiff_t lda, const T *bt, T beta,           \
                      T *C, ptrdiff_t ldc)                                      \
 {                                                                              \
-    enum { VN = VB / sizeof(T) };                                              \
-    fbp_gs_rows_##S##CL(M, w, K, alpha, A, lda, 1, bt, 2 * VN, beta, C, ldc,   \
-                        1);                                                    \
+    fbp_gs_rows_##S##CL(M, w, K, alpha, A, lda, 1, bt, w, beta, C, ldc, 1);    \
 }                                                                              \
                                                                                \
 static inline FBP_ALWAYS_INLINE void                                           \
@@ -309,14 +310,16 @@ fbp_gs_nt_##S##CL(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, T alpha,              \
 {                                                                              \
     enum { VN = VB / sizeof(T) };                                              \
     if (fbp_gs_nt_packs(M, N, K, VN, sizeof(T) == 8)) {                        \
-        /* short dots, or enough rows to amortise it: transpose 2 VN columns   \
-         * of op(B) at a time into a stack buffer, run them as NN tiles */     \
-        T bt[FBP_GS_NT_PACK_K * 2 * VN];                                       \
-        for (ptrdiff_t j = 0; j < N; j += 2 * VN) {                            \
-            const ptrdiff_t w = N - j < 2 * VN ? N - j : 2 * VN;               \
-            for (ptrdiff_t k = 0; k < K; k++)                                  \
-                for (ptrdiff_t c = 0; c < w; c++)                              \
-                    bt[k * 2 * VN + c] = B[(j + c) * ldb + k];                 \
+        /* short dots, or enough rows to amortise it: transpose NVM VN         \
+         * columns of op(B) at a time (a register tile's width: 2 vectors in   \
+         * the AVX2 and baseline clones, 4 in AVX-512's) into a stack buffer,  \
+         * run them as NN tiles */                                             \
+        T bt[FBP_GS_NT_PACK_K * NVM * VN];                                     \
+        for (ptrdiff_t j = 0; j < N; j += NVM * VN) {                          \
+            const ptrdiff_t w = N - j < NVM * VN ? N - j : NVM * VN;           \
+            /* bt (K, w), row stride w: bit copies (fastbp_transpose.h's       \
+             * register tiles where AVX2 runs) */                              \
+            fbp_transpose_##S(B + j * ldb, ldb, w, K, bt);                     \
             fbp_gs_strip_##S##CL(M, w, K, alpha, A, lda, bt, beta, C + j,      \
                                  ldc);                                         \
         }                                                                      \

@@ -437,9 +437,20 @@ MID512_RULE = [     # (ta, tb, M, N, K, dtype, path with the rule on)
     (0, 0, 64, 64, 129, F32, "small512"),      # ... one more k
     (0, 0, 65, 64, 128, F32, "small512"),
     (0, 0, 64, 72, 256, F32, "blas"),          # not whole 512-bit vectors
+    (0, 0, 4096, 16, 15, F32, "blas"),         # K below 16
+    (0, 0, 4096, 16, 16, F32, "small512"),
+    (1, 0, 512, 512, 10, F32, "blas"),         # TN, K below 16 (W^T dZ of 10 outputs)
     (0, 0, 64, 2048, 64, F32, "small512"),     # B (K x N) 512 KiB
     (0, 0, 64, 2048, 65, F32, "blas"),         # ... above
-    (0, 1, 128, 64, 256, F32, "blas"),         # NT
+    (0, 1, 128, 64, 256, F32, "small512"),     # NT: K <= 256 and <= 2 M, any size
+    (0, 1, 128, 64, 257, F32, "blas"),         # ... K above 256 (its dot products)
+    (0, 1, 16, 64, 32, F32, "small512"),
+    (0, 1, 16, 64, 33, F32, "blas"),           # ... K above 2 M
+    (0, 1, 32, 16, 16, F32, "small512"),       # ... 8,192 multiply-adds, 1 vector
+    (0, 1, 64, 72, 64, F32, "blas"),           # ... not whole vectors
+    (1, 1, 64, 64, 64, F32, "blas"),           # TT
+    (0, 1, 128, 8, 64, F64, "blas"),           # NT, 1 vector of float64
+    (0, 1, 128, 16, 64, F64, "small512"),
     (1, 0, 128, 32, 256, F32, "small512"),     # TN, 2 vectors
     (1, 0, 128, 16, 512, F32, "blas"),         # ... 1 vector
     (1, 0, 512, 32, 256, F32, "small512"),     # ... A's rows span 512 KiB
@@ -459,7 +470,8 @@ MID512_RULE = [     # (ta, tb, M, N, K, dtype, path with the rule on)
                               for ta, tb, M, N, K, d, _ in MID512_RULE])
 def test_avx512_mid_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, want):
     """On OpenBLAS's AVX-512 cores (their limits: 0) mid-size NN and TN
-    products run in the AVX-512 clone within the rule's bounds, and only while
+    products, and NT ones with K <= 256, run in the AVX-512 clone within the
+    rule's bounds, and only while
     OpenBLAS runs on one thread (inside fastbp's teams): _gemm's result then
     equals that path's bit for bit, on two OpenBLAS threads OpenBLAS's, and
     every path matches NumPy. set_small_gemm_max(-1) (every product in

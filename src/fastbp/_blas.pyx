@@ -181,26 +181,33 @@ cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssiz
 
 
 # On OpenBLAS's AVX-512 cores (_AVX512_CORES), mid-size NN and TN products
-# run in the small kernel's AVX-512 clone (6 x 4-vector register tiles, no
-# packing: csrc/fastbp_gemm.h) where it measured faster (_mid512_fits). Up to
-# _MID512_MIN_MNK multiply-adds OpenBLAS runs its own small-matrix kernels,
-# which match the clone; beyond, it packs both operands for every call, which
-# at a few vectors of columns costs it as much as the clone's unpacked reads.
-# One thread each, Xeon (family 6 model 167), SciPy's OpenBLAS 0.3.30
-# SkylakeX, 5 interleaved timings per shape, operands in cache (a sweep of M
-# 16-512, N 1-16 vectors, K 10-2048; bench/RESULTS.md, thirty-second
-# session): above 524,288 multiply-adds NN took 0.34-1.0x OpenBLAS's time
-# (medians ~0.75 in float32, ~0.7 in float64) while B (K x N) stayed within
-# _MID512_B_BYTES; at 2 MiB of B 1.4-1.9x (the clone blocks for no cache).
-# TN (op(A) = A^T: W^T dZ) likewise while the rows of A it walks span at
-# most _MID512_TN_SPAN bytes and N is 2 vectors or more (1 vector of float64
-# took 1.1-1.2x); beyond 1 MiB of span up to 2.7x. NT products stay in
-# OpenBLAS (0.76-1.09x: no clear gain). Only where OpenBLAS would run the
-# product on one thread (the teams' calls, after _blas_begin(1)): a whole
-# product on OpenBLAS's own threads stays there. Where the mid-size AVX2
-# rules above are on (OpenBLAS's Haswell/Zen cores), this one is off.
+# and NT ones with K <= 256 run in the small kernel's AVX-512 clone (6 x
+# 4-vector register tiles, no packing: csrc/fastbp_gemm.h) where it measured
+# faster (_mid512_fits). Up to _MID512_MIN_MNK multiply-adds OpenBLAS runs
+# its own small-matrix kernels, which match the clone; beyond, it packs both
+# operands for every call, which at a few vectors of columns costs it as much
+# as the clone's unpacked reads. One thread each, Xeon (family 6 model 167),
+# SciPy's OpenBLAS 0.3.30 SkylakeX, 5 interleaved timings per shape, operands
+# in cache (a sweep of M 16-512, N 1-16 vectors, K 10-2048; bench/RESULTS.md,
+# thirty-second session): above 524,288 multiply-adds NN took 0.34-1.0x
+# OpenBLAS's time (medians ~0.75 in float32, ~0.7 in float64) while B (K x N)
+# stayed within _MID512_B_BYTES, except at K = 10 (0.6-1.35x: short K is left
+# out, _MID512_MIN_K); at 2 MiB of B 1.4-1.9x (the clone blocks for no
+# cache). TN (op(A) = A^T: W^T dZ) likewise while the rows of A it walks span
+# at most _MID512_TN_SPAN bytes and N is 2 vectors or more (1 vector of
+# float64 took 1.1-1.2x); beyond 1 MiB of span up to 2.7x. NT (dW = dZ A^T)
+# at any size while the clone runs it as NN tiles on op(B) transposed 4
+# vectors at a time (K <= FBP_GS_NT_PACK_K, 256): with K <= 2 M it took
+# 0.42-0.95x OpenBLAS's time (OpenBLAS's NT kernels are its slow ones here:
+# _nt_slow), except 1-vector float64 (0.8-1.2x, left out); with few rows and
+# long K up to 1.8x (M = 16, K >= 128), past K = 256 (lane-sum dot products)
+# 1.6-6x. Only where OpenBLAS would run the product on one thread (the teams'
+# calls, after _blas_begin(1)): a whole product on OpenBLAS's own threads
+# stays there. Where the mid-size AVX2 rules above are on (OpenBLAS's
+# Haswell/Zen cores), this one is off.
 cdef enum:
     _MID512_MIN_MNK = 524288
+    _MID512_MIN_K = 16
     _MID512_B_BYTES = 524288
     _MID512_TN_SPAN = 524288
 cdef bint _mid512_on = False        # set by _default_small_gemm_max
@@ -229,7 +236,12 @@ cdef inline bint _mid512_shape(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ss
     while the AVX2 mid-size rule is on."""
     cdef Py_ssize_t vn = 64 // isz
     if (not _mid512_on or _small_gemm_max < 0 or _small_gemm_mid_max > _small_gemm_max
-            or tb != NoTrans or n % vn != 0 or m * n * k <= _MID512_MIN_MNK):
+            or n % vn != 0):
+        return False
+    if tb == Trans:
+        return (ta == NoTrans and k <= FBP_GS_NT_PACK_K and k <= 2 * m
+                and (n >= 2 * vn or isz == 4))
+    if m * n * k <= _MID512_MIN_MNK or k < _MID512_MIN_K:
         return False
     if k * n * isz > _MID512_B_BYTES:
         return False
@@ -805,8 +817,8 @@ def small_gemm_narrow_max():
 
 
 def small_gemm_mid512():
-    """Whether mid-size NN and TN products run in the small kernel's AVX-512
-    clone on one OpenBLAS thread (_mid512_fits: on OpenBLAS's AVX-512 cores
+    """Whether mid-size NN and TN products (and NT ones with K <= 256) run in
+    the small kernel's AVX-512 clone on one OpenBLAS thread (_mid512_fits: on OpenBLAS's AVX-512 cores
     where fastbp's AVX-512 clones run; off while fastbp._testing's limits say
     never, or the AVX2 mid-size rule is on)."""
     return bool(_mid512_on and _small_gemm_max >= 0 and _small_gemm_mid_max <= _small_gemm_max)

@@ -45,6 +45,14 @@ interleaved in one process (n_threads=None), the products alone (one
 thread), dense_backward, a [784, 256, 128, 10] Adam train_step at batch
 32 and a digits fit per epoch, float32.
 
+``--avx512``: the AVX-512 clone's mid-size rule on OpenBLAS's AVX-512 cores
+(_blas.pyx's _mid512_fits): the clone over OpenBLAS, one thread each, on a
+grid of NN, TN and NT products (M 16-512, N 1-16 vectors, K 10-2048; NT K
+10-300), then Adam train_steps with the rule on and off, interleaved in one
+process:
+
+    python bench/bench_gemm_small.py --avx512
+
 ``--nt``: a network step's NT products (dW = dZ A^T, and W X with the
 examples as rows) against the same product as NN on a transposed copy of B
 (the copy made beforehand, not timed), through OpenBLAS and through the
@@ -153,7 +161,11 @@ def main():
                     help="NT products against NN on a transposed copy (see the docstring)")
     ap.add_argument("--nt32", action="store_true",
                     help="float32 NT products in the small kernel on and off (see the docstring)")
+    ap.add_argument("--avx512", action="store_true",
+                    help="the AVX-512 clone's mid-size rule (see the docstring)")
     args = ap.parse_args()
+    if args.avx512:
+        return avx512(args)
     if args.nt32:
         return nt32(args)
     if args.mid:
@@ -254,19 +266,68 @@ def with_setting(setter, value, fn):
     return run
 
 
-def small_over_blas(rng, ta, tb, M, N, K, dtype, work, pairs):
+def small_over_blas(rng, ta, tb, M, N, K, dtype, work, pairs, small="small"):
     """One product's small-kernel time over OpenBLAS's, one thread each: the
     median of ``pairs`` interleaved pairs of ``repeat`` calls (about ``work``
-    multiply-adds per call of _testing.gemm)."""
+    multiply-adds per call of _testing.gemm). ``small``: "small" (the
+    AVX2/baseline clone) or "small512" (the AVX-512 clone)."""
     A, B, C = operands(ta, tb, M, N, K, dtype, rng)
     reps = max(2, int(work / (M * N * K)))
-    times = {"small": [], "blas": []}
+    times = {small: [], "blas": []}
     for _ in range(pairs):
         for path, acc in times.items():
             t0 = time.perf_counter()
             _testing.gemm(A, B, C, trans_a=ta, trans_b=tb, path=path, repeat=reps)
             acc.append(time.perf_counter() - t0)
-    return float(np.median(times["small"]) / np.median(times["blas"]))
+    return float(np.median(times[small]) / np.median(times["blas"]))
+
+
+def avx512(args):
+    """The --avx512 tables: the AVX-512 clone over OpenBLAS, one thread each,
+    on a grid of NN, TN and NT shapes (the basis of _blas.pyx's
+    _mid512_fits), then [784, 256, 128, 10] Adam train_steps (batch 64 and
+    256, and digits' [64, 128, 10] at 32) with the rule on and off,
+    interleaved in one process (n_threads=2)."""
+    if not _testing.avx512_clone():
+        print("the small kernel's AVX-512 clone does not run here (CPU or FASTBP_DISPATCH)")
+        return
+    header(f"AVX-512 mid-size rule on by default: {_blas.small_gemm_mid512()}")
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        vn = 64 // np.dtype(dtype).itemsize
+        for op, ta, tb in (("NN", 0, 0), ("TN", 1, 0), ("NT", 0, 1)):
+            Ks = ((10, 16, 32, 64, 128, 200, 256, 300) if tb
+                  else (10, 32, 64, 128, 256, 512, 1024, 2048))
+            print(f"\n### {op}, {np.dtype(dtype).name}: AVX-512 clone time / OpenBLAS's\n")
+            print("| M | N | " + " | ".join(f"K {k}" for k in Ks) + " |")
+            print("|---|---|" + "---|" * len(Ks))
+            for M in (16, 64, 128, 256, 512):
+                for N in (vn, 2 * vn, 3 * vn, 4 * vn, 8 * vn, 16 * vn):
+                    r = [small_over_blas(rng, ta, tb, M, N, K, dtype, 4e6, 5, "small512")
+                         for K in Ks]
+                    print(f"| {M} | {N} | " + " | ".join(f"{x:.2f}" for x in r) + " |",
+                          flush=True)
+    _blas._set_blas_num_threads(2)
+    from fastbp.network import Network
+    from fastbp.optim import Adam
+    print("\n### train_step, Adam, 2 threads: us per step, rule on / off\n")
+    print("| layers | batch | dtype | on us | off us | on / off |")
+    print("|---|---|---|---|---|---|")
+    for dims, m in (([784, 256, 128, 10], 64), ([784, 256, 128, 10], 256),
+                    ([64, 128, 10], 32)):
+        for dtype in (np.float32, np.float64):
+            X = rng.standard_normal((dims[0], m)).astype(dtype)
+            y = rng.integers(0, dims[-1], m)
+            nets = {on: (Network(dims, "relu", "softmax", dtype=dtype, seed=0, n_threads=2),
+                         Adam(1e-3)) for on in (True, False)}
+
+            def step(on):
+                net, opt = nets[on]
+                return with_setting(_blas._set_mid512, on, lambda: net.train_step(X, y, opt))
+            t, _ = compare([("on", step(True), "scipy"), ("off", step(False), "scipy")],
+                           repeats=args.repeats, min_block=0.05)
+            print(f"| {dims} | {m} | {np.dtype(dtype).name} | {t['on'] * 1e6:.1f} "
+                  f"| {t['off'] * 1e6:.1f} | {t['on'] / t['off']:.3f} |", flush=True)
 
 
 def nt(args):

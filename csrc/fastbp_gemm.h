@@ -15,11 +15,15 @@
  * mid-size ones whose shape suits these tiles, and NN and TN products of
  * any size with a few whole vectors of columns (OpenBLAS packs all of A for
  * them; _small_fits, whose comment gives the measurements), the rest to
- * OpenBLAS.
+ * OpenBLAS. On OpenBLAS's AVX-512 cores it sends mid-size products with
+ * whole 512-bit vectors of columns to the AVX-512 clone instead (OpenBLAS
+ * packs both operands there: _mid512_fits, fbp_gemm_small512 below).
  *
  * Loop orders, chosen so the inner loops run along contiguous memory:
- *   NN, TN  register tiles of rb (4, 2 or 1) rows x 2 vectors of C; each k
- *           adds op(A)[i, k] * (row k of B) to the tile; C is written once.
+ *   NN, TN  register tiles of rb (4, 2 or 1; 6 or 4 first in the AVX-512
+ *           clone) rows x 2 vectors (4 in AVX-512: 3, 2 and 1 for the
+ *           last whole vectors) of C; each k adds op(A)[i, k] * (row k of
+ *           B) to the tile; C is written once.
  *           Columns past the last whole vector: B's are copied, zero-padded
  *           to a vector, into a stack buffer once per 256 k and run as
  *           1-vector tiles, each chunk's sums added into C in order.
@@ -39,9 +43,10 @@
  *
  * The tiles use GCC/clang vector extensions (plain C left SLP-vectorised
  * 4 x 16 tiles into shuffles, slower than scalar code). The body is compiled
- * twice (fastbp_cpu.h): AVX2 + FMA with 32-byte vectors and baseline SSE2
- * with 16-byte vectors; they differ in the last bits (FMA contraction, lane
- * count of the NT sums). Other compilers get plain triple loops.
+ * three times (fastbp_cpu.h): AVX-512 with 64-byte vectors, AVX2 + FMA with
+ * 32-byte vectors and baseline SSE2 with 16-byte vectors; they differ in the
+ * last bits (FMA contraction, lane count of the NT sums). Other compilers
+ * get plain triple loops.
  */
 #ifndef FASTBP_GEMM_H
 #define FASTBP_GEMM_H

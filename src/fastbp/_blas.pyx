@@ -818,9 +818,9 @@ def small_gemm_narrow_max():
 
 def small_gemm_mid512():
     """Whether mid-size NN and TN products (and NT ones with K <= 256) run in
-    the small kernel's AVX-512 clone on one OpenBLAS thread (_mid512_fits: on OpenBLAS's AVX-512 cores
-    where fastbp's AVX-512 clones run; off while fastbp._testing's limits say
-    never, or the AVX2 mid-size rule is on)."""
+    the small kernel's AVX-512 clone on one OpenBLAS thread (_mid512_fits:
+    on OpenBLAS's AVX-512 cores where fastbp's AVX-512 clones run; off while
+    fastbp._testing's limits say never, or the AVX2 mid-size rule is on)."""
     return bool(_mid512_on and _small_gemm_max >= 0 and _small_gemm_mid_max <= _small_gemm_max)
 
 

@@ -202,6 +202,16 @@ MID_RULE = [
 ]
 
 
+def rule_operands(ta, tb, M, N, K, dtype):
+    """(A, B, op(A) op(B) in float64, its tolerance) for a rule's shape."""
+    rng = np.random.default_rng(M * 7 + N)
+    A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
+    B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
+    ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+    atol = 4 * (K + 2) * np.finfo(dtype).eps * float(np.abs(A).max() * np.abs(B).max()) * K
+    return A, B, ref, atol
+
+
 @pytest.mark.parametrize("ta,tb,M,N,K,dtype,want", MID_RULE,
                          ids=[f"{'NT'[ta]}{'NT'[tb]}-{M}x{N}x{K}-{np.dtype(d).name}"
                               for ta, tb, M, N, K, d, _ in MID_RULE])
@@ -215,18 +225,12 @@ def test_mid_size_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, w
     old_narrow = _blas._set_small_gemm_narrow_max(NARROW)
     try:
         assert _blas.small_gemm_path(ta, tb, M, N, K, dtype) == want
-        rng = np.random.default_rng(M * 7 + N)
-        A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
-        B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
-        ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+        A, B, ref, atol = rule_operands(ta, tb, M, N, K, dtype)
         outs = {}
         for path in ("auto", "small", "blas"):
             outs[path] = np.full((M, N), np.nan, dtype)
             _testing.gemm(A, B, outs[path], trans_a=bool(ta), trans_b=bool(tb), path=path)
-            np.testing.assert_allclose(outs[path], ref, rtol=0,
-                                       atol=4 * (K + 2) * np.finfo(dtype).eps
-                                       * float(np.abs(A).max() * np.abs(B).max()) * K,
-                                       err_msg=path)
+            np.testing.assert_allclose(outs[path], ref, rtol=0, atol=atol, err_msg=path)
     finally:
         _blas._set_small_gemm_narrow_max(old_narrow)
         _testing.set_small_gemm_max(old)
@@ -480,10 +484,7 @@ def test_avx512_mid_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype,
     keep = _blas._set_mid512(True)
     try:
         assert _blas.small_gemm_path(ta, tb, M, N, K, dtype) == want
-        rng = np.random.default_rng(M * 7 + N)
-        A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
-        B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
-        ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+        A, B, ref, atol = rule_operands(ta, tb, M, N, K, dtype)
         outs = {}
         controlled = _blas.blas_thread_control()["controlled"]
         for path, threads in (("small512", None), ("blas", 1), ("blas", 2), ("auto", 1),
@@ -498,9 +499,7 @@ def test_avx512_mid_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype,
                 if threads:
                     _blas._set_blas_num_threads(prev)
             outs[path if threads is None else f"{path}{threads}"] = out
-            np.testing.assert_allclose(out, ref, rtol=0,
-                                       atol=4 * (K + 2) * np.finfo(dtype).eps
-                                       * float(np.abs(A).max() * np.abs(B).max()) * K,
+            np.testing.assert_allclose(out, ref, rtol=0, atol=atol,
                                        err_msg=f"{path} {threads}")
         for limits in (-1, (16384, 262144)):
             _testing.set_small_gemm_max(limits)

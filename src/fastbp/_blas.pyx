@@ -12,6 +12,7 @@ section "Running in NumPy's pool" below).
 import os as _os
 
 from scipy.linalg.cython_blas cimport sgemm, dgemm
+from fastbp._kernels cimport fbp_use_avx512, fbp_gemm_small512_f, fbp_gemm_small512_d
 from libc.limits cimport INT_MAX
 from libc.stdint cimport uintptr_t
 from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock,
@@ -42,13 +43,6 @@ cdef extern from "fastbp_gemm.h" nogil:
                           double *C, Py_ssize_t ldc)
     const char *fbp_dispatch_name()
     int fbp_use_avx2()
-    int fbp_use_avx512()
-    int fbp_gemm_small512_f(int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
-                            float alpha, const float *A, Py_ssize_t lda, const float *B,
-                            Py_ssize_t ldb, float beta, float *C, Py_ssize_t ldc)
-    int fbp_gemm_small512_d(int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
-                            double alpha, const double *A, Py_ssize_t lda, const double *B,
-                            Py_ssize_t ldb, double beta, double *C, Py_ssize_t ldc)
     # the small kernel's NT path packs op(B) for its tiles up to this inner size
     # (where that beats its lane-sum dot products: fbp_gs_nt_packs)
     const int FBP_GS_NT_PACK_K

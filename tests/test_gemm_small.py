@@ -455,6 +455,9 @@ MID512_RULE = [     # (ta, tb, M, N, K, dtype, path with the rule on)
     (1, 1, 64, 64, 64, F32, "blas"),           # TT
     (0, 1, 128, 8, 64, F64, "blas"),           # NT, 1 vector of float64
     (0, 1, 128, 16, 64, F64, "small512"),
+    (0, 1, 256, 1024, 256, F32, "small512"),   # ... A 256 KiB, op(B) 1 MiB
+    (0, 1, 257, 1024, 256, F32, "blas"),       # ... A above 256 KiB
+    (0, 1, 256, 1040, 256, F32, "blas"),       # ... op(B) above 1 MiB
     (1, 0, 128, 32, 256, F32, "small512"),     # TN, 2 vectors
     (1, 0, 128, 16, 512, F32, "blas"),         # ... 1 vector
     (1, 0, 512, 32, 256, F32, "small512"),     # ... A's rows span 512 KiB

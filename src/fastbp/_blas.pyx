@@ -195,7 +195,11 @@ cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssiz
 # 0.42-0.95x OpenBLAS's time (OpenBLAS's NT kernels are its slow ones here:
 # _nt_slow), except 1-vector float64 (0.8-1.2x, left out); with few rows and
 # long K up to 1.8x (M = 16, K >= 128), past K = 256 (lane-sum dot products)
-# 1.6-6x. Only where OpenBLAS would run the product on one thread (the teams'
+# 1.6-6x. The clone reads A (M x K) again for every strip: on two threads, a
+# dense_backward at (4096, 1024, 256), whose dW blocks are 512 x 4096 x 256,
+# took 1.13x (float64, A 1 MiB) and 1.04x (float32) its time through
+# OpenBLAS (one thread alone: 0.95x), so A stays within _MID512_NT_A_BYTES
+# and op(B) within _MID512_NT_B_BYTES. Only where OpenBLAS would run the product on one thread (the teams'
 # calls, after _blas_begin(1)): a whole product on OpenBLAS's own threads
 # stays there. Where the mid-size AVX2 rules above are on (OpenBLAS's
 # Haswell/Zen cores), this one is off.
@@ -204,6 +208,8 @@ cdef enum:
     _MID512_MIN_K = 16
     _MID512_B_BYTES = 524288
     _MID512_TN_SPAN = 524288
+    _MID512_NT_A_BYTES = 262144
+    _MID512_NT_B_BYTES = 1048576
 cdef bint _mid512_on = False        # set by _default_small_gemm_max
 cdef Py_ssize_t _mid512_runs = 0    # products it ran (for tests: _mid512_count)
 
@@ -234,7 +240,8 @@ cdef inline bint _mid512_shape(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ss
         return False
     if tb == Trans:
         return (ta == NoTrans and k <= FBP_GS_NT_PACK_K and k <= 2 * m
-                and (n >= 2 * vn or isz == 4))
+                and (n >= 2 * vn or isz == 4) and m * k * isz <= _MID512_NT_A_BYTES
+                and n * k * isz <= _MID512_NT_B_BYTES)
     if m * n * k <= _MID512_MIN_MNK or k < _MID512_MIN_K:
         return False
     if k * n * isz > _MID512_B_BYTES:

@@ -124,7 +124,8 @@ def _small_gemm_words(info):
     mid512 = ("on fastbp's threads, products with a whole number of AVX-512 vectors of "
               "columns run in fastbp's own AVX-512 kernel: A B and A^T B above 524288 "
               "multiply-adds (m*n*k) with k >= 16 while B fits 512 KiB (A^T B: 2 vectors "
-              "or more, A spanning at most 512 KiB), and A B^T with k <= 256 and k <= 2 m"
+              "or more, A spanning at most 512 KiB), and A B^T with k <= 256 and k <= 2 m "
+              "while A fits 256 KiB and B 1 MiB"
               ) if info.get("small_gemm_mid512") else None
     if limit > 0:
         return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "

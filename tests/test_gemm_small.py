@@ -478,11 +478,11 @@ MID512_RULE = [     # (ta, tb, M, N, K, dtype, path with the rule on)
 def test_avx512_mid_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype, want):
     """On OpenBLAS's AVX-512 cores (their limits: 0) mid-size NN and TN
     products, and NT ones with K <= 256, run in the AVX-512 clone within the
-    rule's bounds, and only while
-    OpenBLAS runs on one thread (inside fastbp's teams): _gemm's result then
-    equals that path's bit for bit, on two OpenBLAS threads OpenBLAS's, and
-    every path matches NumPy. set_small_gemm_max(-1) (every product in
-    OpenBLAS) and the AVX2 mid-size limits turn the rule off."""
+    rule's bounds, by the shape alone: _gemm runs the clone (its counter
+    moves, its result equals that path's bit for bit) exactly where the rule
+    says, whatever OpenBLAS's thread count (which an unlocked call does not
+    own), and every path matches NumPy. set_small_gemm_max(-1) (every
+    product in OpenBLAS) and the AVX2 mid-size limits turn the rule off."""
     old = _testing.set_small_gemm_max(0)
     keep = _blas._set_mid512(True)
     try:
@@ -496,11 +496,14 @@ def test_avx512_mid_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype,
                 continue
             out = np.full((M, N), np.nan, dtype)
             prev = _blas._set_blas_num_threads(threads) if threads else None
+            runs = _blas._mid512_count()
             try:
                 _testing.gemm(A, B, out, trans_a=bool(ta), trans_b=bool(tb), path=path)
             finally:
                 if threads:
                     _blas._set_blas_num_threads(prev)
+            if path == "auto":
+                assert _blas._mid512_count() - runs == (want == "small512"), threads
             outs[path if threads is None else f"{path}{threads}"] = out
             np.testing.assert_allclose(out, ref, rtol=0, atol=atol,
                                        err_msg=f"{path} {threads}")
@@ -511,10 +514,11 @@ def test_avx512_mid_rule_sends_each_shape_where_measured(ta, tb, M, N, K, dtype,
         _blas._set_mid512(keep)
         _testing.set_small_gemm_max(old)
     # (OpenBLAS's bits may depend on its thread count: compare like with like)
-    if controlled and not np.array_equal(outs["small512"], outs["blas1"]):
-        np.testing.assert_array_equal(outs["auto1"],
-                                      outs["small512" if want == "small512" else "blas1"])
-        np.testing.assert_array_equal(outs["auto2"], outs["blas2"])
+    if controlled:
+        for threads in (1, 2):
+            np.testing.assert_array_equal(
+                outs[f"auto{threads}"],
+                outs["small512" if want == "small512" else f"blas{threads}"])
 
 
 def test_avx512_mid_rule_defaults_per_core():
@@ -583,3 +587,27 @@ def test_layers_and_steps_on_the_avx512_rule_match_reference(dtype, n_threads):
                                atol=1e-6 if dtype == np.float32 else 1e-14)
     # the forward's row blocks ran in the clone where the rule is on
     assert ran == {True: default, False: False}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
+def test_gemm_path_does_not_depend_on_openblas_thread_count(dtype):
+    """A one-thread dense_backward small enough to take no BLAS lock
+    (_blas_begin(0)) gives the same bits whatever OpenBLAS's process-wide
+    thread count (set by the user, or by another thread's fastbp call): the
+    AVX-512 rule routed its dZ A^T by that count once."""
+    if not _blas.blas_thread_control()["controlled"]:
+        pytest.skip("OpenBLAS's thread count cannot be set here")
+    rng = np.random.default_rng(2)
+    for n, n_prev, m in ((16, 64, 32), (64, 64, 32), (20, 64, 40)):
+        dZ = rng.standard_normal((n, m)).astype(dtype)
+        A = rng.standard_normal((n_prev, m)).astype(dtype)
+        W = rng.standard_normal((n, n_prev)).astype(dtype)
+        outs = []
+        for threads in (1, 2):
+            prev = _blas._set_blas_num_threads(threads)
+            try:
+                outs.append(fastbp.dense_backward(dZ, A, W, "identity", n_threads=1))
+            finally:
+                _blas._set_blas_num_threads(prev)
+        for a, b in zip(*outs):
+            np.testing.assert_array_equal(a, b, err_msg=f"{(n, n_prev, m)}")

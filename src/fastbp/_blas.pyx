@@ -197,12 +197,19 @@ cdef inline bint _small_fits(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssiz
 # long K up to 1.8x (M = 16, K >= 128), past K = 256 (lane-sum dot products)
 # 1.6-6x. The clone reads A (M x K) again for every strip: on two threads, a
 # dense_backward at (4096, 1024, 256), whose dW blocks are 512 x 4096 x 256,
-# took 1.13x (float64, A 1 MiB) and 1.04x (float32) its time through
-# OpenBLAS (one thread alone: 0.95x), so A stays within _MID512_NT_A_BYTES
-# and op(B) within _MID512_NT_B_BYTES. Only where OpenBLAS would run the product on one thread (the teams'
-# calls, after _blas_begin(1)): a whole product on OpenBLAS's own threads
-# stays there. Where the mid-size AVX2 rules above are on (OpenBLAS's
-# Haswell/Zen cores), this one is off.
+# took 1.13x (float64, A 1 MiB) and 1.04x (float32) its time through OpenBLAS
+# (one thread alone: 0.95x), so A stays within _MID512_NT_A_BYTES and op(B)
+# within _MID512_NT_B_BYTES. Those are one-thread comparisons, and fastbp's
+# kernels call _gemm where OpenBLAS runs on one thread: the teams' calls
+# after _blas_begin(1), and the one-thread layer calls of at most 262,144
+# multiply-adds, which OpenBLAS runs on the calling thread whatever its count
+# (_blas_begin(0)); the course's small-network path (fastbp._course, layers
+# under 2 MFLOP) may meet OpenBLAS's threads on its largest products, and
+# whole products on OpenBLAS's own threads (fastbp._bench's floors) call
+# _gemm_blas. The rule depends on the shape alone (not on OpenBLAS's thread
+# count, which an unlocked call does not own), so a product's bits never
+# depend on another thread's settings. Where the mid-size AVX2 rules above
+# are on (OpenBLAS's Haswell/Zen cores), this one is off.
 cdef enum:
     _MID512_MIN_MNK = 524288
     _MID512_MIN_K = 16
@@ -253,10 +260,10 @@ cdef inline bint _mid512_shape(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ss
 
 cdef inline bint _mid512_fits(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n,
                               Py_ssize_t k, Py_ssize_t lda, Py_ssize_t isz) noexcept nogil:
-    """Whether _gemm runs this product in the AVX-512 clone: the rule's shapes,
-    while OpenBLAS runs on one thread (checked last: a call through a
-    pointer)."""
-    return _mid512_shape(ta, tb, m, n, k, lda, isz) and _blas_get_threads() == 1
+    """Whether _gemm runs this product in the AVX-512 clone (the rule above):
+    by its shape alone, never by OpenBLAS's thread count, which a call that
+    takes no lock (_blas_begin(0)) does not own."""
+    return _mid512_shape(ta, tb, m, n, k, lda, isz)
 
 
 cdef inline bint _blas_ints(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t lda,
@@ -819,9 +826,9 @@ def small_gemm_narrow_max():
 
 def small_gemm_mid512():
     """Whether mid-size NN and TN products (and NT ones with K <= 256) run in
-    the small kernel's AVX-512 clone on one OpenBLAS thread (_mid512_fits:
-    on OpenBLAS's AVX-512 cores where fastbp's AVX-512 clones run; off while
-    fastbp._testing's limits say never, or the AVX2 mid-size rule is on)."""
+    the small kernel's AVX-512 clone (_mid512_fits: on OpenBLAS's AVX-512
+    cores where fastbp's AVX-512 clones run; off while fastbp._testing's
+    limits say never, or the AVX2 mid-size rule is on)."""
     return bool(_mid512_on and _small_gemm_max >= 0 and _small_gemm_mid_max <= _small_gemm_max)
 
 
@@ -829,10 +836,8 @@ def small_gemm_path(trans_a, trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, 
                     lda=None):
     """Where _gemm runs C (m, n) = op(A) op(B) with inner size k: "small" (the
     small kernel's AVX2 or baseline clone), "small512" (its AVX-512 clone,
-    the mid-size rule of AVX-512 cores: only while OpenBLAS runs on one
-    thread, as in fastbp's teams; on more, "blas") or "blas". lda: A's row
-    stride in elements (default: A contiguous, k for NN and NT, m for TN and
-    TT)."""
+    the mid-size rule of AVX-512 cores) or "blas". lda: A's row stride in
+    elements (default: A contiguous, k for NN and NT, m for TN and TT)."""
     import numpy as np
     single = np.dtype(dtype) == np.float32
     if lda is None:

@@ -39,9 +39,8 @@ def config_info():
     columns; 0: off, as it is outside OpenBLAS's Haswell/Zen kernels),
     ``small_gemm_mid512`` (whether mid-size A B and A^T B products, above
     OpenBLAS's small-matrix sizes, and A B^T ones with k <= 256, with whole
-    AVX-512 vectors of columns run in the small-GEMM kernel's AVX-512 clone
-    when fastbp's threads call them: on OpenBLAS's AVX-512 cores, where
-    fastbp's AVX-512 clones run),
+    AVX-512 vectors of columns run in the small-GEMM kernel's AVX-512 clone:
+    on OpenBLAS's AVX-512 cores, where fastbp's AVX-512 clones run),
     ``blas_small_matrix_kernels`` (whether SciPy's OpenBLAS
     core has small-matrix GEMM kernels of its own: the reason the limit is 0
     on AVX-512 cores), ``blas_core`` (OpenBLAS's core name, "" if unknown),
@@ -121,8 +120,8 @@ def _small_gemm_words(info):
         return (f"on: products of up to {limit} multiply-adds (m*n*k) run in fastbp's own "
                 f"kernel, those of up to {mid} whose shape suits its register tiles{few}; "
                 "the others in BLAS")
-    mid512 = ("on fastbp's threads, products with a whole number of AVX-512 vectors of "
-              "columns run in fastbp's own AVX-512 kernel: A B and A^T B above 524288 "
+    mid512 = ("products with a whole number of AVX-512 vectors of columns run in "
+              "fastbp's own AVX-512 kernel: A B and A^T B above 524288 "
               "multiply-adds (m*n*k) with k >= 16 while B fits 512 KiB (A^T B: 2 vectors "
               "or more, A spanning at most 512 KiB), and A B^T with k <= 256 and k <= 2 m "
               "while A fits 256 KiB and B 1 MiB"

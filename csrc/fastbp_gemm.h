@@ -434,30 +434,6 @@ FBP_GS_ENTRY(float, f)
 FBP_GS_ENTRY(double, d)
 #undef FBP_GS_ENTRY
 
-/*
- * C (M, N) = A (M, K) B (K, N), row-major, NN, in the AVX-512 clone:
- *
- *     fbp_gemm_nn512_f / fbp_gemm_nn512_d (M, N, K, A, lda, B, ldb, C, ldc)
- *
- * For callers that run their own work on a few rows of C right after the
- * GEMM made them (dense_forward's small blocks: fastbp/_dense.pyx, whose
- * comment gives the measurements), where OpenBLAS's fixed cost per call
- * would forbid calling it per few rows. Call only where fbp_use_avx512():
- * elsewhere it does nothing and returns 0 (1 when it ran).
- */
-#define FBP_GS512_ENTRY(T, S)                                                  \
-static int                                                                     \
-fbp_gemm_nn512_##S(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *A,          \
-                   ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,             \
-                   ptrdiff_t ldc)                                              \
-{                                                                              \
-    if (!FBP_GS512_ON || !fbp_use_avx512())                                    \
-        return 0;                                                              \
-    if (M > 0 && N > 0)                                                        \
-        FBP_GS512_CALL(S)(0, 0, M, N, K, (T)1, A, lda, B, ldb, (T)0, C, ldc);  \
-    return 1;                                                                  \
-}
-
 #if FBP_HAVE_AVX2_CLONE && (defined(__GNUC__) || defined(__clang__))
 #define FBP_GS512_ON 1
 #define FBP_GS512_CALL(S) fbp_gs_##S##_avx512
@@ -466,37 +442,42 @@ fbp_gemm_nn512_##S(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *A,          \
 #define FBP_GS512_CALL(S) fbp_gs_##S##_base
 #endif
 
-FBP_GS512_ENTRY(float, f)
-FBP_GS512_ENTRY(double, d)
-#undef FBP_GS512_ENTRY
+/* 1 where the AVX-512 clone runs: compiled (GCC/clang), and the CPU (and
+ * FASTBP_DISPATCH) allows it. */
+static inline int fbp_gemm512_on(void) { return FBP_GS512_ON && fbp_use_avx512(); }
 
 /*
  * C (M, N) = alpha op(A) op(B) + beta C in the AVX-512 clone, any
- * transposes (fbp_gemm_small's semantics):
+ * transposes, fbp_gemm_small's semantics:
  *
  *     fbp_gemm_small512_f / fbp_gemm_small512_d (ta, tb, M, N, K, alpha, A,
  *                                                lda, B, ldb, beta, C, ldc)
  *
  * For fastbp/_blas.pyx's mid-size rule on AVX-512 cores (_mid512_fits, whose
- * comment gives the measurements). Returns 0 and does nothing where that
- * clone cannot run, and for K <= 0 or alpha == 0 (the caller's BLAS does
- * those); 1 when it ran.
+ * comment gives the measurements) and dense_forward's small blocks, which run
+ * their GEMM a few rows at a time (fastbp/_dense.pyx's _fwd_chunks), where
+ * OpenBLAS's fixed cost per call would forbid that. Returns 0 and does
+ * nothing where the clone cannot run (fbp_gemm512_on), else 1; K <= 0 and
+ * alpha == 0 go through fbp_gemm_small, which reads neither A nor B then.
  */
-#define FBP_GS512_ENTRY_T(T, S)                                                \
+#define FBP_GS512_ENTRY(T, S)                                                  \
 static int                                                                     \
 fbp_gemm_small512_##S(int ta, int tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,   \
                       T alpha, const T *A, ptrdiff_t lda, const T *B,          \
                       ptrdiff_t ldb, T beta, T *C, ptrdiff_t ldc)              \
 {                                                                              \
-    if (!FBP_GS512_ON || !fbp_use_avx512() || K <= 0 || alpha == 0)            \
+    if (!fbp_gemm512_on())                                                     \
         return 0;                                                              \
-    if (M > 0 && N > 0)                                                        \
+    if (K <= 0 || alpha == 0)                                                  \
+        fbp_gemm_small_##S(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,    \
+                           ldc);                                               \
+    else if (M > 0 && N > 0)                                                   \
         FBP_GS512_CALL(S)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); \
     return 1;                                                                  \
 }
-FBP_GS512_ENTRY_T(float, f)
-FBP_GS512_ENTRY_T(double, d)
-#undef FBP_GS512_ENTRY_T
+FBP_GS512_ENTRY(float, f)
+FBP_GS512_ENTRY(double, d)
+#undef FBP_GS512_ENTRY
 #undef FBP_GS512_CALL
 #undef FBP_GS_AVX2_CALL
 

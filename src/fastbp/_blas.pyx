@@ -12,7 +12,7 @@ section "Running in NumPy's pool" below).
 import os as _os
 
 from scipy.linalg.cython_blas cimport sgemm, dgemm
-from fastbp._kernels cimport fbp_use_avx512, fbp_gemm_small512_f, fbp_gemm_small512_d
+from fastbp._kernels cimport fbp_gemm512_on, fbp_gemm_small512_f, fbp_gemm_small512_d
 from libc.limits cimport INT_MAX
 from libc.stdint cimport uintptr_t
 from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock,
@@ -218,11 +218,16 @@ cdef enum:
     _MID512_NT_A_BYTES = 262144
     _MID512_NT_B_BYTES = 1048576
 cdef bint _mid512_on = False        # set by _default_small_gemm_max
-cdef Py_ssize_t _mid512_runs = 0    # products it ran (for tests: _mid512_count)
+cdef bint _mid512_counting = False  # _mid512_count was called: count the runs
+cdef Py_ssize_t _mid512_runs = 0
 
 
 def _mid512_count():
-    """How many products _gemm has run under the AVX-512 mid-size rule."""
+    """How many products _gemm has run under the AVX-512 mid-size rule since
+    the first call of this function (for tests: counting starts then, so that
+    fits and steps do not share an atomic counter between their threads)."""
+    global _mid512_counting
+    _mid512_counting = True
     return fbp_atomic_load(&_mid512_runs)
 
 
@@ -235,15 +240,19 @@ def _set_mid512(bint on):
     return bool(on)
 
 
+cdef inline bint _mid512_active() noexcept nogil:
+    """The rule is on: switched on (_default_small_gemm_max, _set_mid512), and
+    neither fastbp._testing's limits say never (-1: every product in
+    OpenBLAS) nor the AVX2 mid-size rule is on."""
+    return _mid512_on and _small_gemm_max >= 0 and _small_gemm_mid_max <= _small_gemm_max
+
+
 cdef inline bint _mid512_shape(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n,
                                Py_ssize_t k, Py_ssize_t lda, Py_ssize_t isz) noexcept nogil:
-    """The shapes of the rule above (lda: A's row stride in elements). Off
-    while the small kernel's limits say never (-1: fastbp._testing's
-    set_small_gemm_max, for tests that want every product in OpenBLAS) or
-    while the AVX2 mid-size rule is on."""
+    """The shapes of the rule above, while it is on (_mid512_active); lda: A's
+    row stride in elements."""
     cdef Py_ssize_t vn = 64 // isz
-    if (not _mid512_on or _small_gemm_max < 0 or _small_gemm_mid_max > _small_gemm_max
-            or n % vn != 0):
+    if not _mid512_active() or n % vn != 0:
         return False
     if tb == Trans:
         return (ta == NoTrans and k <= FBP_GS_NT_PACK_K and k <= 2 * m
@@ -299,7 +308,8 @@ cdef void _gemm(BLAS_Trans ta, BLAS_Trans tb, Py_ssize_t m, Py_ssize_t n, Py_ssi
         _gemm_small(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
     elif (_mid512_fits(ta, tb, m, n, k, lda, sizeof(floating))
           and _gemm_small512(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)):
-        fbp_atomic_add(&_mid512_runs, 1)
+        if _mid512_counting:
+            fbp_atomic_add(&_mid512_runs, 1)
     else:
         _gemm_openblas(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
 
@@ -759,7 +769,7 @@ def _default_small_gemm_max(lib):
         _small_gemm_max = 0
         _small_gemm_mid_max = 0
         _nt_slow = True
-        _mid512_on = fbp_use_avx512() != 0
+        _mid512_on = fbp_gemm512_on() != 0
     elif not fbp_use_avx2():
         _small_gemm_mid_max = _small_gemm_max
     if BLAS_CORENAME.lower() not in _NARROW_CORES:
@@ -829,7 +839,7 @@ def small_gemm_mid512():
     the small kernel's AVX-512 clone (_mid512_fits: on OpenBLAS's AVX-512
     cores where fastbp's AVX-512 clones run; off while fastbp._testing's
     limits say never, or the AVX2 mid-size rule is on)."""
-    return bool(_mid512_on and _small_gemm_max >= 0 and _small_gemm_mid_max <= _small_gemm_max)
+    return bool(_mid512_active())
 
 
 def small_gemm_path(trans_a, trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, dtype,

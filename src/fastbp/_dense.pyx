@@ -39,9 +39,9 @@ cimport numpy as cnp
 from libc.float cimport DBL_MAX
 
 from fastbp._blas cimport _blas_begin, _blas_end, _pool_size, _pool_run
-from fastbp._kernels cimport (fbp_deriv_needs_z, fbp_gemm_nn512_f, fbp_gemm_nn512_d,
-                              fbp_pf_rows, fbp_pool_enter, fbp_pool_home, fbp_pool_leave,
-                              fbp_task_claim, fbp_use_avx512)
+from fastbp._kernels cimport (fbp_deriv_needs_z, fbp_gemm512_on, fbp_gemm_small512_f,
+                              fbp_gemm_small512_d, fbp_pf_rows, fbp_pool_enter,
+                              fbp_pool_home, fbp_pool_leave, fbp_task_claim)
 from fastbp._openmp_helpers cimport (cores_at_import, default_threads, fbp_omp_enabled,
                                       fbp_omp_thread_limit, fbp_omp_thread_num, fork_child,
                                       team_threads)
@@ -604,7 +604,7 @@ def fwd_chunks_apply(Py_ssize_t n, Py_ssize_t n_prev, Py_ssize_t m, dtype):
 
 cdef inline bint _chunks_pay(Mat Ap, Mat W, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t p,
                              Py_ssize_t isz) noexcept nogil:
-    return (_chunks_on and fbp_use_avx512() != 0 and Ap.cs == 1 and W.cs == 1 and cols > 0
+    return (_chunks_on and fbp_gemm512_on() != 0 and Ap.cs == 1 and W.cs == 1 and cols > 0
             and (cols * isz) % FWD_CHUNK_COLS_BYTES == 0 and rows * cols * p <= FWD_CHUNK_MNK)
 
 
@@ -621,11 +621,11 @@ cdef inline void _fwd_chunks(FwdJob *j, floating *Z, floating *A, const floating
         fbp_pf_rows(A + c0 * m, m * <Py_ssize_t>sizeof(floating), 0, cr, cr,
                     m * <Py_ssize_t>sizeof(floating))
         if floating is float:
-            fbp_gemm_nn512_f(cr, m, j.p, W + c0 * j.W.rs, j.W.rs, X, j.Ap.rs,
-                             Z + c0 * m, m)
+            fbp_gemm_small512_f(0, 0, cr, m, j.p, 1, W + c0 * j.W.rs, j.W.rs, X, j.Ap.rs,
+                                0, Z + c0 * m, m)
         else:
-            fbp_gemm_nn512_d(cr, m, j.p, W + c0 * j.W.rs, j.W.rs, X, j.Ap.rs,
-                             Z + c0 * m, m)
+            fbp_gemm_small512_d(0, 0, cr, m, j.p, 1, W + c0 * j.W.rs, j.W.rs, X, j.Ap.rs,
+                                0, Z + c0 * m, m)
         _fwd_rows(j.act, <floating>j.alpha, Z + c0 * m, m, A + c0 * m, m,
                   b + c0 * j.bs, j.bs, cr, m)
         c0 += cr

@@ -35,14 +35,11 @@ cdef extern from "fastbp_act.h" nogil:
 
 cdef extern from "fastbp_gemm.h" nogil:
     int fbp_use_avx512()
-    # C = A B, row-major NN, in the small-GEMM kernel's AVX-512 clone; 0 (and
-    # nothing done) where that clone cannot run
-    int fbp_gemm_nn512_f(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const float *A,
-                         Py_ssize_t lda, const float *B, Py_ssize_t ldb, float *C,
-                         Py_ssize_t ldc)
-    int fbp_gemm_nn512_d(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, const double *A,
-                         Py_ssize_t lda, const double *B, Py_ssize_t ldb, double *C,
-                         Py_ssize_t ldc)
+    # 1 where the small-GEMM kernel's AVX-512 clone runs (compiled, and allowed
+    # by the CPU and FASTBP_DISPATCH)
+    int fbp_gemm512_on()
+    # C = alpha op(A) op(B) + beta C in that clone (fbp_gemm_small's
+    # semantics); 0 (and nothing done) where it cannot run
     int fbp_gemm_small512_f(int ta, int tb, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
                             float alpha, const float *A, Py_ssize_t lda, const float *B,
                             Py_ssize_t ldb, float beta, float *C, Py_ssize_t ldc)

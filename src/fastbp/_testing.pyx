@@ -141,8 +141,7 @@ def set_small_gemm_max(limit):
 def avx512_clone():
     """Whether the small-GEMM kernel's AVX-512 clone runs here (the CPU has
     AVX-512 F/DQ/VL, FASTBP_DISPATCH allows it, and the compiler built it)."""
-    cdef float c = 0, one = 1
-    return fbp_gemm_small512_f(0, 0, 1, 1, 1, one, &one, 1, &one, 1, 0, &c, 1) != 0
+    return fbp_gemm512_on() != 0
 
 
 def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
@@ -159,7 +158,7 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
     """
     cdef Py_ssize_t m = C.shape[0], n = C.shape[1]
     cdef Py_ssize_t k = A.shape[0] if trans_a else A.shape[1]
-    cdef int which, ran
+    cdef int which
     cdef Py_ssize_t r
     cdef Py_ssize_t isz = sizeof(floating)
     if (B.shape[1] if trans_b else B.shape[0]) != k or (A.shape[1] if trans_a else A.shape[0]) != m \
@@ -198,13 +197,11 @@ def gemm(floating[:, :] A, floating[:, :] B, floating[:, :] C,
                 _gemm_small(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
             elif which == 3:
                 if floating is float:
-                    ran = fbp_gemm_small512_f(trans_a, trans_b, m, n, k, alpha, pa, lda, pb,
-                                              ldb, beta, pc, ldc)
+                    fbp_gemm_small512_f(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb,
+                                        beta, pc, ldc)
                 else:
-                    ran = fbp_gemm_small512_d(trans_a, trans_b, m, n, k, alpha, pa, lda, pb,
-                                              ldb, beta, pc, ldc)
-                if not ran:     # K == 0 or alpha == 0: BLAS's semantics, as "small"
-                    _gemm_small(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+                    fbp_gemm_small512_d(trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb,
+                                        beta, pc, ldc)
             else:
                 _gemm_blas(fa, fb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
         _blas_end(prev)
